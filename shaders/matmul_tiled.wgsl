@@ -1,0 +1,65 @@
+// Workgroup-memory tiled matmul (the classic GPU design, e.g. tfjs-backend-webgpu's
+// matmul_packed_webgpu.ts): an 8x8 workgroup computes a 32x32 tile of C, each invocation 4x4 of it;
+// A and B tiles of depth TK are staged in workgroup memory and zero-padded at the edges. Any shape,
+// either operand transposed.
+const TM: u32 = 32u;
+const TK: u32 = 16u;
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+
+var<workgroup> As: array<array<f32, TM>, TK>;
+var<workgroup> Bs: array<array<f32, TM>, TK>;
+
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) t: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let rowBase = wid.y * TM;
+  let colBase = wid.x * TM;
+  let ab = wid.z * params.sa;
+  let bb = wid.z * params.sb;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var kt = 0u; kt < K; kt = kt + TK) {
+    for (var l = 0u; l < (TM * TK) / 64u; l = l + 1u) {
+      let e = t + l * 64u;
+      let ar = e / TK;
+      let ak = e % TK;
+      let gr = rowBase + ar;
+      let gk = kt + ak;
+      let okA = gr < M && gk < K;
+      As[ak][ar] = select(0.0, a[a_index(ab, min(gr, M - 1u), min(gk, K - 1u))], okA);
+      let bk = e / TM;
+      let bc = e % TM;
+      let gk2 = kt + bk;
+      let gc = colBase + bc;
+      let okB = gk2 < K && gc < N;
+      Bs[bk][bc] = select(0.0, b[b_index(bb, min(gk2, K - 1u), min(gc, N - 1u))], okB);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk = kk + 1u) {
+      let bv = vec4<f32>(Bs[kk][lid.x * 4u], Bs[kk][lid.x * 4u + 1u], Bs[kk][lid.x * 4u + 2u], Bs[kk][lid.x * 4u + 3u]);
+      acc0 = fma(vec4<f32>(As[kk][lid.y * 4u]), bv, acc0);
+      acc1 = fma(vec4<f32>(As[kk][lid.y * 4u + 1u]), bv, acc1);
+      acc2 = fma(vec4<f32>(As[kk][lid.y * 4u + 2u]), bv, acc2);
+      acc3 = fma(vec4<f32>(As[kk][lid.y * 4u + 3u]), bv, acc3);
+    }
+    workgroupBarrier();
+  }
+  if (wid.z >= params.batch) { return; }
+  let cb = wid.z * M * N;
+  let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  let row0 = rowBase + lid.y * 4u;
+  let col0 = colBase + lid.x * 4u;
+  for (var i = 0u; i < 4u; i = i + 1u) {
+    if (row0 + i >= M) { break; }
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      if (col0 + j < N) { c[cb + (row0 + i) * N + col0 + j] = acc[i][j]; }
+    }
+  }
+}

@@ -1,0 +1,48 @@
+// Register-blocked matmul with vec4 loads and stores: A [M, K] and B [K, N] row-major, no transposes,
+// K and N multiples of 4 (the backend checks). Each invocation: 4 rows x one vec4 of columns, k in
+// steps of 4, so one step is 8 vec4 loads for 16 vec4 multiply-adds.
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let M = params.M;
+  let N4 = params.N / 4u;
+  let K4 = params.K / 4u;
+  let row0 = gid.y * 4u;
+  let cv = gid.x;
+  if (row0 >= M || cv >= N4 || gid.z >= params.batch) { return; }
+  let ab = gid.z * params.sa / 4u;
+  let bb = gid.z * params.sb / 4u + cv;
+  let r0 = ab + min(row0, M - 1u) * K4;
+  let r1 = ab + min(row0 + 1u, M - 1u) * K4;
+  let r2 = ab + min(row0 + 2u, M - 1u) * K4;
+  let r3 = ab + min(row0 + 3u, M - 1u) * K4;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k = 0u; k < K4; k = k + 1u) {
+    let kb = bb + 4u * k * N4;
+    let b0 = b[kb];
+    let b1 = b[kb + N4];
+    let b2 = b[kb + 2u * N4];
+    let b3 = b[kb + 3u * N4];
+    let a0 = a[r0 + k];
+    let a1 = a[r1 + k];
+    let a2 = a[r2 + k];
+    let a3 = a[r3 + k];
+    acc0 = fma(vec4<f32>(a0.x), b0, fma(vec4<f32>(a0.y), b1, fma(vec4<f32>(a0.z), b2, fma(vec4<f32>(a0.w), b3, acc0))));
+    acc1 = fma(vec4<f32>(a1.x), b0, fma(vec4<f32>(a1.y), b1, fma(vec4<f32>(a1.z), b2, fma(vec4<f32>(a1.w), b3, acc1))));
+    acc2 = fma(vec4<f32>(a2.x), b0, fma(vec4<f32>(a2.y), b1, fma(vec4<f32>(a2.z), b2, fma(vec4<f32>(a2.w), b3, acc2))));
+    acc3 = fma(vec4<f32>(a3.x), b0, fma(vec4<f32>(a3.y), b1, fma(vec4<f32>(a3.z), b2, fma(vec4<f32>(a3.w), b3, acc3))));
+  }
+  let cb = gid.z * M * N4 + cv;
+  c[cb + row0 * N4] = acc0;
+  if (row0 + 1u < M) { c[cb + (row0 + 1u) * N4] = acc1; }
+  if (row0 + 2u < M) { c[cb + (row0 + 2u) * N4] = acc2; }
+  if (row0 + 3u < M) { c[cb + (row0 + 3u) * N4] = acc3; }
+}

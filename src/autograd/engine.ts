@@ -1,0 +1,114 @@
+// Reverse-mode autodiff. An op whose inputs require grad records a GradNode on its output: the inputs and
+// a backward function from the output's gradient to one gradient per input (written with tensor ops, so
+// it runs on either backend). backward() walks the graph in reverse topological order, accumulates
+// .grad on leaves, and frees the graph as it goes.
+
+import { Tensor, keep, tidy } from '../tensor.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  /** Gradient of the output -> gradient of each input (null where an input needs none). */
+  backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+export const isGradEnabled = () => gradEnabled;
+
+/** Runs fn without recording any graph (like torch.no_grad()). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const r = fn();
+    if (r instanceof Promise) return r.finally(() => (gradEnabled = prev)) as T;
+    gradEnabled = prev;
+    return r;
+  } catch (e) {
+    gradEnabled = prev;
+    throw e;
+  }
+}
+
+/** Attaches a GradNode to `out` when grad mode is on and some input requires grad. */
+export function record(op: string, inputs: Tensor[], out: Tensor, backward: GradNode['backward']): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { op, inputs, backward };
+  }
+  return out;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: graphs of deep models overflow a recursive one.
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, done] = stack.pop()!;
+    if (done) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    for (const i of t.gradFn?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+  }
+  return order.reverse();
+}
+
+/**
+ * Back-propagates from `root`. Without `grad`, root must hold one element (a loss) and its gradient is 1.
+ * Leaves (tensors that require grad and were not made by an op) get .grad, summed over calls until
+ * zeroed. The graph is freed unless retainGraph.
+ */
+export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  if (!root.requiresGrad) throw new Error(`backward(): the tensor ${root} does not require grad (no parameter reached it)`);
+  if (!grad && root.size !== 1) {
+    throw new Error(`backward(): a gradient must be given for a non-scalar output of shape ${fmtShape(root.shape)}`);
+  }
+  if (grad && !sameShape(grad.shape, root.shape)) {
+    throw new Error(`backward(): gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`);
+  }
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, Tensor>();
+  tidy(() => {
+    grads.set(root, grad ?? (root as Tensor & { onesLike(): Tensor }).onesLike());
+    const prev = gradEnabled;
+    gradEnabled = false;
+    try {
+      for (const t of order) {
+        const g = grads.get(t);
+        if (!g) continue;
+        const node = t.gradFn;
+        if (!node) {
+          // A leaf: accumulate into .grad, which outlives this scope.
+          if (t.grad) {
+            const sum = t.grad.add(g);
+            t.grad.dispose();
+            t.grad = keep(sum);
+          } else {
+            t.grad = keep(g === grad ? g.mul(1) : g);
+          }
+          continue;
+        }
+        const gin = node.backward(g);
+        node.inputs.forEach((inp, i) => {
+          const gi = gin[i];
+          if (!gi || !inp.requiresGrad) return;
+          if (!sameShape(gi.shape, inp.shape)) {
+            throw new Error(`internal: ${node.op} backward gave a gradient of shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(inp.shape)}`);
+          }
+          const acc = grads.get(inp);
+          grads.set(inp, acc ? acc.add(gi) : gi);
+        });
+        if (!opts.retainGraph) t.gradFn = null;
+      }
+    } finally {
+      gradEnabled = prev;
+    }
+  });
+}

@@ -1,0 +1,42 @@
+// The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
+// shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
+
+import type { BinaryOp, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
+
+export interface Storage {
+  /** Number of float32 elements. */
+  readonly length: number;
+}
+
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+  /** One line naming the device. */
+  readonly description: string;
+
+  upload(data: Float32Array): Storage;
+  /** Storage of n elements with unspecified contents. */
+  empty(n: number): Storage;
+  read(s: Storage): Promise<Float32Array>;
+  /** Raw 32-bit words (for Philox bits). */
+  readBits(s: Storage): Promise<Uint32Array>;
+  free(s: Storage): void;
+  /** Bytes held by live storages, and by pooled free ones. */
+  memory(): { liveBytes: number; pooledBytes: number };
+
+  fill(n: number, value: number): Storage;
+  unary(op: UnaryOp, x: Storage, p0?: number, p1?: number): Storage;
+  /** out[i] = op(a[idx . sa], b[idx . sb]) over the output shape. */
+  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage;
+  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;
+  /** Reduces each contiguous row of x viewed as [rows, R]. */
+  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;
+  /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. */
+  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void;
+  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
+  random(n: number, spec: RandomSpec): Storage;
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+
+  /** Waits for queued work (a no-op on the CPU). */
+  sync(): Promise<void>;
+  dispose(): void;
+}

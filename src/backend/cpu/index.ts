@@ -1,0 +1,255 @@
+// The CPU reference backend: naive loops that read like the math. It is the specification the WGSL
+// kernels are tested against, so it favours obviousness over speed, and is never derived from the WGSL.
+// Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
+
+import type { Backend, Storage } from '../backend.ts';
+import type { BinaryOp, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import { contiguousStrides, numel } from '../../shape.ts';
+import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
+
+type Arr = Float32Array | Float64Array;
+
+export class CpuStorage implements Storage {
+  constructor(public data: Arr) {}
+  get length(): number {
+    return this.data.length;
+  }
+}
+
+const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+
+/** x^p with PyTorch's meaning for negative bases: defined for integer p, NaN otherwise (JS agrees). */
+const powTorch = (x: number, p: number) => Math.pow(x, p);
+
+export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => number> = {
+  neg: (v) => -v,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (v) => 1 / Math.sqrt(v),
+  abs: Math.abs,
+  relu: (v) => (v > 0 ? v : 0),
+  leaky_relu: (v, a) => (v > 0 ? v : v * a),
+  sigmoid,
+  tanh: Math.tanh,
+  softplus: (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
+  clamp: (v, lo, hi) => Math.min(Math.max(v, lo), hi),
+  pow_scalar: (v, p) => powTorch(v, p),
+  affine: (v, s, t) => v * s + t,
+  reciprocal: (v) => 1 / v,
+  square: (v) => v * v,
+  sign: Math.sign,
+  step: (v) => (v > 0 ? 1 : 0),
+};
+
+export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: powTorch,
+  maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
+  minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
+  eq: (a, b) => +(a === b),
+  ne: (a, b) => +(a !== b),
+  lt: (a, b) => +(a < b),
+  le: (a, b) => +(a <= b),
+  gt: (a, b) => +(a > b),
+  ge: (a, b) => +(a >= b),
+};
+
+/** Offset of flat index i of `shape` through `strides`. */
+function offsetOf(i: number, shape: number[], strides: number[]): number {
+  let off = 0;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const c = i % shape[d];
+    i = Math.floor(i / shape[d]);
+    off += c * strides[d];
+  }
+  return off;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly description: string;
+  private live = 0;
+
+  /** float64 = true makes every result a Float64Array (gradient checks by finite differences). */
+  constructor(readonly float64 = false) {
+    this.description = `cpu reference (${float64 ? 'float64' : 'float32'})`;
+  }
+
+  private alloc(n: number): CpuStorage {
+    this.live += n * 4;
+    return new CpuStorage(this.float64 ? new Float64Array(n) : new Float32Array(n));
+  }
+  private d(s: Storage): Arr {
+    return (s as CpuStorage).data;
+  }
+
+  upload(data: Float32Array | Float64Array): Storage {
+    const s = this.alloc(data.length);
+    s.data.set(data);
+    return s;
+  }
+  empty(n: number): Storage {
+    return this.alloc(n);
+  }
+  async read(s: Storage): Promise<Float32Array> {
+    return Float32Array.from(this.d(s));
+  }
+  /** Synchronous read, exact in float64 mode (for gradcheck). */
+  readSync(s: Storage): Arr {
+    return this.d(s).slice();
+  }
+  async readBits(s: Storage): Promise<Uint32Array> {
+    const d = this.d(s);
+    if (!(d instanceof Float32Array)) throw new Error('readBits needs float32 storage');
+    return new Uint32Array(d.buffer, d.byteOffset, d.length).slice();
+  }
+  free(s: Storage): void {
+    this.live -= s.length * 4;
+  }
+  memory() {
+    return { liveBytes: this.live, pooledBytes: 0 };
+  }
+
+  fill(n: number, value: number): Storage {
+    const s = this.alloc(n);
+    s.data.fill(value);
+    return s;
+  }
+
+  unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
+    const f = UNARY_FNS[op];
+    const xs = this.d(x);
+    const out = this.alloc(xs.length);
+    for (let i = 0; i < xs.length; i++) out.data[i] = f(xs[i], p0, p1);
+    return out;
+  }
+
+  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
+    const f = BINARY_FNS[op];
+    const A = this.d(a), B = this.d(b);
+    const out = this.alloc(numel(shape));
+    for (let i = 0; i < out.length; i++) out.data[i] = f(A[offsetOf(i, shape, sa)], B[offsetOf(i, shape, sb)]);
+    return out;
+  }
+
+  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage {
+    const C = this.d(c), A = this.d(a), B = this.d(b);
+    const out = this.alloc(numel(shape));
+    for (let i = 0; i < out.length; i++) {
+      const cv = C[offsetOf(i, shape, sc)], av = A[offsetOf(i, shape, sa)], bv = B[offsetOf(i, shape, sb)];
+      out.data[i] = op === 'where' ? (cv !== 0 ? av : bv) : cv * av + bv;
+    }
+    return out;
+  }
+
+  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
+    const X = this.d(x);
+    const out = this.alloc(rows);
+    for (let r = 0; r < rows; r++) {
+      const row = X.subarray(r * R, r * R + R);
+      let v: number;
+      if (op === 'sum') {
+        // Pairwise summation: error grows with log R, not R.
+        const pair = (lo: number, hi: number): number => {
+          if (hi - lo > 8) return pair(lo, (lo + hi) >> 1) + pair((lo + hi) >> 1, hi);
+          let acc = 0;
+          for (let k = lo; k < hi; k++) acc += row[k];
+          return acc;
+        };
+        v = pair(0, R);
+      } else if (op === 'max' || op === 'min') {
+        v = op === 'max' ? -Infinity : Infinity;
+        for (const t of row) {
+          if (Number.isNaN(t)) { v = NaN; break; }
+          v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
+        }
+      } else {
+        // argmax/argmin: first index of the extreme value; a NaN counts as the extreme (as in PyTorch).
+        let best = 0;
+        for (let k = 1; k < R; k++) {
+          const t = row[k], b = row[best];
+          if (Number.isNaN(b)) break;
+          if (Number.isNaN(t) || (op === 'argmax' ? t > b : t < b)) best = k;
+        }
+        v = best;
+      }
+      out.data[r] = v;
+    }
+    return out;
+  }
+
+  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
+    const S = this.d(src), D = this.d(dst);
+    const n = numel(shape);
+    for (let i = 0; i < n; i++) D[outOff + offsetOf(i, shape, so)] = S[inOff + offsetOf(i, shape, si)];
+  }
+
+  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage {
+    const X = this.d(x);
+    const outShape = shape.map((s, d) => s + before[d] + after[d]);
+    const out = this.alloc(numel(outShape));
+    const inStrides = contiguousStrides(shape);
+    for (let i = 0; i < out.length; i++) {
+      let rem = i, src = 0, inside = true;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        let c = (rem % outShape[d]) - before[d];
+        rem = Math.floor(rem / outShape[d]);
+        if (c < 0 || c >= shape[d]) {
+          if (mode === 'constant') inside = false;
+          else if (mode === 'reflect') c = c < 0 ? -c : 2 * (shape[d] - 1) - c;
+          else c = Math.min(Math.max(c, 0), shape[d] - 1);
+        }
+        src += c * inStrides[d];
+      }
+      out.data[i] = inside ? X[src] : value;
+    }
+    return out;
+  }
+
+  random(n: number, spec: RandomSpec): Storage {
+    if (spec.kind === 'bits' && this.float64) throw new Error('random bits need float32 storage');
+    const out = this.alloc(n);
+    const key = [Number(spec.seed & 0xffffffffn), Number((spec.seed >> 32n) & 0xffffffffn)];
+    for (let blk = 0; blk * 4 < n; blk++) {
+      const c = spec.offset + blk;
+      const w = philox4x32([c % 2 ** 32, Math.floor(c / 2 ** 32), 0, 0], key);
+      let vals: number[];
+      if (spec.kind === 'bits') {
+        // Raw words go through an integer view: a float view could canonicalize NaN bit patterns.
+        const bits = new Uint32Array(out.data.buffer);
+        for (let l = 0; l < 4 && blk * 4 + l < n; l++) bits[blk * 4 + l] = w[l];
+        continue;
+      } else if (spec.kind === 'uniform') vals = [...w].map((x) => uniformFromBits(x) * spec.scale + spec.shift);
+      else if (spec.kind === 'normal') vals = [...boxMuller(w[0], w[1]), ...boxMuller(w[2], w[3])].map((z) => z * spec.scale + spec.shift);
+      else vals = [...w].map((x) => (uniformFromBits(x) < spec.p ? spec.scale : 0));
+      for (let l = 0; l < 4 && blk * 4 + l < n; l++) out.data[blk * 4 + l] = vals[l];
+    }
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, s: MatmulSpec): Storage {
+    const A = this.d(a), B = this.d(b);
+    const out = this.alloc(s.batch * s.M * s.N);
+    for (let z = 0; z < s.batch; z++) {
+      for (let i = 0; i < s.M; i++) {
+        for (let j = 0; j < s.N; j++) {
+          let acc = 0;
+          for (let k = 0; k < s.K; k++) {
+            const av = A[z * s.strideA + (s.transA ? k * s.M + i : i * s.K + k)];
+            const bv = B[z * s.strideB + (s.transB ? j * s.K + k : k * s.N + j)];
+            acc += av * bv;
+          }
+          out.data[z * s.M * s.N + i * s.N + j] = acc;
+        }
+      }
+    }
+    return out;
+  }
+
+  async sync(): Promise<void> {}
+  dispose(): void {}
+}

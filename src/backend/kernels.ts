@@ -1,0 +1,51 @@
+// The kernel vocabulary shared by both backends. The order of each list is the op code that the WGSL
+// kernels switch on (shaders/unary.wgsl, binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op
+// means adding it here, in the shader's switch and in the CPU backend's table.
+
+export const UNARY_OPS = [
+  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus',
+  'clamp', 'pow_scalar', 'affine', 'reciprocal', 'square', 'sign', 'step',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+export const TERNARY_OPS = ['where', 'fma'] as const;
+export type TernaryOp = (typeof TERNARY_OPS)[number];
+
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+export const PAD_MODES = ['constant', 'reflect', 'replicate'] as const;
+export type PadMode = (typeof PAD_MODES)[number];
+
+export const RANDOM_DISTS = ['bits', 'uniform', 'normal', 'bernoulli'] as const;
+export type RandomKind = (typeof RANDOM_DISTS)[number];
+
+/** Largest rank the strided kernels take (their uniform blocks hold 8 dimensions). */
+export const MAX_RANK = 8;
+
+export interface MatmulSpec {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  /** Batch strides of A and B in elements (0 broadcasts one matrix over the batch). */
+  strideA: number;
+  strideB: number;
+}
+
+export interface RandomSpec {
+  kind: RandomKind;
+  seed: bigint;
+  /** First Philox block (counter) of the draw. */
+  offset: number;
+  /** Output = value * scale + shift (uniform, normal) or mask * scale (bernoulli). */
+  scale: number;
+  shift: number;
+  /** Keep probability for bernoulli. */
+  p: number;
+}

@@ -1,0 +1,228 @@
+// The WebGPU backend: the same kernels as the CPU reference, dispatched as the WGSL in shaders/.
+// Shapes and op codes travel in uniform blocks; op selection, tile shapes and transposes are override
+// constants fixed at pipeline creation.
+
+import type { Backend, Storage } from '../backend.ts';
+import {
+  BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
+  type BinaryOp, type MatmulSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+} from '../kernels.ts';
+import { GPUContext } from '../../device/context.ts';
+import type { AcquireOptions } from '../../device/gpu.ts';
+import { numel, sameShape, contiguousStrides } from '../../shape.ts';
+import { MatmulTuner, type MatmulVariant } from './matmul_tuner.ts';
+
+export class GpuStorage implements Storage {
+  constructor(readonly buffer: GPUBuffer, readonly length: number) {}
+}
+
+/** Packs a uniform block: 4 header words (u32 or f32 by type), then u32 arrays of MAX_RANK each. */
+export function packUniforms(header: (number | { f: number })[], arrays: number[][] = []): ArrayBuffer {
+  const words = 4 + arrays.length * MAX_RANK;
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil(words / 4) * 16));
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  header.forEach((h, i) => {
+    if (typeof h === 'number') u[i] = h >>> 0;
+    else f[i] = h.f;
+  });
+  arrays.forEach((arr, j) => arr.forEach((v, i) => (u[4 + j * MAX_RANK + i] = v >>> 0)));
+  return buf;
+}
+
+const WG = 256;
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly description: string;
+  readonly tuner: MatmulTuner;
+
+  private constructor(readonly ctx: GPUContext) {
+    this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '');
+    this.tuner = new MatmulTuner(ctx);
+  }
+
+  static async create(opts: AcquireOptions = {}): Promise<WebGPUBackend> {
+    return new WebGPUBackend(await GPUContext.create(opts));
+  }
+
+  private buf(s: Storage): GPUBuffer {
+    return (s as GpuStorage).buffer;
+  }
+  private alloc(n: number): GpuStorage {
+    return new GpuStorage(this.ctx.pool.acquire(Math.max(n, 1) * 4), n);
+  }
+  private checkRank(op: string, shape: number[]): void {
+    if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} exceeds the maximum rank ${MAX_RANK}`);
+    if (numel(shape) >= 2 ** 32) throw new Error(`${op}: ${numel(shape)} elements exceed the 32-bit index range`);
+  }
+
+  upload(data: Float32Array): Storage {
+    const s = this.alloc(data.length);
+    if (data.length) this.ctx.write(s.buffer, data);
+    return s;
+  }
+  empty(n: number): Storage {
+    return this.alloc(n);
+  }
+  async read(s: Storage): Promise<Float32Array> {
+    if (s.length === 0) return new Float32Array(0);
+    return new Float32Array(await this.ctx.read(this.buf(s), s.length * 4));
+  }
+  async readBits(s: Storage): Promise<Uint32Array> {
+    if (s.length === 0) return new Uint32Array(0);
+    return new Uint32Array(await this.ctx.read(this.buf(s), s.length * 4));
+  }
+  free(s: Storage): void {
+    this.ctx.pool.release(this.buf(s));
+  }
+  memory() {
+    return { liveBytes: this.ctx.pool.liveBytes, pooledBytes: this.ctx.pool.pooledBytes };
+  }
+
+  fill(n: number, value: number): Storage {
+    const out = this.alloc(n);
+    const n4 = Math.ceil(n / 4);
+    this.ctx.dispatch({
+      kernel: 'fill', buffers: [out.buffer], uniforms: packUniforms([n4, { f: value }]),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), bytes: n * 4,
+    });
+    return out;
+  }
+
+  unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
+    const n = x.length;
+    const out = this.alloc(n);
+    const n4 = Math.ceil(n / 4);
+    this.ctx.dispatch({
+      kernel: 'unary', label: `unary:${op}`, constants: { OP: UNARY_OPS.indexOf(op) },
+      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([n4, { f: p0 }, { f: p1 }]),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n, bytes: 8 * n,
+    });
+    return out;
+  }
+
+  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
+    this.checkRank(op, shape);
+    const n = numel(shape);
+    const out = this.alloc(n);
+    const contiguous = contiguousStrides(shape);
+    const OP = BINARY_OPS.indexOf(op);
+    if (sameShape(sa, contiguous) && sameShape(sb, contiguous)) {
+      const n4 = Math.ceil(n / 4);
+      this.ctx.dispatch({
+        kernel: 'binary', label: `binary:${op}`, constants: { OP }, buffers: [this.buf(a), this.buf(b), out.buffer],
+        uniforms: packUniforms([n4]), workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n, bytes: 12 * n,
+      });
+    } else {
+      this.ctx.dispatch({
+        kernel: 'binary_strided', label: `binary_strided:${op}`, constants: { OP },
+        buffers: [this.buf(a), this.buf(b), out.buffer],
+        uniforms: packUniforms([n, shape.length], [shape, sa, sb]),
+        workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
+      });
+    }
+    return out;
+  }
+
+  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage {
+    this.checkRank(op, shape);
+    const n = numel(shape);
+    const out = this.alloc(n);
+    this.ctx.dispatch({
+      kernel: 'ternary', label: `ternary:${op}`, constants: { OP: TERNARY_OPS.indexOf(op) },
+      buffers: [this.buf(c), this.buf(a), this.buf(b), out.buffer],
+      uniforms: packUniforms([n, shape.length], [shape, sc, sa, sb]),
+      workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 2 * n, bytes: 16 * n,
+    });
+    return out;
+  }
+
+  /** Rows longer than this are reduced in two passes (partial results per chunk, then over those). */
+  static readonly REDUCE_CHUNK = 4096;
+
+  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
+    const OP = REDUCE_OPS.indexOf(op);
+    const isArg = op === 'argmax' || op === 'argmin';
+    if (R > WebGPUBackend.REDUCE_CHUNK && !isArg) {
+      const chunks = Math.ceil(R / WebGPUBackend.REDUCE_CHUNK);
+      const partial = this.reducePass(OP, op, x, rows, R, WebGPUBackend.REDUCE_CHUNK, chunks);
+      const out = this.reduce(op, partial, rows, chunks);
+      this.free(partial);
+      return out;
+    }
+    return this.reducePass(OP, op, x, rows, R, Math.max(R, 1), 1);
+  }
+
+  private reducePass(OP: number, op: string, x: Storage, rows: number, R: number, C: number, chunks: number): GpuStorage {
+    const out = this.alloc(rows * chunks);
+    this.ctx.dispatch({
+      kernel: 'reduce', label: `reduce:${op}`, constants: { OP }, buffers: [this.buf(x), out.buffer],
+      uniforms: packUniforms([rows, R, C, chunks]), workgroups: this.ctx.grid(rows * chunks),
+      flops: rows * R, bytes: 4 * rows * R,
+    });
+    return out;
+  }
+
+  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
+    this.checkRank('copy', shape);
+    const n = numel(shape);
+    this.ctx.dispatch({
+      kernel: 'copy_strided', buffers: [this.buf(src), this.buf(dst)],
+      uniforms: packUniforms([n, shape.length, inOff, outOff], [shape, si, so]),
+      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: 8 * n,
+    });
+  }
+
+  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage {
+    this.checkRank('pad', shape);
+    const outShape = shape.map((s, d) => s + before[d] + after[d]);
+    const n = numel(outShape);
+    const out = this.alloc(n);
+    this.ctx.dispatch({
+      kernel: 'pad', label: `pad:${mode}`, constants: { MODE: PAD_MODES.indexOf(mode) },
+      buffers: [this.buf(x), out.buffer],
+      uniforms: packUniforms([n, shape.length, { f: value }], [outShape, shape, before]),
+      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: 8 * n,
+    });
+    return out;
+  }
+
+  random(n: number, spec: RandomSpec): Storage {
+    const out = this.alloc(n);
+    const nblocks = Math.ceil(n / 4);
+    const seedLo = Number(spec.seed & 0xffffffffn), seedHi = Number((spec.seed >> 32n) & 0xffffffffn);
+    const offLo = spec.offset % 2 ** 32, offHi = Math.floor(spec.offset / 2 ** 32);
+    const u = new ArrayBuffer(32);
+    new Uint32Array(u).set([nblocks, seedLo, seedHi, offLo, offHi]);
+    new Float32Array(u).set([spec.scale, spec.shift, spec.p], 5);
+    this.ctx.dispatch({
+      kernel: 'random', label: `random:${spec.kind}`, constants: { DIST: RANDOM_DISTS.indexOf(spec.kind) },
+      buffers: [out.buffer], uniforms: u, workgroups: this.ctx.grid(Math.ceil(nblocks / WG)), bytes: 4 * n,
+    });
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
+    const out = this.alloc(spec.batch * spec.M * spec.N);
+    if (spec.K === 0) {
+      // An empty sum: C is zero.
+      const z = this.fill(out.length, 0);
+      this.free(out);
+      return z;
+    }
+    this.matmulInto(this.tuner.choose(spec), a, b, out, spec);
+    return out;
+  }
+
+  /** Runs one matmul variant (the tuner calls this to time the candidates). */
+  matmulInto(variant: MatmulVariant, a: Storage, b: Storage, out: Storage, s: MatmulSpec): void {
+    this.ctx.dispatch(this.tuner.dispatchFor(variant, this.buf(a), this.buf(b), this.buf(out), s));
+  }
+
+  async sync(): Promise<void> {
+    await this.ctx.sync();
+  }
+  dispose(): void {
+    this.ctx.destroy();
+  }
+}

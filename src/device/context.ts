@@ -1,0 +1,274 @@
+// The WebGPU execution context: pipelines (cached by kernel + override constants), the buffer pool,
+// batching of dispatches into one compute pass per submit, a uniform arena, readback, limit checks,
+// error and device-loss handling, and the hooks of the kernel profiler.
+//
+// Ordering: all work goes through one queue. Dispatches are recorded into a pending command encoder and
+// submitted at flush(); a queue.writeBuffer into a buffer that a pending dispatch uses would run before
+// that dispatch, so such a write flushes first. A buffer freed while pending work still reads it may be
+// reused by later dispatches: they are ordered after it in the same pass or a later submit.
+
+import { acquireDevice, type AcquireOptions, type Acquired } from './gpu.ts';
+import { loadKernelSources, type KernelName } from './shaders.ts';
+import { BufferPool } from './pool.ts';
+import { Profiler } from './profiler.ts';
+
+export interface DispatchSpec {
+  kernel: KernelName;
+  /** Name in the profile and in error messages (default: the kernel), e.g. 'unary:exp'. */
+  label?: string;
+  constants?: Record<string, number | boolean>;
+  /** Storage buffers in binding order (0..n-1); the uniform block, if any, takes binding n. */
+  buffers: GPUBuffer[];
+  /** Uniform block contents (u32/f32 words), padded to 16 bytes. */
+  uniforms?: ArrayBuffer;
+  workgroups: [number, number?, number?];
+  /** Floating-point operations and bytes moved, for the profiler's GFLOP/s and GB/s. */
+  flops?: number;
+  bytes?: number;
+}
+
+const UNIFORM_ARENA_BYTES = 1 << 20;
+const UNIFORM_ALIGN = 256;
+
+export class GPUContext {
+  readonly device: GPUDevice;
+  readonly description: string;
+  readonly isSoftware: boolean;
+  readonly limits: GPUSupportedLimits;
+  readonly hasTimestamps: boolean;
+  readonly pool: BufferPool;
+  readonly profiler: Profiler;
+  /** Print the WGSL of a kernel whose pipeline fails (env WGPU_DEBUG=1). */
+  debug = false;
+
+  private readonly acquired: Acquired;
+  private readonly sources: Map<KernelName, string>;
+  private readonly modules = new Map<KernelName, GPUShaderModule>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUse = new Set<GPUBuffer>();
+  private readonly uniformCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
+  private uniformGpu: GPUBuffer;
+  private uniformUsed = 0;
+  private error: Error | null = null;
+  private lostReason: string | null = null;
+  private lastKernels: string[] = [];
+
+  private constructor(acq: Acquired, sources: Map<KernelName, string>) {
+    this.acquired = acq;
+    this.device = acq.device;
+    this.description = acq.description;
+    this.isSoftware = acq.isSoftware;
+    this.limits = acq.device.limits;
+    this.hasTimestamps = acq.device.features.has('timestamp-query');
+    this.sources = sources;
+    this.pool = new BufferPool(this.device, this.limits);
+    this.profiler = new Profiler(this.device, this.hasTimestamps);
+    this.uniformGpu = this.newUniformArena();
+    this.debug = typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1';
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const msg = (ev as GPUUncapturedErrorEvent).error.message;
+      this.error ??= new Error(`WebGPU error (recent kernels: ${this.lastKernels.join(', ')}): ${msg}`);
+    });
+    this.device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  static async create(opts: AcquireOptions = {}): Promise<GPUContext> {
+    const [acq, sources] = await Promise.all([acquireDevice(opts), loadKernelSources()]);
+    return new GPUContext(acq, sources);
+  }
+
+  private newUniformArena(): GPUBuffer {
+    return this.device.createBuffer({
+      label: 'uniform arena',
+      size: UNIFORM_ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Throws the first asynchronous WebGPU error or the device loss, if any happened. */
+  checkHealthy(): void {
+    if (this.lostReason) throw new Error(`WebGPU device lost (${this.lostReason}); tensors on it are gone, re-create the backend`);
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
+  }
+
+  private module(kernel: KernelName): GPUShaderModule {
+    let m = this.modules.get(kernel);
+    if (!m) {
+      const code = this.sources.get(kernel);
+      if (!code) throw new Error(`unknown kernel '${kernel}'`);
+      m = this.device.createShaderModule({ label: kernel, code });
+      if (this.debug) {
+        m.getCompilationInfo().then((info) => {
+          if (info.messages.some((x) => x.type === 'error')) {
+            console.error(`[wgpu-gen] WGSL of failing kernel ${kernel}:\n${code}`);
+            for (const x of info.messages) console.error(`${x.type} ${x.lineNum}:${x.linePos} ${x.message}`);
+          }
+        });
+      }
+      this.modules.set(kernel, m);
+    }
+    return m;
+  }
+
+  pipeline(kernel: KernelName, constants: Record<string, number | boolean> = {}) {
+    const key = `${kernel}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const consts: Record<string, number> = {};
+      for (const [k, v] of Object.entries(constants)) consts[k] = typeof v === 'boolean' ? Number(v) : v;
+      const pipeline = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module: this.module(kernel), entryPoint: 'main', constants: consts },
+      });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Checks a dispatch against the device's limits, naming the kernel and the limit on failure. */
+  private checkLimits(spec: DispatchSpec, groups: [number, number, number]): void {
+    const maxG = this.limits.maxComputeWorkgroupsPerDimension;
+    groups.forEach((g, i) => {
+      if (!Number.isInteger(g) || g < 0) throw new Error(`kernel ${spec.kernel}: invalid workgroup count ${g}`);
+      if (g > maxG) {
+        throw new Error(
+          `kernel ${spec.kernel}: ${g} workgroups in dimension ${'xyz'[i]} exceed maxComputeWorkgroupsPerDimension=${maxG}`,
+        );
+      }
+    });
+    for (const b of spec.buffers) {
+      if (b.size > this.limits.maxStorageBufferBindingSize) {
+        throw new Error(
+          `kernel ${spec.kernel}: a ${b.size}-byte binding exceeds maxStorageBufferBindingSize=${this.limits.maxStorageBufferBindingSize}`,
+        );
+      }
+    }
+  }
+
+  /** Workgroup grid for a 1-D problem of `count` workgroups, folded into y past the per-dimension limit. */
+  grid(count: number): [number, number, number] {
+    const maxG = this.limits.maxComputeWorkgroupsPerDimension;
+    if (count <= maxG) return [Math.max(count, 1), 1, 1];
+    const y = Math.ceil(count / maxG);
+    return [Math.ceil(count / y), y, 1];
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    this.checkHealthy();
+    const groups: [number, number, number] = [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
+    this.checkLimits(spec, groups);
+    if (groups[0] * groups[1] * groups[2] === 0) return;
+    const { pipeline, layout } = this.pipeline(spec.kernel, spec.constants);
+    const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (spec.uniforms) {
+      if (this.uniformUsed + UNIFORM_ALIGN > UNIFORM_ARENA_BYTES) this.flush();
+      const off = this.uniformUsed;
+      this.uniformCpu.set(new Uint8Array(spec.uniforms), off);
+      this.uniformUsed += Math.ceil(spec.uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+      entries.push({
+        binding: spec.buffers.length,
+        resource: { buffer: this.uniformGpu, offset: off, size: spec.uniforms.byteLength },
+      });
+    }
+    const bindGroup = this.device.createBindGroup({ label: spec.kernel, layout, entries });
+    this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
+    const prof = this.profiler.enabled ? this.profiler.passTimestamps(spec.label ?? spec.kernel, spec.flops ?? 0, spec.bytes ?? 0) : null;
+    if (prof || this.profiler.enabled) {
+      // One pass per dispatch so each gets its own timestamps.
+      this.endPass();
+      const pass = this.encoder.beginComputePass({ label: spec.kernel, timestampWrites: prof ?? undefined });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(...groups);
+      pass.end();
+    } else {
+      this.pass ??= this.encoder.beginComputePass({ label: 'batch' });
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(...groups);
+    }
+    for (const b of spec.buffers) this.pendingUse.add(b);
+    this.lastKernels.push(spec.label ?? spec.kernel);
+    if (this.lastKernels.length > 4) this.lastKernels.shift();
+    if (this.profiler.enabled && (!this.hasTimestamps || this.profiler.queryFull())) this.flush();
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits all pending work. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed);
+    }
+    this.profiler.beforeSubmit(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.profiler.afterSubmit(this.device.queue);
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.pendingUse.clear();
+  }
+
+  /** Uploads data into a buffer, after flushing if pending work still uses that buffer. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.checkHealthy();
+    if (this.pendingUse.has(buffer)) this.flush();
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    // writeBuffer needs a multiple of 4 bytes.
+    this.device.queue.writeBuffer(buffer, byteOffset, bytes, 0, bytes.byteLength & ~3);
+  }
+
+  /** Reads `bytes` bytes of a buffer back to the CPU. */
+  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.checkHealthy();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.pool.acquireStaging(size);
+    this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
+    this.endPass();
+    this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.checkHealthy();
+      throw new Error(`reading a ${bytes}-byte buffer back failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.pool.releaseStaging(staging);
+    this.checkHealthy();
+    return out;
+  }
+
+  /** Resolves when the queue has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkHealthy();
+  }
+
+  /** Destroys the device and lets Node exit. */
+  destroy(): void {
+    this.flush();
+    this.pool.destroyAll();
+    this.uniformGpu.destroy();
+    this.device.destroy();
+    this.acquired.release();
+  }
+}

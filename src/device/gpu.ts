@@ -1,0 +1,141 @@
+// Acquires a GPUDevice: navigator.gpu in the browser, Dawn (npm `webgpu`) in Node. In Node a real GPU
+// adapter is preferred; when the Vulkan loader finds none, the SwiftShader ICD from Debian's chromium
+// package is used instead, and one line says which adapter is in use.
+
+export type AdapterChoice = 'auto' | 'gpu' | 'swiftshader';
+
+export interface AcquireOptions {
+  /** 'auto' (default): a real GPU if there is one, else SwiftShader. Env: WGPU_ADAPTER. */
+  adapter?: AdapterChoice;
+  /** Extra Dawn options for create(), e.g. 'enable-dawn-features=disable_robustness'. Env: WGPU_DAWN_FLAGS. */
+  dawnFlags?: string[];
+  /** Print the adapter line (default true in Node). */
+  quiet?: boolean;
+}
+
+export interface Acquired {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  description: string;
+  isSoftware: boolean;
+  /** Drops the reference to Dawn's instance so that Node can exit. */
+  release(): void;
+}
+
+export const SWIFTSHADER_ICD_CANDIDATES = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium-browser/vk_swiftshader_icd.json',
+];
+
+export function describeAdapter(adapter: GPUAdapter): { description: string; isSoftware: boolean } {
+  const i = adapter.info;
+  const parts = [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length);
+  const text = parts.join(' / ') || 'unknown adapter';
+  const isSoftware = /swiftshader|llvmpipe|lavapipe|software/i.test(text) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { description: text, isSoftware };
+}
+
+// Dawn's instance must stay referenced for the whole process (if it is collected, the next submit
+// crashes), so it lives here until release().
+const keepAlive: GPU[] = [];
+
+function requiredLimits(adapter: GPUAdapter): Record<string, number> {
+  // Ask for the adapter's real limits rather than WebGPU's defaults (e.g. 128 MiB storage bindings).
+  const wanted = [
+    'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+  ] as const;
+  const out: Record<string, number> = {};
+  for (const k of wanted) out[k] = adapter.limits[k];
+  return out;
+}
+
+async function openDevice(gpu: GPU, adapter: GPUAdapter, release: () => void): Promise<Acquired> {
+  const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({
+    label: 'wgpu-gen device',
+    requiredFeatures: features,
+    requiredLimits: requiredLimits(adapter),
+  });
+  const { description, isSoftware } = describeAdapter(adapter);
+  return { gpu, adapter, device, description, isSoftware, release };
+}
+
+async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
+  const env = process.env;
+  const choice = (opts.adapter ?? (env.WGPU_ADAPTER as AdapterChoice | undefined) ?? 'auto') as AdapterChoice;
+  if (!['auto', 'gpu', 'swiftshader'].includes(choice)) {
+    throw new Error(`unknown adapter choice '${choice}' (WGPU_ADAPTER): use auto, gpu or swiftshader`);
+  }
+  env.XDG_RUNTIME_DIR ??= '/tmp';
+  const flags = opts.dawnFlags ?? (env.WGPU_DAWN_FLAGS ? env.WGPU_DAWN_FLAGS.split(/\s+/).filter(Boolean) : []);
+  const webgpu = await import(/* @vite-ignore */ 'webgpu');
+  Object.assign(globalThis, webgpu.globals);
+  const fs = await import(/* @vite-ignore */ 'node:fs');
+
+  const tryOnce = async (): Promise<{ gpu: GPU; adapter: GPUAdapter } | null> => {
+    const gpu = webgpu.create(flags) as GPU;
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return null;
+    keepAlive.push(gpu);
+    return { gpu, adapter };
+  };
+
+  let found: { gpu: GPU; adapter: GPUAdapter } | null = null;
+  let fellBack = false;
+  if (choice !== 'swiftshader') {
+    found = await tryOnce();
+  }
+  if (!found && choice !== 'gpu') {
+    const icd = SWIFTSHADER_ICD_CANDIDATES.find((p) => fs.existsSync(p));
+    if (!icd) {
+      throw new Error(
+        'no WebGPU adapter: no GPU Vulkan driver was found and SwiftShader is not installed. ' +
+          'Run `bash scripts/setup.sh` (as root: apt-get install -y libvulkan1 chromium).',
+      );
+    }
+    env.VK_ICD_FILENAMES = icd;
+    env.VK_DRIVER_FILES = icd;
+    found = await tryOnce();
+    fellBack = true;
+  }
+  if (!found) {
+    throw new Error(
+      choice === 'gpu'
+        ? 'no GPU adapter found (WGPU_ADAPTER=gpu): is a Vulkan driver installed (vulkaninfo)?'
+        : 'no WebGPU adapter even with SwiftShader: is libvulkan1 installed? Run `bash scripts/setup.sh`.',
+    );
+  }
+  const gpu = found.gpu;
+  const release = () => {
+    const i = keepAlive.indexOf(gpu);
+    if (i >= 0) keepAlive.splice(i, 1);
+  };
+  const acq = await openDevice(gpu, found.adapter, release);
+  if (!opts.quiet) {
+    const why = fellBack ? ' (no GPU driver found: software fallback)' : '';
+    console.log(`[wgpu-gen] adapter: ${acq.description}${acq.isSoftware ? ' [software]' : ''}${why}`);
+  }
+  return acq;
+}
+
+async function acquireBrowser(): Promise<Acquired> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new Error(
+      'WebGPU is not available in this browser (navigator.gpu is undefined): use a recent Chrome or Edge, ' +
+        'or Firefox/Safari with WebGPU enabled, over https or localhost.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('WebGPU is present but no adapter was returned (GPU blocklisted or disabled?)');
+  return openDevice(gpu, adapter, () => {});
+}
+
+export function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
+  const inNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+  return inNode ? acquireNode(opts) : acquireBrowser();
+}

@@ -1,0 +1,53 @@
+// Loads the WGSL kernels from shaders/ the same way in Node, Vitest and the browser (Vite): each kernel
+// is its own .wgsl file, and shared helpers (common, philox, matmul_common) are prepended here, by this
+// one loader, so no shader text lives inside TypeScript.
+
+/** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
+export const KERNEL_SOURCES = {
+  unary: ['common', 'unary'],
+  binary: ['common', 'binary_ops', 'binary'],
+  binary_strided: ['common', 'binary_ops', 'binary_strided'],
+  ternary: ['common', 'ternary'],
+  reduce: ['common', 'reduce'],
+  copy_strided: ['common', 'copy_strided'],
+  pad: ['common', 'pad'],
+  fill: ['common', 'fill'],
+  random: ['common', 'philox', 'random'],
+  matmul_reg: ['matmul_common', 'matmul_reg'],
+  matmul_vec4: ['matmul_common', 'matmul_vec4'],
+  matmul_tiled: ['matmul_common', 'matmul_tiled'],
+  matmul_splitk: ['matmul_common', 'matmul_splitk'],
+  alu_probe: ['common', 'alu_probe'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type KernelName = keyof typeof KERNEL_SOURCES;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+async function readWgsl(file: string): Promise<string> {
+  const url = new URL(`../../shaders/${file}.wgsl`, import.meta.url);
+  if (isNode && url.protocol === 'file:') {
+    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    return fs.readFile(url, 'utf8');
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not load shader ${file}.wgsl from ${url}: HTTP ${res.status}`);
+  return res.text();
+}
+
+let cache: Promise<Map<KernelName, string>> | null = null;
+
+/** All kernel sources, assembled once per process. */
+export function loadKernelSources(): Promise<Map<KernelName, string>> {
+  cache ??= (async () => {
+    const files = new Set(Object.values(KERNEL_SOURCES).flat());
+    const text = new Map<string, string>();
+    await Promise.all([...files].map(async (f) => text.set(f, await readWgsl(f))));
+    const out = new Map<KernelName, string>();
+    for (const [name, parts] of Object.entries(KERNEL_SOURCES)) {
+      out.set(name as KernelName, parts.map((p) => `// ---- ${p}.wgsl ----\n${text.get(p)}`).join('\n'));
+    }
+    return out;
+  })();
+  return cache;
+}

@@ -1,0 +1,18 @@
+// Public API, with PyTorch's names and argument order where one exists.
+
+import './ops/index.ts';
+
+export { Tensor, tidy, keep, liveTensorCount } from './tensor.ts';
+export type { Backend, Storage } from './backend/backend.ts';
+export { init, createBackend, getBackend, setBackend, withBackend, type InitOptions, type BackendName } from './backend/registry.ts';
+export { CpuBackend } from './backend/cpu/index.ts';
+export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, type NestedArray } from './ops/creation.ts';
+export { add, sub, mul, div, pow, where, fma, clamp, leakyRelu, unary, binary, type TensorLike } from './ops/elementwise.ts';
+export { sum, mean, max, min, argmax, argmin, logsumexp, softmax, logSoftmax } from './ops/reduce.ts';
+export { reshape, permute, transpose, slice, concat, concat as cat, stack, pad, broadcastTo, squeeze, unsqueeze, flatten, detach } from './ops/movement.ts';
+export { matmul, bmm } from './ops/matmul.ts';
+export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOptions } from './ops/random.ts';
+export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
+export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
+export { memoryStats, profile, sync, shutdown, backendInfo } from './runtime.ts';
+export { formatProfile, type KernelStats } from './device/profiler.ts';

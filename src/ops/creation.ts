@@ -1,0 +1,102 @@
+// Creation ops: tensor(), zeros, ones, full, arange, linspace, eye and their *_like forms.
+
+import { Tensor } from '../tensor.ts';
+import { getBackend } from '../backend/registry.ts';
+import type { Backend } from '../backend/backend.ts';
+import { fmtShape, numel } from '../shape.ts';
+
+export type NestedArray = number | NestedArray[];
+
+export interface CreateOptions {
+  backend?: Backend;
+  requiresGrad?: boolean;
+}
+
+export function checkShape(op: string, shape: readonly number[]): number[] {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${fmtShape(shape)} (dimensions must be integers >= 0)`);
+  }
+  return [...shape];
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let d: NestedArray = data;
+  while (Array.isArray(d)) {
+    shape.push(d.length);
+    d = d[0];
+  }
+  return shape;
+}
+
+function flatten(data: NestedArray, shape: number[], depth: number, out: number[]): void {
+  if (depth === shape.length) {
+    if (typeof data !== 'number') throw new Error('tensor(): ragged nested array');
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[depth]) throw new Error(`tensor(): ragged nested array: expected shape ${fmtShape(shape)}`);
+  for (const x of data) flatten(x, shape, depth + 1, out);
+}
+
+/** Wraps raw storage as a tensor (internal). */
+export function fromStorage(backend: Backend, storage: ReturnType<Backend['empty']>, shape: number[]): Tensor {
+  return new Tensor(backend, storage, shape);
+}
+
+/**
+ * A tensor from data: a number, a nested array, or a flat Float32Array/number[] with an explicit shape
+ * (torch.tensor; a flat array with a shape is like torch.tensor(data).reshape(shape)).
+ */
+export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: number[], opts: CreateOptions = {}): Tensor {
+  const backend = opts.backend ?? getBackend();
+  let flat: Float32Array;
+  let sh: number[];
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    flat = data instanceof Float32Array ? data : Float32Array.from(data);
+    sh = shape ?? [data.length];
+  } else {
+    sh = inferShape(data);
+    const out: number[] = [];
+    flatten(data, sh, 0, out);
+    flat = Float32Array.from(out);
+    if (shape) sh = shape;
+  }
+  checkShape('tensor', sh);
+  if (numel(sh) !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape ${fmtShape(sh)}`);
+  const t = new Tensor(backend, backend.upload(flat), sh);
+  t.requiresGrad = !!opts.requiresGrad;
+  return t;
+}
+
+export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
+  const backend = opts.backend ?? getBackend();
+  const sh = checkShape('full', shape);
+  const t = new Tensor(backend, backend.fill(numel(sh), value), sh);
+  t.requiresGrad = !!opts.requiresGrad;
+  return t;
+}
+export const zeros = (shape: number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+export const ones = (shape: number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const fullLike = (t: Tensor, value: number) => full(t.shape, value, { backend: t.backend });
+export const zerosLike = (t: Tensor) => fullLike(t, 0);
+export const onesLike = (t: Tensor) => fullLike(t, 1);
+
+/** Values start, start+step, ... below end (torch.arange). */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0) throw new Error('arange: step must be nonzero');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  return tensor(Float32Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
+}
+
+export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  const vals = Float32Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1)));
+  return tensor(vals, [steps], opts);
+}
+
+export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  const vals = new Float32Array(n * m);
+  for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
+  return tensor(vals, [n, m], opts);
+}

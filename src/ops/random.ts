@@ -1,0 +1,41 @@
+// Random tensors from Philox4x32-10 (src/random/philox.ts, shaders/philox.wgsl). A draw reserves
+// ceil(n/4) counter blocks from its generator, so results depend only on (seed, offset) and are the
+// same on both backends (bit-identical words; uniform exactly, normal to float rounding).
+
+import { Tensor } from '../tensor.ts';
+import { getBackend } from '../backend/registry.ts';
+import type { RandomKind } from '../backend/kernels.ts';
+import { defaultGenerator, type Generator } from '../random/philox.ts';
+import { numel } from '../shape.ts';
+import { checkShape, type CreateOptions } from './creation.ts';
+
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator;
+}
+
+function draw(op: string, shape: number[], kind: RandomKind, scale: number, shift: number, p: number, opts: RandomOptions): Tensor {
+  const backend = opts.backend ?? getBackend();
+  const sh = checkShape(op, shape);
+  const gen = opts.generator ?? defaultGenerator;
+  const n = numel(sh);
+  const offset = gen.take(n);
+  const t = new Tensor(backend, backend.random(n, { kind, seed: gen.seed, offset, scale, shift, p }), sh);
+  t.requiresGrad = !!opts.requiresGrad;
+  return t;
+}
+
+/** Uniform on [0, 1) (torch.rand). */
+export const rand = (shape: number[], opts: RandomOptions = {}) => draw('rand', shape, 'uniform', 1, 0, 0, opts);
+/** Uniform on [low, high). */
+export const uniform = (shape: number[], low: number, high: number, opts: RandomOptions = {}) =>
+  draw('uniform', shape, 'uniform', high - low, low, 0, opts);
+/** Standard normal by Box-Muller (torch.randn). */
+export const randn = (shape: number[], opts: RandomOptions = {}) => draw('randn', shape, 'normal', 1, 0, 0, opts);
+/** Normal with the given mean and std. */
+export const normal = (shape: number[], mean: number, std: number, opts: RandomOptions = {}) =>
+  draw('normal', shape, 'normal', std, mean, 0, opts);
+/** A mask of `scale` where uniform < p, else 0 (dropout with scale 1/p keeps expectations). */
+export const bernoulliMask = (shape: number[], p: number, scale = 1, opts: RandomOptions = {}) =>
+  draw('bernoulli', shape, 'bernoulli', scale, 0, p, opts);
+/** The raw 32-bit Philox words (for tests and hashing); read them with readBits. */
+export const randomBits = (shape: number[], opts: RandomOptions = {}) => draw('random_bits', shape, 'bits', 1, 0, 0, opts);
