@@ -13,7 +13,8 @@ fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 
 // x^p with PyTorch's meaning for negative bases when p is an integer (WGSL's pow is undefined there).
 fn pow_torch(x: vec4<f32>, p: vec4<f32>) -> vec4<f32> {
-  let r = pow(abs(x), p);
+  // 0^p for p < 0 is +inf (1 / 0 at run time: WGSL cannot spell an infinite constant).
+  let r = select(pow(abs(x), p), 1.0 / abs(x), (x == vec4<f32>(0.0)) & (p < vec4<f32>(0.0)));
   let is_int = floor(p) == p;
   let odd = is_int & (abs(p - 2.0 * floor(p * 0.5)) == vec4<f32>(1.0));
   let neg = x < vec4<f32>(0.0);

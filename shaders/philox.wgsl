@@ -38,11 +38,12 @@ fn uniform_from_bits(x: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(x >> vec4<u32>(8u)) * 5.9604644775390625e-8;
 }
 
-// Box-Muller on two words; u1 in (0, 1] keeps log finite.
+// Box-Muller on two words; u1 in (0, 1] keeps log finite, and the angle lies in [-pi, pi), the range
+// where WGSL bounds the error of cos and sin (2^-11 absolute).
 fn box_muller(x: u32, y: u32) -> vec2<f32> {
   let u1 = f32((x >> 8u) + 1u) * 5.9604644775390625e-8;
   let u2 = f32(y >> 8u) * 5.9604644775390625e-8;
   let r = sqrt(-2.0 * log(u1));
-  let theta = 6.283185307179586 * u2;
+  let theta = 6.283185307179586 * (u2 - 0.5);
   return vec2<f32>(r * cos(theta), r * sin(theta));
 }

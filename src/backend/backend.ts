@@ -13,7 +13,7 @@ export interface Backend {
   /** One line naming the device. */
   readonly description: string;
 
-  upload(data: Float32Array): Storage;
+  upload(data: Float32Array | Float64Array): Storage;
   /** Storage of n elements with unspecified contents. */
   empty(n: number): Storage;
   read(s: Storage): Promise<Float32Array>;

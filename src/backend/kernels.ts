@@ -40,12 +40,21 @@ export interface MatmulSpec {
 
 export interface RandomSpec {
   kind: RandomKind;
-  seed: bigint;
-  /** First Philox block (counter) of the draw. */
-  offset: number;
+  /** Philox key (the generator's 64-bit seed as two words). */
+  key: [number, number];
+  /** Counter of the draw's first block; block i uses (c0 + i with carry into c1, c2, c3). */
+  counter: [number, number, number, number];
   /** Output = value * scale + shift (uniform, normal) or mask * scale (bernoulli). */
   scale: number;
   shift: number;
   /** Keep probability for bernoulli. */
   p: number;
+}
+
+/** Philox key and first counter of a draw from a 64-bit seed at a 64-bit block offset (< 2^53). */
+export function philoxWords(seed: bigint, offset: number): Pick<RandomSpec, 'key' | 'counter'> {
+  return {
+    key: [Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn)],
+    counter: [offset % 2 ** 32, Math.floor(offset / 2 ** 32), 0, 0],
+  };
 }

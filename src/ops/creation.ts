@@ -50,16 +50,17 @@ export function fromStorage(backend: Backend, storage: ReturnType<Backend['empty
  */
 export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: number[], opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
-  let flat: Float32Array;
+  // Float64 data is passed through: the float64 CPU backend (gradcheck) keeps it, others round it.
+  let flat: Float32Array | Float64Array;
   let sh: number[];
   if (data instanceof Float32Array || data instanceof Float64Array) {
-    flat = data instanceof Float32Array ? data : Float32Array.from(data);
+    flat = data;
     sh = shape ?? [data.length];
   } else {
     sh = inferShape(data);
     const out: number[] = [];
     flatten(data, sh, 0, out);
-    flat = Float32Array.from(out);
+    flat = Float64Array.from(out);
     if (shape) sh = shape;
   }
   checkShape('tensor', sh);

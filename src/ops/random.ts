@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
-import type { RandomKind } from '../backend/kernels.ts';
+import { philoxWords, type RandomKind } from '../backend/kernels.ts';
 import { defaultGenerator, type Generator } from '../random/philox.ts';
 import { numel } from '../shape.ts';
 import { checkShape, type CreateOptions } from './creation.ts';
@@ -19,7 +19,7 @@ function draw(op: string, shape: number[], kind: RandomKind, scale: number, shif
   const gen = opts.generator ?? defaultGenerator;
   const n = numel(sh);
   const offset = gen.take(n);
-  const t = new Tensor(backend, backend.random(n, { kind, seed: gen.seed, offset, scale, shift, p }), sh);
+  const t = new Tensor(backend, backend.random(n, { kind, ...philoxWords(gen.seed, offset), scale, shift, p }), sh);
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }

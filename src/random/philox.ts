@@ -39,13 +39,12 @@ export function philox4x32(ctr: readonly number[], key: readonly number[]): Uint
   return Uint32Array.of(c0, c1, c2, c3);
 }
 
-export type RandomDist = 'bits' | 'uniform' | 'normal';
-
 /** Uniform in [0, 1): the top 24 bits scaled by 2^-24 (exact in float32). */
 export const uniformFromBits = (x: number): number => (x >>> 8) * 5.9604644775390625e-8;
 
 /**
- * Box-Muller on a pair of words: u1 in (0, 1] so log(u1) is finite.
+ * Box-Muller on a pair of words: u1 in (0, 1] so log(u1) is finite; the angle 2 pi (u2 - 1/2) lies in
+ * [-pi, pi), where WGSL bounds the error of cos and sin.
  * Returns [r cos(2 pi u2), r sin(2 pi u2)] in float32 arithmetic order matching the WGSL.
  */
 export function boxMuller(x: number, y: number): [number, number] {
@@ -53,27 +52,8 @@ export function boxMuller(x: number, y: number): [number, number] {
   const u1 = f(((x >>> 8) + 1) * 5.9604644775390625e-8);
   const u2 = f((y >>> 8) * 5.9604644775390625e-8);
   const r = f(Math.sqrt(f(-2 * f(Math.log(u1)))));
-  const theta = f(6.283185307179586 * u2);
+  const theta = f(6.283185307179586 * f(u2 - 0.5));
   return [f(r * f(Math.cos(theta))), f(r * f(Math.sin(theta)))];
-}
-
-/** n values of a draw starting at block `offset` (a 64-bit number < 2^53) with the given 64-bit seed. */
-export function philoxFill(out: Float32Array | Uint32Array, seed: bigint, offset: number, dist: RandomDist): void {
-  const key = [Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn)];
-  const n = out.length;
-  const bits = dist === 'bits' ? (out as Uint32Array) : null;
-  for (let b = 0; b * 4 < n; b++) {
-    const block = offset + b;
-    const w = philox4x32([block % 2 ** 32, Math.floor(block / 2 ** 32), 0, 0], key);
-    const vals: number[] =
-      dist === 'bits' ? [...w] :
-      dist === 'uniform' ? [...w].map(uniformFromBits) :
-      [...boxMuller(w[0], w[1]), ...boxMuller(w[2], w[3])];
-    for (let l = 0; l < 4 && b * 4 + l < n; l++) {
-      if (bits) bits[b * 4 + l] = vals[l];
-      else out[b * 4 + l] = vals[l];
-    }
-  }
 }
 
 /**

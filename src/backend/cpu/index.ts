@@ -213,10 +213,11 @@ export class CpuBackend implements Backend {
   random(n: number, spec: RandomSpec): Storage {
     if (spec.kind === 'bits' && this.float64) throw new Error('random bits need float32 storage');
     const out = this.alloc(n);
-    const key = [Number(spec.seed & 0xffffffffn), Number((spec.seed >> 32n) & 0xffffffffn)];
+    const [c0, c1, c2, c3] = spec.counter;
     for (let blk = 0; blk * 4 < n; blk++) {
-      const c = spec.offset + blk;
-      const w = philox4x32([c % 2 ** 32, Math.floor(c / 2 ** 32), 0, 0], key);
+      // 64-bit counter c0 + blk with the carry into c1, as the WGSL does.
+      const lo = c0 + blk;
+      const w = philox4x32([lo % 2 ** 32, (c1 + Math.floor(lo / 2 ** 32)) % 2 ** 32, c2, c3], spec.key);
       let vals: number[];
       if (spec.kind === 'bits') {
         // Raw words go through an integer view: a float view could canonicalize NaN bit patterns.

@@ -56,9 +56,9 @@ export class WebGPUBackend implements Backend {
     if (numel(shape) >= 2 ** 32) throw new Error(`${op}: ${numel(shape)} elements exceed the 32-bit index range`);
   }
 
-  upload(data: Float32Array): Storage {
+  upload(data: Float32Array | Float64Array): Storage {
     const s = this.alloc(data.length);
-    if (data.length) this.ctx.write(s.buffer, data);
+    if (data.length) this.ctx.write(s.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
     return s;
   }
   empty(n: number): Storage {
@@ -190,11 +190,9 @@ export class WebGPUBackend implements Backend {
   random(n: number, spec: RandomSpec): Storage {
     const out = this.alloc(n);
     const nblocks = Math.ceil(n / 4);
-    const seedLo = Number(spec.seed & 0xffffffffn), seedHi = Number((spec.seed >> 32n) & 0xffffffffn);
-    const offLo = spec.offset % 2 ** 32, offHi = Math.floor(spec.offset / 2 ** 32);
-    const u = new ArrayBuffer(32);
-    new Uint32Array(u).set([nblocks, seedLo, seedHi, offLo, offHi]);
-    new Float32Array(u).set([spec.scale, spec.shift, spec.p], 5);
+    const u = new ArrayBuffer(48);
+    new Uint32Array(u).set([...spec.counter, ...spec.key, nblocks]);
+    new Float32Array(u).set([spec.scale, spec.shift, spec.p], 7);
     this.ctx.dispatch({
       kernel: 'random', label: `random:${spec.kind}`, constants: { DIST: RANDOM_DISTS.indexOf(spec.kind) },
       buffers: [out.buffer], uniforms: u, workgroups: this.ctx.grid(Math.ceil(nblocks / WG)), bytes: 4 * n,
