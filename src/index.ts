@@ -16,3 +16,4 @@ export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
 export { memoryStats, profile, sync, shutdown, backendInfo } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';
+export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';

@@ -118,6 +118,17 @@ export class GPUContext {
     return m;
   }
 
+  /** Compiles every kernel module and throws, with the WGSL line, on the first compile error. */
+  async validateKernels(): Promise<void> {
+    for (const kernel of this.sources.keys()) {
+      const info = await this.module(kernel).getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === 'error');
+      if (errors.length) {
+        throw new Error(`kernel ${kernel} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
+      }
+    }
+  }
+
   pipeline(kernel: KernelName, constants: Record<string, number | boolean> = {}) {
     const key = `${kernel}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
     let p = this.pipelines.get(key);

@@ -69,7 +69,10 @@ export class MatmulTuner {
     if (known) return known;
     // Tiny products are not worth measuring.
     if (this.autotune && s.batch * s.M * s.N * s.K >= 1 << 18 && !this.pending.has(key)) {
-      this.pending.set(key, this.measure(key, s, eligible).finally(() => this.pending.delete(key)));
+      // A failed measurement (e.g. the device was destroyed meanwhile) leaves the guess in place; a real
+      // kernel fault still surfaces on the dispatch that uses the variant.
+      const run = this.measure(key, s, eligible).catch(() => undefined);
+      this.pending.set(key, run.finally(() => this.pending.delete(key)));
     }
     return this.guess(s, eligible);
   }
@@ -112,7 +115,7 @@ export class MatmulTuner {
     for (const buf of [a, b, c]) this.ctx.write(buf, new Float32Array(buf.size / 4));
     try {
       for (const v of eligible) {
-        const d = this.dispatchFor(v, a, b, c, p);
+        const d = { ...this.dispatchFor(v, a, b, c, p), label: `tune:matmul_${v}` };
         this.ctx.dispatch(d); // warm-up: pipeline creation and first run
         await this.ctx.sync();
         let best = Infinity;

@@ -1,0 +1,115 @@
+// The device layer: kernels compile, limits are checked with clear errors, the pool keeps memory flat,
+// the profiler reports kernels, bad input gets errors that name the op and shapes.
+import { describe, expect, it } from 'vitest';
+import { tensor, tidy, memoryStats, profile, formatProfile, zeros, randn, Generator } from '../src/index.ts';
+import { sizeClass } from '../src/device/pool.ts';
+import { getGpu } from './helpers.ts';
+
+describe('the WebGPU device layer', () => {
+  it('runs on a real adapter (SwiftShader in CI) and compiles every kernel', async () => {
+    const gpu = await getGpu();
+    expect(gpu.ctx.description.length).toBeGreaterThan(0);
+    await gpu.ctx.validateKernels();
+  });
+
+  it('requests the adapter limits rather than the defaults', async () => {
+    const gpu = await getGpu();
+    const adapterLimits = gpu.ctx.device.limits;
+    expect(gpu.ctx.limits.maxStorageBufferBindingSize).toBe(adapterLimits.maxStorageBufferBindingSize);
+    expect(gpu.ctx.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
+  });
+
+  it('checks each dispatch against the limits, naming the kernel and the limit', async () => {
+    const gpu = await getGpu();
+    const max = gpu.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const buf = gpu.ctx.pool.acquire(16);
+    expect(() => gpu.ctx.dispatch({ kernel: 'fill', buffers: [buf], uniforms: new ArrayBuffer(16), workgroups: [max + 1] }))
+      .toThrow(new RegExp(`kernel fill: ${max + 1} workgroups in dimension x exceed maxComputeWorkgroupsPerDimension=${max}`));
+    expect(() => gpu.ctx.pool.acquire(gpu.ctx.limits.maxBufferSize + 16)).toThrow(/exceeds the adapter's maxBufferSize/);
+    gpu.ctx.pool.release(buf);
+  });
+
+  it('folds large 1-D dispatches into two grid dimensions', async () => {
+    const gpu = await getGpu();
+    const max = gpu.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y] = gpu.ctx.grid(max * 3 + 5);
+    expect(x).toBeLessThanOrEqual(max);
+    expect(x * y).toBeGreaterThanOrEqual(max * 3 + 5);
+    // A tensor long enough to need y > 1 with 256 invocations of 4 values each.
+    const n = 256 * 4 * (max + 7);
+    const t = zeros([n], { backend: gpu }).add(1.5);
+    const s = await t.sum().item();
+    expect(s).toBeCloseTo(1.5 * n, -2);
+    t.dispose();
+  });
+
+  it('keeps memory flat over many iterations of a scope (buffer pool)', async () => {
+    const gpu = await getGpu();
+    const w = randn([64, 64], { backend: gpu, generator: new Generator(5) });
+    const step = () => tidy(() => w.matmul(w).relu().sum(1).mean());
+    await step().item();
+    (await step()).dispose();
+    await gpu.tuner.settle();
+    const before = memoryStats(gpu);
+    for (let i = 0; i < 300; i++) {
+      const r = step();
+      if (i % 100 === 0) await r.item();
+      r.dispose();
+    }
+    await gpu.sync();
+    const after = memoryStats(gpu);
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.pooledBytes).toBe(before.pooledBytes);
+  });
+
+  it('rounds buffer sizes to size classes that bound the waste', () => {
+    for (const b of [1, 15, 17, 1000, 65536, 65537, 1e6, 12345678]) {
+      const c = sizeClass(b);
+      expect(c).toBeGreaterThanOrEqual(b);
+      expect(c % 16).toBe(0);
+      if (b > 65536) expect(c / b).toBeLessThan(1.13);
+    }
+  });
+
+  it('profiles kernels: count, time, GFLOP/s', async () => {
+    const gpu = await getGpu();
+    const a = randn([128, 128], { backend: gpu });
+    a.matmul(a).dispose();
+    await gpu.tuner.settle();
+    const { kernels } = await profile(async () => {
+      for (let i = 0; i < 3; i++) a.matmul(a).dispose();
+      a.exp().dispose();
+    }, gpu);
+    const mm = kernels.find((k) => k.kernel.startsWith('matmul_'));
+    expect(mm?.count).toBe(3);
+    expect(mm!.totalMs).toBeGreaterThan(0);
+    expect(mm!.gflops).toBeGreaterThan(0);
+    expect(kernels.find((k) => k.kernel === 'unary:exp')?.count).toBe(1);
+    expect(formatProfile(kernels)).toMatch(/kernel\s+count\s+total ms/);
+  });
+});
+
+describe('errors name the op and the shapes', () => {
+  it('shape mismatches', async () => {
+    const gpu = await getGpu();
+    const a = tensor([[1, 2, 3]], undefined, { backend: gpu });
+    const b = tensor([[1, 2]], undefined, { backend: gpu });
+    expect(() => a.add(b)).toThrow('add: shapes [1, 3] and [1, 2] cannot be broadcast together');
+    expect(() => a.matmul(b)).toThrow(/matmul: shapes \[1, 3\] and \[1, 2\] cannot be multiplied/);
+    expect(() => a.reshape([2, 2])).toThrow(/reshape: shape \[2, 2\] is invalid for a tensor of shape \[1, 3\]/);
+    expect(() => a.sum(3)).toThrow(/sum: dim 3 is out of range for a tensor of rank 2/);
+    expect(() => a.pad([3, 3], 'reflect')).toThrow(/reflect padding 3 must be less than the size 3/);
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
+  });
+  it('use after dispose', async () => {
+    const gpu = await getGpu();
+    const a = tensor([1, 2], undefined, { backend: gpu });
+    a.dispose();
+    expect(() => a.exp()).toThrow(/was disposed/);
+  });
+  it('an unknown adapter choice', async () => {
+    const { acquireDevice } = await import('../src/device/gpu.ts');
+    await expect(acquireDevice({ adapter: 'tpu' as never, quiet: true })).rejects.toThrow(/unknown adapter choice 'tpu'/);
+  });
+});
