@@ -1,8 +1,9 @@
 // Register-blocked matmul with vec4 loads and stores: A [M, K] and B [K, N] row-major, no transposes,
-// K and N multiples of 4 (the backend checks). Each invocation: 4 rows x one vec4 of columns, k in
-// steps of 4, so one step is 8 vec4 loads for 16 vec4 multiply-adds.
-override WG_X: u32 = 8u;
-override WG_Y: u32 = 8u;
+// K and N multiples of 4 (the backend checks). Each invocation: 8 rows x one vec4 of columns, k in
+// steps of 4, so one step is 12 vec4 loads for 32 vec4 multiply-adds. (Measured on SwiftShader at
+// 1024^3: 8 rows 3.3 GFLOP/s against 2.85 for 4 rows; a 16x4 workgroup was the best shape.)
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 4u;
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
@@ -12,7 +13,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let M = params.M;
   let N4 = params.N / 4u;
   let K4 = params.K / 4u;
-  let row0 = gid.y * 4u;
+  let row0 = gid.y * 8u;
   let cv = gid.x;
   if (row0 >= M || cv >= N4 || gid.z >= params.batch) { return; }
   let ab = gid.z * params.sa / 4u;
@@ -21,10 +22,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r1 = ab + min(row0 + 1u, M - 1u) * K4;
   let r2 = ab + min(row0 + 2u, M - 1u) * K4;
   let r3 = ab + min(row0 + 3u, M - 1u) * K4;
+  let r4 = ab + min(row0 + 4u, M - 1u) * K4;
+  let r5 = ab + min(row0 + 5u, M - 1u) * K4;
+  let r6 = ab + min(row0 + 6u, M - 1u) * K4;
+  let r7 = ab + min(row0 + 7u, M - 1u) * K4;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
   for (var k = 0u; k < K4; k = k + 1u) {
     let kb = bb + 4u * k * N4;
     let b0 = b[kb];
@@ -35,14 +44,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let a1 = a[r1 + k];
     let a2 = a[r2 + k];
     let a3 = a[r3 + k];
+    let a4 = a[r4 + k];
+    let a5 = a[r5 + k];
+    let a6 = a[r6 + k];
+    let a7 = a[r7 + k];
     acc0 = fma(vec4<f32>(a0.x), b0, fma(vec4<f32>(a0.y), b1, fma(vec4<f32>(a0.z), b2, fma(vec4<f32>(a0.w), b3, acc0))));
     acc1 = fma(vec4<f32>(a1.x), b0, fma(vec4<f32>(a1.y), b1, fma(vec4<f32>(a1.z), b2, fma(vec4<f32>(a1.w), b3, acc1))));
     acc2 = fma(vec4<f32>(a2.x), b0, fma(vec4<f32>(a2.y), b1, fma(vec4<f32>(a2.z), b2, fma(vec4<f32>(a2.w), b3, acc2))));
     acc3 = fma(vec4<f32>(a3.x), b0, fma(vec4<f32>(a3.y), b1, fma(vec4<f32>(a3.z), b2, fma(vec4<f32>(a3.w), b3, acc3))));
+    acc4 = fma(vec4<f32>(a4.x), b0, fma(vec4<f32>(a4.y), b1, fma(vec4<f32>(a4.z), b2, fma(vec4<f32>(a4.w), b3, acc4))));
+    acc5 = fma(vec4<f32>(a5.x), b0, fma(vec4<f32>(a5.y), b1, fma(vec4<f32>(a5.z), b2, fma(vec4<f32>(a5.w), b3, acc5))));
+    acc6 = fma(vec4<f32>(a6.x), b0, fma(vec4<f32>(a6.y), b1, fma(vec4<f32>(a6.z), b2, fma(vec4<f32>(a6.w), b3, acc6))));
+    acc7 = fma(vec4<f32>(a7.x), b0, fma(vec4<f32>(a7.y), b1, fma(vec4<f32>(a7.z), b2, fma(vec4<f32>(a7.w), b3, acc7))));
   }
   let cb = gid.z * M * N4 + cv;
   c[cb + row0 * N4] = acc0;
   if (row0 + 1u < M) { c[cb + (row0 + 1u) * N4] = acc1; }
   if (row0 + 2u < M) { c[cb + (row0 + 2u) * N4] = acc2; }
   if (row0 + 3u < M) { c[cb + (row0 + 3u) * N4] = acc3; }
+  if (row0 + 4u < M) { c[cb + (row0 + 4u) * N4] = acc4; }
+  if (row0 + 5u < M) { c[cb + (row0 + 5u) * N4] = acc5; }
+  if (row0 + 6u < M) { c[cb + (row0 + 6u) * N4] = acc6; }
+  if (row0 + 7u < M) { c[cb + (row0 + 7u) * N4] = acc7; }
 }

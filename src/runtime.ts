@@ -43,7 +43,10 @@ export async function profile<T>(fn: () => T | Promise<T>, backend: Backend = ge
   }
 }
 
-/** Destroys the backend's device so a Node process can exit. */
+/**
+ * Destroys the backend's device so a Node process can exit. Pending work (and matmul measurements in
+ * flight) may be cut short: await sync() first to finish it.
+ */
 export function shutdown(backend: Backend = getBackend()): void {
   backend.dispose();
 }

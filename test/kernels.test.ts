@@ -80,8 +80,10 @@ describe('reductions match the cpu reference', () => {
     [[2, 9000, 3], [1, [0, 1]]],
   ];
   for (const op of ['sum', 'mean', 'max', 'min', 'logsumexp'] as const) {
-    it(`${op} over every kind of dim set, with keepdim, long rows in two passes`, async () => {
+    for (const variant of ['rows', 'workgroup'] as const) {
+    it(`${op} (${variant} kernel) over every kind of dim set, with keepdim, long rows in several passes`, async () => {
       const gpu = await getGpu();
+      gpu.reduceVariant = variant;
       for (const [shape, dimsList] of shapes) {
         const [c, g] = pair(shape, 41, gpu, -5, 5);
         for (const dims of dimsList) {
@@ -92,10 +94,13 @@ describe('reductions match the cpu reference', () => {
         }
       }
     });
+    }
   }
 
-  it('argmax and argmin pick the first extreme, also on ties and along any dim', async () => {
+  for (const variant of ['rows', 'workgroup'] as const)
+  it(`argmax and argmin (${variant} kernel) pick the first extreme, also on ties and along any dim`, async () => {
     const gpu = await getGpu();
+    gpu.reduceVariant = variant;
     const [c, g] = pair([13, 70], 51, gpu);
     for (const d of [0, 1, undefined]) {
       await expectClose(g.argmax(d), c.argmax(d), 0, 0, `argmax ${d}`);

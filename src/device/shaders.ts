@@ -9,6 +9,7 @@ export const KERNEL_SOURCES = {
   binary_strided: ['common', 'binary_ops', 'binary_strided'],
   ternary: ['common', 'ternary'],
   reduce: ['common', 'reduce'],
+  reduce_rows: ['common', 'reduce_rows'],
   copy_strided: ['common', 'copy_strided'],
   pad: ['common', 'pad'],
   fill: ['common', 'fill'],

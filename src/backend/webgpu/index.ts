@@ -39,6 +39,9 @@ export class WebGPUBackend implements Backend {
   private constructor(readonly ctx: GPUContext) {
     this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '');
     this.tuner = new MatmulTuner(ctx);
+    const env = typeof process !== 'undefined' ? process.env?.WGPU_REDUCE : undefined;
+    if (env && env !== 'rows' && env !== 'workgroup') throw new Error(`WGPU_REDUCE=${env}: use rows or workgroup`);
+    this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (ctx.isSoftware ? 'rows' : 'workgroup');
   }
 
   static async create(opts: AcquireOptions = {}): Promise<WebGPUBackend> {
@@ -137,27 +140,36 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  /** Rows longer than this are reduced in two passes (partial results per chunk, then over those). */
-  static readonly REDUCE_CHUNK = 4096;
-
+  /**
+   * Reduces rows of R elements. Two kernels: reduce.wgsl (a 64-invocation workgroup per row chunk, tree
+   * in workgroup memory: for GPUs) and reduce_rows.wgsl (one invocation per row chunk, no barriers: for
+   * CPU-like adapters). Rows longer than one chunk are reduced to partial results per chunk and then
+   * again over those. Arg-reductions take one pass (their partial results would need indices).
+   */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
-    const OP = REDUCE_OPS.indexOf(op);
+    const perInvocation = this.reduceVariant === 'rows';
+    const chunk = perInvocation ? 256 : 4096;
     const isArg = op === 'argmax' || op === 'argmin';
-    if (R > WebGPUBackend.REDUCE_CHUNK && !isArg) {
-      const chunks = Math.ceil(R / WebGPUBackend.REDUCE_CHUNK);
-      const partial = this.reducePass(OP, op, x, rows, R, WebGPUBackend.REDUCE_CHUNK, chunks);
+    if (R > chunk && !isArg) {
+      const chunks = Math.ceil(R / chunk);
+      const partial = this.reducePass(op, x, rows, R, chunk, chunks);
       const out = this.reduce(op, partial, rows, chunks);
       this.free(partial);
       return out;
     }
-    return this.reducePass(OP, op, x, rows, R, Math.max(R, 1), 1);
+    return this.reducePass(op, x, rows, R, Math.max(R, 1), 1);
   }
 
-  private reducePass(OP: number, op: string, x: Storage, rows: number, R: number, C: number, chunks: number): GpuStorage {
+  /** 'rows' on software adapters, 'workgroup' on GPUs (env WGPU_REDUCE overrides). */
+  reduceVariant: 'rows' | 'workgroup' = 'workgroup';
+
+  private reducePass(op: ReduceOp, x: Storage, rows: number, R: number, C: number, chunks: number): GpuStorage {
     const out = this.alloc(rows * chunks);
+    const perInvocation = this.reduceVariant === 'rows';
     this.ctx.dispatch({
-      kernel: 'reduce', label: `reduce:${op}`, constants: { OP }, buffers: [this.buf(x), out.buffer],
-      uniforms: packUniforms([rows, R, C, chunks]), workgroups: this.ctx.grid(rows * chunks),
+      kernel: perInvocation ? 'reduce_rows' : 'reduce', label: `reduce:${op}`, constants: { OP: REDUCE_OPS.indexOf(op) },
+      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([rows, R, C, chunks]),
+      workgroups: this.ctx.grid(perInvocation ? Math.ceil((rows * chunks) / 64) : rows * chunks),
       flops: rows * R, bytes: 4 * rows * R,
     });
     return out;

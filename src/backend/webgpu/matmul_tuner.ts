@@ -89,7 +89,7 @@ export class MatmulTuner {
     const bytes = 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N));
     const groups: Record<MatmulVariant, [number, number, number]> = {
       reg: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
-      vec4: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
+      vec4: [Math.ceil(s.N / 64), Math.ceil(s.M / 32), s.batch],
       tiled: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
       splitk: [s.N, s.M, s.batch],
     };

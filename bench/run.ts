@@ -1,0 +1,137 @@
+// npm run bench: our kernels side by side with TensorFlow.js's WebGPU backend, in the same process, on
+// the same Dawn instance (so the same adapter and the same Dawn toggles), plus an ALU-peak probe as the
+// adapter's ceiling. Prints a table with ratios and writes bench/results.json.
+//
+// Options: --quick (fewer repetitions), --robust (keep Dawn's robustness checks; by default both
+// runtimes run with the 'disable_robustness' toggle, as the two are compared under the same toggles
+// either way), --only=<substring> (cases whose name contains it).
+
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { init, randn, Generator, shutdown, sync, backendInfo, type Tensor } from '../src/index.ts';
+import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+import { packUniforms } from '../src/backend/webgpu/index.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const robust = args.includes('--robust');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7);
+
+const toggles = robust ? [] : ['enable-dawn-features=disable_robustness'];
+const gpu = (await init({ backend: 'webgpu', dawnFlags: toggles })) as WebGPUBackend;
+const ctx = gpu.ctx;
+
+// TensorFlow.js's WebGPU backend on the same Dawn instance: navigator.gpu must exist before it loads.
+(globalThis as { navigator?: unknown }).navigator = { gpu: (ctx as unknown as { acquired: { gpu: GPU } }).acquired.gpu, userAgent: 'node' };
+const tf = await import('@tensorflow/tfjs-core');
+await import('@tensorflow/tfjs-backend-webgpu');
+await tf.setBackend('webgpu');
+await tf.ready();
+
+interface Record_ { case: string; ours: number; peer: number | null; unit: string; ratio: number | null; oursMs: number; peerMs: number | null }
+const results: Record_[] = [];
+
+/** Median wall time (ms) of one call of fn, run `reps` times after a warm-up, waiting for the GPU. */
+async function timeIt(fn: () => void, wait: () => Promise<void>, reps: number): Promise<number> {
+  fn();
+  await wait();
+  fn();
+  await wait();
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await wait();
+    times.push((performance.now() - t0) / reps);
+  }
+  return times.sort((a, b) => a - b)[1];
+}
+
+const ourWait = () => sync(gpu);
+let tfLast: { dataSync?: unknown; data(): Promise<unknown> } | null = null;
+const tfWait = async () => {
+  if (tfLast) await tfLast.data();
+};
+
+async function bench(name: string, unit: 'GFLOP/s' | 'GB/s', work: number, ours: () => Tensor, peer: (() => unknown) | null, reps: number) {
+  if (only && !name.includes(only)) return;
+  const oursMs = await timeIt(() => ours().dispose(), ourWait, reps);
+  await gpu.tuner.settle();
+  // Again, now that the tuner has measured this shape.
+  const oursMs2 = await timeIt(() => ours().dispose(), ourWait, reps);
+  const best = Math.min(oursMs, oursMs2);
+  let peerMs: number | null = null;
+  if (peer) {
+    peerMs = await timeIt(() => {
+      const r = peer() as { dispose(): void; data(): Promise<unknown> };
+      if (tfLast) (tfLast as unknown as { dispose(): void }).dispose();
+      tfLast = r;
+    }, tfWait, reps);
+  }
+  const rate = (ms: number) => work / (ms / 1e3) / 1e9;
+  const rec: Record_ = {
+    case: name, ours: rate(best), peer: peerMs ? rate(peerMs) : null, unit,
+    ratio: peerMs ? peerMs / best : null, oursMs: best, peerMs,
+  };
+  results.push(rec);
+  const f = (v: number | null) => (v === null ? '-' : v.toFixed(2));
+  console.log(`${name.padEnd(34)} ours ${f(rec.ours).padStart(8)} ${unit.padEnd(7)}  tfjs ${f(rec.peer).padStart(8)}  ratio ${f(rec.ratio).padStart(6)}x`);
+}
+
+const info = backendInfo(gpu);
+console.log(`adapter: ${info.description}; Dawn toggles: ${toggles.join(' ') || '(defaults, robustness on)'}`);
+console.log(`tfjs-backend-webgpu ${(tf as unknown as { version_core: string }).version_core} on the same Dawn instance\n`);
+
+const g = new Generator(123);
+const R = quick ? 1 : 2;
+
+// matmul: square sizes, a batched and a skinny shape
+for (const n of [256, 512, 1024]) {
+  const a = randn([n, n], { generator: g }), b = randn([n, n], { generator: g });
+  const ta = tf.randomNormal([n, n]), tb = tf.randomNormal([n, n]);
+  await bench(`matmul ${n}x${n}x${n}`, 'GFLOP/s', 2 * n ** 3, () => a.matmul(b), () => tf.matMul(ta, tb), n >= 1024 ? R : 3 * R);
+}
+{
+  const [B, n] = [16, 128];
+  const a = randn([B, n, n], { generator: g }), b = randn([B, n, n], { generator: g });
+  const ta = tf.randomNormal([B, n, n]), tb = tf.randomNormal([B, n, n]);
+  await bench(`matmul batched ${B}x${n}x${n}x${n}`, 'GFLOP/s', 2 * B * n ** 3, () => a.matmul(b), () => tf.matMul(ta, tb), 3 * R);
+}
+{
+  const [M, K, N] = [4096, 512, 16];
+  const a = randn([M, K], { generator: g }), b = randn([K, N], { generator: g });
+  const ta = tf.randomNormal([M, K]), tb = tf.randomNormal([K, N]);
+  await bench(`matmul skinny ${M}x${K}x${N}`, 'GFLOP/s', 2 * M * K * N, () => a.matmul(b), () => tf.matMul(ta, tb), 3 * R);
+}
+// elementwise on 4M floats: 2 reads + 1 write
+{
+  const n = 4 * 1024 * 1024;
+  const a = randn([n], { generator: g }), b = randn([n], { generator: g });
+  const ta = tf.randomNormal([n]), tb = tf.randomNormal([n]);
+  await bench('add 4M floats', 'GB/s', 12 * n, () => a.add(b), () => tf.add(ta, tb), 5 * R);
+  await bench('sigmoid 4M floats', 'GB/s', 8 * n, () => a.sigmoid(), () => tf.sigmoid(ta), 5 * R);
+  // reduction of 4M floats: rows of 2048
+  const a2 = a.reshape([2048, 2048]), ta2 = tf.reshape(ta, [2048, 2048]);
+  await bench('sum rows 2048x2048', 'GB/s', 4 * n, () => a2.sum(1), () => tf.sum(ta2, 1), 5 * R);
+  await bench('sum all 4M floats', 'GB/s', 4 * n, () => a.sum(), () => tf.sum(ta), 5 * R);
+}
+
+// ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
+if (!only || 'alu'.includes(only)) {
+  const iters = 2048, groups = 1024, wg = 64;
+  const out = ctx.pool.acquire(groups * wg * 16);
+  const run = () => ctx.dispatch({ kernel: 'alu_probe', buffers: [out], uniforms: packUniforms([iters]), workgroups: [groups] });
+  const ms = await timeIt(run, ourWait, 2);
+  const flops = groups * wg * iters * 64;
+  const probe = flops / (ms / 1e3) / 1e9;
+  ctx.pool.release(out);
+  results.push({ case: 'alu probe (vec4 fma)', ours: probe, peer: null, unit: 'GFLOP/s', ratio: null, oursMs: ms, peerMs: null });
+  console.log(`${'alu probe (vec4 fma)'.padEnd(34)} ours ${probe.toFixed(2).padStart(8)} GFLOP/s  (adapter ceiling)`);
+  const mm = results.find((r) => r.case === 'matmul 1024x1024x1024');
+  if (mm) console.log(`\nmatmul 1024 reaches ${((100 * mm.ours) / probe).toFixed(0)}% of the ALU probe`);
+}
+
+writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ adapter: info.description, toggles, date: new Date().toISOString(), results }, null, 2));
+console.log('wrote bench/results.json');
+shutdown(gpu);
+process.exit(0);
