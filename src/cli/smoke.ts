@@ -1,7 +1,7 @@
 // Headless smoke run: picks the adapter (a GPU if present, else SwiftShader), runs a few kernels on
 // WebGPU, checks them against the CPU reference, and prints a kernel profile. Uses only the public API.
 import {
-  init, createBackend, tensor, randn, Generator, profile, formatProfile, backendInfo, shutdown, matmul, type Tensor,
+  init, createBackend, tensor, randn, Generator, profile, formatProfile, backendInfo, shutdown, sync, matmul, type Tensor,
 } from '../index.ts';
 
 const maxDiff = async (a: Tensor, b: Tensor) => {
@@ -35,6 +35,7 @@ async function main() {
     for (let i = 0; i < 4; i++) x.matmul(x).relu().sum(1).dispose();
   });
   console.log('\nkernel profile (4 x matmul 512 + relu + sum):\n' + formatProfile(kernels));
+  await sync();
   shutdown(gpu);
   if (!ok) process.exit(1);
 }

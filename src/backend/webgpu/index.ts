@@ -229,7 +229,9 @@ export class WebGPUBackend implements Backend {
     this.ctx.dispatch(this.tuner.dispatchFor(variant, this.buf(a), this.buf(b), this.buf(out), s));
   }
 
+  /** Waits for the queue, and for matmul measurements in flight. */
   async sync(): Promise<void> {
+    await this.tuner.settle();
     await this.ctx.sync();
   }
   dispose(): void {
