@@ -2,11 +2,13 @@
 // K and N multiples of 4 (the backend checks). Each invocation: 8 rows x one vec4 of columns, k in
 // steps of 4, so one step is 12 vec4 loads for 32 vec4 multiply-adds. (Measured on SwiftShader at
 // 1024^3: 8 rows 3.3 GFLOP/s against 2.85 for 4 rows; a 16x4 workgroup was the best shape.)
+struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32 }
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 4u;
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> params: Params;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -11,6 +11,7 @@ export { add, sub, mul, div, pow, where, fma, clamp, leakyRelu, unary, binary, t
 export { sum, mean, max, min, argmax, argmin, logsumexp, softmax, logSoftmax } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, concat, concat as cat, stack, pad, broadcastTo, squeeze, unsqueeze, flatten, detach } from './ops/movement.ts';
 export { matmul, bmm } from './ops/matmul.ts';
+export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.ts';
 export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOptions } from './ops/random.ts';
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';

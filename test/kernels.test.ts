@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { tensor, where, fma, concat, stack, type Tensor } from '../src/index.ts';
 import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../src/backend/kernels.ts';
 import { unary, binary } from '../src/ops/elementwise.ts';
-import { MATMUL_VARIANTS } from '../src/backend/webgpu/matmul_tuner.ts';
+import { MATMUL_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import { cpu, expectClose, getGpu, pair, randomData } from './helpers.ts';
 
 // Inputs in each op's domain, and the tolerance WGSL's builtins allow (exp/log: ~3 ulp + range error).
@@ -202,7 +202,7 @@ describe('matmul variants match the cpu reference', () => {
     const [, b] = pair([96, 160], 401, gpu);
     const first = a.matmul(b) as Tensor;
     await gpu.tuner.settle();
-    const key = [...gpu.tuner.timings.keys()].find((k) => k.startsWith('N:N:1:256:256:128'));
+    const key = [...gpu.tuner.timings.keys()].find((k) => k.startsWith('mm:N:N:1:256:256:128'));
     expect(key, 'a measurement for the shape class').toBeDefined();
     const times = gpu.tuner.timings.get(key!)!;
     expect(Object.keys(times).sort()).toEqual(['reg', 'tiled', 'vec4']);

@@ -1,7 +1,7 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
+import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
 
 export interface Storage {
   /** Number of float32 elements. */
@@ -35,6 +35,12 @@ export interface Backend {
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
   random(n: number, spec: RandomSpec): Storage;
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+  /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). */
+  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
+  /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. */
+  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage;
+  /** dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]. */
+  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage;
 
   /** Waits for queued work (a no-op on the CPU). */
   sync(): Promise<void>;

@@ -58,3 +58,10 @@ export function philoxWords(seed: bigint, offset: number): Pick<RandomSpec, 'key
     counter: [offset % 2 ** 32, Math.floor(offset / 2 ** 32), 0, 0],
   };
 }
+
+/** Geometry of a 2-D convolution: input [n, C, H, W], weight [O, C, KH, KW], output [n, O, OH, OW]. */
+export interface ConvGeom {
+  n: number; C: number; H: number; W: number;
+  O: number; KH: number; KW: number; OH: number; OW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+}

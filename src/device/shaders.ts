@@ -14,10 +14,14 @@ export const KERNEL_SOURCES = {
   pad: ['common', 'pad'],
   fill: ['common', 'fill'],
   random: ['common', 'philox', 'random'],
-  matmul_reg: ['matmul_common', 'matmul_reg'],
-  matmul_vec4: ['matmul_common', 'matmul_vec4'],
-  matmul_tiled: ['matmul_common', 'matmul_tiled'],
-  matmul_splitk: ['matmul_common', 'matmul_splitk'],
+  // One GEMM core per design, many operand layouts through hooks (cf. tfjs's mm_readA/mm_readB).
+  matmul_reg: ['matmul_common', 'gemm_reg'],
+  matmul_tiled: ['matmul_common', 'gemm_tiled'],
+  matmul_splitk: ['matmul_common', 'gemm_splitk'],
+  matmul_vec4: ['matmul_vec4'],
+  conv_reg: ['conv', 'gemm_reg'],
+  conv_tiled: ['conv', 'gemm_tiled'],
+  conv_splitk: ['conv', 'gemm_splitk'],
   alu_probe: ['common', 'alu_probe'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
 import type { Backend, Storage } from '../backend.ts';
-import type { BinaryOp, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -248,6 +248,66 @@ export class CpuBackend implements Backend {
         }
       }
     }
+    return out;
+  }
+
+  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
+    const X = this.d(x), Wt = this.d(w);
+    const out = this.alloc(g.n * g.O * g.OH * g.OW);
+    for (let n = 0; n < g.n; n++)
+      for (let o = 0; o < g.O; o++)
+        for (let oh = 0; oh < g.OH; oh++)
+          for (let ow = 0; ow < g.OW; ow++) {
+            let acc = 0;
+            for (let c = 0; c < g.C; c++)
+              for (let kh = 0; kh < g.KH; kh++)
+                for (let kw = 0; kw < g.KW; kw++) {
+                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
+                  acc += Wt[((o * g.C + c) * g.KH + kh) * g.KW + kw] * X[((n * g.C + c) * g.H + ih) * g.W + iw];
+                }
+            out.data[((n * g.O + o) * g.OH + oh) * g.OW + ow] = acc;
+          }
+    return out;
+  }
+
+  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
+    const DY = this.d(dy), Wt = this.d(w);
+    const out = this.alloc(g.n * g.C * g.H * g.W);
+    // The adjoint of conv2d: every output position sends w * dy back to the inputs it read.
+    for (let n = 0; n < g.n; n++)
+      for (let o = 0; o < g.O; o++)
+        for (let oh = 0; oh < g.OH; oh++)
+          for (let ow = 0; ow < g.OW; ow++) {
+            const d = DY[((n * g.O + o) * g.OH + oh) * g.OW + ow];
+            for (let c = 0; c < g.C; c++)
+              for (let kh = 0; kh < g.KH; kh++)
+                for (let kw = 0; kw < g.KW; kw++) {
+                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
+                  out.data[((n * g.C + c) * g.H + ih) * g.W + iw] += Wt[((o * g.C + c) * g.KH + kh) * g.KW + kw] * d;
+                }
+          }
+    return out;
+  }
+
+  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
+    const DY = this.d(dy), X = this.d(x);
+    const out = this.alloc(g.O * g.C * g.KH * g.KW);
+    for (let o = 0; o < g.O; o++)
+      for (let c = 0; c < g.C; c++)
+        for (let kh = 0; kh < g.KH; kh++)
+          for (let kw = 0; kw < g.KW; kw++) {
+            let acc = 0;
+            for (let n = 0; n < g.n; n++)
+              for (let oh = 0; oh < g.OH; oh++)
+                for (let ow = 0; ow < g.OW; ow++) {
+                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
+                  acc += DY[((n * g.O + o) * g.OH + oh) * g.OW + ow] * X[((n * g.C + c) * g.H + ih) * g.W + iw];
+                }
+            out.data[((o * g.C + c) * g.KH + kh) * g.KW + kw] = acc;
+          }
     return out;
   }
 

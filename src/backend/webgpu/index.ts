@@ -5,12 +5,12 @@
 import type { Backend, Storage } from '../backend.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  type BinaryOp, type MatmulSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  type BinaryOp, type ConvGeom, type MatmulSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
-import { GPUContext } from '../../device/context.ts';
+import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
 import { numel, sameShape, contiguousStrides } from '../../shape.ts';
-import { MatmulTuner, type MatmulVariant } from './matmul_tuner.ts';
+import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
   constructor(readonly buffer: GPUBuffer, readonly length: number) {}
@@ -34,11 +34,11 @@ const WG = 256;
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly description: string;
-  readonly tuner: MatmulTuner;
+  readonly tuner: KernelTuner;
 
   private constructor(readonly ctx: GPUContext) {
     this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '');
-    this.tuner = new MatmulTuner(ctx);
+    this.tuner = new KernelTuner(ctx);
     const env = typeof process !== 'undefined' ? process.env?.WGPU_REDUCE : undefined;
     if (env && env !== 'rows' && env !== 'workgroup') throw new Error(`WGPU_REDUCE=${env}: use rows or workgroup`);
     this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (ctx.isSoftware ? 'rows' : 'workgroup');
@@ -220,13 +220,43 @@ export class WebGPUBackend implements Backend {
       this.free(out);
       return z;
     }
-    this.matmulInto(this.tuner.choose(spec), a, b, out, spec);
+    const v = chooseMatmul(this.tuner, this.ctx, spec);
+    this.ctx.dispatch(matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec));
     return out;
   }
 
-  /** Runs one matmul variant (the tuner calls this to time the candidates). */
-  matmulInto(variant: MatmulVariant, a: Storage, b: Storage, out: Storage, s: MatmulSpec): void {
-    this.ctx.dispatch(this.tuner.dispatchFor(variant, this.buf(a), this.buf(b), this.buf(out), s));
+  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
+    return this.conv(0, w, x, g);
+  }
+  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
+    return this.conv(1, w, dy, g);
+  }
+  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
+    return this.conv(2, dy, x, g);
+  }
+
+  /** Implicit-GEMM convolution (shaders/conv.wgsl on a GEMM core): A and B sources as in conv.wgsl. */
+  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom): Storage {
+    const dims = convGemmDims(mode, g);
+    const out = this.alloc(dims[0] * dims[1]);
+    if (dims[0] * dims[1] === 0) return out;
+    if (dims[2] === 0) {
+      this.free(out);
+      return this.fill(dims[0] * dims[1], 0);
+    }
+    const maxG = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const eligible: MatmulVariant[] = ['reg', 'tiled'];
+    if (dims[0] <= maxG && dims[1] <= maxG && dims[0] * dims[1] <= 1 << 18) eligible.push('splitk');
+    const key = ['conv', mode, g.KH, g.KW, g.sh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
+    const guess: MatmulVariant = mode === 2 && dims[0] * dims[1] <= 4096 && eligible.includes('splitk') ? 'splitk' : this.ctx.isSoftware ? 'reg' : 'tiled';
+    const v = this.tuner.choose(key, eligible, guess, dims[0] * dims[1] * dims[2], (): Trial => {
+      const pg = { ...g, n: Math.min(g.n, 2) };
+      const sizes = convSizes(mode, pg);
+      const bufs = this.tuner.scratch(...sizes);
+      return { dispatch: (vv) => convDispatch(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
+    });
+    this.ctx.dispatch(convDispatch(v, mode, this.buf(a), this.buf(b), out.buffer, g));
+    return out;
   }
 
   /** Waits for the queue, and for matmul measurements in flight. */
@@ -237,4 +267,32 @@ export class WebGPUBackend implements Backend {
   dispose(): void {
     this.ctx.destroy();
   }
+}
+
+/** GEMM dimensions (M, N, K) of a conv mode (see shaders/conv.wgsl). */
+function convGemmDims(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
+  const kk = g.KH * g.KW;
+  if (mode === 0) return [g.O, g.n * g.OH * g.OW, g.C * kk];
+  if (mode === 1) return [g.C, g.n * g.H * g.W, g.O * kk];
+  return [g.O, g.C * kk, g.n * g.OH * g.OW];
+}
+
+/** Element counts of the A source, the B source and the output of a conv mode. */
+function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
+  const x = g.n * g.C * g.H * g.W, w = g.O * g.C * g.KH * g.KW, y = g.n * g.O * g.OH * g.OW;
+  if (mode === 0) return [w, x, y];
+  if (mode === 1) return [w, y, x];
+  return [y, x, w];
+}
+
+function convDispatch(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): DispatchSpec {
+  const [M, N, K] = convGemmDims(mode, g);
+  const u = new Uint32Array([g.n, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, 0]);
+  const groups: [number, number, number] = v === 'splitk' ? [N, M, 1] : [Math.ceil(N / 32), Math.ceil(M / 32), 1];
+  const [sa, sb, so] = convSizes(mode, g);
+  return {
+    kernel: v === 'vec4' ? 'conv_reg' : (`conv_${v}` as 'conv_reg'), label: `conv${['', '_grad_input', '_grad_weight'][mode]}:${v}`,
+    constants: { MODE: mode }, buffers: [a, b, out], uniforms: u.buffer, workgroups: groups,
+    flops: 2 * M * N * K, bytes: 4 * (sa + sb + so),
+  };
 }

@@ -1,12 +1,9 @@
-// Workgroup-memory tiled matmul (the classic GPU design, e.g. tfjs-backend-webgpu's
-// matmul_packed_webgpu.ts): an 8x8 workgroup computes a 32x32 tile of C, each invocation 4x4 of it;
-// A and B tiles of depth TK are staged in workgroup memory and zero-padded at the edges. Any shape,
-// either operand transposed.
+// GEMM core, workgroup-memory tiled (the classic GPU design, cf. tfjs-backend-webgpu's
+// matmul_packed_webgpu.ts): an 8x8 workgroup computes a 32x32 tile of C, each invocation 4x4 of it; A
+// and B tiles of depth TK are staged in workgroup memory, zero-padded at the edges. Operands come
+// through the hooks mm_dims, mm_read_a, mm_read_b, mm_write.
 const TM: u32 = 32u;
 const TK: u32 = 16u;
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
 
 var<workgroup> As: array<array<f32, TM>, TK>;
 var<workgroup> Bs: array<array<f32, TM>, TK>;
@@ -14,13 +11,13 @@ var<workgroup> Bs: array<array<f32, TM>, TK>;
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
-  let M = params.M;
-  let N = params.N;
-  let K = params.K;
+  let d = mm_dims();
+  let M = d.x;
+  let N = d.y;
+  let K = d.z;
+  let z = wid.z;
   let rowBase = wid.y * TM;
   let colBase = wid.x * TM;
-  let ab = wid.z * params.sa;
-  let bb = wid.z * params.sb;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -32,14 +29,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ak = e % TK;
       let gr = rowBase + ar;
       let gk = kt + ak;
-      let okA = gr < M && gk < K;
-      As[ak][ar] = select(0.0, a[a_index(ab, min(gr, M - 1u), min(gk, K - 1u))], okA);
+      As[ak][ar] = select(0.0, mm_read_a(z, min(gr, M - 1u), min(gk, K - 1u)), gr < M && gk < K);
       let bk = e / TM;
       let bc = e % TM;
       let gk2 = kt + bk;
       let gc = colBase + bc;
-      let okB = gk2 < K && gc < N;
-      Bs[bk][bc] = select(0.0, b[b_index(bb, min(gk2, K - 1u), min(gc, N - 1u))], okB);
+      Bs[bk][bc] = select(0.0, mm_read_b(z, min(gk2, K - 1u), min(gc, N - 1u)), gk2 < K && gc < N);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk = kk + 1u) {
@@ -51,15 +46,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
-  if (wid.z >= params.batch) { return; }
-  let cb = wid.z * M * N;
+  if (z >= d.w) { return; }
   let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   let row0 = rowBase + lid.y * 4u;
   let col0 = colBase + lid.x * 4u;
   for (var i = 0u; i < 4u; i = i + 1u) {
     if (row0 + i >= M) { break; }
     for (var j = 0u; j < 4u; j = j + 1u) {
-      if (col0 + j < N) { c[cb + (row0 + i) * N + col0 + j] = acc[i][j]; }
+      if (col0 + j < N) { mm_write(z, row0 + i, col0 + j, acc[i][j]); }
     }
   }
 }

@@ -1,0 +1,151 @@
+// Chooses a kernel variant per adapter and shape class by measuring. GEMM variants
+// (shaders/gemm_*.wgsl, matmul_vec4.wgsl):
+//   reg    register-blocked 4x4 per invocation, scalar loads, any layout (hooks)
+//   vec4   register-blocked 8x4 with vec4 loads/stores (plain matmul without transposes, K, N % 4 == 0)
+//   tiled  workgroup-memory tiles of 32x32 (the usual GPU design)
+//   splitk one workgroup per output element, K split over 64 invocations (small outputs, long K)
+// A CPU-like adapter (SwiftShader) favours reg/vec4 by ~10x, a GPU favours tiled: so the first call of a
+// shape class uses a heuristic guess and starts a measurement in the background; later calls use the
+// measured winner. Measurements run on a smaller proxy of the problem (matmul dims capped at 256, conv
+// batch capped at 2), so tuning a large op never costs more than a few small ones.
+
+import type { DispatchSpec, GPUContext } from '../../device/context.ts';
+import type { MatmulSpec } from '../kernels.ts';
+
+export const MATMUL_VARIANTS = ['reg', 'vec4', 'tiled', 'splitk'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+export const bucket = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+
+/** A proxy problem on scratch buffers: how to dispatch each candidate on it, and how to free it. */
+export interface Trial {
+  dispatch(v: MatmulVariant): DispatchSpec;
+  release(): void;
+}
+
+export class KernelTuner {
+  /** Measured winners by shape class. */
+  readonly choices = new Map<string, MatmulVariant>();
+  /** Timings of the measurements, by shape class and variant, in ms (for reports and tests). */
+  readonly timings = new Map<string, Partial<Record<MatmulVariant, number>>>();
+  private pending = new Map<string, Promise<void>>();
+  /** Force one variant where eligible (env WGPU_MATMUL); tests use it to check each variant. */
+  forced: MatmulVariant | null = null;
+  autotune = true;
+
+  constructor(private readonly ctx: GPUContext) {
+    const env = typeof process !== 'undefined' ? process.env?.WGPU_MATMUL : undefined;
+    if (env) {
+      if (!(MATMUL_VARIANTS as readonly string[]).includes(env)) {
+        throw new Error(`WGPU_MATMUL=${env} is not a matmul variant: use one of ${MATMUL_VARIANTS.join(', ')}`);
+      }
+      this.forced = env as MatmulVariant;
+    }
+  }
+
+  /**
+   * The variant to run for a problem of shape class `key`. `work` (multiply-adds) below 2^18 is not
+   * worth measuring; `trial` builds the proxy problem when a measurement starts.
+   */
+  choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
+    if (this.forced) {
+      if (eligible.includes(this.forced)) return this.forced;
+      return this.forced === 'vec4' ? 'reg' : 'tiled';
+    }
+    const known = this.choices.get(key);
+    if (known) return known;
+    if (this.autotune && work >= 1 << 18 && eligible.length > 1 && !this.pending.has(key)) {
+      // A failed measurement (e.g. the device was destroyed meanwhile) leaves the guess in place; a real
+      // kernel fault still surfaces on the dispatch that uses the variant.
+      const run = this.measure(key, eligible, trial).catch(() => undefined);
+      this.pending.set(key, run.finally(() => this.pending.delete(key)));
+    }
+    return guess;
+  }
+
+  /** Resolves when every measurement started so far has finished. */
+  async settle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending.values()]);
+  }
+
+  private async measure(key: string, eligible: MatmulVariant[], makeTrial: () => Trial): Promise<void> {
+    const trial = makeTrial();
+    const times: Partial<Record<MatmulVariant, number>> = {};
+    try {
+      for (const v of eligible) {
+        const d = { ...trial.dispatch(v), label: `tune:${trial.dispatch(v).kernel}` };
+        this.ctx.dispatch(d); // warm-up: pipeline creation and first run
+        await this.ctx.sync();
+        let best = Infinity;
+        for (let rep = 0; rep < 2; rep++) {
+          const t0 = performance.now();
+          this.ctx.dispatch(d);
+          this.ctx.dispatch(d);
+          await this.ctx.sync();
+          best = Math.min(best, (performance.now() - t0) / 2);
+        }
+        times[v] = best;
+      }
+    } finally {
+      trial.release();
+    }
+    const winner = (Object.entries(times) as [MatmulVariant, number][]).sort((x, y) => x[1] - y[1])[0][0];
+    this.timings.set(key, times);
+    this.choices.set(key, winner);
+  }
+
+  /** Scratch buffers for a trial, zero-filled so denormals and NaNs stay out of the timings. */
+  scratch(...floats: number[]): GPUBuffer[] {
+    return floats.map((n, i) => {
+      const b = this.ctx.pool.acquire(4 * Math.max(n, 1), `tune ${i}`);
+      this.ctx.write(b, new Float32Array(b.size / 4));
+      return b;
+    });
+  }
+  releaseScratch(bufs: GPUBuffer[]): void {
+    for (const b of bufs) this.ctx.pool.release(b);
+  }
+}
+
+// ---- matmul ----
+
+export function matmulVariants(s: MatmulSpec, maxGroups: number): MatmulVariant[] {
+  const out: MatmulVariant[] = ['reg', 'tiled'];
+  if (!s.transA && !s.transB && s.K % 4 === 0 && s.N % 4 === 0 && s.strideA % 4 === 0 && s.strideB % 4 === 0) {
+    out.unshift('vec4');
+  }
+  if (s.M <= maxGroups && s.N <= maxGroups && s.M * s.N * s.batch <= 16384) out.push('splitk');
+  return out;
+}
+
+export function matmulDispatch(v: MatmulVariant, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulSpec): DispatchSpec {
+  const uniforms = new Uint32Array([s.M, s.N, s.K, s.batch, s.strideA, s.strideB, 0, 0]).buffer;
+  const groups: Record<MatmulVariant, [number, number, number]> = {
+    reg: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
+    vec4: [Math.ceil(s.N / 64), Math.ceil(s.M / 32), s.batch],
+    tiled: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
+    splitk: [s.N, s.M, s.batch],
+  };
+  return {
+    kernel: `matmul_${v}`, label: `matmul_${v}`,
+    constants: v === 'vec4' ? {} : { TRANS_A: s.transA, TRANS_B: s.transB },
+    buffers: [a, b, c], uniforms, workgroups: groups[v],
+    flops: 2 * s.batch * s.M * s.N * s.K, bytes: 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N)),
+  };
+}
+
+export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): MatmulVariant {
+  const eligible = matmulVariants(s, ctx.limits.maxComputeWorkgroupsPerDimension);
+  const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
+  const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
+  const guess: MatmulVariant =
+    small && eligible.includes('splitk') ? 'splitk' : ctx.isSoftware ? (eligible.includes('vec4') ? 'vec4' : 'reg') : 'tiled';
+  return tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
+    const cap = (n: number) => Math.min(n, 256);
+    const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };
+    p.strideA = s.strideA === 0 ? 0 : p.M * p.K;
+    p.strideB = s.strideB === 0 ? 0 : p.K * p.N;
+    const bufs = tuner.scratch(p.batch * p.M * p.K, p.batch * p.K * p.N, p.batch * p.M * p.N);
+    return { dispatch: (v) => matmulDispatch(v, bufs[0], bufs[1], bufs[2], p), release: () => tuner.releaseScratch(bufs) };
+  });
+}

@@ -1,0 +1,88 @@
+// conv2d and conv_transpose2d: every kernel (forward, grad input, grad weight, on each GEMM core)
+// against the CPU reference on odd sizes, stride 2, padding, dilation and batch 1; gradcheck in
+// float64; and conv_transpose2d as the adjoint of conv2d: <conv(x), y> = <x, convT(y)>.
+import { describe, expect, it } from 'vitest';
+import { conv2d, convTranspose2d, gradcheck, tensor, Tensor, type Backend, type Storage } from '../src/index.ts';
+import { convGeom } from '../src/ops/conv.ts';
+import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
+
+const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number; dilation?: number } }[] = [
+  { x: [2, 3, 9, 7], w: [5, 3, 3, 3], o: { padding: 1 } },
+  { x: [1, 4, 10, 11], w: [6, 4, 4, 4], o: { stride: 2, padding: 1 } },
+  { x: [3, 2, 8, 8], w: [3, 2, 3, 2], o: { dilation: 2, padding: 2 } },
+  { x: [1, 1, 5, 5], w: [1, 1, 1, 1], o: {} },
+  { x: [2, 5, 7, 6], w: [4, 5, 2, 3], o: { stride: 3 } },
+];
+
+describe('conv kernels match the cpu reference', () => {
+  for (const variant of ['reg', 'tiled', 'splitk'] as const) {
+    it(`conv2d forward, grad input and grad weight (${variant} core)`, async () => {
+      const gpu = await getGpu();
+      gpu.tuner.forced = variant;
+      try {
+        for (const [i, c] of CASES.entries()) {
+          const g = convGeom(c.x, c.w, c.o);
+          const [cx, gx] = pair(c.x, 10 + i, gpu);
+          const [cw, gw] = pair(c.w, 20 + i, gpu);
+          const [cdy, gdy] = pair([g.n, g.O, g.OH, g.OW], 30 + i, gpu);
+          const t = (b: Backend, s: Storage, shape: number[]) => new Tensor(b, s, shape);
+          const K = g.C * g.KH * g.KW;
+          await expectClose(t(gpu, gpu.conv2d(gx.storage, gw.storage, g), [g.n, g.O, g.OH, g.OW]), t(cpu, cpu.conv2d(cx.storage, cw.storage, g), [g.n, g.O, g.OH, g.OW]), 1e-5 * Math.sqrt(K), 1e-4, `fwd ${i}`);
+          await expectClose(t(gpu, gpu.conv2dGradInput(gdy.storage, gw.storage, g), c.x), t(cpu, cpu.conv2dGradInput(cdy.storage, cw.storage, g), c.x), 1e-5 * Math.sqrt(K), 1e-4, `dx ${i}`);
+          await expectClose(t(gpu, gpu.conv2dGradWeight(gdy.storage, gx.storage, g), c.w), t(cpu, cpu.conv2dGradWeight(cdy.storage, cx.storage, g), c.w), 1e-5 * Math.sqrt(g.n * g.OH * g.OW), 1e-4, `dw ${i}`);
+        }
+      } finally {
+        gpu.tuner.forced = null;
+      }
+    });
+  }
+
+  it('conv2d with bias and conv_transpose2d with output_padding, through the ops', async () => {
+    const gpu = await getGpu();
+    const [cx, gx] = pair([2, 3, 6, 5], 40, gpu);
+    const [cw, gw] = pair([3, 4, 3, 3], 41, gpu);
+    const [cb, gb] = pair([4], 42, gpu);
+    await expectClose(convTranspose2d(gx, gw, gb, { stride: 2, padding: 1, outputPadding: 1 }), convTranspose2d(cx, cw, cb, { stride: 2, padding: 1, outputPadding: 1 }), 1e-5, 1e-4, 'convT');
+    expect(convTranspose2d(gx, gw, gb, { stride: 2, padding: 1, outputPadding: 1 }).shape).toEqual([2, 4, 12, 10]);
+    const [cw2, gw2] = pair([7, 3, 3, 3], 43, gpu);
+    const [cb2, gb2] = pair([7], 44, gpu);
+    await expectClose(conv2d(gx, gw2, gb2, { padding: 1 }), conv2d(cx, cw2, cb2, { padding: 1 }), 1e-5, 1e-4, 'conv bias');
+  });
+
+  it('gives clear errors on channel and size mismatches', () => {
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4], { backend: cpu });
+    expect(() => conv2d(x, tensor(new Float32Array(5 * 2 * 3 * 3), [5, 2, 3, 3], { backend: cpu }))).toThrow(/input \[2, 3, 4, 4\] has 3 channels but weight \[5, 2, 3, 3\] expects 2/);
+    expect(() => conv2d(x, tensor(new Float32Array(5 * 3 * 5 * 5), [5, 3, 5, 5], { backend: cpu }))).toThrow(/too small for kernel 5x5/);
+  });
+});
+
+describe('conv gradients', () => {
+  const input = (shape: number[], seed: number) => {
+    const r = rng(seed);
+    return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 2 * r() - 1) };
+  };
+  it('gradcheck conv2d (stride, padding, dilation, bias)', () => {
+    for (const c of CASES.slice(0, 3)) {
+      const r = gradcheck((x, w, b) => conv2d(x, w, b, c.o), [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)]);
+      expect(r.ok, `${JSON.stringify(c)}: ${r.maxRelError} ${JSON.stringify(r.worst)}`).toBe(true);
+    }
+  });
+  it('gradcheck conv_transpose2d (stride, padding, output_padding, bias)', () => {
+    const r = gradcheck((x, w, b) => convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }), [input([2, 3, 4, 3], 4), input([3, 2, 3, 3], 5), input([2], 6)]);
+    expect(r.ok, `${r.maxRelError} ${JSON.stringify(r.worst)}`).toBe(true);
+  });
+  it('conv_transpose2d is the adjoint of conv2d on both backends', async () => {
+    const gpu = await getGpu();
+    for (const b of [cpu, gpu]) {
+      const [, x] = pair([2, 3, 9, 8], 50, b);
+      const [, w] = pair([4, 3, 3, 3], 51, b);
+      const y = conv2d(x, w, null, { stride: 2, padding: 1 });
+      const [, v] = pair(y.shape, 52, b);
+      const lhs = await y.mul(v).sum().item();
+      const back = convTranspose2d(v, w, null, { stride: 2, padding: 1, outputPadding: [0, 1] });
+      expect(back.shape).toEqual(x.shape);
+      const rhs = await x.mul(back).sum().item();
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
+    }
+  });
+});
