@@ -116,6 +116,29 @@ for (const n of [256, 512, 1024]) {
   await bench('sum all 4M floats', 'GB/s', 4 * n, () => a.sum(), () => tf.sum(ta), 5 * R);
 }
 
+// conv2d of a DCGAN-sized layer: batch 64, 64 -> 128 channels, 4x4 kernel, stride 2, pad 1, 32x32 -> 16x16.
+// tfjs runs its native NHWC layout; the work (multiply-adds) is the same.
+{
+  const [n, C, O, H, k] = [64, 64, 128, 32, 4];
+  const OH = H / 2;
+  const flops = 2 * n * O * OH * OH * C * k * k;
+  const x = randn([n, C, H, H], { generator: g }), w = randn([O, C, k, k], { generator: g }).mul(0.05);
+  const dy = randn([n, O, OH, OH], { generator: g });
+  const tx = tf.randomNormal([n, H, H, C]) as import('@tensorflow/tfjs-core').Tensor4D;
+  const tw = tf.randomNormal([k, k, C, O]) as import('@tensorflow/tfjs-core').Tensor4D;
+  const tdy = tf.randomNormal([n, OH, OH, O]) as import('@tensorflow/tfjs-core').Tensor4D;
+  const { conv2d: ourConv } = await import('../src/index.ts');
+  const b = gpu;
+  const geom = { n, C, H, W: H, O, KH: k, KW: k, OH, OW: OH, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1 };
+  const wrap = (s: ReturnType<typeof b.conv2d>, shape: number[]) => new (x.constructor as new (...a: unknown[]) => Tensor)(b, s, shape);
+  const reps = quick ? 1 : 2;
+  await bench('conv2d fwd 64x64->128 4x4 s2 32->16', 'GFLOP/s', flops, () => ourConv(x, w, null, { stride: 2, padding: 1 }), () => tf.conv2d(tx, tw, 2, 1), reps);
+  await bench('conv2d grad input (same layer)', 'GFLOP/s', flops, () => wrap(b.conv2dGradInput(dy.storage, w.storage, geom), x.shape), () =>
+    tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { strides: 2, pad: 1, dataFormat: 'NHWC', inputShape: [n, H, H, C] }), reps);
+  await bench('conv2d grad weight (same layer)', 'GFLOP/s', flops, () => wrap(b.conv2dGradWeight(dy.storage, x.storage, geom), w.shape), () =>
+    tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { strides: 2, pad: 1, dataFormat: 'NHWC', filterShape: [k, k, C, O] }), reps);
+}
+
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
   const iters = 2048, groups = 1024, wg = 64;

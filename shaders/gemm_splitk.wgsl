@@ -1,5 +1,6 @@
 // GEMM core for small outputs: one 64-invocation workgroup per element of C splits the K sum over its
-// invocations (strided, so loads are coalesced) and combines the partial sums in a tree. For outputs
+// invocations (each a contiguous run of k, walked with mm_k_next) and combines the partial sums in a
+// tree. For outputs
 // too small to fill the adapter: a classifier head, or a conv weight gradient with a long K.
 // Workgroup grid: (N, M, batch).
 const SPLIT: u32 = 64u;
@@ -11,9 +12,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let col = wid.x;
   let row = wid.y;
   let z = wid.z;
+  let ri = mm_row(z, row);
+  let ci = mm_col(z, col);
+  let per = (d.z + SPLIT - 1u) / SPLIT;
+  let k0 = min(t * per, d.z);
+  let k1 = min(k0 + per, d.z);
   var s = 0.0;
-  for (var k = t; k < d.z; k = k + SPLIT) {
-    s = fma(mm_read_a(z, row, k), mm_read_b(z, k, col), s);
+  var ki = mm_k(z, k0);
+  for (var k = k0; k < k1; k = k + 1u) {
+    s = fma(mm_read_a(z, ri, ki), mm_read_b(z, ki, ci), s);
+    ki = mm_k_next(z, ki);
   }
   part[t] = s;
   workgroupBarrier();

@@ -1,7 +1,7 @@
 // GEMM core, workgroup-memory tiled (the classic GPU design, cf. tfjs-backend-webgpu's
 // matmul_packed_webgpu.ts): an 8x8 workgroup computes a 32x32 tile of C, each invocation 4x4 of it; A
 // and B tiles of depth TK are staged in workgroup memory, zero-padded at the edges. Operands come
-// through the hooks mm_dims, mm_read_a, mm_read_b, mm_write.
+// through the hooks of matmul_common.wgsl or conv.wgsl.
 const TM: u32 = 32u;
 const TK: u32 = 16u;
 
@@ -29,12 +29,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ak = e % TK;
       let gr = rowBase + ar;
       let gk = kt + ak;
-      As[ak][ar] = select(0.0, mm_read_a(z, min(gr, M - 1u), min(gk, K - 1u)), gr < M && gk < K);
+      As[ak][ar] = select(0.0, mm_read_a(z, mm_row(z, min(gr, M - 1u)), mm_k(z, min(gk, K - 1u))), gr < M && gk < K);
       let bk = e / TM;
       let bc = e % TM;
       let gk2 = kt + bk;
       let gc = colBase + bc;
-      Bs[bk][bc] = select(0.0, mm_read_b(z, min(gk2, K - 1u), min(gc, N - 1u)), gk2 < K && gc < N);
+      Bs[bk][bc] = select(0.0, mm_read_b(z, mm_k(z, min(gk2, K - 1u)), mm_col(z, min(gc, N - 1u))), gk2 < K && gc < N);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk = kk + 1u) {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { conv2d, convTranspose2d, gradcheck, tensor, Tensor, type Backend, type Storage } from '../src/index.ts';
 import { convGeom } from '../src/ops/conv.ts';
+import { CONV_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
 
 const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number; dilation?: number } }[] = [
@@ -15,7 +16,7 @@ const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number;
 ];
 
 describe('conv kernels match the cpu reference', () => {
-  for (const variant of ['reg', 'tiled', 'splitk'] as const) {
+  for (const variant of CONV_VARIANTS) {
     it(`conv2d forward, grad input and grad weight (${variant} core)`, async () => {
       const gpu = await getGpu();
       gpu.tuner.forced = variant;

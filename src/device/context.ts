@@ -38,6 +38,8 @@ export class GPUContext {
   readonly hasTimestamps: boolean;
   readonly pool: BufferPool;
   readonly profiler: Profiler;
+  /** Prefixed to dispatch labels (the tuner marks its trial runs 'tune:'). */
+  labelPrefix = '';
   /** Print the WGSL of a kernel whose pipeline fails (env WGPU_DEBUG=1). */
   debug = false;
 
@@ -176,6 +178,7 @@ export class GPUContext {
 
   dispatch(spec: DispatchSpec): void {
     this.checkHealthy();
+    if (this.labelPrefix) spec = { ...spec, label: this.labelPrefix + (spec.label ?? spec.kernel) };
     const groups: [number, number, number] = [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
     this.checkLimits(spec, groups);
     if (groups[0] * groups[1] * groups[2] === 0) return;

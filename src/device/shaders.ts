@@ -22,6 +22,8 @@ export const KERNEL_SOURCES = {
   conv_reg: ['conv', 'gemm_reg'],
   conv_tiled: ['conv', 'gemm_tiled'],
   conv_splitk: ['conv', 'gemm_splitk'],
+  im2col: ['common', 'im2col'],
+  col2im: ['common', 'col2im'],
   alu_probe: ['common', 'alu_probe'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -235,28 +235,97 @@ export class WebGPUBackend implements Backend {
     return this.conv(2, dy, x, g);
   }
 
-  /** Implicit-GEMM convolution (shaders/conv.wgsl on a GEMM core): A and B sources as in conv.wgsl. */
+  /**
+   * A convolution by one of the variants, chosen per adapter and shape by measurement:
+   *   reg / tiled / splitk  implicit GEMM (shaders/conv.wgsl) on that GEMM core; the input gradient
+   *                         without dilation runs per stride phase (MODE 3), skipping the zeros
+   *   im2col                explicit patch matrix, then the adapter's best matmul (vec4 on SwiftShader)
+   */
   private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom): Storage {
-    const dims = convGemmDims(mode, g);
-    const out = this.alloc(dims[0] * dims[1]);
-    if (dims[0] * dims[1] === 0) return out;
-    if (dims[2] === 0) {
-      this.free(out);
-      return this.fill(dims[0] * dims[1], 0);
-    }
+    const out = this.alloc(convSizes(mode, g)[2]);
+    if (out.length === 0) return out;
+    const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
     const maxG = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const eligible: MatmulVariant[] = ['reg', 'tiled'];
-    if (dims[0] <= maxG && dims[1] <= maxG && dims[0] * dims[1] <= 1 << 18) eligible.push('splitk');
-    const key = ['conv', mode, g.KH, g.KW, g.sh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
-    const guess: MatmulVariant = mode === 2 && dims[0] * dims[1] <= 4096 && eligible.includes('splitk') ? 'splitk' : this.ctx.isSoftware ? 'reg' : 'tiled';
-    const v = this.tuner.choose(key, eligible, guess, dims[0] * dims[1] * dims[2], (): Trial => {
+    const smallOut = mode === 1 ? g.C * g.n * g.H * g.W : M * N;
+    if (M <= maxG && N <= maxG && smallOut <= 1 << 18) eligible.push('splitk');
+    const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
+    if (colFloats <= Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4)) eligible.push('im2col');
+    const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
+    const guess: MatmulVariant = mode === 2 && M * N <= 4096 && eligible.includes('splitk') ? 'splitk' : this.ctx.isSoftware ? 'reg' : 'tiled';
+    const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
       const pg = { ...g, n: Math.min(g.n, 2) };
-      const sizes = convSizes(mode, pg);
-      const bufs = this.tuner.scratch(...sizes);
-      return { dispatch: (vv) => convDispatch(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
+      const bufs = this.tuner.scratch(...convSizes(mode, pg));
+      return { run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
     });
-    this.ctx.dispatch(convDispatch(v, mode, this.buf(a), this.buf(b), out.buffer, g));
+    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
     return out;
+  }
+
+  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+    if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
+    const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
+    for (const part of parts) {
+      const [M, N] = convGemmDims(part, g);
+      if (M * N > 0) this.ctx.dispatch(convDispatch(v, part, a, b, out, g));
+    }
+  }
+
+  /** The im2col variant: patches (or their transpose) as a matrix, one matmul, a layout copy. */
+  private convIm2col(mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+    const K = g.C * g.KH * g.KW, hw = g.OH * g.OW, N = g.n * hw;
+    const geomWords = packConvGeom(g);
+    const tmp: GPUBuffer[] = [];
+    const scratch = (n: number) => {
+      const t = this.ctx.pool.acquire(Math.max(n, 1) * 4, 'conv scratch');
+      tmp.push(t);
+      return t;
+    };
+    const im2col = (x: GPUBuffer, layout: 0 | 1) => {
+      const col = scratch(K * N);
+      this.ctx.dispatch({
+        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout }, buffers: [x, col],
+        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((K * N) / WG)), bytes: 8 * K * N,
+      });
+      return col;
+    };
+    const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) =>
+      this.ctx.dispatch({
+        kernel: 'copy_strided', buffers: [src, dst], uniforms: packUniforms([numel(shape), shape.length, 0, 0], [shape, si, so]),
+        workgroups: this.ctx.grid(Math.ceil(numel(shape) / WG)), bytes: 8 * numel(shape),
+      });
+    const gemm = (A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, M: number, Nn: number, Kk: number) => {
+      const spec = { batch: 1, M, N: Nn, K: Kk, transA: false, transB: false, strideA: 0, strideB: 0 };
+      this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), A, B, C, spec));
+    };
+    /** dy [n, O, hw] -> [O, n*hw] */
+    const dyRows = (dy: GPUBuffer) => {
+      const t = scratch(g.O * N);
+      copy(dy, t, [g.O, g.n, hw], [hw, g.O * hw, 1], [N, hw, 1]);
+      return t;
+    };
+    if (mode === 0) {
+      // y^T [O, n*hw] = w [O, K] @ col [K, n*hw], then back to [n, O, hw]
+      const col = im2col(b, 0);
+      const yt = scratch(g.O * N);
+      gemm(a, col, yt, g.O, N, K);
+      copy(yt, out, [g.n, g.O, hw], [hw, N, 1], [g.O * hw, hw, 1]);
+    } else if (mode === 2) {
+      // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K]
+      gemm(dyRows(a), im2col(b, 1), out, g.O, K, N);
+    } else {
+      // dcol [K, n*hw] = w^T [K, O] @ dy [O, n*hw], then col2im
+      const wt = scratch(K * g.O);
+      copy(a, wt, [K, g.O], [1, K], [g.O, 1]);
+      const dcol = scratch(K * N);
+      gemm(wt, dyRows(b), dcol, K, N, g.O);
+      const nx = g.n * g.C * g.H * g.W;
+      this.ctx.dispatch({
+        kernel: 'col2im', buffers: [dcol, out], uniforms: geomWords,
+        workgroups: this.ctx.grid(Math.ceil(nx / WG)), bytes: 4 * (K * N + nx),
+      });
+    }
+    for (const t of tmp) this.ctx.pool.release(t);
   }
 
   /** Waits for the queue, and for matmul measurements in flight. */
@@ -269,12 +338,38 @@ export class WebGPUBackend implements Backend {
   }
 }
 
-/** GEMM dimensions (M, N, K) of a conv mode (see shaders/conv.wgsl). */
-function convGemmDims(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
+/** One GEMM of a convolution: its conv.wgsl MODE, and for MODE 3 the phase words (rh, rw, kh0, kw0, nkh, nkw, HP, WP). */
+interface ConvPart {
+  mode: 0 | 1 | 2 | 3;
+  phase: number[];
+}
+
+/** The stride phases of the input gradient (dilation 1): input rows ih = rh + i*sh meet taps kh = kh0 + j*sh. */
+function convPhases(g: ConvGeom): ConvPart[] {
+  const parts: ConvPart[] = [];
+  for (let rh = 0; rh < g.sh; rh++) {
+    for (let rw = 0; rw < g.sw; rw++) {
+      const kh0 = (rh + g.ph) % g.sh, kw0 = (rw + g.pw) % g.sw;
+      const nkh = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
+      const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
+      const HP = rh < g.H ? Math.ceil((g.H - rh) / g.sh) : 0;
+      const WP = rw < g.W ? Math.ceil((g.W - rw) / g.sw) : 0;
+      parts.push({ mode: 3, phase: [rh, rw, kh0, kw0, nkh, nkw, HP, WP] });
+    }
+  }
+  return parts;
+}
+
+/** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */
+function convGemmDims(part: ConvPart, g: ConvGeom): [number, number, number] {
   const kk = g.KH * g.KW;
-  if (mode === 0) return [g.O, g.n * g.OH * g.OW, g.C * kk];
-  if (mode === 1) return [g.C, g.n * g.H * g.W, g.O * kk];
-  return [g.O, g.C * kk, g.n * g.OH * g.OW];
+  const [, , , , nkh, nkw, HP, WP] = part.phase;
+  switch (part.mode) {
+    case 0: return [g.O, g.n * g.OH * g.OW, g.C * kk];
+    case 1: return [g.C, g.n * g.H * g.W, g.O * kk];
+    case 2: return [g.O, g.C * kk, g.n * g.OH * g.OW];
+    default: return [g.C, g.n * HP * WP, g.O * nkh * nkw];
+  }
 }
 
 /** Element counts of the A source, the B source and the output of a conv mode. */
@@ -285,14 +380,19 @@ function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
   return [y, x, w];
 }
 
-function convDispatch(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): DispatchSpec {
-  const [M, N, K] = convGemmDims(mode, g);
-  const u = new Uint32Array([g.n, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, 0]);
+const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
+
+function packConvGeom(g: ConvGeom, phase: number[] = []): ArrayBuffer {
+  return new Uint32Array([g.n, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, 0, ...phase]).buffer;
+}
+
+function convDispatch(v: Exclude<MatmulVariant, 'im2col'>, part: ConvPart, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): DispatchSpec {
+  const [M, N, K] = convGemmDims(part, g);
+  const u = packConvGeom(g, part.phase);
   const groups: [number, number, number] = v === 'splitk' ? [N, M, 1] : [Math.ceil(N / 32), Math.ceil(M / 32), 1];
-  const [sa, sb, so] = convSizes(mode, g);
+  const kernel = v === 'splitk' ? 'conv_splitk' : v === 'tiled' ? 'conv_tiled' : 'conv_reg';
   return {
-    kernel: v === 'vec4' ? 'conv_reg' : (`conv_${v}` as 'conv_reg'), label: `conv${['', '_grad_input', '_grad_weight'][mode]}:${v}`,
-    constants: { MODE: mode }, buffers: [a, b, out], uniforms: u.buffer, workgroups: groups,
-    flops: 2 * M * N * K, bytes: 4 * (sa + sb + so),
+    kernel, label: `${CONV_LABELS[part.mode]}:${kernel.slice(5)}`, constants: { MODE: part.mode }, buffers: [a, b, out],
+    uniforms: u, workgroups: groups, flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N),
   };
 }

@@ -13,13 +13,15 @@ import type { DispatchSpec, GPUContext } from '../../device/context.ts';
 import type { MatmulSpec } from '../kernels.ts';
 
 export const MATMUL_VARIANTS = ['reg', 'vec4', 'tiled', 'splitk'] as const;
-export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+/** Convolutions add 'im2col': explicit patches then the adapter's best matmul. */
+export const CONV_VARIANTS = ['reg', 'tiled', 'splitk', 'im2col'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number] | 'im2col';
 
 export const bucket = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
 
-/** A proxy problem on scratch buffers: how to dispatch each candidate on it, and how to free it. */
+/** A proxy problem on scratch buffers: how to run each candidate on it, and how to free it. */
 export interface Trial {
-  dispatch(v: MatmulVariant): DispatchSpec;
+  run(v: MatmulVariant): void;
   release(): void;
 }
 
@@ -36,8 +38,8 @@ export class KernelTuner {
   constructor(private readonly ctx: GPUContext) {
     const env = typeof process !== 'undefined' ? process.env?.WGPU_MATMUL : undefined;
     if (env) {
-      if (!(MATMUL_VARIANTS as readonly string[]).includes(env)) {
-        throw new Error(`WGPU_MATMUL=${env} is not a matmul variant: use one of ${MATMUL_VARIANTS.join(', ')}`);
+      if (![...MATMUL_VARIANTS, 'im2col'].includes(env)) {
+        throw new Error(`WGPU_MATMUL=${env} is not a kernel variant: use one of ${[...MATMUL_VARIANTS, 'im2col'].join(', ')}`);
       }
       this.forced = env as MatmulVariant;
     }
@@ -50,7 +52,7 @@ export class KernelTuner {
   choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
     if (this.forced) {
       if (eligible.includes(this.forced)) return this.forced;
-      return this.forced === 'vec4' ? 'reg' : 'tiled';
+      return this.forced === 'vec4' || this.forced === 'im2col' ? 'reg' : 'tiled';
     }
     const known = this.choices.get(key);
     if (known) return known;
@@ -73,14 +75,17 @@ export class KernelTuner {
     const times: Partial<Record<MatmulVariant, number>> = {};
     try {
       for (const v of eligible) {
-        const d = { ...trial.dispatch(v), label: `tune:${trial.dispatch(v).kernel}` };
-        this.ctx.dispatch(d); // warm-up: pipeline creation and first run
+        this.ctx.labelPrefix = 'tune:';
+        trial.run(v); // warm-up: pipeline creation and first run
+        this.ctx.labelPrefix = '';
         await this.ctx.sync();
         let best = Infinity;
         for (let rep = 0; rep < 2; rep++) {
           const t0 = performance.now();
-          this.ctx.dispatch(d);
-          this.ctx.dispatch(d);
+          this.ctx.labelPrefix = 'tune:';
+          trial.run(v);
+          trial.run(v);
+          this.ctx.labelPrefix = '';
           await this.ctx.sync();
           best = Math.min(best, (performance.now() - t0) / 2);
         }
@@ -109,8 +114,8 @@ export class KernelTuner {
 
 // ---- matmul ----
 
-export function matmulVariants(s: MatmulSpec, maxGroups: number): MatmulVariant[] {
-  const out: MatmulVariant[] = ['reg', 'tiled'];
+export function matmulVariants(s: MatmulSpec, maxGroups: number): (typeof MATMUL_VARIANTS)[number][] {
+  const out: (typeof MATMUL_VARIANTS)[number][] = ['reg', 'tiled'];
   if (!s.transA && !s.transB && s.K % 4 === 0 && s.N % 4 === 0 && s.strideA % 4 === 0 && s.strideB % 4 === 0) {
     out.unshift('vec4');
   }
@@ -118,9 +123,9 @@ export function matmulVariants(s: MatmulSpec, maxGroups: number): MatmulVariant[
   return out;
 }
 
-export function matmulDispatch(v: MatmulVariant, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulSpec): DispatchSpec {
+export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulSpec): DispatchSpec {
   const uniforms = new Uint32Array([s.M, s.N, s.K, s.batch, s.strideA, s.strideB, 0, 0]).buffer;
-  const groups: Record<MatmulVariant, [number, number, number]> = {
+  const groups: Record<(typeof MATMUL_VARIANTS)[number], [number, number, number]> = {
     reg: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
     vec4: [Math.ceil(s.N / 64), Math.ceil(s.M / 32), s.batch],
     tiled: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
@@ -134,18 +139,19 @@ export function matmulDispatch(v: MatmulVariant, a: GPUBuffer, b: GPUBuffer, c: 
   };
 }
 
-export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): MatmulVariant {
+export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): (typeof MATMUL_VARIANTS)[number] {
   const eligible = matmulVariants(s, ctx.limits.maxComputeWorkgroupsPerDimension);
   const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
-  const guess: MatmulVariant =
+  const guess: (typeof MATMUL_VARIANTS)[number] =
     small && eligible.includes('splitk') ? 'splitk' : ctx.isSoftware ? (eligible.includes('vec4') ? 'vec4' : 'reg') : 'tiled';
-  return tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
+  const v = tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
     const cap = (n: number) => Math.min(n, 256);
     const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };
     p.strideA = s.strideA === 0 ? 0 : p.M * p.K;
     p.strideB = s.strideB === 0 ? 0 : p.K * p.N;
     const bufs = tuner.scratch(p.batch * p.M * p.K, p.batch * p.K * p.N, p.batch * p.M * p.N);
-    return { dispatch: (v) => matmulDispatch(v, bufs[0], bufs[1], bufs[2], p), release: () => tuner.releaseScratch(bufs) };
+    return { run: (vv) => ctx.dispatch(matmulDispatch(vv as typeof guess, bufs[0], bufs[1], bufs[2], p)), release: () => tuner.releaseScratch(bufs) };
   });
+  return v as typeof guess;
 }

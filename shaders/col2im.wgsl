@@ -1,0 +1,39 @@
+// col2im for the 'im2col' conv variant's input gradient: dx[n, c, ih, iw] sums dcol[(c, kh, kw), (n, oh, ow)]
+// over the taps with ih = oh*sh - ph + kh*dh (and likewise for w): a gather, one output per invocation,
+// so no atomics are needed (the adjoint of im2col.wgsl MODE 0).
+override WG: u32 = 256u;
+struct Params {
+  n: u32, C: u32, H: u32, W: u32,
+  O: u32, KH: u32, KW: u32, OH: u32,
+  OW: u32, sh: u32, sw: u32, ph: u32,
+  pw: u32, dh: u32, dw: u32, pad0: u32,
+}
+@group(0) @binding(0) var<storage, read> dcol: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg, WG);
+  if (idx >= p.n * p.C * p.H * p.W) { return; }
+  let iw = idx % p.W;
+  let ih = (idx / p.W) % p.H;
+  let c = (idx / (p.W * p.H)) % p.C;
+  let n = idx / (p.W * p.H * p.C);
+  let hw = p.OH * p.OW;
+  let N = p.n * hw;
+  var acc = 0.0;
+  for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
+    let th = i32(ih + p.ph) - i32(kh * p.dh);
+    if (th < 0 || u32(th) % p.sh != 0u || u32(th) / p.sh >= p.OH) { continue; }
+    let oh = u32(th) / p.sh;
+    for (var kw = 0u; kw < p.KW; kw = kw + 1u) {
+      let tw = i32(iw + p.pw) - i32(kw * p.dw);
+      if (tw < 0 || u32(tw) % p.sw != 0u || u32(tw) / p.sw >= p.OW) { continue; }
+      let ow = u32(tw) / p.sw;
+      let k = (c * p.KH + kh) * p.KW + kw;
+      acc = acc + dcol[k * N + n * hw + oh * p.OW + ow];
+    }
+  }
+  dx[idx] = acc;
+}
