@@ -154,6 +154,8 @@ if (!only || 'alu'.includes(only)) {
   if (mm) console.log(`\nmatmul 1024 reaches ${((100 * mm.ours) / probe).toFixed(0)}% of the ALU probe`);
 }
 
+console.log('\nkernel variants chosen by measurement (shape class -> ms per variant):');
+for (const [k, t] of gpu.tuner.timings) console.log(`  ${k.padEnd(60)} ${Object.entries(t).map(([v, ms]) => `${v} ${ms!.toFixed(1)}`).join(', ')}  -> ${gpu.tuner.choices.get(k)}`);
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ adapter: info.description, toggles, date: new Date().toISOString(), results }, null, 2));
 console.log('wrote bench/results.json');
 shutdown(gpu);

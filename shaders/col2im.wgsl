@@ -23,6 +23,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let hw = p.OH * p.OW;
   let N = p.n * hw;
   var acc = 0.0;
+  if (p.dh == 1u && p.dw == 1u) {
+    // Without dilation only taps kh = (ih + ph) mod sh, + sh, ... reach ih, with oh stepping down by
+    // one: no division inside the loops.
+    let th = ih + p.ph;
+    let tw = iw + p.pw;
+    let kw0 = tw % p.sw;
+    let ow0 = i32(tw / p.sw);
+    var oh = i32(th / p.sh);
+    for (var kh = th % p.sh; kh < p.KH; kh = kh + p.sh) {
+      if (oh >= 0 && oh < i32(p.OH)) {
+        var ow = ow0;
+        var k = (c * p.KH + kh) * p.KW + kw0;
+        for (var kw = kw0; kw < p.KW; kw = kw + p.sw) {
+          if (ow >= 0 && ow < i32(p.OW)) { acc = acc + dcol[k * N + n * hw + u32(oh) * p.OW + u32(ow)]; }
+          ow = ow - 1;
+          k = k + p.sw;
+        }
+      }
+      oh = oh - 1;
+    }
+    dx[idx] = acc;
+    return;
+  }
   for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
     let th = i32(ih + p.ph) - i32(kh * p.dh);
     if (th < 0 || u32(th) % p.sh != 0u || u32(th) / p.sh >= p.OH) { continue; }

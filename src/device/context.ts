@@ -29,6 +29,7 @@ export interface DispatchSpec {
 
 const UNIFORM_ARENA_BYTES = 1 << 20;
 const UNIFORM_ALIGN = 256;
+const CAPTURE_QUERIES = 256;
 
 export class GPUContext {
   readonly device: GPUDevice;
@@ -56,6 +57,8 @@ export class GPUContext {
   private error: Error | null = null;
   private lostReason: string | null = null;
   private lastKernels: string[] = [];
+  /** While timeGpu() runs: the query set its dispatches write their timestamps to. */
+  private capture: { querySet: GPUQuerySet; count: number } | null = null;
 
   private constructor(acq: Acquired, sources: Map<KernelName, string>) {
     this.acquired = acq;
@@ -196,7 +199,12 @@ export class GPUContext {
     }
     const bindGroup = this.device.createBindGroup({ label: spec.kernel, layout, entries });
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
-    const prof = this.profiler.enabled ? this.profiler.passTimestamps(spec.label ?? spec.kernel, spec.flops ?? 0, spec.bytes ?? 0) : null;
+    let prof = this.profiler.enabled ? this.profiler.passTimestamps(spec.label ?? spec.kernel, spec.flops ?? 0, spec.bytes ?? 0) : null;
+    if (this.capture) {
+      if (this.capture.count * 2 + 2 > CAPTURE_QUERIES) throw new Error(`timeGpu: more than ${CAPTURE_QUERIES / 2} dispatches`);
+      const i = this.capture.count++;
+      prof = { querySet: this.capture.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+    }
     if (prof || this.profiler.enabled) {
       // One pass per dispatch so each gets its own timestamps.
       this.endPass();
@@ -268,6 +276,52 @@ export class GPUContext {
     this.pool.releaseStaging(staging);
     this.checkHealthy();
     return out;
+  }
+
+  /**
+   * GPU time in ms of the dispatches that fn (synchronous) issues, from timestamp queries: other work
+   * on the queue does not count, so the tuner can measure while the program runs. Without the
+   * 'timestamp-query' feature it is the wall time until the queue drains (other work included).
+   */
+  async timeGpu(fn: () => void): Promise<number> {
+    if (!this.hasTimestamps || this.profiler.enabled) {
+      await this.sync();
+      const t0 = performance.now();
+      fn();
+      await this.sync();
+      return performance.now() - t0;
+    }
+    this.flush();
+    const querySet = this.device.createQuerySet({ label: 'timeGpu', type: 'timestamp', count: CAPTURE_QUERIES });
+    const capture = { querySet, count: 0 };
+    this.capture = capture;
+    try {
+      fn();
+    } finally {
+      this.capture = null;
+    }
+    return this.resolveTimes(querySet, capture.count * 2);
+  }
+
+  private async resolveTimes(querySet: GPUQuerySet, n: number): Promise<number> {
+    const resolve = this.device.createBuffer({ label: 'timeGpu resolve', size: Math.max(n, 2) * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ label: 'timeGpu readback', size: Math.max(n, 2) * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
+    this.endPass();
+    if (n > 0) {
+      this.encoder.resolveQuerySet(querySet, 0, n, resolve, 0);
+      this.encoder.copyBufferToBuffer(resolve, 0, staging, 0, n * 8);
+    }
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const t = new BigInt64Array(staging.getMappedRange());
+    let total = 0;
+    for (let i = 0; i < n; i += 2) total += Number(t[i + 1] - t[i]) / 1e6;
+    staging.unmap();
+    for (const b of [staging, resolve]) b.destroy();
+    querySet.destroy();
+    this.checkHealthy();
+    return total;
   }
 
   /** Resolves when the queue has finished all submitted work. */

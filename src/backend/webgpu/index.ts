@@ -177,11 +177,20 @@ export class WebGPUBackend implements Backend {
 
   copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
     this.checkRank('copy', shape);
+    this.copyRaw(this.buf(src), this.buf(dst), shape, si, inOff, so, outOff);
+  }
+
+  /** shaders/copy_strided.wgsl: one invocation per run of 8 elements of the innermost dimension. */
+  private copyRaw(src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
     const n = numel(shape);
+    if (n === 0) return;
+    const sh = shape.length ? shape : [1];
+    const inner = sh[sh.length - 1];
+    const invocations = (n / inner) * Math.ceil(inner / 8);
     this.ctx.dispatch({
-      kernel: 'copy_strided', buffers: [this.buf(src), this.buf(dst)],
-      uniforms: packUniforms([n, shape.length, inOff, outOff], [shape, si, so]),
-      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: 8 * n,
+      kernel: 'copy_strided', buffers: [src, dst],
+      uniforms: packUniforms([n, sh.length, inOff, outOff], [sh, si.length ? si : [0], so.length ? so : [0]]),
+      workgroups: this.ctx.grid(Math.ceil(invocations / WG)), bytes: 8 * n,
     });
   }
 
@@ -247,14 +256,13 @@ export class WebGPUBackend implements Backend {
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
     const maxG = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const eligible: MatmulVariant[] = ['reg', 'tiled'];
-    const smallOut = mode === 1 ? g.C * g.n * g.H * g.W : M * N;
-    if (M <= maxG && N <= maxG && smallOut <= 1 << 18) eligible.push('splitk');
+    if (mode === 2 && M <= maxG && N <= maxG && M * N <= 16384) eligible.push('splitk');
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
     if (colFloats <= Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4)) eligible.push('im2col');
     const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
     const guess: MatmulVariant = mode === 2 && M * N <= 4096 && eligible.includes('splitk') ? 'splitk' : this.ctx.isSoftware ? 'reg' : 'tiled';
     const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
-      const pg = { ...g, n: Math.min(g.n, 2) };
+      const pg = { ...g, n: Math.min(g.n, 8) };
       const bufs = this.tuner.scratch(...convSizes(mode, pg));
       return { run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
     });
@@ -289,11 +297,7 @@ export class WebGPUBackend implements Backend {
       });
       return col;
     };
-    const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) =>
-      this.ctx.dispatch({
-        kernel: 'copy_strided', buffers: [src, dst], uniforms: packUniforms([numel(shape), shape.length, 0, 0], [shape, si, so]),
-        workgroups: this.ctx.grid(Math.ceil(numel(shape) / WG)), bytes: 8 * numel(shape),
-      });
+    const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) => this.copyRaw(src, dst, shape, si, 0, so, 0);
     const gemm = (A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, M: number, Nn: number, Kk: number) => {
       const spec = { batch: 1, M, N: Nn, K: Kk, transA: false, transB: false, strideA: 0, strideB: 0 };
       this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), A, B, C, spec));
