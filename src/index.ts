@@ -18,3 +18,6 @@ export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
 export { memoryStats, profile, sync, shutdown, backendInfo } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
+export * as nn from './nn/index.ts';
+export * as F from './ops/functional.ts';
+export { reparameterize } from './ops/functional.ts';

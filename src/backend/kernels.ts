@@ -65,3 +65,8 @@ export interface ConvGeom {
   O: number; KH: number; KW: number; OH: number; OW: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
 }
+
+/** One optimizer step for one parameter (see shaders/optim.wgsl for the formulas). */
+export type OptimSpec =
+  | { kind: 'sgd'; lr: number; weightDecay: number; momentum: number; dampening: number; nesterov: boolean; first: boolean }
+  | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number };

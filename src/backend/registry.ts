@@ -39,13 +39,18 @@ export function getBackend(): Backend {
   return current;
 }
 
-/** Runs fn with b as the current backend. */
+/** Runs fn with b as the current backend (until the promise settles, for an async fn). */
 export function withBackend<T>(b: Backend, fn: () => T): T {
   const prev = current;
   current = b;
+  let result: T;
   try {
-    return fn();
-  } finally {
+    result = fn();
+  } catch (e) {
     current = prev;
+    throw e;
   }
+  if (result instanceof Promise) return result.finally(() => (current = prev)) as T;
+  current = prev;
+  return result;
 }

@@ -24,6 +24,7 @@ export const KERNEL_SOURCES = {
   conv_splitk: ['conv', 'gemm_splitk'],
   im2col: ['common', 'im2col'],
   col2im: ['common', 'col2im'],
+  optim: ['common', 'optim'],
   alu_probe: ['common', 'alu_probe'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
 import type { Backend, Storage } from '../backend.ts';
-import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import type { BinaryOp, ConvGeom, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -309,6 +309,27 @@ export class CpuBackend implements Backend {
             out.data[((o * g.C + c) * g.KH + kh) * g.KW + kw] = acc;
           }
     return out;
+  }
+
+  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec): void {
+    const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
+    for (let i = 0; i < P.length; i++) {
+      const g = G[i] + o.weightDecay * P[i];
+      if (o.kind === 'sgd') {
+        let d = g;
+        if (o.momentum !== 0) {
+          const b = o.first ? g : o.momentum * S1[i] + (1 - o.dampening) * g;
+          S1[i] = b;
+          d = o.nesterov ? g + o.momentum * b : b;
+        }
+        P[i] = P[i] - o.lr * d;
+      } else {
+        S1[i] = o.beta1 * S1[i] + (1 - o.beta1) * g;
+        S2[i] = o.beta2 * S2[i] + (1 - o.beta2) * g * g;
+        const mHat = S1[i] / (1 - o.beta1 ** o.step), vHat = S2[i] / (1 - o.beta2 ** o.step);
+        P[i] = P[i] - (o.lr * mHat) / (Math.sqrt(vHat) + o.eps);
+      }
+    }
   }
 
   async sync(): Promise<void> {}

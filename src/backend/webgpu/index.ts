@@ -5,7 +5,7 @@
 import type { Backend, Storage } from '../backend.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  type BinaryOp, type ConvGeom, type MatmulSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  type BinaryOp, type ConvGeom, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
@@ -330,6 +330,24 @@ export class WebGPUBackend implements Backend {
       });
     }
     for (const t of tmp) this.ctx.pool.release(t);
+  }
+
+  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec): void {
+    const n = param.length;
+    const u = new ArrayBuffer(64);
+    const w = new Uint32Array(u), f = new Float32Array(u);
+    if (o.kind === 'sgd') {
+      w.set([n, o.first ? 1 : 0, o.nesterov ? 1 : 0]);
+      f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
+    } else {
+      w[0] = n;
+      f.set([o.lr, o.weightDecay, 0, 0, o.beta1, o.beta2, o.lr / (1 - o.beta1 ** o.step), Math.sqrt(1 - o.beta2 ** o.step), o.eps], 4);
+    }
+    this.ctx.dispatch({
+      kernel: 'optim', label: `optim:${o.kind}`, constants: { OP: o.kind === 'sgd' ? 0 : 1 },
+      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2)], uniforms: u,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 10 * n, bytes: 28 * n,
+    });
   }
 
   /** Waits for the queue, and for matmul measurements in flight. */

@@ -1,0 +1,150 @@
+// Layers with PyTorch's names, parameter names and default initializations.
+
+import { Tensor } from '../tensor.ts';
+import { Module } from './module.ts';
+import { defaultBias, defaultWeight } from './init.ts';
+import { batchNorm, dropout, instanceNorm, linear } from '../ops/functional.ts';
+import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
+import { ones, zeros } from '../ops/creation.ts';
+import type { Backend } from '../backend/backend.ts';
+import type { Generator } from '../random/philox.ts';
+
+export interface LayerOptions {
+  bias?: boolean;
+  backend?: Backend;
+  generator?: Generator;
+}
+
+const pairOf = (v: Pair) => (typeof v === 'number' ? [v, v] : v);
+
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: LayerOptions = {}) {
+    super();
+    this.weight = this.param('weight', defaultWeight([outFeatures, inFeatures], o));
+    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outFeatures, inFeatures, o));
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export interface ConvLayerOptions extends LayerOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions = {}) {
+    super();
+    const [kh, kw] = pairOf(kernelSize);
+    this.weight = this.param('weight', defaultWeight([outChannels, inChannels, kh, kw], o));
+    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, inChannels * kh * kw, o));
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.o);
+  }
+}
+
+export class ConvTranspose2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions & { outputPadding?: Pair } = {}) {
+    super();
+    const [kh, kw] = pairOf(kernelSize);
+    // PyTorch's weight is [in, out, kh, kw] and its fan_in is computed from dim 1: out * kh * kw.
+    this.weight = this.param('weight', defaultWeight([inChannels, outChannels, kh, kw], o));
+    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, outChannels * kh * kw, o));
+  }
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, this.o);
+  }
+}
+
+export class BatchNorm2d extends Module {
+  weight: Tensor;
+  bias: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  constructor(numFeatures: number, readonly o: { eps?: number; momentum?: number; backend?: Backend } = {}) {
+    super();
+    const b = { backend: o.backend };
+    this.weight = this.param('weight', ones([numFeatures], b));
+    this.bias = this.param('bias', zeros([numFeatures], b));
+    this.runningMean = this.buffer('running_mean', zeros([numFeatures], b));
+    this.runningVar = this.buffer('running_var', ones([numFeatures], b));
+  }
+  forward(x: Tensor): Tensor {
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.o.momentum ?? 0.1, this.o.eps ?? 1e-5);
+  }
+}
+
+export class InstanceNorm2d extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  /** PyTorch's InstanceNorm2d defaults to affine = false. */
+  constructor(numFeatures: number, readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {}) {
+    super();
+    const b = { backend: o.backend };
+    this.weight = o.affine ? this.param('weight', ones([numFeatures], b)) : null;
+    this.bias = o.affine ? this.param('bias', zeros([numFeatures], b)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return instanceNorm(x, this.weight, this.bias, this.o.eps ?? 1e-5);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.leakyRelu(this.negativeSlope);
+  }
+}
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
+}
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
+}
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return x.flatten(1);
+  }
+}
+export class Dropout extends Module {
+  constructor(readonly p = 0.5, readonly generator?: Generator) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training, this.generator);
+  }
+}
+
+/** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.module(String(i), m));
+  }
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((h, m) => m.call(h), x);
+  }
+}
+

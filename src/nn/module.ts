@@ -1,0 +1,96 @@
+// Module: named parameters and buffers (nested, in registration order, dotted names as PyTorch's
+// state_dict), train/eval mode, and state dicts with shape checks.
+
+import { Tensor, keep } from '../tensor.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+import { assignInPlace } from '../ops/functional.ts';
+import { tensor } from '../ops/creation.ts';
+
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly buffers = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+
+  abstract forward(...xs: Tensor[]): Tensor;
+
+  /** Calls forward (modules are called like PyTorch's: m.call(x)). */
+  call(...xs: Tensor[]): Tensor {
+    return this.forward(...xs);
+  }
+
+  protected param(name: string, t: Tensor): Tensor {
+    keep(t).requiresGrad = true;
+    t.name = name;
+    this.params.set(name, t);
+    return t;
+  }
+  protected buffer(name: string, t: Tensor): Tensor {
+    keep(t).name = name;
+    this.buffers.set(name, t);
+    return t;
+  }
+  protected module<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  *namedParameters(prefix = ''): Generator<[string, Tensor]> {
+    for (const [k, v] of this.params) yield [prefix + k, v];
+    for (const [k, m] of this.children) yield* m.namedParameters(`${prefix}${k}.`);
+  }
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, t]) => t);
+  }
+  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
+    for (const [k, v] of this.buffers) yield [prefix + k, v];
+    for (const [k, m] of this.children) yield* m.namedBuffers(`${prefix}${k}.`);
+  }
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix.replace(/\.$/, ''), this];
+    for (const [k, m] of this.children) yield* m.namedModules(`${prefix}${k}.`);
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameters and buffers by dotted name, in registration order (PyTorch's state_dict keys). */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /** Loads values by name; every key must exist on both sides (when strict) with the same shape. */
+  async loadStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<void> {
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !state.has(k));
+    const extra = [...state.keys()].filter((k) => !own.has(k));
+    if (strict && (missing.length || extra.length)) {
+      throw new Error(`loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`);
+    }
+    for (const [k, t] of own) {
+      const src = state.get(k);
+      if (!src) continue;
+      if (!sameShape(src.shape, t.shape)) {
+        throw new Error(`loadStateDict: ${k} has shape ${fmtShape(src.shape)} in the state dict but ${fmtShape(t.shape)} in the model`);
+      }
+    }
+    for (const [k, t] of own) {
+      const src = state.get(k);
+      if (!src) continue;
+      const data = src instanceof Tensor ? await src.toArray() : src.data;
+      assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+    }
+  }
+}

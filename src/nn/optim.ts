@@ -1,0 +1,94 @@
+// Optimizers with PyTorch's semantics (torch.optim.SGD, torch.optim.Adam). Each step is one fused kernel
+// per parameter (shaders/optim.wgsl on WebGPU, the loop twin on the CPU reference); the state (momentum
+// buffers, moments, step count) is exposed for checkpoints.
+
+import { Tensor, keep } from '../tensor.ts';
+import { zeros } from '../ops/creation.ts';
+import type { Storage } from '../backend/backend.ts';
+
+export abstract class Optimizer {
+  readonly params: Tensor[];
+  stepCount = 0;
+  protected state = new Map<Tensor, Tensor[]>();
+  constructor(params: Iterable<Tensor>) {
+    this.params = [...params];
+    for (const p of this.params) if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.name ?? `#${p.id}`} does not require grad`);
+  }
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+  private dummies: Tensor[] = [];
+  /** Placeholder state for unused kernel slots (a binding may not alias a written one). */
+  protected dummy(p: Tensor, i: number): Storage {
+    this.dummies[i] ??= keep(zeros([1], { backend: p.backend }));
+    return this.dummies[i].storage;
+  }
+  protected slots(p: Tensor, n: number): Storage[] {
+    let s = this.state.get(p);
+    if (!s) {
+      s = Array.from({ length: n }, () => keep(zeros(p.shape, { backend: p.backend })));
+      this.state.set(p, s);
+    }
+    return s.map((t) => t.storage);
+  }
+  /** State tensors by parameter index (for checkpoints): [slot tensors] per parameter. */
+  stateTensors(): Tensor[][] {
+    return this.params.map((p) => this.state.get(p) ?? []);
+  }
+  abstract step(): void;
+}
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export class SGD extends Optimizer {
+  constructor(params: Iterable<Tensor>, readonly o: SGDOptions) {
+    super(params);
+    if (o.nesterov && (!o.momentum || o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
+  }
+  step(): void {
+    const first = this.stepCount === 0;
+    this.stepCount++;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const s1 = this.o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0);
+      const s2 = this.dummy(p, 1);
+      p.backend.optimStep(p.storage, p.grad.storage, s1, s2, {
+        kind: 'sgd', lr: this.o.lr, weightDecay: this.o.weightDecay ?? 0, momentum: this.o.momentum ?? 0,
+        dampening: this.o.dampening ?? 0, nesterov: !!this.o.nesterov, first,
+      });
+    }
+  }
+}
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam extends Optimizer {
+  constructor(params: Iterable<Tensor>, readonly o: AdamOptions = {}) {
+    super(params);
+  }
+  step(): void {
+    this.stepCount++;
+    const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const [m, v] = this.slots(p, 2);
+      p.backend.optimStep(p.storage, p.grad.storage, m, v, {
+        kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? 0, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount,
+      });
+    }
+  }
+}

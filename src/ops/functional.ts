@@ -1,0 +1,170 @@
+// Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
+// come from the ops' rules: linear, batch_norm, instance_norm, dropout, upsample_nearest, avg_pool2d,
+// the losses, and reparameterized sampling.
+
+import { Tensor } from '../tensor.ts';
+import { noGrad } from '../autograd/engine.ts';
+import { bmm } from './matmul.ts';
+import { arange } from './creation.ts';
+import { bernoulliMask, randn } from './random.ts';
+import type { Generator } from '../random/philox.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+
+/** y = x W^T + b with W [out, in] (PyTorch's layout); W is read transposed by the matmul kernel, not copied. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = weight.shape[1];
+  if (x.shape[x.ndim - 1] !== inF) {
+    throw new Error(`linear: input ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmtShape(weight.shape)} expects ${inF}`);
+  }
+  const rows = x.size / inF;
+  const y = bmm(x.reshape([1, rows, inF]), weight.reshape([1, weight.shape[0], inF]), false, true).reshape([...x.shape.slice(0, -1), weight.shape[0]]);
+  return bias ? y.add(bias) : y;
+}
+
+const channelShape = (x: Tensor) => [1, x.shape[1], ...x.shape.slice(2).map(() => 1)];
+
+/**
+ * Batch normalization over all dims but the channel (dim 1). Training: normalizes with the batch's
+ * mean and biased variance and updates the running averages in place (unbiased variance, as PyTorch);
+ * eval: uses the running averages.
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null,
+  training: boolean, momentum = 0.1, eps = 1e-5,
+): Tensor {
+  const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  const cs = channelShape(x);
+  let mean: Tensor, variance: Tensor;
+  if (training) {
+    const n = x.size / x.shape[1];
+    if (n <= 1) throw new Error(`batch_norm: expected more than 1 value per channel in training, got input ${fmtShape(x.shape)}`);
+    mean = x.mean(dims, true);
+    variance = x.sub(mean).square().mean(dims, true);
+    if (runningMean && runningVar) {
+      noGrad(() => {
+        const newMean = runningMean.mul(1 - momentum).add(mean.reshape([x.shape[1]]).mul(momentum));
+        const newVar = runningVar.mul(1 - momentum).add(variance.reshape([x.shape[1]]).mul((momentum * n) / (n - 1)));
+        assignInPlace(runningMean, newMean);
+        assignInPlace(runningVar, newVar);
+      });
+    }
+  } else {
+    if (!runningMean || !runningVar) throw new Error('batch_norm: eval mode needs running statistics');
+    mean = runningMean.reshape(cs);
+    variance = runningVar.reshape(cs);
+  }
+  let y = x.sub(mean).mul(variance.add(eps).rsqrt());
+  if (weight) y = y.mul(weight.reshape(cs));
+  if (bias) y = y.add(bias.reshape(cs));
+  return y;
+}
+
+/** Instance normalization: each (sample, channel) normalized over its spatial dims. */
+export function instanceNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const dims = x.shape.slice(2).map((_, i) => i + 2);
+  const mean = x.mean(dims, true);
+  const variance = x.sub(mean).square().mean(dims, true);
+  let y = x.sub(mean).mul(variance.add(eps).rsqrt());
+  const cs = channelShape(x);
+  if (weight) y = y.mul(weight.reshape(cs));
+  if (bias) y = y.add(bias.reshape(cs));
+  return y;
+}
+
+/** Copies src's values into dst's storage (for running statistics and optimizer-free updates). */
+export function assignInPlace(dst: Tensor, src: Tensor): void {
+  if (!sameShape(dst.shape, src.shape)) throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
+  const st = dst.shape.length ? dst.shape.map((_, i) => dst.shape.slice(i + 1).reduce((a, b) => a * b, 1)) : [];
+  dst.backend.copyStrided(src.storage, dst.storage, dst.shape.length ? dst.shape : [1], st.length ? st : [1], 0, st.length ? st : [1], 0);
+  src.dispose();
+}
+
+/** Inverted dropout: zeroes each value with probability p (a Philox mask) and scales the rest by 1/(1-p). */
+export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
+  if (p < 0 || p > 1) throw new Error(`dropout: probability ${p} is not in [0, 1]`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  return x.mul(bernoulliMask(x.shape, 1 - p, 1 / (1 - p), { backend: x.backend, generator }));
+}
+
+/** Nearest-neighbour upsampling of NCHW by an integer factor (a broadcast, so its gradient sums). */
+export function upsampleNearest(x: Tensor, scale: number): Tensor {
+  if (!Number.isInteger(scale) || scale < 1) throw new Error(`upsample_nearest: scale must be a positive integer, got ${scale}`);
+  const [n, c, h, w] = x.shape;
+  return x.reshape([n, c, h, 1, w, 1]).broadcastTo([n, c, h, scale, w, scale]).reshape([n, c, h * scale, w * scale]);
+}
+
+/** Average pooling with stride = kernel size (non-overlapping windows), NCHW. */
+export function avgPool2d(x: Tensor, kernel: number): Tensor {
+  const [n, c, h, w] = x.shape;
+  if (h % kernel || w % kernel) throw new Error(`avg_pool2d: input ${fmtShape(x.shape)} is not divisible into ${kernel}x${kernel} windows`);
+  return x.reshape([n, c, h / kernel, kernel, w / kernel, kernel]).mean([3, 5]);
+}
+
+export type Reduction = 'mean' | 'sum' | 'none';
+const reduce = (t: Tensor, r: Reduction) => (r === 'mean' ? t.mean() : r === 'sum' ? t.sum() : t);
+
+function checkTarget(op: string, x: Tensor, t: Tensor): void {
+  if (!sameShape(x.shape, t.shape)) throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
+}
+
+/** Binary cross-entropy on logits, in the stable form max(x, 0) - x t + log(1 + exp(-|x|)). */
+export function bceWithLogits(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkTarget('binary_cross_entropy_with_logits', logits, target);
+  return reduce(logits.relu().sub(logits.mul(target)).add(logits.abs().neg().softplus()), reduction);
+}
+
+/** Binary cross-entropy on probabilities; the logs are clamped at -100 as in PyTorch. */
+export function bce(prob: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkTarget('binary_cross_entropy', prob, target);
+  const logP = prob.log().clamp(-100), log1mP = prob.neg().add(1).log().clamp(-100);
+  return reduce(target.mul(logP).add(target.neg().add(1).mul(log1mP)).neg(), reduction);
+}
+
+export function mse(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkTarget('mse_loss', x, target);
+  return reduce(x.sub(target).square(), reduction);
+}
+
+export function l1(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkTarget('l1_loss', x, target);
+  return reduce(x.sub(target).abs(), reduction);
+}
+
+/** KL(N(mu, exp(logvar)) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)) per sample (last dim), [batch]. */
+export function gaussianKL(mu: Tensor, logvar: Tensor): Tensor {
+  checkTarget('gaussian_kl', mu, logvar);
+  return logvar.add(1).sub(mu.square()).sub(logvar.exp()).sum(-1).mul(-0.5);
+}
+
+/** log p(x | logits) of independent Bernoullis, summed over all dims but the first: [batch]. */
+export function bernoulliLogLik(logits: Tensor, x: Tensor): Tensor {
+  const nll = bceWithLogits(logits, x, 'none');
+  return nll.reshape([x.shape[0], -1]).sum(1).neg();
+}
+
+/** log N(x; mu, exp(logvar)) summed over all dims but the first: [batch]. */
+export function gaussianLogLik(x: Tensor, mu: Tensor, logvar: Tensor): Tensor {
+  checkTarget('gaussian_log_likelihood', x, mu);
+  const per = x.sub(mu).square().mul(logvar.neg().exp()).add(logvar).add(Math.log(2 * Math.PI)).mul(-0.5);
+  return per.reshape([x.shape[0], -1]).sum(1);
+}
+
+/** Cross-entropy of class logits [batch, C] against class indices [batch] (stored as floats). */
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (logits.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== logits.shape[0]) {
+    throw new Error(`cross_entropy: expected logits [batch, C] and targets [batch], got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
+  }
+  const C = logits.shape[1];
+  const oneHot = target.reshape([-1, 1]).eq(arange(C, undefined, 1, { backend: logits.backend }).reshape([1, C]));
+  return reduce(logits.logsumexp(1).sub(logits.mul(oneHot).sum(1)), reduction);
+}
+
+/**
+ * Reparameterized sample z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) from Philox: eps is an extra
+ * input, not a function of the parameters, so gradients reach mu and logvar and never eps.
+ */
+export function reparameterize(mu: Tensor, logvar: Tensor, generator?: Generator): Tensor {
+  const eps = randn(mu.shape, { backend: mu.backend, generator });
+  return mu.add(logvar.mul(0.5).exp().mul(eps));
+}

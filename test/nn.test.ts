@@ -1,0 +1,204 @@
+// nn: the optimizer kernels against their CPU twins, gradcheck of the functional layers and losses,
+// reparameterized sampling, modules and state dicts, and small models trained with the same seed on
+// both backends (the loss curves agree step by step, and the loss falls).
+import { describe, expect, it } from 'vitest';
+import { F, nn, gradcheck, tensor, Generator, randn, rand, tidy, withBackend, reparameterize, type Backend, type Tensor } from '../src/index.ts';
+import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
+
+const input = (shape: number[], seed: number, lo = -1, hi = 1) => {
+  const r = rng(seed);
+  return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
+};
+function check(name: string, fn: (...xs: Tensor[]) => Tensor, inputs: { data: number[]; shape: number[] }[]) {
+  const r = gradcheck(fn, inputs);
+  expect(r.ok, `${name}: max rel error ${r.maxRelError} at ${JSON.stringify(r.worst)}`).toBe(true);
+}
+
+describe('optimizer kernels match their cpu twins', () => {
+  const configs = [
+    { kind: 'sgd', o: { lr: 0.1 } },
+    { kind: 'sgd', o: { lr: 0.05, momentum: 0.9, weightDecay: 0.01 } },
+    { kind: 'sgd', o: { lr: 0.05, momentum: 0.9, nesterov: true } },
+    { kind: 'adam', o: { lr: 0.01, betas: [0.5, 0.999] as [number, number], weightDecay: 0.001 } },
+  ] as const;
+  for (const c of configs) {
+    it(`${c.kind} ${JSON.stringify(c.o)} over 5 steps`, async () => {
+      const gpu = await getGpu();
+      const run = async (b: Backend) => {
+        const p = tensor(input([37, 3], 1).data, [37, 3], { backend: b, requiresGrad: true });
+        const opt = c.kind === 'sgd' ? new nn.SGD([p], c.o) : new nn.Adam([p], c.o);
+        for (let s = 0; s < 5; s++) {
+          opt.zeroGrad();
+          p.grad = tensor(input([37, 3], 10 + s).data, [37, 3], { backend: b });
+          opt.step();
+        }
+        return p;
+      };
+      await expectClose(await run(gpu), await run(cpu), 1e-6, 1e-5, c.kind);
+    });
+  }
+  it('Adam takes a first step of lr * sign(g) (bias correction)', async () => {
+    const gpu = await getGpu();
+    const p = tensor([1, -2, 3], undefined, { backend: gpu, requiresGrad: true });
+    const opt = new nn.Adam([p], { lr: 0.1 });
+    p.grad = tensor([0.5, -3, 1e-3], undefined, { backend: gpu });
+    opt.step();
+    const got = await p.toArray();
+    [0.9, -1.9, 2.9].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+  });
+});
+
+describe('gradcheck of the functional layers and losses', () => {
+  it('linear, batch_norm (train), instance_norm, upsample, avg_pool, dropout', () => {
+    check('linear', (x, w, b) => F.linear(x, w, b), [input([2, 3, 4], 1), input([5, 4], 2), input([5], 3)]);
+    check('batch_norm', (x, w, b) => F.batchNorm(x, null, null, w, b, true), [input([3, 2, 3, 2], 4), input([2], 5), input([2], 6)]);
+    check('instance_norm', (x, w, b) => F.instanceNorm(x, w, b), [input([2, 3, 3, 2], 7), input([3], 8), input([3], 9)]);
+    check('upsample_nearest', (x) => F.upsampleNearest(x, 2), [input([1, 2, 2, 3], 10)]);
+    check('avg_pool2d', (x) => F.avgPool2d(x, 2), [input([1, 2, 4, 6], 11)]);
+    check('dropout', (x) => F.dropout(x, 0.3, true, new Generator(5)), [input([4, 5], 12)]);
+  });
+  it('losses: bce with logits, bce, mse, l1, gaussian KL and log-likelihoods, cross-entropy', () => {
+    const t01 = input([3, 4], 13, 0, 1);
+    check('bce_with_logits', (x, t) => F.bceWithLogits(x, t), [input([3, 4], 14, -4, 4), t01]);
+    check('bce', (p, t) => F.bce(p, t), [input([3, 4], 15, 0.05, 0.95), t01]);
+    check('mse', (x, t) => F.mse(x, t), [input([3, 4], 16), input([3, 4], 17)]);
+    check('l1', (x, t) => F.l1(x, t, 'sum'), [input([3, 4], 18), input([3, 4], 19)]);
+    check('gaussian_kl', (m, lv) => F.gaussianKL(m, lv), [input([3, 4], 20), input([3, 4], 21)]);
+    check('bernoulli_log_lik', (l, x) => F.bernoulliLogLik(l, x), [input([3, 2, 2], 22, -3, 3), input([3, 2, 2], 23, 0, 1)]);
+    check('gaussian_log_lik', (x, m, lv) => F.gaussianLogLik(x, m, lv), [input([3, 4], 24), input([3, 4], 25), input([3, 4], 26)]);
+    const target = { shape: [4], data: [2, 0, 1, 2] };
+    const r = gradcheck((l) => F.crossEntropy(l, tensor(target.data, [4], { backend: l.backend })), [input([4, 3], 27, -2, 2)]);
+    expect(r.ok, `cross_entropy ${r.maxRelError}`).toBe(true);
+  });
+  it('losses equal their closed forms on known values', async () => {
+    await withBackend(cpu, async () => {
+      // bce_with_logits(0, 1) = log 2; cross_entropy of uniform logits over 4 classes = log 4
+      expect(await F.bceWithLogits(tensor([0]), tensor([1])).item()).toBeCloseTo(Math.log(2), 6);
+      expect(await F.crossEntropy(tensor([[1, 1, 1, 1]]), tensor([3])).item()).toBeCloseTo(Math.log(4), 6);
+      // KL(N(1, e^0) || N(0,1)) = 1/2 (mu^2) = 0.5 per dim
+      expect(await F.gaussianKL(tensor([[1, 1]]), tensor([[0, 0]])).tolist()).toEqual([1]);
+      // bce with logits stays finite at |x| = 100
+      expect(await F.bceWithLogits(tensor([100, -100]), tensor([0, 1]), 'none').tolist()).toEqual([100, 100]);
+    });
+  });
+});
+
+describe('reparameterized sampling', () => {
+  it('sends gradients to mu and logvar, none to eps', async () => {
+    await withBackend(cpu, async () => {
+      const mu = tensor([0.5, -1], undefined, { requiresGrad: true });
+      const logvar = tensor([0.2, -0.4], undefined, { requiresGrad: true });
+      const z = reparameterize(mu, logvar, new Generator(9));
+      // eps enters the graph as a constant input: no leaf of it requires grad.
+      const eps0 = z.gradFn!.inputs[1].gradFn!.inputs[1];
+      expect(eps0.requiresGrad).toBe(false);
+      z.sum().backward();
+      const eps = await randn([2], { generator: new Generator(9) }).toArray();
+      expect(await mu.grad!.tolist()).toEqual([1, 1]);
+      const glv = await logvar.grad!.toArray();
+      [0.2, -0.4].forEach((lv, i) => expect(glv[i]).toBeCloseTo(0.5 * Math.exp(0.5 * lv) * eps[i], 5));
+      expect(eps0.grad).toBeNull();
+    });
+  });
+});
+
+describe('modules and state dicts', () => {
+  const net = () => withBackend(cpu, () => new nn.Sequential(new nn.Conv2d(1, 2, 3, { generator: new Generator(1) }), new nn.BatchNorm2d(2), new nn.LeakyReLU(0.2), new nn.Flatten(), new nn.Linear(8, 3, { generator: new Generator(2) })));
+  it('names parameters and buffers like PyTorch', () => {
+    expect([...net().stateDict().keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias', '4.weight', '4.bias', '1.running_mean', '1.running_var']);
+  });
+  it('uses PyTorch default init bounds: U(+-1/sqrt(fan_in))', async () => {
+    const lin = withBackend(cpu, () => new nn.Linear(400, 20, { generator: new Generator(3) }));
+    const w = await lin.weight.toArray();
+    const bound = 1 / Math.sqrt(400);
+    expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.95 * bound);
+  });
+  it('loads a state dict and rejects missing, extra or misshapen entries', async () => {
+    const a = net(), b = net();
+    const sd = a.stateDict();
+    await withBackend(cpu, async () => {
+      await b.loadStateDict(sd);
+      for (const [k, t] of b.stateDict()) expect(await t.toArray(), k).toEqual(await sd.get(k)!.toArray());
+      const missing = new Map(sd);
+      missing.delete('4.bias');
+      await expect(b.loadStateDict(missing)).rejects.toThrow('missing keys: 4.bias');
+      const extra = new Map(sd).set('5.weight', tensor([1]));
+      await expect(b.loadStateDict(extra)).rejects.toThrow('unexpected keys: 5.weight');
+      const bad = new Map(sd).set('4.weight', tensor(new Float32Array(6), [3, 2]));
+      await expect(b.loadStateDict(bad)).rejects.toThrow('4.weight has shape [3, 2] in the state dict but [3, 8] in the model');
+    });
+  });
+  it('batch norm updates running statistics in training and uses them in eval', async () => {
+    await withBackend(cpu, async () => {
+      const bn = new nn.BatchNorm2d(1, { momentum: 0.5 });
+      const x = tensor([1, 2, 3, 6], [4, 1, 1, 1]);
+      bn.call(x);
+      // batch mean 3, unbiased variance ((4+1+0+9)/3) = 14/3
+      expect((await bn.runningMean.toArray())[0]).toBeCloseTo(1.5, 6);
+      expect((await bn.runningVar.toArray())[0]).toBeCloseTo(0.5 + 0.5 * (14 / 3), 5);
+      bn.eval();
+      const y = await bn.call(tensor([1.5], [1, 1, 1, 1])).item();
+      expect(y).toBeCloseTo(0, 5);
+    });
+  });
+});
+
+/** Trains `make()` on a teacher task, same seed on each backend; returns the loss per step. */
+async function trainCurve(b: Backend, make: () => nn.Module, xShape: number[], teacher: (x: Tensor) => Tensor, steps: number, optim: (p: Tensor[]) => nn.Optimizer) {
+  return withBackend(b, async () => {
+    const model = make();
+    const opt = optim(model.parameters());
+    const gen = new Generator(77);
+    const losses: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const loss = tidy(() => {
+        // Uniform inputs are bit-identical on both backends (normals differ by the GPU's cos/log precision).
+        const x = rand(xShape, { generator: gen }).mul(2).sub(1);
+        const y = teacher(x);
+        opt.zeroGrad();
+        const l = F.mse(model.call(x), y);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      losses.push(await loss.item());
+      loss.dispose();
+    }
+    return losses;
+  });
+}
+
+describe('small models train the same on both backends', () => {
+  it('an MLP: loss curves agree step by step and fall more than 10x', async () => {
+    const gpu = await getGpu();
+    const teacherW = (b: Backend) => withBackend(b, () => rand([6, 2], { generator: new Generator(5) }).sub(0.5));
+    const make = () => new nn.Sequential(new nn.Linear(6, 32, { generator: new Generator(11) }), new nn.Tanh(), new nn.Linear(32, 2, { generator: new Generator(12) }));
+    const curves: number[][] = [];
+    for (const b of [cpu, gpu]) {
+      const w = teacherW(b);
+      curves.push(await trainCurve(b, make, [64, 6], (x) => x.matmul(w).tanh().mul(2), 300, (p) => new nn.Adam(p, { lr: 0.01 })));
+    }
+    const [c, g] = curves;
+    for (let s = 0; s < c.length; s++) expect(Math.abs(c[s] - g[s]), `step ${s}: cpu ${c[s]} webgpu ${g[s]}`).toBeLessThan(2e-3 * c[s] + 1e-6);
+    expect(c[c.length - 1]).toBeLessThan(c[0] / 10);
+  });
+
+  it('a small CNN (conv, batch norm, strided conv, linear): curves agree and the loss falls more than 3x', async () => {
+    const gpu = await getGpu();
+    const make = () => new nn.Sequential(
+      new nn.Conv2d(1, 4, 3, { padding: 1, generator: new Generator(21) }), new nn.BatchNorm2d(4), new nn.ReLU(),
+      new nn.Conv2d(4, 4, 4, { stride: 2, padding: 1, generator: new Generator(22) }), new nn.LeakyReLU(0.2),
+      new nn.Flatten(), new nn.Linear(64, 1, { generator: new Generator(23) }),
+    );
+    // Teacher: a fixed linear read-out of the pooled image.
+    const teacher = (x: Tensor) => F.avgPool2d(x, 4).flatten(1).sum(1, true).mul(0.5);
+    // SGD with momentum: Adam divides by the root of tiny second moments early on, which turns float
+    // rounding differences into visibly different steps; SGD keeps them proportional.
+    const sgd = (p: Tensor[]) => new nn.SGD(p, { lr: 0.02, momentum: 0.9 });
+    const c = await trainCurve(cpu, make, [16, 1, 8, 8], teacher, 120, sgd);
+    const g = await trainCurve(gpu, make, [16, 1, 8, 8], teacher, 120, sgd);
+    for (let s = 0; s < c.length; s++) expect(Math.abs(c[s] - g[s]), `step ${s}: cpu ${c[s]} webgpu ${g[s]}`).toBeLessThan(5e-3 * c[s] + 1e-6);
+    expect(c[c.length - 1]).toBeLessThan(c[0] / 3);
+  });
+});
