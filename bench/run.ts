@@ -25,6 +25,15 @@ const ctx = gpu.ctx;
 (globalThis as { navigator?: unknown }).navigator = { gpu: (ctx as unknown as { acquired: { gpu: GPU } }).acquired.gpu, userAgent: 'node' };
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');
+// tfjs-core's gradients (needed by the training-step case) ship only as ESM files that Node cannot
+// resolve (directory imports); esbuild bundles them, and they register into tfjs's global registry.
+{
+  const esbuild = await import('esbuild');
+  const { createRequire } = await import('node:module');
+  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  const built = await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+  await import('data:text/javascript;base64,' + Buffer.from(built.outputFiles[0].text).toString('base64'));
+}
 await tf.setBackend('webgpu');
 await tf.ready();
 
@@ -137,6 +146,45 @@ for (const n of [256, 512, 1024]) {
     tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { strides: 2, pad: 1, dataFormat: 'NHWC', inputShape: [n, H, H, C] }), reps);
   await bench('conv2d grad weight (same layer)', 'GFLOP/s', flops, () => wrap(b.conv2dGradWeight(dy.storage, x.storage, geom), w.shape), () =>
     tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { strides: 2, pad: 1, dataFormat: 'NHWC', filterShape: [k, k, C, O] }), reps);
+}
+
+// One training step of an MLP (784-256-256-10, batch 128, ReLU, cross-entropy, Adam): forward, backward
+// and the optimizer update, against tfjs's variableGrads + tf.train.adam.
+if (!only || 'mlp train step'.includes(only)) {
+  const { nn, F, tidy, rand: ourRand } = await import('../src/index.ts');
+  const [B, D, H, C] = [128, 784, 256, 10];
+  const model = new nn.Sequential(new nn.Linear(D, H, { generator: g }), new nn.ReLU(), new nn.Linear(H, H, { generator: g }), new nn.ReLU(), new nn.Linear(H, C, { generator: g }));
+  const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
+  const x = ourRand([B, D], { generator: g });
+  const y = ourRand([B], { generator: g }).mul(C).sub(0.5).clamp(0, C - 1);
+  const yIdx = await y.toArray();
+  const yInt = Array.from(yIdx, Math.round);
+  const yt = (await import('../src/index.ts')).tensor(Float32Array.from(yInt));
+  const ourStep = () =>
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = F.crossEntropy(model.call(x), yt);
+      loss.backward();
+      opt.step();
+      return loss;
+    });
+  const tfVars = [tf.variable(tf.randomUniform([D, H], -0.05, 0.05)), tf.variable(tf.zeros([H])), tf.variable(tf.randomUniform([H, H], -0.06, 0.06)), tf.variable(tf.zeros([H])), tf.variable(tf.randomUniform([H, C], -0.06, 0.06)), tf.variable(tf.zeros([C]))];
+  const tx = tf.randomUniform([B, D]);
+  const ty = tf.oneHot(tf.tensor1d(yInt, 'int32'), C);
+  const tfOpt = tf.train.adam(1e-3);
+  const tfStep = () =>
+    tf.tidy(() => {
+      const lossFn = () => {
+        const h1 = tf.relu(tf.add(tf.matMul(tx, tfVars[0]), tfVars[1]));
+        const h2 = tf.relu(tf.add(tf.matMul(h1, tfVars[2]), tfVars[3]));
+        return tf.losses.softmaxCrossEntropy(ty, tf.add(tf.matMul(h2, tfVars[4]), tfVars[5])) as import('@tensorflow/tfjs-core').Scalar;
+      };
+      const { value, grads } = tf.variableGrads(lossFn);
+      tfOpt.applyGradients(grads as Parameters<typeof tfOpt.applyGradients>[0]);
+      return value;
+    });
+  const flops = 3 * 2 * B * (D * H + H * H + H * C);
+  await bench(`mlp train step ${D}-${H}-${H}-${C} b${B}`, 'GFLOP/s', flops, ourStep, tfStep, quick ? 3 : 6);
 }
 
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.

@@ -202,3 +202,58 @@ describe('small models train the same on both backends', () => {
     expect(c[c.length - 1]).toBeLessThan(c[0] / 3);
   });
 });
+
+describe('training keeps memory flat', () => {
+  it('over 1000 MLP steps on the GPU (graph freed, buffers pooled)', async () => {
+    const gpu = await getGpu();
+    await withBackend(gpu, async () => {
+      const model = new nn.Sequential(new nn.Linear(16, 32, { generator: new Generator(1) }), new nn.ReLU(), new nn.Linear(32, 4, { generator: new Generator(2) }));
+      const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
+      const gen = new Generator(3);
+      const step = () => tidy(() => {
+        opt.zeroGrad();
+        const x = rand([32, 16], { generator: gen });
+        const loss = F.mse(model.call(x), x.slice(1, 0, 4));
+        loss.backward();
+        opt.step();
+        return loss;
+      });
+      for (let i = 0; i < 5; i++) step().dispose();
+      await gpu.sync();
+      const before = { ...(await import('../src/index.ts')).memoryStats(gpu) };
+      let last = 0;
+      for (let i = 0; i < 1000; i++) {
+        const l = step();
+        if (i % 250 === 249) last = await l.item();
+        l.dispose();
+      }
+      await gpu.sync();
+      const after = (await import('../src/index.ts')).memoryStats(gpu);
+      expect(after.liveTensors).toBe(before.liveTensors);
+      expect(after.liveBytes).toBe(before.liveBytes);
+      expect(after.pooledBytes).toBeLessThanOrEqual(before.pooledBytes);
+      expect(Number.isFinite(last)).toBe(true);
+    });
+  });
+});
+
+describe('initializers follow torch.nn.init', () => {
+  it('kaiming and xavier, uniform and normal: bounds and standard deviations', async () => {
+    await withBackend(cpu, async () => {
+      const stats = async (t: Tensor) => {
+        const v = await t.toArray();
+        const m = v.reduce((a, b) => a + b, 0) / v.length;
+        return { max: Math.max(...v.map(Math.abs)), std: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length) };
+      };
+      const shape = [128, 64, 3, 3]; // fan_in 576, fan_out 1152
+      const ku = await stats(nn.init.kaimingUniform(shape, { nonlinearity: 'relu', generator: new Generator(1) }));
+      expect(ku.max).toBeLessThanOrEqual(Math.SQRT2 * Math.sqrt(3 / 576));
+      const kn = await stats(nn.init.kaimingNormal(shape, { nonlinearity: 'relu', generator: new Generator(2) }));
+      expect(Math.abs(kn.std / (Math.SQRT2 / Math.sqrt(576)) - 1)).toBeLessThan(0.02);
+      const xu = await stats(nn.init.xavierUniform(shape, 1, { generator: new Generator(3) }));
+      expect(xu.max).toBeLessThanOrEqual(Math.sqrt(6 / (576 + 1152)));
+      const xn = await stats(nn.init.xavierNormal(shape, 1, { generator: new Generator(4) }));
+      expect(Math.abs(xn.std / Math.sqrt(2 / (576 + 1152)) - 1)).toBeLessThan(0.02);
+    });
+  });
+});
