@@ -8,9 +8,10 @@
 
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { init, randn, Generator, shutdown, sync, backendInfo, type Tensor } from '../src/index.ts';
-import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
-import { packUniforms } from '../src/backend/webgpu/index.ts';
+import {
+  init, randn, rand, Generator, shutdown, sync, backendInfo, aluPeak, kernelChoices, conv2d, conv2dInput, conv2dWeight,
+  nn, F, tidy, tensor, gpuInstance, type Tensor,
+} from '../src/index.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -18,11 +19,10 @@ const robust = args.includes('--robust');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7);
 
 const toggles = robust ? [] : ['enable-dawn-features=disable_robustness'];
-const gpu = (await init({ backend: 'webgpu', dawnFlags: toggles })) as WebGPUBackend;
-const ctx = gpu.ctx;
+const gpu = await init({ backend: 'webgpu', dawnFlags: toggles });
 
 // TensorFlow.js's WebGPU backend on the same Dawn instance: navigator.gpu must exist before it loads.
-(globalThis as { navigator?: unknown }).navigator = { gpu: (ctx as unknown as { acquired: { gpu: GPU } }).acquired.gpu, userAgent: 'node' };
+(globalThis as { navigator?: unknown }).navigator = { gpu: gpuInstance(gpu), userAgent: 'node' };
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-webgpu');
 // tfjs-core's gradients (needed by the training-step case) ship only as ESM files that Node cannot
@@ -65,7 +65,7 @@ const tfWait = async () => {
 async function bench(name: string, unit: 'GFLOP/s' | 'GB/s', work: number, ours: () => Tensor, peer: (() => unknown) | null, reps: number) {
   if (only && !name.includes(only)) return;
   const oursMs = await timeIt(() => ours().dispose(), ourWait, reps);
-  await gpu.tuner.settle();
+  await sync(gpu);
   // Again, now that the tuner has measured this shape.
   const oursMs2 = await timeIt(() => ours().dispose(), ourWait, reps);
   const best = Math.min(oursMs, oursMs2);
@@ -136,30 +136,26 @@ for (const n of [256, 512, 1024]) {
   const tx = tf.randomNormal([n, H, H, C]) as import('@tensorflow/tfjs-core').Tensor4D;
   const tw = tf.randomNormal([k, k, C, O]) as import('@tensorflow/tfjs-core').Tensor4D;
   const tdy = tf.randomNormal([n, OH, OH, O]) as import('@tensorflow/tfjs-core').Tensor4D;
-  const { conv2d: ourConv } = await import('../src/index.ts');
-  const b = gpu;
-  const geom = { n, C, H, W: H, O, KH: k, KW: k, OH, OW: OH, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1 };
-  const wrap = (s: ReturnType<typeof b.conv2d>, shape: number[]) => new (x.constructor as new (...a: unknown[]) => Tensor)(b, s, shape);
   const reps = quick ? 1 : 2;
-  await bench('conv2d fwd 64x64->128 4x4 s2 32->16', 'GFLOP/s', flops, () => ourConv(x, w, null, { stride: 2, padding: 1 }), () => tf.conv2d(tx, tw, 2, 1), reps);
-  await bench('conv2d grad input (same layer)', 'GFLOP/s', flops, () => wrap(b.conv2dGradInput(dy.storage, w.storage, geom), x.shape), () =>
+  const o = { stride: 2, padding: 1 };
+  await bench('conv2d fwd 64x64->128 4x4 s2 32->16', 'GFLOP/s', flops, () => conv2d(x, w, null, o), () => tf.conv2d(tx, tw, 2, 1), reps);
+  await bench('conv2d grad input (same layer)', 'GFLOP/s', flops, () => conv2dInput(x.shape, w, dy, o), () =>
     tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { strides: 2, pad: 1, dataFormat: 'NHWC', inputShape: [n, H, H, C] }), reps);
-  await bench('conv2d grad weight (same layer)', 'GFLOP/s', flops, () => wrap(b.conv2dGradWeight(dy.storage, x.storage, geom), w.shape), () =>
+  await bench('conv2d grad weight (same layer)', 'GFLOP/s', flops, () => conv2dWeight(x, w.shape, dy, o), () =>
     tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { strides: 2, pad: 1, dataFormat: 'NHWC', filterShape: [k, k, C, O] }), reps);
 }
 
 // One training step of an MLP (784-256-256-10, batch 128, ReLU, cross-entropy, Adam): forward, backward
 // and the optimizer update, against tfjs's variableGrads + tf.train.adam.
 if (!only || 'mlp train step'.includes(only)) {
-  const { nn, F, tidy, rand: ourRand } = await import('../src/index.ts');
   const [B, D, H, C] = [128, 784, 256, 10];
   const model = new nn.Sequential(new nn.Linear(D, H, { generator: g }), new nn.ReLU(), new nn.Linear(H, H, { generator: g }), new nn.ReLU(), new nn.Linear(H, C, { generator: g }));
   const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
-  const x = ourRand([B, D], { generator: g });
-  const y = ourRand([B], { generator: g }).mul(C).sub(0.5).clamp(0, C - 1);
+  const x = rand([B, D], { generator: g });
+  const y = rand([B], { generator: g }).mul(C).sub(0.5).clamp(0, C - 1);
   const yIdx = await y.toArray();
   const yInt = Array.from(yIdx, Math.round);
-  const yt = (await import('../src/index.ts')).tensor(Float32Array.from(yInt));
+  const yt = tensor(Float32Array.from(yInt));
   const ourStep = () =>
     tidy(() => {
       opt.zeroGrad();
@@ -189,21 +185,15 @@ if (!only || 'mlp train step'.includes(only)) {
 
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
-  const iters = 2048, groups = 1024, wg = 64;
-  const out = ctx.pool.acquire(groups * wg * 16);
-  const run = () => ctx.dispatch({ kernel: 'alu_probe', buffers: [out], uniforms: packUniforms([iters]), workgroups: [groups] });
-  const ms = await timeIt(run, ourWait, 2);
-  const flops = groups * wg * iters * 64;
-  const probe = flops / (ms / 1e3) / 1e9;
-  ctx.pool.release(out);
-  results.push({ case: 'alu probe (vec4 fma)', ours: probe, peer: null, unit: 'GFLOP/s', ratio: null, oursMs: ms, peerMs: null });
+  const probe = (await aluPeak(gpu))!;
+  results.push({ case: 'alu probe (vec4 fma)', ours: probe, peer: null, unit: 'GFLOP/s', ratio: null, oursMs: 0, peerMs: null });
   console.log(`${'alu probe (vec4 fma)'.padEnd(34)} ours ${probe.toFixed(2).padStart(8)} GFLOP/s  (adapter ceiling)`);
   const mm = results.find((r) => r.case === 'matmul 1024x1024x1024');
   if (mm) console.log(`\nmatmul 1024 reaches ${((100 * mm.ours) / probe).toFixed(0)}% of the ALU probe`);
 }
 
 console.log('\nkernel variants chosen by measurement (shape class -> ms per variant):');
-for (const [k, t] of gpu.tuner.timings) console.log(`  ${k.padEnd(60)} ${Object.entries(t).map(([v, ms]) => `${v} ${ms!.toFixed(1)}`).join(', ')}  -> ${gpu.tuner.choices.get(k)}`);
+for (const c of kernelChoices(gpu)) console.log(`  ${c.key.padEnd(60)} ${Object.entries(c.timings).map(([v, ms]) => `${v} ${ms.toFixed(1)}`).join(', ')}  -> ${c.chosen}`);
 writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ adapter: info.description, toggles, date: new Date().toISOString(), results }, null, 2));
 console.log('wrote bench/results.json');
 shutdown(gpu);

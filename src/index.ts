@@ -11,11 +11,11 @@ export { add, sub, mul, div, pow, where, fma, clamp, leakyRelu, unary, binary, t
 export { sum, mean, max, min, argmax, argmin, logsumexp, softmax, logSoftmax } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, concat, concat as cat, stack, pad, broadcastTo, squeeze, unsqueeze, flatten, detach } from './ops/movement.ts';
 export { matmul, bmm } from './ops/matmul.ts';
-export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.ts';
+export { conv2d, convTranspose2d, conv2dInput, conv2dWeight, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.ts';
 export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOptions } from './ops/random.ts';
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
-export { memoryStats, profile, sync, shutdown, backendInfo } from './runtime.ts';
+export { memoryStats, profile, sync, shutdown, backendInfo, aluPeak, kernelChoices, gpuInstance } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
 export * as nn from './nn/index.ts';

@@ -26,13 +26,17 @@ export function backendInfo(backend: Backend = getBackend()) {
 
 /**
  * Profiles the GPU kernels run by fn (awaited): returns per-kernel count, total and median time,
- * GFLOP/s and GB/s. On the CPU backend there are no kernels to time and the table is empty.
+ * GFLOP/s and GB/s, from timestamp queries where the adapter has them (cpuTiming: true forces the
+ * fallback: one submit per dispatch, timed between onSubmittedWorkDone callbacks). On the CPU backend
+ * there are no kernels to time and the table is empty.
  */
-export async function profile<T>(fn: () => T | Promise<T>, backend: Backend = getBackend()): Promise<{ result: T; kernels: KernelStats[] }> {
+export async function profile<T>(
+  fn: () => T | Promise<T>, backend: Backend = getBackend(), opts: { cpuTiming?: boolean } = {},
+): Promise<{ result: T; kernels: KernelStats[] }> {
   if (backend.name !== 'webgpu') return { result: await fn(), kernels: [] };
   const ctx = (backend as WebGPUBackend).ctx;
   ctx.flush();
-  ctx.profiler.start();
+  ctx.profiler.start(opts);
   try {
     const result = await fn();
     await ctx.sync();
@@ -49,4 +53,34 @@ export async function profile<T>(fn: () => T | Promise<T>, backend: Backend = ge
  */
 export function shutdown(backend: Backend = getBackend()): void {
   backend.dispose();
+}
+
+/**
+ * The adapter's arithmetic ceiling in GFLOP/s: shaders/alu_probe.wgsl, independent vec4 multiply-adds
+ * in registers with no memory traffic, timed over a large dispatch. Null on the CPU backend.
+ */
+export async function aluPeak(backend: Backend = getBackend(), opts: { iters?: number; groups?: number } = {}): Promise<number | null> {
+  if (backend.name !== 'webgpu') return null;
+  const ctx = (backend as WebGPUBackend).ctx;
+  const iters = opts.iters ?? 2048, groups = opts.groups ?? 1024, wg = 64;
+  const out = ctx.pool.acquire(groups * wg * 16, 'alu probe');
+  const uniforms = new Uint32Array([iters, 0, 0, 0]).buffer;
+  const run = () => ctx.dispatch({ kernel: 'alu_probe', buffers: [out], uniforms, workgroups: [groups], flops: groups * wg * iters * 64 });
+  await ctx.timeGpu(run); // warm-up: pipeline creation
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) best = Math.min(best, await ctx.timeGpu(run));
+  ctx.pool.release(out);
+  return (groups * wg * iters * 64) / (best / 1e3) / 1e9;
+}
+
+/** The kernel variants the tuner measured: shape class -> ms per variant, and the one chosen. */
+export function kernelChoices(backend: Backend = getBackend()): { key: string; timings: Record<string, number>; chosen: string }[] {
+  if (backend.name !== 'webgpu') return [];
+  const t = (backend as WebGPUBackend).tuner;
+  return [...t.timings].map(([key, timings]) => ({ key, timings: timings as Record<string, number>, chosen: t.choices.get(key) ?? '' }));
+}
+
+/** The navigator.gpu object (Dawn's instance in Node) the backend's device came from, to share with a peer runtime. */
+export function gpuInstance(backend: Backend = getBackend()): GPU | null {
+  return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.gpu : null;
 }

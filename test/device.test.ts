@@ -87,6 +87,13 @@ describe('the WebGPU device layer', () => {
     expect(mm!.gflops).toBeGreaterThan(0);
     expect(kernels.find((k) => k.kernel === 'unary:exp')?.count).toBe(1);
     expect(formatProfile(kernels)).toMatch(/kernel\s+count\s+total ms/);
+    // The fallback without timestamp queries: CPU timing between queue completions.
+    const cpuTimed = await profile(async () => {
+      for (let i = 0; i < 2; i++) a.matmul(a).dispose();
+    }, gpu, { cpuTiming: true });
+    const mm2 = cpuTimed.kernels.find((k) => k.kernel.startsWith('matmul_'));
+    expect(mm2?.count).toBe(2);
+    expect(mm2!.totalMs).toBeGreaterThan(0);
   });
 });
 

@@ -123,6 +123,11 @@ export class GPUContext {
     return m;
   }
 
+  /** The navigator.gpu object the device came from (Dawn's instance in Node). */
+  get gpu(): GPU {
+    return this.acquired.gpu;
+  }
+
   /** Compiles every kernel module and throws, with the WGSL line, on the first compile error. */
   async validateKernels(): Promise<void> {
     for (const kernel of this.sources.keys()) {
@@ -222,7 +227,7 @@ export class GPUContext {
     for (const b of spec.buffers) this.pendingUse.add(b);
     this.lastKernels.push(spec.label ?? spec.kernel);
     if (this.lastKernels.length > 4) this.lastKernels.shift();
-    if (this.profiler.enabled && (!this.hasTimestamps || this.profiler.queryFull())) this.flush();
+    if (this.profiler.enabled && (!this.profiler.usesTimestamps || this.profiler.queryFull())) this.flush();
   }
 
   private endPass(): void {
@@ -284,7 +289,7 @@ export class GPUContext {
    * 'timestamp-query' feature it is the wall time until the queue drains (other work included).
    */
   async timeGpu(fn: () => void): Promise<number> {
-    if (!this.hasTimestamps || this.profiler.enabled) {
+    if (!this.hasTimestamps || (this.profiler.enabled && !this.profiler.usesTimestamps)) {
       await this.sync();
       const t0 = performance.now();
       fn();

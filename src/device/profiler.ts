@@ -27,10 +27,14 @@ export class Profiler {
 
   constructor(private readonly device: GPUDevice, readonly hasTimestamps: boolean) {}
 
-  start(): void {
+  /** Whether dispatches are timed by timestamp queries (else on the CPU, one submit per dispatch). */
+  usesTimestamps = false;
+
+  start(opts: { cpuTiming?: boolean } = {}): void {
     this.enabled = true;
     this.samples.clear();
-    if (this.hasTimestamps && !this.querySet) {
+    this.usesTimestamps = this.hasTimestamps && !opts.cpuTiming;
+    if (this.usesTimestamps && !this.querySet) {
       this.querySet = this.device.createQuerySet({ label: 'profiler', type: 'timestamp', count: QUERY_CAPACITY });
       this.resolveBuf = this.device.createBuffer({
         label: 'profiler resolve',
@@ -43,7 +47,7 @@ export class Profiler {
   /** Timestamp writes for the next dispatch's pass, or null when timing on the CPU. */
   passTimestamps(kernel: string, flops: number, bytes: number): GPUComputePassTimestampWrites | null {
     this.inBatch.push({ kernel, flops, bytes });
-    if (!this.querySet) return null;
+    if (!this.usesTimestamps || !this.querySet) return null;
     const i = this.inBatch.length - 1;
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
   }
@@ -53,7 +57,7 @@ export class Profiler {
   }
 
   beforeSubmit(encoder: GPUCommandEncoder): void {
-    if (!this.enabled || !this.querySet || this.inBatch.length === 0) return;
+    if (!this.enabled || !this.usesTimestamps || !this.querySet || this.inBatch.length === 0) return;
     const batch = this.inBatch;
     this.inBatch = [];
     const n = batch.length * 2;
@@ -79,7 +83,7 @@ export class Profiler {
           staging.destroy();
         }),
       );
-    } else if (!this.querySet && this.inBatch.length > 0) {
+    } else if (!this.usesTimestamps && this.inBatch.length > 0) {
       const batch = this.inBatch;
       this.inBatch = [];
       const submitted = performance.now();
