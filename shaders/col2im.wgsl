@@ -2,15 +2,9 @@
 // over the taps with ih = oh*sh - ph + kh*dh (and likewise for w): a gather, one output per invocation,
 // so no atomics are needed (the adjoint of im2col.wgsl MODE 0).
 override WG: u32 = 256u;
-struct Params {
-  n: u32, C: u32, H: u32, W: u32,
-  O: u32, KH: u32, KW: u32, OH: u32,
-  OW: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, dh: u32, dw: u32, pad0: u32,
-}
 @group(0) @binding(0) var<storage, read> dcol: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<uniform> p: ConvParams;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

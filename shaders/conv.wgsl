@@ -13,19 +13,10 @@
 // the inner loads are an add and a bounds test.
 // Bindings: 0 = the A source, 1 = the B source, 2 = the output.
 override MODE: u32 = 0u;
-struct Params {
-  n: u32, C: u32, H: u32, W: u32,
-  O: u32, KH: u32, KW: u32, OH: u32,
-  OW: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, dh: u32, dw: u32, pad0: u32,
-  // MODE 3 only: phase, first tap, tap counts, phase extents
-  rh: u32, rw: u32, kh0: u32, kw0: u32,
-  nkh: u32, nkw: u32, HP: u32, WP: u32,
-}
 @group(0) @binding(0) var<storage, read> src_a: array<f32>;
 @group(0) @binding(1) var<storage, read> src_b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<uniform> p: ConvParams;
 
 struct RowInfo { a: u32 }
 struct ColInfo { b: u32, h: i32, w: i32 }

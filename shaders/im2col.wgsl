@@ -5,15 +5,9 @@
 // MODE 1: colT[(n, oh, ow), (c, kh, kw)] ([n*OH*OW, C*KH*KW], for the weight gradient)
 override MODE: u32 = 0u;
 override WG: u32 = 256u;
-struct Params {
-  n: u32, C: u32, H: u32, W: u32,
-  O: u32, KH: u32, KW: u32, OH: u32,
-  OW: u32, sh: u32, sw: u32, ph: u32,
-  pw: u32, dh: u32, dw: u32, pad0: u32,
-}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> col: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<uniform> p: ConvParams;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -404,7 +404,8 @@ function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
 
 const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
 
-function packConvGeom(g: ConvGeom, phase: number[] = []): ArrayBuffer {
+/** shaders/conv_params.wgsl's ConvParams (24 words; the phase words only matter to conv.wgsl MODE 3). */
+function packConvGeom(g: ConvGeom, phase: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): ArrayBuffer {
   return new Uint32Array([g.n, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, 0, ...phase]).buffer;
 }
 
