@@ -163,7 +163,7 @@ describe('movement kernels match the cpu reference', () => {
 });
 
 describe('matmul variants match the cpu reference', () => {
-  const shapes: [number, number, number][] = [[1, 1, 1], [37, 53, 29], [64, 64, 64], [33, 36, 20], [3, 5, 700], [130, 7, 1]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [37, 53, 29], [64, 64, 64], [33, 36, 20], [3, 5, 700], [130, 7, 1], [12, 44, 7], [36, 8, 12]];
   for (const variant of MATMUL_VARIANTS) {
     it(`${variant}: odd shapes, transposed operands, batches with broadcasting`, async () => {
       const gpu = await getGpu();

@@ -19,6 +19,7 @@ export const KERNEL_SOURCES = {
   matmul_tiled: ['matmul_common', 'gemm_tiled'],
   matmul_splitk: ['matmul_common', 'gemm_splitk'],
   matmul_vec4: ['matmul_vec4'],
+  matmul_vec4t: ['matmul_vec4t'],
   conv_reg: ['conv_params', 'conv', 'gemm_reg'],
   conv_tiled: ['conv_params', 'conv', 'gemm_tiled'],
   conv_splitk: ['conv_params', 'conv', 'gemm_splitk'],

@@ -2,6 +2,7 @@
 // (shaders/gemm_*.wgsl, matmul_vec4.wgsl):
 //   reg    register-blocked 4x4 per invocation, scalar loads, any layout (hooks)
 //   vec4   register-blocked 8x4 with vec4 loads/stores (plain matmul without transposes, K, N % 4 == 0)
+//   vec4t  register-blocked 4x4 with vec4 loads for A^T B (M, N % 4 == 0) or A B^T (K % 4 == 0)
 //   tiled  workgroup-memory tiles of 32x32 (the usual GPU design)
 //   splitk one workgroup per output element, K split over 64 invocations (small outputs, long K)
 // A CPU-like adapter (SwiftShader) favours reg/vec4 by ~10x, a GPU favours tiled: so the first call of a
@@ -12,7 +13,7 @@
 import type { DispatchSpec, GPUContext } from '../../device/context.ts';
 import type { MatmulSpec } from '../kernels.ts';
 
-export const MATMUL_VARIANTS = ['reg', 'vec4', 'tiled', 'splitk'] as const;
+export const MATMUL_VARIANTS = ['reg', 'vec4', 'vec4t', 'tiled', 'splitk'] as const;
 /** Convolutions add 'im2col': explicit patches then the adapter's best matmul. */
 export const CONV_VARIANTS = ['reg', 'tiled', 'splitk', 'im2col'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number] | 'im2col';
@@ -52,7 +53,7 @@ export class KernelTuner {
   choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
     if (this.forced) {
       if (eligible.includes(this.forced)) return this.forced;
-      return this.forced === 'vec4' || this.forced === 'im2col' ? 'reg' : 'tiled';
+      return this.forced === 'vec4' || this.forced === 'vec4t' || this.forced === 'im2col' ? 'reg' : 'tiled';
     }
     const known = this.choices.get(key);
     if (known) return known;
@@ -127,6 +128,9 @@ export function matmulVariants(s: MatmulSpec, maxGroups: number): (typeof MATMUL
   if (!s.transA && !s.transB && s.K % 4 === 0 && s.N % 4 === 0 && s.strideA % 4 === 0 && s.strideB % 4 === 0) {
     out.unshift('vec4');
   }
+  const aligned = s.strideA % 4 === 0 && s.strideB % 4 === 0;
+  if (aligned && s.transA && !s.transB && s.M % 4 === 0 && s.N % 4 === 0) out.unshift('vec4t');
+  if (aligned && !s.transA && s.transB && s.K % 4 === 0) out.unshift('vec4t');
   if (s.M <= maxGroups && s.N <= maxGroups && s.M * s.N * s.batch <= 16384) out.push('splitk');
   return out;
 }
@@ -136,12 +140,13 @@ export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer
   const groups: Record<(typeof MATMUL_VARIANTS)[number], [number, number, number]> = {
     reg: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
     vec4: [Math.ceil(s.N / 64), Math.ceil(s.M / 32), s.batch],
+    vec4t: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
     tiled: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
     splitk: [s.N, s.M, s.batch],
   };
   return {
     kernel: `matmul_${v}`, label: `matmul_${v}`,
-    constants: v === 'vec4' ? {} : { TRANS_A: s.transA, TRANS_B: s.transB },
+    constants: v === 'vec4' ? {} : v === 'vec4t' ? { TRANS_A: s.transA } : { TRANS_A: s.transA, TRANS_B: s.transB },
     buffers: [a, b, c], uniforms, workgroups: groups[v],
     flops: 2 * s.batch * s.M * s.N * s.K, bytes: 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N)),
   };
@@ -152,7 +157,7 @@ export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec)
   const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
   const guess: (typeof MATMUL_VARIANTS)[number] =
-    small && eligible.includes('splitk') ? 'splitk' : ctx.isSoftware ? (eligible.includes('vec4') ? 'vec4' : 'reg') : 'tiled';
+    small && eligible.includes('splitk') ? 'splitk' : ctx.isSoftware ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg') : 'tiled';
   const v = tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
     const cap = (n: number) => Math.min(n, 512);
     const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };
