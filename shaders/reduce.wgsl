@@ -2,8 +2,6 @@
 // one workgroup reduces one (row, chunk) pair into y[row * chunks + chunk]. The backend calls it twice
 // for long rows (C < R, then over the partial results), so no invocation sums a long serial run.
 // Inside a workgroup each thread reduces a strided slice, then a tree in workgroup memory combines them.
-// OP: 0 sum, 1 max, 2 min, 3 argmax (index within the row, as f32), 4 argmin.
-override OP: u32 = 0u;
 const WG: u32 = 64u;
 
 struct Params { rows: u32, R: u32, C: u32, chunks: u32 }
@@ -13,19 +11,6 @@ struct Params { rows: u32, R: u32, C: u32, chunks: u32 }
 
 var<workgroup> sv: array<f32, WG>;
 var<workgroup> si: array<u32, WG>;
-
-// Whether (b, ib) should replace (a, ia) in a max-like (OP 1, 3) or min-like (OP 2, 4) reduction:
-// the first index wins ties and NaN wins over numbers, as in PyTorch. ia == NONE marks "no value yet",
-// which stands in for -inf/+inf (WGSL cannot spell an infinite constant).
-const NONE: u32 = 0xffffffffu;
-fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
-  if (ib == NONE) { return false; }
-  if (ia == NONE) { return true; }
-  if (a != a) { return false; }
-  if (b != b) { return true; }
-  let wins = select((b < a), (b > a), OP == 1u || OP == 3u);
-  return wins || (b == a && ib < ia);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

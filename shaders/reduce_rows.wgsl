@@ -3,22 +3,12 @@
 // long loops well. Same contract as reduce.wgsl: x viewed as [rows, R], chunks of C elements,
 // y[row * chunks + chunk]. Sums use 4 interleaved accumulators (a short tree), and the backend keeps C
 // small and reduces the partial results again, so no serial run is long.
-// OP: 0 sum, 1 max, 2 min, 3 argmax, 4 argmin.
-override OP: u32 = 0u;
 override WG: u32 = 64u;
 
 struct Params { rows: u32, R: u32, C: u32, chunks: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
-
-const NONE: u32 = 0xffffffffu;
-fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
-  if (ia == NONE) { return true; }
-  if (a != a) { return false; }
-  if (b != b) { return true; }
-  return select((b < a), (b > a), OP == 1u || OP == 3u);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
