@@ -3,6 +3,7 @@
 #   libvulkan1  the Vulkan loader that Dawn (npm `webgpu`) opens
 #   chromium    ships SwiftShader's Vulkan driver, the fallback when there is no GPU driver,
 #               and the headless browser of the browser tests
+#   dataset-fashion-mnist  Fashion-MNIST's IDX files under /usr/share/datasets/fashion-mnist
 # As root with apt it installs them; otherwise it prints the exact command and fails.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
 if [ ! -f /usr/lib/chromium/vk_swiftshader_icd.json ] && [ "${WGPU_SKIP_SWIFTSHADER:-0}" != 1 ]; then
   need+=(chromium)
 fi
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -n "${FASHION_MNIST_DIR:-}" ] || need+=(dataset-fashion-mnist)
 [ ${#need[@]} -eq 0 ] && exit 0
 cmd="apt-get install -y --no-install-recommends ${need[*]}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

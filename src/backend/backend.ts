@@ -17,6 +17,8 @@ export interface Backend {
   /** Storage of n elements with unspecified contents. */
   empty(n: number): Storage;
   read(s: Storage): Promise<Float32Array>;
+  /** Overwrites a storage's values in place (same length): data batches without re-allocation. */
+  write(s: Storage, data: Float32Array): void;
   /** Raw 32-bit words (for Philox bits). */
   readBits(s: Storage): Promise<Uint32Array>;
   free(s: Storage): void;

@@ -95,6 +95,10 @@ export class CpuBackend implements Backend {
   empty(n: number): Storage {
     return this.alloc(n);
   }
+  write(s: Storage, data: Float32Array): void {
+    if (data.length !== s.length) throw new Error(`write: ${data.length} values for a storage of ${s.length}`);
+    this.d(s).set(data);
+  }
   async read(s: Storage): Promise<Float32Array> {
     return Float32Array.from(this.d(s));
   }

@@ -67,6 +67,10 @@ export class WebGPUBackend implements Backend {
   empty(n: number): Storage {
     return this.alloc(n);
   }
+  write(s: Storage, data: Float32Array): void {
+    if (data.length !== s.length) throw new Error(`write: ${data.length} values for a storage of ${s.length}`);
+    if (data.length) this.ctx.write(this.buf(s), data);
+  }
   async read(s: Storage): Promise<Float32Array> {
     if (s.length === 0) return new Float32Array(0);
     return new Float32Array(await this.ctx.read(this.buf(s), s.length * 4));
