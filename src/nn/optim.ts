@@ -38,6 +38,20 @@ export abstract class Optimizer {
   stateTensors(): Tensor[][] {
     return this.params.map((p) => this.state.get(p) ?? []);
   }
+  /** Restores state saved from stateTensors(): per parameter its slot values (or null), and the step count. */
+  loadState(slots: (Float32Array[] | null)[], step: number): void {
+    if (slots.length !== this.params.length) throw new Error(`optimizer state for ${slots.length} parameters, but the optimizer has ${this.params.length}`);
+    this.stepCount = step;
+    this.params.forEach((p, i) => {
+      const values = slots[i];
+      if (!values) return;
+      this.slots(p, values.length).forEach((st, j) => {
+        if (values[j].length !== st.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values[j].length} values for ${st.length}`);
+        p.backend.write(st, values[j]);
+      });
+    });
+  }
+
   abstract step(): void;
 }
 
