@@ -4,7 +4,8 @@
 //     of B (4 columns) feed 4 vec4 multiply-adds.
 //   else    (A B^T, A [M, K], B stored [N, K]; K % 4 == 0): per 4 k's, 4 vec4 rows of A and of B (B's
 //     4x4 block regrouped by k in registers) feed 16 vec4 multiply-adds.
-// Out-of-range rows and columns are clamped when loading and skipped when storing.
+// Out-of-range rows and columns are clamped when loading and skipped when storing. k is accumulated in
+// order with fma, so results are bit-identical to the other register and tiled variants.
 struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32 }
 override TRANS_A: bool = false;
 override WG_X: u32 = 8u;
@@ -52,7 +53,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       let bw = vec4<f32>(b0.w, b1.w, b2.w, b3.w);
       for (var i = 0u; i < 4u; i = i + 1u) {
         let av = a[r[i] + k];
-        acc[i] = fma(vec4<f32>(av.x), bx, fma(vec4<f32>(av.y), by, fma(vec4<f32>(av.z), bz, fma(vec4<f32>(av.w), bw, acc[i]))));
+        acc[i] = fma(vec4<f32>(av.w), bw, fma(vec4<f32>(av.z), bz, fma(vec4<f32>(av.y), by, fma(vec4<f32>(av.x), bx, acc[i]))));
       }
     }
   }

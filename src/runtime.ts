@@ -84,3 +84,14 @@ export function kernelChoices(backend: Backend = getBackend()): { key: string; t
 export function gpuInstance(backend: Backend = getBackend()): GPU | null {
   return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.gpu : null;
 }
+
+/**
+ * Fixes the tuner's choices (shape class -> variant), e.g. those saved with a checkpoint, so that a
+ * resumed run uses the same kernels as the run it continues (split-K sums in another order than the
+ * other variants, which agree bit for bit).
+ */
+export function setKernelChoices(choices: Record<string, string>, backend: Backend = getBackend()): void {
+  if (backend.name !== 'webgpu') return;
+  const t = (backend as WebGPUBackend).tuner;
+  for (const [k, v] of Object.entries(choices)) t.choices.set(k, v as never);
+}

@@ -190,6 +190,22 @@ describe('matmul variants match the cpu reference', () => {
     });
   }
 
+  it('reg, vec4, vec4t and tiled give bit-identical results (k summed in order with fma)', async () => {
+    const gpu = await getGpu();
+    const { bmm } = await import('../src/ops/matmul.ts');
+    for (const [tA, tB, M, N, K] of [[false, false, 36, 40, 28], [true, false, 36, 40, 29], [false, true, 37, 41, 28]] as const) {
+      const [, a] = pair(tA ? [1, K, M] : [1, M, K], 500 + K, gpu);
+      const [, b] = pair(tB ? [1, N, K] : [1, K, N], 600 + K, gpu);
+      const results: Float32Array[] = [];
+      for (const v of ['reg', 'vec4', 'vec4t', 'tiled'] as const) {
+        gpu.tuner.forced = v;
+        results.push(await bmm(a, b, tA, tB).toArray());
+      }
+      gpu.tuner.forced = null;
+      for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+    }
+  });
+
   it('large values and an empty inner dimension', async () => {
     const gpu = await getGpu();
     // Large positive values: no cancellation, so the float32 error stays relative to the result.

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { init, nn, tidy, noGrad, tensor, randn, Generator, sync, shutdown, backendInfo, type Tensor } from '../index.ts';
+import { init, nn, tidy, noGrad, tensor, randn, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, type Tensor } from '../index.ts';
 import { MlpVAE } from '../models/vae.ts';
 import { loadMnist, loadFashionMnist, Batches, type Split } from '../data/index.ts';
 import { saveSafetensors, loadSafetensors, type NamedArray } from '../io/safetensors.ts';
@@ -50,7 +50,7 @@ function parse(argv: string[]) {
       options: {
         dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
         zdim: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' },
-        resume: { type: 'string' }, ckpt: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        resume: { type: 'string' }, ckpt: { type: 'string' }, 'train-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -79,6 +79,7 @@ function parse(argv: string[]) {
     out: v.out ?? `runs/${model}-${v.dataset ?? 'mnist'}`,
     resume: v.resume,
     ckpt: v.ckpt,
+    trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
   return opts;
@@ -88,7 +89,8 @@ type Opts = ReturnType<typeof parse>;
 const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}> [options]
   --dataset ${DATASETS.join('|')} (mnist)   --epochs N (3)   --batch N (128)   --lr X (1e-3)
   --zdim N (20)   --seed N (0)   --backend ${BACKENDS.join('|')} (webgpu)   --out DIR (runs/<model>-<dataset>)
-  --resume CKPT (continue a run)   --ckpt CKPT (for eval and sample)`;
+  --resume CKPT (continue a run)   --ckpt CKPT (for eval and sample)
+  --train-size N (train on the first N training images only: quick runs and tests)`;
 
 function loadData(name: Opts['dataset']): Split {
   return name === 'mnist' ? loadMnist() : loadFashionMnist();
@@ -136,22 +138,22 @@ interface EvalResult {
   kl: number;
 }
 
-/** Test negative ELBO in nats per image (one z sample per image from a fixed generator). */
-async function evaluate(vae: MlpVAE, data: Split, batch: number): Promise<EvalResult> {
-  const b = new Batches(data.test, Math.min(batch, data.test.n), 0);
+/**
+ * Test negative ELBO in nats per image over every test image, in chunks of 100 (independent of the
+ * training batch size), with one z sample per image from a fixed generator.
+ */
+async function evaluate(vae: MlpVAE, data: Split): Promise<EvalResult> {
   const gen = new Generator(12345);
-  let rec = 0, kl = 0, n = 0;
-  const order = Uint32Array.from({ length: data.test.n }, (_, i) => i);
-  for (let i = 0; i < b.perEpoch; i++) {
-    const { images } = b.load(0, i, order);
-    const t = noGrad(() => tidy(() => vae.elbo(images, gen)));
-    rec += (await t.rec.item()) * b.batchSize;
-    kl += (await t.kl.item()) * b.batchSize;
-    n += b.batchSize;
+  const chunk = 100, set = data.test;
+  let rec = 0, kl = 0;
+  for (let start = 0; start < set.n; start += chunk) {
+    const m = Math.min(chunk, set.n - start);
+    const t = noGrad(() => tidy(() => vae.elbo(tensor(set.images.subarray(start * 784, (start + m) * 784), [m, 784]), gen)));
+    rec += (await t.rec.item()) * m;
+    kl += (await t.kl.item()) * m;
     for (const x of Object.values(t)) x.dispose();
   }
-  b.dispose();
-  return { negElbo: (rec + kl) / n, rec: rec / n, kl: kl / n };
+  return { negElbo: (rec + kl) / set.n, rec: rec / set.n, kl: kl / set.n };
 }
 
 async function writePictures(vae: MlpVAE, data: Split, out: string): Promise<string[]> {
@@ -205,6 +207,10 @@ function erfinv(x: number): number {
 async function train(o: Opts): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const data = loadData(o.dataset);
+  if (o.trainSize !== undefined) {
+    const n = Math.min(o.trainSize, data.train.n);
+    data.train = { ...data.train, n, images: data.train.images.subarray(0, n * 784), labels: data.train.labels.subarray(0, n) };
+  }
   const vae = new MlpVAE({ zDim: o.zdim, generator: new Generator(o.seed) });
   const opt = new nn.Adam(vae.parameters(), { lr: o.lr });
   const batches = new Batches(data.train, o.batch, o.seed);
@@ -215,9 +221,20 @@ async function train(o: Opts): Promise<void> {
     const meta = await restore(o.resume, vae, opt);
     startEpoch = Number(meta.epoch ?? 0);
     eps.setState(JSON.parse(meta.eps_generator ?? '{"seed":"0","offset":0}'));
+    setKernelChoices(JSON.parse(meta.kernel_choices ?? '{}'));
     console.log(`resumed from ${o.resume} at epoch ${startEpoch}`);
   } else {
     writeFileSync(join(o.out, 'metrics.jsonl'), '');
+  }
+  // Warm-up: one forward/backward and one evaluation batch, with a throwaway generator and no update,
+  // so the kernel tuner has measured every shape before the first real step (kernel choices are then
+  // fixed for the run, and saved with the checkpoints for --resume).
+  {
+    const { images } = batches.load(0, 0);
+    tidy(() => vae.elbo(images, new Generator(0)).loss.backward());
+    vae.zeroGrad();
+    await evaluate(vae, { ...data, test: { ...data.test, n: Math.min(100, data.test.n) } });
+    await sync();
   }
   const info = backendInfo();
   console.log(`training vae (z=${o.zdim}) on ${o.dataset}: ${data.train.n} train / ${data.test.n} test images, batch ${o.batch}, ` +
@@ -251,7 +268,7 @@ async function train(o: Opts): Promise<void> {
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
-    const test = await evaluate(vae, data, o.batch);
+    const test = await evaluate(vae, data);
     const n = batches.perEpoch;
     const record = {
       epoch: epoch + 1, step: (epoch + 1) * n, train_neg_elbo: sum.loss / n, train_rec: sum.rec / n, train_kl: sum.kl / n,
@@ -263,6 +280,7 @@ async function train(o: Opts): Promise<void> {
     saveSafetensors(ckptPath, await checkpointTensors(vae, opt), {
       model: 'vae', zdim: String(o.zdim), dataset: o.dataset, epoch: String(epoch + 1),
       optimizer_step: String(opt.stepCount), eps_generator: JSON.stringify(eps.getState()),
+      kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().map((c) => [c.key, c.chosen]))),
     });
   }
   const files = await writePictures(vae, data, o.out);
@@ -274,7 +292,7 @@ async function evalCmd(o: Opts): Promise<void> {
   const meta = loadSafetensors(o.ckpt!).metadata;
   const vae = new MlpVAE({ zDim: Number(meta.zdim ?? o.zdim) });
   await restore(o.ckpt!, vae, null);
-  const r = await evaluate(vae, data, o.batch);
+  const r = await evaluate(vae, data);
   const out = { model: 'vae', dataset: o.dataset, checkpoint: o.ckpt, test_neg_elbo: r.negElbo, test_rec: r.rec, test_kl: r.kl };
   console.log(JSON.stringify(out, null, 2));
   mkdirSync(o.out, { recursive: true });

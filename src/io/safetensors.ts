@@ -55,7 +55,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
     if (e - b !== count * 4 || base + e > bytes.length) {
       throw new Error(`${name}: tensor ${key} [${t.shape.join(', ')}] has data_offsets [${b}, ${e}] that do not fit (truncated or corrupt file)`);
     }
-    tensors.set(key, { shape: t.shape, data: new Float32Array(bytes.slice(base + b, base + e).buffer) });
+    // A copy (Node's Buffer.slice would share the whole file's memory), aligned for the float view.
+    const copy = new Uint8Array(e - b);
+    copy.set(bytes.subarray(base + b, base + e));
+    tensors.set(key, { shape: t.shape, data: new Float32Array(copy.buffer) });
   }
   return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
 }
