@@ -28,7 +28,7 @@ describe('the training CLI', () => {
     const [full, part] = [join(root, 'full'), join(root, 'part')];
     const a = run('vae', ...quick, '--epochs', '2', '--out', full);
     expect(a.status, a.stderr).toBe(0);
-    for (const f of ['metrics.jsonl', 'checkpoint.safetensors', 'samples.png', 'reconstructions.png']) expect(existsSync(join(full, f)), f).toBe(true);
+    for (const f of ['metrics.jsonl', 'checkpoint.safetensors', 'samples.png', 'reconstructions.png', 'loss.svg']) expect(existsSync(join(full, f)), f).toBe(true);
     const b = run('vae', ...quick, '--epochs', '1', '--out', part);
     expect(b.status, b.stderr).toBe(0);
     const c = run('vae', ...quick, '--epochs', '2', '--out', part, '--resume', join(part, 'checkpoint.safetensors'));
@@ -37,6 +37,7 @@ describe('the training CLI', () => {
     expect(mp.length).toBe(2);
     for (const k of ['train_neg_elbo', 'test_neg_elbo', 'test_rec', 'test_kl']) expect(mp[1][k], k).toBe(mf[1][k]);
     expect(mf[1].test_neg_elbo).toBeLessThan(mf[0].test_neg_elbo);
+    expect(readFileSync(join(full, 'loss.svg'), 'utf8')).toMatch(/<polyline [^>]*points="[\d., ]{20,}"/);
 
     // eval recomputes the last epoch's test number from the checkpoint.
     const e = run('eval', 'vae', '--ckpt', join(full, 'checkpoint.safetensors'), '--out', full);

@@ -9,14 +9,15 @@
 // clear message and leaves the last good checkpoint in place. Uses only the public API, src/data and src/io.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { init, nn, tidy, noGrad, tensor, randn, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, type Tensor } from '../index.ts';
+import { init, nn, tidy, noGrad, tensor, randn, stack, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, type Tensor } from '../index.ts';
 import { MlpVAE } from '../models/vae.ts';
 import { loadMnist, loadFashionMnist, Batches, type Split } from '../data/index.ts';
 import { saveSafetensors, loadSafetensors, type NamedArray } from '../io/safetensors.ts';
 import { writeImageGrid } from '../io/png.ts';
+import { writeLossCurves, type Series } from '../io/plot.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
 const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan'] as const;
@@ -239,6 +240,15 @@ async function train(o: Opts): Promise<void> {
   const info = backendInfo();
   console.log(`training vae (z=${o.zdim}) on ${o.dataset}: ${data.train.n} train / ${data.test.n} test images, batch ${o.batch}, ` +
     `${o.epochs} epochs, Adam lr ${o.lr}, on ${info.name} (${info.description})`);
+  // Loss curves: per-step training -ELBO (from the resumed step on, after --resume) and per-epoch test
+  // -ELBO (earlier epochs read back from metrics.jsonl on resume).
+  const curves: Series[] = [{ name: 'train -ELBO (per step)', points: [] }, { name: 'test -ELBO (per epoch)', points: [] }];
+  if (o.resume && existsSync(join(o.out, 'metrics.jsonl'))) {
+    for (const line of readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+      const r = JSON.parse(line) as { epoch: number; step: number; test_neg_elbo: number };
+      if (r.epoch <= startEpoch) curves[1].points.push([r.step, r.test_neg_elbo]);
+    }
+  }
   const bar = new cliProgress.SingleBar({
     format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} (rec {rec} + kl {kl}) | {ips} img/s | ETA {eta_formatted}',
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
@@ -255,7 +265,10 @@ async function train(o: Opts): Promise<void> {
         opt.step();
         return t;
       });
-      const [loss, rec, kl] = [await terms.loss.item(), await terms.rec.item(), await terms.kl.item()];
+      // One readback per step for the three numbers (each readback waits for the queue).
+      const both = stack([terms.loss, terms.rec, terms.kl]);
+      const [loss, rec, kl] = await both.toArray();
+      both.dispose();
       for (const x of Object.values(terms)) x.dispose();
       if (!Number.isFinite(loss)) {
         bar.stop();
@@ -263,6 +276,7 @@ async function train(o: Opts): Promise<void> {
           `the last good checkpoint is ${ckptPath} (try a lower --lr)`);
       }
       sum = { loss: sum.loss + loss, rec: sum.rec + rec, kl: sum.kl + kl };
+      curves[0].points.push([epoch * batches.perEpoch + index + 1, loss]);
       const ips = ((index + 1) * o.batch) / ((performance.now() - t0) / 1e3);
       bar.update(index + 1, { loss: loss.toFixed(2), rec: rec.toFixed(2), kl: kl.toFixed(2), ips: ips.toFixed(0) });
     }
@@ -275,6 +289,8 @@ async function train(o: Opts): Promise<void> {
       test_neg_elbo: test.negElbo, test_rec: test.rec, test_kl: test.kl, images_per_s: (n * o.batch) / seconds,
     };
     appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+    curves[1].points.push([record.step, test.negElbo]);
+    writeLossCurves(join(o.out, 'loss.svg'), `VAE z=${o.zdim} on ${o.dataset}: negative ELBO (nats per image)`, curves);
     console.log(`epoch ${epoch + 1}: train -ELBO ${record.train_neg_elbo.toFixed(2)}, test -ELBO ${test.negElbo.toFixed(2)} nats ` +
       `(rec ${test.rec.toFixed(2)} + KL ${test.kl.toFixed(2)}), ${record.images_per_s.toFixed(0)} img/s`);
     saveSafetensors(ckptPath, await checkpointTensors(vae, opt), {
@@ -284,7 +300,7 @@ async function train(o: Opts): Promise<void> {
     });
   }
   const files = await writePictures(vae, data, o.out);
-  console.log(`wrote ${join(o.out, 'metrics.jsonl')}, ${ckptPath} and ${files.map((f) => join(o.out, f)).join(', ')}`);
+  console.log(`wrote ${join(o.out, 'metrics.jsonl')}, ${join(o.out, 'loss.svg')}, ${ckptPath} and ${files.map((f) => join(o.out, f)).join(', ')}`);
 }
 
 async function evalCmd(o: Opts): Promise<void> {
