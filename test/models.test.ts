@@ -57,3 +57,46 @@ describe('MLP VAE', () => {
     expect(c[c.length - 1]).toBeLessThan(0.5 * c[0]);
   });
 });
+
+describe('MLP GAN on the 8-Gaussian ring', () => {
+  it('samples the ring and scores coverage: real data covers all 8 modes, 98.9% within 3 std', async () => {
+    const { ringBatch, modeCoverage } = await import('../src/models/gan.ts');
+    const pts = ringBatch(10000, 1, 0);
+    const r = modeCoverage(pts);
+    expect(r.covered).toBe(8);
+    // P(|e| <= 3 sigma) for a 2-D Gaussian is 1 - exp(-9/2) = 0.989.
+    expect(Math.abs(r.highQuality - (1 - Math.exp(-4.5)))).toBeLessThan(0.005);
+    expect(ringBatch(5, 1, 100)).toEqual(ringBatch(105, 1, 0).slice(200, 210));
+    // A collapsed generator (every sample at one centre) covers one mode.
+    const collapsed = new Float32Array(20000).map((_, i) => (i % 2 === 0 ? 2 : 0));
+    expect(modeCoverage(collapsed).covered).toBe(1);
+  });
+
+  it('alternates D and G steps identically on both backends, in both loss forms', async () => {
+    const gpu = await getGpu();
+    const { MlpGAN, ringBatch } = await import('../src/models/gan.ts');
+    for (const loss of ['nonsaturating', 'saturating'] as const) {
+      const curves: number[][] = [];
+      for (const b of [cpu, gpu]) {
+        curves.push(await withBackend(b, async () => {
+          const gan = new MlpGAN({ generator: new Generator(1), loss });
+          const gen = new Generator(2);
+          const out: number[] = [];
+          for (let s = 0; s < 15; s++) {
+            const real = tensor(ringBatch(64, 3, s * 64), [64, 2]);
+            const { dLoss, gLoss } = gan.step(real, gen);
+            out.push(await dLoss.item(), await gLoss.item());
+            for (const t of [dLoss, gLoss, real]) t.dispose();
+          }
+          return out;
+        }));
+      }
+      const [c, g] = curves;
+      for (let i = 0; i < c.length; i++) expect(Math.abs(c[i] - g[i]), `${loss} ${i}: ${c[i]} vs ${g[i]}`).toBeLessThan(3e-3 * Math.abs(c[i]) + 1e-4);
+      // D's first loss: two BCEs near log 2 each for a fresh discriminator.
+      expect(c[0]).toBeGreaterThan(1);
+      expect(c[0]).toBeLessThan(1.8);
+      if (loss === 'saturating') expect(c[1]).toBeLessThan(0);
+    }
+  });
+});

@@ -155,9 +155,12 @@ export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer
 export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): (typeof MATMUL_VARIANTS)[number] {
   const eligible = matmulVariants(s, ctx.limits.maxComputeWorkgroupsPerDimension);
   const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
+  // Split-K only as a GPU guess: on CPU-like adapters its barriers make it the slowest variant by far
+  // (measured 0.01 GFLOP/s on SwiftShader for a [1, 128] x 256 weight gradient).
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
-  const guess: (typeof MATMUL_VARIANTS)[number] =
-    small && eligible.includes('splitk') ? 'splitk' : ctx.isSoftware ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg') : 'tiled';
+  const guess: (typeof MATMUL_VARIANTS)[number] = ctx.isSoftware
+    ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg')
+    : small && eligible.includes('splitk') ? 'splitk' : 'tiled';
   const v = tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
     const cap = (n: number) => Math.min(n, 512);
     const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };

@@ -1,0 +1,134 @@
+// GAN (Goodfellow et al., "Generative Adversarial Nets", 2014) on 2-D data: MLP generator and
+// discriminator, alternating a discriminator step that maximizes log D(x) + log(1 - D(G(z))) and a
+// generator step that maximizes log D(G(z)) (the non-saturating loss, section 3 of the paper), or, as an
+// option, minimizes log(1 - D(G(z))) (the saturating minimax form). Losses use BCE on logits, the
+// numerically stable form. Also the 8-Gaussian ring benchmark and its mode-coverage metric.
+
+import { Tensor, tidy } from '../tensor.ts';
+import { Module } from '../nn/module.ts';
+import { Linear, ReLU, LeakyReLU, Sequential } from '../nn/layers.ts';
+import { Adam } from '../nn/optim.ts';
+import { bceWithLogits } from '../ops/functional.ts';
+import { randn } from '../ops/random.ts';
+import { tensor } from '../ops/creation.ts';
+import { Generator, philox4x32, uniformFromBits, boxMuller } from '../random/philox.ts';
+
+export interface GanOptions {
+  zDim?: number;
+  hidden?: number;
+  dataDim?: number;
+  lr?: number;
+  betas?: [number, number];
+  /** 'nonsaturating' (default): G maximizes log D(G(z)); 'saturating': G minimizes log(1 - D(G(z))). */
+  loss?: 'nonsaturating' | 'saturating';
+  generator?: Generator;
+}
+
+export class MlpGAN {
+  readonly G: Sequential;
+  readonly D: Sequential;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly zDim: number;
+  readonly loss: 'nonsaturating' | 'saturating';
+
+  constructor(o: GanOptions = {}) {
+    const h = o.hidden ?? 128, d = o.dataDim ?? 2;
+    this.zDim = o.zDim ?? 2;
+    this.loss = o.loss ?? 'nonsaturating';
+    const lo = { generator: o.generator };
+    this.G = new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo));
+    this.D = new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo));
+    const adam = { lr: o.lr ?? 1e-3, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
+    this.optG = new Adam(this.G.parameters(), adam);
+    this.optD = new Adam(this.D.parameters(), adam);
+  }
+
+  sample(n: number, gen?: Generator): Tensor {
+    return this.G.call(randn([n, this.zDim], { generator: gen }));
+  }
+
+  /**
+   * One discriminator step then one generator step on a batch of real points.
+   * D: minimize BCE(D(x), 1) + BCE(D(G(z)), 0) = -[log D(x) + log(1 - D(G(z)))];
+   * G: minimize BCE(D(G(z)), 1) = -log D(G(z))   (saturating: minimize -BCE(D(G(z)), 0) = log(1 - D(G(z)))).
+   */
+  step(real: Tensor, gen?: Generator): { dLoss: Tensor; gLoss: Tensor } {
+    const n = real.shape[0];
+    const ones = tensor(new Float32Array(n).fill(1), [n, 1], { backend: real.backend });
+    const zeros = tensor(new Float32Array(n), [n, 1], { backend: real.backend });
+    const dLoss = tidy(() => {
+      this.optD.zeroGrad();
+      const fake = this.sample(n, gen).detach();
+      const l = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros));
+      l.backward();
+      this.optD.step();
+      return l;
+    });
+    const gLoss = tidy(() => {
+      this.optG.zeroGrad();
+      const logits = this.D.call(this.sample(n, gen));
+      const l = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros).neg();
+      l.backward();
+      this.optG.step();
+      // D's parameters also received gradients from the generator step; the next D step zeroes them.
+      return l;
+    });
+    ones.dispose();
+    zeros.dispose();
+    return { dLoss, gLoss };
+  }
+
+  modules(): Module[] {
+    return [this.G, this.D];
+  }
+}
+
+/** Centres of the ring: `modes` points on a circle of the given radius. */
+export function ringCentres(modes = 8, radius = 2): [number, number][] {
+  return Array.from({ length: modes }, (_, k) => [radius * Math.cos((2 * Math.PI * k) / modes), radius * Math.sin((2 * Math.PI * k) / modes)]);
+}
+
+/**
+ * n points of the 8-Gaussian ring (radius 2, std 0.02 by default), from Philox on the host: block i of
+ * key (seed, 0) with counter (offset + i) gives the mode (first word) and two normals (last two words).
+ */
+export function ringBatch(n: number, seed: number, offset: number, modes = 8, radius = 2, std = 0.02): Float32Array {
+  const c = ringCentres(modes, radius);
+  const out = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const w = philox4x32([(offset + i) % 2 ** 32, Math.floor((offset + i) / 2 ** 32), 0, 0], [seed >>> 0, 0x72696e67]);
+    const k = Math.floor(uniformFromBits(w[0]) * modes);
+    const [e1, e2] = boxMuller(w[2], w[3]);
+    out[2 * i] = c[k][0] + std * e1;
+    out[2 * i + 1] = c[k][1] + std * e2;
+  }
+  return out;
+}
+
+export interface ModeReport {
+  /** Samples within `radius` of each centre. */
+  perMode: number[];
+  /** Modes with at least `minCount` such samples. */
+  covered: number;
+  /** Fraction of all samples within `radius` of some centre. */
+  highQuality: number;
+}
+
+/** Mode coverage on the ring: a mode counts when >= minCount of the samples lie within `radius` of it. */
+export function modeCoverage(points: Float32Array, modes = 8, ringRadius = 2, radius = 0.06, minCount = 100): ModeReport {
+  const c = ringCentres(modes, ringRadius);
+  const perMode = new Array(modes).fill(0);
+  let close = 0;
+  const n = points.length / 2;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < modes; k++) {
+      if (Math.hypot(points[2 * i] - c[k][0], points[2 * i + 1] - c[k][1]) <= radius) {
+        perMode[k]++;
+        close++;
+        break;
+      }
+    }
+  }
+  return { perMode, covered: perMode.filter((m) => m >= minCount).length, highQuality: close / n };
+}
