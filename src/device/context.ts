@@ -339,7 +339,7 @@ export class GPUContext {
   /** Destroys the device and lets Node exit. */
   destroy(): void {
     this.flush();
-    this.pool.destroyAll();
+    this.pool.trim();
     this.uniformGpu.destroy();
     this.device.destroy();
     this.acquired.release();

@@ -68,8 +68,4 @@ export class BufferPool {
     this.staging.clear();
     this.pooledBytes = 0;
   }
-
-  destroyAll(): void {
-    this.trim();
-  }
 }

@@ -90,23 +90,26 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
   return addBias(out, bias);
 }
 
+function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
+  const want = [g.n, g.O, g.OH, g.OW];
+  if (gradOutput.ndim !== 4 || gradOutput.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`${op}: grad_output ${fmtShape(gradOutput.shape)} does not match the output ${fmtShape(want)}`);
+  }
+}
+
 /**
  * Gradient of conv2d with respect to its input (torch.nn.grad.conv2d_input): the input-gradient kernel
  * on its own, for benchmarks and custom backward passes.
  */
 export function conv2dInput(inputSize: number[], weight: Tensor, gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
   const g = convGeom(inputSize, weight.shape, opts);
-  if (gradOutput.ndim !== 4 || gradOutput.shape[1] !== g.O || gradOutput.shape[2] !== g.OH || gradOutput.shape[3] !== g.OW) {
-    throw new Error(`conv2d_input: grad_output ${fmtShape(gradOutput.shape)} does not match output [${g.n}, ${g.O}, ${g.OH}, ${g.OW}]`);
-  }
+  checkGradOutput('conv2d_input', gradOutput, g);
   return new Tensor(weight.backend, weight.backend.conv2dGradInput(gradOutput.storage, weight.storage, g), [...inputSize]);
 }
 
 /** Gradient of conv2d with respect to its weight (torch.nn.grad.conv2d_weight). */
 export function conv2dWeight(input: Tensor, weightSize: number[], gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
   const g = convGeom(input.shape, weightSize, opts);
-  if (gradOutput.ndim !== 4 || gradOutput.shape[1] !== g.O || gradOutput.shape[2] !== g.OH || gradOutput.shape[3] !== g.OW) {
-    throw new Error(`conv2d_weight: grad_output ${fmtShape(gradOutput.shape)} does not match output [${g.n}, ${g.O}, ${g.OH}, ${g.OW}]`);
-  }
+  checkGradOutput('conv2d_weight', gradOutput, g);
   return new Tensor(input.backend, input.backend.conv2dGradWeight(gradOutput.storage, input.storage, g), [...weightSize]);
 }

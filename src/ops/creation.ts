@@ -39,11 +39,6 @@ function flatten(data: NestedArray, shape: number[], depth: number, out: number[
   for (const x of data) flatten(x, shape, depth + 1, out);
 }
 
-/** Wraps raw storage as a tensor (internal). */
-export function fromStorage(backend: Backend, storage: ReturnType<Backend['empty']>, shape: number[]): Tensor {
-  return new Tensor(backend, storage, shape);
-}
-
 /**
  * A tensor from data: a number, a nested array, or a flat Float32Array/number[] with an explicit shape
  * (torch.tensor; a flat array with a shape is like torch.tensor(data).reshape(shape)).

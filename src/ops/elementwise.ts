@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/engine.ts';
 import type { BinaryOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
-import { broadcastShapes, broadcastStrides, fmtShape, sameShape } from '../shape.ts';
+import { broadcastShapes, broadcastStrides } from '../shape.ts';
 import { full } from './creation.ts';
 import { sumTo } from './reduce.ts';
 
@@ -163,8 +163,4 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** Fused a * b + c in one kernel (torch.addcmul(c, a, b)). */
 export function fma(a: Tensor, b: Tensor, c: Tensor): Tensor {
   return ternary('fma', a, b, c);
-}
-
-export function checkSameShape(op: string, a: Tensor, b: Tensor): void {
-  if (!sameShape(a.shape, b.shape)) throw new Error(`${op}: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} differ`);
 }
