@@ -1,29 +1,29 @@
 // The training CLI (the project's main job):
-//   npm run train -- train vae [--dataset mnist|fashion] [--epochs N] [--batch N] [--lr X] [--zdim N]
-//                              [--seed N] [--backend webgpu|cpu] [--out DIR] [--resume CKPT]
-//   npm run train -- eval vae --ckpt CKPT [--dataset ...]      test negative ELBO, printed and as JSON
-//   npm run train -- sample vae --ckpt CKPT [--out DIR]        a PNG grid of samples
-// A run writes metrics.jsonl, PNG grids (samples, reconstructions, the 2-D latent manifold for z = 2)
-// and safetensors checkpoints (written atomically; optimizer state and RNG offsets included, so
-// --resume continues the same trajectory) to its out directory. A NaN or Inf loss stops the run with a
-// clear message and leaves the last good checkpoint in place. Uses only the public API, src/data and src/io.
+//   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier> [--dataset D] [--epochs N] [--batch N]
+//        [--lr X] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
+//        [--resume CKPT] [--classifier CKPT] [--train-size N]
+//   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
+//   npm run train -- sample <model> --ckpt CKPT   the model's pictures
+// A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
+// loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
+// noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
+// out directory. A NaN or Inf loss stops the run with a clear message and leaves the last good
+// checkpoint in place. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { init, nn, tidy, noGrad, tensor, randn, stack, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, type Tensor } from '../index.ts';
-import { MlpVAE } from '../models/vae.ts';
-import { loadMnist, loadFashionMnist, Batches, type Split } from '../data/index.ts';
-import { saveSafetensors, loadSafetensors, type NamedArray } from '../io/safetensors.ts';
-import { writeImageGrid } from '../io/png.ts';
+import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
+import { saveSafetensors, loadSafetensors } from '../io/safetensors_file.ts';
+import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeLossCurves, type Series } from '../io/plot.ts';
+import { MODELS, DATASETS, MODEL_DEFAULTS, buildModel, createJob, modelConfig, type JobOptions, type ModelName, type ModelConfig } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
-const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan'] as const;
-const READY_MODELS = ['vae'];
-const DATASETS = ['mnist', 'fashion'] as const;
+const READY_MODELS: ModelName[] = ['vae', 'gan', 'dcgan', 'classifier'];
 const BACKENDS = ['webgpu', 'cpu'] as const;
+const ARCHS = ['mlp', 'conv'] as const;
 
 class UsageError extends Error {}
 
@@ -50,8 +50,9 @@ function parse(argv: string[]) {
       strict: true,
       options: {
         dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-        zdim: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' },
-        resume: { type: 'string' }, ckpt: { type: 'string' }, 'train-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, seed: { type: 'string' },
+        backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
+        classifier: { type: 'string' }, 'train-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -60,26 +61,30 @@ function parse(argv: string[]) {
   const { values: v, positionals } = parsed;
   if (v.help || positionals.length === 0) throw new UsageError('');
   // `npm run train -- vae` is short for `train vae`.
-  const [cmdRaw, modelRaw] = (COMMANDS as readonly string[]).includes(positionals[0]) ? positionals : ['train', ...positionals];
+  const explicit = (COMMANDS as readonly string[]).includes(positionals[0]);
+  const [cmdRaw, modelRaw, ...rest] = explicit ? positionals : ['train', ...positionals];
   const command = choice('command', cmdRaw, COMMANDS);
   if (!modelRaw) throw new UsageError(`missing model: choose one of ${MODELS.join(', ')}`);
   const model = choice('model', modelRaw, MODELS);
   if (!READY_MODELS.includes(model)) throw new UsageError(`model '${model}' is not available yet: the trainable models are ${READY_MODELS.join(', ')}`);
-  if (positionals.length > 2 + ((COMMANDS as readonly string[]).includes(positionals[0]) ? 0 : -1)) {
-    throw new UsageError(`unexpected argument '${positionals.at(-1)}'`);
-  }
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  const d = MODEL_DEFAULTS[model];
+  const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
+  if (!d.datasets.includes(dataset)) throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
   const opts = {
-    command, model,
-    dataset: choice('dataset', v.dataset ?? 'mnist', DATASETS),
-    epochs: num('epochs', v.epochs, 3, true),
-    batch: num('batch', v.batch, 128, true),
-    lr: num('lr', v.lr, 1e-3),
-    zdim: num('zdim', v.zdim, 20, true),
+    command, model, dataset,
+    epochs: num('epochs', v.epochs, d.epochs, true),
+    batch: num('batch', v.batch, d.batch, true),
+    lr: num('lr', v.lr, d.lr),
+    zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
+    arch: choice('arch', v.arch ?? 'mlp', ARCHS),
+    width: v.width === undefined ? undefined : num('width', v.width, 0, true),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
-    out: v.out ?? `runs/${model}-${v.dataset ?? 'mnist'}`,
+    out: v.out ?? `runs/${model}-${dataset}`,
     resume: v.resume,
     ckpt: v.ckpt,
+    classifier: v.classifier,
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
@@ -88,239 +93,147 @@ function parse(argv: string[]) {
 type Opts = ReturnType<typeof parse>;
 
 const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}> [options]
-  --dataset ${DATASETS.join('|')} (mnist)   --epochs N (3)   --batch N (128)   --lr X (1e-3)
-  --zdim N (20)   --seed N (0)   --backend ${BACKENDS.join('|')} (webgpu)   --out DIR (runs/<model>-<dataset>)
-  --resume CKPT (continue a run)   --ckpt CKPT (for eval and sample)
-  --train-size N (train on the first N training images only: quick runs and tests)`;
+  --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring
+  --epochs N       (vae 3, gan 5 x ${1000} steps, dcgan 5, classifier 5)
+  --batch N        (vae 128, gan 256, dcgan 64, classifier 64)
+  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3)
+  --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
+  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32)
+  --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
+  --resume CKPT    continue a run from its checkpoint          --ckpt CKPT   for eval and sample
+  --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
+  --train-size N   train on the first N training images only (quick runs and tests)`;
 
-function loadData(name: Opts['dataset']): Split {
-  return name === 'mnist' ? loadMnist() : loadFashionMnist();
+function jobOptions(o: Opts, config: ModelConfig): JobOptions {
+  return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
 }
 
-async function toNamed(t: Tensor): Promise<NamedArray> {
-  return { shape: t.shape, data: await t.toArray() };
+/** Reads a checkpoint and checks that it holds this kind of model. */
+function readCheckpoint(path: string, model: ModelName) {
+  const ckpt = loadSafetensors(path);
+  const kind = ckpt.metadata.model;
+  if (kind !== model) throw new Error(`${path} holds a ${kind ?? 'model of unknown kind'}, not a ${model}`);
+  return ckpt;
 }
 
-/** Model parameters by their PyTorch-style names, plus optimizer slots as optim.<name>.<m|v>. */
-async function checkpointTensors(model: nn.Module, opt: nn.Adam | null): Promise<Map<string, NamedArray>> {
-  const out = new Map<string, NamedArray>();
-  for (const [k, t] of model.stateDict()) out.set(k, await toNamed(t));
-  if (opt) {
-    const names = [...model.namedParameters()].map(([k]) => k);
-    const state = opt.stateTensors();
-    for (let i = 0; i < names.length; i++) {
-      const [m, v] = state[i];
-      if (m) out.set(`optim.${names[i]}.m`, await toNamed(m));
-      if (v) out.set(`optim.${names[i]}.v`, await toNamed(v));
-    }
-  }
-  return out;
-}
-
-async function restore(path: string, model: nn.Module, opt: nn.Adam | null) {
-  const { tensors, metadata } = loadSafetensors(path);
-  const own = new Map([...tensors].filter(([k]) => !k.startsWith('optim.')));
-  try {
-    await model.loadStateDict(own as Map<string, { shape: number[]; data: Float32Array }>);
-  } catch (e) {
-    throw new Error(`${path} does not fit this model (a different architecture or --zdim?): ${(e as Error).message}`);
-  }
-  if (opt) {
-    const names = [...model.namedParameters()].map(([k]) => k);
-    const slots = names.map((n) => [tensors.get(`optim.${n}.m`), tensors.get(`optim.${n}.v`)] as const);
-    opt.loadState(slots.map(([m, v]) => (m && v ? [m.data, v.data] : null)), Number(metadata.optimizer_step ?? 0));
-  }
-  return metadata;
-}
-
-interface EvalResult {
-  negElbo: number;
-  rec: number;
-  kl: number;
-}
-
-/**
- * Test negative ELBO in nats per image over every test image, in chunks of 100 (independent of the
- * training batch size), with one z sample per image from a fixed generator.
- */
-async function evaluate(vae: MlpVAE, data: Split): Promise<EvalResult> {
-  const gen = new Generator(12345);
-  const chunk = 100, set = data.test;
-  let rec = 0, kl = 0;
-  for (let start = 0; start < set.n; start += chunk) {
-    const m = Math.min(chunk, set.n - start);
-    const t = noGrad(() => tidy(() => vae.elbo(tensor(set.images.subarray(start * 784, (start + m) * 784), [m, 784]), gen)));
-    rec += (await t.rec.item()) * m;
-    kl += (await t.kl.item()) * m;
-    for (const x of Object.values(t)) x.dispose();
-  }
-  return { negElbo: (rec + kl) / set.n, rec: rec / set.n, kl: kl / set.n };
-}
-
-async function writePictures(vae: MlpVAE, data: Split, out: string): Promise<string[]> {
-  const files: string[] = [];
-  await noGrad(async () => {
-    const z = randn([64, vae.zDim], { generator: new Generator(777) });
-    const samples = tidy(() => vae.decode(z).sigmoid());
-    writeImageGrid(join(out, 'samples.png'), await samples.toArray(), 64, 28, 28, 8);
-    files.push('samples.png');
-    const x = tensor(data.test.images.subarray(0, 32 * 784), [32, 784]);
-    const recon = tidy(() => vae.forward(x));
-    const both = new Float32Array(64 * 784);
-    const r = await recon.toArray();
-    for (let i = 0; i < 4; i++) {
-      both.set(data.test.images.subarray(i * 8 * 784, (i + 1) * 8 * 784), i * 16 * 784);
-      both.set(r.subarray(i * 8 * 784, (i + 1) * 8 * 784), (i * 16 + 8) * 784);
-    }
-    writeImageGrid(join(out, 'reconstructions.png'), both, 64, 28, 28, 8);
-    files.push('reconstructions.png');
-    if (vae.zDim === 2) {
-      // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
-      const k = 20, grid = new Float32Array(k * k * 2);
-      const probit = (p: number) => Math.SQRT2 * erfinv(2 * p - 1);
-      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-        grid[2 * (i * k + j)] = probit((j + 0.5) / k);
-        grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
-      }
-      const m = tidy(() => vae.decode(tensor(grid, [k * k, 2])).sigmoid());
-      writeImageGrid(join(out, 'manifold.png'), await m.toArray(), k * k, 28, 28, k, 1);
-      files.push('manifold.png');
-    }
-  });
-  return files;
-}
-
-/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
-function erfinv(x: number): number {
-  let w = -Math.log((1 - x) * (1 + x)), p: number;
-  if (w < 5) {
-    w -= 2.5;
-    p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
-  } else {
-    w = Math.sqrt(w) - 3;
-    p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
-  }
-  return p * x;
-}
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
+const summary = (r: Record<string, number>) => Object.entries(r).filter(([k]) => !/^(class|mode)_\d/.test(k)).map(([k, x]) => `${k} ${fmt(x)}`).join(', ');
 
 async function train(o: Opts): Promise<void> {
   mkdirSync(o.out, { recursive: true });
-  const data = loadData(o.dataset);
-  if (o.trainSize !== undefined) {
-    const n = Math.min(o.trainSize, data.train.n);
-    data.train = { ...data.train, n, images: data.train.images.subarray(0, n * 784), labels: data.train.labels.subarray(0, n) };
-  }
-  const vae = new MlpVAE({ zDim: o.zdim, generator: new Generator(o.seed) });
-  const opt = new nn.Adam(vae.parameters(), { lr: o.lr });
-  const batches = new Batches(data.train, o.batch, o.seed);
-  const eps = new Generator(o.seed + 1);
+  const config = modelConfig(o.model, o);
+  const model = buildModel(o.model, config);
+  const job = createJob(jobOptions(o, config), model);
+  const optimizers = model.optimizers();
+  const noise = new Generator(o.seed + 1);
   let startEpoch = 0;
   const ckptPath = join(o.out, 'checkpoint.safetensors');
   if (o.resume) {
-    const meta = await restore(o.resume, vae, opt);
-    startEpoch = Number(meta.epoch ?? 0);
-    eps.setState(JSON.parse(meta.eps_generator ?? '{"seed":"0","offset":0}'));
-    setKernelChoices(JSON.parse(meta.kernel_choices ?? '{}'));
+    const ckpt = readCheckpoint(o.resume, o.model);
+    await restoreCheckpoint(ckpt, model, optimizers, o.resume);
+    startEpoch = Number(ckpt.metadata.epoch ?? 0);
+    noise.setState(JSON.parse(ckpt.metadata.noise_generator ?? '{"seed":"0","offset":0}'));
+    setKernelChoices(JSON.parse(ckpt.metadata.kernel_choices ?? '{}'));
     console.log(`resumed from ${o.resume} at epoch ${startEpoch}`);
   } else {
     writeFileSync(join(o.out, 'metrics.jsonl'), '');
   }
-  // Warm-up: one forward/backward and one evaluation batch, with a throwaway generator and no update,
-  // so the kernel tuner has measured every shape before the first real step (kernel choices are then
-  // fixed for the run, and saved with the checkpoints for --resume).
+  // Warm-up: one training step on a snapshot of the state, restored afterwards, so the kernel tuner has
+  // measured every shape before the first real step (kernel choices are then fixed for the run and saved
+  // with the checkpoints for --resume).
   {
-    const { images } = batches.load(0, 0);
-    tidy(() => vae.elbo(images, new Generator(0)).loss.backward());
-    vae.zeroGrad();
-    await evaluate(vae, { ...data, test: { ...data.test, n: Math.min(100, data.test.n) } });
+    const saved = await checkpointTensors(model, optimizers);
+    model.trainStep(job.batch(0, 0), new Generator(0)).dispose();
+    await restoreCheckpoint(saved, model, optimizers);
+    model.zeroGrad();
+    await job.warmup?.();
     await sync();
   }
   const info = backendInfo();
-  console.log(`training vae (z=${o.zdim}) on ${o.dataset}: ${data.train.n} train / ${data.test.n} test images, batch ${o.batch}, ` +
-    `${o.epochs} epochs, Adam lr ${o.lr}, on ${info.name} (${info.description})`);
-  // Loss curves: per-step training -ELBO (from the resumed step on, after --resume) and per-epoch test
-  // -ELBO (earlier epochs read back from metrics.jsonl on resume).
-  const curves: Series[] = [{ name: 'train -ELBO (per step)', points: [] }, { name: 'test -ELBO (per epoch)', points: [] }];
+  console.log(`training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
+    `on ${info.name} (${info.description})`);
+  const names = model.lossNames;
+  const curves: Series[] = [...names.map((n) => ({ name: `train ${n} (per step)`, points: [] as [number, number][] }))];
+  const rows: Record<string, number>[] = [];
   if (o.resume && existsSync(join(o.out, 'metrics.jsonl'))) {
     for (const line of readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean)) {
-      const r = JSON.parse(line) as { epoch: number; step: number; test_neg_elbo: number };
-      if (r.epoch <= startEpoch) curves[1].points.push([r.step, r.test_neg_elbo]);
+      const r = JSON.parse(line);
+      if (r.epoch <= startEpoch) rows.push(r);
     }
   }
   const bar = new cliProgress.SingleBar({
-    format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} (rec {rec} + kl {kl}) | {ips} img/s | ETA {eta_formatted}',
+    format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
   }, cliProgress.Presets.shades_classic);
   for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
-    bar.start(batches.perEpoch, 0, { epoch: epoch + 1, loss: '-', rec: '-', kl: '-', ips: '-' });
+    bar.start(job.perEpoch, 0, { epoch: epoch + 1, losses: '-', ips: '-' });
     const t0 = performance.now();
-    let sum = { loss: 0, rec: 0, kl: 0 };
-    for (const { images, index } of batches.epoch(epoch)) {
-      const terms = tidy(() => {
-        opt.zeroGrad();
-        const t = vae.elbo(images, eps);
-        t.loss.backward();
-        opt.step();
-        return t;
-      });
-      // One readback per step for the three numbers (each readback waits for the queue).
-      const both = stack([terms.loss, terms.rec, terms.kl]);
-      const [loss, rec, kl] = await both.toArray();
-      both.dispose();
-      for (const x of Object.values(terms)) x.dispose();
-      if (!Number.isFinite(loss)) {
+    const sums = new Array(names.length).fill(0);
+    for (let index = 0; index < job.perEpoch; index++) {
+      const terms = model.trainStep(job.batch(epoch, index), noise);
+      // One readback per step for all loss terms (each readback waits for the queue).
+      const values = await terms.toArray();
+      terms.dispose();
+      const bad = [...values].findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
         bar.stop();
-        throw new Error(`the loss became ${loss} at epoch ${epoch + 1}, step ${index + 1} (rec ${rec}, kl ${kl}): stopping; ` +
-          `the last good checkpoint is ${ckptPath} (try a lower --lr)`);
+        throw new Error(`the ${names[bad]} loss became ${values[bad]} at epoch ${epoch + 1}, step ${index + 1} ` +
+          `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
+          `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
       }
-      sum = { loss: sum.loss + loss, rec: sum.rec + rec, kl: sum.kl + kl };
-      curves[0].points.push([epoch * batches.perEpoch + index + 1, loss]);
+      const step = epoch * job.perEpoch + index + 1;
+      values.forEach((x, i) => { sums[i] += x; curves[i].points.push([step, x]); });
       const ips = ((index + 1) * o.batch) / ((performance.now() - t0) / 1e3);
-      bar.update(index + 1, { loss: loss.toFixed(2), rec: rec.toFixed(2), kl: kl.toFixed(2), ips: ips.toFixed(0) });
+      bar.update(index + 1, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: ips.toFixed(0) });
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
-    const test = await evaluate(vae, data);
-    const n = batches.perEpoch;
-    const record = {
-      epoch: epoch + 1, step: (epoch + 1) * n, train_neg_elbo: sum.loss / n, train_rec: sum.rec / n, train_kl: sum.kl / n,
-      test_neg_elbo: test.negElbo, test_rec: test.rec, test_kl: test.kl, images_per_s: (n * o.batch) / seconds,
+    const test = await job.evaluate();
+    const record: Record<string, number> = {
+      epoch: epoch + 1, step: (epoch + 1) * job.perEpoch,
+      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / job.perEpoch])),
+      ...test, images_per_s: (job.perEpoch * o.batch) / seconds,
     };
+    rows.push(record);
     appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-    curves[1].points.push([record.step, test.negElbo]);
-    writeLossCurves(join(o.out, 'loss.svg'), `VAE z=${o.zdim} on ${o.dataset}: negative ELBO (nats per image)`, curves);
-    console.log(`epoch ${epoch + 1}: train -ELBO ${record.train_neg_elbo.toFixed(2)}, test -ELBO ${test.negElbo.toFixed(2)} nats ` +
-      `(rec ${test.rec.toFixed(2)} + KL ${test.kl.toFixed(2)}), ${record.images_per_s.toFixed(0)} img/s`);
-    saveSafetensors(ckptPath, await checkpointTensors(vae, opt), {
-      model: 'vae', zdim: String(o.zdim), dataset: o.dataset, epoch: String(epoch + 1),
-      optimizer_step: String(opt.stepCount), eps_generator: JSON.stringify(eps.getState()),
+    const headline = Object.keys(test)[0];
+    const perEpoch: Series[] = headline ? [{ name: `test ${headline} (per epoch)`, points: rows.map((r) => [r.step, r[headline]] as [number, number]) }] : [];
+    writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
+    console.log(`epoch ${epoch + 1}: ${summary(record)}`);
+    const saved = await checkpointTensors(model, optimizers);
+    saveSafetensors(ckptPath, saved.tensors, {
+      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset, epoch: String(epoch + 1),
+      noise_generator: JSON.stringify(noise.getState()),
       kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().map((c) => [c.key, c.chosen]))),
     });
   }
-  const files = await writePictures(vae, data, o.out);
-  console.log(`wrote ${join(o.out, 'metrics.jsonl')}, ${join(o.out, 'loss.svg')}, ${ckptPath} and ${files.map((f) => join(o.out, f)).join(', ')}`);
+  const files = await job.pictures(o.out);
+  console.log(`wrote ${[join(o.out, 'metrics.jsonl'), join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
+}
+
+/** The model of a checkpoint, built from the config it stores, with its weights. */
+async function fromCheckpoint(o: Opts) {
+  const ckpt = readCheckpoint(o.ckpt!, o.model);
+  const config = JSON.parse(ckpt.metadata.config ?? '{}') as ModelConfig;
+  const model = buildModel(o.model, config);
+  await restoreCheckpoint(ckpt, model, [], o.ckpt);
+  const dataset = (ckpt.metadata.dataset ?? o.dataset) as Opts['dataset'];
+  return { model, job: createJob(jobOptions({ ...o, dataset }, config), model), dataset };
 }
 
 async function evalCmd(o: Opts): Promise<void> {
-  const data = loadData(o.dataset);
-  const meta = loadSafetensors(o.ckpt!).metadata;
-  const vae = new MlpVAE({ zDim: Number(meta.zdim ?? o.zdim) });
-  await restore(o.ckpt!, vae, null);
-  const r = await evaluate(vae, data);
-  const out = { model: 'vae', dataset: o.dataset, checkpoint: o.ckpt, test_neg_elbo: r.negElbo, test_rec: r.rec, test_kl: r.kl };
+  const { job, dataset } = await fromCheckpoint(o);
+  const r = await job.evaluate();
+  const out = { model: o.model, dataset, checkpoint: o.ckpt, ...r };
   console.log(JSON.stringify(out, null, 2));
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(out, null, 2));
 }
 
 async function sampleCmd(o: Opts): Promise<void> {
-  const meta = loadSafetensors(o.ckpt!).metadata;
-  const vae = new MlpVAE({ zDim: Number(meta.zdim ?? o.zdim) });
-  await restore(o.ckpt!, vae, null);
+  const { job } = await fromCheckpoint(o);
   mkdirSync(o.out, { recursive: true });
-  const files = await writePictures(vae, loadData(o.dataset), o.out);
+  const files = await job.pictures(o.out);
   console.log(`wrote ${files.map((f) => join(o.out, f)).join(', ')}`);
 }
 

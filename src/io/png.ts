@@ -22,3 +22,34 @@ export function writeImageGrid(path: string, images: Float32Array, count: number
   }
   writeFileSync(path, PNG.sync.write(png));
 }
+
+/**
+ * A scatter plot of 2-D point sets as a PNG (size x size pixels over [-extent, extent]^2), each set in
+ * its RGB colour, drawn in order (later sets on top), with faint axes.
+ */
+export function writeScatter(path: string, sets: { points: Float32Array; color: [number, number, number] }[], extent = 3, size = 480): void {
+  const png = new PNG({ width: size, height: size });
+  png.data.fill(255);
+  const put = (x: number, y: number, [r, g, b]: [number, number, number]) => {
+    if (x < 0 || y < 0 || x >= size || y >= size) return;
+    const o = 4 * (y * size + x);
+    png.data[o] = r;
+    png.data[o + 1] = g;
+    png.data[o + 2] = b;
+  };
+  for (let i = 0; i < size; i++) {
+    put(i, size >> 1, [220, 220, 220]);
+    put(size >> 1, i, [220, 220, 220]);
+  }
+  const px = (v: number) => Math.round(((v + extent) / (2 * extent)) * (size - 1));
+  for (const { points, color } of sets) {
+    for (let i = 0; i < points.length / 2; i++) {
+      const x = px(points[2 * i]), y = size - 1 - px(points[2 * i + 1]);
+      put(x, y, color);
+      put(x + 1, y, color);
+      put(x, y + 1, color);
+      put(x + 1, y + 1, color);
+    }
+  }
+  writeFileSync(path, PNG.sync.write(png));
+}

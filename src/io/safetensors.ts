@@ -2,9 +2,8 @@
 // little-endian header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, and
 // "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Written by hand: the
 // format is this one paragraph, and no maintained npm package implements it. Writes are atomic (a
-// temporary file renamed over the target), so a crash never leaves a half-written checkpoint. Node only.
-
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// temporary file renamed over the target, in safetensors_file.ts), so a crash never leaves a half-written
+// checkpoint. This file has no Node imports: the browser demo reads and writes the same bytes.
 
 export interface NamedArray {
   shape: number[];
@@ -61,21 +60,4 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
     tensors.set(key, { shape: t.shape, data: new Float32Array(copy.buffer) });
   }
   return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
-}
-
-/** Writes atomically: a temporary file beside the target, then a rename. */
-export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
-}
-
-export function loadSafetensors(path: string): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
-  }
-  return decodeSafetensors(bytes, path);
 }

@@ -7,7 +7,10 @@
 import { Tensor, tidy } from '../tensor.ts';
 import { Module } from '../nn/module.ts';
 import { Linear, ReLU, LeakyReLU, Sequential } from '../nn/layers.ts';
-import { Adam } from '../nn/optim.ts';
+import { Adam, type Optimizer } from '../nn/optim.ts';
+import { stack } from '../ops/movement.ts';
+import { noGrad } from '../autograd/engine.ts';
+import type { Trainable, TrainBatch } from './model.ts';
 import { bceWithLogits } from '../ops/functional.ts';
 import { randn } from '../ops/random.ts';
 import { tensor } from '../ops/creation.ts';
@@ -24,7 +27,8 @@ export interface GanOptions {
   generator?: Generator;
 }
 
-export class MlpGAN {
+export class MlpGAN extends Module implements Trainable {
+  readonly lossNames = ['d', 'g'] as const;
   readonly G: Sequential;
   readonly D: Sequential;
   readonly optG: Adam;
@@ -33,15 +37,34 @@ export class MlpGAN {
   readonly loss: 'nonsaturating' | 'saturating';
 
   constructor(o: GanOptions = {}) {
+    super();
     const h = o.hidden ?? 128, d = o.dataDim ?? 2;
     this.zDim = o.zDim ?? 2;
     this.loss = o.loss ?? 'nonsaturating';
     const lo = { generator: o.generator };
-    this.G = new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo));
-    this.D = new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo));
+    this.G = this.module('G', new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo)));
+    this.D = this.module('D', new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo)));
     const adam = { lr: o.lr ?? 1e-3, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
     this.optG = new Adam(this.G.parameters(), adam);
     this.optD = new Adam(this.D.parameters(), adam);
+  }
+
+  /** The generator applied to latent codes z [n, zDim]. */
+  forward(z: Tensor): Tensor {
+    return this.G.call(z);
+  }
+
+  optimizers(): Optimizer[] {
+    return [this.optG, this.optD];
+  }
+
+  /** One D step and one G step on the batch of real points x; returns [d loss, g loss]. */
+  trainStep({ x }: TrainBatch, noise: Generator): Tensor {
+    const { dLoss, gLoss } = this.step(x, noise);
+    const out = noGrad(() => stack([dLoss, gLoss]));
+    dLoss.dispose();
+    gLoss.dispose();
+    return out;
   }
 
   sample(n: number, gen?: Generator): Tensor {
@@ -77,10 +100,6 @@ export class MlpGAN {
     ones.dispose();
     zeros.dispose();
     return { dLoss, gLoss };
-  }
-
-  modules(): Module[] {
-    return [this.G, this.D];
   }
 }
 

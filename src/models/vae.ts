@@ -2,19 +2,27 @@
 // Gaussian encoder q(z|x) = N(mu(x), diag(exp(logvar(x)))), Bernoulli decoder p(x|z) on logits, prior
 // N(0, I). Training maximizes the ELBO  E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), with z sampled by the
 // reparameterization z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) from Philox (not a function of the
-// parameters, so gradients reach mu and logvar only). Built from src/nn and tensor ops only.
+// parameters, so gradients reach mu and logvar only). Two architectures share the objective: the paper's
+// MLP and a convolutional one. Built from src/nn and tensor ops only.
 
-import { Tensor } from '../tensor.ts';
+import { Tensor, tidy } from '../tensor.ts';
 import { Module } from '../nn/module.ts';
-import { Linear } from '../nn/layers.ts';
+import { Conv2d, ConvTranspose2d, Linear } from '../nn/layers.ts';
+import { Adam, type Optimizer } from '../nn/optim.ts';
 import { bernoulliLogLik, gaussianKL, reparameterize } from '../ops/functional.ts';
+import { stack } from '../ops/movement.ts';
+import { noGrad } from '../autograd/engine.ts';
 import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
+import type { Trainable, TrainBatch } from './model.ts';
 
 export interface VAEOptions {
   inputDim?: number;
+  /** Hidden units (MLP) or channels of the first conv (conv; the second has twice as many). */
   hidden?: number;
   zDim?: number;
+  /** Adam learning rate of trainStep (default 1e-3, as in the quality run). */
+  lr?: number;
   generator?: Generator;
   backend?: Backend;
 }
@@ -28,8 +36,55 @@ export interface ElboTerms {
   loss: Tensor;
 }
 
+/** The ELBO, sampling and the training step; subclasses give the encoder and the decoder. */
+export abstract class VAE extends Module implements Trainable {
+  readonly lossNames = ['loss', 'rec', 'kl'] as const;
+  abstract readonly zDim: number;
+  private opt?: Adam;
+
+  constructor(private readonly lr = 1e-3) {
+    super();
+  }
+
+  /** q(z|x) for a batch of images (any shape [batch, ...] with 784 values per image). */
+  abstract encode(x: Tensor): { mu: Tensor; logvar: Tensor };
+  /** Bernoulli logits of p(x|z), [batch, 784]. */
+  abstract decode(z: Tensor): Tensor;
+
+  forward(x: Tensor): Tensor {
+    return this.decode(this.encode(x).mu).sigmoid();
+  }
+
+  /** The negative ELBO and its two terms for a batch x in [0, 1], one z sample per image. */
+  elbo(x: Tensor, generator?: Generator): ElboTerms {
+    const flat = x.reshape([x.shape[0], -1]);
+    const { mu, logvar } = this.encode(x);
+    const z = reparameterize(mu, logvar, generator);
+    const rec = bernoulliLogLik(this.decode(z), flat).neg().mean();
+    const kl = gaussianKL(mu, logvar).mean();
+    return { rec, kl, loss: rec.add(kl) };
+  }
+
+  optimizers(): Optimizer[] {
+    this.opt ??= new Adam(this.parameters(), { lr: this.lr });
+    return [this.opt];
+  }
+
+  /** One Adam step on the negative ELBO of the batch; returns [loss, rec, kl]. */
+  trainStep({ x }: TrainBatch, noise: Generator): Tensor {
+    const [opt] = this.optimizers();
+    return tidy(() => {
+      opt.zeroGrad();
+      const t = this.elbo(x, noise);
+      t.loss.backward();
+      opt.step();
+      return noGrad(() => stack([t.loss, t.rec, t.kl]));
+    });
+  }
+}
+
 /** The MLP VAE: 784-400-z (mu, logvar heads) and z-400-784, ReLU hidden layers. */
-export class MlpVAE extends Module {
+export class MlpVAE extends VAE {
   readonly enc: Linear;
   readonly mu: Linear;
   readonly logvar: Linear;
@@ -38,7 +93,7 @@ export class MlpVAE extends Module {
   readonly zDim: number;
 
   constructor(o: VAEOptions = {}) {
-    super();
+    super(o.lr);
     const d = o.inputDim ?? 784, h = o.hidden ?? 400;
     this.zDim = o.zDim ?? 20;
     const lo = { generator: o.generator, backend: o.backend };
@@ -54,22 +109,48 @@ export class MlpVAE extends Module {
     return { mu: this.mu.call(h), logvar: this.logvar.call(h) };
   }
 
-  /** Bernoulli logits of p(x|z), [batch, 784]. */
   decode(z: Tensor): Tensor {
     return this.dec2.call(this.dec1.call(z).relu());
   }
+}
 
-  forward(x: Tensor): Tensor {
-    return this.decode(this.encode(x).mu).sigmoid();
+/**
+ * The convolutional VAE for 28x28 images: two stride-2 4x4 convs (28 -> 14 -> 7, ReLU) and linear
+ * mu / logvar heads; the decoder mirrors it (linear to 7x7, two stride-2 transposed convs, logits out).
+ */
+export class ConvVAE extends VAE {
+  readonly conv1: Conv2d;
+  readonly conv2: Conv2d;
+  readonly mu: Linear;
+  readonly logvar: Linear;
+  readonly fc: Linear;
+  readonly deconv1: ConvTranspose2d;
+  readonly deconv2: ConvTranspose2d;
+  readonly zDim: number;
+  private readonly c: number;
+
+  constructor(o: VAEOptions = {}) {
+    super(o.lr);
+    const c = (this.c = o.hidden ?? 16);
+    this.zDim = o.zDim ?? 20;
+    const lo = { generator: o.generator, backend: o.backend };
+    const s2 = { stride: 2, padding: 1, ...lo };
+    this.conv1 = this.module('conv1', new Conv2d(1, c, 4, s2));
+    this.conv2 = this.module('conv2', new Conv2d(c, 2 * c, 4, s2));
+    this.mu = this.module('mu', new Linear(2 * c * 49, this.zDim, lo));
+    this.logvar = this.module('logvar', new Linear(2 * c * 49, this.zDim, lo));
+    this.fc = this.module('fc', new Linear(this.zDim, 2 * c * 49, lo));
+    this.deconv1 = this.module('deconv1', new ConvTranspose2d(2 * c, c, 4, s2));
+    this.deconv2 = this.module('deconv2', new ConvTranspose2d(c, 1, 4, s2));
   }
 
-  /** The negative ELBO and its two terms for a batch x in [0, 1], one z sample per image. */
-  elbo(x: Tensor, generator?: Generator): ElboTerms {
-    const flat = x.reshape([x.shape[0], -1]);
-    const { mu, logvar } = this.encode(flat);
-    const z = reparameterize(mu, logvar, generator);
-    const rec = bernoulliLogLik(this.decode(z), flat).neg().mean();
-    const kl = gaussianKL(mu, logvar).mean();
-    return { rec, kl, loss: rec.add(kl) };
+  encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
+    const h = this.conv2.call(this.conv1.call(x.reshape([x.shape[0], 1, 28, 28])).relu()).relu().flatten(1);
+    return { mu: this.mu.call(h), logvar: this.logvar.call(h) };
+  }
+
+  decode(z: Tensor): Tensor {
+    const h = this.fc.call(z).relu().reshape([z.shape[0], 2 * this.c, 7, 7]);
+    return this.deconv2.call(this.deconv1.call(h).relu()).reshape([z.shape[0], 784]);
   }
 }

@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { batchNorm, dropout, instanceNorm, linear } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, dropout, instanceNorm, linear } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -124,6 +124,24 @@ export class Sigmoid extends Module {
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     return x.flatten(1);
+  }
+}
+/** Reshapes dim 1 into `sizes` (torch.nn.Unflatten(1, sizes)): e.g. [n, c*h*w] -> [n, c, h, w]. */
+export class Unflatten extends Module {
+  constructor(readonly sizes: number[]) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.reshape([x.shape[0], ...this.sizes, ...x.shape.slice(2)]);
+  }
+}
+/** Average pooling over non-overlapping kernel x kernel windows (stride = kernel). */
+export class AvgPool2d extends Module {
+  constructor(readonly kernel: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.kernel);
   }
 }
 export class Dropout extends Module {

@@ -44,13 +44,21 @@ export abstract class Optimizer {
     this.stepCount = step;
     this.params.forEach((p, i) => {
       const values = slots[i];
-      if (!values) return;
+      if (!values) {
+        // No saved state: the parameter starts fresh (as before its first step).
+        for (const t of this.state.get(p) ?? []) t.dispose();
+        this.state.delete(p);
+        return;
+      }
       this.slots(p, values.length).forEach((st, j) => {
         if (values[j].length !== st.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values[j].length} values for ${st.length}`);
         p.backend.write(st, values[j]);
       });
     });
   }
+
+  /** Names of the per-parameter state slots, in stateTensors() order (checkpoint keys). */
+  abstract readonly slotNames: readonly string[];
 
   abstract step(): void;
 }
@@ -64,6 +72,7 @@ export interface SGDOptions {
 }
 
 export class SGD extends Optimizer {
+  readonly slotNames = ['momentum_buffer'] as const;
   constructor(params: Iterable<Tensor>, readonly o: SGDOptions) {
     super(params);
     if (o.nesterov && (!o.momentum || o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
@@ -91,6 +100,7 @@ export interface AdamOptions {
 }
 
 export class Adam extends Optimizer {
+  readonly slotNames = ['m', 'v'] as const;
   constructor(params: Iterable<Tensor>, readonly o: AdamOptions = {}) {
     super(params);
   }

@@ -1,0 +1,384 @@
+// What the training CLI knows per model: how to build it from its config (the constructor options that
+// a checkpoint stores), where its batches come from, how it is evaluated (numbers computed, never
+// stored) and which pictures a run leaves. The loop itself (src/cli/train.ts) is the same for all.
+
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
+import { MlpVAE, ConvVAE, type VAE } from '../models/vae.ts';
+import { MlpGAN, ringBatch, modeCoverage } from '../models/gan.ts';
+import { DCGAN } from '../models/dcgan.ts';
+import { Classifier } from '../models/classifier.ts';
+import { gaussianStats, frechetDistance } from '../models/frechet.ts';
+import type { Trainable, TrainBatch } from '../models/model.ts';
+import { loadMnist, loadFashionMnist, Batches, type ImageSet, type Split } from '../data/index.ts';
+import { loadSafetensors } from '../io/safetensors_file.ts';
+import { restoreCheckpoint } from '../io/checkpoint.ts';
+import { writeImageGrid, writeScatter } from '../io/png.ts';
+
+export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier'] as const;
+export type ModelName = (typeof MODELS)[number];
+export const DATASETS = ['mnist', 'fashion', 'ring'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+/** Per model: the datasets it trains on (first = default) and its default hyper-parameters. */
+export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs: number; batch: number; lr: number }> = {
+  vae: { datasets: ['mnist', 'fashion'], epochs: 3, batch: 128, lr: 1e-3 },
+  // The ring has no epochs of its own: one "epoch" is RING_STEPS steps of fresh points.
+  gan: { datasets: ['ring'], epochs: 5, batch: 256, lr: 1e-3 },
+  dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
+  cyclegan: { datasets: ['mnist'], epochs: 3, batch: 16, lr: 2e-4 },
+  classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
+};
+export const RING_STEPS = 1000;
+
+/** What a run was asked for (from the command line), used to build a model and its data. */
+export interface JobOptions {
+  model: ModelName;
+  dataset: DatasetName;
+  batch: number;
+  seed: number;
+  trainSize?: number;
+  classifier?: string;
+  /** Constructor options of the model (also stored in checkpoints as `config`). */
+  config: ModelConfig;
+}
+
+export interface ModelConfig {
+  arch?: 'mlp' | 'conv';
+  zDim?: number;
+  width?: number;
+  lr?: number;
+  seed?: number;
+}
+
+export interface Job {
+  model: Trainable;
+  perEpoch: number;
+  /** Human-readable data description for the start line. */
+  data: string;
+  batch(epoch: number, index: number): TrainBatch;
+  /** Test metrics; the first key is the headline number of the per-epoch loss curve. */
+  evaluate(): Promise<Record<string, number>>;
+  /** Runs the evaluation's kernels on a small slice, so the tuner has measured their shapes before step 1. */
+  warmup?(): Promise<void>;
+  /** Writes the run's pictures into `out`; returns their file names. */
+  pictures(out: string): Promise<string[]>;
+  /** A short title for the loss-curve plot. */
+  title: string;
+}
+
+/** Builds a model from its config; the init generator is seeded by config.seed. */
+export function buildModel(name: ModelName, c: ModelConfig): Trainable {
+  const generator = new Generator(c.seed ?? 0);
+  switch (name) {
+    case 'vae':
+      return c.arch === 'conv' ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator }) : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
+    case 'gan':
+      return new MlpGAN({ lr: c.lr, generator });
+    case 'dcgan':
+      return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, generator });
+    case 'classifier':
+      return new Classifier({ width: c.width, lr: c.lr, generator });
+    case 'cyclegan':
+      throw new Error('cyclegan: not built yet');
+  }
+}
+
+/** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
+export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lr: number; seed: number }): ModelConfig {
+  const c: ModelConfig = { lr: o.lr, seed: o.seed };
+  if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
+  if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
+  if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
+  return c;
+}
+
+function loadImages(name: DatasetName, trainSize?: number): Split {
+  const data = name === 'fashion' ? loadFashionMnist() : loadMnist();
+  if (trainSize !== undefined) {
+    const n = Math.min(trainSize, data.train.n);
+    data.train = { ...data.train, n, images: data.train.images.subarray(0, n * 784), labels: data.train.labels.subarray(0, n) };
+  }
+  return data;
+}
+
+const describeSplit = (name: string, d: Split) => `${name}: ${d.train.n} train / ${d.test.n} test images`;
+
+/** Runs fn over a set in chunks of `chunk` images (tensors [m, 1, 28, 28]) under noGrad. */
+async function chunks(set: ImageSet, chunk: number, fn: (x: Tensor, start: number, m: number) => Promise<void>): Promise<void> {
+  for (let start = 0; start < set.n; start += chunk) {
+    const m = Math.min(chunk, set.n - start);
+    const x = tensor(set.images.subarray(start * 784, (start + m) * 784), [m, 1, 28, 28]);
+    await noGrad(() => fn(x, start, m));
+    x.dispose();
+  }
+}
+
+export function createJob(o: JobOptions, model: Trainable): Job {
+  switch (o.model) {
+    case 'vae':
+      return vaeJob(o, model as VAE);
+    case 'gan':
+      return ganJob(o, model as MlpGAN);
+    case 'dcgan':
+      return dcganJob(o, model as DCGAN);
+    case 'classifier':
+      return classifierJob(o, model as Classifier);
+    case 'cyclegan':
+      throw new Error('cyclegan: not built yet');
+  }
+}
+
+function imageBatches(o: JobOptions, data: Split) {
+  const b = new Batches(data.train, o.batch, o.seed);
+  return { perEpoch: b.perEpoch, batch: (e: number, i: number) => { const { images, labels } = b.load(e, i); return { x: images, labels }; } };
+}
+
+// ---- VAE -------------------------------------------------------------------------------------------
+
+/** Test negative ELBO in nats per image over every test image (chunks of 100, one z per image, fixed seed). */
+export async function vaeTestElbo(vae: VAE, set: ImageSet): Promise<{ neg_elbo: number; rec: number; kl: number }> {
+  const gen = new Generator(12345);
+  let rec = 0, kl = 0;
+  await chunks(set, 100, async (x, _, m) => {
+    const t = tidy(() => vae.elbo(x, gen));
+    rec += (await t.rec.item()) * m;
+    kl += (await t.kl.item()) * m;
+    for (const v of Object.values(t)) v.dispose();
+  });
+  return { neg_elbo: (rec + kl) / set.n, rec: rec / set.n, kl: kl / set.n };
+}
+
+function vaeJob(o: JobOptions, vae: VAE): Job {
+  const data = loadImages(o.dataset, o.trainSize);
+  return {
+    model: vae, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
+    evaluate: async () => {
+      const r = await vaeTestElbo(vae, data.test);
+      return { test_neg_elbo: r.neg_elbo, test_rec: r.rec, test_kl: r.kl };
+    },
+    warmup: async () => void (await vaeTestElbo(vae, { ...data.test, n: Math.min(100, data.test.n) })),
+    pictures: (out) => vaePictures(vae, data.test, out),
+  };
+}
+
+async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<string[]> {
+  const files: string[] = [];
+  await noGrad(async () => {
+    const z = randn([64, vae.zDim], { generator: new Generator(777) });
+    const samples = tidy(() => vae.decode(z).sigmoid());
+    writeImageGrid(join(out, 'samples.png'), await samples.toArray(), 64, 28, 28, 8);
+    files.push('samples.png');
+    const x = tensor(test.images.subarray(0, 32 * 784), [32, 784]);
+    const r = await tidy(() => vae.forward(x)).toArray();
+    // Rows alternate: 8 test digits, then their reconstructions.
+    const both = new Float32Array(64 * 784);
+    for (let i = 0; i < 4; i++) {
+      both.set(test.images.subarray(i * 8 * 784, (i + 1) * 8 * 784), i * 16 * 784);
+      both.set(r.subarray(i * 8 * 784, (i + 1) * 8 * 784), (i * 16 + 8) * 784);
+    }
+    writeImageGrid(join(out, 'reconstructions.png'), both, 64, 28, 28, 8);
+    files.push('reconstructions.png');
+    if (vae.zDim === 2) {
+      // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
+      const k = 20, grid = new Float32Array(k * k * 2);
+      const probit = (p: number) => Math.SQRT2 * erfinv(2 * p - 1);
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+        grid[2 * (i * k + j)] = probit((j + 0.5) / k);
+        grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
+      }
+      const m = tidy(() => vae.decode(tensor(grid, [k * k, 2])).sigmoid());
+      writeImageGrid(join(out, 'manifold.png'), await m.toArray(), k * k, 28, 28, k, 1);
+      files.push('manifold.png');
+    }
+  });
+  return files;
+}
+
+/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
+export function erfinv(x: number): number {
+  let w = -Math.log((1 - x) * (1 + x)), p: number;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-8;
+    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+  } else {
+    w = Math.sqrt(w) - 3;
+    p = -0.000200214257;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+  }
+  return p * x;
+}
+
+// ---- GAN on the ring -------------------------------------------------------------------------------
+
+function ganJob(o: JobOptions, gan: MlpGAN): Job {
+  const real = keep(zeros([o.batch, 2]));
+  return {
+    model: gan, perEpoch: RING_STEPS,
+    data: `ring of 8 Gaussians (radius 2, std 0.02): fresh points every step, ${RING_STEPS} steps per epoch`,
+    title: 'GAN on the 8-Gaussian ring: losses',
+    batch: (e, i) => {
+      real.backend.write(real.storage, ringBatch(o.batch, o.seed, (e * RING_STEPS + i) * o.batch));
+      return { x: real };
+    },
+    evaluate: async () => {
+      const pts = await noGrad(() => tidy(() => gan.sample(10000, new Generator(9)))).toArray();
+      const r = modeCoverage(pts);
+      return { modes_covered: r.covered, high_quality: r.highQuality, ...Object.fromEntries(r.perMode.map((c, k) => [`mode_${k}`, c])) };
+    },
+    pictures: async (out) => {
+      const pts = await noGrad(() => tidy(() => gan.sample(2000, new Generator(9)))).toArray();
+      writeScatter(join(out, 'samples.png'), [
+        { points: ringBatch(2000, 77, 0), color: [60, 120, 220] },
+        { points: pts, color: [230, 80, 30] },
+      ]);
+      return ['samples.png'];
+    },
+  };
+}
+
+// ---- Classifier ------------------------------------------------------------------------------------
+
+export async function classifierAccuracy(clf: Classifier, set: ImageSet): Promise<{ accuracy: number; loss: number }> {
+  let correct = 0, loss = 0;
+  clf.eval();
+  await chunks(set, 500, async (x, start, m) => {
+    const logits = clf.forward(x);
+    const [pred, lse] = [await logits.argmax(1).toArray(), await logits.logsumexp(1).toArray()];
+    const l = await logits.toArray();
+    for (let i = 0; i < m; i++) {
+      const y = set.labels[start + i];
+      if (pred[i] === y) correct++;
+      loss += lse[i] - l[i * 10 + y];
+    }
+    logits.dispose();
+  });
+  clf.train();
+  return { accuracy: correct / set.n, loss: loss / set.n };
+}
+
+function classifierJob(o: JobOptions, clf: Classifier): Job {
+  const data = loadImages(o.dataset, o.trainSize);
+  return {
+    model: clf, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    title: `CNN classifier on ${o.dataset}: cross-entropy`,
+    evaluate: async () => {
+      const r = await classifierAccuracy(clf, data.test);
+      return { test_loss: r.loss, test_accuracy: r.accuracy };
+    },
+    pictures: async () => [],
+  };
+}
+
+// ---- DCGAN -----------------------------------------------------------------------------------------
+
+/** Loads the scoring classifier of a dataset (trained by `npm run train -- classifier`). */
+export async function loadClassifier(path: string): Promise<Classifier> {
+  if (!existsSync(path)) {
+    throw new Error(`the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
+      '`npm run train -- classifier` (or pass --classifier PATH)');
+  }
+  const ckpt = loadSafetensors(path);
+  if (ckpt.metadata.model !== 'classifier') throw new Error(`${path} holds a ${ckpt.metadata.model ?? 'unknown'} model, not a classifier`);
+  const clf = new Classifier(JSON.parse(ckpt.metadata.config ?? '{}'));
+  await restoreCheckpoint(ckpt, clf, [], path);
+  return clf.eval();
+}
+
+export interface GeneratorScores {
+  /** Frechet distance of classifier features: generated vs real test images. */
+  fd: number;
+  /** Fraction of generated samples the classifier puts in each class. */
+  class_fractions: number[];
+  min_class_fraction: number;
+  /** Mean over samples of the classifier's top-class probability. */
+  mean_top_prob: number;
+}
+
+/** Classifier features [n, d] of images produced chunk by chunk. */
+async function features(clf: Classifier, n: number, images: (start: number, m: number) => Tensor): Promise<{ feats: Float32Array; probs: Float32Array; d: number }> {
+  const parts: Float32Array[] = [], probs: Float32Array[] = [];
+  let d = 0;
+  for (let start = 0; start < n; start += 100) {
+    const m = Math.min(100, n - start);
+    await noGrad(async () => {
+      const f = tidy(() => clf.features(images(start, m)));
+      const p = tidy(() => clf.head.call(f).softmax(1));
+      d = f.shape[1];
+      parts.push(await f.toArray());
+      probs.push(await p.toArray());
+      f.dispose();
+      p.dispose();
+    });
+  }
+  const cat = (xs: Float32Array[]) => { const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0)); let at = 0; for (const x of xs) { o.set(x, at); at += x.length; } return o; };
+  return { feats: cat(parts), probs: cat(probs), d };
+}
+
+/** Real-data feature statistics of a test set (1,000 images), computed once per run. */
+export async function realStats(clf: Classifier, set: ImageSet, n = 1000) {
+  const m = Math.min(n, set.n);
+  const { feats, d } = await features(clf, m, (s, k) => tensor(set.images.subarray(s * 784, (s + k) * 784), [k, 1, 28, 28]));
+  return gaussianStats(feats, m, d);
+}
+
+/** Scores 1,000 samples of a DCGAN's generator (eval mode: batch norm on its running averages). */
+export async function scoreGenerator(g: DCGAN, clf: Classifier, real: ReturnType<typeof gaussianStats>, n = 1000, seed = 4242): Promise<GeneratorScores> {
+  const gen = new Generator(seed);
+  const wasTraining = g.training;
+  g.eval();
+  const { feats, probs, d } = await features(clf, n, (_, m) => g.sample(m, gen));
+  g.train(wasTraining);
+  const counts = new Array(10).fill(0);
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    let k = 0;
+    for (let c = 1; c < 10; c++) if (probs[i * 10 + c] > probs[i * 10 + k]) k = c;
+    counts[k]++;
+    top += probs[i * 10 + k];
+  }
+  const fractions = counts.map((c) => c / n);
+  return { fd: frechetDistance(gaussianStats(feats, n, d), real), class_fractions: fractions, min_class_fraction: Math.min(...fractions), mean_top_prob: top / n };
+}
+
+function dcganJob(o: JobOptions, g: DCGAN): Job {
+  const data = loadImages(o.dataset, o.trainSize);
+  const clfPath = o.classifier ?? `runs/classifier-${o.dataset}/checkpoint.safetensors`;
+  let scoring: Promise<{ clf: Classifier; real: ReturnType<typeof gaussianStats>; untrained: GeneratorScores }> | null = null;
+  return {
+    model: g, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    title: `DCGAN on ${o.dataset}: losses`,
+    evaluate: async () => {
+      if (!existsSync(clfPath)) {
+        console.log(`(no scores: ${clfPath} is missing; train it with npm run train -- classifier --dataset ${o.dataset})`);
+        return {};
+      }
+      // The untrained generator of the same config and seed is the baseline of the Frechet distance.
+      scoring ??= (async () => {
+        const clf = await loadClassifier(clfPath);
+        const real = await realStats(clf, data.test);
+        const fresh = buildModel('dcgan', o.config) as DCGAN;
+        const untrained = await scoreGenerator(fresh, clf, real);
+        return { clf, real, untrained };
+      })();
+      const { clf, real, untrained } = await scoring;
+      const s = await scoreGenerator(g, clf, real);
+      return {
+        fd: s.fd, fd_untrained: untrained.fd, fd_ratio: s.fd / untrained.fd, min_class_fraction: s.min_class_fraction,
+        mean_top_prob: s.mean_top_prob, untrained_mean_top_prob: untrained.mean_top_prob,
+        ...Object.fromEntries(s.class_fractions.map((f, k) => [`class_${k}`, f])),
+      };
+    },
+    pictures: async (out) => {
+      const wasTraining = g.training;
+      g.eval();
+      const x = await noGrad(() => g.sample(64, new Generator(777))).toArray();
+      g.train(wasTraining);
+      writeImageGrid(join(out, 'samples.png'), x, 64, 28, 28, 8);
+      return ['samples.png'];
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Checkpoint contents for a model and its optimizers, as named arrays for safetensors: the model's
+// state_dict under its PyTorch-style names, each optimizer slot as optim.<parameter name>.<slot> (Adam: m,
+// v; SGD: momentum_buffer), and each optimizer's step count in the metadata. Browser-safe: the CLI writes
+// these to disk (safetensors_file.ts), the demo offers them as a download; either loads the other's files.
+
+import type { Tensor } from '../tensor.ts';
+import type { Module } from '../nn/module.ts';
+import type { Optimizer } from '../nn/optim.ts';
+import type { NamedArray } from './safetensors.ts';
+
+function paramNames(model: Module): Map<Tensor, string> {
+  return new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
+}
+
+/** The model's state and its optimizers' slots, read back from the device. */
+export async function checkpointTensors(model: Module, optimizers: Optimizer[] = []): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+  const tensors = new Map<string, NamedArray>();
+  for (const [k, t] of model.stateDict()) tensors.set(k, { shape: t.shape, data: await t.toArray() });
+  const names = paramNames(model);
+  for (const opt of optimizers) {
+    const state = opt.stateTensors();
+    for (let i = 0; i < opt.params.length; i++) {
+      const name = names.get(opt.params[i]);
+      if (name === undefined) throw new Error(`checkpoint: an optimizer holds a parameter that is not in the model (${opt.params[i].name ?? `#${opt.params[i].id}`})`);
+      for (let j = 0; j < state[i].length; j++) {
+        tensors.set(`optim.${name}.${opt.slotNames[j]}`, { shape: state[i][j].shape, data: await state[i][j].toArray() });
+      }
+    }
+  }
+  return { tensors, metadata: { optimizer_steps: JSON.stringify(optimizers.map((o) => o.stepCount)) } };
+}
+
+/**
+ * Loads a checkpoint into the model (strict: every key, every shape) and, when given, its optimizers.
+ * `source` names the file in errors; a different architecture is reported as such.
+ */
+export async function restoreCheckpoint(
+  ckpt: { tensors: Map<string, NamedArray>; metadata: Record<string, string> },
+  model: Module,
+  optimizers: Optimizer[] = [],
+  source = 'checkpoint',
+): Promise<void> {
+  const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
+  try {
+    await model.loadStateDict(own);
+  } catch (e) {
+    throw new Error(`${source} does not fit this model (another model, architecture or --zdim?): ${(e as Error).message}`);
+  }
+  if (optimizers.length === 0) return;
+  const steps = JSON.parse(ckpt.metadata.optimizer_steps ?? '[]') as number[];
+  if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
+  const names = paramNames(model);
+  optimizers.forEach((opt, o) => {
+    const slots = opt.params.map((p) => {
+      const values = opt.slotNames.map((s) => ckpt.tensors.get(`optim.${names.get(p)}.${s}`)?.data);
+      return values.every((v) => v) ? (values as Float32Array[]) : null;
+    });
+    opt.loadState(slots, steps[o]);
+  });
+}

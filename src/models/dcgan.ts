@@ -1,0 +1,112 @@
+// DCGAN (Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional
+// Generative Adversarial Networks", 2016, section 3) for 28x28 images, sized like the two conv / two
+// conv-transpose PyTorch reference of the issue: the generator maps z through a linear layer to a 7x7
+// feature map and two stride-2 transposed convolutions (batch norm and ReLU between, tanh out); the
+// discriminator is two stride-2 convolutions (leaky ReLU 0.2, batch norm on the second, none on the
+// input layer as the paper advises) and a linear logit. Weights start from N(0, 0.02) as in the paper.
+// Training alternates a discriminator step, maximizing log D(x) + log(1 - D(G(z))), and a generator
+// step maximizing log D(G(z)) (non-saturating; the saturating minimax form is an option), with BCE on
+// logits. Images are in [0, 1] at the public API and in [-1, 1] inside (the tanh range).
+
+import { Tensor, tidy } from '../tensor.ts';
+import { Module } from '../nn/module.ts';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten } from '../nn/layers.ts';
+import { Adam, type Optimizer } from '../nn/optim.ts';
+import { assignInPlace, bceWithLogits } from '../ops/functional.ts';
+import { normal, randn } from '../ops/random.ts';
+import { full, zeros } from '../ops/creation.ts';
+import { stack } from '../ops/movement.ts';
+import { noGrad } from '../autograd/engine.ts';
+import type { Generator } from '../random/philox.ts';
+import type { Backend } from '../backend/backend.ts';
+import type { Trainable, TrainBatch } from './model.ts';
+
+export interface DCGANOptions {
+  zDim?: number;
+  /** Channels of the first conv (the second has twice as many); 64 in the paper's spirit, 32 by default here. */
+  width?: number;
+  lr?: number;
+  betas?: [number, number];
+  loss?: 'nonsaturating' | 'saturating';
+  generator?: Generator;
+  backend?: Backend;
+}
+
+export class DCGAN extends Module implements Trainable {
+  readonly lossNames = ['d', 'g'] as const;
+  readonly G: Sequential;
+  readonly D: Sequential;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly zDim: number;
+  readonly loss: 'nonsaturating' | 'saturating';
+
+  constructor(o: DCGANOptions = {}) {
+    super();
+    this.zDim = o.zDim ?? 64;
+    this.loss = o.loss ?? 'nonsaturating';
+    const w = o.width ?? 32;
+    const lo = { generator: o.generator, backend: o.backend };
+    const conv = { stride: 2, padding: 1, ...lo };
+    this.G = this.module('G', new Sequential(
+      new Linear(this.zDim, 2 * w * 7 * 7, lo), new Unflatten([2 * w, 7, 7]), new BatchNorm2d(2 * w, lo), new ReLU(),
+      new ConvTranspose2d(2 * w, w, 4, conv), new BatchNorm2d(w, lo), new ReLU(),
+      new ConvTranspose2d(w, 1, 4, conv), new Tanh(),
+    ));
+    this.D = this.module('D', new Sequential(
+      new Conv2d(1, w, 4, conv), new LeakyReLU(0.2),
+      new Conv2d(w, 2 * w, 4, conv), new BatchNorm2d(2 * w, lo), new LeakyReLU(0.2),
+      new Flatten(), new Linear(2 * w * 7 * 7, 1, lo),
+    ));
+    // Section 4 of the paper: all weights from N(0, 0.02); batch-norm scales from N(1, 0.02), shifts 0.
+    noGrad(() => {
+      for (const [name, p] of this.namedParameters()) {
+        const bnScale = /\.weight$/.test(name) && p.ndim === 1;
+        if (name.endsWith('.weight')) assignInPlace(p, normal(p.shape, bnScale ? 1 : 0, 0.02, { generator: o.generator, backend: p.backend }));
+        else assignInPlace(p, zeros(p.shape, { backend: p.backend }));
+      }
+    });
+    const adam = { lr: o.lr ?? 2e-4, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
+    this.optG = new Adam(this.G.parameters(), adam);
+    this.optD = new Adam(this.D.parameters(), adam);
+  }
+
+  /** Images in [0, 1], [n, 1, 28, 28], from latent codes z [n, zDim]. */
+  forward(z: Tensor): Tensor {
+    return this.G.call(z).add(1).mul(0.5);
+  }
+
+  /** n images from z ~ N(0, I) drawn from `gen`. */
+  sample(n: number, gen?: Generator): Tensor {
+    return tidy(() => this.forward(randn([n, this.zDim], { generator: gen, backend: this.D.parameters()[0].backend })));
+  }
+
+  optimizers(): Optimizer[] {
+    return [this.optG, this.optD];
+  }
+
+  /**
+   * D: minimize BCE(D(x), 1) + BCE(D(G(z)), 0); then G on fresh z: minimize BCE(D(G(z)), 1) = -log D(G(z))
+   * (saturating: minimize log(1 - D(G(z))) = -BCE(D(G(z)), 0)). Returns [d loss, g loss].
+   */
+  trainStep({ x }: TrainBatch, noise: Generator): Tensor {
+    return tidy(() => {
+      const n = x.shape[0], backend = x.backend;
+      const real = x.reshape([n, 1, 28, 28]).mul(2).sub(1);
+      const ones = full([n, 1], 1, { backend }), zeros_ = full([n, 1], 0, { backend });
+      const z = () => randn([n, this.zDim], { generator: noise, backend });
+      this.optD.zeroGrad();
+      const fake = this.G.call(z()).detach();
+      const dLoss = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros_));
+      dLoss.backward();
+      this.optD.step();
+      this.optG.zeroGrad();
+      const logits = this.D.call(this.G.call(z()));
+      const gLoss = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros_).neg();
+      gLoss.backward();
+      this.optG.step();
+      // The generator step also left gradients on D's parameters; the next D step zeroes them first.
+      return noGrad(() => stack([dLoss, gLoss]));
+    });
+  }
+}
