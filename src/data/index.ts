@@ -2,3 +2,4 @@
 export { parseIdx, readIdx, type IdxArray } from './idx.ts';
 export { loadMnist, loadMnistAll, loadFashionMnist, seededPermutation, MNIST_SPLIT_SEED, FASHION_DIR, type ImageSet, type Split } from './datasets.ts';
 export { Batches } from './batches.ts';
+export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';
