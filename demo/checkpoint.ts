@@ -1,0 +1,91 @@
+// Checkpoints in the page, in the CLI's format (src/io/checkpoint.ts and src/io/safetensors.ts, the same
+// code the CLI uses): the model's state_dict names, optim.<param>.<m|v>, and metadata `model` (vae, gan,
+// dcgan, cyclegan) and `config` (JSON of the constructor options), so a file downloaded here loads in
+// `npm run train` and a CLI checkpoint loads here.
+
+import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/safetensors.ts';
+import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
+import type { Trainer } from './trainer.ts';
+
+export interface ParsedCheckpoint {
+  ckpt: { tensors: Map<string, NamedArray>; metadata: Record<string, string> };
+  model: ModelId;
+  config: ModelConfig;
+  /** The learning rate saved in config, if any. */
+  lr?: number;
+  /** Optimizer steps taken (the step counter to continue from), when the file records them. */
+  steps?: number;
+  /** The step noise's generator state (the CLI's `noise_generator`), when the file records it. */
+  noise?: { seed: string; offset: number };
+}
+
+const title = (id: string) => (id in ADAPTERS ? ADAPTERS[id as ModelId].title : `'${id}'`);
+
+/** Decodes a checkpoint file and checks that it is one of `expected`'s, with messages that say what to do. */
+export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: ModelId): ParsedCheckpoint {
+  const ckpt = decodeSafetensors(bytes, fileName);
+  const m = ckpt.metadata.model;
+  if (!m) {
+    throw new Error(`${fileName} has no 'model' metadata: it is not a checkpoint written by \`npm run train\` or by this page`);
+  }
+  if (!(m in ADAPTERS)) throw new Error(`${fileName} is a checkpoint of model '${m}', which this page does not know (it knows ${Object.keys(ADAPTERS).join(', ')})`);
+  if (m !== expected) {
+    throw new Error(`${fileName} is a ${title(m)} checkpoint, but the ${title(expected)} is selected: pick ${title(m)} in the model menu, then load the file`);
+  }
+  let config: ModelConfig = {};
+  if (ckpt.metadata.config) {
+    try {
+      const parsed: unknown = JSON.parse(ckpt.metadata.config);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+      config = parsed as ModelConfig;
+    } catch (e) {
+      throw new Error(`${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`);
+    }
+  }
+  const { lr, ...rest } = config;
+  let steps: number | undefined;
+  try {
+    const s = JSON.parse(ckpt.metadata.optimizer_steps ?? 'null') as unknown;
+    if (Array.isArray(s) && typeof s[0] === 'number') steps = s[0];
+  } catch {
+    steps = undefined;
+  }
+  let noise: ParsedCheckpoint['noise'];
+  try {
+    const n = JSON.parse(ckpt.metadata.noise_generator ?? 'null') as { seed?: unknown; offset?: unknown } | null;
+    if (n && typeof n.seed === 'string' && typeof n.offset === 'number') noise = { seed: n.seed, offset: n.offset };
+  } catch {
+    noise = undefined;
+  }
+  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, steps, noise };
+}
+
+/**
+ * Loads the weights (strict: every name, every shape) and, when the file has them, the optimizer
+ * states, into a model built from the file's config. Returns whether optimizer state was restored.
+ */
+export async function restoreInto(live: LiveModel, p: ParsedCheckpoint, fileName: string): Promise<boolean> {
+  const withOptim = p.ckpt.metadata.optimizer_steps !== undefined;
+  await restoreCheckpoint(p.ckpt, live.model, withOptim ? live.model.optimizers() : [], fileName);
+  return withOptim;
+}
+
+/**
+ * The live model's weights and optimizer state as safetensors bytes, with the metadata the CLI writes
+ * (model, config, dataset, optimizer_steps, noise_generator), so `npm run train -- eval|sample <model>
+ * --ckpt FILE` and `--resume FILE` accept it.
+ */
+export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promise<Uint8Array> {
+  const live = trainer.live;
+  const { tensors, metadata } = await checkpointTensors(live.model, live.model.optimizers());
+  return encodeSafetensors(tensors, {
+    ...metadata,
+    model: a.id,
+    config: JSON.stringify({ ...live.config, lr: trainer.learningRate }),
+    ...(a.dataset ? { dataset: a.dataset } : {}),
+    noise_generator: JSON.stringify(trainer.noiseState),
+    step: String(trainer.step),
+    written_by: 'wgpu-gen browser demo',
+  });
+}

@@ -1,0 +1,151 @@
+// Drawing for the demo, all on 2D canvases: WebGPU canvases are not composited in headless screenshots
+// on SwiftShader, and everything drawn here is small (image grids, point clouds, loss curves), read back
+// from the device once per refresh. Images are drawn at their native resolution and scaled up by CSS
+// (image-rendering: pixelated), so a canvas's pixels are exactly the model's output.
+
+/** Grayscale images (values in [0, 1], row-major h x w each) as a grid with 1-pixel gaps. */
+export function drawImageGrid(
+  canvas: HTMLCanvasElement,
+  pixels: Float32Array,
+  o: { n: number; cols: number; h?: number; w?: number; gap?: number },
+): void {
+  const h = o.h ?? 28, w = o.w ?? 28, gap = o.gap ?? 1;
+  const rows = Math.ceil(o.n / o.cols);
+  const W = o.cols * (w + gap) + gap, H = rows * (h + gap) + gap;
+  if (canvas.width !== W || canvas.height !== H) [canvas.width, canvas.height] = [W, H];
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(W, H);
+  img.data.fill(0);
+  for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
+  // Gaps in a mid gray, so that black digit backgrounds stay apart.
+  for (let p = 0; p < W * H; p++) img.data.fill(70, 4 * p, 4 * p + 3);
+  for (let k = 0; k < o.n; k++) {
+    const x0 = gap + (k % o.cols) * (w + gap), y0 = gap + Math.floor(k / o.cols) * (h + gap);
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        const v = Math.round(255 * Math.min(1, Math.max(0, pixels[k * h * w + i * w + j])));
+        const at = 4 * ((y0 + i) * W + x0 + j);
+        img.data[at] = img.data[at + 1] = img.data[at + 2] = v;
+      }
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** Ten distinguishable colours (digit classes, loss terms). */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/** Maps data coordinates in [-range, range]^2 to a square canvas (y up). */
+export function planeMapper(canvas: HTMLCanvasElement, range: number) {
+  const s = canvas.width / (2 * range);
+  return {
+    toPx: (x: number, y: number): [number, number] => [(x + range) * s, (range - y) * s],
+    fromPx: (px: number, py: number): [number, number] => [px / s - range, range - py / s],
+  };
+}
+
+/** Points (x0, y0, x1, y1, ...) as small squares, one colour or one per point. */
+export function drawPoints(canvas: HTMLCanvasElement, pts: Float32Array, range: number, color: string | ((i: number) => string), size = 2): void {
+  const ctx = canvas.getContext('2d')!;
+  const { toPx } = planeMapper(canvas, range);
+  for (let i = 0; i < pts.length / 2; i++) {
+    const [x, y] = toPx(pts[2 * i], pts[2 * i + 1]);
+    ctx.fillStyle = typeof color === 'string' ? color : color(i);
+    ctx.fillRect(x - size / 2, y - size / 2, size, size);
+  }
+}
+
+/** Axes through the origin and a unit grid. */
+export function drawAxes(canvas: HTMLCanvasElement, range: number): void {
+  const ctx = canvas.getContext('2d')!;
+  const { toPx } = planeMapper(canvas, range);
+  ctx.strokeStyle = '#e4e4e4';
+  ctx.lineWidth = 1;
+  for (let v = -Math.floor(range); v <= range; v++) {
+    const [x] = toPx(v, 0), [, y] = toPx(0, v);
+    ctx.beginPath();
+    ctx.moveTo(x, 0), ctx.lineTo(x, canvas.height);
+    ctx.moveTo(0, y), ctx.lineTo(canvas.width, y);
+    ctx.stroke();
+  }
+  ctx.strokeStyle = '#b0b0b0';
+  const [ox, oy] = toPx(0, 0);
+  ctx.beginPath();
+  ctx.moveTo(ox, 0), ctx.lineTo(ox, canvas.height);
+  ctx.moveTo(0, oy), ctx.lineTo(canvas.width, oy);
+  ctx.stroke();
+}
+
+export interface LossHistory {
+  steps: number[];
+  /** values[t][i]: loss term i at steps[t]. */
+  values: number[][];
+}
+
+/** Mean of each bucket of consecutive points, so that long runs draw at most `max` points per curve. */
+function downsample(h: LossHistory, term: number, max: number): [number, number][] {
+  const n = h.steps.length, per = Math.max(1, Math.ceil(n / max));
+  const out: [number, number][] = [];
+  for (let a = 0; a < n; a += per) {
+    let s = 0, v = 0, c = 0;
+    for (let t = a; t < Math.min(n, a + per); t++) if (Number.isFinite(h.values[t][term])) (s += h.steps[t], v += h.values[t][term], c++);
+    if (c) out.push([s / c, v / c]);
+  }
+  return out;
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/**
+ * One small chart per loss term, side by side, each on its own scale (a VAE's KL is a few nats next to
+ * a reconstruction term of a hundred): step on x, the term's value on y, its latest value in the title.
+ */
+export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string[], h: LossHistory): void {
+  const ctx = canvas.getContext('2d')!;
+  const W = canvas.width, H = canvas.height;
+  ctx.clearRect(0, 0, W, H);
+  ctx.font = '11px system-ui, sans-serif';
+  const cw = W / names.length, pad = { l: 42, r: 8, t: 16, b: 18 };
+  names.forEach((name, i) => {
+    const x0 = i * cw + pad.l, x1 = (i + 1) * cw - pad.r, y0 = pad.t, y1 = H - pad.b;
+    const pts = downsample(h, i, Math.max(2, Math.floor(x1 - x0)));
+    ctx.fillStyle = '#222';
+    const last = h.values.at(-1)?.[i];
+    ctx.fillText(`${name}${last === undefined ? '' : ` = ${fmt(last)}`}`, x0, 11);
+    ctx.strokeStyle = '#ccc';
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    if (pts.length === 0) return;
+    let lo = Math.min(...pts.map((p) => p[1])), hi = Math.max(...pts.map((p) => p[1]));
+    if (hi - lo < 1e-9) (lo -= 0.5, hi += 0.5);
+    const s0 = pts[0][0], s1 = Math.max(pts.at(-1)![0], s0 + 1);
+    const X = (s: number) => x0 + ((s - s0) / (s1 - s0)) * (x1 - x0);
+    const Y = (v: number) => y1 - ((v - lo) / (hi - lo)) * (y1 - y0);
+    ctx.fillStyle = '#666';
+    ctx.fillText(fmt(hi), i * cw + 2, y0 + 9);
+    ctx.fillText(fmt(lo), i * cw + 2, y1);
+    ctx.fillText(`step ${Math.round(s1)}`, x1 - 60, H - 4);
+    ctx.strokeStyle = PALETTE[i % PALETTE.length];
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    pts.forEach(([s, v], k) => (k ? ctx.lineTo(X(s), Y(v)) : ctx.moveTo(X(s), Y(v))));
+    ctx.stroke();
+  });
+}
+
+/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
+function erfinv(x: number): number {
+  let w = -Math.log((1 - x) * (1 + x)), p: number;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-8;
+    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+  } else {
+    w = Math.sqrt(w) - 3;
+    p = -0.000200214257;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+  }
+  return p * x;
+}
+
+/** The standard normal quantile: z with P(Z <= z) = p. */
+export const probit = (p: number): number => Math.SQRT2 * erfinv(2 * p - 1);

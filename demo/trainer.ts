@@ -1,0 +1,192 @@
+// The demo's training loop, on the page's main thread without freezing it: each step is encoded, its
+// loss terms read back (one readback per step, which on WebGPU awaits the GPU and so lets the page
+// run), and the loop gives the event loop a turn at least every ~25 ms, which matters on the CPU
+// backend where a step is plain JavaScript. Every piece of device work on the model (steps, redraws,
+// the latent explorer's decodes, checkpoint reads) goes through one Serial queue, so that none of them
+// ever sees a half-updated model or a disposed one.
+
+import { Generator, profile, type KernelStats } from '../src/index.ts';
+import { Adam, SGD } from '../src/nn/optim.ts';
+import type { LiveModel } from './adapters.ts';
+import type { LossHistory } from './draw.ts';
+
+/** Runs async jobs one after another, in the order they were asked for. */
+export class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** A macrotask turn (not clamped like nested setTimeout(0), not throttled like requestAnimationFrame). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    ch.port2.postMessage(null);
+  });
+}
+
+export interface TrainerEvents {
+  /** After every step (history and counters updated). */
+  onStep(): void;
+  /** After the views were redrawn. */
+  onRender(ms: number): void;
+  /** When the loop starts or stops (by pause, error, or reset). */
+  onRunning(running: boolean): void;
+  onError(e: Error): void;
+}
+
+export class Trainer {
+  step = 0;
+  readonly history: LossHistory = { steps: [], values: [] };
+  running = false;
+  batchSize: number;
+  private lr: number;
+  private readonly noise: Generator;
+  private loop: Promise<void> | null = null;
+  /** Completion times and item counts of recent steps (the throughput window). */
+  private recent: { t: number; items: number }[] = [];
+
+  constructor(
+    readonly live: LiveModel,
+    private readonly serial: Serial,
+    private readonly ev: TrainerEvents,
+    o: { batch: number; lr: number; seed: number; step?: number },
+  ) {
+    this.batchSize = o.batch;
+    this.lr = o.lr;
+    this.step = o.step ?? 0;
+    // The step's random numbers (z, eps), apart from those of the initial weights.
+    this.noise = new Generator(o.seed + 1);
+    this.setLr(o.lr);
+  }
+
+  /** The step noise's Philox position (saved in checkpoints, as the CLI does, so a resumed run continues exactly). */
+  get noiseState(): { seed: string; offset: number } {
+    return this.noise.getState();
+  }
+  set noiseState(s: { seed: string; offset: number }) {
+    this.noise.setState(s);
+  }
+
+  get learningRate(): number {
+    return this.lr;
+  }
+
+  /** Takes effect at the next step: the optimizers read their lr every step. */
+  setLr(lr: number): void {
+    if (!(lr > 0)) throw new Error(`learning rate must be positive, got ${lr}`);
+    this.lr = lr;
+    for (const opt of this.live.model.optimizers()) {
+      if (opt instanceof Adam || opt instanceof SGD) opt.o.lr = lr;
+    }
+  }
+
+  /** One training step; returns its loss terms. */
+  trainStep(): Promise<number[]> {
+    return this.serial.run(async () => {
+      const size = this.batchSize;
+      const t = this.live.model.trainStep(this.live.batch(size), this.noise);
+      let v: number[];
+      try {
+        v = [...(await t.toArray())];
+      } finally {
+        t.dispose();
+      }
+      this.step++;
+      this.history.steps.push(this.step);
+      this.history.values.push(v);
+      const now = performance.now();
+      this.recent.push({ t: now, items: this.live.itemsPerStep(size) });
+      while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();
+      if (!v.every(Number.isFinite)) {
+        const names = this.live.model.lossNames;
+        throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
+      }
+      return v;
+    });
+  }
+
+  /** Steps and examples per second over the last few seconds of training. */
+  throughput(): { stepsPerSec: number; itemsPerSec: number } {
+    const r = this.recent;
+    if (r.length < 2) return { stepsPerSec: 0, itemsPerSec: 0 };
+    const dt = (r[r.length - 1].t - r[0].t) / 1000;
+    const items = r.slice(1).reduce((a, s) => a + s.items, 0);
+    return { stepsPerSec: (r.length - 1) / dt, itemsPerSec: items / dt };
+  }
+
+  render(): Promise<void> {
+    return this.serial.run(async () => {
+      const t0 = performance.now();
+      await this.live.render();
+      this.ev.onRender(performance.now() - t0);
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.recent = [];
+    this.ev.onRunning(true);
+    this.loop = this.run();
+  }
+
+  /** Stops after the step in flight; resolves once the loop has finished (views redrawn). */
+  async pause(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    // Redraw about once a second, but spend at most ~20% of the time drawing (slow adapters).
+    let lastRender = performance.now(), renderEvery = 1000, lastYield = performance.now();
+    try {
+      while (this.running) {
+        await this.trainStep();
+        this.ev.onStep();
+        if (performance.now() - lastRender > renderEvery) {
+          const t0 = performance.now();
+          await this.render();
+          lastRender = performance.now();
+          renderEvery = Math.max(1000, 4 * (lastRender - t0));
+        }
+        if (performance.now() - lastYield > 25) {
+          await nextTask();
+          lastYield = performance.now();
+        }
+      }
+      await this.render();
+    } catch (e) {
+      this.running = false;
+      this.ev.onError(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.loop = null;
+      this.ev.onRunning(false);
+    }
+  }
+
+  /**
+   * Profiles the next n training steps with the runtime's kernel profiler (the loop pauses for them and
+   * resumes afterwards), so the table shows the kernels of training steps only.
+   */
+  async profileSteps(n: number): Promise<KernelStats[]> {
+    const wasRunning = this.running;
+    await this.pause();
+    try {
+      const { kernels } = await profile(async () => {
+        for (let i = 0; i < n; i++) {
+          await this.trainStep();
+          this.ev.onStep();
+        }
+      });
+      return kernels;
+    } finally {
+      if (wasRunning) this.start();
+      else await this.render(); // the views show the weights after these steps
+    }
+  }
+}
