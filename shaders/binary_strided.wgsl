@@ -1,5 +1,7 @@
 // Binary op with NumPy broadcasting: each input is read through strides over the output's shape
-// (stride 0 on a broadcast dimension). Each invocation makes 4 consecutive outputs.
+// (stride 0 on a broadcast dimension; the host merges dims first, see collapseDims). Each invocation
+// makes 4 consecutive outputs: the index is decomposed (divisions, slow on CPU-like adapters) for the
+// first, and the next ones step along the innermost dimension unless they cross a row.
 override WG: u32 = 256u;
 struct Params {
   n: u32, rank: u32, p0: u32, p1: u32,
@@ -34,8 +36,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var va = vec4<f32>(0.0);
   var vb = vec4<f32>(0.0);
   let cnt = min(4u, params.n - base);
+  let last = params.rank - 1u;
+  let inner = params.shape[last / 4u][last % 4u];
+  let step = vec2<u32>(params.sa[last / 4u][last % 4u], params.sb[last / 4u][last % 4u]);
+  var o = offsets(base);
+  var col = base % inner;
   for (var j = 0u; j < cnt; j = j + 1u) {
-    let o = offsets(base + j);
+    if (j > 0u) {
+      col = col + 1u;
+      if (col == inner) {
+        col = 0u;
+        o = offsets(base + j);
+      } else {
+        o = o + step;
+      }
+    }
     va[j] = a[o.x];
     vb[j] = b[o.y];
   }

@@ -50,3 +50,27 @@ export function normDim(op: string, dim: number, rank: number): number {
 }
 
 export const fmtShape = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/**
+ * Merges adjacent dimensions that every operand walks as one (stride[d] = stride[d+1] * shape[d+1] for
+ * all stride lists, which includes two broadcast dims of stride 0), and drops size-1 dims: a batch-norm
+ * broadcast [n, c, h, w] with strides [0, 1, 0, 0] becomes [n, c, h*w]. Same elements, same order, fewer
+ * index divisions per element in the strided kernels.
+ */
+export function collapseDims(shape: readonly number[], ...strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => (outStrides[k][last] = s[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  if (outShape.length === 0) return { shape: [1], strides: strides.map(() => [1]) };
+  return { shape: outShape, strides: outStrides };
+}

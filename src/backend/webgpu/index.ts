@@ -9,7 +9,7 @@ import {
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
-import { numel, sameShape, contiguousStrides } from '../../shape.ts';
+import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -121,10 +121,11 @@ export class WebGPUBackend implements Backend {
         uniforms: packUniforms([n4]), workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n, bytes: 12 * n,
       });
     } else {
+      const c = collapseDims(shape, sa, sb, contiguous);
       this.ctx.dispatch({
         kernel: 'binary_strided', label: `binary_strided:${op}`, constants: { OP },
         buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms([n, shape.length], [shape, sa, sb]),
+        uniforms: packUniforms([n, c.shape.length], [c.shape, c.strides[0], c.strides[1]]),
         workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
       });
     }
@@ -188,6 +189,8 @@ export class WebGPUBackend implements Backend {
   private copyRaw(src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
     const n = numel(shape);
     if (n === 0) return;
+    const c = collapseDims(shape, si, so);
+    [shape, si, so] = [c.shape, c.strides[0], c.strides[1]];
     const sh = shape.length ? shape : [1];
     const inner = sh[sh.length - 1];
     const invocations = (n / inner) * Math.ceil(inner / 8);
