@@ -2,9 +2,13 @@
 // step by step on both backends and lowers the negative ELBO.
 import { describe, expect, it } from 'vitest';
 import { Generator, nn, tensor, tidy, withBackend, type Backend } from '../src/index.ts';
-import { MlpVAE } from '../src/models/vae.ts';
+import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { gaussianStats, frechetDistance, symmetricEigen } from '../src/models/frechet.ts';
+import type { Trainable } from '../src/models/model.ts';
 import { loadMnist, Batches } from '../src/data/index.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { cpu, getGpu, rng, RUN_SEED } from './helpers.ts';
 
 describe('MLP VAE', () => {
   it('computes the ELBO terms as their definitions', async () => {
@@ -98,5 +102,113 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
       expect(c[0]).toBeLessThan(1.8);
       if (loss === 'saturating') expect(c[1]).toBeLessThan(0);
     }
+  });
+});
+
+/** Loss vectors of `steps` training steps of a model built on backend b, with the same seeds everywhere. */
+async function trainCurve(b: Backend, build: () => Trainable, steps: number, batch: number, withLabels = false): Promise<Float32Array[]> {
+  return withBackend(b, async () => {
+    const model = build();
+    const batches = new Batches(loadMnist().train, batch, 4, b);
+    const noise = new Generator(5);
+    const out: Float32Array[] = [];
+    for (let s = 0; s < steps; s++) {
+      const { images, labels } = batches.load(0, s);
+      const t = model.trainStep({ x: images, labels: withLabels ? labels : undefined }, noise);
+      out.push(await t.toArray());
+      t.dispose();
+    }
+    batches.dispose();
+    return out;
+  });
+}
+
+function expectSameCurves(c: Float32Array[], g: Float32Array[], names: readonly string[], rel: number): void {
+  for (let s = 0; s < c.length; s++) {
+    for (let k = 0; k < names.length; k++) {
+      expect(Math.abs(c[s][k] - g[s][k]), `step ${s} ${names[k]}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(rel * Math.abs(c[s][k]) + 1e-4);
+    }
+  }
+}
+
+describe('convolutional models', () => {
+  it('conv VAE: the same negative ELBO step by step on both backends, and it falls', async () => {
+    const gpu = await getGpu();
+    const build = () => new ConvVAE({ zDim: 8, hidden: 8, lr: 3e-3, generator: new Generator(3) });
+    const [c, g] = [await trainCurve(cpu, build, 12, 16), await trainCurve(gpu, build, 12, 16)];
+    // eps normals differ by the GPU's cos/log precision (as for the MLP VAE).
+    expectSameCurves(c, g, ['loss', 'rec', 'kl'], 3e-3);
+    expect(c[11][0]).toBeLessThan(0.85 * c[0][0]);
+  });
+
+  it('DCGAN: D and G steps match on both backends; D starts near 2 log 2', async () => {
+    const gpu = await getGpu();
+    const build = () => new DCGAN({ zDim: 16, width: 8, generator: new Generator(1) });
+    const [c, g] = [await trainCurve(cpu, build, 6, 16), await trainCurve(gpu, build, 6, 16)];
+    // Batch norm divides by batch statistics of a fresh net: differences of z's float normals grow a little.
+    expectSameCurves(c, g, ['d', 'g'], 1e-2);
+    expect(Math.abs(c[0][0] - 2 * Math.log(2))).toBeLessThan(0.3);
+    const model = await withBackend(cpu, async () => new DCGAN({ zDim: 16, width: 8, generator: new Generator(1) }));
+    const x = await withBackend(cpu, async () => model.sample(3, new Generator(2)).toArray());
+    expect(x.length).toBe(3 * 784);
+    expect(Math.min(...x)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...x)).toBeLessThanOrEqual(1);
+  });
+
+  it('classifier: cross-entropy and batch accuracy match on both backends, and the loss falls', async () => {
+    const gpu = await getGpu();
+    const build = () => new Classifier({ width: 8, hidden: 32, lr: 5e-3, generator: new Generator(7) });
+    const [c, g] = [await trainCurve(cpu, build, 40, 32, true), await trainCurve(gpu, build, 40, 32, true)];
+    // Step by step while the trajectories are close (float rounding grows through 40 Adam steps of a
+    // chaotic fit, and one image's argmax can flip: accuracy moves in steps of 1/32).
+    expectSameCurves(c.slice(0, 20).map((v) => v.slice(0, 1)), g.slice(0, 20).map((v) => v.slice(0, 1)), ['loss'], 2e-3);
+    for (let s = 0; s < 20; s++) expect(Math.abs(c[s][1] - g[s][1]), `step ${s} acc`).toBeLessThanOrEqual(1 / 32 + 1e-6);
+    expect(g[39][0]).toBeLessThan(0.6 * g[0][0]);
+    expect(Math.abs(c[0][0] - Math.log(10))).toBeLessThan(0.3);
+    // A plateau near log 10 for ~15 steps (small default-initialized weights), then a fast fall.
+    expect(c[39][0]).toBeLessThan(0.6 * c[0][0]);
+  });
+});
+
+describe('Frechet distance', () => {
+  it('is 0 for identical sets and matches the closed form for diagonal covariances', () => {
+    const r = rng(RUN_SEED);
+    const n = 4000, d = 5;
+    const f = Float64Array.from({ length: n * d }, () => r() - 0.5);
+    const s = gaussianStats(f, n, d);
+    expect(Math.abs(frechetDistance(s, s))).toBeLessThan(1e-9);
+    // Diagonal: d^2 = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2.
+    const diag = (m: number[], v: number[]) => ({ mean: Float64Array.from(m), cov: Float64Array.from({ length: m.length ** 2 }, (_, k) => (k % (m.length + 1) === 0 ? v[k / (m.length + 1)] : 0)) });
+    const a = diag([0, 1, 2], [1, 4, 9]), b = diag([1, 1, 0], [4, 1, 0.25]);
+    const want = 1 + 0 + 4 + (1 - 2) ** 2 + (2 - 1) ** 2 + (3 - 0.5) ** 2;
+    expect(frechetDistance(a, b)).toBeCloseTo(want, 9);
+  });
+
+  it('handles a full covariance: rotating both sets together does not change it', () => {
+    const d = 4, r = rng(RUN_SEED + 1);
+    const randomSpd = () => {
+      const m = Array.from({ length: d * d }, () => r() - 0.5);
+      return Float64Array.from({ length: d * d }, (_, k) => {
+        const [i, j] = [Math.floor(k / d), k % d];
+        let s = i === j ? 0.1 : 0;
+        for (let t = 0; t < d; t++) s += m[i * d + t] * m[j * d + t];
+        return s;
+      });
+    };
+    const s1 = { mean: Float64Array.from({ length: d }, () => r()), cov: randomSpd() };
+    const s2 = { mean: Float64Array.from({ length: d }, () => r()), cov: randomSpd() };
+    // An orthogonal Q from the eigenvectors of a random SPD matrix.
+    const q = symmetricEigen(randomSpd(), d).vectors;
+    const rot = (s: typeof s1) => {
+      const mean = new Float64Array(d), cov = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) mean[i] += q[i * d + j] * s.mean[j];
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) for (let l = 0; l < d; l++) cov[i * d + j] += q[i * d + k] * s.cov[k * d + l] * q[j * d + l];
+      return { mean, cov };
+    };
+    const fd = frechetDistance(s1, s2);
+    expect(fd).toBeGreaterThan(0);
+    expect(frechetDistance(rot(s1), rot(s2))).toBeCloseTo(fd, 8);
+    // And it is symmetric.
+    expect(frechetDistance(s2, s1)).toBeCloseTo(fd, 8);
   });
 });

@@ -9,16 +9,18 @@ import { MlpVAE, ConvVAE, type VAE } from '../models/vae.ts';
 import { MlpGAN, ringBatch, modeCoverage } from '../models/gan.ts';
 import { DCGAN } from '../models/dcgan.ts';
 import { Classifier } from '../models/classifier.ts';
+import { CycleGAN, translationError } from '../models/cyclegan.ts';
 import { gaussianStats, frechetDistance } from '../models/frechet.ts';
 import type { Trainable, TrainBatch } from '../models/model.ts';
-import { loadMnist, loadFashionMnist, Batches, type ImageSet, type Split } from '../data/index.ts';
+import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
 import { loadSafetensors } from '../io/safetensors_file.ts';
 import { restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeImageGrid, writeScatter } from '../io/png.ts';
 
 export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier'] as const;
 export type ModelName = (typeof MODELS)[number];
-export const DATASETS = ['mnist', 'fashion', 'ring'] as const;
+/** 'dilated': CycleGAN's known-correspondence pair, MNIST digits <-> dilated digits (src/data/domains.ts). */
+export const DATASETS = ['mnist', 'fashion', 'ring', 'dilated'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 /** Per model: the datasets it trains on (first = default) and its default hyper-parameters. */
@@ -27,7 +29,8 @@ export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs
   // The ring has no epochs of its own: one "epoch" is RING_STEPS steps of fresh points.
   gan: { datasets: ['ring'], epochs: 5, batch: 256, lr: 1e-3 },
   dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
-  cyclegan: { datasets: ['mnist'], epochs: 3, batch: 16, lr: 2e-4 },
+  // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
+  cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 8, lr: 2e-4 },
   classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
 };
 export const RING_STEPS = 1000;
@@ -50,6 +53,9 @@ export interface ModelConfig {
   width?: number;
   lr?: number;
   seed?: number;
+  /** CycleGAN: residual blocks per generator, cycle-loss weight. */
+  resBlocks?: number;
+  lambda?: number;
 }
 
 export interface Job {
@@ -81,16 +87,17 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
     case 'classifier':
       return new Classifier({ width: c.width, lr: c.lr, generator });
     case 'cyclegan':
-      throw new Error('cyclegan: not built yet');
+      return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, lr: c.lr, generator });
   }
 }
 
 /** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lr: number; seed: number }): ModelConfig {
+export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; lr: number; seed: number }): ModelConfig {
   const c: ModelConfig = { lr: o.lr, seed: o.seed };
   if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
   if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
+  if (name === 'cyclegan') Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10 });
   return c;
 }
 
@@ -126,7 +133,7 @@ export function createJob(o: JobOptions, model: Trainable): Job {
     case 'classifier':
       return classifierJob(o, model as Classifier);
     case 'cyclegan':
-      throw new Error('cyclegan: not built yet');
+      return cycleganJob(o, model as CycleGAN);
   }
 }
 
@@ -379,6 +386,56 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
       g.train(wasTraining);
       writeImageGrid(join(out, 'samples.png'), x, 64, 28, 28, 8);
       return ['samples.png'];
+    },
+  };
+}
+
+// ---- CycleGAN --------------------------------------------------------------------------------------
+
+function cycleganJob(o: JobOptions, g: CycleGAN): Job {
+  const mnist = loadImages('mnist', o.trainSize);
+  const dom = o.dataset === 'fashion' ? mnistFashionDomains(mnist, loadImages('fashion', o.trainSize)) : dilationDomains(mnist);
+  // Two independent shuffles: the domains are unpaired.
+  const bx = new Batches(dom.x, o.batch, o.seed), by = new Batches(dom.y, o.batch, o.seed + 7919);
+  const yName = o.dataset === 'fashion' ? 'Fashion-MNIST' : 'dilated MNIST';
+  return {
+    model: g, perEpoch: bx.perEpoch,
+    data: `MNIST (${dom.x.n} images) <-> ${yName} (${dom.y.n} other images), unpaired; ${dom.testX.n} test digits`,
+    title: `CycleGAN MNIST <-> ${yName}: losses`,
+    batch: (e, i) => {
+      // Y's epochs advance at their own pace when the domains differ in size.
+      const j = e * bx.perEpoch + i;
+      return { x: bx.load(e, i).images, y: by.load(Math.floor(j / by.perEpoch), j % by.perEpoch).images };
+    },
+    evaluate: async (): Promise<Record<string, number>> => {
+      if (dom.targets) {
+        const r = await translationError(g, dom.testX, dom.targets);
+        return { l1_ratio: r.ratio, l1: r.l1, baseline_l1: r.baselineL1, cycle_l1: r.cycleL1 };
+      }
+      // No correspondence (MNIST <-> Fashion): only the cycle error is measurable.
+      const r = await translationError(g, dom.testX, dom.testX);
+      return { cycle_l1: r.cycleL1 };
+    },
+    pictures: async (out) => {
+      // Rows of 8: x, G(x), F(G(x)) (and the true target when known); then y, F(y), G(F(y)).
+      const x = tensor(dom.testX.images.subarray(0, 8 * 784), [8, 1, 28, 28]);
+      const testY = dom.testY ?? dom.targets!;
+      const y = tensor(testY.images.subarray(dom.testY ? 0 : 8 * 784, dom.testY ? 8 * 784 : 16 * 784), [8, 1, 28, 28]);
+      const rows: Float32Array[] = [dom.testX.images.slice(0, 8 * 784)];
+      await noGrad(async () => {
+        const { gx, fgx } = g.translate(x);
+        rows.push(await gx.toArray(), await fgx.toArray());
+        if (dom.targets) rows.push(dom.targets.images.slice(0, 8 * 784));
+        const { fy, gfy } = g.translateBack(y);
+        rows.push(await y.toArray(), await fy.toArray(), await gfy.toArray());
+        for (const t of [gx, fgx, fy, gfy]) t.dispose();
+      });
+      x.dispose();
+      y.dispose();
+      const all = new Float32Array(rows.length * 8 * 784);
+      rows.forEach((r, i) => all.set(r, i * 8 * 784));
+      writeImageGrid(join(out, 'translations.png'), all, rows.length * 8, 28, 28, 8);
+      return ['translations.png'];
     },
   };
 }

@@ -18,10 +18,10 @@ import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelC
 import { saveSafetensors, loadSafetensors } from '../io/safetensors_file.ts';
 import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeLossCurves, type Series } from '../io/plot.ts';
-import { MODELS, DATASETS, MODEL_DEFAULTS, buildModel, createJob, modelConfig, type JobOptions, type ModelName, type ModelConfig } from './jobs.ts';
+import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, type JobOptions, type ModelName, type ModelConfig } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
-const READY_MODELS: ModelName[] = ['vae', 'gan', 'dcgan', 'classifier'];
+const READY_MODELS: ModelName[] = [...MODELS];
 const BACKENDS = ['webgpu', 'cpu'] as const;
 const ARCHS = ['mlp', 'conv'] as const;
 
@@ -50,7 +50,7 @@ function parse(argv: string[]) {
       strict: true,
       options: {
         dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-        zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, seed: { type: 'string' },
+        zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
         backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
         classifier: { type: 'string' }, 'train-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -79,6 +79,7 @@ function parse(argv: string[]) {
     zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
     arch: choice('arch', v.arch ?? 'mlp', ARCHS),
     width: v.width === undefined ? undefined : num('width', v.width, 0, true),
+    lambda: v.lambda === undefined ? undefined : num('lambda', v.lambda, 0, false, -1e-9),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
     out: v.out ?? `runs/${model}-${dataset}`,
@@ -93,12 +94,14 @@ function parse(argv: string[]) {
 type Opts = ReturnType<typeof parse>;
 
 const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}> [options]
-  --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring
-  --epochs N       (vae 3, gan 5 x ${1000} steps, dcgan 5, classifier 5)
-  --batch N        (vae 128, gan 256, dcgan 64, classifier 64)
-  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3)
+  --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring;
+                   cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
+  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1)
+  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 8)
+  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 2e-4)
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
-  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32)
+  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8)
+  --lambda X       CycleGAN's cycle-consistency weight (10)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint          --ckpt CKPT   for eval and sample
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
