@@ -55,4 +55,44 @@ describe('the training CLI', () => {
     expect(run('vae', ...quick, '--epochs', '2', '--zdim', '2', '--out', other, '--resume', join(full, 'checkpoint.safetensors')).stderr)
       .toMatch(/does not fit this model .*mu.weight has shape \[20, 400\] in the state dict but \[2, 400\] in the model/);
   });
+
+  it('trains every other model: the classifier scores the DCGAN by Frechet distance, the GAN and CycleGAN leave their pictures', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cli-models-'));
+    const clf = join(root, 'clf'), dc = join(root, 'dc'), gan = join(root, 'gan'), cg = join(root, 'cg');
+    const c = run('classifier', '--train-size', '640', '--epochs', '1', '--width', '8', '--lr', '5e-3', '--out', clf);
+    expect(c.status, c.stderr).toBe(0);
+    const [mc] = metrics(clf);
+    expect(mc.test_accuracy).toBeGreaterThan(0.3);
+    const ckpt = join(clf, 'checkpoint.safetensors');
+    const d = run('dcgan', '--train-size', '320', '--epochs', '1', '--batch', '32', '--width', '8', '--zdim', '16', '--classifier', ckpt, '--out', dc);
+    expect(d.status, d.stderr).toBe(0);
+    const [md] = metrics(dc);
+    for (const k of ['fd', 'fd_untrained', 'fd_ratio', 'min_class_fraction', 'mean_top_prob']) expect(Number.isFinite(md[k]), k).toBe(true);
+    expect(md.fd_ratio).toBeCloseTo(md.fd / md.fd_untrained, 9);
+    expect(Array.from({ length: 10 }, (_, k) => md[`class_${k}`]).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(existsSync(join(dc, 'samples.png'))).toBe(true);
+    // eval rebuilds the DCGAN from the checkpoint's config and recomputes the same scores.
+    const e = run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', ckpt, '--out', dc);
+    expect(e.status, e.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dc, 'eval.json'), 'utf8')).fd).toBeCloseTo(md.fd, 2);
+    // Without the classifier, eval says how to get one; a checkpoint of another model is refused.
+    expect(run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', join(root, 'none.safetensors')).stderr)
+      .toMatch(/need the classifier checkpoint .*npm run train -- classifier/);
+    expect(run('eval', 'vae', '--ckpt', ckpt).stderr).toMatch(/holds a classifier, not a vae/);
+    expect(run('dcgan', '--dataset', 'ring').stderr).toMatch(/model 'dcgan' does not train on 'ring': choose one of mnist, fashion/);
+
+    const g = run('gan', '--epochs', '1', '--steps', '30', '--out', gan);
+    expect(g.status, g.stderr).toBe(0);
+    const [mg] = metrics(gan);
+    expect(mg.step).toBe(30);
+    expect(mg.modes_covered).toBeGreaterThanOrEqual(0);
+    expect(Array.from({ length: 8 }, (_, k) => mg[`mode_${k}`]).every((x: number) => Number.isInteger(x))).toBe(true);
+    expect(existsSync(join(gan, 'samples.png'))).toBe(true);
+
+    const y = run('cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg);
+    expect(y.status, y.stderr).toBe(0);
+    const [my] = metrics(cg);
+    expect(my.l1_ratio).toBeCloseTo(my.l1 / my.baseline_l1, 9);
+    expect(existsSync(join(cg, 'translations.png'))).toBe(true);
+  });
 });

@@ -52,7 +52,7 @@ function parse(argv: string[]) {
         dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
         zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
         backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
-        classifier: { type: 'string' }, 'train-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -87,6 +87,7 @@ function parse(argv: string[]) {
     ckpt: v.ckpt,
     classifier: v.classifier,
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
+    steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
   return opts;
@@ -105,7 +106,8 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint          --ckpt CKPT   for eval and sample
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
-  --train-size N   train on the first N training images only (quick runs and tests)`;
+  --train-size N   train on the first N training images only (quick runs and tests)
+  --steps N        at most N steps per epoch (quick runs and tests)`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
@@ -127,6 +129,7 @@ async function train(o: Opts): Promise<void> {
   const config = modelConfig(o.model, o);
   const model = buildModel(o.model, config);
   const job = createJob(jobOptions(o, config), model);
+  if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
   const optimizers = model.optimizers();
   const noise = new Generator(o.seed + 1);
   let startEpoch = 0;
@@ -226,7 +229,7 @@ async function fromCheckpoint(o: Opts) {
 
 async function evalCmd(o: Opts): Promise<void> {
   const { job, dataset } = await fromCheckpoint(o);
-  const r = await job.evaluate();
+  const r = await job.evaluate(true);
   const out = { model: o.model, dataset, checkpoint: o.ckpt, ...r };
   console.log(JSON.stringify(out, null, 2));
   mkdirSync(o.out, { recursive: true });
