@@ -111,6 +111,30 @@ describe('reductions match the cpu reference', () => {
     expect(await ties.argmin(1).tolist()).toEqual([3, 0]);
   });
 
+  it('reducing dims that end the shape first, then the others, gives the naive sums and extrema', async () => {
+    // [n, c, h, w] over [0, 2, 3] (batch norm's reduction) and [1, 3]: checked against plain loops.
+    const gpu = await getGpu();
+    const shape = [3, 5, 4, 7];
+    const [c, g] = pair(shape, 61, gpu, -3, 3);
+    const x = await c.toArray();
+    const at = (i: number, j: number, k: number, l: number) => x[((i * 5 + j) * 4 + k) * 7 + l];
+    const naive = (keep: (i: number, j: number, k: number, l: number) => number, size: number, f: (a: number, b: number) => number, init: number) => {
+      const out = new Array(size).fill(init);
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) for (let k = 0; k < 4; k++) for (let l = 0; l < 7; l++) out[keep(i, j, k, l)] = f(out[keep(i, j, k, l)], at(i, j, k, l));
+      return out;
+    };
+    for (const [dims, keep, size] of [[[0, 2, 3], (_i: number, j: number) => j, 5], [[1, 3], (i: number, _j: number, k: number) => i * 4 + k, 12]] as const) {
+      for (const [op, f, init] of [['sum', (a: number, b: number) => a + b, 0], ['max', Math.max, -Infinity], ['min', Math.min, Infinity]] as const) {
+        const want = naive(keep, size, f, init);
+        for (const t of [c, g]) {
+          const got = await t[op]([...dims]).toArray();
+          want.forEach((w, i) => expect(Math.abs(got[i] - w), `${op} dims=${dims} on ${t.backend.name} [${i}]`).toBeLessThan(1e-4));
+          expect(t[op]([...dims], true).shape).toEqual(shape.map((s, d) => ((dims as readonly number[]).includes(d) ? 1 : s)));
+        }
+      }
+    }
+  });
+
   it('sum of large values keeps float32 precision (tree, not serial)', async () => {
     const gpu = await getGpu();
     const n = 1 << 20;

@@ -19,6 +19,20 @@ export function normDims(op: string, dims: Dims, rank: number): number[] {
 /** Runs a reduce kernel over `dims` of x; no gradient recorded. */
 function reduceRaw(op: ReduceOp, x: Tensor, dims: number[], keepdim: boolean): Tensor {
   const rank = x.ndim;
+  // Reduced dims that end the shape are already contiguous rows: reduce them first, then the others on
+  // the smaller result, so only that is permuted (batch norm's [n, c, h, w] over [0, 2, 3] copies [n, c],
+  // not the whole input). sum, max and min compose this way; the arg-reductions take one dim.
+  let tail = 0;
+  while (tail < dims.length && dims[dims.length - 1 - tail] === rank - 1 - tail) tail++;
+  if (tail > 0 && tail < dims.length && (op === 'sum' || op === 'max' || op === 'min') && x.size > 0) {
+    const inner = reduceRaw(op, x, dims.slice(dims.length - tail), true);
+    const rest = reduceRaw(op, inner, dims.slice(0, dims.length - tail), true);
+    inner.dispose();
+    if (keepdim) return rest;
+    const out = rest.reshape(rest.shape.filter((_, d) => !dims.includes(d)));
+    rest.dispose();
+    return out;
+  }
   const keptDims = [...Array(rank).keys()].filter((d) => !dims.includes(d));
   const R = numel(dims.map((d) => x.shape[d]));
   const rows = numel(keptDims.map((d) => x.shape[d]));
