@@ -110,7 +110,7 @@ describe('CycleGAN', () => {
     });
   });
 
-  it('scores translation against known targets: a model that dilates perfectly would score 0, identity 1', async () => {
+  it('scores translation as the mean L1 to the true targets, the no-translation baseline and their ratio', async () => {
     await withBackend(cpu, async () => {
       const m = new CycleGAN({ width: 4, resBlocks: 1, generator: new Generator(3) });
       const n = 5, x = randomData(n * 784, 4, 0, 1);
@@ -149,13 +149,13 @@ describe('CycleGAN', () => {
     try {
       const c = await run(cpu);
       const g = await run(gpu);
-      // Float32 sums in another order (the GPU's tiled convolutions and tree reductions) differ by ~1e-6
-      // relative per op; Adam's normalized updates (m / sqrt(v)) carry such differences into the weights
-      // at up to lr-size per step, so 8 steps agree to ~1e-4, not to rounding.
+      // The GPU sums in another order (tiled convolutions, tree reductions), so the losses differ by float32
+      // rounding: measured ~1e-7 relative at the first steps, growing to ~5e-7 by step 8 as Adam carries
+      // the differences into the weights. 1e-5 leaves room for that growth and catches any real mismatch.
       for (let s = 0; s < c.length; s++) {
         for (let k = 0; k < 3; k++) {
           expect(Number.isFinite(c[s][k]), `cpu step ${s} term ${k}`).toBe(true);
-          expect(Math.abs(c[s][k] - g[s][k]), `step ${s} term ${k}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(1e-3 * Math.abs(c[s][k]) + 1e-5);
+          expect(Math.abs(c[s][k] - g[s][k]), `step ${s} term ${k}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(1e-5 * Math.abs(c[s][k]) + 1e-6);
         }
       }
       // The cycle loss falls as the generators learn to invert each other.
