@@ -98,8 +98,8 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring;
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
   --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1)
-  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 8)
-  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 2e-4)
+  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4)
+  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4)
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
   --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8)
   --lambda X       CycleGAN's cycle-consistency weight (10)

@@ -267,7 +267,10 @@ export class WebGPUBackend implements Backend {
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
     if (colFloats <= Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4)) eligible.push('im2col');
     const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
-    const guess: MatmulVariant = mode === 2 && M * N <= 4096 && eligible.includes('splitk') ? 'splitk' : this.ctx.isSoftware ? 'reg' : 'tiled';
+    // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
+    // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
+    // slower than 'reg' (measured on SwiftShader for CycleGAN's layers).
+    const guess: MatmulVariant = this.ctx.isSoftware ? 'reg' : mode === 2 && M * N <= 4096 && eligible.includes('splitk') ? 'splitk' : 'tiled';
     const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
       const pg = { ...g, n: Math.min(g.n, 8) };
       const bufs = this.tuner.scratch(...convSizes(mode, pg));
