@@ -88,6 +88,13 @@ describe('the training CLI', () => {
     expect(mg.modes_covered).toBeGreaterThanOrEqual(0);
     expect(Array.from({ length: 8 }, (_, k) => mg[`mode_${k}`]).every((x: number) => Number.isInteger(x))).toBe(true);
     expect(existsSync(join(gan, 'samples.png'))).toBe(true);
+    // Two optimizers and the noise generator resume exactly too.
+    const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];
+    expect(run('gan', '--epochs', '2', '--steps', '15', '--out', gFull).status).toBe(0);
+    expect(run('gan', '--epochs', '1', '--steps', '15', '--out', gPart).status).toBe(0);
+    const r = run('gan', '--epochs', '2', '--steps', '15', '--out', gPart, '--resume', join(gPart, 'checkpoint.safetensors'));
+    expect(r.status, r.stderr).toBe(0);
+    for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gPart)[1][k], k).toBe(metrics(gFull)[1][k]);
 
     const y = run('cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg);
     expect(y.status, y.stderr).toBe(0);
