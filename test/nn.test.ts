@@ -55,6 +55,8 @@ describe('gradcheck of the functional layers and losses', () => {
     check('instance_norm', (x, w, b) => F.instanceNorm(x, w, b), [input([2, 3, 3, 2], 7), input([3], 8), input([3], 9)]);
     check('upsample_nearest', (x) => F.upsampleNearest(x, 2), [input([1, 2, 2, 3], 10)]);
     check('avg_pool2d', (x) => F.avgPool2d(x, 2), [input([1, 2, 4, 6], 11)]);
+    check('avg_pool2d 3x3 stride 2 pad 1', (x) => F.avgPool2d(x, 3, { stride: 2, padding: 1 }), [input([2, 2, 5, 6], 28)]);
+    check('avg_pool2d exclude pad', (x) => F.avgPool2d(x, 2, { stride: 1, padding: 1, countIncludePad: false }), [input([1, 1, 3, 4], 29)]);
     check('dropout', (x) => F.dropout(x, 0.3, true, new Generator(5)), [input([4, 5], 12)]);
   });
   it('losses: bce with logits, bce, mse, l1, gaussian KL and log-likelihoods, cross-entropy', () => {
@@ -70,6 +72,34 @@ describe('gradcheck of the functional layers and losses', () => {
     const r = gradcheck((l) => F.crossEntropy(l, tensor(target.data, [4], { backend: l.backend })), [input([4, 3], 27, -2, 2)]);
     expect(r.ok, `cross_entropy ${r.maxRelError}`).toBe(true);
   });
+  it('avg_pool2d with overlapping windows and padding equals the windowed means, on both backends', async () => {
+    const gpu = await getGpu();
+    const data = Float32Array.from({ length: 2 * 3 * 7 * 6 }, (_, i) => Math.sin(i * 1.3));
+    const naive = (k: number, s: number, p: number, includePad: boolean) => {
+      const [h, w] = [7, 6], oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
+      const out: number[] = [];
+      for (let nc = 0; nc < 6; nc++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+        let sum = 0, cnt = 0;
+        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+          const [yy, xx] = [y * s - p + i, x * s - p + j];
+          if (yy >= 0 && yy < h && xx >= 0 && xx < w) { sum += data[nc * h * w + yy * w + xx]; cnt++; }
+        }
+        out.push(sum / (includePad ? k * k : cnt));
+      }
+      return out;
+    };
+    for (const b of [cpu, gpu]) {
+      const x = tensor(data, [2, 3, 7, 6], { backend: b });
+      for (const [k, s, p, inc] of [[3, 2, 1, true], [2, 1, 0, true], [3, 1, 1, false], [4, 3, 2, true]] as const) {
+        const got = await F.avgPool2d(x, k, { stride: s, padding: p, countIncludePad: inc }).toArray();
+        const want = naive(k, s, p, inc);
+        expect(got.length).toBe(want.length);
+        want.forEach((v, i) => expect(Math.abs(got[i] - v), `k${k} s${s} p${p} ${inc} on ${b.name} [${i}]`).toBeLessThan(1e-5));
+      }
+    }
+    expect(() => F.avgPool2d(tensor(data, [2, 3, 7, 6]), 3, { padding: 2 })).toThrow(/padding 2 is more than half the kernel 3/);
+  });
+
   it('losses equal their closed forms on known values', async () => {
     await withBackend(cpu, async () => {
       // bce_with_logits(0, 1) = log 2; cross_entropy of uniform logits over 4 classes = log 4

@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, dropout, instanceNorm, linear } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, dropout, instanceNorm, linear, type AvgPool2dOptions } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -135,13 +135,13 @@ export class Unflatten extends Module {
     return x.reshape([x.shape[0], ...this.sizes, ...x.shape.slice(2)]);
   }
 }
-/** Average pooling over non-overlapping kernel x kernel windows (stride = kernel). */
+/** Average pooling over kernel x kernel windows (stride defaults to the kernel size), as torch.nn.AvgPool2d. */
 export class AvgPool2d extends Module {
-  constructor(readonly kernel: number) {
+  constructor(readonly kernel: number, readonly o: AvgPool2dOptions = {}) {
     super();
   }
   forward(x: Tensor): Tensor {
-    return avgPool2d(x, this.kernel);
+    return avgPool2d(x, this.kernel, this.o);
   }
 }
 export class Dropout extends Module {

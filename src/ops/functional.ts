@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { bmm } from './matmul.ts';
-import { arange } from './creation.ts';
+import { arange, full } from './creation.ts';
 import { bernoulliMask, randn } from './random.ts';
 import type { Generator } from '../random/philox.ts';
 import { fmtShape, sameShape } from '../shape.ts';
@@ -94,11 +94,47 @@ export function upsampleNearest(x: Tensor, scale: number): Tensor {
   return x.reshape([n, c, h, 1, w, 1]).broadcastTo([n, c, h, scale, w, scale]).reshape([n, c, h * scale, w * scale]);
 }
 
-/** Average pooling with stride = kernel size (non-overlapping windows), NCHW. */
-export function avgPool2d(x: Tensor, kernel: number): Tensor {
+export interface AvgPool2dOptions {
+  /** Window step (default: the kernel size). */
+  stride?: number;
+  /** Zeros added on each side (at most half the kernel, as PyTorch). */
+  padding?: number;
+  /** Divide by the whole window even where it covers padding (PyTorch's default, true). */
+  countIncludePad?: boolean;
+}
+
+/**
+ * Average pooling over kernel x kernel windows of NCHW (torch.nn.functional.avg_pool2d, floor mode).
+ * Non-overlapping windows (stride = kernel, no padding) are one reshape and a mean; otherwise the sum of
+ * the kernel^2 strided slices of the padded input, so the gradient comes from slice's and pad's rules.
+ */
+export function avgPool2d(x: Tensor, kernel: number, o: AvgPool2dOptions = {}): Tensor {
+  const stride = o.stride ?? kernel, padding = o.padding ?? 0;
+  if (x.ndim !== 4) throw new Error(`avg_pool2d: expected NCHW input, got ${fmtShape(x.shape)}`);
+  for (const [name, v, min] of [['kernel', kernel, 1], ['stride', stride, 1], ['padding', padding, 0]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`avg_pool2d: ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  if (padding > kernel / 2) throw new Error(`avg_pool2d: padding ${padding} is more than half the kernel ${kernel}`);
   const [n, c, h, w] = x.shape;
-  if (h % kernel || w % kernel) throw new Error(`avg_pool2d: input ${fmtShape(x.shape)} is not divisible into ${kernel}x${kernel} windows`);
-  return x.reshape([n, c, h / kernel, kernel, w / kernel, kernel]).mean([3, 5]);
+  const oh = Math.floor((h + 2 * padding - kernel) / stride) + 1, ow = Math.floor((w + 2 * padding - kernel) / stride) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`avg_pool2d: a ${kernel}x${kernel} window does not fit input ${fmtShape(x.shape)} with padding ${padding}`);
+  if (stride === kernel && padding === 0 && h % kernel === 0 && w % kernel === 0) {
+    return x.reshape([n, c, h / kernel, kernel, w / kernel, kernel]).mean([3, 5]);
+  }
+  const xp = padding ? x.pad([padding, padding, padding, padding]) : x;
+  let total: Tensor | null = null;
+  for (let i = 0; i < kernel; i++) {
+    for (let j = 0; j < kernel; j++) {
+      const part = xp.slice(2, i, i + stride * (oh - 1) + 1, stride).slice(3, j, j + stride * (ow - 1) + 1, stride);
+      total = total ? total.add(part) : part;
+    }
+  }
+  if (o.countIncludePad === false && padding > 0) {
+    // Divide each window by the number of real (unpadded) values it covers.
+    const ones = noGrad(() => full([1, 1, h, w], 1, { backend: x.backend }));
+    return total!.div(avgPool2d(ones, kernel, { stride, padding }).mul(kernel * kernel));
+  }
+  return total!.mul(1 / (kernel * kernel));
 }
 
 export type Reduction = 'mean' | 'sum' | 'none';
