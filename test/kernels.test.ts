@@ -40,6 +40,8 @@ describe('elementwise kernels match the cpu reference', () => {
       const gpu = await getGpu();
       const cases: [number[], number[]][] = [
         [[37, 53], [37, 53]], [[5, 1, 7], [3, 1]], [[1], [4, 9]], [[6, 1], [1, 5]], [[], [3, 3]], [[0, 3], [1, 3]], [[13], [13]],
+        // rank 8 that merges to no fewer dims, and rows shorter than the 4 outputs of an invocation
+        [[2, 1, 3, 1, 2, 3, 1, 5], [3, 1, 2, 1, 1, 5]], [[5, 1, 3], [1, 2, 1]], [[3, 7, 1, 1], [1, 7, 5, 2]],
       ];
       for (const [sa, sb] of cases) {
         const lo = op === 'pow' ? 0.1 : -3;

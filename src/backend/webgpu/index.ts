@@ -123,9 +123,9 @@ export class WebGPUBackend implements Backend {
     } else {
       const c = collapseDims(shape, sa, sb, contiguous);
       this.ctx.dispatch({
-        kernel: 'binary_strided', label: `binary_strided:${op}`, constants: { OP },
+        kernel: 'binary_strided', label: `binary_strided:${op}`, constants: { OP, RANK: c.shape.length },
         buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms([n, c.shape.length], [c.shape, c.strides[0], c.strides[1]]),
+        uniforms: packUniforms([n, c.shape.at(-1)!, c.strides[0].at(-1)!, c.strides[1].at(-1)!], [c.shape, c.strides[0], c.strides[1]]),
         workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
       });
     }
