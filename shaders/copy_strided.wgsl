@@ -5,8 +5,11 @@
 // once per run, not once per element.
 override WG: u32 = 256u;
 const RUN: u32 = 8u;
+// The rank (after merging dims) as a pipeline constant: SwiftShader spills uniforms read by a computed
+// index, which made a rank loop 2.5x slower.
+override RANK: u32 = 4u;
 struct Params {
-  n: u32, rank: u32, in_off: u32, out_off: u32,
+  n: u32, unused: u32, in_off: u32, out_off: u32,
   shape: array<vec4<u32>, 2>,
   si: array<vec4<u32>, 2>,
   so: array<vec4<u32>, 2>,
@@ -15,36 +18,48 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
+/** (size, input stride, output stride) of the innermost dimension. */
+fn innermost() -> vec3<u32> {
+  switch (RANK) {
+    case 1u: { return vec3<u32>(params.shape[0].x, params.si[0].x, params.so[0].x); }
+    case 2u: { return vec3<u32>(params.shape[0].y, params.si[0].y, params.so[0].y); }
+    case 3u: { return vec3<u32>(params.shape[0].z, params.si[0].z, params.so[0].z); }
+    case 4u: { return vec3<u32>(params.shape[0].w, params.si[0].w, params.so[0].w); }
+    case 5u: { return vec3<u32>(params.shape[1].x, params.si[1].x, params.so[1].x); }
+    case 6u: { return vec3<u32>(params.shape[1].y, params.si[1].y, params.so[1].y); }
+    case 7u: { return vec3<u32>(params.shape[1].z, params.si[1].z, params.so[1].z); }
+    default: { return vec3<u32>(params.shape[1].w, params.si[1].w, params.so[1].w); }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let last = params.rank - 1u;
-  let inner = params.shape[last / 4u][last % 4u];
+  let last = innermost();
+  let inner = last.x;
   let runs_per_row = (inner + RUN - 1u) / RUN;
   let g = flat_index(gid, nwg, WG);
   let rows = params.n / inner;
   if (g >= rows * runs_per_row) { return; }
   let row = g / runs_per_row;
   let start = (g % runs_per_row) * RUN;
-  // Offsets of the row (all dimensions but the last), then of the run's first element.
+  // Offsets of the row (all dimensions but the last, innermost first; uniforms read by constant index
+  // only, blocks beyond the rank dropped at pipeline creation), then of the run's first element.
   var rem = row;
   var oi = params.in_off;
   var oo = params.out_off;
-  for (var i = i32(last) - 1; i >= 0; i = i - 1) {
-    let d = u32(i);
-    let s = params.shape[d / 4u][d % 4u];
-    let q = rem % s;
-    rem = rem / s;
-    oi = oi + q * params.si[d / 4u][d % 4u];
-    oo = oo + q * params.so[d / 4u][d % 4u];
-  }
-  let sil = params.si[last / 4u][last % 4u];
-  let sol = params.so[last / 4u][last % 4u];
-  oi = oi + start * sil;
-  oo = oo + start * sol;
+  if (RANK - 1u > 6u) { let s = params.shape[1].z; let q = rem % s; rem = rem / s; oi = oi + q * params.si[1].z; oo = oo + q * params.so[1].z; }
+  if (RANK - 1u > 5u) { let s = params.shape[1].y; let q = rem % s; rem = rem / s; oi = oi + q * params.si[1].y; oo = oo + q * params.so[1].y; }
+  if (RANK - 1u > 4u) { let s = params.shape[1].x; let q = rem % s; rem = rem / s; oi = oi + q * params.si[1].x; oo = oo + q * params.so[1].x; }
+  if (RANK - 1u > 3u) { let s = params.shape[0].w; let q = rem % s; rem = rem / s; oi = oi + q * params.si[0].w; oo = oo + q * params.so[0].w; }
+  if (RANK - 1u > 2u) { let s = params.shape[0].z; let q = rem % s; rem = rem / s; oi = oi + q * params.si[0].z; oo = oo + q * params.so[0].z; }
+  if (RANK - 1u > 1u) { let s = params.shape[0].y; let q = rem % s; rem = rem / s; oi = oi + q * params.si[0].y; oo = oo + q * params.so[0].y; }
+  if (RANK - 1u > 0u) { let s = params.shape[0].x; let q = rem % s; rem = rem / s; oi = oi + q * params.si[0].x; oo = oo + q * params.so[0].x; }
+  oi = oi + start * last.y;
+  oo = oo + start * last.z;
   let end = min(start + RUN, inner);
   for (var k = start; k < end; k = k + 1u) {
     y[oo] = x[oi];
-    oi = oi + sil;
-    oo = oo + sol;
+    oi = oi + last.y;
+    oo = oo + last.z;
   }
 }

@@ -195,7 +195,7 @@ export class WebGPUBackend implements Backend {
     const inner = sh[sh.length - 1];
     const invocations = (n / inner) * Math.ceil(inner / 8);
     this.ctx.dispatch({
-      kernel: 'copy_strided', buffers: [src, dst],
+      kernel: 'copy_strided', buffers: [src, dst], constants: { RANK: sh.length },
       uniforms: packUniforms([n, sh.length, inOff, outOff], [sh, si.length ? si : [0], so.length ? so : [0]]),
       workgroups: this.ctx.grid(Math.ceil(invocations / WG)), bytes: 8 * n,
     });
