@@ -54,7 +54,7 @@ describe('the training CLI', () => {
     expect(existsSync(join(other, 'manifold.png'))).toBe(true);
     expect(run('vae', ...quick, '--epochs', '2', '--zdim', '2', '--out', other, '--resume', join(full, 'checkpoint.safetensors')).stderr)
       .toMatch(/does not fit this model .*mu.weight has shape \[20, 400\] in the state dict but \[2, 400\] in the model/);
-    }, 900_000);
+  }, 900_000);
 
   it('trains the classifier, which scores the DCGAN by Frechet distance; eval recomputes the scores', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-models-'));
