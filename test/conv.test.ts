@@ -13,6 +13,7 @@ const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number;
   { x: [3, 2, 8, 8], w: [3, 2, 3, 2], o: { dilation: 2, padding: 2 } },
   { x: [1, 1, 5, 5], w: [1, 1, 1, 1], o: {} },
   { x: [2, 5, 7, 6], w: [4, 5, 2, 3], o: { stride: 3 } },
+  { x: [2, 3, 6, 13], w: [2, 3, 5, 3], o: { stride: 2, padding: 3 } },
 ];
 
 describe('conv kernels match the cpu reference', () => {
