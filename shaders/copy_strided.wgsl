@@ -57,6 +57,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   oi = oi + start * last.y;
   oo = oo + start * last.z;
   let end = min(start + RUN, inner);
+  // A full run, contiguous on both sides (the layout copies of the conv kernels, concat, slices of
+  // rows): unrolled, no loop. SwiftShader runs a loop whose trip count may differ between lanes under a
+  // lane mask, and the masked loads and stores cost most of the copy: this made [O, n, hw] <-> [n, O, hw]
+  // copies 1.4-2x faster there.
+  if (end - start == RUN && last.y == 1u && last.z == 1u) {
+    y[oo] = x[oi];
+    y[oo + 1u] = x[oi + 1u];
+    y[oo + 2u] = x[oi + 2u];
+    y[oo + 3u] = x[oi + 3u];
+    y[oo + 4u] = x[oi + 4u];
+    y[oo + 5u] = x[oi + 5u];
+    y[oo + 6u] = x[oi + 6u];
+    y[oo + 7u] = x[oi + 7u];
+    return;
+  }
   for (var k = start; k < end; k = k + 1u) {
     y[oo] = x[oi];
     oi = oi + last.y;

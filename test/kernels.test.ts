@@ -165,6 +165,10 @@ describe('movement kernels match the cpu reference', () => {
     const [c2, g2] = pair([37, 53], 63, gpu);
     await expectClose(g2.t(), c2.t(), 0, 0, 'transpose 37x53 (runs over long rows)');
     await expectClose(g2.slice(1, 3, 50, 3), c2.slice(1, 3, 50, 3), 0, 0, 'slice long rows step 3');
+    // Contiguous rows of 19: two full runs of 8 (the unrolled path) and a tail of 3 (the loop).
+    const [c3, g3] = pair([4, 3, 19], 64, gpu);
+    await expectClose(g3.permute([1, 0, 2]), c3.permute([1, 0, 2]), 0, 0, 'permute keeping contiguous rows');
+    await expectClose(g2.slice(0, 5, 31), c2.slice(0, 5, 31), 0, 0, 'slice of whole rows');
     const [c1, g1] = pair([5, 1, 2], 62, gpu);
     await expectClose(g1.broadcastTo([4, 5, 3, 2]), c1.broadcastTo([4, 5, 3, 2]), 0, 0, 'broadcast_to');
   });
