@@ -144,12 +144,17 @@ async function train(o: Opts): Promise<void> {
   } else {
     writeFileSync(join(o.out, 'metrics.jsonl'), '');
   }
-  // Warm-up: one training step on a snapshot of the state, restored afterwards, so the kernel tuner has
+  // Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
   // measured every shape before the first real step (kernel choices are then fixed for the run and saved
-  // with the checkpoints for --resume).
+  // with the checkpoints for --resume). Again while a step still makes new choices: once a convolution
+  // has chosen im2col, its matmuls are new shapes to measure (up to 3 steps).
   {
     const saved = await checkpointTensors(model, optimizers);
-    model.trainStep(job.batch(0, 0), new Generator(0)).dispose();
+    for (let i = 0, known = -1; i < 3 && kernelChoices().length !== known; i++) {
+      known = kernelChoices().length;
+      model.trainStep(job.batch(0, 0), new Generator(0)).dispose();
+      await sync();
+    }
     await restoreCheckpoint(saved, model, optimizers);
     model.zeroGrad();
     await job.warmup?.();
