@@ -30,6 +30,8 @@ export function packUniforms(header: (number | { f: number })[], arrays: number[
 }
 
 const WG = 256;
+/** Workgroup size of im2col and col2im, whose invocations each write a run of outputs (fewer of them). */
+const RUN_WG = 64;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
@@ -302,8 +304,8 @@ export class WebGPUBackend implements Backend {
     const im2col = (x: GPUBuffer, layout: 0 | 1) => {
       const col = scratch(K * N);
       this.ctx.dispatch({
-        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout }, buffers: [x, col],
-        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((layout ? N * g.C : K * g.n * g.OH) / 64)), bytes: 8 * K * N,
+        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout, WG: RUN_WG }, buffers: [x, col],
+        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((layout ? N * g.C : K * g.n * g.OH) / RUN_WG)), bytes: 8 * K * N,
       });
       return col;
     };
@@ -337,8 +339,8 @@ export class WebGPUBackend implements Backend {
       gemm(wt, dyRows(b), dcol, K, N, g.O);
       const nx = g.n * g.C * g.H * g.W;
       this.ctx.dispatch({
-        kernel: 'col2im', buffers: [dcol, out], uniforms: geomWords,
-        workgroups: this.ctx.grid(Math.ceil((g.n * g.C * g.H) / 64)), bytes: 4 * (K * N + nx),
+        kernel: 'col2im', constants: { WG: RUN_WG }, buffers: [dcol, out], uniforms: geomWords,
+        workgroups: this.ctx.grid(Math.ceil((g.n * g.C * g.H) / RUN_WG)), bytes: 4 * (K * N + nx),
       });
     }
     for (const t of tmp) this.ctx.pool.release(t);
