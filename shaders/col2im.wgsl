@@ -1,9 +1,13 @@
 // col2im for the 'im2col' conv variant's input gradient: dx[n, c, ih, iw] sums dcol[(c, kh, kw), (n, oh, ow)]
 // over the taps with ih = oh*sh - ph + kh*dh (and likewise for w): a gather, so no atomics are needed
 // (the adjoint of im2col.wgsl MODE 0). dcol is [K, n*hw].
-// One invocation per input row (n, c, ih), walking iw with running counters: the first version, one
-// output per invocation, spent most of its time in integer divisions (SwiftShader runs them a lane at a
-// time) and took 284 ms for the bench's DCGAN layer (17% of the input gradient), this one 121 ms.
+// Two layouts of the work, chosen per adapter by the backend (im2colVariant):
+//   RUNS (CPU-like adapters) one invocation per input row (n, c, ih), walking iw with running counters:
+//        one output per invocation spent most of its time in integer divisions (SwiftShader runs them a
+//        lane at a time) and took 284 ms for the bench's DCGAN layer (17% of the input gradient), this
+//        121 ms.
+//   else (GPUs) one output per invocation, so neighbouring invocations write neighbouring addresses.
+override RUNS: bool = true;
 override WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read> dcol: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
@@ -11,7 +15,11 @@ override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = flat_index(gid, nwg, WG);
+  let idx = flat_index(gid, nwg, WG);
+  // RUNS: idx is a row, and the loops below cover its W outputs; else one output, iw = idx % W.
+  let row = select(idx / p.W, idx, RUNS);
+  let w0 = select(idx % p.W, 0u, RUNS);
+  let w1 = select(w0 + 1u, p.W, RUNS);
   if (row >= p.n * p.C * p.H) { return; }
   let ih = row % p.H;
   let c = (row / p.H) % p.C;
@@ -27,9 +35,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let th = ih + p.ph;
     let kh0 = th % p.sh;
     let oh0 = i32(th / p.sh);
-    var kw0 = p.pw % p.sw;
-    var ow0 = i32(p.pw / p.sw);
-    for (var iw = 0u; iw < p.W; iw = iw + 1u) {
+    var kw0 = (w0 + p.pw) % p.sw;
+    var ow0 = i32((w0 + p.pw) / p.sw);
+    for (var iw = w0; iw < w1; iw = iw + 1u) {
       var acc = 0.0;
       var oh = oh0;
       for (var kh = kh0; kh < p.KH; kh = kh + p.sh) {
@@ -54,7 +62,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     return;
   }
-  for (var iw = 0u; iw < p.W; iw = iw + 1u) {
+  for (var iw = w0; iw < w1; iw = iw + 1u) {
     var acc = 0.0;
     for (var kh = 0u; kh < p.KH; kh = kh + 1u) {
       let th = i32(ih + p.ph) - i32(kh * p.dh);

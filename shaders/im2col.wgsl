@@ -5,10 +5,14 @@
 //         per (c, kh, kw, n, oh) writes the OW values of a row segment.
 // MODE 1: colT[(n, oh, ow), (c, kh, kw)] ([n*OH*OW, C*KH*KW], for the weight gradient); one invocation
 //         per (n, oh, ow, c) writes its KH*KW taps.
-// A run of outputs per invocation, with the indices stepped by addition: one output per invocation spent
-// most of its time in the dozen integer divisions of the index (SwiftShader runs them a lane at a time):
-// 322 ms (MODE 0) and 364 ms (MODE 1) for the bench's DCGAN layer, about 20% of the whole convolution.
+// Two layouts of the work, chosen per adapter by the backend (im2colVariant):
+//   RUNS (CPU-like adapters) a run of outputs per invocation, with the indices stepped by addition: one
+//        output per invocation spent most of its time in the dozen integer divisions of the index
+//        (SwiftShader runs them a lane at a time): 322 ms (MODE 0) and 364 ms (MODE 1) for the bench's
+//        DCGAN layer, about 20% of the whole convolution; 148 and 142 ms this way.
+//   else (GPUs) one output per invocation, so neighbouring invocations write neighbouring addresses.
 override MODE: u32 = 0u;
+override RUNS: bool = true;
 override WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> col: array<f32>;
@@ -28,6 +32,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let K = p.C * kk;
   let hw = p.OH * p.OW;
   let N = p.n * hw;
+  if (!RUNS) {
+    if (idx >= K * N) { return; }
+    var k: u32;
+    var j: u32;
+    if (MODE == 0u) { k = idx / N; j = idx % N; } else { j = idx / K; k = idx % K; }
+    let s = k % kk;
+    let q = j % hw;
+    let ih = i32((q / p.OW) * p.sh + (s / p.KW) * p.dh) - i32(p.ph);
+    let iw = i32((q % p.OW) * p.sw + (s % p.KW) * p.dw) - i32(p.pw);
+    col[idx] = read_x(((j / hw) * p.C + k / kk) * p.H * p.W, ih, iw);
+    return;
+  }
   if (MODE == 0u) {
     if (idx >= K * p.n * p.OH) { return; }
     let oh = idx % p.OH;

@@ -17,10 +17,15 @@ const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number;
 ];
 
 describe('conv kernels match the cpu reference', () => {
-  for (const variant of CONV_VARIANTS) {
-    it(`conv2d forward, grad input and grad weight (${variant} core)`, async () => {
+  // im2col twice: its patch kernels split the work in runs (CPU-like adapters) or by element (GPUs).
+  type Core = [(typeof CONV_VARIANTS)[number], 'runs' | 'elements' | undefined];
+  const cores = CONV_VARIANTS.flatMap((v): Core[] => (v === 'im2col' ? [[v, 'runs'], [v, 'elements']] : [[v, undefined]]));
+  for (const [variant, split] of cores) {
+    it(`conv2d forward, grad input and grad weight (${variant} core${split ? `, patches by ${split}` : ''})`, async () => {
       const gpu = await getGpu();
       gpu.tuner.forced = variant;
+      const before = gpu.im2colVariant;
+      if (split) gpu.im2colVariant = split;
       try {
         for (const [i, c] of CASES.entries()) {
           const g = convGeom(c.x, c.w, c.o);
@@ -35,6 +40,7 @@ describe('conv kernels match the cpu reference', () => {
         }
       } finally {
         gpu.tuner.forced = null;
+        gpu.im2colVariant = before;
       }
     });
   }

@@ -30,7 +30,7 @@ export function packUniforms(header: (number | { f: number })[], arrays: number[
 }
 
 const WG = 256;
-/** Workgroup size of im2col and col2im, whose invocations each write a run of outputs (fewer of them). */
+/** Workgroup size of im2col and col2im. */
 const RUN_WG = 64;
 
 export class WebGPUBackend implements Backend {
@@ -44,6 +44,7 @@ export class WebGPUBackend implements Backend {
     const env = typeof process !== 'undefined' ? process.env?.WGPU_REDUCE : undefined;
     if (env && env !== 'rows' && env !== 'workgroup') throw new Error(`WGPU_REDUCE=${env}: use rows or workgroup`);
     this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (ctx.isSoftware ? 'rows' : 'workgroup');
+    this.im2colVariant = ctx.isSoftware ? 'runs' : 'elements';
   }
 
   static async create(opts: AcquireOptions = {}): Promise<WebGPUBackend> {
@@ -169,6 +170,12 @@ export class WebGPUBackend implements Backend {
 
   /** 'rows' on software adapters, 'workgroup' on GPUs (env WGPU_REDUCE overrides). */
   reduceVariant: 'rows' | 'workgroup' = 'workgroup';
+  /**
+   * How im2col and col2im split their work: a run of outputs per invocation (CPU-like adapters, where
+   * the index divisions per output dominated) or one output per invocation (GPUs: neighbouring
+   * invocations write neighbouring addresses). Tests set it to check both.
+   */
+  im2colVariant: 'runs' | 'elements' = 'elements';
 
   private reducePass(op: ReduceOp, x: Storage, rows: number, R: number, C: number, chunks: number): GpuStorage {
     const out = this.alloc(rows * chunks);
@@ -295,6 +302,7 @@ export class WebGPUBackend implements Backend {
   private convIm2col(mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
     const K = g.C * g.KH * g.KW, hw = g.OH * g.OW, N = g.n * hw;
     const geomWords = packConvGeom(g);
+    const runs = this.im2colVariant === 'runs';
     const tmp: GPUBuffer[] = [];
     const scratch = (n: number) => {
       const t = this.ctx.pool.acquire(Math.max(n, 1) * 4, 'conv scratch');
@@ -304,8 +312,8 @@ export class WebGPUBackend implements Backend {
     const im2col = (x: GPUBuffer, layout: 0 | 1) => {
       const col = scratch(K * N);
       this.ctx.dispatch({
-        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout, WG: RUN_WG }, buffers: [x, col],
-        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((layout ? N * g.C : K * g.n * g.OH) / RUN_WG)), bytes: 8 * K * N,
+        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout, RUNS: runs, WG: RUN_WG }, buffers: [x, col],
+        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout ? N * g.C : K * g.n * g.OH) / RUN_WG)), bytes: 8 * K * N,
       });
       return col;
     };
@@ -339,8 +347,8 @@ export class WebGPUBackend implements Backend {
       gemm(wt, dyRows(b), dcol, K, N, g.O);
       const nx = g.n * g.C * g.H * g.W;
       this.ctx.dispatch({
-        kernel: 'col2im', constants: { WG: RUN_WG }, buffers: [dcol, out], uniforms: geomWords,
-        workgroups: this.ctx.grid(Math.ceil((g.n * g.C * g.H) / RUN_WG)), bytes: 4 * (K * N + nx),
+        kernel: 'col2im', constants: { RUNS: runs, WG: RUN_WG }, buffers: [dcol, out], uniforms: geomWords,
+        workgroups: this.ctx.grid(Math.ceil((runs ? g.n * g.C * g.H : nx) / RUN_WG)), bytes: 4 * (K * N + nx),
       });
     }
     for (const t of tmp) this.ctx.pool.release(t);
