@@ -76,29 +76,30 @@ export class KernelTuner {
   private async measure(key: string, eligible: MatmulVariant[], makeTrial: () => Trial): Promise<void> {
     const trial = makeTrial();
     const times: Partial<Record<MatmulVariant, number>> = {};
+    // GPU time from timestamp queries where the adapter has them, so work the program queues meanwhile
+    // does not count.
+    const timed = async (v: MatmulVariant, runs: number) => {
+      const ms = await this.ctx.timeGpu(() => {
+        this.ctx.labelPrefix = 'tune:';
+        try {
+          for (let i = 0; i < runs; i++) trial.run(v);
+        } finally {
+          this.ctx.labelPrefix = '';
+        }
+      });
+      return ms / runs;
+    };
     try {
-      let bestSoFar = Infinity;
-      for (const v of eligible) {
-        // GPU time from timestamp queries where the adapter has them, so work the program queues
-        // meanwhile does not count.
-        const timed = async (runs: number) => {
-          const ms = await this.ctx.timeGpu(() => {
-            this.ctx.labelPrefix = 'tune:';
-            try {
-              for (let i = 0; i < runs; i++) trial.run(v);
-            } finally {
-              this.ctx.labelPrefix = '';
-            }
-          });
-          return ms / runs;
-        };
-        // The warm-up (pipeline creation and first run) also screens: a candidate 4x slower than the
-        // best so far is not measured further (on SwiftShader the tiled core is ~10x slower).
-        const first = await timed(1);
-        let best = first;
-        if (first < 4 * bestSoFar) for (let rep = 0; rep < 2; rep++) best = Math.min(best, await timed(2));
-        times[v] = best;
-        bestSoFar = Math.min(bestSoFar, best);
+      // The warm-up (pipeline creation and first run) also screens: a candidate 4x slower than the best
+      // is not measured further (on SwiftShader the tiled core is ~10x slower).
+      for (const v of eligible) times[v] = await timed(v, 1);
+      const best = Math.min(...Object.values(times));
+      const finalists = eligible.filter((v) => times[v]! < 4 * best);
+      // Then rounds over the finalists in turn, keeping each one's best: a machine whose speed drifts
+      // (a shared VM here varied by +-40% within minutes) then slows or speeds all of them alike,
+      // where timing one candidate after the other would favour whichever ran in a fast spell.
+      for (let round = 0; round < 2; round++) {
+        for (const v of finalists) times[v] = Math.min(times[v]!, await timed(v, 2));
       }
     } finally {
       trial.release();
