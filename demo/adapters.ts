@@ -16,7 +16,7 @@ import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import type { Module } from '../src/nn/module.ts';
 import { BatchNorm2d } from '../src/nn/layers.ts';
-import { PALETTE, drawAxes, drawImageGrid, drawPoints, planeMapper, probit } from './draw.ts';
+import { PALETTE, drawAxes, drawImageGrid, drawPoints, planeMapper } from './draw.ts';
 
 export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan';
 
@@ -287,12 +287,7 @@ const vae: ModelAdapter = {
         g.fillRect(0, 0, latent.plane.width, latent.plane.height);
         drawAxes(latent.plane, LATENT_RANGE);
         drawPoints(latent.plane, mu, LATENT_RANGE, (i) => PALETTE[data.test.labels[i]], 3);
-        const k = 15, grid = new Float32Array(k * k * 2);
-        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-          grid[2 * (i * k + j)] = probit((j + 0.5) / k);
-          grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
-        }
-        const m = await read(() => model.decode(tensor(grid, [k * k, 2])).sigmoid());
+        const k = 15, m = await read(() => model.manifold(k));
         drawImageGrid(latent.manifold, m, { n: k * k, cols: k, gap: 0 });
         showDecoded(lastZ, await decodeOne(lastZ)); // the pointer's digit, from the new weights
       },

@@ -132,20 +132,3 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
   });
 }
 
-/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
-function erfinv(x: number): number {
-  let w = -Math.log((1 - x) * (1 + x)), p: number;
-  if (w < 5) {
-    w -= 2.5;
-    p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
-  } else {
-    w = Math.sqrt(w) - 3;
-    p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
-  }
-  return p * x;
-}
-
-/** The standard normal quantile: z with P(Z <= z) = p. */
-export const probit = (p: number): number => Math.SQRT2 * erfinv(2 * p - 1);

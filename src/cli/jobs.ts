@@ -195,13 +195,7 @@ async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<strin
     files.push('reconstructions.png');
     if (vae.zDim === 2) {
       // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
-      const k = 20, grid = new Float32Array(k * k * 2);
-      const probit = (p: number) => Math.SQRT2 * erfinv(2 * p - 1);
-      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-        grid[2 * (i * k + j)] = probit((j + 0.5) / k);
-        grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
-      }
-      const m = tidy(() => vae.decode(tensor(grid, [k * k, 2])).sigmoid());
+      const k = 20, m = vae.manifold(k);
       writeImageGrid(join(out, 'manifold.png'), await m.toArray(), k * k, 28, 28, k, 1);
       files.push('manifold.png');
     }
@@ -209,20 +203,6 @@ async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<strin
   return files;
 }
 
-/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
-export function erfinv(x: number): number {
-  let w = -Math.log((1 - x) * (1 + x)), p: number;
-  if (w < 5) {
-    w -= 2.5;
-    p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
-  } else {
-    w = Math.sqrt(w) - 3;
-    p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
-  }
-  return p * x;
-}
 
 // ---- GAN on the ring -------------------------------------------------------------------------------
 

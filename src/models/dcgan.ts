@@ -9,17 +9,17 @@
 // logits. Images are in [0, 1] at the public API and in [-1, 1] inside (the tanh range).
 
 import { Tensor, tidy } from '../tensor.ts';
-import { Module } from '../nn/module.ts';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten } from '../nn/layers.ts';
-import { Adam, type Optimizer } from '../nn/optim.ts';
-import { assignInPlace, bceWithLogits } from '../ops/functional.ts';
+import { Adam } from '../nn/optim.ts';
+import { assignInPlace } from '../ops/functional.ts';
 import { normal, randn } from '../ops/random.ts';
-import { full, zeros } from '../ops/creation.ts';
+import { zeros } from '../ops/creation.ts';
 import { stack } from '../ops/movement.ts';
 import { noGrad } from '../autograd/engine.ts';
 import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
-import type { Trainable, TrainBatch } from './model.ts';
+import type { TrainBatch } from './model.ts';
+import { GAN } from './gan.ts';
 
 export interface DCGANOptions {
   zDim?: number;
@@ -32,8 +32,7 @@ export interface DCGANOptions {
   backend?: Backend;
 }
 
-export class DCGAN extends Module implements Trainable {
-  readonly lossNames = ['d', 'g'] as const;
+export class DCGAN extends GAN {
   readonly G: Sequential;
   readonly D: Sequential;
   readonly optG: Adam;
@@ -81,31 +80,12 @@ export class DCGAN extends Module implements Trainable {
     return tidy(() => this.forward(randn([n, this.zDim], { generator: gen, backend: this.D.parameters()[0].backend })));
   }
 
-  optimizers(): Optimizer[] {
-    return [this.optG, this.optD];
-  }
-
-  /**
-   * D: minimize BCE(D(x), 1) + BCE(D(G(z)), 0); then G on fresh z: minimize BCE(D(G(z)), 1) = -log D(G(z))
-   * (saturating: minimize log(1 - D(G(z))) = -BCE(D(G(z)), 0)). Returns [d loss, g loss].
-   */
+  /** One D step and one G step (see GAN) on real images mapped to [-1, 1]. Returns [d loss, g loss]. */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
     return tidy(() => {
       const n = x.shape[0], backend = x.backend;
       const real = x.reshape([n, 1, 28, 28]).mul(2).sub(1);
-      const ones = full([n, 1], 1, { backend }), zeros_ = full([n, 1], 0, { backend });
-      const z = () => randn([n, this.zDim], { generator: noise, backend });
-      this.optD.zeroGrad();
-      const fake = this.G.call(z()).detach();
-      const dLoss = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros_));
-      dLoss.backward();
-      this.optD.step();
-      this.optG.zeroGrad();
-      const logits = this.D.call(this.G.call(z()));
-      const gLoss = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros_).neg();
-      gLoss.backward();
-      this.optG.step();
-      // The generator step also left gradients on D's parameters; the next D step zeroes them first.
+      const { dLoss, gLoss } = this.adversarialStep(real, () => randn([n, this.zDim], { generator: noise, backend }));
       return noGrad(() => stack([dLoss, gLoss]));
     });
   }

@@ -2,7 +2,8 @@
 // discriminator, alternating a discriminator step that maximizes log D(x) + log(1 - D(G(z))) and a
 // generator step that maximizes log D(G(z)) (the non-saturating loss, section 3 of the paper), or, as an
 // option, minimizes log(1 - D(G(z))) (the saturating minimax form). Losses use BCE on logits, the
-// numerically stable form. Also the 8-Gaussian ring benchmark and its mode-coverage metric.
+// numerically stable form. The game itself is the GAN base class, shared with DCGAN (dcgan.ts). Also the
+// 8-Gaussian ring benchmark and its mode-coverage metric.
 
 import { Tensor, tidy } from '../tensor.ts';
 import { Module } from '../nn/module.ts';
@@ -13,7 +14,7 @@ import { noGrad } from '../autograd/engine.ts';
 import type { Trainable, TrainBatch } from './model.ts';
 import { bceWithLogits } from '../ops/functional.ts';
 import { randn } from '../ops/random.ts';
-import { tensor } from '../ops/creation.ts';
+import { full } from '../ops/creation.ts';
 import { Generator, philox4x32, uniformFromBits, boxMuller } from '../random/philox.ts';
 
 export interface GanOptions {
@@ -27,8 +28,55 @@ export interface GanOptions {
   generator?: Generator;
 }
 
-export class MlpGAN extends Module implements Trainable {
+/**
+ * What the GANs share: G and D with an Adam each, and the game (section 3 of the paper), one
+ * discriminator step then one generator step on fresh latent codes, both losses BCE on logits:
+ *   D: minimize BCE(D(x), 1) + BCE(D(G(z)), 0) = -[log D(x) + log(1 - D(G(z)))];
+ *   G: minimize BCE(D(G(z)), 1) = -log D(G(z))   (non-saturating, the default), or
+ *      minimize -BCE(D(G(z)), 0) = log(1 - D(G(z)))   (saturating).
+ */
+export abstract class GAN extends Module implements Trainable {
   readonly lossNames = ['d', 'g'] as const;
+  abstract readonly G: Sequential;
+  abstract readonly D: Sequential;
+  abstract readonly optG: Adam;
+  abstract readonly optD: Adam;
+  abstract readonly zDim: number;
+  abstract readonly loss: 'nonsaturating' | 'saturating';
+  abstract trainStep(batch: TrainBatch, noise: Generator): Tensor;
+
+  optimizers(): Optimizer[] {
+    return [this.optG, this.optD];
+  }
+
+  /** One D step and one G step on `real` (in G's output space); `z()` draws a batch of latent codes. */
+  adversarialStep(real: Tensor, z: () => Tensor): { dLoss: Tensor; gLoss: Tensor } {
+    const n = real.shape[0], backend = real.backend;
+    const ones = full([n, 1], 1, { backend }), zeros = full([n, 1], 0, { backend });
+    const dLoss = tidy(() => {
+      this.optD.zeroGrad();
+      const fake = this.G.call(z()).detach();
+      const l = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros));
+      l.backward();
+      this.optD.step();
+      return l;
+    });
+    const gLoss = tidy(() => {
+      this.optG.zeroGrad();
+      const logits = this.D.call(this.G.call(z()));
+      const l = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros).neg();
+      l.backward();
+      this.optG.step();
+      // D's parameters also received gradients from the generator step; the next D step zeroes them.
+      return l;
+    });
+    ones.dispose();
+    zeros.dispose();
+    return { dLoss, gLoss };
+  }
+}
+
+export class MlpGAN extends GAN {
   readonly G: Sequential;
   readonly D: Sequential;
   readonly optG: Adam;
@@ -54,10 +102,6 @@ export class MlpGAN extends Module implements Trainable {
     return this.G.call(z);
   }
 
-  optimizers(): Optimizer[] {
-    return [this.optG, this.optD];
-  }
-
   /** One D step and one G step on the batch of real points x; returns [d loss, g loss]. */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
     const { dLoss, gLoss } = this.step(x, noise);
@@ -71,35 +115,9 @@ export class MlpGAN extends Module implements Trainable {
     return this.G.call(randn([n, this.zDim], { generator: gen }));
   }
 
-  /**
-   * One discriminator step then one generator step on a batch of real points.
-   * D: minimize BCE(D(x), 1) + BCE(D(G(z)), 0) = -[log D(x) + log(1 - D(G(z)))];
-   * G: minimize BCE(D(G(z)), 1) = -log D(G(z))   (saturating: minimize -BCE(D(G(z)), 0) = log(1 - D(G(z)))).
-   */
+  /** One discriminator step then one generator step on a batch of real points (see GAN). */
   step(real: Tensor, gen?: Generator): { dLoss: Tensor; gLoss: Tensor } {
-    const n = real.shape[0];
-    const ones = tensor(new Float32Array(n).fill(1), [n, 1], { backend: real.backend });
-    const zeros = tensor(new Float32Array(n), [n, 1], { backend: real.backend });
-    const dLoss = tidy(() => {
-      this.optD.zeroGrad();
-      const fake = this.sample(n, gen).detach();
-      const l = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros));
-      l.backward();
-      this.optD.step();
-      return l;
-    });
-    const gLoss = tidy(() => {
-      this.optG.zeroGrad();
-      const logits = this.D.call(this.sample(n, gen));
-      const l = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros).neg();
-      l.backward();
-      this.optG.step();
-      // D's parameters also received gradients from the generator step; the next D step zeroes them.
-      return l;
-    });
-    ones.dispose();
-    zeros.dispose();
-    return { dLoss, gLoss };
+    return this.adversarialStep(real, () => randn([real.shape[0], this.zDim], { generator: gen }));
   }
 }
 

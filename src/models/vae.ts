@@ -11,6 +11,7 @@ import { Conv2d, ConvTranspose2d, Linear } from '../nn/layers.ts';
 import { Adam, type Optimizer } from '../nn/optim.ts';
 import { bernoulliLogLik, gaussianKL, reparameterize } from '../ops/functional.ts';
 import { stack } from '../ops/movement.ts';
+import { tensor } from '../ops/creation.ts';
 import { noGrad } from '../autograd/engine.ts';
 import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -53,6 +54,20 @@ export abstract class VAE extends Module implements Trainable {
 
   forward(x: Tensor): Tensor {
     return this.decode(this.encode(x).mu).sigmoid();
+  }
+
+  /**
+   * Kingma & Welling's manifold figure for z = 2: decoder means [k*k, 784] on a k x k grid of Gaussian
+   * quantiles, row i at z2 = probit(1 - (i + 0.5) / k) (top = high z2), column j at z1 = probit((j + 0.5) / k).
+   */
+  manifold(k: number): Tensor {
+    if (this.zDim !== 2) throw new Error(`vae: the manifold figure needs z = 2, this model has z = ${this.zDim}`);
+    const grid = new Float32Array(k * k * 2);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+      grid[2 * (i * k + j)] = probit((j + 0.5) / k);
+      grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
+    }
+    return tidy(() => this.decode(tensor(grid, [k * k, 2], { backend: this.parameters()[0].backend })).sigmoid());
   }
 
   /** The negative ELBO and its two terms for a batch x in [0, 1], one z sample per image. */
@@ -154,3 +169,21 @@ export class ConvVAE extends VAE {
     return this.deconv2.call(this.deconv1.call(h).relu()).reshape([z.shape[0], 784]);
   }
 }
+
+/** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
+export function erfinv(x: number): number {
+  let w = -Math.log((1 - x) * (1 + x)), p: number;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-8;
+    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+  } else {
+    w = Math.sqrt(w) - 3;
+    p = -0.000200214257;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+  }
+  return p * x;
+}
+
+/** The standard normal quantile: z with P(Z <= z) = p. */
+export const probit = (p: number): number => Math.SQRT2 * erfinv(2 * p - 1);
