@@ -45,6 +45,46 @@ describe('conv kernels match the cpu reference', () => {
     });
   }
 
+  // The Winograd input gradient applies when every stride phase has at most 2x2 taps. Shapes: DCGAN's
+  // 4x4 stride 2 with odd sizes (phases of unequal extent), tiles not a multiple of 4 (the Tp padding),
+  // a 3x3 stride-2 kernel (phases of 2x2, 2x1, 1x2 and 1x1 taps), a kernel smaller than the stride
+  // (phases with no taps write zeros), 2x2 stride 1, unequal strides, padding wider than the kernel,
+  // batch 1, a 1x1 output; and large values.
+  const WINO: { x: number[]; w: number[]; o: { stride?: number | [number, number]; padding?: number | [number, number] }; scale?: number }[] = [
+    { x: [3, 5, 13, 11], w: [7, 5, 4, 4], o: { stride: 2, padding: 1 } },
+    { x: [1, 3, 9, 10], w: [4, 3, 3, 3], o: { stride: 2, padding: 1 } },
+    { x: [2, 2, 7, 9], w: [3, 2, 2, 1], o: { stride: 3 } },
+    { x: [2, 3, 6, 7], w: [5, 3, 2, 2], o: {} },
+    { x: [1, 2, 9, 8], w: [3, 2, 4, 2], o: { stride: [2, 1], padding: [3, 0] } },
+    { x: [1, 1, 2, 2], w: [1, 1, 2, 2], o: { stride: 2 } },
+    { x: [2, 4, 8, 8], w: [6, 4, 4, 4], o: { stride: 2, padding: 1 }, scale: 1e4 },
+  ];
+  for (const split of ['runs', 'elements'] as const) it(`the Winograd input gradient (tiles by ${split}) matches the cpu reference, and runs where it applies`, async () => {
+    const gpu = await getGpu();
+    gpu.tuner.forced = 'winograd';
+    const before = gpu.im2colVariant;
+    gpu.im2colVariant = split;
+    try {
+      for (const [i, c] of WINO.entries()) {
+        const g = convGeom(c.x, c.w, c.o);
+        expect(Math.ceil(g.KH / g.sh) <= 2 && Math.ceil(g.KW / g.sw) <= 2, `case ${i} is a Winograd shape`).toBe(true);
+        const s = c.scale ?? 1;
+        const [cdy, gdy] = pair([g.n, g.O, g.OH, g.OW], 50 + i, gpu, -s, s);
+        const [cw, gw] = pair(c.w, 60 + i, gpu, -s, s);
+        gpu.ctx.profiler.start({ cpuTiming: true });
+        const dx = new Tensor(gpu, gpu.conv2dGradInput(gdy.storage, gw.storage, g), c.x);
+        const ran = (await gpu.ctx.profiler.stop()).map((r) => r.kernel);
+        expect(ran, `case ${i}`).toContain('conv2d_grad_input:winograd_output');
+        const want = new Tensor(cpu, cpu.conv2dGradInput(cdy.storage, cw.storage, g), c.x);
+        const taps = g.O * Math.ceil(g.KH / g.sh) * Math.ceil(g.KW / g.sw);
+        await expectClose(dx, want, 1e-5 * s * s * Math.sqrt(taps), 1e-4, `winograd dx ${i}`);
+      }
+    } finally {
+      gpu.tuner.forced = null;
+      gpu.im2colVariant = before;
+    }
+  });
+
   it('conv2d with bias and conv_transpose2d with output_padding, through the ops', async () => {
     const gpu = await getGpu();
     const [cx, gx] = pair([2, 3, 6, 5], 40, gpu);

@@ -25,6 +25,7 @@ export const KERNEL_SOURCES = {
   conv_splitk: ['conv_params', 'conv', 'gemm_splitk'],
   im2col: ['common', 'conv_params', 'im2col'],
   col2im: ['common', 'conv_params', 'col2im'],
+  winograd: ['conv_params', 'winograd'],
   optim: ['common', 'optim'],
   alu_probe: ['common', 'alu_probe'],
 } as const satisfies Record<string, readonly string[]>;

@@ -265,6 +265,9 @@ export class WebGPUBackend implements Backend {
    *   reg / tiled / splitk  implicit GEMM (shaders/conv.wgsl) on that GEMM core; the input gradient
    *                         without dilation runs per stride phase (MODE 3), skipping the zeros
    *   im2col                explicit patch matrix, then the adapter's best matmul (vec4 on SwiftShader)
+   *   winograd              input gradient only, when every stride phase has at most 2x2 taps: F(2x2, 2x2)
+   *                         transforms (shaders/winograd.wgsl) around one batched matmul, 9 multiplies
+   *                         per 2x2 output tile instead of 16
    */
   private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
@@ -274,7 +277,9 @@ export class WebGPUBackend implements Backend {
     const eligible: MatmulVariant[] = ['reg', 'tiled'];
     if (mode === 2 && M <= maxG && N <= maxG && M * N <= 16384) eligible.push('splitk');
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
-    if (colFloats <= Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4)) eligible.push('im2col');
+    const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
+    if (colFloats <= maxFloats) eligible.push('im2col');
+    if (mode === 1 && winogradFits(g, maxFloats, maxG)) eligible.push('winograd');
     const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
@@ -291,6 +296,7 @@ export class WebGPUBackend implements Backend {
 
   private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
+    if (v === 'winograd') return this.convWinograd(a, b, out, g);
     const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
@@ -354,6 +360,29 @@ export class WebGPUBackend implements Backend {
     for (const t of tmp) this.ctx.pool.release(t);
   }
 
+  /** The 'winograd' input gradient (see shaders/winograd.wgsl): U = G w G^T, V = B^T dy B, M = U V, dx = A^T M A. */
+  private convWinograd(w: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, g: ConvGeom): void {
+    const d = winogradDims(g);
+    const uniforms = new Uint32Array([...new Uint32Array(packConvGeom(g)), d.TH, d.TW, d.T, d.Tp]).buffer;
+    const U = this.ctx.pool.acquire(d.P * 9 * g.C * g.O * 4, 'winograd U');
+    const V = this.ctx.pool.acquire(d.P * 9 * g.O * d.Tp * 4, 'winograd V');
+    const M = this.ctx.pool.acquire(d.P * 9 * g.C * d.Tp * 4, 'winograd M');
+    const RUNS = this.im2colVariant === 'runs';
+    // Stage 0 runs per (o, c, phase); stages 1 and 2 per channel and tile, or row of tiles (RUNS).
+    const units = RUNS ? g.n * d.TH : d.Tp;
+    const stage = (STAGE: number, name: string, src: GPUBuffer, dst: GPUBuffer, groups: [number, number, number], bytes: number) =>
+      this.ctx.dispatch({
+        kernel: 'winograd', label: `conv2d_grad_input:winograd_${name}`, constants: { STAGE, RUNS, WG: RUN_WG }, buffers: [src, dst],
+        uniforms, workgroups: groups, bytes,
+      });
+    stage(0, 'weights', w, U, [Math.ceil(g.O / RUN_WG), g.C, d.P], 4 * (g.O * g.C * g.KH * g.KW + d.P * 9 * g.C * g.O));
+    stage(1, 'input', dy, V, [Math.ceil(units / RUN_WG), g.O, 1], 4 * (g.n * g.O * g.OH * g.OW + d.P * 9 * g.O * d.Tp));
+    const spec = { batch: d.P * 9, M: g.C, N: d.Tp, K: g.O, transA: false, transB: false, strideA: g.C * g.O, strideB: g.O * d.Tp };
+    this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), U, V, M, spec));
+    stage(2, 'output', M, dx, [Math.ceil(units / RUN_WG), g.C, 1], 4 * (d.P * 9 * g.C * d.T + g.n * g.C * g.H * g.W));
+    for (const t of [U, V, M]) this.ctx.pool.release(t);
+  }
+
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec): void {
     const n = param.length;
     const u = new ArrayBuffer(64);
@@ -402,6 +431,25 @@ function convPhases(g: ConvGeom): ConvPart[] {
     }
   }
   return parts;
+}
+
+/**
+ * The tile grid of the Winograd input gradient: P stride phases, each over TH x TW tiles of 2x2 (the
+ * largest phase's extent, phase 0), T tiles over the batch, padded to Tp (a multiple of 4, for vec4 GEMMs).
+ */
+function winogradDims(g: ConvGeom) {
+  const P = g.sh * g.sw;
+  const TH = Math.ceil(Math.ceil(g.H / g.sh) / 2), TW = Math.ceil(Math.ceil(g.W / g.sw) / 2);
+  const T = g.n * TH * TW;
+  return { P, TH, TW, T, Tp: Math.ceil(T / 4) * 4 };
+}
+
+/** Whether the Winograd input gradient applies (no dilation, at most 2x2 taps per phase) and fits the limits. */
+function winogradFits(g: ConvGeom, maxFloats: number, maxGroups: number): boolean {
+  if (g.dh !== 1 || g.dw !== 1 || Math.ceil(g.KH / g.sh) > 2 || Math.ceil(g.KW / g.sw) > 2) return false;
+  const d = winogradDims(g);
+  const floats = d.P * 9 * Math.max(g.O, g.C) * d.Tp;
+  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P) <= maxGroups;
 }
 
 /** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */

@@ -5,6 +5,8 @@
 //   vec4t  register-blocked 4x4 with vec4 loads for A^T B (M, N % 4 == 0) or A B^T (K % 4 == 0)
 //   tiled  workgroup-memory tiles of 32x32 (the usual GPU design)
 //   splitk one workgroup per output element, K split over 64 invocations (small outputs, long K)
+// Convolutions add 'im2col' (explicit patches, then the best matmul) and, for input gradients whose
+// stride phases have at most 2x2 taps, 'winograd' (F(2x2, 2x2) transforms around a batched matmul).
 // A CPU-like adapter (SwiftShader) favours reg/vec4 by ~10x, a GPU favours tiled: so the first call of a
 // shape class uses a heuristic guess and starts a measurement in the background; later calls use the
 // measured winner. Measurements run on a smaller proxy of the problem (matmul dims capped at 512, conv
@@ -14,9 +16,9 @@ import type { DispatchSpec, GPUContext } from '../../device/context.ts';
 import type { MatmulSpec } from '../kernels.ts';
 
 export const MATMUL_VARIANTS = ['reg', 'vec4', 'vec4t', 'tiled', 'splitk'] as const;
-/** Convolutions add 'im2col': explicit patches then the adapter's best matmul. */
-export const CONV_VARIANTS = ['reg', 'tiled', 'splitk', 'im2col'] as const;
-export type MatmulVariant = (typeof MATMUL_VARIANTS)[number] | 'im2col';
+/** Convolutions add 'im2col' (explicit patches then the adapter's best matmul) and 'winograd'. */
+export const CONV_VARIANTS = ['reg', 'tiled', 'splitk', 'im2col', 'winograd'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number] | 'im2col' | 'winograd';
 
 export const bucket = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
 
@@ -39,8 +41,9 @@ export class KernelTuner {
   constructor(private readonly ctx: GPUContext) {
     const env = typeof process !== 'undefined' ? process.env?.WGPU_MATMUL : undefined;
     if (env) {
-      if (![...MATMUL_VARIANTS, 'im2col'].includes(env)) {
-        throw new Error(`WGPU_MATMUL=${env} is not a kernel variant: use one of ${[...MATMUL_VARIANTS, 'im2col'].join(', ')}`);
+      const all: string[] = [...MATMUL_VARIANTS, ...CONV_VARIANTS];
+      if (!all.includes(env)) {
+        throw new Error(`WGPU_MATMUL=${env} is not a kernel variant: use one of ${[...new Set(all)].join(', ')}`);
       }
       this.forced = env as MatmulVariant;
     }
@@ -53,7 +56,7 @@ export class KernelTuner {
   choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
     if (this.forced) {
       if (eligible.includes(this.forced)) return this.forced;
-      return this.forced === 'vec4' || this.forced === 'vec4t' || this.forced === 'im2col' ? 'reg' : 'tiled';
+      return this.forced === 'tiled' || this.forced === 'splitk' ? 'tiled' : 'reg';
     }
     const known = this.choices.get(key);
     if (known) return known;
