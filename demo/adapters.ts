@@ -5,18 +5,18 @@
 // its views, which it draws into the panel it is given.
 
 import { Generator, concat, keep, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/index.ts';
-import { Batches } from '../src/data/batches.ts';
 import { dilate3x3, dilationDomains } from '../src/data/domains.ts';
 import type { ImageSet, Split } from '../src/data/mnist_split.ts';
 import { loadMnistWeb } from '../src/data/mnist_web.ts';
 import { ConvVAE, MlpVAE } from '../src/models/vae.ts';
-import { MlpGAN, modeCoverage, ringBatch, ringCentres } from '../src/models/gan.ts';
+import { MlpGAN, RING_STEPS, modeCoverage, ringBatch, ringCentres } from '../src/models/gan.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import type { Module } from '../src/nn/module.ts';
 import { BatchNorm2d } from '../src/nn/layers.ts';
 import { PALETTE, drawAxes, drawImageGrid, drawPoints, planeMapper } from './draw.ts';
+import { ImageStream } from './stream.ts';
 
 export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan';
 
@@ -47,6 +47,11 @@ export interface LiveModel {
   batch(size: number): TrainBatch;
   /** Examples one step consumes (for images/s). */
   itemsPerStep(size: number): number;
+  /**
+   * Passes over the training data begun before the current one, in the CLI's sense of an epoch (the
+   * checkpoint's `epoch`, where the CLI's --resume continues counting).
+   */
+  epochsDone(): number;
   /** Redraws the views from the current weights. */
   render(): Promise<void>;
   dispose(): void;
@@ -112,31 +117,6 @@ export function disposeModel(m: Trainable): void {
     p.dispose();
   }
   for (const [, b] of m.namedBuffers()) b.dispose();
-}
-
-/** Shuffled epochs over an image set (src/data's Batches), rebuilt when the batch size changes. */
-class ImageStream {
-  private batches: Batches | null = null;
-  private epoch = -1;
-  private index = 0;
-  private order: Uint32Array | null = null;
-  constructor(private readonly set: ImageSet, private readonly seed: number) {}
-  next(size: number): Tensor {
-    if (this.batches?.batchSize !== size) {
-      this.batches?.dispose();
-      this.batches = new Batches(this.set, size, this.seed);
-      this.index = this.batches.perEpoch; // start a fresh epoch at the new size
-    }
-    if (this.index >= this.batches.perEpoch) {
-      this.order = this.batches.order(++this.epoch);
-      this.index = 0;
-    }
-    return this.batches.load(this.epoch, this.index++, this.order!).images;
-  }
-  dispose(): void {
-    this.batches?.dispose();
-    this.batches = null;
-  }
 }
 
 /** The first n images of a set, flat. */
@@ -271,6 +251,7 @@ const vae: ModelAdapter = {
       config: { ...config, arch: conv ? 'conv' : 'mlp', zDim: model.zDim, ...(conv ? { width: Number(config.width ?? 16) } : {}) },
       batch: (size) => ({ x: stream.next(size) }),
       itemsPerStep: (size) => size,
+      epochsDone: () => stream.epochsDone,
       async render() {
         const r = await read(() => model.decode(model.encode(testX).mu).sigmoid());
         const both = new Float32Array(16 * 784);
@@ -316,7 +297,7 @@ const gan: ModelAdapter = {
   load: async () => {},
   create(config, ctx) {
     const model = new MlpGAN({ generator: weightGen(config) });
-    let x: Tensor | null = null, offset = 0;
+    let x: Tensor | null = null, offset = 0, steps = 0;
     const real = ringBatch(512, ctx.seed + 99, 0);
     const plot = el('canvas', { id: 'gan-ring', className: 'plane', width: 360, height: 360 });
     const caption = el('figcaption', { className: 'note' });
@@ -339,9 +320,11 @@ const gan: ModelAdapter = {
         // The CLI's ring stream: Philox on the host, a new stretch of it every step.
         x.backend.write(x.storage, ringBatch(size, ctx.seed + 3, offset));
         offset += size;
+        steps++;
         return { x };
       },
       itemsPerStep: (size) => size,
+      epochsDone: () => Math.floor(steps / RING_STEPS), // the CLI's ring epoch: RING_STEPS steps
       async render() {
         const pts = await read(() => model.sample(1000, new Generator(ctx.seed + 5)));
         const g = plot.getContext('2d')!;
@@ -398,6 +381,7 @@ const dcgan: ModelAdapter = {
       config: { ...config, zDim: model.zDim, width: Number(config.width ?? 32) },
       batch: (size) => ({ x: stream.next(size) }),
       itemsPerStep: (size) => size,
+      epochsDone: () => stream.epochsDone,
       async render() {
         const s = await read(() => withBatchStats(model, () => model.sample(64, new Generator(ctx.seed + 11))));
         drawImageGrid(samples.canvas, s, { n: 64, cols: 8 });
@@ -448,6 +432,7 @@ const cyclegan: ModelAdapter = {
       config: { ...config },
       batch: (size) => ({ x: xs.next(size), y: ys.next(size) }),
       itemsPerStep: (size) => 2 * size, // one x and one y image per example
+      epochsDone: () => xs.epochsDone, // an epoch is one pass over X, as in the CLI
       async render() {
         const t = await read(() => withBatchStats(model, () => {
           const { gx, fgx } = model.translate(testX);

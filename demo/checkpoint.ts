@@ -18,6 +18,8 @@ export interface ParsedCheckpoint {
   steps?: number;
   /** The step noise's generator state (the CLI's `noise_generator`), when the file records it. */
   noise?: { seed: string; offset: number };
+  /** Epochs the run had finished (the CLI's `epoch`), when the file records it. */
+  epoch?: number;
 }
 
 const title = (id: string) => (id in ADAPTERS ? ADAPTERS[id as ModelId].title : `'${id}'`);
@@ -58,7 +60,9 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   } catch {
     noise = undefined;
   }
-  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, steps, noise };
+  const e = Number(ckpt.metadata.epoch);
+  const epoch = Number.isInteger(e) && e >= 0 ? e : undefined;
+  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, steps, noise, epoch };
 }
 
 /**
@@ -73,8 +77,9 @@ export async function restoreInto(live: LiveModel, p: ParsedCheckpoint, fileName
 
 /**
  * The live model's weights and optimizer state as safetensors bytes, with the metadata the CLI writes
- * (model, config, dataset, optimizer_steps, noise_generator), so `npm run train -- eval|sample <model>
- * --ckpt FILE` and `--resume FILE` accept it.
+ * (model, config, dataset, optimizer_steps, noise_generator, epoch), so `npm run train -- eval|sample
+ * <model> --ckpt FILE` and `--resume FILE` accept it; --resume continues counting epochs from the ones
+ * this page (and the file it started from) finished.
  */
 export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promise<Uint8Array> {
   const live = trainer.live;
@@ -86,6 +91,7 @@ export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promis
     ...(a.dataset ? { dataset: a.dataset } : {}),
     noise_generator: JSON.stringify(trainer.noiseState),
     step: String(trainer.step),
+    epoch: String(trainer.epochBase + live.epochsDone()),
     written_by: 'wgpu-gen browser demo',
   });
 }

@@ -120,7 +120,7 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { pa
     adapter = a;
     live = next;
     config = next.config;
-    trainer = newTrainer(next, seed, ckpt?.parsed.steps ?? 0);
+    trainer = newTrainer(next, seed, ckpt?.parsed.steps ?? 0, ckpt?.parsed.epoch ?? 0);
     if (ckpt?.parsed.noise) trainer.noiseState = ckpt.parsed.noise;
     ui.views.replaceChildren(panel);
     ui.profileTable.replaceChildren();
@@ -148,13 +148,13 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { pa
   }
 }
 
-function newTrainer(l: LiveModel, seed: number, step: number): Trainer {
+function newTrainer(l: LiveModel, seed: number, step: number, epoch = 0): Trainer {
   return new Trainer(l, serial, {
     onStep: () => showProgress(),
     onRender: () => undefined,
     onRunning: (r) => setRunning(r),
     onError: (e) => say(e.message, 'error'),
-  }, { batch: Number(ui.batch.value), lr: Number(ui.lr.value), seed, step });
+  }, { batch: Number(ui.batch.value), lr: Number(ui.lr.value), seed, step, epoch });
 }
 
 async function selectModel(id: ModelId): Promise<void> {

@@ -41,6 +41,8 @@ export interface TrainerEvents {
 
 export class Trainer {
   step = 0;
+  /** Epochs finished before this trainer's model was created (from the checkpoint it was loaded from). */
+  readonly epochBase: number;
   readonly history: LossHistory = { steps: [], values: [] };
   running = false;
   batchSize: number;
@@ -54,11 +56,12 @@ export class Trainer {
     readonly live: LiveModel,
     private readonly serial: Serial,
     private readonly ev: TrainerEvents,
-    o: { batch: number; lr: number; seed: number; step?: number },
+    o: { batch: number; lr: number; seed: number; step?: number; epoch?: number },
   ) {
     this.batchSize = o.batch;
     this.lr = o.lr;
     this.step = o.step ?? 0;
+    this.epochBase = o.epoch ?? 0;
     // The step's random numbers (z, eps), apart from those of the initial weights.
     this.noise = new Generator(o.seed + 1);
     this.setLr(o.lr);

@@ -259,6 +259,9 @@ describe('the training demo on WebGPU', () => {
     const bytes = readFileSync(file);
     const ckpt = decodeSafetensors(bytes, file);
     expect(ckpt.metadata).toMatchObject({ model: 'vae', dataset: 'mnist', optimizer_steps: `[${s.step}]` });
+    // Epochs finished, where the CLI's --resume continues counting: none yet after a few steps at batch 16.
+    expect(s.step * s.batch).toBeLessThan(9000);
+    expect(ckpt.metadata.epoch).toBe('0');
     expect(JSON.parse(ckpt.metadata.config)).toEqual({ arch: 'mlp', zDim: 2, seed: 0, lr: 1e-3 });
     // The same names as a model built in Node: state_dict, then optim.<param>.<m|v>.
     const names = [...new MlpVAE({ zDim: 2, backend: new CpuBackend() }).namedParameters()].map(([k]) => k);

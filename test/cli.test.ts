@@ -99,6 +99,18 @@ describe('the training CLI', () => {
     const r = run('gan', '--epochs', '2', '--steps', '15', '--out', gPart, '--resume', join(gPart, 'checkpoint.safetensors'));
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gPart)[1][k], k).toBe(metrics(gFull)[1][k]);
+    // Stopped by --max-seconds after its first step, mid-epoch, then resumed from that very step: the
+    // same trajectory (the second epoch's numbers equal the uninterrupted run's).
+    const gTime = join(root, 'gan-time');
+    const t = run('gan', '--epochs', '2', '--steps', '15', '--out', gTime, '--max-seconds', '1e-6');
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/--max-seconds 0\.000001: stopping after [\d.]+ s of training, at step 1 of epoch 1/);
+    expect(metrics(gTime).map((m) => m.step)).toEqual([1]);
+    const tr = run('gan', '--epochs', '2', '--steps', '15', '--out', gTime, '--resume', join(gTime, 'checkpoint.safetensors'));
+    expect(tr.status, tr.stderr).toBe(0);
+    expect(tr.stdout).toMatch(/resumed from .* at epoch 0, step 1/);
+    expect(metrics(gTime).map((m) => m.step)).toEqual([1, 15, 30]);
+    for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gTime)[2][k], k).toBe(metrics(gFull)[1][k]);
 
     const y = run('cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg);
     expect(y.status, y.stderr).toBe(0);

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation } from '../src/data/index.ts';
 import { memoryStats } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
+import { ImageStream } from '../demo/stream.ts';
 
 const idxBytes = (dims: number[], data: number[]) => {
   const head = new Uint8Array(4 + 4 * dims.length);
@@ -92,5 +93,32 @@ describe('shuffled batches', () => {
     expect([...b.order(1)]).not.toEqual([...b.order(0)]);
     expect([...b.order(0)]).toEqual([...new Batches(test, 100, 7, cpu).order(0)]);
     b.dispose();
+  });
+});
+
+describe("the demo's image stream", () => {
+  it("draws the CLI's batches and counts finished epochs (a checkpoint's epoch) across batch-size changes", async () => {
+    // 10 one-pixel images whose value is their index.
+    const set = { n: 10, shape: [1, 1, 1] as [number, number, number], images: Float32Array.from({ length: 10 }, (_, i) => i), labels: new Uint8Array(10) };
+    const s = new ImageStream(set, 5, cpu);
+    const cli = new Batches(set, 3, 5, cpu);
+    expect(s.epochsDone).toBe(0);
+    // Batch 3: 3 batches an epoch (the tenth image is left out, as the CLI's Batches do).
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const got = Array.from(await s.next(3).toArray());
+      expect(got, `batch ${i}`).toEqual(Array.from(await cli.load(0, i).images.toArray()));
+      seen.push(...got);
+      expect(s.epochsDone, `after batch ${i}`).toBe(i === 2 ? 1 : 0);
+    }
+    expect(new Set(seen).size).toBe(9);
+    s.next(3);
+    expect(s.epochsDone).toBe(1);
+    s.next(4); // a new size starts a fresh epoch: the rest of epoch 2 is abandoned
+    expect(s.epochsDone).toBe(2);
+    s.next(4); // batch 4: 2 batches an epoch
+    expect(s.epochsDone).toBe(3);
+    cli.dispose();
+    s.dispose();
   });
 });

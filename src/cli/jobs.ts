@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
 import { MlpVAE, ConvVAE, type VAE } from '../models/vae.ts';
-import { MlpGAN, ringBatch, modeCoverage } from '../models/gan.ts';
+import { MlpGAN, RING_STEPS, ringBatch, modeCoverage } from '../models/gan.ts';
 import { DCGAN } from '../models/dcgan.ts';
 import { Classifier } from '../models/classifier.ts';
 import { CycleGAN, translationError } from '../models/cyclegan.ts';
@@ -30,11 +30,11 @@ export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs
   gan: { datasets: ['ring'], epochs: 5, batch: 256, lr: 1e-3 },
   dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
   // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
-  // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (src/cli/quality_cyclegan.ts).
+  // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
   cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 4, lr: 5e-4 },
   classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
 };
-export const RING_STEPS = 1000;
+export { RING_STEPS };
 
 /** What a run was asked for (from the command line), used to build a model and its data. */
 export interface JobOptions {

@@ -1,14 +1,15 @@
 // The training CLI (the project's main job):
 //   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier> [--dataset D] [--epochs N] [--batch N]
 //        [--lr X] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
-//        [--resume CKPT] [--classifier CKPT] [--train-size N]
+//        [--resume CKPT] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
 // A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
 // out directory. A NaN or Inf loss stops the run with a clear message and leaves the last good
-// checkpoint in place. Per-model parts (data, evaluation, pictures) are in jobs.ts.
+// checkpoint in place. --max-seconds stops training after that much step time (mid-epoch if need be: the
+// run is then evaluated and checkpointed there, and --resume continues from that very step). Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,8 @@ function parse(argv: string[]) {
         dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
         zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
         backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
-        classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
+        'max-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -88,6 +90,7 @@ function parse(argv: string[]) {
     classifier: v.classifier,
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
+    maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
   return opts;
@@ -107,7 +110,9 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --resume CKPT    continue a run from its checkpoint          --ckpt CKPT   for eval and sample
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
   --train-size N   train on the first N training images only (quick runs and tests)
-  --steps N        at most N steps per epoch (quick runs and tests)`;
+  --steps N        at most N steps per epoch (quick runs and tests)
+  --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
+                   checkpointed there; --resume continues from that step)`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
@@ -132,15 +137,20 @@ async function train(o: Opts): Promise<void> {
   if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
   const optimizers = model.optimizers();
   const noise = new Generator(o.seed + 1);
-  let startEpoch = 0;
+  let startEpoch = 0, startIndex = 0;
   const ckptPath = join(o.out, 'checkpoint.safetensors');
   if (o.resume) {
     const ckpt = readCheckpoint(o.resume, o.model);
     await restoreCheckpoint(ckpt, model, optimizers, o.resume);
     startEpoch = Number(ckpt.metadata.epoch ?? 0);
+    // A run stopped by --max-seconds mid-epoch records the steps it took of the next epoch.
+    startIndex = Number(ckpt.metadata.epoch_step ?? 0);
+    if (!Number.isInteger(startIndex) || startIndex < 0 || startIndex >= job.perEpoch) {
+      throw new Error(`${o.resume}: its epoch_step ${ckpt.metadata.epoch_step} is not a step of this run's epochs (0..${job.perEpoch - 1})`);
+    }
     noise.setState(JSON.parse(ckpt.metadata.noise_generator ?? '{"seed":"0","offset":0}'));
     setKernelChoices(JSON.parse(ckpt.metadata.kernel_choices ?? '{}'));
-    console.log(`resumed from ${o.resume} at epoch ${startEpoch}`);
+    console.log(`resumed from ${o.resume} at epoch ${startEpoch}${startIndex ? `, step ${startIndex}` : ''}`);
   } else {
     writeFileSync(join(o.out, 'metrics.jsonl'), '');
   }
@@ -169,18 +179,21 @@ async function train(o: Opts): Promise<void> {
   if (o.resume && existsSync(join(o.out, 'metrics.jsonl'))) {
     for (const line of readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean)) {
       const r = JSON.parse(line);
-      if (r.epoch <= startEpoch) rows.push(r);
+      if (r.epoch <= startEpoch + startIndex / job.perEpoch) rows.push(r);
     }
   }
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
   }, cliProgress.Presets.shades_classic);
-  for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
-    bar.start(job.perEpoch, 0, { epoch: epoch + 1, losses: '-', ips: '-' });
+  let trainSeconds = 0, outOfTime = false;
+  for (let epoch = startEpoch; epoch < o.epochs && !outOfTime; epoch++) {
+    const first = epoch === startEpoch ? startIndex : 0;
+    bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
     const t0 = performance.now();
     const sums = new Array(names.length).fill(0);
-    for (let index = 0; index < job.perEpoch; index++) {
+    let index = first;
+    while (index < job.perEpoch && !outOfTime) {
       const terms = model.trainStep(job.batch(epoch, index), noise);
       // One readback per step for all loss terms (each readback waits for the queue).
       const values = await terms.toArray();
@@ -194,16 +207,22 @@ async function train(o: Opts): Promise<void> {
       }
       const step = epoch * job.perEpoch + index + 1;
       values.forEach((x, i) => { sums[i] += x; curves[i].points.push([step, x]); });
-      const ips = ((index + 1) * o.batch) / ((performance.now() - t0) / 1e3);
-      bar.update(index + 1, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: ips.toFixed(0) });
+      index++;
+      const elapsed = (performance.now() - t0) / 1e3;
+      bar.update(index, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: (((index - first) * o.batch) / elapsed).toFixed(0) });
+      outOfTime = o.maxSeconds !== undefined && trainSeconds + elapsed >= o.maxSeconds;
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
+    trainSeconds += seconds;
+    const steps = index - first;
+    const complete = index === job.perEpoch;
+    if (!complete) console.log(`--max-seconds ${o.maxSeconds}: stopping after ${trainSeconds.toFixed(1)} s of training, at step ${index} of epoch ${epoch + 1}`);
     const test = await job.evaluate();
     const record: Record<string, number> = {
-      epoch: epoch + 1, step: (epoch + 1) * job.perEpoch,
-      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / job.perEpoch])),
-      ...test, images_per_s: (job.perEpoch * o.batch) / seconds,
+      epoch: epoch + index / job.perEpoch, step: epoch * job.perEpoch + index,
+      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / steps])),
+      ...test, images_per_s: (steps * o.batch) / seconds,
     };
     rows.push(record);
     appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
@@ -213,7 +232,8 @@ async function train(o: Opts): Promise<void> {
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
     const saved = await checkpointTensors(model, optimizers);
     saveSafetensors(ckptPath, saved.tensors, {
-      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset, epoch: String(epoch + 1),
+      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset,
+      epoch: String(complete ? epoch + 1 : epoch), ...(complete ? {} : { epoch_step: String(index) }),
       noise_generator: JSON.stringify(noise.getState()),
       kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().map((c) => [c.key, c.chosen]))),
     });

@@ -126,6 +126,9 @@ export function ringCentres(modes = 8, radius = 2): [number, number][] {
   return Array.from({ length: modes }, (_, k) => [radius * Math.cos((2 * Math.PI * k) / modes), radius * Math.sin((2 * Math.PI * k) / modes)]);
 }
 
+/** Steps of fresh ring points that count as one epoch (the ring has no epochs of its own). */
+export const RING_STEPS = 1000;
+
 /**
  * n points of the 8-Gaussian ring (radius 2, std 0.02 by default), from Philox on the host: block i of
  * key (seed, 0) with counter (offset + i) gives the mode (first word) and two normals (last two words).
