@@ -54,7 +54,10 @@ export class KernelTuner {
    * worth measuring; `trial` builds the proxy problem when a measurement starts.
    */
   choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
-    if (this.forced) {
+    // A forced conv-only variant (im2col, winograd) leaves the matmuls it runs to the usual choice, so
+    // they are the ones it runs in production (tests force each variant).
+    const convOnly = this.forced === 'im2col' || this.forced === 'winograd';
+    if (this.forced && !(convOnly && key.startsWith('mm:'))) {
       if (eligible.includes(this.forced)) return this.forced;
       return this.forced === 'tiled' || this.forced === 'splitk' ? 'tiled' : 'reg';
     }
