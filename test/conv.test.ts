@@ -45,7 +45,7 @@ describe('conv kernels match the cpu reference', () => {
     });
   }
 
-  // The Winograd input gradient applies when every stride phase has at most 2x2 taps. Shapes: DCGAN's
+  // The Winograd forward pass and input gradient apply when every stride phase has at most 2x2 taps. Shapes: DCGAN's
   // 4x4 stride 2 with odd sizes (phases of unequal extent), tiles not a multiple of 4 (the Tp padding),
   // a 3x3 stride-2 kernel (phases of 2x2, 2x1, 1x2 and 1x1 taps), a kernel smaller than the stride
   // (phases with no taps write zeros), 2x2 stride 1, unequal strides, padding wider than the kernel,
@@ -59,7 +59,7 @@ describe('conv kernels match the cpu reference', () => {
     { x: [1, 1, 2, 2], w: [1, 1, 2, 2], o: { stride: 2 } },
     { x: [2, 4, 8, 8], w: [8, 4, 4, 4], o: { stride: 2, padding: 1 }, scale: 1e4 },
   ];
-  for (const split of ['runs', 'elements'] as const) it(`the Winograd input gradient (tiles by ${split}) matches the cpu reference, and runs where it applies`, async () => {
+  for (const split of ['runs', 'elements'] as const) it(`the Winograd forward pass and input gradient (tiles by ${split}) match the cpu reference, and run where they apply`, async () => {
     const gpu = await getGpu();
     gpu.tuner.forced = 'winograd';
     const before = gpu.im2colVariant;
@@ -72,17 +72,24 @@ describe('conv kernels match the cpu reference', () => {
         const s = c.scale ?? 1;
         const [cdy, gdy] = pair([g.n, g.O, g.OH, g.OW], 50 + i, gpu, -s, s);
         const [cw, gw] = pair(c.w, 60 + i, gpu, -s, s);
-        gpu.ctx.profiler.start({ cpuTiming: true });
-        const dx = new Tensor(gpu, gpu.conv2dGradInput(gdy.storage, gw.storage, g), c.x);
-        const ran = (await gpu.ctx.profiler.stop()).map((r) => r.kernel);
-        expect(ran, `case ${i}`).toContain('conv2d_grad_input:winograd_output');
-        for (const k of ran) if (k.startsWith('matmul_')) gemms.add(k);
-        const want = new Tensor(cpu, cpu.conv2dGradInput(cdy.storage, cw.storage, g), c.x);
-        const taps = g.O * Math.ceil(g.KH / g.sh) * Math.ceil(g.KW / g.sw);
-        await expectClose(dx, want, 1e-5 * s * s * Math.sqrt(taps), 1e-4, `winograd dx ${i}`);
+        const [cx, gx] = pair(c.x, 70 + i, gpu, -s, s);
+        const y = [g.n, g.O, g.OH, g.OW];
+        const t = (b: Backend, st: Storage, shape: number[]) => new Tensor(b, st, shape);
+        for (const [name, run, want, shape, terms] of [
+          ['conv2d', () => gpu.conv2d(gx.storage, gw.storage, g), () => cpu.conv2d(cx.storage, cw.storage, g), y, g.C * g.KH * g.KW],
+          ['conv2d_grad_input', () => gpu.conv2dGradInput(gdy.storage, gw.storage, g), () => cpu.conv2dGradInput(cdy.storage, cw.storage, g), c.x,
+            g.O * Math.ceil(g.KH / g.sh) * Math.ceil(g.KW / g.sw)],
+        ] as const) {
+          gpu.ctx.profiler.start({ cpuTiming: true });
+          const got = t(gpu, run(), shape as number[]);
+          const ran = (await gpu.ctx.profiler.stop()).map((r) => r.kernel);
+          expect(ran, `${name} case ${i}`).toContain(`${name}:winograd_output`);
+          for (const k of ran) if (k.startsWith('matmul_')) gemms.add(k);
+          await expectClose(got, t(cpu, want(), shape as number[]), 1e-5 * s * s * Math.sqrt(terms), 1e-4, `winograd ${name} ${i}`);
+        }
       }
       // The batched GEMM is the adapter's usual choice (forcing 'winograd' does not force it): on a
-      // CPU-like adapter the vec4 core where O is a multiple of 4 (cases 1 and 6), else 'reg'.
+      // CPU-like adapter the vec4 core where K is a multiple of 4, else 'reg'.
       if (gpu.ctx.isSoftware) expect([...gemms].sort()).toEqual(['matmul_reg', 'matmul_vec4']);
     } finally {
       gpu.tuner.forced = null;

@@ -265,9 +265,9 @@ export class WebGPUBackend implements Backend {
    *   reg / tiled / splitk  implicit GEMM (shaders/conv.wgsl) on that GEMM core; the input gradient
    *                         without dilation runs per stride phase (MODE 3), skipping the zeros
    *   im2col                explicit patch matrix, then the adapter's best matmul (vec4 on SwiftShader)
-   *   winograd              input gradient only, when every stride phase has at most 2x2 taps: F(2x2, 2x2)
-   *                         transforms (shaders/winograd.wgsl) around one batched matmul, 9 multiplies
-   *                         per 2x2 output tile instead of 16
+   *   winograd              forward and input gradient, when every stride phase has at most 2x2 taps:
+   *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
+   *                         9 multiplies per 2x2 output tile instead of 16
    */
   private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
@@ -279,7 +279,7 @@ export class WebGPUBackend implements Backend {
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
     const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
     if (colFloats <= maxFloats) eligible.push('im2col');
-    if (mode === 1 && winogradFits(g, maxFloats, maxG)) eligible.push('winograd');
+    if (mode !== 2 && winogradFits(mode, g, maxFloats, maxG)) eligible.push('winograd');
     const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
@@ -296,7 +296,7 @@ export class WebGPUBackend implements Backend {
 
   private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
-    if (v === 'winograd') return this.convWinograd(a, b, out, g);
+    if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
     const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
@@ -360,26 +360,35 @@ export class WebGPUBackend implements Backend {
     for (const t of tmp) this.ctx.pool.release(t);
   }
 
-  /** The 'winograd' input gradient (see shaders/winograd.wgsl): U = G w G^T, V = B^T dy B, M = U V, dx = A^T M A. */
-  private convWinograd(w: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, g: ConvGeom): void {
-    const d = winogradDims(g);
+  /**
+   * The 'winograd' forward pass (mode 0, src = x, out = y) or input gradient (mode 1, src = dy, out = dx)
+   * (see shaders/winograd.wgsl): U = G w G^T, V = B^T src B, M = U V (one batched matmul), out = A^T M A.
+   */
+  private convWinograd(mode: 0 | 1, w: GPUBuffer, src: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+    const d = winogradDims(mode, g);
+    const FORWARD = mode === 0;
     const uniforms = new Uint32Array([...new Uint32Array(packConvGeom(g)), d.TH, d.TW, d.T, d.Tp]).buffer;
-    const U = this.ctx.pool.acquire(d.P * 9 * g.C * g.O * 4, 'winograd U');
-    const V = this.ctx.pool.acquire(d.P * 9 * g.O * d.Tp * 4, 'winograd V');
-    const M = this.ctx.pool.acquire(d.P * 9 * g.C * d.Tp * 4, 'winograd M');
+    const { srcC, outC, K, batch } = d;
+    const U = this.ctx.pool.acquire(batch * outC * K * 4, 'winograd U');
+    const V = this.ctx.pool.acquire(batch * K * d.Tp * 4, 'winograd V');
+    const M = this.ctx.pool.acquire(batch * outC * d.Tp * 4, 'winograd M');
     const RUNS = this.im2colVariant === 'runs';
-    // Stage 0 runs per (o, c, phase); stages 1 and 2 per channel and tile, or row of tiles (RUNS).
+    // Stages 1 and 2 run per channel and tile, or row of tiles (RUNS).
     const units = RUNS ? g.n * d.TH : d.Tp;
-    const stage = (STAGE: number, name: string, src: GPUBuffer, dst: GPUBuffer, groups: [number, number, number], bytes: number) =>
+    const label = FORWARD ? 'conv2d' : 'conv2d_grad_input';
+    const stage = (STAGE: number, name: string, a: GPUBuffer, b: GPUBuffer, groups: [number, number, number], bytes: number) =>
       this.ctx.dispatch({
-        kernel: 'winograd', label: `conv2d_grad_input:winograd_${name}`, constants: { STAGE, RUNS, WG: RUN_WG }, buffers: [src, dst],
+        kernel: 'winograd', label: `${label}:winograd_${name}`, constants: { STAGE, FORWARD, RUNS, WG: RUN_WG }, buffers: [a, b],
         uniforms, workgroups: groups, bytes,
       });
-    stage(0, 'weights', w, U, [Math.ceil(g.O / RUN_WG), g.C, d.P], 4 * (g.O * g.C * g.KH * g.KW + d.P * 9 * g.C * g.O));
-    stage(1, 'input', dy, V, [Math.ceil(units / RUN_WG), g.O, 1], 4 * (g.n * g.O * g.OH * g.OW + d.P * 9 * g.O * d.Tp));
-    const spec = { batch: d.P * 9, M: g.C, N: d.Tp, K: g.O, transA: false, transB: false, strideA: g.C * g.O, strideB: g.O * d.Tp };
+    const wFloats = g.O * g.C * g.KH * g.KW;
+    stage(0, 'weights', w, U, [Math.ceil((FORWARD ? g.C : g.O) / RUN_WG), FORWARD ? g.O : g.C, d.P], 4 * (wFloats + batch * outC * K));
+    const srcFloats = FORWARD ? g.n * g.C * g.H * g.W : g.n * g.O * g.OH * g.OW;
+    stage(1, 'input', src, V, [Math.ceil(units / RUN_WG), srcC, 1], 4 * (srcFloats + batch * K * d.Tp));
+    const spec = { batch, M: outC, N: d.Tp, K, transA: false, transB: false, strideA: outC * K, strideB: K * d.Tp };
     this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), U, V, M, spec));
-    stage(2, 'output', M, dx, [Math.ceil(units / RUN_WG), g.C, 1], 4 * (d.P * 9 * g.C * d.T + g.n * g.C * g.H * g.W));
+    const outFloats = FORWARD ? g.n * g.O * g.OH * g.OW : g.n * g.C * g.H * g.W;
+    stage(2, 'output', M, out, [Math.ceil(units / RUN_WG), outC, 1], 4 * (batch * outC * d.T + outFloats));
     for (const t of [U, V, M]) this.ctx.pool.release(t);
   }
 
@@ -434,22 +443,31 @@ function convPhases(g: ConvGeom): ConvPart[] {
 }
 
 /**
- * The tile grid of the Winograd input gradient: P stride phases, each over TH x TW tiles of 2x2 (the
- * largest phase's extent, phase 0), T tiles over the batch, padded to Tp (a multiple of 4, for vec4 GEMMs).
+ * The tile grid of the Winograd variant: P stride phases; TH x TW tiles of 2x2 over the output (forward)
+ * or over the largest phase of dx (input gradient: phase 0's); T tiles over the batch, padded to Tp (a
+ * multiple of 4, for vec4 GEMMs).
  */
-function winogradDims(g: ConvGeom) {
+function winogradDims(mode: 0 | 1, g: ConvGeom) {
   const P = g.sh * g.sw;
-  const TH = Math.ceil(Math.ceil(g.H / g.sh) / 2), TW = Math.ceil(Math.ceil(g.W / g.sw) / 2);
+  const [eh, ew] = mode === 0 ? [g.OH, g.OW] : [Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw)];
+  const TH = Math.ceil(eh / 2), TW = Math.ceil(ew / 2);
   const T = g.n * TH * TW;
-  return { P, TH, TW, T, Tp: Math.ceil(T / 4) * 4 };
+  // Per transform point a GEMM [outC x K] @ [K x Tp]: forward, K runs over (phase, c) and one GEMM a
+  // point; input gradient, K = O and one GEMM a point and phase.
+  const fwd = mode === 0;
+  return {
+    P, TH, TW, T, Tp: Math.ceil(T / 4) * 4,
+    srcC: fwd ? g.C : g.O, outC: fwd ? g.O : g.C, K: fwd ? P * g.C : g.O, batch: fwd ? 9 : 9 * P,
+  };
 }
 
-/** Whether the Winograd input gradient applies (no dilation, at most 2x2 taps per phase) and fits the limits. */
-function winogradFits(g: ConvGeom, maxFloats: number, maxGroups: number): boolean {
+/** Whether the Winograd variant applies (no dilation, at most 2x2 taps per stride phase) and fits the limits. */
+function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number, maxGroups: number): boolean {
   if (g.dh !== 1 || g.dw !== 1 || Math.ceil(g.KH / g.sh) > 2 || Math.ceil(g.KW / g.sw) > 2) return false;
-  const d = winogradDims(g);
-  const floats = d.P * 9 * Math.max(g.O, g.C) * d.Tp;
-  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P) <= maxGroups;
+  const d = winogradDims(mode, g);
+  // The scratch matrices U, V and M (per point: [outC x K], [K x Tp], [outC x Tp]) within the limits.
+  const floats = d.batch * Math.max(d.outC * d.K, d.K * d.Tp, d.outC * d.Tp);
+  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P, Math.ceil(Math.max(g.C, g.O) / RUN_WG)) <= maxGroups;
 }
 
 /** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */
