@@ -467,7 +467,7 @@ function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number, maxGroups: nu
   const d = winogradDims(mode, g);
   // The scratch matrices U, V and M (per point: [outC x K], [K x Tp], [outC x Tp]) within the limits.
   const floats = d.batch * Math.max(d.outC * d.K, d.K * d.Tp, d.outC * d.Tp);
-  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P, Math.ceil(Math.max(g.C, g.O) / RUN_WG)) <= maxGroups;
+  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P) <= maxGroups;
 }
 
 /** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */
