@@ -48,8 +48,8 @@ export interface LiveModel {
   /** Examples one step consumes (for images/s). */
   itemsPerStep(size: number): number;
   /**
-   * Passes over the training data begun before the current one, in the CLI's sense of an epoch (the
-   * checkpoint's `epoch`, where the CLI's --resume continues counting).
+   * Passes over the training data finished (as ImageStream.epochsDone counts them), in the CLI's sense
+   * of an epoch: the checkpoint's `epoch`, where the CLI's --resume continues counting.
    */
   epochsDone(): number;
   /** Redraws the views from the current weights. */
