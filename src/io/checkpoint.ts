@@ -30,6 +30,21 @@ export async function checkpointTensors(model: Module, optimizers: Optimizer[] =
   return { tensors, metadata: { optimizer_steps: JSON.stringify(optimizers.map((o) => o.stepCount)) } };
 }
 
+/** The metadata's optimizer_steps (written by checkpointTensors): a JSON array of step counts. */
+function optimizerSteps(raw: string | undefined, source: string): number[] {
+  if (raw === undefined) return [];
+  let steps: unknown = null;
+  try {
+    steps = JSON.parse(raw);
+  } catch {
+    // reported below, with the value
+  }
+  if (!Array.isArray(steps) || !steps.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+    throw new Error(`${source}: metadata optimizer_steps is '${String(raw).slice(0, 80)}', not a JSON array of non-negative integer step counts`);
+  }
+  return steps;
+}
+
 /**
  * Loads a checkpoint into the model (strict: every key, every shape) and, when given, its optimizers.
  * `source` names the file in errors; a different architecture is reported as such.
@@ -40,6 +55,9 @@ export async function restoreCheckpoint(
   optimizers: Optimizer[] = [],
   source = 'checkpoint',
 ): Promise<void> {
+  // Validated before anything is written, so a bad file leaves the model as it was.
+  const steps = optimizers.length ? optimizerSteps(ckpt.metadata.optimizer_steps, source) : [];
+  if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
   const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
   try {
     await model.loadStateDict(own);
@@ -47,8 +65,6 @@ export async function restoreCheckpoint(
     throw new Error(`${source} does not fit this model (another model, architecture or --zdim?): ${(e as Error).message}`);
   }
   if (optimizers.length === 0) return;
-  const steps = JSON.parse(ckpt.metadata.optimizer_steps ?? '[]') as number[];
-  if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
   const names = paramNames(model);
   optimizers.forEach((opt, o) => {
     const slots = opt.params.map((p) => {

@@ -3,7 +3,8 @@
 // "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Written by hand: the
 // format is this one paragraph, and no maintained npm package implements it. Writes are atomic (a
 // temporary file renamed over the target, in safetensors_file.ts), so a crash never leaves a half-written
-// checkpoint. This file has no Node imports: the browser demo reads and writes the same bytes.
+// checkpoint. This file has no Node imports: the browser demo reads and writes the same bytes. It writes
+// F32 and reads F32, F16 and BF16 (as float32), validating every header field.
 
 export interface NamedArray {
   shape: number[];
@@ -33,31 +34,115 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   return out;
 }
 
+// Bytes per element of the dtypes read here; the other safetensors dtypes are named so that their error
+// says "not supported" rather than "unknown".
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
+const OTHER_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'I32', 'U32', 'F64', 'I64', 'U64'];
+
+/** IEEE half -> float (exact: every half, subnormals, Inf and NaN included, is a float32). */
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : s * Infinity;
+  return s * (0x400 + m) * 2 ** (e - 25);
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v).slice(0, 80));
+
+/**
+ * Parses a safetensors file, validating the header as the format defines it (huggingface/safetensors
+ * README, "Format"; the same checks as its Rust reader): a JSON object whose entries are
+ * {dtype, shape: non-negative integers, data_offsets: [begin, end]} (end - begin = elements x dtype size)
+ * plus an optional "__metadata__" of strings, the offsets tiling the byte buffer after the header with no
+ * overlap, hole or trailing byte. F16 and BF16 tensors (common in PyTorch checkpoints) become float32.
+ * Every error names the file (`name`) and the offending field.
+ */
 export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new Error(`${name}: ${bytes.length} bytes is too short for a safetensors file`);
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > bytes.length - 8 || n > 100_000_000) throw new Error(`${name}: corrupt safetensors header length ${n} (file has ${bytes.length} bytes)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  const fail = (msg: string): never => {
+    throw new Error(`${name}: ${msg}`);
+  };
+  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file (it starts with an 8-byte header length)`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  // The header is a JSON object, so byte 8 is '{': without it the file is another kind of file, and
+  // saying so beats quoting a 20-digit "header length" read from its first bytes.
+  const notSafetensors = () => fail('not a safetensors file (no 8-byte header length followed by a JSON header "{...}")');
+  if (n > BigInt(bytes.length - 8)) {
+    if (bytes[8] !== 0x7b) notSafetensors();
+    fail(`header length ${n} runs past the end of the file (${bytes.length} bytes): truncated or corrupt file`);
+  }
+  if (n > 100_000_000n) fail(`header length ${n} is over the format's 100 MB limit`);
+  const base = 8 + Number(n);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, base)));
   } catch (e) {
-    throw new Error(`${name}: corrupt safetensors header (${(e as Error).message})`);
+    if (bytes[8] !== 0x7b) notSafetensors();
+    fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  const base = 8 + n;
-  const tensors = new Map<string, NamedArray>();
-  for (const [key, v] of Object.entries(header)) {
+  if (!isObject(header)) fail(`the header is ${show(header)}, not a JSON object`);
+  if (bytes[8] !== 0x7b) fail('the header does not start with "{" (the format allows padding only at its end)');
+  const h = header as Record<string, unknown>;
+  const metadata = h.__metadata__ ?? {};
+  if (!isObject(metadata)) fail(`__metadata__ is ${show(metadata)}, not an object of strings`);
+  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(`__metadata__.${k} is ${show(v)}, not a string`);
+
+  const entries: { key: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  const dataBytes = bytes.length - base;
+  for (const [key, v] of Object.entries(h)) {
     if (key === '__metadata__') continue;
-    const t = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (t.dtype !== 'F32') throw new Error(`${name}: tensor ${key} has dtype ${t.dtype}; only F32 is supported`);
-    const [b, e] = t.data_offsets;
-    const count = t.shape.reduce((a, c) => a * c, 1);
-    if (e - b !== count * 4 || base + e > bytes.length) {
-      throw new Error(`${name}: tensor ${key} [${t.shape.join(', ')}] has data_offsets [${b}, ${e}] that do not fit (truncated or corrupt file)`);
+    const at = `tensor "${key}"`;
+    if (!isObject(v)) fail(`${at} is ${show(v)}, not an object {dtype, shape, data_offsets}`);
+    const { dtype, shape, data_offsets: off } = v as Record<string, unknown>;
+    if (typeof dtype !== 'string') fail(`${at}: dtype is ${show(dtype)}, not a string`);
+    const size = DTYPE_BYTES[dtype as string];
+    if (!size) {
+      fail(`${at}: dtype ${show(dtype)} is ${OTHER_DTYPES.includes(dtype as string) ? 'not supported' : 'not a safetensors dtype'} (F32, F16 and BF16 are read)`);
     }
-    // A copy (Node's Buffer.slice would share the whole file's memory), aligned for the float view.
-    const copy = new Uint8Array(e - b);
-    copy.set(bytes.subarray(base + b, base + e));
-    tensors.set(key, { shape: t.shape, data: new Float32Array(copy.buffer) });
+    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${at}: shape is ${show(shape)}, not an array of non-negative integers`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount)) fail(`${at}: data_offsets is ${show(off)}, not [begin, end] of non-negative integers`);
+    const [begin, end] = off as number[];
+    if (end < begin) fail(`${at}: data_offsets [${begin}, ${end}] end before they begin`);
+    if (end > dataBytes) fail(`${at}: data_offsets [${begin}, ${end}] do not fit (truncated or corrupt file): the data buffer has ${dataBytes} bytes`);
+    const count = (shape as number[]).reduce((a, c) => a * c, 1);
+    if (end - begin !== count * size) {
+      fail(`${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${show(shape)} of ${dtype} needs ${count * size}`);
+    }
+    entries.push({ key, dtype: dtype as string, shape: shape as number[], begin, end });
   }
-  return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
+  // The buffer must be tiled exactly: sorted by offsets, each tensor begins where the previous one ended.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0, prev = '';
+  for (const t of sorted) {
+    if (t.begin < covered) fail(`tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] overlap those of tensor "${prev}"`);
+    if (t.begin > covered) fail(`tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] leave bytes [${covered}, ${t.begin}) of the data buffer unused (a hole)`);
+    covered = t.end;
+    prev = t.key;
+  }
+  if (covered !== dataBytes) fail(`the tensors' data_offsets cover ${covered} of the data buffer's ${dataBytes} bytes (trailing bytes)`);
+
+  const tensors = new Map<string, NamedArray>();
+  for (const { key, dtype, shape, begin, end } of entries) {
+    const src = bytes.subarray(base + begin, base + end);
+    let data: Float32Array;
+    if (dtype === 'F32') {
+      // A copy (Node's Buffer.slice would share the whole file's memory), aligned for the float view.
+      const copy = new Uint8Array(src.length);
+      copy.set(src);
+      data = new Float32Array(copy.buffer);
+    } else {
+      const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      data = new Float32Array(src.length / 2);
+      // BF16 is the upper half of a float32's bits, so the conversion is a shift.
+      const bits = new Uint32Array(data.buffer);
+      for (let i = 0; i < data.length; i++) {
+        const u = view.getUint16(2 * i, true);
+        if (dtype === 'F16') data[i] = halfToFloat(u);
+        else bits[i] = u << 16;
+      }
+    }
+    tensors.set(key, { shape, data });
+  }
+  return { tensors, metadata: metadata as Record<string, string> };
 }
