@@ -9,8 +9,9 @@ const NONE: u32 = 0xffffffffu;
 fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
   if (ib == NONE) { return false; }
   if (ia == NONE) { return true; }
-  if (a != a) { return false; }
-  if (b != b) { return true; }
+  // NaN tested on the bits: compilers may fold `a != a` to false (see common.wgsl).
+  if (is_nan1(a)) { return false; }
+  if (is_nan1(b)) { return true; }
   let wins = select((b < a), (b > a), OP == 1u || OP == 3u);
   return wins || (b == a && ib < ia);
 }

@@ -1,5 +1,6 @@
 // Three-input elementwise ops with NumPy broadcasting (strides over the output's shape, 0 where an
-// input is broadcast). OP 0: where(c, a, b) = c != 0 ? a : b.  OP 1: fused multiply-add c*a + b.
+// input is broadcast). OP 0: where(c, a, b) = c != 0 ? a : b, a NaN condition counting as true (as
+// torch.where(c.bool(), a, b); tested on the bits, see common.wgsl).  OP 1: fused multiply-add c*a + b.
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 struct Params {
@@ -33,7 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ob = ob + q * params.sb[d / 4u][d % 4u];
   }
   if (OP == 0u) {
-    y[idx] = select(b[ob], a[oa], c[oc] != 0.0);
+    let cv = c[oc];
+    y[idx] = select(b[ob], a[oa], (cv != 0.0) | is_nan1(cv));
   } else {
     y[idx] = fma(c[oc], a[oa], b[ob]);
   }

@@ -1,7 +1,7 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, ConvGeom, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
 
 export interface Storage {
   /** Number of float32 elements. */
@@ -44,8 +44,8 @@ export interface Backend {
   /** dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]. */
   conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage;
 
-  /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel. */
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec): void;
+  /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. */
+  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec, check?: FiniteCheck): void;
 
   /** Waits for queued work (a no-op on the CPU). */
   sync(): Promise<void>;

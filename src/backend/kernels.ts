@@ -2,6 +2,8 @@
 // kernels switch on (shaders/unary.wgsl, binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op
 // means adding it here, in the shader's switch and in the CPU backend's table.
 
+import type { Storage } from './backend.ts';
+
 export const UNARY_OPS = [
   'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus',
   'clamp', 'pow_scalar', 'affine', 'reciprocal', 'square', 'sign', 'step',
@@ -64,6 +66,17 @@ export interface ConvGeom {
   n: number; C: number; H: number; W: number;
   O: number; KH: number; KW: number; OH: number; OW: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+}
+
+/**
+ * The finite check an optimizer step can do on the way (the update kernel reads every gradient and writes
+ * every parameter anyway): where a gradient or an updated parameter value is NaN or +-Inf, the kernel
+ * sets flags[slot] = tag. The optimizer tags with its step count, so flags never need clearing.
+ */
+export interface FiniteCheck {
+  flags: Storage;
+  slot: number;
+  tag: number;
 }
 
 /** One optimizer step for one parameter (see shaders/optim.wgsl for the formulas). */

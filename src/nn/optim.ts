@@ -1,10 +1,19 @@
 // Optimizers with PyTorch's semantics (torch.optim.SGD, torch.optim.Adam). Each step is one fused kernel
 // per parameter (shaders/optim.wgsl on WebGPU, the loop twin on the CPU reference); the state (momentum
-// buffers, moments, step count) is exposed for checkpoints.
+// buffers, moments, step count) is exposed for checkpoints. The same kernels check on the way that every
+// gradient and updated parameter is finite (one flag per parameter, no extra pass over the data), which
+// nonFinite() reads back: the training loop's check of the whole model, every step.
 
 import { Tensor, keep } from '../tensor.ts';
 import { zeros } from '../ops/creation.ts';
 import type { Storage } from '../backend/backend.ts';
+
+/** Hyper-parameters are checked at every step (a demo or a scheduler may change them between steps). */
+function checkRange(opt: string, name: string, v: number, lo: number, hi = Infinity, hiOpen = false): void {
+  if (!(v >= lo && (hiOpen ? v < hi : v <= hi))) {
+    throw new Error(`${opt}: invalid ${name} ${v} (must be ${hi === Infinity ? `>= ${lo}` : `in [${lo}, ${hi}${hiOpen ? ')' : ']'}`})`);
+  }
+}
 
 export abstract class Optimizer {
   readonly params: Tensor[];
@@ -61,6 +70,40 @@ export abstract class Optimizer {
   abstract readonly slotNames: readonly string[];
 
   abstract step(): void;
+
+  /** One flag per parameter: the step count of the last step that saw a non-finite value there. */
+  private flags: Tensor | null = null;
+  /** The finite check of this step's update of parameter i (see FiniteCheck in src/backend/kernels.ts). */
+  protected check(i: number) {
+    this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
+    return { flags: this.flags.storage, slot: i, tag: this.stepCount };
+  }
+
+  /**
+   * The parameters whose gradient or updated value held a NaN or an Inf in the last step(), described
+   * (name, and which of the two is non-finite); empty when all were finite. One readback of the flags;
+   * the offending tensors are read only when a flag is set.
+   */
+  async nonFinite(): Promise<string[]> {
+    if (!this.flags || this.stepCount === 0) return [];
+    const flags = await this.flags.toArray();
+    const out: string[] = [];
+    for (let i = 0; i < this.params.length; i++) {
+      if (flags[i] !== Math.fround(this.stepCount)) continue;
+      const p = this.params[i];
+      const count = async (t: Tensor | null) => {
+        const v = t ? await t.toArray() : new Float32Array(0);
+        let nan = 0, inf = 0;
+        for (const x of v) if (Number.isNaN(x)) nan++; else if (!Number.isFinite(x)) inf++;
+        return nan + inf ? `${nan} NaN and ${inf} Inf of ${v.length}` : '';
+      };
+      const [g, w] = [await count(p.grad), await count(p)];
+      const name = p.name ?? `parameter ${i}`;
+      out.push([g && `the gradient of ${name} holds ${g}`, w && `${name} holds ${w} after the update`].filter(Boolean).join('; ') || `${name}: non-finite`);
+    }
+    return out;
+  }
+
 }
 
 export interface SGDOptions {
@@ -76,18 +119,26 @@ export class SGD extends Optimizer {
   constructor(params: Iterable<Tensor>, readonly o: SGDOptions) {
     super(params);
     if (o.nesterov && (!o.momentum || o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
+    this.validate();
+  }
+  private validate(): void {
+    checkRange('SGD', 'learning rate', this.o.lr, 0);
+    checkRange('SGD', 'momentum', this.o.momentum ?? 0, 0);
+    checkRange('SGD', 'dampening', this.o.dampening ?? 0, 0, 1);
+    checkRange('SGD', 'weight decay', this.o.weightDecay ?? 0, 0);
   }
   step(): void {
+    this.validate();
     const first = this.stepCount === 0;
     this.stepCount++;
-    for (const p of this.params) {
+    for (const [i, p] of this.params.entries()) {
       if (!p.grad) continue;
       const s1 = this.o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0);
       const s2 = this.dummy(p, 1);
       p.backend.optimStep(p.storage, p.grad.storage, s1, s2, {
         kind: 'sgd', lr: this.o.lr, weightDecay: this.o.weightDecay ?? 0, momentum: this.o.momentum ?? 0,
         dampening: this.o.dampening ?? 0, nesterov: !!this.o.nesterov, first,
-      });
+      }, this.check(i));
     }
   }
 }
@@ -103,16 +154,26 @@ export class Adam extends Optimizer {
   readonly slotNames = ['m', 'v'] as const;
   constructor(params: Iterable<Tensor>, readonly o: AdamOptions = {}) {
     super(params);
+    this.validate();
+  }
+  private validate(): void {
+    const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
+    checkRange('Adam', 'learning rate', this.o.lr ?? 1e-3, 0);
+    checkRange('Adam', 'beta1', beta1, 0, 1, true);
+    checkRange('Adam', 'beta2', beta2, 0, 1, true);
+    checkRange('Adam', 'eps', this.o.eps ?? 1e-8, 0);
+    checkRange('Adam', 'weight decay', this.o.weightDecay ?? 0, 0);
   }
   step(): void {
-    this.stepCount++;
+    this.validate();
     const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
-    for (const p of this.params) {
+    this.stepCount++;
+    for (const [i, p] of this.params.entries()) {
       if (!p.grad) continue;
       const [m, v] = this.slots(p, 2);
       p.backend.optimStep(p.storage, p.grad.storage, m, v, {
         kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? 0, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount,
-      });
+      }, this.check(i));
     }
   }
 }

@@ -147,10 +147,14 @@ function checkTarget(op: string, x: Tensor, t: Tensor): void {
   if (!sameShape(x.shape, t.shape)) throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
 }
 
-/** Binary cross-entropy on logits, in the stable form max(x, 0) - x t + log(1 + exp(-|x|)). */
+/**
+ * Binary cross-entropy on logits, in PyTorch's stable form (1 - t) x + softplus(-x), softplus itself
+ * max(-x, 0) + log1p(exp(-|x|)): at x = +Inf with t = 0 it is +Inf, where max(x, 0) - x t would be
+ * Inf - NaN.
+ */
 export function bceWithLogits(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   checkTarget('binary_cross_entropy_with_logits', logits, target);
-  return reduce(logits.relu().sub(logits.mul(target)).add(logits.abs().neg().softplus()), reduction);
+  return reduce(target.neg().add(1).mul(logits).add(logits.neg().softplus()), reduction);
 }
 
 /** Binary cross-entropy on probabilities; the logs are clamped at -100 as in PyTorch. */

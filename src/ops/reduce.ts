@@ -99,11 +99,25 @@ export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return keepdim ? out : out.reshape(x.shape.filter((_, d) => !dims.includes(d)));
 }
 
+/**
+ * softmax and log_softmax as PyTorch computes them: x - max(x) first (the max held constant: the result
+ * does not depend on the shift), so a row holding +Inf or NaN gives NaN, as in PyTorch, where logsumexp's
+ * infinite-max shortcut would give 0 and 1.
+ */
+function shifted(op: string, x: Tensor, dim: number): Tensor {
+  const dims = [normDim(op, dim, x.ndim)];
+  const m = reduceRaw('max', x, dims, true);
+  const out = x.sub(m);
+  m.dispose();
+  return out;
+}
 export function softmax(x: Tensor, dim = -1): Tensor {
-  return x.sub(logsumexp(x, dim, true)).exp();
+  const e = shifted('softmax', x, dim).exp();
+  return e.div(e.sum(dim, true));
 }
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  return x.sub(logsumexp(x, dim, true));
+  const s = shifted('log_softmax', x, dim);
+  return s.sub(s.exp().sum(dim, true).log());
 }
 
 /** Sums a broadcast gradient back to `shape` (leading dims, and dims where shape has 1). */

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
 import type { Backend, Storage } from '../backend.ts';
-import type { BinaryOp, ConvGeom, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -18,8 +18,17 @@ export class CpuStorage implements Storage {
 
 const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
 
-/** x^p with PyTorch's meaning for negative bases: defined for integer p, NaN otherwise (JS agrees). */
-const powTorch = (x: number, p: number) => Math.pow(x, p);
+/**
+ * x^p as C's pow (C11 Annex F.10.4.4), which torch.pow follows. JavaScript's Math.pow agrees except that
+ * it gives NaN for 1^NaN and (+-1)^+-Inf, where C gives 1.
+ */
+const powC = (x: number, p: number) => (x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p));
+
+/**
+ * torch.pow(tensor, scalar): these exponents go to their own functions (aten's pow_tensor_scalar), which
+ * differ from pow at -0 and -Inf (sqrt(-Inf) = NaN where pow(-Inf, 0.5) = Inf).
+ */
+const powScalar = (x: number, p: number) => (p === 0.5 ? Math.sqrt(x) : p === -0.5 ? 1 / Math.sqrt(x) : powC(x, p));
 
 export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => number> = {
   neg: (v) => -v,
@@ -28,17 +37,19 @@ export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => n
   sqrt: Math.sqrt,
   rsqrt: (v) => 1 / Math.sqrt(v),
   abs: Math.abs,
-  relu: (v) => (v > 0 ? v : 0),
+  relu: (v) => (v > 0 || Number.isNaN(v) ? v : 0),
   leaky_relu: (v, a) => (v > 0 ? v : v * a),
   sigmoid,
   tanh: Math.tanh,
   softplus: (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
   clamp: (v, lo, hi) => Math.min(Math.max(v, lo), hi),
-  pow_scalar: (v, p) => powTorch(v, p),
+  pow_scalar: powScalar,
   affine: (v, s, t) => v * s + t,
   reciprocal: (v) => 1 / v,
   square: (v) => v * v,
-  sign: Math.sign,
+  // torch.sign(NaN) is 0
+  sign: (v) => (Number.isNaN(v) ? 0 : Math.sign(v)),
+  // torch.heaviside(v, 0): NaN gives 0
   step: (v) => (v > 0 ? 1 : 0),
 };
 
@@ -47,7 +58,7 @@ export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: powTorch,
+  pow: powC,
   maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
   eq: (a, b) => +(a === b),
@@ -315,8 +326,9 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec): void {
+  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
+    let finite = true;
     for (let i = 0; i < P.length; i++) {
       const g = G[i] + o.weightDecay * P[i];
       if (o.kind === 'sgd') {
@@ -333,7 +345,9 @@ export class CpuBackend implements Backend {
         const mHat = S1[i] / (1 - o.beta1 ** o.step), vHat = S2[i] / (1 - o.beta2 ** o.step);
         P[i] = P[i] - (o.lr * mHat) / (Math.sqrt(vHat) + o.eps);
       }
+      finite &&= Number.isFinite(G[i]) && Number.isFinite(P[i]);
     }
+    if (check && !finite) this.d(check.flags)[check.slot] = check.tag;
   }
 
   async sync(): Promise<void> {}

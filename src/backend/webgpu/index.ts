@@ -5,7 +5,7 @@
 import type { Backend, Storage } from '../backend.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  type BinaryOp, type ConvGeom, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  type BinaryOp, type ConvGeom, type FiniteCheck, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
@@ -392,10 +392,15 @@ export class WebGPUBackend implements Backend {
     for (const t of [U, V, M]) this.ctx.pool.release(t);
   }
 
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec): void {
+  /** Bound as the flags of unchecked optimizer steps (slot NONE: never written). */
+  private noFlags: GPUBuffer | null = null;
+
+  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
     const u = new ArrayBuffer(64);
     const w = new Uint32Array(u), f = new Float32Array(u);
+    w[3] = check ? check.slot : 0xffffffff;
+    f[13] = check?.tag ?? 0;
     if (o.kind === 'sgd') {
       w.set([n, o.first ? 1 : 0, o.nesterov ? 1 : 0]);
       f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
@@ -405,7 +410,8 @@ export class WebGPUBackend implements Backend {
     }
     this.ctx.dispatch({
       kernel: 'optim', label: `optim:${o.kind}`, constants: { OP: o.kind === 'sgd' ? 0 : 1 },
-      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2)], uniforms: u,
+      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2), check ? this.buf(check.flags) : (this.noFlags ??= this.ctx.pool.acquire(16, 'no flags'))],
+      uniforms: u,
       workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 10 * n, bytes: 28 * n,
     });
   }

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+# Writes test/fixtures/special_values.json: PyTorch's results (float32, CPU) for every op of the kernel
+# vocabulary (src/backend/kernels.ts) and the losses, optimizers, matmul and conv built on them, on the
+# special values NaN, +-Inf, +-0, subnormals, +-1 and magnitudes near overflow and underflow.
+# test/special_values.test.ts runs the same cases on both backends and compares.
+#
+#   apt-get install python3-torch && /usr/bin/python3 scripts/special_values.py
+#
+# Run with Debian's PyTorch 1.13 (the one the project's tests may install): the fixture records the
+# version. Subnormal inputs also get the result PyTorch gives for them flushed to a zero of the same sign
+# ("flushed"), since WGSL lets an implementation flush subnormals (WGSL spec, "Floating Point
+# Evaluation": "Implementations may assume that subnormals are flushed to zero"); the test accepts either.
+import json
+import math
+import os
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float32)
+NAN, INF = float('nan'), float('inf')
+TINY = 1e-40  # a float32 subnormal (the smallest normal is 2^-126 ~ 1.18e-38)
+SPECIALS = [NAN, INF, -INF, 0.0, -0.0, TINY, -TINY, 1.0, -1.0, 0.5, -2.5, 3.0, 88.8, -104.0, 3e38, -3e38]
+# The binary ops take every pair of these (144 pairs).
+PAIR_VALUES = [NAN, INF, -INF, 0.0, -0.0, TINY, 1.0, -1.0, 0.5, -2.5, 2.0, 3e38]
+
+
+def enc(v):
+    v = float(v)
+    if math.isnan(v):
+        return 'nan'
+    if math.isinf(v):
+        return 'inf' if v > 0 else '-inf'
+    if v == 0 and math.copysign(1, v) < 0:
+        return '-0'
+    return v
+
+
+def t(values):
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def flush(x):
+    """x with subnormals replaced by zeros of the same sign (what a flushing device sees or writes)."""
+    tiny = (x != 0) & (x.abs() < 2.0 ** -126)
+    return torch.where(tiny, torch.copysign(torch.zeros_like(x), x), x)
+
+
+def values(x):
+    return [enc(v) for v in x.reshape(-1).tolist()]
+
+
+cases = []
+
+
+def case(op, fn, args, params=None, shape=None):
+    """fn maps the float32 input tensors to the output; 'flushed' is fn of the flushed inputs, flushed."""
+    ins = {k: t(v) if shape is None else t(v).reshape(shape[k]) for k, v in args.items()}
+    out = fn(**ins)
+    flushed = flush(fn(**{k: flush(v) for k, v in ins.items()}))
+    c = {'op': op, 'args': {k: values(v) for k, v in ins.items()}, 'expect': values(out)}
+    if shape is not None:
+        c['shape'] = shape
+    if params is not None:
+        c['params'] = params
+    if values(flushed) != c['expect']:
+        c['flushed'] = values(flushed)
+    cases.append(c)
+
+
+# ---- unary ops (src/backend/kernels.ts UNARY_OPS), with the torch function each one is -----------------
+def heaviside(x):
+    return torch.heaviside(x, torch.zeros_like(x))
+
+
+UNARY = {
+    'neg': (torch.neg, None), 'exp': (torch.exp, None), 'log': (torch.log, None), 'sqrt': (torch.sqrt, None),
+    'rsqrt': (torch.rsqrt, None), 'abs': (torch.abs, None), 'relu': (torch.relu, None),
+    'leaky_relu': (lambda x: F.leaky_relu(x, 0.2), [0.2, 0]), 'sigmoid': (torch.sigmoid, None),
+    'tanh': (torch.tanh, None), 'softplus': (F.softplus, None),
+    'clamp': (lambda x: torch.clamp(x, -1.0, 2.0), [-1.0, 2.0]),
+    'pow_scalar': None,  # below, per exponent
+    'affine': (lambda x: x * 2.0 + 1.0, [2.0, 1.0]), 'reciprocal': (torch.reciprocal, None),
+    'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None),
+}
+for name, spec in UNARY.items():
+    if spec is None:
+        continue
+    fn, params = spec
+    case(f'unary:{name}', lambda a, fn=fn: fn(a), {'a': SPECIALS}, params or [0, 0])
+for p in [3.0, 0.5, -1.0, -2.0, 0.0, 2.5]:
+    case('unary:pow_scalar', lambda a, p=p: torch.pow(a, p), {'a': SPECIALS}, [p, 0])
+
+# ---- binary ops: every pair --------------------------------------------------------------------------
+A = [a for a in PAIR_VALUES for _ in PAIR_VALUES]
+B = [b for _ in PAIR_VALUES for b in PAIR_VALUES]
+BINARY = {
+    'add': torch.add, 'sub': torch.sub, 'mul': torch.mul, 'div': torch.div, 'pow': torch.pow,
+    'maximum': torch.maximum, 'minimum': torch.minimum,
+    'eq': lambda a, b: torch.eq(a, b).float(), 'ne': lambda a, b: torch.ne(a, b).float(),
+    'lt': lambda a, b: torch.lt(a, b).float(), 'le': lambda a, b: torch.le(a, b).float(),
+    'gt': lambda a, b: torch.gt(a, b).float(), 'ge': lambda a, b: torch.ge(a, b).float(),
+}
+for name, fn in BINARY.items():
+    case(f'binary:{name}', lambda a, b, fn=fn: fn(a, b), {'a': A, 'b': B})
+
+# ---- ternary: where (a condition is true where it is nonzero, NaN included, as torch's bool()) and fma ---
+C3 = [NAN, 0.0, -0.0, 1.0, INF, TINY]
+X3 = [NAN, INF, 1.0, -2.0, 0.0, -INF]
+Y3 = [2.0, -INF, NAN, 0.5, -0.0, 3e38]
+C = [c for c in C3 for _ in X3]
+X = [x for _ in C3 for x in X3]
+Y = [Y3[(i + j) % len(Y3)] for i in range(len(C3)) for j in range(len(X3))]
+case('where', lambda c, a, b: torch.where(c.bool(), a, b), {'c': C, 'a': X, 'b': Y})
+case('fma', lambda c, a, b: torch.addcmul(b, c, a), {'c': C, 'a': X, 'b': Y})
+
+# ---- reductions over rows ----------------------------------------------------------------------------
+ROWS = [
+    [1.0, NAN, 3.0, -2.0], [NAN, 1.0, 2.0, NAN], [1.0, 3.0, -2.0, 3.0], [INF, 1.0, -INF, 2.0],
+    [-INF, -INF, -INF, -INF], [INF, 5.0, INF, 1.0], [-0.0, 0.0, -0.0, 0.0], [3e38, 3e38, -1.0, 1.0],
+    [TINY, -TINY, TINY, 0.0], [-1.0, -3.0, NAN, INF],
+]
+flat = [v for r in ROWS for v in r]
+shape = {'a': [len(ROWS), 4]}
+case('reduce:sum', lambda a: a.sum(1), {'a': flat}, shape=shape)
+case('reduce:max', lambda a: a.amax(1), {'a': flat}, shape=shape)
+case('reduce:min', lambda a: a.amin(1), {'a': flat}, shape=shape)
+case('reduce:argmax', lambda a: a.argmax(1).float(), {'a': flat}, shape=shape)
+case('reduce:argmin', lambda a: a.argmin(1).float(), {'a': flat}, shape=shape)
+case('mean', lambda a: a.mean(1), {'a': flat}, shape=shape)
+case('logsumexp', lambda a: torch.logsumexp(a, 1), {'a': flat}, shape=shape)
+case('softmax', lambda a: torch.softmax(a, 1), {'a': flat}, shape=shape)
+case('log_softmax', lambda a: torch.log_softmax(a, 1), {'a': flat}, shape=shape)
+# Long rows (past one reduction chunk, so the two-pass path runs): a NaN or an Inf anywhere in the row.
+LONG = 1000
+long_rows = []
+for pos, v in [(7, NAN), (999, NAN), (500, INF), (3, -INF), (None, None)]:
+    row = [((i * 37) % 11 - 5) / 4 for i in range(LONG)]
+    if pos is not None:
+        row[pos] = v
+    long_rows.append(row)
+long_rows.append([INF if i == 10 else -INF if i == 900 else 1.0 for i in range(LONG)])
+lflat = [v for r in long_rows for v in r]
+lshape = {'a': [len(long_rows), LONG]}
+for r in ['sum', 'max', 'min', 'argmax', 'argmin']:
+    fn = {'sum': lambda a: a.sum(1), 'max': lambda a: a.amax(1), 'min': lambda a: a.amin(1),
+          'argmax': lambda a: a.argmax(1).float(), 'argmin': lambda a: a.argmin(1).float()}[r]
+    case(f'reduce:{r}', fn, {'a': lflat}, shape=lshape)
+
+# ---- losses (mean reduction over a batch of rows of specials) -----------------------------------------
+LOGITS = [NAN, INF, -INF, 0.0, 200.0, -200.0, 1.0, -3e38]
+TARGET = [1.0, 0.0, 1.0, 0.5, 0.0, 1.0, 1.0, 0.0]
+for i, (x, y) in enumerate(zip(LOGITS, TARGET)):
+    case('bce_with_logits', lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction='none'), {'a': [x], 'b': [y]})
+    case('mse', lambda a, b: F.mse_loss(a, b, reduction='none'), {'a': [x], 'b': [y]})
+    case('l1', lambda a, b: F.l1_loss(a, b, reduction='none'), {'a': [x], 'b': [y]})
+case('bce_with_logits_mean', lambda a, b: F.binary_cross_entropy_with_logits(a, b).reshape(1), {'a': LOGITS, 'b': TARGET})
+CE_LOGITS = [[1.0, NAN, 0.0], [INF, 1.0, 0.0], [-INF, 1.0, 0.0], [1.0, 2.0, 3.0], [3e38, 0.0, -3e38]]
+CE_LABELS = [0.0, 0.0, 0.0, 2.0, 1.0]
+for row, lab in zip(CE_LOGITS, CE_LABELS):
+    case('cross_entropy', lambda a, b: F.cross_entropy(a, b.long(), reduction='none'), {'a': row, 'b': [lab]},
+         shape={'a': [1, 3], 'b': [1]})
+
+# ---- matmul and conv2d: a NaN or an Inf reaches exactly the outputs that read it -----------------------
+MA = [[1.0, 2.0, NAN], [0.5, -1.0, 2.0], [INF, 1.0, 0.0], [1.0, 1.0, 1.0]]
+MB = [[1.0, 0.0], [2.0, -1.0], [0.0, 3.0]]
+case('matmul', lambda a, b: a @ b, {'a': [v for r in MA for v in r], 'b': [v for r in MB for v in r]},
+     shape={'a': [4, 3], 'b': [3, 2]})
+img = [((i * 7) % 5 - 2) / 2 for i in range(2 * 2 * 9 * 9)]
+img[2 * 81 + 4 * 9 + 4] = NAN   # batch 1, channel 0, (4, 4)
+img[0 * 81 + 1 * 9 + 7] = INF   # batch 0, channel 0, (1, 7)
+wts = [((i * 5) % 7 - 3) / 3 for i in range(3 * 2 * 3 * 3)]
+case('conv2d', lambda a, b: F.conv2d(a, b, stride=1, padding=1), {'a': img, 'b': wts},
+     shape={'a': [2, 2, 9, 9], 'b': [3, 2, 3, 3]}, params=[1, 1])
+# 4x4 stride 2 (the DCGAN's layers; every stride phase has 2x2 taps, so the Winograd variant applies).
+wts4 = [((i * 5) % 7 - 3) / 3 for i in range(3 * 2 * 4 * 4)]
+case('conv2d', lambda a, b: F.conv2d(a, b, stride=2, padding=1), {'a': img, 'b': wts4},
+     shape={'a': [2, 2, 9, 9], 'b': [3, 2, 4, 4]}, params=[2, 1])
+
+# ---- optimizers: one step on a parameter whose gradient holds specials --------------------------------
+P0 = [1.0, -2.0, 0.5, 3.0, 0.0, 1.0, -1.0]
+G0 = [NAN, INF, -INF, 0.0, 1e-30, 3e38, -0.0]
+
+
+def adam(a, b):
+    p = torch.nn.Parameter(a.clone())
+    opt = torch.optim.Adam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    p.grad = b.clone()
+    opt.step()
+    return p.detach()
+
+
+def sgd(a, b):
+    p = torch.nn.Parameter(a.clone())
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+    p.grad = b.clone()
+    opt.step()
+    return p.detach()
+
+
+case('adam', adam, {'a': P0, 'b': G0})
+case('sgd', sgd, {'a': P0, 'b': G0})
+
+here = os.path.dirname(os.path.abspath(__file__))
+out = os.path.join(here, '..', 'test', 'fixtures', 'special_values.json')
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, 'w') as f:
+    json.dump({'torch': torch.__version__, 'cases': cases}, f, separators=(',', ':'))
+    f.write('\n')
+print(f'wrote {len(cases)} cases to {os.path.normpath(out)} (PyTorch {torch.__version__})')
