@@ -29,6 +29,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that made this tensor, while its graph is alive. */
   gradFn: GradNode | null = null;
+  /** Set when backward() freed this op result's gradFn: it is not a leaf, so a later backward must fail. */
+  graphFreed = false;
   /** Name given by a Module to its parameters (for errors and checkpoints). */
   name?: string;
 

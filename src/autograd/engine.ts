@@ -74,6 +74,16 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
     throw new Error(`backward(): gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`);
   }
   const order = topoOrder(root);
+  // Checked before any .grad is touched. Without it, a freed node (an earlier backward without
+  // retainGraph) or a tensor disposed by tidy/dispose (which nulls gradFn) looks like a leaf, and the
+  // backward silently stops there (PyTorch: "Trying to backward through the graph a second time").
+  const dead = order.find((t) => t.isDisposed || (t.graphFreed && !t.gradFn));
+  if (dead) {
+    throw new Error(`backward(): trying to backward through the graph a second time (or after its tensors were disposed): ` +
+      `${dead === root ? 'the output' : 'a tensor on its graph'}, ${dead}${dead.name ? ` (${dead.name})` : ''}, ` +
+      `${dead.isDisposed ? 'was disposed (by tidy or dispose())' : 'had its graph freed by an earlier backward()'}; ` +
+      `pass { retainGraph: true } to the first backward(), or call backward() inside the tidy that made the graph`);
+  }
   const grads = new Map<Tensor, Tensor>();
   tidy(() => {
     grads.set(root, grad ?? (root as Tensor & { onesLike(): Tensor }).onesLike());
@@ -105,7 +115,10 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
           const acc = grads.get(inp);
           grads.set(inp, acc ? acc.add(gi) : gi);
         });
-        if (!opts.retainGraph) t.gradFn = null;
+        if (!opts.retainGraph) {
+          t.gradFn = null;
+          t.graphFreed = true;
+        }
       }
     } finally {
       gradEnabled = prev;

@@ -71,7 +71,10 @@ export abstract class Module {
     return new Map([...this.namedParameters(), ...this.namedBuffers()]);
   }
 
-  /** Loads values by name; every key must exist on both sides (when strict) with the same shape. */
+  /**
+   * Loads values by name; every key must exist on both sides (when strict) with the same shape. All or
+   * nothing: every key, shape and length is checked, and every value read, before any is written.
+   */
   async loadStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<void> {
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !state.has(k));
@@ -79,18 +82,22 @@ export abstract class Module {
     if (strict && (missing.length || extra.length)) {
       throw new Error(`loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`);
     }
+    const values: [Tensor, Float32Array][] = [];
     for (const [k, t] of own) {
       const src = state.get(k);
       if (!src) continue;
       if (!sameShape(src.shape, t.shape)) {
         throw new Error(`loadStateDict: ${k} has shape ${fmtShape(src.shape)} in the state dict but ${fmtShape(t.shape)} in the model`);
       }
+      if (src instanceof Tensor && src.isDisposed) throw new Error(`loadStateDict: ${k} in the state dict is a disposed tensor`);
+      // Read now (a tensor's readback may fail), so that nothing is written unless everything can be.
+      const data: unknown = src instanceof Tensor ? await src.toArray() : src.data;
+      if (!(data instanceof Float32Array) || data.length !== t.size) {
+        const got = data instanceof Float32Array ? `${data.length} values` : `data ${Object.prototype.toString.call(data)}, not a Float32Array,`;
+        throw new Error(`loadStateDict: ${k} has ${got} in the state dict for shape ${fmtShape(t.shape)} (${t.size} values)`);
+      }
+      values.push([t, data]);
     }
-    for (const [k, t] of own) {
-      const src = state.get(k);
-      if (!src) continue;
-      const data = src instanceof Tensor ? await src.toArray() : src.data;
-      assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
-    }
+    for (const [t, data] of values) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
   }
 }

@@ -193,14 +193,38 @@ export function gaussianLogLik(x: Tensor, mu: Tensor, logvar: Tensor): Tensor {
   return per.reshape([x.shape[0], -1]).sum(1);
 }
 
-/** Cross-entropy of class logits [batch, C] against class indices [batch] (stored as floats). */
+/**
+ * Labels that are not class indices (integers in [0, C)) throw, naming the first. Only where they can be
+ * read without a readback: a synchronous read of the CPU backend's host memory. A WebGPU tensor would need
+ * a readback per call, which waits for the queue every step, so there a bad label is caught by the loss.
+ */
+function checkClassLabels(target: Tensor, C: number): void {
+  const readSync = (target.backend as { readSync?: (s: unknown) => ArrayLike<number> }).readSync;
+  if (!readSync) return;
+  const labels = readSync.call(target.backend, target.storage);
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < C)) {
+      throw new Error(`crossEntropy: target label ${v} (at index ${i}) is not a class index: expected an integer in [0, ${C - 1}] for ${C} classes`);
+    }
+  }
+}
+
+/**
+ * Cross-entropy of class logits [batch, C] against class indices [batch] (stored as floats). A bad label
+ * throws on the CPU backend (checkClassLabels); on any backend its one-hot row is all zeros, and the
+ * log of that row's sum (0 for a class index) makes its loss +Inf instead of a silently finite number, so
+ * the training loop's non-finite-loss check stops on it. (The data pipeline validates the labels on the
+ * host when it reads a data set, src/data/datasets.ts.)
+ */
 export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   if (logits.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== logits.shape[0]) {
     throw new Error(`cross_entropy: expected logits [batch, C] and targets [batch], got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
   }
   const C = logits.shape[1];
+  checkClassLabels(target, C);
   const oneHot = target.reshape([-1, 1]).eq(arange(C, undefined, 1, { backend: logits.backend }).reshape([1, C]));
-  return reduce(logits.logsumexp(1).sub(logits.mul(oneHot).sum(1)), reduction);
+  return reduce(logits.logsumexp(1).sub(logits.mul(oneHot).sum(1)).sub(oneHot.sum(1).log()), reduction);
 }
 
 /**
