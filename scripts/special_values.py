@@ -199,6 +199,11 @@ def sgd(a, b):
 
 case('adam', adam, {'a': P0, 'b': G0})
 case('sgd', sgd, {'a': P0, 'b': G0})
+# Special parameters: without weight decay an infinite one stays infinite (no 0 * Inf term).
+P1 = [INF, -INF, NAN, 1.0, 3e38, -0.0]
+G1 = [1.0, -1.0, 1.0, 1e30, 1.0, 0.0]
+case('adam', adam, {'a': P1, 'b': G1})
+case('sgd', sgd, {'a': P1, 'b': G1})
 
 here = os.path.dirname(os.path.abspath(__file__))
 out = os.path.join(here, '..', 'test', 'fixtures', 'special_values.json')

@@ -29,7 +29,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= u.n) { return; }
   let pv = p[i];
   let graw = g[i];
-  let gv = graw + u.wd * pv;
+  // No decay term at all when wd = 0 (as torch.optim): 0 * Inf would make an infinite parameter NaN.
+  let gv = select(graw + u.wd * pv, graw, u.wd == 0.0);
   var np: f32;
   if (OP == 0u) {
     var d = gv;

@@ -330,7 +330,8 @@ export class CpuBackend implements Backend {
     const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
     let finite = true;
     for (let i = 0; i < P.length; i++) {
-      const g = G[i] + o.weightDecay * P[i];
+      // No decay term when it is 0 (as torch.optim): 0 * Inf would make an infinite parameter NaN.
+      const g = o.weightDecay === 0 ? G[i] : G[i] + o.weightDecay * P[i];
       if (o.kind === 'sgd') {
         let d = g;
         if (o.momentum !== 0) {
