@@ -1,5 +1,5 @@
-// Process-level helpers: memory statistics, profiling a block of work, waiting for the device, and
-// shutting down so that Node exits.
+// Process-level helpers: memory statistics and emptyCache(), profiling a block of work, waiting for the
+// device, and shutting down so that Node exits.
 
 import { getBackend } from './backend/registry.ts';
 import { liveTensorCount } from './tensor.ts';
@@ -13,6 +13,14 @@ export function memoryStats(backend: Backend = getBackend()) {
 }
 
 export const sync = (backend: Backend = getBackend()) => backend.sync();
+
+/**
+ * Frees the buffers the WebGPU pool keeps for reuse (live tensors stay), like torch.cuda.empty_cache();
+ * returns the bytes freed (0 on the CPU backend, which pools nothing).
+ */
+export function emptyCache(backend: Backend = getBackend()): number {
+  return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.emptyCache() : 0;
+}
 
 export function backendInfo(backend: Backend = getBackend()) {
   const gpu = backend.name === 'webgpu' ? (backend as WebGPUBackend) : null;

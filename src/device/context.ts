@@ -1,11 +1,13 @@
 // The WebGPU execution context: pipelines (cached by kernel + override constants), the buffer pool,
 // batching of dispatches into one compute pass per submit, a uniform arena, readback, limit checks,
-// error and device-loss handling, and the hooks of the kernel profiler.
+// error and device-loss handling (the pool's asynchronous out-of-memory reports included), emptyCache(),
+// and the hooks of the kernel profiler.
 //
 // Ordering: all work goes through one queue. Dispatches are recorded into a pending command encoder and
 // submitted at flush(); a queue.writeBuffer into a buffer that a pending dispatch uses would run before
 // that dispatch, so such a write flushes first. A buffer freed while pending work still reads it may be
-// reused by later dispatches: they are ordered after it in the same pass or a later submit.
+// reused by later dispatches: they are ordered after it in the same pass or a later submit. One the pool
+// evicts while pending work names it is destroyed only after that work's submit (pool.afterSubmit).
 
 import { acquireDevice, type AcquireOptions, type Acquired } from './gpu.ts';
 import { loadKernelSources, type KernelName } from './shaders.ts';
@@ -68,7 +70,13 @@ export class GPUContext {
     this.limits = acq.device.limits;
     this.hasTimestamps = acq.device.features.has('timestamp-query');
     this.sources = sources;
-    this.pool = new BufferPool(this.device, this.limits);
+    this.pool = new BufferPool(this.device, this.limits, {
+      pending: (b) => this.pendingUse.has(b),
+      // An out-of-memory allocation is the root cause of what fails after it: its message comes first.
+      onError: (e) => {
+        this.error = this.error ? new Error(`${e.message}; then: ${this.error.message}`) : e;
+      },
+    });
     this.profiler = new Profiler(this.device, this.hasTimestamps);
     this.uniformGpu = this.newUniformArena();
     this.debug = typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1';
@@ -250,6 +258,13 @@ export class GPUContext {
     this.encoder = null;
     this.uniformUsed = 0;
     this.pendingUse.clear();
+    this.pool.afterSubmit();
+  }
+
+  /** Destroys every pooled buffer, after submitting pending work; returns the bytes freed (torch.cuda.empty_cache). */
+  emptyCache(): number {
+    this.flush();
+    return this.pool.trim();
   }
 
   /** Uploads data into a buffer, after flushing if pending work still uses that buffer. */
@@ -273,6 +288,7 @@ export class GPUContext {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
+      this.pool.discardStaging(staging);
       this.checkHealthy();
       throw new Error(`reading a ${bytes}-byte buffer back failed: ${(e as Error).message}`);
     }

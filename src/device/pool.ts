@@ -1,5 +1,17 @@
-// Buffer pool: freed storage buffers are kept by size class and handed out again, so a training loop
-// that makes the same tensors each step allocates nothing after its first step.
+// Buffer pool: freed storage (and readback staging) buffers are kept by size class and handed out again,
+// so a training loop that makes the same tensors each step allocates nothing after its first step.
+//
+// Bounded: the pooled bytes stay under capBytes = max(floorBytes, 2 x the high-water mark of the bytes
+// in use (tensors and staging)). A repeated step never frees more than that peak at once; the factor 2
+// leaves room for size classes that one phase of a step frees while another uses others. A run of
+// varied sizes cannot hoard memory: over the cap the least recently released buffers are destroyed
+// first. A buffer still named by unsubmitted commands is not destroyed until the next submit
+// (afterSubmit), since submitting a destroyed buffer is a validation error.
+//
+// Out of memory: a createBuffer that throws is retried once after trimming the pool, and liveBytes
+// counts a buffer only once it was created. Dawn (and browsers) report an out-of-memory createBuffer
+// asynchronously, through an error scope: the pool then uncounts the buffer, trims itself, lowers the
+// cap to the live bytes, and hands the context an error naming the size (thrown at its next check).
 
 /** Size class of a request: powers of two up to 64 KiB, then steps of 1/8 of the enclosing power of two. */
 export function sizeClass(bytes: number): number {
@@ -9,63 +21,195 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-export class BufferPool {
-  private readonly free = new Map<number, GPUBuffer[]>();
-  private readonly staging = new Map<number, GPUBuffer[]>();
-  /** Bytes in buffers handed out and not yet released. */
-  liveBytes = 0;
-  /** Bytes in buffers waiting in the pool. */
-  pooledBytes = 0;
-  private counter = 0;
+export interface PoolOptions {
+  /** The cap never goes below this (default 64 MiB). */
+  floorBytes?: number;
+  /** Whether unsubmitted commands use a buffer (it may not be destroyed before they are submitted). */
+  pending?: (buf: GPUBuffer) => boolean;
+  /** Receives an asynchronous out-of-memory error (the context throws it at its next health check). */
+  onError?: (e: Error) => void;
+}
 
-  constructor(private readonly device: GPUDevice, private readonly limits: GPUSupportedLimits) {}
+type Kind = 'tensor' | 'staging';
+const MiB = 2 ** 20;
+const fmtBytes = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${b} bytes`);
+
+export class BufferPool {
+  /** kind:size -> free buffers, least recently released first. */
+  private readonly free = new Map<string, GPUBuffer[]>();
+  /** Every pooled buffer -> its key in `free`, least recently released first (Map keeps insertion order). */
+  private readonly lru = new Map<GPUBuffer, string>();
+  /** Evicted while unsubmitted commands use them: destroyed after the next submit. */
+  private doomed: GPUBuffer[] = [];
+  /** Tensor buffers handed out and not yet released. */
+  private readonly live = new Set<GPUBuffer>();
+  /** Live buffers whose creation ran out of memory: uncounted already. */
+  private readonly failed = new WeakSet<GPUBuffer>();
+  /** Bytes in tensor buffers handed out and not yet released. */
+  liveBytes = 0;
+  /** Bytes in buffers (tensor and staging) waiting in the pool. */
+  pooledBytes = 0;
+  /** Bytes in staging buffers handed out (a readback in flight). */
+  stagingBytes = 0;
+  /** High-water mark of liveBytes + stagingBytes (lowered to the bytes in use after an out-of-memory error). */
+  peakBytes = 0;
+  /** createBuffer calls so far (tests check that a repeated step makes none). */
+  buffersCreated = 0;
+  /** The cap's floor (tests lower it to exercise eviction). */
+  floorBytes: number;
+
+  constructor(private readonly device: GPUDevice, private readonly limits: GPUSupportedLimits, private readonly opts: PoolOptions = {}) {
+    this.floorBytes = opts.floorBytes ?? 64 * MiB;
+  }
+
+  /** The most the pool keeps. */
+  get capBytes(): number {
+    return Math.max(this.floorBytes, 2 * this.peakBytes);
+  }
 
   acquire(bytes: number, label = 'tensor'): GPUBuffer {
     const size = sizeClass(bytes);
     if (size > this.limits.maxBufferSize) {
       throw new Error(`a tensor of ${bytes} bytes exceeds the adapter's maxBufferSize=${this.limits.maxBufferSize}`);
     }
-    const list = this.free.get(size);
-    let buf = list?.pop();
-    if (buf) this.pooledBytes -= size;
-    else {
-      buf = this.device.createBuffer({
-        label: `${label}#${this.counter++}`,
-        size,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      });
+    // Kernels bind whole buffers: one no kernel could bind would only fail later, at its first dispatch.
+    if (size > this.limits.maxStorageBufferBindingSize) {
+      throw new Error(`a tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize=${this.limits.maxStorageBufferBindingSize}`);
     }
+    const buf = this.take('tensor', size) ??
+      this.create(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
+    this.live.add(buf);
     this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.stagingBytes);
     return buf;
   }
 
   release(buf: GPUBuffer): void {
+    this.live.delete(buf);
+    if (this.failed.has(buf)) {
+      this.failed.delete(buf);
+      buf.destroy();
+      return;
+    }
     this.liveBytes -= buf.size;
-    this.pooledBytes += buf.size;
-    let list = this.free.get(buf.size);
-    if (!list) this.free.set(buf.size, (list = []));
-    list.push(buf);
+    this.put('tensor', buf);
   }
 
   acquireStaging(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
-    return (
-      this.staging.get(size)?.pop() ??
-      this.device.createBuffer({ label: `staging#${this.counter++}`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-    );
+    const buf = this.take('staging', size) ?? this.create(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
+    this.stagingBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.stagingBytes);
+    return buf;
   }
 
   releaseStaging(buf: GPUBuffer): void {
-    let list = this.staging.get(buf.size);
-    if (!list) this.staging.set(buf.size, (list = []));
-    list.push(buf);
+    this.stagingBytes -= buf.size;
+    this.put('staging', buf);
   }
 
-  /** Frees every pooled buffer (the live ones stay). */
-  trim(): void {
-    for (const list of [...this.free.values(), ...this.staging.values()]) for (const b of list) b.destroy();
-    this.free.clear();
-    this.staging.clear();
-    this.pooledBytes = 0;
+  /** A staging buffer whose mapping failed: uncounted and destroyed, not pooled. */
+  discardStaging(buf: GPUBuffer): void {
+    this.stagingBytes -= buf.size;
+    buf.destroy();
+  }
+
+  /** Destroys every pooled buffer (the live ones stay); returns the bytes freed. */
+  trim(): number {
+    return this.evictTo(0);
+  }
+
+  /** Destroys the buffers evicted while unsubmitted commands used them; the context calls it after a submit. */
+  afterSubmit(): void {
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+
+  private take(kind: Kind, size: number): GPUBuffer | undefined {
+    const buf = this.free.get(`${kind}:${size}`)?.pop();
+    if (buf) {
+      this.lru.delete(buf);
+      this.pooledBytes -= size;
+    }
+    return buf;
+  }
+
+  private put(kind: Kind, buf: GPUBuffer): void {
+    const key = `${kind}:${buf.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(buf);
+    this.lru.set(buf, key);
+    this.pooledBytes += buf.size;
+    if (this.pooledBytes > this.capBytes) this.evictTo(this.capBytes);
+  }
+
+  /** Destroys the least recently released buffers until at most `target` bytes stay pooled. */
+  private evictTo(target: number): number {
+    let freed = 0;
+    for (const [buf, key] of this.lru) {
+      if (this.pooledBytes <= target) break;
+      // The oldest pooled buffer is the oldest of its own size class, at the head of its list.
+      this.free.get(key)!.shift();
+      this.lru.delete(buf);
+      this.pooledBytes -= buf.size;
+      freed += buf.size;
+      if (this.opts.pending?.(buf)) this.doomed.push(buf);
+      else buf.destroy();
+    }
+    return freed;
+  }
+
+  private create(size: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    const desc: GPUBufferDescriptor = { label: `${label}#${this.buffersCreated}`, size, usage };
+    this.device.pushErrorScope('out-of-memory');
+    let buf: GPUBuffer;
+    try {
+      try {
+        buf = this.device.createBuffer(desc);
+      } catch {
+        const freed = this.trim();
+        try {
+          buf = this.device.createBuffer(desc);
+        } catch (e) {
+          throw new Error(`could not allocate a ${size}-byte buffer (${desc.label}) even after freeing ${fmtBytes(freed)} of pooled buffers ` +
+            `(live: ${fmtBytes(this.liveBytes)}): ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      const scope = this.device.popErrorScope();
+      // buf is unset only when the retry threw: nothing was counted, nothing to uncount.
+      scope.then((err) => err && buf && this.outOfMemory(buf, err), () => {});
+    }
+    this.buffersCreated++;
+    return buf;
+  }
+
+  /** A buffer's creation ran out of memory (reported asynchronously): uncount it and free the pool. */
+  private outOfMemory(buf: GPUBuffer, err: GPUError): void {
+    const key = this.lru.get(buf);
+    if (key) {
+      // Already released into the pool: drop it from there.
+      const list = this.free.get(key)!;
+      list.splice(list.indexOf(buf), 1);
+      this.lru.delete(buf);
+      this.pooledBytes -= buf.size;
+      buf.destroy();
+    } else if (this.live.has(buf)) {
+      // Live: uncount it now; its tensor's release destroys it.
+      this.live.delete(buf);
+      this.liveBytes -= buf.size;
+      this.failed.add(buf);
+    } // else: a staging buffer in use, or one the pool destroyed already.
+    // Memory is short: keep no more than is live.
+    const freed = this.trim();
+    this.peakBytes = this.liveBytes + this.stagingBytes;
+    const after = freed > 0
+      ? `freed ${fmtBytes(freed)} of pooled buffers, so a retry may succeed`
+      : 'nothing was pooled to free: the live tensors and this one need more memory than the device has';
+    this.opts.onError?.(new Error(
+      `out of memory: a ${buf.size}-byte buffer (${buf.label}) could not be allocated (other tensors live: ${fmtBytes(this.liveBytes)}); ` +
+        `${after} (${err.message.split('\n')[0]})`,
+    ));
   }
 }

@@ -104,11 +104,11 @@ export class MlpGAN extends GAN {
 
   /** One D step and one G step on the batch of real points x; returns [d loss, g loss]. */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
-    const { dLoss, gLoss } = this.step(x, noise);
-    const out = noGrad(() => stack([dLoss, gLoss]));
-    dLoss.dispose();
-    gLoss.dispose();
-    return out;
+    // In a tidy scope: stack's unsqueezed views of the two losses are tensors too (they leaked outside one).
+    return tidy(() => {
+      const { dLoss, gLoss } = this.step(x, noise);
+      return noGrad(() => stack([dLoss, gLoss]));
+    });
   }
 
   sample(n: number, gen?: Generator): Tensor {
