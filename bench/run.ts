@@ -181,6 +181,26 @@ if (!only || 'mlp train step'.includes(only)) {
     });
   const flops = 3 * 2 * B * (D * H + H * H + H * C);
   await bench(`mlp train step ${D}-${H}-${H}-${C} b${B}`, 'GFLOP/s', flops, ourStep, tfStep, quick ? 3 : 6);
+
+  // The training loop's finite check (Optimizer.nonFinite): the update kernels flag non-finite gradients
+  // and parameters on the way, and the loop reads the flags back with the loss. Steps waited for by
+  // reading the loss alone, and by reading loss and flags together; alternating rounds, median ms/step.
+  const rounds: Record<'loss' | 'loss+flags', number[]> = { loss: [], 'loss+flags': [] };
+  for (let r = 0; r < (quick ? 4 : 10); r++) {
+    for (const mode of ['loss', 'loss+flags'] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < 5; i++) {
+        const loss = ourStep();
+        await Promise.all([loss.toArray(), mode === 'loss+flags' ? opt.nonFinite() : null]);
+        loss.dispose();
+      }
+      rounds[mode].push((performance.now() - t0) / 5);
+    }
+  }
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const [plain, checked] = [med(rounds.loss), med(rounds['loss+flags'])];
+  results.push({ case: 'mlp train step + finite check (ms/step)', ours: checked, peer: plain, unit: 'ms', ratio: checked / plain, oursMs: checked, peerMs: plain });
+  console.log(`${'mlp step + finite check'.padEnd(34)} ${checked.toFixed(2)} ms/step with the flags read, ${plain.toFixed(2)} without: ${(checked / plain).toFixed(3)}x`);
 }
 
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
