@@ -60,7 +60,8 @@ export interface LiveModel {
 export interface ModelAdapter {
   readonly id: ModelId;
   readonly title: string;
-  readonly about: string;
+  /** A line on what the model is; where the options change the architecture, of the one they build. */
+  readonly about: string | ((config: ModelConfig) => string);
   /** What itemsPerStep counts ('images', 'points'). */
   readonly itemName: string;
   /** The CLI's name of the training data (checkpoint metadata `dataset`), when the CLI has one. */
@@ -162,7 +163,14 @@ const LATENT_RANGE = 3;
 const vae: ModelAdapter = {
   id: 'vae',
   title: 'VAE',
-  about: 'MLP variational autoencoder (Kingma & Welling), 784-400-z, Bernoulli decoder, trained on MNIST by maximizing the ELBO.',
+  about(config) {
+    // The architectures of src/models/vae.ts (MlpVAE, ConvVAE), for the z and width picked.
+    const z = Number(config.zDim ?? 20), c = Number(config.width ?? 16);
+    const net = config.arch === 'conv'
+      ? `Convolutional variational autoencoder (Kingma & Welling): encoder two 4x4 stride-2 convolutions (1-${c}-${2 * c} channels, 28x28 to 14x14 to 7x7) and linear layers to the mean and log-variance of z = ${z}; decoder a linear layer to ${2 * c}x7x7 and two 4x4 stride-2 transposed convolutions back to 28x28`
+      : `MLP variational autoencoder (Kingma & Welling), 784-400-${z} (mean and log-variance), decoder ${z}-400-784`;
+    return `${net}, ReLU, Bernoulli decoder, trained on MNIST by maximizing the ELBO.`;
+  },
   itemName: 'images',
   dataset: 'mnist',
   defaults: { lr: 1e-3, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },

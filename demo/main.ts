@@ -2,7 +2,9 @@
 // the same shaders/ as in Node, loaded through Vite), watch its losses and views, profile its kernels,
 // and move checkpoints between the page and the CLI. Without WebGPU it says what is missing and offers
 // the CPU reference backend, explicitly. The models themselves are behind the adapter table
-// (adapters.ts); this file is the page around them.
+// (adapters.ts); this file is the page around them. While a model is being switched or its kernels
+// are profiled, the controls that would start, stop or replace training are off (a profile holds the
+// device queue: the table holds the profiled steps' kernels only).
 
 import { init, backendInfo, type KernelStats } from '../src/index.ts';
 import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
@@ -19,9 +21,9 @@ const ui = {
   start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), reset: $<HTMLButtonElement>('reset'),
   load: $<HTMLInputElement>('load'), download: $<HTMLButtonElement>('download'),
   about: $('about'), message: $('message'),
-  step: $('step'), stepsPerSec: $('steps-per-sec'), itemsPerSec: $('items-per-sec'), itemName: $('item-name'), runState: $('run-state'),
+  step: $('step'), viewsStep: $('views-step'), stepsPerSec: $('steps-per-sec'), itemsPerSec: $('items-per-sec'), itemName: $('item-name'), runState: $('run-state'),
   loss: $<HTMLCanvasElement>('loss'), views: $('views'),
-  profile: $<HTMLButtonElement>('profile'), profileNote: $('profile-note'), profileTable: $<HTMLTableElement>('profile-table'),
+  profile: $<HTMLButtonElement>('profile'), profileNote: $('profile-note'), profileTotal: $('profile-total'), profileTable: $<HTMLTableElement>('profile-table'),
 };
 
 const LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3];
@@ -32,6 +34,8 @@ let config: ModelConfig = {};
 let live: LiveModel | null = null;
 let trainer: Trainer | null = null;
 let lastProfile: KernelStats[] = [];
+/** A model switch (rebuild) or a kernel profile is under way: see updateControls. */
+let busy = false, profiling = false;
 
 function say(text: string, kind: 'ok' | 'error' | '' = ''): void {
   ui.message.textContent = text;
@@ -56,20 +60,30 @@ function showProgress(force = false): void {
   }
 }
 
-function setRunning(running: boolean): void {
-  ui.start.disabled = running;
-  ui.pause.disabled = !running;
-  ui.runState.textContent = running ? 'training…' : 'paused';
+/**
+ * The controls for the current state. While a model switch or a profile is under way everything that
+ * would start, stop or replace training (or change its batch or learning rate) is off: a switch
+ * pauses the loop itself, and a Start during a profile would put training steps among the profiled ones.
+ */
+function updateControls(): void {
+  const running = trainer?.running ?? false, locked = busy || profiling;
+  ui.start.disabled = locked || running;
+  ui.pause.disabled = locked || !running;
+  for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.profile, ui.lr, ui.batch, ...Array.from(ui.options.querySelectorAll('select'))]) {
+    (c as HTMLButtonElement).disabled = locked;
+  }
+  ui.runState.textContent = profiling ? 'profiling…' : running ? 'training…' : 'paused';
   document.body.dataset.running = String(running);
+}
+
+function setRunning(running: boolean): void {
+  updateControls();
   if (!running) showProgress(true);
 }
 
-/** Controls that rebuild the model are off while a switch is under way. */
-function setBusy(busy: boolean): void {
-  for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.start, ui.profile, ...Array.from(ui.options.querySelectorAll('select'))]) {
-    (c as HTMLButtonElement).disabled = busy;
-  }
-  if (!busy) setRunning(trainer?.running ?? false);
+function setBusy(b: boolean): void {
+  busy = b;
+  updateControls();
 }
 
 function buildOptions(): void {
@@ -124,11 +138,11 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { pa
     if (ckpt?.parsed.noise) trainer.noiseState = ckpt.parsed.noise;
     ui.views.replaceChildren(panel);
     ui.profileTable.replaceChildren();
-    ui.profileNote.textContent = '';
+    ui.profileNote.textContent = ui.profileTotal.textContent = '';
     lastProfile = [];
-    ui.about.textContent = a.about;
+    ui.about.textContent = typeof a.about === 'string' ? a.about : a.about(next.config);
     ui.itemName.textContent = a.itemName;
-    await trainer.render();
+    await trainer.renderWarm();
     showProgress(true);
     if (ckpt) {
       const cfgText = Object.entries(config).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ');
@@ -149,12 +163,14 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { pa
 }
 
 function newTrainer(l: LiveModel, seed: number, step: number, epoch = 0): Trainer {
-  return new Trainer(l, serial, {
+  const t: Trainer = new Trainer(l, serial, {
     onStep: () => showProgress(),
-    onRender: () => undefined,
+    // The step the views show, for the reader (and the browser test): they lag the step counter.
+    onRender: () => (ui.viewsStep.textContent = String(t.renderedStep)),
     onRunning: (r) => setRunning(r),
     onError: (e) => say(e.message, 'error'),
   }, { batch: Number(ui.batch.value), lr: Number(ui.lr.value), seed, step, epoch });
+  return t;
 }
 
 async function selectModel(id: ModelId): Promise<void> {
@@ -194,9 +210,11 @@ async function downloadCheckpoint(): Promise<void> {
   say(`Downloaded ${a.download}: \`npm run train -- eval ${adapter.id} --ckpt ${a.download}\` evaluates it, \`sample\` draws from it, \`--resume\` continues it; or load it back here.`, 'ok');
 }
 
-function showProfile(rows: KernelStats[]): void {
+function showProfile(rows: KernelStats[], steps: number): void {
   lastProfile = rows;
   const total = rows.reduce((a, r) => a + r.totalMs, 0);
+  const count = rows.reduce((a, r) => a + r.count, 0);
+  ui.profileTotal.textContent = `${(total / steps).toFixed(2)} ms of kernel time per step (${total.toFixed(1)} ms in ${steps} steps; ${count / steps} kernels per step)`;
   const head = ['kernel', 'count', 'total ms', 'median ms', 'share', 'GFLOP/s', 'GB/s'];
   const tr = (cells: string[], th = false) => {
     const row = document.createElement('tr');
@@ -207,6 +225,33 @@ function showProfile(rows: KernelStats[]): void {
     r.kernel, String(r.count), r.totalMs.toFixed(3), r.medianMs.toFixed(4), `${((100 * r.totalMs) / (total || 1)).toFixed(1)}%`,
     r.gflops.toFixed(2), r.gbps.toFixed(2),
   ])));
+}
+
+const PROFILE_STEPS = 5;
+
+/** Profiles the next steps (pausing the loop, and resuming it after the table is shown if it ran). */
+async function profileNextSteps(): Promise<void> {
+  if (!trainer || busy || profiling) return;
+  if (backendInfo().name !== 'webgpu') {
+    ui.profileNote.textContent = 'The CPU backend runs no GPU kernels: the profile is of the WebGPU backend.';
+    return;
+  }
+  const t = trainer, wasRunning = t.running;
+  profiling = true;
+  updateControls();
+  ui.profileNote.textContent = `Warming up, then profiling ${PROFILE_STEPS} training steps…`;
+  try {
+    const { kernels, warmup } = await t.profileSteps(PROFILE_STEPS);
+    const info = backendInfo();
+    ui.profileNote.textContent = `${adapter.title}, batch ${t.batchSize}, ${PROFILE_STEPS} steps (after ${warmup} warm-up step${warmup > 1 ? 's' : ''}, not in the table); ${info.timestampQuery ? 'GPU timestamp queries' : 'CPU-side timing, one submit per kernel'}; ${info.description}.`;
+    showProfile(kernels, PROFILE_STEPS);
+  } catch (e) {
+    ui.profileNote.textContent = `profiling failed: ${(e as Error).message}`;
+  } finally {
+    profiling = false;
+    updateControls();
+    if (wasRunning && trainer === t) t.start();
+  }
 }
 
 function wire(): void {
@@ -226,25 +271,7 @@ function wire(): void {
     if (f) void loadCheckpointFile(f);
   });
   ui.download.addEventListener('click', () => void downloadCheckpoint().catch((e) => say((e as Error).message, 'error')));
-  ui.profile.addEventListener('click', async () => {
-    if (!trainer) return;
-    if (backendInfo().name !== 'webgpu') {
-      ui.profileNote.textContent = 'The CPU backend runs no GPU kernels: the profile is of the WebGPU backend.';
-      return;
-    }
-    ui.profile.disabled = true;
-    ui.profileNote.textContent = 'Profiling 5 training steps…';
-    try {
-      const rows = await trainer.profileSteps(5);
-      const info = backendInfo();
-      ui.profileNote.textContent = `${adapter.title}, batch ${trainer.batchSize}, 5 steps; ${info.timestampQuery ? 'GPU timestamp queries' : 'CPU-side timing, one submit per kernel'}; ${info.description}.`;
-      showProfile(rows);
-    } catch (e) {
-      ui.profileNote.textContent = `profiling failed: ${(e as Error).message}`;
-    } finally {
-      ui.profile.disabled = false;
-    }
-  });
+  ui.profile.addEventListener('click', () => void profileNextSteps());
 }
 
 async function startApp(): Promise<void> {
@@ -301,7 +328,11 @@ window.wgpuDemo = {
     lossNames: trainer ? [...trainer.live.model.lossNames] : [],
     history: trainer ? { steps: [...trainer.history.steps], values: trainer.history.values.map((v) => [...v]) } : null,
     throughput: trainer?.throughput() ?? null,
+    profiling,
     profile: lastProfile,
+    // The step whose weights the views show.
+    viewsStep: trainer?.renderedStep ?? 0,
+    redrawEveryMs: trainer?.redrawEveryMs ?? 0,
     // The error on show, if any (Start clears the message).
     error: ui.message.className === 'error' ? ui.message.textContent : '',
   }),

@@ -3,9 +3,13 @@
 // run), and the loop gives the event loop a turn at least every ~25 ms, which matters on the CPU
 // backend where a step is plain JavaScript. Every piece of device work on the model (steps, redraws,
 // the latent explorer's decodes, checkpoint reads) goes through one Serial queue, so that none of them
-// ever sees a half-updated model or a disposed one.
+// ever sees a half-updated model or a disposed one; a kernel profile holds that queue from its warm-up
+// to its table, so that nothing else runs among the profiled steps. The views are redrawn about once a
+// second, or less often where drawing is slow (at most ~20% of the time), without letting the slow first
+// redraws (kernel compilation, the tuner's trials) stop them for long; a new model's views are drawn
+// twice so that the redraws during training start warm.
 
-import { Generator, profile, type KernelStats } from '../src/index.ts';
+import { Generator, backendInfo, kernelChoices, profile, sync, type KernelStats } from '../src/index.ts';
 import { Adam, SGD } from '../src/nn/optim.ts';
 import type { LiveModel } from './adapters.ts';
 import type { LossHistory } from './draw.ts';
@@ -41,6 +45,10 @@ export interface TrainerEvents {
 
 export class Trainer {
   step = 0;
+  /** The step whose weights the views show (set by each redraw). */
+  renderedStep = 0;
+  /** Training time between redraws while the loop runs (ms; see run()). */
+  redrawEveryMs = 1000;
   /** Epochs finished before this trainer's model was created (from the checkpoint it was loaded from). */
   readonly epochBase: number;
   readonly history: LossHistory = { steps: [], values: [] };
@@ -88,29 +96,32 @@ export class Trainer {
     }
   }
 
-  /** One training step; returns its loss terms. */
+  /** One training step, in turn with the other device work; returns its loss terms. */
   trainStep(): Promise<number[]> {
-    return this.serial.run(async () => {
-      const size = this.batchSize;
-      const t = this.live.model.trainStep(this.live.batch(size), this.noise);
-      let v: number[];
-      try {
-        v = [...(await t.toArray())];
-      } finally {
-        t.dispose();
-      }
-      this.step++;
-      this.history.steps.push(this.step);
-      this.history.values.push(v);
-      const now = performance.now();
-      this.recent.push({ t: now, items: this.live.itemsPerStep(size) });
-      while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();
-      if (!v.every(Number.isFinite)) {
-        const names = this.live.model.lossNames;
-        throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
-      }
-      return v;
-    });
+    return this.serial.run(() => this.stepNow());
+  }
+
+  /** The step itself, for callers that hold the Serial queue already. */
+  private async stepNow(): Promise<number[]> {
+    const size = this.batchSize;
+    const t = this.live.model.trainStep(this.live.batch(size), this.noise);
+    let v: number[];
+    try {
+      v = [...(await t.toArray())];
+    } finally {
+      t.dispose();
+    }
+    this.step++;
+    this.history.steps.push(this.step);
+    this.history.values.push(v);
+    const now = performance.now();
+    this.recent.push({ t: now, items: this.live.itemsPerStep(size) });
+    while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();
+    if (!v.every(Number.isFinite)) {
+      const names = this.live.model.lossNames;
+      throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
+    }
+    return v;
   }
 
   /** Steps and examples per second over the last few seconds of training. */
@@ -122,12 +133,33 @@ export class Trainer {
     return { stepsPerSec: (r.length - 1) / dt, itemsPerSec: items / dt };
   }
 
-  render(): Promise<void> {
-    return this.serial.run(async () => {
-      const t0 = performance.now();
-      await this.live.render();
-      this.ev.onRender(performance.now() - t0);
-    });
+  /** Redraws the views; resolves to the time it took (ms). */
+  render(): Promise<number> {
+    return this.serial.run(() => this.renderNow());
+  }
+
+  /**
+   * The redraw of a new model, twice on WebGPU: the first compiles the redraw's kernels and starts the
+   * tuner's measurements of its shapes, the second (once those are done) compiles the variants they
+   * chose. Then the redraws during training do neither (for the conv VAE on SwiftShader, on a loaded
+   * 2-core machine, the run's first redraw took 15-16 s without this and 7-8 s with it, which costs
+   * 1-2.5 s more at the model switch).
+   */
+  async renderWarm(): Promise<void> {
+    await this.render();
+    if (backendInfo().name !== 'webgpu') return;
+    await this.serial.run(() => sync());
+    await this.render();
+    await this.serial.run(() => sync()); // measurements the second one started (an im2col's inner matmul)
+  }
+
+  private async renderNow(): Promise<number> {
+    const t0 = performance.now();
+    await this.live.render();
+    const ms = performance.now() - t0;
+    this.renderedStep = this.step;
+    this.ev.onRender(ms);
+    return ms;
   }
 
   start(): void {
@@ -145,17 +177,22 @@ export class Trainer {
   }
 
   private async run(): Promise<void> {
-    // Redraw about once a second, but spend at most ~20% of the time drawing (slow adapters).
-    let lastRender = performance.now(), renderEvery = 1000, lastYield = performance.now();
+    // Redraw about once a second, but spend at most ~20% of the time drawing (slow adapters): every 4x
+    // the redraw's time, estimated from this run's redraws, where one redraw can at most double the
+    // estimate. The first redraws of a run compile kernels and share the device with the tuner's trials
+    // of the training shapes (on SwiftShader, the conv VAE's first took ~5x a later one, set a ~50 s
+    // interval, and the views stood at step 1 meanwhile): they cannot set a long interval, and a
+    // steadily slow redraw still reaches its own 4x after a few.
+    let lastRender = performance.now(), drawMs = 250, lastYield = performance.now();
+    this.redrawEveryMs = 1000;
     try {
       while (this.running) {
         await this.trainStep();
         this.ev.onStep();
-        if (performance.now() - lastRender > renderEvery) {
-          const t0 = performance.now();
-          await this.render();
+        if (performance.now() - lastRender > this.redrawEveryMs) {
+          drawMs = Math.min(await this.render(), 2 * drawMs);
           lastRender = performance.now();
-          renderEvery = Math.max(1000, 4 * (lastRender - t0));
+          this.redrawEveryMs = Math.max(1000, 4 * drawMs);
         }
         if (performance.now() - lastYield > 25) {
           await nextTask();
@@ -173,23 +210,31 @@ export class Trainer {
   }
 
   /**
-   * Profiles the next n training steps with the runtime's kernel profiler (the loop pauses for them and
-   * resumes afterwards), so the table shows the kernels of training steps only.
+   * Profiles n training steps with the runtime's kernel profiler, after warm-up steps outside the table
+   * (the tuner measures kernel variants in the background when it first meets a shape class, and its
+   * `tune:*` trial kernels and pipeline compilations would otherwise land in the profile): warm-up steps
+   * until one meets no new shape class. The training loop is paused first (the caller restarts it);
+   * warm-up, profile and the redraw after it are one job on the Serial queue, so that no other device
+   * work (a redraw, a decode under the pointer, a checkpoint read) runs among the profiled steps.
    */
-  async profileSteps(n: number): Promise<KernelStats[]> {
-    const wasRunning = this.running;
+  async profileSteps(n: number): Promise<{ kernels: KernelStats[]; warmup: number }> {
     await this.pause();
-    try {
+    return this.serial.run(async () => {
+      let warmup = 0, classes: number;
+      do {
+        classes = kernelChoices().length;
+        await this.stepNow();
+        this.ev.onStep();
+        await sync(); // the tuner's measurements (started by that step) and the queue
+      } while (++warmup < 4 && kernelChoices().length > classes);
       const { kernels } = await profile(async () => {
         for (let i = 0; i < n; i++) {
-          await this.trainStep();
+          await this.stepNow();
           this.ev.onStep();
         }
       });
-      return kernels;
-    } finally {
-      if (wasRunning) this.start();
-      else await this.render(); // the views show the weights after these steps
-    }
+      await this.renderNow(); // the views show the weights after these steps
+      return { kernels, warmup };
+    });
   }
 }
