@@ -9,8 +9,8 @@ import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS: [string, () => Backend | Promise<Backend>][] = [['cpu', () => cpu], ['webgpu', getGpu]];
 const SECOND_TIME = /^backward\(\): trying to backward through the graph a second time \(or after its tensors were disposed\)/;
-const FREED = /had its graph freed by an earlier backward\(\); pass \{ retainGraph: true \} to the first backward\(\)/;
-const DISPOSED = /was disposed \(by tidy or dispose\(\)\); pass \{ retainGraph: true \} to the first backward\(\), or call backward\(\) inside the tidy/;
+const FREED = /had its graph freed by an earlier backward\(\); pass \{ retainGraph: true \} to the first backward\(\)$/;
+const DISPOSED = /was disposed \(by tidy or dispose\(\)\); call backward\(\) inside the tidy that made the graph$/;
 const grad = async (t: Tensor) => (t.grad ? [...await t.grad.toArray()] : null);
 
 for (const [name, backend] of BACKENDS) {

@@ -1,7 +1,8 @@
 // Reverse-mode autodiff. An op whose inputs require grad records a GradNode on its output: the inputs and
 // a backward function from the output's gradient to one gradient per input (written with tensor ops, so
 // it runs on either backend). backward() walks the graph in reverse topological order, accumulates
-// .grad on leaves, and frees the graph as it goes.
+// .grad on leaves, and frees the graph as it goes; a later backward through a freed or disposed part of it
+// throws rather than silently stopping there.
 
 import { Tensor, keep, tidy } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
@@ -81,8 +82,9 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
   if (dead) {
     throw new Error(`backward(): trying to backward through the graph a second time (or after its tensors were disposed): ` +
       `${dead === root ? 'the output' : 'a tensor on its graph'}, ${dead}${dead.name ? ` (${dead.name})` : ''}, ` +
-      `${dead.isDisposed ? 'was disposed (by tidy or dispose())' : 'had its graph freed by an earlier backward()'}; ` +
-      `pass { retainGraph: true } to the first backward(), or call backward() inside the tidy that made the graph`);
+      (dead.isDisposed
+        ? 'was disposed (by tidy or dispose()); call backward() inside the tidy that made the graph'
+        : 'had its graph freed by an earlier backward(); pass { retainGraph: true } to the first backward()'));
   }
   const grads = new Map<Tensor, Tensor>();
   tidy(() => {
