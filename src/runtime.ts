@@ -6,6 +6,7 @@ import { liveTensorCount } from './tensor.ts';
 import type { Backend } from './backend/backend.ts';
 import type { KernelStats } from './device/profiler.ts';
 import type { WebGPUBackend } from './backend/webgpu/index.ts';
+import { MATMUL_VARIANTS, CONV_VARIANTS } from './backend/webgpu/tuner.ts';
 
 export function memoryStats(backend: Backend = getBackend()) {
   const m = backend.memory();
@@ -99,6 +100,11 @@ export function gpuInstance(backend: Backend = getBackend()): GPU | null {
  * other variants, which agree bit for bit).
  */
 export function setKernelChoices(choices: Record<string, string>, backend: Backend = getBackend()): void {
+  // Checked on every backend: an unknown name would otherwise reach the dispatch as a silent fallback.
+  const variants: string[] = [...MATMUL_VARIANTS, ...CONV_VARIANTS];
+  for (const [k, v] of Object.entries(choices)) {
+    if (!variants.includes(v)) throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
+  }
   if (backend.name !== 'webgpu') return;
   const t = (backend as WebGPUBackend).tuner;
   for (const [k, v] of Object.entries(choices)) t.choices.set(k, v as never);

@@ -14,6 +14,7 @@ import { gaussianStats, frechetDistance } from '../models/frechet.ts';
 import type { Trainable, TrainBatch } from '../models/model.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
 import { loadSafetensors } from '../io/safetensors_file.ts';
+import type { NamedArray } from '../io/safetensors.ts';
 import { restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeImageGrid, writeScatter } from '../io/png.ts';
 
@@ -104,6 +105,56 @@ export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: n
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
   if (name === 'cyclegan') Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
   return c;
+}
+
+/** The options each model's constructor takes (a checkpoint's config holds only these). */
+const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
+  vae: ['arch', 'zDim', 'width', 'lr', 'seed'],
+  gan: ['lr', 'seed'],
+  dcgan: ['zDim', 'width', 'lr', 'seed'],
+  classifier: ['width', 'lr', 'seed'],
+  cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'seed'],
+};
+const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]> = {
+  arch: [(v) => v === 'mlp' || v === 'conv', "'mlp' or 'conv'"],
+  zDim: [positiveInt, 'a positive integer'],
+  width: [positiveInt, 'a positive integer'],
+  resBlocks: [positiveInt, 'a positive integer'],
+  lr: [(v) => nonNegative(v) && (v as number) > 0, 'a positive number'],
+  seed: [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer of 0 or more'],
+  lambda: [nonNegative, 'a number of 0 or more'],
+  identity: [nonNegative, 'a number of 0 or more'],
+};
+
+/**
+ * A checkpoint's `config` metadata (absent: the defaults), checked: a JSON object whose keys are options of
+ * this model and whose values fit them. Errors name the file and the key.
+ */
+export function parseConfig(model: ModelName, text: string | undefined, path: string): ModelConfig {
+  if (text === undefined) return {};
+  let c: unknown;
+  try {
+    c = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: metadata config is not JSON (${(e as Error).message}): '${text.slice(0, 80)}'`);
+  }
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${path}: metadata config must be a JSON object of the ${model}'s options, got '${text.slice(0, 80)}'`);
+  for (const [k, v] of Object.entries(c)) {
+    if (!(CONFIG_KEYS[model] as string[]).includes(k)) throw new Error(`${path}: metadata config has '${k}', which is not an option of the ${model} (${CONFIG_KEYS[model].join(', ')})`);
+    const [ok, want] = CONFIG_VALUES[k as keyof ModelConfig];
+    if (!ok(v)) throw new Error(`${path}: metadata config.${k} must be ${want}, got ${JSON.stringify(v)}`);
+  }
+  return c as ModelConfig;
+}
+
+/** Refuses a checkpoint holding NaN or Inf (written by a run that diverged), naming the tensor. */
+export function checkFinite(tensors: Map<string, NamedArray>, path: string): void {
+  for (const [name, t] of tensors) {
+    const i = t.data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) throw new Error(`${path}: tensor ${name} holds ${t.data[i]} (element ${i} of ${t.data.length}): the run that wrote it diverged; use an earlier checkpoint`);
+  }
 }
 
 function loadImages(name: DatasetName, trainSize?: number): Split {
@@ -275,7 +326,8 @@ export async function loadClassifier(path: string): Promise<Classifier> {
   }
   const ckpt = loadSafetensors(path);
   if (ckpt.metadata.model !== 'classifier') throw new Error(`${path} holds a ${ckpt.metadata.model ?? 'unknown'} model, not a classifier`);
-  const clf = new Classifier(JSON.parse(ckpt.metadata.config ?? '{}'));
+  checkFinite(ckpt.tensors, path);
+  const clf = new Classifier(parseConfig('classifier', ckpt.metadata.config, path));
   await restoreCheckpoint(ckpt, clf, [], path);
   return clf.eval();
 }

@@ -1,7 +1,7 @@
 // The training CLI (the project's main job):
 //   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier> [--dataset D] [--epochs N] [--batch N]
 //        [--lr X] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
-//        [--resume CKPT] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
+//        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
 // A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
@@ -9,17 +9,21 @@
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
 // out directory. A NaN or Inf loss stops the run with a clear message and leaves the last good
 // checkpoint in place. --max-seconds stops training after that much step time (mid-epoch if need be: the
-// run is then evaluated and checkpointed there, and --resume continues from that very step). Per-model parts (data, evaluation, pictures) are in jobs.ts.
+// run is then evaluated and checkpointed there, and --resume continues from that very step, the epoch's
+// partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
+// epoch's checkpoint is written before its metrics row, so a run killed between the two and resumed
+// never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
-import { saveSafetensors, loadSafetensors } from '../io/safetensors_file.ts';
+import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, removePartialWrites } from '../io/safetensors_file.ts';
 import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeLossCurves, type Series } from '../io/plot.ts';
-import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, type JobOptions, type ModelName, type ModelConfig } from './jobs.ts';
+import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
+import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
 const READY_MODELS: ModelName[] = [...MODELS];
@@ -27,43 +31,71 @@ const BACKENDS = ['webgpu', 'cpu'] as const;
 const ARCHS = ['mlp', 'conv'] as const;
 
 class UsageError extends Error {}
+/** --help: the usage on stdout, exit 0. */
+class HelpRequest extends Error {}
 
 function choice<T extends string>(name: string, value: string, valid: readonly T[]): T {
   if (!valid.includes(value as T)) throw new UsageError(`unknown ${name} '${value}': choose one of ${valid.join(', ')}`);
   return value as T;
 }
 
+// Plain decimal numbers only: Number() would also take '0x10', '0b1', '' and ' 1 '.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function num(name: string, v: string | undefined, dflt: number, integer = false, min = 0): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
+  const n = DECIMAL.test(v) ? Number(v) : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= min) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} greater than ${min}, got '${v}'`);
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ${min < 0 ? 'of 0 or more' : `greater than ${min}`}, got '${v}'`);
   }
   return n;
 }
 
+const OPTIONS = {
+  dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
+  zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
+  backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
+  classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
+  'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Options that only some models take, and what they are for: given to another model they are errors,
+ * not silently ignored.
+ */
+const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for: string }> = {
+  zdim: { to: (m) => m === 'vae' || m === 'dcgan', for: 'the latent size of vae and dcgan' },
+  arch: { to: (m) => m === 'vae', for: 'the VAE architecture' },
+  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan' },
+  lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
+  classifier: { to: (m) => m === 'dcgan', for: 'the DCGAN\'s scoring classifier' },
+  'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
+};
+/** Options of training only: eval and sample build the model from its checkpoint. */
+const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch'];
+
 function parse(argv: string[]) {
+  // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const spec = (OPTIONS as Record<string, { type: string }>)[argv[i].slice(2)];
+    if (argv[i].startsWith('--') && spec?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-        zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
-        backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
-        classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
-        'max-seconds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const { values: v, positionals } = parsed;
-  if (v.help || positionals.length === 0) throw new UsageError('');
+  if (v.help) throw new HelpRequest();
+  if (positionals.length === 0) throw new UsageError('');
   // `npm run train -- vae` is short for `train vae`.
   const explicit = (COMMANDS as readonly string[]).includes(positionals[0]);
+  if (!explicit && !(MODELS as readonly string[]).includes(positionals[0])) {
+    throw new UsageError(`unknown command or model '${positionals[0]}': the commands are ${COMMANDS.join(', ')}, the models ${MODELS.join(', ')}`);
+  }
   const [cmdRaw, modelRaw, ...rest] = explicit ? positionals : ['train', ...positionals];
   const command = choice('command', cmdRaw, COMMANDS);
   if (!modelRaw) throw new UsageError(`missing model: choose one of ${MODELS.join(', ')}`);
@@ -73,19 +105,28 @@ function parse(argv: string[]) {
   const d = MODEL_DEFAULTS[model];
   const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
   if (!d.datasets.includes(dataset)) throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
+  const arch = choice('arch', v.arch ?? 'mlp', ARCHS);
+  const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+  for (const k of given) {
+    if (command !== 'train' && TRAIN_ONLY.includes(k)) throw new UsageError(`--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`);
+    const a = APPLIES[k];
+    if (a && !a.to(model, arch)) throw new UsageError(`--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`);
+  }
+  if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval and sample: to continue a run, use --resume CKPT');
+  if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
   const opts = {
-    command, model, dataset,
+    command, model, dataset, arch,
     epochs: num('epochs', v.epochs, d.epochs, true),
     batch: num('batch', v.batch, d.batch, true),
     lr: num('lr', v.lr, d.lr),
     zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
-    arch: choice('arch', v.arch ?? 'mlp', ARCHS),
     width: v.width === undefined ? undefined : num('width', v.width, 0, true),
     lambda: v.lambda === undefined ? undefined : num('lambda', v.lambda, 0, false, -1e-9),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
     out: v.out ?? `runs/${model}-${dataset}`,
     resume: v.resume,
+    allowMismatch: v['allow-mismatch'] ?? false,
     ckpt: v.ckpt,
     classifier: v.classifier,
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
@@ -107,53 +148,232 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8)
   --lambda X       CycleGAN's cycle-consistency weight (10)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
-  --resume CKPT    continue a run from its checkpoint          --ckpt CKPT   for eval and sample
+  --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
+                   the model options differ from the checkpoint's, unless --allow-mismatch is given)
+  --ckpt CKPT      the checkpoint of eval and sample (they take its model and settings)
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
   --train-size N   train on the first N training images only (quick runs and tests)
   --steps N        at most N steps per epoch (quick runs and tests)
   --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
-                   checkpointed there; --resume continues from that step)`;
+                   checkpointed there; --resume continues from that step)
+  The out directory is locked while a run trains in it (run.lock holds the PID).`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
 }
 
-/** Reads a checkpoint and checks that it holds this kind of model. */
+const VARIANTS: string[] = [...new Set<string>([...MATMUL_VARIANTS, ...CONV_VARIANTS])];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads a checkpoint: it must hold this kind of model, finite values only (a diverged run's file is
+ * refused, naming the tensor), and valid values in every metadata field the CLI reads (missing fields
+ * take their defaults: the demo's files have fewer). Each error names the file and the field.
+ */
 function readCheckpoint(path: string, model: ModelName) {
   const ckpt = loadSafetensors(path);
-  const kind = ckpt.metadata.model;
-  if (kind !== model) throw new Error(`${path} holds a ${kind ?? 'model of unknown kind'}, not a ${model}`);
-  return ckpt;
+  const m = ckpt.metadata;
+  if (m.model !== model) throw new Error(`${path} holds a ${m.model ?? 'model of unknown kind (no model metadata)'}, not a ${model}`);
+  checkFinite(ckpt.tensors, path);
+  const bad = (field: string, want: string) => new Error(`${path}: metadata ${field} must be ${want}, got ${m[field] === undefined ? 'none' : `'${m[field].slice(0, 80)}'`}`);
+  const count = (field: string, min = 0) => {
+    const v = m[field];
+    if (v !== undefined && !(/^\d+$/.test(v) && Number.isSafeInteger(Number(v)) && Number(v) >= min)) throw bad(field, `an integer of ${min} or more`);
+    return v === undefined ? undefined : Number(v);
+  };
+  const json = (field: string, ok: (x: unknown) => boolean, want: string): unknown => {
+    if (m[field] === undefined) return undefined;
+    let x: unknown;
+    try {
+      x = JSON.parse(m[field]);
+    } catch {
+      throw bad(field, want);
+    }
+    if (!ok(x)) throw bad(field, want);
+    return x;
+  };
+  const datasets: readonly string[] = MODEL_DEFAULTS[model].datasets;
+  if (m.dataset !== undefined && !datasets.includes(m.dataset)) throw bad('dataset', `a dataset of the ${model} (${datasets.join(', ')})`);
+  const noise = json('noise_generator', (x) => isObject(x) && typeof x.seed === 'string' && /^\d{1,20}$/.test(x.seed) &&
+    BigInt(x.seed) < 2n ** 64n && Number.isSafeInteger(x.offset) && (x.offset as number) >= 0,
+  'a JSON object {"seed": "<unsigned 64-bit integer>", "offset": <integer of 0 or more>}') as { seed: string; offset: number } | undefined;
+  const choices = json('kernel_choices', (x) => isObject(x) && Object.values(x).every((v) => typeof v === 'string'), 'a JSON object of shape class -> kernel variant') as Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(choices ?? {})) {
+    if (!VARIANTS.includes(v)) throw new Error(`${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${VARIANTS.join(', ')})`);
+  }
+  const state = {
+    config: parseConfig(model, m.config, path),
+    dataset: m.dataset as DatasetName | undefined,
+    batch: count('batch', 1),
+    epoch: count('epoch') ?? 0,
+    epochStep: count('epoch_step') ?? 0,
+    // The loss sums of the steps taken of a mid-epoch stop's epoch (--max-seconds), so that the epoch's
+    // train_* averages cover all its steps once resumed.
+    epochSums: json('epoch_sums', (x) => Array.isArray(x) && x.every((n) => typeof n === 'number' && Number.isFinite(n)),
+      'a JSON array of finite numbers (the loss sums of the epoch so far)') as number[] | undefined,
+    noise,
+    kernelChoices: choices ?? {},
+  };
+  return { ckpt, state };
+}
+
+/** Config keys as the options that set them, for the resume check's message. */
+const FLAG: Record<string, string> = { lr: '--lr', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
+
+/** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
+function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  return Object.keys(now).filter((k) => saved[k] !== undefined && saved[k] !== now[k])
+    .map((k) => `${FLAG[k] ?? `config ${k}`} ${saved[k]} in the checkpoint, ${now[k]} now`);
+}
+
+/** Locks the out directory for this process (run.lock holds its PID); returns the release function. */
+function lockOut(dir: string): () => void {
+  const path = join(dir, 'run.lock');
+  for (;;) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(fsErrorMessage(e, path));
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8').trim();
+    } catch {
+      continue; // released meanwhile: try again
+    }
+    const pid = Number(text);
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+      throw new Error(`${dir} is in use by another run (process ${pid}, which holds ${path}): wait for it to end or choose ` +
+        `another --out (if process ${pid} is not a training run, remove ${path})`);
+    }
+    // Its holder died without releasing it (killed, or the machine went down). Two runs starting at the
+    // same moment on one stale lock could both take it over: not guarded, the window is a few microseconds.
+    console.log(`taking over the lock ${path}: its process ${text || '(none recorded)'} is no longer running`);
+    rmSync(path, { force: true });
+  }
+  let held = true;
+  return () => {
+    if (held) rmSync(path, { force: true });
+    held = false;
+  };
+}
+
+/** Writes a whole file atomically (a temporary file renamed over it), its temporary file removed on failure. */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(fsErrorMessage(e, path));
+  }
+}
+
+/** The metrics rows of a run up to `step` (a resumed run drops the rows of steps its checkpoint has not seen). */
+function metricsUpTo(path: string, step: number): Record<string, number>[] {
+  if (!existsSync(path)) return [];
+  const rows: Record<string, number>[] = [];
+  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const r = JSON.parse(line);
+      if (isObject(r) && typeof r.step === 'number') {
+        if (r.step <= step) rows.push(r as Record<string, number>);
+        return;
+      }
+    } catch {
+      // reported below
+    }
+    // A line cut short (a full disk) or edited by hand: dropped, with a message.
+    console.log(`${path}: dropping line ${i + 1}, which is not a metrics row: ${line.slice(0, 60)}`);
+  });
+  return rows;
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
 const summary = (r: Record<string, number>) => Object.entries(r).filter(([k]) => !/^(class|mode)_\d/.test(k)).map(([k, x]) => `${k} ${fmt(x)}`).join(', ');
 
+/**
+ * A loss term beyond this magnitude is a divergence, stopped like a NaN: no model here has a legitimate
+ * loss within many orders of it (the VAE's starts at ~543 nats), and Adam squares the gradients in
+ * float32, which overflows to Inf at ~1.8e19, so the next steps would be NaN anyway.
+ */
+const DIVERGED = 1e20;
+
 async function train(o: Opts): Promise<void> {
-  mkdirSync(o.out, { recursive: true });
+  try {
+    mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`);
+    throw new Error(fsErrorMessage(e, o.out, 'create'));
+  }
+  const release = lockOut(o.out);
+  // Killed by Ctrl-C or a TERM signal: no temporary file and no lock is left behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    removePartialWrites();
+    release();
+    console.error(`\nstopped by ${signal}; the last checkpoint (if any) is intact`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const orphans = removeOrphanTemps(o.out);
+    if (orphans.length) console.log(`removed ${orphans.join(', ')} from ${o.out}: partial writes of processes that died mid-write`);
+    await trainLocked(o);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    release();
+  }
+}
+
+async function trainLocked(o: Opts): Promise<void> {
   const config = modelConfig(o.model, o);
+  const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
+  if (resume) {
+    const s = resume.state;
+    const diffs = differences({ ...s.config, batch: s.batch, dataset: s.dataset }, { ...config, batch: o.batch, dataset: o.dataset });
+    if (diffs.length && !o.allowMismatch) {
+      throw new Error(`--resume ${o.resume}: this run's settings differ from the checkpoint's (${diffs.join('; ')}): ` +
+        'rerun with the checkpoint\'s settings, or add --allow-mismatch to continue with the new ones');
+    }
+    if (diffs.length) console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diffs.join('; ')})`);
+    if (s.epoch >= o.epochs) throw new Error(`${o.resume} has finished ${s.epoch} epochs, as many as --epochs ${o.epochs} asks: nothing to train (pass a larger --epochs)`);
+  }
   const model = buildModel(o.model, config);
   const job = createJob(jobOptions(o, config), model);
   if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
   const optimizers = model.optimizers();
+  const names = model.lossNames;
   const noise = new Generator(o.seed + 1);
-  let startEpoch = 0, startIndex = 0;
+  let startEpoch = 0, startIndex = 0, epochSums: number[] | undefined;
   const ckptPath = join(o.out, 'checkpoint.safetensors');
-  if (o.resume) {
-    const ckpt = readCheckpoint(o.resume, o.model);
-    await restoreCheckpoint(ckpt, model, optimizers, o.resume);
-    startEpoch = Number(ckpt.metadata.epoch ?? 0);
+  const metricsPath = join(o.out, 'metrics.jsonl');
+  if (resume) {
+    const s = resume.state;
+    await restoreCheckpoint(resume.ckpt, model, optimizers, o.resume);
+    startEpoch = s.epoch;
     // A run stopped by --max-seconds mid-epoch records the steps it took of the next epoch.
-    startIndex = Number(ckpt.metadata.epoch_step ?? 0);
-    if (!Number.isInteger(startIndex) || startIndex < 0 || startIndex >= job.perEpoch) {
-      throw new Error(`${o.resume}: its epoch_step ${ckpt.metadata.epoch_step} is not a step of this run's epochs (0..${job.perEpoch - 1})`);
+    startIndex = s.epochStep;
+    if (startIndex >= job.perEpoch) {
+      throw new Error(`${o.resume}: its epoch_step ${startIndex} is not a step of this run's epochs (0..${job.perEpoch - 1})`);
     }
-    noise.setState(JSON.parse(ckpt.metadata.noise_generator ?? '{"seed":"0","offset":0}'));
-    setKernelChoices(JSON.parse(ckpt.metadata.kernel_choices ?? '{}'));
+    if (startIndex > 0 && s.epochSums && s.epochSums.length !== names.length) {
+      throw new Error(`${o.resume}: metadata epoch_sums has ${s.epochSums.length} sums, the ${o.model} has ${names.length} loss terms (${names.join(', ')})`);
+    }
+    if (startIndex > 0 && !s.epochSums) console.log(`(${o.resume} has no epoch_sums: epoch ${startEpoch + 1}'s train_* averages cover only the steps after the resume)`);
+    epochSums = startIndex > 0 ? s.epochSums : undefined;
+    if (s.noise) noise.setState(s.noise);
+    setKernelChoices(s.kernelChoices);
     console.log(`resumed from ${o.resume} at epoch ${startEpoch}${startIndex ? `, step ${startIndex}` : ''}`);
-  } else {
-    writeFileSync(join(o.out, 'metrics.jsonl'), '');
   }
+  // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically.
+  const rows = resume ? metricsUpTo(metricsPath, startEpoch * job.perEpoch + startIndex) : [];
+  writeAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
   // Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
   // measured every shape before the first real step (kernel choices are then fixed for the run and saved
   // with the checkpoints for --resume). Again while a step still makes new choices: once a convolution
@@ -173,15 +393,7 @@ async function train(o: Opts): Promise<void> {
   const info = backendInfo();
   console.log(`training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
     `on ${info.name} (${info.description})`);
-  const names = model.lossNames;
   const curves: Series[] = [...names.map((n) => ({ name: `train ${n} (per step)`, points: [] as [number, number][] }))];
-  const rows: Record<string, number>[] = [];
-  if (o.resume && existsSync(join(o.out, 'metrics.jsonl'))) {
-    for (const line of readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean)) {
-      const r = JSON.parse(line);
-      if (r.epoch <= startEpoch + startIndex / job.perEpoch) rows.push(r);
-    }
-  }
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
@@ -191,17 +403,21 @@ async function train(o: Opts): Promise<void> {
     const first = epoch === startEpoch ? startIndex : 0;
     bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
     const t0 = performance.now();
-    const sums = new Array(names.length).fill(0);
+    // The resumed epoch continues the sums saved at its mid-epoch stop, so its averages cover every step.
+    const carried = epoch === startEpoch ? epochSums : undefined;
+    const sums = carried ? [...carried] : new Array(names.length).fill(0);
+    const sumsFrom = carried ? 0 : first;
     let index = first;
     while (index < job.perEpoch && !outOfTime) {
       const terms = model.trainStep(job.batch(epoch, index), noise);
       // One readback per step for all loss terms (each readback waits for the queue).
       const values = await terms.toArray();
       terms.dispose();
-      const bad = [...values].findIndex((x) => !Number.isFinite(x));
+      const bad = [...values].findIndex((x) => !Number.isFinite(x) || Math.abs(x) > DIVERGED);
       if (bad >= 0) {
         bar.stop();
-        throw new Error(`the ${names[bad]} loss became ${values[bad]} at epoch ${epoch + 1}, step ${index + 1} ` +
+        const what = Number.isFinite(values[bad]) ? `diverged to ${values[bad].toExponential(3)} (beyond ${DIVERGED.toExponential(0)})` : `became ${values[bad]}`;
+        throw new Error(`the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${index + 1} ` +
           `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
           `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
       }
@@ -221,35 +437,37 @@ async function train(o: Opts): Promise<void> {
     const test = await job.evaluate();
     const record: Record<string, number> = {
       epoch: epoch + index / job.perEpoch, step: epoch * job.perEpoch + index,
-      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / steps])),
+      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / (index - sumsFrom)])),
       ...test, images_per_s: (steps * o.batch) / seconds,
     };
+    // The checkpoint first, then the epoch's row: killed between the two, the resumed run has the
+    // checkpoint's step and no row of it, never a row twice.
+    const saved = await checkpointTensors(model, optimizers);
+    saveSafetensors(ckptPath, saved.tensors, {
+      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset, batch: String(o.batch),
+      epoch: String(complete ? epoch + 1 : epoch),
+      ...(complete ? {} : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
+      noise_generator: JSON.stringify(noise.getState()),
+      kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().filter((c) => c.chosen).map((c) => [c.key, c.chosen]))),
+    });
     rows.push(record);
-    appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+    appendFileSync(metricsPath, JSON.stringify(record) + '\n');
     const headline = Object.keys(test)[0];
     const perEpoch: Series[] = headline ? [{ name: `test ${headline} (per epoch)`, points: rows.map((r) => [r.step, r[headline]] as [number, number]) }] : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
-    const saved = await checkpointTensors(model, optimizers);
-    saveSafetensors(ckptPath, saved.tensors, {
-      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset,
-      epoch: String(complete ? epoch + 1 : epoch), ...(complete ? {} : { epoch_step: String(index) }),
-      noise_generator: JSON.stringify(noise.getState()),
-      kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().map((c) => [c.key, c.chosen]))),
-    });
   }
   const files = await job.pictures(o.out);
-  console.log(`wrote ${[join(o.out, 'metrics.jsonl'), join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
+  console.log(`wrote ${[metricsPath, join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
 }
 
 /** The model of a checkpoint, built from the config it stores, with its weights. */
 async function fromCheckpoint(o: Opts) {
-  const ckpt = readCheckpoint(o.ckpt!, o.model);
-  const config = JSON.parse(ckpt.metadata.config ?? '{}') as ModelConfig;
-  const model = buildModel(o.model, config);
+  const { ckpt, state } = readCheckpoint(o.ckpt!, o.model);
+  const model = buildModel(o.model, state.config);
   await restoreCheckpoint(ckpt, model, [], o.ckpt);
-  const dataset = (ckpt.metadata.dataset ?? o.dataset) as Opts['dataset'];
-  return { model, job: createJob(jobOptions({ ...o, dataset }, config), model), dataset };
+  const dataset = state.dataset ?? o.dataset;
+  return { model, job: createJob(jobOptions({ ...o, dataset }, state.config), model), dataset };
 }
 
 async function evalCmd(o: Opts): Promise<void> {
@@ -273,6 +491,10 @@ async function main(): Promise<number> {
   try {
     o = parse(process.argv.slice(2));
   } catch (e) {
+    if (e instanceof HelpRequest) {
+      console.log(USAGE);
+      return 0;
+    }
     if (e instanceof UsageError) {
       console.error(e.message ? `error: ${e.message}\n${USAGE}` : USAGE);
       return 2;
@@ -294,7 +516,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    console.error(`error: ${e instanceof Error ? e.message : e}`);
+    // A file-system error from anywhere (metrics, pictures, eval.json) names its file and what to do.
+    const fsError = (e as NodeJS.ErrnoException)?.code && (e as NodeJS.ErrnoException).path;
+    console.error(`error: ${fsError ? fsErrorMessage(e, fsError) : e instanceof Error ? e.message : e}`);
     process.exit(1);
   },
 );

@@ -1,14 +1,82 @@
-// safetensors files on disk (Node): atomic writes (temporary file beside the target, then a rename) and
-// reads with errors that name the file.
+// safetensors files on disk (Node): atomic writes (temporary file beside the target, then a rename; the
+// temporary file is removed on any failure, and those of dead processes by removeOrphanTemps), reads with
+// errors that name the file, and file-system errors in words that say what to do.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
 
-/** Writes atomically: a temporary file beside the target, then a rename. */
+/** Temporary files being written now: a signal handler removes them (removePartialWrites). */
+const writing = new Set<string>();
+
+/** Writes atomically: a temporary file beside the target, then a rename; on failure the temporary file goes. */
 export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
+  writing.add(tmp);
+  try {
+    writeFileSync(tmp, encodeSafetensors(tensors, metadata));
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(fsErrorMessage(e, path));
+  } finally {
+    writing.delete(tmp);
+  }
+}
+
+/** Removes the temporary files of writes in progress (for a signal handler: the process exits next). */
+export function removePartialWrites(): void {
+  for (const tmp of writing) rmSync(tmp, { force: true });
+}
+
+/** Whether a process of this id exists (EPERM: it exists, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files (`*.tmp-PID`) that writers which died mid-write left in `dir`; returns their
+ * names. Those of live processes are left alone: they may be writing now.
+ */
+export function removeOrphanTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = Number(/\.tmp-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid)) {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+/**
+ * A file-system error as one line naming the file and saying what to do: a full disk, a read-only
+ * directory or file system, a directory where the file should be; others keep Node's message.
+ */
+export function fsErrorMessage(e: unknown, path: string, action: 'write' | 'create' = 'write'): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const dir = dirname(path);
+  const cannot = `cannot ${action} ${path}`;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `${cannot}: no space left on the device (${code}); free some space or write elsewhere (--out DIR)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${cannot}: ${dir} is read-only for this user (${code}); make it writable or write elsewhere (--out DIR)`;
+    case 'EROFS':
+      return `${cannot}: ${dir} is on a read-only file system (EROFS); write elsewhere (--out DIR)`;
+    case 'EISDIR':
+      return `${cannot}: it is a directory (EISDIR); remove it or write elsewhere (--out DIR)`;
+    default:
+      return `${cannot}: ${(e as Error)?.message ?? e}`;
+  }
 }
 
 export function loadSafetensors(path: string): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {

@@ -1,0 +1,235 @@
+// The training CLI under faults (issue 11): a locked out directory, stale locks and orphaned temporary
+// files, failing and read-only writes, the checkpoint written before its metrics row, resume checks
+// (settings, the epoch's partial sums), options that do not apply, broken checkpoint metadata, NaN
+// checkpoints and a diverging loss. Tiny runs of the ring GAN on the CPU backend (~3 s each).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fsErrorMessage, loadSafetensors, saveSafetensors } from '../src/io/safetensors_file.ts';
+import { checkpointTensors } from '../src/io/checkpoint.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { Generator } from '../src/index.ts';
+
+const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+const run = (args: string[], o: SpawnSyncOptions = {}) =>
+  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' }, ...o }) as ReturnType<typeof spawnSync> & { stdout: string; stderr: string };
+const gan = (out: string, ...more: string[]) => ['gan', '--steps', '2', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const root = mkdtempSync(join(tmpdir(), 'cli-faults-'));
+/** The PID of a process that has exited (a stale lock's or an orphan's owner). */
+const deadPid = () => spawnSync('true').pid!;
+
+/** A copy of checkpoint `src` with metadata fields replaced (undefined: removed) and tensors edited. */
+function edited(src: string, name: string, meta: Record<string, string | undefined>, tensors: (t: Map<string, { data: Float32Array }>) => void = () => {}) {
+  const c = loadSafetensors(src);
+  for (const [k, v] of Object.entries(meta)) {
+    if (v === undefined) delete c.metadata[k];
+    else c.metadata[k] = v;
+  }
+  tensors(c.tensors);
+  const path = join(root, name);
+  saveSafetensors(path, c.tensors, c.metadata);
+  return path;
+}
+
+describe('the training CLI under faults', () => {
+  const base = join(root, 'base');
+  let ckpt: string;
+  beforeAll(() => {
+    const r = run(gan(base));
+    expect(r.status, r.stderr).toBe(0);
+    ckpt = join(base, 'checkpoint.safetensors');
+  }, 60_000);
+
+  it('options: --help exits 0; unknown words, negative and hex numbers, options of other models are errors', () => {
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run train/);
+    const unknown = run(['foo']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command or model 'foo': the commands are train, eval, sample, the models vae, gan/);
+    expect(run(gan(base, '--batch', '-1')).stderr).toMatch(/--batch must be an integer greater than 0, got '-1'/);
+    expect(run(gan(base, '--batch', '0')).stderr).toMatch(/--batch must be an integer greater than 0, got '0'/);
+    expect(run(gan(base, '--lr', '0x10')).stderr).toMatch(/--lr must be a number greater than 0, got '0x10'/);
+    expect(run(['vae', '--width', '8']).stderr).toMatch(/--width does not apply to the MLP VAE: it sets the first conv's channels of the conv VAE \(--arch conv\)/);
+    expect(run(gan(base, '--zdim', '3')).stderr).toMatch(/--zdim does not apply to model 'gan'/);
+    expect(run(gan(base, '--arch', 'conv')).stderr).toMatch(/--arch does not apply to model 'gan'/);
+    const e = run(['eval', 'gan', '--ckpt', ckpt, '--lr', '0.1']);
+    expect(e.status).toBe(2);
+    expect(e.stderr).toMatch(/--lr does not apply to eval: it uses the model and settings of its checkpoint/);
+  }, 60_000);
+
+  it('locks the out directory: a live holder is named and refused, a dead one taken over; orphans are removed', () => {
+    const dir = join(root, 'locked');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'run.lock'), `${process.pid}\n`);
+    const busy = run(gan(dir));
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toMatch(new RegExp(`is in use by another run \\(process ${process.pid}, which holds .*run.lock\\)`));
+    expect(readdirSync(dir)).toEqual(['run.lock']);
+
+    const dead = deadPid();
+    writeFileSync(join(dir, 'run.lock'), `${dead}\n`);
+    const orphan = `checkpoint.safetensors.tmp-${deadPid()}`;
+    writeFileSync(join(dir, orphan), new Uint8Array(3 << 20));
+    const r = run(gan(dir));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`taking over the lock .*run.lock: its process ${dead} is no longer running`));
+    expect(r.stdout).toMatch(new RegExp(`removed ${orphan} from .*: partial writes of processes that died mid-write`));
+    // Released at the end; no temporary file left.
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'samples.png']);
+  }, 60_000);
+
+  it('a failing checkpoint write names the file, removes its temporary file and leaves no metrics row', () => {
+    const dir = join(root, 'isdir');
+    mkdirSync(join(dir, 'checkpoint.safetensors'), { recursive: true });
+    const r = run(gan(dir));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot write .*checkpoint.safetensors: it is a directory \(EISDIR\)/);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // The checkpoint is written before the epoch's metrics row: its failure leaves no row.
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).toBe('');
+  }, 60_000);
+
+  it('a read-only --out says so (run as an unprivileged user: root ignores permissions)', () => {
+    const dir = join(root, 'readonly');
+    mkdirSync(dir);
+    chmodSync(dir, 0o555);
+    chmodSync(root, 0o755);
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', HOME: '/tmp' } } : {};
+    const r = run(gan(dir), asUser);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot write .*readonly\/run.lock: .*readonly is read-only for this user \(EACCES\); make it writable or write elsewhere \(--out DIR\)/);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
+
+  it('file-system errors name the file and say what to do (synthetic errors: a full disk cannot be made here)', () => {
+    const err = (code: string) => Object.assign(new Error(`${code}: something`), { code });
+    expect(fsErrorMessage(err('ENOSPC'), '/runs/x/checkpoint.safetensors'))
+      .toBe('cannot write /runs/x/checkpoint.safetensors: no space left on the device (ENOSPC); free some space or write elsewhere (--out DIR)');
+    expect(fsErrorMessage(err('EACCES'), '/runs/x/metrics.jsonl')).toMatch(/^cannot write \/runs\/x\/metrics.jsonl: \/runs\/x is read-only for this user \(EACCES\)/);
+    expect(fsErrorMessage(err('EROFS'), '/runs/x/loss.svg')).toMatch(/\/runs\/x is on a read-only file system \(EROFS\)/);
+    expect(fsErrorMessage(err('EIO'), '/runs/x/a')).toBe('cannot write /runs/x/a: EIO: something');
+    // saveSafetensors itself leaves no temporary file when the write fails.
+    const dir = join(root, 'save-fails');
+    mkdirSync(join(dir, 'c.safetensors'), { recursive: true });
+    expect(() => saveSafetensors(join(dir, 'c.safetensors'), new Map())).toThrow(/c.safetensors: it is a directory/);
+    expect(readdirSync(dir)).toEqual(['c.safetensors']);
+  });
+
+  it('a resume keeps only the metrics rows its checkpoint has seen', () => {
+    const dir = join(root, 'order');
+    expect(run(gan(dir)).status).toBe(0);
+    // A row of a step after the checkpoint (as a kill after the row and before the checkpoint left it
+    // before this order) is dropped on resume, so no step has two rows.
+    const rows = metrics(dir);
+    writeFileSync(join(dir, 'metrics.jsonl'), [...rows, { ...rows[0], epoch: 2, step: 4 }].map((r) => JSON.stringify(r) + '\n').join(''));
+    const r = run(gan(dir, '--epochs', '2', '--resume', join(dir, 'checkpoint.safetensors')));
+    expect(r.status, r.stderr).toBe(0);
+    expect(metrics(dir).map((m) => m.step)).toEqual([2, 4]);
+    expect(metrics(dir)[1].train_d).not.toBe(rows[0].train_d);
+  }, 60_000);
+
+  it('--resume with other settings says which and refuses, unless --allow-mismatch', () => {
+    const dir = join(root, 'mismatch');
+    expect(run(gan(dir)).status).toBe(0);
+    const c = join(dir, 'checkpoint.safetensors');
+    const r = run(gan(dir, '--epochs', '2', '--resume', c, '--lr', '0.01', '--batch', '128', '--seed', '4'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/settings differ from the checkpoint's \(--lr 0.001 in the checkpoint, 0.01 now; --seed 0 in the checkpoint, 4 now; --batch 256 in the checkpoint, 128 now\).*add --allow-mismatch/);
+    expect(metrics(dir).length).toBe(1);
+    const ok = run(gan(dir, '--epochs', '2', '--resume', c, '--lr', '0.01', '--allow-mismatch'));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/--allow-mismatch: continuing .* with other settings \(--lr 0.001 in the checkpoint, 0.01 now\)/);
+    expect(metrics(dir).length).toBe(2);
+  }, 60_000);
+
+  it('--max-seconds: the resumed epoch\'s train_* averages cover the whole epoch', () => {
+    const [full, part] = [join(root, 'avg-full'), join(root, 'avg-part')];
+    const six = (out: string, ...more: string[]) => ['gan', '--steps', '6', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+    expect(run(six(full)).status).toBe(0);
+    expect(run(six(part, '--max-seconds', '1e-6')).status).toBe(0);
+    expect(metrics(part).map((m) => m.step)).toEqual([1]);
+    const r = run(six(part, '--resume', join(part, 'checkpoint.safetensors')));
+    expect(r.status, r.stderr).toBe(0);
+    const [f, p] = [metrics(full)[0], metrics(part)[1]];
+    for (const k of ['step', 'train_d', 'train_g', 'high_quality']) expect(p[k], k).toBe(f[k]);
+  }, 60_000);
+
+  it('refuses broken checkpoint metadata, naming the file and the field', () => {
+    const cases: [Record<string, string | undefined>, RegExp][] = [
+      [{ model: undefined }, /holds a model of unknown kind \(no model metadata\), not a gan/],
+      [{ epoch: 'abc' }, /metadata epoch must be an integer of 0 or more, got 'abc'/],
+      [{ epoch: '-3' }, /metadata epoch must be an integer of 0 or more, got '-3'/],
+      [{ epoch_step: '1.5' }, /metadata epoch_step must be an integer of 0 or more, got '1.5'/],
+      [{ epoch_step: '1', epoch_sums: '[1, "x"]' }, /metadata epoch_sums must be a JSON array of finite numbers/],
+      [{ epoch_step: '1', epoch_sums: '[1]' }, /metadata epoch_sums has 1 sums, the gan has 2 loss terms \(d, g\)/],
+      [{ batch: '0' }, /metadata batch must be an integer of 1 or more, got '0'/],
+      [{ dataset: 'mnist' }, /metadata dataset must be a dataset of the gan \(ring\), got 'mnist'/],
+      [{ config: '{bad' }, /metadata config is not JSON .*'\{bad'/],
+      [{ config: '[1]' }, /metadata config must be a JSON object of the gan's options, got '\[1\]'/],
+      [{ config: '{"lr":0.001,"seed":0,"zDim":2}' }, /metadata config has 'zDim', which is not an option of the gan \(lr, seed\)/],
+      [{ config: '{"lr":"fast","seed":0}' }, /metadata config.lr must be a positive number, got "fast"/],
+      [{ noise_generator: '{"seed":"x","offset":0}' }, /metadata noise_generator must be a JSON object \{"seed": "<unsigned 64-bit integer>"/],
+      [{ kernel_choices: '{"mm:N:N:1:64:64:64:reg+vec4":"fast"}' }, /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+vec4' the variant 'fast', which is not a kernel variant \(reg, vec4/],
+      [{ kernel_choices: '[1' }, /metadata kernel_choices must be a JSON object of shape class -> kernel variant, got '\[1'/],
+    ];
+    cases.forEach(([meta, message], i) => {
+      const file = edited(ckpt, `meta-${i}.safetensors`, meta);
+      const out = join(root, `meta-${i}`);
+      const r = run(gan(out, '--epochs', '3', '--resume', file));
+      expect(r.status, JSON.stringify(meta)).toBe(1);
+      expect(r.stderr, JSON.stringify(meta)).toMatch(new RegExp(`${file.replace(/[.]/g, '\\.')}.*${message.source}`));
+      expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+    });
+    // eval reads the same fields.
+    expect(run(['eval', 'gan', '--backend', 'cpu', '--ckpt', edited(ckpt, 'meta-eval.safetensors', { config: '{bad' }), '--out', join(root, 'meta-eval')]).stderr)
+      .toMatch(/meta-eval.safetensors: metadata config is not JSON/);
+    // A checkpoint that has finished the epochs asked for: nothing to train, said so.
+    expect(run(gan(join(root, 'done'), '--resume', ckpt)).stderr).toMatch(/has finished 1 epochs, as many as --epochs 1 asks: nothing to train/);
+  }, 180_000);
+
+  it('eval, sample and --resume refuse a checkpoint holding NaN or Inf, naming the tensor', () => {
+    const nan = edited(ckpt, 'nan.safetensors', {}, (t) => { t.get('D.4.weight')!.data[3] = NaN; });
+    const message = /nan.safetensors: tensor D.4.weight holds NaN \(element 3 of 128\): the run that wrote it diverged/;
+    const out = join(root, 'nan-out');
+    for (const args of [['eval', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out], ['sample', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out], gan(out, '--epochs', '2', '--resume', nan)]) {
+      const r = run(args);
+      expect(r.status, args[0]).toBe(1);
+      expect(r.stderr, args[0]).toMatch(message);
+    }
+    const inf = edited(ckpt, 'inf.safetensors', {}, (t) => { t.get('optim.G.0.weight.v')!.data[0] = Infinity; });
+    expect(run(gan(join(root, 'inf-resume'), '--epochs', '2', '--resume', inf)).stderr).toMatch(/tensor optim.G.0.weight.v holds Infinity \(element 0 of/);
+  }, 60_000);
+
+  it('the DCGAN\'s scorer: a classifier checkpoint holding NaN is refused, naming the tensor', async () => {
+    const clf = new Classifier({ width: 4, generator: new Generator(1) });
+    const c = await checkpointTensors(clf);
+    c.tensors.get('body.0.weight')!.data[0] = NaN;
+    const clfPath = join(root, 'clf-nan.safetensors');
+    saveSafetensors(clfPath, c.tensors, { model: 'classifier', config: '{"width":4}' });
+    const g = new DCGAN({ width: 4, zDim: 8, generator: new Generator(1) });
+    const d = await checkpointTensors(g);
+    const dcPath = join(root, 'dcgan.safetensors');
+    saveSafetensors(dcPath, d.tensors, { model: 'dcgan', config: '{"width":4,"zDim":8}', dataset: 'mnist' });
+    const r = run(['eval', 'dcgan', '--backend', 'cpu', '--ckpt', dcPath, '--classifier', clfPath, '--out', join(root, 'dc-eval')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/clf-nan.safetensors: tensor body\.0\.weight holds NaN \(element 0 of/);
+  }, 60_000);
+
+  it('a finite divergence (a loss beyond 1e20) stops the run like a NaN, keeping the last good checkpoint', () => {
+    // D's last layer scaled by 1e25: its logits, and so the losses, are ~1e24 from the first step.
+    const big = edited(ckpt, 'big.safetensors', {}, (t) => {
+      for (const k of ['D.4.weight', 'D.4.bias']) t.get(k)!.data.forEach((x, i, a) => { a[i] = x * 1e25; });
+    });
+    const dir = join(root, 'diverge');
+    const r = run(gan(dir, '--epochs', '2', '--resume', big));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the d loss diverged to [\d.]+e\+2\d \(beyond 1e\+20\) at epoch 2, step 1 .*stopping; the last good checkpoint is none yet/);
+    expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+  }, 60_000);
+});
