@@ -35,6 +35,14 @@ for (const [name, backend] of BACKENDS) {
       expect(await grad(w)).toEqual([3, 3]);
     }));
 
+    it('requiresGrad_ on an op result whose graph backward freed throws (it is still not a leaf)', () => run(async () => {
+      const w = tensor([1, 2], [2], { requiresGrad: true });
+      const h = w.mul(3);
+      h.sum().backward();
+      expect(() => h.requiresGrad_(false)).toThrow(/requiresGrad_\(\): only leaf tensors/);
+      expect(w.requiresGrad_(false).requiresGrad).toBe(false);
+    }));
+
     it('backward on a loss whose graph tidy disposed throws (and no .grad appears)', () => run(async () => {
       const w = tensor([1, 2], [2], { requiresGrad: true });
       const loss = tidy(() => w.mul(w).mul(2).sum());

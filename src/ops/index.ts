@@ -89,7 +89,7 @@ P.zerosLike = function () { return zerosLike(this); };
 P.onesLike = function () { return onesLike(this); };
 P.fullLike = function (v) { return fullLike(this, v); };
 P.requiresGrad_ = function (flag = true) {
-  if (this.gradFn) throw new Error('requiresGrad_(): only leaf tensors (not results of ops) can change requiresGrad');
+  if (this.gradFn || this.graphFreed) throw new Error('requiresGrad_(): only leaf tensors (not results of ops) can change requiresGrad');
   this.requiresGrad = flag;
   return this;
 };
