@@ -236,7 +236,8 @@ async function profileNextSteps(): Promise<void> {
     ui.profileNote.textContent = 'The CPU backend runs no GPU kernels: the profile is of the WebGPU backend.';
     return;
   }
-  const t = trainer, wasRunning = t.running;
+  const t = trainer;
+  let resume = t.running;
   profiling = true;
   updateControls();
   ui.profileNote.textContent = `Warming up, then profiling ${PROFILE_STEPS} training steps…`;
@@ -247,10 +248,11 @@ async function profileNextSteps(): Promise<void> {
     showProfile(kernels, PROFILE_STEPS);
   } catch (e) {
     ui.profileNote.textContent = `profiling failed: ${(e as Error).message}`;
+    resume = false; // a step failed (a NaN loss, say): the loop would fail the same way
   } finally {
     profiling = false;
     updateControls();
-    if (wasRunning && trainer === t) t.start();
+    if (resume && trainer === t) t.start();
   }
 }
 
