@@ -105,9 +105,12 @@ export class Trainer {
   private async stepNow(): Promise<number[]> {
     const size = this.batchSize;
     const t = this.live.model.trainStep(this.live.batch(size), this.noise);
-    let v: number[];
+    let v: number[], bad: string[];
     try {
-      v = [...(await t.toArray())];
+      // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.
+      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite()))]);
+      v = [...terms];
+      bad = flags.flat();
     } finally {
       t.dispose();
     }
@@ -121,6 +124,7 @@ export class Trainer {
       const names = this.live.model.lossNames;
       throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
     }
+    if (bad.length) throw new Error(`at step ${this.step} ${bad.join('; ')}: lower the learning rate and reset`);
     return v;
   }
 
