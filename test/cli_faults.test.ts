@@ -3,7 +3,7 @@
 // (settings, the epoch's partial sums), options that do not apply, broken checkpoint metadata, NaN
 // checkpoints and a diverging loss. Tiny runs of the ring GAN on the CPU backend (~3 s each).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,25 @@ describe('the training CLI under faults', () => {
     expect(readdirSync(dir).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'samples.png']);
   }, 60_000);
 
+  it('TERM mid-run: the run stops with 143, releasing its lock and leaving no temporary file', async () => {
+    const dir = join(root, 'term');
+    const child = spawn(tsx, ['src/cli/train.ts', 'gan', '--steps', '1000', '--epochs', '1', '--backend', 'cpu', '--out', dir], { env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    let output = '';
+    child.stdout.on('data', (b) => (output += b));
+    child.stderr.on('data', (b) => (output += b));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      // Once it trains (the progress bar, on stderr), to the training process itself (the PID in its lock).
+      while (!/steps \| d /.test(output) && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+      process.kill(Number(readFileSync(join(dir, 'run.lock'), 'utf8')), 'SIGTERM');
+      expect(await exited, output).toBe(143);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(output).toMatch(/stopped by SIGTERM; the last checkpoint \(if any\) is intact/);
+    expect(readdirSync(dir)).toEqual(['metrics.jsonl']);
+  }, 60_000);
+
   it('a failing checkpoint write names the file, removes its temporary file and leaves no metrics row', () => {
     const dir = join(root, 'isdir');
     mkdirSync(join(dir, 'checkpoint.safetensors'), { recursive: true });
@@ -104,6 +123,8 @@ describe('the training CLI under faults', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cannot write .*readonly\/run.lock: .*readonly is read-only for this user \(EACCES\); make it writable or write elsewhere \(--out DIR\)/);
     expect(readdirSync(dir)).toEqual([]);
+    // /proc takes no directories (Node's recursive mkdir looped forever on it).
+    expect(run(gan('/proc/wgpu-gen-test')).stderr).toMatch(/cannot create \/proc\/wgpu-gen-test: \/proc takes no new directories/);
   }, 60_000);
 
   it('file-system errors name the file and say what to do (synthetic errors: a full disk cannot be made here)', () => {

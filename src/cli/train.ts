@@ -15,8 +15,8 @@
 // never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
 import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, removePartialWrites } from '../io/safetensors_file.ts';
@@ -259,6 +259,23 @@ function lockOut(dir: string): () => void {
   };
 }
 
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir loops forever where mkdir fails with ENOENT
+ * under an existing parent (/proc).
+ */
+function makeDirs(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+    return;
+  }
+  if (dirname(dir) !== dir) makeDirs(dirname(dir));
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 /** Writes a whole file atomically (a temporary file renamed over it), its temporary file removed on failure. */
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -304,10 +321,11 @@ const DIVERGED = 1e20;
 
 async function train(o: Opts): Promise<void> {
   try {
-    mkdirSync(o.out, { recursive: true });
+    makeDirs(o.out);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`);
+    if (code === 'ENOENT') throw new Error(`cannot create ${o.out}: ${dirname(o.out)} takes no new directories (ENOENT: a virtual file system such as /proc?); choose another --out`);
     throw new Error(fsErrorMessage(e, o.out, 'create'));
   }
   const release = lockOut(o.out);
@@ -427,6 +445,9 @@ async function trainLocked(o: Opts): Promise<void> {
       const elapsed = (performance.now() - t0) / 1e3;
       bar.update(index, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: (((index - first) * o.batch) / elapsed).toFixed(0) });
       outOfTime = o.maxSeconds !== undefined && trainSeconds + elapsed >= o.maxSeconds;
+      // A turn of the event loop, so that Ctrl-C and TERM are handled between steps: on the CPU backend
+      // every await resolves at once and a signal would wait for the end of the run.
+      await new Promise((r) => setImmediate(r));
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
@@ -475,13 +496,13 @@ async function evalCmd(o: Opts): Promise<void> {
   const r = await job.evaluate(true);
   const out = { model: o.model, dataset, checkpoint: o.ckpt, ...r };
   console.log(JSON.stringify(out, null, 2));
-  mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out);
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(out, null, 2));
 }
 
 async function sampleCmd(o: Opts): Promise<void> {
   const { job } = await fromCheckpoint(o);
-  mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out);
   const files = await job.pictures(o.out);
   console.log(`wrote ${files.map((f) => join(o.out, f)).join(', ')}`);
 }
