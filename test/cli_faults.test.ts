@@ -241,7 +241,7 @@ describe('the training CLI under faults', () => {
     expect(r.stderr).toMatch(/clf-nan.safetensors: tensor body\.0\.weight holds NaN \(element 0 of/);
   }, 60_000);
 
-  it('a finite divergence (a loss beyond 1e20) stops the run like a NaN, keeping the last good checkpoint', () => {
+  it('a finite divergence (a loss beyond 1e20, or 1e6 times its start) stops the run like a NaN, keeping the last good checkpoint', () => {
     // D's last layer scaled by 1e25: its logits, and so the losses, are ~1e24 from the first step.
     const big = edited(ckpt, 'big.safetensors', {}, (t) => {
       for (const k of ['D.4.weight', 'D.4.bias']) t.get(k)!.data.forEach((x, i, a) => { a[i] = x * 1e25; });
@@ -252,5 +252,10 @@ describe('the training CLI under faults', () => {
     expect(r.stderr).toMatch(/the d loss diverged to [\d.]+e\+2\d \(beyond 1e\+20\) at epoch 2, step 1 .*stopping; the last good checkpoint is none yet/);
     expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+    // From a sane start: --lr 16 takes the losses past 1e6 times their first values within a few steps.
+    const fast = run(gan(join(root, 'diverge-lr'), '--steps', '30', '--lr', '16'));
+    expect(fast.status).toBe(1);
+    expect(fast.stderr).toMatch(/the [dg] loss diverged to [\d.]+e\+\d+ \(over 1e6 x max\(1, \|its first step's [-\d.e+]+\|\)\) at epoch 1, step \d+ .*stopping/);
+    expect(existsSync(join(root, 'diverge-lr', 'checkpoint.safetensors'))).toBe(false);
   }, 60_000);
 });

@@ -7,8 +7,8 @@
 // A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
-// out directory. A NaN or Inf loss stops the run with a clear message and leaves the last good
-// checkpoint in place. --max-seconds stops training after that much step time (mid-epoch if need be: the
+// out directory. A NaN or Inf loss, or a diverging one (DIVERGED, GROWTH), stops the run with a clear
+// message and leaves the last good checkpoint in place. --max-seconds stops training after that much step time (mid-epoch if need be: the
 // run is then evaluated and checkpointed there, and --resume continues from that very step, the epoch's
 // partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
 // epoch's checkpoint is written before its metrics row, so a run killed between the two and resumed
@@ -313,11 +313,12 @@ const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1
 const summary = (r: Record<string, number>) => Object.entries(r).filter(([k]) => !/^(class|mode)_\d/.test(k)).map(([k, x]) => `${k} ${fmt(x)}`).join(', ');
 
 /**
- * A loss term beyond this magnitude is a divergence, stopped like a NaN: no model here has a legitimate
- * loss within many orders of it (the VAE's starts at ~543 nats), and Adam squares the gradients in
- * float32, which overflows to Inf at ~1.8e19, so the next steps would be NaN anyway.
+ * Divergence, stopped like a NaN: a loss term beyond 1e20, or beyond 1e6 times its first step's
+ * magnitude in this process (at least 1). No model here has a legitimate loss anywhere near either (the
+ * VAE starts at ~543 nats and falls, GAN and classifier losses stay within ~10x of their start), and Adam
+ * squares the gradients in float32, which overflows to Inf at ~1.8e19, so such a run would be NaN soon.
  */
-const DIVERGED = 1e20;
+const DIVERGED = 1e20, GROWTH = 1e6;
 
 async function train(o: Opts): Promise<void> {
   try {
@@ -416,7 +417,7 @@ async function trainLocked(o: Opts): Promise<void> {
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
   }, cliProgress.Presets.shades_classic);
-  let trainSeconds = 0, outOfTime = false;
+  let trainSeconds = 0, outOfTime = false, firstValues: number[] | undefined;
   for (let epoch = startEpoch; epoch < o.epochs && !outOfTime; epoch++) {
     const first = epoch === startEpoch ? startIndex : 0;
     bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
@@ -431,10 +432,13 @@ async function trainLocked(o: Opts): Promise<void> {
       // One readback per step for all loss terms (each readback waits for the queue).
       const values = await terms.toArray();
       terms.dispose();
-      const bad = [...values].findIndex((x) => !Number.isFinite(x) || Math.abs(x) > DIVERGED);
+      firstValues ??= [...values];
+      const limits = firstValues.map((f) => Math.min(DIVERGED, GROWTH * Math.max(1, Math.abs(f))));
+      const bad = [...values].findIndex((x, i) => !Number.isFinite(x) || Math.abs(x) > limits[i]);
       if (bad >= 0) {
         bar.stop();
-        const what = Number.isFinite(values[bad]) ? `diverged to ${values[bad].toExponential(3)} (beyond ${DIVERGED.toExponential(0)})` : `became ${values[bad]}`;
+        const what = !Number.isFinite(values[bad]) ? `became ${values[bad]}` : `diverged to ${values[bad].toExponential(3)} ` +
+          `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
         throw new Error(`the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${index + 1} ` +
           `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
           `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
