@@ -108,7 +108,8 @@ export class Trainer {
     let v: number[], bad: string[];
     try {
       // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.
-      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite()))]);
+      const names = new Map([...this.live.model.namedParameters()].map(([k, p]) => [p, k]));
+      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(names)))]);
       v = [...terms];
       bad = flags.flat();
     } finally {
@@ -124,7 +125,10 @@ export class Trainer {
       const names = this.live.model.lossNames;
       throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
     }
-    if (bad.length) throw new Error(`at step ${this.step} ${bad.join('; ')}: lower the learning rate and reset`);
+    if (bad.length) {
+      const list = bad.slice(0, 3).join('; ') + (bad.length > 3 ? ` (and ${bad.length - 3} more parameters)` : '');
+      throw new Error(`at step ${this.step} ${list}: lower the learning rate and reset`);
+    }
     return v;
   }
 

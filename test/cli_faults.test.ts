@@ -258,4 +258,15 @@ describe('the training CLI under faults', () => {
     expect(fast.stderr).toMatch(/the [dg] loss diverged to [\d.]+e\+\d+ \(over 1e6 x max\(1, \|its first step's [-\d.e+]+\|\)\) at epoch 1, step \d+ .*stopping/);
     expect(existsSync(join(root, 'diverge-lr', 'checkpoint.safetensors'))).toBe(false);
   }, 60_000);
+
+  it('a non-finite gradient or parameter stops the run, naming the parameters', () => {
+    // G's output bias at 3e38 (finite, so the checkpoint loads): D's first layer overflows to Inf and the
+    // gradients to NaN; the optimizers' flags name every parameter that is hit.
+    const huge = edited(ckpt, 'huge.safetensors', {}, (t) => t.get('G.4.bias')!.data.fill(3e38));
+    const dir = join(root, 'flagged');
+    const r = run(gan(dir, '--epochs', '2', '--resume', huge));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error: at epoch 2, step 1 the gradient of G\.0\.weight holds 256 NaN and 0 Inf of 256; G\.0\.weight holds 256 NaN and 0 Inf of 256 after the update; the gradient of G\.0\.bias holds 128 NaN .* \(and 9 more parameters\): stopping; the last good checkpoint is none yet/);
+    expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
+  }, 60_000);
 });

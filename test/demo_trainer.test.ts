@@ -14,6 +14,7 @@ function stub(w0: number[]): LiveModel {
   const opt = new nn.Adam([w], { lr: 1e-3 });
   const model = {
     lossNames: ['l'],
+    namedParameters: () => [['layer.w', w]][Symbol.iterator](),
     optimizers: () => [opt],
     trainStep: (): Tensor => {
       opt.zeroGrad();
@@ -39,7 +40,7 @@ describe('the demo trainer checks every gradient and parameter each step', () =>
         const v = await ok.trainStep();
         expect(v[0]).toBeCloseTo(3, 3);
         const bad = new Trainer(stub([1, 0]), new Serial(), events, { batch: 1, lr: 1e-3, seed: 0 });
-        await expect(bad.trainStep()).rejects.toThrow(/^at step 1 the gradient of w holds 0 NaN and 1 Inf of 2; w holds 1 NaN and 0 Inf of 2 after the update: lower the learning rate and reset$/);
+        await expect(bad.trainStep()).rejects.toThrow(/^at step 1 the gradient of layer\.w holds 0 NaN and 1 Inf of 2; layer\.w holds 1 NaN and 0 Inf of 2 after the update: lower the learning rate and reset$/);
       });
     });
   }

@@ -7,9 +7,11 @@
 // A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
-// out directory. A NaN or Inf loss, or a diverging one (DIVERGED, GROWTH), stops the run with a clear
-// message and leaves the last good checkpoint in place. --max-seconds stops training after that much step time (mid-epoch if need be: the
-// run is then evaluated and checkpointed there, and --resume continues from that very step, the epoch's
+// out directory. A NaN or Inf loss, a diverging one (DIVERGED, GROWTH), or a NaN or Inf in any gradient
+// or updated parameter (the optimizers' per-step flags, read with the loss) stops the run with a clear
+// message and leaves the last good checkpoint in place. --max-seconds stops training after that much
+// step time (mid-epoch if need be: the run is then evaluated and checkpointed there, and --resume
+// continues from that very step, the epoch's
 // partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
 // epoch's checkpoint is written before its metrics row, so a run killed between the two and resumed
 // never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
@@ -367,6 +369,7 @@ async function trainLocked(o: Opts): Promise<void> {
   const job = createJob(jobOptions(o, config), model);
   if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
   const optimizers = model.optimizers();
+  const paramNames = new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
   const names = model.lossNames;
   const noise = new Generator(o.seed + 1);
   let startEpoch = 0, startIndex = 0, epochSums: number[] | undefined;
@@ -429,9 +432,18 @@ async function trainLocked(o: Opts): Promise<void> {
     let index = first;
     while (index < job.perEpoch && !outOfTime) {
       const terms = model.trainStep(job.batch(epoch, index), noise);
-      // One readback per step for all loss terms (each readback waits for the queue).
-      const values = await terms.toArray();
+      // One wait per step for all loss terms and the optimizers' finite flags: the update kernels flag
+      // every parameter whose gradient or new value is NaN or Inf (Optimizer.nonFinite), so a divergence
+      // is caught in the weights even while the loss still looks finite.
+      const [values, flagged] = await Promise.all([terms.toArray(), Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames)))]);
       terms.dispose();
+      const hit = flagged.flat();
+      if (hit.length) {
+        bar.stop();
+        const list = hit.slice(0, 3).join('; ') + (hit.length > 3 ? ` (and ${hit.length - 3} more parameters)` : '');
+        throw new Error(`at epoch ${epoch + 1}, step ${index + 1} ${list}: stopping; ` +
+          `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
+      }
       firstValues ??= [...values];
       const limits = firstValues.map((f) => Math.min(DIVERGED, GROWTH * Math.max(1, Math.abs(f))));
       const bad = [...values].findIndex((x, i) => !Number.isFinite(x) || Math.abs(x) > limits[i]);

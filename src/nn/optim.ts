@@ -82,9 +82,10 @@ export abstract class Optimizer {
   /**
    * The parameters whose gradient or updated value held a NaN or an Inf in the last step(), described
    * (name, and which of the two is non-finite); empty when all were finite. One readback of the flags;
-   * the offending tensors are read only when a flag is set.
+   * the offending tensors are read only when a flag is set. `names` (e.g. from a model's
+   * namedParameters()) gives the parameters their full names; otherwise each tensor's own name is used.
    */
-  async nonFinite(): Promise<string[]> {
+  async nonFinite(names?: Map<Tensor, string>): Promise<string[]> {
     if (!this.flags || this.stepCount === 0) return [];
     const flags = await this.flags.toArray();
     const out: string[] = [];
@@ -98,7 +99,7 @@ export abstract class Optimizer {
         return nan + inf ? `${nan} NaN and ${inf} Inf of ${v.length}` : '';
       };
       const [g, w] = [await count(p.grad), await count(p)];
-      const name = p.name ?? `parameter ${i}`;
+      const name = names?.get(p) ?? p.name ?? `parameter ${i}`;
       out.push([g && `the gradient of ${name} holds ${g}`, w && `${name} holds ${w} after the update`].filter(Boolean).join('; ') || `${name}: non-finite`);
     }
     return out;
