@@ -168,6 +168,16 @@ function loadImages(name: DatasetName, trainSize?: number): Split {
 
 const describeSplit = (name: string, d: Split) => `${name}: ${d.train.n} train / ${d.test.n} test images`;
 
+/** The values of the tensor fn makes, computed without a graph; every tensor made on the way is freed. */
+async function values(fn: () => Tensor): Promise<Float32Array> {
+  const t = noGrad(() => tidy(fn));
+  try {
+    return await t.toArray();
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Runs fn over a set in chunks of `chunk` images (tensors [m, 1, 28, 28]) under noGrad. */
 async function chunks(set: ImageSet, chunk: number, fn: (x: Tensor, start: number, m: number) => Promise<void>): Promise<void> {
   for (let start = 0; start < set.n; start += chunk) {
@@ -229,13 +239,11 @@ function vaeJob(o: JobOptions, vae: VAE): Job {
 
 async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<string[]> {
   const files: string[] = [];
-  await noGrad(async () => {
-    const z = randn([64, vae.zDim], { generator: new Generator(777) });
-    const samples = tidy(() => vae.decode(z).sigmoid());
-    writeImageGrid(join(out, 'samples.png'), await samples.toArray(), 64, 28, 28, 8);
+  {
+    const samples = await values(() => vae.decode(randn([64, vae.zDim], { generator: new Generator(777) })).sigmoid());
+    writeImageGrid(join(out, 'samples.png'), samples, 64, 28, 28, 8);
     files.push('samples.png');
-    const x = tensor(test.images.subarray(0, 32 * 784), [32, 784]);
-    const r = await tidy(() => vae.forward(x)).toArray();
+    const r = await values(() => vae.forward(tensor(test.images.subarray(0, 32 * 784), [32, 784])));
     // Rows alternate: 8 test digits, then their reconstructions.
     const both = new Float32Array(64 * 784);
     for (let i = 0; i < 4; i++) {
@@ -246,11 +254,11 @@ async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<strin
     files.push('reconstructions.png');
     if (vae.zDim === 2) {
       // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
-      const k = 20, m = vae.manifold(k);
-      writeImageGrid(join(out, 'manifold.png'), await m.toArray(), k * k, 28, 28, k, 1);
+      const k = 20;
+      writeImageGrid(join(out, 'manifold.png'), await values(() => vae.manifold(k)), k * k, 28, 28, k, 1);
       files.push('manifold.png');
     }
-  });
+  }
   return files;
 }
 
@@ -268,12 +276,12 @@ function ganJob(o: JobOptions, gan: MlpGAN): Job {
       return { x: real };
     },
     evaluate: async () => {
-      const pts = await noGrad(() => tidy(() => gan.sample(10000, new Generator(9)))).toArray();
+      const pts = await values(() => gan.sample(10000, new Generator(9)));
       const r = modeCoverage(pts);
       return { modes_covered: r.covered, high_quality: r.highQuality, ...Object.fromEntries(r.perMode.map((c, k) => [`mode_${k}`, c])) };
     },
     pictures: async (out) => {
-      const pts = await noGrad(() => tidy(() => gan.sample(2000, new Generator(9)))).toArray();
+      const pts = await values(() => gan.sample(2000, new Generator(9)));
       writeScatter(join(out, 'samples.png'), [
         { points: ringBatch(2000, 77, 0), color: [60, 120, 220] },
         { points: pts, color: [230, 80, 30] },
@@ -289,15 +297,17 @@ export async function classifierAccuracy(clf: Classifier, set: ImageSet): Promis
   let correct = 0, loss = 0;
   clf.eval();
   await chunks(set, 500, async (x, start, m) => {
-    const logits = clf.forward(x);
-    const [pred, lse] = [await logits.argmax(1).toArray(), await logits.logsumexp(1).toArray()];
-    const l = await logits.toArray();
+    const out = tidy(() => {
+      const logits = clf.forward(x);
+      return { logits, pred: logits.argmax(1), lse: logits.logsumexp(1) };
+    });
+    const [pred, lse, l] = [await out.pred.toArray(), await out.lse.toArray(), await out.logits.toArray()];
+    for (const t of Object.values(out)) t.dispose();
     for (let i = 0; i < m; i++) {
       const y = set.labels[start + i];
       if (pred[i] === y) correct++;
       loss += lse[i] - l[i * 10 + y];
     }
-    logits.dispose();
   });
   clf.train();
   return { accuracy: correct / set.n, loss: loss / set.n };
@@ -419,7 +429,7 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
     pictures: async (out) => {
       const wasTraining = g.training;
       g.eval();
-      const x = await noGrad(() => g.sample(64, new Generator(777))).toArray();
+      const x = await values(() => g.sample(64, new Generator(777)));
       g.train(wasTraining);
       writeImageGrid(join(out, 'samples.png'), x, 64, 28, 28, 8);
       return ['samples.png'];
@@ -460,10 +470,10 @@ function cycleganJob(o: JobOptions, g: CycleGAN): Job {
       const y = tensor(testY.images.subarray(dom.testY ? 0 : 8 * 784, dom.testY ? 8 * 784 : 16 * 784), [8, 1, 28, 28]);
       const rows: Float32Array[] = [dom.testX.images.slice(0, 8 * 784)];
       await noGrad(async () => {
-        const { gx, fgx } = g.translate(x);
+        const { gx, fgx } = tidy(() => g.translate(x));
         rows.push(await gx.toArray(), await fgx.toArray());
         if (dom.targets) rows.push(dom.targets.images.slice(0, 8 * 784));
-        const { fy, gfy } = g.translateBack(y);
+        const { fy, gfy } = tidy(() => g.translateBack(y));
         rows.push(await y.toArray(), await fy.toArray(), await gfy.toArray());
         for (const t of [gx, fgx, fy, gfy]) t.dispose();
       });

@@ -1,0 +1,35 @@
+// The CLI's evaluation and pictures (src/cli/jobs.ts) free every tensor they make: live tensors and
+// bytes are the same before and after evaluate() and pictures() of every model (CPU backend, tiny
+// configs), so a long run that evaluates each epoch does not grow.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { liveTensorCount, memoryStats, withBackend } from '../src/index.ts';
+import { buildModel, createJob, type ModelName, type ModelConfig, type DatasetName } from '../src/cli/jobs.ts';
+import { cpu } from './helpers.ts';
+
+const CASES: [ModelName, DatasetName, ModelConfig][] = [
+  ['vae', 'mnist', { arch: 'mlp', zDim: 2, lr: 1e-3, seed: 0 }],
+  ['gan', 'ring', { lr: 1e-3, seed: 0 }],
+  ['classifier', 'mnist', { width: 2, lr: 1e-3, seed: 0 }],
+  ['dcgan', 'mnist', { zDim: 4, width: 2, lr: 2e-4, seed: 0 }],
+  ['cyclegan', 'dilated', { width: 2, resBlocks: 1, lambda: 10, identity: 0.1, lr: 5e-4, seed: 0 }],
+];
+
+describe('the CLI jobs free what they evaluate and draw', () => {
+  for (const [model, dataset, config] of CASES) {
+    it(`${model}: evaluate() and pictures() leave no tensors behind`, async () => {
+      await withBackend(cpu, async () => {
+        const m = buildModel(model, config);
+        const job = createJob({ model, dataset, batch: 8, seed: 0, trainSize: 64, classifier: '/nonexistent/classifier.safetensors', config }, m);
+        const [tensors, bytes] = [liveTensorCount(), memoryStats(cpu).liveBytes];
+        await job.evaluate();
+        const files = await job.pictures(mkdtempSync(join(tmpdir(), 'jobs-')));
+        expect(files.length, 'pictures').toBe(model === 'classifier' ? 0 : model === 'vae' ? 3 : 1);
+        expect(liveTensorCount() - tensors, 'live tensors').toBe(0);
+        expect(memoryStats(cpu).liveBytes - bytes, 'live bytes').toBe(0);
+      });
+    }, 120_000);
+  }
+});
