@@ -40,22 +40,16 @@ fn apply(v: vec4<f32>) -> vec4<f32> {
     case 5u: { return abs(v); }
     case 6u: { return select(select(zero, v, v > zero), v, nan); }
     case 7u: { return select(select(v * params.p0, v, v > zero), v, nan); }
-    // sigmoid: exp of a non-positive argument only, so neither branch overflows.
+    // sigmoid: exp of a non-positive argument only, so neither branch overflows (exp(-Inf) = 0 makes
+    // +-Inf exact); NaN by its bits.
     case 8u: {
-      let e = exp(-abs(select(v, zero, inf)));
-      let s = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= zero);
-      return select(select(s, select(zero, one, v > zero), inf), v, nan);
+      let e = exp(-abs(v));
+      return select(select(e / (1.0 + e), 1.0 / (1.0 + e), v >= zero), v, nan);
     }
     // tanh = sign(v) (1 - 2 / (exp(2|v|) + 1)): finite for every |v| (exp overflow gives 1).
-    case 9u: {
-      let a = select(abs(v), vec4<f32>(20.0), inf);
-      return select(sign(v) * (1.0 - 2.0 / (exp(2.0 * a) + 1.0)), v, nan);
-    }
-    // softplus = max(v, 0) + log1p(exp(-|v|)), stable for large |v|; +Inf at +Inf, 0 at -Inf.
-    case 10u: {
-      let a = select(abs(v), vec4<f32>(100.0), inf);
-      return select(select(max(v, zero) + log(1.0 + exp(-a)), v, inf & !sign_bit(v)), v, nan);
-    }
+    case 9u: { return select(sign(v) * (1.0 - 2.0 / (exp(2.0 * abs(v)) + 1.0)), v, nan); }
+    // softplus = max(v, 0) + log1p(exp(-|v|)), stable for large |v| (and exact at +-Inf).
+    case 10u: { return select(max(v, zero) + log(1.0 + exp(-abs(v))), v, nan); }
     case 11u: { return select(clamp(v, vec4<f32>(params.p0), vec4<f32>(params.p1)), v, nan); }
     case 12u: { return pow_scalar(v, params.p0); }
     case 13u: { return v * params.p0 + params.p1; }
