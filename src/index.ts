@@ -1,7 +1,5 @@
 // Public API, with PyTorch's names and argument order where one exists.
 
-import './ops/index.ts';
-
 export { Tensor, tidy, keep, liveTensorCount } from './tensor.ts';
 export type { Backend, Storage } from './backend/backend.ts';
 export { init, createBackend, getBackend, setBackend, withBackend, type InitOptions, type BackendName } from './backend/registry.ts';

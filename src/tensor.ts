@@ -1,11 +1,27 @@
 // Tensor: a float32 n-d array on one backend, with PyTorch's names. Storage is contiguous and shared
 // by reference count (reshape and detach make views of the same storage). Lifetimes are explicit:
-// dispose(), or tidy(fn), which disposes every tensor made inside fn except those it returns.
-// The op methods (add, matmul, sum, ...) are attached in src/ops/index.ts, each declared once there.
+// dispose(), or tidy(fn) (src/graph/scope.ts), which disposes every tensor made inside fn except those
+// it returns.
+//
+// Every method is declared here. Methods that are primitives call `apply` (src/graph/apply.ts, the one
+// dispatch point, whose table src/graph/primitives.ts holds each primitive's shape, backward and backend
+// rules); the others (mean, softmax, logsumexp, matmul's broadcasting, transpose, ...) are compositions
+// of those, written here as in tinygrad's tensor.py, so their gradients come free. This module is the
+// only one that constructs a Tensor; src/graph and src/autograd see it through the GraphTensor
+// interface, so nothing below imports this file.
 
 import type { Backend, Storage } from './backend/backend.ts';
-import { fmtShape, numel } from './shape.ts';
-import type { GradNode } from './autograd/engine.ts';
+import { PAD_MODES, type PadMode, type UnaryOp, type BinaryOp, type TernaryOp, type ReduceOp } from './backend/kernels.ts';
+import { backward as runBackward, noGrad } from './autograd/engine.ts';
+import { Dispatcher } from './graph/apply.ts';
+import { Scoped, track, untrack } from './graph/scope.ts';
+import type { GradNode, GraphTensor } from './graph/types.ts';
+import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts';
+
+export { tidy, keep, liveTensorCount } from './graph/scope.ts';
+
+export type TensorLike = Tensor | number;
+export type Dims = number | number[] | undefined;
 
 class StorageRef {
   refs = 1;
@@ -16,10 +32,8 @@ class StorageRef {
 }
 
 let nextId = 0;
-let liveTensors = 0;
-const scopes: Set<Tensor>[] = [];
 
-export class Tensor {
+export class Tensor extends Scoped implements GraphTensor<Tensor> {
   readonly id = nextId++;
   readonly shape: number[];
   readonly backend: Backend;
@@ -28,13 +42,14 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | null = null;
   /** The op that made this tensor, while its graph is alive. */
-  gradFn: GradNode | null = null;
+  gradFn: GradNode<Tensor> | null = null;
   /** Set when backward() freed this op result's gradFn: it is not a leaf, so a later backward must fail. */
   graphFreed = false;
   /** Name given by a Module to its parameters (for errors and checkpoints). */
   name?: string;
 
   constructor(backend: Backend, storage: Storage | StorageRef, shape: number[]) {
+    super();
     this.backend = backend;
     this.shape = shape;
     if (storage instanceof StorageRef) {
@@ -46,15 +61,14 @@ export class Tensor {
       }
       this.ref = new StorageRef(backend, storage);
     }
-    liveTensors++;
-    scopes[scopes.length - 1]?.add(this);
+    track(this);
   }
 
   get storage(): Storage {
     if (!this.ref) throw new Error(`tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`);
     return this.ref.storage;
   }
-  /** A new tensor of another shape over the same storage (no copy). */
+  /** A new tensor of another shape over the same storage (no copy, no graph). */
   viewAs(shape: number[]): Tensor {
     this.storage;
     return new Tensor(this.backend, this.ref!, shape);
@@ -80,8 +94,7 @@ export class Tensor {
     this.ref.release();
     this.ref = null;
     this.gradFn = null;
-    liveTensors--;
-    for (const s of scopes) s.delete(this);
+    untrack(this);
   }
 
   /** Flat row-major copy of the values. */
@@ -105,59 +118,266 @@ export class Tensor {
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, backend=${this.backend.name}${this.requiresGrad ? ', requires_grad' : ''})`;
   }
-}
 
-/** Moves a tensor out of every open tidy scope, so it outlives them. */
-export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t);
-  return t;
-}
+  // ---- autograd ----
 
-function collect(result: unknown, into: Set<Tensor>): void {
-  if (result instanceof Tensor) into.add(result);
-  else if (Array.isArray(result)) for (const r of result) collect(r, into);
-  else if (result && typeof result === 'object' && Object.getPrototypeOf(result) === Object.prototype) {
-    for (const v of Object.values(result)) collect(v, into);
+  /** Sets requiresGrad in place and returns this (torch's requires_grad_). */
+  requiresGrad_(flag = true): Tensor {
+    if (this.gradFn || this.graphFreed) throw new Error('requiresGrad_(): only leaf tensors (not results of ops) can change requiresGrad');
+    this.requiresGrad = flag;
+    return this;
   }
+  backward(grad?: Tensor, opts?: { retainGraph?: boolean }): void {
+    runBackward<Tensor>(this, grad, opts);
+  }
+  /** A tensor sharing this one's storage, cut from the graph (torch.Tensor.detach). */
+  detach(): Tensor {
+    return this.viewAs(this.shape);
+  }
+
+  // ---- elementwise (scalar operands of the arithmetic ops become one fused affine kernel, not a broadcast) ----
+
+  unary(op: UnaryOp, p0 = 0, p1 = 0): Tensor {
+    return apply('unary', [this], { op, p0, p1 });
+  }
+  binary(op: BinaryOp, b: TensorLike): Tensor {
+    return apply('binary', [this, typeof b === 'number' ? scalarLike(b, this) : b], { op });
+  }
+  add(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, b) : this.binary('add', b); }
+  sub(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, -b) : this.binary('sub', b); }
+  mul(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', b, 0) : this.binary('mul', b); }
+  div(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1 / b, 0) : this.binary('div', b); }
+  pow(b: TensorLike): Tensor {
+    if (typeof b !== 'number') return this.binary('pow', b);
+    return b === 2 ? this.unary('square') : b === 1 ? this.unary('affine', 1, 0) : this.unary('pow_scalar', b);
+  }
+  maximum(b: TensorLike): Tensor { return this.binary('maximum', b); }
+  minimum(b: TensorLike): Tensor { return this.binary('minimum', b); }
+  eq(b: TensorLike): Tensor { return this.binary('eq', b); }
+  ne(b: TensorLike): Tensor { return this.binary('ne', b); }
+  lt(b: TensorLike): Tensor { return this.binary('lt', b); }
+  le(b: TensorLike): Tensor { return this.binary('le', b); }
+  gt(b: TensorLike): Tensor { return this.binary('gt', b); }
+  ge(b: TensorLike): Tensor { return this.binary('ge', b); }
+  neg(): Tensor { return this.unary('neg'); }
+  exp(): Tensor { return this.unary('exp'); }
+  log(): Tensor { return this.unary('log'); }
+  sqrt(): Tensor { return this.unary('sqrt'); }
+  rsqrt(): Tensor { return this.unary('rsqrt'); }
+  abs(): Tensor { return this.unary('abs'); }
+  relu(): Tensor { return this.unary('relu'); }
+  sigmoid(): Tensor { return this.unary('sigmoid'); }
+  tanh(): Tensor { return this.unary('tanh'); }
+  softplus(): Tensor { return this.unary('softplus'); }
+  square(): Tensor { return this.unary('square'); }
+  reciprocal(): Tensor { return this.unary('reciprocal'); }
+  sign(): Tensor { return this.unary('sign'); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return this.unary('leaky_relu', negativeSlope); }
+  clamp(min = -Infinity, max = Infinity): Tensor {
+    if (min > max) throw new Error(`clamp: min ${min} is greater than max ${max}`);
+    return this.unary('clamp', Math.max(min, -3.4e38), Math.min(max, 3.4e38));
+  }
+  /** this where cond != 0, else other (torch.where(cond, this, other)). */
+  where(cond: Tensor, other: TensorLike): Tensor {
+    return ternary('where', cond, this, typeof other === 'number' ? scalarLike(other, cond) : other);
+  }
+
+  // ---- reductions ----
+
+  sum(dim?: Dims, keepdim = false): Tensor { return this.reduce('sum', normDims('sum', dim, this.ndim), keepdim); }
+  mean(dim?: Dims, keepdim = false): Tensor {
+    const dims = normDims('mean', dim, this.ndim);
+    const n = numel(dims.map((d) => this.shape[d]));
+    return this.sum(dim, keepdim).mul(1 / n);
+  }
+  max(dim?: Dims, keepdim = false): Tensor { return this.reduce('max', normDims('max', dim, this.ndim), keepdim); }
+  min(dim?: Dims, keepdim = false): Tensor { return this.reduce('min', normDims('min', dim, this.ndim), keepdim); }
+  /** Index of the largest value along dim (over the flattened tensor without dim), as float32. */
+  argmax(dim?: number, keepdim = false): Tensor { return this.argReduce('argmax', dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return this.argReduce('argmin', dim, keepdim); }
+  private reduce(op: ReduceOp, dims: number[], keepdim: boolean): Tensor {
+    return apply('reduce', [this], { op, dims, keepdim });
+  }
+  private argReduce(op: 'argmax' | 'argmin', dim: number | undefined, keepdim: boolean): Tensor {
+    if (dim === undefined) return this.reshape([this.size]).reduce(op, [0], false);
+    return this.reduce(op, [normDim(op, dim, this.ndim)], keepdim);
+  }
+  /** log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the max, so it never overflows. */
+  logsumexp(dim?: Dims, keepdim = false): Tensor {
+    const dims = normDims('logsumexp', dim, this.ndim);
+    // The max is held constant (not recorded): the result does not depend on the shift.
+    const m = noGrad(() => this.reduce('max', dims, true));
+    // Rows whose max is infinite would give inf - inf = NaN; shifting by 0 there keeps +-inf exact.
+    const mSafe = m.where(m.abs().lt(Infinity), 0);
+    const out = this.sub(mSafe).exp().sum(dims, true).log().add(mSafe);
+    m.dispose();
+    return keepdim ? out : out.reshape(this.shape.filter((_, d) => !dims.includes(d)));
+  }
+  /**
+   * softmax and log_softmax as PyTorch computes them: x - max(x) first (the max held constant), so a row
+   * holding +Inf or NaN gives NaN, as in PyTorch, where logsumexp's infinite-max shortcut would give 0 and 1.
+   */
+  softmax(dim = -1): Tensor {
+    const e = this.shifted('softmax', dim).exp();
+    return e.div(e.sum(dim, true));
+  }
+  logSoftmax(dim = -1): Tensor {
+    const s = this.shifted('log_softmax', dim);
+    return s.sub(s.exp().sum(dim, true).log());
+  }
+  private shifted(op: string, dim: number): Tensor {
+    const m = noGrad(() => this.reduce('max', [normDim(op, dim, this.ndim)], true));
+    const out = this.sub(m);
+    m.dispose();
+    return out;
+  }
+
+  // ---- movement (all but reshape copy through the strided-copy kernel, so every tensor stays contiguous) ----
+
+  reshape(shape: number[]): Tensor {
+    const known = shape.filter((s) => s !== -1);
+    if (shape.length - known.length > 1) throw new Error(`reshape: more than one -1 in ${fmtShape(shape)}`);
+    const rest = numel(known);
+    const full = shape.map((s) => (s === -1 ? (rest === 0 ? 0 : this.size / rest) : s));
+    if (numel(full) !== this.size || full.some((s) => !Number.isInteger(s) || s < 0)) {
+      throw new Error(`reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(this.shape)} (${this.size} elements)`);
+    }
+    if (sameShape(full, this.shape)) return this;
+    return apply('reshape', [this], { shape: full });
+  }
+  view(shape: number[]): Tensor { return this.reshape(shape); }
+  permute(dims: number[]): Tensor {
+    if (dims.length !== this.ndim) throw new Error(`permute: ${dims.length} dims given for a tensor of rank ${this.ndim}`);
+    const d = dims.map((v) => normDim('permute', v, this.ndim));
+    if (new Set(d).size !== d.length) throw new Error(`permute: dims [${dims.join(', ')}] are not a permutation`);
+    if (d.every((v, i) => v === i)) return this;
+    return apply('permute', [this], { dims: d });
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    const perm = [...Array(this.ndim).keys()];
+    const a = normDim('transpose', dim0, this.ndim), b = normDim('transpose', dim1, this.ndim);
+    [perm[a], perm[b]] = [perm[b], perm[a]];
+    return this.permute(perm);
+  }
+  t(): Tensor {
+    if (this.ndim > 2) throw new Error(`t(): expects a tensor of at most 2 dims, got shape [${this.shape.join(', ')}]`);
+    return this.ndim < 2 ? this : this.transpose(0, 1);
+  }
+  broadcastTo(shape: number[]): Tensor {
+    if (sameShape(this.shape, shape)) return this;
+    return apply('broadcast', [this], { shape });
+  }
+  expand(shape: number[]): Tensor { return this.broadcastTo(shape); }
+  /** this[start:end:step] along dim (negative start/end count from the end, as in Python). */
+  slice(dim: number, start = 0, end?: number, step = 1): Tensor {
+    const d = normDim('slice', dim, this.ndim);
+    const size = this.shape[d];
+    if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+    const clampIdx = (i: number) => Math.min(Math.max(i < 0 ? i + size : i, 0), size);
+    const s = clampIdx(start), e = clampIdx(end ?? size);
+    return apply('slice', [this], { dim: d, start: s, len: Math.max(0, Math.ceil((e - s) / step)), step });
+  }
+  /**
+   * Pads the last dims like torch.nn.functional.pad: `pads` = [last_before, last_after, prev_before, ...].
+   * Modes: constant (value), reflect (edge not repeated; pad < size), replicate.
+   */
+  pad(pads: number[], mode: PadMode = 'constant', value = 0): Tensor {
+    const x = this;
+    if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
+      throw new Error(`pad: ${pads.length} pad values do not fit a tensor of rank ${x.ndim} (need pairs, at most 2 per dim)`);
+    }
+    if (!PAD_MODES.includes(mode)) throw new Error(`pad: unknown mode '${mode}' (constant, reflect, replicate)`);
+    const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+    for (let i = 0; i < pads.length / 2; i++) {
+      const d = x.ndim - 1 - i;
+      before[d] = pads[2 * i];
+      after[d] = pads[2 * i + 1];
+      if (before[d] < 0 || after[d] < 0 || !Number.isInteger(before[d]) || !Number.isInteger(after[d])) {
+        throw new Error(`pad: negative or fractional padding [${pads.join(', ')}] is not supported`);
+      }
+      if (mode === 'reflect' && (before[d] >= x.shape[d] || after[d] >= x.shape[d])) {
+        throw new Error(`pad: reflect padding ${Math.max(before[d], after[d])} must be less than the size ${x.shape[d]} of dim ${d}`);
+      }
+      if (mode === 'replicate' && x.shape[d] === 0 && before[d] + after[d] > 0) throw new Error(`pad: cannot replicate-pad an empty dim ${d}`);
+    }
+    return apply('pad', [x], { before, after, mode, value });
+  }
+  unsqueeze(dim: number): Tensor {
+    const d = normDim('unsqueeze', dim, this.ndim + 1);
+    return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
+  }
+  squeeze(dim?: number): Tensor {
+    if (dim === undefined) return this.reshape(this.shape.filter((s) => s !== 1));
+    const d = normDim('squeeze', dim, this.ndim);
+    return this.shape[d] === 1 ? this.reshape(this.shape.filter((_, i) => i !== d)) : this;
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    if (this.ndim === 0) return this.reshape([1]);
+    const s = normDim('flatten', startDim, this.ndim), e = normDim('flatten', endDim, this.ndim);
+    return this.reshape([...this.shape.slice(0, s), numel(this.shape.slice(s, e + 1)), ...this.shape.slice(e + 1)]);
+  }
+
+  // ---- matmul (PyTorch's semantics: 1-D operands, broadcast batch dims) on the one batched primitive ----
+
+  /**
+   * Batched product of 3-D operands: op(this)[b] @ op(b)[b], op = transpose when tA/tB. Either batch is 1
+   * or the batch (1 means the matrix is shared by the whole batch).
+   */
+  bmm(b: Tensor, tA = false, tB = false): Tensor {
+    return apply('matmul', [this, b], { transA: tA, transB: tB });
+  }
+  matmul(b: Tensor): Tensor {
+    const a = this;
+    if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    const A = a.ndim === 1 ? a.reshape([1, a.shape[0]]) : a;
+    const B = b.ndim === 1 ? b.reshape([b.shape[0], 1]) : b;
+    const [M, K] = A.shape.slice(-2), [K2, N] = B.shape.slice(-2);
+    if (K !== K2) throw new Error(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${K} vs ${K2})`);
+    const batchA = A.shape.slice(0, -2), batchB = B.shape.slice(0, -2);
+    const batchShape = broadcastShapes('matmul', batchA, batchB);
+    const nb = numel(batchShape);
+    let out: Tensor;
+    if (numel(batchB) === 1 && batchA.length > 0) {
+      // A batched against one matrix: fold the batch into the rows, one plain matmul.
+      out = A.reshape([1, numel(batchA) * M, K]).bmm(B.reshape([1, K, N])).reshape([...batchShape, M, N]);
+    } else {
+      const as3 = (t: Tensor, batch: number[], r: number, c: number) =>
+        numel(batch) === 1 ? t.reshape([1, r, c]) : t.broadcastTo([...batchShape, r, c]).reshape([nb, r, c]);
+      out = as3(A, batchA, M, K).bmm(as3(B, batchB, K, N)).reshape([...batchShape, M, N]);
+    }
+    if (a.ndim === 1 && b.ndim === 1) return out.reshape([]);
+    if (a.ndim === 1) return out.reshape([...batchShape, N]);
+    if (b.ndim === 1) return out.reshape([...batchShape, M]);
+    return out;
+  }
+
+  // ---- creation from this tensor's backend ----
+
+  fullLike(value: number): Tensor { return apply('fill', [], { backend: this.backend, shape: [...this.shape], value }); }
+  zerosLike(): Tensor { return this.fullLike(0); }
+  onesLike(): Tensor { return this.fullLike(1); }
 }
 
-/**
- * Runs fn and disposes every tensor created inside it, except those it returns (a tensor, or arrays and
- * plain objects of tensors) and those passed to keep(). Works with async fn too: the scope closes when
- * the promise settles.
- */
-export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
-  const close = (result: unknown) => {
-    const i = scopes.lastIndexOf(scope);
-    if (i >= 0) scopes.splice(i, 1);
-    const kept = new Set<Tensor>();
-    collect(result, kept);
-    for (const t of scope) if (!kept.has(t)) t.dispose();
-    const parent = scopes[scopes.length - 1];
-    if (parent) for (const t of kept) if (!t.isDisposed) parent.add(t);
-  };
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    close(undefined);
-    throw e;
-  }
-  if (result instanceof Promise) {
-    return result.then(
-      (r) => (close(r), r),
-      (e) => {
-        close(undefined);
-        throw e;
-      },
-    ) as T;
-  }
-  close(result);
-  return result;
+const dispatcher = new Dispatcher<Tensor>((backend, storage, shape, viewOf) =>
+  viewOf ? viewOf.viewAs(shape) : new Tensor(backend, storage!, shape));
+
+/** The one dispatch point for primitives (see src/graph/apply.ts). */
+export const apply = dispatcher.apply;
+/** Dispatch counters, for tests. */
+export const dispatchStats = (): { calls: number; recorded: number; depth: number } =>
+  ({ calls: dispatcher.calls, recorded: dispatcher.recorded, depth: dispatcher.depth });
+
+export function scalarLike(v: number, like: Tensor): Tensor {
+  return apply('fill', [], { backend: like.backend, shape: [], value: v });
 }
 
-export function liveTensorCount(): number {
-  return liveTensors;
+export function ternary(op: TernaryOp, c: Tensor, a: Tensor, b: Tensor): Tensor {
+  return apply('ternary', [c, a, b], { op });
+}
+
+export function normDims(op: string, dims: Dims, rank: number): number[] {
+  if (dims === undefined) return [...Array(rank).keys()];
+  const list = (Array.isArray(dims) ? dims : [dims]).map((d) => normDim(op, d, rank));
+  if (new Set(list).size !== list.length) throw new Error(`${op}: repeated dim in [${list.join(', ')}]`);
+  return list.sort((a, b) => a - b);
 }

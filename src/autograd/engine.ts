@@ -1,18 +1,15 @@
-// Reverse-mode autodiff. An op whose inputs require grad records a GradNode on its output: the inputs and
-// a backward function from the output's gradient to one gradient per input (written with tensor ops, so
-// it runs on either backend). backward() walks the graph in reverse topological order, accumulates
-// .grad on leaves, and frees the graph as it goes; a later backward through a freed or disposed part of it
-// throws rather than silently stopping there.
+// Reverse-mode autodiff: grad mode and the backward walk. GradNodes are attached by the one dispatch
+// point, src/graph/apply.ts, with the backward rules of src/graph/primitives.ts (there is no per-op
+// record() any more). backward() walks the graph in reverse topological order, accumulates .grad on
+// leaves, and frees the graph as it goes; a later backward through a freed or disposed part of it
+// throws rather than silently stopping there. Written against the GraphTensor interface, so this module
+// imports neither src/tensor.ts nor any op.
 
-import { Tensor, keep, tidy } from '../tensor.ts';
+import { keep, tidy } from '../graph/scope.ts';
+import type { GraphTensor } from '../graph/types.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 
-export interface GradNode {
-  op: string;
-  inputs: Tensor[];
-  /** Gradient of the output -> gradient of each input (null where an input needs none). */
-  backward: (grad: Tensor) => (Tensor | null)[];
-}
+export type { GradNode } from '../graph/types.ts';
 
 let gradEnabled = true;
 
@@ -33,20 +30,11 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attaches a GradNode to `out` when grad mode is on and some input requires grad. */
-export function record(op: string, inputs: Tensor[], out: Tensor, backward: GradNode['backward']): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out.requiresGrad = true;
-    out.gradFn = { op, inputs, backward };
-  }
-  return out;
-}
-
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+function topoOrder<T extends GraphTensor<T>>(root: T): T[] {
+  const order: T[] = [];
+  const seen = new Set<T>();
   // Iterative DFS: graphs of deep models overflow a recursive one.
-  const stack: [Tensor, boolean][] = [[root, false]];
+  const stack: [T, boolean][] = [[root, false]];
   while (stack.length) {
     const [t, done] = stack.pop()!;
     if (done) {
@@ -66,7 +54,7 @@ function topoOrder(root: Tensor): Tensor[] {
  * Leaves (tensors that require grad and were not made by an op) get .grad, summed over calls until
  * zeroed. The graph is freed unless retainGraph.
  */
-export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+export function backward<T extends GraphTensor<T>>(root: T, grad?: T, opts: { retainGraph?: boolean } = {}): void {
   if (!root.requiresGrad) throw new Error(`backward(): the tensor ${root} does not require grad (no parameter reached it)`);
   if (!grad && root.size !== 1) {
     throw new Error(`backward(): a gradient must be given for a non-scalar output of shape ${fmtShape(root.shape)}`);
@@ -86,9 +74,9 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
         ? 'was disposed (by tidy or dispose()); call backward() inside the tidy that made the graph'
         : 'had its graph freed by an earlier backward(); pass { retainGraph: true } to the first backward()'));
   }
-  const grads = new Map<Tensor, Tensor>();
+  const grads = new Map<T, T>();
   tidy(() => {
-    grads.set(root, grad ?? (root as Tensor & { onesLike(): Tensor }).onesLike());
+    grads.set(root, grad ?? root.onesLike());
     const prev = gradEnabled;
     gradEnabled = false;
     try {

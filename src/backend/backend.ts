@@ -1,12 +1,9 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, ConvGeom, FiniteCheck, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from './kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
 
-export interface Storage {
-  /** Number of float32 elements. */
-  readonly length: number;
-}
+export type { Storage };
 
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';

@@ -2,7 +2,12 @@
 // kernels switch on (shaders/unary.wgsl, binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op
 // means adding it here, in the shader's switch and in the CPU backend's table.
 
-import type { Storage } from './backend.ts';
+/** A backend's buffer: opaque to the layers above (declared here, not in backend.ts, so the two files
+ * import in one direction only). */
+export interface Storage {
+  /** Number of float32 elements. */
+  readonly length: number;
+}
 
 export const UNARY_OPS = [
   'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus',

@@ -1,9 +1,9 @@
-// conv2d and conv_transpose2d (NCHW input, PyTorch weight layouts) with their gradients. All six
-// computations are the three implicit-GEMM kernels of shaders/conv.wgsl (forward, grad input, grad
-// weight), the transposed convolution being the adjoint of the direct one.
+// conv2d and conv_transpose2d (NCHW input, PyTorch weight layouts): argument checks and geometry, then
+// the three conv primitives of src/graph/primitives.ts (the implicit-GEMM kernels of shaders/conv.wgsl:
+// forward, grad input, grad weight), the transposed convolution being the adjoint of the direct one. The
+// gradients are those primitives' rules.
 
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/engine.ts';
+import { apply, type Tensor } from '../tensor.ts';
 import type { ConvGeom } from '../backend/kernels.ts';
 import { fmtShape } from '../shape.ts';
 
@@ -54,13 +54,7 @@ export function convGeom(xShape: number[], wShape: number[], o: Conv2dOptions, o
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   checkConvInputs('conv2d', x, w, bias, w.shape[1]);
   const g = convGeom(x.shape, w.shape, opts);
-  const y = new Tensor(x.backend, x.backend.conv2d(x.storage, w.storage, g), [g.n, g.O, g.OH, g.OW]);
-  // y = w * x:  dx = conv2d^T(dy, w) (grad-input kernel),  dw = dy (x) x correlated (grad-weight kernel)
-  const out = record('conv2d', [x, w], y, (dy) => [
-    new Tensor(x.backend, x.backend.conv2dGradInput(dy.storage, w.storage, g), x.shape),
-    new Tensor(x.backend, x.backend.conv2dGradWeight(dy.storage, x.storage, g), w.shape),
-  ]);
-  return addBias(out, bias);
+  return addBias(apply('conv2d', [x, w], { geom: g }), bias);
 }
 
 /**
@@ -81,13 +75,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
   if (Hout <= 0 || Wout <= 0) throw new Error(`conv_transpose2d: output size ${Hout}x${Wout} is not positive for input ${fmtShape(x.shape)}`);
   // The direct conv that maps [n, Cout, Hout, Wout] to x's shape [n, Cin, H, W].
   const g = convGeom([n, Cout, Hout, Wout], [Cin, Cout, KH, KW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] }, [H, W]);
-  const y = new Tensor(x.backend, x.backend.conv2dGradInput(x.storage, w.storage, g), [n, Cout, Hout, Wout]);
-  // y = conv^T(x):  dx = conv(dy) (forward kernel),  dw = grad-weight kernel with x as the "output grad"
-  const out = record('conv_transpose2d', [x, w], y, (dy) => [
-    new Tensor(x.backend, x.backend.conv2d(dy.storage, w.storage, g), x.shape),
-    new Tensor(x.backend, x.backend.conv2dGradWeight(x.storage, dy.storage, g), w.shape),
-  ]);
-  return addBias(out, bias);
+  return addBias(apply('conv2d_grad_input', [x, w], { geom: g }), bias);
 }
 
 function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
@@ -98,18 +86,18 @@ function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
 }
 
 /**
- * Gradient of conv2d with respect to its input (torch.nn.grad.conv2d_input): the input-gradient kernel
- * on its own, for benchmarks and custom backward passes.
+ * Gradient of conv2d with respect to its input (torch.nn.grad.conv2d_input): the input-gradient primitive
+ * on its own, for benchmarks and custom backward passes (differentiable, like every primitive).
  */
 export function conv2dInput(inputSize: number[], weight: Tensor, gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
   const g = convGeom(inputSize, weight.shape, opts);
   checkGradOutput('conv2d_input', gradOutput, g);
-  return new Tensor(weight.backend, weight.backend.conv2dGradInput(gradOutput.storage, weight.storage, g), [...inputSize]);
+  return apply('conv2d_grad_input', [gradOutput, weight], { geom: g });
 }
 
 /** Gradient of conv2d with respect to its weight (torch.nn.grad.conv2d_weight). */
 export function conv2dWeight(input: Tensor, weightSize: number[], gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
   const g = convGeom(input.shape, weightSize, opts);
   checkGradOutput('conv2d_weight', gradOutput, g);
-  return new Tensor(input.backend, input.backend.conv2dGradWeight(gradOutput.storage, input.storage, g), [...weightSize]);
+  return apply('conv2d_grad_weight', [gradOutput, input], { geom: g });
 }

@@ -1,6 +1,7 @@
-// Creation ops: tensor(), zeros, ones, full, arange, linspace, eye and their *_like forms.
+// Creation ops: tensor(), zeros, ones, full, arange, linspace, eye and their *_like forms, on the upload
+// and fill primitives (src/graph/primitives.ts).
 
-import { Tensor } from '../tensor.ts';
+import { apply, type Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmtShape, numel } from '../shape.ts';
@@ -60,7 +61,7 @@ export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: 
   }
   checkShape('tensor', sh);
   if (numel(sh) !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape ${fmtShape(sh)}`);
-  const t = new Tensor(backend, backend.upload(flat), sh);
+  const t = apply('upload', [], { backend, shape: sh, data: flat });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }
@@ -68,15 +69,15 @@ export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: 
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
   const sh = checkShape('full', shape);
-  const t = new Tensor(backend, backend.fill(numel(sh), value), sh);
+  const t = apply('fill', [], { backend, shape: sh, value });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }
 export const zeros = (shape: number[], opts: CreateOptions = {}) => full(shape, 0, opts);
 export const ones = (shape: number[], opts: CreateOptions = {}) => full(shape, 1, opts);
-export const fullLike = (t: Tensor, value: number) => full(t.shape, value, { backend: t.backend });
-export const zerosLike = (t: Tensor) => fullLike(t, 0);
-export const onesLike = (t: Tensor) => fullLike(t, 1);
+export const fullLike = (t: Tensor, value: number) => t.fullLike(value);
+export const zerosLike = (t: Tensor) => t.zerosLike();
+export const onesLike = (t: Tensor) => t.onesLike();
 
 /** Values start, start+step, ... below end (torch.arange). */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {

@@ -74,7 +74,12 @@ export function instanceNorm(x: Tensor, weight: Tensor | null = null, bias: Tens
   return normalize(xc, xc.square().mean(dims, true), weight, bias, channelShape(x), eps);
 }
 
-/** Copies src's values into dst's storage (for running statistics and optimizer-free updates). */
+/**
+ * Copies src's values into dst's storage (for running statistics and optimizer-free updates). An in-place
+ * state update, like the optimizers' fused step and data batches' write(): not a primitive of the graph
+ * (src/graph/primitives.ts), so it calls the backend directly. A traced step will treat these as state
+ * writes at the end of the trace.
+ */
 export function assignInPlace(dst: Tensor, src: Tensor): void {
   if (!sameShape(dst.shape, src.shape)) throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
   const st = dst.shape.length ? dst.shape.map((_, i) => dst.shape.slice(i + 1).reduce((a, b) => a * b, 1)) : [];

@@ -2,7 +2,7 @@
 // ceil(n/4) counter blocks from its generator, so results depend only on (seed, offset) and are the
 // same on both backends (bit-identical words; uniform exactly, normal to float rounding).
 
-import { Tensor } from '../tensor.ts';
+import { apply, type Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
 import { philoxWords, type RandomKind } from '../backend/kernels.ts';
 import { defaultGenerator, type Generator } from '../random/philox.ts';
@@ -19,7 +19,7 @@ function draw(op: string, shape: number[], kind: RandomKind, scale: number, shif
   const gen = opts.generator ?? defaultGenerator;
   const n = numel(sh);
   const offset = gen.take(n);
-  const t = new Tensor(backend, backend.random(n, { kind, ...philoxWords(gen.seed, offset), scale, shift, p }), sh);
+  const t = apply('random', [], { backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, offset), scale, shift, p } });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }

@@ -1,0 +1,426 @@
+// The primitive table: every operation that reaches a backend kernel is one row here, with its shape
+// rule, its backend call and its backward rule (the vector-Jacobian product, formula in the comment above
+// it: x the inputs, y the output, g the output's gradient). src/graph/apply.ts is the only caller.
+// Everything else (mean, softmax, logsumexp, losses, linear, batch norm, ...) is a composition of these
+// rows, so its gradient comes free (tinygrad's mixin/gradient.py: ~25 primitives, one rule table).
+// The table is typed { [P in Primitive]: Rule<P> } (jax-js's src/frontend/jvp.ts does the same), so a
+// primitive without a rule does not compile. Backward rules are written with tensor methods and the
+// `apply` they are handed, against the GraphTensor interface, so they run on either backend and would
+// be recorded by a tracer like any other op.
+
+import type { Backend, Storage } from '../backend/backend.ts';
+import type { BinaryOp, ConvGeom, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
+import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
+import type { GraphTensor } from './types.ts';
+
+/** Each primitive's parameters (everything but its tensor inputs). */
+export interface Params {
+  unary: { op: UnaryOp; p0: number; p1: number };
+  /** Broadcasting over the inputs' shapes (numpy rules). */
+  binary: { op: BinaryOp };
+  ternary: { op: TernaryOp };
+  /** dims sorted and distinct. */
+  reduce: { op: ReduceOp; dims: number[]; keepdim: boolean };
+  /** A view: the output shares the input's storage. */
+  reshape: { shape: number[] };
+  permute: { dims: number[] };
+  broadcast: { shape: number[] };
+  /** Elements start, start + step, ... (len of them) along dim. */
+  slice: { dim: number; start: number; len: number; step: number };
+  /** slice's adjoint: the input scattered into zeros of `shape` at the sliced positions. */
+  unslice: { shape: number[]; dim: number; start: number; step: number };
+  concat: { dim: number };
+  pad: { before: number[]; after: number[]; mode: PadMode; value: number };
+  /** 3-D batched op(a) @ op(b); a batch of 1 is shared by the whole batch. */
+  matmul: { transA: boolean; transB: boolean };
+  conv2d: { geom: ConvGeom };
+  /** conv2d's input gradient from (dy, w); also conv_transpose2d's forward. */
+  conv2d_grad_input: { geom: ConvGeom };
+  /** conv2d's weight gradient from (dy, x). */
+  conv2d_grad_weight: { geom: ConvGeom };
+  random: { backend: Backend; shape: number[]; spec: RandomSpec };
+  fill: { backend: Backend; shape: number[]; value: number };
+  upload: { backend: Backend; shape: number[]; data: Float32Array | Float64Array };
+}
+export type Primitive = keyof Params;
+
+/** The dispatch function as backward rules see it (src/graph/apply.ts's apply, for any tensor type). */
+export type Apply<T> = <P extends Primitive>(prim: P, inputs: T[], params: Params[P]) => T;
+
+export type BackwardRule<P extends Primitive> =
+  <T extends GraphTensor<T>>(g: T, x: T[], y: T, p: Params[P], apply: Apply<T>) => (T | null)[];
+
+export interface Rule<P extends Primitive> {
+  /** Output shape from the input shapes; throws the op's error where they do not fit. */
+  shape(x: number[][], p: Params[P]): number[];
+  /** The backend call: a new storage, or 'view' where the output shares input 0's storage. */
+  run(b: Backend, x: Storage[], p: Params[P], outShape: number[], xShapes: number[][]): Storage | 'view';
+  /** null: not differentiable (creation, random draws), never recorded. */
+  backward: BackwardRule<P> | null;
+  /** Where only some parameter values are differentiable (argmax is a reduce): false = not recorded. */
+  recorded?(p: Params[P]): boolean;
+}
+
+// ---- helpers of the backward rules (compositions of primitives) ----
+
+/** Sums a broadcast gradient back to `shape` (leading dims, and dims where shape has 1). */
+export function sumTo<T extends GraphTensor<T>>(g: T, shape: number[]): T {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let d = 0; d < g.ndim; d++) if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) dims.push(d);
+  const s = dims.length ? g.sum(dims, true) : g;
+  return s.reshape(shape);
+}
+
+// (Module-level functions, not closures inside the rules: see Recorded in apply.ts for why.)
+const un = <T>(apply: Apply<T>, op: UnaryOp, x: T, p0 = 0, p1 = 0) => apply('unary', [x], { op, p0, p1 });
+const sliceOf = <T>(apply: Apply<T>, x: T, dim: number, start: number, len: number) => apply('slice', [x], { dim, start, len, step: 1 });
+const mm = <T>(apply: Apply<T>, l: T, r: T, transA: boolean, transB: boolean) => apply('matmul', [l, r], { transA, transB });
+/** Each input's gradient summed back to its shape (the binary ops broadcast). */
+function sumBoth<T extends GraphTensor<T>>(a: T, b: T, ga: T | null, gb: T | null): (T | null)[] {
+  return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+}
+/** x (size 1..S along dim) placed at offset `at` in zeros of size S along dim: a constant pad of that dim. */
+function placeAt<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number, at: number, S: number): T {
+  const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+  before[dim] = at;
+  after[dim] = S - at - x.shape[dim];
+  return apply('pad', [x], { before, after, mode: 'constant', value: 0 });
+}
+/** The elements of x along dim in reverse order (a concat of unit slices; pads are a few wide). */
+function reversed<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number): T {
+  const n = x.shape[dim];
+  if (n === 1) return x;
+  return apply('concat', Array.from({ length: n }, (_, i) => sliceOf(apply, x, dim, n - 1 - i, 1)), { dim });
+}
+
+/** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
+function gather(b: Backend, x: Storage, outShape: number[], strides: number[], offset = 0): Storage {
+  const out = b.empty(numel(outShape));
+  if (numel(outShape) > 0) b.copyStrided(x, out, outShape, strides, offset, contiguousStrides(outShape), 0);
+  return out;
+}
+
+const keptShape = (shape: number[], dims: number[]) => shape.map((s, d) => (dims.includes(d) ? 1 : s));
+
+/**
+ * Reduces `dims` of x (any set, sorted) into a storage laid out as the keepdim result. The kernel reduces
+ * contiguous rows, so the reduced dims are first moved last (a strided copy, skipped when they already
+ * are). Reduced dims that end the shape are already contiguous rows: they are reduced first and the others
+ * on the smaller result, so only that is permuted (batch norm's [n, c, h, w] over [0, 2, 3] copies [n, c],
+ * not the whole input). sum, max and min compose this way; the arg-reductions take one dim.
+ */
+function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], dims: number[]): Storage {
+  const rank = shape.length;
+  let tail = 0;
+  while (tail < dims.length && dims[dims.length - 1 - tail] === rank - 1 - tail) tail++;
+  if (tail > 0 && tail < dims.length && (op === 'sum' || op === 'max' || op === 'min') && numel(shape) > 0) {
+    const innerDims = dims.slice(dims.length - tail);
+    const inner = reduceStorage(b, op, x, shape, innerDims);
+    const rest = reduceStorage(b, op, inner, keptShape(shape, innerDims), dims.slice(0, dims.length - tail));
+    b.free(inner);
+    return rest;
+  }
+  const keptDims = [...Array(rank).keys()].filter((d) => !dims.includes(d));
+  const R = numel(dims.map((d) => shape[d]));
+  const rows = numel(keptDims.map((d) => shape[d]));
+  if (R === 0) return b.fill(rows, 0);
+  const order = [...keptDims, ...dims];
+  if (order.every((d, i) => d === i)) return b.reduce(op, x, rows, R);
+  const st = contiguousStrides(shape);
+  const src = gather(b, x, order.map((d) => shape[d]), order.map((d) => st[d]));
+  const out = b.reduce(op, src, rows, R);
+  b.free(src);
+  return out;
+}
+
+// ---- the table ----
+
+export const RULES: { [P in Primitive]: Rule<P> } = {
+  unary: {
+    shape: ([x]) => x,
+    run: (b, [x], p) => b.unary(p.op, x, p.p0, p.p1),
+    backward: (g, [x], y, { op, p0, p1 }, apply) => {
+      switch (op) {
+        // d(-x) = -g
+        case 'neg': return [g.neg()];
+        // d exp(x) = g * y
+        case 'exp': return [g.mul(y)];
+        // d log(x) = g / x
+        case 'log': return [g.div(x)];
+        // d sqrt(x) = g * 0.5 / y
+        case 'sqrt': return [g.mul(0.5).div(y)];
+        // d x^-1/2 = -0.5 g y^3
+        case 'rsqrt': return [g.mul(y.pow(3)).mul(-0.5)];
+        // d |x| = g * sign(x)
+        case 'abs': return [g.mul(un(apply, 'sign', x))];
+        // d relu(x) = g * [x > 0]
+        case 'relu': return [g.mul(un(apply, 'step', x))];
+        // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0
+        case 'leaky_relu': return [g.mul(un(apply, 'affine', un(apply, 'step', x), 1 - p0, p0))];
+        // d sigmoid(x) = g * y (1 - y)
+        case 'sigmoid': return [g.mul(y).mul(un(apply, 'affine', y, -1, 1))];
+        // d tanh(x) = g * (1 - y^2)
+        case 'tanh': return [g.mul(un(apply, 'affine', un(apply, 'square', y), -1, 1))];
+        // d softplus(x) = g * sigmoid(x)
+        case 'softplus': return [g.mul(un(apply, 'sigmoid', x))];
+        // d clamp(x, lo, hi) = g * [lo <= x <= hi]
+        case 'clamp': return [g.mul(x.ge(p0)).mul(x.le(p1))];
+        // d x^p = g * p x^(p-1), p = p0
+        case 'pow_scalar': return [p0 === 0 ? null : g.mul(x.pow(p0 - 1)).mul(p0)];
+        // d (s x + t) = g * s, s = p0
+        case 'affine': return [g.mul(p0)];
+        // d 1/x = -g y^2
+        case 'reciprocal': return [g.mul(un(apply, 'square', y)).neg()];
+        // d x^2 = 2 g x
+        case 'square': return [g.mul(x).mul(2)];
+        // piecewise constant: no gradient
+        case 'sign': case 'step': return [null];
+      }
+    },
+  },
+
+  binary: {
+    shape: ([a, b], p) => broadcastShapes(p.op, a, b),
+    run: (b, [x0, x1], p, shape, [s0, s1]) => b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
+    backward: (g, [a, b], y, { op }, apply) => {
+      switch (op) {
+        // d(a + b) = (g, g)
+        case 'add': return sumBoth(a, b, g, g);
+        // d(a - b) = (g, -g)
+        case 'sub': return sumBoth(a, b, g, g.neg());
+        // d(a b) = (g b, g a)
+        case 'mul': return sumBoth(a, b, g.mul(b), g.mul(a));
+        // d(a / b) = (g / b, -g y / b)
+        case 'div': return sumBoth(a, b, g.div(b), g.mul(y).div(b).neg());
+        // d a^b = (g b a^(b-1), g y log a)
+        case 'pow': return sumBoth(a, b, g.mul(b).mul(a.pow(b.sub(1))), g.mul(y).mul(a.log()));
+        // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
+        case 'maximum': {
+          const m = a.gt(b).add(a.eq(b).mul(0.5));
+          return sumBoth(a, b, g.mul(m), g.mul(un(apply, 'affine', m, -1, 1)));
+        }
+        // d min(a, b): to the smaller, split evenly on ties
+        case 'minimum': {
+          const m = a.lt(b).add(a.eq(b).mul(0.5));
+          return sumBoth(a, b, g.mul(m), g.mul(un(apply, 'affine', m, -1, 1)));
+        }
+        // comparisons are piecewise constant: no gradient
+        case 'eq': case 'ne': case 'lt': case 'le': case 'gt': case 'ge': return [null, null];
+      }
+    },
+  },
+
+  ternary: {
+    shape: ([c, a, b], p) => broadcastShapes(p.op, c, a, b),
+    run: (be, [c, a, b], p, shape, [sc, sa, sb]) =>
+      be.ternary(p.op, c, a, b, shape, broadcastStrides(sc, shape), broadcastStrides(sa, shape), broadcastStrides(sb, shape)),
+    backward: (g, [c, a, b], _y, { op }, apply) => {
+      if (op === 'where') {
+        // d where(c, a, b) = (-, g [c], g [!c])
+        const z = g.mul(0);
+        return [null, sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape), sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape)];
+      }
+      // d (c a + b) = (g a, g c, g)
+      return [sumTo(g.mul(a), c.shape), sumTo(g.mul(c), a.shape), sumTo(g, b.shape)];
+    },
+  },
+
+  reduce: {
+    shape: ([x], { op, dims, keepdim }) => {
+      if (op !== 'sum' && numel(dims.map((d) => x[d])) === 0) throw new Error(`${op}: cannot reduce an empty dimension of a tensor of shape ${fmtShape(x)}`);
+      return keepdim ? keptShape(x, dims) : x.filter((_, d) => !dims.includes(d));
+    },
+    run: (b, [x], { op, dims }, _out, [shape]) => reduceStorage(b, op, x, shape, dims),
+    recorded: (p) => p.op === 'sum' || p.op === 'max' || p.op === 'min',
+    backward: (g, [x], y, { op, dims }) => {
+      const keep = keptShape(x.shape, dims);
+      // d sum(x) = g broadcast back over the reduced dims
+      if (op === 'sum') return [g.reshape(keep).broadcastTo(x.shape)];
+      // d max(x) = g * [x == y] / (number of ties): the gradient is shared evenly among the maxima (min alike)
+      const mask = x.eq(y.reshape(keep));
+      return [mask.mul(g.reshape(keep)).div(mask.sum(dims, true))];
+    },
+  },
+
+  reshape: {
+    shape: ([x], { shape }) => {
+      if (numel(shape) !== numel(x)) throw new Error(`reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(x)} (${numel(x)} elements)`);
+      return shape;
+    },
+    run: () => 'view',
+    // d reshape(x) = g reshaped back
+    backward: (g, [x]) => [g.reshape(x.shape)],
+  },
+
+  permute: {
+    shape: ([x], { dims }) => dims.map((i) => x[i]),
+    run: (b, [x], { dims }, out, [shape]) => {
+      const st = contiguousStrides(shape);
+      return gather(b, x, out, dims.map((i) => st[i]));
+    },
+    // d permute(x, p) = permute(g, p^-1)
+    backward: (g, _x, _y, { dims }) => {
+      const inv = new Array<number>(dims.length);
+      dims.forEach((v, i) => (inv[v] = i));
+      return [g.permute(inv)];
+    },
+  },
+
+  broadcast: {
+    shape: ([x], { shape }) => {
+      const out = broadcastShapes('broadcast_to', x, shape);
+      if (!sameShape(out, shape)) throw new Error(`broadcast_to: cannot broadcast ${fmtShape(x)} to ${fmtShape(shape)}`);
+      return shape;
+    },
+    run: (b, [x], { shape }, _out, [xs]) => gather(b, x, shape, broadcastStrides(xs, shape)),
+    // d broadcast(x) = g summed over the broadcast dims
+    backward: (g, [x]) => [sumTo(g, x.shape)],
+  },
+
+  slice: {
+    shape: ([x], { dim, len }) => x.map((v, i) => (i === dim ? len : v)),
+    run: (b, [x], { dim, start, step }, out, [shape]) => {
+      const st = contiguousStrides(shape);
+      return gather(b, x, out, st.map((v, i) => (i === dim ? v * step : v)), start * st[dim]);
+    },
+    // d slice(x) = g scattered into zeros at the sliced positions
+    backward: (g, [x], _y, { dim, start, step }, apply) => [apply('unslice', [g], { shape: x.shape, dim, start, step })],
+  },
+
+  unslice: {
+    shape: (_x, { shape }) => shape,
+    run: (b, [x], { dim, start, step }, out, [shape]) => {
+      const res = b.fill(numel(out), 0);
+      const st = contiguousStrides(out);
+      if (numel(shape) > 0) b.copyStrided(x, res, shape, contiguousStrides(shape), 0, st.map((v, i) => (i === dim ? v * step : v)), start * st[dim]);
+      return res;
+    },
+    // unslice is linear and slice is its adjoint: d unslice(x) = slice(g)
+    backward: (g, [x], _y, { dim, start, step }, apply) => [apply('slice', [g], { dim, start, len: x.shape[dim], step })],
+  },
+
+  concat: {
+    shape: (xs, { dim }) => {
+      for (const t of xs) {
+        if (t.length !== xs[0].length || t.some((s, i) => i !== dim && s !== xs[0][i])) {
+          throw new Error(`cat: shapes ${xs.map((q) => fmtShape(q)).join(', ')} differ outside dim ${dim}`);
+        }
+      }
+      return xs[0].map((s, i) => (i === dim ? xs.reduce((a, t) => a + t[dim], 0) : s));
+    },
+    run: (b, xs, { dim }, shape, shapes) => {
+      const out = b.empty(numel(shape));
+      const ost = contiguousStrides(shape);
+      let off = 0;
+      xs.forEach((x, k) => {
+        if (numel(shapes[k]) > 0) b.copyStrided(x, out, shapes[k], contiguousStrides(shapes[k]), 0, ost, off * ost[dim]);
+        off += shapes[k][dim];
+      });
+      return out;
+    },
+    // d cat(x_1..x_n) = the consecutive slices of g along dim
+    backward: (g, xs, _y, { dim }, apply) => {
+      let o = 0;
+      return xs.map((t) => {
+        const part = sliceOf(apply, g, dim, o, t.shape[dim]);
+        o += t.shape[dim];
+        return part;
+      });
+    },
+  },
+
+  pad: {
+    shape: ([x], { before, after }) => x.map((s, d) => s + before[d] + after[d]),
+    run: (b, [x], { before, after, mode, value }, _out, [shape]) => b.pad(x, shape, before, after, mode, value),
+    // The adjoint of padding, dim by dim (padding is separable), written with slice, concat, pad and add:
+    //  constant:  dx = g's interior g[b : b + S]
+    //  replicate: dx = interior, plus sum(g[0 : b]) added at x[0] and sum(g[b + S :]) at x[S - 1]
+    //  reflect:   dx = interior, plus g[b - c] added at x[c] for c = 1..b (the left border, reversed)
+    //             and g[b + S + j] at x[S - 2 - j] for j = 0..a-1 (the right one)
+    // (b, a the pads before and after along the dim, S its size). This replaced a dense 0/1 selection
+    // matrix P built on the host and a matmul by P^T.
+    backward: (g, [x], _y, { before, after, mode }, apply) => {
+      let r = g;
+      for (let d = x.ndim - 1; d >= 0; d--) {
+        const bd = before[d], ad = after[d], S = x.shape[d];
+        if (!bd && !ad) continue;
+        let dx = sliceOf(apply, r, d, bd, S);
+        if (mode === 'replicate') {
+          if (bd) dx = dx.add(placeAt(apply, sliceOf(apply, r, d, 0, bd).sum(d, true), d, 0, S));
+          if (ad) dx = dx.add(placeAt(apply, sliceOf(apply, r, d, bd + S, ad).sum(d, true), d, S - 1, S));
+        } else if (mode === 'reflect') {
+          if (bd) dx = dx.add(placeAt(apply, reversed(apply, sliceOf(apply, r, d, 0, bd), d), d, 1, S));
+          if (ad) dx = dx.add(placeAt(apply, reversed(apply, sliceOf(apply, r, d, bd + S, ad), d), d, S - 1 - ad, S));
+        }
+        r = dx;
+      }
+      return [r];
+    },
+  },
+
+  matmul: {
+    shape: ([a, b], { transA: tA, transB: tB }) => {
+      const [bA, a0, a1] = a, [bB, b0, b1] = b;
+      const M = tA ? a1 : a0, K = tA ? a0 : a1;
+      const K2 = tB ? b1 : b0, N = tB ? b0 : b1;
+      if (K !== K2) {
+        throw new Error(`matmul: inner dimensions differ: ${fmtShape(a)}${tA ? '^T' : ''} @ ${fmtShape(b)}${tB ? '^T' : ''} (${K} vs ${K2})`);
+      }
+      const batch = Math.max(bA, bB);
+      if ((bA !== 1 && bA !== batch) || (bB !== 1 && bB !== batch)) throw new Error(`matmul: batch sizes ${bA} and ${bB} differ`);
+      return [batch, M, N];
+    },
+    run: (be, [a, b], { transA, transB }, [batch, M, N], [sa, sb]) => {
+      const K = transA ? sa[1] : sa[2];
+      if (batch * M * N === 0) return be.fill(batch * M * N, 0);
+      return be.matmul(a, b, { batch, M, N, K, transA, transB, strideA: sa[0] === 1 ? 0 : M * K, strideB: sb[0] === 1 ? 0 : K * N });
+    },
+    // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g; an operand shared by the batch (batch 1)
+    // sums its gradient over the batch. The kernel reads either operand transposed: no transpose copies.
+    backward: (g, [a, b], y, { transA: tA, transB: tB }, apply) => {
+      let ga = tA ? mm(apply, b, g, tB, true) : mm(apply, g, b, false, !tB);
+      let gb = tB ? mm(apply, g, a, true, tA) : mm(apply, a, g, !tA, false);
+      const batch = y.shape[0];
+      if (a.shape[0] === 1 && batch > 1) ga = ga.sum(0, true);
+      if (b.shape[0] === 1 && batch > 1) gb = gb.sum(0, true);
+      return [ga, gb];
+    },
+  },
+
+  // The three implicit-GEMM kernels of shaders/conv.wgsl. Each is linear in each input, and the other two
+  // are its adjoints, so the set is closed under differentiation (the backward of a backward stays in it).
+  conv2d: {
+    shape: (_x, { geom: g }) => [g.n, g.O, g.OH, g.OW],
+    run: (b, [x, w], { geom }) => b.conv2d(x, w, geom),
+    // y = conv(x, w):  dx = conv_grad_input(g, w),  dw = conv_grad_weight(g, x)
+    backward: (g, [x, w], _y, p, apply) => [apply('conv2d_grad_input', [g, w], p), apply('conv2d_grad_weight', [g, x], p)],
+  },
+  conv2d_grad_input: {
+    shape: (_x, { geom: g }) => [g.n, g.C, g.H, g.W],
+    run: (b, [dy, w], { geom }) => b.conv2dGradInput(dy, w, geom),
+    // y = conv^T(a, w) (a shaped like conv's output):  da = conv(g, w),  dw = conv_grad_weight(a, g)
+    backward: (g, [a, w], _y, p, apply) => [apply('conv2d', [g, w], p), apply('conv2d_grad_weight', [a, g], p)],
+  },
+  conv2d_grad_weight: {
+    shape: (_x, { geom: g }) => [g.O, g.C, g.KH, g.KW],
+    run: (b, [dy, x], { geom }) => b.conv2dGradWeight(dy, x, geom),
+    // y = conv_grad_weight(dy, x), read g as a weight:  d dy = conv(x, g),  dx = conv_grad_input(dy, g)
+    backward: (g, [dy, x], _y, p, apply) => [apply('conv2d', [x, g], p), apply('conv2d_grad_input', [dy, g], p)],
+  },
+
+  // Sources: no inputs, no gradient. The random draw's counter is taken from the generator by the caller
+  // (src/ops/random.ts); a traced step will need it as device data rather than a constant.
+  random: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.random(numel(p.shape), p.spec), backward: null },
+  fill: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.fill(numel(p.shape), p.value), backward: null },
+  upload: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.upload(p.data), backward: null },
+};
+
+/** The primitives, listed at run time (tests check each kernel-vocabulary op maps to a row). */
+export const PRIMITIVES = Object.keys(RULES) as Primitive[];
+
+/** Primitives without tensor inputs take their backend from the params. */
+export function sourceBackend(p: object): Backend | undefined {
+  return (p as { backend?: Backend }).backend;
+}

@@ -1,0 +1,55 @@
+// The tensor as the graph layer sees it: the fields and the few methods that backward rules and the
+// autograd engine use. src/tensor.ts's Tensor implements it; src/graph and src/autograd name only this
+// interface, never the class, so no module below tensor.ts imports it (the import cycles of the old
+// tensor.ts <-> autograd/engine.ts design). F-bounded (T is the implementing class), so rule code
+// written against it returns the caller's own tensor type.
+
+import type { Backend, Storage } from '../backend/backend.ts';
+import type { PadMode } from '../backend/kernels.ts';
+
+/** What an op recorded on its output while grad mode was on: its inputs and the vector-Jacobian product. */
+export interface GradNode<T> {
+  op: string;
+  inputs: T[];
+  /** Gradient of the output -> gradient of each input (null where an input needs none). */
+  backward: (grad: T) => (T | null)[];
+}
+
+export interface GraphTensor<T extends GraphTensor<T>> {
+  readonly id: number;
+  readonly shape: number[];
+  readonly backend: Backend;
+  readonly storage: Storage;
+  readonly size: number;
+  readonly ndim: number;
+  readonly isDisposed: boolean;
+  requiresGrad: boolean;
+  grad: T | null;
+  gradFn: GradNode<T> | null;
+  graphFreed: boolean;
+  name?: string;
+  dispose(): void;
+  toString(): string;
+
+  add(b: T | number): T;
+  sub(b: T | number): T;
+  mul(b: T | number): T;
+  div(b: T | number): T;
+  pow(b: T | number): T;
+  neg(): T;
+  log(): T;
+  eq(b: T | number): T;
+  gt(b: T | number): T;
+  lt(b: T | number): T;
+  ge(b: T | number): T;
+  le(b: T | number): T;
+  where(cond: T, other: T | number): T;
+  sum(dim?: number | number[], keepdim?: boolean): T;
+  reshape(shape: number[]): T;
+  permute(dims: number[]): T;
+  broadcastTo(shape: number[]): T;
+  slice(dim: number, start?: number, end?: number, step?: number): T;
+  pad(pads: number[], mode?: PadMode, value?: number): T;
+  onesLike(): T;
+  zerosLike(): T;
+}

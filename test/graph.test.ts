@@ -1,0 +1,111 @@
+// The one dispatch point (src/graph/apply.ts) and its primitive table (src/graph/primitives.ts): every
+// kernel of the vocabulary maps to a rule, pad's backward is the true adjoint in every mode, and no
+// backend kernel runs outside apply() over a whole training step, each recorded node coming from it.
+import { describe, expect, it } from 'vitest';
+import { gradcheck, tensor, CpuBackend, withBackend, Generator, tidy, type Backend, type Tensor } from '../src/index.ts';
+import { apply, dispatchStats } from '../src/tensor.ts';
+import { RULES, PRIMITIVES, type Primitive } from '../src/graph/primitives.ts';
+import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES } from '../src/backend/kernels.ts';
+import { MlpVAE } from '../src/models/vae.ts';
+import { rng } from './helpers.ts';
+
+const input = (shape: number[], seed: number) => {
+  const r = rng(seed);
+  return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => -2 + 4 * r()) };
+};
+
+// The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
+// in place): a kernel added to the Backend interface without an entry below fails to compile.
+type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
+
+describe('the primitive table', () => {
+  it('has a rule (shape, backend call, backward or null) for every primitive, and every backend kernel is reached by one', () => {
+    for (const p of PRIMITIVES) {
+      const r = RULES[p];
+      expect(typeof r.shape, p).toBe('function');
+      expect(typeof r.run, p).toBe('function');
+      expect(r.backward === null || typeof r.backward === 'function', p).toBe(true);
+    }
+    // The backend's kernel methods and the primitive (or primitive family, whose `op` param picks the
+    // kernel op) that calls each; a Backend kernel added without a primitive fails here.
+    const kernelOf = {
+      unary: ['unary'], binary: ['binary'], ternary: ['ternary'], reduce: ['reduce'],
+      copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'], pad: ['pad'], random: ['random'],
+      fill: ['fill'], upload: ['upload'], matmul: ['matmul'], conv2d: ['conv2d'],
+      conv2dGradInput: ['conv2d_grad_input'], conv2dGradWeight: ['conv2d_grad_weight'],
+    } satisfies Record<KernelMethod, Primitive[]>;
+    const cpu = new CpuBackend();
+    for (const m of Object.keys(kernelOf)) expect(typeof (cpu as never)[m], m).toBe('function');
+    for (const ps of Object.values(kernelOf)) for (const p of ps) expect(PRIMITIVES).toContain(p);
+    // Every op of each family's vocabulary runs through its primitive (forward and, where differentiable, backward).
+    withBackend(cpu, () => tidy(() => {
+      const x = tensor([0.5, 1.5, 2.5, 3.5], [2, 2], { requiresGrad: true });
+      for (const op of UNARY_OPS) expect(apply('unary', [x], { op, p0: 0.5, p1: 1 }).shape).toEqual([2, 2]);
+      for (const op of BINARY_OPS) expect(apply('binary', [x, x], { op }).shape).toEqual([2, 2]);
+      for (const op of TERNARY_OPS) expect(apply('ternary', [x, x, x], { op }).shape).toEqual([2, 2]);
+      for (const op of REDUCE_OPS) expect(apply('reduce', [x], { op, dims: [1], keepdim: false }).shape).toEqual([2]);
+      for (const mode of PAD_MODES) expect(apply('pad', [x], { before: [0, 1], after: [1, 1], mode, value: 0 }).shape).toEqual([3, 4]);
+    }));
+  });
+});
+
+describe("pad's backward is the adjoint (gradcheck, float64)", () => {
+  const cases: { shape: number[]; pads: number[] }[] = [
+    { shape: [5], pads: [1, 1] },
+    { shape: [7], pads: [3, 2] },
+    { shape: [2, 5, 7], pads: [3, 1, 2, 4] },
+    { shape: [1, 2, 5, 3], pads: [2, 2, 4, 3] },
+    { shape: [3, 4], pads: [0, 2, 3, 0] },
+  ];
+  for (const mode of PAD_MODES) {
+    for (const { shape, pads } of cases) {
+      // reflect needs pad < size: use the widest valid pads
+      const p = mode === 'reflect' ? pads.map((v, i) => Math.min(v, shape[shape.length - 1 - (i >> 1)] - 1)) : pads;
+      it(`${mode} pad [${p.join(', ')}] of ${JSON.stringify(shape)}`, () => {
+        const r = gradcheck((t) => t.pad(p, mode, 0.7).mul(t.pad(p, mode, 0.7)), [input(shape, shape.length * 7 + p[0])]);
+        expect(r.ok, `max rel error ${r.maxRelError} at ${JSON.stringify(r.worst)}`).toBe(true);
+      });
+    }
+  }
+});
+
+describe('every op dispatches through apply()', () => {
+  it('no backend kernel runs outside apply() over a VAE training step, and every recorded node comes from it', async () => {
+    const backend = new CpuBackend();
+    const kernels = ['unary', 'binary', 'ternary', 'reduce', 'copyStrided', 'pad', 'random', 'fill', 'upload', 'matmul', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const;
+    const outside: string[] = [];
+    let kernelCalls = 0;
+    for (const k of kernels) {
+      const orig = (backend[k] as (...a: unknown[]) => unknown).bind(backend);
+      (backend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => {
+        kernelCalls++;
+        if (dispatchStats().depth === 0) outside.push(k);
+        return orig(...a);
+      };
+    }
+    await withBackend(backend as Backend, async () => {
+      const model = new MlpVAE({ inputDim: 12, hidden: 6, zDim: 3, generator: new Generator(3), backend } as never);
+      const x = tensor(Float32Array.from({ length: 4 * 12 }, (_, i) => (i % 5) / 5), [4, 12], { backend });
+      tidy(() => {
+        const before = dispatchStats();
+        const t = model.elbo(x, new Generator(4));
+        const mid = dispatchStats();
+        // The nodes of the step's forward graph: each was recorded by apply() (record() is gone).
+        const nodes = new Set<Tensor>();
+        const stack: Tensor[] = [t.loss];
+        while (stack.length) {
+          const n = stack.pop()!;
+          if (!n.gradFn || nodes.has(n)) continue;
+          nodes.add(n);
+          stack.push(...n.gradFn.inputs);
+        }
+        expect(mid.recorded - before.recorded).toBe(nodes.size);
+        expect(mid.calls - before.calls).toBeGreaterThan(nodes.size);
+        t.loss.backward();
+        model.optimizers()[0].step();
+      });
+    });
+    expect(kernelCalls).toBeGreaterThan(50);
+    expect(outside).toEqual([]);
+  });
+});
