@@ -50,6 +50,28 @@ describe('optimizers check that gradients and parameters stay finite', () => {
     }
   }
 
+  it('restoring a checkpoint drops the flags (their step tags may repeat) and is all or nothing', async () => {
+    const [a, b] = params(cpu);
+    const opt = new nn.Adam([a, b], { lr: 0.1 });
+    a.grad = tensor([1, NaN, 1, 1, 1], [5], { backend: cpu });
+    b.grad = tensor([1, 1, 1], [3], { backend: cpu });
+    opt.step();
+    expect(await opt.nonFinite()).toHaveLength(1);
+    // Back to step 0 (as the CLI does after its warm-up steps), then a clean step 1: no stale flag.
+    opt.loadState([null, null], 0);
+    cpu.write(a.storage, Float32Array.from([1, 2, 3, 4, 5]));
+    a.grad = tensor([1, 1, 1, 1, 1], [5], { backend: cpu });
+    opt.step();
+    expect(opt.stepCount).toBe(1);
+    expect(await opt.nonFinite()).toEqual([]);
+    // A slot of the wrong length in the second parameter: nothing is written, the count stays.
+    const m = await opt.stateTensors()[0][0].toArray();
+    expect(() => opt.loadState([[new Float32Array(5), new Float32Array(5)], [new Float32Array(3), new Float32Array(2)]], 7))
+      .toThrow(/optimizer state of layer\.bias: 2 values for 3/);
+    expect(await opt.stateTensors()[0][0].toArray()).toEqual(m);
+    expect(opt.stepCount).toBe(1);
+  });
+
   it('the check adds no dispatch to a step (webgpu)', async () => {
     const backend = await getGpu();
     const [a, b] = params(backend);

@@ -58,19 +58,23 @@ export async function restoreCheckpoint(
   // Validated before anything is written, so a bad file leaves the model as it was.
   const steps = optimizers.length ? optimizerSteps(ckpt.metadata.optimizer_steps, source) : [];
   if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
+  const names = paramNames(model);
+  const slots = optimizers.map((opt) => opt.params.map((p) => {
+    const values = opt.slotNames.map((s) => ckpt.tensors.get(`optim.${names.get(p)}.${s}`)?.data);
+    return values.every((v) => v) ? (values as Float32Array[]) : null;
+  }));
+  optimizers.forEach((opt, o) => {
+    try {
+      opt.checkState(slots[o]);
+    } catch (e) {
+      throw new Error(`${source}: ${(e as Error).message}`);
+    }
+  });
   const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
   try {
     await model.loadStateDict(own);
   } catch (e) {
     throw new Error(`${source} does not fit this model (another model, architecture or --zdim?): ${(e as Error).message}`);
   }
-  if (optimizers.length === 0) return;
-  const names = paramNames(model);
-  optimizers.forEach((opt, o) => {
-    const slots = opt.params.map((p) => {
-      const values = opt.slotNames.map((s) => ckpt.tensors.get(`optim.${names.get(p)}.${s}`)?.data);
-      return values.every((v) => v) ? (values as Float32Array[]) : null;
-    });
-    opt.loadState(slots, steps[o]);
-  });
+  optimizers.forEach((opt, o) => opt.loadState(slots[o], steps[o]));
 }

@@ -47,9 +47,27 @@ export abstract class Optimizer {
   stateTensors(): Tensor[][] {
     return this.params.map((p) => this.state.get(p) ?? []);
   }
-  /** Restores state saved from stateTensors(): per parameter its slot values (or null), and the step count. */
-  loadState(slots: (Float32Array[] | null)[], step: number): void {
+  /** Throws where loadState(slots) would not fit: a parameter count, slot count or length that differs. */
+  checkState(slots: (Float32Array[] | null)[]): void {
     if (slots.length !== this.params.length) throw new Error(`optimizer state for ${slots.length} parameters, but the optimizer has ${this.params.length}`);
+    slots.forEach((values, i) => {
+      const p = this.params[i];
+      if (values && values.length !== this.slotNames.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values.length} slots for ${this.slotNames.length}`);
+      values?.forEach((v) => {
+        if (v.length !== p.size) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${v.length} values for ${p.size}`);
+      });
+    });
+  }
+
+  /**
+   * Restores state saved from stateTensors(): per parameter its slot values (or null), and the step count.
+   * All or nothing (checkState first). The finite flags are dropped: they are tagged with step counts,
+   * and the restored count may repeat one they hold.
+   */
+  loadState(slots: (Float32Array[] | null)[], step: number): void {
+    this.checkState(slots);
+    this.flags?.dispose();
+    this.flags = null;
     this.stepCount = step;
     this.params.forEach((p, i) => {
       const values = slots[i];
@@ -59,10 +77,7 @@ export abstract class Optimizer {
         this.state.delete(p);
         return;
       }
-      this.slots(p, values.length).forEach((st, j) => {
-        if (values[j].length !== st.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values[j].length} values for ${st.length}`);
-        p.backend.write(st, values[j]);
-      });
+      this.slots(p, values.length).forEach((st, j) => p.backend.write(st, values[j]));
     });
   }
 
@@ -119,10 +134,10 @@ export class SGD extends Optimizer {
   readonly slotNames = ['momentum_buffer'] as const;
   constructor(params: Iterable<Tensor>, readonly o: SGDOptions) {
     super(params);
-    if (o.nesterov && (!o.momentum || o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     this.validate();
   }
   private validate(): void {
+    if (this.o.nesterov && (!this.o.momentum || this.o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     checkRange('SGD', 'learning rate', this.o.lr, 0);
     checkRange('SGD', 'momentum', this.o.momentum ?? 0, 0);
     checkRange('SGD', 'dampening', this.o.dampening ?? 0, 0, 1);
