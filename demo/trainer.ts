@@ -9,7 +9,7 @@
 // redraws (kernel compilation, the tuner's trials) stop them for long; a new model's views are drawn
 // twice so that the redraws during training start warm.
 
-import { Generator, backendInfo, kernelChoices, profile, sync, type KernelStats } from '../src/index.ts';
+import { Generator, backendInfo, kernelChoices, profile, sync, type KernelStats, type Tensor } from '../src/index.ts';
 import { Adam, SGD } from '../src/nn/optim.ts';
 import type { LiveModel } from './adapters.ts';
 import type { LossHistory } from './draw.ts';
@@ -59,6 +59,8 @@ export class Trainer {
   private loop: Promise<void> | null = null;
   /** Completion times and item counts of recent steps (the throughput window). */
   private recent: { t: number; items: number }[] = [];
+  /** The model's parameter names, for the finite check's messages (built at the first step). */
+  private names: Map<Tensor, string> | null = null;
 
   constructor(
     readonly live: LiveModel,
@@ -108,8 +110,8 @@ export class Trainer {
     let v: number[], bad: string[];
     try {
       // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.
-      const names = new Map([...this.live.model.namedParameters()].map(([k, p]) => [p, k]));
-      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(names)))]);
+      this.names ??= new Map([...this.live.model.namedParameters()].map(([k, p]) => [p, k]));
+      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(this.names!)))]);
       v = [...terms];
       bad = flags.flat();
     } finally {

@@ -30,13 +30,8 @@ fn apply(v: vec4<f32>) -> vec4<f32> {
       let r = select(log(select(v, one, inf)), inf_of(v, vec4<bool>(false)), inf);
       return select(select(r, inf_of(v, vec4<bool>(true)), v == zero), nan_of(v), nan | (v < zero));
     }
-    // sqrt: NaN below 0 (-0 gives -0), +Inf at +Inf.
-    case 3u: { return select(select(sqrt(v), v, inf | (v == zero)), nan_of(v), nan | (v < zero)); }
-    // rsqrt: +-Inf at +-0, 0 at +Inf, NaN below 0.
-    case 4u: {
-      let r = select(select(inverseSqrt(v), inf_of(v, sign_bit(v)), v == zero), zero, inf);
-      return select(r, nan_of(v), nan | (v < zero));
-    }
+    case 3u: { return sqrt_ieee(v); }
+    case 4u: { return rsqrt_ieee(v); }
     case 5u: { return abs(v); }
     case 6u: { return select(select(zero, v, v > zero), v, nan); }
     case 7u: { return select(select(v * params.p0, v, v > zero), v, nan); }
@@ -63,17 +58,25 @@ fn apply(v: vec4<f32>) -> vec4<f32> {
   }
 }
 
-// torch.pow(tensor, scalar) takes these exponents by their own functions (sqrt, rsqrt, reciprocal,
-// products), which differ from pow at -0 and -Inf (sqrt(-Inf) = NaN, pow(-Inf, 0.5) = Inf); the rest
-// is pow.
-fn pow_scalar(v: vec4<f32>, p: f32) -> vec4<f32> {
+// sqrt: NaN below 0 (-0 gives -0), +Inf at +Inf.
+fn sqrt_ieee(v: vec4<f32>) -> vec4<f32> {
   let zero = vec4<f32>(0.0);
-  let nan = is_nan(v);
-  if (p == 0.5) { return select(select(sqrt(v), v, is_inf(v) | (v == zero)), nan_of(v), nan | (v < zero)); }
-  if (p == -0.5) {
-    let r = select(select(inverseSqrt(v), inf_of(v, sign_bit(v)), v == zero), zero, is_inf(v));
-    return select(r, nan_of(v), nan | (v < zero));
-  }
+  return select(select(sqrt(v), v, is_inf(v) | (v == zero)), nan_of(v), is_nan(v) | (v < zero));
+}
+// rsqrt: +-Inf at +-0, 0 at +Inf, NaN below 0.
+fn rsqrt_ieee(v: vec4<f32>) -> vec4<f32> {
+  let zero = vec4<f32>(0.0);
+  let r = select(select(inverseSqrt(v), inf_of(v, sign_bit(v)), v == zero), zero, is_inf(v));
+  return select(r, nan_of(v), is_nan(v) | (v < zero));
+}
+
+// torch.pow(tensor, scalar) takes 0.5 and -0.5 by sqrt and rsqrt (aten's pow_tensor_scalar), which differ
+// from pow at -0 and -Inf (sqrt(-Inf) = NaN, pow(-Inf, 0.5) = Inf); the CPU reference does the same. The
+// integer exponents 3, -1 and -2 are products here only for accuracy (WGSL's pow is 2^(p log2 |x|));
+// on every special value they agree with C's pow, which the CPU reference computes exactly.
+fn pow_scalar(v: vec4<f32>, p: f32) -> vec4<f32> {
+  if (p == 0.5) { return sqrt_ieee(v); }
+  if (p == -0.5) { return rsqrt_ieee(v); }
   if (p == 3.0) { return v * v * v; }
   if (p == -1.0) { return div_ieee(vec4<f32>(1.0), v); }
   if (p == -2.0) { return div_ieee(vec4<f32>(1.0), v * v); }

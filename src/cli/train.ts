@@ -17,11 +17,11 @@
 // never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
-import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, removePartialWrites } from '../io/safetensors_file.ts';
+import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, writeFileAtomic } from '../io/safetensors_file.ts';
 import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeLossCurves, type Series } from '../io/plot.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
@@ -278,18 +278,6 @@ function makeDirs(dir: string): void {
   }
 }
 
-/** Writes a whole file atomically (a temporary file renamed over it), its temporary file removed on failure. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(fsErrorMessage(e, path));
-  }
-}
-
 /** The metrics rows of a run up to `step` (a resumed run drops the rows of steps its checkpoint has not seen). */
 function metricsUpTo(path: string, step: number): Record<string, number>[] {
   if (!existsSync(path)) return [];
@@ -334,7 +322,6 @@ async function train(o: Opts): Promise<void> {
   const release = lockOut(o.out);
   // Killed by Ctrl-C or a TERM signal: no temporary file and no lock is left behind.
   const onSignal = (signal: NodeJS.Signals) => {
-    removePartialWrites();
     release();
     console.error(`\nstopped by ${signal}; the last checkpoint (if any) is intact`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -395,7 +382,7 @@ async function trainLocked(o: Opts): Promise<void> {
   }
   // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically.
   const rows = resume ? metricsUpTo(metricsPath, startEpoch * job.perEpoch + startIndex) : [];
-  writeAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
   // Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
   // measured every shape before the first real step (kernel choices are then fixed for the run and saved
   // with the checkpoints for --resume). Again while a step still makes new choices: once a convolution

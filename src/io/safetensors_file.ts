@@ -6,27 +6,24 @@ import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'no
 import { dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
 
-/** Temporary files being written now: a signal handler removes them (removePartialWrites). */
-const writing = new Set<string>();
-
-/** Writes atomically: a temporary file beside the target, then a rename; on failure the temporary file goes. */
-export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
+/**
+ * Writes a whole file atomically: a temporary file beside the target, then a rename; on failure the
+ * temporary file goes. Synchronous, so a signal (handled between event-loop turns) never lands mid-write;
+ * a hard kill's leftover is removed by removeOrphanTemps at the next start.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writing.add(tmp);
   try {
-    writeFileSync(tmp, encodeSafetensors(tensors, metadata));
+    writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new Error(fsErrorMessage(e, path));
-  } finally {
-    writing.delete(tmp);
   }
 }
 
-/** Removes the temporary files of writes in progress (for a signal handler: the process exits next). */
-export function removePartialWrites(): void {
-  for (const tmp of writing) rmSync(tmp, { force: true });
+export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 /** Whether a process of this id exists (EPERM: it exists, under another user). */
