@@ -120,3 +120,31 @@ describe('errors name the op and the shapes', () => {
     await expect(acquireDevice({ adapter: 'tpu' as never, quiet: true })).rejects.toThrow(/unknown adapter choice 'tpu'/);
   });
 });
+
+describe('the browser device', () => {
+  // A fake navigator.gpu: the first adapter has expired (Chromium's rejection after a GPU-process
+  // restart), the second works; a third failure is not retried again.
+  function fakeGpu(failures: number) {
+    let asked = 0;
+    const adapter = (n: number) => ({
+      features: new Set<string>(), limits: new Proxy({}, { get: () => 1 }),
+      info: { vendor: 'fake', architecture: '', device: `adapter ${n}`, description: '' },
+      requestDevice: async () => {
+        if (n <= failures) throw new Error("Failed to execute 'requestDevice' on 'GPUAdapter': A valid external Instance reference no longer exists.");
+        return { label: `device of adapter ${n}` };
+      },
+    });
+    return { gpu: { requestAdapter: async () => adapter(++asked) } as unknown as GPU, asked: () => asked };
+  }
+
+  it('asks for a fresh adapter once when the first one has expired', async () => {
+    const { acquireBrowser } = await import('../src/device/gpu.ts');
+    const one = fakeGpu(1);
+    const got = await acquireBrowser(one.gpu);
+    expect(got.description).toBe('fake / adapter 2');
+    expect(one.asked()).toBe(2);
+    const two = fakeGpu(2);
+    await expect(acquireBrowser(two.gpu)).rejects.toThrow(/A valid external Instance reference no longer exists/);
+    expect(two.asked()).toBe(2);
+  });
+});

@@ -122,17 +122,28 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   return acq;
 }
 
-async function acquireBrowser(): Promise<Acquired> {
-  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+/**
+ * The page's device. An adapter can expire before requestDevice succeeds (WebGPU spec, "adapter ... may
+ * become invalid"; Chromium rejects with "A valid external Instance reference no longer exists" when its
+ * GPU process restarted, as it did once under load in the browser tests): then a fresh adapter is asked
+ * for, once, as the spec advises.
+ */
+export async function acquireBrowser(gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu): Promise<Acquired> {
   if (!gpu) {
     throw new Error(
       'WebGPU is not available in this browser (navigator.gpu is undefined): use a recent Chrome or Edge, ' +
         'or Firefox/Safari with WebGPU enabled, over https or localhost.',
     );
   }
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('WebGPU is present but no adapter was returned (GPU blocklisted or disabled?)');
-  return openDevice(gpu, adapter, () => {});
+  for (let attempt = 0; ; attempt++) {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error('WebGPU is present but no adapter was returned (GPU blocklisted or disabled?)');
+    try {
+      return await openDevice(gpu, adapter, () => {});
+    } catch (e) {
+      if (attempt > 0) throw e;
+    }
+  }
 }
 
 export function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
