@@ -2,7 +2,7 @@
 // kernel of the vocabulary maps to a rule, pad's backward is the true adjoint in every mode, and no
 // backend kernel runs outside apply() over a whole training step, each recorded node coming from it.
 import { describe, expect, it } from 'vitest';
-import { gradcheck, tensor, CpuBackend, withBackend, Generator, tidy, type Backend, type Tensor } from '../src/index.ts';
+import { gradcheck, tensor, conv2d, CpuBackend, withBackend, Generator, tidy, type Backend, type Tensor } from '../src/index.ts';
 import { apply, dispatchStats } from '../src/tensor.ts';
 import { RULES, PRIMITIVES, type Primitive } from '../src/graph/primitives.ts';
 import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES } from '../src/backend/kernels.ts';
@@ -107,5 +107,28 @@ describe('every op dispatches through apply()', () => {
     });
     expect(kernelCalls).toBeGreaterThan(50);
     expect(outside).toEqual([]);
+  });
+
+  it('backward runs no kernel for an input that needs no gradient (data, masks, targets)', () => {
+    const backend = new CpuBackend();
+    const calls: string[] = [];
+    for (const k of ['matmul', 'binary', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
+      const orig = (backend[k] as (...a: unknown[]) => unknown).bind(backend);
+      (backend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => (calls.push(k), orig(...a));
+    }
+    const x = tensor(Float32Array.from({ length: 2 * 1 * 5 * 5 }, (_, i) => i / 50), [2, 1, 5, 5], { backend });
+    const w = tensor(Float32Array.from({ length: 3 * 9 }, (_, i) => (i - 13) / 13), [3, 1, 3, 3], { backend, requiresGrad: true });
+    const m = tensor(Float32Array.from({ length: 4 * 6 }, (_, i) => i % 3), [4, 6], { backend });
+    const v = tensor(Float32Array.from({ length: 6 * 2 }, (_, i) => i / 12), [6, 2], { backend, requiresGrad: true });
+    // conv of data x: the weight's gradient only; data @ v and data * v: v's only.
+    const y = withBackend(backend, () => conv2d(x, w).sum().add(m.matmul(v).mul(m.slice(1, 0, 2)).sum()));
+    calls.length = 0;
+    y.backward();
+    expect(calls.filter((c) => c === 'conv2dGradInput')).toEqual([]);
+    expect(calls.filter((c) => c === 'conv2dGradWeight')).toHaveLength(1);
+    expect(calls.filter((c) => c === 'matmul')).toHaveLength(1);
+    // Of the product's gradient only g * mask (for the matmul's output), not g * (m @ v) for the mask.
+    expect(calls.filter((c) => c === 'binary')).toHaveLength(1);
+    expect(w.grad && v.grad && x.grad === null && m.grad === null).toBe(true);
   });
 });

@@ -184,27 +184,30 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   binary: {
     shape: ([a, b], p) => broadcastShapes(p.op, a, b),
     run: (b, [x0, x1], p, shape, [s0, s1]) => b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
+    // Only the inputs that require grad get one (the engine would drop the others): a constant operand,
+    // such as a mask or a loss's target, costs no kernel in the backward pass.
     backward: (g, [a, b], y, { op }, apply) => {
+      const [na, nb] = [a.requiresGrad, b.requiresGrad];
       switch (op) {
         // d(a + b) = (g, g)
         case 'add': return sumBoth(a, b, g, g);
         // d(a - b) = (g, -g)
-        case 'sub': return sumBoth(a, b, g, g.neg());
+        case 'sub': return sumBoth(a, b, g, nb ? g.neg() : null);
         // d(a b) = (g b, g a)
-        case 'mul': return sumBoth(a, b, g.mul(b), g.mul(a));
+        case 'mul': return sumBoth(a, b, na ? g.mul(b) : null, nb ? g.mul(a) : null);
         // d(a / b) = (g / b, -g y / b)
-        case 'div': return sumBoth(a, b, g.div(b), g.mul(y).div(b).neg());
+        case 'div': return sumBoth(a, b, na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null);
         // d a^b = (g b a^(b-1), g y log a)
-        case 'pow': return sumBoth(a, b, g.mul(b).mul(a.pow(b.sub(1))), g.mul(y).mul(a.log()));
+        case 'pow': return sumBoth(a, b, na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null);
         // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
         case 'maximum': {
           const m = a.gt(b).add(a.eq(b).mul(0.5));
-          return sumBoth(a, b, g.mul(m), g.mul(un(apply, 'affine', m, -1, 1)));
+          return sumBoth(a, b, na ? g.mul(m) : null, nb ? g.mul(un(apply, 'affine', m, -1, 1)) : null);
         }
         // d min(a, b): to the smaller, split evenly on ties
         case 'minimum': {
           const m = a.lt(b).add(a.eq(b).mul(0.5));
-          return sumBoth(a, b, g.mul(m), g.mul(un(apply, 'affine', m, -1, 1)));
+          return sumBoth(a, b, na ? g.mul(m) : null, nb ? g.mul(un(apply, 'affine', m, -1, 1)) : null);
         }
         // comparisons are piecewise constant: no gradient
         case 'eq': case 'ne': case 'lt': case 'le': case 'gt': case 'ge': return [null, null];
@@ -220,10 +223,11 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       if (op === 'where') {
         // d where(c, a, b) = (-, g [c], g [!c])
         const z = g.mul(0);
-        return [null, sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape), sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape)];
+        return [null, a.requiresGrad ? sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape) : null,
+          b.requiresGrad ? sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape) : null];
       }
       // d (c a + b) = (g a, g c, g)
-      return [sumTo(g.mul(a), c.shape), sumTo(g.mul(c), a.shape), sumTo(g, b.shape)];
+      return [c.requiresGrad ? sumTo(g.mul(a), c.shape) : null, a.requiresGrad ? sumTo(g.mul(c), a.shape) : null, sumTo(g, b.shape)];
     },
   },
 
@@ -324,7 +328,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     backward: (g, xs, _y, { dim }, apply) => {
       let o = 0;
       return xs.map((t) => {
-        const part = sliceOf(apply, g, dim, o, t.shape[dim]);
+        const part = t.requiresGrad ? sliceOf(apply, g, dim, o, t.shape[dim]) : null;
         o += t.shape[dim];
         return part;
       });
@@ -379,35 +383,37 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     },
     // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g; an operand shared by the batch (batch 1)
     // sums its gradient over the batch. The kernel reads either operand transposed: no transpose copies.
+    // Only for the operands that require grad (a first layer's input batch gets none).
     backward: (g, [a, b], y, { transA: tA, transB: tB }, apply) => {
-      let ga = tA ? mm(apply, b, g, tB, true) : mm(apply, g, b, false, !tB);
-      let gb = tB ? mm(apply, g, a, true, tA) : mm(apply, a, g, !tA, false);
+      let ga = a.requiresGrad ? (tA ? mm(apply, b, g, tB, true) : mm(apply, g, b, false, !tB)) : null;
+      let gb = b.requiresGrad ? (tB ? mm(apply, g, a, true, tA) : mm(apply, a, g, !tA, false)) : null;
       const batch = y.shape[0];
-      if (a.shape[0] === 1 && batch > 1) ga = ga.sum(0, true);
-      if (b.shape[0] === 1 && batch > 1) gb = gb.sum(0, true);
+      if (ga && a.shape[0] === 1 && batch > 1) ga = ga.sum(0, true);
+      if (gb && b.shape[0] === 1 && batch > 1) gb = gb.sum(0, true);
       return [ga, gb];
     },
   },
 
   // The three implicit-GEMM kernels of shaders/conv.wgsl. Each is linear in each input, and the other two
   // are its adjoints, so the set is closed under differentiation (the backward of a backward stays in it).
+  // Each gradient kernel runs only for an input that requires grad (a first layer's images get none).
   conv2d: {
     shape: (_x, { geom: g }) => [g.n, g.O, g.OH, g.OW],
     run: (b, [x, w], { geom }) => b.conv2d(x, w, geom),
     // y = conv(x, w):  dx = conv_grad_input(g, w),  dw = conv_grad_weight(g, x)
-    backward: (g, [x, w], _y, p, apply) => [apply('conv2d_grad_input', [g, w], p), apply('conv2d_grad_weight', [g, x], p)],
+    backward: (g, [x, w], _y, p, apply) => [x.requiresGrad ? apply('conv2d_grad_input', [g, w], p) : null, w.requiresGrad ? apply('conv2d_grad_weight', [g, x], p) : null],
   },
   conv2d_grad_input: {
     shape: (_x, { geom: g }) => [g.n, g.C, g.H, g.W],
     run: (b, [dy, w], { geom }) => b.conv2dGradInput(dy, w, geom),
     // y = conv^T(a, w) (a shaped like conv's output):  da = conv(g, w),  dw = conv_grad_weight(a, g)
-    backward: (g, [a, w], _y, p, apply) => [apply('conv2d', [g, w], p), apply('conv2d_grad_weight', [a, g], p)],
+    backward: (g, [a, w], _y, p, apply) => [a.requiresGrad ? apply('conv2d', [g, w], p) : null, w.requiresGrad ? apply('conv2d_grad_weight', [a, g], p) : null],
   },
   conv2d_grad_weight: {
     shape: (_x, { geom: g }) => [g.O, g.C, g.KH, g.KW],
     run: (b, [dy, x], { geom }) => b.conv2dGradWeight(dy, x, geom),
     // y = conv_grad_weight(dy, x), read g as a weight:  d dy = conv(x, g),  dx = conv_grad_input(dy, g)
-    backward: (g, [dy, x], _y, p, apply) => [apply('conv2d', [x, g], p), apply('conv2d_grad_input', [dy, g], p)],
+    backward: (g, [dy, x], _y, p, apply) => [dy.requiresGrad ? apply('conv2d', [x, g], p) : null, x.requiresGrad ? apply('conv2d_grad_input', [dy, g], p) : null],
   },
 
   // Sources: no inputs, no gradient. The random draw's counter is taken from the generator by the caller
