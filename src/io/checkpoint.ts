@@ -58,6 +58,11 @@ export async function restoreCheckpoint(
   // Validated before anything is written, so a bad file leaves the model as it was.
   const steps = optimizers.length ? optimizerSteps(ckpt.metadata.optimizer_steps, source) : [];
   if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
+  // Everything is checked before anything is written: the model first (a model that does not fit says
+  // more than its optimizer slots would), then every optimizer's slots.
+  const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
+  const doesNotFit = (e: unknown) => new Error(`${source} does not fit this model (another model, architecture or --zdim?): ${(e as Error).message}`);
+  await model.checkStateDict(own).catch((e) => { throw doesNotFit(e); });
   const names = paramNames(model);
   const slots = optimizers.map((opt) => opt.params.map((p) => {
     const values = opt.slotNames.map((s) => ckpt.tensors.get(`optim.${names.get(p)}.${s}`)?.data);
@@ -70,11 +75,6 @@ export async function restoreCheckpoint(
       throw new Error(`${source}: ${(e as Error).message}`);
     }
   });
-  const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
-  try {
-    await model.loadStateDict(own);
-  } catch (e) {
-    throw new Error(`${source} does not fit this model (another model, architecture or --zdim?): ${(e as Error).message}`);
-  }
+  await model.loadStateDict(own).catch((e) => { throw doesNotFit(e); });
   optimizers.forEach((opt, o) => opt.loadState(slots[o], steps[o]));
 }

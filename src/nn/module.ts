@@ -76,6 +76,11 @@ export abstract class Module {
    * nothing: every key, shape and length is checked, and every value read, before any is written.
    */
   async loadStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<void> {
+    for (const [t, data] of await this.checkStateDict(state, strict)) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+  }
+
+  /** loadStateDict's checks without the writes (throws as it would); returns the values it would write. */
+  async checkStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<[Tensor, Float32Array][]> {
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !state.has(k));
     const extra = [...state.keys()].filter((k) => !own.has(k));
@@ -98,6 +103,6 @@ export abstract class Module {
       }
       values.push([t, data]);
     }
-    for (const [t, data] of values) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+    return values;
   }
 }
