@@ -13,6 +13,7 @@ export { conv2d, convTranspose2d, conv2dInput, conv2dWeight, type Conv2dOptions,
 export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOptions } from './ops/random.ts';
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
+export { compile, type Compiled, type CompileOptions, type CompileStats } from './graph/compile.ts';
 export { memoryStats, emptyCache, profile, sync, shutdown, backendInfo, aluPeak, kernelChoices, setKernelChoices, gpuInstance } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';

@@ -15,7 +15,8 @@ import { PAD_MODES, type PadMode, type UnaryOp, type BinaryOp, type TernaryOp, t
 import { backward as runBackward, noGrad } from './autograd/engine.ts';
 import { Dispatcher } from './graph/apply.ts';
 import { Scoped, track, untrack } from './graph/scope.ts';
-import type { GradNode, GraphTensor } from './graph/types.ts';
+import { isSymbolic, type Tracer } from './graph/trace.ts';
+import type { GradNode, GraphTensor, StorageHold } from './graph/types.ts';
 import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts';
 
 export { tidy, keep, liveTensorCount } from './graph/scope.ts';
@@ -23,11 +24,15 @@ export { tidy, keep, liveTensorCount } from './graph/scope.ts';
 export type TensorLike = Tensor | number;
 export type Dims = number | number[] | undefined;
 
-class StorageRef {
+class StorageRef implements StorageHold {
   refs = 1;
   constructor(readonly backend: Backend, readonly storage: Storage) {}
   release(): void {
-    if (--this.refs === 0) this.backend.free(this.storage);
+    // A traced value (src/graph/trace.ts) has no backend storage to free.
+    if (--this.refs === 0 && !isSymbolic(this.storage)) this.backend.free(this.storage);
+  }
+  get orphaned(): boolean {
+    return this.refs === 1;
   }
 }
 
@@ -62,11 +67,21 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
       this.ref = new StorageRef(backend, storage);
     }
     track(this);
+    dispatcher.tracer?.created.push(this);
   }
 
   get storage(): Storage {
     if (!this.ref) throw new Error(`tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`);
     return this.ref.storage;
+  }
+  /**
+   * Keeps this tensor's storage alive until the hold is released, and tells when the hold is all that
+   * keeps it (a compiled step holds the state it updates, and retraces when that state was replaced).
+   */
+  hold(): StorageHold {
+    this.storage;
+    this.ref!.refs++;
+    return this.ref!;
   }
   /** A new tensor of another shape over the same storage (no copy, no graph). */
   viewAs(shape: number[]): Tensor {
@@ -98,22 +113,39 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
 
   /** Flat row-major copy of the values. */
-  async toArray(): Promise<Float32Array> {
+  toArray(): Promise<Float32Array> {
+    this.checkReadable('toArray()');
+    return this.read();
+  }
+  private async read(): Promise<Float32Array> {
     return this.backend.read(this.storage);
   }
-  /** Nested arrays, like torch's tolist(). */
-  async tolist(): Promise<unknown> {
-    const flat = await this.toArray();
-    const build = (d: number, off: number): unknown => {
-      if (d === this.ndim) return flat[off];
-      const stride = numel(this.shape.slice(d + 1));
-      return Array.from({ length: this.shape[d] }, (_, i) => build(d + 1, off + i * stride));
-    };
-    return build(0, 0);
+  /**
+   * A readback inside a function that compile() traces throws at once (not as a rejected promise), so it
+   * cannot pass unnoticed: the trace computes no values, and a compiled step cannot branch on data.
+   */
+  private checkReadable(op: string): void {
+    if (dispatcher.tracer || (this.ref && isSymbolic(this.ref.storage))) {
+      throw new Error(`${op} of a ${fmtShape(this.shape)} tensor inside a compiled function: values are not computed while ` +
+        'compile() traces it (a compiled step cannot read back or branch on data); return the tensor from the function and read it after the call');
+    }
   }
-  async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
-    return (await this.toArray())[0];
+  /** Nested arrays, like torch's tolist(). */
+  tolist(): Promise<unknown> {
+    this.checkReadable('tolist()');
+    return this.read().then((flat) => {
+      const build = (d: number, off: number): unknown => {
+        if (d === this.ndim) return flat[off];
+        const stride = numel(this.shape.slice(d + 1));
+        return Array.from({ length: this.shape[d] }, (_, i) => build(d + 1, off + i * stride));
+      };
+      return build(0, 0);
+    });
+  }
+  item(): Promise<number> {
+    this.checkReadable('item()');
+    if (this.size !== 1) return Promise.reject(new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`));
+    return this.read().then((a) => a[0]);
   }
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, backend=${this.backend.name}${this.requiresGrad ? ', requires_grad' : ''})`;
@@ -363,6 +395,15 @@ const dispatcher = new Dispatcher<Tensor>((backend, storage, shape, viewOf) =>
 
 /** The one dispatch point for primitives (see src/graph/apply.ts). */
 export const apply = dispatcher.apply;
+/** The in-place updates of src/graph/effects.ts, and per-call host work (see Dispatcher). */
+export const applyPerCall = dispatcher.applyPerCall;
+export const effect = dispatcher.effect;
+export const perCall = dispatcher.perCall;
+/** Sets (or clears) the tracer that records ops instead of running them (src/graph/compile.ts). */
+export function setTracer(t: Tracer<Tensor> | null): void {
+  dispatcher.tracer = t;
+}
+export const isTracing = (): boolean => dispatcher.tracer !== null;
 /** Dispatch counters, for tests. */
 export const dispatchStats = (): { calls: number; recorded: number; depth: number } =>
   ({ calls: dispatcher.calls, recorded: dispatcher.recorded, depth: dispatcher.depth });

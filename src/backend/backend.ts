@@ -44,7 +44,40 @@ export interface Backend {
   /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. */
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec, check?: FiniteCheck): void;
 
+  /**
+   * Backends that can replay a block of recorded kernel calls (WebGPU) offer a recorder; a compiled step
+   * (src/graph/program.ts) records its graph once and replays it. The CPU reference has none: it runs
+   * the graph op by op on every call.
+   */
+  readonly recorder?: Recorder;
+
   /** Waits for queued work (a no-op on the CPU). */
   sync(): Promise<void>;
+  dispose(): void;
+}
+
+/** Records the kernels the backend calls between begin() and end(), for replay. */
+export interface Recorder {
+  /** Opens a recording: kernels are recorded, not run; storages made until end() belong to it. */
+  begin(): void;
+  /** The backend calls from now on belong to graph op i (for Recording.patch). */
+  op(i: number): void;
+  end(): Recording;
+  /** Closes the open recording after an error, freeing what it allocated. */
+  abort(): void;
+}
+
+export interface Recording {
+  /** Kernel dispatches per replay. */
+  readonly dispatches: number;
+  /** Bytes of the storages the recording owns (its memory plan). */
+  readonly bytes: number;
+  /** Runs `run` (graph op `op`'s backend calls with new params) to refresh the per-call data of its kernels. */
+  patch(op: number, run: () => void): void;
+  /** Copies each `into` pair (src to dst) first, runs every recorded kernel, then copies each `out` pair. */
+  replay(into: [Storage, Storage][], out: [Storage, Storage][]): void;
+  /** True when a kernel variant chosen while recording (a guess) has since been measured as another. */
+  stale(): boolean;
+  /** Frees the storages the recording owns. */
   dispose(): void;
 }

@@ -13,6 +13,7 @@ import { acquireDevice, type AcquireOptions, type Acquired } from './gpu.ts';
 import { loadKernelSources, type KernelName } from './shaders.ts';
 import { BufferPool } from './pool.ts';
 import { Profiler } from './profiler.ts';
+import { Recording } from './recording.ts';
 
 export interface DispatchSpec {
   kernel: KernelName;
@@ -61,6 +62,8 @@ export class GPUContext {
   private lastKernels: string[] = [];
   /** While timeGpu() runs: the query set its dispatches write their timestamps to. */
   private capture: { querySet: GPUQuerySet; count: number } | null = null;
+  /** The open recording (src/device/recording.ts), or the one being patched. */
+  private recording: Recording | null = null;
 
   private constructor(acq: Acquired, sources: Map<KernelName, string>) {
     this.acquired = acq;
@@ -193,12 +196,22 @@ export class GPUContext {
   }
 
   dispatch(spec: DispatchSpec): void {
+    const rec = this.recording;
+    const groups: [number, number, number] = [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
+    if (rec?.isPatching) {
+      // Only the uniform bytes change; an empty dispatch was not recorded either.
+      if (groups[0] * groups[1] * groups[2] > 0) rec.record(null as never, spec.uniforms);
+      return;
+    }
     this.checkHealthy();
     if (this.labelPrefix) spec = { ...spec, label: this.labelPrefix + (spec.label ?? spec.kernel) };
-    const groups: [number, number, number] = [spec.workgroups[0], spec.workgroups[1] ?? 1, spec.workgroups[2] ?? 1];
     this.checkLimits(spec, groups);
     if (groups[0] * groups[1] * groups[2] === 0) return;
     const { pipeline, layout } = this.pipeline(spec.kernel, spec.constants);
+    const label = spec.label ?? spec.kernel;
+    if (rec) {
+      return rec.record({ pipeline, layout, buffers: spec.buffers, groups, label, flops: spec.flops ?? 0, bytes: spec.bytes ?? 0 }, spec.uniforms);
+    }
     const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (spec.uniforms) {
       if (this.uniformUsed + UNIFORM_ALIGN > UNIFORM_ARENA_BYTES) this.flush();
@@ -211,8 +224,16 @@ export class GPUContext {
       });
     }
     const bindGroup = this.device.createBindGroup({ label: spec.kernel, layout, entries });
+    this.encode(pipeline, bindGroup, groups, label, spec.flops ?? 0, spec.bytes ?? 0);
+    for (const b of spec.buffers) this.pendingUse.add(b);
+    this.lastKernels.push(label);
+    if (this.lastKernels.length > 4) this.lastKernels.shift();
+  }
+
+  /** Encodes one dispatch into the pending encoder (its own timed pass while profiling or in timeGpu). */
+  private encode(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: [number, number, number], label: string, flops: number, bytes: number): void {
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
-    let prof = this.profiler.enabled ? this.profiler.passTimestamps(spec.label ?? spec.kernel, spec.flops ?? 0, spec.bytes ?? 0) : null;
+    let prof = this.profiler.enabled ? this.profiler.passTimestamps(label, flops, bytes) : null;
     if (this.capture) {
       if (this.capture.count * 2 + 2 > CAPTURE_QUERIES) throw new Error(`timeGpu: more than ${CAPTURE_QUERIES / 2} dispatches`);
       const i = this.capture.count++;
@@ -221,7 +242,7 @@ export class GPUContext {
     if (prof || this.profiler.enabled) {
       // One pass per dispatch so each gets its own timestamps.
       this.endPass();
-      const pass = this.encoder.beginComputePass({ label: spec.kernel, timestampWrites: prof ?? undefined });
+      const pass = this.encoder.beginComputePass({ label, timestampWrites: prof ?? undefined });
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(...groups);
@@ -232,10 +253,96 @@ export class GPUContext {
       this.pass.setBindGroup(0, bindGroup);
       this.pass.dispatchWorkgroups(...groups);
     }
-    for (const b of spec.buffers) this.pendingUse.add(b);
-    this.lastKernels.push(spec.label ?? spec.kernel);
-    if (this.lastKernels.length > 4) this.lastKernels.shift();
     if (this.profiler.enabled && (!this.profiler.usesTimestamps || this.profiler.queryFull())) this.flush();
+  }
+
+  // ---- recordings (src/device/recording.ts) ----
+
+  /** Opens a recording: until endRecording(), dispatches are recorded and buffers come from it. */
+  beginRecording(): Recording {
+    if (this.recording) throw new Error('internal: a recording is already open');
+    this.checkHealthy();
+    this.flush();
+    const rec = new Recording();
+    this.recording = rec;
+    this.pool.arena = rec;
+    return rec;
+  }
+
+  /** Closes the open recording: its uniform buffer and bind groups are made. */
+  endRecording(rec: Recording): void {
+    if (this.recording !== rec) throw new Error('internal: not the open recording');
+    this.recording = null;
+    this.pool.arena = null;
+    if (!rec.ended) rec.end(this.device);
+  }
+
+  /** Abandons the open recording after an error: its buffers go back to the pool. */
+  abortRecording(rec: Recording): void {
+    if (this.recording === rec) {
+      this.recording = null;
+      this.pool.arena = null;
+    }
+    rec.ended = true;
+    this.disposeRecording(rec);
+  }
+
+  /** Runs `run` (backend calls of graph op `op`) against a closed recording, refreshing that op's uniforms. */
+  patchRecording(rec: Recording, op: number, run: () => void): void {
+    if (this.recording) throw new Error('internal: patch while a recording is open');
+    this.recording = rec;
+    this.pool.arena = rec;
+    try {
+      rec.patch(op, run);
+    } finally {
+      this.recording = null;
+      this.pool.arena = null;
+    }
+  }
+
+  /**
+   * Replays a closed recording: copies `into` (src, dst, bytes) first, then every recorded dispatch, then
+   * the copies `out`, in one submit after the work already pending.
+   */
+  replay(rec: Recording, into: [GPUBuffer, GPUBuffer, number][], out: [GPUBuffer, GPUBuffer, number][]): void {
+    this.checkHealthy();
+    this.flush();
+    rec.flushPatches(this.device.queue);
+    const enc = (this.encoder = this.device.createCommandEncoder({ label: 'replay' }));
+    for (const [src, dst, bytes] of into) if (bytes) enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    const ds = rec.dispatches;
+    if (this.profiler.enabled || this.capture) {
+      for (const d of ds) this.encode(d.pipeline, d.bindGroup!, d.groups, d.label, d.flops, d.bytes);
+    } else if (ds.length) {
+      // The tight loop: no per-dispatch allocation, a pipeline set only when it changes.
+      const pass = enc.beginComputePass({ label: 'replay' });
+      let last: GPUComputePipeline | null = null;
+      for (let i = 0; i < ds.length; i++) {
+        const d = ds[i];
+        if (d.pipeline !== last) pass.setPipeline((last = d.pipeline));
+        pass.setBindGroup(0, d.bindGroup!);
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+      }
+      pass.end();
+    }
+    this.encoder ??= this.device.createCommandEncoder({ label: 'replay' });
+    this.endPass();
+    for (const [src, dst, bytes] of out) if (bytes) this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    this.lastKernels = [`a compiled step's replay (${ds.length} dispatches)`];
+    this.flush();
+  }
+
+  /** Releases a recording's buffers to the pool. */
+  disposeRecording(rec: Recording): void {
+    for (const b of rec.owned) this.pool.release(b);
+    rec.owned.clear();
+    rec.uniformGpu?.destroy();
+    rec.uniformGpu = null;
+  }
+
+  /** Notes a kernel choice that was the tuner's guess, if a recording is open (it may be re-recorded later). */
+  noteGuess(key: string, variant: string): void {
+    if (this.recording && !this.recording.isPatching) this.recording.guesses.set(key, variant);
   }
 
   private endPass(): void {
@@ -269,6 +376,7 @@ export class GPUContext {
 
   /** Uploads data into a buffer, after flushing if pending work still uses that buffer. */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.recording) throw new Error('internal: a buffer write while recording dispatches');
     this.checkHealthy();
     if (this.pendingUse.has(buffer)) this.flush();
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
@@ -278,6 +386,7 @@ export class GPUContext {
 
   /** Reads `bytes` bytes of a buffer back to the CPU. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    if (this.recording) throw new Error('internal: a readback while recording dispatches');
     this.checkHealthy();
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.pool.acquireStaging(size);

@@ -30,6 +30,15 @@ export interface PoolOptions {
   onError?: (e: Error) => void;
 }
 
+/**
+ * Where tensor buffers come from while a recording is open (src/device/recording.ts): acquire gets the
+ * size class and a way to take one from the pool; release returns false for buffers it does not own.
+ */
+export interface Arena {
+  acquire(size: number, fresh: () => GPUBuffer): GPUBuffer;
+  release(buf: GPUBuffer): boolean;
+}
+
 type Kind = 'tensor' | 'staging';
 const MiB = 2 ** 20;
 const fmtBytes = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${b} bytes`);
@@ -57,6 +66,8 @@ export class BufferPool {
   buffersCreated = 0;
   /** The cap's floor (tests lower it to exercise eviction). */
   floorBytes: number;
+  /** Set while a recording is open (see Arena). */
+  arena: Arena | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly limits: GPUSupportedLimits, private readonly opts: PoolOptions = {}) {
     this.floorBytes = opts.floorBytes ?? 64 * MiB;
@@ -76,6 +87,11 @@ export class BufferPool {
     if (size > this.limits.maxStorageBufferBindingSize) {
       throw new Error(`a tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize=${this.limits.maxStorageBufferBindingSize}`);
     }
+    if (this.arena) return this.arena.acquire(size, () => this.acquireSized(size, label));
+    return this.acquireSized(size, label);
+  }
+
+  private acquireSized(size: number, label: string): GPUBuffer {
     const buf = this.take('tensor', size) ??
       this.create(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
     this.live.add(buf);
@@ -85,6 +101,7 @@ export class BufferPool {
   }
 
   release(buf: GPUBuffer): void {
+    if (this.arena?.release(buf)) return;
     this.live.delete(buf);
     if (this.failed.has(buf)) {
       this.failed.delete(buf);

@@ -2,16 +2,20 @@
 // checks that the inputs share a backend, runs the shape rule, calls the backend, makes the output tensor
 // and, when grad mode is on and an input requires grad, records the GradNode whose backward is the
 // table's rule. src/tensor.ts owns the one Dispatcher (it alone constructs tensors); everything above it
-// calls its `apply` or a Tensor method.
+// calls its `apply` or a Tensor method. The in-place updates (src/graph/effects.ts) go through its
+// effect(), and host work that a compiled step must repeat on every call through its perCall().
 //
-// Where tracing goes (a later step): jax-js's core.ts binds each primitive to the innermost trace of an
-// interpreter stack (eval, jvp, jaxpr). Here the hook is the start of apply(): while a tracer is active
-// (a `tracer` field pushed by compile(fn)), apply() would hand (prim, inputs, params, outShape) to it and
-// return a symbolic tensor instead of calling rule.run; the eager path below is the bottom interpreter.
+// Tracing (src/graph/compile.ts): jax-js's core.ts binds each primitive to the innermost trace of an
+// interpreter stack (eval, jvp, jaxpr). Here there are two interpreters: while a Tracer is set, apply()
+// records (prim, inputs, params, shape) into it and returns a tensor over a symbolic storage instead of
+// calling the backend (shape rules, errors and GradNodes are the same in both modes, so autodiff
+// traces like any other code); otherwise it runs eagerly.
 
 import type { Backend, Storage } from '../backend/backend.ts';
 import { isGradEnabled } from '../autograd/engine.ts';
 import { RULES, sourceBackend, type Apply, type BackwardRule, type Params, type Primitive, type Rule } from './primitives.ts';
+import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
+import { Tracer } from './trace.ts';
 import type { GradNode, GraphTensor } from './types.ts';
 
 /** How the owner makes tensors: a new storage, or a view sharing `viewOf`'s storage. */
@@ -24,9 +28,14 @@ export class Dispatcher<T extends GraphTensor<T>> {
   /** Nesting depth of apply(): > 0 while a backend call runs (tests check no kernel runs outside it). */
   depth = 0;
 
+  /** Set while compile() traces a function: ops are recorded, not run. */
+  tracer: Tracer<T> | null = null;
+  /** The per-call params function of the apply() that applyPerCall() is making (handed to the tracer). */
+  private perCallParams: (() => never) | null = null;
+
   constructor(private readonly make: MakeTensor<T>) {}
 
-  /** Runs primitive `prim` on `inputs` (eagerly; see the header for where tracing would hook in). */
+  /** Runs primitive `prim` on `inputs` (or records it, while tracing). */
   readonly apply = <P extends Primitive>(prim: P, inputs: T[], params: Params[P]): T => {
     const rule = RULES[prim] as Rule<P>;
     this.calls++;
@@ -44,12 +53,23 @@ export class Dispatcher<T extends GraphTensor<T>> {
       if (t.requiresGrad) anyRequiresGrad = true;
     }
     const shape = rule.shape(xShapes, params);
-    this.depth++;
     let out: Storage | 'view';
-    try {
-      out = rule.run(backend, storages, params, shape, xShapes);
-    } finally {
-      this.depth--;
+    if (this.tracer) {
+      const perCall = this.perCallParams as (() => Params[P]) | null;
+      this.perCallParams = null;
+      if (prim === 'reshape') {
+        this.tracer.view(inputs[0]);
+        out = 'view';
+      } else {
+        out = this.tracer.prim(prim, inputs, params, shape, perCall ?? undefined);
+      }
+    } else {
+      this.depth++;
+      try {
+        out = rule.run(backend, storages, params, shape, xShapes);
+      } finally {
+        this.depth--;
+      }
     }
     const y = out === 'view' ? this.make(backend, null, shape, inputs[0]) : this.make(backend, out, shape, null);
     if (anyRequiresGrad && rule.backward && isGradEnabled() && (!rule.recorded || rule.recorded(params))) {
@@ -58,6 +78,47 @@ export class Dispatcher<T extends GraphTensor<T>> {
       y.gradFn = new Recorded(opName(prim, params), inputs, y, params, rule.backward, this.apply);
     }
     return y;
+  };
+
+  /**
+   * apply() with params that depend on host state changing from call to call (a random draw's counter):
+   * `params` computes them; a compiled step calls it again on every call (src/graph/trace.ts).
+   */
+  readonly applyPerCall = <P extends Primitive>(prim: P, inputs: T[], params: () => Params[P]): T => {
+    const p = params();
+    if (!this.tracer) return this.apply(prim, inputs, p);
+    this.perCallParams = params as () => never;
+    try {
+      return this.apply(prim, inputs, p);
+    } finally {
+      this.perCallParams = null;
+    }
+  };
+
+  /**
+   * Runs (or, while tracing, records) the in-place update `effect` of src/graph/effects.ts on `inputs`.
+   * `params` as a function: computed again on every call of a compiled step (an optimizer's step count).
+   */
+  readonly effect = <E extends EffectName>(effect: E, inputs: T[], params: EffectParams[E] | (() => EffectParams[E])): void => {
+    const perCall = typeof params === 'function' ? params : undefined;
+    const p = perCall ? perCall() : (params as EffectParams[E]);
+    const backend = inputs[0].backend;
+    for (const t of inputs) {
+      if (t.backend !== backend) throw new Error(`${effect}: tensors live on different backends (${backend.name} and ${t.backend.name})`);
+    }
+    if (this.tracer) return this.tracer.effect(effect, inputs, p, perCall);
+    this.depth++;
+    try {
+      EFFECTS[effect].run(backend, inputs.map((t) => t.storage), p, inputs.map((t) => t.shape));
+    } finally {
+      this.depth--;
+    }
+  };
+
+  /** Host work of a training step that must happen on every call (runs now; a compiled step repeats it). */
+  readonly perCall = (run: () => void): void => {
+    run();
+    this.tracer?.host(run);
   };
 }
 

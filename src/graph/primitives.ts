@@ -417,7 +417,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   // Sources: no inputs, no gradient. The random draw's counter is taken from the generator by the caller
-  // (src/ops/random.ts); a traced step will need it as device data rather than a constant.
+  // (src/ops/random.ts, through applyPerCall), so a compiled step takes a new one on every call.
   random: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.random(numel(p.shape), p.spec), backward: null },
   fill: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.fill(numel(p.shape), p.value), backward: null },
   upload: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.upload(p.data), backward: null },

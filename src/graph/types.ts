@@ -15,6 +15,13 @@ export interface GradNode<T> {
   backward: (grad: T) => (T | null)[];
 }
 
+/** What Tensor.hold() returns: a reference that keeps a storage alive (src/graph/compile.ts holds its state). */
+export interface StorageHold {
+  /** True when the hold is the storage's last reference (its tensors were all disposed). */
+  readonly orphaned: boolean;
+  release(): void;
+}
+
 export interface GraphTensor<T extends GraphTensor<T>> {
   readonly id: number;
   readonly shape: number[];
@@ -29,6 +36,7 @@ export interface GraphTensor<T extends GraphTensor<T>> {
   graphFreed: boolean;
   name?: string;
   dispose(): void;
+  hold(): StorageHold;
   toString(): string;
 
   add(b: T | number): T;

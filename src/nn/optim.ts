@@ -3,10 +3,16 @@
 // buffers, moments, step count) is exposed for checkpoints. The same kernels check on the way that every
 // gradient and updated parameter is finite (one flag per parameter, no extra pass over the data), which
 // nonFinite() reads back: the training loop's check of the whole model, every step.
+//
+// A step is host bookkeeping (validate the hyper-parameters, count the step) then one 'optim' effect per
+// parameter (src/graph/effects.ts) whose params (learning rate, step count, bias corrections, the flag's
+// tag) are computed by a function: a compiled step (src/graph/compile.ts) repeats the bookkeeping and
+// recomputes those params on every call, so a learning rate changed between calls takes effect and the
+// step count advances as in eager mode.
 
-import { Tensor, keep } from '../tensor.ts';
+import { Tensor, effect, keep, perCall } from '../tensor.ts';
 import { zeros } from '../ops/creation.ts';
-import type { Storage } from '../backend/backend.ts';
+import type { OptimSpec } from '../backend/kernels.ts';
 
 /** Hyper-parameters are checked at every step (a demo or a scheduler may change them between steps). */
 function checkRange(opt: string, name: string, v: number, lo: number, hi = Infinity, hiOpen = false): void {
@@ -31,17 +37,16 @@ export abstract class Optimizer {
   }
   private dummies: Tensor[] = [];
   /** Placeholder state for unused kernel slots (a binding may not alias a written one). */
-  protected dummy(p: Tensor, i: number): Storage {
-    this.dummies[i] ??= keep(zeros([1], { backend: p.backend }));
-    return this.dummies[i].storage;
+  protected dummy(p: Tensor, i: number): Tensor {
+    return (this.dummies[i] ??= keep(zeros([1], { backend: p.backend })));
   }
-  protected slots(p: Tensor, n: number): Storage[] {
+  protected slots(p: Tensor, n: number): Tensor[] {
     let s = this.state.get(p);
     if (!s) {
       s = Array.from({ length: n }, () => keep(zeros(p.shape, { backend: p.backend })));
       this.state.set(p, s);
     }
-    return s.map((t) => t.storage);
+    return s;
   }
   /** State tensors by parameter index (for checkpoints): [slot tensors] per parameter. */
   stateTensors(): Tensor[][] {
@@ -77,22 +82,36 @@ export abstract class Optimizer {
         this.state.delete(p);
         return;
       }
-      this.slots(p, values.length).forEach((st, j) => p.backend.write(st, values[j]));
+      this.slots(p, values.length).forEach((st, j) => p.backend.write(st.storage, values[j]));
     });
   }
 
   /** Names of the per-parameter state slots, in stateTensors() order (checkpoint keys). */
   abstract readonly slotNames: readonly string[];
 
-  abstract step(): void;
+  /** Checks the hyper-parameters (they may change between steps). */
+  protected abstract validate(): void;
+  /** The kernel's spec for this step (read at every call of a compiled step). */
+  protected abstract spec(): OptimSpec;
+  /** The two state tensors of parameter p's kernel (unused ones are dummies). */
+  protected abstract kernelSlots(p: Tensor): [Tensor, Tensor];
+
+  /** One step: every parameter with a gradient is updated in place from it (one kernel each). */
+  step(): void {
+    perCall(() => {
+      this.validate();
+      this.stepCount++;
+    });
+    this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
+    for (const [i, p] of this.params.entries()) {
+      if (!p.grad) continue;
+      const [s1, s2] = this.kernelSlots(p);
+      effect('optim', [p, p.grad, s1, s2, this.flags], () => ({ spec: this.spec(), check: { slot: i, tag: this.stepCount } }));
+    }
+  }
 
   /** One flag per parameter: the step count of the last step that saw a non-finite value there. */
   private flags: Tensor | null = null;
-  /** The finite check of this step's update of parameter i (see FiniteCheck in src/backend/kernels.ts). */
-  protected check(i: number) {
-    this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
-    return { flags: this.flags.storage, slot: i, tag: this.stepCount };
-  }
 
   /**
    * The parameters whose gradient or updated value held a NaN or an Inf in the last step(), described
@@ -136,26 +155,21 @@ export class SGD extends Optimizer {
     super(params);
     this.validate();
   }
-  private validate(): void {
+  protected validate(): void {
     if (this.o.nesterov && (!this.o.momentum || this.o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     checkRange('SGD', 'learning rate', this.o.lr, 0);
     checkRange('SGD', 'momentum', this.o.momentum ?? 0, 0);
     checkRange('SGD', 'dampening', this.o.dampening ?? 0, 0, 1);
     checkRange('SGD', 'weight decay', this.o.weightDecay ?? 0, 0);
   }
-  step(): void {
-    this.validate();
-    const first = this.stepCount === 0;
-    this.stepCount++;
-    for (const [i, p] of this.params.entries()) {
-      if (!p.grad) continue;
-      const s1 = this.o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0);
-      const s2 = this.dummy(p, 1);
-      p.backend.optimStep(p.storage, p.grad.storage, s1, s2, {
-        kind: 'sgd', lr: this.o.lr, weightDecay: this.o.weightDecay ?? 0, momentum: this.o.momentum ?? 0,
-        dampening: this.o.dampening ?? 0, nesterov: !!this.o.nesterov, first,
-      }, this.check(i));
-    }
+  protected spec(): OptimSpec {
+    return {
+      kind: 'sgd', lr: this.o.lr, weightDecay: this.o.weightDecay ?? 0, momentum: this.o.momentum ?? 0,
+      dampening: this.o.dampening ?? 0, nesterov: !!this.o.nesterov, first: this.stepCount === 1,
+    };
+  }
+  protected kernelSlots(p: Tensor): [Tensor, Tensor] {
+    return [this.o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0), this.dummy(p, 1)];
   }
 }
 
@@ -172,7 +186,7 @@ export class Adam extends Optimizer {
     super(params);
     this.validate();
   }
-  private validate(): void {
+  protected validate(): void {
     const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
     checkRange('Adam', 'learning rate', this.o.lr ?? 1e-3, 0);
     checkRange('Adam', 'beta1', beta1, 0, 1, true);
@@ -180,16 +194,12 @@ export class Adam extends Optimizer {
     checkRange('Adam', 'eps', this.o.eps ?? 1e-8, 0);
     checkRange('Adam', 'weight decay', this.o.weightDecay ?? 0, 0);
   }
-  step(): void {
-    this.validate();
+  protected spec(): OptimSpec {
     const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
-    this.stepCount++;
-    for (const [i, p] of this.params.entries()) {
-      if (!p.grad) continue;
-      const [m, v] = this.slots(p, 2);
-      p.backend.optimStep(p.storage, p.grad.storage, m, v, {
-        kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? 0, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount,
-      }, this.check(i));
-    }
+    return { kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? 0, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount };
+  }
+  protected kernelSlots(p: Tensor): [Tensor, Tensor] {
+    const [m, v] = this.slots(p, 2);
+    return [m, v];
   }
 }

@@ -2,7 +2,7 @@
 // come from the ops' rules: linear, batch_norm, instance_norm, dropout, upsample_nearest, avg_pool2d,
 // the losses, and reparameterized sampling.
 
-import { Tensor } from '../tensor.ts';
+import { Tensor, effect, isTracing } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { bmm } from './matmul.ts';
 import { arange, full } from './creation.ts';
@@ -75,15 +75,12 @@ export function instanceNorm(x: Tensor, weight: Tensor | null = null, bias: Tens
 }
 
 /**
- * Copies src's values into dst's storage (for running statistics and optimizer-free updates). An in-place
- * state update, like the optimizers' fused step and data batches' write(): not a primitive of the graph
- * (src/graph/primitives.ts), so it calls the backend directly. A traced step will treat these as state
- * writes at the end of the trace.
+ * Copies src's values into dst's storage (for running statistics and optimizer-free updates): the
+ * in-place 'assign' effect (src/graph/effects.ts), which a compiled step records in order like an op.
  */
 export function assignInPlace(dst: Tensor, src: Tensor): void {
   if (!sameShape(dst.shape, src.shape)) throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
-  const st = dst.shape.length ? dst.shape.map((_, i) => dst.shape.slice(i + 1).reduce((a, b) => a * b, 1)) : [];
-  dst.backend.copyStrided(src.storage, dst.storage, dst.shape.length ? dst.shape : [1], st.length ? st : [1], 0, st.length ? st : [1], 0);
+  effect('assign', [dst, src], {});
   src.dispose();
 }
 
@@ -205,7 +202,8 @@ export function gaussianLogLik(x: Tensor, mu: Tensor, logvar: Tensor): Tensor {
  */
 function checkClassLabels(target: Tensor, C: number): void {
   const readSync = (target.backend as { readSync?: (s: unknown) => ArrayLike<number> }).readSync;
-  if (!readSync) return;
+  // While compile() traces, labels are the call's data, not values yet: the in-graph guard below stays.
+  if (!readSync || isTracing()) return;
   const labels = readSync.call(target.backend, target.storage);
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];

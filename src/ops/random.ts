@@ -2,7 +2,7 @@
 // ceil(n/4) counter blocks from its generator, so results depend only on (seed, offset) and are the
 // same on both backends (bit-identical words; uniform exactly, normal to float rounding).
 
-import { apply, type Tensor } from '../tensor.ts';
+import { applyPerCall, type Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
 import { philoxWords, type RandomKind } from '../backend/kernels.ts';
 import { defaultGenerator, type Generator } from '../random/philox.ts';
@@ -18,8 +18,8 @@ function draw(op: string, shape: number[], kind: RandomKind, scale: number, shif
   const sh = checkShape(op, shape);
   const gen = opts.generator ?? defaultGenerator;
   const n = numel(sh);
-  const offset = gen.take(n);
-  const t = apply('random', [], { backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, offset), scale, shift, p } });
+  // The counter is taken from the generator per call: a compiled step repeats this on every call.
+  const t = applyPerCall('random', [], () => ({ backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, gen.take(n)), scale, shift, p } }));
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }

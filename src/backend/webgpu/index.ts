@@ -2,7 +2,8 @@
 // Shapes and op codes travel in uniform blocks; op selection, tile shapes and transposes are override
 // constants fixed at pipeline creation.
 
-import type { Backend, Storage } from '../backend.ts';
+import type { Backend, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
+import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
   type BinaryOp, type ConvGeom, type FiniteCheck, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
@@ -45,7 +46,11 @@ export class WebGPUBackend implements Backend {
     if (env && env !== 'rows' && env !== 'workgroup') throw new Error(`WGPU_REDUCE=${env}: use rows or workgroup`);
     this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (ctx.isSoftware ? 'rows' : 'workgroup');
     this.im2colVariant = ctx.isSoftware ? 'runs' : 'elements';
+    this.noFlags = ctx.pool.acquire(16, 'no flags');
+    this.recorder = new GpuRecorder(this);
   }
+
+  readonly recorder: Recorder;
 
   static async create(opts: AcquireOptions = {}): Promise<WebGPUBackend> {
     return new WebGPUBackend(await GPUContext.create(opts));
@@ -393,7 +398,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Bound as the flags of unchecked optimizer steps (slot NONE: never written). */
-  private noFlags: GPUBuffer | null = null;
+  private readonly noFlags: GPUBuffer;
 
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
@@ -410,7 +415,7 @@ export class WebGPUBackend implements Backend {
     }
     this.ctx.dispatch({
       kernel: 'optim', label: `optim:${o.kind}`, constants: { OP: o.kind === 'sgd' ? 0 : 1 },
-      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2), check ? this.buf(check.flags) : (this.noFlags ??= this.ctx.pool.acquire(16, 'no flags'))],
+      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2), check ? this.buf(check.flags) : this.noFlags],
       uniforms: u,
       workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 10 * n, bytes: 28 * n,
     });
@@ -423,6 +428,58 @@ export class WebGPUBackend implements Backend {
   }
   dispose(): void {
     this.ctx.destroy();
+  }
+}
+
+/** The backend's Recorder: the context's recordings (src/device/recording.ts) over storages. */
+class GpuRecorder implements Recorder {
+  private open: Recording | null = null;
+  constructor(private readonly b: WebGPUBackend) {}
+  begin(): void {
+    this.open = this.b.ctx.beginRecording();
+  }
+  op(i: number): void {
+    this.open!.setOp(i);
+  }
+  end(): BackendRecording {
+    const rec = this.open!;
+    this.open = null;
+    this.b.ctx.endRecording(rec);
+    return new GpuRecording(this.b, rec);
+  }
+  abort(): void {
+    if (this.open) this.b.ctx.abortRecording(this.open);
+    this.open = null;
+  }
+}
+
+class GpuRecording implements BackendRecording {
+  readonly dispatches: number;
+  readonly bytes: number;
+  constructor(private readonly b: WebGPUBackend, private readonly rec: Recording) {
+    this.dispatches = rec.dispatches.length;
+    let bytes = 0;
+    for (const buf of rec.owned) bytes += buf.size;
+    this.bytes = bytes;
+  }
+  patch(op: number, run: () => void): void {
+    this.b.ctx.patchRecording(this.rec, op, run);
+  }
+  replay(into: [Storage, Storage][], out: [Storage, Storage][]): void {
+    const pairs = (ps: [Storage, Storage][]) => ps.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
+    this.b.ctx.replay(this.rec, pairs(into), pairs(out));
+  }
+  stale(): boolean {
+    for (const [key, guess] of this.rec.guesses) {
+      const chosen = this.b.tuner.choices.get(key);
+      if (chosen === undefined) continue;
+      if (chosen !== guess) return true;
+      this.rec.guesses.delete(key);
+    }
+    return false;
+  }
+  dispose(): void {
+    this.b.ctx.disposeRecording(this.rec);
   }
 }
 

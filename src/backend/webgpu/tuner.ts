@@ -71,6 +71,8 @@ export class KernelTuner {
       const run = Promise.resolve().then(() => this.measure(key, eligible, trial)).catch(() => undefined);
       this.pending.set(key, run.finally(() => this.pending.delete(key)));
     }
+    // A compiled step recorded now keeps this variant: it re-records once the measurement picks another.
+    this.ctx.noteGuess(key, guess);
     return guess;
   }
 

@@ -1,0 +1,119 @@
+// Compiled against eager training steps (src/graph/compile.ts), each model at its CLI defaults, in the
+// same process on the same adapter: per step the dispatches (from the profiler), the JS time to issue
+// the step (until its work is submitted; the GPU awaited between steps, outside the timed region), images
+// per second in a CLI-like loop (every step's losses read back), and the peak bytes the step allocates
+// above the state that lives between steps (eager: the pool's high-water mark over a step; compiled: the
+// recording's buffers plus what a replay allocates). Part of `npm run bench`; alone:
+//   npx tsx bench/compiled.ts [--quick] [--only=<model>]
+import { performance } from 'node:perf_hooks';
+import { compile, Generator, profile, sync, tensor, type Tensor } from '../src/index.ts';
+import { MlpVAE } from '../src/models/vae.ts';
+import { MlpGAN, ringBatch } from '../src/models/gan.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { CycleGAN } from '../src/models/cyclegan.ts';
+import type { Trainable, TrainBatch } from '../src/models/model.ts';
+import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+
+export interface CompiledRow {
+  model: string;
+  batch: number;
+  dispatches: [number, number];
+  issueMs: [number, number];
+  imagesPerS: [number, number];
+  peakBytes: [number, number];
+}
+
+const noiseData = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32);
+
+/** The four models of the issue at their CLI defaults (src/cli/jobs.ts MODEL_DEFAULTS), on synthetic data. */
+const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; batch: TrainBatch; n: number }> = {
+  'VAE (MLP, batch 128)': (b) => ({ model: new MlpVAE({ zDim: 20, generator: new Generator(1), backend: b }), batch: { x: tensor(noiseData(128 * 784, 1), [128, 784], { backend: b }) }, n: 128 }),
+  'ring GAN (batch 256)': (b) => ({ model: new MlpGAN({ generator: new Generator(2) }), batch: { x: tensor(ringBatch(256, 3, 0), [256, 2], { backend: b }) }, n: 256 }),
+  'DCGAN (width 16, batch 64)': (b) => ({ model: new DCGAN({ width: 16, generator: new Generator(3), backend: b }), batch: { x: tensor(noiseData(64 * 784, 3), [64, 784], { backend: b }) }, n: 64 }),
+  'CycleGAN (width 8, batch 4)': (b) => ({
+    model: new CycleGAN({ width: 8, generator: new Generator(4), backend: b }),
+    batch: { x: tensor(noiseData(4 * 784, 4), [4, 1, 28, 28], { backend: b }), y: tensor(noiseData(4 * 784, 5), [4, 1, 28, 28], { backend: b }) }, n: 4,
+  }),
+};
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
+export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean; only?: string } = {}): Promise<CompiledRow[]> {
+  const rows: CompiledRow[] = [];
+  const pool = gpu.ctx.pool;
+  for (const [name, make] of Object.entries(SETUPS)) {
+    if (opts.only && !name.toLowerCase().includes(opts.only.toLowerCase())) continue;
+    const { model, batch, n } = make(gpu);
+    const noise = new Generator(9);
+    const eager = (bt: TrainBatch, g: Generator): Tensor => model.trainStep(bt, g);
+    const compiled = compile(eager);
+    const steps = { eager, compiled };
+    // Warm-up: the tuner measures every shape with eager steps, then the compiled step traces.
+    for (let i = 0; i < 3; i++) {
+      eager(batch, noise).dispose();
+      await gpu.sync();
+    }
+    for (let i = 0; i < 3; i++) compiled(batch, noise).dispose();
+    await gpu.sync();
+    if (compiled.stats.rerecords) console.log(`  (${name}: re-recorded ${compiled.stats.rerecords}x after kernel measurements)`);
+    const row: CompiledRow = { model: name, batch: n, dispatches: [0, 0], issueMs: [0, 0], imagesPerS: [0, 0], peakBytes: [0, 0] };
+    for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
+      const step = steps[which];
+      const { kernels } = await profile(() => step(batch, noise).dispose(), gpu);
+      row.dispatches[k] = kernels.reduce((s, r) => s + r.count, 0);
+      // Peak bytes above what lives between steps.
+      await sync(gpu);
+      const before = pool.liveBytes;
+      pool.peakBytes = before;
+      step(batch, noise).dispose();
+      await sync(gpu);
+      row.peakBytes[k] = pool.peakBytes - before + (which === 'compiled' ? compiled.stats.bytes : 0);
+    }
+    // Issue time and images per second, the two modes alternating by round (a drifting machine slows both).
+    const rounds = opts.quick ? 2 : 4, per = opts.quick ? 3 : 6;
+    const issue: [number[], number[]] = [[], []], ips: [number[], number[]] = [[], []];
+    for (let r = 0; r < rounds; r++) {
+      for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
+        const step = steps[which];
+        let t = 0;
+        for (let i = 0; i < per; i++) {
+          await sync(gpu);
+          const s0 = performance.now();
+          const l = step(batch, noise);
+          gpu.ctx.flush();
+          t += performance.now() - s0;
+          await l.toArray();
+          l.dispose();
+        }
+        issue[k].push(t / per);
+        // images/s over a CLI-like loop: step, read the losses, next step (no extra syncs)
+        const t1 = performance.now();
+        for (let i = 0; i < per; i++) {
+          const l = step(batch, noise);
+          await l.toArray();
+          l.dispose();
+        }
+        ips[k].push((per * n) / ((performance.now() - t1) / 1e3));
+      }
+    }
+    row.issueMs = [median(issue[0]), median(issue[1])];
+    row.imagesPerS = [median(ips[0]), median(ips[1])];
+    compiled.dispose();
+    rows.push(row);
+    const f = (v: number, d = 1) => v.toFixed(d);
+    console.log(`${name.padEnd(28)} dispatches ${row.dispatches[0]} -> ${row.dispatches[1]} (${f(row.dispatches[1] / row.dispatches[0], 2)}x); ` +
+      `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%); ` +
+      `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x); ` +
+      `peak MiB ${f(row.peakBytes[0] / 2 ** 20, 2)} -> ${f(row.peakBytes[1] / 2 ** 20, 2)}`);
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { init, shutdown } = await import('../src/index.ts');
+  const args = process.argv.slice(2);
+  const gpu = (await init({ backend: 'webgpu', dawnFlags: ['enable-dawn-features=disable_robustness'] })) as WebGPUBackend;
+  await benchCompiled(gpu, { quick: args.includes('--quick'), only: args.find((a) => a.startsWith('--only='))?.slice(7) });
+  shutdown(gpu);
+  process.exit(0);
+}

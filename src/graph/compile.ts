@@ -1,0 +1,271 @@
+// compile(fn): a function of tensors traced once per input signature and replayed after, in the manner
+// of jax.jit and torch.compile, e.g. a whole training step (forward, backward, optimizer updates):
+//   const step = compile((batch, noise) => model.trainStep(batch, noise));
+//
+// Calls with a new signature (tensor shapes, and the identity of every non-tensor object argument, such
+// as a Generator; numbers and strings by value) go through three states, as TinyJit's
+// (tinygrad/engine/jit.py, which captures on the second call):
+//   1st call  eager: fn runs as written. State made lazily on a first step (optimizer moments, finite
+//             flags) then exists before the trace, and kernel measurements start.
+//   2nd call  traced: fn runs once with the one dispatch point recording (src/graph/trace.ts) into a
+//             graph over the call's input tensors and the state it reads and writes; the graph is
+//             built into a Program (src/graph/program.ts: dead code, constants, liveness, then a
+//             recording on WebGPU) and run, so this call returns its values too.
+//   later     replayed: the per-call work (random counters, optimizer step counts, learning rates) runs
+//             on the host, then the recorded kernels run in one submit; no op-level JavaScript.
+// The cache holds at most `maxSignatures` signatures (8 by default), least recently used out first.
+//
+// What a traced function may not do, with the error it gets: read values back (item(), toArray(): no
+// values exist while tracing, so it cannot branch on data either), return a Promise (a compiled function
+// is synchronous), or return anything but tensors (in arrays or plain objects). Its non-tensor results
+// would be trace-time constants.
+//
+// What a replay checks: that the state it updates is still the tensors' (a loadState() that replaced
+// optimizer moments, a disposed parameter: then the signature starts again from an eager call), and
+// that the kernel variants it recorded are still the tuner's (a measurement that finished after the
+// recording picked another: the graph is recorded again, without a retrace).
+//
+// Gradients stay inside the step: after a traced or replayed call, parameters' .grad is null (the
+// eager step leaves the last gradients there); return them from fn to keep them.
+
+import { Tensor, isTracing, setTracer } from '../tensor.ts';
+import { Program, type Graph } from './program.ts';
+import { Tracer, isSymbolic, type SymbolicStorage } from './trace.ts';
+import type { Backend, Storage } from '../backend/backend.ts';
+import type { StorageHold } from './types.ts';
+
+export interface CompileOptions {
+  /** Input signatures kept (each holds its recording's buffers); default 8. */
+  maxSignatures?: number;
+}
+
+export interface CompileStats {
+  eagerCalls: number;
+  traces: number;
+  replays: number;
+  /** Recordings made again because the tuner changed a kernel choice. */
+  rerecords: number;
+  /** Kernel dispatches per call of the most recently built signature (ops per call on the CPU). */
+  dispatches: number;
+  /** Bytes the most recently built signature owns between calls (its buffers). */
+  bytes: number;
+  signatures: number;
+}
+
+export type Compiled<A extends unknown[], R> = ((...args: A) => R) & {
+  readonly stats: CompileStats;
+  /** Frees every signature's program (the next call starts again from an eager call). */
+  dispose(): void;
+};
+
+interface Entry {
+  /** new: the next call runs eagerly; warm: the next call traces; compiled: calls replay. */
+  state: 'new' | 'warm' | 'compiled';
+  graph?: Graph;
+  program?: Program;
+  backend?: Backend;
+  holds?: StorageHold[];
+  /** The result's structure with output k at each tensor leaf, and output k's shape. */
+  result?: unknown;
+  shapes?: number[][];
+}
+
+const OUT = Symbol('output');
+interface OutLeaf { [OUT]: number }
+
+let nextObjectId = 0;
+const objectIds = new WeakMap<object, number>();
+
+export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
+  const maxSignatures = opts.maxSignatures ?? 8;
+  if (!Number.isInteger(maxSignatures) || maxSignatures < 1) throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);
+  const cache = new Map<string, Entry>();
+  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, dispatches: 0, bytes: 0, signatures: 0 };
+
+  const drop = (e: Entry) => {
+    e.program?.dispose();
+    for (const h of e.holds ?? []) h.release();
+    e.state = 'new';
+    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = undefined;
+  };
+
+  const build = (g: Graph, backend: Backend): Program => {
+    const p = new Program(g, backend);
+    stats.dispatches = p.dispatches;
+    stats.bytes = p.bytes;
+    return p;
+  };
+
+  const call = (...args: A): R => {
+    // Inside another compiled function's trace: part of that trace.
+    if (isTracing()) return fn(...args);
+    const tensors: Tensor[] = [];
+    const key = signature(args, tensors);
+    let entry = cache.get(key);
+    if (entry) {
+      cache.delete(key);
+      cache.set(key, entry);
+    } else {
+      cache.set(key, (entry = { state: 'new' }));
+      while (cache.size > maxSignatures) {
+        const [k, old] = cache.entries().next().value as [string, Entry];
+        drop(old);
+        cache.delete(k);
+      }
+    }
+    stats.signatures = cache.size;
+    // State replaced since the trace (its tensors all disposed): start again.
+    if (entry.state === 'compiled' && entry.holds!.some((h) => h.orphaned)) drop(entry);
+    if (entry.state === 'new') {
+      stats.eagerCalls++;
+      const r = fn(...args);
+      entry.state = 'warm';
+      return r;
+    }
+    if (entry.state === 'warm') return trace(entry, args, tensors);
+    if (entry.program!.stale()) {
+      entry.program!.dispose();
+      entry.program = build(entry.graph!, entry.backend!);
+      stats.rerecords++;
+    }
+    stats.replays++;
+    return results(entry, entry.program!.run(tensors.map((t) => t.storage), false));
+  };
+
+  const trace = (entry: Entry, args: A, tensors: Tensor[]): R => {
+    const tracer = new Tracer<Tensor>();
+    const placeholders = tensors.map((t) => t);
+    const outputs: Tensor[] = [];
+    let structure: unknown;
+    let graph: Graph;
+    setTracer(tracer);
+    try {
+      const map = new Map<Tensor, Tensor>();
+      tensors.forEach((t, k) => {
+        const ph = new Tensor(t.backend, tracer.value(t.size), [...t.shape]);
+        ph.requiresGrad = t.requiresGrad;
+        map.set(t, ph);
+        placeholders[k] = ph;
+      });
+      const result = fn(...(substitute(args, map) as A));
+      if (result instanceof Promise) {
+        result.catch(() => {});
+        throw new Error('compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)');
+      }
+      structure = collectOutputs(result, outputs);
+      graph = { ops: tracer.ops, inputs: placeholders.map((ph) => ph.storage as SymbolicStorage), outputs: outputs.map((t) => t.storage) };
+    } catch (e) {
+      tracer.release();
+      throw e;
+    } finally {
+      setTracer(null);
+      // What the trace made goes: gradients it left on state, and every traced tensor (the returned ones
+      // too: the caller gets new tensors over the program's outputs).
+      for (const t of tracer.seen) if (t.grad && isSymbolic(t.grad.storage)) t.grad = null;
+      for (const t of tracer.created) t.dispose();
+    }
+    const holds = [...tracer.externals.values()];
+    const backend = tensors[0]?.backend ?? [...tracer.seen][0]?.backend ?? sourceBackend(graph);
+    let program: Program;
+    try {
+      if (!backend) throw new Error('compile: the function uses no tensor');
+      program = build(graph, backend);
+    } catch (e) {
+      for (const h of holds) h.release();
+      throw e;
+    }
+    Object.assign(entry, { state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]) });
+    stats.traces++;
+    return results(entry, program.run(tensors.map((t) => t.storage), true));
+  };
+
+  const compiled = call as Compiled<A, R>;
+  Object.defineProperty(compiled, 'stats', { get: () => ({ ...stats }) });
+  compiled.dispose = () => {
+    for (const e of cache.values()) drop(e);
+    cache.clear();
+    stats.signatures = 0;
+  };
+  return compiled;
+}
+
+/** A source op's backend (a graph without tensor inputs or state, e.g. one that only draws). */
+function sourceBackend(g: Graph): Backend | undefined {
+  for (const op of g.ops) if (op.kind === 'prim' && 'backend' in (op.params as object)) return (op.params as { backend: Backend }).backend;
+  return undefined;
+}
+
+/** The cache key of a call's arguments; collects their tensors (each once, in order). */
+function signature(args: unknown[], tensors: Tensor[]): string {
+  const parts: string[] = [];
+  const seen = new Set<Tensor>();
+  const walk = (v: unknown): void => {
+    if (v instanceof Tensor) {
+      if (v.isDisposed) throw new Error(`compile: argument tensor #${v.id} of shape [${v.shape.join(', ')}] was disposed`);
+      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.requiresGrad ? 'g' : ''}`);
+      if (!seen.has(v)) {
+        seen.add(v);
+        tensors.push(v);
+      }
+    } else if (Array.isArray(v)) {
+      parts.push('[');
+      v.forEach(walk);
+      parts.push(']');
+    } else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      parts.push('{');
+      for (const [k, x] of Object.entries(v)) {
+        parts.push(k, ':');
+        walk(x);
+      }
+      parts.push('}');
+    } else if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+      let id = objectIds.get(v);
+      if (id === undefined) objectIds.set(v, (id = nextObjectId++));
+      parts.push(`#${id}`);
+    } else {
+      parts.push(typeof v === 'string' ? JSON.stringify(v) : String(v));
+    }
+    parts.push(',');
+  };
+  args.forEach(walk);
+  return parts.join('');
+}
+
+/** The arguments with each tensor replaced by its placeholder (arrays and plain objects rebuilt). */
+function substitute(v: unknown, map: Map<Tensor, Tensor>): unknown {
+  if (v instanceof Tensor) return map.get(v)!;
+  if (Array.isArray(v)) return v.map((x) => substitute(x, map));
+  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, map)]));
+  }
+  return v;
+}
+
+/** The result's structure with an output leaf per tensor (appended to `outputs`); anything else throws. */
+function collectOutputs(r: unknown, outputs: Tensor[]): unknown {
+  if (r instanceof Tensor) {
+    outputs.push(r);
+    return { [OUT]: outputs.length - 1 } satisfies OutLeaf;
+  }
+  if (r === undefined || r === null) return r;
+  if (Array.isArray(r)) return r.map((x) => collectOutputs(x, outputs));
+  if (typeof r === 'object' && Object.getPrototypeOf(r) === Object.prototype) {
+    return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, collectOutputs(x, outputs)]));
+  }
+  throw new Error(`compile: the function returned a ${typeof r} (${String(r).slice(0, 40)}); a compiled function returns tensors ` +
+    '(or arrays and plain objects of them): other values would be fixed at trace time');
+}
+
+/** The result of a compiled call: the structure with new tensors over the output storages. */
+function results(entry: Entry, values: Storage[]): never {
+  const build = (s: unknown): unknown => {
+    if (s !== null && typeof s === 'object' && OUT in (s as object)) {
+      const k = (s as OutLeaf)[OUT];
+      return new Tensor(entry.backend!, values[k], entry.shapes![k]);
+    }
+    if (Array.isArray(s)) return s.map(build);
+    if (s !== null && typeof s === 'object') return Object.fromEntries(Object.entries(s).map(([k, x]) => [k, build(x)]));
+    return s;
+  };
+  return build(entry.result) as never;
+}

@@ -1,0 +1,35 @@
+// In-place updates of existing storages: the operations that are not primitives (they make no new
+// value) but that a training step must run in order, eagerly or compiled. Each is one row, like the
+// primitive table: its backend call over the storages it reads and writes. They go through the
+// dispatch point's effect() (src/graph/apply.ts), so a trace records them (src/graph/trace.ts).
+//   optim   one optimizer step of one parameter: [param, grad, slot1, slot2, flags] (src/nn/optim.ts);
+//           writes param, the two slots and, where a value is not finite, its flag
+//   assign  dst's values replaced by src's: [dst, src] (batch norm's running statistics, weight init)
+
+import type { Backend, Storage } from '../backend/backend.ts';
+import type { OptimSpec } from '../backend/kernels.ts';
+import { contiguousStrides } from '../shape.ts';
+
+export interface EffectParams {
+  /** check: the finite check's flag slot and tag (FiniteCheck in src/backend/kernels.ts), or null. */
+  optim: { spec: OptimSpec; check: { slot: number; tag: number } | null };
+  assign: Record<string, never>;
+}
+export type EffectName = keyof EffectParams;
+
+export interface Effect<E extends EffectName> {
+  run(b: Backend, x: Storage[], p: EffectParams[E], shapes: number[][]): void;
+}
+
+export const EFFECTS: { [E in EffectName]: Effect<E> } = {
+  optim: {
+    run: (b, [param, grad, s1, s2, flags], { spec, check }) => b.optimStep(param, grad, s1, s2, spec, check ? { flags, ...check } : undefined),
+  },
+  assign: {
+    run: (b, [dst, src], _p, [shape]) => {
+      const sh = shape.length ? shape : [1];
+      const st = contiguousStrides(sh);
+      if (dst.length > 0) b.copyStrided(src, dst, sh, st, 0, st, 0);
+    },
+  },
+};

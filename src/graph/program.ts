@@ -1,0 +1,216 @@
+// A traced graph (src/graph/trace.ts) made runnable on one backend: the passes that run on it, then
+// either a recording (WebGPU: the kernels are recorded once and replayed on every call, see
+// src/device/recording.ts) or, on a backend without a recorder (the CPU reference), an interpreter that
+// runs the graph op by op on every call with the primitives' own backend calls (the graph's CPU twin).
+//
+// Passes (one place for each rule):
+//   dead code    an op whose value reaches no output, effect or later live op is dropped; a dropped
+//                random draw keeps its per-call function, so the generator advances as in eager mode
+//   constants    upload ops (tensor() inside the function) run once, when the program is built
+//   liveness     each value is freed right after its last use, so the recording's buffers are reused
+//                in last-use order (its buffers are the step's memory plan)
+//
+// A call: the per-call phase first (host ops and per-call params, in trace order: an optimizer's step
+// count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
+
+import type { Backend, Recording, Storage } from '../backend/backend.ts';
+import { EFFECTS } from './effects.ts';
+import { RULES, type Rule } from './primitives.ts';
+import { isSymbolic, type Op, type PrimOp, type SymbolicStorage } from './trace.ts';
+
+export interface Graph {
+  ops: Op[];
+  /** The call's tensor inputs, in argument order. */
+  inputs: SymbolicStorage[];
+  /** The storages whose values the call returns (symbolic or, for returned state, real). */
+  outputs: Storage[];
+}
+
+/** Dead-code elimination: keeps ops that reach an output, an effect or host work (see the header). */
+export function eliminateDeadCode(g: Graph): Graph {
+  const live = new Set<Storage>(g.outputs);
+  const kept: Op[] = [];
+  for (let i = g.ops.length - 1; i >= 0; i--) {
+    const op = g.ops[i];
+    if (op.kind === 'prim' && !live.has(op.out)) {
+      // Its per-call function still runs (a random draw advances its generator even when unused).
+      const perCall = op.perCall;
+      if (perCall) kept.push({ kind: 'host', run: () => void perCall() });
+      continue;
+    }
+    if (op.kind !== 'host') for (const s of op.inputs) live.add(s);
+    kept.push(op);
+  }
+  return { ...g, ops: kept.reverse() };
+}
+
+export class Program {
+  /** Kernel dispatches per call (WebGPU), or ops run per call (CPU). */
+  readonly dispatches: number;
+  private readonly graph: Graph;
+  /** Values bound for the whole program: the constants, and on WebGPU every value's recorded storage. */
+  private readonly bound = new Map<Storage, Storage>();
+  private readonly constants: Storage[] = [];
+  /** freeAfter[i]: the values whose last use is op i. */
+  private readonly freeAfter: SymbolicStorage[][];
+  private recording: Recording | null = null;
+  /** Per-call params of this call, by op index. */
+  private readonly callParams: unknown[];
+
+  constructor(graph: Graph, private readonly backend: Backend) {
+    this.graph = eliminateDeadCode(graph);
+    const ops = this.graph.ops;
+    this.callParams = new Array(ops.length);
+    // Liveness: the last op that reads each value; outputs and constants live for the whole program.
+    const last = new Map<SymbolicStorage, number>();
+    ops.forEach((op, i) => {
+      if (op.kind === 'host') return;
+      for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
+      if (op.kind === 'prim' && !last.has(op.out)) last.set(op.out, i);
+    });
+    for (const s of this.graph.outputs) if (isSymbolic(s)) last.delete(s);
+    this.freeAfter = ops.map(() => []);
+    for (const [s, i] of last) this.freeAfter[i].push(s);
+    for (const op of ops) {
+      if (op.kind === 'prim' && op.prim === 'upload') {
+        const s = (RULES.upload as Rule<'upload'>).run(backend, [], (op as PrimOp<'upload'>).params, op.shape, []) as Storage;
+        this.bound.set(op.out, s);
+        this.constants.push(s);
+        this.freeAfter.forEach((list) => {
+          const k = list.indexOf(op.out);
+          if (k >= 0) list.splice(k, 1);
+        });
+      }
+    }
+    const recorder = backend.recorder;
+    if (recorder) {
+      recorder.begin();
+      try {
+        const env = new Map(this.bound);
+        for (const s of this.graph.inputs) {
+          const st = backend.empty(s.length);
+          env.set(s, st);
+          this.bound.set(s, st);
+        }
+        // Every value's recorded storage stays bound (a patch re-runs an op over the same storages).
+        this.interpret(env, (i) => recorder.op(i), this.bound);
+        this.recording = recorder.end();
+      } catch (e) {
+        recorder.abort();
+        this.disposeConstants();
+        throw e;
+      }
+      this.dispatches = this.recording.dispatches;
+    } else {
+      this.dispatches = ops.filter((op) => op.kind !== 'host' && !(op.kind === 'prim' && op.prim === 'upload')).length;
+    }
+  }
+
+  /** Bytes the program owns between calls (its recording's buffers; 0 on the CPU, which frees as it goes). */
+  get bytes(): number {
+    return this.recording?.bytes ?? 0;
+  }
+
+  /** Whether a kernel choice made while recording has been measured otherwise since (then rebuild). */
+  stale(): boolean {
+    return this.recording?.stale() ?? false;
+  }
+
+  /**
+   * One call on `inputs` (the call's input storages, in graph order). `traced`: this call is the one the
+   * graph was traced in, whose per-call work already ran. Returns new storages holding the outputs.
+   */
+  run(inputs: Storage[], traced: boolean): Storage[] {
+    const { ops, outputs } = this.graph;
+    if (!traced) {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        if (op.kind === 'host') op.run();
+        else if (op.perCall) this.callParams[i] = op.perCall();
+      }
+    }
+    const b = this.backend;
+    const rec = this.recording;
+    if (rec) {
+      if (!traced) {
+        for (let i = 0; i < ops.length; i++) {
+          const op = ops[i];
+          if (op.kind !== 'host' && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+        }
+      }
+      const out = outputs.map((s) => b.empty(s.length));
+      rec.replay(
+        this.graph.inputs.map((s, k) => [inputs[k], this.bound.get(s)!]),
+        outputs.map((s, k) => [this.bound.get(s) ?? s, out[k]]),
+      );
+      return out;
+    }
+    const env = new Map(this.bound);
+    this.graph.inputs.forEach((s, k) => env.set(s, inputs[k]));
+    this.interpret(env);
+    // Each output in a storage of its own: a value computed by this call is handed over; an input, a
+    // constant, state or a value returned twice is copied.
+    const given = new Set<Storage>([...inputs, ...this.constants]);
+    return outputs.map((s) => {
+      const v = env.get(s) ?? s;
+      if (isSymbolic(s) && !given.has(v)) {
+        given.add(v);
+        return v;
+      }
+      const copy = b.empty(v.length);
+      EFFECTS.assign.run(b, [copy, v], {}, [[v.length]]);
+      return copy;
+    });
+  }
+
+  /**
+   * Runs every op once over `env` (value -> storage), freeing each value after its last use; `record`
+   * (while recording) also keeps every value's storage. The call's inputs belong to the caller and are
+   * not freed, except the recording's own input storages, which are freed like any value.
+   */
+  private interpret(env: Map<Storage, Storage>, onOp?: (i: number) => void, record?: Map<Storage, Storage>): void {
+    const ops = this.graph.ops;
+    const b = this.backend;
+    const callers = record ? new Set<Storage>() : new Set<Storage>(this.graph.inputs);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;
+      onOp?.(i);
+      const out = this.runOp(op, i, env);
+      if (op.kind === 'prim') {
+        env.set(op.out, out!);
+        record?.set(op.out, out!);
+      }
+      for (const s of this.freeAfter[i]) {
+        const st = env.get(s);
+        if (st && !callers.has(s)) b.free(st);
+        env.delete(s);
+      }
+    }
+  }
+
+  /** Op i's backend call, with this call's params where it has per-call ones. */
+  private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
+    const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
+    const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
+    if (op.kind === 'effect') {
+      (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(this.backend, xs, params, op.shapes);
+      return null;
+    }
+    const rule = RULES[op.prim] as Rule<typeof op.prim>;
+    const out = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(this.backend, xs, params, op.shape, op.xShapes);
+    if (out === 'view') throw new Error(`internal: ${op.prim} made a view in a compiled graph`);
+    return out;
+  }
+
+  private disposeConstants(): void {
+    for (const s of this.constants) this.backend.free(s);
+    this.constants.length = 0;
+  }
+
+  dispose(): void {
+    this.recording?.dispose();
+    this.recording = null;
+    this.disposeConstants();
+  }
+}

@@ -1,0 +1,113 @@
+// The traced graph of a compiled function (src/graph/compile.ts): while a Tracer is active, the one
+// dispatch point (src/graph/apply.ts) records each primitive here instead of running it, and hands back
+// a tensor over a SymbolicStorage, a value with a length and no data. The graph is a straight-line
+// program over storages, in the order the function issued its ops (the order eager mode runs them):
+//   prim    a primitive of src/graph/primitives.ts: inputs, params, output shape, one new value
+//           (views, reshape, produce no op: the output tensor shares its input's storage, as in eager)
+//   effect  an in-place update of existing storages (src/graph/effects.ts: optimizer steps, assigns)
+//   host    host work that must happen once per call (an optimizer's step count, a generator's counter)
+// Values are SymbolicStorages (made by the trace: the call's inputs, the ops' outputs) or the real
+// storages of tensors that existed before the trace (parameters, optimizer moments, running statistics):
+// the step's state, bound by reference, read and written in place.
+//
+// Per-call data: an op whose params depend on host state that changes from call to call (a random
+// draw's Philox counter, Adam's step count and learning rate) carries `perCall`, the function that
+// computed its params at trace time; a replay calls it again, in trace order, so each call gets its own
+// values (PyTorch's capturable Adam keeps such values on the device for the same reason; here they are
+// written into the recorded dispatches' uniform blocks before each replay, see src/graph/program.ts).
+// Source of the design: TinyJit (tinygrad/engine/jit.py) records kernel calls over buffers and replays
+// them; jax-js (src/frontend/jaxpr.ts) traces to a program over abstract values.
+
+import type { Storage } from '../backend/backend.ts';
+import type { EffectName, EffectParams } from './effects.ts';
+import type { Params, Primitive } from './primitives.ts';
+import type { GraphTensor, StorageHold } from './types.ts';
+
+/** A value of the traced graph: its length, no data. */
+export class SymbolicStorage implements Storage {
+  constructor(readonly id: number, readonly length: number) {}
+}
+
+export const isSymbolic = (s: Storage): s is SymbolicStorage => s instanceof SymbolicStorage;
+
+export interface PrimOp<P extends Primitive = Primitive> {
+  kind: 'prim';
+  prim: P;
+  inputs: Storage[];
+  xShapes: number[][];
+  params: Params[P];
+  shape: number[];
+  out: SymbolicStorage;
+  perCall?: () => Params[P];
+}
+export interface EffectOp<E extends EffectName = EffectName> {
+  kind: 'effect';
+  effect: E;
+  inputs: Storage[];
+  shapes: number[][];
+  params: EffectParams[E];
+  perCall?: () => EffectParams[E];
+}
+export interface HostOp {
+  kind: 'host';
+  run: () => void;
+}
+export type Op = PrimOp | EffectOp | HostOp;
+
+export class Tracer<T extends GraphTensor<T>> {
+  readonly ops: Op[] = [];
+  /** Real storages the graph uses, each held from its first use (a view may be disposed before the end). */
+  readonly externals = new Map<Storage, StorageHold>();
+  /** Every tensor an op read (the compiler clears the gradients the trace left on them). */
+  readonly seen = new Set<T>();
+  /** Every tensor made while tracing (the compiler disposes those the function did not return). */
+  readonly created: T[] = [];
+  private nextId = 0;
+
+  /** A new value (an input placeholder or an op's output). */
+  value(length: number): SymbolicStorage {
+    return new SymbolicStorage(this.nextId++, length);
+  }
+
+  private use(inputs: T[]): Storage[] {
+    const storages = new Array<Storage>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const t = inputs[i], s = t.storage;
+      if (!isSymbolic(s) && !this.externals.has(s)) this.externals.set(s, t.hold());
+      this.seen.add(t);
+      storages[i] = s;
+    }
+    return storages;
+  }
+
+  /** A view (reshape): no op, but its input was read. */
+  view(input: T): void {
+    this.seen.add(input);
+  }
+
+  /** Releases the holds (a trace that failed, or a program dropped). */
+  release(): void {
+    for (const h of this.externals.values()) h.release();
+    this.externals.clear();
+  }
+
+  prim<P extends Primitive>(prim: P, inputs: T[], params: Params[P], shape: number[], perCall?: () => Params[P]): SymbolicStorage {
+    let n = 1;
+    for (const d of shape) n *= d;
+    const out = this.value(n);
+    const op: PrimOp<P> = { kind: 'prim', prim, inputs: this.use(inputs), xShapes: inputs.map((t) => t.shape), params, shape, out };
+    if (perCall) op.perCall = perCall;
+    this.ops.push(op as unknown as PrimOp);
+    return out;
+  }
+
+  effect<E extends EffectName>(effect: E, inputs: T[], params: EffectParams[E], perCall?: () => EffectParams[E]): void {
+    const op: EffectOp<E> = { kind: 'effect', effect, inputs: this.use(inputs), shapes: inputs.map((t) => t.shape), params };
+    if (perCall) op.perCall = perCall;
+    this.ops.push(op as unknown as EffectOp);
+  }
+
+  host(run: () => void): void {
+    this.ops.push({ kind: 'host', run });
+  }
+}

@@ -1,0 +1,387 @@
+// compile(fn): every model's compiled training step against its eager step, bit for bit over 50 steps on
+// both backends (no pass reorders arithmetic yet: the compiled step runs the same kernels in the same
+// order); resume, the non-finite check, retracing on a new batch size, a learning rate changed between
+// calls, replaced state, unused random draws, re-recording after a kernel measurement, the errors of
+// what a traced function may not do, the profiler and the memory a compiled step keeps.
+import { describe, expect, it } from 'vitest';
+import {
+  compile, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
+} from '../src/index.ts';
+import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
+import { MlpGAN, ringBatch } from '../src/models/gan.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { CycleGAN } from '../src/models/cyclegan.ts';
+import type { Trainable, TrainBatch } from '../src/models/model.ts';
+import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+import { cpu, getGpu, randomData } from './helpers.ts';
+
+interface Setup {
+  model: Trainable;
+  /** Step i's batch: the same tensors each step, overwritten with new data (as the CLI's loaders do). */
+  batch(i: number): TrainBatch;
+}
+
+const images = (b: Backend, n: number, seed: number, shape = [n, 784]) => {
+  const t = tensor(randomData(n * shape.slice(1).reduce((a, c) => a * c, 1), seed, 0, 1), shape, { backend: b });
+  return { t, write: (i: number) => b.write(t.storage, randomData(t.size, seed + 1000 * (i + 1), 0, 1)) };
+};
+
+/** Every model at a tiny config (CycleGAN on 8 x 8 images), on synthetic data that changes each step. */
+const MODELS: Record<string, (b: Backend) => Setup> = {
+  'MLP VAE': (b) => {
+    const x = images(b, 4, 1, [4, 16]);
+    return { model: new MlpVAE({ inputDim: 16, hidden: 8, zDim: 2, generator: new Generator(1), backend: b }), batch: (i) => (x.write(i), { x: x.t }) };
+  },
+  'conv VAE': (b) => {
+    const x = images(b, 2, 2);
+    return { model: new ConvVAE({ hidden: 2, zDim: 2, generator: new Generator(2), backend: b }), batch: (i) => (x.write(i), { x: x.t }) };
+  },
+  'ring GAN': (b) => {
+    const x = tensor(ringBatch(8, 3, 0), [8, 2], { backend: b });
+    return { model: new MlpGAN({ hidden: 8, generator: new Generator(3) }), batch: (i) => (b.write(x.storage, ringBatch(8, 3, 8 * i)), { x }) };
+  },
+  DCGAN: (b) => {
+    const x = images(b, 2, 4);
+    return { model: new DCGAN({ width: 2, zDim: 4, generator: new Generator(4), backend: b }), batch: (i) => (x.write(i), { x: x.t }) };
+  },
+  classifier: (b) => {
+    const x = images(b, 2, 5);
+    const labels = tensor([3, 7], [2], { backend: b });
+    return {
+      model: new Classifier({ width: 2, hidden: 8, generator: new Generator(5), backend: b }),
+      batch: (i) => (x.write(i), b.write(labels.storage, Float32Array.of(i % 10, (3 * i + 1) % 10)), { x: x.t, labels }),
+    };
+  },
+  CycleGAN: (b) => {
+    const x = images(b, 2, 6, [2, 1, 8, 8]), y = images(b, 2, 7, [2, 1, 8, 8]);
+    return { model: new CycleGAN({ width: 2, resBlocks: 1, generator: new Generator(6), backend: b }), batch: (i) => (x.write(i), y.write(i), { x: x.t, y: y.t }) };
+  },
+};
+
+/** The GPU of this file with the tuner's measurements off, so both runs use the same kernel variants. */
+async function fixedGpu(): Promise<WebGPUBackend> {
+  const g = await getGpu();
+  g.tuner.autotune = false;
+  return g;
+}
+
+async function params(m: Trainable): Promise<Float32Array[]> {
+  return Promise.all(m.parameters().map((p) => p.toArray()));
+}
+
+/** Losses of `steps` training steps, eager or compiled; the model's parameters after; the noise's offset. */
+async function train(b: Backend, name: string, steps: number, compiled: boolean) {
+  return withBackend(b, async () => {
+    const { model, batch } = MODELS[name](b);
+    const noise = new Generator(99);
+    const eager = (bt: TrainBatch, g: Generator) => model.trainStep(bt, g);
+    const step = compiled ? compile(eager) : eager;
+    const losses: number[][] = [];
+    for (let i = 0; i < steps; i++) {
+      const l = step(batch(i), noise);
+      losses.push([...(await l.toArray())]);
+      l.dispose();
+    }
+    const out = { losses, params: await params(model), offset: noise.offset, steps: model.optimizers().map((o) => o.stepCount), stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
+    if (compiled) (step as ReturnType<typeof compile>).dispose();
+    return out;
+  });
+}
+
+describe('compile(): a compiled training step equals the eager one', () => {
+  for (const name of Object.keys(MODELS)) {
+    for (const which of ['cpu', 'webgpu'] as const) {
+      it(`${name} on ${which}: bit for bit over 50 steps (losses, parameters, generator, step counts)`, async () => {
+        const b = which === 'cpu' ? cpu : await fixedGpu();
+        const e = await train(b, name, 50, false);
+        const c = await train(b, name, 50, true);
+        expect(c.stats!.eagerCalls).toBe(1);
+        expect(c.stats!.traces).toBe(1);
+        expect(c.stats!.replays).toBe(48);
+        for (let i = 0; i < 50; i++) expect(c.losses[i], `step ${i}`).toEqual(e.losses[i]);
+        expect(c.losses.flat().every(Number.isFinite)).toBe(true);
+        c.params.forEach((p, k) => expect(p, `parameter ${k}`).toEqual(e.params[k]));
+        expect(c.offset).toBe(e.offset);
+        expect(c.steps).toEqual(e.steps);
+      });
+    }
+  }
+});
+
+/** A small MLP regression step with an explicit optimizer (what a user's own step looks like). */
+function userStep(b: Backend, seed = 1) {
+  const net = new nn.Sequential(new nn.Linear(3, 5, { generator: new Generator(seed), backend: b }), new nn.Tanh(), new nn.Linear(5, 1, { generator: new Generator(seed + 1), backend: b }));
+  const opt = new nn.Adam(net.parameters(), { lr: 1e-2 });
+  const fn = (x: Tensor, y: Tensor) => tidy(() => {
+    opt.zeroGrad();
+    const loss = net.call(x).sub(y).square().mean();
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+  return { net, opt, fn };
+}
+
+const data = (b: Backend, n: number, seed: number) => ({
+  x: tensor(randomData(3 * n, seed), [n, 3], { backend: b }),
+  y: tensor(randomData(n, seed + 1), [n, 1], { backend: b }),
+});
+
+describe('compile(): calls, signatures and per-call data', () => {
+  for (const which of ['cpu', 'webgpu'] as const) {
+    const backend = async () => (which === 'cpu' ? cpu : await fixedGpu());
+
+    it(`${which}: a new batch size retraces, and the old one still replays`, async () => {
+      const b = await backend();
+      const { fn } = userStep(b);
+      const step = compile(fn);
+      const d4 = data(b, 4, 1), d6 = data(b, 6, 2);
+      for (let i = 0; i < 3; i++) step(d4.x, d4.y).dispose();
+      expect(step.stats).toMatchObject({ eagerCalls: 1, traces: 1, replays: 1, signatures: 1 });
+      for (let i = 0; i < 3; i++) step(d6.x, d6.y).dispose();
+      expect(step.stats).toMatchObject({ eagerCalls: 2, traces: 2, replays: 2, signatures: 2 });
+      step(d4.x, d4.y).dispose();
+      expect(step.stats).toMatchObject({ traces: 2, replays: 3 });
+      step.dispose();
+    });
+
+    it(`${which}: the cache keeps at most maxSignatures signatures`, async () => {
+      const b = await backend();
+      const { fn } = userStep(b);
+      const step = compile(fn, { maxSignatures: 2 });
+      for (const n of [2, 3, 4, 2]) for (let i = 0; i < 2; i++) step(data(b, n, n).x, data(b, n, n).y).dispose();
+      // 2 was evicted by 4, so its third visit starts again from an eager call.
+      expect(step.stats).toMatchObject({ signatures: 2, eagerCalls: 4, traces: 4 });
+      expect(() => compile(fn, { maxSignatures: 0 })).toThrow(/maxSignatures must be a positive integer/);
+    });
+
+    it(`${which}: a learning rate changed between calls takes effect, as in eager mode`, async () => {
+      const b = await backend();
+      const run = async (compiled: boolean, change: boolean) => {
+        const { fn, opt } = userStep(b, 3);
+        const step = compiled ? compile(fn) : fn;
+        const d = data(b, 5, 3);
+        const out: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          if (change && i === 4) opt.o.lr = 0.2;
+          const l = step(d.x, d.y);
+          out.push(await l.item());
+          l.dispose();
+        }
+        return out;
+      };
+      const eager = await run(false, true), compiled = await run(true, true), unchanged = await run(true, false);
+      expect(compiled).toEqual(eager);
+      expect(compiled.slice(0, 5)).toEqual(unchanged.slice(0, 5));
+      expect(compiled[5]).not.toEqual(unchanged[5]);
+    });
+
+    it(`${which}: resuming a compiled run from saved state equals the uninterrupted run`, async () => {
+      const b = await backend();
+      const batches = Array.from({ length: 10 }, (_, i) => data(b, 4, 10 + i));
+      const noiseStep = (net: ReturnType<typeof userStep>) => (x: Tensor, y: Tensor, g: Generator) =>
+        tidy(() => net.fn(x.add(randn(x.shape, { generator: g, backend: b }).mul(0.01)), y));
+      const whole = userStep(b, 5);
+      const wholeStep = compile(noiseStep(whole));
+      const g1 = new Generator(4);
+      const ref: number[] = [];
+      for (const d of batches) ref.push(await wholeStep(d.x, d.y, g1).item());
+      // The same run stopped after 6 steps and restored into a new model, optimizer and generator.
+      const first = userStep(b, 5);
+      const firstStep = compile(noiseStep(first));
+      const g2 = new Generator(4);
+      const got: number[] = [];
+      for (const d of batches.slice(0, 6)) got.push(await firstStep(d.x, d.y, g2).item());
+      const saved = {
+        params: await params(first.net as unknown as Trainable),
+        slots: await Promise.all(first.opt.stateTensors().map((ts) => Promise.all(ts.map((t) => t.toArray())))),
+        step: first.opt.stepCount, gen: g2.getState(),
+      };
+      const second = userStep(b, 77);
+      second.net.parameters().forEach((p, k) => b.write(p.storage, saved.params[k]));
+      second.opt.loadState(saved.slots, saved.step);
+      const g3 = new Generator(0);
+      g3.setState(saved.gen);
+      const secondStep = compile(noiseStep(second));
+      for (const d of batches.slice(6)) got.push(await secondStep(d.x, d.y, g3).item());
+      expect(got).toEqual(ref);
+    });
+
+    it(`${which}: the non-finite check still fires in a replayed step, naming the parameters`, async () => {
+      const b = await backend();
+      const { fn, opt, net } = userStep(b, 7);
+      const names = new Map([...net.namedParameters()].map(([k, p]) => [p, k]));
+      const step = compile(fn);
+      const d = data(b, 4, 7);
+      for (let i = 0; i < 4; i++) step(d.x, d.y).dispose();
+      expect(await opt.nonFinite(names)).toEqual([]);
+      b.write(d.x.storage, Float32Array.from({ length: 12 }, (_, i) => (i === 5 ? NaN : 0.5)));
+      const l = step(d.x, d.y);
+      expect(step.stats.replays).toBe(3);
+      expect(Number.isNaN(await l.item())).toBe(true);
+      const flagged = await opt.nonFinite(names);
+      expect(flagged.length).toBe(4);
+      expect(flagged.join('; ')).toMatch(/0\.weight holds .*NaN/);
+    });
+
+    it(`${which}: state replaced between calls (optimizer moments reset) starts the signature again`, async () => {
+      const b = await backend();
+      const run = async (compiled: boolean) => {
+        const { fn, opt } = userStep(b, 9);
+        const step = compiled ? compile(fn) : fn;
+        const d = data(b, 4, 9);
+        const out: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          // Fresh moments: the old moment tensors are disposed and new ones made at the next step.
+          if (i === 5) opt.loadState(opt.params.map(() => null), opt.stepCount);
+          out.push(await step(d.x, d.y).item());
+        }
+        return { out, stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
+      };
+      const e = await run(false), c = await run(true);
+      expect(c.out).toEqual(e.out);
+      expect(c.stats).toMatchObject({ eagerCalls: 2, traces: 2 });
+    });
+
+    it(`${which}: an unused random draw still advances the generator, as in eager mode`, async () => {
+      const b = await backend();
+      const fn = (x: Tensor, g: Generator) => {
+        randn([7], { generator: g, backend: b }); // dropped by dead-code elimination, its counter still taken
+        return x.add(randn(x.shape, { generator: g, backend: b }));
+      };
+      const x = tensor([1, 2, 3], [3], { backend: b });
+      const ge = new Generator(5), gc = new Generator(5);
+      const step = compile(fn);
+      for (let i = 0; i < 4; i++) {
+        const e = fn(x, ge), c = step(x, gc);
+        expect(await c.toArray()).toEqual(await e.toArray());
+        e.dispose();
+        c.dispose();
+      }
+      expect(gc.offset).toBe(ge.offset);
+    });
+
+    it(`${which}: results are new tensors in the function's structure; returned inputs and state are copies`, async () => {
+      const b = await backend();
+      const w = tensor([1, 2], [2], { backend: b });
+      const step = compile((a: Tensor, o: { s: number }) => ({ sum: a.add(w).mul(o.s), same: a, w, list: [a.reshape([2, 1])] }));
+      const x = tensor([10, 20], [2], { backend: b });
+      for (let i = 0; i < 3; i++) {
+        const r = step(x, { s: 2 });
+        expect(await r.sum.toArray()).toEqual(Float32Array.of(22, 44));
+        expect(await r.same.toArray()).toEqual(Float32Array.of(10, 20));
+        expect(r.list[0].shape).toEqual([2, 1]);
+        // The first (eager) call returns x and w themselves; the compiled ones return copies.
+        if (i > 0) {
+          expect(r.same).not.toBe(x);
+          expect(r.w).not.toBe(w);
+        }
+        for (const t of i > 0 ? [r.sum, r.same, r.w, r.list[0]] : [r.sum, r.list[0]]) t.dispose();
+      }
+      // A number argument is part of the signature (by value).
+      const r = step(x, { s: 3 });
+      expect(await r.sum.toArray()).toEqual(Float32Array.of(33, 66));
+      expect(step.stats.signatures).toBe(2);
+      expect(w.isDisposed).toBe(false);
+    });
+
+    it(`${which}: what a traced function may not do gets a clear error`, async () => {
+      const b = await backend();
+      const x = tensor([1, 2, 3, 4], [2, 2], { backend: b });
+      const twice = <T>(f: () => T) => (f(), f());
+      const reads = compile((a: Tensor) => {
+        const s = a.sum();
+        void s.item();
+        return s;
+      });
+      expect(() => twice(() => reads(x))).toThrow(/item\(\) of a \[\] tensor inside a compiled function/);
+      const asyncFn = compile(async (a: Tensor) => a.add(1));
+      await expect(asyncFn(x)).resolves.toBeDefined();
+      expect(() => asyncFn(x)).toThrow(/returned a Promise/);
+      const num = compile((a: Tensor) => (a.add(1), 3));
+      expect(() => twice(() => num(x))).toThrow(/returned a number/);
+      // An op's error while tracing is the eager one (the second call traces: k changed in between).
+      let k = 2;
+      const bad = compile((a: Tensor) => a.matmul(tensor(new Float32Array(k), [k, 1], { backend: b })));
+      bad(x).dispose();
+      k = 3;
+      expect(() => bad(x)).toThrow(/matmul: shapes \[2, 2\] and \[3, 1\] cannot be multiplied/);
+      // After each error nothing is left in trace mode: eager ops work.
+      expect(await x.add(1).toArray()).toEqual(Float32Array.of(2, 3, 4, 5));
+    });
+  }
+});
+
+describe('compile() on WebGPU: recording and replay', () => {
+  it('a kernel measurement that finishes after the recording re-records the step', async () => {
+    const b = await getGpu();
+    b.tuner.autotune = true;
+    try {
+      await withBackend(b, async () => {
+        const vae = new MlpVAE({ hidden: 256, zDim: 4, generator: new Generator(2), backend: b });
+        const x = tensor(randomData(64 * 784, 3, 0, 1), [64, 784], { backend: b });
+        const step = compile((bt: TrainBatch, g: Generator) => vae.trainStep(bt, g));
+        const g = new Generator(1);
+        // Eager, then traced at once: the measurements the first call started have not run yet.
+        step({ x }, g).dispose();
+        step({ x }, g).dispose();
+        await sync(b);
+        // Whatever they chose, pick the variant no guess on this adapter is (tiled) for every measured class.
+        for (const k of b.tuner.choices.keys()) b.tuner.choices.set(k, 'tiled');
+        const l = step({ x }, g);
+        expect(step.stats.rerecords).toBe(1);
+        expect((await l.toArray()).every(Number.isFinite)).toBe(true);
+        step({ x }, g).dispose();
+        expect(step.stats.rerecords).toBe(1);
+      });
+    } finally {
+      b.tuner.autotune = false;
+      b.tuner.choices.clear();
+    }
+  });
+
+  it('profile() reports every replayed dispatch, and the step keeps at most the eager step\'s peak bytes', async () => {
+    const b = await fixedGpu();
+    await withBackend(b, async () => {
+      const vae = new MlpVAE({ hidden: 64, zDim: 4, generator: new Generator(2), backend: b });
+      const x = tensor(randomData(16 * 784, 4, 0, 1), [16, 784], { backend: b });
+      const g = new Generator(1);
+      const pool = b.ctx.pool;
+      // The eager step's peak above what lives between steps.
+      vae.trainStep({ x }, g).dispose();
+      await sync(b);
+      const before = pool.liveBytes;
+      pool.peakBytes = before;
+      vae.trainStep({ x }, g).dispose();
+      await sync(b);
+      const eagerPeak = pool.peakBytes - before;
+      const step = compile((bt: TrainBatch, gen: Generator) => vae.trainStep(bt, gen));
+      step({ x }, g).dispose();
+      step({ x }, g).dispose();
+      const { kernels } = await profile(() => step({ x }, g).dispose(), b);
+      expect(kernels.reduce((n, k) => n + k.count, 0)).toBe(step.stats.dispatches);
+      expect(kernels.some((k) => k.kernel.startsWith('optim:adam'))).toBe(true);
+      expect(step.stats.bytes).toBeGreaterThan(0);
+      expect(step.stats.bytes).toBeLessThanOrEqual(eagerPeak);
+      // Between calls the compiled step holds its buffers, and nothing else grows.
+      const live = pool.liveBytes;
+      for (let i = 0; i < 5; i++) step({ x }, g).dispose();
+      await sync(b);
+      expect(pool.liveBytes).toBe(live);
+      step.dispose();
+      expect(pool.liveBytes).toBe(live - step.stats.bytes);
+    });
+  });
+});
+
+describe('compile() with noGrad and nested calls', () => {
+  it('a compiled function called inside another one is part of its trace', async () => {
+    const inner = compile((a: Tensor) => a.mul(2));
+    const outer = compile((a: Tensor) => noGrad(() => inner(a).add(1)));
+    const x = tensor([1, 2], [2], { backend: cpu });
+    for (let i = 0; i < 3; i++) expect(await outer(x).toArray()).toEqual(Float32Array.of(3, 5));
+    expect(outer.stats.traces).toBe(1);
+    expect(inner.stats.traces).toBe(0);
+  });
+});
