@@ -26,10 +26,11 @@ export type Dims = number | number[] | undefined;
 
 class StorageRef implements StorageHold {
   refs = 1;
-  constructor(readonly backend: Backend, readonly storage: Storage) {}
+  /** owned: freed with its last tensor; borrowed storages belong to someone else (a compiled step). */
+  constructor(readonly backend: Backend, readonly storage: Storage, readonly owned = true) {}
   release(): void {
     // A traced value (src/graph/trace.ts) has no backend storage to free.
-    if (--this.refs === 0 && !isSymbolic(this.storage)) this.backend.free(this.storage);
+    if (--this.refs === 0 && this.owned && !isSymbolic(this.storage)) this.backend.free(this.storage);
   }
   get orphaned(): boolean {
     return this.refs === 1;
@@ -407,6 +408,16 @@ export const isTracing = (): boolean => dispatcher.tracer !== null;
 /** Dispatch counters, for tests. */
 export const dispatchStats = (): { calls: number; recorded: number; depth: number } =>
   ({ calls: dispatcher.calls, recorded: dispatcher.recorded, depth: dispatcher.depth });
+
+/**
+ * A tensor over a storage it does not own: disposing it frees nothing (a compiled step's gradients, which
+ * live in its recording's buffers and are overwritten by its next call).
+ */
+export function borrowedTensor(backend: Backend, storage: Storage, shape: number[]): Tensor {
+  const ref = new StorageRef(backend, storage, false);
+  ref.refs = 0;
+  return new Tensor(backend, ref, shape);
+}
 
 export function scalarLike(v: number, like: Tensor): Tensor {
   return apply('fill', [], { backend: like.backend, shape: [], value: v });

@@ -1,8 +1,9 @@
 // compile(fn): every model's compiled training step against its eager step, bit for bit over 50 steps on
 // both backends (no pass reorders arithmetic yet: the compiled step runs the same kernels in the same
 // order); resume, the non-finite check, retracing on a new batch size, a learning rate changed between
-// calls, replaced state, unused random draws, re-recording after a kernel measurement, the errors of
-// what a traced function may not do, the profiler and the memory a compiled step keeps.
+// calls, replaced state, unused random draws, re-recording after a kernel measurement, the gradients left
+// on parameters, the errors of what a traced function may not do, the profiler and the memory a compiled
+// step keeps.
 import { describe, expect, it } from 'vitest';
 import {
   compile, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
@@ -83,7 +84,8 @@ async function train(b: Backend, name: string, steps: number, compiled: boolean)
       losses.push([...(await l.toArray())]);
       l.dispose();
     }
-    const out = { losses, params: await params(model), offset: noise.offset, steps: model.optimizers().map((o) => o.stepCount), stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
+    const grads = await Promise.all(model.parameters().map((p) => p.grad?.toArray() ?? null));
+    const out = { losses, params: await params(model), grads, offset: noise.offset, steps: model.optimizers().map((o) => o.stepCount), stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
     if (compiled) (step as ReturnType<typeof compile>).dispose();
     return out;
   });
@@ -102,6 +104,9 @@ describe('compile(): a compiled training step equals the eager one', () => {
         for (let i = 0; i < 50; i++) expect(c.losses[i], `step ${i}`).toEqual(e.losses[i]);
         expect(c.losses.flat().every(Number.isFinite)).toBe(true);
         c.params.forEach((p, k) => expect(p, `parameter ${k}`).toEqual(e.params[k]));
+        // The gradients the last step leaves on the parameters, as the eager step leaves them.
+        expect(c.grads.map((g) => g !== null)).toEqual(e.grads.map((g) => g !== null));
+        c.grads.forEach((g, k) => expect(g, `gradient of parameter ${k}`).toEqual(e.grads[k]));
         expect(c.offset).toBe(e.offset);
         expect(c.steps).toEqual(e.steps);
       });
@@ -284,6 +289,27 @@ describe('compile(): calls, signatures and per-call data', () => {
       expect(await r.sum.toArray()).toEqual(Float32Array.of(33, 66));
       expect(step.stats.signatures).toBe(2);
       expect(w.isDisposed).toBe(false);
+    });
+
+    it(`${which}: each call reads its own input tensors (new ones rebind; aliased arguments are another signature)`, async () => {
+      const b = await backend();
+      const f = (a: Tensor, c: Tensor) => a.mul(c).sum(1);
+      const step = compile(f);
+      for (let i = 0; i < 5; i++) {
+        const a = tensor(randomData(6, 40 + i), [2, 3], { backend: b }), c = tensor(randomData(6, 50 + i), [2, 3], { backend: b });
+        const [got, want] = [step(a, c), f(a, c)];
+        expect(await got.toArray()).toEqual(await want.toArray());
+        // The same tensor twice (one storage) is traced as such, and keeps working with distinct ones after.
+        const [gotSame, wantSame] = [step(a, a), f(a, a)];
+        expect(await gotSame.toArray()).toEqual(await wantSame.toArray());
+        for (const t of [a, c, got, want, gotSame, wantSame]) t.dispose();
+      }
+      expect(step.stats.signatures).toBe(2);
+      expect(step.stats.traces).toBe(2);
+      const w = tensor([1, 2, 3], [3], { backend: b });
+      const both = compile((a: Tensor) => a.add(w));
+      both(w).dispose();
+      expect(() => both(w)).toThrow(/is also used directly by the function/);
     });
 
     it(`${which}: what a traced function may not do gets a clear error`, async () => {

@@ -62,7 +62,8 @@ export interface Recorder {
   begin(): void;
   /** The backend calls from now on belong to graph op i (for Recording.patch). */
   op(i: number): void;
-  end(): Recording;
+  /** Closes the recording; `inputs` are the storages it read as the call's inputs (see Recording.replay). */
+  end(inputs: Storage[]): Recording;
   /** Closes the open recording after an error, freeing what it allocated. */
   abort(): void;
 }
@@ -74,8 +75,11 @@ export interface Recording {
   readonly bytes: number;
   /** Runs `run` (graph op `op`'s backend calls with new params) to refresh the per-call data of its kernels. */
   patch(op: number, run: () => void): void;
-  /** Copies each `into` pair (src to dst) first, runs every recorded kernel, then copies each `out` pair. */
-  replay(into: [Storage, Storage][], out: [Storage, Storage][]): void;
+  /**
+   * Runs every recorded kernel with `inputs` in place of the input storages it was recorded with (bound,
+   * not copied), then copies each `out` pair (src to dst).
+   */
+  replay(inputs: Storage[], out: [Storage, Storage][]): void;
   /** True when a kernel variant chosen while recording (a guess) has since been measured as another. */
   stale(): boolean;
   /** Frees the storages the recording owns. */

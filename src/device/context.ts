@@ -269,12 +269,12 @@ export class GPUContext {
     return rec;
   }
 
-  /** Closes the open recording: its uniform buffer and bind groups are made. */
-  endRecording(rec: Recording): void {
+  /** Closes the open recording: its uniform buffer and bind groups are made (`inputs`: see Recording). */
+  endRecording(rec: Recording, inputs: GPUBuffer[]): void {
     if (this.recording !== rec) throw new Error('internal: not the open recording');
     this.recording = null;
     this.pool.arena = null;
-    if (!rec.ended) rec.end(this.device);
+    if (!rec.ended) rec.end(this.device, inputs);
   }
 
   /** Abandons the open recording after an error: its buffers go back to the pool. */
@@ -301,15 +301,16 @@ export class GPUContext {
   }
 
   /**
-   * Replays a closed recording: copies `into` (src, dst, bytes) first, then every recorded dispatch, then
-   * the copies `out`, in one submit after the work already pending.
+   * Replays a closed recording on the input buffers `inputs` (rebound where they differ from the
+   * recorded ones): every recorded dispatch, then the copies `out` (src, dst, bytes), in one submit after
+   * the work already pending.
    */
-  replay(rec: Recording, into: [GPUBuffer, GPUBuffer, number][], out: [GPUBuffer, GPUBuffer, number][]): void {
+  replay(rec: Recording, inputs: GPUBuffer[], out: [GPUBuffer, GPUBuffer, number][]): void {
     this.checkHealthy();
     this.flush();
+    for (let k = 0; k < inputs.length; k++) if (inputs[k] !== rec.inputs[k]) rec.rebind(this.device, k, inputs[k]);
     rec.flushPatches(this.device.queue);
     const enc = (this.encoder = this.device.createCommandEncoder({ label: 'replay' }));
-    for (const [src, dst, bytes] of into) if (bytes) enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
     const ds = rec.dispatches;
     if (this.profiler.enabled || this.capture) {
       for (const d of ds) this.encode(d.pipeline, d.bindGroup!, d.groups, d.label, d.flops, d.bytes);

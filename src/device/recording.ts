@@ -6,6 +6,11 @@
 // peak, in last-use order). At the end the uniform blocks are laid out in one buffer and every bind
 // group is created, once; a replay then only sets pipelines and bind groups and dispatches.
 //
+// Inputs: the call's input tensors are bound directly, not copied: the kernels that read input k hold its
+// buffer in their bind groups, and a call with another buffer there rebinds those (rebind), so a loop
+// that feeds the same tensors every step (the data loaders write each batch into the same storage)
+// replays with no copy and no new bind group.
+//
 // Per-call data: patch(op, run) runs the backend calls of graph op `op` again with new params; their
 // dispatches write their uniform bytes over the recorded ones (and their acquires get the recorded
 // buffers back), so random counters and optimizer step counts change per call while every bind group
@@ -49,6 +54,9 @@ export class Recording implements Arena {
   private dirtyLo = Infinity;
   private dirtyHi = 0;
   ended = false;
+  /** The buffers bound as the inputs, and where each is bound: [dispatch, binding] pairs. */
+  inputs: GPUBuffer[] = [];
+  private inputRefs: [number, number][][] = [];
 
   /** The backend calls from now on belong to graph op i. */
   setOp(i: number): void {
@@ -117,18 +125,37 @@ export class Recording implements Arena {
     this.dispatches.push({ ...d, uniformOffset, uniformSize, bindGroup: null });
   }
 
-  /** Lays out the uniform buffer and creates every bind group. */
-  end(device: GPUDevice): void {
+  /** Lays out the uniform buffer and creates every bind group; `inputs` are the buffers bound as inputs. */
+  end(device: GPUDevice, inputs: GPUBuffer[]): void {
     this.ended = true;
+    this.inputs = [...inputs];
+    this.inputRefs = inputs.map((buf) => {
+      const refs: [number, number][] = [];
+      this.dispatches.forEach((d, i) => d.buffers.forEach((b, j) => b === buf && refs.push([i, j])));
+      return refs;
+    });
     this.uniformGpu = device.createBuffer({
       label: 'recorded uniforms', size: Math.max(this.uniformUsed, UNIFORM_ALIGN), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     if (this.uniformUsed) device.queue.writeBuffer(this.uniformGpu, 0, this.uniforms, 0, this.uniformUsed);
-    for (const d of this.dispatches) {
-      const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-      if (d.uniformSize) entries.push({ binding: d.buffers.length, resource: { buffer: this.uniformGpu, offset: d.uniformOffset, size: d.uniformSize } });
-      d.bindGroup = device.createBindGroup({ label: d.label, layout: d.layout, entries });
+    for (const d of this.dispatches) this.bindGroup(device, d);
+  }
+
+  /** Binds input k to another buffer: the bind groups of the kernels that read it are made again. */
+  rebind(device: GPUDevice, k: number, buf: GPUBuffer): void {
+    this.inputs[k] = buf;
+    const dirty = new Set<number>();
+    for (const [i, j] of this.inputRefs[k]) {
+      this.dispatches[i].buffers[j] = buf;
+      dirty.add(i);
     }
+    for (const i of dirty) this.bindGroup(device, this.dispatches[i]);
+  }
+
+  private bindGroup(device: GPUDevice, d: RecordedDispatch): void {
+    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (d.uniformSize) entries.push({ binding: d.buffers.length, resource: { buffer: this.uniformGpu!, offset: d.uniformOffset, size: d.uniformSize } });
+    d.bindGroup = device.createBindGroup({ label: d.label, layout: d.layout, entries });
   }
 
   /** Runs graph op `op`'s backend calls again (run) to write new uniform bytes over its dispatches'. */

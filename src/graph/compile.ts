@@ -25,10 +25,11 @@
 // that the kernel variants it recorded are still the tuner's (a measurement that finished after the
 // recording picked another: the graph is recorded again, without a retrace).
 //
-// Gradients stay inside the step: after a traced or replayed call, parameters' .grad is null (the
-// eager step leaves the last gradients there); return them from fn to keep them.
+// Gradients: after a call, each tensor's .grad is what the eager step leaves there (the last gradient
+// the step computed for it). On WebGPU these are tensors over the recording's own buffers, which the next
+// call overwrites in place (disposing one frees nothing); on the CPU, each call's new storages.
 
-import { Tensor, isTracing, setTracer } from '../tensor.ts';
+import { Tensor, borrowedTensor, isTracing, setTracer } from '../tensor.ts';
 import { Program, type Graph } from './program.ts';
 import { Tracer, isSymbolic, type SymbolicStorage } from './trace.ts';
 import type { Backend, Storage } from '../backend/backend.ts';
@@ -68,6 +69,8 @@ interface Entry {
   /** The result's structure with output k at each tensor leaf, and output k's shape. */
   result?: unknown;
   shapes?: number[][];
+  /** The gradients the step leaves on tensors: which tensor, of what shape (graph.pinned in order). */
+  grads?: { tensor: Tensor; shape: number[] }[];
 }
 
 const OUT = Symbol('output');
@@ -82,15 +85,49 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   const cache = new Map<string, Entry>();
   const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, dispatches: 0, bytes: 0, signatures: 0 };
 
+  /** A program's borrowed gradients go with it (their buffers return to the pool). */
+  const dropGrads = (e: Entry) => {
+    if (!e.program?.recorded) return;
+    for (const { tensor } of e.grads ?? []) {
+      if (tensor.grad && borrowed.has(tensor.grad)) {
+        tensor.grad.dispose();
+        tensor.grad = null;
+      }
+    }
+  };
   const drop = (e: Entry) => {
+    dropGrads(e);
     e.program?.dispose();
     for (const h of e.holds ?? []) h.release();
     e.state = 'new';
-    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = undefined;
+    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = e.grads = undefined;
+  };
+  /** Gradient tensors over a recording's buffers (the next call overwrites them). */
+  const borrowed = new WeakSet<Tensor>();
+  /** After a call: the gradients on their tensors, as the eager step leaves them. */
+  const setGrads = (e: Entry, pinned: Storage[]) => {
+    const recorded = e.program!.recorded;
+    // One gradient may be left on two tensors (the engine gives both leaves of a + b the same one).
+    const made = new Map<Storage, Tensor>();
+    e.grads!.forEach(({ tensor, shape }, k) => {
+      if (recorded && tensor.grad && borrowed.has(tensor.grad) && tensor.grad.storage === pinned[k]) return;
+      tensor.grad?.dispose();
+      const same = made.get(pinned[k]);
+      if (same) tensor.grad = same.viewAs(shape);
+      else if (recorded) tensor.grad = borrowedTensor(e.backend!, pinned[k], shape);
+      else tensor.grad = new Tensor(e.backend!, pinned[k], shape);
+      if (recorded) borrowed.add(tensor.grad);
+      made.set(pinned[k], tensor.grad);
+    });
+  };
+  const finish = (e: Entry, traced: boolean, inputs: Tensor[]): R => {
+    const { outputs, pinned } = e.program!.run(uniqueStorages(inputs), traced);
+    setGrads(e, pinned);
+    return results(e, outputs);
   };
 
-  const build = (g: Graph, backend: Backend): Program => {
-    const p = new Program(g, backend);
+  const build = (g: Graph, backend: Backend, inputs: Tensor[]): Program => {
+    const p = new Program(g, backend, uniqueStorages(inputs));
     stats.dispatches = p.dispatches;
     stats.bytes = p.bytes;
     return p;
@@ -124,25 +161,31 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     }
     if (entry.state === 'warm') return trace(entry, args, tensors);
     if (entry.program!.stale()) {
+      dropGrads(entry);
       entry.program!.dispose();
-      entry.program = build(entry.graph!, entry.backend!);
+      entry.program = build(entry.graph!, entry.backend!, tensors);
       stats.rerecords++;
     }
     stats.replays++;
-    return results(entry, entry.program!.run(tensors.map((t) => t.storage), false));
+    return finish(entry, false, tensors);
   };
 
   const trace = (entry: Entry, args: A, tensors: Tensor[]): R => {
     const tracer = new Tracer<Tensor>();
     const placeholders = tensors.map((t) => t);
     const outputs: Tensor[] = [];
+    const grads: { tensor: Tensor; shape: number[]; value: Storage }[] = [];
     let structure: unknown;
     let graph: Graph;
     setTracer(tracer);
     try {
       const map = new Map<Tensor, Tensor>();
+      // Arguments that share a storage (a tensor and its view) get placeholders that share one too.
+      const byStorage = new Map<Storage, Tensor>();
       tensors.forEach((t, k) => {
-        const ph = new Tensor(t.backend, tracer.value(t.size), [...t.shape]);
+        const first = byStorage.get(t.storage);
+        const ph = first ? first.viewAs([...t.shape]) : new Tensor(t.backend, tracer.value(t.size), [...t.shape]);
+        if (!first) byStorage.set(t.storage, ph);
         ph.requiresGrad = t.requiresGrad;
         map.set(t, ph);
         placeholders[k] = ph;
@@ -153,7 +196,16 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
         throw new Error('compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)');
       }
       structure = collectOutputs(result, outputs);
-      graph = { ops: tracer.ops, inputs: placeholders.map((ph) => ph.storage as SymbolicStorage), outputs: outputs.map((t) => t.storage) };
+      for (const t of tracer.seen) if (t.grad && isSymbolic(t.grad.storage)) grads.push({ tensor: t, shape: [...t.grad.shape], value: t.grad.storage });
+      for (const t of tensors) {
+        if (tracer.externals.has(t.storage)) {
+          throw new Error(`compile: an argument tensor of shape [${t.shape.join(', ')}] is also used directly by the function (as state it closes over); pass it one way only`);
+        }
+      }
+      graph = {
+        ops: tracer.ops, inputs: uniqueStorages(placeholders) as SymbolicStorage[], outputs: outputs.map((t) => t.storage),
+        pinned: grads.map((g) => g.value),
+      };
     } catch (e) {
       tracer.release();
       throw e;
@@ -169,14 +221,17 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     let program: Program;
     try {
       if (!backend) throw new Error('compile: the function uses no tensor');
-      program = build(graph, backend);
+      program = build(graph, backend, tensors);
     } catch (e) {
       for (const h of holds) h.release();
       throw e;
     }
-    Object.assign(entry, { state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]) });
+    Object.assign(entry, {
+      state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]),
+      grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
+    });
     stats.traces++;
-    return results(entry, program.run(tensors.map((t) => t.storage), true));
+    return finish(entry, true, tensors);
   };
 
   const compiled = call as Compiled<A, R>;
@@ -189,6 +244,11 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   return compiled;
 }
 
+/** The distinct storages of `tensors`, in order (the graph's inputs). */
+function uniqueStorages(tensors: Tensor[]): Storage[] {
+  return [...new Set(tensors.map((t) => t.storage))];
+}
+
 /** A source op's backend (a graph without tensor inputs or state, e.g. one that only draws). */
 function sourceBackend(g: Graph): Backend | undefined {
   for (const op of g.ops) if (op.kind === 'prim' && 'backend' in (op.params as object)) return (op.params as { backend: Backend }).backend;
@@ -199,10 +259,14 @@ function sourceBackend(g: Graph): Backend | undefined {
 function signature(args: unknown[], tensors: Tensor[]): string {
   const parts: string[] = [];
   const seen = new Set<Tensor>();
+  const storages = new Map<Storage, number>();
   const walk = (v: unknown): void => {
     if (v instanceof Tensor) {
       if (v.isDisposed) throw new Error(`compile: argument tensor #${v.id} of shape [${v.shape.join(', ')}] was disposed`);
-      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.requiresGrad ? 'g' : ''}`);
+      // Which distinct storage it is: aliasing between arguments is part of the signature.
+      const k = storages.get(v.storage) ?? storages.size;
+      storages.set(v.storage, k);
+      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.requiresGrad ? 'g' : ''}@${k}`);
       if (!seen.has(v)) {
         seen.add(v);
         tensors.push(v);

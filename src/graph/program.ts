@@ -24,11 +24,13 @@ export interface Graph {
   inputs: SymbolicStorage[];
   /** The storages whose values the call returns (symbolic or, for returned state, real). */
   outputs: Storage[];
+  /** Values kept to the end of the call but not copied out (the gradients left on parameters). */
+  pinned: Storage[];
 }
 
 /** Dead-code elimination: keeps ops that reach an output, an effect or host work (see the header). */
 export function eliminateDeadCode(g: Graph): Graph {
-  const live = new Set<Storage>(g.outputs);
+  const live = new Set<Storage>([...g.outputs, ...g.pinned]);
   const kept: Op[] = [];
   for (let i = g.ops.length - 1; i >= 0; i--) {
     const op = g.ops[i];
@@ -57,7 +59,8 @@ export class Program {
   /** Per-call params of this call, by op index. */
   private readonly callParams: unknown[];
 
-  constructor(graph: Graph, private readonly backend: Backend) {
+  /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
+  constructor(graph: Graph, private readonly backend: Backend, inputs: Storage[]) {
     this.graph = eliminateDeadCode(graph);
     const ops = this.graph.ops;
     this.callParams = new Array(ops.length);
@@ -68,7 +71,7 @@ export class Program {
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
       if (op.kind === 'prim' && !last.has(op.out)) last.set(op.out, i);
     });
-    for (const s of this.graph.outputs) if (isSymbolic(s)) last.delete(s);
+    for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
     for (const [s, i] of last) this.freeAfter[i].push(s);
     for (const op of ops) {
@@ -87,14 +90,13 @@ export class Program {
       recorder.begin();
       try {
         const env = new Map(this.bound);
-        for (const s of this.graph.inputs) {
-          const st = backend.empty(s.length);
-          env.set(s, st);
-          this.bound.set(s, st);
-        }
+        this.graph.inputs.forEach((s, k) => {
+          env.set(s, inputs[k]);
+          this.bound.set(s, inputs[k]);
+        });
         // Every value's recorded storage stays bound (a patch re-runs an op over the same storages).
         this.interpret(env, (i) => recorder.op(i), this.bound);
-        this.recording = recorder.end();
+        this.recording = recorder.end(inputs);
       } catch (e) {
         recorder.abort();
         this.disposeConstants();
@@ -116,11 +118,17 @@ export class Program {
     return this.recording?.stale() ?? false;
   }
 
+  /** Whether the pinned values live in the program's own storages (a recording), the same every call. */
+  get recorded(): boolean {
+    return this.recording !== null;
+  }
+
   /**
    * One call on `inputs` (the call's input storages, in graph order). `traced`: this call is the one the
-   * graph was traced in, whose per-call work already ran. Returns new storages holding the outputs.
+   * graph was traced in, whose per-call work already ran. Returns new storages holding the outputs, and
+   * the storages of the pinned values (the recording's own, or this call's, handed over).
    */
-  run(inputs: Storage[], traced: boolean): Storage[] {
+  run(inputs: Storage[], traced: boolean): { outputs: Storage[]; pinned: Storage[] } {
     const { ops, outputs } = this.graph;
     if (!traced) {
       for (let i = 0; i < ops.length; i++) {
@@ -139,11 +147,13 @@ export class Program {
         }
       }
       const out = outputs.map((s) => b.empty(s.length));
-      rec.replay(
-        this.graph.inputs.map((s, k) => [inputs[k], this.bound.get(s)!]),
-        outputs.map((s, k) => [this.bound.get(s) ?? s, out[k]]),
-      );
-      return out;
+      // An output that is an input is copied from this call's input, not the one recorded.
+      const src = (s: Storage) => {
+        const k = this.graph.inputs.indexOf(s as SymbolicStorage);
+        return k >= 0 ? inputs[k] : this.bound.get(s) ?? s;
+      };
+      rec.replay(inputs, outputs.map((s, k) => [src(s), out[k]]));
+      return { outputs: out, pinned: this.graph.pinned.map((s) => this.bound.get(s)!) };
     }
     const env = new Map(this.bound);
     this.graph.inputs.forEach((s, k) => env.set(s, inputs[k]));
@@ -151,7 +161,9 @@ export class Program {
     // Each output in a storage of its own: a value computed by this call is handed over; an input, a
     // constant, state or a value returned twice is copied.
     const given = new Set<Storage>([...inputs, ...this.constants]);
-    return outputs.map((s) => {
+    const pinned = this.graph.pinned.map((s) => env.get(s)!);
+    for (const p of pinned) given.add(p);
+    const out = outputs.map((s) => {
       const v = env.get(s) ?? s;
       if (isSymbolic(s) && !given.has(v)) {
         given.add(v);
@@ -161,17 +173,18 @@ export class Program {
       EFFECTS.assign.run(b, [copy, v], {}, [[v.length]]);
       return copy;
     });
+    return { outputs: out, pinned };
   }
 
   /**
    * Runs every op once over `env` (value -> storage), freeing each value after its last use; `record`
    * (while recording) also keeps every value's storage. The call's inputs belong to the caller and are
-   * not freed, except the recording's own input storages, which are freed like any value.
+   * never freed.
    */
   private interpret(env: Map<Storage, Storage>, onOp?: (i: number) => void, record?: Map<Storage, Storage>): void {
     const ops = this.graph.ops;
     const b = this.backend;
-    const callers = record ? new Set<Storage>() : new Set<Storage>(this.graph.inputs);
+    const callers = new Set<Storage>(this.graph.inputs);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
       if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;

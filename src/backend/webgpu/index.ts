@@ -441,10 +441,10 @@ class GpuRecorder implements Recorder {
   op(i: number): void {
     this.open!.setOp(i);
   }
-  end(): BackendRecording {
+  end(inputs: Storage[]): BackendRecording {
     const rec = this.open!;
     this.open = null;
-    this.b.ctx.endRecording(rec);
+    this.b.ctx.endRecording(rec, inputs.map((s) => (s as GpuStorage).buffer));
     return new GpuRecording(this.b, rec);
   }
   abort(): void {
@@ -465,9 +465,9 @@ class GpuRecording implements BackendRecording {
   patch(op: number, run: () => void): void {
     this.b.ctx.patchRecording(this.rec, op, run);
   }
-  replay(into: [Storage, Storage][], out: [Storage, Storage][]): void {
-    const pairs = (ps: [Storage, Storage][]) => ps.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
-    this.b.ctx.replay(this.rec, pairs(into), pairs(out));
+  replay(inputs: Storage[], out: [Storage, Storage][]): void {
+    const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
+    this.b.ctx.replay(this.rec, inputs.map((s) => (s as GpuStorage).buffer), pairs);
   }
   stale(): boolean {
     for (const [key, guess] of this.rec.guesses) {
