@@ -1,4 +1,4 @@
-// The kernel suites again, inside headless Chromium (Vitest browser mode through playwright): the same
+// The kernel suites (and compile()'s) again, inside headless Chromium (Vitest browser mode through playwright): the same
 // test files as in Node, now on the browser's WebGPU (Dawn inside Chromium, SwiftShader without a GPU)
 // and with the shaders fetched through Vite, as the demo loads them. `npm test` runs this config after
 // the Node one; `npm run test:browser` runs it alone.
@@ -20,7 +20,7 @@ export default defineConfig({
   define: { 'process.env.TEST_SEED': process.env.TEST_SEED ? JSON.stringify(process.env.TEST_SEED) : 'undefined' },
   test: {
     name: 'chromium',
-    include: ['test/kernels.test.ts', 'test/conv.test.ts', 'test/philox.test.ts', 'test/device.test.ts', 'test/nn.test.ts', 'test/special_values.test.ts', 'test/finite_check.test.ts'],
+    include: ['test/kernels.test.ts', 'test/conv.test.ts', 'test/philox.test.ts', 'test/device.test.ts', 'test/nn.test.ts', 'test/special_values.test.ts', 'test/finite_check.test.ts', 'test/compile.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     fileParallelism: false,

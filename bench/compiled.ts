@@ -1,6 +1,8 @@
 // Compiled against eager training steps (src/graph/compile.ts), each model at its CLI defaults, in the
 // same process on the same adapter: per step the dispatches (from the profiler), the JS time to issue
-// the step (until its work is submitted; the GPU awaited between steps, outside the timed region), images
+// the step (until its work is submitted; the GPU awaited between steps, outside the timed region, and an
+// empty compute pass submitted before each timed step: on SwiftShader the first pass after the queue
+// drains costs 4-12 ms, the same for both modes, which would otherwise be counted as the step's), images
 // per second in a CLI-like loop (every step's losses read back), and the peak bytes the step allocates
 // above the state that lives between steps (eager: the pool's high-water mark over a step; compiled: the
 // recording's buffers plus what a replay allocates). Part of `npm run bench`; alone:
@@ -78,6 +80,9 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
         let t = 0;
         for (let i = 0; i < per; i++) {
           await sync(gpu);
+          const enc = gpu.ctx.device.createCommandEncoder({ label: 'bench idle pass' });
+          enc.beginComputePass().end();
+          gpu.ctx.device.queue.submit([enc.finish()]);
           const s0 = performance.now();
           const l = step(batch, noise);
           gpu.ctx.flush();
@@ -98,6 +103,7 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     }
     row.issueMs = [median(issue[0]), median(issue[1])];
     row.imagesPerS = [median(ips[0]), median(ips[1])];
+    if (process.env.BENCH_DEBUG) console.log(compiled.stats);
     compiled.dispose();
     rows.push(row);
     const f = (v: number, d = 1) => v.toFixed(d);

@@ -203,6 +203,19 @@ if (!only || 'mlp train step'.includes(only)) {
   console.log(`${'mlp step + finite check'.padEnd(34)} ${checked.toFixed(2)} ms/step with the flags read, ${plain.toFixed(2)} without: ${(checked / plain).toFixed(3)}x`);
 }
 
+// Compiled against eager training steps of the four models at their CLI defaults (bench/compiled.ts).
+if (!only || 'compiled'.includes(only)) {
+  const { benchCompiled } = await import('./compiled.ts');
+  console.log('\ncompiled (src/graph/compile.ts) against eager training steps, same process and adapter:');
+  for (const r of await benchCompiled(gpu as never, { quick })) {
+    const ratio = (c: number, e: number) => c / e;
+    results.push({ case: `compiled/eager dispatches per step: ${r.model}`, ours: r.dispatches[1], peer: r.dispatches[0], unit: 'dispatches', ratio: ratio(r.dispatches[1], r.dispatches[0]), oursMs: 0, peerMs: null });
+    results.push({ case: `compiled/eager JS issue time per step: ${r.model}`, ours: r.issueMs[1], peer: r.issueMs[0], unit: 'ms', ratio: ratio(r.issueMs[1], r.issueMs[0]), oursMs: r.issueMs[1], peerMs: r.issueMs[0] });
+    results.push({ case: `compiled/eager images per second: ${r.model}`, ours: r.imagesPerS[1], peer: r.imagesPerS[0], unit: 'images/s', ratio: ratio(r.imagesPerS[1], r.imagesPerS[0]), oursMs: 0, peerMs: null });
+    results.push({ case: `compiled/eager peak bytes per step: ${r.model}`, ours: r.peakBytes[1], peer: r.peakBytes[0], unit: 'bytes', ratio: ratio(r.peakBytes[1], r.peakBytes[0]), oursMs: 0, peerMs: null });
+  }
+}
+
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
   const probe = (await aluPeak(gpu))!;

@@ -18,6 +18,7 @@ const ui = {
   noWebgpu: $('no-webgpu'), noWebgpuReason: $('no-webgpu-reason'), useCpu: $<HTMLButtonElement>('use-cpu'),
   app: $('app'),
   model: $<HTMLSelectElement>('model'), options: $('options'), lr: $<HTMLSelectElement>('lr'), batch: $<HTMLSelectElement>('batch'),
+  compiled: $<HTMLInputElement>('compiled'),
   start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), reset: $<HTMLButtonElement>('reset'),
   load: $<HTMLInputElement>('load'), download: $<HTMLButtonElement>('download'),
   about: $('about'), message: $('message'),
@@ -130,7 +131,10 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { pa
         throw e;
       }
     }
-    await serial.run(async () => live?.dispose());
+    await serial.run(async () => {
+      trainer?.dispose();
+      live?.dispose();
+    });
     adapter = a;
     live = next;
     config = next.config;
@@ -169,7 +173,7 @@ function newTrainer(l: LiveModel, seed: number, step: number, epoch = 0): Traine
     onRender: () => (ui.viewsStep.textContent = String(t.renderedStep)),
     onRunning: (r) => setRunning(r),
     onError: (e) => say(e.message, 'error'),
-  }, { batch: Number(ui.batch.value), lr: Number(ui.lr.value), seed, step, epoch });
+  }, { batch: Number(ui.batch.value), lr: Number(ui.lr.value), seed, step, epoch, compiled: ui.compiled.checked });
   return t;
 }
 
@@ -267,6 +271,7 @@ function wire(): void {
   ui.reset.addEventListener('click', () => void rebuild(adapter, config, 'Reset: fresh weights, step 0.'));
   ui.lr.addEventListener('change', () => trainer?.setLr(Number(ui.lr.value)));
   ui.batch.addEventListener('change', () => trainer && (trainer.batchSize = Number(ui.batch.value)));
+  ui.compiled.addEventListener('change', () => void trainer?.setCompiled(ui.compiled.checked));
   ui.load.addEventListener('change', () => {
     const f = ui.load.files?.[0];
     ui.load.value = ''; // the same file may be picked again

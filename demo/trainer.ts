@@ -7,9 +7,12 @@
 // to its table, so that nothing else runs among the profiled steps. The views are redrawn about once a
 // second, or less often where drawing is slow (at most ~20% of the time), without letting the slow first
 // redraws (kernel compilation, the tuner's trials) stop them for long; a new model's views are drawn
-// twice so that the redraws during training start warm.
+// twice so that the redraws during training start warm. The step is compiled (src/graph/compile.ts:
+// traced once, then its recorded kernels replayed; the same numbers bit for bit) unless the page's
+// "Compiled step" box is cleared.
 
-import { Generator, backendInfo, kernelChoices, profile, sync, type KernelStats, type Tensor } from '../src/index.ts';
+import { Generator, backendInfo, compile, kernelChoices, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
+import type { TrainBatch } from '../src/models/model.ts';
 import { Adam, SGD } from '../src/nn/optim.ts';
 import type { LiveModel } from './adapters.ts';
 import type { LossHistory } from './draw.ts';
@@ -62,13 +65,17 @@ export class Trainer {
   /** The model's parameter names, for the finite check's messages (built at the first step). */
   private names: Map<Tensor, string> | null = null;
 
+  /** The compiled training step, or null when steps run eagerly (op by op). */
+  private compiledStep: Compiled<[TrainBatch, Generator], Tensor> | null = null;
+
   constructor(
     readonly live: LiveModel,
     private readonly serial: Serial,
     private readonly ev: TrainerEvents,
-    o: { batch: number; lr: number; seed: number; step?: number; epoch?: number },
+    o: { batch: number; lr: number; seed: number; step?: number; epoch?: number; compiled?: boolean },
   ) {
     this.batchSize = o.batch;
+    if (o.compiled ?? true) this.compiledStep = this.compileStep();
     this.lr = o.lr;
     this.step = o.step ?? 0;
     this.epochBase = o.epoch ?? 0;
@@ -98,6 +105,31 @@ export class Trainer {
     }
   }
 
+  private compileStep(): Compiled<[TrainBatch, Generator], Tensor> {
+    return compile((b: TrainBatch, g: Generator) => this.live.model.trainStep(b, g));
+  }
+
+  get compiled(): boolean {
+    return this.compiledStep !== null;
+  }
+
+  /** Compiled or eager steps from the next step on (in turn with the other device work). */
+  setCompiled(on: boolean): Promise<void> {
+    return this.serial.run(async () => {
+      if (on && !this.compiledStep) this.compiledStep = this.compileStep();
+      if (!on && this.compiledStep) {
+        this.compiledStep.dispose();
+        this.compiledStep = null;
+      }
+    });
+  }
+
+  /** Frees the compiled step (its recorded buffers, and its hold on the model's state). */
+  dispose(): void {
+    this.compiledStep?.dispose();
+    this.compiledStep = null;
+  }
+
   /** One training step, in turn with the other device work; returns its loss terms. */
   trainStep(): Promise<number[]> {
     return this.serial.run(() => this.stepNow());
@@ -106,7 +138,8 @@ export class Trainer {
   /** The step itself, for callers that hold the Serial queue already. */
   private async stepNow(): Promise<number[]> {
     const size = this.batchSize;
-    const t = this.live.model.trainStep(this.live.batch(size), this.noise);
+    const batch = this.live.batch(size);
+    const t = this.compiledStep ? this.compiledStep(batch, this.noise) : this.live.model.trainStep(batch, this.noise);
     let v: number[], bad: string[];
     try {
       // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.

@@ -3,6 +3,7 @@
 // makes 4 consecutive outputs: the index is decomposed (divisions, slow on CPU-like adapters) for the
 // first, and the next ones step along the innermost dimension unless they cross a row. No uniform is
 // read by a computed index (SwiftShader spills such reads): the rank is a pipeline constant.
+override OP: u32 = 0u;
 override WG: u32 = 256u;
 // The rank (after merging dims) as a pipeline constant: see offsets().
 override RANK: u32 = 4u;
@@ -64,7 +65,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     va.w = a[o.x];
     vb.w = b[o.y];
   }
-  let r = binop(va, vb);
+  let r = binary_op(OP, va, vb);
   y[base] = r.x;
   if (base + 1u < n) { y[base + 1u] = r.y; }
   if (base + 2u < n) { y[base + 2u] = r.z; }

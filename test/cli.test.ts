@@ -1,5 +1,6 @@
 // The training CLI as a user runs it: argument errors that list the choices, a short VAE run that leaves
-// metrics, pictures and a checkpoint, resume equal to an uninterrupted run, eval computed from the
+// metrics, pictures and a checkpoint, resume equal to an uninterrupted run, --eager equal to the default
+// compiled step, eval computed from the
 // checkpoint, and clear errors for corrupt or mismatched checkpoints.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -36,6 +37,13 @@ describe('the training CLI', () => {
     const [mf, mp] = [metrics(full), metrics(part)];
     expect(mp.length).toBe(2);
     for (const k of ['train_neg_elbo', 'test_neg_elbo', 'test_rec', 'test_kl']) expect(mp[1][k], k).toBe(mf[1][k]);
+    // The step is compiled by default; --eager runs it op by op, with the same numbers bit for bit.
+    expect(a.stdout).toMatch(/\), compiled\n/);
+    const eager = join(root, 'eager');
+    const d = run('vae', ...quick, '--epochs', '1', '--out', eager, '--eager');
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/\), eager\n/);
+    for (const k of ['train_neg_elbo', 'train_rec', 'train_kl', 'test_neg_elbo']) expect(metrics(eager)[0][k], k).toBe(mf[0][k]);
     expect(mf[1].test_neg_elbo).toBeLessThan(mf[0].test_neg_elbo);
     expect(readFileSync(join(full, 'loss.svg'), 'utf8')).toMatch(/<polyline [^>]*points="[\d., ]{20,}"/);
 

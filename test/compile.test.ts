@@ -6,7 +6,7 @@
 // step keeps.
 import { describe, expect, it } from 'vitest';
 import {
-  compile, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
+  compile, F, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
 } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { MlpGAN, ringBatch } from '../src/models/gan.ts';
@@ -335,6 +335,85 @@ describe('compile(): calls, signatures and per-call data', () => {
       expect(() => bad(x)).toThrow(/matmul: shapes \[2, 2\] and \[3, 1\] cannot be multiplied/);
       // After each error nothing is left in trace mode: eager ops work.
       expect(await x.add(1).toArray()).toEqual(Float32Array.of(2, 3, 4, 5));
+    });
+  }
+});
+
+/** Eager and compiled results of f on the same inputs, after the compiled step's eager and traced calls. */
+async function bothWays(f: (...xs: Tensor[]) => Tensor, xs: Tensor[]) {
+  const step = compile(f);
+  step(...xs).dispose();
+  step(...xs).dispose();
+  const [e, c] = [f(...xs), step(...xs)];
+  const out = { eager: await e.toArray(), compiled: await c.toArray(), dispatches: step.stats.dispatches };
+  e.dispose();
+  c.dispose();
+  return out;
+}
+
+/** Special values and ordinary ones (NaN, +-Inf, +-0, subnormal, large). */
+const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 1, -1, 0.5, -2.5, 3, 88.8, -104, 3e38, -3e38];
+
+describe('compile(): elementwise fusion', () => {
+  for (const which of ['cpu', 'webgpu'] as const) {
+    const backend = async () => (which === 'cpu' ? cpu : await fixedGpu());
+    // The CPU twin rounds each intermediate as a stored result: bit for bit. On WebGPU the fused kernel
+    // calls the same op functions, but the shader compiler may contract a multiply and an add across
+    // what were two kernels (an FMA): NaN and Inf where the unfused ops have them, finite values to 2e-6.
+    const agree = (got: Float32Array, want: Float32Array) => {
+      if (which === 'cpu') return expect(got).toEqual(want);
+      want.forEach((w, i) => {
+        if (!Number.isFinite(w) || w === 0) expect(Object.is(got[i], w) || (w === 0 && got[i] === 0), `element ${i}: ${got[i]} for ${w}`).toBe(true);
+        else expect(Math.abs(got[i] - w), `element ${i}`).toBeLessThanOrEqual(2e-6 * Math.abs(w) + 1e-30);
+      });
+    };
+
+    it(`${which}: ten chained unary ops become one kernel, on random and special values`, async () => {
+      const b = await backend();
+      const chain = (x: Tensor) => x.exp().neg().sigmoid().mul(3).add(1).sqrt().log().tanh().abs().softplus();
+      for (const data of [randomData(1001, 61, -4, 4), Float32Array.from(SPECIAL)]) {
+        const x = tensor(data, [data.length], { backend: b });
+        const r = await bothWays(chain, [x]);
+        expect(r.dispatches).toBe(1);
+        agree(r.compiled, r.eager);
+        x.dispose();
+      }
+    });
+
+    it(`${which}: binary ops with scalars, biases and channel broadcasts fuse; shapes not a multiple of 4`, async () => {
+      const b = await backend();
+      // [3, 5, 7] with a [5, 1] channel scale, a [7] bias and a scalar; the broadcast of a [7] row too.
+      const f = (x: Tensor, s: Tensor, bias: Tensor, k: Tensor) =>
+        x.mul(s).add(bias).leakyRelu(0.2).sub(k).mul(bias.broadcastTo([3, 5, 7])).maximum(x).div(s.add(2));
+      const x = tensor(randomData(105, 62), [3, 5, 7], { backend: b });
+      const s = tensor(randomData(5, 63), [5, 1], { backend: b }), bias = tensor(randomData(7, 64), [7], { backend: b });
+      const k = tensor([0.25], [], { backend: b });
+      const r = await bothWays(f, [x, s, bias, k]);
+      // s.add(2) is its own kernel (it is [5, 1], not the output's shape); the rest is one.
+      expect(r.dispatches).toBe(2);
+      agree(r.compiled, r.eager);
+    });
+
+    it(`${which}: a value used twice, or read after an in-place update, ends a kernel`, async () => {
+      const b = await backend();
+      const x = tensor(randomData(10, 65), [10], { backend: b });
+      const twice = await bothWays((a: Tensor) => {
+        const e = a.exp();
+        return e.mul(e.add(1)).neg();
+      }, [x]);
+      // exp once (used twice), then mul(e, e + 1) and neg fused: 2 kernels.
+      expect(twice.dispatches).toBe(2);
+      agree(twice.compiled, twice.eager);
+      const state = tensor(randomData(10, 66), [10], { backend: b });
+      const f = (a: Tensor) => {
+        const y = a.exp().add(1);
+        F.assignInPlace(state, a.mul(2));
+        return y.mul(3).neg();
+      };
+      const step = compile(f);
+      for (let i = 0; i < 3; i++) step(x).dispose();
+      // exp+add before the update, mul (the assigned value), the assign, then mul+neg after it.
+      expect(step.stats.dispatches).toBe(4);
     });
   }
 });

@@ -88,3 +88,36 @@ export interface FiniteCheck {
 export type OptimSpec =
   | { kind: 'sgd'; lr: number; weightDecay: number; momentum: number; dampening: number; nesterov: boolean; first: boolean }
   | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number };
+
+/**
+ * How a fused kernel reads input k at output element i: x[floor(i / div) % mod]. Every element: div 1,
+ * mod n; one value: mod 1; a broadcast whose non-1 dims are one block of the output's (a bias [C] over
+ * [N, C]: div 1, mod C; [1, C, 1, 1] over [N, C, H, W]: div H*W, mod C): div the size of the dims after it.
+ */
+export interface FusedRead {
+  div: number;
+  mod: number;
+}
+
+/**
+ * A fused elementwise kernel's expression (src/graph/program.ts's fusion pass makes them): a tree of
+ * unary and binary ops over the kernel's inputs, each read as its FusedRead says. The CPU backend evaluates it element by element with its op functions,
+ * rounding each intermediate as a stored result would be; the WebGPU backend prints it as WGSL over the
+ * same op functions (shaders/unary_ops.wgsl, binary_ops.wgsl), so a fused kernel computes what the
+ * unfused ones would.
+ */
+export type FusedExpr =
+  | { kind: 'input'; k: number }
+  | { kind: 'unary'; op: UnaryOp; p0: number; p1: number; x: FusedExpr }
+  | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr };
+
+/** The ops of a fused expression in evaluation order (its label: fused:exp+mul+add). */
+export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
+  if (e.kind === 'unary') fusedOps(e.x, out);
+  if (e.kind === 'binary') {
+    fusedOps(e.a, out);
+    fusedOps(e.b, out);
+  }
+  if (e.kind !== 'input') out.push(e.op);
+  return out;
+}

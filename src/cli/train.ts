@@ -20,11 +20,12 @@ import { parseArgs } from 'node:util';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { init, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
+import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
 import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, writeFileAtomic } from '../io/safetensors_file.ts';
 import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeLossCurves, type Series } from '../io/plot.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
+import type { TrainBatch } from '../models/model.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
@@ -58,7 +59,7 @@ const OPTIONS = {
   zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
   backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
-  'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /**
@@ -74,7 +75,7 @@ const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
 };
 /** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch'];
+const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
 
 function parse(argv: string[]) {
   // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
@@ -134,6 +135,7 @@ function parse(argv: string[]) {
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
     maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
+    eager: v.eager ?? false,
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
   return opts;
@@ -158,6 +160,8 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --steps N        at most N steps per epoch (quick runs and tests)
   --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
                    checkpointed there; --resume continues from that step)
+  --eager          run each training step op by op (by default the step is compiled: traced once,
+                   then its recorded kernels replayed; the same numbers, bit for bit)
   The out directory is locked while a run trains in it (run.lock holds the PID).`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
@@ -401,7 +405,11 @@ async function trainLocked(o: Opts): Promise<void> {
   }
   const info = backendInfo();
   console.log(`training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
-    `on ${info.name} (${info.description})`);
+    `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}`);
+  // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way.
+  const eagerStep = (b: TrainBatch, g: Generator) => model.trainStep(b, g);
+  const compiled = o.eager ? null : compile(eagerStep);
+  const trainStep = compiled ?? eagerStep;
   const curves: Series[] = [...names.map((n) => ({ name: `train ${n} (per step)`, points: [] as [number, number][] }))];
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
@@ -418,7 +426,7 @@ async function trainLocked(o: Opts): Promise<void> {
     const sumsFrom = carried ? 0 : first;
     let index = first;
     while (index < job.perEpoch && !outOfTime) {
-      const terms = model.trainStep(job.batch(epoch, index), noise);
+      const terms = trainStep(job.batch(epoch, index), noise);
       // One wait per step for all loss terms and the optimizers' finite flags: the update kernels flag
       // every parameter whose gradient or new value is NaN or Inf (Optimizer.nonFinite), so a divergence
       // is caught in the weights even while the loss still looks finite.
@@ -481,6 +489,7 @@ async function trainLocked(o: Opts): Promise<void> {
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
+  compiled?.dispose();
   const files = await job.pictures(o.out);
   console.log(`wrote ${[metricsPath, join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
 }

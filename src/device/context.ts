@@ -1,7 +1,8 @@
 // The WebGPU execution context: pipelines (cached by kernel + override constants), the buffer pool,
 // batching of dispatches into one compute pass per submit, a uniform arena, readback, limit checks,
 // error and device-loss handling (the pool's asynchronous out-of-memory reports included), emptyCache(),
-// and the hooks of the kernel profiler.
+// the hooks of the kernel profiler, and recordings of dispatches for compiled steps (recording.ts:
+// beginRecording/endRecording, patchRecording for per-call uniforms, replay).
 //
 // Ordering: all work goes through one queue. Dispatches are recorded into a pending command encoder and
 // submitted at flush(); a queue.writeBuffer into a buffer that a pending dispatch uses would run before
@@ -17,6 +18,8 @@ import { Recording } from './recording.ts';
 
 export interface DispatchSpec {
   kernel: KernelName;
+  /** Generated WGSL appended to the kernel's source (the kernel then is a library, e.g. fused_ops). */
+  source?: string;
   /** Name in the profile and in error messages (default: the kernel), e.g. 'unary:exp'. */
   label?: string;
   constants?: Record<string, number | boolean>;
@@ -167,6 +170,28 @@ export class GPUContext {
     return p;
   }
 
+  /** The pipeline of a generated kernel: `library`'s source then `code`, cached by the text. */
+  private generatedPipeline(library: KernelName, code: string, label: string) {
+    const key = `${library}|${code}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const full = `${this.sources.get(library)}\n${code}`;
+      const module = this.device.createShaderModule({ label, code: full });
+      if (this.debug) {
+        module.getCompilationInfo().then((info) => {
+          if (info.messages.some((x) => x.type === 'error')) {
+            console.error(`[wgpu-gen] WGSL of failing generated kernel ${label}:\n${code}`);
+            for (const x of info.messages) console.error(`${x.type} ${x.lineNum}:${x.linePos} ${x.message}`);
+          }
+        });
+      }
+      const pipeline = this.device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
   /** Checks a dispatch against the device's limits, naming the kernel and the limit on failure. */
   private checkLimits(spec: DispatchSpec, groups: [number, number, number]): void {
     const maxG = this.limits.maxComputeWorkgroupsPerDimension;
@@ -207,7 +232,7 @@ export class GPUContext {
     if (this.labelPrefix) spec = { ...spec, label: this.labelPrefix + (spec.label ?? spec.kernel) };
     this.checkLimits(spec, groups);
     if (groups[0] * groups[1] * groups[2] === 0) return;
-    const { pipeline, layout } = this.pipeline(spec.kernel, spec.constants);
+    const { pipeline, layout } = spec.source ? this.generatedPipeline(spec.kernel, spec.source, spec.label ?? spec.kernel) : this.pipeline(spec.kernel, spec.constants);
     const label = spec.label ?? spec.kernel;
     if (rec) {
       return rec.record({ pipeline, layout, buffers: spec.buffers, groups, label, flops: spec.flops ?? 0, bytes: spec.bytes ?? 0 }, spec.uniforms);

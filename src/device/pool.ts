@@ -8,6 +8,9 @@
 // first. A buffer still named by unsubmitted commands is not destroyed until the next submit
 // (afterSubmit), since submitting a destroyed buffer is a validation error.
 //
+// While a recording is open (src/device/recording.ts) its arena serves tensor buffers: they belong to
+// the recording until it is disposed.
+//
 // Out of memory: a createBuffer that throws is retried once after trimming the pool, and liveBytes
 // counts a buffer only once it was created. Dawn (and browsers) report an out-of-memory createBuffer
 // asynchronously, through an error scope: the pool then uncounts the buffer, trims itself, lowers the

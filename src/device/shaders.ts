@@ -4,7 +4,7 @@
 
 /** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
 export const KERNEL_SOURCES = {
-  unary: ['common', 'unary'],
+  unary: ['common', 'unary_ops', 'unary'],
   binary: ['common', 'binary_ops', 'binary'],
   binary_strided: ['common', 'binary_ops', 'binary_strided'],
   ternary: ['common', 'ternary'],
@@ -28,6 +28,8 @@ export const KERNEL_SOURCES = {
   winograd: ['conv_params', 'winograd'],
   optim: ['common', 'optim'],
   alu_probe: ['common', 'alu_probe'],
+  // Not a kernel: what the fused elementwise kernels (src/backend/webgpu/fused.ts) are written against.
+  fused_ops: ['common', 'unary_ops', 'binary_ops'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;

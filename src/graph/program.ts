@@ -6,6 +6,10 @@
 // Passes (one place for each rule):
 //   dead code    an op whose value reaches no output, effect or later live op is dropped; a dropped
 //                random draw keeps its per-call function, so the generator advances as in eager mode
+//   fusion       chains and trees of elementwise ops (unary, and binary ops whose operands have the
+//                output's shape, one value, or a block of its dims: biases, channel scales) become one
+//                generated kernel each (FusedExpr in
+//                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends
 //   constants    upload ops (tensor() inside the function) run once, when the program is built
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
@@ -14,9 +18,11 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
+import type { FusedExpr, FusedRead } from '../backend/kernels.ts';
+import { numel, sameShape } from '../shape.ts';
 import { EFFECTS } from './effects.ts';
 import { RULES, type Rule } from './primitives.ts';
-import { isSymbolic, type Op, type PrimOp, type SymbolicStorage } from './trace.ts';
+import { isSymbolic, type FusedOp, type Op, type PrimOp, type SymbolicStorage } from './trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -46,6 +52,111 @@ export function eliminateDeadCode(g: Graph): Graph {
   return { ...g, ops: kept.reverse() };
 }
 
+/** Most inputs of one fused kernel (WebGPU's default limit is 8 storage buffers per stage, with the output). */
+export const MAX_FUSED_INPUTS = 6;
+/** Most ops in one fused kernel (a bound on the generated WGSL). */
+export const MAX_FUSED_OPS = 32;
+
+interface Group { op: FusedOp; pos: number; ops: number; original: PrimOp }
+
+/**
+ * Elementwise fusion. The rule of where a kernel ends, in one place: an elementwise op (unary, or
+ * binary with operands the kernel can read: see elementwiseOperands) joins the kernel that computes one
+ * of its operands when that operand is used by this op only (not by another op, an output or a kept
+ * gradient), is read element for element (the same shape), and no in-place update (effect) ran in between (it could have changed the kernel's
+ * inputs); and while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops. Everything
+ * else (reductions, matmuls, convolutions, copies, broadcasts of non-scalars, random draws) is a kernel
+ * boundary. A kernel of one op stays that op's own kernel. (jax-js's splitGraphDataflow,
+ * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
+ * consumers.)
+ */
+export function fuseElementwise(g: Graph): Graph {
+  const uses = new Map<Storage, number>();
+  for (const op of g.ops) if (op.kind !== 'host') for (const s of op.inputs) uses.set(s, (uses.get(s) ?? 0) + 1);
+  for (const s of [...g.outputs, ...g.pinned]) uses.set(s, Infinity);
+  const out: (Op | null)[] = [];
+  const groups = new Map<Storage, Group>();
+  let lastEffect = -1;
+  for (const op of g.ops) {
+    if (op.kind === 'effect') lastEffect = out.length;
+    const operands = op.kind === 'prim' ? elementwiseOperands(op) : null;
+    if (!operands) {
+      out.push(op);
+      continue;
+    }
+    const prim = op as PrimOp<'unary' | 'binary' | 'broadcast'>;
+    const n = numel(prim.shape);
+    const inputs: Storage[] = [], reads: FusedRead[] = [];
+    let count = 1;
+    const leaf = (s: Storage, r: FusedRead): FusedExpr => {
+      let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
+      if (k < 0) {
+        k = inputs.push(s) - 1;
+        reads.push(r);
+      }
+      return { kind: 'input', k };
+    };
+    const operand = ({ s, read }: Operand): FusedExpr => {
+      const p = groups.get(s);
+      if (p && read.div === 1 && read.mod === n && uses.get(s) === 1 && p.pos > lastEffect && sameShape(p.op.shape, prim.shape) &&
+        count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS) {
+        out[p.pos] = null;
+        groups.delete(s);
+        count += p.ops;
+        const remap = (e: FusedExpr): FusedExpr =>
+          e.kind === 'input' ? leaf(p.op.inputs[e.k], p.op.reads[e.k]) : e.kind === 'unary' ? { ...e, x: remap(e.x) } : { ...e, a: remap(e.a), b: remap(e.b) };
+        return remap(p.op.expr);
+      }
+      return leaf(s, read);
+    };
+    let expr: FusedExpr;
+    if (prim.prim === 'broadcast') {
+      // A broadcast is a read pattern, not an op: its consumers read its input through it.
+      expr = leaf(operands[0].s, operands[0].read);
+    } else if (prim.prim === 'unary') {
+      const { op: u, p0, p1 } = (prim as PrimOp<'unary'>).params;
+      expr = { kind: 'unary', op: u, p0, p1, x: operand(operands[0]) };
+    } else {
+      const a = operand(operands[0]), b = operand(operands[1]);
+      expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
+    }
+    const fused: FusedOp = { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
+    groups.set(prim.out, { op: fused, pos: out.length, ops: count, original: prim });
+    out.push(fused);
+  }
+  // A kernel of one op stays the op's own (the eager kernel, strided reads included).
+  for (const grp of groups.values()) if (grp.ops === 1 && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
+  return { ...g, ops: out.filter((op): op is Op => op !== null) };
+}
+
+interface Operand { s: Storage; read: FusedRead }
+
+/**
+ * The operands of an op the fusion pass can take, each with how the kernel reads it (FusedRead), or
+ * null: unary ops, binary ops whose operands each have the output's shape, one value, or their non-1
+ * dims in one block of the output's dims (a bias [C] over [N, C], [1, C, 1, 1] over [N, C, H, W]), and
+ * broadcasts of that kind (read through, no op of their own).
+ */
+function elementwiseOperands(op: PrimOp): Operand[] | null {
+  const n = numel(op.shape);
+  if (op.prim === 'unary') return [{ s: op.inputs[0], read: { div: 1, mod: n } }];
+  if (op.prim !== 'binary' && op.prim !== 'broadcast') return null;
+  const out: Operand[] = [];
+  for (let k = 0; k < op.inputs.length; k++) {
+    const S = op.shape;
+    const sh = [...Array(S.length - op.xShapes[k].length).fill(1), ...op.xShapes[k]];
+    const big = sh.map((v, d) => (v !== 1 ? d : -1)).filter((d) => d >= 0);
+    if (!big.length) {
+      out.push({ s: op.inputs[k], read: { div: 1, mod: 1 } });
+      continue;
+    }
+    const lo = big[0], hi = big[big.length - 1];
+    for (let d = lo; d <= hi; d++) if (sh[d] !== S[d]) return null;
+    out.push({ s: op.inputs[k], read: { div: numel(S.slice(hi + 1)), mod: numel(sh) } });
+  }
+  return out;
+}
+
 export class Program {
   /** Kernel dispatches per call (WebGPU), or ops run per call (CPU). */
   readonly dispatches: number;
@@ -61,7 +172,7 @@ export class Program {
 
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
   constructor(graph: Graph, private readonly backend: Backend, inputs: Storage[]) {
-    this.graph = eliminateDeadCode(graph);
+    this.graph = fuseElementwise(eliminateDeadCode(graph));
     const ops = this.graph.ops;
     this.callParams = new Array(ops.length);
     // Liveness: the last op that reads each value; outputs and constants live for the whole program.
@@ -69,7 +180,7 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
-      if (op.kind === 'prim' && !last.has(op.out)) last.set(op.out, i);
+      if ((op.kind === 'prim' || op.kind === 'fused') && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
@@ -134,7 +245,7 @@ export class Program {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         if (op.kind === 'host') op.run();
-        else if (op.perCall) this.callParams[i] = op.perCall();
+        else if (op.kind !== 'fused' && op.perCall) this.callParams[i] = op.perCall();
       }
     }
     const b = this.backend;
@@ -143,7 +254,7 @@ export class Program {
       if (!traced) {
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i];
-          if (op.kind !== 'host' && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+          if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
         }
       }
       const out = outputs.map((s) => b.empty(s.length));
@@ -190,7 +301,7 @@ export class Program {
       if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;
       onOp?.(i);
       const out = this.runOp(op, i, env);
-      if (op.kind === 'prim') {
+      if (op.kind === 'prim' || op.kind === 'fused') {
         env.set(op.out, out!);
         record?.set(op.out, out!);
       }
@@ -205,6 +316,7 @@ export class Program {
   /** Op i's backend call, with this call's params where it has per-call ones. */
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
+    if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
       (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(this.backend, xs, params, op.shapes);

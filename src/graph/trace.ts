@@ -19,6 +19,7 @@
 // them; jax-js (src/frontend/jaxpr.ts) traces to a program over abstract values.
 
 import type { Storage } from '../backend/backend.ts';
+import type { FusedExpr, FusedRead } from '../backend/kernels.ts';
 import type { EffectName, EffectParams } from './effects.ts';
 import type { Params, Primitive } from './primitives.ts';
 import type { GraphTensor, StorageHold } from './types.ts';
@@ -48,11 +49,22 @@ export interface EffectOp<E extends EffectName = EffectName> {
   params: EffectParams[E];
   perCall?: () => EffectParams[E];
 }
+/** Elementwise ops fused into one kernel (made by the fusion pass of src/graph/program.ts, never traced). */
+export interface FusedOp {
+  kind: 'fused';
+  expr: FusedExpr;
+  inputs: Storage[];
+  /** How each input is read (FusedRead in src/backend/kernels.ts). */
+  reads: FusedRead[];
+  n: number;
+  shape: number[];
+  out: SymbolicStorage;
+}
 export interface HostOp {
   kind: 'host';
   run: () => void;
 }
-export type Op = PrimOp | EffectOp | HostOp;
+export type Op = PrimOp | EffectOp | FusedOp | HostOp;
 
 export class Tracer<T extends GraphTensor<T>> {
   readonly ops: Op[] = [];

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
 import type { Backend, Storage } from '../backend.ts';
-import type { BinaryOp, ConvGeom, FiniteCheck, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, FusedExpr, FusedRead, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -148,6 +148,29 @@ export class CpuBackend implements Backend {
     const A = this.d(a), B = this.d(b);
     const out = this.alloc(numel(shape));
     for (let i = 0; i < out.length; i++) out.data[i] = f(A[offsetOf(i, shape, sa)], B[offsetOf(i, shape, sb)]);
+    return out;
+  }
+
+  /**
+   * A fused expression, element by element with the same op functions as unary() and binary(); each
+   * intermediate rounded as a stored float32 result would be (not in float64 mode), so the result is
+   * the unfused ops' bit for bit.
+   */
+  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage {
+    const xs = inputs.map((s) => this.d(s));
+    const round = this.float64 ? (v: number) => v : Math.fround;
+    const out = this.alloc(n);
+    const at = (e: FusedExpr, i: number): number => {
+      switch (e.kind) {
+        case 'input': {
+          const { div, mod } = reads[e.k];
+          return xs[e.k][Math.floor(i / div) % mod];
+        }
+        case 'unary': return round(UNARY_FNS[e.op](at(e.x, i), e.p0, e.p1));
+        case 'binary': return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
+      }
+    };
+    for (let i = 0; i < n; i++) out.data[i] = at(expr, i);
     return out;
   }
 

@@ -6,11 +6,12 @@ import type { Backend, Recorder, Recording as BackendRecording, Storage } from '
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  type BinaryOp, type ConvGeom, type FiniteCheck, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedExpr, type FusedRead, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
+import { fusedSource } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -137,6 +138,20 @@ export class WebGPUBackend implements Backend {
         workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
       });
     }
+    return out;
+  }
+
+  /** A fused elementwise kernel (fused.ts), its pipeline cached by its WGSL. */
+  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage {
+    if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
+    const out = this.alloc(n);
+    const n4 = Math.ceil(n / 4);
+    const ops = fusedOps(expr);
+    this.ctx.dispatch({
+      kernel: 'fused_ops', source: fusedSource(expr, reads, n), label: `fused:${ops.join('+')}`,
+      buffers: [...inputs.map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([n4]),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * ops.length, bytes: 4 * n * (inputs.length + 1),
+    });
     return out;
   }
 
