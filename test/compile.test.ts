@@ -394,16 +394,30 @@ describe('compile(): elementwise fusion', () => {
       agree(r.compiled, r.eager);
     });
 
-    it(`${which}: a value used twice, or read after an in-place update, ends a kernel`, async () => {
+    it(`${which}: a cheap value used twice is computed again in each user; a bigger one, or one read after an in-place update, ends a kernel`, async () => {
       const b = await backend();
       const x = tensor(randomData(10, 65), [10], { backend: b });
-      const twice = await bothWays((a: Tensor) => {
+      // exp (1 op, at most MAX_DUPLICATED_OPS) is computed again inside mul(e, e + 1): one kernel.
+      const cheap = await bothWays((a: Tensor) => {
         const e = a.exp();
         return e.mul(e.add(1)).neg();
       }, [x]);
-      // exp once (used twice), then mul(e, e + 1) and neg fused: 2 kernels.
-      expect(twice.dispatches).toBe(2);
-      agree(twice.compiled, twice.eager);
+      expect(cheap.dispatches).toBe(1);
+      agree(cheap.compiled, cheap.eager);
+      // Four ops used twice: stored once, then read by the second kernel.
+      const big = await bothWays((a: Tensor) => {
+        const e = a.exp().neg().sigmoid().tanh();
+        return e.mul(e.add(1)).neg();
+      }, [x]);
+      expect(big.dispatches).toBe(2);
+      agree(big.compiled, big.eager);
+      // A value a reduction reads too is stored (the reduction is no elementwise kernel).
+      const reduced = await bothWays((a: Tensor) => {
+        const e = a.exp();
+        return e.mul(e.sum());
+      }, [x]);
+      expect(reduced.dispatches).toBe(3);
+      agree(reduced.compiled, reduced.eager);
       const state = tensor(randomData(10, 66), [10], { backend: b });
       const f = (a: Tensor) => {
         const y = a.exp().add(1);

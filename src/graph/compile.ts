@@ -128,6 +128,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
 
   const build = (g: Graph, backend: Backend, inputs: Tensor[]): Program => {
     const p = new Program(g, backend, uniqueStorages(inputs));
+    if (typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1') {
+      console.error(`[wgpu-gen] compiled ${fn.name || 'a function'}: ${p.dispatches} dispatches per call\n${p.describe().join('\n')}`);
+    }
     stats.dispatches = p.dispatches;
     stats.bytes = p.bytes;
     return p;

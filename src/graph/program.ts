@@ -18,7 +18,7 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import type { FusedExpr, FusedRead } from '../backend/kernels.ts';
+import { fusedOps, type FusedExpr, type FusedRead } from '../backend/kernels.ts';
 import { numel, sameShape } from '../shape.ts';
 import { EFFECTS } from './effects.ts';
 import { RULES, type Rule } from './primitives.ts';
@@ -56,6 +56,12 @@ export function eliminateDeadCode(g: Graph): Graph {
 export const MAX_FUSED_INPUTS = 6;
 /** Most ops in one fused kernel (a bound on the generated WGSL). */
 export const MAX_FUSED_OPS = 32;
+/**
+ * A kernel of at most this many ops whose value several elementwise ops read is computed again inside
+ * each of them rather than stored once and read (XLA's fusion duplicates cheap producers the same way):
+ * the same bytes are read, one kernel fewer runs. Broadcasts count as one op.
+ */
+export const MAX_DUPLICATED_OPS = 3;
 
 interface Group { op: FusedOp; pos: number; ops: number; original: PrimOp }
 
@@ -63,7 +69,8 @@ interface Group { op: FusedOp; pos: number; ops: number; original: PrimOp }
  * Elementwise fusion. The rule of where a kernel ends, in one place: an elementwise op (unary, or
  * binary with operands the kernel can read: see elementwiseOperands) joins the kernel that computes one
  * of its operands when that operand is used by this op only (not by another op, an output or a kept
- * gradient), is read element for element (the same shape), and no in-place update (effect) ran in between (it could have changed the kernel's
+ * gradient) or the kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes
+ * once every user has taken it in), is read element for element (the same shape), and no in-place update (effect) ran in between (it could have changed the kernel's
  * inputs); and while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops. Everything
  * else (reductions, matmuls, convolutions, copies, broadcasts of non-scalars, random draws) is a kernel
  * boundary. A kernel of one op stays that op's own kernel. (jax-js's splitGraphDataflow,
@@ -74,6 +81,7 @@ export function fuseElementwise(g: Graph): Graph {
   const uses = new Map<Storage, number>();
   for (const op of g.ops) if (op.kind !== 'host') for (const s of op.inputs) uses.set(s, (uses.get(s) ?? 0) + 1);
   for (const s of [...g.outputs, ...g.pinned]) uses.set(s, Infinity);
+  const remaining = new Map(uses);
   const out: (Op | null)[] = [];
   const groups = new Map<Storage, Group>();
   let lastEffect = -1;
@@ -98,10 +106,16 @@ export function fuseElementwise(g: Graph): Graph {
     };
     const operand = ({ s, read }: Operand): FusedExpr => {
       const p = groups.get(s);
-      if (p && read.div === 1 && read.mod === n && uses.get(s) === 1 && p.pos > lastEffect && sameShape(p.op.shape, prim.shape) &&
-        count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS) {
-        out[p.pos] = null;
-        groups.delete(s);
+      const u = uses.get(s) ?? 0;
+      if (p && read.div === 1 && read.mod === n && (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) && p.pos > lastEffect &&
+        sameShape(p.op.shape, prim.shape) && count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS) {
+        // Inlined here; a duplicated producer goes once its last consumer has inlined it.
+        const left = remaining.get(s)! - 1;
+        remaining.set(s, left);
+        if (left === 0) {
+          out[p.pos] = null;
+          groups.delete(s);
+        }
         count += p.ops;
         const remap = (e: FusedExpr): FusedExpr =>
           e.kind === 'input' ? leaf(p.op.inputs[e.k], p.op.reads[e.k]) : e.kind === 'unary' ? { ...e, x: remap(e.x) } : { ...e, a: remap(e.a), b: remap(e.b) };
@@ -217,6 +231,19 @@ export class Program {
     } else {
       this.dispatches = ops.filter((op) => op.kind !== 'host' && !(op.kind === 'prim' && op.prim === 'upload')).length;
     }
+  }
+
+  /** One line per op of the program as it runs (WGPU_DEBUG=1 prints it when a step is compiled). */
+  describe(): string[] {
+    const shape = (sh: number[]) => `[${sh.join(', ')}]`;
+    return this.graph.ops.map((op, i) => {
+      const at = String(i).padStart(4);
+      if (op.kind === 'host') return `${at} host`;
+      if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
+      if (op.kind === 'fused') return `${at} fused:${fusedOps(op.expr).join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
+      const p = op.params as { op?: string };
+      return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
+    });
   }
 
   /** Bytes the program owns between calls (its recording's buffers; 0 on the CPU, which frees as it goes). */
