@@ -1,6 +1,7 @@
-// compile(fn): every model's compiled training step against its eager step, bit for bit over 50 steps on
-// both backends (no pass reorders arithmetic yet: the compiled step runs the same kernels in the same
-// order); resume, the non-finite check, retracing on a new batch size, a learning rate changed between
+// compile(fn): every model's compiled training step against its eager step over 50 steps on both
+// backends (bit for bit on the CPU, whose twin of each fused kernel uses the reference's own op
+// functions; within 1e-5 on WebGPU, where fused reductions sum in another order); elementwise and
+// reduction fusion against the unfused ops on random and special values; resume, the non-finite check, retracing on a new batch size, a learning rate changed between
 // calls, replaced state, unused random draws, re-recording after a kernel measurement, the gradients left
 // on parameters, the errors of what a traced function may not do, the profiler and the memory a compiled
 // step keeps.
@@ -94,19 +95,43 @@ async function train(b: Backend, name: string, steps: number, compiled: boolean)
 describe('compile(): a compiled training step equals the eager one', () => {
   for (const name of Object.keys(MODELS)) {
     for (const which of ['cpu', 'webgpu'] as const) {
-      it(`${name} on ${which}: bit for bit over 50 steps (losses, parameters, generator, step counts)`, async () => {
+      it(`${name} on ${which}: over 50 steps, ${which === 'cpu' ? 'bit for bit' : 'within 1e-5'} (losses, parameters, gradients, generator, step counts)`, async () => {
         const b = which === 'cpu' ? cpu : await fixedGpu();
         const e = await train(b, name, 50, false);
         const c = await train(b, name, 50, true);
         expect(c.stats!.eagerCalls).toBe(1);
         expect(c.stats!.traces).toBe(1);
         expect(c.stats!.replays).toBe(48);
-        for (let i = 0; i < 50; i++) expect(c.losses[i], `step ${i}`).toEqual(e.losses[i]);
         expect(c.losses.flat().every(Number.isFinite)).toBe(true);
-        c.params.forEach((p, k) => expect(p, `parameter ${k}`).toEqual(e.params[k]));
+        // The CPU twin evaluates fused kernels with the reference's own op functions and reductions: the
+        // eager numbers exactly. On WebGPU a fused reduction sums in another order than the reduce kernels
+        // (and the shader compiler may contract a multiply and an add across fused ops): relative 1e-5.
+        const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-5) => {
+          if (which === 'cpu') return expect([...got], what).toEqual([...want]);
+          const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} for ${want[i]}`).toBeLessThanOrEqual(rel * scale);
+        };
+        for (let i = 0; i < 50; i++) close(c.losses[i], e.losses[i], `losses of step ${i}`);
+        // A parameter whose gradient is zero but for rounding (DCGAN's conv biases before batch norm: the
+        // norm removes them) takes Adam steps of about lr on the rounding noise's sign, so any other
+        // summation order moves it another way: it is checked to have moved no more than 50 such steps.
+        const gmax = (g: Float32Array | null) => (g ? Math.max(...Array.from(g, Math.abs)) : 0);
+        const top = Math.max(...e.grads.map(gmax));
+        c.params.forEach((p, k) => {
+          if (which === 'webgpu' && gmax(e.grads[k]) <= 1e-5 * top) {
+            for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - e.params[k][i]), `noise-driven parameter ${k}[${i}]`).toBeLessThanOrEqual(50 * 2e-3);
+          } else {
+            close(p, e.params[k], `parameter ${k}`, 1e-4);
+          }
+        });
         // The gradients the last step leaves on the parameters, as the eager step leaves them.
         expect(c.grads.map((g) => g !== null)).toEqual(e.grads.map((g) => g !== null));
-        c.grads.forEach((g, k) => expect(g, `gradient of parameter ${k}`).toEqual(e.grads[k]));
+        c.grads.forEach((g, k) => {
+          if (!g) return;
+          // A noise-driven gradient (see above) is rounding noise itself: no larger than that, in both.
+          if (which === 'webgpu' && gmax(e.grads[k]) <= 1e-5 * top) expect(gmax(g)).toBeLessThanOrEqual(1e-4 * top);
+          else close(g, e.grads[k]!, `gradient of parameter ${k}`, 1e-3);
+        });
         expect(c.offset).toBe(e.offset);
         expect(c.steps).toEqual(e.steps);
       });
@@ -394,6 +419,43 @@ describe('compile(): elementwise fusion', () => {
       agree(r.compiled, r.eager);
     });
 
+    it(`${which}: a reduction with an elementwise prologue is one kernel, over any two runs of dims, NaN-propagating`, async () => {
+      const b = await backend();
+      const x = tensor(randomData(3 * 5 * 7 * 6, 67, -3, 3), [3, 5, 7, 6], { backend: b });
+      const cases: [(a: Tensor) => Tensor, number][] = [
+        [(a) => a.square().sum(3), 1],
+        [(a) => a.exp().sum([0, 2, 3]), 1],
+        [(a) => a.mul(2).max(0), 1],
+        [(a) => a.neg().min([1, 2], true), 1],
+        [(a) => a.sum(), 1],
+        // the mean's scaling is a kernel of its own after the reduction (no epilogue fusion yet)
+        [(a) => a.sub(1).square().mean([0, 2, 3], true), 2],
+      ];
+      // On WebGPU both kernel designs: one invocation per output (CPU-like adapters) and a workgroup per output (GPUs).
+      const variants = b instanceof WebGPUBackend ? (['rows', 'workgroup'] as const) : ([null] as const);
+      for (const v of variants) {
+        const prev = b instanceof WebGPUBackend ? b.reduceVariant : null;
+        if (v && b instanceof WebGPUBackend) b.reduceVariant = v;
+        try {
+          for (const [f, kernels] of cases) {
+            const r = await bothWays(f, [x]);
+            expect(r.dispatches).toBe(kernels);
+            if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
+            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w))));
+          }
+        } finally {
+          if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;
+        }
+      }
+      // Special values: rows of 16 with NaN, +-Inf, +-0 and large magnitudes, max and min and sum.
+      const sp = tensor(Float32Array.from([...SPECIAL, ...SPECIAL.slice(3), 5, 6, 7]), [2, 16], { backend: b });
+      for (const f of [(a: Tensor) => a.abs().max(1), (a: Tensor) => a.neg().min(1), (a: Tensor) => a.mul(0.5).sum(1)]) {
+        const r = await bothWays(f, [sp]);
+        expect(r.dispatches).toBe(1);
+        r.eager.forEach((w, i) => expect(Object.is(r.compiled[i], w) || Math.abs(r.compiled[i] - w) <= 1e-6 * Math.abs(w), `${r.compiled[i]} for ${w}`).toBe(true));
+      }
+    });
+
     it(`${which}: a cheap value used twice is computed again in each user; a bigger one, or one read after an in-place update, ends a kernel`, async () => {
       const b = await backend();
       const x = tensor(randomData(10, 65), [10], { backend: b });
@@ -411,12 +473,13 @@ describe('compile(): elementwise fusion', () => {
       }, [x]);
       expect(big.dispatches).toBe(2);
       agree(big.compiled, big.eager);
-      // A value a reduction reads too is stored (the reduction is no elementwise kernel).
+      // A cheap value a reduction reads too is computed again in the reduction (its prologue) and in the
+      // elementwise kernel after it: 2 kernels.
       const reduced = await bothWays((a: Tensor) => {
         const e = a.exp();
         return e.mul(e.sum());
       }, [x]);
-      expect(reduced.dispatches).toBe(3);
+      expect(reduced.dispatches).toBe(2);
       agree(reduced.compiled, reduced.eager);
       const state = tensor(randomData(10, 66), [10], { backend: b });
       const f = (a: Tensor) => {

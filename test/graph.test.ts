@@ -16,8 +16,8 @@ const input = (shape: number[], seed: number) => {
 
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
-// ('elementwise' runs the fused kernels of compiled graphs, src/graph/program.ts, not a primitive.)
-type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'recorder' | 'elementwise' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
+// ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/program.ts, not primitives.)
+type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'recorder' | 'elementwise' | 'reduceFused' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
 
 describe('the primitive table', () => {
   it('has a rule (shape, backend call, backward or null) for every primitive, and every backend kernel is reached by one', () => {

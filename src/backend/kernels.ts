@@ -121,3 +121,17 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
   if (e.kind !== 'input') out.push(e.op);
   return out;
 }
+
+/**
+ * A strided reduction's geometry (a fused reduction, src/graph/program.ts): output o's elements start at
+ * base(o) = sum over the kept dims of (o's index along the dim) * stride, and are the elements
+ * base(o) + i * red[0].stride + j * red[1].stride over the reduced runs (at most 2: reducing
+ * [N, C, H, W] over [0, 2, 3] is the runs N and H*W), so no copy brings the reduced dims last.
+ */
+export interface ReduceGeom {
+  rows: number;
+  /** Kept dims, outermost first: [size, stride]. */
+  kept: [number, number][];
+  /** Reduced runs, outermost first: [size, stride]. */
+  red: [number, number][];
+}

@@ -9,7 +9,9 @@
 //   fusion       chains and trees of elementwise ops (unary, and binary ops whose operands have the
 //                output's shape, one value, or a block of its dims: biases, channel scales) become one
 //                generated kernel each (FusedExpr in
-//                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends
+//                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends;
+//                sums, maxima and minima over at most two runs of dims take their elementwise prologue
+//                into one strided reduction kernel (ReduceGeom), with no copies
 //   constants    upload ops (tensor() inside the function) run once, when the program is built
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
@@ -18,11 +20,11 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps, type FusedExpr, type FusedRead } from '../backend/kernels.ts';
-import { numel, sameShape } from '../shape.ts';
+import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
+import { contiguousStrides, numel, sameShape } from '../shape.ts';
 import { EFFECTS } from './effects.ts';
-import { RULES, type Rule } from './primitives.ts';
-import { isSymbolic, type FusedOp, type Op, type PrimOp, type SymbolicStorage } from './trace.ts';
+import { RULES, type Params, type Rule } from './primitives.ts';
+import { isSymbolic, type FusedOp, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -87,13 +89,16 @@ export function fuseElementwise(g: Graph): Graph {
   let lastEffect = -1;
   for (const op of g.ops) {
     if (op.kind === 'effect') lastEffect = out.length;
-    const operands = op.kind === 'prim' ? elementwiseOperands(op) : null;
+    const geom = op.kind === 'prim' ? reduceGeometry(op) : null;
+    const operands = op.kind === 'prim' ? (geom ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }] : elementwiseOperands(op)) : null;
     if (!operands) {
       out.push(op);
       continue;
     }
-    const prim = op as PrimOp<'unary' | 'binary' | 'broadcast'>;
-    const n = numel(prim.shape);
+    const prim = op as PrimOp<'unary' | 'binary' | 'broadcast' | 'reduce'>;
+    // The shape the kernel's expression is evaluated over: the output's, or a reduction's input's.
+    const exprShape = geom ? prim.xShapes[0] : prim.shape;
+    const n = numel(exprShape);
     const inputs: Storage[] = [], reads: FusedRead[] = [];
     let count = 1;
     const leaf = (s: Storage, r: FusedRead): FusedExpr => {
@@ -108,7 +113,9 @@ export function fuseElementwise(g: Graph): Graph {
       const p = groups.get(s);
       const u = uses.get(s) ?? 0;
       if (p && read.div === 1 && read.mod === n && (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) && p.pos > lastEffect &&
-        sameShape(p.op.shape, prim.shape) && count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS) {
+        sameShape(p.op.shape, exprShape) && count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS &&
+        // A reduction reads its inputs at the element's offset, or one value: no broadcast blocks.
+        (!geom || p.op.reads.every((r) => r.mod === 1 || (r.div === 1 && r.mod === n)))) {
         // Inlined here; a duplicated producer goes once its last consumer has inlined it.
         const left = remaining.get(s)! - 1;
         remaining.set(s, left);
@@ -124,6 +131,15 @@ export function fuseElementwise(g: Graph): Graph {
       return leaf(s, read);
     };
     let expr: FusedExpr;
+    if (geom) {
+      const e = operand(operands[0]);
+      // The reduction of a bare input is still one kernel without the copies reduce() makes.
+      out.push({
+        kind: 'reduce_fused', op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min', expr: e, inputs, reads, geom,
+        xShape: prim.xShapes[0], dims: (prim as PrimOp<'reduce'>).params.dims, shape: prim.shape, out: prim.out,
+      });
+      continue;
+    }
     if (prim.prim === 'broadcast') {
       // A broadcast is a read pattern, not an op: its consumers read its input through it.
       expr = leaf(operands[0].s, operands[0].read);
@@ -144,6 +160,41 @@ export function fuseElementwise(g: Graph): Graph {
 }
 
 interface Operand { s: Storage; read: FusedRead }
+
+/** Largest reduction a fused reduction kernel takes (one invocation or workgroup loops over all of it). */
+export const MAX_FUSED_REDUCE = 4096;
+
+/**
+ * The geometry of a sum, max or min the fused reduction kernel can run (ReduceGeom), or null: at most
+ * two runs of reduced dims once adjacent dims are merged, 1 to MAX_FUSED_REDUCE reduced elements.
+ */
+function reduceGeometry(op: PrimOp): ReduceGeom | null {
+  if (op.prim !== 'reduce') return null;
+  const { op: r, dims } = op.params as Params['reduce'];
+  if (r !== 'sum' && r !== 'max' && r !== 'min') return null;
+  const shape = op.xShapes[0];
+  const R = numel(dims.map((d) => shape[d]));
+  if (R < 1 || R > MAX_FUSED_REDUCE) return null;
+  // Runs of adjacent dims of one kind (size-1 dims dropped), with their sizes and innermost strides.
+  const strides = contiguousStrides(shape);
+  const runs: { red: boolean; size: number; stride: number }[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const red = dims.includes(d);
+    const last = runs[runs.length - 1];
+    if (last && last.red === red) {
+      last.size *= shape[d];
+      last.stride = strides[d];
+    } else {
+      runs.push({ red, size: shape[d], stride: strides[d] });
+    }
+  }
+  const red = runs.filter((x) => x.red).map((x): [number, number] => [x.size, x.stride]);
+  if (red.length > 2) return null;
+  if (red.length === 0) red.push([1, 0]);
+  const kept = runs.filter((x) => !x.red).map((x): [number, number] => [x.size, x.stride]);
+  return { rows: numel(op.shape), kept, red };
+}
 
 /**
  * The operands of an op the fusion pass can take, each with how the kernel reads it (FusedRead), or
@@ -194,7 +245,7 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
-      if ((op.kind === 'prim' || op.kind === 'fused') && !last.has(op.out)) last.set(op.out, i);
+      if ((op.kind === 'prim' || op.kind === 'fused' || op.kind === 'reduce_fused') && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
@@ -241,6 +292,7 @@ export class Program {
       if (op.kind === 'host') return `${at} host`;
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
       if (op.kind === 'fused') return `${at} fused:${fusedOps(op.expr).join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
+      if (op.kind === 'reduce_fused') return `${at} fused:${[...fusedOps(op.expr), op.op].join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
     });
@@ -272,7 +324,7 @@ export class Program {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         if (op.kind === 'host') op.run();
-        else if (op.kind !== 'fused' && op.perCall) this.callParams[i] = op.perCall();
+        else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) this.callParams[i] = op.perCall();
       }
     }
     const b = this.backend;
@@ -328,7 +380,7 @@ export class Program {
       if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;
       onOp?.(i);
       const out = this.runOp(op, i, env);
-      if (op.kind === 'prim' || op.kind === 'fused') {
+      if (op.kind === 'prim' || op.kind === 'fused' || op.kind === 'reduce_fused') {
         env.set(op.out, out!);
         record?.set(op.out, out!);
       }
@@ -344,6 +396,7 @@ export class Program {
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
     if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
+    if (op.kind === 'reduce_fused') return this.reduceFused(op, xs);
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
       (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(this.backend, xs, params, op.shapes);
@@ -353,6 +406,22 @@ export class Program {
     const out = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(this.backend, xs, params, op.shape, op.xShapes);
     if (out === 'view') throw new Error(`internal: ${op.prim} made a view in a compiled graph`);
     return out;
+  }
+
+  /**
+   * A fused reduction: one kernel where the backend has it; otherwise (the CPU twin) the expression by
+   * elementwise() then the reduce primitive's own backend call, which is the eager op's arithmetic.
+   */
+  private reduceFused(op: ReduceFusedOp, xs: Storage[]): Storage {
+    const b = this.backend;
+    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom);
+    const n = numel(op.xShape);
+    const bare = op.expr.kind === 'input' && op.reads[0].mod === n;
+    const x = bare ? xs[0] : b.elementwise(op.expr, xs, op.reads, n);
+    const y = (RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage)(
+      b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
+    if (!bare) b.free(x);
+    return y;
   }
 
   private disposeConstants(): void {

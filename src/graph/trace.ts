@@ -19,7 +19,7 @@
 // them; jax-js (src/frontend/jaxpr.ts) traces to a program over abstract values.
 
 import type { Storage } from '../backend/backend.ts';
-import type { FusedExpr, FusedRead } from '../backend/kernels.ts';
+import type { FusedExpr, FusedRead, ReduceGeom } from '../backend/kernels.ts';
 import type { EffectName, EffectParams } from './effects.ts';
 import type { Params, Primitive } from './primitives.ts';
 import type { GraphTensor, StorageHold } from './types.ts';
@@ -60,11 +60,25 @@ export interface FusedOp {
   shape: number[];
   out: SymbolicStorage;
 }
+/** A sum, max or min of a fused expression over a strided geometry (the fusion pass makes these too). */
+export interface ReduceFusedOp {
+  kind: 'reduce_fused';
+  op: 'sum' | 'max' | 'min';
+  expr: FusedExpr;
+  inputs: Storage[];
+  reads: FusedRead[];
+  geom: ReduceGeom;
+  /** The reduced tensor's shape and dims (the CPU twin runs the reduce primitive with them). */
+  xShape: number[];
+  dims: number[];
+  shape: number[];
+  out: SymbolicStorage;
+}
 export interface HostOp {
   kind: 'host';
   run: () => void;
 }
-export type Op = PrimOp | EffectOp | FusedOp | HostOp;
+export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | HostOp;
 
 export class Tracer<T extends GraphTensor<T>> {
   readonly ops: Op[] = [];

@@ -6,11 +6,12 @@
 // are written as the bits of their float32 values, which is what the unfused kernels read from their
 // uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
 
-import { BINARY_OPS, UNARY_OPS, type FusedExpr, type FusedRead } from '../kernels.ts';
+import { BINARY_OPS, UNARY_OPS, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
-export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): string {
+/** The let-statements computing `expr` on vec4s named v<k> (the inputs), and the name of its result. */
+function body(expr: FusedExpr): { lines: string[]; result: string } {
   const lines: string[] = [];
   let t = 0;
   const emit = (e: FusedExpr): string => {
@@ -28,7 +29,11 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): str
       }
     }
   };
-  const result = emit(expr);
+  return { lines, result: emit(expr) };
+}
+
+export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): string {
+  const { lines, result } = body(expr);
   const kind = (r: FusedRead) => (r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block');
   const bindings = reads.map((r, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<${kind(r) === 'all' ? 'vec4<f32>' : 'f32'}>;`);
   const at = (k: number, r: FusedRead, lane: number) => `x${k}[((i * 4u + ${lane}u) / ${r.div}u) % ${r.mod}u]`;
@@ -53,6 +58,89 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): str
     ...loads,
     ...lines,
     `  y[i] = ${result};`,
+    '}',
+  ].join('\n');
+}
+
+/**
+ * WGSL for a fused reduction (ReduceGeom): the expression evaluated at each element it reads (its inputs
+ * each hold the reduced tensor's shape, read at the element's offset, or one value), reduced by sum, max
+ * or min without copies. `perInvocation`: one invocation per output, four interleaved partial sums (the
+ * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
+ * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
+ */
+export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, perInvocation: boolean): string {
+  const { lines, result } = body(expr);
+  const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
+  const loads = reads.map((r, k) => `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : 'off'}]);`);
+  const m = reads.length;
+  const kept = [...geom.kept].reverse().map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`);
+  const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
+  const R = r0[0] * r1[0];
+  const combine = op === 'sum' ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
+  const head = [
+    `// ---- fused reduction (src/backend/webgpu/fused.ts): ${op} ----`,
+    ...bindings,
+    `@group(0) @binding(${m}) var<storage, read_write> y: array<f32>;`,
+    'struct Params { rows: u32, p0: u32, p1: u32, p2: u32 }',
+    `@group(0) @binding(${m + 1}) var<uniform> params: Params;`,
+    'fn base_of(o: u32) -> u32 {',
+    '  var rem = o;',
+    '  var off = 0u;',
+    ...kept,
+    '  return off;',
+    '}',
+    'fn load(off: u32) -> f32 {',
+    ...loads,
+    ...lines,
+    `  return ${result}.x;`,
+    '}',
+    `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`,
+  ];
+  // Element r (row-major over the reduced runs) of output o.
+  const at = `b + (r / ${r1[0]}u) * ${r0[1]}u + (r % ${r1[0]}u) * ${r1[1]}u`;
+  if (perInvocation) {
+    return [
+      ...head,
+      'override WG: u32 = 64u;',
+      '@compute @workgroup_size(WG)',
+      'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+      '  let o = flat_index(gid, nwg, WG);',
+      '  if (o >= params.rows) { return; }',
+      '  let b = base_of(o);',
+      op === 'sum' ? '  var acc = vec4<f32>(0.0);' : `  var acc = vec4<f32>(load(b));`,
+      `  for (var i = 0u; i < ${r0[0]}u; i = i + 1u) {`,
+      `    let bi = b + i * ${r0[1]}u;`,
+      '    var j = 0u;',
+      `    for (; j + 4u <= ${r1[0]}u; j = j + 4u) {`,
+      `      let v = vec4<f32>(load(bi + j * ${r1[1]}u), load(bi + (j + 1u) * ${r1[1]}u), load(bi + (j + 2u) * ${r1[1]}u), load(bi + (j + 3u) * ${r1[1]}u));`,
+      op === 'sum' ? '      acc = acc + v;' : '      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));',
+      '    }',
+      `    for (; j < ${r1[0]}u; j = j + 1u) { acc.x = combine(acc.x, load(bi + j * ${r1[1]}u)); }`,
+      '  }',
+      op === 'sum' ? '  y[o] = (acc.x + acc.y) + (acc.z + acc.w);' : '  y[o] = combine(combine(acc.x, acc.y), combine(acc.z, acc.w));',
+      '}',
+    ].join('\n');
+  }
+  return [
+    ...head,
+    'const WG: u32 = 64u;',
+    'var<workgroup> sv: array<f32, WG>;',
+    '@compute @workgroup_size(WG)',
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {',
+    '  let o = flat_group(wid, nwg);',
+    '  let valid = o < params.rows;',
+    '  let b = base_of(o);',
+    // An invocation without elements holds the first one (max, min) or 0 (sum): neither changes the result.
+    op === 'sum' ? '  var acc = 0.0;' : '  var acc = 0.0;\n  if (valid) { acc = load(b); }',
+    `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = combine(acc, load(${at})); } }`,
+    '  sv[t] = acc;',
+    '  workgroupBarrier();',
+    '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
+    '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
+    '    workgroupBarrier();',
+    '  }',
+    '  if (t == 0u && valid) { y[o] = sv[0]; }',
     '}',
   ].join('\n');
 }

@@ -6,12 +6,12 @@ import type { Backend, Recorder, Recording as BackendRecording, Storage } from '
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedExpr, type FusedRead, type MatmulSpec, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
-import { fusedSource } from './fused.ts';
+import { fusedReduceSource, fusedSource } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -138,6 +138,20 @@ export class WebGPUBackend implements Backend {
         workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
       });
     }
+    return out;
+  }
+
+  /** A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses. */
+  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom): Storage {
+    const out = this.alloc(geom.rows);
+    const perInvocation = this.reduceVariant === 'rows';
+    const R = geom.red.reduce((a, [n]) => a * n, 1);
+    const ops = fusedOps(expr);
+    this.ctx.dispatch({
+      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation), label: `fused:${[...ops, op].join('+')}`,
+      buffers: [...inputs.map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([geom.rows]),
+      workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows), flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
+    });
     return out;
   }
 
