@@ -107,7 +107,7 @@ describe('compile(): a compiled training step equals the eager one', () => {
         // eager numbers exactly. On WebGPU a fused reduction sums in another order than the reduce kernels
         // (and the shader compiler may contract a multiply and an add across fused ops): relative 1e-5.
         const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-5) => {
-          if (which === 'cpu') return expect([...got], what).toEqual([...want]);
+          if (which === 'cpu') return expect(Array.from(got), what).toEqual(Array.from(want));
           const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
           for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} for ${want[i]}`).toBeLessThanOrEqual(rel * scale);
         };
@@ -419,7 +419,7 @@ describe('compile(): elementwise fusion', () => {
       agree(r.compiled, r.eager);
     });
 
-    it(`${which}: a reduction with an elementwise prologue is one kernel, over any two runs of dims, NaN-propagating`, async () => {
+    it(`${which}: a reduction with an elementwise prologue and epilogue is one kernel, over any two runs of dims, NaN-propagating`, async () => {
       const b = await backend();
       const x = tensor(randomData(3 * 5 * 7 * 6, 67, -3, 3), [3, 5, 7, 6], { backend: b });
       const cases: [(a: Tensor) => Tensor, number][] = [
@@ -428,8 +428,9 @@ describe('compile(): elementwise fusion', () => {
         [(a) => a.mul(2).max(0), 1],
         [(a) => a.neg().min([1, 2], true), 1],
         [(a) => a.sum(), 1],
-        // the mean's scaling is a kernel of its own after the reduction (no epilogue fusion yet)
-        [(a) => a.sub(1).square().mean([0, 2, 3], true), 2],
+        // epilogues: the mean's scaling, and elementwise ops on the reduced values, in the same kernel
+        [(a) => a.sub(1).square().mean([0, 2, 3], true), 1],
+        [(a) => a.exp().sum([0, 2, 3], true).log().mul(2).add(a.max([0, 2, 3], true)), 2],
       ];
       // On WebGPU both kernel designs: one invocation per output (CPU-like adapters) and a workgroup per output (GPUs).
       const variants = b instanceof WebGPUBackend ? (['rows', 'workgroup'] as const) : ([null] as const);

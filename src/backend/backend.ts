@@ -1,7 +1,7 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, ConvGeom, FiniteCheck, FusedExpr, FusedRead, MatmulSpec, ReduceGeom, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, FusedEpilogue, FusedExpr, FusedRead, MatmulSpec, ReduceGeom, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
 
 export type { Storage };
 
@@ -28,10 +28,10 @@ export interface Backend {
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage;
   /**
    * Optional (the WebGPU backend): a sum, max or min over `geom` of the fused expression `expr` (its
-   * inputs read as reads[k] says, over the reduced tensor's elements), in one kernel. Without it a fused
-   * reduction runs as elementwise() then the reduce primitive.
+   * inputs read as reads[k] says, over the reduced tensor's elements), then `epilogue` on each result,
+   * in one kernel. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise().
    */
-  reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom): Storage;
+  reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage;
   /** n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. */
   elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage;
   ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;

@@ -108,6 +108,8 @@ export interface FusedRead {
  */
 export type FusedExpr =
   | { kind: 'input'; k: number }
+  /** In a fused reduction's epilogue: the reduced value. */
+  | { kind: 'acc' }
   | { kind: 'unary'; op: UnaryOp; p0: number; p1: number; x: FusedExpr }
   | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr };
 
@@ -118,7 +120,7 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
     fusedOps(e.a, out);
     fusedOps(e.b, out);
   }
-  if (e.kind !== 'input') out.push(e.op);
+  if (e.kind === 'unary' || e.kind === 'binary') out.push(e.op);
   return out;
 }
 
@@ -128,6 +130,13 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
  * base(o) + i * red[0].stride + j * red[1].stride over the reduced runs (at most 2: reducing
  * [N, C, H, W] over [0, 2, 3] is the runs N and H*W), so no copy brings the reduced dims last.
  */
+/** The elementwise ops applied to a fused reduction's results, over its own inputs (read per output). */
+export interface FusedEpilogue {
+  expr: FusedExpr;
+  inputs: Storage[];
+  reads: FusedRead[];
+}
+
 export interface ReduceGeom {
   rows: number;
   /** Kept dims, outermost first: [size, stride]. */

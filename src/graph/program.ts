@@ -11,7 +11,7 @@
 //                generated kernel each (FusedExpr in
 //                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends;
 //                sums, maxima and minima over at most two runs of dims take their elementwise prologue
-//                into one strided reduction kernel (ReduceGeom), with no copies
+//                and epilogue into one strided reduction kernel (ReduceGeom), with no copies
 //   constants    upload ops (tensor() inside the function) run once, when the program is built
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
@@ -65,7 +65,7 @@ export const MAX_FUSED_OPS = 32;
  */
 export const MAX_DUPLICATED_OPS = 3;
 
-interface Group { op: FusedOp; pos: number; ops: number; original: PrimOp }
+interface Group { op: FusedOp | ReduceFusedOp; pos: number; ops: number; original: PrimOp }
 
 /**
  * Elementwise fusion. The rule of where a kernel ends, in one place: an elementwise op (unary, or
@@ -74,8 +74,10 @@ interface Group { op: FusedOp; pos: number; ops: number; original: PrimOp }
  * gradient) or the kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes
  * once every user has taken it in), is read element for element (the same shape), and no in-place update (effect) ran in between (it could have changed the kernel's
  * inputs); and while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops. Everything
- * else (reductions, matmuls, convolutions, copies, broadcasts of non-scalars, random draws) is a kernel
- * boundary. A kernel of one op stays that op's own kernel. (jax-js's splitGraphDataflow,
+ * else (matmuls, convolutions, copies, other broadcasts, random draws) is a kernel boundary, but for
+ * reductions (reduceGeometry): a sum, max or min takes its operand's kernel in as its prologue (read at
+ * each element) and an elementwise op that reads only its result, once, takes the reduction in as its
+ * epilogue (applied to each result), one reduction per kernel. A kernel of one op stays that op's own kernel. (jax-js's splitGraphDataflow,
  * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
  * consumers.)
  */
@@ -101,6 +103,8 @@ export function fuseElementwise(g: Graph): Graph {
     const n = numel(exprShape);
     const inputs: Storage[] = [], reads: FusedRead[] = [];
     let count = 1;
+    /** A reduction this elementwise op takes as its epilogue's input (at most one). */
+    let absorbed: ReduceFusedOp | null = null;
     const leaf = (s: Storage, r: FusedRead): FusedExpr => {
       let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
       if (k < 0) {
@@ -112,32 +116,40 @@ export function fuseElementwise(g: Graph): Graph {
     const operand = ({ s, read }: Operand): FusedExpr => {
       const p = groups.get(s);
       const u = uses.get(s) ?? 0;
-      if (p && read.div === 1 && read.mod === n && (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) && p.pos > lastEffect &&
-        sameShape(p.op.shape, exprShape) && count + p.ops <= MAX_FUSED_OPS && inputs.length + p.op.inputs.length <= MAX_FUSED_INPUTS &&
+      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || !sameShape(p.op.shape, exprShape)) return leaf(s, read);
+      const red = p.op.kind === 'reduce_fused' ? p.op : null;
+      const pin = red ? red.epilogue?.inputs ?? [] : (p.op as FusedOp).inputs;
+      const pre = red ? red.reads.length : 0;
+      const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed?.reads.length ?? 0) <= MAX_FUSED_INPUTS;
+      // A reduction is taken in only once (never computed again), only into an elementwise op, one per kernel.
+      const ok = red ? u === 1 && !geom && !absorbed : (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) &&
         // A reduction reads its inputs at the element's offset, or one value: no broadcast blocks.
-        (!geom || p.op.reads.every((r) => r.mod === 1 || (r.div === 1 && r.mod === n)))) {
-        // Inlined here; a duplicated producer goes once its last consumer has inlined it.
-        const left = remaining.get(s)! - 1;
-        remaining.set(s, left);
-        if (left === 0) {
-          out[p.pos] = null;
-          groups.delete(s);
-        }
-        count += p.ops;
-        const remap = (e: FusedExpr): FusedExpr =>
-          e.kind === 'input' ? leaf(p.op.inputs[e.k], p.op.reads[e.k]) : e.kind === 'unary' ? { ...e, x: remap(e.x) } : { ...e, a: remap(e.a), b: remap(e.b) };
-        return remap(p.op.expr);
+        (!geom || (p.op as FusedOp).reads.every((r) => r.mod === 1 || (r.div === 1 && r.mod === n)));
+      if (!fits || !ok) return leaf(s, read);
+      // Inlined here; a duplicated producer goes once its last consumer has inlined it.
+      const left = remaining.get(s)! - 1;
+      remaining.set(s, left);
+      if (left === 0) {
+        out[p.pos] = null;
+        groups.delete(s);
       }
-      return leaf(s, read);
+      count += p.ops;
+      const preads = red ? red.epilogue?.reads ?? [] : (p.op as FusedOp).reads;
+      if (red) absorbed = red;
+      const remap = (e: FusedExpr): FusedExpr =>
+        e.kind === 'input' ? leaf(pin[e.k], preads[e.k]) : e.kind === 'acc' ? e : e.kind === 'unary' ? { ...e, x: remap(e.x) } : { ...e, a: remap(e.a), b: remap(e.b) };
+      return remap(red ? red.epilogue?.expr ?? { kind: 'acc' } : (p.op as FusedOp).expr);
     };
     let expr: FusedExpr;
     if (geom) {
       const e = operand(operands[0]);
       // The reduction of a bare input is still one kernel without the copies reduce() makes.
-      out.push({
+      const red: ReduceFusedOp = {
         kind: 'reduce_fused', op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min', expr: e, inputs, reads, geom,
-        xShape: prim.xShapes[0], dims: (prim as PrimOp<'reduce'>).params.dims, shape: prim.shape, out: prim.out,
-      });
+        epilogue: null, xShape: prim.xShapes[0], dims: (prim as PrimOp<'reduce'>).params.dims, shape: prim.shape, out: prim.out,
+      };
+      groups.set(prim.out, { op: red, pos: out.length, ops: count, original: prim });
+      out.push(red);
       continue;
     }
     if (prim.prim === 'broadcast') {
@@ -150,12 +162,16 @@ export function fuseElementwise(g: Graph): Graph {
       const a = operand(operands[0]), b = operand(operands[1]);
       expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
     }
-    const fused: FusedOp = { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
+    const r = absorbed as ReduceFusedOp | null;
+    // An elementwise op that took in a reduction is that reduction with this op as its epilogue.
+    const fused: FusedOp | ReduceFusedOp = r
+      ? { ...r, epilogue: { expr, inputs, reads }, shape: prim.shape, out: prim.out }
+      : { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
     groups.set(prim.out, { op: fused, pos: out.length, ops: count, original: prim });
     out.push(fused);
   }
   // A kernel of one op stays the op's own (the eager kernel, strided reads included).
-  for (const grp of groups.values()) if (grp.ops === 1 && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
+  for (const grp of groups.values()) if (grp.ops === 1 && grp.op.kind === 'fused' && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
   return { ...g, ops: out.filter((op): op is Op => op !== null) };
 }
 
@@ -245,6 +261,7 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
+      if (op.kind === 'reduce_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
       if ((op.kind === 'prim' || op.kind === 'fused' || op.kind === 'reduce_fused') && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
@@ -292,7 +309,10 @@ export class Program {
       if (op.kind === 'host') return `${at} host`;
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
       if (op.kind === 'fused') return `${at} fused:${fusedOps(op.expr).join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
-      if (op.kind === 'reduce_fused') return `${at} fused:${[...fusedOps(op.expr), op.op].join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
+      if (op.kind === 'reduce_fused') {
+        const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : [])];
+        return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
+      }
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
     });
@@ -396,7 +416,10 @@ export class Program {
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
     if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
-    if (op.kind === 'reduce_fused') return this.reduceFused(op, xs);
+    if (op.kind === 'reduce_fused') {
+      const es = (op.epilogue?.inputs ?? []).map((s) => (isSymbolic(s) ? env.get(s)! : s));
+      return this.reduceFused(op, xs, es);
+    }
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
       (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(this.backend, xs, params, op.shapes);
@@ -412,16 +435,23 @@ export class Program {
    * A fused reduction: one kernel where the backend has it; otherwise (the CPU twin) the expression by
    * elementwise() then the reduce primitive's own backend call, which is the eager op's arithmetic.
    */
-  private reduceFused(op: ReduceFusedOp, xs: Storage[]): Storage {
+  private reduceFused(op: ReduceFusedOp, xs: Storage[], es: Storage[]): Storage {
     const b = this.backend;
-    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom);
+    const epi = op.epilogue;
+    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom, epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined);
     const n = numel(op.xShape);
     const bare = op.expr.kind === 'input' && op.reads[0].mod === n;
     const x = bare ? xs[0] : b.elementwise(op.expr, xs, op.reads, n);
     const y = (RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage)(
       b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
     if (!bare) b.free(x);
-    return y;
+    if (!epi) return y;
+    // The epilogue with the reduced values as one more input, read element for element.
+    const withAcc = (e: FusedExpr): FusedExpr =>
+      e.kind === 'acc' ? { kind: 'input', k: es.length } : e.kind === 'input' ? e : e.kind === 'unary' ? { ...e, x: withAcc(e.x) } : { ...e, a: withAcc(e.a), b: withAcc(e.b) };
+    const r = b.elementwise(withAcc(epi.expr), [...es, y], [...epi.reads, { div: 1, mod: y.length }], y.length);
+    b.free(y);
+    return r;
   }
 
   private disposeConstants(): void {

@@ -68,6 +68,8 @@ export interface ReduceFusedOp {
   inputs: Storage[];
   reads: FusedRead[];
   geom: ReduceGeom;
+  /** Elementwise ops on the reduced values (their inputs read per output), or null. */
+  epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
   /** The reduced tensor's shape and dims (the CPU twin runs the reduce primitive with them). */
   xShape: number[];
   dims: number[];

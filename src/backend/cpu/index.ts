@@ -166,6 +166,7 @@ export class CpuBackend implements Backend {
           const { div, mod } = reads[e.k];
           return xs[e.k][Math.floor(i / div) % mod];
         }
+        case 'acc': throw new Error('internal: a reduction epilogue reached elementwise()');
         case 'unary': return round(UNARY_FNS[e.op](at(e.x, i), e.p0, e.p1));
         case 'binary': return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
       }

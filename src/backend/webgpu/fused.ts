@@ -10,22 +10,26 @@ import { BINARY_OPS, UNARY_OPS, type FusedExpr, type FusedRead, type ReduceGeom 
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
-/** The let-statements computing `expr` on vec4s named v<k> (the inputs), and the name of its result. */
-function body(expr: FusedExpr): { lines: string[]; result: string } {
+/**
+ * The let-statements computing `expr` on vec4s named <v>k (the inputs; an epilogue's reduced value is
+ * `acc`), temporaries <t>k, and the name of its result.
+ */
+function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: string } {
   const lines: string[] = [];
   let t = 0;
   const emit = (e: FusedExpr): string => {
     switch (e.kind) {
-      case 'input': return `v${e.k}`;
+      case 'input': return `${v}${e.k}`;
+      case 'acc': return 'vec4<f32>(acc)';
       case 'unary': {
         const x = emit(e.x);
-        lines.push(`  let t${t} = unary_op(${UNARY_OPS.indexOf(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
-        return `t${t++}`;
+        lines.push(`  let ${tn}${t} = unary_op(${UNARY_OPS.indexOf(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
+        return `${tn}${t++}`;
       }
       case 'binary': {
         const a = emit(e.a), b = emit(e.b);
-        lines.push(`  let t${t} = binary_op(${BINARY_OPS.indexOf(e.op)}u, ${a}, ${b});`);
-        return `t${t++}`;
+        lines.push(`  let ${tn}${t} = binary_op(${BINARY_OPS.indexOf(e.op)}u, ${a}, ${b});`);
+        return `${tn}${t++}`;
       }
     }
   };
@@ -69,11 +73,19 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): str
  * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
  * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
  */
-export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, perInvocation: boolean): string {
+export function fusedReduceSource(
+  op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, perInvocation: boolean, epilogue?: { expr: FusedExpr; reads: FusedRead[] },
+): string {
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
   const loads = reads.map((r, k) => `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : 'off'}]);`);
-  const m = reads.length;
+  // The epilogue's inputs follow the prologue's, read at output o (or as their FusedRead says).
+  const er = epilogue?.reads ?? [];
+  const p = reads.length;
+  bindings.push(...er.map((_, k) => `@group(0) @binding(${p + k}) var<storage, read> e${k}: array<f32>;`));
+  const epi = epilogue ? body(epilogue.expr, 'w', 'u') : { lines: [], result: 'vec4<f32>(acc)' };
+  const eloads = er.map((r, k) => `  let w${k} = vec4<f32>(e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `o % ${r.mod}u` : `(o / ${r.div}u) % ${r.mod}u`}]);`);
+  const m = reads.length + er.length;
   const kept = [...geom.kept].reverse().map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`);
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
@@ -96,6 +108,11 @@ export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, re
     `  return ${result}.x;`,
     '}',
     `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`,
+    'fn finish(acc: f32, o: u32) -> f32 {',
+    ...eloads,
+    ...epi.lines,
+    `  return ${epi.result}.x;`,
+    '}',
   ];
   // Element r (row-major over the reduced runs) of output o.
   const at = `b + (r / ${r1[0]}u) * ${r0[1]}u + (r % ${r1[0]}u) * ${r1[1]}u`;
@@ -118,7 +135,7 @@ export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, re
       '    }',
       `    for (; j < ${r1[0]}u; j = j + 1u) { acc.x = combine(acc.x, load(bi + j * ${r1[1]}u)); }`,
       '  }',
-      op === 'sum' ? '  y[o] = (acc.x + acc.y) + (acc.z + acc.w);' : '  y[o] = combine(combine(acc.x, acc.y), combine(acc.z, acc.w));',
+      op === 'sum' ? '  y[o] = finish((acc.x + acc.y) + (acc.z + acc.w), o);' : '  y[o] = finish(combine(combine(acc.x, acc.y), combine(acc.z, acc.w)), o);',
       '}',
     ].join('\n');
   }
@@ -140,7 +157,7 @@ export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, re
     '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
     '    workgroupBarrier();',
     '  }',
-    '  if (t == 0u && valid) { y[o] = sv[0]; }',
+    '  if (t == 0u && valid) { y[o] = finish(sv[0], o); }',
     '}',
   ].join('\n');
 }

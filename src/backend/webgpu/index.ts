@@ -6,7 +6,7 @@ import type { Backend, Recorder, Recording as BackendRecording, Storage } from '
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
@@ -142,14 +142,14 @@ export class WebGPUBackend implements Backend {
   }
 
   /** A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses. */
-  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom): Storage {
+  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage {
     const out = this.alloc(geom.rows);
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
-    const ops = fusedOps(expr);
+    const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
     this.ctx.dispatch({
-      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation), label: `fused:${[...ops, op].join('+')}`,
-      buffers: [...inputs.map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([geom.rows]),
+      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, epilogue), label: `fused:${ops.join('+')}`,
+      buffers: [...inputs.map((s) => this.buf(s)), ...(epilogue?.inputs ?? []).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([geom.rows]),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows), flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
     });
     return out;
