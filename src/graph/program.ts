@@ -68,16 +68,18 @@ export const MAX_DUPLICATED_OPS = 3;
 interface Group { op: FusedOp | ReduceFusedOp; pos: number; ops: number; original: PrimOp }
 
 /**
- * Elementwise fusion. The rule of where a kernel ends, in one place: an elementwise op (unary, or
- * binary with operands the kernel can read: see elementwiseOperands) joins the kernel that computes one
- * of its operands when that operand is used by this op only (not by another op, an output or a kept
- * gradient) or the kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes
- * once every user has taken it in), is read element for element (the same shape), and no in-place update (effect) ran in between (it could have changed the kernel's
- * inputs); and while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops. Everything
- * else (matmuls, convolutions, copies, other broadcasts, random draws) is a kernel boundary, but for
- * reductions (reduceGeometry): a sum, max or min takes its operand's kernel in as its prologue (read at
- * each element) and an elementwise op that reads only its result, once, takes the reduction in as its
- * epilogue (applied to each result), one reduction per kernel. A kernel of one op stays that op's own kernel. (jax-js's splitGraphDataflow,
+ * Fusion. The rule of where a kernel ends, in one place:
+ * - an elementwise op (unary, or binary with operands the kernel can read: see elementwiseOperands)
+ *   joins the kernel that computes one of its operands when that operand is read element for element
+ *   (the same shape), no in-place update (effect) ran in between (it could have changed the kernel's
+ *   inputs), and it is used by this op only (not by another op, an output or a kept gradient) or the
+ *   kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes once every user
+ *   has taken it in); all while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops;
+ * - a sum, max or min (reduceGeometry) takes its operand's kernel in as its prologue, read at each
+ *   element, under the same conditions; and an elementwise op that is a reduction's only user takes the
+ *   reduction in, becoming its epilogue (applied to each result), one reduction per kernel;
+ * - everything else (matmuls, convolutions, copies, other broadcasts, random draws) is a boundary.
+ * A kernel of one elementwise op stays that op's own kernel. (jax-js's splitGraphDataflow,
  * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
  * consumers.)
  */
