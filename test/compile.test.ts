@@ -422,12 +422,15 @@ describe('compile(): elementwise fusion', () => {
     it(`${which}: a reduction with an elementwise prologue and epilogue is one kernel, over any two runs of dims, NaN-propagating`, async () => {
       const b = await backend();
       const x = tensor(randomData(3 * 5 * 7 * 6, 67, -3, 3), [3, 5, 7, 6], { backend: b });
+      const cb = tensor(randomData(5, 69), [1, 5, 1, 1], { backend: b });
       const cases: [(a: Tensor) => Tensor, number][] = [
         [(a) => a.square().sum(3), 1],
         [(a) => a.exp().sum([0, 2, 3]), 1],
         [(a) => a.mul(2).max(0), 1],
         [(a) => a.neg().min([1, 2], true), 1],
         [(a) => a.sum(), 1],
+        // a broadcast block (a channel bias) in the prologue stays a kernel of its own
+        [(a) => a.add(cb).square().sum([0, 2, 3]), 2],
         // epilogues: the mean's scaling, and elementwise ops on the reduced values, in the same kernel
         [(a) => a.sub(1).square().mean([0, 2, 3], true), 1],
         [(a) => a.exp().sum([0, 2, 3], true).log().mul(2).add(a.max([0, 2, 3], true)), 2],
@@ -443,6 +446,22 @@ describe('compile(): elementwise fusion', () => {
             expect(r.dispatches).toBe(kernels);
             if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
             else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w))));
+          }
+        } finally {
+          if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;
+        }
+      }
+      // Past 4096 elements, two passes (partial results per chunk, then the epilogue's pass).
+      const long = tensor(randomData(64 * 3 * 14 * 14, 68, -2, 2), [64, 3, 14, 14], { backend: b });
+      for (const v of variants) {
+        const prev = b instanceof WebGPUBackend ? b.reduceVariant : null;
+        if (v && b instanceof WebGPUBackend) b.reduceVariant = v;
+        try {
+          for (const f of [(a: Tensor) => a.sub(1).square().mean([0, 2, 3], true).add(1e-5).rsqrt(), (a: Tensor) => a.abs().max(), (a: Tensor) => a.exp().sum().log()]) {
+            const r = await bothWays(f, [long]);
+            expect(r.dispatches).toBe(which === 'cpu' ? 1 : 2);
+            if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
+            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w))));
           }
         } finally {
           if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;

@@ -125,7 +125,9 @@ export function fuseElementwise(g: Graph): Graph {
       const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed?.reads.length ?? 0) <= MAX_FUSED_INPUTS;
       // A reduction is taken in only once (never computed again), only into an elementwise op, one per kernel.
       const ok = red ? u === 1 && !geom && !absorbed : (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) &&
-        // A reduction reads its inputs at the element's offset, or one value: no broadcast blocks.
+        // A reduction's prologue reads its inputs at the element's offset, or one value. Broadcast blocks
+        // work (the kernel reads them at (off / div) % mod) but are left out: with them DCGAN's compiled
+        // losses drifted past 1e-5 from eager within 10 steps on SwiftShader, not yet understood.
         (!geom || (p.op as FusedOp).reads.every((r) => r.mod === 1 || (r.div === 1 && r.mod === n)));
       if (!fits || !ok) return leaf(s, read);
       // Inlined here; a duplicated producer goes once its last consumer has inlined it.
@@ -179,8 +181,8 @@ export function fuseElementwise(g: Graph): Graph {
 
 interface Operand { s: Storage; read: FusedRead }
 
-/** Largest reduction a fused reduction kernel takes (one invocation or workgroup loops over all of it). */
-export const MAX_FUSED_REDUCE = 4096;
+/** Largest reduction fused (past a chunk the backend reduces in two passes; beyond this, in more). */
+export const MAX_FUSED_REDUCE = 1 << 24;
 
 /**
  * The geometry of a sum, max or min the fused reduction kernel can run (ReduceGeom), or null: at most

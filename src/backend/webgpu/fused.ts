@@ -66,19 +66,25 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): str
   ].join('\n');
 }
 
+/** Elements of the tensor a reduction reads (its kept and reduced sizes). */
+const geomSize = (g: ReduceGeom) => [...g.kept, ...g.red].reduce((a, [n]) => a * n, 1);
+
 /**
  * WGSL for a fused reduction (ReduceGeom): the expression evaluated at each element it reads (its inputs
- * each hold the reduced tensor's shape, read at the element's offset, or one value), reduced by sum, max
+ * read as their FusedRead says, over the reduced tensor's elements), reduced by sum, max
  * or min without copies. `perInvocation`: one invocation per output, four interleaved partial sums (the
  * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
  * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
  */
 export function fusedReduceSource(
   op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, perInvocation: boolean, epilogue?: { expr: FusedExpr; reads: FusedRead[] },
+  chunk?: number,
 ): string {
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
-  const loads = reads.map((r, k) => `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : 'off'}]);`);
+  // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
+  // read at (off / div) % mod.
+  const loads = reads.map((r, k) => `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : r.div === 1 && r.mod === geomSize(geom) ? 'off' : `(off / ${r.div}u) % ${r.mod}u`}]);`);
   // The epilogue's inputs follow the prologue's, read at output o (or as their FusedRead says).
   const er = epilogue?.reads ?? [];
   const p = reads.length;
@@ -115,7 +121,60 @@ export function fusedReduceSource(
     '}',
   ];
   // Element r (row-major over the reduced runs) of output o.
-  const at = `b + (r / ${r1[0]}u) * ${r0[1]}u + (r % ${r1[0]}u) * ${r1[1]}u`;
+  const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
+  const at = elem('r');
+  if (chunk !== undefined) {
+    // The first pass of a long reduction: partial result g = o * chunks + c over elements [c * chunk,
+    // (c + 1) * chunk) of output o (reduceFused reduces the partials again, with the epilogue).
+    const chunks = Math.ceil(R / chunk);
+    const range = [
+      `  let o = g / ${chunks}u;`,
+      `  let c = g % ${chunks}u;`,
+      '  let b = base_of(o);',
+      `  let start = c * ${chunk}u;`,
+      `  let end = min(start + ${chunk}u, ${R}u);`,
+    ];
+    if (perInvocation) {
+      return [
+        ...head,
+        'override WG: u32 = 64u;',
+        '@compute @workgroup_size(WG)',
+        'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+        '  let g = flat_index(gid, nwg, WG);',
+        '  if (g >= params.rows) { return; }',
+        ...range,
+        '  var r = start;',
+        op === 'sum' ? '  var acc = vec4<f32>(0.0);' : `  var acc = vec4<f32>(load(${at}));`,
+        '  for (; r + 4u <= end; r = r + 4u) {',
+        `    let v = vec4<f32>(load(${at}), load(${elem('(r + 1u)')}), load(${elem('(r + 2u)')}), load(${elem('(r + 3u)')}));`,
+        op === 'sum' ? '    acc = acc + v;' : '    acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));',
+        '  }',
+        `  for (; r < end; r = r + 1u) { acc.x = combine(acc.x, load(${at})); }`,
+        op === 'sum' ? '  y[g] = (acc.x + acc.y) + (acc.z + acc.w);' : '  y[g] = combine(combine(acc.x, acc.y), combine(acc.z, acc.w));',
+        '}',
+      ].join('\n');
+    }
+    return [
+      ...head,
+      'const WG: u32 = 64u;',
+      'var<workgroup> sv: array<f32, WG>;',
+      '@compute @workgroup_size(WG)',
+      'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {',
+      '  let g = flat_group(wid, nwg);',
+      '  let valid = g < params.rows;',
+      ...range,
+      op === 'sum' ? '  var acc = 0.0;' : `  var acc = 0.0;\n  if (valid) { let r = start; acc = load(${at}); }`,
+      `  if (valid) { for (var r = start + t; r < end; r = r + WG) { acc = combine(acc, load(${at})); } }`,
+      '  sv[t] = acc;',
+      '  workgroupBarrier();',
+      '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
+      '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
+      '    workgroupBarrier();',
+      '  }',
+      '  if (t == 0u && valid) { y[g] = sv[0]; }',
+      '}',
+    ].join('\n');
+  }
   if (perInvocation) {
     return [
       ...head,

@@ -141,14 +141,35 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  /** A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses. */
+  /**
+   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses. Past 4096
+   * elements the first pass makes a partial result per chunk (256 elements an invocation, 4096 a
+   * workgroup, as reduce() cuts rows, which bounds the serial sums' rounding), and a second fused
+   * reduction over those applies the epilogue.
+   */
   reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage {
-    const out = this.alloc(geom.rows);
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
+    const C = perInvocation ? 256 : 4096;
+    const chunks = R > 4096 ? Math.ceil(R / C) : 1;
     const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
+    const label = `fused:${ops.join('+')}`;
+    if (chunks > 1) {
+      const partial = this.alloc(geom.rows * chunks);
+      this.ctx.dispatch({
+        kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, undefined, C), label: `${label}:partial`,
+        buffers: [...inputs.map((s) => this.buf(s)), partial.buffer], uniforms: packUniforms([geom.rows * chunks]),
+        workgroups: this.ctx.grid(perInvocation ? Math.ceil((geom.rows * chunks) / 64) : geom.rows * chunks),
+        flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
+      });
+      const out = this.reduceFused(op, { kind: 'input', k: 0 }, [partial], [{ div: 1, mod: geom.rows * chunks }],
+        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] }, epilogue);
+      this.free(partial);
+      return out;
+    }
+    const out = this.alloc(geom.rows);
     this.ctx.dispatch({
-      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, epilogue), label: `fused:${ops.join('+')}`,
+      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, epilogue), label,
       buffers: [...inputs.map((s) => this.buf(s)), ...(epilogue?.inputs ?? []).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([geom.rows]),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows), flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
     });
