@@ -8,8 +8,8 @@
 // second, or less often where drawing is slow (at most ~20% of the time), without letting the slow first
 // redraws (kernel compilation, the tuner's trials) stop them for long; a new model's views are drawn
 // twice so that the redraws during training start warm. The step is compiled (src/graph/compile.ts:
-// traced once, then its recorded kernels replayed; the same numbers bit for bit) unless the page's
-// "Compiled step" box is cleared.
+// traced once, then its recorded kernels replayed; the same numbers up to the order fused reductions
+// sum in) unless the page's "Compiled step" box is cleared.
 
 import { Generator, backendInfo, compile, kernelChoices, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/model.ts';

@@ -161,7 +161,8 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
                    checkpointed there; --resume continues from that step)
   --eager          run each training step op by op (by default the step is compiled: traced once,
-                   then its recorded kernels replayed; the same numbers, bit for bit)
+                   then its recorded kernels replayed; the same numbers up to the order in which
+                   fused reductions sum)
   The out directory is locked while a run trains in it (run.lock holds the PID).`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
@@ -406,7 +407,8 @@ async function trainLocked(o: Opts): Promise<void> {
   const info = backendInfo();
   console.log(`training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
     `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}`);
-  // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way.
+  // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way, up to
+  // the order in which fused reductions sum on WebGPU (bit for bit on the CPU).
   const eagerStep = (b: TrainBatch, g: Generator) => model.trainStep(b, g);
   const compiled = o.eager ? null : compile(eagerStep);
   const trainStep = compiled ?? eagerStep;
