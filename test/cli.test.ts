@@ -1,6 +1,6 @@
 // The training CLI as a user runs it: argument errors that list the choices, a short VAE run that leaves
-// metrics, pictures and a checkpoint, resume equal to an uninterrupted run, --eager equal to the default
-// compiled step, eval computed from the
+// metrics, pictures and a checkpoint, resume equal to an uninterrupted run (to rounding: see below),
+// --eager equal to the default compiled step (to the order fused reductions sum in), eval computed from the
 // checkpoint, and clear errors for corrupt or mismatched checkpoints.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -36,7 +36,13 @@ describe('the training CLI', () => {
     expect(c.status, c.stderr).toBe(0);
     const [mf, mp] = [metrics(full), metrics(part)];
     expect(mp.length).toBe(2);
-    for (const k of ['train_neg_elbo', 'test_neg_elbo', 'test_rec', 'test_kl']) expect(mp[1][k], k).toBe(mf[1][k]);
+    // A resumed compiled run starts its step's signature again with an eager call (compile(): state made
+    // at a first step must exist before a trace), so on WebGPU its first step sums its fused reductions
+    // in the eager kernels' order: equal to the uninterrupted run to rounding (1e-8 relative seen).
+    for (const k of ['train_loss', 'train_rec', 'train_kl', 'test_neg_elbo', 'test_rec', 'test_kl']) {
+      expect(mf[1][k], k).toBeTypeOf('number');
+      expect(Math.abs(mp[1][k] - mf[1][k]), k).toBeLessThanOrEqual(1e-6 * Math.abs(mf[1][k]));
+    }
     // The step is compiled by default; --eager runs it op by op, with the same numbers but for the order
     // in which fused reductions sum (relative 1e-5, as test/compile.test.ts checks per step).
     expect(a.stdout).toMatch(/\), compiled\n/);
@@ -44,7 +50,8 @@ describe('the training CLI', () => {
     const d = run('vae', ...quick, '--epochs', '1', '--out', eager, '--eager');
     expect(d.status, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/\), eager\n/);
-    for (const k of ['train_neg_elbo', 'train_rec', 'train_kl', 'test_neg_elbo']) {
+    for (const k of ['train_loss', 'train_rec', 'train_kl', 'test_neg_elbo']) {
+      expect(metrics(eager)[0][k], k).toBeTypeOf('number');
       expect(Math.abs(metrics(eager)[0][k] - mf[0][k]), k).toBeLessThanOrEqual(1e-5 * Math.abs(mf[0][k]));
     }
     expect(mf[1].test_neg_elbo).toBeLessThan(mf[0].test_neg_elbo);
