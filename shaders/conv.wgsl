@@ -11,12 +11,8 @@
 // input and output swapped (its weight gradient).
 // Row, column and k parts of the addresses are precomputed by mm_row/mm_col/mm_k (see the cores), so
 // the inner loads are an add and a bounds test.
-// Bindings: 0 = the A source, 1 = the B source, 2 = the output.
+// Bindings (0 = the A source, 1 = the B source, 2 = the output) and the store mm_store: conv_io.wgsl.
 override MODE: u32 = 0u;
-@group(0) @binding(0) var<storage, read> src_a: array<f32>;
-@group(0) @binding(1) var<storage, read> src_b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<uniform> p: ConvParams;
 
 struct RowInfo { a: u32 }
 struct ColInfo { b: u32, h: i32, w: i32 }
@@ -188,19 +184,19 @@ fn mm_write(z: u32, r: u32, col: u32, v: f32) {
   switch MODE {
     case 0u: {
       let hw = p.OH * p.OW;
-      dst[((col / hw) * p.O + r) * hw + col % hw] = v;
+      mm_store(((col / hw) * p.O + r) * hw + col % hw, v);
     }
     case 1u: {
       let hw = p.H * p.W;
-      dst[((col / hw) * p.C + r) * hw + col % hw] = v;
+      mm_store(((col / hw) * p.C + r) * hw + col % hw, v);
     }
-    case 2u: { dst[r * p.C * p.KH * p.KW + col] = v; }
+    case 2u: { mm_store(r * p.C * p.KH * p.KW + col, v); }
     default: {
       let hw = p.HP * p.WP;
       let q = col % hw;
       let ih = p.rh + (q / p.WP) * p.sh;
       let iw = p.rw + (q % p.WP) * p.sw;
-      dst[(((col / hw) * p.C + r) * p.H + ih) * p.W + iw] = v;
+      mm_store((((col / hw) * p.C + r) * p.H + ih) * p.W + iw, v);
     }
   }
 }

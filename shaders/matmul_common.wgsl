@@ -5,13 +5,11 @@
 // which precompute what a row, a column or a k index contributes to addresses (the cores call them once
 // per row/column per invocation and once per k step, so index arithmetic stays out of the inner loads);
 // mm_k_next, which steps k by one without the divisions of mm_k; mm_read_a, mm_read_b, mm_write. conv.wgsl defines the same hooks over implicit im2col addressing.
+// mm_write stores through mm_store of matmul_io.wgsl (the bindings), which a compiled graph's fused
+// matmul replaces by one that applies an epilogue (src/backend/webgpu/fused.ts, epilogueIo).
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
 
 fn mm_dims() -> vec4<u32> { return vec4<u32>(params.M, params.N, params.K, params.batch); }
 
@@ -38,5 +36,5 @@ fn mm_k_next(z: u32, k: KInfo) -> KInfo {
 fn mm_read_a(z: u32, row: RowInfo, k: KInfo) -> f32 { return a[row.a + k.a]; }
 fn mm_read_b(z: u32, k: KInfo, col: ColInfo) -> f32 { return b[k.b + col.b]; }
 fn mm_write(z: u32, r: u32, col: u32, v: f32) {
-  c[z * params.M * params.N + r * params.N + col] = v;
+  mm_store(z * params.M * params.N + r * params.N + col, v);
 }

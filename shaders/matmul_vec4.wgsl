@@ -7,10 +7,7 @@
 struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32 }
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 4u;
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: Params;
+// Bindings and the store mm_store4: matmul_vec4_io.wgsl.
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -62,12 +59,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc7 = fma(vec4<f32>(a7.w), b3, fma(vec4<f32>(a7.z), b2, fma(vec4<f32>(a7.y), b1, fma(vec4<f32>(a7.x), b0, acc7))));
   }
   let cb = gid.z * M * N4 + cv;
-  c[cb + row0 * N4] = acc0;
-  if (row0 + 1u < M) { c[cb + (row0 + 1u) * N4] = acc1; }
-  if (row0 + 2u < M) { c[cb + (row0 + 2u) * N4] = acc2; }
-  if (row0 + 3u < M) { c[cb + (row0 + 3u) * N4] = acc3; }
-  if (row0 + 4u < M) { c[cb + (row0 + 4u) * N4] = acc4; }
-  if (row0 + 5u < M) { c[cb + (row0 + 5u) * N4] = acc5; }
-  if (row0 + 6u < M) { c[cb + (row0 + 6u) * N4] = acc6; }
-  if (row0 + 7u < M) { c[cb + (row0 + 7u) * N4] = acc7; }
+  mm_store4(cb + row0 * N4, acc0);
+  if (row0 + 1u < M) { mm_store4(cb + (row0 + 1u) * N4, acc1); }
+  if (row0 + 2u < M) { mm_store4(cb + (row0 + 2u) * N4, acc2); }
+  if (row0 + 3u < M) { mm_store4(cb + (row0 + 3u) * N4, acc3); }
+  if (row0 + 4u < M) { mm_store4(cb + (row0 + 4u) * N4, acc4); }
+  if (row0 + 5u < M) { mm_store4(cb + (row0 + 5u) * N4, acc5); }
+  if (row0 + 6u < M) { mm_store4(cb + (row0 + 6u) * N4, acc6); }
+  if (row0 + 7u < M) { mm_store4(cb + (row0 + 7u) * N4, acc7); }
 }

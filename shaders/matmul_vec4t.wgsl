@@ -10,10 +10,7 @@ struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p
 override TRANS_A: bool = false;
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+// Bindings and the store mm_store: matmul_vec4t_io.wgsl.
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -61,7 +58,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < 4u; i = i + 1u) {
     if (row0 + i >= M) { break; }
     for (var j = 0u; j < 4u; j = j + 1u) {
-      if (col0 + j < N) { c[cb + (row0 + i) * N + col0 + j] = acc[i][j]; }
+      if (col0 + j < N) { mm_store(cb + (row0 + i) * N + col0 + j, acc[i][j]); }
     }
   }
 }

@@ -42,6 +42,11 @@ export interface Backend {
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
   random(n: number, spec: RandomSpec): Storage;
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+  /**
+   * Optional (the WebGPU backend): matmul() with `epilogue` applied to each result in the same kernel
+   * (`acc` is the product's element). Without it a fused matmul runs as matmul() then elementwise().
+   */
+  matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue): Storage;
   /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
   /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. */

@@ -108,10 +108,20 @@ export interface FusedRead {
  */
 export type FusedExpr =
   | { kind: 'input'; k: number }
-  /** In a fused reduction's epilogue: the reduced value. */
+  /** In a fused reduction's or matmul's epilogue: the reduced or accumulated value. */
   | { kind: 'acc' }
   | { kind: 'unary'; op: UnaryOp; p0: number; p1: number; x: FusedExpr }
   | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr };
+
+/** The expression with the reduced or accumulated value (`acc`) read as input k instead. */
+export function withAcc(e: FusedExpr, k: number): FusedExpr {
+  switch (e.kind) {
+    case 'acc': return { kind: 'input', k };
+    case 'input': return e;
+    case 'unary': return { ...e, x: withAcc(e.x, k) };
+    case 'binary': return { ...e, a: withAcc(e.a, k), b: withAcc(e.b, k) };
+  }
+}
 
 /** The ops of a fused expression in evaluation order (its label: fused:exp+mul+add). */
 export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
@@ -130,7 +140,10 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
  * base(o) + i * red[0].stride + j * red[1].stride over the reduced runs (at most 2: reducing
  * [N, C, H, W] over [0, 2, 3] is the runs N and H*W), so no copy brings the reduced dims last.
  */
-/** The elementwise ops applied to a fused reduction's results, over its own inputs (read per output). */
+/**
+ * The elementwise ops applied to a fused reduction's or matmul's results, over its own inputs (read per
+ * output element, as FusedRead says).
+ */
 export interface FusedEpilogue {
   expr: FusedExpr;
   inputs: Storage[];

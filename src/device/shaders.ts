@@ -15,14 +15,15 @@ export const KERNEL_SOURCES = {
   fill: ['common', 'fill'],
   random: ['common', 'philox', 'random'],
   // One GEMM core per design, many operand layouts through hooks (cf. tfjs's mm_readA/mm_readB).
-  matmul_reg: ['matmul_common', 'gemm_reg'],
-  matmul_tiled: ['matmul_common', 'gemm_tiled'],
-  matmul_splitk: ['matmul_common', 'gemm_splitk'],
-  matmul_vec4: ['matmul_vec4'],
-  matmul_vec4t: ['matmul_vec4t'],
-  conv_reg: ['conv_params', 'conv', 'gemm_reg'],
-  conv_tiled: ['conv_params', 'conv', 'gemm_tiled'],
-  conv_splitk: ['conv_params', 'conv', 'gemm_splitk'],
+  // Each core's bindings and store are an *_io file, which a fused matmul or conv replaces (EPILOGUE_LIBRARIES).
+  matmul_reg: ['matmul_common', 'matmul_io', 'gemm_reg'],
+  matmul_tiled: ['matmul_common', 'matmul_io', 'gemm_tiled'],
+  matmul_splitk: ['matmul_common', 'matmul_io', 'gemm_splitk'],
+  matmul_vec4: ['matmul_vec4_io', 'matmul_vec4'],
+  matmul_vec4t: ['matmul_vec4t_io', 'matmul_vec4t'],
+  conv_reg: ['conv_params', 'conv', 'conv_io', 'gemm_reg'],
+  conv_tiled: ['conv_params', 'conv', 'conv_io', 'gemm_tiled'],
+  conv_splitk: ['conv_params', 'conv', 'conv_io', 'gemm_splitk'],
   im2col: ['common', 'conv_params', 'im2col'],
   col2im: ['common', 'conv_params', 'col2im'],
   winograd: ['conv_params', 'winograd'],
@@ -30,6 +31,16 @@ export const KERNEL_SOURCES = {
   alu_probe: ['common', 'alu_probe'],
   // Not a kernel: what the fused elementwise kernels (src/backend/webgpu/fused.ts) are written against.
   fused_ops: ['common', 'unary_ops', 'binary_ops'],
+  // Not kernels either: the GEMM cores without their *_io file, with the op functions, to which a fused
+  // matmul or conv appends its generated bindings and store (src/backend/webgpu/fused.ts, epilogueIo).
+  epilogue_matmul_reg: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_reg'],
+  epilogue_matmul_tiled: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_tiled'],
+  epilogue_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_splitk'],
+  epilogue_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4'],
+  epilogue_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4t'],
+  epilogue_conv_reg: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_reg'],
+  epilogue_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_tiled'],
+  epilogue_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_splitk'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;

@@ -9,7 +9,7 @@
 // be recorded by a tracer like any other op.
 
 import type { Backend, Storage } from '../backend/backend.ts';
-import type { BinaryOp, ConvGeom, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
+import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
 import type { GraphTensor } from './types.ts';
 
@@ -76,6 +76,12 @@ export function sumTo<T extends GraphTensor<T>>(g: T, shape: number[]): T {
 // (Module-level functions, not closures inside the rules: see Recorded in apply.ts for why.)
 const un = <T>(apply: Apply<T>, op: UnaryOp, x: T, p0 = 0, p1 = 0) => apply('unary', [x], { op, p0, p1 });
 const sliceOf = <T>(apply: Apply<T>, x: T, dim: number, start: number, len: number) => apply('slice', [x], { dim, start, len, step: 1 });
+/** The backend's MatmulSpec of a matmul primitive (its params, output shape and operand shapes). */
+export function matmulSpec({ transA, transB }: Params['matmul'], [batch, M, N]: number[], [sa, sb]: number[][]): MatmulSpec {
+  const K = transA ? sa[1] : sa[2];
+  return { batch, M, N, K, transA, transB, strideA: sa[0] === 1 ? 0 : M * K, strideB: sb[0] === 1 ? 0 : K * N };
+}
+
 const mm = <T>(apply: Apply<T>, l: T, r: T, transA: boolean, transB: boolean) => apply('matmul', [l, r], { transA, transB });
 /** Each input's gradient summed back to its shape (the binary ops broadcast). */
 function sumBoth<T extends GraphTensor<T>>(a: T, b: T, ga: T | null, gb: T | null): (T | null)[] {
@@ -376,10 +382,9 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       if ((bA !== 1 && bA !== batch) || (bB !== 1 && bB !== batch)) throw new Error(`matmul: batch sizes ${bA} and ${bB} differ`);
       return [batch, M, N];
     },
-    run: (be, [a, b], { transA, transB }, [batch, M, N], [sa, sb]) => {
-      const K = transA ? sa[1] : sa[2];
-      if (batch * M * N === 0) return be.fill(batch * M * N, 0);
-      return be.matmul(a, b, { batch, M, N, K, transA, transB, strideA: sa[0] === 1 ? 0 : M * K, strideB: sb[0] === 1 ? 0 : K * N });
+    run: (be, [a, b], params, shape, xShapes) => {
+      if (numel(shape) === 0) return be.fill(0, 0);
+      return be.matmul(a, b, matmulSpec(params, shape, xShapes));
     },
     // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g; an operand shared by the batch (batch 1)
     // sums its gradient over the batch. The kernel reads either operand transposed: no transpose copies.

@@ -20,11 +20,11 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
+import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
 import { contiguousStrides, numel, sameShape } from '../shape.ts';
 import { EFFECTS } from './effects.ts';
-import { RULES, type Params, type Rule } from './primitives.ts';
-import { isSymbolic, type FusedOp, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
+import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
+import { isSymbolic, type FusedOp, type MatmulFusedOp, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -65,7 +65,12 @@ export const MAX_FUSED_OPS = 32;
  */
 export const MAX_DUPLICATED_OPS = 3;
 
-interface Group { op: FusedOp | ReduceFusedOp; pos: number; ops: number; original: PrimOp }
+interface Group { op: FusedOp | ReduceFusedOp | MatmulFusedOp; pos: number; ops: number; original: PrimOp }
+
+/** A kernel that can take elementwise ops after it as its epilogue: a fused reduction or a matmul. */
+type WithEpilogue = ReduceFusedOp | MatmulFusedOp;
+/** The inputs such a kernel reads before its epilogue (the prologue's, or the matmul's two operands). */
+const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.length : 2);
 
 /**
  * Fusion. The rule of where a kernel ends, in one place:
@@ -93,6 +98,16 @@ export function fuseElementwise(g: Graph): Graph {
   let lastEffect = -1;
   for (const op of g.ops) {
     if (op.kind === 'effect') lastEffect = out.length;
+    if (op.kind === 'prim' && op.prim === 'matmul') {
+      // A matmul starts a kernel that the elementwise ops after it may join as its epilogue.
+      const mm: MatmulFusedOp = {
+        kind: 'matmul_fused', inputs: op.inputs, xShapes: op.xShapes, params: (op as PrimOp<'matmul'>).params, mmShape: op.shape,
+        epilogue: null, shape: op.shape, out: op.out,
+      };
+      groups.set(op.out, { op: mm, pos: out.length, ops: 1, original: op });
+      out.push(mm);
+      continue;
+    }
     const geom = op.kind === 'prim' ? reduceGeometry(op) : null;
     const operands = op.kind === 'prim' ? (geom ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }] : elementwiseOperands(op)) : null;
     if (!operands) {
@@ -105,8 +120,8 @@ export function fuseElementwise(g: Graph): Graph {
     const n = numel(exprShape);
     const inputs: Storage[] = [], reads: FusedRead[] = [];
     let count = 1;
-    /** A reduction this elementwise op takes as its epilogue's input (at most one). */
-    let absorbed: ReduceFusedOp | null = null;
+    /** A reduction or matmul this elementwise op takes as its epilogue's input (at most one). */
+    let absorbed: WithEpilogue | null = null;
     const leaf = (s: Storage, r: FusedRead): FusedExpr => {
       let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
       if (k < 0) {
@@ -118,12 +133,15 @@ export function fuseElementwise(g: Graph): Graph {
     const operand = ({ s, read }: Operand): FusedExpr => {
       const p = groups.get(s);
       const u = uses.get(s) ?? 0;
-      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || !sameShape(p.op.shape, exprShape)) return leaf(s, read);
-      const red = p.op.kind === 'reduce_fused' ? p.op : null;
+      // Element for element: both sides index the same flat elements, so a reshape between them (a
+      // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
+      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n) return leaf(s, read);
+      const red = p.op.kind === 'reduce_fused' || p.op.kind === 'matmul_fused' ? p.op : null;
       const pin = red ? red.epilogue?.inputs ?? [] : (p.op as FusedOp).inputs;
-      const pre = red ? red.reads.length : 0;
-      const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed?.reads.length ?? 0) <= MAX_FUSED_INPUTS;
-      // A reduction is taken in only once (never computed again), only into an elementwise op, one per kernel.
+      const pre = red ? headInputs(red) : 0;
+      const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
+      // A reduction or matmul is taken in only once (never computed again), only into an elementwise op,
+      // one per kernel.
       const ok = red ? u === 1 && !geom && !absorbed : (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) &&
         // A reduction's prologue reads its inputs at the element's offset, or one value. Broadcast blocks
         // work (the kernel reads them at (off / div) % mod) but are left out: with them DCGAN's compiled
@@ -166,16 +184,20 @@ export function fuseElementwise(g: Graph): Graph {
       const a = operand(operands[0]), b = operand(operands[1]);
       expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
     }
-    const r = absorbed as ReduceFusedOp | null;
-    // An elementwise op that took in a reduction is that reduction with this op as its epilogue.
-    const fused: FusedOp | ReduceFusedOp = r
+    const r = absorbed as WithEpilogue | null;
+    // An elementwise op that took in a reduction or a matmul is that kernel with this op as its epilogue.
+    const fused: FusedOp | WithEpilogue = r
       ? { ...r, epilogue: { expr, inputs, reads }, shape: prim.shape, out: prim.out }
       : { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
     groups.set(prim.out, { op: fused, pos: out.length, ops: count, original: prim });
     out.push(fused);
   }
   // A kernel of one op stays the op's own (the eager kernel, strided reads included).
-  for (const grp of groups.values()) if (grp.ops === 1 && grp.op.kind === 'fused' && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
+  // So does a matmul that took no epilogue.
+  for (const grp of groups.values()) {
+    const alone = (grp.ops === 1 && grp.op.kind === 'fused') || (grp.op.kind === 'matmul_fused' && !grp.op.epilogue);
+    if (alone && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
+  }
   return { ...g, ops: out.filter((op): op is Op => op !== null) };
 }
 
@@ -265,8 +287,8 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
-      if (op.kind === 'reduce_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
-      if ((op.kind === 'prim' || op.kind === 'fused' || op.kind === 'reduce_fused') && !last.has(op.out)) last.set(op.out, i);
+      if (op.kind === 'reduce_fused' || op.kind === 'matmul_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
+      if (op.kind !== 'effect' && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
@@ -316,6 +338,9 @@ export class Program {
       if (op.kind === 'reduce_fused') {
         const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : [])];
         return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
+      }
+      if (op.kind === 'matmul_fused') {
+        return `${at} fused:matmul+${fusedOps(op.epilogue!.expr).join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
@@ -404,7 +429,7 @@ export class Program {
       if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;
       onOp?.(i);
       const out = this.runOp(op, i, env);
-      if (op.kind === 'prim' || op.kind === 'fused' || op.kind === 'reduce_fused') {
+      if (op.kind !== 'effect') {
         env.set(op.out, out!);
         record?.set(op.out, out!);
       }
@@ -420,9 +445,9 @@ export class Program {
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
     if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
-    if (op.kind === 'reduce_fused') {
+    if (op.kind === 'reduce_fused' || op.kind === 'matmul_fused') {
       const es = (op.epilogue?.inputs ?? []).map((s) => (isSymbolic(s) ? env.get(s)! : s));
-      return this.reduceFused(op, xs, es);
+      return op.kind === 'reduce_fused' ? this.reduceFused(op, xs, es) : this.matmulFused(op, xs, es);
     }
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
@@ -449,12 +474,25 @@ export class Program {
     const y = (RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage)(
       b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
     if (!bare) b.free(x);
-    if (!epi) return y;
-    // The epilogue with the reduced values as one more input, read element for element.
-    const withAcc = (e: FusedExpr): FusedExpr =>
-      e.kind === 'acc' ? { kind: 'input', k: es.length } : e.kind === 'input' ? e : e.kind === 'unary' ? { ...e, x: withAcc(e.x) } : { ...e, a: withAcc(e.a), b: withAcc(e.b) };
-    const r = b.elementwise(withAcc(epi.expr), [...es, y], [...epi.reads, { div: 1, mod: y.length }], y.length);
-    b.free(y);
+    return epi ? this.epilogueAfter(y, { ...epi, inputs: es }) : y;
+  }
+
+  /**
+   * A matmul with its epilogue: one kernel where the backend has it; otherwise (the CPU twin) the matmul
+   * primitive's own backend call, then the epilogue by elementwise().
+   */
+  private matmulFused(op: MatmulFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
+    const be = this.backend;
+    const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
+    if (be.matmulFused && numel(op.mmShape) > 0) return be.matmulFused(a, b, matmulSpec(op.params, op.mmShape, op.xShapes), epi);
+    const y = (RULES.matmul.run as (b: Backend, x: Storage[], p: Params['matmul'], s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.mmShape, op.xShapes);
+    return this.epilogueAfter(y, epi);
+  }
+
+  /** The epilogue with the values y (freed) as one more input, read element for element. */
+  private epilogueAfter(y: Storage, epi: FusedEpilogue): Storage {
+    const r = this.backend.elementwise(withAcc(epi.expr, epi.inputs.length), [...epi.inputs, y], [...epi.reads, { div: 1, mod: y.length }], y.length);
+    this.backend.free(y);
     return r;
   }
 

@@ -76,11 +76,27 @@ export interface ReduceFusedOp {
   shape: number[];
   out: SymbolicStorage;
 }
+/**
+ * A matmul with elementwise ops applied to its results in the same kernel (bias, activation; the fusion
+ * pass makes these): the matmul primitive's inputs and params, then the epilogue over `acc`, its
+ * element of the product (at the output's flat index: a reshape between them changes nothing).
+ */
+export interface MatmulFusedOp {
+  kind: 'matmul_fused';
+  inputs: Storage[];
+  xShapes: number[][];
+  params: Params['matmul'];
+  /** The product's shape [batch, M, N]. */
+  mmShape: number[];
+  epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
+  shape: number[];
+  out: SymbolicStorage;
+}
 export interface HostOp {
   kind: 'host';
   run: () => void;
 }
-export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | HostOp;
+export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | MatmulFusedOp | HostOp;
 
 export class Tracer<T extends GraphTensor<T>> {
   readonly ops: Op[] = [];

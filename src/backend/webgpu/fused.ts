@@ -6,7 +6,7 @@
 // are written as the bits of their float32 values, which is what the unfused kernels read from their
 // uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
 
-import { BINARY_OPS, UNARY_OPS, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { BINARY_OPS, UNARY_OPS, fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
@@ -62,6 +62,47 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): str
     ...loads,
     ...lines,
     `  y[i] = ${result};`,
+    '}',
+  ].join('\n');
+}
+
+/** Input k of an epilogue (e<k>, read as r says) at the output's element `e`, a WGSL u32 expression. */
+const epilogueRead = (k: number, r: FusedRead, e: string) =>
+  `e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `(${e}) % ${r.mod}u` : `((${e}) / ${r.div}u) % ${r.mod}u`}]`;
+
+/** A GEMM core with hooks whose *_io file a fused matmul or conv replaces (shaders/*_io.wgsl). */
+export type EpilogueCore = 'matmul_reg' | 'matmul_tiled' | 'matmul_splitk' | 'matmul_vec4' | 'matmul_vec4t' | 'conv_reg' | 'conv_tiled' | 'conv_splitk';
+
+/**
+ * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
+ * operand and output bindings, the epilogue's inputs after the output (bindings 3..), the uniform block
+ * after them, and a store that applies the epilogue to the accumulated value (`acc`) at the output's
+ * flat element, so a matmul + bias + activation is one kernel. Stores are per element (mm_store) or, for
+ * matmul_vec4, per 4 consecutive elements (mm_store4).
+ */
+export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }): string {
+  const conv = core.startsWith('conv_');
+  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', 'ConvParams'] : ['a', 'b', 'c', 'params', 'Params'];
+  const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
+  const four = core === 'matmul_vec4';
+  const m = epi.reads.length;
+  const { lines, result } = body(epi.expr, 'w', 'u');
+  const loads = epi.reads.map((r, k) => {
+    if (!four) return `  let w${k} = vec4<f32>(${epilogueRead(k, r, 'i')});`;
+    if (r.mod === 1) return `  let w${k} = vec4<f32>(e${k}[0]);`;
+    return `  let w${k} = vec4<f32>(${[0, 1, 2, 3].map((j) => epilogueRead(k, r, `4u * i4 + ${j}u`)).join(', ')});`;
+  });
+  return [
+    `// ---- generated io with the epilogue ${fusedOps(epi.expr).join('+')} (src/backend/webgpu/fused.ts) ----`,
+    `@group(0) @binding(0) var<storage, read> ${a}: array<${operand}>;`,
+    `@group(0) @binding(1) var<storage, read> ${b}: array<${operand}>;`,
+    `@group(0) @binding(2) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
+    ...epi.reads.map((_, k) => `@group(0) @binding(${3 + k}) var<storage, read> e${k}: array<f32>;`),
+    `@group(0) @binding(${3 + m}) var<uniform> ${params}: ${type};`,
+    four ? 'fn mm_store4(i4: u32, acc: vec4<f32>) {' : 'fn mm_store(i: u32, acc: f32) {',
+    ...loads,
+    ...lines,
+    four ? `  ${c}[i4] = ${result};` : `  ${c}[i] = ${result}.x;`,
     '}',
   ].join('\n');
 }

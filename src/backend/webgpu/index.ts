@@ -6,12 +6,12 @@ import type { Backend, Recorder, Recording as BackendRecording, Storage } from '
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  fusedOps, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  fusedOps, withAcc, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
-import { fusedReduceSource, fusedSource } from './fused.ts';
+import { epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -303,6 +303,31 @@ export class WebGPUBackend implements Backend {
     const v = chooseMatmul(this.tuner, this.ctx, spec);
     this.ctx.dispatch(matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec));
     return out;
+  }
+
+  /**
+   * A matmul whose result passes through an elementwise epilogue (bias, activation) in the store of the
+   * same kernel: the variant the tuner chooses for the plain matmul, with its io file generated
+   * (fused.ts, epilogueIo).
+   */
+  matmulFused(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue): Storage {
+    if (spec.K === 0) return this.epilogueOf(this.matmul(a, b, spec), epilogue);
+    const out = this.alloc(spec.batch * spec.M * spec.N);
+    const v = chooseMatmul(this.tuner, this.ctx, spec);
+    const d = matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec);
+    const ops = fusedOps(epilogue.expr);
+    this.ctx.dispatch({
+      ...d, kernel: `epilogue_matmul_${v}`, source: epilogueIo(`matmul_${v}`, epilogue), label: `fused:matmul+${ops.join('+')}`,
+      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s))], flops: d.flops! + out.length * ops.length,
+    });
+    return out;
+  }
+
+  /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
+  private epilogueOf(y: Storage, epilogue: FusedEpilogue): Storage {
+    const r = this.elementwise(withAcc(epilogue.expr, epilogue.inputs.length), [...epilogue.inputs, y], [...epilogue.reads, { div: 1, mod: y.length }], y.length);
+    this.free(y);
+    return r;
   }
 
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
