@@ -7,7 +7,7 @@
 // step keeps.
 import { describe, expect, it } from 'vitest';
 import {
-  compile, F, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
+  compile, conv2d, conv2dWeight, convTranspose2d, F, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
 } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { MlpGAN, ringBatch } from '../src/models/gan.ts';
@@ -530,6 +530,47 @@ describe('compile(): elementwise fusion', () => {
       }, [x, w, b8]);
       expect(twice.dispatches).toBe(3);
       agree(twice.compiled, twice.eager);
+    });
+
+    it(`${which}: a convolution + bias + activation is one kernel in the implicit-GEMM variants (forward, transposed, weight gradient), one more after im2col or Winograd`, async () => {
+      const b = await backend();
+      const x = tensor(randomData(2 * 3 * 9 * 7, 83), [2, 3, 9, 7], { backend: b });
+      const w = tensor(randomData(5 * 3 * 3 * 3, 84), [5, 3, 3, 3], { backend: b });
+      const wt = tensor(randomData(3 * 4 * 4 * 4, 85), [3, 4, 4, 4], { backend: b });
+      const dy = tensor(randomData(2 * 5 * 9 * 7, 86), [2, 5, 9, 7], { backend: b });
+      const prev = tensor(randomData(5 * 3 * 3 * 3, 87), [5, 3, 3, 3], { backend: b });
+      const channel = (n: number, seed: number) => {
+        const d = randomData(n, seed);
+        d.set(SPECIAL.slice(0, Math.min(n, 3)));
+        return tensor(d, [n], { backend: b });
+      };
+      const b5 = channel(5, 88), b4 = channel(4, 89);
+      const cases: [string, (...t: Tensor[]) => Tensor, (...t: Tensor[]) => Tensor, Tensor[]][] = [
+        ['conv2d', (a, ww) => conv2d(a, ww, null, { padding: 1 }), (a, ww, bb) => conv2d(a, ww, bb, { padding: 1 }).leakyRelu(0.2), [x, w, b5]],
+        // stride 2: the transposed convolution runs as stride phases, each writing its own elements
+        ['conv_transpose2d', (a, ww) => convTranspose2d(a, ww, null, { stride: 2, padding: 1 }),
+          (a, ww, bb) => convTranspose2d(a, ww, bb, { stride: 2, padding: 1 }).tanh().add(1).mul(0.5), [x, wt, b4]],
+        // a weight gradient accumulated onto an earlier one (a discriminator used twice)
+        ['conv2d weight gradient', (a, g) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }), (a, g, p) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }).add(p), [x, dy, prev]],
+      ];
+      const variants = b instanceof WebGPUBackend ? (['reg', 'tiled', 'splitk', 'im2col', 'winograd'] as const) : ([null] as const);
+      for (const variant of variants) {
+        if (b instanceof WebGPUBackend) b.tuner.forced = variant;
+        try {
+          for (const [what, alone, f, xs] of cases) {
+            const bare = await bothWays(alone, xs.slice(0, 2));
+            const r = await bothWays(f, xs);
+            // Where the forced variant is not eligible the tuner falls back to an implicit GEMM (split-K runs
+            // weight gradients only; Winograd needs at most 2x2 taps per stride phase: the transposed
+            // convolution's 4x4 kernel at stride 2, not the 3x3 at stride 1).
+            const separate = which === 'webgpu' && (variant === 'im2col' || (variant === 'winograd' && what === 'conv_transpose2d'));
+            expect(r.dispatches, `${what} (${variant}): ${bare.dispatches} for the convolution alone`).toBe(bare.dispatches + (separate ? 1 : 0));
+            agree(r.compiled, r.eager);
+          }
+        } finally {
+          if (b instanceof WebGPUBackend) b.tuner.forced = null;
+        }
+      }
     });
 
     it(`${which}: a cheap value used twice is computed again in each user; a bigger one, or one read after an in-place update, ends a kernel`, async () => {

@@ -47,6 +47,12 @@ export interface Backend {
    * (`acc` is the product's element). Without it a fused matmul runs as matmul() then elementwise().
    */
   matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue): Storage;
+  /**
+   * Optional (the WebGPU backend): conv2d(), conv2dGradInput() or conv2dGradWeight() (`kind`, with their
+   * operands in the same order) with `epilogue` applied to each result, in the same kernel where the
+   * variant the tuner chooses allows it.
+   */
+  convFused?(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue): Storage;
   /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
   /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. */

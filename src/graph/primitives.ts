@@ -161,10 +161,11 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
         case 'rsqrt': return [g.mul(y.pow(3)).mul(-0.5)];
         // d |x| = g * sign(x)
         case 'abs': return [g.mul(un(apply, 'sign', x))];
-        // d relu(x) = g * [x > 0]
-        case 'relu': return [g.mul(un(apply, 'step', x))];
-        // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0
-        case 'leaky_relu': return [g.mul(un(apply, 'affine', un(apply, 'step', x), 1 - p0, p0))];
+        // d relu(x) = g * [x > 0] = g * [y > 0]: from the output, as PyTorch's threshold_backward, so the
+        // input need not be kept (a compiled step then fuses matmul + bias + relu into one kernel)
+        case 'relu': return [g.mul(un(apply, 'step', y))];
+        // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0; [x > 0] = [y > 0] for a >= 0, as for relu
+        case 'leaky_relu': return [g.mul(un(apply, 'affine', un(apply, 'step', p0 >= 0 ? y : x), 1 - p0, p0))];
         // d sigmoid(x) = g * y (1 - y)
         case 'sigmoid': return [g.mul(y).mul(un(apply, 'affine', y, -1, 1))];
         // d tanh(x) = g * (1 - y^2)

@@ -24,7 +24,7 @@ import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedRead, 
 import { contiguousStrides, numel, sameShape } from '../shape.ts';
 import { EFFECTS } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
-import { isSymbolic, type FusedOp, type MatmulFusedOp, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
+import { isSymbolic, type FusedOp, type GemmFusedOp, type GemmPrimitive, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -65,11 +65,13 @@ export const MAX_FUSED_OPS = 32;
  */
 export const MAX_DUPLICATED_OPS = 3;
 
-interface Group { op: FusedOp | ReduceFusedOp | MatmulFusedOp; pos: number; ops: number; original: PrimOp }
+interface Group { op: FusedOp | ReduceFusedOp | GemmFusedOp; pos: number; ops: number; original: PrimOp }
 
-/** A kernel that can take elementwise ops after it as its epilogue: a fused reduction or a matmul. */
-type WithEpilogue = ReduceFusedOp | MatmulFusedOp;
-/** The inputs such a kernel reads before its epilogue (the prologue's, or the matmul's two operands). */
+const GEMM_PRIMITIVES: GemmPrimitive[] = ['matmul', 'conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'];
+
+/** A kernel that can take elementwise ops after it as its epilogue: a fused reduction, a matmul or a conv. */
+type WithEpilogue = ReduceFusedOp | GemmFusedOp;
+/** The inputs such a kernel reads before its epilogue (the prologue's, or the GEMM's two operands). */
 const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.length : 2);
 
 /**
@@ -98,12 +100,12 @@ export function fuseElementwise(g: Graph): Graph {
   let lastEffect = -1;
   for (const op of g.ops) {
     if (op.kind === 'effect') lastEffect = out.length;
-    if (op.kind === 'prim' && op.prim === 'matmul') {
-      // A matmul starts a kernel that the elementwise ops after it may join as its epilogue.
-      const mm: MatmulFusedOp = {
-        kind: 'matmul_fused', inputs: op.inputs, xShapes: op.xShapes, params: (op as PrimOp<'matmul'>).params, mmShape: op.shape,
+    if (op.kind === 'prim' && GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
+      // A matmul or convolution starts a kernel that the elementwise ops after it may join as its epilogue.
+      const mm = {
+        kind: 'gemm_fused', prim: op.prim, inputs: op.inputs, xShapes: op.xShapes, params: op.params, gemmShape: op.shape,
         epilogue: null, shape: op.shape, out: op.out,
-      };
+      } as GemmFusedOp;
       groups.set(op.out, { op: mm, pos: out.length, ops: 1, original: op });
       out.push(mm);
       continue;
@@ -136,7 +138,7 @@ export function fuseElementwise(g: Graph): Graph {
       // Element for element: both sides index the same flat elements, so a reshape between them (a
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
       if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n) return leaf(s, read);
-      const red = p.op.kind === 'reduce_fused' || p.op.kind === 'matmul_fused' ? p.op : null;
+      const red = p.op.kind === 'reduce_fused' || p.op.kind === 'gemm_fused' ? p.op : null;
       const pin = red ? red.epilogue?.inputs ?? [] : (p.op as FusedOp).inputs;
       const pre = red ? headInputs(red) : 0;
       const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
@@ -195,7 +197,7 @@ export function fuseElementwise(g: Graph): Graph {
   // A kernel of one op stays the op's own (the eager kernel, strided reads included).
   // So does a matmul that took no epilogue.
   for (const grp of groups.values()) {
-    const alone = (grp.ops === 1 && grp.op.kind === 'fused') || (grp.op.kind === 'matmul_fused' && !grp.op.epilogue);
+    const alone = (grp.ops === 1 && grp.op.kind === 'fused') || (grp.op.kind === 'gemm_fused' && !grp.op.epilogue);
     if (alone && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
   }
   return { ...g, ops: out.filter((op): op is Op => op !== null) };
@@ -287,7 +289,7 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
-      if (op.kind === 'reduce_fused' || op.kind === 'matmul_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
+      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
       if (op.kind !== 'effect' && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
@@ -339,8 +341,8 @@ export class Program {
         const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : [])];
         return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
       }
-      if (op.kind === 'matmul_fused') {
-        return `${at} fused:matmul+${fusedOps(op.epilogue!.expr).join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
+      if (op.kind === 'gemm_fused') {
+        return `${at} fused:${op.prim}+${fusedOps(op.epilogue!.expr).join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
@@ -445,9 +447,9 @@ export class Program {
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
     if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
-    if (op.kind === 'reduce_fused' || op.kind === 'matmul_fused') {
+    if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') {
       const es = (op.epilogue?.inputs ?? []).map((s) => (isSymbolic(s) ? env.get(s)! : s));
-      return op.kind === 'reduce_fused' ? this.reduceFused(op, xs, es) : this.matmulFused(op, xs, es);
+      return op.kind === 'reduce_fused' ? this.reduceFused(op, xs, es) : this.gemmFused(op, xs, es);
     }
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
@@ -478,14 +480,18 @@ export class Program {
   }
 
   /**
-   * A matmul with its epilogue: one kernel where the backend has it; otherwise (the CPU twin) the matmul
-   * primitive's own backend call, then the epilogue by elementwise().
+   * A matmul or convolution with its epilogue: one kernel where the backend has it; otherwise (the CPU
+   * twin) the primitive's own backend call, then the epilogue by elementwise().
    */
-  private matmulFused(op: MatmulFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
+  private gemmFused(op: GemmFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
     const be = this.backend;
     const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
-    if (be.matmulFused && numel(op.mmShape) > 0) return be.matmulFused(a, b, matmulSpec(op.params, op.mmShape, op.xShapes), epi);
-    const y = (RULES.matmul.run as (b: Backend, x: Storage[], p: Params['matmul'], s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.mmShape, op.xShapes);
+    if (numel(op.gemmShape) > 0) {
+      if (op.prim === 'matmul' && be.matmulFused) return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi);
+      if (op.prim !== 'matmul' && be.convFused) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi);
+    }
+    const rule = RULES[op.prim] as Rule<GemmPrimitive>;
+    const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.gemmShape, op.xShapes);
     return this.epilogueAfter(y, epi);
   }
 

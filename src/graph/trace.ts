@@ -76,18 +76,21 @@ export interface ReduceFusedOp {
   shape: number[];
   out: SymbolicStorage;
 }
+/** The primitives that run on the GEMM cores, which can apply an epilogue in their store. */
+export type GemmPrimitive = 'matmul' | 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';
 /**
- * A matmul with elementwise ops applied to its results in the same kernel (bias, activation; the fusion
- * pass makes these): the matmul primitive's inputs and params, then the epilogue over `acc`, its
- * element of the product (at the output's flat index: a reshape between them changes nothing).
+ * A matmul or convolution with elementwise ops applied to its results in the same kernel (bias,
+ * activation; the fusion pass makes these): the primitive's inputs and params, then the epilogue over
+ * `acc`, the primitive's element (at the output's flat index: a reshape between them changes nothing).
  */
-export interface MatmulFusedOp {
-  kind: 'matmul_fused';
+export interface GemmFusedOp<P extends GemmPrimitive = GemmPrimitive> {
+  kind: 'gemm_fused';
+  prim: P;
   inputs: Storage[];
   xShapes: number[][];
-  params: Params['matmul'];
-  /** The product's shape [batch, M, N]. */
-  mmShape: number[];
+  params: Params[P];
+  /** The primitive's output shape. */
+  gemmShape: number[];
   epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
   shape: number[];
   out: SymbolicStorage;
@@ -96,7 +99,7 @@ export interface HostOp {
   kind: 'host';
   run: () => void;
 }
-export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | MatmulFusedOp | HostOp;
+export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | GemmFusedOp | HostOp;
 
 export class Tracer<T extends GraphTensor<T>> {
   readonly ops: Op[] = [];

@@ -330,6 +330,16 @@ export class WebGPUBackend implements Backend {
     return r;
   }
 
+  /**
+   * A convolution whose results pass through an epilogue: in the implicit-GEMM variants (reg, tiled,
+   * splitk) in their store, every output element being written once (the input gradient's stride phases
+   * write disjoint elements); after im2col or Winograd, by a kernel of its own.
+   */
+  convFused(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue): Storage {
+    const [mode, first, second] = kind === 'conv2d' ? [0, b, a] as const : kind === 'conv2d_grad_input' ? [1, b, a] as const : [2, a, b] as const;
+    return this.conv(mode, first, second, g, epilogue);
+  }
+
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
     return this.conv(0, w, x, g);
   }
@@ -349,7 +359,7 @@ export class WebGPUBackend implements Backend {
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom): Storage {
+  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, epilogue?: FusedEpilogue): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
     if (out.length === 0) return out;
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
@@ -370,17 +380,31 @@ export class WebGPUBackend implements Backend {
       const bufs = this.tuner.scratch(...convSizes(mode, pg));
       return { run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
     });
-    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
+    if (epilogue && (v === 'im2col' || v === 'winograd')) {
+      this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
+      return this.epilogueOf(out, epilogue);
+    }
+    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g, epilogue);
     return out;
   }
 
-  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom, epilogue?: FusedEpilogue): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
     if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
     const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
-      if (M * N > 0) this.ctx.dispatch(convDispatch(v, part, a, b, out, g));
+      if (M * N === 0) continue;
+      const d = convDispatch(v, part, a, b, out, g);
+      if (!epilogue) {
+        this.ctx.dispatch(d);
+        continue;
+      }
+      const core = d.kernel as 'conv_reg' | 'conv_tiled' | 'conv_splitk';
+      this.ctx.dispatch({
+        ...d, kernel: `epilogue_${core}`, source: epilogueIo(core, epilogue), label: `fused:${CONV_LABELS[mode]}+${fusedOps(epilogue.expr).join('+')}`,
+        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s))],
+      });
     }
   }
 
