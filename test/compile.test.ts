@@ -7,7 +7,7 @@
 // step keeps.
 import { describe, expect, it } from 'vitest';
 import {
-  compile, conv2d, conv2dWeight, convTranspose2d, F, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
+  compile, conv2d, conv2dWeight, convTranspose2d, F, full, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
 } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { MlpGAN, ringBatch } from '../src/models/gan.ts';
@@ -571,6 +571,27 @@ describe('compile(): elementwise fusion', () => {
           if (b instanceof WebGPUBackend) b.tuner.forced = null;
         }
       }
+    });
+
+    it(`${which}: fills, uploads and the ops over only them are computed once, when the step is compiled`, async () => {
+      const b = await backend();
+      const x = tensor(randomData(10, 90), [10], { backend: b });
+      // 2 * 3 + [1..10] and exp of it are constants; the step is the one kernel reading them.
+      const f = (a: Tensor) => a.mul(full([], 2, { backend: b }).mul(3).add(tensor(Array.from({ length: 10 }, (_, i) => i / 10), [10], { backend: b })).exp());
+      const r = await bothWays(f, [x]);
+      expect(r.dispatches).toBe(1);
+      agree(r.compiled, r.eager);
+      // A constant returned is still a tensor of the caller's own, every call.
+      const step = compile((a: Tensor) => [a.neg(), full([3], 7, { backend: b }).add(1)] as const);
+      for (let i = 0; i < 3; i++) {
+        const [y, c] = step(x);
+        expect(Array.from(await c.toArray())).toEqual([8, 8, 8]);
+        c.dispose();
+        y.dispose();
+      }
+      // neg; the constant's copy into each call's result is no kernel.
+      expect(step.stats.dispatches).toBe(1);
+      step.dispose();
     });
 
     it(`${which}: a cheap value used twice is computed again in each user; a bigger one, or one read after an in-place update, ends a kernel`, async () => {

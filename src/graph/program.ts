@@ -12,7 +12,8 @@
 //                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends;
 //                sums, maxima and minima over at most two runs of dims take their elementwise prologue
 //                and epilogue into one strided reduction kernel (ReduceGeom), with no copies
-//   constants    upload ops (tensor() inside the function) run once, when the program is built
+//   constants    upload ops (tensor() inside the function), fills, and pure primitives over only such
+//                values run once, when the program is built (foldConstants)
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
 //
@@ -52,6 +53,31 @@ export function eliminateDeadCode(g: Graph): Graph {
     kept.push(op);
   }
   return { ...g, ops: kept.reverse() };
+}
+
+/** Largest value constant folding computes (a bigger one stays an op: it would live as long as the program). */
+export const MAX_FOLDED = 1 << 16;
+
+/**
+ * Constant folding: uploads (tensor() inside the function), fills, and the primitives over only such
+ * values (no random draw, nothing with per-call params) are computed once, by `run`, and leave the
+ * graph (XLA and jax-js fold constants the same way). Not folded: values an effect reads or writes,
+ * pinned values (they are handed to the caller), values past MAX_FOLDED elements (uploads excepted),
+ * ops `run` cannot compute as a value of their own (null).
+ */
+export function foldConstants(g: Graph, run: (op: PrimOp, inputs: Storage[]) => Storage | null): { graph: Graph; constants: Map<Storage, Storage> } {
+  const constants = new Map<Storage, Storage>();
+  const touched = new Set<Storage>(g.pinned);
+  for (const op of g.ops) if (op.kind === 'effect') for (const s of op.inputs) touched.add(s);
+  const ops: Op[] = [];
+  for (const op of g.ops) {
+    const foldable = op.kind === 'prim' && (op.prim === 'upload' ||
+      (op.prim !== 'random' && !op.perCall && !touched.has(op.out) && numel(op.shape) <= MAX_FOLDED && op.inputs.every((x) => constants.has(x))));
+    const value = foldable ? run(op, op.inputs.map((x) => constants.get(x)!)) : null;
+    if (value) constants.set((op as PrimOp).out, value);
+    else ops.push(op);
+  }
+  return { graph: { ...g, ops }, constants };
 }
 
 /** Most inputs of one fused kernel (WebGPU's default limit is 8 storage buffers per stage, with the output). */
@@ -273,6 +299,7 @@ export class Program {
   /** Values bound for the whole program: the constants, and on WebGPU every value's recorded storage. */
   private readonly bound = new Map<Storage, Storage>();
   private readonly constants: Storage[] = [];
+  private readonly constantBytes: number;
   /** freeAfter[i]: the values whose last use is op i. */
   private readonly freeAfter: SymbolicStorage[][];
   private recording: Recording | null = null;
@@ -281,31 +308,50 @@ export class Program {
 
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
   constructor(graph: Graph, private readonly backend: Backend, inputs: Storage[]) {
-    this.graph = fuseElementwise(eliminateDeadCode(graph));
+    const made: Storage[] = [];
+    const live0 = backend.memory().liveBytes;
+    let folded: ReturnType<typeof foldConstants>;
+    try {
+      folded = foldConstants(eliminateDeadCode(graph), (op, xs) => {
+        const out = (RULES[op.prim].run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(backend, xs, op.params, op.shape, op.xShapes);
+        if (out === 'view') return null;
+        made.push(out);
+        return out;
+      });
+    } catch (e) {
+      for (const c of made) backend.free(c);
+      throw e;
+    }
+    this.graph = fuseElementwise(folded.graph);
     const ops = this.graph.ops;
+    // The constants the program reads stay bound for its life; the folding's intermediate values go.
+    const used = new Set<Storage>([...this.graph.outputs, ...this.graph.pinned]);
+    for (const op of ops) {
+      if (op.kind === 'host') continue;
+      for (const x of op.inputs) used.add(x);
+      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const x of op.epilogue?.inputs ?? []) used.add(x);
+    }
+    for (const [v, c] of folded.constants) {
+      if (used.has(v)) {
+        this.bound.set(v, c);
+        this.constants.push(c);
+      } else {
+        backend.free(c);
+      }
+    }
+    this.constantBytes = backend.memory().liveBytes - live0;
     this.callParams = new Array(ops.length);
     // Liveness: the last op that reads each value; outputs and constants live for the whole program.
     const last = new Map<SymbolicStorage, number>();
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
-      for (const s of op.inputs) if (isSymbolic(s)) last.set(s, i);
-      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s)) last.set(s, i);
+      for (const s of op.inputs) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
+      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
       if (op.kind !== 'effect' && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
     for (const [s, i] of last) this.freeAfter[i].push(s);
-    for (const op of ops) {
-      if (op.kind === 'prim' && op.prim === 'upload') {
-        const s = (RULES.upload as Rule<'upload'>).run(backend, [], (op as PrimOp<'upload'>).params, op.shape, []) as Storage;
-        this.bound.set(op.out, s);
-        this.constants.push(s);
-        this.freeAfter.forEach((list) => {
-          const k = list.indexOf(op.out);
-          if (k >= 0) list.splice(k, 1);
-        });
-      }
-    }
     const recorder = backend.recorder;
     if (recorder) {
       recorder.begin();
@@ -325,7 +371,7 @@ export class Program {
       }
       this.dispatches = this.recording.dispatches;
     } else {
-      this.dispatches = ops.filter((op) => op.kind !== 'host' && !(op.kind === 'prim' && op.prim === 'upload')).length;
+      this.dispatches = ops.filter((op) => op.kind !== 'host').length;
     }
   }
 
@@ -349,9 +395,9 @@ export class Program {
     });
   }
 
-  /** Bytes the program owns between calls (its recording's buffers; 0 on the CPU, which frees as it goes). */
+  /** Bytes the program owns between calls: its constants, and on WebGPU its recording's buffers. */
   get bytes(): number {
-    return this.recording?.bytes ?? 0;
+    return (this.recording?.bytes ?? 0) + this.constantBytes;
   }
 
   /** Whether a kernel choice made while recording has been measured otherwise since (then rebuild). */
@@ -428,7 +474,7 @@ export class Program {
     const callers = new Set<Storage>(this.graph.inputs);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (op.kind === 'host' || (op.kind === 'prim' && op.prim === 'upload')) continue;
+      if (op.kind === 'host') continue;
       onOp?.(i);
       const out = this.runOp(op, i, env);
       if (op.kind !== 'effect') {
