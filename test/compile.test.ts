@@ -454,11 +454,11 @@ describe('compile(): elementwise fusion', () => {
         const prev = b instanceof WebGPUBackend ? b.reduceVariant : null;
         if (v && b instanceof WebGPUBackend) b.reduceVariant = v;
         try {
-          for (const [f, kernels] of cases) {
+          for (const [c, [f, kernels]] of cases.entries()) {
             const r = await bothWays(f, [x]);
-            expect(r.dispatches).toBe(kernels);
+            expect(r.dispatches, `case ${c}`).toBe(kernels);
             if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
-            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w))));
+            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}, case ${c}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w))));
           }
         } finally {
           if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;
@@ -627,8 +627,31 @@ describe('compile(): elementwise fusion', () => {
       };
       const step = compile(f);
       for (let i = 0; i < 3; i++) step(x).dispose();
-      // exp+add before the update, mul (the assigned value), the assign, then mul+neg after it.
-      expect(step.stats.dispatches).toBe(4);
+      // exp+add before the update, mul writing the assigned value in place, then mul+neg after it.
+      expect(step.stats.dispatches).toBe(3);
+      // A running average (batch norm's update) reads the state it assigns: one kernel, in place, with
+      // eager mode's values call after call; a value read between the kernel and the assign keeps the copy.
+      const runs = [tensor(randomData(10, 67), [10], { backend: b }), tensor(randomData(10, 67), [10], { backend: b })];
+      const avg = (r: Tensor) => (a: Tensor) => {
+        F.assignInPlace(r, r.mul(0.9).add(a.exp().mul(0.1)));
+        return a.neg();
+      };
+      const [eager, compiled] = [avg(runs[0]), compile(avg(runs[1]))];
+      for (let i = 0; i < 4; i++) {
+        eager(x).dispose();
+        compiled(x).dispose();
+        agree(await runs[1].toArray(), await runs[0].toArray());
+      }
+      expect(compiled.stats.dispatches).toBe(2);
+      const between = compile((a: Tensor) => {
+        const v = state.mul(0.5).add(a);
+        const seen = state.sum();
+        F.assignInPlace(state, v);
+        return seen;
+      });
+      for (let i = 0; i < 3; i++) between(x).dispose();
+      // mul+add, the sum (which reads the state before the update), the assign's copy.
+      expect(between.stats.dispatches).toBe(3);
     });
   }
 });

@@ -32,8 +32,12 @@ export interface Backend {
    * in one kernel. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise().
    */
   reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage;
-  /** n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage;
+  /**
+   * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
+   * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
+   * must be read element for element (each element is read before it is written).
+   */
+  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, out?: Storage): Storage;
   ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;
   /** Reduces each contiguous row of x viewed as [rows, R]. */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;

@@ -5,15 +5,19 @@
 //   optim   one optimizer step of one parameter: [param, grad, slot1, slot2, flags] (src/nn/optim.ts);
 //           writes param, the two slots and, where a value is not finite, its flag
 //   assign  dst's values replaced by src's: [dst, src] (batch norm's running statistics, weight init)
+//   assign_fused  dst's values replaced by a fused elementwise expression of the other inputs, which may
+//           read dst element for element: [dst, ...inputs]; made by the fusion pass (src/graph/program.ts,
+//           writeInPlace) from an assign and the kernel computing its value, never traced
 
 import type { Backend, Storage } from '../backend/backend.ts';
-import type { OptimSpec } from '../backend/kernels.ts';
+import type { FusedExpr, FusedRead, OptimSpec } from '../backend/kernels.ts';
 import { contiguousStrides } from '../shape.ts';
 
 export interface EffectParams {
   /** check: the finite check's flag slot and tag (FiniteCheck in src/backend/kernels.ts), or null. */
   optim: { spec: OptimSpec; check: { slot: number; tag: number } | null };
   assign: Record<string, never>;
+  assign_fused: { expr: FusedExpr; reads: FusedRead[]; n: number };
 }
 export type EffectName = keyof EffectParams;
 
@@ -30,6 +34,11 @@ export const EFFECTS: { [E in EffectName]: Effect<E> } = {
       const sh = shape.length ? shape : [1];
       const st = contiguousStrides(sh);
       if (dst.length > 0) b.copyStrided(src, dst, sh, st, 0, st, 0);
+    },
+  },
+  assign_fused: {
+    run: (b, [dst, ...xs], { expr, reads, n }) => {
+      if (n > 0) b.elementwise(expr, xs, reads, n, dst);
     },
   },
 };

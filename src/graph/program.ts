@@ -12,6 +12,8 @@
 //                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends;
 //                sums, maxima and minima over at most two runs of dims take their elementwise prologue
 //                and epilogue into one strided reduction kernel (ReduceGeom), with no copies
+//   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
+//                storage (writeInPlace)
 //   constants    upload ops (tensor() inside the function), fills, and pure primitives over only such
 //                values run once, when the program is built (foldConstants)
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
@@ -23,7 +25,7 @@
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
 import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
 import { contiguousStrides, numel, sameShape } from '../shape.ts';
-import { EFFECTS } from './effects.ts';
+import { EFFECTS, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
 import { isSymbolic, type FusedOp, type GemmFusedOp, type GemmPrimitive, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
 
@@ -117,9 +119,7 @@ const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.
  * consumers.)
  */
 export function fuseElementwise(g: Graph): Graph {
-  const uses = new Map<Storage, number>();
-  for (const op of g.ops) if (op.kind !== 'host') for (const s of op.inputs) uses.set(s, (uses.get(s) ?? 0) + 1);
-  for (const s of [...g.outputs, ...g.pinned]) uses.set(s, Infinity);
+  const uses = countUses(g);
   const remaining = new Map(uses);
   const out: (Op | null)[] = [];
   const groups = new Map<Storage, Group>();
@@ -231,6 +231,68 @@ export function fuseElementwise(g: Graph): Graph {
 
 interface Operand { s: Storage; read: FusedRead }
 
+/** The storages every op reads (a fused kernel's epilogue inputs too). */
+const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
+  op.kind === 'reduce_fused' || op.kind === 'gemm_fused' ? [...op.inputs, ...(op.epilogue?.inputs ?? [])] : op.inputs;
+
+/** A lone unary or binary op as a fused kernel of one op, where the fused kernel can read its operands. */
+function asFused(op: PrimOp): FusedOp | null {
+  if (op.prim !== 'unary' && op.prim !== 'binary') return null;
+  const operands = elementwiseOperands(op);
+  if (!operands) return null;
+  const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
+  const expr: FusedExpr = op.prim === 'unary'
+    ? { kind: 'unary', op: (op as PrimOp<'unary'>).params.op, p0: (op as PrimOp<'unary'>).params.p0, p1: (op as PrimOp<'unary'>).params.p1, x: x[0] }
+    : { kind: 'binary', op: (op as PrimOp<'binary'>).params.op, a: x[0], b: x[1] };
+  return { kind: 'fused', expr, inputs: operands.map((o) => o.s), reads: operands.map((o) => o.read), n: numel(op.shape), shape: op.shape, out: op.out };
+}
+
+/** How many ops read each value; outputs and pinned values count as read by infinitely many. */
+function countUses(g: Graph): Map<Storage, number> {
+  const uses = new Map<Storage, number>();
+  for (const op of g.ops) if (op.kind !== 'host') for (const s of readsOf(op)) uses.set(s, (uses.get(s) ?? 0) + 1);
+  for (const s of [...g.outputs, ...g.pinned]) uses.set(s, Infinity);
+  return uses;
+}
+
+/**
+ * In place: an assign whose value a fused elementwise kernel computes for it alone becomes that kernel
+ * writing into the assigned storage (one kernel fewer: batch norm's running statistics, whose update
+ * reads them), where that is legal: the kernel reads the storage, if at all, element for element (each
+ * element is read before it is written), and no op between the kernel and the assign reads the storage
+ * or is an effect (the write moves up to the kernel).
+ */
+export function writeInPlace(g: Graph): Graph {
+  const uses = countUses(g);
+  const ops: (Op | null)[] = [...g.ops];
+  const producer = new Map<Storage, { i: number; f: FusedOp }>();
+  ops.forEach((op, i) => {
+    const f = op?.kind === 'fused' ? op : op?.kind === 'prim' ? asFused(op) : null;
+    if (f) producer.set(f.out, { i, f });
+  });
+  for (let j = 0; j < ops.length; j++) {
+    const op = ops[j];
+    if (op?.kind !== 'effect' || op.effect !== 'assign') continue;
+    const [dst, src] = op.inputs;
+    const p = producer.get(src);
+    if (!p || uses.get(src) !== 1) continue;
+    const { i, f } = p;
+    if (f.n !== dst.length || f.inputs.some((x, k) => x === dst && !(f.reads[k].div === 1 && f.reads[k].mod === f.n))) continue;
+    let clear = true;
+    for (let k = i + 1; k < j && clear; k++) {
+      const o = ops[k];
+      if (o && o.kind !== 'host' && (o.kind === 'effect' || readsOf(o).includes(dst))) clear = false;
+    }
+    if (!clear) continue;
+    ops[i] = {
+      kind: 'effect', effect: 'assign_fused', inputs: [dst, ...f.inputs], shapes: [f.shape, ...f.inputs.map((x) => [x.length])],
+      params: { expr: f.expr, reads: f.reads, n: f.n },
+    };
+    ops[j] = null;
+  }
+  return { ...g, ops: ops.filter((op): op is Op => op !== null) };
+}
+
 /** Largest reduction fused (past a chunk the backend reduces in two passes; beyond this, in more). */
 export const MAX_FUSED_REDUCE = 1 << 24;
 
@@ -322,7 +384,7 @@ export class Program {
       for (const c of made) backend.free(c);
       throw e;
     }
-    this.graph = fuseElementwise(folded.graph);
+    this.graph = writeInPlace(fuseElementwise(folded.graph));
     const ops = this.graph.ops;
     // The constants the program reads stay bound for its life; the folding's intermediate values go.
     const used = new Set<Storage>([...this.graph.outputs, ...this.graph.pinned]);
@@ -381,6 +443,9 @@ export class Program {
     return this.graph.ops.map((op, i) => {
       const at = String(i).padStart(4);
       if (op.kind === 'host') return `${at} host`;
+      if (op.kind === 'effect' && op.effect === 'assign_fused') {
+        return `${at} assign_fused:${fusedOps((op.params as EffectParams['assign_fused']).expr).join('+')} ${shape(op.shapes[0])} (${op.inputs.length - 1} inputs)`;
+      }
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
       if (op.kind === 'fused') return `${at} fused:${fusedOps(op.expr).join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
       if (op.kind === 'reduce_fused') {

@@ -156,10 +156,11 @@ export class CpuBackend implements Backend {
    * intermediate rounded as a stored float32 result would be (not in float64 mode), so the result is
    * the unfused ops' bit for bit.
    */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage {
+  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
     const xs = inputs.map((s) => this.d(s));
     const round = this.float64 ? (v: number) => v : Math.fround;
-    const out = this.alloc(n);
+    // Element i is computed whole before it is stored, so `into` may be an input read element for element.
+    const out = into ? (into as CpuStorage) : this.alloc(n);
     const at = (e: FusedExpr, i: number): number => {
       switch (e.kind) {
         case 'input': {

@@ -36,17 +36,24 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
   return { lines, result: emit(expr) };
 }
 
-export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number): string {
+/**
+ * `output`: the inputs that are the output storage itself (an in-place write, read element for element):
+ * they are read from the output's binding, since WebGPU forbids binding one buffer as both read-only
+ * and writable storage in a dispatch. The other inputs take bindings 0.. in order.
+ */
+export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, output: ReadonlySet<number> = new Set()): string {
   const { lines, result } = body(expr);
   const kind = (r: FusedRead) => (r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block');
-  const bindings = reads.map((r, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<${kind(r) === 'all' ? 'vec4<f32>' : 'f32'}>;`);
+  const bound = reads.map((_, k) => k).filter((k) => !output.has(k));
+  const bindings = bound.map((k, slot) => `@group(0) @binding(${slot}) var<storage, read> x${k}: array<${kind(reads[k]) === 'all' ? 'vec4<f32>' : 'f32'}>;`);
   const at = (k: number, r: FusedRead, lane: number) => `x${k}[((i * 4u + ${lane}u) / ${r.div}u) % ${r.mod}u]`;
   const loads = reads.map((r, k) => {
     const kd = kind(r);
-    const v = kd === 'all' ? `x${k}[i]` : kd === 'one' ? `vec4<f32>(x${k}[0])` : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
+    if (output.has(k) && kd !== 'all') throw new Error('internal: an in-place fused kernel reads its output other than element for element');
+    const v = output.has(k) ? 'y[i]' : kd === 'all' ? `x${k}[i]` : kd === 'one' ? `vec4<f32>(x${k}[0])` : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
     return `  let v${k} = ${v};`;
   });
-  const m = reads.length;
+  const m = bound.length;
   return [
     '// ---- fused elementwise kernel (src/backend/webgpu/fused.ts) ----',
     'override WG: u32 = 256u;',

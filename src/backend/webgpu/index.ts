@@ -177,14 +177,16 @@ export class WebGPUBackend implements Backend {
   }
 
   /** A fused elementwise kernel (fused.ts), its pipeline cached by its WGSL. */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number): Storage {
+  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
     if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
-    const out = this.alloc(n);
+    const out = (into as GpuStorage | undefined) ?? this.alloc(n);
     const n4 = Math.ceil(n / 4);
     const ops = fusedOps(expr);
+    // Inputs that are the output itself (an in-place write) are read through its binding.
+    const output = new Set(inputs.flatMap((s, k) => (this.buf(s) === out.buffer ? [k] : [])));
     this.ctx.dispatch({
-      kernel: 'fused_ops', source: fusedSource(expr, reads, n), label: `fused:${ops.join('+')}`,
-      buffers: [...inputs.map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([n4]),
+      kernel: 'fused_ops', source: fusedSource(expr, reads, n, output), label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`,
+      buffers: [...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([n4]),
       workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * ops.length, bytes: 4 * n * (inputs.length + 1),
     });
     return out;
