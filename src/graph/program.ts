@@ -3,19 +3,20 @@
 // src/device/recording.ts) or, on a backend without a recorder (the CPU reference), an interpreter that
 // runs the graph op by op on every call with the primitives' own backend calls (the graph's CPU twin).
 //
-// Passes (one place for each rule):
+// Passes, in the order they run (one place for each rule):
 //   dead code    an op whose value reaches no output, effect or later live op is dropped; a dropped
 //                random draw keeps its per-call function, so the generator advances as in eager mode
-//   fusion       chains and trees of elementwise ops (unary, and binary ops whose operands have the
-//                output's shape, one value, or a block of its dims: biases, channel scales) become one
-//                generated kernel each (FusedExpr in
-//                src/backend/kernels.ts); see fuseElementwise for the rule of where a kernel ends;
-//                sums, maxima and minima over at most two runs of dims take their elementwise prologue
-//                and epilogue into one strided reduction kernel (ReduceGeom), with no copies
-//   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
-//                storage (writeInPlace)
 //   constants    upload ops (tensor() inside the function), fills, and pure primitives over only such
 //                values run once, when the program is built (foldConstants)
+//   fusion       chains and trees of elementwise ops (unary, and binary ops whose operands have the
+//                output's shape, one value, or a block of its dims: biases, channel scales) become one
+//                generated kernel each (FusedExpr in src/backend/kernels.ts); sums, maxima and minima
+//                over at most two runs of dims take their elementwise prologue and epilogue into one
+//                strided reduction kernel (ReduceGeom), with no copies; matmuls and convolutions take
+//                the elementwise ops after them into the GEMM core's store (epilogues); see
+//                fuseElementwise for the rule of where a kernel ends
+//   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
+//                storage (writeInPlace)
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
 //
@@ -106,14 +107,17 @@ const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.
  * Fusion. The rule of where a kernel ends, in one place:
  * - an elementwise op (unary, or binary with operands the kernel can read: see elementwiseOperands)
  *   joins the kernel that computes one of its operands when that operand is read element for element
- *   (the same shape), no in-place update (effect) ran in between (it could have changed the kernel's
+ *   (the same number of elements: a reshape between them changes no index), no in-place update (effect) ran in between (it could have changed the kernel's
  *   inputs), and it is used by this op only (not by another op, an output or a kept gradient) or the
  *   kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes once every user
  *   has taken it in); all while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops;
  * - a sum, max or min (reduceGeometry) takes its operand's kernel in as its prologue, read at each
  *   element, under the same conditions; and an elementwise op that is a reduction's only user takes the
  *   reduction in, becoming its epilogue (applied to each result), one reduction per kernel;
- * - everything else (matmuls, convolutions, copies, other broadcasts, random draws) is a boundary.
+ * - likewise an elementwise op that is a matmul's or convolution's only user takes it in as its
+ *   epilogue, applied in the GEMM core's store (a matmul is never computed twice; a matmul no
+ *   elementwise op took in stays the matmul primitive);
+ * - everything else (matmul operands, copies, other broadcasts, random draws) is a boundary.
  * A kernel of one elementwise op stays that op's own kernel. (jax-js's splitGraphDataflow,
  * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
  * consumers.)
