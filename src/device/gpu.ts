@@ -72,7 +72,12 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   }
   env.XDG_RUNTIME_DIR ??= '/tmp';
   const flags = opts.dawnFlags ?? (env.WGPU_DAWN_FLAGS ? env.WGPU_DAWN_FLAGS.split(/\s+/).filter(Boolean) : []);
-  const webgpu = await import(/* @vite-ignore */ 'webgpu');
+  let webgpu: typeof import('webgpu');
+  try {
+    webgpu = await import(/* @vite-ignore */ 'webgpu');
+  } catch (e) {
+    throw new Error(`WebGPU in Node needs Dawn, the npm package 'webgpu' (an optional peer dependency): run npm i webgpu (${(e as Error).message})`);
+  }
   Object.assign(globalThis, webgpu.globals);
   const fs = await import(/* @vite-ignore */ 'node:fs');
 
@@ -146,7 +151,15 @@ export async function acquireBrowser(gpu: GPU | undefined = (globalThis.navigato
   }
 }
 
+/**
+ * The platform the package was built for (scripts/build.mjs defines it per export condition, so the
+ * browser build drops the Node code, `webgpu` and `node:` imports included); from the repository, detected.
+ */
+declare const __WGPU_PLATFORM__: 'node' | 'browser' | undefined;
+
 export function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
-  const inNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+  const inNode = typeof __WGPU_PLATFORM__ !== 'undefined'
+    ? __WGPU_PLATFORM__ === 'node'
+    : typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
   return inNode ? acquireNode(opts) : acquireBrowser();
 }

@@ -47,7 +47,25 @@ export type KernelName = keyof typeof KERNEL_SOURCES;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
-async function readWgsl(file: string): Promise<string> {
+/**
+ * The .wgsl files' text, inlined by the package build (scripts/build.mjs defines both names), so the
+ * published JavaScript holds its kernels: no bundler needs asset rules and nothing is fetched at run
+ * time. From the repository (tsx, Vite, Vitest) the files are read where they lie.
+ */
+declare const __WGSL_EMBEDDED__: boolean | undefined;
+declare const __WGSL__: Record<string, string>;
+
+async function embeddedWgsl(file: string): Promise<string> {
+  const text = __WGSL__[file];
+  if (text === undefined) throw new Error(`internal: shader ${file}.wgsl is not in the build`);
+  return text;
+}
+
+// A constant in the build, so the file reader below is dropped from it (a bundler would otherwise see
+// its `new URL(..., import.meta.url)` as assets to copy).
+const readWgsl = typeof __WGSL_EMBEDDED__ !== 'undefined' && __WGSL_EMBEDDED__ ? embeddedWgsl : readWgslFile;
+
+async function readWgslFile(file: string): Promise<string> {
   const url = new URL(`../../shaders/${file}.wgsl`, import.meta.url);
   if (isNode && url.protocol === 'file:') {
     const fs = await import(/* @vite-ignore */ 'node:fs/promises');

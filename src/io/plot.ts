@@ -1,6 +1,5 @@
 // Loss curves as an SVG line chart (text, so it needs no canvas or font rasterizer): one polyline per
-// series against the step, with min/max labels on the axes. Node only.
-import { writeFileSync } from 'node:fs';
+// series against the step, with min/max labels on the axes. Browser-safe (src/io/safetensors_file.ts writes it to a file).
 
 export interface Series {
   name: string;
@@ -37,8 +36,4 @@ export function lossCurveSvg(title: string, series: Series[], width = 640, heigh
     ...lines,
     '</svg>',
   ].join('\n');
-}
-
-export function writeLossCurves(path: string, title: string, series: Series[]): void {
-  writeFileSync(path, lossCurveSvg(title, series));
 }

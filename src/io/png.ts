@@ -1,12 +1,15 @@
-// PNG image grids of [0, 1] images (encoded with pngjs). Node only.
+// PNG image grids of [0, 1] images (encoded with pngjs, an optional package loaded on first use). Node only.
 import { writeFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import type { PNG as PNGType } from 'pngjs';
+import { optionalPackage } from '../optional.ts';
+
+const pngjs = () => optionalPackage<{ PNG: typeof PNGType }>('pngjs', 'writing PNG pictures');
 
 /** Writes rows x cols grayscale images of h x w (values in [0, 1], row-major) as one PNG, 1-pixel gaps. */
 export function writeImageGrid(path: string, images: Float32Array, count: number, h: number, w: number, cols: number, scale = 2): void {
   const rows = Math.ceil(count / cols);
   const W = cols * (w + 1) * scale + scale, H = rows * (h + 1) * scale + scale;
-  const png = new PNG({ width: W, height: H });
+  const png = new (pngjs().PNG)({ width: W, height: H });
   png.data.fill(40);
   for (let i = 0; i < W * H; i++) png.data[4 * i + 3] = 255;
   for (let k = 0; k < count; k++) {
@@ -20,7 +23,7 @@ export function writeImageGrid(path: string, images: Float32Array, count: number
       }
     }
   }
-  writeFileSync(path, PNG.sync.write(png));
+  writeFileSync(path, pngjs().PNG.sync.write(png));
 }
 
 /**
@@ -28,7 +31,7 @@ export function writeImageGrid(path: string, images: Float32Array, count: number
  * its RGB colour, drawn in order (later sets on top), with faint axes.
  */
 export function writeScatter(path: string, sets: { points: Float32Array; color: [number, number, number] }[], extent = 3, size = 480): void {
-  const png = new PNG({ width: size, height: size });
+  const png = new (pngjs().PNG)({ width: size, height: size });
   png.data.fill(255);
   const put = (x: number, y: number, [r, g, b]: [number, number, number]) => {
     if (x < 0 || y < 0 || x >= size || y >= size) return;
@@ -51,5 +54,5 @@ export function writeScatter(path: string, sets: { points: Float32Array; color: 
       put(x + 1, y + 1, color);
     }
   }
-  writeFileSync(path, PNG.sync.write(png));
+  writeFileSync(path, pngjs().PNG.sync.write(png));
 }

