@@ -132,6 +132,16 @@ describe('the training CLI', () => {
     expect(tr.stdout).toMatch(/resumed from .* at epoch 0, step 1/);
     expect(metrics(gTime).map((m) => m.step)).toEqual([1, 15, 30]);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gTime)[2][k], k).toBe(metrics(gFull)[1][k]);
+    // The per-step log: one row a step (its loss terms, each optimizer's learning rate, images/s), and a
+    // run stopped then resumed writes the same rows as the uninterrupted one, none twice.
+    const steps = (dir: string) => readFileSync(join(dir, 'steps.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const [sf, st] = [steps(gFull), steps(gTime)];
+    expect(sf.map((x) => x.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(st.map((x) => x.step)).toEqual(sf.map((x) => x.step));
+    for (const k of ['train_d', 'train_g', 'lr_0', 'lr_1']) expect(st.map((x) => x[k]), k).toEqual(sf.map((x) => x[k]));
+    expect(sf[0].lr_0).toBe(1e-3);
+    expect(sf.every((x) => x.images_per_s > 0 && Math.abs(x.epoch - x.step / 15) < 1e-9)).toBe(true);
+    expect(steps(gPart).map((x) => x.step)).toEqual(sf.map((x) => x.step));
 
     const y = run('cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg);
     expect(y.status, y.stderr).toBe(0);

@@ -1,11 +1,12 @@
-// Data: the IDX reader on the real Fashion-MNIST files and on damaged ones, MNIST's fixed split, and
-// shuffled batches copied into the same device tensors.
+// Data: the IDX reader on the real Fashion-MNIST files and on damaged ones, MNIST's fixed split,
+// TensorDataset and DataLoader (PyTorch's semantics: shuffle, drop last, a short last batch, a transform),
+// and shuffled batches copied into the same device tensors.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation } from '../src/data/index.ts';
+import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation, TensorDataset, DataLoader } from '../src/data/index.ts';
 import { memoryStats } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 import { ImageStream } from '../demo/stream.ts';
@@ -67,6 +68,64 @@ describe('datasets', () => {
     for (const l of test.labels) counts[l]++;
     expect(counts).toEqual(new Array(10).fill(1000));
     expect(() => loadFashionMnist('/nonexistent')).toThrow(/is missing: install Debian's dataset-fashion-mnist/);
+  });
+});
+
+describe('TensorDataset and DataLoader', () => {
+  for (const which of ['cpu', 'webgpu'] as const) {
+    it(`${which}: each epoch covers the dataset once in a Philox order, a short last batch unless dropLast, device tensors reused, a transform applied`, async () => {
+      const b = which === 'cpu' ? cpu : await getGpu();
+      // 10 items: x [2, 3] holding 6i..6i+5, y the index i.
+      const ds = new TensorDataset({
+        x: { data: Float32Array.from({ length: 60 }, (_, k) => k), itemShape: [2, 3] },
+        y: { data: Float32Array.from({ length: 10 }, (_, i) => i), itemShape: [] },
+      });
+      expect(ds.length).toBe(10);
+      expect(Array.from(ds.item(3).x)).toEqual([18, 19, 20, 21, 22, 23]);
+      const dl = new DataLoader(ds, { batchSize: 4, seed: 3, backend: b, transform: (batch) => batch.x.forEach((v, k) => (batch.x[k] = v * 2)) });
+      expect(dl.length).toBe(3);
+      const storages = new Set<unknown>();
+      const epochRows = async () => {
+        const rows: number[] = [];
+        for (const batch of dl) {
+          const [x, y] = [await batch.x.toArray(), await batch.y.toArray()];
+          expect(batch.x.shape).toEqual([y.length, 2, 3]);
+          // Each row is its item, doubled by the transform.
+          y.forEach((i, r) => expect(Array.from(x.subarray(6 * r, 6 * r + 6))).toEqual([0, 1, 2, 3, 4, 5].map((j) => 2 * (6 * i + j))));
+          rows.push(...y);
+          storages.add(batch.x.storage);
+        }
+        return rows;
+      };
+      const e0 = await epochRows(), e1 = await epochRows();
+      // 4 + 4 + 2 rows, every item once; the next epoch another order; the order is (seed, epoch)'s.
+      expect([...e0].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(e1).not.toEqual(e0);
+      expect(e0).toEqual([...seededPermutation(10, 3 * 1000003)]);
+      // One device tensor for the full batches, one for the short last batch, reused across epochs.
+      expect(storages.size).toBe(2);
+      const live = memoryStats(b).liveBytes;
+      for (const _ of dl) void _;
+      expect(memoryStats(b).liveBytes).toBe(live);
+      dl.dispose();
+      // dropLast and no shuffle: the dataset's order, full batches only.
+      const plain = new DataLoader(ds, { batchSize: 4, shuffle: false, dropLast: true, backend: b });
+      const ys: number[] = [];
+      for (const batch of plain.epoch(0)) ys.push(...(await batch.y.toArray()));
+      expect(ys).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      plain.dispose();
+      expect(() => plain.load(0, 0)).toThrow(/after dispose/);
+    });
+  }
+
+  it('bad input gets errors naming the field, the sizes or the batch', () => {
+    expect(() => new TensorDataset({ x: { data: new Float32Array(7), itemShape: [2] } })).toThrow(/field 'x' has 7 values, not a whole number of items of \[2\]/);
+    expect(() => new TensorDataset({ x: { data: new Float32Array(4), itemShape: [2] }, y: { data: new Float32Array(3), itemShape: [] } })).toThrow(/field 'y' has 3 items, the others 2/);
+    const ds = new TensorDataset({ x: { data: new Float32Array(4), itemShape: [2] } });
+    expect(() => ds.item(2)).toThrow(/item 2 is out of range \(0\.\.1\)/);
+    expect(() => new DataLoader(ds, { batchSize: 0, backend: cpu })).toThrow(/batch size 0 must be a positive integer/);
+    expect(() => new DataLoader(ds, { batchSize: 3, dropLast: true, backend: cpu })).toThrow(/dropLast leaves no batch of a dataset of 2 items/);
+    expect(() => new DataLoader(ds, { batchSize: 1, backend: cpu }).load(0, 2)).toThrow(/batch 2 is out of range \(0\.\.1\)/);
   });
 });
 

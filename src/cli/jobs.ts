@@ -13,7 +13,8 @@ import { CycleGAN, translationError } from '../models/cyclegan.ts';
 import { gaussianStats, frechetDistance } from '../models/frechet.ts';
 import type { Trainable, TrainBatch } from '../models/model.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
-import { loadSafetensors } from '../io/safetensors_file.ts';
+import { loadSafetensors, writeFileAtomic } from '../io/safetensors_file.ts';
+import { scatterSvg } from '../io/plot.ts';
 import type { NamedArray } from '../io/safetensors.ts';
 import { restoreCheckpoint } from '../io/checkpoint.ts';
 import { writeImageGrid, writeScatter } from '../io/png.ts';
@@ -282,11 +283,17 @@ function ganJob(o: JobOptions, gan: MlpGAN): Job {
     },
     pictures: async (out) => {
       const pts = await values(() => gan.sample(2000, new Generator(9)));
+      const real = ringBatch(2000, 77, 0);
       writeScatter(join(out, 'samples.png'), [
-        { points: ringBatch(2000, 77, 0), color: [60, 120, 220] },
+        { points: real, color: [60, 120, 220] },
         { points: pts, color: [230, 80, 30] },
       ]);
-      return ['samples.png'];
+      // The same points with axes and a legend saying which colour is which.
+      writeFileAtomic(join(out, 'scatter.svg'), scatterSvg('ring GAN: 2,000 real and 2,000 generated points', [
+        { name: 'real (the 8-Gaussian ring)', points: real, color: 'rgb(60,120,220)' },
+        { name: 'generated', points: pts, color: 'rgb(230,80,30)' },
+      ]));
+      return ['samples.png', 'scatter.svg'];
     },
   };
 }

@@ -4,7 +4,8 @@
 //        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
-// A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), PNG pictures,
+// A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), steps.jsonl
+// (per step: the loss terms, the learning rate of each optimizer, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
 // out directory. A NaN or Inf loss, a diverging one (DIVERGED, GROWTH), or a NaN or Inf in any gradient
@@ -287,7 +288,7 @@ function makeDirs(dir: string): void {
 }
 
 /** The metrics rows of a run up to `step` (a resumed run drops the rows of steps its checkpoint has not seen). */
-function metricsUpTo(path: string, step: number): Record<string, number>[] {
+function rowsUpTo(path: string, step: number): Record<string, number>[] {
   if (!existsSync(path)) return [];
   const rows: Record<string, number>[] = [];
   readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
@@ -302,7 +303,7 @@ function metricsUpTo(path: string, step: number): Record<string, number>[] {
       // reported below
     }
     // A line cut short (a full disk) or edited by hand: dropped, with a message.
-    console.log(`${path}: dropping line ${i + 1}, which is not a metrics row: ${line.slice(0, 60)}`);
+    console.log(`${path}: dropping line ${i + 1}, which is not a row of step numbers: ${line.slice(0, 60)}`);
   });
   return rows;
 }
@@ -370,6 +371,7 @@ async function trainLocked(o: Opts): Promise<void> {
   let startEpoch = 0, startIndex = 0, epochSums: number[] | undefined;
   const ckptPath = join(o.out, 'checkpoint.safetensors');
   const metricsPath = join(o.out, 'metrics.jsonl');
+  const stepsPath = join(o.out, 'steps.jsonl');
   if (resume) {
     const s = resume.state;
     await restoreCheckpoint(resume.ckpt, model, optimizers, o.resume);
@@ -388,9 +390,12 @@ async function trainLocked(o: Opts): Promise<void> {
     setKernelChoices(s.kernelChoices);
     console.log(`resumed from ${o.resume} at epoch ${startEpoch}${startIndex ? `, step ${startIndex}` : ''}`);
   }
-  // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically.
-  const rows = resume ? metricsUpTo(metricsPath, startEpoch * job.perEpoch + startIndex) : [];
+  // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically; the same
+  // for the per-step log.
+  const rows = resume ? rowsUpTo(metricsPath, startEpoch * job.perEpoch + startIndex) : [];
   writeFileAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  const stepRows = resume ? rowsUpTo(stepsPath, startEpoch * job.perEpoch + startIndex) : [];
+  writeFileAtomic(stepsPath, stepRows.map((r) => JSON.stringify(r) + '\n').join(''));
   // Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
   // measured every shape before the first real step (kernel choices are then fixed for the run and saved
   // with the checkpoints for --resume). Again while a step still makes new choices: once a convolution
@@ -415,7 +420,13 @@ async function trainLocked(o: Opts): Promise<void> {
   const eagerStep = (b: TrainBatch, g: Generator) => model.trainStep(b, g);
   const compiled = o.eager ? null : compile(eagerStep);
   const trainStep = compiled ?? eagerStep;
-  const curves: Series[] = [...names.map((n) => ({ name: `train ${n} (per step)`, points: [] as [number, number][] }))];
+  // The per-step curves continue the log's (a resumed run's plot covers the whole run).
+  const curves: Series[] = names.map((n) => ({
+    name: `train ${n} (per step)`,
+    points: stepRows.filter((r) => Number.isFinite(r[`train_${n}`])).map((r) => [r.step, r[`train_${n}`]] as [number, number]),
+  }));
+  /** Rows of steps.jsonl since the last checkpoint, written just before the next one. */
+  let pendingSteps: string[] = [];
   const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
@@ -432,6 +443,8 @@ async function trainLocked(o: Opts): Promise<void> {
     const sumsFrom = carried ? 0 : first;
     let index = first;
     while (index < job.perEpoch && !outOfTime) {
+      const stepStart = performance.now();
+      const lrs = optimizers.map((opt) => opt.lr);
       const terms = trainStep(job.batch(epoch, index), noise);
       // One wait per step for all loss terms and the optimizers' finite flags: the update kernels flag
       // every parameter whose gradient or new value is NaN or Inf (Optimizer.nonFinite), so a divergence
@@ -458,6 +471,11 @@ async function trainLocked(o: Opts): Promise<void> {
       }
       const step = epoch * job.perEpoch + index + 1;
       values.forEach((x, i) => { sums[i] += x; curves[i].points.push([step, x]); });
+      pendingSteps.push(JSON.stringify({
+        step, epoch: epoch + (index + 1) / job.perEpoch, ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
+        ...(lrs.length === 1 ? { lr: lrs[0] } : Object.fromEntries(lrs.map((lr, i) => [`lr_${i}`, lr]))),
+        images_per_s: o.batch / ((performance.now() - stepStart) / 1e3),
+      }) + '\n');
       index++;
       const elapsed = (performance.now() - t0) / 1e3;
       bar.update(index, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: (((index - first) * o.batch) / elapsed).toFixed(0) });
@@ -478,8 +496,10 @@ async function trainLocked(o: Opts): Promise<void> {
       ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / (index - sumsFrom)])),
       ...test, images_per_s: (steps * o.batch) / seconds,
     };
-    // The checkpoint first, then the epoch's row: killed between the two, the resumed run has the
-    // checkpoint's step and no row of it, never a row twice.
+    // The steps' rows, the checkpoint, then the epoch's row: killed in between, the resumed run drops
+    // the rows of steps after its checkpoint, so it never writes a row twice nor leaves a gap.
+    appendFileSync(stepsPath, pendingSteps.join(''));
+    pendingSteps = [];
     const saved = await checkpointTensors(model, optimizers);
     saveSafetensors(ckptPath, saved.tensors, {
       ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset, batch: String(o.batch),
@@ -491,13 +511,13 @@ async function trainLocked(o: Opts): Promise<void> {
     rows.push(record);
     appendFileSync(metricsPath, JSON.stringify(record) + '\n');
     const headline = Object.keys(test)[0];
-    const perEpoch: Series[] = headline ? [{ name: `test ${headline} (per epoch)`, points: rows.map((r) => [r.step, r[headline]] as [number, number]) }] : [];
+    const perEpoch: Series[] = headline ? [{ name: `test ${headline} (per epoch)`, points: rows.map((r) => [r.step, r[headline]] as [number, number]), markers: true }] : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
   compiled?.dispose();
   const files = await job.pictures(o.out);
-  console.log(`wrote ${[metricsPath, join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
+  console.log(`wrote ${[metricsPath, stepsPath, join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
 }
 
 /** The model of a checkpoint, built from the config it stores, with its weights. */

@@ -1,60 +1,49 @@
-// Shuffled mini-batches. Each epoch's order is a Philox permutation (seed, epoch), and each batch is
-// copied into the same two device tensors (images [B, C, H, W], labels [B]), so training allocates
-// nothing per batch.
+// Shuffled mini-batches of an image set (the CLI's and the demo's loader): a DataLoader (loader.ts)
+// over { images [n, C, H, W], labels [n] }, shuffled, full batches only. Each epoch's order is a
+// Philox permutation (seed, epoch), and each batch is copied into the same two device tensors, so
+// training allocates nothing per batch.
 
-import { Tensor, keep } from '../tensor.ts';
-import { zeros } from '../ops/creation.ts';
-import { getBackend } from '../backend/registry.ts';
+import type { Tensor } from '../tensor.ts';
 import type { Backend } from '../backend/backend.ts';
-import { seededPermutation, type ImageSet } from './mnist_split.ts';
+import { getBackend } from '../backend/registry.ts';
+import type { ImageSet } from './mnist_split.ts';
+import { DataLoader, TensorDataset } from './loader.ts';
 
 export class Batches {
   readonly images: Tensor;
   readonly labels: Tensor;
-  private readonly hostImages: Float32Array;
-  private readonly hostLabels: Float32Array;
   readonly perEpoch: number;
+  private readonly loader: DataLoader<'images' | 'labels'>;
 
   /** Full batches only (the remainder of an epoch is dropped, as drop_last=True). */
   constructor(readonly set: ImageSet, readonly batchSize: number, readonly seed: number, backend: Backend = getBackend()) {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > set.n) {
       throw new Error(`batches: batch size ${batchSize} must be an integer in [1, ${set.n}] for a set of ${set.n} images`);
     }
-    const d = set.shape[0] * set.shape[1] * set.shape[2];
-    this.images = keep(zeros([batchSize, ...set.shape], { backend }));
-    this.labels = keep(zeros([batchSize], { backend }));
-    this.hostImages = new Float32Array(batchSize * d);
-    this.hostLabels = new Float32Array(batchSize);
-    this.perEpoch = Math.floor(set.n / batchSize);
+    const dataset = new TensorDataset({ images: { data: set.images, itemShape: [...set.shape] }, labels: { data: Float32Array.from(set.labels), itemShape: [] } });
+    this.loader = new DataLoader(dataset, { batchSize, seed, shuffle: true, dropLast: true, backend });
+    this.perEpoch = this.loader.length;
+    ({ images: this.images, labels: this.labels } = this.loader.load(0, 0));
   }
 
   /** The permutation of an epoch. */
   order(epoch: number): Uint32Array {
-    return seededPermutation(this.set.n, (this.seed * 1000003 + epoch) >>> 0);
+    return this.loader.order(epoch);
   }
 
   /** Loads batch `index` of `epoch` into this.images / this.labels (the same tensors every time). */
   load(epoch: number, index: number, order = this.order(epoch)): { images: Tensor; labels: Tensor } {
     if (index < 0 || index >= this.perEpoch) throw new Error(`batches: batch ${index} is out of range (0..${this.perEpoch - 1})`);
-    const d = this.hostImages.length / this.batchSize;
-    for (let i = 0; i < this.batchSize; i++) {
-      const k = order[index * this.batchSize + i];
-      this.hostImages.set(this.set.images.subarray(k * d, k * d + d), i * d);
-      this.hostLabels[i] = this.set.labels[k];
-    }
-    this.images.backend.write(this.images.storage, this.hostImages);
-    this.labels.backend.write(this.labels.storage, this.hostLabels);
-    return { images: this.images, labels: this.labels };
+    const { images, labels } = this.loader.load(epoch, index, order);
+    return { images, labels };
   }
 
   /** All batches of an epoch, in its shuffled order. */
   *epoch(epoch: number): Generator<{ images: Tensor; labels: Tensor; index: number }> {
-    const order = this.order(epoch);
-    for (let i = 0; i < this.perEpoch; i++) yield { ...this.load(epoch, i, order), index: i };
+    for (const { images, labels, index } of this.loader.epoch(epoch)) yield { images, labels, index };
   }
 
   dispose(): void {
-    this.images.dispose();
-    this.labels.dispose();
+    this.loader.dispose();
   }
 }

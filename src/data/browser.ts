@@ -2,4 +2,5 @@
 // device batches, the CycleGAN domains. The Node entry (src/data/index.ts) adds the dataset files.
 export { MNIST_SPLIT_SEED, seededPermutation, subset, mnistFromDigitArrays, splitMnist, type ImageSet, type Split } from './mnist_split.ts';
 export { Batches } from './batches.ts';
+export { TensorDataset, DataLoader, type Field, type DataLoaderOptions, type Batch } from './loader.ts';
 export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';

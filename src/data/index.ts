@@ -1,5 +1,6 @@
-// Datasets (Node): IDX reader, MNIST and Fashion-MNIST loaders, shuffled device batches.
+// Datasets: TensorDataset and DataLoader (browser-safe), the IDX reader, MNIST and Fashion-MNIST loaders (Node), shuffled device batches.
 export { parseIdx, readIdx, type IdxArray } from './idx.ts';
 export { loadMnist, loadMnistAll, loadFashionMnist, seededPermutation, MNIST_SPLIT_SEED, FASHION_DIR, type ImageSet, type Split } from './datasets.ts';
 export { Batches } from './batches.ts';
+export { TensorDataset, DataLoader, type Field, type DataLoaderOptions, type Batch } from './loader.ts';
 export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';

@@ -3,4 +3,4 @@
 // as SVG text. `wgpu-gen/io` in Node adds the files (src/io/node.ts).
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './safetensors.ts';
 export { checkpointTensors, restoreCheckpoint } from './checkpoint.ts';
-export { lossCurveSvg, type Series } from './plot.ts';
+export { lossCurveSvg, scatterSvg, niceTicks, type Series } from './plot.ts';

@@ -93,6 +93,10 @@ export abstract class Optimizer {
   protected abstract validate(): void;
   /** The kernel's spec for this step (read at every call of a compiled step). */
   protected abstract spec(): OptimSpec;
+  /** The learning rate the next step uses. */
+  get lr(): number {
+    return this.spec().lr;
+  }
   /** The two state tensors of parameter p's kernel (unused ones are dummies). */
   protected abstract kernelSlots(p: Tensor): [Tensor, Tensor];
 

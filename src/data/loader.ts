@@ -1,0 +1,164 @@
+// Datasets and loaders in PyTorch's manner (torch.utils.data: TensorDataset, DataLoader), over typed
+// arrays on the host. Each epoch's order is a Philox permutation of (seed, epoch), so a run and its
+// resumed continuation draw the same batches; each batch is copied into device tensors that the loader
+// keeps and reuses (one set for full batches, one for a short last batch), so training allocates
+// nothing per batch. Browser-safe.
+
+import { Tensor, keep } from '../tensor.ts';
+import { zeros } from '../ops/creation.ts';
+import { getBackend } from '../backend/registry.ts';
+import type { Backend } from '../backend/backend.ts';
+import { fmtShape } from '../shape.ts';
+import { seededPermutation } from './mnist_split.ts';
+
+/** One field of a dataset: n items of `itemShape`, row-major (item i is data[i * size .. (i + 1) * size)). */
+export interface Field {
+  data: Float32Array;
+  itemShape: number[];
+}
+
+/**
+ * A map-style dataset of named fields of equal length (PyTorch's TensorDataset): item i is row i of
+ * every field, e.g. { images: [n, 1, 28, 28], labels: [n] }.
+ */
+export class TensorDataset<K extends string = string> {
+  readonly length: number;
+  readonly fields: Readonly<Record<K, Field>>;
+
+  constructor(fields: Record<K, Field>) {
+    const entries = Object.entries(fields) as [K, Field][];
+    if (!entries.length) throw new Error('TensorDataset: at least one field is needed');
+    let n = -1;
+    for (const [name, f] of entries) {
+      const size = f.itemShape.reduce((a, c) => a * c, 1);
+      if (!f.itemShape.every((d) => Number.isInteger(d) && d >= 1) || f.data.length % size !== 0) {
+        throw new Error(`TensorDataset: field '${name}' has ${f.data.length} values, not a whole number of items of ${fmtShape(f.itemShape)}`);
+      }
+      const m = f.data.length / size;
+      if (n >= 0 && m !== n) throw new Error(`TensorDataset: field '${name}' has ${m} items, the others ${n}`);
+      n = m;
+    }
+    this.length = n;
+    this.fields = fields;
+  }
+
+  /** Item i: a view of each field's row. */
+  item(i: number): Record<K, Float32Array> {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new Error(`TensorDataset: item ${i} is out of range (0..${this.length - 1})`);
+    const out = {} as Record<K, Float32Array>;
+    for (const [name, f] of Object.entries(this.fields) as [K, Field][]) {
+      const size = f.data.length / this.length;
+      out[name] = f.data.subarray(i * size, (i + 1) * size);
+    }
+    return out;
+  }
+}
+
+export interface DataLoaderOptions<K extends string> {
+  batchSize: number;
+  /** A new Philox permutation each epoch (default true); false: the dataset's order. */
+  shuffle?: boolean;
+  /** The permutations' seed (default 0). */
+  seed?: number;
+  /** Drop the last batch when it is short (default false, as PyTorch). */
+  dropLast?: boolean;
+  /**
+   * Applied to each batch on the host before it is uploaded, in place (normalization, augmentation):
+   * the batch's fields ([rows, ...itemShape] each) and the dataset indices of its rows.
+   */
+  transform?: (batch: Record<K, Float32Array>, indices: Uint32Array) => void;
+  backend?: Backend;
+}
+
+/** A batch: a device tensor per field, [rows, ...itemShape]; `index` its position in the epoch. */
+export type Batch<K extends string> = Record<K, Tensor> & { index: number };
+
+/** Shuffled mini-batches of a TensorDataset as device tensors (PyTorch's DataLoader). */
+export class DataLoader<K extends string = string> {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly dropLast: boolean;
+  /** Batches per epoch. */
+  readonly length: number;
+  private readonly backend: Backend;
+  private readonly transform: DataLoaderOptions<K>['transform'];
+  /** Host staging and device tensors, by batch size (full, and the short last batch). */
+  private readonly slots = new Map<number, { host: Record<K, Float32Array>; device: Record<K, Tensor> }>();
+  private epochs = 0;
+  private disposed = false;
+
+  constructor(readonly dataset: TensorDataset<K>, o: DataLoaderOptions<K>) {
+    const n = dataset.length;
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`DataLoader: batch size ${o.batchSize} must be a positive integer`);
+    this.batchSize = o.batchSize;
+    this.shuffle = o.shuffle ?? true;
+    this.seed = o.seed ?? 0;
+    this.dropLast = o.dropLast ?? false;
+    if (this.dropLast && o.batchSize > n) {
+      throw new Error(`DataLoader: batch size ${o.batchSize} with dropLast leaves no batch of a dataset of ${n} items`);
+    }
+    this.length = this.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
+    this.backend = o.backend ?? getBackend();
+    this.transform = o.transform;
+  }
+
+  /** The item order of an epoch (a Philox permutation of (seed, epoch), or the identity). */
+  order(epoch: number): Uint32Array {
+    const n = this.dataset.length;
+    return this.shuffle ? seededPermutation(n, (this.seed * 1000003 + epoch) >>> 0) : Uint32Array.from({ length: n }, (_, i) => i);
+  }
+
+  /**
+   * Batch `index` of `epoch` in the loader's device tensors (the same tensors for every batch of its
+   * size: read or copy them before loading the next).
+   */
+  load(epoch: number, index: number, order: Uint32Array = this.order(epoch)): Batch<K> {
+    if (this.disposed) throw new Error('DataLoader: used after dispose()');
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new Error(`DataLoader: batch ${index} is out of range (0..${this.length - 1})`);
+    const start = index * this.batchSize;
+    const rows = Math.min(this.batchSize, this.dataset.length - start);
+    const slot = this.slot(rows);
+    const indices = order.subarray(start, start + rows);
+    for (const [name, f] of Object.entries(this.dataset.fields) as [K, Field][]) {
+      const size = f.data.length / this.dataset.length;
+      const host = slot.host[name];
+      for (let r = 0; r < rows; r++) host.set(f.data.subarray(indices[r] * size, (indices[r] + 1) * size), r * size);
+    }
+    this.transform?.(slot.host, indices);
+    for (const name of Object.keys(slot.host) as K[]) this.backend.write(slot.device[name].storage, slot.host[name]);
+    return { ...slot.device, index } as Batch<K>;
+  }
+
+  /** The batches of one epoch, in its order. */
+  *epoch(epoch: number): Generator<Batch<K>> {
+    const order = this.order(epoch);
+    for (let i = 0; i < this.length; i++) yield this.load(epoch, i, order);
+  }
+
+  /** Iterating the loader runs its next epoch (0, 1, ... as a PyTorch DataLoader reshuffles each time). */
+  [Symbol.iterator](): Generator<Batch<K>> {
+    return this.epoch(this.epochs++);
+  }
+
+  private slot(rows: number) {
+    let s = this.slots.get(rows);
+    if (!s) {
+      const host = {} as Record<K, Float32Array>, device = {} as Record<K, Tensor>;
+      for (const [name, f] of Object.entries(this.dataset.fields) as [K, Field][]) {
+        host[name] = new Float32Array(rows * (f.data.length / this.dataset.length));
+        device[name] = keep(zeros([rows, ...f.itemShape], { backend: this.backend }));
+      }
+      s = { host, device };
+      this.slots.set(rows, s);
+    }
+    return s;
+  }
+
+  /** Frees the device tensors. */
+  dispose(): void {
+    for (const s of this.slots.values()) for (const t of Object.values(s.device) as Tensor[]) t.dispose();
+    this.slots.clear();
+    this.disposed = true;
+  }
+}
