@@ -3,8 +3,8 @@
 // dcgan, cyclegan) and `config` (JSON of the constructor options), so a file downloaded here loads in
 // `npm run train` and a CLI checkpoint loads here.
 
-import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/safetensors.ts';
+import { checkpointTensors, restoreCheckpoint } from '../src/io/index.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/index.ts';
 import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
 import type { Trainer } from './trainer.ts';
 

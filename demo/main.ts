@@ -11,6 +11,7 @@ import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type Mod
 import { Serial, Trainer } from './trainer.ts';
 import { drawLossCharts } from './draw.ts';
 import { checkpointBytes, parseCheckpoint, restoreInto, type ParsedCheckpoint } from './checkpoint.ts';
+import { downloadBytes } from '../src/io/index.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -203,15 +204,9 @@ async function downloadCheckpoint(): Promise<void> {
   if (!trainer) return;
   const t = trainer;
   const bytes = await serial.run(() => checkpointBytes(adapter, t));
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `${adapter.id}-step${t.step}.safetensors`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  say(`Downloaded ${a.download}: \`npm run train -- eval ${adapter.id} --ckpt ${a.download}\` evaluates it, \`sample\` draws from it, \`--resume\` continues it; or load it back here.`, 'ok');
+  const name = `${adapter.id}-step${t.step}.safetensors`;
+  downloadBytes(bytes, name);
+  say(`Downloaded ${name}: \`npm run train -- eval ${adapter.id} --ckpt ${name}\` evaluates it, \`sample\` draws from it, \`--resume\` continues it; or load it back here.`, 'ok');
 }
 
 function showProfile(rows: KernelStats[], steps: number): void {

@@ -1,9 +1,9 @@
 // The demo's training images: shuffled epochs over an image set (src/data's Batches, the CLI's
 // shuffles), rebuilt when the page's batch size changes.
 
-import { Batches } from '../src/data/batches.ts';
-import type { ImageSet } from '../src/data/mnist_split.ts';
-import type { Backend } from '../src/backend/backend.ts';
+import { Batches } from '../src/data/browser.ts';
+import type { ImageSet } from '../src/data/browser.ts';
+import type { Backend } from '../src/index.ts';
 import type { Tensor } from '../src/index.ts';
 
 export class ImageStream {

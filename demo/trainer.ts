@@ -11,9 +11,8 @@
 // traced once, then its recorded kernels replayed; the same numbers up to the order fused reductions
 // sum in) unless the page's "Compiled step" box is cleared.
 
-import { Generator, backendInfo, compile, kernelChoices, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
-import type { TrainBatch } from '../src/models/model.ts';
-import { Adam, SGD } from '../src/nn/optim.ts';
+import { Generator, backendInfo, compile, kernelChoices, nn, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
+import type { TrainBatch } from '../src/models/index.ts';
 import type { LiveModel } from './adapters.ts';
 import type { LossHistory } from './draw.ts';
 
@@ -101,7 +100,7 @@ export class Trainer {
     if (!(lr > 0)) throw new Error(`learning rate must be positive, got ${lr}`);
     this.lr = lr;
     for (const opt of this.live.model.optimizers()) {
-      if (opt instanceof Adam || opt instanceof SGD) opt.o.lr = lr;
+      if (opt instanceof nn.Adam || opt instanceof nn.SGD) opt.o.lr = lr;
     }
   }
 

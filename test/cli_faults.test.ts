@@ -99,7 +99,7 @@ describe('the training CLI under faults', () => {
       child.kill('SIGKILL');
     }
     expect(output).toMatch(/stopped by SIGTERM; the last checkpoint \(if any\) is intact/);
-    expect(readdirSync(dir)).toEqual(['metrics.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual(['metrics.jsonl', 'steps.jsonl']);
   }, 60_000);
 
   it('a failing checkpoint write names the file, removes its temporary file and leaves no metrics row', () => {

@@ -5,19 +5,13 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
-import { MlpVAE, ConvVAE, type VAE } from '../models/vae.ts';
-import { MlpGAN, RING_STEPS, ringBatch, modeCoverage } from '../models/gan.ts';
-import { DCGAN } from '../models/dcgan.ts';
-import { Classifier } from '../models/classifier.ts';
-import { CycleGAN, translationError } from '../models/cyclegan.ts';
-import { gaussianStats, frechetDistance } from '../models/frechet.ts';
-import type { Trainable, TrainBatch } from '../models/model.ts';
+// The library through its public entry points, as a user's script would use it.
+import {
+  MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, ringBatch, modeCoverage, DCGAN, Classifier, CycleGAN, translationError,
+  gaussianStats, frechetDistance, type Trainable, type TrainBatch,
+} from '../models/index.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
-import { loadSafetensors, writeFileAtomic } from '../io/safetensors_file.ts';
-import { scatterSvg } from '../io/plot.ts';
-import type { NamedArray } from '../io/safetensors.ts';
-import { restoreCheckpoint } from '../io/checkpoint.ts';
-import { writeImageGrid, writeScatter } from '../io/png.ts';
+import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
 
 export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier'] as const;
 export type ModelName = (typeof MODELS)[number];

@@ -23,11 +23,11 @@ import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
 import { optionalPackage } from '../optional.ts';
 import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
-import { saveSafetensors, loadSafetensors, fsErrorMessage, processAlive, removeOrphanTemps, writeFileAtomic, writeLossCurves } from '../io/safetensors_file.ts';
-import { checkpointTensors, restoreCheckpoint } from '../io/checkpoint.ts';
-import type { Series } from '../io/plot.ts';
+import { saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, type Series } from '../io/node.ts';
+import type { TrainBatch } from '../models/index.ts';
+// The CLI's own internals (not the library's API): file-system messages and locks, the tuner's variant names.
+import { fsErrorMessage, processAlive, removeOrphanTemps } from '../io/safetensors_file.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
-import type { TrainBatch } from '../models/model.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;

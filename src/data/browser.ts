@@ -4,3 +4,4 @@ export { MNIST_SPLIT_SEED, seededPermutation, subset, mnistFromDigitArrays, spli
 export { Batches } from './batches.ts';
 export { TensorDataset, DataLoader, type Field, type DataLoaderOptions, type Batch } from './loader.ts';
 export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';
+export { encodeMnistAsset, decodeMnistAsset, loadMnistAsset } from './mnist_asset.ts';

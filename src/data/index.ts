@@ -1,6 +1,7 @@
 // Datasets: TensorDataset and DataLoader (browser-safe), the IDX reader, MNIST and Fashion-MNIST loaders (Node), shuffled device batches.
 export { parseIdx, readIdx, type IdxArray } from './idx.ts';
-export { loadMnist, loadMnistAll, loadFashionMnist, seededPermutation, MNIST_SPLIT_SEED, FASHION_DIR, type ImageSet, type Split } from './datasets.ts';
+export { loadMnist, loadMnistAll, loadFashionMnist, mnistAsset, seededPermutation, MNIST_SPLIT_SEED, FASHION_DIR, type ImageSet, type Split } from './datasets.ts';
 export { Batches } from './batches.ts';
 export { TensorDataset, DataLoader, type Field, type DataLoaderOptions, type Batch } from './loader.ts';
 export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';
+export { encodeMnistAsset, decodeMnistAsset, loadMnistAsset } from './mnist_asset.ts';

@@ -1,7 +1,7 @@
 // MNIST's fixed train/test split, browser-safe (no Node imports): the image-set types, the seeded
 // Philox permutation and the split itself. The Node loader (datasets.ts, the npm package read with
-// require) and the browser loader (mnist_web.ts, the same JSON fetched through Vite) both end here, so
-// the demo trains on exactly the 9,000 images the CLI trains on.
+// require) and the browser loader (mnist_asset.ts, the same digits as one binary asset) both end here,
+// so the demo trains on exactly the 9,000 images the CLI trains on.
 
 import { philox4x32, uniformFromBits } from '../random/philox.ts';
 

@@ -1,6 +1,9 @@
 // Saving and loading, in the browser and in Node: safetensors bytes (the format PyTorch's `safetensors`
-// reads), a model's and its optimizers' state as named arrays (the CLI's checkpoint format), loss curves
-// as SVG text. `wgpu-gen/io` in Node adds the files (src/io/node.ts).
+// reads), a model's and its optimizers' state as named arrays (the CLI's checkpoint format; without
+// optimizers, the weights alone, for sharing), charts as SVG text, and the browser's ways to keep
+// bytes (downloads, picked files, IndexedDB: src/io/browser.ts, which touch the DOM only when called).
+// `wgpu-gen/io` in Node adds the files (src/io/node.ts).
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './safetensors.ts';
 export { checkpointTensors, restoreCheckpoint } from './checkpoint.ts';
 export { lossCurveSvg, scatterSvg, niceTicks, type Series } from './plot.ts';
+export { downloadBytes, readSafetensorsFile, pickFile, saveToIndexedDB, loadFromIndexedDB, listIndexedDB, deleteFromIndexedDB } from './browser.ts';
