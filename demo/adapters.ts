@@ -12,7 +12,7 @@ import { MlpGAN, RING_STEPS, modeCoverage, ringBatch, ringCentres } from '../src
 import { DCGAN } from '../src/models/index.ts';
 import { CycleGAN } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
-import { PALETTE, drawAxes, drawImageGrid, drawPoints, planeMapper } from './draw.ts';
+import { PALETTE, drawAxes, drawAxisLabels, drawImageGrid, drawLegend, drawPoints, planeMapper } from './draw.ts';
 import { ImageStream } from './stream.ts';
 
 export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan';
@@ -349,6 +349,8 @@ const gan: ModelAdapter = {
         }
         drawPoints(plot, real, RING_RANGE, 'rgba(31,119,180,0.9)', 3);
         drawPoints(plot, pts, RING_RANGE, 'rgba(214,39,40,0.85)', 2.5);
+        drawAxisLabels(plot, RING_RANGE);
+        drawLegend(plot, [{ name: 'real (the 8-Gaussian ring)', color: 'rgba(31,119,180,0.9)' }, { name: 'generated', color: 'rgba(214,39,40,0.85)' }]);
         // The quality run's metric, at 1,000 samples: a mode counts with >= 1% of them within 0.06.
         const cov = modeCoverage(pts, 8, 2, 0.06, 10);
         caption.textContent = `modes covered: ${cov.covered} of 8 (samples per mode: ${cov.perMode.join(', ')}); ` +

@@ -3,6 +3,8 @@
 // from the device once per refresh. Images are drawn at their native resolution and scaled up by CSS
 // (image-rendering: pixelated), so a canvas's pixels are exactly the model's output.
 
+import { niceTicks } from '../src/io/index.ts';
+
 /** Grayscale images (values in [0, 1], row-major h x w each) as a grid with 1-pixel gaps. */
 export function drawImageGrid(
   canvas: HTMLCanvasElement,
@@ -98,37 +100,95 @@ const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1
 
 /**
  * One small chart per loss term, side by side, each on its own scale (a VAE's KL is a few nats next to
- * a reconstruction term of a hundred): step on x, the term's value on y, its latest value in the title.
+ * a reconstruction term of a hundred): step on x, the term's value on y, round ticks on both axes with
+ * grid lines (niceTicks, as the CLI's loss.svg), its latest value in the title; a single point is a dot.
  */
 export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string[], h: LossHistory): void {
   const ctx = canvas.getContext('2d')!;
   const W = canvas.width, H = canvas.height;
   ctx.clearRect(0, 0, W, H);
   ctx.font = '11px system-ui, sans-serif';
-  const cw = W / names.length, pad = { l: 42, r: 8, t: 16, b: 18 };
+  const cw = W / names.length, pad = { l: 46, r: 10, t: 16, b: 28 };
   names.forEach((name, i) => {
     const x0 = i * cw + pad.l, x1 = (i + 1) * cw - pad.r, y0 = pad.t, y1 = H - pad.b;
     const pts = downsample(h, i, Math.max(2, Math.floor(x1 - x0)));
     ctx.fillStyle = '#222';
+    ctx.textAlign = 'left';
     const last = h.values.at(-1)?.[i];
     ctx.fillText(`${name}${last === undefined ? '' : ` = ${fmt(last)}`}`, x0, 11);
     ctx.strokeStyle = '#ccc';
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     if (pts.length === 0) return;
     let lo = Math.min(...pts.map((p) => p[1])), hi = Math.max(...pts.map((p) => p[1]));
-    if (hi - lo < 1e-9) (lo -= 0.5, hi += 0.5);
-    const s0 = pts[0][0], s1 = Math.max(pts.at(-1)![0], s0 + 1);
+    if (hi - lo < 1e-9) (lo -= Math.max(0.5, Math.abs(lo) * 0.1), hi += Math.max(0.5, Math.abs(hi) * 0.1));
+    let s0 = pts[0][0], s1 = pts.at(-1)![0];
+    if (s1 - s0 < 1) (s0 -= 1, s1 += 1);
     const X = (s: number) => x0 + ((s - s0) / (s1 - s0)) * (x1 - x0);
     const Y = (v: number) => y1 - ((v - lo) / (hi - lo)) * (y1 - y0);
     ctx.fillStyle = '#666';
-    ctx.fillText(fmt(hi), i * cw + 2, y0 + 9);
-    ctx.fillText(fmt(lo), i * cw + 2, y1);
-    ctx.fillText(`step ${Math.round(s1)}`, x1 - 60, H - 4);
+    ctx.strokeStyle = '#eee';
+    ctx.textAlign = 'right';
+    for (const v of niceTicks(lo, hi, 4)) {
+      ctx.beginPath();
+      ctx.moveTo(x0, Y(v)), ctx.lineTo(x1, Y(v));
+      ctx.stroke();
+      ctx.fillText(fmt(v), x0 - 4, Y(v) + 4);
+    }
+    ctx.textAlign = 'center';
+    for (const s of niceTicks(s0, s1, 4)) {
+      ctx.beginPath();
+      ctx.moveTo(X(s), y0), ctx.lineTo(X(s), y1);
+      ctx.stroke();
+      ctx.fillText(String(s), X(s), y1 + 12);
+    }
+    ctx.fillText('step', (x0 + x1) / 2, H - 3);
+    ctx.textAlign = 'left';
     ctx.strokeStyle = PALETTE[i % PALETTE.length];
+    ctx.fillStyle = PALETTE[i % PALETTE.length];
     ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    pts.forEach(([s, v], k) => (k ? ctx.lineTo(X(s), Y(v)) : ctx.moveTo(X(s), Y(v))));
-    ctx.stroke();
+    if (pts.length === 1) {
+      ctx.beginPath();
+      ctx.arc(X(pts[0][0]), Y(pts[0][1]), 3, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.beginPath();
+      pts.forEach(([s, v], k) => (k ? ctx.lineTo(X(s), Y(v)) : ctx.moveTo(X(s), Y(v))));
+      ctx.stroke();
+    }
+    ctx.lineWidth = 1;
   });
 }
 
+/** Tick labels at the unit grid's lines of a plane (drawAxes), beside its axes. */
+export function drawAxisLabels(canvas: HTMLCanvasElement, range: number): void {
+  const ctx = canvas.getContext('2d')!;
+  const { toPx } = planeMapper(canvas, range);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#777';
+  for (let v = -Math.floor(range); v <= range; v++) {
+    if (v === 0) continue;
+    const [x, oy] = toPx(v, 0), [ox, y] = toPx(0, v);
+    ctx.textAlign = 'center';
+    ctx.fillText(String(v), x, oy + 13);
+    ctx.textAlign = 'left';
+    ctx.fillText(String(v), ox + 4, y + 4);
+  }
+}
+
+/** A legend in a plane's top-left corner: a dot of each colour and its name. */
+export function drawLegend(canvas: HTMLCanvasElement, entries: { name: string; color: string }[]): void {
+  const ctx = canvas.getContext('2d')!;
+  ctx.font = '12px system-ui, sans-serif';
+  const w = 24 + Math.max(...entries.map((e) => ctx.measureText(e.name).width));
+  ctx.fillStyle = 'rgba(255,255,255,0.85)';
+  ctx.fillRect(6, 6, w + 8, 8 + 18 * entries.length);
+  entries.forEach((e, k) => {
+    ctx.fillStyle = e.color;
+    ctx.beginPath();
+    ctx.arc(18, 19 + 18 * k, 4, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.fillStyle = '#222';
+    ctx.textAlign = 'left';
+    ctx.fillText(e.name, 28, 23 + 18 * k);
+  });
+}

