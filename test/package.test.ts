@@ -31,6 +31,29 @@ function project(name: string, files: Record<string, string>, extra: string[] = 
   return dir;
 }
 
+/**
+ * A consumer's training loop (JavaScript, or TypeScript with `annotation` on the losses array): an MLP
+ * fitting y = sum(x) / 2 with Adam, the losses in `losses`. Needs nn, randn and tidy imported.
+ */
+const trainingLoop = (batch: number, steps: number, annotation: string) => `
+  const model = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 1));
+  const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
+  const x = randn([${batch}, 4]);
+  const y = tidy(() => x.sum(1, true).mul(0.5));
+  const losses${annotation} = [];
+  for (let i = 0; i < ${steps}; i++) {
+    const loss = tidy(() => {
+      const l = model.call(x).sub(y).square().mean();
+      opt.zeroGrad();
+      l.backward();
+      opt.step();
+      return l;
+    });
+    losses.push((await loss.toArray())[0] ?? NaN);
+    loss.dispose();
+  }
+`;
+
 beforeAll(() => {
   const out = execFileSync('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: root, encoding: 'utf8' });
   tarball = join(work, out.trim().split('\n').at(-1)!);
@@ -58,22 +81,7 @@ describe('the installed package', () => {
       const backend = process.argv[2];
       await init({ backend });
       manualSeed(0);
-      const model = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 1));
-      const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
-      const x = randn([64, 4]);
-      const y = tidy(() => x.sum(1, true).mul(0.5));
-      const losses = [];
-      for (let i = 0; i < 60; i++) {
-        const loss = tidy(() => {
-          const l = model.call(x).sub(y).square().mean();
-          opt.zeroGrad();
-          l.backward();
-          opt.step();
-          return l;
-        });
-        losses.push((await loss.toArray())[0]);
-        loss.dispose();
-      }
+      ${trainingLoop(64, 60, '')}
       console.log(JSON.stringify({ first: losses[0], last: losses.at(-1), model: typeof MlpVAE }));
       await shutdown();
     `;
@@ -145,22 +153,7 @@ describe('the installed package', () => {
       async function run(): Promise<void> {
         await init({ backend: 'webgpu' });
         manualSeed(1);
-        const model = new nn.Sequential(new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 1));
-        const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
-        const x = randn([32, 4]);
-        const y = tidy(() => x.sum(1, true).mul(0.5));
-        const losses: number[] = [];
-        for (let i = 0; i < 30; i++) {
-          const loss = tidy(() => {
-            const l = model.call(x).sub(y).square().mean();
-            opt.zeroGrad();
-            l.backward();
-            opt.step();
-            return l;
-          });
-          losses.push((await loss.toArray())[0] ?? NaN);
-          loss.dispose();
-        }
+        ${trainingLoop(32, 30, ': number[]')}
         document.body.dataset.done = JSON.stringify({ first: losses[0], last: losses[losses.length - 1], backend: backendInfo().name });
       }
       run().catch((e: unknown) => { document.body.dataset.done = JSON.stringify({ error: String(e) }); });
