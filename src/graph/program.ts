@@ -25,7 +25,7 @@
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
 import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
-import { contiguousStrides, numel, sameShape } from '../shape.ts';
+import { contiguousStrides, numel } from '../shape.ts';
 import { EFFECTS, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
 import { isSymbolic, type FusedOp, type GemmFusedOp, type GemmPrimitive, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
