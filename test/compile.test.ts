@@ -693,6 +693,48 @@ describe('compile(): elementwise fusion', () => {
   }
 });
 
+describe('compile(): the optimizer step in the gradient\'s kernel', () => {
+  for (const which of ['cpu', 'webgpu'] as const) {
+    it(`${which}: a linear layer's weight update runs in the store of the matmul computing its gradient, as eager mode's`, async () => {
+      const b = which === 'cpu' ? cpu : await fixedGpu();
+      await withBackend(b, async () => {
+        const make = () => {
+          const lin = new nn.Linear(12, 8, { generator: new Generator(3), backend: b });
+          return { lin, opt: new nn.Adam(lin.parameters(), { lr: 0.05 }) };
+        };
+        const x = tensor(randomData(5 * 12, 91), [5, 12], { backend: b });
+        const fn = ({ lin, opt }: ReturnType<typeof make>) => (a: Tensor) => tidy(() => {
+          const l = lin.call(a).tanh().square().mean();
+          opt.zeroGrad();
+          l.backward();
+          opt.step();
+          return l;
+        });
+        const [e, c] = [make(), make()];
+        const eager = fn(e), step = compile(fn(c));
+        for (let i = 0; i < 6; i++) {
+          eager(x).dispose();
+          step(x).dispose();
+          // Each step's weights, bias and moments as eager mode's (bit for bit on the CPU twin).
+          for (const [pe, pc] of [[e.lin.weight, c.lin.weight], [e.lin.bias!, c.lin.bias!]] as const) {
+            const [we, wc] = [await pe.toArray(), await pc.toArray()];
+            if (which === 'cpu') expect(wc).toEqual(we);
+            else we.forEach((v, k) => expect(Math.abs(wc[k] - v), `step ${i} [${k}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
+          }
+        }
+        if (b instanceof WebGPUBackend) {
+          // The weight's step is in the matmul's kernel (fused:matmul+...+adam); the bias's gradient is a
+          // reduction, so its step stays a kernel of its own.
+          const { kernels } = await profile(() => step(x).dispose(), b);
+          expect(kernels.filter((k) => /^fused:matmul\+.*adam$/.test(k.kernel)).reduce((n, k) => n + k.count, 0)).toBe(1);
+          expect(kernels.filter((k) => k.kernel.startsWith('optim:adam')).reduce((n, k) => n + k.count, 0)).toBe(1);
+        }
+        step.dispose();
+      });
+    });
+  }
+});
+
 describe('compile() on WebGPU: recording and replay', () => {
   it('a kernel measurement that finishes after the recording re-records the step', async () => {
     const b = await getGpu();

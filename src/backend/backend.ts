@@ -1,7 +1,7 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, ConvGeom, FiniteCheck, FusedEpilogue, FusedExpr, FusedRead, MatmulSpec, ReduceGeom, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
+import type { BinaryOp, ConvGeom, FiniteCheck, FusedEpilogue, FusedExpr, FusedOptim, FusedRead, MatmulSpec, ReduceGeom, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
 
 export type { Storage };
 
@@ -48,9 +48,10 @@ export interface Backend {
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
   /**
    * Optional (the WebGPU backend): matmul() with `epilogue` applied to each result in the same kernel
-   * (`acc` is the product's element). Without it a fused matmul runs as matmul() then elementwise().
+   * (`acc` is the product's element); `optim`: the result is a parameter's gradient, whose optimizer
+   * update runs in the same store. Without it a fused matmul runs as matmul(), elementwise(), optimStep().
    */
-  matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue): Storage;
+  matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
   /**
    * Optional (the WebGPU backend): conv2d(), conv2dGradInput() or conv2dGradWeight() (`kind`, with their
    * operands in the same order) with `epilogue` applied to each result, in the same kernel where the

@@ -90,6 +90,19 @@ export type OptimSpec =
   | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number };
 
 /**
+ * A parameter's optimizer update run in the store of the kernel that computes its gradient (a compiled
+ * graph's matmul, src/graph/program.ts fuseOptimizer): the update optimStep would run, on the values
+ * the kernel stores.
+ */
+export interface FusedOptim {
+  param: Storage;
+  s1: Storage;
+  s2: Storage;
+  spec: OptimSpec;
+  check?: FiniteCheck;
+}
+
+/**
  * How a fused kernel reads input k at output element i: x[floor(i / div) % mod]. Every element: div 1,
  * mod n; one value: mod 1; a broadcast whose non-1 dims are one block of the output's (a bias [C] over
  * [N, C]: div 1, mod C; [1, C, 1, 1] over [N, C, H, W]: div H*W, mod C): div the size of the dims after it.

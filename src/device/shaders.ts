@@ -27,7 +27,7 @@ export const KERNEL_SOURCES = {
   im2col: ['common', 'conv_params', 'im2col'],
   col2im: ['common', 'conv_params', 'col2im'],
   winograd: ['conv_params', 'winograd'],
-  optim: ['common', 'optim'],
+  optim: ['common', 'optim_ops', 'optim'],
   alu_probe: ['common', 'alu_probe'],
   // Not a kernel: what the fused elementwise kernels (src/backend/webgpu/fused.ts) are written against.
   fused_ops: ['common', 'unary_ops', 'binary_ops'],
@@ -38,6 +38,12 @@ export const KERNEL_SOURCES = {
   epilogue_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_splitk'],
   epilogue_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4'],
   epilogue_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4t'],
+  // The same, for a matmul whose store also runs the optimizer update of the parameter it is the gradient of.
+  optim_matmul_reg: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_reg'],
+  optim_matmul_tiled: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_tiled'],
+  optim_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_splitk'],
+  optim_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4'],
+  optim_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4t'],
   epilogue_conv_reg: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_reg'],
   epilogue_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_tiled'],
   epilogue_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_splitk'],

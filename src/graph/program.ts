@@ -17,6 +17,8 @@
 //                fuseElementwise for the rule of where a kernel ends
 //   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
 //                storage (writeInPlace)
+//   optimizer    a parameter's optimizer step runs in the store of the matmul computing its gradient
+//                (fuseOptimizer)
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
 //
@@ -297,6 +299,73 @@ export function writeInPlace(g: Graph): Graph {
   return { ...g, ops: ops.filter((op): op is Op => op !== null) };
 }
 
+/** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
+const MAX_STORAGE_BINDINGS = 8;
+
+/**
+ * The optimizer in the gradient's kernel: an optimizer step (effect optim) whose gradient a matmul
+ * computes becomes part of that matmul's store (the weights of linear layers: their update needs no
+ * kernel of its own), where that is legal. The update must come after every op that reads the old
+ * parameter or state (a layer's input gradient, g W, often runs after its weight gradient once fusion
+ * has placed it with the activation's backward), so the matmul moves down to just after the last such
+ * op when nothing in between writes what it reads; another parameter's step shares only the flags
+ * buffer, in its own slot. The kernel stays within the storage-buffer limit (the update binds 4 more).
+ * The step's per-call params are still computed where the step was, by a host op, so per-call work
+ * keeps its order.
+ */
+export function fuseOptimizer(g: Graph): Graph {
+  let ops: Op[] = [...g.ops];
+  /** What an op writes: a step its parameter, state and flags; an assign its destination. */
+  const writes = (o: Op): Storage[] =>
+    o.kind === 'effect' ? (o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]])
+      : o.kind === 'gemm_fused' && o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : [];
+  /** What an op reads of a step's state (a step reads its own state; it shares only the flags). */
+  const readsState = (o: Op, state: Storage[]): boolean => {
+    if (o.kind === 'host') return false;
+    const r = o.kind === 'effect' && o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3]]
+      : o.kind === 'gemm_fused' && o.optim ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]] : readsOf(o);
+    return r.some((x) => state.includes(x)) || writes(o).some((x) => state.includes(x));
+  };
+  for (let j = 0; j < ops.length; j++) {
+    const op = ops[j];
+    if (op.kind !== 'effect' || op.effect !== 'optim') continue;
+    const [param, grad, s1, s2] = op.inputs;
+    const i = ops.findIndex((o) => (o.kind === 'gemm_fused' || o.kind === 'prim') && o.out === grad);
+    const p = ops[i];
+    if (!p || !((p.kind === 'gemm_fused' && p.prim === 'matmul') || (p.kind === 'prim' && p.prim === 'matmul'))) continue;
+    const mm: GemmFusedOp = p.kind === 'gemm_fused' ? p : {
+      kind: 'gemm_fused', prim: 'matmul', inputs: p.inputs, xShapes: p.xShapes, params: p.params as Params['matmul'], gemmShape: p.shape,
+      epilogue: null, shape: p.shape, out: p.out,
+    };
+    if (mm.optim || param.length !== grad.length || 3 + (mm.epilogue?.inputs.length ?? 0) + 4 > MAX_STORAGE_BINDINGS) continue;
+    // The last op between the two that reads or writes the parameter or its state: the kernel goes after it.
+    const state = [param, s1, s2];
+    let last = i;
+    for (let k = i + 1; k < j; k++) if (readsState(ops[k], state)) last = k;
+    // Moving down is legal when nothing it passes writes what it reads (its operands, epilogue inputs).
+    const reads = readsOf(mm);
+    if (last > i && ops.slice(i + 1, last + 1).some((o) => writes(o).some((x) => reads.includes(x)))) continue;
+    const cell = op.perCall ? { value: undefined as EffectParams['optim'] | undefined } : null;
+    const fused: GemmFusedOp = { ...mm, epilogue: mm.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim: { inputs: op.inputs, params: op.params as EffectParams['optim'], cell } };
+    const perCall = op.perCall as (() => EffectParams['optim']) | undefined;
+    const next: Op[] = [];
+    ops.forEach((o, k) => {
+      if (k === i) return;
+      if (k === j) {
+        if (perCall && cell) next.push({ kind: 'host', run: () => void (cell.value = perCall()) });
+        return;
+      }
+      next.push(o);
+      if (k === last && last > i) next.push(fused);
+    });
+    if (last === i) next.splice(i, 0, fused);
+    ops = next;
+    // The step's place holds its host op, or the op after it now.
+    if (!(perCall && cell)) j--;
+  }
+  return { ...g, ops };
+}
+
 /** Largest reduction fused (past a chunk the backend reduces in two passes; beyond this, in more). */
 export const MAX_FUSED_REDUCE = 1 << 24;
 
@@ -388,7 +457,7 @@ export class Program {
       for (const c of made) backend.free(c);
       throw e;
     }
-    this.graph = writeInPlace(fuseElementwise(folded.graph));
+    this.graph = fuseOptimizer(writeInPlace(fuseElementwise(folded.graph)));
     const ops = this.graph.ops;
     // The constants the program reads stay bound for its life; the folding's intermediate values go.
     const used = new Set<Storage>([...this.graph.outputs, ...this.graph.pinned]);
@@ -457,7 +526,8 @@ export class Program {
         return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
       }
       if (op.kind === 'gemm_fused') {
-        return `${at} fused:${op.prim}+${fusedOps(op.epilogue!.expr).join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
+        const ops = [...fusedOps(op.epilogue!.expr), ...(op.optim ? [op.optim.params.spec.kind] : [])];
+        return `${at} fused:${[op.prim, ...ops].join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
@@ -499,7 +569,9 @@ export class Program {
       if (!traced) {
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i];
-          if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+          if (((op.kind === 'prim' || op.kind === 'effect') && op.perCall) || (op.kind === 'gemm_fused' && op.optim?.cell)) {
+            rec.patch(i, () => this.runOp(op, i, this.bound));
+          }
         }
       }
       const out = outputs.map((s) => b.empty(s.length));
@@ -601,13 +673,21 @@ export class Program {
   private gemmFused(op: GemmFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
     const be = this.backend;
     const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
+    // The optimizer update in the store: this call's params (or the trace's, on the traced call).
+    const o = op.optim;
+    const op_ = o ? o.cell?.value ?? o.params : null;
+    const [param, , s1, s2, flags] = o?.inputs ?? [];
+    const optim = o && op_ ? { param, s1, s2, spec: op_.spec, ...(op_.check ? { check: { flags, ...op_.check } } : {}) } : undefined;
     if (numel(op.gemmShape) > 0) {
-      if (op.prim === 'matmul' && be.matmulFused) return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi);
-      if (op.prim !== 'matmul' && be.convFused) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi);
+      if (op.prim === 'matmul' && be.matmulFused) return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi, optim);
+      if (op.prim !== 'matmul' && be.convFused && !optim) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi);
     }
     const rule = RULES[op.prim] as Rule<GemmPrimitive>;
     const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.gemmShape, op.xShapes);
-    return this.epilogueAfter(y, epi);
+    const g = this.epilogueAfter(y, epi);
+    // The CPU twin: the step's own backend call, on the gradient just computed (eager mode's numbers).
+    if (o && op_) EFFECTS.optim.run(be, [param, g, s1, s2, flags], op_, o.inputs.map((x) => [x.length]));
+    return g;
   }
 
   /** The epilogue with the values y (freed) as one more input, read element for element. */

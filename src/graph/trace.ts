@@ -92,6 +92,12 @@ export interface GemmFusedOp<P extends GemmPrimitive = GemmPrimitive> {
   /** The primitive's output shape. */
   gemmShape: number[];
   epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
+  /**
+   * The optimizer update of the parameter whose gradient this is, run in the same store (fuseOptimizer
+   * in src/graph/program.ts): the optim effect's storages [param, grad, s1, s2, flags] and params; `cell`
+   * holds a call's params, computed by a host op where the effect was (per-call work keeps its order).
+   */
+  optim?: { inputs: Storage[]; params: EffectParams['optim']; cell: { value: EffectParams['optim'] | undefined } | null };
   shape: number[];
   out: SymbolicStorage;
 }

@@ -87,9 +87,22 @@ export type EpilogueCore = 'matmul_reg' | 'matmul_tiled' | 'matmul_splitk' | 'ma
  * flat element, so a matmul + bias + activation is one kernel. Stores are per element (mm_store) or, for
  * matmul_vec4, per 4 consecutive elements (mm_store4).
  */
-export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }): string {
+/**
+ * The matmul cores' Params (matmul_common.wgsl, matmul_vec4*.wgsl) followed by optim_ops.wgsl's
+ * OptimParams: the one uniform block of a matmul that also runs an optimizer update (its bytes are the
+ * matmul's 8 words, then the update's 16).
+ */
+const OPTIM_MATMUL_PARAMS = 'struct OptimMatmulParams { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32, opt: OptimParams }';
+
+/**
+ * `optim` (matmul cores only): the product is a parameter's gradient, and the store also runs that
+ * parameter's optimizer update on it (optim_ops.wgsl's optim_update, bindings opt_p, opt_s1, opt_s2,
+ * opt_flags after the epilogue's inputs), so the update needs no kernel of its own.
+ */
+export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }, optim = false): string {
   const conv = core.startsWith('conv_');
-  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', 'ConvParams'] : ['a', 'b', 'c', 'params', 'Params'];
+  if (optim && conv) throw new Error('internal: an optimizer update in a convolution\'s store');
+  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', 'ConvParams'] : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
   const m = epi.reads.length;
@@ -105,11 +118,18 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
     `@group(0) @binding(1) var<storage, read> ${b}: array<${operand}>;`,
     `@group(0) @binding(2) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
     ...epi.reads.map((_, k) => `@group(0) @binding(${3 + k}) var<storage, read> e${k}: array<f32>;`),
-    `@group(0) @binding(${3 + m}) var<uniform> ${params}: ${type};`,
+    ...(optim ? [
+      OPTIM_MATMUL_PARAMS,
+      ...['opt_p', 'opt_s1', 'opt_s2'].map((name, k) => `@group(0) @binding(${3 + m + k}) var<storage, read_write> ${name}: array<f32>;`),
+      `@group(0) @binding(${6 + m}) var<storage, read_write> opt_flags: array<atomic<u32>>;`,
+    ] : []),
+    `@group(0) @binding(${optim ? 7 + m : 3 + m}) var<uniform> ${params}: ${type};`,
     four ? 'fn mm_store4(i4: u32, acc: vec4<f32>) {' : 'fn mm_store(i: u32, acc: f32) {',
     ...loads,
     ...lines,
-    four ? `  ${c}[i4] = ${result};` : `  ${c}[i] = ${result}.x;`,
+    four ? `  let g = ${result};` : `  let g = ${result}.x;`,
+    four ? `  ${c}[i4] = g;` : `  ${c}[i] = g;`,
+    ...(optim ? (four ? ['  for (var j = 0u; j < 4u; j = j + 1u) { optim_update(4u * i4 + j, g[j], params.opt); }'] : ['  optim_update(i, g, params.opt);']) : []),
     '}',
   ].join('\n');
 }

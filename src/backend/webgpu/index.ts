@@ -6,7 +6,7 @@ import type { Backend, Recorder, Recording as BackendRecording, Storage } from '
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  fusedOps, withAcc, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  fusedOps, withAcc, type FusedOptim, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
@@ -312,15 +312,29 @@ export class WebGPUBackend implements Backend {
    * same kernel: the variant the tuner chooses for the plain matmul, with its io file generated
    * (fused.ts, epilogueIo).
    */
-  matmulFused(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue): Storage {
-    if (spec.K === 0) return this.epilogueOf(this.matmul(a, b, spec), epilogue);
+  matmulFused(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue, optim?: FusedOptim): Storage {
+    if (spec.K === 0) {
+      const g = this.epilogueOf(this.matmul(a, b, spec), epilogue);
+      if (optim) this.optimStep(optim.param, g, optim.s1, optim.s2, optim.spec, optim.check);
+      return g;
+    }
     const out = this.alloc(spec.batch * spec.M * spec.N);
     const v = chooseMatmul(this.tuner, this.ctx, spec);
     const d = matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec);
-    const ops = fusedOps(epilogue.expr);
+    const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
+    const extra = optim ? [this.buf(optim.param), this.buf(optim.s1), this.buf(optim.s2), optim.check ? this.buf(optim.check.flags) : this.noFlags] : [];
+    let uniforms = d.uniforms!;
+    if (optim) {
+      // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
+      const both = new Uint8Array(uniforms.byteLength + 64);
+      both.set(new Uint8Array(uniforms));
+      both.set(new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)), uniforms.byteLength);
+      uniforms = both.buffer;
+    }
     this.ctx.dispatch({
-      ...d, kernel: `epilogue_matmul_${v}`, source: epilogueIo(`matmul_${v}`, epilogue), label: `fused:matmul+${ops.join('+')}`,
-      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s))], flops: d.flops! + out.length * ops.length,
+      ...d, kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`, source: epilogueIo(`matmul_${v}`, epilogue, !!optim), label: `fused:matmul+${ops.join('+')}`,
+      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...extra], uniforms, flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)),
+      constants: { ...d.constants, ...(optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {}) },
     });
     return out;
   }
@@ -503,17 +517,7 @@ export class WebGPUBackend implements Backend {
 
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
-    const u = new ArrayBuffer(64);
-    const w = new Uint32Array(u), f = new Float32Array(u);
-    w[3] = check ? check.slot : 0xffffffff;
-    f[13] = check?.tag ?? 0;
-    if (o.kind === 'sgd') {
-      w.set([n, o.first ? 1 : 0, o.nesterov ? 1 : 0]);
-      f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
-    } else {
-      w[0] = n;
-      f.set([o.lr, o.weightDecay, 0, 0, o.beta1, o.beta2, o.lr / (1 - o.beta1 ** o.step), Math.sqrt(1 - o.beta2 ** o.step), o.eps], 4);
-    }
+    const u = optimUniforms(n, o, check);
     this.ctx.dispatch({
       kernel: 'optim', label: `optim:${o.kind}`, constants: { OP: o.kind === 'sgd' ? 0 : 1 },
       buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2), check ? this.buf(check.flags) : this.noFlags],
@@ -652,6 +656,22 @@ function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
   if (mode === 0) return [w, x, y];
   if (mode === 1) return [w, y, x];
   return [y, x, w];
+}
+
+/** optim_ops.wgsl's OptimParams (16 words) for an update of n elements. */
+function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffer {
+  const u = new ArrayBuffer(64);
+  const w = new Uint32Array(u), f = new Float32Array(u);
+  w[3] = check ? check.slot : 0xffffffff;
+  f[13] = check?.tag ?? 0;
+  if (o.kind === 'sgd') {
+    w.set([n, o.first ? 1 : 0, o.nesterov ? 1 : 0]);
+    f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
+  } else {
+    w[0] = n;
+    f.set([o.lr, o.weightDecay, 0, 0, o.beta1, o.beta2, o.lr / (1 - o.beta1 ** o.step), Math.sqrt(1 - o.beta2 ** o.step), o.eps], 4);
+  }
+  return u;
 }
 
 const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
