@@ -137,6 +137,40 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
 /** Elements of the tensor a reduction reads (its kept and reduced sizes). */
 const geomSize = (g: ReduceGeom) => [...g.kept, ...g.red].reduce((a, [n]) => a * n, 1);
 
+/** The workgroup design's entry: one 64-invocation workgroup per result `id` (an output or a partial). */
+const workgroupMain = (id: string) => [
+  'const WG: u32 = 64u;',
+  'var<workgroup> sv: array<f32, WG>;',
+  '@compute @workgroup_size(WG)',
+  'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {',
+  `  let ${id} = flat_group(wid, nwg);`,
+  `  let valid = ${id} < params.rows;`,
+];
+/** The tree over the invocations' values in workgroup memory; invocation 0 then runs `store` on sv[0]. */
+const workgroupTree = (store: string) => [
+  '  sv[t] = acc;',
+  '  workgroupBarrier();',
+  '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
+  '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
+  '    workgroupBarrier();',
+  '  }',
+  `  if (t == 0u && valid) { ${store} }`,
+  '}',
+];
+/** The per-invocation design's entry: one invocation per result `id`, 64 to a workgroup. */
+const invocationMain = (id: string) => [
+  'override WG: u32 = 64u;',
+  '@compute @workgroup_size(WG)',
+  'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+  `  let ${id} = flat_index(gid, nwg, WG);`,
+  `  if (${id} >= params.rows) { return; }`,
+];
+/** Four loaded values `v` folded into the four interleaved partial results `acc`, at `indent`. */
+const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
+  indent + (op === 'sum' ? 'acc = acc + v;' : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
+/** The four partial results combined into one (the order the reduce_rows kernel uses). */
+const laneTotal = (op: 'sum' | 'max' | 'min') => (op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))');
+
 /**
  * WGSL for a fused reduction (ReduceGeom): the expression evaluated at each element it reads (its inputs
  * read as their FusedRead says, over the reduced tensor's elements), reduced by sum, max
@@ -205,52 +239,32 @@ export function fusedReduceSource(
     if (perInvocation) {
       return [
         ...head,
-        'override WG: u32 = 64u;',
-        '@compute @workgroup_size(WG)',
-        'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
-        '  let g = flat_index(gid, nwg, WG);',
-        '  if (g >= params.rows) { return; }',
+        ...invocationMain('g'),
         ...range,
         '  var r = start;',
         op === 'sum' ? '  var acc = vec4<f32>(0.0);' : `  var acc = vec4<f32>(load(${at}));`,
         '  for (; r + 4u <= end; r = r + 4u) {',
         `    let v = vec4<f32>(load(${at}), load(${elem('(r + 1u)')}), load(${elem('(r + 2u)')}), load(${elem('(r + 3u)')}));`,
-        op === 'sum' ? '    acc = acc + v;' : '    acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));',
+        foldLanes(op, '    '),
         '  }',
         `  for (; r < end; r = r + 1u) { acc.x = combine(acc.x, load(${at})); }`,
-        op === 'sum' ? '  y[g] = (acc.x + acc.y) + (acc.z + acc.w);' : '  y[g] = combine(combine(acc.x, acc.y), combine(acc.z, acc.w));',
+        `  y[g] = ${laneTotal(op)};`,
         '}',
       ].join('\n');
     }
     return [
       ...head,
-      'const WG: u32 = 64u;',
-      'var<workgroup> sv: array<f32, WG>;',
-      '@compute @workgroup_size(WG)',
-      'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {',
-      '  let g = flat_group(wid, nwg);',
-      '  let valid = g < params.rows;',
+      ...workgroupMain('g'),
       ...range,
       op === 'sum' ? '  var acc = 0.0;' : `  var acc = 0.0;\n  if (valid) { let r = start; acc = load(${at}); }`,
       `  if (valid) { for (var r = start + t; r < end; r = r + WG) { acc = combine(acc, load(${at})); } }`,
-      '  sv[t] = acc;',
-      '  workgroupBarrier();',
-      '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
-      '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
-      '    workgroupBarrier();',
-      '  }',
-      '  if (t == 0u && valid) { y[g] = sv[0]; }',
-      '}',
+      ...workgroupTree('y[g] = sv[0];'),
     ].join('\n');
   }
   if (perInvocation) {
     return [
       ...head,
-      'override WG: u32 = 64u;',
-      '@compute @workgroup_size(WG)',
-      'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
-      '  let o = flat_index(gid, nwg, WG);',
-      '  if (o >= params.rows) { return; }',
+      ...invocationMain('o'),
       '  let b = base_of(o);',
       op === 'sum' ? '  var acc = vec4<f32>(0.0);' : `  var acc = vec4<f32>(load(b));`,
       `  for (var i = 0u; i < ${r0[0]}u; i = i + 1u) {`,
@@ -258,33 +272,21 @@ export function fusedReduceSource(
       '    var j = 0u;',
       `    for (; j + 4u <= ${r1[0]}u; j = j + 4u) {`,
       `      let v = vec4<f32>(load(bi + j * ${r1[1]}u), load(bi + (j + 1u) * ${r1[1]}u), load(bi + (j + 2u) * ${r1[1]}u), load(bi + (j + 3u) * ${r1[1]}u));`,
-      op === 'sum' ? '      acc = acc + v;' : '      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));',
+      foldLanes(op, '      '),
       '    }',
       `    for (; j < ${r1[0]}u; j = j + 1u) { acc.x = combine(acc.x, load(bi + j * ${r1[1]}u)); }`,
       '  }',
-      op === 'sum' ? '  y[o] = finish((acc.x + acc.y) + (acc.z + acc.w), o);' : '  y[o] = finish(combine(combine(acc.x, acc.y), combine(acc.z, acc.w)), o);',
+      `  y[o] = finish(${laneTotal(op)}, o);`,
       '}',
     ].join('\n');
   }
   return [
     ...head,
-    'const WG: u32 = 64u;',
-    'var<workgroup> sv: array<f32, WG>;',
-    '@compute @workgroup_size(WG)',
-    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {',
-    '  let o = flat_group(wid, nwg);',
-    '  let valid = o < params.rows;',
+    ...workgroupMain('o'),
     '  let b = base_of(o);',
     // An invocation without elements holds the first one (max, min) or 0 (sum): neither changes the result.
     op === 'sum' ? '  var acc = 0.0;' : '  var acc = 0.0;\n  if (valid) { acc = load(b); }',
     `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = combine(acc, load(${at})); } }`,
-    '  sv[t] = acc;',
-    '  workgroupBarrier();',
-    '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
-    '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
-    '    workgroupBarrier();',
-    '  }',
-    '  if (t == 0u && valid) { y[o] = finish(sv[0], o); }',
-    '}',
+    ...workgroupTree('y[o] = finish(sv[0], o);'),
   ].join('\n');
 }
