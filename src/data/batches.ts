@@ -23,7 +23,7 @@ export class Batches {
     const dataset = new TensorDataset({ images: { data: set.images, itemShape: [...set.shape] }, labels: { data: Float32Array.from(set.labels), itemShape: [] } });
     this.loader = new DataLoader(dataset, { batchSize, seed, shuffle: true, dropLast: true, backend });
     this.perEpoch = this.loader.length;
-    ({ images: this.images, labels: this.labels } = this.loader.load(0, 0));
+    ({ images: this.images, labels: this.labels } = this.loader.tensors());
   }
 
   /** The permutation of an epoch. */

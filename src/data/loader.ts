@@ -141,6 +141,12 @@ export class DataLoader<K extends string = string> {
     return this.epoch(this.epochs++);
   }
 
+  /** The device tensors that batches of `rows` rows are loaded into (made on first use). */
+  tensors(rows = this.batchSize): Record<K, Tensor> {
+    if (this.disposed) throw new Error('DataLoader: used after dispose()');
+    return this.slot(rows).device;
+  }
+
   private slot(rows: number) {
     let s = this.slots.get(rows);
     if (!s) {
