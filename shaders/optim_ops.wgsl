@@ -1,5 +1,6 @@
-// The optimizer update of one parameter element (optim.wgsl's kernel; a compiled graph's matmul that
-// computes a weight's gradient calls it in its store, src/backend/webgpu/fused.ts epilogueIo), over the
+// The optimizer update of one parameter element (optim.wgsl's kernel; a compiled graph's kernel that
+// computes a parameter's gradient, a matmul, a convolution, a fused reduction or elementwise kernel,
+// calls it in its store, src/backend/webgpu/fused.ts), over the
 // bindings opt_p (the parameter), opt_s1, opt_s2 (its state) and opt_flags (the finite check's flags).
 // Formulas in optim.wgsl's header. In place: element i is read, then written, by one invocation.
 override OP: u32 = 0u;

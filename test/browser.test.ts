@@ -271,14 +271,17 @@ describe('the training demo on WebGPU', () => {
     expect(s.step, 'the warm-up and the 5 profiled steps, nothing more').toBe(before + warmup + 5);
     expect(note).toMatch(/5 steps/);
     // Only the 5 steps' kernels: no trial run of the tuner, each kernel a multiple of 5 times (every
-    // step runs the same kernels), one Adam update per parameter per step: a bias's its own kernel, a
-    // weight's in the store of the matmul computing its gradient (fused:matmul+...+adam). (Before, a
-    // Start during the profile ran 11 steps into it: Adam 100 times, matmul_reg 93.)
+    // step runs the same kernels), one Adam update per parameter per step, each in the store of the
+    // kernel computing its gradient: a weight's matmul (fused:matmul+...+adam), a bias's sum over the
+    // batch (fused:...sum...+adam). (Before, a Start during the profile ran 11 steps into it: Adam 100
+    // times, matmul_reg 93.)
     expect(s.profile.filter((r) => r.kernel.startsWith('tune:')), 'no tuner trials').toEqual([]);
     expect(s.profile.filter((r) => r.count % 5 !== 0).map((r) => `${r.kernel} x${r.count}`), 'kernels not run once per step').toEqual([]);
-    const adam = s.profile.filter((r) => r.kernel === 'optim:adam' || /^fused:matmul\+.*adam$/.test(r.kernel));
-    expect(adam.reduce((n, r) => n + r.count, 0), 'one Adam update per parameter per step').toBe(5 * 10);
-    expect(adam.find((r) => r.kernel === 'optim:adam')?.count, 'the biases\' own Adam kernels').toBe(5 * 5);
+    const adam = s.profile.filter((r) => r.kernel === 'optim:adam' || /^fused:.*\+adam$/.test(r.kernel));
+    const count = (rows: typeof adam) => rows.reduce((n, r) => n + r.count, 0);
+    expect(count(adam), 'one Adam update per parameter per step').toBe(5 * 10);
+    expect(count(adam.filter((r) => /^fused:matmul\+/.test(r.kernel))), 'the weights\' updates in their matmuls').toBe(5 * 5);
+    expect(count(adam.filter((r) => /^fused:.*sum.*\+adam$/.test(r.kernel))), 'the biases\' updates in their sums').toBe(5 * 5);
     const mm = s.profile.filter((r) => r.kernel.startsWith('matmul_'));
     expect(mm.length, 'matmul kernels in the profile').toBeGreaterThan(0);
     expect(s.profile.every((r) => r.totalMs >= 0)).toBe(true);

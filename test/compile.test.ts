@@ -16,6 +16,8 @@ import { Classifier } from '../src/models/classifier.ts';
 import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+import { OPTIM_CONV_PARAMS } from '../src/backend/webgpu/fused.ts';
+import { loadKernelSources } from '../src/device/shaders.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
 
 interface Setup {
@@ -695,44 +697,67 @@ describe('compile(): elementwise fusion', () => {
 
 describe('compile(): the optimizer step in the gradient\'s kernel', () => {
   for (const which of ['cpu', 'webgpu'] as const) {
-    it(`${which}: a linear layer's weight update runs in the store of the matmul computing its gradient, as eager mode's`, async () => {
+    it(`${which}: each parameter's update runs in the store of the kernel computing its gradient (matmul, convolution, reduction, elementwise), as eager mode's`, async () => {
       const b = which === 'cpu' ? cpu : await fixedGpu();
       await withBackend(b, async () => {
+        // A convolution (weight: its weight gradient; bias: a sum over the batch), a linear layer (a
+        // matmul; a sum), and a free parameter p used twice, whose gradient is the sum of two elementwise
+        // terms (an elementwise kernel). Adam for the layers, SGD with Nesterov momentum for p (both update formulas).
         const make = () => {
-          const lin = new nn.Linear(12, 8, { generator: new Generator(3), backend: b });
-          return { lin, opt: new nn.Adam(lin.parameters(), { lr: 0.05 }) };
+          const conv = new nn.Conv2d(2, 3, 3, { generator: new Generator(3), backend: b });
+          const lin = new nn.Linear(3 * 5 * 3, 4, { generator: new Generator(4), backend: b });
+          const p = tensor(randomData(7 * 4, 5), [7, 4], { backend: b, requiresGrad: true });
+          const opts = [new nn.Adam([...conv.parameters(), ...lin.parameters()], { lr: 0.05 }), new nn.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true })];
+          return { conv, lin, p, opts };
         };
-        const x = tensor(randomData(5 * 12, 91), [5, 12], { backend: b });
-        const fn = ({ lin, opt }: ReturnType<typeof make>) => (a: Tensor) => tidy(() => {
-          const l = lin.call(a).tanh().square().mean();
-          opt.zeroGrad();
+        const x = tensor(randomData(7 * 2 * 7 * 5, 91), [7, 2, 7, 5], { backend: b });
+        const fn = ({ conv, lin, p, opts }: ReturnType<typeof make>) => (a: Tensor) => tidy(() => {
+          const y = lin.call(conv.call(a).leakyRelu(0.2).reshape([7, 45]));
+          const l = y.add(p).tanh().add(y.sub(p).relu()).square().mean();
+          for (const o of opts) o.zeroGrad();
           l.backward();
-          opt.step();
+          for (const o of opts) o.step();
           return l;
         });
         const [e, c] = [make(), make()];
         const eager = fn(e), step = compile(fn(c));
+        const params = (m: ReturnType<typeof make>) => [m.conv.weight, m.conv.bias!, m.lin.weight, m.lin.bias!, m.p];
         for (let i = 0; i < 6; i++) {
           eager(x).dispose();
           step(x).dispose();
-          // Each step's weights, bias and moments as eager mode's (bit for bit on the CPU twin).
-          for (const [pe, pc] of [[e.lin.weight, c.lin.weight], [e.lin.bias!, c.lin.bias!]] as const) {
-            const [we, wc] = [await pe.toArray(), await pc.toArray()];
+          // Each step's parameters as eager mode's (bit for bit on the CPU twin).
+          for (const [k, pe] of params(e).entries()) {
+            const [we, wc] = [await pe.toArray(), await params(c)[k].toArray()];
             if (which === 'cpu') expect(wc).toEqual(we);
-            else we.forEach((v, k) => expect(Math.abs(wc[k] - v), `step ${i} [${k}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
+            else we.forEach((v, j) => expect(Math.abs(wc[j] - v), `step ${i} param ${k} [${j}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
           }
         }
         if (b instanceof WebGPUBackend) {
-          // The weight's step is in the matmul's kernel (fused:matmul+...+adam); the bias's gradient is a
-          // reduction, so its step stays a kernel of its own.
+          // No update kernel of its own: each is in the store of the kernel named after what it fused.
           const { kernels } = await profile(() => step(x).dispose(), b);
-          expect(kernels.filter((k) => /^fused:matmul\+.*adam$/.test(k.kernel)).reduce((n, k) => n + k.count, 0)).toBe(1);
-          expect(kernels.filter((k) => k.kernel.startsWith('optim:adam')).reduce((n, k) => n + k.count, 0)).toBe(1);
+          const count = (re: RegExp) => kernels.filter((k) => re.test(k.kernel)).reduce((n, k) => n + k.count, 0);
+          expect(count(/^optim:/)).toBe(0);
+          expect(count(/^fused:conv2d_grad_weight.*\+adam$/)).toBe(1);
+          expect(count(/^fused:matmul.*\+adam$/)).toBe(1);
+          expect(count(/^fused:.*sum.*\+adam$/)).toBe(2);
+          expect(count(/^fused:.*\+sgd$/)).toBe(1);
+          expect(count(/^fused:(?!.*sum)(?!matmul)(?!conv).*\+sgd$/)).toBe(1);
         }
         step.dispose();
       });
     });
   }
+});
+
+describe('the optimizer update in a convolution\'s store', () => {
+  it('binds a uniform struct whose first fields are conv_params.wgsl\'s ConvParams, then OptimParams', async () => {
+    const wgsl = (await loadKernelSources()).get('conv_reg')!;
+    const fields = (body: string) => body.split(',').map((f) => f.trim()).filter(Boolean);
+    const conv = fields(/struct ConvParams \{([^}]*)\}/.exec(wgsl)![1]);
+    const optim = fields(/struct OptimConvParams \{([^}]*)\}/.exec(OPTIM_CONV_PARAMS)![1]);
+    expect(conv.length).toBe(24);
+    expect(optim).toEqual([...conv, 'opt: OptimParams']);
+  });
 });
 
 describe('compile() on WebGPU: recording and replay', () => {
@@ -783,7 +808,8 @@ describe('compile() on WebGPU: recording and replay', () => {
       step({ x }, g).dispose();
       const { kernels } = await profile(() => step({ x }, g).dispose(), b);
       expect(kernels.reduce((n, k) => n + k.count, 0)).toBe(step.stats.dispatches);
-      expect(kernels.some((k) => k.kernel.startsWith('optim:adam'))).toBe(true);
+      // Every parameter's Adam update ran: in its gradient's kernel (fused:...+adam) or one of its own.
+      expect(kernels.filter((k) => k.kernel.endsWith('adam')).reduce((n, k) => n + k.count, 0)).toBe(vae.parameters().length);
       expect(step.stats.bytes).toBeGreaterThan(0);
       expect(step.stats.bytes).toBeLessThanOrEqual(eagerPeak);
       // Between calls the compiled step holds its buffers, and nothing else grows.

@@ -17,7 +17,7 @@ const input = (shape: number[], seed: number) => {
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
 // ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/program.ts, not primitives.)
-type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'recorder' | 'elementwise' | 'reduceFused' | 'matmulFused' | 'convFused' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
+type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'recorder' | 'elementwise' | 'elementwiseOptim' | 'reduceFused' | 'matmulFused' | 'convFused' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
 
 describe('the primitive table', () => {
   it('has a rule (shape, backend call, backward or null) for every primitive, and every backend kernel is reached by one', () => {

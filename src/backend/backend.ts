@@ -29,15 +29,22 @@ export interface Backend {
   /**
    * Optional (the WebGPU backend): a sum, max or min over `geom` of the fused expression `expr` (its
    * inputs read as reads[k] says, over the reduced tensor's elements), then `epilogue` on each result,
-   * in one kernel. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise().
+   * in one kernel; `optim`: the results are a parameter's gradient, whose optimizer update runs in the
+   * same store. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise(),
+   * optimStep().
    */
-  reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage;
+  reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage;
   /**
    * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
    * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
    * must be read element for element (each element is read before it is written).
    */
   elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, out?: Storage): Storage;
+  /**
+   * Optional (the WebGPU backend): elementwise() whose n values are a parameter's gradient, with that
+   * parameter's optimizer update in the same kernel's store. Without it: elementwise(), optimStep().
+   */
+  elementwiseOptim?(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage;
   ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;
   /** Reduces each contiguous row of x viewed as [rows, R]. */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;
@@ -55,9 +62,10 @@ export interface Backend {
   /**
    * Optional (the WebGPU backend): conv2d(), conv2dGradInput() or conv2dGradWeight() (`kind`, with their
    * operands in the same order) with `epilogue` applied to each result, in the same kernel where the
-   * variant the tuner chooses allows it.
+   * variant the tuner chooses allows it; `optim`: the result is a parameter's gradient (a weight's, from
+   * conv2d_grad_weight), whose optimizer update runs in the same store where the epilogue does.
    */
-  convFused?(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue): Storage;
+  convFused?(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
   /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
   /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. */

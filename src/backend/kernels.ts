@@ -91,7 +91,7 @@ export type OptimSpec =
 
 /**
  * A parameter's optimizer update run in the store of the kernel that computes its gradient (a compiled
- * graph's matmul, src/graph/program.ts fuseOptimizer): the update optimStep would run, on the values
+ * graph's fused kernel, src/graph/program.ts fuseOptimizer): the update optimStep would run, on the values
  * the kernel stores.
  */
 export interface FusedOptim {

@@ -31,6 +31,8 @@ export const KERNEL_SOURCES = {
   alu_probe: ['common', 'alu_probe'],
   // Not a kernel: what the fused elementwise kernels (src/backend/webgpu/fused.ts) are written against.
   fused_ops: ['common', 'unary_ops', 'binary_ops'],
+  // The same, for a fused kernel whose store also runs an optimizer update (optim_ops.wgsl).
+  optim_fused_ops: ['common', 'unary_ops', 'binary_ops', 'optim_ops'],
   // Not kernels either: the GEMM cores without their *_io file, with the op functions, to which a fused
   // matmul or conv appends its generated bindings and store (src/backend/webgpu/fused.ts, epilogueIo).
   epilogue_matmul_reg: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_reg'],
@@ -44,6 +46,9 @@ export const KERNEL_SOURCES = {
   optim_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_splitk'],
   optim_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4'],
   optim_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4t'],
+  optim_conv_reg: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_reg'],
+  optim_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_tiled'],
+  optim_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_splitk'],
   epilogue_conv_reg: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_reg'],
   epilogue_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_tiled'],
   epilogue_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_splitk'],

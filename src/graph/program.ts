@@ -17,8 +17,8 @@
 //                fuseElementwise for the rule of where a kernel ends
 //   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
 //                storage (writeInPlace)
-//   optimizer    a parameter's optimizer step runs in the store of the matmul computing its gradient
-//                (fuseOptimizer)
+//   optimizer    a parameter's optimizer step runs in the store of the kernel computing its gradient
+//                (a matmul, a convolution, a fused reduction or elementwise kernel: fuseOptimizer)
 //   liveness     each value is freed right after its last use, so the recording's buffers are reused
 //                in last-use order (its buffers are the step's memory plan)
 //
@@ -26,7 +26,7 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
+import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedOptim, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
 import { contiguousStrides, numel } from '../shape.ts';
 import { EFFECTS, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
@@ -302,14 +302,40 @@ export function writeInPlace(g: Graph): Graph {
 /** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
 const MAX_STORAGE_BINDINGS = 8;
 
+/** A fused kernel that can run an optimizer update in its store (fuseOptimizer). */
+type WithStore = FusedOp | ReduceFusedOp | GemmFusedOp;
+
+/** Storage buffers a fused kernel binds (its inputs, its output), before an optimizer update's 4. */
+function storeBindings(op: WithStore): number {
+  const epi = op.kind === 'fused' ? 0 : op.epilogue?.inputs.length ?? 0;
+  return (op.kind === 'gemm_fused' ? 2 : op.inputs.length) + epi + 1;
+}
+
+/** The op computing `grad` as a fused kernel that can take an optimizer update in its store, or null. */
+function asStore(op: Op): WithStore | null {
+  if (op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') return op;
+  if (op.kind !== 'prim') return null;
+  if (GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
+    return {
+      kind: 'gemm_fused', prim: op.prim as GemmPrimitive, inputs: op.inputs, xShapes: op.xShapes, params: op.params as Params[GemmPrimitive], gemmShape: op.shape,
+      epilogue: null, shape: op.shape, out: op.out,
+    };
+  }
+  return asFused(op);
+}
+
 /**
- * The optimizer in the gradient's kernel: an optimizer step (effect optim) whose gradient a matmul
- * computes becomes part of that matmul's store (the weights of linear layers: their update needs no
- * kernel of its own), where that is legal. The update must come after every op that reads the old
- * parameter or state (a layer's input gradient, g W, often runs after its weight gradient once fusion
- * has placed it with the activation's backward), so the matmul moves down to just after the last such
- * op when nothing in between writes what it reads; another parameter's step shares only the flags
- * buffer, in its own slot. The kernel stays within the storage-buffer limit (the update binds 4 more).
+ * The optimizer in the gradient's kernel: an optimizer step (effect optim) whose gradient a fused kernel
+ * computes (a matmul or a convolution's weight gradient: weights; a fused reduction: biases and
+ * norms' scales, sums over the batch; a fused elementwise kernel: a gradient summed from two uses)
+ * becomes part of that kernel's store, so the update needs no kernel of its own, where that is legal:
+ * - the kernel reads none of the step's storages (an invocation would read a parameter element that
+ *   another one has already updated), and stays within the storage-buffer limit (the update binds 4 more);
+ * - the update must come after every op that reads the old parameter or state (a layer's input
+ *   gradient, g W, often runs after its weight gradient once fusion has placed it with the activation's
+ *   backward), so the kernel moves down to just after the last such op when nothing in between writes
+ *   what it reads or reads what it computes; another parameter's step shares only the flags buffer, in
+ *   its own slot.
  * The step's per-call params are still computed where the step was, by a host op, so per-call work
  * keeps its order.
  */
@@ -318,35 +344,35 @@ export function fuseOptimizer(g: Graph): Graph {
   /** What an op writes: a step its parameter, state and flags; an assign its destination. */
   const writes = (o: Op): Storage[] =>
     o.kind === 'effect' ? (o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]])
-      : o.kind === 'gemm_fused' && o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : [];
-  /** What an op reads of a step's state (a step reads its own state; it shares only the flags). */
-  const readsState = (o: Op, state: Storage[]): boolean => {
+      : o.kind !== 'host' && o.kind !== 'prim' && o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : [];
+  /** Whether an op reads or writes a step's state (a step reads its own state; it shares only the flags). */
+  const touchesState = (o: Op, state: Storage[]): boolean => {
     if (o.kind === 'host') return false;
     const r = o.kind === 'effect' && o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3]]
-      : o.kind === 'gemm_fused' && o.optim ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]] : readsOf(o);
+      : o.kind !== 'effect' && o.kind !== 'prim' && o.optim ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]] : readsOf(o);
     return r.some((x) => state.includes(x)) || writes(o).some((x) => state.includes(x));
   };
   for (let j = 0; j < ops.length; j++) {
     const op = ops[j];
     if (op.kind !== 'effect' || op.effect !== 'optim') continue;
-    const [param, grad, s1, s2] = op.inputs;
-    const i = ops.findIndex((o) => (o.kind === 'gemm_fused' || o.kind === 'prim') && o.out === grad);
-    const p = ops[i];
-    if (!p || !((p.kind === 'gemm_fused' && p.prim === 'matmul') || (p.kind === 'prim' && p.prim === 'matmul'))) continue;
-    const mm: GemmFusedOp = p.kind === 'gemm_fused' ? p : {
-      kind: 'gemm_fused', prim: 'matmul', inputs: p.inputs, xShapes: p.xShapes, params: p.params as Params['matmul'], gemmShape: p.shape,
-      epilogue: null, shape: p.shape, out: p.out,
-    };
-    if (mm.optim || param.length !== grad.length || 3 + (mm.epilogue?.inputs.length ?? 0) + 4 > MAX_STORAGE_BINDINGS) continue;
+    const [param, grad, s1, s2, flags] = op.inputs;
+    const i = ops.findIndex((o) => o.kind !== 'host' && o.kind !== 'effect' && o.out === grad);
+    const k0 = i >= 0 ? asStore(ops[i]) : null;
+    if (!k0 || k0.optim || param.length !== grad.length || storeBindings(k0) + 4 > MAX_STORAGE_BINDINGS) continue;
+    const reads = readsOf(k0);
+    if ([param, s1, s2, flags].some((x) => reads.includes(x))) continue;
     // The last op between the two that reads or writes the parameter or its state: the kernel goes after it.
     const state = [param, s1, s2];
     let last = i;
-    for (let k = i + 1; k < j; k++) if (readsState(ops[k], state)) last = k;
-    // Moving down is legal when nothing it passes writes what it reads (its operands, epilogue inputs).
-    const reads = readsOf(mm);
-    if (last > i && ops.slice(i + 1, last + 1).some((o) => writes(o).some((x) => reads.includes(x)))) continue;
+    for (let k = i + 1; k < j; k++) if (touchesState(ops[k], state)) last = k;
+    // Moving down is legal when nothing it passes writes what it reads or reads what it computes.
+    const passed = ops.slice(i + 1, last + 1);
+    if (passed.some((o) => writes(o).some((x) => reads.includes(x)) || (o.kind !== 'host' && readsOf(o).includes(grad)))) continue;
     const cell = op.perCall ? { value: undefined as EffectParams['optim'] | undefined } : null;
-    const fused: GemmFusedOp = { ...mm, epilogue: mm.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim: { inputs: op.inputs, params: op.params as EffectParams['optim'], cell } };
+    const optim = { inputs: op.inputs, params: op.params as EffectParams['optim'], cell };
+    const fused: WithStore = k0.kind === 'gemm_fused'
+      ? { ...k0, epilogue: k0.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim }
+      : { ...k0, optim };
     const perCall = op.perCall as (() => EffectParams['optim']) | undefined;
     const next: Op[] = [];
     ops.forEach((o, k) => {
@@ -520,13 +546,14 @@ export class Program {
         return `${at} assign_fused:${fusedOps((op.params as EffectParams['assign_fused']).expr).join('+')} ${shape(op.shapes[0])} (${op.inputs.length - 1} inputs)`;
       }
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
-      if (op.kind === 'fused') return `${at} fused:${fusedOps(op.expr).join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
+      const step = op.kind !== 'prim' && op.optim ? [op.optim.params.spec.kind] : [];
+      if (op.kind === 'fused') return `${at} fused:${[...fusedOps(op.expr), ...step].join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
       if (op.kind === 'reduce_fused') {
-        const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : [])];
+        const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : []), ...step];
         return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
       }
       if (op.kind === 'gemm_fused') {
-        const ops = [...fusedOps(op.epilogue!.expr), ...(op.optim ? [op.optim.params.spec.kind] : [])];
+        const ops = [...fusedOps(op.epilogue!.expr), ...step];
         return `${at} fused:${[op.prim, ...ops].join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };
@@ -569,7 +596,7 @@ export class Program {
       if (!traced) {
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i];
-          if (((op.kind === 'prim' || op.kind === 'effect') && op.perCall) || (op.kind === 'gemm_fused' && op.optim?.cell)) {
+          if (((op.kind === 'prim' || op.kind === 'effect') && op.perCall) || ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell)) {
             rec.patch(i, () => this.runOp(op, i, this.bound));
           }
         }
@@ -633,7 +660,12 @@ export class Program {
   /** Op i's backend call, with this call's params where it has per-call ones. */
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
     const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
-    if (op.kind === 'fused') return this.backend.elementwise(op.expr, xs, op.reads, op.n);
+    if (op.kind === 'fused') {
+      const optim = this.optimOf(op);
+      if (!optim) return this.backend.elementwise(op.expr, xs, op.reads, op.n);
+      if (this.backend.elementwiseOptim) return this.backend.elementwiseOptim(op.expr, xs, op.reads, op.n, optim);
+      return this.optimAfter(op, this.backend.elementwise(op.expr, xs, op.reads, op.n));
+    }
     if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') {
       const es = (op.epilogue?.inputs ?? []).map((s) => (isSymbolic(s) ? env.get(s)! : s));
       return op.kind === 'reduce_fused' ? this.reduceFused(op, xs, es) : this.gemmFused(op, xs, es);
@@ -656,14 +688,14 @@ export class Program {
   private reduceFused(op: ReduceFusedOp, xs: Storage[], es: Storage[]): Storage {
     const b = this.backend;
     const epi = op.epilogue;
-    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom, epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined);
+    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom, epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined, this.optimOf(op));
     const n = numel(op.xShape);
     const bare = op.expr.kind === 'input' && op.reads[0].mod === n;
     const x = bare ? xs[0] : b.elementwise(op.expr, xs, op.reads, n);
     const y = (RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage)(
       b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
     if (!bare) b.free(x);
-    return epi ? this.epilogueAfter(y, { ...epi, inputs: es }) : y;
+    return this.optimAfter(op, epi ? this.epilogueAfter(y, { ...epi, inputs: es }) : y);
   }
 
   /**
@@ -673,20 +705,35 @@ export class Program {
   private gemmFused(op: GemmFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
     const be = this.backend;
     const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
-    // The optimizer update in the store: this call's params (or the trace's, on the traced call).
-    const o = op.optim;
-    const op_ = o ? o.cell?.value ?? o.params : null;
-    const [param, , s1, s2, flags] = o?.inputs ?? [];
-    const optim = o && op_ ? { param, s1, s2, spec: op_.spec, ...(op_.check ? { check: { flags, ...op_.check } } : {}) } : undefined;
+    const optim = this.optimOf(op);
     if (numel(op.gemmShape) > 0) {
       if (op.prim === 'matmul' && be.matmulFused) return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi, optim);
-      if (op.prim !== 'matmul' && be.convFused && !optim) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi);
+      if (op.prim !== 'matmul' && be.convFused) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi, optim);
     }
     const rule = RULES[op.prim] as Rule<GemmPrimitive>;
     const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.gemmShape, op.xShapes);
-    const g = this.epilogueAfter(y, epi);
-    // The CPU twin: the step's own backend call, on the gradient just computed (eager mode's numbers).
-    if (o && op_) EFFECTS.optim.run(be, [param, g, s1, s2, flags], op_, o.inputs.map((x) => [x.length]));
+    return this.optimAfter(op, this.epilogueAfter(y, epi));
+  }
+
+  /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
+  private optimOf(op: FusedOp | ReduceFusedOp | GemmFusedOp): FusedOptim | undefined {
+    const o = op.optim;
+    if (!o) return undefined;
+    const p = o.cell?.value ?? o.params;
+    const [param, , s1, s2, flags] = o.inputs;
+    return { param, s1, s2, spec: p.spec, ...(p.check ? { check: { flags, ...p.check } } : {}) };
+  }
+
+  /**
+   * Where the backend has no kernel with the update in its store (the CPU twin): the step's own backend
+   * call, on the gradient `g` just computed (eager mode's numbers). Returns g.
+   */
+  private optimAfter(op: FusedOp | ReduceFusedOp | GemmFusedOp, g: Storage): Storage {
+    const o = op.optim;
+    if (o) {
+      const [param, , s1, s2, flags] = o.inputs;
+      EFFECTS.optim.run(this.backend, [param, g, s1, s2, flags], o.cell?.value ?? o.params, o.inputs.map((x) => [x.length]));
+    }
     return g;
   }
 

@@ -49,6 +49,13 @@ export interface EffectOp<E extends EffectName = EffectName> {
   params: EffectParams[E];
   perCall?: () => EffectParams[E];
 }
+/**
+ * The optimizer update of the parameter whose gradient a fused kernel computes, run in that kernel's
+ * store (fuseOptimizer in src/graph/program.ts): the optim effect's storages [param, grad, s1, s2,
+ * flags] and params; `cell` holds a call's params, computed by a host op where the effect was (per-call
+ * work keeps its order).
+ */
+export interface StoreOptim { inputs: Storage[]; params: EffectParams['optim']; cell: { value: EffectParams['optim'] | undefined } | null }
 /** Elementwise ops fused into one kernel (made by the fusion pass of src/graph/program.ts, never traced). */
 export interface FusedOp {
   kind: 'fused';
@@ -57,6 +64,7 @@ export interface FusedOp {
   /** How each input is read (FusedRead in src/backend/kernels.ts). */
   reads: FusedRead[];
   n: number;
+  optim?: StoreOptim;
   shape: number[];
   out: SymbolicStorage;
 }
@@ -73,6 +81,7 @@ export interface ReduceFusedOp {
   /** The reduced tensor's shape and dims (the CPU twin runs the reduce primitive with them). */
   xShape: number[];
   dims: number[];
+  optim?: StoreOptim;
   shape: number[];
   out: SymbolicStorage;
 }
@@ -92,12 +101,7 @@ export interface GemmFusedOp<P extends GemmPrimitive = GemmPrimitive> {
   /** The primitive's output shape. */
   gemmShape: number[];
   epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
-  /**
-   * The optimizer update of the parameter whose gradient this is, run in the same store (fuseOptimizer
-   * in src/graph/program.ts): the optim effect's storages [param, grad, s1, s2, flags] and params; `cell`
-   * holds a call's params, computed by a host op where the effect was (per-call work keeps its order).
-   */
-  optim?: { inputs: Storage[]; params: EffectParams['optim']; cell: { value: EffectParams['optim'] | undefined } | null };
+  optim?: StoreOptim;
   shape: number[];
   out: SymbolicStorage;
 }

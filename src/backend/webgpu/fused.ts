@@ -41,7 +41,7 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
  * they are read from the output's binding, since WebGPU forbids binding one buffer as both read-only
  * and writable storage in a dispatch. The other inputs take bindings 0.. in order.
  */
-export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, output: ReadonlySet<number> = new Set()): string {
+export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, output: ReadonlySet<number> = new Set(), optim = false): string {
   const { lines, result } = body(expr);
   const kind = (r: FusedRead) => (r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block');
   const bound = reads.map((_, k) => k).filter((k) => !output.has(k));
@@ -57,10 +57,11 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, outp
   return [
     '// ---- fused elementwise kernel (src/backend/webgpu/fused.ts) ----',
     'override WG: u32 = 256u;',
-    'struct Params { n4: u32, p0: u32, p1: u32, p2: u32 }',
+    `struct Params { n4: u32, p0: u32, p1: u32, p2: u32${optim ? ', opt: OptimParams' : ''} }`,
     ...bindings,
     `@group(0) @binding(${m}) var<storage, read_write> y: array<vec4<f32>>;`,
-    `@group(0) @binding(${m + 1}) var<uniform> params: Params;`,
+    ...(optim ? optimBindings(m + 1) : []),
+    `@group(0) @binding(${optim ? m + 5 : m + 1}) var<uniform> params: Params;`,
     '',
     '@compute @workgroup_size(WG)',
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
@@ -69,9 +70,24 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, outp
     ...loads,
     ...lines,
     `  y[i] = ${result};`,
+    ...(optim ? [
+      `  let g = ${result};`,
+      '  for (var j = 0u; j < 4u; j = j + 1u) { if (4u * i + j < params.opt.n) { optim_update(4u * i + j, g[j], params.opt); } }',
+    ] : []),
     '}',
   ].join('\n');
 }
+
+/**
+ * The bindings of optim_ops.wgsl's update (the parameter, its two state buffers, the finite check's
+ * flags) from binding `at` on: a fused kernel whose store also runs a parameter's optimizer update on
+ * the gradient it computes (src/graph/program.ts fuseOptimizer) binds these 4 more buffers, and its
+ * uniform block ends with that update's OptimParams.
+ */
+const optimBindings = (at: number) => [
+  ...['opt_p', 'opt_s1', 'opt_s2'].map((name, k) => `@group(0) @binding(${at + k}) var<storage, read_write> ${name}: array<f32>;`),
+  `@group(0) @binding(${at + 3}) var<storage, read_write> opt_flags: array<atomic<u32>>;`,
+];
 
 /** Input k of an epilogue (e<k>, read as r says) at the output's element `e`, a WGSL u32 expression. */
 const epilogueRead = (k: number, r: FusedRead, e: string) =>
@@ -93,16 +109,23 @@ export type EpilogueCore = 'matmul_reg' | 'matmul_tiled' | 'matmul_splitk' | 'ma
  * matmul's 8 words, then the update's 16).
  */
 const OPTIM_MATMUL_PARAMS = 'struct OptimMatmulParams { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32, opt: OptimParams }';
+/**
+ * The same for the convolution cores: conv_params.wgsl's ConvParams fields (24 words; a test checks
+ * they are that file's), then OptimParams.
+ */
+export const OPTIM_CONV_PARAMS = 'struct OptimConvParams { n: u32, C: u32, H: u32, W: u32, O: u32, KH: u32, KW: u32, OH: u32, ' +
+  'OW: u32, sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, pad0: u32, rh: u32, rw: u32, kh0: u32, kw0: u32, ' +
+  'nkh: u32, nkw: u32, HP: u32, WP: u32, opt: OptimParams }';
 
 /**
- * `optim` (matmul cores only): the product is a parameter's gradient, and the store also runs that
- * parameter's optimizer update on it (optim_ops.wgsl's optim_update, bindings opt_p, opt_s1, opt_s2,
- * opt_flags after the epilogue's inputs), so the update needs no kernel of its own.
+ * `optim`: the result is a parameter's gradient, and the store also runs that parameter's optimizer
+ * update on it (optim_ops.wgsl's optim_update, bindings opt_p, opt_s1, opt_s2, opt_flags after the
+ * epilogue's inputs), so the update needs no kernel of its own. Every core calls the store once per
+ * output element (split-K included: one workgroup per element), so each element is updated once.
  */
 export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }, optim = false): string {
   const conv = core.startsWith('conv_');
-  if (optim && conv) throw new Error('internal: an optimizer update in a convolution\'s store');
-  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', 'ConvParams'] : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
+  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams'] : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
   const m = epi.reads.length;
@@ -118,18 +141,14 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
     `@group(0) @binding(1) var<storage, read> ${b}: array<${operand}>;`,
     `@group(0) @binding(2) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
     ...epi.reads.map((_, k) => `@group(0) @binding(${3 + k}) var<storage, read> e${k}: array<f32>;`),
-    ...(optim ? [
-      OPTIM_MATMUL_PARAMS,
-      ...['opt_p', 'opt_s1', 'opt_s2'].map((name, k) => `@group(0) @binding(${3 + m + k}) var<storage, read_write> ${name}: array<f32>;`),
-      `@group(0) @binding(${6 + m}) var<storage, read_write> opt_flags: array<atomic<u32>>;`,
-    ] : []),
+    ...(optim ? [conv ? OPTIM_CONV_PARAMS : OPTIM_MATMUL_PARAMS, ...optimBindings(3 + m)] : []),
     `@group(0) @binding(${optim ? 7 + m : 3 + m}) var<uniform> ${params}: ${type};`,
     four ? 'fn mm_store4(i4: u32, acc: vec4<f32>) {' : 'fn mm_store(i: u32, acc: f32) {',
     ...loads,
     ...lines,
     four ? `  let g = ${result};` : `  let g = ${result}.x;`,
     four ? `  ${c}[i4] = g;` : `  ${c}[i] = g;`,
-    ...(optim ? (four ? ['  for (var j = 0u; j < 4u; j = j + 1u) { optim_update(4u * i4 + j, g[j], params.opt); }'] : ['  optim_update(i, g, params.opt);']) : []),
+    ...(optim ? (four ? [`  for (var j = 0u; j < 4u; j = j + 1u) { optim_update(4u * i4 + j, g[j], ${params}.opt); }`] : [`  optim_update(i, g, ${params}.opt);`]) : []),
     '}',
   ].join('\n');
 }
@@ -171,6 +190,18 @@ const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
 /** The four partial results combined into one (the order the reduce_rows kernel uses). */
 const laneTotal = (op: 'sum' | 'max' | 'min') => (op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))');
 
+/** How a fused reduction kernel is made (fusedReduceSource). */
+export interface FusedReduceOptions {
+  /** One invocation per output (CPU-like adapters), else one workgroup per output. */
+  perInvocation: boolean;
+  /** Elementwise ops on each result (their inputs read per output). */
+  epilogue?: { expr: FusedExpr; reads: FusedRead[] };
+  /** The first pass of a long reduction: partial results over chunks of this many elements. */
+  chunk?: number;
+  /** Each result is a parameter's gradient: its optimizer update runs in the store (optim_ops.wgsl). */
+  optim?: boolean;
+}
+
 /**
  * WGSL for a fused reduction (ReduceGeom): the expression evaluated at each element it reads (its inputs
  * read as their FusedRead says, over the reduced tensor's elements), reduced by sum, max
@@ -178,10 +209,9 @@ const laneTotal = (op: 'sum' | 'max' | 'min') => (op === 'sum' ? '(acc.x + acc.y
  * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
  * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
  */
-export function fusedReduceSource(
-  op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, perInvocation: boolean, epilogue?: { expr: FusedExpr; reads: FusedRead[] },
-  chunk?: number,
-): string {
+export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, opts: FusedReduceOptions): string {
+  const { perInvocation, epilogue, chunk, optim = false } = opts;
+  if (optim && chunk !== undefined) throw new Error('internal: an optimizer update in a partial reduction');
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
   // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
@@ -202,8 +232,9 @@ export function fusedReduceSource(
     `// ---- fused reduction (src/backend/webgpu/fused.ts): ${op} ----`,
     ...bindings,
     `@group(0) @binding(${m}) var<storage, read_write> y: array<f32>;`,
-    'struct Params { rows: u32, p0: u32, p1: u32, p2: u32 }',
-    `@group(0) @binding(${m + 1}) var<uniform> params: Params;`,
+    ...(optim ? optimBindings(m + 1) : []),
+    `struct Params { rows: u32, p0: u32, p1: u32, p2: u32${optim ? ', opt: OptimParams' : ''} }`,
+    `@group(0) @binding(${optim ? m + 5 : m + 1}) var<uniform> params: Params;`,
     'fn base_of(o: u32) -> u32 {',
     '  var rem = o;',
     '  var off = 0u;',
@@ -216,6 +247,11 @@ export function fusedReduceSource(
     `  return ${result}.x;`,
     '}',
     `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`,
+    // The result's store, with the optimizer update of parameter element o on it.
+    'fn store_result(o: u32, g: f32) {',
+    '  y[o] = g;',
+    ...(optim ? ['  optim_update(o, g, params.opt);'] : []),
+    '}',
     'fn finish(acc: f32, o: u32) -> f32 {',
     ...eloads,
     ...epi.lines,
@@ -276,7 +312,7 @@ export function fusedReduceSource(
       '    }',
       `    for (; j < ${r1[0]}u; j = j + 1u) { acc.x = combine(acc.x, load(bi + j * ${r1[1]}u)); }`,
       '  }',
-      `  y[o] = finish(${laneTotal(op)}, o);`,
+      `  store_result(o, finish(${laneTotal(op)}, o));`,
       '}',
     ].join('\n');
   }
@@ -287,6 +323,6 @@ export function fusedReduceSource(
     // An invocation without elements holds the first one (max, min) or 0 (sum): neither changes the result.
     op === 'sum' ? '  var acc = 0.0;' : '  var acc = 0.0;\n  if (valid) { acc = load(b); }',
     `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = combine(acc, load(${at})); } }`,
-    ...workgroupTree('y[o] = finish(sv[0], o);'),
+    ...workgroupTree('store_result(o, finish(sv[0], o));'),
   ].join('\n');
 }

@@ -147,7 +147,7 @@ export class WebGPUBackend implements Backend {
    * workgroup, as reduce() cuts rows, which bounds the serial sums' rounding), and a second fused
    * reduction over those applies the epilogue.
    */
-  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue): Storage {
+  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? 256 : 4096;
@@ -157,20 +157,22 @@ export class WebGPUBackend implements Backend {
     if (chunks > 1) {
       const partial = this.alloc(geom.rows * chunks);
       this.ctx.dispatch({
-        kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, undefined, C), label: `${label}:partial`,
+        kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, { perInvocation, chunk: C }), label: `${label}:partial`,
         buffers: [...inputs.map((s) => this.buf(s)), partial.buffer], uniforms: packUniforms([geom.rows * chunks]),
         workgroups: this.ctx.grid(perInvocation ? Math.ceil((geom.rows * chunks) / 64) : geom.rows * chunks),
         flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
       });
       const out = this.reduceFused(op, { kind: 'input', k: 0 }, [partial], [{ div: 1, mod: geom.rows * chunks }],
-        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] }, epilogue);
+        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] }, epilogue, optim);
       this.free(partial);
       return out;
     }
     const out = this.alloc(geom.rows);
     this.ctx.dispatch({
-      kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, perInvocation, epilogue), label,
-      buffers: [...inputs.map((s) => this.buf(s)), ...(epilogue?.inputs ?? []).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([geom.rows]),
+      kernel: optim ? 'optim_fused_ops' : 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, { perInvocation, epilogue, optim: !!optim }),
+      label: optim ? `${label}+${optim.spec.kind}` : label, constants: optimConstants(optim),
+      buffers: [...inputs.map((s) => this.buf(s)), ...(epilogue?.inputs ?? []).map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
+      uniforms: withOptimUniforms(packUniforms([geom.rows]), optim),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows), flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
     });
     return out;
@@ -188,6 +190,21 @@ export class WebGPUBackend implements Backend {
       kernel: 'fused_ops', source: fusedSource(expr, reads, n, output), label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`,
       buffers: [...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([n4]),
       workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * ops.length, bytes: 4 * n * (inputs.length + 1),
+    });
+    return out;
+  }
+
+  /** elementwise() whose values are a parameter's gradient, with its optimizer update in the store. */
+  elementwiseOptim(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage {
+    if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
+    const out = this.alloc(n);
+    const n4 = Math.ceil(n / 4);
+    const ops = fusedOps(expr);
+    this.ctx.dispatch({
+      kernel: 'optim_fused_ops', source: fusedSource(expr, reads, n, new Set(), true), label: `fused:${ops.join('+')}+${optim.spec.kind}`,
+      constants: optimConstants(optim), buffers: [...inputs.map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
+      uniforms: withOptimUniforms(packUniforms([n4]), optim),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * (ops.length + 10), bytes: 4 * n * (inputs.length + 1) + 24 * n,
     });
     return out;
   }
@@ -322,19 +339,11 @@ export class WebGPUBackend implements Backend {
     const v = chooseMatmul(this.tuner, this.ctx, spec);
     const d = matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec);
     const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-    const extra = optim ? [this.buf(optim.param), this.buf(optim.s1), this.buf(optim.s2), optim.check ? this.buf(optim.check.flags) : this.noFlags] : [];
-    let uniforms = d.uniforms!;
-    if (optim) {
-      // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
-      const both = new Uint8Array(uniforms.byteLength + 64);
-      both.set(new Uint8Array(uniforms));
-      both.set(new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)), uniforms.byteLength);
-      uniforms = both.buffer;
-    }
     this.ctx.dispatch({
       ...d, kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`, source: epilogueIo(`matmul_${v}`, epilogue, !!optim), label: `fused:matmul+${ops.join('+')}`,
-      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...extra], uniforms, flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)),
-      constants: { ...d.constants, ...(optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {}) },
+      // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
+      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)], uniforms: withOptimUniforms(d.uniforms!, optim),
+      flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)), constants: { ...d.constants, ...optimConstants(optim) },
     });
     return out;
   }
@@ -351,9 +360,9 @@ export class WebGPUBackend implements Backend {
    * splitk) in their store, every output element being written once (the input gradient's stride phases
    * write disjoint elements); after im2col or Winograd, by a kernel of its own.
    */
-  convFused(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue): Storage {
+  convFused(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue, optim?: FusedOptim): Storage {
     const [mode, first, second] = kind === 'conv2d' ? [0, b, a] as const : kind === 'conv2d_grad_input' ? [1, b, a] as const : [2, a, b] as const;
-    return this.conv(mode, first, second, g, epilogue);
+    return this.conv(mode, first, second, g, epilogue, optim);
   }
 
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
@@ -375,7 +384,7 @@ export class WebGPUBackend implements Backend {
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, epilogue?: FusedEpilogue): Storage {
+  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
     if (out.length === 0) return out;
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
@@ -397,14 +406,17 @@ export class WebGPUBackend implements Backend {
       return { run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
     });
     if (epilogue && (v === 'im2col' || v === 'winograd')) {
+      // These variants have no store to run an epilogue in: it runs after them, and so does the update.
       this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
-      return this.epilogueOf(out, epilogue);
+      const y = this.epilogueOf(out, epilogue);
+      if (optim) this.optimStep(optim.param, y, optim.s1, optim.s2, optim.spec, optim.check);
+      return y;
     }
-    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g, epilogue);
+    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g, epilogue, optim);
     return out;
   }
 
-  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom, epilogue?: FusedEpilogue): void {
+  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
     if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
     const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
@@ -417,9 +429,13 @@ export class WebGPUBackend implements Backend {
         continue;
       }
       const core = d.kernel as 'conv_reg' | 'conv_tiled' | 'conv_splitk';
+      // Each output element is stored once (the stride phases store disjoint elements), so an optimizer
+      // update in the store updates each parameter element once.
+      const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
       this.ctx.dispatch({
-        ...d, kernel: `epilogue_${core}`, source: epilogueIo(core, epilogue), label: `fused:${CONV_LABELS[mode]}+${fusedOps(epilogue.expr).join('+')}`,
-        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s))],
+        ...d, kernel: `${optim ? 'optim' : 'epilogue'}_${core}`, source: epilogueIo(core, epilogue, !!optim), label: `fused:${CONV_LABELS[mode]}+${ops.join('+')}`,
+        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)], uniforms: withOptimUniforms(d.uniforms!, optim),
+        constants: { ...d.constants, ...optimConstants(optim) },
       });
     }
   }
@@ -514,6 +530,11 @@ export class WebGPUBackend implements Backend {
 
   /** Bound as the flags of unchecked optimizer steps (slot NONE: never written). */
   private readonly noFlags: GPUBuffer;
+
+  /** The buffers an optimizer update in a kernel's store binds (optimBindings in fused.ts), or none. */
+  private optimBuffers(optim?: FusedOptim): GPUBuffer[] {
+    return optim ? [this.buf(optim.param), this.buf(optim.s1), this.buf(optim.s2), optim.check ? this.buf(optim.check.flags) : this.noFlags] : [];
+  }
 
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
@@ -673,6 +694,18 @@ function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffe
   }
   return u;
 }
+
+/** A kernel's uniform bytes followed by an optimizer update's OptimParams (the kernel's struct ends with them). */
+function withOptimUniforms(u: ArrayBuffer, optim?: FusedOptim): ArrayBuffer {
+  if (!optim) return u;
+  const both = new Uint8Array(u.byteLength + 64);
+  both.set(new Uint8Array(u));
+  both.set(new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)), u.byteLength);
+  return both.buffer;
+}
+
+/** optim_ops.wgsl's OP override for an update in a kernel's store. */
+const optimConstants = (optim?: FusedOptim): Record<string, number> => (optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {});
 
 const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
 
