@@ -176,11 +176,7 @@ export function fuseElementwise(g: Graph): Graph {
       const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
       // A reduction or matmul is taken in only once (never computed again), only into an elementwise op,
       // one per kernel.
-      const ok = red ? u === 1 && !geom && !absorbed : (u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS)) &&
-        // A reduction's prologue reads its inputs at the element's offset, or one value. Broadcast blocks
-        // work (the kernel reads them at (off / div) % mod) but are left out: with them DCGAN's compiled
-        // losses drifted past 1e-5 from eager within 10 steps on SwiftShader, not yet understood.
-        (!geom || (p.op as FusedOp).reads.every((r) => r.mod === 1 || (r.div === 1 && r.mod === n)));
+      const ok = red ? u === 1 && !geom && !absorbed : u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS);
       if (!fits || !ok) return leaf(s, read);
       // Inlined here; a duplicated producer goes once its last consumer has inlined it.
       const left = remaining.get(s)! - 1;

@@ -11,7 +11,7 @@ import {
 import { GPUContext, type DispatchSpec } from '../../device/context.ts';
 import type { AcquireOptions } from '../../device/gpu.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
-import { epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
+import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -142,16 +142,17 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses. Past 4096
-   * elements the first pass makes a partial result per chunk (256 elements an invocation, 4096 a
-   * workgroup, as reduce() cuts rows, which bounds the serial sums' rounding), and a second fused
-   * reduction over those applies the epilogue.
+   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses, each sum
+   * in reduce()'s order. Past 4096 elements the first pass makes a partial result per chunk (256
+   * elements an invocation, 4096 a workgroup, as reduce() cuts rows, which bounds the serial sums'
+   * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
+   * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
   reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
-    const C = perInvocation ? 256 : 4096;
-    const chunks = R > 4096 ? Math.ceil(R / C) : 1;
+    const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
+    const chunks = R > WORKGROUP_CHUNK ? Math.ceil(R / C) : 1;
     const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
     const label = `fused:${ops.join('+')}`;
     if (chunks > 1) {
@@ -230,7 +231,7 @@ export class WebGPUBackend implements Backend {
    */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
     const perInvocation = this.reduceVariant === 'rows';
-    const chunk = perInvocation ? 256 : 4096;
+    const chunk = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
     const isArg = op === 'argmax' || op === 'argmin';
     if (R > chunk && !isArg) {
       const chunks = Math.ceil(R / chunk);
