@@ -108,6 +108,11 @@ export interface Recording {
   /** Runs `run` (graph op `op`'s backend calls with new params) to refresh the per-call data of its kernels. */
   patch(op: number, run: () => void): void;
   /**
+   * Refreshes the params of the optimizer update that graph op `op`'s kernel runs in its store (the
+   * per-call step count and learning rate), without running the op's backend calls again.
+   */
+  patchOptim(op: number, optim: FusedOptim): void;
+  /**
    * Runs every recorded kernel with `inputs` in place of the input storages it was recorded with (bound,
    * not copied), then copies each `out` pair (src to dst).
    */

@@ -14,7 +14,8 @@
 // Per-call data: patch(op, run) runs the backend calls of graph op `op` again with new params; their
 // dispatches write their uniform bytes over the recorded ones (and their acquires get the recorded
 // buffers back), so random counters and optimizer step counts change per call while every bind group
-// stays the same. Source of the idea: TinyJit (tinygrad/engine/jit.py) replays captured kernel calls;
+// stays the same; patchTail writes an optimizer update's params straight into its kernel's block, with
+// no backend call (the kernel's WGSL is not made again). Source of the idea: TinyJit (tinygrad/engine/jit.py) replays captured kernel calls;
 // Burn's wgpu "software graph" pre-resolves pipelines, bind groups and uniforms.
 
 import type { Arena } from './pool.ts';
@@ -168,6 +169,21 @@ export class Recording implements Arena {
     } finally {
       this.patching = null;
     }
+  }
+
+  /**
+   * Writes `bytes` over the end of the uniform block of graph op `op`'s last dispatch, with no backend
+   * call: the fast patch of an optimizer update in a kernel's store, whose per-call params (step count,
+   * learning rate) are the last words of that kernel's block.
+   */
+  patchTail(op: number, bytes: Uint8Array): void {
+    const span = this.opDispatches.get(op);
+    const d = span && span[1] > span[0] ? this.dispatches[span[1] - 1] : undefined;
+    if (!d || d.uniformSize < bytes.byteLength) throw new Error(`internal: op ${op} has no uniform block of ${bytes.byteLength} bytes to patch`);
+    const at = d.uniformOffset + d.uniformSize - bytes.byteLength;
+    this.uniforms.set(bytes, at);
+    this.dirtyLo = Math.min(this.dirtyLo, at);
+    this.dirtyHi = Math.max(this.dirtyHi, at + bytes.byteLength);
   }
 
   get isPatching(): boolean {

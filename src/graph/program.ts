@@ -592,9 +592,9 @@ export class Program {
       if (!traced) {
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i];
-          if (((op.kind === 'prim' || op.kind === 'effect') && op.perCall) || ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell)) {
-            rec.patch(i, () => this.runOp(op, i, this.bound));
-          }
+          if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+          // An update in a kernel's store: only its params change, written into the kernel's uniforms.
+          else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell) rec.patchOptim(i, this.optimOf(op)!);
         }
       }
       const out = outputs.map((s) => b.empty(s.length));

@@ -592,6 +592,11 @@ class GpuRecording implements BackendRecording {
   patch(op: number, run: () => void): void {
     this.b.ctx.patchRecording(this.rec, op, run);
   }
+  patchOptim(op: number, optim: FusedOptim): void {
+    // The update's OptimParams end the block of the op's last kernel (withOptimUniforms; or they are the
+    // whole block of optimStep, where the kernel had no store to run it in).
+    this.rec.patchTail(op, new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)));
+  }
   replay(inputs: Storage[], out: [Storage, Storage][]): void {
     const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
     this.b.ctx.replay(this.rec, inputs.map((s) => (s as GpuStorage).buffer), pairs);
