@@ -81,6 +81,7 @@ UNARY = {
     'pow_scalar': None,  # below, per exponent
     'affine': (lambda x: x * 2.0 + 1.0, [2.0, 1.0]), 'reciprocal': (torch.reciprocal, None),
     'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None),
+    'erf': (torch.erf, None),
 }
 for name, spec in UNARY.items():
     if spec is None:
@@ -89,6 +90,18 @@ for name, spec in UNARY.items():
     case(f'unary:{name}', lambda a, fn=fn: fn(a), {'a': SPECIALS}, params or [0, 0])
 for p in [3.0, 0.5, -1.0, -2.0, 0.0, 2.5]:
     case('unary:pow_scalar', lambda a, p=p: torch.pow(a, p), {'a': SPECIALS}, [p, 0])
+
+# erf on a grid across both of its approximations' ranges (the series below 0.5, erfc above).
+GRID = [i / 8 for i in range(-40, 41)] + [1e-3, -1e-3, 0.4999, 0.5001, 9.0, -12.0]
+case('unary:erf', lambda a: torch.erf(a), {'a': GRID}, [0, 0])
+
+# ---- activations composed from the ops (src/ops/functional.ts) ----------------------------------------
+ACT = SPECIALS + GRID
+case('gelu', lambda a: F.gelu(a), {'a': ACT})
+case('gelu_tanh', lambda a: F.gelu(a, approximate='tanh'), {'a': ACT})
+case('silu', lambda a: F.silu(a), {'a': ACT})
+case('elu', lambda a: F.elu(a, alpha=1.3), {'a': ACT}, [1.3, 0])
+case('softplus', lambda a: F.softplus(a, beta=2.0, threshold=3.0), {'a': ACT}, [2.0, 3.0])
 
 # ---- binary ops: every pair --------------------------------------------------------------------------
 A = [a for a in PAIR_VALUES for _ in PAIR_VALUES]

@@ -205,6 +205,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   square(): Tensor { return this.unary('square'); }
   reciprocal(): Tensor { return this.unary('reciprocal'); }
   sign(): Tensor { return this.unary('sign'); }
+  erf(): Tensor { return this.unary('erf'); }
   leakyRelu(negativeSlope = 0.01): Tensor { return this.unary('leaky_relu', negativeSlope); }
   clamp(min = -Infinity, max = Infinity): Tensor {
     if (min > max) throw new Error(`clamp: min ${min} is greater than max ${max}`);

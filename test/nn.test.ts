@@ -59,6 +59,31 @@ describe('gradcheck of the functional layers and losses', () => {
     check('avg_pool2d exclude pad', (x) => F.avgPool2d(x, 2, { stride: 1, padding: 1, countIncludePad: false }), [input([1, 1, 3, 4], 29)]);
     check('dropout', (x) => F.dropout(x, 0.3, true, new Generator(5)), [input([4, 5], 12)]);
   });
+  it('activations: gelu (exact and tanh), silu, elu, softplus with beta and threshold', () => {
+    // Points off the kinks (elu's at 0, softplus's select at beta x = threshold) by more than the step.
+    const off = (x: { data: number[]; shape: number[] }, kink: number) => ({ ...x, data: x.data.map((v) => (Math.abs(v - kink) < 0.02 ? v + 0.05 : v)) });
+    check('gelu', (x) => F.gelu(x), [input([3, 5], 40, -4, 4)]);
+    check('gelu tanh', (x) => F.gelu(x, 'tanh'), [input([3, 5], 41, -4, 4)]);
+    check('silu', (x) => F.silu(x), [input([3, 5], 42, -4, 4)]);
+    check('elu', (x) => F.elu(x, 1.3), [off(input([3, 5], 43, -3, 3), 0)]);
+    check('softplus beta 2 threshold 3', (x) => F.softplus(x, { beta: 2, threshold: 3 }), [off(input([3, 5], 44, -3, 3), 1.5)]);
+    check('softplus beta 0.5', (x) => F.softplus(x, { beta: 0.5 }), [input([3, 5], 45, -4, 4)]);
+  });
+  it('activation layers match on both backends, and reject bad options', async () => {
+    const gpu = await getGpu();
+    const layers: [string, nn.Module][] = [
+      ['GELU', new nn.GELU()], ['GELU tanh', new nn.GELU('tanh')], ['SiLU', new nn.SiLU()], ['ELU', new nn.ELU(0.7)],
+      ['Softplus', new nn.Softplus({ beta: 3, threshold: 5 })], ['Softplus default', new nn.Softplus()],
+    ];
+    for (const shape of [[37, 53], [1], [0]]) {
+      const [c, g] = pair(shape, 46, gpu, -6, 6);
+      for (const [name, m] of layers) await expectClose(withBackend(gpu, () => m.call(g)), m.call(c), 1e-6, 1e-5, `${name} ${shape}`);
+    }
+    const x = tensor([1, 2], [2], { backend: cpu });
+    expect(() => F.gelu(x, 'erf' as never)).toThrow(/gelu: approximate must be 'none' or 'tanh', not "erf"/);
+    expect(() => F.softplus(x, { beta: 0 })).toThrow(/softplus: beta must be a positive number, not 0/);
+    expect(() => F.elu(x, NaN)).toThrow(/elu: alpha must be finite, not NaN/);
+  });
   it('losses: bce with logits, bce, mse, l1, gaussian KL and log-likelihoods, cross-entropy', () => {
     const t01 = input([3, 4], 13, 0, 1);
     check('bce_with_logits', (x, t) => F.bceWithLogits(x, t), [input([3, 4], 14, -4, 4), t01]);

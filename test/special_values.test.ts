@@ -1,5 +1,6 @@
 // NaN, +-Inf, +-0, subnormals and magnitudes near overflow through every op of the kernel vocabulary
-// (unary, binary, ternary, reductions), the losses, matmul and conv on each GEMM core, and the optimizer
+// (unary, binary, ternary, reductions), the activations composed from them (gelu, silu, elu, softplus
+// with beta and threshold), the losses, matmul and conv on each GEMM core, and the optimizer
 // updates, on both backends, against PyTorch's results: test/fixtures/special_values.json, written by
 // scripts/special_values.py with PyTorch 1.13 (float32, CPU). Expected values come from PyTorch, never
 // from either backend.
@@ -56,6 +57,11 @@ async function run(c: Case, backend: Backend): Promise<Float32Array> {
     case 'log_softmax': out = logSoftmax(t('a'), 1); break;
     case 'bce_with_logits': out = F.bceWithLogits(t('a'), t('b'), 'none'); break;
     case 'bce_with_logits_mean': out = F.bceWithLogits(t('a'), t('b')).reshape([1]); break;
+    case 'gelu': out = F.gelu(t('a')); break;
+    case 'gelu_tanh': out = F.gelu(t('a'), 'tanh'); break;
+    case 'silu': out = F.silu(t('a')); break;
+    case 'elu': out = F.elu(t('a'), p[0]); break;
+    case 'softplus': out = F.softplus(t('a'), { beta: p[0], threshold: p[1] }); break;
     case 'mse': out = F.mse(t('a'), t('b'), 'none'); break;
     case 'l1': out = F.l1(t('a'), t('b'), 'none'); break;
     case 'cross_entropy': out = F.crossEntropy(t('a'), t('b'), 'none'); break;
@@ -136,7 +142,7 @@ describe('special values: every op as PyTorch has them', () => {
         expect(bad, report(bad)).toEqual([]);
       });
     }
-    it(`losses, optimizers, matmul and conv on ${bname}`, async () => {
+    it(`activations, losses, optimizers, matmul and conv on ${bname}`, async () => {
       const b = await get();
       const bad: string[] = [];
       for (const c of byKind.get('composite')!) {

@@ -182,6 +182,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
         case 'reciprocal': return [g.mul(un(apply, 'square', y)).neg()];
         // d x^2 = 2 g x
         case 'square': return [g.mul(x).mul(2)];
+        // d erf(x) = g * 2/sqrt(pi) exp(-x^2)
+        case 'erf': return [g.mul(un(apply, 'exp', un(apply, 'affine', un(apply, 'square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI))];
         // piecewise constant: no gradient
         case 'sign': case 'step': return [null];
       }

@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, dropout, instanceNorm, linear, type AvgPool2dOptions } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, dropout, elu, gelu, instanceNorm, linear, silu, softplus, type AvgPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -109,6 +109,35 @@ export class LeakyReLU extends Module {
   }
   forward(x: Tensor): Tensor {
     return x.leakyRelu(this.negativeSlope);
+  }
+}
+export class GELU extends Module {
+  constructor(readonly approximate: GeluApproximation = 'none') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return gelu(x, this.approximate);
+  }
+}
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return silu(x);
+  }
+}
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return elu(x, this.alpha);
+  }
+}
+export class Softplus extends Module {
+  constructor(readonly o: SoftplusOptions = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return softplus(x, this.o);
   }
 }
 export class Tanh extends Module {

@@ -1,6 +1,7 @@
 // Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
 // come from the ops' rules: linear, batch_norm, instance_norm, dropout, upsample_nearest, avg_pool2d,
-// the losses, and reparameterized sampling.
+// the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
+// losses, and reparameterized sampling.
 
 import { Tensor, effect, isTracing } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
@@ -9,6 +10,54 @@ import { arange, full } from './creation.ts';
 import { bernoulliMask, randn } from './random.ts';
 import type { Generator } from '../random/philox.ts';
 import { fmtShape, sameShape } from '../shape.ts';
+
+/** How gelu computes the normal CDF: exactly (erf), or by PyTorch's tanh approximation. */
+export type GeluApproximation = 'none' | 'tanh';
+
+/**
+ * GELU (Hendrycks & Gimpel 2016): x Phi(x), as torch.nn.functional.gelu computes it: 'none' is
+ * x/2 (1 + erf(x / sqrt 2)); 'tanh' is x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ */
+export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
+  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`gelu: approximate must be 'none' or 'tanh', not ${JSON.stringify(approximate)}`);
+  const cdf2 = approximate === 'none'
+    ? x.mul(Math.SQRT1_2).erf().add(1)
+    : x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI)).tanh().add(1);
+  return x.mul(0.5).mul(cdf2);
+}
+
+/** SiLU (swish): x sigmoid(x). */
+export function silu(x: Tensor): Tensor {
+  return x.mul(x.sigmoid());
+}
+
+/**
+ * ELU: x where x > 0, else alpha (exp(x) - 1) (torch.nn.functional.elu). The exponential sees min(x, 0),
+ * so the branch not taken stays finite and sends no NaN back through its zero gradient.
+ */
+export function elu(x: Tensor, alpha = 1): Tensor {
+  if (!Number.isFinite(alpha)) throw new Error(`elu: alpha must be finite, not ${alpha}`);
+  return x.where(x.gt(0), x.clamp(-Infinity, 0).exp().sub(1).mul(alpha));
+}
+
+/** Softplus options (torch.nn.Softplus): log(1 + exp(beta x)) / beta, and x itself where beta x > threshold. */
+export interface SoftplusOptions {
+  beta?: number;
+  threshold?: number;
+}
+
+/** softplus(x) = log(1 + exp(beta x)) / beta, reverting to x where beta x > threshold (torch's, defaults 1 and 20). */
+export function softplus(x: Tensor, o: SoftplusOptions = {}): Tensor {
+  const { beta = 1, threshold = 20 } = o;
+  if (!(beta > 0) || !Number.isFinite(beta)) throw new Error(`softplus: beta must be a positive number, not ${beta}`);
+  if (Number.isNaN(threshold)) throw new Error('softplus: threshold is NaN');
+  // The softplus op is exact in float32 past 20 (log1p(exp(-20)) is below half an ulp of 20), so
+  // PyTorch's defaults need no select.
+  if (beta === 1 && threshold >= 20) return x.softplus();
+  const bx = beta === 1 ? x : x.mul(beta);
+  const sp = beta === 1 ? bx.softplus() : bx.softplus().div(beta);
+  return x.where(bx.gt(threshold), sp);
+}
 
 /** y = x W^T + b with W [out, in] (PyTorch's layout); W is read transposed by the matmul kernel, not copied. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

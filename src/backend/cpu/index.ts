@@ -30,6 +30,32 @@ const powC = (x: number, p: number) => (x === 1 || (x === -1 && (p === Infinity 
  */
 const powScalar = (x: number, p: number) => (p === 0.5 ? Math.sqrt(x) : p === -0.5 ? 1 / Math.sqrt(x) : powC(x, p));
 
+/**
+ * erf in float64, from its definitions: below |x| = 2.5 the Maclaurin series 2/sqrt(pi) sum (-1)^n
+ * x^(2n+1) / (n! (2n+1)) (the largest term is below 20, so at most 2 of 16 digits cancel); above, erfc
+ * by its continued fraction erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+ * (Abramowitz & Stegun 7.1.14), evaluated from depth 80 up, which converges for x >= 2.5.
+ */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const a = Math.abs(x);
+  if (a < 2.5) {
+    let term = x, sum = x;
+    for (let n = 1; n < 100; n++) {
+      term *= (-x * x) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (!Number.isFinite(a)) return Math.sign(x);
+  let f = a;
+  for (let k = 80; k >= 1; k--) f = a + k / 2 / f;
+  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
 export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => number> = {
   neg: (v) => -v,
   exp: Math.exp,
@@ -51,6 +77,7 @@ export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => n
   sign: (v) => (Number.isNaN(v) ? 0 : Math.sign(v)),
   // torch.heaviside(v, 0): NaN gives 0
   step: (v) => (v > 0 ? 1 : 0),
+  erf,
 };
 
 export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
