@@ -2,7 +2,7 @@
 // reparameterized sampling, modules and state dicts, and small models trained with the same seed on
 // both backends (the loss curves agree step by step, and the loss falls).
 import { describe, expect, it } from 'vitest';
-import { F, nn, gradcheck, tensor, Generator, randn, rand, tidy, withBackend, reparameterize, type Backend, type Tensor } from '../src/index.ts';
+import { F, nn, compile, gradcheck, tensor, Generator, randn, rand, tidy, withBackend, reparameterize, type Backend, type Tensor } from '../src/index.ts';
 import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
 
 const input = (shape: number[], seed: number, lo = -1, hi = 1) => {
@@ -155,6 +155,71 @@ describe('reparameterized sampling', () => {
       expect(eps0.grad).toBeNull();
     });
   });
+});
+
+describe('gradient clipping (torch.nn.utils)', () => {
+  // Gradients [[1, 2], [3, 4]] and [0.5, -1]: total 2-norm sqrt(1 + 4 + 9 + 16 + 0.25 + 1) = sqrt(31.25),
+  // factor 2 / (sqrt(31.25) + 1e-6); the inf-norm is 4, factor 3 / (4 + 1e-6); the 1-norm 11.5.
+  const setup = (b: Backend) => {
+    const w = tensor([0, 0, 0, 0], [2, 2], { backend: b, requiresGrad: true }), v = tensor([0, 0], [2], { backend: b, requiresGrad: true });
+    w.grad = tensor([1, 2, 3, 4], [2, 2], { backend: b });
+    v.grad = tensor([0.5, -1], [2], { backend: b });
+    return [w, v];
+  };
+  for (const which of ['cpu', 'webgpu'] as const) {
+    it(`clipGradNorm_ and clipGradValue_ as PyTorch's formulas (${which})`, async () => {
+      const b = which === 'cpu' ? cpu : await getGpu();
+      const close = async (t: Tensor, want: number[]) => (await t.toArray()).forEach((x, i) => expect(x).toBeCloseTo(want[i], 5));
+      for (const [norm, total] of [[2, Math.sqrt(31.25)], ['inf', 4], [1, 11.5]] as const) {
+        const [w, v] = setup(b);
+        const max = norm === 'inf' ? 3 : 2;
+        const got = nn.clipGradNorm_([w, v], max, norm);
+        expect(await got.item()).toBeCloseTo(total, 5);
+        const f = max / (total + 1e-6);
+        await close(w.grad!, [1, 2, 3, 4].map((g) => g * f));
+        await close(v.grad!, [0.5, -1].map((g) => g * f));
+      }
+      // A norm already below maxNorm leaves the gradients as they are (the factor is clamped to 1).
+      const [w, v] = setup(b);
+      nn.clipGradNorm_([w, v], 100);
+      await close(w.grad!, [1, 2, 3, 4]);
+      nn.clipGradValue_([w, v], 1.5);
+      await close(w.grad!, [1, 1.5, 1.5, 1.5]);
+      await close(v.grad!, [0.5, -1]);
+      expect(() => nn.clipGradNorm_([w], -1)).toThrow(/clipGradNorm_: maxNorm must be >= 0, not -1/);
+      expect(() => nn.clipGradNorm_([w], 1, 0)).toThrow(/normType must be a positive number or 'inf', not 0/);
+      expect(() => nn.clipGradNorm_([tensor([1], [1], { backend: b, requiresGrad: true })], 1)).toThrow(/no parameter has a gradient/);
+    });
+    it(`a compiled step with clipGradNorm_ equals the eager one (${which})`, async () => {
+      const b = which === 'cpu' ? cpu : await getGpu();
+      const make = () => {
+        const lin = new nn.Linear(6, 3, { generator: new Generator(8), backend: b });
+        return { lin, opt: new nn.SGD(lin.parameters(), { lr: 0.5 }) };
+      };
+      const x = tensor(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i) * 3), [5, 6], { backend: b });
+      const fn = ({ lin, opt }: ReturnType<typeof make>) => (a: Tensor) => tidy(() => {
+        const l = lin.call(a).square().mean();
+        opt.zeroGrad();
+        l.backward();
+        const n = nn.clipGradNorm_(lin.parameters(), 0.5);
+        opt.step();
+        return [l, n];
+      });
+      const [e, c] = [make(), make()];
+      const eager = fn(e), step = compile(fn(c));
+      for (let i = 0; i < 4; i++) {
+        const [le, ne] = eager(x), [lc, nc] = step(x);
+        for (const [p, q] of [[le, lc], [ne, nc]]) expect(await q.item()).toBeCloseTo(await p.item(), 5);
+        // The norm is above 0.5, so the clipping changes the step.
+        expect(await ne.item()).toBeGreaterThan(0.5);
+        for (const t of [le, ne, lc, nc]) t.dispose();
+      }
+      const [we, wc] = [await e.lin.weight.toArray(), await c.lin.weight.toArray()];
+      we.forEach((v, k) => expect(wc[k]).toBeCloseTo(v, 5));
+      expect(step.stats.replays).toBeGreaterThan(0);
+      step.dispose();
+    });
+  }
 });
 
 describe('modules and state dicts', () => {

@@ -327,6 +327,7 @@ function asStore(op: Op): WithStore | null {
  * becomes part of that kernel's store, so the update needs no kernel of its own, where that is legal:
  * - the kernel reads none of the step's storages (an invocation would read a parameter element that
  *   another one has already updated), and stays within the storage-buffer limit (the update binds 4 more);
+ * - nothing between the kernel and the step rewrites the gradient in place (clipping);
  * - the update must come after every op that reads the old parameter or state (a layer's input
  *   gradient, g W, often runs after its weight gradient once fusion has placed it with the activation's
  *   backward), so the kernel moves down to just after the last such op when nothing in between writes
@@ -357,6 +358,9 @@ export function fuseOptimizer(g: Graph): Graph {
     if (!k0 || k0.optim || param.length !== grad.length || storeBindings(k0) + 4 > MAX_STORAGE_BINDINGS) continue;
     const reads = readsOf(k0);
     if ([param, s1, s2, flags].some((x) => reads.includes(x))) continue;
+    // The gradient must reach the step as the kernel stores it: an op between them that rewrites it in
+    // place (gradient clipping's assign) keeps the step a kernel of its own.
+    if (ops.slice(i + 1, j).some((o) => writes(o).includes(grad))) continue;
     // The last op between the two that reads or writes the parameter or its state: the kernel goes after it.
     const state = [param, s1, s2];
     let last = i;
