@@ -211,6 +211,17 @@ def sgd(a, b):
 
 
 case('adam', adam, {'a': P0, 'b': G0})
+
+
+def adamw(a, b):
+    p = torch.nn.Parameter(a.clone())
+    opt = torch.optim.AdamW([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05)
+    p.grad = b.clone()
+    opt.step()
+    return p.detach()
+
+
+case('adamw', adamw, {'a': P0, 'b': G0})
 case('sgd', sgd, {'a': P0, 'b': G0})
 # Special parameters: without weight decay an infinite one stays infinite (no 0 * Inf term).
 P1 = [INF, -INF, NAN, 1.0, 3e38, -0.0]

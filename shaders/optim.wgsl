@@ -5,6 +5,8 @@
 // OP 1: Adam with bias correction (Kingma & Ba 2015, Alg. 1; torch.optim.Adam, L2 weight decay):
 //         g' = g + wd p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2
 //         p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//       decoupled (AdamW, Loshchilov & Hutter 2019, Alg. 2; torch.optim.AdamW): p *= 1 - lr wd first,
+//         and g' = g
 // The finite check (src/backend/kernels.ts FiniteCheck): where the gradient or the updated parameter is
 // NaN or +-Inf (tested on the bits, see common.wgsl), flags[slot] = the tag's bits (the optimizer's step
 // count as f32, so the host reads the flags as floats on either backend). slot NONE: no check.

@@ -8,13 +8,14 @@ struct OptimParams {
   n: u32, first: u32, nesterov: u32, slot: u32,
   lr: f32, wd: f32, mom: f32, damp: f32,
   b1: f32, b2: f32, step_size: f32, sqrt_bc2: f32,
-  eps: f32, tag: f32, pad2: f32, pad3: f32,
+  eps: f32, tag: f32, decoupled: u32, pad3: f32,
 }
 
 fn optim_update(i: u32, graw: f32, u: OptimParams) {
-  let pv = opt_p[i];
+  // AdamW (decoupled): the parameter decays by lr wd first, and the gradient takes no decay term.
+  let pv = select(opt_p[i], opt_p[i] * (1.0 - u.lr * u.wd), u.decoupled != 0u && u.wd != 0.0);
   // No decay term at all when wd = 0 (as torch.optim): 0 * Inf would make an infinite parameter NaN.
-  let gv = select(graw + u.wd * pv, graw, u.wd == 0.0);
+  let gv = select(graw + u.wd * pv, graw, u.wd == 0.0 || u.decoupled != 0u);
   var np: f32;
   if (OP == 0u) {
     var d = gv;

@@ -20,13 +20,14 @@ describe('optimizer kernels match their cpu twins', () => {
     { kind: 'sgd', o: { lr: 0.05, momentum: 0.9, weightDecay: 0.01 } },
     { kind: 'sgd', o: { lr: 0.05, momentum: 0.9, nesterov: true } },
     { kind: 'adam', o: { lr: 0.01, betas: [0.5, 0.999] as [number, number], weightDecay: 0.001 } },
+    { kind: 'adamw', o: { lr: 0.01, betas: [0.5, 0.999] as [number, number], weightDecay: 0.1 } },
   ] as const;
   for (const c of configs) {
     it(`${c.kind} ${JSON.stringify(c.o)} over 5 steps`, async () => {
       const gpu = await getGpu();
       const run = async (b: Backend) => {
         const p = tensor(input([37, 3], 1).data, [37, 3], { backend: b, requiresGrad: true });
-        const opt = c.kind === 'sgd' ? new nn.SGD([p], c.o) : new nn.Adam([p], c.o);
+        const opt = c.kind === 'sgd' ? new nn.SGD([p], c.o) : c.kind === 'adamw' ? new nn.AdamW([p], c.o) : new nn.Adam([p], c.o);
         for (let s = 0; s < 5; s++) {
           opt.zeroGrad();
           p.grad = tensor(input([37, 3], 10 + s).data, [37, 3], { backend: b });
@@ -35,6 +36,37 @@ describe('optimizer kernels match their cpu twins', () => {
         return p;
       };
       await expectClose(await run(gpu), await run(cpu), 1e-6, 1e-5, c.kind);
+    });
+  }
+  for (const which of ['cpu', 'webgpu'] as const) {
+    it(`AdamW follows torch.optim.AdamW's formula over 3 steps (${which})`, async () => {
+      // Loshchilov & Hutter 2019, Alg. 2 as torch.optim.AdamW runs it, in float64 here:
+      // p <- p (1 - lr wd); m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
+      // p <- p - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+      const b = which === 'cpu' ? cpu : await getGpu();
+      const [lr, b1, b2, eps, wd] = [0.05, 0.9, 0.99, 1e-8, 0.3];
+      const p0 = [1, -2, 0.5, 3], grads = [[0.5, -1, 2, 0], [0.1, 0.2, -0.3, 1], [-2, 0.5, 0.5, -1]];
+      const want = [...p0], m = [0, 0, 0, 0], v = [0, 0, 0, 0];
+      grads.forEach((g, s) => {
+        const t = s + 1;
+        for (let i = 0; i < 4; i++) {
+          want[i] *= 1 - lr * wd;
+          m[i] = b1 * m[i] + (1 - b1) * g[i];
+          v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+          want[i] -= (lr / (1 - b1 ** t)) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - b2 ** t) + eps);
+        }
+      });
+      const p = tensor(p0, [4], { backend: b, requiresGrad: true });
+      const opt = new nn.AdamW([p], { lr, betas: [b1, b2], eps, weightDecay: wd });
+      for (const g of grads) {
+        opt.zeroGrad();
+        p.grad = tensor(g, [4], { backend: b });
+        opt.step();
+      }
+      const got = await p.toArray();
+      want.forEach((w, i) => expect(Math.abs(got[i] - w), `${i}: ${got[i]} for ${w}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w))));
+      // The default decay is PyTorch's 0.01; a negative one is an error naming AdamW.
+      expect(() => new nn.AdamW([p], { weightDecay: -1 })).toThrow(/AdamW: invalid weight decay -1/);
     });
   }
   it('Adam takes a first step of lr * sign(g) (bias correction)', async () => {

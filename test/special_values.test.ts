@@ -67,13 +67,15 @@ async function run(c: Case, backend: Backend): Promise<Float32Array> {
     case 'cross_entropy': out = F.crossEntropy(t('a'), t('b'), 'none'); break;
     case 'matmul': out = matmul(t('a'), t('b')); break;
     case 'conv2d': out = conv2d(t('a'), t('b'), null, { stride: p[0], padding: p[1] }); break;
-    case 'adam': case 'sgd': {
+    case 'adam': case 'adamw': case 'sgd': {
       const param = t('a');
       param.requiresGrad = true;
       param.grad = t('b');
       const opt = kind === 'adam'
         ? new nn.Adam([param], { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8 })
-        : new nn.SGD([param], { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
+        : kind === 'adamw'
+          ? new nn.AdamW([param], { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05 })
+          : new nn.SGD([param], { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
       opt.step();
       out = param;
       break;

@@ -87,7 +87,7 @@ export interface FiniteCheck {
 /** One optimizer step for one parameter (see shaders/optim.wgsl for the formulas). */
 export type OptimSpec =
   | { kind: 'sgd'; lr: number; weightDecay: number; momentum: number; dampening: number; nesterov: boolean; first: boolean }
-  | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number };
+  | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number; decoupled?: boolean };
 
 /**
  * A parameter's optimizer update run in the store of the kernel that computes its gradient (a compiled

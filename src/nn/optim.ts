@@ -1,5 +1,5 @@
-// Optimizers with PyTorch's semantics (torch.optim.SGD, torch.optim.Adam). Each step is one fused kernel
-// per parameter (shaders/optim.wgsl on WebGPU, the loop twin on the CPU reference); the state (momentum
+// Optimizers with PyTorch's semantics (torch.optim.SGD, Adam, AdamW). Each step is one fused kernel per
+// parameter (shaders/optim.wgsl on WebGPU, the loop twin on the CPU reference); the state (momentum
 // buffers, moments, step count) is exposed for checkpoints. The same kernels check on the way that every
 // gradient and updated parameter is finite (one flag per parameter, no extra pass over the data), which
 // nonFinite() reads back: the training loop's check of the whole model, every step.
@@ -186,24 +186,41 @@ export interface AdamOptions {
 
 export class Adam extends Optimizer {
   readonly slotNames = ['m', 'v'] as const;
+  /** The optimizer's name in errors, whether its weight decay is decoupled (AdamW), and its default decay. */
+  protected get kind(): { name: string; decoupled: boolean; weightDecay: number } {
+    return { name: 'Adam', decoupled: false, weightDecay: 0 };
+  }
   constructor(params: Iterable<Tensor>, readonly o: AdamOptions = {}) {
     super(params);
     this.validate();
   }
   protected validate(): void {
     const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
-    checkRange('Adam', 'learning rate', this.o.lr ?? 1e-3, 0);
-    checkRange('Adam', 'beta1', beta1, 0, 1, true);
-    checkRange('Adam', 'beta2', beta2, 0, 1, true);
-    checkRange('Adam', 'eps', this.o.eps ?? 1e-8, 0);
-    checkRange('Adam', 'weight decay', this.o.weightDecay ?? 0, 0);
+    const { name, weightDecay } = this.kind;
+    checkRange(name, 'learning rate', this.o.lr ?? 1e-3, 0);
+    checkRange(name, 'beta1', beta1, 0, 1, true);
+    checkRange(name, 'beta2', beta2, 0, 1, true);
+    checkRange(name, 'eps', this.o.eps ?? 1e-8, 0);
+    checkRange(name, 'weight decay', this.o.weightDecay ?? weightDecay, 0);
   }
   protected spec(): OptimSpec {
     const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
-    return { kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? 0, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount };
+    const { decoupled, weightDecay } = this.kind;
+    return { kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? weightDecay, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount, decoupled };
   }
   protected kernelSlots(p: Tensor): [Tensor, Tensor] {
     const [m, v] = this.slots(p, 2);
     return [m, v];
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Algorithm 2; torch.optim.AdamW):
+ * Adam whose weight decay shrinks the parameter directly, p <- p (1 - lr wd), instead of adding wd p to
+ * the gradient; the decay defaults to 0.01 as in PyTorch. The same kernel as Adam (shaders/optim.wgsl).
+ */
+export class AdamW extends Adam {
+  protected override get kind(): { name: string; decoupled: boolean; weightDecay: number } {
+    return { name: 'AdamW', decoupled: true, weightDecay: 0.01 };
   }
 }

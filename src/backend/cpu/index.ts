@@ -381,9 +381,12 @@ export class CpuBackend implements Backend {
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
     let finite = true;
+    const decoupled = o.kind === 'adam' && !!o.decoupled;
     for (let i = 0; i < P.length; i++) {
+      // AdamW: p <- p (1 - lr wd), then Adam without a decay term (torch.optim.AdamW).
+      if (decoupled && o.weightDecay !== 0) P[i] = P[i] * (1 - o.lr * o.weightDecay);
       // No decay term when it is 0 (as torch.optim): 0 * Inf would make an infinite parameter NaN.
-      const g = o.weightDecay === 0 ? G[i] : G[i] + o.weightDecay * P[i];
+      const g = o.weightDecay === 0 || decoupled ? G[i] : G[i] + o.weightDecay * P[i];
       if (o.kind === 'sgd') {
         let d = g;
         if (o.momentum !== 0) {

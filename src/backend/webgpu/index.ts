@@ -697,6 +697,7 @@ function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffe
   } else {
     w[0] = n;
     f.set([o.lr, o.weightDecay, 0, 0, o.beta1, o.beta2, o.lr / (1 - o.beta1 ** o.step), Math.sqrt(1 - o.beta2 ** o.step), o.eps], 4);
+    w[14] = o.decoupled ? 1 : 0;
   }
   return u;
 }
