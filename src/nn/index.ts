@@ -4,3 +4,4 @@ export { Linear, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, ReLU, Lea
 export * as init from './init.ts';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim.ts';
 export { clipGradNorm_, clipGradValue_, type GradNormType } from './clip.ts';
+export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, type OneCycleOptions, type AnnealStrategy } from './schedulers.ts';

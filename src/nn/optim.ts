@@ -93,9 +93,15 @@ export abstract class Optimizer {
   protected abstract validate(): void;
   /** The kernel's spec for this step (read at every call of a compiled step). */
   protected abstract spec(): OptimSpec;
+  /** The options, whose learning rate a scheduler (src/nn/schedulers.ts) or the user may change. */
+  abstract readonly o: { lr?: number };
   /** The learning rate the next step uses. */
   get lr(): number {
     return this.spec().lr;
+  }
+  set lr(v: number) {
+    if (!(v >= 0)) throw new Error(`optimizer: invalid learning rate ${v} (must be >= 0)`);
+    this.o.lr = v;
   }
   /** The two state tensors of parameter p's kernel (unused ones are dummies). */
   protected abstract kernelSlots(p: Tensor): [Tensor, Tensor];
