@@ -219,6 +219,20 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   // ---- reductions ----
 
   sum(dim?: Dims, keepdim = false): Tensor { return this.reduce('sum', normDims('sum', dim, this.ndim), keepdim); }
+  /**
+   * The variance over `dim` (all dims by default): sum (x - mean)^2 / (n - 1), or / n when `unbiased`
+   * is false (torch.var). n - 1 = 0 gives NaN, as in PyTorch.
+   */
+  var(dim?: Dims, unbiased = true, keepdim = false): Tensor {
+    const dims = normDims('var', dim, this.ndim);
+    const n = numel(dims.map((d) => this.shape[d]));
+    const ss = this.sub(this.mean(dim, true)).square().sum(dim, keepdim);
+    return unbiased ? ss.mul(n > 1 ? 1 / (n - 1) : NaN) : ss.mul(1 / n);
+  }
+  /** The standard deviation: sqrt(var(dim, unbiased, keepdim)) (torch.std). */
+  std(dim?: Dims, unbiased = true, keepdim = false): Tensor {
+    return this.var(dim, unbiased, keepdim).sqrt();
+  }
   mean(dim?: Dims, keepdim = false): Tensor {
     const dims = normDims('mean', dim, this.ndim);
     const n = numel(dims.map((d) => this.shape[d]));

@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, dropout, elu, gelu, instanceNorm, linear, silu, softplus, type AvgPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, dropout, elu, gelu, groupNorm, instanceNorm, layerNorm, linear, silu, softplus, type AvgPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -95,6 +95,41 @@ export class InstanceNorm2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return instanceNorm(x, this.weight, this.bias, this.o.eps ?? 1e-5);
+  }
+}
+
+export interface LayerNormOptions { eps?: number; elementwiseAffine?: boolean; backend?: Backend }
+/** torch.nn.LayerNorm: weight ones and bias zeros of the normalized shape (unless elementwiseAffine is false). */
+export class LayerNorm extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | number[], readonly o: LayerNormOptions = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    const affine = o.elementwiseAffine ?? true;
+    this.weight = affine ? this.param('weight', ones(this.normalizedShape, { backend: o.backend })) : null;
+    this.bias = affine ? this.param('bias', zeros(this.normalizedShape, { backend: o.backend })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.o.eps ?? 1e-5);
+  }
+}
+
+export interface GroupNormOptions { eps?: number; affine?: boolean; backend?: Backend }
+/** torch.nn.GroupNorm: per-channel weight ones and bias zeros (unless affine is false). */
+export class GroupNorm extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  constructor(readonly numGroups: number, readonly numChannels: number, readonly o: GroupNormOptions = {}) {
+    super();
+    if (!Number.isInteger(numGroups) || numGroups < 1 || numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    const affine = o.affine ?? true;
+    this.weight = affine ? this.param('weight', ones([numChannels], { backend: o.backend })) : null;
+    this.bias = affine ? this.param('bias', zeros([numChannels], { backend: o.backend })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.o.eps ?? 1e-5);
   }
 }
 

@@ -1,5 +1,5 @@
 // Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
-// come from the ops' rules: linear, batch_norm, instance_norm, dropout, upsample_nearest, avg_pool2d,
+// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout, upsample_nearest, avg_pool2d,
 // the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
 // losses, and reparameterized sampling.
 
@@ -114,6 +114,46 @@ function normalize(xc: Tensor, variance: Tensor, weight: Tensor | null, bias: Te
   if (weight) scale = scale.mul(weight.reshape(cs));
   const y = xc.mul(scale);
   return bias ? y.add(bias.reshape(cs)) : y;
+}
+
+/**
+ * Layer normalization (Ba et al. 2016; torch.nn.functional.layer_norm): each sample normalized over its
+ * last dims, those of `normalizedShape`, with the biased variance; `weight` and `bias` have that shape.
+ */
+export function layerNorm(x: Tensor, normalizedShape: number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
+    throw new Error(`layer_norm: input ${fmtShape(x.shape)} does not end with the normalized shape ${fmtShape(normalizedShape)}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.shape, normalizedShape)) throw new Error(`layer_norm: ${name} ${fmtShape(t.shape)} is not the normalized shape ${fmtShape(normalizedShape)}`);
+  }
+  const dims = normalizedShape.map((_, i) => x.ndim - k + i);
+  const xc = x.sub(x.mean(dims, true));
+  const y = xc.mul(xc.square().mean(dims, true).add(eps).rsqrt());
+  const w = weight ? y.mul(weight) : y;
+  return bias ? w.add(bias) : w;
+}
+
+/**
+ * Group normalization (Wu & He 2018; torch.nn.functional.group_norm): the channels of x [N, C, ...] in
+ * numGroups groups of C / numGroups, each (sample, group) normalized over its channels and spatial
+ * dims; `weight` and `bias` are per channel [C].
+ */
+export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const [N, C] = x.shape;
+  if (x.ndim < 2 || !Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0) {
+    throw new Error(`group_norm: ${x.ndim < 2 ? `input ${fmtShape(x.shape)} has no channel dim` : `${C} channels do not split into ${numGroups} groups`}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.shape, [C])) throw new Error(`group_norm: ${name} ${fmtShape(t.shape)} is not [${C}]`);
+  }
+  const g = x.reshape([N, numGroups, x.size / (N * numGroups)]);
+  const xc = g.sub(g.mean(2, true));
+  const y = xc.mul(xc.square().mean(2, true).add(eps).rsqrt()).reshape(x.shape);
+  const cs = channelShape(x);
+  const w = weight ? y.mul(weight.reshape(cs)) : y;
+  return bias ? w.add(bias.reshape(cs)) : w;
 }
 
 /** Instance normalization: each (sample, channel) normalized over its spatial dims. */
