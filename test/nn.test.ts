@@ -254,6 +254,33 @@ describe('gradient clipping (torch.nn.utils)', () => {
   }
 });
 
+describe('containers and the model summary', () => {
+  it('ModuleList and ModuleDict name their modules\' parameters as PyTorch; summary() lists each call with its output shape and parameters', () => {
+    const list = new nn.ModuleList([new nn.Linear(3, 4, { backend: cpu }), new nn.Linear(4, 2, { backend: cpu })]);
+    const dict = new nn.ModuleDict({ enc: new nn.Linear(2, 5, { backend: cpu }), act: new nn.Tanh() });
+    expect([...list.namedParameters()].map(([k]) => k)).toEqual(['0.weight', '0.bias', '1.weight', '1.bias']);
+    expect([...dict.namedParameters()].map(([k]) => k)).toEqual(['enc.weight', 'enc.bias']);
+    expect(list.length).toBe(2);
+    expect(list.at(-1)).toBe([...list][1]);
+    expect(() => list.at(2)).toThrow(/ModuleList: index 2 is out of range for 2 modules/);
+    expect(() => dict.get('dec')).toThrow(/ModuleDict: no module "dec" \(has enc, act\)/);
+    expect(() => dict.set('a.b', new nn.Tanh())).toThrow(/must be letters, digits and _/);
+    expect(() => list.call(tensor([1], [1], { backend: cpu }))).toThrow(/ModuleList: a container has no forward/);
+    const model = new nn.Sequential(new nn.Linear(3, 4, { backend: cpu }), new nn.GELU(), new nn.LayerNorm(4, { backend: cpu }), new nn.Linear(4, 2, { backend: cpu }));
+    const x = tensor(Array.from({ length: 6 }, (_, i) => i / 3), [2, 3], { backend: cpu });
+    const s = nn.summary(model, x);
+    // Linear 3->4: 12 + 4; LayerNorm(4): 4 + 4; Linear 4->2: 8 + 2.
+    expect(s.rows.map((r) => `${r.name} ${r.type} ${r.outputShape} ${r.params}`)).toEqual([
+      '0 Linear 2,4 16', '1 GELU 2,4 0', '2 LayerNorm 2,4 8', '3 Linear 2,2 10', ' Sequential 2,2 0',
+    ]);
+    expect(s.total).toBe(34);
+    expect(s.text).toMatch(/^module +type +output +params\n0 +Linear +\[2, 4\] +16\n/);
+    expect(s.text).toMatch(/total parameters: 34$/);
+    // The modules are as before (their call is their class's again).
+    expect(Object.prototype.hasOwnProperty.call(model, 'call')).toBe(false);
+  });
+});
+
 describe('modules and state dicts', () => {
   const net = () => withBackend(cpu, () => new nn.Sequential(new nn.Conv2d(1, 2, 3, { generator: new Generator(1) }), new nn.BatchNorm2d(2), new nn.LeakyReLU(0.2), new nn.Flatten(), new nn.Linear(8, 3, { generator: new Generator(2) })));
   it('names parameters and buffers like PyTorch', () => {

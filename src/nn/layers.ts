@@ -218,6 +218,62 @@ export class Dropout extends Module {
 }
 
 /** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
+/** torch.nn.ModuleList: modules held in order, their parameters named 0., 1., ...; no forward of its own. */
+export class ModuleList extends Module implements Iterable<Module> {
+  private readonly items: Module[] = [];
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+  append(m: Module): this {
+    this.module(String(this.items.length), m);
+    this.items.push(m);
+    return this;
+  }
+  get length(): number {
+    return this.items.length;
+  }
+  /** Module i (negative counts from the end, as Array.at). */
+  at(i: number): Module {
+    const m = this.items.at(i);
+    if (!m) throw new Error(`ModuleList: index ${i} is out of range for ${this.items.length} modules`);
+    return m;
+  }
+  [Symbol.iterator](): Iterator<Module> {
+    return this.items[Symbol.iterator]();
+  }
+  forward(): Tensor {
+    throw new Error('ModuleList: a container has no forward; call its modules');
+  }
+}
+
+/** torch.nn.ModuleDict: modules by name, their parameters named <name>.; no forward of its own. */
+export class ModuleDict extends Module {
+  private readonly items = new Map<string, Module>();
+  constructor(modules: Record<string, Module> = {}) {
+    super();
+    for (const [k, m] of Object.entries(modules)) this.set(k, m);
+  }
+  set(name: string, m: Module): this {
+    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`ModuleDict: name ${JSON.stringify(name)} must be letters, digits and _ (it becomes part of parameter names)`);
+    if (this.items.has(name)) throw new Error(`ModuleDict: ${name} is already set`);
+    this.module(name, m);
+    this.items.set(name, m);
+    return this;
+  }
+  get(name: string): Module {
+    const m = this.items.get(name);
+    if (!m) throw new Error(`ModuleDict: no module ${JSON.stringify(name)} (has ${[...this.items.keys()].join(', ') || 'none'})`);
+    return m;
+  }
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+  forward(): Tensor {
+    throw new Error('ModuleDict: a container has no forward; call its modules');
+  }
+}
+
 export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {
