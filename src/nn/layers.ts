@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, dropout, elu, gelu, groupNorm, instanceNorm, layerNorm, linear, silu, softplus, type AvgPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, dropout, elu, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -130,6 +130,16 @@ export class GroupNorm extends Module {
   }
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.numGroups, this.weight, this.bias, this.o.eps ?? 1e-5);
+  }
+}
+
+/** torch.nn.MaxPool2d (F.maxPool2d). */
+export class MaxPool2d extends Module {
+  constructor(readonly kernel: number | [number, number], readonly o: MaxPool2dOptions = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernel, this.o);
   }
 }
 

@@ -1,11 +1,12 @@
 // Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
-// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout, upsample_nearest, avg_pool2d,
-// the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
+// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout,
+// upsample_nearest, avg_pool2d, max_pool2d, the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
 // losses, and reparameterized sampling.
 
 import { Tensor, effect, isTracing } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { bmm } from './matmul.ts';
+import { stack } from './movement.ts';
 import { arange, full } from './creation.ts';
 import { bernoulliMask, randn } from './random.ts';
 import type { Generator } from '../random/philox.ts';
@@ -229,6 +230,60 @@ export function avgPool2d(x: Tensor, kernel: number, o: AvgPool2dOptions = {}): 
     return total!.div(avgPool2d(ones, kernel, { stride, padding }).mul(kernel * kernel));
   }
   return total!.mul(1 / (kernel * kernel));
+}
+
+export interface MaxPool2dOptions {
+  /** Default: the kernel. */
+  stride?: number | [number, number];
+  /** -Inf added on each side (at most half the kernel, as PyTorch). */
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  /** Output size by ceil instead of floor; a last window must still start inside the input or left padding. */
+  ceilMode?: boolean;
+}
+
+/**
+ * Max pooling of NCHW (torch.nn.functional.max_pool2d): each output is the largest of its window, NaN
+ * if the window holds one. Composed from the ops: the kh kw strided slices of the input padded with
+ * -Inf are stacked, their argmax along the stack (the first of equal values, in window order, NaN
+ * first) picks one, and a where keeps only it, so the gradient goes to that element alone, as
+ * PyTorch's max_pool2d backward sends it to its index.
+ */
+export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPool2dOptions = {}): Tensor {
+  const pair = (name: string, v: number | [number, number], min: number): [number, number] => {
+    const p: [number, number] = typeof v === 'number' ? [v, v] : v;
+    if (p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min)) throw new Error(`max_pool2d: ${name} must be an integer >= ${min} or two, got ${JSON.stringify(v)}`);
+    return p;
+  };
+  if (x.ndim !== 4) throw new Error(`max_pool2d: expected NCHW input, got ${fmtShape(x.shape)}`);
+  const [kh, kw] = pair('kernel', kernel, 1);
+  const [sh, sw] = pair('stride', o.stride ?? [kh, kw], 1);
+  const [ph, pw] = pair('padding', o.padding ?? 0, 0);
+  const [dh, dw] = pair('dilation', o.dilation ?? 1, 1);
+  if (ph > kh / 2 || pw > kw / 2) throw new Error(`max_pool2d: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
+  const [n, c, h, w] = x.shape;
+  // PyTorch's pooling_output_shape: with ceil mode, a last window starting in the right padding is dropped.
+  const size = (len: number, k: number, s: number, p: number, d: number) => {
+    const span = len + 2 * p - d * (k - 1) - 1;
+    let out = Math.floor((o.ceilMode ? span + s - 1 : span) / s) + 1;
+    if (o.ceilMode && (out - 1) * s >= len + p) out--;
+    return out;
+  };
+  const oh = size(h, kh, sh, ph, dh), ow = size(w, kw, sw, pw, dw);
+  if (oh < 1 || ow < 1) throw new Error(`max_pool2d: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
+  // -Inf around the input, and on the right as far as the last (ceil mode) window reaches.
+  const extraH = Math.max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph)), extraW = Math.max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw));
+  const xp = ph || pw || extraH || extraW ? x.pad([pw, pw + extraW, ph, ph + extraH], 'constant', -Infinity) : x;
+  const parts: Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      parts.push(xp.slice(2, i * dh, i * dh + sh * (oh - 1) + 1, sh).slice(3, j * dw, j * dw + sw * (ow - 1) + 1, sw));
+    }
+  }
+  if (parts.length === 1) return parts[0];
+  const s = stack(parts, 0);
+  const pick = noGrad(() => arange(parts.length, undefined, 1, { backend: x.backend }).reshape([parts.length, 1, 1, 1, 1]).eq(s.argmax(0, true)));
+  return s.where(pick, 0).sum(0).reshape([n, c, oh, ow]);
 }
 
 export type Reduction = 'mean' | 'sum' | 'none';
