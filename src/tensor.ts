@@ -164,6 +164,36 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     runBackward<Tensor>(this, grad, opts);
   }
   /** A tensor sharing this one's storage, cut from the graph (torch.Tensor.detach). */
+  /**
+   * A copy in storage of its own, in the graph (the gradient flows back), as torch.clone: x + (-0),
+   * which is x for every value, -0 and NaN included (x * 1 runs as x * 1 + 0, which turns -0 into +0).
+   */
+  clone(): Tensor {
+    return this.add(-0);
+  }
+  /**
+   * Pieces along `dim` (torch.split): of `size` elements each (the last may be shorter), or of the
+   * given sizes, which must add up to the dim's length. Each piece is a slice (its gradient flows back).
+   */
+  split(size: number | number[], dim = 0): Tensor[] {
+    const d = normDim('split', dim, this.ndim);
+    const len = this.shape[d];
+    const sizes = typeof size === 'number' ? (() => {
+      if (!Number.isInteger(size) || size < 1) throw new Error(`split: size must be a positive integer, not ${size}`);
+      return Array.from({ length: Math.max(1, Math.ceil(len / size)) }, (_, i) => Math.min(size, len - i * size));
+    })() : size;
+    if (sizes.some((v) => !Number.isInteger(v) || v < 0) || sizes.reduce((a, v) => a + v, 0) !== len) {
+      throw new Error(`split: sizes [${sizes.join(', ')}] do not add up to dim ${d}'s length ${len}`);
+    }
+    let at = 0;
+    return sizes.map((v) => this.slice(d, at, (at += v)));
+  }
+  /** n pieces along `dim` of ceil(len / n) elements (fewer when they run out), as torch.chunk. */
+  chunk(n: number, dim = 0): Tensor[] {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`chunk: the number of chunks must be a positive integer, not ${n}`);
+    const d = normDim('chunk', dim, this.ndim);
+    return this.split(Math.max(1, Math.ceil(this.shape[d] / n)), d);
+  }
   detach(): Tensor {
     return this.viewAs(this.shape);
   }

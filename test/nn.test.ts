@@ -254,6 +254,55 @@ describe('gradient clipping (torch.nn.utils)', () => {
   }
 });
 
+describe('clone, split, chunk, dropout2d and the loss modules', () => {
+  it('clone copies (the gradient flows back); split and chunk cut as torch.split and torch.chunk', async () => {
+    const x = tensor([1, -0, NaN, 4, 5, 6, 7], [7], { backend: cpu, requiresGrad: true });
+    const c = x.clone();
+    expect(c.storage).not.toBe(x.storage);
+    const cv = await c.toArray();
+    expect([cv[0], Object.is(cv[1], -0), Number.isNaN(cv[2])]).toEqual([1, true, true]);
+    const m = tensor(Array.from({ length: 14 }, (_, i) => i), [2, 7], { backend: cpu });
+    expect(m.split(3, 1).map((t) => t.shape)).toEqual([[2, 3], [2, 3], [2, 1]]);
+    expect(await m.split([2, 5], 1)[1].toArray()).toEqual(Float32Array.from([2, 3, 4, 5, 6, 9, 10, 11, 12, 13]));
+    // torch.chunk(7 elements, 3) gives pieces of ceil(7 / 3) = 3: 3, 3, 1; chunk(6, 4) gives 2, 2, 2 (three pieces).
+    expect(m.chunk(3, -1).map((t) => t.shape[1])).toEqual([3, 3, 1]);
+    expect(tensor([1, 2, 3, 4, 5, 6], [6], { backend: cpu }).chunk(4).map((t) => t.size)).toEqual([2, 2, 2]);
+    expect(() => m.split([2, 4], 1)).toThrow(/split: sizes \[2, 4\] do not add up to dim 1's length 7/);
+    expect(() => m.chunk(0)).toThrow(/chunk: the number of chunks must be a positive integer, not 0/);
+    const [a, b] = x.split([3, 4]);
+    a.mul(2).sum().add(b.sum()).backward();
+    expect(await x.grad!.toArray()).toEqual(Float32Array.from([2, 2, 2, 1, 1, 1, 1]));
+  });
+  it('dropout2d zeroes whole planes (one draw each) and scales the rest; the loss modules are the F losses', async () => {
+    const gpu = await getGpu();
+    for (const b of [cpu, gpu]) {
+      const x = tensor(Array.from({ length: 4 * 6 * 3 * 5 }, () => 1), [4, 6, 3, 5], { backend: b });
+      const y = await F.dropout2d(x, 0.5, true, new Generator(3)).toArray();
+      let kept = 0;
+      for (let plane = 0; plane < 24; plane++) {
+        const vals = new Set(y.slice(plane * 15, plane * 15 + 15));
+        expect(vals.size, `plane ${plane}`).toBe(1);
+        const v = [...vals][0];
+        expect(v === 0 || v === 2, `plane ${plane}: ${v}`).toBe(true);
+        if (v === 2) kept++;
+      }
+      expect(kept).toBeGreaterThan(3);
+      expect(kept).toBeLessThan(21);
+      const d = new nn.Dropout2d(0.5, new Generator(3)).eval();
+      expect(d.call(x)).toBe(x);
+    }
+    expect(() => F.dropout2d(tensor([1, 2], [2], { backend: cpu }))).toThrow(/dropout2d: expected \[N, C, H, W\] or \[C, H, W\] input, got \[2\]/);
+    const p = tensor([0.2, 0.7, -1.5, 3], [2, 2], { backend: cpu }), t = tensor([0, 1, 1, 0], [2, 2], { backend: cpu });
+    const same = async (u: Tensor, v: Tensor) => expect(await u.toArray()).toEqual(await v.toArray());
+    await same(new nn.MSELoss().call(p, t), F.mse(p, t));
+    await same(new nn.L1Loss('sum').call(p, t), F.l1(p, t, 'sum'));
+    await same(new nn.BCEWithLogitsLoss('none').call(p, t), F.bceWithLogits(p, t, 'none'));
+    await same(new nn.BCELoss().call(p.sigmoid(), t), F.bce(p.sigmoid(), t));
+    const labels = tensor([1, 0], [2], { backend: cpu });
+    await same(new nn.CrossEntropyLoss().call(p, labels), F.crossEntropy(p, labels));
+  });
+});
+
 describe('containers and the model summary', () => {
   it('ModuleList and ModuleDict name their modules\' parameters as PyTorch; summary() lists each call with its output shape and parameters', () => {
     const list = new nn.ModuleList([new nn.Linear(3, 4, { backend: cpu }), new nn.Linear(4, 2, { backend: cpu })]);

@@ -1,6 +1,6 @@
 // torch.nn for this runtime: modules, layers, initializers and optimizers.
 export { Module } from './module.ts';
-export { Linear, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, ReLU, LeakyReLU, GELU, SiLU, ELU, Softplus, Tanh, Sigmoid, Flatten, Unflatten, AvgPool2d, MaxPool2d, Dropout, Sequential, ModuleList, ModuleDict } from './layers.ts';
+export { Linear, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, ReLU, LeakyReLU, GELU, SiLU, ELU, Softplus, Tanh, Sigmoid, Flatten, Unflatten, AvgPool2d, MaxPool2d, Dropout, Dropout2d, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Sequential, ModuleList, ModuleDict } from './layers.ts';
 export * as init from './init.ts';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim.ts';
 export { clipGradNorm_, clipGradValue_, type GradNormType } from './clip.ts';

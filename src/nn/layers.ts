@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, dropout, elu, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
+import { avgPool2d, batchNorm, bce, bceWithLogits, crossEntropy, dropout, dropout2d, elu, l1, mse, type Reduction, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
 import { ones, zeros } from '../ops/creation.ts';
 import type { Backend } from '../backend/backend.ts';
@@ -227,7 +227,6 @@ export class Dropout extends Module {
   }
 }
 
-/** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
 /** torch.nn.ModuleList: modules held in order, their parameters named 0., 1., ...; no forward of its own. */
 export class ModuleList extends Module implements Iterable<Module> {
   private readonly items: Module[] = [];
@@ -284,6 +283,59 @@ export class ModuleDict extends Module {
   }
 }
 
+/** torch.nn.Dropout2d: each (sample, channel) plane of NCHW zeroed with probability p, the rest scaled by 1/(1-p). */
+export class Dropout2d extends Module {
+  constructor(readonly p = 0.5, readonly generator?: Generator) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return dropout2d(x, this.p, this.training, this.generator);
+  }
+}
+
+/** The losses as modules (torch.nn.MSELoss and its kin): forward(input, target), with the reduction. */
+export class MSELoss extends Module {
+  constructor(readonly reduction: Reduction = 'mean') {
+    super();
+  }
+  forward(x: Tensor, target: Tensor): Tensor {
+    return mse(x, target, this.reduction);
+  }
+}
+export class L1Loss extends Module {
+  constructor(readonly reduction: Reduction = 'mean') {
+    super();
+  }
+  forward(x: Tensor, target: Tensor): Tensor {
+    return l1(x, target, this.reduction);
+  }
+}
+export class BCELoss extends Module {
+  constructor(readonly reduction: Reduction = 'mean') {
+    super();
+  }
+  forward(p: Tensor, target: Tensor): Tensor {
+    return bce(p, target, this.reduction);
+  }
+}
+export class BCEWithLogitsLoss extends Module {
+  constructor(readonly reduction: Reduction = 'mean') {
+    super();
+  }
+  forward(logits: Tensor, target: Tensor): Tensor {
+    return bceWithLogits(logits, target, this.reduction);
+  }
+}
+export class CrossEntropyLoss extends Module {
+  constructor(readonly reduction: Reduction = 'mean') {
+    super();
+  }
+  forward(logits: Tensor, target: Tensor): Tensor {
+    return crossEntropy(logits, target, this.reduction);
+  }
+}
+
+/** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
 export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {

@@ -1,5 +1,5 @@
 // Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
-// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout,
+// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout, dropout2d,
 // upsample_nearest, avg_pool2d, max_pool2d, the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
 // losses, and reparameterized sampling.
 
@@ -180,6 +180,19 @@ export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generat
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
   return x.mul(bernoulliMask(x.shape, 1 - p, 1 / (1 - p), { backend: x.backend, generator }));
+}
+
+/**
+ * Channel dropout (torch.nn.functional.dropout2d): each (sample, channel) plane of x [N, C, ...] is
+ * zeroed with probability p (one Philox draw per plane, broadcast over it), the rest scaled by 1/(1-p).
+ */
+export function dropout2d(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
+  if (p < 0 || p > 1) throw new Error(`dropout2d: probability ${p} is not in [0, 1]`);
+  if (x.ndim < 3) throw new Error(`dropout2d: expected [N, C, H, W] or [C, H, W] input, got ${fmtShape(x.shape)}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const planes = [...x.shape.slice(0, x.ndim - 2), 1, 1];
+  return x.mul(bernoulliMask(planes, 1 - p, 1 / (1 - p), { backend: x.backend, generator }));
 }
 
 /** Nearest-neighbour upsampling of NCHW by an integer factor (a broadcast, so its gradient sums). */
