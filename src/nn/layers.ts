@@ -294,45 +294,31 @@ export class Dropout2d extends Module {
 }
 
 /** The losses as modules (torch.nn.MSELoss and its kin): forward(input, target), with the reduction. */
-export class MSELoss extends Module {
+abstract class LossModule extends Module {
+  protected abstract readonly loss: (x: Tensor, target: Tensor, reduction: Reduction) => Tensor;
   constructor(readonly reduction: Reduction = 'mean') {
     super();
   }
   forward(x: Tensor, target: Tensor): Tensor {
-    return mse(x, target, this.reduction);
+    return this.loss(x, target, this.reduction);
   }
 }
-export class L1Loss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
-    super();
-  }
-  forward(x: Tensor, target: Tensor): Tensor {
-    return l1(x, target, this.reduction);
-  }
+export class MSELoss extends LossModule {
+  protected readonly loss = mse;
 }
-export class BCELoss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
-    super();
-  }
-  forward(p: Tensor, target: Tensor): Tensor {
-    return bce(p, target, this.reduction);
-  }
+export class L1Loss extends LossModule {
+  protected readonly loss = l1;
 }
-export class BCEWithLogitsLoss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
-    super();
-  }
-  forward(logits: Tensor, target: Tensor): Tensor {
-    return bceWithLogits(logits, target, this.reduction);
-  }
+/** On probabilities. */
+export class BCELoss extends LossModule {
+  protected readonly loss = bce;
 }
-export class CrossEntropyLoss extends Module {
-  constructor(readonly reduction: Reduction = 'mean') {
-    super();
-  }
-  forward(logits: Tensor, target: Tensor): Tensor {
-    return crossEntropy(logits, target, this.reduction);
-  }
+export class BCEWithLogitsLoss extends LossModule {
+  protected readonly loss = bceWithLogits;
+}
+/** On logits [N, C] and class labels [N]. */
+export class CrossEntropyLoss extends LossModule {
+  protected readonly loss = crossEntropy;
 }
 
 /** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
