@@ -134,10 +134,7 @@ export function fuseElementwise(g: Graph): Graph {
     if (op.kind === 'effect') lastEffect = out.length;
     if (op.kind === 'prim' && GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
       // A matmul or convolution starts a kernel that the elementwise ops after it may join as its epilogue.
-      const mm = {
-        kind: 'gemm_fused', prim: op.prim, inputs: op.inputs, xShapes: op.xShapes, params: op.params, gemmShape: op.shape,
-        epilogue: null, shape: op.shape, out: op.out,
-      } as GemmFusedOp;
+      const mm = gemmOf(op);
       groups.set(op.out, { op: mm, pos: out.length, ops: 1, original: op });
       out.push(mm);
       continue;
@@ -311,13 +308,15 @@ function storeBindings(op: WithStore): number {
 function asStore(op: Op): WithStore | null {
   if (op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') return op;
   if (op.kind !== 'prim') return null;
-  if (GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
-    return {
-      kind: 'gemm_fused', prim: op.prim as GemmPrimitive, inputs: op.inputs, xShapes: op.xShapes, params: op.params as Params[GemmPrimitive], gemmShape: op.shape,
-      epilogue: null, shape: op.shape, out: op.out,
-    };
-  }
-  return asFused(op);
+  return GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive) ? gemmOf(op) : asFused(op);
+}
+
+/** A matmul or convolution primitive as a GEMM kernel with no epilogue yet. */
+function gemmOf(op: PrimOp): GemmFusedOp {
+  return {
+    kind: 'gemm_fused', prim: op.prim as GemmPrimitive, inputs: op.inputs, xShapes: op.xShapes, params: op.params as Params[GemmPrimitive], gemmShape: op.shape,
+    epilogue: null, shape: op.shape, out: op.out,
+  };
 }
 
 /**
