@@ -181,31 +181,27 @@ export class WebGPUBackend implements Backend {
 
   /** A fused elementwise kernel (fused.ts), its pipeline cached by its WGSL. */
   elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
-    if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
-    const out = (into as GpuStorage | undefined) ?? this.alloc(n);
-    const n4 = Math.ceil(n / 4);
-    const ops = fusedOps(expr);
-    // Inputs that are the output itself (an in-place write) are read through its binding.
-    const output = new Set(inputs.flatMap((s, k) => (this.buf(s) === out.buffer ? [k] : [])));
-    this.ctx.dispatch({
-      kernel: 'fused_ops', source: fusedSource(expr, reads, n, output), label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`,
-      buffers: [...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)), out.buffer], uniforms: packUniforms([n4]),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * ops.length, bytes: 4 * n * (inputs.length + 1),
-    });
-    return out;
+    return this.fusedElementwise(expr, inputs, reads, n, into);
   }
 
   /** elementwise() whose values are a parameter's gradient, with its optimizer update in the store. */
   elementwiseOptim(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage {
+    return this.fusedElementwise(expr, inputs, reads, n, undefined, optim);
+  }
+
+  private fusedElementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage, optim?: FusedOptim): Storage {
     if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
-    const out = this.alloc(n);
+    const out = (into as GpuStorage | undefined) ?? this.alloc(n);
     const n4 = Math.ceil(n / 4);
-    const ops = fusedOps(expr);
+    const ops = [...fusedOps(expr), ...(optim ? [optim.spec.kind] : [])];
+    // Inputs that are the output itself (an in-place write) are read through its binding.
+    const output = new Set(inputs.flatMap((s, k) => (this.buf(s) === out.buffer ? [k] : [])));
     this.ctx.dispatch({
-      kernel: 'optim_fused_ops', source: fusedSource(expr, reads, n, new Set(), true), label: `fused:${ops.join('+')}+${optim.spec.kind}`,
-      constants: optimConstants(optim), buffers: [...inputs.map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
+      kernel: optim ? 'optim_fused_ops' : 'fused_ops', source: fusedSource(expr, reads, n, output, !!optim),
+      label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`, constants: optimConstants(optim),
+      buffers: [...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
       uniforms: withOptimUniforms(packUniforms([n4]), optim),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * (ops.length + 10), bytes: 4 * n * (inputs.length + 1) + 24 * n,
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * (ops.length + (optim ? 9 : 0)), bytes: 4 * n * (inputs.length + 1) + (optim ? 24 * n : 0),
     });
     return out;
   }
