@@ -15,7 +15,8 @@
 // dispatches write their uniform bytes over the recorded ones (and their acquires get the recorded
 // buffers back), so random counters and optimizer step counts change per call while every bind group
 // stays the same; patchTail writes an optimizer update's params straight into its kernel's block, with
-// no backend call (the kernel's WGSL is not made again). Source of the idea: TinyJit (tinygrad/engine/jit.py) replays captured kernel calls;
+// no backend call (the kernel's WGSL is not made again). Source of the idea: TinyJit
+// (tinygrad/engine/jit.py) replays captured kernel calls;
 // Burn's wgpu "software graph" pre-resolves pipelines, bind groups and uniforms.
 
 import type { Arena } from './pool.ts';

@@ -1,7 +1,7 @@
 // Neural-network functions (PyTorch's torch.nn.functional), composed from the ops, so their gradients
-// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout, dropout2d,
-// upsample_nearest, avg_pool2d, max_pool2d, the activations beyond the unary ops (gelu, silu, elu, softplus with beta and threshold), the
-// losses, and reparameterized sampling.
+// come from the ops' rules: linear, batch_norm, instance_norm, layer_norm, group_norm, dropout,
+// dropout2d, upsample_nearest, avg_pool2d, max_pool2d, the activations beyond the unary ops (gelu, silu,
+// elu, softplus with beta and threshold), the losses, and reparameterized sampling.
 
 import { Tensor, effect, isTracing } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
