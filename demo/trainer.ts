@@ -99,9 +99,7 @@ export class Trainer {
   setLr(lr: number): void {
     if (!(lr > 0)) throw new Error(`learning rate must be positive, got ${lr}`);
     this.lr = lr;
-    for (const opt of this.live.model.optimizers()) {
-      if (opt instanceof nn.Adam || opt instanceof nn.SGD) opt.o.lr = lr;
-    }
+    for (const opt of this.live.model.optimizers()) opt.lr = lr;
   }
 
   private compileStep(): Compiled<[TrainBatch, Generator], Tensor> {

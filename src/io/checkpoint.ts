@@ -1,6 +1,8 @@
 // Checkpoint contents for a model and its optimizers, as named arrays for safetensors: the model's
 // state_dict under its PyTorch-style names, each optimizer slot as optim.<parameter name>.<slot> (Adam: m,
-// v; SGD: momentum_buffer), and each optimizer's step count in the metadata. Browser-safe: the CLI writes
+// v; SGD: momentum_buffer), and in the metadata each optimizer's step count (optimizer_steps) and its
+// parameters' own step counts (optimizer_param_steps; files without it, from before per-parameter
+// counts, restore a parameter with slots at its optimizer's count). Browser-safe: the CLI writes
 // these to disk (safetensors_file.ts), the demo offers them as a download; either loads the other's files.
 
 import type { Tensor } from '../tensor.ts';
@@ -27,7 +29,10 @@ export async function checkpointTensors(model: Module, optimizers: Optimizer[] =
       }
     }
   }
-  return { tensors, metadata: { optimizer_steps: JSON.stringify(optimizers.map((o) => o.stepCount)) } };
+  return {
+    tensors,
+    metadata: { optimizer_steps: JSON.stringify(optimizers.map((o) => o.stepCount)), optimizer_param_steps: JSON.stringify(optimizers.map((o) => o.paramSteps)) },
+  };
 }
 
 /** The metadata's optimizer_steps (written by checkpointTensors): a JSON array of step counts. */
@@ -45,6 +50,24 @@ function optimizerSteps(raw: string | undefined, source: string): number[] {
   return steps;
 }
 
+/** The metadata's optimizer_param_steps: per optimizer, its parameters' step counts (absent: undefined each). */
+function paramSteps(raw: string | undefined, optimizers: Optimizer[], source: string): (number[] | undefined)[] {
+  if (raw === undefined) return optimizers.map(() => undefined);
+  let v: unknown = null;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    // reported below, with the value
+  }
+  const ok = Array.isArray(v) && v.length === optimizers.length && v.every((steps, o) =>
+    Array.isArray(steps) && steps.length === optimizers[o].params.length && steps.every((s) => Number.isSafeInteger(s) && s >= 0));
+  if (!ok) {
+    throw new Error(`${source}: metadata optimizer_param_steps is '${String(raw).slice(0, 80)}', not per optimizer (${optimizers.length}) a JSON array of ` +
+      `its parameters' (${optimizers.map((o) => o.params.length).join(', ')}) non-negative integer step counts`);
+  }
+  return v as number[][];
+}
+
 /**
  * Loads a checkpoint into the model (strict: every key, every shape) and, when given, its optimizers.
  * `source` names the file in errors; a different architecture is reported as such.
@@ -58,6 +81,7 @@ export async function restoreCheckpoint(
   // Validated before anything is written, so a bad file leaves the model as it was.
   const steps = optimizers.length ? optimizerSteps(ckpt.metadata.optimizer_steps, source) : [];
   if (steps.length !== optimizers.length) throw new Error(`${source}: optimizer state for ${steps.length} optimizers, this model has ${optimizers.length}`);
+  const perParam = optimizers.length ? paramSteps(ckpt.metadata.optimizer_param_steps, optimizers, source) : [];
   // Everything is checked before anything is written: the model first (a model that does not fit says
   // more than its optimizer slots would), then every optimizer's slots.
   const own = new Map([...ckpt.tensors].filter(([k]) => !k.startsWith('optim.')));
@@ -70,11 +94,11 @@ export async function restoreCheckpoint(
   }));
   optimizers.forEach((opt, o) => {
     try {
-      opt.checkState(slots[o]);
+      opt.checkState(slots[o], perParam[o]);
     } catch (e) {
       throw new Error(`${source}: ${(e as Error).message}`);
     }
   });
   await model.loadStateDict(own).catch((e) => { throw doesNotFit(e); });
-  optimizers.forEach((opt, o) => opt.loadState(slots[o], steps[o]));
+  optimizers.forEach((opt, o) => opt.loadState(slots[o], steps[o], perParam[o]));
 }

@@ -4,11 +4,18 @@
 // gradient and updated parameter is finite (one flag per parameter, no extra pass over the data), which
 // nonFinite() reads back: the training loop's check of the whole model, every step.
 //
-// A step is host bookkeeping (validate the hyper-parameters, count the step) then one 'optim' effect per
-// parameter (src/graph/effects.ts) whose params (learning rate, step count, bias corrections, the flag's
-// tag) are computed by a function: a compiled step (src/graph/compile.ts) repeats the bookkeeping and
-// recomputes those params on every call, so a learning rate changed between calls takes effect and the
-// step count advances as in eager mode.
+// Parameters come as one list or as param groups with their own options ({ params, lr, ... }, the
+// constructor's options the defaults), as torch.optim takes them. State is per parameter, as PyTorch keeps
+// it: a parameter's step count (Adam's bias corrections) and SGD's first momentum step count the steps
+// in which that parameter had a gradient, not the optimizer's steps, so a parameter first stepped at the
+// optimizer's step 2 moves as a fresh one would. stateDict() / loadStateDict() are torch.optim's: the
+// state by parameter index, and the groups' options with their parameters' indices.
+//
+// A step is host bookkeeping (validate the hyper-parameters, count the step per parameter) then one
+// 'optim' effect per parameter with a gradient (src/graph/effects.ts) whose params (learning rate, step
+// count, bias corrections, the flag's tag) are computed by a function: a compiled step
+// (src/graph/compile.ts) repeats the bookkeeping and recomputes those params on every call, so a learning
+// rate changed between calls takes effect and the step counts advance as in eager mode.
 
 import { Tensor, effect, keep, perCall } from '../tensor.ts';
 import { zeros } from '../ops/creation.ts';
@@ -21,13 +28,74 @@ function checkRange(opt: string, name: string, v: number, lo: number, hi = Infin
   }
 }
 
-export abstract class Optimizer {
+/** A group of parameters with options of its own (PyTorch's param group); unset options are the defaults. */
+export type ParamGroup<O> = { params: Iterable<Tensor> } & Partial<O>;
+
+/** What an optimizer takes: parameters, or param groups. */
+export type OptimizerParams<O> = Iterable<Tensor> | ParamGroup<O>[];
+
+/** A state value for loadStateDict: a tensor, or its shape and values. */
+export type OptimizerStateValue = Tensor | { shape: number[]; data: Float32Array };
+
+/**
+ * An optimizer's state as torch.optim's state_dict() holds it: `state` by parameter index (over the groups'
+ * parameters in order; only parameters that have state), each with its step count and its slots (by
+ * slotNames: Adam's m and v are torch's exp_avg and exp_avg_sq, SGD's momentum_buffer is torch's), and
+ * each group's options with the indices of its parameters.
+ */
+export interface OptimizerStateDict<O = Record<string, unknown>> {
+  state: Record<number, { step: number; values: Record<string, OptimizerStateValue> }>;
+  paramGroups: (O & { params: number[] })[];
+}
+
+/** The groups of an optimizer's params argument, each with its options (defaults overridden). */
+function groupsOf<O extends object>(opt: string, params: OptimizerParams<O>, defaults: O): { params: Tensor[]; options: O }[] {
+  const list = [...(params as Iterable<Tensor | ParamGroup<O>>)];
+  const isGroup = (x: unknown): x is ParamGroup<O> => typeof x === 'object' && x !== null && !(x instanceof Tensor) && 'params' in x;
+  const groups = list.length && list.every(isGroup)
+    ? list.map((g) => {
+      const { params: ps, ...options } = g;
+      return { params: [...ps], options: { ...defaults, ...options } as O };
+    })
+    : [{ params: list as Tensor[], options: { ...defaults } }];
+  if (list.some(isGroup) && !list.every(isGroup)) throw new Error(`${opt}: params mixes tensors and param groups; pass one or the other`);
+  const seen = new Set<Tensor>();
+  groups.forEach(({ params: ps }, k) => {
+    for (const p of ps) {
+      if (!(p instanceof Tensor)) throw new Error(`${opt}: param group ${k} holds a ${typeof p}, not a tensor`);
+      if (seen.has(p)) throw new Error(`${opt}: parameter ${p.name ?? `#${p.id}`} appears more than once (in one group or in two)`);
+      if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.name ?? `#${p.id}`} does not require grad`);
+      seen.add(p);
+    }
+  });
+  if (seen.size === 0) throw new Error(`${opt}: got an empty parameter list`);
+  return groups;
+}
+
+export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
+  /** Every parameter, over the groups in order (the state dict's and the checkpoints' indices). */
   readonly params: Tensor[];
+  /** The groups with their options (a scheduler or the user may change these between steps). */
+  readonly paramGroups: { params: Tensor[]; options: O }[];
+  /** step() calls made (the finite flags' tag). */
   stepCount = 0;
+  /** Per parameter: the steps in which it had a gradient (torch's state[p]['step']). */
+  readonly paramSteps: number[];
   protected state = new Map<Tensor, Tensor[]>();
-  constructor(params: Iterable<Tensor>) {
-    this.params = [...params];
-    for (const p of this.params) if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.name ?? `#${p.id}`} does not require grad`);
+  private readonly groupIndex: number[];
+  constructor(params: OptimizerParams<O>, readonly defaults: O) {
+    this.paramGroups = groupsOf(this.name, params, defaults);
+    this.params = this.paramGroups.flatMap((g) => g.params);
+    this.groupIndex = this.paramGroups.flatMap((g, k) => g.params.map(() => k));
+    this.paramSteps = this.params.map(() => 0);
+  }
+  /** The optimizer's name in errors (a subclass's getter, read in this constructor too). */
+  protected get name(): string {
+    return 'optimizer';
+  }
+  /** The first group's options (all of them when the optimizer has one group). */
+  get o(): O {
+    return this.paramGroups[0].options;
   }
   zeroGrad(): void {
     for (const p of this.params) {
@@ -52,9 +120,12 @@ export abstract class Optimizer {
   stateTensors(): Tensor[][] {
     return this.params.map((p) => this.state.get(p) ?? []);
   }
-  /** Throws where loadState(slots) would not fit: a parameter count, slot count or length that differs. */
-  checkState(slots: (Float32Array[] | null)[]): void {
+  /** Throws where loadState(slots, ...) would not fit: a parameter count, slot count or length that differs. */
+  checkState(slots: (Float32Array[] | null)[], paramSteps?: number[]): void {
     if (slots.length !== this.params.length) throw new Error(`optimizer state for ${slots.length} parameters, but the optimizer has ${this.params.length}`);
+    if (paramSteps && (paramSteps.length !== this.params.length || !paramSteps.every((s) => Number.isSafeInteger(s) && s >= 0))) {
+      throw new Error(`optimizer step counts [${paramSteps.slice(0, 8).join(', ')}${paramSteps.length > 8 ? ', ...' : ''}] are not ${this.params.length} non-negative integers`);
+    }
     slots.forEach((values, i) => {
       const p = this.params[i];
       if (values && values.length !== this.slotNames.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values.length} slots for ${this.slotNames.length}`);
@@ -65,17 +136,20 @@ export abstract class Optimizer {
   }
 
   /**
-   * Restores state saved from stateTensors(): per parameter its slot values (or null), and the step count.
-   * All or nothing (checkState first). The finite flags are dropped: they are tagged with step counts,
-   * and the restored count may repeat one they hold.
+   * Restores state saved from stateTensors(): per parameter its slot values (or null), the optimizer's
+   * step count, and per parameter its step count (without them, as checkpoints of before per-parameter
+   * counts: `step` for a parameter with slots, 0 for one without). All or nothing (checkState first).
+   * The finite flags are dropped: they are tagged with step counts, and the restored count may repeat
+   * one they hold.
    */
-  loadState(slots: (Float32Array[] | null)[], step: number): void {
-    this.checkState(slots);
+  loadState(slots: (Float32Array[] | null)[], step: number, paramSteps?: number[]): void {
+    this.checkState(slots, paramSteps);
     this.flags?.dispose();
     this.flags = null;
     this.stepCount = step;
     this.params.forEach((p, i) => {
       const values = slots[i];
+      this.paramSteps[i] = paramSteps ? paramSteps[i] : values ? step : 0;
       if (!values) {
         // No saved state: the parameter starts fresh (as before its first step).
         for (const t of this.state.get(p) ?? []) t.dispose();
@@ -86,37 +160,109 @@ export abstract class Optimizer {
     });
   }
 
+  /**
+   * The state as torch.optim's state_dict(): the state tensors themselves (not copies; read them before
+   * the next step changes them) and a copy of every group's options.
+   */
+  stateDict(): OptimizerStateDict<O> {
+    const state: OptimizerStateDict<O>['state'] = {};
+    this.params.forEach((p, i) => {
+      const s = this.state.get(p);
+      if (!s) return;
+      state[i] = { step: this.paramSteps[i], values: Object.fromEntries(this.slotNames.map((n, j) => [n, s[j]])) };
+    });
+    let i = 0;
+    const paramGroups = this.paramGroups.map((g) => ({ ...g.options, params: g.params.map(() => i++) }));
+    return { state, paramGroups };
+  }
+
+  /**
+   * Loads a stateDict() (of this optimizer or another one over parameters of the same shapes, in the
+   * same groups): every group's options and every parameter's state; a parameter without state in the
+   * dict starts fresh. All or nothing: the groups, indices, shapes, values and options are checked, and
+   * every tensor read, before anything is written.
+   */
+  async loadStateDict(sd: OptimizerStateDict<Partial<O>>): Promise<void> {
+    const where = `${this.name}.loadStateDict`;
+    if (!sd || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) {
+      throw new Error(`${where}: expected { state, paramGroups }`);
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) throw new Error(`${where}: ${sd.paramGroups.length} param groups for the optimizer's ${this.paramGroups.length}`);
+    let next = 0;
+    const options = sd.paramGroups.map((g, k) => {
+      const own = this.paramGroups[k];
+      const want = own.params.map(() => next++);
+      if (!Array.isArray(g.params) || g.params.length !== want.length || g.params.some((x, j) => x !== want[j])) {
+        throw new Error(`${where}: param group ${k} holds parameters [${String(g.params)}], the optimizer's holds [${want.join(', ')}]`);
+      }
+      const { params: _ps, ...o } = g;
+      const merged = { ...own.options, ...o } as O;
+      this.validate(merged, this.paramGroups.length > 1 ? k : undefined);
+      return merged;
+    });
+    const slots: (Float32Array[] | null)[] = this.params.map(() => null);
+    const steps = this.params.map(() => 0);
+    for (const [key, entry] of Object.entries(sd.state)) {
+      const i = Number(key);
+      if (!Number.isInteger(i) || i < 0 || i >= this.params.length) throw new Error(`${where}: state for parameter ${key}, but the optimizer has ${this.params.length}`);
+      const p = this.params[i], name = p.name ?? `parameter ${i}`;
+      if (!Number.isSafeInteger(entry?.step) || entry.step < 0) throw new Error(`${where}: the step count of ${name} is ${String(entry?.step)}, not a non-negative integer`);
+      steps[i] = entry.step;
+      const values: Float32Array[] = [];
+      for (const n of this.slotNames) {
+        const v = entry.values?.[n];
+        if (!v) throw new Error(`${where}: the state of ${name} has no ${n}`);
+        if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) throw new Error(`${where}: ${n} of ${name} has shape [${v.shape.join(', ')}] for the parameter's [${p.shape.join(', ')}]`);
+        if (v instanceof Tensor && v.isDisposed) throw new Error(`${where}: ${n} of ${name} is a disposed tensor`);
+        const data = v instanceof Tensor ? await v.toArray() : v.data;
+        if (!(data instanceof Float32Array) || data.length !== p.size) throw new Error(`${where}: ${n} of ${name} has ${data instanceof Float32Array ? data.length : 'no Float32Array of'} values for ${p.size}`);
+        values.push(data);
+      }
+      slots[i] = values;
+    }
+    this.checkState(slots, steps);
+    this.paramGroups.forEach((g, k) => Object.assign(g.options, options[k]));
+    this.loadState(slots, Math.max(0, ...steps), steps);
+  }
+
   /** Names of the per-parameter state slots, in stateTensors() order (checkpoint keys). */
   abstract readonly slotNames: readonly string[];
 
-  /** Checks the hyper-parameters (they may change between steps). */
-  protected abstract validate(): void;
-  /** The kernel's spec for this step (read at every call of a compiled step). */
-  protected abstract spec(): OptimSpec;
-  /** The options, whose learning rate a scheduler (src/nn/schedulers.ts) or the user may change. */
-  abstract readonly o: { lr?: number };
-  /** The learning rate the next step uses. */
+  /** Checks a group's hyper-parameters (they may change between steps); `group` names it in errors. */
+  protected abstract validate(o: O, group?: number): void;
+  /** The kernel's spec for a parameter of a group with options `o` at its step `step` (read at every call of a compiled step). */
+  protected abstract spec(o: O, step: number): OptimSpec;
+  /** The learning rate the next step uses (the first group's). */
   get lr(): number {
-    return this.spec().lr;
+    return this.groupLr(0);
   }
+  /** The learning rate group k's next step uses (its option, or the optimizer's default). */
+  groupLr(k: number): number {
+    return this.spec(this.paramGroups[k].options, 1).lr;
+  }
+  /** Sets every group's learning rate. */
   set lr(v: number) {
-    if (!(v >= 0)) throw new Error(`optimizer: invalid learning rate ${v} (must be >= 0)`);
-    this.o.lr = v;
+    if (!(v >= 0)) throw new Error(`${this.name}: invalid learning rate ${v} (must be >= 0)`);
+    for (const g of this.paramGroups) g.options.lr = v;
   }
-  /** The two state tensors of parameter p's kernel (unused ones are dummies). */
-  protected abstract kernelSlots(p: Tensor): [Tensor, Tensor];
+  /** The two state tensors of parameter p's kernel, in a group with options `o` (unused ones are dummies). */
+  protected abstract kernelSlots(p: Tensor, o: O): [Tensor, Tensor];
 
   /** One step: every parameter with a gradient is updated in place from it (one kernel each). */
   step(): void {
+    // Which parameters step is fixed when the step is traced (a compiled step updates the same ones).
+    const stepped = this.params.flatMap((p, i) => (p.grad ? [i] : []));
+    const many = this.paramGroups.length > 1;
     perCall(() => {
-      this.validate();
+      this.paramGroups.forEach((g, k) => this.validate(g.options, many ? k : undefined));
       this.stepCount++;
+      for (const i of stepped) this.paramSteps[i]++;
     });
     this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
-    for (const [i, p] of this.params.entries()) {
-      if (!p.grad) continue;
-      const [s1, s2] = this.kernelSlots(p);
-      effect('optim', [p, p.grad, s1, s2, this.flags], () => ({ spec: this.spec(), check: { slot: i, tag: this.stepCount } }));
+    for (const i of stepped) {
+      const p = this.params[i], o = this.paramGroups[this.groupIndex[i]].options;
+      const [s1, s2] = this.kernelSlots(p, o);
+      effect('optim', [p, p.grad!, s1, s2, this.flags], () => ({ spec: this.spec(o, this.paramSteps[i]), check: { slot: i, tag: this.stepCount } }));
     }
   }
 
@@ -159,27 +305,33 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
-export class SGD extends Optimizer {
+export class SGD extends Optimizer<SGDOptions> {
   readonly slotNames = ['momentum_buffer'] as const;
-  constructor(params: Iterable<Tensor>, readonly o: SGDOptions) {
-    super(params);
-    this.validate();
+  protected override get name(): string {
+    return 'SGD';
   }
-  protected validate(): void {
-    if (this.o.nesterov && (!this.o.momentum || this.o.dampening)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
-    checkRange('SGD', 'learning rate', this.o.lr, 0);
-    checkRange('SGD', 'momentum', this.o.momentum ?? 0, 0);
-    checkRange('SGD', 'dampening', this.o.dampening ?? 0, 0, 1);
-    checkRange('SGD', 'weight decay', this.o.weightDecay ?? 0, 0);
+  constructor(params: OptimizerParams<SGDOptions>, defaults: SGDOptions) {
+    super(params, defaults);
+    this.paramGroups.forEach((g, k) => this.validate(g.options, this.paramGroups.length > 1 ? k : undefined));
   }
-  protected spec(): OptimSpec {
+  protected validate(o: SGDOptions, group?: number): void {
+    const at = group === undefined ? 'SGD' : `SGD (param group ${group})`;
+    if (o.nesterov && (!o.momentum || o.dampening)) throw new Error(`${at}: nesterov needs momentum > 0 and dampening 0`);
+    checkRange(at, 'learning rate', o.lr, 0);
+    checkRange(at, 'momentum', o.momentum ?? 0, 0);
+    checkRange(at, 'dampening', o.dampening ?? 0, 0, 1);
+    checkRange(at, 'weight decay', o.weightDecay ?? 0, 0);
+  }
+  protected spec(o: SGDOptions, step: number): OptimSpec {
+    // The momentum buffer starts as the first gradient (torch: buf = clone(d_p) when it is None), at the
+    // parameter's own first step.
     return {
-      kind: 'sgd', lr: this.o.lr, weightDecay: this.o.weightDecay ?? 0, momentum: this.o.momentum ?? 0,
-      dampening: this.o.dampening ?? 0, nesterov: !!this.o.nesterov, first: this.stepCount === 1,
+      kind: 'sgd', lr: o.lr, weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0,
+      dampening: o.dampening ?? 0, nesterov: !!o.nesterov, first: step === 1,
     };
   }
-  protected kernelSlots(p: Tensor): [Tensor, Tensor] {
-    return [this.o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0), this.dummy(p, 1)];
+  protected kernelSlots(p: Tensor, o: SGDOptions): [Tensor, Tensor] {
+    return [o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0), this.dummy(p, 1)];
   }
 }
 
@@ -190,29 +342,33 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-export class Adam extends Optimizer {
+export class Adam extends Optimizer<AdamOptions> {
   readonly slotNames = ['m', 'v'] as const;
   /** The optimizer's name in errors, whether its weight decay is decoupled (AdamW), and its default decay. */
   protected get kind(): { name: string; decoupled: boolean; weightDecay: number } {
     return { name: 'Adam', decoupled: false, weightDecay: 0 };
   }
-  constructor(params: Iterable<Tensor>, readonly o: AdamOptions = {}) {
-    super(params);
-    this.validate();
+  protected override get name(): string {
+    return this.kind.name;
   }
-  protected validate(): void {
-    const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
+  constructor(params: OptimizerParams<AdamOptions>, defaults: AdamOptions = {}) {
+    super(params, defaults);
+    this.paramGroups.forEach((g, k) => this.validate(g.options, this.paramGroups.length > 1 ? k : undefined));
+  }
+  protected validate(o: AdamOptions, group?: number): void {
+    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const { name, weightDecay } = this.kind;
-    checkRange(name, 'learning rate', this.o.lr ?? 1e-3, 0);
-    checkRange(name, 'beta1', beta1, 0, 1, true);
-    checkRange(name, 'beta2', beta2, 0, 1, true);
-    checkRange(name, 'eps', this.o.eps ?? 1e-8, 0);
-    checkRange(name, 'weight decay', this.o.weightDecay ?? weightDecay, 0);
+    const at = group === undefined ? name : `${name} (param group ${group})`;
+    checkRange(at, 'learning rate', o.lr ?? 1e-3, 0);
+    checkRange(at, 'beta1', beta1, 0, 1, true);
+    checkRange(at, 'beta2', beta2, 0, 1, true);
+    checkRange(at, 'eps', o.eps ?? 1e-8, 0);
+    checkRange(at, 'weight decay', o.weightDecay ?? weightDecay, 0);
   }
-  protected spec(): OptimSpec {
-    const [beta1, beta2] = this.o.betas ?? [0.9, 0.999];
+  protected spec(o: AdamOptions, step: number): OptimSpec {
+    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const { decoupled, weightDecay } = this.kind;
-    return { kind: 'adam', lr: this.o.lr ?? 1e-3, weightDecay: this.o.weightDecay ?? weightDecay, beta1, beta2, eps: this.o.eps ?? 1e-8, step: this.stepCount, decoupled };
+    return { kind: 'adam', lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? weightDecay, beta1, beta2, eps: o.eps ?? 1e-8, step, decoupled };
   }
   protected kernelSlots(p: Tensor): [Tensor, Tensor] {
     const [m, v] = this.slots(p, 2);

@@ -1,29 +1,41 @@
 // Learning-rate schedulers with PyTorch's formulas (torch.optim.lr_scheduler), in closed form: each
-// sets the optimizer's learning rate for step t from the rate it started with. The rate is host state
+// sets every param group's learning rate for step t from the rate that group started with (torch's
+// base_lrs). The rate is host state
 // that an optimizer reads at every step, also in a compiled step (a step's learning rate is per-call
 // data, src/graph/trace.ts), so a scheduler drives compiled and eager training alike.
 import type { Optimizer } from './optim.ts';
 
 export abstract class LRScheduler<O extends object = object> {
-  /** The optimizer's learning rate when the scheduler was made (PyTorch's base_lr). */
-  readonly baseLr: number;
+  /** Each param group's learning rate when the scheduler was made (PyTorch's base_lrs). */
+  readonly baseLrs: number[];
   /** Steps taken (PyTorch's last_epoch). */
   t = 0;
   /** The options are set before the first rate is computed (here, not by a subclass's field). */
   constructor(readonly optimizer: Optimizer, readonly o: O) {
-    this.baseLr = optimizer.lr;
-    optimizer.lr = this.rate(0);
+    this.baseLrs = optimizer.paramGroups.map((_, k) => optimizer.groupLr(k));
+    this.apply();
   }
-  /** The learning rate at step t. */
-  protected abstract rate(t: number): number;
-  /** Advances one step (after the optimizer's), setting the learning rate the next step uses. */
+  /** The first group's base rate. */
+  get baseLr(): number {
+    return this.baseLrs[0];
+  }
+  /** The learning rate at step t of a group that started at `base`. */
+  protected abstract rate(t: number, base: number): number;
+  private apply(): void {
+    this.optimizer.paramGroups.forEach((g, k) => (g.options.lr = this.rate(this.t, this.baseLrs[k])));
+  }
+  /** Advances one step (after the optimizer's), setting the learning rates the next step uses. */
   step(): void {
     this.t++;
-    this.optimizer.lr = this.rate(this.t);
+    this.apply();
   }
-  /** The learning rate the optimizer now has (PyTorch's get_last_lr()). */
+  /** The learning rate the first group now has (PyTorch's get_last_lr()[0]). */
   get lastLr(): number {
     return this.optimizer.lr;
+  }
+  /** Every group's learning rate now (PyTorch's get_last_lr()). */
+  get lastLrs(): number[] {
+    return this.optimizer.paramGroups.map((_, k) => this.optimizer.groupLr(k));
   }
 }
 
@@ -37,8 +49,8 @@ export class StepLR extends LRScheduler<{ stepSize: number; gamma?: number }> {
     positive('StepLR', 'stepSize', o.stepSize, true);
     super(opt, o);
   }
-  protected rate(t: number): number {
-    return this.baseLr * (this.o.gamma ?? 0.1) ** Math.floor(t / this.o.stepSize);
+  protected rate(t: number, base: number): number {
+    return base * (this.o.gamma ?? 0.1) ** Math.floor(t / this.o.stepSize);
   }
 }
 
@@ -48,8 +60,8 @@ export class ExponentialLR extends LRScheduler<{ gamma: number }> {
     positive('ExponentialLR', 'gamma', o.gamma);
     super(opt, o);
   }
-  protected rate(t: number): number {
-    return this.baseLr * this.o.gamma ** t;
+  protected rate(t: number, base: number): number {
+    return base * this.o.gamma ** t;
   }
 }
 
@@ -59,9 +71,9 @@ export class CosineAnnealingLR extends LRScheduler<{ tMax: number; etaMin?: numb
     positive('CosineAnnealingLR', 'tMax', o.tMax, true);
     super(opt, o);
   }
-  protected rate(t: number): number {
+  protected rate(t: number, base: number): number {
     const etaMin = this.o.etaMin ?? 0;
-    return etaMin + ((this.baseLr - etaMin) * (1 + Math.cos((Math.PI * t) / this.o.tMax))) / 2;
+    return etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * t) / this.o.tMax))) / 2;
   }
 }
 
@@ -73,9 +85,9 @@ export class LinearLR extends LRScheduler<{ startFactor?: number; endFactor?: nu
     positive('LinearLR', 'totalIters', o.totalIters ?? 5, true);
     super(opt, o);
   }
-  protected rate(t: number): number {
+  protected rate(t: number, base: number): number {
     const { startFactor = 1 / 3, endFactor = 1, totalIters = 5 } = this.o;
-    return this.baseLr * (startFactor + ((endFactor - startFactor) * Math.min(t, totalIters)) / totalIters);
+    return base * (startFactor + ((endFactor - startFactor) * Math.min(t, totalIters)) / totalIters);
   }
 }
 
@@ -94,7 +106,7 @@ export interface OneCycleOptions {
 /**
  * The 1cycle policy (Smith & Topor 2017; torch's OneCycleLR, two phases): from maxLr / divFactor up to
  * maxLr over the first pctStart of totalSteps, then down to that start / finalDivFactor at the last
- * step, by cosine or linear annealing. The optimizer's own rate is replaced, as in PyTorch.
+ * step, by cosine or linear annealing. Every group's own rate is replaced, as in PyTorch.
  */
 export class OneCycleLR extends LRScheduler<OneCycleOptions> {
   constructor(opt: Optimizer, o: OneCycleOptions) {
