@@ -6,10 +6,10 @@ export { init, createBackend, getBackend, setBackend, withBackend, type InitOpti
 export { CpuBackend } from './backend/cpu/index.ts';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, type NestedArray } from './ops/creation.ts';
 export { add, sub, mul, div, pow, where, fma, clamp, leakyRelu, unary, binary, type TensorLike } from './ops/elementwise.ts';
-export { sum, mean, max, min, argmax, argmin, logsumexp, softmax, logSoftmax } from './ops/reduce.ts';
+export { sum, mean, max, min, amax, amin, argmax, argmin, gather, indexSelect, cumsum, logsumexp, softmax, logSoftmax } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, concat, concat as cat, stack, pad, broadcastTo, squeeze, unsqueeze, flatten, detach } from './ops/movement.ts';
 export { matmul, bmm } from './ops/matmul.ts';
-export { conv2d, convTranspose2d, conv2dInput, conv2dWeight, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.ts';
+export { conv2d, convTranspose2d, conv2dInput, conv2dWeight, type Conv2dOptions, type ConvTranspose2dOptions, type ConvPadding } from './ops/conv.ts';
 export { rand, randn, uniform, normal, bernoulliMask, randomBits, type RandomOptions } from './ops/random.ts';
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
 export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';

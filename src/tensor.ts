@@ -268,8 +268,36 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const n = numel(dims.map((d) => this.shape[d]));
     return this.sum(dim, keepdim).mul(1 / n);
   }
-  max(dim?: Dims, keepdim = false): Tensor { return this.reduce('max', normDims('max', dim, this.ndim), keepdim); }
-  min(dim?: Dims, keepdim = false): Tensor { return this.reduce('min', normDims('min', dim, this.ndim), keepdim); }
+  /** The largest values over `dim` (all dims by default); the gradient is shared evenly among ties (torch.amax). */
+  amax(dim?: Dims, keepdim = false): Tensor { return this.reduce('max', normDims('amax', dim, this.ndim), keepdim); }
+  /** The smallest values over `dim`, ties sharing the gradient (torch.amin). */
+  amin(dim?: Dims, keepdim = false): Tensor { return this.reduce('min', normDims('amin', dim, this.ndim), keepdim); }
+  /**
+   * torch.max: over the whole tensor, the largest value (as amax()); along one dim, the values and
+   * their indices (the first maximum, or the first NaN, as argmax), the gradient going to that index only.
+   */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return this.amax();
+    return this.extremum('argmax', dim, keepdim);
+  }
+  /** torch.min: as max(), for the smallest. */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return this.amin();
+    return this.extremum('argmin', dim, keepdim);
+  }
+  private extremum(op: 'argmax' | 'argmin', dim: number, keepdim: boolean): { values: Tensor; indices: Tensor } {
+    if (typeof dim !== 'number') throw new Error(`${op === 'argmax' ? 'max' : 'min'}: dim must be one number (amax/amin reduce several), got ${JSON.stringify(dim)}`);
+    const d = normDim(op === 'argmax' ? 'max' : 'min', dim, this.ndim);
+    const idx = noGrad(() => this.reduce(op, [d], true));
+    const values = this.gather(d, idx);
+    if (keepdim) return { values, indices: idx };
+    const shape = this.shape.filter((_, i) => i !== d);
+    return { values: values.reshape(shape), indices: idx.reshape(shape) };
+  }
   /** Index of the largest value along dim (over the flattened tensor without dim), as float32. */
   argmax(dim?: number, keepdim = false): Tensor { return this.argReduce('argmax', dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return this.argReduce('argmin', dim, keepdim); }
@@ -279,6 +307,36 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   private argReduce(op: 'argmax' | 'argmin', dim: number | undefined, keepdim: boolean): Tensor {
     if (dim === undefined) return this.reshape([this.size]).reduce(op, [0], false);
     return this.reduce(op, [normDim(op, dim, this.ndim)], keepdim);
+  }
+  /**
+   * torch.gather: out[..., k, ...] = this[..., index[..., k, ...], ...] along dim, index holding positions
+   * as floats (this runtime's index dtype), of this tensor's rank and at most its size in the other dims.
+   * A position that is not an integer in [0, size) gives NaN. The gradient is scattered back (summed
+   * where positions repeat).
+   */
+  gather(dim: number, index: Tensor): Tensor {
+    const d = normDim('gather', dim, this.ndim);
+    if (index.ndim !== this.ndim || index.shape.some((s, i) => i !== d && s > this.shape[i])) {
+      throw new Error(`gather: index of shape ${fmtShape(index.shape)} does not fit input ${fmtShape(this.shape)} along dim ${dim} (same rank, at most its size in the other dims)`);
+    }
+    // Other dims larger than the index's: the leading part of them, as torch reads.
+    let x: Tensor = this;
+    index.shape.forEach((s, i) => {
+      if (i !== d && s < x.shape[i]) x = x.slice(i, 0, s);
+    });
+    return apply('gather', [x, index], { dim: d });
+  }
+  /** torch.index_select: the entries at positions `index` (1-D, floats) along dim, in that order. */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    const d = normDim('indexSelect', dim, this.ndim);
+    if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
+    const shape = this.shape.map((s, i) => (i === d ? index.size : s));
+    const along = this.shape.map((_, i) => (i === d ? index.size : 1));
+    return this.gather(d, index.reshape(along).broadcastTo(shape));
+  }
+  /** torch.cumsum: running sums along dim, in order (the gradient: the reverse running sum). */
+  cumsum(dim: number): Tensor {
+    return apply('cumsum', [this], { dim: normDim('cumsum', dim, this.ndim), reverse: false });
   }
   /** log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the max, so it never overflows. */
   logsumexp(dim?: Dims, keepdim = false): Tensor {

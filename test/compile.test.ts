@@ -473,14 +473,14 @@ describe('compile(): elementwise fusion', () => {
       const cases: [(a: Tensor) => Tensor, number][] = [
         [(a) => a.square().sum(3), 1],
         [(a) => a.exp().sum([0, 2, 3]), 1],
-        [(a) => a.mul(2).max(0), 1],
-        [(a) => a.neg().min([1, 2], true), 1],
+        [(a) => a.mul(2).amax(0), 1],
+        [(a) => a.neg().amin([1, 2], true), 1],
         [(a) => a.sum(), 1],
         // a broadcast block (a channel bias) in the prologue, read inside the reduction
         [(a) => a.add(cb).square().sum([0, 2, 3]), 1],
         // epilogues: the mean's scaling, and elementwise ops on the reduced values, in the same kernel
         [(a) => a.sub(1).square().mean([0, 2, 3], true), 1],
-        [(a) => a.exp().sum([0, 2, 3], true).log().mul(2).add(a.max([0, 2, 3], true)), 2],
+        [(a) => a.exp().sum([0, 2, 3], true).log().mul(2).add(a.amax([0, 2, 3], true)), 2],
       ];
       // A sum over one run of dims adds in the reduce kernels' order (measured: the same bits on
       // SwiftShader; a GPU's compiler may contract the prologue's multiply into the sum). Over two runs
@@ -523,7 +523,7 @@ describe('compile(): elementwise fusion', () => {
       }
       // Special values: rows of 16 with NaN, +-Inf, +-0 and large magnitudes, max and min and sum.
       const sp = tensor(Float32Array.from([...SPECIAL, ...SPECIAL.slice(3), 5, 6, 7]), [2, 16], { backend: b });
-      for (const f of [(a: Tensor) => a.abs().max(1), (a: Tensor) => a.neg().min(1), (a: Tensor) => a.mul(0.5).sum(1)]) {
+      for (const f of [(a: Tensor) => a.abs().amax(1), (a: Tensor) => a.neg().amin(1), (a: Tensor) => a.mul(0.5).sum(1)]) {
         const r = await bothWays(f, [sp]);
         expect(r.dispatches).toBe(1);
         r.eager.forEach((w, i) => expect(Object.is(r.compiled[i], w) || Math.abs(r.compiled[i] - w) <= 1e-6 * Math.abs(w), `${r.compiled[i]} for ${w}`).toBe(true));

@@ -31,7 +31,7 @@ describe('the primitive table', () => {
     // kernel op) that calls each; a Backend kernel added without a primitive fails here.
     const kernelOf = {
       unary: ['unary'], binary: ['binary'], ternary: ['ternary'], reduce: ['reduce'],
-      copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'], pad: ['pad'], random: ['random'],
+      copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'], pad: ['pad'], gather: ['gather', 'scatter_add'], cumsum: ['cumsum'], random: ['random'],
       fill: ['fill'], upload: ['upload'], matmul: ['matmul'], conv2d: ['conv2d'],
       conv2dGradInput: ['conv2d_grad_input'], conv2dGradWeight: ['conv2d_grad_weight'],
     } satisfies Record<KernelMethod, Primitive[]>;
@@ -73,7 +73,7 @@ describe("pad's backward is the adjoint (gradcheck, float64)", () => {
 describe('every op dispatches through apply()', () => {
   it('no backend kernel runs outside apply() over a VAE training step, and every recorded node comes from it', async () => {
     const backend = new CpuBackend();
-    const kernels = ['unary', 'binary', 'ternary', 'reduce', 'copyStrided', 'pad', 'random', 'fill', 'upload', 'matmul', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const;
+    const kernels = ['unary', 'binary', 'ternary', 'reduce', 'copyStrided', 'pad', 'gather', 'cumsum', 'random', 'fill', 'upload', 'matmul', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const;
     const outside: string[] = [];
     let kernelCalls = 0;
     for (const k of kernels) {

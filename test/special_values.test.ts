@@ -11,7 +11,7 @@
 // implementation flush subnormals).
 import { describe, expect, it } from 'vitest';
 import {
-  tensor, unary, binary, where, fma, sum, max, min, argmax, argmin, mean, logsumexp, softmax, logSoftmax, matmul,
+  tensor, unary, binary, where, fma, sum, amax, amin, argmax, argmin, mean, logsumexp, softmax, logSoftmax, matmul,
   conv2d, F, nn, type Backend, type Tensor,
 } from '../src/index.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from '../src/backend/webgpu/tuner.ts';
@@ -46,7 +46,7 @@ async function run(c: Case, backend: Backend): Promise<Float32Array> {
     case 'fma': out = fma(t('c'), t('a'), t('b')); break;
     case 'reduce': {
       const fns: Record<ReduceOp, (x: Tensor) => Tensor> = {
-        sum: (x) => sum(x, 1), max: (x) => max(x, 1), min: (x) => min(x, 1), argmax: (x) => argmax(x, 1), argmin: (x) => argmin(x, 1),
+        sum: (x) => sum(x, 1), max: (x) => amax(x, 1), min: (x) => amin(x, 1), argmax: (x) => argmax(x, 1), argmin: (x) => argmin(x, 1),
       };
       out = fns[name as ReduceOp](t('a'));
       break;

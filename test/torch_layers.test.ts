@@ -1,13 +1,16 @@
-// Layer and group normalization, var / std and max pooling (src/ops/functional.ts, src/tensor.ts)
-// against PyTorch's results (test/fixtures/torch_layers.json, written by scripts/torch_layers.py on odd
-// shapes; max pooling's input gradients too, ties and NaN included), on both backends; gradcheck in
-// float64 on the CPU reference; their modules and errors.
+// Layer and group normalization, var / std, max pooling, the losses with their options (class weights,
+// ignoreIndex, label smoothing, extra dims, probabilities; nll; binary cross-entropy's weight and
+// posWeight; mse and l1 broadcasting) and gather / indexSelect / cumsum / max and min along a dim
+// (src/ops/functional.ts, src/tensor.ts) against PyTorch's results (test/fixtures/torch_layers.json,
+// written by scripts/torch_layers.py on odd shapes; with input gradients, ties and NaN included), on
+// both backends; gradcheck in float64 on the CPU reference; their modules and errors.
 import { describe, expect, it } from 'vitest';
-import { F, nn, gradcheck, tensor, withBackend, type Backend, type Tensor } from '../src/index.ts';
+import { F, nn, conv2d, convTranspose2d, gradcheck, tensor, withBackend, type Backend, type ConvPadding, type Tensor } from '../src/index.ts';
+import type { Pair } from '../src/ops/conv.ts';
 import fixture from './fixtures/torch_layers.json' with { type: 'json' };
 import { cpu, getGpu, rng } from './helpers.ts';
 
-interface Raw { op: string; args: Record<string, { shape: number[]; data: (number | string)[] }>; params: Record<string, unknown>; expect: (number | string)[]; shape: number[]; grad?: number[] }
+interface Raw { op: string; args: Record<string, { shape: number[]; data: (number | string)[] }>; params: Record<string, unknown>; expect: (number | string)[]; shape: number[]; grad?: number[]; grad_of?: string; indices?: number[] }
 interface Case extends Omit<Raw, 'args' | 'expect'> { args: Record<string, { shape: number[]; data: number[] }>; expect: number[] }
 
 /** The fixture writes NaN and +-Inf as strings (JSON has neither). */
@@ -22,10 +25,39 @@ const poolOptions = (p: Record<string, unknown>) => ({
   dilation: p.dilation as [number, number] | undefined, ceilMode: p.ceil_mode as boolean | undefined,
 });
 
-function run(c: Case, b: Backend): Tensor {
-  const t = (k: string) => (c.args[k] ? tensor(c.args[k].data, c.args[k].shape, { backend: b }) : null);
-  const p = c.params as { shape?: number[]; eps?: number; groups?: number; dims?: number[] | null; unbiased?: boolean };
+function run(c: Case, b: Backend, given: Record<string, Tensor> = {}): Tensor {
+  const t = (k: string) => given[k] ?? (c.args[k] ? tensor(c.args[k].data, c.args[k].shape, { backend: b }) : null);
+  const p = c.params as { shape?: number[]; eps?: number; groups?: number; dims?: number[] | null; unbiased?: boolean; dim?: number; keepdim?: boolean };
+  const q = c.params as { reduction?: F.Reduction; ignore_index?: number; label_smoothing?: number };
+  const cls = { reduction: q.reduction, weight: t('w'), ignoreIndex: q.ignore_index, labelSmoothing: q.label_smoothing };
   switch (c.op) {
+    case 'cross_entropy': return F.crossEntropy(t('x')!, t('t')!, cls);
+    case 'nll_loss': return F.nllLoss(t('x')!.logSoftmax(1), t('t')!, cls);
+    case 'bce_with_logits': return F.bceWithLogits(t('x')!, t('t')!, { reduction: q.reduction, weight: t('w'), posWeight: t('pw') });
+    case 'bce': return F.bce(t('x')!, t('t')!, { reduction: q.reduction, weight: t('w') });
+    case 'mse': return F.mse(t('x')!, t('t')!, q.reduction);
+    case 'l1': return F.l1(t('x')!, t('t')!, q.reduction);
+    case 'gather': return t('x')!.gather(p.dim!, t('i')!);
+    case 'index_select': return t('x')!.indexSelect(p.dim!, t('i')!);
+    case 'cumsum': return t('x')!.cumsum(p.dim!);
+    case 'max': return t('x')!.max(p.dim!, p.keepdim).values;
+    case 'interpolate': {
+      const k = c.params as { size?: [number, number]; scale_factor?: number | [number, number]; mode?: F.InterpolateMode; align_corners?: boolean };
+      return F.interpolate(t('x')!, { size: k.size, scaleFactor: k.scale_factor, mode: k.mode, alignCorners: k.align_corners });
+    }
+    case 'avg_pool2d': {
+      const k = c.params as { kernel: number | [number, number]; stride?: number | [number, number]; padding?: number | [number, number]; ceil_mode?: boolean; count_include_pad?: boolean };
+      return F.avgPool2d(t('x')!, k.kernel, { stride: k.stride, padding: k.padding, ceilMode: k.ceil_mode, countIncludePad: k.count_include_pad });
+    }
+    case 'conv2d': {
+      const k = c.params as { stride?: Pair; padding?: ConvPadding; dilation?: Pair; groups?: number };
+      return conv2d(t('x')!, t('w')!, t('b'), k);
+    }
+    case 'conv_transpose2d': {
+      const k = c.params as { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; output_padding?: Pair };
+      return convTranspose2d(t('x')!, t('w')!, t('b'), { ...k, outputPadding: k.output_padding });
+    }
+    case 'min': return t('x')!.min(p.dim!, p.keepdim).values;
     case 'layer_norm': return F.layerNorm(t('x')!, p.shape!, t('w'), t('b'), p.eps);
     case 'group_norm': return F.groupNorm(t('x')!, p.groups!, t('w'), t('b'), p.eps);
     case 'var': return t('x')!.var(p.dims ?? undefined, p.unbiased);
@@ -35,7 +67,10 @@ function run(c: Case, b: Backend): Tensor {
   }
 }
 
-describe('layer_norm, group_norm, var, std and max_pool2d as PyTorch', () => {
+const t0 = (c: Case, b: Backend) => tensor(c.args.x.data, c.args.x.shape, { backend: b });
+const p0 = (c: Case) => c.params as { dim: number; keepdim: boolean };
+
+describe('layer_norm, group_norm, var, std, max_pool2d, the losses and indexing as PyTorch', () => {
   for (const which of ['cpu', 'webgpu'] as const) {
     it(`the fixture's ${cases.length} cases (${which})`, async () => {
       const b = which === 'cpu' ? cpu : await getGpu();
@@ -44,6 +79,23 @@ describe('layer_norm, group_norm, var, std and max_pool2d as PyTorch', () => {
         expect(y.shape, `${c.op} ${i}`).toEqual(c.shape);
         const got = await y.toArray();
         c.expect.forEach((w, k) => expect(Number.isNaN(w) ? Number.isNaN(got[k]) : got[k] === w || Math.abs(got[k] - w) <= 2e-6 + 2e-5 * Math.abs(w), `${c.op} ${i} [${k}]: ${got[k]} for ${w}`).toBe(true));
+        if (c.indices) {
+          const idx = await (c.op === 'max' ? t0(c, b).max(p0(c).dim, p0(c).keepdim) : t0(c, b).min(p0(c).dim, p0(c).keepdim)).indices.toArray();
+          expect([...idx], `${c.op} ${i} indices`).toEqual(c.indices);
+        }
+        if (c.grad_of) {
+          // The input gradient of sum(y * r) (of y itself for a scalar y), from PyTorch's backward.
+          const a = c.args[c.grad_of];
+          const x = tensor(a.data, a.shape, { backend: b, requiresGrad: true });
+          const y = run(c, b, { [c.grad_of]: x });
+          (c.args.r ? y.mul(tensor(c.args.r.data, c.args.r.shape, { backend: b })).sum() : y).backward();
+          const g = await x.grad!.toArray();
+          // A gradient summed over many terms (a conv weight's over n OH OW) carries float32 rounding of
+          // the terms' size, not of the sum's: the tolerance grows with the case's largest gradient.
+          const scale = Math.max(...c.grad!.map(Math.abs));
+          c.grad!.forEach((w, k) => expect(Math.abs(g[k] - w), `${c.op} ${i} grad [${k}]: ${g[k]} for ${w}`).toBeLessThanOrEqual(2e-6 + 2e-5 * Math.abs(w) + 4e-6 * scale));
+          continue;
+        }
         if (!c.grad) continue;
         // The input gradient of sum(y * r), r zero where y is not finite (the fixture's nan_to_num).
         const x = tensor(c.args.x.data, c.args.x.shape, { backend: b, requiresGrad: true });
@@ -69,6 +121,11 @@ describe('layer_norm, group_norm, var, std and max_pool2d as PyTorch', () => {
     check('group_norm', (x, w, b) => F.groupNorm(x, 2, w, b), [input([2, 4, 3, 2], 5), input([4], 6), input([4], 7)]);
     check('var', (x) => x.var(1), [input([3, 5], 8)]);
     check('std biased', (x) => x.std([0, 2], false), [input([3, 2, 4], 9)]);
+    check('interpolate bilinear', (x) => F.interpolate(x, { size: [5, 3], mode: 'bilinear' }), [input([1, 2, 3, 4], 11)]);
+    check('interpolate bilinear align corners', (x) => F.interpolate(x, { scaleFactor: 1.7, mode: 'bilinear', alignCorners: true }), [input([1, 1, 3, 4], 12)]);
+    check('avg_pool2d ceil', (x) => F.avgPool2d(x, [3, 2], { stride: 2, padding: [1, 0], ceilMode: true, countIncludePad: false }), [input([1, 2, 5, 6], 13)]);
+    check('conv2d groups same', (x, w) => conv2d(x, w, null, { groups: 2, padding: 'same' }), [input([1, 4, 4, 3], 14), input([6, 2, 2, 3], 15)]);
+    check('conv_transpose2d groups', (x, w) => convTranspose2d(x, w, null, { groups: 2, stride: 2 }), [input([1, 4, 2, 3], 16), input([4, 1, 2, 2], 17)]);
     // Distinct values (no ties), so the maximum is unique and finite differences see it.
     check('max_pool2d', (x) => F.maxPool2d(x, 3, { stride: 2, padding: 1 }), [input([1, 2, 5, 4], 10)]);
   });

@@ -5,6 +5,11 @@ import type { BinaryOp, ConvGeom, FiniteCheck, FusedEpilogue, FusedExpr, FusedOp
 
 export type { Storage };
 
+/** gather()'s two directions. */
+export type GatherMode = 'gather' | 'scatter_add';
+/** gather()'s view: [O, D, I] the indexed tensor (D the dim), K the index's extent along the dim. */
+export interface GatherDims { O: number; D: number; I: number; K: number }
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /** One line naming the device. */
@@ -51,6 +56,15 @@ export interface Backend {
   /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. */
   copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void;
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
+  /**
+   * Along the middle dim of x viewed as [O, D, I], with an index of [O, K, I] (positions as floats):
+   * 'gather' gives y[o, k, i] = x[o, index[o, k, i], i] ([O, K, I]; NaN where the index is not an
+   * integer in [0, D)); 'scatter_add' its adjoint, y[o, d, i] = sum in k order of x[o, k, i] where
+   * index[o, k, i] == d ([O, D, I], x then of [O, K, I]).
+   */
+  gather(mode: GatherMode, x: Storage, index: Storage, dims: GatherDims): Storage;
+  /** Cumulative sums along the middle dim of x viewed as [O, D, I], in order ('reverse': from the end). */
+  cumsum(x: Storage, dims: [number, number, number], reverse: boolean): Storage;
   random(n: number, spec: RandomSpec): Storage;
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
   /**

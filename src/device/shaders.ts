@@ -12,6 +12,8 @@ export const KERNEL_SOURCES = {
   reduce_rows: ['common', 'reduce_common', 'reduce_rows'],
   copy_strided: ['common', 'copy_strided'],
   pad: ['common', 'pad'],
+  gather: ['common', 'gather'],
+  cumsum: ['common', 'cumsum'],
   fill: ['common', 'fill'],
   random: ['common', 'philox', 'random'],
   // One GEMM core per design, many operand layouts through hooks (cf. tfjs's mm_readA/mm_readB).

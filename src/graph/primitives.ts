@@ -31,6 +31,12 @@ export interface Params {
   unslice: { shape: number[]; dim: number; start: number; step: number };
   concat: { dim: number };
   pad: { before: number[]; after: number[]; mode: PadMode; value: number };
+  /** torch.gather: inputs [x, index], index of x's shape but along dim; positions as floats. */
+  gather: { dim: number };
+  /** gather's adjoint: inputs [src, index] of one shape, each src value added at its index in zeros of `shape`. */
+  scatter_add: { dim: number; shape: number[] };
+  /** Running sums along dim (reverse: from the end). */
+  cumsum: { dim: number; reverse: boolean };
   /** 3-D batched op(a) @ op(b); a batch of 1 is shared by the whole batch. */
   matmul: { transA: boolean; transB: boolean };
   conv2d: { geom: ConvGeom };
@@ -99,6 +105,11 @@ function reversed<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number):
   const n = x.shape[dim];
   if (n === 1) return x;
   return apply('concat', Array.from({ length: n }, (_, i) => sliceOf(apply, x, dim, n - 1 - i, 1)), { dim });
+}
+
+/** A shape viewed as [O, D, I] around dim (the sizes before it, its own, after it), and K an index's extent there. */
+function alongDim(shape: number[], dim: number, K: number): { O: number; D: number; I: number; K: number } {
+  return { O: numel(shape.slice(0, dim)), D: shape[dim], I: numel(shape.slice(dim + 1)), K };
 }
 
 /** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
@@ -371,6 +382,41 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       }
       return [r];
     },
+  },
+
+  gather: {
+    shape: ([x, index], { dim }) => {
+      if (index.length !== x.length || index.some((s, d) => d !== dim && s !== x[d])) {
+        throw new Error(`gather: index of shape ${fmtShape(index)} does not fit input ${fmtShape(x)} along dim ${dim} (same rank, same sizes but along dim)`);
+      }
+      if (x[dim] === 0 && numel(index) > 0) throw new Error(`gather: cannot index dim ${dim} of size 0 of a tensor of shape ${fmtShape(x)}`);
+      return index;
+    },
+    run: (b, [x, index], { dim }, _out, [xs, is]) => b.gather('gather', x, index, alongDim(xs, dim, is[dim])),
+    // d gather(x)[o, k, i] / d x[o, d, i] = [index[o, k, i] == d]: the gradient scattered back, summed.
+    backward: (g, [x, index], _y, { dim }, apply) => [apply('scatter_add', [g, index], { dim, shape: x.shape }), null],
+  },
+
+  scatter_add: {
+    shape: ([src, index], { dim, shape }) => {
+      if (!sameShape(src, index) || shape.length !== src.length || shape.some((s, d) => d !== dim && s !== src[d])) {
+        throw new Error(`scatter_add: src ${fmtShape(src)} and index ${fmtShape(index)} do not fit output ${fmtShape(shape)} along dim ${dim}`);
+      }
+      return shape;
+    },
+    run: (b, [src, index], { dim, shape }, _out, [ss]) => b.gather('scatter_add', src, index, alongDim(shape, dim, ss[dim])),
+    // Linear in src, and gather is its adjoint.
+    backward: (g, [, index], _y, { dim }, apply) => [apply('gather', [g, index], { dim }), null],
+  },
+
+  cumsum: {
+    shape: ([x]) => x,
+    run: (b, [x], { dim, reverse }, _out, [xs]) => {
+      const { O, D, I } = alongDim(xs, dim, 0);
+      return b.cumsum(x, [O, D, I], reverse);
+    },
+    // y_d = sum_{t <= d} x_t, so dx_t = sum_{d >= t} g_d: the reverse running sum of g.
+    backward: (g, _x, _y, { dim, reverse }, apply) => [apply('cumsum', [g], { dim, reverse: !reverse })],
   },
 
   matmul: {

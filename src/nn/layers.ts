@@ -3,9 +3,11 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, batchNorm, bce, bceWithLogits, crossEntropy, dropout, dropout2d, elu, l1, mse, type Reduction, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
-import { conv2d, convTranspose2d, type Pair } from '../ops/conv.ts';
-import { ones, zeros } from '../ops/creation.ts';
+import { avgPool2d, interpolate, type InterpolateOptions, batchNorm, bce, bceWithLogits, crossEntropy, nllLoss, dropout, dropout2d, elu, l1, mse, type Reduction, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type BCEOptions, type BCEWithLogitsOptions, type CrossEntropyOptions, type NLLOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
+import { conv2d, convTranspose2d, type ConvPadding, type Pair } from '../ops/conv.ts';
+import { ones, tensor, zeros } from '../ops/creation.ts';
+import { randn } from '../ops/random.ts';
+import { noGrad } from '../autograd/engine.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Generator } from '../random/philox.ts';
 
@@ -32,8 +34,10 @@ export class Linear extends Module {
 
 export interface ConvLayerOptions extends LayerOptions {
   stride?: Pair;
-  padding?: Pair;
+  padding?: ConvPadding;
   dilation?: Pair;
+  /** Channel groups (inChannels for depthwise); the weight holds inChannels / groups input channels. */
+  groups?: number;
 }
 
 export class Conv2d extends Module {
@@ -41,9 +45,10 @@ export class Conv2d extends Module {
   bias: Tensor | null;
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions = {}) {
     super();
-    const [kh, kw] = pairOf(kernelSize);
-    this.weight = this.param('weight', defaultWeight([outChannels, inChannels, kh, kw], o));
-    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, inChannels * kh * kw, o));
+    const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    if (inChannels % g || outChannels % g) throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
+    this.weight = this.param('weight', defaultWeight([outChannels, inChannels / g, kh, kw], o));
+    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (inChannels / g) * kh * kw, o));
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.o);
@@ -53,12 +58,13 @@ export class Conv2d extends Module {
 export class ConvTranspose2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions & { outputPadding?: Pair } = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: Omit<ConvLayerOptions, 'padding'> & { padding?: Pair; outputPadding?: Pair } = {}) {
     super();
-    const [kh, kw] = pairOf(kernelSize);
-    // PyTorch's weight is [in, out, kh, kw] and its fan_in is computed from dim 1: out * kh * kw.
-    this.weight = this.param('weight', defaultWeight([inChannels, outChannels, kh, kw], o));
-    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, outChannels * kh * kw, o));
+    const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    if (inChannels % g || outChannels % g) throw new Error(`ConvTranspose2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
+    // PyTorch's weight is [in, out / groups, kh, kw] and its fan_in is computed from dim 1: out / groups * kh * kw.
+    this.weight = this.param('weight', defaultWeight([inChannels, outChannels / g, kh, kw], o));
+    this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (outChannels / g) * kh * kw, o));
   }
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, this.o);
@@ -210,8 +216,18 @@ export class Unflatten extends Module {
   }
 }
 /** Average pooling over kernel x kernel windows (stride defaults to the kernel size), as torch.nn.AvgPool2d. */
+/** torch.nn.Upsample: F.interpolate with fixed options (a size or a scale factor, nearest or bilinear). */
+export class Upsample extends Module {
+  constructor(readonly o: InterpolateOptions) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return interpolate(x, this.o);
+  }
+}
+
 export class AvgPool2d extends Module {
-  constructor(readonly kernel: number, readonly o: AvgPool2dOptions = {}) {
+  constructor(readonly kernel: number | [number, number], readonly o: AvgPool2dOptions = {}) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -294,31 +310,89 @@ export class Dropout2d extends Module {
 }
 
 /** The losses as modules (torch.nn.MSELoss and its kin): forward(input, target), with the reduction. */
-abstract class LossModule extends Module {
-  protected abstract readonly loss: (x: Tensor, target: Tensor, reduction: Reduction) => Tensor;
-  constructor(readonly reduction: Reduction = 'mean') {
+abstract class LossModule<O extends { reduction?: Reduction } = { reduction?: Reduction }> extends Module {
+  protected abstract readonly loss: (x: Tensor, target: Tensor, options: O) => Tensor;
+  /** The loss's options (the reduction alone, or torch's keyword arguments as an object). */
+  readonly options: O;
+  constructor(options: Reduction | O = 'mean') {
     super();
+    this.options = (typeof options === 'string' ? { reduction: options } : { ...options }) as O;
+  }
+  get reduction(): Reduction {
+    return this.options.reduction ?? 'mean';
   }
   forward(x: Tensor, target: Tensor): Tensor {
-    return this.loss(x, target, this.reduction);
+    return this.loss(x, target, this.options);
   }
 }
 export class MSELoss extends LossModule {
-  protected readonly loss = mse;
+  protected readonly loss = (x: Tensor, t: Tensor, o: { reduction?: Reduction }) => mse(x, t, o.reduction);
 }
 export class L1Loss extends LossModule {
-  protected readonly loss = l1;
+  protected readonly loss = (x: Tensor, t: Tensor, o: { reduction?: Reduction }) => l1(x, t, o.reduction);
 }
-/** On probabilities. */
-export class BCELoss extends LossModule {
+/** On probabilities; `weight` rescales each element. */
+export class BCELoss extends LossModule<BCEOptions> {
   protected readonly loss = bce;
 }
-export class BCEWithLogitsLoss extends LossModule {
+/** On logits; `weight` per element, `posWeight` per class for the positive term. */
+export class BCEWithLogitsLoss extends LossModule<BCEWithLogitsOptions> {
   protected readonly loss = bceWithLogits;
 }
-/** On logits [N, C] and class labels [N]. */
-export class CrossEntropyLoss extends LossModule {
+/** On logits [N, C, d...] and class labels [N, d...] or probabilities; weight, ignoreIndex, labelSmoothing. */
+export class CrossEntropyLoss extends LossModule<CrossEntropyOptions> {
   protected readonly loss = crossEntropy;
+}
+/** On log-probabilities [N, C, d...] and class labels [N, d...]; weight, ignoreIndex. */
+export class NLLLoss extends LossModule<NLLOptions> {
+  protected readonly loss = nllLoss;
+}
+
+export interface EmbeddingOptions {
+  /** This index's row starts at zero and gets no gradient (torch's padding_idx); negative counts from the end. */
+  paddingIdx?: number;
+  backend?: Backend;
+  generator?: Generator;
+}
+
+/**
+ * A lookup table (torch.nn.Embedding): indices of any shape (positions as floats) give their rows of
+ * `weight` [numEmbeddings, embeddingDim], drawn from N(0, 1) as in PyTorch; the output is
+ * [...indices, embeddingDim]. An index out of range gives NaN rows (gather's rule).
+ */
+export class Embedding extends Module {
+  weight: Tensor;
+  readonly paddingIdx: number | null;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, o: EmbeddingOptions = {}) {
+    super();
+    if (!(Number.isInteger(numEmbeddings) && numEmbeddings > 0 && Number.isInteger(embeddingDim) && embeddingDim > 0)) {
+      throw new Error(`Embedding: numEmbeddings and embeddingDim must be positive integers, got ${numEmbeddings} and ${embeddingDim}`);
+    }
+    const p = o.paddingIdx;
+    if (p !== undefined && !(Number.isInteger(p) && p >= -numEmbeddings && p < numEmbeddings)) {
+      throw new Error(`Embedding: paddingIdx ${p} is not an index of ${numEmbeddings} embeddings`);
+    }
+    this.paddingIdx = p === undefined ? null : p < 0 ? p + numEmbeddings : p;
+    const w = randn([numEmbeddings, embeddingDim], { backend: o.backend, generator: o.generator });
+    const pad = this.paddingIdx;
+    this.weight = this.param('weight', pad === null ? w : noGrad(() => {
+      const mask = tensor(Array.from({ length: numEmbeddings }, (_, i) => (i === pad ? 0 : 1)), [numEmbeddings, 1], { backend: w.backend });
+      const zeroed = w.where(mask, 0);
+      w.dispose();
+      mask.dispose();
+      return zeroed;
+    }));
+  }
+  forward(indices: Tensor): Tensor {
+    const flat = indices.reshape([indices.size]);
+    let rows = this.weight.indexSelect(0, flat);
+    if (this.paddingIdx !== null) {
+      // The padding row's output as it is, with no gradient to it.
+      const pad = flat.eq(this.paddingIdx).reshape([indices.size, 1]);
+      rows = rows.detach().where(pad, rows);
+    }
+    return rows.reshape([...indices.shape, this.embeddingDim]);
+  }
 }
 
 /** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */

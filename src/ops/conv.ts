@@ -1,31 +1,51 @@
 // conv2d and conv_transpose2d (NCHW input, PyTorch weight layouts): argument checks and geometry, then
 // the three conv primitives of src/graph/primitives.ts (the implicit-GEMM kernels of shaders/conv.wgsl:
 // forward, grad input, grad weight), the transposed convolution being the adjoint of the direct one. The
-// gradients are those primitives' rules.
+// gradients are those primitives' rules. Grouped convolutions (depthwise too) are one convolution per
+// group over its channels, concatenated: correct and differentiable through chunk and concat, but one
+// kernel per group (a grouped GEMM kernel is not written yet). padding 'same' pads as torch does, the
+// odd pixel of an even kernel's total on the right and bottom.
 
 import { apply, type Tensor } from '../tensor.ts';
 import type { ConvGeom } from '../backend/kernels.ts';
 import { fmtShape } from '../shape.ts';
+import { concat } from './movement.ts';
 
 export type Pair = number | [number, number];
 const pair = (v: Pair | undefined, dflt: number): [number, number] => (v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v);
 
+/** Padding as torch takes it: pixels per side, or 'valid' (none) or 'same' (the output as large as the input, stride 1). */
+export type ConvPadding = Pair | 'same' | 'valid';
 export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: ConvPadding;
+  dilation?: Pair;
+  /** Input and output channels split into this many groups, each convolved on its own (C for depthwise). */
+  groups?: number;
+}
+export interface ConvTranspose2dOptions {
   stride?: Pair;
   padding?: Pair;
   dilation?: Pair;
-}
-export interface ConvTranspose2dOptions extends Conv2dOptions {
   outputPadding?: Pair;
+  groups?: number;
 }
 
-function checkConvInputs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined, cIn: number): void {
+/** groups checked against the channel counts (cIn the input's, cOut the output's). */
+function groupsOf(op: string, groups: number | undefined, cIn: number, cOut: number): number {
+  const g = groups ?? 1;
+  if (!Number.isInteger(g) || g < 1) throw new Error(`${op}: groups must be a positive integer, got ${g}`);
+  if (cIn % g || cOut % g) throw new Error(`${op}: ${cIn} input and ${cOut} output channels do not split into ${g} groups`);
+  return g;
+}
+
+function checkConvInputs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined, cIn: number, cOut = op === 'conv2d' ? w.shape[0] : w.shape[1]): void {
   if (x.ndim !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${fmtShape(x.shape)}`);
   if (w.ndim !== 4) throw new Error(`${op}: weight must be 4-D, got ${fmtShape(w.shape)}`);
   if (x.shape[1] !== cIn) {
     throw new Error(`${op}: input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} expects ${cIn}`);
   }
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== (op === 'conv2d' ? w.shape[0] : w.shape[1]))) {
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== cOut)) {
     throw new Error(`${op}: bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}`);
   }
   if (x.backend !== w.backend) throw new Error(`${op}: input and weight live on different backends`);
@@ -36,7 +56,7 @@ function addBias(y: Tensor, bias: Tensor | null | undefined): Tensor {
 }
 
 /** Geometry of the direct convolution x [n, C, H, W] * w [O, C, KH, KW] -> [n, O, OH, OW]. */
-export function convGeom(xShape: number[], wShape: number[], o: Conv2dOptions, outHW?: [number, number]): ConvGeom {
+export function convGeom(xShape: number[], wShape: number[], o: ConvTranspose2dOptions, outHW?: [number, number]): ConvGeom {
   const [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0), [dh, dw] = pair(o.dilation, 1);
   const [n, C, H, W] = xShape, [O, , KH, KW] = wShape;
   for (const [name, v, min] of [['stride', sh, 1], ['stride', sw, 1], ['dilation', dh, 1], ['dilation', dw, 1], ['padding', ph, 0], ['padding', pw, 0]] as const) {
@@ -50,11 +70,30 @@ export function convGeom(xShape: number[], wShape: number[], o: Conv2dOptions, o
   return { n, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw };
 }
 
-/** torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation); weight [O, C, KH, KW]. */
+/**
+ * torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups); weight
+ * [O, C / groups, KH, KW].
+ */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  checkConvInputs('conv2d', x, w, bias, w.shape[1]);
-  const g = convGeom(x.shape, w.shape, opts);
-  return addBias(apply('conv2d', [x, w], { geom: g }), bias);
+  const G = groupsOf('conv2d', opts.groups, x.ndim === 4 ? x.shape[1] : 0, w.shape[0] ?? 0);
+  checkConvInputs('conv2d', x, w, bias, w.shape[1] * G);
+  let padding: Pair | undefined;
+  let xp = x;
+  if (opts.padding === 'same') {
+    const [sh, sw] = pair(opts.stride, 1), [dh, dw] = pair(opts.dilation, 1);
+    if (sh !== 1 || sw !== 1) throw new Error(`conv2d: padding 'same' needs stride 1, got (${sh}, ${sw})`);
+    const th = dh * (w.shape[2] - 1), tw = dw * (w.shape[3] - 1);
+    const [top, left] = [th >> 1, tw >> 1];
+    if (th % 2 || tw % 2) {
+      // torch: the odd pixel of the total on the right and bottom, so the input is padded explicitly.
+      xp = x.pad([left, tw - left, top, th - top]);
+      padding = 0;
+    } else padding = [top, left];
+  } else padding = opts.padding === 'valid' ? 0 : opts.padding;
+  const o: ConvTranspose2dOptions = { stride: opts.stride, padding, dilation: opts.dilation };
+  if (G === 1) return addBias(apply('conv2d', [xp, w], { geom: convGeom(xp.shape, w.shape, o) }), bias);
+  const xs = xp.chunk(G, 1), ws = w.chunk(G, 0);
+  return addBias(concat(xs.map((xg, k) => apply('conv2d', [xg, ws[k]], { geom: convGeom(xg.shape, ws[k].shape, o) })), 1), bias);
 }
 
 /**
@@ -63,19 +102,25 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
  * input has this op's output shape and whose weight is `w` read as [O = C_in, C = C_out, KH, KW].
  */
 export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
-  checkConvInputs('conv_transpose2d', x, w, bias, w.shape[0]);
+  const G = groupsOf('conv_transpose2d', opts.groups, w.shape[0] ?? 0, (w.shape[1] ?? 0) * (opts.groups ?? 1));
+  checkConvInputs('conv_transpose2d', x, w, bias, w.shape[0], w.shape[1] * G);
   const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
   const [oph, opw] = pair(opts.outputPadding, 0);
   if (oph >= Math.max(sh, dh) || opw >= Math.max(sw, dw)) {
     throw new Error(`conv_transpose2d: output_padding (${oph}, ${opw}) must be smaller than stride or dilation`);
   }
-  const [n, Cin, H, W] = x.shape, [, Cout, KH, KW] = w.shape;
+  const [n, , H, W] = x.shape, [, Cout, KH, KW] = w.shape;
   const Hout = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1;
   const Wout = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1;
   if (Hout <= 0 || Wout <= 0) throw new Error(`conv_transpose2d: output size ${Hout}x${Wout} is not positive for input ${fmtShape(x.shape)}`);
-  // The direct conv that maps [n, Cout, Hout, Wout] to x's shape [n, Cin, H, W].
-  const g = convGeom([n, Cout, Hout, Wout], [Cin, Cout, KH, KW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] }, [H, W]);
-  return addBias(apply('conv2d_grad_input', [x, w], { geom: g }), bias);
+  // The direct conv that maps [n, Cout, Hout, Wout] to x's shape [n, Cin, H, W] (per group).
+  const one = (xg: Tensor, wg: Tensor) => {
+    const g = convGeom([n, Cout, Hout, Wout], [wg.shape[0], Cout, KH, KW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] }, [H, W]);
+    return apply('conv2d_grad_input', [xg, wg], { geom: g });
+  };
+  if (G === 1) return addBias(one(x, w), bias);
+  const xs = x.chunk(G, 1), ws = w.chunk(G, 0);
+  return addBias(concat(xs.map((xg, k) => one(xg, ws[k])), 1), bias);
 }
 
 function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
@@ -89,14 +134,14 @@ function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
  * Gradient of conv2d with respect to its input (torch.nn.grad.conv2d_input): the input-gradient primitive
  * on its own, for benchmarks and custom backward passes (differentiable, like every primitive).
  */
-export function conv2dInput(inputSize: number[], weight: Tensor, gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
+export function conv2dInput(inputSize: number[], weight: Tensor, gradOutput: Tensor, opts: ConvTranspose2dOptions = {}): Tensor {
   const g = convGeom(inputSize, weight.shape, opts);
   checkGradOutput('conv2d_input', gradOutput, g);
   return apply('conv2d_grad_input', [gradOutput, weight], { geom: g });
 }
 
 /** Gradient of conv2d with respect to its weight (torch.nn.grad.conv2d_weight). */
-export function conv2dWeight(input: Tensor, weightSize: number[], gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
+export function conv2dWeight(input: Tensor, weightSize: number[], gradOutput: Tensor, opts: ConvTranspose2dOptions = {}): Tensor {
   const g = convGeom(input.shape, weightSize, opts);
   checkGradOutput('conv2d_weight', gradOutput, g);
   return apply('conv2d_grad_weight', [gradOutput, input], { geom: g });

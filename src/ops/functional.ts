@@ -7,10 +7,10 @@ import { Tensor, effect, isTracing } from '../tensor.ts';
 import { noGrad } from '../autograd/engine.ts';
 import { bmm } from './matmul.ts';
 import { stack } from './movement.ts';
-import { arange, full } from './creation.ts';
+import { arange, full, tensor } from './creation.ts';
 import { bernoulliMask, randn } from './random.ts';
 import type { Generator } from '../random/philox.ts';
-import { fmtShape, sameShape } from '../shape.ts';
+import { broadcastShapes, fmtShape, sameShape } from '../shape.ts';
 
 /** How gelu computes the normal CDF: exactly (erf), or by PyTorch's tanh approximation. */
 export type GeluApproximation = 'none' | 'tanh';
@@ -202,47 +202,130 @@ export function upsampleNearest(x: Tensor, scale: number): Tensor {
   return x.reshape([n, c, h, 1, w, 1]).broadcastTo([n, c, h, scale, w, scale]).reshape([n, c, h * scale, w * scale]);
 }
 
-export interface AvgPool2dOptions {
-  /** Window step (default: the kernel size). */
-  stride?: number;
-  /** Zeros added on each side (at most half the kernel, as PyTorch). */
-  padding?: number;
-  /** Divide by the whole window even where it covers padding (PyTorch's default, true). */
-  countIncludePad?: boolean;
+/** How interpolate() maps output pixels to input pixels. */
+export type InterpolateMode = 'nearest' | 'bilinear';
+export interface InterpolateOptions {
+  /** The output's [H, W] (or one size for both); or give scaleFactor. */
+  size?: number | [number, number];
+  /** Output size floor(input * factor); the coordinates map by 1 / factor, as torch without recompute_scale_factor. */
+  scaleFactor?: number | [number, number];
+  mode?: InterpolateMode;
+  /** bilinear only: corner pixels' centres align (torch's align_corners; default false). */
+  alignCorners?: boolean;
 }
 
 /**
- * Average pooling over kernel x kernel windows of NCHW (torch.nn.functional.avg_pool2d, floor mode).
- * Non-overlapping windows (stride = kernel, no padding) are one reshape and a mean; otherwise the sum of
- * the kernel^2 strided slices of the padded input, so the gradient comes from slice's and pad's rules.
+ * The [out, in] matrix of a 1-D interpolation (torch's upsample kernels, aten/src/ATen/native/UpSample.h):
+ * bilinear: source x = (i + 0.5) scale - 0.5 clamped at 0 (align corners: i (in - 1) / (out - 1)),
+ * weights 1 - l and l at floor(x) and the next (the last pixel repeats); nearest: floor(i scale).
  */
-export function avgPool2d(x: Tensor, kernel: number, o: AvgPool2dOptions = {}): Tensor {
-  const stride = o.stride ?? kernel, padding = o.padding ?? 0;
-  if (x.ndim !== 4) throw new Error(`avg_pool2d: expected NCHW input, got ${fmtShape(x.shape)}`);
-  for (const [name, v, min] of [['kernel', kernel, 1], ['stride', stride, 1], ['padding', padding, 0]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new Error(`avg_pool2d: ${name} must be an integer >= ${min}, got ${v}`);
-  }
-  if (padding > kernel / 2) throw new Error(`avg_pool2d: padding ${padding} is more than half the kernel ${kernel}`);
-  const [n, c, h, w] = x.shape;
-  const oh = Math.floor((h + 2 * padding - kernel) / stride) + 1, ow = Math.floor((w + 2 * padding - kernel) / stride) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`avg_pool2d: a ${kernel}x${kernel} window does not fit input ${fmtShape(x.shape)} with padding ${padding}`);
-  if (stride === kernel && padding === 0 && h % kernel === 0 && w % kernel === 0) {
-    return x.reshape([n, c, h / kernel, kernel, w / kernel, kernel]).mean([3, 5]);
-  }
-  const xp = padding ? x.pad([padding, padding, padding, padding]) : x;
-  let total: Tensor | null = null;
-  for (let i = 0; i < kernel; i++) {
-    for (let j = 0; j < kernel; j++) {
-      const part = xp.slice(2, i, i + stride * (oh - 1) + 1, stride).slice(3, j, j + stride * (ow - 1) + 1, stride);
-      total = total ? total.add(part) : part;
+function interpolationMatrix(n: number, out: number, mode: InterpolateMode, alignCorners: boolean, factor: number | undefined): Float32Array {
+  const m = new Float32Array(out * n);
+  const scale = factor ? 1 / factor : n / out;
+  for (let i = 0; i < out; i++) {
+    if (mode === 'nearest') {
+      m[i * n + Math.min(Math.floor(i * scale), n - 1)] = 1;
+      continue;
     }
+    const src = alignCorners ? (out > 1 ? (i * (n - 1)) / (out - 1) : 0) : Math.max(0, (i + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), n - 1), i1 = Math.min(i0 + 1, n - 1), l = src - i0;
+    m[i * n + i0] += 1 - l;
+    m[i * n + i1] += l;
   }
-  if (o.countIncludePad === false && padding > 0) {
-    // Divide each window by the number of real (unpadded) values it covers.
-    const ones = noGrad(() => full([1, 1, h, w], 1, { backend: x.backend }));
-    return total!.div(avgPool2d(ones, kernel, { stride, padding }).mul(kernel * kernel));
+  return m;
+}
+
+/**
+ * torch.nn.functional.interpolate for NCHW with mode 'nearest' or 'bilinear' (align corners or not):
+ * separable, so written as two matmuls with the interpolation matrices of the rows and the columns
+ * (constants built on the host: A_h x A_w^T per plane); the gradient is the matmuls' (A_h^T g A_w).
+ */
+export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
+  const op = 'interpolate';
+  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
+  const mode = o.mode ?? 'nearest';
+  if (mode !== 'nearest' && mode !== 'bilinear') throw new Error(`${op}: mode must be 'nearest' or 'bilinear', not ${JSON.stringify(mode)}`);
+  if (o.alignCorners !== undefined && mode !== 'bilinear') throw new Error(`${op}: alignCorners is for mode 'bilinear' only`);
+  if ((o.size === undefined) === (o.scaleFactor === undefined)) throw new Error(`${op}: give one of size and scaleFactor`);
+  const [n, c, h, w] = x.shape;
+  const two = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+  const factors = o.scaleFactor === undefined ? undefined : two(o.scaleFactor);
+  if (factors && factors.some((f) => !(f > 0 && Number.isFinite(f)))) throw new Error(`${op}: scaleFactor must be positive, got ${JSON.stringify(o.scaleFactor)}`);
+  const [oh, ow] = o.size !== undefined ? two(o.size) : [Math.floor(h * factors![0]), Math.floor(w * factors![1])];
+  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new Error(`${op}: output size ${oh}x${ow} for input ${fmtShape(x.shape)} is not positive integers`);
+  const align = o.alignCorners ?? false;
+  const mat = (len: number, out: number, f: number | undefined) => tensor(interpolationMatrix(len, out, mode, align, align ? undefined : f), [1, out, len], { backend: x.backend });
+  const ah = mat(h, oh, factors?.[0]), aw = mat(w, ow, factors?.[1]);
+  const rows = bmm(ah, x.reshape([n * c, h, w]));
+  return bmm(rows, aw, false, true).reshape([n, c, oh, ow]);
+}
+
+export interface AvgPool2dOptions {
+  /** Window step (default: the kernel size). */
+  stride?: number | [number, number];
+  /** Zeros added on each side (at most half the kernel, as PyTorch). */
+  padding?: number | [number, number];
+  /** Output size by ceil instead of floor; a last window must still start inside the input or left padding. */
+  ceilMode?: boolean;
+  /** Divide by the window's span over the padded input (PyTorch's default, true) or by its real values. */
+  countIncludePad?: boolean;
+}
+
+/** A pooling option as two integers >= min (a number for both). */
+function pairOfPool(op: string, name: string, v: number | [number, number], min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min)) throw new Error(`${op}: ${name} must be an integer >= ${min} or two, got ${JSON.stringify(v)}`);
+  return p;
+}
+/** PyTorch's pooling_output_shape: with ceil mode, a last window starting in the right padding is dropped. */
+function poolSize(len: number, k: number, s: number, p: number, d: number, ceil: boolean | undefined): number {
+  const span = len + 2 * p - d * (k - 1) - 1;
+  let out = Math.floor((ceil ? span + s - 1 : span) / s) + 1;
+  if (ceil && (out - 1) * s >= len + p) out--;
+  return out;
+}
+/** The kh kw strided slices whose sum or maximum pools x padded with `value` (around, and past the right edge where ceil-mode windows reach). */
+interface PoolGeom { kernel: number[]; stride: number[]; padding: number[]; dilation: number[]; out: number[] }
+function poolWindows(x: Tensor, { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }: PoolGeom, value: number): Tensor[] {
+  const [, , h, w] = x.shape;
+  const extraH = Math.max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph)), extraW = Math.max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw));
+  const xp = ph || pw || extraH || extraW ? x.pad([pw, pw + extraW, ph, ph + extraH], 'constant', value) : x;
+  const parts: Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) parts.push(xp.slice(2, i * dh, i * dh + sh * (oh - 1) + 1, sh).slice(3, j * dw, j * dw + sw * (ow - 1) + 1, sw));
   }
-  return total!.mul(1 / (kernel * kernel));
+  return parts;
+}
+
+/**
+ * Average pooling over kh x kw windows of NCHW (torch.nn.functional.avg_pool2d). Non-overlapping windows
+ * (stride = kernel, no padding, sizes that divide) are one reshape and a mean; otherwise the sum of the
+ * kh kw strided slices of the zero-padded input, so the gradient comes from slice's and pad's rules.
+ * Each window is divided as PyTorch divides it: by its span over the padded input (a ceil-mode window
+ * past the right padding is cut there), or with countIncludePad false by the real values it covers.
+ */
+export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPool2dOptions = {}): Tensor {
+  const op = 'avg_pool2d';
+  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
+  const k = pairOfPool(op, 'kernel', kernel, 1), st = pairOfPool(op, 'stride', o.stride ?? k, 1), pd = pairOfPool(op, 'padding', o.padding ?? 0, 0);
+  if (pd[0] > k[0] / 2 || pd[1] > k[1] / 2) throw new Error(`${op}: padding ${pd.join('x')} is more than half the kernel ${k.join('x')}`);
+  const [n, c, h, w] = x.shape;
+  const oh = poolSize(h, k[0], st[0], pd[0], 1, o.ceilMode), ow = poolSize(w, k[1], st[1], pd[1], 1, o.ceilMode);
+  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${k.join('x')} window does not fit input ${fmtShape(x.shape)} with padding ${pd.join('x')}`);
+  if (st[0] === k[0] && st[1] === k[1] && !pd[0] && !pd[1] && h % k[0] === 0 && w % k[1] === 0) {
+    return x.reshape([n, c, h / k[0], k[0], w / k[1], k[1]]).mean([3, 5]);
+  }
+  const total = poolWindows(x, { kernel: k, stride: st, padding: pd, dilation: [1, 1], out: [oh, ow] }, 0).reduce((a, b) => a.add(b));
+  const exact = (oh - 1) * st[0] + k[0] <= h + 2 * pd[0] && (ow - 1) * st[1] + k[1] <= w + 2 * pd[1];
+  if (exact && (o.countIncludePad !== false || (!pd[0] && !pd[1]))) return total.mul(1 / (k[0] * k[1]));
+  // The divisor of each window: the same sums over ones where a value counts (the input, and with
+  // countIncludePad its padding too) and zeros past it.
+  const divisor = noGrad(() => {
+    const inc = o.countIncludePad !== false;
+    const ones = full([1, 1, inc ? h + 2 * pd[0] : h, inc ? w + 2 * pd[1] : w], 1, { backend: x.backend });
+    return poolWindows(ones, { kernel: k, stride: st, padding: inc ? [0, 0] : pd, dilation: [1, 1], out: [oh, ow] }, 0).reduce((a, b) => a.add(b));
+  });
+  return total.div(divisor);
 }
 
 export interface MaxPool2dOptions {
@@ -263,36 +346,18 @@ export interface MaxPool2dOptions {
  * PyTorch's max_pool2d backward sends it to its index.
  */
 export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPool2dOptions = {}): Tensor {
-  const pair = (name: string, v: number | [number, number], min: number): [number, number] => {
-    const p: [number, number] = typeof v === 'number' ? [v, v] : v;
-    if (p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min)) throw new Error(`max_pool2d: ${name} must be an integer >= ${min} or two, got ${JSON.stringify(v)}`);
-    return p;
-  };
-  if (x.ndim !== 4) throw new Error(`max_pool2d: expected NCHW input, got ${fmtShape(x.shape)}`);
-  const [kh, kw] = pair('kernel', kernel, 1);
-  const [sh, sw] = pair('stride', o.stride ?? [kh, kw], 1);
-  const [ph, pw] = pair('padding', o.padding ?? 0, 0);
-  const [dh, dw] = pair('dilation', o.dilation ?? 1, 1);
-  if (ph > kh / 2 || pw > kw / 2) throw new Error(`max_pool2d: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
+  const op = 'max_pool2d';
+  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
+  const [kh, kw] = pairOfPool(op, 'kernel', kernel, 1);
+  const [sh, sw] = pairOfPool(op, 'stride', o.stride ?? [kh, kw], 1);
+  const [ph, pw] = pairOfPool(op, 'padding', o.padding ?? 0, 0);
+  const [dh, dw] = pairOfPool(op, 'dilation', o.dilation ?? 1, 1);
+  if (ph > kh / 2 || pw > kw / 2) throw new Error(`${op}: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
   const [n, c, h, w] = x.shape;
-  // PyTorch's pooling_output_shape: with ceil mode, a last window starting in the right padding is dropped.
-  const size = (len: number, k: number, s: number, p: number, d: number) => {
-    const span = len + 2 * p - d * (k - 1) - 1;
-    let out = Math.floor((o.ceilMode ? span + s - 1 : span) / s) + 1;
-    if (o.ceilMode && (out - 1) * s >= len + p) out--;
-    return out;
-  };
-  const oh = size(h, kh, sh, ph, dh), ow = size(w, kw, sw, pw, dw);
-  if (oh < 1 || ow < 1) throw new Error(`max_pool2d: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
+  const oh = poolSize(h, kh, sh, ph, dh, o.ceilMode), ow = poolSize(w, kw, sw, pw, dw, o.ceilMode);
+  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
   // -Inf around the input, and on the right as far as the last (ceil mode) window reaches.
-  const extraH = Math.max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph)), extraW = Math.max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw));
-  const xp = ph || pw || extraH || extraW ? x.pad([pw, pw + extraW, ph, ph + extraH], 'constant', -Infinity) : x;
-  const parts: Tensor[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      parts.push(xp.slice(2, i * dh, i * dh + sh * (oh - 1) + 1, sh).slice(3, j * dw, j * dw + sw * (ow - 1) + 1, sw));
-    }
-  }
+  const parts = poolWindows(x, { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }, -Infinity);
   if (parts.length === 1) return parts[0];
   const s = stack(parts, 0);
   const pick = noGrad(() => arange(parts.length, undefined, 1, { backend: x.backend }).reshape([parts.length, 1, 1, 1, 1]).eq(s.argmax(0, true)));
@@ -301,35 +366,71 @@ export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPo
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const reduce = (t: Tensor, r: Reduction) => (r === 'mean' ? t.mean() : r === 'sum' ? t.sum() : t);
+/** A loss's options given as the reduction alone or as an object (torch's keyword arguments). */
+const optionsOf = <O extends { reduction?: Reduction }>(o: Reduction | O | undefined): O => (typeof o === 'string' ? { reduction: o } as O : o ?? {} as O);
 
 function checkTarget(op: string, x: Tensor, t: Tensor): void {
   if (!sameShape(x.shape, t.shape)) throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
 }
+/** mse and l1 broadcast input and target, as torch does (where it warns). */
+function checkBroadcast(op: string, x: Tensor, t: Tensor): void {
+  broadcastShapes(op, x.shape, t.shape);
+}
+/** An element weight (rescaling each element's loss, broadcast to it), checked against the loss's shape. */
+function weighted(op: string, loss: Tensor, weight: Tensor | null | undefined, what = 'weight'): Tensor {
+  if (!weight) return loss;
+  let fits = false;
+  try {
+    fits = sameShape(broadcastShapes(op, loss.shape, weight.shape), loss.shape);
+  } catch {
+    // reported below
+  }
+  if (!fits) throw new Error(`${op}: ${what} ${fmtShape(weight.shape)} does not broadcast to the loss's ${fmtShape(loss.shape)}`);
+  return loss.mul(weight);
+}
+
+export interface BCEOptions {
+  reduction?: Reduction;
+  /** Rescales each element's loss (broadcast to the input). */
+  weight?: Tensor | null;
+}
+export interface BCEWithLogitsOptions extends BCEOptions {
+  /** Weight of the positive term per class (broadcast along the last dim): recall against precision. */
+  posWeight?: Tensor | null;
+}
 
 /**
- * Binary cross-entropy on logits, in PyTorch's stable form (1 - t) x + softplus(-x), softplus itself
- * max(-x, 0) + log1p(exp(-|x|)): at x = +Inf with t = 0 it is +Inf, where max(x, 0) - x t would be
- * Inf - NaN.
+ * Binary cross-entropy on logits, in PyTorch's stable form (1 - t) x + (1 + (pw - 1) t) softplus(-x)
+ * (pw the posWeight, 1 without), softplus itself max(-x, 0) + log1p(exp(-|x|)): at x = +Inf with t = 0 it
+ * is +Inf, where max(x, 0) - x t would be Inf - NaN.
  */
-export function bceWithLogits(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkTarget('binary_cross_entropy_with_logits', logits, target);
-  return reduce(target.neg().add(1).mul(logits).add(logits.neg().softplus()), reduction);
+export function bceWithLogits(logits: Tensor, target: Tensor, options: Reduction | BCEWithLogitsOptions = 'mean'): Tensor {
+  const op = 'binary_cross_entropy_with_logits';
+  const { reduction = 'mean', weight, posWeight } = optionsOf(options);
+  checkTarget(op, logits, target);
+  const sp = logits.neg().softplus();
+  const pos = posWeight ? weighted(op, target, posWeight, 'posWeight').sub(target).add(1).mul(sp) : sp;
+  return reduce(weighted(op, target.neg().add(1).mul(logits).add(pos), weight), reduction);
 }
 
 /** Binary cross-entropy on probabilities; the logs are clamped at -100 as in PyTorch. */
-export function bce(prob: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkTarget('binary_cross_entropy', prob, target);
+export function bce(prob: Tensor, target: Tensor, options: Reduction | BCEOptions = 'mean'): Tensor {
+  const op = 'binary_cross_entropy';
+  const { reduction = 'mean', weight } = optionsOf(options);
+  checkTarget(op, prob, target);
   const logP = prob.log().clamp(-100), log1mP = prob.neg().add(1).log().clamp(-100);
-  return reduce(target.mul(logP).add(target.neg().add(1).mul(log1mP)).neg(), reduction);
+  return reduce(weighted(op, target.mul(logP).add(target.neg().add(1).mul(log1mP)).neg(), weight), reduction);
 }
 
+/** Mean squared error; input and target broadcast (torch warns; here it is allowed). */
 export function mse(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkTarget('mse_loss', x, target);
+  checkBroadcast('mse_loss', x, target);
   return reduce(x.sub(target).square(), reduction);
 }
 
+/** Mean absolute error; input and target broadcast. */
 export function l1(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkTarget('l1_loss', x, target);
+  checkBroadcast('l1_loss', x, target);
   return reduce(x.sub(target).abs(), reduction);
 }
 
@@ -353,38 +454,102 @@ export function gaussianLogLik(x: Tensor, mu: Tensor, logvar: Tensor): Tensor {
 }
 
 /**
- * Labels that are not class indices (integers in [0, C)) throw, naming the first. Only where they can be
- * read without a readback: a synchronous read of the CPU backend's host memory. A WebGPU tensor would need
- * a readback per call, which waits for the queue every step, so there a bad label is caught by the loss.
+ * Labels that are not class indices (integers in [0, C)) throw, naming the first; `ignore` (ignoreIndex)
+ * is allowed. Only where they can be read without a readback: a synchronous read of the CPU backend's
+ * host memory. A WebGPU tensor would need a readback per call, which waits for the queue every step, so
+ * there a bad label is caught by the loss.
  */
-function checkClassLabels(target: Tensor, C: number): void {
+function checkClassLabels(op: string, target: Tensor, C: number, ignore: number): void {
   const readSync = (target.backend as { readSync?: (s: unknown) => ArrayLike<number> }).readSync;
   // While compile() traces, labels are the call's data, not values yet: the in-graph guard below stays.
   if (!readSync || isTracing()) return;
   const labels = readSync.call(target.backend, target.storage);
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < C)) {
-      throw new Error(`crossEntropy: target label ${v} (at index ${i}) is not a class index: expected an integer in [0, ${C - 1}] for ${C} classes`);
+    if (v !== ignore && !(Number.isInteger(v) && v >= 0 && v < C)) {
+      throw new Error(`${op}: target label ${v} (at index ${i}) is not a class index: expected an integer in [0, ${C - 1}] for ${C} classes`);
     }
   }
 }
 
+export interface NLLOptions {
+  reduction?: Reduction;
+  /** A weight per class [C]; 'mean' then divides by the targets' total weight (as torch). */
+  weight?: Tensor | null;
+  /** Targets of this value add nothing, and count for nothing in 'mean' (torch's default -100). */
+  ignoreIndex?: number;
+}
+export interface CrossEntropyOptions extends NLLOptions {
+  /** In [0, 1]: the target mixed with the uniform distribution, (1 - s) onehot + s / C. */
+  labelSmoothing?: number;
+}
+
 /**
- * Cross-entropy of class logits [batch, C] against class indices [batch] (stored as floats). A bad label
- * throws on the CPU backend (checkClassLabels); on any backend its one-hot row is all zeros, and the
- * log of that row's sum (0 for a class index) makes its loss +Inf instead of a silently finite number, so
- * the training loop's non-finite-loss check stops on it. (The data pipeline validates the labels on the
- * host when it reads a data set, src/data/datasets.ts.)
+ * The class losses of torch's cross_entropy and nll_loss, from log-probabilities `logp` [N, C, d...] (or
+ * [C]) and class indices [N, d...] (or []) stored as floats, or (cross entropy only) class probabilities
+ * of logp's shape. Per element, with w the class weights (1 without), y the class, s the smoothing:
+ * (1 - s) (-w_y logp_y) + s / C sum_c (-w_c logp_c), 0 where y is ignoreIndex; 'mean' divides the sum by
+ * the sum of w_y over the elements not ignored (probabilities: by the element count). A bad label throws
+ * on the CPU backend; elsewhere its one-hot row is all zeros, and the log of that row's sum (0) makes its
+ * loss +Inf instead of a silently finite number, which the training loops' non-finite check stops on.
  */
-export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  if (logits.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== logits.shape[0]) {
-    throw new Error(`cross_entropy: expected logits [batch, C] and targets [batch], got ${fmtShape(logits.shape)} and ${fmtShape(target.shape)}`);
+function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOptions): Tensor {
+  const { reduction = 'mean', weight = null, ignoreIndex = -100, labelSmoothing = 0 } = o;
+  const unbatched = logp.ndim === 1;
+  const x = unbatched ? logp.reshape([1, logp.size]) : logp;
+  const C = x.shape[1];
+  if (x.ndim < 2 || C === undefined) throw new Error(`${op}: expected input [N, C, d...] or [C], got ${fmtShape(logp.shape)}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], not ${labelSmoothing}`);
+  if (weight && (weight.ndim !== 1 || weight.size !== C)) throw new Error(`${op}: weight of shape ${fmtShape(weight.shape)} for ${C} classes (expected [${C}])`);
+  // The class dim last: [M, C] rows, M the batch and the extra dims.
+  const rest = x.shape.slice(2);
+  const rows = x.ndim === 2 ? x : x.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]);
+  const w = weight ? weight.reshape([1, C]) : null;
+  const soft = sameShape(target.shape, logp.shape) && !(unbatched && target.ndim === 0);
+  if (soft) {
+    // Class probabilities: -sum_c w_c p_c logp_c, p smoothed; 'mean' over the elements.
+    const t = x.ndim === 2 ? (unbatched ? target.reshape([1, C]) : target) : target.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]);
+    const p = labelSmoothing ? t.mul(1 - labelSmoothing).add(labelSmoothing / C) : t;
+    const per = (w ? rows.mul(p).mul(w) : rows.mul(p)).sum(1).neg();
+    return reduce(unbatched ? per.reshape([]) : per.reshape([x.shape[0], ...rest]), reduction);
   }
-  const C = logits.shape[1];
-  checkClassLabels(target, C);
-  const oneHot = target.reshape([-1, 1]).eq(arange(C, undefined, 1, { backend: logits.backend }).reshape([1, C]));
-  return reduce(logits.logsumexp(1).sub(logits.mul(oneHot).sum(1)).sub(oneHot.sum(1).log()), reduction);
+  const want = unbatched ? [] : [x.shape[0], ...rest];
+  if (!sameShape(target.shape, want)) throw new Error(`${op}: target of shape ${fmtShape(target.shape)} for input ${fmtShape(logp.shape)} (expected class indices ${fmtShape(want)} or probabilities ${fmtShape(logp.shape)})`);
+  checkClassLabels(op, target, C, ignoreIndex);
+  const y = target.reshape([-1, 1]);
+  const oneHot = y.eq(arange(C, undefined, 1, { backend: logp.backend }).reshape([1, C]));
+  const kept = y.ne(ignoreIndex).reshape([-1]);
+  const wy = w ? oneHot.mul(w).sum(1) : oneHot.sum(1);
+  // A bad label: log(0) = -Inf, so its loss is +Inf; an ignored one: log(1) = 0.
+  const guard = oneHot.sum(1).maximum(kept.neg().add(1)).log();
+  // Picked by where, not by a product with the one-hot rows: a -Inf log-probability of another class
+  // times 0 would be NaN.
+  let per = rows.where(oneHot, 0).sum(1).mul(w ? wy : 1).neg();
+  if (labelSmoothing) {
+    const smooth = (w ? rows.mul(w) : rows).sum(1).neg();
+    per = per.mul(1 - labelSmoothing).add(smooth.mul(labelSmoothing / C));
+  }
+  per = per.where(kept, 0).sub(guard);
+  if (reduction === 'mean') return per.sum().div(wy.mul(kept).sum());
+  return reduction === 'sum' ? per.sum() : per.reshape(want);
+}
+
+/**
+ * Cross-entropy of class logits [N, C, d...] (or [C]) against class indices [N, d...] (stored as floats)
+ * or class probabilities of the logits' shape, as torch.nn.functional.cross_entropy with its weight,
+ * ignoreIndex and labelSmoothing (classLoss above). The labels are validated as classLoss says.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, options: Reduction | CrossEntropyOptions = 'mean'): Tensor {
+  const dim = logits.ndim === 1 ? 0 : 1;
+  if (logits.ndim === 0) throw new Error(`crossEntropy: expected logits [N, C, d...] or [C], got ${fmtShape(logits.shape)}`);
+  return classLoss('crossEntropy', logits.logSoftmax(dim), target, optionsOf(options));
+}
+
+/** The negative log-likelihood of log-probabilities [N, C, d...] at class indices (torch's nll_loss). */
+export function nllLoss(logp: Tensor, target: Tensor, options: Reduction | NLLOptions = 'mean'): Tensor {
+  const o = optionsOf(options);
+  if (sameShape(target.shape, logp.shape) && logp.ndim > 1) throw new Error(`nllLoss: target of shape ${fmtShape(target.shape)}: expected class indices (without the class dim), not probabilities`);
+  return classLoss('nllLoss', logp, target, { ...o, labelSmoothing: 0 });
 }
 
 /**

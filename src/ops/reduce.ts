@@ -10,8 +10,23 @@ export { normDims };
 
 export const sum = (x: Tensor, dim?: Dims, keepdim = false) => x.sum(dim, keepdim);
 export const mean = (x: Tensor, dim?: Dims, keepdim = false) => x.mean(dim, keepdim);
-export const max = (x: Tensor, dim?: Dims, keepdim = false) => x.max(dim, keepdim);
-export const min = (x: Tensor, dim?: Dims, keepdim = false) => x.min(dim, keepdim);
+export const amax = (x: Tensor, dim?: Dims, keepdim = false) => x.amax(dim, keepdim);
+export const amin = (x: Tensor, dim?: Dims, keepdim = false) => x.amin(dim, keepdim);
+/** torch.max(x) (a tensor) and torch.max(x, dim) ({ values, indices }). */
+export function max(x: Tensor): Tensor;
+export function max(x: Tensor, dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+export function max(x: Tensor, dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+  return dim === undefined ? x.max() : x.max(dim, keepdim);
+}
+/** torch.min(x) and torch.min(x, dim), as max. */
+export function min(x: Tensor): Tensor;
+export function min(x: Tensor, dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+export function min(x: Tensor, dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+  return dim === undefined ? x.min() : x.min(dim, keepdim);
+}
+export const gather = (x: Tensor, dim: number, index: Tensor) => x.gather(dim, index);
+export const indexSelect = (x: Tensor, dim: number, index: Tensor) => x.indexSelect(dim, index);
+export const cumsum = (x: Tensor, dim: number) => x.cumsum(dim);
 export const argmax = (x: Tensor, dim?: number, keepdim = false) => x.argmax(dim, keepdim);
 export const argmin = (x: Tensor, dim?: number, keepdim = false) => x.argmin(dim, keepdim);
 export const logsumexp = (x: Tensor, dim?: Dims, keepdim = false) => x.logsumexp(dim, keepdim);

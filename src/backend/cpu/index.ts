@@ -2,7 +2,7 @@
 // kernels are tested against, so it favours obviousness over speed, and is never derived from the WGSL.
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
-import type { Backend, Storage } from '../backend.ts';
+import type { Backend, GatherDims, GatherMode, Storage } from '../backend.ts';
 import type { BinaryOp, ConvGeom, FiniteCheck, FusedExpr, FusedRead, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
@@ -273,6 +273,41 @@ export class CpuBackend implements Backend {
         src += c * inStrides[d];
       }
       out.data[i] = inside ? X[src] : value;
+    }
+    return out;
+  }
+
+  gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
+    const X = this.d(x), P = this.d(index);
+    const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < D;
+    if (mode === 'gather') {
+      // y[o, k, i] = x[o, index[o, k, i], i]; NaN for an index that is no position.
+      const out = this.alloc(O * K * I);
+      for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) {
+        const at = (o * K + k) * I + i, p = P[at];
+        out.data[at] = valid(p) ? X[(o * D + p) * I + i] : NaN;
+      }
+      return out;
+    }
+    // The adjoint: each x[o, k, i] added at position index[o, k, i], in k order (as the WGSL sums).
+    const out = this.alloc(O * D * I);
+    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) {
+      const at = (o * K + k) * I + i, p = P[at];
+      if (valid(p)) out.data[(o * D + p) * I + i] += X[at];
+    }
+    return out;
+  }
+
+  cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
+    const X = this.d(x);
+    const out = this.alloc(O * D * I);
+    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
+      let acc = 0;
+      for (let t = 0; t < D; t++) {
+        const at = (o * D + (reverse ? D - 1 - t : t)) * I + i;
+        acc += X[at];
+        out.data[at] = acc;
+      }
     }
     return out;
   }

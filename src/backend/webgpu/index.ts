@@ -2,7 +2,7 @@
 // Shapes and op codes travel in uniform blocks; op selection, tile shapes and transposes are override
 // constants fixed at pipeline creation.
 
-import type { Backend, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
+import type { Backend, GatherDims, GatherMode, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
 import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
@@ -291,6 +291,32 @@ export class WebGPUBackend implements Backend {
       buffers: [this.buf(x), out.buffer],
       uniforms: packUniforms([n, shape.length, { f: value }], [outShape, shape, before]),
       workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: 8 * n,
+    });
+    return out;
+  }
+
+  gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
+    const n = mode === 'gather' ? O * K * I : O * D * I;
+    if (n >= 2 ** 32) throw new Error(`${mode}: ${n} elements exceed the 32-bit index range`);
+    const out = this.alloc(n);
+    if (n === 0) return out;
+    this.ctx.dispatch({
+      kernel: 'gather', label: mode, constants: { MODE: mode === 'gather' ? 0 : 1 },
+      buffers: [this.buf(x), this.buf(index), out.buffer],
+      uniforms: new Uint32Array([n, O, D, I, K, 0, 0, 0]).buffer,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: mode === 'gather' ? 12 * n : 4 * n + 8 * O * K * I,
+    });
+    return out;
+  }
+
+  cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
+    const out = this.alloc(O * D * I);
+    const lines = O * I;
+    if (lines === 0 || D === 0) return out;
+    this.ctx.dispatch({
+      kernel: 'cumsum', label: reverse ? 'cumsum:reverse' : 'cumsum', constants: { MODE: reverse ? 1 : 0 },
+      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([lines, O, D, I]),
+      workgroups: this.ctx.grid(Math.ceil(lines / WG)), flops: O * D * I, bytes: 8 * O * D * I,
     });
     return out;
   }
