@@ -4,6 +4,7 @@
 #   chromium    ships SwiftShader's Vulkan driver, the fallback when there is no GPU driver,
 #               and the headless browser of the browser tests
 #   dataset-fashion-mnist  Fashion-MNIST's IDX files under /usr/share/datasets/fashion-mnist
+#   python3-torch  PyTorch (CPU) for the interop test (test/interop.test.ts runs python/wgpu_gen.py)
 # As root with apt it installs them; otherwise it prints the exact command and fails.
 set -euo pipefail
 need=()
@@ -12,6 +13,7 @@ if [ ! -f /usr/lib/chromium/vk_swiftshader_icd.json ] && [ "${WGPU_SKIP_SWIFTSHA
   need+=(chromium)
 fi
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -n "${FASHION_MNIST_DIR:-}" ] || need+=(dataset-fashion-mnist)
+/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
 [ ${#need[@]} -eq 0 ] && exit 0
 cmd="apt-get install -y --no-install-recommends ${need[*]}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
