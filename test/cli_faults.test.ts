@@ -50,7 +50,7 @@ describe('the training CLI under faults', () => {
     expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\]/);
     const unknown = run(['foo']);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command or model 'foo': the commands are train, eval, sample, the models vae, gan/);
+    expect(unknown.stderr).toMatch(/unknown command or model 'foo': the commands are train, eval, sample, export, the models vae, gan/);
     expect(run(gan(base, '--batch', '-1')).stderr).toMatch(/--batch must be an integer greater than 0, got '-1'/);
     expect(run(gan(base, '--batch', '0')).stderr).toMatch(/--batch must be an integer greater than 0, got '0'/);
     expect(run(gan(base, '--lr', '0x10')).stderr).toMatch(/--lr must be a number greater than 0, got '0x10'/);

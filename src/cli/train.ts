@@ -4,6 +4,8 @@
 //        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
+//   npm run train -- export <model> --ckpt CKPT [--format onnx] [--out FILE] [--batch N]
+//                                                 the deployable part as ONNX (src/io/onnx.ts)
 // A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), steps.jsonl
 // (per step: the loss terms, the learning rate of each optimizer, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
@@ -22,16 +24,18 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, 
 import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
 import { optionalPackage } from '../optional.ts';
-import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, KERNEL_VARIANTS } from '../index.ts';
+import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, KERNEL_VARIANTS, zeros, type Tensor } from '../index.ts';
 // The library through its public entry points only, as a user's script would use it.
 import {
   saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, fsErrorMessage, processAlive,
-  removeOrphanTemps, type Series,
+  removeOrphanTemps, exportModuleOnnx, type Series,
 } from '../io/node.ts';
-import type { TrainBatch } from '../models/index.ts';
+import type { TrainBatch, Trainable } from '../models/index.ts';
+import type { Module } from '../nn/module.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
-const COMMANDS = ['train', 'eval', 'sample'] as const;
+const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
+const FORMATS = ['onnx'] as const;
 const READY_MODELS: ModelName[] = [...MODELS];
 const BACKENDS = ['webgpu', 'cpu'] as const;
 const ARCHS = ['mlp', 'conv'] as const;
@@ -63,6 +67,7 @@ const OPTIONS = {
   backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
   'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  format: { type: 'string' },
 } as const;
 
 /**
@@ -114,11 +119,12 @@ function parse(argv: string[]) {
   const arch = choice('arch', v.arch ?? 'mlp', ARCHS);
   const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
   for (const k of given) {
-    if (command !== 'train' && TRAIN_ONLY.includes(k)) throw new UsageError(`--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`);
+    if (command !== 'train' && TRAIN_ONLY.includes(k) && !(command === 'export' && k === 'batch')) throw new UsageError(`--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`);
+    if (command !== 'export' && k === 'format') throw new UsageError('--format is for export');
     const a = APPLIES[k];
     if (a && !a.to(model, arch)) throw new UsageError(`--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`);
   }
-  if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval and sample: to continue a run, use --resume CKPT');
+  if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
   if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
   const opts = {
     command, model, dataset, arch,
@@ -139,13 +145,16 @@ function parse(argv: string[]) {
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
     maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
     eager: v.eager ?? false,
+    format: choice('format', v.format ?? 'onnx', FORMATS),
+    exportBatch: v.batch === undefined ? 1 : num('batch', v.batch, 0, true),
+    exportOut: v.out,
   };
   if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
   return opts;
 }
 type Opts = ReturnType<typeof parse>;
 
-const USAGE = `usage: wgpu-gen [train|eval|sample] <${MODELS.join('|')}> [options]
+const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
   --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring;
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
   --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1)
@@ -157,7 +166,11 @@ const USAGE = `usage: wgpu-gen [train|eval|sample] <${MODELS.join('|')}> [option
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
                    the model options differ from the checkpoint's, unless --allow-mismatch is given)
-  --ckpt CKPT      the checkpoint of eval and sample (they take its model and settings)
+  --ckpt CKPT      the checkpoint of eval, sample and export (they take its model and settings)
+  export           writes the model's forward as ONNX (--format onnx, the default; --out FILE, default
+                   the checkpoint's path with .onnx; --batch N, the graph's batch size, default 1):
+                   vae its decoder (z -> images), gan and dcgan the generator (z -> points, images),
+                   cyclegan G (x -> G(x)), classifier the logits (images -> logits)
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
   --train-size N   train on the first N training images only (quick runs and tests)
   --steps N        at most N steps per epoch (quick runs and tests)
@@ -539,6 +552,29 @@ async function evalCmd(o: Opts): Promise<void> {
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(out, null, 2));
 }
 
+/** What `export` writes per model: the part of the model a user deploys, its inputs and outputs. */
+function exportedPart(o: Opts, model: Trainable): { inputs: Tensor[]; fn: (...xs: Tensor[]) => Tensor; inputNames: string[]; outputNames: string[] } {
+  const n = o.exportBatch;
+  const m = model as unknown as { zDim?: number; decode?: (z: Tensor) => Tensor; G?: { call(x: Tensor): Tensor }; forward(x: Tensor): Tensor };
+  switch (o.model) {
+    case 'vae': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.decode!(z).sigmoid().reshape([n, 1, 28, 28]), inputNames: ['z'], outputNames: ['images'] };
+    case 'gan': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.G!.call(z), inputNames: ['z'], outputNames: ['points'] };
+    case 'dcgan': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.forward(z), inputNames: ['z'], outputNames: ['images'] };
+    case 'cyclegan': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
+    case 'classifier': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['logits'] };
+  }
+}
+
+async function exportCmd(o: Opts): Promise<void> {
+  const { model } = await fromCheckpoint(o);
+  const part = exportedPart(o, model);
+  const bytes = await exportModuleOnnx(model as unknown as Module, part.inputs, { fn: part.fn, inputNames: part.inputNames, outputNames: part.outputNames, name: o.model });
+  const out = o.exportOut ?? o.ckpt!.replace(/\.safetensors$/, '') + '.onnx';
+  if (dirname(out) !== '.') makeDirs(dirname(out));
+  writeFileAtomic(out, bytes);
+  console.log(`wrote ${out} (ONNX opset 17, ${(bytes.length / 1024).toFixed(1)} KiB: ${part.inputNames.join(', ')} [${part.inputs.map((t) => t.shape.join('x')).join(', ')}] -> ${part.outputNames.join(', ')})`);
+}
+
 async function sampleCmd(o: Opts): Promise<void> {
   const { job } = await fromCheckpoint(o);
   makeDirs(o.out);
@@ -565,6 +601,7 @@ async function main(): Promise<number> {
   try {
     if (o.command === 'train') await train(o);
     else if (o.command === 'eval') await evalCmd(o);
+    else if (o.command === 'export') await exportCmd(o);
     else await sampleCmd(o);
   } finally {
     await sync();
