@@ -20,7 +20,7 @@ const wgsl = Object.fromEntries(
   readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl')).map((f) => [f.slice(0, -5), readFileSync(join(root, 'shaders', f), 'utf8')]),
 );
 /** Packages the library loads only where it needs them (optional peers): never bundled. */
-const external = ['webgpu', 'mnist', 'pngjs', 'cli-progress'];
+const external = ['webgpu', 'mnist', 'pngjs', 'cli-progress', 'onnx-proto'];
 const common = {
   bundle: true, splitting: true, format: 'esm', target: 'es2022', external, minifySyntax: true, treeShaking: true,
   legalComments: 'none', logLevel: 'warning', chunkNames: 'chunks/[name]-[hash]',

@@ -47,7 +47,7 @@ describe('the training CLI under faults', () => {
   it('options: --help exits 0; unknown words, negative and hex numbers, options of other models are errors', () => {
     const help = run(['--help']);
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\]/);
+    expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\|export\]/);
     const unknown = run(['foo']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command or model 'foo': the commands are train, eval, sample, export, the models vae, gan/);

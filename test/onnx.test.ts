@@ -1,9 +1,10 @@
-// ONNX export (src/io/onnx.ts) checked by running the files in onnxruntime (npm onnxruntime-node, CPU)
+// ONNX export (src/io/onnx.ts) checked by running the files in onnxruntime (npm onnxruntime-web, its
+// WebAssembly CPU backend, which runs in Node too; onnxruntime-node's install script downloads binaries)
 // against this project's own forward on the same inputs: the models' exported parts (a VAE decoder, the
 // DCGAN and CycleGAN generators, the classifier) and a zoo of layers covering the primitives' lowerings
 // (within 1e-5 of each output's largest magnitude); and the errors for what cannot be exported.
 import { describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
+import * as ort from 'onnxruntime-web';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,13 +18,12 @@ import type { ConvVAE } from '../src/models/vae.ts';
 import type { Module } from '../src/nn/module.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
 
-// onnxruntime-node ships no declarations of its own; its API is onnxruntime-common's (its dependency).
-const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof import('onnxruntime-common');
+ort.env.wasm.numThreads = 1;
 
 /** Runs the ONNX bytes on `inputs` in onnxruntime; the outputs' values. */
 async function runOnnx(bytes: Uint8Array, inputs: Tensor[]): Promise<Float32Array[]> {
   const session = await ort.InferenceSession.create(bytes);
-  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+  const feeds: Record<string, ort.Tensor> = {};
   for (const [k, t] of inputs.entries()) feeds[session.inputNames[k]] = new ort.Tensor('float32', await t.toArray(), t.shape);
   const out = await session.run(feeds);
   return session.outputNames.map((n: string) => out[n].data as Float32Array);

