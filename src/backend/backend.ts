@@ -126,6 +126,8 @@ export interface Recording {
    * per-call step count and learning rate), without running the op's backend calls again.
    */
   patchOptim(op: number, optim: FusedOptim): void;
+  /** Refreshes the Philox counter and key of graph op `op`'s random draw of n values, without its backend call. */
+  patchRandom(op: number, n: number, spec: RandomSpec): void;
   /**
    * Runs every recorded kernel with `inputs` in place of the input storages it was recorded with (bound,
    * not copied), then copies each `out` pair (src to dst).

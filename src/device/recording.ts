@@ -14,8 +14,8 @@
 // Per-call data: patch(op, run) runs the backend calls of graph op `op` again with new params; their
 // dispatches write their uniform bytes over the recorded ones (and their acquires get the recorded
 // buffers back), so random counters and optimizer step counts change per call while every bind group
-// stays the same; patchTail writes an optimizer update's params straight into its kernel's block, with
-// no backend call (the kernel's WGSL is not made again). Source of the idea: TinyJit
+// stays the same; patchTail writes an optimizer update's params, or a random draw's counter, straight
+// into its kernel's block, with no backend call (the kernel's WGSL is not made again). Source of the idea: TinyJit
 // (tinygrad/engine/jit.py) replays captured kernel calls;
 // Burn's wgpu "software graph" pre-resolves pipelines, bind groups and uniforms.
 

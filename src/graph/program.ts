@@ -595,7 +595,16 @@ export class Program {
       if (!traced) {
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i];
-          if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+          // A draw's counter and an unfused optimizer step's params are their kernel's whole uniform
+          // block, written directly; other per-call ops run their backend calls again over the recording.
+          if (op.kind === 'prim' && op.prim === 'random' && op.perCall) {
+            if (op.out.length) rec.patchRandom(i, op.out.length, (this.callParams[i] as Params['random']).spec);
+          }
+          else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
+            const { spec, check } = this.callParams[i] as EffectParams['optim'];
+            const [param, , s1, s2, flags] = op.inputs.map((s) => this.bound.get(s) ?? s);
+            rec.patchOptim(i, { param, s1, s2, spec, check: check ? { flags, ...check } : undefined });
+          } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
           // An update in a kernel's store: only its params change, written into the kernel's uniforms.
           else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell) rec.patchOptim(i, this.optimOf(op)!);
         }

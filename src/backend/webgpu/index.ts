@@ -324,12 +324,9 @@ export class WebGPUBackend implements Backend {
   random(n: number, spec: RandomSpec): Storage {
     const out = this.alloc(n);
     const nblocks = Math.ceil(n / 4);
-    const u = new ArrayBuffer(48);
-    new Uint32Array(u).set([...spec.counter, ...spec.key, nblocks]);
-    new Float32Array(u).set([spec.scale, spec.shift, spec.p], 7);
     this.ctx.dispatch({
       kernel: 'random', label: `random:${spec.kind}`, constants: { DIST: RANDOM_DISTS.indexOf(spec.kind) },
-      buffers: [out.buffer], uniforms: u, workgroups: this.ctx.grid(Math.ceil(nblocks / WG)), bytes: 4 * n,
+      buffers: [out.buffer], uniforms: randomUniforms(n, spec), workgroups: this.ctx.grid(Math.ceil(nblocks / WG)), bytes: 4 * n,
     });
     return out;
   }
@@ -619,6 +616,10 @@ class GpuRecording implements BackendRecording {
     // whole block of optimStep, where the kernel had no store to run it in).
     this.rec.patchTail(op, new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)));
   }
+  patchRandom(op: number, n: number, spec: RandomSpec): void {
+    // A draw is one kernel whose whole block is the spec (random()).
+    this.rec.patchTail(op, new Uint8Array(randomUniforms(n, spec)));
+  }
   replay(inputs: Storage[], out: [Storage, Storage][]): void {
     const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
     this.b.ctx.replay(this.rec, inputs.map((s) => (s as GpuStorage).buffer), pairs);
@@ -708,6 +709,14 @@ function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
 }
 
 /** optim_ops.wgsl's OptimParams (16 words) for an update of n elements. */
+/** shaders/random.wgsl's uniform block: the counter, the key, the 4-value blocks, scale, shift, p. */
+function randomUniforms(n: number, spec: RandomSpec): ArrayBuffer {
+  const u = new ArrayBuffer(48);
+  new Uint32Array(u).set([...spec.counter, ...spec.key, Math.ceil(n / 4)]);
+  new Float32Array(u).set([spec.scale, spec.shift, spec.p], 7);
+  return u;
+}
+
 function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffer {
   const u = new ArrayBuffer(64);
   const w = new Uint32Array(u), f = new Float32Array(u);
