@@ -2,8 +2,12 @@
 // same chain states and against the gradient of the free-energy difference (the same statistics); the
 // Philox Bernoulli draws' frequencies; annealed importance sampling against the exact log Z of RBMs with
 // 12 hidden units (enumerated); CD-1 and PCD raising the exact log-likelihood of a small binary data set;
-// a compiled step equal to the eager one on both backends; the errors.
+// a compiled step equal to the eager one on both backends; the CLI's train, pictures and eval; the errors.
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { compile, Generator, tensor, withBackend, type Backend, type Tensor } from '../src/index.ts';
 import { RBM, bernoulli } from '../src/models/rbm.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
@@ -126,6 +130,32 @@ describe('RBM', () => {
       c.W.forEach((v, i) => expect(Math.abs(v - e.W[i])).toBeLessThanOrEqual(1e-6));
     }
   });
+
+  it('the CLI trains it (train rbm), writes filters and Gibbs samples, and eval recomputes its AIS test log-likelihood', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgpu-gen-rbm-'));
+    const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+    const env = { ...process.env, XDG_RUNTIME_DIR: '/tmp' };
+    const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env });
+    const ais = ['--ais-betas', '200', '--ais-runs', '20'];
+    const t = run('train', 'rbm', '--width', '16', '--chain', 'pcd', '--k', '2', '--epochs', '1', '--steps', '4', '--train-size', '400', ...ais, '--out', dir);
+    expect(t.status, t.stderr).toBe(0);
+    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const last = rows.at(-1);
+    expect(last).toMatchObject({ ais_betas: 200, ais_runs: 20 });
+    // 784 binary pixels: below 0 nats, above the uniform distribution's -784 log 2 = -543.4 after a few steps.
+    expect(last.test_log_likelihood).toBeLessThan(0);
+    expect(last.test_log_likelihood).toBeGreaterThan(-784 * Math.LN2);
+    for (const f of ['filters.png', 'samples.png', 'checkpoint.safetensors']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const e = run('eval', 'rbm', '--ckpt', join(dir, 'checkpoint.safetensors'), ...ais, '--out', dir);
+    expect(e.status, e.stderr).toBe(0);
+    const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
+    // The same seeds and weights; the tuner may pick other kernel variants in another process, whose
+    // rounding can flip a draw near its probability: within AIS's own spread (log w std / sqrt(runs)).
+    expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(Math.max(0.05, 3 * last.ais_log_w_std / Math.sqrt(20)));
+    expect(run('train', 'rbm', '--chain', 'gibbs', '--out', dir).stderr).toContain("unknown chain 'gibbs': choose one of cd, pcd");
+    expect(run('train', 'vae', '--k', '3', '--out', dir).stderr).toContain("--k does not apply to the MLP VAE: it sets the RBM's Gibbs steps per update");
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
 
   it('bad options are errors naming the RBM', async () => {
     expect(() => new RBM({ k: 0 })).toThrow(/^RBM: k must be a positive integer, got 0$/);

@@ -8,12 +8,12 @@ import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from
 // The library through its public entry points, as a user's script would use it.
 import {
   MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, ringBatch, modeCoverage, DCGAN, Classifier, CycleGAN, translationError,
-  gaussianStats, frechetDistance, type Trainable, type TrainBatch,
+  gaussianStats, frechetDistance, RBM, binarize, type Trainable, type TrainBatch,
 } from '../models/index.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
 import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
 
-export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier'] as const;
+export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm'] as const;
 export type ModelName = (typeof MODELS)[number];
 /** 'dilated': CycleGAN's known-correspondence pair, MNIST digits <-> dilated digits (src/data/domains.ts). */
 export const DATASETS = ['mnist', 'fashion', 'ring', 'dilated'] as const;
@@ -29,6 +29,8 @@ export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs
   // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
   cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 4, lr: 5e-4 },
   classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
+  // Hinton's guide (section 4): mini-batches of 10-100, a weight learning rate near 0.1 (of the batch mean).
+  rbm: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
 };
 export { RING_STEPS };
 
@@ -42,6 +44,8 @@ export interface JobOptions {
   classifier?: string;
   /** Constructor options of the model (also stored in checkpoints as `config`). */
   config: ModelConfig;
+  /** The RBM's evaluation and samples: AIS betas and runs, Gibbs steps of the samples (tests make them small). */
+  rbm?: { betas: number; runs: number; sampleSteps: number };
 }
 
 export interface ModelConfig {
@@ -54,6 +58,9 @@ export interface ModelConfig {
   resBlocks?: number;
   lambda?: number;
   identity?: number;
+  /** RBM: Gibbs steps of the negative phase, and CD or persistent CD (its hidden units are `width`). */
+  k?: number;
+  chain?: 'cd' | 'pcd';
 }
 
 export interface Job {
@@ -89,16 +96,19 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
       return new Classifier({ width: c.width, lr: c.lr, generator });
     case 'cyclegan':
       return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, identity: c.identity, lr: c.lr, generator });
+    case 'rbm':
+      return new RBM({ hidden: c.width, k: c.k, chain: c.chain, lr: c.lr, generator });
   }
 }
 
 /** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; lr: number; seed: number }): ModelConfig {
+export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; seed: number }): ModelConfig {
   const c: ModelConfig = { lr: o.lr, seed: o.seed };
   if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
   if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
   if (name === 'cyclegan') Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
+  if (name === 'rbm') Object.assign(c, { width: o.width ?? 500, k: o.k ?? 1, chain: o.chain ?? 'cd' });
   return c;
 }
 
@@ -109,6 +119,7 @@ const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
   dcgan: ['zDim', 'width', 'lr', 'seed'],
   classifier: ['width', 'lr', 'seed'],
   cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'seed'],
+  rbm: ['width', 'k', 'chain', 'lr', 'seed'],
 };
 const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
 const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
@@ -121,6 +132,8 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   seed: [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer of 0 or more'],
   lambda: [nonNegative, 'a number of 0 or more'],
   identity: [nonNegative, 'a number of 0 or more'],
+  k: [positiveInt, 'a positive integer'],
+  chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
 };
 
 /**
@@ -195,6 +208,8 @@ export function createJob(o: JobOptions, model: Trainable): Job {
       return classifierJob(o, model as Classifier);
     case 'cyclegan':
       return cycleganJob(o, model as CycleGAN);
+    case 'rbm':
+      return rbmJob(o, model as RBM);
   }
 }
 
@@ -324,6 +339,54 @@ function classifierJob(o: JobOptions, clf: Classifier): Job {
       return { test_loss: r.loss, test_accuracy: r.accuracy };
     },
     pictures: async () => [],
+  };
+}
+
+// ---- RBM -------------------------------------------------------------------------------------------
+
+/** The AIS settings of the CLI's evaluation (Salakhutdinov & Murray 2008 use 14,500 betas and 100 runs). */
+export const RBM_AIS = { betas: 2000, runs: 100, sampleSteps: 1000 };
+
+/**
+ * Test log-likelihood of an RBM on the test images binarized by sampling (a fixed seed), with log Z by
+ * AIS from a base-rate model whose visible biases are the training images' smoothed log-odds (the
+ * paper's choice: the base model is then close to the data's marginals, which lowers AIS's variance).
+ */
+export async function rbmTestLogLikelihood(rbm: RBM, data: Split, ais: { betas: number; runs: number } = RBM_AIS): Promise<Record<string, number>> {
+  const V = 784, n = data.train.n, mean = new Float32Array(V);
+  for (let r = 0; r < n; r++) for (let i = 0; i < V; i++) mean[i] += data.train.images[r * V + i] / n;
+  const baseBias = tensor(mean.map((p) => Math.log((p + 0.05) / (1.05 - p))), [V]);
+  const z = await rbm.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
+  baseBias.dispose();
+  const gen = new Generator(1234);
+  let sum = 0;
+  await chunks(data.test, 100, async (x, _, m) => {
+    const v = tidy(() => binarize(x.reshape([m, V]), gen));
+    sum += (await rbm.logLikelihood(v, z.logZ)) * m;
+    v.dispose();
+  });
+  return { test_log_likelihood: sum / data.test.n, log_z: z.logZ, ais_log_w_std: z.logWStd, ais_betas: z.betas, ais_runs: z.runs };
+}
+
+function rbmJob(o: JobOptions, rbm: RBM): Job {
+  const data = loadImages(o.dataset, o.trainSize);
+  return {
+    model: rbm, ...imageBatches(o, data), data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    title: `RBM (${rbm.hidden} hidden, ${rbm.chain === 'pcd' ? 'PCD' : 'CD'}-${rbm.k}) on ${o.dataset}: reconstruction error`,
+    evaluate: () => rbmTestLogLikelihood(rbm, data, o.rbm ?? RBM_AIS),
+    pictures: async (out) => {
+      // The first 64 hidden units' weights as 28 x 28 filters (each scaled to [0, 1]), and 64 Gibbs chains from noise.
+      const W = await rbm.W.toArray(), H = rbm.hidden, count = Math.min(64, H);
+      const filters = new Float32Array(count * 784);
+      for (let j = 0; j < count; j++) {
+        let lo = Infinity, hi = -Infinity;
+        for (let i = 0; i < 784; i++) [lo, hi] = [Math.min(lo, W[i * H + j]), Math.max(hi, W[i * H + j])];
+        for (let i = 0; i < 784; i++) filters[j * 784 + i] = (W[i * H + j] - lo) / (hi - lo || 1);
+      }
+      writeImageGrid(join(out, 'filters.png'), filters, count, 28, 28, 8);
+      writeImageGrid(join(out, 'samples.png'), await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
+      return ['filters.png', 'samples.png'];
+    },
   };
 }
 

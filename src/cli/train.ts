@@ -32,10 +32,11 @@ import {
 } from '../io/node.ts';
 import type { TrainBatch, Trainable } from '../models/index.ts';
 import type { Module } from '../nn/module.ts';
-import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
+import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
+const CHAINS = ['cd', 'pcd'] as const;
 const READY_MODELS: ModelName[] = [...MODELS];
 const BACKENDS = ['webgpu', 'cpu'] as const;
 const ARCHS = ['mlp', 'conv'] as const;
@@ -67,7 +68,7 @@ const OPTIONS = {
   backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
   'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  format: { type: 'string' },
+  format: { type: 'string' }, k: { type: 'string' }, chain: { type: 'string' }, 'ais-betas': { type: 'string' }, 'ais-runs': { type: 'string' },
 } as const;
 
 /**
@@ -77,13 +78,17 @@ const OPTIONS = {
 const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for: string }> = {
   zdim: { to: (m) => m === 'vae' || m === 'dcgan', for: 'the latent size of vae and dcgan' },
   arch: { to: (m) => m === 'vae', for: 'the VAE architecture' },
-  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan' },
+  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, and the RBM\'s hidden units' },
+  k: { to: (m) => m === 'rbm', for: 'the RBM\'s Gibbs steps per update (CD-k)' },
+  chain: { to: (m) => m === 'rbm', for: 'the RBM\'s negative phase (cd or pcd)' },
+  'ais-betas': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
+  'ais-runs': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
   lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
   classifier: { to: (m) => m === 'dcgan', for: 'the DCGAN\'s scoring classifier' },
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
 };
 /** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
+const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
 
 function parse(argv: string[]) {
   // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
@@ -134,6 +139,10 @@ function parse(argv: string[]) {
     zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
     width: v.width === undefined ? undefined : num('width', v.width, 0, true),
     lambda: v.lambda === undefined ? undefined : num('lambda', v.lambda, 0, false, -1e-9),
+    k: v.k === undefined ? undefined : num('k', v.k, 0, true),
+    chain: v.chain === undefined ? undefined : choice('chain', v.chain, CHAINS),
+    aisBetas: num('ais-betas', v['ais-betas'], RBM_AIS.betas, true),
+    aisRuns: num('ais-runs', v['ais-runs'], RBM_AIS.runs, true),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
     out: v.out ?? `runs/${model}-${dataset}`,
@@ -155,14 +164,17 @@ function parse(argv: string[]) {
 type Opts = ReturnType<typeof parse>;
 
 const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
-  --dataset D      vae, dcgan, classifier: mnist|fashion (mnist); gan: ring;
+  --dataset D      vae, dcgan, classifier, rbm: mnist|fashion (mnist); gan: ring;
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
-  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1)
-  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4)
-  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4)
+  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1, rbm 5)
+  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100)
+  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4);
+                   the RBM's SGD rate (0.05, momentum 0.5)
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
-  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8)
+  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8), RBM hidden units (500)
   --lambda X       CycleGAN's cycle-consistency weight (10)
+  --k N            the RBM's Gibbs steps per update (1)   --chain cd|pcd   CD or persistent CD (cd)
+  --ais-betas N, --ais-runs N   the RBM evaluation's AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
                    the model options differ from the checkpoint's, unless --allow-mismatch is given)
@@ -170,7 +182,7 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   export           writes the model's forward as ONNX (--format onnx, the default; --out FILE, default
                    the checkpoint's path with .onnx; --batch N, the graph's batch size, default 1):
                    vae its decoder (z -> images), gan and dcgan the generator (z -> points, images),
-                   cyclegan G (x -> G(x)), classifier the logits (images -> logits)
+                   cyclegan G (x -> G(x)), classifier the logits (images -> logits), rbm p(h | v)
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
   --train-size N   train on the first N training images only (quick runs and tests)
   --steps N        at most N steps per epoch (quick runs and tests)
@@ -184,7 +196,10 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.`;
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
-  return { model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config };
+  return {
+    model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config,
+    rbm: { betas: o.aisBetas, runs: o.aisRuns, sampleSteps: RBM_AIS.sampleSteps },
+  };
 }
 
 const VARIANTS = KERNEL_VARIANTS;
@@ -562,6 +577,7 @@ function exportedPart(o: Opts, model: Trainable): { inputs: Tensor[]; fn: (...xs
     case 'dcgan': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.forward(z), inputNames: ['z'], outputNames: ['images'] };
     case 'cyclegan': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
     case 'classifier': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['logits'] };
+    case 'rbm': return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['hidden'] };
   }
 }
 

@@ -158,10 +158,13 @@ export class RBM extends Module implements Trainable {
     });
   }
 
-  /** One CD-k or PCD update on binary images x [n, visible]; returns [rec, F(v0) - F(vk) mean]. */
+  /**
+   * One CD-k or PCD update on images x [n, visible] in [0, 1], binarized by sampling each pixel with its
+   * intensity (binary images stay as they are); returns [rec, F(v0) - F(vk) mean].
+   */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
     return tidy(() => {
-      const v0 = x.reshape([x.shape[0], this.visible]);
+      const v0 = bernoulli(x.reshape([x.shape[0], this.visible]), noise);
       this.opt.zeroGrad();
       const { vk, rec } = this.cdGradients(v0, noise);
       const gap = noGrad(() => this.freeEnergy(v0).mean().sub(this.freeEnergy(vk).mean()));
@@ -188,8 +191,10 @@ export class RBM extends Module implements Trainable {
     if (!(Number.isInteger(K) && K >= 1 && Number.isInteger(M) && M >= 1)) throw new Error(`RBM.aisLogZ: betas and runs must be positive integers, got ${K} and ${M}`);
     const backend = this.W.backend;
     const bA = o.baseBias ?? zeros([this.visible], { backend });
-    const logZA = (await noGrad(() => tidy(() => bA.softplus().sum())).item()) + this.hidden * Math.LN2;
-    const logW = await noGrad(() => tidy(() => {
+    const sA = noGrad(() => tidy(() => bA.softplus().sum()));
+    const logZA = (await sA.item()) + this.hidden * Math.LN2;
+    sA.dispose();
+    const logWt = noGrad(() => tidy(() => {
       // F_beta(v) of the annealed model.
       const fBeta = (v: Tensor, beta: number) => v.mul(bA).sum(1).mul(1 - beta).add(v.mul(this.vbias).sum(1).mul(beta))
         .add(v.matmul(this.W).add(this.hbias).mul(beta).softplus().sum(1)).neg();
@@ -203,7 +208,9 @@ export class RBM extends Module implements Trainable {
         v = bernoulli(h.matmul(this.W.t()).add(this.vbias).mul(b1).add(bA.mul(1 - b1)).sigmoid(), o.generator);
       }
       return lw;
-    })).toArray();
+    }));
+    const logW = await logWt.toArray();
+    logWt.dispose();
     const max = Math.max(...logW);
     const lme = max + Math.log(logW.reduce((s, w) => s + Math.exp(w - max), 0) / M);
     const mean = logW.reduce((s, w) => s + w, 0) / M;
@@ -233,7 +240,9 @@ export class RBM extends Module implements Trainable {
 
   /** Mean log p(v) in nats over binary images v [n, visible], given log Z. */
   async logLikelihood(v: Tensor, logZ: number): Promise<number> {
-    const f = await noGrad(() => tidy(() => this.freeEnergy(v.reshape([v.shape[0], this.visible])).mean())).item();
+    const t = noGrad(() => tidy(() => this.freeEnergy(v.reshape([v.shape[0], this.visible])).mean()));
+    const f = await t.item();
+    t.dispose();
     return -f - logZ;
   }
 }
