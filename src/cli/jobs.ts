@@ -8,7 +8,7 @@ import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from
 // The library through its public entry points, as a user's script would use it.
 import {
   MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, ringBatch, modeCoverage, DCGAN, Classifier, CycleGAN, translationError,
-  gaussianStats, frechetDistance, RBM, binarize, type Trainable, type TrainBatch,
+  gaussianStats, frechetDistance, RBM, bernoulli, type Trainable, type TrainBatch,
 } from '../models/index.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
 import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
@@ -361,7 +361,7 @@ export async function rbmTestLogLikelihood(rbm: RBM, data: Split, ais: { betas: 
   const gen = new Generator(1234);
   let sum = 0;
   await chunks(data.test, 100, async (x, _, m) => {
-    const v = tidy(() => binarize(x.reshape([m, V]), gen));
+    const v = tidy(() => bernoulli(x.reshape([m, V]), gen));
     sum += (await rbm.logLikelihood(v, z.logZ)) * m;
     v.dispose();
   });

@@ -7,4 +7,4 @@ export { DCGAN, type DCGANOptions } from './dcgan.ts';
 export { CycleGAN, ResBlock, resnetGenerator, patchDiscriminator, translationError, type CycleGANOptions, type ImageArray, type TranslationReport } from './cyclegan.ts';
 export { Classifier, accuracy, type ClassifierOptions } from './classifier.ts';
 export { gaussianStats, frechetDistance } from './frechet.ts';
-export { RBM, bernoulli, binarize, threshold, type RBMOptions, type AisOptions, type RbmChain } from './rbm.ts';
+export { RBM, bernoulli, type RBMOptions, type AisOptions, type RbmChain } from './rbm.ts';

@@ -61,7 +61,10 @@ export interface AisOptions {
   generator?: Generator;
 }
 
-/** Samples 0/1 with probability p, elementwise, from Philox (u < p, u uniform on [0, 1)). */
+/**
+ * Samples 0/1 with probability p, elementwise, from Philox (u < p, u uniform on [0, 1)); on images in
+ * [0, 1], the binarization by sampling of Salakhutdinov & Murray's MNIST.
+ */
 export function bernoulli(p: Tensor, generator?: Generator): Tensor {
   return noGrad(() => rand(p.shape, { generator, backend: p.backend }).lt(p));
 }
@@ -245,14 +248,4 @@ export class RBM extends Module implements Trainable {
     t.dispose();
     return -f - logZ;
   }
-}
-
-/** Binarizes images in [0, 1] by sampling each pixel with its intensity (Salakhutdinov & Murray's MNIST). */
-export function binarize(x: Tensor, generator?: Generator): Tensor {
-  return bernoulli(x, generator);
-}
-
-/** A fixed 0/1 threshold of images (deterministic binarization, for tests and pictures). */
-export function threshold(x: Tensor, at = 0.5): Tensor {
-  return noGrad(() => x.gt(at));
 }
