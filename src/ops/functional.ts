@@ -503,12 +503,13 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   if (weight && (weight.ndim !== 1 || weight.size !== C)) throw new Error(`${op}: weight of shape ${fmtShape(weight.shape)} for ${C} classes (expected [${C}])`);
   // The class dim last: [M, C] rows, M the batch and the extra dims.
   const rest = x.shape.slice(2);
-  const rows = x.ndim === 2 ? x : x.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]);
+  const classLast = (t: Tensor) => (t.ndim === 2 ? t : t.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]));
+  const rows = classLast(x);
   const w = weight ? weight.reshape([1, C]) : null;
   const soft = sameShape(target.shape, logp.shape) && !(unbatched && target.ndim === 0);
   if (soft) {
     // Class probabilities: -sum_c w_c p_c logp_c, p smoothed; 'mean' over the elements.
-    const t = x.ndim === 2 ? (unbatched ? target.reshape([1, C]) : target) : target.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]);
+    const t = classLast(unbatched ? target.reshape([1, C]) : target);
     const p = labelSmoothing ? t.mul(1 - labelSmoothing).add(labelSmoothing / C) : t;
     const per = (w ? rows.mul(p).mul(w) : rows.mul(p)).sum(1).neg();
     return reduce(unbatched ? per.reshape([]) : per.reshape([x.shape[0], ...rest]), reduction);
