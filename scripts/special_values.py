@@ -80,7 +80,7 @@ UNARY = {
     'clamp': (lambda x: torch.clamp(x, -1.0, 2.0), [-1.0, 2.0]),
     'pow_scalar': None,  # below, per exponent
     'affine': (lambda x: x * 2.0 + 1.0, [2.0, 1.0]), 'reciprocal': (torch.reciprocal, None),
-    'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None),
+    'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None), 'trunc': (torch.trunc, None),
     'erf': (torch.erf, None),
 }
 for name, spec in UNARY.items():

@@ -47,6 +47,8 @@ fn unary_op(op: u32, v: vec4<f32>, p0: f32, p1: f32) -> vec4<f32> {
     // step = heaviside(v, 0): 1 where v > 0, else 0 (NaN included, as torch.heaviside).
     case 17u: { return select(zero, one, (v > zero) & !nan); }
     case 18u: { return erf4(v); }
+    // trunc: toward zero (the float -> int32 cast), keeping -0, +-Inf and NaN (by its bits).
+    case 19u: { return select(trunc(v), v, nan | inf); }
     default: { return v; }
   }
 }

@@ -1,4 +1,4 @@
-// Tensor: a float32 n-d array on one backend, with PyTorch's names. Storage is contiguous and shared
+// Tensor: an n-d array of float32 (or int32: see DType in src/graph/types.ts) on one backend, with PyTorch's names. Storage is contiguous and shared
 // by reference count (reshape and detach make views of the same storage). Lifetimes are explicit:
 // dispose(), or tidy(fn) (src/graph/scope.ts), which disposes every tensor made inside fn except those
 // it returns.
@@ -16,7 +16,7 @@ import { backward as runBackward, noGrad } from './autograd/engine.ts';
 import { Dispatcher } from './graph/apply.ts';
 import { Scoped, track, untrack } from './graph/scope.ts';
 import { isSymbolic, type Tracer } from './graph/trace.ts';
-import type { GradNode, GraphTensor, StorageHold } from './graph/types.ts';
+import { INT32_EXACT, type DType, type GradNode, type GraphTensor, type StorageHold } from './graph/types.ts';
 import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts';
 
 export { tidy, keep, liveTensorCount } from './graph/scope.ts';
@@ -43,9 +43,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   readonly id = nextId++;
   readonly shape: number[];
   readonly backend: Backend;
+  /** The element type (storage is float32 for both; see DType). */
+  readonly dtype: DType;
   private ref: StorageRef | null;
-  /** Whether gradients are accumulated into .grad by backward(). */
-  requiresGrad = false;
+  private gradFlag = false;
   grad: Tensor | null = null;
   /** The op that made this tensor, while its graph is alive. */
   gradFn: GradNode<Tensor> | null = null;
@@ -54,10 +55,11 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   /** Name given by a Module to its parameters (for errors and checkpoints). */
   name?: string;
 
-  constructor(backend: Backend, storage: Storage | StorageRef, shape: number[]) {
+  constructor(backend: Backend, storage: Storage | StorageRef, shape: number[], dtype: DType = 'float32') {
     super();
     this.backend = backend;
     this.shape = shape;
+    this.dtype = dtype;
     if (storage instanceof StorageRef) {
       storage.refs++;
       this.ref = storage;
@@ -69,6 +71,17 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     }
     track(this);
     dispatcher.tracer?.created.push(this);
+  }
+
+  /** Whether gradients are accumulated into .grad by backward() (float32 tensors only, as in torch). */
+  get requiresGrad(): boolean {
+    return this.gradFlag;
+  }
+  set requiresGrad(flag: boolean) {
+    if (flag && this.dtype !== 'float32') {
+      throw new Error(`requiresGrad: a ${this.dtype} tensor of shape ${fmtShape(this.shape)} cannot require gradients (only float32 tensors can; call .float() first)`);
+    }
+    this.gradFlag = flag;
   }
 
   get storage(): Storage {
@@ -84,10 +97,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     this.ref!.refs++;
     return this.ref!;
   }
-  /** A new tensor of another shape over the same storage (no copy, no graph). */
-  viewAs(shape: number[]): Tensor {
+  /** A new tensor of another shape (and dtype) over the same storage (no copy, no graph). */
+  viewAs(shape: number[], dtype: DType = this.dtype): Tensor {
     this.storage;
-    return new Tensor(this.backend, this.ref!, shape);
+    return new Tensor(this.backend, this.ref!, shape, dtype);
   }
   get ndim(): number {
     return this.shape.length;
@@ -101,9 +114,6 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   get isDisposed(): boolean {
     return this.ref === null;
   }
-  get dtype(): 'float32' {
-    return 'float32';
-  }
 
   dispose(): void {
     if (!this.ref) return;
@@ -113,10 +123,18 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     untrack(this);
   }
 
-  /** Flat row-major copy of the values. */
+  /** Flat row-major copy of the values (an int32 tensor's as the exact floats they are stored as). */
   toArray(): Promise<Float32Array> {
     this.checkReadable('toArray()');
     return this.read();
+  }
+  /** Flat row-major copy of an int32 tensor's values as an Int32Array. */
+  toInt32Array(): Promise<Int32Array> {
+    this.checkReadable('toInt32Array()');
+    if (this.dtype !== 'int32') {
+      return Promise.reject(new Error(`toInt32Array(): tensor of shape ${fmtShape(this.shape)} is ${this.dtype}; call .int() first (it truncates toward zero)`));
+    }
+    return this.read().then((a) => Int32Array.from(a));
   }
   private async read(): Promise<Float32Array> {
     return this.backend.read(this.storage);
@@ -149,8 +167,30 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return this.read().then((a) => a[0]);
   }
   toString(): string {
-    return `Tensor(shape=${fmtShape(this.shape)}, backend=${this.backend.name}${this.requiresGrad ? ', requires_grad' : ''})`;
+    return `Tensor(shape=${fmtShape(this.shape)}, backend=${this.backend.name}${this.dtype === 'float32' ? '' : `, dtype=${this.dtype}`}${this.requiresGrad ? ', requires_grad' : ''})`;
   }
+
+  // ---- dtype casts ----
+
+  /**
+   * This tensor as `dtype` (torch's .to(dtype)): int32 -> float32 is a view of the same storage (the
+   * values are exact floats already); float32 -> int32 truncates toward zero (a kernel) and keeps
+   * +-Inf and NaN, which have no int32 (torch leaves that cast undefined): an index op then gives NaN
+   * for them, as for any position out of range. No gradient flows through either cast.
+   */
+  to(dtype: DType): Tensor {
+    if (dtype === this.dtype) return this;
+    if (dtype === 'float32') return this.viewAs(this.shape, 'float32');
+    if (dtype !== 'int32') throw new Error(`to(): unknown dtype ${JSON.stringify(dtype)} (float32, int32)`);
+    const t = noGrad(() => this.unary('trunc'));
+    const out = t.viewAs(this.shape, 'int32');
+    t.dispose();
+    return out;
+  }
+  float(): Tensor { return this.to('float32'); }
+  int(): Tensor { return this.to('int32'); }
+  /** torch's .long(): there is no int64 here; the index dtype is int32. */
+  long(): Tensor { return this.to('int32'); }
 
   // ---- autograd ----
 
@@ -169,7 +209,11 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    * which is x for every value, -0 and NaN included (x * 1 runs as x * 1 + 0, which turns -0 into +0).
    */
   clone(): Tensor {
-    return this.add(-0);
+    const c = this.add(-0);
+    if (this.dtype === 'float32') return c;
+    const out = c.viewAs(c.shape, this.dtype);
+    c.dispose();
+    return out;
   }
   /**
    * Pieces along `dim` (torch.split): of `size` elements each (the last may be shorter), or of the
@@ -298,7 +342,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const shape = this.shape.filter((_, i) => i !== d);
     return { values: values.reshape(shape), indices: idx.reshape(shape) };
   }
-  /** Index of the largest value along dim (over the flattened tensor without dim), as float32. */
+  /** Index of the largest value along dim (over the flattened tensor without dim), as int32. */
   argmax(dim?: number, keepdim = false): Tensor { return this.argReduce('argmax', dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return this.argReduce('argmin', dim, keepdim); }
   private reduce(op: ReduceOp, dims: number[], keepdim: boolean): Tensor {
@@ -310,7 +354,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
   /**
    * torch.gather: out[..., k, ...] = this[..., index[..., k, ...], ...] along dim, index holding positions
-   * as floats (this runtime's index dtype), of this tensor's rank and at most its size in the other dims.
+   * (int32, or floats holding integers), of this tensor's rank and at most its size in the other dims.
    * A position that is not an integer in [0, size) gives NaN. The gradient is scattered back (summed
    * where positions repeat).
    */
@@ -326,7 +370,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     });
     return apply('gather', [x, index], { dim: d });
   }
-  /** torch.index_select: the entries at positions `index` (1-D, floats) along dim, in that order. */
+  /** torch.index_select: the entries at positions `index` (1-D, int32 or integer floats) along dim, in that order. */
   indexSelect(dim: number, index: Tensor): Tensor {
     const d = normDim('indexSelect', dim, this.ndim);
     if (index.ndim !== 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
@@ -489,13 +533,17 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
 
   // ---- creation from this tensor's backend ----
 
-  fullLike(value: number): Tensor { return apply('fill', [], { backend: this.backend, shape: [...this.shape], value }); }
+  /** A tensor of this one's shape filled with value: of its dtype where value is an int32 value (torch.full_like). */
+  fullLike(value: number): Tensor {
+    const dtype = this.dtype === 'int32' && Number.isInteger(value) && Math.abs(value) <= INT32_EXACT ? 'int32' : 'float32';
+    return apply('fill', [], { backend: this.backend, shape: [...this.shape], value, dtype });
+  }
   zerosLike(): Tensor { return this.fullLike(0); }
   onesLike(): Tensor { return this.fullLike(1); }
 }
 
-const dispatcher = new Dispatcher<Tensor>((backend, storage, shape, viewOf) =>
-  viewOf ? viewOf.viewAs(shape) : new Tensor(backend, storage!, shape));
+const dispatcher = new Dispatcher<Tensor>((backend, storage, shape, viewOf, dtype) =>
+  viewOf ? viewOf.viewAs(shape, dtype) : new Tensor(backend, storage!, shape, dtype));
 
 /** The one dispatch point for primitives (see src/graph/apply.ts). */
 export const apply = dispatcher.apply;
@@ -516,10 +564,10 @@ export const dispatchStats = (): { calls: number; recorded: number; depth: numbe
  * A tensor over a storage it does not own: disposing it frees nothing (a compiled step's gradients, which
  * live in its recording's buffers and are overwritten by its next call).
  */
-export function borrowedTensor(backend: Backend, storage: Storage, shape: number[]): Tensor {
+export function borrowedTensor(backend: Backend, storage: Storage, shape: number[], dtype: DType = 'float32'): Tensor {
   const ref = new StorageRef(backend, storage, false);
   ref.refs = 0;
-  return new Tensor(backend, ref, shape);
+  return new Tensor(backend, ref, shape, dtype);
 }
 
 export function scalarLike(v: number, like: Tensor): Tensor {

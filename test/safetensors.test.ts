@@ -18,6 +18,7 @@ function file(header: unknown, data: Uint8Array = new Uint8Array(0), raw?: strin
   return out;
 }
 const f32 = (...v: number[]) => new Uint8Array(new Float32Array(v).buffer);
+const i64 = (...v: bigint[]) => new Uint8Array(new BigInt64Array(v).buffer);
 /** Little-endian 16-bit words. */
 const u16 = (...w: number[]) => new Uint8Array(w.flatMap((x) => [x & 0xff, x >> 8]));
 const decode = (b: Uint8Array) => decodeSafetensors(b, 'bad.safetensors');
@@ -44,9 +45,14 @@ describe('decodeSafetensors rejects malformed files with the file and the field 
     ['header padded at its start', () => file(null, undefined, ' {}'), /^bad\.safetensors: the header does not start with "\{"/],
     ['tensor entry not an object', () => file({ a: 5 }), /^bad\.safetensors: tensor "a" is 5, not an object \{dtype, shape, data_offsets\}/],
     ['missing dtype', () => file({ a: { shape: [2], data_offsets: [0, 8] } }, f32(1, 2)), /^bad\.safetensors: tensor "a": dtype is missing, not a string/],
-    ['unknown dtype', () => file(a({ dtype: 'Q7' }), f32(1, 2)), /^bad\.safetensors: tensor "a": dtype "Q7" is not a safetensors dtype \(F32, F16 and BF16 are read\)/],
-    ['unsupported dtype F64', () => file({ a: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /^bad\.safetensors: tensor "a": dtype "F64" is not supported \(F32, F16 and BF16 are read\)/],
-    ['unsupported dtype I64', () => file({ a: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /^bad\.safetensors: tensor "a": dtype "I64" is not supported/],
+    ['unknown dtype', () => file(a({ dtype: 'Q7' }), f32(1, 2)), /^bad\.safetensors: tensor "a": dtype "Q7" is not a safetensors dtype \(F32, F16, BF16, I32 and I64 are read\)/],
+    ['unsupported dtype F64', () => file({ a: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /^bad\.safetensors: tensor "a": dtype "F64" is not supported \(F32, F16, BF16, I32 and I64 are read\)/],
+    ['unsupported dtype U64', () => file({ a: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /^bad\.safetensors: tensor "a": dtype "U64" is not supported/],
+    // 2^24 + 1 = 16777217 is the first integer float32 storage would round
+    ['an I64 value past the int32 range', () => file({ a: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, i64(3n, 16777217n)),
+      /^bad\.safetensors: tensor "a": I64 value 16777217 at index 1 is beyond \+-16777216 \(2\^24\)/],
+    ['an I32 value past the int32 range', () => file({ a: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(new Int32Array([-2147483648]).buffer)),
+      /^bad\.safetensors: tensor "a": I32 value -2147483648 at index 0 is beyond/],
     ['shape null', () => file(a({ shape: null }), f32(1, 2)), /^bad\.safetensors: tensor "a": shape is null, not an array of non-negative integers/],
     ['shape negative', () => file(a({ shape: [-2] }), f32(1, 2)), /^bad\.safetensors: tensor "a": shape is \[-2\], not an array of non-negative integers/],
     ['shape fractional', () => file(a({ shape: [0.5, 4] }), f32(1, 2)), /^bad\.safetensors: tensor "a": shape is \[0\.5,4\], not an array/],
@@ -121,6 +127,31 @@ describe('decodeSafetensors reads valid files', () => {
     expect(tensors.get('h')).toEqual({ shape: [2, 1], data: new Float32Array([1, 2]) });
     expect(tensors.get('e')).toEqual({ shape: [0, 3], data: new Float32Array(0) });
     expect(tensors.get('b')).toEqual({ shape: [1], data: new Float32Array([1]) });
+  });
+
+  it('I32 and I64 (torch.long) read as int32 values: negatives, the range ends, zeros', () => {
+    const { tensors } = decode(file({
+      i: { dtype: 'I32', shape: [2, 2], data_offsets: [0, 16] },
+      l: { dtype: 'I64', shape: [3], data_offsets: [16, 40] },
+    }, new Uint8Array([...new Uint8Array(new Int32Array([7, -1, 16777216, 0]).buffer), ...i64(-16777216n, 5n, -0n)])));
+    expect(tensors.get('i')).toEqual({ shape: [2, 2], data: new Float32Array([7, -1, 16777216, 0]), dtype: 'int32' });
+    expect(tensors.get('l')).toEqual({ shape: [3], data: new Float32Array([-16777216, 5, 0]), dtype: 'int32' });
+  });
+
+  it('an int32 entry is written as I32 (the header says so, the bytes are two\'s complement) and reads back', () => {
+    const src = new Map([
+      ['labels', { shape: [4], data: new Float32Array([3, -2, 0, 16777216]), dtype: 'int32' as const }],
+      ['w', { shape: [1], data: new Float32Array([0.5]) }],
+    ]);
+    const bytes = encodeSafetensors(src);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    expect(header.labels.dtype).toBe('I32');
+    expect(header.w.dtype).toBe('F32');
+    expect([...new Int32Array(bytes.slice(8 + n, 8 + n + 16).buffer)]).toEqual([3, -2, 0, 16777216]);
+    expect([...decodeSafetensors(bytes.slice(), 'x').tensors]).toEqual([...src]);
+    expect(() => encodeSafetensors(new Map([['bad', { shape: [1], data: new Float32Array([1.5]), dtype: 'int32' as const }]])))
+      .toThrow(/int32 tensor "bad" holds 1.5 at index 0, not an integer/);
   });
 
   it('the F32 writer round-trips (names, shapes, values, metadata), the data 8-byte aligned', () => {

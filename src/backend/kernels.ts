@@ -11,7 +11,7 @@ export interface Storage {
 
 export const UNARY_OPS = [
   'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus',
-  'clamp', 'pow_scalar', 'affine', 'reciprocal', 'square', 'sign', 'step', 'erf',
+  'clamp', 'pow_scalar', 'affine', 'reciprocal', 'square', 'sign', 'step', 'erf', 'trunc',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 

@@ -1,5 +1,5 @@
 // Shuffled mini-batches of an image set (the CLI's and the demo's loader): a DataLoader (loader.ts)
-// over { images [n, C, H, W], labels [n] }, shuffled, full batches only. Each epoch's order is a
+// over { images [n, C, H, W], labels [n] (int32) }, shuffled, full batches only. Each epoch's order is a
 // Philox permutation (seed, epoch), and each batch is copied into the same two device tensors, so
 // training allocates nothing per batch.
 
@@ -20,7 +20,7 @@ export class Batches {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > set.n) {
       throw new Error(`batches: batch size ${batchSize} must be an integer in [1, ${set.n}] for a set of ${set.n} images`);
     }
-    const dataset = new TensorDataset({ images: { data: set.images, itemShape: [...set.shape] }, labels: { data: Float32Array.from(set.labels), itemShape: [] } });
+    const dataset = new TensorDataset({ images: { data: set.images, itemShape: [...set.shape] }, labels: { data: Float32Array.from(set.labels), itemShape: [], dtype: 'int32' } });
     this.loader = new DataLoader(dataset, { batchSize, seed, shuffle: true, dropLast: true, backend });
     this.perEpoch = this.loader.length;
     ({ images: this.images, labels: this.labels } = this.loader.tensors());

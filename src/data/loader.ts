@@ -5,7 +5,8 @@
 // nothing per batch. Browser-safe.
 
 import { Tensor, keep } from '../tensor.ts';
-import { zeros } from '../ops/creation.ts';
+import { checkInt32, zeros } from '../ops/creation.ts';
+import type { DType } from '../graph/types.ts';
 import { getBackend } from '../backend/registry.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmtShape } from '../shape.ts';
@@ -15,6 +16,8 @@ import { seededPermutation } from './mnist_split.ts';
 export interface Field {
   data: Float32Array;
   itemShape: number[];
+  /** The batch tensors' dtype (float32 by default); an int32 field's values are checked once, here. */
+  dtype?: DType;
 }
 
 /**
@@ -34,6 +37,7 @@ export class TensorDataset<K extends string = string> {
       if (!f.itemShape.every((d) => Number.isInteger(d) && d >= 1) || f.data.length % size !== 0) {
         throw new Error(`TensorDataset: field '${name}' has ${f.data.length} values, not a whole number of items of ${fmtShape(f.itemShape)}`);
       }
+      if (f.dtype === 'int32') for (let i = 0; i < f.data.length; i++) checkInt32(`TensorDataset: field '${name}'`, f.data[i], i);
       const m = f.data.length / size;
       if (n >= 0 && m !== n) throw new Error(`TensorDataset: field '${name}' has ${m} items, the others ${n}`);
       n = m;
@@ -153,7 +157,7 @@ export class DataLoader<K extends string = string> {
       const host = {} as Record<K, Float32Array>, device = {} as Record<K, Tensor>;
       for (const [name, f] of Object.entries(this.dataset.fields) as [K, Field][]) {
         host[name] = new Float32Array(rows * (f.data.length / this.dataset.length));
-        device[name] = keep(zeros([rows, ...f.itemShape], { backend: this.backend }));
+        device[name] = keep(zeros([rows, ...f.itemShape], { backend: this.backend, dtype: f.dtype }));
       }
       s = { host, device };
       this.slots.set(rows, s);

@@ -16,10 +16,10 @@ import { isGradEnabled } from '../autograd/engine.ts';
 import { RULES, sourceBackend, type Apply, type BackwardRule, type Params, type Primitive, type Rule } from './primitives.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
 import { Tracer } from './trace.ts';
-import type { GradNode, GraphTensor } from './types.ts';
+import type { DType, GradNode, GraphTensor } from './types.ts';
 
 /** How the owner makes tensors: a new storage, or a view sharing `viewOf`'s storage. */
-export type MakeTensor<T> = (backend: Backend, storage: Storage | null, shape: number[], viewOf: T | null) => T;
+export type MakeTensor<T> = (backend: Backend, storage: Storage | null, shape: number[], viewOf: T | null, dtype: DType) => T;
 
 export class Dispatcher<T extends GraphTensor<T>> {
   /** apply() calls so far, and how many recorded a GradNode (tests count dispatches over a step). */
@@ -53,6 +53,8 @@ export class Dispatcher<T extends GraphTensor<T>> {
       if (t.requiresGrad) anyRequiresGrad = true;
     }
     const shape = rule.shape(xShapes, params);
+    // float32 unless the row's dtype rule says otherwise (creation, argmax, movement ops keeping int32).
+    const dtype: DType = rule.dtype ? rule.dtype(inputs, params) : 'float32';
     let out: Storage | 'view';
     if (this.tracer) {
       const perCall = this.perCallParams as (() => Params[P]) | null;
@@ -71,7 +73,7 @@ export class Dispatcher<T extends GraphTensor<T>> {
         this.depth--;
       }
     }
-    const y = out === 'view' ? this.make(backend, null, shape, inputs[0]) : this.make(backend, out, shape, null);
+    const y = out === 'view' ? this.make(backend, null, shape, inputs[0], dtype) : this.make(backend, out, shape, null, dtype);
     if (anyRequiresGrad && rule.backward && isGradEnabled() && (!rule.recorded || rule.recorded(params))) {
       this.recorded++;
       y.requiresGrad = true;

@@ -33,7 +33,7 @@ import { Tensor, borrowedTensor, isTracing, setTracer } from '../tensor.ts';
 import { Program, type Graph } from './program.ts';
 import { Tracer, isSymbolic, type SymbolicStorage } from './trace.ts';
 import type { Backend, Storage } from '../backend/backend.ts';
-import type { StorageHold } from './types.ts';
+import type { DType, StorageHold } from './types.ts';
 
 export interface CompileOptions {
   /** Input signatures kept (each holds its recording's buffers); default 8. */
@@ -69,6 +69,7 @@ interface Entry {
   /** The result's structure with output k at each tensor leaf, and output k's shape. */
   result?: unknown;
   shapes?: number[][];
+  dtypes?: DType[];
   /** The gradients the step leaves on tensors: which tensor, of what shape (graph.pinned in order). */
   grads?: { tensor: Tensor; shape: number[] }[];
 }
@@ -100,7 +101,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     e.program?.dispose();
     for (const h of e.holds ?? []) h.release();
     e.state = 'new';
-    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = e.grads = undefined;
+    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = e.dtypes = e.grads = undefined;
   };
   /** Gradient tensors over a recording's buffers (the next call overwrites them). */
   const borrowed = new WeakSet<Tensor>();
@@ -187,7 +188,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       const byStorage = new Map<Storage, Tensor>();
       tensors.forEach((t, k) => {
         const first = byStorage.get(t.storage);
-        const ph = first ? first.viewAs([...t.shape]) : new Tensor(t.backend, tracer.value(t.size), [...t.shape]);
+        const ph = first ? first.viewAs([...t.shape], t.dtype) : new Tensor(t.backend, tracer.value(t.size), [...t.shape], t.dtype);
         if (!first) byStorage.set(t.storage, ph);
         ph.requiresGrad = t.requiresGrad;
         map.set(t, ph);
@@ -230,7 +231,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       throw e;
     }
     Object.assign(entry, {
-      state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]),
+      state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]), dtypes: outputs.map((t) => t.dtype),
       grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
     });
     stats.traces++;
@@ -269,7 +270,7 @@ function signature(args: unknown[], tensors: Tensor[]): string {
       // Which distinct storage it is: aliasing between arguments is part of the signature.
       const k = storages.get(v.storage) ?? storages.size;
       storages.set(v.storage, k);
-      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.requiresGrad ? 'g' : ''}@${k}`);
+      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.dtype === 'int32' ? 'i' : ''}${v.requiresGrad ? 'g' : ''}@${k}`);
       if (!seen.has(v)) {
         seen.add(v);
         tensors.push(v);
@@ -328,7 +329,7 @@ function results(entry: Entry, values: Storage[]): never {
   const build = (s: unknown): unknown => {
     if (s !== null && typeof s === 'object' && OUT in (s as object)) {
       const k = (s as OutLeaf)[OUT];
-      return new Tensor(entry.backend!, values[k], entry.shapes![k]);
+      return new Tensor(entry.backend!, values[k], entry.shapes![k], entry.dtypes![k]);
     }
     if (Array.isArray(s)) return s.map(build);
     if (s !== null && typeof s === 'object') return Object.fromEntries(Object.entries(s).map(([k, x]) => [k, build(x)]));

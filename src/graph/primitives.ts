@@ -11,7 +11,7 @@
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
-import type { GraphTensor } from './types.ts';
+import type { DType, GraphTensor } from './types.ts';
 
 /** Each primitive's parameters (everything but its tensor inputs). */
 export interface Params {
@@ -45,8 +45,9 @@ export interface Params {
   /** conv2d's weight gradient from (dy, x). */
   conv2d_grad_weight: { geom: ConvGeom };
   random: { backend: Backend; shape: number[]; spec: RandomSpec };
-  fill: { backend: Backend; shape: number[]; value: number };
-  upload: { backend: Backend; shape: number[]; data: Float32Array | Float64Array };
+  /** dtype: float32 unless given (an int32 value is checked by the caller, src/ops/creation.ts). */
+  fill: { backend: Backend; shape: number[]; value: number; dtype?: DType };
+  upload: { backend: Backend; shape: number[]; data: Float32Array | Float64Array; dtype?: DType };
 }
 export type Primitive = keyof Params;
 
@@ -63,6 +64,11 @@ export interface Rule<P extends Primitive> {
   run(b: Backend, x: Storage[], p: Params[P], outShape: number[], xShapes: number[][]): Storage | 'view';
   /** null: not differentiable (creation, random draws), never recorded. */
   backward: BackwardRule<P> | null;
+  /**
+   * The output's dtype from the inputs' (see DType in types.ts); float32 where a row has none. Rows that
+   * move values keep input 0's, so an int32 index stays int32 through reshape, slice, cat and gather.
+   */
+  dtype?(x: readonly { dtype: DType }[], p: Params[P]): DType;
   /** Where only some parameter values are differentiable (argmax is a reduce): false = not recorded. */
   recorded?(p: Params[P]): boolean;
 }
@@ -154,6 +160,9 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
 
 // ---- the table ----
 
+/** The dtype rule of the rows that move values: input 0's. */
+const keep = (x: readonly { dtype: DType }[]): DType => x[0].dtype;
+
 export const RULES: { [P in Primitive]: Rule<P> } = {
   unary: {
     shape: ([x]) => x,
@@ -196,7 +205,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
         // d erf(x) = g * 2/sqrt(pi) exp(-x^2)
         case 'erf': return [g.mul(un(apply, 'exp', un(apply, 'affine', un(apply, 'square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI))];
         // piecewise constant: no gradient
-        case 'sign': case 'step': return [null];
+        case 'sign': case 'step': case 'trunc': return [null];
       }
     },
   },
@@ -257,6 +266,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       return keepdim ? keptShape(x, dims) : x.filter((_, d) => !dims.includes(d));
     },
     run: (b, [x], { op, dims }, _out, [shape]) => reduceStorage(b, op, x, shape, dims),
+    // positions are int32; an int32 tensor's max and min are its own values; a sum may leave the exact range
+    dtype: ([x], { op }) => (op === 'argmax' || op === 'argmin' ? 'int32' : op === 'sum' ? 'float32' : x.dtype),
     recorded: (p) => p.op === 'sum' || p.op === 'max' || p.op === 'min',
     backward: (g, [x], y, { op, dims }) => {
       const keep = keptShape(x.shape, dims);
@@ -269,6 +280,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   reshape: {
+    dtype: keep,
     shape: ([x], { shape }) => {
       if (numel(shape) !== numel(x)) throw new Error(`reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(x)} (${numel(x)} elements)`);
       return shape;
@@ -279,6 +291,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   permute: {
+    dtype: keep,
     shape: ([x], { dims }) => dims.map((i) => x[i]),
     run: (b, [x], { dims }, out, [shape]) => {
       const st = contiguousStrides(shape);
@@ -293,6 +306,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   broadcast: {
+    dtype: keep,
     shape: ([x], { shape }) => {
       const out = broadcastShapes('broadcast_to', x, shape);
       if (!sameShape(out, shape)) throw new Error(`broadcast_to: cannot broadcast ${fmtShape(x)} to ${fmtShape(shape)}`);
@@ -304,6 +318,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   slice: {
+    dtype: keep,
     shape: ([x], { dim, len }) => x.map((v, i) => (i === dim ? len : v)),
     run: (b, [x], { dim, start, step }, out, [shape]) => {
       const st = contiguousStrides(shape);
@@ -326,6 +341,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   concat: {
+    // int32 only when every piece is (torch promotes a mix to the float type)
+    dtype: (xs) => (xs.every((t) => t.dtype === 'int32') ? 'int32' : 'float32'),
     shape: (xs, { dim }) => {
       for (const t of xs) {
         if (t.length !== xs[0].length || t.some((s, i) => i !== dim && s !== xs[0][i])) {
@@ -356,6 +373,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   pad: {
+    dtype: ([x], { value }) => (x.dtype === 'int32' && Number.isInteger(value) ? 'int32' : 'float32'),
     shape: ([x], { before, after }) => x.map((s, d) => s + before[d] + after[d]),
     run: (b, [x], { before, after, mode, value }, _out, [shape]) => b.pad(x, shape, before, after, mode, value),
     // The adjoint of padding, dim by dim (padding is separable), written with slice, concat, pad and add:
@@ -385,6 +403,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
 
   gather: {
+    dtype: keep,
     shape: ([x, index], { dim }) => {
       if (index.length !== x.length || index.some((s, d) => d !== dim && s !== x[d])) {
         throw new Error(`gather: index of shape ${fmtShape(index)} does not fit input ${fmtShape(x)} along dim ${dim} (same rank, same sizes but along dim)`);
@@ -473,8 +492,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   // Sources: no inputs, no gradient. The random draw's counter is taken from the generator by the caller
   // (src/ops/random.ts, through applyPerCall), so a compiled step takes a new one on every call.
   random: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.random(numel(p.shape), p.spec), backward: null },
-  fill: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.fill(numel(p.shape), p.value), backward: null },
-  upload: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.upload(p.data), backward: null },
+  fill: { shape: (_x, p) => p.shape, dtype: (_x, p) => p.dtype ?? 'float32', run: (b, _x, p) => b.fill(numel(p.shape), p.value), backward: null },
+  upload: { shape: (_x, p) => p.shape, dtype: (_x, p) => p.dtype ?? 'float32', run: (b, _x, p) => b.upload(p.data), backward: null },
 };
 
 /** The primitives, listed at run time (tests check each kernel-vocabulary op maps to a row). */

@@ -7,6 +7,18 @@
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { PadMode } from '../backend/kernels.ts';
 
+/**
+ * A tensor's element type. Storage is float32 for both: an int32 tensor holds integers, exact up to
+ * +-2^24 (INT32_EXACT), the range a float32 represents every integer of; creation refuses values past it.
+ * The dtype follows the op (primitives.ts's dtype rules): movement ops, gather and max/min keep it,
+ * argmax/argmin make int32, and arithmetic computes in float32 and returns float32 (torch would keep
+ * integers, and wrap past 2^31; here the float result is what is held, so nothing is lost unseen).
+ */
+export type DType = 'float32' | 'int32';
+export const DTYPES: readonly DType[] = ['float32', 'int32'];
+/** Largest magnitude an int32 tensor holds (every integer up to it is exact in float32 storage). */
+export const INT32_EXACT = 2 ** 24;
+
 /** What an op recorded on its output while grad mode was on: its inputs and the vector-Jacobian product. */
 export interface GradNode<T> {
   op: string;
@@ -25,6 +37,7 @@ export interface StorageHold {
 export interface GraphTensor<T extends GraphTensor<T>> {
   readonly id: number;
   readonly shape: number[];
+  readonly dtype: DType;
   readonly backend: Backend;
   readonly storage: Storage;
   readonly size: number;

@@ -100,6 +100,8 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
         case 'clamp': return g.node('Clip', [x[0], g.scalar(p0), g.scalar(p1)]);
         case 'affine': return g.node('Add', [g.node('Mul', [x[0], g.scalar(p0)]), g.scalar(p1)]);
         case 'pow_scalar': return g.node('Pow', [x[0], g.scalar(p0)]);
+        // ONNX has no Trunc: sign(x) floor(|x|)
+        case 'trunc': return g.node('Mul', [g.node('Sign', [x[0]]), g.node('Floor', [g.node('Abs', [x[0]])])]);
         case 'step': return g.toFloat(g.node('Greater', [x[0], g.scalar(0)]));
         // sign(NaN) is 0 here (the kernels' rule): NaN compares false both ways.
         case 'sign': return g.node('Sub', [g.toFloat(g.node('Greater', [x[0], g.scalar(0)])), g.toFloat(g.node('Less', [x[0], g.scalar(0)]))]);

@@ -4,11 +4,17 @@
 // format is this one paragraph, and no maintained npm package implements it. Writes are atomic (a
 // temporary file renamed over the target, in safetensors_file.ts), so a crash never leaves a half-written
 // checkpoint. This file has no Node imports: the browser demo reads and writes the same bytes. It writes
-// F32 and reads F32, F16 and BF16 (as float32), validating every header field.
+// F32 (and I32 for int32 tensors) and reads F32, F16 and BF16 as float32, and I32 and I64 (PyTorch's
+// index dtype) as int32 values, validating every header field.
+
+import { INT32_EXACT } from '../graph/types.ts';
 
 export interface NamedArray {
   shape: number[];
+  /** The values; an int32 tensor's are exact integer floats, as its storage holds them. */
   data: Float32Array;
+  /** 'int32': written as I32 (read from I32 or I64); float32 when absent. */
+  dtype?: 'int32';
 }
 
 export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
@@ -16,7 +22,7 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   let offset = 0;
   for (const [name, t] of tensors) {
     const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    header[name] = { dtype: t.dtype === 'int32' ? 'I32' : 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -27,17 +33,26 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
   let at = 8 + head.length;
-  for (const t of tensors.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const [name, t] of tensors) {
+    let raw: Float32Array | Int32Array = t.data;
+    if (t.dtype === 'int32') {
+      raw = new Int32Array(t.data.length);
+      for (let i = 0; i < raw.length; i++) {
+        const v = t.data[i];
+        if (!Number.isInteger(v)) throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, not an integer`);
+        raw[i] = v;
+      }
+    }
+    out.set(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), at);
+    at += raw.byteLength;
   }
   return out;
 }
 
 // Bytes per element of the dtypes read here; the other safetensors dtypes are named so that their error
 // says "not supported" rather than "unknown".
-const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
-const OTHER_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'I32', 'U32', 'F64', 'I64', 'U64'];
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
+const OTHER_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'U32', 'F64', 'U64'];
 
 /** IEEE half -> float (exact: every half, subnormals, Inf and NaN included, is a float32). */
 function halfToFloat(h: number): number {
@@ -98,7 +113,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
     if (typeof dtype !== 'string') fail(`${at}: dtype is ${show(dtype)}, not a string`);
     const size = DTYPE_BYTES[dtype as string];
     if (!size) {
-      fail(`${at}: dtype ${show(dtype)} is ${OTHER_DTYPES.includes(dtype as string) ? 'not supported' : 'not a safetensors dtype'} (F32, F16 and BF16 are read)`);
+      fail(`${at}: dtype ${show(dtype)} is ${OTHER_DTYPES.includes(dtype as string) ? 'not supported' : 'not a safetensors dtype'} (F32, F16, BF16, I32 and I64 are read)`);
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${at}: shape is ${show(shape)}, not an array of non-negative integers`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount)) fail(`${at}: data_offsets is ${show(off)}, not [begin, end] of non-negative integers`);
@@ -131,6 +146,18 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
       const copy = new Uint8Array(src.length);
       copy.set(src);
       data = new Float32Array(copy.buffer);
+    } else if (dtype === 'I32' || dtype === 'I64') {
+      // Integers become an int32 tensor's values: each must be within its exact range (+-2^24).
+      const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      const wide = dtype === 'I64';
+      data = new Float32Array(src.length / (wide ? 8 : 4));
+      for (let i = 0; i < data.length; i++) {
+        const v = wide ? Number(view.getBigInt64(8 * i, true)) : view.getInt32(4 * i, true);
+        if (Math.abs(v) > INT32_EXACT) fail(`tensor "${key}": ${dtype} value ${v} at index ${i} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`);
+        data[i] = v;
+      }
+      tensors.set(key, { shape, data, dtype: 'int32' });
+      continue;
     } else {
       const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
       data = new Float32Array(src.length / 2);

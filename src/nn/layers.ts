@@ -356,7 +356,7 @@ export interface EmbeddingOptions {
 }
 
 /**
- * A lookup table (torch.nn.Embedding): indices of any shape (positions as floats) give their rows of
+ * A lookup table (torch.nn.Embedding): indices of any shape (int32, or floats holding integers) give their rows of
  * `weight` [numEmbeddings, embeddingDim], drawn from N(0, 1) as in PyTorch; the output is
  * [...indices, embeddingDim]. An index out of range gives NaN rows (gather's rule).
  */

@@ -1,16 +1,35 @@
 // Creation ops: tensor(), zeros, ones, full, arange, linspace, eye and their *_like forms, on the upload
-// and fill primitives (src/graph/primitives.ts).
+// and fill primitives (src/graph/primitives.ts). `dtype: 'int32'` (or an Int32Array) makes an int32
+// tensor; its values are checked here, once, to be integers within +-2^24 (DType, src/graph/types.ts).
 
 import { apply, type Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmtShape, numel } from '../shape.ts';
+import { DTYPES, INT32_EXACT, type DType } from '../graph/types.ts';
 
 export type NestedArray = number | NestedArray[];
 
 export interface CreateOptions {
   backend?: Backend;
   requiresGrad?: boolean;
+  /** float32 by default (int32 for tensor() of an Int32Array). */
+  dtype?: DType;
+}
+
+function dtypeOf(op: string, opts: CreateOptions, fallback: DType = 'float32'): DType {
+  const d = opts.dtype ?? fallback;
+  if (!DTYPES.includes(d)) throw new Error(`${op}: unknown dtype ${JSON.stringify(d)} (${DTYPES.join(', ')})`);
+  return d;
+}
+
+/** Throws unless v can be an int32 tensor's value: an integer of magnitude at most 2^24. */
+export function checkInt32(op: string, v: number, at?: number): void {
+  if (Number.isInteger(v) && Math.abs(v) <= INT32_EXACT) return;
+  const where = at === undefined ? '' : ` at index ${at}`;
+  throw new Error(Number.isInteger(v)
+    ? `${op}: int32 value ${v}${where} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly (its storage is float32)`
+    : `${op}: value ${v}${where} is not an integer, so it cannot be int32 (round it, or make a float32 tensor and call .int())`);
 }
 
 export function checkShape(op: string, shape: readonly number[]): number[] {
@@ -44,13 +63,14 @@ function flatten(data: NestedArray, shape: number[], depth: number, out: number[
  * A tensor from data: a number, a nested array, or a flat Float32Array/number[] with an explicit shape
  * (torch.tensor; a flat array with a shape is like torch.tensor(data).reshape(shape)).
  */
-export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: number[], opts: CreateOptions = {}): Tensor {
+export function tensor(data: NestedArray | Float32Array | Float64Array | Int32Array, shape?: number[], opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
+  const dtype = dtypeOf('tensor', opts, data instanceof Int32Array ? 'int32' : 'float32');
   // Float64 data is passed through: the float64 CPU backend (gradcheck) keeps it, others round it.
   let flat: Float32Array | Float64Array;
   let sh: number[];
-  if (data instanceof Float32Array || data instanceof Float64Array) {
-    flat = data;
+  if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
+    flat = data instanceof Int32Array ? Float64Array.from(data) : data;
     sh = shape ?? [data.length];
   } else {
     sh = inferShape(data);
@@ -61,7 +81,8 @@ export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: 
   }
   checkShape('tensor', sh);
   if (numel(sh) !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape ${fmtShape(sh)}`);
-  const t = apply('upload', [], { backend, shape: sh, data: flat });
+  if (dtype === 'int32') for (let i = 0; i < flat.length; i++) checkInt32('tensor()', flat[i], i);
+  const t = apply('upload', [], { backend, shape: sh, data: flat, dtype });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }
@@ -69,7 +90,9 @@ export function tensor(data: NestedArray | Float32Array | Float64Array, shape?: 
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
   const sh = checkShape('full', shape);
-  const t = apply('fill', [], { backend, shape: sh, value });
+  const dtype = dtypeOf('full', opts);
+  if (dtype === 'int32') checkInt32('full', value);
+  const t = apply('fill', [], { backend, shape: sh, value, dtype });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }

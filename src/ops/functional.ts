@@ -486,7 +486,7 @@ export interface CrossEntropyOptions extends NLLOptions {
 
 /**
  * The class losses of torch's cross_entropy and nll_loss, from log-probabilities `logp` [N, C, d...] (or
- * [C]) and class indices [N, d...] (or []) stored as floats, or (cross entropy only) class probabilities
+ * [C]) and class indices [N, d...] (or []: int32, or floats holding integers), or (cross entropy only) float class probabilities
  * of logp's shape. Per element, with w the class weights (1 without), y the class, s the smoothing:
  * (1 - s) (-w_y logp_y) + s / C sum_c (-w_c logp_c), 0 where y is ignoreIndex; 'mean' divides the sum by
  * the sum of w_y over the elements not ignored (probabilities: by the element count). A bad label throws
@@ -506,7 +506,8 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   const classLast = (t: Tensor) => (t.ndim === 2 ? t : t.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]));
   const rows = classLast(x);
   const w = weight ? weight.reshape([1, C]) : null;
-  const soft = sameShape(target.shape, logp.shape) && !(unbatched && target.ndim === 0);
+  // Probabilities are float (torch tells the two kinds by dtype too): an int32 target is always indices.
+  const soft = target.dtype === 'float32' && sameShape(target.shape, logp.shape) && !(unbatched && target.ndim === 0);
   if (soft) {
     // Class probabilities: -sum_c w_c p_c logp_c, p smoothed; 'mean' over the elements.
     const t = classLast(unbatched ? target.reshape([1, C]) : target);
@@ -536,7 +537,7 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
 }
 
 /**
- * Cross-entropy of class logits [N, C, d...] (or [C]) against class indices [N, d...] (stored as floats)
+ * Cross-entropy of class logits [N, C, d...] (or [C]) against class indices [N, d...] (int32 or integer floats)
  * or class probabilities of the logits' shape, as torch.nn.functional.cross_entropy with its weight,
  * ignoreIndex and labelSmoothing (classLoss above). The labels are validated as classLoss says.
  */

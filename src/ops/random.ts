@@ -7,7 +7,7 @@ import { getBackend } from '../backend/registry.ts';
 import { philoxWords, type RandomKind } from '../backend/kernels.ts';
 import { defaultGenerator, type Generator } from '../random/philox.ts';
 import { numel } from '../shape.ts';
-import { checkShape, type CreateOptions } from './creation.ts';
+import { checkInt32, checkShape, type CreateOptions } from './creation.ts';
 
 export interface RandomOptions extends CreateOptions {
   generator?: Generator;
@@ -37,5 +37,22 @@ export const normal = (shape: number[], mean: number, std: number, opts: RandomO
 /** A mask of `scale` where uniform < p, else 0 (dropout with scale 1/p keeps expectations). */
 export const bernoulliMask = (shape: number[], p: number, scale = 1, opts: RandomOptions = {}) =>
   draw('bernoulli', shape, 'bernoulli', scale, 0, p, opts);
+/**
+ * Integers uniform on [low, high) as int32 (torch.randint): floor(low + u (high - low)) for a uniform u,
+ * clamped below high (u (high - low) can round up to high - low in float32).
+ */
+export function randint(low: number, high: number, shape: number[], opts: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new Error(`randint: need integers low < high, got [${low}, ${high})`);
+  checkInt32('randint', low);
+  checkInt32('randint', high);
+  if (opts.requiresGrad) throw new Error('randint: an int32 tensor cannot require gradients');
+  const u = draw('randint', shape, 'uniform', high - low, 0, 0, { ...opts, dtype: undefined });
+  const k = u.minimum(high - low - 1).int();
+  u.dispose();
+  if (low === 0) return k;
+  const out = k.add(low).int();
+  k.dispose();
+  return out;
+}
 /** The raw 32-bit Philox words (for tests and hashing); read them with readBits. */
 export const randomBits = (shape: number[], opts: RandomOptions = {}) => draw('random_bits', shape, 'bits', 1, 0, 0, opts);

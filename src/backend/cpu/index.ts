@@ -78,6 +78,8 @@ export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => n
   // torch.heaviside(v, 0): NaN gives 0
   step: (v) => (v > 0 ? 1 : 0),
   erf,
+  // toward zero (Tensor.int()); +-Inf and NaN stay
+  trunc: Math.trunc,
 };
 
 export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
