@@ -291,25 +291,122 @@ const vae: ModelAdapter = {
 // ---- GAN on the 8-Gaussian ring ----
 
 const RING_RANGE = 3;
+/** Cells per side of the discriminator's heatmap, and fake points that get a gradient arrow. */
+const HEAT_CELLS = 48, ARROWS = 64;
+/** Arrow length per unit of gradient (plane units), fixed so that lengths compare across steps and losses. */
+const ARROW_SCALE = 0.15;
+
+/** The centres of a HEAT_CELLS x HEAT_CELLS grid over the plane [-range, range]^2, row 0 at the top. */
+function heatGrid(range: number): Float32Array {
+  const g = new Float32Array(HEAT_CELLS * HEAT_CELLS * 2);
+  for (let r = 0; r < HEAT_CELLS; r++) for (let c = 0; c < HEAT_CELLS; c++) {
+    g[2 * (r * HEAT_CELLS + c)] = -range + ((c + 0.5) * 2 * range) / HEAT_CELLS;
+    g[2 * (r * HEAT_CELLS + c) + 1] = range - ((r + 0.5) * 2 * range) / HEAT_CELLS;
+  }
+  return g;
+}
+
+/** D(x) per cell as a colour between light red (D = 0: "fake") and light blue (D = 1: "real"), as GAN Lab shades it. */
+function drawHeatmap(canvas: HTMLCanvasElement, d: Float32Array): void {
+  const g = canvas.getContext('2d')!;
+  const w = canvas.width / HEAT_CELLS, h = canvas.height / HEAT_CELLS;
+  for (let i = 0; i < d.length; i++) {
+    const v = Math.min(1, Math.max(0, d[i]));
+    g.fillStyle = `rgb(${Math.round(250 - 52 * v)},${Math.round(212 + 7 * v)},${Math.round(212 + 32 * v)})`;
+    g.fillRect((i % HEAT_CELLS) * w, Math.floor(i / HEAT_CELLS) * h, Math.ceil(w), Math.ceil(h));
+  }
+}
+
+/** An arrow from (x, y) along minus the gradient (gx, gy), in plane units (length capped at 1). */
+function drawArrow(canvas: HTMLCanvasElement, range: number, x: number, y: number, gx: number, gy: number): void {
+  const m = planeMapper(canvas, range);
+  const len = Math.hypot(gx, gy) * ARROW_SCALE;
+  const k = len > 1 ? ARROW_SCALE / len : ARROW_SCALE;
+  const [x0, y0] = m.toPx(x, y), [x1, y1] = m.toPx(x - k * gx, y - k * gy);
+  const g = canvas.getContext('2d')!;
+  g.strokeStyle = g.fillStyle = 'rgba(40,40,40,0.8)';
+  g.lineWidth = 1.2;
+  g.beginPath();
+  g.moveTo(x0, y0);
+  g.lineTo(x1, y1);
+  g.stroke();
+  const a = Math.atan2(y1 - y0, x1 - x0), head = Math.min(5, Math.hypot(x1 - x0, y1 - y0));
+  g.beginPath();
+  g.moveTo(x1, y1);
+  g.lineTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
+  g.lineTo(x1 - head * Math.cos(a + 0.45), y1 - head * Math.sin(a + 0.45));
+  g.fill();
+}
+
+/**
+ * The lecture's point about the two generator losses, drawn: the magnitude of the generator's gradient at
+ * D's logit, |d loss / d logit|, against D(G(z)): 1 - D for -log D(G(z)) (non-saturating) and D for
+ * log(1 - D(G(z))) (saturating), with the current fake samples on the curve of the loss in use. Early in
+ * training D(G(z)) is near 0, where the saturating loss gives the generator almost nothing to learn from.
+ */
+function drawSaturation(canvas: HTMLCanvasElement, dFake: Float32Array, loss: 'nonsaturating' | 'saturating'): void {
+  const g = canvas.getContext('2d')!;
+  const W = canvas.width, H = canvas.height, L = 34, B = 24, T = 8, R = 8;
+  const px = (d: number) => L + d * (W - L - R), py = (v: number) => H - B - v * (H - B - T);
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, W, H);
+  g.strokeStyle = '#888';
+  g.lineWidth = 1;
+  g.strokeRect(L, T, W - L - R, H - B - T);
+  g.fillStyle = '#444';
+  g.font = '11px sans-serif';
+  g.fillText('D(G(z))', W / 2 - 18, H - 6);
+  g.fillText('0', L - 3, H - B + 12);
+  g.fillText('1', W - R - 4, H - B + 12);
+  g.fillText('1', L - 12, T + 8);
+  g.fillText('|grad|', 2, (H - B) / 2);
+  const curves = [{ loss: 'nonsaturating', color: '#2ca02c', f: (d: number) => 1 - d }, { loss: 'saturating', color: '#9467bd', f: (d: number) => d }] as const;
+  for (const c of curves) {
+    g.strokeStyle = c.color;
+    g.lineWidth = c.loss === loss ? 2.5 : 1;
+    g.setLineDash(c.loss === loss ? [] : [4, 3]);
+    g.beginPath();
+    g.moveTo(px(0), py(c.f(0)));
+    g.lineTo(px(1), py(c.f(1)));
+    g.stroke();
+  }
+  g.setLineDash([]);
+  const f = curves.find((c) => c.loss === loss)!.f;
+  g.fillStyle = 'rgba(214,39,40,0.6)';
+  for (const d of dFake) {
+    g.beginPath();
+    g.arc(px(d), py(f(d)), 2.2, 0, 2 * Math.PI);
+    g.fill();
+  }
+}
+
+const GAN_LOSSES = ['nonsaturating', 'saturating'] as const;
 
 const gan: ModelAdapter = {
   id: 'gan',
   title: 'GAN (8-Gaussian ring)',
-  about: 'MLP GAN (Goodfellow et al., non-saturating loss) on 8 Gaussians on a circle of radius 2: a classic test for mode collapse.',
+  about: (config) => `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
+    'on 8 Gaussians on a circle of radius 2: a classic test for mode collapse.',
   itemName: 'points',
   dataset: 'ring',
-  defaults: { lr: 1e-3, batch: 128, config: { seed: 0 } },
+  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating' } },
   batchChoices: [32, 64, 128, 256, 512],
-  fields: [],
+  fields: [{ key: 'loss', label: 'Generator loss', choices: [...GAN_LOSSES] }],
   load: async () => {},
   create(config, ctx) {
-    const model = new MlpGAN({ generator: weightGen(config) });
+    const loss = config.loss === 'saturating' ? 'saturating' : 'nonsaturating';
+    const model = new MlpGAN({ generator: weightGen(config), loss });
     let x: Tensor | null = null, offset = 0, steps = 0;
     const real = ringBatch(512, ctx.seed + 99, 0);
+    const grid = heatGrid(RING_RANGE);
     const plot = el('canvas', { id: 'gan-ring', className: 'plane', width: 360, height: 360 });
     const caption = el('figcaption', { className: 'note' });
+    const saturation = el('canvas', { id: 'gan-saturation', className: 'chart', width: 300, height: 160 });
+    const satCaption = el('figcaption', { className: 'note' });
     ctx.panel.append(el('figure', {},
-      el('h3', { textContent: 'Real (blue) and generated (red) points; older generations fade' }), plot, caption));
+      el('h3', { textContent: 'Real (blue) and generated (red) points over D(x) (shaded blue where D says real, red where fake); arrows: where the next G step pushes each fake' }), plot, caption),
+    el('figure', {},
+      el('h3', { textContent: 'The generator\'s gradient against D(G(z)): green -log D(G(z)), purple log(1 - D(G(z))); red: the current fakes on the loss in use' }), saturation, satCaption));
     const clear = () => {
       const g = plot.getContext('2d')!;
       g.fillStyle = '#fff';
@@ -334,10 +431,12 @@ const gan: ModelAdapter = {
       epochsDone: () => Math.floor(steps / RING_STEPS), // the CLI's ring epoch: RING_STEPS steps
       async render() {
         const pts = await read(() => model.sample(1000, new Generator(ctx.seed + 5)));
-        const g = plot.getContext('2d')!;
-        g.fillStyle = 'rgba(255,255,255,0.55)'; // fade the previous generations: a trail over training
-        g.fillRect(0, 0, plot.width, plot.height);
+        const heat = await read(() => model.discriminate(tensor(grid, [HEAT_CELLS * HEAT_CELLS, 2])));
+        const dFake = await read(() => model.discriminate(tensor(pts, [1000, 2])));
+        const grad = await read(() => model.generatorPointGradient(tensor(pts.subarray(0, 2 * ARROWS), [ARROWS, 2])));
+        drawHeatmap(plot, heat);
         drawAxes(plot, RING_RANGE);
+        const g = plot.getContext('2d')!;
         // Each mode's catchment (radius 0.06 of the coverage metric, drawn 3x larger to be seen), the
         // real points, then the generated ones on top.
         g.strokeStyle = '#1f77b4';
@@ -349,13 +448,27 @@ const gan: ModelAdapter = {
         }
         drawPoints(plot, real, RING_RANGE, 'rgba(31,119,180,0.9)', 3);
         drawPoints(plot, pts, RING_RANGE, 'rgba(214,39,40,0.85)', 2.5);
+        let longest = 0;
+        for (let i = 0; i < ARROWS; i++) {
+          drawArrow(plot, RING_RANGE, pts[2 * i], pts[2 * i + 1], grad[2 * i], grad[2 * i + 1]);
+          longest = Math.max(longest, Math.hypot(grad[2 * i], grad[2 * i + 1]));
+        }
         drawAxisLabels(plot, RING_RANGE);
         drawLegend(plot, [{ name: 'real (the 8-Gaussian ring)', color: 'rgba(31,119,180,0.9)' }, { name: 'generated', color: 'rgba(214,39,40,0.85)' }]);
         // The quality run's metric, at 1,000 samples: a mode counts with >= 1% of them within 0.06.
         const cov = modeCoverage(pts, 8, 2, 0.06, 10);
         caption.textContent = `modes covered: ${cov.covered} of 8 (samples per mode: ${cov.perMode.join(', ')}); ` +
-          `${(100 * cov.highQuality).toFixed(0)}% of samples within 0.06 of a centre`;
+          `${(100 * cov.highQuality).toFixed(0)}% of samples within 0.06 of a centre; arrows for ${ARROWS} fakes, ` +
+          `${ARROW_SCALE} plane units per unit of gradient (largest |grad| ${longest.toFixed(3)})`;
         plot.dataset.covered = String(cov.covered);
+        plot.dataset.arrows = String(ARROWS);
+        plot.dataset.longest = String(longest);
+        drawSaturation(saturation, dFake.subarray(0, 300), loss);
+        const meanD = dFake.reduce((a, v) => a + v, 0) / dFake.length;
+        const gradAt = loss === 'nonsaturating' ? 1 - meanD : meanD;
+        satCaption.textContent = `mean D(G(z)) ${meanD.toFixed(3)}: the ${loss} loss gives |d loss / d logit| ${gradAt.toFixed(3)} there ` +
+          `(the other loss would give ${(1 - gradAt).toFixed(3)}). Early in training D(G(z)) is near 0, where log(1 - D(G(z))) saturates.`;
+        saturation.dataset.meanD = String(meanD);
       },
       dispose() {
         x?.dispose();

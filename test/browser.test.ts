@@ -317,7 +317,7 @@ describe('the training demo on WebGPU', () => {
     const here = await decodedDigit(page);
     expect(maxDiff(here.pixels, await cpuDecode(bytes, here.z))).toBeLessThanOrEqual(2);
     // The CLI builds the model from the file's config and evaluates it.
-    const ev = cli('eval', 'vae', '--ckpt', file, '--backend', 'cpu', '--out', dir);
+    const ev = cli('eval', 'vae', '--ckpt', file, '--backend', 'cpu', '--out', dir, '--iwae-k', '2');
     expect(ev.status, ev.stderr).toBe(0);
     const negElbo = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).test_neg_elbo;
     expect(negElbo).toBeGreaterThan(100);
@@ -331,7 +331,7 @@ describe('the training demo on WebGPU', () => {
 
   it('loads a checkpoint written by the CLI and decodes as the CLI model does; refuses other files clearly', async () => {
     const out = join(dir, 'cli-z2');
-    const run = cli('vae', '--zdim', '2', '--epochs', '1', '--train-size', '256', '--batch', '64', '--seed', '3', '--backend', 'cpu', '--out', out);
+    const run = cli('vae', '--zdim', '2', '--epochs', '1', '--train-size', '256', '--batch', '64', '--seed', '3', '--backend', 'cpu', '--out', out, '--iwae-k', '2');
     expect(run.status, run.stderr).toBe(0);
     const file = join(out, 'checkpoint.safetensors');
     const loaded = await loadFile(page, file);
@@ -411,6 +411,45 @@ describe('the training demo on WebGPU', () => {
     expect(st.red, 'generated points (red) on the plot').toBeGreaterThan(200);
     expect(await page.textContent('#gan-ring + figcaption')).toMatch(/modes covered: \d of 8/);
     expect(await page.textContent('#item-name')).toBe('points');
+    // GAN Lab's views: D(x) shaded behind the points (both ends of its colour ramp present after 30
+    // steps: D tells real from fake somewhere), dark arrows on the fakes, and the saturation chart's two
+    // loss curves with the fakes on the one in use.
+    const shades = await page.evaluate(() => {
+      const c = document.getElementById('gan-ring') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let fakeSide = 0, realSide = 0, dark = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+        if (r >= 235 && g >= 205 && g <= 225 && b >= 205 && b <= 230) fakeSide++;
+        if (r <= 215 && g >= 214 && b >= 235) realSide++;
+        if (r < 90 && g < 90 && b < 90) dark++;
+      }
+      return { fakeSide, realSide, dark, arrows: c.dataset.arrows, longest: Number(c.dataset.longest) };
+    });
+    expect(shades.fakeSide + shades.realSide, 'the heatmap covers the plane').toBeGreaterThan(0.5 * 360 * 360);
+    expect(shades.fakeSide, 'cells where D says fake').toBeGreaterThan(500);
+    expect(shades.realSide, 'cells where D says real').toBeGreaterThan(500);
+    expect(shades.arrows).toBe('64');
+    expect(shades.longest).toBeGreaterThan(0);
+    expect(shades.dark, 'arrows (and axes) drawn in dark grey').toBeGreaterThan(300);
+    const curves = await page.evaluate(() => {
+      const c = document.getElementById('gan-saturation') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let green = 0, purple = 0, red = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+        if (g > 130 && r < 90 && b < 90) green++;
+        if (r > 120 && r < 170 && g < 130 && b > 160) purple++;
+        if (r > 180 && g < 140 && b < 140) red++;
+      }
+      return { green, purple, red, meanD: Number(c.dataset.meanD) };
+    });
+    expect(curves.green, 'the non-saturating curve').toBeGreaterThan(200);
+    expect(curves.purple, 'the saturating curve').toBeGreaterThan(50);
+    expect(curves.red, 'the fakes on the curve').toBeGreaterThan(20);
+    expect(curves.meanD).toBeGreaterThan(0);
+    expect(curves.meanD).toBeLessThan(1);
+    expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/mean D\(G\(z\)\) 0\.\d{3}: the nonsaturating loss gives/);
     await page.screenshot({ path: `${ARTIFACTS}/browser-gan-ring.png`, fullPage: true });
 
     // Reset: fresh weights from the same seed, so the first step repeats the first step above.
@@ -418,6 +457,16 @@ describe('the training demo on WebGPU', () => {
     await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
     const again = await train(page, 1);
     again.history!.values[0].forEach((v, i) => expect(v, s.lossNames[i]).toBeCloseTo(s.history!.values[0][i], 4));
+
+    // The loss toggle: the saturating form rebuilds the model; its G loss log(1 - D(G(z))) is negative
+    // where the non-saturating -log D(G(z)) is positive, and the chart follows it.
+    await page.selectOption('#opt-loss', 'saturating');
+    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { loss?: string }).loss === 'saturating', undefined, { timeout: 60_000 });
+    expect(await page.textContent('#about')).toMatch(/saturating minimax loss log\(1 - D\(G\(z\)\)\)/);
+    const sat = await train(page, 1);
+    expect(sat.history!.values[0][1], 'saturating G loss').toBeLessThan(0);
+    expect(again.history!.values[0][1], 'non-saturating G loss').toBeGreaterThan(0);
+    expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/the saturating loss gives/);
     expect(errors).toEqual([]);
   });
 

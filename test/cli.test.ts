@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
-const quick = ['--train-size', '512', '--batch', '64', '--seed', '3'];
+const quick = ['--train-size', '512', '--batch', '64', '--seed', '3', '--iwae-k', '3'];
 const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 describe('the training CLI', () => {
@@ -39,7 +39,7 @@ describe('the training CLI', () => {
     // A resumed compiled run starts its step's signature again with an eager call (compile(): state made
     // at a first step must exist before a trace), so on WebGPU its first step sums its fused reductions
     // in the eager kernels' order: equal to the uninterrupted run to rounding (1e-8 relative seen).
-    for (const k of ['train_loss', 'train_rec', 'train_kl', 'test_neg_elbo', 'test_rec', 'test_kl']) {
+    for (const k of ['train_loss', 'train_rec', 'train_kl', 'test_neg_elbo', 'test_rec', 'test_kl', 'test_log_px']) {
       expect(mf[1][k], k).toBeTypeOf('number');
       expect(Math.abs(mp[1][k] - mf[1][k]), k).toBeLessThanOrEqual(1e-6 * Math.abs(mf[1][k]));
     }
@@ -58,10 +58,15 @@ describe('the training CLI', () => {
     expect(readFileSync(join(full, 'loss.svg'), 'utf8')).toMatch(/<polyline [^>]*points="[\d., ]{20,}"/);
 
     // eval recomputes the last epoch's test number from the checkpoint.
-    const e = run('eval', 'vae', '--ckpt', join(full, 'checkpoint.safetensors'), '--out', full);
+    const e = run('eval', 'vae', '--ckpt', join(full, 'checkpoint.safetensors'), '--out', full, '--iwae-k', '3');
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(full, 'eval.json'), 'utf8'));
     expect(ev.test_neg_elbo).toBeCloseTo(mf[1].test_neg_elbo, 3);
+    // The importance-weighted log p(x) beside it (k = 3 here), the same number as the epoch's, and above
+    // the ELBO (k = 3 averages three weights where the ELBO's estimate takes the log of one).
+    expect([ev.iwae_k, mf[1].iwae_k]).toEqual([3, 3]);
+    expect(ev.test_log_px).toBeCloseTo(mf[1].test_log_px, 3);
+    expect(ev.test_log_px).toBeGreaterThan(-ev.test_neg_elbo);
 
     // A corrupt checkpoint and one of another architecture are refused with a clear message.
     const broken = join(root, 'broken.safetensors');

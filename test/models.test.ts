@@ -1,7 +1,8 @@
-// Models: the MLP VAE's ELBO terms against their closed forms, and a short training run that matches
-// step by step on both backends and lowers the negative ELBO.
+// Models: the MLP VAE's ELBO terms against their closed forms, a short training run that matches
+// step by step on both backends and lowers the negative ELBO, and its importance-weighted log p(x)
+// against its definition and against the ELBO on a trained model.
 import { describe, expect, it } from 'vitest';
-import { Generator, nn, tensor, tidy, withBackend, type Backend } from '../src/index.ts';
+import { CpuBackend, Generator, nn, randn, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Classifier } from '../src/models/classifier.ts';
@@ -60,9 +61,112 @@ describe('MLP VAE', () => {
     expect(c[0]).toBeGreaterThan(500);
     expect(c[c.length - 1]).toBeLessThan(0.5 * c[0]);
   });
+
+  it('logLikelihood is the importance-weighted estimate written from its definition, the same in any chunks', async () => {
+    await withBackend(cpu, async () => {
+      const vae = new MlpVAE({ inputDim: 6, hidden: 5, zDim: 2, generator: new Generator(1) });
+      const x = tensor([[0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 0, 1]]);
+      const k = 3;
+      // The same normals as the estimator draws (one draw of [k, n, z]; 4 values, one Philox block, per chunk of 1).
+      const eps = await randn([k, 2, 2], { generator: new Generator(8) }).toArray();
+      const { mu, logvar } = vae.encode(x);
+      const [m, lv, xs] = [await mu.toArray(), await logvar.toArray(), await x.toArray()];
+      const want: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const logw: number[] = [];
+        for (let s = 0; s < k; s++) {
+          const z = [0, 1].map((j) => m[2 * i + j] + Math.exp(lv[2 * i + j] / 2) * eps[(s * 2 + i) * 2 + j]);
+          const logits = await vae.decode(tensor([z])).toArray();
+          // log p(x|z): Bernoulli on logits l, x log sigmoid(l) + (1 - x) log sigmoid(-l)
+          let lp = 0;
+          for (let d = 0; d < 6; d++) lp += xs[6 * i + d] * -Math.log1p(Math.exp(-logits[d])) + (1 - xs[6 * i + d]) * -Math.log1p(Math.exp(logits[d]));
+          // log N(z; 0, I) - log N(z; mu, sigma^2)
+          for (let j = 0; j < 2; j++) {
+            const e = eps[(s * 2 + i) * 2 + j];
+            lp += -0.5 * z[j] ** 2 + 0.5 * e ** 2 + lv[2 * i + j] / 2;
+          }
+          logw.push(lp);
+        }
+        const top = Math.max(...logw);
+        want.push(top + Math.log(logw.reduce((a, w) => a + Math.exp(w - top), 0) / k));
+      }
+      const whole = await vae.logLikelihood(x, k, new Generator(8)).toArray();
+      const inOnes = await vae.logLikelihood(x, k, new Generator(8), 1).toArray();
+      for (let i = 0; i < 2; i++) {
+        expect(whole[i]).toBeCloseTo(want[i], 4);
+        expect(inOnes[i]).toBeCloseTo(want[i], 4);
+      }
+      expect(() => vae.logLikelihood(x, 0)).toThrow(/logLikelihood needs a whole number k >= 1/);
+    });
+  });
+
+  it('on a trained model the estimate is at least the ELBO and grows with k (Burda et al. theorem 1)', async () => {
+    const gpu = await getGpu();
+    const { train, test } = loadMnist();
+    await withBackend(gpu, async () => {
+      const vae = new MlpVAE({ hidden: 200, zDim: 10, generator: new Generator(3) });
+      const opt = new nn.Adam(vae.parameters(), { lr: 2e-3 });
+      const batches = new Batches(train, 100, 4, gpu);
+      const gen = new Generator(5);
+      for (let s = 0; s < 100; s++) {
+        const { images } = batches.load(0, s % batches.perEpoch);
+        tidy(() => {
+          opt.zeroGrad();
+          vae.elbo(images, gen).loss.backward();
+          opt.step();
+        });
+      }
+      batches.dispose();
+      const x = tensor(test.images.subarray(0, 100 * 784), [100, 784]);
+      const mean = async (t: Tensor) => (await t.toArray()).reduce((a, v) => a + v, 0) / 100;
+      // The ELBO averaged over 10 draws per image, so its own noise is small beside the gaps.
+      let elbo = 0;
+      for (let r = 0; r < 10; r++) elbo -= (await tidy(() => vae.elbo(x, new Generator(100 + r)).loss).item()) / 10;
+      const L = [];
+      for (const k of [1, 10, 100]) L.push(await mean(vae.logLikelihood(x, k, new Generator(7))));
+      // k = 1 is the ELBO's one-sample estimate: equal in expectation (100 images: within about a nat).
+      expect(Math.abs(L[0] - elbo), `L1 ${L[0]} elbo ${elbo}`).toBeLessThan(2);
+      expect(L[1], `L10 ${L[1]} L1 ${L[0]}`).toBeGreaterThan(L[0]);
+      expect(L[2], `L100 ${L[2]} L10 ${L[1]}`).toBeGreaterThan(L[1]);
+      expect(L[2]).toBeGreaterThan(elbo);
+      console.log(`trained MLP VAE, 100 test images: ELBO ${elbo.toFixed(2)}, IWAE k=1 ${L[0].toFixed(2)}, k=10 ${L[1].toFixed(2)}, k=100 ${L[2].toFixed(2)} nats`);
+    });
+  });
 });
 
 describe('MLP GAN on the 8-Gaussian ring', () => {
+  it('the views\' numbers: D(x) is sigmoid of the logit, and the per-point G gradient matches float64 finite differences in both loss forms', async () => {
+    const { MlpGAN } = await import('../src/models/gan.ts');
+    const f64 = new CpuBackend(true);
+    await withBackend(f64, async () => {
+      for (const loss of ['nonsaturating', 'saturating'] as const) {
+        const gan = new MlpGAN({ hidden: 8, loss, generator: new Generator(4) });
+        const pts = [0.3, -1.2, 2, 0.5, -0.7, 0.1];
+        const x = tensor(pts, [3, 2]);
+        // Read as float64 (toArray() rounds to float32): the finite differences need every digit.
+        const f64read = (t: Tensor) => f64.readSync(t.storage);
+        const logits = f64read(gan.D.call(x));
+        const d = f64read(gan.discriminate(x));
+        for (let i = 0; i < 3; i++) expect(d[i]).toBeCloseTo(1 / (1 + Math.exp(-logits[i])), 12);
+        const grad = f64read(gan.generatorPointGradient(x));
+        // The per-point loss from the logit l: -log sigmoid(l) (non-saturating), log(1 - sigmoid(l)) (saturating).
+        const lossAt = async (p: number[]) => {
+          const l = f64read(gan.D.call(tensor(p, [3, 2])));
+          return [...l].reduce((a, v) => a + (loss === 'nonsaturating' ? Math.log1p(Math.exp(-v)) : -Math.log1p(Math.exp(v))), 0);
+        };
+        const h = 1e-6;
+        for (let k = 0; k < 6; k++) {
+          const up = [...pts], dn = [...pts];
+          up[k] += h;
+          dn[k] -= h;
+          expect(grad[k], `${loss} d/dx[${k}]`).toBeCloseTo(((await lossAt(up)) - (await lossAt(dn))) / (2 * h), 6);
+        }
+        // D was held out of the graph: no gradient reached it, and its parameters still require grad.
+        for (const p of gan.D.parameters()) expect([p.grad, p.requiresGrad]).toEqual([null, true]);
+      }
+    });
+  });
+
   it('samples the ring and scores coverage: real data covers all 8 modes, 98.9% within 3 std', async () => {
     const { ringBatch, modeCoverage } = await import('../src/models/gan.ts');
     const pts = ringBatch(10000, 1, 0);

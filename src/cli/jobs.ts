@@ -46,7 +46,16 @@ export interface JobOptions {
   config: ModelConfig;
   /** The RBM's evaluation and samples: AIS betas and runs, Gibbs steps of the samples (tests make them small). */
   rbm?: { betas: number; runs: number; sampleSteps: number };
+  /** The VAE's importance samples per image for log p(x), every epoch and in eval (default IWAE_K). */
+  iwaeK?: number;
 }
+
+/**
+ * Importance samples per test image of the VAE's log p(x) estimate: few in each epoch's metrics (they
+ * cost k decoder passes over the test set, where the ELBO costs one), and Burda et al.'s 5,000 in the
+ * eval command.
+ */
+export const IWAE_K = { epoch: 10, eval: 5000 } as const;
 
 export interface ModelConfig {
   arch?: 'mlp' | 'conv';
@@ -61,6 +70,8 @@ export interface ModelConfig {
   /** RBM: Gibbs steps of the negative phase, and CD or persistent CD (its hidden units are `width`). */
   k?: number;
   chain?: 'cd' | 'pcd';
+  /** GAN: the generator's loss (the page offers both; the CLI trains the default non-saturating one). */
+  loss?: 'nonsaturating' | 'saturating';
 }
 
 export interface Job {
@@ -89,7 +100,7 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
     case 'vae':
       return c.arch === 'conv' ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator }) : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
     case 'gan':
-      return new MlpGAN({ lr: c.lr, generator });
+      return new MlpGAN({ lr: c.lr, loss: c.loss, generator });
     case 'dcgan':
       return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, generator });
     case 'classifier':
@@ -115,7 +126,7 @@ export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: n
 /** The options each model's constructor takes (a checkpoint's config holds only these). */
 const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
   vae: ['arch', 'zDim', 'width', 'lr', 'seed'],
-  gan: ['lr', 'seed'],
+  gan: ['loss', 'lr', 'seed'],
   dcgan: ['zDim', 'width', 'lr', 'seed'],
   classifier: ['width', 'lr', 'seed'],
   cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'seed'],
@@ -134,6 +145,7 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   identity: [nonNegative, 'a number of 0 or more'],
   k: [positiveInt, 'a positive integer'],
   chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
+  loss: [(v) => v === 'nonsaturating' || v === 'saturating', "'nonsaturating' or 'saturating'"],
 };
 
 /**
@@ -233,14 +245,30 @@ export async function vaeTestElbo(vae: VAE, set: ImageSet): Promise<{ neg_elbo: 
   return { neg_elbo: (rec + kl) / set.n, rec: rec / set.n, kl: kl / set.n };
 }
 
+/**
+ * The mean over the test images of the importance-weighted log p(x) estimate with k samples each
+ * (VAE.logLikelihood; nats per image; fixed seed), 100 images at a time, at most 2,000 decoder rows per pass.
+ */
+export async function vaeTestLogPx(vae: VAE, set: ImageSet, k: number): Promise<number> {
+  const gen = new Generator(54321);
+  let total = 0;
+  await chunks(set, 100, async (x, _, m) => {
+    const s = tidy(() => vae.logLikelihood(x, k, gen, Math.max(1, Math.floor(2000 / m))).sum());
+    total += await s.item();
+    s.dispose();
+  });
+  return total / set.n;
+}
+
 function vaeJob(o: JobOptions, vae: VAE): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
     model: vae, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
-    evaluate: async () => {
+    evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
-      return { test_neg_elbo: r.neg_elbo, test_rec: r.rec, test_kl: r.kl };
+      const k = o.iwaeK ?? (strict ? IWAE_K.eval : IWAE_K.epoch);
+      return { test_neg_elbo: r.neg_elbo, test_rec: r.rec, test_kl: r.kl, test_log_px: await vaeTestLogPx(vae, data.test, k), iwae_k: k };
     },
     warmup: async () => void (await vaeTestElbo(vae, { ...data.test, n: Math.min(100, data.test.n) })),
     pictures: (out) => vaePictures(vae, data.test, out),

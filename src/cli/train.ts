@@ -6,7 +6,8 @@
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
 //   npm run train -- export <model> --ckpt CKPT [--format onnx] [--out FILE] [--batch N]
 //                                                 the deployable part as ONNX (src/io/onnx.ts)
-// A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics, images/s), steps.jsonl
+// A run writes metrics.jsonl (per epoch: mean training loss terms, test metrics (the VAE's ELBO and its
+// importance-weighted log p(x), --iwae-k), images/s), steps.jsonl
 // (per step: the loss terms, the learning rate of each optimizer, images/s), PNG pictures,
 // loss.svg and a safetensors checkpoint (written atomically; PyTorch-style names, optimizer state, the
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
@@ -32,7 +33,7 @@ import {
 } from '../io/node.ts';
 import type { TrainBatch, Trainable } from '../models/index.ts';
 import type { Module } from '../nn/module.ts';
-import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
+import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, IWAE_K, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
@@ -69,6 +70,7 @@ const OPTIONS = {
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
   'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   format: { type: 'string' }, k: { type: 'string' }, chain: { type: 'string' }, 'ais-betas': { type: 'string' }, 'ais-runs': { type: 'string' },
+  'iwae-k': { type: 'string' },
 } as const;
 
 /**
@@ -83,6 +85,7 @@ const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for
   chain: { to: (m) => m === 'rbm', for: 'the RBM\'s negative phase (cd or pcd)' },
   'ais-betas': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
   'ais-runs': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
+  'iwae-k': { to: (m) => m === 'vae', for: 'the importance samples per image of the VAE\'s log p(x) estimate' },
   lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
   classifier: { to: (m) => m === 'dcgan', for: 'the DCGAN\'s scoring classifier' },
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
@@ -143,6 +146,7 @@ function parse(argv: string[]) {
     chain: v.chain === undefined ? undefined : choice('chain', v.chain, CHAINS),
     aisBetas: num('ais-betas', v['ais-betas'], RBM_AIS.betas, true),
     aisRuns: num('ais-runs', v['ais-runs'], RBM_AIS.runs, true),
+    iwaeK: v['iwae-k'] === undefined ? undefined : num('iwae-k', v['iwae-k'], 0, true),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
     out: v.out ?? `runs/${model}-${dataset}`,
@@ -175,6 +179,7 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --lambda X       CycleGAN's cycle-consistency weight (10)
   --k N            the RBM's Gibbs steps per update (1)   --chain cd|pcd   CD or persistent CD (cd)
   --ais-betas N, --ais-runs N   the RBM evaluation's AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
+  --iwae-k N       importance samples per test image of the VAE's log p(x) (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
                    the model options differ from the checkpoint's, unless --allow-mismatch is given)
@@ -198,7 +203,7 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return {
     model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config,
-    rbm: { betas: o.aisBetas, runs: o.aisRuns, sampleSteps: RBM_AIS.sampleSteps },
+    rbm: { betas: o.aisBetas, runs: o.aisRuns, sampleSteps: RBM_AIS.sampleSteps }, iwaeK: o.iwaeK,
   };
 }
 

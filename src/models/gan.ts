@@ -49,6 +49,41 @@ export abstract class GAN extends Module implements Trainable {
     return [this.optG, this.optD];
   }
 
+  /** The generator's loss (mean over the batch) from D's logits on fake points, in this model's form. */
+  generatorLoss(logits: Tensor): Tensor {
+    const target = full(logits.shape, this.loss === 'nonsaturating' ? 1 : 0, { backend: logits.backend });
+    const l = this.loss === 'nonsaturating' ? bceWithLogits(logits, target) : bceWithLogits(logits, target).neg();
+    target.dispose();
+    return l;
+  }
+
+  /** D(x) = sigmoid of the discriminator's logit: its belief that each point of x is real, [n]. */
+  discriminate(x: Tensor): Tensor {
+    return noGrad(() => tidy(() => this.D.call(x).sigmoid().reshape([x.shape[0]])));
+  }
+
+  /**
+   * The gradient of the generator's loss with respect to each fake point, D held fixed: [n, dataDim],
+   * for the per-point loss (the batch mean times n). The generator's step moves each of its outputs along
+   * minus this (GAN Lab's arrows); for the saturating loss it vanishes where D(x) is near 0, for the
+   * non-saturating one where D(x) is near 1 (Goodfellow et al. 2014, section 3). D's parameters are
+   * held out of the graph, so no gradient reaches them or G.
+   */
+  generatorPointGradient(points: Tensor): Tensor {
+    const params = this.D.parameters();
+    const flags = params.map((p) => p.requiresGrad);
+    for (const p of params) p.requiresGrad = false;
+    try {
+      return tidy(() => {
+        const x = points.detach().requiresGrad_();
+        this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
+        return x.grad!;
+      });
+    } finally {
+      params.forEach((p, i) => (p.requiresGrad = flags[i]));
+    }
+  }
+
   /** One D step and one G step on `real` (in G's output space); `z()` draws a batch of latent codes. */
   adversarialStep(real: Tensor, z: () => Tensor): { dLoss: Tensor; gLoss: Tensor } {
     const n = real.shape[0], backend = real.backend;
@@ -63,8 +98,7 @@ export abstract class GAN extends Module implements Trainable {
     });
     const gLoss = tidy(() => {
       this.optG.zeroGrad();
-      const logits = this.D.call(this.G.call(z()));
-      const l = this.loss === 'nonsaturating' ? bceWithLogits(logits, ones) : bceWithLogits(logits, zeros).neg();
+      const l = this.generatorLoss(this.D.call(this.G.call(z())));
       l.backward();
       this.optG.step();
       // D's parameters also received gradients from the generator step; the next D step zeroes them.
