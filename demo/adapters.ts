@@ -294,7 +294,7 @@ const RING_RANGE = 3;
 /** Cells per side of the discriminator's heatmap, and fake points that get a gradient arrow. */
 const HEAT_CELLS = 48, ARROWS = 64;
 /** Arrow length per unit of gradient (plane units), fixed so that lengths compare across steps and losses. */
-const ARROW_SCALE = 0.15;
+const ARROW_SCALE = 0.5;
 
 /** The centres of a HEAT_CELLS x HEAT_CELLS grid over the plane [-range, range]^2, row 0 at the top. */
 function heatGrid(range: number): Float32Array {

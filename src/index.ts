@@ -13,7 +13,7 @@ export { matmul, bmm } from './ops/matmul.ts';
 export { conv2d, convTranspose2d, conv2dInput, conv2dWeight, type Conv2dOptions, type ConvTranspose2dOptions, type ConvPadding } from './ops/conv.ts';
 export { rand, randn, uniform, normal, bernoulliMask, randomBits, randint, type RandomOptions } from './ops/random.ts';
 export { Generator, defaultGenerator, manualSeed } from './random/philox.ts';
-export { backward, noGrad, isGradEnabled } from './autograd/engine.ts';
+export { backward, noGrad, enableGrad, isGradEnabled } from './autograd/engine.ts';
 export { compile, type Compiled, type CompileOptions, type CompileStats } from './graph/compile.ts';
 export { memoryStats, emptyCache, profile, sync, shutdown, backendInfo, aluPeak, kernelChoices, setKernelChoices, KERNEL_VARIANTS, gpuInstance } from './runtime.ts';
 export { formatProfile, type KernelStats } from './device/profiler.ts';

@@ -417,18 +417,22 @@ describe('the training demo on WebGPU', () => {
     const shades = await page.evaluate(() => {
       const c = document.getElementById('gan-ring') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let fakeSide = 0, realSide = 0, dark = 0;
+      // A heatmap pixel is on the ramp rgb(250 - 52 D, 212 + 7 D, 212 + 32 D) for some D in [0, 1].
+      let ramp = 0, dark = 0, lo = 1, hi = 0;
       for (let i = 0; i < d.length; i += 4) {
         const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
-        if (r >= 235 && g >= 205 && g <= 225 && b >= 205 && b <= 230) fakeSide++;
-        if (r <= 215 && g >= 214 && b >= 235) realSide++;
+        const v = (250 - r) / 52;
+        if (v >= -0.02 && v <= 1.02 && Math.abs(g - (212 + 7 * v)) <= 2 && Math.abs(b - (212 + 32 * v)) <= 2) {
+          ramp++;
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
         if (r < 90 && g < 90 && b < 90) dark++;
       }
-      return { fakeSide, realSide, dark, arrows: c.dataset.arrows, longest: Number(c.dataset.longest) };
+      return { ramp, lo, hi, dark, arrows: c.dataset.arrows, longest: Number(c.dataset.longest) };
     });
-    expect(shades.fakeSide + shades.realSide, 'the heatmap covers the plane').toBeGreaterThan(0.5 * 360 * 360);
-    expect(shades.fakeSide, 'cells where D says fake').toBeGreaterThan(500);
-    expect(shades.realSide, 'cells where D says real').toBeGreaterThan(500);
+    expect(shades.ramp, 'the heatmap covers most of the plane').toBeGreaterThan(0.6 * 360 * 360);
+    expect(shades.hi - shades.lo, `D(x) varies over the plane (${shades.lo}..${shades.hi})`).toBeGreaterThan(0.1);
     expect(shades.arrows).toBe('64');
     expect(shades.longest).toBeGreaterThan(0);
     expect(shades.dark, 'arrows (and axes) drawn in dark grey').toBeGreaterThan(300);
@@ -445,7 +449,7 @@ describe('the training demo on WebGPU', () => {
       return { green, purple, red, meanD: Number(c.dataset.meanD) };
     });
     expect(curves.green, 'the non-saturating curve').toBeGreaterThan(200);
-    expect(curves.purple, 'the saturating curve').toBeGreaterThan(50);
+    expect(curves.purple, 'the saturating curve (dashed, thin)').toBeGreaterThan(20);
     expect(curves.red, 'the fakes on the curve').toBeGreaterThan(20);
     expect(curves.meanD).toBeGreaterThan(0);
     expect(curves.meanD).toBeLessThan(1);

@@ -2,7 +2,7 @@
 // step by step on both backends and lowers the negative ELBO, and its importance-weighted log p(x)
 // against its definition and against the ELBO on a trained model.
 import { describe, expect, it } from 'vitest';
-import { CpuBackend, Generator, nn, randn, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
+import { CpuBackend, Generator, nn, noGrad, randn, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Classifier } from '../src/models/classifier.ts';
@@ -161,6 +161,8 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
           dn[k] -= h;
           expect(grad[k], `${loss} d/dx[${k}]`).toBeCloseTo(((await lossAt(up)) - (await lossAt(dn))) / (2 * h), 6);
         }
+        // The same inside noGrad (the page draws its views there): the gradient turns grad mode on for itself.
+        expect([...f64read(noGrad(() => gan.generatorPointGradient(x)))]).toEqual([...grad]);
         // D was held out of the graph: no gradient reached it, and its parameters still require grad.
         for (const p of gan.D.parameters()) expect([p.grad, p.requiresGrad]).toEqual([null, true]);
       }

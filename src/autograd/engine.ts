@@ -17,8 +17,17 @@ export const isGradEnabled = () => gradEnabled;
 
 /** Runs fn without recording any graph (like torch.no_grad()). */
 export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs fn recording the graph even inside noGrad (like torch.enable_grad()): a gradient a view needs. */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+function withGradMode<T>(mode: boolean, fn: () => T): T {
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = mode;
   try {
     const r = fn();
     if (r instanceof Promise) return r.finally(() => (gradEnabled = prev)) as T;

@@ -10,7 +10,7 @@ import { Module } from '../nn/module.ts';
 import { Linear, ReLU, LeakyReLU, Sequential } from '../nn/layers.ts';
 import { Adam, type Optimizer } from '../nn/optim.ts';
 import { stack } from '../ops/movement.ts';
-import { noGrad } from '../autograd/engine.ts';
+import { enableGrad, noGrad } from '../autograd/engine.ts';
 import type { Trainable, TrainBatch } from './model.ts';
 import { bceWithLogits } from '../ops/functional.ts';
 import { randn } from '../ops/random.ts';
@@ -74,11 +74,12 @@ export abstract class GAN extends Module implements Trainable {
     const flags = params.map((p) => p.requiresGrad);
     for (const p of params) p.requiresGrad = false;
     try {
-      return tidy(() => {
+      // Views draw under noGrad; this one needs its graph.
+      return enableGrad(() => tidy(() => {
         const x = points.detach().requiresGrad_();
         this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
         return x.grad!;
-      });
+      }));
     } finally {
       params.forEach((p, i) => (p.requiresGrad = flags[i]));
     }
