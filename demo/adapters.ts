@@ -5,10 +5,10 @@
 // its views, which it draws into the panel it is given.
 
 import { Generator, concat, keep, nn, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/index.ts';
-import { dilate3x3, dilationDomains } from '../src/data/browser.ts';
+import { dilate3x3, dilationDomains, toyBatch, toyCentres, toyScore, TOY_DATASETS, type ToyDataset } from '../src/data/browser.ts';
 import { loadMnistAsset, type ImageSet, type Split } from '../src/data/browser.ts';
 import { ConvVAE, MlpVAE } from '../src/models/index.ts';
-import { MlpGAN, RING_STEPS, modeCoverage, ringBatch, ringCentres } from '../src/models/index.ts';
+import { MlpGAN, RING_STEPS } from '../src/models/index.ts';
 import { DCGAN } from '../src/models/index.ts';
 import { CycleGAN } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
@@ -25,6 +25,11 @@ export interface OptionField {
   key: string;
   label: string;
   choices: (number | string)[];
+  /**
+   * 'dataset': the option is the run's training data (a checkpoint's `dataset` metadata, the CLI's
+   * --dataset), not a constructor option, so checkpoints keep it out of `config`.
+   */
+  meta?: 'dataset';
 }
 
 export interface ViewContext {
@@ -381,23 +386,36 @@ function drawSaturation(canvas: HTMLCanvasElement, dFake: Float32Array, loss: 'n
 }
 
 const GAN_LOSSES = ['nonsaturating', 'saturating'] as const;
+const toyKind = (config: ModelConfig): ToyDataset => (TOY_DATASETS as readonly unknown[]).includes(config.data) ? (config.data as ToyDataset) : 'ring';
+
+const DATA_ABOUT: Record<ToyDataset, string> = {
+  ring: '8 Gaussians on a circle of radius 2: a classic test for mode collapse',
+  grid: 'a 5 x 5 grid of Gaussians: 25 modes to find',
+  moons: 'two interleaved half circles (scikit-learn\'s make_moons)',
+  spiral: 'a two-armed spiral',
+};
 
 const gan: ModelAdapter = {
   id: 'gan',
-  title: 'GAN (8-Gaussian ring)',
+  title: 'GAN (2-D points)',
   about: (config) => `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
-    'on 8 Gaussians on a circle of radius 2: a classic test for mode collapse.',
+    `on ${DATA_ABOUT[toyKind(config)]}.`,
   itemName: 'points',
   dataset: 'ring',
-  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating' } },
+  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating', data: 'ring' } },
   batchChoices: [32, 64, 128, 256, 512],
-  fields: [{ key: 'loss', label: 'Generator loss', choices: [...GAN_LOSSES] }],
+  fields: [
+    { key: 'data', label: 'Data', choices: [...TOY_DATASETS], meta: 'dataset' },
+    { key: 'loss', label: 'Generator loss', choices: [...GAN_LOSSES] },
+  ],
   load: async () => {},
   create(config, ctx) {
     const loss = config.loss === 'saturating' ? 'saturating' : 'nonsaturating';
-    const model = new MlpGAN({ generator: weightGen(config), loss });
+    const kind = toyKind(config);
+    const { data: _data, ...modelConfig } = config;
+    const model = new MlpGAN({ generator: weightGen(modelConfig), loss });
     let x: Tensor | null = null, offset = 0, steps = 0;
-    const real = ringBatch(512, ctx.seed + 99, 0);
+    const real = toyBatch(kind, 512, ctx.seed + 99, 0);
     const grid = heatGrid(RING_RANGE);
     const plot = el('canvas', { id: 'gan-ring', className: 'plane', width: 360, height: 360 });
     const caption = el('figcaption', { className: 'note' });
@@ -421,8 +439,8 @@ const gan: ModelAdapter = {
           x?.dispose();
           x = keep(zeros([size, 2]));
         }
-        // The CLI's ring stream: Philox on the host, a new stretch of it every step.
-        x.backend.write(x.storage, ringBatch(size, ctx.seed + 3, offset));
+        // The CLI's stream of the dataset: Philox on the host, a new stretch of it every step.
+        x.backend.write(x.storage, toyBatch(kind, size, ctx.seed + 3, offset));
         offset += size;
         steps++;
         return { x };
@@ -437,13 +455,13 @@ const gan: ModelAdapter = {
         drawHeatmap(plot, heat);
         drawAxes(plot, RING_RANGE);
         const g = plot.getContext('2d')!;
-        // Each mode's catchment (radius 0.06 of the coverage metric, drawn 3x larger to be seen), the
-        // real points, then the generated ones on top.
+        // Each mode's catchment (the ring's radius 0.06 of the coverage metric, drawn 3x larger to be
+        // seen; the grid's 0.15), the real points, then the generated ones on top.
         g.strokeStyle = '#1f77b4';
-        for (const [cx, cy] of ringCentres()) {
+        for (const [cx, cy] of toyCentres(kind)) {
           const [px, py] = planeMapper(plot, RING_RANGE).toPx(cx, cy);
           g.beginPath();
-          g.arc(px, py, 3 * 0.06 * (plot.width / (2 * RING_RANGE)), 0, 2 * Math.PI);
+          g.arc(px, py, 0.18 * (plot.width / (2 * RING_RANGE)), 0, 2 * Math.PI);
           g.stroke();
         }
         drawPoints(plot, real, RING_RANGE, 'rgba(31,119,180,0.9)', 3);
@@ -454,13 +472,15 @@ const gan: ModelAdapter = {
           longest = Math.max(longest, Math.hypot(grad[2 * i], grad[2 * i + 1]));
         }
         drawAxisLabels(plot, RING_RANGE);
-        drawLegend(plot, [{ name: 'real (the 8-Gaussian ring)', color: 'rgba(31,119,180,0.9)' }, { name: 'generated', color: 'rgba(214,39,40,0.85)' }]);
-        // The quality run's metric, at 1,000 samples: a mode counts with >= 1% of them within 0.06.
-        const cov = modeCoverage(pts, 8, 2, 0.06, 10);
-        caption.textContent = `modes covered: ${cov.covered} of 8 (samples per mode: ${cov.perMode.join(', ')}); ` +
-          `${(100 * cov.highQuality).toFixed(0)}% of samples within 0.06 of a centre; arrows for ${ARROWS} fakes, ` +
-          `${ARROW_SCALE} plane units per unit of gradient (largest |grad| ${longest.toFixed(3)})`;
-        plot.dataset.covered = String(cov.covered);
+        drawLegend(plot, [{ name: `real (${kind})`, color: 'rgba(31,119,180,0.9)' }, { name: 'generated', color: 'rgba(214,39,40,0.85)' }]);
+        // The CLI's metric (src/data/toy2d.ts), at 1,000 samples: a mode counts with >= 1% of them near it.
+        const cov = toyScore(kind, pts, 10);
+        const arrows = `arrows for ${ARROWS} fakes, ${ARROW_SCALE} plane units per unit of gradient (largest |grad| ${longest.toFixed(3)})`;
+        caption.textContent = cov.kind === 'modes'
+          ? `modes covered: ${cov.covered} of ${cov.modes} (samples per mode: ${cov.perMode.join(', ')}); ` +
+            `${(100 * cov.highQuality).toFixed(0)}% of samples near a centre; ${arrows}`
+          : `${(100 * cov.precision).toFixed(0)}% of samples near the curve (precision), ${(100 * cov.recall).toFixed(0)}% of the curve reached (recall); ${arrows}`;
+        plot.dataset.covered = String(cov.kind === 'modes' ? cov.covered : cov.recall);
         plot.dataset.arrows = String(ARROWS);
         plot.dataset.longest = String(longest);
         drawSaturation(saturation, dFake.subarray(0, 300), loss);

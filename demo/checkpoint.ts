@@ -46,6 +46,13 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
     }
   }
   const { lr, ...rest } = config;
+  // The option that is the run's dataset comes from the file's `dataset` metadata (see OptionField.meta).
+  const ds = ADAPTERS[expected].fields.find((f) => f.meta === 'dataset');
+  const dataset = ckpt.metadata.dataset;
+  if (ds && dataset !== undefined) {
+    if (!ds.choices.includes(dataset)) throw new Error(`${fileName} was trained on '${dataset}'; this page trains the ${title(expected)} on ${ds.choices.join(', ')}`);
+    rest[ds.key] = dataset;
+  }
   let steps: number | undefined;
   try {
     const s = JSON.parse(ckpt.metadata.optimizer_steps ?? 'null') as unknown;
@@ -84,11 +91,15 @@ export async function restoreInto(live: LiveModel, p: ParsedCheckpoint, fileName
 export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promise<Uint8Array> {
   const live = trainer.live;
   const { tensors, metadata } = await checkpointTensors(live.model, live.model.optimizers());
+  const ds = a.fields.find((f) => f.meta === 'dataset');
+  const config = { ...live.config };
+  const dataset = ds ? String(config[ds.key] ?? a.dataset) : a.dataset;
+  if (ds) delete config[ds.key];
   return encodeSafetensors(tensors, {
     ...metadata,
     model: a.id,
-    config: JSON.stringify({ ...live.config, lr: trainer.learningRate }),
-    ...(a.dataset ? { dataset: a.dataset } : {}),
+    config: JSON.stringify({ ...config, lr: trainer.learningRate }),
+    ...(dataset ? { dataset } : {}),
     noise_generator: JSON.stringify(trainer.noiseState),
     step: String(trainer.step),
     epoch: String(trainer.epochBase + live.epochsDone()),

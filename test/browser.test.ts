@@ -349,7 +349,7 @@ describe('the training demo on WebGPU', () => {
     writeFileSync(ganFile, encodeSafetensors(g.tensors, { ...g.metadata, model: 'gan', config: '{"lr":0.001,"seed":1}' }));
     const other = await loadFile(page, ganFile);
     expect(other.kind).toBe('error');
-    expect(other.text).toMatch(/ring\.safetensors is a GAN \(8-Gaussian ring\) checkpoint, but the VAE is selected: pick GAN/);
+    expect(other.text).toMatch(/ring\.safetensors is a GAN \(2-D points\) checkpoint, but the VAE is selected: pick GAN/);
     // A truncated file: refused as such.
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, readFileSync(file).subarray(0, 5000));
@@ -400,7 +400,7 @@ describe('the training demo on WebGPU', () => {
     expect(errors).toEqual([]);
   });
 
-  it('trains the GAN on the 8-Gaussian ring and draws real and generated points', async () => {
+  it('trains the GAN on the 2-D sets (the ring, then the moons) and draws GAN Lab\'s views', async () => {
     await pick(page, 'gan', '64');
     await page.selectOption('#lr', String(5e-4));
     const s = await train(page, 30);
@@ -471,6 +471,14 @@ describe('the training demo on WebGPU', () => {
     expect(sat.history!.values[0][1], 'saturating G loss').toBeLessThan(0);
     expect(again.history!.values[0][1], 'non-saturating G loss').toBeGreaterThan(0);
     expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/the saturating loss gives/);
+
+    // Another 2-D dataset: the two moons, scored by precision and recall along the curve.
+    await page.selectOption('#opt-data', 'moons');
+    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { data?: string }).data === 'moons', undefined, { timeout: 60_000 });
+    expect(await page.textContent('#about')).toMatch(/two interleaved half circles/);
+    await train(page, 2);
+    expect(await page.textContent('#gan-ring + figcaption')).toMatch(/\d+% of samples near the curve \(precision\), \d+% of the curve reached \(recall\)/);
+    expect((await canvasStats(page, 'gan-ring')).red, 'generated points on the moons plot').toBeGreaterThan(200);
     expect(errors).toEqual([]);
   });
 

@@ -108,7 +108,7 @@ describe('the training CLI', () => {
     expect(run('dcgan', '--dataset', 'ring').stderr).toMatch(/model 'dcgan' does not train on 'ring': choose one of mnist, fashion/);
   }, 900_000);
 
-  it('trains the ring GAN (resuming exactly) and CycleGAN, leaving their pictures and numbers', () => {
+  it('trains the ring GAN (resuming exactly), the grid and moons GANs, and CycleGAN, leaving their pictures and numbers', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-gans-'));
     const gan = join(root, 'gan'), cg = join(root, 'cg');
     const g = run('gan', '--epochs', '1', '--steps', '30', '--out', gan);
@@ -118,6 +118,18 @@ describe('the training CLI', () => {
     expect(mg.modes_covered).toBeGreaterThanOrEqual(0);
     expect(Array.from({ length: 8 }, (_, k) => mg[`mode_${k}`]).every((x: number) => Number.isInteger(x))).toBe(true);
     expect(existsSync(join(gan, 'samples.png'))).toBe(true);
+    // The other 2-D sets: the grid scored by its 25 modes, the moons by precision and recall.
+    for (const [data, keys] of [['grid', ['modes_covered', 'mode_24']], ['moons', ['precision', 'recall']]] as const) {
+      const out = join(root, `gan-${data}`);
+      const r = run('gan', '--dataset', data, '--epochs', '1', '--steps', '5', '--out', out);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(data === 'grid' ? /5 x 5 grid of Gaussians/ : /two moons/);
+      const [m] = metrics(out);
+      for (const k of keys) expect(m[k], `${data} ${k}`).toBeGreaterThanOrEqual(0);
+      if (data === 'moons') expect(m.recall).toBeLessThanOrEqual(1);
+      expect(readFileSync(join(out, 'scatter.svg'), 'utf8')).toContain(`${data} GAN: 2,000 real and 2,000 generated points`);
+    }
+    expect(run('gan', '--dataset', 'mnist').stderr).toMatch(/model 'gan' does not train on 'mnist': choose one of ring, grid, moons, spiral/);
     // Two optimizers and the noise generator resume exactly too.
     const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];
     expect(run('gan', '--epochs', '2', '--steps', '15', '--out', gFull).status).toBe(0);

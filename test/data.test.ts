@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation, TensorDataset, DataLoader } from '../src/data/index.ts';
+import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation, TensorDataset, DataLoader, TOY_DATASETS, toyBatch, toyScore, gridCentres } from '../src/data/index.ts';
 import { memoryStats } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 import { ImageStream } from '../demo/stream.ts';
@@ -179,5 +179,45 @@ describe("the demo's image stream", () => {
     expect(s.epochsDone).toBe(3);
     cli.dispose();
     s.dispose();
+  });
+});
+
+describe('the 2-D datasets of the GAN views (src/data/toy2d.ts)', () => {
+  it('each is a deterministic stream: the same points for (seed, offset), a batch continuing where the last ended', () => {
+    for (const kind of TOY_DATASETS) {
+      const a = toyBatch(kind, 100, 7, 0);
+      expect([...toyBatch(kind, 100, 7, 0)], kind).toEqual([...a]);
+      expect([...toyBatch(kind, 50, 7, 50)], kind).toEqual([...a.subarray(100)]);
+      expect([...toyBatch(kind, 100, 8, 0)], kind).not.toEqual([...a]);
+      expect(a.every(Number.isFinite), kind).toBe(true);
+    }
+    // Independent streams: the grid's first point is not the moons' at the same seed and offset.
+    expect(toyBatch('grid', 1, 7, 0)[0]).not.toBe(toyBatch('moons', 1, 7, 0)[0]);
+  });
+
+  it('real points score as the data they are: every mode of the grid covered, the curves near-perfect; a collapsed generator does not', () => {
+    const n = 10000;
+    const grid = toyScore('grid', toyBatch('grid', n, 1, 0));
+    expect(grid.kind).toBe('modes');
+    if (grid.kind === 'modes') {
+      expect([grid.modes, grid.covered]).toEqual([25, 25]);
+      // Within 3 std of its centre: P(chi^2_2 <= 9) = 1 - exp(-4.5) = 0.98889 of a 2-D Gaussian.
+      expect(grid.highQuality).toBeCloseTo(1 - Math.exp(-4.5), 2);
+    }
+    for (const kind of ['moons', 'spiral'] as const) {
+      const r = toyScore(kind, toyBatch(kind, n, 2, 0));
+      expect(r.kind).toBe('curve');
+      // Within 3 noise std of the curve: at least the 98.9% of the noise disc, more where the curve is near on both sides.
+      if (r.kind === 'curve') {
+        expect(r.precision, kind).toBeGreaterThan(0.98);
+        expect(r.recall, kind).toBeGreaterThan(0.99);
+      }
+    }
+    const collapsed = new Float32Array(2 * 1000).fill(0);
+    const g = toyScore('grid', collapsed);
+    if (g.kind === 'modes') expect(g.covered).toBe(1);
+    const m = toyScore('moons', new Float32Array(2000)); // every point at the origin, off both moons
+    if (m.kind === 'curve') expect(m.recall).toBeLessThan(0.1);
+    expect(gridCentres()).toHaveLength(25);
   });
 });

@@ -7,23 +7,23 @@ import { existsSync } from 'node:fs';
 import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
 // The library through its public entry points, as a user's script would use it.
 import {
-  MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, ringBatch, modeCoverage, DCGAN, Classifier, CycleGAN, translationError,
+  MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, DCGAN, Classifier, CycleGAN, translationError,
   gaussianStats, frechetDistance, RBM, bernoulli, type Trainable, type TrainBatch,
 } from '../models/index.ts';
-import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, type ImageSet, type Split } from '../data/index.ts';
+import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, toyBatch, toyScore, describeToy, type ImageSet, type Split, type ToyDataset } from '../data/index.ts';
 import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
 
 export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm'] as const;
 export type ModelName = (typeof MODELS)[number];
 /** 'dilated': CycleGAN's known-correspondence pair, MNIST digits <-> dilated digits (src/data/domains.ts). */
-export const DATASETS = ['mnist', 'fashion', 'ring', 'dilated'] as const;
+export const DATASETS = ['mnist', 'fashion', 'ring', 'grid', 'moons', 'spiral', 'dilated'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 /** Per model: the datasets it trains on (first = default) and its default hyper-parameters. */
 export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs: number; batch: number; lr: number }> = {
   vae: { datasets: ['mnist', 'fashion'], epochs: 3, batch: 128, lr: 1e-3 },
-  // The ring has no epochs of its own: one "epoch" is RING_STEPS steps of fresh points.
-  gan: { datasets: ['ring'], epochs: 5, batch: 256, lr: 1e-3 },
+  // The 2-D sets (src/data/toy2d.ts) have no epochs of their own: one "epoch" is RING_STEPS steps of fresh points.
+  gan: { datasets: ['ring', 'grid', 'moons', 'spiral'], epochs: 5, batch: 256, lr: 1e-3 },
   dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
   // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
   // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
@@ -305,29 +305,31 @@ async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<strin
 
 function ganJob(o: JobOptions, gan: MlpGAN): Job {
   const real = keep(zeros([o.batch, 2]));
+  const kind = o.dataset as ToyDataset;
   return {
     model: gan, perEpoch: RING_STEPS,
-    data: `ring of 8 Gaussians (radius 2, std 0.02): fresh points every step, ${RING_STEPS} steps per epoch`,
-    title: 'GAN on the 8-Gaussian ring: losses',
+    data: `${describeToy(kind)}: fresh points every step, ${RING_STEPS} steps per epoch`,
+    title: `GAN on the ${kind === 'ring' ? '8-Gaussian ring' : kind}: losses`,
     batch: (e, i) => {
-      real.backend.write(real.storage, ringBatch(o.batch, o.seed, (e * RING_STEPS + i) * o.batch));
+      real.backend.write(real.storage, toyBatch(kind, o.batch, o.seed, (e * RING_STEPS + i) * o.batch));
       return { x: real };
     },
-    evaluate: async () => {
+    evaluate: async (): Promise<Record<string, number>> => {
       const pts = await values(() => gan.sample(10000, new Generator(9)));
-      const r = modeCoverage(pts);
+      const r = toyScore(kind, pts);
+      if (r.kind === 'curve') return { precision: r.precision, recall: r.recall };
       return { modes_covered: r.covered, high_quality: r.highQuality, ...Object.fromEntries(r.perMode.map((c, k) => [`mode_${k}`, c])) };
     },
     pictures: async (out) => {
       const pts = await values(() => gan.sample(2000, new Generator(9)));
-      const real = ringBatch(2000, 77, 0);
+      const real = toyBatch(kind, 2000, 77, 0);
       writeScatter(join(out, 'samples.png'), [
         { points: real, color: [60, 120, 220] },
         { points: pts, color: [230, 80, 30] },
       ]);
       // The same points with axes and a legend saying which colour is which.
-      writeFileAtomic(join(out, 'scatter.svg'), scatterSvg('ring GAN: 2,000 real and 2,000 generated points', [
-        { name: 'real (the 8-Gaussian ring)', points: real, color: 'rgb(60,120,220)' },
+      writeFileAtomic(join(out, 'scatter.svg'), scatterSvg(`${kind} GAN: 2,000 real and 2,000 generated points`, [
+        { name: `real (${describeToy(kind)})`, points: real, color: 'rgb(60,120,220)' },
         { name: 'generated', points: pts, color: 'rgb(230,80,30)' },
       ]));
       return ['samples.png', 'scatter.svg'];

@@ -168,7 +168,7 @@ function parse(argv: string[]) {
 type Opts = ReturnType<typeof parse>;
 
 const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
-  --dataset D      vae, dcgan, classifier, rbm: mnist|fashion (mnist); gan: ring;
+  --dataset D      vae, dcgan, classifier, rbm: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring);
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
   --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1, rbm 5)
   --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100)
