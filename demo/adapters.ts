@@ -161,6 +161,61 @@ function mnistSplit(): Split {
 
 // ---- VAE ----
 
+/** Latent dims the reparameterization panel lists (all of z = 2; the first 4 of larger ones). */
+const REPARAM_DIMS = 4;
+
+/**
+ * The lecture's reparameterization, live: a test digit, its encoder outputs mu and sigma, a draw z ~ N(0, 1),
+ * the sample y = mu + sigma z, the local gradients dy/dmu = 1 and dy/dsigma = z, and the gradients of the
+ * reconstruction term -log p(x|y) that reach mu and sigma through the sample (VAE.sampleGradients).
+ */
+function reparamPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext) {
+  const digit = el('canvas', { id: 'vae-reparam-digit', className: 'pixels big' });
+  const table = el('pre', { id: 'vae-reparam', className: 'note' });
+  const draw = el('button', { id: 'vae-reparam-draw', textContent: 'Draw z' });
+  const next = el('button', { id: 'vae-reparam-next', textContent: 'Next digit' });
+  const fig = el('figure', {},
+    el('h3', { textContent: 'Back-prop through sampling: y = mu + sigma z, z ~ N(0, 1) an input, not a function of the weights' }),
+    digit, el('div', {}, draw, ' ', next), table);
+  const gen = new Generator(ctx.seed + 11);
+  let index = 0, eps: Float32Array = new Float32Array(model.zDim);
+  const fmt = (v: ArrayLike<number>) => Array.from({ length: Math.min(REPARAM_DIMS, v.length) }, (_, j) => v[j].toFixed(4).padStart(9)).join(' ');
+  // Device work: called from render() (already in turn with the training steps) or through ctx.run.
+  const update = async () => {
+    const x = test.images.subarray(index * 784, (index + 1) * 784);
+    drawImageGrid(digit, x, { n: 1, cols: 1, gap: 0 });
+    const r = tidy(() => model.sampleGradients(tensor(x, [1, 784]), tensor(eps, [1, model.zDim])));
+    let out;
+    try {
+      out = { mu: await r.mu.toArray(), sigma: await r.sigma.toArray(), y: await r.y.toArray(), rec: await r.rec.item(), dMu: await r.dMu.toArray(), dSigma: await r.dSigma.toArray() };
+    } finally {
+      for (const t of Object.values(r)) t.dispose();
+    }
+    table.textContent = [
+      `test digit ${index} (label ${test.labels[index]}), dims 1-${Math.min(REPARAM_DIMS, model.zDim)} of z = ${model.zDim}:`,
+      `mu                ${fmt(out.mu)}`,
+      `sigma             ${fmt(out.sigma)}`,
+      `z ~ N(0, 1)       ${fmt(eps)}`,
+      `y = mu + sigma z  ${fmt(out.y)}`,
+      `dy/dmu            ${fmt(out.mu.map(() => 1))}`,
+      `dy/dsigma = z     ${fmt(eps)}`,
+      `d rec / d mu      ${fmt(out.dMu)}    (rec = -log p(x|y) = ${out.rec.toFixed(2)} nats)`,
+      `d rec / d sigma   ${fmt(out.dSigma)}    (= d rec / d mu * z)`,
+    ].join('\n');
+    for (const [k, v] of Object.entries({ mu: out.mu, sigma: out.sigma, z: eps, y: out.y, dmu: out.dMu, dsigma: out.dSigma })) table.dataset[k] = Array.from(v).join(',');
+  };
+  const failed = (e: unknown) => void (table.textContent = `failed: ${(e as Error).message}`);
+  draw.addEventListener('click', () => void ctx.run(async () => {
+    eps = await read(() => randn([1, model.zDim], { generator: gen }));
+    await update();
+  }).catch(failed));
+  next.addEventListener('click', () => void ctx.run(async () => {
+    index = (index + 1) % test.n;
+    await update();
+  }).catch(failed));
+  return { fig, update };
+}
+
 /** Range of the latent plane shown for z = 2 (the prior's mass is well inside +-3). */
 const LATENT_RANGE = 3;
 
@@ -194,6 +249,8 @@ const vae: ModelAdapter = {
     const recon = figure('Test inputs (top) and reconstructions', 'vae-recon');
     const samples = figure('Samples from the prior', 'vae-samples');
     ctx.panel.append(recon.fig, samples.fig);
+    const reparam = reparamPanel(model, data.test, ctx);
+    ctx.panel.append(reparam.fig);
     const sampleGen = () => new Generator(ctx.seed + 7); // the same z every refresh: watch them sharpen
 
     // z = 2: the latent plane (test encodings coloured by digit) under the pointer, the digit decoded
@@ -265,6 +322,7 @@ const vae: ModelAdapter = {
       itemsPerStep: (size) => size,
       epochsDone: () => stream.epochsDone,
       async render() {
+        await reparam.update();
         const r = await read(() => model.decode(model.encode(testX).mu).sigmoid());
         const both = new Float32Array(16 * 784);
         both.set(firstImages(data.test, 8)), both.set(r, 8 * 784);

@@ -225,6 +225,25 @@ describe('the training demo on WebGPU', () => {
       expect(st.distinct, `${id} is not blank`).toBeGreaterThan(16);
       expect(st.std, `${id} has contrast`).toBeGreaterThan(8);
     }
+    // The reparameterization panel: a draw of z, y = mu + sigma z, and the gradients through the sample
+    // (d rec / d sigma = d rec / d mu * z, the chain rule through y, computed here by autodiff).
+    const before = await page.getAttribute('#vae-reparam', 'data-z');
+    await page.click('#vae-reparam-draw');
+    await page.waitForFunction((b) => document.getElementById('vae-reparam')!.dataset.z !== b, before, { timeout: 60_000 });
+    const rp = await page.evaluate(() => {
+      const d = document.getElementById('vae-reparam')!.dataset;
+      const get = (k: string) => d[k]!.split(',').map(Number);
+      return { mu: get('mu'), sigma: get('sigma'), z: get('z'), y: get('y'), dmu: get('dmu'), dsigma: get('dsigma'), text: document.getElementById('vae-reparam')!.textContent };
+    });
+    expect(rp.z).toHaveLength(2);
+    expect(rp.z.some((v) => v !== 0)).toBe(true);
+    rp.z.forEach((z, j) => {
+      expect(rp.y[j]).toBeCloseTo(rp.mu[j] + rp.sigma[j] * z, 5);
+      expect(rp.sigma[j]).toBeGreaterThan(0);
+      expect(Math.abs(rp.dsigma[j] - rp.dmu[j] * z)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(rp.dmu[j] * z)));
+    });
+    expect(rp.text).toMatch(/y = mu \+ sigma z/);
+    expect((await canvasStats(page, 'vae-reparam-digit')).distinct, 'the digit is drawn').toBeGreaterThan(2);
     await page.screenshot({ path: `${ARTIFACTS}/browser-vae.png`, fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -100,6 +100,36 @@ describe('MLP VAE', () => {
     });
   });
 
+  it('sampleGradients: y = mu + sigma eps, and the gradients through it match the chain rule and finite differences', async () => {
+    const f64 = new CpuBackend(true);
+    await withBackend(f64, async () => {
+      const vae = new MlpVAE({ inputDim: 6, hidden: 5, zDim: 3, generator: new Generator(2) });
+      const x = tensor([[0, 1, 1, 0, 1, 0]]);
+      const eps = tensor([[0.7, -1.3, 0.2]]);
+      const r = vae.sampleGradients(x, eps);
+      const [mu, sigma, y, dMu, dSigma] = [r.mu, r.sigma, r.y, r.dMu, r.dSigma].map((t) => f64.readSync(t.storage));
+      const e = [0.7, -1.3, 0.2];
+      const recAt = (z: number[]) => {
+        const l = f64.readSync(vae.decode(tensor([z])).storage);
+        const xs = [0, 1, 1, 0, 1, 0];
+        return xs.reduce((a, v, d) => a + v * Math.log1p(Math.exp(-l[d])) + (1 - v) * Math.log1p(Math.exp(l[d])), 0);
+      };
+      const h = 1e-6;
+      for (let j = 0; j < 3; j++) {
+        expect(y[j]).toBeCloseTo(mu[j] + sigma[j] * e[j], 12);
+        // d rec / d sigma_j = d rec / d y_j * eps_j: the chain rule through the sample.
+        expect(dSigma[j]).toBeCloseTo(dMu[j] * e[j], 12);
+        const up = [...y], dn = [...y];
+        up[j] += h;
+        dn[j] -= h;
+        expect(dMu[j], `d rec / d mu_${j}`).toBeCloseTo((recAt(up) - recAt(dn)) / (2 * h), 6);
+      }
+      expect(f64.readSync(r.rec.storage)[0]).toBeCloseTo(recAt([...y]), 10);
+      // The decoder and encoder were held fixed: their parameters got no gradient and still require one.
+      for (const p of vae.parameters()) expect([p.grad, p.requiresGrad]).toEqual([null, true]);
+    });
+  });
+
   it('on a trained model the estimate is at least the ELBO and grows with k (Burda et al. theorem 1)', async () => {
     const gpu = await getGpu();
     const { train, test } = loadMnist();

@@ -70,19 +70,12 @@ export abstract class GAN extends Module implements Trainable {
    * held out of the graph, so no gradient reaches them or G.
    */
   generatorPointGradient(points: Tensor): Tensor {
-    const params = this.D.parameters();
-    const flags = params.map((p) => p.requiresGrad);
-    for (const p of params) p.requiresGrad = false;
-    try {
-      // Views draw under noGrad; this one needs its graph.
-      return enableGrad(() => tidy(() => {
-        const x = points.detach().requiresGrad_();
-        this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
-        return x.grad!;
-      }));
-    } finally {
-      params.forEach((p, i) => (p.requiresGrad = flags[i]));
-    }
+    // Views draw under noGrad; this one needs its graph.
+    return this.D.frozen(() => enableGrad(() => tidy(() => {
+      const x = points.detach().requiresGrad_();
+      this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
+      return x.grad!;
+    })));
   }
 
   /** One D step and one G step on `real` (in G's output space); `z()` draws a batch of latent codes. */

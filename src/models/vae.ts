@@ -15,7 +15,7 @@ import { bernoulliLogLik, gaussianKL, gaussianLogLik, reparameterize } from '../
 import { stack } from '../ops/movement.ts';
 import { tensor, zeros } from '../ops/creation.ts';
 import { randn } from '../ops/random.ts';
-import { noGrad } from '../autograd/engine.ts';
+import { enableGrad, noGrad } from '../autograd/engine.ts';
 import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Trainable, TrainBatch } from './model.ts';
@@ -117,6 +117,23 @@ export abstract class VAE extends Module implements Trainable {
       }
       return total!.sub(Math.log(k));
     }));
+  }
+
+  /**
+   * Back-prop through one sample, for the page's reparameterization panel: for one image x [1, ...] and a
+   * draw eps [1, zDim], y = mu + sigma * eps with (mu, sigma) the encoder's outputs, and the gradients of
+   * the reconstruction term -log p(x|y) with respect to mu and sigma that flow through y (the decoder
+   * held fixed): d/dmu = d/dy, d/dsigma = d/dy * eps, as the chain rule through y = mu + sigma * eps says.
+   */
+  sampleGradients(x: Tensor, eps: Tensor): { mu: Tensor; sigma: Tensor; y: Tensor; rec: Tensor; dMu: Tensor; dSigma: Tensor } {
+    return this.frozen(() => enableGrad(() => tidy(() => {
+      const e = noGrad(() => this.encode(x));
+      const mu = e.mu.detach().requiresGrad_(), sigma = e.logvar.mul(0.5).exp().detach().requiresGrad_();
+      const y = mu.add(sigma.mul(eps));
+      const rec = bernoulliLogLik(this.decode(y), x.reshape([x.shape[0], -1])).neg().sum();
+      rec.backward();
+      return { mu: mu.detach(), sigma: sigma.detach(), y: y.detach(), rec: rec.detach(), dMu: mu.grad!, dSigma: sigma.grad! };
+    })));
   }
 
   optimizers(): Optimizer[] {

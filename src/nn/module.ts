@@ -59,6 +59,21 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Runs fn with this module's parameters held out of the graph (requiresGrad off, restored after): a
+   * gradient with respect to an input only (a view's arrows), which leaves the parameters' .grad as it was.
+   */
+  frozen<T>(fn: () => T): T {
+    const params = this.parameters();
+    const flags = params.map((p) => p.requiresGrad);
+    for (const p of params) p.requiresGrad = false;
+    try {
+      return fn();
+    } finally {
+      params.forEach((p, i) => (p.requiresGrad = flags[i]));
+    }
+  }
+
   zeroGrad(): void {
     for (const p of this.parameters()) {
       p.grad?.dispose();
