@@ -244,6 +244,12 @@ describe('the training demo on WebGPU', () => {
     });
     expect(rp.text).toMatch(/y = mu \+ sigma z/);
     expect((await canvasStats(page, 'vae-reparam-digit')).distinct, 'the digit is drawn').toBeGreaterThan(2);
+    // The likelihood beside the bound: the importance-weighted estimate is above the ELBO.
+    await page.click('#vae-iwae');
+    await page.waitForFunction(() => document.getElementById('vae-iwae-result')!.dataset.logPx !== undefined, undefined, { timeout: 120_000 });
+    const iw = await page.evaluate(() => ({ ...document.getElementById('vae-iwae-result')!.dataset }));
+    expect(Number(iw.logPx), `log p(x) ${iw.logPx}, ELBO ${iw.elbo}`).toBeGreaterThan(Number(iw.elbo));
+    expect(Number(iw.elbo)).toBeLessThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/browser-vae.png`, fullPage: true });
     expect(errors).toEqual([]);
   });
