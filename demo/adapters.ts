@@ -490,18 +490,19 @@ const gan: ModelAdapter = {
     `on ${DATA_ABOUT[toyKind(config)]}.`,
   itemName: 'points',
   dataset: 'ring',
-  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating', data: 'ring' } },
+  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating', dSteps: 1, data: 'ring' } },
   batchChoices: [32, 64, 128, 256, 512],
   fields: [
     { key: 'data', label: 'Data', choices: [...TOY_DATASETS], meta: 'dataset' },
     { key: 'loss', label: 'Generator loss', choices: [...GAN_LOSSES] },
+    { key: 'dSteps', label: 'D steps per G step', choices: [1, 2, 3, 5] },
   ],
   load: async () => {},
   create(config, ctx) {
     const loss = config.loss === 'saturating' ? 'saturating' : 'nonsaturating';
     const kind = toyKind(config);
     const { data: _data, ...modelConfig } = config;
-    const model = new MlpGAN({ generator: weightGen(modelConfig), loss });
+    const model = new MlpGAN({ generator: weightGen(modelConfig), loss, dSteps: Number(config.dSteps ?? 1) });
     let x: Tensor | null = null, offset = 0, steps = 0;
     const real = toyBatch(kind, 512, ctx.seed + 99, 0);
     const grid = heatGrid(RING_RANGE);

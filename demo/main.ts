@@ -20,7 +20,7 @@ const ui = {
   app: $('app'),
   model: $<HTMLSelectElement>('model'), options: $('options'), lr: $<HTMLSelectElement>('lr'), batch: $<HTMLSelectElement>('batch'),
   compiled: $<HTMLInputElement>('compiled'),
-  start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), reset: $<HTMLButtonElement>('reset'),
+  start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stepOnce: $<HTMLButtonElement>('step-once'), reset: $<HTMLButtonElement>('reset'),
   load: $<HTMLInputElement>('load'), download: $<HTMLButtonElement>('download'),
   about: $('about'), message: $('message'),
   step: $('step'), viewsStep: $('views-step'), stepsPerSec: $('steps-per-sec'), itemsPerSec: $('items-per-sec'), itemName: $('item-name'), runState: $('run-state'),
@@ -37,7 +37,7 @@ let live: LiveModel | null = null;
 let trainer: Trainer | null = null;
 let lastProfile: KernelStats[] = [];
 /** A model switch (rebuild) or a kernel profile is under way: see updateControls. */
-let busy = false, profiling = false;
+let busy = false, profiling = false, stepping = false;
 
 function say(text: string, kind: 'ok' | 'error' | '' = ''): void {
   ui.message.textContent = text;
@@ -71,6 +71,7 @@ function updateControls(): void {
   const running = trainer?.running ?? false, locked = busy || profiling;
   ui.start.disabled = locked || running;
   ui.pause.disabled = locked || !running;
+  ui.stepOnce.disabled = locked || running || stepping;
   for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.profile, ui.lr, ui.batch, ...Array.from(ui.options.querySelectorAll('select'))]) {
     (c as HTMLButtonElement).disabled = locked;
   }
@@ -263,6 +264,16 @@ function wire(): void {
     trainer?.start();
   });
   ui.pause.addEventListener('click', () => void trainer?.pause());
+  ui.stepOnce.addEventListener('click', () => {
+    const t = trainer;
+    if (!t) return;
+    stepping = true;
+    updateControls();
+    void t.stepOnce().catch((e: unknown) => say((e as Error).message, 'error')).finally(() => {
+      stepping = false;
+      updateControls();
+    });
+  });
   ui.reset.addEventListener('click', () => void rebuild(adapter, config, 'Reset: fresh weights, step 0.'));
   ui.lr.addEventListener('change', () => trainer?.setLr(Number(ui.lr.value)));
   ui.batch.addEventListener('change', () => trainer && (trainer.batchSize = Number(ui.batch.value)));

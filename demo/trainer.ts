@@ -210,6 +210,17 @@ export class Trainer {
     this.loop = this.run();
   }
 
+  /**
+   * Step mode: exactly one training step while paused, then the views redrawn from its weights (a
+   * lecture's "one step of each player, then look"). Refused while the loop runs.
+   */
+  async stepOnce(): Promise<void> {
+    if (this.running) throw new Error('Step: pause training first');
+    await this.trainStep();
+    this.ev.onStep();
+    await this.render();
+  }
+
   /** Stops after the step in flight; resolves once the loop has finished (views redrawn). */
   async pause(): Promise<void> {
     this.running = false;

@@ -481,6 +481,19 @@ describe('the training demo on WebGPU', () => {
     expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/mean D\(G\(z\)\) 0\.\d{3}: the nonsaturating loss gives/);
     await page.screenshot({ path: `${ARTIFACTS}/browser-gan-ring.png`, fullPage: true });
 
+    // Step mode: each Step is exactly one training step, with the views redrawn from its weights.
+    const at = (await state(page)).step;
+    for (const k of [1, 2]) {
+      await page.click('#step-once');
+      await page.waitForFunction((want) => {
+        const st = window.wgpuDemo.state();
+        return st.step === want && st.viewsStep === want && !(document.getElementById('step-once') as HTMLButtonElement).disabled;
+      }, at + k, { timeout: 60_000 });
+    }
+    await page.waitForTimeout(300);
+    expect((await state(page)).step, 'no step beyond the two asked for').toBe(at + 2);
+    expect(await page.textContent('#views-step')).toBe(String(at + 2));
+
     // Reset: fresh weights from the same seed, so the first step repeats the first step above.
     await page.click('#reset');
     await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
@@ -504,6 +517,11 @@ describe('the training demo on WebGPU', () => {
     await train(page, 2);
     expect(await page.textContent('#gan-ring + figcaption')).toMatch(/\d+% of samples near the curve \(precision\), \d+% of the curve reached \(recall\)/);
     expect((await canvasStats(page, 'gan-ring')).red, 'generated points on the moons plot').toBeGreaterThan(200);
+    // The D:G ratio: three discriminator steps per generator step (one Step, one G step).
+    await page.selectOption('#opt-dSteps', '3');
+    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { dSteps?: number }).dSteps === 3, undefined, { timeout: 60_000 });
+    await page.click('#step-once');
+    await page.waitForFunction(() => window.wgpuDemo.state().step === 1 && window.wgpuDemo.state().viewsStep === 1, undefined, { timeout: 60_000 });
     expect(errors).toEqual([]);
   });
 

@@ -165,6 +165,32 @@ describe('MLP VAE', () => {
 });
 
 describe('MLP GAN on the 8-Gaussian ring', () => {
+  it('dSteps: k discriminator steps per generator step (algorithm 1), compiled as eager', async () => {
+    const { MlpGAN, ringBatch } = await import('../src/models/gan.ts');
+    const { compile } = await import('../src/index.ts');
+    expect(() => new MlpGAN({ dSteps: 0 })).toThrow(/dSteps must be a positive integer, got 0/);
+    await withBackend(cpu, async () => {
+      const run = async (compiled: boolean) => {
+        const gan = new MlpGAN({ hidden: 16, dSteps: 3, generator: new Generator(6) });
+        const noise = new Generator(7);
+        const step = compiled ? compile((b: { x: Tensor }, g: Generator) => gan.trainStep(b, g)) : (b: { x: Tensor }, g: Generator) => gan.trainStep(b, g);
+        const out: number[][] = [];
+        for (let s = 0; s < 4; s++) {
+          const x = tensor(ringBatch(32, 1, 32 * s), [32, 2]);
+          const t = step({ x }, noise);
+          out.push([...(await t.toArray())]);
+          t.dispose();
+          x.dispose();
+        }
+        return { out, d: gan.optD.stepCount, g: gan.optG.stepCount };
+      };
+      const eager = await run(false), comp = await run(true);
+      expect([eager.d, eager.g]).toEqual([12, 4]);
+      expect([comp.d, comp.g]).toEqual([12, 4]);
+      eager.out.forEach((v, s) => v.forEach((x, k) => expect(comp.out[s][k], `step ${s} loss ${k}`).toBeCloseTo(x, 5)));
+    });
+  });
+
   it('the views\' numbers: D(x) is sigmoid of the logit, and the per-point G gradient matches float64 finite differences in both loss forms', async () => {
     const { MlpGAN } = await import('../src/models/gan.ts');
     const f64 = new CpuBackend(true);

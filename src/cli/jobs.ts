@@ -72,6 +72,8 @@ export interface ModelConfig {
   chain?: 'cd' | 'pcd';
   /** GAN: the generator's loss (the page offers both; the CLI trains the default non-saturating one). */
   loss?: 'nonsaturating' | 'saturating';
+  /** GAN: discriminator steps per generator step. */
+  dSteps?: number;
 }
 
 export interface Job {
@@ -100,7 +102,7 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
     case 'vae':
       return c.arch === 'conv' ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator }) : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
     case 'gan':
-      return new MlpGAN({ lr: c.lr, loss: c.loss, generator });
+      return new MlpGAN({ lr: c.lr, loss: c.loss, dSteps: c.dSteps, generator });
     case 'dcgan':
       return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, generator });
     case 'classifier':
@@ -126,7 +128,7 @@ export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: n
 /** The options each model's constructor takes (a checkpoint's config holds only these). */
 const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
   vae: ['arch', 'zDim', 'width', 'lr', 'seed'],
-  gan: ['loss', 'lr', 'seed'],
+  gan: ['loss', 'dSteps', 'lr', 'seed'],
   dcgan: ['zDim', 'width', 'lr', 'seed'],
   classifier: ['width', 'lr', 'seed'],
   cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'seed'],
@@ -146,6 +148,7 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   k: [positiveInt, 'a positive integer'],
   chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
   loss: [(v) => v === 'nonsaturating' || v === 'saturating', "'nonsaturating' or 'saturating'"],
+  dSteps: [positiveInt, 'a positive integer'],
 };
 
 /**

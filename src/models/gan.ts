@@ -25,6 +25,8 @@ export interface GanOptions {
   betas?: [number, number];
   /** 'nonsaturating' (default): G maximizes log D(G(z)); 'saturating': G minimizes log(1 - D(G(z))). */
   loss?: 'nonsaturating' | 'saturating';
+  /** Discriminator steps per generator step (the D:G ratio; 1 by default, as in the paper's experiments). */
+  dSteps?: number;
   generator?: Generator;
 }
 
@@ -78,18 +80,26 @@ export abstract class GAN extends Module implements Trainable {
     })));
   }
 
-  /** One D step and one G step on `real` (in G's output space); `z()` draws a batch of latent codes. */
-  adversarialStep(real: Tensor, z: () => Tensor): { dLoss: Tensor; gLoss: Tensor } {
+  /**
+   * `dSteps` D steps (each on fresh fakes, the same real batch: Goodfellow et al.'s algorithm 1 with k =
+   * dSteps) then one G step, on `real` (in G's output space); `z()` draws a batch of latent codes. The
+   * D loss returned is the last D step's.
+   */
+  adversarialStep(real: Tensor, z: () => Tensor, dSteps = 1): { dLoss: Tensor; gLoss: Tensor } {
     const n = real.shape[0], backend = real.backend;
     const ones = full([n, 1], 1, { backend }), zeros = full([n, 1], 0, { backend });
-    const dLoss = tidy(() => {
-      this.optD.zeroGrad();
-      const fake = this.G.call(z()).detach();
-      const l = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros));
-      l.backward();
-      this.optD.step();
-      return l;
-    });
+    let dLoss: Tensor | null = null;
+    for (let k = 0; k < dSteps; k++) {
+      dLoss?.dispose();
+      dLoss = tidy(() => {
+        this.optD.zeroGrad();
+        const fake = this.G.call(z()).detach();
+        const l = bceWithLogits(this.D.call(real), ones).add(bceWithLogits(this.D.call(fake), zeros));
+        l.backward();
+        this.optD.step();
+        return l;
+      });
+    }
     const gLoss = tidy(() => {
       this.optG.zeroGrad();
       const l = this.generatorLoss(this.D.call(this.G.call(z())));
@@ -100,7 +110,7 @@ export abstract class GAN extends Module implements Trainable {
     });
     ones.dispose();
     zeros.dispose();
-    return { dLoss, gLoss };
+    return { dLoss: dLoss!, gLoss };
   }
 }
 
@@ -111,12 +121,15 @@ export class MlpGAN extends GAN {
   readonly optD: Adam;
   readonly zDim: number;
   readonly loss: 'nonsaturating' | 'saturating';
+  readonly dSteps: number;
 
   constructor(o: GanOptions = {}) {
     super();
     const h = o.hidden ?? 128, d = o.dataDim ?? 2;
     this.zDim = o.zDim ?? 2;
     this.loss = o.loss ?? 'nonsaturating';
+    this.dSteps = o.dSteps ?? 1;
+    if (!Number.isInteger(this.dSteps) || this.dSteps < 1) throw new Error(`MlpGAN: dSteps must be a positive integer, got ${o.dSteps}`);
     const lo = { generator: o.generator };
     this.G = this.module('G', new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo)));
     this.D = this.module('D', new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo)));
@@ -145,7 +158,7 @@ export class MlpGAN extends GAN {
 
   /** One discriminator step then one generator step on a batch of real points (see GAN). */
   step(real: Tensor, gen?: Generator): { dLoss: Tensor; gLoss: Tensor } {
-    return this.adversarialStep(real, () => randn([real.shape[0], this.zDim], { generator: gen }));
+    return this.adversarialStep(real, () => randn([real.shape[0], this.zDim], { generator: gen }), this.dSteps);
   }
 }
 
