@@ -329,7 +329,8 @@ const vae: ModelAdapter = {
           busy = false;
         }
       };
-      marker.addEventListener('pointermove', (ev) => {
+      // Mouse moves, and a finger's touch and drag (the overlay's touch-action: none keeps the page still).
+      const onPointer = (ev: PointerEvent) => {
         const sx = marker.width / marker.clientWidth, sy = marker.height / marker.clientHeight;
         const [px, py] = [ev.offsetX * sx, ev.offsetY * sy];
         const g = marker.getContext('2d')!;
@@ -342,7 +343,9 @@ const vae: ModelAdapter = {
         g.stroke();
         pending = planeMapper(marker, LATENT_RANGE).fromPx(px, py);
         if (!busy) void pump();
-      });
+      };
+      marker.addEventListener('pointermove', onPointer);
+      marker.addEventListener('pointerdown', onPointer);
     }
 
     return {

@@ -543,6 +543,37 @@ describe('the training demo on WebGPU', () => {
     await page.screenshot({ path: `${ARTIFACTS}/browser-cyclegan.png`, fullPage: true });
     expect(errors).toEqual([]);
   });
+
+  it('fits a phone (390 px: no horizontal scroll) and a touch on the latent plane explores it', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const m of ['vae', 'gan']) {
+        await pick(page, m, m === 'vae' ? '16' : '64');
+        await page.waitForTimeout(300);
+        const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+        expect(w.scroll, `${m}: page width ${w.scroll} at a 390 px viewport`).toBeLessThanOrEqual(w.client);
+      }
+      await pick(page, 'vae', '16');
+      await page.waitForSelector('#vae-latent-pointer');
+      expect(await page.evaluate(() => getComputedStyle(document.getElementById('vae-latent-pointer')!).touchAction)).toBe('none');
+      // A finger down at a quarter from the left, a quarter from the top: z = (-1.5, 1.5) decoded.
+      const box = (await page.locator('#vae-latent-pointer').boundingBox())!;
+      expect(box.width, 'the plane scaled to the screen').toBeLessThanOrEqual(390);
+      await page.evaluate(([x, y]) => {
+        const c = document.getElementById('vae-latent-pointer')!;
+        const r = c.getBoundingClientRect();
+        c.dispatchEvent(new PointerEvent('pointerdown', { pointerType: 'touch', clientX: r.left + x * r.width, clientY: r.top + y * r.height, bubbles: true }));
+      }, [0.25, 0.25]);
+      await page.waitForFunction(() => {
+        const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
+        return !!z && Math.abs(z[0] + 1.5) < 0.1 && Math.abs(z[1] - 1.5) < 0.1;
+      }, undefined, { timeout: 60_000 });
+      await page.screenshot({ path: `${ARTIFACTS}/browser-phone.png`, fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 1500 });
+    }
+    expect(errors).toEqual([]);
+  });
 });
 
 describe('the training demo without WebGPU', () => {
