@@ -10,12 +10,12 @@ import { loadMnistAsset, type ImageSet, type Split } from '../src/data/browser.t
 import { ConvVAE, MlpVAE } from '../src/models/index.ts';
 import { MlpGAN, RING_STEPS } from '../src/models/index.ts';
 import { DCGAN } from '../src/models/index.ts';
-import { CycleGAN } from '../src/models/index.ts';
+import { CycleGAN, RBM, bernoulli } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
 import { PALETTE, drawAxes, drawAxisLabels, drawImageGrid, drawLegend, drawPoints, planeMapper } from './draw.ts';
 import { ImageStream } from './stream.ts';
 
-export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan';
+export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan' | 'rbm';
 
 /** A model's constructor options as they travel in a checkpoint's `config` metadata (JSON). */
 export type ModelConfig = Record<string, unknown>;
@@ -628,6 +628,77 @@ const dcgan: ModelAdapter = {
   },
 };
 
+// ---- RBM ----
+
+/** Gibbs chains the page runs from noise, and Gibbs steps they take per redraw. */
+const RBM_CHAINS = 16, RBM_STEPS_PER_VIEW = 10;
+
+const rbm: ModelAdapter = {
+  id: 'rbm',
+  title: 'RBM (Boltzmann machine)',
+  about: (config) => `Bernoulli restricted Boltzmann machine (Hinton 2002; Hinton's practical guide, 2010): 784 binary visible units, ` +
+    `${Number(config.width ?? 128)} binary hidden units, trained on MNIST binarized by sampling, by ${config.chain === 'pcd' ? 'persistent ' : ''}contrastive divergence ` +
+    `(${config.chain === 'pcd' ? 'PCD' : 'CD'}-${Number(config.k ?? 1)}: Gibbs sampling from Philox Bernoulli draws; the update is the difference of the data's and the chain's ` +
+    'correlations, not a back-propagated gradient). Left: what each hidden unit detects; right: Gibbs chains running from noise.',
+  itemName: 'images',
+  dataset: 'mnist',
+  defaults: { lr: 0.05, batch: 32, config: { width: 128, k: 1, chain: 'cd', seed: 0 } },
+  batchChoices: [16, 32, 64, 100],
+  fields: [
+    { key: 'width', label: 'hidden units', choices: [64, 128, 500] },
+    { key: 'k', label: 'Gibbs steps (CD-k)', choices: [1, 5, 25] },
+    { key: 'chain', label: 'chain', choices: ['cd', 'pcd'] },
+  ],
+  load: mnistAdapterLoad,
+  create(config, ctx) {
+    const cfg = { width: Number(config.width ?? 128), k: Number(config.k ?? 1), chain: config.chain === 'pcd' ? 'pcd' as const : 'cd' as const };
+    const model = new RBM({ hidden: cfg.width, k: cfg.k, chain: cfg.chain, lr: 0.05, generator: weightGen(config) });
+    const stream = new ImageStream(mnistSplit().train, ctx.seed);
+    const filters = figure('Filters: the first 64 hidden units\' weights', 'rbm-filters');
+    const chains = figure(`${RBM_CHAINS} Gibbs chains from noise, ${RBM_STEPS_PER_VIEW} steps per redraw (p(v | h))`, 'rbm-chains');
+    const restart = el('button', { id: 'rbm-restart', textContent: 'Restart the chains from noise' });
+    chains.fig.append(restart);
+    ctx.panel.append(filters.fig, chains.fig);
+    const gen = new Generator(ctx.seed + 13);
+    let v: Tensor | null = null, steps = 0;
+    const fresh = () => {
+      v?.dispose();
+      v = keep(noGrad(() => tidy(() => bernoulli(zeros([RBM_CHAINS, 784]).add(0.5), gen))));
+      steps = 0;
+    };
+    const advance = async () => {
+      if (!v) fresh();
+      const next = keep(noGrad(() => tidy(() => model.gibbs(v!, RBM_STEPS_PER_VIEW, gen).v)));
+      v!.dispose();
+      v = next;
+      steps += RBM_STEPS_PER_VIEW;
+      drawImageGrid(chains.canvas, await read(() => model.visibleProb(bernoulli(model.hiddenProb(v!), gen))), { n: RBM_CHAINS, cols: 8 });
+      chains.caption.textContent = `after ${steps} Gibbs steps`;
+      chains.canvas.dataset.steps = String(steps);
+    };
+    restart.addEventListener('click', () => void ctx.run(async () => {
+      fresh();
+      await advance();
+    }));
+    return {
+      model,
+      config: { ...config, ...cfg },
+      batch: (size) => ({ x: stream.next(size) }),
+      itemsPerStep: (size) => size,
+      epochsDone: () => stream.epochsDone,
+      async render() {
+        drawImageGrid(filters.canvas, await model.filters(64), { n: Math.min(64, cfg.width), cols: 8 });
+        await advance();
+      },
+      dispose() {
+        v?.dispose();
+        stream.dispose();
+        disposeModel(model);
+      },
+    };
+  },
+};
+
 // ---- CycleGAN ----
 
 let domains: ReturnType<typeof dilationDomains> | null = null;
@@ -690,4 +761,4 @@ const cyclegan: ModelAdapter = {
 };
 
 /** The models of the page, in menu order. */
-export const ADAPTERS: Record<ModelId, ModelAdapter> = { vae, gan, dcgan, cyclegan };
+export const ADAPTERS: Record<ModelId, ModelAdapter> = { vae, gan, dcgan, cyclegan, rbm };

@@ -28,7 +28,7 @@ const ui = {
   profile: $<HTMLButtonElement>('profile'), profileNote: $('profile-note'), profileTotal: $('profile-total'), profileTable: $<HTMLTableElement>('profile-table'),
 };
 
-const LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3];
+const LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1];
 
 const serial = new Serial();
 let adapter: ModelAdapter = ADAPTERS.vae;

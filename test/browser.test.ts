@@ -525,6 +525,28 @@ describe('the training demo on WebGPU', () => {
     expect(errors).toEqual([]);
   });
 
+  it('trains the RBM by contrastive divergence and draws its filters and Gibbs chains from noise', async () => {
+    await pick(page, 'rbm', '32');
+    expect(await page.textContent('#about')).toMatch(/restricted Boltzmann machine .*128 binary hidden units.*CD-1/);
+    const s = await train(page, 15);
+    expect(s.lossNames).toEqual(['rec', 'free_energy_gap']);
+    expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
+    // The reconstruction error of one Gibbs step falls from its untrained value as CD learns.
+    const rec = s.history!.values.map((v) => v[0]);
+    expect(rec[rec.length - 1], `rec ${rec[0]} -> ${rec[rec.length - 1]}`).toBeLessThan(rec[0]);
+    await page.screenshot({ path: `${ARTIFACTS}/browser-rbm.png`, fullPage: true });
+    // (A blank canvas has ~2 red values; 15 steps in, the chains' p(v | h) are still faint grey digits.)
+    expect((await canvasStats(page, 'rbm-filters')).distinct, 'the filters are drawn').toBeGreaterThan(16);
+    expect((await canvasStats(page, 'rbm-chains')).distinct, 'the chains are drawn').toBeGreaterThan(8);
+    const steps = Number(await page.getAttribute('#rbm-chains', 'data-steps'));
+    expect(steps % 10).toBe(0);
+    expect(steps).toBeGreaterThanOrEqual(10);
+    await page.click('#rbm-restart');
+    await page.waitForFunction(() => document.getElementById('rbm-chains')!.dataset.steps === '10', undefined, { timeout: 60_000 });
+    await page.screenshot({ path: `${ARTIFACTS}/browser-rbm.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
   it('trains DCGAN and CycleGAN a few steps and draws their sample grid and translation rows', async () => {
     await pick(page, 'dcgan', '4');
     let s = await train(page, 3);

@@ -409,14 +409,8 @@ function rbmJob(o: JobOptions, rbm: RBM): Job {
     evaluate: () => rbmTestLogLikelihood(rbm, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
       // The first 64 hidden units' weights as 28 x 28 filters (each scaled to [0, 1]), and 64 Gibbs chains from noise.
-      const W = await rbm.W.toArray(), H = rbm.hidden, count = Math.min(64, H);
-      const filters = new Float32Array(count * 784);
-      for (let j = 0; j < count; j++) {
-        let lo = Infinity, hi = -Infinity;
-        for (let i = 0; i < 784; i++) [lo, hi] = [Math.min(lo, W[i * H + j]), Math.max(hi, W[i * H + j])];
-        for (let i = 0; i < 784; i++) filters[j * 784 + i] = (W[i * H + j] - lo) / (hi - lo || 1);
-      }
-      writeImageGrid(join(out, 'filters.png'), filters, count, 28, 28, 8);
+      const count = Math.min(64, rbm.hidden);
+      writeImageGrid(join(out, 'filters.png'), await rbm.filters(count), count, 28, 28, 8);
       writeImageGrid(join(out, 'samples.png'), await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
       return ['filters.png', 'samples.png'];
     },

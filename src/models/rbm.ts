@@ -176,6 +176,21 @@ export class RBM extends Module implements Trainable {
     });
   }
 
+  /**
+   * The first `count` hidden units' weights as images (row-major [count, visible]), each scaled to [0, 1]
+   * by its own range: what each unit detects (the CLI's filters.png, the page's filter grid).
+   */
+  async filters(count = 64): Promise<Float32Array> {
+    const W = await this.W.toArray(), H = this.hidden, V = this.visible, c = Math.min(count, H);
+    const out = new Float32Array(c * V);
+    for (let j = 0; j < c; j++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let i = 0; i < V; i++) [lo, hi] = [Math.min(lo, W[i * H + j]), Math.max(hi, W[i * H + j])];
+      for (let i = 0; i < V; i++) out[j * V + i] = (W[i * H + j] - lo) / (hi - lo || 1);
+    }
+    return out;
+  }
+
   /** Images [n, visible] in [0, 1] drawn by `steps` Gibbs steps from random binary states (the last p(v | h)). */
   sample(n: number, steps: number, generator?: Generator): Tensor {
     return tidy(() => noGrad(() => {
