@@ -280,7 +280,6 @@ const vae: ModelAdapter = {
     const samples = figure('Samples from the prior', 'vae-samples');
     ctx.panel.append(recon.fig, samples.fig);
     const reparam = reparamPanel(model, data.test, ctx);
-    ctx.panel.append(reparam.fig, likelihoodPanel(model, data.test, ctx));
     const sampleGen = () => new Generator(ctx.seed + 7); // the same z every refresh: watch them sharpen
 
     // z = 2: the latent plane (test encodings coloured by digit) under the pointer, the digit decoded
@@ -347,6 +346,8 @@ const vae: ModelAdapter = {
       marker.addEventListener('pointermove', onPointer);
       marker.addEventListener('pointerdown', onPointer);
     }
+    // After the latent views: the lecture's panels on sampling and on the likelihood.
+    ctx.panel.append(reparam.fig, likelihoodPanel(model, data.test, ctx));
 
     return {
       model,

@@ -99,23 +99,54 @@ function downsample(h: LossHistory, term: number, max: number): [number, number]
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 
 /**
+ * An exponential moving average with TensorBoard's debiasing: s_t = a s_(t-1) + (1 - a) v_t from s_0 = 0,
+ * divided by 1 - a^t, so the first values are not pulled towards 0 (a constant series stays constant).
+ */
+export function smoothSeries(values: readonly number[], a: number): number[] {
+  let s = 0, w = 0;
+  return values.map((v) => {
+    s = a * s + (1 - a) * v;
+    w = a * w + (1 - a);
+    return s / w;
+  });
+}
+
+export interface LossChartOptions {
+  /** EMA factor in [0, 1) (0: raw); the raw curve stays behind the smoothed one, lighter. */
+  smoothing?: number;
+  /** A log y axis, for the terms whose values are all positive (the others stay linear, and say so). */
+  log?: boolean;
+}
+
+/**
  * One small chart per loss term, side by side, each on its own scale (a VAE's KL is a few nats next to
  * a reconstruction term of a hundred): step on x, the term's value on y, round ticks on both axes with
  * grid lines (niceTicks, as the CLI's loss.svg), its latest value in the title; a single point is a dot.
+ * Sets canvas.dataset.scales to each chart's y scale ('log' or 'linear'), for tests and readers.
  */
-export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string[], h: LossHistory): void {
+export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string[], h: LossHistory, o: LossChartOptions = {}): void {
   const ctx = canvas.getContext('2d')!;
   const W = canvas.width, H = canvas.height;
   ctx.clearRect(0, 0, W, H);
   ctx.font = '11px system-ui, sans-serif';
   const cw = W / names.length, pad = { l: 46, r: 10, t: 16, b: 28 };
+  const smoothing = o.smoothing ?? 0;
+  const scales: string[] = [];
   names.forEach((name, i) => {
     const x0 = i * cw + pad.l, x1 = (i + 1) * cw - pad.r, y0 = pad.t, y1 = H - pad.b;
-    const pts = downsample(h, i, Math.max(2, Math.floor(x1 - x0)));
+    const raw = h.values.map((v) => v[i]);
+    const logScale = !!o.log && raw.length > 0 && raw.every((v) => v > 0);
+    scales.push(logScale ? 'log' : 'linear');
+    // Values as plotted: log10 on a log axis, ticks labelled with the values themselves.
+    const tf = (v: number) => (logScale ? Math.log10(v) : v);
+    const series = (vals: number[]) => downsample({ steps: h.steps, values: vals.map((v) => [tf(v)]) }, 0, Math.max(2, Math.floor(x1 - x0)));
+    const pts = series(raw);
+    const smooth = smoothing > 0 ? series(smoothSeries(raw, smoothing)) : null;
     ctx.fillStyle = '#222';
     ctx.textAlign = 'left';
     const last = h.values.at(-1)?.[i];
-    ctx.fillText(`${name}${last === undefined ? '' : ` = ${fmt(last)}`}`, x0, 11);
+    const note = o.log && !logScale && raw.length ? ' (linear: values <= 0)' : logScale ? ' (log)' : '';
+    ctx.fillText(`${name}${last === undefined ? '' : ` = ${fmt(last)}`}${note}`, x0, 11);
     ctx.strokeStyle = '#ccc';
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     if (pts.length === 0) return;
@@ -132,7 +163,7 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
       ctx.beginPath();
       ctx.moveTo(x0, Y(v)), ctx.lineTo(x1, Y(v));
       ctx.stroke();
-      ctx.fillText(fmt(v), x0 - 4, Y(v) + 4);
+      ctx.fillText(fmt(logScale ? 10 ** v : v), x0 - 4, Y(v) + 4);
     }
     ctx.textAlign = 'center';
     for (const s of niceTicks(s0, s1, 4)) {
@@ -151,12 +182,23 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
       ctx.arc(X(pts[0][0]), Y(pts[0][1]), 3, 0, 2 * Math.PI);
       ctx.fill();
     } else {
+      if (smooth) ctx.globalAlpha = 0.3;
       ctx.beginPath();
       pts.forEach(([s, v], k) => (k ? ctx.lineTo(X(s), Y(v)) : ctx.moveTo(X(s), Y(v))));
       ctx.stroke();
+      ctx.globalAlpha = 1;
+      if (smooth) {
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        const Yc = (v: number) => Y(Math.min(hi, Math.max(lo, v)));
+        smooth.forEach(([s, v], k) => (k ? ctx.lineTo(X(s), Yc(v)) : ctx.moveTo(X(s), Yc(v))));
+        ctx.stroke();
+      }
     }
     ctx.lineWidth = 1;
   });
+  canvas.dataset.scales = scales.join(',');
+  canvas.dataset.smoothing = String(smoothing);
 }
 
 /** Tick labels at the unit grid's lines of a plane (drawAxes), beside its axes. */

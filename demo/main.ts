@@ -24,7 +24,7 @@ const ui = {
   load: $<HTMLInputElement>('load'), download: $<HTMLButtonElement>('download'),
   about: $('about'), message: $('message'),
   step: $('step'), viewsStep: $('views-step'), stepsPerSec: $('steps-per-sec'), itemsPerSec: $('items-per-sec'), itemName: $('item-name'), runState: $('run-state'),
-  loss: $<HTMLCanvasElement>('loss'), views: $('views'),
+  loss: $<HTMLCanvasElement>('loss'), views: $('views'), smoothing: $<HTMLSelectElement>('smoothing'), logScale: $<HTMLInputElement>('log-scale'),
   profile: $<HTMLButtonElement>('profile'), profileNote: $('profile-note'), profileTotal: $('profile-total'), profileTable: $<HTMLTableElement>('profile-table'),
 };
 
@@ -57,7 +57,7 @@ function showProgress(force = false): void {
   ui.itemsPerSec.textContent = itemsPerSec ? itemsPerSec.toFixed(0) : '–';
   // The chart at most ~5 times a second: drawing it every step would cost more than a fast step.
   if (force || performance.now() - lastChart > 200) {
-    drawLossCharts(ui.loss, trainer.live.model.lossNames, trainer.history);
+    drawLossCharts(ui.loss, trainer.live.model.lossNames, trainer.history, { smoothing: Number(ui.smoothing.value), log: ui.logScale.checked });
     lastChart = performance.now();
   }
 }
@@ -278,6 +278,7 @@ function wire(): void {
   ui.lr.addEventListener('change', () => trainer?.setLr(Number(ui.lr.value)));
   ui.batch.addEventListener('change', () => trainer && (trainer.batchSize = Number(ui.batch.value)));
   ui.compiled.addEventListener('change', () => void trainer?.setCompiled(ui.compiled.checked));
+  for (const c of [ui.smoothing, ui.logScale]) c.addEventListener('change', () => showProgress(true));
   ui.load.addEventListener('change', () => {
     const f = ui.load.files?.[0];
     ui.load.value = ''; // the same file may be picked again

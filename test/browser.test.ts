@@ -150,6 +150,7 @@ async function decodedDigit(page: Page): Promise<{ z: [number, number]; pixels: 
 
 /** Moves the pointer to a fraction of the latent plane and waits for the decode of that point. */
 async function pointAt(page: Page, fx: number, fy: number): Promise<{ z: [number, number]; pixels: number[] }> {
+  await page.locator('#vae-latent-pointer').scrollIntoViewIfNeeded();
   const box = (await page.locator('#vae-latent-pointer').boundingBox())!;
   await page.mouse.move(box.x + fx * box.width, box.y + fy * box.height);
   // The plane spans z in [-3, 3]^2, y up.
@@ -509,6 +510,14 @@ describe('the training demo on WebGPU', () => {
     expect(sat.history!.values[0][1], 'saturating G loss').toBeLessThan(0);
     expect(again.history!.values[0][1], 'non-saturating G loss').toBeGreaterThan(0);
     expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/the saturating loss gives/);
+    // The loss charts on a log scale where a term is positive (D's loss), linear where it is not (the
+    // saturating G loss is negative), and smoothed.
+    await page.check('#log-scale');
+    await page.selectOption('#smoothing', '0.9');
+    await page.waitForFunction(() => document.getElementById('loss')!.dataset.scales === 'log,linear' && document.getElementById('loss')!.dataset.smoothing === '0.9', undefined, { timeout: 10_000 });
+    await page.uncheck('#log-scale');
+    await page.selectOption('#smoothing', '0');
+    await page.waitForFunction(() => document.getElementById('loss')!.dataset.scales === 'linear,linear', undefined, { timeout: 10_000 });
 
     // Another 2-D dataset: the two moons, scored by precision and recall along the curve.
     await page.selectOption('#opt-data', 'moons');

@@ -45,3 +45,16 @@ describe('the demo trainer checks every gradient and parameter each step', () =>
     });
   }
 });
+
+describe('the loss charts\' smoothing (demo/draw.ts smoothSeries)', () => {
+  it('is a debiased EMA: constants stay, a step approaches its new level as 1 - a^t', async () => {
+    const { smoothSeries } = await import('../demo/draw.ts');
+    expect(smoothSeries([5, 5, 5, 5], 0.9).every((v) => Math.abs(v - 5) < 1e-12)).toBe(true);
+    expect(smoothSeries([1, 2, 3], 0)).toEqual([1, 2, 3]);
+    // 0 for t steps then 1: s = (1 - a) sum_{j < t'} a^j over the ones, w = 1 - a^(t + t'), by hand for a = 0.5.
+    const s = smoothSeries([0, 0, 1, 1], 0.5);
+    expect(s[1]).toBe(0);
+    expect(s[2]).toBeCloseTo(0.5 / (1 - 0.125), 12);
+    expect(s[3]).toBeCloseTo((0.5 * 0.5 + 0.5) / (1 - 0.0625), 12);
+  });
+});
