@@ -143,7 +143,7 @@ export class MlpGAN extends GAN {
     return this.G.call(z);
   }
 
-  /** One D step and one G step on the batch of real points x; returns [d loss, g loss]. */
+  /** dSteps D steps and one G step on the batch of real points x; returns [d loss (the last D step's), g loss]. */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
     // In a tidy scope: stack's unsqueezed views of the two losses are tensors too (they leaked outside one).
     return tidy(() => {
@@ -156,7 +156,7 @@ export class MlpGAN extends GAN {
     return this.G.call(randn([n, this.zDim], { generator: gen }));
   }
 
-  /** One discriminator step then one generator step on a batch of real points (see GAN). */
+  /** dSteps discriminator steps then one generator step on a batch of real points (see GAN.adversarialStep). */
   step(real: Tensor, gen?: Generator): { dLoss: Tensor; gLoss: Tensor } {
     return this.adversarialStep(real, () => randn([real.shape[0], this.zDim], { generator: gen }), this.dSteps);
   }
