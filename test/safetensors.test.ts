@@ -1,6 +1,6 @@
 // safetensors reader: every malformed header field is an Error naming the file and the field (the format:
 // huggingface/safetensors README, "Format"); F16 and BF16 tensors read as float32 against hand-derived
-// bit patterns; the F32 writer round-trips; a checkpoint's optimizer_steps metadata is validated. The
+// bit patterns, I32 and I64 as int32 values (the range checked); the F32 and I32 writer round-trips; a checkpoint's optimizer_steps metadata is validated. The
 // files are built by hand here (header JSON + bytes), independent of the encoder under test.
 import { describe, expect, it } from 'vitest';
 import { Generator, nn, withBackend } from '../src/index.ts';

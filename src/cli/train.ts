@@ -1,5 +1,5 @@
 // The training CLI (the project's main job):
-//   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier> [--dataset D] [--epochs N] [--batch N]
+//   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier|rbm> [--dataset D] [--epochs N] [--batch N]
 //        [--lr X] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
 //        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json

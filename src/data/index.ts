@@ -1,4 +1,4 @@
-// Datasets: TensorDataset and DataLoader (browser-safe), the IDX reader, MNIST and Fashion-MNIST loaders (Node), shuffled device batches.
+// Datasets: TensorDataset and DataLoader (browser-safe), the GAN's 2-D sets (toy2d.ts), the IDX reader, MNIST and Fashion-MNIST loaders (Node), shuffled device batches.
 export { parseIdx, readIdx, type IdxArray } from './idx.ts';
 export { loadMnist, loadMnistAll, loadFashionMnist, mnistAsset, seededPermutation, MNIST_SPLIT_SEED, FASHION_DIR, type ImageSet, type Split } from './datasets.ts';
 export { Batches } from './batches.ts';
