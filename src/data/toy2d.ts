@@ -6,7 +6,7 @@
 // of generated points near the curve (precision) and of the curve near a generated point (recall).
 
 import { boxMuller, philox4x32, uniformFromBits } from '../random/philox.ts';
-import { modeCoverage, ringBatch, ringCentres, type ModeReport } from '../models/gan.ts';
+import { centresCoverage, modeCoverage, ringBatch, ringCentres, type ModeReport } from '../models/gan.ts';
 
 export const TOY_DATASETS = ['ring', 'grid', 'moons', 'spiral'] as const;
 export type ToyDataset = (typeof TOY_DATASETS)[number];
@@ -82,16 +82,8 @@ export function toyScore(kind: ToyDataset, points: Float32Array, minCount = 100)
   if (kind === 'ring') return { kind: 'modes', modes: 8, ...modeCoverage(points, 8, 2, 0.06, minCount) };
   const n = points.length / 2;
   if (kind === 'grid') {
-    const c = gridCentres(), perMode = new Array(c.length).fill(0);
-    let close = 0;
-    for (let i = 0; i < n; i++) {
-      const k = c.findIndex(([x, y]) => Math.hypot(points[2 * i] - x, points[2 * i + 1] - y) <= 3 * GRID_STD);
-      if (k >= 0) {
-        perMode[k]++;
-        close++;
-      }
-    }
-    return { kind: 'modes', modes: c.length, perMode, covered: perMode.filter((m) => m >= minCount).length, highQuality: n ? close / n : 0 };
+    const c = gridCentres();
+    return { kind: 'modes', modes: c.length, ...centresCoverage(points, c, 3 * GRID_STD, minCount) };
   }
   const curve = curveSamples(kind), near = 3 * CURVE_NOISE;
   const reached = new Uint8Array(curve.length);

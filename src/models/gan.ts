@@ -198,7 +198,12 @@ export interface ModeReport {
 
 /** Mode coverage on the ring: a mode counts when >= minCount of the samples lie within `radius` of it. */
 export function modeCoverage(points: Float32Array, modes = 8, ringRadius = 2, radius = 0.06, minCount = 100): ModeReport {
-  const c = ringCentres(modes, ringRadius);
+  return centresCoverage(points, ringCentres(modes, ringRadius), radius, minCount);
+}
+
+/** Mode coverage around any centres: a mode counts when >= minCount samples lie within `radius` of it. */
+export function centresCoverage(points: Float32Array, c: [number, number][], radius: number, minCount: number): ModeReport {
+  const modes = c.length;
   const perMode = new Array(modes).fill(0);
   let close = 0;
   const n = points.length / 2;
