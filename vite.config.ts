@@ -39,6 +39,8 @@ export default defineConfig({
   preview: { host: '127.0.0.1' },
   // src/device/gpu.ts imports Dawn (npm `webgpu`) only under Node; never bundle it for the page.
   optimizeDeps: { exclude: ['webgpu'] },
+  // The training worker (demo/worker.ts) is an ES module, as the pages are.
+  worker: { format: 'es' },
   build: {
     outDir: '../dist/demo',
     emptyOutDir: true,

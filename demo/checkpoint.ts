@@ -7,6 +7,7 @@ import { checkpointTensors, restoreCheckpoint } from '../src/io/index.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/index.ts';
 import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
 import type { Trainer } from './trainer.ts';
+import type { LossHistory } from './draw.ts';
 
 export interface ParsedCheckpoint {
   ckpt: { tensors: Map<string, NamedArray>; metadata: Record<string, string> };
@@ -20,6 +21,53 @@ export interface ParsedCheckpoint {
   noise?: { seed: string; offset: number };
   /** Epochs the run had finished (the CLI's `epoch`), when the file records it. */
   epoch?: number;
+  /** The discriminators' learning rate saved in config (`lrD`), if any. */
+  lrD?: number;
+  /** The loss curve of the run so far (metadata `loss_history`, written by this page), if any. */
+  history?: LossHistory & { names: string[] };
+}
+
+/** Loss-history points a checkpoint keeps: past this, every k-th step (the curve's shape, not every step). */
+export const HISTORY_POINTS = 20_000;
+
+/** The history as checkpoint metadata: names, steps and values to 6 significant digits (JSON). */
+export function historyMetadata(names: readonly string[], h: LossHistory): string {
+  const k = Math.ceil(h.steps.length / HISTORY_POINTS) || 1;
+  const at = h.steps.map((_, i) => i).filter((i) => i % k === 0 || i === h.steps.length - 1);
+  return JSON.stringify({
+    names,
+    steps: at.map((i) => h.steps[i]),
+    values: at.map((i) => h.values[i].map((v) => (Number.isFinite(v) ? Number(v.toPrecision(6)) : null))),
+  });
+}
+
+/** Reads `loss_history` back, checking its shape (its names are checked against the model built: checkHistory). */
+function parseHistory(text: string, fileName: string): LossHistory & { names: string[] } {
+  const bad = (why: string) => new Error(`${fileName}: its 'loss_history' metadata ${why}`);
+  let h: { names?: unknown; steps?: unknown; values?: unknown };
+  try {
+    h = JSON.parse(text) as typeof h;
+  } catch (e) {
+    throw bad(`is not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(h.names) || !h.names.length || !h.names.every((n) => typeof n === 'string')) throw bad('needs the loss names');
+  const names = h.names as string[];
+  const { steps, values } = h;
+  if (!Array.isArray(steps) || !Array.isArray(values) || steps.length !== values.length) throw bad('needs steps and values of one length');
+  steps.forEach((s, i) => {
+    if (!Number.isInteger(s) || (i > 0 && (s as number) <= (steps[i - 1] as number))) throw bad(`has step ${JSON.stringify(s)} at index ${i}, not an increasing integer`);
+  });
+  values.forEach((v, i) => {
+    if (!Array.isArray(v) || v.length !== names.length || !v.every((x) => x === null || typeof x === 'number')) throw bad(`has ${JSON.stringify(v)} at index ${i}, not ${names.length} numbers`);
+  });
+  return { names, steps: steps as number[], values: (values as (number | null)[][]).map((v) => v.map((x) => x ?? NaN)) };
+}
+
+/** A checkpoint's history must be of the losses of the model it was loaded into. */
+export function checkHistory(h: { names: string[] }, lossNames: readonly string[], fileName: string): void {
+  if (h.names.join() !== lossNames.join()) {
+    throw new Error(`${fileName}: its 'loss_history' metadata names the losses ${JSON.stringify(h.names)}, but this model's are ${JSON.stringify(lossNames)}`);
+  }
 }
 
 const title = (id: string) => (id in ADAPTERS ? ADAPTERS[id as ModelId].title : `'${id}'`);
@@ -45,7 +93,7 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
       throw new Error(`${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`);
     }
   }
-  const { lr, ...rest } = config;
+  const { lr, lrD, ...rest } = config;
   // The option that is the run's dataset comes from the file's `dataset` metadata (see OptionField.meta).
   const ds = ADAPTERS[expected].fields.find((f) => f.meta === 'dataset');
   const dataset = ckpt.metadata.dataset;
@@ -69,7 +117,8 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   }
   const e = Number(ckpt.metadata.epoch);
   const epoch = Number.isInteger(e) && e >= 0 ? e : undefined;
-  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, steps, noise, epoch };
+  const history = ckpt.metadata.loss_history === undefined ? undefined : parseHistory(ckpt.metadata.loss_history, fileName);
+  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, lrD: typeof lrD === 'number' ? lrD : undefined, steps, noise, epoch, history };
 }
 
 /**
@@ -98,7 +147,8 @@ export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promis
   return encodeSafetensors(tensors, {
     ...metadata,
     model: a.id,
-    config: JSON.stringify({ ...config, lr: trainer.learningRate }),
+    config: JSON.stringify({ ...config, lr: trainer.learningRate, ...(trainer.learningRateD !== null ? { lrD: trainer.learningRateD } : {}) }),
+    loss_history: historyMetadata(live.model.lossNames, trainer.history),
     ...(dataset ? { dataset } : {}),
     noise_generator: JSON.stringify(trainer.noiseState),
     step: String(trainer.step),

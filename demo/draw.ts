@@ -5,9 +5,16 @@
 
 import { niceTicks } from '../src/io/index.ts';
 
+/** A canvas to draw on: the page's, or the training worker's stand-in over an OffscreenCanvas (remote.ts). */
+export interface Canvas2D {
+  width: number;
+  height: number;
+  getContext(id: '2d'): CanvasRenderingContext2D | null;
+}
+
 /** Grayscale images (values in [0, 1], row-major h x w each) as a grid with 1-pixel gaps. */
 export function drawImageGrid(
-  canvas: HTMLCanvasElement,
+  canvas: Canvas2D,
   pixels: Float32Array,
   o: { n: number; cols: number; h?: number; w?: number; gap?: number },
 ): void {
@@ -38,7 +45,7 @@ export function drawImageGrid(
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 /** Maps data coordinates in [-range, range]^2 to a square canvas (y up). */
-export function planeMapper(canvas: HTMLCanvasElement, range: number) {
+export function planeMapper(canvas: Canvas2D, range: number) {
   const s = canvas.width / (2 * range);
   return {
     toPx: (x: number, y: number): [number, number] => [(x + range) * s, (range - y) * s],
@@ -47,7 +54,7 @@ export function planeMapper(canvas: HTMLCanvasElement, range: number) {
 }
 
 /** Points (x0, y0, x1, y1, ...) as small squares, one colour or one per point. */
-export function drawPoints(canvas: HTMLCanvasElement, pts: Float32Array, range: number, color: string | ((i: number) => string), size = 2): void {
+export function drawPoints(canvas: Canvas2D, pts: Float32Array, range: number, color: string | ((i: number) => string), size = 2): void {
   const ctx = canvas.getContext('2d')!;
   const { toPx } = planeMapper(canvas, range);
   for (let i = 0; i < pts.length / 2; i++) {
@@ -58,7 +65,7 @@ export function drawPoints(canvas: HTMLCanvasElement, pts: Float32Array, range: 
 }
 
 /** Axes through the origin and a unit grid. */
-export function drawAxes(canvas: HTMLCanvasElement, range: number): void {
+export function drawAxes(canvas: Canvas2D, range: number): void {
   const ctx = canvas.getContext('2d')!;
   const { toPx } = planeMapper(canvas, range);
   ctx.strokeStyle = '#e4e4e4';
@@ -202,7 +209,7 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
 }
 
 /** Tick labels at the unit grid's lines of a plane (drawAxes), beside its axes. */
-export function drawAxisLabels(canvas: HTMLCanvasElement, range: number): void {
+export function drawAxisLabels(canvas: Canvas2D, range: number): void {
   const ctx = canvas.getContext('2d')!;
   const { toPx } = planeMapper(canvas, range);
   ctx.font = '11px system-ui, sans-serif';
@@ -218,7 +225,7 @@ export function drawAxisLabels(canvas: HTMLCanvasElement, range: number): void {
 }
 
 /** A legend in a plane's top-left corner: a dot of each colour and its name. */
-export function drawLegend(canvas: HTMLCanvasElement, entries: { name: string; color: string }[]): void {
+export function drawLegend(canvas: Canvas2D, entries: { name: string; color: string }[]): void {
   const ctx = canvas.getContext('2d')!;
   ctx.font = '12px system-ui, sans-serif';
   const w = 24 + Math.max(...entries.map((e) => ctx.measureText(e.name).width));

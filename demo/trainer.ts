@@ -1,20 +1,23 @@
-// The demo's training loop, on the page's main thread without freezing it: each step is encoded, its
-// loss terms read back (one readback per step, which on WebGPU awaits the GPU and so lets the page
-// run), and the loop gives the event loop a turn at least every ~25 ms, which matters on the CPU
-// backend where a step is plain JavaScript. Every piece of device work on the model (steps, redraws,
-// the latent explorer's decodes, checkpoint reads) goes through one Serial queue, so that none of them
-// ever sees a half-updated model or a disposed one; a kernel profile holds that queue from its warm-up
-// to its table, so that nothing else runs among the profiled steps. The views are redrawn about once a
-// second, or less often where drawing is slow (at most ~20% of the time), without letting the slow first
-// redraws (kernel compilation, the tuner's trials) stop them for long; a new model's views are drawn
-// twice so that the redraws during training start warm. The step is compiled (src/graph/compile.ts:
-// traced once, then its recorded kernels replayed; the same numbers up to the order fused reductions
-// sum in) unless the page's "Compiled step" box is cleared.
+// The demo's training loop, in the page's training worker (worker.ts; the page itself only shows what it
+// reports): each step is encoded, its loss terms read back (one readback per step, which on WebGPU
+// awaits the GPU), and the loop gives the worker's event loop a turn at least every ~25 ms, so that the
+// page's requests (a pause, a pointer decode) are answered while it trains, on the CPU backend too where
+// a step is plain JavaScript. Every piece of device work on the model (steps, redraws, the latent
+// explorer's decodes, checkpoint reads) goes through one Serial queue, so that none of them ever sees a
+// half-updated model or a disposed one; a kernel profile holds that queue from its warm-up to its table,
+// so that nothing else runs among the profiled steps. The views are redrawn about once a second, or less
+// often where drawing is slow (at most ~20% of the time), without letting the slow first redraws (kernel
+// compilation, the tuner's trials) stop them for long; a new model's views are drawn twice so that the
+// redraws during training start warm. A speed other than 'full' spaces the steps out (at most that many a
+// second), to watch a GAN's players move. The step is compiled (src/graph/compile.ts: traced once, then
+// its recorded kernels replayed; the same numbers up to the order fused reductions sum in) unless the
+// page's "Compiled step" box is cleared.
 
 import { Generator, backendInfo, compile, kernelChoices, nn, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/index.ts';
 import type { LiveModel } from './adapters.ts';
 import type { LossHistory } from './draw.ts';
+import type { Speed } from './protocol.ts';
 
 /** Runs async jobs one after another, in the order they were asked for. */
 export class Serial {
@@ -34,6 +37,8 @@ function nextTask(): Promise<void> {
     ch.port2.postMessage(null);
   });
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 export interface TrainerEvents {
   /** After every step (history and counters updated). */
@@ -56,7 +61,11 @@ export class Trainer {
   readonly history: LossHistory = { steps: [], values: [] };
   running = false;
   batchSize: number;
+  /** At most this many steps a second while the loop runs, or 'full'. */
+  speed: Speed = 'full';
   private lr: number;
+  /** The discriminators' learning rate where the model has them (null: lr). */
+  private lrD: number | null = null;
   private readonly noise: Generator;
   private loop: Promise<void> | null = null;
   /** Completion times and item counts of recent steps (the throughput window). */
@@ -71,7 +80,7 @@ export class Trainer {
     readonly live: LiveModel,
     private readonly serial: Serial,
     private readonly ev: TrainerEvents,
-    o: { batch: number; lr: number; seed: number; step?: number; epoch?: number; compiled?: boolean },
+    o: { batch: number; lr: number; lrD?: number | null; seed: number; step?: number; epoch?: number; compiled?: boolean; speed?: Speed },
   ) {
     this.batchSize = o.batch;
     if (o.compiled ?? true) this.compiledStep = this.compileStep();
@@ -80,7 +89,8 @@ export class Trainer {
     this.epochBase = o.epoch ?? 0;
     // The step's random numbers (z, eps), apart from those of the initial weights.
     this.noise = new Generator(o.seed + 1);
-    this.setLr(o.lr);
+    this.speed = o.speed ?? 'full';
+    this.setLr(o.lr, o.lrD ?? null);
   }
 
   /** The step noise's Philox position (saved in checkpoints, as the CLI does, so a resumed run continues exactly). */
@@ -94,12 +104,29 @@ export class Trainer {
   get learningRate(): number {
     return this.lr;
   }
+  /** The discriminators' learning rate, when set apart from the generators' (null otherwise). */
+  get learningRateD(): number | null {
+    return this.lrD;
+  }
 
-  /** Takes effect at the next step: the optimizers read their lr every step. */
-  setLr(lr: number): void {
-    if (!(lr > 0)) throw new Error(`learning rate must be positive, got ${lr}`);
+  /**
+   * Takes effect at the next step: the optimizers read their lr every step. lrD (when the live model
+   * has discriminators: LiveModel.discriminatorOptimizers) sets theirs apart; null gives them lr too.
+   */
+  setLr(lr: number, lrD: number | null = this.lrD): void {
+    for (const [name, v] of [['learning rate', lr], ['discriminator learning rate', lrD ?? lr]] as const) {
+      if (!(v > 0)) throw new Error(`${name} must be positive, got ${v}`);
+    }
+    const dOpts = new Set(this.live.discriminatorOptimizers?.() ?? []);
     this.lr = lr;
-    for (const opt of this.live.model.optimizers()) opt.lr = lr;
+    this.lrD = dOpts.size ? lrD : null;
+    for (const opt of this.live.model.optimizers()) opt.lr = dOpts.has(opt) ? (this.lrD ?? lr) : lr;
+  }
+
+  /** The loss history of a run this one continues (a checkpoint's), before its first step. */
+  restoreHistory(h: LossHistory): void {
+    this.history.steps.splice(0, Infinity, ...h.steps);
+    this.history.values.splice(0, Infinity, ...h.values);
   }
 
   private compileStep(): Compiled<[TrainBatch, Generator], Tensor> {
@@ -221,6 +248,11 @@ export class Trainer {
     await this.render();
   }
 
+  /** A step's share of a second at the current speed (0 at 'full'). */
+  private stepShareMs(): number {
+    return this.speed === 'full' ? 0 : 1000 / this.speed;
+  }
+
   /** Stops after the step in flight; resolves once the loop has finished (views redrawn). */
   async pause(): Promise<void> {
     this.running = false;
@@ -238,6 +270,7 @@ export class Trainer {
     this.redrawEveryMs = 1000;
     try {
       while (this.running) {
+        const began = performance.now();
         await this.trainStep();
         this.ev.onStep();
         if (performance.now() - lastRender > this.redrawEveryMs) {
@@ -245,7 +278,13 @@ export class Trainer {
           lastRender = performance.now();
           this.redrawEveryMs = Math.max(1000, 4 * drawMs);
         }
-        if (performance.now() - lastYield > 25) {
+        if (this.speed !== 'full') {
+          // A slow speed: wait out the rest of the step's share of a second (in slices, so a pause or a
+          // speed change is seen soon).
+          let left: number;
+          while (this.running && (left = this.stepShareMs() - (performance.now() - began)) > 0) await sleep(Math.min(50, left));
+          lastYield = performance.now();
+        } else if (performance.now() - lastYield > 25) {
           await nextTask();
           lastYield = performance.now();
         }

@@ -41,11 +41,17 @@ afterAll(async () => {
   await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
 });
 
+/** Answers for the page's next confirmation dialogs, in order (the rest are accepted). */
+const dialogs: ((d: import('playwright-core').Dialog) => Promise<void>)[] = [];
+
 /** A page that records its uncaught errors (checked by the tests that use it). */
 async function open(path: string, init?: (p: Page) => Promise<void>): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1500 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The page asks before a switch or a reset throws away unsaved training (window.confirm): accept, as a
+  // visitor who means it does; the test of the question itself answers it on its own (dialogs).
+  page.on('dialog', (d) => void (dialogs.length ? dialogs.shift()!(d) : d.accept()));
   await init?.(page);
   await page.goto(url + path);
   return { page, errors };
