@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
@@ -121,14 +122,21 @@ describe('the training CLI', () => {
     // The other 2-D sets: the grid scored by its 25 modes, the moons by precision and recall.
     for (const [data, keys] of [['grid', ['modes_covered', 'mode_24']], ['moons', ['precision', 'recall']]] as const) {
       const out = join(root, `gan-${data}`);
-      const r = run('gan', '--dataset', data, '--epochs', '1', '--steps', '5', '--out', out);
+      // The grid with a learning rate of D's own (--lr-d): D's optimizer runs at it, G's at --lr.
+      const r = run('gan', '--dataset', data, '--epochs', '1', '--steps', '5', '--out', out, ...(data === 'grid' ? ['--lr-d', '0.004'] : []));
       expect(r.status, r.stderr).toBe(0);
+      if (data === 'grid') {
+        const row = JSON.parse(readFileSync(join(out, 'steps.jsonl'), 'utf8').split('\n')[0]);
+        expect([row.lr_0, row.lr_1], 'G\'s and D\'s learning rates (steps.jsonl)').toEqual([1e-3, 0.004]);
+        expect(JSON.parse(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.config)).toMatchObject({ lr: 1e-3, lrD: 0.004 });
+      }
       expect(r.stdout).toMatch(data === 'grid' ? /5 x 5 grid of Gaussians/ : /two moons/);
       const [m] = metrics(out);
       for (const k of keys) expect(m[k], `${data} ${k}`).toBeGreaterThanOrEqual(0);
       if (data === 'moons') expect(m.recall).toBeLessThanOrEqual(1);
       expect(readFileSync(join(out, 'scatter.svg'), 'utf8')).toContain(`${data} GAN: 2,000 real and 2,000 generated points`);
     }
+    expect(run('vae', '--lr-d', '0.01').stderr).toMatch(/--lr-d does not apply to the MLP VAE: it sets the discriminators' learning rate/);
     expect(run('gan', '--dataset', 'mnist').stderr).toMatch(/model 'gan' does not train on 'mnist': choose one of ring, grid, moons, spiral/);
     // Two optimizers and the noise generator resume exactly too.
     const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];

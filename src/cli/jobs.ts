@@ -62,6 +62,8 @@ export interface ModelConfig {
   zDim?: number;
   width?: number;
   lr?: number;
+  /** gan, dcgan, cyclegan: the discriminators' learning rate, when not lr. */
+  lrD?: number;
   seed?: number;
   /** CycleGAN: residual blocks per generator, cycle-loss weight, identity-loss weight (times lambda). */
   resBlocks?: number;
@@ -102,21 +104,21 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
     case 'vae':
       return c.arch === 'conv' ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator }) : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
     case 'gan':
-      return new MlpGAN({ lr: c.lr, loss: c.loss, dSteps: c.dSteps, generator });
+      return new MlpGAN({ lr: c.lr, lrD: c.lrD, loss: c.loss, dSteps: c.dSteps, generator });
     case 'dcgan':
-      return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, generator });
+      return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, lrD: c.lrD, generator });
     case 'classifier':
       return new Classifier({ width: c.width, lr: c.lr, generator });
     case 'cyclegan':
-      return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, identity: c.identity, lr: c.lr, generator });
+      return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, identity: c.identity, lr: c.lr, lrD: c.lrD, generator });
     case 'rbm':
       return new RBM({ hidden: c.width, k: c.k, chain: c.chain, lr: c.lr, generator });
   }
 }
 
 /** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; seed: number }): ModelConfig {
-  const c: ModelConfig = { lr: o.lr, seed: o.seed };
+export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; lrD?: number; seed: number }): ModelConfig {
+  const c: ModelConfig = { lr: o.lr, ...(o.lrD !== undefined ? { lrD: o.lrD } : {}), seed: o.seed };
   if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
   if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
@@ -128,10 +130,10 @@ export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: n
 /** The options each model's constructor takes (a checkpoint's config holds only these). */
 const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
   vae: ['arch', 'zDim', 'width', 'lr', 'seed'],
-  gan: ['loss', 'dSteps', 'lr', 'seed'],
-  dcgan: ['zDim', 'width', 'lr', 'seed'],
+  gan: ['loss', 'dSteps', 'lr', 'lrD', 'seed'],
+  dcgan: ['zDim', 'width', 'lr', 'lrD', 'seed'],
   classifier: ['width', 'lr', 'seed'],
-  cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'seed'],
+  cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'lrD', 'seed'],
   rbm: ['width', 'k', 'chain', 'lr', 'seed'],
 };
 const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
@@ -142,6 +144,7 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   width: [positiveInt, 'a positive integer'],
   resBlocks: [positiveInt, 'a positive integer'],
   lr: [(v) => nonNegative(v) && (v as number) > 0, 'a positive number'],
+  lrD: [(v) => nonNegative(v) && (v as number) > 0, 'a positive number'],
   seed: [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer of 0 or more'],
   lambda: [nonNegative, 'a number of 0 or more'],
   identity: [nonNegative, 'a number of 0 or more'],

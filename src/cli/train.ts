@@ -64,7 +64,7 @@ function num(name: string, v: string | undefined, dflt: number, integer = false,
 }
 
 const OPTIONS = {
-  dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
+  dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-d': { type: 'string' },
   zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
   backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
@@ -87,11 +87,12 @@ const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for
   'ais-runs': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
   'iwae-k': { to: (m) => m === 'vae', for: 'the importance samples per image of the VAE\'s log p(x) estimate' },
   lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
+  'lr-d': { to: (m) => m === 'gan' || m === 'dcgan' || m === 'cyclegan', for: 'the discriminators\' learning rate of gan, dcgan and cyclegan' },
   classifier: { to: (m) => m === 'dcgan', for: 'the DCGAN\'s scoring classifier' },
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
 };
 /** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
+const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'lr-d', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
 
 function parse(argv: string[]) {
   // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
@@ -139,6 +140,7 @@ function parse(argv: string[]) {
     epochs: num('epochs', v.epochs, d.epochs, true),
     batch: num('batch', v.batch, d.batch, true),
     lr: num('lr', v.lr, d.lr),
+    lrD: v['lr-d'] === undefined ? undefined : num('lr-d', v['lr-d'], 0),
     zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
     width: v.width === undefined ? undefined : num('width', v.width, 0, true),
     lambda: v.lambda === undefined ? undefined : num('lambda', v.lambda, 0, false, -1e-9),
@@ -174,6 +176,7 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100)
   --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4);
                    the RBM's SGD rate (0.05, momentum 0.5)
+  --lr-d X         gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
   --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8), RBM hidden units (500)
   --lambda X       CycleGAN's cycle-consistency weight (10)
@@ -263,7 +266,7 @@ function readCheckpoint(path: string, model: ModelName) {
 }
 
 /** Config keys as the options that set them, for the resume check's message. */
-const FLAG: Record<string, string> = { lr: '--lr', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
+const FLAG: Record<string, string> = { lr: '--lr', lrD: '--lr-d', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
 
 /** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
 function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {

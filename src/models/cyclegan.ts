@@ -45,6 +45,8 @@ export interface CycleGANOptions {
   /** Weight of the identity loss relative to lambda (section 5.2 uses 0.5); 0 = off. */
   identity?: number;
   lr?: number;
+  /** The discriminator's Adam learning rate (default: lr; TTUR, Heusel et al. 2017, gives D a larger one). */
+  lrD?: number;
   betas?: [number, number];
   /**
    * 'lsgan' (default, section 4): D minimizes (D(y) - 1)^2 + D(G(x))^2, G minimizes (D(G(x)) - 1)^2 on D's
@@ -123,7 +125,7 @@ export class CycleGAN extends Module implements Trainable {
     this.lossNames = this.identity > 0 ? ['d', 'g_gan', 'cyc', 'idt'] : ['d', 'g_gan', 'cyc'];
     const adam = { lr: o.lr ?? 2e-4, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
     this.optG = new Adam([...this.G.parameters(), ...this.F.parameters()], adam);
-    this.optD = new Adam([...this.D_X.parameters(), ...this.D_Y.parameters()], adam);
+    this.optD = new Adam([...this.D_X.parameters(), ...this.D_Y.parameters()], { ...adam, lr: o.lrD ?? adam.lr });
   }
 
   optimizers(): Adam[] {

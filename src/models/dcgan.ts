@@ -26,6 +26,8 @@ export interface DCGANOptions {
   /** Channels of the first conv (the second has twice as many); 64 in the paper's spirit, 32 by default here. */
   width?: number;
   lr?: number;
+  /** The discriminator's Adam learning rate (default: lr; TTUR, Heusel et al. 2017, gives D a larger one). */
+  lrD?: number;
   betas?: [number, number];
   loss?: 'nonsaturating' | 'saturating';
   generator?: Generator;
@@ -67,7 +69,7 @@ export class DCGAN extends GAN {
     });
     const adam = { lr: o.lr ?? 2e-4, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
     this.optG = new Adam(this.G.parameters(), adam);
-    this.optD = new Adam(this.D.parameters(), adam);
+    this.optD = new Adam(this.D.parameters(), { ...adam, lr: o.lrD ?? adam.lr });
   }
 
   /** Images in [0, 1], [n, 1, 28, 28], from latent codes z [n, zDim]. */

@@ -22,6 +22,8 @@ export interface GanOptions {
   hidden?: number;
   dataDim?: number;
   lr?: number;
+  /** The discriminator's Adam learning rate (default: lr; TTUR, Heusel et al. 2017, gives D a larger one). */
+  lrD?: number;
   betas?: [number, number];
   /** 'nonsaturating' (default): G maximizes log D(G(z)); 'saturating': G minimizes log(1 - D(G(z))). */
   loss?: 'nonsaturating' | 'saturating';
@@ -135,7 +137,7 @@ export class MlpGAN extends GAN {
     this.D = this.module('D', new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo)));
     const adam = { lr: o.lr ?? 1e-3, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
     this.optG = new Adam(this.G.parameters(), adam);
-    this.optD = new Adam(this.D.parameters(), adam);
+    this.optD = new Adam(this.D.parameters(), { ...adam, lr: o.lrD ?? adam.lr });
   }
 
   /** The generator applied to latent codes z [n, zDim]. */
