@@ -19,6 +19,8 @@ import { MlpVAE } from '../src/models/vae.ts';
 import { MlpGAN } from '../src/models/gan.ts';
 import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
+import { loadMnist } from '../src/data/datasets.ts';
+import { dilate3x3 } from '../src/data/domains.ts';
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.ts';
 
 const ARTIFACTS = 'test-artifacts';
@@ -160,6 +162,15 @@ async function responsiveness(page: Page, ms: number, blockMs = 0): Promise<{ lo
     // The control: a task that holds the thread on purpose must show up as a long task.
     if (blockMs > 0) setTimeout(() => { const end = performance.now() + blockMs; while (performance.now() < end); }, 100);
   }), [ms, blockMs] as const);
+}
+
+/** The identity's error on the first 8 test digits, mean |x - dilate3x3(x)|: CycleGAN's baseline. */
+function identityError8(): number {
+  const x = loadMnist().test.images.subarray(0, 8 * 784);
+  const y = dilate3x3(x.slice(), 8);
+  let e = 0;
+  for (let i = 0; i < x.length; i++) e += Math.abs(x[i] - y[i]);
+  return e / x.length;
 }
 
 /** Picks a model in the menu and waits until it is built and drawn. */
@@ -671,6 +682,31 @@ describe('the training demo on WebGPU', () => {
     expect(s.lossNames).toEqual(['d', 'g']);
     let st = await canvasStats(page, 'dcgan-samples');
     expect(st.distinct, 'DCGAN samples are not blank').toBeGreaterThan(16);
+    // The classifier's judgement: the page trains its MLP judge once, then scores 1,000 samples against
+    // the test digits and the untrained G of the same seed (Frechet ratio), with the classes' shares.
+    const score = async (n: number) => {
+      await page.click('#dcgan-score');
+      await page.waitForFunction((n) => {
+        const c = document.getElementById('dcgan-score-result')!;
+        return c.dataset.scores === String(n) || /^failed/.test(c.textContent ?? '');
+      }, n, { timeout: 240_000 });
+      return page.evaluate(() => ({ text: document.getElementById('dcgan-score-result')!.textContent ?? '', ...document.getElementById('dcgan-score-result')!.dataset }) as Record<string, string>);
+    };
+    const sc = await score(1);
+    expect(sc.text).toMatch(/^Frechet distance of the judge's features/);
+    expect(Number(sc.judgeAccuracy), 'the judge classifies the test digits').toBeGreaterThan(0.85);
+    const classes = sc.classes!.split(',').map(Number);
+    expect(classes).toHaveLength(10);
+    expect(classes.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(Number(sc.minClass)).toBe(Math.min(...classes));
+    expect(Number(sc.fd)).toBeGreaterThan(0);
+    expect(Number(sc.fdUntrained)).toBeGreaterThan(0);
+    expect(Number(sc.fdRatio)).toBeCloseTo(Number(sc.fd) / Number(sc.fdUntrained), 9);
+    expect(Number(sc.topProb)).toBeGreaterThan(0.1);
+    // Scoring again without training gives the same numbers (fixed z, eval mode, the same judge).
+    const again = await score(2);
+    expect(again.fd).toBe(sc.fd);
+    expect(again.judgeAccuracy).toBe(sc.judgeAccuracy);
     await page.screenshot({ path: `${ARTIFACTS}/browser-dcgan.png`, fullPage: true });
 
     await pick(page, 'cyclegan', '1');
@@ -679,7 +715,11 @@ describe('the training demo on WebGPU', () => {
     expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
     st = await canvasStats(page, 'cyclegan-rows');
     expect(st.distinct, 'CycleGAN rows are not blank').toBeGreaterThan(16);
-    expect(await page.textContent('#cyclegan-rows + figcaption')).toMatch(/mean \|G\(x\) - dilate\(x\)\|/);
+    expect(await page.textContent('#cyclegan-rows + figcaption')).toMatch(/mean \|G\(x\) - dilate\(x\)\|.*the identity's, \|x - dilate\(x\)\|: 0\.\d{4}; ratio \d/);
+    // The baseline is the identity's error on the first 8 test digits, computed here from the same split.
+    const cap = await page.evaluate(() => ({ ...document.querySelector<HTMLElement>('#cyclegan-rows + figcaption')!.dataset }));
+    expect(Number(cap.identity)).toBeCloseTo(identityError8(), 6);
+    expect(Number(cap.error)).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/browser-cyclegan.png`, fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -7,6 +7,7 @@ import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { gaussianStats, frechetDistance, symmetricEigen } from '../src/models/frechet.ts';
+import { realStats, scoreGenerator } from '../src/models/score.ts';
 import type { Trainable } from '../src/models/model.ts';
 import { loadMnist, Batches } from '../src/data/index.ts';
 import { cpu, getGpu, rng, RUN_SEED } from './helpers.ts';
@@ -372,5 +373,49 @@ describe('Frechet distance', () => {
     expect(frechetDistance(rot(s1), rot(s2))).toBeCloseTo(fd, 8);
     // And it is symmetric.
     expect(frechetDistance(s2, s1)).toBeCloseTo(fd, 8);
+  });
+});
+
+describe('scoring generated digits (score.ts)', () => {
+  it('an MLP judge learns the digits; a "generator" that returns the test digits scores Frechet 0 and their classes', async () => {
+    await withBackend(cpu, async () => {
+      const split = loadMnist();
+      const clf = new Classifier({ arch: 'mlp', hidden: 32, lr: 3e-3, generator: new Generator(3) });
+      const b = new Batches(split.train, 100, 5);
+      const order = b.order(0);
+      const losses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const { images, labels } = b.load(0, i, order);
+        const out = clf.trainStep({ x: images, labels });
+        losses.push((await out.toArray())[0]);
+        out.dispose();
+      }
+      b.dispose();
+      expect(Math.abs(losses[0] - Math.log(10))).toBeLessThan(0.3);
+      expect(losses.slice(-5).reduce((a, v) => a + v, 0) / 5).toBeLessThan(0.5 * losses[0]);
+      clf.eval();
+      const n = 300;
+      const test = { images: split.test.images.subarray(0, n * 784), n };
+      const real = await realStats(clf, test, n);
+      // A stand-in for DCGAN whose samples are the same test digits, 100 at a time, as features() asks.
+      let at = 0, training = true;
+      const fake = {
+        get training() { return training; },
+        eval() { training = false; return this; },
+        train(on = true) { training = on; return this; },
+        sample(m: number) { const t = tensor(test.images.subarray(at * 784, (at + m) * 784), [m, 1, 28, 28]); at += m; return t; },
+      } as unknown as DCGAN;
+      const s = await scoreGenerator(fake, clf, real, n);
+      expect(training, 'scoring restores train mode').toBe(true);
+      expect(Math.abs(s.fd)).toBeLessThan(1e-6 * (1 + frechetDistance(real, { mean: new Float64Array(real.mean.length), cov: real.cov })));
+      // Class shares are the judge's argmax over the same digits, counted here directly.
+      const pred = await noGrad(() => tidy(() => clf.forward(tensor(test.images, [n, 784])).argmax(1))).toArray();
+      const want = new Array(10).fill(0);
+      for (const k of pred) want[k] += 1 / n;
+      s.class_fractions.forEach((f, k) => expect(f).toBeCloseTo(want[k], 9));
+      expect(s.min_class_fraction).toBe(Math.min(...s.class_fractions));
+      expect(s.mean_top_prob).toBeGreaterThan(0.1);
+      expect(s.mean_top_prob).toBeLessThanOrEqual(1);
+    });
   });
 });

@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
+import { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from '../models/score.ts';
 // The library through its public entry points, as a user's script would use it.
 import {
   MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, DCGAN, Classifier, CycleGAN, translationError,
-  gaussianStats, frechetDistance, RBM, bernoulli, type Trainable, type TrainBatch,
+  RBM, bernoulli, type Trainable, type TrainBatch,
 } from '../models/index.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, toyBatch, toyScore, describeToy, type ImageSet, type Split, type ToyDataset } from '../data/index.ts';
 import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
@@ -436,66 +437,10 @@ export async function loadClassifier(path: string): Promise<Classifier> {
   return clf.eval();
 }
 
-export interface GeneratorScores {
-  /** Frechet distance of classifier features: generated vs real test images. */
-  fd: number;
-  /** Fraction of generated samples the classifier puts in each class. */
-  class_fractions: number[];
-  min_class_fraction: number;
-  /** Mean over samples of the classifier's top-class probability. */
-  mean_top_prob: number;
-}
-
-/** Classifier features [n, d] of images produced chunk by chunk. */
-async function features(clf: Classifier, n: number, images: (start: number, m: number) => Tensor): Promise<{ feats: Float32Array; probs: Float32Array; d: number }> {
-  const parts: Float32Array[] = [], probs: Float32Array[] = [];
-  let d = 0;
-  for (let start = 0; start < n; start += 100) {
-    const m = Math.min(100, n - start);
-    await noGrad(async () => {
-      const f = tidy(() => clf.features(images(start, m)));
-      const p = tidy(() => clf.head.call(f).softmax(1));
-      d = f.shape[1];
-      parts.push(await f.toArray());
-      probs.push(await p.toArray());
-      f.dispose();
-      p.dispose();
-    });
-  }
-  const cat = (xs: Float32Array[]) => { const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0)); let at = 0; for (const x of xs) { o.set(x, at); at += x.length; } return o; };
-  return { feats: cat(parts), probs: cat(probs), d };
-}
-
-/** Real-data feature statistics of a test set (1,000 images), computed once per run. */
-export async function realStats(clf: Classifier, set: ImageSet, n = 1000) {
-  const m = Math.min(n, set.n);
-  const { feats, d } = await features(clf, m, (s, k) => tensor(set.images.subarray(s * 784, (s + k) * 784), [k, 1, 28, 28]));
-  return gaussianStats(feats, m, d);
-}
-
-/** Scores 1,000 samples of a DCGAN's generator (eval mode: batch norm on its running averages). */
-export async function scoreGenerator(g: DCGAN, clf: Classifier, real: ReturnType<typeof gaussianStats>, n = 1000, seed = 4242): Promise<GeneratorScores> {
-  const gen = new Generator(seed);
-  const wasTraining = g.training;
-  g.eval();
-  const { feats, probs, d } = await features(clf, n, (_, m) => g.sample(m, gen));
-  g.train(wasTraining);
-  const counts = new Array(10).fill(0);
-  let top = 0;
-  for (let i = 0; i < n; i++) {
-    let k = 0;
-    for (let c = 1; c < 10; c++) if (probs[i * 10 + c] > probs[i * 10 + k]) k = c;
-    counts[k]++;
-    top += probs[i * 10 + k];
-  }
-  const fractions = counts.map((c) => c / n);
-  return { fd: frechetDistance(gaussianStats(feats, n, d), real), class_fractions: fractions, min_class_fraction: Math.min(...fractions), mean_top_prob: top / n };
-}
-
 function dcganJob(o: JobOptions, g: DCGAN): Job {
   const data = loadImages(o.dataset, o.trainSize);
   const clfPath = o.classifier ?? `runs/classifier-${o.dataset}/checkpoint.safetensors`;
-  let scoring: Promise<{ clf: Classifier; real: ReturnType<typeof gaussianStats>; untrained: GeneratorScores }> | null = null;
+  let scoring: Promise<{ clf: Classifier; real: FeatureStats; untrained: GeneratorScores }> | null = null;
   return {
     model: g, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
     title: `DCGAN on ${o.dataset}: losses`,
