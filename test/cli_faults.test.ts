@@ -192,7 +192,7 @@ describe('the training CLI under faults', () => {
       [{ dataset: 'mnist' }, /metadata dataset must be a dataset of the gan \(ring, grid, moons, spiral\), got 'mnist'/],
       [{ config: '{bad' }, /metadata config is not JSON .*'\{bad'/],
       [{ config: '[1]' }, /metadata config must be a JSON object of the gan's options, got '\[1\]'/],
-      [{ config: '{"lr":0.001,"seed":0,"zDim":2}' }, /metadata config has 'zDim', which is not an option of the gan \(loss, dSteps, lr, seed\)/],
+      [{ config: '{"lr":0.001,"seed":0,"zDim":2}' }, /metadata config has 'zDim', which is not an option of the gan \(loss, dSteps, lr, lrD, seed\)/],
       [{ config: '{"lr":"fast","seed":0}' }, /metadata config.lr must be a positive number, got "fast"/],
       [{ config: '{"lr":0.001,"seed":0,"loss":"wasserstein"}' }, /metadata config.loss must be 'nonsaturating' or 'saturating', got "wasserstein"/],
       [{ config: '{"lr":0.001,"seed":0,"dSteps":0}' }, /metadata config.dSteps must be a positive integer, got 0/],

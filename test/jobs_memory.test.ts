@@ -16,6 +16,7 @@ const CASES: [ModelName, DatasetName, ModelConfig][] = [
   ['dcgan', 'mnist', { zDim: 4, width: 2, lr: 2e-4, seed: 0 }],
   ['cyclegan', 'dilated', { width: 2, resBlocks: 1, lambda: 10, identity: 0.1, lr: 5e-4, seed: 0 }],
   ['rbm', 'mnist', { width: 8, k: 1, chain: 'pcd', lr: 0.05, seed: 0 }],
+  ['dbn', 'mnist', { layers: [8, 6], k: 1, chain: 'cd', lr: 0.05, seed: 0 }],
 ];
 
 describe('the CLI jobs free what they evaluate and draw', () => {
@@ -27,8 +28,8 @@ describe('the CLI jobs free what they evaluate and draw', () => {
         const [tensors, bytes] = [liveTensorCount(), memoryStats(cpu).liveBytes];
         await job.evaluate();
         const files = await job.pictures(mkdtempSync(join(tmpdir(), 'jobs-')));
-        // samples, reconstructions, manifold (z = 2); the ring's PNG and SVG scatter; the RBM's filters and samples; one picture otherwise
-        const pictures: Record<ModelName, number> = { vae: 3, gan: 2, classifier: 0, dcgan: 1, cyclegan: 1, rbm: 2 };
+        // samples, reconstructions, manifold (z = 2); the ring's PNG and SVG scatter; the RBM's filters and samples; one picture otherwise (the DBN's samples)
+        const pictures: Record<ModelName, number> = { vae: 3, gan: 2, classifier: 0, dcgan: 1, cyclegan: 1, rbm: 2, dbn: 1 };
         expect(files.length, 'pictures').toBe(pictures[model]);
         expect(liveTensorCount() - tensors, 'live tensors').toBe(0);
         expect(memoryStats(cpu).liveBytes - bytes, 'live bytes').toBe(0);

@@ -9,12 +9,12 @@ import { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } fr
 // The library through its public entry points, as a user's script would use it.
 import {
   MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, DCGAN, Classifier, CycleGAN, translationError,
-  RBM, bernoulli, type Trainable, type TrainBatch,
+  RBM, DBN, bernoulli, type Trainable, type TrainBatch,
 } from '../models/index.ts';
 import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, toyBatch, toyScore, describeToy, type ImageSet, type Split, type ToyDataset } from '../data/index.ts';
 import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
 
-export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm'] as const;
+export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm', 'dbn'] as const;
 export type ModelName = (typeof MODELS)[number];
 /** 'dilated': CycleGAN's known-correspondence pair, MNIST digits <-> dilated digits (src/data/domains.ts). */
 export const DATASETS = ['mnist', 'fashion', 'ring', 'grid', 'moons', 'spiral', 'dilated'] as const;
@@ -32,6 +32,8 @@ export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs
   classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
   // Hinton's guide (section 4): mini-batches of 10-100, a weight learning rate near 0.1 (of the batch mean).
   rbm: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
+  // The top RBM of a greedy stack trains as an RBM does.
+  dbn: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
 };
 export { RING_STEPS };
 
@@ -70,13 +72,15 @@ export interface ModelConfig {
   resBlocks?: number;
   lambda?: number;
   identity?: number;
-  /** RBM: Gibbs steps of the negative phase, and CD or persistent CD (its hidden units are `width`). */
+  /** RBM and DBN (its top RBM): Gibbs steps of the negative phase, and CD or persistent CD (an RBM's hidden units are `width`). */
   k?: number;
   chain?: 'cd' | 'pcd';
   /** GAN: the generator's loss (the page offers both; the CLI trains the default non-saturating one). */
   loss?: 'nonsaturating' | 'saturating';
   /** GAN: discriminator steps per generator step. */
   dSteps?: number;
+  /** DBN: hidden units of each layer, bottom first (the last is the top RBM's, `--width`). */
+  layers?: number[];
 }
 
 export interface Job {
@@ -114,17 +118,20 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
       return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, identity: c.identity, lr: c.lr, lrD: c.lrD, generator });
     case 'rbm':
       return new RBM({ hidden: c.width, k: c.k, chain: c.chain, lr: c.lr, generator });
+    case 'dbn':
+      return new DBN({ layers: c.layers, k: c.k, chain: c.chain, lr: c.lr, generator });
   }
 }
 
 /** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; lrD?: number; seed: number }): ModelConfig {
+export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; lrD?: number; seed: number; lowerLayers?: number[] }): ModelConfig {
   const c: ModelConfig = { lr: o.lr, ...(o.lrD !== undefined ? { lrD: o.lrD } : {}), seed: o.seed };
   if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
   if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
   if (name === 'cyclegan') Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
   if (name === 'rbm') Object.assign(c, { width: o.width ?? 500, k: o.k ?? 1, chain: o.chain ?? 'cd' });
+  if (name === 'dbn') Object.assign(c, { layers: [...(o.lowerLayers ?? [500]), o.width ?? 500], k: o.k ?? 1, chain: o.chain ?? 'cd' });
   return c;
 }
 
@@ -136,6 +143,7 @@ const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
   classifier: ['width', 'lr', 'seed'],
   cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'lrD', 'seed'],
   rbm: ['width', 'k', 'chain', 'lr', 'seed'],
+  dbn: ['layers', 'k', 'chain', 'lr', 'seed'],
 };
 const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
 const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
@@ -153,6 +161,7 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
   loss: [(v) => v === 'nonsaturating' || v === 'saturating', "'nonsaturating' or 'saturating'"],
   dSteps: [positiveInt, 'a positive integer'],
+  layers: [(v) => Array.isArray(v) && v.length >= 2 && v.every(positiveInt), 'a JSON array of at least 2 positive integers'],
 };
 
 /**
@@ -229,6 +238,8 @@ export function createJob(o: JobOptions, model: Trainable): Job {
       return cycleganJob(o, model as CycleGAN);
     case 'rbm':
       return rbmJob(o, model as RBM);
+    case 'dbn':
+      return dbnJob(o, model as DBN);
   }
 }
 
@@ -417,6 +428,54 @@ function rbmJob(o: JobOptions, rbm: RBM): Job {
       writeImageGrid(join(out, 'filters.png'), await rbm.filters(count), count, 28, 28, 8);
       writeImageGrid(join(out, 'samples.png'), await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
       return ['filters.png', 'samples.png'];
+    },
+  };
+}
+
+/** Images per test chunk and recognition draws per image of the DBN's lower bound. */
+const DBN_BOUND = { chunk: 100, samples: 10 } as const;
+
+/**
+ * A DBN's variational lower bound on the test log-likelihood (DBN.lowerBound; Salakhutdinov & Murray
+ * 2008, section 4), the test images binarized by sampling (a fixed seed), with the top RBM's log Z by
+ * AIS from a base-rate model on the mean of the training images' recognition probabilities below the
+ * top (smoothed log-odds, as for the RBM).
+ */
+export async function dbnTestLowerBound(dbn: DBN, data: Split, ais: { betas: number; runs: number } = RBM_AIS): Promise<Record<string, number>> {
+  const top = dbn.top, V = top.visible, mean = new Float32Array(V);
+  await chunks(data.train, 500, async (x, _, m) => {
+    const q = await values(() => {
+      let h = x.reshape([m, 784]);
+      for (let l = 0; l < dbn.sizes.length - 1; l++) h = dbn.layer(l).hiddenProb(h);
+      return h.mean(0);
+    });
+    for (let i = 0; i < V; i++) mean[i] += (q[i] * m) / data.train.n;
+  });
+  const baseBias = tensor(mean.map((p) => Math.log((p + 0.05) / (1.05 - p))), [V]);
+  const z = await dbn.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
+  baseBias.dispose();
+  const binarize = new Generator(1234), draws = new Generator(5678);
+  let sum = 0;
+  await chunks(data.test, DBN_BOUND.chunk, async (x, _, m) => {
+    const b = await values(() => dbn.lowerBound(bernoulli(x.reshape([m, 784]), binarize), z.logZ, DBN_BOUND.samples, draws).sum());
+    sum += b[0];
+  });
+  return {
+    test_lower_bound: sum / data.test.n, log_z_top: z.logZ, ais_log_w_std: z.logWStd, ais_betas: z.betas, ais_runs: z.runs,
+    bound_samples: DBN_BOUND.samples, layers: dbn.sizes.length,
+  };
+}
+
+function dbnJob(o: JobOptions, dbn: DBN): Job {
+  const data = loadImages(o.dataset, o.trainSize);
+  return {
+    model: dbn, ...imageBatches(o, data), data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    title: `DBN (784-${dbn.sizes.join('-')}, top ${dbn.top.chain === 'pcd' ? 'PCD' : 'CD'}-${dbn.top.k}) on ${o.dataset}: the top RBM's reconstruction error`,
+    evaluate: () => dbnTestLowerBound(dbn, data, o.rbm ?? RBM_AIS),
+    pictures: async (out) => {
+      // Top-down samples: Gibbs chains in the top RBM from noise, then one pass down the directed layers.
+      writeImageGrid(join(out, 'samples.png'), await values(() => dbn.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
+      return ['samples.png'];
     },
   };
 }

@@ -1,6 +1,6 @@
 // The training CLI (the project's main job):
-//   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier|rbm> [--dataset D] [--epochs N] [--batch N]
-//        [--lr X] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
+//   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier|rbm|dbn> [--dataset D] [--epochs N] [--batch N]
+//        [--lr X] [--lr-d X] [--lower CKPT] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
 //        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
@@ -31,7 +31,7 @@ import {
   saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, fsErrorMessage, processAlive,
   removeOrphanTemps, exportModuleOnnx, type Series,
 } from '../io/node.ts';
-import type { TrainBatch, Trainable } from '../models/index.ts';
+import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
 import type { Module } from '../nn/module.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, IWAE_K, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
@@ -67,7 +67,7 @@ const OPTIONS = {
   dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-d': { type: 'string' },
   zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
   backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
-  classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' },
+  classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' }, lower: { type: 'string' },
   'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   format: { type: 'string' }, k: { type: 'string' }, chain: { type: 'string' }, 'ais-betas': { type: 'string' }, 'ais-runs': { type: 'string' },
   'iwae-k': { type: 'string' },
@@ -80,11 +80,12 @@ const OPTIONS = {
 const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for: string }> = {
   zdim: { to: (m) => m === 'vae' || m === 'dcgan', for: 'the latent size of vae and dcgan' },
   arch: { to: (m) => m === 'vae', for: 'the VAE architecture' },
-  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, and the RBM\'s hidden units' },
-  k: { to: (m) => m === 'rbm', for: 'the RBM\'s Gibbs steps per update (CD-k)' },
-  chain: { to: (m) => m === 'rbm', for: 'the RBM\'s negative phase (cd or pcd)' },
-  'ais-betas': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
-  'ais-runs': { to: (m) => m === 'rbm', for: 'the RBM evaluation\'s annealed importance sampling' },
+  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, the RBM\'s hidden units and the DBN top\'s' },
+  k: { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM\'s Gibbs steps per update (CD-k)' },
+  chain: { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM\'s negative phase (cd or pcd)' },
+  'ais-betas': { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM and DBN evaluations\' annealed importance sampling' },
+  'ais-runs': { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM and DBN evaluations\' annealed importance sampling' },
+  lower: { to: (m) => m === 'dbn', for: 'the trained RBM or DBN a DBN is stacked on' },
   'iwae-k': { to: (m) => m === 'vae', for: 'the importance samples per image of the VAE\'s log p(x) estimate' },
   lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
   'lr-d': { to: (m) => m === 'gan' || m === 'dcgan' || m === 'cyclegan', for: 'the discriminators\' learning rate of gan, dcgan and cyclegan' },
@@ -92,7 +93,7 @@ const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
 };
 /** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'lr-d', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager'];
+const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'lr-d', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager', 'lower'];
 
 function parse(argv: string[]) {
   // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
@@ -135,6 +136,10 @@ function parse(argv: string[]) {
   }
   if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
   if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
+  if (command === 'train' && model === 'dbn' && !v.lower && !v.resume) {
+    throw new UsageError('train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on (train the first layer with `train rbm`)');
+  }
+  if (v.lower && v.resume) throw new UsageError('--lower starts a DBN, --resume continues one: its checkpoint already holds the layers below');
   const opts = {
     command, model, dataset, arch,
     epochs: num('epochs', v.epochs, d.epochs, true),
@@ -156,6 +161,7 @@ function parse(argv: string[]) {
     allowMismatch: v['allow-mismatch'] ?? false,
     ckpt: v.ckpt,
     classifier: v.classifier,
+    lower: v.lower,
     trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
     maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
@@ -177,11 +183,12 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4);
                    the RBM's SGD rate (0.05, momentum 0.5)
   --lr-d X         gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)
+  --lower CKPT     dbn: the trained RBM (or DBN) checkpoint to stack a new top RBM of --width hidden units on
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
-  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8), RBM hidden units (500)
+  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8), RBM hidden units (500), the DBN top's (500)
   --lambda X       CycleGAN's cycle-consistency weight (10)
-  --k N            the RBM's Gibbs steps per update (1)   --chain cd|pcd   CD or persistent CD (cd)
-  --ais-betas N, --ais-runs N   the RBM evaluation's AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
+  --k N            the RBM's (and DBN top's) Gibbs steps per update (1)   --chain cd|pcd   CD or persistent CD (cd)
+  --ais-betas N, --ais-runs N   the RBM and DBN evaluations' AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
   --iwae-k N       importance samples per test image of the VAE's log p(x) (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
   --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
@@ -266,12 +273,14 @@ function readCheckpoint(path: string, model: ModelName) {
 }
 
 /** Config keys as the options that set them, for the resume check's message. */
-const FLAG: Record<string, string> = { lr: '--lr', lrD: '--lr-d', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
+const FLAG: Record<string, string> = { layers: '--lower and --width', lr: '--lr', lrD: '--lr-d', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
 
 /** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
 function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
-  return Object.keys(now).filter((k) => saved[k] !== undefined && saved[k] !== now[k])
-    .map((k) => `${FLAG[k] ?? `config ${k}`} ${saved[k]} in the checkpoint, ${now[k]} now`);
+  // By value: the DBN's layers are arrays.
+  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  return Object.keys(now).filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${FLAG[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
 }
 
 /** Locks the out directory for this process (run.lock holds its PID); returns the release function. */
@@ -385,9 +394,29 @@ async function train(o: Opts): Promise<void> {
   }
 }
 
+/**
+ * The trained stack a new DBN goes on (--lower): an RBM or a DBN checkpoint, read as eval reads one, on
+ * the run's dataset and the pixels' 784 units.
+ */
+async function readLower(o: Opts): Promise<{ model: RBM | DBN; layers: number[] }> {
+  const path = o.lower!;
+  const kind = loadSafetensors(path).metadata.model;
+  if (kind !== 'rbm' && kind !== 'dbn') throw new Error(`--lower ${path} holds a ${kind ?? 'model of unknown kind (no model metadata)'}: a DBN stacks on an rbm or a dbn checkpoint`);
+  const { ckpt, state } = readCheckpoint(path, kind);
+  if (state.dataset !== undefined && state.dataset !== o.dataset) {
+    throw new Error(`--lower ${path} was trained on ${state.dataset}, this run trains on ${o.dataset}: stack on a model of the same data (or pass --dataset ${state.dataset})`);
+  }
+  const model = buildModel(kind, state.config) as RBM | DBN;
+  await restoreCheckpoint(ckpt, model, [], path);
+  return { model, layers: model instanceof DBN ? [...model.sizes] : [model.hidden] };
+}
+
 async function trainLocked(o: Opts): Promise<void> {
-  const config = modelConfig(o.model, o);
+  const lower = o.lower ? await readLower(o) : undefined;
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
+  // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
+  const lowerLayers = lower?.layers ?? resume?.state.config.layers?.slice(0, -1);
+  const config = modelConfig(o.model, { ...o, lowerLayers });
   if (resume) {
     const s = resume.state;
     const diffs = differences({ ...s.config, batch: s.batch, dataset: s.dataset }, { ...config, batch: o.batch, dataset: o.dataset });
@@ -399,6 +428,11 @@ async function trainLocked(o: Opts): Promise<void> {
     if (s.epoch >= o.epochs) throw new Error(`${o.resume} has finished ${s.epoch} epochs, as many as --epochs ${o.epochs} asks: nothing to train (pass a larger --epochs)`);
   }
   const model = buildModel(o.model, config);
+  if (lower) {
+    await (model as DBN).stackOn(lower.model);
+    for (const [, p] of lower.model.namedParameters()) p.dispose();
+    console.log(`stacked a top RBM of ${(model as DBN).top.hidden} hidden units on ${o.lower} (784-${lower.layers.join('-')}): the DBN is 784-${(model as DBN).sizes.join('-')}, and only its top trains`);
+  }
   const job = createJob(jobOptions(o, config), model);
   if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
   const optimizers = model.optimizers();
@@ -586,6 +620,7 @@ function exportedPart(o: Opts, model: Trainable): { inputs: Tensor[]; fn: (...xs
     case 'cyclegan': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
     case 'classifier': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['logits'] };
     case 'rbm': return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['hidden'] };
+    case 'dbn': return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['top_hidden'] };
   }
 }
 

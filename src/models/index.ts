@@ -9,3 +9,4 @@ export { Classifier, accuracy, type ClassifierOptions, type ClassifierArch } fro
 export { gaussianStats, frechetDistance } from './frechet.ts';
 export { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from './score.ts';
 export { RBM, bernoulli, type RBMOptions, type AisOptions, type RbmChain } from './rbm.ts';
+export { DBN, type DBNOptions } from './dbn.ts';

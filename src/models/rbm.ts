@@ -127,8 +127,14 @@ export class RBM extends Module implements Trainable {
   /** k steps of block Gibbs sampling from visible states v: the last v and p(h | v) there. */
   gibbs(v: Tensor, k: number, generator?: Generator): { v: Tensor; ph: Tensor } {
     return noGrad(() => {
+      // Each step's temporaries are freed as it ends: a long chain (the CLI's 1,000-step samples) holds
+      // two states at a time, not all of them until the caller's scope closes.
       let x = v;
-      for (let s = 0; s < k; s++) x = bernoulli(this.visibleProb(bernoulli(this.hiddenProb(x), generator)), generator);
+      for (let s = 0; s < k; s++) {
+        const next = tidy(() => bernoulli(this.visibleProb(bernoulli(this.hiddenProb(x), generator)), generator));
+        if (x !== v) x.dispose();
+        x = next;
+      }
       return { v: x, ph: this.hiddenProb(x) };
     });
   }
@@ -212,23 +218,32 @@ export class RBM extends Module implements Trainable {
     const sA = noGrad(() => tidy(() => bA.softplus().sum()));
     const logZA = (await sA.item()) + this.hidden * Math.LN2;
     sA.dispose();
-    const logWt = noGrad(() => tidy(() => {
+    const logWt = noGrad(() => {
       // F_beta(v) of the annealed model.
       const fBeta = (v: Tensor, beta: number) => v.mul(bA).sum(1).mul(1 - beta).add(v.mul(this.vbias).sum(1).mul(beta))
         .add(v.matmul(this.W).add(this.hbias).mul(beta).softplus().sum(1)).neg();
-      let v = bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator);
+      let v = tidy(() => bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator));
       let lw = zeros([M], { backend });
       for (let k = 1; k <= K; k++) {
         const b0 = (k - 1) / K, b1 = k / K;
-        lw = lw.add(fBeta(v, b0).sub(fBeta(v, b1)));
-        // One Gibbs transition that leaves p_k invariant.
-        const h = bernoulli(v.matmul(this.W).add(this.hbias).mul(b1).sigmoid(), o.generator);
-        v = bernoulli(h.matmul(this.W.t()).add(this.vbias).mul(b1).add(bA.mul(1 - b1)).sigmoid(), o.generator);
+        // One scope per beta: only the chain's state and the running log-weights outlive it (a scope
+        // around the whole loop would hold every intermediate of thousands of betas at once).
+        const [lwNext, vNext] = tidy(() => {
+          const l = lw.add(fBeta(v, b0).sub(fBeta(v, b1)));
+          // One Gibbs transition that leaves p_k invariant.
+          const h = bernoulli(v.matmul(this.W).add(this.hbias).mul(b1).sigmoid(), o.generator);
+          return [l, bernoulli(h.matmul(this.W.t()).add(this.vbias).mul(b1).add(bA.mul(1 - b1)).sigmoid(), o.generator)];
+        });
+        lw.dispose();
+        v.dispose();
+        [lw, v] = [lwNext, vNext];
       }
+      v.dispose();
       return lw;
-    }));
+    });
     const logW = await logWt.toArray();
     logWt.dispose();
+    if (!o.baseBias) bA.dispose();
     const max = Math.max(...logW);
     const lme = max + Math.log(logW.reduce((s, w) => s + Math.exp(w - max), 0) / M);
     const mean = logW.reduce((s, w) => s + w, 0) / M;
