@@ -132,10 +132,9 @@ async function train(page: Page, n: number, from?: number, timeout = 120_000): P
 
 /**
  * The page's responsiveness over `ms`: the main thread's long tasks (PerformanceObserver 'longtask',
- * every task over 50 ms: a step or a redraw on the page's thread would be one), and for the record the
- * longest gap between animation frames and between 10 ms timers. Frame gaps are not asserted: on
- * SwiftShader the compositor shares the CPU with the worker's kernels, so they measure the machine's
- * load as much as the page.
+ * every task over 50 ms: a step or a redraw on the page's thread would be one), the longest gap between
+ * animation frames and between 10 ms timers. On SwiftShader the compositor shares the 2 cores with the
+ * worker's kernels, so a frame gap also measures the machine's load (expectResponsive allows for it).
  */
 async function responsiveness(page: Page, ms: number, blockMs = 0): Promise<{ longTasks: number[]; worstFrame: number; worstTimer: number; frames: number }> {
   return page.evaluate(([ms, blockMs]) => new Promise((resolve) => {
@@ -162,6 +161,21 @@ async function responsiveness(page: Page, ms: number, blockMs = 0): Promise<{ lo
     // The control: a task that holds the thread on purpose must show up as a long task.
     if (blockMs > 0) setTimeout(() => { const end = performance.now() + blockMs; while (performance.now() < end); }, 100);
   }), [ms, blockMs] as const);
+}
+
+/**
+ * Asserts the page stays responsive while it trains: three 1 s windows, no long task on the page's
+ * thread in any, and in at least one no gap between animation frames of 50 ms or more (one of three, so
+ * that a one-off stall of the machine, another process on its 2 cores, does not fail it; a page that
+ * blocks at each step or redraw fails all three). Logs each window's numbers.
+ */
+async function expectResponsive(page: Page, what: string): Promise<void> {
+  const windows = [];
+  for (let w = 0; w < 3; w++) windows.push(await responsiveness(page, 1000));
+  console.log(`[browser] while training ${what}: ` + windows.map((g) => `${g.frames} frames, longest frame gap ${g.worstFrame.toFixed(1)} ms, timer gap ${g.worstTimer.toFixed(1)} ms`).join('; '));
+  expect(windows.flatMap((g) => g.longTasks), `tasks of over 50 ms on the page's thread while training ${what} (ms)`).toEqual([]);
+  expect(Math.min(...windows.map((g) => g.worstFrame)), `the shortest of three 1 s windows' longest frame gap while training ${what} (ms)`).toBeLessThan(50);
+  expect(windows.reduce((a, g) => a + g.frames, 0), 'animation frames in 3 s of training').toBeGreaterThan(60);
 }
 
 /** The identity's error on the first 8 test digits, mean |x - dilate3x3(x)|: CycleGAN's baseline. */
@@ -258,13 +272,11 @@ describe('the training demo on WebGPU', () => {
     await page.click('#start');
     // While it trains (in the worker), the page's thread holds no task for over 50 ms (a step or a
     // redraw run on it would), and it keeps drawing frames.
-    const gaps = await responsiveness(page, 3000);
+    await expectResponsive(page, 'the VAE on WebGPU');
     const control = await responsiveness(page, 500, 120);
-    const s = await train(page, 40, 0);
-    console.log(`[browser] while training the VAE on WebGPU: ${gaps.frames} frames in 3 s, longest frame gap ${gaps.worstFrame.toFixed(1)} ms, timer gap ${gaps.worstTimer.toFixed(1)} ms`);
     expect(control.longTasks.some((d) => d >= 100), `the long-task observer sees a 120 ms task held on purpose (${control.longTasks})`).toBe(true);
-    expect(gaps.longTasks, 'tasks of over 50 ms on the page\'s thread while training on WebGPU (ms)').toEqual([]);
-    expect(gaps.frames, 'animation frames while training').toBeGreaterThan(60);
+    expect(control.worstFrame, 'and the frame gap it makes').toBeGreaterThanOrEqual(100);
+    const s = await train(page, 40, 0);
     expect(s.lossNames).toEqual(['loss', 'rec', 'kl']);
     const losses = s.history!.values.map((v) => v[0]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -780,11 +792,8 @@ describe('the training demo without WebGPU', () => {
     await page.selectOption('#batch', '8');
     await page.click('#start');
     // Steps and redraws on the CPU backend are plain JavaScript, in the worker: the page's frames go on.
-    const gaps = await responsiveness(page, 3000);
+    await expectResponsive(page, 'the VAE on the CPU backend');
     const s = await train(page, 3);
-    console.log(`[browser] while training the VAE on the CPU backend: ${gaps.frames} frames in 3 s, longest frame gap ${gaps.worstFrame.toFixed(1)} ms, timer gap ${gaps.worstTimer.toFixed(1)} ms`);
-    expect(gaps.longTasks, 'tasks of over 50 ms on the page\'s thread while training on the CPU backend (ms)').toEqual([]);
-    expect(gaps.frames, 'animation frames while training').toBeGreaterThan(60);
     expect(s.backend).toBe('cpu');
     expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
     expect((await canvasStats(page, 'vae-samples')).distinct).toBeGreaterThan(16);
