@@ -636,6 +636,15 @@ let judge: Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> | 
 
 async function trainJudge(split: Split, progress: (msg: string) => void): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
   const clf = new Classifier({ arch: 'mlp', hidden: JUDGE.hidden, lr: JUDGE.lr, generator: new Generator(JUDGE.seed) });
+  try {
+    return await fitJudge(clf, split, progress);
+  } catch (e) {
+    disposeModel(clf);
+    throw e;
+  }
+}
+
+async function fitJudge(clf: Classifier, split: Split, progress: (msg: string) => void): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
   const b = new Batches(split.train, JUDGE.batch, JUDGE.seed);
   try {
     for (let e = 0; e < JUDGE.epochs; e++) {

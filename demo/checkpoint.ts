@@ -42,7 +42,7 @@ export function historyMetadata(names: readonly string[], h: LossHistory): strin
 }
 
 /** Reads `loss_history` back, checking its shape (its names are checked against the model built: checkHistory). */
-function parseHistory(text: string, fileName: string): LossHistory & { names: string[] } {
+function parseHistory(text: string, fileName: string, step: number | undefined): LossHistory & { names: string[] } {
   const bad = (why: string) => new Error(`${fileName}: its 'loss_history' metadata ${why}`);
   let h: { names?: unknown; steps?: unknown; values?: unknown };
   try {
@@ -54,9 +54,12 @@ function parseHistory(text: string, fileName: string): LossHistory & { names: st
   const names = h.names as string[];
   const { steps, values } = h;
   if (!Array.isArray(steps) || !Array.isArray(values) || steps.length !== values.length) throw bad('needs steps and values of one length');
+  if (steps.length > HISTORY_POINTS + 1) throw bad(`holds ${steps.length} points, more than the ${HISTORY_POINTS + 1} this page writes`);
   steps.forEach((s, i) => {
     if (!Number.isInteger(s) || (i > 0 && (s as number) <= (steps[i - 1] as number))) throw bad(`has step ${JSON.stringify(s)} at index ${i}, not an increasing integer`);
   });
+  const last = steps.length ? (steps[steps.length - 1] as number) : 0;
+  if (last > (step ?? 0)) throw bad(`runs to step ${last}, past the checkpoint's ${step ?? 0} optimizer steps`);
   values.forEach((v, i) => {
     if (!Array.isArray(v) || v.length !== names.length || !v.every((x) => x === null || typeof x === 'number')) throw bad(`has ${JSON.stringify(v)} at index ${i}, not ${names.length} numbers`);
   });
@@ -117,7 +120,7 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   }
   const e = Number(ckpt.metadata.epoch);
   const epoch = Number.isInteger(e) && e >= 0 ? e : undefined;
-  const history = ckpt.metadata.loss_history === undefined ? undefined : parseHistory(ckpt.metadata.loss_history, fileName);
+  const history = ckpt.metadata.loss_history === undefined ? undefined : parseHistory(ckpt.metadata.loss_history, fileName, steps);
   return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, lrD: typeof lrD === 'number' ? lrD : undefined, steps, noise, epoch, history };
 }
 

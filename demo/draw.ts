@@ -105,6 +105,36 @@ function downsample(h: LossHistory, term: number, max: number): [number, number]
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 
+/** Points a live loss history holds at most (twice what a checkpoint keeps, checkpoint.ts HISTORY_POINTS). */
+export const LIVE_HISTORY_POINTS = 40_000;
+
+/**
+ * Appends points to a live history, thinning it when it reaches LIVE_HISTORY_POINTS (every other point
+ * kept, the last always), so a long run's curve stays bounded in memory and in drawing time. The
+ * worker (the checkpoint's history) and the page (the chart) both thin this way; the page may miss the
+ * points a thinning dropped before it was sent them, which only a chart of 40,000 points could show.
+ */
+export function appendHistory(h: LossHistory, steps: readonly number[], values: readonly number[][]): void {
+  for (let i = 0; i < steps.length; i++) {
+    h.steps.push(steps[i]);
+    h.values.push(values[i]);
+    if (h.steps.length >= LIVE_HISTORY_POINTS) {
+      const n = h.steps.length;
+      const keep = (_: unknown, j: number) => j % 2 === 0 || j === n - 1;
+      const [st, va] = [h.steps.filter(keep), h.values.filter(keep)];
+      h.steps.length = h.values.length = 0;
+      for (let j = 0; j < st.length; j++) (h.steps.push(st[j]), h.values.push(va[j]));
+    }
+  }
+}
+
+/** Replaces a history's points by another's (arrays of any length: no argument spreading). */
+export function replaceHistory(h: LossHistory, from: LossHistory): void {
+  if (from === h) return;
+  h.steps.length = h.values.length = 0;
+  appendHistory(h, from.steps, from.values);
+}
+
 /**
  * An exponential moving average with TensorBoard's debiasing: s_t = a s_(t-1) + (1 - a) v_t from s_0 = 0,
  * divided by 1 - a^t, so the first values are not pulled towards 0 (a constant series stays constant).

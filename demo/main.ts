@@ -13,7 +13,7 @@
 
 import type { KernelStats } from '../src/index.ts';
 import { ADAPTERS, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
-import { drawLossCharts, type LossHistory } from './draw.ts';
+import { appendHistory, drawLossCharts, replaceHistory, type LossHistory } from './draw.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { downloadBytes } from '../src/io/index.ts';
 import { RemotePanel } from './remote.ts';
@@ -81,8 +81,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       views.apply(m.patches);
       break;
     case 'progress':
-      history.steps.push(...m.steps);
-      history.values.push(...m.values);
+      appendHistory(history, m.steps, m.values);
       if (m.steps.length) step = m.steps[m.steps.length - 1];
       throughput = m.throughput;
       showProgress();
@@ -132,7 +131,7 @@ function showProgress(force = false): void {
 
 /**
  * The controls for the current state. While a model build or a profile is under way everything that
- * would start, stop or replace training (or change its batch or learning rate) is off: a build
+ * would start, stop or replace training (or change its batch, learning rates, speed or compilation) is off: a build
  * pauses the loop itself, and a Start during a profile would put training steps among the profiled ones.
  */
 function updateControls(): void {
@@ -140,7 +139,7 @@ function updateControls(): void {
   ui.start.disabled = locked || running || stepping;
   ui.pause.disabled = locked || !running;
   ui.stepOnce.disabled = locked || running || stepping;
-  for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.profile, ui.lr, ui.lrD, ui.batch, ...Array.from(ui.options.querySelectorAll('select'))]) {
+  for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.profile, ui.lr, ui.lrD, ui.batch, ui.speed, ui.compiled, ...Array.from(ui.options.querySelectorAll('select'))]) {
     (c as HTMLButtonElement).disabled = locked;
   }
   ui.runState.textContent = profiling ? 'profiling…' : running ? 'training…' : 'paused';
@@ -182,11 +181,12 @@ function buildOptions(): void {
   }));
 }
 
-function settings(): TrainSettings {
+/** The training settings in the menus, for model `a` (the one being built, during a switch). */
+function settings(a: ModelAdapter = adapter): TrainSettings {
   return {
     batch: Number(ui.batch.value),
     lr: Number(ui.lr.value),
-    lrD: adapter.hasDiscriminators && ui.lrD.value !== 'same' ? Number(ui.lrD.value) : null,
+    lrD: a.hasDiscriminators && ui.lrD.value !== 'same' ? Number(ui.lrD.value) : null,
     compiled: ui.compiled.checked,
     speed: (ui.speed.value === 'full' ? 'full' : Number(ui.speed.value)) as Speed,
   };
@@ -229,12 +229,12 @@ function fillTraining(a: ModelAdapter, o: { lr?: number; lrD?: number | null; ba
  * checkpoint. The worker builds and loads the new model before it frees the old one, so a file that
  * does not fit (or data that fails to load) leaves the current model, its weights and its views as they were.
  */
-async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { bytes: Uint8Array; fileName: string }): Promise<boolean> {
+async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { bytes: Uint8Array; fileName: string }, menus?: TrainSettings): Promise<boolean> {
   setBusy(true);
   try {
     say(`Loading ${a.title}…`);
     const copy = ckpt ? { bytes: ckpt.bytes.slice(), fileName: ckpt.fileName } : undefined;
-    const r: BuildResult = await request('build', { model: a.id, config: cfg, ...settings(), ...(copy ? { ckpt: copy } : {}) }, copy ? [copy.bytes.buffer] : []);
+    const r: BuildResult = await request('build', { model: a.id, config: cfg, ...settings(a), ...(copy ? { ckpt: copy } : {}) }, copy ? [copy.bytes.buffer] : []);
     const old = ui.views.firstElementChild as HTMLElement | null;
     if (old) views.release(old);
     ui.views.replaceChildren(views.element(r.panel));
@@ -244,8 +244,7 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { by
     live = true;
     step = savedStep = viewsStep = r.step;
     ui.viewsStep.textContent = String(viewsStep);
-    history.steps.splice(0, Infinity, ...r.history.steps);
-    history.values.splice(0, Infinity, ...r.history.values);
+    replaceHistory(history, r.history);
     throughput = { stepsPerSec: 0, itemsPerSec: 0 };
     ui.profileTable.replaceChildren();
     ui.profileNote.textContent = ui.profileTotal.textContent = '';
@@ -263,9 +262,12 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { by
     } else {
       say(note);
     }
+    if (r.warning) say(r.warning, 'error');
     return true;
   } catch (e) {
     say((e as Error).message, 'error');
+    // The training menus go back to what the live model trains with (a switch or a load set them for the new one).
+    if (menus) fillTraining(adapter, menus);
     return false;
   } finally {
     // The menus show the model that is live, also after a failed switch.
@@ -278,8 +280,9 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { by
 
 async function selectModel(id: ModelId, o: { config?: ModelConfig; lr?: number; lrD?: number | null; batch?: number } = {}): Promise<void> {
   const a = ADAPTERS[id];
+  const before = live ? settings() : undefined;
   fillTraining(a, o);
-  await rebuild(a, { ...a.defaults.config, ...o.config });
+  await rebuild(a, { ...a.defaults.config, ...o.config }, '', undefined, before);
 }
 
 async function loadCheckpointFile(file: File): Promise<void> {
@@ -292,8 +295,9 @@ async function loadCheckpointFile(file: File): Promise<void> {
     return;
   }
   if (!mayDiscard(`Loading ${file.name}`)) return;
+  const before = settings();
   fillTraining(adapter, { lr: parsed.lr ?? Number(ui.lr.value), lrD: parsed.lrD ?? null, batch: Number(ui.batch.value) });
-  await rebuild(adapter, { ...adapter.defaults.config, ...parsed.config }, '', { bytes, fileName: file.name });
+  await rebuild(adapter, { ...adapter.defaults.config, ...parsed.config }, '', { bytes, fileName: file.name }, before);
 }
 
 async function downloadCheckpoint(): Promise<void> {

@@ -40,6 +40,8 @@ export interface BuildResult {
   history: LossHistory;
   /** Whether the checkpoint's optimizer state was restored (false: weights only, or no checkpoint). */
   restored: boolean;
+  /** Set when the model was built but its first drawing failed (it is live and trains). */
+  warning?: string;
 }
 
 export interface Requests {

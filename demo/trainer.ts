@@ -16,7 +16,7 @@
 import { Generator, backendInfo, compile, kernelChoices, nn, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/index.ts';
 import type { LiveModel } from './adapters.ts';
-import type { LossHistory } from './draw.ts';
+import { appendHistory, replaceHistory, type LossHistory } from './draw.ts';
 import type { Speed } from './protocol.ts';
 
 /** Runs async jobs one after another, in the order they were asked for. */
@@ -125,8 +125,7 @@ export class Trainer {
 
   /** The loss history of a run this one continues (a checkpoint's), before its first step. */
   restoreHistory(h: LossHistory): void {
-    this.history.steps.splice(0, Infinity, ...h.steps);
-    this.history.values.splice(0, Infinity, ...h.values);
+    replaceHistory(this.history, h);
   }
 
   private compileStep(): Compiled<[TrainBatch, Generator], Tensor> {
@@ -175,8 +174,7 @@ export class Trainer {
       t.dispose();
     }
     this.step++;
-    this.history.steps.push(this.step);
-    this.history.values.push(v);
+    appendHistory(this.history, [this.step], [v]);
     const now = performance.now();
     this.recent.push({ t: now, items: this.live.itemsPerStep(size) });
     while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();

@@ -60,28 +60,41 @@ async function build(req: BuildRequest): Promise<BuildResult> {
   const a = ADAPTERS[req.model];
   await trainer?.pause();
   await a.load((text) => post({ kind: 'say', text }));
+  // The file is read and checked before anything is built: a bad one costs nothing.
+  const parsed = req.ckpt ? parseCheckpoint(req.ckpt.bytes, req.ckpt.fileName, a.id) : null;
   const firstRid = remoteMark(); // every element of the new panel comes after it
+  // A failed build leaves the live model as it was: the new model is freed and its views forgotten.
+  const abandon = async (next: LiveModel | null, e: unknown): Promise<never> => {
+    if (next) await serial.run(async () => next.dispose());
+    forgetRemote(remoteSince(firstRid));
+    throw e;
+  };
   const panel: RemoteElement = createElement('div', { className: 'views' });
   // The CLI's seeds: weights from config.seed, data order from it, step noise from it + 1 (so Reset
   // gives the same start, and the first steps are the CLI's first steps for the same options).
   const seed = Number(req.config.seed ?? 0);
-  const next = a.create(req.config, { panel, seed, run: (job) => serial.run(job) });
-  const parsed = req.ckpt ? parseCheckpoint(req.ckpt.bytes, req.ckpt.fileName, a.id) : null;
+  let next: LiveModel;
+  try {
+    next = a.create(req.config, { panel, seed, run: (job) => serial.run(job) });
+  } catch (e) {
+    return abandon(null, e);
+  }
   let restored = false;
   if (parsed) {
     try {
       if (parsed.history) checkHistory(parsed.history, next.model.lossNames, req.ckpt!.fileName);
       restored = await serial.run(() => restoreInto(next, parsed, req.ckpt!.fileName));
     } catch (e) {
-      await serial.run(async () => next.dispose());
-      throw e;
+      return abandon(next, e);
     }
   }
+  // The old views stop taking events before their model is freed: a job one of them queued after the
+  // dispose would run on freed tensors.
+  forgetRemote(panelRids);
   await serial.run(async () => {
     trainer?.dispose();
     live?.dispose();
   });
-  forgetRemote(panelRids);
   panelRids = remoteSince(firstRid);
   adapter = a;
   live = next;
@@ -89,9 +102,15 @@ async function build(req: BuildRequest): Promise<BuildResult> {
   if (parsed?.noise) trainer.noiseState = parsed.noise;
   if (parsed?.history) trainer.restoreHistory(parsed.history);
   sentSteps = trainer.step;
-  await trainer.renderWarm();
+  let warning: string | undefined;
+  try {
+    await trainer.renderWarm();
+  } catch (e) {
+    // The model is live and trains; only its first drawing failed: say so, keep the build.
+    warning = `The ${a.title} is built, but drawing its views failed: ${(e as Error).message}`;
+  }
   flush();
-  return { panel: panel.rid, config: next.config, lossNames: [...next.model.lossNames], step: trainer.step, history: trainer.history, restored };
+  return { panel: panel.rid, config: next.config, lossNames: [...next.model.lossNames], step: trainer.step, history: trainer.history, restored, warning };
 }
 
 function need(): Trainer {

@@ -275,7 +275,7 @@ describe('the training demo on WebGPU', () => {
     await expectResponsive(page, 'the VAE on WebGPU');
     const control = await responsiveness(page, 500, 120);
     expect(control.longTasks.some((d) => d >= 100), `the long-task observer sees a 120 ms task held on purpose (${control.longTasks})`).toBe(true);
-    expect(control.worstFrame, 'and the frame gap it makes').toBeGreaterThanOrEqual(100);
+    expect(control.worstFrame, 'and the frame gap it makes').toBeGreaterThanOrEqual(80);
     const s = await train(page, 40, 0);
     expect(s.lossNames).toEqual(['loss', 'rec', 'kl']);
     const losses = s.history!.values.map((v) => v[0]);

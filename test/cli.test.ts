@@ -129,6 +129,10 @@ describe('the training CLI', () => {
         const row = JSON.parse(readFileSync(join(out, 'steps.jsonl'), 'utf8').split('\n')[0]);
         expect([row.lr_0, row.lr_1], 'G\'s and D\'s learning rates (steps.jsonl)').toEqual([1e-3, 0.004]);
         expect(JSON.parse(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.config)).toMatchObject({ lr: 1e-3, lrD: 0.004 });
+        // Resuming without --lr-d would put D back on --lr: refused, naming the option.
+        const res = run('gan', '--dataset', data, '--epochs', '2', '--steps', '5', '--out', out, '--resume', join(out, 'checkpoint.safetensors'));
+        expect(res.status).toBe(1);
+        expect(res.stderr).toContain('--lr-d 0.004 in the checkpoint, none (D at --lr) now');
       }
       expect(r.stdout).toMatch(data === 'grid' ? /5 x 5 grid of Gaussians/ : /two moons/);
       const [m] = metrics(out);

@@ -176,12 +176,12 @@ function parse(argv: string[]) {
 type Opts = ReturnType<typeof parse>;
 
 const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
-  --dataset D      vae, dcgan, classifier, rbm: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring);
+  --dataset D      vae, dcgan, classifier, rbm, dbn: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring);
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
-  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1, rbm 5)
-  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100)
+  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1, rbm 5, dbn 5)
+  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100, dbn 100)
   --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4);
-                   the RBM's SGD rate (0.05, momentum 0.5)
+                   the RBM's (and DBN top's) SGD rate (0.05, momentum 0.5)
   --lr-d X         gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)
   --lower CKPT     dbn: the trained RBM (or DBN) checkpoint to stack a new top RBM of --width hidden units on
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
@@ -191,13 +191,13 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --ais-betas N, --ais-runs N   the RBM and DBN evaluations' AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
   --iwae-k N       importance samples per test image of the VAE's log p(x) (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)
   --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
-  --resume CKPT    continue a run from its checkpoint (refused when --lr, --batch, --seed, --dataset or
+  --resume CKPT    continue a run from its checkpoint (refused when --lr, --lr-d, --batch, --seed, --dataset or
                    the model options differ from the checkpoint's, unless --allow-mismatch is given)
   --ckpt CKPT      the checkpoint of eval, sample and export (they take its model and settings)
   export           writes the model's forward as ONNX (--format onnx, the default; --out FILE, default
                    the checkpoint's path with .onnx; --batch N, the graph's batch size, default 1):
                    vae its decoder (z -> images), gan and dcgan the generator (z -> points, images),
-                   cyclegan G (x -> G(x)), classifier the logits (images -> logits), rbm p(h | v)
+                   cyclegan G (x -> G(x)), classifier the logits (images -> logits), rbm p(h | v), dbn the top layer's p(h | v)
   --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
   --train-size N   train on the first N training images only (quick runs and tests)
   --steps N        at most N steps per epoch (quick runs and tests)
@@ -277,9 +277,11 @@ const FLAG: Record<string, string> = { layers: '--lower and --width', lr: '--lr'
 
 /** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
 function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
-  // By value: the DBN's layers are arrays.
-  const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
-  return Object.keys(now).filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
+  // By value: the DBN's layers are arrays. A saved D rate with none given now is a difference too: D
+  // would train at --lr.
+  const show = (v: unknown) => (v === undefined ? 'none (D at --lr)' : Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  const keys = [...Object.keys(now), ...(saved.lrD !== undefined && now.lrD === undefined ? ['lrD'] : [])];
+  return keys.filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
     .map((k) => `${FLAG[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
 }
 
