@@ -652,6 +652,11 @@ describe('the training demo on WebGPU', () => {
       await other.goto(page.url());
       await other.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 120_000 });
       expect(await other.evaluate(() => window.wgpuDemo.state())).toMatchObject({ model: 'gan', config: { data: 'ring', loss: 'nonsaturating', dSteps: 1 }, lr: 1e-3, lrD: 0.002, speed: 2, batch: 64, step: 0 });
+      // Not only the menus: the worker trains D at the address's rate (its checkpoint says what it uses).
+      const [dl] = await Promise.all([other.waitForEvent('download'), other.click('#download')]);
+      const f = join(dir, `reloaded-${dl.suggestedFilename()}`);
+      await dl.saveAs(f);
+      expect(JSON.parse(decodeSafetensors(readFileSync(f), f).metadata.config)).toMatchObject({ lr: 1e-3, lrD: 0.002 });
     } finally {
       await other.close();
     }
