@@ -1,0 +1,129 @@
+// Checks the README's quality table against the runs that `npm run quality` leaves under runs/: for
+// each row, the run's metrics.jsonl (its last epoch, or every epoch where the row lists them) formatted
+// as the table prints it must stand in the row's result cell, and the settings the row names (epochs,
+// widths, z, steps) must be those of the package.json script that made the run. A run that is not there
+// is reported as missing (an error with --strict, as after a full `npm run quality`).
+//   npx tsx scripts/quality_check.ts [--strict]
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RING_STEPS } from '../src/models/gan.ts';
+
+type Metrics = Record<string, number>;
+
+interface QualityRow {
+  /** The package.json script that makes the run. */
+  script: string;
+  /** The run's out directory (the script's --out). */
+  out: string;
+  /** The README row is the one whose first cell starts with this. */
+  cell: string;
+  /** The phrases the row's first cell must hold, from the script's flags. */
+  settings(flags: Map<string, string>): string[];
+  /** The figures the result cell must hold, from the run's metrics rows (one per epoch). */
+  figures(rows: Metrics[]): string[];
+}
+
+const fixed = (d: number) => (v: number) => v.toFixed(d);
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const thousands = (v: number, d: number) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const last = (rows: Metrics[]) => rows[rows.length - 1];
+const epochs = (f: Map<string, string>) => [`${f.get('epochs')} epochs`];
+
+export const QUALITY_ROWS: QualityRow[] = [
+  {
+    script: 'quality:vae', out: 'runs/quality-vae-z20', cell: 'MLP VAE',
+    settings: (f) => [`z = ${f.get('zdim')}`, ...epochs(f)],
+    figures: (r) => [`test -ELBO ${fixed(2)(last(r).test_neg_elbo)} nats`, `rec ${fixed(2)(last(r).test_rec)}`, `KL ${fixed(2)(last(r).test_kl)}`],
+  },
+  {
+    script: 'quality:gan', out: 'runs/quality-gan-ring', cell: 'ring GAN',
+    settings: (f) => [`${thousands(Number(f.get('epochs')) * RING_STEPS, 0)} steps`],
+    figures: (r) => [`${last(r).modes_covered} of 8 modes`, `${pct(last(r).high_quality)} of samples`],
+  },
+  {
+    script: 'quality:classifier', out: 'runs/classifier-mnist', cell: 'classifier',
+    settings: epochs,
+    figures: (r) => [`${pct(last(r).test_accuracy)} test accuracy`],
+  },
+  {
+    script: 'quality:dcgan', out: 'runs/quality-dcgan', cell: 'DCGAN',
+    settings: (f) => [`width ${f.get('width')}`, ...epochs(f)],
+    figures: (r) => {
+      const m = last(r);
+      return [`Frechet distance ${fixed(1)(m.fd)} vs ${thousands(m.fd_untrained, 1)} untrained`, `ratio ${fixed(3)(m.fd_ratio)}`,
+        `every class >= ${pct(m.min_class_fraction)}`, `mean top-class probability ${fixed(3)(m.mean_top_prob)}`];
+    },
+  },
+  {
+    script: 'quality:cyclegan', out: 'runs/quality-cyclegan', cell: 'CycleGAN',
+    settings: (f) => [`--max-seconds ${f.get('max-seconds')}`],
+    figures: (r) => {
+      const m = last(r);
+      return [`${thousands(m.step, 0)} steps`, `L1(G(x), dilate(x)) ${fixed(4)(m.l1)} vs ${fixed(3)(m.baseline_l1)} for x`, `ratio ${fixed(3)(m.l1_ratio)}`, `cycle L1 ${fixed(4)(m.cycle_l1)}`];
+    },
+  },
+  {
+    script: 'quality:rbm', out: 'runs/quality-rbm-cd1', cell: 'RBM',
+    settings: (f) => [`${f.get('width')} hidden`, `CD-${f.get('k')}`, ...epochs(f)],
+    figures: (r) => [`${r.map((m) => fixed(1)(m.test_log_likelihood)).join(', ')} nats after epochs 1-${r.length}`],
+  },
+];
+
+/** The `--name value` flags of a package.json script's command line. */
+export function scriptFlags(command: string): Map<string, string> {
+  const flags = new Map<string, string>();
+  const words = command.split(/\s+/);
+  for (let i = 0; i < words.length; i++) if (words[i].startsWith('--') && i + 1 < words.length) flags.set(words[i].slice(2), words[i + 1]);
+  return flags;
+}
+
+/** The README quality table's rows: first cell -> result cell. */
+export function qualityTable(readme: string): Map<string, string> {
+  const start = readme.indexOf('| model | result | target |');
+  if (start < 0) throw new Error('README: no quality table (a "| model | result | target |" header)');
+  const rows = new Map<string, string>();
+  for (const line of readme.slice(start).split('\n').slice(2)) {
+    if (!line.startsWith('|')) break;
+    const cells = line.split(' | ').map((c) => c.replace(/^\| ?| ?\|$/g, ''));
+    rows.set(cells[0], cells[1] ?? '');
+  }
+  return rows;
+}
+
+export interface Finding {
+  script: string;
+  status: 'ok' | 'missing' | 'mismatch';
+  detail: string;
+}
+
+/** Checks every quality row: the README's cells against the runs under `root` and the package's scripts. */
+export function checkQuality(readme: string, scripts: Record<string, string>, root: string): Finding[] {
+  const table = qualityTable(readme);
+  return QUALITY_ROWS.map((q): Finding => {
+    const found = [...table.entries()].find(([first]) => first.startsWith(q.cell));
+    if (!found) return { script: q.script, status: 'mismatch', detail: `the README's quality table has no row starting '${q.cell}'` };
+    const [first, result] = found;
+    const command = scripts[q.script];
+    if (!command) return { script: q.script, status: 'mismatch', detail: `package.json has no script ${q.script}` };
+    const flags = scriptFlags(command);
+    if (flags.get('out') !== q.out) return { script: q.script, status: 'mismatch', detail: `${q.script} writes to ${flags.get('out')}, the check reads ${q.out}` };
+    const wrong = q.settings(flags).filter((p) => !first.includes(p));
+    if (wrong.length) return { script: q.script, status: 'mismatch', detail: `the row '${first}' does not say ${wrong.map((p) => `'${p}'`).join(', ')}, which ${q.script} runs` };
+    const path = join(root, q.out, 'metrics.jsonl');
+    if (!existsSync(path)) return { script: q.script, status: 'missing', detail: `${path} is missing: run npm run ${q.script}` };
+    const rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Metrics);
+    if (!rows.length) return { script: q.script, status: 'missing', detail: `${path} has no epochs` };
+    const absent = q.figures(rows).filter((f) => !result.includes(f));
+    if (absent.length) return { script: q.script, status: 'mismatch', detail: `the row '${first}' lacks ${absent.map((f) => `'${f}'`).join(', ')} (from ${path})` };
+    return { script: q.script, status: 'ok', detail: `${first}: matches ${path}` };
+  });
+}
+
+if (process.argv[1]?.endsWith('quality_check.ts')) {
+  const strict = process.argv.includes('--strict');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+  const findings = checkQuality(readFileSync('README.md', 'utf8'), pkg.scripts, '.');
+  for (const f of findings) console.log(`${f.status.padEnd(8)} ${f.script}: ${f.detail}`);
+  const failed = findings.filter((f) => f.status === 'mismatch' || (strict && f.status === 'missing'));
+  if (failed.length) process.exit(1);
+}
