@@ -198,6 +198,11 @@ describe('DBN', () => {
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(d1, 'eval.json'), 'utf8'));
     expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(Math.max(0.1, 3 * last.ais_log_w_std / Math.sqrt(10)));
+    // export: the recognition pass (the top layer's p(h | v)) as ONNX.
+    const x = run('export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx'));
+    expect(x.status, x.stderr).toBe(0);
+    expect(x.stdout).toMatch(/images \[1x784\] -> top_hidden/);
+    expect(readFileSync(join(d1, 'dbn.onnx')).length).toBeGreaterThan(4 * 784 * 24);
     // Resume continues the same DBN (its checkpoint holds the layer below); a different top width is refused.
     const rs = run('train', 'dbn', '--resume', join(d1, 'checkpoint.safetensors'), '--width', '12', '--epochs', '2', '--steps', '2', '--train-size', '400', ...ais, '--out', d1);
     expect(rs.status, rs.stderr).toBe(0);
