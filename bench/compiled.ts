@@ -1,6 +1,7 @@
 // Compiled against eager training steps (src/graph/compile.ts), each model at its CLI defaults, in the
 // same process on the same adapter: per step the dispatches (from the profiler), the JS time to issue
-// the step (until its work is submitted; the GPU awaited between steps, outside the timed region, and an
+// the step (until its work is submitted, and apart from it the time inside queue.submit, which is the
+// driver's: Dawn translates the step's commands to Vulkan there, per dispatch; the GPU awaited between steps, outside the timed region, and an
 // empty compute pass submitted before each timed step: on SwiftShader the first pass after the queue
 // drains costs 4-12 ms, the same for both modes, which would otherwise be counted as the step's), images
 // per second in a CLI-like loop (every step's losses read back), and the peak bytes the step allocates
@@ -21,6 +22,8 @@ export interface CompiledRow {
   batch: number;
   dispatches: [number, number];
   issueMs: [number, number];
+  /** Time inside queue.submit calls during the timed step (Dawn's command translation, the driver's). */
+  submitMs: [number, number];
   imagesPerS: [number, number];
   peakBytes: [number, number];
 }
@@ -58,7 +61,7 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     for (let i = 0; i < 3; i++) compiled(batch, noise).dispose();
     await gpu.sync();
     if (compiled.stats.rerecords) console.log(`  (${name}: re-recorded ${compiled.stats.rerecords}x after kernel measurements)`);
-    const row: CompiledRow = { model: name, batch: n, dispatches: [0, 0], issueMs: [0, 0], imagesPerS: [0, 0], peakBytes: [0, 0] };
+    const row: CompiledRow = { model: name, batch: n, dispatches: [0, 0], issueMs: [0, 0], submitMs: [0, 0], imagesPerS: [0, 0], peakBytes: [0, 0] };
     for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
       const step = steps[which];
       const { kernels } = await profile(() => step(batch, noise).dispose(), gpu);
@@ -73,24 +76,37 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     }
     // Issue time and images per second, the two modes alternating by round (a drifting machine slows both).
     const rounds = opts.quick ? 2 : 4, per = opts.quick ? 3 : 6;
-    const issue: [number[], number[]] = [[], []], ips: [number[], number[]] = [[], []];
+    const issue: [number[], number[]] = [[], []], submit: [number[], number[]] = [[], []], ips: [number[], number[]] = [[], []];
+    // The time inside queue.submit, counted apart (the idle pass's submit is outside the timed region).
+    const queue = gpu.ctx.device.queue;
+    const submitFn = queue.submit.bind(queue);
+    let inSubmit = 0;
+    queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+      const t0 = performance.now();
+      submitFn(buffers);
+      inSubmit += performance.now() - t0;
+    };
     for (let r = 0; r < rounds; r++) {
       for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
         const step = steps[which];
-        let t = 0;
+        let t = 0, ts = 0;
         for (let i = 0; i < per; i++) {
           await sync(gpu);
           const enc = gpu.ctx.device.createCommandEncoder({ label: 'bench idle pass' });
           enc.beginComputePass().end();
           gpu.ctx.device.queue.submit([enc.finish()]);
+          inSubmit = 0;
           const s0 = performance.now();
           const l = step(batch, noise);
           gpu.ctx.flush();
-          t += performance.now() - s0;
+          const all = performance.now() - s0;
+          t += all - inSubmit;
+          ts += inSubmit;
           await l.toArray();
           l.dispose();
         }
         issue[k].push(t / per);
+        submit[k].push(ts / per);
         // images/s over a CLI-like loop: step, read the losses, next step (no extra syncs)
         const t1 = performance.now();
         for (let i = 0; i < per; i++) {
@@ -101,14 +117,17 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
         ips[k].push((per * n) / ((performance.now() - t1) / 1e3));
       }
     }
+    queue.submit = submitFn;
     row.issueMs = [median(issue[0]), median(issue[1])];
+    row.submitMs = [median(submit[0]), median(submit[1])];
     row.imagesPerS = [median(ips[0]), median(ips[1])];
     if (process.env.BENCH_DEBUG) console.log(compiled.stats);
     compiled.dispose();
     rows.push(row);
     const f = (v: number, d = 1) => v.toFixed(d);
     console.log(`${name.padEnd(28)} dispatches ${row.dispatches[0]} -> ${row.dispatches[1]} (${f(row.dispatches[1] / row.dispatches[0], 2)}x); ` +
-      `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%); ` +
+      `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%), ` +
+      `and in queue.submit ${f(row.submitMs[0], 2)} -> ${f(row.submitMs[1], 2)} ms; ` +
       `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x); ` +
       `peak MiB ${f(row.peakBytes[0] / 2 ** 20, 2)} -> ${f(row.peakBytes[1] / 2 ** 20, 2)}`);
   }

@@ -211,6 +211,7 @@ if (!only || 'compiled'.includes(only)) {
     const ratio = (c: number, e: number) => c / e;
     results.push({ case: `compiled/eager dispatches per step: ${r.model}`, ours: r.dispatches[1], peer: r.dispatches[0], unit: 'dispatches', ratio: ratio(r.dispatches[1], r.dispatches[0]), oursMs: 0, peerMs: null });
     results.push({ case: `compiled/eager JS issue time per step: ${r.model}`, ours: r.issueMs[1], peer: r.issueMs[0], unit: 'ms', ratio: ratio(r.issueMs[1], r.issueMs[0]), oursMs: r.issueMs[1], peerMs: r.issueMs[0] });
+    results.push({ case: `compiled/eager time in queue.submit per step: ${r.model}`, ours: r.submitMs[1], peer: r.submitMs[0], unit: 'ms', ratio: ratio(r.submitMs[1], r.submitMs[0]), oursMs: r.submitMs[1], peerMs: r.submitMs[0] });
     results.push({ case: `compiled/eager images per second: ${r.model}`, ours: r.imagesPerS[1], peer: r.imagesPerS[0], unit: 'images/s', ratio: ratio(r.imagesPerS[1], r.imagesPerS[0]), oursMs: 0, peerMs: null });
     results.push({ case: `compiled/eager peak bytes per step: ${r.model}`, ours: r.peakBytes[1], peer: r.peakBytes[0], unit: 'bytes', ratio: ratio(r.peakBytes[1], r.peakBytes[0]), oursMs: 0, peerMs: null });
   }
