@@ -15,7 +15,7 @@ import { PAD_MODES, type PadMode, type UnaryOp, type BinaryOp, type TernaryOp, t
 import { backward as runBackward, noGrad } from './autograd/engine.ts';
 import { Dispatcher } from './graph/apply.ts';
 import { Scoped, track, untrack } from './graph/scope.ts';
-import { isSymbolic, type Tracer } from './graph/trace.ts';
+import { TraceError, isSymbolic, stateOwners, type Tracer } from './graph/trace.ts';
 import { INT32_EXACT, type DType, type GradNode, type GraphTensor, type StorageHold } from './graph/types.ts';
 import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts';
 
@@ -47,7 +47,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   readonly dtype: DType;
   private ref: StorageRef | null;
   private gradFlag = false;
-  grad: Tensor | null = null;
+  private gradValue: Tensor | null = null;
   /** The op that made this tensor, while its graph is alive. */
   gradFn: GradNode<Tensor> | null = null;
   /** Set when backward() freed this op result's gradFn: it is not a leaf, so a later backward must fail. */
@@ -74,6 +74,17 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
 
   /** Whether gradients are accumulated into .grad by backward() (float32 tensors only, as in torch). */
+  /** The gradient backward() accumulated here (a leaf's), or null. */
+  get grad(): Tensor | null {
+    return this.gradValue;
+  }
+  set grad(g: Tensor | null) {
+    // While compile() traces: which gradients the function itself set (zeroGrad, backward), and what
+    // they were before (restored if the trace fails).
+    const tr = dispatcher.tracer;
+    if (tr && !tr.gradWritten.has(this)) tr.gradWritten.set(this, this.gradValue);
+    this.gradValue = g;
+  }
   get requiresGrad(): boolean {
     return this.gradFlag;
   }
@@ -145,7 +156,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   private checkReadable(op: string): void {
     if (dispatcher.tracer || (this.ref && isSymbolic(this.ref.storage))) {
-      throw new Error(`${op} of a ${fmtShape(this.shape)} tensor inside a compiled function: values are not computed while ` +
+      throw new TraceError(`${op} of a ${fmtShape(this.shape)} tensor inside a compiled function: values are not computed while ` +
         'compile() traces it (a compiled step cannot read back or branch on data); return the tensor from the function and read it after the call');
     }
   }
@@ -556,6 +567,21 @@ export function setTracer(t: Tracer<Tensor> | null): void {
   dispatcher.tracer = t;
 }
 export const isTracing = (): boolean => dispatcher.tracer !== null;
+/**
+ * While compile() traces: the trace assumes holds() (e.g. a module's training flag as it is now), and a
+ * replay checks it first; a call where it fails is traced again. No effect outside a trace.
+ */
+export function guardState(owner: object, field: string, holds: () => boolean, what: () => string): void {
+  dispatcher.tracer?.guard(owner, field, holds, what);
+}
+/** While compile() traces: how to undo host state the trace advanced, if the trace fails. */
+export function onTraceAbort(undo: () => void): void {
+  dispatcher.tracer?.undo.push(undo);
+}
+/** Marks `t` as state of `owner` (a Module's parameter or buffer): compile() guards on its identity. */
+export function setStateOwner(t: Tensor, owner: object): void {
+  stateOwners.set(t, owner);
+}
 /** Dispatch counters, for tests. */
 export const dispatchStats = (): { calls: number; recorded: number; depth: number } =>
   ({ calls: dispatcher.calls, recorded: dispatcher.recorded, depth: dispatcher.depth });

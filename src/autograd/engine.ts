@@ -13,6 +13,17 @@ export type { GradNode } from '../graph/types.ts';
 
 let gradEnabled = true;
 
+/**
+ * Set by compile() while it traces: given a leaf and its .grad as backward() is about to accumulate into
+ * it, returns what to accumulate into (a gradient from before the call becomes an input of the traced
+ * step, read anew on every call) or null for none.
+ */
+type LeafGradHook = (leaf: unknown, grad: unknown) => unknown;
+let leafGradHook: LeafGradHook | null = null;
+export function setLeafGradHook(h: LeafGradHook | null): void {
+  leafGradHook = h;
+}
+
 export const isGradEnabled = () => gradEnabled;
 
 /** Runs fn without recording any graph (like torch.no_grad()). */
@@ -95,9 +106,12 @@ export function backward<T extends GraphTensor<T>>(root: T, grad?: T, opts: { re
         const node = t.gradFn;
         if (!node) {
           // A leaf: accumulate into .grad, which outlives this scope.
-          if (t.grad) {
-            const sum = t.grad.add(g);
-            t.grad.dispose();
+          // While compile() traces, the hook says what a gradient from before the call is read as.
+          const into = leafGradHook ? (leafGradHook(t, t.grad) as T | null) : t.grad;
+          if (into) {
+            const sum = into.add(g);
+            // (A gradient from before a traced call is disposed only once the trace succeeds.)
+            if (into === t.grad) into.dispose();
             t.grad = keep(sum);
           } else {
             t.grad = keep(g === grad ? g.mul(1) : g);

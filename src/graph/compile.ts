@@ -20,18 +20,36 @@
 // is synchronous), or return anything but tensors (in arrays or plain objects). Its non-tensor results
 // would be trace-time constants.
 //
-// What a replay checks: that the state it updates is still the tensors' (a loadState() that replaced
-// optimizer moments, a disposed parameter: then the signature starts again from an eager call), and
-// that the kernel variants it recorded are still the tuner's (a measurement that finished after the
-// recording picked another: the graph is recorded again, without a retrace).
+// What a replay checks (guards, as torch.compile's; a call where one fails is traced again, as another
+// variant of its signature, so a step used in train and in eval mode keeps one recording per mode):
+//   - every module's `training` flag the trace read (train()/eval() switch Dropout and BatchNorm);
+//   - every tensor from before the call that the trace read is still alive (a disposed parameter: the
+//     call runs eagerly, and throws as eager mode does), and a module's parameter or buffer is still
+//     what its attribute holds (`lin.weight = other` is read as eager mode reads it);
+//   - each gradient backward() adds to: present (accumulation without zeroGrad; the gradient from
+//     before the call is then an input of the step, read anew each call) or absent, as at the trace;
+//   - that the state it updates is still the tensors' (a loadState() that replaced optimizer moments:
+//     then the signature starts again from an eager call), and that the kernel variants it recorded
+//     are still the tuner's (a measurement that finished after the recording picked another: the graph
+//     is recorded again, without a retrace).
+// What is baked in at the trace, unchecked (jax.jit's rule): JavaScript values the function closes over
+// (a number, a flag of one's own object), the JavaScript control flow they steer, and the result's
+// structure. Pass such a value as an argument instead: numbers and strings are part of the signature.
+//
+// A trace that throws: what a traced function may not do (above) is reported as it is. Any other error
+// (the function's own) rolls the trace back (generator counters, optimizer step counts, gradients) and
+// runs the call eagerly, so the call throws, and leaves the state, as an eager call does; the
+// function's JavaScript has then run twice for that call.
 //
 // Gradients: after a call, each tensor's .grad is what the eager step leaves there (the last gradient
 // the step computed for it). On WebGPU these are tensors over the recording's own buffers, which the next
 // call overwrites in place (disposing one frees nothing); on the CPU, each call's new storages.
 
-import { Tensor, borrowedTensor, isTracing, setTracer } from '../tensor.ts';
+import { Tensor, borrowedTensor, isTracing, keep, setTracer } from '../tensor.ts';
+import { setLeafGradHook } from '../autograd/engine.ts';
+import { sameShape } from '../shape.ts';
 import { Program, type Graph } from './program.ts';
-import { Tracer, isSymbolic, type SymbolicStorage } from './trace.ts';
+import { TraceError, Tracer, isSymbolic, stateOwners, type Guard, type SymbolicStorage } from './trace.ts';
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { DType, StorageHold } from './types.ts';
 
@@ -46,6 +64,8 @@ export interface CompileStats {
   replays: number;
   /** Recordings made again because the tuner changed a kernel choice. */
   rerecords: number;
+  /** Calls whose signature had a compiled variant but none whose guards held (then traced again). */
+  guardMisses: number;
   /** Kernel dispatches per call of the most recently built signature (ops per call on the CPU). */
   dispatches: number;
   /** Bytes the most recently built signature owns between calls (its buffers). */
@@ -66,12 +86,19 @@ interface Entry {
   program?: Program;
   backend?: Backend;
   holds?: StorageHold[];
+  /** What the trace assumed of the state outside its graph; a replay needs every one to hold. */
+  guards?: Guard[];
   /** The result's structure with output k at each tensor leaf, and output k's shape. */
   result?: unknown;
   shapes?: number[][];
   dtypes?: DType[];
   /** The gradients the step leaves on tensors: which tensor, of what shape (graph.pinned in order). */
   grads?: { tensor: Tensor; shape: number[] }[];
+  /**
+   * Leaves whose gradient from before the call the step adds to (gradient accumulation, no zeroGrad):
+   * their .grad storages are inputs after the arguments', and the sums are outputs after the result's.
+   */
+  accumulated?: { tensor: Tensor; shape: number[] }[];
 }
 
 const OUT = Symbol('output');
@@ -80,11 +107,14 @@ interface OutLeaf { [OUT]: number }
 let nextObjectId = 0;
 const objectIds = new WeakMap<object, number>();
 
+const debug = () => typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1';
+
 export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
   const maxSignatures = opts.maxSignatures ?? 8;
   if (!Number.isInteger(maxSignatures) || maxSignatures < 1) throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);
-  const cache = new Map<string, Entry>();
-  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, dispatches: 0, bytes: 0, signatures: 0 };
+  /** Per argument signature, its variants: one per set of guards (a module in train and in eval mode). */
+  const cache = new Map<string, Entry[]>();
+  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, guardMisses: 0, dispatches: 0, bytes: 0, signatures: 0 };
 
   /** A program's borrowed gradients go with it (their buffers return to the pool). */
   const dropGrads = (e: Entry) => {
@@ -101,7 +131,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     e.program?.dispose();
     for (const h of e.holds ?? []) h.release();
     e.state = 'new';
-    e.graph = e.program = e.backend = e.holds = e.result = e.shapes = e.dtypes = e.grads = undefined;
+    e.graph = e.program = e.backend = e.holds = e.guards = e.result = e.shapes = e.dtypes = e.grads = e.accumulated = undefined;
+  };
+  const count = () => {
+    let n = 0;
+    for (const list of cache.values()) n += list.length;
+    return n;
   };
   /** Gradient tensors over a recording's buffers (the next call overwrites them). */
   const borrowed = new WeakSet<Tensor>();
@@ -111,25 +146,33 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     // One gradient may be left on two tensors (the engine gives both leaves of a + b the same one).
     const made = new Map<Storage, Tensor>();
     e.grads!.forEach(({ tensor, shape }, k) => {
-      if (recorded && tensor.grad && borrowed.has(tensor.grad) && tensor.grad.storage === pinned[k]) return;
+      if (recorded && tensor.grad && borrowed.has(tensor.grad) && !tensor.grad.isDisposed && tensor.grad.storage === pinned[k]) return;
       tensor.grad?.dispose();
       const same = made.get(pinned[k]);
-      if (same) tensor.grad = same.viewAs(shape);
-      else if (recorded) tensor.grad = borrowedTensor(e.backend!, pinned[k], shape);
-      else tensor.grad = new Tensor(e.backend!, pinned[k], shape);
+      // Kept out of any tidy() the call is made in (as eager backward() keeps them).
+      if (same) tensor.grad = keep(same.viewAs(shape));
+      else if (recorded) tensor.grad = keep(borrowedTensor(e.backend!, pinned[k], shape));
+      else tensor.grad = keep(new Tensor(e.backend!, pinned[k], shape));
       if (recorded) borrowed.add(tensor.grad);
       made.set(pinned[k], tensor.grad);
     });
   };
-  const finish = (e: Entry, traced: boolean, inputs: Tensor[]): R => {
-    const { outputs, pinned } = e.program!.run(uniqueStorages(inputs), traced);
+  /** Runs the program; `grads`: the accumulated gradients' storages (each leaf's .grad, but at the trace). */
+  const finish = (e: Entry, traced: boolean, inputs: Tensor[], grads?: Storage[]): R => {
+    const acc = e.accumulated!;
+    const { outputs, pinned } = e.program!.run([...uniqueStorages(inputs), ...(grads ?? acc.map(({ tensor }) => tensor.grad!.storage))], traced);
     setGrads(e, pinned);
+    const n = e.shapes!.length;
+    acc.forEach(({ tensor, shape }, k) => {
+      tensor.grad?.dispose();
+      tensor.grad = keep(new Tensor(e.backend!, outputs[n + k], shape));
+    });
     return results(e, outputs);
   };
 
-  const build = (g: Graph, backend: Backend, inputs: Tensor[]): Program => {
-    const p = new Program(g, backend, uniqueStorages(inputs));
-    if (typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1') {
+  const build = (g: Graph, backend: Backend, inputs: Storage[]): Program => {
+    const p = new Program(g, backend, inputs);
+    if (debug()) {
       console.error(`[wgpu-gen] compiled ${fn.name || 'a function'}: ${p.dispatches} dispatches per call\n${p.describe().join('\n')}`);
     }
     stats.dispatches = p.dispatches;
@@ -142,21 +185,41 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     if (isTracing()) return fn(...args);
     const tensors: Tensor[] = [];
     const key = signature(args, tensors);
-    let entry = cache.get(key);
-    if (entry) {
-      cache.delete(key);
-      cache.set(key, entry);
-    } else {
-      cache.set(key, (entry = { state: 'new' }));
-      while (cache.size > maxSignatures) {
-        const [k, old] = cache.entries().next().value as [string, Entry];
-        drop(old);
-        cache.delete(k);
+    let list = cache.get(key);
+    if (list) cache.delete(key);
+    cache.set(key, (list ??= []));
+    // State replaced since the trace (its tensors all disposed): that variant starts again.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i];
+      if (e.state === 'compiled' && e.holds!.some((h) => h.orphaned)) {
+        drop(e);
+        list.splice(i, 1);
       }
     }
-    stats.signatures = cache.size;
-    // State replaced since the trace (its tensors all disposed): start again.
-    if (entry.state === 'compiled' && entry.holds!.some((h) => h.orphaned)) drop(entry);
+    let entry = list.find((e) => e.state === 'compiled' && e.guards!.every((g) => g.holds()));
+    if (!entry) {
+      const compiled = list.filter((e) => e.state === 'compiled');
+      if (compiled.length) {
+        stats.guardMisses++;
+        if (debug()) {
+          const failed = compiled.map((e) => e.guards!.find((g) => !g.holds())!.what);
+          console.error(`[wgpu-gen] ${fn.name || 'a compiled function'}: traced again, its trace assumed ${failed.join('; or ')}`);
+        }
+      }
+      entry = list.find((e) => e.state !== 'compiled');
+      if (!entry) list.push((entry = { state: 'new' }));
+      // At most maxSignatures variants in all, the least recently used signature's out first.
+      for (const [k, old] of cache) {
+        if (count() <= maxSignatures) break;
+        for (let i = 0; i < old.length && count() > maxSignatures; i++) {
+          if (old[i] === entry) continue;
+          drop(old[i]);
+          old.splice(i--, 1);
+        }
+        if (!old.length) cache.delete(k);
+      }
+    }
+    stats.signatures = count();
     if (entry.state === 'new') {
       stats.eagerCalls++;
       const r = fn(...args);
@@ -167,7 +230,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     if (entry.program!.stale()) {
       dropGrads(entry);
       entry.program!.dispose();
-      entry.program = build(entry.graph!, entry.backend!, tensors);
+      entry.program = build(entry.graph!, entry.backend!, [...uniqueStorages(tensors), ...entry.accumulated!.map(({ tensor }) => tensor.grad!.storage)]);
       stats.rerecords++;
     }
     stats.replays++;
@@ -179,9 +242,30 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     const placeholders = tensors.map((t) => t);
     const outputs: Tensor[] = [];
     const grads: { tensor: Tensor; shape: number[]; value: Storage }[] = [];
+    // Gradients from before the call that backward() adds to: read anew each call, through placeholders.
+    const gradInputs = new Map<Tensor, { old: Tensor; placeholder: Tensor }>();
     let structure: unknown;
     let graph: Graph;
+    setLeafGradHook((leafU, gradU) => {
+      const leaf = leafU as Tensor, grad = gradU as Tensor | null;
+      // A gradient the function set itself (zeroGrad, an earlier backward in the call) is the trace's own.
+      if (tracer.gradWritten.has(leaf)) return grad;
+      const what = leaf.name ?? `tensor #${leaf.id} of shape [${leaf.shape.join(', ')}]`;
+      if (!grad) {
+        tracer.guard(leaf, 'grad', () => leaf.grad === null, () => `${what} has no gradient`);
+        return null;
+      }
+      const shape = [...grad.shape];
+      tracer.guard(leaf, 'grad', () => {
+        const g = leaf.grad;
+        return g !== null && !g.isDisposed && sameShape(g.shape, shape) && g.backend === grad.backend;
+      }, () => `${what} has a gradient to add to`);
+      const placeholder = new Tensor(grad.backend, tracer.value(grad.size), shape, grad.dtype);
+      gradInputs.set(leaf, { old: grad, placeholder });
+      return placeholder;
+    });
     setTracer(tracer);
+    let failed = true;
     try {
       const map = new Map<Tensor, Tensor>();
       // Arguments that share a storage (a tensor and its view) get placeholders that share one too.
@@ -197,55 +281,106 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       const result = fn(...(substitute(args, map) as A));
       if (result instanceof Promise) {
         result.catch(() => {});
-        throw new Error('compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)');
+        throw new TraceError('compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)');
       }
       structure = collectOutputs(result, outputs);
-      for (const t of tracer.seen) if (t.grad && isSymbolic(t.grad.storage)) grads.push({ tensor: t, shape: [...t.grad.shape], value: t.grad.storage });
+      const accumulated: Tensor[] = [];
+      for (const t of tracer.seen) {
+        if (!t.grad || !isSymbolic(t.grad.storage)) continue;
+        if (gradInputs.has(t)) accumulated.push(t);
+        else grads.push({ tensor: t, shape: [...t.grad.shape], value: t.grad.storage });
+      }
       for (const t of tensors) {
         if (tracer.externals.has(t.storage)) {
-          throw new Error(`compile: an argument tensor of shape [${t.shape.join(', ')}] is also used directly by the function (as state it closes over); pass it one way only`);
+          throw new TraceError(`compile: an argument tensor of shape [${t.shape.join(', ')}] is also used directly by the function (as state it closes over); pass it one way only`);
         }
       }
+      guardState(tracer);
       graph = {
-        ops: tracer.ops, inputs: uniqueStorages(placeholders) as SymbolicStorage[], outputs: outputs.map((t) => t.storage),
+        ops: tracer.ops,
+        inputs: [...uniqueStorages(placeholders), ...[...gradInputs.values()].map((g) => g.placeholder.storage)] as SymbolicStorage[],
+        outputs: [...outputs.map((t) => t.storage), ...accumulated.map((t) => t.grad!.storage)],
         pinned: grads.map((g) => g.value),
       };
+      entry.accumulated = accumulated.map((t) => ({ tensor: t, shape: [...t.grad!.shape] }));
+      failed = false;
     } catch (e) {
       tracer.release();
-      throw e;
+      if (!failed) throw e;
+      setTracer(null);
+      setLeafGradHook(null);
+      rollBack(tracer);
+      for (const t of tracer.created) t.dispose();
+      // What a traced function may not do is reported as it is. Any other error (the function's own):
+      // the call runs eagerly, so it throws, or not, and leaves the state, exactly as an eager call would.
+      if (e instanceof TraceError) throw e;
+      stats.eagerCalls++;
+      return fn(...args);
     } finally {
       setTracer(null);
-      // What the trace made goes: gradients it left on state, and every traced tensor (the returned ones
-      // too: the caller gets new tensors over the program's outputs).
-      for (const t of tracer.seen) if (t.grad && isSymbolic(t.grad.storage)) t.grad = null;
-      for (const t of tracer.created) t.dispose();
+      setLeafGradHook(null);
     }
+    // What the trace made goes: gradients it left on state, and every traced tensor (the returned ones
+    // too: the caller gets new tensors over the program's outputs).
+    for (const t of tracer.seen) if (t.grad && isSymbolic(t.grad.storage)) t.grad = null;
+    for (const t of tracer.created) t.dispose();
     const holds = [...tracer.externals.values()];
     const backend = tensors[0]?.backend ?? [...tracer.seen][0]?.backend ?? sourceBackend(graph);
+    const gradStorages = [...gradInputs.values()].map((g) => g.old.storage);
     let program: Program;
     try {
       if (!backend) throw new Error('compile: the function uses no tensor');
-      program = build(graph, backend, tensors);
+      program = build(graph, backend, [...uniqueStorages(tensors), ...gradStorages]);
     } catch (e) {
       for (const h of holds) h.release();
+      rollBack(tracer);
+      entry.accumulated = undefined;
       throw e;
     }
     Object.assign(entry, {
-      state: 'compiled', graph, program, backend, holds, result: structure, shapes: outputs.map((t) => [...t.shape]), dtypes: outputs.map((t) => t.dtype),
-      grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
+      state: 'compiled', graph, program, backend, holds, guards: tracer.guards, result: structure, shapes: outputs.map((t) => [...t.shape]),
+      dtypes: outputs.map((t) => t.dtype), grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
     });
     stats.traces++;
-    return finish(entry, true, tensors);
+    const r = finish(entry, true, tensors, gradStorages);
+    // The gradients added to are replaced, as eager backward() replaces them.
+    for (const { old } of gradInputs.values()) old.dispose();
+    return r;
   };
 
   const compiled = call as Compiled<A, R>;
   Object.defineProperty(compiled, 'stats', { get: () => ({ ...stats }) });
   compiled.dispose = () => {
-    for (const e of cache.values()) drop(e);
+    for (const list of cache.values()) for (const e of list) drop(e);
     cache.clear();
     stats.signatures = 0;
   };
   return compiled;
+}
+
+/**
+ * The guards on state a trace read (besides the training flags and gradients it guarded as it went):
+ * every tensor from before the call that it read is still alive, and a module's parameter or buffer is
+ * still the tensor its attribute holds (`lin.weight = other` traces again, as eager mode would read it).
+ */
+function guardState(tracer: Tracer<Tensor>): void {
+  const created = new Set(tracer.created);
+  for (const t of tracer.seen) {
+    if (created.has(t) || t.isDisposed || isSymbolic(t.storage)) continue;
+    const what = t.name ?? `tensor #${t.id} of shape [${t.shape.join(', ')}]`;
+    tracer.guard(t, 'alive', () => !t.isDisposed, () => `${what} is not disposed`);
+    const owner = stateOwners.get(t) as Record<string, unknown> | undefined;
+    if (!owner) continue;
+    const key = Object.keys(owner).find((k) => owner[k] === t);
+    if (key !== undefined) tracer.guard(owner, `.${key}`, () => owner[key] === t, () => `${owner.constructor.name}.${key} is ${what}`);
+  }
+}
+
+/** After a failed trace: host state (generator counters, step counts) and gradients as before it. */
+function rollBack(tracer: Tracer<Tensor>): void {
+  for (let i = tracer.undo.length - 1; i >= 0; i--) tracer.undo[i]();
+  tracer.undo.length = 0;
+  for (const [t, before] of tracer.gradWritten) t.grad = before && !before.isDisposed ? before : null;
 }
 
 /** The distinct storages of `tensors`, in order (the graph's inputs). */
@@ -320,7 +455,7 @@ function collectOutputs(r: unknown, outputs: Tensor[]): unknown {
   if (typeof r === 'object' && Object.getPrototypeOf(r) === Object.prototype) {
     return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, collectOutputs(x, outputs)]));
   }
-  throw new Error(`compile: the function returned a ${typeof r} (${String(r).slice(0, 40)}); a compiled function returns tensors ` +
+  throw new TraceError(`compile: the function returned a ${typeof r} (${String(r).slice(0, 40)}); a compiled function returns tensors ` +
     '(or arrays and plain objects of them): other values would be fixed at trace time');
 }
 

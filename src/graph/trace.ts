@@ -111,8 +111,36 @@ export interface HostOp {
 }
 export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | GemmFusedOp | HostOp;
 
+/**
+ * An error of what a traced function may not do (read values back, return a Promise or non-tensors):
+ * compile() reports it as it is, where any other error thrown while tracing makes it run the call
+ * eagerly instead (see src/graph/compile.ts).
+ */
+export class TraceError extends Error {}
+
+/** Which tensor owns a state tensor (a Module its parameters and buffers): compile() guards on them. */
+export const stateOwners = new WeakMap<object, object>();
+
+/**
+ * A condition a trace assumed about what lies outside its graph (a module's training flag, which
+ * tensor a module's attribute holds, a gradient's presence): a replay checks every one first, and a
+ * call where one fails traces again (torch.compile's guards; jax.jit has none and bakes these in).
+ */
+export interface Guard {
+  holds: () => boolean;
+  /** For WGPU_DEBUG=1 and tests: what was assumed. */
+  what: string;
+}
+
 export class Tracer<T extends GraphTensor<T>> {
   readonly ops: Op[] = [];
+  /** The trace's guards, one per (object, field). */
+  readonly guards: Guard[] = [];
+  private readonly guarded = new Map<object, Set<string>>();
+  /** Host state the trace advanced (a generator's counter, an optimizer's step count), undone if it fails. */
+  readonly undo: (() => void)[] = [];
+  /** Tensors whose .grad the function set while tracing, with the gradient each had before. */
+  readonly gradWritten = new Map<T, T | null>();
   /** Real storages the graph uses, each held from its first use (a view may be disposed before the end). */
   readonly externals = new Map<Storage, StorageHold>();
   /** Every tensor an op read (the compiler clears the gradients the trace left on them). */
@@ -135,6 +163,15 @@ export class Tracer<T extends GraphTensor<T>> {
       storages[i] = s;
     }
     return storages;
+  }
+
+  /** Adds a guard on `field` of `owner` (once per pair: the first read is what the trace assumed). */
+  guard(owner: object, field: string, holds: () => boolean, what: () => string): void {
+    let fields = this.guarded.get(owner);
+    if (!fields) this.guarded.set(owner, (fields = new Set()));
+    if (fields.has(field)) return;
+    fields.add(field);
+    this.guards.push({ holds, what: what() });
   }
 
   /** A view (reshape): no op, but its input was read. */

@@ -1,13 +1,13 @@
 // Module: named parameters and buffers (nested, in registration order, dotted names as PyTorch's
 // state_dict), train/eval mode, and state dicts with shape checks.
 
-import { Tensor, keep } from '../tensor.ts';
+import { Tensor, guardState, isTracing, keep, setStateOwner } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { assignInPlace } from '../ops/functional.ts';
 import { tensor } from '../ops/creation.ts';
 
 export abstract class Module {
-  training = true;
+  private trainingFlag = true;
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
@@ -19,13 +19,28 @@ export abstract class Module {
     return this.forward(...xs);
   }
 
+  /**
+   * Training mode (train()/eval()). A function compile() traces takes the flag as it is then, and guards
+   * on it: a call after train()/eval() changed it is traced again, never replayed with the old mode.
+   */
+  get training(): boolean {
+    const v = this.trainingFlag;
+    if (isTracing()) guardState(this, 'training', () => this.trainingFlag === v, () => `${this.constructor.name}.training is ${v}`);
+    return v;
+  }
+  set training(mode: boolean) {
+    this.trainingFlag = mode;
+  }
+
   protected param(name: string, t: Tensor): Tensor {
+    setStateOwner(t, this);
     keep(t).requiresGrad = true;
     t.name = name;
     this.params.set(name, t);
     return t;
   }
   protected buffer(name: string, t: Tensor): Tensor {
+    setStateOwner(t, this);
     keep(t).name = name;
     this.buffers.set(name, t);
     return t;

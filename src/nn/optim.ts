@@ -17,7 +17,7 @@
 // (src/graph/compile.ts) repeats the bookkeeping and recomputes those params on every call, so a learning
 // rate changed between calls takes effect and the step counts advance as in eager mode.
 
-import { Tensor, effect, keep, perCall } from '../tensor.ts';
+import { Tensor, effect, keep, onTraceAbort, perCall } from '../tensor.ts';
 import { zeros } from '../ops/creation.ts';
 import type { OptimSpec } from '../backend/kernels.ts';
 
@@ -257,6 +257,11 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
       this.paramGroups.forEach((g, k) => this.validate(g.options, many ? k : undefined));
       this.stepCount++;
       for (const i of stepped) this.paramSteps[i]++;
+    });
+    // A trace that fails after this point applied no update: the counts go back.
+    onTraceAbort(() => {
+      this.stepCount--;
+      for (const i of stepped) this.paramSteps[i]--;
     });
     this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
     for (const i of stepped) {

@@ -2,7 +2,7 @@
 // ceil(n/4) counter blocks from its generator, so results depend only on (seed, offset) and are the
 // same on both backends (bit-identical words; uniform exactly, normal to float rounding).
 
-import { applyPerCall, type Tensor } from '../tensor.ts';
+import { applyPerCall, onTraceAbort, type Tensor } from '../tensor.ts';
 import { getBackend } from '../backend/registry.ts';
 import { philoxWords, type RandomKind } from '../backend/kernels.ts';
 import { defaultGenerator, type Generator } from '../random/philox.ts';
@@ -19,7 +19,12 @@ function draw(op: string, shape: number[], kind: RandomKind, scale: number, shif
   const gen = opts.generator ?? defaultGenerator;
   const n = numel(sh);
   // The counter is taken from the generator per call: a compiled step repeats this on every call.
-  const t = applyPerCall('random', [], () => ({ backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, gen.take(n)), scale, shift, p } }));
+  // A trace that fails gives the counter back (as if the call had not happened).
+  const t = applyPerCall('random', [], () => {
+    const offset = gen.offset;
+    onTraceAbort(() => (gen.offset = offset));
+    return { backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, gen.take(n)), scale, shift, p } };
+  });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }

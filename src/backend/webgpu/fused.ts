@@ -49,7 +49,8 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, outp
   const at = (k: number, r: FusedRead, lane: number) => `x${k}[((i * 4u + ${lane}u) / ${r.div}u) % ${r.mod}u]`;
   const loads = reads.map((r, k) => {
     const kd = kind(r);
-    if (output.has(k) && kd !== 'all') throw new Error('internal: an in-place fused kernel reads its output other than element for element');
+    // (With n = 1 an element-for-element read is also a read of one value: 'one' comes first above.)
+    if (output.has(k) && !(r.div === 1 && r.mod === n)) throw new Error('internal: an in-place fused kernel reads its output other than element for element');
     const v = output.has(k) ? 'y[i]' : kd === 'all' ? `x${k}[i]` : kd === 'one' ? `vec4<f32>(x${k}[0])` : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
     return `  let v${k} = ${v};`;
   });
