@@ -185,15 +185,24 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
 
   /**
    * This tensor as `dtype` (torch's .to(dtype)): int32 -> float32 is a view of the same storage (the
-   * values are exact floats already); float32 -> int32 truncates toward zero (a kernel) and keeps
-   * +-Inf and NaN, which have no int32 (torch leaves that cast undefined): an index op then gives NaN
-   * for them, as for any position out of range. No gradient flows through either cast.
+   * values are exact floats already); float32 -> int32 truncates toward zero and saturates to the range
+   * an int32 tensor holds exactly, +-INT32_EXACT (2^24; its storage is float32): 1e10 and +Inf give
+   * 2^24, -1e10 and -Inf give -2^24, and NaN gives -2^24. torch leaves that cast undefined (on x86 it
+   * gives INT32_MIN for all of them); a value outside the dtype's range is never kept, and NaN's -2^24,
+   * like x86's INT32_MIN, is out of range for every index op, which then gives NaN for it. No gradient
+   * flows through either cast.
    */
   to(dtype: DType): Tensor {
     if (dtype === this.dtype) return this;
     if (dtype === 'float32') return this.viewAs(this.shape, 'float32');
     if (dtype !== 'int32') throw new Error(`to(): unknown dtype ${JSON.stringify(dtype)} (float32, int32)`);
-    const t = noGrad(() => this.unary('trunc'));
+    const t = noGrad(() => {
+      const tr = this.unary('trunc'), c = tr.clamp(-INT32_EXACT, INT32_EXACT), notNan = c.eq(c);
+      // clamp keeps NaN (torch.clamp): it becomes -2^24 here.
+      const out = c.where(notNan, -INT32_EXACT);
+      for (const x of [tr, c, notNan]) x.dispose();
+      return out;
+    });
     const out = t.viewAs(this.shape, 'int32');
     t.dispose();
     return out;
