@@ -8,7 +8,7 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { tensor, type Backend } from '../src/index.ts';
+import { liveTensorCount, ones, tensor, tidy, type Backend, type Tensor } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -26,6 +26,51 @@ describe('.int() never holds a value outside the int32 range it represents exact
       const g = tensor([10, 20, 30], [3], { backend: b }).gather(0, tensor([NaN, 2], [2], { backend: b }).int());
       expect([...(await g.toArray())]).toEqual([NaN, 30]);
       for (const t of [x, i, g]) t.dispose();
+    });
+  }
+});
+
+describe('tidy() refuses async functions and keeps the tensors of a returned Map', () => {
+  for (const which of BACKENDS) {
+    it(`${which}: an async function, or one returning a Promise, is refused and leaks nothing`, async () => {
+      const b = await backendOf(which);
+      const live = liveTensorCount();
+      let ran = false;
+      expect(() => tidy(async () => {
+        ran = true;
+        const x = ones([2], { backend: b });
+        await new Promise((r) => setTimeout(r, 1));
+        return x.add(1);
+      })).toThrow(/^tidy\(\): fn is an async function; tensors made after an await would outlive the scope/);
+      expect(ran, 'refused before it ran').toBe(false);
+      expect(() => tidy(() => {
+        ones([2], { backend: b });
+        return new Promise<number>((r) => setTimeout(() => r(1), 1));
+      })).toThrow(/^tidy\(\): fn returned a Promise;/);
+      expect(liveTensorCount(), 'the tensor made before the Promise was returned is disposed').toBe(live);
+    });
+
+    it(`${which}: tensors in a returned Map (keys and values), Set, array or plain object are kept; the rest are disposed`, async () => {
+      const b = await backendOf(which);
+      const live = liveTensorCount();
+      const { m, s, a, o } = tidy(() => {
+        ones([3], { backend: b }); // not returned: disposed
+        const k = ones([1], { backend: b });
+        return {
+          m: new Map<unknown, Tensor>([['w', ones([2], { backend: b }).mul(2)], [k, ones([2], { backend: b })]]),
+          s: new Set([ones([1], { backend: b })]),
+          a: [ones([1], { backend: b })],
+          o: { nested: { t: ones([1], { backend: b }) } },
+        };
+      });
+      expect([...(await m.get('w')!.toArray())]).toEqual([2, 2]);
+      const kept = [...m.keys()].filter((k): k is Tensor => typeof k !== 'string');
+      expect(kept[0].isDisposed).toBe(false);
+      expect([...s][0].isDisposed || a[0].isDisposed || o.nested.t.isDisposed).toBe(false);
+      // w, its ones() operand (disposed), the key, the key's value, the Set's, the array's and the object's tensor
+      expect(liveTensorCount() - live).toBe(6);
+      for (const t of [...m.values(), ...kept, ...s, ...a, o.nested.t]) t.dispose();
+      expect(liveTensorCount()).toBe(live);
     });
   }
 });

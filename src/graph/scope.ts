@@ -30,17 +30,33 @@ export function keep<T extends Scoped>(t: T): T {
 function collect(result: unknown, into: Set<Scoped>): void {
   if (result instanceof Scoped) into.add(result);
   else if (Array.isArray(result)) for (const r of result) collect(r, into);
+  else if (result instanceof Map) {
+    for (const [k, v] of result) {
+      collect(k, into);
+      collect(v, into);
+    }
+  } else if (result instanceof Set) for (const r of result) collect(r, into);
   else if (result && typeof result === 'object' && Object.getPrototypeOf(result) === Object.prototype) {
     for (const v of Object.values(result)) collect(v, into);
   }
 }
 
+const isAsyncFunction = (fn: unknown): boolean => typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction';
+const ASYNC_REFUSED = 'tensors made after an await would outlive the scope or be disposed by another one, so it cannot track them. ' +
+  'Call tidy() on the synchronous parts between awaits, or dispose() and keep() tensors yourself in async code';
+
 /**
- * Runs fn and disposes every tensor created inside it, except those it returns (a tensor, or arrays and
- * plain objects of tensors) and those passed to keep(). Works with async fn too: the scope closes when
- * the promise settles.
+ * Runs fn and disposes every tensor created inside it, except those it returns and those passed to
+ * keep(). Kept from the returned value, at any depth: a tensor, and the tensors in arrays, plain
+ * objects, Maps (keys and values) and Sets; anything else (a class instance) is not searched, so its
+ * tensors are disposed unless kept. A tensor kept from a nested tidy belongs to the enclosing one.
+ *
+ * fn must be synchronous: an async function, or one that returns a Promise, is refused with an error
+ * (the scope would have to stay open across awaits, where other code's tensors land in it and its own
+ * escape). For a function that returns a Promise the tensors it made before returning are disposed.
  */
 export function tidy<T>(fn: () => T): T {
+  if (isAsyncFunction(fn)) throw new Error(`tidy(): fn is an async function; ${ASYNC_REFUSED}`);
   const scope = new Set<Scoped>();
   scopes.push(scope);
   const close = (result: unknown) => {
@@ -60,13 +76,10 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   if (result instanceof Promise) {
-    return result.then(
-      (r) => (close(r), r),
-      (e) => {
-        close(undefined);
-        throw e;
-      },
-    ) as T;
+    close(undefined);
+    // Nobody can await the refused promise: its rejection (likely from a disposed tensor) is dropped.
+    result.catch(() => {});
+    throw new Error(`tidy(): fn returned a Promise; ${ASYNC_REFUSED}`);
   }
   close(result);
   return result;
