@@ -8,7 +8,7 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { liveTensorCount, ones, tensor, tidy, type Backend, type Tensor } from '../src/index.ts';
+import { liveTensorCount, nn, ones, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -71,6 +71,24 @@ describe('tidy() refuses async functions and keeps the tensors of a returned Map
       expect(liveTensorCount() - live).toBe(6);
       for (const t of [...m.values(), ...kept, ...s, ...a, o.nested.t]) t.dispose();
       expect(liveTensorCount()).toBe(live);
+    });
+  }
+});
+
+describe('loadStateDict takes a plain object as well as a Map', () => {
+  for (const which of BACKENDS) {
+    it(`${which}: a Record<string, Tensor> loads as its Map would; other values are a clear error`, async () => {
+      const b = await backendOf(which);
+      const lin = new nn.Linear(2, 2, { backend: b });
+      await lin.loadStateDict({ weight: tensor([1, 2, 3, 4], [2, 2], { backend: b }), bias: { shape: [2], data: new Float32Array([5, 6]) } });
+      expect([...(await lin.weight.toArray()), ...(await lin.bias!.toArray())]).toEqual([1, 2, 3, 4, 5, 6]);
+      // the same checks as for a Map: a missing key, a wrong shape
+      await expect(lin.loadStateDict({ weight: zeros([2, 2], { backend: b }) })).rejects.toThrow(/^loadStateDict: missing keys: bias$/);
+      await expect(lin.loadStateDict({ weight: zeros([2, 3], { backend: b }), bias: zeros([2], { backend: b }) }))
+        .rejects.toThrow(/^loadStateDict: weight has shape \[2, 3\] in the state dict but \[2, 2\] in the model$/);
+      await expect(lin.loadStateDict([['weight', zeros([2, 2])]] as never)).rejects.toThrow(/^loadStateDict: the state dict is Array; pass a Map/);
+      await expect(lin.loadStateDict(null as never)).rejects.toThrow(/^loadStateDict: the state dict is null; pass a Map/);
+      expect([...(await lin.weight.toArray())], 'nothing written by a failed load').toEqual([1, 2, 3, 4]);
     });
   }
 });

@@ -6,6 +6,21 @@ import { fmtShape, sameShape } from '../shape.ts';
 import { assignInPlace } from '../ops/functional.ts';
 import { tensor } from '../ops/creation.ts';
 
+/** A state dict's value: a tensor, or its shape and values. */
+export type StateValue = Tensor | { shape: number[]; data: Float32Array };
+/** What loadStateDict() takes: a Map by dotted name (stateDict()'s form), or a plain object of the same. */
+export type StateDict = Map<string, StateValue> | Record<string, StateValue>;
+
+function asStateMap(state: StateDict): Map<string, StateValue> {
+  if (state instanceof Map) return state;
+  const proto = state && typeof state === 'object' ? Object.getPrototypeOf(state) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    const what = state === null ? 'null' : typeof state !== 'object' ? typeof state : (proto?.constructor?.name ?? 'an object');
+    throw new Error(`loadStateDict: the state dict is ${what}; pass a Map (as stateDict() returns) or a plain object of tensors by name`);
+  }
+  return new Map(Object.entries(state));
+}
+
 export abstract class Module {
   private trainingFlag = true;
   private readonly params = new Map<string, Tensor>();
@@ -102,15 +117,18 @@ export abstract class Module {
   }
 
   /**
-   * Loads values by name; every key must exist on both sides (when strict) with the same shape. All or
-   * nothing: every key, shape and length is checked, and every value read, before any is written.
+   * Loads values by name, from a Map (what stateDict() returns) or a plain object keyed by the same
+   * dotted names (torch's load_state_dict takes a dict); every key must exist on both sides (when
+   * strict) with the same shape. All or nothing: every key, shape and length is checked, and every
+   * value read, before any is written.
    */
-  async loadStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<void> {
+  async loadStateDict(state: StateDict, strict = true): Promise<void> {
     for (const [t, data] of await this.checkStateDict(state, strict)) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
   }
 
   /** loadStateDict's checks without the writes (throws as it would); returns the values it would write. */
-  async checkStateDict(state: Map<string, Tensor | { shape: number[]; data: Float32Array }>, strict = true): Promise<[Tensor, Float32Array][]> {
+  async checkStateDict(input: StateDict, strict = true): Promise<[Tensor, Float32Array][]> {
+    const state = asStateMap(input);
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !state.has(k));
     const extra = [...state.keys()].filter((k) => !own.has(k));
