@@ -8,7 +8,7 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { liveTensorCount, nn, ones, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import { conv2d, getBackend, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -91,4 +91,41 @@ describe('loadStateDict takes a plain object as well as a Map', () => {
       expect([...(await lin.weight.toArray())], 'nothing written by a failed load').toEqual([1, 2, 3, 4]);
     });
   }
+});
+
+describe('a tensor from a previous backend instance', () => {
+  it('cpu: after init() again, an op mixing old and new tensors says which is from the previous backend instance', async () => {
+    const before = getBackend();
+    try {
+      await init({ backend: 'cpu' });
+      const old = ones([2]);
+      await init({ backend: 'cpu' });
+      expect(() => old.sub(ones([2]))).toThrow(/^sub: input 0 and input 1 are on two different cpu backend instances: input 0 is from a previous cpu device or backend instance/);
+    } finally {
+      setBackend(before);
+    }
+  });
+
+  it('webgpu: after init() again, an op mixing old and new tensors says which is from the previous device', async () => {
+    const before = getBackend();
+    const first = await init({ quiet: true });
+    try {
+      const old = ones([2]);
+      const second = await init({ quiet: true });
+      try {
+        const fresh = ones([2]);
+        expect(() => fresh.add(old)).toThrow(
+          /^add: input 0 and input 1 are on two different webgpu backend instances: input 1 is from a previous webgpu device or backend instance, made before init\(\) or createBackend\(\) made the current one; a tensor cannot move between them: make it again on the current backend/,
+        );
+        expect(() => old.mul(fresh)).toThrow(/^mul: input 0 and input 1 are on two different webgpu backend instances: input 0 is from a previous webgpu device/);
+        expect(() => conv2d(ones([1, 1, 2, 2]), ones([1, 1, 1, 1], { backend: first }))).toThrow(/^conv2d: the input and the weight are on two different webgpu backend instances: the weight is from a previous/);
+        expect(() => old.add(ones([2], { backend: cpu }))).toThrow(/^add: input 0 is on the webgpu backend and input 1 on the cpu backend; a tensor cannot move/);
+      } finally {
+        second.dispose();
+      }
+    } finally {
+      first.dispose();
+      setBackend(before);
+    }
+  });
 });

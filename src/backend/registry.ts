@@ -54,3 +54,18 @@ export function withBackend<T>(b: Backend, fn: () => T): T {
   current = prev;
   return result;
 }
+
+/**
+ * The error of op `op` whose operands `names` (e.g. 'input 0', 'input 2') live on backends a and b: of
+ * two kinds, or two instances of one kind (a tensor from before init() or createBackend() made a new
+ * device). Only on the error path.
+ */
+export function mixedBackendsError(op: string, a: Backend, b: Backend, names: [string, string]): Error {
+  const fix = 'a tensor cannot move between them: make it again on the current backend, e.g. tensor(await t.toArray(), t.shape)';
+  if (a.name !== b.name) return new Error(`${op}: ${names[0]} is on the ${a.name} backend and ${names[1]} on the ${b.name} backend; ${fix}`);
+  const old = current === a ? names[1] : current === b ? names[0] : null;
+  const which = old
+    ? `${old} is from a previous ${a.name} device or backend instance, made before init() or createBackend() made the current one`
+    : `neither is the current backend (init() or createBackend() made another since)`;
+  return new Error(`${op}: ${names[0]} and ${names[1]} are on two different ${a.name} backend instances: ${which}; ${fix}`);
+}

@@ -12,6 +12,7 @@
 // traces like any other code); otherwise it runs eagerly.
 
 import type { Backend, Storage } from '../backend/backend.ts';
+import { mixedBackendsError } from '../backend/registry.ts';
 import { isGradEnabled } from '../autograd/engine.ts';
 import { RULES, sourceBackend, type Apply, type BackwardRule, type Params, type Primitive, type Rule } from './primitives.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
@@ -47,7 +48,7 @@ export class Dispatcher<T extends GraphTensor<T>> {
     let anyRequiresGrad = false;
     for (let i = 0; i < n; i++) {
       const t = inputs[i];
-      if (t.backend !== backend) throw new Error(`${opName(prim, params)}: tensors live on different backends (${backend.name} and ${t.backend.name})`);
+      if (t.backend !== backend) throw mixedBackendsError(opName(prim, params), backend, t.backend, ['input 0', `input ${i}`]);
       xShapes[i] = t.shape;
       storages[i] = t.storage;
       if (t.requiresGrad) anyRequiresGrad = true;
@@ -105,8 +106,8 @@ export class Dispatcher<T extends GraphTensor<T>> {
     const perCall = typeof params === 'function' ? params : undefined;
     const p = perCall ? perCall() : (params as EffectParams[E]);
     const backend = inputs[0].backend;
-    for (const t of inputs) {
-      if (t.backend !== backend) throw new Error(`${effect}: tensors live on different backends (${backend.name} and ${t.backend.name})`);
+    for (let i = 1; i < inputs.length; i++) {
+      if (inputs[i].backend !== backend) throw mixedBackendsError(effect, backend, inputs[i].backend, ['tensor 0', `tensor ${i}`]);
     }
     if (this.tracer) return this.tracer.effect(effect, inputs, p, perCall);
     this.depth++;

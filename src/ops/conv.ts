@@ -9,6 +9,7 @@
 import { apply, type Tensor } from '../tensor.ts';
 import type { ConvGeom } from '../backend/kernels.ts';
 import { fmtShape } from '../shape.ts';
+import { mixedBackendsError } from '../backend/registry.ts';
 import { concat } from './movement.ts';
 
 export type Pair = number | [number, number];
@@ -48,7 +49,7 @@ function checkConvInputs(op: string, x: Tensor, w: Tensor, bias: Tensor | null |
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== cOut)) {
     throw new Error(`${op}: bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}`);
   }
-  if (x.backend !== w.backend) throw new Error(`${op}: input and weight live on different backends`);
+  if (x.backend !== w.backend) throw mixedBackendsError(op, x.backend, w.backend, ['the input', 'the weight']);
 }
 
 function addBias(y: Tensor, bias: Tensor | null | undefined): Tensor {
