@@ -403,15 +403,19 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return apply('cumsum', [this], { dim: normDim('cumsum', dim, this.ndim), reverse: false });
   }
   /** log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the max, so it never overflows. */
+  /** log(sum(exp(x))) over `dim`; -Inf over an empty dim (the log of an empty sum, as torch.logsumexp). */
   logsumexp(dim?: Dims, keepdim = false): Tensor {
     const dims = normDims('logsumexp', dim, this.ndim);
+    const squeeze = (t: Tensor) => (keepdim ? t : t.reshape(this.shape.filter((_, d) => !dims.includes(d))));
+    // No max to shift by (and none needed): the sum of no terms is 0.
+    if (dims.some((d) => this.shape[d] === 0)) return squeeze(this.exp().sum(dims, true).log());
     // The max is held constant (not recorded): the result does not depend on the shift.
     const m = noGrad(() => this.reduce('max', dims, true));
     // Rows whose max is infinite would give inf - inf = NaN; shifting by 0 there keeps +-inf exact.
     const mSafe = m.where(m.abs().lt(Infinity), 0);
     const out = this.sub(mSafe).exp().sum(dims, true).log().add(mSafe);
     m.dispose();
-    return keepdim ? out : out.reshape(this.shape.filter((_, d) => !dims.includes(d)));
+    return squeeze(out);
   }
   /**
    * softmax and log_softmax as PyTorch computes them: x - max(x) first (the max held constant), so a row
@@ -425,8 +429,11 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const s = this.shifted('log_softmax', dim);
     return s.sub(s.exp().sum(dim, true).log());
   }
+  /** x - max(x) along dim; over an empty dim there is nothing to shift (torch's softmax gives the empty tensor). */
   private shifted(op: string, dim: number): Tensor {
-    const m = noGrad(() => this.reduce('max', [normDim(op, dim, this.ndim)], true));
+    const d = normDim(op, dim, this.ndim);
+    if (this.shape[d] === 0) return this;
+    const m = noGrad(() => this.reduce('max', [d], true));
     const out = this.sub(m);
     m.dispose();
     return out;
@@ -582,6 +589,10 @@ export const isTracing = (): boolean => dispatcher.tracer !== null;
  */
 export function guardState(owner: object, field: string, holds: () => boolean, what: () => string): void {
   dispatcher.tracer?.guard(owner, field, holds, what);
+}
+/** While compile() traces: the function set `field` of `owner` (its later reads need no guard). */
+export function wroteState(owner: object, field: string): void {
+  dispatcher.tracer?.wrote(owner, field);
 }
 /** While compile() traces: how to undo host state the trace advanced, if the trace fails. */
 export function onTraceAbort(undo: () => void): void {

@@ -129,3 +129,24 @@ describe('a tensor from a previous backend instance', () => {
     }
   });
 });
+
+describe('logsumexp over an empty dim', () => {
+  for (const which of BACKENDS) {
+    it(`${which}: gives -Inf as torch.logsumexp (was an error naming max); softmax over it gives the empty tensor`, async () => {
+      const b = await backendOf(which);
+      const x = zeros([2, 0], { backend: b, requiresGrad: true });
+      // torch 1.13: logsumexp(zeros(2, 0), 1) = [-inf, -inf]; over dim 0: the empty tensor; the gradient is empty
+      const y = x.logsumexp(1);
+      expect(y.shape).toEqual([2]);
+      expect([...(await y.toArray())]).toEqual([-Infinity, -Infinity]);
+      expect(x.logsumexp(1, true).shape).toEqual([2, 1]);
+      expect(x.logsumexp(0).shape).toEqual([0]);
+      y.sum().backward();
+      expect(x.grad!.shape).toEqual([2, 0]);
+      expect(x.softmax(1).shape).toEqual([2, 0]);
+      expect(x.logSoftmax(1).shape).toEqual([2, 0]);
+      // a non-empty dim next to an empty one: nothing to reduce over per row, an empty result
+      expect(zeros([0, 3], { backend: b }).logsumexp(1).shape).toEqual([0]);
+    });
+  }
+});
