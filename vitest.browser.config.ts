@@ -20,7 +20,7 @@ export default defineConfig({
   define: { 'process.env.TEST_SEED': process.env.TEST_SEED ? JSON.stringify(process.env.TEST_SEED) : 'undefined' },
   test: {
     name: 'chromium',
-    include: ['test/kernels.test.ts', 'test/conv.test.ts', 'test/philox.test.ts', 'test/device.test.ts', 'test/nn.test.ts', 'test/special_values.test.ts', 'test/finite_check.test.ts', 'test/compile.test.ts', 'test/io_browser.test.ts', 'test/indexing.test.ts', 'test/optim_state.test.ts', 'test/onnx_browser.test.ts', 'test/dtype.test.ts'],
+    include: ['test/kernels.test.ts', 'test/conv.test.ts', 'test/philox.test.ts', 'test/device.test.ts', 'test/nn.test.ts', 'test/special_values.test.ts', 'test/finite_check.test.ts', 'test/compile.test.ts', 'test/compile_guards.test.ts', 'test/io_browser.test.ts', 'test/indexing.test.ts', 'test/optim_state.test.ts', 'test/onnx_browser.test.ts', 'test/dtype.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     fileParallelism: false,

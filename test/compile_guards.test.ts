@@ -46,6 +46,23 @@ describe('compile() equals eager mode where state outside the trace changes', ()
       expect(c.stats!.replays).toBe(5);
     });
 
+    it(`${which}: a flag the function sets itself before reading it (eval() inside the step) is no guard: every later call replays`, async () => {
+      const b = await backendOf(which);
+      const net = new nn.Sequential(new nn.Linear(4, 3, { generator: new Generator(5), backend: b }), new nn.Dropout(0.5, new Generator(6)));
+      const step = compile((x: Tensor) => {
+        net.eval();
+        const y = net.call(x);
+        net.train();
+        return y;
+      });
+      const x = tensor(randomData(8, 2), [2, 4], { backend: b });
+      const outs: number[][] = [];
+      for (let i = 0; i < 5; i++) outs.push(await values(step(x)));
+      expect(step.stats).toMatchObject({ eagerCalls: 1, traces: 1, replays: 3, guardMisses: 0 });
+      for (const o of outs) expect(o).toEqual(outs[0]);
+      expect(net.training).toBe(true);
+    });
+
     it(`${which}: gradients accumulate over calls without zeroGrad, as in eager mode`, async () => {
       const b = await backendOf(which);
       const run = async (compiled: boolean) => {

@@ -174,6 +174,16 @@ export class Tracer<T extends GraphTensor<T>> {
     this.guards.push({ holds, what: what() });
   }
 
+  /**
+   * `field` of `owner` was set by the traced function: its later reads see the function's own value, the
+   * same on every call, and need no guard.
+   */
+  wrote(owner: object, field: string): void {
+    let fields = this.guarded.get(owner);
+    if (!fields) this.guarded.set(owner, (fields = new Set()));
+    fields.add(field);
+  }
+
   /** A view (reshape): no op, but its input was read. */
   view(input: T): void {
     this.seen.add(input);

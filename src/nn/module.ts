@@ -1,7 +1,7 @@
 // Module: named parameters and buffers (nested, in registration order, dotted names as PyTorch's
 // state_dict), train/eval mode, and state dicts with shape checks.
 
-import { Tensor, guardState, isTracing, keep, setStateOwner } from '../tensor.ts';
+import { Tensor, guardState, isTracing, keep, setStateOwner, wroteState } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { assignInPlace } from '../ops/functional.ts';
 import { tensor } from '../ops/creation.ts';
@@ -44,6 +44,7 @@ export abstract class Module {
     return v;
   }
   set training(mode: boolean) {
+    if (isTracing()) wroteState(this, 'training');
     this.trainingFlag = mode;
   }
 
