@@ -8,7 +8,7 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { conv2d, getBackend, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import { conv2d, F, getBackend, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -149,4 +149,38 @@ describe('logsumexp over an empty dim', () => {
       expect(zeros([0, 3], { backend: b }).logsumexp(1).shape).toEqual([0]);
     });
   }
+});
+
+describe('norm layers name themselves, their num_features and the input shape', () => {
+  for (const which of BACKENDS) {
+    it(`${which}: BatchNorm2d and InstanceNorm2d with the wrong channel count or rank (was: 'add: shapes [3] and [4]')`, async () => {
+      const b = await backendOf(which);
+      const bn = new nn.BatchNorm2d(3, { backend: b });
+      const msg = /^BatchNorm2d\(num_features=3\): input of shape \[2, 4, 2, 2\] has 4 channels \(dim 1\), expected 3$/;
+      expect(() => bn.call(ones([2, 4, 2, 2], { backend: b }))).toThrow(msg);
+      bn.eval();
+      expect(() => bn.call(ones([2, 4, 2, 2], { backend: b }))).toThrow(msg);
+      expect(() => bn.call(ones([2, 3], { backend: b }))).toThrow(/^BatchNorm2d\(num_features=3\): expected a 4-D input \[N, C, H, W\], got shape \[2, 3\]$/);
+      expect(bn.call(ones([2, 3, 2, 2], { backend: b })).shape).toEqual([2, 3, 2, 2]);
+      expect(() => new nn.InstanceNorm2d(3, { affine: true, backend: b }).call(ones([1, 5, 2, 2], { backend: b })))
+        .toThrow(/^InstanceNorm2d\(num_features=3\): input of shape \[1, 5, 2, 2\] has 5 channels \(dim 1\), expected 3$/);
+      // the functional form names itself and the mismatched statistic
+      expect(() => F.batchNorm(ones([2, 4, 2, 2], { backend: b }), zeros([3], { backend: b }), ones([3], { backend: b }), null, null, false))
+        .toThrow(/^batch_norm: input \[2, 4, 2, 2\] has 4 channels \(dim 1\) but running_mean is \[3\]$/);
+    });
+  }
+
+  it('layer sizes must be positive integers, refused where the layer is made (was: reshape [1, NaN, 0])', () => {
+    expect(() => new nn.Linear(0, 2)).toThrow(/^Linear: inFeatures must be a positive integer, got 0$/);
+    expect(() => new nn.Linear(2, 2.5)).toThrow(/^Linear: outFeatures must be a positive integer, got 2.5$/);
+    expect(() => new nn.Linear(NaN, 2)).toThrow(/^Linear: inFeatures must be a positive integer, got NaN$/);
+    expect(() => new nn.Conv2d(1, 0, 3)).toThrow(/^Conv2d: outChannels must be a positive integer, got 0$/);
+    expect(() => new nn.Conv2d(1, 2, [3, 0])).toThrow(/^Conv2d: kernelSize must be a positive integer, got \[3, 0\]$/);
+    expect(() => new nn.ConvTranspose2d(-1, 2, 3)).toThrow(/^ConvTranspose2d: inChannels must be a positive integer, got -1$/);
+    expect(() => new nn.BatchNorm2d(0)).toThrow(/^BatchNorm2d: numFeatures must be a positive integer, got 0$/);
+    expect(() => new nn.InstanceNorm2d(1.5)).toThrow(/^InstanceNorm2d: numFeatures must be a positive integer, got 1.5$/);
+    expect(() => new nn.LayerNorm([4, 0])).toThrow(/^LayerNorm: normalizedShape must be a positive integer, got \[4, 0\]$/);
+    expect(() => new nn.GroupNorm(0, 4)).toThrow(/^GroupNorm: numGroups must be a positive integer, got 0$/);
+    expect(() => new nn.Embedding(0, 4)).toThrow(/^Embedding: numEmbeddings and embeddingDim must be positive integers, got 0 and 4$/);
+  });
 });

@@ -19,11 +19,35 @@ export interface LayerOptions {
 
 const pairOf = (v: Pair) => (typeof v === 'number' ? [v, v] : v);
 
+/**
+ * A layer's sizes must be positive integers (torch allows 0 with a warning, then fails on the first
+ * call with a message about shapes the user never wrote): refused where the layer is made, by name.
+ */
+function checkSizes(layer: string, sizes: Record<string, number | number[]>): void {
+  for (const [name, v] of Object.entries(sizes)) {
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (!(Number.isInteger(x) && x > 0)) throw new Error(`${layer}: ${name} must be a positive integer, got ${Array.isArray(v) ? `[${v.join(', ')}]` : v}`);
+    }
+  }
+}
+
+/** A norm layer's input: `rank` dims (any >= 2 when null) with numFeatures channels in dim 1. */
+function checkChannels(layer: string, numFeatures: number, x: Tensor, rank: number | null = 4): void {
+  const shape = `[${x.shape.join(', ')}]`;
+  if (rank !== null ? x.ndim !== rank : x.ndim < 2) {
+    throw new Error(`${layer}(num_features=${numFeatures}): expected a ${rank ?? '>= 2'}-D input [N, C${rank === 4 ? ', H, W' : ', ...'}], got shape ${shape}`);
+  }
+  if (x.shape[1] !== numFeatures) {
+    throw new Error(`${layer}(num_features=${numFeatures}): input of shape ${shape} has ${x.shape[1]} channels (dim 1), expected ${numFeatures}`);
+  }
+}
+
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: LayerOptions = {}) {
     super();
+    checkSizes('Linear', { inFeatures, outFeatures });
     this.weight = this.param('weight', defaultWeight([outFeatures, inFeatures], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outFeatures, inFeatures, o));
   }
@@ -46,6 +70,7 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions = {}) {
     super();
     const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    checkSizes('Conv2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
     if (inChannels % g || outChannels % g) throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
     this.weight = this.param('weight', defaultWeight([outChannels, inChannels / g, kh, kw], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (inChannels / g) * kh * kw, o));
@@ -61,6 +86,7 @@ export class ConvTranspose2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: Omit<ConvLayerOptions, 'padding'> & { padding?: Pair; outputPadding?: Pair } = {}) {
     super();
     const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    checkSizes('ConvTranspose2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
     if (inChannels % g || outChannels % g) throw new Error(`ConvTranspose2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
     // PyTorch's weight is [in, out / groups, kh, kw] and its fan_in is computed from dim 1: out / groups * kh * kw.
     this.weight = this.param('weight', defaultWeight([inChannels, outChannels / g, kh, kw], o));
@@ -76,8 +102,12 @@ export class BatchNorm2d extends Module {
   bias: Tensor;
   runningMean: Tensor;
   runningVar: Tensor;
+  /** torch's num_features: the channels (dim 1) of every input. */
+  readonly numFeatures: number;
   constructor(numFeatures: number, readonly o: { eps?: number; momentum?: number; backend?: Backend } = {}) {
     super();
+    checkSizes('BatchNorm2d', { numFeatures });
+    this.numFeatures = numFeatures;
     const b = { backend: o.backend };
     this.weight = this.param('weight', ones([numFeatures], b));
     this.bias = this.param('bias', zeros([numFeatures], b));
@@ -85,6 +115,7 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.buffer('running_var', ones([numFeatures], b));
   }
   forward(x: Tensor): Tensor {
+    checkChannels('BatchNorm2d', this.numFeatures, x);
     return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.o.momentum ?? 0.1, this.o.eps ?? 1e-5);
   }
 }
@@ -93,13 +124,19 @@ export class InstanceNorm2d extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
   /** PyTorch's InstanceNorm2d defaults to affine = false. */
+  /** torch's num_features: the channels (dim 1) of every input when affine. */
+  readonly numFeatures: number;
   constructor(numFeatures: number, readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {}) {
     super();
+    checkSizes('InstanceNorm2d', { numFeatures });
+    this.numFeatures = numFeatures;
     const b = { backend: o.backend };
     this.weight = o.affine ? this.param('weight', ones([numFeatures], b)) : null;
     this.bias = o.affine ? this.param('bias', zeros([numFeatures], b)) : null;
   }
   forward(x: Tensor): Tensor {
+    // Without affine parameters torch takes any channel count; the 4-D input is still required.
+    checkChannels('InstanceNorm2d', this.weight ? this.numFeatures : x.shape[1], x);
     return instanceNorm(x, this.weight, this.bias, this.o.eps ?? 1e-5);
   }
 }
@@ -113,6 +150,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], readonly o: LayerNormOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    checkSizes('LayerNorm', { normalizedShape: this.normalizedShape });
     const affine = o.elementwiseAffine ?? true;
     this.weight = affine ? this.param('weight', ones(this.normalizedShape, { backend: o.backend })) : null;
     this.bias = affine ? this.param('bias', zeros(this.normalizedShape, { backend: o.backend })) : null;
@@ -129,7 +167,8 @@ export class GroupNorm extends Module {
   bias: Tensor | null;
   constructor(readonly numGroups: number, readonly numChannels: number, readonly o: GroupNormOptions = {}) {
     super();
-    if (!Number.isInteger(numGroups) || numGroups < 1 || numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    checkSizes('GroupNorm', { numGroups, numChannels });
+    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
     const affine = o.affine ?? true;
     this.weight = affine ? this.param('weight', ones([numChannels], { backend: o.backend })) : null;
     this.bias = affine ? this.param('bias', zeros([numChannels], { backend: o.backend })) : null;

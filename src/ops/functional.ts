@@ -83,6 +83,10 @@ export function batchNorm(
   training: boolean, momentum = 0.1, eps = 1e-5,
 ): Tensor {
   const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  if (x.ndim < 2) throw new Error(`batch_norm: input ${fmtShape(x.shape)} has no channel dim (dim 1)`);
+  for (const [name, t] of [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.shape, [x.shape[1]])) throw new Error(`batch_norm: input ${fmtShape(x.shape)} has ${x.shape[1]} channels (dim 1) but ${name} is ${fmtShape(t.shape)}`);
+  }
   const cs = channelShape(x);
   if (!training) {
     if (!runningMean || !runningVar) throw new Error('batch_norm: eval mode needs running statistics');
