@@ -67,9 +67,11 @@ describe('compile() equals eager mode where state outside the trace changes', ()
       const b = await backendOf(which);
       const run = async (compiled: boolean) => {
         const p = tensor([1, 2, 3], [3], { backend: b });
-        p.requiresGrad = true;
+        // q is read after p but reached first by backward(): the gradient inputs' order is not the reads'
+        const q = tensor([0.5, -1], [2], { backend: b });
+        p.requiresGrad = q.requiresGrad = true;
         const f = (x: Tensor) => {
-          const l = p.mul(x).sum();
+          const l = p.mul(x).sum().mul(q.square().sum());
           l.backward();
           return l;
         };
@@ -78,15 +80,16 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         const grads: number[][] = [];
         for (let i = 0; i < 6; i++) {
           step(x).dispose();
-          grads.push(await values(p.grad!));
+          grads.push([...(await values(p.grad!)), ...(await values(q.grad!))]);
           // zeroed once in the middle: the next call starts from no gradient (a guard on its presence)
           if (i === 3) p.grad = (p.grad!.dispose(), null);
         }
         return grads;
       };
       const e = await run(false), c = await run(true);
-      expect(e.map((g) => g[0])).toEqual([1, 2, 3, 4, 1, 2]);
-      expect(c).toEqual(e);
+      // d/dp = x * |q|^2 = 1.25 at p[0]; p's gradient zeroed after call 4, q's never
+      expect(e.map((g) => g[0])).toEqual([1.25, 2.5, 3.75, 5, 1.25, 2.5]);
+      c.forEach((g, i) => g.forEach((v, j) => expect(v, `call ${i + 1} [${j}]`).toBeCloseTo(e[i][j], 5)));
     });
 
     it(`${which}: a compiled BatchNorm2d(1) equals the eager one, outputs and running statistics`, async () => {

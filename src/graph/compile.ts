@@ -96,8 +96,10 @@ interface Entry {
   grads?: { tensor: Tensor; shape: number[] }[];
   /**
    * Leaves whose gradient from before the call the step adds to (gradient accumulation, no zeroGrad):
-   * their .grad storages are inputs after the arguments', and the sums are outputs after the result's.
+   * `gradInputs` their .grad storages, inputs after the arguments', and `accumulated` the leaves whose
+   * new gradients are outputs after the result's (the same leaves, unless the function dropped one).
    */
+  gradInputs?: Tensor[];
   accumulated?: { tensor: Tensor; shape: number[] }[];
 }
 
@@ -131,7 +133,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     e.program?.dispose();
     for (const h of e.holds ?? []) h.release();
     e.state = 'new';
-    e.graph = e.program = e.backend = e.holds = e.guards = e.result = e.shapes = e.dtypes = e.grads = e.accumulated = undefined;
+    e.graph = e.program = e.backend = e.holds = e.guards = e.result = e.shapes = e.dtypes = e.grads = e.gradInputs = e.accumulated = undefined;
   };
   const count = () => {
     let n = 0;
@@ -160,7 +162,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   /** Runs the program; `grads`: the accumulated gradients' storages (each leaf's .grad, but at the trace). */
   const finish = (e: Entry, traced: boolean, inputs: Tensor[], grads?: Storage[]): R => {
     const acc = e.accumulated!;
-    const { outputs, pinned } = e.program!.run([...uniqueStorages(inputs), ...(grads ?? acc.map(({ tensor }) => tensor.grad!.storage))], traced);
+    const { outputs, pinned } = e.program!.run([...uniqueStorages(inputs), ...(grads ?? gradStoragesOf(e))], traced);
     setGrads(e, pinned);
     const n = e.shapes!.length;
     acc.forEach(({ tensor, shape }, k) => {
@@ -230,7 +232,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     if (entry.program!.stale()) {
       dropGrads(entry);
       entry.program!.dispose();
-      entry.program = build(entry.graph!, entry.backend!, [...uniqueStorages(tensors), ...entry.accumulated!.map(({ tensor }) => tensor.grad!.storage)]);
+      entry.program = build(entry.graph!, entry.backend!, [...uniqueStorages(tensors), ...gradStoragesOf(entry)]);
       stats.rerecords++;
     }
     stats.replays++;
@@ -303,6 +305,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
         pinned: grads.map((g) => g.value),
       };
       entry.accumulated = accumulated.map((t) => ({ tensor: t, shape: [...t.grad!.shape] }));
+      entry.gradInputs = [...gradInputs.keys()];
       failed = false;
     } catch (e) {
       tracer.release();
@@ -334,7 +337,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     } catch (e) {
       for (const h of holds) h.release();
       rollBack(tracer);
-      entry.accumulated = undefined;
+      entry.accumulated = entry.gradInputs = undefined;
       throw e;
     }
     Object.assign(entry, {
@@ -381,6 +384,11 @@ function rollBack(tracer: Tracer<Tensor>): void {
   for (let i = tracer.undo.length - 1; i >= 0; i--) tracer.undo[i]();
   tracer.undo.length = 0;
   for (const [t, before] of tracer.gradWritten) t.grad = before && !before.isDisposed ? before : null;
+}
+
+/** The storages of the gradients a step adds to, in the graph's input order (each leaf's .grad now). */
+function gradStoragesOf(e: Entry): Storage[] {
+  return e.gradInputs!.map((t) => t.grad!.storage);
 }
 
 /** The distinct storages of `tensors`, in order (the graph's inputs). */
