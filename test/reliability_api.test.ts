@@ -184,3 +184,60 @@ describe('norm layers name themselves, their num_features and the input shape', 
     expect(() => new nn.Embedding(0, 4)).toThrow(/^Embedding: numEmbeddings and embeddingDim must be positive integers, got 0 and 4$/);
   });
 });
+
+describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch', () => {
+  // torch.optim.lr_scheduler.OneCycleLR (1.13), two phases, cos annealing: phase ends at
+  // pct_start * total - 1 and total - 1; step t > total raises.
+  const torchOneCycle = (t: number, o: { maxLr: number; total: number; pct: number; div: number; finalDiv: number; base: number; max: number }) => {
+    const cos = (a: number, b: number, p: number) => b + ((a - b) / 2) * (1 + Math.cos(Math.PI * p));
+    const up = o.pct * o.total - 1, last = o.total - 1, initial = o.maxLr / o.div, min = initial / o.finalDiv;
+    return t <= up ? { lr: cos(initial, o.maxLr, t / up), m: cos(o.max, o.base, t / up) } : { lr: cos(o.maxLr, min, (t - up) / (last - up)), m: cos(o.base, o.max, (t - up) / (last - up)) };
+  };
+
+  for (const which of BACKENDS) {
+    it(`${which}: SGD runs totalSteps rounds of opt.step(); sched.step() (the last threw), its momentum going 0.95 -> 0.85 -> 0.95`, async () => {
+      const b = await backendOf(which);
+      const o = { maxLr: 0.5, total: 6, pct: 0.5, div: 25, finalDiv: 1e4, base: 0.85, max: 0.95 };
+      const p = tensor([1, -2], [2], { backend: b, requiresGrad: true });
+      const g = [0.5, 0.25];
+      const opt = new nn.SGD([p], { lr: 0.1 });
+      const sched = new nn.OneCycleLR(opt, { maxLr: o.maxLr, totalSteps: o.total, pctStart: o.pct });
+      // the same SGD (torch: buf = g at the first step, then buf = m buf + g; p -= lr buf) in float64
+      const want = [1, -2], buf = [0, 0];
+      for (let t = 0; t < o.total; t++) {
+        const { lr, m } = torchOneCycle(t, o);
+        expect(opt.lr, `lr at ${t}`).toBeCloseTo(lr, 12);
+        expect(opt.o.momentum, `momentum at ${t}`).toBeCloseTo(m, 12);
+        opt.zeroGrad();
+        p.mul(tensor(g, [2], { backend: b })).sum().backward();
+        opt.step();
+        for (let k = 0; k < 2; k++) {
+          buf[k] = t === 0 ? g[k] : m * buf[k] + g[k];
+          want[k] -= lr * buf[k];
+        }
+        sched.step(); // the last of these threw 'OneCycleLR: step 6 is past totalSteps 6'
+      }
+      const got = await p.toArray();
+      want.forEach((v, k) => expect(got[k], `p[${k}]`).toBeCloseTo(v, 5));
+      expect(opt.lr).toBeCloseTo(torchOneCycle(o.total, o).lr, 12);
+      expect(() => sched.step()).toThrow(/^OneCycleLR: step\(\) called 7 times, more than totalSteps = 6/);
+    });
+  }
+
+  it('Adam\'s beta1 is the momentum it cycles (its beta2 stays); cycleMomentum: false leaves both; an optimizer without either is refused', () => {
+    const p = () => tensor([0], [1], { backend: cpu, requiresGrad: true });
+    const adam = new nn.AdamW([p()], { lr: 0.1, betas: [0.9, 0.99] });
+    const s = new nn.OneCycleLR(adam, { maxLr: 1, totalSteps: 4, pctStart: 0.5, baseMomentum: 0.8, maxMomentum: 0.9 });
+    expect(adam.o.betas).toEqual([0.9, 0.99]);
+    s.step();
+    expect(adam.o.betas![0]).toBeCloseTo(0.8, 12); // the peak (t = pct * total - 1 = 1): baseMomentum
+    expect(adam.o.betas![1]).toBe(0.99);
+    const plain = new nn.SGD([p()], { lr: 0.1, momentum: 0.5 });
+    new nn.OneCycleLR(plain, { maxLr: 1, totalSteps: 4, cycleMomentum: false }).step();
+    expect(plain.o.momentum).toBe(0.5);
+    class Other extends nn.SGD {}
+    expect(new nn.OneCycleLR(new Other([p()], { lr: 1 }), { maxLr: 1, totalSteps: 10 }).momentumAt(0)).toBe(0.95);
+    const fake = { paramGroups: [{ params: [], options: { lr: 1 } }], groupLr: () => 1 } as unknown as nn.Optimizer;
+    expect(() => new nn.OneCycleLR(fake, { maxLr: 1, totalSteps: 2 })).toThrow(/^OneCycleLR: cycleMomentum needs an optimizer with a momentum \(SGD\) or a beta1 \(Adam, AdamW\); pass cycleMomentum: false$/);
+  });
+});

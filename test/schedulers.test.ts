@@ -17,15 +17,19 @@ const make: Record<string, (o: nn.Optimizer, opts: never) => nn.LRScheduler> = {
 };
 
 describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
-  for (const [name, c] of Object.entries(fixture.cases)) {
-    it(`${name} ${JSON.stringify(c.options)}: ${c.lrs.length} steps`, () => {
-      const opt = new nn.SGD([param()], { lr: fixture.lr });
-      const s = make[name](opt, c.options as never);
+  for (const [name, c] of Object.entries(fixture.cases) as [string, (typeof fixture.cases)[keyof typeof fixture.cases] & { momentums?: number[]; past_end?: string | null }][]) {
+    it(`${name} ${JSON.stringify(c.options)} on ${c.optimizer}: ${c.lrs.length - 1} rounds of step(), the rate${c.momentums ? ' and momentum' : ''} before each and after the last`, () => {
+      const opt = c.optimizer === 'adam' ? new nn.Adam([param()], { lr: fixture.lr }) : new nn.SGD([param()], { lr: fixture.lr });
+      const s = make[name.startsWith('one_cycle') ? 'one_cycle' : name](opt, c.options as never);
+      const momentum = () => (c.optimizer === 'adam' ? (opt as nn.Adam).o.betas![0] : (opt as nn.SGD).o.momentum ?? 0);
       c.lrs.forEach((want, t) => {
-        expect(Math.abs(opt.lr - want), `step ${t}: ${opt.lr} for ${want}`).toBeLessThanOrEqual(1e-12 * Math.max(1, want));
+        expect(Math.abs(opt.lr - want), `step ${t}: ${opt.lr} for ${want}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
+        if (c.momentums) expect(Math.abs(momentum() - c.momentums[t]), `step ${t}: momentum ${momentum()} for ${c.momentums[t]}`).toBeLessThanOrEqual(1e-12);
         if (t < c.lrs.length - 1) s.step();
       });
       expect(s.lastLr).toBe(opt.lr);
+      // PyTorch raises at the sched.step() after that ("Tried to step 27 times ... total steps is 25").
+      if (c.past_end) expect(() => s.step()).toThrow(/^OneCycleLR: step\(\) called 26 times, more than totalSteps = 25/);
     });
   }
 
@@ -37,7 +41,11 @@ describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
     expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, pctStart: 1 })).toThrow(/OneCycleLR: pctStart must be in \(0, 1\), not 1/);
     const s = new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 2 });
     s.step();
-    expect(() => s.step()).toThrow(/OneCycleLR: step 2 is past totalSteps 2/);
+    s.step(); // the last of totalSteps rounds: allowed, as in PyTorch
+    const lr = opt.lr;
+    expect(() => s.step()).toThrow(/^OneCycleLR: step\(\) called 3 times, more than totalSteps = 2/);
+    expect([s.t, opt.lr], 'a refused step changes nothing').toEqual([2, lr]);
+    expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, maxMomentum: 1 })).toThrow(/^OneCycleLR: maxMomentum must be in \[0, 1\), not 1$/);
     expect(() => { opt.lr = -1; }).toThrow(/invalid learning rate -1/);
   });
 

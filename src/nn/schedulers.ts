@@ -2,8 +2,9 @@
 // sets every param group's learning rate for step t from the rate that group started with (torch's
 // base_lrs). The rate is host state
 // that an optimizer reads at every step, also in a compiled step (a step's learning rate is per-call
-// data, src/graph/trace.ts), so a scheduler drives compiled and eager training alike.
-import type { Optimizer } from './optim.ts';
+// data, src/graph/trace.ts), so a scheduler drives compiled and eager training alike; so is
+// OneCycleLR's momentum (SGD's momentum, Adam's beta1), which every step's kernel parameters carry.
+import { Adam, SGD, type Optimizer } from './optim.ts';
 
 export abstract class LRScheduler<O extends object = object> {
   /** Each param group's learning rate when the scheduler was made (PyTorch's base_lrs). */
@@ -13,21 +14,26 @@ export abstract class LRScheduler<O extends object = object> {
   /** The options are set before the first rate is computed (here, not by a subclass's field). */
   constructor(readonly optimizer: Optimizer, readonly o: O) {
     this.baseLrs = optimizer.paramGroups.map((_, k) => optimizer.groupLr(k));
-    this.apply();
+    this.apply(0);
   }
   /** The first group's base rate. */
   get baseLr(): number {
     return this.baseLrs[0];
   }
-  /** The learning rate at step t of a group that started at `base`. */
+  /** The learning rate at step t of a group that started at `base`; throws past the schedule's end. */
   protected abstract rate(t: number, base: number): number;
-  private apply(): void {
-    this.optimizer.paramGroups.forEach((g, k) => (g.options.lr = this.rate(this.t, this.baseLrs[k])));
+  /** Sets what else step t of the schedule sets (OneCycleLR's momentum); after the rates, which check t. */
+  protected applyMore(_t: number): void {}
+  private apply(t: number): void {
+    // Every rate first: a step past the end throws before anything changes.
+    const lrs = this.optimizer.paramGroups.map((_, k) => this.rate(t, this.baseLrs[k]));
+    this.optimizer.paramGroups.forEach((g, k) => (g.options.lr = lrs[k]));
+    this.applyMore(t);
   }
   /** Advances one step (after the optimizer's), setting the learning rates the next step uses. */
   step(): void {
+    this.apply(this.t + 1);
     this.t++;
-    this.apply();
   }
   /** The learning rate the first group now has (PyTorch's get_last_lr()[0]). */
   get lastLr(): number {
@@ -96,17 +102,32 @@ export type AnnealStrategy = 'cos' | 'linear';
 
 export interface OneCycleOptions {
   maxLr: number;
+  /** The optimizer steps of the schedule: totalSteps rounds of opt.step(); sched.step(), then no more. */
   totalSteps: number;
   pctStart?: number;
   annealStrategy?: AnnealStrategy;
   divFactor?: number;
   finalDivFactor?: number;
+  /**
+   * Cycle the momentum inversely to the rate, from maxMomentum down to baseMomentum while the rate
+   * rises, then back (default true, as PyTorch): SGD's momentum, or Adam's and AdamW's beta1.
+   */
+  cycleMomentum?: boolean;
+  /** The momentum at the peak rate (default 0.85). */
+  baseMomentum?: number;
+  /** The momentum at the start and at the end (default 0.95). */
+  maxMomentum?: number;
 }
 
 /**
  * The 1cycle policy (Smith & Topor 2017; torch's OneCycleLR, two phases): from maxLr / divFactor up to
- * maxLr over the first pctStart of totalSteps, then down to that start / finalDivFactor at the last
- * step, by cosine or linear annealing. Every group's own rate is replaced, as in PyTorch.
+ * maxLr over the first pctStart of totalSteps, then down to that start / finalDivFactor at step
+ * totalSteps - 1, by cosine or linear annealing; with cycleMomentum the momentum (SGD's, or Adam's
+ * beta1) goes the other way, maxMomentum -> baseMomentum -> maxMomentum. Every group's own rate is
+ * replaced, as in PyTorch. The sched.step() after the last of totalSteps rounds is allowed and sets
+ * PyTorch's value there (the second phase's formula one step past its end, which no step of the
+ * schedule uses; with linear annealing a rate below 0, which an optimizer step would refuse); a
+ * sched.step() past that throws, as PyTorch's does.
  */
 export class OneCycleLR extends LRScheduler<OneCycleOptions> {
   constructor(opt: Optimizer, o: OneCycleOptions) {
@@ -117,15 +138,49 @@ export class OneCycleLR extends LRScheduler<OneCycleOptions> {
     if (o.annealStrategy !== undefined && o.annealStrategy !== 'cos' && o.annealStrategy !== 'linear') {
       throw new Error(`OneCycleLR: annealStrategy must be 'cos' or 'linear', not ${JSON.stringify(o.annealStrategy)}`);
     }
+    if (o.cycleMomentum ?? true) {
+      if (!(opt instanceof SGD || opt instanceof Adam)) {
+        throw new Error(`OneCycleLR: cycleMomentum needs an optimizer with a momentum (SGD) or a beta1 (Adam, AdamW); pass cycleMomentum: false`);
+      }
+      for (const [name, v] of [['baseMomentum', o.baseMomentum ?? 0.85], ['maxMomentum', o.maxMomentum ?? 0.95]] as const) {
+        if (!(v >= 0 && v < 1)) throw new Error(`OneCycleLR: ${name} must be in [0, 1), not ${v}`);
+      }
+    }
     super(opt, o);
   }
-  protected rate(t: number): number {
-    const { maxLr, totalSteps, pctStart = 0.3, annealStrategy = 'cos', divFactor = 25, finalDivFactor = 1e4 } = this.o;
-    if (t >= totalSteps) throw new Error(`OneCycleLR: step ${t} is past totalSteps ${totalSteps}`);
-    const initial = maxLr / divFactor, min = initial / finalDivFactor;
-    const anneal = (a: number, b: number, pct: number) =>
-      annealStrategy === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
+  /** Step t's position: the phase's start and end values are picked by `up`, and pct in it. */
+  private phase(t: number): { rising: boolean; pct: number } {
+    const { totalSteps, pctStart = 0.3 } = this.o;
+    // PyTorch raises when last_epoch > total_steps: the step after the last round is still computed.
+    if (t > totalSteps) {
+      throw new Error(`OneCycleLR: step() called ${t} times, more than totalSteps = ${totalSteps} (the schedule covers totalSteps rounds of opt.step(); sched.step())`);
+    }
     const up = pctStart * totalSteps - 1, last = totalSteps - 1;
-    return t <= up ? anneal(initial, maxLr, t / up) : anneal(maxLr, min, (t - up) / (last - up));
+    return t <= up ? { rising: true, pct: t / up } : { rising: false, pct: (t - up) / (last - up) };
+  }
+  private anneal(a: number, b: number, pct: number): number {
+    return (this.o.annealStrategy ?? 'cos') === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
+  }
+  protected rate(t: number): number {
+    const { maxLr, divFactor = 25, finalDivFactor = 1e4 } = this.o;
+    const initial = maxLr / divFactor, min = initial / finalDivFactor;
+    const { rising, pct } = this.phase(t);
+    return rising ? this.anneal(initial, maxLr, pct) : this.anneal(maxLr, min, pct);
+  }
+  /** The momentum (SGD) or beta1 (Adam) at step t; null without cycleMomentum. */
+  momentumAt(t: number): number | null {
+    const { cycleMomentum = true, baseMomentum = 0.85, maxMomentum = 0.95 } = this.o;
+    if (!cycleMomentum) return null;
+    const { rising, pct } = this.phase(t);
+    return rising ? this.anneal(maxMomentum, baseMomentum, pct) : this.anneal(baseMomentum, maxMomentum, pct);
+  }
+  protected override applyMore(t: number): void {
+    const m = this.momentumAt(t);
+    if (m === null) return;
+    for (const g of this.optimizer.paramGroups) {
+      const o = g.options as { momentum?: number; betas?: [number, number] };
+      if (this.optimizer instanceof Adam) o.betas = [m, o.betas?.[1] ?? 0.999];
+      else o.momentum = m;
+    }
   }
 }
