@@ -51,14 +51,21 @@ export async function profile<T>(
     await ctx.sync();
     return { result, kernels: await ctx.profiler.stop() };
   } catch (e) {
-    await ctx.profiler.stop();
+    // fn's error (or the device's) is the one to report; the timings are moot then.
+    await ctx.profiler.stop().catch(() => undefined);
+    // Dawn rejects pending work with a bare AbortError when the device is destroyed under it.
+    if (e instanceof Error && e.name === 'AbortError') {
+      throw new Error('profile: the device was destroyed (shutdown()) before the profiled work finished: await profile(...) before shutdown()', { cause: e });
+    }
     throw e;
   }
 }
 
 /**
  * Destroys the backend's device so a Node process can exit. Pending work (and matmul measurements in
- * flight) may be cut short: await sync() first to finish it.
+ * flight) may be cut short: await sync() first to finish it. What is cut short leaves no unhandled
+ * rejection: a profile() in progress rejects with an error saying the device was destroyed, and the
+ * readbacks of a finished one (or of a background measurement) are dropped quietly.
  */
 export function shutdown(backend: Backend = getBackend()): void {
   backend.dispose();

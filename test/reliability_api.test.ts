@@ -8,7 +8,8 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { conv2d, F, getBackend, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import { conv2d, F, getBackend, matmul, profile, randn, shutdown, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
@@ -239,5 +240,38 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
     expect(new nn.OneCycleLR(new Other([p()], { lr: 1 }), { maxLr: 1, totalSteps: 10 }).momentumAt(0)).toBe(0.95);
     const fake = { paramGroups: [{ params: [], options: { lr: 1 } }], groupLr: () => 1 } as unknown as nn.Optimizer;
     expect(() => new nn.OneCycleLR(fake, { maxLr: 1, totalSteps: 2 })).toThrow(/^OneCycleLR: cycleMomentum needs an optimizer with a momentum \(SGD\) or a beta1 \(Adam, AdamW\); pass cycleMomentum: false$/);
+  });
+});
+
+describe('profile() then shutdown() without sync()', () => {
+  it('webgpu: leaves no unhandled rejection (was an uncaught AbortError), and a profile cut short says why', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A finished profile whose matmul started a kernel measurement in the background (its readbacks
+      // were still in flight at shutdown).
+      const g1 = await WebGPUBackend.create({ quiet: true });
+      const { kernels } = await profile(() => {
+        const a = randn([256, 256], { backend: g1 });
+        matmul(a, a);
+      }, g1);
+      expect(kernels.length).toBeGreaterThan(0);
+      shutdown(g1);
+      // A profile still running when the device goes.
+      const g2 = await WebGPUBackend.create({ quiet: true });
+      const running = profile(async () => {
+        const a = randn([256, 256], { backend: g2 });
+        matmul(a, a);
+        await new Promise((r) => setTimeout(r, 20));
+        return 1;
+      }, g2);
+      shutdown(g2);
+      await expect(running).rejects.toThrow(/device (lost|was destroyed)/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(unhandled.map((e) => `${(e as Error)?.name}: ${(e as Error)?.message}`)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

@@ -2,6 +2,11 @@
 // 'timestamp-query' feature each dispatch runs in its own compute pass with begin/end timestamps;
 // without it, each dispatch is submitted alone and timed on the CPU between successive
 // onSubmittedWorkDone callbacks (coarser, includes submit overhead).
+//
+// Each timing is read back asynchronously. Every readback promise is handled where it is made: one that
+// fails (the device destroyed by shutdown() while profiled work was in flight: Dawn rejects the mapping
+// with an AbortError) must never become an unhandled rejection, even after stop() has returned; stop()
+// reports such a loss as its error instead.
 
 export interface KernelStats {
   kernel: string;
@@ -23,6 +28,8 @@ export class Profiler {
   private resolveBuf: GPUBuffer | null = null;
   private inBatch: Pending[] = [];
   private readbacks: Promise<void>[] = [];
+  /** The first readback that failed since start(): stop() throws it. */
+  private lost: Error | null = null;
   private lastDone = 0;
 
   constructor(private readonly device: GPUDevice, readonly hasTimestamps: boolean) {}
@@ -33,6 +40,7 @@ export class Profiler {
   start(opts: { cpuTiming?: boolean } = {}): void {
     this.enabled = true;
     this.samples.clear();
+    this.lost = null;
     this.usesTimestamps = this.hasTimestamps && !opts.cpuTiming;
     if (this.usesTimestamps && !this.querySet) {
       this.querySet = this.device.createQuerySet({ label: 'profiler', type: 'timestamp', count: QUERY_CAPACITY });
@@ -75,7 +83,7 @@ export class Profiler {
     if (this.pendingStaging) {
       const { staging, batch } = this.pendingStaging;
       this.pendingStaging = null;
-      this.readbacks.push(
+      this.track(
         staging.mapAsync(GPUMapMode.READ).then(() => {
           const t = new BigInt64Array(staging.getMappedRange());
           batch.forEach((p, i) => this.record(p, Number(t[2 * i + 1] - t[2 * i]) / 1e6));
@@ -87,7 +95,7 @@ export class Profiler {
       const batch = this.inBatch;
       this.inBatch = [];
       const submitted = performance.now();
-      this.readbacks.push(
+      this.track(
         queue.onSubmittedWorkDone().then(() => {
           const now = performance.now();
           const ms = now - Math.max(submitted, this.lastDone);
@@ -98,6 +106,13 @@ export class Profiler {
     }
   }
 
+  /** Keeps a readback for stop(), handled now (see the header). */
+  private track(readback: Promise<void>): void {
+    this.readbacks.push(readback.catch((e: unknown) => {
+      this.lost ??= e instanceof Error ? e : new Error(String(e));
+    }));
+  }
+
   private record(p: Pending, ms: number): void {
     let s = this.samples.get(p.kernel);
     if (!s) this.samples.set(p.kernel, (s = { times: [], flops: 0, bytes: 0 }));
@@ -106,11 +121,24 @@ export class Profiler {
     s.bytes += p.bytes;
   }
 
-  /** Waits for outstanding timings, stops profiling and returns the per-kernel table (slowest first). */
+  /**
+   * Waits for outstanding timings, stops profiling and returns the per-kernel table (slowest first);
+   * throws if a timing could not be read back (the device destroyed meanwhile).
+   */
   async stop(): Promise<KernelStats[]> {
-    await Promise.all(this.readbacks);
-    this.readbacks = [];
+    // Work submitted while waiting (a tuner's measurement in the background) adds readbacks: wait for
+    // those too, so that none is left behind.
+    while (this.readbacks.length) {
+      const pending = this.readbacks;
+      this.readbacks = [];
+      await Promise.all(pending);
+    }
     this.enabled = false;
+    if (this.lost) {
+      const e = this.lost;
+      this.lost = null;
+      throw new Error(`profile: kernel timings were lost (${e.name}${e.message ? `: ${e.message}` : ''}); was the device destroyed (shutdown()) before the profiled work finished?`);
+    }
     const rows: KernelStats[] = [];
     for (const [kernel, s] of this.samples) {
       const sorted = [...s.times].sort((a, b) => a - b);
