@@ -43,6 +43,9 @@ describe('compile() equals eager mode where state outside the trace changes', ()
       // one variant per mode, each traced once; the later switches replay them
       expect(c.stats).toMatchObject({ traces: 2, eagerCalls: 2 });
       expect(c.stats!.guardMisses).toBeGreaterThanOrEqual(2);
+      // BatchNorm's and Dropout's training flags (Linear reads none), the liveness of the six tensors read
+      // (Linear's weight and bias, BatchNorm's weight, bias and running statistics) and their six attributes
+      expect(c.stats!.guards).toBe(2 + 6 + 6);
       expect(c.stats!.replays).toBe(5);
     });
 

@@ -66,6 +66,8 @@ export interface CompileStats {
   rerecords: number;
   /** Calls whose signature had a compiled variant but none whose guards held (then traced again). */
   guardMisses: number;
+  /** Guards of the most recently traced variant (each replay checks them first). */
+  guards: number;
   /** Kernel dispatches per call of the most recently built signature (ops per call on the CPU). */
   dispatches: number;
   /** Bytes the most recently built signature owns between calls (its buffers). */
@@ -116,7 +118,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   if (!Number.isInteger(maxSignatures) || maxSignatures < 1) throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);
   /** Per argument signature, its variants: one per set of guards (a module in train and in eval mode). */
   const cache = new Map<string, Entry[]>();
-  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, guardMisses: 0, dispatches: 0, bytes: 0, signatures: 0 };
+  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, guardMisses: 0, guards: 0, dispatches: 0, bytes: 0, signatures: 0 };
 
   /** A program's borrowed gradients go with it (their buffers return to the pool). */
   const dropGrads = (e: Entry) => {
@@ -345,6 +347,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       dtypes: outputs.map((t) => t.dtype), grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
     });
     stats.traces++;
+    stats.guards = tracer.guards.length;
     const r = finish(entry, true, tensors, gradStorages);
     // The gradients added to are replaced, as eager backward() replaces them.
     for (const { old } of gradInputs.values()) old.dispose();
