@@ -64,7 +64,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the installed package', () => {
   it('holds the build (ESM for Node and browsers, declarations, the command), not the sources', () => {
     const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md', 'package/python/wgpu_gen.py', 'package/python/README.md']) {
+    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md', 'package/LICENSE', 'package/python/wgpu_gen.py', 'package/python/README.md']) {
       expect(list, f).toContain(f);
     }
     expect(list.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'))).toEqual([]);
