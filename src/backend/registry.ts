@@ -13,8 +13,19 @@ export interface InitOptions extends AcquireOptions {
   backend?: BackendName;
 }
 
+/**
+ * The backend init() makes when told none: WGPU_BACKEND in Node (webgpu or cpu: a script's backend
+ * chosen from outside, as the docs' examples are run on both), else WebGPU.
+ */
+function defaultBackend(): BackendName {
+  const env = typeof process !== 'undefined' ? process.env?.WGPU_BACKEND : undefined;
+  if (env === undefined || env === '') return 'webgpu';
+  if (env !== 'webgpu' && env !== 'cpu') throw new Error(`WGPU_BACKEND=${env}: use webgpu or cpu`);
+  return env;
+}
+
 export async function createBackend(opts: InitOptions = {}): Promise<Backend> {
-  const name = opts.backend ?? 'webgpu';
+  const name = opts.backend ?? defaultBackend();
   if (name === 'cpu') return new CpuBackend();
   if (name === 'webgpu') {
     const { WebGPUBackend } = await import('./webgpu/index.ts');
