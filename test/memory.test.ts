@@ -143,11 +143,10 @@ describe('the buffer pool on the device', () => {
     const before = gpu.ctx.pool.liveBytes;
     const bytes = Math.floor(Math.min(gpu.ctx.limits.maxBufferSize, gpu.ctx.limits.maxStorageBufferBindingSize) / 16) * 16;
     const s = gpu.empty(bytes / 4);
-    await gpu.ctx.device.queue.onSubmittedWorkDone();
-    await new Promise((r) => setTimeout(r, 50));
+    // Reported by the next sync() (a buffer this large is watched: see src/device/pool.ts), once.
     let err: Error | null = null;
     try {
-      gpu.ctx.checkHealthy();
+      await gpu.sync();
     } catch (e) {
       err = e as Error;
     }
@@ -162,7 +161,7 @@ describe('the buffer pool on the device', () => {
     gpu.free(s);
     expect(gpu.ctx.pool.liveBytes).toBe(before);
     emptyCache(gpu);
-    await gpu.sync(); // the device still works
+    await gpu.sync(); // the device still works, and the failure was reported once
   }, 60_000);
 });
 

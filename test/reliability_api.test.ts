@@ -8,7 +8,7 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { conv2d, F, getBackend, matmul, profile, randn, shutdown, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import { conv2d, emptyCache, F, getBackend, matmul, profile, randn, shutdown, sync, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
@@ -273,5 +273,59 @@ describe('profile() then shutdown() without sync()', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('an allocation the device cannot make (case 16)', () => {
+  // 16384^2 float32 is exactly 1 GiB, SwiftShader's maxBufferSize: the limits allow it, and SwiftShader
+  // cannot allocate it (Dawn pads the buffer past 1 GiB), so the failing path runs here, with no hook.
+  // On a GPU that has the memory the same calls must simply work.
+  const OOM = 'out of memory: a 1073741824-byte buffer \\(tensor#\\d+ for random \\(normal\\) of shape \\[16384, 16384\\]\\) could not be allocated';
+
+  it('webgpu: randn([16384, 16384]) is reported naming its bytes, op and shape; the unrelated ops after it work (were "Invalid Buffer tensor#1", then the OOM)', async () => {
+    const b = await getGpu();
+    await sync(b);
+    const x = randn([16384, 16384], { backend: b });
+    // Unrelated work in the same tick: batched with randn's dispatch before, and lost with it.
+    const a = ones([4], { backend: b }), c = ones([4], { backend: b }).add(1);
+    expect([...(await a.toArray()), ...(await c.toArray())]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+    let err: Error | null = null;
+    await sync(b).catch((e: Error) => (err = e));
+    if (/swiftshader/i.test(b.description)) expect(err, 'SwiftShader allocated 1 GiB').not.toBeNull();
+    if (err) {
+      expect((err as Error).message).toMatch(new RegExp(`^${OOM} \\(other tensors live: .*\\); .*\\(vkAllocateMemory|\\(`));
+      await sync(b); // reported once
+      // every use of the tensor names the allocation: a readback, an op (before it allocates its output)
+      await expect(x.toArray()).rejects.toThrow(new RegExp(`^reading back a 1073741824-byte buffer: it could not be allocated: ${OOM}`));
+      expect(() => x.add(1)).toThrow(new RegExp(`^affine of shape \\[16384, 16384\\]: input 0 has no memory: ${OOM}`));
+    } else {
+      expect((await x.sum().item()) / 2 ** 28).toBeCloseTo(0, 2);
+    }
+    x.dispose();
+    expect([...(await ones([4], { backend: b }).mul(3).toArray())]).toEqual([3, 3, 3, 3]);
+    await sync(b);
+    for (const t of [a, c]) t.dispose();
+    emptyCache(b);
+  });
+
+  it('webgpu: a tensor used before its failure is known: the result is refused at the next check, naming the allocation; later work is right', async () => {
+    const b = await getGpu();
+    await sync(b);
+    const y = randn([16384, 16384], { backend: b });
+    const s = y.sum(); // runs in the same tick, before the report: its value is never computed
+    const u = ones([2], { backend: b }).add(2);
+    let failed = false;
+    try {
+      expect(await s.item()).toBeCloseTo(0, -3);
+    } catch (e) {
+      failed = true;
+      expect((e as Error).message).toMatch(new RegExp(`^kernel [a-z_:]+ did not run: a buffer it used could not be allocated, which was not known yet: ${OOM}`));
+    }
+    if (/swiftshader/i.test(b.description)) expect(failed, 'SwiftShader allocated 1 GiB').toBe(true);
+    expect([...(await u.toArray())]).toEqual([3, 3]);
+    await sync(b); // reported already
+    for (const t of [y, s, u]) t.dispose();
+    expect([...(await ones([2], { backend: b }).mul(5).toArray())]).toEqual([5, 5]);
+    emptyCache(b);
   });
 });

@@ -1,6 +1,8 @@
 // The WebGPU execution context: pipelines (cached by kernel + override constants), the buffer pool,
 // batching of dispatches into one compute pass per submit, a uniform arena, readback, limit checks,
-// error and device-loss handling (the pool's asynchronous out-of-memory reports included), emptyCache(),
+// error and device-loss handling (the pool's asynchronous out-of-memory reports included: a dispatch, write
+// or readback of a buffer whose allocation is not confirmed yet runs in a submit of its own, see pool.ts),
+// emptyCache(),
 // the hooks of the kernel profiler, and recordings of dispatches for compiled steps (recording.ts:
 // beginRecording/endRecording, patchRecording for per-call uniforms, replay).
 //
@@ -13,6 +15,7 @@
 import { acquireDevice, type AcquireOptions, type Acquired } from './gpu.ts';
 import { loadKernelSources, type KernelName } from './shaders.ts';
 import { BufferPool } from './pool.ts';
+import { allocationSite, describeSite } from './site.ts';
 import { Profiler } from './profiler.ts';
 import { Recording } from './recording.ts';
 
@@ -67,6 +70,10 @@ export class GPUContext {
   private capture: { querySet: GPUQuerySet; count: number } | null = null;
   /** The open recording (src/device/recording.ts), or the one being patched. */
   private recording: Recording | null = null;
+  /** Set while guardAllocations() runs a dispatch apart. */
+  private isolating = false;
+  /** The validation scopes of dispatches and copies run apart, until each has answered (and been judged). */
+  private readonly guards = new Set<Promise<void>>();
 
   private constructor(acq: Acquired, sources: Map<KernelName, string>) {
     this.acquired = acq;
@@ -234,6 +241,8 @@ export class GPUContext {
       return;
     }
     this.checkHealthy();
+    // A buffer that could not be allocated, or may not have been (src/device/pool.ts's header).
+    if (!rec && this.pool.watching && this.guardAllocations(spec)) return;
     if (this.labelPrefix) spec = { ...spec, label: this.labelPrefix + (spec.label ?? spec.kernel) };
     this.checkLimits(spec, groups);
     if (groups[0] * groups[1] * groups[2] === 0) return;
@@ -409,22 +418,26 @@ export class GPUContext {
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     if (this.recording) throw new Error('internal: a buffer write while recording dispatches');
     this.checkHealthy();
+    const watched = this.pool.watching && this.guardBuffer('writing into', buffer);
     if (this.pendingUse.has(buffer)) this.flush();
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     // writeBuffer needs a multiple of 4 bytes.
     this.device.queue.writeBuffer(buffer, byteOffset, bytes, 0, bytes.byteLength & ~3);
+    if (watched) this.endGuard('a write', buffer);
   }
 
   /** Reads `bytes` bytes of a buffer back to the CPU. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     if (this.recording) throw new Error('internal: a readback while recording dispatches');
     this.checkHealthy();
+    const watched = this.pool.watching && this.guardBuffer('reading back', buffer);
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.pool.acquireStaging(size);
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
     this.endPass();
     this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
     this.flush();
+    if (watched) this.endGuard('a readback', buffer);
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
@@ -435,6 +448,12 @@ export class GPUContext {
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
     this.pool.releaseStaging(staging);
+    if (watched || this.guards.size) {
+      // The copy ran apart: if the buffer turned out not to exist, nothing was copied. And a dispatch
+      // run apart before it may have read such a buffer: its error is thrown here, at the latest.
+      await this.settleGuards();
+      if (watched) this.guardBuffer('reading back', buffer);
+    }
     this.checkHealthy();
     return out;
   }
@@ -489,7 +508,93 @@ export class GPUContext {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    // An allocation's out-of-memory report may still be on its way: wait for it.
+    await this.settleGuards();
     this.checkHealthy();
+    const failed = this.pool.takeUnreported();
+    if (failed.length) throw new Error(`${failed[0].message}${failed.length > 1 ? ` (and ${failed.length - 1} more allocations failed)` : ''}`);
+  }
+
+  // ---- allocations the device could not make (src/device/pool.ts's header: what is watched, and why) ----
+
+  /**
+   * Throws for an eager dispatch that uses a buffer whose allocation failed; runs one that uses a buffer
+   * not confirmed yet in a submit of its own, inside a validation scope (true: done), so that a failure
+   * loses that dispatch alone and its errors come here rather than to the uncaptured-error handler.
+   */
+  private guardAllocations(spec: DispatchSpec): boolean {
+    if (this.isolating) return false;
+    let unconfirmed = false;
+    for (const b of spec.buffers) {
+      const e = this.pool.failureOf(b);
+      if (e) throw new Error(`${describeSite() || `kernel ${spec.label ?? spec.kernel}`}: an operand's buffer could not be allocated: ${e.message}`);
+      if (this.pool.unconfirmedOf(b)) unconfirmed = true;
+    }
+    if (!unconfirmed) return false;
+    const serial = allocationSite.serial, label = spec.label ?? spec.kernel;
+    this.flush();
+    this.device.pushErrorScope('validation');
+    this.isolating = true;
+    try {
+      this.dispatch(spec);
+      this.flush();
+    } finally {
+      this.isolating = false;
+      this.guard(this.device.popErrorScope().then((err) => err ? this.isolatedFailed(label, spec.buffers, serial, err) : undefined));
+    }
+    return true;
+  }
+
+  /** Keeps a guard's promise until it settles (never rejecting: a failed pop means the device is gone). */
+  private guard(p: Promise<void>): void {
+    const g: Promise<void> = p.catch(() => undefined).finally(() => this.guards.delete(g));
+    this.guards.add(g);
+  }
+
+  /** Resolves when every out-of-memory report and every guard's verdict so far is in. */
+  private async settleGuards(): Promise<void> {
+    await this.pool.settle();
+    while (this.guards.size) await Promise.all([...this.guards]);
+  }
+
+  /**
+   * A dispatch run apart failed validation. When every failed buffer it used is the output of the op
+   * that issued it (randn's own buffer), the failure is that allocation's: its uses and sync() report
+   * it. Otherwise the dispatch computed nothing that later work can rely on (an op read the buffer
+   * before its failure was known, or its scratch failed): the next check throws.
+   */
+  private async isolatedFailed(label: string, buffers: GPUBuffer[], serial: number, err: GPUError): Promise<void> {
+    await this.pool.settle();
+    const failed = buffers.filter((b) => this.pool.failedError(b));
+    const own = (b: GPUBuffer) => {
+      const w = this.pool.watchedOf(b);
+      return !!w && w.output && w.serial === serial;
+    };
+    if (failed.length && failed.every(own)) return;
+    const cause = failed.length ? this.pool.failedError(failed.find((b) => !own(b))!)! : null;
+    if (cause) this.pool.markReported(cause);
+    this.error ??= cause
+      ? new Error(`kernel ${label} did not run: a buffer it used could not be allocated, which was not known yet: ${cause.message}`)
+      : new Error(`WebGPU error (kernel ${label}): ${err.message}`);
+  }
+
+  /** For a write or readback: throws if the buffer's allocation failed; opens a scope if it is not confirmed (true). */
+  private guardBuffer(what: string, buffer: GPUBuffer): boolean {
+    const e = this.pool.failureOf(buffer);
+    if (e) throw new Error(`${what} a ${buffer.size}-byte buffer: it could not be allocated: ${e.message}`);
+    if (!this.pool.unconfirmedOf(buffer)) return false;
+    this.flush();
+    this.device.pushErrorScope('validation');
+    return true;
+  }
+
+  /** Closes guardBuffer()'s scope: an error there is the allocation's if it failed, else the context's. */
+  private endGuard(what: string, buffer: GPUBuffer): void {
+    this.guard(this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      await this.pool.settle();
+      if (!this.pool.failedError(buffer)) this.error ??= new Error(`WebGPU error (${what}): ${err.message}`);
+    }));
   }
 
   /** Destroys the device and lets Node exit. */

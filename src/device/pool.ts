@@ -13,8 +13,21 @@
 //
 // Out of memory: a createBuffer that throws is retried once after trimming the pool, and liveBytes
 // counts a buffer only once it was created. Dawn (and browsers) report an out-of-memory createBuffer
-// asynchronously, through an error scope: the pool then uncounts the buffer, trims itself, lowers the
-// cap to the live bytes, and hands the context an error naming the size (thrown at its next check).
+// asynchronously, through an error scope (one per createBuffer: only a pool miss makes one, and a
+// training loop misses only in its first step), after the op that asked for the buffer has returned:
+// the pool then uncounts the buffer, trims itself, lowers the cap to the live bytes, and records an
+// error naming the size and the op and shape it was for (src/device/site.ts).
+//   Where that error is thrown, so that it is not blamed on later, unrelated ops: a tensor buffer of at
+// least WATCH_BYTES (where failures happen in practice) is `unconfirmed` until its scope answers, and
+// the context runs each dispatch that uses an unconfirmed buffer in a submit of its own, inside a
+// validation scope, so that a failed buffer invalidates that dispatch alone, never the unrelated work
+// batched around it. Once the failure is known, every use of the buffer (an op, a readback, a write)
+// throws the error, and the next sync() reports it if nothing used the buffer. A dispatch that used
+// the buffer before the failure was known, other than its own op writing it, computed nothing: the
+// context's next check throws then (see GPUContext.isolatedFailed). A smaller buffer is not watched
+// (its dispatches stay batched): its failure is the context's next error, as any asynchronous one.
+
+import { allocationSite, describeSite } from './site.ts';
 
 /** Size class of a request: powers of two up to 64 KiB, then steps of 1/8 of the enclosing power of two. */
 export function sizeClass(bytes: number): number {
@@ -46,6 +59,19 @@ type Kind = 'tensor' | 'staging';
 const MiB = 2 ** 20;
 const fmtBytes = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${b} bytes`);
 
+/**
+ * Fresh tensor buffers of at least this size are watched until their out-of-memory scope answers (see
+ * the header). A dispatch touching 32 MiB takes ~0.1 ms even at 300 GB/s, the order of an extra submit,
+ * and an allocation that small rarely fails alone.
+ */
+export const WATCH_BYTES = 32 * MiB;
+
+/** What the pool knows of a watched buffer: the op (site serial) that made it, and whether it is that op's output. */
+export interface Watched {
+  serial: number;
+  output: boolean;
+}
+
 export class BufferPool {
   /** kind:size -> free buffers, least recently released first. */
   private readonly free = new Map<string, GPUBuffer[]>();
@@ -55,8 +81,18 @@ export class BufferPool {
   private doomed: GPUBuffer[] = [];
   /** Tensor buffers handed out and not yet released. */
   private readonly live = new Set<GPUBuffer>();
-  /** Live buffers whose creation ran out of memory: uncounted already. */
-  private readonly failed = new WeakSet<GPUBuffer>();
+  /** Live buffers whose creation ran out of memory (uncounted already), with the error naming them. */
+  private readonly failures = new Map<GPUBuffer, Error>();
+  /** Every buffer whose creation failed, live or not (for the context's late attribution). */
+  private readonly failedEver = new WeakMap<GPUBuffer, Error>();
+  /** Failures no use or sync() has reported yet, oldest first. */
+  private unreported: Error[] = [];
+  /** Watched buffers whose out-of-memory scope has not answered (see WATCH_BYTES). */
+  private readonly unconfirmed = new Map<GPUBuffer, Watched>();
+  /** Every watched buffer's note (kept after its scope answered). */
+  private readonly watchedEver = new WeakMap<GPUBuffer, Watched>();
+  /** Out-of-memory scopes not answered yet. */
+  private readonly scopes = new Set<Promise<unknown>>();
   /** Bytes in tensor buffers handed out and not yet released. */
   liveBytes = 0;
   /** Bytes in buffers (tensor and staging) waiting in the pool. */
@@ -106,8 +142,8 @@ export class BufferPool {
   release(buf: GPUBuffer): void {
     if (this.arena?.release(buf)) return;
     this.live.delete(buf);
-    if (this.failed.has(buf)) {
-      this.failed.delete(buf);
+    if (this.failures.delete(buf)) {
+      if (this.failures.size === 0) allocationSite.checks.delete(this.checkInputs);
       buf.destroy();
       return;
     }
@@ -181,7 +217,9 @@ export class BufferPool {
   }
 
   private create(size: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
-    const desc: GPUBufferDescriptor = { label: `${label}#${this.buffersCreated}`, size, usage };
+    // Named for the error the device may report later: the buffer, and the op and shape it is for.
+    const what = describeSite();
+    const desc: GPUBufferDescriptor = { label: `${label}#${this.buffersCreated}${what ? ` for ${what}` : ''}`, size, usage };
     this.device.pushErrorScope('out-of-memory');
     let buf: GPUBuffer;
     try {
@@ -199,15 +237,81 @@ export class BufferPool {
     } finally {
       const scope = this.device.popErrorScope();
       // buf is unset only when the retry threw: nothing was counted, nothing to uncount.
-      scope.then((err) => err && buf && this.outOfMemory(buf, err), () => {});
+      const answered: Promise<unknown> = scope.then((err) => {
+        this.scopes.delete(answered);
+        if (buf) this.unconfirmed.delete(buf);
+        if (this.unconfirmed.size === 0) allocationSite.watchers.delete(this.onOp);
+        if (err && buf) this.outOfMemory(buf, err);
+      }, () => this.scopes.delete(answered));
+      this.scopes.add(answered);
+    }
+    if (size >= WATCH_BYTES && label !== 'staging') {
+      const w: Watched = { serial: allocationSite.serial, output: false };
+      this.unconfirmed.set(buf, w);
+      this.watchedEver.set(buf, w);
+      allocationSite.watchers.add(this.onOp);
     }
     this.buffersCreated++;
     return buf;
   }
 
+  /** After each op while a buffer is watched: the op's output storage, if watched, is marked as such. */
+  private readonly onOp = (out: unknown): void => {
+    const buf = (out as { buffer?: GPUBuffer } | null)?.buffer;
+    const w = buf && this.watchedEver.get(buf);
+    if (w && w.serial === allocationSite.serial) w.output = true;
+  };
+
+  /** Before an op allocates: an input whose allocation failed is refused, naming the op and the input. */
+  private readonly checkInputs = (inputs: readonly unknown[]): void => {
+    for (let i = 0; i < inputs.length; i++) {
+      const buf = (inputs[i] as { buffer?: GPUBuffer } | null)?.buffer;
+      const e = buf && this.failureOf(buf);
+      if (e) throw new Error(`${describeSite()}: input ${i} has no memory: ${e.message}`);
+    }
+  };
+
+  /** Whether any buffer is watched or failed (the context's checks cost nothing otherwise). */
+  get watching(): boolean {
+    return this.unconfirmed.size > 0 || this.failures.size > 0;
+  }
+  /** The note of a watched buffer whose scope has not answered, if it is one. */
+  unconfirmedOf(buf: GPUBuffer): Watched | undefined {
+    return this.unconfirmed.get(buf);
+  }
+  /** A watched buffer's note, answered or not. */
+  watchedOf(buf: GPUBuffer): Watched | undefined {
+    return this.watchedEver.get(buf);
+  }
+  /** The error of a live buffer whose creation failed (it counts as reported from now on). */
+  failureOf(buf: GPUBuffer): Error | undefined {
+    const e = this.failures.get(buf);
+    if (e) this.unreported = this.unreported.filter((x) => x !== e);
+    return e;
+  }
+  /** The error of a buffer whose creation failed, live or released (no reporting). */
+  failedError(buf: GPUBuffer): Error | undefined {
+    return this.failedEver.get(buf);
+  }
+  /** A failure reported some other way (the context's next check): sync() does not report it again. */
+  markReported(e: Error): void {
+    this.unreported = this.unreported.filter((x) => x !== e);
+  }
+  /** Resolves when every out-of-memory scope opened so far has answered. */
+  async settle(): Promise<void> {
+    while (this.scopes.size) await Promise.all([...this.scopes]);
+  }
+  /** The failures nothing has reported yet (taken: reported by the caller). */
+  takeUnreported(): Error[] {
+    const out = this.unreported;
+    this.unreported = [];
+    return out;
+  }
+
   /** A buffer's creation ran out of memory (reported asynchronously): uncount it and free the pool. */
   private outOfMemory(buf: GPUBuffer, err: GPUError): void {
     const key = this.lru.get(buf);
+    const live = !key && this.live.has(buf);
     if (key) {
       // Already released into the pool: drop it from there.
       const list = this.free.get(key)!;
@@ -215,11 +319,10 @@ export class BufferPool {
       this.lru.delete(buf);
       this.pooledBytes -= buf.size;
       buf.destroy();
-    } else if (this.live.has(buf)) {
+    } else if (live) {
       // Live: uncount it now; its tensor's release destroys it.
       this.live.delete(buf);
       this.liveBytes -= buf.size;
-      this.failed.add(buf);
     } // else: a staging buffer in use, or one the pool destroyed already.
     // Memory is short: keep no more than is live.
     const freed = this.trim();
@@ -227,9 +330,21 @@ export class BufferPool {
     const after = freed > 0
       ? `freed ${fmtBytes(freed)} of pooled buffers, so a retry may succeed`
       : 'nothing was pooled to free: the live tensors and this one need more memory than the device has';
-    this.opts.onError?.(new Error(
+    const e = new Error(
       `out of memory: a ${buf.size}-byte buffer (${buf.label}) could not be allocated (other tensors live: ${fmtBytes(this.liveBytes)}); ` +
         `${after} (${err.message.split('\n')[0]})`,
-    ));
+    );
+    this.failedEver.set(buf, e);
+    if (live) {
+      this.failures.set(buf, e);
+      allocationSite.checks.add(this.checkInputs);
+    }
+    if (this.watchedEver.has(buf)) {
+      // Its dispatches ran apart: the uses and sync() report it (see the header).
+      this.unreported.push(e);
+    } else {
+      // Batched with other work, which failed with it: the context's next check throws.
+      this.opts.onError?.(e);
+    }
   }
 }

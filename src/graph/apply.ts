@@ -13,6 +13,7 @@
 
 import type { Backend, Storage } from '../backend/backend.ts';
 import { mixedBackendsError } from '../backend/registry.ts';
+import { allocationSite } from '../device/site.ts';
 import { isGradEnabled } from '../autograd/engine.ts';
 import { RULES, sourceBackend, type Apply, type BackwardRule, type Params, type Primitive, type Rule } from './primitives.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
@@ -67,12 +68,21 @@ export class Dispatcher<T extends GraphTensor<T>> {
         out = this.tracer.prim(prim, inputs, params, shape, perCall ?? undefined);
       }
     } else {
+      // Noted for an allocation failure that the device reports later (src/device/site.ts).
+      const site = allocationSite;
+      site.serial++;
+      site.prim = prim;
+      site.params = params;
+      site.shape = shape;
+      if (site.checks.size) for (const c of site.checks) c(storages);
       this.depth++;
       try {
         out = rule.run(backend, storages, params, shape, xShapes);
       } finally {
         this.depth--;
+        site.prim = null;
       }
+      if (site.watchers.size) for (const w of site.watchers) w(out);
     }
     const y = out === 'view' ? this.make(backend, null, shape, inputs[0], dtype) : this.make(backend, out, shape, null, dtype);
     if (anyRequiresGrad && rule.backward && isGradEnabled() && (!rule.recorded || rule.recorded(params))) {
@@ -110,11 +120,20 @@ export class Dispatcher<T extends GraphTensor<T>> {
       if (inputs[i].backend !== backend) throw mixedBackendsError(effect, backend, inputs[i].backend, ['tensor 0', `tensor ${i}`]);
     }
     if (this.tracer) return this.tracer.effect(effect, inputs, p, perCall);
+    // An effect is an op of its own for the allocation notes (src/device/site.ts); it has no output.
+    const site = allocationSite;
+    site.serial++;
+    site.prim = effect;
+    site.params = p;
+    site.shape = null;
+    const storages = inputs.map((t) => t.storage);
+    if (site.checks.size) for (const c of site.checks) c(storages);
     this.depth++;
     try {
-      EFFECTS[effect].run(backend, inputs.map((t) => t.storage), p, inputs.map((t) => t.shape));
+      EFFECTS[effect].run(backend, storages, p, inputs.map((t) => t.shape));
     } finally {
       this.depth--;
+      site.prim = null;
     }
   };
 
@@ -145,6 +164,9 @@ class Recorded<T extends GraphTensor<T>, P extends Primitive> implements GradNod
 }
 
 /** The op's name in errors and GradNodes: the kernel op for the op families, else the primitive. */
+allocationSite.nameOf = (prim, params) =>
+  prim === 'random' ? `random (${(params as Params['random']).spec.kind})` : opName(prim as Primitive, params as object);
+
 function opName(prim: Primitive, params: object): string {
   const op = (params as { op?: string }).op;
   if (prim === 'pad') return `pad_${(params as Params['pad']).mode}`;
