@@ -14,7 +14,7 @@ import type { Backend, Storage } from './backend/backend.ts';
 import { PAD_MODES, type PadMode, type UnaryOp, type BinaryOp, type TernaryOp, type ReduceOp } from './backend/kernels.ts';
 import { backward as runBackward, noGrad } from './autograd/engine.ts';
 import { Dispatcher } from './graph/apply.ts';
-import { Scoped, track, untrack } from './graph/scope.ts';
+import { Scoped, tidy, track, untrack } from './graph/scope.ts';
 import { TraceError, isSymbolic, stateOwners, type Tracer } from './graph/trace.ts';
 import { INT32_EXACT, type DType, type GradNode, type GraphTensor, type StorageHold } from './graph/types.ts';
 import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts';
@@ -300,6 +300,38 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   reciprocal(): Tensor { return this.unary('reciprocal'); }
   sign(): Tensor { return this.unary('sign'); }
   erf(): Tensor { return this.unary('erf'); }
+  // Rounding (torch.trunc, floor, ceil, round), composed from trunc so that compile() fuses them and
+  // every backend has them with no kernel of their own; no gradient flows through (torch's is zero).
+  // An int32 tensor is already whole: it is returned as a view, keeping its dtype, as torch keeps it.
+  /** Toward zero. */
+  trunc(): Tensor { return this.dtype === 'int32' ? this.viewAs(this.shape, 'int32') : this.unary('trunc'); }
+  /** Toward -Inf: trunc, less one where that rounded a negative value up. NaN and +-Inf are kept. */
+  floor(): Tensor {
+    if (this.dtype === 'int32') return this.trunc();
+    return noGrad(() => tidy(() => {
+      const t = this.unary('trunc');
+      return t.sub(this.lt(t));
+    }));
+  }
+  /** Toward +Inf: -floor(-x). */
+  ceil(): Tensor {
+    if (this.dtype === 'int32') return this.trunc();
+    return noGrad(() => tidy(() => this.neg().floor().neg()));
+  }
+  /**
+   * To the nearest integer, halves to even (torch.round): floor(x + 0.5), less one where x was exactly
+   * halfway and that gave an odd number. From 2^23 on every float32 is whole (and x + 0.5 would round),
+   * so x is kept there.
+   */
+  round(): Tensor {
+    if (this.dtype === 'int32') return this.trunc();
+    return noGrad(() => tidy(() => {
+      const h = this.add(0.5), r = h.floor();
+      const tie = r.eq(h), odd = r.sub(r.mul(0.5).floor().mul(2)).eq(1);
+      const even = r.sub(tie.mul(odd));
+      return even.where(this.abs().lt(2 ** 23), this);
+    }));
+  }
   leakyRelu(negativeSlope = 0.01): Tensor { return this.unary('leaky_relu', negativeSlope); }
   clamp(min = -Infinity, max = Infinity): Tensor {
     if (min > max) throw new Error(`clamp: min ${min} is greater than max ${max}`);

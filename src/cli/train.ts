@@ -32,7 +32,7 @@ import {
   removeOrphanTemps, exportModuleOnnx, type Series,
 } from '../io/node.ts';
 import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
-import type { Module } from '../nn/module.ts';
+import type { AnyModule } from '../nn/module.ts';
 import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, IWAE_K, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
@@ -687,7 +687,7 @@ function exportedPart(o: Opts, model: Trainable): { inputs: Tensor[]; fn: (...xs
 async function exportCmd(o: Opts): Promise<void> {
   const { model } = await fromCheckpoint(o);
   const part = exportedPart(o, model);
-  const bytes = await exportModuleOnnx(model as unknown as Module, part.inputs, { fn: part.fn, inputNames: part.inputNames, outputNames: part.outputNames, name: o.model });
+  const bytes = await exportModuleOnnx(model as unknown as AnyModule, part.inputs, { fn: part.fn, inputNames: part.inputNames, outputNames: part.outputNames, name: o.model });
   const out = o.exportOut ?? o.ckpt!.replace(/\.safetensors$/, '') + '.onnx';
   // Never the checkpoint it reads, nor another file that is not ONNX, unless --overwrite says so.
   if (!o.overwrite && existsSync(out)) {

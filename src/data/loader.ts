@@ -14,10 +14,15 @@ import { seededPermutation } from './mnist_split.ts';
 
 /** One field of a dataset: n items of `itemShape`, row-major (item i is data[i * size .. (i + 1) * size)). */
 export interface Field {
-  data: Float32Array;
+  /** The values; an Int32Array (class labels) makes an int32 field unless `dtype` says otherwise. */
+  data: Float32Array | Int32Array;
   itemShape: number[];
-  /** The batch tensors' dtype (float32 by default); an int32 field's values are checked once, here. */
+  /** The batch tensors' dtype (float32 by default, int32 for Int32Array data); an int32 field's values are checked once, here. */
   dtype?: DType;
+}
+/** A field as the dataset holds it: float32 values (an int32 field's are exact integers). */
+export interface StoredField extends Field {
+  data: Float32Array;
 }
 
 /**
@@ -26,10 +31,13 @@ export interface Field {
  */
 export class TensorDataset<K extends string = string> {
   readonly length: number;
-  readonly fields: Readonly<Record<K, Field>>;
+  readonly fields: Readonly<Record<K, StoredField>>;
 
-  constructor(fields: Record<K, Field>) {
-    const entries = Object.entries(fields) as [K, Field][];
+  constructor(given: Record<K, Field>) {
+    // Int32Array data (labels) is held as the float32 values an int32 tensor's storage has.
+    const fields = Object.fromEntries(Object.entries(given as Record<string, Field>).map(([name, f]) => [name,
+      f.data instanceof Int32Array ? { ...f, data: Float32Array.from(f.data), dtype: f.dtype ?? 'int32' } : f])) as Record<K, StoredField>;
+    const entries = Object.entries(fields) as [K, StoredField][];
     if (!entries.length) throw new Error('TensorDataset: at least one field is needed');
     let n = -1;
     for (const [name, f] of entries) {
@@ -50,7 +58,7 @@ export class TensorDataset<K extends string = string> {
   item(i: number): Record<K, Float32Array> {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new Error(`TensorDataset: item ${i} is out of range (0..${this.length - 1})`);
     const out = {} as Record<K, Float32Array>;
-    for (const [name, f] of Object.entries(this.fields) as [K, Field][]) {
+    for (const [name, f] of Object.entries(this.fields) as [K, StoredField][]) {
       const size = f.data.length / this.length;
       out[name] = f.data.subarray(i * size, (i + 1) * size);
     }

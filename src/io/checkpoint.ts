@@ -6,16 +6,16 @@
 // these to disk (safetensors_file.ts), the demo offers them as a download; either loads the other's files.
 
 import type { Tensor } from '../tensor.ts';
-import type { Module } from '../nn/module.ts';
+import type { AnyModule } from '../nn/module.ts';
 import type { Optimizer } from '../nn/optim.ts';
 import type { NamedArray } from './safetensors.ts';
 
-function paramNames(model: Module): Map<Tensor, string> {
+function paramNames(model: AnyModule): Map<Tensor, string> {
   return new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
 }
 
 /** The model's state and its optimizers' slots, read back from the device. */
-export async function checkpointTensors(model: Module, optimizers: Optimizer[] = []): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+export async function checkpointTensors(model: AnyModule, optimizers: Optimizer[] = []): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
   const tensors = new Map<string, NamedArray>();
   for (const [k, t] of model.stateDict()) tensors.set(k, { shape: t.shape, data: await t.toArray() });
   const names = paramNames(model);
@@ -74,7 +74,7 @@ function paramSteps(raw: string | undefined, optimizers: Optimizer[], source: st
  */
 export async function restoreCheckpoint(
   ckpt: { tensors: Map<string, NamedArray>; metadata: Record<string, string> },
-  model: Module,
+  model: AnyModule,
   optimizers: Optimizer[] = [],
   source = 'checkpoint',
 ): Promise<void> {

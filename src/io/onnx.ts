@@ -15,7 +15,7 @@ import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
 import type { Params } from '../graph/primitives.ts';
 import type { Storage } from '../backend/backend.ts';
-import type { Module } from '../nn/module.ts';
+import type { AnyModule } from '../nn/module.ts';
 
 export interface OnnxExportOptions {
   /** Names of the graph's inputs and outputs (default input0.., output0..). */
@@ -253,12 +253,12 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
  * Exports a module's forward (or `fn` of the module, e.g. a VAE's decoder) on example inputs, in eval
  * mode (restored after), with its parameters and buffers under their state-dict names.
  */
-export async function exportModuleOnnx(module: Module, inputs: Tensor[], opts: OnnxExportOptions & { fn?: (...xs: Tensor[]) => Tensor | Tensor[] } = {}): Promise<Uint8Array> {
+export async function exportModuleOnnx(module: AnyModule, inputs: Tensor[], opts: OnnxExportOptions & { fn?: (...xs: Tensor[]) => Tensor | Tensor[] } = {}): Promise<Uint8Array> {
   const training = module.training;
   module.eval();
   try {
     const names = new Map<Tensor, string>([...module.stateDict()].map(([k, t]) => [t, k]));
-    return await exportOnnx(opts.fn ?? ((...xs: Tensor[]) => module.call(...xs)), inputs, { names, ...opts });
+    return await exportOnnx(opts.fn ?? ((...xs: Tensor[]) => module.call(...xs) as Tensor | Tensor[]), inputs, { names, ...opts });
   } finally {
     module.train(training);
   }

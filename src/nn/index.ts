@@ -1,5 +1,5 @@
 // torch.nn for this runtime: modules, layers, initializers and optimizers.
-export { Module, type StateDict, type StateValue } from './module.ts';
+export { Module, type AnyModule, type StateDict, type StateValue } from './module.ts';
 export { Linear, Conv2d, ConvTranspose2d, BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm, ReLU, LeakyReLU, GELU, SiLU, ELU, Softplus, Tanh, Sigmoid, Flatten, Unflatten, AvgPool2d, MaxPool2d, Upsample, Dropout, Dropout2d, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, Embedding, type EmbeddingOptions, Sequential, ModuleList, ModuleDict } from './layers.ts';
 export * as init from './init.ts';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions, type ParamGroup, type OptimizerParams, type OptimizerStateDict, type OptimizerStateValue } from './optim.ts';

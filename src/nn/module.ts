@@ -1,5 +1,11 @@
 // Module: named parameters and buffers (nested, in registration order, dotted names as PyTorch's
-// state_dict), train/eval mode, and state dicts with shape checks.
+// state_dict), train/eval mode, and state dicts with shape checks. Registration is explicit
+// (this.module(name, m), this.param(name, t), this.buffer(name, t)) or PyTorch's habit: a Module, or a
+// tensor that requires grad, assigned to an attribute (this.fc = new Linear(...)) is registered under the
+// attribute's name when the module's contents are next listed (torch.nn.Module.__setattr__ does it at
+// the assignment; JavaScript has no hook there short of a Proxy on every module, which would slow every
+// attribute read of every forward). Attribute order is assignment order, so the names and their order
+// are PyTorch's. A tensor that does not require grad is not registered: make it a buffer() if it is state.
 
 import { Tensor, guardState, isTracing, keep, setStateOwner, wroteState } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
@@ -21,16 +27,21 @@ function asStateMap(state: StateDict): Map<string, StateValue> {
   return new Map(Object.entries(state));
 }
 
-export abstract class Module {
+/**
+ * A module: `In` its forward's arguments, `Out` what it returns (by default tensors in, one tensor out,
+ * as a layer; a model may return several, e.g. `class VAE extends Module<[Tensor], { recon: Tensor;
+ * mu: Tensor; logvar: Tensor }>`).
+ */
+export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
   private trainingFlag = true;
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
-  private readonly children = new Map<string, Module>();
+  private readonly children = new Map<string, AnyModule>();
 
-  abstract forward(...xs: Tensor[]): Tensor;
+  abstract forward(...xs: In): Out;
 
   /** Calls forward (modules are called like PyTorch's: m.call(x)). */
-  call(...xs: Tensor[]): Tensor {
+  call(...xs: In): Out {
     return this.forward(...xs);
   }
 
@@ -61,12 +72,37 @@ export abstract class Module {
     this.buffers.set(name, t);
     return t;
   }
-  protected module<M extends Module>(name: string, m: M): M {
+  protected module<M extends AnyModule>(name: string, m: M): M {
     this.children.set(name, m);
     return m;
   }
 
+  /**
+   * Registers the modules and trainable tensors assigned to attributes that are not registered yet (see
+   * the header): a module under its attribute's name, a tensor that requires grad as a parameter (an
+   * attribute of a registered parameter's name replaces that parameter, as assignment does in PyTorch).
+   */
+  private adopt(): void {
+    let known: Set<unknown> | null = null;
+    for (const key of Object.keys(this)) {
+      const v = (this as Record<string, unknown>)[key];
+      const isModule = v instanceof Module && v !== this;
+      const isParam = v instanceof Tensor && !v.isDisposed && v.requiresGrad && !v.gradFn;
+      if (!isModule && !isParam) continue;
+      known ??= new Set<unknown>([...this.params.values(), ...this.buffers.values(), ...this.children.values()]);
+      if (known.has(v)) continue;
+      if (isModule) {
+        if (this.children.has(key)) throw new Error(`${this.constructor.name}: attribute ${key} holds a module, but another module is registered as ${key}`);
+        this.children.set(key, v as AnyModule);
+      } else {
+        this.param(key, v as Tensor);
+      }
+      known.add(v);
+    }
+  }
+
   *namedParameters(prefix = ''): Generator<[string, Tensor]> {
+    this.adopt();
     for (const [k, v] of this.params) yield [prefix + k, v];
     for (const [k, m] of this.children) yield* m.namedParameters(`${prefix}${k}.`);
   }
@@ -74,10 +110,12 @@ export abstract class Module {
     return [...this.namedParameters()].map(([, t]) => t);
   }
   *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
+    this.adopt();
     for (const [k, v] of this.buffers) yield [prefix + k, v];
     for (const [k, m] of this.children) yield* m.namedBuffers(`${prefix}${k}.`);
   }
-  *namedModules(prefix = ''): Generator<[string, Module]> {
+  *namedModules(prefix = ''): Generator<[string, AnyModule]> {
+    this.adopt();
     yield [prefix.replace(/\.$/, ''), this];
     for (const [k, m] of this.children) yield* m.namedModules(`${prefix}${k}.`);
   }
@@ -155,3 +193,7 @@ export abstract class Module {
     return values;
   }
 }
+
+/** Any module, whatever its forward takes and returns (what checkpoints, summaries and exports accept). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = Module<any[], unknown>;

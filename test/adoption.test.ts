@@ -1,0 +1,135 @@
+// What a newcomer writing a model of their own meets (issue 28): PyTorch's habits work.
+//   - `this.fc = new nn.Linear(...)` registers the module (and a tensor that requires grad, a
+//     parameter) under the attribute's name, in assignment order, as torch.nn.Module.__setattr__ does
+//   - a module's forward may return several tensors (Module<In, Out>), and nn.summary lists them
+//   - tensors have trunc, floor, ceil and round (halves to even, as torch.round), on both backends
+//   - a TensorDataset takes Int32Array labels (an int32 field)
+import { describe, expect, it } from 'vitest';
+import { Generator, nn, randn, tensor, tidy, type Tensor, type Backend } from '../src/index.ts';
+import { TensorDataset, DataLoader } from '../src/data/index.ts';
+import { cpu, getGpu } from './helpers.ts';
+
+class TinyVAE extends nn.Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: Tensor }> {
+  enc: nn.Linear;
+  mu: nn.Linear;
+  logvar: nn.Linear;
+  dec: nn.Sequential;
+  scale: Tensor;
+  constructor(b: Backend) {
+    super();
+    const o = { backend: b, generator: new Generator(1) };
+    this.enc = new nn.Linear(6, 4, o);
+    this.mu = new nn.Linear(4, 2, o);
+    this.logvar = new nn.Linear(4, 2, o);
+    this.dec = new nn.Sequential(new nn.Linear(2, 4, o), new nn.Tanh(), new nn.Linear(4, 6, o));
+    this.scale = tensor([1], [1], { backend: b }).requiresGrad_();
+  }
+  forward(x: Tensor) {
+    const h = this.enc.call(x).tanh();
+    const mu = this.mu.call(h), logvar = this.logvar.call(h);
+    return { recon: this.dec.call(mu).mul(this.scale), mu, logvar };
+  }
+}
+
+describe('writing a model of one\'s own, PyTorch-style', () => {
+  it('attributes holding modules and trainable tensors are registered under their names, in assignment order', async () => {
+    const m = new TinyVAE(cpu);
+    // torch's state_dict order for the same class: children's entries in assignment order, then `scale`
+    // (PyTorch lists a module's own parameters before its children's: so does this)
+    expect([...m.stateDict().keys()]).toEqual([
+      'scale', 'enc.weight', 'enc.bias', 'mu.weight', 'mu.bias', 'logvar.weight', 'logvar.bias',
+      'dec.0.weight', 'dec.0.bias', 'dec.2.weight', 'dec.2.bias',
+    ]);
+    expect([...m.namedModules()].map(([n]) => n)).toEqual(['', 'enc', 'mu', 'logvar', 'dec', 'dec.0', 'dec.1', 'dec.2']);
+    // an optimizer sees every parameter (it said "Adam: got an empty parameter list" before)
+    const opt = new nn.Adam(m.parameters(), { lr: 0.05 });
+    expect(opt.params.length).toBe(11);
+    const x = randn([5, 6], { backend: cpu, generator: new Generator(2) });
+    const loss = () => {
+      const { recon, mu, logvar } = m.call(x);
+      return recon.sub(x).square().mean().add(mu.square().mean()).add(logvar.square().mean());
+    };
+    const first = await tidy(loss).item();
+    for (let i = 0; i < 30; i++) {
+      tidy(() => {
+        opt.zeroGrad();
+        const l = loss();
+        l.backward();
+        opt.step();
+      });
+    }
+    expect(await tidy(loss).item()).toBeLessThan(first * 0.8);
+    // eval() reaches the adopted children
+    m.eval();
+    expect([...m.namedModules()].every(([, c]) => !c.training)).toBe(true);
+    // a plain tensor (not requiring grad) is not registered, as in PyTorch; a replaced trainable one is
+    const plain = tensor([2], [1], { backend: cpu });
+    (m as unknown as { constant: Tensor }).constant = plain;
+    expect([...m.stateDict().keys()]).not.toContain('constant');
+    m.scale = tensor([3], [1], { backend: cpu }).requiresGrad_();
+    expect(m.stateDict().get('scale')).toBe(m.scale);
+    expect([...m.stateDict().keys()].filter((k) => k === 'scale')).toHaveLength(1);
+  });
+
+  it('nn.summary lists a module returning several tensors with each shape', () => {
+    const m = new TinyVAE(cpu);
+    const s = nn.summary(m, randn([3, 6], { backend: cpu }));
+    const top = s.rows.find((r) => r.name === '')!;
+    expect(top.outputShape).toEqual([[3, 6], [3, 2], [3, 2]]);
+    expect(s.text).toMatch(/\[3, 6\] \[3, 2\] \[3, 2\]/);
+    expect(s.total).toBe(6 * 4 + 4 + 2 * (4 * 2 + 2) + 2 * 4 + 4 + 4 * 6 + 6 + 1);
+  });
+
+  it('a TensorDataset takes Int32Array labels as an int32 field', () => {
+    const ds = new TensorDataset({ x: { data: new Float32Array(6 * 2), itemShape: [2] }, y: { data: Int32Array.from([0, 1, 2, 3, 4, 5]), itemShape: [] } });
+    const loader = new DataLoader(ds, { batchSize: 3, seed: 1, backend: cpu });
+    const batches = [...loader];
+    expect(batches).toHaveLength(2);
+    expect(batches[0].y.dtype).toBe('int32');
+    expect(ds.fields.y.dtype).toBe('int32');
+  });
+});
+
+/** Round half to even, from the definition (the reference for torch.round). */
+function roundHalfEven(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = Math.floor(x), d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+describe('trunc, floor, ceil and round', () => {
+  const values = [0, -0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, -0.49999997, 1.2, -1.2, 2.7, -2.7, 1e-30, -1e-30,
+    8388607.5, 8388609, -8388609, 16777215, 3.4e38, -3.4e38, Infinity, -Infinity, NaN];
+  const expected = {
+    trunc: Math.trunc, floor: Math.floor, ceil: Math.ceil, round: roundHalfEven,
+  } as const;
+  for (const which of ['cpu', 'webgpu'] as const) {
+    for (const op of ['trunc', 'floor', 'ceil', 'round'] as const) {
+      it(`${which}: ${op} on halves, near-halves, signed zeros, 2^23 and beyond, +-Inf and NaN`, async () => {
+        const b = which === 'cpu' ? cpu : await getGpu();
+        const x = tensor(Float32Array.from(values), [values.length], { backend: b });
+        const y = await x[op]().toArray();
+        const f32 = Float32Array.from(values);
+        f32.forEach((v, i) => {
+          const want = expected[op](v);
+          if (Number.isNaN(want)) expect(y[i], `${op}(${v})`).toBeNaN();
+          else expect(y[i] === want || (y[i] === 0 && want === 0), `${op}(${v}) = ${y[i]}, want ${want}`).toBe(true);
+        });
+        // int32 stays int32 and unchanged
+        const i32 = tensor(Int32Array.from([-3, 0, 7]), [3], { backend: b });
+        const r = i32[op]();
+        expect(r.dtype).toBe('int32');
+        expect([...(await r.toArray())]).toEqual([-3, 0, 7]);
+      });
+    }
+    it(`${which}: no gradient flows through rounding (torch's is zero)`, async () => {
+      const b = which === 'cpu' ? cpu : await getGpu();
+      const x = tensor([0.3, -1.7], [2], { backend: b }).requiresGrad_();
+      const l = x.floor().add(x.round()).add(x.ceil()).sum().add(x.sum());
+      l.backward();
+      expect([...(await x.grad!.toArray())]).toEqual([1, 1]);
+    });
+  }
+});
