@@ -212,6 +212,38 @@ describe('runs that never lose what they had', () => {
   }, 60_000);
 });
 
+describe('the CLI where a newcomer meets it (issue 28)', () => {
+  it('a mistyped option suggests the right one; sample writes beside its checkpoint; a missing optional package is named before training', () => {
+    const r = run(gan(join(root, 'typo'), '--epoch', '2'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: unknown option --epoch: did you mean --epochs\?/);
+    expect(run(gan(join(root, 'typo'), '--lr-dd', '1')).stderr).toMatch(/unknown option --lr-dd: did you mean --lr-d\?/);
+    expect(run(gan(join(root, 'typo'), '--zzzz', '1')).stderr).toMatch(/unknown option --zzzz\n/);
+    // sample --ckpt DIR/checkpoint.safetensors, no --out: the pictures go to DIR
+    const dir = join(root, 'sample-beside');
+    expect(run(gan(dir)).status).toBe(0);
+    const before = statSync(join(dir, 'samples.png')).mtimeMs;
+    const s = run(['sample', 'gan', '--ckpt', join(dir, 'checkpoint.safetensors'), '--backend', 'cpu']);
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.stdout).toContain(join(dir, 'samples.png'));
+    expect(statSync(join(dir, 'samples.png')).mtimeMs).toBeGreaterThan(before);
+    // the ring GAN's mode count is not a loss: loss.svg has no per-epoch test series
+    expect(readFileSync(join(dir, 'loss.svg'), 'utf8')).not.toMatch(/modes_covered|per epoch/);
+    // cli-progress missing: named before the banner and the first step
+    const p = preload('no-cli-progress', `
+      import Module from 'node:module';
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (req, ...a) {
+        if (req === 'cli-progress') throw Object.assign(new Error("Cannot find module 'cli-progress'"), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, req, ...a);
+      };`);
+    const m = run(gan(join(root, 'no-bar')), { preload: p });
+    expect(m.status).toBe(1);
+    expect(m.stderr).toMatch(/the training CLI's progress bar needs the npm package 'cli-progress', an optional dependency of wgpu-gen: run npm i cli-progress/);
+    expect(m.stdout).not.toMatch(/^training /m);
+  }, 120_000);
+});
+
 describe('saveSafetensors refuses what its loader would refuse', () => {
   it('a shape that disagrees with the data, an int32 value past 2^24, a shape that is not counts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'st-write-'));

@@ -98,6 +98,8 @@ export interface Job {
   warmup?(): Promise<void>;
   /** Writes the run's pictures into `out`; returns their file names. */
   pictures(out: string): Promise<string[]>;
+  /** The test metric plotted with the training losses (in their unit), and its legend; none for most. */
+  testLoss?: { key: string; name: string };
   /** A short title for the loss-curve plot. */
   title: string;
 }
@@ -314,6 +316,7 @@ function vaeJob(o: JobOptions, vae: VAE): Job {
   return {
     model: vae, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
+    testLoss: { key: 'test_neg_elbo', name: 'test negative ELBO' },
     evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
       const k = o.iwaeK ?? (strict ? IWAE_K.eval : IWAE_K.epoch);
@@ -413,6 +416,7 @@ function classifierJob(o: JobOptions, clf: Classifier): Job {
   return {
     model: clf, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
     title: `CNN classifier on ${o.dataset}: cross-entropy`,
+    testLoss: { key: 'test_loss', name: 'test cross-entropy' },
     evaluate: async () => {
       const r = await classifierAccuracy(clf, data.test);
       return { test_loss: r.loss, test_accuracy: r.accuracy };

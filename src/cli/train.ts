@@ -115,6 +115,25 @@ const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for
 /** Options of training only: eval and sample build the model from its checkpoint. */
 const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'lr-d', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager', 'lower'];
 
+/** The option nearest to a mistyped one (edit distance at most 2, or a prefix of it), or null. */
+function closest(word: string, names: string[]): string | null {
+  const dist = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  let best: string | null = null, bestD = 3;
+  for (const n of names) {
+    const d = n.startsWith(word) ? 1 : dist(word, n);
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best;
+}
+
 function parse(argv: string[]) {
   // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
   const args: string[] = [];
@@ -127,6 +146,11 @@ function parse(argv: string[]) {
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (e) {
+    const unknown = /Unknown option '--([^'=]+)'/.exec((e as Error).message)?.[1];
+    if (unknown !== undefined) {
+      const near = closest(unknown, Object.keys(OPTIONS));
+      throw new UsageError(`unknown option --${unknown}${near ? `: did you mean --${near}?` : ''}`);
+    }
     throw new UsageError((e as Error).message);
   }
   const { values: v, positionals } = parsed;
@@ -178,7 +202,8 @@ function parse(argv: string[]) {
     iwaeK: v['iwae-k'] === undefined ? undefined : num('iwae-k', v['iwae-k'], 0, true),
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
-    out: v.out ?? `runs/${model}-${dataset}`,
+    // eval and sample write beside the checkpoint they read, a run into runs/<model>-<dataset>.
+    out: v.out ?? ((command === 'eval' || command === 'sample') && v.ckpt ? dirname(v.ckpt) : `runs/${model}-${dataset}`),
     resume: v.resume,
     allowMismatch: v['allow-mismatch'] ?? false,
     ckpt: v.ckpt,
@@ -472,6 +497,9 @@ async function trainLocked(o: Opts): Promise<void> {
         '(and a larger --epochs), choose a new --out, or pass --overwrite to replace it');
     }
   }
+  // The optional packages the run needs, before anything trains (not found at the first step or the end).
+  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
+  optionalPackage('pngjs', 'the run\'s PNG pictures');
   const lower = o.lower ? await readLower(o) : undefined;
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
@@ -558,7 +586,6 @@ async function trainLocked(o: Opts): Promise<void> {
   }));
   /** Rows of steps.jsonl since the last checkpoint, written just before the next one. */
   let pendingSteps: string[] = [];
-  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
   const bar = new cliProgress.SingleBar({
     format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
@@ -641,8 +668,10 @@ async function trainLocked(o: Opts): Promise<void> {
     });
     rows.push(record);
     appendFileSync(metricsPath, JSON.stringify(record) + '\n');
-    const headline = Object.keys(test)[0];
-    const perEpoch: Series[] = headline ? [{ name: `test ${headline} (per epoch)`, points: rows.map((r) => [r.step, r[headline]] as [number, number]), markers: true }] : [];
+    // The test loss on the training losses' axis, where the model has one in their unit (a mode count
+    // or a Frechet distance is not a loss: it stays in metrics.jsonl).
+    const tl = job.testLoss;
+    const perEpoch: Series[] = tl ? [{ name: `${tl.name} (per epoch)`, points: rows.map((r) => [r.step, r[tl.key]] as [number, number]), markers: true }] : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
