@@ -4,7 +4,12 @@
 //   - a module's forward may return several tensors (Module<In, Out>), and nn.summary lists them
 //   - tensors have trunc, floor, ceil and round (halves to even, as torch.round), on both backends
 //   - a TensorDataset takes Int32Array labels (an int32 field)
+//   - a Node run on a machine without a GPU driver prints no Vulkan loader warning
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Generator, nn, randn, tensor, tidy, type Tensor, type Backend } from '../src/index.ts';
 import { TensorDataset, DataLoader } from '../src/data/index.ts';
 import { cpu, getGpu } from './helpers.ts';
@@ -132,4 +137,19 @@ describe('trunc, floor, ceil and round', () => {
       expect([...(await x.grad!.toArray())]).toEqual([1, 1]);
     });
   }
+});
+
+describe('a quiet start', () => {
+  it('init() in Node prints the adapter line and nothing from the Vulkan loader', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
+    const script = join(dir, 'run.mts');
+    writeFileSync(script, `import { init, randn, shutdown } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};\n` +
+      'await init();\nconsole.log((await randn([3]).toArray()).length);\nshutdown();\n');
+    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [script], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[wgpu-gen\] adapter: .*\n3\n$/);
+    // (Dawn's loader printed "Warning: vkCreateInstance: Found no drivers!" and a stack line from the
+    // binding's build machine on every run without a GPU driver)
+    expect(r.stderr).not.toMatch(/vkCreateInstance|VulkanError|Warning/);
+  }, 60_000);
 });

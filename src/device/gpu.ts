@@ -64,6 +64,27 @@ async function openDevice(gpu: GPU, adapter: GPUAdapter, release: () => void): P
   return { gpu, adapter, device, description, isSoftware, release };
 }
 
+/**
+ * Whether the Vulkan loader would find a driver: an ICD manifest in its search path (the Khronos
+ * loader's LoaderInterfaceArchitecture.md, "Linux ICD Discovery": VK_DRIVER_FILES / VK_ICD_FILENAMES, or
+ * vulkan/icd.d under XDG_CONFIG_DIRS, /etc, XDG_DATA_DIRS and /usr/local/share, /usr/share).
+ */
+function hasVulkanDriver(env: NodeJS.ProcessEnv, fs: typeof import('node:fs')): boolean {
+  if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return true;
+  const dirs = [
+    ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'), '/etc',
+    ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':'), '/usr/local/share', '/usr/share',
+    ...(env.HOME ? [`${env.HOME}/.local/share`] : []),
+  ];
+  return dirs.some((d) => {
+    try {
+      return fs.readdirSync(`${d}/vulkan/icd.d`).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   const env = process.env;
   const choice = (opts.adapter ?? (env.WGPU_ADAPTER as AdapterChoice | undefined) ?? 'auto') as AdapterChoice;
@@ -91,7 +112,10 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
 
   let found: { gpu: GPU; adapter: GPUAdapter } | null = null;
   let fellBack = false;
-  if (choice !== 'swiftshader') {
+  // On Linux, Dawn reaches GPUs through Vulkan drivers, each declared by a manifest in the loader's
+  // directories: with none there (a machine without a GPU driver), asking would only print the loader's
+  // "vkCreateInstance: Found no drivers!" warning on every run, so the fallback comes first.
+  if (choice !== 'swiftshader' && (choice === 'gpu' || process.platform !== 'linux' || hasVulkanDriver(env, fs))) {
     found = await tryOnce();
   }
   if (!found && choice !== 'gpu') {
