@@ -73,6 +73,14 @@ describe('the installed package', () => {
     // onnx-proto: the ONNX export's protobuf encoding (wgpu-gen/io), pure JavaScript.
     expect(pkg.dependencies).toEqual({ '@webgpu/types': expect.any(String), 'onnx-proto': expect.any(String) });
     expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
+    expect(pkg.license).toBe('MIT');
+    // onnx-proto (and protobufjs) load only when a model is exported: wgpu-gen/io imports it dynamically,
+    // so a bundler puts it in a chunk of its own and a page importing checkpoints alone never loads it.
+    for (const f of ['package/dist/browser/io.js', ...list.filter((f) => /^package\/dist\/node\/.*\.js$/.test(f))]) {
+      const text = execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' });
+      expect(text, f).not.toMatch(/(from|import)\s*["']onnx-proto["']/);
+    }
+    expect(execFileSync('tar', ['-xzOf', tarball, 'package/dist/browser/io.js'], { encoding: 'utf8' })).toMatch(/import\(\s*["']onnx-proto["']\s*\)/);
   });
 
   it('(a) a plain Node .mjs trains an MLP through the bare import, on the CPU and on WebGPU', () => {

@@ -8,8 +8,9 @@
 // What cannot be exported is an error naming it: a forward that draws random numbers (a sampling
 // layer: export the deterministic part, or in eval mode), one that updates state in place (batch norm in
 // training mode: the module is put in eval mode while tracing), or a primitive of the backward pass.
-// onnx-proto is CommonJS: its namespace comes through the default export under Node's ESM loader.
-import onnxProto from 'onnx-proto';
+// onnx-proto is CommonJS: its namespace comes through the default export under Node's ESM loader. It is
+// imported where a model is encoded, not at the top: then importing wgpu-gen/io for checkpoints alone
+// does not load it and protobufjs (364 kB minified; the bundlers split a dynamic import into a chunk).
 import type { onnx as P } from 'onnx-proto';
 import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
@@ -27,10 +28,10 @@ export interface OnnxExportOptions {
   name?: string;
 }
 
-const { onnx } = onnxProto;
 const OPSET = 17;
-const { DataType } = onnx.TensorProto;
-const AttrType = onnx.AttributeProto.AttributeType;
+// The enums of onnx.proto (TensorProto.DataType, AttributeProto.AttributeType), by their numbers there.
+const DataType = { FLOAT: 1, INT64: 7 } as const;
+const AttrType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
 type Attr = number | number[] | string;
 function attribute(name: string, v: Attr): P.IAttributeProto {
@@ -234,6 +235,7 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
     }
     const outputNames = outs.map((_, k) => opts.outputNames?.[k] ?? `output${k}`);
     outStorages.forEach((s, k) => g.node('Identity', [read(s, outShapes[k])], {}, outputNames[k]));
+    const { onnx } = ((await import('onnx-proto')) as unknown as { default: typeof import('onnx-proto') }).default;
     const model = onnx.ModelProto.create({
       irVersion: 8, producerName: 'wgpu-gen', opsetImport: [{ domain: '', version: OPSET }],
       graph: {
