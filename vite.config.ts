@@ -38,7 +38,7 @@ export default defineConfig({
   server: { fs: { allow: ['..'] }, host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
   // src/device/gpu.ts imports Dawn (npm `webgpu`) only under Node; never bundle it for the page.
-  optimizeDeps: { exclude: ['webgpu'] },
+  optimizeDeps: { exclude: ['webgpu'], include: ['onnx-proto'] },
   // The training worker (demo/worker.ts) is an ES module, as the pages are.
   worker: { format: 'es' },
   build: {

@@ -13,8 +13,9 @@ export default defineConfig({
   // The suites import src/ and read shaders/ relative to it; both are under the repository root.
   server: { fs: { allow: ['.'] } },
   // src/device/gpu.ts imports Dawn (npm `webgpu`) only under Node; keep Vite's dependency scan from
-  // bundling it for the page (a late discovery reloads the page in the middle of a test).
-  optimizeDeps: { exclude: ['webgpu'] },
+  // bundling it for the page (a late discovery reloads the page in the middle of a test). onnx-proto is
+  // imported dynamically (at the first ONNX export): named here so it is pre-bundled, not found late.
+  optimizeDeps: { exclude: ['webgpu'], include: ['onnx-proto'] },
   // test/helpers.ts reads TEST_SEED from process.env, which a page does not have: pass the Node side's
   // value in (or nothing, and the run draws a fresh seed and prints it on failure, as in Node).
   define: { 'process.env.TEST_SEED': process.env.TEST_SEED ? JSON.stringify(process.env.TEST_SEED) : 'undefined' },
