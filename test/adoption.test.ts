@@ -4,7 +4,8 @@
 //   - a module's forward may return several tensors (Module<In, Out>), and nn.summary lists them
 //   - tensors have trunc, floor, ceil and round (halves to even, as torch.round), on both backends
 //   - a TensorDataset takes Int32Array labels (an int32 field)
-//   - a Node run on a machine without a GPU driver prints no Vulkan loader warning
+//   - a Node run on a machine without a GPU driver prints no Vulkan loader warning; tensors made before
+//     any init() say once that they run on the CPU reference
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -151,5 +152,20 @@ describe('a quiet start', () => {
     // (Dawn's loader printed "Warning: vkCreateInstance: Found no drivers!" and a stack line from the
     // binding's build machine on every run without a GPU driver)
     expect(r.stderr).not.toMatch(/vkCreateInstance|VulkanError|Warning/);
+  }, 60_000);
+
+  it('tensors made before any init() say once that they are on the CPU reference backend; init({ backend: \'cpu\' }) is silent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'noinit-'));
+    const src = JSON.stringify(join(process.cwd(), 'src/index.ts'));
+    const run = (body: string) => {
+      writeFileSync(join(dir, 'run.mts'), `import { init, randn } from ${src};\n${body}\n`);
+      return spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [join(dir, 'run.mts')], { encoding: 'utf8' });
+    };
+    const bare = run('randn([2]); randn([3]);');
+    expect(bare.status, bare.stderr).toBe(0);
+    expect(bare.stderr.match(/no init\(\) before the first tensor: using the CPU reference backend/g)).toHaveLength(1);
+    const chosen = run("await init({ backend: 'cpu' }); randn([2]);");
+    expect(chosen.status, chosen.stderr).toBe(0);
+    expect(chosen.stderr).toBe('');
   }, 60_000);
 });

@@ -45,8 +45,16 @@ export function setBackend(b: Backend): void {
   current = b;
 }
 
+/**
+ * The current backend. Before any init() it is the CPU reference, said once on stderr: a script that
+ * forgot `await init()` would otherwise run on the CPU without a word (and far slower than it should).
+ */
 export function getBackend(): Backend {
-  if (!current) current = new CpuBackend();
+  if (!current) {
+    current = new CpuBackend();
+    console.warn('[wgpu-gen] no init() before the first tensor: using the CPU reference backend. ' +
+      'Call `await init()` first for WebGPU, or `await init({ backend: \'cpu\' })` to choose the CPU (and silence this).');
+  }
   return current;
 }
 
