@@ -64,7 +64,11 @@ export async function loadMnistAsset(url: string | URL, onProgress?: (loaded: nu
   const res = await fetch(url);
   if (!res.ok) throw new Error(`could not load the MNIST asset from ${url}: HTTP ${res.status}`);
   let bytes: Uint8Array;
-  const total = Number(res.headers.get('content-length') ?? 0);
+  // With a Content-Encoding (a server gzipping the response, as `vite preview` does), Content-Length
+  // counts the encoded bytes while the stream yields the decoded ones: no total then (the page said
+  // "15.7 of 2.1 MB").
+  const encoding = res.headers.get('content-encoding');
+  const total = encoding && encoding !== 'identity' ? 0 : Number(res.headers.get('content-length') ?? 0);
   if (onProgress && res.body) {
     const parts: Uint8Array[] = [];
     let loaded = 0;
