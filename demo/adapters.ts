@@ -428,13 +428,22 @@ function heatGrid(range: number): Float32Array {
   return g;
 }
 
-/** D(x) per cell as a colour between light red (D = 0: "fake") and light blue (D = 1: "real"), as GAN Lab shades it. */
+/**
+ * D(x) per cell on a diverging scale, as GAN Lab shades it: white where D = 0.5 (undecided), towards red
+ * where D says "fake" (0) and blue where it says "real" (1). The distance from 0.5 goes through a square
+ * root, so that the small margins of an early discriminator show (a linear pink-to-light-blue blend
+ * left D between 0.3 and 0.7, most of a run, nearly invisible). Endpoints: ColorBrewer RdBu's second
+ * tones (#f4a582, #92c5de), light enough for the points and arrows drawn over them.
+ */
 function drawHeatmap(canvas: Canvas2D, d: Float32Array): void {
   const g = canvas.getContext('2d')!;
   const w = canvas.width / HEAT_CELLS, h = canvas.height / HEAT_CELLS;
+  const white = [250, 250, 250], red = [244, 165, 130], blue = [146, 197, 222];
   for (let i = 0; i < d.length; i++) {
-    const v = Math.min(1, Math.max(0, d[i]));
-    g.fillStyle = `rgb(${Math.round(250 - 52 * v)},${Math.round(212 + 7 * v)},${Math.round(212 + 32 * v)})`;
+    const v = Number.isNaN(d[i]) ? 0.5 : Math.min(1, Math.max(0, d[i]));
+    const t = Math.sqrt(Math.abs(v - 0.5) * 2), end = v < 0.5 ? red : blue;
+    const c = white.map((w0, k) => Math.round(w0 + (end[k] - w0) * t));
+    g.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`;
     g.fillRect((i % HEAT_CELLS) * w, Math.floor(i / HEAT_CELLS) * h, Math.ceil(w), Math.ceil(h));
   }
 }

@@ -238,19 +238,21 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
   canvas.dataset.smoothing = String(smoothing);
 }
 
-/** Tick labels at the unit grid's lines of a plane (drawAxes), beside its axes. */
+/**
+ * Tick labels at the unit grid's lines of a plane (drawAxes), along its bottom and left edges: beside
+ * the axes through the origin they sat on the ring's modes at (+-2, 0) and (0, +-2).
+ */
 export function drawAxisLabels(canvas: Canvas2D, range: number): void {
   const ctx = canvas.getContext('2d')!;
   const { toPx } = planeMapper(canvas, range);
   ctx.font = '11px system-ui, sans-serif';
   ctx.fillStyle = '#777';
   for (let v = -Math.floor(range); v <= range; v++) {
-    if (v === 0) continue;
-    const [x, oy] = toPx(v, 0), [ox, y] = toPx(0, v);
+    const [x] = toPx(v, 0), [, y] = toPx(0, v);
     ctx.textAlign = 'center';
-    ctx.fillText(String(v), x, oy + 13);
+    if (Math.abs(v) < range) ctx.fillText(String(v), x, canvas.height - 4);
     ctx.textAlign = 'left';
-    ctx.fillText(String(v), ox + 4, y + 4);
+    if (Math.abs(v) < range && v !== 0) ctx.fillText(String(v), 3, y + 4);
   }
 }
 

@@ -507,17 +507,25 @@ describe('the training demo on WebGPU', () => {
     const shades = await page.evaluate(() => {
       const c = document.getElementById('gan-ring') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      // A heatmap pixel is on the ramp rgb(250 - 52 D, 212 + 7 D, 212 + 32 D) for some D in [0, 1].
+      // A heatmap pixel is on the diverging ramp of drawHeatmap: white (250, 250, 250) at D = 0.5, towards
+      // (244, 165, 130) at D = 0 and (146, 197, 222) at D = 1, by t = sqrt(|D - 0.5| * 2).
       let ramp = 0, dark = 0, lo = 1, hi = 0;
+      const on = (rgb: number[], end: number[]) => {
+        // t from the channel that changes most along the branch, then every channel checked against it
+        const span = end.map((e) => 250 - e), k = span.indexOf(Math.max(...span));
+        const t = (250 - rgb[k]) / span[k];
+        return t >= -0.02 && t <= 1.02 && rgb.every((c, j) => Math.abs(c - (250 + (end[j] - 250) * t)) <= 2) ? Math.max(0, Math.min(1, t)) : null;
+      };
       for (let i = 0; i < d.length; i += 4) {
-        const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
-        const v = (250 - r) / 52;
-        if (v >= -0.02 && v <= 1.02 && Math.abs(g - (212 + 7 * v)) <= 2 && Math.abs(b - (212 + 32 * v)) <= 2) {
+        const rgb = [d[i], d[i + 1], d[i + 2]];
+        const tr = on(rgb, [244, 165, 130]), tb = on(rgb, [146, 197, 222]);
+        const v = tr !== null ? 0.5 - (tr * tr) / 2 : tb !== null ? 0.5 + (tb * tb) / 2 : null;
+        if (v !== null) {
           ramp++;
           lo = Math.min(lo, v);
           hi = Math.max(hi, v);
         }
-        if (r < 90 && g < 90 && b < 90) dark++;
+        if (rgb[0] < 90 && rgb[1] < 90 && rgb[2] < 90) dark++;
       }
       return { ramp, lo, hi, dark, arrows: c.dataset.arrows, longest: Number(c.dataset.longest) };
     });
