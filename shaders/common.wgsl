@@ -1,14 +1,23 @@
 // Shared helpers, prepended by src/device/shaders.ts to the kernels that list it.
 
-// A flat invocation index over a 2-D grid of workgroups: dispatches larger than
-// maxComputeWorkgroupsPerDimension are split over y, and every kernel bounds-checks the index.
+// A flat invocation index over a 3-D grid of workgroups: dispatches larger than
+// maxComputeWorkgroupsPerDimension are folded over y, then z (GPUContext.grid), and every kernel
+// bounds-checks the index.
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
-  return gid.x + gid.y * nwg.x * wg;
+  return gid.x + (gid.y + gid.z * nwg.y) * nwg.x * wg;
 }
 
-// Index of a workgroup in a 2-D grid of workgroups (for kernels that give each workgroup one row).
+// Index of a workgroup in a 3-D grid of workgroups (for kernels that give each workgroup one row).
 fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.x + wid.y * nwg.x;
+  return wid.x + (wid.y + wid.z * nwg.y) * nwg.x;
+}
+
+// The cell (x, y, z) of flat index g in a grid nx wide and ny high. A kernel with a 3-D grid of tiles
+// decodes its workgroup's flat_group with it, so the host may fold a grid past the limit as a 1-D one
+// (DispatchSpec.flatGroups); on an unfolded grid of nx x ny x nz it gives back the workgroup id.
+fn unflatten(g: u32, nx: u32, ny: u32) -> vec3<u32> {
+  let r = g / nx;
+  return vec3<u32>(g - r * nx, r % ny, r / ny);
 }
 
 // ---- NaN and Inf, tested on the bits --------------------------------------------------------------

@@ -2,17 +2,23 @@
 // memory. Out-of-range rows and columns are clamped for loading (so the k-loop has no branches) and
 // skipped when storing. Best on CPU-like adapters (SwiftShader). Operands come through the hooks
 // of matmul_common.wgsl or conv.wgsl; row and column address parts are computed once per invocation.
+// Workgroup grid: (column tiles, row tiles, batch), tiles of 4*WG_X x 4*WG_Y.
+// Past the device's maxComputeWorkgroupsPerDimension the host folds the grid into a 1-D one
+// (DispatchSpec.flatGroups): each workgroup finds its tile as unflatten(flat_group(...)) (common.wgsl),
+// which on an unfolded grid is its workgroup id.
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let d = mm_dims();
   let M = d.x;
   let N = d.y;
-  let row0 = gid.y * 4u;
-  let col0 = gid.x * 4u;
-  let z = gid.z;
+  let tile = unflatten(flat_group(wid, nwg), (N + 4u * WG_X - 1u) / (4u * WG_X), (M + 4u * WG_Y - 1u) / (4u * WG_Y));
+  let row0 = (tile.y * WG_Y + lid.y) * 4u;
+  let col0 = (tile.x * WG_X + lid.x) * 4u;
+  let z = tile.z;
   if (row0 >= M || col0 >= N || z >= d.w) { return; }
   let r = vec4<u32>(min(row0, M - 1u), min(row0 + 1u, M - 1u), min(row0 + 2u, M - 1u), min(row0 + 3u, M - 1u));
   let q = vec4<u32>(min(col0, N - 1u), min(col0 + 1u, N - 1u), min(col0 + 2u, N - 1u), min(col0 + 3u, N - 1u));

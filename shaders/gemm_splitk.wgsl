@@ -3,15 +3,22 @@
 // tree. For outputs
 // too small to fill the adapter: a classifier head, or a conv weight gradient with a long K.
 // Workgroup grid: (N, M, batch).
+// Past the device's maxComputeWorkgroupsPerDimension the host folds the grid into a 1-D one
+// (DispatchSpec.flatGroups): each workgroup finds its element as unflatten(flat_group(...)) (common.wgsl),
+// which on an unfolded grid is its workgroup id.
 const SPLIT: u32 = 64u;
 var<workgroup> part: array<f32, SPLIT>;
 
 @compute @workgroup_size(SPLIT)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let d = mm_dims();
-  let col = wid.x;
-  let row = wid.y;
-  let z = wid.z;
+  let e = unflatten(flat_group(wid, nwg), d.y, d.x);
+  let col = e.x;
+  let row = e.y;
+  let z = e.z;
+  // Past the last element of a folded grid (uniform in the workgroup, as the barriers need).
+  if (z >= d.w) { return; }
   let ri = mm_row(z, row);
   let ci = mm_col(z, col);
   let per = (d.z + SPLIT - 1u) / SPLIT;

@@ -1,7 +1,10 @@
 // GEMM core, workgroup-memory tiled (the classic GPU design, cf. tfjs-backend-webgpu's
 // matmul_packed_webgpu.ts): an 8x8 workgroup computes a 32x32 tile of C, each invocation 4x4 of it; A
 // and B tiles of depth TK are staged in workgroup memory, zero-padded at the edges. Operands come
-// through the hooks of matmul_common.wgsl or conv.wgsl.
+// through the hooks of matmul_common.wgsl or conv.wgsl. Workgroup grid: (column tiles, row tiles, batch).
+// Past the device's maxComputeWorkgroupsPerDimension the host folds the grid into a 1-D one
+// (DispatchSpec.flatGroups): each workgroup finds its tile as unflatten(flat_group(...)) (common.wgsl),
+// which on an unfolded grid is its workgroup id.
 const TM: u32 = 32u;
 const TK: u32 = 16u;
 
@@ -10,14 +13,18 @@ var<workgroup> Bs: array<array<f32, TM>, TK>;
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) t: u32) {
+        @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
   let d = mm_dims();
   let M = d.x;
   let N = d.y;
   let K = d.z;
-  let z = wid.z;
-  let rowBase = wid.y * TM;
-  let colBase = wid.x * TM;
+  let tile = unflatten(flat_group(wid, nwg), (N + TM - 1u) / TM, (M + TM - 1u) / TM);
+  let z = tile.z;
+  // A workgroup past the last tile of a folded grid (the same for all its invocations: the barriers
+  // below stay in uniform control flow).
+  if (z >= d.w) { return; }
+  let rowBase = tile.y * TM;
+  let colBase = tile.x * TM;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -46,7 +53,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
-  if (z >= d.w) { return; }
   let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   let row0 = rowBase + lid.y * 4u;
   let col0 = colBase + lid.x * 4u;

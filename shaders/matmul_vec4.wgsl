@@ -8,17 +8,24 @@ struct Params { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 4u;
 // Bindings and the store mm_store4: matmul_vec4_io.wgsl.
+// Workgroup grid: (column tiles of 4*WG_X, row tiles of 8*WG_Y, batch).
+// Past the device's maxComputeWorkgroupsPerDimension the host folds the grid into a 1-D one
+// (DispatchSpec.flatGroups): each workgroup finds its tile as unflatten(flat_group(...)) (common.wgsl),
+// which on an unfolded grid is its workgroup id.
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = params.M;
   let N4 = params.N / 4u;
   let K4 = params.K / 4u;
-  let row0 = gid.y * 8u;
-  let cv = gid.x;
-  if (row0 >= M || cv >= N4 || gid.z >= params.batch) { return; }
-  let ab = gid.z * params.sa / 4u;
-  let bb = gid.z * params.sb / 4u + cv;
+  let tile = unflatten(flat_group(wid, nwg), (N4 + WG_X - 1u) / WG_X, (M + 8u * WG_Y - 1u) / (8u * WG_Y));
+  let row0 = (tile.y * WG_Y + lid.y) * 8u;
+  let cv = tile.x * WG_X + lid.x;
+  let z = tile.z;
+  if (row0 >= M || cv >= N4 || z >= params.batch) { return; }
+  let ab = z * params.sa / 4u;
+  let bb = z * params.sb / 4u + cv;
   let r0 = ab + min(row0, M - 1u) * K4;
   let r1 = ab + min(row0 + 1u, M - 1u) * K4;
   let r2 = ab + min(row0 + 2u, M - 1u) * K4;
@@ -58,7 +65,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     acc6 = fma(vec4<f32>(a6.w), b3, fma(vec4<f32>(a6.z), b2, fma(vec4<f32>(a6.y), b1, fma(vec4<f32>(a6.x), b0, acc6))));
     acc7 = fma(vec4<f32>(a7.w), b3, fma(vec4<f32>(a7.z), b2, fma(vec4<f32>(a7.y), b1, fma(vec4<f32>(a7.x), b0, acc7))));
   }
-  let cb = gid.z * M * N4 + cv;
+  let cb = z * M * N4 + cv;
   mm_store4(cb + row0 * N4, acc0);
   if (row0 + 1u < M) { mm_store4(cb + (row0 + 1u) * N4, acc1); }
   if (row0 + 2u < M) { mm_store4(cb + (row0 + 2u) * N4, acc2); }

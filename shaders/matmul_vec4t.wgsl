@@ -11,24 +11,34 @@ override TRANS_A: bool = false;
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 // Bindings and the store mm_store: matmul_vec4t_io.wgsl.
+// Workgroup grid: (column tiles of 4*WG_X, row tiles of 4*WG_Y, batch).
+// Past the device's maxComputeWorkgroupsPerDimension the host folds the grid into a 1-D one
+// (DispatchSpec.flatGroups): each workgroup finds its tile as unflatten(flat_group(...)) (common.wgsl),
+// which on an unfolded grid is its workgroup id.
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let row0 = gid.y * 4u;
-  let col0 = gid.x * 4u;
-  if (row0 >= M || col0 >= N || gid.z >= params.batch) { return; }
-  let ab = gid.z * params.sa / 4u;
-  let bb = gid.z * params.sb / 4u;
+  let tile = unflatten(flat_group(wid, nwg), (N + 4u * WG_X - 1u) / (4u * WG_X), (M + 4u * WG_Y - 1u) / (4u * WG_Y));
+  // This invocation's 4x4 block: rows 4 ry.., columns 4 cx...
+  let ry = tile.y * WG_Y + lid.y;
+  let cx = tile.x * WG_X + lid.x;
+  let z = tile.z;
+  let row0 = ry * 4u;
+  let col0 = cx * 4u;
+  if (row0 >= M || col0 >= N || z >= params.batch) { return; }
+  let ab = z * params.sa / 4u;
+  let bb = z * params.sb / 4u;
   var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   if (TRANS_A) {
     let M4 = M / 4u;
     let N4 = N / 4u;
     for (var k = 0u; k < K; k = k + 1u) {
-      let av = a[ab + k * M4 + gid.y];
-      let bv = b[bb + k * N4 + gid.x];
+      let av = a[ab + k * M4 + ry];
+      let bv = b[bb + k * N4 + cx];
       acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
       acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
       acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
@@ -54,7 +64,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
-  let cb = gid.z * M * N;
+  let cb = z * M * N;
   for (var i = 0u; i < 4u; i = i + 1u) {
     if (row0 + i >= M) { break; }
     for (var j = 0u; j < 4u; j = j + 1u) {

@@ -49,8 +49,24 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> p: WinoParams;
 
+// Workgroups per grid dimension: stage 0 (c or o in groups of WG, o or c, phase); stages 1 and 2 (tiles
+// or rows in groups of WG, channels, 1). A grid past the device's maxComputeWorkgroupsPerDimension is
+// folded by the host into a 1-D one (DispatchSpec.flatGroups), so each workgroup finds its cell by
+// unflatten(flat_group) (common.wgsl), which on an unfolded grid is the workgroup id.
+fn grid_cells() -> vec3<u32> {
+  let g = p.g;
+  if (STAGE == 0u) { return vec3<u32>((select(g.O, g.C, FORWARD) + WG - 1u) / WG, select(g.C, g.O, FORWARD), g.sh * g.sw); }
+  let x = select(p.Tp, g.n * p.TH, RUNS);
+  return vec3<u32>((x + WG - 1u) / WG, select(select(g.C, g.O, FORWARD), select(g.O, g.C, FORWARD), STAGE == 1u), 1u);
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let cells = grid_cells();
+  let cell = unflatten(flat_group(wid, nwg), cells.x, cells.y);
+  if (cell.z >= cells.z) { return; }
+  let gid = vec3<u32>(cell.x * WG + lid.x, cell.y, cell.z);
   // Stage 0: gid.x o (input gradient) or c (forward), gid.y the other, gid.z the phase. Stages 1 and
   // 2: gid.y the channel of the stage's source (1) or destination (2), gid.x a tile or (RUNS) a row.
   if (STAGE == 0u) {

@@ -6,6 +6,15 @@
 // the hooks of the kernel profiler, and recordings of dispatches for compiled steps (recording.ts:
 // beginRecording/endRecording, patchRecording for per-call uniforms, replay).
 //
+// Grids past maxComputeWorkgroupsPerDimension (65,535 on most adapters): a 1-D problem is folded over y
+// and z by grid() (kernels read their index with common.wgsl's flat_index or flat_group). A kernel with
+// a 2-D or 3-D grid of tiles (the GEMM cores, Winograd's transforms) decodes its tile from flat_group
+// (common.wgsl's unflatten), so its dispatch says `flatGroups` and a grid past the limit is refolded
+// here as a 1-D one of as many workgroups; within the limit the grid is dispatched as it is and the
+// decoded tile is the workgroup id. Either way the dispatch a recording keeps (and replays) is already
+// within the limit. The limit is read from `limits`, which ContextOptions.limits can lower (tests reach
+// these paths at small sizes).
+//
 // Ordering: all work goes through one queue. Dispatches are recorded into a pending command encoder and
 // submitted at flush(); a queue.writeBuffer into a buffer that a pending dispatch uses would run before
 // that dispatch, so such a write flushes first. A buffer freed while pending work still reads it may be
@@ -19,6 +28,15 @@ import { allocationSite, describeSite } from './site.ts';
 import { Profiler } from './profiler.ts';
 import { Recording } from './recording.ts';
 
+export interface ContextOptions extends AcquireOptions {
+  /**
+   * Effective limits below the device's (a value above the device's is ignored): dispatches are checked
+   * and folded against these. Tests lower maxComputeWorkgroupsPerDimension to run the past-the-limit
+   * paths on small problems.
+   */
+  limits?: { maxComputeWorkgroupsPerDimension?: number };
+}
+
 export interface DispatchSpec {
   kernel: KernelName;
   /** Generated WGSL appended to the kernel's source (the kernel then is a library, e.g. fused_ops). */
@@ -31,6 +49,12 @@ export interface DispatchSpec {
   /** Uniform block contents (u32/f32 words), padded to 16 bytes. */
   uniforms?: ArrayBuffer;
   workgroups: [number, number?, number?];
+  /**
+   * The kernel finds its cell of the grid from its flat workgroup index (common.wgsl's
+   * unflatten(flat_group(...))), so a grid with a dimension past maxComputeWorkgroupsPerDimension is
+   * refolded as a 1-D one of x * y * z workgroups (grid()) rather than refused.
+   */
+  flatGroups?: boolean;
   /** Floating-point operations and bytes moved, for the profiler's GFLOP/s and GB/s. */
   flops?: number;
   bytes?: number;
@@ -75,12 +99,12 @@ export class GPUContext {
   /** The validation scopes of dispatches and copies run apart, until each has answered (and been judged). */
   private readonly guards = new Set<Promise<void>>();
 
-  private constructor(acq: Acquired, sources: Map<KernelName, string>) {
+  private constructor(acq: Acquired, sources: Map<KernelName, string>, lower: ContextOptions['limits'] = {}) {
     this.acquired = acq;
     this.device = acq.device;
     this.description = acq.description;
     this.isSoftware = acq.isSoftware;
-    this.limits = acq.device.limits;
+    this.limits = lowerLimits(acq.device.limits, lower);
     this.hasTimestamps = acq.device.features.has('timestamp-query');
     this.sources = sources;
     this.pool = new BufferPool(this.device, this.limits, {
@@ -102,9 +126,9 @@ export class GPUContext {
     });
   }
 
-  static async create(opts: AcquireOptions = {}): Promise<GPUContext> {
+  static async create(opts: ContextOptions = {}): Promise<GPUContext> {
     const [acq, sources] = await Promise.all([acquireDevice(opts), loadKernelSources()]);
-    return new GPUContext(acq, sources);
+    return new GPUContext(acq, sources, opts.limits);
   }
 
   private newUniformArena(): GPUBuffer {
@@ -204,17 +228,31 @@ export class GPUContext {
     return p;
   }
 
-  /** Checks a dispatch against the device's limits, naming the kernel and the limit on failure. */
+  /**
+   * Checks a dispatch against the device's limits, naming the kernel and the limit on failure; the grid
+   * of a flatGroups kernel past the limit is refolded (in place in `groups`).
+   */
   private checkLimits(spec: DispatchSpec, groups: [number, number, number]): void {
     const maxG = this.limits.maxComputeWorkgroupsPerDimension;
-    groups.forEach((g, i) => {
+    let refold = false;
+    for (let i = 0; i < 3; i++) {
+      const g = groups[i];
       if (!Number.isInteger(g) || g < 0) throw new Error(`kernel ${spec.kernel}: invalid workgroup count ${g}`);
       if (g > maxG) {
-        throw new Error(
-          `kernel ${spec.kernel}: ${g} workgroups in dimension ${'xyz'[i]} exceed maxComputeWorkgroupsPerDimension=${maxG}`,
-        );
+        if (!spec.flatGroups) {
+          throw new Error(
+            `kernel ${spec.kernel}: ${g} workgroups in dimension ${'xyz'[i]} exceed maxComputeWorkgroupsPerDimension=${maxG}`,
+          );
+        }
+        refold = true;
       }
-    });
+    }
+    if (refold) {
+      const total = groups[0] * groups[1] * groups[2];
+      const folded = this.grid(total);
+      if (folded[2] > maxG) throw new Error(`kernel ${spec.kernel}: ${total} workgroups exceed maxComputeWorkgroupsPerDimension^3 (${maxG}^3)`);
+      groups.splice(0, 3, ...folded);
+    }
     for (const b of spec.buffers) {
       if (b.size > this.limits.maxStorageBufferBindingSize) {
         throw new Error(
@@ -224,12 +262,17 @@ export class GPUContext {
     }
   }
 
-  /** Workgroup grid for a 1-D problem of `count` workgroups, folded into y past the per-dimension limit. */
+  /**
+   * Workgroup grid for a 1-D problem of `count` workgroups, folded into y, then z, past the
+   * per-dimension limit (x * y * z >= count; the kernel bounds-checks its flat_index).
+   */
   grid(count: number): [number, number, number] {
     const maxG = this.limits.maxComputeWorkgroupsPerDimension;
     if (count <= maxG) return [Math.max(count, 1), 1, 1];
-    const y = Math.ceil(count / maxG);
-    return [Math.ceil(count / y), y, 1];
+    const z = Math.ceil(count / (maxG * maxG));
+    const plane = Math.ceil(count / z);
+    const y = Math.ceil(plane / maxG);
+    return [Math.ceil(plane / y), y, z];
   }
 
   dispatch(spec: DispatchSpec): void {
@@ -605,4 +648,15 @@ export class GPUContext {
     this.device.destroy();
     this.acquired.release();
   }
+}
+
+/** The device's limits, or a copy with some lowered (ContextOptions.limits). */
+function lowerLimits(device: GPUSupportedLimits, lower: NonNullable<ContextOptions['limits']>): GPUSupportedLimits {
+  const entries = Object.entries(lower).filter(([k, v]) => v !== undefined && v < (device as unknown as Record<string, number>)[k]);
+  if (!entries.length) return device;
+  const copy: Record<string, number> = {};
+  // WebIDL attributes are enumerable getters on the prototype (in browsers and in Dawn's Node binding).
+  for (const k in device) copy[k] = (device as unknown as Record<string, number>)[k];
+  for (const [k, v] of entries) copy[k] = v!;
+  return Object.freeze(copy) as unknown as GPUSupportedLimits;
 }

@@ -1,6 +1,8 @@
 // The WebGPU backend: the same kernels as the CPU reference, dispatched as the WGSL in shaders/.
 // Shapes and op codes travel in uniform blocks; op selection, tile shapes and transposes are override
-// constants fixed at pipeline creation.
+// constants fixed at pipeline creation. No size is refused for its grid: 1-D kernels take the context's
+// grid() (folded over y and z), and the kernels with grids of tiles (GEMM cores, conv, Winograd's
+// transforms) dispatch with flatGroups, which the context refolds past maxComputeWorkgroupsPerDimension.
 
 import type { Backend, GatherDims, GatherMode, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
@@ -8,8 +10,7 @@ import {
   BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
   fusedOps, withAcc, type FusedOptim, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
 } from '../kernels.ts';
-import { GPUContext, type DispatchSpec } from '../../device/context.ts';
-import type { AcquireOptions } from '../../device/gpu.ts';
+import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
 import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
@@ -53,7 +54,8 @@ export class WebGPUBackend implements Backend {
 
   readonly recorder: Recorder;
 
-  static async create(opts: AcquireOptions = {}): Promise<WebGPUBackend> {
+  /** `opts.limits` lowers the device's limits (tests run the past-the-limit paths at small sizes). */
+  static async create(opts: ContextOptions = {}): Promise<WebGPUBackend> {
     return new WebGPUBackend(await GPUContext.create(opts));
   }
 
@@ -408,13 +410,12 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(convSizes(mode, g)[2]);
     if (out.length === 0) return out;
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
-    const maxG = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const eligible: MatmulVariant[] = ['reg', 'tiled'];
-    if (mode === 2 && M <= maxG && N <= maxG && M * N <= 16384) eligible.push('splitk');
+    if (mode === 2 && M * N <= 16384) eligible.push('splitk');
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
     const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
     if (colFloats <= maxFloats) eligible.push('im2col');
-    if (mode !== 2 && winogradFits(mode, g, maxFloats, maxG)) eligible.push('winograd');
+    if (mode !== 2 && winogradFits(mode, g, maxFloats)) eligible.push('winograd');
     const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
@@ -535,7 +536,7 @@ export class WebGPUBackend implements Backend {
     const stage = (STAGE: number, name: string, a: GPUBuffer, b: GPUBuffer, groups: [number, number, number], bytes: number) =>
       this.ctx.dispatch({
         kernel: 'winograd', label: `${label}:winograd_${name}`, constants: { STAGE, FORWARD, RUNS, WG: RUN_WG }, buffers: [a, b],
-        uniforms, workgroups: groups, bytes,
+        uniforms, workgroups: groups, flatGroups: true, bytes,
       });
     const wFloats = g.O * g.C * g.KH * g.KW;
     stage(0, 'weights', w, U, [Math.ceil((FORWARD ? g.C : g.O) / RUN_WG), FORWARD ? g.O : g.C, d.P], 4 * (wFloats + batch * outC * K));
@@ -679,13 +680,16 @@ function winogradDims(mode: 0 | 1, g: ConvGeom) {
   };
 }
 
-/** Whether the Winograd variant applies (no dilation, at most 2x2 taps per stride phase) and fits the limits. */
-function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number, maxGroups: number): boolean {
+/**
+ * Whether the Winograd variant applies (no dilation, at most 2x2 taps per stride phase) and its scratch
+ * fits the binding limit (its transforms decode their cell from a flat workgroup index: flatGroups).
+ */
+function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number): boolean {
   if (g.dh !== 1 || g.dw !== 1 || Math.ceil(g.KH / g.sh) > 2 || Math.ceil(g.KW / g.sw) > 2) return false;
   const d = winogradDims(mode, g);
   // The scratch matrices U, V and M (per point: [outC x K], [K x Tp], [outC x Tp]) within the limits.
   const floats = d.batch * Math.max(d.outC * d.K, d.K * d.Tp, d.outC * d.Tp);
-  return floats <= maxFloats && Math.ceil(d.Tp / RUN_WG) <= maxGroups && Math.max(g.C, g.O, d.P) <= maxGroups;
+  return floats <= maxFloats;
 }
 
 /** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */
@@ -759,6 +763,6 @@ function convDispatch(v: Exclude<MatmulVariant, 'im2col'>, part: ConvPart, a: GP
   const kernel = v === 'splitk' ? 'conv_splitk' : v === 'tiled' ? 'conv_tiled' : 'conv_reg';
   return {
     kernel, label: `${CONV_LABELS[part.mode]}:${kernel.slice(5)}`, constants: { MODE: part.mode }, buffers: [a, b, out],
-    uniforms: u, workgroups: groups, flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N),
+    uniforms: u, workgroups: groups, flatGroups: true, flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N),
   };
 }

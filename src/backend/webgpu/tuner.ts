@@ -10,7 +10,9 @@
 // A CPU-like adapter (SwiftShader) favours reg/vec4 by ~10x, a GPU favours tiled: so the first call of a
 // shape class uses a heuristic guess and starts a measurement in the background; later calls use the
 // measured winner. Measurements run on a smaller proxy of the problem (matmul dims capped at 512, conv
-// batch capped at 8), so tuning a large op costs about as much as a few small ones.
+// batch capped at 8), so tuning a large op costs about as much as a few small ones. Every core decodes
+// its tile from a flat workgroup index (DispatchSpec.flatGroups), so no variant is ruled out by the
+// device's workgroups-per-dimension limit.
 
 import type { DispatchSpec, GPUContext } from '../../device/context.ts';
 import type { MatmulSpec } from '../kernels.ts';
@@ -132,7 +134,7 @@ export class KernelTuner {
 
 // ---- matmul ----
 
-export function matmulVariants(s: MatmulSpec, maxGroups: number): (typeof MATMUL_VARIANTS)[number][] {
+export function matmulVariants(s: MatmulSpec): (typeof MATMUL_VARIANTS)[number][] {
   const out: (typeof MATMUL_VARIANTS)[number][] = ['reg', 'tiled'];
   if (!s.transA && !s.transB && s.K % 4 === 0 && s.N % 4 === 0 && s.strideA % 4 === 0 && s.strideB % 4 === 0) {
     out.unshift('vec4');
@@ -140,7 +142,7 @@ export function matmulVariants(s: MatmulSpec, maxGroups: number): (typeof MATMUL
   const aligned = s.strideA % 4 === 0 && s.strideB % 4 === 0;
   if (aligned && s.transA && !s.transB && s.M % 4 === 0 && s.N % 4 === 0) out.unshift('vec4t');
   if (aligned && !s.transA && s.transB && s.K % 4 === 0) out.unshift('vec4t');
-  if (s.M <= maxGroups && s.N <= maxGroups && s.M * s.N * s.batch <= 16384) out.push('splitk');
+  if (s.M * s.N * s.batch <= 16384) out.push('splitk');
   return out;
 }
 
@@ -156,13 +158,14 @@ export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer
   return {
     kernel: `matmul_${v}`, label: `matmul_${v}`,
     constants: v === 'vec4' ? {} : v === 'vec4t' ? { TRANS_A: s.transA } : { TRANS_A: s.transA, TRANS_B: s.transB },
-    buffers: [a, b, c], uniforms, workgroups: groups[v],
+    // Every core decodes its tile from its flat workgroup index: the context refolds a grid past the limit.
+    buffers: [a, b, c], uniforms, workgroups: groups[v], flatGroups: true,
     flops: 2 * s.batch * s.M * s.N * s.K, bytes: 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N)),
   };
 }
 
 export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): (typeof MATMUL_VARIANTS)[number] {
-  const eligible = matmulVariants(s, ctx.limits.maxComputeWorkgroupsPerDimension);
+  const eligible = matmulVariants(s);
   const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
   // Split-K only as a GPU guess: on CPU-like adapters its barriers make it the slowest variant by far
   // (measured 0.01 GFLOP/s on SwiftShader for a [1, 128] x 256 weight gradient).
