@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -47,13 +47,37 @@ for (const f of readdirSync(join(dist, 'browser'), { recursive: true })) {
   if (bad) throw new Error(`dist/browser/${f} holds ${bad[0]}: the browser build must hold no Node imports and no asset URLs`);
 }
 execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-// Declarations import each other as './x.js' (what a consumer's resolver expects next to x.d.ts), and
-// the ones naming WebGPU's types (GPUDevice, ...) load them from @webgpu/types, a dependency.
-for (const f of readdirSync(join(dist, 'types'), { recursive: true })) {
-  if (!String(f).endsWith('.d.ts')) continue;
-  const p = join(dist, 'types', String(f));
+// Declarations import each other as './x.js' (what a consumer's resolver expects next to x.d.ts). The
+// WebGPU types they name (GPUDevice, GPUBuffer, ...) are declared by webgpu-globals.d.ts as empty
+// global interfaces, not taken from @webgpu/types: TypeScript 6 and later declare WebGPU in lib.dom,
+// which clashes with @webgpu/types (about 150 "Duplicate identifier" errors under TypeScript 7), and
+// @webgpu/types needs lib.dom's BufferSource, which a Node-only consumer (lib es2022) lacks. An empty
+// interface merges with lib.dom's (or a consumer's own @webgpu/types) where there is one, and stands
+// alone as an opaque type where there is none. Every name must be an interface in lib.dom: checked.
+const typesDir = join(dist, 'types');
+const dts = readdirSync(typesDir, { recursive: true }).map(String).filter((f) => f.endsWith('.d.ts'));
+const own = new Set(), used = new Set();
+for (const f of dts) {
+  const text = readFileSync(join(typesDir, f), 'utf8');
+  for (const m of text.matchAll(/\b(?:class|interface|type|enum)\s+(GPU(?:[A-Z]\w*)?)\b/g)) own.add(m[1]);
+  // Code, not comments: a comment's "on a GPU" names no type.
+  const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+  for (const m of code.matchAll(/\bGPU(?:[A-Z]\w*)?\b/g)) used.add(m[0]);
+}
+const gpuNames = [...used].filter((n) => !own.has(n)).sort();
+const INTERFACES = new Set(['GPUAdapter', 'GPUBindGroup', 'GPUBindGroupLayout', 'GPUBuffer', 'GPUCommandEncoder', 'GPUComputePassEncoder',
+  'GPUComputePassTimestampWrites', 'GPUComputePipeline', 'GPUDevice', 'GPUQueue', 'GPUQuerySet', 'GPUShaderModule', 'GPUSupportedLimits',
+  'GPUSupportedFeatures', 'GPUAdapterInfo', 'GPU', 'GPUPipelineLayout', 'GPUCommandBuffer']);
+const notInterface = gpuNames.filter((n) => !INTERFACES.has(n));
+if (notInterface.length) throw new Error(`the declarations name ${notInterface.join(', ')}: add each to INTERFACES if lib.dom declares it as an interface (else it cannot be an empty global interface)`);
+writeFileSync(join(typesDir, 'webgpu-globals.d.ts'), '// WebGPU types the declarations name, opaque (see scripts/build.mjs).\nexport {};\ndeclare global {\n' +
+  gpuNames.map((n) => `  interface ${n} {}\n`).join('') + '}\n');
+for (const f of dts) {
+  const p = join(typesDir, f);
   let text = readFileSync(p, 'utf8');
-  if (/\bGPU[A-Z]?[A-Za-z]*\b/.test(text)) text = `/// <reference types="@webgpu/types" />\n${text}`;
+  const rel = relative(dirname(p), join(typesDir, 'webgpu-globals.d.ts')).split(sep).join('/');
+  const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+  if (gpuNames.some((n) => new RegExp(`\\b${n}\\b`).test(code))) text = `/// <reference path="${rel.startsWith('.') ? rel : `./${rel}`}" />\n${text}`;
   writeFileSync(p, text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g, '$1$2$3.js$2'));
 }
 writeFileSync(join(dist, 'node', 'package.json'), '{ "type": "module" }\n');

@@ -70,8 +70,12 @@ describe('the installed package', () => {
     expect(list.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'))).toEqual([]);
     const pkg = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
     expect(pkg.private).toBeUndefined();
-    // onnx-proto: the ONNX export's protobuf encoding (wgpu-gen/io), pure JavaScript.
-    expect(pkg.dependencies).toEqual({ '@webgpu/types': expect.any(String), 'onnx-proto': expect.any(String) });
+    // onnx-proto: the ONNX export's protobuf encoding (wgpu-gen/io), pure JavaScript. (@webgpu/types
+    // is the build's only: the declarations carry their own opaque WebGPU interfaces.)
+    expect(pkg.dependencies).toEqual({ 'onnx-proto': expect.any(String) });
+    for (const f of list.filter((f) => f.endsWith('.d.ts'))) {
+      expect(execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' }), f).not.toMatch(/@webgpu\/types/);
+    }
     expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
     expect(pkg.license).toBe('MIT');
     // onnx-proto (and protobufjs) load only when a model is exported: wgpu-gen/io imports it dynamically,
@@ -138,6 +142,17 @@ describe('the installed package', () => {
     const ok = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
     expect(ok.stdout + ok.stderr).toBe('');
     expect(ok.status).toBe(0);
+    // A Node-only consumer (lib es2022, no DOM) too: the declarations name WebGPU's types as opaque
+    // interfaces of their own (dist/types/webgpu-globals.d.ts), not through @webgpu/types, which needs
+    // the DOM's BufferSource and clashes with TypeScript 6+'s lib.dom ("Duplicate identifier
+    // 'GPUCommandBufferDescriptor'" x 150 under TypeScript 7, checked by hand: no TypeScript 7 here).
+    // (@types/node is there as protobufjs's dependency, as in a consumer's Node project)
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, compilerOptions: { ...tsconfig.compilerOptions, lib: ['es2022'], types: ['node'] } }));
+    const node = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
+    expect(node.stdout + node.stderr).toBe('');
+    expect(node.status).toBe(0);
+    const globals = execFileSync('tar', ['-xzOf', tarball, 'package/dist/types/webgpu-globals.d.ts'], { encoding: 'utf8' });
+    expect(globals).toMatch(/interface GPUDevice \{\}/);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: ['wrong.ts'] }));
     const bad = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
