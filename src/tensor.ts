@@ -21,7 +21,12 @@ import { broadcastShapes, fmtShape, normDim, numel, sameShape } from './shape.ts
 
 export { tidy, keep, liveTensorCount } from './graph/scope.ts';
 
+/** An operand of an elementwise op: a tensor, or a number (used as a scalar, broadcast to any shape). */
 export type TensorLike = Tensor | number;
+/**
+ * The dims a reduction runs over: one dim, a list of dims (negative ones count from the end), or
+ * `undefined` for all of them.
+ */
 export type Dims = number | number[] | undefined;
 
 class StorageRef implements StorageHold {
@@ -39,22 +44,53 @@ class StorageRef implements StorageHold {
 
 let nextId = 0;
 
+/**
+ * An n-dimensional array of float32 (or int32, see {@link DType}) values on one backend, with PyTorch's
+ * method names and broadcasting. Tensors are made by the creation functions ({@link tensor},
+ * {@link zeros}, {@link randn}, ...) and by ops, never with `new`. Every op returns a new tensor (reshape,
+ * view and detach may share storage); values are read back asynchronously (toArray(), item(), tolist()).
+ *
+ * Memory is explicit: dispose() frees a tensor, {@link tidy} frees every tensor made inside a function
+ * except those it returns. A tensor that requires grad records the ops applied to it, and backward()
+ * accumulates gradients into the leaves' `.grad`.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor, tidy } from 'wgpu-gen';
+ * await init();
+ * const x = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+ * const loss = x.mul(x).sum();            // 0-d: 1 + 4 + 9 + 16
+ * loss.backward();
+ * console.log(await loss.item());         // 30
+ * console.log(await x.grad!.toArray());   // Float32Array [2, 4, 6, 8]
+ *
+ * // in a loop: tidy() frees the intermediates, keeping what fn returns
+ * const y = tidy(() => x.exp().add(1).log()); // only y survives
+ * ```
+ */
 export class Tensor extends Scoped implements GraphTensor<Tensor> {
+  /** A number unique to this tensor, in creation order (error messages name tensors by it). */
   readonly id = nextId++;
+  /** The size of each dim, outermost first (`[]` for a 0-d scalar). Never mutate it. */
   readonly shape: number[];
+  /** The backend whose storage holds the values; every operand of an op must be on the same one. */
   readonly backend: Backend;
   /** The element type (storage is float32 for both; see DType). */
   readonly dtype: DType;
   private ref: StorageRef | null;
   private gradFlag = false;
   private gradValue: Tensor | null = null;
-  /** The op that made this tensor, while its graph is alive. */
+  /** The op that made this tensor, while its graph is alive. @internal */
   gradFn: GradNode<Tensor> | null = null;
-  /** Set when backward() freed this op result's gradFn: it is not a leaf, so a later backward must fail. */
+  /** Set when backward() freed this op result's gradFn: it is not a leaf, so a later backward must fail. @internal */
   graphFreed = false;
   /** Name given by a Module to its parameters (for errors and checkpoints). */
   name?: string;
 
+  /**
+   * Tensors are made by the creation functions and by ops (this is the one place that wraps a storage).
+   * @internal
+   */
   constructor(backend: Backend, storage: Storage | StorageRef, shape: number[], dtype: DType = 'float32') {
     super();
     this.backend = backend;
@@ -73,8 +109,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     dispatcher.tracer?.created.push(this);
   }
 
-  /** Whether gradients are accumulated into .grad by backward() (float32 tensors only, as in torch). */
-  /** The gradient backward() accumulated here (a leaf's), or null. */
+  /** The gradient backward() accumulated here (a leaf's), or null. Setting it replaces it (dispose the old one yourself). */
   get grad(): Tensor | null {
     return this.gradValue;
   }
@@ -85,6 +120,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     if (tr && !tr.gradWritten.has(this)) tr.gradWritten.set(this, this.gradValue);
     this.gradValue = g;
   }
+  /**
+   * Whether gradients are accumulated into .grad by backward() (float32 tensors only, as in torch).
+   * @throws Error when set to true on an int32 tensor (call .float() first).
+   */
   get requiresGrad(): boolean {
     return this.gradFlag;
   }
@@ -95,6 +134,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     this.gradFlag = flag;
   }
 
+  /**
+   * The backend storage holding the values (for backend calls such as `backend.readBits(t.storage)`).
+   * @throws Error when the tensor was disposed.
+   */
   get storage(): Storage {
     if (!this.ref) throw new Error(`tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`);
     return this.ref.storage;
@@ -102,30 +145,39 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   /**
    * Keeps this tensor's storage alive until the hold is released, and tells when the hold is all that
    * keeps it (a compiled step holds the state it updates, and retraces when that state was replaced).
+   * @internal
    */
   hold(): StorageHold {
     this.storage;
     this.ref!.refs++;
     return this.ref!;
   }
-  /** A new tensor of another shape (and dtype) over the same storage (no copy, no graph). */
+  /** A new tensor of another shape (and dtype) over the same storage (no copy, no graph). @internal */
   viewAs(shape: number[], dtype: DType = this.dtype): Tensor {
     this.storage;
     return new Tensor(this.backend, this.ref!, shape, dtype);
   }
+  /** The number of dims (the rank): 0 for a scalar. */
   get ndim(): number {
     return this.shape.length;
   }
+  /** The number of elements: the product of the shape (1 for a 0-d scalar). */
   get size(): number {
     return numel(this.shape);
   }
+  /** The number of elements, as torch's numel() (the same as `size`). */
   numel(): number {
     return this.size;
   }
+  /** True once dispose() has run; any use of the tensor then throws. */
   get isDisposed(): boolean {
     return this.ref === null;
   }
 
+  /**
+   * Releases this tensor's storage (freed when no view of it is left) and its graph. Calling it twice is
+   * harmless; any other use afterwards throws.
+   */
   dispose(): void {
     if (!this.ref) return;
     this.ref.release();
@@ -172,11 +224,20 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
       return build(0, 0);
     });
   }
+  /**
+   * The value of a one-element tensor, read back from the device (torch's item()).
+   * @throws The promise rejects when the tensor has more than one element; it throws at once inside a
+   * function compile() traces.
+   */
   item(): Promise<number> {
     this.checkReadable('item()');
     if (this.size !== 1) return Promise.reject(new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`));
     return this.read().then((a) => a[0]);
   }
+  /**
+   * A one-line description: shape, backend, dtype and requires_grad, without the values (read those
+   * with toArray()).
+   */
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, backend=${this.backend.name}${this.dtype === 'float32' ? '' : `, dtype=${this.dtype}`}${this.requiresGrad ? ', requires_grad' : ''})`;
   }
@@ -207,7 +268,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     t.dispose();
     return out;
   }
+  /** This tensor as float32 (`to('float32')`): a view of an int32 tensor, this tensor itself otherwise. */
   float(): Tensor { return this.to('float32'); }
+  /** This tensor as int32 (`to('int32')`): float values truncated toward zero and saturated to +-2^24. */
   int(): Tensor { return this.to('int32'); }
   /** torch's .long(): there is no int64 here; the index dtype is int32. */
   long(): Tensor { return this.to('int32'); }
@@ -220,10 +283,16 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     this.requiresGrad = flag;
     return this;
   }
+  /**
+   * Computes the gradient of this tensor with respect to every leaf that requires grad, adding it into
+   * the leaf's `.grad` (torch.Tensor.backward). `grad` seeds it: required unless this tensor holds one
+   * element (a loss), where it defaults to 1. The graph is freed afterwards unless `retainGraph` is set.
+   * @throws Error when this tensor does not require grad, when a non-scalar output is given no `grad`,
+   * or when the graph was already freed by an earlier backward() or its tensors disposed.
+   */
   backward(grad?: Tensor, opts?: { retainGraph?: boolean }): void {
     runBackward<Tensor>(this, grad, opts);
   }
-  /** A tensor sharing this one's storage, cut from the graph (torch.Tensor.detach). */
   /**
    * A copy in storage of its own, in the graph (the gradient flows back), as torch.clone: x + (-0),
    * which is x for every value, -0 and NaN included (x * 1 runs as x * 1 + 0, which turns -0 into +0).
@@ -258,47 +327,83 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const d = normDim('chunk', dim, this.ndim);
     return this.split(Math.max(1, Math.ceil(this.shape[d] / n)), d);
   }
+  /** A tensor sharing this one's storage, cut from the graph (torch.Tensor.detach): no gradient flows back through it. */
   detach(): Tensor {
     return this.viewAs(this.shape);
   }
 
   // ---- elementwise (scalar operands of the arithmetic ops become one fused affine kernel, not a broadcast) ----
 
+  /**
+   * Applies the elementwise op `op` with its parameters `p0`, `p1` (e.g. `affine`: x * p0 + p1, `clamp`:
+   * between p0 and p1, `leaky_relu`: slope p0). The named methods (exp(), relu(), ...) call this.
+   */
   unary(op: UnaryOp, p0 = 0, p1 = 0): Tensor {
     return apply('unary', [this], { op, p0, p1 });
   }
+  /**
+   * Applies the binary op `op` to this tensor and `b` (a number or a tensor), broadcasting their shapes
+   * as PyTorch does. The named methods (add(), maximum(), eq(), ...) call this.
+   */
   binary(op: BinaryOp, b: TensorLike): Tensor {
     return apply('binary', [this, typeof b === 'number' ? scalarLike(b, this) : b], { op });
   }
+  /** this + b, broadcast (a number `b` runs as one fused affine kernel). */
   add(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, b) : this.binary('add', b); }
+  /** this - b, broadcast. */
   sub(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, -b) : this.binary('sub', b); }
+  /** this * b, elementwise and broadcast (matmul() is the matrix product). */
   mul(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', b, 0) : this.binary('mul', b); }
+  /** this / b, broadcast (division by zero gives +-Inf or NaN, as in IEEE float). */
   div(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1 / b, 0) : this.binary('div', b); }
+  /** this ** b, broadcast; `pow(2)` runs as square(). */
   pow(b: TensorLike): Tensor {
     if (typeof b !== 'number') return this.binary('pow', b);
     return b === 2 ? this.unary('square') : b === 1 ? this.unary('affine', 1, 0) : this.unary('pow_scalar', b);
   }
+  /** The elementwise larger of this and b (NaN if either is NaN, as torch.maximum). */
   maximum(b: TensorLike): Tensor { return this.binary('maximum', b); }
+  /** The elementwise smaller of this and b (NaN if either is NaN, as torch.minimum). */
   minimum(b: TensorLike): Tensor { return this.binary('minimum', b); }
+  /** 1 where this == b, else 0 (float32), broadcast; no gradient flows through comparisons. */
   eq(b: TensorLike): Tensor { return this.binary('eq', b); }
+  /** 1 where this != b, else 0. */
   ne(b: TensorLike): Tensor { return this.binary('ne', b); }
+  /** 1 where this < b, else 0. */
   lt(b: TensorLike): Tensor { return this.binary('lt', b); }
+  /** 1 where this <= b, else 0. */
   le(b: TensorLike): Tensor { return this.binary('le', b); }
+  /** 1 where this > b, else 0. */
   gt(b: TensorLike): Tensor { return this.binary('gt', b); }
+  /** 1 where this >= b, else 0. */
   ge(b: TensorLike): Tensor { return this.binary('ge', b); }
+  /** -x. */
   neg(): Tensor { return this.unary('neg'); }
+  /** e^x. */
   exp(): Tensor { return this.unary('exp'); }
+  /** The natural logarithm (-Inf at 0, NaN below). */
   log(): Tensor { return this.unary('log'); }
+  /** The square root (NaN below 0). */
   sqrt(): Tensor { return this.unary('sqrt'); }
+  /** 1 / sqrt(x). */
   rsqrt(): Tensor { return this.unary('rsqrt'); }
+  /** |x|. */
   abs(): Tensor { return this.unary('abs'); }
+  /** max(x, 0) (NaN kept). */
   relu(): Tensor { return this.unary('relu'); }
+  /** 1 / (1 + e^-x). */
   sigmoid(): Tensor { return this.unary('sigmoid'); }
+  /** The hyperbolic tangent. */
   tanh(): Tensor { return this.unary('tanh'); }
+  /** log(1 + e^x), computed without overflow (F.softplus takes beta and threshold). */
   softplus(): Tensor { return this.unary('softplus'); }
+  /** x * x. */
   square(): Tensor { return this.unary('square'); }
+  /** 1 / x. */
   reciprocal(): Tensor { return this.unary('reciprocal'); }
+  /** -1, 0 or 1 by the sign of x (0 for NaN); no gradient flows through. */
   sign(): Tensor { return this.unary('sign'); }
+  /** The error function (used by the exact GELU). */
   erf(): Tensor { return this.unary('erf'); }
   // Rounding (torch.trunc, floor, ceil, round), composed from trunc so that compile() fuses them and
   // every backend has them with no kernel of their own; no gradient flows through (torch's is zero).
@@ -332,7 +437,12 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
       return even.where(this.abs().lt(2 ** 23), this);
     }));
   }
+  /** x where x > 0, else negativeSlope * x (default 0.01). */
   leakyRelu(negativeSlope = 0.01): Tensor { return this.unary('leaky_relu', negativeSlope); }
+  /**
+   * Each value limited to [min, max] (either bound may be left out with +-Infinity); NaN is kept.
+   * @throws Error when min > max.
+   */
   clamp(min = -Infinity, max = Infinity): Tensor {
     if (min > max) throw new Error(`clamp: min ${min} is greater than max ${max}`);
     return this.unary('clamp', Math.max(min, -3.4e38), Math.min(max, 3.4e38));
@@ -344,6 +454,16 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
 
   // ---- reductions ----
 
+  /**
+   * The sum over `dim` (all dims by default), those dims removed unless `keepdim`.
+   * @example
+   * ```ts
+   * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+   * x.sum();         // 21, shape []
+   * x.sum(0);        // [5, 7, 9]
+   * x.sum(-1, true); // [[6], [15]], shape [2, 1]
+   * ```
+   */
   sum(dim?: Dims, keepdim = false): Tensor { return this.reduce('sum', normDims('sum', dim, this.ndim), keepdim); }
   /**
    * The variance over `dim` (all dims by default): sum (x - mean)^2 / (n - 1), or / n when `unbiased`
@@ -359,6 +479,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   std(dim?: Dims, unbiased = true, keepdim = false): Tensor {
     return this.var(dim, unbiased, keepdim).sqrt();
   }
+  /** The mean over `dim` (all dims by default), those dims removed unless `keepdim`. */
   mean(dim?: Dims, keepdim = false): Tensor {
     const dims = normDims('mean', dim, this.ndim);
     const n = numel(dims.map((d) => this.shape[d]));
@@ -396,6 +517,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
   /** Index of the largest value along dim (over the flattened tensor without dim), as int32. */
   argmax(dim?: number, keepdim = false): Tensor { return this.argReduce('argmax', dim, keepdim); }
+  /** Index of the smallest value along dim (over the flattened tensor without dim), as int32. */
   argmin(dim?: number, keepdim = false): Tensor { return this.argReduce('argmin', dim, keepdim); }
   private reduce(op: ReduceOp, dims: number[], keepdim: boolean): Tensor {
     return apply('reduce', [this], { op, dims, keepdim });
@@ -434,8 +556,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   cumsum(dim: number): Tensor {
     return apply('cumsum', [this], { dim: normDim('cumsum', dim, this.ndim), reverse: false });
   }
-  /** log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the max, so it never overflows. */
-  /** log(sum(exp(x))) over `dim`; -Inf over an empty dim (the log of an empty sum, as torch.logsumexp). */
+  /**
+   * log(sum(exp(x))) over `dim` (all dims by default), computed as m + log(sum(exp(x - m))) with m the
+   * max, so it never overflows; -Inf over an empty dim (the log of an empty sum, as torch.logsumexp).
+   */
   logsumexp(dim?: Dims, keepdim = false): Tensor {
     const dims = normDims('logsumexp', dim, this.ndim);
     const squeeze = (t: Tensor) => (keepdim ? t : t.reshape(this.shape.filter((_, d) => !dims.includes(d))));
@@ -450,13 +574,15 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return squeeze(out);
   }
   /**
-   * softmax and log_softmax as PyTorch computes them: x - max(x) first (the max held constant), so a row
-   * holding +Inf or NaN gives NaN, as in PyTorch, where logsumexp's infinite-max shortcut would give 0 and 1.
+   * exp(x) / sum(exp(x)) along `dim` (the last by default). softmax and logSoftmax compute as PyTorch
+   * does: x - max(x) first (the max held constant), so a row holding +Inf or NaN gives NaN, as in
+   * PyTorch, where logsumexp's infinite-max shortcut would give 0 and 1.
    */
   softmax(dim = -1): Tensor {
     const e = this.shifted('softmax', dim).exp();
     return e.div(e.sum(dim, true));
   }
+  /** log(softmax(x)) along `dim` (the last by default), computed as x - max - log(sum(exp(x - max))). */
   logSoftmax(dim = -1): Tensor {
     const s = this.shifted('log_softmax', dim);
     return s.sub(s.exp().sum(dim, true).log());
@@ -473,6 +599,11 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
 
   // ---- movement (all but reshape copy through the strided-copy kernel, so every tensor stays contiguous) ----
 
+  /**
+   * The same values in another shape (row-major order); one entry may be -1, inferred from the others.
+   * Returns this tensor when the shape is unchanged. The gradient flows back reshaped.
+   * @throws Error when the element counts differ or more than one -1 is given.
+   */
   reshape(shape: number[]): Tensor {
     const known = shape.filter((s) => s !== -1);
     if (shape.length - known.length > 1) throw new Error(`reshape: more than one -1 in ${fmtShape(shape)}`);
@@ -484,7 +615,12 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     if (sameShape(full, this.shape)) return this;
     return apply('reshape', [this], { shape: full });
   }
+  /** torch's view(): the same as reshape() (storage here is always contiguous). */
   view(shape: number[]): Tensor { return this.reshape(shape); }
+  /**
+   * The dims reordered: output dim i is input dim `dims[i]` (a copy; negative dims count from the end).
+   * @throws Error when `dims` is not a permutation of the tensor's dims.
+   */
   permute(dims: number[]): Tensor {
     if (dims.length !== this.ndim) throw new Error(`permute: ${dims.length} dims given for a tensor of rank ${this.ndim}`);
     const d = dims.map((v) => normDim('permute', v, this.ndim));
@@ -492,20 +628,30 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     if (d.every((v, i) => v === i)) return this;
     return apply('permute', [this], { dims: d });
   }
+  /** dim0 and dim1 swapped (a copy). */
   transpose(dim0: number, dim1: number): Tensor {
     const perm = [...Array(this.ndim).keys()];
     const a = normDim('transpose', dim0, this.ndim), b = normDim('transpose', dim1, this.ndim);
     [perm[a], perm[b]] = [perm[b], perm[a]];
     return this.permute(perm);
   }
+  /**
+   * A matrix transposed (tensors of fewer than 2 dims are returned as they are).
+   * @throws Error for more than 2 dims (use transpose()).
+   */
   t(): Tensor {
     if (this.ndim > 2) throw new Error(`t(): expects a tensor of at most 2 dims, got shape [${this.shape.join(', ')}]`);
     return this.ndim < 2 ? this : this.transpose(0, 1);
   }
+  /**
+   * This tensor repeated to `shape` by PyTorch's broadcasting rules (dims of size 1 stretched, new dims
+   * in front); the gradient sums back over the repeats.
+   */
   broadcastTo(shape: number[]): Tensor {
     if (sameShape(this.shape, shape)) return this;
     return apply('broadcast', [this], { shape });
   }
+  /** torch's expand(): the same as broadcastTo(). */
   expand(shape: number[]): Tensor { return this.broadcastTo(shape); }
   /** this[start:end:step] along dim (negative start/end count from the end, as in Python). */
   slice(dim: number, start = 0, end?: number, step = 1): Tensor {
@@ -541,15 +687,21 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     }
     return apply('pad', [x], { before, after, mode, value });
   }
+  /** A new dim of size 1 inserted at `dim` (negative counts from the end of the result). */
   unsqueeze(dim: number): Tensor {
     const d = normDim('unsqueeze', dim, this.ndim + 1);
     return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
   }
+  /** Dims of size 1 removed: all of them, or only `dim` (kept when its size is not 1). */
   squeeze(dim?: number): Tensor {
     if (dim === undefined) return this.reshape(this.shape.filter((s) => s !== 1));
     const d = normDim('squeeze', dim, this.ndim);
     return this.shape[d] === 1 ? this.reshape(this.shape.filter((_, i) => i !== d)) : this;
   }
+  /**
+   * Dims startDim..endDim (inclusive, the whole tensor by default) merged into one: `flatten(1)` turns
+   * [N, C, H, W] into [N, C*H*W].
+   */
   flatten(startDim = 0, endDim = -1): Tensor {
     if (this.ndim === 0) return this.reshape([1]);
     const s = normDim('flatten', startDim, this.ndim), e = normDim('flatten', endDim, this.ndim);
@@ -565,6 +717,16 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   bmm(b: Tensor, tA = false, tB = false): Tensor {
     return apply('matmul', [this, b], { transA: tA, transB: tB });
   }
+  /**
+   * The matrix product with PyTorch's semantics (torch.matmul): 1-D operands are vectors, and the batch
+   * dims of operands with more than 2 dims broadcast. [..., M, K] @ [..., K, N] gives [..., M, N].
+   * @throws Error when the inner sizes differ or an operand is 0-d.
+   * @example
+   * ```ts
+   * const a = randn([8, 3, 4]), b = randn([4, 5]);
+   * a.matmul(b).shape; // [8, 3, 5]: b is shared by the batch
+   * ```
+   */
   matmul(b: Tensor): Tensor {
     const a = this;
     if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
@@ -597,7 +759,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const dtype = this.dtype === 'int32' && Number.isInteger(value) && Math.abs(value) <= INT32_EXACT ? 'int32' : 'float32';
     return apply('fill', [], { backend: this.backend, shape: [...this.shape], value, dtype });
   }
+  /** Zeros of this tensor's shape, backend and (for int32) dtype. */
   zerosLike(): Tensor { return this.fullLike(0); }
+  /** Ones of this tensor's shape, backend and (for int32) dtype. */
   onesLike(): Tensor { return this.fullLike(1); }
 }
 

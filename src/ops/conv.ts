@@ -12,23 +12,37 @@ import { fmtShape } from '../shape.ts';
 import { mixedBackendsError } from '../backend/registry.ts';
 import { concat } from './movement.ts';
 
+/** A 2-D size: one number for both dims, or [height, width]. */
 export type Pair = number | [number, number];
 const pair = (v: Pair | undefined, dflt: number): [number, number] => (v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v);
 
 /** Padding as torch takes it: pixels per side, or 'valid' (none) or 'same' (the output as large as the input, stride 1). */
 export type ConvPadding = Pair | 'same' | 'valid';
+/** conv2d's options, torch's keyword arguments (F.conv2d). */
 export interface Conv2dOptions {
+  /** Step of the kernel over the input (default 1). */
   stride?: Pair;
+  /** Zero padding of the input: pixels per side, 'valid' (0) or 'same' (default 0). */
   padding?: ConvPadding;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
   /** Input and output channels split into this many groups, each convolved on its own (C for depthwise). */
   groups?: number;
 }
+/**
+ * convTranspose2d's options (F.conv_transpose2d), also taken by conv2dInput and conv2dWeight: those
+ * of the direct convolution that this one is the adjoint of.
+ */
 export interface ConvTranspose2dOptions {
+  /** Stride of the direct convolution: the output is about `stride` times larger (default 1). */
   stride?: Pair;
+  /** Padding of the direct convolution, taken off the output's edges (default 0). */
   padding?: Pair;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
+  /** Extra rows and columns on the bottom and right, to reach an output size that stride rounds away (default 0; less than stride or dilation). */
   outputPadding?: Pair;
+  /** Channel groups, each convolved on its own (default 1). */
   groups?: number;
 }
 
@@ -72,8 +86,19 @@ export function convGeom(xShape: number[], wShape: number[], o: ConvTranspose2dO
 }
 
 /**
- * torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups); weight
- * [O, C / groups, KH, KW].
+ * 2-D convolution (torch.nn.functional.conv2d): input x [N, C, H, W], weight [O, C / groups, KH, KW],
+ * optional bias [O]; the output is [N, O, OH, OW] with OH = floor((H + 2 padding - dilation (KH - 1) -
+ * 1) / stride) + 1. Runs as an implicit-GEMM kernel on WebGPU.
+ *
+ * @throws Error when the shapes do not fit (channels, bias length, an output of no pixels), the
+ * channels do not split into `groups`, 'same' padding has a stride other than 1, or x and w are on
+ * different backends.
+ * @example
+ * ```ts
+ * const x = randn([8, 3, 32, 32]), w = randn([16, 3, 3, 3]);
+ * conv2d(x, w, null, { padding: 1 }).shape;   // [8, 16, 32, 32]
+ * conv2d(x, w, null, { stride: 2 }).shape;    // [8, 16, 15, 15]
+ * ```
  */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const G = groupsOf('conv2d', opts.groups, x.ndim === 4 ? x.shape[1] : 0, w.shape[0] ?? 0);
@@ -98,9 +123,18 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
 }
 
 /**
- * torch.nn.functional.conv_transpose2d(input, weight, bias, stride, padding, output_padding, dilation);
- * weight [C_in, C_out, KH, KW]. It is the gradient of conv2d with respect to its input: the conv2d whose
+ * Transposed 2-D convolution (torch.nn.functional.conv_transpose2d), the upsampling one of decoders and
+ * generators: input [N, C_in, H, W], weight [C_in, C_out / groups, KH, KW], optional bias [C_out]; the
+ * output is [N, C_out, (H - 1) stride - 2 padding + dilation (KH - 1) + outputPadding + 1, ...].
+ * It is the gradient of conv2d with respect to its input: the conv2d whose
  * input has this op's output shape and whose weight is `w` read as [O = C_in, C = C_out, KH, KW].
+ *
+ * @throws Error when the shapes do not fit or outputPadding is not smaller than stride or dilation.
+ * @example
+ * ```ts
+ * const z = randn([8, 64, 7, 7]), w = randn([64, 32, 4, 4]);
+ * convTranspose2d(z, w, null, { stride: 2, padding: 1 }).shape; // [8, 32, 14, 14]
+ * ```
  */
 export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const G = groupsOf('conv_transpose2d', opts.groups, w.shape[0] ?? 0, (w.shape[1] ?? 0) * (opts.groups ?? 1));

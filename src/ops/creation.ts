@@ -8,10 +8,17 @@ import type { Backend } from '../backend/backend.ts';
 import { fmtShape, numel } from '../shape.ts';
 import { DTYPES, INT32_EXACT, type DType } from '../graph/types.ts';
 
+/**
+ * A number or nested arrays of numbers, as tensor() takes data (`[[1, 2], [3, 4]]`); every row must have
+ * the same length.
+ */
 export type NestedArray = number | NestedArray[];
 
+/** Options of the creation functions (tensor, zeros, full, arange, ...). */
 export interface CreateOptions {
+  /** The backend to make the tensor on (default: the current one, see {@link init}). */
   backend?: Backend;
+  /** Make the tensor a leaf that records gradients (default false; float32 only). */
   requiresGrad?: boolean;
   /** float32 by default (int32 for tensor() of an Int32Array). */
   dtype?: DType;
@@ -61,7 +68,18 @@ function flatten(data: NestedArray, shape: number[], depth: number, out: number[
 
 /**
  * A tensor from data: a number, a nested array, or a flat Float32Array/number[] with an explicit shape
- * (torch.tensor; a flat array with a shape is like torch.tensor(data).reshape(shape)).
+ * (torch.tensor; a flat array with a shape is like torch.tensor(data).reshape(shape)). An Int32Array
+ * (or `dtype: 'int32'`) gives an int32 tensor; the data is copied.
+ *
+ * @throws Error for a ragged nested array, data that does not fill `shape`, or int32 values that are
+ * not integers within +-2^24.
+ * @example
+ * ```ts
+ * tensor(3);                                   // 0-d scalar
+ * tensor([[1, 2], [3, 4]]);                    // shape [2, 2]
+ * tensor(new Float32Array(6), [2, 3]);         // flat data with a shape
+ * tensor([0, 2, 1], undefined, { dtype: 'int32' }); // class labels
+ * ```
  */
 export function tensor(data: NestedArray | Float32Array | Float64Array | Int32Array, shape?: number[], opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
@@ -87,6 +105,16 @@ export function tensor(data: NestedArray | Float32Array | Float64Array | Int32Ar
   return t;
 }
 
+/**
+ * A tensor of `shape` with every element `value` (torch.full).
+ * @throws Error for a shape with negative or fractional dims, or an int32 `value` that is not an
+ * integer within +-2^24.
+ * @example
+ * ```ts
+ * full([2, 3], 0.5);                  // float32 [2, 3] of 0.5
+ * full([4], 7, { dtype: 'int32' });   // int32 [7, 7, 7, 7]
+ * ```
+ */
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
   const sh = checkShape('full', shape);
@@ -96,13 +124,32 @@ export function full(shape: number[], value: number, opts: CreateOptions = {}): 
   t.requiresGrad = !!opts.requiresGrad;
   return t;
 }
+/**
+ * A tensor of `shape` filled with 0 (torch.zeros).
+ * @example
+ * ```ts
+ * const w = zeros([3, 4], { requiresGrad: true });
+ * ```
+ */
 export const zeros = (shape: number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+/** A tensor of `shape` filled with 1 (torch.ones). */
 export const ones = (shape: number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+/** A tensor of t's shape and backend filled with `value` (int32 when t is int32 and value an int32 value). */
 export const fullLike = (t: Tensor, value: number) => t.fullLike(value);
+/** Zeros of t's shape, backend and (for int32) dtype (torch.zeros_like). */
 export const zerosLike = (t: Tensor) => t.zerosLike();
+/** Ones of t's shape, backend and (for int32) dtype (torch.ones_like). */
 export const onesLike = (t: Tensor) => t.onesLike();
 
-/** Values start, start+step, ... below end (torch.arange). */
+/**
+ * Values start, start+step, ... below end (torch.arange); `arange(n)` is 0, 1, ..., n-1.
+ * @throws Error when step is 0.
+ * @example
+ * ```ts
+ * arange(4);          // [0, 1, 2, 3]
+ * arange(1, 2, 0.25); // [1, 1.25, 1.5, 1.75]
+ * ```
+ */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must be nonzero');
@@ -110,11 +157,19 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   return tensor(Float32Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
 }
 
+/**
+ * `steps` values evenly spaced from start to end, both included (torch.linspace).
+ * @example
+ * ```ts
+ * linspace(0, 1, 5); // [0, 0.25, 0.5, 0.75, 1]
+ * ```
+ */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   const vals = Float32Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1)));
   return tensor(vals, [steps], opts);
 }
 
+/** An n x m matrix (m = n by default) with ones on the diagonal (torch.eye). */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const vals = new Float32Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;

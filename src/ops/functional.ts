@@ -208,11 +208,13 @@ export function upsampleNearest(x: Tensor, scale: number): Tensor {
 
 /** How interpolate() maps output pixels to input pixels. */
 export type InterpolateMode = 'nearest' | 'bilinear';
+/** interpolate()'s options (F.interpolate), also those of nn.Upsample: a size or a scale factor, and the mode. */
 export interface InterpolateOptions {
   /** The output's [H, W] (or one size for both); or give scaleFactor. */
   size?: number | [number, number];
   /** Output size floor(input * factor); the coordinates map by 1 / factor, as torch without recompute_scale_factor. */
   scaleFactor?: number | [number, number];
+  /** 'nearest' (default) or 'bilinear'. */
   mode?: InterpolateMode;
   /** bilinear only: corner pixels' centres align (torch's align_corners; default false). */
   alignCorners?: boolean;
@@ -264,6 +266,7 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
   return bmm(rows, aw, false, true).reshape([n, c, oh, ow]);
 }
 
+/** avgPool2d's options (F.avg_pool2d), also those of nn.AvgPool2d. */
 export interface AvgPool2dOptions {
   /** Window step (default: the kernel size). */
   stride?: number | [number, number];
@@ -332,11 +335,13 @@ export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPo
   return total.div(divisor);
 }
 
+/** maxPool2d's options (F.max_pool2d), also those of nn.MaxPool2d. */
 export interface MaxPool2dOptions {
-  /** Default: the kernel. */
+  /** Window step (default: the kernel size). */
   stride?: number | [number, number];
   /** -Inf added on each side (at most half the kernel, as PyTorch). */
   padding?: number | [number, number];
+  /** Spacing between the window's elements (default 1). */
   dilation?: number | [number, number];
   /** Output size by ceil instead of floor; a last window must still start inside the input or left padding. */
   ceilMode?: boolean;
@@ -368,6 +373,7 @@ export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPo
   return s.where(pick, 0).sum(0).reshape([n, c, oh, ow]);
 }
 
+/** How a loss reduces its per-element values: their mean (the default), their sum, or none (the per-element tensor). */
 export type Reduction = 'mean' | 'sum' | 'none';
 const reduce = (t: Tensor, r: Reduction) => (r === 'mean' ? t.mean() : r === 'sum' ? t.sum() : t);
 /** A loss's options given as the reduction alone or as an object (torch's keyword arguments). */
@@ -393,11 +399,14 @@ function weighted(op: string, loss: Tensor, weight: Tensor | null | undefined, w
   return loss.mul(weight);
 }
 
+/** bce's options (F.binary_cross_entropy), also those of nn.BCELoss. */
 export interface BCEOptions {
+  /** 'mean' (default), 'sum' or 'none'. */
   reduction?: Reduction;
   /** Rescales each element's loss (broadcast to the input). */
   weight?: Tensor | null;
 }
+/** bceWithLogits's options (F.binary_cross_entropy_with_logits), also those of nn.BCEWithLogitsLoss. */
 export interface BCEWithLogitsOptions extends BCEOptions {
   /** Weight of the positive term per class (broadcast along the last dim): recall against precision. */
   posWeight?: Tensor | null;
@@ -476,13 +485,16 @@ function checkClassLabels(op: string, target: Tensor, C: number, ignore: number)
   }
 }
 
+/** nllLoss's options (F.nll_loss), also those of nn.NLLLoss. */
 export interface NLLOptions {
+  /** 'mean' (default), 'sum' or 'none'. */
   reduction?: Reduction;
   /** A weight per class [C]; 'mean' then divides by the targets' total weight (as torch). */
   weight?: Tensor | null;
   /** Targets of this value add nothing, and count for nothing in 'mean' (torch's default -100). */
   ignoreIndex?: number;
 }
+/** crossEntropy's options (F.cross_entropy), also those of nn.CrossEntropyLoss. */
 export interface CrossEntropyOptions extends NLLOptions {
   /** In [0, 1]: the target mixed with the uniform distribution, (1 - s) onehot + s / C. */
   labelSmoothing?: number;
@@ -544,6 +556,13 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
  * Cross-entropy of class logits [N, C, d...] (or [C]) against class indices [N, d...] (int32 or integer floats)
  * or class probabilities of the logits' shape, as torch.nn.functional.cross_entropy with its weight,
  * ignoreIndex and labelSmoothing (classLoss above). The labels are validated as classLoss says.
+ *
+ * @example
+ * ```ts
+ * const logits = model.call(x);                          // [N, 10]
+ * const loss = F.crossEntropy(logits, labels);           // labels: int32 [N]
+ * F.crossEntropy(logits, labels, { labelSmoothing: 0.1, reduction: 'sum' });
+ * ```
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: Reduction | CrossEntropyOptions = 'mean'): Tensor {
   const dim = logits.ndim === 1 ? 0 : 1;

@@ -8,4 +8,12 @@ import type { Tensor } from '../tensor.ts';
  * `batch`, likewise b's (1 means the matrix is shared by the whole batch).
  */
 export const bmm = (a: Tensor, b: Tensor, tA = false, tB = false): Tensor => a.bmm(b, tA, tB);
+/**
+ * The matrix product with PyTorch's semantics (torch.matmul): 1-D operands are vectors and batch dims
+ * broadcast; [..., M, K] @ [..., K, N] gives [..., M, N]. See {@link Tensor.matmul}.
+ * @example
+ * ```ts
+ * const y = matmul(x, w.t()); // [B, in] @ [in, out] = [B, out]
+ * ```
+ */
 export const matmul = (a: Tensor, b: Tensor): Tensor => a.matmul(b);

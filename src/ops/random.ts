@@ -9,7 +9,9 @@ import { defaultGenerator, type Generator } from '../random/philox.ts';
 import { numel } from '../shape.ts';
 import { checkInt32, checkShape, type CreateOptions } from './creation.ts';
 
+/** Options of the random creation functions: those of every creation function, and the generator. */
 export interface RandomOptions extends CreateOptions {
+  /** The Philox generator to draw from (default: {@link defaultGenerator}, seeded by {@link manualSeed}). */
   generator?: Generator;
 }
 
@@ -34,7 +36,17 @@ export const rand = (shape: number[], opts: RandomOptions = {}) => draw('rand', 
 /** Uniform on [low, high). */
 export const uniform = (shape: number[], low: number, high: number, opts: RandomOptions = {}) =>
   draw('uniform', shape, 'uniform', high - low, low, 0, opts);
-/** Standard normal by Box-Muller (torch.randn). */
+/**
+ * Standard normal values by Box-Muller (torch.randn). The same seed gives the same values on both
+ * backends.
+ * @example
+ * ```ts
+ * manualSeed(0);
+ * const z = randn([64, 20]);                       // from the default generator
+ * const g = new Generator(42);
+ * const w = randn([3, 3], { generator: g });       // from a generator of its own
+ * ```
+ */
 export const randn = (shape: number[], opts: RandomOptions = {}) => draw('randn', shape, 'normal', 1, 0, 0, opts);
 /** Normal with the given mean and std. */
 export const normal = (shape: number[], mean: number, std: number, opts: RandomOptions = {}) =>

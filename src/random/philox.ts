@@ -59,13 +59,26 @@ export function boxMuller(x: number, y: number): [number, number] {
 /**
  * A seeded stream of Philox draws. Each draw of n values takes ceil(n / 4) blocks from the counter, so
  * the sequence of draws is reproducible from (seed, offset) alone; offset can be saved and restored.
+ * Philox4x32-10 is Salmon et al. 2011, "Parallel Random Numbers: As Easy as 1, 2, 3" (SC'11).
+ *
+ * @example
+ * ```ts
+ * const g = new Generator(1234);
+ * const noise = randn([16, 100], { generator: g });
+ * const saved = g.getState();
+ * // ... later, draw the same values again:
+ * g.setState(saved);
+ * ```
  */
 export class Generator {
+  /** The 64-bit seed (the Philox key). */
   seed: bigint;
+  /** The next free counter block: draws so far, in blocks of 4 values. */
   offset = 0;
   constructor(seed: number | bigint = 0) {
     this.seed = BigInt.asUintN(64, BigInt(seed));
   }
+  /** Reseeds the generator and rewinds it to offset 0 (torch.Generator.manual_seed); returns it. */
   manualSeed(seed: number | bigint): this {
     this.seed = BigInt.asUintN(64, BigInt(seed));
     this.offset = 0;
@@ -77,9 +90,11 @@ export class Generator {
     this.offset += Math.ceil(n / 4);
     return start;
   }
+  /** The state as JSON-safe values (the seed as a decimal string), for checkpoints. */
   getState(): { seed: string; offset: number } {
     return { seed: this.seed.toString(), offset: this.offset };
   }
+  /** Restores a state from getState(): the draws after it repeat those that followed it then. */
   setState(s: { seed: string; offset: number }): void {
     this.seed = BigInt(s.seed);
     this.offset = s.offset;
@@ -88,4 +103,15 @@ export class Generator {
 
 /** The global generator used when no explicit Generator is passed (like torch.default_generator). */
 export const defaultGenerator = new Generator(0);
+/**
+ * Reseeds the default generator (torch.manual_seed), so that every random op without a generator of
+ * its own repeats its values from here; returns the default generator.
+ * @example
+ * ```ts
+ * manualSeed(0);
+ * const a = await randn([3]).toArray();
+ * manualSeed(0);
+ * const b = await randn([3]).toArray(); // the same values as a
+ * ```
+ */
 export const manualSeed = (seed: number | bigint): Generator => defaultGenerator.manualSeed(seed);
