@@ -11,9 +11,13 @@ import { noGrad } from '../autograd/engine.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Generator } from '../random/philox.ts';
 
+/** Options of the layers with weights (Linear, and the convolutions through ConvLayerOptions). */
 export interface LayerOptions {
+  /** Whether the layer adds a learnable bias (default true). */
   bias?: boolean;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
+  /** The generator the initial weights are drawn from (default: the global one, see manualSeed). */
   generator?: Generator;
 }
 
@@ -42,6 +46,18 @@ function checkChannels(layer: string, numFeatures: number, x: Tensor, rank: numb
   }
 }
 
+/**
+ * A fully connected layer (torch.nn.Linear): y = x W^T + b over the last dim, x [..., inFeatures] to
+ * [..., outFeatures]. weight [outFeatures, inFeatures] and bias [outFeatures] start uniform on
+ * +-1/sqrt(inFeatures), as in PyTorch.
+ * @throws Error when a size is not a positive integer.
+ * @example
+ * ```ts
+ * const fc = new nn.Linear(784, 128);
+ * const y = fc.call(x);                                // [N, 784] -> [N, 128]
+ * const noBias = new nn.Linear(128, 10, { bias: false });
+ * ```
+ */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -56,14 +72,30 @@ export class Linear extends Module {
   }
 }
 
+/** Conv2d's options (ConvTranspose2d's too, with its own padding and outputPadding): torch's keyword arguments. */
 export interface ConvLayerOptions extends LayerOptions {
+  /** Step of the kernel over the input (default 1). */
   stride?: Pair;
+  /** Zero padding: pixels per side, 'valid' (0) or 'same' (default 0). */
   padding?: ConvPadding;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
   /** Channel groups (inChannels for depthwise); the weight holds inChannels / groups input channels. */
   groups?: number;
 }
 
+/**
+ * A 2-D convolution layer (torch.nn.Conv2d) over NCHW input: [N, inChannels, H, W] to [N, outChannels,
+ * OH, OW] (see {@link conv2d} for the output size). weight [outChannels, inChannels / groups, kh, kw] and
+ * bias [outChannels] start as in PyTorch (Kaiming-uniform with a = sqrt(5)).
+ * @throws Error when a size is not a positive integer or the channels do not split into `groups`.
+ * @example
+ * ```ts
+ * const conv = new nn.Conv2d(1, 32, 3, { padding: 1 });
+ * conv.call(x).shape;                      // [N, 1, 28, 28] -> [N, 32, 28, 28]
+ * const down = new nn.Conv2d(32, 64, 4, { stride: 2, padding: 1 }); // halves H and W
+ * ```
+ */
 export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -80,6 +112,16 @@ export class Conv2d extends Module {
   }
 }
 
+/**
+ * A transposed 2-D convolution layer (torch.nn.ConvTranspose2d), the upsampling layer of decoders and
+ * generators: [N, inChannels, H, W] to [N, outChannels, (H - 1) stride - 2 padding + dilation (k - 1) +
+ * outputPadding + 1, ...]. weight [inChannels, outChannels / groups, kh, kw] (PyTorch's layout).
+ * @example
+ * ```ts
+ * const up = new nn.ConvTranspose2d(64, 32, 4, { stride: 2, padding: 1 });
+ * up.call(z).shape;                       // [N, 64, 7, 7] -> [N, 32, 14, 14]
+ * ```
+ */
 export class ConvTranspose2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -97,6 +139,20 @@ export class ConvTranspose2d extends Module {
   }
 }
 
+/**
+ * Batch normalization over NCHW input (torch.nn.BatchNorm2d): each channel normalized by the batch's
+ * mean and variance in training mode (updating running_mean and running_var with `momentum`, default
+ * 0.1), by the running statistics in eval mode, then scaled by weight and shifted by bias. `eps`
+ * defaults to 1e-5.
+ * @throws Error (at forward) when the input is not 4-D with numFeatures channels.
+ * @example
+ * ```ts
+ * const bn = new nn.BatchNorm2d(32);
+ * bn.call(h);          // training: batch statistics
+ * bn.eval();
+ * bn.call(h);          // inference: running statistics
+ * ```
+ */
 export class BatchNorm2d extends Module {
   weight: Tensor;
   bias: Tensor;
@@ -120,10 +176,14 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/**
+ * Instance normalization (torch.nn.InstanceNorm2d): each (sample, channel) plane of NCHW input
+ * normalized over its pixels; no affine weight and bias unless `affine` (PyTorch's default is false too),
+ * and no running statistics. `eps` defaults to 1e-5.
+ */
 export class InstanceNorm2d extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
-  /** PyTorch's InstanceNorm2d defaults to affine = false. */
   /** torch's num_features: the channels (dim 1) of every input when affine. */
   readonly numFeatures: number;
   constructor(numFeatures: number, readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {}) {
@@ -141,7 +201,15 @@ export class InstanceNorm2d extends Module {
   }
 }
 
-export interface LayerNormOptions { eps?: number; elementwiseAffine?: boolean; backend?: Backend }
+/** LayerNorm's options (torch's keyword arguments). */
+export interface LayerNormOptions {
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+  /** Learnable weight and bias of the normalized shape (default true). */
+  elementwiseAffine?: boolean;
+  /** The backend to make the parameters on (default: the current one). */
+  backend?: Backend;
+}
 /** torch.nn.LayerNorm: weight ones and bias zeros of the normalized shape (unless elementwiseAffine is false). */
 export class LayerNorm extends Module {
   weight: Tensor | null;
@@ -160,7 +228,15 @@ export class LayerNorm extends Module {
   }
 }
 
-export interface GroupNormOptions { eps?: number; affine?: boolean; backend?: Backend }
+/** GroupNorm's options (torch's keyword arguments). */
+export interface GroupNormOptions {
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+  /** Learnable per-channel weight and bias (default true). */
+  affine?: boolean;
+  /** The backend to make the parameters on (default: the current one). */
+  backend?: Backend;
+}
 /** torch.nn.GroupNorm: per-channel weight ones and bias zeros (unless affine is false). */
 export class GroupNorm extends Module {
   weight: Tensor | null;
@@ -188,11 +264,13 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** max(x, 0) as a module (torch.nn.ReLU). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
+/** x where x > 0, else negativeSlope * x (torch.nn.LeakyReLU; default slope 0.01). */
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) {
     super();
@@ -201,6 +279,10 @@ export class LeakyReLU extends Module {
     return x.leakyRelu(this.negativeSlope);
   }
 }
+/**
+ * The Gaussian error linear unit x * Phi(x) (torch.nn.GELU): exact by erf, or by the tanh approximation
+ * with `approximate = 'tanh'`.
+ */
 export class GELU extends Module {
   constructor(readonly approximate: GeluApproximation = 'none') {
     super();
@@ -209,11 +291,13 @@ export class GELU extends Module {
     return gelu(x, this.approximate);
   }
 }
+/** x * sigmoid(x) (torch.nn.SiLU, "swish"). */
 export class SiLU extends Module {
   forward(x: Tensor): Tensor {
     return silu(x);
   }
 }
+/** x where x > 0, else alpha (e^x - 1) (torch.nn.ELU; alpha defaults to 1). */
 export class ELU extends Module {
   constructor(readonly alpha = 1) {
     super();
@@ -222,6 +306,7 @@ export class ELU extends Module {
     return elu(x, this.alpha);
   }
 }
+/** log(1 + exp(beta x)) / beta, reverting to x where beta x > threshold (torch.nn.Softplus; defaults 1 and 20). */
 export class Softplus extends Module {
   constructor(readonly o: SoftplusOptions = {}) {
     super();
@@ -230,16 +315,19 @@ export class Softplus extends Module {
     return softplus(x, this.o);
   }
 }
+/** The hyperbolic tangent as a module (torch.nn.Tanh). */
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
     return x.tanh();
   }
 }
+/** 1 / (1 + e^-x) as a module (torch.nn.Sigmoid). */
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return x.sigmoid();
   }
 }
+/** Flattens every dim after the first (torch.nn.Flatten): [N, C, H, W] to [N, C*H*W]. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     return x.flatten(1);
@@ -254,7 +342,6 @@ export class Unflatten extends Module {
     return x.reshape([x.shape[0], ...this.sizes, ...x.shape.slice(2)]);
   }
 }
-/** Average pooling over kernel x kernel windows (stride defaults to the kernel size), as torch.nn.AvgPool2d. */
 /** torch.nn.Upsample: F.interpolate with fixed options (a size or a scale factor, nearest or bilinear). */
 export class Upsample extends Module {
   constructor(readonly o: InterpolateOptions) {
@@ -265,6 +352,10 @@ export class Upsample extends Module {
   }
 }
 
+/**
+ * Average pooling over kernel x kernel windows of NCHW input (stride defaults to the kernel size), as
+ * torch.nn.AvgPool2d (F.avgPool2d).
+ */
 export class AvgPool2d extends Module {
   constructor(readonly kernel: number | [number, number], readonly o: AvgPool2dOptions = {}) {
     super();
@@ -273,6 +364,10 @@ export class AvgPool2d extends Module {
     return avgPool2d(x, this.kernel, this.o);
   }
 }
+/**
+ * Inverted dropout (torch.nn.Dropout): in training mode each value is zeroed with probability p (default
+ * 0.5) and the rest scaled by 1/(1-p); in eval mode the input passes unchanged.
+ */
 export class Dropout extends Module {
   constructor(readonly p = 0.5, readonly generator?: Generator) {
     super();
@@ -289,11 +384,13 @@ export class ModuleList extends Module implements Iterable<Module> {
     super();
     for (const m of modules) this.append(m);
   }
+  /** Adds `m` at the end (named by its index); returns the list. */
   append(m: Module): this {
     this.module(String(this.items.length), m);
     this.items.push(m);
     return this;
   }
+  /** The number of modules held. */
   get length(): number {
     return this.items.length;
   }
@@ -303,6 +400,7 @@ export class ModuleList extends Module implements Iterable<Module> {
     if (!m) throw new Error(`ModuleList: index ${i} is out of range for ${this.items.length} modules`);
     return m;
   }
+  /** The modules in order (`for (const m of list)`). */
   [Symbol.iterator](): Iterator<Module> {
     return this.items[Symbol.iterator]();
   }
@@ -318,6 +416,10 @@ export class ModuleDict extends Module {
     super();
     for (const [k, m] of Object.entries(modules)) this.set(k, m);
   }
+  /**
+   * Adds `m` under `name` (letters, digits and _); returns the dict.
+   * @throws Error for an invalid name or one already set.
+   */
   set(name: string, m: Module): this {
     if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`ModuleDict: name ${JSON.stringify(name)} must be letters, digits and _ (it becomes part of parameter names)`);
     if (this.items.has(name)) throw new Error(`ModuleDict: ${name} is already set`);
@@ -325,11 +427,16 @@ export class ModuleDict extends Module {
     this.items.set(name, m);
     return this;
   }
+  /**
+   * The module set under `name`.
+   * @throws Error when there is none.
+   */
   get(name: string): Module {
     const m = this.items.get(name);
     if (!m) throw new Error(`ModuleDict: no module ${JSON.stringify(name)} (has ${[...this.items.keys()].join(', ') || 'none'})`);
     return m;
   }
+  /** The names, in the order they were set. */
   keys(): string[] {
     return [...this.items.keys()];
   }
@@ -350,6 +457,7 @@ export class Dropout2d extends Module {
 
 /** The losses as modules (torch.nn.MSELoss and its kin): forward(input, target), with the reduction. */
 abstract class LossModule<O extends { reduction?: Reduction } = { reduction?: Reduction }> extends Module {
+  /** The loss function the module applies. @internal */
   protected abstract readonly loss: (x: Tensor, target: Tensor, options: O) => Tensor;
   /** The loss's options (the reduction alone, or torch's keyword arguments as an object). */
   readonly options: O;
@@ -357,6 +465,7 @@ abstract class LossModule<O extends { reduction?: Reduction } = { reduction?: Re
     super();
     this.options = (typeof options === 'string' ? { reduction: options } : { ...options }) as O;
   }
+  /** The reduction the loss applies ('mean' unless set). */
   get reduction(): Reduction {
     return this.options.reduction ?? 'mean';
   }
@@ -364,33 +473,55 @@ abstract class LossModule<O extends { reduction?: Reduction } = { reduction?: Re
     return this.loss(x, target, this.options);
   }
 }
+/**
+ * Mean squared error (torch.nn.MSELoss): forward(input, target) averages (x - target)^2; input and
+ * target broadcast. The constructor takes the reduction ('mean', 'sum' or 'none').
+ * @example
+ * ```ts
+ * const mse = new nn.MSELoss();
+ * const loss = mse.call(pred, target);
+ * ```
+ */
 export class MSELoss extends LossModule {
+  /** @internal */
   protected readonly loss = (x: Tensor, t: Tensor, o: { reduction?: Reduction }) => mse(x, t, o.reduction);
 }
+/**
+ * Mean absolute error (torch.nn.L1Loss): forward(input, target) averages |x - target|; input and target
+ * broadcast. The constructor takes the reduction ('mean', 'sum' or 'none').
+ */
 export class L1Loss extends LossModule {
+  /** @internal */
   protected readonly loss = (x: Tensor, t: Tensor, o: { reduction?: Reduction }) => l1(x, t, o.reduction);
 }
 /** On probabilities; `weight` rescales each element. */
 export class BCELoss extends LossModule<BCEOptions> {
+  /** @internal */
   protected readonly loss = bce;
 }
 /** On logits; `weight` per element, `posWeight` per class for the positive term. */
 export class BCEWithLogitsLoss extends LossModule<BCEWithLogitsOptions> {
+  /** @internal */
   protected readonly loss = bceWithLogits;
 }
 /** On logits [N, C, d...] and class labels [N, d...] or probabilities; weight, ignoreIndex, labelSmoothing. */
 export class CrossEntropyLoss extends LossModule<CrossEntropyOptions> {
+  /** @internal */
   protected readonly loss = crossEntropy;
 }
 /** On log-probabilities [N, C, d...] and class labels [N, d...]; weight, ignoreIndex. */
 export class NLLLoss extends LossModule<NLLOptions> {
+  /** @internal */
   protected readonly loss = nllLoss;
 }
 
+/** Embedding's options. */
 export interface EmbeddingOptions {
   /** This index's row starts at zero and gets no gradient (torch's padding_idx); negative counts from the end. */
   paddingIdx?: number;
+  /** The backend to make the table on (default: the current one). */
   backend?: Backend;
+  /** The generator the table is drawn from (default: the global one). */
   generator?: Generator;
 }
 
@@ -434,7 +565,21 @@ export class Embedding extends Module {
   }
 }
 
-/** Modules applied in order; children are named "0", "1", ... as in torch.nn.Sequential. */
+/**
+ * Modules applied in order, each to the previous one's output; children are named "0", "1", ... as in
+ * torch.nn.Sequential (so parameters are `0.weight`, `2.bias`, ...).
+ *
+ * @example
+ * ```ts
+ * const encoder = new nn.Sequential(
+ *   new nn.Conv2d(1, 32, 4, { stride: 2, padding: 1 }), new nn.ReLU(),   // 28 -> 14
+ *   new nn.Conv2d(32, 64, 4, { stride: 2, padding: 1 }), new nn.ReLU(),  // 14 -> 7
+ *   new nn.Flatten(),
+ *   new nn.Linear(64 * 7 * 7, 20),
+ * );
+ * encoder.call(x).shape; // [N, 20]
+ * ```
+ */
 export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {

@@ -28,9 +28,30 @@ function asStateMap(state: StateDict): Map<string, StateValue> {
 }
 
 /**
- * A module: `In` its forward's arguments, `Out` what it returns (by default tensors in, one tensor out,
- * as a layer; a model may return several, e.g. `class VAE extends Module<[Tensor], { recon: Tensor;
- * mu: Tensor; logvar: Tensor }>`).
+ * The base class of layers and models (torch.nn.Module): named parameters and buffers, child modules,
+ * train/eval mode and state dicts. `In` is its forward's arguments, `Out` what it returns (by default
+ * tensors in, one tensor out, as a layer; a model may return several, e.g. `class VAE extends
+ * Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: Tensor }>`).
+ *
+ * A module or a tensor that requires grad assigned to an attribute is registered under the
+ * attribute's name, in assignment order, as PyTorch does; param(), buffer() and module() register
+ * explicitly.
+ *
+ * @example
+ * ```ts
+ * import { nn, Tensor } from 'wgpu-gen';
+ *
+ * class Mlp extends nn.Module {
+ *   fc1 = new nn.Linear(784, 256);
+ *   fc2 = new nn.Linear(256, 10);
+ *   forward(x: Tensor): Tensor {
+ *     return this.fc2.call(this.fc1.call(x).relu());
+ *   }
+ * }
+ * const model = new Mlp();
+ * const logits = model.call(x);          // [N, 10]
+ * [...model.namedParameters()].map(([name]) => name); // fc1.weight, fc1.bias, fc2.weight, fc2.bias
+ * ```
  */
 export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
   private trainingFlag = true;
@@ -38,6 +59,7 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, AnyModule>();
 
+  /** The module's computation: what call() runs. Every layer and model defines it; call it through call(). */
   abstract forward(...xs: In): Out;
 
   /** Calls forward (modules are called like PyTorch's: m.call(x)). */
@@ -59,6 +81,10 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     this.trainingFlag = mode;
   }
 
+  /**
+   * Registers `t` as a trainable parameter named `name` (it gets requiresGrad, outlives tidy scopes and
+   * appears in parameters() and stateDict()); returns it.
+   */
   protected param(name: string, t: Tensor): Tensor {
     setStateOwner(t, this);
     keep(t).requiresGrad = true;
@@ -66,12 +92,17 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     this.params.set(name, t);
     return t;
   }
+  /**
+   * Registers `t` as non-trainable state named `name` (running statistics, say): saved in stateDict()
+   * and loaded by loadStateDict(), never given to an optimizer; returns it.
+   */
   protected buffer(name: string, t: Tensor): Tensor {
     setStateOwner(t, this);
     keep(t).name = name;
     this.buffers.set(name, t);
     return t;
   }
+  /** Registers `m` as a child module named `name` (its parameters become `name.<param>`); returns it. */
   protected module<M extends AnyModule>(name: string, m: M): M {
     this.children.set(name, m);
     return m;
@@ -101,29 +132,47 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     }
   }
 
+  /**
+   * The trainable parameters of this module and its children, with dotted names (`encoder.fc1.weight`),
+   * in registration order (torch's named_parameters()).
+   */
   *namedParameters(prefix = ''): Generator<[string, Tensor]> {
     this.adopt();
     for (const [k, v] of this.params) yield [prefix + k, v];
     for (const [k, m] of this.children) yield* m.namedParameters(`${prefix}${k}.`);
   }
+  /**
+   * The trainable parameters of this module and its children, in registration order (what an optimizer
+   * takes).
+   */
   parameters(): Tensor[] {
     return [...this.namedParameters()].map(([, t]) => t);
   }
+  /** The buffers (non-trainable state) of this module and its children, with dotted names. */
   *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
     this.adopt();
     for (const [k, v] of this.buffers) yield [prefix + k, v];
     for (const [k, m] of this.children) yield* m.namedBuffers(`${prefix}${k}.`);
   }
+  /** This module (named '') and every descendant, with dotted names, parents before children. */
   *namedModules(prefix = ''): Generator<[string, AnyModule]> {
     this.adopt();
     yield [prefix.replace(/\.$/, ''), this];
     for (const [k, m] of this.children) yield* m.namedModules(`${prefix}${k}.`);
   }
 
+  /**
+   * Puts this module and its children in training mode (or evaluation mode with `train(false)`), which
+   * dropout and batch norm read; returns this.
+   */
   train(mode = true): this {
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
+  /**
+   * Puts this module and its children in evaluation mode (`train(false)`): dropout off, batch norm on its
+   * running statistics; returns this.
+   */
   eval(): this {
     return this.train(false);
   }
@@ -143,6 +192,10 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     }
   }
 
+  /**
+   * Disposes and clears the .grad of every parameter (an optimizer's zeroGrad() does the same for its
+   * parameters).
+   */
   zeroGrad(): void {
     for (const p of this.parameters()) {
       p.grad?.dispose();

@@ -72,6 +72,29 @@ function groupsOf<O extends object>(opt: string, params: OptimizerParams<O>, def
   return groups;
 }
 
+/**
+ * The base of SGD, Adam and AdamW (torch.optim.Optimizer): parameters, or param groups with options of
+ * their own, updated in place by step() from their `.grad`, one fused kernel per parameter. Each step
+ * also checks that every gradient and updated value is finite; nonFinite() names the ones that were not.
+ * The state (momentum buffers, moments, per-parameter step counts) is saved and restored by
+ * stateDict() and loadStateDict(), as torch.optim's.
+ *
+ * @example
+ * ```ts
+ * const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
+ * for (const { x, y } of loader) {
+ *   const loss = tidy(() => {
+ *     opt.zeroGrad();
+ *     const l = F.crossEntropy(model.call(x), y);
+ *     l.backward();
+ *     opt.step();          // one fused kernel per parameter
+ *     return l;
+ *   });
+ *   console.log(await loss.item());
+ *   loss.dispose();
+ * }
+ * ```
+ */
 export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   /** Every parameter, over the groups in order (the state dict's and the checkpoints' indices). */
   readonly params: Tensor[];
@@ -81,6 +104,7 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   stepCount = 0;
   /** Per parameter: the steps in which it had a gradient (torch's state[p]['step']). */
   readonly paramSteps: number[];
+  /** The state tensors by parameter (see slotNames). @internal */
   protected state = new Map<Tensor, Tensor[]>();
   private readonly groupIndex: number[];
   constructor(params: OptimizerParams<O>, readonly defaults: O) {
@@ -89,7 +113,7 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     this.groupIndex = this.paramGroups.flatMap((g, k) => g.params.map(() => k));
     this.paramSteps = this.params.map(() => 0);
   }
-  /** The optimizer's name in errors (a subclass's getter, read in this constructor too). */
+  /** The optimizer's name in errors (a subclass's getter, read in this constructor too). @internal */
   protected get name(): string {
     return 'optimizer';
   }
@@ -97,6 +121,7 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   get o(): O {
     return this.paramGroups[0].options;
   }
+  /** Disposes and clears the .grad of every parameter (torch's zero_grad(set_to_none=True)). */
   zeroGrad(): void {
     for (const p of this.params) {
       p.grad?.dispose();
@@ -104,10 +129,11 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     }
   }
   private dummies: Tensor[] = [];
-  /** Placeholder state for unused kernel slots (a binding may not alias a written one). */
+  /** Placeholder state for unused kernel slots (a binding may not alias a written one). @internal */
   protected dummy(p: Tensor, i: number): Tensor {
     return (this.dummies[i] ??= keep(zeros([1], { backend: p.backend })));
   }
+  /** Parameter p's n state tensors, made (zeros) at first use. @internal */
   protected slots(p: Tensor, n: number): Tensor[] {
     let s = this.state.get(p);
     if (!s) {
@@ -228,9 +254,9 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   /** Names of the per-parameter state slots, in stateTensors() order (checkpoint keys). */
   abstract readonly slotNames: readonly string[];
 
-  /** Checks a group's hyper-parameters (they may change between steps); `group` names it in errors. */
+  /** Checks a group's hyper-parameters (they may change between steps); `group` names it in errors. @internal */
   protected abstract validate(o: O, group?: number): void;
-  /** The kernel's spec for a parameter of a group with options `o` at its step `step` (read at every call of a compiled step). */
+  /** The kernel's spec for a parameter of a group with options `o` at its step `step` (read at every call of a compiled step). @internal */
   protected abstract spec(o: O, step: number): OptimSpec;
   /** The learning rate the next step uses (the first group's). */
   get lr(): number {
@@ -245,7 +271,7 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     if (!(v >= 0)) throw new Error(`${this.name}: invalid learning rate ${v} (must be >= 0)`);
     for (const g of this.paramGroups) g.options.lr = v;
   }
-  /** The two state tensors of parameter p's kernel, in a group with options `o` (unused ones are dummies). */
+  /** The two state tensors of parameter p's kernel, in a group with options `o` (unused ones are dummies). @internal */
   protected abstract kernelSlots(p: Tensor, o: O): [Tensor, Tensor];
 
   /** One step: every parameter with a gradient is updated in place from it (one kernel each). */
@@ -302,16 +328,34 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
 
 }
 
+/** SGD's options (torch.optim.SGD's keyword arguments); a param group may override any of them. */
 export interface SGDOptions {
+  /** The learning rate (required, >= 0). */
   lr: number;
+  /** Momentum factor (default 0: plain SGD). */
   momentum?: number;
+  /** Dampening of the momentum's gradient term, in [0, 1] (default 0). */
   dampening?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
 }
 
+/**
+ * Stochastic gradient descent with optional momentum, dampening, weight decay and Nesterov momentum,
+ * as torch.optim.SGD: v = momentum v + (1 - dampening) g (v = g at a parameter's first step), p -= lr v.
+ *
+ * @throws Error for an invalid hyper-parameter (checked here and at every step), an empty parameter
+ * list, or a parameter that does not require grad.
+ * @example
+ * ```ts
+ * const opt = new nn.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+ * ```
+ */
 export class SGD extends Optimizer<SGDOptions> {
   readonly slotNames = ['momentum_buffer'] as const;
+  /** @internal */
   protected override get name(): string {
     return 'SGD';
   }
@@ -319,6 +363,7 @@ export class SGD extends Optimizer<SGDOptions> {
     super(params, defaults);
     this.paramGroups.forEach((g, k) => this.validate(g.options, this.paramGroups.length > 1 ? k : undefined));
   }
+  /** @internal */
   protected validate(o: SGDOptions, group?: number): void {
     const at = group === undefined ? 'SGD' : `SGD (param group ${group})`;
     if (o.nesterov && (!o.momentum || o.dampening)) throw new Error(`${at}: nesterov needs momentum > 0 and dampening 0`);
@@ -327,6 +372,7 @@ export class SGD extends Optimizer<SGDOptions> {
     checkRange(at, 'dampening', o.dampening ?? 0, 0, 1);
     checkRange(at, 'weight decay', o.weightDecay ?? 0, 0);
   }
+  /** @internal */
   protected spec(o: SGDOptions, step: number): OptimSpec {
     // The momentum buffer starts as the first gradient (torch: buf = clone(d_p) when it is None), at the
     // parameter's own first step.
@@ -335,24 +381,47 @@ export class SGD extends Optimizer<SGDOptions> {
       dampening: o.dampening ?? 0, nesterov: !!o.nesterov, first: step === 1,
     };
   }
+  /** @internal */
   protected kernelSlots(p: Tensor, o: SGDOptions): [Tensor, Tensor] {
     return [o.momentum ? this.slots(p, 1)[0] : this.dummy(p, 0), this.dummy(p, 1)];
   }
 }
 
+/** Adam's and AdamW's options (torch.optim.Adam's keyword arguments); a param group may override any of them. */
 export interface AdamOptions {
+  /** The learning rate (default 1e-3). */
   lr?: number;
+  /** Decay rates of the first and second moment estimates, each in [0, 1) (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty (Adam, default 0) or decoupled weight decay (AdamW, default 0.01). */
   weightDecay?: number;
 }
 
+/**
+ * Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization", Algorithm 1; torch.optim.Adam)
+ * with bias-corrected moments; weightDecay adds wd p to the gradient (L2), where AdamW decouples it.
+ *
+ * @throws Error for an invalid hyper-parameter (checked here and at every step), an empty parameter
+ * list, or a parameter that does not require grad.
+ * @example
+ * ```ts
+ * const opt = new nn.Adam(model.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
+ * // param groups: the decoder at a lower rate
+ * const opt2 = new nn.Adam([
+ *   { params: model.encoder.parameters() },
+ *   { params: model.decoder.parameters(), lr: 1e-4 },
+ * ], { lr: 1e-3 });
+ * ```
+ */
 export class Adam extends Optimizer<AdamOptions> {
   readonly slotNames = ['m', 'v'] as const;
-  /** The optimizer's name in errors, whether its weight decay is decoupled (AdamW), and its default decay. */
+  /** The optimizer's name in errors, whether its weight decay is decoupled (AdamW), and its default decay. @internal */
   protected get kind(): { name: string; decoupled: boolean; weightDecay: number } {
     return { name: 'Adam', decoupled: false, weightDecay: 0 };
   }
+  /** @internal */
   protected override get name(): string {
     return this.kind.name;
   }
@@ -360,6 +429,7 @@ export class Adam extends Optimizer<AdamOptions> {
     super(params, defaults);
     this.paramGroups.forEach((g, k) => this.validate(g.options, this.paramGroups.length > 1 ? k : undefined));
   }
+  /** @internal */
   protected validate(o: AdamOptions, group?: number): void {
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const { name, weightDecay } = this.kind;
@@ -370,11 +440,13 @@ export class Adam extends Optimizer<AdamOptions> {
     checkRange(at, 'eps', o.eps ?? 1e-8, 0);
     checkRange(at, 'weight decay', o.weightDecay ?? weightDecay, 0);
   }
+  /** @internal */
   protected spec(o: AdamOptions, step: number): OptimSpec {
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const { decoupled, weightDecay } = this.kind;
     return { kind: 'adam', lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? weightDecay, beta1, beta2, eps: o.eps ?? 1e-8, step, decoupled };
   }
+  /** @internal */
   protected kernelSlots(p: Tensor): [Tensor, Tensor] {
     const [m, v] = this.slots(p, 2);
     return [m, v];
@@ -387,6 +459,7 @@ export class Adam extends Optimizer<AdamOptions> {
  * the gradient; the decay defaults to 0.01 as in PyTorch. The same kernel as Adam (shaders/optim.wgsl).
  */
 export class AdamW extends Adam {
+  /** @internal */
   protected override get kind(): { name: string; decoupled: boolean; weightDecay: number } {
     return { name: 'AdamW', decoupled: true, weightDecay: 0.01 };
   }

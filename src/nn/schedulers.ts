@@ -6,6 +6,22 @@
 // OneCycleLR's momentum (SGD's momentum, Adam's beta1), which every step's kernel parameters carry.
 import { Adam, SGD, type Optimizer } from './optim.ts';
 
+/**
+ * The base of the learning-rate schedulers (torch.optim.lr_scheduler.LRScheduler): made over an
+ * optimizer, it sets every param group's learning rate for step t in closed form from the rate the
+ * group started with; call step() after each optimizer step. Works the same for eager and compiled
+ * training steps (the rate is read at every call).
+ *
+ * @example
+ * ```ts
+ * const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
+ * const sched = new nn.CosineAnnealingLR(opt, { tMax: epochs * stepsPerEpoch });
+ * for (const batch of batches) {
+ *   tidy(() => { opt.zeroGrad(); lossOf(batch).backward(); opt.step(); });
+ *   sched.step();
+ * }
+ * ```
+ */
 export abstract class LRScheduler<O extends object = object> {
   /** Each param group's learning rate when the scheduler was made (PyTorch's base_lrs). */
   readonly baseLrs: number[];
@@ -100,13 +116,19 @@ export class LinearLR extends LRScheduler<{ startFactor?: number; endFactor?: nu
 /** How OneCycleLR moves between its rates. */
 export type AnnealStrategy = 'cos' | 'linear';
 
+/** OneCycleLR's options (torch's keyword arguments of OneCycleLR). */
 export interface OneCycleOptions {
+  /** The peak learning rate. */
   maxLr: number;
   /** The optimizer steps of the schedule: totalSteps rounds of opt.step(); sched.step(), then no more. */
   totalSteps: number;
+  /** The fraction of totalSteps spent raising the rate (default 0.3). */
   pctStart?: number;
+  /** 'cos' (default) or 'linear' annealing. */
   annealStrategy?: AnnealStrategy;
+  /** The starting rate is maxLr / divFactor (default 25). */
   divFactor?: number;
+  /** The final rate is the starting rate / finalDivFactor (default 1e4). */
   finalDivFactor?: number;
   /**
    * Cycle the momentum inversely to the rate, from maxMomentum down to baseMomentum while the rate

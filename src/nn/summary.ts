@@ -13,9 +13,11 @@ function tensorsIn(y: unknown): Tensor[] {
 }
 const fmtShapes = (s: number[] | number[][]): string => (s.length && Array.isArray(s[0]) ? (s as number[][]).map(fmtShapes).join(' ') : `[${s.join(', ')}]`);
 
+/** One row of summary(): a module call in a forward pass. */
 export interface SummaryRow {
   /** The module's dotted name in the model (as its parameters are named); '' for the model itself. */
   name: string;
+  /** The module's class name (Linear, Conv2d, ...). */
   type: string;
   /** The output's shape; a module returning several tensors (arrays or objects of them) has their shapes. */
   outputShape: number[] | number[][];
@@ -27,6 +29,12 @@ export interface SummaryRow {
  * Runs model.call(...inputs) once without gradients, recording each module's call in the order they
  * finish, and returns the rows with a printable table (`text`). Modules the forward does not call
  * are not listed; a module called twice is listed twice.
+ *
+ * @example
+ * ```ts
+ * const { text, total } = nn.summary(model, zeros([1, 1, 28, 28]));
+ * console.log(text);   // a table: module, type, output shape, params; then the total
+ * ```
  */
 export function summary(model: AnyModule, ...inputs: unknown[]): { rows: SummaryRow[]; total: number; text: string } {
   const rows: SummaryRow[] = [];
