@@ -24,6 +24,10 @@ const external = ['webgpu', 'mnist', 'pngjs', 'cli-progress', 'onnx-proto'];
 const common = {
   bundle: true, splitting: true, format: 'esm', target: 'es2022', external, minifySyntax: true, treeShaking: true,
   legalComments: 'none', logLevel: 'warning', chunkNames: 'chunks/[name]-[hash]',
+  // Source maps with the sources inside (the package ships no src/): a stack trace under
+  // `node --enable-source-maps`, a browser's devtools or a bundler's map chain points at
+  // src/tensor.ts:123, not at a hashed chunk.
+  sourcemap: 'linked', sourcesContent: true,
 };
 const entries = {
   node: { index: 'src/index.ts', models: 'src/models/index.ts', io: 'src/io/node.ts', data: 'src/data/index.ts', cli: 'src/cli/train.ts' },

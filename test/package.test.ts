@@ -78,6 +78,12 @@ describe('the installed package', () => {
     }
     expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
     expect(pkg.license).toBe('MIT');
+    // Source maps with their sources inside (stack traces under --enable-source-maps name src/ files)
+    const maps = list.filter((f) => /^package\/dist\/node\/.*\.js\.map$/.test(f))
+      .map((f) => JSON.parse(execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' })) as { sources: string[]; sourcesContent: string[] });
+    const withTensor = maps.find((m) => m.sources.some((s) => s.endsWith('src/tensor.ts')));
+    expect(withTensor, 'a chunk map covers src/tensor.ts').toBeDefined();
+    expect(withTensor!.sourcesContent.length).toBe(withTensor!.sources.length);
     // onnx-proto (and protobufjs) load only when a model is exported: wgpu-gen/io imports it dynamically,
     // so a bundler puts it in a chunk of its own and a page importing checkpoints alone never loads it.
     for (const f of ['package/dist/browser/io.js', ...list.filter((f) => /^package\/dist\/node\/.*\.js$/.test(f))]) {
