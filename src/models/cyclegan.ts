@@ -33,6 +33,7 @@ import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Trainable, TrainBatch } from './model.ts';
 
+/** CycleGAN's options (the paper's training details are the defaults where they fit 28 x 28 images). */
 export interface CycleGANOptions {
   /** Image channels (1 for grayscale). */
   channels?: number;
@@ -44,9 +45,11 @@ export interface CycleGANOptions {
   lambda?: number;
   /** Weight of the identity loss relative to lambda (section 5.2 uses 0.5); 0 = off. */
   identity?: number;
+  /** The generators' Adam learning rate (default 2e-4, the paper's). */
   lr?: number;
   /** The discriminator's Adam learning rate (default: lr; TTUR, Heusel et al. 2017, gives D a larger one). */
   lrD?: number;
+  /** Both Adams' betas (default [0.5, 0.999], the paper's). */
   betas?: [number, number];
   /**
    * 'lsgan' (default, section 4): D minimizes (D(y) - 1)^2 + D(G(x))^2, G minimizes (D(G(x)) - 1)^2 on D's
@@ -56,6 +59,7 @@ export interface CycleGANOptions {
   ganLoss?: 'lsgan' | 'bce';
   /** Draws the initial weights (PyTorch's default initializers per layer). */
   generator?: Generator;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
 }
 
@@ -95,6 +99,22 @@ export function patchDiscriminator(c: number, k: number, lo: { generator?: Gener
 const toSigned = (v: Tensor) => v.mul(2).sub(1);
 const toUnit = (s: Tensor) => s.add(1).mul(0.5);
 
+/**
+ * CycleGAN (Zhu, Park, Isola & Efros 2017) scaled down for 28 x 28 grayscale images: generators G: X -> Y
+ * and F: Y -> X, PatchGAN discriminators D_X and D_Y, least-squares GAN losses and the cycle-consistency
+ * loss weighted by lambda (10). Unpaired: trainStep takes a batch x of domain X and a batch y of domain Y,
+ * images [n, channels, 28, 28] in [0, 1]; forward(x) is G(x) on the same scale.
+ *
+ * @example
+ * ```ts
+ * import { CycleGAN } from 'wgpu-gen/models';
+ * const model = new CycleGAN({ width: 16, resBlocks: 2 });
+ * const noise = new Generator(5);
+ * const losses = model.trainStep({ x: batchX, y: batchY }, noise);  // one tensor of the lossNames terms
+ * losses.dispose();
+ * const translated = model.call(testX);                              // G(x), [n, 1, 28, 28] in [0, 1]
+ * ```
+ */
 export class CycleGAN extends Module implements Trainable {
   /** X -> Y. */
   readonly G: Sequential;
@@ -213,7 +233,9 @@ export interface ImageArray {
   shape: [number, number, number];
 }
 
+/** What translationError() reports. */
 export interface TranslationReport {
+  /** Test images scored. */
   n: number;
   /** mean |G(x) - target| per pixel, [0, 1] units. */
   l1: number;

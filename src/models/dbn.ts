@@ -27,19 +27,40 @@ import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Trainable, TrainBatch } from './model.ts';
 
+/** The DBN's options; k, chain, lr and momentum are its top RBM's (see RBMOptions). */
 export interface DBNOptions {
+  /** Visible units (default 784). */
   visible?: number;
   /** Hidden units of each layer, bottom first (at least 2 layers: a 1-layer DBN is an RBM). */
   layers?: number[];
   /** The top RBM's training: Gibbs steps, chain, SGD rate and momentum (the layers below are frozen). */
   k?: number;
+  /** The top RBM's chain: 'cd' (default) or 'pcd'. */
   chain?: RbmChain;
+  /** The top RBM's SGD learning rate (default 0.05). */
   lr?: number;
+  /** The top RBM's SGD momentum (default 0.5). */
   momentum?: number;
+  /** Draws the initial weights (default: the global generator). */
   generator?: Generator;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
 }
 
+/**
+ * A deep belief network (Hinton, Osindero & Teh 2006) of stacked RBMs, trained greedily: stackOn() takes
+ * the weights of a trained RBM (or DBN) as the layers below, and only the top RBM trains, on samples of
+ * the layers below's posterior. Sampled top-down; evaluated by the variational bound of Salakhutdinov &
+ * Murray (2008).
+ *
+ * @example
+ * ```ts
+ * import { RBM, DBN } from 'wgpu-gen/models';
+ * const dbn = new DBN({ layers: [500, 500] });
+ * await dbn.stackOn(trainedRbm);                      // layer 0 from the RBM, frozen
+ * for (const { x } of loader) dbn.trainStep({ x }, noise).dispose();
+ * ```
+ */
 export class DBN extends Module implements Trainable {
   readonly lossNames = ['rec', 'free_energy_gap'] as const;
   readonly rbms: ModuleList;
@@ -65,6 +86,7 @@ export class DBN extends Module implements Trainable {
     return this.rbms.at(l) as RBM;
   }
 
+  /** The top RBM (the one that trains). */
   get top(): RBM {
     return this.layer(this.sizes.length - 1);
   }

@@ -21,19 +21,42 @@ import type { Backend } from '../backend/backend.ts';
 import type { TrainBatch } from './model.ts';
 import { GAN } from './gan.ts';
 
+/** DCGAN's options. */
 export interface DCGANOptions {
+  /** Latent dims (default 64). */
   zDim?: number;
   /** Channels of the first conv (the second has twice as many); 64 in the paper's spirit, 32 by default here. */
   width?: number;
+  /** The generator's Adam learning rate (default 2e-4, the paper's). */
   lr?: number;
   /** The discriminator's Adam learning rate (default: lr; TTUR, Heusel et al. 2017, gives D a larger one). */
   lrD?: number;
+  /** Both Adams' betas (default [0.5, 0.999], the paper's). */
   betas?: [number, number];
+  /** The generator's loss: 'nonsaturating' (default) or 'saturating' (see GanOptions.loss). */
   loss?: 'nonsaturating' | 'saturating';
+  /** Draws the initial weights, N(0, 0.02) as in the paper (default: the global generator). */
   generator?: Generator;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
 }
 
+/**
+ * DCGAN (Radford, Metz & Chintala 2016) for 28 x 28 grayscale images: the generator maps z through a
+ * linear layer to 7 x 7 and two stride-2 transposed convolutions (batch norm, ReLU, tanh out); the
+ * discriminator is two stride-2 convolutions (leaky ReLU 0.2) and a linear logit. Images are in [0, 1]
+ * at the API (x for trainStep [n, 784] or [n, 1, 28, 28]; forward and sample return [n, 1, 28, 28]).
+ *
+ * @example
+ * ```ts
+ * import { DCGAN } from 'wgpu-gen/models';
+ * const gan = new DCGAN({ zDim: 64, width: 32 });
+ * const noise = new Generator(3);
+ * for (const { x } of loader) gan.trainStep({ x }, noise).dispose();   // [d loss, g loss]
+ * gan.eval();
+ * const images = gan.sample(64);                                         // [64, 1, 28, 28]
+ * ```
+ */
 export class DCGAN extends GAN {
   readonly G: Sequential;
   readonly D: Sequential;

@@ -36,21 +36,31 @@ import type { Trainable, TrainBatch } from './model.ts';
 /** How the negative phase's chain starts: at the batch (CD-k) or where the last step's chains ended (PCD). */
 export type RbmChain = 'cd' | 'pcd';
 
+/** The RBM's options (defaults after Hinton's practical guide, 2010). */
 export interface RBMOptions {
+  /** Visible units (default 784, one per pixel). */
   visible?: number;
+  /** Hidden units (default 500). */
   hidden?: number;
   /** Gibbs steps of the negative phase. */
   k?: number;
+  /** 'cd' (default, CD-k) or 'pcd' (persistent CD). */
   chain?: RbmChain;
   /** Persistent chains (PCD only; default: the first batch's size). */
   chains?: number;
+  /** SGD's learning rate (default 0.05). */
   lr?: number;
+  /** SGD's momentum (default 0.5). */
   momentum?: number;
+  /** SGD's weight decay (default 0). */
   weightDecay?: number;
+  /** Draws the initial weights, N(0, 0.01) (default: the global generator). */
   generator?: Generator;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
 }
 
+/** Options of annealed importance sampling (the RBM's and DBN's log Z estimates). */
 export interface AisOptions {
   /** Intermediate distributions (the betas, evenly spaced in [0, 1]; the paper uses up to 14,500). */
   betas?: number;
@@ -58,6 +68,7 @@ export interface AisOptions {
   runs?: number;
   /** The base-rate model's visible biases (default 0: the uniform distribution). */
   baseBias?: Tensor;
+  /** Draws the chains' samples (default: the global generator). */
   generator?: Generator;
 }
 
@@ -69,6 +80,21 @@ export function bernoulli(p: Tensor, generator?: Generator): Tensor {
   return noGrad(() => rand(p.shape, { generator, backend: p.backend }).lt(p));
 }
 
+/**
+ * A Bernoulli restricted Boltzmann machine (Hinton 2002, 2010) on binary images [n, 784]: trained by
+ * CD-k or persistent CD with SGD and momentum (the update is the statistics' difference, not a back-prop
+ * gradient), evaluated by annealed importance sampling of log Z (Salakhutdinov & Murray 2008).
+ * forward(v) is p(h = 1 | v), the features.
+ *
+ * @example
+ * ```ts
+ * import { RBM } from 'wgpu-gen/models';
+ * const rbm = new RBM({ hidden: 500, k: 1 });
+ * const noise = new Generator(2);
+ * // x [n, 784] in [0, 1], binarized inside by sampling; returns [rec, free-energy gap]
+ * for (const { x } of loader) rbm.trainStep({ x }, noise).dispose();
+ * ```
+ */
 export class RBM extends Module implements Trainable {
   readonly lossNames = ['rec', 'free_energy_gap'] as const;
   readonly W: Tensor;

@@ -13,13 +13,16 @@ import { gaussianStats, frechetDistance } from './frechet.ts';
 import type { Classifier } from './classifier.ts';
 import type { DCGAN } from './dcgan.ts';
 
+/** A Gaussian fitted to classifier features (gaussianStats's mean and covariance), as realStats() returns it. */
 export type FeatureStats = ReturnType<typeof gaussianStats>;
 
+/** scoreGenerator()'s scores of a generator's samples. */
 export interface GeneratorScores {
   /** Frechet distance of classifier features: generated vs real test images. */
   fd: number;
   /** Fraction of generated samples the classifier puts in each class. */
   class_fractions: number[];
+  /** The smallest of class_fractions (0 when a class is never generated: a dropped mode). */
   min_class_fraction: number;
   /** Mean over samples of the classifier's top-class probability. */
   mean_top_prob: number;

@@ -20,17 +20,23 @@ import type { Generator } from '../random/philox.ts';
 import type { Backend } from '../backend/backend.ts';
 import type { Trainable, TrainBatch } from './model.ts';
 
+/** The VAEs' options. */
 export interface VAEOptions {
+  /** Values per image (MLP only; default 784, a 28 x 28 image). */
   inputDim?: number;
   /** Hidden units (MLP) or channels of the first conv (conv; the second has twice as many). */
   hidden?: number;
+  /** Latent dims (default 20). */
   zDim?: number;
   /** Adam learning rate of trainStep (default 1e-3, as in the issue's quality run). */
   lr?: number;
+  /** Draws the initial weights (default: the global generator). */
   generator?: Generator;
+  /** The backend to make the parameters on (default: the current one). */
   backend?: Backend;
 }
 
+/** The negative ELBO of a batch and its two terms, as 0-d tensors (elbo()). */
 export interface ElboTerms {
   /** Mean over the batch of -log p(x|z) (nats per image). */
   rec: Tensor;
@@ -40,7 +46,12 @@ export interface ElboTerms {
   loss: Tensor;
 }
 
-/** The ELBO, sampling and the training step; subclasses give the encoder and the decoder. */
+/**
+ * A variational autoencoder (Kingma & Welling 2014) on images in [0, 1]: Gaussian encoder q(z|x),
+ * Bernoulli decoder p(x|z) on logits, prior N(0, I). This base holds the ELBO, the importance-weighted
+ * log-likelihood, sampling and the training step (Adam on the negative ELBO); MlpVAE and ConvVAE give
+ * the encoder and the decoder. forward(x) is the reconstruction sigmoid(decode(mu(x))).
+ */
 export abstract class VAE extends Module implements Trainable {
   readonly lossNames = ['loss', 'rec', 'kl'] as const;
   abstract readonly zDim: number;
@@ -154,7 +165,20 @@ export abstract class VAE extends Module implements Trainable {
   }
 }
 
-/** The MLP VAE: 784-400-z (mu, logvar heads) and z-400-784, ReLU hidden layers. */
+/**
+ * The MLP VAE of the paper's appendix C.2: 784-400-z (mu, logvar heads) and z-400-784, ReLU hidden
+ * layers.
+ *
+ * @example
+ * ```ts
+ * import { MlpVAE } from 'wgpu-gen/models';
+ * const vae = new MlpVAE({ zDim: 20 });
+ * const [opt] = vae.optimizers();                     // Adam, lr 1e-3
+ * const { loss, rec, kl } = vae.elbo(x);               // x [N, 784] in [0, 1]
+ * const recon = vae.call(x);                           // [N, 784]
+ * const logits = vae.decode(randn([16, 20]));          // samples, as Bernoulli logits
+ * ```
+ */
 export class MlpVAE extends VAE {
   readonly enc: Linear;
   readonly mu: Linear;
