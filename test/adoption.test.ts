@@ -13,6 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Generator, nn, randn, tensor, tidy, type Tensor, type Backend } from '../src/index.ts';
 import { TensorDataset, DataLoader } from '../src/data/index.ts';
+import { readFileSync } from 'node:fs';
+import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
+import { MlpGAN } from '../src/models/gan.ts';
+import { DCGAN } from '../src/models/dcgan.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { CycleGAN } from '../src/models/cyclegan.ts';
+import { RBM } from '../src/models/rbm.ts';
+import { DBN } from '../src/models/dbn.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 class TinyVAE extends nn.Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: Tensor }> {
@@ -74,7 +82,39 @@ describe('writing a model of one\'s own, PyTorch-style', () => {
     expect([...m.stateDict().keys()]).not.toContain('constant');
     m.scale = tensor([3], [1], { backend: cpu }).requiresGrad_();
     expect(m.stateDict().get('scale')).toBe(m.scale);
+    // a tensor assigned over a registered buffer of the same name replaces it (the attribute's name is
+    // the buffer's: a module that registers `this.stats = this.buffer('stats', ...)`)
+    class WithStats extends nn.Module {
+      stats: Tensor;
+      constructor() {
+        super();
+        this.stats = this.buffer('stats', tensor([0, 0], [2], { backend: cpu }));
+      }
+      forward(x: Tensor) { return x.add(this.stats); }
+    }
+    const w = new WithStats();
+    w.stats = tensor([5, 6], [2], { backend: cpu });
+    expect([...w.namedBuffers()].map(([n, t]) => [n, t])).toEqual([['stats', w.stats]]);
     expect([...m.stateDict().keys()].filter((k) => k === 'scale')).toHaveLength(1);
+  });
+
+  it('the built-in models keep the state-dict names and shapes of v0.2.0 (its checkpoints still load)', () => {
+    // test/fixtures/model_state_keys.json: namedParameters (name:shape), namedBuffers and namedModules of
+    // each model at the commit before attribute registration (3678ace^), at these configs.
+    const want = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/model_state_keys.json'), 'utf8'));
+    const g = () => new Generator(1), b = { backend: cpu };
+    const models: Record<string, nn.AnyModule> = {
+      mlpvae: new MlpVAE({ generator: g(), ...b }), convvae: new ConvVAE({ hidden: 2, generator: g(), ...b }), gan: new MlpGAN({ hidden: 8, generator: g(), ...b }),
+      dcgan: new DCGAN({ width: 2, zDim: 4, generator: g(), ...b }), clf: new Classifier({ width: 2, generator: g(), ...b }),
+      clfmlp: new Classifier({ arch: 'mlp', generator: g(), ...b }), cycle: new CycleGAN({ width: 2, generator: g(), ...b }),
+      rbm: new RBM({ hidden: 8, generator: g(), ...b }), dbn: new DBN({ generator: g(), ...b }),
+    };
+    expect(Object.keys(models)).toEqual(Object.keys(want));
+    for (const [k, m] of Object.entries(models)) {
+      expect({
+        p: [...m.namedParameters()].map(([n, t]) => `${n}:${t.shape}`), b: [...m.namedBuffers()].map(([n]) => n), m: [...m.namedModules()].map(([n]) => n),
+      }, k).toEqual(want[k]);
+    }
   });
 
   it('nn.summary lists a module returning several tensors with each shape', () => {

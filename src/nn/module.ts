@@ -119,14 +119,19 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
       const v = (this as Record<string, unknown>)[key];
       const isModule = v instanceof Module && v !== this;
       const isParam = v instanceof Tensor && !v.isDisposed && v.requiresGrad && !v.gradFn;
-      if (!isModule && !isParam) continue;
+      // A tensor assigned over a registered buffer of the attribute's name replaces it (torch's
+      // __setattr__ does so for a name in _buffers); another plain tensor is no state.
+      const isBuffer = v instanceof Tensor && !isParam && !v.isDisposed && this.buffers.has(key);
+      if (!isModule && !isParam && !isBuffer) continue;
       known ??= new Set<unknown>([...this.params.values(), ...this.buffers.values(), ...this.children.values()]);
       if (known.has(v)) continue;
       if (isModule) {
         if (this.children.has(key)) throw new Error(`${this.constructor.name}: attribute ${key} holds a module, but another module is registered as ${key}`);
         this.children.set(key, v as AnyModule);
-      } else {
+      } else if (isParam) {
         this.param(key, v as Tensor);
+      } else {
+        this.buffer(key, v as Tensor);
       }
       known.add(v);
     }
