@@ -18,9 +18,11 @@ import type { Params } from '../graph/primitives.ts';
 import type { Storage } from '../backend/backend.ts';
 import type { AnyModule } from '../nn/module.ts';
 
+/** exportOnnx's and exportModuleOnnx's options. */
 export interface OnnxExportOptions {
-  /** Names of the graph's inputs and outputs (default input0.., output0..). */
+  /** Names of the graph's inputs (default input0, input1, ...). */
   inputNames?: string[];
+  /** Names of the graph's outputs (default output0, output1, ...). */
   outputNames?: string[];
   /** Initializer names by tensor (a module's parameters and buffers: its namedParameters()). */
   names?: Map<Tensor, string>;

@@ -4,7 +4,9 @@
 // generated points), both with axes, "nice" ticks (1, 2 or 5 times a power of ten, Heckbert's
 // labelling, Graphics Gems 1990), grid lines and a legend laid out in rows under the plot.
 
+/** One line of a loss-curve chart. */
 export interface Series {
+  /** Its name in the legend. */
   name: string;
   /** [step, value] points. */
   points: [number, number][];
@@ -87,6 +89,14 @@ function frame(f: Frame): { head: string[]; tail: string[]; sx: (x: number) => n
   return { head, tail: [...tail, '</svg>'], sx, sy };
 }
 
+/**
+ * Loss curves as SVG text (browser-safe): one line per series against the step, with axes, round
+ * ticks, a grid and a legend; non-finite values are skipped. `width` and `height` are in pixels.
+ * @example
+ * ```ts
+ * const svg = lossCurveSvg('VAE', [{ name: 'train', points: [[0, 180], [100, 120], [200, 105]] }]);
+ * ```
+ */
 export function lossCurveSvg(title: string, series: Series[], width = 720, height = 420): string {
   const all = series.flatMap((s) => s.points).filter(([, v]) => Number.isFinite(v));
   if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><text x="10" y="20">${esc(title)}: no data</text></svg>`;

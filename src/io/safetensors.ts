@@ -11,7 +11,9 @@
 
 import { INT32_EXACT } from '../graph/types.ts';
 
+/** A tensor's values on the host, as safetensors files and checkpoints hold them. */
 export interface NamedArray {
+  /** Its shape (the product of the dims is data.length). */
   shape: number[];
   /** The values; an int32 tensor's are exact integer floats, as its storage holds them. */
   data: Float32Array;
@@ -42,6 +44,19 @@ export function crc32(bytes: Uint8Array): number {
 }
 const hex = (c: number) => c.toString(16).padStart(8, '0');
 
+/**
+ * The bytes of a safetensors file holding `tensors` by name (F32, or I32 for dtype 'int32') and the
+ * string `metadata`, with a CRC-32 of each tensor's bytes under CHECKSUM_KEY. PyTorch's
+ * `safetensors.torch.load_file` reads them; decodeSafetensors reads them back.
+ *
+ * @throws Error for data that is not a Float32Array or does not fill its shape.
+ * @example
+ * ```ts
+ * import { checkpointTensors, encodeSafetensors } from 'wgpu-gen/io';
+ * const { tensors, metadata } = await checkpointTensors(model, [opt]);
+ * const bytes = encodeSafetensors(tensors, metadata);  // a Uint8Array to save or download
+ * ```
+ */
 export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
   // Checked as decodeSafetensors checks them: a file this writes is one it reads back.
   for (const [name, t] of tensors) {

@@ -50,6 +50,18 @@ function syncDirectory(dir: string): void {
   }
 }
 
+/**
+ * Writes `tensors` and `metadata` as a safetensors file (Node), atomically: the path holds the old file
+ * or the new one, never a partial one (see writeFileAtomic).
+ *
+ * @throws Error in words (a missing directory, no space, no permission) when the file cannot be written.
+ * @example
+ * ```ts
+ * import { checkpointTensors, saveSafetensors } from 'wgpu-gen/io';
+ * const { tensors, metadata } = await checkpointTensors(model, [opt]);   // weights and optimizer state
+ * saveSafetensors('model.safetensors', tensors, { ...metadata, epoch: '5' });
+ * ```
+ */
 export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
@@ -104,6 +116,19 @@ export function fsErrorMessage(e: unknown, path: string, action: 'write' | 'crea
   }
 }
 
+/**
+ * Reads a safetensors file (Node): its tensors by name as float32 values (F16, BF16 converted; I32,
+ * I64 as int32) and its metadata, every header field validated and the checksums verified.
+ *
+ * @throws Error naming the file when it cannot be read, is not a valid safetensors file, or a tensor's
+ * checksum does not match.
+ * @example
+ * ```ts
+ * import { loadSafetensors, restoreCheckpoint } from 'wgpu-gen/io';
+ * const ckpt = loadSafetensors('runs/vae/checkpoint.safetensors');
+ * await restoreCheckpoint(ckpt, model, [opt]);   // strict: every key and shape
+ * ```
+ */
 export function loadSafetensors(path: string): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
