@@ -9,6 +9,21 @@ import { getBackend } from '../backend/registry.ts';
 import type { ImageSet } from './mnist_split.ts';
 import { DataLoader, TensorDataset } from './loader.ts';
 
+/**
+ * Shuffled full mini-batches of an ImageSet on the device, as the CLI's and the demo's training loops
+ * use them: a DataLoader over { images [n, C, H, W], labels [n] (int32) } whose every batch is copied
+ * into the same two tensors (`images`, `labels`), so training allocates nothing per batch. Each epoch's
+ * order is a Philox permutation of (seed, epoch).
+ *
+ * @example
+ * ```ts
+ * import { loadMnist, Batches } from 'wgpu-gen/data';
+ * const { train } = loadMnist();
+ * const batches = new Batches(train, 128, 1);
+ * for (const { images, labels } of batches.epoch(0)) model.trainStep({ x: images, labels }, noise).dispose();
+ * batches.dispose();
+ * ```
+ */
 export class Batches {
   readonly images: Tensor;
   readonly labels: Tensor;
@@ -43,6 +58,7 @@ export class Batches {
     for (const { images, labels, index } of this.loader.epoch(epoch)) yield { images, labels, index };
   }
 
+  /** Frees the batch tensors. */
   dispose(): void {
     this.loader.dispose();
   }

@@ -31,6 +31,7 @@ export function loadMnist(): Split {
   return splitMnist(loadMnistAll());
 }
 
+/** Where Debian's dataset-fashion-mnist package puts the Fashion-MNIST files (loadFashionMnist's default; FASHION_MNIST_DIR overrides it). */
 export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Fashion-MNIST from the IDX files (gzipped) of Debian's dataset-fashion-mnist package. */

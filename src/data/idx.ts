@@ -6,13 +6,22 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
+/** An IDX file's contents: its dims (e.g. [n, 28, 28] for images, [n] for labels) and its bytes, row-major. */
 export interface IdxArray {
+  /** The size of each dim, outermost first. */
   dims: number[];
+  /** The values (unsigned bytes). */
   data: Uint8Array;
 }
 
 const UBYTE = 0x08;
 
+/**
+ * Parses IDX bytes (gzipped or not): the format of MNIST-style datasets, unsigned-byte data of 1 to 4
+ * dims. `name` names the data in errors.
+ * @throws Error naming the fault: a corrupt gzip stream, a bad magic, an unsupported type, a truncated
+ * header or data, trailing bytes.
+ */
 export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   let buf = bytes;
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
@@ -39,6 +48,14 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   return { dims, data: buf.subarray(start, start + count) };
 }
 
+/**
+ * Reads and parses an IDX file (Node; see parseIdx); `hint` is appended to the error when the file
+ * cannot be read (how to get it).
+ * @example
+ * ```ts
+ * const images = readIdx('/data/train-images-idx3-ubyte.gz');   // dims [60000, 28, 28]
+ * ```
+ */
 export function readIdx(path: string, hint = ''): IdxArray {
   let bytes: Uint8Array;
   try {

@@ -16,21 +16,37 @@ import { seededPermutation } from './mnist_split.ts';
 export interface Field {
   /** The values; an Int32Array (class labels) makes an int32 field unless `dtype` says otherwise. */
   data: Float32Array | Int32Array;
+  /** The shape of one item ([] for a scalar such as a label). */
   itemShape: number[];
   /** The batch tensors' dtype (float32 by default, int32 for Int32Array data); an int32 field's values are checked once, here. */
   dtype?: DType;
 }
 /** A field as the dataset holds it: float32 values (an int32 field's are exact integers). */
 export interface StoredField extends Field {
+  /** The values as float32 (an Int32Array given to the dataset is converted). */
   data: Float32Array;
 }
 
 /**
  * A map-style dataset of named fields of equal length (PyTorch's TensorDataset): item i is row i of
- * every field, e.g. { images: [n, 1, 28, 28], labels: [n] }.
+ * every field, e.g. { images: [n, 1, 28, 28], labels: [n] }. The data stays on the host; a DataLoader
+ * uploads it a batch at a time.
+ *
+ * @throws Error when the fields differ in length, data does not fill whole items, or an int32 field
+ * holds a value that is not an integer within +-2^24.
+ * @example
+ * ```ts
+ * const ds = new TensorDataset({
+ *   x: { data: images, itemShape: [1, 28, 28] },   // Float32Array of n * 784
+ *   y: { data: labels, itemShape: [] },            // Int32Array: an int32 field
+ * });
+ * ds.length;   // n
+ * ```
  */
 export class TensorDataset<K extends string = string> {
+  /** The number of items. */
   readonly length: number;
+  /** The fields by name, their data as float32. */
   readonly fields: Readonly<Record<K, StoredField>>;
 
   constructor(given: Record<K, Field>) {
@@ -66,7 +82,9 @@ export class TensorDataset<K extends string = string> {
   }
 }
 
+/** DataLoader's options (PyTorch's DataLoader's, where they apply). */
 export interface DataLoaderOptions<K extends string> {
+  /** Items per batch (a positive integer). */
   batchSize: number;
   /** A new Philox permutation each epoch (default true); false: the dataset's order. */
   shuffle?: boolean;
@@ -79,13 +97,33 @@ export interface DataLoaderOptions<K extends string> {
    * the batch's fields ([rows, ...itemShape] each) and the dataset indices of its rows.
    */
   transform?: (batch: Record<K, Float32Array>, indices: Uint32Array) => void;
+  /** The backend to make the batch tensors on (default: the current one). */
   backend?: Backend;
 }
 
 /** A batch: a device tensor per field, [rows, ...itemShape]; `index` its position in the epoch. */
 export type Batch<K extends string> = Record<K, Tensor> & { index: number };
 
-/** Shuffled mini-batches of a TensorDataset as device tensors (PyTorch's DataLoader). */
+/**
+ * Shuffled mini-batches of a TensorDataset as device tensors (PyTorch's DataLoader). Iterating it runs
+ * its next epoch; each epoch's order is a Philox permutation of (seed, epoch), so a resumed run draws
+ * the same batches. The same device tensors are reused batch after batch: read or copy a batch before
+ * loading the next, and dispose() the loader when done.
+ *
+ * @throws Error for a batch size that is not a positive integer (or larger than the dataset with dropLast).
+ * @example
+ * ```ts
+ * import { TensorDataset, DataLoader } from 'wgpu-gen/data';
+ * const loader = new DataLoader(ds, { batchSize: 64, seed: 1, dropLast: true });
+ * for (let epoch = 0; epoch < 5; epoch++) {
+ *   for (const { x, y } of loader) {                // x [64, 1, 28, 28], y [64] int32
+ *     const loss = tidy(() => { opt.zeroGrad(); const l = F.crossEntropy(model.call(x), y); l.backward(); opt.step(); return l; });
+ *     loss.dispose();
+ *   }
+ * }
+ * loader.dispose();
+ * ```
+ */
 export class DataLoader<K extends string = string> {
   readonly batchSize: number;
   readonly shuffle: boolean;

@@ -5,17 +5,23 @@
 
 import { philox4x32, uniformFromBits } from '../random/philox.ts';
 
+/** A set of images with their class labels on the host, as the dataset loaders return it. */
 export interface ImageSet {
   /** n * 784 pixel values in [0, 1], row-major 28 x 28 per image. */
   images: Float32Array;
+  /** n class labels (0..9). */
   labels: Uint8Array;
+  /** The number of images. */
   n: number;
   /** [channels, height, width] of one image. */
   shape: [number, number, number];
 }
 
+/** A dataset split into a training set and a held-out test set. */
 export interface Split {
+  /** The images to train on. */
   train: ImageSet;
+  /** The held-out images to evaluate on. */
   test: ImageSet;
 }
 

@@ -8,7 +8,9 @@
 import { boxMuller, philox4x32, uniformFromBits } from '../random/philox.ts';
 import { centresCoverage, modeCoverage, ringBatch, ringCentres, type ModeReport } from '../models/gan.ts';
 
+/** The names of the 2-D toy datasets, for command lines and menus. */
 export const TOY_DATASETS = ['ring', 'grid', 'moons', 'spiral'] as const;
+/** A 2-D toy dataset: 'ring' (8 Gaussians on a circle), 'grid' (25 Gaussians), 'moons' or 'spiral' (noisy curves). */
 export type ToyDataset = (typeof TOY_DATASETS)[number];
 
 /** Std of the grid's Gaussians, and of the noise around the two curves. */
