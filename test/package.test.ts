@@ -119,7 +119,7 @@ describe('the installed package', () => {
     expect(Math.abs(results.cpu.first - results.webgpu.first)).toBeLessThan(1e-2 * results.cpu.first);
   }, 180_000);
 
-  it('(b) tsc passes on a consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, erasableSyntaxOnly, skipLibCheck false', () => {
+  it('(b) tsc passes on a consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, erasableSyntaxOnly, skipLibCheck false, under TypeScript 5.9 and 7, with the DOM lib and a Node-only one', () => {
     const tsconfig = {
       compilerOptions: {
         target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true,
@@ -151,12 +151,23 @@ describe('the installed package', () => {
     // A Node-only consumer (lib es2022, no DOM) too: the declarations name WebGPU's types as opaque
     // interfaces of their own (dist/types/webgpu-globals.d.ts), not through @webgpu/types, which needs
     // the DOM's BufferSource and clashes with TypeScript 6+'s lib.dom ("Duplicate identifier
-    // 'GPUCommandBufferDescriptor'" x 150 under TypeScript 7, checked by hand: no TypeScript 7 here).
+    // 'GPUCommandBufferDescriptor'" x 150 under TypeScript 7).
     // (@types/node is there as protobufjs's dependency, as in a consumer's Node project)
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, compilerOptions: { ...tsconfig.compilerOptions, lib: ['es2022'], types: ['node'] } }));
     const node = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
     expect(node.stdout + node.stderr).toBe('');
     expect(node.status).toBe(0);
+    // TypeScript 7 (npm's latest; its lib.dom declares WebGPU), with the default lib and with a Node-only one
+    const ts7 = project('tsc7-consumer', { 'main.ts': main }, ['typescript@7.0.2']);
+    for (const lib of [undefined, ['es2022']]) {
+      const o = { ...tsconfig.compilerOptions, ...(lib ? { lib, types: ['node'] } : {}) };
+      writeFileSync(join(ts7, 'tsconfig.json'), JSON.stringify({ ...tsconfig, compilerOptions: o }));
+      const r = spawnSync(process.execPath, [join(ts7, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: ts7, encoding: 'utf8' });
+      expect(r.stdout + r.stderr, `TypeScript 7, lib ${lib ?? 'default'}`).toBe('');
+      expect(r.status).toBe(0);
+    }
+    const v7 = spawnSync(process.execPath, [join(ts7, 'node_modules/typescript/bin/tsc'), '-v'], { encoding: 'utf8' });
+    expect(v7.stdout).toMatch(/Version 7\./);
     const globals = execFileSync('tar', ['-xzOf', tarball, 'package/dist/types/webgpu-globals.d.ts'], { encoding: 'utf8' });
     expect(globals).toMatch(/interface GPUDevice \{\}/);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: ['wrong.ts'] }));
