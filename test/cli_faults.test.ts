@@ -80,7 +80,7 @@ describe('the training CLI under faults', () => {
     expect(r.stdout).toMatch(new RegExp(`taking over the lock .*run.lock: its process ${dead} is no longer running`));
     expect(r.stdout).toMatch(new RegExp(`removed ${orphan} from .*: partial writes of processes that died mid-write`));
     // Released at the end; no temporary file left.
-    expect(readdirSync(dir).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'samples.png', 'scatter.svg', 'steps.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'metrics.svg', 'samples.png', 'scatter.svg', 'steps.jsonl']);
   }, 60_000);
 
   it('TERM mid-run: the run stops with 143, releasing its lock and leaving no temporary file', async () => {

@@ -229,6 +229,8 @@ describe('the CLI where a newcomer meets it (issue 28)', () => {
     expect(statSync(join(dir, 'samples.png')).mtimeMs).toBeGreaterThan(before);
     // the ring GAN's mode count is not a loss: loss.svg has no per-epoch test series
     expect(readFileSync(join(dir, 'loss.svg'), 'utf8')).not.toMatch(/modes_covered|per epoch/);
+    // it has a chart of its own
+    expect(readFileSync(join(dir, 'metrics.svg'), 'utf8')).toMatch(/8-Gaussian ring: modes covered per epoch/);
     // cli-progress missing: named before the banner and the first step
     const p = preload('no-cli-progress', `
       import Module from 'node:module';

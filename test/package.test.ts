@@ -266,7 +266,7 @@ describe('the installed package', () => {
       cwd: full, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
     });
     expect(train.status, train.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'reconstructions.png', 'samples.png', 'steps.jsonl']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'metrics.svg', 'reconstructions.png', 'samples.png', 'steps.jsonl']);
     expect(readFileSync(join(out, 'steps.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
   }, 180_000);
 });

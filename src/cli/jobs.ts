@@ -100,6 +100,11 @@ export interface Job {
   pictures(out: string): Promise<string[]>;
   /** The test metric plotted with the training losses (in their unit), and its legend; none for most. */
   testLoss?: { key: string; name: string };
+  /**
+   * The test metric drawn per epoch on a chart of its own (metrics.svg), its name and unit; by default
+   * the first metric that is not the test loss (modes covered, a Frechet ratio, accuracy, ...).
+   */
+  testMetric?: { key: string; name: string; unit: string };
   /** A short title for the loss-curve plot. */
   title: string;
 }
@@ -317,6 +322,7 @@ function vaeJob(o: JobOptions, vae: VAE): Job {
     model: vae, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
     testLoss: { key: 'test_neg_elbo', name: 'test negative ELBO' },
+    testMetric: { key: 'test_log_px', name: `test log p(x), importance-weighted`, unit: 'nats per image' },
     evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
       const k = o.iwaeK ?? (strict ? IWAE_K.eval : IWAE_K.epoch);

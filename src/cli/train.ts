@@ -29,7 +29,7 @@ import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, s
 // The library through its public entry points only, as a user's script would use it.
 import {
   saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, fsErrorMessage, processAlive,
-  removeOrphanTemps, exportModuleOnnx, type Series,
+  removeOrphanTemps, exportModuleOnnx, curvesSvg, type Series,
 } from '../io/node.ts';
 import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
 import type { AnyModule } from '../nn/module.ts';
@@ -673,11 +673,19 @@ async function trainLocked(o: Opts): Promise<void> {
     const tl = job.testLoss;
     const perEpoch: Series[] = tl ? [{ name: `${tl.name} (per epoch)`, points: rows.map((r) => [r.step, r[tl.key]] as [number, number]), markers: true }] : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
+    // The headline test metric that is not a loss, per epoch, on a chart of its own.
+    const mk = job.testMetric?.key ?? Object.keys(test).find((k) => k !== tl?.key && !/^(class|mode)_\d/.test(k));
+    if (mk) {
+      const name = job.testMetric?.name ?? mk.replace(/_/g, ' ');
+      writeFileAtomic(join(o.out, 'metrics.svg'), curvesSvg(`${job.title.replace(/:.*$/, '')}: ${name} per epoch`,
+        [{ name, points: rows.map((r) => [r.step, r[mk]] as [number, number]), markers: true }], { yLabel: job.testMetric?.unit ?? name }));
+    }
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
   compiled?.dispose();
   const files = await job.pictures(o.out);
-  console.log(`wrote ${[metricsPath, stepsPath, join(o.out, 'loss.svg'), ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
+  const charts = ['loss.svg', ...(existsSync(join(o.out, 'metrics.svg')) ? ['metrics.svg'] : [])].map((f) => join(o.out, f));
+  console.log(`wrote ${[metricsPath, stepsPath, ...charts, ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
 }
 
 /** The model of a checkpoint, built from the config it stores, with its weights. */

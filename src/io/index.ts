@@ -5,6 +5,6 @@
 // ONNX export of a traced forward (src/io/onnx.ts). `wgpu-gen/io` in Node adds the files (src/io/node.ts).
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './safetensors.ts';
 export { checkpointTensors, restoreCheckpoint } from './checkpoint.ts';
-export { lossCurveSvg, scatterSvg, niceTicks, type Series } from './plot.ts';
+export { lossCurveSvg, curvesSvg, scatterSvg, niceTicks, type Series, type CurvesOptions } from './plot.ts';
 export { downloadBytes, readSafetensorsFile, pickFile, saveToIndexedDB, loadFromIndexedDB, listIndexedDB, deleteFromIndexedDB } from './browser.ts';
 export { exportOnnx, exportModuleOnnx, type OnnxExportOptions } from './onnx.ts';

@@ -98,10 +98,30 @@ function frame(f: Frame): { head: string[]; tail: string[]; sx: (x: number) => n
  * ```
  */
 export function lossCurveSvg(title: string, series: Series[], width = 720, height = 420): string {
+  return curvesSvg(title, series, { width, height });
+}
+
+/** How curvesSvg draws: the y axis's label ('loss' by default) and the size in pixels (720 x 420). */
+export interface CurvesOptions {
+  yLabel?: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Curves of any per-step quantity as SVG text (lossCurveSvg's drawing with another y label): e.g. a run's
+ * test metrics that are not losses (modes covered, a Frechet ratio), on a chart of their own.
+ * @example
+ * ```ts
+ * const svg = curvesSvg('ring GAN', [{ name: 'modes covered', points: [[100, 3], [200, 8]], markers: true }], { yLabel: 'modes' });
+ * ```
+ */
+export function curvesSvg(title: string, series: Series[], o: CurvesOptions = {}): string {
+  const { yLabel = 'loss', width = 720, height = 420 } = o;
   const all = series.flatMap((s) => s.points).filter(([, v]) => Number.isFinite(v));
   if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><text x="10" y="20">${esc(title)}: no data</text></svg>`;
   const legend = series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length], marker: !!s.markers || s.points.length === 1 }));
-  const { head, tail, sx, sy } = frame({ width, height, title, xLabel: 'step', yLabel: 'loss', x: domain(all.map((p) => p[0])), y: domain(all.map((p) => p[1])), legend });
+  const { head, tail, sx, sy } = frame({ width, height, title, xLabel: 'step', yLabel, x: domain(all.map((p) => p[0])), y: domain(all.map((p) => p[1])), legend });
   const body = series.map((s, i) => {
     const pts = s.points.filter(([, v]) => Number.isFinite(v));
     const color = COLORS[i % COLORS.length];
