@@ -8,11 +8,24 @@ import type { KernelStats } from './device/profiler.ts';
 import type { WebGPUBackend } from './backend/webgpu/index.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from './backend/webgpu/tuner.ts';
 
+/**
+ * Memory in use: live tensors (on every backend), and the bytes of the backend's live storages and of
+ * the free buffers its pool keeps for reuse (WebGPU; see emptyCache()).
+ * @example
+ * ```ts
+ * const { liveTensors, liveBytes, pooledBytes } = memoryStats();
+ * ```
+ */
 export function memoryStats(backend: Backend = getBackend()) {
   const m = backend.memory();
   return { liveTensors: liveTensorCount(), liveBytes: m.liveBytes, pooledBytes: m.pooledBytes };
 }
 
+/**
+ * Waits until the device has finished the work queued so far (a no-op on the CPU): for timing, and
+ * before shutdown(). It also reports, once, an error the device raised meanwhile (an allocation it
+ * could not make).
+ */
 export const sync = (backend: Backend = getBackend()) => backend.sync();
 
 /**
@@ -23,6 +36,11 @@ export function emptyCache(backend: Backend = getBackend()): number {
   return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.emptyCache() : 0;
 }
 
+/**
+ * The backend in words: its name, the device's description, whether it is a software rasterizer
+ * (SwiftShader, or the CPU reference) and whether the adapter has timestamp queries (profile()'s
+ * kernel times).
+ */
 export function backendInfo(backend: Backend = getBackend()) {
   const gpu = backend.name === 'webgpu' ? (backend as WebGPUBackend) : null;
   return {

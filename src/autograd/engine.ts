@@ -24,9 +24,17 @@ export function setLeafGradHook(h: LeafGradHook | null): void {
   leafGradHook = h;
 }
 
+/** Whether ops record the graph for backward() now: false inside noGrad() (torch.is_grad_enabled). */
 export const isGradEnabled = () => gradEnabled;
 
-/** Runs fn without recording any graph (like torch.no_grad()). */
+/**
+ * Runs fn without recording any graph (like torch.no_grad()): for evaluation and sampling, where no
+ * gradient is needed and the graph would hold memory. An async fn keeps the mode until it settles.
+ * @example
+ * ```ts
+ * const logits = noGrad(() => model.call(testX));
+ * ```
+ */
 export function noGrad<T>(fn: () => T): T {
   return withGradMode(false, fn);
 }

@@ -7,7 +7,9 @@ import { withBackend } from '../backend/registry.ts';
 import { Tensor, tidy } from '../tensor.ts';
 import { tensor } from '../ops/creation.ts';
 
+/** What gradcheck() found. */
 export interface GradcheckResult {
+  /** True when every element's relative error is at most `tol`. */
   ok: boolean;
   /** Largest |analytic - numeric| / max(1, |numeric|) over all inputs and elements. */
   maxRelError: number;
@@ -18,8 +20,17 @@ export interface GradcheckResult {
 const f64 = new CpuBackend(true);
 
 /**
- * fn maps the inputs (float64 tensors on the CPU reference) to a tensor; its gradient is checked for
- * the scalar sum(fn(inputs) * w) with a fixed random weighting w, so every output element counts.
+ * Checks backward()'s gradients of fn against central finite differences, in float64 on the CPU
+ * reference (as torch.autograd.gradcheck). fn maps the inputs (float64 tensors on the CPU reference) to
+ * a tensor; its gradient is checked for the scalar sum(fn(inputs) * w) with a fixed random weighting w,
+ * so every output element counts. `eps` is the difference step (1e-6), `tol` the largest relative error
+ * allowed (1e-6).
+ * @example
+ * ```ts
+ * const r = gradcheck((x) => x.tanh().mul(x), [{ data: [0.1, -0.5, 2], shape: [3] }]);
+ * r.ok;            // true
+ * r.maxRelError;   // about 1e-10
+ * ```
  */
 export function gradcheck(
   fn: (...xs: Tensor[]) => Tensor,

@@ -10,26 +10,46 @@ export type GatherMode = 'gather' | 'scatter_add';
 /** gather()'s view: [O, D, I] the indexed tensor (D the dim), K the index's extent along the dim. */
 export interface GatherDims { O: number; D: number; I: number; K: number }
 
+/**
+ * A device that holds tensors' storage and runs their kernels: the WebGPU backend, or the CPU reference
+ * ({@link CpuBackend}), kernel for kernel the same. Users meet it as `init()`'s result, as `t.backend`,
+ * and as the `backend` option of the creation functions and layers; the kernel methods that ops call
+ * are internal and left out of this reference (see src/backend/backend.ts).
+ *
+ * @example
+ * ```ts
+ * const gpu = await init();                          // the current backend, WebGPU
+ * console.log(gpu.name, gpu.description);            // 'webgpu', the adapter in words
+ * const cpu = await createBackend({ backend: 'cpu' });
+ * const x = randn([4], { backend: cpu });            // a tensor on the CPU reference
+ * ```
+ */
 export interface Backend {
+  /** Which kind of backend this is. */
   readonly name: 'cpu' | 'webgpu';
   /** One line naming the device. */
   readonly description: string;
 
+  /** A new storage holding a copy of `data`. @internal */
   upload(data: Float32Array | Float64Array): Storage;
-  /** Storage of n elements with unspecified contents. */
+  /** Storage of n elements with unspecified contents. @internal */
   empty(n: number): Storage;
+  /** A copy of a storage's values, read back from the device (`t.toArray()` does this for a tensor). */
   read(s: Storage): Promise<Float32Array>;
-  /** Overwrites a storage's values in place (same length): data batches without re-allocation. */
+  /** Overwrites a storage's values in place (same length): data batches without re-allocation. @internal */
   write(s: Storage, data: Float32Array): void;
   /** Raw 32-bit words (for Philox bits). */
   readBits(s: Storage): Promise<Uint32Array>;
+  /** Frees a storage (a tensor's dispose() does this when its last view goes). @internal */
   free(s: Storage): void;
   /** Bytes held by live storages, and by pooled free ones. */
   memory(): { liveBytes: number; pooledBytes: number };
 
+  /** A storage of n elements, all `value`. @internal */
   fill(n: number, value: number): Storage;
+  /** out[i] = op(x[i]) with the op's parameters p0, p1. @internal */
   unary(op: UnaryOp, x: Storage, p0?: number, p1?: number): Storage;
-  /** out[i] = op(a[idx . sa], b[idx . sb]) over the output shape. */
+  /** out[i] = op(a[idx . sa], b[idx . sb]) over the output shape. @internal */
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage;
   /**
    * Optional (the WebGPU backend): a sum, max or min over `geom` of the fused expression `expr` (its
@@ -37,40 +57,49 @@ export interface Backend {
    * in one kernel; `optim`: the results are a parameter's gradient, whose optimizer update runs in the
    * same store. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise(),
    * optimStep().
+   * @internal
    */
   reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage;
   /**
    * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
    * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
    * must be read element for element (each element is read before it is written).
+   * @internal
    */
   elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, out?: Storage): Storage;
   /**
    * Optional (the WebGPU backend): elementwise() whose n values are a parameter's gradient, with that
    * parameter's optimizer update in the same kernel's store. Without it: elementwise(), optimStep().
+   * @internal
    */
   elementwiseOptim?(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage;
+  /** out[i] = op(c, a, b) over the output shape, each operand read through its strides. @internal */
   ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;
-  /** Reduces each contiguous row of x viewed as [rows, R]. */
+  /** Reduces each contiguous row of x viewed as [rows, R]. @internal */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;
-  /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. */
+  /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. @internal */
   copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void;
+  /** x of `shape` padded by before[d] and after[d] elements per dim, by `mode` (constant: `value`). @internal */
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
   /**
    * Along the middle dim of x viewed as [O, D, I], with an index of [O, K, I] (positions as floats):
    * 'gather' gives y[o, k, i] = x[o, index[o, k, i], i] ([O, K, I]; NaN where the index is not an
    * integer in [0, D)); 'scatter_add' its adjoint, y[o, d, i] = sum in k order of x[o, k, i] where
    * index[o, k, i] == d ([O, D, I], x then of [O, K, I]).
+   * @internal
    */
   gather(mode: GatherMode, x: Storage, index: Storage, dims: GatherDims): Storage;
-  /** Cumulative sums along the middle dim of x viewed as [O, D, I], in order ('reverse': from the end). */
+  /** Cumulative sums along the middle dim of x viewed as [O, D, I], in order ('reverse': from the end). @internal */
   cumsum(x: Storage, dims: [number, number, number], reverse: boolean): Storage;
+  /** n Philox draws as `spec` says (bits, uniform, normal or a Bernoulli mask). @internal */
   random(n: number, spec: RandomSpec): Storage;
+  /** The batched product op(a) @ op(b) that `spec` describes. @internal */
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
   /**
    * Optional (the WebGPU backend): matmul() with `epilogue` applied to each result in the same kernel
    * (`acc` is the product's element); `optim`: the result is a parameter's gradient, whose optimizer
    * update runs in the same store. Without it a fused matmul runs as matmul(), elementwise(), optimStep().
+   * @internal
    */
   matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
   /**
@@ -78,27 +107,30 @@ export interface Backend {
    * operands in the same order) with `epilogue` applied to each result, in the same kernel where the
    * variant the tuner chooses allows it; `optim`: the result is a parameter's gradient (a weight's, from
    * conv2d_grad_weight), whose optimizer update runs in the same store where the epilogue does.
+   * @internal
    */
   convFused?(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
-  /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). */
+  /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). @internal */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
-  /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. */
+  /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. @internal */
   conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage;
-  /** dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]. */
+  /** dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]. @internal */
   conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage;
 
-  /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. */
+  /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. @internal */
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec, check?: FiniteCheck): void;
 
   /**
    * Backends that can replay a block of recorded kernel calls (WebGPU) offer a recorder; a compiled step
    * (src/graph/program.ts) records its graph once and replays it. The CPU reference has none: it runs
    * the graph op by op on every call.
+   * @internal
    */
   readonly recorder?: Recorder;
 
   /** Waits for queued work (a no-op on the CPU). */
   sync(): Promise<void>;
+  /** Releases the device (shutdown() calls it); tensors on it can no longer be used. */
   dispose(): void;
 }
 

@@ -104,8 +104,9 @@ export interface FusedOptim {
 
 /**
  * How a fused kernel reads input k at output element i: x[floor(i / div) % mod]. Every element: div 1,
- * mod n; one value: mod 1; a broadcast whose non-1 dims are one block of the output's (a bias [C] over
- * [N, C]: div 1, mod C; [1, C, 1, 1] over [N, C, H, W]: div H*W, mod C): div the size of the dims after it.
+ * mod n; one value: mod 1; a broadcast whose non-1 dims are one block of the output's (a bias of shape
+ * (C) over (N, C): div 1, mod C; (1, C, 1, 1) over (N, C, H, W): div H*W, mod C): div the size of the dims
+ * after it. (Shapes in parentheses here: a bracket followed by a colon reads as a Markdown link to TypeDoc.)
  */
 export interface FusedRead {
   div: number;

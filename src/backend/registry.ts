@@ -5,11 +5,17 @@ import type { Backend } from './backend.ts';
 import { CpuBackend } from './cpu/index.ts';
 import type { AcquireOptions } from '../device/gpu.ts';
 
+/** The backends init() can make: 'webgpu' (the default) or 'cpu', the naive reference. */
 export type BackendName = 'webgpu' | 'cpu';
 
 let current: Backend | null = null;
 
+/**
+ * init()'s and createBackend()'s options: which backend, and for WebGPU which adapter (in Node: a real
+ * GPU or SwiftShader) with Dawn's flags.
+ */
 export interface InitOptions extends AcquireOptions {
+  /** 'webgpu' or 'cpu' (default: WGPU_BACKEND in Node when set, else 'webgpu'). */
   backend?: BackendName;
 }
 
@@ -24,6 +30,12 @@ function defaultBackend(): BackendName {
   return env;
 }
 
+/**
+ * Creates a backend without making it current (init() does both): a second device, or the CPU
+ * reference beside WebGPU, whose tensors are made with the `backend` option.
+ * @throws Error for an unknown backend name, or when WebGPU is unavailable (in Node: the optional
+ * `webgpu` package is missing, or no adapter is found).
+ */
 export async function createBackend(opts: InitOptions = {}): Promise<Backend> {
   const name = opts.backend ?? defaultBackend();
   if (name === 'cpu') return new CpuBackend();
@@ -34,13 +46,29 @@ export async function createBackend(opts: InitOptions = {}): Promise<Backend> {
   throw new Error(`unknown backend '${name as string}': use 'webgpu' or 'cpu'`);
 }
 
-/** Creates a backend and makes it current. */
+/**
+ * Creates a backend and makes it current: call it once before making tensors. WebGPU by default (in
+ * Node through Dawn, the optional `webgpu` package, on a real GPU or SwiftShader), or the CPU reference
+ * with `{ backend: 'cpu' }`.
+ * @throws Error as createBackend().
+ * @example
+ * ```ts
+ * import { init, shutdown } from 'wgpu-gen';
+ * const backend = await init();                 // WebGPU
+ * console.log(backend.description);
+ * // ... train ...
+ * shutdown();                                   // lets Node exit
+ *
+ * await init({ backend: 'cpu' });               // or the CPU reference
+ * ```
+ */
 export async function init(opts: InitOptions = {}): Promise<Backend> {
   const b = await createBackend(opts);
   current = b;
   return b;
 }
 
+/** Makes `b` (from init() or createBackend()) the current backend, where tensors are made unless told otherwise. */
 export function setBackend(b: Backend): void {
   current = b;
 }

@@ -53,14 +53,19 @@ import { TraceError, Tracer, isSymbolic, stateOwners, type Guard, type SymbolicS
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { DType, StorageHold } from './types.ts';
 
+/** compile()'s options. */
 export interface CompileOptions {
   /** Input signatures kept (each holds its recording's buffers); default 8. */
   maxSignatures?: number;
 }
 
+/** What a compiled function has done so far (`step.stats`), for tests and tuning. */
 export interface CompileStats {
+  /** Calls run eagerly (a new signature's first call, and calls whose trace failed). */
   eagerCalls: number;
+  /** Calls that traced the function (one per signature and guard variant, unless a retrace was needed). */
   traces: number;
+  /** Calls that replayed a recorded program. */
   replays: number;
   /** Recordings made again because the tuner changed a kernel choice. */
   rerecords: number;
@@ -72,9 +77,11 @@ export interface CompileStats {
   dispatches: number;
   /** Bytes the most recently built signature owns between calls (its buffers). */
   bytes: number;
+  /** Signatures (and guard variants) held now, at most maxSignatures. */
   signatures: number;
 }
 
+/** What compile() returns: the function itself, with its statistics and a dispose() for its recordings. */
 export type Compiled<A extends unknown[], R> = ((...args: A) => R) & {
   readonly stats: CompileStats;
   /** Frees every signature's program (the next call starts again from an eager call). */
@@ -113,6 +120,32 @@ const objectIds = new WeakMap<object, number>();
 
 const debug = () => typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1';
 
+/**
+ * A function of tensors traced once per input signature and replayed after, in the manner of jax.jit
+ * and torch.compile: typically a whole training step (forward, backward, optimizer updates). The first
+ * call with a new signature (tensor shapes and dtypes, numbers and strings by value, other objects by
+ * identity) runs eagerly, the second traces fn into a graph, optimizes it and runs it, later calls
+ * replay it: on WebGPU one recorded submit with no op-level JavaScript. Random draws, step counts and
+ * learning rates are per-call data, so a compiled run computes what an eager one does. At most
+ * `maxSignatures` (8) variants are kept, the least recently used out first.
+ *
+ * @throws Error (TraceError) when the traced fn reads values back (item(), toArray()), returns a
+ * Promise, or returns anything but tensors in arrays or plain objects. Any other error of fn rolls the
+ * trace back and reruns the call eagerly, so it throws as an eager call would.
+ * @example
+ * ```ts
+ * const step = compile((x: Tensor, y: Tensor) => tidy(() => {
+ *   opt.zeroGrad();
+ *   const l = F.crossEntropy(model.call(x), y);
+ *   l.backward();
+ *   opt.step();
+ *   return l;
+ * }));
+ * for (let i = 0; i < 20; i++) step(x, y).dispose();   // 1st call eager, 2nd traced, then replayed
+ * console.log(step.stats.replays);                       // 18
+ * step.dispose();                                        // frees the recordings
+ * ```
+ */
 export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
   const maxSignatures = opts.maxSignatures ?? 8;
   if (!Number.isInteger(maxSignatures) || maxSignatures < 1) throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);

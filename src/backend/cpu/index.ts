@@ -109,6 +109,17 @@ function offsetOf(i: number, shape: number[], strides: number[]): number {
   return off;
 }
 
+/**
+ * The CPU reference backend: every kernel as naive, obvious loops that read like the math, the spec the
+ * WebGPU kernels are tested against (bit for bit where the arithmetic allows). `init({ backend: 'cpu' })`
+ * makes one current; tensors made before any init() live on one too. `float64` makes every result
+ * float64 (gradcheck's finite differences).
+ * @example
+ * ```ts
+ * const cpu = new CpuBackend();
+ * const x = tensor([1, 2, 3], undefined, { backend: cpu });
+ * ```
+ */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly description: string;
@@ -127,14 +138,17 @@ export class CpuBackend implements Backend {
     return (s as CpuStorage).data;
   }
 
+  /** @internal */
   upload(data: Float32Array | Float64Array): Storage {
     const s = this.alloc(data.length);
     s.data.set(data);
     return s;
   }
+  /** @internal */
   empty(n: number): Storage {
     return this.alloc(n);
   }
+  /** @internal */
   write(s: Storage, data: Float32Array): void {
     if (data.length !== s.length) throw new Error(`write: ${data.length} values for a storage of ${s.length}`);
     this.d(s).set(data);
@@ -142,7 +156,7 @@ export class CpuBackend implements Backend {
   async read(s: Storage): Promise<Float32Array> {
     return Float32Array.from(this.d(s));
   }
-  /** Synchronous read, exact in float64 mode (for gradcheck). */
+  /** Synchronous read, exact in float64 mode (for gradcheck). @internal */
   readSync(s: Storage): Arr {
     return this.d(s).slice();
   }
@@ -151,6 +165,7 @@ export class CpuBackend implements Backend {
     if (!(d instanceof Float32Array)) throw new Error('readBits needs float32 storage');
     return new Uint32Array(d.buffer, d.byteOffset, d.length).slice();
   }
+  /** @internal */
   free(s: Storage): void {
     this.live -= s.length * 4;
   }
@@ -158,12 +173,14 @@ export class CpuBackend implements Backend {
     return { liveBytes: this.live, pooledBytes: 0 };
   }
 
+  /** @internal */
   fill(n: number, value: number): Storage {
     const s = this.alloc(n);
     s.data.fill(value);
     return s;
   }
 
+  /** @internal */
   unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
     const f = UNARY_FNS[op];
     const xs = this.d(x);
@@ -172,6 +189,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
     const f = BINARY_FNS[op];
     const A = this.d(a), B = this.d(b);
@@ -184,6 +202,7 @@ export class CpuBackend implements Backend {
    * A fused expression, element by element with the same op functions as unary() and binary(); each
    * intermediate rounded as a stored float32 result would be (not in float64 mode), so the result is
    * the unfused ops' bit for bit.
+   * @internal
    */
   elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
     const xs = inputs.map((s) => this.d(s));
@@ -205,6 +224,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage {
     const C = this.d(c), A = this.d(a), B = this.d(b);
     const out = this.alloc(numel(shape));
@@ -215,6 +235,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
     const X = this.d(x);
     const out = this.alloc(rows);
@@ -251,12 +272,14 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
     const S = this.d(src), D = this.d(dst);
     const n = numel(shape);
     for (let i = 0; i < n; i++) D[outOff + offsetOf(i, shape, so)] = S[inOff + offsetOf(i, shape, si)];
   }
 
+  /** @internal */
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage {
     const X = this.d(x);
     const outShape = shape.map((s, d) => s + before[d] + after[d]);
@@ -279,6 +302,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
     const X = this.d(x), P = this.d(index);
     const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < D;
@@ -300,6 +324,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
     const X = this.d(x);
     const out = this.alloc(O * D * I);
@@ -314,6 +339,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   random(n: number, spec: RandomSpec): Storage {
     if (spec.kind === 'bits' && this.float64) throw new Error('random bits need float32 storage');
     const out = this.alloc(n);
@@ -336,6 +362,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   matmul(a: Storage, b: Storage, s: MatmulSpec): Storage {
     const A = this.d(a), B = this.d(b);
     const out = this.alloc(s.batch * s.M * s.N);
@@ -355,6 +382,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
     const X = this.d(x), Wt = this.d(w);
     const out = this.alloc(g.n * g.O * g.OH * g.OW);
@@ -375,6 +403,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
     const DY = this.d(dy), Wt = this.d(w);
     const out = this.alloc(g.n * g.C * g.H * g.W);
@@ -395,6 +424,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
     const DY = this.d(dy), X = this.d(x);
     const out = this.alloc(g.O * g.C * g.KH * g.KW);
@@ -415,6 +445,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** @internal */
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
     let finite = true;
