@@ -2,6 +2,7 @@
 // adapter is preferred; when the Vulkan loader finds none, the SwiftShader ICD from Debian's chromium
 // package is used instead, and one line says which adapter is in use.
 
+/** Which adapter init() takes in Node: 'auto' (a real GPU if there is one, else SwiftShader), 'gpu' or 'swiftshader'. */
 export type AdapterChoice = 'auto' | 'gpu' | 'swiftshader';
 
 export interface AcquireOptions {

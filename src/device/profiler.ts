@@ -8,12 +8,19 @@
 // with an AbortError) must never become an unhandled rejection, even after stop() has returned; stop()
 // reports such a loss as its error instead.
 
+/** One kernel's row of a profile (profile(), formatProfile()): its dispatches' count, times and rates. */
 export interface KernelStats {
+  /** The kernel's name (its WGSL entry or fused label). */
   kernel: string;
+  /** Dispatches timed. */
   count: number;
+  /** Their total time, in milliseconds. */
   totalMs: number;
+  /** The median dispatch's time, in milliseconds. */
   medianMs: number;
+  /** Floating-point operations per second over the total time, in billions. */
   gflops: number;
+  /** Bytes read and written per second over the total time, in billions. */
   gbps: number;
 }
 
