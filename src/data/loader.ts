@@ -125,9 +125,13 @@ export type Batch<K extends string> = Record<K, Tensor> & { index: number };
  * ```
  */
 export class DataLoader<K extends string = string> {
+  /** Items per batch. */
   readonly batchSize: number;
+  /** Whether each epoch is a new permutation. */
   readonly shuffle: boolean;
+  /** The permutations' seed. */
   readonly seed: number;
+  /** Whether a short last batch is dropped. */
   readonly dropLast: boolean;
   /** Batches per epoch. */
   readonly length: number;
@@ -138,6 +142,10 @@ export class DataLoader<K extends string = string> {
   private epochs = 0;
   private disposed = false;
 
+  /**
+   * @param dataset - The dataset to batch (it stays on the host).
+   * @param o - batchSize (required), shuffle, seed, dropLast, transform, backend.
+   */
   constructor(readonly dataset: TensorDataset<K>, o: DataLoaderOptions<K>) {
     const n = dataset.length;
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`DataLoader: batch size ${o.batchSize} must be a positive integer`);

@@ -48,11 +48,17 @@ export interface GanOptions {
  */
 export abstract class GAN extends Module implements Trainable {
   readonly lossNames = ['d', 'g'] as const;
+  /** The generator: latent codes [n, zDim] to samples. */
   abstract readonly G: Sequential;
+  /** The discriminator: samples to one logit each, [n, 1]. */
   abstract readonly D: Sequential;
+  /** The generator's Adam. */
   abstract readonly optG: Adam;
+  /** The discriminator's Adam. */
   abstract readonly optD: Adam;
+  /** Latent dims. */
   abstract readonly zDim: number;
+  /** The generator's loss form: 'nonsaturating' (-log D(G(z))) or 'saturating' (log(1 - D(G(z)))). */
   abstract readonly loss: 'nonsaturating' | 'saturating';
   abstract trainStep(batch: TrainBatch, noise: Generator): Tensor;
 
@@ -147,6 +153,7 @@ export class MlpGAN extends GAN {
   readonly optD: Adam;
   readonly zDim: number;
   readonly loss: 'nonsaturating' | 'saturating';
+  /** Discriminator steps per generator step. */
   readonly dSteps: number;
 
   constructor(o: GanOptions = {}) {

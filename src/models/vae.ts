@@ -54,6 +54,7 @@ export interface ElboTerms {
  */
 export abstract class VAE extends Module implements Trainable {
   readonly lossNames = ['loss', 'rec', 'kl'] as const;
+  /** Latent dims. */
   abstract readonly zDim: number;
   private opt?: Adam;
 

@@ -59,8 +59,15 @@ function checkChannels(layer: string, numFeatures: number, x: Tensor, rank: numb
  * ```
  */
 export class Linear extends Module {
+  /** The weight [outFeatures, inFeatures] (PyTorch's layout). */
   weight: Tensor;
+  /** The bias [outFeatures], or null with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * @param inFeatures - Size of each input's last dim.
+   * @param outFeatures - Size of each output's last dim.
+   * @param o - bias (default true), backend, generator.
+   */
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: LayerOptions = {}) {
     super();
     checkSizes('Linear', { inFeatures, outFeatures });
@@ -97,8 +104,16 @@ export interface ConvLayerOptions extends LayerOptions {
  * ```
  */
 export class Conv2d extends Module {
+  /** The kernels [outChannels, inChannels / groups, kh, kw]. */
   weight: Tensor;
+  /** The bias [outChannels], or null with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * @param inChannels - Channels of the input (dim 1).
+   * @param outChannels - Channels of the output.
+   * @param kernelSize - The kernel's height and width (one number for both).
+   * @param o - stride, padding, dilation, groups, bias, backend, generator.
+   */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions = {}) {
     super();
     const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
@@ -123,8 +138,16 @@ export class Conv2d extends Module {
  * ```
  */
 export class ConvTranspose2d extends Module {
+  /** The kernels [inChannels, outChannels / groups, kh, kw] (PyTorch's layout for transposed convolutions). */
   weight: Tensor;
+  /** The bias [outChannels], or null with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * @param inChannels - Channels of the input (dim 1).
+   * @param outChannels - Channels of the output.
+   * @param kernelSize - The kernel's height and width (one number for both).
+   * @param o - stride, padding, outputPadding, dilation, groups, bias, backend, generator.
+   */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: Omit<ConvLayerOptions, 'padding'> & { padding?: Pair; outputPadding?: Pair } = {}) {
     super();
     const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
@@ -154,12 +177,20 @@ export class ConvTranspose2d extends Module {
  * ```
  */
 export class BatchNorm2d extends Module {
+  /** The per-channel scale [numFeatures], starting at 1. */
   weight: Tensor;
+  /** The per-channel shift [numFeatures], starting at 0. */
   bias: Tensor;
+  /** The running mean [numFeatures] (the buffer running_mean), used in eval mode. */
   runningMean: Tensor;
+  /** The running (unbiased) variance [numFeatures] (the buffer running_var), used in eval mode. */
   runningVar: Tensor;
   /** torch's num_features: the channels (dim 1) of every input. */
   readonly numFeatures: number;
+  /**
+   * @param numFeatures - The channels (dim 1) of every input.
+   * @param o - eps (1e-5), momentum of the running statistics (0.1), backend.
+   */
   constructor(numFeatures: number, readonly o: { eps?: number; momentum?: number; backend?: Backend } = {}) {
     super();
     checkSizes('BatchNorm2d', { numFeatures });
@@ -182,10 +213,16 @@ export class BatchNorm2d extends Module {
  * and no running statistics. `eps` defaults to 1e-5.
  */
 export class InstanceNorm2d extends Module {
+  /** The per-channel scale [numFeatures] when affine, else null. */
   weight: Tensor | null;
+  /** The per-channel shift [numFeatures] when affine, else null. */
   bias: Tensor | null;
   /** torch's num_features: the channels (dim 1) of every input when affine. */
   readonly numFeatures: number;
+  /**
+   * @param numFeatures - The channels (dim 1) of every input.
+   * @param o - eps (1e-5), affine (false), backend.
+   */
   constructor(numFeatures: number, readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {}) {
     super();
     checkSizes('InstanceNorm2d', { numFeatures });
@@ -212,9 +249,16 @@ export interface LayerNormOptions {
 }
 /** torch.nn.LayerNorm: weight ones and bias zeros of the normalized shape (unless elementwiseAffine is false). */
 export class LayerNorm extends Module {
+  /** The scale of the normalized shape (ones at first), or null without elementwiseAffine. */
   weight: Tensor | null;
+  /** The shift of the normalized shape (zeros at first), or null without elementwiseAffine. */
   bias: Tensor | null;
+  /** The trailing dims normalized over (torch's normalized_shape). */
   readonly normalizedShape: number[];
+  /**
+   * @param normalizedShape - The trailing dims to normalize over (one number for the last dim).
+   * @param o - eps (1e-5), elementwiseAffine (true), backend.
+   */
   constructor(normalizedShape: number | number[], readonly o: LayerNormOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
@@ -239,8 +283,15 @@ export interface GroupNormOptions {
 }
 /** torch.nn.GroupNorm: per-channel weight ones and bias zeros (unless affine is false). */
 export class GroupNorm extends Module {
+  /** The per-channel scale [numChannels] (ones at first), or null without affine. */
   weight: Tensor | null;
+  /** The per-channel shift [numChannels] (zeros at first), or null without affine. */
   bias: Tensor | null;
+  /**
+   * @param numGroups - Groups the channels split into (it must divide numChannels).
+   * @param numChannels - The channels (dim 1) of every input.
+   * @param o - eps (1e-5), affine (true), backend.
+   */
   constructor(readonly numGroups: number, readonly numChannels: number, readonly o: GroupNormOptions = {}) {
     super();
     checkSizes('GroupNorm', { numGroups, numChannels });
@@ -369,6 +420,10 @@ export class AvgPool2d extends Module {
  * 0.5) and the rest scaled by 1/(1-p); in eval mode the input passes unchanged.
  */
 export class Dropout extends Module {
+  /**
+   * @param p - Probability of zeroing each value (default 0.5).
+   * @param generator - The generator the masks are drawn from (default: the global one).
+   */
   constructor(readonly p = 0.5, readonly generator?: Generator) {
     super();
   }
@@ -447,6 +502,10 @@ export class ModuleDict extends Module {
 
 /** torch.nn.Dropout2d: each (sample, channel) plane of NCHW zeroed with probability p, the rest scaled by 1/(1-p). */
 export class Dropout2d extends Module {
+  /**
+   * @param p - Probability of zeroing each channel plane (default 0.5).
+   * @param generator - The generator the masks are drawn from (default: the global one).
+   */
   constructor(readonly p = 0.5, readonly generator?: Generator) {
     super();
   }
@@ -531,8 +590,15 @@ export interface EmbeddingOptions {
  * [...indices, embeddingDim]. An index out of range gives NaN rows (gather's rule).
  */
 export class Embedding extends Module {
+  /** The table [numEmbeddings, embeddingDim], drawn from N(0, 1). */
   weight: Tensor;
+  /** The padding row's index (made non-negative), or null. */
   readonly paddingIdx: number | null;
+  /**
+   * @param numEmbeddings - Rows of the table: indices run from 0 to numEmbeddings - 1.
+   * @param embeddingDim - Size of each row.
+   * @param o - paddingIdx, backend, generator.
+   */
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, o: EmbeddingOptions = {}) {
     super();
     if (!(Number.isInteger(numEmbeddings) && numEmbeddings > 0 && Number.isInteger(embeddingDim) && embeddingDim > 0)) {
@@ -581,6 +647,7 @@ export class Embedding extends Module {
  * ```
  */
 export class Sequential extends Module {
+  /** The modules, in the order they are applied. */
   readonly layers: Module[];
   constructor(...layers: Module[]) {
     super();

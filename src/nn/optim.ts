@@ -44,7 +44,9 @@ export type OptimizerStateValue = Tensor | { shape: number[]; data: Float32Array
  * each group's options with the indices of its parameters.
  */
 export interface OptimizerStateDict<O = Record<string, unknown>> {
+  /** Per parameter index (only parameters with state): its step count and its slot tensors by name. */
   state: Record<number, { step: number; values: Record<string, OptimizerStateValue> }>;
+  /** Each group's options with the indices of its parameters. */
   paramGroups: (O & { params: number[] })[];
 }
 
@@ -107,6 +109,10 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   /** The state tensors by parameter (see slotNames). @internal */
   protected state = new Map<Tensor, Tensor[]>();
   private readonly groupIndex: number[];
+  /**
+   * @param params - The parameters (each must require grad, none twice), or param groups with options of their own.
+   * @param defaults - The options of every group that does not set its own.
+   */
   constructor(params: OptimizerParams<O>, readonly defaults: O) {
     this.paramGroups = groupsOf(this.name, params, defaults);
     this.params = this.paramGroups.flatMap((g) => g.params);

@@ -27,7 +27,12 @@ export abstract class LRScheduler<O extends object = object> {
   readonly baseLrs: number[];
   /** Steps taken (PyTorch's last_epoch). */
   t = 0;
-  /** The options are set before the first rate is computed (here, not by a subclass's field). */
+  /**
+   * Sets the optimizer's rates for step 0 at once. The options are set before the first rate is
+   * computed (here, not by a subclass's field).
+   * @param optimizer - The optimizer whose param groups' learning rates this sets.
+   * @param o - The schedule's options.
+   */
   constructor(readonly optimizer: Optimizer, readonly o: O) {
     this.baseLrs = optimizer.paramGroups.map((_, k) => optimizer.groupLr(k));
     this.apply(0);

@@ -43,7 +43,9 @@ export function elu(x: Tensor, alpha = 1): Tensor {
 
 /** Softplus options (torch.nn.Softplus): log(1 + exp(beta x)) / beta, and x itself where beta x > threshold. */
 export interface SoftplusOptions {
+  /** The curve's sharpness (default 1). */
   beta?: number;
+  /** Above this beta x the result is x itself (default 20). */
   threshold?: number;
 }
 
