@@ -11,6 +11,19 @@
 // onnx-proto is CommonJS: its namespace comes through the default export under Node's ESM loader. It is
 // imported where a model is encoded, not at the top: then importing wgpu-gen/io for checkpoints alone
 // does not load it and protobufjs (364 kB minified; the bundlers split a dynamic import into a chunk).
+
+/**
+ * ONNX export (opset 17) of a traced forward, for onnxruntime and other runtimes; also re-exported by
+ * `wgpu-gen/io`. The shapes are those of the example inputs; parameters and buffers become initializers
+ * under their module names.
+ *
+ * @example
+ * ```ts
+ * import { exportModuleOnnx } from 'wgpu-gen/onnx';
+ * const bytes = await exportModuleOnnx(decoder, [randn([1, 20])], { inputNames: ['z'], outputNames: ['image'] });
+ * ```
+ * @module wgpu-gen/onnx
+ */
 import type { onnx as P } from 'onnx-proto';
 import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
