@@ -54,6 +54,12 @@ describe('SVG charts', () => {
     expect(one).not.toMatch(/NaN|Infinity/);
   });
 
+  it('a curve of 300,000 points (a long run\'s per-step losses) draws (Math.min(...values) overflowed the stack)', () => {
+    const points = Array.from({ length: 300_000 }, (_, i) => [i, 100 / (1 + i)] as [number, number]);
+    const svg = lossCurveSvg('long', [{ name: 'train', points }]);
+    expect(svg).toMatch(/<polyline/);
+  });
+
   it('scatter: axes over the extent and a legend naming each point set', () => {
     const real = Float32Array.of(0, 0, 1, 1, -2, 2);
     const fake = Float32Array.of(0.5, -0.5, 9, 9);

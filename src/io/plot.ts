@@ -40,7 +40,9 @@ const label = (v: number) => {
 
 /** The domain of values (padded when all are equal, so a single point sits inside the axes). */
 function domain(values: number[]): [number, number] {
-  let [lo, hi] = [Math.min(...values), Math.max(...values)];
+  // Loops, not Math.min(...values): a long run's per-step curve would overflow the call stack.
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) [lo, hi] = [v < lo ? v : lo, v > hi ? v : hi];
   if (lo === hi) [lo, hi] = lo === 0 ? [-1, 1] : [lo - Math.abs(lo) * 0.1, hi + Math.abs(hi) * 0.1];
   return [lo, hi];
 }

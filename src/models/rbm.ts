@@ -273,7 +273,8 @@ export class RBM extends Module implements Trainable {
     const logW = await logWt.toArray();
     logWt.dispose();
     if (!o.baseBias) bA.dispose();
-    const max = Math.max(...logW);
+    // A loop, not Math.max(...xs): spreading 2^17 or more arguments overflows the call stack.
+    const max = logW.reduce((m, w) => (w > m ? w : m), -Infinity);
     const lme = max + Math.log(logW.reduce((s, w) => s + Math.exp(w - max), 0) / M);
     const mean = logW.reduce((s, w) => s + w, 0) / M;
     const std = Math.sqrt(logW.reduce((s, w) => s + (w - mean) ** 2, 0) / M);
@@ -296,7 +297,7 @@ export class RBM extends Module implements Trainable {
       }
       terms.push(t);
     }
-    const max = Math.max(...terms);
+    const max = terms.reduce((m, t) => (t > m ? t : m), -Infinity);
     return max + Math.log(terms.reduce((s, t) => s + Math.exp(t - max), 0));
   }
 
