@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
-import { optionalPackage } from '../optional.ts';
+import { optionalPackage, requireOptional } from '../optional.ts';
 import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, KERNEL_VARIANTS, zeros, type Tensor } from '../index.ts';
 // The library through its public entry points only, as a user's script would use it.
 import {
@@ -497,9 +497,13 @@ async function trainLocked(o: Opts): Promise<void> {
         '(and a larger --epochs), choose a new --out, or pass --overwrite to replace it');
     }
   }
-  // The optional packages the run needs, before anything trains (not found at the first step or the end).
+  // The optional packages the run needs, all named at once, before anything trains (not found at the
+  // first step or the end).
+  requireOptional('the training CLI', [
+    { name: 'cli-progress', for: 'progress bar' }, { name: 'pngjs', for: 'PNG pictures' },
+    ...(o.model === 'cyclegan' || o.dataset === 'mnist' ? [{ name: 'mnist', for: 'MNIST digits' }] : []),
+  ]);
   const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
-  optionalPackage('pngjs', 'the run\'s PNG pictures');
   const lower = o.lower ? await readLower(o) : undefined;
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
