@@ -302,7 +302,6 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       return placeholder;
     });
     setTracer(tracer);
-    let failed = true;
     try {
       const map = new Map<Tensor, Tensor>();
       // Arguments that share a storage (a tensor and its view) get placeholders that share one too.
@@ -341,10 +340,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       };
       entry.accumulated = accumulated.map((t) => ({ tensor: t, shape: [...t.grad!.shape] }));
       entry.gradInputs = [...gradInputs.keys()];
-      failed = false;
     } catch (e) {
       tracer.release();
-      if (!failed) throw e;
       setTracer(null);
       setLeafGradHook(null);
       rollBack(tracer);
