@@ -21,7 +21,7 @@ describe('the training CLI', () => {
     expect(bad.stderr).toMatch(/unknown model 'vea': choose one of vae, gan, dcgan, cyclegan/);
     expect(run('vae', '--backend', 'tpu').stderr).toMatch(/unknown backend 'tpu': choose one of webgpu, cpu/);
     expect(run('vae', '--epochs', '1.5').stderr).toMatch(/--epochs must be an integer greater than 0, got '1.5'/);
-    expect(run('vae', '--colour', 'red').stderr).toMatch(/Unknown option '--colour'/);
+    expect(run('vae', '--colour', 'red').stderr).toMatch(/^error: unknown option --colour\n/);
     expect(run('eval', 'vae').stderr).toMatch(/eval needs --ckpt/);
   });
 

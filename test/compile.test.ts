@@ -77,6 +77,9 @@ const MODELS: Record<string, (b: Backend) => Setup> = {
 async function fixedGpu(): Promise<WebGPUBackend> {
   const g = await getGpu();
   g.tuner.autotune = false;
+  // A measurement still running would change a kernel choice in the middle of a comparison (and the
+  // recording would be made again with another summation order): none may be left.
+  await g.tuner.settle();
   return g;
 }
 
