@@ -523,27 +523,27 @@ function dbnJob(o: JobOptions, dbn: DBN): Job {
 
 // ---- DCGAN -----------------------------------------------------------------------------------------
 
-/** The checks of loadClassifier that need no model: the file is there, holds a classifier, of the dataset. */
-function checkClassifierFile(path: string, dataset: DatasetName): void {
-  if (!existsSync(path)) {
-    throw new Error(`the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
-      '`npm run train -- classifier` (or pass --classifier PATH)');
-  }
-  const { metadata } = loadSafetensors(path);
-  if (metadata.model !== 'classifier') throw new Error(`--classifier ${path} holds a ${metadata.model ?? 'model of unknown kind (no model metadata)'}, not a classifier: train one with npm run train -- classifier --dataset ${dataset}`);
-  if (metadata.dataset !== undefined && metadata.dataset !== dataset) {
-    throw new Error(`--classifier ${path} was trained on ${metadata.dataset}, this run is on ${dataset}: its scores would judge the wrong images`);
-  }
-}
-
-/** Loads the scoring classifier of a dataset (trained by `npm run train -- classifier`). */
-export async function loadClassifier(path: string): Promise<Classifier> {
+/**
+ * The scoring classifier's file, checked before any model is built: it is there, holds a classifier,
+ * of the run's dataset. Returns the file's contents (loadClassifier builds the model from them).
+ */
+function checkClassifierFile(path: string, dataset: DatasetName): ReturnType<typeof loadSafetensors> {
   if (!existsSync(path)) {
     throw new Error(`the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
       '`npm run train -- classifier` (or pass --classifier PATH)');
   }
   const ckpt = loadSafetensors(path);
-  if (ckpt.metadata.model !== 'classifier') throw new Error(`${path} holds a ${ckpt.metadata.model ?? 'unknown'} model, not a classifier`);
+  const { metadata } = ckpt;
+  if (metadata.model !== 'classifier') throw new Error(`--classifier ${path} holds a ${metadata.model ?? 'model of unknown kind (no model metadata)'}, not a classifier: train one with npm run train -- classifier --dataset ${dataset}`);
+  if (metadata.dataset !== undefined && metadata.dataset !== dataset) {
+    throw new Error(`--classifier ${path} was trained on ${metadata.dataset}, this run is on ${dataset}: its scores would judge the wrong images`);
+  }
+  return ckpt;
+}
+
+/** Loads the scoring classifier of a dataset (trained by `npm run train -- classifier`). */
+export async function loadClassifier(path: string, dataset: DatasetName): Promise<Classifier> {
+  const ckpt = checkClassifierFile(path, dataset);
   checkFinite(ckpt.tensors, path);
   const clf = new Classifier(parseConfig('classifier', ckpt.metadata.config, path));
   await restoreCheckpoint(ckpt, clf, [], path);
@@ -566,7 +566,7 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
       }
       // The untrained generator of the same config and seed is the baseline of the Frechet distance.
       scoring ??= (async () => {
-        const clf = await loadClassifier(clfPath);
+        const clf = await loadClassifier(clfPath, o.dataset);
         const real = await realStats(clf, data.test);
         const fresh = buildModel('dcgan', o.config) as DCGAN;
         const untrained = await scoreGenerator(fresh, clf, real);
