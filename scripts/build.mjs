@@ -66,14 +66,16 @@ execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.bu
 // alone as an opaque type where there is none. Every name must be an interface in lib.dom: checked.
 const typesDir = join(dist, 'types');
 const dts = readdirSync(typesDir, { recursive: true }).map(String).filter((f) => f.endsWith('.d.ts'));
-const own = new Set(), used = new Set();
-for (const f of dts) {
+const own = new Set();
+/** Per declaration file: its text, and the GPU* names its code (not its comments) uses. */
+const files = dts.map((f) => {
   const text = readFileSync(join(typesDir, f), 'utf8');
   for (const m of text.matchAll(/\b(?:class|interface|type|enum)\s+(GPU(?:[A-Z]\w*)?)\b/g)) own.add(m[1]);
   // Code, not comments: a comment's "on a GPU" names no type.
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
-  for (const m of code.matchAll(/\bGPU(?:[A-Z]\w*)?\b/g)) used.add(m[0]);
-}
+  return { f, text, names: new Set([...code.matchAll(/\bGPU(?:[A-Z]\w*)?\b/g)].map((m) => m[0])) };
+});
+const used = new Set(files.flatMap(({ names }) => [...names]));
 const gpuNames = [...used].filter((n) => !own.has(n)).sort();
 const INTERFACES = new Set(['GPUAdapter', 'GPUBindGroup', 'GPUBindGroupLayout', 'GPUBuffer', 'GPUCommandEncoder', 'GPUComputePassEncoder',
   'GPUComputePassTimestampWrites', 'GPUComputePipeline', 'GPUDevice', 'GPUQueue', 'GPUQuerySet', 'GPUShaderModule', 'GPUSupportedLimits',
@@ -82,13 +84,11 @@ const notInterface = gpuNames.filter((n) => !INTERFACES.has(n));
 if (notInterface.length) throw new Error(`the declarations name ${notInterface.join(', ')}: add each to INTERFACES if lib.dom declares it as an interface (else it cannot be an empty global interface)`);
 writeFileSync(join(typesDir, 'webgpu-globals.d.ts'), '// WebGPU types the declarations name, opaque (see scripts/build.mjs).\nexport {};\ndeclare global {\n' +
   gpuNames.map((n) => `  interface ${n} {}\n`).join('') + '}\n');
-for (const f of dts) {
+for (const { f, text, names } of files) {
   const p = join(typesDir, f);
-  let text = readFileSync(p, 'utf8');
   const rel = relative(dirname(p), join(typesDir, 'webgpu-globals.d.ts')).split(sep).join('/');
-  const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
-  if (gpuNames.some((n) => new RegExp(`\\b${n}\\b`).test(code))) text = `/// <reference path="${rel.startsWith('.') ? rel : `./${rel}`}" />\n${text}`;
-  writeFileSync(p, text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g, '$1$2$3.js$2'));
+  const ref = [...names].some((n) => !own.has(n)) ? `/// <reference path="${rel.startsWith('.') ? rel : `./${rel}`}" />\n` : '';
+  writeFileSync(p, (ref + text).replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g, '$1$2$3.js$2'));
 }
 writeFileSync(join(dist, 'node', 'package.json'), '{ "type": "module" }\n');
 console.log('built dist/node, dist/browser, dist/types');
