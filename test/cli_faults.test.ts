@@ -12,11 +12,9 @@ import { checkpointTensors } from '../src/io/checkpoint.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Generator } from '../src/index.ts';
+import { ganArgs, runCli, tsx } from './cli_helpers.ts';
 
-const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-const run = (args: string[], o: SpawnSyncOptions = {}) =>
-  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' }, ...o }) as ReturnType<typeof spawnSync> & { stdout: string; stderr: string };
-const gan = (out: string, ...more: string[]) => ['gan', '--steps', '2', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+const run = runCli, gan = ganArgs;
 const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const root = mkdtempSync(join(tmpdir(), 'cli-faults-'));
 /** The PID of a process that has exited (a stale lock's or an orphan's owner). */

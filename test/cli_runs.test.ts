@@ -9,23 +9,16 @@
 //   13. --seed past 2^53 - 2 is refused
 //   14. saveSafetensors refuses what its loader would refuse (shape against data, int32 range)
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors_file.ts';
+import { ganArgs, runCli, tsx } from './cli_helpers.ts';
 import { CHECKSUM_KEY, decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 
-const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-type Result = ReturnType<typeof spawnSync> & { stdout: string; stderr: string };
-const run = (args: string[], o: SpawnSyncOptions & { preload?: string } = {}): Result => {
-  const { preload, ...rest } = o;
-  return spawnSync(tsx, [...(preload ? ['--import', preload] : []), 'src/cli/train.ts', ...args], {
-    encoding: 'utf8', ...rest, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...(rest.env ?? {}) },
-  }) as Result;
-};
-const gan = (out: string, ...more: string[]) => ['gan', '--steps', '2', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+const run = runCli, gan = ganArgs;
 const root = mkdtempSync(join(tmpdir(), 'cli-runs-'));
 
 /**
