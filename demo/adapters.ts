@@ -362,8 +362,10 @@ const vae: ModelAdapter = {
         g.strokeStyle = '#000';
         g.beginPath();
         g.arc(px, py, 6, 0, 2 * Math.PI);
-        g.moveTo(px - 10, py), g.lineTo(px + 10, py);
-        g.moveTo(px, py - 10), g.lineTo(px, py + 10);
+        g.moveTo(px - 10, py);
+        g.lineTo(px + 10, py);
+        g.moveTo(px, py - 10);
+        g.lineTo(px, py + 10);
         g.stroke();
         pending = planeMapper(marker, LATENT_RANGE).fromPx(px, py);
         if (!busy) void pump();
@@ -384,7 +386,8 @@ const vae: ModelAdapter = {
         await reparam.update();
         const r = await read(() => model.decode(model.encode(testX).mu).sigmoid());
         const both = new Float32Array(16 * 784);
-        both.set(firstImages(data.test, 8)), both.set(r, 8 * 784);
+        both.set(firstImages(data.test, 8));
+        both.set(r, 8 * 784);
         drawImageGrid(recon.canvas, both, { n: 16, cols: 8 });
         const s = await read(() => model.decode(randn([64, model.zDim], { generator: sampleGen() })).sigmoid());
         drawImageGrid(samples.canvas, s, { n: 64, cols: 8 });
@@ -893,7 +896,8 @@ const cyclegan: ModelAdapter = {
           return concat([testX, gx, fgx]);
         }));
         const all = new Float32Array(4 * n * 784);
-        all.set(t), all.set(target, 3 * n * 784);
+        all.set(t);
+        all.set(target, 3 * n * 784);
         drawImageGrid(rows.canvas, all, { n: 4 * n, cols: n });
         const err = meanAbs(t, n * 784);
         rows.caption.textContent = `mean |G(x) - dilate(x)| on these ${n} test digits: ${err.toFixed(4)}; ` +

@@ -93,7 +93,7 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
       config = parsed as ModelConfig;
     } catch (e) {
-      throw new Error(`${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`);
+      throw new Error(`${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`, { cause: e });
     }
   }
   const { lr, lrD, ...rest } = config;

@@ -73,15 +73,19 @@ export function drawAxes(canvas: Canvas2D, range: number): void {
   for (let v = -Math.floor(range); v <= range; v++) {
     const [x] = toPx(v, 0), [, y] = toPx(0, v);
     ctx.beginPath();
-    ctx.moveTo(x, 0), ctx.lineTo(x, canvas.height);
-    ctx.moveTo(0, y), ctx.lineTo(canvas.width, y);
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, canvas.height);
+    ctx.moveTo(0, y);
+    ctx.lineTo(canvas.width, y);
     ctx.stroke();
   }
   ctx.strokeStyle = '#b0b0b0';
   const [ox, oy] = toPx(0, 0);
   ctx.beginPath();
-  ctx.moveTo(ox, 0), ctx.lineTo(ox, canvas.height);
-  ctx.moveTo(0, oy), ctx.lineTo(canvas.width, oy);
+  ctx.moveTo(ox, 0);
+  ctx.lineTo(ox, canvas.height);
+  ctx.moveTo(0, oy);
+  ctx.lineTo(canvas.width, oy);
   ctx.stroke();
 }
 
@@ -97,7 +101,13 @@ function downsample(h: LossHistory, term: number, max: number): [number, number]
   const out: [number, number][] = [];
   for (let a = 0; a < n; a += per) {
     let s = 0, v = 0, c = 0;
-    for (let t = a; t < Math.min(n, a + per); t++) if (Number.isFinite(h.values[t][term])) (s += h.steps[t], v += h.values[t][term], c++);
+    for (let t = a; t < Math.min(n, a + per); t++) {
+      if (Number.isFinite(h.values[t][term])) {
+        s += h.steps[t];
+        v += h.values[t][term];
+        c++;
+      }
+    }
     if (c) out.push([s / c, v / c]);
   }
   return out;
@@ -123,7 +133,10 @@ export function appendHistory(h: LossHistory, steps: readonly number[], values: 
       const keep = (_: unknown, j: number) => j % 2 === 0 || j === n - 1;
       const [st, va] = [h.steps.filter(keep), h.values.filter(keep)];
       h.steps.length = h.values.length = 0;
-      for (let j = 0; j < st.length; j++) (h.steps.push(st[j]), h.values.push(va[j]));
+      for (let j = 0; j < st.length; j++) {
+        h.steps.push(st[j]);
+        h.values.push(va[j]);
+      }
     }
   }
 }
@@ -188,9 +201,15 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     if (pts.length === 0) return;
     let lo = Math.min(...pts.map((p) => p[1])), hi = Math.max(...pts.map((p) => p[1]));
-    if (hi - lo < 1e-9) (lo -= Math.max(0.5, Math.abs(lo) * 0.1), hi += Math.max(0.5, Math.abs(hi) * 0.1));
+    if (hi - lo < 1e-9) {
+      lo -= Math.max(0.5, Math.abs(lo) * 0.1);
+      hi += Math.max(0.5, Math.abs(hi) * 0.1);
+    }
     let s0 = pts[0][0], s1 = pts.at(-1)![0];
-    if (s1 - s0 < 1) (s0 -= 1, s1 += 1);
+    if (s1 - s0 < 1) {
+      s0 -= 1;
+      s1 += 1;
+    }
     const X = (s: number) => x0 + ((s - s0) / (s1 - s0)) * (x1 - x0);
     const Y = (v: number) => y1 - ((v - lo) / (hi - lo)) * (y1 - y0);
     ctx.fillStyle = '#666';
@@ -198,14 +217,16 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
     ctx.textAlign = 'right';
     for (const v of niceTicks(lo, hi, 4)) {
       ctx.beginPath();
-      ctx.moveTo(x0, Y(v)), ctx.lineTo(x1, Y(v));
+      ctx.moveTo(x0, Y(v));
+      ctx.lineTo(x1, Y(v));
       ctx.stroke();
       ctx.fillText(fmt(logScale ? 10 ** v : v), x0 - 4, Y(v) + 4);
     }
     ctx.textAlign = 'center';
     for (const s of niceTicks(s0, s1, 4)) {
       ctx.beginPath();
-      ctx.moveTo(X(s), y0), ctx.lineTo(X(s), y1);
+      ctx.moveTo(X(s), y0);
+      ctx.lineTo(X(s), y1);
       ctx.stroke();
       ctx.fillText(String(s), X(s), y1 + 12);
     }

@@ -13,7 +13,7 @@
 // its recorded kernels replayed; the same numbers up to the order fused reductions sum in) unless the
 // page's "Compiled step" box is cleared.
 
-import { Generator, backendInfo, compile, kernelChoices, nn, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
+import { Generator, backendInfo, compile, kernelChoices, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/index.ts';
 import type { LiveModel } from './adapters.ts';
 import { appendHistory, replaceHistory, type LossHistory } from './draw.ts';

@@ -61,9 +61,17 @@ console.log('wgpu-gen logits:', Array.from(want.slice(0, 5), (v) => v.toFixed(4)
 
 // onnxruntime-web, if it is installed (a name in a variable: no type dependency on it).
 const ortPackage = 'onnxruntime-web';
-let ort: any = null;
+/** The part of onnxruntime-web's API used here. */
+interface Ort {
+  env: { wasm: { numThreads: number } };
+  InferenceSession: {
+    create(model: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+let ort: Ort | null = null;
 try {
-  ort = await import(ortPackage);
+  ort = (await import(ortPackage)) as Ort;
 } catch {
   console.log(`${ortPackage} is not installed (npm i ${ortPackage}): the file was not run`);
 }

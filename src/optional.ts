@@ -8,7 +8,7 @@ export function optionalPackage<T>(name: string, what: string): T {
   try {
     return createRequire(import.meta.url)(name) as T;
   } catch (e) {
-    throw new Error(`${what} needs the npm package '${name}', an optional dependency of wgpu-gen: run npm i ${name} (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`${what} needs the npm package '${name}', an optional dependency of wgpu-gen: run npm i ${name} (${(e as Error).message.split('\n')[0]})`, { cause: e });
   }
 }
 

@@ -139,8 +139,12 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    * @throws Error when the tensor was disposed.
    */
   get storage(): Storage {
+    return this.live().storage;
+  }
+  /** The storage's reference, or the error that names this tensor when it was disposed. */
+  private live(): StorageRef {
     if (!this.ref) throw new Error(`tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`);
-    return this.ref.storage;
+    return this.ref;
   }
   /**
    * Keeps this tensor's storage alive until the hold is released, and tells when the hold is all that
@@ -148,14 +152,13 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    * @internal
    */
   hold(): StorageHold {
-    this.storage;
-    this.ref!.refs++;
-    return this.ref!;
+    const ref = this.live();
+    ref.refs++;
+    return ref;
   }
   /** A new tensor of another shape (and dtype) over the same storage (no copy, no graph). @internal */
   viewAs(shape: number[], dtype: DType = this.dtype): Tensor {
-    this.storage;
-    return new Tensor(this.backend, this.ref!, shape, dtype);
+    return new Tensor(this.backend, this.live(), shape, dtype);
   }
   /** The number of dims (the rank): 0 for a scalar. */
   get ndim(): number {

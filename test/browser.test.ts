@@ -343,7 +343,10 @@ describe('the training demo on WebGPU', () => {
       };
       const obs = new MutationObserver(() => {
         note();
-        if (!window.wgpuDemo.state().profiling) (obs.disconnect(), resolve(entries));
+        if (!window.wgpuDemo.state().profiling) {
+          obs.disconnect();
+          resolve(entries);
+        }
       });
       obs.observe(document.getElementById('app')!, { subtree: true, childList: true, characterData: true, attributes: true });
       document.getElementById('profile')!.click();

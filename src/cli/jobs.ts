@@ -181,7 +181,7 @@ export function parseConfig(model: ModelName, text: string | undefined, path: st
   try {
     c = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: metadata config is not JSON (${(e as Error).message}): '${text.slice(0, 80)}'`);
+    throw new Error(`${path}: metadata config is not JSON (${(e as Error).message}): '${text.slice(0, 80)}'`, { cause: e });
   }
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${path}: metadata config must be a JSON object of the ${model}'s options, got '${text.slice(0, 80)}'`);
   for (const [k, v] of Object.entries(c)) {

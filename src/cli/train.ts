@@ -343,7 +343,7 @@ function lockOut(dir: string): () => void {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(fsErrorMessage(e, path));
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(fsErrorMessage(e, path), { cause: e });
     }
     let text: string;
     try {
@@ -367,7 +367,7 @@ function lockOut(dir: string): () => void {
     try {
       rmSync(path, { force: true });
     } catch (e) {
-      throw new Error(fsErrorMessage(e, path, 'remove'));
+      throw new Error(fsErrorMessage(e, path, 'remove'), { cause: e });
     }
     held = false;
   };
@@ -427,9 +427,9 @@ async function train(o: Opts): Promise<void> {
     makeDirs(o.out);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`);
-    if (code === 'ENOENT') throw new Error(`cannot create ${o.out}: ${dirname(o.out)} takes no new directories (ENOENT: a virtual file system such as /proc?); choose another --out`);
-    throw new Error(fsErrorMessage(e, o.out, 'create'));
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`, { cause: e });
+    if (code === 'ENOENT') throw new Error(`cannot create ${o.out}: ${dirname(o.out)} takes no new directories (ENOENT: a virtual file system such as /proc?); choose another --out`, { cause: e });
+    throw new Error(fsErrorMessage(e, o.out, 'create'), { cause: e });
   }
   const release = lockOut(o.out);
   // Killed by Ctrl-C or a TERM signal: no temporary file and no lock is left behind.
@@ -461,6 +461,7 @@ async function train(o: Opts): Promise<void> {
     try {
       release();
     } catch (e) {
+      // eslint-disable-next-line no-unsafe-finally -- thrown only when the run itself succeeded, so it hides no error
       if (!failed) throw e;
       console.error(`(also: ${(e as Error).message}; a later run takes it over, its process being gone)`);
     }

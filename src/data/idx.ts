@@ -28,7 +28,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new Error(`${name}: corrupt gzip stream (${(e as Error).message}); the file is damaged or truncated`);
+      throw new Error(`${name}: corrupt gzip stream (${(e as Error).message}); the file is damaged or truncated`, { cause: e });
     }
   }
   if (buf.length < 4) throw new Error(`${name}: ${buf.length} bytes is too short for an IDX header`);
@@ -62,8 +62,8 @@ export function readIdx(path: string, hint = ''): IdxArray {
     bytes = readFileSync(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new Error(`data file ${path} is missing${hint ? `: ${hint}` : ''}`);
-    throw new Error(`cannot read data file ${path}: ${err.message}`);
+    if (err.code === 'ENOENT') throw new Error(`data file ${path} is missing${hint ? `: ${hint}` : ''}`, { cause: e });
+    throw new Error(`cannot read data file ${path}: ${err.message}`, { cause: e });
   }
   return parseIdx(bytes, path);
 }

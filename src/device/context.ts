@@ -486,7 +486,7 @@ export class GPUContext {
     } catch (e) {
       this.pool.discardStaging(staging);
       this.checkHealthy();
-      throw new Error(`reading a ${bytes}-byte buffer back failed: ${(e as Error).message}`);
+      throw new Error(`reading a ${bytes}-byte buffer back failed: ${(e as Error).message}`, { cause: e });
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();

@@ -98,7 +98,7 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   try {
     webgpu = await import(/* @vite-ignore */ 'webgpu');
   } catch (e) {
-    throw new Error(`WebGPU in Node needs Dawn, the npm package 'webgpu' (an optional peer dependency): run npm i webgpu (${(e as Error).message})`);
+    throw new Error(`WebGPU in Node needs Dawn, the npm package 'webgpu' (an optional peer dependency): run npm i webgpu (${(e as Error).message})`, { cause: e });
   }
   Object.assign(globalThis, webgpu.globals);
   const fs = await import(/* @vite-ignore */ 'node:fs');

@@ -231,7 +231,7 @@ export class BufferPool {
           buf = this.device.createBuffer(desc);
         } catch (e) {
           throw new Error(`could not allocate a ${size}-byte buffer (${desc.label}) even after freeing ${fmtBytes(freed)} of pooled buffers ` +
-            `(live: ${fmtBytes(this.liveBytes)}): ${(e as Error).message}`);
+            `(live: ${fmtBytes(this.liveBytes)}): ${(e as Error).message}`, { cause: e });
         }
       }
     } finally {

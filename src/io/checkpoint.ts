@@ -96,7 +96,7 @@ export async function restoreCheckpoint(
     try {
       opt.checkState(slots[o], perParam[o]);
     } catch (e) {
-      throw new Error(`${source}: ${(e as Error).message}`);
+      throw new Error(`${source}: ${(e as Error).message}`, { cause: e });
     }
   });
   await model.loadStateDict(own).catch((e) => { throw doesNotFit(e); });

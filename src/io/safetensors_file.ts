@@ -28,7 +28,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new Error(fsErrorMessage(e, path));
+    throw new Error(fsErrorMessage(e, path), { cause: e });
   }
   syncDirectory(dirname(path));
 }
@@ -134,7 +134,7 @@ export function loadSafetensors(path: string): { tensors: Map<string, NamedArray
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot read checkpoint ${path}: ${(e as Error).message}`, { cause: e });
   }
   return decodeSafetensors(bytes, path);
 }
