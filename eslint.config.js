@@ -17,7 +17,12 @@ export default tseslint.config(
       // signature, a destructured slot), the convention TypeScript's own noUnusedParameters follows.
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none' },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          caughtErrors: 'none',
+        },
       ],
       // `ok && f()` and `c ? f() : g()` as statements are used on purpose in the demo's drawing code.
       '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],

@@ -7,7 +7,8 @@ import { playwright } from '@vitest/browser-playwright';
 import { existsSync } from 'node:fs';
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './test/chromium.ts';
 
-if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} is missing: run bash scripts/setup.sh (Debian's chromium package)`);
+if (!existsSync(CHROMIUM_PATH))
+  throw new Error(`${CHROMIUM_PATH} is missing: run bash scripts/setup.sh (Debian's chromium package)`);
 
 export default defineConfig({
   // The suites import src/ and read shaders/ relative to it; both are under the repository root.
@@ -21,7 +22,22 @@ export default defineConfig({
   define: { 'process.env.TEST_SEED': process.env.TEST_SEED ? JSON.stringify(process.env.TEST_SEED) : 'undefined' },
   test: {
     name: 'chromium',
-    include: ['test/kernels.test.ts', 'test/conv.test.ts', 'test/philox.test.ts', 'test/device.test.ts', 'test/nn.test.ts', 'test/special_values.test.ts', 'test/finite_check.test.ts', 'test/compile.test.ts', 'test/compile_guards.test.ts', 'test/io_browser.test.ts', 'test/indexing.test.ts', 'test/optim_state.test.ts', 'test/onnx_browser.test.ts', 'test/dtype.test.ts'],
+    include: [
+      'test/kernels.test.ts',
+      'test/conv.test.ts',
+      'test/philox.test.ts',
+      'test/device.test.ts',
+      'test/nn.test.ts',
+      'test/special_values.test.ts',
+      'test/finite_check.test.ts',
+      'test/compile.test.ts',
+      'test/compile_guards.test.ts',
+      'test/io_browser.test.ts',
+      'test/indexing.test.ts',
+      'test/optim_state.test.ts',
+      'test/onnx_browser.test.ts',
+      'test/dtype.test.ts',
+    ],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -28,22 +28,42 @@ export interface CompiledRow {
   peakBytes: [number, number];
 }
 
-const noiseData = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32);
+const noiseData = (n: number, seed: number) =>
+  Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32);
 
 /** The four models of the issue at their CLI defaults (src/cli/jobs.ts MODEL_DEFAULTS), on synthetic data. */
 const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; batch: TrainBatch; n: number }> = {
-  'VAE (MLP, batch 128)': (b) => ({ model: new MlpVAE({ zDim: 20, generator: new Generator(1), backend: b }), batch: { x: tensor(noiseData(128 * 784, 1), [128, 784], { backend: b }) }, n: 128 }),
-  'ring GAN (batch 256)': (b) => ({ model: new MlpGAN({ generator: new Generator(2) }), batch: { x: tensor(ringBatch(256, 3, 0), [256, 2], { backend: b }) }, n: 256 }),
-  'DCGAN (width 16, batch 64)': (b) => ({ model: new DCGAN({ width: 16, generator: new Generator(3), backend: b }), batch: { x: tensor(noiseData(64 * 784, 3), [64, 784], { backend: b }) }, n: 64 }),
+  'VAE (MLP, batch 128)': (b) => ({
+    model: new MlpVAE({ zDim: 20, generator: new Generator(1), backend: b }),
+    batch: { x: tensor(noiseData(128 * 784, 1), [128, 784], { backend: b }) },
+    n: 128,
+  }),
+  'ring GAN (batch 256)': (b) => ({
+    model: new MlpGAN({ generator: new Generator(2) }),
+    batch: { x: tensor(ringBatch(256, 3, 0), [256, 2], { backend: b }) },
+    n: 256,
+  }),
+  'DCGAN (width 16, batch 64)': (b) => ({
+    model: new DCGAN({ width: 16, generator: new Generator(3), backend: b }),
+    batch: { x: tensor(noiseData(64 * 784, 3), [64, 784], { backend: b }) },
+    n: 64,
+  }),
   'CycleGAN (width 8, batch 4)': (b) => ({
     model: new CycleGAN({ width: 8, generator: new Generator(4), backend: b }),
-    batch: { x: tensor(noiseData(4 * 784, 4), [4, 1, 28, 28], { backend: b }), y: tensor(noiseData(4 * 784, 5), [4, 1, 28, 28], { backend: b }) }, n: 4,
+    batch: {
+      x: tensor(noiseData(4 * 784, 4), [4, 1, 28, 28], { backend: b }),
+      y: tensor(noiseData(4 * 784, 5), [4, 1, 28, 28], { backend: b }),
+    },
+    n: 4,
   }),
 };
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
-export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean; only?: string } = {}): Promise<CompiledRow[]> {
+export async function benchCompiled(
+  gpu: WebGPUBackend,
+  opts: { quick?: boolean; only?: string } = {},
+): Promise<CompiledRow[]> {
   const rows: CompiledRow[] = [];
   const pool = gpu.ctx.pool;
   for (const [name, make] of Object.entries(SETUPS)) {
@@ -60,8 +80,17 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     }
     for (let i = 0; i < 3; i++) compiled(batch, noise).dispose();
     await gpu.sync();
-    if (compiled.stats.rerecords) console.log(`  (${name}: re-recorded ${compiled.stats.rerecords}x after kernel measurements)`);
-    const row: CompiledRow = { model: name, batch: n, dispatches: [0, 0], issueMs: [0, 0], submitMs: [0, 0], imagesPerS: [0, 0], peakBytes: [0, 0] };
+    if (compiled.stats.rerecords)
+      console.log(`  (${name}: re-recorded ${compiled.stats.rerecords}x after kernel measurements)`);
+    const row: CompiledRow = {
+      model: name,
+      batch: n,
+      dispatches: [0, 0],
+      issueMs: [0, 0],
+      submitMs: [0, 0],
+      imagesPerS: [0, 0],
+      peakBytes: [0, 0],
+    };
     for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
       const step = steps[which];
       const { kernels } = await profile(() => step(batch, noise).dispose(), gpu);
@@ -75,8 +104,11 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
       row.peakBytes[k] = pool.peakBytes - before + (which === 'compiled' ? compiled.stats.bytes : 0);
     }
     // Issue time and images per second, the two modes alternating by round (a drifting machine slows both).
-    const rounds = opts.quick ? 2 : 4, per = opts.quick ? 3 : 6;
-    const issue: [number[], number[]] = [[], []], submit: [number[], number[]] = [[], []], ips: [number[], number[]] = [[], []];
+    const rounds = opts.quick ? 2 : 4,
+      per = opts.quick ? 3 : 6;
+    const issue: [number[], number[]] = [[], []],
+      submit: [number[], number[]] = [[], []],
+      ips: [number[], number[]] = [[], []];
     // The time inside queue.submit, counted apart (the idle pass's submit is outside the timed region).
     const queue = gpu.ctx.device.queue;
     const submitFn = queue.submit.bind(queue);
@@ -89,7 +121,8 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     for (let r = 0; r < rounds; r++) {
       for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
         const step = steps[which];
-        let t = 0, ts = 0;
+        let t = 0,
+          ts = 0;
         for (let i = 0; i < per; i++) {
           await sync(gpu);
           const enc = gpu.ctx.device.createCommandEncoder({ label: 'bench idle pass' });
@@ -125,11 +158,13 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
     compiled.dispose();
     rows.push(row);
     const f = (v: number, d = 1) => v.toFixed(d);
-    console.log(`${name.padEnd(28)} dispatches ${row.dispatches[0]} -> ${row.dispatches[1]} (${f(row.dispatches[1] / row.dispatches[0], 2)}x); ` +
-      `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%), ` +
-      `and in queue.submit ${f(row.submitMs[0], 2)} -> ${f(row.submitMs[1], 2)} ms; ` +
-      `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x); ` +
-      `peak MiB ${f(row.peakBytes[0] / 2 ** 20, 2)} -> ${f(row.peakBytes[1] / 2 ** 20, 2)}`);
+    console.log(
+      `${name.padEnd(28)} dispatches ${row.dispatches[0]} -> ${row.dispatches[1]} (${f(row.dispatches[1] / row.dispatches[0], 2)}x); ` +
+        `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%), ` +
+        `and in queue.submit ${f(row.submitMs[0], 2)} -> ${f(row.submitMs[1], 2)} ms; ` +
+        `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x); ` +
+        `peak MiB ${f(row.peakBytes[0] / 2 ** 20, 2)} -> ${f(row.peakBytes[1] / 2 ** 20, 2)}`,
+    );
   }
   return rows;
 }
@@ -137,8 +172,14 @@ export async function benchCompiled(gpu: WebGPUBackend, opts: { quick?: boolean;
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { init, shutdown } = await import('../src/index.ts');
   const args = process.argv.slice(2);
-  const gpu = (await init({ backend: 'webgpu', dawnFlags: ['enable-dawn-features=disable_robustness'] })) as WebGPUBackend;
-  await benchCompiled(gpu, { quick: args.includes('--quick'), only: args.find((a) => a.startsWith('--only='))?.slice(7) });
+  const gpu = (await init({
+    backend: 'webgpu',
+    dawnFlags: ['enable-dawn-features=disable_robustness'],
+  })) as WebGPUBackend;
+  await benchCompiled(gpu, {
+    quick: args.includes('--quick'),
+    only: args.find((a) => a.startsWith('--only='))?.slice(7),
+  });
   shutdown(gpu);
   process.exit(0);
 }

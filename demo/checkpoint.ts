@@ -50,26 +50,37 @@ function parseHistory(text: string, fileName: string, step: number | undefined):
   } catch (e) {
     throw bad(`is not JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(h.names) || !h.names.length || !h.names.every((n) => typeof n === 'string')) throw bad('needs the loss names');
+  if (!Array.isArray(h.names) || !h.names.length || !h.names.every((n) => typeof n === 'string'))
+    throw bad('needs the loss names');
   const names = h.names as string[];
   const { steps, values } = h;
-  if (!Array.isArray(steps) || !Array.isArray(values) || steps.length !== values.length) throw bad('needs steps and values of one length');
-  if (steps.length > HISTORY_POINTS + 1) throw bad(`holds ${steps.length} points, more than the ${HISTORY_POINTS + 1} this page writes`);
+  if (!Array.isArray(steps) || !Array.isArray(values) || steps.length !== values.length)
+    throw bad('needs steps and values of one length');
+  if (steps.length > HISTORY_POINTS + 1)
+    throw bad(`holds ${steps.length} points, more than the ${HISTORY_POINTS + 1} this page writes`);
   steps.forEach((s, i) => {
-    if (!Number.isInteger(s) || (i > 0 && (s as number) <= (steps[i - 1] as number))) throw bad(`has step ${JSON.stringify(s)} at index ${i}, not an increasing integer`);
+    if (!Number.isInteger(s) || (i > 0 && (s as number) <= (steps[i - 1] as number)))
+      throw bad(`has step ${JSON.stringify(s)} at index ${i}, not an increasing integer`);
   });
   const last = steps.length ? (steps[steps.length - 1] as number) : 0;
   if (last > (step ?? 0)) throw bad(`runs to step ${last}, past the checkpoint's ${step ?? 0} optimizer steps`);
   values.forEach((v, i) => {
-    if (!Array.isArray(v) || v.length !== names.length || !v.every((x) => x === null || typeof x === 'number')) throw bad(`has ${JSON.stringify(v)} at index ${i}, not ${names.length} numbers`);
+    if (!Array.isArray(v) || v.length !== names.length || !v.every((x) => x === null || typeof x === 'number'))
+      throw bad(`has ${JSON.stringify(v)} at index ${i}, not ${names.length} numbers`);
   });
-  return { names, steps: steps as number[], values: (values as (number | null)[][]).map((v) => v.map((x) => x ?? NaN)) };
+  return {
+    names,
+    steps: steps as number[],
+    values: (values as (number | null)[][]).map((v) => v.map((x) => x ?? NaN)),
+  };
 }
 
 /** A checkpoint's history must be of the losses of the model it was loaded into. */
 export function checkHistory(h: { names: string[] }, lossNames: readonly string[], fileName: string): void {
   if (h.names.join() !== lossNames.join()) {
-    throw new Error(`${fileName}: its 'loss_history' metadata names the losses ${JSON.stringify(h.names)}, but this model's are ${JSON.stringify(lossNames)}`);
+    throw new Error(
+      `${fileName}: its 'loss_history' metadata names the losses ${JSON.stringify(h.names)}, but this model's are ${JSON.stringify(lossNames)}`,
+    );
   }
 }
 
@@ -80,11 +91,18 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   const ckpt = decodeSafetensors(bytes, fileName);
   const m = ckpt.metadata.model;
   if (!m) {
-    throw new Error(`${fileName} has no 'model' metadata: it is not a checkpoint written by \`npm run train\` or by this page`);
+    throw new Error(
+      `${fileName} has no 'model' metadata: it is not a checkpoint written by \`npm run train\` or by this page`,
+    );
   }
-  if (!(m in ADAPTERS)) throw new Error(`${fileName} is a checkpoint of model '${m}', which this page does not know (it knows ${Object.keys(ADAPTERS).join(', ')})`);
+  if (!(m in ADAPTERS))
+    throw new Error(
+      `${fileName} is a checkpoint of model '${m}', which this page does not know (it knows ${Object.keys(ADAPTERS).join(', ')})`,
+    );
   if (m !== expected) {
-    throw new Error(`${fileName} is a ${title(m)} checkpoint, but the ${title(expected)} is selected: pick ${title(m)} in the model menu, then load the file`);
+    throw new Error(
+      `${fileName} is a ${title(m)} checkpoint, but the ${title(expected)} is selected: pick ${title(m)} in the model menu, then load the file`,
+    );
   }
   let config: ModelConfig = {};
   if (ckpt.metadata.config) {
@@ -93,7 +111,10 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
       config = parsed as ModelConfig;
     } catch (e) {
-      throw new Error(`${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`, { cause: e });
+      throw new Error(
+        `${fileName}: its 'config' metadata is not a JSON object of constructor options (${(e as Error).message})`,
+        { cause: e },
+      );
     }
   }
   const { lr, lrD, ...rest } = config;
@@ -101,7 +122,10 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   const ds = ADAPTERS[expected].fields.find((f) => f.meta === 'dataset');
   const dataset = ckpt.metadata.dataset;
   if (ds && dataset !== undefined) {
-    if (!ds.choices.includes(dataset)) throw new Error(`${fileName} was trained on '${dataset}'; this page trains the ${title(expected)} on ${ds.choices.join(', ')}`);
+    if (!ds.choices.includes(dataset))
+      throw new Error(
+        `${fileName} was trained on '${dataset}'; this page trains the ${title(expected)} on ${ds.choices.join(', ')}`,
+      );
     rest[ds.key] = dataset;
   }
   let steps: number | undefined;
@@ -120,8 +144,19 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
   }
   const e = Number(ckpt.metadata.epoch);
   const epoch = Number.isInteger(e) && e >= 0 ? e : undefined;
-  const history = ckpt.metadata.loss_history === undefined ? undefined : parseHistory(ckpt.metadata.loss_history, fileName, steps);
-  return { ckpt, model: m as ModelId, config: rest, lr: typeof lr === 'number' ? lr : undefined, lrD: typeof lrD === 'number' ? lrD : undefined, steps, noise, epoch, history };
+  const history =
+    ckpt.metadata.loss_history === undefined ? undefined : parseHistory(ckpt.metadata.loss_history, fileName, steps);
+  return {
+    ckpt,
+    model: m as ModelId,
+    config: rest,
+    lr: typeof lr === 'number' ? lr : undefined,
+    lrD: typeof lrD === 'number' ? lrD : undefined,
+    steps,
+    noise,
+    epoch,
+    history,
+  };
 }
 
 /**
@@ -150,7 +185,11 @@ export async function checkpointBytes(a: ModelAdapter, trainer: Trainer): Promis
   return encodeSafetensors(tensors, {
     ...metadata,
     model: a.id,
-    config: JSON.stringify({ ...config, lr: trainer.learningRate, ...(trainer.learningRateD !== null ? { lrD: trainer.learningRateD } : {}) }),
+    config: JSON.stringify({
+      ...config,
+      lr: trainer.learningRate,
+      ...(trainer.learningRateD !== null ? { lrD: trainer.learningRateD } : {}),
+    }),
     loss_history: historyMetadata(live.model.lossNames, trainer.history),
     ...(dataset ? { dataset } : {}),
     noise_generator: JSON.stringify(trainer.noiseState),

@@ -18,9 +18,12 @@ export function drawImageGrid(
   pixels: Float32Array,
   o: { n: number; cols: number; h?: number; w?: number; gap?: number },
 ): void {
-  const h = o.h ?? 28, w = o.w ?? 28, gap = o.gap ?? 1;
+  const h = o.h ?? 28,
+    w = o.w ?? 28,
+    gap = o.gap ?? 1;
   const rows = Math.ceil(o.n / o.cols);
-  const W = o.cols * (w + gap) + gap, H = rows * (h + gap) + gap;
+  const W = o.cols * (w + gap) + gap,
+    H = rows * (h + gap) + gap;
   if (canvas.width !== W || canvas.height !== H) [canvas.width, canvas.height] = [W, H];
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(W, H);
@@ -29,7 +32,8 @@ export function drawImageGrid(
   // Gaps in a mid gray, so that black digit backgrounds stay apart.
   for (let p = 0; p < W * H; p++) img.data.fill(70, 4 * p, 4 * p + 3);
   for (let k = 0; k < o.n; k++) {
-    const x0 = gap + (k % o.cols) * (w + gap), y0 = gap + Math.floor(k / o.cols) * (h + gap);
+    const x0 = gap + (k % o.cols) * (w + gap),
+      y0 = gap + Math.floor(k / o.cols) * (h + gap);
     for (let i = 0; i < h; i++) {
       for (let j = 0; j < w; j++) {
         const v = Math.round(255 * Math.min(1, Math.max(0, pixels[k * h * w + i * w + j])));
@@ -42,7 +46,18 @@ export function drawImageGrid(
 }
 
 /** Ten distinguishable colours (digit classes, loss terms). */
-export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+export const PALETTE = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 
 /** Maps data coordinates in [-range, range]^2 to a square canvas (y up). */
 export function planeMapper(canvas: Canvas2D, range: number) {
@@ -54,7 +69,13 @@ export function planeMapper(canvas: Canvas2D, range: number) {
 }
 
 /** Points (x0, y0, x1, y1, ...) as small squares, one colour or one per point. */
-export function drawPoints(canvas: Canvas2D, pts: Float32Array, range: number, color: string | ((i: number) => string), size = 2): void {
+export function drawPoints(
+  canvas: Canvas2D,
+  pts: Float32Array,
+  range: number,
+  color: string | ((i: number) => string),
+  size = 2,
+): void {
   const ctx = canvas.getContext('2d')!;
   const { toPx } = planeMapper(canvas, range);
   for (let i = 0; i < pts.length / 2; i++) {
@@ -71,7 +92,8 @@ export function drawAxes(canvas: Canvas2D, range: number): void {
   ctx.strokeStyle = '#e4e4e4';
   ctx.lineWidth = 1;
   for (let v = -Math.floor(range); v <= range; v++) {
-    const [x] = toPx(v, 0), [, y] = toPx(0, v);
+    const [x] = toPx(v, 0),
+      [, y] = toPx(0, v);
     ctx.beginPath();
     ctx.moveTo(x, 0);
     ctx.lineTo(x, canvas.height);
@@ -97,10 +119,13 @@ export interface LossHistory {
 
 /** Mean of each bucket of consecutive points, so that long runs draw at most `max` points per curve. */
 function downsample(h: LossHistory, term: number, max: number): [number, number][] {
-  const n = h.steps.length, per = Math.max(1, Math.ceil(n / max));
+  const n = h.steps.length,
+    per = Math.max(1, Math.ceil(n / max));
   const out: [number, number][] = [];
   for (let a = 0; a < n; a += per) {
-    let s = 0, v = 0, c = 0;
+    let s = 0,
+      v = 0,
+      c = 0;
     for (let t = a; t < Math.min(n, a + per); t++) {
       if (Number.isFinite(h.values[t][term])) {
         s += h.steps[t];
@@ -153,7 +178,8 @@ export function replaceHistory(h: LossHistory, from: LossHistory): void {
  * divided by 1 - a^t, so the first values are not pulled towards 0 (a constant series stays constant).
  */
 export function smoothSeries(values: readonly number[], a: number): number[] {
-  let s = 0, w = 0;
+  let s = 0,
+    w = 0;
   return values.map((v) => {
     s = a * s + (1 - a) * v;
     w = a * w + (1 - a);
@@ -174,22 +200,33 @@ export interface LossChartOptions {
  * grid lines (niceTicks, as the CLI's loss.svg), its latest value in the title; a single point is a dot.
  * Sets canvas.dataset.scales to each chart's y scale ('log' or 'linear'), for tests and readers.
  */
-export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string[], h: LossHistory, o: LossChartOptions = {}): void {
+export function drawLossCharts(
+  canvas: HTMLCanvasElement,
+  names: readonly string[],
+  h: LossHistory,
+  o: LossChartOptions = {},
+): void {
   const ctx = canvas.getContext('2d')!;
-  const W = canvas.width, H = canvas.height;
+  const W = canvas.width,
+    H = canvas.height;
   ctx.clearRect(0, 0, W, H);
   ctx.font = '11px system-ui, sans-serif';
-  const cw = W / names.length, pad = { l: 46, r: 10, t: 16, b: 28 };
+  const cw = W / names.length,
+    pad = { l: 46, r: 10, t: 16, b: 28 };
   const smoothing = o.smoothing ?? 0;
   const scales: string[] = [];
   names.forEach((name, i) => {
-    const x0 = i * cw + pad.l, x1 = (i + 1) * cw - pad.r, y0 = pad.t, y1 = H - pad.b;
+    const x0 = i * cw + pad.l,
+      x1 = (i + 1) * cw - pad.r,
+      y0 = pad.t,
+      y1 = H - pad.b;
     const raw = h.values.map((v) => v[i]);
     const logScale = !!o.log && raw.length > 0 && raw.every((v) => v > 0);
     scales.push(logScale ? 'log' : 'linear');
     // Values as plotted: log10 on a log axis, ticks labelled with the values themselves.
     const tf = (v: number) => (logScale ? Math.log10(v) : v);
-    const series = (vals: number[]) => downsample({ steps: h.steps, values: vals.map((v) => [tf(v)]) }, 0, Math.max(2, Math.floor(x1 - x0)));
+    const series = (vals: number[]) =>
+      downsample({ steps: h.steps, values: vals.map((v) => [tf(v)]) }, 0, Math.max(2, Math.floor(x1 - x0)));
     const pts = series(raw);
     const smooth = smoothing > 0 ? series(smoothSeries(raw, smoothing)) : null;
     ctx.fillStyle = '#222';
@@ -200,12 +237,14 @@ export function drawLossCharts(canvas: HTMLCanvasElement, names: readonly string
     ctx.strokeStyle = '#ccc';
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     if (pts.length === 0) return;
-    let lo = Math.min(...pts.map((p) => p[1])), hi = Math.max(...pts.map((p) => p[1]));
+    let lo = Math.min(...pts.map((p) => p[1])),
+      hi = Math.max(...pts.map((p) => p[1]));
     if (hi - lo < 1e-9) {
       lo -= Math.max(0.5, Math.abs(lo) * 0.1);
       hi += Math.max(0.5, Math.abs(hi) * 0.1);
     }
-    let s0 = pts[0][0], s1 = pts.at(-1)![0];
+    let s0 = pts[0][0],
+      s1 = pts.at(-1)![0];
     if (s1 - s0 < 1) {
       s0 -= 1;
       s1 += 1;
@@ -269,7 +308,8 @@ export function drawAxisLabels(canvas: Canvas2D, range: number): void {
   ctx.font = '11px system-ui, sans-serif';
   ctx.fillStyle = '#777';
   for (let v = -Math.floor(range); v <= range; v++) {
-    const [x] = toPx(v, 0), [, y] = toPx(0, v);
+    const [x] = toPx(v, 0),
+      [, y] = toPx(0, v);
     ctx.textAlign = 'center';
     if (Math.abs(v) < range) ctx.fillText(String(v), x, canvas.height - 4);
     ctx.textAlign = 'left';

@@ -17,22 +17,57 @@ import { appendHistory, drawLossCharts, replaceHistory, type LossHistory } from 
 import { parseCheckpoint } from './checkpoint.ts';
 import { downloadBytes } from '../src/io/index.ts';
 import { RemotePanel } from './remote.ts';
-import { SPEEDS, type BackendInfo, type BuildResult, type FromWorker, type RequestKind, type Requests, type Speed, type ToWorker, type TrainSettings } from './protocol.ts';
+import {
+  SPEEDS,
+  type BackendInfo,
+  type BuildResult,
+  type FromWorker,
+  type RequestKind,
+  type Requests,
+  type Speed,
+  type ToWorker,
+  type TrainSettings,
+} from './protocol.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   backend: $('backend'),
-  noWebgpu: $('no-webgpu'), noWebgpuReason: $('no-webgpu-reason'), useCpu: $<HTMLButtonElement>('use-cpu'),
+  noWebgpu: $('no-webgpu'),
+  noWebgpuReason: $('no-webgpu-reason'),
+  useCpu: $<HTMLButtonElement>('use-cpu'),
   app: $('app'),
-  model: $<HTMLSelectElement>('model'), options: $('options'), lr: $<HTMLSelectElement>('lr'), batch: $<HTMLSelectElement>('batch'),
-  lrD: $<HTMLSelectElement>('lr-d'), lrDLabel: $('lr-d-label'), speed: $<HTMLSelectElement>('speed'),
+  model: $<HTMLSelectElement>('model'),
+  options: $('options'),
+  lr: $<HTMLSelectElement>('lr'),
+  batch: $<HTMLSelectElement>('batch'),
+  lrD: $<HTMLSelectElement>('lr-d'),
+  lrDLabel: $('lr-d-label'),
+  speed: $<HTMLSelectElement>('speed'),
   compiled: $<HTMLInputElement>('compiled'),
-  start: $<HTMLButtonElement>('start'), pause: $<HTMLButtonElement>('pause'), stepOnce: $<HTMLButtonElement>('step-once'), reset: $<HTMLButtonElement>('reset'),
-  load: $<HTMLInputElement>('load'), download: $<HTMLButtonElement>('download'),
-  about: $('about'), guide: $('guide'), hint: $('hint'), message: $('message'),
-  step: $('step'), viewsStep: $('views-step'), stepsPerSec: $('steps-per-sec'), itemsPerSec: $('items-per-sec'), itemName: $('item-name'), runState: $('run-state'),
-  loss: $<HTMLCanvasElement>('loss'), views: $('views'), smoothing: $<HTMLSelectElement>('smoothing'), logScale: $<HTMLInputElement>('log-scale'),
-  profile: $<HTMLButtonElement>('profile'), profileNote: $('profile-note'), profileTotal: $('profile-total'), profileTable: $<HTMLTableElement>('profile-table'),
+  start: $<HTMLButtonElement>('start'),
+  pause: $<HTMLButtonElement>('pause'),
+  stepOnce: $<HTMLButtonElement>('step-once'),
+  reset: $<HTMLButtonElement>('reset'),
+  load: $<HTMLInputElement>('load'),
+  download: $<HTMLButtonElement>('download'),
+  about: $('about'),
+  guide: $('guide'),
+  hint: $('hint'),
+  message: $('message'),
+  step: $('step'),
+  viewsStep: $('views-step'),
+  stepsPerSec: $('steps-per-sec'),
+  itemsPerSec: $('items-per-sec'),
+  itemName: $('item-name'),
+  runState: $('run-state'),
+  loss: $<HTMLCanvasElement>('loss'),
+  views: $('views'),
+  smoothing: $<HTMLSelectElement>('smoothing'),
+  logScale: $<HTMLInputElement>('log-scale'),
+  profile: $<HTMLButtonElement>('profile'),
+  profileNote: $('profile-note'),
+  profileTotal: $('profile-total'),
+  profileTable: $<HTMLTableElement>('profile-table'),
 };
 
 const LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1];
@@ -42,7 +77,11 @@ const LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextId = 0;
-function request<K extends RequestKind>(kind: K, req: Requests[K]['req'], transfer: Transferable[] = []): Promise<Requests[K]['res']> {
+function request<K extends RequestKind>(
+  kind: K,
+  req: Requests[K]['req'],
+  transfer: Transferable[] = [],
+): Promise<Requests[K]['res']> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -58,14 +97,20 @@ let adapter: ModelAdapter = ADAPTERS.vae;
 let config: ModelConfig = {};
 let lossNames: string[] = [];
 const history: LossHistory = { steps: [], values: [] };
-let step = 0, viewsStep = 0, redrawEveryMs = 0, running = false, live = false;
+let step = 0,
+  viewsStep = 0,
+  redrawEveryMs = 0,
+  running = false,
+  live = false;
 let throughput = { stepsPerSec: 0, itemsPerSec: 0 };
 /** The step of the weights last saved (downloaded) or loaded: training past it is what a switch would lose. */
 let savedStep = 0;
 let hinted = false;
 let lastProfile: KernelStats[] = [];
 /** A model build or a kernel profile is under way: see updateControls. */
-let busy = false, profiling = false, stepping = false;
+let busy = false,
+  profiling = false,
+  stepping = false;
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
@@ -112,7 +157,12 @@ function say(text: string, kind: 'ok' | 'error' | '' = ''): void {
   ui.message.className = kind;
 }
 
-function fill(select: HTMLSelectElement, values: (number | string)[], current: number | string, label = (v: number | string) => String(v)): void {
+function fill(
+  select: HTMLSelectElement,
+  values: (number | string)[],
+  current: number | string,
+  label = (v: number | string) => String(v),
+): void {
   select.replaceChildren(...values.map((v) => new Option(label(v), String(v), false, v === current)));
 }
 
@@ -139,7 +189,19 @@ function updateControls(): void {
   ui.start.disabled = locked || running || stepping;
   ui.pause.disabled = locked || !running;
   ui.stepOnce.disabled = locked || running || stepping;
-  for (const c of [ui.model, ui.reset, ui.load, ui.download, ui.profile, ui.lr, ui.lrD, ui.batch, ui.speed, ui.compiled, ...Array.from(ui.options.querySelectorAll('select'))]) {
+  for (const c of [
+    ui.model,
+    ui.reset,
+    ui.load,
+    ui.download,
+    ui.profile,
+    ui.lr,
+    ui.lrD,
+    ui.batch,
+    ui.speed,
+    ui.compiled,
+    ...Array.from(ui.options.querySelectorAll('select')),
+  ]) {
     (c as HTMLButtonElement).disabled = locked;
   }
   ui.runState.textContent = profiling ? 'profiling…' : running ? 'training…' : 'paused';
@@ -155,30 +217,34 @@ function setBusy(b: boolean): void {
 function mayDiscard(what: string): boolean {
   const unsaved = step - savedStep;
   if (!live || unsaved <= 0) return true;
-  return window.confirm(`${what} throws away the ${adapter.title}'s training: ${unsaved} step${unsaved > 1 ? 's' : ''} since it was last downloaded or loaded. ` +
-    'Download a checkpoint first to keep them. Continue?');
+  return window.confirm(
+    `${what} throws away the ${adapter.title}'s training: ${unsaved} step${unsaved > 1 ? 's' : ''} since it was last downloaded or loaded. ` +
+      'Download a checkpoint first to keep them. Continue?',
+  );
 }
 
 function buildOptions(): void {
-  ui.options.replaceChildren(...adapter.fields.map((f) => {
-    const sel = document.createElement('select');
-    sel.id = `opt-${f.key}`;
-    const raw = config[f.key] ?? adapter.defaults.config[f.key];
-    const cur = typeof raw === 'number' || typeof raw === 'string' ? raw : f.choices[0];
-    fill(sel, f.choices.includes(cur) ? f.choices : [...f.choices, cur], cur);
-    const numeric = typeof f.choices[0] === 'number';
-    sel.addEventListener('change', () => {
-      if (!mayDiscard('Changing an option')) {
-        sel.value = String(cur);
-        return;
-      }
-      const v = numeric ? Number(sel.value) : sel.value;
-      void rebuild(adapter, { ...config, [f.key]: v }, 'Changed an option: the model restarts from fresh weights.');
-    });
-    const label = document.createElement('label');
-    label.append(`${f.label} `, sel);
-    return label;
-  }));
+  ui.options.replaceChildren(
+    ...adapter.fields.map((f) => {
+      const sel = document.createElement('select');
+      sel.id = `opt-${f.key}`;
+      const raw = config[f.key] ?? adapter.defaults.config[f.key];
+      const cur = typeof raw === 'number' || typeof raw === 'string' ? raw : f.choices[0];
+      fill(sel, f.choices.includes(cur) ? f.choices : [...f.choices, cur], cur);
+      const numeric = typeof f.choices[0] === 'number';
+      sel.addEventListener('change', () => {
+        if (!mayDiscard('Changing an option')) {
+          sel.value = String(cur);
+          return;
+        }
+        const v = numeric ? Number(sel.value) : sel.value;
+        void rebuild(adapter, { ...config, [f.key]: v }, 'Changed an option: the model restarts from fresh weights.');
+      });
+      const label = document.createElement('label');
+      label.append(`${f.label} `, sel);
+      return label;
+    }),
+  );
 }
 
 /** The training settings in the menus, for model `a` (the one being built, during a switch). */
@@ -217,11 +283,21 @@ function fillTraining(a: ModelAdapter, o: { lr?: number; lrD?: number | null; ba
   const rates = [...new Set([...LEARNING_RATES, a.defaults.lr, lr])].sort((x, y) => x - y);
   fill(ui.lr, rates, lr, (v) => Number(v).toExponential(0));
   const lrD = o.lrD ?? null;
-  fill(ui.lrD, ['same', ...new Set([...LEARNING_RATES, ...(lrD !== null ? [lrD] : [])])].sort((x, y) => (x === 'same' ? -1 : y === 'same' ? 1 : Number(x) - Number(y))), lrD ?? 'same',
-    (v) => (v === 'same' ? 'same as G' : Number(v).toExponential(0)));
+  fill(
+    ui.lrD,
+    ['same', ...new Set([...LEARNING_RATES, ...(lrD !== null ? [lrD] : [])])].sort((x, y) =>
+      x === 'same' ? -1 : y === 'same' ? 1 : Number(x) - Number(y),
+    ),
+    lrD ?? 'same',
+    (v) => (v === 'same' ? 'same as G' : Number(v).toExponential(0)),
+  );
   ui.lrDLabel.hidden = !a.hasDiscriminators;
   const batch = o.batch ?? a.defaults.batch;
-  fill(ui.batch, a.batchChoices.includes(batch) ? a.batchChoices : [...a.batchChoices, batch].sort((x, y) => x - y), batch);
+  fill(
+    ui.batch,
+    a.batchChoices.includes(batch) ? a.batchChoices : [...a.batchChoices, batch].sort((x, y) => x - y),
+    batch,
+  );
 }
 
 /**
@@ -229,12 +305,22 @@ function fillTraining(a: ModelAdapter, o: { lr?: number; lrD?: number | null; ba
  * checkpoint. The worker builds and loads the new model before it frees the old one, so a file that
  * does not fit (or data that fails to load) leaves the current model, its weights and its views as they were.
  */
-async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { bytes: Uint8Array; fileName: string }, menus?: TrainSettings): Promise<boolean> {
+async function rebuild(
+  a: ModelAdapter,
+  cfg: ModelConfig,
+  note = '',
+  ckpt?: { bytes: Uint8Array; fileName: string },
+  menus?: TrainSettings,
+): Promise<boolean> {
   setBusy(true);
   try {
     say(`Loading ${a.title}…`);
     const copy = ckpt ? { bytes: ckpt.bytes.slice(), fileName: ckpt.fileName } : undefined;
-    const r: BuildResult = await request('build', { model: a.id, config: cfg, ...settings(a), ...(copy ? { ckpt: copy } : {}) }, copy ? [copy.bytes.buffer] : []);
+    const r: BuildResult = await request(
+      'build',
+      { model: a.id, config: cfg, ...settings(a), ...(copy ? { ckpt: copy } : {}) },
+      copy ? [copy.bytes.buffer] : [],
+    );
     const old = ui.views.firstElementChild as HTMLElement | null;
     if (old) views.release(old);
     ui.views.replaceChildren(views.element(r.panel));
@@ -256,9 +342,14 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { by
     ui.itemName.textContent = a.itemName;
     showProgress(true);
     if (ckpt) {
-      const cfgText = Object.entries(config).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ');
+      const cfgText = Object.entries(config)
+        .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+        .join(', ');
       const hist = r.history.steps.length ? `, and its loss history (${r.history.steps.length} points)` : '';
-      say(`Loaded ${ckpt.fileName}: ${a.title}${cfgText ? ` (${cfgText})` : ''}, ${r.restored ? `with its optimizer state, at step ${r.step}` : 'weights only (no optimizer state in the file)'}${hist}.`, 'ok');
+      say(
+        `Loaded ${ckpt.fileName}: ${a.title}${cfgText ? ` (${cfgText})` : ''}, ${r.restored ? `with its optimizer state, at step ${r.step}` : 'weights only (no optimizer state in the file)'}${hist}.`,
+        'ok',
+      );
     } else {
       say(note);
     }
@@ -278,7 +369,10 @@ async function rebuild(a: ModelAdapter, cfg: ModelConfig, note = '', ckpt?: { by
   }
 }
 
-async function selectModel(id: ModelId, o: { config?: ModelConfig; lr?: number; lrD?: number | null; batch?: number } = {}): Promise<void> {
+async function selectModel(
+  id: ModelId,
+  o: { config?: ModelConfig; lr?: number; lrD?: number | null; batch?: number } = {},
+): Promise<void> {
   const a = ADAPTERS[id];
   const before = live ? settings() : undefined;
   fillTraining(a, o);
@@ -296,7 +390,11 @@ async function loadCheckpointFile(file: File): Promise<void> {
   }
   if (!mayDiscard(`Loading ${file.name}`)) return;
   const before = settings();
-  fillTraining(adapter, { lr: parsed.lr ?? Number(ui.lr.value), lrD: parsed.lrD ?? null, batch: Number(ui.batch.value) });
+  fillTraining(adapter, {
+    lr: parsed.lr ?? Number(ui.lr.value),
+    lrD: parsed.lrD ?? null,
+    batch: Number(ui.batch.value),
+  });
   await rebuild(adapter, { ...adapter.defaults.config, ...parsed.config }, '', { bytes, fileName: file.name }, before);
 }
 
@@ -305,7 +403,10 @@ async function downloadCheckpoint(): Promise<void> {
   const name = `${adapter.id}-step${at}.safetensors`;
   downloadBytes(bytes, name);
   savedStep = at;
-  say(`Downloaded ${name}: \`npm run train -- eval ${adapter.id} --ckpt ${name}\` evaluates it, \`sample\` draws from it, \`--resume\` continues it; or load it back here.`, 'ok');
+  say(
+    `Downloaded ${name}: \`npm run train -- eval ${adapter.id} --ckpt ${name}\` evaluates it, \`sample\` draws from it, \`--resume\` continues it; or load it back here.`,
+    'ok',
+  );
 }
 
 function showProfile(rows: KernelStats[], steps: number): void {
@@ -319,10 +420,22 @@ function showProfile(rows: KernelStats[], steps: number): void {
     row.append(...cells.map((c) => Object.assign(document.createElement(th ? 'th' : 'td'), { textContent: c })));
     return row;
   };
-  ui.profileTable.replaceChildren(tr(head, true), ...[...rows].sort((a, b) => b.totalMs - a.totalMs).map((r) => tr([
-    r.kernel, String(r.count), r.totalMs.toFixed(3), r.medianMs.toFixed(4), `${((100 * r.totalMs) / (total || 1)).toFixed(1)}%`,
-    r.gflops.toFixed(2), r.gbps.toFixed(2),
-  ])));
+  ui.profileTable.replaceChildren(
+    tr(head, true),
+    ...[...rows]
+      .sort((a, b) => b.totalMs - a.totalMs)
+      .map((r) =>
+        tr([
+          r.kernel,
+          String(r.count),
+          r.totalMs.toFixed(3),
+          r.medianMs.toFixed(4),
+          `${((100 * r.totalMs) / (total || 1)).toFixed(1)}%`,
+          r.gflops.toFixed(2),
+          r.gbps.toFixed(2),
+        ]),
+      ),
+  );
 }
 
 const PROFILE_STEPS = 5;
@@ -380,10 +493,12 @@ function wire(): void {
   ui.stepOnce.addEventListener('click', () => {
     stepping = true;
     updateControls();
-    void request('stepOnce', {}).catch((e: Error) => say(e.message, 'error')).finally(() => {
-      stepping = false;
-      updateControls();
-    });
+    void request('stepOnce', {})
+      .catch((e: Error) => say(e.message, 'error'))
+      .finally(() => {
+        stepping = false;
+        updateControls();
+      });
   });
   ui.reset.addEventListener('click', () => {
     if (mayDiscard('Reset')) void rebuild(adapter, config, 'Reset: fresh weights, step 0.');
@@ -399,7 +514,10 @@ function wire(): void {
     ui.load.value = ''; // the same file may be picked again
     if (f) void loadCheckpointFile(f);
   });
-  ui.download.addEventListener('click', () => void downloadCheckpoint().catch((e) => say((e as Error).message, 'error')));
+  ui.download.addEventListener(
+    'click',
+    () => void downloadCheckpoint().catch((e) => say((e as Error).message, 'error')),
+  );
   ui.profile.addEventListener('click', () => void profileNextSteps());
 }
 
@@ -429,9 +547,10 @@ function fromUrl(): { id: ModelId; config: ModelConfig; lr?: number; lrD?: numbe
 
 async function startApp(): Promise<void> {
   const i = info!;
-  ui.backend.textContent = i.name === 'webgpu'
-    ? `WebGPU adapter: ${i.description}${i.software ? ' (a software rasterizer: slow, but the same kernels)' : ''}; training in a Web Worker`
-    : 'CPU reference backend (plain JavaScript; no WebGPU), training in a Web Worker';
+  ui.backend.textContent =
+    i.name === 'webgpu'
+      ? `WebGPU adapter: ${i.description}${i.software ? ' (a software rasterizer: slow, but the same kernels)' : ''}; training in a Web Worker`
+      : 'CPU reference backend (plain JavaScript; no WebGPU), training in a Web Worker';
   document.body.dataset.backend = i.name;
   ui.noWebgpu.hidden = true;
   ui.app.hidden = false;
@@ -450,7 +569,10 @@ async function main(): Promise<void> {
   if (!forceCpu) {
     try {
       // A page without navigator.gpu has none in its workers either (and says so before one starts).
-      if (!navigator.gpu) throw new Error('WebGPU is not available in this browser (navigator.gpu is undefined): use a recent Chrome or Edge, or turn WebGPU on');
+      if (!navigator.gpu)
+        throw new Error(
+          'WebGPU is not available in this browser (navigator.gpu is undefined): use a recent Chrome or Edge, or turn WebGPU on',
+        );
       await initWorker('webgpu');
       return startApp();
     } catch (e) {
@@ -458,10 +580,14 @@ async function main(): Promise<void> {
       ui.noWebgpuReason.textContent = (e as Error).message;
       ui.noWebgpu.hidden = false;
       document.body.dataset.ready = 'no-webgpu';
-      ui.useCpu.addEventListener('click', async () => {
-        await initWorker('cpu');
-        await startApp();
-      }, { once: true });
+      ui.useCpu.addEventListener(
+        'click',
+        async () => {
+          await initWorker('cpu');
+          await startApp();
+        },
+        { once: true },
+      );
       return;
     }
   }

@@ -89,19 +89,23 @@ export class RemoteElement {
   private props: ElementProps;
   private readonly listeners = new Map<string, Listener[]>();
 
-  constructor(readonly tagName: string, props: ElementProps) {
+  constructor(
+    readonly tagName: string,
+    props: ElementProps,
+  ) {
     this.rid = `r${nextRid++}`;
     this.props = { ...props };
     elements.set(this.rid, this);
     record({ op: 'create', rid: this.rid, tag: tagName, props });
-    const mirror = (op: 'data' | 'style') => new Proxy({} as Record<string, string>, {
-      set: (target, key, value) => {
-        if (typeof key !== 'string') return false;
-        target[key] = String(value);
-        record({ op, rid: this.rid, key, value: String(value) });
-        return true;
-      },
-    });
+    const mirror = (op: 'data' | 'style') =>
+      new Proxy({} as Record<string, string>, {
+        set: (target, key, value) => {
+          if (typeof key !== 'string') return false;
+          target[key] = String(value);
+          record({ op, rid: this.rid, key, value: String(value) });
+          return true;
+        },
+      });
     this.dataset = mirror('data');
     this.style = mirror('style');
   }
@@ -128,7 +132,8 @@ export class RemoteElement {
   }
 
   append(...kids: (RemoteElement | string)[]): void {
-    for (const k of kids) record({ op: 'append', parent: this.rid, child: typeof k === 'string' ? { text: k } : k.rid });
+    for (const k of kids)
+      record({ op: 'append', parent: this.rid, child: typeof k === 'string' ? { text: k } : k.rid });
   }
 
   addEventListener(type: string, fn: Listener): void {
@@ -186,8 +191,13 @@ export class RemoteCanvas extends RemoteElement {
 }
 
 /** The worker's createElement: a stand-in that the page mirrors. */
-export function createElement<K extends string>(tag: K, props: ElementProps = {}): K extends 'canvas' ? RemoteCanvas : RemoteElement {
-  return (tag === 'canvas' ? new RemoteCanvas(props) : new RemoteElement(tag, props)) as K extends 'canvas' ? RemoteCanvas : RemoteElement;
+export function createElement<K extends string>(
+  tag: K,
+  props: ElementProps = {},
+): K extends 'canvas' ? RemoteCanvas : RemoteElement {
+  return (tag === 'canvas' ? new RemoteCanvas(props) : new RemoteElement(tag, props)) as K extends 'canvas'
+    ? RemoteCanvas
+    : RemoteElement;
 }
 
 /** Delivers an event the page forwarded (ignored when its element is gone: a view of a disposed model). */
@@ -224,7 +234,8 @@ export class RemotePanel {
 
   /** Drops the elements under (and including) root from the map, when its panel is replaced. */
   release(root: HTMLElement): void {
-    for (const e of [root, ...Array.from(root.querySelectorAll<HTMLElement>('[data-rid]'))]) this.els.delete(e.dataset.rid!);
+    for (const e of [root, ...Array.from(root.querySelectorAll<HTMLElement>('[data-rid]'))])
+      this.els.delete(e.dataset.rid!);
   }
 
   apply(patches: Patch[]): void {
@@ -260,21 +271,33 @@ export class RemotePanel {
         }
         case 'style': {
           const e = this.els.get(p.rid);
-          if (e) e.style.setProperty(p.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), p.value);
+          if (e)
+            e.style.setProperty(
+              p.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+              p.value,
+            );
           break;
         }
         case 'listen': {
           const e = this.els.get(p.rid);
           e?.addEventListener(p.type, (ev) => {
             const pe = ev as MouseEvent;
-            this.forward({ rid: p.rid, type: p.type, offsetX: pe.offsetX ?? 0, offsetY: pe.offsetY ?? 0, clientWidth: e.clientWidth, clientHeight: e.clientHeight });
+            this.forward({
+              rid: p.rid,
+              type: p.type,
+              offsetX: pe.offsetX ?? 0,
+              offsetY: pe.offsetY ?? 0,
+              clientWidth: e.clientWidth,
+              clientHeight: e.clientHeight,
+            });
           });
           break;
         }
         case 'pixels': {
           const c = this.els.get(p.rid) as HTMLCanvasElement | undefined;
           if (!c) break;
-          if (c.width !== p.image.width || c.height !== p.image.height) [c.width, c.height] = [p.image.width, p.image.height];
+          if (c.width !== p.image.width || c.height !== p.image.height)
+            [c.width, c.height] = [p.image.width, p.image.height];
           c.getContext('2d')!.putImageData(p.image, 0, 0);
           break;
         }

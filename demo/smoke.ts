@@ -1,7 +1,17 @@
 // Browser smoke page: the same runtime and the same shaders/ as in Node, loaded by Vite. Runs a few
 // kernels on WebGPU against the CPU reference and prints the kernel profile. (The training demo of the
 // models builds on this page.)
-import { init, createBackend, tensor, randn, Generator, profile, formatProfile, backendInfo, type Tensor } from '../src/index.ts';
+import {
+  init,
+  createBackend,
+  tensor,
+  randn,
+  Generator,
+  profile,
+  formatProfile,
+  backendInfo,
+  type Tensor,
+} from '../src/index.ts';
 
 const status = document.getElementById('status')!;
 const out = document.getElementById('out')!;

@@ -11,7 +11,11 @@ export class ImageStream {
   private epoch = -1;
   private index = 0;
   private order: Uint32Array | null = null;
-  constructor(private readonly set: ImageSet, private readonly seed: number, private readonly backend?: Backend) {}
+  constructor(
+    private readonly set: ImageSet,
+    private readonly seed: number,
+    private readonly backend?: Backend,
+  ) {}
 
   /** The next batch of `size` images (a device tensor reused from call to call). */
   next(size: number): Tensor {

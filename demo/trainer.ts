@@ -13,7 +13,17 @@
 // its recorded kernels replayed; the same numbers up to the order fused reductions sum in) unless the
 // page's "Compiled step" box is cleared.
 
-import { Generator, backendInfo, compile, kernelChoices, profile, sync, type Compiled, type KernelStats, type Tensor } from '../src/index.ts';
+import {
+  Generator,
+  backendInfo,
+  compile,
+  kernelChoices,
+  profile,
+  sync,
+  type Compiled,
+  type KernelStats,
+  type Tensor,
+} from '../src/index.ts';
 import type { TrainBatch } from '../src/models/index.ts';
 import type { LiveModel } from './adapters.ts';
 import { appendHistory, replaceHistory, type LossHistory } from './draw.ts';
@@ -80,7 +90,16 @@ export class Trainer {
     readonly live: LiveModel,
     private readonly serial: Serial,
     private readonly ev: TrainerEvents,
-    o: { batch: number; lr: number; lrD?: number | null; seed: number; step?: number; epoch?: number; compiled?: boolean; speed?: Speed },
+    o: {
+      batch: number;
+      lr: number;
+      lrD?: number | null;
+      seed: number;
+      step?: number;
+      epoch?: number;
+      compiled?: boolean;
+      speed?: Speed;
+    },
   ) {
     this.batchSize = o.batch;
     if (o.compiled ?? true) this.compiledStep = this.compileStep();
@@ -114,7 +133,10 @@ export class Trainer {
    * has discriminators: LiveModel.discriminatorOptimizers) sets theirs apart; null gives them lr too.
    */
   setLr(lr: number, lrD: number | null = this.lrD): void {
-    for (const [name, v] of [['learning rate', lr], ['discriminator learning rate', lrD ?? lr]] as const) {
+    for (const [name, v] of [
+      ['learning rate', lr],
+      ['discriminator learning rate', lrD ?? lr],
+    ] as const) {
       if (!(v > 0)) throw new Error(`${name} must be positive, got ${v}`);
     }
     const dOpts = new Set(this.live.discriminatorOptimizers?.() ?? []);
@@ -167,7 +189,10 @@ export class Trainer {
     try {
       // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.
       this.names ??= new Map([...this.live.model.namedParameters()].map(([k, p]) => [p, k]));
-      const [terms, flags] = await Promise.all([t.toArray(), Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(this.names!)))]);
+      const [terms, flags] = await Promise.all([
+        t.toArray(),
+        Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(this.names!))),
+      ]);
       v = [...terms];
       bad = flags.flat();
     } finally {
@@ -180,7 +205,9 @@ export class Trainer {
     while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();
     if (!v.every(Number.isFinite)) {
       const names = this.live.model.lossNames;
-      throw new Error(`the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`);
+      throw new Error(
+        `the loss became ${v.map((x, i) => `${names[i]} = ${x}`).join(', ')} at step ${this.step}: lower the learning rate and reset`,
+      );
     }
     if (bad.length) {
       const list = bad.slice(0, 3).join('; ') + (bad.length > 3 ? ` (and ${bad.length - 3} more parameters)` : '');
@@ -264,7 +291,9 @@ export class Trainer {
     // of the training shapes (on SwiftShader, the conv VAE's first took ~5x a later one, set a ~50 s
     // interval, and the views stood at step 1 meanwhile): they cannot set a long interval, and a
     // steadily slow redraw still reaches its own 4x after a few.
-    let lastRender = performance.now(), drawMs = 250, lastYield = performance.now();
+    let lastRender = performance.now(),
+      drawMs = 250,
+      lastYield = performance.now();
     this.redrawEveryMs = 1000;
     try {
       while (this.running) {
@@ -280,7 +309,8 @@ export class Trainer {
           // A slow speed: wait out the rest of the step's share of a second (in slices, so a pause or a
           // speed change is seen soon).
           let left: number;
-          while (this.running && (left = this.stepShareMs() - (performance.now() - began)) > 0) await sleep(Math.min(50, left));
+          while (this.running && (left = this.stepShareMs() - (performance.now() - began)) > 0)
+            await sleep(Math.min(50, left));
           lastYield = performance.now();
         } else if (performance.now() - lastYield > 25) {
           await nextTask();
@@ -308,7 +338,8 @@ export class Trainer {
   async profileSteps(n: number): Promise<{ kernels: KernelStats[]; warmup: number }> {
     await this.pause();
     return this.serial.run(async () => {
-      let warmup = 0, classes: number;
+      let warmup = 0,
+        classes: number;
       do {
         classes = kernelChoices().length;
         await this.stepNow();

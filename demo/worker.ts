@@ -9,11 +9,25 @@ import { init, backendInfo } from '../src/index.ts';
 import { ADAPTERS, setAssetBase, type LiveModel, type ModelAdapter } from './adapters.ts';
 import { Serial, Trainer } from './trainer.ts';
 import { checkHistory, checkpointBytes, parseCheckpoint, restoreInto } from './checkpoint.ts';
-import { createElement, dispatchRemote, flush, forgetRemote, remoteMark, remoteSince, setPatchSink, type RemoteElement } from './remote.ts';
+import {
+  createElement,
+  dispatchRemote,
+  flush,
+  forgetRemote,
+  remoteMark,
+  remoteSince,
+  setPatchSink,
+  type RemoteElement,
+} from './remote.ts';
 import type { BuildRequest, BuildResult, FromWorker, Requests, RequestKind, ToWorker } from './protocol.ts';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, { transfer });
-setPatchSink((patches) => post({ kind: 'patches', patches }, patches.flatMap((p) => (p.op === 'pixels' ? [p.image.data.buffer] : []))));
+setPatchSink((patches) =>
+  post(
+    { kind: 'patches', patches },
+    patches.flatMap((p) => (p.op === 'pixels' ? [p.image.data.buffer] : [])),
+  ),
+);
 
 const serial = new Serial();
 let adapter: ModelAdapter | null = null;
@@ -23,7 +37,8 @@ let panelRids: string[] = [];
 
 // Progress goes out at most every 50 ms (a fast model steps hundreds of times a second), and at once
 // when the loop stops, so that the page's counters and chart never lag a pause.
-let sentSteps = 0, lastProgress = 0;
+let sentSteps = 0,
+  lastProgress = 0;
 function sendProgress(force = false): void {
   if (!trainer) return;
   const now = performance.now();
@@ -34,25 +49,31 @@ function sendProgress(force = false): void {
   while (from > 0 && h.steps[from - 1] > sentSteps) from--;
   if (from === h.steps.length) from = -1;
   if (from < 0 && !force) return;
-  const steps = from < 0 ? [] : h.steps.slice(from), values = from < 0 ? [] : h.values.slice(from);
+  const steps = from < 0 ? [] : h.steps.slice(from),
+    values = from < 0 ? [] : h.values.slice(from);
   sentSteps = trainer.step;
   lastProgress = now;
   post({ kind: 'progress', steps, values, throughput: trainer.throughput() });
 }
 
 function newTrainer(l: LiveModel, req: BuildRequest, seed: number, step: number, epoch: number): Trainer {
-  const t: Trainer = new Trainer(l, serial, {
-    onStep: () => sendProgress(),
-    onRender: () => {
-      flush(); // the views' pixels before the step they show
-      post({ kind: 'rendered', step: t.renderedStep, redrawEveryMs: t.redrawEveryMs });
+  const t: Trainer = new Trainer(
+    l,
+    serial,
+    {
+      onStep: () => sendProgress(),
+      onRender: () => {
+        flush(); // the views' pixels before the step they show
+        post({ kind: 'rendered', step: t.renderedStep, redrawEveryMs: t.redrawEveryMs });
+      },
+      onRunning: (running) => {
+        sendProgress(true);
+        post({ kind: 'running', running });
+      },
+      onError: (e) => post({ kind: 'error', message: e.message }),
     },
-    onRunning: (running) => {
-      sendProgress(true);
-      post({ kind: 'running', running });
-    },
-    onError: (e) => post({ kind: 'error', message: e.message }),
-  }, { batch: req.batch, lr: req.lr, lrD: req.lrD, seed, step, epoch, compiled: req.compiled, speed: req.speed });
+    { batch: req.batch, lr: req.lr, lrD: req.lrD, seed, step, epoch, compiled: req.compiled, speed: req.speed },
+  );
   return t;
 }
 
@@ -110,7 +131,15 @@ async function build(req: BuildRequest): Promise<BuildResult> {
     warning = `The ${a.title} is built, but drawing its views failed: ${(e as Error).message}`;
   }
   flush();
-  return { panel: panel.rid, config: next.config, lossNames: [...next.model.lossNames], step: trainer.step, history: trainer.history, restored, warning };
+  return {
+    panel: panel.rid,
+    config: next.config,
+    lossNames: [...next.model.lossNames],
+    step: trainer.step,
+    history: trainer.history,
+    restored,
+    warning,
+  };
 }
 
 function need(): Trainer {
@@ -136,7 +165,8 @@ const handlers: { [K in RequestKind]: (req: Requests[K]['req']) => Promise<Reque
   },
   async settings(req) {
     const t = need();
-    if (req.lr !== undefined || req.lrD !== undefined) t.setLr(req.lr ?? t.learningRate, req.lrD === undefined ? t.learningRateD : req.lrD);
+    if (req.lr !== undefined || req.lrD !== undefined)
+      t.setLr(req.lr ?? t.learningRate, req.lrD === undefined ? t.learningRateD : req.lrD);
     if (req.batch !== undefined) t.batchSize = req.batch;
     if (req.speed !== undefined) t.speed = req.speed;
     if (req.compiled !== undefined) await t.setCompiled(req.compiled);
@@ -163,7 +193,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
     (value) => {
       sendProgress(true); // the steps a request took (Step, a profile) before its reply
       flush();
-      const transfer = value && typeof value === 'object' && 'bytes' in value && value.bytes instanceof Uint8Array ? [value.bytes.buffer] : [];
+      const transfer =
+        value && typeof value === 'object' && 'bytes' in value && value.bytes instanceof Uint8Array
+          ? [value.bytes.buffer]
+          : [];
       post({ kind: 'reply', id: m.id, ok: true, value }, transfer);
     },
     (err: unknown) => {

@@ -14,15 +14,30 @@
 //
 // Run: npx tsx examples/checkpoint-resume.ts [directory]        (WGPU_BACKEND=cpu for the CPU backend)
 // The checkpoint goes into the directory given, or a new temporary one that is removed at the end.
-import { init, nn, F, randn, tidy, noGrad, manualSeed, Generator, kernelChoices, setKernelChoices, shutdown, backendInfo } from 'wgpu-gen';
+import {
+  init,
+  nn,
+  F,
+  randn,
+  tidy,
+  noGrad,
+  manualSeed,
+  Generator,
+  kernelChoices,
+  setKernelChoices,
+  shutdown,
+  backendInfo,
+} from 'wgpu-gen';
 import { checkpointTensors, restoreCheckpoint, saveSafetensors, loadSafetensors } from 'wgpu-gen/io';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const TOTAL = 20, SPLIT = 10, BATCH = 64;
+const TOTAL = 20,
+  SPLIT = 10,
+  BATCH = 64;
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 console.log('backend:', backendInfo().name);
 
 // A regression task: 256 inputs and the outputs of a random "teacher" network.
@@ -33,7 +48,7 @@ const Y = noGrad(() => teacher.call(X));
 
 /** Everything a run holds: its model, optimizer, schedule and random stream. */
 function newRun(initSeed: number, noiseSeed: number) {
-  manualSeed(initSeed);  // the layers' initial weights come from the default generator
+  manualSeed(initSeed); // the layers' initial weights come from the default generator
   const model = new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 1));
   const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
   const sched = new nn.StepLR(opt, { stepSize: 8, gamma: 0.5 });
@@ -46,9 +61,10 @@ async function train(run: Run, from: number, to: number): Promise<number[]> {
   const losses: number[] = [];
   for (let step = from; step < to; step++) {
     const loss = tidy(() => {
-      const rows = (step % 4) * BATCH;  // the step's batch: a function of the step alone
-      const x = X.slice(0, rows, rows + BATCH), y = Y.slice(0, rows, rows + BATCH);
-      const noisy = x.add(randn(x.shape, { generator: run.noise }).mul(0.05));  // input-noise augmentation
+      const rows = (step % 4) * BATCH; // the step's batch: a function of the step alone
+      const x = X.slice(0, rows, rows + BATCH),
+        y = Y.slice(0, rows, rows + BATCH);
+      const noisy = x.add(randn(x.shape, { generator: run.noise }).mul(0.05)); // input-noise augmentation
       run.opt.zeroGrad();
       const l = F.mse(run.model.call(noisy), y);
       l.backward();
@@ -81,11 +97,17 @@ const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'wgpu-gen-checkpoint-'
 const path = join(dir, 'checkpoint.safetensors');
 const { tensors, metadata } = await checkpointTensors(b.model, [b.opt]);
 saveSafetensors(path, tensors, {
-  ...metadata,                                     // optimizer step counts
+  ...metadata, // optimizer step counts
   step: String(SPLIT),
-  noise: JSON.stringify(b.noise.getState()),       // the random stream's seed and offset
-  scheduler_t: String(b.sched.t),                  // the schedule's step (PyTorch's last_epoch)
-  kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().filter((k) => k.chosen).map((k) => [k.key, k.chosen]))),
+  noise: JSON.stringify(b.noise.getState()), // the random stream's seed and offset
+  scheduler_t: String(b.sched.t), // the schedule's step (PyTorch's last_epoch)
+  kernel_choices: JSON.stringify(
+    Object.fromEntries(
+      kernelChoices()
+        .filter((k) => k.chosen)
+        .map((k) => [k.key, k.chosen]),
+    ),
+  ),
 });
 console.log(`saved ${path}: ${tensors.size} tensors (${[...tensors.keys()].slice(0, 6).join(', ')}, ...)`);
 
@@ -93,14 +115,16 @@ console.log(`saved ${path}: ${tensors.size} tensors (${[...tensors.keys()].slice
 // checkpoint restores all of it.
 const c = newRun(1234, 99);
 const ckpt = loadSafetensors(path);
-await restoreCheckpoint(ckpt, c.model, [c.opt], path);  // weights, Adam's m and v, its step counts
+await restoreCheckpoint(ckpt, c.model, [c.opt], path); // weights, Adam's m and v, its step counts
 c.noise.setState(JSON.parse(ckpt.metadata.noise));
-setKernelChoices(JSON.parse(ckpt.metadata.kernel_choices));  // (none on the CPU backend)
+setKernelChoices(JSON.parse(ckpt.metadata.kernel_choices)); // (none on the CPU backend)
 // A scheduler's state is its step count; its rates are closed forms of it, so stepping a fresh one
 // there sets the optimizer's learning rate as the checkpointed run had it.
 for (let t = 0; t < Number(ckpt.metadata.scheduler_t); t++) c.sched.step();
 const start = Number(ckpt.metadata.step);
-console.log(`resumed at step ${start}: Adam step ${c.opt.stepCount}, learning rate ${c.sched.lastLr}, noise offset ${c.noise.offset}`);
+console.log(
+  `resumed at step ${start}: Adam step ${c.opt.stepCount}, learning rate ${c.sched.lastLr}, noise offset ${c.noise.offset}`,
+);
 const lossesC = await train(c, start, TOTAL);
 const weightsC = await weights(c.model);
 if (!process.argv[2]) rmSync(dir, { recursive: true });
@@ -108,15 +132,20 @@ if (!process.argv[2]) rmSync(dir, { recursive: true });
 console.log('step  uninterrupted    interrupted+resumed');
 for (let s = 0; s < TOTAL; s += 2) {
   const resumed = s < SPLIT ? lossesB[s] : lossesC[s - SPLIT];
-  console.log(`${String(s).padStart(4)}  ${lossesA[s].toFixed(6).padStart(13)}  ${resumed.toFixed(6).padStart(13)}${s === SPLIT ? '  <- resumed here' : ''}`);
+  console.log(
+    `${String(s).padStart(4)}  ${lossesA[s].toFixed(6).padStart(13)}  ${resumed.toFixed(6).padStart(13)}${s === SPLIT ? '  <- resumed here' : ''}`,
+  );
 }
 const diff = (p: number[], q: number[]) => p.reduce((m, v, i) => Math.max(m, Math.abs(v - q[i])), 0);
-const lossDiff = diff(lossesA, [...lossesB, ...lossesC]), weightDiff = diff(weightsA, weightsC);
+const lossDiff = diff(lossesA, [...lossesB, ...lossesC]),
+  weightDiff = diff(weightsA, weightsC);
 console.log(`largest difference from the uninterrupted run: loss ${lossDiff}, weights ${weightDiff}`);
 
 // What must hold, so that a broken runtime fails this example: the same ops on the same values give
 // the same bits, so the resumed run is the uninterrupted one exactly.
-if (lossDiff !== 0 || weightDiff !== 0) throw new Error(`the resumed run differs from the uninterrupted one (loss by ${lossDiff}, weights by ${weightDiff})`);
-if (!(lossesA[TOTAL - 1] < lossesA[0] / 2)) throw new Error(`the loss did not fall: ${lossesA[0]} -> ${lossesA[TOTAL - 1]}`);
+if (lossDiff !== 0 || weightDiff !== 0)
+  throw new Error(`the resumed run differs from the uninterrupted one (loss by ${lossDiff}, weights by ${weightDiff})`);
+if (!(lossesA[TOTAL - 1] < lossesA[0] / 2))
+  throw new Error(`the loss did not fall: ${lossesA[0]} -> ${lossesA[TOTAL - 1]}`);
 
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

@@ -24,43 +24,47 @@ class RingClassifier extends nn.Module {
     // Modules assigned to attributes: registered as children fc1, fc2, drop, head, in this order.
     this.fc1 = new nn.Linear(2, hidden);
     this.fc2 = new nn.Linear(hidden, hidden);
-    this.drop = new nn.Dropout(0.1);      // active in train(), the identity in eval()
+    this.drop = new nn.Dropout(0.1); // active in train(), the identity in eval()
     this.head = new nn.Linear(hidden, classes);
   }
 
   forward(x: Tensor): Tensor {
     const h = F.gelu(this.fc1.call(x));
-    const r = h.add(this.drop.call(F.gelu(this.fc2.call(h))));  // a residual branch
-    return this.head.call(r).mul(this.logScale.exp());           // class logits, scaled
+    const r = h.add(this.drop.call(F.gelu(this.fc2.call(h)))); // a residual branch
+    return this.head.call(r).mul(this.logScale.exp()); // class logits, scaled
   }
 }
 
 /** n points: label 0 on a ring of radius 1, label 1 on one of radius 2, radial noise 0.25 (host data). */
 function rings(n: number, seed: number): { x: Tensor; y: Tensor } {
   let s = seed >>> 0;
-  const uniform = () => ((s = (s + 0x6d2b79f5) >>> 0), (((s ^ (s >>> 15)) * (s | 1)) >>> 0) / 2 ** 32);  // a tiny seeded PRNG
-  const xs = new Float32Array(2 * n), ys = new Int32Array(n);
+  const uniform = () => ((s = (s + 0x6d2b79f5) >>> 0), (((s ^ (s >>> 15)) * (s | 1)) >>> 0) / 2 ** 32); // a tiny seeded PRNG
+  const xs = new Float32Array(2 * n),
+    ys = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     ys[i] = i % 2;
-    const r = 1 + ys[i] + 0.25 * (uniform() * 2 - 1), a = 2 * Math.PI * uniform();
+    const r = 1 + ys[i] + 0.25 * (uniform() * 2 - 1),
+      a = 2 * Math.PI * uniform();
     xs[2 * i] = r * Math.cos(a);
     xs[2 * i + 1] = r * Math.sin(a);
   }
-  return { x: tensor(xs, [n, 2]), y: tensor(ys, [n]) };  // y: an int32 tensor of class indices
+  return { x: tensor(xs, [n, 2]), y: tensor(ys, [n]) }; // y: an int32 tensor of class indices
 }
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 console.log('backend:', backendInfo().name);
 
 const model = new RingClassifier();
 const names = [...model.stateDict().keys()];
 console.log('parameters:', names.join(' '));
 const expected = ['logScale', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'head.weight', 'head.bias'];
-if (names.join() !== expected.join()) throw new Error(`unexpected parameter names: ${names.join()} (expected ${expected.join()})`);
+if (names.join() !== expected.join())
+  throw new Error(`unexpected parameter names: ${names.join()} (expected ${expected.join()})`);
 const count = model.parameters().reduce((s, p) => s + p.size, 0);
 console.log('trainable values:', count);
 
-const train = rings(512, 1), test = rings(512, 2);
+const train = rings(512, 1),
+  test = rings(512, 2);
 const opt = new nn.Adam(model.parameters(), { lr: 1e-2 });
 
 /** Test accuracy in eval mode (no dropout), without recording a graph. */
@@ -74,7 +78,8 @@ async function accuracy(): Promise<number> {
 }
 
 const accBefore = await accuracy();
-let first = NaN, last = NaN;
+let first = NaN,
+  last = NaN;
 for (let step = 0; step < 100; step++) {
   // One step: the graph of the forward, backward and the update freed by tidy(), the loss kept.
   const loss = tidy(() => {
@@ -85,7 +90,7 @@ for (let step = 0; step < 100; step++) {
     return l;
   });
   if (step === 0 || step === 99 || step % 50 === 0) {
-    const v = await loss.item();  // a readback waits for the device: only every few steps
+    const v = await loss.item(); // a readback waits for the device: only every few steps
     if (step === 0) first = v;
     last = v;
     console.log(`step ${String(step).padStart(3)}  loss ${v.toFixed(4)}`);
@@ -94,11 +99,13 @@ for (let step = 0; step < 100; step++) {
 }
 const accAfter = await accuracy();
 const scale = Math.exp(await model.logScale.item());
-console.log(`test accuracy ${(100 * accBefore).toFixed(1)}% -> ${(100 * accAfter).toFixed(1)}%; learned output scale ${scale.toFixed(3)}`);
+console.log(
+  `test accuracy ${(100 * accBefore).toFixed(1)}% -> ${(100 * accAfter).toFixed(1)}%; learned output scale ${scale.toFixed(3)}`,
+);
 
 // What must hold, so that a broken runtime fails this example.
 if (!(last < first / 4)) throw new Error(`the loss did not fall enough: ${first} -> ${last}`);
 if (!(accAfter > 0.95)) throw new Error(`test accuracy ${accAfter} after training (expected > 95%)`);
 if (!Number.isFinite(scale) || scale === 1) throw new Error(`logScale was not trained (scale ${scale})`);
 
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

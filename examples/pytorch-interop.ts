@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 const backend = backendInfo().name;
 console.log('backend:', backend);
 const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'wgpu-gen-interop-'));
@@ -33,17 +33,26 @@ const makeModel = () => new nn.Sequential(new nn.Linear(4, 16), new nn.Tanh(), n
 manualSeed(0);
 const model = makeModel();
 const data = new Generator(1);
-const x = randn([8, 4], { generator: data }), y = randn([8, 3], { generator: data });
+const x = randn([8, 4], { generator: data }),
+  y = randn([8, 3], { generator: data });
 
 /** Tensors as named arrays (what the safetensors functions take). */
-const named = async (ts: Record<string, Tensor>) => new Map<string, NamedArray>(
-  await Promise.all(Object.entries(ts).map(async ([k, t]) => [k, { shape: t.shape, data: await t.toArray() }] as [string, NamedArray])));
+const named = async (ts: Record<string, Tensor>) =>
+  new Map<string, NamedArray>(
+    await Promise.all(
+      Object.entries(ts).map(
+        async ([k, t]) => [k, { shape: t.shape, data: await t.toArray() }] as [string, NamedArray],
+      ),
+    ),
+  );
 /** The largest difference between two arrays, relative to the first's largest magnitude. */
-const relDiff = (want: Float32Array, got: Float32Array) => want.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0) / Math.max(...want.map(Math.abs), 1e-6);
+const relDiff = (want: Float32Array, got: Float32Array) =>
+  want.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0) / Math.max(...want.map(Math.abs), 1e-6);
 const tolerance = backend === 'cpu' ? 1e-5 : 1e-4;
 
 // 1. The model's weights under PyTorch's names (checkpointTensors without optimizers: the state dict).
-const modelPath = join(dir, 'model.safetensors'), dataPath = join(dir, 'data.safetensors');
+const modelPath = join(dir, 'model.safetensors'),
+  dataPath = join(dir, 'data.safetensors');
 const { tensors } = await checkpointTensors(model);
 saveSafetensors(modelPath, tensors, { note: 'written by wgpu-gen' });
 saveSafetensors(dataPath, await named({ x, y }));
@@ -60,7 +69,7 @@ function writeAsPyTorch(path: string, arrays: Map<string, NamedArray>): void {
     offset += 4 * v.data.length;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);  // the header is padded to 8 bytes
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // the header is padded to 8 bytes
   const bytes = new Uint8Array(8 + json.length + offset);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
   bytes.set(new TextEncoder().encode(json), 8);
@@ -74,10 +83,12 @@ function writeAsPyTorch(path: string, arrays: Map<string, NamedArray>): void {
 const ptPath = join(dir, 'as_pytorch.safetensors');
 writeAsPyTorch(ptPath, tensors);
 const fromPt = makeModel();
-await fromPt.loadStateDict(loadSafetensors(ptPath).tensors);  // strict: every name, every shape
+await fromPt.loadStateDict(loadSafetensors(ptPath).tensors); // strict: every name, every shape
 const [a, b] = noGrad(() => [model.call(x), fromPt.call(x)]);
 const sameOutputs = relDiff(await a.toArray(), await b.toArray());
-console.log(`a PyTorch-style file (metadata ${JSON.stringify(loadSafetensors(ptPath).metadata)}) loads strictly: outputs differ by ${sameOutputs}`);
+console.log(
+  `a PyTorch-style file (metadata ${JSON.stringify(loadSafetensors(ptPath).metadata)}) loads strictly: outputs differ by ${sameOutputs}`,
+);
 if (sameOutputs !== 0) throw new Error('the model loaded from the PyTorch-style file computes other outputs');
 
 // 3. PyTorch itself, if a python3 with torch is here.
@@ -110,7 +121,9 @@ if (!python) {
 } else {
   // python/ ships in the package: find it from the package's own package.json.
   const pythonDir = join(dirname(createRequire(import.meta.url).resolve('wgpu-gen/package.json')), 'python');
-  const script = join(dir, 'torch_side.py'), outPath = join(dir, 'torch_out.safetensors'), trainedPath = join(dir, 'torch_trained.safetensors');
+  const script = join(dir, 'torch_side.py'),
+    outPath = join(dir, 'torch_out.safetensors'),
+    trainedPath = join(dir, 'torch_trained.safetensors');
   writeFileSync(script, PYTHON_SIDE);
   const r = spawnSync(python, [script, pythonDir, modelPath, dataPath, outPath, trainedPath], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${python} ${script} failed:\n${r.stderr}`);
@@ -123,18 +136,27 @@ if (!python) {
 
   // The same 5 SGD steps here, then the weights and the outputs compared.
   const opt = new nn.SGD(model.parameters(), { lr: 0.1 });
-  for (let s = 0; s < 5; s++) tidy(() => { opt.zeroGrad(); F.mse(model.call(x), y).backward(); opt.step(); });
+  for (let s = 0; s < 5; s++)
+    tidy(() => {
+      opt.zeroGrad();
+      F.mse(model.call(x), y).backward();
+      opt.step();
+    });
   const trained = loadSafetensors(trainedPath);
   let dWeights = 0;
-  for (const [k, t] of model.stateDict()) dWeights = Math.max(dWeights, relDiff(trained.tensors.get(k)!.data, await t.toArray()));
+  for (const [k, t] of model.stateDict())
+    dWeights = Math.max(dWeights, relDiff(trained.tensors.get(k)!.data, await t.toArray()));
   // PyTorch's trained state dict, loaded strictly into a fresh model here, computes PyTorch's outputs.
   const fromTorch = makeModel();
   await fromTorch.loadStateDict(trained.tensors);
   const dAfter = relDiff(torchOut.get('after')!.data, await noGrad(() => fromTorch.call(x)).toArray());
-  console.log(`${trained.metadata.trained_by}'s numbers against wgpu-gen's (relative): outputs ${dBefore.toExponential(2)}, ` +
-    `weights after 5 SGD steps ${dWeights.toExponential(2)}, outputs of PyTorch's weights loaded here ${dAfter.toExponential(2)}`);
-  if (!(dBefore <= tolerance && dWeights <= tolerance && dAfter <= tolerance)) throw new Error(`PyTorch and wgpu-gen disagree beyond ${tolerance}`);
+  console.log(
+    `${trained.metadata.trained_by}'s numbers against wgpu-gen's (relative): outputs ${dBefore.toExponential(2)}, ` +
+      `weights after 5 SGD steps ${dWeights.toExponential(2)}, outputs of PyTorch's weights loaded here ${dAfter.toExponential(2)}`,
+  );
+  if (!(dBefore <= tolerance && dWeights <= tolerance && dAfter <= tolerance))
+    throw new Error(`PyTorch and wgpu-gen disagree beyond ${tolerance}`);
 }
 
 if (!process.argv[2]) rmSync(dir, { recursive: true });
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

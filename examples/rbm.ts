@@ -17,17 +17,19 @@ import { init, tensor, tidy, noGrad, Generator, shutdown, backendInfo, type Tens
 import { RBM, bernoulli } from 'wgpu-gen/models';
 import { loadMnist } from 'wgpu-gen/data';
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 console.log('backend:', backendInfo().name);
 
 const { train, test } = loadMnist();
-const nTrain = 1000, nTest = 500, batch = 50;
+const nTrain = 1000,
+  nTest = 500,
+  batch = 50;
 const xTrain = tensor(train.images.subarray(0, nTrain * 784), [nTrain, 784]);
 // Test digits binarized once by sampling each pixel with its intensity (Salakhutdinov & Murray's MNIST).
 const vTest = noGrad(() => bernoulli(tensor(test.images.subarray(0, nTest * 784), [nTest, 784]), new Generator(5)));
 
 const rbm = new RBM({ visible: 784, hidden: 12, k: 1, lr: 0.05, momentum: 0.5, generator: new Generator(1) });
-const noise = new Generator(2);  // every Gibbs draw and binarization of training: a seeded stream
+const noise = new Generator(2); // every Gibbs draw and binarization of training: a seeded stream
 
 /** The exact mean test log-likelihood, nats per digit: mean(-F(v)) - log Z. */
 async function logLikelihood(): Promise<{ ll: number; logZ: number }> {
@@ -39,7 +41,9 @@ async function logLikelihood(): Promise<{ ll: number; logZ: number }> {
 }
 
 const before = await logLikelihood();
-console.log(`before: test log-likelihood ${before.ll.toFixed(2)} nats per digit (log Z ${before.logZ.toFixed(2)}; 784 ln 2 = ${(784 * Math.LN2).toFixed(2)})`);
+console.log(
+  `before: test log-likelihood ${before.ll.toFixed(2)} nats per digit (log Z ${before.logZ.toFixed(2)}; 784 ln 2 = ${(784 * Math.LN2).toFixed(2)})`,
+);
 
 let after = before;
 for (let epoch = 0; epoch < 3; epoch++) {
@@ -51,7 +55,9 @@ for (let epoch = 0; epoch < 3; epoch++) {
     terms.dispose();
   }
   after = await logLikelihood();
-  console.log(`epoch ${epoch}: one-step reconstruction error ${(rec / (nTrain / batch)).toFixed(2)} pixels^2, test log-likelihood ${after.ll.toFixed(2)} nats`);
+  console.log(
+    `epoch ${epoch}: one-step reconstruction error ${(rec / (nTrain / batch)).toFixed(2)} pixels^2, test log-likelihood ${after.ll.toFixed(2)} nats`,
+  );
 }
 
 // A few samples: 200 Gibbs steps from random states. An untrained RBM's average 0.5; a trained one's
@@ -59,11 +65,15 @@ for (let epoch = 0; epoch < 3; epoch++) {
 const samples = noGrad(() => rbm.sample(16, 200, new Generator(3)));
 const sampleMean = await noGrad(() => samples.mean()).item();
 const dataMean = await noGrad(() => vTest.mean()).item();
-console.log(`16 samples after 200 Gibbs steps: mean pixel ${sampleMean.toFixed(3)} (binarized test digits: ${dataMean.toFixed(3)})`);
+console.log(
+  `16 samples after 200 Gibbs steps: mean pixel ${sampleMean.toFixed(3)} (binarized test digits: ${dataMean.toFixed(3)})`,
+);
 
 // What must hold, so that a broken runtime fails this example.
-if (!(after.ll > before.ll + 150)) throw new Error(`the test log-likelihood did not rise by 150 nats: ${before.ll} -> ${after.ll}`);
+if (!(after.ll > before.ll + 150))
+  throw new Error(`the test log-likelihood did not rise by 150 nats: ${before.ll} -> ${after.ll}`);
 if (!(after.ll < 0)) throw new Error(`a log-likelihood of binary images must be negative, got ${after.ll}`);
-if (!(sampleMean < 0.45)) throw new Error(`the samples' mean intensity is ${sampleMean} (digits: ${dataMean}): the RBM learned nothing`);
+if (!(sampleMean < 0.45))
+  throw new Error(`the samples' mean intensity is ${sampleMean} (digits: ${dataMean}): the RBM learned nothing`);
 
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

@@ -28,11 +28,16 @@ class VAE extends nn.Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: Tenso
   dec2: nn.Linear;
 
   /** noise: the Generator the reparameterization draws eps from (seeded: a run repeats exactly). */
-  constructor(readonly noise: Generator, readonly zDim = 8, hidden = 64, inputDim = 784) {
+  constructor(
+    readonly noise: Generator,
+    readonly zDim = 8,
+    hidden = 64,
+    inputDim = 784,
+  ) {
     super();
     this.enc = new nn.Linear(inputDim, hidden);
     this.encMu = new nn.Linear(hidden, zDim);
-    this.encLogvar = new nn.Linear(hidden, zDim);  // log sigma^2: unconstrained, so sigma > 0 always
+    this.encLogvar = new nn.Linear(hidden, zDim); // log sigma^2: unconstrained, so sigma > 0 always
     this.dec1 = new nn.Linear(zDim, hidden);
     this.dec2 = new nn.Linear(hidden, inputDim);
   }
@@ -70,12 +75,14 @@ function negativeElbo(out: { recon: Tensor; mu: Tensor; logvar: Tensor }, x: Ten
   return { rec, kl, loss: rec.add(kl) };
 }
 
-await init();  // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
+await init(); // WebGPU, or the backend WGPU_BACKEND names (webgpu | cpu)
 console.log('backend:', backendInfo().name);
 
 // 1,024 training digits and 256 test digits, pixels in [0, 1] (the Bernoulli means of the pixels).
 const { train, test } = loadMnist();
-const nTrain = 1024, nTest = 256, batch = 64;
+const nTrain = 1024,
+  nTest = 256,
+  batch = 64;
 const xTrain = tensor(train.images.subarray(0, nTrain * 784), [nTrain, 784]);
 const xTest = tensor(test.images.subarray(0, nTest * 784), [nTest, 784]);
 
@@ -91,13 +98,15 @@ async function evaluate(): Promise<{ rec: number; kl: number; loss: number }> {
 }
 
 const before = await evaluate();
-console.log(`before training: test -ELBO ${before.loss.toFixed(1)} nats = rec ${before.rec.toFixed(1)} + KL ${before.kl.toFixed(2)}`);
+console.log(
+  `before training: test -ELBO ${before.loss.toFixed(1)} nats = rec ${before.rec.toFixed(1)} + KL ${before.kl.toFixed(2)}`,
+);
 
 for (let epoch = 0; epoch < 2; epoch++) {
   let sum = 0;
   for (let i = 0; i < nTrain / batch; i++) {
     const loss = tidy(() => {
-      const x = xTrain.slice(0, i * batch, (i + 1) * batch);  // a batch: a view of rows
+      const x = xTrain.slice(0, i * batch, (i + 1) * batch); // a batch: a view of rows
       opt.zeroGrad();
       const { loss } = negativeElbo(vae.call(x), x);
       loss.backward();
@@ -110,26 +119,43 @@ for (let epoch = 0; epoch < 2; epoch++) {
   console.log(`epoch ${epoch}: train -ELBO ${(sum / (nTrain / batch)).toFixed(1)} nats per image`);
 }
 const after = await evaluate();
-console.log(`after training:  test -ELBO ${after.loss.toFixed(1)} nats = rec ${after.rec.toFixed(1)} + KL ${after.kl.toFixed(2)}`);
+console.log(
+  `after training:  test -ELBO ${after.loss.toFixed(1)} nats = rec ${after.rec.toFixed(1)} + KL ${after.kl.toFixed(2)}`,
+);
 
 // The hand-written KL against the library's F.gaussianKL, on the test set's codes.
-const [mine, lib] = noGrad(() => tidy(() => {
-  const { mu, logvar } = vae.encode(xTest);
-  return [negativeElbo({ recon: mu, mu, logvar }, mu).kl, F.gaussianKL(mu, logvar).mean()];
-}));
+const [mine, lib] = noGrad(() =>
+  tidy(() => {
+    const { mu, logvar } = vae.encode(xTest);
+    return [negativeElbo({ recon: mu, mu, logvar }, mu).kl, F.gaussianKL(mu, logvar).mean()];
+  }),
+);
 const [klMine, klLib] = [await mine.item(), await lib.item()];
 console.log(`KL by hand ${klMine.toFixed(4)}, F.gaussianKL ${klLib.toFixed(4)}`);
 
 // Generation: decode codes drawn from the prior N(0, I). An untrained decoder's pixels average 0.5
 // (logits near 0); a trained one has learned that a digit is a few bright strokes on black.
-const [samples, data] = noGrad(() => tidy(() => [vae.decode(randn([64, vae.zDim], { generator: new Generator(1) })).sigmoid().mean(), xTest.mean()]));
+const [samples, data] = noGrad(() =>
+  tidy(() => [
+    vae
+      .decode(randn([64, vae.zDim], { generator: new Generator(1) }))
+      .sigmoid()
+      .mean(),
+    xTest.mean(),
+  ]),
+);
 const [sampleMean, dataMean] = [await samples.item(), await data.item()];
 console.log(`mean pixel of 64 samples from the prior ${sampleMean.toFixed(3)} (test digits: ${dataMean.toFixed(3)})`);
 
 // What must hold, so that a broken runtime fails this example.
-if (!(after.loss < 0.6 * before.loss)) throw new Error(`the test -ELBO did not fall enough: ${before.loss} -> ${after.loss}`);
+if (!(after.loss < 0.6 * before.loss))
+  throw new Error(`the test -ELBO did not fall enough: ${before.loss} -> ${after.loss}`);
 if (!(after.kl > 0)) throw new Error(`KL must be positive after training, got ${after.kl}`);
-if (!(Math.abs(klMine - klLib) <= 1e-4 * Math.max(1, Math.abs(klLib)))) throw new Error(`the KL by hand ${klMine} differs from F.gaussianKL ${klLib}`);
-if (!(sampleMean < 0.4)) throw new Error(`samples from the prior have mean intensity ${sampleMean} (test digits: ${dataMean}): the decoder learned nothing`);
+if (!(Math.abs(klMine - klLib) <= 1e-4 * Math.max(1, Math.abs(klLib))))
+  throw new Error(`the KL by hand ${klMine} differs from F.gaussianKL ${klLib}`);
+if (!(sampleMean < 0.4))
+  throw new Error(
+    `samples from the prior have mean intensity ${sampleMean} (test digits: ${dataMean}): the decoder learned nothing`,
+  );
 
-shutdown();  // releases the device, so that Node exits
+shutdown(); // releases the device, so that Node exits

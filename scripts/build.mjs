@@ -21,27 +21,60 @@ rmSync(dist, { recursive: true, force: true });
  * kernel is read by the GPU compiler, not a person), indentation and blank lines: 88 kB of WGSL become 54. WGSL has no string
  * literals, so a comment marker is always a comment.
  */
-const stripWgsl = (src) => src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/^[ \t]+|[ \t]+$/gm, '').replace(/\n{2,}/g, '\n').trim() + '\n';
+const stripWgsl = (src) =>
+  src
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/^[ \t]+|[ \t]+$/gm, '')
+    .replace(/\n{2,}/g, '\n')
+    .trim() + '\n';
 const wgsl = Object.fromEntries(
-  readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl')).map((f) => [f.slice(0, -5), stripWgsl(readFileSync(join(root, 'shaders', f), 'utf8'))]),
+  readdirSync(join(root, 'shaders'))
+    .filter((f) => f.endsWith('.wgsl'))
+    .map((f) => [f.slice(0, -5), stripWgsl(readFileSync(join(root, 'shaders', f), 'utf8'))]),
 );
 /** Packages the library loads only where it needs them (optional peers): never bundled. */
 const external = ['webgpu', 'mnist', 'pngjs', 'cli-progress', 'onnx-proto'];
 const common = {
-  bundle: true, splitting: true, format: 'esm', target: 'es2022', external, minifySyntax: true, treeShaking: true,
-  legalComments: 'none', logLevel: 'warning', chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  target: 'es2022',
+  external,
+  minifySyntax: true,
+  treeShaking: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  chunkNames: 'chunks/[name]-[hash]',
   // Source maps with the sources inside (the package ships no src/): a stack trace under
   // `node --enable-source-maps`, a browser's devtools or a bundler's map chain points at
   // src/tensor.ts:123, not at a hashed chunk.
-  sourcemap: 'linked', sourcesContent: true,
+  sourcemap: 'linked',
+  sourcesContent: true,
 };
 const entries = {
-  node: { index: 'src/index.ts', models: 'src/models/index.ts', io: 'src/io/node.ts', onnx: 'src/io/onnx.ts', data: 'src/data/index.ts', cli: 'src/cli/train.ts' },
-  browser: { index: 'src/index.ts', models: 'src/models/index.ts', io: 'src/io/index.ts', onnx: 'src/io/onnx.ts', data: 'src/data/browser.ts' },
+  node: {
+    index: 'src/index.ts',
+    models: 'src/models/index.ts',
+    io: 'src/io/node.ts',
+    onnx: 'src/io/onnx.ts',
+    data: 'src/data/index.ts',
+    cli: 'src/cli/train.ts',
+  },
+  browser: {
+    index: 'src/index.ts',
+    models: 'src/models/index.ts',
+    io: 'src/io/index.ts',
+    onnx: 'src/io/onnx.ts',
+    data: 'src/data/browser.ts',
+  },
 };
 for (const platform of ['node', 'browser']) {
   await build({
-    ...common, platform, outdir: join(dist, platform), absWorkingDir: root,
+    ...common,
+    platform,
+    outdir: join(dist, platform),
+    absWorkingDir: root,
     // (node: imports resolve to nothing in a browser build; they are dead code there, checked below)
     external: platform === 'browser' ? [...external, 'node:*'] : external,
     entryPoints: entries[platform],
@@ -53,8 +86,11 @@ for (const platform of ['node', 'browser']) {
 for (const f of readdirSync(join(dist, 'browser'), { recursive: true })) {
   if (!String(f).endsWith('.js')) continue;
   const text = readFileSync(join(dist, 'browser', String(f)), 'utf8');
-  const bad = text.match(/(?:import\(\s*(?:\/\*[^*]*\*\/\s*)?|from\s*|require\(\s*)["'](?:node:[^"']+|webgpu|mnist|pngjs|cli-progress)["']|import\.meta\.url/);
-  if (bad) throw new Error(`dist/browser/${f} holds ${bad[0]}: the browser build must hold no Node imports and no asset URLs`);
+  const bad = text.match(
+    /(?:import\(\s*(?:\/\*[^*]*\*\/\s*)?|from\s*|require\(\s*)["'](?:node:[^"']+|webgpu|mnist|pngjs|cli-progress)["']|import\.meta\.url/,
+  );
+  if (bad)
+    throw new Error(`dist/browser/${f} holds ${bad[0]}: the browser build must hold no Node imports and no asset URLs`);
 }
 execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 // Declarations import each other as './x.js' (what a consumer's resolver expects next to x.d.ts). The
@@ -65,7 +101,9 @@ execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.bu
 // interface merges with lib.dom's (or a consumer's own @webgpu/types) where there is one, and stands
 // alone as an opaque type where there is none. Every name must be an interface in lib.dom: checked.
 const typesDir = join(dist, 'types');
-const dts = readdirSync(typesDir, { recursive: true }).map(String).filter((f) => f.endsWith('.d.ts'));
+const dts = readdirSync(typesDir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.d.ts'));
 const own = new Set();
 /** Per declaration file: its text, and the GPU* names its code (not its comments) uses. */
 const files = dts.map((f) => {
@@ -77,17 +115,43 @@ const files = dts.map((f) => {
 });
 const used = new Set(files.flatMap(({ names }) => [...names]));
 const gpuNames = [...used].filter((n) => !own.has(n)).sort();
-const INTERFACES = new Set(['GPUAdapter', 'GPUBindGroup', 'GPUBindGroupLayout', 'GPUBuffer', 'GPUCommandEncoder', 'GPUComputePassEncoder',
-  'GPUComputePassTimestampWrites', 'GPUComputePipeline', 'GPUDevice', 'GPUQueue', 'GPUQuerySet', 'GPUShaderModule', 'GPUSupportedLimits',
-  'GPUSupportedFeatures', 'GPUAdapterInfo', 'GPU', 'GPUPipelineLayout', 'GPUCommandBuffer']);
+const INTERFACES = new Set([
+  'GPUAdapter',
+  'GPUBindGroup',
+  'GPUBindGroupLayout',
+  'GPUBuffer',
+  'GPUCommandEncoder',
+  'GPUComputePassEncoder',
+  'GPUComputePassTimestampWrites',
+  'GPUComputePipeline',
+  'GPUDevice',
+  'GPUQueue',
+  'GPUQuerySet',
+  'GPUShaderModule',
+  'GPUSupportedLimits',
+  'GPUSupportedFeatures',
+  'GPUAdapterInfo',
+  'GPU',
+  'GPUPipelineLayout',
+  'GPUCommandBuffer',
+]);
 const notInterface = gpuNames.filter((n) => !INTERFACES.has(n));
-if (notInterface.length) throw new Error(`the declarations name ${notInterface.join(', ')}: add each to INTERFACES if lib.dom declares it as an interface (else it cannot be an empty global interface)`);
-writeFileSync(join(typesDir, 'webgpu-globals.d.ts'), '// WebGPU types the declarations name, opaque (see scripts/build.mjs).\nexport {};\ndeclare global {\n' +
-  gpuNames.map((n) => `  interface ${n} {}\n`).join('') + '}\n');
+if (notInterface.length)
+  throw new Error(
+    `the declarations name ${notInterface.join(', ')}: add each to INTERFACES if lib.dom declares it as an interface (else it cannot be an empty global interface)`,
+  );
+writeFileSync(
+  join(typesDir, 'webgpu-globals.d.ts'),
+  '// WebGPU types the declarations name, opaque (see scripts/build.mjs).\nexport {};\ndeclare global {\n' +
+    gpuNames.map((n) => `  interface ${n} {}\n`).join('') +
+    '}\n',
+);
 for (const { f, text, names } of files) {
   const p = join(typesDir, f);
   const rel = relative(dirname(p), join(typesDir, 'webgpu-globals.d.ts')).split(sep).join('/');
-  const ref = [...names].some((n) => !own.has(n)) ? `/// <reference path="${rel.startsWith('.') ? rel : `./${rel}`}" />\n` : '';
+  const ref = [...names].some((n) => !own.has(n))
+    ? `/// <reference path="${rel.startsWith('.') ? rel : `./${rel}`}" />\n`
+    : '';
   writeFileSync(p, (ref + text).replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g, '$1$2$3.js$2'));
 }
 writeFileSync(join(dist, 'node', 'package.json'), '{ "type": "module" }\n');

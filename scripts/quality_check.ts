@@ -25,45 +25,71 @@ interface QualityRow {
 
 const fixed = (d: number) => (v: number) => v.toFixed(d);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-const thousands = (v: number, d: number) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const thousands = (v: number, d: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const last = (rows: Metrics[]) => rows[rows.length - 1];
 const epochs = (f: Map<string, string>) => [`${f.get('epochs')} epochs`];
 
 export const QUALITY_ROWS: QualityRow[] = [
   {
-    script: 'quality:vae', out: 'runs/quality-vae-z20', cell: 'MLP VAE',
+    script: 'quality:vae',
+    out: 'runs/quality-vae-z20',
+    cell: 'MLP VAE',
     settings: (f) => [`z = ${f.get('zdim')}`, ...epochs(f)],
-    figures: (r) => [`test -ELBO ${fixed(2)(last(r).test_neg_elbo)} nats`, `rec ${fixed(2)(last(r).test_rec)}`, `KL ${fixed(2)(last(r).test_kl)}`],
+    figures: (r) => [
+      `test -ELBO ${fixed(2)(last(r).test_neg_elbo)} nats`,
+      `rec ${fixed(2)(last(r).test_rec)}`,
+      `KL ${fixed(2)(last(r).test_kl)}`,
+    ],
   },
   {
-    script: 'quality:gan', out: 'runs/quality-gan-ring', cell: 'ring GAN',
+    script: 'quality:gan',
+    out: 'runs/quality-gan-ring',
+    cell: 'ring GAN',
     settings: (f) => [`${thousands(Number(f.get('epochs')) * RING_STEPS, 0)} steps`],
     figures: (r) => [`${last(r).modes_covered} of 8 modes`, `${pct(last(r).high_quality)} of samples`],
   },
   {
-    script: 'quality:classifier', out: 'runs/classifier-mnist', cell: 'classifier',
+    script: 'quality:classifier',
+    out: 'runs/classifier-mnist',
+    cell: 'classifier',
     settings: epochs,
     figures: (r) => [`${pct(last(r).test_accuracy)} test accuracy`],
   },
   {
-    script: 'quality:dcgan', out: 'runs/quality-dcgan', cell: 'DCGAN',
+    script: 'quality:dcgan',
+    out: 'runs/quality-dcgan',
+    cell: 'DCGAN',
     settings: (f) => [`width ${f.get('width')}`, ...epochs(f)],
     figures: (r) => {
       const m = last(r);
-      return [`Frechet distance ${fixed(1)(m.fd)} vs ${thousands(m.fd_untrained, 1)} untrained`, `ratio ${fixed(3)(m.fd_ratio)}`,
-        `every class >= ${pct(m.min_class_fraction)}`, `mean top-class probability ${fixed(3)(m.mean_top_prob)}`];
+      return [
+        `Frechet distance ${fixed(1)(m.fd)} vs ${thousands(m.fd_untrained, 1)} untrained`,
+        `ratio ${fixed(3)(m.fd_ratio)}`,
+        `every class >= ${pct(m.min_class_fraction)}`,
+        `mean top-class probability ${fixed(3)(m.mean_top_prob)}`,
+      ];
     },
   },
   {
-    script: 'quality:cyclegan', out: 'runs/quality-cyclegan', cell: 'CycleGAN',
+    script: 'quality:cyclegan',
+    out: 'runs/quality-cyclegan',
+    cell: 'CycleGAN',
     settings: (f) => [`--max-seconds ${f.get('max-seconds')}`],
     figures: (r) => {
       const m = last(r);
-      return [`${thousands(m.step, 0)} steps`, `L1(G(x), dilate(x)) ${fixed(4)(m.l1)} vs ${fixed(3)(m.baseline_l1)} for x`, `ratio ${fixed(3)(m.l1_ratio)}`, `cycle L1 ${fixed(4)(m.cycle_l1)}`];
+      return [
+        `${thousands(m.step, 0)} steps`,
+        `L1(G(x), dilate(x)) ${fixed(4)(m.l1)} vs ${fixed(3)(m.baseline_l1)} for x`,
+        `ratio ${fixed(3)(m.l1_ratio)}`,
+        `cycle L1 ${fixed(4)(m.cycle_l1)}`,
+      ];
     },
   },
   {
-    script: 'quality:rbm', out: 'runs/quality-rbm-cd1', cell: 'RBM',
+    script: 'quality:rbm',
+    out: 'runs/quality-rbm-cd1',
+    cell: 'RBM',
     settings: (f) => [`${f.get('width')} hidden`, `CD-${f.get('k')}`, ...epochs(f)],
     figures: (r) => [`${r.map((m) => fixed(1)(m.test_log_likelihood)).join(', ')} nats after epochs 1-${r.length}`],
   },
@@ -73,7 +99,8 @@ export const QUALITY_ROWS: QualityRow[] = [
 export function scriptFlags(command: string): Map<string, string> {
   const flags = new Map<string, string>();
   const words = command.split(/\s+/);
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith('--') && i + 1 < words.length) flags.set(words[i].slice(2), words[i + 1]);
+  for (let i = 0; i < words.length; i++)
+    if (words[i].startsWith('--') && i + 1 < words.length) flags.set(words[i].slice(2), words[i + 1]);
   return flags;
 }
 
@@ -101,20 +128,45 @@ export function checkQuality(readme: string, scripts: Record<string, string>, ro
   const table = qualityTable(readme);
   return QUALITY_ROWS.map((q): Finding => {
     const found = [...table.entries()].find(([first]) => first.startsWith(q.cell));
-    if (!found) return { script: q.script, status: 'mismatch', detail: `the README's quality table has no row starting '${q.cell}'` };
+    if (!found)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `the README's quality table has no row starting '${q.cell}'`,
+      };
     const [first, result] = found;
     const command = scripts[q.script];
     if (!command) return { script: q.script, status: 'mismatch', detail: `package.json has no script ${q.script}` };
     const flags = scriptFlags(command);
-    if (flags.get('out') !== q.out) return { script: q.script, status: 'mismatch', detail: `${q.script} writes to ${flags.get('out')}, the check reads ${q.out}` };
+    if (flags.get('out') !== q.out)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `${q.script} writes to ${flags.get('out')}, the check reads ${q.out}`,
+      };
     const wrong = q.settings(flags).filter((p) => !first.includes(p));
-    if (wrong.length) return { script: q.script, status: 'mismatch', detail: `the row '${first}' does not say ${wrong.map((p) => `'${p}'`).join(', ')}, which ${q.script} runs` };
+    if (wrong.length)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `the row '${first}' does not say ${wrong.map((p) => `'${p}'`).join(', ')}, which ${q.script} runs`,
+      };
     const path = join(root, q.out, 'metrics.jsonl');
-    if (!existsSync(path)) return { script: q.script, status: 'missing', detail: `${path} is missing: run npm run ${q.script}` };
-    const rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Metrics);
+    if (!existsSync(path))
+      return { script: q.script, status: 'missing', detail: `${path} is missing: run npm run ${q.script}` };
+    const rows = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Metrics);
     if (!rows.length) return { script: q.script, status: 'missing', detail: `${path} has no epochs` };
     const absent = q.figures(rows).filter((f) => !result.includes(f));
-    if (absent.length) return { script: q.script, status: 'mismatch', detail: `the row '${first}' lacks ${absent.map((f) => `'${f}'`).join(', ')} (from ${path})` };
+    if (absent.length)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `the row '${first}' lacks ${absent.map((f) => `'${f}'`).join(', ')} (from ${path})`,
+      };
     return { script: q.script, status: 'ok', detail: `${first}: matches ${path}` };
   });
 }

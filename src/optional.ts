@@ -8,7 +8,10 @@ export function optionalPackage<T>(name: string, what: string): T {
   try {
     return createRequire(import.meta.url)(name) as T;
   } catch (e) {
-    throw new Error(`${what} needs the npm package '${name}', an optional dependency of wgpu-gen: run npm i ${name} (${(e as Error).message.split('\n')[0]})`, { cause: e });
+    throw new Error(
+      `${what} needs the npm package '${name}', an optional dependency of wgpu-gen: run npm i ${name} (${(e as Error).message.split('\n')[0]})`,
+      { cause: e },
+    );
   }
 }
 
@@ -30,7 +33,9 @@ export function requireOptional(what: string, needed: { name: string; for: strin
   if (missing.length === 1) optionalPackage(missing[0].name, `${what}'s ${missing[0].for}`);
   if (missing.length > 1) {
     const names = missing.map((m) => `'${m.name}' (${m.for})`);
-    throw new Error(`${what} needs the npm packages ${names.slice(0, -1).join(', ')} and ${names.at(-1)}, optional dependencies of wgpu-gen: ` +
-      `run npm i ${missing.map((m) => m.name).join(' ')}`);
+    throw new Error(
+      `${what} needs the npm packages ${names.slice(0, -1).join(', ')} and ${names.at(-1)}, optional dependencies of wgpu-gen: ` +
+        `run npm i ${missing.map((m) => m.name).join(' ')}`,
+    );
   }
 }

@@ -58,7 +58,9 @@ export function backendInfo(backend: Backend = getBackend()) {
  * there are no kernels to time and the table is empty.
  */
 export async function profile<T>(
-  fn: () => T | Promise<T>, backend: Backend = getBackend(), opts: { cpuTiming?: boolean } = {},
+  fn: () => T | Promise<T>,
+  backend: Backend = getBackend(),
+  opts: { cpuTiming?: boolean } = {},
 ): Promise<{ result: T; kernels: KernelStats[] }> {
   if (backend.name !== 'webgpu') return { result: await fn(), kernels: [] };
   const ctx = (backend as WebGPUBackend).ctx;
@@ -73,7 +75,10 @@ export async function profile<T>(
     await ctx.profiler.stop().catch(() => undefined);
     // Dawn rejects pending work with a bare AbortError when the device is destroyed under it.
     if (e instanceof Error && e.name === 'AbortError') {
-      throw new Error('profile: the device was destroyed (shutdown()) before the profiled work finished: await profile(...) before shutdown()', { cause: e });
+      throw new Error(
+        'profile: the device was destroyed (shutdown()) before the profiled work finished: await profile(...) before shutdown()',
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -93,13 +98,25 @@ export function shutdown(backend: Backend = getBackend()): void {
  * The adapter's arithmetic ceiling in GFLOP/s: shaders/alu_probe.wgsl, independent vec4 multiply-adds
  * in registers with no memory traffic, timed over a large dispatch. Null on the CPU backend.
  */
-export async function aluPeak(backend: Backend = getBackend(), opts: { iters?: number; groups?: number } = {}): Promise<number | null> {
+export async function aluPeak(
+  backend: Backend = getBackend(),
+  opts: { iters?: number; groups?: number } = {},
+): Promise<number | null> {
   if (backend.name !== 'webgpu') return null;
   const ctx = (backend as WebGPUBackend).ctx;
-  const iters = opts.iters ?? 2048, groups = opts.groups ?? 1024, wg = 64;
+  const iters = opts.iters ?? 2048,
+    groups = opts.groups ?? 1024,
+    wg = 64;
   const out = ctx.pool.acquire(groups * wg * 16, 'alu probe');
   const uniforms = new Uint32Array([iters, 0, 0, 0]).buffer;
-  const run = () => ctx.dispatch({ kernel: 'alu_probe', buffers: [out], uniforms, workgroups: [groups], flops: groups * wg * iters * 64 });
+  const run = () =>
+    ctx.dispatch({
+      kernel: 'alu_probe',
+      buffers: [out],
+      uniforms,
+      workgroups: [groups],
+      flops: groups * wg * iters * 64,
+    });
   await ctx.timeGpu(run); // warm-up: pipeline creation
   let best = Infinity;
   for (let i = 0; i < 3; i++) best = Math.min(best, await ctx.timeGpu(run));
@@ -108,10 +125,16 @@ export async function aluPeak(backend: Backend = getBackend(), opts: { iters?: n
 }
 
 /** The kernel variants the tuner measured: shape class -> ms per variant, and the one chosen. */
-export function kernelChoices(backend: Backend = getBackend()): { key: string; timings: Record<string, number>; chosen: string }[] {
+export function kernelChoices(
+  backend: Backend = getBackend(),
+): { key: string; timings: Record<string, number>; chosen: string }[] {
   if (backend.name !== 'webgpu') return [];
   const t = (backend as WebGPUBackend).tuner;
-  return [...t.timings].map(([key, timings]) => ({ key, timings: timings as Record<string, number>, chosen: t.choices.get(key) ?? '' }));
+  return [...t.timings].map(([key, timings]) => ({
+    key,
+    timings: timings as Record<string, number>,
+    chosen: t.choices.get(key) ?? '',
+  }));
 }
 
 /** The navigator.gpu object (Dawn's instance in Node) the backend's device came from, to share with a peer runtime. */
@@ -131,7 +154,8 @@ export function setKernelChoices(choices: Record<string, string>, backend: Backe
   // Checked on every backend: an unknown name would otherwise reach the dispatch as a silent fallback.
   const variants: string[] = [...MATMUL_VARIANTS, ...CONV_VARIANTS];
   for (const [k, v] of Object.entries(choices)) {
-    if (!variants.includes(v)) throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
+    if (!variants.includes(v))
+      throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
   }
   if (backend.name !== 'webgpu') return;
   const t = (backend as WebGPUBackend).tuner;

@@ -22,7 +22,9 @@ export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): n
     for (const s of shapes) {
       const d = s[s.length - rank + i] ?? 1;
       if (d !== 1 && dim !== 1 && d !== dim) {
-        throw new Error(`${op}: shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} cannot be broadcast together`);
+        throw new Error(
+          `${op}: shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')} cannot be broadcast together`,
+        );
       }
       if (d !== 1) dim = d;
     }
@@ -38,7 +40,8 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
   return out.map((_, i) => (i < pad || shape[i - pad] === 1 ? 0 : st[i - pad]));
 }
 
-export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+export const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Normalizes a possibly negative dimension index, with a clear error naming the op. */
 export function normDim(op: string, dim: number, rank: number): number {
@@ -57,7 +60,10 @@ export const fmtShape = (s: readonly number[]) => `[${s.join(', ')}]`;
  * broadcast [n, c, h, w] with strides [0, 1, 0, 0] becomes [n, c, h*w]. Same elements, same order, fewer
  * index divisions per element in the strided kernels.
  */
-export function collapseDims(shape: readonly number[], ...strides: (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function collapseDims(
+  shape: readonly number[],
+  ...strides: (readonly number[])[]
+): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let d = 0; d < shape.length; d++) {

@@ -11,7 +11,14 @@
 // interface, so nothing below imports this file.
 
 import type { Backend, Storage } from './backend/backend.ts';
-import { PAD_MODES, type PadMode, type UnaryOp, type BinaryOp, type TernaryOp, type ReduceOp } from './backend/kernels.ts';
+import {
+  PAD_MODES,
+  type PadMode,
+  type UnaryOp,
+  type BinaryOp,
+  type TernaryOp,
+  type ReduceOp,
+} from './backend/kernels.ts';
 import { backward as runBackward, noGrad } from './autograd/engine.ts';
 import { Dispatcher } from './graph/apply.ts';
 import { Scoped, tidy, track, untrack } from './graph/scope.ts';
@@ -32,7 +39,11 @@ export type Dims = number | number[] | undefined;
 class StorageRef implements StorageHold {
   refs = 1;
   /** owned: freed with its last tensor; borrowed storages belong to someone else (a compiled step). */
-  constructor(readonly backend: Backend, readonly storage: Storage, readonly owned = true) {}
+  constructor(
+    readonly backend: Backend,
+    readonly storage: Storage,
+    readonly owned = true,
+  ) {}
   release(): void {
     // A traced value (src/graph/trace.ts) has no backend storage to free.
     if (--this.refs === 0 && this.owned && !isSymbolic(this.storage)) this.backend.free(this.storage);
@@ -129,7 +140,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
   set requiresGrad(flag: boolean) {
     if (flag && this.dtype !== 'float32') {
-      throw new Error(`requiresGrad: a ${this.dtype} tensor of shape ${fmtShape(this.shape)} cannot require gradients (only float32 tensors can; call .float() first)`);
+      throw new Error(
+        `requiresGrad: a ${this.dtype} tensor of shape ${fmtShape(this.shape)} cannot require gradients (only float32 tensors can; call .float() first)`,
+      );
     }
     this.gradFlag = flag;
   }
@@ -143,7 +156,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
   /** The storage's reference, or the error that names this tensor when it was disposed. */
   private live(): StorageRef {
-    if (!this.ref) throw new Error(`tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`);
+    if (!this.ref)
+      throw new Error(
+        `tensor #${this.id}${this.name ? ` (${this.name})` : ''} of shape ${fmtShape(this.shape)} was disposed`,
+      );
     return this.ref;
   }
   /**
@@ -198,7 +214,11 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   toInt32Array(): Promise<Int32Array> {
     this.checkReadable('toInt32Array()');
     if (this.dtype !== 'int32') {
-      return Promise.reject(new Error(`toInt32Array(): tensor of shape ${fmtShape(this.shape)} is ${this.dtype}; call .int() first (it truncates toward zero)`));
+      return Promise.reject(
+        new Error(
+          `toInt32Array(): tensor of shape ${fmtShape(this.shape)} is ${this.dtype}; call .int() first (it truncates toward zero)`,
+        ),
+      );
     }
     return this.read().then((a) => Int32Array.from(a));
   }
@@ -211,8 +231,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   private checkReadable(op: string): void {
     if (dispatcher.tracer || (this.ref && isSymbolic(this.ref.storage))) {
-      throw new TraceError(`${op} of a ${fmtShape(this.shape)} tensor inside a compiled function: values are not computed while ` +
-        'compile() traces it (a compiled step cannot read back or branch on data); return the tensor from the function and read it after the call');
+      throw new TraceError(
+        `${op} of a ${fmtShape(this.shape)} tensor inside a compiled function: values are not computed while ` +
+          'compile() traces it (a compiled step cannot read back or branch on data); return the tensor from the function and read it after the call',
+      );
     }
   }
   /** Nested arrays, like torch's tolist(). */
@@ -234,7 +256,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   item(): Promise<number> {
     this.checkReadable('item()');
-    if (this.size !== 1) return Promise.reject(new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`));
+    if (this.size !== 1)
+      return Promise.reject(
+        new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, not 1`),
+      );
     return this.read().then((a) => a[0]);
   }
   /**
@@ -261,7 +286,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     if (dtype === 'float32') return this.viewAs(this.shape, 'float32');
     if (dtype !== 'int32') throw new Error(`to(): unknown dtype ${JSON.stringify(dtype)} (float32, int32)`);
     const t = noGrad(() => {
-      const tr = this.unary('trunc'), c = tr.clamp(-INT32_EXACT, INT32_EXACT), notNan = c.eq(c);
+      const tr = this.unary('trunc'),
+        c = tr.clamp(-INT32_EXACT, INT32_EXACT),
+        notNan = c.eq(c);
       // clamp keeps NaN (torch.clamp): it becomes -2^24 here.
       const out = c.where(notNan, -INT32_EXACT);
       for (const x of [tr, c, notNan]) x.dispose();
@@ -272,17 +299,24 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return out;
   }
   /** This tensor as float32 (`to('float32')`): a view of an int32 tensor, this tensor itself otherwise. */
-  float(): Tensor { return this.to('float32'); }
+  float(): Tensor {
+    return this.to('float32');
+  }
   /** This tensor as int32 (`to('int32')`): float values truncated toward zero and saturated to +-2^24. */
-  int(): Tensor { return this.to('int32'); }
+  int(): Tensor {
+    return this.to('int32');
+  }
   /** torch's .long(): there is no int64 here; the index dtype is int32. */
-  long(): Tensor { return this.to('int32'); }
+  long(): Tensor {
+    return this.to('int32');
+  }
 
   // ---- autograd ----
 
   /** Sets requiresGrad in place and returns this (torch's requires_grad_). */
   requiresGrad_(flag = true): Tensor {
-    if (this.gradFn || this.graphFreed) throw new Error('requiresGrad_(): only leaf tensors (not results of ops) can change requiresGrad');
+    if (this.gradFn || this.graphFreed)
+      throw new Error('requiresGrad_(): only leaf tensors (not results of ops) can change requiresGrad');
     this.requiresGrad = flag;
     return this;
   }
@@ -314,10 +348,14 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   split(size: number | number[], dim = 0): Tensor[] {
     const d = normDim('split', dim, this.ndim);
     const len = this.shape[d];
-    const sizes = typeof size === 'number' ? (() => {
-      if (!Number.isInteger(size) || size < 1) throw new Error(`split: size must be a positive integer, not ${size}`);
-      return Array.from({ length: Math.max(1, Math.ceil(len / size)) }, (_, i) => Math.min(size, len - i * size));
-    })() : size;
+    const sizes =
+      typeof size === 'number'
+        ? (() => {
+            if (!Number.isInteger(size) || size < 1)
+              throw new Error(`split: size must be a positive integer, not ${size}`);
+            return Array.from({ length: Math.max(1, Math.ceil(len / size)) }, (_, i) => Math.min(size, len - i * size));
+          })()
+        : size;
     if (sizes.some((v) => !Number.isInteger(v) || v < 0) || sizes.reduce((a, v) => a + v, 0) !== len) {
       throw new Error(`split: sizes [${sizes.join(', ')}] do not add up to dim ${d}'s length ${len}`);
     }
@@ -326,7 +364,8 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
   /** n pieces along `dim` of ceil(len / n) elements (fewer when they run out), as torch.chunk. */
   chunk(n: number, dim = 0): Tensor[] {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`chunk: the number of chunks must be a positive integer, not ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`chunk: the number of chunks must be a positive integer, not ${n}`);
     const d = normDim('chunk', dim, this.ndim);
     return this.split(Math.max(1, Math.ceil(this.shape[d] / n)), d);
   }
@@ -352,74 +391,130 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return apply('binary', [this, typeof b === 'number' ? scalarLike(b, this) : b], { op });
   }
   /** this + b, broadcast (a number `b` runs as one fused affine kernel). */
-  add(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, b) : this.binary('add', b); }
+  add(b: TensorLike): Tensor {
+    return typeof b === 'number' ? this.unary('affine', 1, b) : this.binary('add', b);
+  }
   /** this - b, broadcast. */
-  sub(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1, -b) : this.binary('sub', b); }
+  sub(b: TensorLike): Tensor {
+    return typeof b === 'number' ? this.unary('affine', 1, -b) : this.binary('sub', b);
+  }
   /** this * b, elementwise and broadcast (matmul() is the matrix product). */
-  mul(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', b, 0) : this.binary('mul', b); }
+  mul(b: TensorLike): Tensor {
+    return typeof b === 'number' ? this.unary('affine', b, 0) : this.binary('mul', b);
+  }
   /** this / b, broadcast (division by zero gives +-Inf or NaN, as in IEEE float). */
-  div(b: TensorLike): Tensor { return typeof b === 'number' ? this.unary('affine', 1 / b, 0) : this.binary('div', b); }
+  div(b: TensorLike): Tensor {
+    return typeof b === 'number' ? this.unary('affine', 1 / b, 0) : this.binary('div', b);
+  }
   /** this ** b, broadcast; `pow(2)` runs as square(). */
   pow(b: TensorLike): Tensor {
     if (typeof b !== 'number') return this.binary('pow', b);
     return b === 2 ? this.unary('square') : b === 1 ? this.unary('affine', 1, 0) : this.unary('pow_scalar', b);
   }
   /** The elementwise larger of this and b (NaN if either is NaN, as torch.maximum). */
-  maximum(b: TensorLike): Tensor { return this.binary('maximum', b); }
+  maximum(b: TensorLike): Tensor {
+    return this.binary('maximum', b);
+  }
   /** The elementwise smaller of this and b (NaN if either is NaN, as torch.minimum). */
-  minimum(b: TensorLike): Tensor { return this.binary('minimum', b); }
+  minimum(b: TensorLike): Tensor {
+    return this.binary('minimum', b);
+  }
   /** 1 where this == b, else 0 (float32), broadcast; no gradient flows through comparisons. */
-  eq(b: TensorLike): Tensor { return this.binary('eq', b); }
+  eq(b: TensorLike): Tensor {
+    return this.binary('eq', b);
+  }
   /** 1 where this != b, else 0. */
-  ne(b: TensorLike): Tensor { return this.binary('ne', b); }
+  ne(b: TensorLike): Tensor {
+    return this.binary('ne', b);
+  }
   /** 1 where this < b, else 0. */
-  lt(b: TensorLike): Tensor { return this.binary('lt', b); }
+  lt(b: TensorLike): Tensor {
+    return this.binary('lt', b);
+  }
   /** 1 where this <= b, else 0. */
-  le(b: TensorLike): Tensor { return this.binary('le', b); }
+  le(b: TensorLike): Tensor {
+    return this.binary('le', b);
+  }
   /** 1 where this > b, else 0. */
-  gt(b: TensorLike): Tensor { return this.binary('gt', b); }
+  gt(b: TensorLike): Tensor {
+    return this.binary('gt', b);
+  }
   /** 1 where this >= b, else 0. */
-  ge(b: TensorLike): Tensor { return this.binary('ge', b); }
+  ge(b: TensorLike): Tensor {
+    return this.binary('ge', b);
+  }
   /** -x. */
-  neg(): Tensor { return this.unary('neg'); }
+  neg(): Tensor {
+    return this.unary('neg');
+  }
   /** e^x. */
-  exp(): Tensor { return this.unary('exp'); }
+  exp(): Tensor {
+    return this.unary('exp');
+  }
   /** The natural logarithm (-Inf at 0, NaN below). */
-  log(): Tensor { return this.unary('log'); }
+  log(): Tensor {
+    return this.unary('log');
+  }
   /** The square root (NaN below 0). */
-  sqrt(): Tensor { return this.unary('sqrt'); }
+  sqrt(): Tensor {
+    return this.unary('sqrt');
+  }
   /** 1 / sqrt(x). */
-  rsqrt(): Tensor { return this.unary('rsqrt'); }
+  rsqrt(): Tensor {
+    return this.unary('rsqrt');
+  }
   /** |x|. */
-  abs(): Tensor { return this.unary('abs'); }
+  abs(): Tensor {
+    return this.unary('abs');
+  }
   /** max(x, 0) (NaN kept). */
-  relu(): Tensor { return this.unary('relu'); }
+  relu(): Tensor {
+    return this.unary('relu');
+  }
   /** 1 / (1 + e^-x). */
-  sigmoid(): Tensor { return this.unary('sigmoid'); }
+  sigmoid(): Tensor {
+    return this.unary('sigmoid');
+  }
   /** The hyperbolic tangent. */
-  tanh(): Tensor { return this.unary('tanh'); }
+  tanh(): Tensor {
+    return this.unary('tanh');
+  }
   /** log(1 + e^x), computed without overflow (F.softplus takes beta and threshold). */
-  softplus(): Tensor { return this.unary('softplus'); }
+  softplus(): Tensor {
+    return this.unary('softplus');
+  }
   /** x * x. */
-  square(): Tensor { return this.unary('square'); }
+  square(): Tensor {
+    return this.unary('square');
+  }
   /** 1 / x. */
-  reciprocal(): Tensor { return this.unary('reciprocal'); }
+  reciprocal(): Tensor {
+    return this.unary('reciprocal');
+  }
   /** -1, 0 or 1 by the sign of x (0 for NaN); no gradient flows through. */
-  sign(): Tensor { return this.unary('sign'); }
+  sign(): Tensor {
+    return this.unary('sign');
+  }
   /** The error function (used by the exact GELU). */
-  erf(): Tensor { return this.unary('erf'); }
+  erf(): Tensor {
+    return this.unary('erf');
+  }
   // Rounding (torch.trunc, floor, ceil, round), composed from trunc so that compile() fuses them and
   // every backend has them with no kernel of their own; no gradient flows through (torch's is zero).
   // An int32 tensor is already whole: it is returned as a view, keeping its dtype, as torch keeps it.
   /** Toward zero. */
-  trunc(): Tensor { return this.dtype === 'int32' ? this.viewAs(this.shape, 'int32') : this.unary('trunc'); }
+  trunc(): Tensor {
+    return this.dtype === 'int32' ? this.viewAs(this.shape, 'int32') : this.unary('trunc');
+  }
   /** Toward -Inf: trunc, less one where that rounded a negative value up. NaN and +-Inf are kept. */
   floor(): Tensor {
     if (this.dtype === 'int32') return this.trunc();
-    return noGrad(() => tidy(() => {
-      const t = this.unary('trunc');
-      return t.sub(this.lt(t));
-    }));
+    return noGrad(() =>
+      tidy(() => {
+        const t = this.unary('trunc');
+        return t.sub(this.lt(t));
+      }),
+    );
   }
   /** Toward +Inf: -floor(-x). */
   ceil(): Tensor {
@@ -433,15 +528,21 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   round(): Tensor {
     if (this.dtype === 'int32') return this.trunc();
-    return noGrad(() => tidy(() => {
-      const h = this.add(0.5), r = h.floor();
-      const tie = r.eq(h), odd = r.sub(r.mul(0.5).floor().mul(2)).eq(1);
-      const even = r.sub(tie.mul(odd));
-      return even.where(this.abs().lt(2 ** 23), this);
-    }));
+    return noGrad(() =>
+      tidy(() => {
+        const h = this.add(0.5),
+          r = h.floor();
+        const tie = r.eq(h),
+          odd = r.sub(r.mul(0.5).floor().mul(2)).eq(1);
+        const even = r.sub(tie.mul(odd));
+        return even.where(this.abs().lt(2 ** 23), this);
+      }),
+    );
   }
   /** x where x > 0, else negativeSlope * x (default 0.01). */
-  leakyRelu(negativeSlope = 0.01): Tensor { return this.unary('leaky_relu', negativeSlope); }
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return this.unary('leaky_relu', negativeSlope);
+  }
   /**
    * Each value limited to [min, max] (either bound may be left out with +-Infinity); NaN is kept.
    * @throws Error when min > max.
@@ -467,7 +568,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    * x.sum(-1, true); // [[6], [15]], shape [2, 1]
    * ```
    */
-  sum(dim?: Dims, keepdim = false): Tensor { return this.reduce('sum', normDims('sum', dim, this.ndim), keepdim); }
+  sum(dim?: Dims, keepdim = false): Tensor {
+    return this.reduce('sum', normDims('sum', dim, this.ndim), keepdim);
+  }
   /**
    * The variance over `dim` (all dims by default): sum (x - mean)^2 / (n - 1), or / n when `unbiased`
    * is false (torch.var). n - 1 = 0 gives NaN, as in PyTorch.
@@ -489,9 +592,13 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return this.sum(dim, keepdim).mul(1 / n);
   }
   /** The largest values over `dim` (all dims by default); the gradient is shared evenly among ties (torch.amax). */
-  amax(dim?: Dims, keepdim = false): Tensor { return this.reduce('max', normDims('amax', dim, this.ndim), keepdim); }
+  amax(dim?: Dims, keepdim = false): Tensor {
+    return this.reduce('max', normDims('amax', dim, this.ndim), keepdim);
+  }
   /** The smallest values over `dim`, ties sharing the gradient (torch.amin). */
-  amin(dim?: Dims, keepdim = false): Tensor { return this.reduce('min', normDims('amin', dim, this.ndim), keepdim); }
+  amin(dim?: Dims, keepdim = false): Tensor {
+    return this.reduce('min', normDims('amin', dim, this.ndim), keepdim);
+  }
   /**
    * torch.max: over the whole tensor, the largest value (as amax()); along one dim, the values and
    * their indices (the first maximum, or the first NaN, as argmax), the gradient going to that index only.
@@ -510,7 +617,10 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return this.extremum('argmin', dim, keepdim);
   }
   private extremum(op: 'argmax' | 'argmin', dim: number, keepdim: boolean): { values: Tensor; indices: Tensor } {
-    if (typeof dim !== 'number') throw new Error(`${op === 'argmax' ? 'max' : 'min'}: dim must be one number (amax/amin reduce several), got ${JSON.stringify(dim)}`);
+    if (typeof dim !== 'number')
+      throw new Error(
+        `${op === 'argmax' ? 'max' : 'min'}: dim must be one number (amax/amin reduce several), got ${JSON.stringify(dim)}`,
+      );
     const d = normDim(op === 'argmax' ? 'max' : 'min', dim, this.ndim);
     const idx = noGrad(() => this.reduce(op, [d], true));
     const values = this.gather(d, idx);
@@ -519,9 +629,13 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return { values: values.reshape(shape), indices: idx.reshape(shape) };
   }
   /** Index of the largest value along dim (over the flattened tensor without dim), as int32. */
-  argmax(dim?: number, keepdim = false): Tensor { return this.argReduce('argmax', dim, keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return this.argReduce('argmax', dim, keepdim);
+  }
   /** Index of the smallest value along dim (over the flattened tensor without dim), as int32. */
-  argmin(dim?: number, keepdim = false): Tensor { return this.argReduce('argmin', dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return this.argReduce('argmin', dim, keepdim);
+  }
   private reduce(op: ReduceOp, dims: number[], keepdim: boolean): Tensor {
     return apply('reduce', [this], { op, dims, keepdim });
   }
@@ -538,7 +652,9 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   gather(dim: number, index: Tensor): Tensor {
     const d = normDim('gather', dim, this.ndim);
     if (index.ndim !== this.ndim || index.shape.some((s, i) => i !== d && s > this.shape[i])) {
-      throw new Error(`gather: index of shape ${fmtShape(index.shape)} does not fit input ${fmtShape(this.shape)} along dim ${dim} (same rank, at most its size in the other dims)`);
+      throw new Error(
+        `gather: index of shape ${fmtShape(index.shape)} does not fit input ${fmtShape(this.shape)} along dim ${dim} (same rank, at most its size in the other dims)`,
+      );
     }
     // Other dims larger than the index's: the leading part of them, as torch reads.
     let x: Tensor = this;
@@ -613,19 +729,24 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     const rest = numel(known);
     const full = shape.map((s) => (s === -1 ? (rest === 0 ? 0 : this.size / rest) : s));
     if (numel(full) !== this.size || full.some((s) => !Number.isInteger(s) || s < 0)) {
-      throw new Error(`reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(this.shape)} (${this.size} elements)`);
+      throw new Error(
+        `reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(this.shape)} (${this.size} elements)`,
+      );
     }
     if (sameShape(full, this.shape)) return this;
     return apply('reshape', [this], { shape: full });
   }
   /** torch's view(): the same as reshape() (storage here is always contiguous). */
-  view(shape: number[]): Tensor { return this.reshape(shape); }
+  view(shape: number[]): Tensor {
+    return this.reshape(shape);
+  }
   /**
    * The dims reordered: output dim i is input dim `dims[i]` (a copy; negative dims count from the end).
    * @throws Error when `dims` is not a permutation of the tensor's dims.
    */
   permute(dims: number[]): Tensor {
-    if (dims.length !== this.ndim) throw new Error(`permute: ${dims.length} dims given for a tensor of rank ${this.ndim}`);
+    if (dims.length !== this.ndim)
+      throw new Error(`permute: ${dims.length} dims given for a tensor of rank ${this.ndim}`);
     const d = dims.map((v) => normDim('permute', v, this.ndim));
     if (new Set(d).size !== d.length) throw new Error(`permute: dims [${dims.join(', ')}] are not a permutation`);
     if (d.every((v, i) => v === i)) return this;
@@ -634,7 +755,8 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   /** dim0 and dim1 swapped (a copy). */
   transpose(dim0: number, dim1: number): Tensor {
     const perm = [...Array(this.ndim).keys()];
-    const a = normDim('transpose', dim0, this.ndim), b = normDim('transpose', dim1, this.ndim);
+    const a = normDim('transpose', dim0, this.ndim),
+      b = normDim('transpose', dim1, this.ndim);
     [perm[a], perm[b]] = [perm[b], perm[a]];
     return this.permute(perm);
   }
@@ -655,14 +777,17 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
     return apply('broadcast', [this], { shape });
   }
   /** torch's expand(): the same as broadcastTo(). */
-  expand(shape: number[]): Tensor { return this.broadcastTo(shape); }
+  expand(shape: number[]): Tensor {
+    return this.broadcastTo(shape);
+  }
   /** this[start:end:step] along dim (negative start/end count from the end, as in Python). */
   slice(dim: number, start = 0, end?: number, step = 1): Tensor {
     const d = normDim('slice', dim, this.ndim);
     const size = this.shape[d];
     if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
     const clampIdx = (i: number) => Math.min(Math.max(i < 0 ? i + size : i, 0), size);
-    const s = clampIdx(start), e = clampIdx(end ?? size);
+    const s = clampIdx(start),
+      e = clampIdx(end ?? size);
     return apply('slice', [this], { dim: d, start: s, len: Math.max(0, Math.ceil((e - s) / step)), step });
   }
   /**
@@ -672,10 +797,13 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   pad(pads: number[], mode: PadMode = 'constant', value = 0): Tensor {
     const x = this;
     if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
-      throw new Error(`pad: ${pads.length} pad values do not fit a tensor of rank ${x.ndim} (need pairs, at most 2 per dim)`);
+      throw new Error(
+        `pad: ${pads.length} pad values do not fit a tensor of rank ${x.ndim} (need pairs, at most 2 per dim)`,
+      );
     }
     if (!PAD_MODES.includes(mode)) throw new Error(`pad: unknown mode '${mode}' (constant, reflect, replicate)`);
-    const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+    const before = x.shape.map(() => 0),
+      after = x.shape.map(() => 0);
     for (let i = 0; i < pads.length / 2; i++) {
       const d = x.ndim - 1 - i;
       before[d] = pads[2 * i];
@@ -684,9 +812,12 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
         throw new Error(`pad: negative or fractional padding [${pads.join(', ')}] is not supported`);
       }
       if (mode === 'reflect' && (before[d] >= x.shape[d] || after[d] >= x.shape[d])) {
-        throw new Error(`pad: reflect padding ${Math.max(before[d], after[d])} must be less than the size ${x.shape[d]} of dim ${d}`);
+        throw new Error(
+          `pad: reflect padding ${Math.max(before[d], after[d])} must be less than the size ${x.shape[d]} of dim ${d}`,
+        );
       }
-      if (mode === 'replicate' && x.shape[d] === 0 && before[d] + after[d] > 0) throw new Error(`pad: cannot replicate-pad an empty dim ${d}`);
+      if (mode === 'replicate' && x.shape[d] === 0 && before[d] + after[d] > 0)
+        throw new Error(`pad: cannot replicate-pad an empty dim ${d}`);
     }
     return apply('pad', [x], { before, after, mode, value });
   }
@@ -707,7 +838,8 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   flatten(startDim = 0, endDim = -1): Tensor {
     if (this.ndim === 0) return this.reshape([1]);
-    const s = normDim('flatten', startDim, this.ndim), e = normDim('flatten', endDim, this.ndim);
+    const s = normDim('flatten', startDim, this.ndim),
+      e = normDim('flatten', endDim, this.ndim);
     return this.reshape([...this.shape.slice(0, s), numel(this.shape.slice(s, e + 1)), ...this.shape.slice(e + 1)]);
   }
 
@@ -732,22 +864,34 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
    */
   matmul(b: Tensor): Tensor {
     const a = this;
-    if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    if (a.ndim === 0 || b.ndim === 0)
+      throw new Error(
+        `matmul: both operands need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+      );
     const A = a.ndim === 1 ? a.reshape([1, a.shape[0]]) : a;
     const B = b.ndim === 1 ? b.reshape([b.shape[0], 1]) : b;
-    const [M, K] = A.shape.slice(-2), [K2, N] = B.shape.slice(-2);
-    if (K !== K2) throw new Error(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${K} vs ${K2})`);
-    const batchA = A.shape.slice(0, -2), batchB = B.shape.slice(0, -2);
+    const [M, K] = A.shape.slice(-2),
+      [K2, N] = B.shape.slice(-2);
+    if (K !== K2)
+      throw new Error(
+        `matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${K} vs ${K2})`,
+      );
+    const batchA = A.shape.slice(0, -2),
+      batchB = B.shape.slice(0, -2);
     const batchShape = broadcastShapes('matmul', batchA, batchB);
     const nb = numel(batchShape);
     let out: Tensor;
     if (numel(batchB) === 1 && batchA.length > 0) {
       // A batched against one matrix: fold the batch into the rows, one plain matmul.
-      out = A.reshape([1, numel(batchA) * M, K]).bmm(B.reshape([1, K, N])).reshape([...batchShape, M, N]);
+      out = A.reshape([1, numel(batchA) * M, K])
+        .bmm(B.reshape([1, K, N]))
+        .reshape([...batchShape, M, N]);
     } else {
       const as3 = (t: Tensor, batch: number[], r: number, c: number) =>
         numel(batch) === 1 ? t.reshape([1, r, c]) : t.broadcastTo([...batchShape, r, c]).reshape([nb, r, c]);
-      out = as3(A, batchA, M, K).bmm(as3(B, batchB, K, N)).reshape([...batchShape, M, N]);
+      out = as3(A, batchA, M, K)
+        .bmm(as3(B, batchB, K, N))
+        .reshape([...batchShape, M, N]);
     }
     if (a.ndim === 1 && b.ndim === 1) return out.reshape([]);
     if (a.ndim === 1) return out.reshape([...batchShape, N]);
@@ -759,17 +903,23 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
 
   /** A tensor of this one's shape filled with value: of its dtype where value is an int32 value (torch.full_like). */
   fullLike(value: number): Tensor {
-    const dtype = this.dtype === 'int32' && Number.isInteger(value) && Math.abs(value) <= INT32_EXACT ? 'int32' : 'float32';
+    const dtype =
+      this.dtype === 'int32' && Number.isInteger(value) && Math.abs(value) <= INT32_EXACT ? 'int32' : 'float32';
     return apply('fill', [], { backend: this.backend, shape: [...this.shape], value, dtype });
   }
   /** Zeros of this tensor's shape, backend and (for int32) dtype. */
-  zerosLike(): Tensor { return this.fullLike(0); }
+  zerosLike(): Tensor {
+    return this.fullLike(0);
+  }
   /** Ones of this tensor's shape, backend and (for int32) dtype. */
-  onesLike(): Tensor { return this.fullLike(1); }
+  onesLike(): Tensor {
+    return this.fullLike(1);
+  }
 }
 
 const dispatcher = new Dispatcher<Tensor>((backend, storage, shape, viewOf, dtype) =>
-  viewOf ? viewOf.viewAs(shape, dtype) : new Tensor(backend, storage!, shape, dtype));
+  viewOf ? viewOf.viewAs(shape, dtype) : new Tensor(backend, storage!, shape, dtype),
+);
 
 /** The one dispatch point for primitives (see src/graph/apply.ts). */
 export const apply = dispatcher.apply;
@@ -802,8 +952,11 @@ export function setStateOwner(t: Tensor, owner: object): void {
   stateOwners.set(t, owner);
 }
 /** Dispatch counters, for tests. */
-export const dispatchStats = (): { calls: number; recorded: number; depth: number } =>
-  ({ calls: dispatcher.calls, recorded: dispatcher.recorded, depth: dispatcher.depth });
+export const dispatchStats = (): { calls: number; recorded: number; depth: number } => ({
+  calls: dispatcher.calls,
+  recorded: dispatcher.recorded,
+  depth: dispatcher.depth,
+});
 
 /**
  * A tensor over a storage it does not own: disposing it frees nothing (a compiled step's gradients, which

@@ -40,21 +40,40 @@ class TinyVAE extends nn.Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: T
   }
   forward(x: Tensor) {
     const h = this.enc.call(x).tanh();
-    const mu = this.mu.call(h), logvar = this.logvar.call(h);
+    const mu = this.mu.call(h),
+      logvar = this.logvar.call(h);
     return { recon: this.dec.call(mu).mul(this.scale), mu, logvar };
   }
 }
 
-describe('writing a model of one\'s own, PyTorch-style', () => {
+describe("writing a model of one's own, PyTorch-style", () => {
   it('attributes holding modules and trainable tensors are registered under their names, in assignment order', async () => {
     const m = new TinyVAE(cpu);
     // torch's state_dict order for the same class: children's entries in assignment order, then `scale`
     // (PyTorch lists a module's own parameters before its children's: so does this)
     expect([...m.stateDict().keys()]).toEqual([
-      'scale', 'enc.weight', 'enc.bias', 'mu.weight', 'mu.bias', 'logvar.weight', 'logvar.bias',
-      'dec.0.weight', 'dec.0.bias', 'dec.2.weight', 'dec.2.bias',
+      'scale',
+      'enc.weight',
+      'enc.bias',
+      'mu.weight',
+      'mu.bias',
+      'logvar.weight',
+      'logvar.bias',
+      'dec.0.weight',
+      'dec.0.bias',
+      'dec.2.weight',
+      'dec.2.bias',
     ]);
-    expect([...m.namedModules()].map(([n]) => n)).toEqual(['', 'enc', 'mu', 'logvar', 'dec', 'dec.0', 'dec.1', 'dec.2']);
+    expect([...m.namedModules()].map(([n]) => n)).toEqual([
+      '',
+      'enc',
+      'mu',
+      'logvar',
+      'dec',
+      'dec.0',
+      'dec.1',
+      'dec.2',
+    ]);
     // an optimizer sees every parameter (it said "Adam: got an empty parameter list" before)
     const opt = new nn.Adam(m.parameters(), { lr: 0.05 });
     expect(opt.params.length).toBe(11);
@@ -90,7 +109,9 @@ describe('writing a model of one\'s own, PyTorch-style', () => {
         super();
         this.stats = this.buffer('stats', tensor([0, 0], [2], { backend: cpu }));
       }
-      forward(x: Tensor) { return x.add(this.stats); }
+      forward(x: Tensor) {
+        return x.add(this.stats);
+      }
     }
     const w = new WithStats();
     w.stats = tensor([5, 6], [2], { backend: cpu });
@@ -102,18 +123,29 @@ describe('writing a model of one\'s own, PyTorch-style', () => {
     // test/fixtures/model_state_keys.json: namedParameters (name:shape), namedBuffers and namedModules of
     // each model at the commit before attribute registration (3678ace^), at these configs.
     const want = JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/model_state_keys.json'), 'utf8'));
-    const g = () => new Generator(1), b = { backend: cpu };
+    const g = () => new Generator(1),
+      b = { backend: cpu };
     const models: Record<string, nn.AnyModule> = {
-      mlpvae: new MlpVAE({ generator: g(), ...b }), convvae: new ConvVAE({ hidden: 2, generator: g(), ...b }), gan: new MlpGAN({ hidden: 8, generator: g(), ...b }),
-      dcgan: new DCGAN({ width: 2, zDim: 4, generator: g(), ...b }), clf: new Classifier({ width: 2, generator: g(), ...b }),
-      clfmlp: new Classifier({ arch: 'mlp', generator: g(), ...b }), cycle: new CycleGAN({ width: 2, generator: g(), ...b }),
-      rbm: new RBM({ hidden: 8, generator: g(), ...b }), dbn: new DBN({ generator: g(), ...b }),
+      mlpvae: new MlpVAE({ generator: g(), ...b }),
+      convvae: new ConvVAE({ hidden: 2, generator: g(), ...b }),
+      gan: new MlpGAN({ hidden: 8, generator: g(), ...b }),
+      dcgan: new DCGAN({ width: 2, zDim: 4, generator: g(), ...b }),
+      clf: new Classifier({ width: 2, generator: g(), ...b }),
+      clfmlp: new Classifier({ arch: 'mlp', generator: g(), ...b }),
+      cycle: new CycleGAN({ width: 2, generator: g(), ...b }),
+      rbm: new RBM({ hidden: 8, generator: g(), ...b }),
+      dbn: new DBN({ generator: g(), ...b }),
     };
     expect(Object.keys(models)).toEqual(Object.keys(want));
     for (const [k, m] of Object.entries(models)) {
-      expect({
-        p: [...m.namedParameters()].map(([n, t]) => `${n}:${t.shape}`), b: [...m.namedBuffers()].map(([n]) => n), m: [...m.namedModules()].map(([n]) => n),
-      }, k).toEqual(want[k]);
+      expect(
+        {
+          p: [...m.namedParameters()].map(([n, t]) => `${n}:${t.shape}`),
+          b: [...m.namedBuffers()].map(([n]) => n),
+          m: [...m.namedModules()].map(([n]) => n),
+        },
+        k,
+      ).toEqual(want[k]);
     }
   });
 
@@ -121,13 +153,20 @@ describe('writing a model of one\'s own, PyTorch-style', () => {
     const m = new TinyVAE(cpu);
     const s = nn.summary(m, randn([3, 6], { backend: cpu }));
     const top = s.rows.find((r) => r.name === '')!;
-    expect(top.outputShape).toEqual([[3, 6], [3, 2], [3, 2]]);
+    expect(top.outputShape).toEqual([
+      [3, 6],
+      [3, 2],
+      [3, 2],
+    ]);
     expect(s.text).toMatch(/\[3, 6\] \[3, 2\] \[3, 2\]/);
     expect(s.total).toBe(6 * 4 + 4 + 2 * (4 * 2 + 2) + 2 * 4 + 4 + 4 * 6 + 6 + 1);
   });
 
   it('a TensorDataset takes Int32Array labels as an int32 field', () => {
-    const ds = new TensorDataset({ x: { data: new Float32Array(6 * 2), itemShape: [2] }, y: { data: Int32Array.from([0, 1, 2, 3, 4, 5]), itemShape: [] } });
+    const ds = new TensorDataset({
+      x: { data: new Float32Array(6 * 2), itemShape: [2] },
+      y: { data: Int32Array.from([0, 1, 2, 3, 4, 5]), itemShape: [] },
+    });
     const loader = new DataLoader(ds, { batchSize: 3, seed: 1, backend: cpu });
     const batches = [...loader];
     expect(batches).toHaveLength(2);
@@ -139,17 +178,46 @@ describe('writing a model of one\'s own, PyTorch-style', () => {
 /** Round half to even, from the definition (the reference for torch.round). */
 function roundHalfEven(x: number): number {
   if (!Number.isFinite(x)) return x;
-  const f = Math.floor(x), d = x - f;
+  const f = Math.floor(x),
+    d = x - f;
   if (d < 0.5) return f;
   if (d > 0.5) return f + 1;
   return f % 2 === 0 ? f : f + 1;
 }
 
 describe('trunc, floor, ceil and round', () => {
-  const values = [0, -0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, -0.49999997, 1.2, -1.2, 2.7, -2.7, 1e-30, -1e-30,
-    8388607.5, 8388609, -8388609, 16777215, 3.4e38, -3.4e38, Infinity, -Infinity, NaN];
+  const values = [
+    0,
+    -0,
+    0.5,
+    1.5,
+    2.5,
+    -0.5,
+    -1.5,
+    -2.5,
+    0.49999997,
+    -0.49999997,
+    1.2,
+    -1.2,
+    2.7,
+    -2.7,
+    1e-30,
+    -1e-30,
+    8388607.5,
+    8388609,
+    -8388609,
+    16777215,
+    3.4e38,
+    -3.4e38,
+    Infinity,
+    -Infinity,
+    NaN,
+  ];
   const expected = {
-    trunc: Math.trunc, floor: Math.floor, ceil: Math.ceil, round: roundHalfEven,
+    trunc: Math.trunc,
+    floor: Math.floor,
+    ceil: Math.ceil,
+    round: roundHalfEven,
   } as const;
   for (const which of ['cpu', 'webgpu'] as const) {
     for (const op of ['trunc', 'floor', 'ceil', 'round'] as const) {
@@ -184,9 +252,15 @@ describe('a quiet start', () => {
   it('init() in Node prints the adapter line and nothing from the Vulkan loader', () => {
     const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
     const script = join(dir, 'run.mts');
-    writeFileSync(script, `import { init, randn, shutdown } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};\n` +
-      'await init();\nconsole.log((await randn([3]).toArray()).length);\nshutdown();\n');
-    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [script], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    writeFileSync(
+      script,
+      `import { init, randn, shutdown } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};\n` +
+        'await init();\nconsole.log((await randn([3]).toArray()).length);\nshutdown();\n',
+    );
+    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [script], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^\[wgpu-gen\] adapter: .*\n3\n$/);
     // (Dawn's loader printed "Warning: vkCreateInstance: Found no drivers!" and a stack line from the
@@ -194,7 +268,7 @@ describe('a quiet start', () => {
     expect(r.stderr).not.toMatch(/vkCreateInstance|VulkanError|Warning/);
   }, 60_000);
 
-  it('tensors made before any init() say once that they are on the CPU reference backend; init({ backend: \'cpu\' }) is silent', () => {
+  it("tensors made before any init() say once that they are on the CPU reference backend; init({ backend: 'cpu' }) is silent", () => {
     const dir = mkdtempSync(join(tmpdir(), 'noinit-'));
     const src = JSON.stringify(join(process.cwd(), 'src/index.ts'));
     const run = (body: string) => {

@@ -15,7 +15,11 @@ const typedoc = join(root, 'node_modules/.bin/typedoc');
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 function runTypedoc(args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(typedoc, ['--emit', 'none', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = spawnSync(typedoc, ['--emit', 'none', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   return { status: r.status, output: plain(`${r.stdout}${r.stderr}`) };
 }
 
@@ -39,9 +43,26 @@ describe('the API reference', () => {
   it('fails on an undocumented export (the same options over a one-file project)', () => {
     // A config extending the repository's (a --tsconfig on the command line would be read after
     // typedoc.json's own), over a project of one file: a few seconds, not another full conversion.
-    writeFileSync(join(fixture, 'typedoc.json'), JSON.stringify({ extends: [join(root, 'typedoc.json')], tsconfig: 'tsconfig.json', entryPoints: ['api.ts'], intentionallyNotExported: [] }));
-    writeFileSync(join(fixture, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler' }, files: ['api.ts'] }));
-    writeFileSync(join(fixture, 'api.ts'), '/** Documented. */\nexport const documented = 1;\nexport function undocumentedExport(x: number): number {\n  return x;\n}\n');
+    writeFileSync(
+      join(fixture, 'typedoc.json'),
+      JSON.stringify({
+        extends: [join(root, 'typedoc.json')],
+        tsconfig: 'tsconfig.json',
+        entryPoints: ['api.ts'],
+        intentionallyNotExported: [],
+      }),
+    );
+    writeFileSync(
+      join(fixture, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'Bundler' },
+        files: ['api.ts'],
+      }),
+    );
+    writeFileSync(
+      join(fixture, 'api.ts'),
+      '/** Documented. */\nexport const documented = 1;\nexport function undocumentedExport(x: number): number {\n  return x;\n}\n',
+    );
     const { status, output } = runTypedoc(['--options', join(fixture, 'typedoc.json')]);
     expect(output).toMatch(/undocumentedExport.*does not have any documentation/);
     expect(output).not.toMatch(/documented \(Variable\).*does not have any documentation/);

@@ -1,7 +1,20 @@
 // Every backward rule against central finite differences in float64 on the CPU reference, and the
 // autodiff engine's bookkeeping (accumulation, broadcasting, noGrad, graph freeing).
 import { describe, expect, it } from 'vitest';
-import { gradcheck, tensor, where, fma, concat, stack, noGrad, tidy, memoryStats, withBackend, CpuBackend, type Tensor } from '../src/index.ts';
+import {
+  gradcheck,
+  tensor,
+  where,
+  fma,
+  concat,
+  stack,
+  noGrad,
+  tidy,
+  memoryStats,
+  withBackend,
+  CpuBackend,
+  type Tensor,
+} from '../src/index.ts';
 import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../src/backend/kernels.ts';
 import { unary, binary } from '../src/ops/elementwise.ts';
 import { bmm } from '../src/ops/matmul.ts';
@@ -12,14 +25,29 @@ const input = (shape: number[], seed: number, lo = -2, hi = 2) => {
   return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
 };
 
-function check(name: string, fn: (...xs: Tensor[]) => Tensor, inputs: { data: number[]; shape: number[] }[], tol = 1e-6) {
+function check(
+  name: string,
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: { data: number[]; shape: number[] }[],
+  tol = 1e-6,
+) {
   const r = gradcheck(fn, inputs, { tol });
   expect(r.ok, `${name}: max rel error ${r.maxRelError} at ${JSON.stringify(r.worst)}`).toBe(true);
 }
 
 // Keep inputs away from kinks (relu at 0, abs at 0, clamp bounds) where finite differences straddle them.
-const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = { log: [0.2, 3], sqrt: [0.2, 3], rsqrt: [0.2, 3], reciprocal: [0.3, 3] };
-const PARAMS: Partial<Record<UnaryOp, [number, number]>> = { leaky_relu: [0.2, 0], clamp: [-0.5, 0.7], pow_scalar: [3, 0], affine: [1.5, -0.25] };
+const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = {
+  log: [0.2, 3],
+  sqrt: [0.2, 3],
+  rsqrt: [0.2, 3],
+  reciprocal: [0.3, 3],
+};
+const PARAMS: Partial<Record<UnaryOp, [number, number]>> = {
+  leaky_relu: [0.2, 0],
+  clamp: [-0.5, 0.7],
+  pow_scalar: [3, 0],
+  affine: [1.5, -0.25],
+};
 
 describe('gradcheck of every op (float64 finite differences)', () => {
   for (const op of UNARY_OPS) {
@@ -27,7 +55,9 @@ describe('gradcheck of every op (float64 finite differences)', () => {
       const [lo, hi] = DOMAIN[op] ?? [-2, 2];
       const x = input([3, 4], 1, lo, hi);
       // shift points off the kinks by a margin larger than eps
-      x.data = x.data.map((v) => (Math.abs(v) < 1e-3 ? v + 0.01 : v)).map((v) => (op === 'clamp' && (Math.abs(v + 0.5) < 1e-3 || Math.abs(v - 0.7) < 1e-3) ? v + 0.01 : v));
+      x.data = x.data
+        .map((v) => (Math.abs(v) < 1e-3 ? v + 0.01 : v))
+        .map((v) => (op === 'clamp' && (Math.abs(v + 0.5) < 1e-3 || Math.abs(v - 0.7) < 1e-3) ? v + 0.01 : v));
       const [p0, p1] = PARAMS[op] ?? [0, 0];
       if (op === 'sign' || op === 'step' || op === 'trunc') {
         // Piecewise constant: no gradient flows (the engine gives zero).
@@ -42,7 +72,8 @@ describe('gradcheck of every op (float64 finite differences)', () => {
   for (const op of BINARY_OPS) {
     it(`binary ${op} with broadcasting`, () => {
       const lo = op === 'pow' ? 0.3 : -2;
-      const a = input([2, 3, 4], 2, lo, 2), b = input([3, 1], 3, op === 'pow' || op === 'div' ? 0.5 : -2, 2);
+      const a = input([2, 3, 4], 2, lo, 2),
+        b = input([3, 1], 3, op === 'pow' || op === 'div' ? 0.5 : -2, 2);
       if (['eq', 'ne', 'lt', 'le', 'gt', 'ge'].includes(op)) {
         const ta = tensor(a.data, a.shape, { requiresGrad: true, backend: new CpuBackend() });
         binary(op, ta, ta.mul(0.5)).sum().backward();
@@ -75,12 +106,21 @@ describe('gradcheck of every op (float64 finite differences)', () => {
     check('slice', (t) => t.slice(2, 1, 4, 2), [x]);
     check('concat', (a, b) => concat([a, b], 1), [x, input([2, 2, 4], 12)]);
     check('stack', (a, b) => stack([a, b], 0), [x, input([2, 3, 4], 13)]);
-    for (const mode of ['constant', 'reflect', 'replicate'] as const) check(`pad ${mode}`, (t) => t.pad([2, 1, 1, 2], mode, 0.3), [x]);
+    for (const mode of ['constant', 'reflect', 'replicate'] as const)
+      check(`pad ${mode}`, (t) => t.pad([2, 1, 1, 2], mode, 0.3), [x]);
     check('broadcast_to', (t) => t.broadcastTo([5, 2, 3, 4]), [input([3, 1], 14)]);
   });
   it('matmul: transposes, batches, broadcast batch, vectors', () => {
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
-      check(`bmm ${tA} ${tB}`, (a, b) => bmm(a, b, tA, tB), [input(tA ? [3, 4, 2] : [3, 2, 4], 15), input(tB ? [1, 5, 4] : [1, 4, 5], 16)]);
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      check(`bmm ${tA} ${tB}`, (a, b) => bmm(a, b, tA, tB), [
+        input(tA ? [3, 4, 2] : [3, 2, 4], 15),
+        input(tB ? [1, 5, 4] : [1, 4, 5], 16),
+      ]);
     }
     check('matmul broadcast', (a, b) => a.matmul(b), [input([2, 1, 3, 4], 17), input([5, 4, 2], 18)]);
     check('matmul vec', (a, b) => a.matmul(b), [input([4], 19), input([4, 3], 20)]);
@@ -116,12 +156,13 @@ describe('the autodiff engine', () => {
   it('frees the graph so memory stays flat over many steps', () => {
     withBackend(cpu, () => {
       const w = tensor([0.5, -0.5, 0.25], undefined, { requiresGrad: true });
-      const step = () => tidy(() => {
-        const loss = w.mul(w).sum();
-        loss.backward();
-        w.grad!.dispose();
-        w.grad = null;
-      });
+      const step = () =>
+        tidy(() => {
+          const loss = w.mul(w).sum();
+          loss.backward();
+          w.grad!.dispose();
+          w.grad = null;
+        });
       step();
       const before = memoryStats();
       for (let i = 0; i < 200; i++) step();

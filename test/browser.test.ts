@@ -29,10 +29,15 @@ let browser: Browser;
 let url: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Debian chromium is missing (${CHROMIUM_PATH}): run bash scripts/setup.sh`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`Debian chromium is missing (${CHROMIUM_PATH}): run bash scripts/setup.sh`);
   mkdirSync(ARTIFACTS, { recursive: true });
   await build({ configFile: 'vite.config.ts', logLevel: 'warn' });
-  server = await preview({ configFile: 'vite.config.ts', preview: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn' });
+  server = await preview({
+    configFile: 'vite.config.ts',
+    preview: { port: 0, host: '127.0.0.1', strictPort: false },
+    logLevel: 'warn',
+  });
   url = server.resolvedUrls!.local[0];
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, headless: true });
@@ -106,11 +111,22 @@ const state = (page: Page) => page.evaluate(() => window.wgpuDemo.state()) as un
 async function loadFile(page: Page, file: string): Promise<{ text: string; kind: string }> {
   const name = file.split('/').at(-1)!;
   await page.setInputFiles('#load', file);
-  await page.waitForFunction((n) => {
-    const m = document.getElementById('message')!;
-    return (m.className === 'ok' || m.className === 'error') && (m.textContent ?? '').includes(n) && !/^Downloaded/.test(m.textContent ?? '');
-  }, name, { timeout: 60_000 });
-  return page.evaluate(() => ({ text: document.getElementById('message')!.textContent ?? '', kind: document.getElementById('message')!.className }));
+  await page.waitForFunction(
+    (n) => {
+      const m = document.getElementById('message')!;
+      return (
+        (m.className === 'ok' || m.className === 'error') &&
+        (m.textContent ?? '').includes(n) &&
+        !/^Downloaded/.test(m.textContent ?? '')
+      );
+    },
+    name,
+    { timeout: 60_000 },
+  );
+  return page.evaluate(() => ({
+    text: document.getElementById('message')!.textContent ?? '',
+    kind: document.getElementById('message')!.className,
+  }));
 }
 
 /** Clicks Start (unless it is training already), waits for `n` more steps, clicks Pause and waits for the loop to stop. */
@@ -118,10 +134,14 @@ async function train(page: Page, n: number, from?: number, timeout = 120_000): P
   const s0 = await state(page);
   from ??= s0.step;
   if (!s0.running) await page.click('#start');
-  await page.waitForFunction((target) => {
-    const s = window.wgpuDemo.state();
-    return (s.step as number) >= target || s.error;
-  }, from + n, { timeout });
+  await page.waitForFunction(
+    (target) => {
+      const s = window.wgpuDemo.state();
+      return (s.step as number) >= target || s.error;
+    },
+    from + n,
+    { timeout },
+  );
   await page.click('#pause');
   await page.waitForFunction(() => document.body.dataset.running === 'false', undefined, { timeout });
   const s = await state(page);
@@ -136,31 +156,49 @@ async function train(page: Page, n: number, from?: number, timeout = 120_000): P
  * animation frames and between 10 ms timers. On SwiftShader the compositor shares the 2 cores with the
  * worker's kernels, so a frame gap also measures the machine's load (expectResponsive allows for it).
  */
-async function responsiveness(page: Page, ms: number, blockMs = 0): Promise<{ longTasks: number[]; worstFrame: number; worstTimer: number; frames: number }> {
-  return page.evaluate(([ms, blockMs]) => new Promise((resolve) => {
-    const longTasks: number[] = [];
-    const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(Math.round(e.duration))));
-    observer.observe({ type: 'longtask', buffered: false });
-    const t0 = performance.now();
-    let lastFrame = t0, lastTimer = t0, worstFrame = 0, worstTimer = 0, frames = 0;
-    const frame = (now: number) => {
-      worstFrame = Math.max(worstFrame, now - lastFrame);
-      lastFrame = now;
-      frames++;
-      if (now - t0 < ms) requestAnimationFrame(frame);
-    };
-    const tick = () => {
-      const now = performance.now();
-      worstTimer = Math.max(worstTimer, now - lastTimer);
-      lastTimer = now;
-      if (now - t0 < ms) setTimeout(tick, 10);
-      else setTimeout(() => (observer.disconnect(), resolve({ longTasks, worstFrame, worstTimer, frames })), 50);
-    };
-    requestAnimationFrame((now) => ((lastFrame = now), requestAnimationFrame(frame)));
-    setTimeout(tick, 10);
-    // The control: a task that holds the thread on purpose must show up as a long task.
-    if (blockMs > 0) setTimeout(() => { const end = performance.now() + blockMs; while (performance.now() < end); }, 100);
-  }), [ms, blockMs] as const);
+async function responsiveness(
+  page: Page,
+  ms: number,
+  blockMs = 0,
+): Promise<{ longTasks: number[]; worstFrame: number; worstTimer: number; frames: number }> {
+  return page.evaluate(
+    ([ms, blockMs]) =>
+      new Promise((resolve) => {
+        const longTasks: number[] = [];
+        const observer = new PerformanceObserver((list) =>
+          list.getEntries().forEach((e) => longTasks.push(Math.round(e.duration))),
+        );
+        observer.observe({ type: 'longtask', buffered: false });
+        const t0 = performance.now();
+        let lastFrame = t0,
+          lastTimer = t0,
+          worstFrame = 0,
+          worstTimer = 0,
+          frames = 0;
+        const frame = (now: number) => {
+          worstFrame = Math.max(worstFrame, now - lastFrame);
+          lastFrame = now;
+          frames++;
+          if (now - t0 < ms) requestAnimationFrame(frame);
+        };
+        const tick = () => {
+          const now = performance.now();
+          worstTimer = Math.max(worstTimer, now - lastTimer);
+          lastTimer = now;
+          if (now - t0 < ms) setTimeout(tick, 10);
+          else setTimeout(() => (observer.disconnect(), resolve({ longTasks, worstFrame, worstTimer, frames })), 50);
+        };
+        requestAnimationFrame((now) => ((lastFrame = now), requestAnimationFrame(frame)));
+        setTimeout(tick, 10);
+        // The control: a task that holds the thread on purpose must show up as a long task.
+        if (blockMs > 0)
+          setTimeout(() => {
+            const end = performance.now() + blockMs;
+            while (performance.now() < end);
+          }, 100);
+      }),
+    [ms, blockMs] as const,
+  );
 }
 
 /**
@@ -172,10 +210,27 @@ async function responsiveness(page: Page, ms: number, blockMs = 0): Promise<{ lo
 async function expectResponsive(page: Page, what: string): Promise<void> {
   const windows = [];
   for (let w = 0; w < 3; w++) windows.push(await responsiveness(page, 1000));
-  console.log(`[browser] while training ${what}: ` + windows.map((g) => `${g.frames} frames, longest frame gap ${g.worstFrame.toFixed(1)} ms, timer gap ${g.worstTimer.toFixed(1)} ms`).join('; '));
-  expect(windows.flatMap((g) => g.longTasks), `tasks of over 50 ms on the page's thread while training ${what} (ms)`).toEqual([]);
-  expect(Math.min(...windows.map((g) => g.worstFrame)), `the shortest of three 1 s windows' longest frame gap while training ${what} (ms)`).toBeLessThan(50);
-  expect(windows.reduce((a, g) => a + g.frames, 0), 'animation frames in 3 s of training').toBeGreaterThan(60);
+  console.log(
+    `[browser] while training ${what}: ` +
+      windows
+        .map(
+          (g) =>
+            `${g.frames} frames, longest frame gap ${g.worstFrame.toFixed(1)} ms, timer gap ${g.worstTimer.toFixed(1)} ms`,
+        )
+        .join('; '),
+  );
+  expect(
+    windows.flatMap((g) => g.longTasks),
+    `tasks of over 50 ms on the page's thread while training ${what} (ms)`,
+  ).toEqual([]);
+  expect(
+    Math.min(...windows.map((g) => g.worstFrame)),
+    `the shortest of three 1 s windows' longest frame gap while training ${what} (ms)`,
+  ).toBeLessThan(50);
+  expect(
+    windows.reduce((a, g) => a + g.frames, 0),
+    'animation frames in 3 s of training',
+  ).toBeGreaterThan(60);
 }
 
 /** The identity's error on the first 8 test digits, mean |x - dilate3x3(x)|: CycleGAN's baseline. */
@@ -190,7 +245,11 @@ function identityError8(): number {
 /** Picks a model in the menu and waits until it is built and drawn. */
 async function pick(page: Page, model: string, batch: string): Promise<void> {
   await page.selectOption('#model', model);
-  await page.waitForFunction((m) => window.wgpuDemo.state().model === m && !(document.getElementById('reset') as HTMLButtonElement).disabled, model, { timeout: 120_000 });
+  await page.waitForFunction(
+    (m) => window.wgpuDemo.state().model === m && !(document.getElementById('reset') as HTMLButtonElement).disabled,
+    model,
+    { timeout: 120_000 },
+  );
   await page.selectOption('#batch', batch);
 }
 
@@ -216,7 +275,10 @@ async function decodedDigit(page: Page): Promise<{ z: [number, number]; pixels: 
   return page.evaluate(() => {
     const c = document.getElementById('vae-decoded') as HTMLCanvasElement;
     const d = c.getContext('2d')!.getImageData(0, 0, 28, 28).data;
-    return { z: c.dataset.z!.split(',').map(Number) as [number, number], pixels: Array.from(d.filter((_, i) => i % 4 === 0)) };
+    return {
+      z: c.dataset.z!.split(',').map(Number) as [number, number],
+      pixels: Array.from(d.filter((_, i) => i % 4 === 0)),
+    };
   });
 }
 
@@ -227,10 +289,14 @@ async function pointAt(page: Page, fx: number, fy: number): Promise<{ z: [number
   await page.mouse.move(box.x + fx * box.width, box.y + fy * box.height);
   // The plane spans z in [-3, 3]^2, y up.
   const want = [(fx * 2 - 1) * 3, (1 - fy * 2) * 3];
-  await page.waitForFunction((w) => {
-    const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
-    return !!z && Math.abs(z[0] - w[0]) < 0.1 && Math.abs(z[1] - w[1]) < 0.1;
-  }, want, { timeout: 60_000 });
+  await page.waitForFunction(
+    (w) => {
+      const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
+      return !!z && Math.abs(z[0] - w[0]) < 0.1 && Math.abs(z[1] - w[1]) < 0.1;
+    },
+    want,
+    { timeout: 60_000 },
+  );
   return decodedDigit(page);
 }
 
@@ -248,7 +314,8 @@ async function cpuDecode(bytes: Uint8Array, z: [number, number]): Promise<number
 const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-const cli = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+const cli = (...args: string[]) =>
+  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
 
 describe('the training demo on WebGPU', () => {
   let page: Page;
@@ -258,7 +325,9 @@ describe('the training demo on WebGPU', () => {
   beforeAll(async () => {
     ({ page, errors } = await open(''));
     await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 120_000 });
-    expect(await page.evaluate(() => document.body.dataset.ready), await page.textContent('#message') ?? '').toBe('true');
+    expect(await page.evaluate(() => document.body.dataset.ready), (await page.textContent('#message')) ?? '').toBe(
+      'true',
+    );
   });
   afterAll(async () => {
     await page?.close();
@@ -274,7 +343,10 @@ describe('the training demo on WebGPU', () => {
     // redraw run on it would), and it keeps drawing frames.
     await expectResponsive(page, 'the VAE on WebGPU');
     const control = await responsiveness(page, 500, 120);
-    expect(control.longTasks.some((d) => d >= 100), `the long-task observer sees a 120 ms task held on purpose (${control.longTasks})`).toBe(true);
+    expect(
+      control.longTasks.some((d) => d >= 100),
+      `the long-task observer sees a 120 ms task held on purpose (${control.longTasks})`,
+    ).toBe(true);
     expect(control.worstFrame, 'and the frame gap it makes').toBeGreaterThanOrEqual(80);
     const s = await train(page, 40, 0);
     expect(s.lossNames).toEqual(['loss', 'rec', 'kl']);
@@ -294,11 +366,21 @@ describe('the training demo on WebGPU', () => {
     // (d rec / d sigma = d rec / d mu * z, the chain rule through y, computed here by autodiff).
     const before = await page.getAttribute('#vae-reparam', 'data-z');
     await page.click('#vae-reparam-draw');
-    await page.waitForFunction((b) => document.getElementById('vae-reparam')!.dataset.z !== b, before, { timeout: 60_000 });
+    await page.waitForFunction((b) => document.getElementById('vae-reparam')!.dataset.z !== b, before, {
+      timeout: 60_000,
+    });
     const rp = await page.evaluate(() => {
       const d = document.getElementById('vae-reparam')!.dataset;
       const get = (k: string) => d[k]!.split(',').map(Number);
-      return { mu: get('mu'), sigma: get('sigma'), z: get('z'), y: get('y'), dmu: get('dmu'), dsigma: get('dsigma'), text: document.getElementById('vae-reparam')!.textContent };
+      return {
+        mu: get('mu'),
+        sigma: get('sigma'),
+        z: get('z'),
+        y: get('y'),
+        dmu: get('dmu'),
+        dsigma: get('dsigma'),
+        text: document.getElementById('vae-reparam')!.textContent,
+      };
     });
     expect(rp.z).toHaveLength(2);
     expect(rp.z.some((v) => v !== 0)).toBe(true);
@@ -311,7 +393,11 @@ describe('the training demo on WebGPU', () => {
     expect((await canvasStats(page, 'vae-reparam-digit')).distinct, 'the digit is drawn').toBeGreaterThan(2);
     // The likelihood beside the bound: the importance-weighted estimate is above the ELBO.
     await page.click('#vae-iwae');
-    await page.waitForFunction(() => document.getElementById('vae-iwae-result')!.dataset.logPx !== undefined, undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => document.getElementById('vae-iwae-result')!.dataset.logPx !== undefined,
+      undefined,
+      { timeout: 120_000 },
+    );
     const iw = await page.evaluate(() => ({ ...document.getElementById('vae-iwae-result')!.dataset }));
     expect(Number(iw.logPx), `log p(x) ${iw.logPx}, ELBO ${iw.elbo}`).toBeGreaterThan(Number(iw.elbo));
     expect(Number(iw.elbo)).toBeLessThan(0);
@@ -334,29 +420,44 @@ describe('the training demo on WebGPU', () => {
     const before = (await state(page)).step;
     // Click Profile, then Start at once (as a visitor might), and log the controls at every change of
     // the page until profiling ends: Start stays off and the status says so until the table is shown.
-    const log = await page.evaluate(() => new Promise<string[]>((resolve) => {
-      const start = document.getElementById('start') as HTMLButtonElement, table = document.getElementById('profile-table') as HTMLTableElement;
-      const entries: string[] = [];
-      const note = () => {
-        const controls = ['start', 'pause', 'reset', 'model', 'batch', 'lr', 'download', 'load', 'profile'].filter((id) => !(document.getElementById(id) as HTMLButtonElement).disabled);
-        entries.push(`${window.wgpuDemo.state().profiling}|${document.getElementById('run-state')!.textContent}|on: ${controls.join(' ')}|rows ${table.rows.length}`);
-      };
-      const obs = new MutationObserver(() => {
-        note();
-        if (!window.wgpuDemo.state().profiling) {
-          obs.disconnect();
-          resolve(entries);
-        }
-      });
-      obs.observe(document.getElementById('app')!, { subtree: true, childList: true, characterData: true, attributes: true });
-      document.getElementById('profile')!.click();
-      note();
-      start.click(); // ignored (disabled): it would put training steps among the profiled ones
-    }));
+    const log = await page.evaluate(
+      () =>
+        new Promise<string[]>((resolve) => {
+          const start = document.getElementById('start') as HTMLButtonElement,
+            table = document.getElementById('profile-table') as HTMLTableElement;
+          const entries: string[] = [];
+          const note = () => {
+            const controls = ['start', 'pause', 'reset', 'model', 'batch', 'lr', 'download', 'load', 'profile'].filter(
+              (id) => !(document.getElementById(id) as HTMLButtonElement).disabled,
+            );
+            entries.push(
+              `${window.wgpuDemo.state().profiling}|${document.getElementById('run-state')!.textContent}|on: ${controls.join(' ')}|rows ${table.rows.length}`,
+            );
+          };
+          const obs = new MutationObserver(() => {
+            note();
+            if (!window.wgpuDemo.state().profiling) {
+              obs.disconnect();
+              resolve(entries);
+            }
+          });
+          obs.observe(document.getElementById('app')!, {
+            subtree: true,
+            childList: true,
+            characterData: true,
+            attributes: true,
+          });
+          document.getElementById('profile')!.click();
+          note();
+          start.click(); // ignored (disabled): it would put training steps among the profiled ones
+        }),
+    );
     const during = log.filter((e) => e.startsWith('true|'));
     expect(during.length, log.join('\n')).toBeGreaterThan(2);
     for (const e of during) expect(e).toBe('true|profiling…|on: |rows 0');
-    expect(log.at(-1), 'after: paused, the table shown').toMatch(/^false\|paused\|on: start reset model batch lr download load profile\|rows [1-9]/);
+    expect(log.at(-1), 'after: paused, the table shown').toMatch(
+      /^false\|paused\|on: start reset model batch lr download load profile\|rows [1-9]/,
+    );
     const s = await state(page);
     const note = (await page.textContent('#profile-note')) ?? '';
     const warmup = Number(/after (\d+) warm-up steps?/.exec(note)?.[1]);
@@ -368,13 +469,23 @@ describe('the training demo on WebGPU', () => {
     // kernel computing its gradient: a weight's matmul (fused:matmul+...+adam), a bias's sum over the
     // batch (fused:...sum...+adam). (Before, a Start during the profile ran 11 steps into it: Adam 100
     // times, matmul_reg 93.)
-    expect(s.profile.filter((r) => r.kernel.startsWith('tune:')), 'no tuner trials').toEqual([]);
-    expect(s.profile.filter((r) => r.count % 5 !== 0).map((r) => `${r.kernel} x${r.count}`), 'kernels not run once per step').toEqual([]);
+    expect(
+      s.profile.filter((r) => r.kernel.startsWith('tune:')),
+      'no tuner trials',
+    ).toEqual([]);
+    expect(
+      s.profile.filter((r) => r.count % 5 !== 0).map((r) => `${r.kernel} x${r.count}`),
+      'kernels not run once per step',
+    ).toEqual([]);
     const adam = s.profile.filter((r) => r.kernel === 'optim:adam' || /^fused:.*\+adam$/.test(r.kernel));
     const count = (rows: typeof adam) => rows.reduce((n, r) => n + r.count, 0);
     expect(count(adam), 'one Adam update per parameter per step').toBe(5 * 10);
-    expect(count(adam.filter((r) => /^fused:matmul\+/.test(r.kernel))), 'the weights\' updates in their matmuls').toBe(5 * 5);
-    expect(count(adam.filter((r) => /^fused:.*sum.*\+adam$/.test(r.kernel))), 'the biases\' updates in their sums').toBe(5 * 5);
+    expect(count(adam.filter((r) => /^fused:matmul\+/.test(r.kernel))), "the weights' updates in their matmuls").toBe(
+      5 * 5,
+    );
+    expect(count(adam.filter((r) => /^fused:.*sum.*\+adam$/.test(r.kernel))), "the biases' updates in their sums").toBe(
+      5 * 5,
+    );
     const mm = s.profile.filter((r) => r.kernel.startsWith('matmul_'));
     expect(mm.length, 'matmul kernels in the profile').toBeGreaterThan(0);
     expect(s.profile.every((r) => r.totalMs >= 0)).toBe(true);
@@ -405,7 +516,9 @@ describe('the training demo on WebGPU', () => {
     expect(JSON.parse(ckpt.metadata.config)).toEqual({ arch: 'mlp', zDim: 2, seed: 0, lr: 1e-3 });
     // The same names as a model built in Node: state_dict, then optim.<param>.<m|v>.
     const names = [...new MlpVAE({ zDim: 2, backend: new CpuBackend() }).namedParameters()].map(([k]) => k);
-    expect([...ckpt.tensors.keys()].sort()).toEqual([...names, ...names.flatMap((k) => [`optim.${k}.m`, `optim.${k}.v`])].sort());
+    expect([...ckpt.tensors.keys()].sort()).toEqual(
+      [...names, ...names.flatMap((k) => [`optim.${k}.m`, `optim.${k}.v`])].sort(),
+    );
     // The page's decoder and the checkpoint's, on the CPU reference, draw the same digit.
     const here = await decodedDigit(page);
     expect(maxDiff(here.pixels, await cpuDecode(bytes, here.z))).toBeLessThanOrEqual(2);
@@ -424,7 +537,25 @@ describe('the training demo on WebGPU', () => {
 
   it('loads a checkpoint written by the CLI and decodes as the CLI model does; refuses other files clearly', async () => {
     const out = join(dir, 'cli-z2');
-    const run = cli('vae', '--zdim', '2', '--epochs', '1', '--train-size', '256', '--batch', '64', '--seed', '3', '--backend', 'cpu', '--out', out, '--iwae-k', '2');
+    const run = cli(
+      'vae',
+      '--zdim',
+      '2',
+      '--epochs',
+      '1',
+      '--train-size',
+      '256',
+      '--batch',
+      '64',
+      '--seed',
+      '3',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--iwae-k',
+      '2',
+    );
     expect(run.status, run.stderr).toBe(0);
     const file = join(out, 'checkpoint.safetensors');
     const loaded = await loadFile(page, file);
@@ -439,10 +570,15 @@ describe('the training demo on WebGPU', () => {
     const gan = new MlpGAN({ generator: new Generator(1) }); // on Node's default backend, the CPU reference
     const g = await checkpointTensors(gan, gan.optimizers());
     const ganFile = join(dir, 'ring.safetensors');
-    writeFileSync(ganFile, encodeSafetensors(g.tensors, { ...g.metadata, model: 'gan', config: '{"lr":0.001,"seed":1}' }));
+    writeFileSync(
+      ganFile,
+      encodeSafetensors(g.tensors, { ...g.metadata, model: 'gan', config: '{"lr":0.001,"seed":1}' }),
+    );
     const other = await loadFile(page, ganFile);
     expect(other.kind).toBe('error');
-    expect(other.text).toMatch(/ring\.safetensors is a GAN \(2-D points\) checkpoint, but the VAE is selected: pick GAN/);
+    expect(other.text).toMatch(
+      /ring\.safetensors is a GAN \(2-D points\) checkpoint, but the VAE is selected: pick GAN/,
+    );
     // A truncated file: refused as such.
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, readFileSync(file).subarray(0, 5000));
@@ -463,24 +599,48 @@ describe('the training demo on WebGPU', () => {
 
   it('the conv VAE: says what it is, and its views follow training soon after Start', async () => {
     await page.selectOption('#opt-arch', 'conv');
-    await page.waitForFunction(() => (window.wgpuDemo.state().config as { arch?: string }).arch === 'conv' && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 180_000 });
+    await page.waitForFunction(
+      () =>
+        (window.wgpuDemo.state().config as { arch?: string }).arch === 'conv' &&
+        !(document.getElementById('reset') as HTMLButtonElement).disabled,
+      undefined,
+      { timeout: 180_000 },
+    );
     const about = (await page.textContent('#about')) ?? '';
-    expect(about).toMatch(/^Convolutional variational autoencoder .*two 4x4 stride-2 convolutions \(1-16-32 channels.* z = 2; .*transposed convolutions back to 28x28/);
+    expect(about).toMatch(
+      /^Convolutional variational autoencoder .*two 4x4 stride-2 convolutions \(1-16-32 channels.* z = 2; .*transposed convolutions back to 28x28/,
+    );
     expect(about).not.toMatch(/MLP|784-400/);
     expect(await state(page)).toMatchObject({ step: 0, viewsStep: 0, config: { arch: 'conv', zDim: 2, width: 16 } });
     await page.click('#start');
     // The run's first redraw (at step 1 or so: steps take ~1 s of training between redraws) compiles
     // kernels and shares the device with the tuner; it must not set a long interval (before, 4x its
     // ~13 s: the views stood at step 1 for ~50 s of training). Read with it, in the same poll.
-    const first = await page.waitForFunction(() => {
-      const s = window.wgpuDemo.state();
-      return ((s.viewsStep as number) >= 1 || s.error) && { viewsStep: s.viewsStep as number, redrawEveryMs: s.redrawEveryMs as number, error: s.error };
-    }, undefined, { timeout: 120_000, polling: 50 }).then((h) => h.jsonValue() as Promise<{ viewsStep: number; redrawEveryMs: number; error: string }>);
+    const first = await page
+      .waitForFunction(
+        () => {
+          const s = window.wgpuDemo.state();
+          return (
+            ((s.viewsStep as number) >= 1 || s.error) && {
+              viewsStep: s.viewsStep as number,
+              redrawEveryMs: s.redrawEveryMs as number,
+              error: s.error,
+            }
+          );
+        },
+        undefined,
+        { timeout: 120_000, polling: 50 },
+      )
+      .then((h) => h.jsonValue() as Promise<{ viewsStep: number; redrawEveryMs: number; error: string }>);
     expect(first.error).toBe('');
     expect(first.redrawEveryMs, 'training time until the next redraw (ms)').toBeLessThanOrEqual(2000);
     // Then the views show a later step. Measured on 2 shared cores (load 4-10): 4.6-9.2 s after the
     // first redraw, 6.5-13.6 s after Start (before: 47-59 s); the timeout only bounds a hang.
-    await page.waitForFunction((v) => (window.wgpuDemo.state().viewsStep as number) > v || window.wgpuDemo.state().error, first.viewsStep, { timeout: 90_000 });
+    await page.waitForFunction(
+      (v) => (window.wgpuDemo.state().viewsStep as number) > v || window.wgpuDemo.state().error,
+      first.viewsStep,
+      { timeout: 90_000 },
+    );
     await page.click('#pause');
     await page.waitForFunction(() => document.body.dataset.running === 'false', undefined, { timeout: 60_000 });
     const s = await state(page);
@@ -493,7 +653,7 @@ describe('the training demo on WebGPU', () => {
     expect(errors).toEqual([]);
   });
 
-  it('trains the GAN on the 2-D sets (the ring, then the moons) and draws GAN Lab\'s views', async () => {
+  it("trains the GAN on the 2-D sets (the ring, then the moons) and draws GAN Lab's views", async () => {
     await pick(page, 'gan', '64');
     await page.selectOption('#lr', String(5e-4));
     const s = await train(page, 30);
@@ -512,16 +672,23 @@ describe('the training demo on WebGPU', () => {
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       // A heatmap pixel is on the diverging ramp of drawHeatmap: white (250, 250, 250) at D = 0.5, towards
       // (244, 165, 130) at D = 0 and (146, 197, 222) at D = 1, by t = sqrt(|D - 0.5| * 2).
-      let ramp = 0, dark = 0, lo = 1, hi = 0;
+      let ramp = 0,
+        dark = 0,
+        lo = 1,
+        hi = 0;
       const on = (rgb: number[], end: number[]) => {
         // t from the channel that changes most along the branch, then every channel checked against it
-        const span = end.map((e) => 250 - e), k = span.indexOf(Math.max(...span));
+        const span = end.map((e) => 250 - e),
+          k = span.indexOf(Math.max(...span));
         const t = (250 - rgb[k]) / span[k];
-        return t >= -0.02 && t <= 1.02 && rgb.every((c, j) => Math.abs(c - (250 + (end[j] - 250) * t)) <= 2) ? Math.max(0, Math.min(1, t)) : null;
+        return t >= -0.02 && t <= 1.02 && rgb.every((c, j) => Math.abs(c - (250 + (end[j] - 250) * t)) <= 2)
+          ? Math.max(0, Math.min(1, t))
+          : null;
       };
       for (let i = 0; i < d.length; i += 4) {
         const rgb = [d[i], d[i + 1], d[i + 2]];
-        const tr = on(rgb, [244, 165, 130]), tb = on(rgb, [146, 197, 222]);
+        const tr = on(rgb, [244, 165, 130]),
+          tb = on(rgb, [146, 197, 222]);
         const v = tr !== null ? 0.5 - (tr * tr) / 2 : tb !== null ? 0.5 + (tb * tb) / 2 : null;
         if (v !== null) {
           ramp++;
@@ -540,7 +707,9 @@ describe('the training demo on WebGPU', () => {
     const curves = await page.evaluate(() => {
       const c = document.getElementById('gan-saturation') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let green = 0, purple = 0, red = 0;
+      let green = 0,
+        purple = 0,
+        red = 0;
       for (let i = 0; i < d.length; i += 4) {
         const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
         if (g > 130 && r < 90 && b < 90) green++;
@@ -554,17 +723,27 @@ describe('the training demo on WebGPU', () => {
     expect(curves.red, 'the fakes on the curve').toBeGreaterThan(20);
     expect(curves.meanD).toBeGreaterThan(0);
     expect(curves.meanD).toBeLessThan(1);
-    expect(await page.textContent('#gan-saturation + figcaption')).toMatch(/mean D\(G\(z\)\) 0\.\d{3}: the nonsaturating loss gives/);
+    expect(await page.textContent('#gan-saturation + figcaption')).toMatch(
+      /mean D\(G\(z\)\) 0\.\d{3}: the nonsaturating loss gives/,
+    );
     await page.screenshot({ path: `${ARTIFACTS}/browser-gan-ring.png`, fullPage: true });
 
     // Step mode: each Step is exactly one training step, with the views redrawn from its weights.
     const at = (await state(page)).step;
     for (const k of [1, 2]) {
       await page.click('#step-once');
-      await page.waitForFunction((want) => {
-        const st = window.wgpuDemo.state();
-        return st.step === want && st.viewsStep === want && !(document.getElementById('step-once') as HTMLButtonElement).disabled;
-      }, at + k, { timeout: 60_000 });
+      await page.waitForFunction(
+        (want) => {
+          const st = window.wgpuDemo.state();
+          return (
+            st.step === want &&
+            st.viewsStep === want &&
+            !(document.getElementById('step-once') as HTMLButtonElement).disabled
+          );
+        },
+        at + k,
+        { timeout: 60_000 },
+      );
     }
     await page.waitForTimeout(300);
     expect((await state(page)).step, 'no step beyond the two asked for').toBe(at + 2);
@@ -572,14 +751,24 @@ describe('the training demo on WebGPU', () => {
 
     // Reset: fresh weights from the same seed, so the first step repeats the first step above.
     await page.click('#reset');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled,
+      undefined,
+      { timeout: 60_000 },
+    );
     const again = await train(page, 1);
     again.history!.values[0].forEach((v, i) => expect(v, s.lossNames[i]).toBeCloseTo(s.history!.values[0][i], 4));
 
     // The loss toggle: the saturating form rebuilds the model; its G loss log(1 - D(G(z))) is negative
     // where the non-saturating -log D(G(z)) is positive, and the chart follows it.
     await page.selectOption('#opt-loss', 'saturating');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { loss?: string }).loss === 'saturating', undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        window.wgpuDemo.state().step === 0 &&
+        (window.wgpuDemo.state().config as { loss?: string }).loss === 'saturating',
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await page.textContent('#about')).toMatch(/saturating minimax loss log\(1 - D\(G\(z\)\)\)/);
     const sat = await train(page, 1);
     expect(sat.history!.values[0][1], 'saturating G loss').toBeLessThan(0);
@@ -589,23 +778,46 @@ describe('the training demo on WebGPU', () => {
     // saturating G loss is negative), and smoothed.
     await page.check('#log-scale');
     await page.selectOption('#smoothing', '0.9');
-    await page.waitForFunction(() => document.getElementById('loss')!.dataset.scales === 'log,linear' && document.getElementById('loss')!.dataset.smoothing === '0.9', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () =>
+        document.getElementById('loss')!.dataset.scales === 'log,linear' &&
+        document.getElementById('loss')!.dataset.smoothing === '0.9',
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.uncheck('#log-scale');
     await page.selectOption('#smoothing', '0');
-    await page.waitForFunction(() => document.getElementById('loss')!.dataset.scales === 'linear,linear', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('loss')!.dataset.scales === 'linear,linear', undefined, {
+      timeout: 10_000,
+    });
 
     // Another 2-D dataset: the two moons, scored by precision and recall along the curve.
     await page.selectOption('#opt-data', 'moons');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { data?: string }).data === 'moons', undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { data?: string }).data === 'moons',
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await page.textContent('#about')).toMatch(/two interleaved half circles/);
     await train(page, 2);
-    expect(await page.textContent('#gan-ring + figcaption')).toMatch(/\d+% of samples near the curve \(precision\), \d+% of the curve reached \(recall\)/);
+    expect(await page.textContent('#gan-ring + figcaption')).toMatch(
+      /\d+% of samples near the curve \(precision\), \d+% of the curve reached \(recall\)/,
+    );
     expect((await canvasStats(page, 'gan-ring')).red, 'generated points on the moons plot').toBeGreaterThan(200);
     // The D:G ratio: three discriminator steps per generator step (one Step, one G step).
     await page.selectOption('#opt-dSteps', '3');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { dSteps?: number }).dSteps === 3, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => window.wgpuDemo.state().step === 0 && (window.wgpuDemo.state().config as { dSteps?: number }).dSteps === 3,
+      undefined,
+      { timeout: 60_000 },
+    );
     await page.click('#step-once');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 1 && window.wgpuDemo.state().viewsStep === 1, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => window.wgpuDemo.state().step === 1 && window.wgpuDemo.state().viewsStep === 1,
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(errors).toEqual([]);
   });
 
@@ -626,7 +838,9 @@ describe('the training demo on WebGPU', () => {
     expect(steps % 10).toBe(0);
     expect(steps).toBeGreaterThanOrEqual(10);
     await page.click('#rbm-restart');
-    await page.waitForFunction(() => document.getElementById('rbm-chains')!.dataset.steps === '10', undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('rbm-chains')!.dataset.steps === '10', undefined, {
+      timeout: 60_000,
+    });
     await page.screenshot({ path: `${ARTIFACTS}/browser-rbm.png`, fullPage: true });
     expect(errors).toEqual([]);
   });
@@ -636,7 +850,9 @@ describe('the training demo on WebGPU', () => {
     const asked = dialogLog.length;
     await pick(page, 'gan', '64');
     expect(dialogLog.slice(asked), 'the switch asked once').toHaveLength(1);
-    expect(dialogLog.at(-1)).toMatch(/^Switching to the GAN \(2-D points\) throws away the RBM \(Boltzmann machine\)'s training: \d+ steps? since it was last downloaded or loaded/);
+    expect(dialogLog.at(-1)).toMatch(
+      /^Switching to the GAN \(2-D points\) throws away the RBM \(Boltzmann machine\)'s training: \d+ steps? since it was last downloaded or loaded/,
+    );
     expect(await page.textContent('#guide')).toMatch(/mode collapse/);
     expect(await page.textContent('#hint')).toBe('');
     // D's own learning rate, and 2 steps a second.
@@ -645,24 +861,45 @@ describe('the training demo on WebGPU', () => {
     await page.selectOption('#speed', '2');
     await page.click('#start');
     await page.waitForFunction(() => (window.wgpuDemo.state().step as number) >= 1, undefined, { timeout: 60_000 });
-    const t0 = Date.now(), s0 = (await state(page)).step;
+    const t0 = Date.now(),
+      s0 = (await state(page)).step;
     await page.waitForTimeout(3000);
-    const s1 = (await state(page)).step, dt = (Date.now() - t0) / 1000;
+    const s1 = (await state(page)).step,
+      dt = (Date.now() - t0) / 1000;
     await page.click('#pause');
     await page.waitForFunction(() => document.body.dataset.running === 'false', undefined, { timeout: 60_000 });
     expect(s1 - s0, `steps in ${dt.toFixed(1)} s at 2 steps/s`).toBeLessThanOrEqual(Math.ceil(2 * dt) + 1);
     expect(s1 - s0).toBeGreaterThanOrEqual(Math.floor(2 * dt) - 2);
-    expect(await page.textContent('#hint'), 'the hint after the first Start').toMatch(/Step to see one update of D and G/);
+    expect(await page.textContent('#hint'), 'the hint after the first Start').toMatch(
+      /Step to see one update of D and G/,
+    );
     const s = await state(page);
     expect(s).toMatchObject({ model: 'gan', lr: 1e-3, lrD: 0.002, speed: 2, batch: 64 });
     // The settings are in the address: a new tab opened on it builds the same model with the same settings.
     const q = Object.fromEntries(new URL(page.url()).searchParams);
-    expect(q).toMatchObject({ model: 'gan', data: 'ring', loss: 'nonsaturating', dSteps: '1', lr: '0.001', lrD: '0.002', batch: '64', speed: '2' });
+    expect(q).toMatchObject({
+      model: 'gan',
+      data: 'ring',
+      loss: 'nonsaturating',
+      dSteps: '1',
+      lr: '0.001',
+      lrD: '0.002',
+      batch: '64',
+      speed: '2',
+    });
     const other = await browser.newPage();
     try {
       await other.goto(page.url());
       await other.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 120_000 });
-      expect(await other.evaluate(() => window.wgpuDemo.state())).toMatchObject({ model: 'gan', config: { data: 'ring', loss: 'nonsaturating', dSteps: 1 }, lr: 1e-3, lrD: 0.002, speed: 2, batch: 64, step: 0 });
+      expect(await other.evaluate(() => window.wgpuDemo.state())).toMatchObject({
+        model: 'gan',
+        config: { data: 'ring', loss: 'nonsaturating', dSteps: 1 },
+        lr: 1e-3,
+        lrD: 0.002,
+        speed: 2,
+        batch: 64,
+        step: 0,
+      });
       // Not only the menus: the worker trains D at the address's rate (its checkpoint says what it uses).
       const [dl] = await Promise.all([other.waitForEvent('download'), other.click('#download')]);
       const f = join(dir, `reloaded-${dl.suggestedFilename()}`);
@@ -689,7 +926,11 @@ describe('the training demo on WebGPU', () => {
     expect(h.steps).toEqual(s.history!.steps);
     const before = dialogLog.length;
     await page.click('#reset');
-    await page.waitForFunction(() => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => window.wgpuDemo.state().step === 0 && !(document.getElementById('reset') as HTMLButtonElement).disabled,
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(dialogLog.length, 'nothing unsaved: no question').toBe(before);
     expect((await state(page)).history!.steps).toEqual([]);
     const back = await loadFile(page, file);
@@ -699,7 +940,9 @@ describe('the training demo on WebGPU', () => {
     expect(r.step).toBe(s.step);
     expect(r.lrD).toBe(0.002);
     expect(r.history!.steps).toEqual(s.history!.steps);
-    r.history!.values.flat().forEach((v, i) => expect(Math.abs(v - s.history!.values.flat()[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(v))));
+    r.history!.values.flat().forEach((v, i) =>
+      expect(Math.abs(v - s.history!.values.flat()[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(v))),
+    );
     await page.selectOption('#speed', 'full');
     expect(errors).toEqual([]);
   });
@@ -714,11 +957,21 @@ describe('the training demo on WebGPU', () => {
     // the test digits and the untrained G of the same seed (Frechet ratio), with the classes' shares.
     const score = async (n: number) => {
       await page.click('#dcgan-score');
-      await page.waitForFunction((n) => {
-        const c = document.getElementById('dcgan-score-result')!;
-        return c.dataset.scores === String(n) || /^failed/.test(c.textContent ?? '');
-      }, n, { timeout: 240_000 });
-      return page.evaluate(() => ({ text: document.getElementById('dcgan-score-result')!.textContent ?? '', ...document.getElementById('dcgan-score-result')!.dataset }) as Record<string, string>);
+      await page.waitForFunction(
+        (n) => {
+          const c = document.getElementById('dcgan-score-result')!;
+          return c.dataset.scores === String(n) || /^failed/.test(c.textContent ?? '');
+        },
+        n,
+        { timeout: 240_000 },
+      );
+      return page.evaluate(
+        () =>
+          ({
+            text: document.getElementById('dcgan-score-result')!.textContent ?? '',
+            ...document.getElementById('dcgan-score-result')!.dataset,
+          }) as Record<string, string>,
+      );
     };
     const sc = await score(1);
     expect(sc.text).toMatch(/^Frechet distance of the judge's features/);
@@ -743,9 +996,13 @@ describe('the training demo on WebGPU', () => {
     expect(s.history!.values.flat().every(Number.isFinite)).toBe(true);
     st = await canvasStats(page, 'cyclegan-rows');
     expect(st.distinct, 'CycleGAN rows are not blank').toBeGreaterThan(16);
-    expect(await page.textContent('#cyclegan-rows + figcaption')).toMatch(/mean \|G\(x\) - dilate\(x\)\|.*the identity's, \|x - dilate\(x\)\|: 0\.\d{4}; ratio \d/);
+    expect(await page.textContent('#cyclegan-rows + figcaption')).toMatch(
+      /mean \|G\(x\) - dilate\(x\)\|.*the identity's, \|x - dilate\(x\)\|: 0\.\d{4}; ratio \d/,
+    );
     // The baseline is the identity's error on the first 8 test digits, computed here from the same split.
-    const cap = await page.evaluate(() => ({ ...document.querySelector<HTMLElement>('#cyclegan-rows + figcaption')!.dataset }));
+    const cap = await page.evaluate(() => ({
+      ...document.querySelector<HTMLElement>('#cyclegan-rows + figcaption')!.dataset,
+    }));
     expect(Number(cap.identity)).toBeCloseTo(identityError8(), 6);
     expect(Number(cap.error)).toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/browser-cyclegan.png`, fullPage: true });
@@ -758,24 +1015,43 @@ describe('the training demo on WebGPU', () => {
       for (const m of ['vae', 'gan']) {
         await pick(page, m, m === 'vae' ? '16' : '64');
         await page.waitForTimeout(300);
-        const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+        const w = await page.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          client: document.documentElement.clientWidth,
+        }));
         expect(w.scroll, `${m}: page width ${w.scroll} at a 390 px viewport`).toBeLessThanOrEqual(w.client);
       }
       await pick(page, 'vae', '16');
       await page.waitForSelector('#vae-latent-pointer');
-      expect(await page.evaluate(() => getComputedStyle(document.getElementById('vae-latent-pointer')!).touchAction)).toBe('none');
+      expect(
+        await page.evaluate(() => getComputedStyle(document.getElementById('vae-latent-pointer')!).touchAction),
+      ).toBe('none');
       // A finger down at a quarter from the left, a quarter from the top: z = (-1.5, 1.5) decoded.
       const box = (await page.locator('#vae-latent-pointer').boundingBox())!;
       expect(box.width, 'the plane scaled to the screen').toBeLessThanOrEqual(390);
-      await page.evaluate(([x, y]) => {
-        const c = document.getElementById('vae-latent-pointer')!;
-        const r = c.getBoundingClientRect();
-        c.dispatchEvent(new PointerEvent('pointerdown', { pointerType: 'touch', clientX: r.left + x * r.width, clientY: r.top + y * r.height, bubbles: true }));
-      }, [0.25, 0.25]);
-      await page.waitForFunction(() => {
-        const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
-        return !!z && Math.abs(z[0] + 1.5) < 0.1 && Math.abs(z[1] - 1.5) < 0.1;
-      }, undefined, { timeout: 60_000 });
+      await page.evaluate(
+        ([x, y]) => {
+          const c = document.getElementById('vae-latent-pointer')!;
+          const r = c.getBoundingClientRect();
+          c.dispatchEvent(
+            new PointerEvent('pointerdown', {
+              pointerType: 'touch',
+              clientX: r.left + x * r.width,
+              clientY: r.top + y * r.height,
+              bubbles: true,
+            }),
+          );
+        },
+        [0.25, 0.25],
+      );
+      await page.waitForFunction(
+        () => {
+          const z = (document.getElementById('vae-decoded') as HTMLCanvasElement).dataset.z?.split(',').map(Number);
+          return !!z && Math.abs(z[0] + 1.5) < 0.1 && Math.abs(z[1] - 1.5) < 0.1;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
       await page.screenshot({ path: `${ARTIFACTS}/browser-phone.png`, fullPage: true });
     } finally {
       await page.setViewportSize({ width: 1200, height: 1500 });

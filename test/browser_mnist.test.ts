@@ -11,7 +11,7 @@ import { decodeMnistAsset, encodeMnistAsset, loadMnist, loadMnistAsset, mnistAss
 afterEach(() => vi.unstubAllGlobals());
 
 describe('MNIST in the browser', () => {
-  it('the asset loads as the same fixed split as the Node loader, at a tenth of the JSON\'s size', async () => {
+  it("the asset loads as the same fixed split as the Node loader, at a tenth of the JSON's size", async () => {
     const bytes = await mnistAsset();
     const fetched: string[] = [];
     vi.stubGlobal('fetch', async (url: string) => {
@@ -26,13 +26,21 @@ describe('MNIST in the browser', () => {
       expect(web[part].n).toBe(node[part].n);
       expect(web[part].shape).toEqual([1, 28, 28]);
       expect(Buffer.from(web[part].labels).equals(Buffer.from(node[part].labels)), `${part} labels`).toBe(true);
-      expect(Buffer.from(web[part].images.buffer).equals(Buffer.from(node[part].images.buffer)), `${part} images`).toBe(true);
+      expect(Buffer.from(web[part].images.buffer).equals(Buffer.from(node[part].images.buffer)), `${part} images`).toBe(
+        true,
+      );
     }
     expect([web.train.n, web.test.n]).toEqual([9000, 1000]);
     expect(progress.at(-1)).toEqual([bytes.length, bytes.length]);
     // A server that gzips the response (vite preview): Content-Length counts the encoded bytes, the
     // stream yields the decoded ones, so no total is claimed (the page said "15.7 of 2.1 MB").
-    vi.stubGlobal('fetch', async () => new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-length': String(bytes.length >> 3), 'content-encoding': 'gzip' } }));
+    vi.stubGlobal(
+      'fetch',
+      async () =>
+        new Response(bytes as Uint8Array<ArrayBuffer>, {
+          headers: { 'content-length': String(bytes.length >> 3), 'content-encoding': 'gzip' },
+        }),
+    );
     const encoded: [number, number][] = [];
     await loadMnistAsset('http://page/mnist.bin.gz', (l, t) => encoded.push([l, t]));
     expect(encoded.at(-1)).toEqual([bytes.length, 0]);
@@ -44,12 +52,21 @@ describe('MNIST in the browser', () => {
 
   it('bad input: an HTTP error, a damaged file and values it could not store exactly are named', async () => {
     vi.stubGlobal('fetch', async () => new Response('missing', { status: 404 }));
-    await expect(loadMnistAsset('http://page/mnist.bin.gz')).rejects.toThrow(/could not load the MNIST asset from http:\/\/page\/mnist\.bin\.gz: HTTP 404/);
-    const set = { n: 2, shape: [1, 28, 28] as [number, number, number], images: new Float32Array(2 * 784).fill(0.5), labels: Uint8Array.of(3, 4) };
+    await expect(loadMnistAsset('http://page/mnist.bin.gz')).rejects.toThrow(
+      /could not load the MNIST asset from http:\/\/page\/mnist\.bin\.gz: HTTP 404/,
+    );
+    const set = {
+      n: 2,
+      shape: [1, 28, 28] as [number, number, number],
+      images: new Float32Array(2 * 784).fill(0.5),
+      labels: Uint8Array.of(3, 4),
+    };
     const good = await encodeMnistAsset(set);
     expect(Array.from((await decodeMnistAsset(good)).labels)).toEqual([3, 4]);
     await expect(decodeMnistAsset(good.slice(0, good.length - 9), 'cut.bin.gz')).rejects.toThrow(/cut\.bin\.gz/);
     await expect(decodeMnistAsset(new Uint8Array(20), 'zeros.bin')).rejects.toThrow(/zeros\.bin: not an MNIST asset/);
-    await expect(encodeMnistAsset({ ...set, images: new Float32Array(2 * 784).fill(0.12345) })).rejects.toThrow(/pixel 0 is 0\.1234.*not a value of 3 decimals/);
+    await expect(encodeMnistAsset({ ...set, images: new Float32Array(2 * 784).fill(0.12345) })).rejects.toThrow(
+      /pixel 0 is 0\.1234.*not a value of 3 decimals/,
+    );
   });
 });

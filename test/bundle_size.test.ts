@@ -22,8 +22,14 @@ describe('bundle size per entry point', () => {
   for (const [entry, budget] of Object.entries(BUDGET)) {
     it(`wgpu-gen${entry === 'index' ? '' : `/${entry}`}: at most ${budget.toLocaleString('en-US')} bytes minified`, async () => {
       const out = await build({
-        entryPoints: [join(root, 'dist/browser', `${entry}.js`)], bundle: true, minify: true, format: 'esm', write: false,
-        external: ['onnx-proto'], logLevel: 'silent', platform: 'browser',
+        entryPoints: [join(root, 'dist/browser', `${entry}.js`)],
+        bundle: true,
+        minify: true,
+        format: 'esm',
+        write: false,
+        external: ['onnx-proto'],
+        logLevel: 'silent',
+        platform: 'browser',
       });
       const bytes = out.outputFiles[0].contents;
       const gz = gzipSync(bytes, { level: 9 }).length;
@@ -36,7 +42,11 @@ describe('bundle size per entry point', () => {
 
   it('the shipped WGSL has no comments (shaders/ keeps them)', () => {
     const dir = join(root, 'dist/browser');
-    const js = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const js = readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('\n');
     // every comment of shaders/common.wgsl is gone, its code is there
     const common = readFileSync(join(root, 'shaders/common.wgsl'), 'utf8');
     const comments = [...common.matchAll(/\/\/ ?(.{20,})$/gm)].map((m) => m[1].trim());

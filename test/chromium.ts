@@ -9,7 +9,13 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
  * there is no GPU, and no background network traffic of any kind (the tests run offline).
  */
 export const CHROMIUM_FLAGS = [
-  '--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
-  '--use-angle=vulkan', '--enable-features=Vulkan,VulkanFromANGLE',
+  '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--use-angle=vulkan',
+  '--enable-features=Vulkan,VulkanFromANGLE',
 ];

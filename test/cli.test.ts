@@ -10,9 +10,14 @@ import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+const run = (...args: string[]) =>
+  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
 const quick = ['--train-size', '512', '--batch', '64', '--seed', '3', '--iwae-k', '3'];
-const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const metrics = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 describe('the training CLI', () => {
   it('rejects bad arguments with the valid choices', () => {
@@ -30,7 +35,8 @@ describe('the training CLI', () => {
     const [full, part] = [join(root, 'full'), join(root, 'part')];
     const a = run('vae', ...quick, '--epochs', '2', '--out', full);
     expect(a.status, a.stderr).toBe(0);
-    for (const f of ['metrics.jsonl', 'checkpoint.safetensors', 'samples.png', 'reconstructions.png', 'loss.svg']) expect(existsSync(join(full, f)), f).toBe(true);
+    for (const f of ['metrics.jsonl', 'checkpoint.safetensors', 'samples.png', 'reconstructions.png', 'loss.svg'])
+      expect(existsSync(join(full, f)), f).toBe(true);
     const b = run('vae', ...quick, '--epochs', '1', '--out', part);
     expect(b.status, b.stderr).toBe(0);
     const c = run('vae', ...quick, '--epochs', '2', '--out', part, '--resume', join(part, 'checkpoint.safetensors'));
@@ -72,46 +78,100 @@ describe('the training CLI', () => {
     // A corrupt checkpoint and one of another architecture are refused with a clear message.
     const broken = join(root, 'broken.safetensors');
     writeFileSync(broken, readFileSync(join(full, 'checkpoint.safetensors')).subarray(0, 5000));
-    expect(run('eval', 'vae', '--ckpt', broken).stderr).toMatch(/do not fit \(truncated or corrupt file\)|corrupt safetensors/);
+    expect(run('eval', 'vae', '--ckpt', broken).stderr).toMatch(
+      /do not fit \(truncated or corrupt file\)|corrupt safetensors/,
+    );
     const other = join(root, 'z2');
     expect(run('vae', ...quick, '--epochs', '1', '--zdim', '2', '--out', other).status).toBe(0);
     expect(existsSync(join(other, 'manifold.png'))).toBe(true);
     // Another --zdim than the checkpoint's is refused as a settings mismatch; forced, the shapes do not fit.
-    expect(run('vae', ...quick, '--epochs', '2', '--zdim', '2', '--out', other, '--resume', join(full, 'checkpoint.safetensors')).stderr)
-      .toMatch(/settings differ from the checkpoint's \(--zdim 20 in the checkpoint, 2 now\)/);
-    expect(run('vae', ...quick, '--epochs', '3', '--zdim', '2', '--out', other, '--resume', join(full, 'checkpoint.safetensors'), '--allow-mismatch').stderr)
-      .toMatch(/does not fit this model .*mu.weight has shape \[20, 400\] in the state dict but \[2, 400\] in the model/);
+    expect(
+      run(
+        'vae',
+        ...quick,
+        '--epochs',
+        '2',
+        '--zdim',
+        '2',
+        '--out',
+        other,
+        '--resume',
+        join(full, 'checkpoint.safetensors'),
+      ).stderr,
+    ).toMatch(/settings differ from the checkpoint's \(--zdim 20 in the checkpoint, 2 now\)/);
+    expect(
+      run(
+        'vae',
+        ...quick,
+        '--epochs',
+        '3',
+        '--zdim',
+        '2',
+        '--out',
+        other,
+        '--resume',
+        join(full, 'checkpoint.safetensors'),
+        '--allow-mismatch',
+      ).stderr,
+    ).toMatch(
+      /does not fit this model .*mu.weight has shape \[20, 400\] in the state dict but \[2, 400\] in the model/,
+    );
   }, 900_000);
 
   it('trains the classifier, which scores the DCGAN by Frechet distance; eval recomputes the scores', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-models-'));
-    const clf = join(root, 'clf'), dc = join(root, 'dc');
+    const clf = join(root, 'clf'),
+      dc = join(root, 'dc');
     const c = run('classifier', '--train-size', '640', '--epochs', '1', '--width', '8', '--lr', '5e-3', '--out', clf);
     expect(c.status, c.stderr).toBe(0);
     const [mc] = metrics(clf);
     expect(mc.test_accuracy).toBeGreaterThan(0.3);
     const ckpt = join(clf, 'checkpoint.safetensors');
-    const d = run('dcgan', '--train-size', '320', '--epochs', '1', '--batch', '32', '--width', '8', '--zdim', '16', '--classifier', ckpt, '--out', dc);
+    const d = run(
+      'dcgan',
+      '--train-size',
+      '320',
+      '--epochs',
+      '1',
+      '--batch',
+      '32',
+      '--width',
+      '8',
+      '--zdim',
+      '16',
+      '--classifier',
+      ckpt,
+      '--out',
+      dc,
+    );
     expect(d.status, d.stderr).toBe(0);
     const [md] = metrics(dc);
-    for (const k of ['fd', 'fd_untrained', 'fd_ratio', 'min_class_fraction', 'mean_top_prob']) expect(Number.isFinite(md[k]), k).toBe(true);
+    for (const k of ['fd', 'fd_untrained', 'fd_ratio', 'min_class_fraction', 'mean_top_prob'])
+      expect(Number.isFinite(md[k]), k).toBe(true);
     expect(md.fd_ratio).toBeCloseTo(md.fd / md.fd_untrained, 9);
-    expect(Array.from({ length: 10 }, (_, k) => md[`class_${k}`]).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(
+      Array.from({ length: 10 }, (_, k) => md[`class_${k}`]).reduce((a: number, b: number) => a + b, 0),
+    ).toBeCloseTo(1, 9);
     expect(existsSync(join(dc, 'samples.png'))).toBe(true);
     // eval rebuilds the DCGAN from the checkpoint's config and recomputes the same scores.
     const e = run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', ckpt, '--out', dc);
     expect(e.status, e.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dc, 'eval.json'), 'utf8')).fd).toBeCloseTo(md.fd, 2);
     // Without the classifier, eval says how to get one; a checkpoint of another model is refused.
-    expect(run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', join(root, 'none.safetensors')).stderr)
-      .toMatch(/need the classifier checkpoint .*npm run train -- classifier/);
+    expect(
+      run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', join(root, 'none.safetensors'))
+        .stderr,
+    ).toMatch(/need the classifier checkpoint .*npm run train -- classifier/);
     expect(run('eval', 'vae', '--ckpt', ckpt).stderr).toMatch(/holds a classifier, not a vae/);
-    expect(run('dcgan', '--dataset', 'ring').stderr).toMatch(/model 'dcgan' does not train on 'ring': choose one of mnist, fashion/);
+    expect(run('dcgan', '--dataset', 'ring').stderr).toMatch(
+      /model 'dcgan' does not train on 'ring': choose one of mnist, fashion/,
+    );
   }, 900_000);
 
   it('trains the ring GAN (resuming exactly), the grid and moons GANs, and CycleGAN, leaving their pictures and numbers', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-gans-'));
-    const gan = join(root, 'gan'), cg = join(root, 'cg');
+    const gan = join(root, 'gan'),
+      cg = join(root, 'cg');
     const g = run('gan', '--epochs', '1', '--steps', '30', '--out', gan);
     expect(g.status, g.stderr).toBe(0);
     const [mg] = metrics(gan);
@@ -120,17 +180,45 @@ describe('the training CLI', () => {
     expect(Array.from({ length: 8 }, (_, k) => mg[`mode_${k}`]).every((x: number) => Number.isInteger(x))).toBe(true);
     expect(existsSync(join(gan, 'samples.png'))).toBe(true);
     // The other 2-D sets: the grid scored by its 25 modes, the moons by precision and recall.
-    for (const [data, keys] of [['grid', ['modes_covered', 'mode_24']], ['moons', ['precision', 'recall']]] as const) {
+    for (const [data, keys] of [
+      ['grid', ['modes_covered', 'mode_24']],
+      ['moons', ['precision', 'recall']],
+    ] as const) {
       const out = join(root, `gan-${data}`);
       // The grid with a learning rate of D's own (--lr-d): D's optimizer runs at it, G's at --lr.
-      const r = run('gan', '--dataset', data, '--epochs', '1', '--steps', '5', '--out', out, ...(data === 'grid' ? ['--lr-d', '0.004'] : []));
+      const r = run(
+        'gan',
+        '--dataset',
+        data,
+        '--epochs',
+        '1',
+        '--steps',
+        '5',
+        '--out',
+        out,
+        ...(data === 'grid' ? ['--lr-d', '0.004'] : []),
+      );
       expect(r.status, r.stderr).toBe(0);
       if (data === 'grid') {
         const row = JSON.parse(readFileSync(join(out, 'steps.jsonl'), 'utf8').split('\n')[0]);
-        expect([row.lr_0, row.lr_1], 'G\'s and D\'s learning rates (steps.jsonl)').toEqual([1e-3, 0.004]);
-        expect(JSON.parse(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.config)).toMatchObject({ lr: 1e-3, lrD: 0.004 });
+        expect([row.lr_0, row.lr_1], "G's and D's learning rates (steps.jsonl)").toEqual([1e-3, 0.004]);
+        expect(
+          JSON.parse(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.config),
+        ).toMatchObject({ lr: 1e-3, lrD: 0.004 });
         // Resuming without --lr-d would put D back on --lr: refused, naming the option.
-        const res = run('gan', '--dataset', data, '--epochs', '2', '--steps', '5', '--out', out, '--resume', join(out, 'checkpoint.safetensors'));
+        const res = run(
+          'gan',
+          '--dataset',
+          data,
+          '--epochs',
+          '2',
+          '--steps',
+          '5',
+          '--out',
+          out,
+          '--resume',
+          join(out, 'checkpoint.safetensors'),
+        );
         expect(res.status).toBe(1);
         expect(res.stderr).toContain('--lr-d 0.004 in the checkpoint, none (D at --lr) now');
       }
@@ -138,15 +226,31 @@ describe('the training CLI', () => {
       const [m] = metrics(out);
       for (const k of keys) expect(m[k], `${data} ${k}`).toBeGreaterThanOrEqual(0);
       if (data === 'moons') expect(m.recall).toBeLessThanOrEqual(1);
-      expect(readFileSync(join(out, 'scatter.svg'), 'utf8')).toContain(`${data} GAN: 2,000 real and 2,000 generated points`);
+      expect(readFileSync(join(out, 'scatter.svg'), 'utf8')).toContain(
+        `${data} GAN: 2,000 real and 2,000 generated points`,
+      );
     }
-    expect(run('vae', '--lr-d', '0.01').stderr).toMatch(/--lr-d does not apply to the MLP VAE: it sets the discriminators' learning rate/);
-    expect(run('gan', '--dataset', 'mnist').stderr).toMatch(/model 'gan' does not train on 'mnist': choose one of ring, grid, moons, spiral/);
+    expect(run('vae', '--lr-d', '0.01').stderr).toMatch(
+      /--lr-d does not apply to the MLP VAE: it sets the discriminators' learning rate/,
+    );
+    expect(run('gan', '--dataset', 'mnist').stderr).toMatch(
+      /model 'gan' does not train on 'mnist': choose one of ring, grid, moons, spiral/,
+    );
     // Two optimizers and the noise generator resume exactly too.
     const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];
     expect(run('gan', '--epochs', '2', '--steps', '15', '--out', gFull).status).toBe(0);
     expect(run('gan', '--epochs', '1', '--steps', '15', '--out', gPart).status).toBe(0);
-    const r = run('gan', '--epochs', '2', '--steps', '15', '--out', gPart, '--resume', join(gPart, 'checkpoint.safetensors'));
+    const r = run(
+      'gan',
+      '--epochs',
+      '2',
+      '--steps',
+      '15',
+      '--out',
+      gPart,
+      '--resume',
+      join(gPart, 'checkpoint.safetensors'),
+    );
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gPart)[1][k], k).toBe(metrics(gFull)[1][k]);
     // Stopped by --max-seconds after its first step, mid-epoch, then resumed from that very step: the
@@ -156,18 +260,36 @@ describe('the training CLI', () => {
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/--max-seconds 0\.000001: stopping after [\d.]+ s of training, at step 1 of epoch 1/);
     expect(metrics(gTime).map((m) => m.step)).toEqual([1]);
-    const tr = run('gan', '--epochs', '2', '--steps', '15', '--out', gTime, '--resume', join(gTime, 'checkpoint.safetensors'));
+    const tr = run(
+      'gan',
+      '--epochs',
+      '2',
+      '--steps',
+      '15',
+      '--out',
+      gTime,
+      '--resume',
+      join(gTime, 'checkpoint.safetensors'),
+    );
     expect(tr.status, tr.stderr).toBe(0);
     expect(tr.stdout).toMatch(/resumed from .* at epoch 0, step 1/);
     expect(metrics(gTime).map((m) => m.step)).toEqual([1, 15, 30]);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gTime)[2][k], k).toBe(metrics(gFull)[1][k]);
     // The per-step log: one row a step (its loss terms, each optimizer's learning rate, images/s), and a
     // run stopped then resumed writes the same rows as the uninterrupted one, none twice.
-    const steps = (dir: string) => readFileSync(join(dir, 'steps.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const steps = (dir: string) =>
+      readFileSync(join(dir, 'steps.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     const [sf, st] = [steps(gFull), steps(gTime)];
     expect(sf.map((x) => x.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(st.map((x) => x.step)).toEqual(sf.map((x) => x.step));
-    for (const k of ['train_d', 'train_g', 'lr_0', 'lr_1']) expect(st.map((x) => x[k]), k).toEqual(sf.map((x) => x[k]));
+    for (const k of ['train_d', 'train_g', 'lr_0', 'lr_1'])
+      expect(
+        st.map((x) => x[k]),
+        k,
+      ).toEqual(sf.map((x) => x[k]));
     expect(sf[0].lr_0).toBe(1e-3);
     expect(sf.every((x) => x.images_per_s > 0 && Math.abs(x.epoch - x.step / 15) < 1e-9)).toBe(true);
     expect(steps(gPart).map((x) => x.step)).toEqual(sf.map((x) => x.step));

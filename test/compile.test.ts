@@ -7,7 +7,23 @@
 // step keeps.
 import { describe, expect, it } from 'vitest';
 import {
-  compile, conv2d, conv2dWeight, convTranspose2d, F, full, Generator, nn, noGrad, profile, randn, sync, tensor, tidy, withBackend, type Backend, type Tensor,
+  compile,
+  conv2d,
+  conv2dWeight,
+  convTranspose2d,
+  F,
+  full,
+  Generator,
+  nn,
+  noGrad,
+  profile,
+  randn,
+  sync,
+  tensor,
+  tidy,
+  withBackend,
+  type Backend,
+  type Tensor,
 } from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { MlpGAN, ringBatch } from '../src/models/gan.ts';
@@ -41,15 +57,24 @@ const images = (b: Backend, n: number, seed: number, shape = [n, 784]) => {
 const MODELS: Record<string, (b: Backend) => Setup> = {
   'MLP VAE': (b) => {
     const x = images(b, 4, 1, [4, 16]);
-    return { model: new MlpVAE({ inputDim: 16, hidden: 8, zDim: 2, generator: new Generator(1), backend: b }), batch: (i) => (x.write(i), { x: x.t }) };
+    return {
+      model: new MlpVAE({ inputDim: 16, hidden: 8, zDim: 2, generator: new Generator(1), backend: b }),
+      batch: (i) => (x.write(i), { x: x.t }),
+    };
   },
   'conv VAE': (b) => {
     const x = images(b, 2, 2);
-    return { model: new ConvVAE({ hidden: 2, zDim: 2, generator: new Generator(2), backend: b }), batch: (i) => (x.write(i), { x: x.t }) };
+    return {
+      model: new ConvVAE({ hidden: 2, zDim: 2, generator: new Generator(2), backend: b }),
+      batch: (i) => (x.write(i), { x: x.t }),
+    };
   },
   'ring GAN': (b) => {
     const x = tensor(ringBatch(8, 3, 0), [8, 2], { backend: b });
-    return { model: new MlpGAN({ hidden: 8, generator: new Generator(3) }), batch: (i) => (b.write(x.storage, ringBatch(8, 3, 8 * i)), { x }) };
+    return {
+      model: new MlpGAN({ hidden: 8, generator: new Generator(3) }),
+      batch: (i) => (b.write(x.storage, ringBatch(8, 3, 8 * i)), { x }),
+    };
   },
   DCGAN: (b) => {
     const x = images(b, 2, 4);
@@ -64,12 +89,20 @@ const MODELS: Record<string, (b: Backend) => Setup> = {
     const labels = tensor([3, 7], [2], { backend: b });
     return {
       model: new Classifier({ width: 2, hidden: 8, generator: new Generator(5), backend: b }),
-      batch: (i) => (x.write(i), b.write(labels.storage, Float32Array.of(i % 10, (3 * i + 1) % 10)), { x: x.t, labels }),
+      batch: (i) => (
+        x.write(i),
+        b.write(labels.storage, Float32Array.of(i % 10, (3 * i + 1) % 10)),
+        { x: x.t, labels }
+      ),
     };
   },
   CycleGAN: (b) => {
-    const x = images(b, 2, 6, [2, 1, 8, 8]), y = images(b, 2, 7, [2, 1, 8, 8]);
-    return { model: new CycleGAN({ width: 2, resBlocks: 1, generator: new Generator(6), backend: b }), batch: (i) => (x.write(i), y.write(i), { x: x.t, y: y.t }) };
+    const x = images(b, 2, 6, [2, 1, 8, 8]),
+      y = images(b, 2, 7, [2, 1, 8, 8]);
+    return {
+      model: new CycleGAN({ width: 2, resBlocks: 1, generator: new Generator(6), backend: b }),
+      batch: (i) => (x.write(i), y.write(i), { x: x.t, y: y.t }),
+    };
   },
 };
 
@@ -108,7 +141,11 @@ async function trainBoth(b: Backend, name: string, steps: number, syncNoise: boo
   return withBackend(b, async () => {
     const runs = [MODELS[name](b), MODELS[name](b)];
     const noises = [new Generator(99), new Generator(99)];
-    const eagerSteps = runs.map(({ model }) => (bt: TrainBatch, g: Generator) => model.trainStep(bt, g));
+    const eagerSteps = runs.map(
+      ({ model }) =>
+        (bt: TrainBatch, g: Generator) =>
+          model.trainStep(bt, g),
+    );
     const compiled = compile(eagerSteps[1]);
     const fns = [eagerSteps[0], compiled];
     const losses: number[][][] = [[], []];
@@ -123,19 +160,29 @@ async function trainBoth(b: Backend, name: string, steps: number, syncNoise: boo
       if (!syncNoise) continue;
       for (const n of normed) {
         const [pe, pc] = [named[0].get(n)!, named[1].get(n)!];
-        for (const [src, dst] of [[pe, pc], ...slotsOf(runs[0].model, pe).map((t, k) => [t, slotsOf(runs[1].model, pc)[k]])]) {
+        for (const [src, dst] of [
+          [pe, pc],
+          ...slotsOf(runs[0].model, pe).map((t, k) => [t, slotsOf(runs[1].model, pc)[k]]),
+        ]) {
           b.write(dst.storage, await src.toArray());
         }
       }
     }
-    const out = await Promise.all(runs.map(async ({ model }, r) => {
-      const noiseDriven = [...model.namedParameters()].map(([n]) => normed.includes(n));
-      expect(noiseDriven.filter(Boolean).length, 'the normed biases exist').toBe(normed.length);
-      return {
-        losses: losses[r], params: await params(model), grads: await Promise.all(model.parameters().map((p) => p.grad?.toArray() ?? null)),
-        noiseDriven, offset: noises[r].offset, steps: model.optimizers().map((o) => o.stepCount), stats: r === 1 ? compiled.stats : null,
-      };
-    }));
+    const out = await Promise.all(
+      runs.map(async ({ model }, r) => {
+        const noiseDriven = [...model.namedParameters()].map(([n]) => normed.includes(n));
+        expect(noiseDriven.filter(Boolean).length, 'the normed biases exist').toBe(normed.length);
+        return {
+          losses: losses[r],
+          params: await params(model),
+          grads: await Promise.all(model.parameters().map((p) => p.grad?.toArray() ?? null)),
+          noiseDriven,
+          offset: noises[r].offset,
+          steps: model.optimizers().map((o) => o.stepCount),
+          stats: r === 1 ? compiled.stats : null,
+        };
+      }),
+    );
     compiled.dispose();
     return out;
   });
@@ -157,12 +204,16 @@ describe('compile(): a compiled training step equals the eager one', () => {
         const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-5) => {
           if (which === 'cpu') return expect(Array.from(got), what).toEqual(Array.from(want));
           const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
-          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} for ${want[i]}`).toBeLessThanOrEqual(rel * scale);
+          for (let i = 0; i < want.length; i++)
+            expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} for ${want[i]}`).toBeLessThanOrEqual(
+              rel * scale,
+            );
         };
         // Losses within the parameters' own 1e-4: a late step's loss is computed from parameters that
         // have drifted that much (the summation-order differences grow over a GAN's 50 steps: CI runs
         // measured 2.6e-5 at DCGAN's step 17 and CycleGAN's step 30, above the 1e-5 this once asked).
-        for (let i = 0; i < 50; i++) close(c.losses[i], e.losses[i], `losses of step ${i} (TEST_SEED=${RUN_SEED})`, 1e-4);
+        for (let i = 0; i < 50; i++)
+          close(c.losses[i], e.losses[i], `losses of step ${i} (TEST_SEED=${RUN_SEED})`, 1e-4);
         // A bias a batch norm follows has a gradient that is zero but for rounding, and takes Adam steps of
         // about lr on the rounding noise's sign, so any other summation order moves it another way: on
         // WebGPU (where trainBoth sets it equal after each step, so it differs by at most one step) it
@@ -173,7 +224,10 @@ describe('compile(): a compiled training step equals the eager one', () => {
         const noise = (k: number) => which === 'webgpu' && e.noiseDriven[k];
         c.params.forEach((p, k) => {
           if (noise(k)) {
-            for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - e.params[k][i]), `noise-driven parameter ${k}[${i}]`).toBeLessThanOrEqual(50 * 2 * 2e-4);
+            for (let i = 0; i < p.length; i++)
+              expect(Math.abs(p[i] - e.params[k][i]), `noise-driven parameter ${k}[${i}]`).toBeLessThanOrEqual(
+                50 * 2 * 2e-4,
+              );
           } else {
             close(p, e.params[k], `parameter ${k}`, 1e-4);
           }
@@ -182,7 +236,9 @@ describe('compile(): a compiled training step equals the eager one', () => {
         expect(c.grads.map((g) => g !== null)).toEqual(e.grads.map((g) => g !== null));
         c.grads.forEach((g, k) => {
           if (!g) return;
-          if (noise(k)) for (const h of [g, e.grads[k]]) expect(gmax(h), `noise-driven gradient ${k}`).toBeLessThanOrEqual(1e-3 * top);
+          if (noise(k))
+            for (const h of [g, e.grads[k]])
+              expect(gmax(h), `noise-driven gradient ${k}`).toBeLessThanOrEqual(1e-3 * top);
           else close(g, e.grads[k]!, `gradient of parameter ${k}`, 1e-3);
         });
         expect(c.offset).toBe(e.offset);
@@ -194,15 +250,20 @@ describe('compile(): a compiled training step equals the eager one', () => {
 
 /** A small MLP regression step with an explicit optimizer (what a user's own step looks like). */
 function userStep(b: Backend, seed = 1) {
-  const net = new nn.Sequential(new nn.Linear(3, 5, { generator: new Generator(seed), backend: b }), new nn.Tanh(), new nn.Linear(5, 1, { generator: new Generator(seed + 1), backend: b }));
+  const net = new nn.Sequential(
+    new nn.Linear(3, 5, { generator: new Generator(seed), backend: b }),
+    new nn.Tanh(),
+    new nn.Linear(5, 1, { generator: new Generator(seed + 1), backend: b }),
+  );
   const opt = new nn.Adam(net.parameters(), { lr: 1e-2 });
-  const fn = (x: Tensor, y: Tensor) => tidy(() => {
-    opt.zeroGrad();
-    const loss = net.call(x).sub(y).square().mean();
-    loss.backward();
-    opt.step();
-    return loss;
-  });
+  const fn = (x: Tensor, y: Tensor) =>
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = net.call(x).sub(y).square().mean();
+      loss.backward();
+      opt.step();
+      return loss;
+    });
   return { net, opt, fn };
 }
 
@@ -219,7 +280,8 @@ describe('compile(): calls, signatures and per-call data', () => {
       const b = await backend();
       const { fn } = userStep(b);
       const step = compile(fn);
-      const d4 = data(b, 4, 1), d6 = data(b, 6, 2);
+      const d4 = data(b, 4, 1),
+        d6 = data(b, 6, 2);
       for (let i = 0; i < 3; i++) step(d4.x, d4.y).dispose();
       expect(step.stats).toMatchObject({ eagerCalls: 1, traces: 1, replays: 1, signatures: 1 });
       for (let i = 0; i < 3; i++) step(d6.x, d6.y).dispose();
@@ -254,7 +316,9 @@ describe('compile(): calls, signatures and per-call data', () => {
         }
         return out;
       };
-      const eager = await run(false, true), compiled = await run(true, true), unchanged = await run(true, false);
+      const eager = await run(false, true),
+        compiled = await run(true, true),
+        unchanged = await run(true, false);
       expect(compiled).toEqual(eager);
       expect(compiled.slice(0, 5)).toEqual(unchanged.slice(0, 5));
       expect(compiled[5]).not.toEqual(unchanged[5]);
@@ -279,7 +343,8 @@ describe('compile(): calls, signatures and per-call data', () => {
       const saved = {
         params: await params(first.net as unknown as Trainable),
         slots: await Promise.all(first.opt.stateTensors().map((ts) => Promise.all(ts.map((t) => t.toArray())))),
-        step: first.opt.stepCount, gen: g2.getState(),
+        step: first.opt.stepCount,
+        gen: g2.getState(),
       };
       const second = userStep(b, 77);
       second.net.parameters().forEach((p, k) => b.write(p.storage, saved.params[k]));
@@ -299,7 +364,10 @@ describe('compile(): calls, signatures and per-call data', () => {
       const d = data(b, 4, 7);
       for (let i = 0; i < 4; i++) step(d.x, d.y).dispose();
       expect(await opt.nonFinite(names)).toEqual([]);
-      b.write(d.x.storage, Float32Array.from({ length: 12 }, (_, i) => (i === 5 ? NaN : 0.5)));
+      b.write(
+        d.x.storage,
+        Float32Array.from({ length: 12 }, (_, i) => (i === 5 ? NaN : 0.5)),
+      );
       const l = step(d.x, d.y);
       expect(step.stats.replays).toBe(3);
       expect(Number.isNaN(await l.item())).toBe(true);
@@ -317,12 +385,17 @@ describe('compile(): calls, signatures and per-call data', () => {
         const out: number[] = [];
         for (let i = 0; i < 8; i++) {
           // Fresh moments: the old moment tensors are disposed and new ones made at the next step.
-          if (i === 5) opt.loadState(opt.params.map(() => null), opt.stepCount);
+          if (i === 5)
+            opt.loadState(
+              opt.params.map(() => null),
+              opt.stepCount,
+            );
           out.push(await step(d.x, d.y).item());
         }
         return { out, stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       expect(c.out).toEqual(e.out);
       expect(c.stats).toMatchObject({ eagerCalls: 2, traces: 2 });
     });
@@ -334,10 +407,12 @@ describe('compile(): calls, signatures and per-call data', () => {
         return x.add(randn(x.shape, { generator: g, backend: b }));
       };
       const x = tensor([1, 2, 3], [3], { backend: b });
-      const ge = new Generator(5), gc = new Generator(5);
+      const ge = new Generator(5),
+        gc = new Generator(5);
       const step = compile(fn);
       for (let i = 0; i < 4; i++) {
-        const e = fn(x, ge), c = step(x, gc);
+        const e = fn(x, ge),
+          c = step(x, gc);
         expect(await c.toArray()).toEqual(await e.toArray());
         e.dispose();
         c.dispose();
@@ -348,7 +423,12 @@ describe('compile(): calls, signatures and per-call data', () => {
     it(`${which}: results are new tensors in the function's structure; returned inputs and state are copies`, async () => {
       const b = await backend();
       const w = tensor([1, 2], [2], { backend: b });
-      const step = compile((a: Tensor, o: { s: number }) => ({ sum: a.add(w).mul(o.s), same: a, w, list: [a.reshape([2, 1])] }));
+      const step = compile((a: Tensor, o: { s: number }) => ({
+        sum: a.add(w).mul(o.s),
+        same: a,
+        w,
+        list: [a.reshape([2, 1])],
+      }));
       const x = tensor([10, 20], [2], { backend: b });
       for (let i = 0; i < 3; i++) {
         const r = step(x, { s: 2 });
@@ -374,7 +454,8 @@ describe('compile(): calls, signatures and per-call data', () => {
       const f = (a: Tensor, c: Tensor) => a.mul(c).sum(1);
       const step = compile(f);
       for (let i = 0; i < 5; i++) {
-        const a = tensor(randomData(6, 40 + i), [2, 3], { backend: b }), c = tensor(randomData(6, 50 + i), [2, 3], { backend: b });
+        const a = tensor(randomData(6, 40 + i), [2, 3], { backend: b }),
+          c = tensor(randomData(6, 50 + i), [2, 3], { backend: b });
         const [got, want] = [step(a, c), f(a, c)];
         expect(await got.toArray()).toEqual(await want.toArray());
         // The same tensor twice (one storage) is traced as such, and keeps working with distinct ones after.
@@ -441,7 +522,8 @@ describe('compile(): elementwise fusion', () => {
     const agree = (got: Float32Array, want: Float32Array) => {
       if (which === 'cpu') return expect(got).toEqual(want);
       want.forEach((w, i) => {
-        if (!Number.isFinite(w) || w === 0) expect(Object.is(got[i], w) || (w === 0 && got[i] === 0), `element ${i}: ${got[i]} for ${w}`).toBe(true);
+        if (!Number.isFinite(w) || w === 0)
+          expect(Object.is(got[i], w) || (w === 0 && got[i] === 0), `element ${i}: ${got[i]} for ${w}`).toBe(true);
         else expect(Math.abs(got[i] - w), `element ${i}`).toBeLessThanOrEqual(2e-6 * Math.abs(w) + 1e-30);
       });
     };
@@ -462,9 +544,17 @@ describe('compile(): elementwise fusion', () => {
       const b = await backend();
       // [3, 5, 7] with a [5, 1] channel scale, a [7] bias and a scalar; the broadcast of a [7] row too.
       const f = (x: Tensor, s: Tensor, bias: Tensor, k: Tensor) =>
-        x.mul(s).add(bias).leakyRelu(0.2).sub(k).mul(bias.broadcastTo([3, 5, 7])).maximum(x).div(s.add(2));
+        x
+          .mul(s)
+          .add(bias)
+          .leakyRelu(0.2)
+          .sub(k)
+          .mul(bias.broadcastTo([3, 5, 7]))
+          .maximum(x)
+          .div(s.add(2));
       const x = tensor(randomData(105, 62), [3, 5, 7], { backend: b });
-      const s = tensor(randomData(5, 63), [5, 1], { backend: b }), bias = tensor(randomData(7, 64), [7], { backend: b });
+      const s = tensor(randomData(5, 63), [5, 1], { backend: b }),
+        bias = tensor(randomData(7, 64), [7], { backend: b });
       const k = tensor([0.25], [], { backend: b });
       const r = await bothWays(f, [x, s, bias, k]);
       // s.add(2) is its own kernel (it is [5, 1], not the output's shape); the rest is one.
@@ -486,7 +576,16 @@ describe('compile(): elementwise fusion', () => {
         [(a) => a.add(cb).square().sum([0, 2, 3]), 1],
         // epilogues: the mean's scaling, and elementwise ops on the reduced values, in the same kernel
         [(a) => a.sub(1).square().mean([0, 2, 3], true), 1],
-        [(a) => a.exp().sum([0, 2, 3], true).log().mul(2).add(a.amax([0, 2, 3], true)), 2],
+        [
+          (a) =>
+            a
+              .exp()
+              .sum([0, 2, 3], true)
+              .log()
+              .mul(2)
+              .add(a.amax([0, 2, 3], true)),
+          2,
+        ],
       ];
       // A sum over one run of dims adds in the reduce kernels' order (measured: the same bits on
       // SwiftShader; a GPU's compiler may contract the prologue's multiply into the sum). Over two runs
@@ -505,7 +604,12 @@ describe('compile(): elementwise fusion', () => {
             const r = await bothWays(f, [x]);
             expect(r.dispatches, `case ${c}`).toBe(kernels);
             if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
-            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}, case ${c}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w)) + 2e-7 * mass));
+            else
+              r.eager.forEach((w, i) =>
+                expect(Math.abs(r.compiled[i] - w), `${v}, case ${c}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(
+                  1e-6 * Math.max(1, Math.abs(w)) + 2e-7 * mass,
+                ),
+              );
           }
         } finally {
           if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;
@@ -517,11 +621,20 @@ describe('compile(): elementwise fusion', () => {
         const prev = b instanceof WebGPUBackend ? b.reduceVariant : null;
         if (v && b instanceof WebGPUBackend) b.reduceVariant = v;
         try {
-          for (const f of [(a: Tensor) => a.sub(1).square().mean([0, 2, 3], true).add(1e-5).rsqrt(), (a: Tensor) => a.abs().max(), (a: Tensor) => a.exp().sum().log()]) {
+          for (const f of [
+            (a: Tensor) => a.sub(1).square().mean([0, 2, 3], true).add(1e-5).rsqrt(),
+            (a: Tensor) => a.abs().max(),
+            (a: Tensor) => a.exp().sum().log(),
+          ]) {
             const r = await bothWays(f, [long]);
             expect(r.dispatches).toBe(which === 'cpu' ? 1 : 2);
             if (which === 'cpu') expect(r.compiled).toEqual(r.eager);
-            else r.eager.forEach((w, i) => expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w))));
+            else
+              r.eager.forEach((w, i) =>
+                expect(Math.abs(r.compiled[i] - w), `${v}: ${r.compiled[i]} for ${w}`).toBeLessThanOrEqual(
+                  2e-6 * Math.max(1, Math.abs(w)),
+                ),
+              );
           }
         } finally {
           if (prev && b instanceof WebGPUBackend) b.reduceVariant = prev;
@@ -529,10 +642,19 @@ describe('compile(): elementwise fusion', () => {
       }
       // Special values: rows of 16 with NaN, +-Inf, +-0 and large magnitudes, max and min and sum.
       const sp = tensor(Float32Array.from([...SPECIAL, ...SPECIAL.slice(3), 5, 6, 7]), [2, 16], { backend: b });
-      for (const f of [(a: Tensor) => a.abs().amax(1), (a: Tensor) => a.neg().amin(1), (a: Tensor) => a.mul(0.5).sum(1)]) {
+      for (const f of [
+        (a: Tensor) => a.abs().amax(1),
+        (a: Tensor) => a.neg().amin(1),
+        (a: Tensor) => a.mul(0.5).sum(1),
+      ]) {
         const r = await bothWays(f, [sp]);
         expect(r.dispatches).toBe(1);
-        r.eager.forEach((w, i) => expect(Object.is(r.compiled[i], w) || Math.abs(r.compiled[i] - w) <= 1e-6 * Math.abs(w), `${r.compiled[i]} for ${w}`).toBe(true));
+        r.eager.forEach((w, i) =>
+          expect(
+            Object.is(r.compiled[i], w) || Math.abs(r.compiled[i] - w) <= 1e-6 * Math.abs(w),
+            `${r.compiled[i]} for ${w}`,
+          ).toBe(true),
+        );
       }
     });
 
@@ -545,19 +667,27 @@ describe('compile(): elementwise fusion', () => {
       };
       // [rows, in] x W [out, in]^T (a linear layer: A B^T, vec4t where K % 4 == 0), then a plain A B
       // (vec4 where K and N % 4 == 0), A^T B, a batched product with a residual, and odd sizes.
-      const x = tensor(randomData(7 * 12, 70), [7, 12], { backend: b }), w = tensor(randomData(8 * 12, 71), [8, 12], { backend: b });
-      const p = tensor(randomData(5 * 8, 72), [5, 8], { backend: b }), q = tensor(randomData(8 * 12, 73), [8, 12], { backend: b });
-      const at = tensor(randomData(8 * 12, 74), [1, 8, 12], { backend: b }), bt = tensor(randomData(8 * 16, 75), [1, 8, 16], { backend: b });
-      const u = tensor(randomData(3 * 13 * 7, 76), [3, 13, 7], { backend: b }), v = tensor(randomData(3 * 7 * 9, 77), [3, 7, 9], { backend: b });
+      const x = tensor(randomData(7 * 12, 70), [7, 12], { backend: b }),
+        w = tensor(randomData(8 * 12, 71), [8, 12], { backend: b });
+      const p = tensor(randomData(5 * 8, 72), [5, 8], { backend: b }),
+        q = tensor(randomData(8 * 12, 73), [8, 12], { backend: b });
+      const at = tensor(randomData(8 * 12, 74), [1, 8, 12], { backend: b }),
+        bt = tensor(randomData(8 * 16, 75), [1, 8, 16], { backend: b });
+      const u = tensor(randomData(3 * 13 * 7, 76), [3, 13, 7], { backend: b }),
+        v = tensor(randomData(3 * 7 * 9, 77), [3, 7, 9], { backend: b });
       const res = tensor(randomData(3 * 13 * 9, 78), [3, 13, 9], { backend: b });
-      const b8 = bias(8, 79), b12 = bias(12, 80), b16 = bias(16, 81), b9 = bias(9, 82);
+      const b8 = bias(8, 79),
+        b12 = bias(12, 80),
+        b16 = bias(16, 81),
+        b9 = bias(9, 82);
       const cases: [string, (...t: Tensor[]) => Tensor, Tensor[]][] = [
         ['linear', (a, ww, bb) => F.linear(a, ww, bb).leakyRelu(0.2), [x, w, b8]],
         ['A B', (a, c, bb) => a.matmul(c).add(bb).tanh().mul(2), [p, q, b12]],
         ['A^T B', (a, c, bb) => a.bmm(c, true, false).add(bb).sigmoid(), [at, bt, b16]],
         ['batched, odd', (a, c, r, bb) => a.bmm(c).mul(0.5).add(r).add(bb).relu(), [u, v, res, b9]],
       ];
-      const variants = b instanceof WebGPUBackend ? (['reg', 'vec4', 'vec4t', 'tiled', 'splitk'] as const) : ([null] as const);
+      const variants =
+        b instanceof WebGPUBackend ? (['reg', 'vec4', 'vec4t', 'tiled', 'splitk'] as const) : ([null] as const);
       for (const variant of variants) {
         if (b instanceof WebGPUBackend) b.tuner.forced = variant;
         try {
@@ -571,10 +701,13 @@ describe('compile(): elementwise fusion', () => {
         }
       }
       // The product's value needed elsewhere too (returned) stays stored: matmul, then the epilogue.
-      const twice = await bothWays((a: Tensor, ww: Tensor, bb: Tensor) => {
-        const y = F.linear(a, ww);
-        return y.add(bb).relu().add(y.sum());
-      }, [x, w, b8]);
+      const twice = await bothWays(
+        (a: Tensor, ww: Tensor, bb: Tensor) => {
+          const y = F.linear(a, ww);
+          return y.add(bb).relu().add(y.sum());
+        },
+        [x, w, b8],
+      );
       expect(twice.dispatches).toBe(3);
       agree(twice.compiled, twice.eager);
     });
@@ -591,16 +724,32 @@ describe('compile(): elementwise fusion', () => {
         d.set(SPECIAL.slice(0, Math.min(n, 3)));
         return tensor(d, [n], { backend: b });
       };
-      const b5 = channel(5, 88), b4 = channel(4, 89);
+      const b5 = channel(5, 88),
+        b4 = channel(4, 89);
       const cases: [string, (...t: Tensor[]) => Tensor, (...t: Tensor[]) => Tensor, Tensor[]][] = [
-        ['conv2d', (a, ww) => conv2d(a, ww, null, { padding: 1 }), (a, ww, bb) => conv2d(a, ww, bb, { padding: 1 }).leakyRelu(0.2), [x, w, b5]],
+        [
+          'conv2d',
+          (a, ww) => conv2d(a, ww, null, { padding: 1 }),
+          (a, ww, bb) => conv2d(a, ww, bb, { padding: 1 }).leakyRelu(0.2),
+          [x, w, b5],
+        ],
         // stride 2: the transposed convolution runs as stride phases, each writing its own elements
-        ['conv_transpose2d', (a, ww) => convTranspose2d(a, ww, null, { stride: 2, padding: 1 }),
-          (a, ww, bb) => convTranspose2d(a, ww, bb, { stride: 2, padding: 1 }).tanh().add(1).mul(0.5), [x, wt, b4]],
+        [
+          'conv_transpose2d',
+          (a, ww) => convTranspose2d(a, ww, null, { stride: 2, padding: 1 }),
+          (a, ww, bb) => convTranspose2d(a, ww, bb, { stride: 2, padding: 1 }).tanh().add(1).mul(0.5),
+          [x, wt, b4],
+        ],
         // a weight gradient accumulated onto an earlier one (a discriminator used twice)
-        ['conv2d weight gradient', (a, g) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }), (a, g, p) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }).add(p), [x, dy, prev]],
+        [
+          'conv2d weight gradient',
+          (a, g) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }),
+          (a, g, p) => conv2dWeight(a, [5, 3, 3, 3], g, { padding: 1 }).add(p),
+          [x, dy, prev],
+        ],
       ];
-      const variants = b instanceof WebGPUBackend ? (['reg', 'tiled', 'splitk', 'im2col', 'winograd'] as const) : ([null] as const);
+      const variants =
+        b instanceof WebGPUBackend ? (['reg', 'tiled', 'splitk', 'im2col', 'winograd'] as const) : ([null] as const);
       for (const variant of variants) {
         if (b instanceof WebGPUBackend) b.tuner.forced = variant;
         try {
@@ -610,8 +759,11 @@ describe('compile(): elementwise fusion', () => {
             // Where the forced variant is not eligible the tuner falls back to an implicit GEMM (split-K runs
             // weight gradients only; Winograd needs at most 2x2 taps per stride phase: the transposed
             // convolution's 4x4 kernel at stride 2, not the 3x3 at stride 1).
-            const separate = which === 'webgpu' && (variant === 'im2col' || (variant === 'winograd' && what === 'conv_transpose2d'));
-            expect(r.dispatches, `${what} (${variant}): ${bare.dispatches} for the convolution alone`).toBe(bare.dispatches + (separate ? 1 : 0));
+            const separate =
+              which === 'webgpu' && (variant === 'im2col' || (variant === 'winograd' && what === 'conv_transpose2d'));
+            expect(r.dispatches, `${what} (${variant}): ${bare.dispatches} for the convolution alone`).toBe(
+              bare.dispatches + (separate ? 1 : 0),
+            );
             agree(r.compiled, r.eager);
           }
         } finally {
@@ -624,7 +776,19 @@ describe('compile(): elementwise fusion', () => {
       const b = await backend();
       const x = tensor(randomData(10, 90), [10], { backend: b });
       // 2 * 3 + [1..10] and exp of it are constants; the step is the one kernel reading them.
-      const f = (a: Tensor) => a.mul(full([], 2, { backend: b }).mul(3).add(tensor(Array.from({ length: 10 }, (_, i) => i / 10), [10], { backend: b })).exp());
+      const f = (a: Tensor) =>
+        a.mul(
+          full([], 2, { backend: b })
+            .mul(3)
+            .add(
+              tensor(
+                Array.from({ length: 10 }, (_, i) => i / 10),
+                [10],
+                { backend: b },
+              ),
+            )
+            .exp(),
+        );
       const r = await bothWays(f, [x]);
       expect(r.dispatches).toBe(1);
       agree(r.compiled, r.eager);
@@ -645,25 +809,34 @@ describe('compile(): elementwise fusion', () => {
       const b = await backend();
       const x = tensor(randomData(10, 65), [10], { backend: b });
       // exp (1 op, at most MAX_DUPLICATED_OPS) is computed again inside mul(e, e + 1): one kernel.
-      const cheap = await bothWays((a: Tensor) => {
-        const e = a.exp();
-        return e.mul(e.add(1)).neg();
-      }, [x]);
+      const cheap = await bothWays(
+        (a: Tensor) => {
+          const e = a.exp();
+          return e.mul(e.add(1)).neg();
+        },
+        [x],
+      );
       expect(cheap.dispatches).toBe(1);
       agree(cheap.compiled, cheap.eager);
       // Four ops used twice: stored once, then read by the second kernel.
-      const big = await bothWays((a: Tensor) => {
-        const e = a.exp().neg().sigmoid().tanh();
-        return e.mul(e.add(1)).neg();
-      }, [x]);
+      const big = await bothWays(
+        (a: Tensor) => {
+          const e = a.exp().neg().sigmoid().tanh();
+          return e.mul(e.add(1)).neg();
+        },
+        [x],
+      );
       expect(big.dispatches).toBe(2);
       agree(big.compiled, big.eager);
       // A cheap value a reduction reads too is computed again in the reduction (its prologue) and in the
       // elementwise kernel after it: 2 kernels.
-      const reduced = await bothWays((a: Tensor) => {
-        const e = a.exp();
-        return e.mul(e.sum());
-      }, [x]);
+      const reduced = await bothWays(
+        (a: Tensor) => {
+          const e = a.exp();
+          return e.mul(e.sum());
+        },
+        [x],
+      );
       expect(reduced.dispatches).toBe(2);
       agree(reduced.compiled, reduced.eager);
       const state = tensor(randomData(10, 66), [10], { backend: b });
@@ -703,7 +876,7 @@ describe('compile(): elementwise fusion', () => {
   }
 });
 
-describe('compile(): the optimizer step in the gradient\'s kernel', () => {
+describe("compile(): the optimizer step in the gradient's kernel", () => {
   for (const which of ['cpu', 'webgpu'] as const) {
     it(`${which}: each parameter's update runs in the store of the kernel computing its gradient (matmul, convolution, reduction, elementwise), as eager mode's`, async () => {
       const b = which === 'cpu' ? cpu : await fixedGpu();
@@ -715,20 +888,27 @@ describe('compile(): the optimizer step in the gradient\'s kernel', () => {
           const conv = new nn.Conv2d(2, 3, 3, { generator: new Generator(3), backend: b });
           const lin = new nn.Linear(3 * 5 * 3, 4, { generator: new Generator(4), backend: b });
           const p = tensor(randomData(7 * 4, 5), [7, 4], { backend: b, requiresGrad: true });
-          const opts = [new nn.Adam([...conv.parameters(), ...lin.parameters()], { lr: 0.05 }), new nn.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true })];
+          const opts = [
+            new nn.Adam([...conv.parameters(), ...lin.parameters()], { lr: 0.05 }),
+            new nn.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true }),
+          ];
           return { conv, lin, p, opts };
         };
         const x = tensor(randomData(7 * 2 * 7 * 5, 91), [7, 2, 7, 5], { backend: b });
-        const fn = ({ conv, lin, p, opts }: ReturnType<typeof make>) => (a: Tensor) => tidy(() => {
-          const y = lin.call(conv.call(a).leakyRelu(0.2).reshape([7, 45]));
-          const l = y.add(p).tanh().add(y.sub(p).relu()).square().mean();
-          for (const o of opts) o.zeroGrad();
-          l.backward();
-          for (const o of opts) o.step();
-          return l;
-        });
+        const fn =
+          ({ conv, lin, p, opts }: ReturnType<typeof make>) =>
+          (a: Tensor) =>
+            tidy(() => {
+              const y = lin.call(conv.call(a).leakyRelu(0.2).reshape([7, 45]));
+              const l = y.add(p).tanh().add(y.sub(p).relu()).square().mean();
+              for (const o of opts) o.zeroGrad();
+              l.backward();
+              for (const o of opts) o.step();
+              return l;
+            });
         const [e, c] = [make(), make()];
-        const eager = fn(e), step = compile(fn(c));
+        const eager = fn(e),
+          step = compile(fn(c));
         const params = (m: ReturnType<typeof make>) => [m.conv.weight, m.conv.bias!, m.lin.weight, m.lin.bias!, m.p];
         for (let i = 0; i < 6; i++) {
           eager(x).dispose();
@@ -737,7 +917,12 @@ describe('compile(): the optimizer step in the gradient\'s kernel', () => {
           for (const [k, pe] of params(e).entries()) {
             const [we, wc] = [await pe.toArray(), await params(c)[k].toArray()];
             if (which === 'cpu') expect(wc).toEqual(we);
-            else we.forEach((v, j) => expect(Math.abs(wc[j] - v), `step ${i} param ${k} [${j}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
+            else
+              we.forEach((v, j) =>
+                expect(Math.abs(wc[j] - v), `step ${i} param ${k} [${j}]`).toBeLessThanOrEqual(
+                  1e-6 * Math.max(1, Math.abs(v)),
+                ),
+              );
           }
         }
         if (b instanceof WebGPUBackend) {
@@ -757,10 +942,14 @@ describe('compile(): the optimizer step in the gradient\'s kernel', () => {
   }
 });
 
-describe('the optimizer update in a convolution\'s store', () => {
-  it('binds a uniform struct whose first fields are conv_params.wgsl\'s ConvParams, then OptimParams', async () => {
+describe("the optimizer update in a convolution's store", () => {
+  it("binds a uniform struct whose first fields are conv_params.wgsl's ConvParams, then OptimParams", async () => {
     const wgsl = (await loadKernelSources()).get('conv_reg')!;
-    const fields = (body: string) => body.split(',').map((f) => f.trim()).filter(Boolean);
+    const fields = (body: string) =>
+      body
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean);
     const conv = fields(/struct ConvParams \{([^}]*)\}/.exec(wgsl)![1]);
     const optim = fields(/struct OptimConvParams \{([^}]*)\}/.exec(OPTIM_CONV_PARAMS)![1]);
     expect(conv.length).toBe(24);
@@ -796,7 +985,7 @@ describe('compile() on WebGPU: recording and replay', () => {
     }
   });
 
-  it('profile() reports every replayed dispatch, and the step keeps at most the eager step\'s peak bytes', async () => {
+  it("profile() reports every replayed dispatch, and the step keeps at most the eager step's peak bytes", async () => {
     const b = await fixedGpu();
     await withBackend(b, async () => {
       const vae = new MlpVAE({ hidden: 64, zDim: 4, generator: new Generator(2), backend: b });
@@ -817,7 +1006,9 @@ describe('compile() on WebGPU: recording and replay', () => {
       const { kernels } = await profile(() => step({ x }, g).dispose(), b);
       expect(kernels.reduce((n, k) => n + k.count, 0)).toBe(step.stats.dispatches);
       // Every parameter's Adam update ran: in its gradient's kernel (fused:...+adam) or one of its own.
-      expect(kernels.filter((k) => k.kernel.endsWith('adam')).reduce((n, k) => n + k.count, 0)).toBe(vae.parameters().length);
+      expect(kernels.filter((k) => k.kernel.endsWith('adam')).reduce((n, k) => n + k.count, 0)).toBe(
+        vae.parameters().length,
+      );
       expect(step.stats.bytes).toBeGreaterThan(0);
       expect(step.stats.bytes).toBeLessThanOrEqual(eagerPeak);
       // Between calls the compiled step holds its buffers, and nothing else grows.

@@ -12,7 +12,8 @@ import { compile, full, Generator, nn, ones, tensor, tidy, type Backend, type Te
 import { cpu, getGpu, randomData } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
-const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> => (which === 'cpu' ? cpu : await getGpu());
+const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> =>
+  which === 'cpu' ? cpu : await getGpu();
 const values = async (t: Tensor) => [...(await t.toArray())];
 
 describe('compile() equals eager mode where state outside the trace changes', () => {
@@ -20,14 +21,21 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     it(`${which}: train()/eval() after the trace switches Dropout and BatchNorm as in eager mode (guard on the flag)`, async () => {
       const b = await backendOf(which);
       const run = async (compiled: boolean) => {
-        const net = new nn.Sequential(new nn.Linear(4, 3, { generator: new Generator(1), backend: b }), new nn.Unflatten([3, 1, 1]), new nn.BatchNorm2d(3, { backend: b }), new nn.Flatten(), new nn.Dropout(0.5, new Generator(2)));
+        const net = new nn.Sequential(
+          new nn.Linear(4, 3, { generator: new Generator(1), backend: b }),
+          new nn.Unflatten([3, 1, 1]),
+          new nn.BatchNorm2d(3, { backend: b }),
+          new nn.Flatten(),
+          new nn.Dropout(0.5, new Generator(2)),
+        );
         const f = (x: Tensor) => net.call(x);
         const step = compiled ? compile(f) : f;
         const x = tensor(randomData(20, 1), [5, 4], { backend: b });
         const out: number[][] = [];
         // train, train, train (traced, replayed), eval x3, train again, eval again
         for (const mode of ['train', 'train', 'train', 'eval', 'eval', 'eval', 'train', 'train', 'eval'] as const) {
-          if (mode === 'eval') net.eval(); else net.train();
+          if (mode === 'eval') net.eval();
+          else net.train();
           const y = step(x);
           out.push(await values(y));
           y.dispose();
@@ -35,7 +43,8 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         out.push(...(await Promise.all([...net.namedBuffers()].map(([, t]) => values(t)))));
         return { out, stats: compiled ? (step as ReturnType<typeof compile>).stats : null };
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       expect(c.out.length).toBe(e.out.length);
       c.out.forEach((v, i) => v.forEach((x, j) => expect(x, `row ${i} [${j}]`).toBeCloseTo(e.out[i][j], 5)));
       // eval gives no dropout zeros: the eval rows differ from the train rows
@@ -51,7 +60,10 @@ describe('compile() equals eager mode where state outside the trace changes', ()
 
     it(`${which}: a flag the function sets itself before reading it (eval() inside the step) is no guard: every later call replays`, async () => {
       const b = await backendOf(which);
-      const net = new nn.Sequential(new nn.Linear(4, 3, { generator: new Generator(5), backend: b }), new nn.Dropout(0.5, new Generator(6)));
+      const net = new nn.Sequential(
+        new nn.Linear(4, 3, { generator: new Generator(5), backend: b }),
+        new nn.Dropout(0.5, new Generator(6)),
+      );
       const step = compile((x: Tensor) => {
         net.eval();
         const y = net.call(x);
@@ -89,7 +101,8 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         }
         return grads;
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       // d/dp = x * |q|^2 = 1.25 at p[0]; p's gradient zeroed after call 4, q's never
       expect(e.map((g) => g[0])).toEqual([1.25, 2.5, 3.75, 5, 1.25, 2.5]);
       c.forEach((g, i) => g.forEach((v, j) => expect(v, `call ${i + 1} [${j}]`).toBeCloseTo(e[i][j], 5)));
@@ -111,7 +124,8 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         }
         return out;
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       c.forEach((v, i) => v.forEach((x, j) => expect(x, `row ${i} [${j}]`).toBeCloseTo(e[i][j], 5)));
     });
 
@@ -159,7 +173,8 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         }
         return { errors, p: await values(p), steps: opt.stepCount, m: await values(opt.stateTensors()[0][0]) };
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       expect(e.errors).toEqual(['user check failed']);
       expect(c.errors).toEqual(e.errors);
       expect(c.steps).toBe(5);
@@ -191,7 +206,8 @@ describe('compile() equals eager mode where state outside the trace changes', ()
         }
         return { losses, grad: await values(lin.weight.grad!), w: await values(lin.weight) };
       };
-      const e = await run(false), c = await run(true);
+      const e = await run(false),
+        c = await run(true);
       c.losses.forEach((v, i) => expect(v).toBeCloseTo(e.losses[i], 4));
       c.grad.forEach((v, i) => expect(v).toBeCloseTo(e.grad[i], 4));
       c.w.forEach((v, i) => expect(v).toBeCloseTo(e.w[i], 5));

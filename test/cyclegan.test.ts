@@ -10,7 +10,9 @@ import { cpu, getGpu, randomData } from './helpers.ts';
 /** The definition read literally: pixels outside the image count as -infinity. */
 function naiveDilate(img: number[][]): number[][] {
   const at = (i: number, j: number) => img[i]?.[j] ?? -Infinity;
-  return img.map((row, i) => row.map((_, j) => Math.max(...[-1, 0, 1].flatMap((a) => [-1, 0, 1].map((b) => at(i + a, j + b))))));
+  return img.map((row, i) =>
+    row.map((_, j) => Math.max(...[-1, 0, 1].flatMap((a) => [-1, 0, 1].map((b) => at(i + a, j + b))))),
+  );
 }
 
 const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -22,14 +24,11 @@ describe('the dilation domains', () => {
     const a = new Float32Array(4 * 5);
     a[1 * 5 + 2] = 1;
     a[3 * 5 + 4] = 0.5;
-    expect([...dilate3x3(a, 1, 4, 5)]).toEqual([
-      0, 1, 1, 1, 0,
-      0, 1, 1, 1, 0,
-      0, 1, 1, 1, 0.5,
-      0, 0, 0, 0.5, 0.5,
-    ]);
+    expect([...dilate3x3(a, 1, 4, 5)]).toEqual([0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0.5, 0, 0, 0, 0.5, 0.5]);
     // Two images of 5 x 6 random values (negative too) against the literal definition.
-    const n = 2, h = 5, w = 6;
+    const n = 2,
+      h = 5,
+      w = 6;
     const r = randomData(n * h * w, 1, -1, 1);
     const d = dilate3x3(r, n, h, w);
     for (let k = 0; k < n; k++) {
@@ -44,7 +43,8 @@ describe('the dilation domains', () => {
     const dom = dilationDomains(split);
     expect(dom.x.n).toBe(4500);
     expect(dom.y.n).toBe(4500);
-    const key = (a: Float32Array, i: number) => Buffer.from(a.buffer, a.byteOffset + i * 784 * 4, 784 * 4).toString('base64');
+    const key = (a: Float32Array, i: number) =>
+      Buffer.from(a.buffer, a.byteOffset + i * 784 * 4, 784 * 4).toString('base64');
     const inY = new Set(Array.from({ length: dom.y.n }, (_, i) => key(dom.y.images, i)));
     const dx = dilate3x3(dom.x.images, dom.x.n);
     const shared = Array.from({ length: dom.x.n }, (_, i) => key(dx, i)).filter((k) => inY.has(k));
@@ -65,9 +65,16 @@ async function lossesByDefinition(m: CycleGAN, x: Tensor, y: Tensor, lsgan: bool
     const { fy, gfy } = m.translateBack(y);
     const s = (t: Tensor) => t.mul(2).sub(1);
     const out = {
-      x: await x.toArray(), y: await y.toArray(), gx: await gx.toArray(), fgx: await fgx.toArray(), fy: await fy.toArray(), gfy: await gfy.toArray(),
-      dYreal: await m.D_Y.call(s(y)).toArray(), dYfake: await m.D_Y.call(s(gx)).toArray(),
-      dXreal: await m.D_X.call(s(x)).toArray(), dXfake: await m.D_X.call(s(fy)).toArray(),
+      x: await x.toArray(),
+      y: await y.toArray(),
+      gx: await gx.toArray(),
+      fgx: await fgx.toArray(),
+      fy: await fy.toArray(),
+      gfy: await gfy.toArray(),
+      dYreal: await m.D_Y.call(s(y)).toArray(),
+      dYfake: await m.D_Y.call(s(gx)).toArray(),
+      dXreal: await m.D_X.call(s(x)).toArray(),
+      dXfake: await m.D_X.call(s(fy)).toArray(),
     };
     return out;
   });
@@ -94,7 +101,8 @@ describe('CycleGAN', () => {
         const x = tensor(randomData(2 * 784, 2, 0, 1), [2, 1, 28, 28]);
         const y = tensor(randomData(2 * 784, 3, 0, 1), [2, 1, 28, 28]);
         const want = await lossesByDefinition(m, x, y, ganLoss === 'lsgan');
-        const g0 = await m.G.parameters()[0].toArray(), d0 = await m.D_Y.parameters()[0].toArray();
+        const g0 = await m.G.parameters()[0].toArray(),
+          d0 = await m.D_Y.parameters()[0].toArray();
         const got = await m.trainStep({ x, y }, new Generator(1)).toArray();
         expect(got[0], `${ganLoss} d`).toBeCloseTo(want.d, 5);
         expect(got[1], `${ganLoss} g_gan`).toBeCloseTo(want.g_gan, 5);
@@ -113,7 +121,8 @@ describe('CycleGAN', () => {
   it('scores translation as the mean L1 to the true targets, the no-translation baseline and their ratio', async () => {
     await withBackend(cpu, async () => {
       const m = new CycleGAN({ width: 4, resBlocks: 1, generator: new Generator(3) });
-      const n = 5, x = randomData(n * 784, 4, 0, 1);
+      const n = 5,
+        x = randomData(n * 784, 4, 0, 1);
       const set = { images: x, n, shape: [1, 28, 28] as [number, number, number] };
       const targets = { ...set, images: dilate3x3(x, n) };
       const r = await translationError(m, set, targets, 2);
@@ -134,7 +143,8 @@ describe('CycleGAN', () => {
     const run = (b: Backend) =>
       withBackend(b, async () => {
         const m = new CycleGAN({ width: 4, resBlocks: 1, generator: new Generator(11) });
-        const bx = new Batches(dom.x, 4, 1, b), by = new Batches(dom.y, 4, 2, b);
+        const bx = new Batches(dom.x, 4, 1, b),
+          by = new Batches(dom.y, 4, 2, b);
         const noise = new Generator(5);
         const curve: number[][] = [];
         for (let s = 0; s < 8; s++) {
@@ -155,7 +165,9 @@ describe('CycleGAN', () => {
       for (let s = 0; s < c.length; s++) {
         for (let k = 0; k < 3; k++) {
           expect(Number.isFinite(c[s][k]), `cpu step ${s} term ${k}`).toBe(true);
-          expect(Math.abs(c[s][k] - g[s][k]), `step ${s} term ${k}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(1e-5 * Math.abs(c[s][k]) + 1e-6);
+          expect(Math.abs(c[s][k] - g[s][k]), `step ${s} term ${k}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(
+            1e-5 * Math.abs(c[s][k]) + 1e-6,
+          );
         }
       }
       // The cycle loss falls as the generators learn to invert each other.

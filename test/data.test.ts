@@ -6,7 +6,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { parseIdx, readIdx, loadMnist, loadMnistAll, loadFashionMnist, Batches, seededPermutation, TensorDataset, DataLoader, TOY_DATASETS, toyBatch, toyScore, gridCentres } from '../src/data/index.ts';
+import {
+  parseIdx,
+  readIdx,
+  loadMnist,
+  loadMnistAll,
+  loadFashionMnist,
+  Batches,
+  seededPermutation,
+  TensorDataset,
+  DataLoader,
+  TOY_DATASETS,
+  toyBatch,
+  toyScore,
+  gridCentres,
+} from '../src/data/index.ts';
 import { memoryStats } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 import { ImageStream } from '../demo/stream.ts';
@@ -33,7 +47,9 @@ describe('the IDX reader', () => {
     expect(() => readIdx(join(dir, 'nope.gz'), 'install it')).toThrow(/nope.gz is missing: install it/);
     const good = idxBytes([3, 2], [1, 2, 3, 4, 5, 6]);
     writeFileSync(join(dir, 'trunc'), good.subarray(0, good.length - 2));
-    expect(() => readIdx(join(dir, 'trunc'))).toThrow(/truncated: the header promises 6 values \[3 x 2\] but 4 bytes follow/);
+    expect(() => readIdx(join(dir, 'trunc'))).toThrow(
+      /truncated: the header promises 6 values \[3 x 2\] but 4 bytes follow/,
+    );
     const gz = gzipSync(good);
     writeFileSync(join(dir, 'cut.gz'), gz.subarray(0, gz.length - 10));
     expect(() => readIdx(join(dir, 'cut.gz'))).toThrow(/corrupt gzip stream/);
@@ -50,8 +66,12 @@ describe('datasets', () => {
     const { train, test } = loadMnist();
     expect([train.n, test.n]).toEqual([9000, 1000]);
     expect(train.images.length).toBe(9000 * 784);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of train.images) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of train.images) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
     expect(lo).toBeGreaterThanOrEqual(0);
     expect(hi).toBeLessThanOrEqual(1);
     // Every class in the test split; the split is a permutation (no image in both).
@@ -82,7 +102,12 @@ describe('TensorDataset and DataLoader', () => {
       });
       expect(ds.length).toBe(10);
       expect(Array.from(ds.item(3).x)).toEqual([18, 19, 20, 21, 22, 23]);
-      const dl = new DataLoader(ds, { batchSize: 4, seed: 3, backend: b, transform: (batch) => batch.x.forEach((v, k) => (batch.x[k] = v * 2)) });
+      const dl = new DataLoader(ds, {
+        batchSize: 4,
+        seed: 3,
+        backend: b,
+        transform: (batch) => batch.x.forEach((v, k) => (batch.x[k] = v * 2)),
+      });
       expect(dl.length).toBe(3);
       const storages = new Set<unknown>();
       const epochRows = async () => {
@@ -91,13 +116,16 @@ describe('TensorDataset and DataLoader', () => {
           const [x, y] = [await batch.x.toArray(), await batch.y.toArray()];
           expect(batch.x.shape).toEqual([y.length, 2, 3]);
           // Each row is its item, doubled by the transform.
-          y.forEach((i, r) => expect(Array.from(x.subarray(6 * r, 6 * r + 6))).toEqual([0, 1, 2, 3, 4, 5].map((j) => 2 * (6 * i + j))));
+          y.forEach((i, r) =>
+            expect(Array.from(x.subarray(6 * r, 6 * r + 6))).toEqual([0, 1, 2, 3, 4, 5].map((j) => 2 * (6 * i + j))),
+          );
           rows.push(...y);
           storages.add(batch.x.storage);
         }
         return rows;
       };
-      const e0 = await epochRows(), e1 = await epochRows();
+      const e0 = await epochRows(),
+        e1 = await epochRows();
       // 4 + 4 + 2 rows, every item once; the next epoch another order; the order is (seed, epoch)'s.
       expect([...e0].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect(e1).not.toEqual(e0);
@@ -119,13 +147,25 @@ describe('TensorDataset and DataLoader', () => {
   }
 
   it('bad input gets errors naming the field, the sizes or the batch', () => {
-    expect(() => new TensorDataset({ x: { data: new Float32Array(7), itemShape: [2] } })).toThrow(/field 'x' has 7 values, not a whole number of items of \[2\]/);
-    expect(() => new TensorDataset({ x: { data: new Float32Array(4), itemShape: [2] }, y: { data: new Float32Array(3), itemShape: [] } })).toThrow(/field 'y' has 3 items, the others 2/);
+    expect(() => new TensorDataset({ x: { data: new Float32Array(7), itemShape: [2] } })).toThrow(
+      /field 'x' has 7 values, not a whole number of items of \[2\]/,
+    );
+    expect(
+      () =>
+        new TensorDataset({
+          x: { data: new Float32Array(4), itemShape: [2] },
+          y: { data: new Float32Array(3), itemShape: [] },
+        }),
+    ).toThrow(/field 'y' has 3 items, the others 2/);
     const ds = new TensorDataset({ x: { data: new Float32Array(4), itemShape: [2] } });
     expect(() => ds.item(2)).toThrow(/item 2 is out of range \(0\.\.1\)/);
     expect(() => new DataLoader(ds, { batchSize: 0, backend: cpu })).toThrow(/batch size 0 must be a positive integer/);
-    expect(() => new DataLoader(ds, { batchSize: 3, dropLast: true, backend: cpu })).toThrow(/dropLast leaves no batch of a dataset of 2 items/);
-    expect(() => new DataLoader(ds, { batchSize: 1, backend: cpu }).load(0, 2)).toThrow(/batch 2 is out of range \(0\.\.1\)/);
+    expect(() => new DataLoader(ds, { batchSize: 3, dropLast: true, backend: cpu })).toThrow(
+      /dropLast leaves no batch of a dataset of 2 items/,
+    );
+    expect(() => new DataLoader(ds, { batchSize: 1, backend: cpu }).load(0, 2)).toThrow(
+      /batch 2 is out of range \(0\.\.1\)/,
+    );
   });
 });
 
@@ -146,7 +186,9 @@ describe('shuffled batches', () => {
       for (const l of lab) labelCounts[l]++;
     }
     expect(memoryStats(gpu).liveBytes).toBe(before.liveBytes);
-    expect(seen.size).toBe(new Set(Array.from({ length: 1000 }, (_, i) => test.images.subarray(i * 784, i * 784 + 784).join(','))).size);
+    expect(seen.size).toBe(
+      new Set(Array.from({ length: 1000 }, (_, i) => test.images.subarray(i * 784, i * 784 + 784).join(','))).size,
+    );
     expect(labelCounts.reduce((a, c) => a + c, 0)).toBe(1000);
     // A different epoch is a different order; the same epoch the same order.
     expect([...b.order(1)]).not.toEqual([...b.order(0)]);
@@ -158,7 +200,12 @@ describe('shuffled batches', () => {
 describe("the demo's image stream", () => {
   it("draws the CLI's batches and counts finished epochs (a checkpoint's epoch) across batch-size changes", async () => {
     // 10 one-pixel images whose value is their index.
-    const set = { n: 10, shape: [1, 1, 1] as [number, number, number], images: Float32Array.from({ length: 10 }, (_, i) => i), labels: new Uint8Array(10) };
+    const set = {
+      n: 10,
+      shape: [1, 1, 1] as [number, number, number],
+      images: Float32Array.from({ length: 10 }, (_, i) => i),
+      labels: new Uint8Array(10),
+    };
     const s = new ImageStream(set, 5, cpu);
     const cli = new Batches(set, 3, 5, cpu);
     expect(s.epochsDone).toBe(0);

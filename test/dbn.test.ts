@@ -36,8 +36,12 @@ async function small(b: Backend, V: number, H1: number, H2: number, seed: number
  */
 async function exact(m: DBN, v: number[]): Promise<{ logPv: number; bound: number; logZTop: number }> {
   const [l0, l1] = [m.layer(0), m.layer(1)];
-  const [W0, b0, c0, W1, b1, c1] = await Promise.all([l0.W, l0.vbias, l0.hbias, l1.W, l1.vbias, l1.hbias].map((t) => t.toArray()));
-  const V = l0.visible, H1 = l0.hidden, H2 = l1.hidden;
+  const [W0, b0, c0, W1, b1, c1] = await Promise.all(
+    [l0.W, l0.vbias, l0.hbias, l1.W, l1.vbias, l1.hbias].map((t) => t.toArray()),
+  );
+  const V = l0.visible,
+    H1 = l0.hidden,
+    H2 = l1.hidden;
   const freeTop = (h: number[]) => {
     let f = 0;
     for (let i = 0; i < H1; i++) f -= b1[i] * h[i];
@@ -48,7 +52,10 @@ async function exact(m: DBN, v: number[]): Promise<{ logPv: number; bound: numbe
     }
     return f;
   };
-  const lse = (xs: number[]) => { const mx = Math.max(...xs); return mx + Math.log(xs.reduce((s, x) => s + Math.exp(x - mx), 0)); };
+  const lse = (xs: number[]) => {
+    const mx = Math.max(...xs);
+    return mx + Math.log(xs.reduce((s, x) => s + Math.exp(x - mx), 0));
+  };
   const logZTop = lse(Array.from({ length: 2 ** H1 }, (_, mask) => -freeTop(bits(mask, H1))));
   const logPvGiven = (h: number[]) => {
     let s = 0;
@@ -80,25 +87,39 @@ describe('DBN', () => {
   for (const which of ['cpu', 'webgpu'] as const) {
     it(`its lower bound estimate matches the enumerated bound, which is below the exact log p(v) (${which})`, async () => {
       const b = which === 'cpu' ? cpu : await getGpu();
-      const V = 6, H1 = 4, H2 = 3;
+      const V = 6,
+        H1 = 4,
+        H2 = 3;
       const m = await small(b, V, H1, H2, 20);
-      const images = [[1, 0, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1]];
+      const images = [
+        [1, 0, 1, 1, 0, 0],
+        [0, 0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1, 1],
+      ];
       const logZ = await m.layer(1).exactLogZ();
       const S = 20_000;
-      const got = await withBackend(b, () => m.lowerBound(tensor(images.flat(), [3, V]), logZ, S, new Generator(5))).toArray();
+      const got = await withBackend(b, () =>
+        m.lowerBound(tensor(images.flat(), [3, V]), logZ, S, new Generator(5)),
+      ).toArray();
       for (const [r, v] of images.entries()) {
         const e = await exact(m, v);
-        expect(Math.abs(e.logZTop - logZ), 'the top RBM\'s log Z').toBeLessThan(1e-4);
+        expect(Math.abs(e.logZTop - logZ), "the top RBM's log Z").toBeLessThan(1e-4);
         expect(e.bound, `image ${r}: the bound is below log p(v)`).toBeLessThan(e.logPv);
         // Monte Carlo over S draws of h1: each term's spread is a few nats here, so the error is ~0.02.
-        expect(Math.abs(got[r] - e.bound), `image ${r}: estimate ${got[r]} vs the bound ${e.bound} (log p(v) ${e.logPv})`).toBeLessThan(0.08);
+        expect(
+          Math.abs(got[r] - e.bound),
+          `image ${r}: estimate ${got[r]} vs the bound ${e.bound} (log p(v) ${e.logPv})`,
+        ).toBeLessThan(0.08);
       }
     });
   }
 
   it('stacks greedily: stackOn copies the RBM below, only the top trains, the layer below keeps its weights', async () => {
     await withBackend(cpu, async () => {
-      const V = 20, H1 = 8, H2 = 6, n = 16;
+      const V = 20,
+        H1 = 8,
+        H2 = 6,
+        n = 16;
       // The RBM below, with strong weights: its posterior states of the data are nearly deterministic
       // (a trained layer's are structured; an untrained one's are coin flips, with nothing to learn).
       const rbm = new RBM({ visible: V, hidden: H1, generator: new Generator(1) });
@@ -106,7 +127,10 @@ describe('DBN', () => {
       cpu.write(rbm.hbias.storage, randomData(H1, 5, -1, 1));
       // Four images, each four times: the states below the top take four patterns, for the top to learn.
       const four = randomData(4 * V, 3).map((x) => (x > 0 ? 1 : 0));
-      const data = tensor(Array.from({ length: n * V }, (_, i) => four[i % (4 * V)]), [n, V]);
+      const data = tensor(
+        Array.from({ length: n * V }, (_, i) => four[i % (4 * V)]),
+        [n, V],
+      );
       const dbn = new DBN({ visible: V, layers: [H1, H2], lr: 0.2, generator: new Generator(2) });
       await dbn.stackOn(rbm);
       const w0 = await rbm.W.toArray();
@@ -116,7 +140,15 @@ describe('DBN', () => {
       const top0 = await dbn.top.W.toArray();
       // The top RBM's objective, exactly: the log-likelihood of the states below it (sampled once, 4 draws
       // per image), with log Z enumerated over its 2^6 hidden states.
-      const states = bernoulli(dbn.layer(0).hiddenProb(tensor(Array.from({ length: 4 * n * V }, (_, i) => four[i % (4 * V)]), [4 * n, V])), new Generator(77));
+      const states = bernoulli(
+        dbn.layer(0).hiddenProb(
+          tensor(
+            Array.from({ length: 4 * n * V }, (_, i) => four[i % (4 * V)]),
+            [4 * n, V],
+          ),
+        ),
+        new Generator(77),
+      );
       const ll0 = await dbn.top.logLikelihood(states, await dbn.top.exactLogZ());
       const recs: number[] = [];
       for (let s = 0; s < 100; s++) {
@@ -127,10 +159,16 @@ describe('DBN', () => {
       expect(await dbn.layer(0).W.toArray(), 'the layer below is frozen').toEqual(w0);
       expect(await dbn.top.W.toArray()).not.toEqual(top0);
       const mean = (xs: number[]) => xs.reduce((a, v) => a + v, 0) / xs.length;
-      expect(mean(recs.slice(-10)), `the top RBM's reconstruction error falls (${recs[0].toFixed(3)} -> ${recs.at(-1)!.toFixed(3)})`).toBeLessThan(mean(recs.slice(0, 5)));
+      expect(
+        mean(recs.slice(-10)),
+        `the top RBM's reconstruction error falls (${recs[0].toFixed(3)} -> ${recs.at(-1)!.toFixed(3)})`,
+      ).toBeLessThan(mean(recs.slice(0, 5)));
       const ll1 = await dbn.top.logLikelihood(states, await dbn.top.exactLogZ());
       // Untrained, the top is near uniform (-8 log 2 = -5.55 nats); four patterns (and noise bits) are far more likely.
-      expect(ll1 - ll0, `the top RBM's exact log-likelihood of the states below it: ${ll0.toFixed(3)} -> ${ll1.toFixed(3)} nats`).toBeGreaterThan(0.5);
+      expect(
+        ll1 - ll0,
+        `the top RBM's exact log-likelihood of the states below it: ${ll0.toFixed(3)} -> ${ll1.toFixed(3)} nats`,
+      ).toBeGreaterThan(0.5);
       // Top-down samples are images in [0, 1]; recognition gives the top layer's probabilities.
       const x = await dbn.sample(5, 10, new Generator(9)).toArray();
       expect(x.length).toBe(5 * V);
@@ -145,28 +183,44 @@ describe('DBN', () => {
 
   it('a compiled step equals the eager one (webgpu)', async () => {
     const b = await getGpu();
-    const run = async (compiled: boolean) => withBackend(b, async () => {
-      const m = await small(b, 30, 10, 7, 40, 0.3);
-      const x = tensor(randomData(8 * 30, 41).map((v) => (v + 1) / 2), [8, 30]);
-      const step = compiled ? compile((g: Generator) => m.trainStep({ x }, g)) : (g: Generator) => m.trainStep({ x }, g);
-      const g = new Generator(7);
-      const losses: number[] = [];
-      for (let s = 0; s < 4; s++) losses.push(...(await step(g).toArray()));
-      return { losses, W: await m.top.W.toArray() };
-    });
+    const run = async (compiled: boolean) =>
+      withBackend(b, async () => {
+        const m = await small(b, 30, 10, 7, 40, 0.3);
+        const x = tensor(
+          randomData(8 * 30, 41).map((v) => (v + 1) / 2),
+          [8, 30],
+        );
+        const step = compiled
+          ? compile((g: Generator) => m.trainStep({ x }, g))
+          : (g: Generator) => m.trainStep({ x }, g);
+        const g = new Generator(7);
+        const losses: number[] = [];
+        for (let s = 0; s < 4; s++) losses.push(...(await step(g).toArray()));
+        return { losses, W: await m.top.W.toArray() };
+      });
     const [e, c] = [await run(false), await run(true)];
-    c.losses.forEach((v, i) => expect(Math.abs(v - e.losses[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(e.losses[i]))));
+    c.losses.forEach((v, i) =>
+      expect(Math.abs(v - e.losses[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(e.losses[i]))),
+    );
     c.W.forEach((v, i) => expect(Math.abs(v - e.W[i])).toBeLessThanOrEqual(1e-5));
   });
 
   it('says what is wrong with its options and with a stack that does not fit', async () => {
-    expect(() => new DBN({ layers: [500] })).toThrow(/at least 2 positive integer hidden sizes \(a 1-layer DBN is an RBM\), got \[500\]/);
+    expect(() => new DBN({ layers: [500] })).toThrow(
+      /at least 2 positive integer hidden sizes \(a 1-layer DBN is an RBM\), got \[500\]/,
+    );
     expect(() => new DBN({ layers: [500, 0] })).toThrow(/got \[500, 0\]/);
     await withBackend(cpu, async () => {
       const dbn = new DBN({ visible: 10, layers: [6, 4] });
-      await expect(dbn.stackOn(new RBM({ visible: 10, hidden: 5 }))).rejects.toThrow(/layer 0 is 10 x 5 in the stack below, 10 x 6 here/);
-      await expect(dbn.stackOn(new DBN({ visible: 10, layers: [6, 4] }))).rejects.toThrow(/a stack of 2 layer\(s\) goes under a DBN of 3 layers, this one has 2/);
-      expect(() => dbn.lowerBound(tensor([1, 0, 1, 0, 1, 0, 1, 0, 1, 0], [1, 10]), 0, 0)).toThrow(/samples must be a positive integer, got 0/);
+      await expect(dbn.stackOn(new RBM({ visible: 10, hidden: 5 }))).rejects.toThrow(
+        /layer 0 is 10 x 5 in the stack below, 10 x 6 here/,
+      );
+      await expect(dbn.stackOn(new DBN({ visible: 10, layers: [6, 4] }))).rejects.toThrow(
+        /a stack of 2 layer\(s\) goes under a DBN of 3 layers, this one has 2/,
+      );
+      expect(() => dbn.lowerBound(tensor([1, 0, 1, 0, 1, 0, 1, 0, 1, 0], [1, 10]), 0, 0)).toThrow(
+        /samples must be a positive integer, got 0/,
+      );
     });
   });
 
@@ -180,7 +234,17 @@ describe('DBN', () => {
     const [r1, d1] = [join(root, 'rbm'), join(root, 'dbn')];
     const t1 = run('train', 'rbm', '--width', '24', ...small, '--out', r1);
     expect(t1.status, t1.stderr).toBe(0);
-    const t2 = run('train', 'dbn', '--lower', join(r1, 'checkpoint.safetensors'), '--width', '12', ...small, '--out', d1);
+    const t2 = run(
+      'train',
+      'dbn',
+      '--lower',
+      join(r1, 'checkpoint.safetensors'),
+      '--width',
+      '12',
+      ...small,
+      '--out',
+      d1,
+    );
     expect(t2.status, t2.stderr).toBe(0);
     expect(t2.stdout).toContain('(784-24): the DBN is 784-24-12, and only its top trains');
     const ckpt = decodeSafetensors(readFileSync(join(d1, 'checkpoint.safetensors')), 'dbn');
@@ -189,7 +253,11 @@ describe('DBN', () => {
     const rbmW = decodeSafetensors(readFileSync(join(r1, 'checkpoint.safetensors')), 'rbm').tensors.get('W')!;
     expect(Array.from(ckpt.tensors.get('layers.0.W')!.data)).toEqual(Array.from(rbmW.data));
     expect(ckpt.tensors.get('layers.1.W')!.shape).toEqual([24, 12]);
-    const last = readFileSync(join(d1, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    const last = readFileSync(join(d1, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .at(-1);
     expect(last).toMatchObject({ ais_betas: 100, ais_runs: 10, bound_samples: 10, layers: 2 });
     expect(last.test_lower_bound).toBeLessThan(0);
     expect(last.test_lower_bound).toBeGreaterThan(-784 * Math.LN2 - 50);
@@ -197,21 +265,68 @@ describe('DBN', () => {
     const e = run('eval', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), ...ais, '--out', d1);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(d1, 'eval.json'), 'utf8'));
-    expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(Math.max(0.1, 3 * last.ais_log_w_std / Math.sqrt(10)));
+    expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(
+      Math.max(0.1, (3 * last.ais_log_w_std) / Math.sqrt(10)),
+    );
     // export: the recognition pass (the top layer's p(h | v)) as ONNX.
     const x = run('export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx'));
     expect(x.status, x.stderr).toBe(0);
     expect(x.stdout).toMatch(/images \[1x784\] -> top_hidden/);
     expect(readFileSync(join(d1, 'dbn.onnx')).length).toBeGreaterThan(4 * 784 * 24);
     // Resume continues the same DBN (its checkpoint holds the layer below); a different top width is refused.
-    const rs = run('train', 'dbn', '--resume', join(d1, 'checkpoint.safetensors'), '--width', '12', '--epochs', '2', '--steps', '2', '--train-size', '400', ...ais, '--out', d1);
+    const rs = run(
+      'train',
+      'dbn',
+      '--resume',
+      join(d1, 'checkpoint.safetensors'),
+      '--width',
+      '12',
+      '--epochs',
+      '2',
+      '--steps',
+      '2',
+      '--train-size',
+      '400',
+      ...ais,
+      '--out',
+      d1,
+    );
     expect(rs.status, rs.stderr).toBe(0);
-    expect(run('train', 'dbn', '--resume', join(d1, 'checkpoint.safetensors'), '--width', '13', '--epochs', '3', '--out', d1).stderr).toContain('--lower and --width [24, 12] in the checkpoint, [24, 13] now');
+    expect(
+      run('train', 'dbn', '--resume', join(d1, 'checkpoint.safetensors'), '--width', '13', '--epochs', '3', '--out', d1)
+        .stderr,
+    ).toContain('--lower and --width [24, 12] in the checkpoint, [24, 13] now');
     // What does not fit, named.
-    expect(run('train', 'dbn', '--out', join(root, 'x')).stderr).toContain('train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on');
-    expect(run('train', 'dbn', '--lower', join(r1, 'checkpoint.safetensors'), '--resume', join(d1, 'checkpoint.safetensors'), '--out', d1).stderr).toContain('--lower starts a DBN, --resume continues one');
-    expect(run('train', 'dbn', '--lower', join(r1, 'checkpoint.safetensors'), '--dataset', 'fashion', '--out', join(root, 'y')).stderr).toContain('was trained on mnist, this run trains on fashion');
-    expect(run('train', 'rbm', '--lower', join(r1, 'checkpoint.safetensors'), '--out', join(root, 'z')).stderr).toContain("--lower does not apply to model 'rbm'");
+    expect(run('train', 'dbn', '--out', join(root, 'x')).stderr).toContain(
+      'train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on',
+    );
+    expect(
+      run(
+        'train',
+        'dbn',
+        '--lower',
+        join(r1, 'checkpoint.safetensors'),
+        '--resume',
+        join(d1, 'checkpoint.safetensors'),
+        '--out',
+        d1,
+      ).stderr,
+    ).toContain('--lower starts a DBN, --resume continues one');
+    expect(
+      run(
+        'train',
+        'dbn',
+        '--lower',
+        join(r1, 'checkpoint.safetensors'),
+        '--dataset',
+        'fashion',
+        '--out',
+        join(root, 'y'),
+      ).stderr,
+    ).toContain('was trained on mnist, this run trains on fashion');
+    expect(
+      run('train', 'rbm', '--lower', join(r1, 'checkpoint.safetensors'), '--out', join(root, 'z')).stderr,
+    ).toContain("--lower does not apply to model 'rbm'");
     rmSync(root, { recursive: true, force: true });
   }, 300_000);
 });

@@ -26,13 +26,24 @@ function stub(w0: number[]): LiveModel {
       return out;
     },
   } as unknown as Trainable;
-  return { model, config: {}, batch: () => ({}), itemsPerStep: () => 1, epochsDone: () => 0, render: async () => {}, dispose: () => {} } as unknown as LiveModel;
+  return {
+    model,
+    config: {},
+    batch: () => ({}),
+    itemsPerStep: () => 1,
+    epochsDone: () => 0,
+    render: async () => {},
+    dispose: () => {},
+  } as unknown as LiveModel;
 }
 
 const events = { onStep() {}, onRender() {}, onRunning() {}, onError() {} };
 
 describe('the demo trainer checks every gradient and parameter each step', () => {
-  for (const [name, get] of [['cpu', async () => cpu], ['webgpu', getGpu]] as const) {
+  for (const [name, get] of [
+    ['cpu', async () => cpu],
+    ['webgpu', getGpu],
+  ] as const) {
     it(`stops with the parameter named when a gradient becomes Inf under a finite loss (${name})`, async () => {
       const backend = await get();
       await withBackend(backend, async () => {
@@ -40,13 +51,15 @@ describe('the demo trainer checks every gradient and parameter each step', () =>
         const v = await ok.trainStep();
         expect(v[0]).toBeCloseTo(3, 3);
         const bad = new Trainer(stub([1, 0]), new Serial(), events, { batch: 1, lr: 1e-3, seed: 0 });
-        await expect(bad.trainStep()).rejects.toThrow(/^at step 1 the gradient of layer\.w holds 0 NaN and 1 Inf of 2; layer\.w holds 1 NaN and 0 Inf of 2 after the update: lower the learning rate and reset$/);
+        await expect(bad.trainStep()).rejects.toThrow(
+          /^at step 1 the gradient of layer\.w holds 0 NaN and 1 Inf of 2; layer\.w holds 1 NaN and 0 Inf of 2 after the update: lower the learning rate and reset$/,
+        );
       });
     });
   }
 });
 
-describe('the loss charts\' smoothing (demo/draw.ts smoothSeries)', () => {
+describe("the loss charts' smoothing (demo/draw.ts smoothSeries)", () => {
   it('is a debiased EMA: constants stay, a step approaches its new level as 1 - a^t', async () => {
     const { smoothSeries } = await import('../demo/draw.ts');
     expect(smoothSeries([5, 5, 5, 5], 0.9).every((v) => Math.abs(v - 5) < 1e-12)).toBe(true);

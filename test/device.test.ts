@@ -23,9 +23,14 @@ describe('the WebGPU device layer', () => {
     const gpu = await getGpu();
     const max = gpu.ctx.limits.maxComputeWorkgroupsPerDimension;
     const buf = gpu.ctx.pool.acquire(16);
-    expect(() => gpu.ctx.dispatch({ kernel: 'fill', buffers: [buf], uniforms: new ArrayBuffer(16), workgroups: [max + 1] }))
-      .toThrow(new RegExp(`kernel fill: ${max + 1} workgroups in dimension x exceed maxComputeWorkgroupsPerDimension=${max}`));
-    expect(() => gpu.ctx.pool.acquire(gpu.ctx.limits.maxBufferSize + 16)).toThrow(/exceeds the adapter's maxBufferSize/);
+    expect(() =>
+      gpu.ctx.dispatch({ kernel: 'fill', buffers: [buf], uniforms: new ArrayBuffer(16), workgroups: [max + 1] }),
+    ).toThrow(
+      new RegExp(`kernel fill: ${max + 1} workgroups in dimension x exceed maxComputeWorkgroupsPerDimension=${max}`),
+    );
+    expect(() => gpu.ctx.pool.acquire(gpu.ctx.limits.maxBufferSize + 16)).toThrow(
+      /exceeds the adapter's maxBufferSize/,
+    );
     gpu.ctx.pool.release(buf);
   });
 
@@ -88,9 +93,13 @@ describe('the WebGPU device layer', () => {
     expect(kernels.find((k) => k.kernel === 'unary:exp')?.count).toBe(1);
     expect(formatProfile(kernels)).toMatch(/kernel\s+count\s+total ms/);
     // The fallback without timestamp queries: CPU timing between queue completions.
-    const cpuTimed = await profile(async () => {
-      for (let i = 0; i < 2; i++) a.matmul(a).dispose();
-    }, gpu, { cpuTiming: true });
+    const cpuTimed = await profile(
+      async () => {
+        for (let i = 0; i < 2; i++) a.matmul(a).dispose();
+      },
+      gpu,
+      { cpuTiming: true },
+    );
     const mm2 = cpuTimed.kernels.find((k) => k.kernel.startsWith('matmul_'));
     expect(mm2?.count).toBe(2);
     expect(mm2!.totalMs).toBeGreaterThan(0);
@@ -117,7 +126,9 @@ describe('errors name the op and the shapes', () => {
   });
   it('an unknown adapter choice', async () => {
     const { acquireDevice } = await import('../src/device/gpu.ts');
-    await expect(acquireDevice({ adapter: 'tpu' as never, quiet: true })).rejects.toThrow(/unknown adapter choice 'tpu'/);
+    await expect(acquireDevice({ adapter: 'tpu' as never, quiet: true })).rejects.toThrow(
+      /unknown adapter choice 'tpu'/,
+    );
   });
 });
 
@@ -127,10 +138,14 @@ describe('the browser device', () => {
   function fakeGpu(failures: number) {
     let asked = 0;
     const adapter = (n: number) => ({
-      features: new Set<string>(), limits: new Proxy({}, { get: () => 1 }),
+      features: new Set<string>(),
+      limits: new Proxy({}, { get: () => 1 }),
       info: { vendor: 'fake', architecture: '', device: `adapter ${n}`, description: '' },
       requestDevice: async () => {
-        if (n <= failures) throw new Error("Failed to execute 'requestDevice' on 'GPUAdapter': A valid external Instance reference no longer exists.");
+        if (n <= failures)
+          throw new Error(
+            "Failed to execute 'requestDevice' on 'GPUAdapter': A valid external Instance reference no longer exists.",
+          );
         return { label: `device of adapter ${n}` };
       },
     });

@@ -13,7 +13,12 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 // Inside the repository (git-ignored), so that 'wgpu-gen' resolves to this package by self-reference.
 const work = join(root, 'test-artifacts', 'docs-run');
 
-interface Block { file: string; line: number; lang: string; code: string }
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  code: string;
+}
 
 /** The ```ts / ```js blocks of a Markdown file, with the line each starts on. */
 function codeBlocks(file: string): Block[] {
@@ -29,7 +34,15 @@ function codeBlocks(file: string): Block[] {
   return blocks;
 }
 
-const docs = ['README.md', ...(existsSync(join(root, 'docs')) ? readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`) : [])];
+const docs = [
+  'README.md',
+  ...(existsSync(join(root, 'docs'))
+    ? readdirSync(join(root, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+        .map((f) => `docs/${f}`)
+    : []),
+];
 const blocks = docs.flatMap(codeBlocks);
 
 describe('the code blocks of the README and docs/ run', () => {
@@ -51,7 +64,12 @@ describe('the code blocks of the README and docs/ run', () => {
       it(`${b.file}:${b.line} runs on ${backend}`, () => {
         const path = join(work, `${b.file.replace(/\W/g, '_')}-${b.line}.${b.lang.startsWith('t') ? 'ts' : 'mjs'}`);
         writeFileSync(path, b.code + '\n');
-        const r = spawnSync(tsx, [path], { encoding: 'utf8', cwd: work, env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' }, timeout: 240_000 });
+        const r = spawnSync(tsx, [path], {
+          encoding: 'utf8',
+          cwd: work,
+          env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' },
+          timeout: 240_000,
+        });
         expect(r.status, `${b.file}:${b.line} on ${backend}\n${r.stdout}\n${r.stderr}`).toBe(0);
         // a loss printed as Infinity or NaN is a broken example too
         expect(r.stdout, `${b.file}:${b.line} on ${backend}`).not.toMatch(/\b(NaN|Infinity)\b/);

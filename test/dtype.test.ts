@@ -4,12 +4,28 @@
 // they take integer floats, randint, int32 through compile(), and int32 dataset fields. Both backends;
 // the expected values are written from the definitions here (Math.trunc, loops), not from either backend.
 import { describe, expect, it } from 'vitest';
-import { arange, cat, compile, F, full, nn, randint, tensor, zeros, Generator, type Backend, type Tensor } from '../src/index.ts';
+import {
+  arange,
+  cat,
+  compile,
+  F,
+  full,
+  nn,
+  randint,
+  tensor,
+  zeros,
+  Generator,
+  type Backend,
+  type Tensor,
+} from '../src/index.ts';
 import { dispatchStats as dispatchStatsForTests } from '../src/tensor.ts';
 import { DataLoader, TensorDataset } from '../src/data/loader.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
 
-const backends = async (): Promise<[string, Backend][]> => [['cpu', cpu], ['webgpu', await getGpu()]];
+const backends = async (): Promise<[string, Backend][]> => [
+  ['cpu', cpu],
+  ['webgpu', await getGpu()],
+];
 
 describe('int32 tensors: creation', () => {
   it('an Int32Array makes an int32 tensor; dtype: int32 checks integers within +-2^24', async () => {
@@ -17,12 +33,29 @@ describe('int32 tensors: creation', () => {
     expect(t.dtype).toBe('int32');
     expect([...(await t.toInt32Array())]).toEqual([3, -7, 0, 16777216]);
     expect(String(t)).toContain('dtype=int32');
-    expect(tensor([[1, 2], [3, 4]], undefined, { backend: cpu, dtype: 'int32' }).dtype).toBe('int32');
+    expect(
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        undefined,
+        { backend: cpu, dtype: 'int32' },
+      ).dtype,
+    ).toBe('int32');
     expect(tensor(new Int32Array([1]), [1], { backend: cpu, dtype: 'float32' }).dtype).toBe('float32');
-    expect(() => tensor([1, 1.5], undefined, { backend: cpu, dtype: 'int32' })).toThrow(/tensor\(\): value 1.5 at index 1 is not an integer, so it cannot be int32/);
-    expect(() => tensor(new Int32Array([16777217]), [1], { backend: cpu })).toThrow(/int32 value 16777217 at index 0 is beyond \+-16777216 \(2\^24\)/);
-    expect(() => tensor([NaN], undefined, { backend: cpu, dtype: 'int32' })).toThrow(/value NaN at index 0 is not an integer/);
-    expect(() => tensor([1], undefined, { backend: cpu, dtype: 'int64' as never })).toThrow(/tensor: unknown dtype "int64" \(float32, int32\)/);
+    expect(() => tensor([1, 1.5], undefined, { backend: cpu, dtype: 'int32' })).toThrow(
+      /tensor\(\): value 1.5 at index 1 is not an integer, so it cannot be int32/,
+    );
+    expect(() => tensor(new Int32Array([16777217]), [1], { backend: cpu })).toThrow(
+      /int32 value 16777217 at index 0 is beyond \+-16777216 \(2\^24\)/,
+    );
+    expect(() => tensor([NaN], undefined, { backend: cpu, dtype: 'int32' })).toThrow(
+      /value NaN at index 0 is not an integer/,
+    );
+    expect(() => tensor([1], undefined, { backend: cpu, dtype: 'int64' as never })).toThrow(
+      /tensor: unknown dtype "int64" \(float32, int32\)/,
+    );
     expect(() => full([2], 0.5, { backend: cpu, dtype: 'int32' })).toThrow(/full: value 0.5 is not an integer/);
     const z = zeros([3], { backend: cpu, dtype: 'int32' });
     expect(z.dtype).toBe('int32');
@@ -30,13 +63,19 @@ describe('int32 tensors: creation', () => {
     expect(z.fullLike(0.5).dtype).toBe('float32');
     const a = arange(-3, 3, 2, { backend: cpu, dtype: 'int32' });
     expect([a.dtype, [...(await a.toInt32Array())]]).toEqual(['int32', [-3, -1, 1]]);
-    await expect(tensor([1.5], undefined, { backend: cpu }).toInt32Array()).rejects.toThrow(/toInt32Array\(\): tensor of shape \[1\] is float32; call \.int\(\) first/);
+    await expect(tensor([1.5], undefined, { backend: cpu }).toInt32Array()).rejects.toThrow(
+      /toInt32Array\(\): tensor of shape \[1\] is float32; call \.int\(\) first/,
+    );
   });
 
   it('an int32 tensor cannot require gradients', () => {
     const t = tensor(new Int32Array([1, 2]), [2], { backend: cpu });
-    expect(() => { t.requiresGrad = true; }).toThrow(/requiresGrad: a int32 tensor of shape \[2\] cannot require gradients/);
-    expect(() => tensor(new Int32Array([1]), [1], { backend: cpu, requiresGrad: true })).toThrow(/cannot require gradients/);
+    expect(() => {
+      t.requiresGrad = true;
+    }).toThrow(/requiresGrad: a int32 tensor of shape \[2\] cannot require gradients/);
+    expect(() => tensor(new Int32Array([1]), [1], { backend: cpu, requiresGrad: true })).toThrow(
+      /cannot require gradients/,
+    );
     expect(() => t.requiresGrad_()).toThrow(/cannot require gradients/);
     expect(t.requiresGrad).toBe(false);
   });
@@ -48,13 +87,24 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
       const i = tensor(new Int32Array([5, -2, 9, 0, 7, 3]), [2, 3], { backend: b });
       const f = tensor([[0.5, 1, 2]], undefined, { backend: b });
       const kinds: [string, Tensor, string][] = [
-        ['reshape', i.reshape([3, 2]), 'int32'], ['permute', i.t(), 'int32'], ['slice', i.slice(1, 1), 'int32'],
-        ['broadcast', i.slice(0, 0, 1).broadcastTo([4, 3]), 'int32'], ['cat', cat([i, i], 0), 'int32'],
-        ['pad 0', i.pad([1, 1]), 'int32'], ['gather', i.gather(1, tensor(new Int32Array([2, 0, 1, 1]), [2, 2], { backend: b })), 'int32'],
-        ['amax', i.amax(1), 'int32'], ['min(dim).values', i.min(0).values, 'int32'], ['clone', i.clone(), 'int32'],
-        ['mixed cat', cat([i.slice(0, 0, 1).float(), f], 0), 'float32'], ['pad 0.5', i.pad([1, 0], 'constant', 0.5), 'float32'],
-        ['sum', i.sum(), 'float32'], ['add', i.add(1), 'float32'], ['mul', i.mul(i), 'float32'], ['eq', i.eq(5), 'float32'],
-        ['neg', i.neg(), 'float32'], ['cumsum', i.cumsum(1), 'float32'],
+        ['reshape', i.reshape([3, 2]), 'int32'],
+        ['permute', i.t(), 'int32'],
+        ['slice', i.slice(1, 1), 'int32'],
+        ['broadcast', i.slice(0, 0, 1).broadcastTo([4, 3]), 'int32'],
+        ['cat', cat([i, i], 0), 'int32'],
+        ['pad 0', i.pad([1, 1]), 'int32'],
+        ['gather', i.gather(1, tensor(new Int32Array([2, 0, 1, 1]), [2, 2], { backend: b })), 'int32'],
+        ['amax', i.amax(1), 'int32'],
+        ['min(dim).values', i.min(0).values, 'int32'],
+        ['clone', i.clone(), 'int32'],
+        ['mixed cat', cat([i.slice(0, 0, 1).float(), f], 0), 'float32'],
+        ['pad 0.5', i.pad([1, 0], 'constant', 0.5), 'float32'],
+        ['sum', i.sum(), 'float32'],
+        ['add', i.add(1), 'float32'],
+        ['mul', i.mul(i), 'float32'],
+        ['eq', i.eq(5), 'float32'],
+        ['neg', i.neg(), 'float32'],
+        ['cumsum', i.cumsum(1), 'float32'],
       ];
       for (const [what, t, want] of kinds) expect(t.dtype, `${name} ${what}`).toBe(want);
       expect([...(await i.t().toInt32Array())], name).toEqual([5, 0, -2, 7, 9, 3]);
@@ -65,16 +115,20 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
   });
 
   it('argmax, argmin and max(dim).indices are int32 positions (first extremum), as a loop finds them', async () => {
-    const shape = [7, 13], data = randomData(91, 41, -3, 3);
+    const shape = [7, 13],
+      data = randomData(91, 41, -3, 3);
     data[5] = data[4]; // a tie: the first one wins
-    const want = (cmp: (a: number, b: number) => boolean) => Array.from({ length: 7 }, (_, r) => {
-      let k = 0;
-      for (let c = 1; c < 13; c++) if (cmp(data[r * 13 + c], data[r * 13 + k])) k = c;
-      return k;
-    });
+    const want = (cmp: (a: number, b: number) => boolean) =>
+      Array.from({ length: 7 }, (_, r) => {
+        let k = 0;
+        for (let c = 1; c < 13; c++) if (cmp(data[r * 13 + c], data[r * 13 + k])) k = c;
+        return k;
+      });
     for (const [name, b] of await backends()) {
       const x = tensor(data, shape, { backend: b });
-      const am = x.argmax(1), an = x.argmin(1), mx = x.max(1);
+      const am = x.argmax(1),
+        an = x.argmin(1),
+        mx = x.max(1);
       for (const t of [am, an, mx.indices]) expect(t.dtype, name).toBe('int32');
       expect(mx.values.dtype, name).toBe('float32');
       expect([...(await am.toInt32Array())], name).toEqual(want((a, c) => a > c));
@@ -86,13 +140,19 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
 
   it('.int() truncates toward zero (Math.trunc), saturating to +-2^24 (NaN to -2^24); .float() is a view with no kernel', async () => {
     const vals = [-2.7, -0.5, -0, 0.5, 2.99, -3, 16777216, 1.5e8, 3e38, -1e-40, NaN, Infinity, -Infinity];
-    const cast = (v: number) => (Number.isNaN(v) ? -(2 ** 24) : Math.min(Math.max(Math.trunc(Math.fround(v)), -(2 ** 24)), 2 ** 24));
+    const cast = (v: number) =>
+      Number.isNaN(v) ? -(2 ** 24) : Math.min(Math.max(Math.trunc(Math.fround(v)), -(2 ** 24)), 2 ** 24);
     for (const [name, b] of await backends()) {
       const x = tensor(vals, undefined, { backend: b, requiresGrad: true });
       const i = x.int();
       expect([i.dtype, i.requiresGrad], name).toEqual(['int32', false]);
       const got = await i.toArray();
-      vals.forEach((v, k) => expect(Object.is(got[k], cast(v)) || (v === -1e-40 && Object.is(got[k], -0)), `${name} int(${v}) = ${got[k]}`).toBe(true));
+      vals.forEach((v, k) =>
+        expect(
+          Object.is(got[k], cast(v)) || (v === -1e-40 && Object.is(got[k], -0)),
+          `${name} int(${v}) = ${got[k]}`,
+        ).toBe(true),
+      );
       expect(x.long().dtype).toBe('int32');
       expect(x.to('float32')).toBe(x);
       const before = dispatchStatsForTests().calls;
@@ -115,7 +175,8 @@ describe('int32 indices and labels in the ops that take them', () => {
         y.mul(y).sum().backward();
         return { y, g: x.grad! };
       };
-      const a = run(tensor(new Int32Array(pos), [6], { backend: b })), c = run(tensor(pos, undefined, { backend: b }));
+      const a = run(tensor(new Int32Array(pos), [6], { backend: b })),
+        c = run(tensor(pos, undefined, { backend: b }));
       expect([...(await a.y.toArray())], name).toEqual([...(await c.y.toArray())]);
       expect([...(await a.g.toArray())], name).toEqual([...(await c.g.toArray())]);
       const emb = new nn.Embedding(5, 4, { backend: b, generator: new Generator(3n), paddingIdx: 1 });
@@ -135,7 +196,8 @@ describe('int32 indices and labels in the ops that take them', () => {
         l.backward();
         return { l, g: logits.grad! };
       };
-      const a = loss(tensor(new Int32Array(labels), [3, 2], { backend: b })), c = loss(tensor(labels, [3, 2], { backend: b }));
+      const a = loss(tensor(new Int32Array(labels), [3, 2], { backend: b })),
+        c = loss(tensor(labels, [3, 2], { backend: b }));
       expect(await a.l.item(), name).toBe(await c.l.item());
       expect([...(await a.g.toArray())], name).toEqual([...(await c.g.toArray())]);
       const logp = tensor(randomData(12, 4, -2, 0), [4, 3], { backend: b });
@@ -143,8 +205,9 @@ describe('int32 indices and labels in the ops that take them', () => {
       const lp = await logp.toArray();
       expect(nll, name).toBeCloseTo(-(lp[0] + lp[5] + lp[7] + lp[10]), 5);
       // Same shape as the logits but int32: indices were meant, and their shape is wrong.
-      expect(() => F.crossEntropy(tensor(randomData(6, 1), [2, 3], { backend: b }), zeros([2, 3], { backend: b, dtype: 'int32' })))
-        .toThrow(/crossEntropy: target of shape \[2, 3\] for input \[2, 3\] \(expected class indices \[2\]/);
+      expect(() =>
+        F.crossEntropy(tensor(randomData(6, 1), [2, 3], { backend: b }), zeros([2, 3], { backend: b, dtype: 'int32' })),
+      ).toThrow(/crossEntropy: target of shape \[2, 3\] for input \[2, 3\] \(expected class indices \[2\]/);
     }
   });
 
@@ -171,7 +234,10 @@ describe('int32 tensors through compile() and the data loader', () => {
     });
     const x = tensor(randomData(20, 2), [5, 4], { backend: b });
     const yi = tensor(new Int32Array([0, 2, 1, 1, 0]), [5], { backend: b });
-    const eager = { loss: await F.crossEntropy(model.forward(x), yi).item(), pred: [...(await model.forward(x).argmax(1).toInt32Array())] };
+    const eager = {
+      loss: await F.crossEntropy(model.forward(x), yi).item(),
+      pred: [...(await model.forward(x).argmax(1).toInt32Array())],
+    };
     for (let k = 0; k < 3; k++) {
       const r = step(x, yi);
       expect(r.pred.dtype, `call ${k}`).toBe('int32');
@@ -185,12 +251,16 @@ describe('int32 tensors through compile() and the data loader', () => {
   });
 
   it('an int32 dataset field gives int32 batches; a fractional value in it is refused at construction', async () => {
-    const ds = new TensorDataset({ x: { data: Float32Array.from([1, 2, 3, 4]), itemShape: [1] }, y: { data: Float32Array.from([3, 1, 0, 2]), itemShape: [], dtype: 'int32' } });
+    const ds = new TensorDataset({
+      x: { data: Float32Array.from([1, 2, 3, 4]), itemShape: [1] },
+      y: { data: Float32Array.from([3, 1, 0, 2]), itemShape: [], dtype: 'int32' },
+    });
     const loader = new DataLoader(ds, { batchSize: 2, backend: cpu });
     const { x, y } = loader.tensors();
     expect([x.dtype, y.dtype]).toEqual(['float32', 'int32']);
     loader.dispose();
-    expect(() => new TensorDataset({ y: { data: Float32Array.from([1, 2.5]), itemShape: [], dtype: 'int32' } }))
-      .toThrow(/TensorDataset: field 'y': value 2.5 at index 1 is not an integer/);
+    expect(
+      () => new TensorDataset({ y: { data: Float32Array.from([1, 2.5]), itemShape: [], dtype: 'int32' } }),
+    ).toThrow(/TensorDataset: field 'y': value 2.5 at index 1 is not an integer/);
   });
 });

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 
 const root = process.cwd();
 const tsx = join(root, 'node_modules/.bin/tsx');
-const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.ts')).sort();
+const examples = readdirSync(join(root, 'examples'))
+  .filter((f) => f.endsWith('.ts'))
+  .sort();
 
 describe('the examples run', () => {
   beforeAll(() => {
@@ -24,11 +26,12 @@ describe('the examples run', () => {
     const readme = readFileSync(join(root, 'examples/README.md'), 'utf8');
     for (const f of examples) {
       const code = readFileSync(join(root, 'examples', f), 'utf8');
-      expect(code, f).toMatch(/^\/\/ /);  // a header comment saying what it shows
+      expect(code, f).toMatch(/^\/\/ /); // a header comment saying what it shows
       const imports = [...code.matchAll(/^import [^;]*? from '([^']+)';/gm)].map((m) => m[1]);
       expect(imports.length, f).toBeGreaterThan(0);
-      for (const from of imports) expect(from, `${f} imports ${from}`).toMatch(/^(wgpu-gen(\/(models|io|data))?|node:\w+)$/);
-      expect(code, f).toMatch(/await init\(\);/);  // the backend from WGPU_BACKEND
+      for (const from of imports)
+        expect(from, `${f} imports ${from}`).toMatch(/^(wgpu-gen(\/(models|io|data))?|node:\w+)$/);
+      expect(code, f).toMatch(/await init\(\);/); // the backend from WGPU_BACKEND
       expect(code, f).toMatch(/shutdown\(\);/);
       expect(readme, `examples/README.md lists ${f}`).toContain(`(${f})`);
     }
@@ -43,7 +46,12 @@ describe('the examples run', () => {
   for (const backend of ['cpu', 'webgpu'] as const) {
     for (const f of examples) {
       it(`${f} runs on ${backend}`, () => {
-        const r = spawnSync(tsx, [join('examples', f)], { cwd: root, encoding: 'utf8', env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' }, timeout: 240_000 });
+        const r = spawnSync(tsx, [join('examples', f)], {
+          cwd: root,
+          encoding: 'utf8',
+          env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' },
+          timeout: 240_000,
+        });
         expect(r.status, `${f} on ${backend}\n${r.stdout}\n${r.stderr}`).toBe(0);
         // a number printed as Infinity or NaN is a broken example too
         expect(r.stdout, `${f} on ${backend}`).not.toMatch(/\b(NaN|Infinity)\b/);

@@ -5,10 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { tensor, nn, profile, type Backend } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
-const backends: [string, () => Promise<Backend>][] = [['cpu', async () => cpu], ['webgpu', getGpu]];
+const backends: [string, () => Promise<Backend>][] = [
+  ['cpu', async () => cpu],
+  ['webgpu', getGpu],
+];
 
 function params(backend: Backend) {
-  const a = tensor([1, 2, 3, 4, 5], [5], { backend }), b = tensor([0.5, -0.5, 0.25], [3], { backend });
+  const a = tensor([1, 2, 3, 4, 5], [5], { backend }),
+    b = tensor([0.5, -0.5, 0.25], [3], { backend });
   a.requiresGrad = b.requiresGrad = true;
   a.name = 'layer.weight';
   b.name = 'layer.bias';
@@ -35,7 +39,9 @@ describe('optimizers check that gradients and parameters stay finite', () => {
         expect(bad).toHaveLength(1);
         expect(bad[0]).toMatch(/the gradient of layer\.weight holds 1 NaN and 1 Inf of 5/);
         // Adam turns a NaN gradient into a NaN parameter; SGD too (p - lr * NaN).
-        expect(bad[0]).toMatch(/layer\.weight holds 2 NaN and 0 Inf of 5 after the update|layer\.weight holds \d NaN and \d Inf of 5 after the update/);
+        expect(bad[0]).toMatch(
+          /layer\.weight holds 2 NaN and 0 Inf of 5 after the update|layer\.weight holds \d NaN and \d Inf of 5 after the update/,
+        );
         // A later step that is finite everywhere but b: the old flag of a does not fire again.
         a.grad = null;
         b.grad = tensor([1, 1, 1], [3], { backend });
@@ -66,8 +72,15 @@ describe('optimizers check that gradients and parameters stay finite', () => {
     expect(await opt.nonFinite()).toEqual([]);
     // A slot of the wrong length in the second parameter: nothing is written, the count stays.
     const m = await opt.stateTensors()[0][0].toArray();
-    expect(() => opt.loadState([[new Float32Array(5), new Float32Array(5)], [new Float32Array(3), new Float32Array(2)]], 7))
-      .toThrow(/optimizer state of layer\.bias: 2 values for 3/);
+    expect(() =>
+      opt.loadState(
+        [
+          [new Float32Array(5), new Float32Array(5)],
+          [new Float32Array(3), new Float32Array(2)],
+        ],
+        7,
+      ),
+    ).toThrow(/optimizer state of layer\.bias: 2 values for 3/);
     expect(await opt.stateTensors()[0][0].toArray()).toEqual(m);
     expect(opt.stepCount).toBe(1);
   });

@@ -2,7 +2,17 @@
 // kernel of the vocabulary maps to a rule, pad's backward is the true adjoint in every mode, and no
 // backend kernel runs outside apply() over a whole training step, each recorded node coming from it.
 import { describe, expect, it } from 'vitest';
-import { gradcheck, tensor, conv2d, CpuBackend, withBackend, Generator, tidy, type Backend, type Tensor } from '../src/index.ts';
+import {
+  gradcheck,
+  tensor,
+  conv2d,
+  CpuBackend,
+  withBackend,
+  Generator,
+  tidy,
+  type Backend,
+  type Tensor,
+} from '../src/index.ts';
 import { apply, dispatchStats } from '../src/tensor.ts';
 import { RULES, PRIMITIVES, type Primitive } from '../src/graph/primitives.ts';
 import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES } from '../src/backend/kernels.ts';
@@ -17,7 +27,26 @@ const input = (shape: number[], seed: number) => {
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
 // ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/program.ts, not primitives.)
-type KernelMethod = Exclude<keyof Backend, 'name' | 'description' | 'recorder' | 'elementwise' | 'elementwiseOptim' | 'reduceFused' | 'matmulFused' | 'convFused' | 'empty' | 'read' | 'write' | 'readBits' | 'free' | 'memory' | 'optimStep' | 'sync' | 'dispose'>;
+type KernelMethod = Exclude<
+  keyof Backend,
+  | 'name'
+  | 'description'
+  | 'recorder'
+  | 'elementwise'
+  | 'elementwiseOptim'
+  | 'reduceFused'
+  | 'matmulFused'
+  | 'convFused'
+  | 'empty'
+  | 'read'
+  | 'write'
+  | 'readBits'
+  | 'free'
+  | 'memory'
+  | 'optimStep'
+  | 'sync'
+  | 'dispose'
+>;
 
 describe('the primitive table', () => {
   it('has a rule (shape, backend call, backward or null) for every primitive, and every backend kernel is reached by one', () => {
@@ -30,23 +59,37 @@ describe('the primitive table', () => {
     // The backend's kernel methods and the primitive (or primitive family, whose `op` param picks the
     // kernel op) that calls each; a Backend kernel added without a primitive fails here.
     const kernelOf = {
-      unary: ['unary'], binary: ['binary'], ternary: ['ternary'], reduce: ['reduce'],
-      copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'], pad: ['pad'], gather: ['gather', 'scatter_add'], cumsum: ['cumsum'], random: ['random'],
-      fill: ['fill'], upload: ['upload'], matmul: ['matmul'], conv2d: ['conv2d'],
-      conv2dGradInput: ['conv2d_grad_input'], conv2dGradWeight: ['conv2d_grad_weight'],
+      unary: ['unary'],
+      binary: ['binary'],
+      ternary: ['ternary'],
+      reduce: ['reduce'],
+      copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'],
+      pad: ['pad'],
+      gather: ['gather', 'scatter_add'],
+      cumsum: ['cumsum'],
+      random: ['random'],
+      fill: ['fill'],
+      upload: ['upload'],
+      matmul: ['matmul'],
+      conv2d: ['conv2d'],
+      conv2dGradInput: ['conv2d_grad_input'],
+      conv2dGradWeight: ['conv2d_grad_weight'],
     } satisfies Record<KernelMethod, Primitive[]>;
     const cpu = new CpuBackend();
     for (const m of Object.keys(kernelOf)) expect(typeof (cpu as never)[m], m).toBe('function');
     for (const ps of Object.values(kernelOf)) for (const p of ps) expect(PRIMITIVES).toContain(p);
     // Every op of each family's vocabulary runs through its primitive (forward and, where differentiable, backward).
-    withBackend(cpu, () => tidy(() => {
-      const x = tensor([0.5, 1.5, 2.5, 3.5], [2, 2], { requiresGrad: true });
-      for (const op of UNARY_OPS) expect(apply('unary', [x], { op, p0: 0.5, p1: 1 }).shape).toEqual([2, 2]);
-      for (const op of BINARY_OPS) expect(apply('binary', [x, x], { op }).shape).toEqual([2, 2]);
-      for (const op of TERNARY_OPS) expect(apply('ternary', [x, x, x], { op }).shape).toEqual([2, 2]);
-      for (const op of REDUCE_OPS) expect(apply('reduce', [x], { op, dims: [1], keepdim: false }).shape).toEqual([2]);
-      for (const mode of PAD_MODES) expect(apply('pad', [x], { before: [0, 1], after: [1, 1], mode, value: 0 }).shape).toEqual([3, 4]);
-    }));
+    withBackend(cpu, () =>
+      tidy(() => {
+        const x = tensor([0.5, 1.5, 2.5, 3.5], [2, 2], { requiresGrad: true });
+        for (const op of UNARY_OPS) expect(apply('unary', [x], { op, p0: 0.5, p1: 1 }).shape).toEqual([2, 2]);
+        for (const op of BINARY_OPS) expect(apply('binary', [x, x], { op }).shape).toEqual([2, 2]);
+        for (const op of TERNARY_OPS) expect(apply('ternary', [x, x, x], { op }).shape).toEqual([2, 2]);
+        for (const op of REDUCE_OPS) expect(apply('reduce', [x], { op, dims: [1], keepdim: false }).shape).toEqual([2]);
+        for (const mode of PAD_MODES)
+          expect(apply('pad', [x], { before: [0, 1], after: [1, 1], mode, value: 0 }).shape).toEqual([3, 4]);
+      }),
+    );
   });
 });
 
@@ -63,7 +106,10 @@ describe("pad's backward is the adjoint (gradcheck, float64)", () => {
       // reflect needs pad < size: use the widest valid pads
       const p = mode === 'reflect' ? pads.map((v, i) => Math.min(v, shape[shape.length - 1 - (i >> 1)] - 1)) : pads;
       it(`${mode} pad [${p.join(', ')}] of ${JSON.stringify(shape)}`, () => {
-        const r = gradcheck((t) => t.pad(p, mode, 0.7).mul(t.pad(p, mode, 0.7)), [input(shape, shape.length * 7 + p[0])]);
+        const r = gradcheck(
+          (t) => t.pad(p, mode, 0.7).mul(t.pad(p, mode, 0.7)),
+          [input(shape, shape.length * 7 + p[0])],
+        );
         expect(r.ok, `max rel error ${r.maxRelError} at ${JSON.stringify(r.worst)}`).toBe(true);
       });
     }
@@ -73,7 +119,23 @@ describe("pad's backward is the adjoint (gradcheck, float64)", () => {
 describe('every op dispatches through apply()', () => {
   it('no backend kernel runs outside apply() over a VAE training step, and every recorded node comes from it', async () => {
     const backend = new CpuBackend();
-    const kernels = ['unary', 'binary', 'ternary', 'reduce', 'copyStrided', 'pad', 'gather', 'cumsum', 'random', 'fill', 'upload', 'matmul', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const;
+    const kernels = [
+      'unary',
+      'binary',
+      'ternary',
+      'reduce',
+      'copyStrided',
+      'pad',
+      'gather',
+      'cumsum',
+      'random',
+      'fill',
+      'upload',
+      'matmul',
+      'conv2d',
+      'conv2dGradInput',
+      'conv2dGradWeight',
+    ] as const;
     const outside: string[] = [];
     let kernelCalls = 0;
     for (const k of kernels) {
@@ -86,7 +148,11 @@ describe('every op dispatches through apply()', () => {
     }
     await withBackend(backend as Backend, async () => {
       const model = new MlpVAE({ inputDim: 12, hidden: 6, zDim: 3, generator: new Generator(3), backend } as never);
-      const x = tensor(Float32Array.from({ length: 4 * 12 }, (_, i) => (i % 5) / 5), [4, 12], { backend });
+      const x = tensor(
+        Float32Array.from({ length: 4 * 12 }, (_, i) => (i % 5) / 5),
+        [4, 12],
+        { backend },
+      );
       tidy(() => {
         const before = dispatchStats();
         const t = model.elbo(x, new Generator(4));
@@ -117,12 +183,37 @@ describe('every op dispatches through apply()', () => {
       const orig = (backend[k] as (...a: unknown[]) => unknown).bind(backend);
       (backend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => (calls.push(k), orig(...a));
     }
-    const x = tensor(Float32Array.from({ length: 2 * 1 * 5 * 5 }, (_, i) => i / 50), [2, 1, 5, 5], { backend });
-    const w = tensor(Float32Array.from({ length: 3 * 9 }, (_, i) => (i - 13) / 13), [3, 1, 3, 3], { backend, requiresGrad: true });
-    const m = tensor(Float32Array.from({ length: 4 * 6 }, (_, i) => i % 3), [4, 6], { backend });
-    const v = tensor(Float32Array.from({ length: 6 * 2 }, (_, i) => i / 12), [6, 2], { backend, requiresGrad: true });
+    const x = tensor(
+      Float32Array.from({ length: 2 * 1 * 5 * 5 }, (_, i) => i / 50),
+      [2, 1, 5, 5],
+      { backend },
+    );
+    const w = tensor(
+      Float32Array.from({ length: 3 * 9 }, (_, i) => (i - 13) / 13),
+      [3, 1, 3, 3],
+      { backend, requiresGrad: true },
+    );
+    const m = tensor(
+      Float32Array.from({ length: 4 * 6 }, (_, i) => i % 3),
+      [4, 6],
+      { backend },
+    );
+    const v = tensor(
+      Float32Array.from({ length: 6 * 2 }, (_, i) => i / 12),
+      [6, 2],
+      { backend, requiresGrad: true },
+    );
     // conv of data x: the weight's gradient only; data @ v and data * v: v's only.
-    const y = withBackend(backend, () => conv2d(x, w).sum().add(m.matmul(v).mul(m.slice(1, 0, 2)).sum()));
+    const y = withBackend(backend, () =>
+      conv2d(x, w)
+        .sum()
+        .add(
+          m
+            .matmul(v)
+            .mul(m.slice(1, 0, 2))
+            .sum(),
+        ),
+    );
     calls.length = 0;
     y.backward();
     expect(calls.filter((c) => c === 'conv2dGradInput')).toEqual([]);

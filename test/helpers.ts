@@ -40,15 +40,28 @@ export function randomData(n: number, seed: number, lo = -1, hi = 1): Float32Arr
 
 /** The same data as a tensor on each backend. */
 export function pair(shape: number[], seed: number, gpuB: Backend, lo = -1, hi = 1): [Tensor, Tensor] {
-  const data = randomData(shape.reduce((a, b) => a * b, 1), seed, lo, hi);
+  const data = randomData(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+    lo,
+    hi,
+  );
   return [tensor(data, shape, { backend: cpu }), tensor(data, shape, { backend: gpuB })];
 }
 
 /** Asserts two tensors match elementwise within atol + rtol * |expected| (NaN matches NaN). */
-export async function expectClose(actual: Tensor, expected: Tensor, atol = 1e-5, rtol = 1e-4, what = ''): Promise<void> {
+export async function expectClose(
+  actual: Tensor,
+  expected: Tensor,
+  atol = 1e-5,
+  rtol = 1e-4,
+  what = '',
+): Promise<void> {
   expect(actual.shape, `${what} shape`).toEqual(expected.shape);
-  const a = await actual.toArray(), e = await expected.toArray();
-  let worst = -1, worstErr = 0;
+  const a = await actual.toArray(),
+    e = await expected.toArray();
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < e.length; i++) {
     if (Number.isNaN(e[i]) && Number.isNaN(a[i])) continue;
     if (e[i] === a[i]) continue;
@@ -59,6 +72,8 @@ export async function expectClose(actual: Tensor, expected: Tensor, atol = 1e-5,
     }
   }
   if (worst >= 0) {
-    expect.fail(`${what} mismatch at flat index ${worst}: got ${a[worst]}, expected ${e[worst]} (atol ${atol}, rtol ${rtol}, seed ${RUN_SEED})`);
+    expect.fail(
+      `${what} mismatch at flat index ${worst}: got ${a[worst]}, expected ${e[worst]} (atol ${atol}, rtol ${rtol}, seed ${RUN_SEED})`,
+    );
   }
 }

@@ -26,7 +26,10 @@ import { cpu, getGpu, randomData } from './helpers.ts';
 const PYTHON = '/usr/bin/python3';
 const python = (...args: string[]) => {
   const r = spawnSync(PYTHON, ['python/wgpu_gen.py', ...args], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(`python/wgpu_gen.py ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}\n(PyTorch comes from Debian's python3-torch: bash scripts/setup.sh installs it)`);
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `python/wgpu_gen.py ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}\n(PyTorch comes from Debian's python3-torch: bash scripts/setup.sh installs it)`,
+    );
 };
 
 const CASES: { model: ModelName; config: ModelConfig; zDim: number }[] = [
@@ -63,21 +66,33 @@ function evaluate(model: ModelName, m: Trainable & Module, t: Map<string, Tensor
     const v = m as unknown as MlpVAE;
     const { mu, logvar } = v.encode(x);
     const logits = v.decode(mu.add(logvar.mul(0.5).exp().mul(t.get('eps')!)));
-    out.set('mu', mu).set('logvar', logvar).set('logits', logits)
+    out
+      .set('mu', mu)
+      .set('logvar', logvar)
+      .set('logits', logits)
       .set('rec', F.bceWithLogits(logits, x, 'none').sum(1).mean().reshape([1]))
       .set('kl', F.gaussianKL(mu, logvar).mean().reshape([1]));
   } else if (model === 'gan' || model === 'dcgan') {
     const g = m as unknown as GAN & DCGAN;
     const real = model === 'gan' ? x : x.reshape([N, 1, 28, 28]).mul(2).sub(1);
-    out.set('fake', g.G.call(t.get('z')!)).set('real_logits', g.D.call(real)).set('fake_logits', g.D.call(g.G.call(t.get('z')!)));
+    out
+      .set('fake', g.G.call(t.get('z')!))
+      .set('real_logits', g.D.call(real))
+      .set('fake_logits', g.D.call(g.G.call(t.get('z')!)));
   } else if (model === 'classifier') {
     const logits = (m as unknown as Classifier).forward(x);
     out.set('logits', logits).set('loss', F.crossEntropy(logits, t.get('labels')!).reshape([1]));
   } else {
     const c = m as unknown as CycleGAN;
-    const sx = x.mul(2).sub(1), sy = t.get('y')!.mul(2).sub(1);
+    const sx = x.mul(2).sub(1),
+      sy = t.get('y')!.mul(2).sub(1);
     const gx = c.G.call(sx);
-    out.set('gx', gx).set('fy', c.F.call(sy)).set('fgx', c.F.call(gx)).set('dx', c.D_X.call(sx)).set('dy', c.D_Y.call(sy));
+    out
+      .set('gx', gx)
+      .set('fy', c.F.call(sy))
+      .set('fgx', c.F.call(gx))
+      .set('dx', c.D_X.call(sx))
+      .set('dy', c.D_Y.call(sy));
   }
   m.train();
   return out;
@@ -90,12 +105,16 @@ async function expectSame(got: Map<string, Tensor>, want: Map<string, NamedArray
     expect(g.size, `${what} ${k} size`).toBe(w.data.length);
     const a = await g.toArray();
     const scale = Math.max(...w.data.map(Math.abs), 1e-6);
-    let worst = 0, at = 0;
+    let worst = 0,
+      at = 0;
     w.data.forEach((v, i) => {
       const e = Math.abs(a[i] - v);
       if (!(e <= worst)) [worst, at] = [e, i];
     });
-    expect(worst / scale, `${what} ${k}: ${a[at]} for ${w.data[at]} at ${at} (max |value| ${scale})`).toBeLessThanOrEqual(1e-4);
+    expect(
+      worst / scale,
+      `${what} ${k}: ${a[at]} for ${w.data[at]} at ${at} (max |value| ${scale})`,
+    ).toBeLessThanOrEqual(1e-4);
   }
 }
 
@@ -105,19 +124,29 @@ describe('PyTorch interop (python/wgpu_gen.py with python3-torch)', () => {
     const name = `${c.model}${c.config.arch ? ` (${c.config.arch})` : ''}`;
     it(`${name}: trained here, evaluated by PyTorch; trained by PyTorch, loaded and evaluated here`, async () => {
       const data = inputs(c.model, c.zDim);
-      const ins = join(dir, `${name}.in.safetensors`), ckpt = join(dir, `${name}.ckpt.safetensors`);
+      const ins = join(dir, `${name}.in.safetensors`),
+        ckpt = join(dir, `${name}.ckpt.safetensors`);
       writeFileSync(ins, encodeSafetensors(data));
-      const asTensors = (b: Backend) => new Map([...data].map(([k, v]) => [k, tensor(v.data, v.shape, { backend: b })]));
+      const asTensors = (b: Backend) =>
+        new Map([...data].map(([k, v]) => [k, tensor(v.data, v.shape, { backend: b })]));
       // Three training steps here (CPU reference), then the checkpoint as the CLI writes it.
       const here = withBackend(cpu, () => buildModel(c.model, c.config)) as Trainable & Module;
       const t = asTensors(cpu);
       const batch = { x: t.get('x')!, y: t.get('y')!, labels: t.get('labels')! };
-      for (let s = 0; s < 3; s++) withBackend(cpu, () => tidy(() => here.trainStep(batch, new Generator(20 + s)).dispose()));
+      for (let s = 0; s < 3; s++)
+        withBackend(cpu, () => tidy(() => here.trainStep(batch, new Generator(20 + s)).dispose()));
       const saved = await checkpointTensors(here, here.optimizers());
-      writeFileSync(ckpt, encodeSafetensors(saved.tensors, { ...saved.metadata, model: c.model, config: JSON.stringify(c.config) }));
+      writeFileSync(
+        ckpt,
+        encodeSafetensors(saved.tensors, { ...saved.metadata, model: c.model, config: JSON.stringify(c.config) }),
+      );
       python('eval', '--ckpt', ckpt, '--inputs', ins, '--out', join(dir, `${name}.torch-eval.safetensors`));
       const torchEval = decodeSafetensors(readFileSync(join(dir, `${name}.torch-eval.safetensors`))).tensors;
-      await expectSame(withBackend(cpu, () => evaluate(c.model, here, t)), torchEval, `${name} trained here`);
+      await expectSame(
+        withBackend(cpu, () => evaluate(c.model, here, t)),
+        torchEval,
+        `${name} trained here`,
+      );
 
       // PyTorch trains on from that checkpoint; its state dict loads here (strict) and gives its numbers.
       const trained = join(dir, `${name}.torch-trained.safetensors`);
@@ -132,45 +161,82 @@ describe('PyTorch interop (python/wgpu_gen.py with python3-torch)', () => {
       for (const b of [cpu, await getGpu()] as Backend[]) {
         const m = withBackend(b, () => buildModel(c.model, c.config)) as Trainable & Module;
         await restoreCheckpoint(back, m, [], trained);
-        await expectSame(withBackend(b, () => evaluate(c.model, m, asTensors(b))), want, `${name} trained by PyTorch, on ${b.name}`);
+        await expectSame(
+          withBackend(b, () => evaluate(c.model, m, asTensors(b))),
+          want,
+          `${name} trained by PyTorch, on ${b.name}`,
+        );
       }
     });
   }
-  it('trained under torchrun\'s environment (2 processes, gloo, the batch sharded): the weights of one process\'s whole-batch training', async () => {
+  it("trained under torchrun's environment (2 processes, gloo, the batch sharded): the weights of one process's whole-batch training", async () => {
     // Debian's torchrun (PyTorch 1.13 on Python 3.11) fails in its elastic agent before starting a
     // worker, so the two workers are started here with the variables torchrun gives them.
-    const data = inputs('classifier', 0), ins = join(dir, 'ddp.in.safetensors'), ckpt = join(dir, 'ddp.ckpt.safetensors');
+    const data = inputs('classifier', 0),
+      ins = join(dir, 'ddp.in.safetensors'),
+      ckpt = join(dir, 'ddp.ckpt.safetensors');
     writeFileSync(ins, encodeSafetensors(data));
     const config = { width: 4, seed: 7 };
     const m = withBackend(cpu, () => buildModel('classifier', config)) as Trainable & Module;
     const saved = await checkpointTensors(m, []);
     writeFileSync(ckpt, encodeSafetensors(saved.tensors, { model: 'classifier', config: JSON.stringify(config) }));
-    const one = join(dir, 'ddp.one.safetensors'), two = join(dir, 'ddp.two.safetensors');
+    const one = join(dir, 'ddp.one.safetensors'),
+      two = join(dir, 'ddp.two.safetensors');
     python('train', '--ckpt', ckpt, '--inputs', ins, '--steps', '2', '--out', one);
-    const workers = [0, 1].map((rank) => spawn(PYTHON, ['python/wgpu_gen.py', 'train', '--ckpt', ckpt, '--inputs', ins, '--steps', '2', '--out', two], {
-      env: { ...process.env, WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(29500 + (process.pid % 400)) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }));
-    const codes = await Promise.all(workers.map((w) => new Promise<[number | null, string]>((resolve) => {
-      let err = '';
-      w.stderr!.on('data', (d) => (err += d));
-      w.on('close', (code) => resolve([code, err]));
-    })));
+    const workers = [0, 1].map((rank) =>
+      spawn(PYTHON, ['python/wgpu_gen.py', 'train', '--ckpt', ckpt, '--inputs', ins, '--steps', '2', '--out', two], {
+        env: {
+          ...process.env,
+          WORLD_SIZE: '2',
+          RANK: String(rank),
+          LOCAL_RANK: String(rank),
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(29500 + (process.pid % 400)),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
+    const codes = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<[number | null, string]>((resolve) => {
+            let err = '';
+            w.stderr!.on('data', (d) => (err += d));
+            w.on('close', (code) => resolve([code, err]));
+          }),
+      ),
+    );
     codes.forEach(([code, err], rank) => expect(code, `worker ${rank}: ${err}`).toBe(0));
-    const a = decodeSafetensors(readFileSync(one)).tensors, b = decodeSafetensors(readFileSync(two)).tensors;
+    const a = decodeSafetensors(readFileSync(one)).tensors,
+      b = decodeSafetensors(readFileSync(two)).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [k, v] of a) {
       const scale = Math.max(...v.data.map(Math.abs), 1e-6);
       v.data.forEach((x, i) => expect(Math.abs(b.get(k)!.data[i] - x) / scale, `${k}[${i}]`).toBeLessThanOrEqual(1e-5));
     }
-    await restoreCheckpoint(decodeSafetensors(readFileSync(two), two), withBackend(cpu, () => buildModel('classifier', config)) as Trainable & Module, [], two);
+    await restoreCheckpoint(
+      decodeSafetensors(readFileSync(two), two),
+      withBackend(cpu, () => buildModel('classifier', config)) as Trainable & Module,
+      [],
+      two,
+    );
   });
 
   it('a file of another architecture is refused by the strict load, naming the keys', () => {
-    const data = inputs('vae', 8), ins = join(dir, 'bad.in.safetensors'), ckpt = join(dir, 'bad.ckpt.safetensors');
+    const data = inputs('vae', 8),
+      ins = join(dir, 'bad.in.safetensors'),
+      ckpt = join(dir, 'bad.ckpt.safetensors');
     writeFileSync(ins, encodeSafetensors(data));
-    writeFileSync(ckpt, encodeSafetensors(new Map([['enc.weight', { shape: [2, 2], data: new Float32Array(4) }]]), { model: 'vae', config: '{"zDim":8}' }));
-    expect(() => python('eval', '--ckpt', ckpt, '--inputs', ins, '--out', join(dir, 'bad.out.safetensors'))).toThrow(/Missing key\(s\) in state_dict: "enc.bias"/);
+    writeFileSync(
+      ckpt,
+      encodeSafetensors(new Map([['enc.weight', { shape: [2, 2], data: new Float32Array(4) }]]), {
+        model: 'vae',
+        config: '{"zDim":8}',
+      }),
+    );
+    expect(() => python('eval', '--ckpt', ckpt, '--inputs', ins, '--out', join(dir, 'bad.out.safetensors'))).toThrow(
+      /Missing key\(s\) in state_dict: "enc.bias"/,
+    );
     rmSync(dir, { recursive: true, force: true });
   });
 });

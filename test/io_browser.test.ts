@@ -5,8 +5,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { init, nn, tensor, tidy, type Tensor } from '../src/index.ts';
 import {
-  checkpointTensors, deleteFromIndexedDB, downloadBytes, encodeSafetensors, listIndexedDB, loadFromIndexedDB, readSafetensorsFile,
-  restoreCheckpoint, saveToIndexedDB,
+  checkpointTensors,
+  deleteFromIndexedDB,
+  downloadBytes,
+  encodeSafetensors,
+  listIndexedDB,
+  loadFromIndexedDB,
+  readSafetensorsFile,
+  restoreCheckpoint,
+  saveToIndexedDB,
 } from '../src/io/index.ts';
 
 async function trainedModel() {
@@ -56,7 +63,9 @@ describe('browser io', () => {
     const bytes = encodeSafetensors(ck.tensors, ck.metadata);
     const back = await readSafetensorsFile(new File([bytes as Uint8Array<ArrayBuffer>], 'w.safetensors'));
     expect([...back.tensors.keys()]).toEqual([...ck.tensors.keys()]);
-    await expect(readSafetensorsFile(new File([new Uint8Array([1, 2, 3])], 'bad.safetensors'))).rejects.toThrow(/bad\.safetensors/);
+    await expect(readSafetensorsFile(new File([new Uint8Array([1, 2, 3])], 'bad.safetensors'))).rejects.toThrow(
+      /bad\.safetensors/,
+    );
     const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
       expect(this.download).toBe('model.safetensors');
       expect(this.href).toMatch(/^blob:/);

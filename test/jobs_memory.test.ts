@@ -28,15 +28,32 @@ describe('the CLI jobs free what they evaluate and draw', () => {
     await withBackend(cpu, async () => {
       const config: ModelConfig = { width: 2, lr: 1e-3, seed: 0 };
       const { tensors, metadata } = await checkpointTensors(buildModel('classifier', config));
-      saveSafetensors(clfPath, tensors, { ...metadata, model: 'classifier', config: JSON.stringify(config), dataset: 'mnist' });
+      saveSafetensors(clfPath, tensors, {
+        ...metadata,
+        model: 'classifier',
+        config: JSON.stringify(config),
+        dataset: 'mnist',
+      });
     });
   });
 
   it('dcgan: a --classifier that does not exist is an error when the job is made, before any training', async () => {
     await withBackend(cpu, async () => {
       const config: ModelConfig = { zDim: 4, width: 2, lr: 2e-4, seed: 0 };
-      expect(() => createJob({ model: 'dcgan', dataset: 'mnist', batch: 8, seed: 0, trainSize: 64, classifier: '/nonexistent/classifier.safetensors', config }, buildModel('dcgan', config)))
-        .toThrow(/the DCGAN's scores need the classifier checkpoint \/nonexistent\/classifier.safetensors/);
+      expect(() =>
+        createJob(
+          {
+            model: 'dcgan',
+            dataset: 'mnist',
+            batch: 8,
+            seed: 0,
+            trainSize: 64,
+            classifier: '/nonexistent/classifier.safetensors',
+            config,
+          },
+          buildModel('dcgan', config),
+        ),
+      ).toThrow(/the DCGAN's scores need the classifier checkpoint \/nonexistent\/classifier.safetensors/);
     });
   });
 
@@ -44,7 +61,19 @@ describe('the CLI jobs free what they evaluate and draw', () => {
     it(`${model}: evaluate() and pictures() leave no tensors behind`, async () => {
       await withBackend(cpu, async () => {
         const m = buildModel(model, config);
-        const job = createJob({ model, dataset, batch: 8, seed: 0, trainSize: 64, classifier: clfPath, config, rbm: { betas: 20, runs: 10, sampleSteps: 5 } }, m);
+        const job = createJob(
+          {
+            model,
+            dataset,
+            batch: 8,
+            seed: 0,
+            trainSize: 64,
+            classifier: clfPath,
+            config,
+            rbm: { betas: 20, runs: 10, sampleSteps: 5 },
+          },
+          m,
+        );
         // What a job keeps for its later evaluations is made by the first (the DCGAN's judge, the real
         // images' statistics and the untrained G it is compared with): counted from the second on.
         if (model === 'dcgan') await job.evaluate();
@@ -52,7 +81,15 @@ describe('the CLI jobs free what they evaluate and draw', () => {
         await job.evaluate();
         const files = await job.pictures(mkdtempSync(join(tmpdir(), 'jobs-')));
         // samples, reconstructions, manifold (z = 2); the ring's PNG and SVG scatter; the RBM's filters and samples; one picture otherwise (the DBN's samples)
-        const pictures: Record<ModelName, number> = { vae: 3, gan: 2, classifier: 0, dcgan: 1, cyclegan: 1, rbm: 2, dbn: 1 };
+        const pictures: Record<ModelName, number> = {
+          vae: 3,
+          gan: 2,
+          classifier: 0,
+          dcgan: 1,
+          cyclegan: 1,
+          rbm: 2,
+          dbn: 1,
+        };
         expect(files.length, 'pictures').toBe(pictures[model]);
         expect(liveTensorCount() - tensors, 'live tensors').toBe(0);
         expect(memoryStats(cpu).liveBytes - bytes, 'live bytes').toBe(0);

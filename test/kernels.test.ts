@@ -8,8 +8,18 @@ import { MATMUL_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import { cpu, expectClose, getGpu, pair, randomData } from './helpers.ts';
 
 // Inputs in each op's domain, and the tolerance WGSL's builtins allow (exp/log: ~3 ulp + range error).
-const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = { log: [0.01, 50], sqrt: [0, 50], rsqrt: [0.01, 50], pow_scalar: [-3, 3] };
-const PARAMS: Partial<Record<UnaryOp, [number, number]>> = { leaky_relu: [0.2, 0], clamp: [-0.3, 0.5], pow_scalar: [3, 0], affine: [1.5, -0.25] };
+const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = {
+  log: [0.01, 50],
+  sqrt: [0, 50],
+  rsqrt: [0.01, 50],
+  pow_scalar: [-3, 3],
+};
+const PARAMS: Partial<Record<UnaryOp, [number, number]>> = {
+  leaky_relu: [0.2, 0],
+  clamp: [-0.3, 0.5],
+  pow_scalar: [3, 0],
+  affine: [1.5, -0.25],
+};
 
 describe('elementwise kernels match the cpu reference', () => {
   for (const op of UNARY_OPS) {
@@ -31,7 +41,10 @@ describe('elementwise kernels match the cpu reference', () => {
       const c = unary(op, tensor(data, [7], { backend: cpu }), 0.1);
       const g = unary(op, tensor(data, [7], { backend: gpu }), 0.1);
       await expectClose(g, c, 1e-6, 2e-5, op);
-      expect((await g.toArray()).every((v) => !Number.isNaN(v)), `${op} has no NaN`).toBe(true);
+      expect(
+        (await g.toArray()).every((v) => !Number.isNaN(v)),
+        `${op} has no NaN`,
+      ).toBe(true);
     }
   });
 
@@ -39,9 +52,38 @@ describe('elementwise kernels match the cpu reference', () => {
     it(`binary ${op} with broadcasting, same-shape (vec4 path) and scalars`, async () => {
       const gpu = await getGpu();
       const cases: [number[], number[]][] = [
-        [[37, 53], [37, 53]], [[5, 1, 7], [3, 1]], [[1], [4, 9]], [[6, 1], [1, 5]], [[], [3, 3]], [[0, 3], [1, 3]], [[13], [13]],
+        [
+          [37, 53],
+          [37, 53],
+        ],
+        [
+          [5, 1, 7],
+          [3, 1],
+        ],
+        [[1], [4, 9]],
+        [
+          [6, 1],
+          [1, 5],
+        ],
+        [[], [3, 3]],
+        [
+          [0, 3],
+          [1, 3],
+        ],
+        [[13], [13]],
         // rank 8 that merges to no fewer dims, and rows shorter than the 4 outputs of an invocation
-        [[2, 1, 3, 1, 2, 3, 1, 5], [3, 1, 2, 1, 1, 5]], [[5, 1, 3], [1, 2, 1]], [[3, 7, 1, 1], [1, 7, 5, 2]],
+        [
+          [2, 1, 3, 1, 2, 3, 1, 5],
+          [3, 1, 2, 1, 1, 5],
+        ],
+        [
+          [5, 1, 3],
+          [1, 2, 1],
+        ],
+        [
+          [3, 7, 1, 1],
+          [1, 7, 5, 2],
+        ],
       ];
       for (const [sa, sb] of cases) {
         const lo = op === 'pow' ? 0.1 : -3;
@@ -59,7 +101,15 @@ describe('elementwise kernels match the cpu reference', () => {
     const gpu = await getGpu();
     const x = [-2, -1.5, 0, 1.5, 2];
     for (const p of [2, 3, -1, 0]) {
-      const g = await tensor(x, undefined, { backend: gpu }).pow(tensor(x.map(() => p), undefined, { backend: gpu })).toArray();
+      const g = await tensor(x, undefined, { backend: gpu })
+        .pow(
+          tensor(
+            x.map(() => p),
+            undefined,
+            { backend: gpu },
+          ),
+        )
+        .toArray();
       x.forEach((v, i) => expect(g[i]).toBeCloseTo(v ** p, 4));
     }
   });
@@ -76,42 +126,68 @@ describe('elementwise kernels match the cpu reference', () => {
 
 describe('reductions match the cpu reference', () => {
   const shapes: [number[], (number | number[] | undefined)[]][] = [
-    [[7, 9, 11], [undefined, 0, 1, 2, -1, [0, 2], [1, 2], [0, 1]]],
+    [
+      [7, 9, 11],
+      [undefined, 0, 1, 2, -1, [0, 2], [1, 2], [0, 1]],
+    ],
     [[1], [0, undefined]],
-    [[3, 5000], [1, 0, undefined]],
-    [[2, 9000, 3], [1, [0, 1]]],
+    [
+      [3, 5000],
+      [1, 0, undefined],
+    ],
+    [
+      [2, 9000, 3],
+      [1, [0, 1]],
+    ],
   ];
   for (const op of ['sum', 'mean', 'amax', 'amin', 'logsumexp'] as const) {
     for (const variant of ['rows', 'workgroup'] as const) {
-    it(`${op} (${variant} kernel) over every kind of dim set, with keepdim, long rows in several passes`, async () => {
-      const gpu = await getGpu();
-      gpu.reduceVariant = variant;
-      for (const [shape, dimsList] of shapes) {
-        const [c, g] = pair(shape, 41, gpu, -5, 5);
-        for (const dims of dimsList) {
-          for (const keep of [false, true]) {
-            const n = Array.isArray(dims) ? dims.reduce((a, d) => a * shape.at(d)!, 1) : dims === undefined ? c.size : shape.at(dims)!;
-            await expectClose(g[op](dims, keep), c[op](dims, keep), 1e-5 * Math.sqrt(n), 1e-5, `${op} ${shape} dims=${dims} keepdim=${keep}`);
+      it(`${op} (${variant} kernel) over every kind of dim set, with keepdim, long rows in several passes`, async () => {
+        const gpu = await getGpu();
+        gpu.reduceVariant = variant;
+        for (const [shape, dimsList] of shapes) {
+          const [c, g] = pair(shape, 41, gpu, -5, 5);
+          for (const dims of dimsList) {
+            for (const keep of [false, true]) {
+              const n = Array.isArray(dims)
+                ? dims.reduce((a, d) => a * shape.at(d)!, 1)
+                : dims === undefined
+                  ? c.size
+                  : shape.at(dims)!;
+              await expectClose(
+                g[op](dims, keep),
+                c[op](dims, keep),
+                1e-5 * Math.sqrt(n),
+                1e-5,
+                `${op} ${shape} dims=${dims} keepdim=${keep}`,
+              );
+            }
           }
         }
-      }
-    });
+      });
     }
   }
 
   for (const variant of ['rows', 'workgroup'] as const)
-  it(`argmax and argmin (${variant} kernel) pick the first extreme, also on ties and along any dim`, async () => {
-    const gpu = await getGpu();
-    gpu.reduceVariant = variant;
-    const [c, g] = pair([13, 70], 51, gpu);
-    for (const d of [0, 1, undefined]) {
-      await expectClose(g.argmax(d), c.argmax(d), 0, 0, `argmax ${d}`);
-      await expectClose(g.argmin(d, true), c.argmin(d, true), 0, 0, `argmin ${d}`);
-    }
-    const ties = tensor([[1, 3, 3, 0], [2, 2, 2, 2]], undefined, { backend: gpu });
-    expect(await ties.argmax(1).tolist()).toEqual([1, 0]);
-    expect(await ties.argmin(1).tolist()).toEqual([3, 0]);
-  });
+    it(`argmax and argmin (${variant} kernel) pick the first extreme, also on ties and along any dim`, async () => {
+      const gpu = await getGpu();
+      gpu.reduceVariant = variant;
+      const [c, g] = pair([13, 70], 51, gpu);
+      for (const d of [0, 1, undefined]) {
+        await expectClose(g.argmax(d), c.argmax(d), 0, 0, `argmax ${d}`);
+        await expectClose(g.argmin(d, true), c.argmin(d, true), 0, 0, `argmin ${d}`);
+      }
+      const ties = tensor(
+        [
+          [1, 3, 3, 0],
+          [2, 2, 2, 2],
+        ],
+        undefined,
+        { backend: gpu },
+      );
+      expect(await ties.argmax(1).tolist()).toEqual([1, 0]);
+      expect(await ties.argmin(1).tolist()).toEqual([3, 0]);
+    });
 
   it('reducing dims that end the shape first, then the others, gives the naive sums and extrema', async () => {
     // [n, c, h, w] over [0, 2, 3] (batch norm's reduction) and [1, 3]: checked against plain loops.
@@ -120,18 +196,37 @@ describe('reductions match the cpu reference', () => {
     const [c, g] = pair(shape, 61, gpu, -3, 3);
     const x = await c.toArray();
     const at = (i: number, j: number, k: number, l: number) => x[((i * 5 + j) * 4 + k) * 7 + l];
-    const naive = (keep: (i: number, j: number, k: number, l: number) => number, size: number, f: (a: number, b: number) => number, init: number) => {
+    const naive = (
+      keep: (i: number, j: number, k: number, l: number) => number,
+      size: number,
+      f: (a: number, b: number) => number,
+      init: number,
+    ) => {
       const out = new Array(size).fill(init);
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) for (let k = 0; k < 4; k++) for (let l = 0; l < 7; l++) out[keep(i, j, k, l)] = f(out[keep(i, j, k, l)], at(i, j, k, l));
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 5; j++)
+          for (let k = 0; k < 4; k++)
+            for (let l = 0; l < 7; l++) out[keep(i, j, k, l)] = f(out[keep(i, j, k, l)], at(i, j, k, l));
       return out;
     };
-    for (const [dims, keep, size] of [[[0, 2, 3], (_i: number, j: number) => j, 5], [[1, 3], (i: number, _j: number, k: number) => i * 4 + k, 12]] as const) {
-      for (const [op, f, init] of [['sum', (a: number, b: number) => a + b, 0], ['amax', Math.max, -Infinity], ['amin', Math.min, Infinity]] as const) {
+    for (const [dims, keep, size] of [
+      [[0, 2, 3], (_i: number, j: number) => j, 5],
+      [[1, 3], (i: number, _j: number, k: number) => i * 4 + k, 12],
+    ] as const) {
+      for (const [op, f, init] of [
+        ['sum', (a: number, b: number) => a + b, 0],
+        ['amax', Math.max, -Infinity],
+        ['amin', Math.min, Infinity],
+      ] as const) {
         const want = naive(keep, size, f, init);
         for (const t of [c, g]) {
           const got = await t[op]([...dims]).toArray();
-          want.forEach((w, i) => expect(Math.abs(got[i] - w), `${op} dims=${dims} on ${t.backend.name} [${i}]`).toBeLessThan(1e-4));
-          expect(t[op]([...dims], true).shape).toEqual(shape.map((s, d) => ((dims as readonly number[]).includes(d) ? 1 : s)));
+          want.forEach((w, i) =>
+            expect(Math.abs(got[i] - w), `${op} dims=${dims} on ${t.backend.name} [${i}]`).toBeLessThan(1e-4),
+          );
+          expect(t[op]([...dims], true).shape).toEqual(
+            shape.map((s, d) => ((dims as readonly number[]).includes(d) ? 1 : s)),
+          );
         }
       }
     }
@@ -146,7 +241,14 @@ describe('reductions match the cpu reference', () => {
 
   it('logsumexp is stable for large inputs', async () => {
     const gpu = await getGpu();
-    const x = tensor([[1000, 1000], [-1000, -1000]], undefined, { backend: gpu });
+    const x = tensor(
+      [
+        [1000, 1000],
+        [-1000, -1000],
+      ],
+      undefined,
+      { backend: gpu },
+    );
     const r = await x.logsumexp(1).toArray();
     expect(r[0]).toBeCloseTo(1000 + Math.log(2), 3);
     expect(r[1]).toBeCloseTo(-1000 + Math.log(2), 3);
@@ -175,10 +277,39 @@ describe('movement kernels match the cpu reference', () => {
 
   it('concat and stack along any dim, including empty parts', async () => {
     const gpu = await getGpu();
-    const parts = [[2, 3, 4], [2, 5, 4], [2, 0, 4], [2, 1, 4]].map((s, i) => pair(s, 70 + i, gpu));
-    await expectClose(concat(parts.map((p) => p[1]), 1), concat(parts.map((p) => p[0]), 1), 0, 0, 'cat dim 1');
+    const parts = [
+      [2, 3, 4],
+      [2, 5, 4],
+      [2, 0, 4],
+      [2, 1, 4],
+    ].map((s, i) => pair(s, 70 + i, gpu));
+    await expectClose(
+      concat(
+        parts.map((p) => p[1]),
+        1,
+      ),
+      concat(
+        parts.map((p) => p[0]),
+        1,
+      ),
+      0,
+      0,
+      'cat dim 1',
+    );
     const same = [0, 1, 2].map((i) => pair([3, 4], 80 + i, gpu));
-    await expectClose(stack(same.map((p) => p[1]), 1), stack(same.map((p) => p[0]), 1), 0, 0, 'stack');
+    await expectClose(
+      stack(
+        same.map((p) => p[1]),
+        1,
+      ),
+      stack(
+        same.map((p) => p[0]),
+        1,
+      ),
+      0,
+      0,
+      'stack',
+    );
   });
 
   it('pad in constant, reflect and replicate modes', async () => {
@@ -188,23 +319,47 @@ describe('movement kernels match the cpu reference', () => {
       await expectClose(g.pad([2, 1, 3, 4], mode, 0.5), c.pad([2, 1, 3, 4], mode, 0.5), 0, 0, mode);
     }
     // reflect: [1,2,3] padded by 2 on each side is [3,2,1,2,3,2,1], as in torch.nn.functional.pad.
-    expect(await tensor([[1, 2, 3]], undefined, { backend: gpu }).pad([2, 2], 'reflect').tolist()).toEqual([[3, 2, 1, 2, 3, 2, 1]]);
+    expect(
+      await tensor([[1, 2, 3]], undefined, { backend: gpu })
+        .pad([2, 2], 'reflect')
+        .tolist(),
+    ).toEqual([[3, 2, 1, 2, 3, 2, 1]]);
   });
 });
 
 describe('matmul variants match the cpu reference', () => {
-  const shapes: [number, number, number][] = [[1, 1, 1], [37, 53, 29], [64, 64, 64], [33, 36, 20], [3, 5, 700], [130, 7, 1], [12, 44, 7], [36, 8, 12]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [37, 53, 29],
+    [64, 64, 64],
+    [33, 36, 20],
+    [3, 5, 700],
+    [130, 7, 1],
+    [12, 44, 7],
+    [36, 8, 12],
+  ];
   for (const variant of MATMUL_VARIANTS) {
     it(`${variant}: odd shapes, transposed operands, batches with broadcasting`, async () => {
       const gpu = await getGpu();
       gpu.tuner.forced = variant;
       try {
         for (const [M, N, K] of shapes) {
-          for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+          for (const [tA, tB] of [
+            [false, false],
+            [true, false],
+            [false, true],
+            [true, true],
+          ]) {
             const [ca, ga] = pair(tA ? [2, K, M] : [2, M, K], 100 + M, gpu);
             const [cb, gb] = pair(tB ? [1, N, K] : [1, K, N], 200 + N, gpu);
             const { bmm } = await import('../src/ops/matmul.ts');
-            await expectClose(bmm(ga, gb, tA, tB), bmm(ca, cb, tA, tB), 1e-5 * Math.sqrt(K), 1e-4, `${variant} ${M}x${N}x${K} tA=${tA} tB=${tB}`);
+            await expectClose(
+              bmm(ga, gb, tA, tB),
+              bmm(ca, cb, tA, tB),
+              1e-5 * Math.sqrt(K),
+              1e-4,
+              `${variant} ${M}x${N}x${K} tA=${tA} tB=${tB}`,
+            );
           }
         }
         // PyTorch's matmul semantics: vectors, and broadcast batch dims.
@@ -223,7 +378,11 @@ describe('matmul variants match the cpu reference', () => {
   it('reg, vec4, vec4t and tiled give bit-identical results (k summed in order with fma)', async () => {
     const gpu = await getGpu();
     const { bmm } = await import('../src/ops/matmul.ts');
-    for (const [tA, tB, M, N, K] of [[false, false, 36, 40, 28], [true, false, 36, 40, 29], [false, true, 37, 41, 28]] as const) {
+    for (const [tA, tB, M, N, K] of [
+      [false, false, 36, 40, 28],
+      [true, false, 36, 40, 29],
+      [false, true, 37, 41, 28],
+    ] as const) {
       const [, a] = pair(tA ? [1, K, M] : [1, M, K], 500 + K, gpu);
       const [, b] = pair(tB ? [1, N, K] : [1, K, N], 600 + K, gpu);
       const results: Float32Array[] = [];
@@ -242,8 +401,14 @@ describe('matmul variants match the cpu reference', () => {
     const big = randomData(40 * 30, 5, 1e3, 1e4);
     const [c, g] = [tensor(big, [40, 30], { backend: cpu }), tensor(big, [40, 30], { backend: gpu })];
     await expectClose(g.matmul(g.t()), c.matmul(c.t()), 0, 1e-5, 'large');
-    const z = tensor(new Float32Array(0), [3, 0], { backend: gpu }).matmul(tensor(new Float32Array(0), [0, 4], { backend: gpu }));
-    expect(await z.tolist()).toEqual([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+    const z = tensor(new Float32Array(0), [3, 0], { backend: gpu }).matmul(
+      tensor(new Float32Array(0), [0, 4], { backend: gpu }),
+    );
+    expect(await z.tolist()).toEqual([
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ]);
   });
 
   it('the tuner measures the variants and then keeps its choice', async () => {

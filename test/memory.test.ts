@@ -3,7 +3,16 @@
 // to catch a leaking step; the buffer pool's cap and LRU eviction, emptyCache(), and out-of-memory
 // handling, on the device and on a stub device that fails on purpose.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyCache, Generator, liveTensorCount, memoryStats, tensor, withBackend, type Backend, type Tensor } from '../src/index.ts';
+import {
+  emptyCache,
+  Generator,
+  liveTensorCount,
+  memoryStats,
+  tensor,
+  withBackend,
+  type Backend,
+  type Tensor,
+} from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { MlpGAN, ringBatch } from '../src/models/gan.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
@@ -18,21 +27,43 @@ const STEPS = 200;
 
 /** Every model at a tiny config with a batch of synthetic data (CycleGAN on 8 x 8 images: any even size works). */
 const MODELS: Record<string, (b: Backend) => { model: Trainable; batch: TrainBatch }> = {
-  'MLP VAE': (b) => ({ model: new MlpVAE({ inputDim: 16, hidden: 8, zDim: 2, generator: new Generator(1), backend: b }), batch: { x: tensor(randomData(4 * 16, 1, 0, 1), [4, 16], { backend: b }) } }),
-  'conv VAE': (b) => ({ model: new ConvVAE({ hidden: 2, zDim: 2, generator: new Generator(2), backend: b }), batch: { x: tensor(randomData(2 * 784, 2, 0, 1), [2, 784], { backend: b }) } }),
-  'ring GAN': (b) => ({ model: new MlpGAN({ hidden: 8, generator: new Generator(3) }), batch: { x: tensor(ringBatch(8, 3, 0), [8, 2], { backend: b }) } }),
-  DCGAN: (b) => ({ model: new DCGAN({ width: 2, zDim: 4, generator: new Generator(4), backend: b }), batch: { x: tensor(randomData(2 * 784, 4, 0, 1), [2, 784], { backend: b }) } }),
+  'MLP VAE': (b) => ({
+    model: new MlpVAE({ inputDim: 16, hidden: 8, zDim: 2, generator: new Generator(1), backend: b }),
+    batch: { x: tensor(randomData(4 * 16, 1, 0, 1), [4, 16], { backend: b }) },
+  }),
+  'conv VAE': (b) => ({
+    model: new ConvVAE({ hidden: 2, zDim: 2, generator: new Generator(2), backend: b }),
+    batch: { x: tensor(randomData(2 * 784, 2, 0, 1), [2, 784], { backend: b }) },
+  }),
+  'ring GAN': (b) => ({
+    model: new MlpGAN({ hidden: 8, generator: new Generator(3) }),
+    batch: { x: tensor(ringBatch(8, 3, 0), [8, 2], { backend: b }) },
+  }),
+  DCGAN: (b) => ({
+    model: new DCGAN({ width: 2, zDim: 4, generator: new Generator(4), backend: b }),
+    batch: { x: tensor(randomData(2 * 784, 4, 0, 1), [2, 784], { backend: b }) },
+  }),
   classifier: (b) => ({
     model: new Classifier({ width: 2, hidden: 8, generator: new Generator(5), backend: b }),
-    batch: { x: tensor(randomData(2 * 784, 5, 0, 1), [2, 784], { backend: b }), labels: tensor([3, 7], [2], { backend: b }) },
+    batch: {
+      x: tensor(randomData(2 * 784, 5, 0, 1), [2, 784], { backend: b }),
+      labels: tensor([3, 7], [2], { backend: b }),
+    },
   }),
   CycleGAN: (b) => ({
     model: new CycleGAN({ width: 2, resBlocks: 1, generator: new Generator(6), backend: b }),
-    batch: { x: tensor(randomData(2 * 64, 6, 0, 1), [2, 1, 8, 8], { backend: b }), y: tensor(randomData(2 * 64, 7, 0, 1), [2, 1, 8, 8], { backend: b }) },
+    batch: {
+      x: tensor(randomData(2 * 64, 6, 0, 1), [2, 1, 8, 8], { backend: b }),
+      y: tensor(randomData(2 * 64, 7, 0, 1), [2, 1, 8, 8], { backend: b }),
+    },
   }),
 };
 
-interface Drift { tensors: number; bytes: number; buffers: number }
+interface Drift {
+  tensors: number;
+  bytes: number;
+  buffers: number;
+}
 
 /**
  * Runs `warm` steps, then `steps` more (each loss read back now and then and disposed, as the CLI does),
@@ -46,14 +77,20 @@ async function drift(b: Backend, step: () => Tensor, steps = STEPS, warm = 3): P
     l.dispose();
   }
   await gpu?.tuner.settle();
-  const t0 = liveTensorCount(), b0 = b.memory().liveBytes, c0 = gpu?.ctx.pool.buffersCreated ?? 0;
+  const t0 = liveTensorCount(),
+    b0 = b.memory().liveBytes,
+    c0 = gpu?.ctx.pool.buffersCreated ?? 0;
   for (let i = 0; i < steps; i++) {
     const l = step();
     if (i % 20 === 19) await l.toArray();
     l.dispose();
   }
   await b.sync();
-  return { tensors: liveTensorCount() - t0, bytes: b.memory().liveBytes - b0, buffers: (gpu?.ctx.pool.buffersCreated ?? 0) - c0 };
+  return {
+    tensors: liveTensorCount() - t0,
+    bytes: b.memory().liveBytes - b0,
+    buffers: (gpu?.ctx.pool.buffersCreated ?? 0) - c0,
+  };
 }
 
 async function modelDrift(b: Backend, name: string, steps = STEPS): Promise<Drift> {
@@ -102,8 +139,11 @@ describe('the buffer pool on the device', () => {
   it('rejects a request over the limits with the size, leaving liveBytes as it was', async () => {
     const gpu = await getGpu();
     const before = memoryStats(gpu).liveBytes;
-    const max = gpu.ctx.limits.maxBufferSize, n = Math.floor(max / 4) + 4;
-    expect(() => gpu.empty(n)).toThrow(new RegExp(`a tensor of ${n * 4} bytes exceeds the adapter's maxBufferSize=${max}`));
+    const max = gpu.ctx.limits.maxBufferSize,
+      n = Math.floor(max / 4) + 4;
+    expect(() => gpu.empty(n)).toThrow(
+      new RegExp(`a tensor of ${n * 4} bytes exceeds the adapter's maxBufferSize=${max}`),
+    );
     expect(memoryStats(gpu).liveBytes).toBe(before);
   });
 
@@ -112,8 +152,10 @@ describe('the buffer pool on the device', () => {
     const pool = gpu.ctx.pool;
     await gpu.sync();
     emptyCache(gpu);
-    const live0 = pool.liveBytes, created0 = pool.buffersCreated;
-    let a = 12345, worst = 0;
+    const live0 = pool.liveBytes,
+      created0 = pool.buffersCreated;
+    let a = 12345,
+      worst = 0;
     const held: ReturnType<WebGPUBackend['empty']>[] = [];
     for (let i = 0; i < 200; i++) {
       a = (Math.imul(a, 1103515245) + 12345) >>> 0;
@@ -141,7 +183,8 @@ describe('the buffer pool on the device', () => {
     const gpu = await getGpu();
     await gpu.sync();
     const before = gpu.ctx.pool.liveBytes;
-    const bytes = Math.floor(Math.min(gpu.ctx.limits.maxBufferSize, gpu.ctx.limits.maxStorageBufferBindingSize) / 16) * 16;
+    const bytes =
+      Math.floor(Math.min(gpu.ctx.limits.maxBufferSize, gpu.ctx.limits.maxStorageBufferBindingSize) / 16) * 16;
     const s = gpu.empty(bytes / 4);
     // Reported by the next sync() (a buffer this large is watched: see src/device/pool.ts), once.
     let err: Error | null = null;
@@ -153,7 +196,9 @@ describe('the buffer pool on the device', () => {
     // SwiftShader refuses allocations over 1 GiB (Dawn pads the buffer past it): the failing path runs there.
     if (/swiftshader/i.test(gpu.description)) expect(err, 'SwiftShader allocated the buffer').not.toBeNull();
     if (err) {
-      expect(err.message).toMatch(new RegExp(`^out of memory: a ${bytes}-byte buffer \\(tensor#\\d+\\) could not be allocated`));
+      expect(err.message).toMatch(
+        new RegExp(`^out of memory: a ${bytes}-byte buffer \\(tensor#\\d+\\) could not be allocated`),
+      );
       expect(gpu.ctx.pool.liveBytes).toBe(before);
     } else {
       expect(gpu.ctx.pool.liveBytes).toBe(before + bytes);
@@ -166,7 +211,9 @@ describe('the buffer pool on the device', () => {
 });
 
 /** A GPUDevice stub: buffers are plain objects; `failSync` sizes throw in createBuffer, `failAsync` ones report out of memory. */
-function stubDevice(o: { failSync?: (size: number, attempt: number) => boolean; failAsync?: (size: number) => boolean } = {}) {
+function stubDevice(
+  o: { failSync?: (size: number, attempt: number) => boolean; failAsync?: (size: number) => boolean } = {},
+) {
   const scopes: (GPUError | null)[] = [];
   const destroyed: string[] = [];
   let attempts = 0;
@@ -176,7 +223,12 @@ function stubDevice(o: { failSync?: (size: number, attempt: number) => boolean; 
     createBuffer: (d: GPUBufferDescriptor) => {
       if (o.failSync?.(d.size, attempts++)) throw new RangeError(`stub: no memory for ${d.size} bytes`);
       if (o.failAsync?.(d.size)) scopes[scopes.length - 1] = { message: `stub: out of memory (${d.size})` } as GPUError;
-      return { size: d.size, usage: d.usage, label: d.label, destroy: () => destroyed.push(d.label!) } as unknown as GPUBuffer;
+      return {
+        size: d.size,
+        usage: d.usage,
+        label: d.label,
+        destroy: () => destroyed.push(d.label!),
+      } as unknown as GPUBuffer;
     },
   } as unknown as GPUDevice;
   const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 } as GPUSupportedLimits;
@@ -209,7 +261,9 @@ describe('the buffer pool (stub device)', () => {
   });
 
   it('trims and retries once when createBuffer throws, counting only a buffer it made', () => {
-    const { device, limits, destroyed } = stubDevice({ failSync: (size, attempt) => size === 2 ** 20 && attempt === 1 });
+    const { device, limits, destroyed } = stubDevice({
+      failSync: (size, attempt) => size === 2 ** 20 && attempt === 1,
+    });
     const pool = new BufferPool(device, limits);
     pool.release(pool.acquire(4096));
     const big = pool.acquire(2 ** 20); // first try throws; the retry, after trimming, succeeds
@@ -221,7 +275,9 @@ describe('the buffer pool (stub device)', () => {
     const never = stubDevice({ failSync: (size) => size === 2 ** 20 });
     const p2 = new BufferPool(never.device, never.limits);
     const keep = p2.acquire(4096);
-    expect(() => p2.acquire(2 ** 20)).toThrow(/could not allocate a 1048576-byte buffer \(tensor#1\) even after freeing 0 bytes of pooled buffers \(live: 4096 bytes\): stub: no memory/);
+    expect(() => p2.acquire(2 ** 20)).toThrow(
+      /could not allocate a 1048576-byte buffer \(tensor#1\) even after freeing 0 bytes of pooled buffers \(live: 4096 bytes\): stub: no memory/,
+    );
     expect(p2.liveBytes).toBe(4096);
     p2.release(keep);
   });

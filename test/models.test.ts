@@ -2,7 +2,18 @@
 // step by step on both backends and lowers the negative ELBO, and its importance-weighted log p(x)
 // against its definition and against the ELBO on a trained model.
 import { describe, expect, it } from 'vitest';
-import { CpuBackend, Generator, nn, noGrad, randn, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
+import {
+  CpuBackend,
+  Generator,
+  nn,
+  noGrad,
+  randn,
+  tensor,
+  tidy,
+  withBackend,
+  type Backend,
+  type Tensor,
+} from '../src/index.ts';
 import { MlpVAE, ConvVAE } from '../src/models/vae.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Classifier } from '../src/models/classifier.ts';
@@ -16,7 +27,10 @@ describe('MLP VAE', () => {
   it('computes the ELBO terms as their definitions', async () => {
     await withBackend(cpu, async () => {
       const vae = new MlpVAE({ inputDim: 6, hidden: 5, zDim: 2, generator: new Generator(1) });
-      const x = tensor([[0, 1, 1, 0, 0.5, 1], [1, 1, 0, 0, 0, 0.25]]);
+      const x = tensor([
+        [0, 1, 1, 0, 0.5, 1],
+        [1, 1, 0, 0, 0, 0.25],
+      ]);
       const { rec, kl, loss } = vae.elbo(x, new Generator(2));
       // KL from the encoder's outputs by the closed form, summed over z, averaged over the batch.
       const { mu, logvar } = vae.encode(x);
@@ -58,7 +72,8 @@ describe('MLP VAE', () => {
     const g = await run(gpu);
     // eps are normals: the GPU's differ from the CPU's by its cos/log precision (~2^-11 |z|), so the
     // curves agree to about 1e-3 rather than to float rounding.
-    for (let s = 0; s < c.length; s++) expect(Math.abs(c[s] - g[s]) / c[s], `step ${s}: cpu ${c[s]} webgpu ${g[s]}`).toBeLessThan(3e-3);
+    for (let s = 0; s < c.length; s++)
+      expect(Math.abs(c[s] - g[s]) / c[s], `step ${s}: cpu ${c[s]} webgpu ${g[s]}`).toBeLessThan(3e-3);
     expect(c[0]).toBeGreaterThan(500);
     expect(c[c.length - 1]).toBeLessThan(0.5 * c[0]);
   });
@@ -66,7 +81,10 @@ describe('MLP VAE', () => {
   it('logLikelihood is the importance-weighted estimate written from its definition, the same in any chunks', async () => {
     await withBackend(cpu, async () => {
       const vae = new MlpVAE({ inputDim: 6, hidden: 5, zDim: 2, generator: new Generator(1) });
-      const x = tensor([[0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 0, 1]]);
+      const x = tensor([
+        [0, 1, 1, 0, 1, 1],
+        [1, 1, 0, 0, 0, 1],
+      ]);
       const k = 3;
       // The same normals as the estimator draws (one draw of [k, n, z]; 4 values, one Philox block, per chunk of 1).
       const eps = await randn([k, 2, 2], { generator: new Generator(8) }).toArray();
@@ -80,7 +98,10 @@ describe('MLP VAE', () => {
           const logits = await vae.decode(tensor([z])).toArray();
           // log p(x|z): Bernoulli on logits l, x log sigmoid(l) + (1 - x) log sigmoid(-l)
           let lp = 0;
-          for (let d = 0; d < 6; d++) lp += xs[6 * i + d] * -Math.log1p(Math.exp(-logits[d])) + (1 - xs[6 * i + d]) * -Math.log1p(Math.exp(logits[d]));
+          for (let d = 0; d < 6; d++)
+            lp +=
+              xs[6 * i + d] * -Math.log1p(Math.exp(-logits[d])) +
+              (1 - xs[6 * i + d]) * -Math.log1p(Math.exp(logits[d]));
           // log N(z; 0, I) - log N(z; mu, sigma^2)
           for (let j = 0; j < 2; j++) {
             const e = eps[(s * 2 + i) * 2 + j];
@@ -120,7 +141,8 @@ describe('MLP VAE', () => {
         expect(y[j]).toBeCloseTo(mu[j] + sigma[j] * e[j], 12);
         // d rec / d sigma_j = d rec / d y_j * eps_j: the chain rule through the sample.
         expect(dSigma[j]).toBeCloseTo(dMu[j] * e[j], 12);
-        const up = [...y], dn = [...y];
+        const up = [...y],
+          dn = [...y];
         up[j] += h;
         dn[j] -= h;
         expect(dMu[j], `d rec / d mu_${j}`).toBeCloseTo((recAt(up) - recAt(dn)) / (2 * h), 6);
@@ -160,7 +182,9 @@ describe('MLP VAE', () => {
       expect(L[1], `L10 ${L[1]} L1 ${L[0]}`).toBeGreaterThan(L[0]);
       expect(L[2], `L100 ${L[2]} L10 ${L[1]}`).toBeGreaterThan(L[1]);
       expect(L[2]).toBeGreaterThan(elbo);
-      console.log(`trained MLP VAE, 100 test images: ELBO ${elbo.toFixed(2)}, IWAE k=1 ${L[0].toFixed(2)}, k=10 ${L[1].toFixed(2)}, k=100 ${L[2].toFixed(2)} nats`);
+      console.log(
+        `trained MLP VAE, 100 test images: ELBO ${elbo.toFixed(2)}, IWAE k=1 ${L[0].toFixed(2)}, k=10 ${L[1].toFixed(2)}, k=100 ${L[2].toFixed(2)} nats`,
+      );
     });
   });
 });
@@ -174,7 +198,9 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
       const run = async (compiled: boolean) => {
         const gan = new MlpGAN({ hidden: 16, dSteps: 3, generator: new Generator(6) });
         const noise = new Generator(7);
-        const step = compiled ? compile((b: { x: Tensor }, g: Generator) => gan.trainStep(b, g)) : (b: { x: Tensor }, g: Generator) => gan.trainStep(b, g);
+        const step = compiled
+          ? compile((b: { x: Tensor }, g: Generator) => gan.trainStep(b, g))
+          : (b: { x: Tensor }, g: Generator) => gan.trainStep(b, g);
         const out: number[][] = [];
         for (let s = 0; s < 4; s++) {
           const x = tensor(ringBatch(32, 1, 32 * s), [32, 2]);
@@ -185,14 +211,15 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
         }
         return { out, d: gan.optD.stepCount, g: gan.optG.stepCount };
       };
-      const eager = await run(false), comp = await run(true);
+      const eager = await run(false),
+        comp = await run(true);
       expect([eager.d, eager.g]).toEqual([12, 4]);
       expect([comp.d, comp.g]).toEqual([12, 4]);
       eager.out.forEach((v, s) => v.forEach((x, k) => expect(comp.out[s][k], `step ${s} loss ${k}`).toBeCloseTo(x, 5)));
     });
   });
 
-  it('the views\' numbers: D(x) is sigmoid of the logit, and the per-point G gradient matches float64 finite differences in both loss forms', async () => {
+  it("the views' numbers: D(x) is sigmoid of the logit, and the per-point G gradient matches float64 finite differences in both loss forms", async () => {
     const { MlpGAN } = await import('../src/models/gan.ts');
     const f64 = new CpuBackend(true);
     await withBackend(f64, async () => {
@@ -209,11 +236,15 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
         // The per-point loss from the logit l: -log sigmoid(l) (non-saturating), log(1 - sigmoid(l)) (saturating).
         const lossAt = async (p: number[]) => {
           const l = f64read(gan.D.call(tensor(p, [3, 2])));
-          return [...l].reduce((a, v) => a + (loss === 'nonsaturating' ? Math.log1p(Math.exp(-v)) : -Math.log1p(Math.exp(v))), 0);
+          return [...l].reduce(
+            (a, v) => a + (loss === 'nonsaturating' ? Math.log1p(Math.exp(-v)) : -Math.log1p(Math.exp(v))),
+            0,
+          );
         };
         const h = 1e-6;
         for (let k = 0; k < 6; k++) {
-          const up = [...pts], dn = [...pts];
+          const up = [...pts],
+            dn = [...pts];
           up[k] += h;
           dn[k] -= h;
           expect(grad[k], `${loss} d/dx[${k}]`).toBeCloseTo(((await lossAt(up)) - (await lossAt(dn))) / (2 * h), 6);
@@ -245,21 +276,24 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
     for (const loss of ['nonsaturating', 'saturating'] as const) {
       const curves: number[][] = [];
       for (const b of [cpu, gpu]) {
-        curves.push(await withBackend(b, async () => {
-          const gan = new MlpGAN({ generator: new Generator(1), loss });
-          const gen = new Generator(2);
-          const out: number[] = [];
-          for (let s = 0; s < 15; s++) {
-            const real = tensor(ringBatch(64, 3, s * 64), [64, 2]);
-            const { dLoss, gLoss } = gan.step(real, gen);
-            out.push(await dLoss.item(), await gLoss.item());
-            for (const t of [dLoss, gLoss, real]) t.dispose();
-          }
-          return out;
-        }));
+        curves.push(
+          await withBackend(b, async () => {
+            const gan = new MlpGAN({ generator: new Generator(1), loss });
+            const gen = new Generator(2);
+            const out: number[] = [];
+            for (let s = 0; s < 15; s++) {
+              const real = tensor(ringBatch(64, 3, s * 64), [64, 2]);
+              const { dLoss, gLoss } = gan.step(real, gen);
+              out.push(await dLoss.item(), await gLoss.item());
+              for (const t of [dLoss, gLoss, real]) t.dispose();
+            }
+            return out;
+          }),
+        );
       }
       const [c, g] = curves;
-      for (let i = 0; i < c.length; i++) expect(Math.abs(c[i] - g[i]), `${loss} ${i}: ${c[i]} vs ${g[i]}`).toBeLessThan(3e-3 * Math.abs(c[i]) + 1e-4);
+      for (let i = 0; i < c.length; i++)
+        expect(Math.abs(c[i] - g[i]), `${loss} ${i}: ${c[i]} vs ${g[i]}`).toBeLessThan(3e-3 * Math.abs(c[i]) + 1e-4);
       // D's first loss: two BCEs near log 2 each for a fresh discriminator.
       expect(c[0]).toBeGreaterThan(1);
       expect(c[0]).toBeLessThan(1.8);
@@ -269,7 +303,13 @@ describe('MLP GAN on the 8-Gaussian ring', () => {
 });
 
 /** Loss vectors of `steps` training steps of a model built on backend b, with the same seeds everywhere. */
-async function trainCurve(b: Backend, build: () => Trainable, steps: number, batch: number, withLabels = false): Promise<Float32Array[]> {
+async function trainCurve(
+  b: Backend,
+  build: () => Trainable,
+  steps: number,
+  batch: number,
+  withLabels = false,
+): Promise<Float32Array[]> {
   return withBackend(b, async () => {
     const model = build();
     const batches = new Batches(loadMnist().train, batch, 4, b);
@@ -289,7 +329,9 @@ async function trainCurve(b: Backend, build: () => Trainable, steps: number, bat
 function expectSameCurves(c: Float32Array[], g: Float32Array[], names: readonly string[], rel: number): void {
   for (let s = 0; s < c.length; s++) {
     for (let k = 0; k < names.length; k++) {
-      expect(Math.abs(c[s][k] - g[s][k]), `step ${s} ${names[k]}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(rel * Math.abs(c[s][k]) + 1e-4);
+      expect(Math.abs(c[s][k] - g[s][k]), `step ${s} ${names[k]}: cpu ${c[s][k]} webgpu ${g[s][k]}`).toBeLessThan(
+        rel * Math.abs(c[s][k]) + 1e-4,
+      );
     }
   }
 }
@@ -324,8 +366,14 @@ describe('convolutional models', () => {
     const [c, g] = [await trainCurve(cpu, build, 40, 32, true), await trainCurve(gpu, build, 40, 32, true)];
     // Step by step while the trajectories are close (float rounding grows through 40 Adam steps of a
     // chaotic fit, and one image's argmax can flip: accuracy moves in steps of 1/32).
-    expectSameCurves(c.slice(0, 20).map((v) => v.slice(0, 1)), g.slice(0, 20).map((v) => v.slice(0, 1)), ['loss'], 2e-3);
-    for (let s = 0; s < 20; s++) expect(Math.abs(c[s][1] - g[s][1]), `step ${s} acc`).toBeLessThanOrEqual(1 / 32 + 1e-6);
+    expectSameCurves(
+      c.slice(0, 20).map((v) => v.slice(0, 1)),
+      g.slice(0, 20).map((v) => v.slice(0, 1)),
+      ['loss'],
+      2e-3,
+    );
+    for (let s = 0; s < 20; s++)
+      expect(Math.abs(c[s][1] - g[s][1]), `step ${s} acc`).toBeLessThanOrEqual(1 / 32 + 1e-6);
     expect(g[39][0]).toBeLessThan(0.6 * g[0][0]);
     expect(Math.abs(c[0][0] - Math.log(10))).toBeLessThan(0.3);
     // A plateau near log 10 for ~15 steps (small default-initialized weights), then a fast fall.
@@ -336,19 +384,27 @@ describe('convolutional models', () => {
 describe('Frechet distance', () => {
   it('is 0 for identical sets and matches the closed form for diagonal covariances', () => {
     const r = rng(RUN_SEED);
-    const n = 4000, d = 5;
+    const n = 4000,
+      d = 5;
     const f = Float64Array.from({ length: n * d }, () => r() - 0.5);
     const s = gaussianStats(f, n, d);
     expect(Math.abs(frechetDistance(s, s))).toBeLessThan(1e-9);
     // Diagonal: d^2 = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2.
-    const diag = (m: number[], v: number[]) => ({ mean: Float64Array.from(m), cov: Float64Array.from({ length: m.length ** 2 }, (_, k) => (k % (m.length + 1) === 0 ? v[k / (m.length + 1)] : 0)) });
-    const a = diag([0, 1, 2], [1, 4, 9]), b = diag([1, 1, 0], [4, 1, 0.25]);
+    const diag = (m: number[], v: number[]) => ({
+      mean: Float64Array.from(m),
+      cov: Float64Array.from({ length: m.length ** 2 }, (_, k) =>
+        k % (m.length + 1) === 0 ? v[k / (m.length + 1)] : 0,
+      ),
+    });
+    const a = diag([0, 1, 2], [1, 4, 9]),
+      b = diag([1, 1, 0], [4, 1, 0.25]);
     const want = 1 + 0 + 4 + (1 - 2) ** 2 + (2 - 1) ** 2 + (3 - 0.5) ** 2;
     expect(frechetDistance(a, b)).toBeCloseTo(want, 9);
   });
 
   it('handles a full covariance: rotating both sets together does not change it', () => {
-    const d = 4, r = rng(RUN_SEED + 1);
+    const d = 4,
+      r = rng(RUN_SEED + 1);
     const randomSpd = () => {
       const m = Array.from({ length: d * d }, () => r() - 0.5);
       return Float64Array.from({ length: d * d }, (_, k) => {
@@ -363,9 +419,13 @@ describe('Frechet distance', () => {
     // An orthogonal Q from the eigenvectors of a random SPD matrix.
     const q = symmetricEigen(randomSpd(), d).vectors;
     const rot = (s: typeof s1) => {
-      const mean = new Float64Array(d), cov = new Float64Array(d * d);
+      const mean = new Float64Array(d),
+        cov = new Float64Array(d * d);
       for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) mean[i] += q[i * d + j] * s.mean[j];
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) for (let l = 0; l < d; l++) cov[i * d + j] += q[i * d + k] * s.cov[k * d + l] * q[j * d + l];
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++)
+          for (let k = 0; k < d; k++)
+            for (let l = 0; l < d; l++) cov[i * d + j] += q[i * d + k] * s.cov[k * d + l] * q[j * d + l];
       return { mean, cov };
     };
     const fd = frechetDistance(s1, s2);
@@ -398,16 +458,31 @@ describe('scoring generated digits (score.ts)', () => {
       const test = { images: split.test.images.subarray(0, n * 784), n };
       const real = await realStats(clf, test, n);
       // A stand-in for DCGAN whose samples are the same test digits, 100 at a time, as features() asks.
-      let at = 0, training = true;
+      let at = 0,
+        training = true;
       const fake = {
-        get training() { return training; },
-        eval() { training = false; return this; },
-        train(on = true) { training = on; return this; },
-        sample(m: number) { const t = tensor(test.images.subarray(at * 784, (at + m) * 784), [m, 1, 28, 28]); at += m; return t; },
+        get training() {
+          return training;
+        },
+        eval() {
+          training = false;
+          return this;
+        },
+        train(on = true) {
+          training = on;
+          return this;
+        },
+        sample(m: number) {
+          const t = tensor(test.images.subarray(at * 784, (at + m) * 784), [m, 1, 28, 28]);
+          at += m;
+          return t;
+        },
       } as unknown as DCGAN;
       const s = await scoreGenerator(fake, clf, real, n);
       expect(training, 'scoring restores train mode').toBe(true);
-      expect(Math.abs(s.fd)).toBeLessThan(1e-6 * (1 + frechetDistance(real, { mean: new Float64Array(real.mean.length), cov: real.cov })));
+      expect(Math.abs(s.fd)).toBeLessThan(
+        1e-6 * (1 + frechetDistance(real, { mean: new Float64Array(real.mean.length), cov: real.cov })),
+      );
       // Class shares are the judge's argmax over the same digits, counted here directly.
       const pred = await noGrad(() => tidy(() => clf.forward(tensor(test.images, [n, 784])).argmax(1))).toArray();
       const want = new Array(10).fill(0);

@@ -24,15 +24,25 @@ ort.env.wasm.numThreads = 1;
 describe('ONNX export, run in onnxruntime', () => {
   onnxCases();
 
-  it('the CLI exports a checkpoint\'s model (export <model> --ckpt FILE --format onnx): VAE decoder and DCGAN generator', async () => {
+  it("the CLI exports a checkpoint's model (export <model> --ckpt FILE --format onnx): VAE decoder and DCGAN generator", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgpu-gen-onnx-'));
     const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-    for (const [model, config] of [['vae', { arch: 'mlp', zDim: 5, seed: 3 }], ['dcgan', { zDim: 8, width: 4, seed: 4 }]] as const) {
-      const m = withBackend(cpu, () => buildModel(model, config)) as unknown as Module & { decode(z: Tensor): Tensor; forward(z: Tensor): Tensor };
+    for (const [model, config] of [
+      ['vae', { arch: 'mlp', zDim: 5, seed: 3 }],
+      ['dcgan', { zDim: 8, width: 4, seed: 4 }],
+    ] as const) {
+      const m = withBackend(cpu, () => buildModel(model, config)) as unknown as Module & {
+        decode(z: Tensor): Tensor;
+        forward(z: Tensor): Tensor;
+      };
       const saved = await checkpointTensors(m, []);
       const ckpt = join(dir, `${model}.safetensors`);
       writeFileSync(ckpt, encodeSafetensors(saved.tensors, { model, config: JSON.stringify(config) }));
-      const r = spawnSync(tsx, ['src/cli/train.ts', 'export', model, '--ckpt', ckpt, '--format', 'onnx', '--batch', '3', '--backend', 'cpu'], { encoding: 'utf8' });
+      const r = spawnSync(
+        tsx,
+        ['src/cli/train.ts', 'export', model, '--ckpt', ckpt, '--format', 'onnx', '--batch', '3', '--backend', 'cpu'],
+        { encoding: 'utf8' },
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain(`wrote ${join(dir, `${model}.onnx`)} (ONNX opset 17`);
       const z = tensor(randomData(3 * config.zDim, 8), [3, config.zDim], { backend: cpu });
@@ -42,7 +52,11 @@ describe('ONNX export, run in onnxruntime', () => {
       });
       await expectSameAsOrt(readFileSync(join(dir, `${model}.onnx`)), [z], [want], `${model} exported by the CLI`);
     }
-    const bad = spawnSync(tsx, ['src/cli/train.ts', 'export', 'vae', '--ckpt', join(dir, 'vae.safetensors'), '--format', 'tflite'], { encoding: 'utf8' });
+    const bad = spawnSync(
+      tsx,
+      ['src/cli/train.ts', 'export', 'vae', '--ckpt', join(dir, 'vae.safetensors'), '--format', 'tflite'],
+      { encoding: 'utf8' },
+    );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("error: unknown format 'tflite': choose one of onnx");
     rmSync(dir, { recursive: true, force: true });
@@ -51,9 +65,13 @@ describe('ONNX export, run in onnxruntime', () => {
   it('what cannot be exported is an error naming it', async () => {
     await withBackend(cpu, async () => {
       const x = tensor(randomData(12, 1), [3, 4]);
-      await expect(exportOnnx((t) => t.add(F.dropout(t, 0.5, true, new Generator(1))), [x])).rejects.toThrow(/^ONNX export: the function draws random numbers/);
+      await expect(exportOnnx((t) => t.add(F.dropout(t, 0.5, true, new Generator(1))), [x])).rejects.toThrow(
+        /^ONNX export: the function draws random numbers/,
+      );
       const bn = new nn.BatchNorm2d(2);
-      await expect(exportOnnx((t) => bn.call(t), [tensor(randomData(16, 2), [2, 2, 2, 2])])).rejects.toThrow(/^ONNX export: the function updates state in place \(assign/);
+      await expect(exportOnnx((t) => bn.call(t), [tensor(randomData(16, 2), [2, 2, 2, 2])])).rejects.toThrow(
+        /^ONNX export: the function updates state in place \(assign/,
+      );
       await expect(exportOnnx(() => 3 as never, [x])).rejects.toThrow(/must return a tensor/);
       await expect(exportOnnx((t) => t, [])).rejects.toThrow(/give at least one example input/);
     });

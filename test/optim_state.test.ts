@@ -9,7 +9,9 @@ import { cpu, getGpu, randomData } from './helpers.ts';
 
 const near = async (t: Tensor, want: number[], tol = 1e-6) => {
   const got = await t.toArray();
-  want.forEach((w, i) => expect(Math.abs(got[i] - w), `[${i}]: ${got[i]} for ${w}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(w))));
+  want.forEach((w, i) =>
+    expect(Math.abs(got[i] - w), `[${i}]: ${got[i]} for ${w}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(w))),
+  );
 };
 const grad = (p: Tensor, g: number[]) => {
   p.grad?.dispose();
@@ -21,12 +23,13 @@ for (const which of ['cpu', 'webgpu'] as const) {
   const param = (b: Backend, v: number[]) => tensor(v, [v.length], { backend: b, requiresGrad: true });
 
   describe(`optimizer state per parameter (${which})`, () => {
-    it('Adam: a parameter first stepped at the optimizer\'s step 2 takes a first step', async () => {
+    it("Adam: a parameter first stepped at the optimizer's step 2 takes a first step", async () => {
       // Adam's first step is p - lr m1/(1-b1) / (sqrt(v1/(1-b2)) + eps) = p - lr sign(g) (|g| >> eps).
       // Its second, with the same g: m2/(1-b1^2) = g and v2/(1-b2^2) = g^2, so again p - lr sign(g).
       // With the optimizer's count instead (step 2 for b), b would end at [2.926, 4.074].
       const b = await backend();
-      const p = param(b, [1, 2]), q = param(b, [3, 4]);
+      const p = param(b, [1, 2]),
+        q = param(b, [3, 4]);
       const opt = new nn.Adam([p, q], { lr: 0.1 });
       grad(p, [1, 1]);
       opt.step();
@@ -45,7 +48,8 @@ for (const which of ['cpu', 'webgpu'] as const) {
       // p: buf 1 -> 0.9; then buf 0.9 + 0.5 = 1.4 -> 0.9 - 0.14 = 0.76. q, first at step 2: buf 1 -> 1.9
       // (with the optimizer's count it would be dampened: buf 0.5 -> 1.95).
       const b = await backend();
-      const p = param(b, [1]), q = param(b, [2]);
+      const p = param(b, [1]),
+        q = param(b, [2]);
       const opt = new nn.SGD([p, q], { lr: 0.1, momentum: 0.9, dampening: 0.5 });
       grad(p, [1]);
       opt.step();
@@ -56,11 +60,15 @@ for (const which of ['cpu', 'webgpu'] as const) {
       await near(q, [1.9]);
     });
 
-    it('param groups take options of their own, the constructor\'s the defaults; schedulers scale each', async () => {
+    it("param groups take options of their own, the constructor's the defaults; schedulers scale each", async () => {
       const b = await backend();
-      const p = param(b, [1, 2]), q = param(b, [3, 4]);
+      const p = param(b, [1, 2]),
+        q = param(b, [3, 4]);
       const opt = new nn.Adam([{ params: [p], lr: 0.1 }, { params: [q] }], { lr: 0.01, betas: [0.5, 0.9] });
-      expect(opt.paramGroups.map((g) => g.options)).toEqual([{ lr: 0.1, betas: [0.5, 0.9] }, { lr: 0.01, betas: [0.5, 0.9] }]);
+      expect(opt.paramGroups.map((g) => g.options)).toEqual([
+        { lr: 0.1, betas: [0.5, 0.9] },
+        { lr: 0.01, betas: [0.5, 0.9] },
+      ]);
       // StepLR: each group's rate times gamma^floor(t / stepSize), from its own base rate.
       const s = new nn.StepLR(opt, { stepSize: 2, gamma: 0.5 });
       expect(s.baseLrs).toEqual([0.1, 0.01]);
@@ -80,10 +88,17 @@ for (const which of ['cpu', 'webgpu'] as const) {
 
     it('bad params and group options are errors naming the optimizer and the group', async () => {
       const b = await backend();
-      const p = param(b, [1]), q = param(b, [2]);
-      expect(() => new nn.Adam([{ params: [p] }, { params: [q], lr: -1 }])).toThrow(/^Adam \(param group 1\): invalid learning rate -1 \(must be >= 0\)$/);
-      expect(() => new nn.SGD([{ params: [p], lr: 0.1, nesterov: true }], { lr: 0.1 })).toThrow(/^SGD: nesterov needs momentum > 0 and dampening 0$/);
-      expect(() => new nn.AdamW([{ params: [p] }, { params: [p, q] }])).toThrow(/^AdamW: parameter #\d+ appears more than once/);
+      const p = param(b, [1]),
+        q = param(b, [2]);
+      expect(() => new nn.Adam([{ params: [p] }, { params: [q], lr: -1 }])).toThrow(
+        /^Adam \(param group 1\): invalid learning rate -1 \(must be >= 0\)$/,
+      );
+      expect(() => new nn.SGD([{ params: [p], lr: 0.1, nesterov: true }], { lr: 0.1 })).toThrow(
+        /^SGD: nesterov needs momentum > 0 and dampening 0$/,
+      );
+      expect(() => new nn.AdamW([{ params: [p] }, { params: [p, q] }])).toThrow(
+        /^AdamW: parameter #\d+ appears more than once/,
+      );
       expect(() => new nn.Adam([])).toThrow(/^Adam: got an empty parameter list$/);
       expect(() => new nn.Adam([p, { params: [q] }] as never)).toThrow(/^Adam: params mixes tensors and param groups/);
       // A group option changed to a bad value is caught at the next step, naming the group.
@@ -95,8 +110,15 @@ for (const which of ['cpu', 'webgpu'] as const) {
 
     it('stateDict() / loadStateDict() carry the state and the options over to another optimizer', async () => {
       const b = await backend();
-      const p = param(b, [1, -2, 3]), q = param(b, [0.5, 4]);
-      const opt = new nn.Adam([{ params: [p], lr: 0.05 }, { params: [q], weightDecay: 0.1 }], { lr: 0.02 });
+      const p = param(b, [1, -2, 3]),
+        q = param(b, [0.5, 4]);
+      const opt = new nn.Adam(
+        [
+          { params: [p], lr: 0.05 },
+          { params: [q], weightDecay: 0.1 },
+        ],
+        { lr: 0.02 },
+      );
       for (let s = 0; s < 3; s++) {
         grad(p, [...randomData(3, 10 + s)]);
         if (s > 0) grad(q, [...randomData(2, 20 + s)]);
@@ -107,15 +129,23 @@ for (const which of ['cpu', 'webgpu'] as const) {
       expect(sd.state[0].step).toBe(3);
       expect(sd.state[1].step).toBe(2);
       expect(Object.keys(sd.state[0].values)).toEqual(['m', 'v']);
-      expect(sd.paramGroups).toEqual([{ lr: 0.05, params: [0] }, { lr: 0.02, weightDecay: 0.1, params: [1] }]);
+      expect(sd.paramGroups).toEqual([
+        { lr: 0.05, params: [0] },
+        { lr: 0.02, weightDecay: 0.1, params: [1] },
+      ]);
       // Another optimizer over copies of the parameters, with other options, takes it all.
-      const p2 = param(b, [...await p.toArray()]), q2 = param(b, [...await q.toArray()]);
+      const p2 = param(b, [...(await p.toArray())]),
+        q2 = param(b, [...(await q.toArray())]);
       const other = new nn.Adam([{ params: [p2] }, { params: [q2] }], { lr: 1 });
       await other.loadStateDict(sd);
       expect(other.paramGroups.map((g) => g.options)).toEqual([{ lr: 0.05 }, { lr: 0.02, weightDecay: 0.1 }]);
       expect(other.paramSteps).toEqual([3, 2]);
-      const g1 = [...randomData(3, 40)], g2 = [...randomData(2, 41)];
-      for (const [a, c, o] of [[p, q, opt], [p2, q2, other]] as const) {
+      const g1 = [...randomData(3, 40)],
+        g2 = [...randomData(2, 41)];
+      for (const [a, c, o] of [
+        [p, q, opt],
+        [p2, q2, other],
+      ] as const) {
         grad(a, g1);
         grad(c, g2);
         o.step();
@@ -133,32 +163,44 @@ for (const which of ['cpu', 'webgpu'] as const) {
       const sd = opt.stateDict();
       const wrong = param(b, [1, 2, 3]);
       const fresh = new nn.SGD([wrong], { lr: 0.5, momentum: 0.9 });
-      await expect(fresh.loadStateDict(sd)).rejects.toThrow(/^SGD\.loadStateDict: momentum_buffer of parameter 0 has shape \[2\] for the parameter's \[3\]$/);
+      await expect(fresh.loadStateDict(sd)).rejects.toThrow(
+        /^SGD\.loadStateDict: momentum_buffer of parameter 0 has shape \[2\] for the parameter's \[3\]$/,
+      );
       expect(fresh.paramGroups[0].options.lr).toBe(0.5);
       expect(fresh.paramSteps).toEqual([0]);
       const two = new nn.SGD([{ params: [param(b, [1, 2])] }, { params: [param(b, [1])] }], { lr: 0.1 });
       await expect(two.loadStateDict(sd)).rejects.toThrow(/^SGD\.loadStateDict: 1 param groups for the optimizer's 2$/);
-      await expect(new nn.SGD([param(b, [0, 0])], { lr: 0.1 }).loadStateDict({ ...sd, paramGroups: [{ lr: -2, params: [0] }] }))
-        .rejects.toThrow(/^SGD: invalid learning rate -2/);
-      await expect(new nn.SGD([param(b, [0, 0])], { lr: 0.1 }).loadStateDict({ ...sd, state: { 0: { step: 1.5, values: sd.state[0].values } } }))
-        .rejects.toThrow(/^SGD\.loadStateDict: the step count of parameter 0 is 1.5, not a non-negative integer$/);
+      await expect(
+        new nn.SGD([param(b, [0, 0])], { lr: 0.1 }).loadStateDict({ ...sd, paramGroups: [{ lr: -2, params: [0] }] }),
+      ).rejects.toThrow(/^SGD: invalid learning rate -2/);
+      await expect(
+        new nn.SGD([param(b, [0, 0])], { lr: 0.1 }).loadStateDict({
+          ...sd,
+          state: { 0: { step: 1.5, values: sd.state[0].values } },
+        }),
+      ).rejects.toThrow(/^SGD\.loadStateDict: the step count of parameter 0 is 1.5, not a non-negative integer$/);
     });
 
     it('a compiled step with param groups equals the eager one, step counts included', async () => {
       const b = await backend();
       const run = async (compiled: boolean) => {
-        const first = new nn.Linear(3, 4, { generator: new Generator(1), backend: b }), last = new nn.Linear(4, 1, { generator: new Generator(2), backend: b });
+        const first = new nn.Linear(3, 4, { generator: new Generator(1), backend: b }),
+          last = new nn.Linear(4, 1, { generator: new Generator(2), backend: b });
         const net = new nn.Sequential(first, new nn.Tanh(), last);
-        const opt = new nn.Adam([{ params: first.parameters(), lr: 0.05 }, { params: last.parameters() }], { lr: 0.01 });
-        const sched = new nn.ExponentialLR(opt, { gamma: 0.9 });
-        const x = tensor(randomData(15, 3), [5, 3], { backend: b }), y = tensor(randomData(5, 4), [5, 1], { backend: b });
-        const fn = (xs: Tensor, ys: Tensor) => tidy(() => {
-          opt.zeroGrad();
-          const loss = net.call(xs).sub(ys).square().mean();
-          loss.backward();
-          opt.step();
-          return loss;
+        const opt = new nn.Adam([{ params: first.parameters(), lr: 0.05 }, { params: last.parameters() }], {
+          lr: 0.01,
         });
+        const sched = new nn.ExponentialLR(opt, { gamma: 0.9 });
+        const x = tensor(randomData(15, 3), [5, 3], { backend: b }),
+          y = tensor(randomData(5, 4), [5, 1], { backend: b });
+        const fn = (xs: Tensor, ys: Tensor) =>
+          tidy(() => {
+            opt.zeroGrad();
+            const loss = net.call(xs).sub(ys).square().mean();
+            loss.backward();
+            opt.step();
+            return loss;
+          });
         const step = compiled ? compile(fn) : fn;
         const losses: number[] = [];
         for (let i = 0; i < 6; i++) {
@@ -169,16 +211,22 @@ for (const which of ['cpu', 'webgpu'] as const) {
         }
         return { losses, steps: [...opt.paramSteps], lrs: sched.lastLrs };
       };
-      const eager = await run(false), compiled = await run(true);
-      compiled.losses.forEach((l, i) => expect(Math.abs(l - eager.losses[i]), `step ${i}`).toBeLessThanOrEqual(1e-5 * Math.abs(eager.losses[i])));
+      const eager = await run(false),
+        compiled = await run(true);
+      compiled.losses.forEach((l, i) =>
+        expect(Math.abs(l - eager.losses[i]), `step ${i}`).toBeLessThanOrEqual(1e-5 * Math.abs(eager.losses[i])),
+      );
       expect(compiled.steps).toEqual([6, 6, 6, 6]);
       expect(compiled.lrs).toEqual(eager.lrs);
     });
 
-    it('checkpoints keep each parameter\'s step count (and files without them load as before)', async () => {
+    it("checkpoints keep each parameter's step count (and files without them load as before)", async () => {
       const b = await backend();
       const make = () => {
-        const m = new nn.Sequential(new nn.Linear(2, 3, { generator: new Generator(5), backend: b }), new nn.Linear(3, 1, { generator: new Generator(6), backend: b }));
+        const m = new nn.Sequential(
+          new nn.Linear(2, 3, { generator: new Generator(5), backend: b }),
+          new nn.Linear(3, 1, { generator: new Generator(6), backend: b }),
+        );
         return { m, opt: new nn.Adam(m.parameters(), { lr: 0.1 }) };
       };
       const a = make();
@@ -201,8 +249,16 @@ for (const which of ['cpu', 'webgpu'] as const) {
       await restoreCheckpoint({ tensors: ckpt.tensors, metadata: old }, d.m, [d.opt], 'ckpt');
       expect(d.opt.paramSteps).toEqual([3, 3, 3, 3]);
       const e = make();
-      await expect(restoreCheckpoint({ tensors: ckpt.tensors, metadata: { ...ckpt.metadata, optimizer_param_steps: '[[1,1,3]]' } }, e.m, [e.opt], 'run/ckpt'))
-        .rejects.toThrow(/^run\/ckpt: metadata optimizer_param_steps is '\[\[1,1,3\]\]', not per optimizer \(1\) a JSON array of its parameters' \(4\) non-negative integer step counts$/);
+      await expect(
+        restoreCheckpoint(
+          { tensors: ckpt.tensors, metadata: { ...ckpt.metadata, optimizer_param_steps: '[[1,1,3]]' } },
+          e.m,
+          [e.opt],
+          'run/ckpt',
+        ),
+      ).rejects.toThrow(
+        /^run\/ckpt: metadata optimizer_param_steps is '\[\[1,1,3\]\]', not per optimizer \(1\) a JSON array of its parameters' \(4\) non-negative integer step counts$/,
+      );
       expect(e.opt.paramSteps).toEqual([0, 0, 0, 0]);
     });
   });

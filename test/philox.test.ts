@@ -5,13 +5,32 @@ import { cpu, getGpu } from './helpers.ts';
 
 // Random123's known-answer vectors for philox4x32_10 (kat_vectors): counter, key -> output.
 const KAT: [number[], number[], number[]][] = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 async function bitsOn(b: Backend, counter: number[], key: number[], n = 4): Promise<Uint32Array> {
-  const s = b.random(n, { kind: 'bits', key: key as [number, number], counter: counter as [number, number, number, number], scale: 1, shift: 0, p: 0 });
+  const s = b.random(n, {
+    kind: 'bits',
+    key: key as [number, number],
+    counter: counter as [number, number, number, number],
+    scale: 1,
+    shift: 0,
+    p: 0,
+  });
   const out = await b.readBits(s);
   b.free(s);
   return out;
@@ -32,7 +51,8 @@ describe('Philox4x32-10', () => {
   it('gives bit-identical words on both backends, with the 64-bit counter carry', async () => {
     const gpu = await getGpu();
     // Start 3 blocks below 2^32 so the low counter word wraps inside the draw.
-    const ctr = [0xfffffffd, 7, 0, 0], key = [0x12345678, 0x9abcdef0];
+    const ctr = [0xfffffffd, 7, 0, 0],
+      key = [0x12345678, 0x9abcdef0];
     const [a, b] = [await bitsOn(cpu, ctr, key, 1001), await bitsOn(gpu, ctr, key, 1001)];
     expect(b).toEqual(a);
     // Block 3 of the draw is counter (0, 8): carried.
@@ -66,13 +86,19 @@ describe('Philox4x32-10', () => {
     const u = await rand([n], { backend: gpu, generator: new Generator(1) }).toArray();
     const z = await randn([n], { backend: gpu, generator: new Generator(2) }).toArray();
     const moments = (x: Float32Array) => {
-      let m = 0, v = 0, k = 0;
+      let m = 0,
+        v = 0,
+        k = 0;
       for (const t of x) m += t;
       m /= x.length;
-      for (const t of x) { v += (t - m) ** 2; k += (t - m) ** 4; }
+      for (const t of x) {
+        v += (t - m) ** 2;
+        k += (t - m) ** 4;
+      }
       return { mean: m, var: v / x.length, kurt: k / x.length / (v / x.length) ** 2 };
     };
-    const mu = moments(u), mz = moments(z);
+    const mu = moments(u),
+      mz = moments(z);
     // Standard errors at n = 2^20: mean of U ~ 2.8e-4, var of U ~ 8e-5, mean of N ~ 1e-3, var of N ~ 1.4e-3.
     expect(Math.abs(mu.mean - 0.5)).toBeLessThan(5 * 2.8e-4);
     expect(Math.abs(mu.var - 1 / 12)).toBeLessThan(5 * 8e-5);
@@ -86,7 +112,7 @@ describe('Philox4x32-10', () => {
     for (const bit of [0, 13, 31]) {
       let c = 0;
       for (const w of bits) c += (w >>> bit) & 1;
-      expect(Math.abs(c / n - 0.5)).toBeLessThan(5 * 0.5 / Math.sqrt(n));
+      expect(Math.abs(c / n - 0.5)).toBeLessThan((5 * 0.5) / Math.sqrt(n));
     }
   });
 });

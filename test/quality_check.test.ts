@@ -16,30 +16,57 @@ describe('the quality table check', () => {
   it('passes a row whose figures and settings match its run, and names what differs otherwise', () => {
     const root = mkdtempSync(join(tmpdir(), 'quality-'));
     mkdirSync(join(root, 'runs/quality-rbm-cd1'), { recursive: true });
-    const rows = [{ epoch: 1, test_log_likelihood: -160.209 }, { epoch: 2, test_log_likelihood: -145.43 }];
-    writeFileSync(join(root, 'runs/quality-rbm-cd1/metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const scripts = { 'quality:rbm': 'tsx src/cli/train.ts rbm --epochs 2 --width 500 --k 1 --out runs/quality-rbm-cd1' };
+    const rows = [
+      { epoch: 1, test_log_likelihood: -160.209 },
+      { epoch: 2, test_log_likelihood: -145.43 },
+    ];
+    writeFileSync(
+      join(root, 'runs/quality-rbm-cd1/metrics.jsonl'),
+      rows.map((r) => JSON.stringify(r)).join('\n') + '\n',
+    );
+    const scripts = {
+      'quality:rbm': 'tsx src/cli/train.ts rbm --epochs 2 --width 500 --k 1 --out runs/quality-rbm-cd1',
+    };
     const rbm = (f: ReturnType<typeof checkQuality>) => f.find((x) => x.script === 'quality:rbm')!;
-    const good = table(['| RBM, 500 hidden, CD-1, 2 epochs | AIS test log-likelihood -160.2, -145.4 nats after epochs 1-2 | -125.5 |']);
+    const good = table([
+      '| RBM, 500 hidden, CD-1, 2 epochs | AIS test log-likelihood -160.2, -145.4 nats after epochs 1-2 | -125.5 |',
+    ]);
     expect(rbm(checkQuality(good, scripts, root)).status).toBe('ok');
     // Another figure, another setting, another run directory, no run: each named.
     const figure = rbm(checkQuality(good.replace('-145.4', '-145.5'), scripts, root));
     expect(figure).toMatchObject({ status: 'mismatch' });
     expect(figure.detail).toContain("lacks '-160.2, -145.4 nats after epochs 1-2'");
-    const setting = rbm(checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('--epochs 2', '--epochs 3') }, root));
+    const setting = rbm(
+      checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('--epochs 2', '--epochs 3') }, root),
+    );
     expect(setting.detail).toContain("does not say '3 epochs', which quality:rbm runs");
-    expect(rbm(checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('quality-rbm-cd1', 'other') }, root)).detail).toContain('writes to runs/other, the check reads runs/quality-rbm-cd1');
+    expect(
+      rbm(checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('quality-rbm-cd1', 'other') }, root))
+        .detail,
+    ).toContain('writes to runs/other, the check reads runs/quality-rbm-cd1');
     expect(rbm(checkQuality(good, scripts, join(root, 'nowhere')))).toMatchObject({ status: 'missing' });
     // The other rows of the check have no README row here: reported, not skipped.
-    expect(checkQuality(good, scripts, root).find((x) => x.script === 'quality:vae')!.detail).toContain("no row starting 'MLP VAE'");
+    expect(checkQuality(good, scripts, root).find((x) => x.script === 'quality:vae')!.detail).toContain(
+      "no row starting 'MLP VAE'",
+    );
     expect(() => qualityTable('no table')).toThrow(/no quality table/);
   });
 
   it('the README has a row for every quality script, stating the settings the script runs', () => {
-    const findings = checkQuality(readFileSync('README.md', 'utf8'), pkg.scripts, mkdtempSync(join(tmpdir(), 'quality-none-')));
+    const findings = checkQuality(
+      readFileSync('README.md', 'utf8'),
+      pkg.scripts,
+      mkdtempSync(join(tmpdir(), 'quality-none-')),
+    );
     // No runs in an empty directory: every row is 'missing' once its settings and its script agree.
     for (const f of findings) expect(f.status, `${f.script}: ${f.detail}`).toBe('missing');
     expect(findings.map((f) => f.script).sort()).toEqual(QUALITY_ROWS.map((q) => q.script).sort());
-    expect(scriptFlags('tsx a.ts --epochs 5 --width 16 --out runs/x')).toEqual(new Map([['epochs', '5'], ['width', '16'], ['out', 'runs/x']]));
+    expect(scriptFlags('tsx a.ts --epochs 5 --width 16 --out runs/x')).toEqual(
+      new Map([
+        ['epochs', '5'],
+        ['width', '16'],
+        ['out', 'runs/x'],
+      ]),
+    );
   });
 });

@@ -29,13 +29,22 @@ describe('RBM', () => {
 
     it(`the CD-k update is <v h>_data - <v h>_chain, as computed directly and as the free-energy gap's gradient (${which})`, async () => {
       const b = await backend();
-      const V = 7, H = 5, n = 6;
+      const V = 7,
+        H = 5,
+        n = 6;
       const m = await small(b, V, H, 10);
-      const v0 = tensor(randomData(n * V, 11).map((x) => (x > 0 ? 1 : 0)), [n, V], { backend: b });
+      const v0 = tensor(
+        randomData(n * V, 11).map((x) => (x > 0 ? 1 : 0)),
+        [n, V],
+        { backend: b },
+      );
       const { vk } = withBackend(b, () => m.cdGradients(v0, new Generator(3)));
-      const [W, c, x0, xk, gW, gb, gc] = await Promise.all([m.W, m.hbias, v0, vk, m.W.grad!, m.vbias.grad!, m.hbias.grad!].map((t) => t.toArray()));
+      const [W, c, x0, xk, gW, gb, gc] = await Promise.all(
+        [m.W, m.hbias, v0, vk, m.W.grad!, m.vbias.grad!, m.hbias.grad!].map((t) => t.toArray()),
+      );
       // Direct: p(h | v) = sigmoid(c + v W) for both phases, the statistics averaged over the batch.
-      const ph = (x: Float32Array, r: number, j: number) => sigmoid(c[j] + Array.from({ length: V }, (_, i) => x[r * V + i] * W[i * H + j]).reduce((s, v) => s + v, 0));
+      const ph = (x: Float32Array, r: number, j: number) =>
+        sigmoid(c[j] + Array.from({ length: V }, (_, i) => x[r * V + i] * W[i * H + j]).reduce((s, v) => s + v, 0));
       for (let i = 0; i < V; i++) {
         for (let j = 0; j < H; j++) {
           let want = 0;
@@ -55,7 +64,11 @@ describe('RBM', () => {
       const [W2, vb2, hb2] = [m.W, m.vbias, m.hbias].map((t) => t.grad!);
       for (const p of [m.W, m.vbias, m.hbias]) p.grad = null;
       withBackend(b, () => m.freeEnergy(v0).mean().sub(m.freeEnergy(vk).mean()).backward());
-      for (const [got, want] of [[m.W.grad!, W2], [m.vbias.grad!, vb2], [m.hbias.grad!, hb2]] as const) {
+      for (const [got, want] of [
+        [m.W.grad!, W2],
+        [m.vbias.grad!, vb2],
+        [m.hbias.grad!, hb2],
+      ] as const) {
         const [g, w] = [await got.toArray(), await want.toArray()];
         w.forEach((v, i) => expect(Math.abs(g[i] - v)).toBeLessThanOrEqual(2e-6));
       }
@@ -65,7 +78,9 @@ describe('RBM', () => {
       const b = await backend();
       const p = [0, 0.1, 0.5, 0.93, 1];
       const n = 20000;
-      const draws = await withBackend(b, () => bernoulli(tensor(p, [1, 5], { backend: b }).broadcastTo([n, 5]), new Generator(5))).toArray();
+      const draws = await withBackend(b, () =>
+        bernoulli(tensor(p, [1, 5], { backend: b }).broadcastTo([n, 5]), new Generator(5)),
+      ).toArray();
       p.forEach((q, j) => {
         let k = 0;
         for (let r = 0; r < n; r++) k += draws[r * 5 + j];
@@ -76,11 +91,17 @@ describe('RBM', () => {
 
     it(`annealed importance sampling estimates log Z of RBMs with 12 hidden units within 0.1 nats (${which})`, async () => {
       const b = await backend();
-      for (const [V, seed, s] of [[20, 30, 0.5], [30, 40, 0.8]] as const) {
+      for (const [V, seed, s] of [
+        [20, 30, 0.5],
+        [30, 40, 0.8],
+      ] as const) {
         const m = await small(b, V, 12, seed, s);
         const exact = await m.exactLogZ();
         const ais = await withBackend(b, () => m.aisLogZ({ betas: 400, runs: 200, generator: new Generator(seed) }));
-        expect(Math.abs(ais.logZ - exact), `V = ${V}: AIS ${ais.logZ} (log w std ${ais.logWStd}) for exact ${exact}`).toBeLessThanOrEqual(0.1);
+        expect(
+          Math.abs(ais.logZ - exact),
+          `V = ${V}: AIS ${ais.logZ} (log w std ${ais.logWStd}) for exact ${exact}`,
+        ).toBeLessThanOrEqual(0.1);
         expect(ais).toMatchObject({ betas: 400, runs: 200 });
       }
     });
@@ -94,7 +115,8 @@ describe('RBM', () => {
     for (let mask = 0; mask < 16; mask++) {
       const v = [0, 1, 2, 3].map((i) => (mask >> i) & 1);
       let logTerm = v.reduce((s, vi, i) => s + vi * b[i], 0);
-      for (let j = 0; j < 17; j++) logTerm += Math.log1p(Math.exp(c[j] + v.reduce((s, vi, i) => s + vi * W[i * 17 + j], 0)));
+      for (let j = 0; j < 17; j++)
+        logTerm += Math.log1p(Math.exp(c[j] + v.reduce((s, vi, i) => s + vi * W[i * 17 + j], 0)));
       z += Math.exp(logTerm);
     }
     expect(await rbm.exactLogZ()).toBeCloseTo(Math.log(z), 4);
@@ -102,11 +124,22 @@ describe('RBM', () => {
 
   it('CD-1 and PCD raise the exact log-likelihood of a small binary data set', async () => {
     // Four 12-pixel patterns (each with noise-free copies), 8 hidden units: log Z is enumerable.
-    const patterns = [[1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0], [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0], [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]];
+    const patterns = [
+      [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1],
+      [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0],
+      [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0],
+      [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1],
+    ];
     const x = tensor(Array.from({ length: 16 }, (_, r) => patterns[r % 4]).flat(), [16, 12], { backend: cpu });
     // PCD's chains follow the model only if it moves slowly: a smaller rate and no momentum (Tieleman 2008).
-    for (const [chain, lr, momentum, steps] of [['cd', 0.1, 0.5, 600], ['pcd', 0.05, 0, 2000]] as const) {
-      const m = withBackend(cpu, () => new RBM({ visible: 12, hidden: 8, chain, chains: 16, lr, momentum, generator: new Generator(1) }));
+    for (const [chain, lr, momentum, steps] of [
+      ['cd', 0.1, 0.5, 600],
+      ['pcd', 0.05, 0, 2000],
+    ] as const) {
+      const m = withBackend(
+        cpu,
+        () => new RBM({ visible: 12, hidden: 8, chain, chains: 16, lr, momentum, generator: new Generator(1) }),
+      );
       const before = await m.logLikelihood(x, await m.exactLogZ());
       const noise = new Generator(2);
       let rec = 0;
@@ -127,7 +160,11 @@ describe('RBM', () => {
     for (const b of [cpu, await getGpu()] as Backend[]) {
       const run = async (compiled: boolean) => {
         const m = await small(b, 16, 6, 50, 0.1);
-        const x = tensor(randomData(8 * 16, 51).map((v) => (v > 0 ? 1 : 0)), [8, 16], { backend: b });
+        const x = tensor(
+          randomData(8 * 16, 51).map((v) => (v > 0 ? 1 : 0)),
+          [8, 16],
+          { backend: b },
+        );
         const noise = new Generator(4);
         const fn = (t: Tensor) => m.trainStep({ x: t }, noise);
         const step = compiled ? compile(fn) : fn;
@@ -140,7 +177,9 @@ describe('RBM', () => {
         return { out, W: await m.W.toArray() };
       };
       const [e, c] = [await run(false), await run(true)];
-      c.out.forEach((v, i) => expect(Math.abs(v - e.out[i]), `${b.name} [${i}]`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(e.out[i]))));
+      c.out.forEach((v, i) =>
+        expect(Math.abs(v - e.out[i]), `${b.name} [${i}]`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(e.out[i]))),
+      );
       c.W.forEach((v, i) => expect(Math.abs(v - e.W[i])).toBeLessThanOrEqual(1e-6));
     }
   });
@@ -151,23 +190,51 @@ describe('RBM', () => {
     const env = { ...process.env, XDG_RUNTIME_DIR: '/tmp' };
     const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env });
     const ais = ['--ais-betas', '200', '--ais-runs', '20'];
-    const t = run('train', 'rbm', '--width', '16', '--chain', 'pcd', '--k', '2', '--epochs', '1', '--steps', '4', '--train-size', '400', ...ais, '--out', dir);
+    const t = run(
+      'train',
+      'rbm',
+      '--width',
+      '16',
+      '--chain',
+      'pcd',
+      '--k',
+      '2',
+      '--epochs',
+      '1',
+      '--steps',
+      '4',
+      '--train-size',
+      '400',
+      ...ais,
+      '--out',
+      dir,
+    );
     expect(t.status, t.stderr).toBe(0);
-    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const last = rows.at(-1);
     expect(last).toMatchObject({ ais_betas: 200, ais_runs: 20 });
     // 784 binary pixels: below 0 nats, above the uniform distribution's -784 log 2 = -543.4 after a few steps.
     expect(last.test_log_likelihood).toBeLessThan(0);
     expect(last.test_log_likelihood).toBeGreaterThan(-784 * Math.LN2);
-    for (const f of ['filters.png', 'samples.png', 'checkpoint.safetensors']) expect(existsSync(join(dir, f)), f).toBe(true);
+    for (const f of ['filters.png', 'samples.png', 'checkpoint.safetensors'])
+      expect(existsSync(join(dir, f)), f).toBe(true);
     const e = run('eval', 'rbm', '--ckpt', join(dir, 'checkpoint.safetensors'), ...ais, '--out', dir);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     // The same seeds and weights; the tuner may pick other kernel variants in another process, whose
     // rounding can flip a draw near its probability: within AIS's own spread (log w std / sqrt(runs)).
-    expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(Math.max(0.05, 3 * last.ais_log_w_std / Math.sqrt(20)));
-    expect(run('train', 'rbm', '--chain', 'gibbs', '--out', dir).stderr).toContain("unknown chain 'gibbs': choose one of cd, pcd");
-    expect(run('train', 'vae', '--k', '3', '--out', dir).stderr).toContain("--k does not apply to the MLP VAE: it sets the RBM's Gibbs steps per update");
+    expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(
+      Math.max(0.05, (3 * last.ais_log_w_std) / Math.sqrt(20)),
+    );
+    expect(run('train', 'rbm', '--chain', 'gibbs', '--out', dir).stderr).toContain(
+      "unknown chain 'gibbs': choose one of cd, pcd",
+    );
+    expect(run('train', 'vae', '--k', '3', '--out', dir).stderr).toContain(
+      "--k does not apply to the MLP VAE: it sets the RBM's Gibbs steps per update",
+    );
     rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 

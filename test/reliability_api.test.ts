@@ -8,21 +8,55 @@
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
 import { describe, expect, it } from 'vitest';
-import { conv2d, emptyCache, F, getBackend, matmul, profile, randn, shutdown, sync, init, liveTensorCount, nn, ones, setBackend, tensor, tidy, zeros, type Backend, type Tensor } from '../src/index.ts';
+import {
+  conv2d,
+  emptyCache,
+  F,
+  getBackend,
+  matmul,
+  profile,
+  randn,
+  shutdown,
+  sync,
+  init,
+  liveTensorCount,
+  nn,
+  ones,
+  setBackend,
+  tensor,
+  tidy,
+  zeros,
+  type Backend,
+  type Tensor,
+} from '../src/index.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { cpu, getGpu } from './helpers.ts';
 
 const BACKENDS = ['cpu', 'webgpu'] as const;
-const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> => (which === 'cpu' ? cpu : await getGpu());
+const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> =>
+  which === 'cpu' ? cpu : await getGpu();
 
 describe('.int() never holds a value outside the int32 range it represents exactly', () => {
   for (const which of BACKENDS) {
     it(`${which}: 1e10, +-Inf and NaN saturate to +-2^24 (NaN to -2^24); values in range truncate toward zero`, async () => {
       const b = await backendOf(which);
-      const x = tensor([1e10, -1e10, NaN, Infinity, -Infinity, 2 ** 24, -(2 ** 24) - 2, 3.9, -3.9, 0], [10], { backend: b });
+      const x = tensor([1e10, -1e10, NaN, Infinity, -Infinity, 2 ** 24, -(2 ** 24) - 2, 3.9, -3.9, 0], [10], {
+        backend: b,
+      });
       const i = x.int();
       expect(i.dtype).toBe('int32');
-      expect([...(await i.toInt32Array())]).toEqual([2 ** 24, -(2 ** 24), -(2 ** 24), 2 ** 24, -(2 ** 24), 2 ** 24, -(2 ** 24), 3, -3, 0]);
+      expect([...(await i.toInt32Array())]).toEqual([
+        2 ** 24,
+        -(2 ** 24),
+        -(2 ** 24),
+        2 ** 24,
+        -(2 ** 24),
+        2 ** 24,
+        -(2 ** 24),
+        3,
+        -3,
+        0,
+      ]);
       // NaN's -2^24 is out of range for an index op, which gives NaN there (as for any bad position).
       const g = tensor([10, 20, 30], [3], { backend: b }).gather(0, tensor([NaN, 2], [2], { backend: b }).int());
       expect([...(await g.toArray())]).toEqual([NaN, 30]);
@@ -37,17 +71,21 @@ describe('tidy() refuses async functions and keeps the tensors of a returned Map
       const b = await backendOf(which);
       const live = liveTensorCount();
       let ran = false;
-      expect(() => tidy(async () => {
-        ran = true;
-        const x = ones([2], { backend: b });
-        await new Promise((r) => setTimeout(r, 1));
-        return x.add(1);
-      })).toThrow(/^tidy\(\): fn is an async function; tensors made after an await would outlive the scope/);
+      expect(() =>
+        tidy(async () => {
+          ran = true;
+          const x = ones([2], { backend: b });
+          await new Promise((r) => setTimeout(r, 1));
+          return x.add(1);
+        }),
+      ).toThrow(/^tidy\(\): fn is an async function; tensors made after an await would outlive the scope/);
       expect(ran, 'refused before it ran').toBe(false);
-      expect(() => tidy(() => {
-        ones([2], { backend: b });
-        return new Promise<number>((r) => setTimeout(() => r(1), 1));
-      })).toThrow(/^tidy\(\): fn returned a Promise;/);
+      expect(() =>
+        tidy(() => {
+          ones([2], { backend: b });
+          return new Promise<number>((r) => setTimeout(() => r(1), 1));
+        }),
+      ).toThrow(/^tidy\(\): fn returned a Promise;/);
       expect(liveTensorCount(), 'the tensor made before the Promise was returned is disposed').toBe(live);
     });
 
@@ -58,7 +96,10 @@ describe('tidy() refuses async functions and keeps the tensors of a returned Map
         ones([3], { backend: b }); // not returned: disposed
         const k = ones([1], { backend: b });
         return {
-          m: new Map<unknown, Tensor>([['w', ones([2], { backend: b }).mul(2)], [k, ones([2], { backend: b })]]),
+          m: new Map<unknown, Tensor>([
+            ['w', ones([2], { backend: b }).mul(2)],
+            [k, ones([2], { backend: b })],
+          ]),
           s: new Set([ones([1], { backend: b })]),
           a: [ones([1], { backend: b })],
           o: { nested: { t: ones([1], { backend: b }) } },
@@ -81,14 +122,24 @@ describe('loadStateDict takes a plain object as well as a Map', () => {
     it(`${which}: a Record<string, Tensor> loads as its Map would; other values are a clear error`, async () => {
       const b = await backendOf(which);
       const lin = new nn.Linear(2, 2, { backend: b });
-      await lin.loadStateDict({ weight: tensor([1, 2, 3, 4], [2, 2], { backend: b }), bias: { shape: [2], data: new Float32Array([5, 6]) } });
+      await lin.loadStateDict({
+        weight: tensor([1, 2, 3, 4], [2, 2], { backend: b }),
+        bias: { shape: [2], data: new Float32Array([5, 6]) },
+      });
       expect([...(await lin.weight.toArray()), ...(await lin.bias!.toArray())]).toEqual([1, 2, 3, 4, 5, 6]);
       // the same checks as for a Map: a missing key, a wrong shape
-      await expect(lin.loadStateDict({ weight: zeros([2, 2], { backend: b }) })).rejects.toThrow(/^loadStateDict: missing keys: bias$/);
-      await expect(lin.loadStateDict({ weight: zeros([2, 3], { backend: b }), bias: zeros([2], { backend: b }) }))
-        .rejects.toThrow(/^loadStateDict: weight has shape \[2, 3\] in the state dict but \[2, 2\] in the model$/);
-      await expect(lin.loadStateDict([['weight', zeros([2, 2])]] as never)).rejects.toThrow(/^loadStateDict: the state dict is Array; pass a Map/);
-      await expect(lin.loadStateDict(null as never)).rejects.toThrow(/^loadStateDict: the state dict is null; pass a Map/);
+      await expect(lin.loadStateDict({ weight: zeros([2, 2], { backend: b }) })).rejects.toThrow(
+        /^loadStateDict: missing keys: bias$/,
+      );
+      await expect(
+        lin.loadStateDict({ weight: zeros([2, 3], { backend: b }), bias: zeros([2], { backend: b }) }),
+      ).rejects.toThrow(/^loadStateDict: weight has shape \[2, 3\] in the state dict but \[2, 2\] in the model$/);
+      await expect(lin.loadStateDict([['weight', zeros([2, 2])]] as never)).rejects.toThrow(
+        /^loadStateDict: the state dict is Array; pass a Map/,
+      );
+      await expect(lin.loadStateDict(null as never)).rejects.toThrow(
+        /^loadStateDict: the state dict is null; pass a Map/,
+      );
       expect([...(await lin.weight.toArray())], 'nothing written by a failed load').toEqual([1, 2, 3, 4]);
     });
   }
@@ -101,7 +152,9 @@ describe('a tensor from a previous backend instance', () => {
       await init({ backend: 'cpu' });
       const old = ones([2]);
       await init({ backend: 'cpu' });
-      expect(() => old.sub(ones([2]))).toThrow(/^sub: input 0 and input 1 are on two different cpu backend instances: input 0 is from a previous cpu device or backend instance/);
+      expect(() => old.sub(ones([2]))).toThrow(
+        /^sub: input 0 and input 1 are on two different cpu backend instances: input 0 is from a previous cpu device or backend instance/,
+      );
     } finally {
       setBackend(before);
     }
@@ -118,9 +171,15 @@ describe('a tensor from a previous backend instance', () => {
         expect(() => fresh.add(old)).toThrow(
           /^add: input 0 and input 1 are on two different webgpu backend instances: input 1 is from a previous webgpu device or backend instance, made before init\(\) or createBackend\(\) made the current one; a tensor cannot move between them: make it again on the current backend/,
         );
-        expect(() => old.mul(fresh)).toThrow(/^mul: input 0 and input 1 are on two different webgpu backend instances: input 0 is from a previous webgpu device/);
-        expect(() => conv2d(ones([1, 1, 2, 2]), ones([1, 1, 1, 1], { backend: first }))).toThrow(/^conv2d: the input and the weight are on two different webgpu backend instances: the weight is from a previous/);
-        expect(() => old.add(ones([2], { backend: cpu }))).toThrow(/^add: input 0 is on the webgpu backend and input 1 on the cpu backend; a tensor cannot move/);
+        expect(() => old.mul(fresh)).toThrow(
+          /^mul: input 0 and input 1 are on two different webgpu backend instances: input 0 is from a previous webgpu device/,
+        );
+        expect(() => conv2d(ones([1, 1, 2, 2]), ones([1, 1, 1, 1], { backend: first }))).toThrow(
+          /^conv2d: the input and the weight are on two different webgpu backend instances: the weight is from a previous/,
+        );
+        expect(() => old.add(ones([2], { backend: cpu }))).toThrow(
+          /^add: input 0 is on the webgpu backend and input 1 on the cpu backend; a tensor cannot move/,
+        );
       } finally {
         second.dispose();
       }
@@ -161,13 +220,26 @@ describe('norm layers name themselves, their num_features and the input shape', 
       expect(() => bn.call(ones([2, 4, 2, 2], { backend: b }))).toThrow(msg);
       bn.eval();
       expect(() => bn.call(ones([2, 4, 2, 2], { backend: b }))).toThrow(msg);
-      expect(() => bn.call(ones([2, 3], { backend: b }))).toThrow(/^BatchNorm2d\(num_features=3\): expected a 4-D input \[N, C, H, W\], got shape \[2, 3\]$/);
+      expect(() => bn.call(ones([2, 3], { backend: b }))).toThrow(
+        /^BatchNorm2d\(num_features=3\): expected a 4-D input \[N, C, H, W\], got shape \[2, 3\]$/,
+      );
       expect(bn.call(ones([2, 3, 2, 2], { backend: b })).shape).toEqual([2, 3, 2, 2]);
-      expect(() => new nn.InstanceNorm2d(3, { affine: true, backend: b }).call(ones([1, 5, 2, 2], { backend: b })))
-        .toThrow(/^InstanceNorm2d\(num_features=3\): input of shape \[1, 5, 2, 2\] has 5 channels \(dim 1\), expected 3$/);
+      expect(() =>
+        new nn.InstanceNorm2d(3, { affine: true, backend: b }).call(ones([1, 5, 2, 2], { backend: b })),
+      ).toThrow(
+        /^InstanceNorm2d\(num_features=3\): input of shape \[1, 5, 2, 2\] has 5 channels \(dim 1\), expected 3$/,
+      );
       // the functional form names itself and the mismatched statistic
-      expect(() => F.batchNorm(ones([2, 4, 2, 2], { backend: b }), zeros([3], { backend: b }), ones([3], { backend: b }), null, null, false))
-        .toThrow(/^batch_norm: input \[2, 4, 2, 2\] has 4 channels \(dim 1\) but running_mean is \[3\]$/);
+      expect(() =>
+        F.batchNorm(
+          ones([2, 4, 2, 2], { backend: b }),
+          zeros([3], { backend: b }),
+          ones([3], { backend: b }),
+          null,
+          null,
+          false,
+        ),
+      ).toThrow(/^batch_norm: input \[2, 4, 2, 2\] has 4 channels \(dim 1\) but running_mean is \[3\]$/);
     });
   }
 
@@ -177,22 +249,38 @@ describe('norm layers name themselves, their num_features and the input shape', 
     expect(() => new nn.Linear(NaN, 2)).toThrow(/^Linear: inFeatures must be a positive integer, got NaN$/);
     expect(() => new nn.Conv2d(1, 0, 3)).toThrow(/^Conv2d: outChannels must be a positive integer, got 0$/);
     expect(() => new nn.Conv2d(1, 2, [3, 0])).toThrow(/^Conv2d: kernelSize must be a positive integer, got \[3, 0\]$/);
-    expect(() => new nn.ConvTranspose2d(-1, 2, 3)).toThrow(/^ConvTranspose2d: inChannels must be a positive integer, got -1$/);
+    expect(() => new nn.ConvTranspose2d(-1, 2, 3)).toThrow(
+      /^ConvTranspose2d: inChannels must be a positive integer, got -1$/,
+    );
     expect(() => new nn.BatchNorm2d(0)).toThrow(/^BatchNorm2d: numFeatures must be a positive integer, got 0$/);
-    expect(() => new nn.InstanceNorm2d(1.5)).toThrow(/^InstanceNorm2d: numFeatures must be a positive integer, got 1.5$/);
-    expect(() => new nn.LayerNorm([4, 0])).toThrow(/^LayerNorm: normalizedShape must be a positive integer, got \[4, 0\]$/);
+    expect(() => new nn.InstanceNorm2d(1.5)).toThrow(
+      /^InstanceNorm2d: numFeatures must be a positive integer, got 1.5$/,
+    );
+    expect(() => new nn.LayerNorm([4, 0])).toThrow(
+      /^LayerNorm: normalizedShape must be a positive integer, got \[4, 0\]$/,
+    );
     expect(() => new nn.GroupNorm(0, 4)).toThrow(/^GroupNorm: numGroups must be a positive integer, got 0$/);
-    expect(() => new nn.Embedding(0, 4)).toThrow(/^Embedding: numEmbeddings and embeddingDim must be positive integers, got 0 and 4$/);
+    expect(() => new nn.Embedding(0, 4)).toThrow(
+      /^Embedding: numEmbeddings and embeddingDim must be positive integers, got 0 and 4$/,
+    );
   });
 });
 
 describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch', () => {
   // torch.optim.lr_scheduler.OneCycleLR (1.13), two phases, cos annealing: phase ends at
   // pct_start * total - 1 and total - 1; step t > total raises.
-  const torchOneCycle = (t: number, o: { maxLr: number; total: number; pct: number; div: number; finalDiv: number; base: number; max: number }) => {
+  const torchOneCycle = (
+    t: number,
+    o: { maxLr: number; total: number; pct: number; div: number; finalDiv: number; base: number; max: number },
+  ) => {
     const cos = (a: number, b: number, p: number) => b + ((a - b) / 2) * (1 + Math.cos(Math.PI * p));
-    const up = o.pct * o.total - 1, last = o.total - 1, initial = o.maxLr / o.div, min = initial / o.finalDiv;
-    return t <= up ? { lr: cos(initial, o.maxLr, t / up), m: cos(o.max, o.base, t / up) } : { lr: cos(o.maxLr, min, (t - up) / (last - up)), m: cos(o.base, o.max, (t - up) / (last - up)) };
+    const up = o.pct * o.total - 1,
+      last = o.total - 1,
+      initial = o.maxLr / o.div,
+      min = initial / o.finalDiv;
+    return t <= up
+      ? { lr: cos(initial, o.maxLr, t / up), m: cos(o.max, o.base, t / up) }
+      : { lr: cos(o.maxLr, min, (t - up) / (last - up)), m: cos(o.base, o.max, (t - up) / (last - up)) };
   };
 
   for (const which of BACKENDS) {
@@ -204,13 +292,16 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
       const opt = new nn.SGD([p], { lr: 0.1 });
       const sched = new nn.OneCycleLR(opt, { maxLr: o.maxLr, totalSteps: o.total, pctStart: o.pct });
       // the same SGD (torch: buf = g at the first step, then buf = m buf + g; p -= lr buf) in float64
-      const want = [1, -2], buf = [0, 0];
+      const want = [1, -2],
+        buf = [0, 0];
       for (let t = 0; t < o.total; t++) {
         const { lr, m } = torchOneCycle(t, o);
         expect(opt.lr, `lr at ${t}`).toBeCloseTo(lr, 12);
         expect(opt.o.momentum, `momentum at ${t}`).toBeCloseTo(m, 12);
         opt.zeroGrad();
-        p.mul(tensor(g, [2], { backend: b })).sum().backward();
+        p.mul(tensor(g, [2], { backend: b }))
+          .sum()
+          .backward();
         opt.step();
         for (let k = 0; k < 2; k++) {
           buf[k] = t === 0 ? g[k] : m * buf[k] + g[k];
@@ -225,7 +316,7 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
     });
   }
 
-  it('Adam\'s beta1 is the momentum it cycles (its beta2 stays); cycleMomentum: false leaves both; an optimizer without either is refused', () => {
+  it("Adam's beta1 is the momentum it cycles (its beta2 stays); cycleMomentum: false leaves both; an optimizer without either is refused", () => {
     const p = () => tensor([0], [1], { backend: cpu, requiresGrad: true });
     const adam = new nn.AdamW([p()], { lr: 0.1, betas: [0.9, 0.99] });
     const s = new nn.OneCycleLR(adam, { maxLr: 1, totalSteps: 4, pctStart: 0.5, baseMomentum: 0.8, maxMomentum: 0.9 });
@@ -239,7 +330,9 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
     class Other extends nn.SGD {}
     expect(new nn.OneCycleLR(new Other([p()], { lr: 1 }), { maxLr: 1, totalSteps: 10 }).momentumAt(0)).toBe(0.95);
     const fake = { paramGroups: [{ params: [], options: { lr: 1 } }], groupLr: () => 1 } as unknown as nn.Optimizer;
-    expect(() => new nn.OneCycleLR(fake, { maxLr: 1, totalSteps: 2 })).toThrow(/^OneCycleLR: cycleMomentum needs an optimizer with a momentum \(SGD\) or a beta1 \(Adam, AdamW\); pass cycleMomentum: false$/);
+    expect(() => new nn.OneCycleLR(fake, { maxLr: 1, totalSteps: 2 })).toThrow(
+      /^OneCycleLR: cycleMomentum needs an optimizer with a momentum \(SGD\) or a beta1 \(Adam, AdamW\); pass cycleMomentum: false$/,
+    );
   });
 });
 
@@ -280,23 +373,29 @@ describe('an allocation the device cannot make (case 16)', () => {
   // 16384^2 float32 is exactly 1 GiB, SwiftShader's maxBufferSize: the limits allow it, and SwiftShader
   // cannot allocate it (Dawn pads the buffer past 1 GiB), so the failing path runs here, with no hook.
   // On a GPU that has the memory the same calls must simply work.
-  const OOM = 'out of memory: a 1073741824-byte buffer \\(tensor#\\d+ for random \\(normal\\) of shape \\[16384, 16384\\]\\) could not be allocated';
+  const OOM =
+    'out of memory: a 1073741824-byte buffer \\(tensor#\\d+ for random \\(normal\\) of shape \\[16384, 16384\\]\\) could not be allocated';
 
   it('webgpu: randn([16384, 16384]) is reported naming its bytes, op and shape; the unrelated ops after it work (were "Invalid Buffer tensor#1", then the OOM)', async () => {
     const b = await getGpu();
     await sync(b);
     const x = randn([16384, 16384], { backend: b });
     // Unrelated work in the same tick: batched with randn's dispatch before, and lost with it.
-    const a = ones([4], { backend: b }), c = ones([4], { backend: b }).add(1);
+    const a = ones([4], { backend: b }),
+      c = ones([4], { backend: b }).add(1);
     expect([...(await a.toArray()), ...(await c.toArray())]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
     let err: Error | null = null;
     await sync(b).catch((e: Error) => (err = e));
     if (/swiftshader/i.test(b.description)) expect(err, 'SwiftShader allocated 1 GiB').not.toBeNull();
     if (err) {
-      expect((err as Error).message).toMatch(new RegExp(`^${OOM} \\(other tensors live: .*\\); .*\\(vkAllocateMemory|\\(`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`^${OOM} \\(other tensors live: .*\\); .*\\(vkAllocateMemory|\\(`),
+      );
       await sync(b); // reported once
       // every use of the tensor names the allocation: a readback, an op (before it allocates its output)
-      await expect(x.toArray()).rejects.toThrow(new RegExp(`^reading back a 1073741824-byte buffer: it could not be allocated: ${OOM}`));
+      await expect(x.toArray()).rejects.toThrow(
+        new RegExp(`^reading back a 1073741824-byte buffer: it could not be allocated: ${OOM}`),
+      );
       expect(() => x.add(1)).toThrow(new RegExp(`^affine of shape \\[16384, 16384\\]: input 0 has no memory: ${OOM}`));
     } else {
       expect((await x.sum().item()) / 2 ** 28).toBeCloseTo(0, 2);
@@ -319,7 +418,11 @@ describe('an allocation the device cannot make (case 16)', () => {
       expect(await s.item()).toBeCloseTo(0, -3);
     } catch (e) {
       failed = true;
-      expect((e as Error).message).toMatch(new RegExp(`^kernel [a-z_:]+ did not run: a buffer it used could not be allocated, which was not known yet: ${OOM}`));
+      expect((e as Error).message).toMatch(
+        new RegExp(
+          `^kernel [a-z_:]+ did not run: a buffer it used could not be allocated, which was not known yet: ${OOM}`,
+        ),
+      );
     }
     if (/swiftshader/i.test(b.description)) expect(failed, 'SwiftShader allocated 1 GiB').toBe(true);
     expect([...(await u.toArray())]).toEqual([3, 3]);

@@ -17,36 +17,56 @@ const make: Record<string, (o: nn.Optimizer, opts: never) => nn.LRScheduler> = {
 };
 
 describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
-  for (const [name, c] of Object.entries(fixture.cases) as [string, (typeof fixture.cases)[keyof typeof fixture.cases] & { momentums?: number[]; past_end?: string | null }][]) {
+  for (const [name, c] of Object.entries(fixture.cases) as [
+    string,
+    (typeof fixture.cases)[keyof typeof fixture.cases] & { momentums?: number[]; past_end?: string | null },
+  ][]) {
     it(`${name} ${JSON.stringify(c.options)} on ${c.optimizer}: ${c.lrs.length - 1} rounds of step(), the rate${c.momentums ? ' and momentum' : ''} before each and after the last`, () => {
-      const opt = c.optimizer === 'adam' ? new nn.Adam([param()], { lr: fixture.lr }) : new nn.SGD([param()], { lr: fixture.lr });
+      const opt =
+        c.optimizer === 'adam' ? new nn.Adam([param()], { lr: fixture.lr }) : new nn.SGD([param()], { lr: fixture.lr });
       const s = make[name.startsWith('one_cycle') ? 'one_cycle' : name](opt, c.options as never);
-      const momentum = () => (c.optimizer === 'adam' ? (opt as nn.Adam).o.betas![0] : (opt as nn.SGD).o.momentum ?? 0);
+      const momentum = () =>
+        c.optimizer === 'adam' ? (opt as nn.Adam).o.betas![0] : ((opt as nn.SGD).o.momentum ?? 0);
       c.lrs.forEach((want, t) => {
-        expect(Math.abs(opt.lr - want), `step ${t}: ${opt.lr} for ${want}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
-        if (c.momentums) expect(Math.abs(momentum() - c.momentums[t]), `step ${t}: momentum ${momentum()} for ${c.momentums[t]}`).toBeLessThanOrEqual(1e-12);
+        expect(Math.abs(opt.lr - want), `step ${t}: ${opt.lr} for ${want}`).toBeLessThanOrEqual(
+          1e-12 * Math.max(1, Math.abs(want)),
+        );
+        if (c.momentums)
+          expect(
+            Math.abs(momentum() - c.momentums[t]),
+            `step ${t}: momentum ${momentum()} for ${c.momentums[t]}`,
+          ).toBeLessThanOrEqual(1e-12);
         if (t < c.lrs.length - 1) s.step();
       });
       expect(s.lastLr).toBe(opt.lr);
       // PyTorch raises at the sched.step() after that ("Tried to step 27 times ... total steps is 25").
-      if (c.past_end) expect(() => s.step()).toThrow(/^OneCycleLR: step\(\) called 26 times, more than totalSteps = 25/);
+      if (c.past_end)
+        expect(() => s.step()).toThrow(/^OneCycleLR: step\(\) called 26 times, more than totalSteps = 25/);
     });
   }
 
   it('bad options are errors naming the scheduler', () => {
     const opt = new nn.Adam([param()]);
     expect(() => new nn.StepLR(opt, { stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer, not 0/);
-    expect(() => new nn.CosineAnnealingLR(opt, { tMax: 2.5 })).toThrow(/CosineAnnealingLR: tMax must be a positive integer, not 2.5/);
+    expect(() => new nn.CosineAnnealingLR(opt, { tMax: 2.5 })).toThrow(
+      /CosineAnnealingLR: tMax must be a positive integer, not 2.5/,
+    );
     expect(() => new nn.LinearLR(opt, { startFactor: 0 })).toThrow(/LinearLR: startFactor must be in \(0, 1\], not 0/);
-    expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, pctStart: 1 })).toThrow(/OneCycleLR: pctStart must be in \(0, 1\), not 1/);
+    expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, pctStart: 1 })).toThrow(
+      /OneCycleLR: pctStart must be in \(0, 1\), not 1/,
+    );
     const s = new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 2 });
     s.step();
     s.step(); // the last of totalSteps rounds: allowed, as in PyTorch
     const lr = opt.lr;
     expect(() => s.step()).toThrow(/^OneCycleLR: step\(\) called 3 times, more than totalSteps = 2/);
     expect([s.t, opt.lr], 'a refused step changes nothing').toEqual([2, lr]);
-    expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, maxMomentum: 1 })).toThrow(/^OneCycleLR: maxMomentum must be in \[0, 1\), not 1$/);
-    expect(() => { opt.lr = -1; }).toThrow(/invalid learning rate -1/);
+    expect(() => new nn.OneCycleLR(opt, { maxLr: 1, totalSteps: 10, maxMomentum: 1 })).toThrow(
+      /^OneCycleLR: maxMomentum must be in \[0, 1\), not 1$/,
+    );
+    expect(() => {
+      opt.lr = -1;
+    }).toThrow(/invalid learning rate -1/);
   });
 
   for (const which of ['cpu', 'webgpu'] as const) {
@@ -58,15 +78,19 @@ describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
         return { lin, opt, sched: new nn.OneCycleLR(opt, { maxLr: 0.3, totalSteps: 8 }) };
       };
       const x = tensor([1, -2, 0.5, 3, 0, 1, -1, 2], [2, 4], { backend: b });
-      const fn = ({ lin, opt }: ReturnType<typeof setup>) => (a: Tensor) => tidy(() => {
-        const l = lin.call(a).tanh().square().mean();
-        opt.zeroGrad();
-        l.backward();
-        opt.step();
-        return l;
-      });
+      const fn =
+        ({ lin, opt }: ReturnType<typeof setup>) =>
+        (a: Tensor) =>
+          tidy(() => {
+            const l = lin.call(a).tanh().square().mean();
+            opt.zeroGrad();
+            l.backward();
+            opt.step();
+            return l;
+          });
       const [e, c] = [setup(), setup()];
-      const eager = fn(e), step = compile(fn(c));
+      const eager = fn(e),
+        step = compile(fn(c));
       for (let i = 0; i < 7; i++) {
         const [le, lc] = [eager(x), step(x)];
         expect(await lc.item(), `step ${i}`).toBeCloseTo(await le.item(), 6);

@@ -83,12 +83,15 @@ function topoOrder<T extends GraphTensor<T>>(root: T): T[] {
  * zeroed. The graph is freed unless retainGraph.
  */
 export function backward<T extends GraphTensor<T>>(root: T, grad?: T, opts: { retainGraph?: boolean } = {}): void {
-  if (!root.requiresGrad) throw new Error(`backward(): the tensor ${root} does not require grad (no parameter reached it)`);
+  if (!root.requiresGrad)
+    throw new Error(`backward(): the tensor ${root} does not require grad (no parameter reached it)`);
   if (!grad && root.size !== 1) {
     throw new Error(`backward(): a gradient must be given for a non-scalar output of shape ${fmtShape(root.shape)}`);
   }
   if (grad && !sameShape(grad.shape, root.shape)) {
-    throw new Error(`backward(): gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`);
+    throw new Error(
+      `backward(): gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`,
+    );
   }
   const order = topoOrder(root);
   // Checked before any .grad is touched. Without it, a freed node (an earlier backward without
@@ -96,11 +99,13 @@ export function backward<T extends GraphTensor<T>>(root: T, grad?: T, opts: { re
   // backward silently stops there (PyTorch: "Trying to backward through the graph a second time").
   const dead = order.find((t) => t.isDisposed || (t.graphFreed && !t.gradFn));
   if (dead) {
-    throw new Error(`backward(): trying to backward through the graph a second time (or after its tensors were disposed): ` +
-      `${dead === root ? 'the output' : 'a tensor on its graph'}, ${dead}${dead.name ? ` (${dead.name})` : ''}, ` +
-      (dead.isDisposed
-        ? 'was disposed (by tidy or dispose()); call backward() inside the tidy that made the graph'
-        : 'had its graph freed by an earlier backward(); pass { retainGraph: true } to the first backward()'));
+    throw new Error(
+      `backward(): trying to backward through the graph a second time (or after its tensors were disposed): ` +
+        `${dead === root ? 'the output' : 'a tensor on its graph'}, ${dead}${dead.name ? ` (${dead.name})` : ''}, ` +
+        (dead.isDisposed
+          ? 'was disposed (by tidy or dispose()); call backward() inside the tidy that made the graph'
+          : 'had its graph freed by an earlier backward(); pass { retainGraph: true } to the first backward()'),
+    );
   }
   const grads = new Map<T, T>();
   tidy(() => {
@@ -131,7 +136,9 @@ export function backward<T extends GraphTensor<T>>(root: T, grad?: T, opts: { re
           const gi = gin[i];
           if (!gi || !inp.requiresGrad) return;
           if (!sameShape(gi.shape, inp.shape)) {
-            throw new Error(`internal: ${node.op} backward gave a gradient of shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(inp.shape)}`);
+            throw new Error(
+              `internal: ${node.op} backward gave a gradient of shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(inp.shape)}`,
+            );
           }
           const acc = grads.get(inp);
           grads.set(inp, acc ? acc.add(gi) : gi);

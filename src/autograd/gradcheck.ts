@@ -37,7 +37,8 @@ export function gradcheck(
   inputs: { data: ArrayLike<number>; shape: number[] }[],
   opts: { eps?: number; tol?: number } = {},
 ): GradcheckResult {
-  const eps = opts.eps ?? 1e-6, tol = opts.tol ?? 1e-6;
+  const eps = opts.eps ?? 1e-6,
+    tol = opts.tol ?? 1e-6;
   return withBackend(f64, () =>
     tidy(() => {
       const xs = inputs.map((x) => tensor(Float64Array.from(x.data), x.shape, { requiresGrad: true }));
@@ -45,7 +46,8 @@ export function gradcheck(
       const wData = Float64Array.from({ length: out0.size }, (_, i) => Math.sin(1.7 * i + 0.3) + 1.1);
       const w = tensor(wData, out0.shape);
       const value = (o: Tensor) => {
-        const d = f64.readSync(o.storage), wd = f64.readSync(w.storage);
+        const d = f64.readSync(o.storage),
+          wd = f64.readSync(w.storage);
         let s = 0;
         for (let i = 0; i < d.length; i++) s += d[i] * wd[i];
         return s;

@@ -1,14 +1,36 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
-import type { BinaryOp, ConvGeom, FiniteCheck, FusedEpilogue, FusedExpr, FusedOptim, FusedRead, MatmulSpec, ReduceGeom, OptimSpec, PadMode, RandomSpec, ReduceOp, Storage, TernaryOp, UnaryOp } from './kernels.ts';
+import type {
+  BinaryOp,
+  ConvGeom,
+  FiniteCheck,
+  FusedEpilogue,
+  FusedExpr,
+  FusedOptim,
+  FusedRead,
+  MatmulSpec,
+  ReduceGeom,
+  OptimSpec,
+  PadMode,
+  RandomSpec,
+  ReduceOp,
+  Storage,
+  TernaryOp,
+  UnaryOp,
+} from './kernels.ts';
 
 export type { Storage };
 
 /** gather()'s two directions. */
 export type GatherMode = 'gather' | 'scatter_add';
 /** gather()'s view: [O, D, I] the indexed tensor (D the dim), K the index's extent along the dim. */
-export interface GatherDims { O: number; D: number; I: number; K: number }
+export interface GatherDims {
+  O: number;
+  D: number;
+  I: number;
+  K: number;
+}
 
 /**
  * A device that holds tensors' storage and runs their kernels: the WebGPU backend, or the CPU reference
@@ -59,7 +81,15 @@ export interface Backend {
    * optimStep().
    * @internal
    */
-  reduceFused?(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage;
+  reduceFused?(
+    op: 'sum' | 'max' | 'min',
+    expr: FusedExpr,
+    inputs: Storage[],
+    reads: FusedRead[],
+    geom: ReduceGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): Storage;
   /**
    * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
    * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
@@ -74,11 +104,28 @@ export interface Backend {
    */
   elementwiseOptim?(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage;
   /** out[i] = op(c, a, b) over the output shape, each operand read through its strides. @internal */
-  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage;
+  ternary(
+    op: TernaryOp,
+    c: Storage,
+    a: Storage,
+    b: Storage,
+    shape: number[],
+    sc: number[],
+    sa: number[],
+    sb: number[],
+  ): Storage;
   /** Reduces each contiguous row of x viewed as [rows, R]. @internal */
   reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;
   /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. @internal */
-  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void;
+  copyStrided(
+    src: Storage,
+    dst: Storage,
+    shape: number[],
+    si: number[],
+    inOff: number,
+    so: number[],
+    outOff: number,
+  ): void;
   /** x of `shape` padded by before[d] and after[d] elements per dim, by `mode` (constant: `value`). @internal */
   pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
   /**
@@ -109,7 +156,14 @@ export interface Backend {
    * conv2d_grad_weight), whose optimizer update runs in the same store where the epilogue does.
    * @internal
    */
-  convFused?(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
+  convFused?(
+    kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
+    a: Storage,
+    b: Storage,
+    g: ConvGeom,
+    epilogue: FusedEpilogue,
+    optim?: FusedOptim,
+  ): Storage;
   /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). @internal */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
   /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. @internal */

@@ -10,12 +10,44 @@ export interface Storage {
 }
 
 export const UNARY_OPS = [
-  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus',
-  'clamp', 'pow_scalar', 'affine', 'reciprocal', 'square', 'sign', 'step', 'erf', 'trunc',
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'abs',
+  'relu',
+  'leaky_relu',
+  'sigmoid',
+  'tanh',
+  'softplus',
+  'clamp',
+  'pow_scalar',
+  'affine',
+  'reciprocal',
+  'square',
+  'sign',
+  'step',
+  'erf',
+  'trunc',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export const BINARY_OPS = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export const TERNARY_OPS = ['where', 'fma'] as const;
@@ -68,9 +100,21 @@ export function philoxWords(seed: bigint, offset: number): Pick<RandomSpec, 'key
 
 /** Geometry of a 2-D convolution: input [n, C, H, W], weight [O, C, KH, KW], output [n, O, OH, OW]. */
 export interface ConvGeom {
-  n: number; C: number; H: number; W: number;
-  O: number; KH: number; KW: number; OH: number; OW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  n: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
 }
 
 /**
@@ -86,8 +130,25 @@ export interface FiniteCheck {
 
 /** One optimizer step for one parameter (see shaders/optim.wgsl for the formulas). */
 export type OptimSpec =
-  | { kind: 'sgd'; lr: number; weightDecay: number; momentum: number; dampening: number; nesterov: boolean; first: boolean }
-  | { kind: 'adam'; lr: number; weightDecay: number; beta1: number; beta2: number; eps: number; step: number; decoupled?: boolean };
+  | {
+      kind: 'sgd';
+      lr: number;
+      weightDecay: number;
+      momentum: number;
+      dampening: number;
+      nesterov: boolean;
+      first: boolean;
+    }
+  | {
+      kind: 'adam';
+      lr: number;
+      weightDecay: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      step: number;
+      decoupled?: boolean;
+    };
 
 /**
  * A parameter's optimizer update run in the store of the kernel that computes its gradient (a compiled
@@ -130,10 +191,14 @@ export type FusedExpr =
 /** The expression with the reduced or accumulated value (`acc`) read as input k instead. */
 export function withAcc(e: FusedExpr, k: number): FusedExpr {
   switch (e.kind) {
-    case 'acc': return { kind: 'input', k };
-    case 'input': return e;
-    case 'unary': return { ...e, x: withAcc(e.x, k) };
-    case 'binary': return { ...e, a: withAcc(e.a, k), b: withAcc(e.b, k) };
+    case 'acc':
+      return { kind: 'input', k };
+    case 'input':
+      return e;
+    case 'unary':
+      return { ...e, x: withAcc(e.x, k) };
+    case 'binary':
+      return { ...e, a: withAcc(e.a, k), b: withAcc(e.b, k) };
   }
 }
 

@@ -80,8 +80,10 @@ export function setBackend(b: Backend): void {
 export function getBackend(): Backend {
   if (!current) {
     current = new CpuBackend();
-    console.warn('[wgpu-gen] no init() before the first tensor: using the CPU reference backend. ' +
-      'Call `await init()` first for WebGPU, or `await init({ backend: \'cpu\' })` to choose the CPU (and silence this).');
+    console.warn(
+      '[wgpu-gen] no init() before the first tensor: using the CPU reference backend. ' +
+        "Call `await init()` first for WebGPU, or `await init({ backend: 'cpu' })` to choose the CPU (and silence this).",
+    );
   }
   return current;
 }
@@ -108,11 +110,15 @@ export function withBackend<T>(b: Backend, fn: () => T): T {
  * device). Only on the error path.
  */
 export function mixedBackendsError(op: string, a: Backend, b: Backend, names: [string, string]): Error {
-  const fix = 'a tensor cannot move between them: make it again on the current backend, e.g. tensor(await t.toArray(), t.shape)';
-  if (a.name !== b.name) return new Error(`${op}: ${names[0]} is on the ${a.name} backend and ${names[1]} on the ${b.name} backend; ${fix}`);
+  const fix =
+    'a tensor cannot move between them: make it again on the current backend, e.g. tensor(await t.toArray(), t.shape)';
+  if (a.name !== b.name)
+    return new Error(`${op}: ${names[0]} is on the ${a.name} backend and ${names[1]} on the ${b.name} backend; ${fix}`);
   const old = current === a ? names[1] : current === b ? names[0] : null;
   const which = old
     ? `${old} is from a previous ${a.name} device or backend instance, made before init() or createBackend() made the current one`
     : `neither is the current backend (init() or createBackend() made another since)`;
-  return new Error(`${op}: ${names[0]} and ${names[1]} are on two different ${a.name} backend instances: ${which}; ${fix}`);
+  return new Error(
+    `${op}: ${names[0]} and ${names[1]} are on two different ${a.name} backend instances: ${which}; ${fix}`,
+  );
 }

@@ -8,11 +8,43 @@ import { tidy, noGrad, tensor, randn, zeros, keep, stack, Generator, type Tensor
 import { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from '../models/score.ts';
 // The library through its public entry points, as a user's script would use it.
 import {
-  MlpVAE, ConvVAE, type VAE, MlpGAN, RING_STEPS, DCGAN, Classifier, CycleGAN, translationError,
-  RBM, DBN, bernoulli, type Trainable, type TrainBatch,
+  MlpVAE,
+  ConvVAE,
+  type VAE,
+  MlpGAN,
+  RING_STEPS,
+  DCGAN,
+  Classifier,
+  CycleGAN,
+  translationError,
+  RBM,
+  DBN,
+  bernoulli,
+  type Trainable,
+  type TrainBatch,
 } from '../models/index.ts';
-import { loadMnist, loadFashionMnist, Batches, dilationDomains, mnistFashionDomains, toyBatch, toyScore, describeToy, type ImageSet, type Split, type ToyDataset } from '../data/index.ts';
-import { loadSafetensors, writeFileAtomic, scatterSvg, restoreCheckpoint, writeImageGrid, writeScatter, type NamedArray } from '../io/node.ts';
+import {
+  loadMnist,
+  loadFashionMnist,
+  Batches,
+  dilationDomains,
+  mnistFashionDomains,
+  toyBatch,
+  toyScore,
+  describeToy,
+  type ImageSet,
+  type Split,
+  type ToyDataset,
+} from '../data/index.ts';
+import {
+  loadSafetensors,
+  writeFileAtomic,
+  scatterSvg,
+  restoreCheckpoint,
+  writeImageGrid,
+  writeScatter,
+  type NamedArray,
+} from '../io/node.ts';
 
 export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm', 'dbn'] as const;
 export type ModelName = (typeof MODELS)[number];
@@ -21,20 +53,21 @@ export const DATASETS = ['mnist', 'fashion', 'ring', 'grid', 'moons', 'spiral', 
 export type DatasetName = (typeof DATASETS)[number];
 
 /** Per model: the datasets it trains on (first = default) and its default hyper-parameters. */
-export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs: number; batch: number; lr: number }> = {
-  vae: { datasets: ['mnist', 'fashion'], epochs: 3, batch: 128, lr: 1e-3 },
-  // The 2-D sets (src/data/toy2d.ts) have no epochs of their own: one "epoch" is RING_STEPS steps of fresh points.
-  gan: { datasets: ['ring', 'grid', 'moons', 'spiral'], epochs: 5, batch: 256, lr: 1e-3 },
-  dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
-  // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
-  // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
-  cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 4, lr: 5e-4 },
-  classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
-  // Hinton's guide (section 4): mini-batches of 10-100, a weight learning rate near 0.1 (of the batch mean).
-  rbm: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
-  // The top RBM of a greedy stack trains as an RBM does.
-  dbn: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
-};
+export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs: number; batch: number; lr: number }> =
+  {
+    vae: { datasets: ['mnist', 'fashion'], epochs: 3, batch: 128, lr: 1e-3 },
+    // The 2-D sets (src/data/toy2d.ts) have no epochs of their own: one "epoch" is RING_STEPS steps of fresh points.
+    gan: { datasets: ['ring', 'grid', 'moons', 'spiral'], epochs: 5, batch: 256, lr: 1e-3 },
+    dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
+    // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
+    // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
+    cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 4, lr: 5e-4 },
+    classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
+    // Hinton's guide (section 4): mini-batches of 10-100, a weight learning rate near 0.1 (of the batch mean).
+    rbm: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
+    // The top RBM of a greedy stack trains as an RBM does.
+    dbn: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
+  };
 export { RING_STEPS };
 
 /** What a run was asked for (from the command line), used to build a model and its data. */
@@ -114,7 +147,9 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
   const generator = new Generator(c.seed ?? 0);
   switch (name) {
     case 'vae':
-      return c.arch === 'conv' ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator }) : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
+      return c.arch === 'conv'
+        ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator })
+        : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
     case 'gan':
       return new MlpGAN({ lr: c.lr, lrD: c.lrD, loss: c.loss, dSteps: c.dSteps, generator });
     case 'dcgan':
@@ -122,7 +157,15 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
     case 'classifier':
       return new Classifier({ width: c.width, lr: c.lr, generator });
     case 'cyclegan':
-      return new CycleGAN({ width: c.width, resBlocks: c.resBlocks, lambda: c.lambda, identity: c.identity, lr: c.lr, lrD: c.lrD, generator });
+      return new CycleGAN({
+        width: c.width,
+        resBlocks: c.resBlocks,
+        lambda: c.lambda,
+        identity: c.identity,
+        lr: c.lr,
+        lrD: c.lrD,
+        generator,
+      });
     case 'rbm':
       return new RBM({ hidden: c.width, k: c.k, chain: c.chain, lr: c.lr, generator });
     case 'dbn':
@@ -131,14 +174,31 @@ export function buildModel(name: ModelName, c: ModelConfig): Trainable {
 }
 
 /** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(name: ModelName, o: { arch: 'mlp' | 'conv'; zdim?: number; width?: number; lambda?: number; k?: number; chain?: 'cd' | 'pcd'; lr: number; lrD?: number; seed: number; lowerLayers?: number[] }): ModelConfig {
+export function modelConfig(
+  name: ModelName,
+  o: {
+    arch: 'mlp' | 'conv';
+    zdim?: number;
+    width?: number;
+    lambda?: number;
+    k?: number;
+    chain?: 'cd' | 'pcd';
+    lr: number;
+    lrD?: number;
+    seed: number;
+    lowerLayers?: number[];
+  },
+): ModelConfig {
   const c: ModelConfig = { lr: o.lr, ...(o.lrD !== undefined ? { lrD: o.lrD } : {}), seed: o.seed };
-  if (name === 'vae') Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
+  if (name === 'vae')
+    Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
   if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
   if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
-  if (name === 'cyclegan') Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
+  if (name === 'cyclegan')
+    Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
   if (name === 'rbm') Object.assign(c, { width: o.width ?? 500, k: o.k ?? 1, chain: o.chain ?? 'cd' });
-  if (name === 'dbn') Object.assign(c, { layers: [...(o.lowerLayers ?? [500]), o.width ?? 500], k: o.k ?? 1, chain: o.chain ?? 'cd' });
+  if (name === 'dbn')
+    Object.assign(c, { layers: [...(o.lowerLayers ?? [500]), o.width ?? 500], k: o.k ?? 1, chain: o.chain ?? 'cd' });
   return c;
 }
 
@@ -168,7 +228,10 @@ const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]
   chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
   loss: [(v) => v === 'nonsaturating' || v === 'saturating', "'nonsaturating' or 'saturating'"],
   dSteps: [positiveInt, 'a positive integer'],
-  layers: [(v) => Array.isArray(v) && v.length >= 2 && v.every(positiveInt), 'a JSON array of at least 2 positive integers'],
+  layers: [
+    (v) => Array.isArray(v) && v.length >= 2 && v.every(positiveInt),
+    'a JSON array of at least 2 positive integers',
+  ],
 };
 
 /**
@@ -181,11 +244,19 @@ export function parseConfig(model: ModelName, text: string | undefined, path: st
   try {
     c = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: metadata config is not JSON (${(e as Error).message}): '${text.slice(0, 80)}'`, { cause: e });
+    throw new Error(`${path}: metadata config is not JSON (${(e as Error).message}): '${text.slice(0, 80)}'`, {
+      cause: e,
+    });
   }
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${path}: metadata config must be a JSON object of the ${model}'s options, got '${text.slice(0, 80)}'`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c))
+    throw new Error(
+      `${path}: metadata config must be a JSON object of the ${model}'s options, got '${text.slice(0, 80)}'`,
+    );
   for (const [k, v] of Object.entries(c)) {
-    if (!(CONFIG_KEYS[model] as string[]).includes(k)) throw new Error(`${path}: metadata config has '${k}', which is not an option of the ${model} (${CONFIG_KEYS[model].join(', ')})`);
+    if (!(CONFIG_KEYS[model] as string[]).includes(k))
+      throw new Error(
+        `${path}: metadata config has '${k}', which is not an option of the ${model} (${CONFIG_KEYS[model].join(', ')})`,
+      );
     const [ok, want] = CONFIG_VALUES[k as keyof ModelConfig];
     if (!ok(v)) throw new Error(`${path}: metadata config.${k} must be ${want}, got ${JSON.stringify(v)}`);
   }
@@ -196,19 +267,33 @@ export function parseConfig(model: ModelName, text: string | undefined, path: st
 export function checkFinite(tensors: Map<string, NamedArray>, path: string): void {
   for (const [name, t] of tensors) {
     const i = t.data.findIndex((x) => !Number.isFinite(x));
-    if (i >= 0) throw new Error(`${path}: tensor ${name} holds ${t.data[i]} (element ${i} of ${t.data.length}): the run that wrote it diverged; use an earlier checkpoint`);
+    if (i >= 0)
+      throw new Error(
+        `${path}: tensor ${name} holds ${t.data[i]} (element ${i} of ${t.data.length}): the run that wrote it diverged; use an earlier checkpoint`,
+      );
   }
 }
 
 function loadImages(name: DatasetName, trainSize?: number): Split {
   const data = name === 'fashion' ? loadFashionMnist() : loadMnist();
   // Checked before the first step: an empty split would train on nothing or report null metrics.
-  for (const [part, set] of [['training', data.train], ['test', data.test]] as const) {
-    if (set.n === 0) throw new Error(`the ${name === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} ${part} set holds no images: check the dataset's files (FASHION_MNIST_DIR for Fashion-MNIST)`);
+  for (const [part, set] of [
+    ['training', data.train],
+    ['test', data.test],
+  ] as const) {
+    if (set.n === 0)
+      throw new Error(
+        `the ${name === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} ${part} set holds no images: check the dataset's files (FASHION_MNIST_DIR for Fashion-MNIST)`,
+      );
   }
   if (trainSize !== undefined) {
     const n = Math.min(trainSize, data.train.n);
-    data.train = { ...data.train, n, images: data.train.images.subarray(0, n * 784), labels: data.train.labels.subarray(0, n) };
+    data.train = {
+      ...data.train,
+      n,
+      images: data.train.images.subarray(0, n * 784),
+      labels: data.train.labels.subarray(0, n),
+    };
   }
   return data;
 }
@@ -226,7 +311,11 @@ async function values(fn: () => Tensor): Promise<Float32Array> {
 }
 
 /** Runs fn over a set in chunks of `chunk` images (tensors [m, 1, 28, 28]) under noGrad. */
-async function chunks(set: ImageSet, chunk: number, fn: (x: Tensor, start: number, m: number) => Promise<void>): Promise<void> {
+async function chunks(
+  set: ImageSet,
+  chunk: number,
+  fn: (x: Tensor, start: number, m: number) => Promise<void>,
+): Promise<void> {
   for (let start = 0; start < set.n; start += chunk) {
     const m = Math.min(chunk, set.n - start);
     const x = tensor(set.images.subarray(start * 784, (start + m) * 784), [m, 1, 28, 28]);
@@ -263,7 +352,13 @@ export function createJob(o: JobOptions, model: Trainable): Job {
 
 function imageBatches(o: JobOptions, data: Split) {
   const b = new Batches(data.train, o.batch, o.seed);
-  return { perEpoch: b.perEpoch, batch: (e: number, i: number) => { const { images, labels } = b.load(e, i); return { x: images, labels }; } };
+  return {
+    perEpoch: b.perEpoch,
+    batch: (e: number, i: number) => {
+      const { images, labels } = b.load(e, i);
+      return { x: images, labels };
+    },
+  };
 }
 
 // ---- VAE -------------------------------------------------------------------------------------------
@@ -271,7 +366,8 @@ function imageBatches(o: JobOptions, data: Split) {
 /** Test negative ELBO in nats per image over every test image (chunks of 100, one z per image, fixed seed). */
 export async function vaeTestElbo(vae: VAE, set: ImageSet): Promise<{ neg_elbo: number; rec: number; kl: number }> {
   const gen = new Generator(12345);
-  let rec = 0, kl = 0;
+  let rec = 0,
+    kl = 0;
   await chunks(set, 100, async (x, _, m) => {
     const t = tidy(() => vae.elbo(x, gen));
     rec += (await t.rec.item()) * m;
@@ -299,7 +395,9 @@ export async function vaeTestLogPx(vae: VAE, set: ImageSet, k: number): Promise<
     const parts = k > PART;
     for (let done = 0; done < k; done += PART) {
       const kj = Math.min(PART, k - done);
-      const l = tidy(() => (parts ? vae.logLikelihood(x, kj, gen, inner).add(Math.log(kj)) : vae.logLikelihood(x, kj, gen, inner)));
+      const l = tidy(() =>
+        parts ? vae.logLikelihood(x, kj, gen, inner).add(Math.log(kj)) : vae.logLikelihood(x, kj, gen, inner),
+      );
       if (acc) {
         const next = tidy(() => stack([acc!, l]).logsumexp(0));
         acc.dispose();
@@ -319,14 +417,22 @@ export async function vaeTestLogPx(vae: VAE, set: ImageSet, k: number): Promise<
 function vaeJob(o: JobOptions, vae: VAE): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: vae, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    model: vae,
+    ...imageBatches(o, data),
+    data: describeSplit(o.dataset, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
     testLoss: { key: 'test_neg_elbo', name: 'test negative ELBO' },
     testMetric: { key: 'test_log_px', name: `test log p(x), importance-weighted`, unit: 'nats per image' },
     evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
       const k = o.iwaeK ?? (strict ? IWAE_K.eval : IWAE_K.epoch);
-      return { test_neg_elbo: r.neg_elbo, test_rec: r.rec, test_kl: r.kl, test_log_px: await vaeTestLogPx(vae, data.test, k), iwae_k: k };
+      return {
+        test_neg_elbo: r.neg_elbo,
+        test_rec: r.rec,
+        test_kl: r.kl,
+        test_log_px: await vaeTestLogPx(vae, data.test, k),
+        iwae_k: k,
+      };
     },
     warmup: async () => void (await vaeTestElbo(vae, { ...data.test, n: Math.min(100, data.test.n) })),
     pictures: (out) => vaePictures(vae, data.test, out),
@@ -358,14 +464,14 @@ async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<strin
   return files;
 }
 
-
 // ---- GAN on the ring -------------------------------------------------------------------------------
 
 function ganJob(o: JobOptions, gan: MlpGAN): Job {
   const real = keep(zeros([o.batch, 2]));
   const kind = o.dataset as ToyDataset;
   return {
-    model: gan, perEpoch: RING_STEPS,
+    model: gan,
+    perEpoch: RING_STEPS,
     data: `${describeToy(kind)}: fresh points every step, ${RING_STEPS} steps per epoch`,
     title: `GAN on the ${kind === 'ring' ? '8-Gaussian ring' : kind}: losses`,
     batch: (e, i) => {
@@ -376,7 +482,11 @@ function ganJob(o: JobOptions, gan: MlpGAN): Job {
       const pts = await values(() => gan.sample(10000, new Generator(9)));
       const r = toyScore(kind, pts);
       if (r.kind === 'curve') return { precision: r.precision, recall: r.recall };
-      return { modes_covered: r.covered, high_quality: r.highQuality, ...Object.fromEntries(r.perMode.map((c, k) => [`mode_${k}`, c])) };
+      return {
+        modes_covered: r.covered,
+        high_quality: r.highQuality,
+        ...Object.fromEntries(r.perMode.map((c, k) => [`mode_${k}`, c])),
+      };
     },
     pictures: async (out) => {
       const pts = await values(() => gan.sample(2000, new Generator(9)));
@@ -386,10 +496,13 @@ function ganJob(o: JobOptions, gan: MlpGAN): Job {
         { points: pts, color: [230, 80, 30] },
       ]);
       // The same points with axes and a legend saying which colour is which.
-      writeFileAtomic(join(out, 'scatter.svg'), scatterSvg(`${kind} GAN: 2,000 real and 2,000 generated points`, [
-        { name: `real (${describeToy(kind)})`, points: real, color: 'rgb(60,120,220)' },
-        { name: 'generated', points: pts, color: 'rgb(230,80,30)' },
-      ]));
+      writeFileAtomic(
+        join(out, 'scatter.svg'),
+        scatterSvg(`${kind} GAN: 2,000 real and 2,000 generated points`, [
+          { name: `real (${describeToy(kind)})`, points: real, color: 'rgb(60,120,220)' },
+          { name: 'generated', points: pts, color: 'rgb(230,80,30)' },
+        ]),
+      );
       return ['samples.png', 'scatter.svg'];
     },
   };
@@ -398,7 +511,8 @@ function ganJob(o: JobOptions, gan: MlpGAN): Job {
 // ---- Classifier ------------------------------------------------------------------------------------
 
 export async function classifierAccuracy(clf: Classifier, set: ImageSet): Promise<{ accuracy: number; loss: number }> {
-  let correct = 0, loss = 0;
+  let correct = 0,
+    loss = 0;
   clf.eval();
   await chunks(set, 500, async (x, start, m) => {
     const out = tidy(() => {
@@ -420,7 +534,9 @@ export async function classifierAccuracy(clf: Classifier, set: ImageSet): Promis
 function classifierJob(o: JobOptions, clf: Classifier): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: clf, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    model: clf,
+    ...imageBatches(o, data),
+    data: describeSplit(o.dataset, data),
     title: `CNN classifier on ${o.dataset}: cross-entropy`,
     testLoss: { key: 'test_loss', name: 'test cross-entropy' },
     evaluate: async () => {
@@ -441,10 +557,19 @@ export const RBM_AIS = { betas: 2000, runs: 100, sampleSteps: 1000 };
  * AIS from a base-rate model whose visible biases are the training images' smoothed log-odds (the
  * paper's choice: the base model is then close to the data's marginals, which lowers AIS's variance).
  */
-export async function rbmTestLogLikelihood(rbm: RBM, data: Split, ais: { betas: number; runs: number } = RBM_AIS): Promise<Record<string, number>> {
-  const V = 784, n = data.train.n, mean = new Float32Array(V);
+export async function rbmTestLogLikelihood(
+  rbm: RBM,
+  data: Split,
+  ais: { betas: number; runs: number } = RBM_AIS,
+): Promise<Record<string, number>> {
+  const V = 784,
+    n = data.train.n,
+    mean = new Float32Array(V);
   for (let r = 0; r < n; r++) for (let i = 0; i < V; i++) mean[i] += data.train.images[r * V + i] / n;
-  const baseBias = tensor(mean.map((p) => Math.log((p + 0.05) / (1.05 - p))), [V]);
+  const baseBias = tensor(
+    mean.map((p) => Math.log((p + 0.05) / (1.05 - p))),
+    [V],
+  );
   const z = await rbm.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
   baseBias.dispose();
   const gen = new Generator(1234);
@@ -454,20 +579,35 @@ export async function rbmTestLogLikelihood(rbm: RBM, data: Split, ais: { betas: 
     sum += (await rbm.logLikelihood(v, z.logZ)) * m;
     v.dispose();
   });
-  return { test_log_likelihood: sum / data.test.n, log_z: z.logZ, ais_log_w_std: z.logWStd, ais_betas: z.betas, ais_runs: z.runs };
+  return {
+    test_log_likelihood: sum / data.test.n,
+    log_z: z.logZ,
+    ais_log_w_std: z.logWStd,
+    ais_betas: z.betas,
+    ais_runs: z.runs,
+  };
 }
 
 function rbmJob(o: JobOptions, rbm: RBM): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: rbm, ...imageBatches(o, data), data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    model: rbm,
+    ...imageBatches(o, data),
+    data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
     title: `RBM (${rbm.hidden} hidden, ${rbm.chain === 'pcd' ? 'PCD' : 'CD'}-${rbm.k}) on ${o.dataset}: reconstruction error`,
     evaluate: () => rbmTestLogLikelihood(rbm, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
       // The first 64 hidden units' weights as 28 x 28 filters (each scaled to [0, 1]), and 64 Gibbs chains from noise.
       const count = Math.min(64, rbm.hidden);
       writeImageGrid(join(out, 'filters.png'), await rbm.filters(count), count, 28, 28, 8);
-      writeImageGrid(join(out, 'samples.png'), await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
+      writeImageGrid(
+        join(out, 'samples.png'),
+        await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))),
+        64,
+        28,
+        28,
+        8,
+      );
       return ['filters.png', 'samples.png'];
     },
   };
@@ -482,8 +622,14 @@ const DBN_BOUND = { chunk: 100, samples: 10 } as const;
  * AIS from a base-rate model on the mean of the training images' recognition probabilities below the
  * top (smoothed log-odds, as for the RBM).
  */
-export async function dbnTestLowerBound(dbn: DBN, data: Split, ais: { betas: number; runs: number } = RBM_AIS): Promise<Record<string, number>> {
-  const top = dbn.top, V = top.visible, mean = new Float32Array(V);
+export async function dbnTestLowerBound(
+  dbn: DBN,
+  data: Split,
+  ais: { betas: number; runs: number } = RBM_AIS,
+): Promise<Record<string, number>> {
+  const top = dbn.top,
+    V = top.visible,
+    mean = new Float32Array(V);
   await chunks(data.train, 500, async (x, _, m) => {
     const q = await values(() => {
       let h = x.reshape([m, 784]);
@@ -492,30 +638,50 @@ export async function dbnTestLowerBound(dbn: DBN, data: Split, ais: { betas: num
     });
     for (let i = 0; i < V; i++) mean[i] += (q[i] * m) / data.train.n;
   });
-  const baseBias = tensor(mean.map((p) => Math.log((p + 0.05) / (1.05 - p))), [V]);
+  const baseBias = tensor(
+    mean.map((p) => Math.log((p + 0.05) / (1.05 - p))),
+    [V],
+  );
   const z = await dbn.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
   baseBias.dispose();
-  const binarize = new Generator(1234), draws = new Generator(5678);
+  const binarize = new Generator(1234),
+    draws = new Generator(5678);
   let sum = 0;
   await chunks(data.test, DBN_BOUND.chunk, async (x, _, m) => {
-    const b = await values(() => dbn.lowerBound(bernoulli(x.reshape([m, 784]), binarize), z.logZ, DBN_BOUND.samples, draws).sum());
+    const b = await values(() =>
+      dbn.lowerBound(bernoulli(x.reshape([m, 784]), binarize), z.logZ, DBN_BOUND.samples, draws).sum(),
+    );
     sum += b[0];
   });
   return {
-    test_lower_bound: sum / data.test.n, log_z_top: z.logZ, ais_log_w_std: z.logWStd, ais_betas: z.betas, ais_runs: z.runs,
-    bound_samples: DBN_BOUND.samples, layers: dbn.sizes.length,
+    test_lower_bound: sum / data.test.n,
+    log_z_top: z.logZ,
+    ais_log_w_std: z.logWStd,
+    ais_betas: z.betas,
+    ais_runs: z.runs,
+    bound_samples: DBN_BOUND.samples,
+    layers: dbn.sizes.length,
   };
 }
 
 function dbnJob(o: JobOptions, dbn: DBN): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: dbn, ...imageBatches(o, data), data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    model: dbn,
+    ...imageBatches(o, data),
+    data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
     title: `DBN (784-${dbn.sizes.join('-')}, top ${dbn.top.chain === 'pcd' ? 'PCD' : 'CD'}-${dbn.top.k}) on ${o.dataset}: the top RBM's reconstruction error`,
     evaluate: () => dbnTestLowerBound(dbn, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
       // Top-down samples: Gibbs chains in the top RBM from noise, then one pass down the directed layers.
-      writeImageGrid(join(out, 'samples.png'), await values(() => dbn.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))), 64, 28, 28, 8);
+      writeImageGrid(
+        join(out, 'samples.png'),
+        await values(() => dbn.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))),
+        64,
+        28,
+        28,
+        8,
+      );
       return ['samples.png'];
     },
   };
@@ -529,14 +695,21 @@ function dbnJob(o: JobOptions, dbn: DBN): Job {
  */
 function checkClassifierFile(path: string, dataset: DatasetName): ReturnType<typeof loadSafetensors> {
   if (!existsSync(path)) {
-    throw new Error(`the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
-      '`npm run train -- classifier` (or pass --classifier PATH)');
+    throw new Error(
+      `the DCGAN's scores need the classifier checkpoint ${path}: train it first with ` +
+        '`npm run train -- classifier` (or pass --classifier PATH)',
+    );
   }
   const ckpt = loadSafetensors(path);
   const { metadata } = ckpt;
-  if (metadata.model !== 'classifier') throw new Error(`--classifier ${path} holds a ${metadata.model ?? 'model of unknown kind (no model metadata)'}, not a classifier: train one with npm run train -- classifier --dataset ${dataset}`);
+  if (metadata.model !== 'classifier')
+    throw new Error(
+      `--classifier ${path} holds a ${metadata.model ?? 'model of unknown kind (no model metadata)'}, not a classifier: train one with npm run train -- classifier --dataset ${dataset}`,
+    );
   if (metadata.dataset !== undefined && metadata.dataset !== dataset) {
-    throw new Error(`--classifier ${path} was trained on ${metadata.dataset}, this run is on ${dataset}: its scores would judge the wrong images`);
+    throw new Error(
+      `--classifier ${path} was trained on ${metadata.dataset}, this run is on ${dataset}: its scores would judge the wrong images`,
+    );
   }
   return ckpt;
 }
@@ -557,11 +730,15 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
   if (o.classifier !== undefined || existsSync(clfPath)) checkClassifierFile(clfPath, o.dataset);
   let scoring: Promise<{ clf: Classifier; real: FeatureStats; untrained: GeneratorScores }> | null = null;
   return {
-    model: g, ...imageBatches(o, data), data: describeSplit(o.dataset, data),
+    model: g,
+    ...imageBatches(o, data),
+    data: describeSplit(o.dataset, data),
     title: `DCGAN on ${o.dataset}: losses`,
     evaluate: async (strict) => {
       if (!existsSync(clfPath) && !strict) {
-        console.log(`(no scores: ${clfPath} is missing; train it with npm run train -- classifier --dataset ${o.dataset})`);
+        console.log(
+          `(no scores: ${clfPath} is missing; train it with npm run train -- classifier --dataset ${o.dataset})`,
+        );
         return {};
       }
       // The untrained generator of the same config and seed is the baseline of the Frechet distance.
@@ -575,8 +752,12 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
       const { clf, real, untrained } = await scoring;
       const s = await scoreGenerator(g, clf, real);
       return {
-        fd: s.fd, fd_untrained: untrained.fd, fd_ratio: s.fd / untrained.fd, min_class_fraction: s.min_class_fraction,
-        mean_top_prob: s.mean_top_prob, untrained_mean_top_prob: untrained.mean_top_prob,
+        fd: s.fd,
+        fd_untrained: untrained.fd,
+        fd_ratio: s.fd / untrained.fd,
+        min_class_fraction: s.min_class_fraction,
+        mean_top_prob: s.mean_top_prob,
+        untrained_mean_top_prob: untrained.mean_top_prob,
         ...Object.fromEntries(s.class_fractions.map((f, k) => [`class_${k}`, f])),
       };
     },
@@ -595,12 +776,15 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
 
 function cycleganJob(o: JobOptions, g: CycleGAN): Job {
   const mnist = loadImages('mnist', o.trainSize);
-  const dom = o.dataset === 'fashion' ? mnistFashionDomains(mnist, loadImages('fashion', o.trainSize)) : dilationDomains(mnist);
+  const dom =
+    o.dataset === 'fashion' ? mnistFashionDomains(mnist, loadImages('fashion', o.trainSize)) : dilationDomains(mnist);
   // Two independent shuffles: the domains are unpaired.
-  const bx = new Batches(dom.x, o.batch, o.seed), by = new Batches(dom.y, o.batch, o.seed + 7919);
+  const bx = new Batches(dom.x, o.batch, o.seed),
+    by = new Batches(dom.y, o.batch, o.seed + 7919);
   const yName = o.dataset === 'fashion' ? 'Fashion-MNIST' : 'dilated MNIST';
   return {
-    model: g, perEpoch: bx.perEpoch,
+    model: g,
+    perEpoch: bx.perEpoch,
     data: `MNIST (${dom.x.n} images) <-> ${yName} (${dom.y.n} other images), unpaired; ${dom.testX.n} test digits`,
     title: `CycleGAN MNIST <-> ${yName}: losses`,
     batch: (e, i) => {

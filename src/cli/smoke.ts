@@ -1,7 +1,18 @@
 // Headless smoke run: picks the adapter (a GPU if present, else SwiftShader), runs a few kernels on
 // WebGPU, checks them against the CPU reference, and prints a kernel profile. Uses only the public API.
 import {
-  init, createBackend, tensor, randn, Generator, profile, formatProfile, backendInfo, shutdown, sync, matmul, type Tensor,
+  init,
+  createBackend,
+  tensor,
+  randn,
+  Generator,
+  profile,
+  formatProfile,
+  backendInfo,
+  shutdown,
+  sync,
+  matmul,
+  type Tensor,
 } from '../index.ts';
 
 const maxDiff = async (a: Tensor, b: Tensor) => {
@@ -17,12 +28,19 @@ async function main() {
 
   const a = randn([257, 129], { generator: new Generator(1) });
   const b = randn([129, 65], { generator: new Generator(2) });
-  const [ac, bc] = [tensor(await a.toArray(), a.shape, { backend: cpu }), tensor(await b.toArray(), b.shape, { backend: cpu })];
+  const [ac, bc] = [
+    tensor(await a.toArray(), a.shape, { backend: cpu }),
+    tensor(await b.toArray(), b.shape, { backend: cpu }),
+  ];
   const checks: [string, Tensor, Tensor][] = [
     ['matmul 257x129 @ 129x65', matmul(a, b), matmul(ac, bc)],
     ['sigmoid(a) + tanh(a)', a.sigmoid().add(a.tanh()), ac.sigmoid().add(ac.tanh())],
     ['logsumexp(a, 1)', a.logsumexp(1), ac.logsumexp(1)],
-    ['pad reflect + permute', a.reshape([1, 1, 257, 129]).pad([2, 2, 1, 1], 'reflect').permute([0, 3, 2, 1]), ac.reshape([1, 1, 257, 129]).pad([2, 2, 1, 1], 'reflect').permute([0, 3, 2, 1])],
+    [
+      'pad reflect + permute',
+      a.reshape([1, 1, 257, 129]).pad([2, 2, 1, 1], 'reflect').permute([0, 3, 2, 1]),
+      ac.reshape([1, 1, 257, 129]).pad([2, 2, 1, 1], 'reflect').permute([0, 3, 2, 1]),
+    ],
   ];
   let ok = true;
   for (const [name, g, c] of checks) {

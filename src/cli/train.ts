@@ -21,19 +21,66 @@
 // never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
 
 import { parseArgs } from 'node:util';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type cliProgressType from 'cli-progress';
 import { optionalPackage, requireOptional } from '../optional.ts';
-import { init, compile, Generator, sync, shutdown, backendInfo, kernelChoices, setKernelChoices, KERNEL_VARIANTS, zeros, type Tensor } from '../index.ts';
+import {
+  init,
+  compile,
+  Generator,
+  sync,
+  shutdown,
+  backendInfo,
+  kernelChoices,
+  setKernelChoices,
+  KERNEL_VARIANTS,
+  zeros,
+  type Tensor,
+} from '../index.ts';
 // The library through its public entry points only, as a user's script would use it.
 import {
-  saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, checkpointTensors, restoreCheckpoint, fsErrorMessage, processAlive,
-  removeOrphanTemps, exportModuleOnnx, curvesSvg, type Series,
+  saveSafetensors,
+  loadSafetensors,
+  writeFileAtomic,
+  writeLossCurves,
+  checkpointTensors,
+  restoreCheckpoint,
+  fsErrorMessage,
+  processAlive,
+  removeOrphanTemps,
+  exportModuleOnnx,
+  curvesSvg,
+  type Series,
 } from '../io/node.ts';
 import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
 import type { AnyModule } from '../nn/module.ts';
-import { MODELS, DATASETS, MODEL_DEFAULTS, RING_STEPS, RBM_AIS, IWAE_K, buildModel, createJob, modelConfig, parseConfig, checkFinite, type JobOptions, type ModelName, type ModelConfig, type DatasetName } from './jobs.ts';
+import {
+  MODELS,
+  DATASETS,
+  MODEL_DEFAULTS,
+  RING_STEPS,
+  RBM_AIS,
+  IWAE_K,
+  buildModel,
+  createJob,
+  modelConfig,
+  parseConfig,
+  checkFinite,
+  type JobOptions,
+  type ModelName,
+  type ModelConfig,
+  type DatasetName,
+} from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
@@ -47,7 +94,8 @@ class UsageError extends Error {}
 class HelpRequest extends Error {}
 
 function choice<T extends string>(name: string, value: string, valid: readonly T[]): T {
-  if (!valid.includes(value as T)) throw new UsageError(`unknown ${name} '${value}': choose one of ${valid.join(', ')}`);
+  if (!valid.includes(value as T))
+    throw new UsageError(`unknown ${name} '${value}': choose one of ${valid.join(', ')}`);
   return value as T;
 }
 
@@ -59,7 +107,9 @@ function num(name: string, v: string | undefined, dflt: number, integer = false,
   if (v === undefined) return dflt;
   const n = DECIMAL.test(v) ? Number(v) : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= min) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ${min < 0 ? 'of 0 or more' : `greater than ${min}`}, got '${v}'`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} ${min < 0 ? 'of 0 or more' : `greater than ${min}`}, got '${v}'`,
+    );
   }
   const max = MAX[name];
   if (max && n > max.value) throw new UsageError(`--${name} must be at most ${max.value}, got '${v}': ${max.why}`);
@@ -72,25 +122,53 @@ function num(name: string, v: string | undefined, dflt: number, integer = false,
  */
 const MAX: Record<string, { value: number; why: string }> = {
   epochs: { value: 1e6, why: 'more epochs than any run here could train' },
-  batch: { value: 65536, why: 'larger batches do not fit a device\'s buffers' },
-  'iwae-k': { value: 100_000, why: 'the VAE\'s log p(x) estimate uses 5000 samples per image in eval; more takes hours and gains nothing measurable' },
-  'ais-betas': { value: 1_000_000, why: 'the RBM\'s AIS uses 2000 intermediate distributions; more takes hours' },
-  'ais-runs': { value: 100_000, why: 'the RBM\'s AIS uses 100 runs; more takes hours' },
+  batch: { value: 65536, why: "larger batches do not fit a device's buffers" },
+  'iwae-k': {
+    value: 100_000,
+    why: "the VAE's log p(x) estimate uses 5000 samples per image in eval; more takes hours and gains nothing measurable",
+  },
+  'ais-betas': { value: 1_000_000, why: "the RBM's AIS uses 2000 intermediate distributions; more takes hours" },
+  'ais-runs': { value: 100_000, why: "the RBM's AIS uses 100 runs; more takes hours" },
   k: { value: 10_000, why: 'CD-k with k in the tens of thousands is no longer a training step' },
   zdim: { value: 4096, why: 'a latent larger than the 784 pixels it encodes' },
-  width: { value: 4096, why: 'wider layers do not fit a device\'s buffers' },
+  width: { value: 4096, why: "wider layers do not fit a device's buffers" },
   // The noise generator is seeded with seed + 1, stored in the checkpoint as an exact integer.
-  seed: { value: 2 ** 53 - 2, why: 'larger seeds are not exact JavaScript integers (2^53), so the checkpoint could not be resumed' },
+  seed: {
+    value: 2 ** 53 - 2,
+    why: 'larger seeds are not exact JavaScript integers (2^53), so the checkpoint could not be resumed',
+  },
 };
 
 const OPTIONS = {
-  dataset: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-d': { type: 'string' },
-  zdim: { type: 'string' }, arch: { type: 'string' }, width: { type: 'string' }, lambda: { type: 'string' }, seed: { type: 'string' },
-  backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' }, ckpt: { type: 'string' },
-  classifier: { type: 'string' }, 'train-size': { type: 'string' }, steps: { type: 'string' }, lower: { type: 'string' },
-  'max-seconds': { type: 'string' }, 'allow-mismatch': { type: 'boolean' }, eager: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  format: { type: 'string' }, k: { type: 'string' }, chain: { type: 'string' }, 'ais-betas': { type: 'string' }, 'ais-runs': { type: 'string' },
-  'iwae-k': { type: 'string' }, overwrite: { type: 'boolean' },
+  dataset: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  'lr-d': { type: 'string' },
+  zdim: { type: 'string' },
+  arch: { type: 'string' },
+  width: { type: 'string' },
+  lambda: { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  ckpt: { type: 'string' },
+  classifier: { type: 'string' },
+  'train-size': { type: 'string' },
+  steps: { type: 'string' },
+  lower: { type: 'string' },
+  'max-seconds': { type: 'string' },
+  'allow-mismatch': { type: 'boolean' },
+  eager: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  format: { type: 'string' },
+  k: { type: 'string' },
+  chain: { type: 'string' },
+  'ais-betas': { type: 'string' },
+  'ais-runs': { type: 'string' },
+  'iwae-k': { type: 'string' },
+  overwrite: { type: 'boolean' },
 } as const;
 
 /**
@@ -100,20 +178,51 @@ const OPTIONS = {
 const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for: string }> = {
   zdim: { to: (m) => m === 'vae' || m === 'dcgan', for: 'the latent size of vae and dcgan' },
   arch: { to: (m) => m === 'vae', for: 'the VAE architecture' },
-  width: { to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'), for: 'the first conv\'s channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, the RBM\'s hidden units and the DBN top\'s' },
-  k: { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM\'s Gibbs steps per update (CD-k)' },
-  chain: { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM\'s negative phase (cd or pcd)' },
-  'ais-betas': { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM and DBN evaluations\' annealed importance sampling' },
-  'ais-runs': { to: (m) => m === 'rbm' || m === 'dbn', for: 'the RBM and DBN evaluations\' annealed importance sampling' },
+  width: {
+    to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'),
+    for: "the first conv's channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, the RBM's hidden units and the DBN top's",
+  },
+  k: { to: (m) => m === 'rbm' || m === 'dbn', for: "the RBM's Gibbs steps per update (CD-k)" },
+  chain: { to: (m) => m === 'rbm' || m === 'dbn', for: "the RBM's negative phase (cd or pcd)" },
+  'ais-betas': {
+    to: (m) => m === 'rbm' || m === 'dbn',
+    for: "the RBM and DBN evaluations' annealed importance sampling",
+  },
+  'ais-runs': {
+    to: (m) => m === 'rbm' || m === 'dbn',
+    for: "the RBM and DBN evaluations' annealed importance sampling",
+  },
   lower: { to: (m) => m === 'dbn', for: 'the trained RBM or DBN a DBN is stacked on' },
-  'iwae-k': { to: (m) => m === 'vae', for: 'the importance samples per image of the VAE\'s log p(x) estimate' },
-  lambda: { to: (m) => m === 'cyclegan', for: 'CycleGAN\'s cycle-consistency weight' },
-  'lr-d': { to: (m) => m === 'gan' || m === 'dcgan' || m === 'cyclegan', for: 'the discriminators\' learning rate of gan, dcgan and cyclegan' },
-  classifier: { to: (m) => m === 'dcgan', for: 'the DCGAN\'s scoring classifier' },
+  'iwae-k': { to: (m) => m === 'vae', for: "the importance samples per image of the VAE's log p(x) estimate" },
+  lambda: { to: (m) => m === 'cyclegan', for: "CycleGAN's cycle-consistency weight" },
+  'lr-d': {
+    to: (m) => m === 'gan' || m === 'dcgan' || m === 'cyclegan',
+    for: "the discriminators' learning rate of gan, dcgan and cyclegan",
+  },
+  classifier: { to: (m) => m === 'dcgan', for: "the DCGAN's scoring classifier" },
   'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
 };
 /** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = ['epochs', 'batch', 'lr', 'lr-d', 'zdim', 'arch', 'width', 'lambda', 'k', 'chain', 'seed', 'resume', 'train-size', 'steps', 'max-seconds', 'allow-mismatch', 'eager', 'lower'];
+const TRAIN_ONLY = [
+  'epochs',
+  'batch',
+  'lr',
+  'lr-d',
+  'zdim',
+  'arch',
+  'width',
+  'lambda',
+  'k',
+  'chain',
+  'seed',
+  'resume',
+  'train-size',
+  'steps',
+  'max-seconds',
+  'allow-mismatch',
+  'eager',
+  'lower',
+];
 
 /** The option nearest to a mistyped one (edit distance at most 2, or a prefix of it), or null. */
 function closest(word: string, names: string[]): string | null {
@@ -121,12 +230,14 @@ function closest(word: string, names: string[]): string | null {
     let row = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
       const next = [i];
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
       row = next;
     }
     return row[b.length];
   };
-  let best: string | null = null, bestD = 3;
+  let best: string | null = null,
+    bestD = 3;
   for (const n of names) {
     const d = n.startsWith(word) ? 1 : dist(word, n);
     if (d < bestD) [best, bestD] = [n, d];
@@ -139,7 +250,8 @@ function parse(argv: string[]) {
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const spec = (OPTIONS as Record<string, { type: string }>)[argv[i].slice(2)];
-    if (argv[i].startsWith('--') && spec?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    if (argv[i].startsWith('--') && spec?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? ''))
+      args.push(`${argv[i]}=${argv[++i]}`);
     else args.push(argv[i]);
   }
   let parsed;
@@ -159,35 +271,54 @@ function parse(argv: string[]) {
   // `npm run train -- vae` is short for `train vae`.
   const explicit = (COMMANDS as readonly string[]).includes(positionals[0]);
   if (!explicit && !(MODELS as readonly string[]).includes(positionals[0])) {
-    throw new UsageError(`unknown command or model '${positionals[0]}': the commands are ${COMMANDS.join(', ')}, the models ${MODELS.join(', ')}`);
+    throw new UsageError(
+      `unknown command or model '${positionals[0]}': the commands are ${COMMANDS.join(', ')}, the models ${MODELS.join(', ')}`,
+    );
   }
   const [cmdRaw, modelRaw, ...rest] = explicit ? positionals : ['train', ...positionals];
   const command = choice('command', cmdRaw, COMMANDS);
   if (!modelRaw) throw new UsageError(`missing model: choose one of ${MODELS.join(', ')}`);
   const model = choice('model', modelRaw, MODELS);
-  if (!READY_MODELS.includes(model)) throw new UsageError(`model '${model}' is not available yet: the trainable models are ${READY_MODELS.join(', ')}`);
+  if (!READY_MODELS.includes(model))
+    throw new UsageError(`model '${model}' is not available yet: the trainable models are ${READY_MODELS.join(', ')}`);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   const d = MODEL_DEFAULTS[model];
   const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
-  if (!d.datasets.includes(dataset)) throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
+  if (!d.datasets.includes(dataset))
+    throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
   const arch = choice('arch', v.arch ?? 'mlp', ARCHS);
   const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
   for (const k of given) {
-    if (command !== 'train' && TRAIN_ONLY.includes(k) && !(command === 'export' && k === 'batch')) throw new UsageError(`--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`);
+    if (command !== 'train' && TRAIN_ONLY.includes(k) && !(command === 'export' && k === 'batch'))
+      throw new UsageError(
+        `--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`,
+      );
     if (command !== 'export' && k === 'format') throw new UsageError('--format is for export');
     const a = APPLIES[k];
-    if (a && !a.to(model, arch)) throw new UsageError(`--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`);
+    if (a && !a.to(model, arch))
+      throw new UsageError(
+        `--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`,
+      );
   }
-  if (v.overwrite && command !== 'train' && command !== 'export') throw new UsageError(`--overwrite is for train and export: ${command} writes nothing it would replace`);
-  if (v.overwrite && v.resume) throw new UsageError('--overwrite starts a new run over an old one, --resume continues it: pass one of them');
-  if (command === 'train' && v.ckpt !== undefined) throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
+  if (v.overwrite && command !== 'train' && command !== 'export')
+    throw new UsageError(`--overwrite is for train and export: ${command} writes nothing it would replace`);
+  if (v.overwrite && v.resume)
+    throw new UsageError('--overwrite starts a new run over an old one, --resume continues it: pass one of them');
+  if (command === 'train' && v.ckpt !== undefined)
+    throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
   if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
   if (command === 'train' && model === 'dbn' && !v.lower && !v.resume) {
-    throw new UsageError('train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on (train the first layer with `train rbm`)');
+    throw new UsageError(
+      'train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on (train the first layer with `train rbm`)',
+    );
   }
-  if (v.lower && v.resume) throw new UsageError('--lower starts a DBN, --resume continues one: its checkpoint already holds the layers below');
+  if (v.lower && v.resume)
+    throw new UsageError('--lower starts a DBN, --resume continues one: its checkpoint already holds the layers below');
   const opts = {
-    command, model, dataset, arch,
+    command,
+    model,
+    dataset,
+    arch,
     epochs: num('epochs', v.epochs, d.epochs, true),
     batch: num('batch', v.batch, d.batch, true),
     lr: num('lr', v.lr, d.lr),
@@ -203,7 +334,8 @@ function parse(argv: string[]) {
     seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
     backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
     // eval and sample write beside the checkpoint they read, a run into runs/<model>-<dataset>.
-    out: v.out ?? ((command === 'eval' || command === 'sample') && v.ckpt ? dirname(v.ckpt) : `runs/${model}-${dataset}`),
+    out:
+      v.out ?? ((command === 'eval' || command === 'sample') && v.ckpt ? dirname(v.ckpt) : `runs/${model}-${dataset}`),
     resume: v.resume,
     allowMismatch: v['allow-mismatch'] ?? false,
     ckpt: v.ckpt,
@@ -262,8 +394,15 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return {
-    model: o.model, dataset: o.dataset, batch: o.batch, seed: o.seed, trainSize: o.trainSize, classifier: o.classifier, config,
-    rbm: { betas: o.aisBetas, runs: o.aisRuns, sampleSteps: RBM_AIS.sampleSteps }, iwaeK: o.iwaeK,
+    model: o.model,
+    dataset: o.dataset,
+    batch: o.batch,
+    seed: o.seed,
+    trainSize: o.trainSize,
+    classifier: o.classifier,
+    config,
+    rbm: { betas: o.aisBetas, runs: o.aisRuns, sampleSteps: RBM_AIS.sampleSteps },
+    iwaeK: o.iwaeK,
   };
 }
 
@@ -278,12 +417,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function readCheckpoint(path: string, model: ModelName) {
   const ckpt = loadSafetensors(path);
   const m = ckpt.metadata;
-  if (m.model !== model) throw new Error(`${path} holds a ${m.model ?? 'model of unknown kind (no model metadata)'}, not a ${model}`);
+  if (m.model !== model)
+    throw new Error(`${path} holds a ${m.model ?? 'model of unknown kind (no model metadata)'}, not a ${model}`);
   checkFinite(ckpt.tensors, path);
-  const bad = (field: string, want: string) => new Error(`${path}: metadata ${field} must be ${want}, got ${m[field] === undefined ? 'none' : `'${m[field].slice(0, 80)}'`}`);
+  const bad = (field: string, want: string) =>
+    new Error(
+      `${path}: metadata ${field} must be ${want}, got ${m[field] === undefined ? 'none' : `'${m[field].slice(0, 80)}'`}`,
+    );
   const count = (field: string, min = 0) => {
     const v = m[field];
-    if (v !== undefined && !(/^\d+$/.test(v) && Number.isSafeInteger(Number(v)) && Number(v) >= min)) throw bad(field, `an integer of ${min} or more`);
+    if (v !== undefined && !(/^\d+$/.test(v) && Number.isSafeInteger(Number(v)) && Number(v) >= min))
+      throw bad(field, `an integer of ${min} or more`);
     return v === undefined ? undefined : Number(v);
   };
   const json = (field: string, ok: (x: unknown) => boolean, want: string): unknown => {
@@ -298,13 +442,29 @@ function readCheckpoint(path: string, model: ModelName) {
     return x;
   };
   const datasets: readonly string[] = MODEL_DEFAULTS[model].datasets;
-  if (m.dataset !== undefined && !datasets.includes(m.dataset)) throw bad('dataset', `a dataset of the ${model} (${datasets.join(', ')})`);
-  const noise = json('noise_generator', (x) => isObject(x) && typeof x.seed === 'string' && /^\d{1,20}$/.test(x.seed) &&
-    BigInt(x.seed) < 2n ** 64n && Number.isSafeInteger(x.offset) && (x.offset as number) >= 0,
-  'a JSON object {"seed": "<unsigned 64-bit integer>", "offset": <integer of 0 or more>}') as { seed: string; offset: number } | undefined;
-  const choices = json('kernel_choices', (x) => isObject(x) && Object.values(x).every((v) => typeof v === 'string'), 'a JSON object of shape class -> kernel variant') as Record<string, string> | undefined;
+  if (m.dataset !== undefined && !datasets.includes(m.dataset))
+    throw bad('dataset', `a dataset of the ${model} (${datasets.join(', ')})`);
+  const noise = json(
+    'noise_generator',
+    (x) =>
+      isObject(x) &&
+      typeof x.seed === 'string' &&
+      /^\d{1,20}$/.test(x.seed) &&
+      BigInt(x.seed) < 2n ** 64n &&
+      Number.isSafeInteger(x.offset) &&
+      (x.offset as number) >= 0,
+    'a JSON object {"seed": "<unsigned 64-bit integer>", "offset": <integer of 0 or more>}',
+  ) as { seed: string; offset: number } | undefined;
+  const choices = json(
+    'kernel_choices',
+    (x) => isObject(x) && Object.values(x).every((v) => typeof v === 'string'),
+    'a JSON object of shape class -> kernel variant',
+  ) as Record<string, string> | undefined;
   for (const [k, v] of Object.entries(choices ?? {})) {
-    if (!VARIANTS.includes(v)) throw new Error(`${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${VARIANTS.join(', ')})`);
+    if (!VARIANTS.includes(v))
+      throw new Error(
+        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${VARIANTS.join(', ')})`,
+      );
   }
   const state = {
     config: parseConfig(model, m.config, path),
@@ -314,8 +474,11 @@ function readCheckpoint(path: string, model: ModelName) {
     epochStep: count('epoch_step') ?? 0,
     // The loss sums of the steps taken of a mid-epoch stop's epoch (--max-seconds), so that the epoch's
     // train_* averages cover all its steps once resumed.
-    epochSums: json('epoch_sums', (x) => Array.isArray(x) && x.every((n) => typeof n === 'number' && Number.isFinite(n)),
-      'a JSON array of finite numbers (the loss sums of the epoch so far)') as number[] | undefined,
+    epochSums: json(
+      'epoch_sums',
+      (x) => Array.isArray(x) && x.every((n) => typeof n === 'number' && Number.isFinite(n)),
+      'a JSON array of finite numbers (the loss sums of the epoch so far)',
+    ) as number[] | undefined,
     noise,
     kernelChoices: choices ?? {},
   };
@@ -323,15 +486,28 @@ function readCheckpoint(path: string, model: ModelName) {
 }
 
 /** Config keys as the options that set them, for the resume check's message. */
-const FLAG: Record<string, string> = { layers: '--lower and --width', lr: '--lr', lrD: '--lr-d', seed: '--seed', batch: '--batch', dataset: '--dataset', zDim: '--zdim', width: '--width', arch: '--arch', lambda: '--lambda' };
+const FLAG: Record<string, string> = {
+  layers: '--lower and --width',
+  lr: '--lr',
+  lrD: '--lr-d',
+  seed: '--seed',
+  batch: '--batch',
+  dataset: '--dataset',
+  zDim: '--zdim',
+  width: '--width',
+  arch: '--arch',
+  lambda: '--lambda',
+};
 
 /** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
 function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
   // By value: the DBN's layers are arrays. A saved D rate with none given now is a difference too: D
   // would train at --lr.
-  const show = (v: unknown) => (v === undefined ? 'none (D at --lr)' : Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  const show = (v: unknown) =>
+    v === undefined ? 'none (D at --lr)' : Array.isArray(v) ? `[${v.join(', ')}]` : String(v);
   const keys = [...Object.keys(now), ...(saved.lrD !== undefined && now.lrD === undefined ? ['lrD'] : [])];
-  return keys.filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
+  return keys
+    .filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
     .map((k) => `${FLAG[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
 }
 
@@ -353,8 +529,10 @@ function lockOut(dir: string): () => void {
     }
     const pid = Number(text);
     if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
-      throw new Error(`${dir} is in use by another run (process ${pid}, which holds ${path}): wait for it to end or choose ` +
-        `another --out (if process ${pid} is not a training run, remove ${path})`);
+      throw new Error(
+        `${dir} is in use by another run (process ${pid}, which holds ${path}): wait for it to end or choose ` +
+          `another --out (if process ${pid} is not a training run, remove ${path})`,
+      );
     }
     // Its holder died without releasing it (killed, or the machine went down). Two runs starting at the
     // same moment on one stale lock could both take it over: not guarded, the window is a few microseconds.
@@ -394,25 +572,31 @@ function makeDirs(dir: string): void {
 function rowsUpTo(path: string, step: number): Record<string, number>[] {
   if (!existsSync(path)) return [];
   const rows: Record<string, number>[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      const r = JSON.parse(line);
-      if (isObject(r) && typeof r.step === 'number') {
-        if (r.step <= step) rows.push(r as Record<string, number>);
-        return;
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        const r = JSON.parse(line);
+        if (isObject(r) && typeof r.step === 'number') {
+          if (r.step <= step) rows.push(r as Record<string, number>);
+          return;
+        }
+      } catch {
+        // reported below
       }
-    } catch {
-      // reported below
-    }
-    // A line cut short (a full disk) or edited by hand: dropped, with a message.
-    console.log(`${path}: dropping line ${i + 1}, which is not a row of step numbers: ${line.slice(0, 60)}`);
-  });
+      // A line cut short (a full disk) or edited by hand: dropped, with a message.
+      console.log(`${path}: dropping line ${i + 1}, which is not a row of step numbers: ${line.slice(0, 60)}`);
+    });
   return rows;
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
-const summary = (r: Record<string, number>) => Object.entries(r).filter(([k]) => !/^(class|mode)_\d/.test(k)).map(([k, x]) => `${k} ${fmt(x)}`).join(', ');
+const summary = (r: Record<string, number>) =>
+  Object.entries(r)
+    .filter(([k]) => !/^(class|mode)_\d/.test(k))
+    .map(([k, x]) => `${k} ${fmt(x)}`)
+    .join(', ');
 
 /**
  * Divergence, stopped like a NaN: a loss term beyond 1e20, or beyond 1e6 times its first step's
@@ -420,15 +604,21 @@ const summary = (r: Record<string, number>) => Object.entries(r).filter(([k]) =>
  * VAE starts at ~543 nats and falls, GAN and classifier losses stay within ~10x of their start), and Adam
  * squares the gradients in float32, which overflows to Inf at ~1.8e19, so such a run would be NaN soon.
  */
-const DIVERGED = 1e20, GROWTH = 1e6;
+const DIVERGED = 1e20,
+  GROWTH = 1e6;
 
 async function train(o: Opts): Promise<void> {
   try {
     makeDirs(o.out);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`, { cause: e });
-    if (code === 'ENOENT') throw new Error(`cannot create ${o.out}: ${dirname(o.out)} takes no new directories (ENOENT: a virtual file system such as /proc?); choose another --out`, { cause: e });
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new Error(`--out ${o.out} is not a directory: a file of that name is in the way`, { cause: e });
+    if (code === 'ENOENT')
+      throw new Error(
+        `cannot create ${o.out}: ${dirname(o.out)} takes no new directories (ENOENT: a virtual file system such as /proc?); choose another --out`,
+        { cause: e },
+      );
     throw new Error(fsErrorMessage(e, o.out, 'create'), { cause: e });
   }
   const release = lockOut(o.out);
@@ -447,7 +637,8 @@ async function train(o: Opts): Promise<void> {
   let failed = false;
   try {
     const orphans = removeOrphanTemps(o.out);
-    if (orphans.length) console.log(`removed ${orphans.join(', ')} from ${o.out}: partial writes of processes that died mid-write`);
+    if (orphans.length)
+      console.log(`removed ${orphans.join(', ')} from ${o.out}: partial writes of processes that died mid-write`);
     await trainLocked(o);
   } catch (e) {
     failed = true;
@@ -475,10 +666,15 @@ async function train(o: Opts): Promise<void> {
 async function readLower(o: Opts): Promise<{ model: RBM | DBN; layers: number[] }> {
   const path = o.lower!;
   const kind = loadSafetensors(path).metadata.model;
-  if (kind !== 'rbm' && kind !== 'dbn') throw new Error(`--lower ${path} holds a ${kind ?? 'model of unknown kind (no model metadata)'}: a DBN stacks on an rbm or a dbn checkpoint`);
+  if (kind !== 'rbm' && kind !== 'dbn')
+    throw new Error(
+      `--lower ${path} holds a ${kind ?? 'model of unknown kind (no model metadata)'}: a DBN stacks on an rbm or a dbn checkpoint`,
+    );
   const { ckpt, state } = readCheckpoint(path, kind);
   if (state.dataset !== undefined && state.dataset !== o.dataset) {
-    throw new Error(`--lower ${path} was trained on ${state.dataset}, this run trains on ${o.dataset}: stack on a model of the same data (or pass --dataset ${state.dataset})`);
+    throw new Error(
+      `--lower ${path} was trained on ${state.dataset}, this run trains on ${o.dataset}: stack on a model of the same data (or pass --dataset ${state.dataset})`,
+    );
   }
   const model = buildModel(kind, state.config) as RBM | DBN;
   await restoreCheckpoint(ckpt, model, [], path);
@@ -494,17 +690,20 @@ async function trainLocked(o: Opts): Promise<void> {
       return existsSync(p) && statSync(p).isFile() && statSync(p).size > 0;
     });
     if (previous.length) {
-      throw new Error(`${o.out} holds a previous run (${previous.join(', ')}): continue it with --resume ${join(o.out, 'checkpoint.safetensors')} ` +
-        '(and a larger --epochs), choose a new --out, or pass --overwrite to replace it');
+      throw new Error(
+        `${o.out} holds a previous run (${previous.join(', ')}): continue it with --resume ${join(o.out, 'checkpoint.safetensors')} ` +
+          '(and a larger --epochs), choose a new --out, or pass --overwrite to replace it',
+      );
     }
   }
   // The optional packages the run needs, all named at once, before anything trains (not found at the
   // first step or the end).
   requireOptional('the training CLI', [
-    { name: 'cli-progress', for: 'progress bar' }, { name: 'pngjs', for: 'PNG pictures' },
+    { name: 'cli-progress', for: 'progress bar' },
+    { name: 'pngjs', for: 'PNG pictures' },
     ...(o.model === 'cyclegan' || o.dataset === 'mnist' ? [{ name: 'mnist', for: 'MNIST digits' }] : []),
   ]);
-  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', 'the training CLI\'s progress bar');
+  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', "the training CLI's progress bar");
   const lower = o.lower ? await readLower(o) : undefined;
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
@@ -512,19 +711,29 @@ async function trainLocked(o: Opts): Promise<void> {
   const config = modelConfig(o.model, { ...o, lowerLayers });
   if (resume) {
     const s = resume.state;
-    const diffs = differences({ ...s.config, batch: s.batch, dataset: s.dataset }, { ...config, batch: o.batch, dataset: o.dataset });
+    const diffs = differences(
+      { ...s.config, batch: s.batch, dataset: s.dataset },
+      { ...config, batch: o.batch, dataset: o.dataset },
+    );
     if (diffs.length && !o.allowMismatch) {
-      throw new Error(`--resume ${o.resume}: this run's settings differ from the checkpoint's (${diffs.join('; ')}): ` +
-        'rerun with the checkpoint\'s settings, or add --allow-mismatch to continue with the new ones');
+      throw new Error(
+        `--resume ${o.resume}: this run's settings differ from the checkpoint's (${diffs.join('; ')}): ` +
+          "rerun with the checkpoint's settings, or add --allow-mismatch to continue with the new ones",
+      );
     }
     if (diffs.length) console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diffs.join('; ')})`);
-    if (s.epoch >= o.epochs) throw new Error(`${o.resume} has finished ${s.epoch} epochs, as many as --epochs ${o.epochs} asks: nothing to train (pass a larger --epochs)`);
+    if (s.epoch >= o.epochs)
+      throw new Error(
+        `${o.resume} has finished ${s.epoch} epochs, as many as --epochs ${o.epochs} asks: nothing to train (pass a larger --epochs)`,
+      );
   }
   const model = buildModel(o.model, config);
   if (lower) {
     await (model as DBN).stackOn(lower.model);
     for (const [, p] of lower.model.namedParameters()) p.dispose();
-    console.log(`stacked a top RBM of ${(model as DBN).top.hidden} hidden units on ${o.lower} (784-${lower.layers.join('-')}): the DBN is 784-${(model as DBN).sizes.join('-')}, and only its top trains`);
+    console.log(
+      `stacked a top RBM of ${(model as DBN).top.hidden} hidden units on ${o.lower} (784-${lower.layers.join('-')}): the DBN is 784-${(model as DBN).sizes.join('-')}, and only its top trains`,
+    );
   }
   const job = createJob(jobOptions(o, config), model);
   if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
@@ -532,7 +741,9 @@ async function trainLocked(o: Opts): Promise<void> {
   const paramNames = new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
   const names = model.lossNames;
   const noise = new Generator(o.seed + 1);
-  let startEpoch = 0, startIndex = 0, epochSums: number[] | undefined;
+  let startEpoch = 0,
+    startIndex = 0,
+    epochSums: number[] | undefined;
   const ckptPath = join(o.out, 'checkpoint.safetensors');
   const metricsPath = join(o.out, 'metrics.jsonl');
   const stepsPath = join(o.out, 'steps.jsonl');
@@ -543,12 +754,19 @@ async function trainLocked(o: Opts): Promise<void> {
     // A run stopped by --max-seconds mid-epoch records the steps it took of the next epoch.
     startIndex = s.epochStep;
     if (startIndex >= job.perEpoch) {
-      throw new Error(`${o.resume}: its epoch_step ${startIndex} is not a step of this run's epochs (0..${job.perEpoch - 1})`);
+      throw new Error(
+        `${o.resume}: its epoch_step ${startIndex} is not a step of this run's epochs (0..${job.perEpoch - 1})`,
+      );
     }
     if (startIndex > 0 && s.epochSums && s.epochSums.length !== names.length) {
-      throw new Error(`${o.resume}: metadata epoch_sums has ${s.epochSums.length} sums, the ${o.model} has ${names.length} loss terms (${names.join(', ')})`);
+      throw new Error(
+        `${o.resume}: metadata epoch_sums has ${s.epochSums.length} sums, the ${o.model} has ${names.length} loss terms (${names.join(', ')})`,
+      );
     }
-    if (startIndex > 0 && !s.epochSums) console.log(`(${o.resume} has no epoch_sums: epoch ${startEpoch + 1}'s train_* averages cover only the steps after the resume)`);
+    if (startIndex > 0 && !s.epochSums)
+      console.log(
+        `(${o.resume} has no epoch_sums: epoch ${startEpoch + 1}'s train_* averages cover only the steps after the resume)`,
+      );
     epochSums = startIndex > 0 ? s.epochSums : undefined;
     if (s.noise) noise.setState(s.noise);
     setKernelChoices(s.kernelChoices);
@@ -577,8 +795,10 @@ async function trainLocked(o: Opts): Promise<void> {
     await sync();
   }
   const info = backendInfo();
-  console.log(`training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
-    `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}`);
+  console.log(
+    `training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
+      `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}`,
+  );
   // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way, up to
   // the order in which fused reductions sum on WebGPU (bit for bit on the CPU).
   const eagerStep = (b: TrainBatch, g: Generator) => model.trainStep(b, g);
@@ -587,15 +807,24 @@ async function trainLocked(o: Opts): Promise<void> {
   // The per-step curves continue the log's (a resumed run's plot covers the whole run).
   const curves: Series[] = names.map((n) => ({
     name: `train ${n} (per step)`,
-    points: stepRows.filter((r) => Number.isFinite(r[`train_${n}`])).map((r) => [r.step, r[`train_${n}`]] as [number, number]),
+    points: stepRows
+      .filter((r) => Number.isFinite(r[`train_${n}`]))
+      .map((r) => [r.step, r[`train_${n}`]] as [number, number]),
   }));
   /** Rows of steps.jsonl since the last checkpoint, written just before the next one. */
   let pendingSteps: string[] = [];
-  const bar = new cliProgress.SingleBar({
-    format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
-    hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000,
-  }, cliProgress.Presets.shades_classic);
-  let trainSeconds = 0, outOfTime = false, firstValues: number[] | undefined;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let trainSeconds = 0,
+    outOfTime = false,
+    firstValues: number[] | undefined;
   for (let epoch = startEpoch; epoch < o.epochs && !outOfTime; epoch++) {
     const first = epoch === startEpoch ? startIndex : 0;
     bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
@@ -612,36 +841,55 @@ async function trainLocked(o: Opts): Promise<void> {
       // One wait per step for all loss terms and the optimizers' finite flags: the update kernels flag
       // every parameter whose gradient or new value is NaN or Inf (Optimizer.nonFinite), so a divergence
       // is caught in the weights even while the loss still looks finite.
-      const [values, flagged] = await Promise.all([terms.toArray(), Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames)))]);
+      const [values, flagged] = await Promise.all([
+        terms.toArray(),
+        Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames))),
+      ]);
       terms.dispose();
       const hit = flagged.flat();
       if (hit.length) {
         bar.stop();
         const list = hit.slice(0, 3).join('; ') + (hit.length > 3 ? ` (and ${hit.length - 3} more parameters)` : '');
-        throw new Error(`at epoch ${epoch + 1}, step ${index + 1} ${list}: stopping; ` +
-          `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
+        throw new Error(
+          `at epoch ${epoch + 1}, step ${index + 1} ${list}: stopping; ` +
+            `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
+        );
       }
       firstValues ??= [...values];
       const limits = firstValues.map((f) => Math.min(DIVERGED, GROWTH * Math.max(1, Math.abs(f))));
       const bad = [...values].findIndex((x, i) => !Number.isFinite(x) || Math.abs(x) > limits[i]);
       if (bad >= 0) {
         bar.stop();
-        const what = !Number.isFinite(values[bad]) ? `became ${values[bad]}` : `diverged to ${values[bad].toExponential(3)} ` +
-          `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
-        throw new Error(`the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${index + 1} ` +
-          `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
-          `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`);
+        const what = !Number.isFinite(values[bad])
+          ? `became ${values[bad]}`
+          : `diverged to ${values[bad].toExponential(3)} ` +
+            `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
+        throw new Error(
+          `the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${index + 1} ` +
+            `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
+            `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
+        );
       }
       const step = epoch * job.perEpoch + index + 1;
-      values.forEach((x, i) => { sums[i] += x; curves[i].points.push([step, x]); });
-      pendingSteps.push(JSON.stringify({
-        step, epoch: epoch + (index + 1) / job.perEpoch, ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
-        ...(lrs.length === 1 ? { lr: lrs[0] } : Object.fromEntries(lrs.map((lr, i) => [`lr_${i}`, lr]))),
-        images_per_s: o.batch / ((performance.now() - stepStart) / 1e3),
-      }) + '\n');
+      values.forEach((x, i) => {
+        sums[i] += x;
+        curves[i].points.push([step, x]);
+      });
+      pendingSteps.push(
+        JSON.stringify({
+          step,
+          epoch: epoch + (index + 1) / job.perEpoch,
+          ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
+          ...(lrs.length === 1 ? { lr: lrs[0] } : Object.fromEntries(lrs.map((lr, i) => [`lr_${i}`, lr]))),
+          images_per_s: o.batch / ((performance.now() - stepStart) / 1e3),
+        }) + '\n',
+      );
       index++;
       const elapsed = (performance.now() - t0) / 1e3;
-      bar.update(index, { losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '), ips: (((index - first) * o.batch) / elapsed).toFixed(0) });
+      bar.update(index, {
+        losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '),
+        ips: (((index - first) * o.batch) / elapsed).toFixed(0),
+      });
       outOfTime = o.maxSeconds !== undefined && trainSeconds + elapsed >= o.maxSeconds;
       // A turn of the event loop, so that Ctrl-C and TERM are handled between steps: on the CPU backend
       // every await resolves at once and a signal would wait for the end of the run.
@@ -652,12 +900,17 @@ async function trainLocked(o: Opts): Promise<void> {
     trainSeconds += seconds;
     const steps = index - first;
     const complete = index === job.perEpoch;
-    if (!complete) console.log(`--max-seconds ${o.maxSeconds}: stopping after ${trainSeconds.toFixed(1)} s of training, at step ${index} of epoch ${epoch + 1}`);
+    if (!complete)
+      console.log(
+        `--max-seconds ${o.maxSeconds}: stopping after ${trainSeconds.toFixed(1)} s of training, at step ${index} of epoch ${epoch + 1}`,
+      );
     const test = await job.evaluate();
     const record: Record<string, number> = {
-      epoch: epoch + index / job.perEpoch, step: epoch * job.perEpoch + index,
+      epoch: epoch + index / job.perEpoch,
+      step: epoch * job.perEpoch + index,
       ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / (index - sumsFrom)])),
-      ...test, images_per_s: (steps * o.batch) / seconds,
+      ...test,
+      images_per_s: (steps * o.batch) / seconds,
     };
     // The steps' rows, the checkpoint, then the epoch's row: killed in between, the resumed run drops
     // the rows of steps after its checkpoint, so it never writes a row twice nor leaves a gap.
@@ -665,31 +918,59 @@ async function trainLocked(o: Opts): Promise<void> {
     pendingSteps = [];
     const saved = await checkpointTensors(model, optimizers);
     saveSafetensors(ckptPath, saved.tensors, {
-      ...saved.metadata, model: o.model, config: JSON.stringify(config), dataset: o.dataset, batch: String(o.batch),
+      ...saved.metadata,
+      model: o.model,
+      config: JSON.stringify(config),
+      dataset: o.dataset,
+      batch: String(o.batch),
       epoch: String(complete ? epoch + 1 : epoch),
-      ...(complete ? {} : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
+      ...(complete
+        ? {}
+        : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
       noise_generator: JSON.stringify(noise.getState()),
-      kernel_choices: JSON.stringify(Object.fromEntries(kernelChoices().filter((c) => c.chosen).map((c) => [c.key, c.chosen]))),
+      kernel_choices: JSON.stringify(
+        Object.fromEntries(
+          kernelChoices()
+            .filter((c) => c.chosen)
+            .map((c) => [c.key, c.chosen]),
+        ),
+      ),
     });
     rows.push(record);
     appendFileSync(metricsPath, JSON.stringify(record) + '\n');
     // The test loss on the training losses' axis, where the model has one in their unit (a mode count
     // or a Frechet distance is not a loss: it stays in metrics.jsonl).
     const tl = job.testLoss;
-    const perEpoch: Series[] = tl ? [{ name: `${tl.name} (per epoch)`, points: rows.map((r) => [r.step, r[tl.key]] as [number, number]), markers: true }] : [];
+    const perEpoch: Series[] = tl
+      ? [
+          {
+            name: `${tl.name} (per epoch)`,
+            points: rows.map((r) => [r.step, r[tl.key]] as [number, number]),
+            markers: true,
+          },
+        ]
+      : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     // The headline test metric that is not a loss, per epoch, on a chart of its own.
     const mk = job.testMetric?.key ?? Object.keys(test).find((k) => k !== tl?.key && !/^(class|mode)_\d/.test(k));
     if (mk) {
       const name = job.testMetric?.name ?? mk.replace(/_/g, ' ');
-      writeFileAtomic(join(o.out, 'metrics.svg'), curvesSvg(`${job.title.replace(/:.*$/, '')}: ${name} per epoch`,
-        [{ name, points: rows.map((r) => [r.step, r[mk]] as [number, number]), markers: true }], { yLabel: job.testMetric?.unit ?? name }));
+      writeFileAtomic(
+        join(o.out, 'metrics.svg'),
+        curvesSvg(
+          `${job.title.replace(/:.*$/, '')}: ${name} per epoch`,
+          [{ name, points: rows.map((r) => [r.step, r[mk]] as [number, number]), markers: true }],
+          { yLabel: job.testMetric?.unit ?? name },
+        ),
+      );
     }
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
   compiled?.dispose();
   const files = await job.pictures(o.out);
-  const charts = ['loss.svg', ...(existsSync(join(o.out, 'metrics.svg')) ? ['metrics.svg'] : [])].map((f) => join(o.out, f));
+  const charts = ['loss.svg', ...(existsSync(join(o.out, 'metrics.svg')) ? ['metrics.svg'] : [])].map((f) =>
+    join(o.out, f),
+  );
   console.log(`wrote ${[metricsPath, stepsPath, ...charts, ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
 }
 
@@ -712,35 +993,77 @@ async function evalCmd(o: Opts): Promise<void> {
 }
 
 /** What `export` writes per model: the part of the model a user deploys, its inputs and outputs. */
-function exportedPart(o: Opts, model: Trainable): { inputs: Tensor[]; fn: (...xs: Tensor[]) => Tensor; inputNames: string[]; outputNames: string[] } {
+function exportedPart(
+  o: Opts,
+  model: Trainable,
+): { inputs: Tensor[]; fn: (...xs: Tensor[]) => Tensor; inputNames: string[]; outputNames: string[] } {
   const n = o.exportBatch;
-  const m = model as unknown as { zDim?: number; decode?: (z: Tensor) => Tensor; G?: { call(x: Tensor): Tensor }; forward(x: Tensor): Tensor };
+  const m = model as unknown as {
+    zDim?: number;
+    decode?: (z: Tensor) => Tensor;
+    G?: { call(x: Tensor): Tensor };
+    forward(x: Tensor): Tensor;
+  };
   switch (o.model) {
-    case 'vae': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.decode!(z).sigmoid().reshape([n, 1, 28, 28]), inputNames: ['z'], outputNames: ['images'] };
-    case 'gan': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.G!.call(z), inputNames: ['z'], outputNames: ['points'] };
-    case 'dcgan': return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.forward(z), inputNames: ['z'], outputNames: ['images'] };
-    case 'cyclegan': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
-    case 'classifier': return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['logits'] };
-    case 'rbm': return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['hidden'] };
-    case 'dbn': return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['top_hidden'] };
+    case 'vae':
+      return {
+        inputs: [zeros([n, m.zDim!])],
+        fn: (z) => m.decode!(z).sigmoid().reshape([n, 1, 28, 28]),
+        inputNames: ['z'],
+        outputNames: ['images'],
+      };
+    case 'gan':
+      return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.G!.call(z), inputNames: ['z'], outputNames: ['points'] };
+    case 'dcgan':
+      return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.forward(z), inputNames: ['z'], outputNames: ['images'] };
+    case 'cyclegan':
+      return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
+    case 'classifier':
+      return {
+        inputs: [zeros([n, 1, 28, 28])],
+        fn: (x) => m.forward(x),
+        inputNames: ['images'],
+        outputNames: ['logits'],
+      };
+    case 'rbm':
+      return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['hidden'] };
+    case 'dbn':
+      return {
+        inputs: [zeros([n, 784])],
+        fn: (x) => m.forward(x),
+        inputNames: ['images'],
+        outputNames: ['top_hidden'],
+      };
   }
 }
 
 async function exportCmd(o: Opts): Promise<void> {
   const { model } = await fromCheckpoint(o);
   const part = exportedPart(o, model);
-  const bytes = await exportModuleOnnx(model as unknown as AnyModule, part.inputs, { fn: part.fn, inputNames: part.inputNames, outputNames: part.outputNames, name: o.model });
+  const bytes = await exportModuleOnnx(model as unknown as AnyModule, part.inputs, {
+    fn: part.fn,
+    inputNames: part.inputNames,
+    outputNames: part.outputNames,
+    name: o.model,
+  });
   const out = o.exportOut ?? o.ckpt!.replace(/\.safetensors$/, '') + '.onnx';
   // Never the checkpoint it reads, nor another file that is not ONNX, unless --overwrite says so.
   if (!o.overwrite && existsSync(out)) {
     if (realpathSync(out) === realpathSync(o.ckpt!)) {
-      throw new Error(`export --out ${out} is the checkpoint it exports: choose another --out (by default the checkpoint's path with .onnx), or pass --overwrite to replace it`);
+      throw new Error(
+        `export --out ${out} is the checkpoint it exports: choose another --out (by default the checkpoint's path with .onnx), or pass --overwrite to replace it`,
+      );
     }
-    if (!/\.onnx$/i.test(out)) throw new Error(`export --out ${out} exists and is not an .onnx file: choose another --out, or pass --overwrite to replace it`);
+    if (!/\.onnx$/i.test(out))
+      throw new Error(
+        `export --out ${out} exists and is not an .onnx file: choose another --out, or pass --overwrite to replace it`,
+      );
   }
   if (dirname(out) !== '.') makeDirs(dirname(out));
   writeFileAtomic(out, bytes);
-  console.log(`wrote ${out} (ONNX opset 17, ${(bytes.length / 1024).toFixed(1)} KiB: ${part.inputNames.join(', ')} [${part.inputs.map((t) => t.shape.join('x')).join(', ')}] -> ${part.outputNames.join(', ')})`);
+  console.log(
+    `wrote ${out} (ONNX opset 17, ${(bytes.length / 1024).toFixed(1)} KiB: ${part.inputNames.join(', ')} [${part.inputs.map((t) => t.shape.join('x')).join(', ')}] -> ${part.outputNames.join(', ')})`,
+  );
 }
 
 async function sampleCmd(o: Opts): Promise<void> {

@@ -31,11 +31,21 @@ export class Batches {
   private readonly loader: DataLoader<'images' | 'labels'>;
 
   /** Full batches only (the remainder of an epoch is dropped, as drop_last=True). */
-  constructor(readonly set: ImageSet, readonly batchSize: number, readonly seed: number, backend: Backend = getBackend()) {
+  constructor(
+    readonly set: ImageSet,
+    readonly batchSize: number,
+    readonly seed: number,
+    backend: Backend = getBackend(),
+  ) {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > set.n) {
-      throw new Error(`batches: batch size ${batchSize} must be an integer in [1, ${set.n}] for a set of ${set.n} images`);
+      throw new Error(
+        `batches: batch size ${batchSize} must be an integer in [1, ${set.n}] for a set of ${set.n} images`,
+      );
     }
-    const dataset = new TensorDataset({ images: { data: set.images, itemShape: [...set.shape] }, labels: { data: Float32Array.from(set.labels), itemShape: [], dtype: 'int32' } });
+    const dataset = new TensorDataset({
+      images: { data: set.images, itemShape: [...set.shape] },
+      labels: { data: Float32Array.from(set.labels), itemShape: [], dtype: 'int32' },
+    });
     this.loader = new DataLoader(dataset, { batchSize, seed, shuffle: true, dropLast: true, backend });
     this.perEpoch = this.loader.length;
     ({ images: this.images, labels: this.labels } = this.loader.tensors());
@@ -48,7 +58,8 @@ export class Batches {
 
   /** Loads batch `index` of `epoch` into this.images / this.labels (the same tensors every time). */
   load(epoch: number, index: number, order = this.order(epoch)): { images: Tensor; labels: Tensor } {
-    if (index < 0 || index >= this.perEpoch) throw new Error(`batches: batch ${index} is out of range (0..${this.perEpoch - 1})`);
+    if (index < 0 || index >= this.perEpoch)
+      throw new Error(`batches: batch ${index} is out of range (0..${this.perEpoch - 1})`);
     const { images, labels } = this.loader.load(epoch, index, order);
     return { images, labels };
   }

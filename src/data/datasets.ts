@@ -36,20 +36,27 @@ export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Fashion-MNIST from the IDX files (gzipped) of Debian's dataset-fashion-mnist package. */
 export function loadFashionMnist(dir = process.env.FASHION_MNIST_DIR ?? FASHION_DIR): Split {
-  const hint = 'install Debian\'s dataset-fashion-mnist (bash scripts/setup.sh, or apt-get install dataset-fashion-mnist) or set FASHION_MNIST_DIR';
+  const hint =
+    "install Debian's dataset-fashion-mnist (bash scripts/setup.sh, or apt-get install dataset-fashion-mnist) or set FASHION_MNIST_DIR";
   const part = (prefix: string): ImageSet => {
     const img = readIdx(`${dir}/${prefix}-images-idx3-ubyte.gz`, hint);
     const lab = readIdx(`${dir}/${prefix}-labels-idx1-ubyte.gz`, hint);
     if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28) {
-      throw new Error(`${dir}/${prefix}-images-idx3-ubyte.gz: expected [n, 28, 28] images, got [${img.dims.join(', ')}]`);
+      throw new Error(
+        `${dir}/${prefix}-images-idx3-ubyte.gz: expected [n, 28, 28] images, got [${img.dims.join(', ')}]`,
+      );
     }
     // An empty set would train on nothing or give null test metrics, found only after the training.
-    if (img.dims[0] === 0) throw new Error(`${dir}/${prefix}-images-idx3-ubyte.gz holds no images: a Fashion-MNIST ${prefix === 'train' ? 'training' : 'test'} set needs some`);
+    if (img.dims[0] === 0)
+      throw new Error(
+        `${dir}/${prefix}-images-idx3-ubyte.gz holds no images: a Fashion-MNIST ${prefix === 'train' ? 'training' : 'test'} set needs some`,
+      );
     if (lab.dims.length !== 1 || lab.dims[0] !== img.dims[0]) {
       throw new Error(`${dir}/${prefix}-labels-idx1-ubyte.gz: ${lab.dims[0]} labels for ${img.dims[0]} images`);
     }
     const bad = lab.data.findIndex((l) => l > 9);
-    if (bad >= 0) throw new Error(`${dir}/${prefix}-labels-idx1-ubyte.gz: label ${lab.data[bad]} at ${bad} is not a class 0-9`);
+    if (bad >= 0)
+      throw new Error(`${dir}/${prefix}-labels-idx1-ubyte.gz: label ${lab.data[bad]} at ${bad} is not a class 0-9`);
     const images = new Float32Array(img.data.length);
     for (let i = 0; i < images.length; i++) images[i] = img.data[i] / 255;
     return { images, labels: lab.data.slice(), n: img.dims[0], shape: [1, 28, 28] };

@@ -12,7 +12,8 @@ import type { ImageSet, Split } from './mnist_split.ts';
  * of h x w, row-major.
  */
 export function dilate3x3(images: Float32Array, n: number, h = 28, w = 28): Float32Array {
-  if (images.length !== n * h * w) throw new Error(`dilate3x3: ${images.length} values are not ${n} images of ${h} x ${w}`);
+  if (images.length !== n * h * w)
+    throw new Error(`dilate3x3: ${images.length} values are not ${n} images of ${h} x ${w}`);
   const out = new Float32Array(images.length);
   for (let k = 0; k < n; k++) {
     const o = k * h * w;
@@ -42,7 +43,12 @@ export interface Domains {
 
 function range(src: ImageSet, start: number, end: number, images = src.images): ImageSet {
   const d = src.shape[0] * src.shape[1] * src.shape[2];
-  return { images: images.slice(start * d, end * d), labels: src.labels.slice(start, end), n: end - start, shape: src.shape };
+  return {
+    images: images.slice(start * d, end * d),
+    labels: src.labels.slice(start, end),
+    n: end - start,
+    shape: src.shape,
+  };
 }
 
 function dilated(src: ImageSet): ImageSet {

@@ -28,12 +28,18 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new Error(`${name}: corrupt gzip stream (${(e as Error).message}); the file is damaged or truncated`, { cause: e });
+      throw new Error(`${name}: corrupt gzip stream (${(e as Error).message}); the file is damaged or truncated`, {
+        cause: e,
+      });
     }
   }
   if (buf.length < 4) throw new Error(`${name}: ${buf.length} bytes is too short for an IDX header`);
-  if (buf[0] !== 0 || buf[1] !== 0) throw new Error(`${name}: bad IDX magic ${[...buf.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 00 00 08 0n)`);
-  if (buf[2] !== UBYTE) throw new Error(`${name}: IDX data type 0x${buf[2].toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  if (buf[0] !== 0 || buf[1] !== 0)
+    throw new Error(
+      `${name}: bad IDX magic ${[...buf.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 00 00 08 0n)`,
+    );
+  if (buf[2] !== UBYTE)
+    throw new Error(`${name}: IDX data type 0x${buf[2].toString(16)} is not supported (only unsigned bytes, 0x08)`);
   const nd = buf[3];
   if (nd < 1 || nd > 4) throw new Error(`${name}: IDX with ${nd} dimensions is not an image or label file`);
   if (buf.length < 4 + 4 * nd) throw new Error(`${name}: truncated IDX header`);
@@ -42,9 +48,12 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxArray {
   const count = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * nd;
   if (buf.length - start < count) {
-    throw new Error(`${name}: truncated: the header promises ${count} values [${dims.join(' x ')}] but ${buf.length - start} bytes follow`);
+    throw new Error(
+      `${name}: truncated: the header promises ${count} values [${dims.join(' x ')}] but ${buf.length - start} bytes follow`,
+    );
   }
-  if (buf.length - start > count) throw new Error(`${name}: ${buf.length - start - count} bytes of trailing garbage after the data`);
+  if (buf.length - start > count)
+    throw new Error(`${name}: ${buf.length - start - count} bytes of trailing garbage after the data`);
   return { dims, data: buf.subarray(start, start + count) };
 }
 

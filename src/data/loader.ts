@@ -51,17 +51,24 @@ export class TensorDataset<K extends string = string> {
 
   constructor(given: Record<K, Field>) {
     // Int32Array data (labels) is held as the float32 values an int32 tensor's storage has.
-    const fields = Object.fromEntries(Object.entries(given as Record<string, Field>).map(([name, f]) => [name,
-      f.data instanceof Int32Array ? { ...f, data: Float32Array.from(f.data), dtype: f.dtype ?? 'int32' } : f])) as Record<K, StoredField>;
+    const fields = Object.fromEntries(
+      Object.entries(given as Record<string, Field>).map(([name, f]) => [
+        name,
+        f.data instanceof Int32Array ? { ...f, data: Float32Array.from(f.data), dtype: f.dtype ?? 'int32' } : f,
+      ]),
+    ) as Record<K, StoredField>;
     const entries = Object.entries(fields) as [K, StoredField][];
     if (!entries.length) throw new Error('TensorDataset: at least one field is needed');
     let n = -1;
     for (const [name, f] of entries) {
       const size = f.itemShape.reduce((a, c) => a * c, 1);
       if (!f.itemShape.every((d) => Number.isInteger(d) && d >= 1) || f.data.length % size !== 0) {
-        throw new Error(`TensorDataset: field '${name}' has ${f.data.length} values, not a whole number of items of ${fmtShape(f.itemShape)}`);
+        throw new Error(
+          `TensorDataset: field '${name}' has ${f.data.length} values, not a whole number of items of ${fmtShape(f.itemShape)}`,
+        );
       }
-      if (f.dtype === 'int32') for (let i = 0; i < f.data.length; i++) checkInt32(`TensorDataset: field '${name}'`, f.data[i], i);
+      if (f.dtype === 'int32')
+        for (let i = 0; i < f.data.length; i++) checkInt32(`TensorDataset: field '${name}'`, f.data[i], i);
       const m = f.data.length / size;
       if (n >= 0 && m !== n) throw new Error(`TensorDataset: field '${name}' has ${m} items, the others ${n}`);
       n = m;
@@ -72,7 +79,8 @@ export class TensorDataset<K extends string = string> {
 
   /** Item i: a view of each field's row. */
   item(i: number): Record<K, Float32Array> {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new Error(`TensorDataset: item ${i} is out of range (0..${this.length - 1})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length)
+      throw new Error(`TensorDataset: item ${i} is out of range (0..${this.length - 1})`);
     const out = {} as Record<K, Float32Array>;
     for (const [name, f] of Object.entries(this.fields) as [K, StoredField][]) {
       const size = f.data.length / this.length;
@@ -146,9 +154,13 @@ export class DataLoader<K extends string = string> {
    * @param dataset - The dataset to batch (it stays on the host).
    * @param o - batchSize (required), shuffle, seed, dropLast, transform, backend.
    */
-  constructor(readonly dataset: TensorDataset<K>, o: DataLoaderOptions<K>) {
+  constructor(
+    readonly dataset: TensorDataset<K>,
+    o: DataLoaderOptions<K>,
+  ) {
     const n = dataset.length;
-    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`DataLoader: batch size ${o.batchSize} must be a positive integer`);
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+      throw new Error(`DataLoader: batch size ${o.batchSize} must be a positive integer`);
     this.batchSize = o.batchSize;
     this.shuffle = o.shuffle ?? true;
     this.seed = o.seed ?? 0;
@@ -164,7 +176,9 @@ export class DataLoader<K extends string = string> {
   /** The item order of an epoch (a Philox permutation of (seed, epoch), or the identity). */
   order(epoch: number): Uint32Array {
     const n = this.dataset.length;
-    return this.shuffle ? seededPermutation(n, (this.seed * 1000003 + epoch) >>> 0) : Uint32Array.from({ length: n }, (_, i) => i);
+    return this.shuffle
+      ? seededPermutation(n, (this.seed * 1000003 + epoch) >>> 0)
+      : Uint32Array.from({ length: n }, (_, i) => i);
   }
 
   /**
@@ -173,7 +187,8 @@ export class DataLoader<K extends string = string> {
    */
   load(epoch: number, index: number, order: Uint32Array = this.order(epoch)): Batch<K> {
     if (this.disposed) throw new Error('DataLoader: used after dispose()');
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new Error(`DataLoader: batch ${index} is out of range (0..${this.length - 1})`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length)
+      throw new Error(`DataLoader: batch ${index} is out of range (0..${this.length - 1})`);
     const start = index * this.batchSize;
     const rows = Math.min(this.batchSize, this.dataset.length - start);
     const slot = this.slot(rows);
@@ -208,7 +223,8 @@ export class DataLoader<K extends string = string> {
   private slot(rows: number) {
     let s = this.slots.get(rows);
     if (!s) {
-      const host = {} as Record<K, Float32Array>, device = {} as Record<K, Tensor>;
+      const host = {} as Record<K, Float32Array>,
+        device = {} as Record<K, Tensor>;
       for (const [name, f] of Object.entries(this.dataset.fields) as [K, Field][]) {
         host[name] = new Float32Array(rows * (f.data.length / this.dataset.length));
         device[name] = keep(zeros([rows, ...f.itemShape], { backend: this.backend, dtype: f.dtype }));

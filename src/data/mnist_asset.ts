@@ -14,7 +14,9 @@ const MAGIC = 0x4e4d4757; // 'WGMN' read as a little-endian u32
 const HEADER = 16;
 
 async function gzip(bytes: Uint8Array, mode: 'compress' | 'decompress'): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(mode === 'compress' ? new CompressionStream('gzip') : new DecompressionStream('gzip'));
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(mode === 'compress' ? new CompressionStream('gzip') : new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -32,7 +34,9 @@ export async function encodeMnistAsset(set: ImageSet): Promise<Uint8Array> {
   for (let i = 0; i < pixels.length; i++) {
     const k = Math.round(set.images[i] * 1000);
     if (k < 0 || k > 1000 || Math.fround(k / 1000) !== set.images[i]) {
-      throw new Error(`mnist asset: pixel ${i} is ${set.images[i]}, not a value of 3 decimals in [0, 1]: it would not be stored exactly`);
+      throw new Error(
+        `mnist asset: pixel ${i} is ${set.images[i]}, not a value of 3 decimals in [0, 1]: it would not be stored exactly`,
+      );
     }
     pixels[i] = k;
   }
@@ -42,15 +46,22 @@ export async function encodeMnistAsset(set: ImageSet): Promise<Uint8Array> {
 
 /** The image set in an asset's bytes (gzipped or not); errors name `name`. */
 export async function decodeMnistAsset(bytes: Uint8Array, name = 'mnist asset'): Promise<ImageSet> {
-  const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? await gzip(bytes, 'decompress').catch((e: Error) => {
-    throw new Error(`${name}: not a valid gzip stream (${e.message})`);
-  }) : bytes;
+  const raw =
+    bytes[0] === 0x1f && bytes[1] === 0x8b
+      ? await gzip(bytes, 'decompress').catch((e: Error) => {
+          throw new Error(`${name}: not a valid gzip stream (${e.message})`);
+        })
+      : bytes;
   if (raw.length < HEADER) throw new Error(`${name}: ${raw.length} bytes, too short for the asset's header`);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== 1) throw new Error(`${name}: not an MNIST asset of wgpu-gen (its magic or version differs)`);
-  const n = v.getUint32(8, true), per = v.getUint32(12, true);
+  if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== 1)
+    throw new Error(`${name}: not an MNIST asset of wgpu-gen (its magic or version differs)`);
+  const n = v.getUint32(8, true),
+    per = v.getUint32(12, true);
   if (per !== 784 || raw.length !== HEADER + n + 2 * n * per) {
-    throw new Error(`${name}: ${raw.length} bytes for ${n} images of ${per} values (expected ${HEADER + n + 2 * n * 784}): the file is cut short or damaged`);
+    throw new Error(
+      `${name}: ${raw.length} bytes for ${n} images of ${per} values (expected ${HEADER + n + 2 * n * 784}): the file is cut short or damaged`,
+    );
   }
   const labels = raw.slice(HEADER, HEADER + n);
   const pixels = new Uint16Array(raw.slice(HEADER + n).buffer);
@@ -60,7 +71,10 @@ export async function decodeMnistAsset(bytes: Uint8Array, name = 'mnist asset'):
 }
 
 /** MNIST's fixed 9,000 / 1,000 split from the asset at `url` (the Node loader's split, bit for bit). */
-export async function loadMnistAsset(url: string | URL, onProgress?: (loaded: number, total: number) => void): Promise<Split> {
+export async function loadMnistAsset(
+  url: string | URL,
+  onProgress?: (loaded: number, total: number) => void,
+): Promise<Split> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`could not load the MNIST asset from ${url}: HTTP ${res.status}`);
   let bytes: Uint8Array;

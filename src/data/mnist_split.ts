@@ -65,7 +65,8 @@ export function subset(src: ImageSet, idx: ArrayLike<number>): ImageSet {
 export function mnistFromDigitArrays(raw: ArrayLike<number>[]): ImageSet {
   if (raw.length !== 10) throw new Error(`mnist: expected the pixel arrays of 10 digit classes, got ${raw.length}`);
   raw.forEach((r, c) => {
-    if (r.length % 784 !== 0) throw new Error(`mnist: digit ${c} holds ${r.length} values, not a multiple of 784 (28 x 28)`);
+    if (r.length % 784 !== 0)
+      throw new Error(`mnist: digit ${c} holds ${r.length} values, not a multiple of 784 (28 x 28)`);
   });
   const total = raw.reduce((a, r) => a + r.length / 784, 0);
   const images = new Float32Array(total * 784);

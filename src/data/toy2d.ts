@@ -14,7 +14,8 @@ export const TOY_DATASETS = ['ring', 'grid', 'moons', 'spiral'] as const;
 export type ToyDataset = (typeof TOY_DATASETS)[number];
 
 /** Std of the grid's Gaussians, and of the noise around the two curves. */
-const GRID_STD = 0.05, CURVE_NOISE = 0.05;
+const GRID_STD = 0.05,
+  CURVE_NOISE = 0.05;
 /** Philox key words naming each stream (so two datasets drawn with one seed are independent). */
 const TAGS: Record<Exclude<ToyDataset, 'ring'>, number> = { grid: 0x67726964, moons: 0x6d6f6f6e, spiral: 0x73706972 };
 
@@ -37,7 +38,8 @@ function curvePoint(kind: 'moons' | 'spiral', u: number, branch: number): [numbe
     const [x, y] = branch === 0 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)];
     return [1.5 * (x - 0.5), 1.5 * (y - 0.25)];
   }
-  const s = Math.sqrt(u), a = 3 * Math.PI * s + (branch ? Math.PI : 0);
+  const s = Math.sqrt(u),
+    a = 3 * Math.PI * s + (branch ? Math.PI : 0);
   return [2.5 * s * Math.cos(a), 2.5 * s * Math.sin(a)];
 }
 
@@ -64,8 +66,7 @@ export function toyBatch(kind: ToyDataset, n: number, seed: number, offset: numb
 
 /** What a set of generated points scores on a dataset. */
 export type ToyReport =
-  | ({ kind: 'modes'; modes: number } & ModeReport)
-  | { kind: 'curve'; precision: number; recall: number };
+  ({ kind: 'modes'; modes: number } & ModeReport) | { kind: 'curve'; precision: number; recall: number };
 
 /** Points along a curve dataset's noiseless curves (both branches), `per` per branch. */
 function curveSamples(kind: 'moons' | 'spiral', per = 500): [number, number][] {
@@ -87,7 +88,8 @@ export function toyScore(kind: ToyDataset, points: Float32Array, minCount = 100)
     const c = gridCentres();
     return { kind: 'modes', modes: c.length, ...centresCoverage(points, c, 3 * GRID_STD, minCount) };
   }
-  const curve = curveSamples(kind), near = 3 * CURVE_NOISE;
+  const curve = curveSamples(kind),
+    near = 3 * CURVE_NOISE;
   const reached = new Uint8Array(curve.length);
   let precise = 0;
   for (let i = 0; i < n; i++) {
@@ -111,9 +113,13 @@ export function toyCentres(kind: ToyDataset): [number, number][] {
 /** One line naming the dataset (the CLI's start line). */
 export function describeToy(kind: ToyDataset): string {
   switch (kind) {
-    case 'ring': return 'ring of 8 Gaussians (radius 2, std 0.02)';
-    case 'grid': return `5 x 5 grid of Gaussians (spacing 1, std ${GRID_STD})`;
-    case 'moons': return `two moons (make_moons, scaled by 1.5, noise std ${CURVE_NOISE})`;
-    case 'spiral': return `two-armed spiral (radius 2.5, 1.5 turns, noise std ${CURVE_NOISE})`;
+    case 'ring':
+      return 'ring of 8 Gaussians (radius 2, std 0.02)';
+    case 'grid':
+      return `5 x 5 grid of Gaussians (spacing 1, std ${GRID_STD})`;
+    case 'moons':
+      return `two moons (make_moons, scaled by 1.5, noise std ${CURVE_NOISE})`;
+    case 'spiral':
+      return `two-armed spiral (radius 2.5, 1.5 turns, noise std ${CURVE_NOISE})`;
   }
 }

@@ -141,7 +141,8 @@ export class GPUContext {
 
   /** Throws the first asynchronous WebGPU error or the device loss, if any happened. */
   checkHealthy(): void {
-    if (this.lostReason) throw new Error(`WebGPU device lost (${this.lostReason}); tensors on it are gone, re-create the backend`);
+    if (this.lostReason)
+      throw new Error(`WebGPU device lost (${this.lostReason}); tensors on it are gone, re-create the backend`);
     if (this.error) {
       const e = this.error;
       this.error = null;
@@ -182,13 +183,17 @@ export class GPUContext {
       const info = await this.module(kernel).getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length) {
-        throw new Error(`kernel ${kernel} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
+        throw new Error(
+          `kernel ${kernel} does not compile: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`,
+        );
       }
     }
   }
 
   pipeline(kernel: KernelName, constants: Record<string, number | boolean> = {}) {
-    const key = `${kernel}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const key = `${kernel}|${Object.entries(constants)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const consts: Record<string, number> = {};
@@ -205,8 +210,15 @@ export class GPUContext {
   }
 
   /** The pipeline of a generated kernel: `library`'s source then `code`, cached by the text and constants. */
-  private generatedPipeline(library: KernelName, code: string, label: string, constants: Record<string, number | boolean> = {}) {
-    const key = `${library}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}|${code}`;
+  private generatedPipeline(
+    library: KernelName,
+    code: string,
+    label: string,
+    constants: Record<string, number | boolean> = {},
+  ) {
+    const key = `${library}|${Object.entries(constants)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}|${code}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const full = `${this.sources.get(library)}\n${code}`;
@@ -221,7 +233,11 @@ export class GPUContext {
       }
       const consts: Record<string, number> = {};
       for (const [k, v] of Object.entries(constants)) consts[k] = typeof v === 'boolean' ? Number(v) : v;
-      const pipeline = this.device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main', constants: consts } });
+      const pipeline = this.device.createComputePipeline({
+        label,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main', constants: consts },
+      });
       p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
       this.pipelines.set(key, p);
     }
@@ -250,7 +266,10 @@ export class GPUContext {
     if (refold) {
       const total = groups[0] * groups[1] * groups[2];
       const folded = this.grid(total);
-      if (folded[2] > maxG) throw new Error(`kernel ${spec.kernel}: ${total} workgroups exceed maxComputeWorkgroupsPerDimension^3 (${maxG}^3)`);
+      if (folded[2] > maxG)
+        throw new Error(
+          `kernel ${spec.kernel}: ${total} workgroups exceed maxComputeWorkgroupsPerDimension^3 (${maxG}^3)`,
+        );
       groups.splice(0, 3, ...folded);
     }
     for (const b of spec.buffers) {
@@ -289,10 +308,15 @@ export class GPUContext {
     if (this.labelPrefix) spec = { ...spec, label: this.labelPrefix + (spec.label ?? spec.kernel) };
     this.checkLimits(spec, groups);
     if (groups[0] * groups[1] * groups[2] === 0) return;
-    const { pipeline, layout } = spec.source ? this.generatedPipeline(spec.kernel, spec.source, spec.label ?? spec.kernel, spec.constants) : this.pipeline(spec.kernel, spec.constants);
+    const { pipeline, layout } = spec.source
+      ? this.generatedPipeline(spec.kernel, spec.source, spec.label ?? spec.kernel, spec.constants)
+      : this.pipeline(spec.kernel, spec.constants);
     const label = spec.label ?? spec.kernel;
     if (rec) {
-      return rec.record({ pipeline, layout, buffers: spec.buffers, groups, label, flops: spec.flops ?? 0, bytes: spec.bytes ?? 0 }, spec.uniforms);
+      return rec.record(
+        { pipeline, layout, buffers: spec.buffers, groups, label, flops: spec.flops ?? 0, bytes: spec.bytes ?? 0 },
+        spec.uniforms,
+      );
     }
     const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (spec.uniforms) {
@@ -313,11 +337,19 @@ export class GPUContext {
   }
 
   /** Encodes one dispatch into the pending encoder (its own timed pass while profiling or in timeGpu). */
-  private encode(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: [number, number, number], label: string, flops: number, bytes: number): void {
+  private encode(
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    groups: [number, number, number],
+    label: string,
+    flops: number,
+    bytes: number,
+  ): void {
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
     let prof = this.profiler.enabled ? this.profiler.passTimestamps(label, flops, bytes) : null;
     if (this.capture) {
-      if (this.capture.count * 2 + 2 > CAPTURE_QUERIES) throw new Error(`timeGpu: more than ${CAPTURE_QUERIES / 2} dispatches`);
+      if (this.capture.count * 2 + 2 > CAPTURE_QUERIES)
+        throw new Error(`timeGpu: more than ${CAPTURE_QUERIES / 2} dispatches`);
       const i = this.capture.count++;
       prof = { querySet: this.capture.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
     }
@@ -527,8 +559,16 @@ export class GPUContext {
   }
 
   private async resolveTimes(querySet: GPUQuerySet, n: number): Promise<number> {
-    const resolve = this.device.createBuffer({ label: 'timeGpu resolve', size: Math.max(n, 2) * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const staging = this.device.createBuffer({ label: 'timeGpu readback', size: Math.max(n, 2) * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const resolve = this.device.createBuffer({
+      label: 'timeGpu resolve',
+      size: Math.max(n, 2) * 8,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      label: 'timeGpu readback',
+      size: Math.max(n, 2) * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
     this.endPass();
     if (n > 0) {
@@ -555,7 +595,10 @@ export class GPUContext {
     await this.settleGuards();
     this.checkHealthy();
     const failed = this.pool.takeUnreported();
-    if (failed.length) throw new Error(`${failed[0].message}${failed.length > 1 ? ` (and ${failed.length - 1} more allocations failed)` : ''}`);
+    if (failed.length)
+      throw new Error(
+        `${failed[0].message}${failed.length > 1 ? ` (and ${failed.length - 1} more allocations failed)` : ''}`,
+      );
   }
 
   // ---- allocations the device could not make (src/device/pool.ts's header: what is watched, and why) ----
@@ -570,11 +613,15 @@ export class GPUContext {
     let unconfirmed = false;
     for (const b of spec.buffers) {
       const e = this.pool.failureOf(b);
-      if (e) throw new Error(`${describeSite() || `kernel ${spec.label ?? spec.kernel}`}: an operand's buffer could not be allocated: ${e.message}`);
+      if (e)
+        throw new Error(
+          `${describeSite() || `kernel ${spec.label ?? spec.kernel}`}: an operand's buffer could not be allocated: ${e.message}`,
+        );
       if (this.pool.unconfirmedOf(b)) unconfirmed = true;
     }
     if (!unconfirmed) return false;
-    const serial = allocationSite.serial, label = spec.label ?? spec.kernel;
+    const serial = allocationSite.serial,
+      label = spec.label ?? spec.kernel;
     this.flush();
     this.device.pushErrorScope('validation');
     this.isolating = true;
@@ -583,7 +630,11 @@ export class GPUContext {
       this.flush();
     } finally {
       this.isolating = false;
-      this.guard(this.device.popErrorScope().then((err) => err ? this.isolatedFailed(label, spec.buffers, serial, err) : undefined));
+      this.guard(
+        this.device
+          .popErrorScope()
+          .then((err) => (err ? this.isolatedFailed(label, spec.buffers, serial, err) : undefined)),
+      );
     }
     return true;
   }
@@ -617,7 +668,9 @@ export class GPUContext {
     const cause = failed.length ? this.pool.failedError(failed.find((b) => !own(b))!)! : null;
     if (cause) this.pool.markReported(cause);
     this.error ??= cause
-      ? new Error(`kernel ${label} did not run: a buffer it used could not be allocated, which was not known yet: ${cause.message}`)
+      ? new Error(
+          `kernel ${label} did not run: a buffer it used could not be allocated, which was not known yet: ${cause.message}`,
+        )
       : new Error(`WebGPU error (kernel ${label}): ${err.message}`);
   }
 
@@ -633,11 +686,13 @@ export class GPUContext {
 
   /** Closes guardBuffer()'s scope: an error there is the allocation's if it failed, else the context's. */
   private endGuard(what: string, buffer: GPUBuffer): void {
-    this.guard(this.device.popErrorScope().then(async (err) => {
-      if (!err) return;
-      await this.pool.settle();
-      if (!this.pool.failedError(buffer)) this.error ??= new Error(`WebGPU error (${what}): ${err.message}`);
-    }));
+    this.guard(
+      this.device.popErrorScope().then(async (err) => {
+        if (!err) return;
+        await this.pool.settle();
+        if (!this.pool.failedError(buffer)) this.error ??= new Error(`WebGPU error (${what}): ${err.message}`);
+      }),
+    );
   }
 
   /** Destroys the device and lets Node exit. */
@@ -652,7 +707,9 @@ export class GPUContext {
 
 /** The device's limits, or a copy with some lowered (ContextOptions.limits). */
 function lowerLimits(device: GPUSupportedLimits, lower: NonNullable<ContextOptions['limits']>): GPUSupportedLimits {
-  const entries = Object.entries(lower).filter(([k, v]) => v !== undefined && v < (device as unknown as Record<string, number>)[k]);
+  const entries = Object.entries(lower).filter(
+    ([k, v]) => v !== undefined && v < (device as unknown as Record<string, number>)[k],
+  );
   if (!entries.length) return device;
   const copy: Record<string, number> = {};
   // WebIDL attributes are enumerable getters on the prototype (in browsers and in Dawn's Node binding).

@@ -34,7 +34,9 @@ export function describeAdapter(adapter: GPUAdapter): { description: string; isS
   const i = adapter.info;
   const parts = [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length);
   const text = parts.join(' / ') || 'unknown adapter';
-  const isSoftware = /swiftshader|llvmpipe|lavapipe|software/i.test(text) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const isSoftware =
+    /swiftshader|llvmpipe|lavapipe|software/i.test(text) ||
+    (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   return { description: text, isSoftware };
 }
 
@@ -45,9 +47,15 @@ const keepAlive: GPU[] = [];
 function requiredLimits(adapter: GPUAdapter): Record<string, number> {
   // Ask for the adapter's real limits rather than WebGPU's defaults (e.g. 128 MiB storage bindings).
   const wanted = [
-    'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
-    'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+    'maxBufferSize',
+    'maxStorageBufferBindingSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
   ] as const;
   const out: Record<string, number> = {};
   for (const k of wanted) out[k] = adapter.limits[k];
@@ -73,8 +81,11 @@ async function openDevice(gpu: GPU, adapter: GPUAdapter, release: () => void): P
 function hasVulkanDriver(env: NodeJS.ProcessEnv, fs: typeof import('node:fs')): boolean {
   if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return true;
   const dirs = [
-    ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'), '/etc',
-    ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':'), '/usr/local/share', '/usr/share',
+    ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'),
+    '/etc',
+    ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':'),
+    '/usr/local/share',
+    '/usr/share',
     ...(env.HOME ? [`${env.HOME}/.local/share`] : []),
   ];
   return dirs.some((d) => {
@@ -98,7 +109,10 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   try {
     webgpu = await import(/* @vite-ignore */ 'webgpu');
   } catch (e) {
-    throw new Error(`WebGPU in Node needs Dawn, the npm package 'webgpu' (an optional peer dependency): run npm i webgpu (${(e as Error).message})`, { cause: e });
+    throw new Error(
+      `WebGPU in Node needs Dawn, the npm package 'webgpu' (an optional peer dependency): run npm i webgpu (${(e as Error).message})`,
+      { cause: e },
+    );
   }
   Object.assign(globalThis, webgpu.globals);
   const fs = await import(/* @vite-ignore */ 'node:fs');
@@ -158,7 +172,9 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
  * GPU process restarted, as it did once under load in the browser tests): then a fresh adapter is asked
  * for, once, as the spec advises.
  */
-export async function acquireBrowser(gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu): Promise<Acquired> {
+export async function acquireBrowser(
+  gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu,
+): Promise<Acquired> {
   if (!gpu) {
     throw new Error(
       'WebGPU is not available in this browser (navigator.gpu is undefined): use a recent Chrome or Edge, ' +
@@ -183,8 +199,9 @@ export async function acquireBrowser(gpu: GPU | undefined = (globalThis.navigato
 declare const __WGPU_PLATFORM__: 'node' | 'browser' | undefined;
 
 export function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
-  const inNode = typeof __WGPU_PLATFORM__ !== 'undefined'
-    ? __WGPU_PLATFORM__ === 'node'
-    : typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+  const inNode =
+    typeof __WGPU_PLATFORM__ !== 'undefined'
+      ? __WGPU_PLATFORM__ === 'node'
+      : typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
   return inNode ? acquireNode(opts) : acquireBrowser();
 }

@@ -108,7 +108,11 @@ export class BufferPool {
   /** Set while a recording is open (see Arena). */
   arena: Arena | null = null;
 
-  constructor(private readonly device: GPUDevice, private readonly limits: GPUSupportedLimits, private readonly opts: PoolOptions = {}) {
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly limits: GPUSupportedLimits,
+    private readonly opts: PoolOptions = {},
+  ) {
     this.floorBytes = opts.floorBytes ?? 64 * MiB;
   }
 
@@ -124,14 +128,17 @@ export class BufferPool {
     }
     // Kernels bind whole buffers: one no kernel could bind would only fail later, at its first dispatch.
     if (size > this.limits.maxStorageBufferBindingSize) {
-      throw new Error(`a tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize=${this.limits.maxStorageBufferBindingSize}`);
+      throw new Error(
+        `a tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize=${this.limits.maxStorageBufferBindingSize}`,
+      );
     }
     if (this.arena) return this.arena.acquire(size, () => this.acquireSized(size, label));
     return this.acquireSized(size, label);
   }
 
   private acquireSized(size: number, label: string): GPUBuffer {
-    const buf = this.take('tensor', size) ??
+    const buf =
+      this.take('tensor', size) ??
       this.create(size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
     this.live.add(buf);
     this.liveBytes += size;
@@ -153,7 +160,8 @@ export class BufferPool {
 
   acquireStaging(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
-    const buf = this.take('staging', size) ?? this.create(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
+    const buf =
+      this.take('staging', size) ?? this.create(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
     this.stagingBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.stagingBytes);
     return buf;
@@ -219,7 +227,11 @@ export class BufferPool {
   private create(size: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
     // Named for the error the device may report later: the buffer, and the op and shape it is for.
     const what = describeSite();
-    const desc: GPUBufferDescriptor = { label: `${label}#${this.buffersCreated}${what ? ` for ${what}` : ''}`, size, usage };
+    const desc: GPUBufferDescriptor = {
+      label: `${label}#${this.buffersCreated}${what ? ` for ${what}` : ''}`,
+      size,
+      usage,
+    };
     this.device.pushErrorScope('out-of-memory');
     let buf: GPUBuffer;
     try {
@@ -230,19 +242,25 @@ export class BufferPool {
         try {
           buf = this.device.createBuffer(desc);
         } catch (e) {
-          throw new Error(`could not allocate a ${size}-byte buffer (${desc.label}) even after freeing ${fmtBytes(freed)} of pooled buffers ` +
-            `(live: ${fmtBytes(this.liveBytes)}): ${(e as Error).message}`, { cause: e });
+          throw new Error(
+            `could not allocate a ${size}-byte buffer (${desc.label}) even after freeing ${fmtBytes(freed)} of pooled buffers ` +
+              `(live: ${fmtBytes(this.liveBytes)}): ${(e as Error).message}`,
+            { cause: e },
+          );
         }
       }
     } finally {
       const scope = this.device.popErrorScope();
       // buf is unset only when the retry threw: nothing was counted, nothing to uncount.
-      const answered: Promise<unknown> = scope.then((err) => {
-        this.scopes.delete(answered);
-        if (buf) this.unconfirmed.delete(buf);
-        if (this.unconfirmed.size === 0) allocationSite.watchers.delete(this.onOp);
-        if (err && buf) this.outOfMemory(buf, err);
-      }, () => this.scopes.delete(answered));
+      const answered: Promise<unknown> = scope.then(
+        (err) => {
+          this.scopes.delete(answered);
+          if (buf) this.unconfirmed.delete(buf);
+          if (this.unconfirmed.size === 0) allocationSite.watchers.delete(this.onOp);
+          if (err && buf) this.outOfMemory(buf, err);
+        },
+        () => this.scopes.delete(answered),
+      );
       this.scopes.add(answered);
     }
     if (size >= WATCH_BYTES && label !== 'staging') {
@@ -327,9 +345,10 @@ export class BufferPool {
     // Memory is short: keep no more than is live.
     const freed = this.trim();
     this.peakBytes = this.liveBytes + this.stagingBytes;
-    const after = freed > 0
-      ? `freed ${fmtBytes(freed)} of pooled buffers, so a retry may succeed`
-      : 'nothing was pooled to free: the live tensors and this one need more memory than the device has';
+    const after =
+      freed > 0
+        ? `freed ${fmtBytes(freed)} of pooled buffers, so a retry may succeed`
+        : 'nothing was pooled to free: the live tensors and this one need more memory than the device has';
     const e = new Error(
       `out of memory: a ${buf.size}-byte buffer (${buf.label}) could not be allocated (other tensors live: ${fmtBytes(this.liveBytes)}); ` +
         `${after} (${err.message.split('\n')[0]})`,

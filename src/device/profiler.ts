@@ -24,7 +24,11 @@ export interface KernelStats {
   gbps: number;
 }
 
-interface Pending { kernel: string; flops: number; bytes: number }
+interface Pending {
+  kernel: string;
+  flops: number;
+  bytes: number;
+}
 
 const QUERY_CAPACITY = 512;
 
@@ -39,7 +43,10 @@ export class Profiler {
   private lost: Error | null = null;
   private lastDone = 0;
 
-  constructor(private readonly device: GPUDevice, readonly hasTimestamps: boolean) {}
+  constructor(
+    private readonly device: GPUDevice,
+    readonly hasTimestamps: boolean,
+  ) {}
 
   /** Whether dispatches are timed by timestamp queries (else on the CPU, one submit per dispatch). */
   usesTimestamps = false;
@@ -76,7 +83,11 @@ export class Profiler {
     const batch = this.inBatch;
     this.inBatch = [];
     const n = batch.length * 2;
-    const staging = this.device.createBuffer({ label: 'profiler readback', size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      label: 'profiler readback',
+      size: n * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     encoder.resolveQuerySet(this.querySet, 0, n, this.resolveBuf!, 0);
     encoder.copyBufferToBuffer(this.resolveBuf!, 0, staging, 0, n * 8);
     // The mapping is requested after the submit (afterSubmit): keep it until then.
@@ -115,9 +126,11 @@ export class Profiler {
 
   /** Keeps a readback for stop(), handled now (see the header). */
   private track(readback: Promise<void>): void {
-    this.readbacks.push(readback.catch((e: unknown) => {
-      this.lost ??= e instanceof Error ? e : new Error(String(e));
-    }));
+    this.readbacks.push(
+      readback.catch((e: unknown) => {
+        this.lost ??= e instanceof Error ? e : new Error(String(e));
+      }),
+    );
   }
 
   private record(p: Pending, ms: number): void {
@@ -144,7 +157,9 @@ export class Profiler {
     if (this.lost) {
       const e = this.lost;
       this.lost = null;
-      throw new Error(`profile: kernel timings were lost (${e.name}${e.message ? `: ${e.message}` : ''}); was the device destroyed (shutdown()) before the profiled work finished?`);
+      throw new Error(
+        `profile: kernel timings were lost (${e.name}${e.message ? `: ${e.message}` : ''}); was the device destroyed (shutdown()) before the profiled work finished?`,
+      );
     }
     const rows: KernelStats[] = [];
     for (const [kernel, s] of this.samples) {
@@ -167,7 +182,14 @@ export class Profiler {
 /** The profile as a fixed-width text table. */
 export function formatProfile(rows: KernelStats[]): string {
   const head = ['kernel', 'count', 'total ms', 'median ms', 'GFLOP/s', 'GB/s'];
-  const body = rows.map((r) => [r.kernel, String(r.count), r.totalMs.toFixed(3), r.medianMs.toFixed(4), r.gflops.toFixed(2), r.gbps.toFixed(2)]);
+  const body = rows.map((r) => [
+    r.kernel,
+    String(r.count),
+    r.totalMs.toFixed(3),
+    r.medianMs.toFixed(4),
+    r.gflops.toFixed(2),
+    r.gbps.toFixed(2),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');

@@ -71,7 +71,8 @@ export class Recording implements Arena {
     if (this.patching) {
       const list = this.opBuffers.get(this.patching.op) ?? [];
       const b = list[this.patching.buffer++];
-      if (!b || b.size !== size) throw new Error('internal: a patched op acquired other buffers than when it was recorded');
+      if (!b || b.size !== size)
+        throw new Error('internal: a patched op acquired other buffers than when it was recorded');
       return b;
     }
     if (this.ended) throw new Error('internal: acquire on a closed recording');
@@ -94,13 +95,18 @@ export class Recording implements Arena {
 
   // ---- dispatches ----
 
-  record(d: Omit<RecordedDispatch, 'uniformOffset' | 'uniformSize' | 'bindGroup'>, uniforms: ArrayBuffer | undefined): void {
+  record(
+    d: Omit<RecordedDispatch, 'uniformOffset' | 'uniformSize' | 'bindGroup'>,
+    uniforms: ArrayBuffer | undefined,
+  ): void {
     if (this.patching) {
       const p = this.patching;
-      if (p.dispatch >= p.end) throw new Error('internal: a patched op dispatched more kernels than when it was recorded');
+      if (p.dispatch >= p.end)
+        throw new Error('internal: a patched op dispatched more kernels than when it was recorded');
       const rd = this.dispatches[p.dispatch++];
       if (uniforms) {
-        if (uniforms.byteLength !== rd.uniformSize) throw new Error('internal: a patched dispatch has another uniform size');
+        if (uniforms.byteLength !== rd.uniformSize)
+          throw new Error('internal: a patched dispatch has another uniform size');
         this.uniforms.set(new Uint8Array(uniforms), rd.uniformOffset);
         this.dirtyLo = Math.min(this.dirtyLo, rd.uniformOffset);
         this.dirtyHi = Math.max(this.dirtyHi, rd.uniformOffset + rd.uniformSize);
@@ -108,7 +114,8 @@ export class Recording implements Arena {
       return;
     }
     if (this.ended) throw new Error('internal: dispatch on a closed recording');
-    let uniformOffset = 0, uniformSize = 0;
+    let uniformOffset = 0,
+      uniformSize = 0;
     if (uniforms) {
       uniformOffset = this.uniformUsed;
       uniformSize = uniforms.byteLength;
@@ -122,7 +129,8 @@ export class Recording implements Arena {
       this.uniformUsed = need;
     }
     const span = this.opDispatches.get(this.op);
-    if (span && span[1] !== this.dispatches.length) throw new Error('internal: the dispatches of one graph op are not consecutive');
+    if (span && span[1] !== this.dispatches.length)
+      throw new Error('internal: the dispatches of one graph op are not consecutive');
     this.opDispatches.set(this.op, [span ? span[0] : this.dispatches.length, this.dispatches.length + 1]);
     this.dispatches.push({ ...d, uniformOffset, uniformSize, bindGroup: null });
   }
@@ -137,7 +145,9 @@ export class Recording implements Arena {
       return refs;
     });
     this.uniformGpu = device.createBuffer({
-      label: 'recorded uniforms', size: Math.max(this.uniformUsed, UNIFORM_ALIGN), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'recorded uniforms',
+      size: Math.max(this.uniformUsed, UNIFORM_ALIGN),
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     if (this.uniformUsed) device.queue.writeBuffer(this.uniformGpu, 0, this.uniforms, 0, this.uniformUsed);
     for (const d of this.dispatches) this.bindGroup(device, d);
@@ -156,7 +166,11 @@ export class Recording implements Arena {
 
   private bindGroup(device: GPUDevice, d: RecordedDispatch): void {
     const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (d.uniformSize) entries.push({ binding: d.buffers.length, resource: { buffer: this.uniformGpu!, offset: d.uniformOffset, size: d.uniformSize } });
+    if (d.uniformSize)
+      entries.push({
+        binding: d.buffers.length,
+        resource: { buffer: this.uniformGpu!, offset: d.uniformOffset, size: d.uniformSize },
+      });
     d.bindGroup = device.createBindGroup({ label: d.label, layout: d.layout, entries });
   }
 
@@ -166,7 +180,8 @@ export class Recording implements Arena {
     this.patching = { op, dispatch: span[0], end: span[1], buffer: 0 };
     try {
       run();
-      if (this.patching.dispatch !== span[1]) throw new Error('internal: a patched op dispatched fewer kernels than when it was recorded');
+      if (this.patching.dispatch !== span[1])
+        throw new Error('internal: a patched op dispatched fewer kernels than when it was recorded');
     } finally {
       this.patching = null;
     }
@@ -180,7 +195,8 @@ export class Recording implements Arena {
   patchTail(op: number, bytes: Uint8Array): void {
     const span = this.opDispatches.get(op);
     const d = span && span[1] > span[0] ? this.dispatches[span[1] - 1] : undefined;
-    if (!d || d.uniformSize < bytes.byteLength) throw new Error(`internal: op ${op} has no uniform block of ${bytes.byteLength} bytes to patch`);
+    if (!d || d.uniformSize < bytes.byteLength)
+      throw new Error(`internal: op ${op} has no uniform block of ${bytes.byteLength} bytes to patch`);
     const at = d.uniformOffset + d.uniformSize - bytes.byteLength;
     this.uniforms.set(bytes, at);
     this.dirtyLo = Math.min(this.dirtyLo, at);
@@ -194,7 +210,8 @@ export class Recording implements Arena {
   /** Uploads the uniform bytes patched since the last replay. */
   flushPatches(queue: GPUQueue): void {
     if (this.dirtyHi > this.dirtyLo && this.uniformGpu) {
-      const lo = Math.floor(this.dirtyLo / 4) * 4, hi = Math.ceil(this.dirtyHi / 4) * 4;
+      const lo = Math.floor(this.dirtyLo / 4) * 4,
+        hi = Math.ceil(this.dirtyHi / 4) * 4;
       queue.writeBuffer(this.uniformGpu, lo, this.uniforms, lo, hi - lo);
     }
     this.dirtyLo = Infinity;

@@ -15,13 +15,27 @@ import type { Backend, Storage } from '../backend/backend.ts';
 import { mixedBackendsError } from '../backend/registry.ts';
 import { allocationSite } from '../device/site.ts';
 import { isGradEnabled } from '../autograd/engine.ts';
-import { RULES, sourceBackend, type Apply, type BackwardRule, type Params, type Primitive, type Rule } from './primitives.ts';
+import {
+  RULES,
+  sourceBackend,
+  type Apply,
+  type BackwardRule,
+  type Params,
+  type Primitive,
+  type Rule,
+} from './primitives.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
 import { Tracer } from './trace.ts';
 import type { DType, GradNode, GraphTensor } from './types.ts';
 
 /** How the owner makes tensors: a new storage, or a view sharing `viewOf`'s storage. */
-export type MakeTensor<T> = (backend: Backend, storage: Storage | null, shape: number[], viewOf: T | null, dtype: DType) => T;
+export type MakeTensor<T> = (
+  backend: Backend,
+  storage: Storage | null,
+  shape: number[],
+  viewOf: T | null,
+  dtype: DType,
+) => T;
 
 export class Dispatcher<T extends GraphTensor<T>> {
   /** apply() calls so far, and how many recorded a GradNode (tests count dispatches over a step). */
@@ -45,11 +59,13 @@ export class Dispatcher<T extends GraphTensor<T>> {
     const backend = n ? inputs[0].backend : sourceBackend(params);
     if (!backend) throw new Error(`internal: ${prim} has neither inputs nor a backend`);
     // One pass over the inputs (this runs for every op of every step: no maps, no closures).
-    const xShapes = new Array<number[]>(n), storages = new Array<Storage>(n);
+    const xShapes = new Array<number[]>(n),
+      storages = new Array<Storage>(n);
     let anyRequiresGrad = false;
     for (let i = 0; i < n; i++) {
       const t = inputs[i];
-      if (t.backend !== backend) throw mixedBackendsError(opName(prim, params), backend, t.backend, ['input 0', `input ${i}`]);
+      if (t.backend !== backend)
+        throw mixedBackendsError(opName(prim, params), backend, t.backend, ['input 0', `input ${i}`]);
       xShapes[i] = t.shape;
       storages[i] = t.storage;
       if (t.requiresGrad) anyRequiresGrad = true;
@@ -84,7 +100,8 @@ export class Dispatcher<T extends GraphTensor<T>> {
       }
       if (site.watchers.size) for (const w of site.watchers) w(out);
     }
-    const y = out === 'view' ? this.make(backend, null, shape, inputs[0], dtype) : this.make(backend, out, shape, null, dtype);
+    const y =
+      out === 'view' ? this.make(backend, null, shape, inputs[0], dtype) : this.make(backend, out, shape, null, dtype);
     if (anyRequiresGrad && rule.backward && isGradEnabled() && (!rule.recorded || rule.recorded(params))) {
       this.recorded++;
       y.requiresGrad = true;
@@ -112,12 +129,17 @@ export class Dispatcher<T extends GraphTensor<T>> {
    * Runs (or, while tracing, records) the in-place update `effect` of src/graph/effects.ts on `inputs`.
    * `params` as a function: computed again on every call of a compiled step (an optimizer's step count).
    */
-  readonly effect = <E extends EffectName>(effect: E, inputs: T[], params: EffectParams[E] | (() => EffectParams[E])): void => {
+  readonly effect = <E extends EffectName>(
+    effect: E,
+    inputs: T[],
+    params: EffectParams[E] | (() => EffectParams[E]),
+  ): void => {
     const perCall = typeof params === 'function' ? params : undefined;
     const p = perCall ? perCall() : (params as EffectParams[E]);
     const backend = inputs[0].backend;
     for (let i = 1; i < inputs.length; i++) {
-      if (inputs[i].backend !== backend) throw mixedBackendsError(effect, backend, inputs[i].backend, ['tensor 0', `tensor ${i}`]);
+      if (inputs[i].backend !== backend)
+        throw mixedBackendsError(effect, backend, inputs[i].backend, ['tensor 0', `tensor ${i}`]);
     }
     if (this.tracer) return this.tracer.effect(effect, inputs, p, perCall);
     // An effect is an op of its own for the allocation notes (src/device/site.ts); it has no output.
@@ -130,7 +152,12 @@ export class Dispatcher<T extends GraphTensor<T>> {
     if (site.checks.size) for (const c of site.checks) c(storages);
     this.depth++;
     try {
-      EFFECTS[effect].run(backend, storages, p, inputs.map((t) => t.shape));
+      EFFECTS[effect].run(
+        backend,
+        storages,
+        p,
+        inputs.map((t) => t.shape),
+      );
     } finally {
       this.depth--;
       site.prim = null;
@@ -165,7 +192,9 @@ class Recorded<T extends GraphTensor<T>, P extends Primitive> implements GradNod
 
 /** The op's name in errors and GradNodes: the kernel op for the op families, else the primitive. */
 allocationSite.nameOf = (prim, params) =>
-  prim === 'random' ? `random (${(params as Params['random']).spec.kind})` : opName(prim as Primitive, params as object);
+  prim === 'random'
+    ? `random (${(params as Params['random']).spec.kind})`
+    : opName(prim as Primitive, params as object);
 
 function opName(prim: Primitive, params: object): string {
   const op = (params as { op?: string }).op;

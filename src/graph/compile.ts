@@ -113,7 +113,9 @@ interface Entry {
 }
 
 const OUT = Symbol('output');
-interface OutLeaf { [OUT]: number }
+interface OutLeaf {
+  [OUT]: number;
+}
 
 let nextObjectId = 0;
 const objectIds = new WeakMap<object, number>();
@@ -148,10 +150,21 @@ const debug = () => typeof process !== 'undefined' && process.env?.WGPU_DEBUG ==
  */
 export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: CompileOptions = {}): Compiled<A, R> {
   const maxSignatures = opts.maxSignatures ?? 8;
-  if (!Number.isInteger(maxSignatures) || maxSignatures < 1) throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);
+  if (!Number.isInteger(maxSignatures) || maxSignatures < 1)
+    throw new Error(`compile: maxSignatures must be a positive integer, got ${maxSignatures}`);
   /** Per argument signature, its variants: one per set of guards (a module in train and in eval mode). */
   const cache = new Map<string, Entry[]>();
-  const stats: CompileStats = { eagerCalls: 0, traces: 0, replays: 0, rerecords: 0, guardMisses: 0, guards: 0, dispatches: 0, bytes: 0, signatures: 0 };
+  const stats: CompileStats = {
+    eagerCalls: 0,
+    traces: 0,
+    replays: 0,
+    rerecords: 0,
+    guardMisses: 0,
+    guards: 0,
+    dispatches: 0,
+    bytes: 0,
+    signatures: 0,
+  };
 
   /** A program's borrowed gradients go with it (their buffers return to the pool). */
   const dropGrads = (e: Entry) => {
@@ -168,7 +181,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     e.program?.dispose();
     for (const h of e.holds ?? []) h.release();
     e.state = 'new';
-    e.graph = e.program = e.backend = e.holds = e.guards = e.result = e.shapes = e.dtypes = e.grads = e.gradInputs = e.accumulated = undefined;
+    e.graph =
+      e.program =
+      e.backend =
+      e.holds =
+      e.guards =
+      e.result =
+      e.shapes =
+      e.dtypes =
+      e.grads =
+      e.gradInputs =
+      e.accumulated =
+        undefined;
   };
   const count = () => {
     let n = 0;
@@ -183,7 +207,14 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     // One gradient may be left on two tensors (the engine gives both leaves of a + b the same one).
     const made = new Map<Storage, Tensor>();
     e.grads!.forEach(({ tensor, shape }, k) => {
-      if (recorded && tensor.grad && borrowed.has(tensor.grad) && !tensor.grad.isDisposed && tensor.grad.storage === pinned[k]) return;
+      if (
+        recorded &&
+        tensor.grad &&
+        borrowed.has(tensor.grad) &&
+        !tensor.grad.isDisposed &&
+        tensor.grad.storage === pinned[k]
+      )
+        return;
       tensor.grad?.dispose();
       const same = made.get(pinned[k]);
       // Kept out of any tidy() the call is made in (as eager backward() keeps them).
@@ -210,7 +241,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   const build = (g: Graph, backend: Backend, inputs: Storage[]): Program => {
     const p = new Program(g, backend, inputs);
     if (debug()) {
-      console.error(`[wgpu-gen] compiled ${fn.name || 'a function'}: ${p.dispatches} dispatches per call\n${p.describe().join('\n')}`);
+      console.error(
+        `[wgpu-gen] compiled ${fn.name || 'a function'}: ${p.dispatches} dispatches per call\n${p.describe().join('\n')}`,
+      );
     }
     stats.dispatches = p.dispatches;
     stats.bytes = p.bytes;
@@ -240,7 +273,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
         stats.guardMisses++;
         if (debug()) {
           const failed = compiled.map((e) => e.guards!.find((g) => !g.holds())!.what);
-          console.error(`[wgpu-gen] ${fn.name || 'a compiled function'}: traced again, its trace assumed ${failed.join('; or ')}`);
+          console.error(
+            `[wgpu-gen] ${fn.name || 'a compiled function'}: traced again, its trace assumed ${failed.join('; or ')}`,
+          );
         }
       }
       entry = list.find((e) => e.state !== 'compiled');
@@ -284,19 +319,30 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     let structure: unknown;
     let graph: Graph;
     setLeafGradHook((leafU, gradU) => {
-      const leaf = leafU as Tensor, grad = gradU as Tensor | null;
+      const leaf = leafU as Tensor,
+        grad = gradU as Tensor | null;
       // A gradient the function set itself (zeroGrad, an earlier backward in the call) is the trace's own.
       if (tracer.gradWritten.has(leaf)) return grad;
       const what = leaf.name ?? `tensor #${leaf.id} of shape [${leaf.shape.join(', ')}]`;
       if (!grad) {
-        tracer.guard(leaf, 'grad', () => leaf.grad === null, () => `${what} has no gradient`);
+        tracer.guard(
+          leaf,
+          'grad',
+          () => leaf.grad === null,
+          () => `${what} has no gradient`,
+        );
         return null;
       }
       const shape = [...grad.shape];
-      tracer.guard(leaf, 'grad', () => {
-        const g = leaf.grad;
-        return g !== null && !g.isDisposed && sameShape(g.shape, shape) && g.backend === grad.backend;
-      }, () => `${what} has a gradient to add to`);
+      tracer.guard(
+        leaf,
+        'grad',
+        () => {
+          const g = leaf.grad;
+          return g !== null && !g.isDisposed && sameShape(g.shape, shape) && g.backend === grad.backend;
+        },
+        () => `${what} has a gradient to add to`,
+      );
       const placeholder = new Tensor(grad.backend, tracer.value(grad.size), shape, grad.dtype);
       gradInputs.set(leaf, { old: grad, placeholder });
       return placeholder;
@@ -308,7 +354,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       const byStorage = new Map<Storage, Tensor>();
       tensors.forEach((t, k) => {
         const first = byStorage.get(t.storage);
-        const ph = first ? first.viewAs([...t.shape], t.dtype) : new Tensor(t.backend, tracer.value(t.size), [...t.shape], t.dtype);
+        const ph = first
+          ? first.viewAs([...t.shape], t.dtype)
+          : new Tensor(t.backend, tracer.value(t.size), [...t.shape], t.dtype);
         if (!first) byStorage.set(t.storage, ph);
         ph.requiresGrad = t.requiresGrad;
         map.set(t, ph);
@@ -317,7 +365,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       const result = fn(...(substitute(args, map) as A));
       if (result instanceof Promise) {
         result.catch(() => {});
-        throw new TraceError('compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)');
+        throw new TraceError(
+          'compile: the function returned a Promise; a compiled function must be synchronous (it cannot await readbacks)',
+        );
       }
       structure = collectOutputs(result, outputs);
       const accumulated: Tensor[] = [];
@@ -328,13 +378,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       }
       for (const t of tensors) {
         if (tracer.externals.has(t.storage)) {
-          throw new TraceError(`compile: an argument tensor of shape [${t.shape.join(', ')}] is also used directly by the function (as state it closes over); pass it one way only`);
+          throw new TraceError(
+            `compile: an argument tensor of shape [${t.shape.join(', ')}] is also used directly by the function (as state it closes over); pass it one way only`,
+          );
         }
       }
       guardState(tracer);
       graph = {
         ops: tracer.ops,
-        inputs: [...uniqueStorages(placeholders), ...[...gradInputs.values()].map((g) => g.placeholder.storage)] as SymbolicStorage[],
+        inputs: [
+          ...uniqueStorages(placeholders),
+          ...[...gradInputs.values()].map((g) => g.placeholder.storage),
+        ] as SymbolicStorage[],
         outputs: [...outputs.map((t) => t.storage), ...accumulated.map((t) => t.grad!.storage)],
         pinned: grads.map((g) => g.value),
       };
@@ -373,8 +428,16 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       throw e;
     }
     Object.assign(entry, {
-      state: 'compiled', graph, program, backend, holds, guards: tracer.guards, result: structure, shapes: outputs.map((t) => [...t.shape]),
-      dtypes: outputs.map((t) => t.dtype), grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
+      state: 'compiled',
+      graph,
+      program,
+      backend,
+      holds,
+      guards: tracer.guards,
+      result: structure,
+      shapes: outputs.map((t) => [...t.shape]),
+      dtypes: outputs.map((t) => t.dtype),
+      grads: grads.map(({ tensor, shape }) => ({ tensor, shape })),
     });
     stats.traces++;
     stats.guards = tracer.guards.length;
@@ -404,11 +467,22 @@ function guardState(tracer: Tracer<Tensor>): void {
   for (const t of tracer.seen) {
     if (created.has(t) || t.isDisposed || isSymbolic(t.storage)) continue;
     const what = t.name ?? `tensor #${t.id} of shape [${t.shape.join(', ')}]`;
-    tracer.guard(t, 'alive', () => !t.isDisposed, () => `${what} is not disposed`);
+    tracer.guard(
+      t,
+      'alive',
+      () => !t.isDisposed,
+      () => `${what} is not disposed`,
+    );
     const owner = stateOwners.get(t) as Record<string, unknown> | undefined;
     if (!owner) continue;
     const key = Object.keys(owner).find((k) => owner[k] === t);
-    if (key !== undefined) tracer.guard(owner, `.${key}`, () => owner[key] === t, () => `${owner.constructor.name}.${key} is ${what}`);
+    if (key !== undefined)
+      tracer.guard(
+        owner,
+        `.${key}`,
+        () => owner[key] === t,
+        () => `${owner.constructor.name}.${key} is ${what}`,
+      );
   }
 }
 
@@ -431,7 +505,8 @@ function uniqueStorages(tensors: Tensor[]): Storage[] {
 
 /** A source op's backend (a graph without tensor inputs or state, e.g. one that only draws). */
 function sourceBackend(g: Graph): Backend | undefined {
-  for (const op of g.ops) if (op.kind === 'prim' && 'backend' in (op.params as object)) return (op.params as { backend: Backend }).backend;
+  for (const op of g.ops)
+    if (op.kind === 'prim' && 'backend' in (op.params as object)) return (op.params as { backend: Backend }).backend;
   return undefined;
 }
 
@@ -442,11 +517,14 @@ function signature(args: unknown[], tensors: Tensor[]): string {
   const storages = new Map<Storage, number>();
   const walk = (v: unknown): void => {
     if (v instanceof Tensor) {
-      if (v.isDisposed) throw new Error(`compile: argument tensor #${v.id} of shape [${v.shape.join(', ')}] was disposed`);
+      if (v.isDisposed)
+        throw new Error(`compile: argument tensor #${v.id} of shape [${v.shape.join(', ')}] was disposed`);
       // Which distinct storage it is: aliasing between arguments is part of the signature.
       const k = storages.get(v.storage) ?? storages.size;
       storages.set(v.storage, k);
-      parts.push(`T${v.backend.name}[${v.shape.join(',')}]${v.dtype === 'int32' ? 'i' : ''}${v.requiresGrad ? 'g' : ''}@${k}`);
+      parts.push(
+        `T${v.backend.name}[${v.shape.join(',')}]${v.dtype === 'int32' ? 'i' : ''}${v.requiresGrad ? 'g' : ''}@${k}`,
+      );
       if (!seen.has(v)) {
         seen.add(v);
         tensors.push(v);
@@ -496,8 +574,10 @@ function collectOutputs(r: unknown, outputs: Tensor[]): unknown {
   if (typeof r === 'object' && Object.getPrototypeOf(r) === Object.prototype) {
     return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, collectOutputs(x, outputs)]));
   }
-  throw new TraceError(`compile: the function returned a ${typeof r} (${String(r).slice(0, 40)}); a compiled function returns tensors ` +
-    '(or arrays and plain objects of them): other values would be fixed at trace time');
+  throw new TraceError(
+    `compile: the function returned a ${typeof r} (${String(r).slice(0, 40)}); a compiled function returns tensors ` +
+      '(or arrays and plain objects of them): other values would be fixed at trace time',
+  );
 }
 
 /** The result of a compiled call: the structure with new tensors over the output storages. */
@@ -508,7 +588,8 @@ function results(entry: Entry, values: Storage[]): never {
       return new Tensor(entry.backend!, values[k], entry.shapes![k], entry.dtypes![k]);
     }
     if (Array.isArray(s)) return s.map(build);
-    if (s !== null && typeof s === 'object') return Object.fromEntries(Object.entries(s).map(([k, x]) => [k, build(x)]));
+    if (s !== null && typeof s === 'object')
+      return Object.fromEntries(Object.entries(s).map(([k, x]) => [k, build(x)]));
     return s;
   };
   return build(entry.result) as never;

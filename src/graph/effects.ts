@@ -27,7 +27,8 @@ export interface Effect<E extends EffectName> {
 
 export const EFFECTS: { [E in EffectName]: Effect<E> } = {
   optim: {
-    run: (b, [param, grad, s1, s2, flags], { spec, check }) => b.optimStep(param, grad, s1, s2, spec, check ? { flags, ...check } : undefined),
+    run: (b, [param, grad, s1, s2, flags], { spec, check }) =>
+      b.optimStep(param, grad, s1, s2, spec, check ? { flags, ...check } : undefined),
   },
   assign: {
     run: (b, [dst, src], _p, [shape]) => {

@@ -9,7 +9,16 @@
 // be recorded by a tracer like any other op.
 
 import type { Backend, Storage } from '../backend/backend.ts';
-import type { BinaryOp, ConvGeom, MatmulSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../backend/kernels.ts';
+import type {
+  BinaryOp,
+  ConvGeom,
+  MatmulSpec,
+  PadMode,
+  RandomSpec,
+  ReduceOp,
+  TernaryOp,
+  UnaryOp,
+} from '../backend/kernels.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
 import type { DType, GraphTensor } from './types.ts';
 
@@ -54,8 +63,13 @@ export type Primitive = keyof Params;
 /** The dispatch function as backward rules see it (src/graph/apply.ts's apply, for any tensor type). */
 export type Apply<T> = <P extends Primitive>(prim: P, inputs: T[], params: Params[P]) => T;
 
-export type BackwardRule<P extends Primitive> =
-  <T extends GraphTensor<T>>(g: T, x: T[], y: T, p: Params[P], apply: Apply<T>) => (T | null)[];
+export type BackwardRule<P extends Primitive> = <T extends GraphTensor<T>>(
+  g: T,
+  x: T[],
+  y: T,
+  p: Params[P],
+  apply: Apply<T>,
+) => (T | null)[];
 
 export interface Rule<P extends Primitive> {
   /** Output shape from the input shapes; throws the op's error where they do not fit. */
@@ -87,21 +101,28 @@ export function sumTo<T extends GraphTensor<T>>(g: T, shape: number[]): T {
 
 // (Module-level functions, not closures inside the rules: see Recorded in apply.ts for why.)
 const un = <T>(apply: Apply<T>, op: UnaryOp, x: T, p0 = 0, p1 = 0) => apply('unary', [x], { op, p0, p1 });
-const sliceOf = <T>(apply: Apply<T>, x: T, dim: number, start: number, len: number) => apply('slice', [x], { dim, start, len, step: 1 });
+const sliceOf = <T>(apply: Apply<T>, x: T, dim: number, start: number, len: number) =>
+  apply('slice', [x], { dim, start, len, step: 1 });
 /** The backend's MatmulSpec of a matmul primitive (its params, output shape and operand shapes). */
-export function matmulSpec({ transA, transB }: Params['matmul'], [batch, M, N]: number[], [sa, sb]: number[][]): MatmulSpec {
+export function matmulSpec(
+  { transA, transB }: Params['matmul'],
+  [batch, M, N]: number[],
+  [sa, sb]: number[][],
+): MatmulSpec {
   const K = transA ? sa[1] : sa[2];
   return { batch, M, N, K, transA, transB, strideA: sa[0] === 1 ? 0 : M * K, strideB: sb[0] === 1 ? 0 : K * N };
 }
 
-const mm = <T>(apply: Apply<T>, l: T, r: T, transA: boolean, transB: boolean) => apply('matmul', [l, r], { transA, transB });
+const mm = <T>(apply: Apply<T>, l: T, r: T, transA: boolean, transB: boolean) =>
+  apply('matmul', [l, r], { transA, transB });
 /** Each input's gradient summed back to its shape (the binary ops broadcast). */
 function sumBoth<T extends GraphTensor<T>>(a: T, b: T, ga: T | null, gb: T | null): (T | null)[] {
   return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
 }
 /** x (size 1..S along dim) placed at offset `at` in zeros of size S along dim: a constant pad of that dim. */
 function placeAt<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number, at: number, S: number): T {
-  const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
+  const before = x.shape.map(() => 0),
+    after = x.shape.map(() => 0);
   before[dim] = at;
   after[dim] = S - at - x.shape[dim];
   return apply('pad', [x], { before, after, mode: 'constant', value: 0 });
@@ -110,7 +131,11 @@ function placeAt<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number, a
 function reversed<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number): T {
   const n = x.shape[dim];
   if (n === 1) return x;
-  return apply('concat', Array.from({ length: n }, (_, i) => sliceOf(apply, x, dim, n - 1 - i, 1)), { dim });
+  return apply(
+    'concat',
+    Array.from({ length: n }, (_, i) => sliceOf(apply, x, dim, n - 1 - i, 1)),
+    { dim },
+  );
 }
 
 /** A shape viewed as [O, D, I] around dim (the sizes before it, its own, after it), and K an index's extent there. */
@@ -152,7 +177,12 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
   const order = [...keptDims, ...dims];
   if (order.every((d, i) => d === i)) return b.reduce(op, x, rows, R);
   const st = contiguousStrides(shape);
-  const src = gather(b, x, order.map((d) => shape[d]), order.map((d) => st[d]));
+  const src = gather(
+    b,
+    x,
+    order.map((d) => shape[d]),
+    order.map((d) => st[d]),
+  );
   const out = b.reduce(op, src, rows, R);
   b.free(src);
   return out;
@@ -170,64 +200,92 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     backward: (g, [x], y, { op, p0, p1 }, apply) => {
       switch (op) {
         // d(-x) = -g
-        case 'neg': return [g.neg()];
+        case 'neg':
+          return [g.neg()];
         // d exp(x) = g * y
-        case 'exp': return [g.mul(y)];
+        case 'exp':
+          return [g.mul(y)];
         // d log(x) = g / x
-        case 'log': return [g.div(x)];
+        case 'log':
+          return [g.div(x)];
         // d sqrt(x) = g * 0.5 / y
-        case 'sqrt': return [g.mul(0.5).div(y)];
+        case 'sqrt':
+          return [g.mul(0.5).div(y)];
         // d x^-1/2 = -0.5 g y^3
-        case 'rsqrt': return [g.mul(y.pow(3)).mul(-0.5)];
+        case 'rsqrt':
+          return [g.mul(y.pow(3)).mul(-0.5)];
         // d |x| = g * sign(x)
-        case 'abs': return [g.mul(un(apply, 'sign', x))];
+        case 'abs':
+          return [g.mul(un(apply, 'sign', x))];
         // d relu(x) = g * [x > 0] = g * [y > 0]: from the output, as PyTorch's threshold_backward, so the
         // input need not be kept (a compiled step then fuses matmul + bias + relu into one kernel)
-        case 'relu': return [g.mul(un(apply, 'step', y))];
+        case 'relu':
+          return [g.mul(un(apply, 'step', y))];
         // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0; [x > 0] = [y > 0] for a >= 0, as for relu
-        case 'leaky_relu': return [g.mul(un(apply, 'affine', un(apply, 'step', p0 >= 0 ? y : x), 1 - p0, p0))];
+        case 'leaky_relu':
+          return [g.mul(un(apply, 'affine', un(apply, 'step', p0 >= 0 ? y : x), 1 - p0, p0))];
         // d sigmoid(x) = g * y (1 - y)
-        case 'sigmoid': return [g.mul(y).mul(un(apply, 'affine', y, -1, 1))];
+        case 'sigmoid':
+          return [g.mul(y).mul(un(apply, 'affine', y, -1, 1))];
         // d tanh(x) = g * (1 - y^2)
-        case 'tanh': return [g.mul(un(apply, 'affine', un(apply, 'square', y), -1, 1))];
+        case 'tanh':
+          return [g.mul(un(apply, 'affine', un(apply, 'square', y), -1, 1))];
         // d softplus(x) = g * sigmoid(x)
-        case 'softplus': return [g.mul(un(apply, 'sigmoid', x))];
+        case 'softplus':
+          return [g.mul(un(apply, 'sigmoid', x))];
         // d clamp(x, lo, hi) = g * [lo <= x <= hi]
-        case 'clamp': return [g.mul(x.ge(p0)).mul(x.le(p1))];
+        case 'clamp':
+          return [g.mul(x.ge(p0)).mul(x.le(p1))];
         // d x^p = g * p x^(p-1), p = p0
-        case 'pow_scalar': return [p0 === 0 ? null : g.mul(x.pow(p0 - 1)).mul(p0)];
+        case 'pow_scalar':
+          return [p0 === 0 ? null : g.mul(x.pow(p0 - 1)).mul(p0)];
         // d (s x + t) = g * s, s = p0
-        case 'affine': return [g.mul(p0)];
+        case 'affine':
+          return [g.mul(p0)];
         // d 1/x = -g y^2
-        case 'reciprocal': return [g.mul(un(apply, 'square', y)).neg()];
+        case 'reciprocal':
+          return [g.mul(un(apply, 'square', y)).neg()];
         // d x^2 = 2 g x
-        case 'square': return [g.mul(x).mul(2)];
+        case 'square':
+          return [g.mul(x).mul(2)];
         // d erf(x) = g * 2/sqrt(pi) exp(-x^2)
-        case 'erf': return [g.mul(un(apply, 'exp', un(apply, 'affine', un(apply, 'square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI))];
+        case 'erf':
+          return [
+            g.mul(un(apply, 'exp', un(apply, 'affine', un(apply, 'square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI)),
+          ];
         // piecewise constant: no gradient
-        case 'sign': case 'step': case 'trunc': return [null];
+        case 'sign':
+        case 'step':
+        case 'trunc':
+          return [null];
       }
     },
   },
 
   binary: {
     shape: ([a, b], p) => broadcastShapes(p.op, a, b),
-    run: (b, [x0, x1], p, shape, [s0, s1]) => b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
+    run: (b, [x0, x1], p, shape, [s0, s1]) =>
+      b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
     // Only the inputs that require grad get one (the engine would drop the others): a constant operand,
     // such as a mask or a loss's target, costs no kernel in the backward pass.
     backward: (g, [a, b], y, { op }, apply) => {
       const [na, nb] = [a.requiresGrad, b.requiresGrad];
       switch (op) {
         // d(a + b) = (g, g)
-        case 'add': return sumBoth(a, b, g, g);
+        case 'add':
+          return sumBoth(a, b, g, g);
         // d(a - b) = (g, -g)
-        case 'sub': return sumBoth(a, b, g, nb ? g.neg() : null);
+        case 'sub':
+          return sumBoth(a, b, g, nb ? g.neg() : null);
         // d(a b) = (g b, g a)
-        case 'mul': return sumBoth(a, b, na ? g.mul(b) : null, nb ? g.mul(a) : null);
+        case 'mul':
+          return sumBoth(a, b, na ? g.mul(b) : null, nb ? g.mul(a) : null);
         // d(a / b) = (g / b, -g y / b)
-        case 'div': return sumBoth(a, b, na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null);
+        case 'div':
+          return sumBoth(a, b, na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null);
         // d a^b = (g b a^(b-1), g y log a)
-        case 'pow': return sumBoth(a, b, na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null);
+        case 'pow':
+          return sumBoth(a, b, na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null);
         // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
         case 'maximum': {
           const m = a.gt(b).add(a.eq(b).mul(0.5));
@@ -239,7 +297,13 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
           return sumBoth(a, b, na ? g.mul(m) : null, nb ? g.mul(un(apply, 'affine', m, -1, 1)) : null);
         }
         // comparisons are piecewise constant: no gradient
-        case 'eq': case 'ne': case 'lt': case 'le': case 'gt': case 'ge': return [null, null];
+        case 'eq':
+        case 'ne':
+        case 'lt':
+        case 'le':
+        case 'gt':
+        case 'ge':
+          return [null, null];
       }
     },
   },
@@ -247,22 +311,39 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   ternary: {
     shape: ([c, a, b], p) => broadcastShapes(p.op, c, a, b),
     run: (be, [c, a, b], p, shape, [sc, sa, sb]) =>
-      be.ternary(p.op, c, a, b, shape, broadcastStrides(sc, shape), broadcastStrides(sa, shape), broadcastStrides(sb, shape)),
+      be.ternary(
+        p.op,
+        c,
+        a,
+        b,
+        shape,
+        broadcastStrides(sc, shape),
+        broadcastStrides(sa, shape),
+        broadcastStrides(sb, shape),
+      ),
     backward: (g, [c, a, b], _y, { op }, apply) => {
       if (op === 'where') {
         // d where(c, a, b) = (-, g [c], g [!c])
         const z = g.mul(0);
-        return [null, a.requiresGrad ? sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape) : null,
-          b.requiresGrad ? sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape) : null];
+        return [
+          null,
+          a.requiresGrad ? sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape) : null,
+          b.requiresGrad ? sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape) : null,
+        ];
       }
       // d (c a + b) = (g a, g c, g)
-      return [c.requiresGrad ? sumTo(g.mul(a), c.shape) : null, a.requiresGrad ? sumTo(g.mul(c), a.shape) : null, sumTo(g, b.shape)];
+      return [
+        c.requiresGrad ? sumTo(g.mul(a), c.shape) : null,
+        a.requiresGrad ? sumTo(g.mul(c), a.shape) : null,
+        sumTo(g, b.shape),
+      ];
     },
   },
 
   reduce: {
     shape: ([x], { op, dims, keepdim }) => {
-      if (op !== 'sum' && numel(dims.map((d) => x[d])) === 0) throw new Error(`${op}: cannot reduce an empty dimension of a tensor of shape ${fmtShape(x)}`);
+      if (op !== 'sum' && numel(dims.map((d) => x[d])) === 0)
+        throw new Error(`${op}: cannot reduce an empty dimension of a tensor of shape ${fmtShape(x)}`);
       return keepdim ? keptShape(x, dims) : x.filter((_, d) => !dims.includes(d));
     },
     run: (b, [x], { op, dims }, _out, [shape]) => reduceStorage(b, op, x, shape, dims),
@@ -282,7 +363,10 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   reshape: {
     dtype: keep,
     shape: ([x], { shape }) => {
-      if (numel(shape) !== numel(x)) throw new Error(`reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(x)} (${numel(x)} elements)`);
+      if (numel(shape) !== numel(x))
+        throw new Error(
+          `reshape: shape ${fmtShape(shape)} is invalid for a tensor of shape ${fmtShape(x)} (${numel(x)} elements)`,
+        );
       return shape;
     },
     run: () => 'view',
@@ -295,7 +379,12 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     shape: ([x], { dims }) => dims.map((i) => x[i]),
     run: (b, [x], { dims }, out, [shape]) => {
       const st = contiguousStrides(shape);
-      return gather(b, x, out, dims.map((i) => st[i]));
+      return gather(
+        b,
+        x,
+        out,
+        dims.map((i) => st[i]),
+      );
     },
     // d permute(x, p) = permute(g, p^-1)
     backward: (g, _x, _y, { dims }) => {
@@ -309,7 +398,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     dtype: keep,
     shape: ([x], { shape }) => {
       const out = broadcastShapes('broadcast_to', x, shape);
-      if (!sameShape(out, shape)) throw new Error(`broadcast_to: cannot broadcast ${fmtShape(x)} to ${fmtShape(shape)}`);
+      if (!sameShape(out, shape))
+        throw new Error(`broadcast_to: cannot broadcast ${fmtShape(x)} to ${fmtShape(shape)}`);
       return shape;
     },
     run: (b, [x], { shape }, _out, [xs]) => gather(b, x, shape, broadcastStrides(xs, shape)),
@@ -322,10 +412,18 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     shape: ([x], { dim, len }) => x.map((v, i) => (i === dim ? len : v)),
     run: (b, [x], { dim, start, step }, out, [shape]) => {
       const st = contiguousStrides(shape);
-      return gather(b, x, out, st.map((v, i) => (i === dim ? v * step : v)), start * st[dim]);
+      return gather(
+        b,
+        x,
+        out,
+        st.map((v, i) => (i === dim ? v * step : v)),
+        start * st[dim],
+      );
     },
     // d slice(x) = g scattered into zeros at the sliced positions
-    backward: (g, [x], _y, { dim, start, step }, apply) => [apply('unslice', [g], { shape: x.shape, dim, start, step })],
+    backward: (g, [x], _y, { dim, start, step }, apply) => [
+      apply('unslice', [g], { shape: x.shape, dim, start, step }),
+    ],
   },
 
   unslice: {
@@ -333,11 +431,22 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     run: (b, [x], { dim, start, step }, out, [shape]) => {
       const res = b.fill(numel(out), 0);
       const st = contiguousStrides(out);
-      if (numel(shape) > 0) b.copyStrided(x, res, shape, contiguousStrides(shape), 0, st.map((v, i) => (i === dim ? v * step : v)), start * st[dim]);
+      if (numel(shape) > 0)
+        b.copyStrided(
+          x,
+          res,
+          shape,
+          contiguousStrides(shape),
+          0,
+          st.map((v, i) => (i === dim ? v * step : v)),
+          start * st[dim],
+        );
       return res;
     },
     // unslice is linear and slice is its adjoint: d unslice(x) = slice(g)
-    backward: (g, [x], _y, { dim, start, step }, apply) => [apply('slice', [g], { dim, start, len: x.shape[dim], step })],
+    backward: (g, [x], _y, { dim, start, step }, apply) => [
+      apply('slice', [g], { dim, start, len: x.shape[dim], step }),
+    ],
   },
 
   concat: {
@@ -356,7 +465,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       const ost = contiguousStrides(shape);
       let off = 0;
       xs.forEach((x, k) => {
-        if (numel(shapes[k]) > 0) b.copyStrided(x, out, shapes[k], contiguousStrides(shapes[k]), 0, ost, off * ost[dim]);
+        if (numel(shapes[k]) > 0)
+          b.copyStrided(x, out, shapes[k], contiguousStrides(shapes[k]), 0, ost, off * ost[dim]);
         off += shapes[k][dim];
       });
       return out;
@@ -386,7 +496,9 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     backward: (g, [x], _y, { before, after, mode }, apply) => {
       let r = g;
       for (let d = x.ndim - 1; d >= 0; d--) {
-        const bd = before[d], ad = after[d], S = x.shape[d];
+        const bd = before[d],
+          ad = after[d],
+          S = x.shape[d];
         if (!bd && !ad) continue;
         let dx = sliceOf(apply, r, d, bd, S);
         if (mode === 'replicate') {
@@ -406,9 +518,12 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     dtype: keep,
     shape: ([x, index], { dim }) => {
       if (index.length !== x.length || index.some((s, d) => d !== dim && s !== x[d])) {
-        throw new Error(`gather: index of shape ${fmtShape(index)} does not fit input ${fmtShape(x)} along dim ${dim} (same rank, same sizes but along dim)`);
+        throw new Error(
+          `gather: index of shape ${fmtShape(index)} does not fit input ${fmtShape(x)} along dim ${dim} (same rank, same sizes but along dim)`,
+        );
       }
-      if (x[dim] === 0 && numel(index) > 0) throw new Error(`gather: cannot index dim ${dim} of size 0 of a tensor of shape ${fmtShape(x)}`);
+      if (x[dim] === 0 && numel(index) > 0)
+        throw new Error(`gather: cannot index dim ${dim} of size 0 of a tensor of shape ${fmtShape(x)}`);
       return index;
     },
     run: (b, [x, index], { dim }, _out, [xs, is]) => b.gather('gather', x, index, alongDim(xs, dim, is[dim])),
@@ -419,11 +534,14 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   scatter_add: {
     shape: ([src, index], { dim, shape }) => {
       if (!sameShape(src, index) || shape.length !== src.length || shape.some((s, d) => d !== dim && s !== src[d])) {
-        throw new Error(`scatter_add: src ${fmtShape(src)} and index ${fmtShape(index)} do not fit output ${fmtShape(shape)} along dim ${dim}`);
+        throw new Error(
+          `scatter_add: src ${fmtShape(src)} and index ${fmtShape(index)} do not fit output ${fmtShape(shape)} along dim ${dim}`,
+        );
       }
       return shape;
     },
-    run: (b, [src, index], { dim, shape }, _out, [ss]) => b.gather('scatter_add', src, index, alongDim(shape, dim, ss[dim])),
+    run: (b, [src, index], { dim, shape }, _out, [ss]) =>
+      b.gather('scatter_add', src, index, alongDim(shape, dim, ss[dim])),
     // Linear in src, and gather is its adjoint.
     backward: (g, [, index], _y, { dim }, apply) => [apply('gather', [g, index], { dim }), null],
   },
@@ -440,14 +558,20 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
 
   matmul: {
     shape: ([a, b], { transA: tA, transB: tB }) => {
-      const [bA, a0, a1] = a, [bB, b0, b1] = b;
-      const M = tA ? a1 : a0, K = tA ? a0 : a1;
-      const K2 = tB ? b1 : b0, N = tB ? b0 : b1;
+      const [bA, a0, a1] = a,
+        [bB, b0, b1] = b;
+      const M = tA ? a1 : a0,
+        K = tA ? a0 : a1;
+      const K2 = tB ? b1 : b0,
+        N = tB ? b0 : b1;
       if (K !== K2) {
-        throw new Error(`matmul: inner dimensions differ: ${fmtShape(a)}${tA ? '^T' : ''} @ ${fmtShape(b)}${tB ? '^T' : ''} (${K} vs ${K2})`);
+        throw new Error(
+          `matmul: inner dimensions differ: ${fmtShape(a)}${tA ? '^T' : ''} @ ${fmtShape(b)}${tB ? '^T' : ''} (${K} vs ${K2})`,
+        );
       }
       const batch = Math.max(bA, bB);
-      if ((bA !== 1 && bA !== batch) || (bB !== 1 && bB !== batch)) throw new Error(`matmul: batch sizes ${bA} and ${bB} differ`);
+      if ((bA !== 1 && bA !== batch) || (bB !== 1 && bB !== batch))
+        throw new Error(`matmul: batch sizes ${bA} and ${bB} differ`);
       return [batch, M, N];
     },
     run: (be, [a, b], params, shape, xShapes) => {
@@ -474,26 +598,45 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     shape: (_x, { geom: g }) => [g.n, g.O, g.OH, g.OW],
     run: (b, [x, w], { geom }) => b.conv2d(x, w, geom),
     // y = conv(x, w):  dx = conv_grad_input(g, w),  dw = conv_grad_weight(g, x)
-    backward: (g, [x, w], _y, p, apply) => [x.requiresGrad ? apply('conv2d_grad_input', [g, w], p) : null, w.requiresGrad ? apply('conv2d_grad_weight', [g, x], p) : null],
+    backward: (g, [x, w], _y, p, apply) => [
+      x.requiresGrad ? apply('conv2d_grad_input', [g, w], p) : null,
+      w.requiresGrad ? apply('conv2d_grad_weight', [g, x], p) : null,
+    ],
   },
   conv2d_grad_input: {
     shape: (_x, { geom: g }) => [g.n, g.C, g.H, g.W],
     run: (b, [dy, w], { geom }) => b.conv2dGradInput(dy, w, geom),
     // y = conv^T(a, w) (a shaped like conv's output):  da = conv(g, w),  dw = conv_grad_weight(a, g)
-    backward: (g, [a, w], _y, p, apply) => [a.requiresGrad ? apply('conv2d', [g, w], p) : null, w.requiresGrad ? apply('conv2d_grad_weight', [a, g], p) : null],
+    backward: (g, [a, w], _y, p, apply) => [
+      a.requiresGrad ? apply('conv2d', [g, w], p) : null,
+      w.requiresGrad ? apply('conv2d_grad_weight', [a, g], p) : null,
+    ],
   },
   conv2d_grad_weight: {
     shape: (_x, { geom: g }) => [g.O, g.C, g.KH, g.KW],
     run: (b, [dy, x], { geom }) => b.conv2dGradWeight(dy, x, geom),
     // y = conv_grad_weight(dy, x), read g as a weight:  d dy = conv(x, g),  dx = conv_grad_input(dy, g)
-    backward: (g, [dy, x], _y, p, apply) => [dy.requiresGrad ? apply('conv2d', [x, g], p) : null, x.requiresGrad ? apply('conv2d_grad_input', [dy, g], p) : null],
+    backward: (g, [dy, x], _y, p, apply) => [
+      dy.requiresGrad ? apply('conv2d', [x, g], p) : null,
+      x.requiresGrad ? apply('conv2d_grad_input', [dy, g], p) : null,
+    ],
   },
 
   // Sources: no inputs, no gradient. The random draw's counter is taken from the generator by the caller
   // (src/ops/random.ts, through applyPerCall), so a compiled step takes a new one on every call.
   random: { shape: (_x, p) => p.shape, run: (b, _x, p) => b.random(numel(p.shape), p.spec), backward: null },
-  fill: { shape: (_x, p) => p.shape, dtype: (_x, p) => p.dtype ?? 'float32', run: (b, _x, p) => b.fill(numel(p.shape), p.value), backward: null },
-  upload: { shape: (_x, p) => p.shape, dtype: (_x, p) => p.dtype ?? 'float32', run: (b, _x, p) => b.upload(p.data), backward: null },
+  fill: {
+    shape: (_x, p) => p.shape,
+    dtype: (_x, p) => p.dtype ?? 'float32',
+    run: (b, _x, p) => b.fill(numel(p.shape), p.value),
+    backward: null,
+  },
+  upload: {
+    shape: (_x, p) => p.shape,
+    dtype: (_x, p) => p.dtype ?? 'float32',
+    run: (b, _x, p) => b.upload(p.data),
+    backward: null,
+  },
 };
 
 /** The primitives, listed at run time (tests check each kernel-vocabulary op maps to a row). */

@@ -26,11 +26,28 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps, withAcc, type FusedEpilogue, type FusedExpr, type FusedOptim, type FusedRead, type ReduceGeom } from '../backend/kernels.ts';
+import {
+  fusedOps,
+  withAcc,
+  type FusedEpilogue,
+  type FusedExpr,
+  type FusedOptim,
+  type FusedRead,
+  type ReduceGeom,
+} from '../backend/kernels.ts';
 import { contiguousStrides, numel } from '../shape.ts';
 import { EFFECTS, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
-import { isSymbolic, type FusedOp, type GemmFusedOp, type GemmPrimitive, type Op, type PrimOp, type ReduceFusedOp, type SymbolicStorage } from './trace.ts';
+import {
+  isSymbolic,
+  type FusedOp,
+  type GemmFusedOp,
+  type GemmPrimitive,
+  type Op,
+  type PrimOp,
+  type ReduceFusedOp,
+  type SymbolicStorage,
+} from './trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -70,15 +87,29 @@ export const MAX_FOLDED = 1 << 16;
  * pinned values (they are handed to the caller), values past MAX_FOLDED elements (uploads excepted),
  * ops `run` cannot compute as a value of their own (null).
  */
-export function foldConstants(g: Graph, run: (op: PrimOp, inputs: Storage[]) => Storage | null): { graph: Graph; constants: Map<Storage, Storage> } {
+export function foldConstants(
+  g: Graph,
+  run: (op: PrimOp, inputs: Storage[]) => Storage | null,
+): { graph: Graph; constants: Map<Storage, Storage> } {
   const constants = new Map<Storage, Storage>();
   const touched = new Set<Storage>(g.pinned);
   for (const op of g.ops) if (op.kind === 'effect') for (const s of op.inputs) touched.add(s);
   const ops: Op[] = [];
   for (const op of g.ops) {
-    const foldable = op.kind === 'prim' && (op.prim === 'upload' ||
-      (op.prim !== 'random' && !op.perCall && !touched.has(op.out) && numel(op.shape) <= MAX_FOLDED && op.inputs.every((x) => constants.has(x))));
-    const value = foldable ? run(op, op.inputs.map((x) => constants.get(x)!)) : null;
+    const foldable =
+      op.kind === 'prim' &&
+      (op.prim === 'upload' ||
+        (op.prim !== 'random' &&
+          !op.perCall &&
+          !touched.has(op.out) &&
+          numel(op.shape) <= MAX_FOLDED &&
+          op.inputs.every((x) => constants.has(x))));
+    const value = foldable
+      ? run(
+          op,
+          op.inputs.map((x) => constants.get(x)!),
+        )
+      : null;
     if (value) constants.set((op as PrimOp).out, value);
     else ops.push(op);
   }
@@ -96,7 +127,12 @@ export const MAX_FUSED_OPS = 32;
  */
 export const MAX_DUPLICATED_OPS = 3;
 
-interface Group { op: FusedOp | ReduceFusedOp | GemmFusedOp; pos: number; ops: number; original: PrimOp }
+interface Group {
+  op: FusedOp | ReduceFusedOp | GemmFusedOp;
+  pos: number;
+  ops: number;
+  original: PrimOp;
+}
 
 const GEMM_PRIMITIVES: GemmPrimitive[] = ['matmul', 'conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'];
 
@@ -140,7 +176,12 @@ export function fuseElementwise(g: Graph): Graph {
       continue;
     }
     const geom = op.kind === 'prim' ? reduceGeometry(op) : null;
-    const operands = op.kind === 'prim' ? (geom ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }] : elementwiseOperands(op)) : null;
+    const operands =
+      op.kind === 'prim'
+        ? geom
+          ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }]
+          : elementwiseOperands(op)
+        : null;
     if (!operands) {
       out.push(op);
       continue;
@@ -149,7 +190,8 @@ export function fuseElementwise(g: Graph): Graph {
     // The shape the kernel's expression is evaluated over: the output's, or a reduction's input's.
     const exprShape = geom ? prim.xShapes[0] : prim.shape;
     const n = numel(exprShape);
-    const inputs: Storage[] = [], reads: FusedRead[] = [];
+    const inputs: Storage[] = [],
+      reads: FusedRead[] = [];
     let count = 1;
     /** A reduction or matmul this elementwise op takes as its epilogue's input (at most one). */
     let absorbed: WithEpilogue | null = null;
@@ -166,11 +208,14 @@ export function fuseElementwise(g: Graph): Graph {
       const u = uses.get(s) ?? 0;
       // Element for element: both sides index the same flat elements, so a reshape between them (a
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
-      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n) return leaf(s, read);
+      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n)
+        return leaf(s, read);
       const red = p.op.kind === 'reduce_fused' || p.op.kind === 'gemm_fused' ? p.op : null;
-      const pin = red ? red.epilogue?.inputs ?? [] : (p.op as FusedOp).inputs;
+      const pin = red ? (red.epilogue?.inputs ?? []) : (p.op as FusedOp).inputs;
       const pre = red ? headInputs(red) : 0;
-      const fits = count + p.ops <= MAX_FUSED_OPS && inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
+      const fits =
+        count + p.ops <= MAX_FUSED_OPS &&
+        inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
       // A reduction or matmul is taken in only once (never computed again), only into an elementwise op,
       // one per kernel.
       const ok = red ? u === 1 && !geom && !absorbed : u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS);
@@ -183,19 +228,34 @@ export function fuseElementwise(g: Graph): Graph {
         groups.delete(s);
       }
       count += p.ops;
-      const preads = red ? red.epilogue?.reads ?? [] : (p.op as FusedOp).reads;
+      const preads = red ? (red.epilogue?.reads ?? []) : (p.op as FusedOp).reads;
       if (red) absorbed = red;
       const remap = (e: FusedExpr): FusedExpr =>
-        e.kind === 'input' ? leaf(pin[e.k], preads[e.k]) : e.kind === 'acc' ? e : e.kind === 'unary' ? { ...e, x: remap(e.x) } : { ...e, a: remap(e.a), b: remap(e.b) };
-      return remap(red ? red.epilogue?.expr ?? { kind: 'acc' } : (p.op as FusedOp).expr);
+        e.kind === 'input'
+          ? leaf(pin[e.k], preads[e.k])
+          : e.kind === 'acc'
+            ? e
+            : e.kind === 'unary'
+              ? { ...e, x: remap(e.x) }
+              : { ...e, a: remap(e.a), b: remap(e.b) };
+      return remap(red ? (red.epilogue?.expr ?? { kind: 'acc' }) : (p.op as FusedOp).expr);
     };
     let expr: FusedExpr;
     if (geom) {
       const e = operand(operands[0]);
       // The reduction of a bare input is still one kernel without the copies reduce() makes.
       const red: ReduceFusedOp = {
-        kind: 'reduce_fused', op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min', expr: e, inputs, reads, geom,
-        epilogue: null, xShape: prim.xShapes[0], dims: (prim as PrimOp<'reduce'>).params.dims, shape: prim.shape, out: prim.out,
+        kind: 'reduce_fused',
+        op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min',
+        expr: e,
+        inputs,
+        reads,
+        geom,
+        epilogue: null,
+        xShape: prim.xShapes[0],
+        dims: (prim as PrimOp<'reduce'>).params.dims,
+        shape: prim.shape,
+        out: prim.out,
       };
       groups.set(prim.out, { op: red, pos: out.length, ops: count, original: prim });
       out.push(red);
@@ -208,7 +268,8 @@ export function fuseElementwise(g: Graph): Graph {
       const { op: u, p0, p1 } = (prim as PrimOp<'unary'>).params;
       expr = { kind: 'unary', op: u, p0, p1, x: operand(operands[0]) };
     } else {
-      const a = operand(operands[0]), b = operand(operands[1]);
+      const a = operand(operands[0]),
+        b = operand(operands[1]);
       expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
     }
     const r = absorbed as WithEpilogue | null;
@@ -228,7 +289,10 @@ export function fuseElementwise(g: Graph): Graph {
   return { ...g, ops: out.filter((op): op is Op => op !== null) };
 }
 
-interface Operand { s: Storage; read: FusedRead }
+interface Operand {
+  s: Storage;
+  read: FusedRead;
+}
 
 /** The storages every op reads (a fused kernel's epilogue inputs too). */
 const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
@@ -240,10 +304,25 @@ function asFused(op: PrimOp): FusedOp | null {
   const operands = elementwiseOperands(op);
   if (!operands) return null;
   const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
-  const expr: FusedExpr = op.prim === 'unary'
-    ? { kind: 'unary', op: (op as PrimOp<'unary'>).params.op, p0: (op as PrimOp<'unary'>).params.p0, p1: (op as PrimOp<'unary'>).params.p1, x: x[0] }
-    : { kind: 'binary', op: (op as PrimOp<'binary'>).params.op, a: x[0], b: x[1] };
-  return { kind: 'fused', expr, inputs: operands.map((o) => o.s), reads: operands.map((o) => o.read), n: numel(op.shape), shape: op.shape, out: op.out };
+  const expr: FusedExpr =
+    op.prim === 'unary'
+      ? {
+          kind: 'unary',
+          op: (op as PrimOp<'unary'>).params.op,
+          p0: (op as PrimOp<'unary'>).params.p0,
+          p1: (op as PrimOp<'unary'>).params.p1,
+          x: x[0],
+        }
+      : { kind: 'binary', op: (op as PrimOp<'binary'>).params.op, a: x[0], b: x[1] };
+  return {
+    kind: 'fused',
+    expr,
+    inputs: operands.map((o) => o.s),
+    reads: operands.map((o) => o.read),
+    n: numel(op.shape),
+    shape: op.shape,
+    out: op.out,
+  };
 }
 
 /** How many ops read each value; outputs and pinned values count as read by infinitely many. */
@@ -276,7 +355,8 @@ export function writeInPlace(g: Graph): Graph {
     const p = producer.get(src);
     if (!p || uses.get(src) !== 1) continue;
     const { i, f } = p;
-    if (f.n !== dst.length || f.inputs.some((x, k) => x === dst && !(f.reads[k].div === 1 && f.reads[k].mod === f.n))) continue;
+    if (f.n !== dst.length || f.inputs.some((x, k) => x === dst && !(f.reads[k].div === 1 && f.reads[k].mod === f.n)))
+      continue;
     let clear = true;
     for (let k = i + 1; k < j && clear; k++) {
       const o = ops[k];
@@ -284,7 +364,10 @@ export function writeInPlace(g: Graph): Graph {
     }
     if (!clear) continue;
     ops[i] = {
-      kind: 'effect', effect: 'assign_fused', inputs: [dst, ...f.inputs], shapes: [f.shape, ...f.inputs.map((x) => [x.length])],
+      kind: 'effect',
+      effect: 'assign_fused',
+      inputs: [dst, ...f.inputs],
+      shapes: [f.shape, ...f.inputs.map((x) => [x.length])],
       params: { expr: f.expr, reads: f.reads, n: f.n },
     };
     ops[j] = null;
@@ -300,7 +383,7 @@ type WithStore = FusedOp | ReduceFusedOp | GemmFusedOp;
 
 /** Storage buffers a fused kernel binds (its inputs, its output), before an optimizer update's 4. */
 function storeBindings(op: WithStore): number {
-  const epi = op.kind === 'fused' ? 0 : op.epilogue?.inputs.length ?? 0;
+  const epi = op.kind === 'fused' ? 0 : (op.epilogue?.inputs.length ?? 0);
   return (op.kind === 'gemm_fused' ? 2 : op.inputs.length) + epi + 1;
 }
 
@@ -314,8 +397,15 @@ function asStore(op: Op): WithStore | null {
 /** A matmul or convolution primitive as a GEMM kernel with no epilogue yet. */
 function gemmOf(op: PrimOp): GemmFusedOp {
   return {
-    kind: 'gemm_fused', prim: op.prim as GemmPrimitive, inputs: op.inputs, xShapes: op.xShapes, params: op.params as Params[GemmPrimitive], gemmShape: op.shape,
-    epilogue: null, shape: op.shape, out: op.out,
+    kind: 'gemm_fused',
+    prim: op.prim as GemmPrimitive,
+    inputs: op.inputs,
+    xShapes: op.xShapes,
+    params: op.params as Params[GemmPrimitive],
+    gemmShape: op.shape,
+    epilogue: null,
+    shape: op.shape,
+    out: op.out,
   };
 }
 
@@ -339,13 +429,22 @@ export function fuseOptimizer(g: Graph): Graph {
   let ops: Op[] = [...g.ops];
   /** What an op writes: a step its parameter, state and flags; an assign its destination. */
   const writes = (o: Op): Storage[] =>
-    o.kind === 'effect' ? (o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]])
-      : o.kind !== 'host' && o.kind !== 'prim' && o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : [];
+    o.kind === 'effect'
+      ? o.effect === 'optim'
+        ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]]
+        : [o.inputs[0]]
+      : o.kind !== 'host' && o.kind !== 'prim' && o.optim
+        ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]]
+        : [];
   /** Whether an op reads or writes a step's state (a step reads its own state; it shares only the flags). */
   const touchesState = (o: Op, state: Storage[]): boolean => {
     if (o.kind === 'host') return false;
-    const r = o.kind === 'effect' && o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3]]
-      : o.kind !== 'effect' && o.kind !== 'prim' && o.optim ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]] : readsOf(o);
+    const r =
+      o.kind === 'effect' && o.effect === 'optim'
+        ? [o.inputs[0], o.inputs[2], o.inputs[3]]
+        : o.kind !== 'effect' && o.kind !== 'prim' && o.optim
+          ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]]
+          : readsOf(o);
     return r.some((x) => state.includes(x)) || writes(o).some((x) => state.includes(x));
   };
   for (let j = 0; j < ops.length; j++) {
@@ -366,12 +465,16 @@ export function fuseOptimizer(g: Graph): Graph {
     for (let k = i + 1; k < j; k++) if (touchesState(ops[k], state)) last = k;
     // Moving down is legal when nothing it passes writes what it reads or reads what it computes.
     const passed = ops.slice(i + 1, last + 1);
-    if (passed.some((o) => writes(o).some((x) => reads.includes(x)) || (o.kind !== 'host' && readsOf(o).includes(grad)))) continue;
+    if (
+      passed.some((o) => writes(o).some((x) => reads.includes(x)) || (o.kind !== 'host' && readsOf(o).includes(grad)))
+    )
+      continue;
     const cell = op.perCall ? { value: undefined as EffectParams['optim'] | undefined } : null;
     const optim = { inputs: op.inputs, params: op.params as EffectParams['optim'], cell };
-    const fused: WithStore = k0.kind === 'gemm_fused'
-      ? { ...k0, epilogue: k0.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim }
-      : { ...k0, optim };
+    const fused: WithStore =
+      k0.kind === 'gemm_fused'
+        ? { ...k0, epilogue: k0.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim }
+        : { ...k0, optim };
     const perCall = op.perCall as (() => EffectParams['optim']) | undefined;
     const next: Op[] = [];
     ops.forEach((o, k) => {
@@ -445,7 +548,8 @@ function elementwiseOperands(op: PrimOp): Operand[] | null {
       out.push({ s: op.inputs[k], read: { div: 1, mod: 1 } });
       continue;
     }
-    const lo = big[0], hi = big[big.length - 1];
+    const lo = big[0],
+      hi = big[big.length - 1];
     for (let d = lo; d <= hi; d++) if (sh[d] !== S[d]) return null;
     out.push({ s: op.inputs[k], read: { div: numel(S.slice(hi + 1)), mod: numel(sh) } });
   }
@@ -467,13 +571,19 @@ export class Program {
   private readonly callParams: unknown[];
 
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
-  constructor(graph: Graph, private readonly backend: Backend, inputs: Storage[]) {
+  constructor(
+    graph: Graph,
+    private readonly backend: Backend,
+    inputs: Storage[],
+  ) {
     const made: Storage[] = [];
     const live0 = backend.memory().liveBytes;
     let folded: ReturnType<typeof foldConstants>;
     try {
       folded = foldConstants(eliminateDeadCode(graph), (op, xs) => {
-        const out = (RULES[op.prim].run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(backend, xs, op.params, op.shape, op.xShapes);
+        const out = (
+          RULES[op.prim].run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view'
+        )(backend, xs, op.params, op.shape, op.xShapes);
         if (out === 'view') return null;
         made.push(out);
         return out;
@@ -489,7 +599,8 @@ export class Program {
     for (const op of ops) {
       if (op.kind === 'host') continue;
       for (const x of op.inputs) used.add(x);
-      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const x of op.epilogue?.inputs ?? []) used.add(x);
+      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused')
+        for (const x of op.epilogue?.inputs ?? []) used.add(x);
     }
     for (const [v, c] of folded.constants) {
       if (used.has(v)) {
@@ -506,7 +617,8 @@ export class Program {
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
       for (const s of op.inputs) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
-      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
+      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused')
+        for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
       if (op.kind !== 'effect' && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
@@ -546,7 +658,8 @@ export class Program {
       }
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
       const step = op.kind !== 'prim' && op.optim ? [op.optim.params.spec.kind] : [];
-      if (op.kind === 'fused') return `${at} fused:${[...fusedOps(op.expr), ...step].join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
+      if (op.kind === 'fused')
+        return `${at} fused:${[...fusedOps(op.expr), ...step].join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
       if (op.kind === 'reduce_fused') {
         const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : []), ...step];
         return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
@@ -599,23 +712,27 @@ export class Program {
           // block, written directly; other per-call ops run their backend calls again over the recording.
           if (op.kind === 'prim' && op.prim === 'random' && op.perCall) {
             if (op.out.length) rec.patchRandom(i, op.out.length, (this.callParams[i] as Params['random']).spec);
-          }
-          else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
+          } else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
             const { spec, check } = this.callParams[i] as EffectParams['optim'];
             const [param, , s1, s2, flags] = op.inputs.map((s) => this.bound.get(s) ?? s);
             rec.patchOptim(i, { param, s1, s2, spec, check: check ? { flags, ...check } : undefined });
-          } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) rec.patch(i, () => this.runOp(op, i, this.bound));
+          } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall)
+            rec.patch(i, () => this.runOp(op, i, this.bound));
           // An update in a kernel's store: only its params change, written into the kernel's uniforms.
-          else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell) rec.patchOptim(i, this.optimOf(op)!);
+          else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell)
+            rec.patchOptim(i, this.optimOf(op)!);
         }
       }
       const out = outputs.map((s) => b.empty(s.length));
       // An output that is an input is copied from this call's input, not the one recorded.
       const src = (s: Storage) => {
         const k = this.graph.inputs.indexOf(s as SymbolicStorage);
-        return k >= 0 ? inputs[k] : this.bound.get(s) ?? s;
+        return k >= 0 ? inputs[k] : (this.bound.get(s) ?? s);
       };
-      rec.replay(inputs, outputs.map((s, k) => [src(s), out[k]]));
+      rec.replay(
+        inputs,
+        outputs.map((s, k) => [src(s), out[k]]),
+      );
       return { outputs: out, pinned: this.graph.pinned.map((s) => this.bound.get(s)!) };
     }
     const env = new Map(this.bound);
@@ -680,11 +797,22 @@ export class Program {
     }
     const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
     if (op.kind === 'effect') {
-      (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(this.backend, xs, params, op.shapes);
+      (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(
+        this.backend,
+        xs,
+        params,
+        op.shapes,
+      );
       return null;
     }
     const rule = RULES[op.prim] as Rule<typeof op.prim>;
-    const out = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(this.backend, xs, params, op.shape, op.xShapes);
+    const out = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(
+      this.backend,
+      xs,
+      params,
+      op.shape,
+      op.xShapes,
+    );
     if (out === 'view') throw new Error(`internal: ${op.prim} made a view in a compiled graph`);
     return out;
   }
@@ -696,12 +824,22 @@ export class Program {
   private reduceFused(op: ReduceFusedOp, xs: Storage[], es: Storage[]): Storage {
     const b = this.backend;
     const epi = op.epilogue;
-    if (b.reduceFused) return b.reduceFused(op.op, op.expr, xs, op.reads, op.geom, epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined, this.optimOf(op));
+    if (b.reduceFused)
+      return b.reduceFused(
+        op.op,
+        op.expr,
+        xs,
+        op.reads,
+        op.geom,
+        epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined,
+        this.optimOf(op),
+      );
     const n = numel(op.xShape);
     const bare = op.expr.kind === 'input' && op.reads[0].mod === n;
     const x = bare ? xs[0] : b.elementwise(op.expr, xs, op.reads, n);
-    const y = (RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage)(
-      b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
+    const y = (
+      RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage
+    )(b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
     if (!bare) b.free(x);
     return this.optimAfter(op, epi ? this.epilogueAfter(y, { ...epi, inputs: es }) : y);
   }
@@ -715,11 +853,19 @@ export class Program {
     const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
     const optim = this.optimOf(op);
     if (numel(op.gemmShape) > 0) {
-      if (op.prim === 'matmul' && be.matmulFused) return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi, optim);
-      if (op.prim !== 'matmul' && be.convFused) return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi, optim);
+      if (op.prim === 'matmul' && be.matmulFused)
+        return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi, optim);
+      if (op.prim !== 'matmul' && be.convFused)
+        return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi, optim);
     }
     const rule = RULES[op.prim] as Rule<GemmPrimitive>;
-    const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(be, [a, b], op.params, op.gemmShape, op.xShapes);
+    const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(
+      be,
+      [a, b],
+      op.params,
+      op.gemmShape,
+      op.xShapes,
+    );
     return this.optimAfter(op, this.epilogueAfter(y, epi));
   }
 
@@ -740,14 +886,24 @@ export class Program {
     const o = op.optim;
     if (o) {
       const [param, , s1, s2, flags] = o.inputs;
-      EFFECTS.optim.run(this.backend, [param, g, s1, s2, flags], o.cell?.value ?? o.params, o.inputs.map((x) => [x.length]));
+      EFFECTS.optim.run(
+        this.backend,
+        [param, g, s1, s2, flags],
+        o.cell?.value ?? o.params,
+        o.inputs.map((x) => [x.length]),
+      );
     }
     return g;
   }
 
   /** The epilogue with the values y (freed) as one more input, read element for element. */
   private epilogueAfter(y: Storage, epi: FusedEpilogue): Storage {
-    const r = this.backend.elementwise(withAcc(epi.expr, epi.inputs.length), [...epi.inputs, y], [...epi.reads, { div: 1, mod: y.length }], y.length);
+    const r = this.backend.elementwise(
+      withAcc(epi.expr, epi.inputs.length),
+      [...epi.inputs, y],
+      [...epi.reads, { div: 1, mod: y.length }],
+      y.length,
+    );
     this.backend.free(y);
     return r;
   }

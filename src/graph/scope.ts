@@ -42,7 +42,8 @@ function collect(result: unknown, into: Set<Scoped>): void {
 }
 
 const isAsyncFunction = (fn: unknown): boolean => typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction';
-const ASYNC_REFUSED = 'tensors made after an await would outlive the scope or be disposed by another one, so it cannot track them. ' +
+const ASYNC_REFUSED =
+  'tensors made after an await would outlive the scope or be disposed by another one, so it cannot track them. ' +
   'Call tidy() on the synchronous parts between awaits, or dispose() and keep() tensors yourself in async code';
 
 /**

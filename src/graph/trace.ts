@@ -26,7 +26,10 @@ import type { GraphTensor, StorageHold } from './types.ts';
 
 /** A value of the traced graph: its length, no data. */
 export class SymbolicStorage implements Storage {
-  constructor(readonly id: number, readonly length: number) {}
+  constructor(
+    readonly id: number,
+    readonly length: number,
+  ) {}
 }
 
 export const isSymbolic = (s: Storage): s is SymbolicStorage => s instanceof SymbolicStorage;
@@ -55,7 +58,11 @@ export interface EffectOp<E extends EffectName = EffectName> {
  * flags] and params; `cell` holds a call's params, computed by a host op where the effect was (per-call
  * work keeps its order).
  */
-export interface StoreOptim { inputs: Storage[]; params: EffectParams['optim']; cell: { value: EffectParams['optim'] | undefined } | null }
+export interface StoreOptim {
+  inputs: Storage[];
+  params: EffectParams['optim'];
+  cell: { value: EffectParams['optim'] | undefined } | null;
+}
 /** Elementwise ops fused into one kernel (made by the fusion pass of src/graph/program.ts, never traced). */
 export interface FusedOp {
   kind: 'fused';
@@ -157,7 +164,8 @@ export class Tracer<T extends GraphTensor<T>> {
   private use(inputs: T[]): Storage[] {
     const storages = new Array<Storage>(inputs.length);
     for (let i = 0; i < inputs.length; i++) {
-      const t = inputs[i], s = t.storage;
+      const t = inputs[i],
+        s = t.storage;
       if (!isSymbolic(s) && !this.externals.has(s)) this.externals.set(s, t.hold());
       this.seen.add(t);
       storages[i] = s;
@@ -195,18 +203,38 @@ export class Tracer<T extends GraphTensor<T>> {
     this.externals.clear();
   }
 
-  prim<P extends Primitive>(prim: P, inputs: T[], params: Params[P], shape: number[], perCall?: () => Params[P]): SymbolicStorage {
+  prim<P extends Primitive>(
+    prim: P,
+    inputs: T[],
+    params: Params[P],
+    shape: number[],
+    perCall?: () => Params[P],
+  ): SymbolicStorage {
     let n = 1;
     for (const d of shape) n *= d;
     const out = this.value(n);
-    const op: PrimOp<P> = { kind: 'prim', prim, inputs: this.use(inputs), xShapes: inputs.map((t) => t.shape), params, shape, out };
+    const op: PrimOp<P> = {
+      kind: 'prim',
+      prim,
+      inputs: this.use(inputs),
+      xShapes: inputs.map((t) => t.shape),
+      params,
+      shape,
+      out,
+    };
     if (perCall) op.perCall = perCall;
     this.ops.push(op as unknown as PrimOp);
     return out;
   }
 
   effect<E extends EffectName>(effect: E, inputs: T[], params: EffectParams[E], perCall?: () => EffectParams[E]): void {
-    const op: EffectOp<E> = { kind: 'effect', effect, inputs: this.use(inputs), shapes: inputs.map((t) => t.shape), params };
+    const op: EffectOp<E> = {
+      kind: 'effect',
+      effect,
+      inputs: this.use(inputs),
+      shapes: inputs.map((t) => t.shape),
+      params,
+    };
     if (perCall) op.perCall = perCall;
     this.ops.push(op as unknown as EffectOp);
   }

@@ -18,7 +18,10 @@ export function downloadBytes(bytes: Uint8Array, fileName: string, type = 'appli
 }
 
 /** A safetensors file (a File from an input or a drop, or any Blob) decoded; errors name the file. */
-export async function readSafetensorsFile(file: Blob, name = (file as File).name ?? 'file'): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+export async function readSafetensorsFile(
+  file: Blob,
+  name = (file as File).name ?? 'file',
+): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
   return decodeSafetensors(new Uint8Array(await file.arrayBuffer()), name);
 }
 
@@ -39,7 +42,8 @@ const STORE = 'checkpoints';
 
 function openDb(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    if (typeof indexedDB === 'undefined') return reject(new Error('IndexedDB is not available here (a browser page is needed)'));
+    if (typeof indexedDB === 'undefined')
+      return reject(new Error('IndexedDB is not available here (a browser page is needed)'));
     const req = indexedDB.open(DB, 1);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
     req.onsuccess = () => resolve(req.result);
@@ -47,7 +51,11 @@ function openDb(): Promise<IDBDatabase> {
   });
 }
 
-async function inStore<T>(mode: IDBTransactionMode, what: string, op: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+async function inStore<T>(
+  mode: IDBTransactionMode,
+  what: string,
+  op: (s: IDBObjectStore) => IDBRequest<T>,
+): Promise<T> {
   const db = await openDb();
   try {
     return await new Promise<T>((resolve, reject) => {
@@ -55,7 +63,8 @@ async function inStore<T>(mode: IDBTransactionMode, what: string, op: (s: IDBObj
       const req = op(tx.objectStore(STORE));
       // Resolved when the transaction commits, so a saved checkpoint is on disk when the promise is.
       tx.oncomplete = () => resolve(req.result);
-      tx.onerror = tx.onabort = () => reject(new Error(`IndexedDB: ${what} failed: ${tx.error?.message ?? req.error?.message}`));
+      tx.onerror = tx.onabort = () =>
+        reject(new Error(`IndexedDB: ${what} failed: ${tx.error?.message ?? req.error?.message}`));
     });
   } finally {
     db.close();
@@ -68,9 +77,14 @@ export function saveToIndexedDB(key: string, bytes: Uint8Array): Promise<void> {
 }
 
 /** The bytes stored under `key`, decoded; an error naming the key when there are none. */
-export async function loadFromIndexedDB(key: string): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+export async function loadFromIndexedDB(
+  key: string,
+): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
   const v = await inStore<unknown>('readonly', `loading '${key}'`, (s) => s.get(key));
-  if (!(v instanceof Uint8Array)) throw new Error(`IndexedDB: no checkpoint is stored under '${key}' (saved ones: ${(await listIndexedDB()).join(', ') || 'none'})`);
+  if (!(v instanceof Uint8Array))
+    throw new Error(
+      `IndexedDB: no checkpoint is stored under '${key}' (saved ones: ${(await listIndexedDB()).join(', ') || 'none'})`,
+    );
   return decodeSafetensors(v, `indexeddb://${key}`);
 }
 

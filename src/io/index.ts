@@ -6,5 +6,13 @@
 export { encodeSafetensors, decodeSafetensors, type NamedArray } from './safetensors.ts';
 export { checkpointTensors, restoreCheckpoint } from './checkpoint.ts';
 export { lossCurveSvg, curvesSvg, scatterSvg, niceTicks, type Series, type CurvesOptions } from './plot.ts';
-export { downloadBytes, readSafetensorsFile, pickFile, saveToIndexedDB, loadFromIndexedDB, listIndexedDB, deleteFromIndexedDB } from './browser.ts';
+export {
+  downloadBytes,
+  readSafetensorsFile,
+  pickFile,
+  saveToIndexedDB,
+  loadFromIndexedDB,
+  listIndexedDB,
+  deleteFromIndexedDB,
+} from './browser.ts';
 export { exportOnnx, exportModuleOnnx, type OnnxExportOptions } from './onnx.ts';

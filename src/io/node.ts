@@ -17,5 +17,13 @@
  * @module wgpu-gen/io
  */
 export * from './index.ts';
-export { saveSafetensors, loadSafetensors, writeFileAtomic, writeLossCurves, fsErrorMessage, processAlive, removeOrphanTemps } from './safetensors_file.ts';
+export {
+  saveSafetensors,
+  loadSafetensors,
+  writeFileAtomic,
+  writeLossCurves,
+  fsErrorMessage,
+  processAlive,
+  removeOrphanTemps,
+} from './safetensors_file.ts';
 export { writeImageGrid, writeScatter } from './png.ts';

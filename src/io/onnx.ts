@@ -65,16 +65,33 @@ class GraphBuilder {
     return `${hint}_${this.n++}`;
   }
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, out = this.fresh(op.toLowerCase())): string {
-    this.nodes.push({ opType: op, input: inputs, output: [out], name: out, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({
+      opType: op,
+      input: inputs,
+      output: [out],
+      name: out,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
     return out;
   }
   floatAttrNode(op: string, inputs: string[], attrs: Record<string, number>): string {
     const out = this.fresh(op.toLowerCase());
-    this.nodes.push({ opType: op, input: inputs, output: [out], name: out, attribute: Object.entries(attrs).map(([k, v]) => floatAttr(k, v)) });
+    this.nodes.push({
+      opType: op,
+      input: inputs,
+      output: [out],
+      name: out,
+      attribute: Object.entries(attrs).map(([k, v]) => floatAttr(k, v)),
+    });
     return out;
   }
   floats(data: Float32Array, dims: number[], name = this.fresh('const')): string {
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: DataType.FLOAT,
+      rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    });
     return name;
   }
   scalar(v: number): string {
@@ -95,11 +112,34 @@ class GraphBuilder {
 }
 
 const UNARY_NODES: Partial<Record<string, string>> = {
-  neg: 'Neg', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', abs: 'Abs', relu: 'Relu', sigmoid: 'Sigmoid', tanh: 'Tanh',
-  softplus: 'Softplus', reciprocal: 'Reciprocal', erf: 'Erf',
+  neg: 'Neg',
+  exp: 'Exp',
+  log: 'Log',
+  sqrt: 'Sqrt',
+  abs: 'Abs',
+  relu: 'Relu',
+  sigmoid: 'Sigmoid',
+  tanh: 'Tanh',
+  softplus: 'Softplus',
+  reciprocal: 'Reciprocal',
+  erf: 'Erf',
 };
-const BINARY_NODES: Partial<Record<string, string>> = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', pow: 'Pow', maximum: 'Max', minimum: 'Min' };
-const COMPARE_NODES: Partial<Record<string, string>> = { eq: 'Equal', lt: 'Less', le: 'LessOrEqual', gt: 'Greater', ge: 'GreaterOrEqual' };
+const BINARY_NODES: Partial<Record<string, string>> = {
+  add: 'Add',
+  sub: 'Sub',
+  mul: 'Mul',
+  div: 'Div',
+  pow: 'Pow',
+  maximum: 'Max',
+  minimum: 'Min',
+};
+const COMPARE_NODES: Partial<Record<string, string>> = {
+  eq: 'Equal',
+  lt: 'Less',
+  le: 'LessOrEqual',
+  gt: 'Greater',
+  ge: 'GreaterOrEqual',
+};
 
 /** The ONNX nodes of one primitive, over the names of its inputs (already of the op's input shapes). */
 function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
@@ -110,17 +150,29 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
       const simple = UNARY_NODES[u];
       if (simple) return g.node(simple, [x[0]]);
       switch (u) {
-        case 'rsqrt': return g.node('Reciprocal', [g.node('Sqrt', [x[0]])]);
-        case 'square': return g.node('Mul', [x[0], x[0]]);
-        case 'leaky_relu': return g.floatAttrNode('LeakyRelu', [x[0]], { alpha: p0 });
-        case 'clamp': return g.node('Clip', [x[0], g.scalar(p0), g.scalar(p1)]);
-        case 'affine': return g.node('Add', [g.node('Mul', [x[0], g.scalar(p0)]), g.scalar(p1)]);
-        case 'pow_scalar': return g.node('Pow', [x[0], g.scalar(p0)]);
+        case 'rsqrt':
+          return g.node('Reciprocal', [g.node('Sqrt', [x[0]])]);
+        case 'square':
+          return g.node('Mul', [x[0], x[0]]);
+        case 'leaky_relu':
+          return g.floatAttrNode('LeakyRelu', [x[0]], { alpha: p0 });
+        case 'clamp':
+          return g.node('Clip', [x[0], g.scalar(p0), g.scalar(p1)]);
+        case 'affine':
+          return g.node('Add', [g.node('Mul', [x[0], g.scalar(p0)]), g.scalar(p1)]);
+        case 'pow_scalar':
+          return g.node('Pow', [x[0], g.scalar(p0)]);
         // ONNX has no Trunc: sign(x) floor(|x|)
-        case 'trunc': return g.node('Mul', [g.node('Sign', [x[0]]), g.node('Floor', [g.node('Abs', [x[0]])])]);
-        case 'step': return g.toFloat(g.node('Greater', [x[0], g.scalar(0)]));
+        case 'trunc':
+          return g.node('Mul', [g.node('Sign', [x[0]]), g.node('Floor', [g.node('Abs', [x[0]])])]);
+        case 'step':
+          return g.toFloat(g.node('Greater', [x[0], g.scalar(0)]));
         // sign(NaN) is 0 here (the kernels' rule): NaN compares false both ways.
-        case 'sign': return g.node('Sub', [g.toFloat(g.node('Greater', [x[0], g.scalar(0)])), g.toFloat(g.node('Less', [x[0], g.scalar(0)]))]);
+        case 'sign':
+          return g.node('Sub', [
+            g.toFloat(g.node('Greater', [x[0], g.scalar(0)])),
+            g.toFloat(g.node('Less', [x[0], g.scalar(0)])),
+          ]);
       }
       throw new Error(`ONNX export: unary op ${u} has no lowering`);
     }
@@ -135,26 +187,42 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
     }
     case 'ternary': {
       const { op: t } = p as Params['ternary'];
-      return t === 'where' ? g.node('Where', [g.toBool(x[0]), x[1], x[2]]) : g.node('Add', [g.node('Mul', [x[0], x[1]]), x[2]]);
+      return t === 'where'
+        ? g.node('Where', [g.toBool(x[0]), x[1], x[2]])
+        : g.node('Add', [g.node('Mul', [x[0], x[1]]), x[2]]);
     }
     case 'reduce': {
       const { op: r, dims, keepdim } = p as Params['reduce'];
       const keepdims = keepdim ? 1 : 0;
       if (r === 'sum') return g.node('ReduceSum', [x[0], g.ints(dims)], { keepdims });
-      if (r === 'max' || r === 'min') return g.node(r === 'max' ? 'ReduceMax' : 'ReduceMin', [x[0]], { axes: dims, keepdims });
+      if (r === 'max' || r === 'min')
+        return g.node(r === 'max' ? 'ReduceMax' : 'ReduceMin', [x[0]], { axes: dims, keepdims });
       // argmax / argmin along one dim: the first extremum, as the kernels pick it.
-      return g.toFloat(g.node(r === 'argmax' ? 'ArgMax' : 'ArgMin', [x[0]], { axis: dims[0], keepdims, select_last_index: 0 }));
+      return g.toFloat(
+        g.node(r === 'argmax' ? 'ArgMax' : 'ArgMin', [x[0]], { axis: dims[0], keepdims, select_last_index: 0 }),
+      );
     }
-    case 'permute': return g.node('Transpose', [x[0]], { perm: (p as Params['permute']).dims });
-    case 'broadcast': return g.node('Expand', [x[0], g.ints((p as Params['broadcast']).shape)]);
+    case 'permute':
+      return g.node('Transpose', [x[0]], { perm: (p as Params['permute']).dims });
+    case 'broadcast':
+      return g.node('Expand', [x[0], g.ints((p as Params['broadcast']).shape)]);
     case 'slice': {
       const { dim, start, len, step } = p as Params['slice'];
-      return g.node('Slice', [x[0], g.ints([start]), g.ints([start + step * (len - 1) + 1]), g.ints([dim]), g.ints([step])]);
+      return g.node('Slice', [
+        x[0],
+        g.ints([start]),
+        g.ints([start + step * (len - 1) + 1]),
+        g.ints([dim]),
+        g.ints([step]),
+      ]);
     }
-    case 'concat': return g.node('Concat', x, { axis: (p as Params['concat']).dim });
+    case 'concat':
+      return g.node('Concat', x, { axis: (p as Params['concat']).dim });
     case 'pad': {
       const { before, after, mode, value } = p as Params['pad'];
-      return g.node('Pad', [x[0], g.ints([...before, ...after]), g.scalar(value)], { mode: mode === 'replicate' ? 'edge' : mode });
+      return g.node('Pad', [x[0], g.ints([...before, ...after]), g.scalar(value)], {
+        mode: mode === 'replicate' ? 'edge' : mode,
+      });
     }
     case 'matmul': {
       const { transA, transB } = p as Params['matmul'];
@@ -168,10 +236,21 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
     case 'conv2d_grad_input': {
       // The transposed convolution (the adjoint of the direct one, whose input has this op's output shape).
       const { H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw } = (p as Params['conv2d_grad_input']).geom;
-      const outputPadding = [H - ((OH - 1) * sh - 2 * ph + dh * (KH - 1) + 1), W - ((OW - 1) * sw - 2 * pw + dw * (KW - 1) + 1)];
-      return g.node('ConvTranspose', [x[0], x[1]], { strides: [sh, sw], pads: [ph, pw, ph, pw], dilations: [dh, dw], output_padding: outputPadding });
+      const outputPadding = [
+        H - ((OH - 1) * sh - 2 * ph + dh * (KH - 1) + 1),
+        W - ((OW - 1) * sw - 2 * pw + dw * (KW - 1) + 1),
+      ];
+      return g.node('ConvTranspose', [x[0], x[1]], {
+        strides: [sh, sw],
+        pads: [ph, pw, ph, pw],
+        dilations: [dh, dw],
+        output_padding: outputPadding,
+      });
     }
-    case 'gather': return g.node('GatherElements', [x[0], g.node('Cast', [x[1]], { to: DataType.INT64 })], { axis: (p as Params['gather']).dim });
+    case 'gather':
+      return g.node('GatherElements', [x[0], g.node('Cast', [x[1]], { to: DataType.INT64 })], {
+        axis: (p as Params['gather']).dim,
+      });
     case 'cumsum': {
       const { dim, reverse } = p as Params['cumsum'];
       return g.node('CumSum', [x[0], g.ints([dim])], { reverse: reverse ? 1 : 0 });
@@ -185,7 +264,9 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
       return g.floats(Float32Array.from(data), shape);
     }
     case 'random':
-      throw new Error('ONNX export: the function draws random numbers (a sampling layer, dropout in training mode); export a deterministic function, e.g. the decoder of given codes, in eval mode');
+      throw new Error(
+        'ONNX export: the function draws random numbers (a sampling layer, dropout in training mode); export a deterministic function, e.g. the decoder of given codes, in eval mode',
+      );
     default:
       throw new Error(`ONNX export: the primitive ${op.prim} (a backward-pass primitive) has no ONNX lowering`);
   }
@@ -193,7 +274,8 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
 
 const shapeEq = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const valueInfo = (name: string, shape: number[]): P.IValueInfoProto => ({
-  name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+  name,
+  type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
 });
 
 /**
@@ -201,8 +283,13 @@ const valueInfo = (name: string, shape: number[]): P.IValueInfoProto => ({
  * the tensors `fn` reads that are not its inputs (parameters, buffers) are read back and stored as
  * initializers. `fn` returns a tensor or an array of them.
  */
-export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inputs: Tensor[], opts: OnnxExportOptions = {}): Promise<Uint8Array> {
-  if (inputs.length === 0) throw new Error('ONNX export: give at least one example input (its shape fixes the graph\'s)');
+export async function exportOnnx(
+  fn: (...xs: Tensor[]) => Tensor | Tensor[],
+  inputs: Tensor[],
+  opts: OnnxExportOptions = {},
+): Promise<Uint8Array> {
+  if (inputs.length === 0)
+    throw new Error("ONNX export: give at least one example input (its shape fixes the graph's)");
   const backend = inputs[0].backend;
   const tracer = new Tracer<Tensor>();
   const placeholders = inputs.map((t) => new Tensor(t.backend, tracer.value(t.size), [...t.shape]));
@@ -211,7 +298,8 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
   try {
     const r = fn(...placeholders);
     outs = Array.isArray(r) ? r : [r];
-    if (!outs.every((t) => t instanceof Tensor)) throw new Error('ONNX export: the function must return a tensor or an array of tensors');
+    if (!outs.every((t) => t instanceof Tensor))
+      throw new Error('ONNX export: the function must return a tensor or an array of tensors');
   } catch (e) {
     tracer.release();
     for (const t of tracer.created) t.dispose();
@@ -219,10 +307,14 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
   } finally {
     setTracer(null);
   }
-  const outShapes = outs.map((t) => [...t.shape]), outStorages = outs.map((t) => t.storage);
+  const outShapes = outs.map((t) => [...t.shape]),
+    outStorages = outs.map((t) => t.storage);
   try {
     for (const op of tracer.ops) {
-      if (op.kind === 'effect') throw new Error(`ONNX export: the function updates state in place (${op.effect}: batch norm in training mode, an optimizer step); export in eval mode`);
+      if (op.kind === 'effect')
+        throw new Error(
+          `ONNX export: the function updates state in place (${op.effect}: batch norm in training mode, an optimizer step); export in eval mode`,
+        );
     }
     const g = new GraphBuilder();
     const named = new Map<Storage, { name: string; shape: number[] }>();
@@ -231,7 +323,9 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
     // Parameters and buffers: initializers under their names, flat unless a tensor gives their shape.
     const nameOf = new Map<Storage, { name: string; shape: number[] }>();
     for (const [t, n] of opts.names ?? []) if (!t.isDisposed) nameOf.set(t.storage, { name: n, shape: [...t.shape] });
-    for (const t of tracer.seen) if (!t.isDisposed && !isSymbolic(t.storage) && !nameOf.has(t.storage)) nameOf.set(t.storage, { name: t.name ?? g.fresh('param'), shape: [...t.shape] });
+    for (const t of tracer.seen)
+      if (!t.isDisposed && !isSymbolic(t.storage) && !nameOf.has(t.storage))
+        nameOf.set(t.storage, { name: t.name ?? g.fresh('param'), shape: [...t.shape] });
     for (const s of tracer.externals.keys()) {
       const meta = nameOf.get(s) ?? { name: g.fresh('param'), shape: [s.length] };
       const data = await backend.read(s);
@@ -252,9 +346,13 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
     outStorages.forEach((s, k) => g.node('Identity', [read(s, outShapes[k])], {}, outputNames[k]));
     const { onnx } = ((await import('onnx-proto')) as unknown as { default: typeof import('onnx-proto') }).default;
     const model = onnx.ModelProto.create({
-      irVersion: 8, producerName: 'wgpu-gen', opsetImport: [{ domain: '', version: OPSET }],
+      irVersion: 8,
+      producerName: 'wgpu-gen',
+      opsetImport: [{ domain: '', version: OPSET }],
       graph: {
-        name: opts.name ?? 'wgpu_gen', node: g.nodes, initializer: g.initializers,
+        name: opts.name ?? 'wgpu_gen',
+        node: g.nodes,
+        initializer: g.initializers,
         input: placeholders.map((t, k) => valueInfo(inputNames[k], [...t.shape])),
         output: outShapes.map((s, k) => valueInfo(outputNames[k], s)),
       },
@@ -270,12 +368,19 @@ export async function exportOnnx(fn: (...xs: Tensor[]) => Tensor | Tensor[], inp
  * Exports a module's forward (or `fn` of the module, e.g. a VAE's decoder) on example inputs, in eval
  * mode (restored after), with its parameters and buffers under their state-dict names.
  */
-export async function exportModuleOnnx(module: AnyModule, inputs: Tensor[], opts: OnnxExportOptions & { fn?: (...xs: Tensor[]) => Tensor | Tensor[] } = {}): Promise<Uint8Array> {
+export async function exportModuleOnnx(
+  module: AnyModule,
+  inputs: Tensor[],
+  opts: OnnxExportOptions & { fn?: (...xs: Tensor[]) => Tensor | Tensor[] } = {},
+): Promise<Uint8Array> {
   const training = module.training;
   module.eval();
   try {
     const names = new Map<Tensor, string>([...module.stateDict()].map(([k, t]) => [t, k]));
-    return await exportOnnx(opts.fn ?? ((...xs: Tensor[]) => module.call(...xs) as Tensor | Tensor[]), inputs, { names, ...opts });
+    return await exportOnnx(opts.fn ?? ((...xs: Tensor[]) => module.call(...xs) as Tensor | Tensor[]), inputs, {
+      names,
+      ...opts,
+    });
   } finally {
     module.train(training);
   }

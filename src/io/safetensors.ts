@@ -60,10 +60,19 @@ const hex = (c: number) => c.toString(16).padStart(8, '0');
 export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
   // Checked as decodeSafetensors checks them: a file this writes is one it reads back.
   for (const [name, t] of tensors) {
-    if (!(t.data instanceof Float32Array)) throw new Error(`safetensors: tensor "${name}" has data ${Object.prototype.toString.call(t.data)}, not a Float32Array`);
-    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) throw new Error(`safetensors: tensor "${name}" has shape ${show(t.shape)}, not an array of non-negative integers`);
+    if (!(t.data instanceof Float32Array))
+      throw new Error(
+        `safetensors: tensor "${name}" has data ${Object.prototype.toString.call(t.data)}, not a Float32Array`,
+      );
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount))
+      throw new Error(
+        `safetensors: tensor "${name}" has shape ${show(t.shape)}, not an array of non-negative integers`,
+      );
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values of data`);
+    if (count !== t.data.length)
+      throw new Error(
+        `safetensors: tensor "${name}" has shape [${t.shape.join(', ')}] (${count} values) but ${t.data.length} values of data`,
+      );
   }
   const sums: Record<string, string> = {};
   for (const [name, t] of tensors) {
@@ -74,7 +83,11 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   let offset = 0;
   for (const [name, t] of tensors) {
     const bytes = t.data.length * 4;
-    header[name] = { dtype: t.dtype === 'int32' ? 'I32' : 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    header[name] = {
+      dtype: t.dtype === 'int32' ? 'I32' : 'F32',
+      shape: t.shape,
+      data_offsets: [offset, offset + bytes],
+    };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -91,8 +104,12 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
       raw = new Int32Array(t.data.length);
       for (let i = 0; i < raw.length; i++) {
         const v = t.data[i];
-        if (!Number.isInteger(v)) throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, not an integer`);
-        if (Math.abs(v) > INT32_EXACT) throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`);
+        if (!Number.isInteger(v))
+          throw new Error(`safetensors: int32 tensor "${name}" holds ${v} at index ${i}, not an integer`);
+        if (Math.abs(v) > INT32_EXACT)
+          throw new Error(
+            `safetensors: int32 tensor "${name}" holds ${v} at index ${i}, beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`,
+          );
         raw[i] = v;
       }
     }
@@ -109,7 +126,9 @@ const OTHER_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'U
 
 /** IEEE half -> float (exact: every half, subnormals, Inf and NaN included, is a float32). */
 function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 0x1f) return m ? NaN : s * Infinity;
   return s * (0x400 + m) * 2 ** (e - 25);
@@ -127,15 +146,20 @@ const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v).sl
  * overlap, hole or trailing byte. F16 and BF16 tensors (common in PyTorch checkpoints) become float32.
  * Every error names the file (`name`) and the offending field.
  */
-export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  name = 'checkpoint',
+): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   const fail = (msg: string): never => {
     throw new Error(`${name}: ${msg}`);
   };
-  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file (it starts with an 8-byte header length)`);
+  if (bytes.length < 8)
+    fail(`${bytes.length} bytes is too short for a safetensors file (it starts with an 8-byte header length)`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   // The header is a JSON object, so byte 8 is '{': without it the file is another kind of file, and
   // saying so beats quoting a 20-digit "header length" read from its first bytes.
-  const notSafetensors = () => fail('not a safetensors file (no 8-byte header length followed by a JSON header "{...}")');
+  const notSafetensors = () =>
+    fail('not a safetensors file (no 8-byte header length followed by a JSON header "{...}")');
   if (n > BigInt(bytes.length - 8)) {
     if (bytes[8] !== 0x7b) notSafetensors();
     fail(`header length ${n} runs past the end of the file (${bytes.length} bytes): truncated or corrupt file`);
@@ -154,7 +178,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
   const h = header as Record<string, unknown>;
   const metadata = h.__metadata__ ?? {};
   if (!isObject(metadata)) fail(`__metadata__ is ${show(metadata)}, not an object of strings`);
-  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(`__metadata__.${k} is ${show(v)}, not a string`);
+  for (const [k, v] of Object.entries(metadata))
+    if (typeof v !== 'string') fail(`__metadata__.${k} is ${show(v)}, not a string`);
 
   const entries: { key: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   const dataBytes = bytes.length - base;
@@ -166,29 +191,44 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
     if (typeof dtype !== 'string') fail(`${at}: dtype is ${show(dtype)}, not a string`);
     const size = DTYPE_BYTES[dtype as string];
     if (!size) {
-      fail(`${at}: dtype ${show(dtype)} is ${OTHER_DTYPES.includes(dtype as string) ? 'not supported' : 'not a safetensors dtype'} (F32, F16, BF16, I32 and I64 are read)`);
+      fail(
+        `${at}: dtype ${show(dtype)} is ${OTHER_DTYPES.includes(dtype as string) ? 'not supported' : 'not a safetensors dtype'} (F32, F16, BF16, I32 and I64 are read)`,
+      );
     }
-    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${at}: shape is ${show(shape)}, not an array of non-negative integers`);
-    if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount)) fail(`${at}: data_offsets is ${show(off)}, not [begin, end] of non-negative integers`);
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      fail(`${at}: shape is ${show(shape)}, not an array of non-negative integers`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount))
+      fail(`${at}: data_offsets is ${show(off)}, not [begin, end] of non-negative integers`);
     const [begin, end] = off as number[];
     if (end < begin) fail(`${at}: data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataBytes) fail(`${at}: data_offsets [${begin}, ${end}] do not fit (truncated or corrupt file): the data buffer has ${dataBytes} bytes`);
+    if (end > dataBytes)
+      fail(
+        `${at}: data_offsets [${begin}, ${end}] do not fit (truncated or corrupt file): the data buffer has ${dataBytes} bytes`,
+      );
     const count = (shape as number[]).reduce((a, c) => a * c, 1);
     if (end - begin !== count * size) {
-      fail(`${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${show(shape)} of ${dtype} needs ${count * size}`);
+      fail(
+        `${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${show(shape)} of ${dtype} needs ${count * size}`,
+      );
     }
     entries.push({ key, dtype: dtype as string, shape: shape as number[], begin, end });
   }
   // The buffer must be tiled exactly: sorted by offsets, each tensor begins where the previous one ended.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let covered = 0, prev = '';
+  let covered = 0,
+    prev = '';
   for (const t of sorted) {
-    if (t.begin < covered) fail(`tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] overlap those of tensor "${prev}"`);
-    if (t.begin > covered) fail(`tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] leave bytes [${covered}, ${t.begin}) of the data buffer unused (a hole)`);
+    if (t.begin < covered)
+      fail(`tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] overlap those of tensor "${prev}"`);
+    if (t.begin > covered)
+      fail(
+        `tensor "${t.key}": data_offsets [${t.begin}, ${t.end}] leave bytes [${covered}, ${t.begin}) of the data buffer unused (a hole)`,
+      );
     covered = t.end;
     prev = t.key;
   }
-  if (covered !== dataBytes) fail(`the tensors' data_offsets cover ${covered} of the data buffer's ${dataBytes} bytes (trailing bytes)`);
+  if (covered !== dataBytes)
+    fail(`the tensors' data_offsets cover ${covered} of the data buffer's ${dataBytes} bytes (trailing bytes)`);
 
   // The checksums this project writes: verified on the raw bytes, then dropped from the metadata.
   let sums: Record<string, unknown> | null = null;
@@ -207,9 +247,13 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
     const src = bytes.subarray(base + begin, base + end);
     if (sums) {
       const want = sums[key];
-      if (typeof want !== 'string') fail(`tensor "${key}" has no checksum in __metadata__.${CHECKSUM_KEY}: the file was edited or is corrupt`);
+      if (typeof want !== 'string')
+        fail(`tensor "${key}" has no checksum in __metadata__.${CHECKSUM_KEY}: the file was edited or is corrupt`);
       const got = hex(crc32(src));
-      if (got !== want) fail(`tensor "${key}" is corrupt: the CRC-32 of its ${src.length} bytes is ${got}, the file was written with ${want} (a flipped bit, or an edit); restore it from a good copy`);
+      if (got !== want)
+        fail(
+          `tensor "${key}" is corrupt: the CRC-32 of its ${src.length} bytes is ${got}, the file was written with ${want} (a flipped bit, or an edit); restore it from a good copy`,
+        );
     }
     let data: Float32Array;
     if (dtype === 'F32') {
@@ -224,7 +268,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): { ten
       data = new Float32Array(src.length / (wide ? 8 : 4));
       for (let i = 0; i < data.length; i++) {
         const v = wide ? Number(view.getBigInt64(8 * i, true)) : view.getInt32(4 * i, true);
-        if (Math.abs(v) > INT32_EXACT) fail(`tensor "${key}": ${dtype} value ${v} at index ${i} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`);
+        if (Math.abs(v) > INT32_EXACT)
+          fail(
+            `tensor "${key}": ${dtype} value ${v} at index ${i} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly`,
+          );
         data[i] = v;
       }
       tensors.set(key, { shape, data, dtype: 'int32' });

@@ -62,7 +62,11 @@ function syncDirectory(dir: string): void {
  * saveSafetensors('model.safetensors', tensors, { ...metadata, epoch: '5' });
  * ```
  */
-export function saveSafetensors(path: string, tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 

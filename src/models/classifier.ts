@@ -60,15 +60,25 @@ export class Classifier extends Module implements Trainable {
 
   constructor(o: ClassifierOptions = {}) {
     super();
-    const w = o.width ?? 32, h = o.hidden ?? 128;
+    const w = o.width ?? 32,
+      h = o.hidden ?? 128;
     const lo = { generator: o.generator, backend: o.backend };
-    this.body = this.module('body', o.arch === 'mlp'
-      ? new Sequential(new Flatten(), new Linear(784, h, lo), new ReLU())
-      : new Sequential(
-        new Conv2d(1, w, 3, { padding: 1, ...lo }), new ReLU(), new AvgPool2d(2),
-        new Conv2d(w, 2 * w, 3, { padding: 1, ...lo }), new ReLU(), new AvgPool2d(2),
-        new Flatten(), new Linear(2 * w * 7 * 7, h, lo), new ReLU(),
-      ));
+    this.body = this.module(
+      'body',
+      o.arch === 'mlp'
+        ? new Sequential(new Flatten(), new Linear(784, h, lo), new ReLU())
+        : new Sequential(
+            new Conv2d(1, w, 3, { padding: 1, ...lo }),
+            new ReLU(),
+            new AvgPool2d(2),
+            new Conv2d(w, 2 * w, 3, { padding: 1, ...lo }),
+            new ReLU(),
+            new AvgPool2d(2),
+            new Flatten(),
+            new Linear(2 * w * 7 * 7, h, lo),
+            new ReLU(),
+          ),
+    );
     this.head = this.module('head', new Linear(h, o.classes ?? 10, lo));
     this.opt = new Adam(this.parameters(), { lr: o.lr ?? 1e-3 });
   }

@@ -69,7 +69,10 @@ export class ResBlock extends Module {
   constructor(ch: number, lo: { generator?: Generator; backend?: Backend }) {
     super();
     const conv = () => new Conv2d(ch, ch, 3, { padding: 1, bias: false, ...lo });
-    this.block = this.module('block', new Sequential(conv(), new InstanceNorm2d(ch), new ReLU(), conv(), new InstanceNorm2d(ch)));
+    this.block = this.module(
+      'block',
+      new Sequential(conv(), new InstanceNorm2d(ch), new ReLU(), conv(), new InstanceNorm2d(ch)),
+    );
   }
   forward(x: Tensor): Tensor {
     return x.add(this.block.call(x));
@@ -77,21 +80,36 @@ export class ResBlock extends Module {
 }
 
 /** The generator on [-1, 1] images: [n, c, 28, 28] -> [n, c, 28, 28] (any even size works). */
-export function resnetGenerator(c: number, k: number, blocks: number, lo: { generator?: Generator; backend?: Backend }): Sequential {
+export function resnetGenerator(
+  c: number,
+  k: number,
+  blocks: number,
+  lo: { generator?: Generator; backend?: Backend },
+): Sequential {
   return new Sequential(
-    new Conv2d(c, k, 7, { padding: 3, bias: false, ...lo }), new InstanceNorm2d(k), new ReLU(),
-    new Conv2d(k, 2 * k, 3, { stride: 2, padding: 1, bias: false, ...lo }), new InstanceNorm2d(2 * k), new ReLU(),
+    new Conv2d(c, k, 7, { padding: 3, bias: false, ...lo }),
+    new InstanceNorm2d(k),
+    new ReLU(),
+    new Conv2d(k, 2 * k, 3, { stride: 2, padding: 1, bias: false, ...lo }),
+    new InstanceNorm2d(2 * k),
+    new ReLU(),
     ...Array.from({ length: blocks }, () => new ResBlock(2 * k, lo)),
-    new ConvTranspose2d(2 * k, k, 3, { stride: 2, padding: 1, outputPadding: 1, bias: false, ...lo }), new InstanceNorm2d(k), new ReLU(),
-    new Conv2d(k, c, 7, { padding: 3, ...lo }), new Tanh(),
+    new ConvTranspose2d(2 * k, k, 3, { stride: 2, padding: 1, outputPadding: 1, bias: false, ...lo }),
+    new InstanceNorm2d(k),
+    new ReLU(),
+    new Conv2d(k, c, 7, { padding: 3, ...lo }),
+    new Tanh(),
   );
 }
 
 /** The PatchGAN discriminator on [-1, 1] images: [n, c, 28, 28] -> logits [n, 1, 7, 7], each seeing an 18 x 18 patch. */
 export function patchDiscriminator(c: number, k: number, lo: { generator?: Generator; backend?: Backend }): Sequential {
   return new Sequential(
-    new Conv2d(c, k, 4, { stride: 2, padding: 1, ...lo }), new LeakyReLU(0.2),
-    new Conv2d(k, 2 * k, 4, { stride: 2, padding: 1, bias: false, ...lo }), new InstanceNorm2d(2 * k), new LeakyReLU(0.2),
+    new Conv2d(c, k, 4, { stride: 2, padding: 1, ...lo }),
+    new LeakyReLU(0.2),
+    new Conv2d(k, 2 * k, 4, { stride: 2, padding: 1, bias: false, ...lo }),
+    new InstanceNorm2d(2 * k),
+    new LeakyReLU(0.2),
     new Conv2d(2 * k, 1, 3, { padding: 1, ...lo }),
   );
 }
@@ -133,7 +151,9 @@ export class CycleGAN extends Module implements Trainable {
 
   constructor(o: CycleGANOptions = {}) {
     super();
-    const c = o.channels ?? 1, k = o.width ?? 16, r = o.resBlocks ?? 2;
+    const c = o.channels ?? 1,
+      k = o.width ?? 16,
+      r = o.resBlocks ?? 2;
     const lo = { generator: o.generator, backend: o.backend };
     this.G = this.module('G', resnetGenerator(c, k, r, lo));
     this.F = this.module('F', resnetGenerator(c, k, r, lo));
@@ -194,11 +214,16 @@ export class CycleGAN extends Module implements Trainable {
     if (!batch.y) throw new Error('CycleGAN.trainStep: the batch needs y, a batch of the second domain');
     const { x, y } = batch;
     return tidy(() => {
-      const rx = toSigned(x), ry = toSigned(y);
+      const rx = toSigned(x),
+        ry = toSigned(y);
       // Generators: the discriminators are frozen, so the backward pass leaves their gradients alone.
       this.optG.zeroGrad();
       this.setDiscriminatorsTrainable(false);
-      let fakeY!: Tensor, fakeX!: Tensor, gGan!: Tensor, cyc!: Tensor, idt: Tensor | null = null;
+      let fakeY!: Tensor,
+        fakeX!: Tensor,
+        gGan!: Tensor,
+        cyc!: Tensor,
+        idt: Tensor | null = null;
       try {
         fakeY = this.G.call(rx);
         fakeX = this.F.call(ry);
@@ -253,7 +278,12 @@ export interface TranslationReport {
  * |F(G(x)) - x|, in chunks of `chunk` images under noGrad, in eval mode (instance norm has no running
  * statistics, so eval changes nothing here but says what is meant).
  */
-export async function translationError(model: CycleGAN, testX: ImageArray, targets: ImageArray, chunk = 200): Promise<TranslationReport> {
+export async function translationError(
+  model: CycleGAN,
+  testX: ImageArray,
+  targets: ImageArray,
+  chunk = 200,
+): Promise<TranslationReport> {
   if (targets.n !== testX.n || targets.images.length !== testX.images.length) {
     throw new Error(`translationError: ${targets.n} targets for ${testX.n} test images`);
   }
@@ -261,16 +291,20 @@ export async function translationError(model: CycleGAN, testX: ImageArray, targe
   const d = testX.shape[0] * testX.shape[1] * testX.shape[2];
   const wasTraining = model.training;
   model.eval();
-  let l1Sum = 0, baseSum = 0, cycSum = 0;
+  let l1Sum = 0,
+    baseSum = 0,
+    cycSum = 0;
   try {
     for (let s = 0; s < testX.n; s += chunk) {
       const m = Math.min(chunk, testX.n - s);
-      const sums = noGrad(() => tidy(() => {
-        const x = tensor(testX.images.subarray(s * d, (s + m) * d), [m, ...testX.shape], { backend });
-        const t = tensor(targets.images.subarray(s * d, (s + m) * d), [m, ...testX.shape], { backend });
-        const { gx, fgx } = model.translate(x);
-        return stack([gx.sub(t).abs().sum(), x.sub(t).abs().sum(), fgx.sub(x).abs().sum()]);
-      }));
+      const sums = noGrad(() =>
+        tidy(() => {
+          const x = tensor(testX.images.subarray(s * d, (s + m) * d), [m, ...testX.shape], { backend });
+          const t = tensor(targets.images.subarray(s * d, (s + m) * d), [m, ...testX.shape], { backend });
+          const { gx, fgx } = model.translate(x);
+          return stack([gx.sub(t).abs().sum(), x.sub(t).abs().sum(), fgx.sub(x).abs().sum()]);
+        }),
+      );
       const [a, b, c] = await sums.toArray();
       sums.dispose();
       l1Sum += a;
@@ -281,5 +315,11 @@ export async function translationError(model: CycleGAN, testX: ImageArray, targe
     model.train(wasTraining);
   }
   const total = testX.n * d;
-  return { n: testX.n, l1: l1Sum / total, baselineL1: baseSum / total, ratio: l1Sum / baseSum, cycleL1: cycSum / total };
+  return {
+    n: testX.n,
+    l1: l1Sum / total,
+    baselineL1: baseSum / total,
+    ratio: l1Sum / baseSum,
+    cycleL1: cycSum / total,
+  };
 }

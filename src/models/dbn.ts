@@ -72,13 +72,30 @@ export class DBN extends Module implements Trainable {
     this.visible = o.visible ?? 784;
     const sizes = o.layers ?? [500, 500];
     if (sizes.length < 2 || !sizes.every((h) => Number.isInteger(h) && h >= 1)) {
-      throw new Error(`DBN: layers must list at least 2 positive integer hidden sizes (a 1-layer DBN is an RBM), got [${sizes.join(', ')}]`);
+      throw new Error(
+        `DBN: layers must list at least 2 positive integer hidden sizes (a 1-layer DBN is an RBM), got [${sizes.join(', ')}]`,
+      );
     }
     this.sizes = [...sizes];
     const below = [this.visible, ...sizes];
-    this.rbms = this.module('layers', new ModuleList(sizes.map((h, l) => new RBM({
-      visible: below[l], hidden: h, k: o.k, chain: o.chain, lr: o.lr, momentum: o.momentum, generator: o.generator, backend: o.backend,
-    }))));
+    this.rbms = this.module(
+      'layers',
+      new ModuleList(
+        sizes.map(
+          (h, l) =>
+            new RBM({
+              visible: below[l],
+              hidden: h,
+              k: o.k,
+              chain: o.chain,
+              lr: o.lr,
+              momentum: o.momentum,
+              generator: o.generator,
+              backend: o.backend,
+            }),
+        ),
+      ),
+    );
   }
 
   /** Layer l's RBM (0 = on the pixels). */
@@ -103,12 +120,16 @@ export class DBN extends Module implements Trainable {
   async stackOn(lower: RBM | DBN): Promise<void> {
     const parts = lower instanceof DBN ? lower.sizes.map((_, l) => lower.layer(l)) : [lower];
     if (parts.length !== this.sizes.length - 1) {
-      throw new Error(`DBN.stackOn: a stack of ${parts.length} layer(s) goes under a DBN of ${parts.length + 1} layers, this one has ${this.sizes.length}`);
+      throw new Error(
+        `DBN.stackOn: a stack of ${parts.length} layer(s) goes under a DBN of ${parts.length + 1} layers, this one has ${this.sizes.length}`,
+      );
     }
     for (const [l, rbm] of parts.entries()) {
       const mine = this.layer(l);
       if (rbm.visible !== mine.visible || rbm.hidden !== mine.hidden) {
-        throw new Error(`DBN.stackOn: layer ${l} is ${rbm.visible} x ${rbm.hidden} in the stack below, ${mine.visible} x ${mine.hidden} here`);
+        throw new Error(
+          `DBN.stackOn: layer ${l} is ${rbm.visible} x ${rbm.hidden} in the stack below, ${mine.visible} x ${mine.hidden} here`,
+        );
       }
     }
     for (const [l, rbm] of parts.entries()) await this.layer(l).loadStateDict(rbm.stateDict());
@@ -138,13 +159,15 @@ export class DBN extends Module implements Trainable {
 
   /** Images [n, visible] in [0, 1]: `steps` Gibbs steps in the top RBM from noise, then one pass down (p(v | h_1) last). */
   sample(n: number, steps: number, generator?: Generator): Tensor {
-    return tidy(() => noGrad(() => {
-      const top = this.top;
-      const v0 = bernoulli(full([n, top.visible], 0.5, { backend: top.W.backend }), generator);
-      let h = top.gibbs(v0, Math.max(1, steps), generator).v;
-      for (let l = this.sizes.length - 2; l >= 1; l--) h = bernoulli(this.layer(l).visibleProb(h), generator);
-      return this.layer(0).visibleProb(h);
-    }));
+    return tidy(() =>
+      noGrad(() => {
+        const top = this.top;
+        const v0 = bernoulli(full([n, top.visible], 0.5, { backend: top.W.backend }), generator);
+        let h = top.gibbs(v0, Math.max(1, steps), generator).v;
+        for (let l = this.sizes.length - 2; l >= 1; l--) h = bernoulli(this.layer(l).visibleProb(h), generator);
+        return this.layer(0).visibleProb(h);
+      }),
+    );
   }
 
   /** log Z of the top RBM by annealed importance sampling (RBM.aisLogZ). */
@@ -157,27 +180,34 @@ export class DBN extends Module implements Trainable {
    * from `samples` draws of the recognition chain per image and the top RBM's log Z: [n].
    */
   lowerBound(v: Tensor, logZTop: number, samples: number, generator?: Generator): Tensor {
-    if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`DBN.lowerBound: samples must be a positive integer, got ${samples}`);
-    return tidy(() => noGrad(() => {
-      const n = v.shape[0], L = this.sizes.length;
-      // Each image `samples` times: one recognition draw per row.
-      let below = v.reshape([1, n, this.visible]).broadcastTo([samples, n, this.visible]).reshape([samples * n, this.visible]);
-      let total: Tensor | null = null;
-      const add = (t: Tensor) => (total = total ? total.add(t) : t);
-      for (let l = 0; l < L - 1; l++) {
-        const rbm = this.layer(l);
-        const q = rbm.hiddenProb(below);
-        // H(Q(h_l | h_{l-1})) = sum_j softplus(a_j) - q_j a_j, a = the logits (stable for saturated q).
-        const a = below.matmul(rbm.W).add(rbm.hbias);
-        add(a.softplus().sub(q.mul(a)).sum(1));
-        const h = bernoulli(q, generator);
-        // log p(h_{l-1} | h_l) = sum_i x_i s_i - softplus(s_i), s = b + W h (a Bernoulli log-likelihood in logits).
-        const s = h.matmul(rbm.W.t()).add(rbm.vbias);
-        add(below.mul(s).sub(s.softplus()).sum(1));
-        below = h;
-      }
-      const bound = total!.sub(this.top.freeEnergy(below)).add(-logZTop);
-      return bound.reshape([samples, n]).mean(0);
-    }));
+    if (!(Number.isInteger(samples) && samples >= 1))
+      throw new Error(`DBN.lowerBound: samples must be a positive integer, got ${samples}`);
+    return tidy(() =>
+      noGrad(() => {
+        const n = v.shape[0],
+          L = this.sizes.length;
+        // Each image `samples` times: one recognition draw per row.
+        let below = v
+          .reshape([1, n, this.visible])
+          .broadcastTo([samples, n, this.visible])
+          .reshape([samples * n, this.visible]);
+        let total: Tensor | null = null;
+        const add = (t: Tensor) => (total = total ? total.add(t) : t);
+        for (let l = 0; l < L - 1; l++) {
+          const rbm = this.layer(l);
+          const q = rbm.hiddenProb(below);
+          // H(Q(h_l | h_{l-1})) = sum_j softplus(a_j) - q_j a_j, a = the logits (stable for saturated q).
+          const a = below.matmul(rbm.W).add(rbm.hbias);
+          add(a.softplus().sub(q.mul(a)).sum(1));
+          const h = bernoulli(q, generator);
+          // log p(h_{l-1} | h_l) = sum_i x_i s_i - softplus(s_i), s = b + W h (a Bernoulli log-likelihood in logits).
+          const s = h.matmul(rbm.W.t()).add(rbm.vbias);
+          add(below.mul(s).sub(s.softplus()).sum(1));
+          below = h;
+        }
+        const bound = total!.sub(this.top.freeEnergy(below)).add(-logZTop);
+        return bound.reshape([samples, n]).mean(0);
+      }),
+    );
   }
 }

@@ -9,7 +9,18 @@
 // logits. Images are in [0, 1] at the public API and in [-1, 1] inside (the tanh range).
 
 import { Tensor, tidy } from '../tensor.ts';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten } from '../nn/layers.ts';
+import {
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Flatten,
+  LeakyReLU,
+  Linear,
+  ReLU,
+  Sequential,
+  Tanh,
+  Unflatten,
+} from '../nn/layers.ts';
 import { Adam } from '../nn/optim.ts';
 import { assignInPlace } from '../ops/functional.ts';
 import { normal, randn } from '../ops/random.ts';
@@ -72,21 +83,38 @@ export class DCGAN extends GAN {
     const w = o.width ?? 32;
     const lo = { generator: o.generator, backend: o.backend };
     const conv = { stride: 2, padding: 1, ...lo };
-    this.G = this.module('G', new Sequential(
-      new Linear(this.zDim, 2 * w * 7 * 7, lo), new Unflatten([2 * w, 7, 7]), new BatchNorm2d(2 * w, lo), new ReLU(),
-      new ConvTranspose2d(2 * w, w, 4, conv), new BatchNorm2d(w, lo), new ReLU(),
-      new ConvTranspose2d(w, 1, 4, conv), new Tanh(),
-    ));
-    this.D = this.module('D', new Sequential(
-      new Conv2d(1, w, 4, conv), new LeakyReLU(0.2),
-      new Conv2d(w, 2 * w, 4, conv), new BatchNorm2d(2 * w, lo), new LeakyReLU(0.2),
-      new Flatten(), new Linear(2 * w * 7 * 7, 1, lo),
-    ));
+    this.G = this.module(
+      'G',
+      new Sequential(
+        new Linear(this.zDim, 2 * w * 7 * 7, lo),
+        new Unflatten([2 * w, 7, 7]),
+        new BatchNorm2d(2 * w, lo),
+        new ReLU(),
+        new ConvTranspose2d(2 * w, w, 4, conv),
+        new BatchNorm2d(w, lo),
+        new ReLU(),
+        new ConvTranspose2d(w, 1, 4, conv),
+        new Tanh(),
+      ),
+    );
+    this.D = this.module(
+      'D',
+      new Sequential(
+        new Conv2d(1, w, 4, conv),
+        new LeakyReLU(0.2),
+        new Conv2d(w, 2 * w, 4, conv),
+        new BatchNorm2d(2 * w, lo),
+        new LeakyReLU(0.2),
+        new Flatten(),
+        new Linear(2 * w * 7 * 7, 1, lo),
+      ),
+    );
     // Section 4 of the paper: all weights from N(0, 0.02); batch-norm scales from N(1, 0.02), shifts 0.
     noGrad(() => {
       for (const [name, p] of this.namedParameters()) {
         const bnScale = /\.weight$/.test(name) && p.ndim === 1;
-        if (name.endsWith('.weight')) assignInPlace(p, normal(p.shape, bnScale ? 1 : 0, 0.02, { generator: o.generator, backend: p.backend }));
+        if (name.endsWith('.weight'))
+          assignInPlace(p, normal(p.shape, bnScale ? 1 : 0, 0.02, { generator: o.generator, backend: p.backend }));
         else assignInPlace(p, zeros(p.shape, { backend: p.backend }));
       }
     });
@@ -108,7 +136,8 @@ export class DCGAN extends GAN {
   /** One D step and one G step (see GAN) on real images mapped to [-1, 1]. Returns [d loss, g loss]. */
   trainStep({ x }: TrainBatch, noise: Generator): Tensor {
     return tidy(() => {
-      const n = x.shape[0], backend = x.backend;
+      const n = x.shape[0],
+        backend = x.backend;
       const real = x.reshape([n, 1, 28, 28]).mul(2).sub(1);
       const { dLoss, gLoss } = this.adversarialStep(real, () => randn([n, this.zDim], { generator: noise, backend }));
       return noGrad(() => stack([dLoss, gLoss]));

@@ -6,8 +6,13 @@
 // section 8.5.2). Host-side float64: the feature dimension is small (128).
 
 /** Mean and covariance (divided by n - 1, as numpy.cov) of n rows of d features. */
-export function gaussianStats(features: Float32Array | Float64Array, n: number, d: number): { mean: Float64Array; cov: Float64Array } {
-  if (features.length !== n * d || n < 2) throw new Error(`frechet: ${features.length} values are not ${n} >= 2 rows of ${d} features`);
+export function gaussianStats(
+  features: Float32Array | Float64Array,
+  n: number,
+  d: number,
+): { mean: Float64Array; cov: Float64Array } {
+  if (features.length !== n * d || n < 2)
+    throw new Error(`frechet: ${features.length} values are not ${n} >= 2 rows of ${d} features`);
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += features[i * d + j];
   for (let j = 0; j < d; j++) mean[j] /= n;
@@ -26,7 +31,11 @@ export function gaussianStats(features: Float32Array | Float64Array, n: number, 
 }
 
 /** Eigen-decomposition of a symmetric d x d matrix: values, and vectors as the columns of a row-major matrix. */
-export function symmetricEigen(m: Float64Array, d: number, sweeps = 60): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(
+  m: Float64Array,
+  d: number,
+  sweeps = 60,
+): { values: Float64Array; vectors: Float64Array } {
   const a = Float64Array.from(m);
   const v = new Float64Array(d * d);
   for (let i = 0; i < d; i++) v[i * d + i] = 1;
@@ -43,19 +52,23 @@ export function symmetricEigen(m: Float64Array, d: number, sweeps = 60): { value
         // The rotation that zeroes a[p][q] (Golub & Van Loan, Algorithm 8.5.1, sym.schur2).
         const tau = (a[q * d + q] - a[p * d + p]) / (2 * apq);
         const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
-        const c = 1 / Math.sqrt(1 + t * t), s = t * c;
+        const c = 1 / Math.sqrt(1 + t * t),
+          s = t * c;
         for (let k = 0; k < d; k++) {
-          const akp = a[k * d + p], akq = a[k * d + q];
+          const akp = a[k * d + p],
+            akq = a[k * d + q];
           a[k * d + p] = c * akp - s * akq;
           a[k * d + q] = s * akp + c * akq;
         }
         for (let k = 0; k < d; k++) {
-          const apk = a[p * d + k], aqk = a[q * d + k];
+          const apk = a[p * d + k],
+            aqk = a[q * d + k];
           a[p * d + k] = c * apk - s * aqk;
           a[q * d + k] = s * apk + c * aqk;
         }
         for (let k = 0; k < d; k++) {
-          const vkp = v[k * d + p], vkq = v[k * d + q];
+          const vkp = v[k * d + p],
+            vkq = v[k * d + q];
           v[k * d + p] = c * vkp - s * vkq;
           v[k * d + q] = s * vkp + c * vkq;
         }
@@ -82,18 +95,23 @@ function sqrtPsd(m: Float64Array, d: number): Float64Array {
 
 function matmul(a: Float64Array, b: Float64Array, d: number): Float64Array {
   const out = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
-    const aik = a[i * d + k];
-    if (aik === 0) continue;
-    for (let j = 0; j < d; j++) out[i * d + j] += aik * b[k * d + j];
-  }
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const aik = a[i * d + k];
+      if (aik === 0) continue;
+      for (let j = 0; j < d; j++) out[i * d + j] += aik * b[k * d + j];
+    }
   return out;
 }
 
 /** Squared Frechet distance between N(mu1, S1) and N(mu2, S2). */
-export function frechetDistance(s1: { mean: Float64Array; cov: Float64Array }, s2: { mean: Float64Array; cov: Float64Array }): number {
+export function frechetDistance(
+  s1: { mean: Float64Array; cov: Float64Array },
+  s2: { mean: Float64Array; cov: Float64Array },
+): number {
   const d = s1.mean.length;
-  let diff = 0, trace = 0;
+  let diff = 0,
+    trace = 0;
   for (let i = 0; i < d; i++) {
     diff += (s1.mean[i] - s2.mean[i]) ** 2;
     trace += s1.cov[i * d + i] + s2.cov[i * d + i];
@@ -101,7 +119,8 @@ export function frechetDistance(s1: { mean: Float64Array; cov: Float64Array }, s
   const r = sqrtPsd(s1.cov, d);
   const inner = matmul(matmul(r, s2.cov, d), r, d);
   // Symmetrize against rounding before the eigen-decomposition.
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) inner[i * d + j] = inner[j * d + i] = 0.5 * (inner[i * d + j] + inner[j * d + i]);
+  for (let i = 0; i < d; i++)
+    for (let j = i + 1; j < d; j++) inner[i * d + j] = inner[j * d + i] = 0.5 * (inner[i * d + j] + inner[j * d + i]);
   const { values } = symmetricEigen(inner, d);
   let trSqrt = 0;
   for (const l of values) trSqrt += Math.sqrt(Math.max(l, 0));

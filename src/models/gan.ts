@@ -88,11 +88,15 @@ export abstract class GAN extends Module implements Trainable {
    */
   generatorPointGradient(points: Tensor): Tensor {
     // Views draw under noGrad; this one needs its graph.
-    return this.D.frozen(() => enableGrad(() => tidy(() => {
-      const x = points.detach().requiresGrad_();
-      this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
-      return x.grad!;
-    })));
+    return this.D.frozen(() =>
+      enableGrad(() =>
+        tidy(() => {
+          const x = points.detach().requiresGrad_();
+          this.generatorLoss(this.D.call(x)).mul(points.shape[0]).backward();
+          return x.grad!;
+        }),
+      ),
+    );
   }
 
   /**
@@ -101,8 +105,10 @@ export abstract class GAN extends Module implements Trainable {
    * D loss returned is the last D step's.
    */
   adversarialStep(real: Tensor, z: () => Tensor, dSteps = 1): { dLoss: Tensor; gLoss: Tensor } {
-    const n = real.shape[0], backend = real.backend;
-    const ones = full([n, 1], 1, { backend }), zeros = full([n, 1], 0, { backend });
+    const n = real.shape[0],
+      backend = real.backend;
+    const ones = full([n, 1], 1, { backend }),
+      zeros = full([n, 1], 0, { backend });
     let dLoss: Tensor | null = null;
     for (let k = 0; k < dSteps; k++) {
       dLoss?.dispose();
@@ -158,14 +164,28 @@ export class MlpGAN extends GAN {
 
   constructor(o: GanOptions = {}) {
     super();
-    const h = o.hidden ?? 128, d = o.dataDim ?? 2;
+    const h = o.hidden ?? 128,
+      d = o.dataDim ?? 2;
     this.zDim = o.zDim ?? 2;
     this.loss = o.loss ?? 'nonsaturating';
     this.dSteps = o.dSteps ?? 1;
-    if (!Number.isInteger(this.dSteps) || this.dSteps < 1) throw new Error(`MlpGAN: dSteps must be a positive integer, got ${o.dSteps}`);
+    if (!Number.isInteger(this.dSteps) || this.dSteps < 1)
+      throw new Error(`MlpGAN: dSteps must be a positive integer, got ${o.dSteps}`);
     const lo = { generator: o.generator };
-    this.G = this.module('G', new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo)));
-    this.D = this.module('D', new Sequential(new Linear(d, h, lo), new LeakyReLU(0.2), new Linear(h, h, lo), new LeakyReLU(0.2), new Linear(h, 1, lo)));
+    this.G = this.module(
+      'G',
+      new Sequential(new Linear(this.zDim, h, lo), new ReLU(), new Linear(h, h, lo), new ReLU(), new Linear(h, d, lo)),
+    );
+    this.D = this.module(
+      'D',
+      new Sequential(
+        new Linear(d, h, lo),
+        new LeakyReLU(0.2),
+        new Linear(h, h, lo),
+        new LeakyReLU(0.2),
+        new Linear(h, 1, lo),
+      ),
+    );
     const adam = { lr: o.lr ?? 1e-3, betas: o.betas ?? ([0.5, 0.999] as [number, number]) };
     this.optG = new Adam(this.G.parameters(), adam);
     this.optD = new Adam(this.D.parameters(), { ...adam, lr: o.lrD ?? adam.lr });
@@ -198,7 +218,10 @@ export class MlpGAN extends GAN {
 
 /** Centres of the ring: `modes` points on a circle of the given radius. */
 export function ringCentres(modes = 8, radius = 2): [number, number][] {
-  return Array.from({ length: modes }, (_, k) => [radius * Math.cos((2 * Math.PI * k) / modes), radius * Math.sin((2 * Math.PI * k) / modes)]);
+  return Array.from({ length: modes }, (_, k) => [
+    radius * Math.cos((2 * Math.PI * k) / modes),
+    radius * Math.sin((2 * Math.PI * k) / modes),
+  ]);
 }
 
 /** Steps of fresh ring points that count as one epoch (the ring has no epochs of its own). */
@@ -232,12 +255,23 @@ export interface ModeReport {
 }
 
 /** Mode coverage on the ring: a mode counts when >= minCount of the samples lie within `radius` of it. */
-export function modeCoverage(points: Float32Array, modes = 8, ringRadius = 2, radius = 0.06, minCount = 100): ModeReport {
+export function modeCoverage(
+  points: Float32Array,
+  modes = 8,
+  ringRadius = 2,
+  radius = 0.06,
+  minCount = 100,
+): ModeReport {
   return centresCoverage(points, ringCentres(modes, ringRadius), radius, minCount);
 }
 
 /** Mode coverage around any centres: a mode counts when >= minCount samples lie within `radius` of it. */
-export function centresCoverage(points: Float32Array, c: [number, number][], radius: number, minCount: number): ModeReport {
+export function centresCoverage(
+  points: Float32Array,
+  c: [number, number][],
+  radius: number,
+  minCount: number,
+): ModeReport {
   const modes = c.length;
   const perMode = new Array(modes).fill(0);
   let close = 0;

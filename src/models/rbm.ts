@@ -116,14 +116,19 @@ export class RBM extends Module implements Trainable {
     this.k = o.k ?? 1;
     this.chain = o.chain ?? 'cd';
     if (!(Number.isInteger(this.k) && this.k >= 1)) throw new Error(`RBM: k must be a positive integer, got ${o.k}`);
-    if (this.chain !== 'cd' && this.chain !== 'pcd') throw new Error(`RBM: chain must be 'cd' or 'pcd', got ${JSON.stringify(o.chain)}`);
+    if (this.chain !== 'cd' && this.chain !== 'pcd')
+      throw new Error(`RBM: chain must be 'cd' or 'pcd', got ${JSON.stringify(o.chain)}`);
     this.chains = o.chains;
     const b = { backend: o.backend };
     // The guide's section 8: W from N(0, 0.01), biases 0.
     this.W = this.param('W', normal([this.visible, this.hidden], 0, 0.01, { generator: o.generator, ...b }));
     this.vbias = this.param('vbias', zeros([this.visible], b));
     this.hbias = this.param('hbias', zeros([this.hidden], b));
-    this.opt = new SGD(this.parameters(), { lr: o.lr ?? 0.05, momentum: o.momentum ?? 0.5, weightDecay: o.weightDecay ?? 0 });
+    this.opt = new SGD(this.parameters(), {
+      lr: o.lr ?? 0.05,
+      momentum: o.momentum ?? 0.5,
+      weightDecay: o.weightDecay ?? 0,
+    });
   }
 
   optimizers(): Optimizer[] {
@@ -176,13 +181,26 @@ export class RBM extends Module implements Trainable {
       const ph0 = this.hiddenProb(v0);
       let start = v0;
       if (this.chain === 'pcd') {
-        this.persistent ??= keep(bernoulli(full([this.chains ?? n, this.visible], 0.5, { backend: v0.backend }), noise));
+        this.persistent ??= keep(
+          bernoulli(full([this.chains ?? n, this.visible], 0.5, { backend: v0.backend }), noise),
+        );
         start = this.persistent;
       }
       const { v: vk, ph: phk } = this.gibbs(start, this.k, noise);
       const m = vk.shape[0];
       // Kept past the step's scope, as backward()'s gradients are (zeroGrad frees them).
-      this.W.grad = keep(v0.t().matmul(ph0).mul(-1 / n).add(vk.t().matmul(phk).mul(1 / m)));
+      this.W.grad = keep(
+        v0
+          .t()
+          .matmul(ph0)
+          .mul(-1 / n)
+          .add(
+            vk
+              .t()
+              .matmul(phk)
+              .mul(1 / m),
+          ),
+      );
       this.vbias.grad = keep(v0.mean(0).sub(vk.mean(0)).neg());
       this.hbias.grad = keep(ph0.mean(0).sub(phk.mean(0)).neg());
       const rec = this.visibleProb(ph0).sub(v0).square().sum(1).mean();
@@ -213,10 +231,14 @@ export class RBM extends Module implements Trainable {
    * by its own range: what each unit detects (the CLI's filters.png, the page's filter grid).
    */
   async filters(count = 64): Promise<Float32Array> {
-    const W = await this.W.toArray(), H = this.hidden, V = this.visible, c = Math.min(count, H);
+    const W = await this.W.toArray(),
+      H = this.hidden,
+      V = this.visible,
+      c = Math.min(count, H);
     const out = new Float32Array(c * V);
     for (let j = 0; j < c; j++) {
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity,
+        hi = -Infinity;
       for (let i = 0; i < V; i++) [lo, hi] = [Math.min(lo, W[i * H + j]), Math.max(hi, W[i * H + j])];
       for (let i = 0; i < V; i++) out[j * V + i] = (W[i * H + j] - lo) / (hi - lo || 1);
     }
@@ -225,11 +247,13 @@ export class RBM extends Module implements Trainable {
 
   /** Images [n, visible] in [0, 1] drawn by `steps` Gibbs steps from random binary states (the last p(v | h)). */
   sample(n: number, steps: number, generator?: Generator): Tensor {
-    return tidy(() => noGrad(() => {
-      const v0 = bernoulli(full([n, this.visible], 0.5, { backend: this.W.backend }), generator);
-      const { v } = this.gibbs(v0, Math.max(0, steps - 1), generator);
-      return this.visibleProb(bernoulli(this.hiddenProb(v), generator));
-    }));
+    return tidy(() =>
+      noGrad(() => {
+        const v0 = bernoulli(full([n, this.visible], 0.5, { backend: this.W.backend }), generator);
+        const { v } = this.gibbs(v0, Math.max(0, steps - 1), generator);
+        return this.visibleProb(bernoulli(this.hiddenProb(v), generator));
+      }),
+    );
   }
 
   /**
@@ -237,8 +261,10 @@ export class RBM extends Module implements Trainable {
    * (the standard deviation of log w over the runs; a large one means too few betas).
    */
   async aisLogZ(o: AisOptions = {}): Promise<{ logZ: number; logWStd: number; betas: number; runs: number }> {
-    const K = o.betas ?? 1000, M = o.runs ?? 100;
-    if (!(Number.isInteger(K) && K >= 1 && Number.isInteger(M) && M >= 1)) throw new Error(`RBM.aisLogZ: betas and runs must be positive integers, got ${K} and ${M}`);
+    const K = o.betas ?? 1000,
+      M = o.runs ?? 100;
+    if (!(Number.isInteger(K) && K >= 1 && Number.isInteger(M) && M >= 1))
+      throw new Error(`RBM.aisLogZ: betas and runs must be positive integers, got ${K} and ${M}`);
     const backend = this.W.backend;
     const bA = o.baseBias ?? zeros([this.visible], { backend });
     const sA = noGrad(() => tidy(() => bA.softplus().sum()));
@@ -246,23 +272,45 @@ export class RBM extends Module implements Trainable {
     sA.dispose();
     const logWt = await (async () => {
       // F_beta(v) of the annealed model.
-      const fBeta = (v: Tensor, beta: number) => v.mul(bA).sum(1).mul(1 - beta).add(v.mul(this.vbias).sum(1).mul(beta))
-        .add(v.matmul(this.W).add(this.hbias).mul(beta).softplus().sum(1)).neg();
-      let v = noGrad(() => tidy(() => bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator)));
+      const fBeta = (v: Tensor, beta: number) =>
+        v
+          .mul(bA)
+          .sum(1)
+          .mul(1 - beta)
+          .add(v.mul(this.vbias).sum(1).mul(beta))
+          .add(v.matmul(this.W).add(this.hbias).mul(beta).softplus().sum(1))
+          .neg();
+      let v = noGrad(() =>
+        tidy(() => bernoulli(bA.sigmoid().reshape([1, this.visible]).broadcastTo([M, this.visible]), o.generator)),
+      );
       let lw = zeros([M], { backend });
       for (let k = 1; k <= K; k++) {
-        const b0 = (k - 1) / K, b1 = k / K;
+        const b0 = (k - 1) / K,
+          b1 = k / K;
         // A turn of the event loop every 100 betas: a long AIS stays interruptible (Ctrl-C in the CLI)
         // and a page stays responsive.
         if (k % 100 === 0) await new Promise((r) => setTimeout(r, 0));
         // One scope per beta: only the chain's state and the running log-weights outlive it (a scope
         // around the whole loop would hold every intermediate of thousands of betas at once).
-        const [lwNext, vNext] = noGrad(() => tidy(() => {
-          const l = lw.add(fBeta(v, b0).sub(fBeta(v, b1)));
-          // One Gibbs transition that leaves p_k invariant.
-          const h = bernoulli(v.matmul(this.W).add(this.hbias).mul(b1).sigmoid(), o.generator);
-          return [l, bernoulli(h.matmul(this.W.t()).add(this.vbias).mul(b1).add(bA.mul(1 - b1)).sigmoid(), o.generator)];
-        }));
+        const [lwNext, vNext] = noGrad(() =>
+          tidy(() => {
+            const l = lw.add(fBeta(v, b0).sub(fBeta(v, b1)));
+            // One Gibbs transition that leaves p_k invariant.
+            const h = bernoulli(v.matmul(this.W).add(this.hbias).mul(b1).sigmoid(), o.generator);
+            return [
+              l,
+              bernoulli(
+                h
+                  .matmul(this.W.t())
+                  .add(this.vbias)
+                  .mul(b1)
+                  .add(bA.mul(1 - b1))
+                  .sigmoid(),
+                o.generator,
+              ),
+            ];
+          }),
+        );
         lw.dispose();
         v.dispose();
         [lw, v] = [lwNext, vNext];
@@ -283,9 +331,13 @@ export class RBM extends Module implements Trainable {
 
   /** log Z by enumerating the 2^hidden hidden states (hidden <= 20), in float64 on the host. */
   async exactLogZ(): Promise<number> {
-    if (this.hidden > 20) throw new Error(`RBM.exactLogZ: 2^${this.hidden} hidden states are too many to enumerate (at most 20 hidden units)`);
+    if (this.hidden > 20)
+      throw new Error(
+        `RBM.exactLogZ: 2^${this.hidden} hidden states are too many to enumerate (at most 20 hidden units)`,
+      );
     const [W, b, c] = await Promise.all([this.W.toArray(), this.vbias.toArray(), this.hbias.toArray()]);
-    const V = this.visible, H = this.hidden;
+    const V = this.visible,
+      H = this.hidden;
     const terms: number[] = [];
     for (let mask = 0; mask < 2 ** H; mask++) {
       let t = 0;

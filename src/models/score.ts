@@ -29,8 +29,13 @@ export interface GeneratorScores {
 }
 
 /** Classifier features [n, d] and class probabilities [n, classes] of images produced 100 at a time. */
-async function features(clf: Classifier, n: number, images: (start: number, m: number) => Tensor): Promise<{ feats: Float32Array; probs: Float32Array; d: number }> {
-  const parts: Float32Array[] = [], probs: Float32Array[] = [];
+async function features(
+  clf: Classifier,
+  n: number,
+  images: (start: number, m: number) => Tensor,
+): Promise<{ feats: Float32Array; probs: Float32Array; d: number }> {
+  const parts: Float32Array[] = [],
+    probs: Float32Array[] = [];
   let d = 0;
   for (let start = 0; start < n; start += 100) {
     const m = Math.min(100, n - start);
@@ -44,19 +49,39 @@ async function features(clf: Classifier, n: number, images: (start: number, m: n
       p.dispose();
     });
   }
-  const cat = (xs: Float32Array[]) => { const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0)); let at = 0; for (const x of xs) { o.set(x, at); at += x.length; } return o; };
+  const cat = (xs: Float32Array[]) => {
+    const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+    let at = 0;
+    for (const x of xs) {
+      o.set(x, at);
+      at += x.length;
+    }
+    return o;
+  };
   return { feats: cat(parts), probs: cat(probs), d };
 }
 
 /** Real-data feature statistics of the first n (1,000) images [n * 784] in [0, 1] of a test set. */
-export async function realStats(clf: Classifier, set: { images: Float32Array; n: number }, n = 1000): Promise<FeatureStats> {
+export async function realStats(
+  clf: Classifier,
+  set: { images: Float32Array; n: number },
+  n = 1000,
+): Promise<FeatureStats> {
   const m = Math.min(n, set.n);
-  const { feats, d } = await features(clf, m, (s, k) => tensor(set.images.subarray(s * 784, (s + k) * 784), [k, 1, 28, 28]));
+  const { feats, d } = await features(clf, m, (s, k) =>
+    tensor(set.images.subarray(s * 784, (s + k) * 784), [k, 1, 28, 28]),
+  );
   return gaussianStats(feats, m, d);
 }
 
 /** Scores n (1,000) samples of a DCGAN's generator (eval mode: batch norm on its running averages). */
-export async function scoreGenerator(g: DCGAN, clf: Classifier, real: FeatureStats, n = 1000, seed = 4242): Promise<GeneratorScores> {
+export async function scoreGenerator(
+  g: DCGAN,
+  clf: Classifier,
+  real: FeatureStats,
+  n = 1000,
+  seed = 4242,
+): Promise<GeneratorScores> {
   const gen = new Generator(seed);
   const wasTraining = g.training;
   g.eval();
@@ -77,5 +102,10 @@ export async function scoreGenerator(g: DCGAN, clf: Classifier, real: FeatureSta
     top += probs[i * classes + k];
   }
   const fractions = counts.map((c) => c / n);
-  return { fd: frechetDistance(gaussianStats(feats, n, d), real), class_fractions: fractions, min_class_fraction: Math.min(...fractions), mean_top_prob: top / n };
+  return {
+    fd: frechetDistance(gaussianStats(feats, n, d), real),
+    class_fractions: fractions,
+    min_class_fraction: Math.min(...fractions),
+    mean_top_prob: top / n,
+  };
 }

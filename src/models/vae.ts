@@ -78,10 +78,11 @@ export abstract class VAE extends Module implements Trainable {
   manifold(k: number): Tensor {
     if (this.zDim !== 2) throw new Error(`vae: the manifold figure needs z = 2, this model has z = ${this.zDim}`);
     const grid = new Float32Array(k * k * 2);
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-      grid[2 * (i * k + j)] = probit((j + 0.5) / k);
-      grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
-    }
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < k; j++) {
+        grid[2 * (i * k + j)] = probit((j + 0.5) / k);
+        grid[2 * (i * k + j) + 1] = probit(1 - (i + 0.5) / k);
+      }
     return tidy(() => this.decode(tensor(grid, [k * k, 2], { backend: this.parameters()[0].backend })).sigmoid());
   }
 
@@ -103,32 +104,42 @@ export abstract class VAE extends Module implements Trainable {
    * thousands (the CLI's eval uses 5,000) without holding more than one chunk.
    */
   logLikelihood(x: Tensor, k: number, generator?: Generator, chunk = 100): Tensor {
-    if (!Number.isInteger(k) || k < 1) throw new Error(`vae: logLikelihood needs a whole number k >= 1 of importance samples, got ${k}`);
-    return noGrad(() => tidy(() => {
-      const n = x.shape[0];
-      const flat = x.reshape([n, -1]);
-      const D = flat.shape[1];
-      const { mu, logvar } = this.encode(x);
-      const sigma = logvar.mul(0.5).exp();
-      let total: Tensor | null = null;
-      for (let done = 0; done < k; done += chunk) {
-        const kc = Math.min(chunk, k - done);
-        const step = tidy(() => {
-          const eps = randn([kc, n, this.zDim], { backend: x.backend, generator });
-          const z = eps.mul(sigma).add(mu).reshape([kc * n, this.zDim]);
-          const muK = mu.broadcastTo([kc, n, this.zDim]).reshape([kc * n, this.zDim]);
-          const lvK = logvar.broadcastTo([kc, n, this.zDim]).reshape([kc * n, this.zDim]);
-          const logPxz = bernoulliLogLik(this.decode(z), flat.broadcastTo([kc, n, D]).reshape([kc * n, D]));
-          const logPz = gaussianLogLik(z, zeros([kc * n, this.zDim], { backend: x.backend }), zeros([kc * n, this.zDim], { backend: x.backend }));
-          const logQ = gaussianLogLik(z, muK, lvK);
-          const lse = logPxz.add(logPz).sub(logQ).reshape([kc, n]).logsumexp(0);
-          return total ? stack([total, lse]).logsumexp(0) : lse;
-        });
-        total?.dispose();
-        total = step;
-      }
-      return total!.sub(Math.log(k));
-    }));
+    if (!Number.isInteger(k) || k < 1)
+      throw new Error(`vae: logLikelihood needs a whole number k >= 1 of importance samples, got ${k}`);
+    return noGrad(() =>
+      tidy(() => {
+        const n = x.shape[0];
+        const flat = x.reshape([n, -1]);
+        const D = flat.shape[1];
+        const { mu, logvar } = this.encode(x);
+        const sigma = logvar.mul(0.5).exp();
+        let total: Tensor | null = null;
+        for (let done = 0; done < k; done += chunk) {
+          const kc = Math.min(chunk, k - done);
+          const step = tidy(() => {
+            const eps = randn([kc, n, this.zDim], { backend: x.backend, generator });
+            const z = eps
+              .mul(sigma)
+              .add(mu)
+              .reshape([kc * n, this.zDim]);
+            const muK = mu.broadcastTo([kc, n, this.zDim]).reshape([kc * n, this.zDim]);
+            const lvK = logvar.broadcastTo([kc, n, this.zDim]).reshape([kc * n, this.zDim]);
+            const logPxz = bernoulliLogLik(this.decode(z), flat.broadcastTo([kc, n, D]).reshape([kc * n, D]));
+            const logPz = gaussianLogLik(
+              z,
+              zeros([kc * n, this.zDim], { backend: x.backend }),
+              zeros([kc * n, this.zDim], { backend: x.backend }),
+            );
+            const logQ = gaussianLogLik(z, muK, lvK);
+            const lse = logPxz.add(logPz).sub(logQ).reshape([kc, n]).logsumexp(0);
+            return total ? stack([total, lse]).logsumexp(0) : lse;
+          });
+          total?.dispose();
+          total = step;
+        }
+        return total!.sub(Math.log(k));
+      }),
+    );
   }
 
   /**
@@ -137,15 +148,32 @@ export abstract class VAE extends Module implements Trainable {
    * the reconstruction term -log p(x|y) with respect to mu and sigma that flow through y (the decoder
    * held fixed): d/dmu = d/dy, d/dsigma = d/dy * eps, as the chain rule through y = mu + sigma * eps says.
    */
-  sampleGradients(x: Tensor, eps: Tensor): { mu: Tensor; sigma: Tensor; y: Tensor; rec: Tensor; dMu: Tensor; dSigma: Tensor } {
-    return this.frozen(() => enableGrad(() => tidy(() => {
-      const e = noGrad(() => this.encode(x));
-      const mu = e.mu.detach().requiresGrad_(), sigma = e.logvar.mul(0.5).exp().detach().requiresGrad_();
-      const y = mu.add(sigma.mul(eps));
-      const rec = bernoulliLogLik(this.decode(y), x.reshape([x.shape[0], -1])).neg().sum();
-      rec.backward();
-      return { mu: mu.detach(), sigma: sigma.detach(), y: y.detach(), rec: rec.detach(), dMu: mu.grad!, dSigma: sigma.grad! };
-    })));
+  sampleGradients(
+    x: Tensor,
+    eps: Tensor,
+  ): { mu: Tensor; sigma: Tensor; y: Tensor; rec: Tensor; dMu: Tensor; dSigma: Tensor } {
+    return this.frozen(() =>
+      enableGrad(() =>
+        tidy(() => {
+          const e = noGrad(() => this.encode(x));
+          const mu = e.mu.detach().requiresGrad_(),
+            sigma = e.logvar.mul(0.5).exp().detach().requiresGrad_();
+          const y = mu.add(sigma.mul(eps));
+          const rec = bernoulliLogLik(this.decode(y), x.reshape([x.shape[0], -1]))
+            .neg()
+            .sum();
+          rec.backward();
+          return {
+            mu: mu.detach(),
+            sigma: sigma.detach(),
+            y: y.detach(),
+            rec: rec.detach(),
+            dMu: mu.grad!,
+            dSigma: sigma.grad!,
+          };
+        }),
+      ),
+    );
   }
 
   optimizers(): Optimizer[] {
@@ -190,7 +218,8 @@ export class MlpVAE extends VAE {
 
   constructor(o: VAEOptions = {}) {
     super(o.lr);
-    const d = o.inputDim ?? 784, h = o.hidden ?? 400;
+    const d = o.inputDim ?? 784,
+      h = o.hidden ?? 400;
     this.zDim = o.zDim ?? 20;
     const lo = { generator: o.generator, backend: o.backend };
     this.enc = this.module('enc', new Linear(d, h, lo));
@@ -241,27 +270,42 @@ export class ConvVAE extends VAE {
   }
 
   encode(x: Tensor): { mu: Tensor; logvar: Tensor } {
-    const h = this.conv2.call(this.conv1.call(x.reshape([x.shape[0], 1, 28, 28])).relu()).relu().flatten(1);
+    const h = this.conv2
+      .call(this.conv1.call(x.reshape([x.shape[0], 1, 28, 28])).relu())
+      .relu()
+      .flatten(1);
     return { mu: this.mu.call(h), logvar: this.logvar.call(h) };
   }
 
   decode(z: Tensor): Tensor {
-    const h = this.fc.call(z).relu().reshape([z.shape[0], 2 * this.c, 7, 7]);
+    const h = this.fc
+      .call(z)
+      .relu()
+      .reshape([z.shape[0], 2 * this.c, 7, 7]);
     return this.deconv2.call(this.deconv1.call(h).relu()).reshape([z.shape[0], 784]);
   }
 }
 
 /** Inverse error function (Giles, "Approximating the erfinv function", GPU Computing Gems, 2011). */
 export function erfinv(x: number): number {
-  let w = -Math.log((1 - x) * (1 + x)), p: number;
+  let w = -Math.log((1 - x) * (1 + x)),
+    p: number;
   if (w < 5) {
     w -= 2.5;
     p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+    for (const c of [
+      3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+      1.50140941,
+    ])
+      p = c + p * w;
   } else {
     w = Math.sqrt(w) - 3;
     p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+    for (const c of [
+      0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406,
+      2.83297682,
+    ])
+      p = c + p * w;
   }
   return p * x;
 }

@@ -19,10 +19,14 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 /** Gain of a nonlinearity (torch.nn.init.calculate_gain). */
 export function gain(nonlinearity: 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid', a = 0.01): number {
   switch (nonlinearity) {
-    case 'relu': return Math.SQRT2;
-    case 'leaky_relu': return Math.sqrt(2 / (1 + a * a));
-    case 'tanh': return 5 / 3;
-    default: return 1;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu':
+      return Math.sqrt(2 / (1 + a * a));
+    case 'tanh':
+      return 5 / 3;
+    default:
+      return 1;
   }
 }
 
@@ -73,7 +77,8 @@ export function xavierNormal(shape: number[], g = 1, o: RandomOptions = {}): Ten
 }
 
 /** PyTorch's default for Linear/Conv weights: kaiming_uniform(a = sqrt(5)), i.e. U(+-1/sqrt(fan_in)). */
-export const defaultWeight = (shape: number[], o: RandomOptions = {}) => kaimingUniform(shape, { ...o, a: Math.sqrt(5) });
+export const defaultWeight = (shape: number[], o: RandomOptions = {}) =>
+  kaimingUniform(shape, { ...o, a: Math.sqrt(5) });
 /** PyTorch's default bias: U(+-1/sqrt(fan_in)). */
 export function defaultBias(n: number, fanIn: number, o: RandomOptions = {}): Tensor {
   const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;

@@ -3,7 +3,38 @@
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 import { defaultBias, defaultWeight } from './init.ts';
-import { avgPool2d, interpolate, type InterpolateOptions, batchNorm, bce, bceWithLogits, crossEntropy, nllLoss, dropout, dropout2d, elu, l1, mse, type Reduction, gelu, groupNorm, instanceNorm, layerNorm, linear, maxPool2d, silu, softplus, type AvgPool2dOptions, type MaxPool2dOptions, type BCEOptions, type BCEWithLogitsOptions, type CrossEntropyOptions, type NLLOptions, type GeluApproximation, type SoftplusOptions } from '../ops/functional.ts';
+import {
+  avgPool2d,
+  interpolate,
+  type InterpolateOptions,
+  batchNorm,
+  bce,
+  bceWithLogits,
+  crossEntropy,
+  nllLoss,
+  dropout,
+  dropout2d,
+  elu,
+  l1,
+  mse,
+  type Reduction,
+  gelu,
+  groupNorm,
+  instanceNorm,
+  layerNorm,
+  linear,
+  maxPool2d,
+  silu,
+  softplus,
+  type AvgPool2dOptions,
+  type MaxPool2dOptions,
+  type BCEOptions,
+  type BCEWithLogitsOptions,
+  type CrossEntropyOptions,
+  type NLLOptions,
+  type GeluApproximation,
+  type SoftplusOptions,
+} from '../ops/functional.ts';
 import { conv2d, convTranspose2d, type ConvPadding, type Pair } from '../ops/conv.ts';
 import { ones, tensor, zeros } from '../ops/creation.ts';
 import { randn } from '../ops/random.ts';
@@ -30,7 +61,10 @@ const pairOf = (v: Pair) => (typeof v === 'number' ? [v, v] : v);
 function checkSizes(layer: string, sizes: Record<string, number | number[]>): void {
   for (const [name, v] of Object.entries(sizes)) {
     for (const x of Array.isArray(v) ? v : [v]) {
-      if (!(Number.isInteger(x) && x > 0)) throw new Error(`${layer}: ${name} must be a positive integer, got ${Array.isArray(v) ? `[${v.join(', ')}]` : v}`);
+      if (!(Number.isInteger(x) && x > 0))
+        throw new Error(
+          `${layer}: ${name} must be a positive integer, got ${Array.isArray(v) ? `[${v.join(', ')}]` : v}`,
+        );
     }
   }
 }
@@ -39,10 +73,14 @@ function checkSizes(layer: string, sizes: Record<string, number | number[]>): vo
 function checkChannels(layer: string, numFeatures: number, x: Tensor, rank: number | null = 4): void {
   const shape = `[${x.shape.join(', ')}]`;
   if (rank !== null ? x.ndim !== rank : x.ndim < 2) {
-    throw new Error(`${layer}(num_features=${numFeatures}): expected a ${rank ?? '>= 2'}-D input [N, C${rank === 4 ? ', H, W' : ', ...'}], got shape ${shape}`);
+    throw new Error(
+      `${layer}(num_features=${numFeatures}): expected a ${rank ?? '>= 2'}-D input [N, C${rank === 4 ? ', H, W' : ', ...'}], got shape ${shape}`,
+    );
   }
   if (x.shape[1] !== numFeatures) {
-    throw new Error(`${layer}(num_features=${numFeatures}): input of shape ${shape} has ${x.shape[1]} channels (dim 1), expected ${numFeatures}`);
+    throw new Error(
+      `${layer}(num_features=${numFeatures}): input of shape ${shape} has ${x.shape[1]} channels (dim 1), expected ${numFeatures}`,
+    );
   }
 }
 
@@ -68,7 +106,11 @@ export class Linear extends Module {
    * @param outFeatures - Size of each output's last dim.
    * @param o - bias (default true), backend, generator.
    */
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: LayerOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: LayerOptions = {},
+  ) {
     super();
     checkSizes('Linear', { inFeatures, outFeatures });
     this.weight = this.param('weight', defaultWeight([outFeatures, inFeatures], o));
@@ -114,11 +156,18 @@ export class Conv2d extends Module {
    * @param kernelSize - The kernel's height and width (one number for both).
    * @param o - stride, padding, dilation, groups, bias, backend, generator.
    */
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: ConvLayerOptions = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: Pair,
+    readonly o: ConvLayerOptions = {},
+  ) {
     super();
-    const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    const [kh, kw] = pairOf(kernelSize),
+      g = o.groups ?? 1;
     checkSizes('Conv2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
-    if (inChannels % g || outChannels % g) throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
+    if (inChannels % g || outChannels % g)
+      throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
     this.weight = this.param('weight', defaultWeight([outChannels, inChannels / g, kh, kw], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (inChannels / g) * kh * kw, o));
   }
@@ -148,11 +197,20 @@ export class ConvTranspose2d extends Module {
    * @param kernelSize - The kernel's height and width (one number for both).
    * @param o - stride, padding, outputPadding, dilation, groups, bias, backend, generator.
    */
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, readonly o: Omit<ConvLayerOptions, 'padding'> & { padding?: Pair; outputPadding?: Pair } = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: Pair,
+    readonly o: Omit<ConvLayerOptions, 'padding'> & { padding?: Pair; outputPadding?: Pair } = {},
+  ) {
     super();
-    const [kh, kw] = pairOf(kernelSize), g = o.groups ?? 1;
+    const [kh, kw] = pairOf(kernelSize),
+      g = o.groups ?? 1;
     checkSizes('ConvTranspose2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
-    if (inChannels % g || outChannels % g) throw new Error(`ConvTranspose2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
+    if (inChannels % g || outChannels % g)
+      throw new Error(
+        `ConvTranspose2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`,
+      );
     // PyTorch's weight is [in, out / groups, kh, kw] and its fan_in is computed from dim 1: out / groups * kh * kw.
     this.weight = this.param('weight', defaultWeight([inChannels, outChannels / g, kh, kw], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (outChannels / g) * kh * kw, o));
@@ -191,7 +249,10 @@ export class BatchNorm2d extends Module {
    * @param numFeatures - The channels (dim 1) of every input.
    * @param o - eps (1e-5), momentum of the running statistics (0.1), backend.
    */
-  constructor(numFeatures: number, readonly o: { eps?: number; momentum?: number; backend?: Backend } = {}) {
+  constructor(
+    numFeatures: number,
+    readonly o: { eps?: number; momentum?: number; backend?: Backend } = {},
+  ) {
     super();
     checkSizes('BatchNorm2d', { numFeatures });
     this.numFeatures = numFeatures;
@@ -203,7 +264,16 @@ export class BatchNorm2d extends Module {
   }
   forward(x: Tensor): Tensor {
     checkChannels('BatchNorm2d', this.numFeatures, x);
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.o.momentum ?? 0.1, this.o.eps ?? 1e-5);
+    return batchNorm(
+      x,
+      this.runningMean,
+      this.runningVar,
+      this.weight,
+      this.bias,
+      this.training,
+      this.o.momentum ?? 0.1,
+      this.o.eps ?? 1e-5,
+    );
   }
 }
 
@@ -223,7 +293,10 @@ export class InstanceNorm2d extends Module {
    * @param numFeatures - The channels (dim 1) of every input.
    * @param o - eps (1e-5), affine (false), backend.
    */
-  constructor(numFeatures: number, readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {}) {
+  constructor(
+    numFeatures: number,
+    readonly o: { eps?: number; affine?: boolean; backend?: Backend } = {},
+  ) {
     super();
     checkSizes('InstanceNorm2d', { numFeatures });
     this.numFeatures = numFeatures;
@@ -259,7 +332,10 @@ export class LayerNorm extends Module {
    * @param normalizedShape - The trailing dims to normalize over (one number for the last dim).
    * @param o - eps (1e-5), elementwiseAffine (true), backend.
    */
-  constructor(normalizedShape: number | number[], readonly o: LayerNormOptions = {}) {
+  constructor(
+    normalizedShape: number | number[],
+    readonly o: LayerNormOptions = {},
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     checkSizes('LayerNorm', { normalizedShape: this.normalizedShape });
@@ -292,10 +368,15 @@ export class GroupNorm extends Module {
    * @param numChannels - The channels (dim 1) of every input.
    * @param o - eps (1e-5), affine (true), backend.
    */
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly o: GroupNormOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly o: GroupNormOptions = {},
+  ) {
     super();
     checkSizes('GroupNorm', { numGroups, numChannels });
-    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    if (numChannels % numGroups !== 0)
+      throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
     const affine = o.affine ?? true;
     this.weight = affine ? this.param('weight', ones([numChannels], { backend: o.backend })) : null;
     this.bias = affine ? this.param('bias', zeros([numChannels], { backend: o.backend })) : null;
@@ -307,7 +388,10 @@ export class GroupNorm extends Module {
 
 /** torch.nn.MaxPool2d (F.maxPool2d). */
 export class MaxPool2d extends Module {
-  constructor(readonly kernel: number | [number, number], readonly o: MaxPool2dOptions = {}) {
+  constructor(
+    readonly kernel: number | [number, number],
+    readonly o: MaxPool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -408,7 +492,10 @@ export class Upsample extends Module {
  * torch.nn.AvgPool2d (F.avgPool2d).
  */
 export class AvgPool2d extends Module {
-  constructor(readonly kernel: number | [number, number], readonly o: AvgPool2dOptions = {}) {
+  constructor(
+    readonly kernel: number | [number, number],
+    readonly o: AvgPool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -424,7 +511,10 @@ export class Dropout extends Module {
    * @param p - Probability of zeroing each value (default 0.5).
    * @param generator - The generator the masks are drawn from (default: the global one).
    */
-  constructor(readonly p = 0.5, readonly generator?: Generator) {
+  constructor(
+    readonly p = 0.5,
+    readonly generator?: Generator,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -476,7 +566,10 @@ export class ModuleDict extends Module {
    * @throws Error for an invalid name or one already set.
    */
   set(name: string, m: Module): this {
-    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`ModuleDict: name ${JSON.stringify(name)} must be letters, digits and _ (it becomes part of parameter names)`);
+    if (!/^[A-Za-z0-9_]+$/.test(name))
+      throw new Error(
+        `ModuleDict: name ${JSON.stringify(name)} must be letters, digits and _ (it becomes part of parameter names)`,
+      );
     if (this.items.has(name)) throw new Error(`ModuleDict: ${name} is already set`);
     this.module(name, m);
     this.items.set(name, m);
@@ -488,7 +581,10 @@ export class ModuleDict extends Module {
    */
   get(name: string): Module {
     const m = this.items.get(name);
-    if (!m) throw new Error(`ModuleDict: no module ${JSON.stringify(name)} (has ${[...this.items.keys()].join(', ') || 'none'})`);
+    if (!m)
+      throw new Error(
+        `ModuleDict: no module ${JSON.stringify(name)} (has ${[...this.items.keys()].join(', ') || 'none'})`,
+      );
     return m;
   }
   /** The names, in the order they were set. */
@@ -506,7 +602,10 @@ export class Dropout2d extends Module {
    * @param p - Probability of zeroing each channel plane (default 0.5).
    * @param generator - The generator the masks are drawn from (default: the global one).
    */
-  constructor(readonly p = 0.5, readonly generator?: Generator) {
+  constructor(
+    readonly p = 0.5,
+    readonly generator?: Generator,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -599,10 +698,16 @@ export class Embedding extends Module {
    * @param embeddingDim - Size of each row.
    * @param o - paddingIdx, backend, generator.
    */
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, o: EmbeddingOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    o: EmbeddingOptions = {},
+  ) {
     super();
     if (!(Number.isInteger(numEmbeddings) && numEmbeddings > 0 && Number.isInteger(embeddingDim) && embeddingDim > 0)) {
-      throw new Error(`Embedding: numEmbeddings and embeddingDim must be positive integers, got ${numEmbeddings} and ${embeddingDim}`);
+      throw new Error(
+        `Embedding: numEmbeddings and embeddingDim must be positive integers, got ${numEmbeddings} and ${embeddingDim}`,
+      );
     }
     const p = o.paddingIdx;
     if (p !== undefined && !(Number.isInteger(p) && p >= -numEmbeddings && p < numEmbeddings)) {
@@ -611,13 +716,22 @@ export class Embedding extends Module {
     this.paddingIdx = p === undefined ? null : p < 0 ? p + numEmbeddings : p;
     const w = randn([numEmbeddings, embeddingDim], { backend: o.backend, generator: o.generator });
     const pad = this.paddingIdx;
-    this.weight = this.param('weight', pad === null ? w : noGrad(() => {
-      const mask = tensor(Array.from({ length: numEmbeddings }, (_, i) => (i === pad ? 0 : 1)), [numEmbeddings, 1], { backend: w.backend });
-      const zeroed = w.where(mask, 0);
-      w.dispose();
-      mask.dispose();
-      return zeroed;
-    }));
+    this.weight = this.param(
+      'weight',
+      pad === null
+        ? w
+        : noGrad(() => {
+            const mask = tensor(
+              Array.from({ length: numEmbeddings }, (_, i) => (i === pad ? 0 : 1)),
+              [numEmbeddings, 1],
+              { backend: w.backend },
+            );
+            const zeroed = w.where(mask, 0);
+            w.dispose();
+            mask.dispose();
+            return zeroed;
+          }),
+    );
   }
   forward(indices: Tensor): Tensor {
     const flat = indices.reshape([indices.size]);
@@ -658,4 +772,3 @@ export class Sequential extends Module {
     return this.layers.reduce((h, m) => m.call(h), x);
   }
 }
-

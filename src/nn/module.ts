@@ -21,8 +21,11 @@ function asStateMap(state: StateDict): Map<string, StateValue> {
   if (state instanceof Map) return state;
   const proto = state && typeof state === 'object' ? Object.getPrototypeOf(state) : undefined;
   if (proto !== Object.prototype && proto !== null) {
-    const what = state === null ? 'null' : typeof state !== 'object' ? typeof state : (proto?.constructor?.name ?? 'an object');
-    throw new Error(`loadStateDict: the state dict is ${what}; pass a Map (as stateDict() returns) or a plain object of tensors by name`);
+    const what =
+      state === null ? 'null' : typeof state !== 'object' ? typeof state : (proto?.constructor?.name ?? 'an object');
+    throw new Error(
+      `loadStateDict: the state dict is ${what}; pass a Map (as stateDict() returns) or a plain object of tensors by name`,
+    );
   }
   return new Map(Object.entries(state));
 }
@@ -73,7 +76,13 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
    */
   get training(): boolean {
     const v = this.trainingFlag;
-    if (isTracing()) guardState(this, 'training', () => this.trainingFlag === v, () => `${this.constructor.name}.training is ${v}`);
+    if (isTracing())
+      guardState(
+        this,
+        'training',
+        () => this.trainingFlag === v,
+        () => `${this.constructor.name}.training is ${v}`,
+      );
     return v;
   }
   set training(mode: boolean) {
@@ -126,7 +135,10 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
       known ??= new Set<unknown>([...this.params.values(), ...this.buffers.values(), ...this.children.values()]);
       if (known.has(v)) continue;
       if (isModule) {
-        if (this.children.has(key)) throw new Error(`${this.constructor.name}: attribute ${key} holds a module, but another module is registered as ${key}`);
+        if (this.children.has(key))
+          throw new Error(
+            `${this.constructor.name}: attribute ${key} holds a module, but another module is registered as ${key}`,
+          );
         this.children.set(key, v as AnyModule);
       } else if (isParam) {
         this.param(key, v as Tensor);
@@ -220,7 +232,8 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
    * value read, before any is written.
    */
   async loadStateDict(state: StateDict, strict = true): Promise<void> {
-    for (const [t, data] of await this.checkStateDict(state, strict)) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+    for (const [t, data] of await this.checkStateDict(state, strict))
+      assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
   }
 
   /** loadStateDict's checks without the writes (throws as it would); returns the values it would write. */
@@ -230,21 +243,31 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     const missing = [...own.keys()].filter((k) => !state.has(k));
     const extra = [...state.keys()].filter((k) => !own.has(k));
     if (strict && (missing.length || extra.length)) {
-      throw new Error(`loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`);
+      throw new Error(
+        `loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`,
+      );
     }
     const values: [Tensor, Float32Array][] = [];
     for (const [k, t] of own) {
       const src = state.get(k);
       if (!src) continue;
       if (!sameShape(src.shape, t.shape)) {
-        throw new Error(`loadStateDict: ${k} has shape ${fmtShape(src.shape)} in the state dict but ${fmtShape(t.shape)} in the model`);
+        throw new Error(
+          `loadStateDict: ${k} has shape ${fmtShape(src.shape)} in the state dict but ${fmtShape(t.shape)} in the model`,
+        );
       }
-      if (src instanceof Tensor && src.isDisposed) throw new Error(`loadStateDict: ${k} in the state dict is a disposed tensor`);
+      if (src instanceof Tensor && src.isDisposed)
+        throw new Error(`loadStateDict: ${k} in the state dict is a disposed tensor`);
       // Read now (a tensor's readback may fail), so that nothing is written unless everything can be.
       const data: unknown = src instanceof Tensor ? await src.toArray() : src.data;
       if (!(data instanceof Float32Array) || data.length !== t.size) {
-        const got = data instanceof Float32Array ? `${data.length} values` : `data ${Object.prototype.toString.call(data)}, not a Float32Array,`;
-        throw new Error(`loadStateDict: ${k} has ${got} in the state dict for shape ${fmtShape(t.shape)} (${t.size} values)`);
+        const got =
+          data instanceof Float32Array
+            ? `${data.length} values`
+            : `data ${Object.prototype.toString.call(data)}, not a Float32Array,`;
+        throw new Error(
+          `loadStateDict: ${k} has ${got} in the state dict for shape ${fmtShape(t.shape)} (${t.size} values)`,
+        );
       }
       values.push([t, data]);
     }

@@ -24,7 +24,9 @@ import type { OptimSpec } from '../backend/kernels.ts';
 /** Hyper-parameters are checked at every step (a demo or a scheduler may change them between steps). */
 function checkRange(opt: string, name: string, v: number, lo: number, hi = Infinity, hiOpen = false): void {
   if (!(v >= lo && (hiOpen ? v < hi : v <= hi))) {
-    throw new Error(`${opt}: invalid ${name} ${v} (must be ${hi === Infinity ? `>= ${lo}` : `in [${lo}, ${hi}${hiOpen ? ')' : ']'}`})`);
+    throw new Error(
+      `${opt}: invalid ${name} ${v} (must be ${hi === Infinity ? `>= ${lo}` : `in [${lo}, ${hi}${hiOpen ? ')' : ']'}`})`,
+    );
   }
 }
 
@@ -51,21 +53,29 @@ export interface OptimizerStateDict<O = Record<string, unknown>> {
 }
 
 /** The groups of an optimizer's params argument, each with its options (defaults overridden). */
-function groupsOf<O extends object>(opt: string, params: OptimizerParams<O>, defaults: O): { params: Tensor[]; options: O }[] {
+function groupsOf<O extends object>(
+  opt: string,
+  params: OptimizerParams<O>,
+  defaults: O,
+): { params: Tensor[]; options: O }[] {
   const list = [...(params as Iterable<Tensor | ParamGroup<O>>)];
-  const isGroup = (x: unknown): x is ParamGroup<O> => typeof x === 'object' && x !== null && !(x instanceof Tensor) && 'params' in x;
-  const groups = list.length && list.every(isGroup)
-    ? list.map((g) => {
-      const { params: ps, ...options } = g;
-      return { params: [...ps], options: { ...defaults, ...options } as O };
-    })
-    : [{ params: list as Tensor[], options: { ...defaults } }];
-  if (list.some(isGroup) && !list.every(isGroup)) throw new Error(`${opt}: params mixes tensors and param groups; pass one or the other`);
+  const isGroup = (x: unknown): x is ParamGroup<O> =>
+    typeof x === 'object' && x !== null && !(x instanceof Tensor) && 'params' in x;
+  const groups =
+    list.length && list.every(isGroup)
+      ? list.map((g) => {
+          const { params: ps, ...options } = g;
+          return { params: [...ps], options: { ...defaults, ...options } as O };
+        })
+      : [{ params: list as Tensor[], options: { ...defaults } }];
+  if (list.some(isGroup) && !list.every(isGroup))
+    throw new Error(`${opt}: params mixes tensors and param groups; pass one or the other`);
   const seen = new Set<Tensor>();
   groups.forEach(({ params: ps }, k) => {
     for (const p of ps) {
       if (!(p instanceof Tensor)) throw new Error(`${opt}: param group ${k} holds a ${typeof p}, not a tensor`);
-      if (seen.has(p)) throw new Error(`${opt}: parameter ${p.name ?? `#${p.id}`} appears more than once (in one group or in two)`);
+      if (seen.has(p))
+        throw new Error(`${opt}: parameter ${p.name ?? `#${p.id}`} appears more than once (in one group or in two)`);
       if (!p.requiresGrad) throw new Error(`optimizer: parameter ${p.name ?? `#${p.id}`} does not require grad`);
       seen.add(p);
     }
@@ -113,7 +123,10 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
    * @param params - The parameters (each must require grad, none twice), or param groups with options of their own.
    * @param defaults - The options of every group that does not set its own.
    */
-  constructor(params: OptimizerParams<O>, readonly defaults: O) {
+  constructor(
+    params: OptimizerParams<O>,
+    readonly defaults: O,
+  ) {
     this.paramGroups = groupsOf(this.name, params, defaults);
     this.params = this.paramGroups.flatMap((g) => g.params);
     this.groupIndex = this.paramGroups.flatMap((g, k) => g.params.map(() => k));
@@ -154,15 +167,25 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
   }
   /** Throws where loadState(slots, ...) would not fit: a parameter count, slot count or length that differs. */
   checkState(slots: (Float32Array[] | null)[], paramSteps?: number[]): void {
-    if (slots.length !== this.params.length) throw new Error(`optimizer state for ${slots.length} parameters, but the optimizer has ${this.params.length}`);
-    if (paramSteps && (paramSteps.length !== this.params.length || !paramSteps.every((s) => Number.isSafeInteger(s) && s >= 0))) {
-      throw new Error(`optimizer step counts [${paramSteps.slice(0, 8).join(', ')}${paramSteps.length > 8 ? ', ...' : ''}] are not ${this.params.length} non-negative integers`);
+    if (slots.length !== this.params.length)
+      throw new Error(`optimizer state for ${slots.length} parameters, but the optimizer has ${this.params.length}`);
+    if (
+      paramSteps &&
+      (paramSteps.length !== this.params.length || !paramSteps.every((s) => Number.isSafeInteger(s) && s >= 0))
+    ) {
+      throw new Error(
+        `optimizer step counts [${paramSteps.slice(0, 8).join(', ')}${paramSteps.length > 8 ? ', ...' : ''}] are not ${this.params.length} non-negative integers`,
+      );
     }
     slots.forEach((values, i) => {
       const p = this.params[i];
-      if (values && values.length !== this.slotNames.length) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${values.length} slots for ${this.slotNames.length}`);
+      if (values && values.length !== this.slotNames.length)
+        throw new Error(
+          `optimizer state of ${p.name ?? `parameter ${i}`}: ${values.length} slots for ${this.slotNames.length}`,
+        );
       values?.forEach((v) => {
-        if (v.length !== p.size) throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${v.length} values for ${p.size}`);
+        if (v.length !== p.size)
+          throw new Error(`optimizer state of ${p.name ?? `parameter ${i}`}: ${v.length} values for ${p.size}`);
       });
     });
   }
@@ -216,16 +239,25 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
    */
   async loadStateDict(sd: OptimizerStateDict<Partial<O>>): Promise<void> {
     const where = `${this.name}.loadStateDict`;
-    if (!sd || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) {
+    if (
+      !sd ||
+      typeof sd !== 'object' ||
+      !Array.isArray(sd.paramGroups) ||
+      typeof sd.state !== 'object' ||
+      sd.state === null
+    ) {
       throw new Error(`${where}: expected { state, paramGroups }`);
     }
-    if (sd.paramGroups.length !== this.paramGroups.length) throw new Error(`${where}: ${sd.paramGroups.length} param groups for the optimizer's ${this.paramGroups.length}`);
+    if (sd.paramGroups.length !== this.paramGroups.length)
+      throw new Error(`${where}: ${sd.paramGroups.length} param groups for the optimizer's ${this.paramGroups.length}`);
     let next = 0;
     const options = sd.paramGroups.map((g, k) => {
       const own = this.paramGroups[k];
       const want = own.params.map(() => next++);
       if (!Array.isArray(g.params) || g.params.length !== want.length || g.params.some((x, j) => x !== want[j])) {
-        throw new Error(`${where}: param group ${k} holds parameters [${String(g.params)}], the optimizer's holds [${want.join(', ')}]`);
+        throw new Error(
+          `${where}: param group ${k} holds parameters [${String(g.params)}], the optimizer's holds [${want.join(', ')}]`,
+        );
       }
       const { params: _ps, ...o } = g;
       const merged = { ...own.options, ...o } as O;
@@ -236,18 +268,27 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     const steps = this.params.map(() => 0);
     for (const [key, entry] of Object.entries(sd.state)) {
       const i = Number(key);
-      if (!Number.isInteger(i) || i < 0 || i >= this.params.length) throw new Error(`${where}: state for parameter ${key}, but the optimizer has ${this.params.length}`);
-      const p = this.params[i], name = p.name ?? `parameter ${i}`;
-      if (!Number.isSafeInteger(entry?.step) || entry.step < 0) throw new Error(`${where}: the step count of ${name} is ${String(entry?.step)}, not a non-negative integer`);
+      if (!Number.isInteger(i) || i < 0 || i >= this.params.length)
+        throw new Error(`${where}: state for parameter ${key}, but the optimizer has ${this.params.length}`);
+      const p = this.params[i],
+        name = p.name ?? `parameter ${i}`;
+      if (!Number.isSafeInteger(entry?.step) || entry.step < 0)
+        throw new Error(`${where}: the step count of ${name} is ${String(entry?.step)}, not a non-negative integer`);
       steps[i] = entry.step;
       const values: Float32Array[] = [];
       for (const n of this.slotNames) {
         const v = entry.values?.[n];
         if (!v) throw new Error(`${where}: the state of ${name} has no ${n}`);
-        if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) throw new Error(`${where}: ${n} of ${name} has shape [${v.shape.join(', ')}] for the parameter's [${p.shape.join(', ')}]`);
+        if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j]))
+          throw new Error(
+            `${where}: ${n} of ${name} has shape [${v.shape.join(', ')}] for the parameter's [${p.shape.join(', ')}]`,
+          );
         if (v instanceof Tensor && v.isDisposed) throw new Error(`${where}: ${n} of ${name} is a disposed tensor`);
         const data = v instanceof Tensor ? await v.toArray() : v.data;
-        if (!(data instanceof Float32Array) || data.length !== p.size) throw new Error(`${where}: ${n} of ${name} has ${data instanceof Float32Array ? data.length : 'no Float32Array of'} values for ${p.size}`);
+        if (!(data instanceof Float32Array) || data.length !== p.size)
+          throw new Error(
+            `${where}: ${n} of ${name} has ${data instanceof Float32Array ? data.length : 'no Float32Array of'} values for ${p.size}`,
+          );
         values.push(data);
       }
       slots[i] = values;
@@ -297,9 +338,13 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     });
     this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
     for (const i of stepped) {
-      const p = this.params[i], o = this.paramGroups[this.groupIndex[i]].options;
+      const p = this.params[i],
+        o = this.paramGroups[this.groupIndex[i]].options;
       const [s1, s2] = this.kernelSlots(p, o);
-      effect('optim', [p, p.grad!, s1, s2, this.flags], () => ({ spec: this.spec(o, this.paramSteps[i]), check: { slot: i, tag: this.stepCount } }));
+      effect('optim', [p, p.grad!, s1, s2, this.flags], () => ({
+        spec: this.spec(o, this.paramSteps[i]),
+        check: { slot: i, tag: this.stepCount },
+      }));
     }
   }
 
@@ -321,17 +366,23 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
       const p = this.params[i];
       const count = async (t: Tensor | null) => {
         const v = t ? await t.toArray() : new Float32Array(0);
-        let nan = 0, inf = 0;
-        for (const x of v) if (Number.isNaN(x)) nan++; else if (!Number.isFinite(x)) inf++;
+        let nan = 0,
+          inf = 0;
+        for (const x of v)
+          if (Number.isNaN(x)) nan++;
+          else if (!Number.isFinite(x)) inf++;
         return nan + inf ? `${nan} NaN and ${inf} Inf of ${v.length}` : '';
       };
       const [g, w] = [await count(p.grad), await count(p)];
       const name = names?.get(p) ?? p.name ?? `parameter ${i}`;
-      out.push([g && `the gradient of ${name} holds ${g}`, w && `${name} holds ${w} after the update`].filter(Boolean).join('; ') || `${name}: non-finite`);
+      out.push(
+        [g && `the gradient of ${name} holds ${g}`, w && `${name} holds ${w} after the update`]
+          .filter(Boolean)
+          .join('; ') || `${name}: non-finite`,
+      );
     }
     return out;
   }
-
 }
 
 /** SGD's options (torch.optim.SGD's keyword arguments); a param group may override any of them. */
@@ -372,7 +423,8 @@ export class SGD extends Optimizer<SGDOptions> {
   /** @internal */
   protected validate(o: SGDOptions, group?: number): void {
     const at = group === undefined ? 'SGD' : `SGD (param group ${group})`;
-    if (o.nesterov && (!o.momentum || o.dampening)) throw new Error(`${at}: nesterov needs momentum > 0 and dampening 0`);
+    if (o.nesterov && (!o.momentum || o.dampening))
+      throw new Error(`${at}: nesterov needs momentum > 0 and dampening 0`);
     checkRange(at, 'learning rate', o.lr, 0);
     checkRange(at, 'momentum', o.momentum ?? 0, 0);
     checkRange(at, 'dampening', o.dampening ?? 0, 0, 1);
@@ -383,8 +435,13 @@ export class SGD extends Optimizer<SGDOptions> {
     // The momentum buffer starts as the first gradient (torch: buf = clone(d_p) when it is None), at the
     // parameter's own first step.
     return {
-      kind: 'sgd', lr: o.lr, weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0,
-      dampening: o.dampening ?? 0, nesterov: !!o.nesterov, first: step === 1,
+      kind: 'sgd',
+      lr: o.lr,
+      weightDecay: o.weightDecay ?? 0,
+      momentum: o.momentum ?? 0,
+      dampening: o.dampening ?? 0,
+      nesterov: !!o.nesterov,
+      first: step === 1,
     };
   }
   /** @internal */
@@ -450,7 +507,16 @@ export class Adam extends Optimizer<AdamOptions> {
   protected spec(o: AdamOptions, step: number): OptimSpec {
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const { decoupled, weightDecay } = this.kind;
-    return { kind: 'adam', lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? weightDecay, beta1, beta2, eps: o.eps ?? 1e-8, step, decoupled };
+    return {
+      kind: 'adam',
+      lr: o.lr ?? 1e-3,
+      weightDecay: o.weightDecay ?? weightDecay,
+      beta1,
+      beta2,
+      eps: o.eps ?? 1e-8,
+      step,
+      decoupled,
+    };
   }
   /** @internal */
   protected kernelSlots(p: Tensor): [Tensor, Tensor] {

@@ -33,7 +33,10 @@ export abstract class LRScheduler<O extends object = object> {
    * @param optimizer - The optimizer whose param groups' learning rates this sets.
    * @param o - The schedule's options.
    */
-  constructor(readonly optimizer: Optimizer, readonly o: O) {
+  constructor(
+    readonly optimizer: Optimizer,
+    readonly o: O,
+  ) {
     this.baseLrs = optimizer.paramGroups.map((_, k) => optimizer.groupLr(k));
     this.apply(0);
   }
@@ -67,7 +70,8 @@ export abstract class LRScheduler<O extends object = object> {
 }
 
 function positive(name: string, what: string, v: number, integer = false): void {
-  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new Error(`${name}: ${what} must be a positive ${integer ? 'integer' : 'number'}, not ${v}`);
+  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw new Error(`${name}: ${what} must be a positive ${integer ? 'integer' : 'number'}, not ${v}`);
 }
 
 /** lr = base gamma^floor(t / stepSize) (StepLR). */
@@ -167,9 +171,14 @@ export class OneCycleLR extends LRScheduler<OneCycleOptions> {
     }
     if (o.cycleMomentum ?? true) {
       if (!(opt instanceof SGD || opt instanceof Adam)) {
-        throw new Error(`OneCycleLR: cycleMomentum needs an optimizer with a momentum (SGD) or a beta1 (Adam, AdamW); pass cycleMomentum: false`);
+        throw new Error(
+          `OneCycleLR: cycleMomentum needs an optimizer with a momentum (SGD) or a beta1 (Adam, AdamW); pass cycleMomentum: false`,
+        );
       }
-      for (const [name, v] of [['baseMomentum', o.baseMomentum ?? 0.85], ['maxMomentum', o.maxMomentum ?? 0.95]] as const) {
+      for (const [name, v] of [
+        ['baseMomentum', o.baseMomentum ?? 0.85],
+        ['maxMomentum', o.maxMomentum ?? 0.95],
+      ] as const) {
         if (!(v >= 0 && v < 1)) throw new Error(`OneCycleLR: ${name} must be in [0, 1), not ${v}`);
       }
     }
@@ -180,17 +189,23 @@ export class OneCycleLR extends LRScheduler<OneCycleOptions> {
     const { totalSteps, pctStart = 0.3 } = this.o;
     // PyTorch raises when last_epoch > total_steps: the step after the last round is still computed.
     if (t > totalSteps) {
-      throw new Error(`OneCycleLR: step() called ${t} times, more than totalSteps = ${totalSteps} (the schedule covers totalSteps rounds of opt.step(); sched.step())`);
+      throw new Error(
+        `OneCycleLR: step() called ${t} times, more than totalSteps = ${totalSteps} (the schedule covers totalSteps rounds of opt.step(); sched.step())`,
+      );
     }
-    const up = pctStart * totalSteps - 1, last = totalSteps - 1;
+    const up = pctStart * totalSteps - 1,
+      last = totalSteps - 1;
     return t <= up ? { rising: true, pct: t / up } : { rising: false, pct: (t - up) / (last - up) };
   }
   private anneal(a: number, b: number, pct: number): number {
-    return (this.o.annealStrategy ?? 'cos') === 'cos' ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct)) : (b - a) * pct + a;
+    return (this.o.annealStrategy ?? 'cos') === 'cos'
+      ? b + ((a - b) / 2) * (1 + Math.cos(Math.PI * pct))
+      : (b - a) * pct + a;
   }
   protected rate(t: number): number {
     const { maxLr, divFactor = 25, finalDivFactor = 1e4 } = this.o;
-    const initial = maxLr / divFactor, min = initial / finalDivFactor;
+    const initial = maxLr / divFactor,
+      min = initial / finalDivFactor;
     const { rising, pct } = this.phase(t);
     return rising ? this.anneal(initial, maxLr, pct) : this.anneal(maxLr, min, pct);
   }

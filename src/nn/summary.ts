@@ -8,10 +8,12 @@ import type { AnyModule } from './module.ts';
 function tensorsIn(y: unknown): Tensor[] {
   if (y instanceof Tensor) return [y];
   if (Array.isArray(y)) return y.flatMap(tensorsIn);
-  if (y && typeof y === 'object' && Object.getPrototypeOf(y) === Object.prototype) return Object.values(y).flatMap(tensorsIn);
+  if (y && typeof y === 'object' && Object.getPrototypeOf(y) === Object.prototype)
+    return Object.values(y).flatMap(tensorsIn);
   return [];
 }
-const fmtShapes = (s: number[] | number[][]): string => (s.length && Array.isArray(s[0]) ? (s as number[][]).map(fmtShapes).join(' ') : `[${s.join(', ')}]`);
+const fmtShapes = (s: number[] | number[][]): string =>
+  s.length && Array.isArray(s[0]) ? (s as number[][]).map(fmtShapes).join(' ') : `[${s.join(', ')}]`;
 
 /** One row of summary(): a module call in a forward pass. */
 export interface SummaryRow {
@@ -61,7 +63,12 @@ export function summary(model: AnyModule, ...inputs: unknown[]): { rows: Summary
     for (const r of restore) r();
   }
   const total = model.parameters().reduce((n, p) => n + p.size, 0);
-  const cells = rows.map((r) => [r.name || '(model)', r.type, fmtShapes(r.outputShape), r.params.toLocaleString('en-US')]);
+  const cells = rows.map((r) => [
+    r.name || '(model)',
+    r.type,
+    fmtShapes(r.outputShape),
+    r.params.toLocaleString('en-US'),
+  ]);
   const head = ['module', 'type', 'output', 'params'];
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === 3 ? v.padStart(width[i]) : v.padEnd(width[i]))).join('  ');

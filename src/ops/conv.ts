@@ -14,7 +14,8 @@ import { concat } from './movement.ts';
 
 /** A 2-D size: one number for both dims, or [height, width]. */
 export type Pair = number | [number, number];
-const pair = (v: Pair | undefined, dflt: number): [number, number] => (v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v);
+const pair = (v: Pair | undefined, dflt: number): [number, number] =>
+  v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
 
 /** Padding as torch takes it: pixels per side, or 'valid' (none) or 'same' (the output as large as the input, stride 1). */
 export type ConvPadding = Pair | 'same' | 'valid';
@@ -50,15 +51,25 @@ export interface ConvTranspose2dOptions {
 function groupsOf(op: string, groups: number | undefined, cIn: number, cOut: number): number {
   const g = groups ?? 1;
   if (!Number.isInteger(g) || g < 1) throw new Error(`${op}: groups must be a positive integer, got ${g}`);
-  if (cIn % g || cOut % g) throw new Error(`${op}: ${cIn} input and ${cOut} output channels do not split into ${g} groups`);
+  if (cIn % g || cOut % g)
+    throw new Error(`${op}: ${cIn} input and ${cOut} output channels do not split into ${g} groups`);
   return g;
 }
 
-function checkConvInputs(op: string, x: Tensor, w: Tensor, bias: Tensor | null | undefined, cIn: number, cOut = op === 'conv2d' ? w.shape[0] : w.shape[1]): void {
+function checkConvInputs(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null | undefined,
+  cIn: number,
+  cOut = op === 'conv2d' ? w.shape[0] : w.shape[1],
+): void {
   if (x.ndim !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${fmtShape(x.shape)}`);
   if (w.ndim !== 4) throw new Error(`${op}: weight must be 4-D, got ${fmtShape(w.shape)}`);
   if (x.shape[1] !== cIn) {
-    throw new Error(`${op}: input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} expects ${cIn}`);
+    throw new Error(
+      `${op}: input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} expects ${cIn}`,
+    );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== cOut)) {
     throw new Error(`${op}: bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}`);
@@ -71,16 +82,33 @@ function addBias(y: Tensor, bias: Tensor | null | undefined): Tensor {
 }
 
 /** Geometry of the direct convolution x [n, C, H, W] * w [O, C, KH, KW] -> [n, O, OH, OW]. */
-export function convGeom(xShape: number[], wShape: number[], o: ConvTranspose2dOptions, outHW?: [number, number]): ConvGeom {
-  const [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0), [dh, dw] = pair(o.dilation, 1);
-  const [n, C, H, W] = xShape, [O, , KH, KW] = wShape;
-  for (const [name, v, min] of [['stride', sh, 1], ['stride', sw, 1], ['dilation', dh, 1], ['dilation', dw, 1], ['padding', ph, 0], ['padding', pw, 0]] as const) {
+export function convGeom(
+  xShape: number[],
+  wShape: number[],
+  o: ConvTranspose2dOptions,
+  outHW?: [number, number],
+): ConvGeom {
+  const [sh, sw] = pair(o.stride, 1),
+    [ph, pw] = pair(o.padding, 0),
+    [dh, dw] = pair(o.dilation, 1);
+  const [n, C, H, W] = xShape,
+    [O, , KH, KW] = wShape;
+  for (const [name, v, min] of [
+    ['stride', sh, 1],
+    ['stride', sw, 1],
+    ['dilation', dh, 1],
+    ['dilation', dw, 1],
+    ['padding', ph, 0],
+    ['padding', pw, 0],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`conv: ${name} must be an integer >= ${min}, got ${v}`);
   }
   const OH = outHW?.[0] ?? Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
   const OW = outHW?.[1] ?? Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
   if (OH <= 0 || OW <= 0) {
-    throw new Error(`conv2d: input ${fmtShape(xShape)} is too small for kernel ${KH}x${KW} (dilation ${dh}, padding ${ph}): output would be ${OH}x${OW}`);
+    throw new Error(
+      `conv2d: input ${fmtShape(xShape)} is too small for kernel ${KH}x${KW} (dilation ${dh}, padding ${ph}): output would be ${OH}x${OW}`,
+    );
   }
   return { n, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw };
 }
@@ -106,9 +134,11 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   let padding: Pair | undefined;
   let xp = x;
   if (opts.padding === 'same') {
-    const [sh, sw] = pair(opts.stride, 1), [dh, dw] = pair(opts.dilation, 1);
+    const [sh, sw] = pair(opts.stride, 1),
+      [dh, dw] = pair(opts.dilation, 1);
     if (sh !== 1 || sw !== 1) throw new Error(`conv2d: padding 'same' needs stride 1, got (${sh}, ${sw})`);
-    const th = dh * (w.shape[2] - 1), tw = dw * (w.shape[3] - 1);
+    const th = dh * (w.shape[2] - 1),
+      tw = dw * (w.shape[3] - 1);
     const [top, left] = [th >> 1, tw >> 1];
     if (th % 2 || tw % 2) {
       // torch: the odd pixel of the total on the right and bottom, so the input is padded explicitly.
@@ -118,8 +148,15 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
   } else padding = opts.padding === 'valid' ? 0 : opts.padding;
   const o: ConvTranspose2dOptions = { stride: opts.stride, padding, dilation: opts.dilation };
   if (G === 1) return addBias(apply('conv2d', [xp, w], { geom: convGeom(xp.shape, w.shape, o) }), bias);
-  const xs = xp.chunk(G, 1), ws = w.chunk(G, 0);
-  return addBias(concat(xs.map((xg, k) => apply('conv2d', [xg, ws[k]], { geom: convGeom(xg.shape, ws[k].shape, o) })), 1), bias);
+  const xs = xp.chunk(G, 1),
+    ws = w.chunk(G, 0);
+  return addBias(
+    concat(
+      xs.map((xg, k) => apply('conv2d', [xg, ws[k]], { geom: convGeom(xg.shape, ws[k].shape, o) })),
+      1,
+    ),
+    bias,
+  );
 }
 
 /**
@@ -139,23 +176,39 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
 export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   const G = groupsOf('conv_transpose2d', opts.groups, w.shape[0] ?? 0, (w.shape[1] ?? 0) * (opts.groups ?? 1));
   checkConvInputs('conv_transpose2d', x, w, bias, w.shape[0], w.shape[1] * G);
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
+  const [sh, sw] = pair(opts.stride, 1),
+    [ph, pw] = pair(opts.padding, 0),
+    [dh, dw] = pair(opts.dilation, 1);
   const [oph, opw] = pair(opts.outputPadding, 0);
   if (oph >= Math.max(sh, dh) || opw >= Math.max(sw, dw)) {
     throw new Error(`conv_transpose2d: output_padding (${oph}, ${opw}) must be smaller than stride or dilation`);
   }
-  const [n, , H, W] = x.shape, [, Cout, KH, KW] = w.shape;
+  const [n, , H, W] = x.shape,
+    [, Cout, KH, KW] = w.shape;
   const Hout = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1;
   const Wout = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1;
-  if (Hout <= 0 || Wout <= 0) throw new Error(`conv_transpose2d: output size ${Hout}x${Wout} is not positive for input ${fmtShape(x.shape)}`);
+  if (Hout <= 0 || Wout <= 0)
+    throw new Error(`conv_transpose2d: output size ${Hout}x${Wout} is not positive for input ${fmtShape(x.shape)}`);
   // The direct conv that maps [n, Cout, Hout, Wout] to x's shape [n, Cin, H, W] (per group).
   const one = (xg: Tensor, wg: Tensor) => {
-    const g = convGeom([n, Cout, Hout, Wout], [wg.shape[0], Cout, KH, KW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] }, [H, W]);
+    const g = convGeom(
+      [n, Cout, Hout, Wout],
+      [wg.shape[0], Cout, KH, KW],
+      { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw] },
+      [H, W],
+    );
     return apply('conv2d_grad_input', [xg, wg], { geom: g });
   };
   if (G === 1) return addBias(one(x, w), bias);
-  const xs = x.chunk(G, 1), ws = w.chunk(G, 0);
-  return addBias(concat(xs.map((xg, k) => one(xg, ws[k])), 1), bias);
+  const xs = x.chunk(G, 1),
+    ws = w.chunk(G, 0);
+  return addBias(
+    concat(
+      xs.map((xg, k) => one(xg, ws[k])),
+      1,
+    ),
+    bias,
+  );
 }
 
 function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
@@ -169,14 +222,24 @@ function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {
  * Gradient of conv2d with respect to its input (torch.nn.grad.conv2d_input): the input-gradient primitive
  * on its own, for benchmarks and custom backward passes (differentiable, like every primitive).
  */
-export function conv2dInput(inputSize: number[], weight: Tensor, gradOutput: Tensor, opts: ConvTranspose2dOptions = {}): Tensor {
+export function conv2dInput(
+  inputSize: number[],
+  weight: Tensor,
+  gradOutput: Tensor,
+  opts: ConvTranspose2dOptions = {},
+): Tensor {
   const g = convGeom(inputSize, weight.shape, opts);
   checkGradOutput('conv2d_input', gradOutput, g);
   return apply('conv2d_grad_input', [gradOutput, weight], { geom: g });
 }
 
 /** Gradient of conv2d with respect to its weight (torch.nn.grad.conv2d_weight). */
-export function conv2dWeight(input: Tensor, weightSize: number[], gradOutput: Tensor, opts: ConvTranspose2dOptions = {}): Tensor {
+export function conv2dWeight(
+  input: Tensor,
+  weightSize: number[],
+  gradOutput: Tensor,
+  opts: ConvTranspose2dOptions = {},
+): Tensor {
   const g = convGeom(input.shape, weightSize, opts);
   checkGradOutput('conv2d_weight', gradOutput, g);
   return apply('conv2d_grad_weight', [gradOutput, input], { geom: g });

@@ -34,14 +34,17 @@ function dtypeOf(op: string, opts: CreateOptions, fallback: DType = 'float32'): 
 export function checkInt32(op: string, v: number, at?: number): void {
   if (Number.isInteger(v) && Math.abs(v) <= INT32_EXACT) return;
   const where = at === undefined ? '' : ` at index ${at}`;
-  throw new Error(Number.isInteger(v)
-    ? `${op}: int32 value ${v}${where} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly (its storage is float32)`
-    : `${op}: value ${v}${where} is not an integer, so it cannot be int32 (round it, or make a float32 tensor and call .int())`);
+  throw new Error(
+    Number.isInteger(v)
+      ? `${op}: int32 value ${v}${where} is beyond +-${INT32_EXACT} (2^24), the integers an int32 tensor holds exactly (its storage is float32)`
+      : `${op}: value ${v}${where} is not an integer, so it cannot be int32 (round it, or make a float32 tensor and call .int())`,
+  );
 }
 
 export function checkShape(op: string, shape: readonly number[]): number[] {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${fmtShape(shape)} (dimensions must be integers >= 0)`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${op}: invalid shape ${fmtShape(shape)} (dimensions must be integers >= 0)`);
   }
   return [...shape];
 }
@@ -62,7 +65,8 @@ function flatten(data: NestedArray, shape: number[], depth: number, out: number[
     out.push(data);
     return;
   }
-  if (!Array.isArray(data) || data.length !== shape[depth]) throw new Error(`tensor(): ragged nested array: expected shape ${fmtShape(shape)}`);
+  if (!Array.isArray(data) || data.length !== shape[depth])
+    throw new Error(`tensor(): ragged nested array: expected shape ${fmtShape(shape)}`);
   for (const x of data) flatten(x, shape, depth + 1, out);
 }
 
@@ -81,7 +85,11 @@ function flatten(data: NestedArray, shape: number[], depth: number, out: number[
  * tensor([0, 2, 1], undefined, { dtype: 'int32' }); // class labels
  * ```
  */
-export function tensor(data: NestedArray | Float32Array | Float64Array | Int32Array, shape?: number[], opts: CreateOptions = {}): Tensor {
+export function tensor(
+  data: NestedArray | Float32Array | Float64Array | Int32Array,
+  shape?: number[],
+  opts: CreateOptions = {},
+): Tensor {
   const backend = opts.backend ?? getBackend();
   const dtype = dtypeOf('tensor', opts, data instanceof Int32Array ? 'int32' : 'float32');
   // Float64 data is passed through: the float64 CPU backend (gradcheck) keeps it, others round it.
@@ -154,7 +162,11 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must be nonzero');
   const n = Math.max(0, Math.ceil((end - start) / step));
-  return tensor(Float32Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
+  return tensor(
+    Float32Array.from({ length: n }, (_, i) => start + i * step),
+    [n],
+    opts,
+  );
 }
 
 /**
@@ -165,7 +177,9 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
  * ```
  */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
-  const vals = Float32Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1)));
+  const vals = Float32Array.from({ length: steps }, (_, i) =>
+    steps === 1 ? start : start + ((end - start) * i) / (steps - 1),
+  );
   return tensor(vals, [steps], opts);
 }
 

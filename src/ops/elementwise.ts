@@ -31,13 +31,25 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export const add = (a: TensorLike, b: TensorLike): Tensor =>
-  typeof a === 'number' && b instanceof Tensor ? b.unary('affine', 1, a) : a instanceof Tensor ? a.add(b) : binary('add', a, b);
+  typeof a === 'number' && b instanceof Tensor
+    ? b.unary('affine', 1, a)
+    : a instanceof Tensor
+      ? a.add(b)
+      : binary('add', a, b);
 /** a - b, broadcast; either operand may be a number (torch.sub). */
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
-  typeof a === 'number' && b instanceof Tensor ? b.unary('affine', -1, a) : a instanceof Tensor ? a.sub(b) : binary('sub', a, b);
+  typeof a === 'number' && b instanceof Tensor
+    ? b.unary('affine', -1, a)
+    : a instanceof Tensor
+      ? a.sub(b)
+      : binary('sub', a, b);
 /** a * b elementwise, broadcast; either operand may be a number (torch.mul). */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
-  typeof a === 'number' && b instanceof Tensor ? b.unary('affine', a, 0) : a instanceof Tensor ? a.mul(b) : binary('mul', a, b);
+  typeof a === 'number' && b instanceof Tensor
+    ? b.unary('affine', a, 0)
+    : a instanceof Tensor
+      ? a.mul(b)
+      : binary('mul', a, b);
 /** a / b, broadcast; either operand may be a number (torch.div). */
 export const div = (a: TensorLike, b: TensorLike): Tensor => (a instanceof Tensor ? a.div(b) : binary('div', a, b));
 /** a ** b, broadcast; either operand may be a number (torch.pow). */

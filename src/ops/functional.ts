@@ -20,10 +20,16 @@ export type GeluApproximation = 'none' | 'tanh';
  * x/2 (1 + erf(x / sqrt 2)); 'tanh' is x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  */
 export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
-  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`gelu: approximate must be 'none' or 'tanh', not ${JSON.stringify(approximate)}`);
-  const cdf2 = approximate === 'none'
-    ? x.mul(Math.SQRT1_2).erf().add(1)
-    : x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI)).tanh().add(1);
+  if (approximate !== 'none' && approximate !== 'tanh')
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', not ${JSON.stringify(approximate)}`);
+  const cdf2 =
+    approximate === 'none'
+      ? x.mul(Math.SQRT1_2).erf().add(1)
+      : x
+          .add(x.pow(3).mul(0.044715))
+          .mul(Math.sqrt(2 / Math.PI))
+          .tanh()
+          .add(1);
   return x.mul(0.5).mul(cdf2);
 }
 
@@ -66,10 +72,15 @@ export function softplus(x: Tensor, o: SoftplusOptions = {}): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const inF = weight.shape[1];
   if (x.shape[x.ndim - 1] !== inF) {
-    throw new Error(`linear: input ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmtShape(weight.shape)} expects ${inF}`);
+    throw new Error(
+      `linear: input ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1]} features but weight ${fmtShape(weight.shape)} expects ${inF}`,
+    );
   }
   const rows = x.size / inF;
-  const y = bmm(x.reshape([1, rows, inF]), weight.reshape([1, weight.shape[0], inF]), false, true).reshape([...x.shape.slice(0, -1), weight.shape[0]]);
+  const y = bmm(x.reshape([1, rows, inF]), weight.reshape([1, weight.shape[0], inF]), false, true).reshape([
+    ...x.shape.slice(0, -1),
+    weight.shape[0],
+  ]);
   return bias ? y.add(bias) : y;
 }
 
@@ -81,13 +92,27 @@ const channelShape = (x: Tensor) => [1, x.shape[1], ...x.shape.slice(2).map(() =
  * eval: uses the running averages.
  */
 export function batchNorm(
-  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null,
-  training: boolean, momentum = 0.1, eps = 1e-5,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  training: boolean,
+  momentum = 0.1,
+  eps = 1e-5,
 ): Tensor {
   const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
   if (x.ndim < 2) throw new Error(`batch_norm: input ${fmtShape(x.shape)} has no channel dim (dim 1)`);
-  for (const [name, t] of [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t && !sameShape(t.shape, [x.shape[1]])) throw new Error(`batch_norm: input ${fmtShape(x.shape)} has ${x.shape[1]} channels (dim 1) but ${name} is ${fmtShape(t.shape)}`);
+  for (const [name, t] of [
+    ['running_mean', runningMean],
+    ['running_var', runningVar],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t && !sameShape(t.shape, [x.shape[1]]))
+      throw new Error(
+        `batch_norm: input ${fmtShape(x.shape)} has ${x.shape[1]} channels (dim 1) but ${name} is ${fmtShape(t.shape)}`,
+      );
   }
   const cs = channelShape(x);
   if (!training) {
@@ -95,7 +120,8 @@ export function batchNorm(
     return normalize(x.sub(runningMean.reshape(cs)), runningVar.reshape(cs), weight, bias, cs, eps);
   }
   const n = x.size / x.shape[1];
-  if (n <= 1) throw new Error(`batch_norm: expected more than 1 value per channel in training, got input ${fmtShape(x.shape)}`);
+  if (n <= 1)
+    throw new Error(`batch_norm: expected more than 1 value per channel in training, got input ${fmtShape(x.shape)}`);
   const mean = x.mean(dims, true);
   const xc = x.sub(mean);
   const variance = xc.square().mean(dims, true);
@@ -116,7 +142,14 @@ export function batchNorm(
  * multiply and one add (broadcasts over channels, forward and backward). Channel broadcasts, mostly
  * batch norm's, took 13% of a DCGAN training step on SwiftShader; this form cut their time by a third.
  */
-function normalize(xc: Tensor, variance: Tensor, weight: Tensor | null, bias: Tensor | null, cs: number[], eps: number): Tensor {
+function normalize(
+  xc: Tensor,
+  variance: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  cs: number[],
+  eps: number,
+): Tensor {
   let scale = variance.add(eps).rsqrt();
   if (weight) scale = scale.mul(weight.reshape(cs));
   const y = xc.mul(scale);
@@ -127,13 +160,27 @@ function normalize(xc: Tensor, variance: Tensor, weight: Tensor | null, bias: Te
  * Layer normalization (Ba et al. 2016; torch.nn.functional.layer_norm): each sample normalized over its
  * last dims, those of `normalizedShape`, with the biased variance; `weight` and `bias` have that shape.
  */
-export function layerNorm(x: Tensor, normalizedShape: number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
-    throw new Error(`layer_norm: input ${fmtShape(x.shape)} does not end with the normalized shape ${fmtShape(normalizedShape)}`);
+    throw new Error(
+      `layer_norm: input ${fmtShape(x.shape)} does not end with the normalized shape ${fmtShape(normalizedShape)}`,
+    );
   }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && !sameShape(t.shape, normalizedShape)) throw new Error(`layer_norm: ${name} ${fmtShape(t.shape)} is not the normalized shape ${fmtShape(normalizedShape)}`);
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t && !sameShape(t.shape, normalizedShape))
+      throw new Error(
+        `layer_norm: ${name} ${fmtShape(t.shape)} is not the normalized shape ${fmtShape(normalizedShape)}`,
+      );
   }
   const dims = normalizedShape.map((_, i) => x.ndim - k + i);
   const xc = x.sub(x.mean(dims, true));
@@ -147,12 +194,23 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight: Tensor |
  * numGroups groups of C / numGroups, each (sample, group) normalized over its channels and spatial
  * dims; `weight` and `bias` are per channel [C].
  */
-export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
   const [N, C] = x.shape;
   if (x.ndim < 2 || !Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0) {
-    throw new Error(`group_norm: ${x.ndim < 2 ? `input ${fmtShape(x.shape)} has no channel dim` : `${C} channels do not split into ${numGroups} groups`}`);
+    throw new Error(
+      `group_norm: ${x.ndim < 2 ? `input ${fmtShape(x.shape)} has no channel dim` : `${C} channels do not split into ${numGroups} groups`}`,
+    );
   }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && !sameShape(t.shape, [C])) throw new Error(`group_norm: ${name} ${fmtShape(t.shape)} is not [${C}]`);
   }
   const g = x.reshape([N, numGroups, x.size / (N * numGroups)]);
@@ -175,7 +233,8 @@ export function instanceNorm(x: Tensor, weight: Tensor | null = null, bias: Tens
  * in-place 'assign' effect (src/graph/effects.ts), which a compiled step records in order like an op.
  */
 export function assignInPlace(dst: Tensor, src: Tensor): void {
-  if (!sameShape(dst.shape, src.shape)) throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
+  if (!sameShape(dst.shape, src.shape))
+    throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
   effect('assign', [dst, src], {});
   src.dispose();
 }
@@ -203,9 +262,13 @@ export function dropout2d(x: Tensor, p = 0.5, training = true, generator?: Gener
 
 /** Nearest-neighbour upsampling of NCHW by an integer factor (a broadcast, so its gradient sums). */
 export function upsampleNearest(x: Tensor, scale: number): Tensor {
-  if (!Number.isInteger(scale) || scale < 1) throw new Error(`upsample_nearest: scale must be a positive integer, got ${scale}`);
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new Error(`upsample_nearest: scale must be a positive integer, got ${scale}`);
   const [n, c, h, w] = x.shape;
-  return x.reshape([n, c, h, 1, w, 1]).broadcastTo([n, c, h, scale, w, scale]).reshape([n, c, h * scale, w * scale]);
+  return x
+    .reshape([n, c, h, 1, w, 1])
+    .broadcastTo([n, c, h, scale, w, scale])
+    .reshape([n, c, h * scale, w * scale]);
 }
 
 /** How interpolate() maps output pixels to input pixels. */
@@ -227,7 +290,13 @@ export interface InterpolateOptions {
  * bilinear: source x = (i + 0.5) scale - 0.5 clamped at 0 (align corners: i (in - 1) / (out - 1)),
  * weights 1 - l and l at floor(x) and the next (the last pixel repeats); nearest: floor(i scale).
  */
-function interpolationMatrix(n: number, out: number, mode: InterpolateMode, alignCorners: boolean, factor: number | undefined): Float32Array {
+function interpolationMatrix(
+  n: number,
+  out: number,
+  mode: InterpolateMode,
+  alignCorners: boolean,
+  factor: number | undefined,
+): Float32Array {
   const m = new Float32Array(out * n);
   const scale = factor ? 1 / factor : n / out;
   for (let i = 0; i < out; i++) {
@@ -236,7 +305,9 @@ function interpolationMatrix(n: number, out: number, mode: InterpolateMode, alig
       continue;
     }
     const src = alignCorners ? (out > 1 ? (i * (n - 1)) / (out - 1) : 0) : Math.max(0, (i + 0.5) * scale - 0.5);
-    const i0 = Math.min(Math.floor(src), n - 1), i1 = Math.min(i0 + 1, n - 1), l = src - i0;
+    const i0 = Math.min(Math.floor(src), n - 1),
+      i1 = Math.min(i0 + 1, n - 1),
+      l = src - i0;
     m[i * n + i0] += 1 - l;
     m[i * n + i1] += l;
   }
@@ -252,18 +323,25 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
   const op = 'interpolate';
   if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
   const mode = o.mode ?? 'nearest';
-  if (mode !== 'nearest' && mode !== 'bilinear') throw new Error(`${op}: mode must be 'nearest' or 'bilinear', not ${JSON.stringify(mode)}`);
-  if (o.alignCorners !== undefined && mode !== 'bilinear') throw new Error(`${op}: alignCorners is for mode 'bilinear' only`);
-  if ((o.size === undefined) === (o.scaleFactor === undefined)) throw new Error(`${op}: give one of size and scaleFactor`);
+  if (mode !== 'nearest' && mode !== 'bilinear')
+    throw new Error(`${op}: mode must be 'nearest' or 'bilinear', not ${JSON.stringify(mode)}`);
+  if (o.alignCorners !== undefined && mode !== 'bilinear')
+    throw new Error(`${op}: alignCorners is for mode 'bilinear' only`);
+  if ((o.size === undefined) === (o.scaleFactor === undefined))
+    throw new Error(`${op}: give one of size and scaleFactor`);
   const [n, c, h, w] = x.shape;
   const two = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
   const factors = o.scaleFactor === undefined ? undefined : two(o.scaleFactor);
-  if (factors && factors.some((f) => !(f > 0 && Number.isFinite(f)))) throw new Error(`${op}: scaleFactor must be positive, got ${JSON.stringify(o.scaleFactor)}`);
+  if (factors && factors.some((f) => !(f > 0 && Number.isFinite(f))))
+    throw new Error(`${op}: scaleFactor must be positive, got ${JSON.stringify(o.scaleFactor)}`);
   const [oh, ow] = o.size !== undefined ? two(o.size) : [Math.floor(h * factors![0]), Math.floor(w * factors![1])];
-  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new Error(`${op}: output size ${oh}x${ow} for input ${fmtShape(x.shape)} is not positive integers`);
+  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0))
+    throw new Error(`${op}: output size ${oh}x${ow} for input ${fmtShape(x.shape)} is not positive integers`);
   const align = o.alignCorners ?? false;
-  const mat = (len: number, out: number, f: number | undefined) => tensor(interpolationMatrix(len, out, mode, align, align ? undefined : f), [1, out, len], { backend: x.backend });
-  const ah = mat(h, oh, factors?.[0]), aw = mat(w, ow, factors?.[1]);
+  const mat = (len: number, out: number, f: number | undefined) =>
+    tensor(interpolationMatrix(len, out, mode, align, align ? undefined : f), [1, out, len], { backend: x.backend });
+  const ah = mat(h, oh, factors?.[0]),
+    aw = mat(w, ow, factors?.[1]);
   const rows = bmm(ah, x.reshape([n * c, h, w]));
   return bmm(rows, aw, false, true).reshape([n, c, oh, ow]);
 }
@@ -283,7 +361,8 @@ export interface AvgPool2dOptions {
 /** A pooling option as two integers >= min (a number for both). */
 function pairOfPool(op: string, name: string, v: number | [number, number], min: number): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min)) throw new Error(`${op}: ${name} must be an integer >= ${min} or two, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(p) || p.length !== 2 || p.some((q) => !Number.isInteger(q) || q < min))
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or two, got ${JSON.stringify(v)}`);
   return p;
 }
 /** PyTorch's pooling_output_shape: with ceil mode, a last window starting in the right padding is dropped. */
@@ -294,14 +373,26 @@ function poolSize(len: number, k: number, s: number, p: number, d: number, ceil:
   return out;
 }
 /** The kh kw strided slices whose sum or maximum pools x padded with `value` (around, and past the right edge where ceil-mode windows reach). */
-interface PoolGeom { kernel: number[]; stride: number[]; padding: number[]; dilation: number[]; out: number[] }
-function poolWindows(x: Tensor, { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }: PoolGeom, value: number): Tensor[] {
+interface PoolGeom {
+  kernel: number[];
+  stride: number[];
+  padding: number[];
+  dilation: number[];
+  out: number[];
+}
+function poolWindows(
+  x: Tensor,
+  { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }: PoolGeom,
+  value: number,
+): Tensor[] {
   const [, , h, w] = x.shape;
-  const extraH = Math.max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph)), extraW = Math.max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw));
+  const extraH = Math.max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph)),
+    extraW = Math.max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw));
   const xp = ph || pw || extraH || extraW ? x.pad([pw, pw + extraW, ph, ph + extraH], 'constant', value) : x;
   const parts: Tensor[] = [];
   for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) parts.push(xp.slice(2, i * dh, i * dh + sh * (oh - 1) + 1, sh).slice(3, j * dw, j * dw + sw * (ow - 1) + 1, sw));
+    for (let j = 0; j < kw; j++)
+      parts.push(xp.slice(2, i * dh, i * dh + sh * (oh - 1) + 1, sh).slice(3, j * dw, j * dw + sw * (ow - 1) + 1, sw));
   }
   return parts;
 }
@@ -316,15 +407,24 @@ function poolWindows(x: Tensor, { kernel: [kh, kw], stride: [sh, sw], padding: [
 export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPool2dOptions = {}): Tensor {
   const op = 'avg_pool2d';
   if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
-  const k = pairOfPool(op, 'kernel', kernel, 1), st = pairOfPool(op, 'stride', o.stride ?? k, 1), pd = pairOfPool(op, 'padding', o.padding ?? 0, 0);
-  if (pd[0] > k[0] / 2 || pd[1] > k[1] / 2) throw new Error(`${op}: padding ${pd.join('x')} is more than half the kernel ${k.join('x')}`);
+  const k = pairOfPool(op, 'kernel', kernel, 1),
+    st = pairOfPool(op, 'stride', o.stride ?? k, 1),
+    pd = pairOfPool(op, 'padding', o.padding ?? 0, 0);
+  if (pd[0] > k[0] / 2 || pd[1] > k[1] / 2)
+    throw new Error(`${op}: padding ${pd.join('x')} is more than half the kernel ${k.join('x')}`);
   const [n, c, h, w] = x.shape;
-  const oh = poolSize(h, k[0], st[0], pd[0], 1, o.ceilMode), ow = poolSize(w, k[1], st[1], pd[1], 1, o.ceilMode);
-  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${k.join('x')} window does not fit input ${fmtShape(x.shape)} with padding ${pd.join('x')}`);
+  const oh = poolSize(h, k[0], st[0], pd[0], 1, o.ceilMode),
+    ow = poolSize(w, k[1], st[1], pd[1], 1, o.ceilMode);
+  if (oh < 1 || ow < 1)
+    throw new Error(
+      `${op}: a ${k.join('x')} window does not fit input ${fmtShape(x.shape)} with padding ${pd.join('x')}`,
+    );
   if (st[0] === k[0] && st[1] === k[1] && !pd[0] && !pd[1] && h % k[0] === 0 && w % k[1] === 0) {
     return x.reshape([n, c, h / k[0], k[0], w / k[1], k[1]]).mean([3, 5]);
   }
-  const total = poolWindows(x, { kernel: k, stride: st, padding: pd, dilation: [1, 1], out: [oh, ow] }, 0).reduce((a, b) => a.add(b));
+  const total = poolWindows(x, { kernel: k, stride: st, padding: pd, dilation: [1, 1], out: [oh, ow] }, 0).reduce(
+    (a, b) => a.add(b),
+  );
   const exact = (oh - 1) * st[0] + k[0] <= h + 2 * pd[0] && (ow - 1) * st[1] + k[1] <= w + 2 * pd[1];
   if (exact && (o.countIncludePad !== false || (!pd[0] && !pd[1]))) return total.mul(1 / (k[0] * k[1]));
   // The divisor of each window: the same sums over ones where a value counts (the input, and with
@@ -332,7 +432,11 @@ export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPo
   const divisor = noGrad(() => {
     const inc = o.countIncludePad !== false;
     const ones = full([1, 1, inc ? h + 2 * pd[0] : h, inc ? w + 2 * pd[1] : w], 1, { backend: x.backend });
-    return poolWindows(ones, { kernel: k, stride: st, padding: inc ? [0, 0] : pd, dilation: [1, 1], out: [oh, ow] }, 0).reduce((a, b) => a.add(b));
+    return poolWindows(
+      ones,
+      { kernel: k, stride: st, padding: inc ? [0, 0] : pd, dilation: [1, 1], out: [oh, ow] },
+      0,
+    ).reduce((a, b) => a.add(b));
   });
   return total.div(divisor);
 }
@@ -363,15 +467,26 @@ export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPo
   const [sh, sw] = pairOfPool(op, 'stride', o.stride ?? [kh, kw], 1);
   const [ph, pw] = pairOfPool(op, 'padding', o.padding ?? 0, 0);
   const [dh, dw] = pairOfPool(op, 'dilation', o.dilation ?? 1, 1);
-  if (ph > kh / 2 || pw > kw / 2) throw new Error(`${op}: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
+  if (ph > kh / 2 || pw > kw / 2)
+    throw new Error(`${op}: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
   const [n, c, h, w] = x.shape;
-  const oh = poolSize(h, kh, sh, ph, dh, o.ceilMode), ow = poolSize(w, kw, sw, pw, dw, o.ceilMode);
-  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
+  const oh = poolSize(h, kh, sh, ph, dh, o.ceilMode),
+    ow = poolSize(w, kw, sw, pw, dw, o.ceilMode);
+  if (oh < 1 || ow < 1)
+    throw new Error(`${op}: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
   // -Inf around the input, and on the right as far as the last (ceil mode) window reaches.
-  const parts = poolWindows(x, { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }, -Infinity);
+  const parts = poolWindows(
+    x,
+    { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] },
+    -Infinity,
+  );
   if (parts.length === 1) return parts[0];
   const s = stack(parts, 0);
-  const pick = noGrad(() => arange(parts.length, undefined, 1, { backend: x.backend }).reshape([parts.length, 1, 1, 1, 1]).eq(s.argmax(0, true)));
+  const pick = noGrad(() =>
+    arange(parts.length, undefined, 1, { backend: x.backend })
+      .reshape([parts.length, 1, 1, 1, 1])
+      .eq(s.argmax(0, true)),
+  );
   return s.where(pick, 0).sum(0).reshape([n, c, oh, ow]);
 }
 
@@ -379,10 +494,12 @@ export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPo
 export type Reduction = 'mean' | 'sum' | 'none';
 const reduce = (t: Tensor, r: Reduction) => (r === 'mean' ? t.mean() : r === 'sum' ? t.sum() : t);
 /** A loss's options given as the reduction alone or as an object (torch's keyword arguments). */
-const optionsOf = <O extends { reduction?: Reduction }>(o: Reduction | O | undefined): O => (typeof o === 'string' ? { reduction: o } as O : o ?? {} as O);
+const optionsOf = <O extends { reduction?: Reduction }>(o: Reduction | O | undefined): O =>
+  typeof o === 'string' ? ({ reduction: o } as O) : (o ?? ({} as O));
 
 function checkTarget(op: string, x: Tensor, t: Tensor): void {
-  if (!sameShape(x.shape, t.shape)) throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
+  if (!sameShape(x.shape, t.shape))
+    throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
 }
 /** mse and l1 broadcast input and target, as torch does (where it warns). */
 function checkBroadcast(op: string, x: Tensor, t: Tensor): void {
@@ -397,7 +514,10 @@ function weighted(op: string, loss: Tensor, weight: Tensor | null | undefined, w
   } catch {
     // reported below
   }
-  if (!fits) throw new Error(`${op}: ${what} ${fmtShape(weight.shape)} does not broadcast to the loss's ${fmtShape(loss.shape)}`);
+  if (!fits)
+    throw new Error(
+      `${op}: ${what} ${fmtShape(weight.shape)} does not broadcast to the loss's ${fmtShape(loss.shape)}`,
+    );
   return loss.mul(weight);
 }
 
@@ -419,7 +539,11 @@ export interface BCEWithLogitsOptions extends BCEOptions {
  * (pw the posWeight, 1 without), softplus itself max(-x, 0) + log1p(exp(-|x|)): at x = +Inf with t = 0 it
  * is +Inf, where max(x, 0) - x t would be Inf - NaN.
  */
-export function bceWithLogits(logits: Tensor, target: Tensor, options: Reduction | BCEWithLogitsOptions = 'mean'): Tensor {
+export function bceWithLogits(
+  logits: Tensor,
+  target: Tensor,
+  options: Reduction | BCEWithLogitsOptions = 'mean',
+): Tensor {
   const op = 'binary_cross_entropy_with_logits';
   const { reduction = 'mean', weight, posWeight } = optionsOf(options);
   checkTarget(op, logits, target);
@@ -433,7 +557,8 @@ export function bce(prob: Tensor, target: Tensor, options: Reduction | BCEOption
   const op = 'binary_cross_entropy';
   const { reduction = 'mean', weight } = optionsOf(options);
   checkTarget(op, prob, target);
-  const logP = prob.log().clamp(-100), log1mP = prob.neg().add(1).log().clamp(-100);
+  const logP = prob.log().clamp(-100),
+    log1mP = prob.neg().add(1).log().clamp(-100);
   return reduce(weighted(op, target.mul(logP).add(target.neg().add(1).mul(log1mP)).neg(), weight), reduction);
 }
 
@@ -464,7 +589,13 @@ export function bernoulliLogLik(logits: Tensor, x: Tensor): Tensor {
 /** log N(x; mu, exp(logvar)) summed over all dims but the first: [batch]. */
 export function gaussianLogLik(x: Tensor, mu: Tensor, logvar: Tensor): Tensor {
   checkTarget('gaussian_log_likelihood', x, mu);
-  const per = x.sub(mu).square().mul(logvar.neg().exp()).add(logvar).add(Math.log(2 * Math.PI)).mul(-0.5);
+  const per = x
+    .sub(mu)
+    .square()
+    .mul(logvar.neg().exp())
+    .add(logvar)
+    .add(Math.log(2 * Math.PI))
+    .mul(-0.5);
   return per.reshape([x.shape[0], -1]).sum(1);
 }
 
@@ -482,7 +613,9 @@ function checkClassLabels(op: string, target: Tensor, C: number, ignore: number)
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
     if (v !== ignore && !(Number.isInteger(v) && v >= 0 && v < C)) {
-      throw new Error(`${op}: target label ${v} (at index ${i}) is not a class index: expected an integer in [0, ${C - 1}] for ${C} classes`);
+      throw new Error(
+        `${op}: target label ${v} (at index ${i}) is not a class index: expected an integer in [0, ${C - 1}] for ${C} classes`,
+      );
     }
   }
 }
@@ -516,12 +649,16 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   const unbatched = logp.ndim === 1;
   const x = unbatched ? logp.reshape([1, logp.size]) : logp;
   const C = x.shape[1];
-  if (x.ndim < 2 || C === undefined) throw new Error(`${op}: expected input [N, C, d...] or [C], got ${fmtShape(logp.shape)}`);
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], not ${labelSmoothing}`);
-  if (weight && (weight.ndim !== 1 || weight.size !== C)) throw new Error(`${op}: weight of shape ${fmtShape(weight.shape)} for ${C} classes (expected [${C}])`);
+  if (x.ndim < 2 || C === undefined)
+    throw new Error(`${op}: expected input [N, C, d...] or [C], got ${fmtShape(logp.shape)}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
+    throw new Error(`${op}: labelSmoothing must be in [0, 1], not ${labelSmoothing}`);
+  if (weight && (weight.ndim !== 1 || weight.size !== C))
+    throw new Error(`${op}: weight of shape ${fmtShape(weight.shape)} for ${C} classes (expected [${C}])`);
   // The class dim last: [M, C] rows, M the batch and the extra dims.
   const rest = x.shape.slice(2);
-  const classLast = (t: Tensor) => (t.ndim === 2 ? t : t.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]));
+  const classLast = (t: Tensor) =>
+    t.ndim === 2 ? t : t.permute([0, ...rest.map((_, i) => i + 2), 1]).reshape([-1, C]);
   const rows = classLast(x);
   const w = weight ? weight.reshape([1, C]) : null;
   // Probabilities are float (torch tells the two kinds by dtype too): an int32 target is always indices.
@@ -534,7 +671,10 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
     return reduce(unbatched ? per.reshape([]) : per.reshape([x.shape[0], ...rest]), reduction);
   }
   const want = unbatched ? [] : [x.shape[0], ...rest];
-  if (!sameShape(target.shape, want)) throw new Error(`${op}: target of shape ${fmtShape(target.shape)} for input ${fmtShape(logp.shape)} (expected class indices ${fmtShape(want)} or probabilities ${fmtShape(logp.shape)})`);
+  if (!sameShape(target.shape, want))
+    throw new Error(
+      `${op}: target of shape ${fmtShape(target.shape)} for input ${fmtShape(logp.shape)} (expected class indices ${fmtShape(want)} or probabilities ${fmtShape(logp.shape)})`,
+    );
   checkClassLabels(op, target, C, ignoreIndex);
   const y = target.reshape([-1, 1]);
   const oneHot = y.eq(arange(C, undefined, 1, { backend: logp.backend }).reshape([1, C]));
@@ -544,7 +684,11 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   const guard = oneHot.sum(1).maximum(kept.neg().add(1)).log();
   // Picked by where, not by a product with the one-hot rows: a -Inf log-probability of another class
   // times 0 would be NaN.
-  let per = rows.where(oneHot, 0).sum(1).mul(w ? wy : 1).neg();
+  let per = rows
+    .where(oneHot, 0)
+    .sum(1)
+    .mul(w ? wy : 1)
+    .neg();
   if (labelSmoothing) {
     const smooth = (w ? rows.mul(w) : rows).sum(1).neg();
     per = per.mul(1 - labelSmoothing).add(smooth.mul(labelSmoothing / C));
@@ -566,16 +710,24 @@ function classLoss(op: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
  * F.crossEntropy(logits, labels, { labelSmoothing: 0.1, reduction: 'sum' });
  * ```
  */
-export function crossEntropy(logits: Tensor, target: Tensor, options: Reduction | CrossEntropyOptions = 'mean'): Tensor {
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  options: Reduction | CrossEntropyOptions = 'mean',
+): Tensor {
   const dim = logits.ndim === 1 ? 0 : 1;
-  if (logits.ndim === 0) throw new Error(`crossEntropy: expected logits [N, C, d...] or [C], got ${fmtShape(logits.shape)}`);
+  if (logits.ndim === 0)
+    throw new Error(`crossEntropy: expected logits [N, C, d...] or [C], got ${fmtShape(logits.shape)}`);
   return classLoss('crossEntropy', logits.logSoftmax(dim), target, optionsOf(options));
 }
 
 /** The negative log-likelihood of log-probabilities [N, C, d...] at class indices (torch's nll_loss). */
 export function nllLoss(logp: Tensor, target: Tensor, options: Reduction | NLLOptions = 'mean'): Tensor {
   const o = optionsOf(options);
-  if (sameShape(target.shape, logp.shape) && logp.ndim > 1) throw new Error(`nllLoss: target of shape ${fmtShape(target.shape)}: expected class indices (without the class dim), not probabilities`);
+  if (sameShape(target.shape, logp.shape) && logp.ndim > 1)
+    throw new Error(
+      `nllLoss: target of shape ${fmtShape(target.shape)}: expected class indices (without the class dim), not probabilities`,
+    );
   return classLoss('nllLoss', logp, target, { ...o, labelSmoothing: 0 });
 }
 

@@ -60,5 +60,8 @@ export function concat(xs: Tensor[], dim = 0): Tensor {
  */
 export function stack(xs: Tensor[], dim = 0): Tensor {
   const d = dim < 0 ? dim + xs[0].ndim + 1 : dim;
-  return concat(xs.map((t) => t.unsqueeze(d)), d);
+  return concat(
+    xs.map((t) => t.unsqueeze(d)),
+    d,
+  );
 }

@@ -15,7 +15,15 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-function draw(op: string, shape: number[], kind: RandomKind, scale: number, shift: number, p: number, opts: RandomOptions): Tensor {
+function draw(
+  op: string,
+  shape: number[],
+  kind: RandomKind,
+  scale: number,
+  shift: number,
+  p: number,
+  opts: RandomOptions,
+): Tensor {
   const backend = opts.backend ?? getBackend();
   const sh = checkShape(op, shape);
   const gen = opts.generator ?? defaultGenerator;
@@ -59,7 +67,8 @@ export const bernoulliMask = (shape: number[], p: number, scale = 1, opts: Rando
  * clamped below high (u (high - low) can round up to high - low in float32).
  */
 export function randint(low: number, high: number, shape: number[], opts: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new Error(`randint: need integers low < high, got [${low}, ${high})`);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low)
+    throw new Error(`randint: need integers low < high, got [${low}, ${high})`);
   checkInt32('randint', low);
   checkInt32('randint', high);
   if (opts.requiresGrad) throw new Error('randint: an int32 tensor cannot require gradients');
@@ -72,4 +81,5 @@ export function randint(low: number, high: number, shape: number[], opts: Random
   return out;
 }
 /** The raw 32-bit Philox words (for tests and hashing); read them with readBits. */
-export const randomBits = (shape: number[], opts: RandomOptions = {}) => draw('random_bits', shape, 'bits', 1, 0, 0, opts);
+export const randomBits = (shape: number[], opts: RandomOptions = {}) =>
+  draw('random_bits', shape, 'bits', 1, 0, 0, opts);

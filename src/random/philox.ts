@@ -14,23 +14,35 @@ const W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product a*b (a, b as u32), with 16-bit limbs as the WGSL does. */
 export function mulhi32(a: number, b: number): number {
-  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
-  const lolo = aLo * bLo, lohi = aLo * bHi, hilo = aHi * bLo, hihi = aHi * bHi;
+  const aLo = a & 0xffff,
+    aHi = a >>> 16,
+    bLo = b & 0xffff,
+    bHi = b >>> 16;
+  const lolo = aLo * bLo,
+    lohi = aLo * bHi,
+    hilo = aHi * bLo,
+    hihi = aHi * bHi;
   const cross = (lolo >>> 16) + (lohi & 0xffff) + (hilo & 0xffff);
   return (hihi + (lohi >>> 16) + (hilo >>> 16) + (cross >>> 16)) >>> 0;
 }
 
 /** One Philox4x32-10 block: counter (4 words) and key (2 words) in, 4 words out. */
 export function philox4x32(ctr: readonly number[], key: readonly number[]): Uint32Array {
-  let c0 = ctr[0] >>> 0, c1 = ctr[1] >>> 0, c2 = ctr[2] >>> 0, c3 = ctr[3] >>> 0;
-  let k0 = key[0] >>> 0, k1 = key[1] >>> 0;
+  let c0 = ctr[0] >>> 0,
+    c1 = ctr[1] >>> 0,
+    c2 = ctr[2] >>> 0,
+    c3 = ctr[3] >>> 0;
+  let k0 = key[0] >>> 0,
+    k1 = key[1] >>> 0;
   for (let round = 0; round < 10; round++) {
     if (round > 0) {
       k0 = (k0 + W0) >>> 0;
       k1 = (k1 + W1) >>> 0;
     }
-    const hi0 = mulhi32(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi32(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    const hi0 = mulhi32(M0, c0),
+      lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi32(M1, c2),
+      lo1 = Math.imul(M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;

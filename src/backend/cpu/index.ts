@@ -3,7 +3,20 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
 
 import type { Backend, GatherDims, GatherMode, Storage } from '../backend.ts';
-import type { BinaryOp, ConvGeom, FiniteCheck, FusedExpr, FusedRead, MatmulSpec, OptimSpec, PadMode, RandomSpec, ReduceOp, TernaryOp, UnaryOp } from '../kernels.ts';
+import type {
+  BinaryOp,
+  ConvGeom,
+  FiniteCheck,
+  FusedExpr,
+  FusedRead,
+  MatmulSpec,
+  OptimSpec,
+  PadMode,
+  RandomSpec,
+  ReduceOp,
+  TernaryOp,
+  UnaryOp,
+} from '../kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -22,7 +35,8 @@ const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / 
  * x^p as C's pow (C11 Annex F.10.4.4), which torch.pow follows. JavaScript's Math.pow agrees except that
  * it gives NaN for 1^NaN and (+-1)^+-Inf, where C gives 1.
  */
-const powC = (x: number, p: number) => (x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p));
+const powC = (x: number, p: number) =>
+  x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
 
 /**
  * torch.pow(tensor, scalar): these exponents go to their own functions (aten's pow_tensor_scalar), which
@@ -40,7 +54,8 @@ export function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const a = Math.abs(x);
   if (a < 2.5) {
-    let term = x, sum = x;
+    let term = x,
+      sum = x;
     for (let n = 1; n < 100; n++) {
       term *= (-x * x) / n;
       const add = term / (2 * n + 1);
@@ -192,7 +207,8 @@ export class CpuBackend implements Backend {
   /** @internal */
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
     const f = BINARY_FNS[op];
-    const A = this.d(a), B = this.d(b);
+    const A = this.d(a),
+      B = this.d(b);
     const out = this.alloc(numel(shape));
     for (let i = 0; i < out.length; i++) out.data[i] = f(A[offsetOf(i, shape, sa)], B[offsetOf(i, shape, sb)]);
     return out;
@@ -215,9 +231,12 @@ export class CpuBackend implements Backend {
           const { div, mod } = reads[e.k];
           return xs[e.k][Math.floor(i / div) % mod];
         }
-        case 'acc': throw new Error('internal: a reduction epilogue reached elementwise()');
-        case 'unary': return round(UNARY_FNS[e.op](at(e.x, i), e.p0, e.p1));
-        case 'binary': return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
+        case 'acc':
+          throw new Error('internal: a reduction epilogue reached elementwise()');
+        case 'unary':
+          return round(UNARY_FNS[e.op](at(e.x, i), e.p0, e.p1));
+        case 'binary':
+          return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
       }
     };
     for (let i = 0; i < n; i++) out.data[i] = at(expr, i);
@@ -225,11 +244,24 @@ export class CpuBackend implements Backend {
   }
 
   /** @internal */
-  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage {
-    const C = this.d(c), A = this.d(a), B = this.d(b);
+  ternary(
+    op: TernaryOp,
+    c: Storage,
+    a: Storage,
+    b: Storage,
+    shape: number[],
+    sc: number[],
+    sa: number[],
+    sb: number[],
+  ): Storage {
+    const C = this.d(c),
+      A = this.d(a),
+      B = this.d(b);
     const out = this.alloc(numel(shape));
     for (let i = 0; i < out.length; i++) {
-      const cv = C[offsetOf(i, shape, sc)], av = A[offsetOf(i, shape, sa)], bv = B[offsetOf(i, shape, sb)];
+      const cv = C[offsetOf(i, shape, sc)],
+        av = A[offsetOf(i, shape, sa)],
+        bv = B[offsetOf(i, shape, sb)];
       out.data[i] = op === 'where' ? (cv !== 0 ? av : bv) : cv * av + bv;
     }
     return out;
@@ -254,14 +286,18 @@ export class CpuBackend implements Backend {
       } else if (op === 'max' || op === 'min') {
         v = op === 'max' ? -Infinity : Infinity;
         for (const t of row) {
-          if (Number.isNaN(t)) { v = NaN; break; }
+          if (Number.isNaN(t)) {
+            v = NaN;
+            break;
+          }
           v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
         }
       } else {
         // argmax/argmin: first index of the extreme value; a NaN counts as the extreme (as in PyTorch).
         let best = 0;
         for (let k = 1; k < R; k++) {
-          const t = row[k], b = row[best];
+          const t = row[k],
+            b = row[best];
           if (Number.isNaN(b)) break;
           if (Number.isNaN(t) || (op === 'argmax' ? t > b : t < b)) best = k;
         }
@@ -273,8 +309,17 @@ export class CpuBackend implements Backend {
   }
 
   /** @internal */
-  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
-    const S = this.d(src), D = this.d(dst);
+  copyStrided(
+    src: Storage,
+    dst: Storage,
+    shape: number[],
+    si: number[],
+    inOff: number,
+    so: number[],
+    outOff: number,
+  ): void {
+    const S = this.d(src),
+      D = this.d(dst);
     const n = numel(shape);
     for (let i = 0; i < n; i++) D[outOff + offsetOf(i, shape, so)] = S[inOff + offsetOf(i, shape, si)];
   }
@@ -286,7 +331,9 @@ export class CpuBackend implements Backend {
     const out = this.alloc(numel(outShape));
     const inStrides = contiguousStrides(shape);
     for (let i = 0; i < out.length; i++) {
-      let rem = i, src = 0, inside = true;
+      let rem = i,
+        src = 0,
+        inside = true;
       for (let d = shape.length - 1; d >= 0; d--) {
         let c = (rem % outShape[d]) - before[d];
         rem = Math.floor(rem / outShape[d]);
@@ -304,23 +351,30 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
-    const X = this.d(x), P = this.d(index);
+    const X = this.d(x),
+      P = this.d(index);
     const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < D;
     if (mode === 'gather') {
       // y[o, k, i] = x[o, index[o, k, i], i]; NaN for an index that is no position.
       const out = this.alloc(O * K * I);
-      for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) {
-        const at = (o * K + k) * I + i, p = P[at];
-        out.data[at] = valid(p) ? X[(o * D + p) * I + i] : NaN;
-      }
+      for (let o = 0; o < O; o++)
+        for (let k = 0; k < K; k++)
+          for (let i = 0; i < I; i++) {
+            const at = (o * K + k) * I + i,
+              p = P[at];
+            out.data[at] = valid(p) ? X[(o * D + p) * I + i] : NaN;
+          }
       return out;
     }
     // The adjoint: each x[o, k, i] added at position index[o, k, i], in k order (as the WGSL sums).
     const out = this.alloc(O * D * I);
-    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) {
-      const at = (o * K + k) * I + i, p = P[at];
-      if (valid(p)) out.data[(o * D + p) * I + i] += X[at];
-    }
+    for (let o = 0; o < O; o++)
+      for (let k = 0; k < K; k++)
+        for (let i = 0; i < I; i++) {
+          const at = (o * K + k) * I + i,
+            p = P[at];
+          if (valid(p)) out.data[(o * D + p) * I + i] += X[at];
+        }
     return out;
   }
 
@@ -328,14 +382,15 @@ export class CpuBackend implements Backend {
   cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
     const X = this.d(x);
     const out = this.alloc(O * D * I);
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-      let acc = 0;
-      for (let t = 0; t < D; t++) {
-        const at = (o * D + (reverse ? D - 1 - t : t)) * I + i;
-        acc += X[at];
-        out.data[at] = acc;
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < I; i++) {
+        let acc = 0;
+        for (let t = 0; t < D; t++) {
+          const at = (o * D + (reverse ? D - 1 - t : t)) * I + i;
+          acc += X[at];
+          out.data[at] = acc;
+        }
       }
-    }
     return out;
   }
 
@@ -355,7 +410,8 @@ export class CpuBackend implements Backend {
         for (let l = 0; l < 4 && blk * 4 + l < n; l++) bits[blk * 4 + l] = w[l];
         continue;
       } else if (spec.kind === 'uniform') vals = [...w].map((x) => uniformFromBits(x) * spec.scale + spec.shift);
-      else if (spec.kind === 'normal') vals = [...boxMuller(w[0], w[1]), ...boxMuller(w[2], w[3])].map((z) => z * spec.scale + spec.shift);
+      else if (spec.kind === 'normal')
+        vals = [...boxMuller(w[0], w[1]), ...boxMuller(w[2], w[3])].map((z) => z * spec.scale + spec.shift);
       else vals = [...w].map((x) => (uniformFromBits(x) < spec.p ? spec.scale : 0));
       for (let l = 0; l < 4 && blk * 4 + l < n; l++) out.data[blk * 4 + l] = vals[l];
     }
@@ -364,7 +420,8 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   matmul(a: Storage, b: Storage, s: MatmulSpec): Storage {
-    const A = this.d(a), B = this.d(b);
+    const A = this.d(a),
+      B = this.d(b);
     const out = this.alloc(s.batch * s.M * s.N);
     for (let z = 0; z < s.batch; z++) {
       for (let i = 0; i < s.M; i++) {
@@ -384,7 +441,8 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
-    const X = this.d(x), Wt = this.d(w);
+    const X = this.d(x),
+      Wt = this.d(w);
     const out = this.alloc(g.n * g.O * g.OH * g.OW);
     for (let n = 0; n < g.n; n++)
       for (let o = 0; o < g.O; o++)
@@ -394,7 +452,8 @@ export class CpuBackend implements Backend {
             for (let c = 0; c < g.C; c++)
               for (let kh = 0; kh < g.KH; kh++)
                 for (let kw = 0; kw < g.KW; kw++) {
-                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  const ih = oh * g.sh - g.ph + kh * g.dh,
+                    iw = ow * g.sw - g.pw + kw * g.dw;
                   if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
                   acc += Wt[((o * g.C + c) * g.KH + kh) * g.KW + kw] * X[((n * g.C + c) * g.H + ih) * g.W + iw];
                 }
@@ -405,7 +464,8 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
-    const DY = this.d(dy), Wt = this.d(w);
+    const DY = this.d(dy),
+      Wt = this.d(w);
     const out = this.alloc(g.n * g.C * g.H * g.W);
     // The adjoint of conv2d: every output position sends w * dy back to the inputs it read.
     for (let n = 0; n < g.n; n++)
@@ -416,7 +476,8 @@ export class CpuBackend implements Backend {
             for (let c = 0; c < g.C; c++)
               for (let kh = 0; kh < g.KH; kh++)
                 for (let kw = 0; kw < g.KW; kw++) {
-                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  const ih = oh * g.sh - g.ph + kh * g.dh,
+                    iw = ow * g.sw - g.pw + kw * g.dw;
                   if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
                   out.data[((n * g.C + c) * g.H + ih) * g.W + iw] += Wt[((o * g.C + c) * g.KH + kh) * g.KW + kw] * d;
                 }
@@ -426,7 +487,8 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
-    const DY = this.d(dy), X = this.d(x);
+    const DY = this.d(dy),
+      X = this.d(x);
     const out = this.alloc(g.O * g.C * g.KH * g.KW);
     for (let o = 0; o < g.O; o++)
       for (let c = 0; c < g.C; c++)
@@ -436,7 +498,8 @@ export class CpuBackend implements Backend {
             for (let n = 0; n < g.n; n++)
               for (let oh = 0; oh < g.OH; oh++)
                 for (let ow = 0; ow < g.OW; ow++) {
-                  const ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+                  const ih = oh * g.sh - g.ph + kh * g.dh,
+                    iw = ow * g.sw - g.pw + kw * g.dw;
                   if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
                   acc += DY[((n * g.O + o) * g.OH + oh) * g.OW + ow] * X[((n * g.C + c) * g.H + ih) * g.W + iw];
                 }
@@ -447,7 +510,10 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
-    const P = this.d(param), G = this.d(grad), S1 = this.d(s1), S2 = this.d(s2);
+    const P = this.d(param),
+      G = this.d(grad),
+      S1 = this.d(s1),
+      S2 = this.d(s2);
     let finite = true;
     const decoupled = o.kind === 'adam' && !!o.decoupled;
     for (let i = 0; i < P.length; i++) {
@@ -466,7 +532,8 @@ export class CpuBackend implements Backend {
       } else {
         S1[i] = o.beta1 * S1[i] + (1 - o.beta1) * g;
         S2[i] = o.beta2 * S2[i] + (1 - o.beta2) * g * g;
-        const mHat = S1[i] / (1 - o.beta1 ** o.step), vHat = S2[i] / (1 - o.beta2 ** o.step);
+        const mHat = S1[i] / (1 - o.beta1 ** o.step),
+          vHat = S2[i] / (1 - o.beta2 ** o.step);
         P[i] = P[i] - (o.lr * mHat) / (Math.sqrt(vHat) + o.eps);
       }
       finite &&= Number.isFinite(G[i]) && Number.isFinite(P[i]);

@@ -19,15 +19,18 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
   let t = 0;
   const emit = (e: FusedExpr): string => {
     switch (e.kind) {
-      case 'input': return `${v}${e.k}`;
-      case 'acc': return 'vec4<f32>(acc)';
+      case 'input':
+        return `${v}${e.k}`;
+      case 'acc':
+        return 'vec4<f32>(acc)';
       case 'unary': {
         const x = emit(e.x);
         lines.push(`  let ${tn}${t} = unary_op(${UNARY_OPS.indexOf(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
         return `${tn}${t++}`;
       }
       case 'binary': {
-        const a = emit(e.a), b = emit(e.b);
+        const a = emit(e.a),
+          b = emit(e.b);
         lines.push(`  let ${tn}${t} = binary_op(${BINARY_OPS.indexOf(e.op)}u, ${a}, ${b});`);
         return `${tn}${t++}`;
       }
@@ -41,17 +44,33 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
  * they are read from the output's binding, since WebGPU forbids binding one buffer as both read-only
  * and writable storage in a dispatch. The other inputs take bindings 0.. in order.
  */
-export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, output: ReadonlySet<number> = new Set(), optim = false): string {
+export function fusedSource(
+  expr: FusedExpr,
+  reads: FusedRead[],
+  n: number,
+  output: ReadonlySet<number> = new Set(),
+  optim = false,
+): string {
   const { lines, result } = body(expr);
   const kind = (r: FusedRead) => (r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block');
   const bound = reads.map((_, k) => k).filter((k) => !output.has(k));
-  const bindings = bound.map((k, slot) => `@group(0) @binding(${slot}) var<storage, read> x${k}: array<${kind(reads[k]) === 'all' ? 'vec4<f32>' : 'f32'}>;`);
+  const bindings = bound.map(
+    (k, slot) =>
+      `@group(0) @binding(${slot}) var<storage, read> x${k}: array<${kind(reads[k]) === 'all' ? 'vec4<f32>' : 'f32'}>;`,
+  );
   const at = (k: number, r: FusedRead, lane: number) => `x${k}[((i * 4u + ${lane}u) / ${r.div}u) % ${r.mod}u]`;
   const loads = reads.map((r, k) => {
     const kd = kind(r);
     // (With n = 1 an element-for-element read is also a read of one value: 'one' comes first above.)
-    if (output.has(k) && !(r.div === 1 && r.mod === n)) throw new Error('internal: an in-place fused kernel reads its output other than element for element');
-    const v = output.has(k) ? 'y[i]' : kd === 'all' ? `x${k}[i]` : kd === 'one' ? `vec4<f32>(x${k}[0])` : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
+    if (output.has(k) && !(r.div === 1 && r.mod === n))
+      throw new Error('internal: an in-place fused kernel reads its output other than element for element');
+    const v = output.has(k)
+      ? 'y[i]'
+      : kd === 'all'
+        ? `x${k}[i]`
+        : kd === 'one'
+          ? `vec4<f32>(x${k}[0])`
+          : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
     return `  let v${k} = ${v};`;
   });
   const m = bound.length;
@@ -71,10 +90,12 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, outp
     ...loads,
     ...lines,
     `  y[i] = ${result};`,
-    ...(optim ? [
-      `  let g = ${result};`,
-      '  for (var j = 0u; j < 4u; j = j + 1u) { if (4u * i + j < params.opt.n) { optim_update(4u * i + j, g[j], params.opt); } }',
-    ] : []),
+    ...(optim
+      ? [
+          `  let g = ${result};`,
+          '  for (var j = 0u; j < 4u; j = j + 1u) { if (4u * i + j < params.opt.n) { optim_update(4u * i + j, g[j], params.opt); } }',
+        ]
+      : []),
     '}',
   ].join('\n');
 }
@@ -86,7 +107,9 @@ export function fusedSource(expr: FusedExpr, reads: FusedRead[], n: number, outp
  * uniform block ends with that update's OptimParams.
  */
 const optimBindings = (at: number) => [
-  ...['opt_p', 'opt_s1', 'opt_s2'].map((name, k) => `@group(0) @binding(${at + k}) var<storage, read_write> ${name}: array<f32>;`),
+  ...['opt_p', 'opt_s1', 'opt_s2'].map(
+    (name, k) => `@group(0) @binding(${at + k}) var<storage, read_write> ${name}: array<f32>;`,
+  ),
   `@group(0) @binding(${at + 3}) var<storage, read_write> opt_flags: array<atomic<u32>>;`,
 ];
 
@@ -95,7 +118,15 @@ const epilogueRead = (k: number, r: FusedRead, e: string) =>
   `e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `(${e}) % ${r.mod}u` : `((${e}) / ${r.div}u) % ${r.mod}u`}]`;
 
 /** A GEMM core with hooks whose *_io file a fused matmul or conv replaces (shaders/*_io.wgsl). */
-export type EpilogueCore = 'matmul_reg' | 'matmul_tiled' | 'matmul_splitk' | 'matmul_vec4' | 'matmul_vec4t' | 'conv_reg' | 'conv_tiled' | 'conv_splitk';
+export type EpilogueCore =
+  | 'matmul_reg'
+  | 'matmul_tiled'
+  | 'matmul_splitk'
+  | 'matmul_vec4'
+  | 'matmul_vec4t'
+  | 'conv_reg'
+  | 'conv_tiled'
+  | 'conv_splitk';
 
 /**
  * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
@@ -109,12 +140,14 @@ export type EpilogueCore = 'matmul_reg' | 'matmul_tiled' | 'matmul_splitk' | 'ma
  * OptimParams: the one uniform block of a matmul that also runs an optimizer update (its bytes are the
  * matmul's 8 words, then the update's 16).
  */
-const OPTIM_MATMUL_PARAMS = 'struct OptimMatmulParams { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32, opt: OptimParams }';
+const OPTIM_MATMUL_PARAMS =
+  'struct OptimMatmulParams { M: u32, N: u32, K: u32, batch: u32, sa: u32, sb: u32, p0: u32, p1: u32, opt: OptimParams }';
 /**
  * The same for the convolution cores: conv_params.wgsl's ConvParams fields (24 words; a test checks
  * they are that file's), then OptimParams.
  */
-export const OPTIM_CONV_PARAMS = 'struct OptimConvParams { n: u32, C: u32, H: u32, W: u32, O: u32, KH: u32, KW: u32, OH: u32, ' +
+export const OPTIM_CONV_PARAMS =
+  'struct OptimConvParams { n: u32, C: u32, H: u32, W: u32, O: u32, KH: u32, KW: u32, OH: u32, ' +
   'OW: u32, sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, pad0: u32, rh: u32, rw: u32, kh0: u32, kw0: u32, ' +
   'nkh: u32, nkw: u32, HP: u32, WP: u32, opt: OptimParams }';
 
@@ -126,7 +159,9 @@ export const OPTIM_CONV_PARAMS = 'struct OptimConvParams { n: u32, C: u32, H: u3
  */
 export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }, optim = false): string {
   const conv = core.startsWith('conv_');
-  const [a, b, c, params, type] = conv ? ['src_a', 'src_b', 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams'] : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
+  const [a, b, c, params, type] = conv
+    ? ['src_a', 'src_b', 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
+    : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
   const m = epi.reads.length;
@@ -149,7 +184,11 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
     ...lines,
     four ? `  let g = ${result};` : `  let g = ${result}.x;`,
     four ? `  ${c}[i4] = g;` : `  ${c}[i] = g;`,
-    ...(optim ? (four ? [`  for (var j = 0u; j < 4u; j = j + 1u) { optim_update(4u * i4 + j, g[j], ${params}.opt); }`] : [`  optim_update(i, g, ${params}.opt);`]) : []),
+    ...(optim
+      ? four
+        ? [`  for (var j = 0u; j < 4u; j = j + 1u) { optim_update(4u * i4 + j, g[j], ${params}.opt); }`]
+        : [`  optim_update(i, g, ${params}.opt);`]
+      : []),
     '}',
   ].join('\n');
 }
@@ -195,9 +234,13 @@ const invocationMain = (id: string) => [
 ];
 /** Four loaded values `v` folded into the four interleaved partial results `acc`, at `indent`. */
 const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
-  indent + (op === 'sum' ? 'acc = acc + v;' : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
+  indent +
+  (op === 'sum'
+    ? 'acc = acc + v;'
+    : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
 /** The four partial results combined into one (the order the reduce_rows kernel uses). */
-const laneTotal = (op: 'sum' | 'max' | 'min') => (op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))');
+const laneTotal = (op: 'sum' | 'max' | 'min') =>
+  op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))';
 
 /** How a fused reduction kernel is made (fusedReduceSource). */
 export interface FusedReduceOptions {
@@ -218,22 +261,36 @@ export interface FusedReduceOptions {
  * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
  * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
  */
-export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, reads: FusedRead[], geom: ReduceGeom, opts: FusedReduceOptions): string {
+export function fusedReduceSource(
+  op: 'sum' | 'max' | 'min',
+  expr: FusedExpr,
+  reads: FusedRead[],
+  geom: ReduceGeom,
+  opts: FusedReduceOptions,
+): string {
   const { perInvocation, epilogue, chunk, optim = false } = opts;
   if (optim && chunk !== undefined) throw new Error('internal: an optimizer update in a partial reduction');
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
   // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
   // read at (off / div) % mod.
-  const loads = reads.map((r, k) => `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : r.div === 1 && r.mod === geomSize(geom) ? 'off' : `(off / ${r.div}u) % ${r.mod}u`}]);`);
+  const loads = reads.map(
+    (r, k) =>
+      `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : r.div === 1 && r.mod === geomSize(geom) ? 'off' : `(off / ${r.div}u) % ${r.mod}u`}]);`,
+  );
   // The epilogue's inputs follow the prologue's, read at output o (or as their FusedRead says).
   const er = epilogue?.reads ?? [];
   const p = reads.length;
   bindings.push(...er.map((_, k) => `@group(0) @binding(${p + k}) var<storage, read> e${k}: array<f32>;`));
   const epi = epilogue ? body(epilogue.expr, 'w', 'u') : { lines: [], result: 'vec4<f32>(acc)' };
-  const eloads = er.map((r, k) => `  let w${k} = vec4<f32>(e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `o % ${r.mod}u` : `(o / ${r.div}u) % ${r.mod}u`}]);`);
+  const eloads = er.map(
+    (r, k) =>
+      `  let w${k} = vec4<f32>(e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `o % ${r.mod}u` : `(o / ${r.div}u) % ${r.mod}u`}]);`,
+  );
   const m = reads.length + er.length;
-  const kept = [...geom.kept].reverse().map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`);
+  const kept = [...geom.kept]
+    .reverse()
+    .map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`);
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
   const combine = op === 'sum' ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
@@ -327,15 +384,17 @@ export function fusedReduceSource(op: 'sum' | 'max' | 'min', expr: FusedExpr, re
       ...head,
       ...invocationMain('o'),
       '  let b = base_of(o);',
-      ...(chunks === 1 ? [...chunkSum('  ', '0u', `${R}u`), '  store_result(o, finish((a.x + a.y) + (a.z + a.w), o));'] : [
-        '  var acc = vec4<f32>(0.0);',
-        `  for (var c = 0u; c < ${chunks}u; c = c + 1u) {`,
-        ...chunkSum('    ', `c * ${ROWS_CHUNK}u`, `min(c * ${ROWS_CHUNK}u + ${ROWS_CHUNK}u, ${R}u)`),
-        '    let s = (a.x + a.y) + (a.z + a.w);',
-        `    if (c < ${full}u) { acc[c % 4u] = acc[c % 4u] + s; } else { acc.x = acc.x + s; }`,
-        '  }',
-        `  store_result(o, finish(${laneTotal(op)}, o));`,
-      ]),
+      ...(chunks === 1
+        ? [...chunkSum('  ', '0u', `${R}u`), '  store_result(o, finish((a.x + a.y) + (a.z + a.w), o));']
+        : [
+            '  var acc = vec4<f32>(0.0);',
+            `  for (var c = 0u; c < ${chunks}u; c = c + 1u) {`,
+            ...chunkSum('    ', `c * ${ROWS_CHUNK}u`, `min(c * ${ROWS_CHUNK}u + ${ROWS_CHUNK}u, ${R}u)`),
+            '    let s = (a.x + a.y) + (a.z + a.w);',
+            `    if (c < ${full}u) { acc[c % 4u] = acc[c % 4u] + s; } else { acc.x = acc.x + s; }`,
+            '  }',
+            `  store_result(o, finish(${laneTotal(op)}, o));`,
+          ]),
       '}',
     ].join('\n');
   }

@@ -7,8 +7,30 @@
 import type { Backend, GatherDims, GatherMode, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
 import {
-  BINARY_OPS, MAX_RANK, PAD_MODES, RANDOM_DISTS, REDUCE_OPS, TERNARY_OPS, UNARY_OPS,
-  fusedOps, withAcc, type FusedOptim, type BinaryOp, type ConvGeom, type FiniteCheck, type FusedEpilogue, type FusedExpr, type FusedRead, type MatmulSpec, type ReduceGeom, type OptimSpec, type PadMode, type RandomSpec, type ReduceOp, type TernaryOp, type UnaryOp,
+  BINARY_OPS,
+  MAX_RANK,
+  PAD_MODES,
+  RANDOM_DISTS,
+  REDUCE_OPS,
+  TERNARY_OPS,
+  UNARY_OPS,
+  fusedOps,
+  withAcc,
+  type FusedOptim,
+  type BinaryOp,
+  type ConvGeom,
+  type FiniteCheck,
+  type FusedEpilogue,
+  type FusedExpr,
+  type FusedRead,
+  type MatmulSpec,
+  type ReduceGeom,
+  type OptimSpec,
+  type PadMode,
+  type RandomSpec,
+  type ReduceOp,
+  type TernaryOp,
+  type UnaryOp,
 } from '../kernels.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
@@ -16,14 +38,18 @@ import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
-  constructor(readonly buffer: GPUBuffer, readonly length: number) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly length: number,
+  ) {}
 }
 
 /** Packs a uniform block: 4 header words (u32 or f32 by type), then u32 arrays of MAX_RANK each. */
 export function packUniforms(header: (number | { f: number })[], arrays: number[][] = []): ArrayBuffer {
   const words = 4 + arrays.length * MAX_RANK;
   const buf = new ArrayBuffer(Math.max(16, Math.ceil(words / 4) * 16));
-  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  const u = new Uint32Array(buf),
+    f = new Float32Array(buf);
   header.forEach((h, i) => {
     if (typeof h === 'number') u[i] = h >>> 0;
     else f[i] = h.f;
@@ -101,8 +127,11 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(n);
     const n4 = Math.ceil(n / 4);
     this.ctx.dispatch({
-      kernel: 'fill', buffers: [out.buffer], uniforms: packUniforms([n4, { f: value }]),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), bytes: n * 4,
+      kernel: 'fill',
+      buffers: [out.buffer],
+      uniforms: packUniforms([n4, { f: value }]),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
+      bytes: n * 4,
     });
     return out;
   }
@@ -112,9 +141,14 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(n);
     const n4 = Math.ceil(n / 4);
     this.ctx.dispatch({
-      kernel: 'unary', label: `unary:${op}`, constants: { OP: UNARY_OPS.indexOf(op) },
-      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([n4, { f: p0 }, { f: p1 }]),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n, bytes: 8 * n,
+      kernel: 'unary',
+      label: `unary:${op}`,
+      constants: { OP: UNARY_OPS.indexOf(op) },
+      buffers: [this.buf(x), out.buffer],
+      uniforms: packUniforms([n4, { f: p0 }, { f: p1 }]),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
+      flops: n,
+      bytes: 8 * n,
     });
     return out;
   }
@@ -128,16 +162,29 @@ export class WebGPUBackend implements Backend {
     if (sameShape(sa, contiguous) && sameShape(sb, contiguous)) {
       const n4 = Math.ceil(n / 4);
       this.ctx.dispatch({
-        kernel: 'binary', label: `binary:${op}`, constants: { OP }, buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms([n4]), workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n, bytes: 12 * n,
+        kernel: 'binary',
+        label: `binary:${op}`,
+        constants: { OP },
+        buffers: [this.buf(a), this.buf(b), out.buffer],
+        uniforms: packUniforms([n4]),
+        workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
+        flops: n,
+        bytes: 12 * n,
       });
     } else {
       const c = collapseDims(shape, sa, sb, contiguous);
       this.ctx.dispatch({
-        kernel: 'binary_strided', label: `binary_strided:${op}`, constants: { OP, RANK: c.shape.length },
+        kernel: 'binary_strided',
+        label: `binary_strided:${op}`,
+        constants: { OP, RANK: c.shape.length },
         buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms([n, c.shape.at(-1)!, c.strides[0].at(-1)!, c.strides[1].at(-1)!], [c.shape, c.strides[0], c.strides[1]]),
-        workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)), flops: n, bytes: 12 * n,
+        uniforms: packUniforms(
+          [n, c.shape.at(-1)!, c.strides[0].at(-1)!, c.strides[1].at(-1)!],
+          [c.shape, c.strides[0], c.strides[1]],
+        ),
+        workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)),
+        flops: n,
+        bytes: 12 * n,
       });
     }
     return out;
@@ -150,7 +197,15 @@ export class WebGPUBackend implements Backend {
    * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
    * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
-  reduceFused(op: 'sum' | 'max' | 'min', expr: FusedExpr, inputs: Storage[], reads: FusedRead[], geom: ReduceGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage {
+  reduceFused(
+    op: 'sum' | 'max' | 'min',
+    expr: FusedExpr,
+    inputs: Storage[],
+    reads: FusedRead[],
+    geom: ReduceGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
@@ -160,23 +215,43 @@ export class WebGPUBackend implements Backend {
     if (chunks > 1) {
       const partial = this.alloc(geom.rows * chunks);
       this.ctx.dispatch({
-        kernel: 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, { perInvocation, chunk: C }), label: `${label}:partial`,
-        buffers: [...inputs.map((s) => this.buf(s)), partial.buffer], uniforms: packUniforms([geom.rows * chunks]),
+        kernel: 'fused_ops',
+        source: fusedReduceSource(op, expr, reads, geom, { perInvocation, chunk: C }),
+        label: `${label}:partial`,
+        buffers: [...inputs.map((s) => this.buf(s)), partial.buffer],
+        uniforms: packUniforms([geom.rows * chunks]),
         workgroups: this.ctx.grid(perInvocation ? Math.ceil((geom.rows * chunks) / 64) : geom.rows * chunks),
-        flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
+        flops: geom.rows * R * (ops.length + 1),
+        bytes: 4 * geom.rows * R * inputs.length,
       });
-      const out = this.reduceFused(op, { kind: 'input', k: 0 }, [partial], [{ div: 1, mod: geom.rows * chunks }],
-        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] }, epilogue, optim);
+      const out = this.reduceFused(
+        op,
+        { kind: 'input', k: 0 },
+        [partial],
+        [{ div: 1, mod: geom.rows * chunks }],
+        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] },
+        epilogue,
+        optim,
+      );
       this.free(partial);
       return out;
     }
     const out = this.alloc(geom.rows);
     this.ctx.dispatch({
-      kernel: optim ? 'optim_fused_ops' : 'fused_ops', source: fusedReduceSource(op, expr, reads, geom, { perInvocation, epilogue, optim: !!optim }),
-      label: optim ? `${label}+${optim.spec.kind}` : label, constants: optimConstants(optim),
-      buffers: [...inputs.map((s) => this.buf(s)), ...(epilogue?.inputs ?? []).map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
+      kernel: optim ? 'optim_fused_ops' : 'fused_ops',
+      source: fusedReduceSource(op, expr, reads, geom, { perInvocation, epilogue, optim: !!optim }),
+      label: optim ? `${label}+${optim.spec.kind}` : label,
+      constants: optimConstants(optim),
+      buffers: [
+        ...inputs.map((s) => this.buf(s)),
+        ...(epilogue?.inputs ?? []).map((s) => this.buf(s)),
+        out.buffer,
+        ...this.optimBuffers(optim),
+      ],
       uniforms: withOptimUniforms(packUniforms([geom.rows]), optim),
-      workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows), flops: geom.rows * R * (ops.length + 1), bytes: 4 * geom.rows * R * inputs.length,
+      workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows),
+      flops: geom.rows * R * (ops.length + 1),
+      bytes: 4 * geom.rows * R * inputs.length,
     });
     return out;
   }
@@ -191,7 +266,14 @@ export class WebGPUBackend implements Backend {
     return this.fusedElementwise(expr, inputs, reads, n, undefined, optim);
   }
 
-  private fusedElementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage, optim?: FusedOptim): Storage {
+  private fusedElementwise(
+    expr: FusedExpr,
+    inputs: Storage[],
+    reads: FusedRead[],
+    n: number,
+    into?: Storage,
+    optim?: FusedOptim,
+  ): Storage {
     if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
     const out = (into as GpuStorage | undefined) ?? this.alloc(n);
     const n4 = Math.ceil(n / 4);
@@ -199,24 +281,45 @@ export class WebGPUBackend implements Backend {
     // Inputs that are the output itself (an in-place write) are read through its binding.
     const output = new Set(inputs.flatMap((s, k) => (this.buf(s) === out.buffer ? [k] : [])));
     this.ctx.dispatch({
-      kernel: optim ? 'optim_fused_ops' : 'fused_ops', source: fusedSource(expr, reads, n, output, !!optim),
-      label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`, constants: optimConstants(optim),
-      buffers: [...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)), out.buffer, ...this.optimBuffers(optim)],
+      kernel: optim ? 'optim_fused_ops' : 'fused_ops',
+      source: fusedSource(expr, reads, n, output, !!optim),
+      label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`,
+      constants: optimConstants(optim),
+      buffers: [
+        ...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)),
+        out.buffer,
+        ...this.optimBuffers(optim),
+      ],
       uniforms: withOptimUniforms(packUniforms([n4]), optim),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)), flops: n * (ops.length + (optim ? 9 : 0)), bytes: 4 * n * (inputs.length + 1) + (optim ? 24 * n : 0),
+      workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
+      flops: n * (ops.length + (optim ? 9 : 0)),
+      bytes: 4 * n * (inputs.length + 1) + (optim ? 24 * n : 0),
     });
     return out;
   }
 
-  ternary(op: TernaryOp, c: Storage, a: Storage, b: Storage, shape: number[], sc: number[], sa: number[], sb: number[]): Storage {
+  ternary(
+    op: TernaryOp,
+    c: Storage,
+    a: Storage,
+    b: Storage,
+    shape: number[],
+    sc: number[],
+    sa: number[],
+    sb: number[],
+  ): Storage {
     this.checkRank(op, shape);
     const n = numel(shape);
     const out = this.alloc(n);
     this.ctx.dispatch({
-      kernel: 'ternary', label: `ternary:${op}`, constants: { OP: TERNARY_OPS.indexOf(op) },
+      kernel: 'ternary',
+      label: `ternary:${op}`,
+      constants: { OP: TERNARY_OPS.indexOf(op) },
       buffers: [this.buf(c), this.buf(a), this.buf(b), out.buffer],
       uniforms: packUniforms([n, shape.length], [shape, sc, sa, sb]),
-      workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 2 * n, bytes: 16 * n,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)),
+      flops: 2 * n,
+      bytes: 16 * n,
     });
     return out;
   }
@@ -254,21 +357,41 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(rows * chunks);
     const perInvocation = this.reduceVariant === 'rows';
     this.ctx.dispatch({
-      kernel: perInvocation ? 'reduce_rows' : 'reduce', label: `reduce:${op}`, constants: { OP: REDUCE_OPS.indexOf(op) },
-      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([rows, R, C, chunks]),
+      kernel: perInvocation ? 'reduce_rows' : 'reduce',
+      label: `reduce:${op}`,
+      constants: { OP: REDUCE_OPS.indexOf(op) },
+      buffers: [this.buf(x), out.buffer],
+      uniforms: packUniforms([rows, R, C, chunks]),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil((rows * chunks) / 64) : rows * chunks),
-      flops: rows * R, bytes: 4 * rows * R,
+      flops: rows * R,
+      bytes: 4 * rows * R,
     });
     return out;
   }
 
-  copyStrided(src: Storage, dst: Storage, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
+  copyStrided(
+    src: Storage,
+    dst: Storage,
+    shape: number[],
+    si: number[],
+    inOff: number,
+    so: number[],
+    outOff: number,
+  ): void {
     this.checkRank('copy', shape);
     this.copyRaw(this.buf(src), this.buf(dst), shape, si, inOff, so, outOff);
   }
 
   /** shaders/copy_strided.wgsl: one invocation per run of 8 elements of the innermost dimension. */
-  private copyRaw(src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], inOff: number, so: number[], outOff: number): void {
+  private copyRaw(
+    src: GPUBuffer,
+    dst: GPUBuffer,
+    shape: number[],
+    si: number[],
+    inOff: number,
+    so: number[],
+    outOff: number,
+  ): void {
     const n = numel(shape);
     if (n === 0) return;
     const c = collapseDims(shape, si, so);
@@ -277,9 +400,12 @@ export class WebGPUBackend implements Backend {
     const inner = sh[sh.length - 1];
     const invocations = (n / inner) * Math.ceil(inner / 8);
     this.ctx.dispatch({
-      kernel: 'copy_strided', buffers: [src, dst], constants: { RANK: sh.length },
+      kernel: 'copy_strided',
+      buffers: [src, dst],
+      constants: { RANK: sh.length },
       uniforms: packUniforms([n, sh.length, inOff, outOff], [sh, si.length ? si : [0], so.length ? so : [0]]),
-      workgroups: this.ctx.grid(Math.ceil(invocations / WG)), bytes: 8 * n,
+      workgroups: this.ctx.grid(Math.ceil(invocations / WG)),
+      bytes: 8 * n,
     });
   }
 
@@ -289,10 +415,13 @@ export class WebGPUBackend implements Backend {
     const n = numel(outShape);
     const out = this.alloc(n);
     this.ctx.dispatch({
-      kernel: 'pad', label: `pad:${mode}`, constants: { MODE: PAD_MODES.indexOf(mode) },
+      kernel: 'pad',
+      label: `pad:${mode}`,
+      constants: { MODE: PAD_MODES.indexOf(mode) },
       buffers: [this.buf(x), out.buffer],
       uniforms: packUniforms([n, shape.length, { f: value }], [outShape, shape, before]),
-      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: 8 * n,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)),
+      bytes: 8 * n,
     });
     return out;
   }
@@ -303,10 +432,13 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(n);
     if (n === 0) return out;
     this.ctx.dispatch({
-      kernel: 'gather', label: mode, constants: { MODE: mode === 'gather' ? 0 : 1 },
+      kernel: 'gather',
+      label: mode,
+      constants: { MODE: mode === 'gather' ? 0 : 1 },
       buffers: [this.buf(x), this.buf(index), out.buffer],
       uniforms: new Uint32Array([n, O, D, I, K, 0, 0, 0]).buffer,
-      workgroups: this.ctx.grid(Math.ceil(n / WG)), bytes: mode === 'gather' ? 12 * n : 4 * n + 8 * O * K * I,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)),
+      bytes: mode === 'gather' ? 12 * n : 4 * n + 8 * O * K * I,
     });
     return out;
   }
@@ -316,9 +448,14 @@ export class WebGPUBackend implements Backend {
     const lines = O * I;
     if (lines === 0 || D === 0) return out;
     this.ctx.dispatch({
-      kernel: 'cumsum', label: reverse ? 'cumsum:reverse' : 'cumsum', constants: { MODE: reverse ? 1 : 0 },
-      buffers: [this.buf(x), out.buffer], uniforms: packUniforms([lines, O, D, I]),
-      workgroups: this.ctx.grid(Math.ceil(lines / WG)), flops: O * D * I, bytes: 8 * O * D * I,
+      kernel: 'cumsum',
+      label: reverse ? 'cumsum:reverse' : 'cumsum',
+      constants: { MODE: reverse ? 1 : 0 },
+      buffers: [this.buf(x), out.buffer],
+      uniforms: packUniforms([lines, O, D, I]),
+      workgroups: this.ctx.grid(Math.ceil(lines / WG)),
+      flops: O * D * I,
+      bytes: 8 * O * D * I,
     });
     return out;
   }
@@ -327,8 +464,13 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(n);
     const nblocks = Math.ceil(n / 4);
     this.ctx.dispatch({
-      kernel: 'random', label: `random:${spec.kind}`, constants: { DIST: RANDOM_DISTS.indexOf(spec.kind) },
-      buffers: [out.buffer], uniforms: randomUniforms(n, spec), workgroups: this.ctx.grid(Math.ceil(nblocks / WG)), bytes: 4 * n,
+      kernel: 'random',
+      label: `random:${spec.kind}`,
+      constants: { DIST: RANDOM_DISTS.indexOf(spec.kind) },
+      buffers: [out.buffer],
+      uniforms: randomUniforms(n, spec),
+      workgroups: this.ctx.grid(Math.ceil(nblocks / WG)),
+      bytes: 4 * n,
     });
     return out;
   }
@@ -362,17 +504,27 @@ export class WebGPUBackend implements Backend {
     const d = matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec);
     const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
     this.ctx.dispatch({
-      ...d, kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`, source: epilogueIo(`matmul_${v}`, epilogue, !!optim), label: `fused:matmul+${ops.join('+')}`,
+      ...d,
+      kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`,
+      source: epilogueIo(`matmul_${v}`, epilogue, !!optim),
+      label: `fused:matmul+${ops.join('+')}`,
       // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
-      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)], uniforms: withOptimUniforms(d.uniforms!, optim),
-      flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)), constants: { ...d.constants, ...optimConstants(optim) },
+      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
+      uniforms: withOptimUniforms(d.uniforms!, optim),
+      flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)),
+      constants: { ...d.constants, ...optimConstants(optim) },
     });
     return out;
   }
 
   /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
   private epilogueOf(y: Storage, epilogue: FusedEpilogue): Storage {
-    const r = this.elementwise(withAcc(epilogue.expr, epilogue.inputs.length), [...epilogue.inputs, y], [...epilogue.reads, { div: 1, mod: y.length }], y.length);
+    const r = this.elementwise(
+      withAcc(epilogue.expr, epilogue.inputs.length),
+      [...epilogue.inputs, y],
+      [...epilogue.reads, { div: 1, mod: y.length }],
+      y.length,
+    );
     this.free(y);
     return r;
   }
@@ -382,8 +534,20 @@ export class WebGPUBackend implements Backend {
    * splitk) in their store, every output element being written once (the input gradient's stride phases
    * write disjoint elements); after im2col or Winograd, by a kernel of its own.
    */
-  convFused(kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight', a: Storage, b: Storage, g: ConvGeom, epilogue: FusedEpilogue, optim?: FusedOptim): Storage {
-    const [mode, first, second] = kind === 'conv2d' ? [0, b, a] as const : kind === 'conv2d_grad_input' ? [1, b, a] as const : [2, a, b] as const;
+  convFused(
+    kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
+    a: Storage,
+    b: Storage,
+    g: ConvGeom,
+    epilogue: FusedEpilogue,
+    optim?: FusedOptim,
+  ): Storage {
+    const [mode, first, second] =
+      kind === 'conv2d'
+        ? ([0, b, a] as const)
+        : kind === 'conv2d_grad_input'
+          ? ([1, b, a] as const)
+          : ([2, a, b] as const);
     return this.conv(mode, first, second, g, epilogue, optim);
   }
 
@@ -406,7 +570,14 @@ export class WebGPUBackend implements Backend {
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private conv(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): Storage {
+  private conv(
+    mode: 0 | 1 | 2,
+    a: Storage,
+    b: Storage,
+    g: ConvGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
     if (out.length === 0) return out;
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
@@ -416,15 +587,35 @@ export class WebGPUBackend implements Backend {
     const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
     if (colFloats <= maxFloats) eligible.push('im2col');
     if (mode !== 2 && winogradFits(mode, g, maxFloats)) eligible.push('winograd');
-    const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, bucket(g.n), bucket(g.C), bucket(g.O), bucket(g.H), bucket(g.W), eligible.join('+')].join(':');
+    const key = [
+      'conv',
+      mode,
+      g.KH,
+      g.KW,
+      g.sh,
+      g.dh,
+      bucket(g.n),
+      bucket(g.C),
+      bucket(g.O),
+      bucket(g.H),
+      bucket(g.W),
+      eligible.join('+'),
+    ].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
     // slower than 'reg' (measured on SwiftShader for CycleGAN's layers).
-    const guess: MatmulVariant = this.ctx.isSoftware ? 'reg' : mode === 2 && M * N <= 4096 && eligible.includes('splitk') ? 'splitk' : 'tiled';
+    const guess: MatmulVariant = this.ctx.isSoftware
+      ? 'reg'
+      : mode === 2 && M * N <= 4096 && eligible.includes('splitk')
+        ? 'splitk'
+        : 'tiled';
     const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
       const pg = { ...g, n: Math.min(g.n, 8) };
       const bufs = this.tuner.scratch(...convSizes(mode, pg));
-      return { run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg), release: () => this.tuner.releaseScratch(bufs) };
+      return {
+        run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg),
+        release: () => this.tuner.releaseScratch(bufs),
+      };
     });
     if (epilogue && (v === 'im2col' || v === 'winograd')) {
       // These variants have no store to run an epilogue in: it runs after them, and so does the update.
@@ -437,10 +628,20 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  private convRun(v: MatmulVariant, mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom, epilogue?: FusedEpilogue, optim?: FusedOptim): void {
+  private convRun(
+    v: MatmulVariant,
+    mode: 0 | 1 | 2,
+    a: GPUBuffer,
+    b: GPUBuffer,
+    out: GPUBuffer,
+    g: ConvGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
     if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
-    const parts: ConvPart[] = mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
+    const parts: ConvPart[] =
+      mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
       if (M * N === 0) continue;
@@ -454,8 +655,12 @@ export class WebGPUBackend implements Backend {
       // update in the store updates each parameter element once.
       const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
       this.ctx.dispatch({
-        ...d, kernel: `${optim ? 'optim' : 'epilogue'}_${core}`, source: epilogueIo(core, epilogue, !!optim), label: `fused:${CONV_LABELS[mode]}+${ops.join('+')}`,
-        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)], uniforms: withOptimUniforms(d.uniforms!, optim),
+        ...d,
+        kernel: `${optim ? 'optim' : 'epilogue'}_${core}`,
+        source: epilogueIo(core, epilogue, !!optim),
+        label: `fused:${CONV_LABELS[mode]}+${ops.join('+')}`,
+        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
+        uniforms: withOptimUniforms(d.uniforms!, optim),
         constants: { ...d.constants, ...optimConstants(optim) },
       });
     }
@@ -463,7 +668,9 @@ export class WebGPUBackend implements Backend {
 
   /** The im2col variant: patches (or their transpose) as a matrix, one matmul, a layout copy. */
   private convIm2col(mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
-    const K = g.C * g.KH * g.KW, hw = g.OH * g.OW, N = g.n * hw;
+    const K = g.C * g.KH * g.KW,
+      hw = g.OH * g.OW,
+      N = g.n * hw;
     const geomWords = packConvGeom(g);
     const runs = this.im2colVariant === 'runs';
     const tmp: GPUBuffer[] = [];
@@ -475,12 +682,18 @@ export class WebGPUBackend implements Backend {
     const im2col = (x: GPUBuffer, layout: 0 | 1) => {
       const col = scratch(K * N);
       this.ctx.dispatch({
-        kernel: 'im2col', label: `im2col:${layout ? 'T' : 'N'}`, constants: { MODE: layout, RUNS: runs, WG: RUN_WG }, buffers: [x, col],
-        uniforms: geomWords, workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout ? N * g.C : K * g.n * g.OH) / RUN_WG)), bytes: 8 * K * N,
+        kernel: 'im2col',
+        label: `im2col:${layout ? 'T' : 'N'}`,
+        constants: { MODE: layout, RUNS: runs, WG: RUN_WG },
+        buffers: [x, col],
+        uniforms: geomWords,
+        workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout ? N * g.C : K * g.n * g.OH) / RUN_WG)),
+        bytes: 8 * K * N,
       });
       return col;
     };
-    const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) => this.copyRaw(src, dst, shape, si, 0, so, 0);
+    const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) =>
+      this.copyRaw(src, dst, shape, si, 0, so, 0);
     const gemm = (A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, M: number, Nn: number, Kk: number) => {
       const spec = { batch: 1, M, N: Nn, K: Kk, transA: false, transB: false, strideA: 0, strideB: 0 };
       this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), A, B, C, spec));
@@ -510,8 +723,12 @@ export class WebGPUBackend implements Backend {
       gemm(wt, dyRows(b), dcol, K, N, g.O);
       const nx = g.n * g.C * g.H * g.W;
       this.ctx.dispatch({
-        kernel: 'col2im', constants: { RUNS: runs, WG: RUN_WG }, buffers: [dcol, out], uniforms: geomWords,
-        workgroups: this.ctx.grid(Math.ceil((runs ? g.n * g.C * g.H : nx) / RUN_WG)), bytes: 4 * (K * N + nx),
+        kernel: 'col2im',
+        constants: { RUNS: runs, WG: RUN_WG },
+        buffers: [dcol, out],
+        uniforms: geomWords,
+        workgroups: this.ctx.grid(Math.ceil((runs ? g.n * g.C * g.H : nx) / RUN_WG)),
+        bytes: 4 * (K * N + nx),
       });
     }
     for (const t of tmp) this.ctx.pool.release(t);
@@ -533,13 +750,33 @@ export class WebGPUBackend implements Backend {
     // Stages 1 and 2 run per channel and tile, or row of tiles (RUNS).
     const units = RUNS ? g.n * d.TH : d.Tp;
     const label = FORWARD ? 'conv2d' : 'conv2d_grad_input';
-    const stage = (STAGE: number, name: string, a: GPUBuffer, b: GPUBuffer, groups: [number, number, number], bytes: number) =>
+    const stage = (
+      STAGE: number,
+      name: string,
+      a: GPUBuffer,
+      b: GPUBuffer,
+      groups: [number, number, number],
+      bytes: number,
+    ) =>
       this.ctx.dispatch({
-        kernel: 'winograd', label: `${label}:winograd_${name}`, constants: { STAGE, FORWARD, RUNS, WG: RUN_WG }, buffers: [a, b],
-        uniforms, workgroups: groups, flatGroups: true, bytes,
+        kernel: 'winograd',
+        label: `${label}:winograd_${name}`,
+        constants: { STAGE, FORWARD, RUNS, WG: RUN_WG },
+        buffers: [a, b],
+        uniforms,
+        workgroups: groups,
+        flatGroups: true,
+        bytes,
       });
     const wFloats = g.O * g.C * g.KH * g.KW;
-    stage(0, 'weights', w, U, [Math.ceil((FORWARD ? g.C : g.O) / RUN_WG), FORWARD ? g.O : g.C, d.P], 4 * (wFloats + batch * outC * K));
+    stage(
+      0,
+      'weights',
+      w,
+      U,
+      [Math.ceil((FORWARD ? g.C : g.O) / RUN_WG), FORWARD ? g.O : g.C, d.P],
+      4 * (wFloats + batch * outC * K),
+    );
     const srcFloats = FORWARD ? g.n * g.C * g.H * g.W : g.n * g.O * g.OH * g.OW;
     stage(1, 'input', src, V, [Math.ceil(units / RUN_WG), srcC, 1], 4 * (srcFloats + batch * K * d.Tp));
     const spec = { batch, M: outC, N: d.Tp, K, transA: false, transB: false, strideA: outC * K, strideB: K * d.Tp };
@@ -554,17 +791,34 @@ export class WebGPUBackend implements Backend {
 
   /** The buffers an optimizer update in a kernel's store binds (optimBindings in fused.ts), or none. */
   private optimBuffers(optim?: FusedOptim): GPUBuffer[] {
-    return optim ? [this.buf(optim.param), this.buf(optim.s1), this.buf(optim.s2), optim.check ? this.buf(optim.check.flags) : this.noFlags] : [];
+    return optim
+      ? [
+          this.buf(optim.param),
+          this.buf(optim.s1),
+          this.buf(optim.s2),
+          optim.check ? this.buf(optim.check.flags) : this.noFlags,
+        ]
+      : [];
   }
 
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
     const u = optimUniforms(n, o, check);
     this.ctx.dispatch({
-      kernel: 'optim', label: `optim:${o.kind}`, constants: { OP: o.kind === 'sgd' ? 0 : 1 },
-      buffers: [this.buf(param), this.buf(grad), this.buf(s1), this.buf(s2), check ? this.buf(check.flags) : this.noFlags],
+      kernel: 'optim',
+      label: `optim:${o.kind}`,
+      constants: { OP: o.kind === 'sgd' ? 0 : 1 },
+      buffers: [
+        this.buf(param),
+        this.buf(grad),
+        this.buf(s1),
+        this.buf(s2),
+        check ? this.buf(check.flags) : this.noFlags,
+      ],
       uniforms: u,
-      workgroups: this.ctx.grid(Math.ceil(n / WG)), flops: 10 * n, bytes: 28 * n,
+      workgroups: this.ctx.grid(Math.ceil(n / WG)),
+      flops: 10 * n,
+      bytes: 28 * n,
     });
   }
 
@@ -591,7 +845,10 @@ class GpuRecorder implements Recorder {
   end(inputs: Storage[]): BackendRecording {
     const rec = this.open!;
     this.open = null;
-    this.b.ctx.endRecording(rec, inputs.map((s) => (s as GpuStorage).buffer));
+    this.b.ctx.endRecording(
+      rec,
+      inputs.map((s) => (s as GpuStorage).buffer),
+    );
     return new GpuRecording(this.b, rec);
   }
   abort(): void {
@@ -603,7 +860,10 @@ class GpuRecorder implements Recorder {
 class GpuRecording implements BackendRecording {
   readonly dispatches: number;
   readonly bytes: number;
-  constructor(private readonly b: WebGPUBackend, private readonly rec: Recording) {
+  constructor(
+    private readonly b: WebGPUBackend,
+    private readonly rec: Recording,
+  ) {
     this.dispatches = rec.dispatches.length;
     let bytes = 0;
     for (const buf of rec.owned) bytes += buf.size;
@@ -622,8 +882,16 @@ class GpuRecording implements BackendRecording {
     this.rec.patchTail(op, new Uint8Array(randomUniforms(n, spec)));
   }
   replay(inputs: Storage[], out: [Storage, Storage][]): void {
-    const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4]);
-    this.b.ctx.replay(this.rec, inputs.map((s) => (s as GpuStorage).buffer), pairs);
+    const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [
+      (s as GpuStorage).buffer,
+      (d as GpuStorage).buffer,
+      s.length * 4,
+    ]);
+    this.b.ctx.replay(
+      this.rec,
+      inputs.map((s) => (s as GpuStorage).buffer),
+      pairs,
+    );
   }
   stale(): boolean {
     for (const [key, guess] of this.rec.guesses) {
@@ -650,7 +918,8 @@ function convPhases(g: ConvGeom): ConvPart[] {
   const parts: ConvPart[] = [];
   for (let rh = 0; rh < g.sh; rh++) {
     for (let rw = 0; rw < g.sw; rw++) {
-      const kh0 = (rh + g.ph) % g.sh, kw0 = (rw + g.pw) % g.sw;
+      const kh0 = (rh + g.ph) % g.sh,
+        kw0 = (rw + g.pw) % g.sw;
       const nkh = kh0 < g.KH ? Math.ceil((g.KH - kh0) / g.sh) : 0;
       const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
       const HP = rh < g.H ? Math.ceil((g.H - rh) / g.sh) : 0;
@@ -669,14 +938,22 @@ function convPhases(g: ConvGeom): ConvPart[] {
 function winogradDims(mode: 0 | 1, g: ConvGeom) {
   const P = g.sh * g.sw;
   const [eh, ew] = mode === 0 ? [g.OH, g.OW] : [Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw)];
-  const TH = Math.ceil(eh / 2), TW = Math.ceil(ew / 2);
+  const TH = Math.ceil(eh / 2),
+    TW = Math.ceil(ew / 2);
   const T = g.n * TH * TW;
   // Per transform point a GEMM [outC x K] @ [K x Tp]: forward, K runs over (phase, c) and one GEMM a
   // point; input gradient, K = O and one GEMM a point and phase.
   const fwd = mode === 0;
   return {
-    P, TH, TW, T, Tp: Math.ceil(T / 4) * 4,
-    srcC: fwd ? g.C : g.O, outC: fwd ? g.O : g.C, K: fwd ? P * g.C : g.O, batch: fwd ? 9 : 9 * P,
+    P,
+    TH,
+    TW,
+    T,
+    Tp: Math.ceil(T / 4) * 4,
+    srcC: fwd ? g.C : g.O,
+    outC: fwd ? g.O : g.C,
+    K: fwd ? P * g.C : g.O,
+    batch: fwd ? 9 : 9 * P,
   };
 }
 
@@ -697,16 +974,22 @@ function convGemmDims(part: ConvPart, g: ConvGeom): [number, number, number] {
   const kk = g.KH * g.KW;
   const [, , , , nkh, nkw, HP, WP] = part.phase;
   switch (part.mode) {
-    case 0: return [g.O, g.n * g.OH * g.OW, g.C * kk];
-    case 1: return [g.C, g.n * g.H * g.W, g.O * kk];
-    case 2: return [g.O, g.C * kk, g.n * g.OH * g.OW];
-    default: return [g.C, g.n * HP * WP, g.O * nkh * nkw];
+    case 0:
+      return [g.O, g.n * g.OH * g.OW, g.C * kk];
+    case 1:
+      return [g.C, g.n * g.H * g.W, g.O * kk];
+    case 2:
+      return [g.O, g.C * kk, g.n * g.OH * g.OW];
+    default:
+      return [g.C, g.n * HP * WP, g.O * nkh * nkw];
   }
 }
 
 /** Element counts of the A source, the B source and the output of a conv mode. */
 function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
-  const x = g.n * g.C * g.H * g.W, w = g.O * g.C * g.KH * g.KW, y = g.n * g.O * g.OH * g.OW;
+  const x = g.n * g.C * g.H * g.W,
+    w = g.O * g.C * g.KH * g.KW,
+    y = g.n * g.O * g.OH * g.OW;
   if (mode === 0) return [w, x, y];
   if (mode === 1) return [w, y, x];
   return [y, x, w];
@@ -723,7 +1006,8 @@ function randomUniforms(n: number, spec: RandomSpec): ArrayBuffer {
 
 function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffer {
   const u = new ArrayBuffer(64);
-  const w = new Uint32Array(u), f = new Float32Array(u);
+  const w = new Uint32Array(u),
+    f = new Float32Array(u);
   w[3] = check ? check.slot : 0xffffffff;
   f[13] = check?.tag ?? 0;
   if (o.kind === 'sgd') {
@@ -731,7 +1015,20 @@ function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffe
     f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
   } else {
     w[0] = n;
-    f.set([o.lr, o.weightDecay, 0, 0, o.beta1, o.beta2, o.lr / (1 - o.beta1 ** o.step), Math.sqrt(1 - o.beta2 ** o.step), o.eps], 4);
+    f.set(
+      [
+        o.lr,
+        o.weightDecay,
+        0,
+        0,
+        o.beta1,
+        o.beta2,
+        o.lr / (1 - o.beta1 ** o.step),
+        Math.sqrt(1 - o.beta2 ** o.step),
+        o.eps,
+      ],
+      4,
+    );
     w[14] = o.decoupled ? 1 : 0;
   }
   return u;
@@ -747,22 +1044,55 @@ function withOptimUniforms(u: ArrayBuffer, optim?: FusedOptim): ArrayBuffer {
 }
 
 /** optim_ops.wgsl's OP override for an update in a kernel's store. */
-const optimConstants = (optim?: FusedOptim): Record<string, number> => (optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {});
+const optimConstants = (optim?: FusedOptim): Record<string, number> =>
+  optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {};
 
 const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
 
 /** shaders/conv_params.wgsl's ConvParams (24 words; the phase words only matter to conv.wgsl MODE 3). */
 function packConvGeom(g: ConvGeom, phase: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): ArrayBuffer {
-  return new Uint32Array([g.n, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, 0, ...phase]).buffer;
+  return new Uint32Array([
+    g.n,
+    g.C,
+    g.H,
+    g.W,
+    g.O,
+    g.KH,
+    g.KW,
+    g.OH,
+    g.OW,
+    g.sh,
+    g.sw,
+    g.ph,
+    g.pw,
+    g.dh,
+    g.dw,
+    0,
+    ...phase,
+  ]).buffer;
 }
 
-function convDispatch(v: Exclude<MatmulVariant, 'im2col'>, part: ConvPart, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): DispatchSpec {
+function convDispatch(
+  v: Exclude<MatmulVariant, 'im2col'>,
+  part: ConvPart,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  out: GPUBuffer,
+  g: ConvGeom,
+): DispatchSpec {
   const [M, N, K] = convGemmDims(part, g);
   const u = packConvGeom(g, part.phase);
   const groups: [number, number, number] = v === 'splitk' ? [N, M, 1] : [Math.ceil(N / 32), Math.ceil(M / 32), 1];
   const kernel = v === 'splitk' ? 'conv_splitk' : v === 'tiled' ? 'conv_tiled' : 'conv_reg';
   return {
-    kernel, label: `${CONV_LABELS[part.mode]}:${kernel.slice(5)}`, constants: { MODE: part.mode }, buffers: [a, b, out],
-    uniforms: u, workgroups: groups, flatGroups: true, flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N),
+    kernel,
+    label: `${CONV_LABELS[part.mode]}:${kernel.slice(5)}`,
+    constants: { MODE: part.mode },
+    buffers: [a, b, out],
+    uniforms: u,
+    workgroups: groups,
+    flatGroups: true,
+    flops: 2 * M * N * K,
+    bytes: 4 * (M * K + K * N + M * N),
   };
 }

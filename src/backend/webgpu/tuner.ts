@@ -55,7 +55,13 @@ export class KernelTuner {
    * The variant to run for a problem of shape class `key`. `work` (multiply-adds) below 2^18 is not
    * worth measuring; `trial` builds the proxy problem when a measurement starts.
    */
-  choose(key: string, eligible: MatmulVariant[], guess: MatmulVariant, work: number, trial: () => Trial): MatmulVariant {
+  choose(
+    key: string,
+    eligible: MatmulVariant[],
+    guess: MatmulVariant,
+    work: number,
+    trial: () => Trial,
+  ): MatmulVariant {
     // A forced conv-only variant (im2col, winograd) leaves the matmuls it runs to the usual choice, so
     // they are the ones it runs in production (tests force each variant).
     const convOnly = this.forced === 'im2col' || this.forced === 'winograd';
@@ -70,8 +76,13 @@ export class KernelTuner {
       // kernel fault still surfaces on the dispatch that uses the variant.
       // Started from a microtask, never inside the caller: a trial run may itself choose kernels (the
       // im2col conv runs a matmul), and a measurement must not start inside another's timing.
-      const run = Promise.resolve().then(() => this.measure(key, eligible, trial)).catch(() => undefined);
-      this.pending.set(key, run.finally(() => this.pending.delete(key)));
+      const run = Promise.resolve()
+        .then(() => this.measure(key, eligible, trial))
+        .catch(() => undefined);
+      this.pending.set(
+        key,
+        run.finally(() => this.pending.delete(key)),
+      );
     }
     // A compiled step recorded now keeps this variant: it re-records once the measurement picks another.
     this.ctx.noteGuess(key, guess);
@@ -146,7 +157,13 @@ export function matmulVariants(s: MatmulSpec): (typeof MATMUL_VARIANTS)[number][
   return out;
 }
 
-export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulSpec): DispatchSpec {
+export function matmulDispatch(
+  v: (typeof MATMUL_VARIANTS)[number],
+  a: GPUBuffer,
+  b: GPUBuffer,
+  c: GPUBuffer,
+  s: MatmulSpec,
+): DispatchSpec {
   const uniforms = new Uint32Array([s.M, s.N, s.K, s.batch, s.strideA, s.strideB, 0, 0]).buffer;
   const groups: Record<(typeof MATMUL_VARIANTS)[number], [number, number, number]> = {
     reg: [Math.ceil(s.N / 32), Math.ceil(s.M / 32), s.batch],
@@ -156,30 +173,49 @@ export function matmulDispatch(v: (typeof MATMUL_VARIANTS)[number], a: GPUBuffer
     splitk: [s.N, s.M, s.batch],
   };
   return {
-    kernel: `matmul_${v}`, label: `matmul_${v}`,
+    kernel: `matmul_${v}`,
+    label: `matmul_${v}`,
     constants: v === 'vec4' ? {} : v === 'vec4t' ? { TRANS_A: s.transA } : { TRANS_A: s.transA, TRANS_B: s.transB },
     // Every core decodes its tile from its flat workgroup index: the context refolds a grid past the limit.
-    buffers: [a, b, c], uniforms, workgroups: groups[v], flatGroups: true,
-    flops: 2 * s.batch * s.M * s.N * s.K, bytes: 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N)),
+    buffers: [a, b, c],
+    uniforms,
+    workgroups: groups[v],
+    flatGroups: true,
+    flops: 2 * s.batch * s.M * s.N * s.K,
+    bytes: 4 * (s.batch * (s.M * s.K + s.K * s.N + s.M * s.N)),
   };
 }
 
 export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): (typeof MATMUL_VARIANTS)[number] {
   const eligible = matmulVariants(s);
-  const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', bucket(s.batch), bucket(s.M), bucket(s.N), bucket(s.K), eligible.join('+')].join(':');
+  const key = [
+    'mm',
+    s.transA ? 'T' : 'N',
+    s.transB ? 'T' : 'N',
+    bucket(s.batch),
+    bucket(s.M),
+    bucket(s.N),
+    bucket(s.K),
+    eligible.join('+'),
+  ].join(':');
   // Split-K only as a GPU guess: on CPU-like adapters its barriers make it the slowest variant by far
   // (measured 0.01 GFLOP/s on SwiftShader for a [1, 128] x 256 weight gradient).
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
   const guess: (typeof MATMUL_VARIANTS)[number] = ctx.isSoftware
     ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg')
-    : small && eligible.includes('splitk') ? 'splitk' : 'tiled';
+    : small && eligible.includes('splitk')
+      ? 'splitk'
+      : 'tiled';
   const v = tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
     const cap = (n: number) => Math.min(n, 512);
     const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };
     p.strideA = s.strideA === 0 ? 0 : p.M * p.K;
     p.strideB = s.strideB === 0 ? 0 : p.K * p.N;
     const bufs = tuner.scratch(p.batch * p.M * p.K, p.batch * p.K * p.N, p.batch * p.M * p.N);
-    return { run: (vv) => ctx.dispatch(matmulDispatch(vv as typeof guess, bufs[0], bufs[1], bufs[2], p)), release: () => tuner.releaseScratch(bufs) };
+    return {
+      run: (vv) => ctx.dispatch(matmulDispatch(vv as typeof guess, bufs[0], bufs[1], bufs[2], p)),
+      release: () => tuner.releaseScratch(bufs),
+    };
   });
   return v as typeof guess;
 }
