@@ -1,6 +1,7 @@
 // The optimizers' finite check: the update kernels flag a parameter whose gradient or updated value is
 // NaN or +-Inf (no extra dispatch), Optimizer.nonFinite() names it and says which; a flag of an earlier
-// step does not fire again; invalid hyper-parameters are errors. Both backends.
+// step does not fire again; a check awaited one step behind (the next step issued first) still describes
+// its own step; invalid hyper-parameters are errors. Both backends.
 import { describe, expect, it } from 'vitest';
 import { tensor, nn, profile, type Backend } from '../src/index.ts';
 import { cpu, getGpu } from './helpers.ts';
@@ -54,6 +55,31 @@ describe('optimizers check that gradients and parameters stay finite', () => {
         expect(await opt.nonFinite()).toEqual([]);
       });
     }
+  }
+
+  for (const [name, get] of backends) {
+    it(`read one step behind (${name}): the check taken right after a step describes that step, however many steps follow before it is awaited`, async () => {
+      const backend = await get();
+      const [a, b] = params(backend);
+      const opt = new nn.Adam([a, b], { lr: 0.1 });
+      const step = (ga: number[]) => {
+        a.grad = tensor(ga, [5], { backend });
+        b.grad = tensor([1, 1, 1], [3], { backend });
+        opt.step();
+        return opt.nonFinite();
+      };
+      // Step 1 finite, its check pending while step 2 (the bad one) runs: step 1 is clean.
+      const first = step([1, 1, 1, 1, 1]);
+      const second = step([1, NaN, 1, 1, 1]);
+      // Step 3 is issued (a's gradient finite again, a itself NaN from step 2) before step 2's check resolves.
+      const third = step([1, 1, 1, 1, 1]);
+      expect(await first).toEqual([]);
+      // Compared with step 2's tag, taken at the call: not with the count when it resolves (3). The counts
+      // are read when the flags arrive: after step 3, and said so.
+      expect(await second).toEqual(['layer.weight holds 1 NaN and 0 Inf of 5 after the update (counted 1 step later)']);
+      // Step 3 flags a again (its value is NaN after the update): its own check names it, with nothing later.
+      expect(await third).toEqual(['layer.weight holds 1 NaN and 0 Inf of 5 after the update']);
+    });
   }
 
   it('restoring a checkpoint drops the flags (their step tags may repeat) and is all or nothing', async () => {

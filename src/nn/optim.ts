@@ -2,7 +2,9 @@
 // parameter (shaders/optim.wgsl on WebGPU, the loop twin on the CPU reference); the state (momentum
 // buffers, moments, step count) is exposed for checkpoints. The same kernels check on the way that every
 // gradient and updated parameter is finite (one flag per parameter, no extra pass over the data), which
-// nonFinite() reads back: the training loop's check of the whole model, every step.
+// nonFinite() reads back: the training loop's check of the whole model, every step. The check is taken
+// when nonFinite() is called (the flags' readback enqueued, the step's tag kept), so a loop can await it
+// one step behind, after issuing the next step.
 //
 // Parameters come as one list or as param groups with their own options ({ params, lr, ... }, the
 // constructor's options the defaults), as torch.optim takes them. State is per parameter, as PyTorch keeps
@@ -356,32 +358,49 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
    * (name, and which of the two is non-finite); empty when all were finite. One readback of the flags;
    * the offending tensors are read only when a flag is set. `names` (e.g. from a model's
    * namedParameters()) gives the parameters their full names; otherwise each tensor's own name is used.
+   *
+   * The check is of the step before the call: the flags' readback is enqueued and that step's count
+   * taken when nonFinite() is called, not when its promise resolves. So a loop may issue the next step
+   * before it awaits the check of the last one (a readback one step behind, the queue never drained)
+   * and still learn exactly which step went wrong: call it right after step(), before the next. Only
+   * the NaN and Inf counts of a flagged parameter are read when the flags arrive; where steps were
+   * taken meanwhile they are of the latest, and the description says so ("counted 1 step later").
    */
-  async nonFinite(names?: Map<Tensor, string>): Promise<string[]> {
-    if (!this.flags || this.stepCount === 0) return [];
-    const flags = await this.flags.toArray();
-    const out: string[] = [];
-    for (let i = 0; i < this.params.length; i++) {
-      if (flags[i] !== Math.fround(this.stepCount)) continue;
-      const p = this.params[i];
-      const count = async (t: Tensor | null) => {
-        const v = t ? await t.toArray() : new Float32Array(0);
-        let nan = 0,
-          inf = 0;
-        for (const x of v)
-          if (Number.isNaN(x)) nan++;
-          else if (!Number.isFinite(x)) inf++;
-        return nan + inf ? `${nan} NaN and ${inf} Inf of ${v.length}` : '';
-      };
-      const [g, w] = [await count(p.grad), await count(p)];
+  nonFinite(names?: Map<Tensor, string>): Promise<string[]> {
+    if (!this.flags || this.stepCount === 0) return Promise.resolve([]);
+    // Taken now: the readback is enqueued before any later step can overwrite the flags, and compared
+    // with this step's tag whatever the count is when it arrives.
+    const tag = this.stepCount;
+    const read = this.flags.toArray();
+    return this.describeFlags(read, tag, names);
+  }
+
+  private async describeFlags(read: Promise<Float32Array>, tag: number, names?: Map<Tensor, string>) {
+    const flags = await read;
+    const hit = this.params.flatMap((p, i) => (flags[i] === Math.fround(tag) ? [i] : []));
+    if (!hit.length) return [];
+    const count = async (t: Tensor | null) => {
+      const v = t ? await t.toArray() : new Float32Array(0);
+      let nan = 0,
+        inf = 0;
+      for (const x of v)
+        if (Number.isNaN(x)) nan++;
+        else if (!Number.isFinite(x)) inf++;
+      return nan + inf ? `${nan} NaN and ${inf} Inf of ${v.length}` : '';
+    };
+    // Every count's readback enqueued at once, so that they all see the same step.
+    const later = this.stepCount - tag;
+    const counts = await Promise.all(hit.map((i) => Promise.all([count(this.params[i].grad), count(this.params[i])])));
+    return hit.map((i, k) => {
+      const p = this.params[i],
+        [g, w] = counts[k];
       const name = names?.get(p) ?? p.name ?? `parameter ${i}`;
-      out.push(
+      const what =
         [g && `the gradient of ${name} holds ${g}`, w && `${name} holds ${w} after the update`]
           .filter(Boolean)
-          .join('; ') || `${name}: non-finite`,
-      );
-    }
-    return out;
+          .join('; ') || `${name}: non-finite`;
+      return later > 0 ? `${what} (counted ${later} step${later > 1 ? 's' : ''} later)` : what;
+    });
   }
 }
 
