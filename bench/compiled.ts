@@ -32,7 +32,7 @@ const noiseData = (n: number, seed: number) =>
   Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32);
 
 /** The four models of the issue at their CLI defaults (src/cli/jobs.ts MODEL_DEFAULTS), on synthetic data. */
-const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; batch: TrainBatch; n: number }> = {
+export const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; batch: TrainBatch; n: number }> = {
   'VAE (MLP, batch 128)': (b) => ({
     model: new MlpVAE({ zDim: 20, generator: new Generator(1), backend: b }),
     batch: { x: tensor(noiseData(128 * 784, 1), [128, 784], { backend: b }) },

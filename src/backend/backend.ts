@@ -211,7 +211,7 @@ export interface Recording {
    * Refreshes the params of the optimizer update that graph op `op`'s kernel runs in its store (the
    * per-call step count and learning rate), without running the op's backend calls again.
    */
-  patchOptim(op: number, optim: FusedOptim): void;
+  patchOptim(op: number, n: number, spec: OptimSpec, check?: { slot: number; tag: number } | null): void;
   /** Refreshes the Philox counter and key of graph op `op`'s random draw of n values, without its backend call. */
   patchRandom(op: number, n: number, spec: RandomSpec): void;
   /**

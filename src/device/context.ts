@@ -27,6 +27,7 @@ import { BufferPool } from './pool.ts';
 import { allocationSite, describeSite } from './site.ts';
 import { Profiler } from './profiler.ts';
 import { Recording } from './recording.ts';
+import { phaseClock } from './phases.ts';
 
 export interface ContextOptions extends AcquireOptions {
   /**
@@ -424,6 +425,7 @@ export class GPUContext {
     this.flush();
     for (let k = 0; k < inputs.length; k++) if (inputs[k] !== rec.inputs[k]) rec.rebind(this.device, k, inputs[k]);
     rec.flushPatches(this.device.queue);
+    phaseClock?.mark('upload');
     const enc = (this.encoder = this.device.createCommandEncoder({ label: 'replay' }));
     const ds = rec.dispatches;
     if (this.profiler.enabled || this.capture) {
@@ -440,6 +442,7 @@ export class GPUContext {
       }
       pass.end();
     }
+    phaseClock?.mark('encode');
     this.encoder ??= this.device.createCommandEncoder({ label: 'replay' });
     this.endPass();
     for (const [src, dst, bytes] of out) if (bytes) this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
@@ -475,7 +478,10 @@ export class GPUContext {
       this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed);
     }
     this.profiler.beforeSubmit(this.encoder);
-    this.device.queue.submit([this.encoder.finish()]);
+    const commands = this.encoder.finish();
+    phaseClock?.mark('finish');
+    this.device.queue.submit([commands]);
+    phaseClock?.mark('submit');
     this.profiler.afterSubmit(this.device.queue);
     this.encoder = null;
     this.uniformUsed = 0;

@@ -144,6 +144,8 @@ export class Recording implements Arena {
       this.dispatches.forEach((d, i) => d.buffers.forEach((b, j) => b === buf && refs.push([i, j])));
       return refs;
     });
+    this.words = new Uint32Array(this.uniforms.buffer);
+    this.floats = new Float32Array(this.uniforms.buffer);
     this.uniformGpu = device.createBuffer({
       label: 'recorded uniforms',
       size: Math.max(this.uniformUsed, UNIFORM_ALIGN),
@@ -188,20 +190,30 @@ export class Recording implements Arena {
   }
 
   /**
-   * Writes `bytes` over the end of the uniform block of graph op `op`'s last dispatch, with no backend
-   * call: the fast patch of an optimizer update in a kernel's store, whose per-call params (step count,
-   * learning rate) are the last words of that kernel's block.
+   * The last `bytes` bytes of the uniform block of graph op `op`'s last dispatch, as a word offset into
+   * `words` and `floats`, marked to be uploaded: the fast patch of an optimizer update in a kernel's store
+   * (its per-call params, step count and learning rate, are the last words of that kernel's block) or of
+   * a random draw's counter, written in place by the caller with no backend call and no allocation.
    */
-  patchTail(op: number, bytes: Uint8Array): void {
-    const span = this.opDispatches.get(op);
-    const d = span && span[1] > span[0] ? this.dispatches[span[1] - 1] : undefined;
-    if (!d || d.uniformSize < bytes.byteLength)
-      throw new Error(`internal: op ${op} has no uniform block of ${bytes.byteLength} bytes to patch`);
-    const at = d.uniformOffset + d.uniformSize - bytes.byteLength;
-    this.uniforms.set(bytes, at);
-    this.dirtyLo = Math.min(this.dirtyLo, at);
-    this.dirtyHi = Math.max(this.dirtyHi, at + bytes.byteLength);
+  patchTail(op: number, bytes: number): number {
+    let at = this.tails.get(op);
+    if (at === undefined) {
+      const span = this.opDispatches.get(op);
+      const d = span && span[1] > span[0] ? this.dispatches[span[1] - 1] : undefined;
+      if (!d || d.uniformSize < bytes)
+        throw new Error(`internal: op ${op} has no uniform block of ${bytes} bytes to patch`);
+      at = d.uniformOffset + d.uniformSize - bytes;
+      this.tails.set(op, at);
+    }
+    if (at < this.dirtyLo) this.dirtyLo = at;
+    if (at + bytes > this.dirtyHi) this.dirtyHi = at + bytes;
+    return at >> 2;
   }
+  /** patchTail's byte offsets, by op. */
+  private readonly tails = new Map<number, number>();
+  /** The uniform bytes as words (views made once the recording is closed: the bytes no longer grow). */
+  words = new Uint32Array(0);
+  floats = new Float32Array(0);
 
   get isPatching(): boolean {
     return this.patching !== null;

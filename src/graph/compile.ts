@@ -52,6 +52,7 @@ import { Program, type Graph } from './program.ts';
 import { TraceError, Tracer, isSymbolic, stateOwners, type Guard, type SymbolicStorage } from './trace.ts';
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { DType, StorageHold } from './types.ts';
+import { phaseClock } from '../device/phases.ts';
 
 /** compile()'s options. */
 export interface CompileOptions {
@@ -235,7 +236,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       tensor.grad?.dispose();
       tensor.grad = keep(new Tensor(e.backend!, outputs[n + k], shape));
     });
-    return results(e, outputs);
+    const r = results(e, outputs);
+    phaseClock?.mark('results');
+    return r;
   };
 
   const build = (g: Graph, backend: Backend, inputs: Storage[]): Program => {
@@ -253,6 +256,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   const call = (...args: A): R => {
     // Inside another compiled function's trace: part of that trace.
     if (isTracing()) return fn(...args);
+    phaseClock?.start();
     const tensors: Tensor[] = [];
     const key = signature(args, tensors);
     let list = cache.get(key);
@@ -306,6 +310,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       stats.rerecords++;
     }
     stats.replays++;
+    phaseClock?.mark('call');
     return finish(entry, false, tensors);
   };
 

@@ -35,6 +35,7 @@ import {
   type FusedRead,
   type ReduceGeom,
 } from '../backend/kernels.ts';
+import { phaseClock } from '../device/phases.ts';
 import { contiguousStrides, numel } from '../shape.ts';
 import { EFFECTS, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
@@ -556,6 +557,18 @@ function elementwiseOperands(op: PrimOp): Operand[] | null {
   return out;
 }
 
+/** One op's per-call refresh of a recording (Program.patchPlan). */
+type Patch =
+  | { kind: 'random' | 'optim'; op: number; n: number }
+  | {
+      kind: 'fusedOptim';
+      op: number;
+      n: number;
+      cell: { value: EffectParams['optim'] | undefined };
+      params: EffectParams['optim'];
+    }
+  | { kind: 'run'; op: number; run: () => void };
+
 export class Program {
   /** Kernel dispatches per call (WebGPU), or ops run per call (CPU). */
   readonly dispatches: number;
@@ -569,6 +582,14 @@ export class Program {
   private recording: Recording | null = null;
   /** Per-call params of this call, by op index. */
   private readonly callParams: unknown[];
+  /** The ops with per-call host work (host ops, perCall params), in program order: a call runs only these. */
+  private readonly perCallOps: number[] = [];
+  /**
+   * How a replay refreshes each op's per-call data in the recording, worked out once: a draw's counter
+   * and an optimizer update's params written straight into the kernel's uniform words, other per-call
+   * ops run again over the recording (patch).
+   */
+  private patches: Patch[] = [];
 
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
   constructor(
@@ -612,6 +633,9 @@ export class Program {
     }
     this.constantBytes = backend.memory().liveBytes - live0;
     this.callParams = new Array(ops.length);
+    ops.forEach((op, i) => {
+      if (op.kind === 'host' || ((op.kind === 'prim' || op.kind === 'effect') && op.perCall)) this.perCallOps.push(i);
+    });
     // Liveness: the last op that reads each value; outputs and constants live for the whole program.
     const last = new Map<SymbolicStorage, number>();
     ops.forEach((op, i) => {
@@ -636,6 +660,7 @@ export class Program {
         // Every value's recorded storage stays bound (a patch re-runs an op over the same storages).
         this.interpret(env, (i) => recorder.op(i), this.bound);
         this.recording = recorder.end(inputs);
+        this.patches = this.patchPlan();
       } catch (e) {
         recorder.abort();
         this.disposeConstants();
@@ -696,34 +721,35 @@ export class Program {
   run(inputs: Storage[], traced: boolean): { outputs: Storage[]; pinned: Storage[] } {
     const { ops, outputs } = this.graph;
     if (!traced) {
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i];
+      const per = this.perCallOps;
+      for (let j = 0; j < per.length; j++) {
+        const i = per[j],
+          op = ops[i];
         if (op.kind === 'host') op.run();
-        else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) this.callParams[i] = op.perCall();
+        else if (op.kind === 'prim' || op.kind === 'effect') this.callParams[i] = op.perCall!();
       }
     }
     const b = this.backend;
     const rec = this.recording;
     if (rec) {
+      phaseClock?.mark('host');
       if (!traced) {
-        for (let i = 0; i < ops.length; i++) {
-          const op = ops[i];
-          // A draw's counter and an unfused optimizer step's params are their kernel's whole uniform
-          // block, written directly; other per-call ops run their backend calls again over the recording.
-          if (op.kind === 'prim' && op.prim === 'random' && op.perCall) {
-            if (op.out.length) rec.patchRandom(i, op.out.length, (this.callParams[i] as Params['random']).spec);
-          } else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
-            const { spec, check } = this.callParams[i] as EffectParams['optim'];
-            const [param, , s1, s2, flags] = op.inputs.map((s) => this.bound.get(s) ?? s);
-            rec.patchOptim(i, { param, s1, s2, spec, check: check ? { flags, ...check } : undefined });
-          } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall)
-            rec.patch(i, () => this.runOp(op, i, this.bound));
-          // An update in a kernel's store: only its params change, written into the kernel's uniforms.
-          else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell)
-            rec.patchOptim(i, this.optimOf(op)!);
+        const patches = this.patches;
+        for (let j = 0; j < patches.length; j++) {
+          const p = patches[j];
+          if (p.kind === 'random') rec.patchRandom(p.op, p.n, (this.callParams[p.op] as Params['random']).spec);
+          else if (p.kind === 'optim') {
+            const { spec, check } = this.callParams[p.op] as EffectParams['optim'];
+            rec.patchOptim(p.op, p.n, spec, check);
+          } else if (p.kind === 'fusedOptim') {
+            const { spec, check } = p.cell.value ?? p.params;
+            rec.patchOptim(p.op, p.n, spec, check);
+          } else if (p.kind === 'run') rec.patch(p.op, p.run);
         }
       }
+      phaseClock?.mark('patch');
       const out = outputs.map((s) => b.empty(s.length));
+      phaseClock?.mark('outputs');
       // An output that is an input is copied from this call's input, not the one recorded.
       const src = (s: Storage) => {
         const k = this.graph.inputs.indexOf(s as SymbolicStorage);
@@ -870,6 +896,27 @@ export class Program {
   }
 
   /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
+  /** The replay's patches (see `patches`), in program order. */
+  private patchPlan(): Patch[] {
+    const plan: Patch[] = [];
+    this.graph.ops.forEach((op, i) => {
+      // A draw's counter and an unfused optimizer step's params are their kernel's whole uniform block;
+      // other per-call ops run their backend calls again over the recording.
+      if (op.kind === 'prim' && op.prim === 'random' && op.perCall) {
+        if (op.out.length) plan.push({ kind: 'random', op: i, n: op.out.length });
+      } else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
+        plan.push({ kind: 'optim', op: i, n: op.inputs[0].length });
+      } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) {
+        plan.push({ kind: 'run', op: i, run: () => void this.runOp(op, i, this.bound) });
+      } else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell) {
+        // An update in a kernel's store: only its params change, written into the kernel's uniforms.
+        const { inputs, cell, params } = op.optim;
+        plan.push({ kind: 'fusedOptim', op: i, n: inputs[0].length, cell, params });
+      }
+    });
+    return plan;
+  }
+
   private optimOf(op: FusedOp | ReduceFusedOp | GemmFusedOp): FusedOptim | undefined {
     const o = op.optim;
     if (!o) return undefined;

@@ -872,14 +872,16 @@ class GpuRecording implements BackendRecording {
   patch(op: number, run: () => void): void {
     this.b.ctx.patchRecording(this.rec, op, run);
   }
-  patchOptim(op: number, optim: FusedOptim): void {
+  patchOptim(op: number, n: number, spec: OptimSpec, check?: { slot: number; tag: number } | null): void {
     // The update's OptimParams end the block of the op's last kernel (withOptimUniforms; or they are the
     // whole block of optimStep, where the kernel had no store to run it in).
-    this.rec.patchTail(op, new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)));
+    const at = this.rec.patchTail(op, OPTIM_UNIFORM_BYTES);
+    writeOptimWords(this.rec.words, this.rec.floats, at, n, spec, check);
   }
   patchRandom(op: number, n: number, spec: RandomSpec): void {
     // A draw is one kernel whose whole block is the spec (random()).
-    this.rec.patchTail(op, new Uint8Array(randomUniforms(n, spec)));
+    const at = this.rec.patchTail(op, RANDOM_UNIFORM_BYTES);
+    writeRandomWords(this.rec.words, this.rec.floats, at, n, spec);
   }
   replay(inputs: Storage[], out: [Storage, Storage][]): void {
     const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [
@@ -995,43 +997,73 @@ function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
   return [y, x, w];
 }
 
-/** optim_ops.wgsl's OptimParams (16 words) for an update of n elements. */
-/** shaders/random.wgsl's uniform block: the counter, the key, the 4-value blocks, scale, shift, p. */
+/** shaders/random.wgsl's uniform block (12 words): the counter, the key, the 4-value blocks, scale, shift, p. */
 function randomUniforms(n: number, spec: RandomSpec): ArrayBuffer {
-  const u = new ArrayBuffer(48);
-  new Uint32Array(u).set([...spec.counter, ...spec.key, Math.ceil(n / 4)]);
-  new Float32Array(u).set([spec.scale, spec.shift, spec.p], 7);
+  const u = new ArrayBuffer(RANDOM_UNIFORM_BYTES);
+  writeRandomWords(new Uint32Array(u), new Float32Array(u), 0, n, spec);
   return u;
 }
+const RANDOM_UNIFORM_BYTES = 48;
 
-function optimUniforms(n: number, o: OptimSpec, check?: FiniteCheck): ArrayBuffer {
-  const u = new ArrayBuffer(64);
-  const w = new Uint32Array(u),
-    f = new Float32Array(u);
-  w[3] = check ? check.slot : 0xffffffff;
-  f[13] = check?.tag ?? 0;
-  if (o.kind === 'sgd') {
-    w.set([n, o.first ? 1 : 0, o.nesterov ? 1 : 0]);
-    f.set([o.lr, o.weightDecay, o.momentum, o.dampening], 4);
-  } else {
-    w[0] = n;
-    f.set(
-      [
-        o.lr,
-        o.weightDecay,
-        0,
-        0,
-        o.beta1,
-        o.beta2,
-        o.lr / (1 - o.beta1 ** o.step),
-        Math.sqrt(1 - o.beta2 ** o.step),
-        o.eps,
-      ],
-      4,
-    );
-    w[14] = o.decoupled ? 1 : 0;
-  }
+/** randomUniforms' words, written at word `at` of `w` and `f` (two views of one buffer), every word. */
+function writeRandomWords(w: Uint32Array, f: Float32Array, at: number, n: number, spec: RandomSpec): void {
+  const c = spec.counter;
+  w[at] = c[0];
+  w[at + 1] = c[1];
+  w[at + 2] = c[2];
+  w[at + 3] = c[3];
+  w[at + 4] = spec.key[0];
+  w[at + 5] = spec.key[1];
+  w[at + 6] = Math.ceil(n / 4);
+  f[at + 7] = spec.scale;
+  f[at + 8] = spec.shift;
+  f[at + 9] = spec.p;
+  w[at + 10] = 0;
+  w[at + 11] = 0;
+}
+
+/** optim_ops.wgsl's OptimParams (16 words) for an update of n elements. */
+function optimUniforms(n: number, o: OptimSpec, check?: { slot: number; tag: number } | null): ArrayBuffer {
+  const u = new ArrayBuffer(OPTIM_UNIFORM_BYTES);
+  writeOptimWords(new Uint32Array(u), new Float32Array(u), 0, n, o, check);
   return u;
+}
+const OPTIM_UNIFORM_BYTES = 64;
+
+/** optimUniforms' words, written at word `at` of `w` and `f` (two views of one buffer), every word. */
+function writeOptimWords(
+  w: Uint32Array,
+  f: Float32Array,
+  at: number,
+  n: number,
+  o: OptimSpec,
+  check?: { slot: number; tag: number } | null,
+): void {
+  w[at] = n;
+  w[at + 3] = check ? check.slot : 0xffffffff;
+  f[at + 4] = o.lr;
+  f[at + 5] = o.weightDecay;
+  if (o.kind === 'sgd') {
+    w[at + 1] = o.first ? 1 : 0;
+    w[at + 2] = o.nesterov ? 1 : 0;
+    f[at + 6] = o.momentum;
+    f[at + 7] = o.dampening;
+    for (let k = 8; k <= 12; k++) w[at + k] = 0;
+    w[at + 14] = 0;
+  } else {
+    w[at + 1] = 0;
+    w[at + 2] = 0;
+    w[at + 6] = 0;
+    w[at + 7] = 0;
+    f[at + 8] = o.beta1;
+    f[at + 9] = o.beta2;
+    f[at + 10] = o.lr / (1 - o.beta1 ** o.step);
+    f[at + 11] = Math.sqrt(1 - o.beta2 ** o.step);
+    f[at + 12] = o.eps;
+    w[at + 14] = o.decoupled ? 1 : 0;
+  }
+  f[at + 13] = check?.tag ?? 0;
+  w[at + 15] = 0;
 }
 
 /** A kernel's uniform bytes followed by an optimizer update's OptimParams (the kernel's struct ends with them). */

@@ -1,0 +1,167 @@
+// A compiled step's replay against Dawn's own floor (issue 32): for each of the four models at their CLI
+// defaults, the host time a replay takes to issue one step (from the call until its submit returns),
+// next to the host time of encoding and submitting the very same recording in a tight loop: its own
+// pipelines, bind groups and workgroup counts, one compute pass, the same output copies, one submit.
+// What is left between the two is the replay's own work, broken down by phase (src/device/phases.ts).
+// Both are timed the same way: the GPU awaited between steps, an empty pass submitted before each timed
+// region (on SwiftShader the first pass after the queue drains costs milliseconds, for both), the two
+// alternating by round. Part of `npm run bench`; alone:
+//   npx tsx bench/replay_floor.ts [--quick] [--only=<model>]
+import { performance } from 'node:perf_hooks';
+import { compile, Generator, sync, type Tensor } from '../src/index.ts';
+import { PhaseClock, setPhaseClock, type ReplayPhase } from '../src/device/phases.ts';
+import type { Recording } from '../src/device/recording.ts';
+import type { TrainBatch } from '../src/models/model.ts';
+import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+import { SETUPS } from './compiled.ts';
+
+export interface FloorRow {
+  model: string;
+  dispatches: number;
+  /** Host ms per step, submit included: the replay, and Dawn's floor for the same recording. */
+  replayMs: number;
+  floorMs: number;
+  /** The same without the time inside queue.submit (Dawn's translation of the commands, the same work for both). */
+  replayIssueMs: number;
+  floorIssueMs: number;
+  /** Per phase, host ms per replayed step (their sum is about replayMs). */
+  phases: Partial<Record<ReplayPhase, number>>;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
+export async function benchReplayFloor(
+  gpu: WebGPUBackend,
+  opts: { quick?: boolean; only?: string } = {},
+): Promise<FloorRow[]> {
+  const rows: FloorRow[] = [];
+  const ctx = gpu.ctx;
+  const device = ctx.device;
+  for (const [name, make] of Object.entries(SETUPS)) {
+    if (opts.only && !name.toLowerCase().includes(opts.only.toLowerCase())) continue;
+    const { model, batch } = make(gpu);
+    const noise = new Generator(9);
+    const step = compile((bt: TrainBatch, g: Generator): Tensor => model.trainStep(bt, g));
+    for (let i = 0; i < 3; i++) {
+      model.trainStep(batch, noise).dispose();
+      await gpu.sync();
+    }
+    // The recording and its output copies, as the replay hands them to the context.
+    let rec: Recording | null = null;
+    let copies: [GPUBuffer, GPUBuffer, number][] = [];
+    const replayFn = ctx.replay.bind(ctx);
+    ctx.replay = (r, inputs, out) => {
+      rec = r;
+      copies = out;
+      replayFn(r, inputs, out);
+    };
+    for (let i = 0; i < 4; i++) step(batch, noise).dispose();
+    await gpu.sync();
+    ctx.replay = replayFn;
+    if (!rec) throw new Error(`${name}: the compiled step did not replay`);
+    const ds = (rec as Recording).dispatches;
+    // The floor copies into buffers of its own, made once.
+    const dsts = copies.map(([, , bytes]) =>
+      device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }),
+    );
+    const floor = () => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      let last: GPUComputePipeline | null = null;
+      for (let i = 0; i < ds.length; i++) {
+        const d = ds[i];
+        if (d.pipeline !== last) pass.setPipeline((last = d.pipeline));
+        pass.setBindGroup(0, d.bindGroup!);
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+      }
+      pass.end();
+      for (let k = 0; k < copies.length; k++)
+        if (copies[k][2]) enc.copyBufferToBuffer(copies[k][0], 0, dsts[k], 0, copies[k][2]);
+      const commands = enc.finish();
+      const s0 = performance.now();
+      device.queue.submit([commands]);
+      floorSubmit += performance.now() - s0;
+    };
+    let floorSubmit = 0;
+    const idle = async () => {
+      await sync(gpu);
+      const enc = device.createCommandEncoder({ label: 'bench idle pass' });
+      enc.beginComputePass().end();
+      device.queue.submit([enc.finish()]);
+    };
+    const rounds = opts.quick ? 3 : 6,
+      per = opts.quick ? 4 : 8;
+    const times: [number[], number[]] = [[], []],
+      issue: [number[], number[]] = [[], []];
+    const clock = new PhaseClock();
+    let timedReplays = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const which of [0, 1] as const) {
+        let t = 0;
+        const submitBefore = which === 0 ? (clock.totals.get('submit') ?? 0) : floorSubmit;
+        for (let i = 0; i < per; i++) {
+          await idle();
+          if (which === 0) {
+            setPhaseClock(clock);
+            const s0 = performance.now();
+            const l = step(batch, noise);
+            t += performance.now() - s0;
+            setPhaseClock(null);
+            timedReplays++;
+            l.dispose();
+          } else {
+            const s0 = performance.now();
+            floor();
+            t += performance.now() - s0;
+          }
+        }
+        times[which].push(t / per);
+        const submitted = (which === 0 ? (clock.totals.get('submit') ?? 0) : floorSubmit) - submitBefore;
+        issue[which].push((t - submitted) / per);
+      }
+    }
+    await gpu.sync();
+    for (const d of dsts) d.destroy();
+    const phases: FloorRow['phases'] = {};
+    for (const [p, ms] of clock.totals) phases[p] = ms / timedReplays;
+    const row: FloorRow = {
+      model: name,
+      dispatches: ds.length,
+      replayMs: median(times[0]),
+      floorMs: median(times[1]),
+      replayIssueMs: median(issue[0]),
+      floorIssueMs: median(issue[1]),
+      phases,
+    };
+    step.dispose();
+    rows.push(row);
+    const us = (ms: number) => (ms * 1e3).toFixed(1);
+    const side = (a: number, b: number) =>
+      `replay ${a.toFixed(3)} ms (${us(a / row.dispatches)} us/dispatch), floor ${b.toFixed(3)} ms ` +
+      `(${us(b / row.dispatches)} us/dispatch): ${(a / b).toFixed(2)}x`;
+    console.log(`${name.padEnd(28)} ${String(row.dispatches).padStart(4)} dispatches`);
+    console.log(`  with queue.submit:    ${side(row.replayMs, row.floorMs)}`);
+    console.log(`  without queue.submit: ${side(row.replayIssueMs, row.floorIssueMs)}`);
+    console.log(
+      `  replay by phase (us): ${Object.entries(phases)
+        .map(([p, ms]) => `${p} ${us(ms)}`)
+        .join(', ')}`,
+    );
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { init, shutdown } = await import('../src/index.ts');
+  const args = process.argv.slice(2);
+  const gpu = (await init({
+    backend: 'webgpu',
+    dawnFlags: ['enable-dawn-features=disable_robustness'],
+  })) as WebGPUBackend;
+  await benchReplayFloor(gpu, {
+    quick: args.includes('--quick'),
+    only: args.find((a) => a.startsWith('--only='))?.slice(7),
+  });
+  shutdown(gpu);
+  process.exit(0);
+}
