@@ -403,13 +403,15 @@ describe('the training CLI under faults', () => {
 
   it('a non-finite gradient or parameter stops the run, naming the parameters', () => {
     // G's output bias at 3e38 (finite, so the checkpoint loads): D's first layer overflows to Inf and the
-    // gradients to NaN; the optimizers' flags name every parameter that is hit.
+    // gradients to NaN; the optimizers' flags name every parameter that is hit. The loop reads one step
+    // behind: step 2 was issued before step 1's flags were read, so the NaN counts are of after step 2,
+    // and the message says so.
     const huge = edited(ckpt, 'huge.safetensors', {}, (t) => t.get('G.4.bias')!.data.fill(3e38));
     const dir = join(root, 'flagged');
     const r = run(gan(dir, '--epochs', '2', '--resume', huge));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /error: at epoch 2, step 1 the gradient of G\.0\.weight holds 256 NaN and 0 Inf of 256; G\.0\.weight holds 256 NaN and 0 Inf of 256 after the update; the gradient of G\.0\.bias holds 128 NaN .* \(and 9 more parameters\): stopping; the last good checkpoint is none yet/,
+      /error: at epoch 2, step 1 the gradient of G\.0\.weight holds 256 NaN and 0 Inf of 256; G\.0\.weight holds 256 NaN and 0 Inf of 256 after the update \(counted 1 step later\); the gradient of G\.0\.bias holds 128 NaN .* \(and 9 more parameters\): stopping; the last good checkpoint is none yet/,
     );
     expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(false);
   }, 60_000);

