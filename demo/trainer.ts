@@ -1,8 +1,11 @@
 // The demo's training loop, in the page's training worker (worker.ts; the page itself only shows what it
-// reports): each step is encoded, its loss terms read back (one readback per step, which on WebGPU
-// awaits the GPU), and the loop gives the worker's event loop a turn at least every ~25 ms, so that the
-// page's requests (a pause, a pointer decode) are answered while it trains, on the CPU backend too where
-// a step is plain JavaScript. Every piece of device work on the model (steps, redraws, the latent
+// reports): each step is encoded and its loss terms and finite flags read back, one step behind at full
+// speed (step i + 1 is issued before step i's readback is awaited, so the device's queue never drains
+// between steps; any other job reads the step left in flight first, so it sees the model, the step count
+// and the history agree, and a bad step is still reported as the one that produced it), and the loop
+// gives the worker's event loop a turn at least every ~25 ms, so that the page's requests (a pause, a
+// pointer decode) are answered while it trains, on the CPU backend too where a step is plain
+// JavaScript. Every piece of device work on the model (steps, redraws, the latent
 // explorer's decodes, checkpoint reads) goes through one Serial queue, so that none of them ever sees a
 // half-updated model or a disposed one; a kernel profile holds that queue from its warm-up to its table,
 // so that nothing else runs among the profiled steps. The views are redrawn about once a second, or less
@@ -29,14 +32,50 @@ import type { LiveModel } from './adapters.ts';
 import { appendHistory, replaceHistory, type LossHistory } from './draw.ts';
 import type { Speed } from './protocol.ts';
 
-/** Runs async jobs one after another, in the order they were asked for. */
+/**
+ * Runs async jobs one after another, in the order they were asked for. A job may leave work in flight
+ * (leave(): the training loop's step, issued with its readbacks and not yet read): the next job runs it
+ * first (so no other job ever sees a step half counted), unless that job takes it over (runOver(): the
+ * loop's next step, issued before the one left is read, so that the device's queue never drains).
+ */
 export class Serial {
   private tail: Promise<unknown> = Promise.resolve();
+  private left: (() => Promise<void>) | null = null;
   run<T>(job: () => Promise<T>): Promise<T> {
+    return this.chain(async () => {
+      await this.settle();
+      return job();
+    });
+  }
+  /** Runs job in turn, handing it the work the job before it left in flight (null if none) to finish itself. */
+  runOver<T>(job: (left: (() => Promise<void>) | null) => Promise<T>): Promise<T> {
+    return this.chain(() => {
+      const l = this.left;
+      this.left = null;
+      return job(l);
+    });
+  }
+  /** Work the running job leaves in flight, for the next job to finish first. It must not throw: its owner keeps its errors. */
+  leave(finish: () => Promise<void>): void {
+    this.left = finish;
+  }
+  private async settle(): Promise<void> {
+    const l = this.left;
+    this.left = null;
+    await l?.();
+  }
+  private chain<T>(job: () => Promise<T>): Promise<T> {
     const result = this.tail.then(job);
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+/** A training step issued, its readbacks (loss terms, every optimizer's finite check) enqueued behind it. */
+interface Issued {
+  terms: Tensor;
+  read: Promise<[Float32Array, string[][]]>;
+  items: number;
 }
 
 /** A macrotask turn (not clamped like nested setTimeout(0), not throttled like requestAnimationFrame). */
@@ -82,6 +121,8 @@ export class Trainer {
   private recent: { t: number; items: number }[] = [];
   /** The model's parameter names, for the finite check's messages (built at the first step). */
   private names: Map<Tensor, string> | null = null;
+  /** The error of a step left in flight, found by the job that read it (see overlappedStep). */
+  private failure: Error | null = null;
 
   /** The compiled training step, or null when steps run eagerly (op by op). */
   private compiledStep: Compiled<[TrainBatch, Generator], Tensor> | null = null;
@@ -180,28 +221,51 @@ export class Trainer {
     return this.serial.run(() => this.stepNow());
   }
 
-  /** The step itself, for callers that hold the Serial queue already. */
+  /** The step itself, read at once, for callers that hold the Serial queue already. */
   private async stepNow(): Promise<number[]> {
+    this.throwFailure();
+    return this.finish(this.issue());
+  }
+
+  /**
+   * Issues one step with its readbacks enqueued right behind it (Optimizer.nonFinite takes the step's
+   * check when called), so they hold this step's values however many steps follow before they are awaited.
+   */
+  private issue(): Issued {
     const size = this.batchSize;
     const batch = this.live.batch(size);
-    const t = this.compiledStep ? this.compiledStep(batch, this.noise) : this.live.model.trainStep(batch, this.noise);
-    let v: number[], bad: string[];
+    const terms = this.compiledStep
+      ? this.compiledStep(batch, this.noise)
+      : this.live.model.trainStep(batch, this.noise);
     try {
-      // The loss terms and the optimizers' finite flags (every gradient and parameter) in one wait.
+      // The loss terms and the optimizers' finite flags (every gradient and parameter), read together.
       this.names ??= new Map([...this.live.model.namedParameters()].map(([k, p]) => [p, k]));
-      const [terms, flags] = await Promise.all([
-        t.toArray(),
+      const read = Promise.all([
+        terms.toArray(),
         Promise.all(this.live.model.optimizers().map((o) => o.nonFinite(this.names!))),
       ]);
+      read.catch(() => {}); // awaited by finish(), or dropped after an earlier step's error: never unhandled
+      return { terms, read, items: this.live.itemsPerStep(size) };
+    } catch (e) {
+      terms.dispose();
+      throw e;
+    }
+  }
+
+  /** Awaits an issued step's values: counts the step, adds it to the history, and throws if it went non-finite. */
+  private async finish(s: Issued): Promise<number[]> {
+    let v: number[], bad: string[];
+    try {
+      const [terms, flags] = await s.read;
       v = [...terms];
       bad = flags.flat();
     } finally {
-      t.dispose();
+      s.terms.dispose();
     }
     this.step++;
     appendHistory(this.history, [this.step], [v]);
     const now = performance.now();
-    this.recent.push({ t: now, items: this.live.itemsPerStep(size) });
+    this.recent.push({ t: now, items: s.items });
     while (this.recent.length > 2 && now - this.recent[0].t > 3000) this.recent.shift();
     if (!v.every(Number.isFinite)) {
       const names = this.live.model.lossNames;
@@ -214,6 +278,50 @@ export class Trainer {
       throw new Error(`at step ${this.step} ${list}: lower the learning rate and reset`);
     }
     return v;
+  }
+
+  /**
+   * The loop's step at full speed, one step behind: issues the next step, then reads the one the last
+   * call left in flight, and leaves the new one in flight in its turn (Serial.leave: whichever job comes
+   * next, a redraw, a checkpoint, a decode under the pointer or this again, reads it first). So the
+   * device's queue never drains between steps, while every other job sees the model, the step count and
+   * the history agree. A bad step is reported as the one that produced it: the step issued after it is
+   * awaited and dropped (not counted; its update is in the weights, which are non-finite by then).
+   */
+  private overlappedStep(): Promise<void> {
+    return this.serial.runOver(async (left) => {
+      this.throwFailure();
+      let next: Issued;
+      try {
+        next = this.issue();
+      } catch (e) {
+        await left?.();
+        throw e;
+      }
+      await left?.();
+      if (this.failure) {
+        await next.read.catch(() => {});
+        next.terms.dispose();
+        this.throwFailure();
+      }
+      this.serial.leave(() => this.settle(next));
+    });
+  }
+
+  /** Reads a step left in flight; its error is kept for the loop to report (onError), not thrown at the job that read it. */
+  private async settle(s: Issued): Promise<void> {
+    try {
+      await this.finish(s);
+    } catch (e) {
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+    }
+  }
+
+  /** A step read by another job than the loop's, that went bad: thrown (once) where the loop or a step would go on. */
+  private throwFailure(): void {
+    const e = this.failure;
+    this.failure = null;
+    if (e) throw e;
   }
 
   /** Steps and examples per second over the last few seconds of training. */
@@ -278,7 +386,7 @@ export class Trainer {
     return this.speed === 'full' ? 0 : 1000 / this.speed;
   }
 
-  /** Stops after the step in flight; resolves once the loop has finished (views redrawn). */
+  /** Stops after the steps in flight (read and counted); resolves once the loop has finished (views redrawn). */
   async pause(): Promise<void> {
     this.running = false;
     await this.loop;
@@ -295,13 +403,22 @@ export class Trainer {
       drawMs = 250,
       lastYield = performance.now();
     this.redrawEveryMs = 1000;
+    // The loop's redraws: after the step left in flight is read, and not of a model that went bad there.
+    const draw = () =>
+      this.serial.run(async () => {
+        this.throwFailure();
+        return this.renderNow();
+      });
     try {
       while (this.running) {
         const began = performance.now();
-        await this.trainStep();
+        // At full speed one step behind (overlappedStep); a slow speed reads each step at once, so that
+        // the views and counters show it while the loop waits.
+        if (this.speed === 'full') await this.overlappedStep();
+        else await this.trainStep();
         this.ev.onStep();
         if (performance.now() - lastRender > this.redrawEveryMs) {
-          drawMs = Math.min(await this.render(), 2 * drawMs);
+          drawMs = Math.min(await draw(), 2 * drawMs);
           lastRender = performance.now();
           this.redrawEveryMs = Math.max(1000, 4 * drawMs);
         }
@@ -317,7 +434,9 @@ export class Trainer {
           lastYield = performance.now();
         }
       }
-      await this.render();
+      // The step left in flight is read first (and reported if it went bad), then the views drawn.
+      await draw();
+      this.ev.onStep();
     } catch (e) {
       this.running = false;
       this.ev.onError(e instanceof Error ? e : new Error(String(e)));
