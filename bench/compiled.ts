@@ -4,9 +4,11 @@
 // driver's: Dawn translates the step's commands to Vulkan there, per dispatch; the GPU awaited between steps, outside the timed region, and an
 // empty compute pass submitted before each timed step: on SwiftShader the first pass after the queue
 // drains costs 4-12 ms, the same for both modes, which would otherwise be counted as the step's), images
-// per second in a CLI-like loop (every step's losses read back), and the peak bytes the step allocates
-// above the state that lives between steps (eager: the pool's high-water mark over a step; compiled: the
-// recording's buffers plus what a replay allocates). Part of `npm run bench`; alone:
+// per second in a CLI-like loop (every step's losses read back) in two loops side by side, each step read
+// before the next is issued, and overlapped as the CLI's loop is (step i + 1 issued before step i's
+// readback is awaited, so the queue never drains between steps; src/cli/train.ts), and the peak bytes
+// the step allocates above the state that lives between steps (eager: the pool's high-water mark over a
+// step; compiled: the recording's buffers plus what a replay allocates). Part of `npm run bench`; alone:
 //   npx tsx bench/compiled.ts [--quick] [--only=<model>]
 import { performance } from 'node:perf_hooks';
 import { compile, Generator, profile, sync, tensor, type Tensor } from '../src/index.ts';
@@ -24,7 +26,10 @@ export interface CompiledRow {
   issueMs: [number, number];
   /** Time inside queue.submit calls during the timed step (Dawn's command translation, the driver's). */
   submitMs: [number, number];
+  /** Images per second, each step's losses read back before the next step is issued. */
   imagesPerS: [number, number];
+  /** Images per second, the next step issued before the last one's losses are awaited (the CLI's loop). */
+  overlappedPerS: [number, number];
   peakBytes: [number, number];
 }
 
@@ -89,6 +94,7 @@ export async function benchCompiled(
       issueMs: [0, 0],
       submitMs: [0, 0],
       imagesPerS: [0, 0],
+      overlappedPerS: [0, 0],
       peakBytes: [0, 0],
     };
     for (const [k, which] of (['eager', 'compiled'] as const).entries()) {
@@ -103,12 +109,16 @@ export async function benchCompiled(
       await sync(gpu);
       row.peakBytes[k] = pool.peakBytes - before + (which === 'compiled' ? compiled.stats.bytes : 0);
     }
-    // Issue time and images per second, the two modes alternating by round (a drifting machine slows both).
+    // Issue time and images per second, the two modes alternating by round (a drifting machine slows both),
+    // and within a round the two loops of images per second, over the same number of steps (`loop`: each
+    // ends by draining the queue, as an epoch's end does, so the overlap's gain grows with the steps).
     const rounds = opts.quick ? 2 : 4,
-      per = opts.quick ? 3 : 6;
+      per = opts.quick ? 3 : 6,
+      loop = opts.quick ? 6 : 12;
     const issue: [number[], number[]] = [[], []],
       submit: [number[], number[]] = [[], []],
-      ips: [number[], number[]] = [[], []];
+      ips: [number[], number[]] = [[], []],
+      over: [number[], number[]] = [[], []];
     // The time inside queue.submit, counted apart (the idle pass's submit is outside the timed region).
     const queue = gpu.ctx.device.queue;
     const submitFn = queue.submit.bind(queue);
@@ -140,20 +150,34 @@ export async function benchCompiled(
         }
         issue[k].push(t / per);
         submit[k].push(ts / per);
-        // images/s over a CLI-like loop: step, read the losses, next step (no extra syncs)
-        const t1 = performance.now();
-        for (let i = 0; i < per; i++) {
-          const l = step(batch, noise);
-          await l.toArray();
-          l.dispose();
+        // images/s over a CLI-like loop: step, read the losses, next step (no extra syncs); and over the
+        // same number of steps overlapped: step i + 1 issued before step i's readback (enqueued behind
+        // step i) is awaited. Which of the two goes first alternates by round.
+        for (const overlap of r % 2 ? [true, false] : [false, true]) {
+          await sync(gpu);
+          const t1 = performance.now();
+          let prev: { l: Tensor; read: Promise<Float32Array> } | null = null;
+          for (let i = 0; i < loop; i++) {
+            const l = step(batch, noise);
+            const read = l.toArray();
+            if (!overlap) await read;
+            if (prev) {
+              await prev.read;
+              prev.l.dispose();
+            }
+            prev = { l, read };
+          }
+          await prev!.read;
+          prev!.l.dispose();
+          (overlap ? over : ips)[k].push((loop * n) / ((performance.now() - t1) / 1e3));
         }
-        ips[k].push((per * n) / ((performance.now() - t1) / 1e3));
       }
     }
     queue.submit = submitFn;
     row.issueMs = [median(issue[0]), median(issue[1])];
     row.submitMs = [median(submit[0]), median(submit[1])];
     row.imagesPerS = [median(ips[0]), median(ips[1])];
+    row.overlappedPerS = [median(over[0]), median(over[1])];
     if (process.env.BENCH_DEBUG) console.log(compiled.stats);
     compiled.dispose();
     rows.push(row);
@@ -162,7 +186,9 @@ export async function benchCompiled(
       `${name.padEnd(28)} dispatches ${row.dispatches[0]} -> ${row.dispatches[1]} (${f(row.dispatches[1] / row.dispatches[0], 2)}x); ` +
         `issue ${f(row.issueMs[0], 2)} -> ${f(row.issueMs[1], 2)} ms (${f((100 * row.issueMs[1]) / row.issueMs[0], 1)}%), ` +
         `and in queue.submit ${f(row.submitMs[0], 2)} -> ${f(row.submitMs[1], 2)} ms; ` +
-        `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x); ` +
+        `images/s ${f(row.imagesPerS[0])} -> ${f(row.imagesPerS[1])} (${f(row.imagesPerS[1] / row.imagesPerS[0], 2)}x), ` +
+        `overlapped ${f(row.overlappedPerS[0])} -> ${f(row.overlappedPerS[1])} ` +
+        `(overlap ${f(row.overlappedPerS[0] / row.imagesPerS[0], 2)}x eager, ${f(row.overlappedPerS[1] / row.imagesPerS[1], 2)}x compiled); ` +
         `peak MiB ${f(row.peakBytes[0] / 2 ** 20, 2)} -> ${f(row.peakBytes[1] / 2 ** 20, 2)}`,
     );
   }
