@@ -18,13 +18,13 @@ import { SETUPS } from './compiled.ts';
 export interface FloorRow {
   model: string;
   dispatches: number;
-  /** Host ms per step, submit included: the replay, and Dawn's floor for the same recording. */
+  /** Median host ms of one step, submit included: the replay, and Dawn's floor for the same recording. */
   replayMs: number;
   floorMs: number;
   /** The same without the time inside queue.submit (Dawn's translation of the commands, the same work for both). */
   replayIssueMs: number;
   floorIssueMs: number;
-  /** Per phase, host ms per replayed step (their sum is about replayMs). */
+  /** Per phase, the median host ms of a replayed step (medians: a collection lands in one call's phase). */
   phases: Partial<Record<ReplayPhase, number>>;
 }
 
@@ -80,9 +80,9 @@ export async function benchReplayFloor(
       const commands = enc.finish();
       const s0 = performance.now();
       device.queue.submit([commands]);
-      floorSubmit += performance.now() - s0;
+      floorSubmits.push(performance.now() - s0);
     };
-    let floorSubmit = 0;
+    const floorSubmits: number[] = [];
     const idle = async () => {
       await sync(gpu);
       const enc = device.createCommandEncoder({ label: 'bench idle pass' });
@@ -91,46 +91,46 @@ export async function benchReplayFloor(
     };
     const rounds = opts.quick ? 3 : 6,
       per = opts.quick ? 4 : 8;
-    const times: [number[], number[]] = [[], []],
-      issue: [number[], number[]] = [[], []];
     const clock = new PhaseClock();
-    let timedReplays = 0;
+    /** Every timed call's ms, submit included. */
+    const calls: [number[], number[]] = [[], []];
+    const before = { ...step.stats };
     for (let r = 0; r < rounds; r++) {
       for (const which of [0, 1] as const) {
-        let t = 0;
-        const submitBefore = which === 0 ? (clock.totals.get('submit') ?? 0) : floorSubmit;
         for (let i = 0; i < per; i++) {
           await idle();
           if (which === 0) {
             setPhaseClock(clock);
             const s0 = performance.now();
             const l = step(batch, noise);
-            t += performance.now() - s0;
+            calls[0].push(performance.now() - s0);
             setPhaseClock(null);
-            timedReplays++;
             l.dispose();
           } else {
             const s0 = performance.now();
             floor();
-            t += performance.now() - s0;
+            calls[1].push(performance.now() - s0);
           }
         }
-        times[which].push(t / per);
-        const submitted = (which === 0 ? (clock.totals.get('submit') ?? 0) : floorSubmit) - submitBefore;
-        issue[which].push((t - submitted) / per);
       }
     }
     await gpu.sync();
     for (const d of dsts) d.destroy();
+    if (step.stats.traces !== before.traces || step.stats.rerecords !== before.rerecords)
+      console.log(
+        `  (${name}: of ${rounds * per} timed calls, ${step.stats.traces - before.traces} traced and ${step.stats.rerecords - before.rerecords} recorded again)`,
+      );
+    const replaySubmits = clock.calls.get('submit') ?? [];
+    if (replaySubmits.length !== calls[0].length) throw new Error(`${name}: a timed replay submitted more than once`);
     const phases: FloorRow['phases'] = {};
-    for (const [p, ms] of clock.totals) phases[p] = ms / timedReplays;
+    for (const [p, ms] of clock.calls) phases[p] = median(ms);
     const row: FloorRow = {
       model: name,
       dispatches: ds.length,
-      replayMs: median(times[0]),
-      floorMs: median(times[1]),
-      replayIssueMs: median(issue[0]),
-      floorIssueMs: median(issue[1]),
+      replayMs: median(calls[0]),
+      floorMs: median(calls[1]),
+      replayIssueMs: median(calls[0].map((ms, i) => ms - replaySubmits[i])),
+      floorIssueMs: median(calls[1].map((ms, i) => ms - floorSubmits[i])),
       phases,
     };
     step.dispose();
@@ -154,9 +154,11 @@ export async function benchReplayFloor(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { init, shutdown } = await import('../src/index.ts');
   const args = process.argv.slice(2);
+  // --null: Dawn's null backend (the same WebGPU calls, validated, nothing executed), so that the host's
+  // own costs are timed without SwiftShader's threads competing for the same cores.
   const gpu = (await init({
     backend: 'webgpu',
-    dawnFlags: ['enable-dawn-features=disable_robustness'],
+    dawnFlags: [...(args.includes('--null') ? ['backend=null'] : []), 'enable-dawn-features=disable_robustness'],
   })) as WebGPUBackend;
   await benchReplayFloor(gpu, {
     quick: args.includes('--quick'),

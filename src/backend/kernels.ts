@@ -92,11 +92,16 @@ export interface RandomSpec {
 
 /** Philox key and first counter of a draw from a 64-bit seed at a 64-bit block offset (< 2^53). */
 export function philoxWords(seed: bigint, offset: number): Pick<RandomSpec, 'key' | 'counter'> {
-  return {
-    key: [Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn)],
-    counter: [offset % 2 ** 32, Math.floor(offset / 2 ** 32), 0, 0],
-  };
+  // The key of the last seed seen is kept (frozen, shared by the specs): a compiled step draws on every
+  // call, and BigInt arithmetic allocates.
+  if (seed !== keySeed) {
+    keySeed = seed;
+    keyWords = Object.freeze([Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn)]) as [number, number];
+  }
+  return { key: keyWords, counter: [offset % 2 ** 32, Math.floor(offset / 2 ** 32), 0, 0] };
 }
+let keySeed: bigint | null = null;
+let keyWords: [number, number] = [0, 0];
 
 /** Geometry of a 2-D convolution: input [n, C, H, W], weight [O, C, KH, KW], output [n, O, OH, OW]. */
 export interface ConvGeom {

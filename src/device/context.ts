@@ -446,7 +446,7 @@ export class GPUContext {
     this.encoder ??= this.device.createCommandEncoder({ label: 'replay' });
     this.endPass();
     for (const [src, dst, bytes] of out) if (bytes) this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
-    this.lastKernels = [`a compiled step's replay (${ds.length} dispatches)`];
+    this.lastKernels = [rec.errorLabel];
     this.flush();
   }
 

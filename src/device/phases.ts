@@ -17,7 +17,8 @@ export type ReplayPhase =
   | 'results'; // gradients and result tensors handed back (src/graph/compile.ts)
 
 export class PhaseClock {
-  readonly totals = new Map<ReplayPhase, number>();
+  /** Per phase, the time of every call so far (ms), one entry per call that reached it. */
+  readonly calls = new Map<ReplayPhase, number[]>();
   private last = 0;
   /** Starts a call: the time until the next mark is that mark's. */
   start(): void {
@@ -25,11 +26,19 @@ export class PhaseClock {
   }
   mark(phase: ReplayPhase): void {
     const t = performance.now();
-    this.totals.set(phase, (this.totals.get(phase) ?? 0) + t - this.last);
+    let list = this.calls.get(phase);
+    if (!list) this.calls.set(phase, (list = []));
+    list.push(t - this.last);
     this.last = t;
   }
+  /** A phase's total over all calls (ms). */
+  total(phase: ReplayPhase): number {
+    let s = 0;
+    for (const v of this.calls.get(phase) ?? []) s += v;
+    return s;
+  }
   reset(): void {
-    this.totals.clear();
+    this.calls.clear();
   }
 }
 

@@ -135,9 +135,13 @@ export class Recording implements Arena {
     this.dispatches.push({ ...d, uniformOffset, uniformSize, bindGroup: null });
   }
 
+  /** What an error during a replay names as the recent kernels. */
+  errorLabel = '';
+
   /** Lays out the uniform buffer and creates every bind group; `inputs` are the buffers bound as inputs. */
   end(device: GPUDevice, inputs: GPUBuffer[]): void {
     this.ended = true;
+    this.errorLabel = `a compiled step's replay (${this.dispatches.length} dispatches)`;
     this.inputs = [...inputs];
     this.inputRefs = inputs.map((buf) => {
       const refs: [number, number][] = [];

@@ -229,7 +229,9 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   /** Runs the program; `grads`: the accumulated gradients' storages (each leaf's .grad, but at the trace). */
   const finish = (e: Entry, traced: boolean, inputs: Tensor[], grads?: Storage[]): R => {
     const acc = e.accumulated!;
-    const { outputs, pinned } = e.program!.run([...uniqueStorages(inputs), ...(grads ?? gradStoragesOf(e))], traced);
+    const storages = uniqueStorages(inputs);
+    for (const s of grads ?? gradStoragesOf(e)) storages.push(s);
+    const { outputs, pinned } = e.program!.run(storages, traced);
     setGrads(e, pinned);
     const n = e.shapes!.length;
     acc.forEach(({ tensor, shape }, k) => {
@@ -253,6 +255,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     return p;
   };
 
+  let lastKey = '';
   const call = (...args: A): R => {
     // Inside another compiled function's trace: part of that trace.
     if (isTracing()) return fn(...args);
@@ -260,8 +263,12 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     const tensors: Tensor[] = [];
     const key = signature(args, tensors);
     let list = cache.get(key);
-    if (list) cache.delete(key);
-    cache.set(key, (list ??= []));
+    // Least recently used first out: the key moves to the end, unless it is the last already.
+    if (!list || key !== lastKey) {
+      if (list) cache.delete(key);
+      cache.set(key, (list ??= []));
+      lastKey = key;
+    }
     // State replaced since the trace (its tensors all disposed): that variant starts again.
     for (let i = list.length - 1; i >= 0; i--) {
       const e = list[i];
@@ -505,7 +512,13 @@ function gradStoragesOf(e: Entry): Storage[] {
 
 /** The distinct storages of `tensors`, in order (the graph's inputs). */
 function uniqueStorages(tensors: Tensor[]): Storage[] {
-  return [...new Set(tensors.map((t) => t.storage))];
+  // A call has a few argument tensors: a scan is cheaper than a Set, every call.
+  const out: Storage[] = [];
+  for (let i = 0; i < tensors.length; i++) {
+    const s = tensors[i].storage;
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
 }
 
 /** A source op's backend (a graph without tensor inputs or state, e.g. one that only draws). */

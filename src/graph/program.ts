@@ -590,6 +590,10 @@ export class Program {
    * ops run again over the recording (patch).
    */
   private patches: Patch[] = [];
+  /** A recording's output k comes from the call's input k (a number) or from this recorded storage. */
+  private outputSources: (number | Storage)[] | null = null;
+  /** A recording's pinned values: its own storages, the same every call. */
+  private pinnedStorages: Storage[] | null = null;
 
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
   constructor(
@@ -748,18 +752,22 @@ export class Program {
         }
       }
       phaseClock?.mark('patch');
-      const out = outputs.map((s) => b.empty(s.length));
-      phaseClock?.mark('outputs');
-      // An output that is an input is copied from this call's input, not the one recorded.
-      const src = (s: Storage) => {
+      const out: Storage[] = new Array(outputs.length);
+      const copies: [Storage, Storage][] = new Array(outputs.length);
+      this.outputSources ??= outputs.map((s) => {
         const k = this.graph.inputs.indexOf(s as SymbolicStorage);
-        return k >= 0 ? inputs[k] : (this.bound.get(s) ?? s);
-      };
-      rec.replay(
-        inputs,
-        outputs.map((s, k) => [src(s), out[k]]),
-      );
-      return { outputs: out, pinned: this.graph.pinned.map((s) => this.bound.get(s)!) };
+        return k >= 0 ? k : (this.bound.get(s) ?? s);
+      });
+      for (let k = 0; k < outputs.length; k++) {
+        out[k] = b.empty(outputs[k].length);
+        // An output that is an input is copied from this call's input, not the one recorded.
+        const from = this.outputSources[k];
+        copies[k] = [typeof from === 'number' ? inputs[from] : from, out[k]];
+      }
+      phaseClock?.mark('outputs');
+      rec.replay(inputs, copies);
+      this.pinnedStorages ??= this.graph.pinned.map((s) => this.bound.get(s)!);
+      return { outputs: out, pinned: this.pinnedStorages };
     }
     const env = new Map(this.bound);
     this.graph.inputs.forEach((s, k) => env.set(s, inputs[k]));

@@ -33,7 +33,8 @@ function draw(
   const t = applyPerCall('random', [], () => {
     const offset = gen.offset;
     onTraceAbort(() => (gen.offset = offset));
-    return { backend, shape: sh, spec: { kind, ...philoxWords(gen.seed, gen.take(n)), scale, shift, p } };
+    const { key, counter } = philoxWords(gen.seed, gen.take(n));
+    return { backend, shape: sh, spec: { kind, key, counter, scale, shift, p } };
   });
   t.requiresGrad = !!opts.requiresGrad;
   return t;
