@@ -442,6 +442,24 @@ if (!only || 'compiled'.includes(only)) {
   }
 }
 
+// A replayed step against Dawn's own floor for the same recording (bench/replay_floor.ts): host time per
+// step, submit included, and by phase.
+if (!only || 'floor'.includes(only)) {
+  const { benchReplayFloor } = await import('./replay_floor.ts');
+  console.log("\nreplay (src/graph/compile.ts) against Dawn's floor for the same recording, host time per step:");
+  for (const r of await benchReplayFloor(gpu as never, { quick })) {
+    results.push({
+      case: `replay/floor host time per step: ${r.model}`,
+      ours: r.replayMs,
+      peer: r.floorMs,
+      unit: 'ms',
+      ratio: r.replayMs / r.floorMs,
+      oursMs: r.replayMs,
+      peerMs: r.floorMs,
+    });
+  }
+}
+
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
   const probe = (await aluPeak(gpu))!;
