@@ -471,6 +471,59 @@ describe('compile(): calls, signatures and per-call data', () => {
       expect(() => both(w)).toThrow(/is also used directly by the function/);
     });
 
+    it(`${which}: the last call's argument objects, changed in place, are read as new arguments`, async () => {
+      // A call with the same objects as the last one reuses its signature without building it (the
+      // training loop's case); what was changed inside them must still be seen.
+      const b = await backend();
+      const f = (batch: { x: Tensor; scale?: number }, ys: Tensor[]) =>
+        batch.x
+          .mul(batch.scale ?? 1)
+          .sum(1)
+          .add(ys[0].sum());
+      const step = compile(f);
+      const x2 = tensor(randomData(6, 60), [2, 3], { backend: b }),
+        x3 = tensor(randomData(9, 61), [3, 3], { backend: b }),
+        y = tensor([1, 2], [2], { backend: b }),
+        y2 = tensor([5], [1], { backend: b });
+      const batch: { x: Tensor; scale?: number } = { x: x2 };
+      const ys = [y];
+      const check = async () => {
+        const [got, want] = [step(batch, ys), f(batch, ys)];
+        expect(await got.toArray()).toEqual(await want.toArray());
+        got.dispose();
+        want.dispose();
+      };
+      for (let i = 0; i < 3; i++) await check();
+      expect(step.stats).toMatchObject({ signatures: 1, replays: 1 });
+      batch.x = x3; // another shape in the same object
+      await check();
+      expect(step.stats.signatures).toBe(2);
+      batch.scale = 3; // a new key, a number in the signature
+      await check();
+      expect(step.stats.signatures).toBe(3);
+      batch.scale = 4; // another value of it
+      await check();
+      expect(step.stats.signatures).toBe(4);
+      ys[0] = y2; // an array element replaced
+      await check();
+      expect(step.stats.signatures).toBe(5);
+      x3.requiresGrad = true;
+      await check();
+      expect(step.stats.signatures).toBe(6);
+      // Back to the first arguments: the first signature, replayed.
+      delete batch.scale;
+      batch.x = x2;
+      ys[0] = y;
+      const replays = step.stats.replays;
+      await check();
+      expect(step.stats).toMatchObject({ signatures: 6, replays: replays + 1 });
+      // A disposed argument is reported, not read from the last call.
+      x2.dispose();
+      expect(() => step(batch, ys)).toThrow(/argument tensor #\d+ of shape \[2, 3\] was disposed/);
+      step.dispose();
+      for (const t of [x3, y, y2]) t.dispose();
+    });
+
     it(`${which}: what a traced function may not do gets a clear error`, async () => {
       const b = await backend();
       const x = tensor([1, 2, 3, 4], [2, 2], { backend: b });

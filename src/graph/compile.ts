@@ -256,12 +256,21 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   };
 
   let lastKey = '';
+  let last: { key: string; tensors: Tensor[]; leaves: unknown[] } | null = null;
   const call = (...args: A): R => {
     // Inside another compiled function's trace: part of that trace.
     if (isTracing()) return fn(...args);
     phaseClock?.start();
-    const tensors: Tensor[] = [];
-    const key = signature(args, tensors);
+    // The same argument objects as the last call's (a training loop's batch and generator): its key,
+    // without building it again.
+    let tensors: Tensor[], key: string;
+    if (last && sameLeaves(args, last.leaves)) ({ key, tensors } = last);
+    else {
+      tensors = [];
+      const leaves: unknown[] = [];
+      key = signature(args, tensors, leaves);
+      last = { key, tensors, leaves };
+    }
     let list = cache.get(key);
     // Least recently used first out: the key moves to the end, unless it is the last already.
     if (!list || key !== lastKey) {
@@ -464,6 +473,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   compiled.dispose = () => {
     for (const list of cache.values()) for (const e of list) drop(e);
     cache.clear();
+    last = null;
+    lastKey = '';
     stats.signatures = 0;
   };
   return compiled;
@@ -528,8 +539,41 @@ function sourceBackend(g: Graph): Backend | undefined {
   return undefined;
 }
 
-/** The cache key of a call's arguments; collects their tensors (each once, in order). */
-function signature(args: unknown[], tensors: Tensor[]): string {
+/**
+ * Whether `args` are, leaf for leaf, what signature() flattened into `leaves`: the same tensors (then of
+ * the same shapes, dtypes and storages: a tensor's are fixed) with the same requiresGrad, the same keys
+ * of plain objects and lengths of arrays, the same objects and primitive values. Then their key is the
+ * same. A disposed tensor never matches (signature() reports it).
+ */
+function sameLeaves(args: unknown[], leaves: unknown[]): boolean {
+  let i = 0;
+  const walk = (v: unknown): boolean => {
+    if (v instanceof Tensor) return leaves[i++] === v && !v.isDisposed && leaves[i++] === v.requiresGrad;
+    if (Array.isArray(v)) {
+      if (leaves[i++] !== ARRAY || leaves[i++] !== v.length) return false;
+      for (let k = 0; k < v.length; k++) if (!walk(v[k])) return false;
+      return true;
+    }
+    if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      if (leaves[i++] !== OBJECT) return false;
+      for (const k in v) if (leaves[i++] !== k || !walk((v as Record<string, unknown>)[k])) return false;
+      return leaves[i++] === OBJECT;
+    }
+    return leaves[i++] === v;
+  };
+  if (leaves[i++] !== args.length) return false;
+  for (let k = 0; k < args.length; k++) if (!walk(args[k])) return false;
+  return i === leaves.length;
+}
+const ARRAY = Symbol('array'),
+  OBJECT = Symbol('object');
+
+/**
+ * The cache key of a call's arguments; collects their tensors (each once, in order), and their leaves
+ * flattened as sameLeaves() compares them.
+ */
+function signature(args: unknown[], tensors: Tensor[], leaves: unknown[]): string {
+  leaves.push(args.length);
   const parts: string[] = [];
   const seen = new Set<Tensor>();
   const storages = new Map<Storage, number>();
@@ -543,27 +587,34 @@ function signature(args: unknown[], tensors: Tensor[]): string {
       parts.push(
         `T${v.backend.name}[${v.shape.join(',')}]${v.dtype === 'int32' ? 'i' : ''}${v.requiresGrad ? 'g' : ''}@${k}`,
       );
+      leaves.push(v, v.requiresGrad);
       if (!seen.has(v)) {
         seen.add(v);
         tensors.push(v);
       }
     } else if (Array.isArray(v)) {
       parts.push('[');
+      leaves.push(ARRAY, v.length);
       v.forEach(walk);
       parts.push(']');
     } else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
       parts.push('{');
-      for (const [k, x] of Object.entries(v)) {
+      leaves.push(OBJECT);
+      for (const k in v) {
         parts.push(k, ':');
-        walk(x);
+        leaves.push(k);
+        walk((v as Record<string, unknown>)[k]);
       }
+      leaves.push(OBJECT);
       parts.push('}');
     } else if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
       let id = objectIds.get(v);
       if (id === undefined) objectIds.set(v, (id = nextObjectId++));
       parts.push(`#${id}`);
+      leaves.push(v);
     } else {
       parts.push(typeof v === 'string' ? JSON.stringify(v) : String(v));
+      leaves.push(v);
     }
     parts.push(',');
   };
