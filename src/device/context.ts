@@ -28,6 +28,7 @@ import { allocationSite, describeSite } from './site.ts';
 import { Profiler } from './profiler.ts';
 import { Recording } from './recording.ts';
 import { phaseClock } from './phases.ts';
+import { BindGroupCache } from './bindgroups.ts';
 
 export interface ContextOptions extends AcquireOptions {
   /**
@@ -64,6 +65,9 @@ export interface DispatchSpec {
 const UNIFORM_ARENA_BYTES = 1 << 20;
 const UNIFORM_ALIGN = 256;
 const CAPTURE_QUERIES = 256;
+/** read(): a replay shorter than this (a GPU's, usually) is waited for as Dawn waits, by polling; a sleep is at most READ_SLEEP_MAX_MS. */
+const READ_SLEEP_MIN_MS = 20,
+  READ_SLEEP_MAX_MS = 2000;
 
 export class GPUContext {
   readonly device: GPUDevice;
@@ -84,13 +88,26 @@ export class GPUContext {
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline last set on `pass`. */
+  private passPipeline: GPUComputePipeline | null = null;
   private pendingUse = new Set<GPUBuffer>();
+  /** The eager path's bind groups, kept per layout and buffers with their uniform slots (bindgroups.ts). */
+  private readonly bindGroups: BindGroupCache;
   private readonly uniformCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
   private uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private error: Error | null = null;
   private lostReason: string | null = null;
   private lastKernels: string[] = [];
+  /**
+   * The last replay submitted, while nothing but readback copies was submitted after it: a readback then
+   * waits for that replay, whose GPU time past calls measured (see read()).
+   */
+  private replayMark: { rec: Recording; at: number } | null = null;
+  /** Whether read() sleeps through a long replay rather than poll (bench/sleep_read.ts turns it off to compare). */
+  readSleep = true;
+  /** Set while read() submits its copy alone (which keeps replayMark). */
+  private copyOnlyFlush = false;
   /** While timeGpu() runs: the query set its dispatches write their timestamps to. */
   private capture: { querySet: GPUQuerySet; count: number } | null = null;
   /** The open recording (src/device/recording.ts), or the one being patched. */
@@ -114,7 +131,9 @@ export class GPUContext {
       onError: (e) => {
         this.error = this.error ? new Error(`${e.message}; then: ${this.error.message}`) : e;
       },
+      onDestroy: (b) => this.bindGroups.forget(b),
     });
+    this.bindGroups = new BindGroupCache(this.device);
     this.profiler = new Profiler(this.device, this.hasTimestamps);
     this.uniformGpu = this.newUniformArena();
     this.debug = typeof process !== 'undefined' && process.env?.WGPU_DEBUG === '1';
@@ -192,9 +211,13 @@ export class GPUContext {
   }
 
   pipeline(kernel: KernelName, constants: Record<string, number | boolean> = {}) {
-    const key = `${kernel}|${Object.entries(constants)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`;
+    // The key `kernel|A=1,B=2`, built without the arrays of Object.entries (this runs on every dispatch).
+    let key = kernel + '|',
+      sep = '';
+    for (const k in constants) {
+      key += sep + k + '=' + constants[k];
+      sep = ',';
+    }
     let p = this.pipelines.get(key);
     if (!p) {
       const consts: Record<string, number> = {};
@@ -273,6 +296,13 @@ export class GPUContext {
         );
       groups.splice(0, 3, ...folded);
     }
+  }
+
+  /**
+   * Checks a dispatch's bindings against maxStorageBufferBindingSize, where a bind group is made for them
+   * (a cached group's buffers were checked when it was made: a buffer's size does not change).
+   */
+  private readonly checkBindings = (spec: DispatchSpec): void => {
     for (const b of spec.buffers) {
       if (b.size > this.limits.maxStorageBufferBindingSize) {
         throw new Error(
@@ -280,7 +310,7 @@ export class GPUContext {
         );
       }
     }
-  }
+  };
 
   /**
    * Workgroup grid for a 1-D problem of `count` workgroups, folded into y, then z, past the
@@ -314,11 +344,30 @@ export class GPUContext {
       : this.pipeline(spec.kernel, spec.constants);
     const label = spec.label ?? spec.kernel;
     if (rec) {
+      this.checkBindings(spec);
       return rec.record(
         { pipeline, layout, buffers: spec.buffers, groups, label, flops: spec.flops ?? 0, bytes: spec.bytes ?? 0 },
         spec.uniforms,
       );
     }
+    let bindGroup = this.bindGroups.lookup(layout, spec, this.checkBindings);
+    if (!bindGroup && this.bindGroups.full) {
+      // No room for another group: submit what uses the cached ones, and start over.
+      this.flush();
+      this.bindGroups.reset();
+      bindGroup = this.bindGroups.lookup(layout, spec, this.checkBindings);
+    }
+    // Pending work uses the cached group with other uniform bytes: a group of its own, in the arena.
+    bindGroup ??= this.arenaBindGroup(spec, layout);
+    this.encode(pipeline, bindGroup, groups, label, spec.flops ?? 0, spec.bytes ?? 0);
+    for (const b of spec.buffers) this.pendingUse.add(b);
+    this.lastKernels.push(label);
+    if (this.lastKernels.length > 4) this.lastKernels.shift();
+  }
+
+  /** A bind group for one dispatch, its uniform block in the per-submit arena. */
+  private arenaBindGroup(spec: DispatchSpec, layout: GPUBindGroupLayout): GPUBindGroup {
+    this.checkBindings(spec);
     const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (spec.uniforms) {
       if (this.uniformUsed + UNIFORM_ALIGN > UNIFORM_ARENA_BYTES) this.flush();
@@ -330,11 +379,7 @@ export class GPUContext {
         resource: { buffer: this.uniformGpu, offset: off, size: spec.uniforms.byteLength },
       });
     }
-    const bindGroup = this.device.createBindGroup({ label: spec.kernel, layout, entries });
-    this.encode(pipeline, bindGroup, groups, label, spec.flops ?? 0, spec.bytes ?? 0);
-    for (const b of spec.buffers) this.pendingUse.add(b);
-    this.lastKernels.push(label);
-    if (this.lastKernels.length > 4) this.lastKernels.shift();
+    return this.device.createBindGroup({ label: spec.kernel, layout, entries });
   }
 
   /** Encodes one dispatch into the pending encoder (its own timed pass while profiling or in timeGpu). */
@@ -363,10 +408,14 @@ export class GPUContext {
       pass.dispatchWorkgroups(...groups);
       pass.end();
     } else {
-      this.pass ??= this.encoder.beginComputePass({ label: 'batch' });
-      this.pass.setPipeline(pipeline);
+      if (!this.pass) {
+        this.pass = this.encoder.beginComputePass({ label: 'batch' });
+        this.passPipeline = null;
+      }
+      // A pass keeps its pipeline: set only when it changes.
+      if (pipeline !== this.passPipeline) this.pass.setPipeline((this.passPipeline = pipeline));
       this.pass.setBindGroup(0, bindGroup);
-      this.pass.dispatchWorkgroups(...groups);
+      this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     }
     if (this.profiler.enabled && (!this.profiler.usesTimestamps || this.profiler.queryFull())) this.flush();
   }
@@ -448,6 +497,7 @@ export class GPUContext {
     for (const [src, dst, bytes] of out) if (bytes) this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
     this.lastKernels = [rec.errorLabel];
     this.flush();
+    this.replayMark = { rec, at: performance.now() };
   }
 
   /** Releases a recording's buffers to the pool. */
@@ -477,6 +527,7 @@ export class GPUContext {
     if (this.uniformUsed > 0) {
       this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed);
     }
+    this.bindGroups.upload(this.device.queue);
     this.profiler.beforeSubmit(this.encoder);
     const commands = this.encoder.finish();
     phaseClock?.mark('finish');
@@ -487,6 +538,7 @@ export class GPUContext {
     this.uniformUsed = 0;
     this.pendingUse.clear();
     this.pool.afterSubmit();
+    if (!this.copyOnlyFlush) this.replayMark = null;
   }
 
   /** Destroys every pooled buffer, after submitting pending work; returns the bytes freed (torch.cuda.empty_cache). */
@@ -514,13 +566,30 @@ export class GPUContext {
     const watched = this.pool.watching && this.guardBuffer('reading back', buffer);
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.pool.acquireStaging(size);
+    const copyOnly = !this.encoder;
     this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
     this.endPass();
     this.encoder.copyBufferToBuffer(buffer, 0, staging, 0, size);
+    this.copyOnlyFlush = copyOnly;
     this.flush();
+    this.copyOnlyFlush = false;
     if (watched) this.endGuard('a readback', buffer);
+    // Dawn in Node answers a pending mapAsync by polling its device on every turn of the event loop, a
+    // core kept busy until the work is done; on SwiftShader that core is one the "GPU" needs (a 2-core
+    // machine trains 20-40% slower). A readback right after a replay whose GPU time is known to be long
+    // (over READ_SLEEP_MIN_MS: a software adapter's, or a large model's) first sleeps most of that time.
+    const mark = this.replayMark;
+    if (mark && this.readSleep && mark.rec.latencyMs > READ_SLEEP_MIN_MS) {
+      const wait = 0.8 * mark.rec.latencyMs - (performance.now() - mark.at);
+      if (wait > 1) await new Promise((r) => setTimeout(r, Math.min(wait, READ_SLEEP_MAX_MS)));
+    }
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
+      // The replay's GPU time (an average: a sleep too long shortens the next one).
+      if (mark) {
+        const ms = performance.now() - mark.at;
+        mark.rec.latencyMs = mark.rec.latencyMs ? 0.7 * mark.rec.latencyMs + 0.3 * ms : ms;
+      }
     } catch (e) {
       this.pool.discardStaging(staging);
       this.checkHealthy();
@@ -706,6 +775,7 @@ export class GPUContext {
     this.flush();
     this.pool.trim();
     this.uniformGpu.destroy();
+    this.bindGroups.destroy();
     this.device.destroy();
     this.acquired.release();
   }

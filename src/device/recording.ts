@@ -135,6 +135,8 @@ export class Recording implements Arena {
     this.dispatches.push({ ...d, uniformOffset, uniformSize, bindGroup: null });
   }
 
+  /** From the replay's submit until a readback after it completed, ms: a running average (GPUContext.read). */
+  latencyMs = 0;
   /** What an error during a replay names as the recent kernels. */
   errorLabel = '';
 

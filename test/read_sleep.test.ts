@@ -1,0 +1,75 @@
+// A readback right after a long replay sleeps most of the replay's known GPU time before it asks Dawn to
+// map (src/device/context.ts read(): Dawn in Node polls its device on every turn of the event loop while
+// a map is pending, a core kept busy). What is checked: the values are the replay's; the sleep happens
+// only when the recording's measured latency is over the threshold and nothing but readback copies
+// followed the replay; each readback updates the latency; readSleep = false polls as before.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { compile, tensor, type Tensor } from '../src/index.ts';
+import type { Recording } from '../src/device/recording.ts';
+import { getGpu, randomData } from './helpers.ts';
+
+describe('read(): sleeping through a long replay instead of polling', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('sleeps after a replay known to be long, never after other work, and reads the right values', async () => {
+    const gpu = await getGpu();
+    const ctx = gpu.ctx;
+    const x = tensor(randomData(64, 7), [8, 8], { backend: gpu });
+    const f = (a: Tensor) => a.mul(a).sum(1);
+    const step = compile(f);
+    let rec: Recording | null = null;
+    const replay = ctx.replay.bind(ctx);
+    vi.spyOn(ctx, 'replay').mockImplementation((r, inputs, out) => {
+      rec = r;
+      replay(r, inputs, out);
+    });
+    for (let i = 0; i < 3; i++) step(x).dispose();
+    await gpu.sync();
+    expect(rec).not.toBeNull();
+    const want = await f(x).toArray();
+    const sleeps: number[] = [];
+    const timeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      sleeps.push(ms ?? 0);
+      return timeout(fn, ms);
+    }) as typeof setTimeout);
+
+    // A short replay (a GPU's): no sleep. Its latency is measured by the read.
+    const r = rec as unknown as Recording;
+    r.latencyMs = 0;
+    let y = step(x);
+    expect(await y.toArray()).toEqual(want);
+    y.dispose();
+    expect(sleeps).toEqual([]);
+    expect(r.latencyMs).toBeGreaterThan(0);
+
+    // Known to take 300 ms: the read sleeps about 0.8 of it, then reads the same values.
+    r.latencyMs = 300;
+    y = step(x);
+    expect(await y.toArray()).toEqual(want);
+    expect(sleeps).toHaveLength(1);
+    expect(sleeps[0]).toBeGreaterThan(200);
+    expect(sleeps[0]).toBeLessThanOrEqual(240);
+    // The measurement pulls the estimate toward what it took (at least the sleep, far less than 300).
+    expect(r.latencyMs).toBeLessThan(300);
+    const z = y.add(1);
+    y.dispose();
+    sleeps.length = 0;
+    r.latencyMs = 300;
+
+    // Work after the replay (an eager op, z above, submitted by its read): no sleep.
+    expect(await z.toArray()).toEqual(want.map((v) => Math.fround(v + 1)));
+    expect(sleeps).toEqual([]);
+    z.dispose();
+
+    // readSleep off: polled, as Dawn does.
+    ctx.readSleep = false;
+    y = step(x);
+    expect(await y.toArray()).toEqual(want);
+    expect(sleeps).toEqual([]);
+    ctx.readSleep = true;
+    y.dispose();
+    step.dispose();
+    x.dispose();
+  });
+});
