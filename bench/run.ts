@@ -460,6 +460,23 @@ if (!only || 'floor'.includes(only)) {
   }
 }
 
+// A readback after a long replay: polled (Dawn's way) against slept through (bench/sleep_read.ts).
+if (!only || 'sleep'.includes(only)) {
+  const { benchSleepRead } = await import('./sleep_read.ts');
+  console.log('\nreadback after a replay, slept through against polled, images/s of the compiled step:');
+  for (const r of await benchSleepRead(gpu as never, { quick })) {
+    results.push({
+      case: `slept/polled readback, images per second: ${r.model}`,
+      ours: r.imagesPerS[1],
+      peer: r.imagesPerS[0],
+      unit: 'images/s',
+      ratio: r.imagesPerS[1] / r.imagesPerS[0],
+      oursMs: 0,
+      peerMs: null,
+    });
+  }
+}
+
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
   const probe = (await aluPeak(gpu))!;
