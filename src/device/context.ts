@@ -91,8 +91,11 @@ export class GPUContext {
   /** The pipeline last set on `pass`. */
   private passPipeline: GPUComputePipeline | null = null;
   private pendingUse = new Set<GPUBuffer>();
-  /** The eager path's bind groups, kept per layout and buffers with their uniform slots (bindgroups.ts). */
-  private readonly bindGroups: BindGroupCache;
+  /**
+   * The eager path's bind groups, kept per layout and buffers with their uniform slots (bindgroups.ts;
+   * tests and the bench read its counts).
+   */
+  readonly bindGroups: BindGroupCache;
   private readonly uniformCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
   private uniformGpu: GPUBuffer;
   private uniformUsed = 0;

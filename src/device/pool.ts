@@ -44,6 +44,8 @@ export interface PoolOptions {
   pending?: (buf: GPUBuffer) => boolean;
   /** Receives an asynchronous out-of-memory error (the context throws it at its next health check). */
   onError?: (e: Error) => void;
+  /** Told of each tensor buffer just before the pool destroys it (the context's bind-group cache drops its groups). */
+  onDestroy?: (buf: GPUBuffer) => void;
 }
 
 /**
@@ -73,8 +75,16 @@ export interface Watched {
 }
 
 export class BufferPool {
-  /** kind:size -> free buffers, least recently released first. */
+  /**
+   * kind:size -> free buffers, in descending order of creation: take() hands out the oldest buffer of the
+   * class, so the buffers an op gets depend only on which are free, not on the order they were released
+   * in, and a repeated step gets the same buffers for the same ops every time (the context's bind-group
+   * cache, src/device/bindgroups.ts, then finds every group made; handing out the last released, the
+   * buffers a GAN step got were permuted from step to step and a third of its groups were new each step).
+   */
   private readonly free = new Map<string, GPUBuffer[]>();
+  /** Each buffer's creation number (the order of `free`'s lists). */
+  private readonly ids = new WeakMap<GPUBuffer, number>();
   /** Every pooled buffer -> its key in `free`, least recently released first (Map keeps insertion order). */
   private readonly lru = new Map<GPUBuffer, string>();
   /** Evicted while unsubmitted commands use them: destroyed after the next submit. */
@@ -151,7 +161,7 @@ export class BufferPool {
     this.live.delete(buf);
     if (this.failures.delete(buf)) {
       if (this.failures.size === 0) allocationSite.checks.delete(this.checkInputs);
-      buf.destroy();
+      this.destroy(buf);
       return;
     }
     this.liveBytes -= buf.size;
@@ -185,8 +195,14 @@ export class BufferPool {
 
   /** Destroys the buffers evicted while unsubmitted commands used them; the context calls it after a submit. */
   afterSubmit(): void {
-    for (const b of this.doomed) b.destroy();
+    for (const b of this.doomed) this.destroy(b);
     this.doomed = [];
+  }
+
+  /** Destroys a buffer, telling opts.onDestroy first. */
+  private destroy(buf: GPUBuffer): void {
+    this.opts.onDestroy?.(buf);
+    buf.destroy();
   }
 
   private take(kind: Kind, size: number): GPUBuffer | undefined {
@@ -202,7 +218,12 @@ export class BufferPool {
     const key = `${kind}:${buf.size}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(buf);
+    // Sorted insert from the end (a list is short; the oldest buffers, at its end, are the ones in use).
+    const id = this.ids.get(buf) ?? 0;
+    let i = list.length;
+    while (i > 0 && (this.ids.get(list[i - 1]) ?? 0) < id) i--;
+    if (i === list.length) list.push(buf);
+    else list.splice(i, 0, buf);
     this.lru.set(buf, key);
     this.pooledBytes += buf.size;
     if (this.pooledBytes > this.capBytes) this.evictTo(this.capBytes);
@@ -213,13 +234,13 @@ export class BufferPool {
     let freed = 0;
     for (const [buf, key] of this.lru) {
       if (this.pooledBytes <= target) break;
-      // The oldest pooled buffer is the oldest of its own size class, at the head of its list.
-      this.free.get(key)!.shift();
+      const list = this.free.get(key)!;
+      list.splice(list.lastIndexOf(buf), 1);
       this.lru.delete(buf);
       this.pooledBytes -= buf.size;
       freed += buf.size;
       if (this.opts.pending?.(buf)) this.doomed.push(buf);
-      else buf.destroy();
+      else this.destroy(buf);
     }
     return freed;
   }
@@ -269,6 +290,7 @@ export class BufferPool {
       this.watchedEver.set(buf, w);
       allocationSite.watchers.add(this.onOp);
     }
+    this.ids.set(buf, this.buffersCreated);
     this.buffersCreated++;
     return buf;
   }
@@ -336,7 +358,7 @@ export class BufferPool {
       list.splice(list.indexOf(buf), 1);
       this.lru.delete(buf);
       this.pooledBytes -= buf.size;
-      buf.destroy();
+      this.destroy(buf);
     } else if (live) {
       // Live: uncount it now; its tensor's release destroys it.
       this.live.delete(buf);
