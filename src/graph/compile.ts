@@ -104,6 +104,8 @@ interface Entry {
   dtypes?: DType[];
   /** The gradients the step leaves on tensors: which tensor, of what shape (graph.pinned in order). */
   grads?: { tensor: Tensor; shape: number[] }[];
+  /** A recorded program's gradient views as the last call left them on their tensors (by grads index). */
+  gradsSet?: (Tensor | null)[];
   /**
    * Leaves whose gradient from before the call the step adds to (gradient accumulation, no zeroGrad):
    * `gradInputs` their .grad storages, inputs after the arguments', and `accumulated` the leaves whose
@@ -191,6 +193,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       e.shapes =
       e.dtypes =
       e.grads =
+      e.gradsSet =
       e.gradInputs =
       e.accumulated =
         undefined;
@@ -206,25 +209,28 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
   const setGrads = (e: Entry, pinned: Storage[]) => {
     const recorded = e.program!.recorded;
     // One gradient may be left on two tensors (the engine gives both leaves of a + b the same one).
-    const made = new Map<Storage, Tensor>();
-    e.grads!.forEach(({ tensor, shape }, k) => {
-      if (
-        recorded &&
-        tensor.grad &&
-        borrowed.has(tensor.grad) &&
-        !tensor.grad.isDisposed &&
-        tensor.grad.storage === pinned[k]
-      )
-        return;
-      tensor.grad?.dispose();
-      const same = made.get(pinned[k]);
+    let made: Map<Storage, Tensor> | null = null;
+    const grads = e.grads!;
+    const set = (e.gradsSet ??= []);
+    for (let k = 0; k < grads.length; k++) {
+      const { tensor, shape } = grads[k];
+      const g = tensor.grad;
+      // Still the view over the recording's storage this call wrote (a replay's usual case).
+      if (recorded && g !== null && g === set[k] && !g.isDisposed) continue;
+      if (recorded && g && borrowed.has(g) && !g.isDisposed && g.storage === pinned[k]) {
+        set[k] = g;
+        continue;
+      }
+      g?.dispose();
+      const same = made?.get(pinned[k]);
       // Kept out of any tidy() the call is made in (as eager backward() keeps them).
       if (same) tensor.grad = keep(same.viewAs(shape));
       else if (recorded) tensor.grad = keep(borrowedTensor(e.backend!, pinned[k], shape));
       else tensor.grad = keep(new Tensor(e.backend!, pinned[k], shape));
       if (recorded) borrowed.add(tensor.grad);
-      made.set(pinned[k], tensor.grad);
-    });
+      (made ??= new Map()).set(pinned[k], tensor.grad);
+      set[k] = recorded ? tensor.grad : null;
+    }
   };
   /** Runs the program; `grads`: the accumulated gradients' storages (each leaf's .grad, but at the trace). */
   const finish = (e: Entry, traced: boolean, inputs: Tensor[], grads?: Storage[]): R => {
@@ -321,6 +327,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     if (entry.state === 'warm') return trace(entry, args, tensors);
     if (entry.program!.stale()) {
       dropGrads(entry);
+      entry.gradsSet = undefined;
       entry.program!.dispose();
       entry.program = build(entry.graph!, entry.backend!, [...uniqueStorages(tensors), ...gradStoragesOf(entry)]);
       stats.rerecords++;
