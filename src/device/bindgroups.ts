@@ -1,19 +1,22 @@
 // The eager dispatch path's bind groups, cached (issue 32). createBindGroup was the largest host cost of an
 // eager op (about 12-20 us of the 21-33 us per dispatch on Dawn's null backend, more where a driver makes
 // descriptor sets), and an eager training step binds the same buffers to the same kernels every step: the
-// pool hands back the buffer last released of a size class, so a repeated step sees the same buffers in
-// the same order.
+// pool hands out the oldest free buffer of a size class (src/device/pool.ts), so a repeated step gets the
+// same buffers for the same ops.
 //
 // A bind group is kept per (layout, storage buffers in binding order), looked up through a tree of Maps
 // keyed by the objects themselves (nothing allocated on a hit). Its uniform block cannot live in the
 // per-submit uniform arena, whose offsets move from submit to submit: each group owns a slot of a
 // persistent uniform buffer instead, holding that group's last uniform bytes (a CPU mirror of the buffer
-// says what they are). A dispatch whose bytes equal the slot's needs no write at all (a step's shapes are
-// the same every step); different bytes are written into the slot, through the mirror and one
-// writeBuffer of the changed range before the next submit, when no pending work uses the group (it was
-// not used since the last submit; a queue write runs after the submitted work that read the old bytes
-// and before the submit that reads the new ones). When pending work does use it with other bytes, lookup
-// answers null and the context binds that dispatch the old way (a group of its own, in the arena).
+// says what they are). A dispatch whose bytes equal a slot's needs no write at all (a step's shapes are
+// the same every step). A kernel may run on the same buffers more than once before a submit with other
+// uniforms (the stride phases of a convolution's input gradient, two random draws into a buffer freed in
+// between): the same buffers then have several versions, each a group with its own slot. A dispatch whose
+// bytes match no version rewrites the slot of one that no pending work uses (not used since the last
+// submit: the queue write, through the mirror and one writeBuffer of the changed range before the next
+// submit, runs after the submitted work that read the old bytes and before the submit that reads the new
+// ones), or makes a new version; past MAX_VERSIONS, lookup answers null and the context binds that
+// dispatch the old way (a group of its own, its uniforms in the arena).
 //
 // A group holds its buffers: one the pool destroys drops every group that binds it (forget()). When the
 // slots run out the context submits the pending work and the cache starts over (reset()), with a larger

@@ -58,6 +58,11 @@ export interface Arena {
 }
 
 type Kind = 'tensor' | 'staging';
+/** The free buffers of one kind and size, and their creation numbers, oldest last. */
+interface FreeList {
+  bufs: GPUBuffer[];
+  ids: number[];
+}
 const MiB = 2 ** 20;
 const fmtBytes = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${b} bytes`);
 
@@ -76,17 +81,17 @@ export interface Watched {
 
 export class BufferPool {
   /**
-   * kind:size -> free buffers, in descending order of creation: take() hands out the oldest buffer of the
+   * Per kind and size, the free buffers in descending order of creation: take() hands out the oldest buffer of the
    * class, so the buffers an op gets depend only on which are free, not on the order they were released
    * in, and a repeated step gets the same buffers for the same ops every time (the context's bind-group
    * cache, src/device/bindgroups.ts, then finds every group made; handing out the last released, the
    * buffers a GAN step got were permuted from step to step and a third of its groups were new each step).
    */
-  private readonly free = new Map<string, GPUBuffer[]>();
+  private readonly free: Record<Kind, Map<number, FreeList>> = { tensor: new Map(), staging: new Map() };
   /** Each buffer's creation number (the order of `free`'s lists). */
   private readonly ids = new WeakMap<GPUBuffer, number>();
-  /** Every pooled buffer -> its key in `free`, least recently released first (Map keeps insertion order). */
-  private readonly lru = new Map<GPUBuffer, string>();
+  /** Every pooled buffer -> its list in `free`, least recently released first (Map keeps insertion order). */
+  private readonly lru = new Map<GPUBuffer, FreeList>();
   /** Evicted while unsubmitted commands use them: destroyed after the next submit. */
   private doomed: GPUBuffer[] = [];
   /** Tensor buffers handed out and not yet released. */
@@ -206,37 +211,55 @@ export class BufferPool {
   }
 
   private take(kind: Kind, size: number): GPUBuffer | undefined {
-    const buf = this.free.get(`${kind}:${size}`)?.pop();
-    if (buf) {
-      this.lru.delete(buf);
-      this.pooledBytes -= size;
-    }
+    const list = this.free[kind].get(size);
+    if (!list?.bufs.length) return undefined;
+    const buf = list.bufs.pop()!;
+    list.ids.pop();
+    this.lru.delete(buf);
+    this.pooledBytes -= size;
     return buf;
   }
 
   private put(kind: Kind, buf: GPUBuffer): void {
-    const key = `${kind}:${buf.size}`;
-    let list = this.free.get(key);
-    if (!list) this.free.set(key, (list = []));
-    // Sorted insert from the end (a list is short; the oldest buffers, at its end, are the ones in use).
-    const id = this.ids.get(buf) ?? 0;
-    let i = list.length;
-    while (i > 0 && (this.ids.get(list[i - 1]) ?? 0) < id) i--;
-    if (i === list.length) list.push(buf);
-    else list.splice(i, 0, buf);
-    this.lru.set(buf, key);
-    this.pooledBytes += buf.size;
+    const size = buf.size;
+    let list = this.free[kind].get(size);
+    if (!list) this.free[kind].set(size, (list = { bufs: [], ids: [] }));
+    // Binary search for the first older buffer (ids descend), and the buffer goes before it.
+    const id = this.ids.get(buf) ?? 0,
+      ids = list.ids;
+    let lo = 0,
+      hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ids[mid] > id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === ids.length) {
+      list.bufs.push(buf);
+      ids.push(id);
+    } else {
+      list.bufs.splice(lo, 0, buf);
+      ids.splice(lo, 0, id);
+    }
+    this.lru.set(buf, list);
+    this.pooledBytes += size;
     if (this.pooledBytes > this.capBytes) this.evictTo(this.capBytes);
+  }
+
+  /** Takes a pooled buffer out of its list. */
+  private unlist(list: FreeList, buf: GPUBuffer): void {
+    const i = list.bufs.lastIndexOf(buf);
+    list.bufs.splice(i, 1);
+    list.ids.splice(i, 1);
+    this.lru.delete(buf);
   }
 
   /** Destroys the least recently released buffers until at most `target` bytes stay pooled. */
   private evictTo(target: number): number {
     let freed = 0;
-    for (const [buf, key] of this.lru) {
+    for (const [buf, list] of this.lru) {
       if (this.pooledBytes <= target) break;
-      const list = this.free.get(key)!;
-      list.splice(list.lastIndexOf(buf), 1);
-      this.lru.delete(buf);
+      this.unlist(list, buf);
       this.pooledBytes -= buf.size;
       freed += buf.size;
       if (this.opts.pending?.(buf)) this.doomed.push(buf);
@@ -350,13 +373,11 @@ export class BufferPool {
 
   /** A buffer's creation ran out of memory (reported asynchronously): uncount it and free the pool. */
   private outOfMemory(buf: GPUBuffer, err: GPUError): void {
-    const key = this.lru.get(buf);
-    const live = !key && this.live.has(buf);
-    if (key) {
+    const list = this.lru.get(buf);
+    const live = !list && this.live.has(buf);
+    if (list) {
       // Already released into the pool: drop it from there.
-      const list = this.free.get(key)!;
-      list.splice(list.indexOf(buf), 1);
-      this.lru.delete(buf);
+      this.unlist(list, buf);
       this.pooledBytes -= buf.size;
       this.destroy(buf);
     } else if (live) {

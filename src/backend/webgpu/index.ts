@@ -48,13 +48,19 @@ export class GpuStorage implements Storage {
 export function packUniforms(header: (number | { f: number })[], arrays: number[][] = []): ArrayBuffer {
   const words = 4 + arrays.length * MAX_RANK;
   const buf = new ArrayBuffer(Math.max(16, Math.ceil(words / 4) * 16));
-  const u = new Uint32Array(buf),
-    f = new Float32Array(buf);
-  header.forEach((h, i) => {
+  const u = new Uint32Array(buf);
+  let f: Float32Array | null = null;
+  // Plain loops (this runs for every eager dispatch).
+  for (let i = 0; i < header.length; i++) {
+    const h = header[i];
     if (typeof h === 'number') u[i] = h >>> 0;
-    else f[i] = h.f;
-  });
-  arrays.forEach((arr, j) => arr.forEach((v, i) => (u[4 + j * MAX_RANK + i] = v >>> 0)));
+    else (f ??= new Float32Array(buf))[i] = h.f;
+  }
+  for (let j = 0; j < arrays.length; j++) {
+    const arr = arrays[j],
+      at = 4 + j * MAX_RANK;
+    for (let i = 0; i < arr.length; i++) u[at + i] = arr[i] >>> 0;
+  }
   return buf;
 }
 
