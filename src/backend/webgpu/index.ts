@@ -1036,6 +1036,8 @@ function optimUniforms(n: number, o: OptimSpec, check?: { slot: number; tag: num
 }
 const OPTIM_UNIFORM_BYTES = 64;
 
+const bias = { beta1: NaN, beta2: NaN, step: NaN, c1: 0, c2: 0 };
+
 /** optimUniforms' words, written at word `at` of `w` and `f` (two views of one buffer), every word. */
 function writeOptimWords(
   w: Uint32Array,
@@ -1063,8 +1065,17 @@ function writeOptimWords(
     w[at + 7] = 0;
     f[at + 8] = o.beta1;
     f[at + 9] = o.beta2;
-    f[at + 10] = o.lr / (1 - o.beta1 ** o.step);
-    f[at + 11] = Math.sqrt(1 - o.beta2 ** o.step);
+    // The bias corrections, shared by a step's parameters (same betas, same step count): kept for the
+    // next one, as Math.pow is most of this function's time.
+    if (o.beta1 !== bias.beta1 || o.beta2 !== bias.beta2 || o.step !== bias.step) {
+      bias.beta1 = o.beta1;
+      bias.beta2 = o.beta2;
+      bias.step = o.step;
+      bias.c1 = 1 - o.beta1 ** o.step;
+      bias.c2 = Math.sqrt(1 - o.beta2 ** o.step);
+    }
+    f[at + 10] = o.lr / bias.c1;
+    f[at + 11] = bias.c2;
     f[at + 12] = o.eps;
     w[at + 14] = o.decoupled ? 1 : 0;
   }
