@@ -18,6 +18,7 @@ import { DCGAN } from '../src/models/dcgan.ts';
 import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+import { runAlone } from './alone.ts';
 
 export interface CompiledRow {
   model: string;
@@ -195,17 +196,4 @@ export async function benchCompiled(
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { init, shutdown } = await import('../src/index.ts');
-  const args = process.argv.slice(2);
-  const gpu = (await init({
-    backend: 'webgpu',
-    dawnFlags: ['enable-dawn-features=disable_robustness'],
-  })) as WebGPUBackend;
-  await benchCompiled(gpu, {
-    quick: args.includes('--quick'),
-    only: args.find((a) => a.startsWith('--only='))?.slice(7),
-  });
-  shutdown(gpu);
-  process.exit(0);
-}
+await runAlone(import.meta.url, benchCompiled);

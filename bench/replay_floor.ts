@@ -15,6 +15,7 @@ import type { Recording } from '../src/device/recording.ts';
 import type { TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
+import { runAlone } from './alone.ts';
 
 export interface FloorRow {
   model: string;
@@ -166,19 +167,4 @@ export async function benchReplayFloor(
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { init, shutdown } = await import('../src/index.ts');
-  const args = process.argv.slice(2);
-  // --null: Dawn's null backend (the same WebGPU calls, validated, nothing executed), so that the host's
-  // own costs are timed without SwiftShader's threads competing for the same cores.
-  const gpu = (await init({
-    backend: 'webgpu',
-    dawnFlags: [...(args.includes('--null') ? ['backend=null'] : []), 'enable-dawn-features=disable_robustness'],
-  })) as WebGPUBackend;
-  await benchReplayFloor(gpu, {
-    quick: args.includes('--quick'),
-    only: args.find((a) => a.startsWith('--only='))?.slice(7),
-  });
-  shutdown(gpu);
-  process.exit(0);
-}
+await runAlone(import.meta.url, benchReplayFloor);

@@ -9,6 +9,7 @@ import { compile, Generator, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
+import { runAlone } from './alone.ts';
 
 export interface SleepRow {
   model: string;
@@ -61,17 +62,4 @@ export async function benchSleepRead(
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { init, shutdown } = await import('../src/index.ts');
-  const args = process.argv.slice(2);
-  const gpu = (await init({
-    backend: 'webgpu',
-    dawnFlags: ['enable-dawn-features=disable_robustness'],
-  })) as WebGPUBackend;
-  await benchSleepRead(gpu, {
-    quick: args.includes('--quick'),
-    only: args.find((a) => a.startsWith('--only='))?.slice(7),
-  });
-  shutdown(gpu);
-  process.exit(0);
-}
+await runAlone(import.meta.url, benchSleepRead);
