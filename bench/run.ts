@@ -477,6 +477,24 @@ if (!only || 'sleep'.includes(only)) {
   }
 }
 
+// Host time per eager op (bench/dispatch_eager.ts): the JavaScript that issues an eager step and the submit
+// of its work, per step and per dispatch, on this adapter (alone, on Dawn's null backend: that file's CLI).
+if (!only || 'eager'.includes(only)) {
+  const { benchEager } = await import('./dispatch_eager.ts');
+  console.log('\neager steps, host time (issue + submit) per step and per dispatch:');
+  for (const r of await benchEager(gpu as never, { steps: quick ? 10 : 20, warmup: 5, drain: true })) {
+    results.push({
+      case: `eager host time per dispatch: ${r.model}`,
+      ours: (r.hostMs * 1e3) / r.dispatches,
+      peer: null,
+      unit: 'us',
+      ratio: null,
+      oursMs: r.hostMs,
+      peerMs: null,
+    });
+  }
+}
+
 // ALU-peak probe: independent multiply-adds in registers, the adapter's ceiling.
 if (!only || 'alu'.includes(only)) {
   const probe = (await aluPeak(gpu))!;
