@@ -903,7 +903,6 @@ export class Program {
     return this.optimAfter(op, this.epilogueAfter(y, epi));
   }
 
-  /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
   /** The replay's patches (see `patches`), in program order. */
   private patchPlan(): Patch[] {
     const plan: Patch[] = [];
@@ -925,6 +924,7 @@ export class Program {
     return plan;
   }
 
+  /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
   private optimOf(op: FusedOp | ReduceFusedOp | GemmFusedOp): FusedOptim | undefined {
     const o = op.optim;
     if (!o) return undefined;
