@@ -37,6 +37,7 @@ export async function benchSleepRead(
     const rounds = opts.quick ? 3 : 5,
       per = opts.quick ? 4 : 8;
     const ips: [number[], number[]] = [[], []];
+    const sleeps = gpu.ctx.readSleep;
     for (let r = 0; r < rounds; r++) {
       for (const k of [0, 1] as const) {
         gpu.ctx.readSleep = k === 1;
@@ -50,7 +51,7 @@ export async function benchSleepRead(
         ips[k].push((per * n) / ((performance.now() - t0) / 1e3));
       }
     }
-    gpu.ctx.readSleep = true;
+    gpu.ctx.readSleep = sleeps;
     step.dispose();
     const row: SleepRow = { model: name, imagesPerS: [median(ips[0]), median(ips[1])] };
     rows.push(row);

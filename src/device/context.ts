@@ -107,8 +107,12 @@ export class GPUContext {
    * waits for that replay, whose GPU time past calls measured (see read()).
    */
   private replayMark: { rec: Recording; at: number } | null = null;
-  /** Whether read() sleeps through a long replay rather than poll (bench/sleep_read.ts turns it off to compare). */
-  readSleep = true;
+  /**
+   * Whether read() sleeps through a long replay rather than poll: in Node, where Dawn polls (a browser
+   * waits for the GPU process's answer, with no busy thread to spare); bench/sleep_read.ts turns it off
+   * to compare.
+   */
+  readSleep = typeof process !== 'undefined' && !!process.versions?.node;
   /** Set while read() submits its copy alone (which keeps replayMark). */
   private copyOnlyFlush = false;
   /** While timeGpu() runs: the query set its dispatches write their timestamps to. */
