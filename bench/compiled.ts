@@ -18,7 +18,7 @@ import { DCGAN } from '../src/models/dcgan.ts';
 import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
-import { runAlone } from './alone.ts';
+import { median, runAlone } from './common.ts';
 
 export interface CompiledRow {
   model: string;
@@ -63,8 +63,6 @@ export const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; ba
     n: 4,
   }),
 };
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 export async function benchCompiled(
   gpu: WebGPUBackend,

@@ -18,6 +18,7 @@
 import { init, shutdown, sync, Generator } from '../src/index.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
+import { median } from './common.ts';
 
 export interface EagerRow {
   model: string;
@@ -29,8 +30,6 @@ export interface EagerRow {
   /** ms per step by phase (the instrumented run), when asked for. */
   phases?: Record<string, number>;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Times each wrapped method's calls into `acc` while `on()` (the method's own name unless `tag`). */
 function timeCalls(obj: Record<string, unknown>, names: string[], acc: Record<string, number>, on: () => boolean) {

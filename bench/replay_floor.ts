@@ -15,7 +15,7 @@ import type { Recording } from '../src/device/recording.ts';
 import type { TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
-import { runAlone } from './alone.ts';
+import { median, runAlone } from './common.ts';
 
 export interface FloorRow {
   model: string;
@@ -29,8 +29,6 @@ export interface FloorRow {
   /** Per phase, the median host ms of a replayed step (medians: a collection lands in one call's phase). */
   phases: Partial<Record<ReplayPhase, number>>;
 }
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 export async function benchReplayFloor(
   gpu: WebGPUBackend,

@@ -9,15 +9,13 @@ import { compile, Generator, type Tensor } from '../src/index.ts';
 import type { TrainBatch } from '../src/models/model.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
-import { runAlone } from './alone.ts';
+import { median, runAlone } from './common.ts';
 
 export interface SleepRow {
   model: string;
   /** images/s: polled, slept. */
   imagesPerS: [number, number];
 }
-
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 export async function benchSleepRead(
   gpu: WebGPUBackend,

@@ -1,7 +1,11 @@
-// The main block of a bench file run alone (`npx tsx bench/<file>.ts [--quick] [--only=<model>] [--null]`):
-// WebGPU with the bench's Dawn toggles (`--null`: Dawn's null backend, every call made and validated,
-// nothing executed, so that host costs are timed without SwiftShader's threads on the same cores).
+// What the bench files share: the median of their timings, and the main block of a file run alone
+// (`npx tsx bench/<file>.ts [--quick] [--only=<model>] [--null]`): WebGPU with the bench's Dawn toggles
+// (`--null`: Dawn's null backend, every call made and validated, nothing executed, so that host costs are
+// timed without SwiftShader's threads on the same cores).
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
+
+/** The median of `v` (the upper one of an even count). */
+export const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 export interface BenchOptions {
   quick?: boolean;
