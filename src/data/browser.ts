@@ -9,24 +9,4 @@ export {
   type ImageSet,
   type Split,
 } from './mnist_split.ts';
-export { Batches } from './batches.ts';
-export {
-  toyBatch,
-  toyScore,
-  toyCentres,
-  gridCentres,
-  describeToy,
-  TOY_DATASETS,
-  type ToyDataset,
-  type ToyReport,
-} from './toy2d.ts';
-export {
-  TensorDataset,
-  DataLoader,
-  type Field,
-  type StoredField,
-  type DataLoaderOptions,
-  type Batch,
-} from './loader.ts';
-export { dilate3x3, dilationDomains, mnistFashionDomains, type Domains } from './domains.ts';
-export { encodeMnistAsset, decodeMnistAsset, loadMnistAsset } from './mnist_asset.ts';
+export * from './portable.ts';
