@@ -261,7 +261,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     return p;
   };
 
-  let lastKey = '';
+  /** The last call's key, tensors and flattened arguments (see sameLeaves). */
   let last: { key: string; tensors: Tensor[]; leaves: unknown[] } | null = null;
   const call = (...args: A): R => {
     // Inside another compiled function's trace: part of that trace.
@@ -269,6 +269,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     phaseClock?.start();
     // The same argument objects as the last call's (a training loop's batch and generator): its key,
     // without building it again.
+    const lastKey = last?.key;
     let tensors: Tensor[], key: string;
     if (last && sameLeaves(args, last.leaves)) ({ key, tensors } = last);
     else {
@@ -282,7 +283,6 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     if (!list || key !== lastKey) {
       if (list) cache.delete(key);
       cache.set(key, (list ??= []));
-      lastKey = key;
     }
     // State replaced since the trace (its tensors all disposed): that variant starts again.
     for (let i = list.length - 1; i >= 0; i--) {
@@ -481,7 +481,6 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
     for (const list of cache.values()) for (const e of list) drop(e);
     cache.clear();
     last = null;
-    lastKey = '';
     stats.signatures = 0;
   };
   return compiled;
