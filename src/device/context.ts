@@ -2,9 +2,12 @@
 // batching of dispatches into one compute pass per submit, a uniform arena, readback, limit checks,
 // error and device-loss handling (the pool's asynchronous out-of-memory reports included: a dispatch, write
 // or readback of a buffer whose allocation is not confirmed yet runs in a submit of its own, see pool.ts),
-// emptyCache(),
+// emptyCache(), the eager path's cached bind groups (bindgroups.ts),
 // the hooks of the kernel profiler, and recordings of dispatches for compiled steps (recording.ts:
 // beginRecording/endRecording, patchRecording for per-call uniforms, replay).
+//
+// Readback in Node: Dawn answers a pending mapAsync by polling its device on every event-loop turn, so
+// a readback right after a replay whose measured GPU time is long sleeps most of it first (read()).
 //
 // Grids past maxComputeWorkgroupsPerDimension (65,535 on most adapters): a 1-D problem is folded over y
 // and z by grid() (kernels read their index with common.wgsl's flat_index or flat_group). A kernel with
