@@ -68,6 +68,8 @@ export interface DispatchSpec {
 const UNIFORM_ARENA_BYTES = 1 << 20;
 const UNIFORM_ALIGN = 256;
 const CAPTURE_QUERIES = 256;
+/** A replay's encoder and pass descriptor, made once (a replay makes no object it can reuse). */
+const REPLAY_LABEL = { label: 'replay' } as const;
 /** read(): a replay shorter than this (a GPU's, usually) is waited for as Dawn waits, by polling; a sleep is at most READ_SLEEP_MAX_MS. */
 const READ_SLEEP_MIN_MS = 20,
   READ_SLEEP_MAX_MS = 2000;
@@ -485,13 +487,13 @@ export class GPUContext {
     for (let k = 0; k < inputs.length; k++) if (inputs[k] !== rec.inputs[k]) rec.rebind(this.device, k, inputs[k]);
     rec.flushPatches(this.device.queue);
     phaseClock?.mark('upload');
-    const enc = (this.encoder = this.device.createCommandEncoder({ label: 'replay' }));
+    const enc = (this.encoder = this.device.createCommandEncoder(REPLAY_LABEL));
     const ds = rec.dispatches;
     if (this.profiler.enabled || this.capture) {
       for (const d of ds) this.encode(d.pipeline, d.bindGroup!, d.groups, d.label, d.flops, d.bytes);
     } else if (ds.length) {
       // The tight loop: no per-dispatch allocation, a pipeline set only when it changes.
-      const pass = enc.beginComputePass({ label: 'replay' });
+      const pass = enc.beginComputePass(REPLAY_LABEL);
       let last: GPUComputePipeline | null = null;
       for (let i = 0; i < ds.length; i++) {
         const d = ds[i];
@@ -502,7 +504,7 @@ export class GPUContext {
       pass.end();
     }
     phaseClock?.mark('encode');
-    this.encoder ??= this.device.createCommandEncoder({ label: 'replay' });
+    this.encoder ??= this.device.createCommandEncoder(REPLAY_LABEL);
     this.endPass();
     for (const [src, dst, bytes] of out) if (bytes) this.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
     this.lastKernels = [rec.errorLabel];

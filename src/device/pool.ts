@@ -200,6 +200,7 @@ export class BufferPool {
 
   /** Destroys the buffers evicted while unsubmitted commands used them; the context calls it after a submit. */
   afterSubmit(): void {
+    if (!this.doomed.length) return;
     for (const b of this.doomed) this.destroy(b);
     this.doomed = [];
   }

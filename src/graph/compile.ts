@@ -284,15 +284,18 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
       if (list) cache.delete(key);
       cache.set(key, (list ??= []));
     }
-    // State replaced since the trace (its tensors all disposed): that variant starts again.
+    // State replaced since the trace (its tensors all disposed): that variant starts again. (Plain loops
+    // here and below: this runs on every replay, where closures made per call showed in the host time.)
     for (let i = list.length - 1; i >= 0; i--) {
       const e = list[i];
-      if (e.state === 'compiled' && e.holds!.some((h) => h.orphaned)) {
+      if (e.state === 'compiled' && anyOrphaned(e.holds!)) {
         drop(e);
         list.splice(i, 1);
       }
     }
-    let entry = list.find((e) => e.state === 'compiled' && e.guards!.every((g) => g.holds()));
+    let entry: Entry | undefined;
+    for (let i = 0; i < list.length && !entry; i++)
+      if (list[i].state === 'compiled' && allHold(list[i].guards!)) entry = list[i];
     if (!entry) {
       const compiled = list.filter((e) => e.state === 'compiled');
       if (compiled.length) {
@@ -317,7 +320,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
         if (!old.length) cache.delete(k);
       }
     }
-    stats.signatures = count();
+    if (!(entry.state === 'compiled' && key === lastKey)) stats.signatures = count();
     if (entry.state === 'new') {
       stats.eagerCalls++;
       const r = fn(...args);
@@ -523,6 +526,16 @@ function rollBack(tracer: Tracer<Tensor>): void {
 }
 
 /** The storages of the gradients a step adds to, in the graph's input order (each leaf's .grad now). */
+function anyOrphaned(holds: StorageHold[]): boolean {
+  for (let i = 0; i < holds.length; i++) if (holds[i].orphaned) return true;
+  return false;
+}
+
+function allHold(guards: Guard[]): boolean {
+  for (let i = 0; i < guards.length; i++) if (!guards[i].holds()) return false;
+  return true;
+}
+
 function gradStoragesOf(e: Entry): Storage[] {
   return e.gradInputs!.map((t) => t.grad!.storage);
 }
@@ -657,6 +670,12 @@ function collectOutputs(r: unknown, outputs: Tensor[]): unknown {
 
 /** The result of a compiled call: the structure with new tensors over the output storages. */
 function results(entry: Entry, values: Storage[]): never {
+  const r = entry.result;
+  // A training step's usual result, one tensor: without the walk below.
+  if (r !== null && typeof r === 'object' && OUT in r) {
+    const k = (r as OutLeaf)[OUT];
+    return new Tensor(entry.backend!, values[k], entry.shapes![k], entry.dtypes![k]) as never;
+  }
   const build = (s: unknown): unknown => {
     if (s !== null && typeof s === 'object' && OUT in (s as object)) {
       const k = (s as OutLeaf)[OUT];

@@ -328,10 +328,14 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     // Which parameters step is fixed when the step is traced (a compiled step updates the same ones).
     const stepped = this.params.flatMap((p, i) => (p.grad ? [i] : []));
     const many = this.paramGroups.length > 1;
+    // Each group's spec at a step, made once per call and shared by the group's parameters at that step
+    // (usually all of them): a compiled step reads these at every call.
+    const specs: { step: number; spec: OptimSpec | null }[] = this.paramGroups.map(() => ({ step: 0, spec: null }));
     perCall(() => {
       this.paramGroups.forEach((g, k) => this.validate(g.options, many ? k : undefined));
       this.stepCount++;
       for (const i of stepped) this.paramSteps[i]++;
+      for (const s of specs) s.spec = null;
     });
     // A trace that fails after this point applied no update: the counts go back.
     onTraceAbort(() => {
@@ -341,12 +345,17 @@ export abstract class Optimizer<O extends { lr?: number } = { lr?: number }> {
     this.flags ??= keep(zeros([this.params.length], { backend: this.params[0].backend }));
     for (const i of stepped) {
       const p = this.params[i],
-        o = this.paramGroups[this.groupIndex[i]].options;
+        o = this.paramGroups[this.groupIndex[i]].options,
+        memo = specs[this.groupIndex[i]];
       const [s1, s2] = this.kernelSlots(p, o);
-      effect('optim', [p, p.grad!, s1, s2, this.flags], () => ({
-        spec: this.spec(o, this.paramSteps[i]),
-        check: { slot: i, tag: this.stepCount },
-      }));
+      effect('optim', [p, p.grad!, s1, s2, this.flags], () => {
+        const step = this.paramSteps[i];
+        if (memo.spec === null || memo.step !== step) {
+          memo.spec = this.spec(o, step);
+          memo.step = step;
+        }
+        return { spec: memo.spec, check: { slot: i, tag: this.stepCount } };
+      });
     }
   }
 

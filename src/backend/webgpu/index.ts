@@ -890,16 +890,14 @@ class GpuRecording implements BackendRecording {
     writeRandomWords(this.rec.words, this.rec.floats, at, n, spec);
   }
   replay(inputs: Storage[], out: [Storage, Storage][]): void {
-    const pairs = out.map(([s, d]): [GPUBuffer, GPUBuffer, number] => [
-      (s as GpuStorage).buffer,
-      (d as GpuStorage).buffer,
-      s.length * 4,
-    ]);
-    this.b.ctx.replay(
-      this.rec,
-      inputs.map((s) => (s as GpuStorage).buffer),
-      pairs,
-    );
+    const pairs: [GPUBuffer, GPUBuffer, number][] = new Array(out.length);
+    for (let k = 0; k < out.length; k++) {
+      const [s, d] = out[k];
+      pairs[k] = [(s as GpuStorage).buffer, (d as GpuStorage).buffer, s.length * 4];
+    }
+    const buffers: GPUBuffer[] = new Array(inputs.length);
+    for (let k = 0; k < inputs.length; k++) buffers[k] = (inputs[k] as GpuStorage).buffer;
+    this.b.ctx.replay(this.rec, buffers, pairs);
   }
   stale(): boolean {
     for (const [key, guess] of this.rec.guesses) {
