@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { conv2d, convTranspose2d, gradcheck, tensor, Tensor, type Backend, type Storage } from '../src/index.ts';
 import { convGeom } from '../src/ops/conv.ts';
 import { CONV_VARIANTS } from '../src/backend/webgpu/tuner.ts';
-import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
+import { cpu, expectClose, getGpu, pair, randomInput } from './helpers.ts';
 
 const CASES: { x: number[]; w: number[]; o: { stride?: number; padding?: number; dilation?: number } }[] = [
   { x: [2, 3, 9, 7], w: [5, 3, 3, 3], o: { padding: 1 } },
@@ -183,20 +183,19 @@ describe('conv kernels match the cpu reference', () => {
 });
 
 describe('conv gradients', () => {
-  const input = (shape: number[], seed: number) => {
-    const r = rng(seed);
-    return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 2 * r() - 1) };
-  };
   it('gradcheck conv2d (stride, padding, dilation, bias)', () => {
     for (const c of CASES.slice(0, 3)) {
-      const r = gradcheck((x, w, b) => conv2d(x, w, b, c.o), [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)]);
+      const r = gradcheck(
+        (x, w, b) => conv2d(x, w, b, c.o),
+        [randomInput(c.x, 1), randomInput(c.w, 2), randomInput([c.w[0]], 3)],
+      );
       expect(r.ok, `${JSON.stringify(c)}: ${r.maxRelError} ${JSON.stringify(r.worst)}`).toBe(true);
     }
   });
   it('gradcheck conv_transpose2d (stride, padding, output_padding, bias)', () => {
     const r = gradcheck(
       (x, w, b) => convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }),
-      [input([2, 3, 4, 3], 4), input([3, 2, 3, 3], 5), input([2], 6)],
+      [randomInput([2, 3, 4, 3], 4), randomInput([3, 2, 3, 3], 5), randomInput([2], 6)],
     );
     expect(r.ok, `${r.maxRelError} ${JSON.stringify(r.worst)}`).toBe(true);
   });

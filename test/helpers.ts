@@ -1,5 +1,7 @@
 // Test helpers: the two backends (the WebGPU one on whatever adapter Dawn gives: SwiftShader in CI,
-// never skipped), seeded random inputs, and comparison with the CPU reference.
+// never skipped) and forEachBackend, which declares a suite's tests once on each; seeded random inputs
+// (randomData for tensors, randomInput for gradcheck); and comparison with the CPU reference. Shared by
+// the Node and the Chromium runs (vitest.browser.config.ts), so nothing here imports a Node module.
 
 import { afterAll, expect } from 'vitest';
 import { CpuBackend, tensor, type Backend, type Tensor } from '../src/index.ts';
@@ -18,6 +20,24 @@ export function getGpu(): Promise<WebGPUBackend> {
 
 export const cpu = new CpuBackend();
 
+/** The backends every suite runs on: the CPU reference and this file's WebGPU device. */
+export const BACKENDS = ['cpu', 'webgpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** The backend of that name: `cpu`, or getGpu()'s device (an error, never a skip, without an adapter). */
+export function backendOf(name: BackendName): Promise<Backend> {
+  return name === 'cpu' ? Promise.resolve(cpu) : getGpu();
+}
+
+/**
+ * Declares tests once per backend: `fn` runs while the file is collected, with the backend's name (for
+ * the test titles) and a getter to await inside the tests, so the WebGPU device is made by the first test
+ * that needs it, not at collection.
+ */
+export function forEachBackend(fn: (name: BackendName, backend: () => Promise<Backend>) => void): void {
+  for (const name of BACKENDS) fn(name, () => backendOf(name));
+}
+
 /** A small deterministic PRNG for test inputs (mulberry32); the seed is printed on failure by name. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -33,9 +53,22 @@ export function rng(seed: number): () => number {
 /** Fresh inputs each run; the seed goes into test names via this constant so failures reproduce. */
 export const RUN_SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
+/** `n` uniform values in [lo, hi) from `seed` and RUN_SEED (a plain loop: some inputs have 16M elements). */
 export function randomData(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed ^ RUN_SEED);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+  const r = rng(seed ^ RUN_SEED),
+    out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+/**
+ * A gradcheck input: `shape` and its uniform values in [lo, hi) in float64, from `seed` alone: the same
+ * every run (a gradcheck's finite differences meet the kinks of relu, abs and max at fixed places); pass
+ * `seed ^ RUN_SEED` for fresh values each run, as randomData's.
+ */
+export function randomInput(shape: number[], seed: number, lo = -1, hi = 1): { shape: number[]; data: number[] } {
+  const r = rng(seed);
+  return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
 }
 
 /** The same data as a tensor on each backend. */

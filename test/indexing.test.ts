@@ -4,19 +4,10 @@
 // definitions here, float64 gradchecks, and a compiled step using them.
 import { describe, expect, it } from 'vitest';
 import { compile, F, gradcheck, nn, tensor, tidy, Generator, type Backend, type Tensor } from '../src/index.ts';
-import { cpu, expectClose, getGpu, randomData, rng } from './helpers.ts';
+import { cpu, expectClose, getGpu, randomData, randomInput, rng, RUN_SEED } from './helpers.ts';
 
-const input = (shape: number[], seed: number) => ({
-  shape,
-  data: [
-    ...randomData(
-      shape.reduce((a, b) => a * b, 1),
-      seed,
-      -2,
-      2,
-    ),
-  ],
-});
+/** Values in [-2, 2), fresh each run. */
+const input = (shape: number[], seed: number) => randomInput(shape, seed ^ RUN_SEED, -2, 2);
 /** Positions 0..D-1 drawn for an index of `shape` (repeats included). */
 const positions = (shape: number[], D: number, seed: number) => {
   const r = rng(seed);

@@ -17,12 +17,8 @@ import {
   type Backend,
   type Tensor,
 } from '../src/index.ts';
-import { cpu, expectClose, getGpu, pair, rng } from './helpers.ts';
+import { cpu, expectClose, forEachBackend, getGpu, pair, randomInput } from './helpers.ts';
 
-const input = (shape: number[], seed: number, lo = -1, hi = 1) => {
-  const r = rng(seed);
-  return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
-};
 function check(name: string, fn: (...xs: Tensor[]) => Tensor, inputs: { data: number[]; shape: number[] }[]) {
   const r = gradcheck(fn, inputs);
   expect(r.ok, `${name}: max rel error ${r.maxRelError} at ${JSON.stringify(r.worst)}`).toBe(true);
@@ -40,12 +36,12 @@ describe('optimizer kernels match their cpu twins', () => {
     it(`${c.kind} ${JSON.stringify(c.o)} over 5 steps`, async () => {
       const gpu = await getGpu();
       const run = async (b: Backend) => {
-        const p = tensor(input([37, 3], 1).data, [37, 3], { backend: b, requiresGrad: true });
+        const p = tensor(randomInput([37, 3], 1).data, [37, 3], { backend: b, requiresGrad: true });
         const opt =
           c.kind === 'sgd' ? new nn.SGD([p], c.o) : c.kind === 'adamw' ? new nn.AdamW([p], c.o) : new nn.Adam([p], c.o);
         for (let s = 0; s < 5; s++) {
           opt.zeroGrad();
-          p.grad = tensor(input([37, 3], 10 + s).data, [37, 3], { backend: b });
+          p.grad = tensor(randomInput([37, 3], 10 + s).data, [37, 3], { backend: b });
           opt.step();
         }
         return p;
@@ -53,12 +49,12 @@ describe('optimizer kernels match their cpu twins', () => {
       await expectClose(await run(gpu), await run(cpu), 1e-6, 1e-5, c.kind);
     });
   }
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`AdamW follows torch.optim.AdamW's formula over 3 steps (${which})`, async () => {
       // Loshchilov & Hutter 2019, Alg. 2 as torch.optim.AdamW runs it, in float64 here:
       // p <- p (1 - lr wd); m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
       // p <- p - lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const [lr, b1, b2, eps, wd] = [0.05, 0.9, 0.99, 1e-8, 0.3];
       const p0 = [1, -2, 0.5, 3],
         grads = [
@@ -92,7 +88,7 @@ describe('optimizer kernels match their cpu twins', () => {
       // The default decay is PyTorch's 0.01; a negative one is an error naming AdamW.
       expect(() => new nn.AdamW([p], { weightDecay: -1 })).toThrow(/AdamW: invalid weight decay -1/);
     });
-  }
+  });
   it('Adam takes a first step of lr * sign(g) (bias correction)', async () => {
     const gpu = await getGpu();
     const p = tensor([1, -2, 3], undefined, { backend: gpu, requiresGrad: true });
@@ -106,26 +102,30 @@ describe('optimizer kernels match their cpu twins', () => {
 
 describe('gradcheck of the functional layers and losses', () => {
   it('linear, batch_norm (train), instance_norm, upsample, avg_pool, dropout', () => {
-    check('linear', (x, w, b) => F.linear(x, w, b), [input([2, 3, 4], 1), input([5, 4], 2), input([5], 3)]);
+    check('linear', (x, w, b) => F.linear(x, w, b), [
+      randomInput([2, 3, 4], 1),
+      randomInput([5, 4], 2),
+      randomInput([5], 3),
+    ]);
     check('batch_norm', (x, w, b) => F.batchNorm(x, null, null, w, b, true), [
-      input([3, 2, 3, 2], 4),
-      input([2], 5),
-      input([2], 6),
+      randomInput([3, 2, 3, 2], 4),
+      randomInput([2], 5),
+      randomInput([2], 6),
     ]);
     check('instance_norm', (x, w, b) => F.instanceNorm(x, w, b), [
-      input([2, 3, 3, 2], 7),
-      input([3], 8),
-      input([3], 9),
+      randomInput([2, 3, 3, 2], 7),
+      randomInput([3], 8),
+      randomInput([3], 9),
     ]);
-    check('upsample_nearest', (x) => F.upsampleNearest(x, 2), [input([1, 2, 2, 3], 10)]);
-    check('avg_pool2d', (x) => F.avgPool2d(x, 2), [input([1, 2, 4, 6], 11)]);
+    check('upsample_nearest', (x) => F.upsampleNearest(x, 2), [randomInput([1, 2, 2, 3], 10)]);
+    check('avg_pool2d', (x) => F.avgPool2d(x, 2), [randomInput([1, 2, 4, 6], 11)]);
     check('avg_pool2d 3x3 stride 2 pad 1', (x) => F.avgPool2d(x, 3, { stride: 2, padding: 1 }), [
-      input([2, 2, 5, 6], 28),
+      randomInput([2, 2, 5, 6], 28),
     ]);
     check('avg_pool2d exclude pad', (x) => F.avgPool2d(x, 2, { stride: 1, padding: 1, countIncludePad: false }), [
-      input([1, 1, 3, 4], 29),
+      randomInput([1, 1, 3, 4], 29),
     ]);
-    check('dropout', (x) => F.dropout(x, 0.3, true, new Generator(5)), [input([4, 5], 12)]);
+    check('dropout', (x) => F.dropout(x, 0.3, true, new Generator(5)), [randomInput([4, 5], 12)]);
   });
   it('activations: gelu (exact and tanh), silu, elu, softplus with beta and threshold', () => {
     // Points off the kinks (elu's at 0, softplus's select at beta x = threshold) by more than the step.
@@ -133,14 +133,14 @@ describe('gradcheck of the functional layers and losses', () => {
       ...x,
       data: x.data.map((v) => (Math.abs(v - kink) < 0.02 ? v + 0.05 : v)),
     });
-    check('gelu', (x) => F.gelu(x), [input([3, 5], 40, -4, 4)]);
-    check('gelu tanh', (x) => F.gelu(x, 'tanh'), [input([3, 5], 41, -4, 4)]);
-    check('silu', (x) => F.silu(x), [input([3, 5], 42, -4, 4)]);
-    check('elu', (x) => F.elu(x, 1.3), [off(input([3, 5], 43, -3, 3), 0)]);
+    check('gelu', (x) => F.gelu(x), [randomInput([3, 5], 40, -4, 4)]);
+    check('gelu tanh', (x) => F.gelu(x, 'tanh'), [randomInput([3, 5], 41, -4, 4)]);
+    check('silu', (x) => F.silu(x), [randomInput([3, 5], 42, -4, 4)]);
+    check('elu', (x) => F.elu(x, 1.3), [off(randomInput([3, 5], 43, -3, 3), 0)]);
     check('softplus beta 2 threshold 3', (x) => F.softplus(x, { beta: 2, threshold: 3 }), [
-      off(input([3, 5], 44, -3, 3), 1.5),
+      off(randomInput([3, 5], 44, -3, 3), 1.5),
     ]);
-    check('softplus beta 0.5', (x) => F.softplus(x, { beta: 0.5 }), [input([3, 5], 45, -4, 4)]);
+    check('softplus beta 0.5', (x) => F.softplus(x, { beta: 0.5 }), [randomInput([3, 5], 45, -4, 4)]);
   });
   it('activation layers match on both backends, and reject bad options', async () => {
     const gpu = await getGpu();
@@ -169,25 +169,25 @@ describe('gradcheck of the functional layers and losses', () => {
     expect(() => F.elu(x, NaN)).toThrow(/elu: alpha must be finite, not NaN/);
   });
   it('losses: bce with logits, bce, mse, l1, gaussian KL and log-likelihoods, cross-entropy', () => {
-    const t01 = input([3, 4], 13, 0, 1);
-    check('bce_with_logits', (x, t) => F.bceWithLogits(x, t), [input([3, 4], 14, -4, 4), t01]);
-    check('bce', (p, t) => F.bce(p, t), [input([3, 4], 15, 0.05, 0.95), t01]);
-    check('mse', (x, t) => F.mse(x, t), [input([3, 4], 16), input([3, 4], 17)]);
-    check('l1', (x, t) => F.l1(x, t, 'sum'), [input([3, 4], 18), input([3, 4], 19)]);
-    check('gaussian_kl', (m, lv) => F.gaussianKL(m, lv), [input([3, 4], 20), input([3, 4], 21)]);
+    const t01 = randomInput([3, 4], 13, 0, 1);
+    check('bce_with_logits', (x, t) => F.bceWithLogits(x, t), [randomInput([3, 4], 14, -4, 4), t01]);
+    check('bce', (p, t) => F.bce(p, t), [randomInput([3, 4], 15, 0.05, 0.95), t01]);
+    check('mse', (x, t) => F.mse(x, t), [randomInput([3, 4], 16), randomInput([3, 4], 17)]);
+    check('l1', (x, t) => F.l1(x, t, 'sum'), [randomInput([3, 4], 18), randomInput([3, 4], 19)]);
+    check('gaussian_kl', (m, lv) => F.gaussianKL(m, lv), [randomInput([3, 4], 20), randomInput([3, 4], 21)]);
     check('bernoulli_log_lik', (l, x) => F.bernoulliLogLik(l, x), [
-      input([3, 2, 2], 22, -3, 3),
-      input([3, 2, 2], 23, 0, 1),
+      randomInput([3, 2, 2], 22, -3, 3),
+      randomInput([3, 2, 2], 23, 0, 1),
     ]);
     check('gaussian_log_lik', (x, m, lv) => F.gaussianLogLik(x, m, lv), [
-      input([3, 4], 24),
-      input([3, 4], 25),
-      input([3, 4], 26),
+      randomInput([3, 4], 24),
+      randomInput([3, 4], 25),
+      randomInput([3, 4], 26),
     ]);
     const target = { shape: [4], data: [2, 0, 1, 2] };
     const r = gradcheck(
       (l) => F.crossEntropy(l, tensor(target.data, [4], { backend: l.backend })),
-      [input([4, 3], 27, -2, 2)],
+      [randomInput([4, 3], 27, -2, 2)],
     );
     expect(r.ok, `cross_entropy ${r.maxRelError}`).toBe(true);
   });
@@ -279,9 +279,9 @@ describe('gradient clipping (torch.nn.utils)', () => {
     v.grad = tensor([0.5, -1], [2], { backend: b });
     return [w, v];
   };
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`clipGradNorm_ and clipGradValue_ as PyTorch's formulas (${which})`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const close = async (t: Tensor, want: number[]) =>
         (await t.toArray()).forEach((x, i) => expect(x).toBeCloseTo(want[i], 5));
       for (const [norm, total] of [
@@ -317,7 +317,7 @@ describe('gradient clipping (torch.nn.utils)', () => {
       );
     });
     it(`a compiled step with clipGradNorm_ equals the eager one (${which})`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const make = () => {
         const lin = new nn.Linear(6, 3, { generator: new Generator(8), backend: b });
         return { lin, opt: new nn.SGD(lin.parameters(), { lr: 0.5 }) };
@@ -358,7 +358,7 @@ describe('gradient clipping (torch.nn.utils)', () => {
       expect(step.stats.replays).toBeGreaterThan(0);
       step.dispose();
     });
-  }
+  });
 });
 
 describe('clone, split, chunk, dropout2d and the loss modules', () => {

@@ -19,7 +19,7 @@ import {
 } from '../src/index.ts';
 import type { Pair } from '../src/ops/conv.ts';
 import fixture from './fixtures/torch_layers.json' with { type: 'json' };
-import { cpu, getGpu, rng } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomInput, rng } from './helpers.ts';
 
 interface Raw {
   op: string;
@@ -150,9 +150,9 @@ const t0 = (c: Case, b: Backend) => tensor(c.args.x.data, c.args.x.shape, { back
 const p0 = (c: Case) => c.params as { dim: number; keepdim: boolean };
 
 describe('layer_norm, group_norm, var, std, max_pool2d, the losses and indexing as PyTorch', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`the fixture's ${cases.length} cases (${which})`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       for (const [i, c] of cases.entries()) {
         const y = run(c, b);
         expect(y.shape, `${c.op} ${i}`).toEqual(c.shape);
@@ -202,49 +202,49 @@ describe('layer_norm, group_norm, var, std, max_pool2d, the losses and indexing 
         );
       }
     });
-  }
+  });
 
   it('gradcheck in float64 (layer_norm with and without affine, group_norm, var, std)', () => {
-    const input = (shape: number[], seed: number) => {
-      const r = rng(seed);
-      return { shape, data: Array.from({ length: shape.reduce((a, v) => a * v, 1) }, () => 4 * r() - 2) };
-    };
     const check = (name: string, fn: (...xs: Tensor[]) => Tensor, ins: { data: number[]; shape: number[] }[]) => {
       const r = gradcheck(fn, ins);
       expect(r.ok, `${name}: max rel error ${r.maxRelError}`).toBe(true);
     };
     check('layer_norm', (x, w, b) => F.layerNorm(x, [3, 2], w, b), [
-      input([4, 3, 2], 1),
-      input([3, 2], 2),
-      input([3, 2], 3),
+      randomInput([4, 3, 2], 1, -2, 2),
+      randomInput([3, 2], 2, -2, 2),
+      randomInput([3, 2], 3, -2, 2),
     ]);
-    check('layer_norm plain', (x) => F.layerNorm(x, [5]), [input([3, 5], 4)]);
-    check('group_norm', (x, w, b) => F.groupNorm(x, 2, w, b), [input([2, 4, 3, 2], 5), input([4], 6), input([4], 7)]);
-    check('var', (x) => x.var(1), [input([3, 5], 8)]);
-    check('std biased', (x) => x.std([0, 2], false), [input([3, 2, 4], 9)]);
+    check('layer_norm plain', (x) => F.layerNorm(x, [5]), [randomInput([3, 5], 4, -2, 2)]);
+    check('group_norm', (x, w, b) => F.groupNorm(x, 2, w, b), [
+      randomInput([2, 4, 3, 2], 5, -2, 2),
+      randomInput([4], 6, -2, 2),
+      randomInput([4], 7, -2, 2),
+    ]);
+    check('var', (x) => x.var(1), [randomInput([3, 5], 8, -2, 2)]);
+    check('std biased', (x) => x.std([0, 2], false), [randomInput([3, 2, 4], 9, -2, 2)]);
     check('interpolate bilinear', (x) => F.interpolate(x, { size: [5, 3], mode: 'bilinear' }), [
-      input([1, 2, 3, 4], 11),
+      randomInput([1, 2, 3, 4], 11, -2, 2),
     ]);
     check(
       'interpolate bilinear align corners',
       (x) => F.interpolate(x, { scaleFactor: 1.7, mode: 'bilinear', alignCorners: true }),
-      [input([1, 1, 3, 4], 12)],
+      [randomInput([1, 1, 3, 4], 12, -2, 2)],
     );
     check(
       'avg_pool2d ceil',
       (x) => F.avgPool2d(x, [3, 2], { stride: 2, padding: [1, 0], ceilMode: true, countIncludePad: false }),
-      [input([1, 2, 5, 6], 13)],
+      [randomInput([1, 2, 5, 6], 13, -2, 2)],
     );
     check('conv2d groups same', (x, w) => conv2d(x, w, null, { groups: 2, padding: 'same' }), [
-      input([1, 4, 4, 3], 14),
-      input([6, 2, 2, 3], 15),
+      randomInput([1, 4, 4, 3], 14, -2, 2),
+      randomInput([6, 2, 2, 3], 15, -2, 2),
     ]);
     check('conv_transpose2d groups', (x, w) => convTranspose2d(x, w, null, { groups: 2, stride: 2 }), [
-      input([1, 4, 2, 3], 16),
-      input([4, 1, 2, 2], 17),
+      randomInput([1, 4, 2, 3], 16, -2, 2),
+      randomInput([4, 1, 2, 2], 17, -2, 2),
     ]);
     // Distinct values (no ties), so the maximum is unique and finite differences see it.
-    check('max_pool2d', (x) => F.maxPool2d(x, 3, { stride: 2, padding: 1 }), [input([1, 2, 5, 4], 10)]);
+    check('max_pool2d', (x) => F.maxPool2d(x, 3, { stride: 2, padding: 1 }), [randomInput([1, 2, 5, 4], 10, -2, 2)]);
   });
 
   it("modules: LayerNorm and GroupNorm with PyTorch's parameters, the same on both backends; bad shapes are errors", async () => {

@@ -26,7 +26,7 @@ import { CONV_VARIANTS, MATMUL_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import { convGeom } from '../src/ops/conv.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import type { MatmulSpec } from '../src/backend/kernels.ts';
-import { RUN_SEED, cpu, expectClose, getGpu, randomData, rng } from './helpers.ts';
+import { cpu, expectClose, getGpu, randomData, rng } from './helpers.ts';
 
 const LIMIT = 16;
 
@@ -83,14 +83,6 @@ function expectPast(widest: Map<string, number>, kernels: string[], limit = LIMI
 
 type Make = (shape: number[], seed: number, lo?: number, hi?: number) => Tensor;
 
-/** Uniform values in [lo, hi) from a seed (helpers' rng; a plain loop, for the inputs of 16M elements). */
-function values(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const r = rng(seed ^ RUN_SEED),
-    out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
-  return out;
-}
-
 /** Runs `f` on the backend and on the CPU reference with the same inputs and compares every result. */
 async function matchesCpu(b: Backend, f: (mk: Make, be: Backend) => Tensor[], atol = 1e-5, what = ''): Promise<void> {
   const made = new Map<string, Float32Array>();
@@ -100,7 +92,7 @@ async function matchesCpu(b: Backend, f: (mk: Make, be: Backend) => Tensor[], at
       if (!made.has(key))
         made.set(
           key,
-          values(
+          randomData(
             shape.reduce((x, y) => x * y, 1),
             seed,
             lo,
