@@ -32,7 +32,7 @@ export interface FloorRow {
 
 export async function benchReplayFloor(
   gpu: WebGPUBackend,
-  opts: { quick?: boolean; only?: string } = {},
+  opts: { quick?: boolean; only?: string; warm?: number } = {},
 ): Promise<FloorRow[]> {
   const rows: FloorRow[] = [];
   const ctx = gpu.ctx;
@@ -83,6 +83,22 @@ export async function benchReplayFloor(
       floorSubmits.push(performance.now() - s0);
     };
     const floorSubmits: number[] = [];
+    // Both warmed first, untimed, so that V8 has optimized them: a training run's steady state. A replay's
+    // first hundred or so calls run in V8's lower tiers, where its host work (the per-call closures, the
+    // uniform words) takes 2-5x as long (measured: the VAE's host and patch phases 9 and 8 us in the first
+    // 60 calls, 3 and 1.4 us over 2,000). Until `warm` calls, or `warmMs` on an adapter that runs them.
+    const warm = opts.warm ?? 400,
+      warmMs = opts.quick ? 3000 : 15000;
+    const w0 = performance.now();
+    let warmed = 0;
+    for (; warmed < warm && performance.now() - w0 < warmMs; warmed++) {
+      if (warmed % 4 === 3) setPhaseClock(new PhaseClock());
+      step(batch, noise).dispose();
+      setPhaseClock(null);
+      floor();
+      if (warmed % 8 === 7) await gpu.sync();
+    }
+    floorSubmits.length = 0;
     const idle = async () => {
       await sync(gpu);
       const enc = device.createCommandEncoder({ label: 'bench idle pass' });
@@ -153,7 +169,9 @@ export async function benchReplayFloor(
     const side = (a: number, b: number) =>
       `replay ${a.toFixed(3)} ms (${us(a / row.dispatches)} us/dispatch), floor ${b.toFixed(3)} ms ` +
       `(${us(b / row.dispatches)} us/dispatch): ${(a / b).toFixed(2)}x`;
-    console.log(`${name.padEnd(28)} ${String(row.dispatches).padStart(4)} dispatches`);
+    console.log(
+      `${name.padEnd(28)} ${String(row.dispatches).padStart(4)} dispatches (after ${warmed} untimed calls of each)`,
+    );
     console.log(`  with queue.submit:    ${side(row.replayMs, row.floorMs)}`);
     console.log(`  without queue.submit: ${side(row.replayIssueMs, row.floorIssueMs)}`);
     console.log(
