@@ -14,7 +14,7 @@
 // uniform block), the buffer pool, the submits, and the rest: the runtime and the backend's own JS (shape
 // rules, tensors, the tape, tidy, the backward walk, uniform packing: the step less ctx.dispatch and the
 // pool).
-//   npx tsx bench/dispatch_eager.ts [--swiftshader] [--phases] [--quick] [--only=<model>]
+//   npx tsx bench/dispatch_eager.ts [--swiftshader] [--phases] [--quick] [--only=<model>] [--warmup=<steps>]
 import { init, shutdown, sync, Generator } from '../src/index.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { SETUPS } from './compiled.ts';
@@ -197,7 +197,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`eager host time per step and per dispatch, ${swiftshader ? 'SwiftShader' : "Dawn's null backend"}:`);
   await benchEager(gpu, {
     steps: quick ? 20 : swiftshader ? 30 : 60,
-    warmup: quick ? 5 : 10,
+    // Untimed steps first, so that V8 has optimized the eager path (a training run's steady state): on the
+    // null backend, where steps are cheap, 100 (measured: 10 left the VAE's per-dispatch time 2-3x its
+    // figure after 200, for the code before issue 32 and after it alike).
+    warmup: Number(args.find((a) => a.startsWith('--warmup='))?.slice(9) ?? (quick ? 5 : swiftshader ? 10 : 100)),
     phases: args.includes('--phases'),
     only: args.find((a) => a.startsWith('--only='))?.slice(7),
     drain: swiftshader,
