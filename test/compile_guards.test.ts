@@ -8,18 +8,15 @@
 //   6. a compiled step called inside an outer tidy(): its gradients outlive the tidy, as eager ones do
 //   7. what stays baked in (a closed-over number): documented, and asserted here as documented
 import { describe, expect, it } from 'vitest';
-import { compile, full, Generator, nn, ones, tensor, tidy, type Backend, type Tensor } from '../src/index.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { compile, full, Generator, nn, ones, tensor, tidy, type Tensor } from '../src/index.ts';
+import { forEachBackend, randomData } from './helpers.ts';
 
-const BACKENDS = ['cpu', 'webgpu'] as const;
-const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> =>
-  which === 'cpu' ? cpu : await getGpu();
 const values = async (t: Tensor) => [...(await t.toArray())];
 
 describe('compile() equals eager mode where state outside the trace changes', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: train()/eval() after the trace switches Dropout and BatchNorm as in eager mode (guard on the flag)`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const run = async (compiled: boolean) => {
         const net = new nn.Sequential(
           new nn.Linear(4, 3, { generator: new Generator(1), backend: b }),
@@ -59,7 +56,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: a flag the function sets itself before reading it (eval() inside the step) is no guard: every later call replays`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const net = new nn.Sequential(
         new nn.Linear(4, 3, { generator: new Generator(5), backend: b }),
         new nn.Dropout(0.5, new Generator(6)),
@@ -79,7 +76,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: gradients accumulate over calls without zeroGrad, as in eager mode`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const run = async (compiled: boolean) => {
         const p = tensor([1, 2, 3], [3], { backend: b });
         // q is read after p but reached first by backward(): the gradient inputs' order is not the reads'
@@ -109,7 +106,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: a compiled BatchNorm2d(1) equals the eager one, outputs and running statistics`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const run = async (compiled: boolean) => {
         const bn = new nn.BatchNorm2d(1, { backend: b });
         const f = (x: Tensor) => bn.call(x);
@@ -130,7 +127,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: a parameter replaced after the trace is read (guard on the attribute); a disposed one throws as in eager mode`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const lin = new nn.Linear(1, 1, { bias: false, backend: b, generator: new Generator(3) });
       const step = compile((x: Tensor) => lin.call(x));
       const x = tensor([2], [1, 1], { backend: b });
@@ -145,7 +142,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: an error thrown while tracing after opt.step() leaves the optimizer and parameters as eager mode does`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const run = async (compiled: boolean) => {
         const p = tensor([0.5, -1], [2], { backend: b });
         p.requiresGrad = true;
@@ -184,7 +181,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: a compiled step called inside an outer tidy() keeps its gradients, as eager mode does`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const run = async (compiled: boolean) => {
         const lin = new nn.Linear(8, 1, { backend: b, generator: new Generator(4) });
         const opt = new nn.Adam(lin.parameters(), { lr: 0.1 });
@@ -214,7 +211,7 @@ describe('compile() equals eager mode where state outside the trace changes', ()
     });
 
     it(`${which}: a closed-over JavaScript number is baked in at trace time, as the docs say (jax.jit's rule)`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       let scale = 2;
       const step = compile((x: Tensor) => x.mul(scale));
       const x = tensor([1, 2], [2], { backend: b });
@@ -225,5 +222,5 @@ describe('compile() equals eager mode where state outside the trace changes', ()
       const byArg = compile((y: Tensor, s: number) => y.mul(s));
       for (const s of [2, 2, 3, 3]) expect(await values(byArg(x, s))).toEqual([s, 2 * s]);
     });
-  }
+  });
 });

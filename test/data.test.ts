@@ -22,7 +22,7 @@ import {
   gridCentres,
 } from '../src/data/index.ts';
 import { memoryStats } from '../src/index.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { cpu, forEachBackend, getGpu } from './helpers.ts';
 import { ImageStream } from '../demo/stream.ts';
 
 const idxBytes = (dims: number[], data: number[]) => {
@@ -92,9 +92,9 @@ describe('datasets', () => {
 });
 
 describe('TensorDataset and DataLoader', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`${which}: each epoch covers the dataset once in a Philox order, a short last batch unless dropLast, device tensors reused, a transform applied`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       // 10 items: x [2, 3] holding 6i..6i+5, y the index i.
       const ds = new TensorDataset({
         x: { data: Float32Array.from({ length: 60 }, (_, k) => k), itemShape: [2, 3] },
@@ -144,7 +144,7 @@ describe('TensorDataset and DataLoader', () => {
       plain.dispose();
       expect(() => plain.load(0, 0)).toThrow(/after dispose/);
     });
-  }
+  });
 
   it('bad input gets errors naming the field, the sizes or the batch', () => {
     expect(() => new TensorDataset({ x: { data: new Float32Array(7), itemShape: [2] } })).toThrow(

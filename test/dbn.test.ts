@@ -4,7 +4,6 @@
 // below keep their weights), top-down samples, a compiled step equal to the eager one, the CLI's
 // train dbn --lower (its bound, samples, eval, resume) and the errors.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,8 @@ import { decodeSafetensors } from '../src/io/safetensors.ts';
 import { compile, Generator, tensor, withBackend, type Backend } from '../src/index.ts';
 import { RBM, bernoulli } from '../src/models/rbm.ts';
 import { DBN } from '../src/models/dbn.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
+import { runCli } from './cli_helpers.ts';
 
 const softplus = (a: number) => Math.max(a, 0) + Math.log1p(Math.exp(-Math.abs(a)));
 const bits = (mask: number, n: number) => Array.from({ length: n }, (_, j) => (mask >> j) & 1);
@@ -84,9 +84,9 @@ async function exact(m: DBN, v: number[]): Promise<{ logPv: number; bound: numbe
 }
 
 describe('DBN', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`its lower bound estimate matches the enumerated bound, which is below the exact log p(v) (${which})`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const V = 6,
         H1 = 4,
         H2 = 3;
@@ -112,7 +112,7 @@ describe('DBN', () => {
         ).toBeLessThan(0.08);
       }
     });
-  }
+  });
 
   it('stacks greedily: stackOn copies the RBM below, only the top trains, the layer below keeps its weights', async () => {
     await withBackend(cpu, async () => {
@@ -226,15 +226,12 @@ describe('DBN', () => {
 
   it('the CLI stacks a DBN on a trained RBM (train dbn --lower), evaluates its bound, resumes it, and refuses what does not fit', () => {
     const root = mkdtempSync(join(tmpdir(), 'wgpu-gen-dbn-'));
-    const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-    const env = { ...process.env, XDG_RUNTIME_DIR: '/tmp' };
-    const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env });
     const ais = ['--ais-betas', '100', '--ais-runs', '10'];
     const small = ['--epochs', '1', '--steps', '4', '--train-size', '400', ...ais];
     const [r1, d1] = [join(root, 'rbm'), join(root, 'dbn')];
-    const t1 = run('train', 'rbm', '--width', '24', ...small, '--out', r1);
+    const t1 = runCli(['train', 'rbm', '--width', '24', ...small, '--out', r1]);
     expect(t1.status, t1.stderr).toBe(0);
-    const t2 = run(
+    const t2 = runCli([
       'train',
       'dbn',
       '--lower',
@@ -244,7 +241,7 @@ describe('DBN', () => {
       ...small,
       '--out',
       d1,
-    );
+    ]);
     expect(t2.status, t2.stderr).toBe(0);
     expect(t2.stdout).toContain('(784-24): the DBN is 784-24-12, and only its top trains');
     const ckpt = decodeSafetensors(readFileSync(join(d1, 'checkpoint.safetensors')), 'dbn');
@@ -262,19 +259,19 @@ describe('DBN', () => {
     expect(last.test_lower_bound).toBeLessThan(0);
     expect(last.test_lower_bound).toBeGreaterThan(-784 * Math.LN2 - 50);
     expect(existsSync(join(d1, 'samples.png'))).toBe(true);
-    const e = run('eval', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), ...ais, '--out', d1);
+    const e = runCli(['eval', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), ...ais, '--out', d1]);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(d1, 'eval.json'), 'utf8'));
     expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(
       Math.max(0.1, (3 * last.ais_log_w_std) / Math.sqrt(10)),
     );
     // export: the recognition pass (the top layer's p(h | v)) as ONNX.
-    const x = run('export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx'));
+    const x = runCli(['export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx')]);
     expect(x.status, x.stderr).toBe(0);
     expect(x.stdout).toMatch(/images \[1x784\] -> top_hidden/);
     expect(readFileSync(join(d1, 'dbn.onnx')).length).toBeGreaterThan(4 * 784 * 24);
     // Resume continues the same DBN (its checkpoint holds the layer below); a different top width is refused.
-    const rs = run(
+    const rs = runCli([
       'train',
       'dbn',
       '--resume',
@@ -290,18 +287,28 @@ describe('DBN', () => {
       ...ais,
       '--out',
       d1,
-    );
+    ]);
     expect(rs.status, rs.stderr).toBe(0);
     expect(
-      run('train', 'dbn', '--resume', join(d1, 'checkpoint.safetensors'), '--width', '13', '--epochs', '3', '--out', d1)
-        .stderr,
+      runCli([
+        'train',
+        'dbn',
+        '--resume',
+        join(d1, 'checkpoint.safetensors'),
+        '--width',
+        '13',
+        '--epochs',
+        '3',
+        '--out',
+        d1,
+      ]).stderr,
     ).toContain('--lower and --width [24, 12] in the checkpoint, [24, 13] now');
     // What does not fit, named.
-    expect(run('train', 'dbn', '--out', join(root, 'x')).stderr).toContain(
+    expect(runCli(['train', 'dbn', '--out', join(root, 'x')]).stderr).toContain(
       'train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on',
     );
     expect(
-      run(
+      runCli([
         'train',
         'dbn',
         '--lower',
@@ -310,10 +317,10 @@ describe('DBN', () => {
         join(d1, 'checkpoint.safetensors'),
         '--out',
         d1,
-      ).stderr,
+      ]).stderr,
     ).toContain('--lower starts a DBN, --resume continues one');
     expect(
-      run(
+      runCli([
         'train',
         'dbn',
         '--lower',
@@ -322,10 +329,10 @@ describe('DBN', () => {
         'fashion',
         '--out',
         join(root, 'y'),
-      ).stderr,
+      ]).stderr,
     ).toContain('was trained on mnist, this run trains on fashion');
     expect(
-      run('train', 'rbm', '--lower', join(r1, 'checkpoint.safetensors'), '--out', join(root, 'z')).stderr,
+      runCli(['train', 'rbm', '--lower', join(r1, 'checkpoint.safetensors'), '--out', join(root, 'z')]).stderr,
     ).toContain("--lower does not apply to model 'rbm'");
     rmSync(root, { recursive: true, force: true });
   }, 300_000);

@@ -9,7 +9,7 @@ import { tensor, nn, withBackend, type Tensor } from '../src/index.ts';
 import { Serial, Trainer } from '../demo/trainer.ts';
 import type { LiveModel } from '../demo/adapters.ts';
 import type { Trainable } from '../src/models/model.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { forEachBackend } from './helpers.ts';
 
 /** The stub; `onBatch` runs as each step is issued (the trainer asks for its batch first). */
 function stub(w0: number[], onBatch: (w: Tensor) => void = () => {}): LiveModel {
@@ -47,10 +47,7 @@ function stub(w0: number[], onBatch: (w: Tensor) => void = () => {}): LiveModel 
 const events = { onStep() {}, onRender() {}, onRunning() {}, onError() {} };
 
 describe('the demo trainer checks every gradient and parameter each step', () => {
-  for (const [name, get] of [
-    ['cpu', async () => cpu],
-    ['webgpu', getGpu],
-  ] as const) {
+  forEachBackend((name, get) => {
     it(`stops with the parameter named when a gradient becomes Inf under a finite loss (${name})`, async () => {
       const backend = await get();
       await withBackend(backend, async () => {
@@ -63,14 +60,11 @@ describe('the demo trainer checks every gradient and parameter each step', () =>
         );
       });
     });
-  }
+  });
 });
 
 describe('the demo loop reads one step behind', () => {
-  for (const [name, get] of [
-    ['cpu', async () => cpu],
-    ['webgpu', getGpu],
-  ] as const) {
+  forEachBackend((name, get) => {
     it(`${name}: step i + 1 is issued before step i is read; a pause reads the step in flight; other jobs find none`, async () => {
       const backend = await get();
       await withBackend(backend, async () => {
@@ -160,7 +154,7 @@ describe('the demo loop reads one step behind', () => {
         expect(t.history.steps).toEqual([1, 2, 3, 4]);
       });
     });
-  }
+  });
 });
 
 describe("the loss charts' smoothing (demo/draw.ts smoothSeries)", () => {

@@ -4,28 +4,10 @@
 // they take integer floats, randint, int32 through compile(), and int32 dataset fields. Both backends;
 // the expected values are written from the definitions here (Math.trunc, loops), not from either backend.
 import { describe, expect, it } from 'vitest';
-import {
-  arange,
-  cat,
-  compile,
-  F,
-  full,
-  nn,
-  randint,
-  tensor,
-  zeros,
-  Generator,
-  type Backend,
-  type Tensor,
-} from '../src/index.ts';
+import { arange, cat, compile, F, full, nn, randint, tensor, zeros, Generator, type Tensor } from '../src/index.ts';
 import { dispatchStats as dispatchStatsForTests } from '../src/tensor.ts';
 import { DataLoader, TensorDataset } from '../src/data/loader.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
-
-const backends = async (): Promise<[string, Backend][]> => [
-  ['cpu', cpu],
-  ['webgpu', await getGpu()],
-];
+import { backendOf, BACKENDS, cpu, getGpu, randomData } from './helpers.ts';
 
 describe('int32 tensors: creation', () => {
   it('an Int32Array makes an int32 tensor; dtype: int32 checks integers within +-2^24', async () => {
@@ -83,7 +65,8 @@ describe('int32 tensors: creation', () => {
 
 describe('int32 tensors: dtype rules and casts on both backends', () => {
   it('movement, gather, max/min keep int32; a mixed cat, a fractional pad, sums and arithmetic are float32', async () => {
-    for (const [name, b] of await backends()) {
+    for (const name of BACKENDS) {
+      const b = await backendOf(name);
       const i = tensor(new Int32Array([5, -2, 9, 0, 7, 3]), [2, 3], { backend: b });
       const f = tensor([[0.5, 1, 2]], undefined, { backend: b });
       const kinds: [string, Tensor, string][] = [
@@ -124,7 +107,8 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
         for (let c = 1; c < 13; c++) if (cmp(data[r * 13 + c], data[r * 13 + k])) k = c;
         return k;
       });
-    for (const [name, b] of await backends()) {
+    for (const name of BACKENDS) {
+      const b = await backendOf(name);
       const x = tensor(data, shape, { backend: b });
       const am = x.argmax(1),
         an = x.argmin(1),
@@ -142,7 +126,8 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
     const vals = [-2.7, -0.5, -0, 0.5, 2.99, -3, 16777216, 1.5e8, 3e38, -1e-40, NaN, Infinity, -Infinity];
     const cast = (v: number) =>
       Number.isNaN(v) ? -(2 ** 24) : Math.min(Math.max(Math.trunc(Math.fround(v)), -(2 ** 24)), 2 ** 24);
-    for (const [name, b] of await backends()) {
+    for (const name of BACKENDS) {
+      const b = await backendOf(name);
       const x = tensor(vals, undefined, { backend: b, requiresGrad: true });
       const i = x.int();
       expect([i.dtype, i.requiresGrad], name).toEqual(['int32', false]);
@@ -166,7 +151,8 @@ describe('int32 tensors: dtype rules and casts on both backends', () => {
 
 describe('int32 indices and labels in the ops that take them', () => {
   it('gather, indexSelect and Embedding give the same values and gradients for int32 and float indices', async () => {
-    for (const [name, b] of await backends()) {
+    for (const name of BACKENDS) {
+      const b = await backendOf(name);
       const pos = [2, 0, 4, 4, 1, 3];
       const xf = () => tensor(randomData(5 * 3, 7), [5, 3], { backend: b, requiresGrad: true });
       const run = (idx: Tensor) => {
@@ -187,7 +173,8 @@ describe('int32 indices and labels in the ops that take them', () => {
   });
 
   it('crossEntropy and nllLoss take int32 targets (ignoreIndex, weight, [N, C, d]); an int32 target is never probabilities', async () => {
-    for (const [name, b] of await backends()) {
+    for (const name of BACKENDS) {
+      const b = await backendOf(name);
       const labels = [2, 0, -100, 1, 2, 1];
       const loss = (target: Tensor) => {
         const logits = tensor(randomData(3 * 3 * 2, 9, -2, 2), [3, 3, 2], { backend: b, requiresGrad: true });
@@ -212,7 +199,7 @@ describe('int32 indices and labels in the ops that take them', () => {
   });
 
   it('randint: int32 integers in [low, high), every value drawn, the same on both backends', async () => {
-    const [[, c], [, g]] = await backends();
+    const [c, g] = [cpu, await getGpu()];
     const a = randint(-3, 4, [500], { backend: c, generator: new Generator(11n) });
     const bq = randint(-3, 4, [500], { backend: g, generator: new Generator(11n) });
     expect([a.dtype, bq.dtype]).toEqual(['int32', 'int32']);

@@ -4,12 +4,7 @@
 // its own step; invalid hyper-parameters are errors. Both backends.
 import { describe, expect, it } from 'vitest';
 import { tensor, nn, profile, type Backend } from '../src/index.ts';
-import { cpu, getGpu } from './helpers.ts';
-
-const backends: [string, () => Promise<Backend>][] = [
-  ['cpu', async () => cpu],
-  ['webgpu', getGpu],
-];
+import { cpu, forEachBackend, getGpu } from './helpers.ts';
 
 function params(backend: Backend) {
   const a = tensor([1, 2, 3, 4, 5], [5], { backend }),
@@ -21,7 +16,7 @@ function params(backend: Backend) {
 }
 
 describe('optimizers check that gradients and parameters stay finite', () => {
-  for (const [name, get] of backends) {
+  forEachBackend((name, get) => {
     for (const kind of ['adam', 'sgd'] as const) {
       it(`${kind} on ${name}: names the parameter whose gradient or value became non-finite`, async () => {
         const backend = await get();
@@ -55,9 +50,9 @@ describe('optimizers check that gradients and parameters stay finite', () => {
         expect(await opt.nonFinite()).toEqual([]);
       });
     }
-  }
+  });
 
-  for (const [name, get] of backends) {
+  forEachBackend((name, get) => {
     it(`read one step behind (${name}): the check taken right after a step describes that step, however many steps follow before it is awaited`, async () => {
       const backend = await get();
       const [a, b] = params(backend);
@@ -80,7 +75,7 @@ describe('optimizers check that gradients and parameters stay finite', () => {
       // Step 3 flags a again (its value is NaN after the update): its own check names it, with nothing later.
       expect(await third).toEqual(['layer.weight holds 1 NaN and 0 Inf of 5 after the update']);
     });
-  }
+  });
 
   it('restoring a checkpoint drops the flags (their step tags may repeat) and is all or nothing', async () => {
     const [a, b] = params(cpu);

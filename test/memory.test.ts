@@ -21,7 +21,7 @@ import { CycleGAN } from '../src/models/cyclegan.ts';
 import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import { BufferPool, sizeClass } from '../src/device/pool.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
 
 const STEPS = 200;
 
@@ -103,37 +103,39 @@ async function modelDrift(b: Backend, name: string, steps = STEPS): Promise<Drif
   });
 }
 
-describe.each([['cpu'], ['webgpu']])('trainStep of every model keeps memory flat (%s)', (which) => {
-  let b: Backend;
-  let floor = 0;
-  beforeAll(async () => {
-    b = which === 'cpu' ? cpu : await getGpu();
-    // With the pool's floor at 0 its cap is at its tightest (2 x the peak in use), so "no buffer created"
-    // also shows that the cap holds a step's whole working set.
-    if (b instanceof WebGPUBackend) [floor, b.ctx.pool.floorBytes] = [b.ctx.pool.floorBytes, 0];
-  });
-  afterAll(() => {
-    if (b instanceof WebGPUBackend) b.ctx.pool.floorBytes = floor;
-  });
+forEachBackend((which, backend) =>
+  describe(`trainStep of every model keeps memory flat (${which})`, () => {
+    let b: Backend;
+    let floor = 0;
+    beforeAll(async () => {
+      b = await backend();
+      // With the pool's floor at 0 its cap is at its tightest (2 x the peak in use), so "no buffer created"
+      // also shows that the cap holds a step's whole working set.
+      if (b instanceof WebGPUBackend) [floor, b.ctx.pool.floorBytes] = [b.ctx.pool.floorBytes, 0];
+    });
+    afterAll(() => {
+      if (b instanceof WebGPUBackend) b.ctx.pool.floorBytes = floor;
+    });
 
-  for (const name of Object.keys(MODELS)) {
-    it(`${name}: ${STEPS} steps`, async () => {
-      expect(await modelDrift(b, name)).toEqual({ tensors: 0, bytes: 0, buffers: 0 });
-    }, 120_000);
-  }
+    for (const name of Object.keys(MODELS)) {
+      it(`${name}: ${STEPS} steps`, async () => {
+        expect(await modelDrift(b, name)).toEqual({ tensors: 0, bytes: 0, buffers: 0 });
+      }, 120_000);
+    }
 
-  it('the check catches a step that leaks one tensor', async () => {
-    const { model, batch } = await withBackend(b, async () => MODELS['ring GAN'](b));
-    const noise = new Generator(9);
-    const leaky = () => {
-      tensor([1, 2, 3], [3], { backend: b }); // never disposed
-      return model.trainStep(batch, noise);
-    };
-    const d = await withBackend(b, () => drift(b, leaky, 20));
-    expect(d.tensors).toBe(20);
-    expect(d.bytes).toBe(20 * (b instanceof WebGPUBackend ? sizeClass(12) : 12));
-  }, 60_000);
-});
+    it('the check catches a step that leaks one tensor', async () => {
+      const { model, batch } = await withBackend(b, async () => MODELS['ring GAN'](b));
+      const noise = new Generator(9);
+      const leaky = () => {
+        tensor([1, 2, 3], [3], { backend: b }); // never disposed
+        return model.trainStep(batch, noise);
+      };
+      const d = await withBackend(b, () => drift(b, leaky, 20));
+      expect(d.tensors).toBe(20);
+      expect(d.bytes).toBe(20 * (b instanceof WebGPUBackend ? sizeClass(12) : 12));
+    }, 60_000);
+  }),
+);
 
 describe('the buffer pool on the device', () => {
   it('rejects a request over the limits with the size, leaving liveBytes as it was', async () => {

@@ -4,20 +4,16 @@
 // On both backends where the backend matters; the engine's other semantics (accumulation into leaves,
 // retainGraph, detach, noGrad) are checked alongside so the new checks do not break them.
 import { describe, expect, it } from 'vitest';
-import { F, Generator, nn, noGrad, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { F, Generator, nn, noGrad, tensor, tidy, withBackend, type Tensor } from '../src/index.ts';
+import { cpu, forEachBackend } from './helpers.ts';
 
-const BACKENDS: [string, () => Backend | Promise<Backend>][] = [
-  ['cpu', () => cpu],
-  ['webgpu', getGpu],
-];
 const SECOND_TIME =
   /^backward\(\): trying to backward through the graph a second time \(or after its tensors were disposed\)/;
 const FREED = /had its graph freed by an earlier backward\(\); pass \{ retainGraph: true \} to the first backward\(\)$/;
 const DISPOSED = /was disposed \(by tidy or dispose\(\)\); call backward\(\) inside the tidy that made the graph$/;
 const grad = async (t: Tensor) => (t.grad ? [...(await t.grad.toArray())] : null);
 
-for (const [name, backend] of BACKENDS) {
+forEachBackend((name, backend) => {
   describe(`backward() misuse (${name})`, () => {
     const run = async (fn: () => Promise<void>) => withBackend(await backend(), fn);
 
@@ -129,7 +125,7 @@ for (const [name, backend] of BACKENDS) {
       });
     }
   });
-}
+});
 
 describe('loadStateDict is all or nothing', () => {
   type Entry = { shape: number[]; data: Float32Array } | Tensor;

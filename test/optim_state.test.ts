@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, nn, tensor, tidy, Generator, type Backend, type Tensor } from '../src/index.ts';
 import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { forEachBackend, randomData } from './helpers.ts';
 
 const near = async (t: Tensor, want: number[], tol = 1e-6) => {
   const got = await t.toArray();
@@ -18,8 +18,7 @@ const grad = (p: Tensor, g: number[]) => {
   p.grad = tensor(g, [...p.shape], { backend: p.backend });
 };
 
-for (const which of ['cpu', 'webgpu'] as const) {
-  const backend = async (): Promise<Backend> => (which === 'cpu' ? cpu : await getGpu());
+forEachBackend((which, backend) => {
   const param = (b: Backend, v: number[]) => tensor(v, [v.length], { backend: b, requiresGrad: true });
 
   describe(`optimizer state per parameter (${which})`, () => {
@@ -262,4 +261,4 @@ for (const which of ['cpu', 'webgpu'] as const) {
       expect(e.opt.paramSteps).toEqual([0, 0, 0, 0]);
     });
   });
-}
+});

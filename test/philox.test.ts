@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, rand, randn, randomBits, type Backend } from '../src/index.ts';
 import { philox4x32 } from '../src/random/philox.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { cpu, forEachBackend, getGpu } from './helpers.ts';
 
 // Random123's known-answer vectors for philox4x32_10 (kat_vectors): counter, key -> output.
 const KAT: [number[], number[], number[]][] = [
@@ -41,12 +41,12 @@ describe('Philox4x32-10', () => {
     for (const [ctr, key, want] of KAT) expect([...philox4x32(ctr, key)]).toEqual(want);
   });
 
-  for (const name of ['cpu', 'webgpu'] as const) {
+  forEachBackend((name, backend) => {
     it(`matches the Random123 known-answer vectors bit for bit on ${name}`, async () => {
-      const b = name === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       for (const [ctr, key, want] of KAT) expect([...(await bitsOn(b, ctr, key))]).toEqual(want);
     });
-  }
+  });
 
   it('gives bit-identical words on both backends, with the 64-bit counter carry', async () => {
     const gpu = await getGpu();

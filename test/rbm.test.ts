@@ -4,13 +4,13 @@
 // 12 hidden units (enumerated); CD-1 and PCD raising the exact log-likelihood of a small binary data set;
 // a compiled step equal to the eager one on both backends; the CLI's train, pictures and eval; the errors.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, Generator, tensor, withBackend, type Backend, type Tensor } from '../src/index.ts';
 import { RBM, bernoulli } from '../src/models/rbm.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
+import { runCli } from './cli_helpers.ts';
 
 const sigmoid = (a: number) => 1 / (1 + Math.exp(-a));
 
@@ -24,9 +24,7 @@ async function small(b: Backend, visible: number, hidden: number, seed: number, 
 }
 
 describe('RBM', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
-    const backend = async (): Promise<Backend> => (which === 'cpu' ? cpu : await getGpu());
-
+  forEachBackend((which, backend) => {
     it(`the CD-k update is <v h>_data - <v h>_chain, as computed directly and as the free-energy gap's gradient (${which})`, async () => {
       const b = await backend();
       const V = 7,
@@ -105,7 +103,7 @@ describe('RBM', () => {
         expect(ais).toMatchObject({ betas: 400, runs: 200 });
       }
     });
-  }
+  });
 
   it('exactLogZ up to its 20 hidden units (2^17 states overflowed the stack spreading Math.max), against the sum over visible states in float64', async () => {
     const rbm = new RBM({ visible: 4, hidden: 17, generator: new Generator(7), backend: cpu });
@@ -186,11 +184,8 @@ describe('RBM', () => {
 
   it('the CLI trains it (train rbm), writes filters and Gibbs samples, and eval recomputes its AIS test log-likelihood', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgpu-gen-rbm-'));
-    const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-    const env = { ...process.env, XDG_RUNTIME_DIR: '/tmp' };
-    const run = (...args: string[]) => spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env });
     const ais = ['--ais-betas', '200', '--ais-runs', '20'];
-    const t = run(
+    const t = runCli([
       'train',
       'rbm',
       '--width',
@@ -208,7 +203,7 @@ describe('RBM', () => {
       ...ais,
       '--out',
       dir,
-    );
+    ]);
     expect(t.status, t.stderr).toBe(0);
     const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
       .trim()
@@ -221,7 +216,7 @@ describe('RBM', () => {
     expect(last.test_log_likelihood).toBeGreaterThan(-784 * Math.LN2);
     for (const f of ['filters.png', 'samples.png', 'checkpoint.safetensors'])
       expect(existsSync(join(dir, f)), f).toBe(true);
-    const e = run('eval', 'rbm', '--ckpt', join(dir, 'checkpoint.safetensors'), ...ais, '--out', dir);
+    const e = runCli(['eval', 'rbm', '--ckpt', join(dir, 'checkpoint.safetensors'), ...ais, '--out', dir]);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     // The same seeds and weights; the tuner may pick other kernel variants in another process, whose
@@ -229,10 +224,10 @@ describe('RBM', () => {
     expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(
       Math.max(0.05, (3 * last.ais_log_w_std) / Math.sqrt(20)),
     );
-    expect(run('train', 'rbm', '--chain', 'gibbs', '--out', dir).stderr).toContain(
+    expect(runCli(['train', 'rbm', '--chain', 'gibbs', '--out', dir]).stderr).toContain(
       "unknown chain 'gibbs': choose one of cd, pcd",
     );
-    expect(run('train', 'vae', '--k', '3', '--out', dir).stderr).toContain(
+    expect(runCli(['train', 'vae', '--k', '3', '--out', dir]).stderr).toContain(
       "--k does not apply to the MLP VAE: it sets the RBM's Gibbs steps per update",
     );
     rmSync(dir, { recursive: true, force: true });

@@ -26,20 +26,15 @@ import {
   tensor,
   tidy,
   zeros,
-  type Backend,
   type Tensor,
 } from '../src/index.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
-import { cpu, getGpu } from './helpers.ts';
-
-const BACKENDS = ['cpu', 'webgpu'] as const;
-const backendOf = async (which: (typeof BACKENDS)[number]): Promise<Backend> =>
-  which === 'cpu' ? cpu : await getGpu();
+import { cpu, forEachBackend, getGpu } from './helpers.ts';
 
 describe('.int() never holds a value outside the int32 range it represents exactly', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: 1e10, +-Inf and NaN saturate to +-2^24 (NaN to -2^24); values in range truncate toward zero`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const x = tensor([1e10, -1e10, NaN, Infinity, -Infinity, 2 ** 24, -(2 ** 24) - 2, 3.9, -3.9, 0], [10], {
         backend: b,
       });
@@ -62,13 +57,13 @@ describe('.int() never holds a value outside the int32 range it represents exact
       expect([...(await g.toArray())]).toEqual([NaN, 30]);
       for (const t of [x, i, g]) t.dispose();
     });
-  }
+  });
 });
 
 describe('tidy() refuses async functions and keeps the tensors of a returned Map', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: an async function, or one returning a Promise, is refused and leaks nothing`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const live = liveTensorCount();
       let ran = false;
       expect(() =>
@@ -90,7 +85,7 @@ describe('tidy() refuses async functions and keeps the tensors of a returned Map
     });
 
     it(`${which}: tensors in a returned Map (keys and values), Set, array or plain object are kept; the rest are disposed`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const live = liveTensorCount();
       const { m, s, a, o } = tidy(() => {
         ones([3], { backend: b }); // not returned: disposed
@@ -114,13 +109,13 @@ describe('tidy() refuses async functions and keeps the tensors of a returned Map
       for (const t of [...m.values(), ...kept, ...s, ...a, o.nested.t]) t.dispose();
       expect(liveTensorCount()).toBe(live);
     });
-  }
+  });
 });
 
 describe('loadStateDict takes a plain object as well as a Map', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: a Record<string, Tensor> loads as its Map would; other values are a clear error`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const lin = new nn.Linear(2, 2, { backend: b });
       await lin.loadStateDict({
         weight: tensor([1, 2, 3, 4], [2, 2], { backend: b }),
@@ -142,7 +137,7 @@ describe('loadStateDict takes a plain object as well as a Map', () => {
       );
       expect([...(await lin.weight.toArray())], 'nothing written by a failed load').toEqual([1, 2, 3, 4]);
     });
-  }
+  });
 });
 
 describe('a tensor from a previous backend instance', () => {
@@ -191,9 +186,9 @@ describe('a tensor from a previous backend instance', () => {
 });
 
 describe('logsumexp over an empty dim', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: gives -Inf as torch.logsumexp (was an error naming max); softmax over it gives the empty tensor`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const x = zeros([2, 0], { backend: b, requiresGrad: true });
       // torch 1.13: logsumexp(zeros(2, 0), 1) = [-inf, -inf]; over dim 0: the empty tensor; the gradient is empty
       const y = x.logsumexp(1);
@@ -208,13 +203,13 @@ describe('logsumexp over an empty dim', () => {
       // a non-empty dim next to an empty one: nothing to reduce over per row, an empty result
       expect(zeros([0, 3], { backend: b }).logsumexp(1).shape).toEqual([0]);
     });
-  }
+  });
 });
 
 describe('norm layers name themselves, their num_features and the input shape', () => {
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: BatchNorm2d and InstanceNorm2d with the wrong channel count or rank (was: 'add: shapes [3] and [4]')`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const bn = new nn.BatchNorm2d(3, { backend: b });
       const msg = /^BatchNorm2d\(num_features=3\): input of shape \[2, 4, 2, 2\] has 4 channels \(dim 1\), expected 3$/;
       expect(() => bn.call(ones([2, 4, 2, 2], { backend: b }))).toThrow(msg);
@@ -241,7 +236,7 @@ describe('norm layers name themselves, their num_features and the input shape', 
         ),
       ).toThrow(/^batch_norm: input \[2, 4, 2, 2\] has 4 channels \(dim 1\) but running_mean is \[3\]$/);
     });
-  }
+  });
 
   it('layer sizes must be positive integers, refused where the layer is made (was: reshape [1, NaN, 0])', () => {
     expect(() => new nn.Linear(0, 2)).toThrow(/^Linear: inFeatures must be a positive integer, got 0$/);
@@ -283,9 +278,9 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
       : { lr: cos(o.maxLr, min, (t - up) / (last - up)), m: cos(o.base, o.max, (t - up) / (last - up)) };
   };
 
-  for (const which of BACKENDS) {
+  forEachBackend((which, backend) => {
     it(`${which}: SGD runs totalSteps rounds of opt.step(); sched.step() (the last threw), its momentum going 0.95 -> 0.85 -> 0.95`, async () => {
-      const b = await backendOf(which);
+      const b = await backend();
       const o = { maxLr: 0.5, total: 6, pct: 0.5, div: 25, finalDiv: 1e4, base: 0.85, max: 0.95 };
       const p = tensor([1, -2], [2], { backend: b, requiresGrad: true });
       const g = [0.5, 0.25];
@@ -314,7 +309,7 @@ describe('OneCycleLR: all totalSteps rounds, with the momentum cycled as PyTorch
       expect(opt.lr).toBeCloseTo(torchOneCycle(o.total, o).lr, 12);
       expect(() => sched.step()).toThrow(/^OneCycleLR: step\(\) called 7 times, more than totalSteps = 6/);
     });
-  }
+  });
 
   it("Adam's beta1 is the momentum it cycles (its beta2 stays); cycleMomentum: false leaves both; an optimizer without either is refused", () => {
     const p = () => tensor([0], [1], { backend: cpu, requiresGrad: true });

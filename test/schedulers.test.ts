@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, nn, tensor, tidy, Generator, type Tensor } from '../src/index.ts';
 import fixture from './fixtures/schedulers.json' with { type: 'json' };
-import { cpu, getGpu } from './helpers.ts';
+import { cpu, forEachBackend } from './helpers.ts';
 
 const param = () => tensor([0], [1], { backend: cpu, requiresGrad: true });
 const make: Record<string, (o: nn.Optimizer, opts: never) => nn.LRScheduler> = {
@@ -69,9 +69,9 @@ describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
     }).toThrow(/invalid learning rate -1/);
   });
 
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`a scheduler drives a compiled step as an eager one (${which})`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const setup = () => {
         const lin = new nn.Linear(4, 2, { generator: new Generator(5), backend: b });
         const opt = new nn.AdamW(lin.parameters(), { lr: 0.2 });
@@ -104,5 +104,5 @@ describe('learning-rate schedulers as torch.optim.lr_scheduler', () => {
       expect(step.stats.replays).toBeGreaterThan(3);
       step.dispose();
     });
-  }
+  });
 });
