@@ -9,8 +9,8 @@
 //             flags) then exists before the trace, and kernel measurements start.
 //   2nd call  traced: fn runs once with the one dispatch point recording (src/graph/trace.ts) into a
 //             graph over the call's input tensors and the state it reads and writes; the graph is
-//             built into a Program (src/graph/program.ts: dead code, constants, liveness, then a
-//             recording on WebGPU) and run, so this call returns its values too.
+//             built into a Program (the passes of src/graph/passes/, then src/graph/program.ts:
+//             liveness and a recording on WebGPU) and run, so this call returns its values too.
 //   later     replayed: the per-call work (random counters, optimizer step counts, learning rates) runs
 //             on the host, then the recorded kernels run in one submit; no op-level JavaScript.
 // The cache holds at most `maxSignatures` signatures (8 by default), least recently used out first.

@@ -6,8 +6,8 @@
 //           writes param, the two slots and, where a value is not finite, its flag
 //   assign  dst's values replaced by src's: [dst, src] (batch norm's running statistics, weight init)
 //   assign_fused  dst's values replaced by a fused elementwise expression of the other inputs, which may
-//           read dst element for element: [dst, ...inputs]; made by the fusion pass (src/graph/program.ts,
-//           writeInPlace) from an assign and the kernel computing its value, never traced
+//           read dst element for element: [dst, ...inputs]; made by the in-place pass
+//           (src/graph/passes/in_place.ts) from an assign and the kernel computing its value, never traced
 
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { FusedExpr, FusedRead, OptimSpec } from '../backend/kernels.ts';

@@ -54,7 +54,7 @@ export interface EffectOp<E extends EffectName = EffectName> {
 }
 /**
  * The optimizer update of the parameter whose gradient a fused kernel computes, run in that kernel's
- * store (fuseOptimizer in src/graph/program.ts): the optim effect's storages [param, grad, s1, s2,
+ * store (src/graph/passes/fuse_optimizer.ts): the optim effect's storages [param, grad, s1, s2,
  * flags] and params; `cell` holds a call's params, computed by a host op where the effect was (per-call
  * work keeps its order).
  */
@@ -63,7 +63,7 @@ export interface StoreOptim {
   params: EffectParams['optim'];
   cell: { value: EffectParams['optim'] | undefined } | null;
 }
-/** Elementwise ops fused into one kernel (made by the fusion pass of src/graph/program.ts, never traced). */
+/** Elementwise ops fused into one kernel (made by the fusion pass, src/graph/passes/fuse_elementwise.ts; never traced). */
 export interface FusedOp {
   kind: 'fused';
   expr: FusedExpr;

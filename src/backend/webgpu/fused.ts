@@ -103,7 +103,7 @@ export function fusedSource(
 /**
  * The bindings of optim_ops.wgsl's update (the parameter, its two state buffers, the finite check's
  * flags) from binding `at` on: a fused kernel whose store also runs a parameter's optimizer update on
- * the gradient it computes (src/graph/program.ts fuseOptimizer) binds these 4 more buffers, and its
+ * the gradient it computes (src/graph/passes/fuse_optimizer.ts) binds these 4 more buffers, and its
  * uniform block ends with that update's OptimParams.
  */
 const optimBindings = (at: number) => [

@@ -1,0 +1,217 @@
+// Fusion: chains and trees of elementwise ops become one generated kernel each (FusedExpr in
+// src/backend/kernels.ts); sums, maxima and minima take their elementwise prologue and epilogue into one
+// strided reduction kernel (ReduceGeom); matmuls and convolutions take the elementwise ops after them into
+// the GEMM core's store (epilogues). fuseElementwise states the rule of where a kernel ends.
+
+import type { Storage } from '../../backend/backend.ts';
+import type { FusedExpr, FusedRead, ReduceGeom } from '../../backend/kernels.ts';
+import { contiguousStrides, numel } from '../../shape.ts';
+import type { Params } from '../primitives.ts';
+import type { FusedOp, GemmPrimitive, Op, PrimOp, ReduceFusedOp, GemmFusedOp } from '../trace.ts';
+import { GEMM_PRIMITIVES, countUses, elementwiseOperands, gemmOf, type Graph, type Operand } from './graph.ts';
+
+/** Most inputs of one fused kernel (WebGPU's default limit is 8 storage buffers per stage, with the output). */
+export const MAX_FUSED_INPUTS = 6;
+/** Most ops in one fused kernel (a bound on the generated WGSL). */
+export const MAX_FUSED_OPS = 32;
+/**
+ * A kernel of at most this many ops whose value several elementwise ops read is computed again inside
+ * each of them rather than stored once and read (XLA's fusion duplicates cheap producers the same way):
+ * the same bytes are read, one kernel fewer runs. Broadcasts count as one op.
+ */
+export const MAX_DUPLICATED_OPS = 3;
+
+interface Group {
+  op: FusedOp | ReduceFusedOp | GemmFusedOp;
+  pos: number;
+  ops: number;
+  original: PrimOp;
+}
+
+/** A kernel that can take elementwise ops after it as its epilogue: a fused reduction, a matmul or a conv. */
+type WithEpilogue = ReduceFusedOp | GemmFusedOp;
+/** The inputs such a kernel reads before its epilogue (the prologue's, or the GEMM's two operands). */
+const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.length : 2);
+
+/**
+ * Fusion. The rule of where a kernel ends, in one place:
+ * - an elementwise op (unary, or binary with operands the kernel can read: see elementwiseOperands)
+ *   joins the kernel that computes one of its operands when that operand is read element for element
+ *   (the same number of elements: a reshape between them changes no index), no in-place update (effect) ran in between (it could have changed the kernel's
+ *   inputs), and it is used by this op only (not by another op, an output or a kept gradient) or the
+ *   kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes once every user
+ *   has taken it in); all while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops;
+ * - a sum, max or min (reduceGeometry) takes its operand's kernel in as its prologue, read at each
+ *   element, under the same conditions; and an elementwise op that is a reduction's only user takes the
+ *   reduction in, becoming its epilogue (applied to each result), one reduction per kernel;
+ * - likewise an elementwise op that is a matmul's or convolution's only user takes it in as its
+ *   epilogue, applied in the GEMM core's store (a matmul is never computed twice; a matmul no
+ *   elementwise op took in stays the matmul primitive);
+ * - everything else (matmul operands, copies, other broadcasts, random draws) is a boundary.
+ * A kernel of one elementwise op stays that op's own kernel. (jax-js's splitGraphDataflow,
+ * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
+ * consumers.)
+ */
+export function fuseElementwise(g: Graph): Graph {
+  const uses = countUses(g);
+  const remaining = new Map(uses);
+  const out: (Op | null)[] = [];
+  const groups = new Map<Storage, Group>();
+  let lastEffect = -1;
+  for (const op of g.ops) {
+    if (op.kind === 'effect') lastEffect = out.length;
+    if (op.kind === 'prim' && GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
+      // A matmul or convolution starts a kernel that the elementwise ops after it may join as its epilogue.
+      const mm = gemmOf(op);
+      groups.set(op.out, { op: mm, pos: out.length, ops: 1, original: op });
+      out.push(mm);
+      continue;
+    }
+    const geom = op.kind === 'prim' ? reduceGeometry(op) : null;
+    const operands =
+      op.kind === 'prim'
+        ? geom
+          ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }]
+          : elementwiseOperands(op)
+        : null;
+    if (!operands) {
+      out.push(op);
+      continue;
+    }
+    const prim = op as PrimOp<'unary' | 'binary' | 'broadcast' | 'reduce'>;
+    // The shape the kernel's expression is evaluated over: the output's, or a reduction's input's.
+    const exprShape = geom ? prim.xShapes[0] : prim.shape;
+    const n = numel(exprShape);
+    const inputs: Storage[] = [],
+      reads: FusedRead[] = [];
+    let count = 1;
+    /** A reduction or matmul this elementwise op takes as its epilogue's input (at most one). */
+    let absorbed: WithEpilogue | null = null;
+    const leaf = (s: Storage, r: FusedRead): FusedExpr => {
+      let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
+      if (k < 0) {
+        k = inputs.push(s) - 1;
+        reads.push(r);
+      }
+      return { kind: 'input', k };
+    };
+    const operand = ({ s, read }: Operand): FusedExpr => {
+      const p = groups.get(s);
+      const u = uses.get(s) ?? 0;
+      // Element for element: both sides index the same flat elements, so a reshape between them (a
+      // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
+      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n)
+        return leaf(s, read);
+      const red = p.op.kind === 'reduce_fused' || p.op.kind === 'gemm_fused' ? p.op : null;
+      const pin = red ? (red.epilogue?.inputs ?? []) : (p.op as FusedOp).inputs;
+      const pre = red ? headInputs(red) : 0;
+      const fits =
+        count + p.ops <= MAX_FUSED_OPS &&
+        inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
+      // A reduction or matmul is taken in only once (never computed again), only into an elementwise op,
+      // one per kernel.
+      const ok = red ? u === 1 && !geom && !absorbed : u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS);
+      if (!fits || !ok) return leaf(s, read);
+      // Inlined here; a duplicated producer goes once its last consumer has inlined it.
+      const left = remaining.get(s)! - 1;
+      remaining.set(s, left);
+      if (left === 0) {
+        out[p.pos] = null;
+        groups.delete(s);
+      }
+      count += p.ops;
+      const preads = red ? (red.epilogue?.reads ?? []) : (p.op as FusedOp).reads;
+      if (red) absorbed = red;
+      const remap = (e: FusedExpr): FusedExpr =>
+        e.kind === 'input'
+          ? leaf(pin[e.k], preads[e.k])
+          : e.kind === 'acc'
+            ? e
+            : e.kind === 'unary'
+              ? { ...e, x: remap(e.x) }
+              : { ...e, a: remap(e.a), b: remap(e.b) };
+      return remap(red ? (red.epilogue?.expr ?? { kind: 'acc' }) : (p.op as FusedOp).expr);
+    };
+    let expr: FusedExpr;
+    if (geom) {
+      const e = operand(operands[0]);
+      // The reduction of a bare input is still one kernel without the copies reduce() makes.
+      const red: ReduceFusedOp = {
+        kind: 'reduce_fused',
+        op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min',
+        expr: e,
+        inputs,
+        reads,
+        geom,
+        epilogue: null,
+        xShape: prim.xShapes[0],
+        dims: (prim as PrimOp<'reduce'>).params.dims,
+        shape: prim.shape,
+        out: prim.out,
+      };
+      groups.set(prim.out, { op: red, pos: out.length, ops: count, original: prim });
+      out.push(red);
+      continue;
+    }
+    if (prim.prim === 'broadcast') {
+      // A broadcast is a read pattern, not an op: its consumers read its input through it.
+      expr = leaf(operands[0].s, operands[0].read);
+    } else if (prim.prim === 'unary') {
+      const { op: u, p0, p1 } = (prim as PrimOp<'unary'>).params;
+      expr = { kind: 'unary', op: u, p0, p1, x: operand(operands[0]) };
+    } else {
+      const a = operand(operands[0]),
+        b = operand(operands[1]);
+      expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
+    }
+    const r = absorbed as WithEpilogue | null;
+    // An elementwise op that took in a reduction or a matmul is that kernel with this op as its epilogue.
+    const fused: FusedOp | WithEpilogue = r
+      ? { ...r, epilogue: { expr, inputs, reads }, shape: prim.shape, out: prim.out }
+      : { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
+    groups.set(prim.out, { op: fused, pos: out.length, ops: count, original: prim });
+    out.push(fused);
+  }
+  // A kernel of one op stays the op's own (the eager kernel, strided reads included).
+  // So does a matmul that took no epilogue.
+  for (const grp of groups.values()) {
+    const alone = (grp.ops === 1 && grp.op.kind === 'fused') || (grp.op.kind === 'gemm_fused' && !grp.op.epilogue);
+    if (alone && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
+  }
+  return { ...g, ops: out.filter((op): op is Op => op !== null) };
+}
+
+/** Largest reduction fused (past a chunk the backend reduces in two passes; beyond this, in more). */
+export const MAX_FUSED_REDUCE = 1 << 24;
+
+/**
+ * The geometry of a sum, max or min the fused reduction kernel can run (ReduceGeom), or null: at most
+ * two runs of reduced dims once adjacent dims are merged, 1 to MAX_FUSED_REDUCE reduced elements.
+ */
+function reduceGeometry(op: PrimOp): ReduceGeom | null {
+  if (op.prim !== 'reduce') return null;
+  const { op: r, dims } = op.params as Params['reduce'];
+  if (r !== 'sum' && r !== 'max' && r !== 'min') return null;
+  const shape = op.xShapes[0];
+  const R = numel(dims.map((d) => shape[d]));
+  if (R < 1 || R > MAX_FUSED_REDUCE) return null;
+  // Runs of adjacent dims of one kind (size-1 dims dropped), with their sizes and innermost strides.
+  const strides = contiguousStrides(shape);
+  const runs: { red: boolean; size: number; stride: number }[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const red = dims.includes(d);
+    const last = runs[runs.length - 1];
+    if (last && last.red === red) {
+      last.size *= shape[d];
+      last.stride = strides[d];
+    } else {
+      runs.push({ red, size: shape[d], stride: strides[d] });
+    }
+  }
+  const red = runs.filter((x) => x.red).map((x): [number, number] => [x.size, x.stride]);
+  if (red.length > 2) return null;
+  if (red.length === 0) red.push([1, 0]);
+  const kept = runs.filter((x) => !x.red).map((x): [number, number] => [x.size, x.stride]);
+  return { rows: numel(op.shape), kept, red };
+}

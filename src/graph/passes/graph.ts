@@ -1,0 +1,109 @@
+// The graph the passes rewrite, and the vocabulary they share: what an op reads, how many ops read a
+// value, and the primitives as the fused kernels they can become (a GEMM with no epilogue yet, a lone
+// elementwise op as a fused kernel of one op). Each pass is a function from graph to graph in a file of
+// its own (this folder's index.ts lists them in the order they run).
+
+import type { Storage } from '../../backend/backend.ts';
+import type { FusedExpr, FusedRead } from '../../backend/kernels.ts';
+import { numel } from '../../shape.ts';
+import type { Params } from '../primitives.ts';
+import type { FusedOp, GemmFusedOp, GemmPrimitive, Op, PrimOp, SymbolicStorage } from '../trace.ts';
+
+export interface Graph {
+  ops: Op[];
+  /** The call's tensor inputs, in argument order. */
+  inputs: SymbolicStorage[];
+  /** The storages whose values the call returns (symbolic or, for returned state, real). */
+  outputs: Storage[];
+  /** Values kept to the end of the call but not copied out (the gradients left on parameters). */
+  pinned: Storage[];
+}
+
+/** The primitives a GEMM kernel runs (they take epilogues and optimizer updates in its store). */
+export const GEMM_PRIMITIVES: GemmPrimitive[] = ['matmul', 'conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'];
+
+export interface Operand {
+  s: Storage;
+  read: FusedRead;
+}
+
+/** The storages every op reads (a fused kernel's epilogue inputs too). */
+export const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
+  op.kind === 'reduce_fused' || op.kind === 'gemm_fused' ? [...op.inputs, ...(op.epilogue?.inputs ?? [])] : op.inputs;
+
+/** How many ops read each value; outputs and pinned values count as read by infinitely many. */
+export function countUses(g: Graph): Map<Storage, number> {
+  const uses = new Map<Storage, number>();
+  for (const op of g.ops) if (op.kind !== 'host') for (const s of readsOf(op)) uses.set(s, (uses.get(s) ?? 0) + 1);
+  for (const s of [...g.outputs, ...g.pinned]) uses.set(s, Infinity);
+  return uses;
+}
+
+/** A matmul or convolution primitive as a GEMM kernel with no epilogue yet. */
+export function gemmOf(op: PrimOp): GemmFusedOp {
+  return {
+    kind: 'gemm_fused',
+    prim: op.prim as GemmPrimitive,
+    inputs: op.inputs,
+    xShapes: op.xShapes,
+    params: op.params as Params[GemmPrimitive],
+    gemmShape: op.shape,
+    epilogue: null,
+    shape: op.shape,
+    out: op.out,
+  };
+}
+
+/** A lone unary or binary op as a fused kernel of one op, where the fused kernel can read its operands. */
+export function asFused(op: PrimOp): FusedOp | null {
+  if (op.prim !== 'unary' && op.prim !== 'binary') return null;
+  const operands = elementwiseOperands(op);
+  if (!operands) return null;
+  const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
+  const expr: FusedExpr =
+    op.prim === 'unary'
+      ? {
+          kind: 'unary',
+          op: (op as PrimOp<'unary'>).params.op,
+          p0: (op as PrimOp<'unary'>).params.p0,
+          p1: (op as PrimOp<'unary'>).params.p1,
+          x: x[0],
+        }
+      : { kind: 'binary', op: (op as PrimOp<'binary'>).params.op, a: x[0], b: x[1] };
+  return {
+    kind: 'fused',
+    expr,
+    inputs: operands.map((o) => o.s),
+    reads: operands.map((o) => o.read),
+    n: numel(op.shape),
+    shape: op.shape,
+    out: op.out,
+  };
+}
+
+/**
+ * The operands of an op the fusion pass can take, each with how the kernel reads it (FusedRead), or
+ * null: unary ops, binary ops whose operands each have the output's shape, one value, or their non-1
+ * dims in one block of the output's dims (a bias [C] over [N, C], [1, C, 1, 1] over [N, C, H, W]), and
+ * broadcasts of that kind (read through, no op of their own).
+ */
+export function elementwiseOperands(op: PrimOp): Operand[] | null {
+  const n = numel(op.shape);
+  if (op.prim === 'unary') return [{ s: op.inputs[0], read: { div: 1, mod: n } }];
+  if (op.prim !== 'binary' && op.prim !== 'broadcast') return null;
+  const out: Operand[] = [];
+  for (let k = 0; k < op.inputs.length; k++) {
+    const S = op.shape;
+    const sh = [...Array(S.length - op.xShapes[k].length).fill(1), ...op.xShapes[k]];
+    const big = sh.map((v, d) => (v !== 1 ? d : -1)).filter((d) => d >= 0);
+    if (!big.length) {
+      out.push({ s: op.inputs[k], read: { div: 1, mod: 1 } });
+      continue;
+    }
+    const lo = big[0],
+      hi = big[big.length - 1];
+    for (let d = lo; d <= hi; d++) if (sh[d] !== S[d]) return null;
+    out.push({ s: op.inputs[k], read: { div: numel(S.slice(hi + 1)), mod: numel(sh) } });
+  }
+  return out;
+}
