@@ -67,7 +67,7 @@ def case(op, fn, args, params=None, shape=None):
     cases.append(c)
 
 
-# ---- unary ops (src/backend/kernels.ts UNARY_OPS), with the torch function each one is -----------------
+# ---- unary ops (the rows of src/backend/elementwise_table.ts), with the torch function each one is -----
 def heaviside(x):
     return torch.heaviside(x, torch.zeros_like(x))
 
@@ -81,8 +81,11 @@ UNARY = {
     'pow_scalar': None,  # below, per exponent
     'affine': (lambda x: x * 2.0 + 1.0, [2.0, 1.0]), 'reciprocal': (torch.reciprocal, None),
     'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None), 'trunc': (torch.trunc, None),
-    'erf': (torch.erf, None),
+    'erf': (torch.erf, None), 'log1p': (lambda x: torch.log1p(x.double()).float(), None),
+    'expm1': (torch.expm1, None),
 }
+# log1p in float64, rounded: PyTorch 1.13's float32 log1p overflows to Inf from about FLT_MAX / 2 on (its
+# float64 one, and C's, give log1p(3e38) = 88.597).
 for name, spec in UNARY.items():
     if spec is None:
         continue
@@ -94,6 +97,10 @@ for p in [3.0, 0.5, -1.0, -2.0, 0.0, 2.5]:
 # erf on a grid across both of its approximations' ranges (the series below 0.5, erfc above).
 GRID = [i / 8 for i in range(-40, 41)] + [1e-3, -1e-3, 0.4999, 0.5001, 9.0, -12.0]
 case('unary:erf', lambda a: torch.erf(a), {'a': GRID}, [0, 0])
+# log1p and expm1 near 0 and where their kernels switch formulas (1 + x at sqrt(1/2) and sqrt(2); |x| = 0.5).
+NEAR0 = [1e-7, -1e-7, 1e-4, -3e-4, 0.2928, -0.2929, 0.4142, 0.4143, 0.4999, 0.5, -0.5, -0.5001, 2.0, -0.9999, 20.0, -20.0]
+case('unary:log1p', lambda a: torch.log1p(a.double()).float(), {'a': NEAR0}, [0, 0])
+case('unary:expm1', lambda a: torch.expm1(a), {'a': NEAR0}, [0, 0])
 
 # ---- activations composed from the ops (src/ops/functional.ts) ----------------------------------------
 ACT = SPECIALS + GRID

@@ -1,6 +1,7 @@
 // Elementwise unary ops on contiguous data, 4 values per invocation (vec4 loads and stores).
-// OP selects the function (unary_ops.wgsl) at pipeline creation (an override constant), so each op
-// compiles to its own straight-line kernel. Codes: src/backend/kernels.ts UNARY_OPS (same order).
+// OP selects the op of unary_op (generated from src/backend/elementwise_table.ts's rows: OP is a row's
+// position, unaryCode) at pipeline creation (an override constant), so each op compiles to its own
+// straight-line kernel.
 // Buffers are allocated in multiples of 16 bytes, so the last vec4 may run past n harmlessly.
 override OP: u32 = 0u;
 override WG: u32 = 256u;

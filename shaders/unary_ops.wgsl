@@ -1,56 +1,62 @@
-// Unary ops on vec4s, shared by the unary kernel and the fused elementwise kernels that
-// src/backend/webgpu/fused.ts generates (which call unary_op with constant codes, so each folds to its
-// op's straight-line code). Codes: src/backend/kernels.ts UNARY_OPS (same order).
+// The functions behind the unary ops' WGSL expressions (src/backend/elementwise_table.ts, one row per op),
+// those too long for one expression. The rows generate unary_op, the switch over the op codes that the
+// unary kernel and the fused elementwise kernels (src/backend/webgpu/fused.ts) call with constant codes,
+// so each call folds to its op's straight-line code; the shader loader appends it to this file.
 
 // NaN, Inf and the limits of each function's domain are handled on the bits (common.wgsl), with
 // PyTorch's results (test/special_values.test.ts): WGSL leaves log, sqrt and inverseSqrt undefined
 // outside their domains and lets the compiler assume finite math.
-fn unary_op(op: u32, v: vec4<f32>, p0: f32, p1: f32) -> vec4<f32> {
-  let zero = vec4<f32>(0.0);
-  let one = vec4<f32>(1.0);
-  let nan = is_nan(v);
+
+// exp: NaN stays NaN, Inf past ln(FLT_MAX) = 88.72284, 0 at -Inf.
+fn exp_ieee(v: vec4<f32>) -> vec4<f32> {
   let inf = is_inf(v);
-  switch op {
-    case 0u: { return -v; }
-    // exp: NaN stays NaN, Inf past ln(FLT_MAX) = 88.72284, 0 at -Inf.
-    case 1u: {
-      let r = select(exp(v), inf_of(v, vec4<bool>(false)), (v > vec4<f32>(88.72284)) | (inf & !sign_bit(v)));
-      return select(select(r, zero, inf & sign_bit(v)), v, nan);
-    }
-    // log: -Inf at +-0, NaN below 0 and at NaN, +Inf at +Inf.
-    case 2u: {
-      let r = select(log(select(v, one, inf)), inf_of(v, vec4<bool>(false)), inf);
-      return select(select(r, inf_of(v, vec4<bool>(true)), v == zero), nan_of(v), nan | (v < zero));
-    }
-    case 3u: { return sqrt_ieee(v); }
-    case 4u: { return rsqrt_ieee(v); }
-    case 5u: { return abs(v); }
-    case 6u: { return select(select(zero, v, v > zero), v, nan); }
-    case 7u: { return select(select(v * p0, v, v > zero), v, nan); }
-    // sigmoid: exp of a non-positive argument only, so neither branch overflows (exp(-Inf) = 0 makes
-    // +-Inf exact); NaN by its bits.
-    case 8u: {
-      let e = exp(-abs(v));
-      return select(select(e / (1.0 + e), 1.0 / (1.0 + e), v >= zero), v, nan);
-    }
-    // tanh = sign(v) (1 - 2 / (exp(2|v|) + 1)): finite for every |v| (exp overflow gives 1).
-    case 9u: { return select(sign(v) * (1.0 - 2.0 / (exp(2.0 * abs(v)) + 1.0)), v, nan); }
-    // softplus = max(v, 0) + log1p(exp(-|v|)), stable for large |v| (and exact at +-Inf).
-    case 10u: { return select(max(v, zero) + log(1.0 + exp(-abs(v))), v, nan); }
-    case 11u: { return select(clamp(v, vec4<f32>(p0), vec4<f32>(p1)), v, nan); }
-    case 12u: { return pow_scalar(v, p0); }
-    case 13u: { return v * p0 + p1; }
-    case 14u: { return div_ieee(one, v); }
-    case 15u: { return v * v; }
-    // sign: 0 at NaN (torch.sign).
-    case 16u: { return select(sign(v), zero, nan); }
-    // step = heaviside(v, 0): 1 where v > 0, else 0 (NaN included, as torch.heaviside).
-    case 17u: { return select(zero, one, (v > zero) & !nan); }
-    case 18u: { return erf4(v); }
-    // trunc: toward zero (the float -> int32 cast), keeping -0, +-Inf and NaN (by its bits).
-    case 19u: { return select(trunc(v), v, nan | inf); }
-    default: { return v; }
-  }
+  let r = select(exp(v), inf_of(v, vec4<bool>(false)), (v > vec4<f32>(88.72284)) | (inf & !sign_bit(v)));
+  return select(select(r, vec4<f32>(0.0), inf & sign_bit(v)), v, is_nan(v));
+}
+
+// log: -Inf at +-0, NaN below 0 and at NaN, +Inf at +Inf.
+fn log_ieee(v: vec4<f32>) -> vec4<f32> {
+  let zero = vec4<f32>(0.0);
+  let inf = is_inf(v);
+  let r = select(log(select(v, vec4<f32>(1.0), inf)), inf_of(v, vec4<bool>(false)), inf);
+  return select(select(r, inf_of(v, vec4<bool>(true)), v == zero), nan_of(v), is_nan(v) | (v < zero));
+}
+
+// expm1 = e^v - 1 without the cancellation of exp(v) - 1 near 0: below |v| = 0.5 its Maclaurin series
+// v + v^2/2! + ... + v^9/9! in Horner's form (the next term is below 2^-27 of the sum); elsewhere
+// exp(v) - 1, which loses at most a factor e^0.5 / (e^0.5 - 1) = 2.5 of exp's accuracy. -1 at -Inf,
+// +Inf at +Inf and past ln(FLT_MAX), NaN at NaN, -0 kept (torch.expm1).
+fn expm1_ieee(v: vec4<f32>) -> vec4<f32> {
+  let p = v * (1.0 + v * (1.0 / 2.0 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * (1.0 / 120.0 + v * (1.0 / 720.0
+    + v * (1.0 / 5040.0 + v * (1.0 / 40320.0 + v * (1.0 / 362880.0)))))))));
+  let r = select(exp_ieee(v) - 1.0, p, abs(v) < vec4<f32>(0.5));
+  let big = (v > vec4<f32>(88.72284)) | (is_inf(v) & !sign_bit(v));
+  let r2 = select(select(r, inf_of(v, vec4<bool>(false)), big), vec4<f32>(-1.0), is_inf(v) & sign_bit(v));
+  return select(r2, v, is_nan(v));
+}
+
+// log1p = log(1 + v) without losing v to the rounding of 1 + v. Near 0 (1 + v within [sqrt(1/2),
+// sqrt(2)]) by the series log(1 + v) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^9/9), s = v / (2 + v),
+// |s| <= 0.172 (the next term is below 2^-28 of the sum): WGSL's log is only accurate to 2^-21 absolute
+// on [0.5, 2], most of the digits of a small result. Elsewhere Goldberg's trick, log(u) * (v / (u - 1))
+// with u = 1 + v rounded, the quotient making up for u's rounding (D. Goldberg, "What every computer
+// scientist should know about floating-point arithmetic", ACM Computing Surveys 23(1), 1991, Theorem 4).
+// -Inf at -1, NaN below -1 and at NaN, +Inf at +Inf, -0 kept (torch.log1p).
+fn log1p_ieee(v: vec4<f32>) -> vec4<f32> {
+  let u = 1.0 + v;
+  let s = v / (2.0 + v);
+  let s2 = s * s;
+  let series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0)))));
+  let near = (u > vec4<f32>(0.70710678)) & (u < vec4<f32>(1.41421356));
+  let r = select(select(log_ieee(u) * (v / (u - 1.0)), series, near), inf_of(v, vec4<bool>(true)), v == vec4<f32>(-1.0));
+  return select(select(r, v, is_inf(v) & !sign_bit(v)), nan_of(v), is_nan(v) | (v < vec4<f32>(-1.0)));
+}
+
+// sigmoid: exp of a non-positive argument only, so neither branch overflows (exp(-Inf) = 0 makes +-Inf
+// exact); NaN by its bits.
+fn sigmoid4(v: vec4<f32>) -> vec4<f32> {
+  let e = exp(-abs(v));
+  return select(select(e / (1.0 + e), 1.0 / (1.0 + e), v >= vec4<f32>(0.0)), v, is_nan(v));
 }
 
 // erf: below |v| = 0.5 its Maclaurin series to the v^13 term (2/sqrt(pi) sum (-1)^n v^(2n+1) / (n! (2n+1)),

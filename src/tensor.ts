@@ -451,9 +451,17 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   exp(): Tensor {
     return this.unary('exp');
   }
+  /** e^x - 1, accurate for x near 0, where exp() - 1 loses the digits (torch.expm1). */
+  expm1(): Tensor {
+    return this.unary('expm1');
+  }
   /** The natural logarithm (-Inf at 0, NaN below). */
   log(): Tensor {
     return this.unary('log');
+  }
+  /** log(1 + x), accurate for x near 0, where (1 + x).log() loses the digits (torch.log1p). */
+  log1p(): Tensor {
+    return this.unary('log1p');
   }
   /** The square root (NaN below 0). */
   sqrt(): Tensor {

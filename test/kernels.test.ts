@@ -10,6 +10,7 @@ import { cpu, expectClose, getGpu, pair, randomData } from './helpers.ts';
 // Inputs in each op's domain, and the tolerance WGSL's builtins allow (exp/log: ~3 ulp + range error).
 const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = {
   log: [0.01, 50],
+  log1p: [-0.99, 50],
   sqrt: [0, 50],
   rsqrt: [0.01, 50],
   pow_scalar: [-3, 3],

@@ -174,6 +174,7 @@ export function onnxCases(): void {
             ),
           ],
           ['the int32 casts: int() truncating, float() a view', new Fn((t) => t.mul(2.5).int().float().add(t))],
+          ['log1p and expm1 (composed in ONNX)', new Fn((t) => t.abs().log1p().add(t.expm1()))],
           [
             'linear, batch norm (eval), leaky ReLU, sigmoid, tanh, flatten',
             new nn.Sequential(

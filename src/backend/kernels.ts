@@ -1,6 +1,7 @@
 // The kernel vocabulary shared by both backends. The order of each list is the op code that the WGSL
-// kernels switch on (shaders/unary.wgsl, binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op
-// means adding it here, in the shader's switch and in the CPU backend's table.
+// kernels switch on (binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op means adding it here,
+// in the shader's switch and in the CPU backend's table. The unary ops are rows of ./elementwise_table.ts,
+// from which their codes, WGSL switch and CPU functions are generated.
 
 /** A backend's buffer: opaque to the layers above (declared here, not in backend.ts, so the two files
  * import in one direction only). */
@@ -9,29 +10,8 @@ export interface Storage {
   readonly length: number;
 }
 
-export const UNARY_OPS = [
-  'neg',
-  'exp',
-  'log',
-  'sqrt',
-  'rsqrt',
-  'abs',
-  'relu',
-  'leaky_relu',
-  'sigmoid',
-  'tanh',
-  'softplus',
-  'clamp',
-  'pow_scalar',
-  'affine',
-  'reciprocal',
-  'square',
-  'sign',
-  'step',
-  'erf',
-  'trunc',
-] as const;
-export type UnaryOp = (typeof UNARY_OPS)[number];
+import type { UnaryOp } from './elementwise_table.ts';
+export { UNARY_OPS, type UnaryOp } from './elementwise_table.ts';
 
 export const BINARY_OPS = [
   'add',
@@ -183,7 +163,7 @@ export interface FusedRead {
  * A fused elementwise kernel's expression (src/graph/program.ts's fusion pass makes them): a tree of
  * unary and binary ops over the kernel's inputs, each read as its FusedRead says. The CPU backend evaluates it element by element with its op functions,
  * rounding each intermediate as a stored result would be; the WebGPU backend prints it as WGSL over the
- * same op functions (shaders/unary_ops.wgsl, binary_ops.wgsl), so a fused kernel computes what the
+ * same op functions (unary_op of ./elementwise_table.ts, binary_ops.wgsl), so a fused kernel computes what the
  * unfused ones would.
  */
 export type FusedExpr =

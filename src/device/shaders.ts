@@ -89,19 +89,26 @@ async function readWgslFile(file: string): Promise<string> {
   return res.text();
 }
 
-let cache: Promise<Map<KernelName, string>> | null = null;
+let files: Promise<Map<string, string>> | null = null;
 
-/** All kernel sources, assembled once per process. */
-export function loadKernelSources(): Promise<Map<KernelName, string>> {
-  cache ??= (async () => {
-    const files = new Set(Object.values(KERNEL_SOURCES).flat());
+/**
+ * All kernel sources, the files read once per process. `generated`: WGSL that the layers above generate,
+ * appended to the shader file of the same name (the WebGPU backend appends unary_op, made from the
+ * rows of src/backend/elementwise_table.ts, to unary_ops).
+ */
+export async function loadKernelSources(
+  generated: Readonly<Record<string, string>> = {},
+): Promise<Map<KernelName, string>> {
+  files ??= (async () => {
     const text = new Map<string, string>();
-    await Promise.all([...files].map(async (f) => text.set(f, await readWgsl(f))));
-    const out = new Map<KernelName, string>();
-    for (const [name, parts] of Object.entries(KERNEL_SOURCES)) {
-      out.set(name as KernelName, parts.map((p) => `// ---- ${p}.wgsl ----\n${text.get(p)}`).join('\n'));
-    }
-    return out;
+    await Promise.all(
+      [...new Set(Object.values(KERNEL_SOURCES).flat())].map(async (f) => text.set(f, await readWgsl(f))),
+    );
+    return text;
   })();
-  return cache;
+  const text = await files;
+  const part = (p: string) => `// ---- ${p}.wgsl ----\n${text.get(p)}${p in generated ? `\n${generated[p]}` : ''}`;
+  const out = new Map<KernelName, string>();
+  for (const [name, parts] of Object.entries(KERNEL_SOURCES)) out.set(name as KernelName, parts.map(part).join('\n'));
+  return out;
 }

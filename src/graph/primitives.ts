@@ -19,6 +19,7 @@ import type {
   TernaryOp,
   UnaryOp,
 } from '../backend/kernels.ts';
+import { unaryRow } from '../backend/elementwise_table.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
 import type { DType, GraphTensor } from './types.ts';
 
@@ -197,69 +198,11 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   unary: {
     shape: ([x]) => x,
     run: (b, [x], p) => b.unary(p.op, x, p.p0, p.p1),
-    backward: (g, [x], y, { op, p0, p1 }, apply) => {
-      switch (op) {
-        // d(-x) = -g
-        case 'neg':
-          return [g.neg()];
-        // d exp(x) = g * y
-        case 'exp':
-          return [g.mul(y)];
-        // d log(x) = g / x
-        case 'log':
-          return [g.div(x)];
-        // d sqrt(x) = g * 0.5 / y
-        case 'sqrt':
-          return [g.mul(0.5).div(y)];
-        // d x^-1/2 = -0.5 g y^3
-        case 'rsqrt':
-          return [g.mul(y.pow(3)).mul(-0.5)];
-        // d |x| = g * sign(x)
-        case 'abs':
-          return [g.mul(un(apply, 'sign', x))];
-        // d relu(x) = g * [x > 0] = g * [y > 0]: from the output, as PyTorch's threshold_backward, so the
-        // input need not be kept (a compiled step then fuses matmul + bias + relu into one kernel)
-        case 'relu':
-          return [g.mul(un(apply, 'step', y))];
-        // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0; [x > 0] = [y > 0] for a >= 0, as for relu
-        case 'leaky_relu':
-          return [g.mul(un(apply, 'affine', un(apply, 'step', p0 >= 0 ? y : x), 1 - p0, p0))];
-        // d sigmoid(x) = g * y (1 - y)
-        case 'sigmoid':
-          return [g.mul(y).mul(un(apply, 'affine', y, -1, 1))];
-        // d tanh(x) = g * (1 - y^2)
-        case 'tanh':
-          return [g.mul(un(apply, 'affine', un(apply, 'square', y), -1, 1))];
-        // d softplus(x) = g * sigmoid(x)
-        case 'softplus':
-          return [g.mul(un(apply, 'sigmoid', x))];
-        // d clamp(x, lo, hi) = g * [lo <= x <= hi]
-        case 'clamp':
-          return [g.mul(x.ge(p0)).mul(x.le(p1))];
-        // d x^p = g * p x^(p-1), p = p0
-        case 'pow_scalar':
-          return [p0 === 0 ? null : g.mul(x.pow(p0 - 1)).mul(p0)];
-        // d (s x + t) = g * s, s = p0
-        case 'affine':
-          return [g.mul(p0)];
-        // d 1/x = -g y^2
-        case 'reciprocal':
-          return [g.mul(un(apply, 'square', y)).neg()];
-        // d x^2 = 2 g x
-        case 'square':
-          return [g.mul(x).mul(2)];
-        // d erf(x) = g * 2/sqrt(pi) exp(-x^2)
-        case 'erf':
-          return [
-            g.mul(un(apply, 'exp', un(apply, 'affine', un(apply, 'square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI)),
-          ];
-        // piecewise constant: no gradient
-        case 'sign':
-        case 'step':
-        case 'trunc':
-          return [null];
-      }
-    },
+    // Each op's derivative is its row's (src/backend/elementwise_table.ts, the formula above it): null for
+    // the piecewise-constant ops.
+    backward: (g, [x], y, { op, p0, p1 }, apply) => [
+      unaryRow(op).grad?.({ g, x, y, p0, p1, un: (o, v, a, b) => un(apply, o, v, a, b) }) ?? null,
+    ],
   },
 
   binary: {

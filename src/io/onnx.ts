@@ -29,6 +29,7 @@ import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
 import type { Params } from '../graph/primitives.ts';
 import type { Storage } from '../backend/backend.ts';
+import { unaryRow, type OnnxNodes } from '../backend/elementwise_table.ts';
 import type { AnyModule } from '../nn/module.ts';
 
 /** exportOnnx's and exportModuleOnnx's options. */
@@ -57,7 +58,7 @@ function attribute(name: string, v: Attr): P.IAttributeProto {
 const floatAttr = (name: string, f: number): P.IAttributeProto => ({ name, type: AttrType.FLOAT, f });
 
 /** Builds the ONNX graph: values are named, nodes appended, constants made once per value. */
-class GraphBuilder {
+class GraphBuilder implements OnnxNodes {
   readonly nodes: P.INodeProto[] = [];
   readonly initializers: P.ITensorProto[] = [];
   private n = 0;
@@ -111,19 +112,6 @@ class GraphBuilder {
   }
 }
 
-const UNARY_NODES: Partial<Record<string, string>> = {
-  neg: 'Neg',
-  exp: 'Exp',
-  log: 'Log',
-  sqrt: 'Sqrt',
-  abs: 'Abs',
-  relu: 'Relu',
-  sigmoid: 'Sigmoid',
-  tanh: 'Tanh',
-  softplus: 'Softplus',
-  reciprocal: 'Reciprocal',
-  erf: 'Erf',
-};
 const BINARY_NODES: Partial<Record<string, string>> = {
   add: 'Add',
   sub: 'Sub',
@@ -147,34 +135,9 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
   switch (op.prim) {
     case 'unary': {
       const { op: u, p0, p1 } = p as Params['unary'];
-      const simple = UNARY_NODES[u];
-      if (simple) return g.node(simple, [x[0]]);
-      switch (u) {
-        case 'rsqrt':
-          return g.node('Reciprocal', [g.node('Sqrt', [x[0]])]);
-        case 'square':
-          return g.node('Mul', [x[0], x[0]]);
-        case 'leaky_relu':
-          return g.floatAttrNode('LeakyRelu', [x[0]], { alpha: p0 });
-        case 'clamp':
-          return g.node('Clip', [x[0], g.scalar(p0), g.scalar(p1)]);
-        case 'affine':
-          return g.node('Add', [g.node('Mul', [x[0], g.scalar(p0)]), g.scalar(p1)]);
-        case 'pow_scalar':
-          return g.node('Pow', [x[0], g.scalar(p0)]);
-        // ONNX has no Trunc: sign(x) floor(|x|)
-        case 'trunc':
-          return g.node('Mul', [g.node('Sign', [x[0]]), g.node('Floor', [g.node('Abs', [x[0]])])]);
-        case 'step':
-          return g.toFloat(g.node('Greater', [x[0], g.scalar(0)]));
-        // sign(NaN) is 0 here (the kernels' rule): NaN compares false both ways.
-        case 'sign':
-          return g.node('Sub', [
-            g.toFloat(g.node('Greater', [x[0], g.scalar(0)])),
-            g.toFloat(g.node('Less', [x[0], g.scalar(0)])),
-          ]);
-      }
-      throw new Error(`ONNX export: unary op ${u} has no lowering`);
+      // Each op's lowering is its row's (src/backend/elementwise_table.ts).
+      const onnx = unaryRow(u).onnx;
+      return typeof onnx === 'string' ? g.node(onnx, [x[0]]) : onnx(g, x[0], p0, p1);
     }
     case 'binary': {
       const { op: b } = p as Params['binary'];

@@ -17,6 +17,7 @@ import type {
   TernaryOp,
   UnaryOp,
 } from '../kernels.ts';
+import { powC, unaryRow } from '../elementwise_table.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -28,74 +29,6 @@ export class CpuStorage implements Storage {
     return this.data.length;
   }
 }
-
-const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
-
-/**
- * x^p as C's pow (C11 Annex F.10.4.4), which torch.pow follows. JavaScript's Math.pow agrees except that
- * it gives NaN for 1^NaN and (+-1)^+-Inf, where C gives 1.
- */
-const powC = (x: number, p: number) =>
-  x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
-
-/**
- * torch.pow(tensor, scalar): these exponents go to their own functions (aten's pow_tensor_scalar), which
- * differ from pow at -0 and -Inf (sqrt(-Inf) = NaN where pow(-Inf, 0.5) = Inf).
- */
-const powScalar = (x: number, p: number) => (p === 0.5 ? Math.sqrt(x) : p === -0.5 ? 1 / Math.sqrt(x) : powC(x, p));
-
-/**
- * erf in float64, from its definitions: below |x| = 2.5 the Maclaurin series 2/sqrt(pi) sum (-1)^n
- * x^(2n+1) / (n! (2n+1)) (the largest term is below 20, so at most 2 of 16 digits cancel); above, erfc
- * by its continued fraction erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
- * (Abramowitz & Stegun 7.1.14), evaluated from depth 80 up, which converges for x >= 2.5.
- */
-export function erf(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  const a = Math.abs(x);
-  if (a < 2.5) {
-    let term = x,
-      sum = x;
-    for (let n = 1; n < 100; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (!Number.isFinite(a)) return Math.sign(x);
-  let f = a;
-  for (let k = 80; k >= 1; k--) f = a + k / 2 / f;
-  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
-}
-
-export const UNARY_FNS: Record<UnaryOp, (v: number, p0: number, p1: number) => number> = {
-  neg: (v) => -v,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (v) => 1 / Math.sqrt(v),
-  abs: Math.abs,
-  relu: (v) => (v > 0 || Number.isNaN(v) ? v : 0),
-  leaky_relu: (v, a) => (v > 0 ? v : v * a),
-  sigmoid,
-  tanh: Math.tanh,
-  softplus: (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
-  clamp: (v, lo, hi) => Math.min(Math.max(v, lo), hi),
-  pow_scalar: powScalar,
-  affine: (v, s, t) => v * s + t,
-  reciprocal: (v) => 1 / v,
-  square: (v) => v * v,
-  // torch.sign(NaN) is 0
-  sign: (v) => (Number.isNaN(v) ? 0 : Math.sign(v)),
-  // torch.heaviside(v, 0): NaN gives 0
-  step: (v) => (v > 0 ? 1 : 0),
-  erf,
-  // toward zero (Tensor.int()); +-Inf and NaN stay
-  trunc: Math.trunc,
-};
 
 export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
@@ -197,7 +130,7 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
-    const f = UNARY_FNS[op];
+    const f = unaryRow(op).cpu;
     const xs = this.d(x);
     const out = this.alloc(xs.length);
     for (let i = 0; i < xs.length; i++) out.data[i] = f(xs[i], p0, p1);
@@ -234,7 +167,7 @@ export class CpuBackend implements Backend {
         case 'acc':
           throw new Error('internal: a reduction epilogue reached elementwise()');
         case 'unary':
-          return round(UNARY_FNS[e.op](at(e.x, i), e.p0, e.p1));
+          return round(unaryRow(e.op).cpu(at(e.x, i), e.p0, e.p1));
         case 'binary':
           return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
       }

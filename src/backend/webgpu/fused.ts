@@ -6,7 +6,8 @@
 // are written as the bits of their float32 values, which is what the unfused kernels read from their
 // uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
 
-import { BINARY_OPS, UNARY_OPS, fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { BINARY_OPS, fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
@@ -25,7 +26,7 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
         return 'vec4<f32>(acc)';
       case 'unary': {
         const x = emit(e.x);
-        lines.push(`  let ${tn}${t} = unary_op(${UNARY_OPS.indexOf(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
+        lines.push(`  let ${tn}${t} = unary_op(${unaryCode(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
         return `${tn}${t++}`;
       }
       case 'binary': {

@@ -13,7 +13,6 @@ import {
   RANDOM_DISTS,
   REDUCE_OPS,
   TERNARY_OPS,
-  UNARY_OPS,
   fusedOps,
   withAcc,
   type FusedOptim,
@@ -32,6 +31,7 @@ import {
   type TernaryOp,
   type UnaryOp,
 } from '../kernels.ts';
+import { unaryCode, unaryOpWgsl } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
 import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
@@ -88,7 +88,7 @@ export class WebGPUBackend implements Backend {
 
   /** `opts.limits` lowers the device's limits (tests run the past-the-limit paths at small sizes). */
   static async create(opts: ContextOptions = {}): Promise<WebGPUBackend> {
-    return new WebGPUBackend(await GPUContext.create(opts));
+    return new WebGPUBackend(await GPUContext.create({ ...opts, generated: { unary_ops: unaryOpWgsl() } }));
   }
 
   private buf(s: Storage): GPUBuffer {
@@ -149,7 +149,7 @@ export class WebGPUBackend implements Backend {
     this.ctx.dispatch({
       kernel: 'unary',
       label: `unary:${op}`,
-      constants: { OP: UNARY_OPS.indexOf(op) },
+      constants: { OP: unaryCode(op) },
       buffers: [this.buf(x), out.buffer],
       uniforms: packUniforms([n4, { f: p0 }, { f: p1 }]),
       workgroups: this.ctx.grid(Math.ceil(n4 / WG)),

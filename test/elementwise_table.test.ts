@@ -1,0 +1,127 @@
+// The table of unary ops (src/backend/elementwise_table.ts): every row reached from its Tensor method, the
+// WGSL switch and the op codes generated from the rows with no identity fallback, every row through
+// the fused kernels' codegen against the CPU reference, and log1p / expm1 accurate near 0 where the
+// naive compositions lose the digits.
+import { describe, expect, it } from 'vitest';
+import { tensor, type Tensor } from '../src/index.ts';
+import {
+  UNARY,
+  UNARY_OPS,
+  unaryCode,
+  unaryOpWgsl,
+  unaryRow,
+  type UnaryOp,
+  type UnaryRow,
+} from '../src/backend/elementwise_table.ts';
+import type { Backend } from '../src/backend/backend.ts';
+import type { CpuBackend } from '../src/backend/cpu/index.ts';
+import { cpu, getGpu, randomData } from './helpers.ts';
+
+/** Inputs inside each op's domain (the others take [-2, 2]). */
+const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = {
+  log: [0.05, 4],
+  log1p: [-0.9, 4],
+  sqrt: [0, 4],
+  rsqrt: [0.05, 4],
+  pow_scalar: [-2, 2],
+};
+const PARAMS: Partial<Record<UnaryOp, [number, number]>> = {
+  leaky_relu: [0.2, 0],
+  clamp: [-0.3, 0.5],
+  pow_scalar: [3, 0],
+  affine: [1.5, -0.25],
+};
+
+describe('the unary op table', () => {
+  it('every row with a method is reached from that Tensor method, which applies its op', () => {
+    const x = tensor([0.3, 1.2, 2.5], [3], { backend: cpu, requiresGrad: true });
+    const missing: string[] = [];
+    for (const op of UNARY_OPS) {
+      // The row's call, by default the op's name in camelCase with no arguments.
+      const row: UnaryRow = UNARY[op];
+      const call =
+        row.method === undefined ? `${op.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())}()` : row.method;
+      if (call === null) continue;
+      const [, name, args] = /^(\w+)\((.*)\)$/.exec(call) ?? [];
+      const method = (x as unknown as Record<string, (...a: number[]) => Tensor>)[name];
+      if (typeof method !== 'function') {
+        missing.push(`${op}: Tensor.${call}`);
+        continue;
+      }
+      const y = method.apply(x, args ? args.split(',').map(Number) : []);
+      expect(y.gradFn?.op, `${op}: Tensor.${call}`).toBe(op);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('codes are the rows positions; an op without a row is an error naming it, never an identity', () => {
+    expect(UNARY_OPS.map(unaryCode)).toEqual(UNARY_OPS.map((_, i) => i));
+    expect(() => unaryCode('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
+    expect(() => unaryRow('toString' as UnaryOp)).toThrow(/unknown unary op 'toString'/);
+    expect(() => tensor([1], [1], { backend: cpu }).unary('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
+    const wgsl = unaryOpWgsl();
+    for (const [code, op] of UNARY_OPS.entries())
+      expect(wgsl).toContain(`case ${code}u: { return ${UNARY[op].wgsl}; } // ${op}`);
+    expect(wgsl.match(/case \d+u/g)).toHaveLength(UNARY_OPS.length);
+    expect(wgsl).toContain('default: { return nan_of(v); }');
+  });
+
+  it('every op in a fused kernel matches the cpu reference (odd size, the generated codes)', async () => {
+    const gpu = await getGpu();
+    const n = 37 * 3;
+    for (const op of UNARY_OPS) {
+      const [lo, hi] = DOMAIN[op] ?? [-2, 2];
+      const [p0, p1] = PARAMS[op] ?? [0, 0];
+      const data = randomData(n, 7 + UNARY_OPS.indexOf(op), lo, hi);
+      // op(x) * x + x: the unary op inside a tree, so the codegen prints its code among others.
+      const run = async (b: Backend) => {
+        const x = b.upload(data);
+        const expr = {
+          kind: 'binary',
+          op: 'add',
+          a: {
+            kind: 'binary',
+            op: 'mul',
+            a: { kind: 'unary', op, p0, p1, x: { kind: 'input', k: 0 } },
+            b: { kind: 'input', k: 0 },
+          },
+          b: { kind: 'input', k: 0 },
+        } as const;
+        return b.read(b.elementwise(expr, [x], [{ div: 1, mod: n }], n));
+      };
+      const [g, c] = [await run(gpu), await run(cpu)];
+      for (let i = 0; i < n; i++) {
+        const ok = Math.abs(g[i] - c[i]) <= 2e-5 + 1e-5 * Math.abs(c[i]) || (Number.isNaN(g[i]) && Number.isNaN(c[i]));
+        if (!ok) expect.fail(`${op} at x = ${data[i]}: webgpu ${g[i]}, cpu ${c[i]}`);
+      }
+    }
+  });
+
+  // Where 1 + x or e^x rounds most of x away: (1 + x).log() of 1e-7 is 1.19e-7 in float32, log1p 1e-7.
+  for (const [name, get] of [
+    ['cpu', async () => cpu as Backend],
+    ['webgpu', getGpu as () => Promise<Backend>],
+  ] as const) {
+    it(`log1p and expm1 keep their relative accuracy near 0 (${name})`, async () => {
+      const b = await get();
+      const xs = [1e-30, 1e-12, 3e-8, 1e-7, 1e-5, 2e-4, 0.003, 0.05, 0.2, 0.29, 0.41, 0.45, 0.49];
+      const data = Float32Array.from([...xs, ...xs.map((v) => -v)]);
+      for (const [op, f] of [
+        ['log1p', Math.log1p],
+        ['expm1', Math.expm1],
+      ] as const) {
+        const got = await tensor(data, [data.length], { backend: b }).unary(op).toArray();
+        data.forEach((v, i) => {
+          const want = f(v);
+          expect(Math.abs(got[i] - want) / Math.abs(want), `${op}(${v}): ${got[i]}, want ${want}`).toBeLessThan(2e-6);
+        });
+      }
+    });
+  }
+
+  it('the reference is float64 in float64 mode (gradcheck reads it exactly)', () => {
+    const b = new (cpu.constructor as typeof CpuBackend)(true);
+    const got = tensor([1e-10], [1], { backend: b }).log1p();
+    expect((b.readSync(got.storage) as Float64Array)[0]).toBe(Math.log1p(1e-10));
+  });
+});
