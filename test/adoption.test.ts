@@ -7,7 +7,6 @@
 //   - a Node run on a machine without a GPU driver prints no Vulkan loader warning; tensors made before
 //     any init() say once that they run on the CPU reference
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,8 @@ import { Classifier } from '../src/models/classifier.ts';
 import { CycleGAN } from '../src/models/cyclegan.ts';
 import { RBM } from '../src/models/rbm.ts';
 import { DBN } from '../src/models/dbn.ts';
-import { cpu, getGpu } from './helpers.ts';
+import { cpu, forEachBackend } from './helpers.ts';
+import { runTsx } from './cli_helpers.ts';
 
 class TinyVAE extends nn.Module<[Tensor], { recon: Tensor; mu: Tensor; logvar: Tensor }> {
   enc: nn.Linear;
@@ -219,10 +219,10 @@ describe('trunc, floor, ceil and round', () => {
     ceil: Math.ceil,
     round: roundHalfEven,
   } as const;
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     for (const op of ['trunc', 'floor', 'ceil', 'round'] as const) {
       it(`${which}: ${op} on halves, near-halves, signed zeros, 2^23 and beyond, +-Inf and NaN`, async () => {
-        const b = which === 'cpu' ? cpu : await getGpu();
+        const b = await backend();
         const x = tensor(Float32Array.from(values), [values.length], { backend: b });
         const y = await x[op]().toArray();
         const f32 = Float32Array.from(values);
@@ -239,13 +239,13 @@ describe('trunc, floor, ceil and round', () => {
       });
     }
     it(`${which}: no gradient flows through rounding (torch's is zero)`, async () => {
-      const b = which === 'cpu' ? cpu : await getGpu();
+      const b = await backend();
       const x = tensor([0.3, -1.7], [2], { backend: b }).requiresGrad_();
       const l = x.floor().add(x.round()).add(x.ceil()).sum().add(x.sum());
       l.backward();
       expect([...(await x.grad!.toArray())]).toEqual([1, 1]);
     });
-  }
+  });
 });
 
 describe('a quiet start', () => {
@@ -257,10 +257,7 @@ describe('a quiet start', () => {
       `import { init, randn, shutdown } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};\n` +
         'await init();\nconsole.log((await randn([3]).toArray()).length);\nshutdown();\n',
     );
-    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [script], {
-      encoding: 'utf8',
-      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
-    });
+    const r = runTsx(script);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^\[wgpu-gen\] adapter: .*\n3\n$/);
     // (Dawn's loader printed "Warning: vkCreateInstance: Found no drivers!" and a stack line from the
@@ -273,7 +270,7 @@ describe('a quiet start', () => {
     const src = JSON.stringify(join(process.cwd(), 'src/index.ts'));
     const run = (body: string) => {
       writeFileSync(join(dir, 'run.mts'), `import { init, randn } from ${src};\n${body}\n`);
-      return spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), [join(dir, 'run.mts')], { encoding: 'utf8' });
+      return runTsx(join(dir, 'run.mts'));
     };
     const bare = run('randn([2]); randn([3]);');
     expect(bare.status, bare.stderr).toBe(0);

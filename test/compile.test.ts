@@ -34,7 +34,7 @@ import type { Trainable, TrainBatch } from '../src/models/model.ts';
 import { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import { OPTIM_CONV_PARAMS } from '../src/backend/webgpu/fused.ts';
 import { loadKernelSources } from '../src/device/shaders.ts';
-import { cpu, getGpu, randomData, RUN_SEED } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomData, RUN_SEED } from './helpers.ts';
 
 interface Setup {
   model: Trainable;
@@ -106,14 +106,15 @@ const MODELS: Record<string, (b: Backend) => Setup> = {
   },
 };
 
-/** The GPU of this file with the tuner's measurements off, so both runs use the same kernel variants. */
-async function fixedGpu(): Promise<WebGPUBackend> {
-  const g = await getGpu();
-  g.tuner.autotune = false;
-  // A measurement still running would change a kernel choice in the middle of a comparison (and the
-  // recording would be made again with another summation order): none may be left.
-  await g.tuner.settle();
-  return g;
+/** The backend, on WebGPU with the tuner's measurements off, so both runs use the same kernel variants. */
+async function fixed<B extends Backend>(b: B): Promise<B> {
+  if (b instanceof WebGPUBackend) {
+    b.tuner.autotune = false;
+    // A measurement still running would change a kernel choice in the middle of a comparison (and the
+    // recording would be made again with another summation order): none may be left.
+    await b.tuner.settle();
+  }
+  return b;
 }
 
 async function params(m: Trainable): Promise<Float32Array[]> {
@@ -190,9 +191,9 @@ async function trainBoth(b: Backend, name: string, steps: number, syncNoise: boo
 
 describe('compile(): a compiled training step equals the eager one', () => {
   for (const name of Object.keys(MODELS)) {
-    for (const which of ['cpu', 'webgpu'] as const) {
+    forEachBackend((which, backend) => {
       it(`${name} on ${which}: over 50 steps, ${which === 'cpu' ? 'bit for bit' : 'within 1e-4'} (losses, parameters, gradients, generator, step counts)`, async () => {
-        const b = which === 'cpu' ? cpu : await fixedGpu();
+        const b = await fixed(await backend());
         const [e, c] = await trainBoth(b, name, 50, which === 'webgpu');
         expect(c.stats!.eagerCalls).toBe(1);
         expect(c.stats!.traces).toBe(1);
@@ -244,7 +245,7 @@ describe('compile(): a compiled training step equals the eager one', () => {
         expect(c.offset).toBe(e.offset);
         expect(c.steps).toEqual(e.steps);
       });
-    }
+    });
   }
 });
 
@@ -273,8 +274,8 @@ const data = (b: Backend, n: number, seed: number) => ({
 });
 
 describe('compile(): calls, signatures and per-call data', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
-    const backend = async () => (which === 'cpu' ? cpu : await fixedGpu());
+  forEachBackend((which, get) => {
+    const backend = async () => fixed(await get());
 
     it(`${which}: a new batch size retraces, and the old one still replays`, async () => {
       const b = await backend();
@@ -535,7 +536,8 @@ describe('compile(): calls, signatures and per-call data', () => {
       });
       expect(() => twice(() => reads(x))).toThrow(/item\(\) of a \[\] tensor inside a compiled function/);
       const asyncFn = compile(async (a: Tensor) => a.add(1));
-      await expect(asyncFn(x)).resolves.toBeDefined();
+      // The first call runs eagerly and returns the function's Promise (of x + 1); the second traces and refuses it.
+      expect([...(await (await asyncFn(x)).toArray())]).toEqual([2, 3, 4, 5]);
       expect(() => asyncFn(x)).toThrow(/returned a Promise/);
       const num = compile((a: Tensor) => (a.add(1), 3));
       expect(() => twice(() => num(x))).toThrow(/returned a number/);
@@ -548,7 +550,7 @@ describe('compile(): calls, signatures and per-call data', () => {
       // After each error nothing is left in trace mode: eager ops work.
       expect(await x.add(1).toArray()).toEqual(Float32Array.of(2, 3, 4, 5));
     });
-  }
+  });
 });
 
 /** Eager and compiled results of f on the same inputs, after the compiled step's eager and traced calls. */
@@ -567,8 +569,8 @@ async function bothWays(f: (...xs: Tensor[]) => Tensor, xs: Tensor[]) {
 const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 1, -1, 0.5, -2.5, 3, 88.8, -104, 3e38, -3e38];
 
 describe('compile(): elementwise fusion', () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
-    const backend = async () => (which === 'cpu' ? cpu : await fixedGpu());
+  forEachBackend((which, get) => {
+    const backend = async () => fixed(await get());
     // The CPU twin rounds each intermediate as a stored result: bit for bit. On WebGPU the fused kernel
     // calls the same op functions, but the shader compiler may contract a multiply and an add across
     // what were two kernels (an FMA): NaN and Inf where the unfused ops have them, finite values to 2e-6.
@@ -926,13 +928,13 @@ describe('compile(): elementwise fusion', () => {
       // mul+add, the sum (which reads the state before the update), the assign's copy.
       expect(between.stats.dispatches).toBe(3);
     });
-  }
+  });
 });
 
 describe("compile(): the optimizer step in the gradient's kernel", () => {
-  for (const which of ['cpu', 'webgpu'] as const) {
+  forEachBackend((which, backend) => {
     it(`${which}: each parameter's update runs in the store of the kernel computing its gradient (matmul, convolution, reduction, elementwise), as eager mode's`, async () => {
-      const b = which === 'cpu' ? cpu : await fixedGpu();
+      const b = await fixed(await backend());
       await withBackend(b, async () => {
         // A convolution (weight: its weight gradient; bias: a sum over the batch), a linear layer (a
         // matmul; a sum), and a free parameter p used twice, whose gradient is the sum of two elementwise
@@ -992,7 +994,7 @@ describe("compile(): the optimizer step in the gradient's kernel", () => {
         step.dispose();
       });
     });
-  }
+  });
 });
 
 describe("the optimizer update in a convolution's store", () => {
@@ -1039,7 +1041,7 @@ describe('compile() on WebGPU: recording and replay', () => {
   });
 
   it("profile() reports every replayed dispatch, and the step keeps at most the eager step's peak bytes", async () => {
-    const b = await fixedGpu();
+    const b = await fixed(await getGpu());
     await withBackend(b, async () => {
       const vae = new MlpVAE({ hidden: 64, zDim: 4, generator: new Generator(2), backend: b });
       const x = tensor(randomData(16 * 784, 4, 0, 1), [16, 784], { backend: b });

@@ -4,12 +4,12 @@
 // would), once on the CPU backend and once on WebGPU (WGPU_BACKEND, which init() reads when it is given
 // no backend), so a broken example fails CI. A block is a whole program: it imports what it uses.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runTsx } from './cli_helpers.ts';
 
 const root = process.cwd();
-const tsx = join(root, 'node_modules/.bin/tsx');
 // Inside the repository (git-ignored), so that 'wgpu-gen' resolves to this package by self-reference.
 const work = join(root, 'test-artifacts', 'docs-run');
 
@@ -64,12 +64,7 @@ describe('the code blocks of the README and docs/ run', () => {
       it(`${b.file}:${b.line} runs on ${backend}`, () => {
         const path = join(work, `${b.file.replace(/\W/g, '_')}-${b.line}.${b.lang.startsWith('t') ? 'ts' : 'mjs'}`);
         writeFileSync(path, b.code + '\n');
-        const r = spawnSync(tsx, [path], {
-          encoding: 'utf8',
-          cwd: work,
-          env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' },
-          timeout: 240_000,
-        });
+        const r = runTsx(path, [], { cwd: work, env: { WGPU_BACKEND: backend }, timeout: 240_000 });
         expect(r.status, `${b.file}:${b.line} on ${backend}\n${r.stdout}\n${r.stderr}`).toBe(0);
         // a loss printed as Infinity or NaN is a broken example too
         expect(r.stdout, `${b.file}:${b.line} on ${backend}`).not.toMatch(/\b(NaN|Infinity)\b/);

@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runTsx } from './cli_helpers.ts';
 
 const root = process.cwd();
-const tsx = join(root, 'node_modules/.bin/tsx');
 const examples = readdirSync(join(root, 'examples'))
   .filter((f) => f.endsWith('.ts'))
   .sort();
@@ -46,12 +46,7 @@ describe('the examples run', () => {
   for (const backend of ['cpu', 'webgpu'] as const) {
     for (const f of examples) {
       it(`${f} runs on ${backend}`, () => {
-        const r = spawnSync(tsx, [join('examples', f)], {
-          cwd: root,
-          encoding: 'utf8',
-          env: { ...process.env, WGPU_BACKEND: backend, XDG_RUNTIME_DIR: '/tmp' },
-          timeout: 240_000,
-        });
+        const r = runTsx(join('examples', f), [], { cwd: root, env: { WGPU_BACKEND: backend }, timeout: 240_000 });
         expect(r.status, `${f} on ${backend}\n${r.stdout}\n${r.stderr}`).toBe(0);
         // a number printed as Infinity or NaN is a broken example too
         expect(r.stdout, `${f} on ${backend}`).not.toMatch(/\b(NaN|Infinity)\b/);
