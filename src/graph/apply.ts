@@ -53,7 +53,7 @@ export class Dispatcher<T extends GraphTensor<T>> {
 
   /** Runs primitive `prim` on `inputs` (or records it, while tracing). */
   readonly apply = <P extends Primitive>(prim: P, inputs: T[], params: Params[P]): T => {
-    const rule = RULES[prim] as Rule<P>;
+    const rule: Rule<P> = RULES[prim];
     this.calls++;
     const n = inputs.length;
     const backend = n ? inputs[0].backend : sourceBackend(params);

@@ -14,20 +14,50 @@ import type { Backend, Recording, Storage } from '../backend/backend.ts';
 import { fusedOps, withAcc, type FusedEpilogue, type FusedOptim } from '../backend/kernels.ts';
 import { phaseClock } from '../device/phases.ts';
 import { numel } from '../shape.ts';
-import { EFFECTS, type EffectParams } from './effects.ts';
-import { RULES, matmulSpec, type Params, type Rule } from './primitives.ts';
+import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
+import { RULES, matmulSpec, type Params, type Primitive } from './primitives.ts';
 import { runPasses, type Graph } from './passes/index.ts';
+import { headInputs, readsOf } from './passes/graph.ts';
+import { isSymbolic, type KernelExpr, type KernelOp, type Op, type SymbolicStorage } from './trace.ts';
 
 export type { Graph } from './passes/index.ts';
-import {
-  isSymbolic,
-  type FusedOp,
-  type GemmFusedOp,
-  type GemmPrimitive,
-  type Op,
-  type ReduceFusedOp,
-  type SymbolicStorage,
-} from './trace.ts';
+
+/** Primitive `prim`'s backend call (its rule's run), typed by the primitive. */
+function runPrimitive<P extends Primitive>(
+  b: Backend,
+  prim: P,
+  xs: Storage[],
+  params: Params[P],
+  shape: number[],
+  xShapes: number[][],
+): Storage | 'view' {
+  return RULES[prim].run(b, xs, params, shape, xShapes);
+}
+
+/** A primitive's value in a compiled graph, where a view (a reshape's) cannot occur: the passes saw none. */
+function primValue<P extends Primitive>(
+  b: Backend,
+  prim: P,
+  xs: Storage[],
+  params: Params[P],
+  shape: number[],
+  xShapes: number[][],
+): Storage {
+  const out = runPrimitive(b, prim, xs, params, shape, xShapes);
+  if (out === 'view') throw new Error(`internal: ${prim} made a view in a compiled graph`);
+  return out;
+}
+
+/** An effect's backend call, typed by the effect. */
+function runEffect<E extends EffectName>(
+  b: Backend,
+  effect: E,
+  xs: Storage[],
+  params: EffectParams[E],
+  shapes: number[][],
+) {
+  EFFECTS[effect].run(b, xs, params, shapes);
+}
 
 /** One op's per-call refresh of a recording (Program.patchPlan). */
 type Patch =
@@ -78,9 +108,7 @@ export class Program {
     let passed: ReturnType<typeof runPasses>;
     try {
       passed = runPasses(graph, (op, xs) => {
-        const out = (
-          RULES[op.prim].run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view'
-        )(backend, xs, op.params, op.shape, op.xShapes);
+        const out = runPrimitive(backend, op.prim, xs, op.params, op.shape, op.xShapes);
         if (out === 'view') return null;
         made.push(out);
         return out;
@@ -93,12 +121,7 @@ export class Program {
     const ops = this.graph.ops;
     // The constants the program reads stay bound for its life; the folding's intermediate values go.
     const used = new Set<Storage>([...this.graph.outputs, ...this.graph.pinned]);
-    for (const op of ops) {
-      if (op.kind === 'host') continue;
-      for (const x of op.inputs) used.add(x);
-      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused')
-        for (const x of op.epilogue?.inputs ?? []) used.add(x);
-    }
+    for (const op of ops) if (op.kind !== 'host') for (const x of readsOf(op)) used.add(x);
     for (const [v, c] of passed.constants) {
       if (used.has(v)) {
         this.bound.set(v, c);
@@ -116,9 +139,7 @@ export class Program {
     const last = new Map<SymbolicStorage, number>();
     ops.forEach((op, i) => {
       if (op.kind === 'host') return;
-      for (const s of op.inputs) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
-      if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused')
-        for (const s of op.epilogue?.inputs ?? []) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
+      for (const s of readsOf(op)) if (isSymbolic(s) && !this.bound.has(s)) last.set(s, i);
       if (op.kind !== 'effect' && !last.has(op.out)) last.set(op.out, i);
     });
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
@@ -158,16 +179,20 @@ export class Program {
         return `${at} assign_fused:${fusedOps((op.params as EffectParams['assign_fused']).expr).join('+')} ${shape(op.shapes[0])} (${op.inputs.length - 1} inputs)`;
       }
       if (op.kind === 'effect') return `${at} ${op.effect} ${op.shapes.map(shape).join(' ')}`;
-      const step = op.kind !== 'prim' && op.optim ? [op.optim.params.spec.kind] : [];
-      if (op.kind === 'fused')
-        return `${at} fused:${[...fusedOps(op.expr), ...step].join('+')} ${shape(op.shape)} (${op.inputs.length} inputs)`;
-      if (op.kind === 'reduce_fused') {
-        const ops = [...fusedOps(op.expr), op.op, ...(op.epilogue ? fusedOps(op.epilogue.expr) : []), ...step];
-        return `${at} fused:${ops.join('+')} ${shape(op.xShape)} over [${op.dims.join(', ')}] -> ${shape(op.shape)}`;
-      }
-      if (op.kind === 'gemm_fused') {
-        const ops = [...fusedOps(op.epilogue!.expr), ...step];
-        return `${at} fused:${[op.prim, ...ops].join('+')} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
+      if (op.kind === 'kernel') {
+        // The kernel's ops in the order they run: prologue, core, epilogue, update.
+        const { core, prologue, epilogue, optim } = op;
+        const ops = [
+          ...(core.kind === 'gemm' ? [core.prim] : []),
+          ...(prologue ? fusedOps(prologue.expr) : []),
+          ...(core.kind === 'reduce' ? [core.op] : []),
+          ...(epilogue ? fusedOps(epilogue.expr) : []),
+          ...(optim ? [optim.params.spec.kind] : []),
+        ].join('+');
+        if (core.kind === 'none') return `${at} fused:${ops} ${shape(op.shape)} (${prologue!.inputs.length} inputs)`;
+        if (core.kind === 'reduce')
+          return `${at} fused:${ops} ${shape(core.xShape)} over [${core.dims.join(', ')}] -> ${shape(op.shape)}`;
+        return `${at} fused:${ops} ${core.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };
       return `${at} ${op.prim}${p.op ? `:${p.op}` : ''} ${op.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
@@ -290,89 +315,64 @@ export class Program {
 
   /** Op i's backend call, with this call's params where it has per-call ones. */
   private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
-    const xs = op.inputs.map((s) => (isSymbolic(s) ? env.get(s)! : s));
-    if (op.kind === 'fused') {
-      const optim = this.optimOf(op);
-      if (!optim) return this.backend.elementwise(op.expr, xs, op.reads, op.n);
-      if (this.backend.elementwiseOptim) return this.backend.elementwiseOptim(op.expr, xs, op.reads, op.n, optim);
-      return this.optimAfter(op, this.backend.elementwise(op.expr, xs, op.reads, op.n));
+    const value = (s: Storage) => (isSymbolic(s) ? env.get(s)! : s);
+    if (op.kind === 'kernel') {
+      const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
+      return this.runKernel(op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value));
     }
-    if (op.kind === 'reduce_fused' || op.kind === 'gemm_fused') {
-      const es = (op.epilogue?.inputs ?? []).map((s) => (isSymbolic(s) ? env.get(s)! : s));
-      return op.kind === 'reduce_fused' ? this.reduceFused(op, xs, es) : this.gemmFused(op, xs, es);
-    }
-    const params = op.perCall && this.callParams[i] !== undefined ? this.callParams[i] : op.params;
+    const xs = op.inputs.map(value);
+    // This call's params, where the op has per-call ones (run() computed them for op i).
+    const perCall = op.perCall && this.callParams[i] !== undefined;
     if (op.kind === 'effect') {
-      (EFFECTS[op.effect].run as (b: Backend, x: Storage[], p: unknown, sh: number[][]) => void)(
-        this.backend,
-        xs,
-        params,
-        op.shapes,
-      );
+      runEffect(this.backend, op.effect, xs, perCall ? (this.callParams[i] as typeof op.params) : op.params, op.shapes);
       return null;
     }
-    const rule = RULES[op.prim] as Rule<typeof op.prim>;
-    const out = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage | 'view')(
-      this.backend,
-      xs,
-      params,
-      op.shape,
-      op.xShapes,
-    );
-    if (out === 'view') throw new Error(`internal: ${op.prim} made a view in a compiled graph`);
-    return out;
+    const params = perCall ? (this.callParams[i] as typeof op.params) : op.params;
+    return primValue(this.backend, op.prim, xs, params, op.shape, op.xShapes);
   }
 
   /**
-   * A fused reduction: one kernel where the backend has it; otherwise (the CPU twin) the expression by
-   * elementwise() then the reduce primitive's own backend call, which is the eager op's arithmetic.
+   * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
+   * operands or the prologue's inputs): one kernel where the backend has one for its core; otherwise
+   * (the CPU twin) the eager ops' own backend calls in order: the prologue by elementwise(), the core's
+   * primitive, the epilogue by elementwise(), the update by the optimizer step's own call.
    */
-  private reduceFused(op: ReduceFusedOp, xs: Storage[], es: Storage[]): Storage {
+  private runKernel(op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
     const b = this.backend;
-    const epi = op.epilogue;
-    if (b.reduceFused)
-      return b.reduceFused(
-        op.op,
-        op.expr,
-        xs,
-        op.reads,
-        op.geom,
-        epi ? { expr: epi.expr, inputs: es, reads: epi.reads } : undefined,
-        this.optimOf(op),
-      );
-    const n = numel(op.xShape);
-    const bare = op.expr.kind === 'input' && op.reads[0].mod === n;
-    const x = bare ? xs[0] : b.elementwise(op.expr, xs, op.reads, n);
-    const y = (
-      RULES.reduce.run as (b: Backend, x: Storage[], p: Params['reduce'], s: number[], xs: number[][]) => Storage
-    )(b, [x], { op: op.op, dims: op.dims, keepdim: true }, op.shape, [op.xShape]);
-    if (!bare) b.free(x);
-    return this.optimAfter(op, epi ? this.epilogueAfter(y, { ...epi, inputs: es }) : y);
-  }
-
-  /**
-   * A matmul or convolution with its epilogue: one kernel where the backend has it; otherwise (the CPU
-   * twin) the primitive's own backend call, then the epilogue by elementwise().
-   */
-  private gemmFused(op: GemmFusedOp, [a, b]: Storage[], es: Storage[]): Storage {
-    const be = this.backend;
-    const epi: FusedEpilogue = { ...op.epilogue!, inputs: es };
+    const { core } = op;
     const optim = this.optimOf(op);
-    if (numel(op.gemmShape) > 0) {
-      if (op.prim === 'matmul' && be.matmulFused)
-        return be.matmulFused(a, b, matmulSpec(op.params as Params['matmul'], op.gemmShape, op.xShapes), epi, optim);
-      if (op.prim !== 'matmul' && be.convFused)
-        return be.convFused(op.prim, a, b, (op.params as Params['conv2d']).geom, epi, optim);
+    if (core.kind === 'none') {
+      const { expr, inputs, reads } = pro!;
+      if (!optim) return b.elementwise(expr, inputs, reads, core.n);
+      if (b.elementwiseOptim) return b.elementwiseOptim(expr, inputs, reads, core.n, optim);
+      return this.optimAfter(op, b.elementwise(expr, inputs, reads, core.n));
     }
-    const rule = RULES[op.prim] as Rule<GemmPrimitive>;
-    const y = (rule.run as (b: Backend, x: Storage[], p: unknown, s: number[], xs: number[][]) => Storage)(
-      be,
-      [a, b],
-      op.params,
-      op.gemmShape,
-      op.xShapes,
-    );
-    return this.optimAfter(op, this.epilogueAfter(y, epi));
+    let y: Storage;
+    if (core.kind === 'reduce') {
+      const { expr, inputs, reads } = pro!;
+      if (b.reduceFused) return b.reduceFused(core.op, expr, inputs, reads, core.geom, epi ?? undefined, optim);
+      const n = numel(core.xShape);
+      const bare = expr.kind === 'input' && reads[0].mod === n;
+      const x = bare ? inputs[0] : b.elementwise(expr, inputs, reads, n);
+      y = primValue(b, 'reduce', [x], { op: core.op, dims: core.dims, keepdim: true }, op.shape, [core.xShape]);
+      if (!bare) b.free(x);
+    } else {
+      const [x, w] = head;
+      if (numel(core.gemmShape) > 0) {
+        if (core.prim === 'matmul' && b.matmulFused)
+          return b.matmulFused(
+            x,
+            w,
+            matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes),
+            epi!,
+            optim,
+          );
+        if (core.prim !== 'matmul' && b.convFused)
+          return b.convFused(core.prim, x, w, (core.params as Params['conv2d']).geom, epi!, optim);
+      }
+      y = primValue(b, core.prim, [x, w], core.params, core.gemmShape, core.xShapes);
+    }
+    return this.optimAfter(op, epi ? this.epilogueAfter(y, epi) : y);
   }
 
   /** The replay's patches (see `patches`), in program order. */
@@ -387,7 +387,7 @@ export class Program {
         plan.push({ kind: 'optim', op: i, n: op.inputs[0].length });
       } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) {
         plan.push({ kind: 'run', op: i, run: () => void this.runOp(op, i, this.bound) });
-      } else if ((op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') && op.optim?.cell) {
+      } else if (op.kind === 'kernel' && op.optim?.cell) {
         // An update in a kernel's store: only its params change, written into the kernel's uniforms.
         const { inputs, cell, params } = op.optim;
         plan.push({ kind: 'fusedOptim', op: i, n: inputs[0].length, cell, params });
@@ -397,7 +397,7 @@ export class Program {
   }
 
   /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
-  private optimOf(op: FusedOp | ReduceFusedOp | GemmFusedOp): FusedOptim | undefined {
+  private optimOf(op: KernelOp): FusedOptim | undefined {
     const o = op.optim;
     if (!o) return undefined;
     const p = o.cell?.value ?? o.params;
@@ -409,7 +409,7 @@ export class Program {
    * Where the backend has no kernel with the update in its store (the CPU twin): the step's own backend
    * call, on the gradient `g` just computed (eager mode's numbers). Returns g.
    */
-  private optimAfter(op: FusedOp | ReduceFusedOp | GemmFusedOp, g: Storage): Storage {
+  private optimAfter(op: KernelOp, g: Storage): Storage {
     const o = op.optim;
     if (o) {
       const [param, , s1, s2, flags] = o.inputs;

@@ -34,7 +34,8 @@ export class SymbolicStorage implements Storage {
 
 export const isSymbolic = (s: Storage): s is SymbolicStorage => s instanceof SymbolicStorage;
 
-export interface PrimOp<P extends Primitive = Primitive> {
+/** A primitive op of primitive P. */
+export interface OnePrimOp<P extends Primitive> {
   kind: 'prim';
   prim: P;
   inputs: Storage[];
@@ -44,6 +45,11 @@ export interface PrimOp<P extends Primitive = Primitive> {
   out: SymbolicStorage;
   perCall?: () => Params[P];
 }
+/**
+ * A primitive op of one of the primitives P (all of them by default), as a union over them, so that a
+ * test of `op.prim` narrows `op.params` (no casts).
+ */
+export type PrimOp<P extends Primitive = Primitive> = { [K in P]: OnePrimOp<K> }[P];
 export interface EffectOp<E extends EffectName = EffectName> {
   kind: 'effect';
   effect: E;
@@ -63,51 +69,49 @@ export interface StoreOptim {
   params: EffectParams['optim'];
   cell: { value: EffectParams['optim'] | undefined } | null;
 }
-/** Elementwise ops fused into one kernel (made by the fusion pass, src/graph/passes/fuse_elementwise.ts; never traced). */
-export interface FusedOp {
-  kind: 'fused';
-  expr: FusedExpr;
-  inputs: Storage[];
-  /** How each input is read (FusedRead in src/backend/kernels.ts). */
-  reads: FusedRead[];
-  n: number;
-  optim?: StoreOptim;
-  shape: number[];
-  out: SymbolicStorage;
-}
-/** A sum, max or min of a fused expression over a strided geometry (the fusion pass makes these too). */
-export interface ReduceFusedOp {
-  kind: 'reduce_fused';
-  op: 'sum' | 'max' | 'min';
-  expr: FusedExpr;
-  inputs: Storage[];
-  reads: FusedRead[];
-  geom: ReduceGeom;
-  /** Elementwise ops on the reduced values (their inputs read per output), or null. */
-  epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
-  /** The reduced tensor's shape and dims (the CPU twin runs the reduce primitive with them). */
-  xShape: number[];
-  dims: number[];
-  optim?: StoreOptim;
-  shape: number[];
-  out: SymbolicStorage;
-}
 /** The primitives that run on the GEMM cores, which can apply an epilogue in their store. */
 export type GemmPrimitive = 'matmul' | 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';
-/**
- * A matmul or convolution with elementwise ops applied to its results in the same kernel (bias,
- * activation; the fusion pass makes these): the primitive's inputs and params, then the epilogue over
- * `acc`, the primitive's element (at the output's flat index: a reshape between them changes nothing).
- */
-export interface GemmFusedOp<P extends GemmPrimitive = GemmPrimitive> {
-  kind: 'gemm_fused';
-  prim: P;
+/** An elementwise expression over a kernel's inputs, each read as its FusedRead says (src/backend/kernels.ts). */
+export interface KernelExpr {
+  expr: FusedExpr;
   inputs: Storage[];
-  xShapes: number[][];
-  params: Params[P];
-  /** The primitive's output shape. */
-  gemmShape: number[];
-  epilogue: { expr: FusedExpr; inputs: Storage[]; reads: FusedRead[] } | null;
+  reads: FusedRead[];
+}
+/**
+ * What a fused kernel computes between its prologue and its epilogue: nothing (an elementwise kernel:
+ * its prologue's value at each of n elements), a sum, max or min over a strided geometry, or a matmul
+ * or convolution on the GEMM cores (the primitive's operands, params and output shape).
+ */
+export type KernelCore =
+  | { kind: 'none'; n: number }
+  | {
+      kind: 'reduce';
+      op: 'sum' | 'max' | 'min';
+      geom: ReduceGeom;
+      /** The reduced tensor's shape and dims (the CPU twin runs the reduce primitive with them). */
+      xShape: number[];
+      dims: number[];
+    }
+  | {
+      kind: 'gemm';
+      prim: GemmPrimitive;
+      operands: Storage[];
+      xShapes: number[][];
+      params: Params[GemmPrimitive];
+      gemmShape: number[];
+    };
+/**
+ * A fused kernel (made by the fusion pass, src/graph/passes/fuse_elementwise.ts; never traced), one
+ * shape for all: a core; a prologue read at each element the core consumes (an elementwise kernel's
+ * whole expression; a reduction's operand; null for a GEMM, which reads its operands); an epilogue
+ * applied to each of the core's results, over `acc` (bias, activation, a mean's scaling), or null; and
+ * an optional optimizer update in its store (src/graph/passes/fuse_optimizer.ts).
+ */
+export interface KernelOp {
+  kind: 'kernel';
+  core: KernelCore;
+  prologue: KernelExpr | null;
+  epilogue: KernelExpr | null;
   optim?: StoreOptim;
   shape: number[];
   out: SymbolicStorage;
@@ -116,7 +120,7 @@ export interface HostOp {
   kind: 'host';
   run: () => void;
 }
-export type Op = PrimOp | EffectOp | FusedOp | ReduceFusedOp | GemmFusedOp | HostOp;
+export type Op = PrimOp | EffectOp | KernelOp | HostOp;
 
 /**
  * An error of what a traced function may not do (read values back, return a Promise or non-tensors):
@@ -213,7 +217,7 @@ export class Tracer<T extends GraphTensor<T>> {
     let n = 1;
     for (const d of shape) n *= d;
     const out = this.value(n);
-    const op: PrimOp<P> = {
+    const op: OnePrimOp<P> = {
       kind: 'prim',
       prim,
       inputs: this.use(inputs),

@@ -39,7 +39,7 @@ export function foldConstants(
           op.inputs.map((x) => constants.get(x)!),
         )
       : null;
-    if (value) constants.set((op as PrimOp).out, value);
+    if (value && op.kind === 'prim') constants.set(op.out, value);
     else ops.push(op);
   }
   return { graph: { ...g, ops }, constants };

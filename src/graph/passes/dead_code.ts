@@ -3,7 +3,7 @@
 
 import type { Storage } from '../../backend/backend.ts';
 import type { Op } from '../trace.ts';
-import type { Graph } from './graph.ts';
+import { readsOf, type Graph } from './graph.ts';
 
 /** Dead-code elimination: keeps ops that reach an output, an effect or host work (see the header). */
 export function eliminateDeadCode(g: Graph): Graph {
@@ -17,7 +17,7 @@ export function eliminateDeadCode(g: Graph): Graph {
       if (perCall) kept.push({ kind: 'host', run: () => void perCall() });
       continue;
     }
-    if (op.kind !== 'host') for (const s of op.inputs) live.add(s);
+    if (op.kind !== 'host') for (const s of readsOf(op)) live.add(s);
     kept.push(op);
   }
   return { ...g, ops: kept.reverse() };

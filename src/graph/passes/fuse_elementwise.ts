@@ -6,9 +6,18 @@
 import type { Storage } from '../../backend/backend.ts';
 import type { FusedExpr, FusedRead, ReduceGeom } from '../../backend/kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
-import type { Params } from '../primitives.ts';
-import type { FusedOp, GemmPrimitive, Op, PrimOp, ReduceFusedOp, GemmFusedOp } from '../trace.ts';
-import { GEMM_PRIMITIVES, countUses, elementwiseOperands, gemmOf, type Graph, type Operand } from './graph.ts';
+import type { GemmPrimitive, KernelOp, Op, PrimOp } from '../trace.ts';
+import {
+  GEMM_PRIMITIVES,
+  countUses,
+  elementwiseKernel,
+  elementwiseOperands,
+  gemmOf,
+  headInputs,
+  tailOf,
+  type Graph,
+  type Operand,
+} from './graph.ts';
 
 /** Most inputs of one fused kernel (WebGPU's default limit is 8 storage buffers per stage, with the output). */
 export const MAX_FUSED_INPUTS = 6;
@@ -22,16 +31,11 @@ export const MAX_FUSED_OPS = 32;
 export const MAX_DUPLICATED_OPS = 3;
 
 interface Group {
-  op: FusedOp | ReduceFusedOp | GemmFusedOp;
+  op: KernelOp;
   pos: number;
   ops: number;
   original: PrimOp;
 }
-
-/** A kernel that can take elementwise ops after it as its epilogue: a fused reduction, a matmul or a conv. */
-type WithEpilogue = ReduceFusedOp | GemmFusedOp;
-/** The inputs such a kernel reads before its epilogue (the prologue's, or the GEMM's two operands). */
-const headInputs = (op: WithEpilogue) => (op.kind === 'reduce_fused' ? op.reads.length : 2);
 
 /**
  * Fusion. The rule of where a kernel ends, in one place:
@@ -67,7 +71,8 @@ export function fuseElementwise(g: Graph): Graph {
       out.push(mm);
       continue;
     }
-    const geom = op.kind === 'prim' ? reduceGeometry(op) : null;
+    const reduction = op.kind === 'prim' ? reduceGeometry(op) : null;
+    const geom = reduction?.geom;
     const operands =
       op.kind === 'prim'
         ? geom
@@ -85,8 +90,8 @@ export function fuseElementwise(g: Graph): Graph {
     const inputs: Storage[] = [],
       reads: FusedRead[] = [];
     let count = 1;
-    /** A reduction or matmul this elementwise op takes as its epilogue's input (at most one). */
-    let absorbed: WithEpilogue | null = null;
+    /** A reduction or matmul this elementwise op takes in, becoming its epilogue (at most one). */
+    let absorbed: KernelOp | null = null;
     const leaf = (s: Storage, r: FusedRead): FusedExpr => {
       let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
       if (k < 0) {
@@ -102,12 +107,13 @@ export function fuseElementwise(g: Graph): Graph {
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
       if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n)
         return leaf(s, read);
-      const red = p.op.kind === 'reduce_fused' || p.op.kind === 'gemm_fused' ? p.op : null;
-      const pin = red ? (red.epilogue?.inputs ?? []) : (p.op as FusedOp).inputs;
-      const pre = red ? headInputs(red) : 0;
+      // A kernel with a core (a reduction, a GEMM) is continued after its core: in its epilogue.
+      const red = p.op.core.kind !== 'none' ? p.op : null;
+      const tail = tailOf(p.op);
+      const pre = red ? headInputs(red).length : 0;
       const fits =
         count + p.ops <= MAX_FUSED_OPS &&
-        inputs.length + pin.length + pre + (absorbed ? headInputs(absorbed) : 0) <= MAX_FUSED_INPUTS;
+        inputs.length + tail.inputs.length + pre + (absorbed ? headInputs(absorbed).length : 0) <= MAX_FUSED_INPUTS;
       // A reduction or matmul is taken in only once (never computed again), only into an elementwise op,
       // one per kernel.
       const ok = red ? u === 1 && !geom && !absorbed : u === 1 || (Number.isFinite(u) && p.ops <= MAX_DUPLICATED_OPS);
@@ -120,32 +126,32 @@ export function fuseElementwise(g: Graph): Graph {
         groups.delete(s);
       }
       count += p.ops;
-      const preads = red ? (red.epilogue?.reads ?? []) : (p.op as FusedOp).reads;
       if (red) absorbed = red;
       const remap = (e: FusedExpr): FusedExpr =>
         e.kind === 'input'
-          ? leaf(pin[e.k], preads[e.k])
+          ? leaf(tail.inputs[e.k], tail.reads[e.k])
           : e.kind === 'acc'
             ? e
             : e.kind === 'unary'
               ? { ...e, x: remap(e.x) }
               : { ...e, a: remap(e.a), b: remap(e.b) };
-      return remap(red ? (red.epilogue?.expr ?? { kind: 'acc' }) : (p.op as FusedOp).expr);
+      return remap(tail.expr);
     };
     let expr: FusedExpr;
-    if (geom) {
+    if (geom && prim.prim === 'reduce') {
       const e = operand(operands[0]);
       // The reduction of a bare input is still one kernel without the copies reduce() makes.
-      const red: ReduceFusedOp = {
-        kind: 'reduce_fused',
-        op: (prim as PrimOp<'reduce'>).params.op as 'sum' | 'max' | 'min',
-        expr: e,
-        inputs,
-        reads,
-        geom,
+      const red: KernelOp = {
+        kind: 'kernel',
+        core: {
+          kind: 'reduce',
+          op: reduction!.op,
+          geom,
+          xShape: prim.xShapes[0],
+          dims: prim.params.dims,
+        },
+        prologue: { expr: e, inputs, reads },
         epilogue: null,
-        xShape: prim.xShapes[0],
-        dims: (prim as PrimOp<'reduce'>).params.dims,
         shape: prim.shape,
         out: prim.out,
       };
@@ -157,25 +163,28 @@ export function fuseElementwise(g: Graph): Graph {
       // A broadcast is a read pattern, not an op: its consumers read its input through it.
       expr = leaf(operands[0].s, operands[0].read);
     } else if (prim.prim === 'unary') {
-      const { op: u, p0, p1 } = (prim as PrimOp<'unary'>).params;
+      const { op: u, p0, p1 } = prim.params;
       expr = { kind: 'unary', op: u, p0, p1, x: operand(operands[0]) };
-    } else {
+    } else if (prim.prim === 'binary') {
       const a = operand(operands[0]),
         b = operand(operands[1]);
-      expr = { kind: 'binary', op: (prim as PrimOp<'binary'>).params.op, a, b };
+      expr = { kind: 'binary', op: prim.params.op, a, b };
+    } else {
+      throw new Error(`internal: ${prim.prim} has elementwise operands`);
     }
-    const r = absorbed as WithEpilogue | null;
+    const r = absorbed as KernelOp | null;
     // An elementwise op that took in a reduction or a matmul is that kernel with this op as its epilogue.
-    const fused: FusedOp | WithEpilogue = r
+    const fused: KernelOp = r
       ? { ...r, epilogue: { expr, inputs, reads }, shape: prim.shape, out: prim.out }
-      : { kind: 'fused', expr, inputs, reads, n, shape: prim.shape, out: prim.out };
+      : elementwiseKernel({ expr, inputs, reads }, prim.shape, prim.out);
     groups.set(prim.out, { op: fused, pos: out.length, ops: count, original: prim });
     out.push(fused);
   }
   // A kernel of one op stays the op's own (the eager kernel, strided reads included).
   // So does a matmul that took no epilogue.
   for (const grp of groups.values()) {
-    const alone = (grp.ops === 1 && grp.op.kind === 'fused') || (grp.op.kind === 'gemm_fused' && !grp.op.epilogue);
+    const core = grp.op.core.kind;
+    const alone = (grp.ops === 1 && core === 'none') || (core === 'gemm' && !grp.op.epilogue);
     if (alone && out[grp.pos] === grp.op) out[grp.pos] = grp.original;
   }
   return { ...g, ops: out.filter((op): op is Op => op !== null) };
@@ -185,12 +194,12 @@ export function fuseElementwise(g: Graph): Graph {
 export const MAX_FUSED_REDUCE = 1 << 24;
 
 /**
- * The geometry of a sum, max or min the fused reduction kernel can run (ReduceGeom), or null: at most
+ * A sum, max or min the fused reduction kernel can run, with its geometry (ReduceGeom), or null: at most
  * two runs of reduced dims once adjacent dims are merged, 1 to MAX_FUSED_REDUCE reduced elements.
  */
-function reduceGeometry(op: PrimOp): ReduceGeom | null {
+function reduceGeometry(op: PrimOp): { op: 'sum' | 'max' | 'min'; geom: ReduceGeom } | null {
   if (op.prim !== 'reduce') return null;
-  const { op: r, dims } = op.params as Params['reduce'];
+  const { op: r, dims } = op.params;
   if (r !== 'sum' && r !== 'max' && r !== 'min') return null;
   const shape = op.xShapes[0];
   const R = numel(dims.map((d) => shape[d]));
@@ -213,5 +222,5 @@ function reduceGeometry(op: PrimOp): ReduceGeom | null {
   if (red.length > 2) return null;
   if (red.length === 0) red.push([1, 0]);
   const kept = runs.filter((x) => !x.red).map((x): [number, number] => [x.size, x.stride]);
-  return { rows: numel(op.shape), kept, red };
+  return { op: r, geom: { rows: numel(op.shape), kept, red } };
 }

@@ -3,24 +3,20 @@
 
 import type { Storage } from '../../backend/backend.ts';
 import type { EffectParams } from '../effects.ts';
-import type { FusedOp, GemmFusedOp, GemmPrimitive, Op, ReduceFusedOp } from '../trace.ts';
+import type { GemmPrimitive, KernelOp, Op } from '../trace.ts';
 import { GEMM_PRIMITIVES, asFused, gemmOf, readsOf, type Graph } from './graph.ts';
 
 /** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
 const MAX_STORAGE_BINDINGS = 8;
 
-/** A fused kernel that can run an optimizer update in its store (fuseOptimizer). */
-type WithStore = FusedOp | ReduceFusedOp | GemmFusedOp;
-
 /** Storage buffers a fused kernel binds (its inputs, its output), before an optimizer update's 4. */
-function storeBindings(op: WithStore): number {
-  const epi = op.kind === 'fused' ? 0 : (op.epilogue?.inputs.length ?? 0);
-  return (op.kind === 'gemm_fused' ? 2 : op.inputs.length) + epi + 1;
+function storeBindings(op: KernelOp): number {
+  return readsOf(op).length + 1;
 }
 
 /** The op computing `grad` as a fused kernel that can take an optimizer update in its store, or null. */
-function asStore(op: Op): WithStore | null {
-  if (op.kind === 'fused' || op.kind === 'reduce_fused' || op.kind === 'gemm_fused') return op;
+function asStore(op: Op): KernelOp | null {
+  if (op.kind === 'kernel') return op;
   if (op.kind !== 'prim') return null;
   return GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive) ? gemmOf(op) : asFused(op);
 }
@@ -49,7 +45,7 @@ export function fuseOptimizer(g: Graph): Graph {
       ? o.effect === 'optim'
         ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]]
         : [o.inputs[0]]
-      : o.kind !== 'host' && o.kind !== 'prim' && o.optim
+      : o.kind === 'kernel' && o.optim
         ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]]
         : [];
   /** Whether an op reads or writes a step's state (a step reads its own state; it shares only the flags). */
@@ -58,7 +54,7 @@ export function fuseOptimizer(g: Graph): Graph {
     const r =
       o.kind === 'effect' && o.effect === 'optim'
         ? [o.inputs[0], o.inputs[2], o.inputs[3]]
-        : o.kind !== 'effect' && o.kind !== 'prim' && o.optim
+        : o.kind === 'kernel' && o.optim
           ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]]
           : readsOf(o);
     return r.some((x) => state.includes(x)) || writes(o).some((x) => state.includes(x));
@@ -87,8 +83,9 @@ export function fuseOptimizer(g: Graph): Graph {
       continue;
     const cell = op.perCall ? { value: undefined as EffectParams['optim'] | undefined } : null;
     const optim = { inputs: op.inputs, params: op.params as EffectParams['optim'], cell };
-    const fused: WithStore =
-      k0.kind === 'gemm_fused'
+    // A GEMM stores through its epilogue, the update too: `acc` alone where it had none.
+    const fused: KernelOp =
+      k0.core.kind === 'gemm'
         ? { ...k0, epilogue: k0.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] }, optim }
         : { ...k0, optim };
     const perCall = op.perCall as (() => EffectParams['optim']) | undefined;

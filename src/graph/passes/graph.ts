@@ -7,7 +7,7 @@ import type { Storage } from '../../backend/backend.ts';
 import type { FusedExpr, FusedRead } from '../../backend/kernels.ts';
 import { numel } from '../../shape.ts';
 import type { Params } from '../primitives.ts';
-import type { FusedOp, GemmFusedOp, GemmPrimitive, Op, PrimOp, SymbolicStorage } from '../trace.ts';
+import type { GemmPrimitive, KernelExpr, KernelOp, Op, PrimOp, SymbolicStorage } from '../trace.ts';
 
 export interface Graph {
   ops: Op[];
@@ -27,9 +27,30 @@ export interface Operand {
   read: FusedRead;
 }
 
-/** The storages every op reads (a fused kernel's epilogue inputs too). */
+/** The storages every op reads (a kernel's: its GEMM operands, prologue and epilogue inputs). */
 export const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
-  op.kind === 'reduce_fused' || op.kind === 'gemm_fused' ? [...op.inputs, ...(op.epilogue?.inputs ?? [])] : op.inputs;
+  op.kind === 'kernel' ? [...headInputs(op), ...(op.epilogue?.inputs ?? [])] : op.inputs;
+
+/** What a kernel reads before its epilogue: a GEMM's operands, or its prologue's inputs. */
+export const headInputs = (op: KernelOp): Storage[] =>
+  op.core.kind === 'gemm' ? op.core.operands : (op.prologue?.inputs ?? []);
+
+/**
+ * The expression giving a kernel's stored value, which a consumer that takes the kernel in continues:
+ * an elementwise kernel's prologue, or the epilogue over the core's result (`acc` alone when it has none).
+ */
+export const tailOf = (op: KernelOp): KernelExpr =>
+  op.core.kind === 'none' ? op.prologue! : (op.epilogue ?? { expr: { kind: 'acc' }, inputs: [], reads: [] });
+
+/** A kernel that is elementwise ops alone (an elementwise core). */
+export const elementwiseKernel = (prologue: KernelExpr, shape: number[], out: SymbolicStorage): KernelOp => ({
+  kind: 'kernel',
+  core: { kind: 'none', n: numel(shape) },
+  prologue,
+  epilogue: null,
+  shape,
+  out,
+});
 
 /** How many ops read each value; outputs and pinned values count as read by infinitely many. */
 export function countUses(g: Graph): Map<Storage, number> {
@@ -40,14 +61,18 @@ export function countUses(g: Graph): Map<Storage, number> {
 }
 
 /** A matmul or convolution primitive as a GEMM kernel with no epilogue yet. */
-export function gemmOf(op: PrimOp): GemmFusedOp {
+export function gemmOf(op: PrimOp): KernelOp {
   return {
-    kind: 'gemm_fused',
-    prim: op.prim as GemmPrimitive,
-    inputs: op.inputs,
-    xShapes: op.xShapes,
-    params: op.params as Params[GemmPrimitive],
-    gemmShape: op.shape,
+    kind: 'kernel',
+    core: {
+      kind: 'gemm',
+      prim: op.prim as GemmPrimitive,
+      operands: op.inputs,
+      xShapes: op.xShapes,
+      params: op.params as Params[GemmPrimitive],
+      gemmShape: op.shape,
+    },
+    prologue: null,
     epilogue: null,
     shape: op.shape,
     out: op.out,
@@ -55,30 +80,20 @@ export function gemmOf(op: PrimOp): GemmFusedOp {
 }
 
 /** A lone unary or binary op as a fused kernel of one op, where the fused kernel can read its operands. */
-export function asFused(op: PrimOp): FusedOp | null {
+export function asFused(op: PrimOp): KernelOp | null {
   if (op.prim !== 'unary' && op.prim !== 'binary') return null;
   const operands = elementwiseOperands(op);
   if (!operands) return null;
   const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
   const expr: FusedExpr =
     op.prim === 'unary'
-      ? {
-          kind: 'unary',
-          op: (op as PrimOp<'unary'>).params.op,
-          p0: (op as PrimOp<'unary'>).params.p0,
-          p1: (op as PrimOp<'unary'>).params.p1,
-          x: x[0],
-        }
-      : { kind: 'binary', op: (op as PrimOp<'binary'>).params.op, a: x[0], b: x[1] };
-  return {
-    kind: 'fused',
-    expr,
-    inputs: operands.map((o) => o.s),
-    reads: operands.map((o) => o.read),
-    n: numel(op.shape),
-    shape: op.shape,
-    out: op.out,
-  };
+      ? { kind: 'unary', op: op.params.op, p0: op.params.p0, p1: op.params.p1, x: x[0] }
+      : { kind: 'binary', op: op.params.op, a: x[0], b: x[1] };
+  return elementwiseKernel(
+    { expr, inputs: operands.map((o) => o.s), reads: operands.map((o) => o.read) },
+    op.shape,
+    op.out,
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
 // In place: an assign of a fused kernel's value becomes the kernel writing into the assigned storage.
 
 import type { Storage } from '../../backend/backend.ts';
-import type { FusedOp, Op } from '../trace.ts';
+import { numel } from '../../shape.ts';
+import type { KernelOp, Op } from '../trace.ts';
 import { asFused, countUses, readsOf, type Graph } from './graph.ts';
 
 /**
@@ -14,10 +15,11 @@ import { asFused, countUses, readsOf, type Graph } from './graph.ts';
 export function writeInPlace(g: Graph): Graph {
   const uses = countUses(g);
   const ops: (Op | null)[] = [...g.ops];
-  const producer = new Map<Storage, { i: number; f: FusedOp }>();
+  const producer = new Map<Storage, { i: number; f: KernelOp }>();
   ops.forEach((op, i) => {
-    const f = op?.kind === 'fused' ? op : op?.kind === 'prim' ? asFused(op) : null;
-    if (f) producer.set(f.out, { i, f });
+    const f = op?.kind === 'kernel' ? op : op?.kind === 'prim' ? asFused(op) : null;
+    // Elementwise kernels only: a reduction's or a GEMM's elements depend on others.
+    if (f && f.core.kind === 'none' && !f.optim) producer.set(f.out, { i, f });
   });
   for (let j = 0; j < ops.length; j++) {
     const op = ops[j];
@@ -25,9 +27,10 @@ export function writeInPlace(g: Graph): Graph {
     const [dst, src] = op.inputs;
     const p = producer.get(src);
     if (!p || uses.get(src) !== 1) continue;
-    const { i, f } = p;
-    if (f.n !== dst.length || f.inputs.some((x, k) => x === dst && !(f.reads[k].div === 1 && f.reads[k].mod === f.n)))
-      continue;
+    const { i } = p;
+    const { expr, inputs, reads } = p.f.prologue!;
+    const n = numel(p.f.shape);
+    if (n !== dst.length || inputs.some((x, k) => x === dst && !(reads[k].div === 1 && reads[k].mod === n))) continue;
     let clear = true;
     for (let k = i + 1; k < j && clear; k++) {
       const o = ops[k];
@@ -37,9 +40,9 @@ export function writeInPlace(g: Graph): Graph {
     ops[i] = {
       kind: 'effect',
       effect: 'assign_fused',
-      inputs: [dst, ...f.inputs],
-      shapes: [f.shape, ...f.inputs.map((x) => [x.length])],
-      params: { expr: f.expr, reads: f.reads, n: f.n },
+      inputs: [dst, ...inputs],
+      shapes: [p.f.shape, ...inputs.map((x) => [x.length])],
+      params: { expr, reads, n },
     };
     ops[j] = null;
   }
