@@ -3,73 +3,25 @@
 // src/device/recording.ts) or, on a backend without a recorder (the CPU reference), an interpreter that
 // runs the graph op by op on every call with the primitives' own backend calls (the graph's CPU twin).
 //
-// The passes are src/graph/passes/ (index.ts lists them in the order they run); this file is what runs
-// their result. Liveness: each value is freed right after its last use, so the recording's buffers are
-// reused in last-use order (its buffers are the step's memory plan).
+// The passes are src/graph/passes/ (index.ts lists them in the order they run), the interpreter of one
+// op src/graph/interpret.ts, the replay of a recording src/graph/replay.ts; this file builds a program
+// from them and runs its calls. Liveness: each value is freed right after its last use, so the
+// recording's buffers are reused in last-use order (its buffers are the step's memory plan).
 //
 // A call: the per-call phase first (host ops and per-call params, in trace order: an optimizer's step
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps, withAcc, type FusedEpilogue, type FusedOptim } from '../backend/kernels.ts';
+import { fusedOps } from '../backend/kernels.ts';
 import { phaseClock } from '../device/phases.ts';
-import { numel } from '../shape.ts';
-import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
-import { RULES, matmulSpec, type Params, type Primitive } from './primitives.ts';
+import { EFFECTS, type EffectParams } from './effects.ts';
+import { runOp, runPrimitive } from './interpret.ts';
 import { runPasses, type Graph } from './passes/index.ts';
-import { headInputs, readsOf } from './passes/graph.ts';
-import { isSymbolic, type KernelExpr, type KernelOp, type Op, type SymbolicStorage } from './trace.ts';
+import { readsOf } from './passes/graph.ts';
+import { Replay } from './replay.ts';
+import { isSymbolic, type SymbolicStorage } from './trace.ts';
 
 export type { Graph } from './passes/index.ts';
-
-/** Primitive `prim`'s backend call (its rule's run), typed by the primitive. */
-function runPrimitive<P extends Primitive>(
-  b: Backend,
-  prim: P,
-  xs: Storage[],
-  params: Params[P],
-  shape: number[],
-  xShapes: number[][],
-): Storage | 'view' {
-  return RULES[prim].run(b, xs, params, shape, xShapes);
-}
-
-/** A primitive's value in a compiled graph, where a view (a reshape's) cannot occur: the passes saw none. */
-function primValue<P extends Primitive>(
-  b: Backend,
-  prim: P,
-  xs: Storage[],
-  params: Params[P],
-  shape: number[],
-  xShapes: number[][],
-): Storage {
-  const out = runPrimitive(b, prim, xs, params, shape, xShapes);
-  if (out === 'view') throw new Error(`internal: ${prim} made a view in a compiled graph`);
-  return out;
-}
-
-/** An effect's backend call, typed by the effect. */
-function runEffect<E extends EffectName>(
-  b: Backend,
-  effect: E,
-  xs: Storage[],
-  params: EffectParams[E],
-  shapes: number[][],
-) {
-  EFFECTS[effect].run(b, xs, params, shapes);
-}
-
-/** One op's per-call refresh of a recording (Program.patchPlan). */
-type Patch =
-  | { kind: 'random' | 'optim'; op: number; n: number }
-  | {
-      kind: 'fusedOptim';
-      op: number;
-      n: number;
-      cell: { value: EffectParams['optim'] | undefined };
-      params: EffectParams['optim'];
-    }
-  | { kind: 'run'; op: number; run: () => void };
 
 export class Program {
   /** Kernel dispatches per call (WebGPU), or ops run per call (CPU). */
@@ -82,21 +34,12 @@ export class Program {
   /** freeAfter[i]: the values whose last use is op i. */
   private readonly freeAfter: SymbolicStorage[][];
   private recording: Recording | null = null;
+  /** The recording's replay (WebGPU), or null: the interpreter runs every call. */
+  private replay: Replay | null = null;
   /** Per-call params of this call, by op index. */
   private readonly callParams: unknown[];
   /** The ops with per-call host work (host ops, perCall params), in program order: a call runs only these. */
   private readonly perCallOps: number[] = [];
-  /**
-   * How a replay refreshes each op's per-call data in the recording, worked out once: a draw's counter
-   * and an optimizer update's params written straight into the kernel's uniform words, other per-call
-   * ops run again over the recording (patch).
-   */
-  private patches: Patch[] = [];
-  /** A recording's output k comes from the call's input k (a number) or from this recorded storage. */
-  private outputSources: (number | Storage)[] | null = null;
-  /** A recording's pinned values: its own storages, the same every call. */
-  private pinnedStorages: Storage[] | null = null;
-
   /** `inputs`: the storages of the call the program is built in (a recording binds them; see run()). */
   constructor(
     graph: Graph,
@@ -157,7 +100,7 @@ export class Program {
         // Every value's recorded storage stays bound (a patch re-runs an op over the same storages).
         this.interpret(env, (i) => recorder.op(i), this.bound);
         this.recording = recorder.end(inputs);
-        this.patches = this.patchPlan();
+        this.replay = new Replay(this.graph, backend, this.recording, this.bound, this.callParams);
       } catch (e) {
         recorder.abort();
         this.disposeConstants();
@@ -230,42 +173,11 @@ export class Program {
         else if (op.kind === 'prim' || op.kind === 'effect') this.callParams[i] = op.perCall!();
       }
     }
-    const b = this.backend;
-    const rec = this.recording;
-    if (rec) {
+    if (this.replay) {
       phaseClock?.mark('host');
-      if (!traced) {
-        const patches = this.patches;
-        for (let j = 0; j < patches.length; j++) {
-          const p = patches[j];
-          if (p.kind === 'random') rec.patchRandom(p.op, p.n, (this.callParams[p.op] as Params['random']).spec);
-          else if (p.kind === 'optim') {
-            const { spec, check } = this.callParams[p.op] as EffectParams['optim'];
-            rec.patchOptim(p.op, p.n, spec, check);
-          } else if (p.kind === 'fusedOptim') {
-            const { spec, check } = p.cell.value ?? p.params;
-            rec.patchOptim(p.op, p.n, spec, check);
-          } else if (p.kind === 'run') rec.patch(p.op, p.run);
-        }
-      }
-      phaseClock?.mark('patch');
-      const out: Storage[] = new Array(outputs.length);
-      const copies: [Storage, Storage][] = new Array(outputs.length);
-      this.outputSources ??= outputs.map((s) => {
-        const k = this.graph.inputs.indexOf(s as SymbolicStorage);
-        return k >= 0 ? k : (this.bound.get(s) ?? s);
-      });
-      for (let k = 0; k < outputs.length; k++) {
-        out[k] = b.empty(outputs[k].length);
-        // An output that is an input is copied from this call's input, not the one recorded.
-        const from = this.outputSources[k];
-        copies[k] = [typeof from === 'number' ? inputs[from] : from, out[k]];
-      }
-      phaseClock?.mark('outputs');
-      rec.replay(inputs, copies);
-      this.pinnedStorages ??= this.graph.pinned.map((s) => this.bound.get(s)!);
-      return { outputs: out, pinned: this.pinnedStorages };
+      return this.replay.run(inputs, traced);
     }
+    const b = this.backend;
     const env = new Map(this.bound);
     this.graph.inputs.forEach((s, k) => env.set(s, inputs[k]));
     this.interpret(env);
@@ -300,7 +212,7 @@ export class Program {
       const op = ops[i];
       if (op.kind === 'host') continue;
       onOp?.(i);
-      const out = this.runOp(op, i, env);
+      const out = runOp(b, op, env, this.callParams[i]);
       if (op.kind !== 'effect') {
         env.set(op.out, out!);
         record?.set(op.out, out!);
@@ -313,128 +225,6 @@ export class Program {
     }
   }
 
-  /** Op i's backend call, with this call's params where it has per-call ones. */
-  private runOp(op: Exclude<Op, { kind: 'host' }>, i: number, env: Map<Storage, Storage>): Storage | null {
-    const value = (s: Storage) => (isSymbolic(s) ? env.get(s)! : s);
-    if (op.kind === 'kernel') {
-      const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
-      return this.runKernel(op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value));
-    }
-    const xs = op.inputs.map(value);
-    // This call's params, where the op has per-call ones (run() computed them for op i).
-    const perCall = op.perCall && this.callParams[i] !== undefined;
-    if (op.kind === 'effect') {
-      runEffect(this.backend, op.effect, xs, perCall ? (this.callParams[i] as typeof op.params) : op.params, op.shapes);
-      return null;
-    }
-    const params = perCall ? (this.callParams[i] as typeof op.params) : op.params;
-    return primValue(this.backend, op.prim, xs, params, op.shape, op.xShapes);
-  }
-
-  /**
-   * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
-   * operands or the prologue's inputs): one kernel where the backend has one for its core; otherwise
-   * (the CPU twin) the eager ops' own backend calls in order: the prologue by elementwise(), the core's
-   * primitive, the epilogue by elementwise(), the update by the optimizer step's own call.
-   */
-  private runKernel(op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
-    const b = this.backend;
-    const { core } = op;
-    const optim = this.optimOf(op);
-    if (core.kind === 'none') {
-      const { expr, inputs, reads } = pro!;
-      if (!optim) return b.elementwise(expr, inputs, reads, core.n);
-      if (b.elementwiseOptim) return b.elementwiseOptim(expr, inputs, reads, core.n, optim);
-      return this.optimAfter(op, b.elementwise(expr, inputs, reads, core.n));
-    }
-    let y: Storage;
-    if (core.kind === 'reduce') {
-      const { expr, inputs, reads } = pro!;
-      if (b.reduceFused) return b.reduceFused(core.op, expr, inputs, reads, core.geom, epi ?? undefined, optim);
-      const n = numel(core.xShape);
-      const bare = expr.kind === 'input' && reads[0].mod === n;
-      const x = bare ? inputs[0] : b.elementwise(expr, inputs, reads, n);
-      y = primValue(b, 'reduce', [x], { op: core.op, dims: core.dims, keepdim: true }, op.shape, [core.xShape]);
-      if (!bare) b.free(x);
-    } else {
-      const [x, w] = head;
-      if (numel(core.gemmShape) > 0) {
-        if (core.prim === 'matmul' && b.matmulFused)
-          return b.matmulFused(
-            x,
-            w,
-            matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes),
-            epi!,
-            optim,
-          );
-        if (core.prim !== 'matmul' && b.convFused)
-          return b.convFused(core.prim, x, w, (core.params as Params['conv2d']).geom, epi!, optim);
-      }
-      y = primValue(b, core.prim, [x, w], core.params, core.gemmShape, core.xShapes);
-    }
-    return this.optimAfter(op, epi ? this.epilogueAfter(y, epi) : y);
-  }
-
-  /** The replay's patches (see `patches`), in program order. */
-  private patchPlan(): Patch[] {
-    const plan: Patch[] = [];
-    this.graph.ops.forEach((op, i) => {
-      // A draw's counter and an unfused optimizer step's params are their kernel's whole uniform block;
-      // other per-call ops run their backend calls again over the recording.
-      if (op.kind === 'prim' && op.prim === 'random' && op.perCall) {
-        if (op.out.length) plan.push({ kind: 'random', op: i, n: op.out.length });
-      } else if (op.kind === 'effect' && op.effect === 'optim' && op.perCall) {
-        plan.push({ kind: 'optim', op: i, n: op.inputs[0].length });
-      } else if ((op.kind === 'prim' || op.kind === 'effect') && op.perCall) {
-        plan.push({ kind: 'run', op: i, run: () => void this.runOp(op, i, this.bound) });
-      } else if (op.kind === 'kernel' && op.optim?.cell) {
-        // An update in a kernel's store: only its params change, written into the kernel's uniforms.
-        const { inputs, cell, params } = op.optim;
-        plan.push({ kind: 'fusedOptim', op: i, n: inputs[0].length, cell, params });
-      }
-    });
-    return plan;
-  }
-
-  /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
-  private optimOf(op: KernelOp): FusedOptim | undefined {
-    const o = op.optim;
-    if (!o) return undefined;
-    const p = o.cell?.value ?? o.params;
-    const [param, , s1, s2, flags] = o.inputs;
-    return { param, s1, s2, spec: p.spec, ...(p.check ? { check: { flags, ...p.check } } : {}) };
-  }
-
-  /**
-   * Where the backend has no kernel with the update in its store (the CPU twin): the step's own backend
-   * call, on the gradient `g` just computed (eager mode's numbers). Returns g.
-   */
-  private optimAfter(op: KernelOp, g: Storage): Storage {
-    const o = op.optim;
-    if (o) {
-      const [param, , s1, s2, flags] = o.inputs;
-      EFFECTS.optim.run(
-        this.backend,
-        [param, g, s1, s2, flags],
-        o.cell?.value ?? o.params,
-        o.inputs.map((x) => [x.length]),
-      );
-    }
-    return g;
-  }
-
-  /** The epilogue with the values y (freed) as one more input, read element for element. */
-  private epilogueAfter(y: Storage, epi: FusedEpilogue): Storage {
-    const r = this.backend.elementwise(
-      withAcc(epi.expr, epi.inputs.length),
-      [...epi.inputs, y],
-      [...epi.reads, { div: 1, mod: y.length }],
-      y.length,
-    );
-    this.backend.free(y);
-    return r;
-  }
-
   private disposeConstants(): void {
     for (const s of this.constants) this.backend.free(s);
     this.constants.length = 0;
@@ -443,6 +233,7 @@ export class Program {
   dispose(): void {
     this.recording?.dispose();
     this.recording = null;
+    this.replay = null;
     this.disposeConstants();
   }
 }

@@ -1,0 +1,157 @@
+// The graph's interpreter: one op's backend calls on this call's storages. A program runs every op
+// through it once while recording (WebGPU), and on every call on a backend without a recorder (the CPU
+// reference: the compiled step's twin); a replay runs it again for a per-call op whose data it cannot
+// patch in place. A fused kernel runs as one kernel where the backend has one for its core, otherwise
+// as the eager ops' own backend calls in order.
+
+import type { Backend, Storage } from '../backend/backend.ts';
+import { withAcc, type FusedEpilogue, type FusedOptim } from '../backend/kernels.ts';
+import { numel } from '../shape.ts';
+import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
+import { RULES, matmulSpec, type Params, type Primitive } from './primitives.ts';
+import { headInputs } from './passes/graph.ts';
+import { isSymbolic, type KernelExpr, type KernelOp, type Op } from './trace.ts';
+
+/** Primitive `prim`'s backend call (its rule's run), typed by the primitive. */
+export function runPrimitive<P extends Primitive>(
+  b: Backend,
+  prim: P,
+  xs: Storage[],
+  params: Params[P],
+  shape: number[],
+  xShapes: number[][],
+): Storage | 'view' {
+  return RULES[prim].run(b, xs, params, shape, xShapes);
+}
+
+/** A primitive's value in a compiled graph, where a view (a reshape's) cannot occur: the passes saw none. */
+export function primValue<P extends Primitive>(
+  b: Backend,
+  prim: P,
+  xs: Storage[],
+  params: Params[P],
+  shape: number[],
+  xShapes: number[][],
+): Storage {
+  const out = runPrimitive(b, prim, xs, params, shape, xShapes);
+  if (out === 'view') throw new Error(`internal: ${prim} made a view in a compiled graph`);
+  return out;
+}
+
+/** An effect's backend call, typed by the effect. */
+function runEffect<E extends EffectName>(
+  b: Backend,
+  effect: E,
+  xs: Storage[],
+  params: EffectParams[E],
+  shapes: number[][],
+) {
+  EFFECTS[effect].run(b, xs, params, shapes);
+}
+
+/**
+ * Op `op`'s backend calls over `env` (value -> storage; other storages are read as they are), with
+ * `params` where this call has per-call ones (else the traced params). Returns the op's value (null: an
+ * effect).
+ */
+export function runOp(
+  b: Backend,
+  op: Exclude<Op, { kind: 'host' }>,
+  env: Map<Storage, Storage>,
+  params?: unknown,
+): Storage | null {
+  const value = (s: Storage) => (isSymbolic(s) ? env.get(s)! : s);
+  if (op.kind === 'kernel') {
+    const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
+    return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value));
+  }
+  const xs = op.inputs.map(value);
+  const perCall = op.perCall && params !== undefined;
+  if (op.kind === 'effect') {
+    runEffect(b, op.effect, xs, perCall ? (params as typeof op.params) : op.params, op.shapes);
+    return null;
+  }
+  return primValue(b, op.prim, xs, perCall ? (params as typeof op.params) : op.params, op.shape, op.xShapes);
+}
+
+/**
+ * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
+ * operands or the prologue's inputs): one kernel where the backend has one for its core; otherwise
+ * (the CPU twin) the eager ops' own backend calls in order: the prologue by elementwise(), the core's
+ * primitive, the epilogue by elementwise(), the update by the optimizer step's own call.
+ */
+function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
+  const { core } = op;
+  const optim = optimOf(op);
+  if (core.kind === 'none') {
+    const { expr, inputs, reads } = pro!;
+    if (!optim) return b.elementwise(expr, inputs, reads, core.n);
+    if (b.elementwiseOptim) return b.elementwiseOptim(expr, inputs, reads, core.n, optim);
+    return optimAfter(b, op, b.elementwise(expr, inputs, reads, core.n));
+  }
+  let y: Storage;
+  if (core.kind === 'reduce') {
+    const { expr, inputs, reads } = pro!;
+    if (b.reduceFused) return b.reduceFused(core.op, expr, inputs, reads, core.geom, epi ?? undefined, optim);
+    const n = numel(core.xShape);
+    const bare = expr.kind === 'input' && reads[0].mod === n;
+    const x = bare ? inputs[0] : b.elementwise(expr, inputs, reads, n);
+    y = primValue(b, 'reduce', [x], { op: core.op, dims: core.dims, keepdim: true }, op.shape, [core.xShape]);
+    if (!bare) b.free(x);
+  } else {
+    const [x, w] = head;
+    if (numel(core.gemmShape) > 0) {
+      if (core.prim === 'matmul' && b.matmulFused)
+        return b.matmulFused(
+          x,
+          w,
+          matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes),
+          epi!,
+          optim,
+        );
+      if (core.prim !== 'matmul' && b.convFused)
+        return b.convFused(core.prim, x, w, (core.params as Params['conv2d']).geom, epi!, optim);
+    }
+    y = primValue(b, core.prim, [x, w], core.params, core.gemmShape, core.xShapes);
+  }
+  return optimAfter(b, op, epi ? epilogueAfter(b, y, epi) : y);
+}
+
+/** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
+function optimOf(op: KernelOp): FusedOptim | undefined {
+  const o = op.optim;
+  if (!o) return undefined;
+  const p = o.cell?.value ?? o.params;
+  const [param, , s1, s2, flags] = o.inputs;
+  return { param, s1, s2, spec: p.spec, ...(p.check ? { check: { flags, ...p.check } } : {}) };
+}
+
+/**
+ * Where the backend has no kernel with the update in its store (the CPU twin): the step's own backend
+ * call, on the gradient `g` just computed (eager mode's numbers). Returns g.
+ */
+function optimAfter(b: Backend, op: KernelOp, g: Storage): Storage {
+  const o = op.optim;
+  if (o) {
+    const [param, , s1, s2, flags] = o.inputs;
+    EFFECTS.optim.run(
+      b,
+      [param, g, s1, s2, flags],
+      o.cell?.value ?? o.params,
+      o.inputs.map((x) => [x.length]),
+    );
+  }
+  return g;
+}
+
+/** The epilogue with the values y (freed) as one more input, read element for element. */
+function epilogueAfter(b: Backend, y: Storage, epi: FusedEpilogue): Storage {
+  const r = b.elementwise(
+    withAcc(epi.expr, epi.inputs.length),
+    [...epi.inputs, y],
+    [...epi.reads, { div: 1, mod: y.length }],
+    y.length,
+  );
+  b.free(y);
+  return r;
+}
