@@ -110,7 +110,7 @@ case('silu', lambda a: F.silu(a), {'a': ACT})
 case('elu', lambda a: F.elu(a, alpha=1.3), {'a': ACT}, [1.3, 0])
 case('softplus', lambda a: F.softplus(a, beta=2.0, threshold=3.0), {'a': ACT}, [2.0, 3.0])
 
-# ---- binary ops: every pair --------------------------------------------------------------------------
+# ---- binary ops (the rows of BINARY in src/backend/elementwise_table.ts): every pair --------------------
 A = [a for a in PAIR_VALUES for _ in PAIR_VALUES]
 B = [b for _ in PAIR_VALUES for b in PAIR_VALUES]
 BINARY = {

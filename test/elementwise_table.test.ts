@@ -1,18 +1,24 @@
-// The table of unary ops (src/backend/elementwise_table.ts): every row reached from its Tensor method, the
-// WGSL switch and the op codes generated from the rows with no identity fallback, every row through
-// the fused kernels' codegen against the CPU reference, and log1p / expm1 accurate near 0 where the
-// naive compositions lose the digits.
+// The table of elementwise ops (src/backend/elementwise_table.ts): every row reached from its Tensor
+// method, the WGSL switches and the op codes generated from the rows with no identity fallback, every
+// row through the fused kernels' codegen against the CPU reference, and log1p / expm1 accurate near 0
+// where the naive compositions lose the digits.
 import { describe, expect, it } from 'vitest';
 import { tensor, type Tensor } from '../src/index.ts';
 import {
+  BINARY,
+  BINARY_OPS,
   UNARY,
   UNARY_OPS,
+  binaryCode,
+  binaryRow,
+  elementwiseWgsl,
   unaryCode,
-  unaryOpWgsl,
   unaryRow,
+  type BinaryOp,
   type UnaryOp,
   type UnaryRow,
 } from '../src/backend/elementwise_table.ts';
+import type { FusedExpr } from '../src/backend/kernels.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import type { CpuBackend } from '../src/backend/cpu/index.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
@@ -54,46 +60,76 @@ describe('the unary op table', () => {
     expect(missing).toEqual([]);
   });
 
-  it('codes are the rows positions; an op without a row is an error naming it, never an identity', () => {
-    expect(UNARY_OPS.map(unaryCode)).toEqual(UNARY_OPS.map((_, i) => i));
-    expect(() => unaryCode('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
-    expect(() => unaryRow('toString' as UnaryOp)).toThrow(/unknown unary op 'toString'/);
-    expect(() => tensor([1], [1], { backend: cpu }).unary('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
-    const wgsl = unaryOpWgsl();
-    for (const [code, op] of UNARY_OPS.entries())
-      expect(wgsl).toContain(`case ${code}u: { return ${UNARY[op].wgsl}; } // ${op}`);
-    expect(wgsl.match(/case \d+u/g)).toHaveLength(UNARY_OPS.length);
-    expect(wgsl).toContain('default: { return nan_of(v); }');
+  it('every binary row is reached from the Tensor method of its name', () => {
+    const x = tensor([0.3, 1.2, 2.5], [3], { backend: cpu, requiresGrad: true });
+    const other = tensor([0.5, 1.2, 2], [3], { backend: cpu });
+    for (const op of BINARY_OPS) {
+      const method = (x as unknown as Record<string, (b: Tensor) => Tensor>)[op];
+      expect(typeof method, `Tensor.${op}`).toBe('function');
+      expect(method.call(x, other).gradFn?.op, `Tensor.${op}`).toBe(op);
+    }
   });
 
-  it('every op in a fused kernel matches the cpu reference (odd size, the generated codes)', async () => {
+  it('codes are the rows positions; an op without a row is an error naming it, never an identity', () => {
+    expect(UNARY_OPS.map(unaryCode)).toEqual(UNARY_OPS.map((_, i) => i));
+    expect(BINARY_OPS.map(binaryCode)).toEqual(BINARY_OPS.map((_, i) => i));
+    expect(() => unaryCode('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
+    expect(() => unaryRow('toString' as UnaryOp)).toThrow(/unknown unary op 'toString'/);
+    expect(() => binaryRow('atan2' as BinaryOp)).toThrow(/unknown binary op 'atan2'/);
+    expect(() => tensor([1], [1], { backend: cpu }).unary('log2' as UnaryOp)).toThrow(/unknown unary op 'log2'/);
+    const { unary_ops, binary_ops } = elementwiseWgsl();
+    for (const [code, op] of UNARY_OPS.entries())
+      expect(unary_ops).toContain(`case ${code}u: { return ${UNARY[op].wgsl}; } // ${op}`);
+    for (const [code, op] of BINARY_OPS.entries())
+      expect(binary_ops).toContain(`case ${code}u: { return ${BINARY[op].wgsl}; } // ${op}`);
+    expect(unary_ops.match(/case \d+u/g)).toHaveLength(UNARY_OPS.length);
+    expect(binary_ops.match(/case \d+u/g)).toHaveLength(BINARY_OPS.length);
+    expect(unary_ops).toContain('default: { return nan_of(v); }');
+    expect(binary_ops).toContain('default: { return nan_of(a); }');
+  });
+
+  /** A fused expression on both backends, elementwise: x0 read element for element, x1 as one value. */
+  async function expectFusedMatch(name: string, expr: FusedExpr, data: Float32Array, other: number) {
     const gpu = await getGpu();
+    const n = data.length;
+    const run = async (b: Backend) =>
+      b.read(
+        b.elementwise(
+          expr,
+          [b.upload(data), b.upload(Float32Array.of(other))],
+          [
+            { div: 1, mod: n },
+            { div: 1, mod: 1 },
+          ],
+          n,
+        ),
+      );
+    const [g, c] = [await run(gpu), await run(cpu)];
+    for (let i = 0; i < n; i++) {
+      const ok = Math.abs(g[i] - c[i]) <= 2e-5 + 1e-5 * Math.abs(c[i]) || (Number.isNaN(g[i]) && Number.isNaN(c[i]));
+      if (!ok) expect.fail(`${name} at x = ${data[i]}: webgpu ${g[i]}, cpu ${c[i]}`);
+    }
+  }
+  const x0: FusedExpr = { kind: 'input', k: 0 },
+    x1: FusedExpr = { kind: 'input', k: 1 };
+
+  it('every op in a fused kernel matches the cpu reference (odd size, the generated codes)', async () => {
     const n = 37 * 3;
     for (const op of UNARY_OPS) {
       const [lo, hi] = DOMAIN[op] ?? [-2, 2];
       const [p0, p1] = PARAMS[op] ?? [0, 0];
+      // op(x) * x + y: the unary op inside a tree, so the codegen prints its code among others.
+      const u: FusedExpr = { kind: 'unary', op, p0, p1, x: x0 };
+      const mul: FusedExpr = { kind: 'binary', op: 'mul', a: u, b: x0 };
       const data = randomData(n, 7 + UNARY_OPS.indexOf(op), lo, hi);
-      // op(x) * x + x: the unary op inside a tree, so the codegen prints its code among others.
-      const run = async (b: Backend) => {
-        const x = b.upload(data);
-        const expr = {
-          kind: 'binary',
-          op: 'add',
-          a: {
-            kind: 'binary',
-            op: 'mul',
-            a: { kind: 'unary', op, p0, p1, x: { kind: 'input', k: 0 } },
-            b: { kind: 'input', k: 0 },
-          },
-          b: { kind: 'input', k: 0 },
-        } as const;
-        return b.read(b.elementwise(expr, [x], [{ div: 1, mod: n }], n));
-      };
-      const [g, c] = [await run(gpu), await run(cpu)];
-      for (let i = 0; i < n; i++) {
-        const ok = Math.abs(g[i] - c[i]) <= 2e-5 + 1e-5 * Math.abs(c[i]) || (Number.isNaN(g[i]) && Number.isNaN(c[i]));
-        if (!ok) expect.fail(`${op} at x = ${data[i]}: webgpu ${g[i]}, cpu ${c[i]}`);
-      }
+      await expectFusedMatch(op, { kind: 'binary', op: 'add', a: mul, b: x1 }, data, 0.5);
+    }
+    for (const op of BINARY_OPS) {
+      // |x| op y, with y one value: each comparison holds somewhere and fails elsewhere.
+      const abs: FusedExpr = { kind: 'unary', op: 'abs', p0: 0, p1: 0, x: x0 };
+      const data = randomData(n, 50 + BINARY_OPS.indexOf(op), op === 'pow' ? 0.3 : -2, 2);
+      data[0] = data[1] = 0.75;
+      await expectFusedMatch(op, { kind: 'binary', op, a: abs, b: x1 }, data, 0.75);
     }
   });
 

@@ -1,26 +1,19 @@
-// The unary elementwise ops, one row each: its CPU reference (float64, written from the math, never from
-// the WGSL), its WGSL expression, its derivative, its ONNX lowering and the Tensor method that applies it.
-// Everything else is generated from the rows: the UnaryOp type and UNARY_OPS, the op codes (a row's
-// position), the WGSL switch that the unary kernel and the fused kernels call (unaryOpWgsl, appended to
-// shaders/unary_ops.wgsl, which holds the longer functions the expressions call), the CPU backend's
-// functions, src/graph/primitives.ts's backward rule and src/io/onnx.ts's export. A new op is one row, a
-// line in scripts/special_values.py (its fixture) and the tests' domains where [-4, 4] is not its domain.
-//
-// The rows sit in the backend layer, the lowest that needs them (the kernels); the derivative and the
-// ONNX lowering are written against the small interfaces below, which src/graph's GraphTensor and
-// src/io's GraphBuilder satisfy, so nothing here imports an upper layer. Special values (NaN, +-Inf,
-// +-0, the domain's edges) are PyTorch's (test/special_values.test.ts): WGSL lets the compiler assume
-// finite math, so the expressions decide them on the bits (is_nan, inf_of, ... of shaders/common.wgsl).
+// One row per elementwise op: its float64 CPU reference (written from the math, never from the WGSL),
+// its WGSL expression, its derivative, its ONNX lowering. Generated from the rows: the op types and
+// lists, the op codes (a row's position), the WGSL switches the kernels call (appended by the shader
+// loader to shaders/unary_ops.wgsl and binary_ops.wgsl, which hold the longer functions they call), the
+// CPU backend's functions, the unary and binary primitives' backward rules and the ONNX export. The
+// derivatives and lowerings are written against the small interfaces below (src/graph's GraphTensor
+// and src/io's GraphBuilder satisfy them), so this backend-layer file imports no upper layer. Special
+// values (NaN, +-Inf, +-0, domain edges) are PyTorch's, decided on the bits in the WGSL (common.wgsl):
+// WGSL lets the compiler assume finite math.
 
 /** The tensor methods a derivative is written with (src/graph/types.ts's GraphTensor has them). */
-export interface GradTensor<T> {
-  mul(b: T | number): T;
-  div(b: T | number): T;
-  neg(): T;
-  pow(b: T | number): T;
-  ge(b: T | number): T;
-  le(b: T | number): T;
-}
+export type GradTensor<T> = Record<
+  'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'gt' | 'lt' | 'ge' | 'le',
+  (b: T | number) => T
+> &
+  Record<'neg' | 'log', () => T>;
 
 /**
  * A derivative's arguments: the output's gradient g, the input x, the output y, the op's parameters, and
@@ -56,7 +49,7 @@ export interface UnaryRow<K extends string = string> {
   grad: null | (<T extends GradTensor<T>>(a: GradArgs<T, K>) => T | null);
   /** The ONNX operator that is this op, or its lowering into ONNX nodes (opset 17). */
   onnx: string | ((n: OnnxNodes, x: string, p0: number, p1: number) => string);
-  /** The Tensor method call that applies it (test/elementwise.test.ts calls it): default `<name>()` in camelCase. */
+  /** The Tensor method call that applies it (test/elementwise_table.test.ts calls it): default `<name>()` in camelCase. */
   method?: string | null;
 }
 
@@ -248,39 +241,143 @@ export const UNARY = rows({
 export type UnaryOp = keyof typeof UNARY;
 /** The ops in the table's order: an op's code in the WGSL is its position here. */
 export const UNARY_OPS: readonly UnaryOp[] = Object.keys(UNARY) as UnaryOp[];
-const CODES = new Map<string, number>(UNARY_OPS.map((op, i) => [op, i]));
 
-/** The row of `op`; an op without one (a name from outside the type system) is an error naming it. */
-export function unaryRow(op: UnaryOp): UnaryRow<UnaryOp> {
-  if (!CODES.has(op)) throw new Error(`unknown unary op '${op}' (the ops: ${UNARY_OPS.join(', ')})`);
-  return UNARY[op];
+/**
+ * The inputs' gradients, before each is summed back to its input's shape. na, nb: whether a and b need
+ * one (the engine would drop the others): a constant operand, such as a mask or a loss's target, then
+ * costs no kernel in the backward pass.
+ */
+export interface BinaryGradArgs<T> {
+  g: T;
+  a: T;
+  b: T;
+  y: T;
+  na: boolean;
+  nb: boolean;
+  un: (op: UnaryOp, x: T, p0?: number, p1?: number) => T;
 }
 
-/** The code of `op` in the WGSL (unaryOpWgsl's switch): its row's position. Unknown: an error. */
-export function unaryCode(op: UnaryOp): number {
-  const code = CODES.get(op);
-  if (code === undefined) throw new Error(`unknown unary op '${op}' (the ops: ${UNARY_OPS.join(', ')})`);
-  return code;
+/** One binary op (broadcasting over its inputs' shapes); the columns as UnaryRow's. */
+export interface BinaryRow {
+  cpu: (a: number, b: number) => number;
+  /** WGSL on `a, b: vec4<f32>` (in scope: zero, one; nan = is_nan(a) | is_nan(b)). */
+  wgsl: string;
+  grad: null | (<T extends GradTensor<T>>(x: BinaryGradArgs<T>) => [T | null, T | null]);
+  onnx: string | ((n: OnnxNodes, a: string, b: string) => string);
 }
 
 /**
- * WGSL's unary_op(op, v, p0, p1), which the unary kernel (OP, an override constant) and the fused
- * kernels (a constant code) call, so each call folds to its op's expression: one case per row, its code
- * its position. The default case gives NaN, never the input: codes come from unaryCode, which throws
- * for an op without a row, so no known op reaches it.
+ * A comparison's row: 1 where `holds`, else 0 (false with a NaN but ne, which is true: IEEE 754 and
+ * PyTorch); piecewise constant, so no gradient; `onnx` the boolean node, cast to float.
  */
-export function unaryOpWgsl(): string {
-  return [
-    '// ---- unary_op, generated from the rows of src/backend/elementwise_table.ts ----',
-    'fn unary_op(op: u32, v: vec4<f32>, p0: f32, p1: f32) -> vec4<f32> {',
+const compare = (holds: (a: number, b: number) => boolean, wgsl: string, onnx: string): BinaryRow => ({
+  cpu: (a, b) => +holds(a, b),
+  wgsl: `select(zero, one, ${wgsl})`,
+  grad: null,
+  onnx: (n, a, b) => n.toFloat(n.node(onnx, [a, b])),
+});
+
+// maximum and minimum propagate NaN (WGSL's max and min need not).
+export const BINARY = {
+  // d(a + b) = (g, g)
+  add: { cpu: (a, b) => a + b, wgsl: 'a + b', grad: ({ g }) => [g, g], onnx: 'Add' },
+  // d(a - b) = (g, -g)
+  sub: { cpu: (a, b) => a - b, wgsl: 'a - b', grad: ({ g, nb }) => [g, nb ? g.neg() : null], onnx: 'Sub' },
+  // d(a b) = (g b, g a)
+  mul: {
+    cpu: (a, b) => a * b,
+    wgsl: 'a * b',
+    grad: ({ g, a, b, na, nb }) => [na ? g.mul(b) : null, nb ? g.mul(a) : null],
+    onnx: 'Mul',
+  },
+  // d(a / b) = (g / b, -g y / b)
+  div: {
+    cpu: (a, b) => a / b,
+    wgsl: 'div_ieee(a, b)',
+    grad: ({ g, b, y, na, nb }) => [na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null],
+    onnx: 'Div',
+  },
+  // d a^b = (g b a^(b-1), g y log a)
+  pow: {
+    cpu: powC,
+    wgsl: 'pow_torch(a, b)',
+    grad: ({ g, a, b, y, na, nb }) => [na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null],
+    onnx: 'Pow',
+  },
+  // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
+  maximum: {
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
+    wgsl: 'select(max(a, b), select(b, a, is_nan(a)), nan)',
+    grad: (x) => maxGrad(x.a.gt(x.b).add(x.a.eq(x.b).mul(0.5)), x),
+    onnx: 'Max',
+  },
+  // d min(a, b): to the smaller, split evenly on ties
+  minimum: {
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
+    wgsl: 'select(min(a, b), select(b, a, is_nan(a)), nan)',
+    grad: (x) => maxGrad(x.a.lt(x.b).add(x.a.eq(x.b).mul(0.5)), x),
+    onnx: 'Min',
+  },
+  eq: compare((a, b) => a === b, '(a == b) & !nan', 'Equal'),
+  // ONNX: Not(Equal)
+  ne: {
+    ...compare((a, b) => a !== b, '(a != b) | nan', 'Equal'),
+    onnx: (n, a, b) => n.toFloat(n.node('Not', [n.node('Equal', [a, b])])),
+  },
+  lt: compare((a, b) => a < b, '(a < b) & !nan', 'Less'),
+  le: compare((a, b) => a <= b, '(a <= b) & !nan', 'LessOrEqual'),
+  gt: compare((a, b) => a > b, '(a > b) & !nan', 'Greater'),
+  ge: compare((a, b) => a >= b, '(a >= b) & !nan', 'GreaterOrEqual'),
+} satisfies Record<string, BinaryRow>;
+
+/** maximum's and minimum's gradients from m, the share of a: (g m, g (1 - m)). */
+function maxGrad<T extends GradTensor<T>>(m: T, { g, na, nb, un }: BinaryGradArgs<T>): [T | null, T | null] {
+  return [na ? g.mul(m) : null, nb ? g.mul(un('affine', m, -1, 1)) : null];
+}
+
+export type BinaryOp = keyof typeof BINARY;
+/** The ops in the table's order: an op's code in the WGSL is its position here. */
+export const BINARY_OPS: readonly BinaryOp[] = Object.keys(BINARY) as BinaryOp[];
+
+const codes = (ops: readonly string[]) => new Map(ops.map((op, i) => [op, i]));
+const UNARY_CODES = codes(UNARY_OPS),
+  BINARY_CODES = codes(BINARY_OPS);
+/** An op's code; an op without a row (a name from outside the type system) is an error naming it. */
+function codeOf(kind: string, codes: Map<string, number>, op: string): number {
+  const code = codes.get(op);
+  if (code === undefined) throw new Error(`unknown ${kind} op '${op}' (the ops: ${[...codes.keys()].join(', ')})`);
+  return code;
+}
+/** The code of `op` in the WGSL (its row's position); an unknown op is an error. */
+export const unaryCode = (op: UnaryOp): number => codeOf('unary', UNARY_CODES, op);
+export const binaryCode = (op: BinaryOp): number => codeOf('binary', BINARY_CODES, op);
+/** The row of `op`; an unknown op is an error. */
+export const unaryRow = (op: UnaryOp): UnaryRow<UnaryOp> => UNARY[UNARY_OPS[unaryCode(op)]];
+export const binaryRow = (op: BinaryOp): BinaryRow => BINARY[BINARY_OPS[binaryCode(op)]];
+
+/**
+ * WGSL's `fn <name>_op(op: u32, <args>)`, which the kernels (OP, an override constant) and the fused
+ * kernels (a constant code) call, so each call folds to its op's expression: one case per row, its code
+ * its position. The default case is NaN, never an input: codes come from unaryCode and binaryCode,
+ * which throw for an op without a row.
+ */
+const opSwitch = (name: string, args: string, nan: string, rows: Record<string, { wgsl: string }>) =>
+  [
+    `// ---- ${name}_op, generated from the rows of src/backend/elementwise_table.ts ----`,
+    `fn ${name}_op(op: u32, ${args}) -> vec4<f32> {`,
     '  let zero = vec4<f32>(0.0);',
     '  let one = vec4<f32>(1.0);',
-    '  let nan = is_nan(v);',
-    '  let inf = is_inf(v);',
+    `  let nan = ${nan};`,
+    ...(name === 'unary' ? ['  let inf = is_inf(v);'] : []),
     '  switch op {',
-    ...UNARY_OPS.map((op, code) => `    case ${code}u: { return ${UNARY[op].wgsl}; } // ${op}`),
-    '    default: { return nan_of(v); }',
+    ...Object.entries(rows).map(([op, row], code) => `    case ${code}u: { return ${row.wgsl}; } // ${op}`),
+    `    default: { return nan_of(${args[0]}); }`,
     '  }',
     '}',
   ].join('\n');
-}
+
+/** The switches by the shader file that the loader appends each to (ContextOptions.generated). */
+export const elementwiseWgsl = () => ({
+  unary_ops: opSwitch('unary', 'v: vec4<f32>, p0: f32, p1: f32', 'is_nan(v)', UNARY),
+  binary_ops: opSwitch('binary', 'a: vec4<f32>, b: vec4<f32>', 'is_nan(a) | is_nan(b)', BINARY),
+});

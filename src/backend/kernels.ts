@@ -1,7 +1,7 @@
 // The kernel vocabulary shared by both backends. The order of each list is the op code that the WGSL
-// kernels switch on (binary_ops.wgsl, reduce.wgsl, random.wgsl), so adding an op means adding it here,
-// in the shader's switch and in the CPU backend's table. The unary ops are rows of ./elementwise_table.ts,
-// from which their codes, WGSL switch and CPU functions are generated.
+// kernels switch on (reduce.wgsl, random.wgsl, ternary.wgsl), so adding an op means adding it here, in the
+// shader's switch and in the CPU backend. The unary and binary ops are rows of ./elementwise_table.ts,
+// from which their codes, WGSL switches and CPU functions are generated.
 
 /** A backend's buffer: opaque to the layers above (declared here, not in backend.ts, so the two files
  * import in one direction only). */
@@ -10,25 +10,8 @@ export interface Storage {
   readonly length: number;
 }
 
-import type { UnaryOp } from './elementwise_table.ts';
-export { UNARY_OPS, type UnaryOp } from './elementwise_table.ts';
-
-export const BINARY_OPS = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'pow',
-  'maximum',
-  'minimum',
-  'eq',
-  'ne',
-  'lt',
-  'le',
-  'gt',
-  'ge',
-] as const;
-export type BinaryOp = (typeof BINARY_OPS)[number];
+import type { BinaryOp, UnaryOp } from './elementwise_table.ts';
+export { UNARY_OPS, BINARY_OPS, type UnaryOp, type BinaryOp } from './elementwise_table.ts';
 
 export const TERNARY_OPS = ['where', 'fma'] as const;
 export type TernaryOp = (typeof TERNARY_OPS)[number];
@@ -163,7 +146,7 @@ export interface FusedRead {
  * A fused elementwise kernel's expression (src/graph/program.ts's fusion pass makes them): a tree of
  * unary and binary ops over the kernel's inputs, each read as its FusedRead says. The CPU backend evaluates it element by element with its op functions,
  * rounding each intermediate as a stored result would be; the WebGPU backend prints it as WGSL over the
- * same op functions (unary_op of ./elementwise_table.ts, binary_ops.wgsl), so a fused kernel computes what the
+ * same op functions (unary_op and binary_op, generated from ./elementwise_table.ts), so a fused kernel computes what the
  * unfused ones would.
  */
 export type FusedExpr =

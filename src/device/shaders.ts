@@ -92,23 +92,16 @@ async function readWgslFile(file: string): Promise<string> {
 let files: Promise<Map<string, string>> | null = null;
 
 /**
- * All kernel sources, the files read once per process. `generated`: WGSL that the layers above generate,
- * appended to the shader file of the same name (the WebGPU backend appends unary_op, made from the
- * rows of src/backend/elementwise_table.ts, to unary_ops).
+ * All kernel sources, the files read once per process. `generated`: WGSL of the layers above, appended
+ * to the file of the same name (the WebGPU backend's op switches, src/backend/elementwise_table.ts).
  */
-export async function loadKernelSources(
-  generated: Readonly<Record<string, string>> = {},
-): Promise<Map<KernelName, string>> {
-  files ??= (async () => {
-    const text = new Map<string, string>();
-    await Promise.all(
-      [...new Set(Object.values(KERNEL_SOURCES).flat())].map(async (f) => text.set(f, await readWgsl(f))),
-    );
-    return text;
-  })();
+export async function loadKernelSources(generated: Readonly<Record<string, string>> = {}) {
+  files ??= Promise.all(
+    [...new Set(Object.values(KERNEL_SOURCES).flat())].map(async (f) => [f, await readWgsl(f)] as const),
+  ).then((e) => new Map(e));
   const text = await files;
   const part = (p: string) => `// ---- ${p}.wgsl ----\n${text.get(p)}${p in generated ? `\n${generated[p]}` : ''}`;
-  const out = new Map<KernelName, string>();
-  for (const [name, parts] of Object.entries(KERNEL_SOURCES)) out.set(name as KernelName, parts.map(part).join('\n'));
-  return out;
+  return new Map(
+    Object.entries(KERNEL_SOURCES).map(([name, parts]) => [name as KernelName, parts.map(part).join('\n')]),
+  );
 }

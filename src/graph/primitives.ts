@@ -19,7 +19,7 @@ import type {
   TernaryOp,
   UnaryOp,
 } from '../backend/kernels.ts';
-import { unaryRow } from '../backend/elementwise_table.ts';
+import { binaryRow, unaryRow } from '../backend/elementwise_table.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
 import type { DType, GraphTensor } from './types.ts';
 
@@ -209,45 +209,12 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
     shape: ([a, b], p) => broadcastShapes(p.op, a, b),
     run: (b, [x0, x1], p, shape, [s0, s1]) =>
       b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
-    // Only the inputs that require grad get one (the engine would drop the others): a constant operand,
-    // such as a mask or a loss's target, costs no kernel in the backward pass.
+    // Each op's derivative is its row's (src/backend/elementwise_table.ts, the formula above it), each
+    // input's gradient summed back to its shape; none for the comparisons.
     backward: (g, [a, b], y, { op }, apply) => {
       const [na, nb] = [a.requiresGrad, b.requiresGrad];
-      switch (op) {
-        // d(a + b) = (g, g)
-        case 'add':
-          return sumBoth(a, b, g, g);
-        // d(a - b) = (g, -g)
-        case 'sub':
-          return sumBoth(a, b, g, nb ? g.neg() : null);
-        // d(a b) = (g b, g a)
-        case 'mul':
-          return sumBoth(a, b, na ? g.mul(b) : null, nb ? g.mul(a) : null);
-        // d(a / b) = (g / b, -g y / b)
-        case 'div':
-          return sumBoth(a, b, na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null);
-        // d a^b = (g b a^(b-1), g y log a)
-        case 'pow':
-          return sumBoth(a, b, na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null);
-        // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
-        case 'maximum': {
-          const m = a.gt(b).add(a.eq(b).mul(0.5));
-          return sumBoth(a, b, na ? g.mul(m) : null, nb ? g.mul(un(apply, 'affine', m, -1, 1)) : null);
-        }
-        // d min(a, b): to the smaller, split evenly on ties
-        case 'minimum': {
-          const m = a.lt(b).add(a.eq(b).mul(0.5));
-          return sumBoth(a, b, na ? g.mul(m) : null, nb ? g.mul(un(apply, 'affine', m, -1, 1)) : null);
-        }
-        // comparisons are piecewise constant: no gradient
-        case 'eq':
-        case 'ne':
-        case 'lt':
-        case 'le':
-        case 'gt':
-        case 'ge':
-          return [null, null];
-      }
+      const grads = binaryRow(op).grad?.({ g, a, b, y, na, nb, un: (o, v, p0, p1) => un(apply, o, v, p0, p1) });
+      return grads ? sumBoth(a, b, ...grads) : [null, null];
     },
   },
 

@@ -29,7 +29,7 @@ import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
 import type { Params } from '../graph/primitives.ts';
 import type { Storage } from '../backend/backend.ts';
-import { unaryRow, type OnnxNodes } from '../backend/elementwise_table.ts';
+import { binaryRow, unaryRow, type OnnxNodes } from '../backend/elementwise_table.ts';
 import type { AnyModule } from '../nn/module.ts';
 
 /** exportOnnx's and exportModuleOnnx's options. */
@@ -112,41 +112,19 @@ class GraphBuilder implements OnnxNodes {
   }
 }
 
-const BINARY_NODES: Partial<Record<string, string>> = {
-  add: 'Add',
-  sub: 'Sub',
-  mul: 'Mul',
-  div: 'Div',
-  pow: 'Pow',
-  maximum: 'Max',
-  minimum: 'Min',
-};
-const COMPARE_NODES: Partial<Record<string, string>> = {
-  eq: 'Equal',
-  lt: 'Less',
-  le: 'LessOrEqual',
-  gt: 'Greater',
-  ge: 'GreaterOrEqual',
-};
-
 /** The ONNX nodes of one primitive, over the names of its inputs (already of the op's input shapes). */
 function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
   const p = op.params as never;
   switch (op.prim) {
     case 'unary': {
       const { op: u, p0, p1 } = p as Params['unary'];
-      // Each op's lowering is its row's (src/backend/elementwise_table.ts).
+      // Each elementwise op's lowering is its row's (src/backend/elementwise_table.ts).
       const onnx = unaryRow(u).onnx;
       return typeof onnx === 'string' ? g.node(onnx, [x[0]]) : onnx(g, x[0], p0, p1);
     }
     case 'binary': {
-      const { op: b } = p as Params['binary'];
-      const simple = BINARY_NODES[b];
-      if (simple) return g.node(simple, x);
-      if (b === 'ne') return g.toFloat(g.node('Not', [g.node('Equal', x)]));
-      const cmp = COMPARE_NODES[b];
-      if (cmp) return g.toFloat(g.node(cmp, x));
-      throw new Error(`ONNX export: binary op ${b} has no lowering`);
+      const onnx = binaryRow((p as Params['binary']).op).onnx;
+      return typeof onnx === 'string' ? g.node(onnx, x) : onnx(g, x[0], x[1]);
     }
     case 'ternary': {
       const { op: t } = p as Params['ternary'];

@@ -17,7 +17,7 @@ import type {
   TernaryOp,
   UnaryOp,
 } from '../kernels.ts';
-import { powC, unaryRow } from '../elementwise_table.ts';
+import { binaryRow, unaryRow } from '../elementwise_table.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -29,22 +29,6 @@ export class CpuStorage implements Storage {
     return this.data.length;
   }
 }
-
-export const BINARY_FNS: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  pow: powC,
-  maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
-  minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
-  eq: (a, b) => +(a === b),
-  ne: (a, b) => +(a !== b),
-  lt: (a, b) => +(a < b),
-  le: (a, b) => +(a <= b),
-  gt: (a, b) => +(a > b),
-  ge: (a, b) => +(a >= b),
-};
 
 /** Offset of flat index i of `shape` through `strides`. */
 function offsetOf(i: number, shape: number[], strides: number[]): number {
@@ -139,7 +123,7 @@ export class CpuBackend implements Backend {
 
   /** @internal */
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
-    const f = BINARY_FNS[op];
+    const f = binaryRow(op).cpu;
     const A = this.d(a),
       B = this.d(b);
     const out = this.alloc(numel(shape));
@@ -169,7 +153,7 @@ export class CpuBackend implements Backend {
         case 'unary':
           return round(unaryRow(e.op).cpu(at(e.x, i), e.p0, e.p1));
         case 'binary':
-          return round(BINARY_FNS[e.op](at(e.a, i), at(e.b, i)));
+          return round(binaryRow(e.op).cpu(at(e.a, i), at(e.b, i)));
       }
     };
     for (let i = 0; i < n; i++) out.data[i] = at(expr, i);

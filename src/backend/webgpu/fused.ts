@@ -1,13 +1,13 @@
 // WGSL for a fused elementwise kernel (FusedExpr, src/backend/kernels.ts): 4 outputs per invocation, each
 // input read as a vec4 (every element), splatted (one value) or gathered lane by lane (a broadcast block:
 // x[(i / div) % mod], the two sizes written into the text), the expression's ops called as the
-// unfused kernels call them (unary_op and binary_op of shaders/unary_ops.wgsl and binary_ops.wgsl, with
+// unfused kernels call them (unary_op and binary_op, generated from src/backend/elementwise_table.ts, with
 // constant op codes, so each call folds to the op's straight-line code), one store. The op parameters
 // are written as the bits of their float32 values, which is what the unfused kernels read from their
 // uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
 
-import { BINARY_OPS, fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
-import { unaryCode } from '../elementwise_table.ts';
+import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { binaryCode, unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
@@ -32,7 +32,7 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
       case 'binary': {
         const a = emit(e.a),
           b = emit(e.b);
-        lines.push(`  let ${tn}${t} = binary_op(${BINARY_OPS.indexOf(e.op)}u, ${a}, ${b});`);
+        lines.push(`  let ${tn}${t} = binary_op(${binaryCode(e.op)}u, ${a}, ${b});`);
         return `${tn}${t++}`;
       }
     }

@@ -7,7 +7,6 @@
 import type { Backend, GatherDims, GatherMode, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
 import {
-  BINARY_OPS,
   MAX_RANK,
   PAD_MODES,
   RANDOM_DISTS,
@@ -31,7 +30,7 @@ import {
   type TernaryOp,
   type UnaryOp,
 } from '../kernels.ts';
-import { unaryCode, unaryOpWgsl } from '../elementwise_table.ts';
+import { binaryCode, elementwiseWgsl, unaryCode } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
 import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
@@ -88,7 +87,7 @@ export class WebGPUBackend implements Backend {
 
   /** `opts.limits` lowers the device's limits (tests run the past-the-limit paths at small sizes). */
   static async create(opts: ContextOptions = {}): Promise<WebGPUBackend> {
-    return new WebGPUBackend(await GPUContext.create({ ...opts, generated: { unary_ops: unaryOpWgsl() } }));
+    return new WebGPUBackend(await GPUContext.create({ ...opts, generated: elementwiseWgsl() }));
   }
 
   private buf(s: Storage): GPUBuffer {
@@ -164,7 +163,7 @@ export class WebGPUBackend implements Backend {
     const n = numel(shape);
     const out = this.alloc(n);
     const contiguous = contiguousStrides(shape);
-    const OP = BINARY_OPS.indexOf(op);
+    const OP = binaryCode(op);
     if (sameShape(sa, contiguous) && sameShape(sb, contiguous)) {
       const n4 = Math.ceil(n / 4);
       this.ctx.dispatch({
