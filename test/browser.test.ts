@@ -8,7 +8,6 @@
 // to test-artifacts/. Kept small (z = 2, small batches, tens of steps): Chromium's WebGPU runs on
 // SwiftShader here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 import { loadMnist } from '../src/data/datasets.ts';
 import { dilate3x3 } from '../src/data/domains.ts';
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.ts';
+import { runCli } from './cli_helpers.ts';
 
 const ARTIFACTS = 'test-artifacts';
 let server: PreviewServer;
@@ -313,10 +313,6 @@ async function cpuDecode(bytes: Uint8Array, z: [number, number]): Promise<number
 
 const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-const cli = (...args: string[]) =>
-  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
-
 describe('the training demo on WebGPU', () => {
   let page: Page;
   let errors: string[];
@@ -523,7 +519,7 @@ describe('the training demo on WebGPU', () => {
     const here = await decodedDigit(page);
     expect(maxDiff(here.pixels, await cpuDecode(bytes, here.z))).toBeLessThanOrEqual(2);
     // The CLI builds the model from the file's config and evaluates it.
-    const ev = cli('eval', 'vae', '--ckpt', file, '--backend', 'cpu', '--out', dir, '--iwae-k', '2');
+    const ev = runCli(['eval', 'vae', '--ckpt', file, '--backend', 'cpu', '--out', dir, '--iwae-k', '2']);
     expect(ev.status, ev.stderr).toBe(0);
     const negElbo = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).test_neg_elbo;
     expect(negElbo).toBeGreaterThan(100);
@@ -537,7 +533,7 @@ describe('the training demo on WebGPU', () => {
 
   it('loads a checkpoint written by the CLI and decodes as the CLI model does; refuses other files clearly', async () => {
     const out = join(dir, 'cli-z2');
-    const run = cli(
+    const run = runCli([
       'vae',
       '--zdim',
       '2',
@@ -555,7 +551,7 @@ describe('the training demo on WebGPU', () => {
       out,
       '--iwae-k',
       '2',
-    );
+    ]);
     expect(run.status, run.stderr).toBe(0);
     const file = join(out, 'checkpoint.safetensors');
     const loaded = await loadFile(page, file);

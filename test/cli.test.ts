@@ -3,15 +3,12 @@
 // --eager equal to the default compiled step (to the order fused reductions sum in), eval computed from the
 // checkpoint, and clear errors for corrupt or mismatched checkpoints.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
+import { runCli } from './cli_helpers.ts';
 
-const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
-const run = (...args: string[]) =>
-  spawnSync(tsx, ['src/cli/train.ts', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
 const quick = ['--train-size', '512', '--batch', '64', '--seed', '3', '--iwae-k', '3'];
 const metrics = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -21,25 +18,34 @@ const metrics = (dir: string) =>
 
 describe('the training CLI', () => {
   it('rejects bad arguments with the valid choices', () => {
-    const bad = run('train', 'vea');
+    const bad = runCli(['train', 'vea']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown model 'vea': choose one of vae, gan, dcgan, cyclegan/);
-    expect(run('vae', '--backend', 'tpu').stderr).toMatch(/unknown backend 'tpu': choose one of webgpu, cpu/);
-    expect(run('vae', '--epochs', '1.5').stderr).toMatch(/--epochs must be an integer greater than 0, got '1.5'/);
-    expect(run('vae', '--colour', 'red').stderr).toMatch(/^error: unknown option --colour\n/);
-    expect(run('eval', 'vae').stderr).toMatch(/eval needs --ckpt/);
+    expect(runCli(['vae', '--backend', 'tpu']).stderr).toMatch(/unknown backend 'tpu': choose one of webgpu, cpu/);
+    expect(runCli(['vae', '--epochs', '1.5']).stderr).toMatch(/--epochs must be an integer greater than 0, got '1.5'/);
+    expect(runCli(['vae', '--colour', 'red']).stderr).toMatch(/^error: unknown option --colour\n/);
+    expect(runCli(['eval', 'vae']).stderr).toMatch(/eval needs --ckpt/);
   });
 
   it('trains, and resuming continues the exact trajectory of an uninterrupted run', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-'));
     const [full, part] = [join(root, 'full'), join(root, 'part')];
-    const a = run('vae', ...quick, '--epochs', '2', '--out', full);
+    const a = runCli(['vae', ...quick, '--epochs', '2', '--out', full]);
     expect(a.status, a.stderr).toBe(0);
     for (const f of ['metrics.jsonl', 'checkpoint.safetensors', 'samples.png', 'reconstructions.png', 'loss.svg'])
       expect(existsSync(join(full, f)), f).toBe(true);
-    const b = run('vae', ...quick, '--epochs', '1', '--out', part);
+    const b = runCli(['vae', ...quick, '--epochs', '1', '--out', part]);
     expect(b.status, b.stderr).toBe(0);
-    const c = run('vae', ...quick, '--epochs', '2', '--out', part, '--resume', join(part, 'checkpoint.safetensors'));
+    const c = runCli([
+      'vae',
+      ...quick,
+      '--epochs',
+      '2',
+      '--out',
+      part,
+      '--resume',
+      join(part, 'checkpoint.safetensors'),
+    ]);
     expect(c.status, c.stderr).toBe(0);
     const [mf, mp] = [metrics(full), metrics(part)];
     expect(mp.length).toBe(2);
@@ -54,7 +60,7 @@ describe('the training CLI', () => {
     // in which fused reductions sum (relative 1e-5, as test/compile.test.ts checks per step).
     expect(a.stdout).toMatch(/\), compiled\n/);
     const eager = join(root, 'eager');
-    const d = run('vae', ...quick, '--epochs', '1', '--out', eager, '--eager');
+    const d = runCli(['vae', ...quick, '--epochs', '1', '--out', eager, '--eager']);
     expect(d.status, d.stderr).toBe(0);
     expect(d.stdout).toMatch(/\), eager\n/);
     for (const k of ['train_loss', 'train_rec', 'train_kl', 'test_neg_elbo']) {
@@ -65,7 +71,7 @@ describe('the training CLI', () => {
     expect(readFileSync(join(full, 'loss.svg'), 'utf8')).toMatch(/<polyline [^>]*points="[\d., ]{20,}"/);
 
     // eval recomputes the last epoch's test number from the checkpoint.
-    const e = run('eval', 'vae', '--ckpt', join(full, 'checkpoint.safetensors'), '--out', full, '--iwae-k', '3');
+    const e = runCli(['eval', 'vae', '--ckpt', join(full, 'checkpoint.safetensors'), '--out', full, '--iwae-k', '3']);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(full, 'eval.json'), 'utf8'));
     expect(ev.test_neg_elbo).toBeCloseTo(mf[1].test_neg_elbo, 3);
@@ -78,15 +84,15 @@ describe('the training CLI', () => {
     // A corrupt checkpoint and one of another architecture are refused with a clear message.
     const broken = join(root, 'broken.safetensors');
     writeFileSync(broken, readFileSync(join(full, 'checkpoint.safetensors')).subarray(0, 5000));
-    expect(run('eval', 'vae', '--ckpt', broken).stderr).toMatch(
+    expect(runCli(['eval', 'vae', '--ckpt', broken]).stderr).toMatch(
       /do not fit \(truncated or corrupt file\)|corrupt safetensors/,
     );
     const other = join(root, 'z2');
-    expect(run('vae', ...quick, '--epochs', '1', '--zdim', '2', '--out', other).status).toBe(0);
+    expect(runCli(['vae', ...quick, '--epochs', '1', '--zdim', '2', '--out', other]).status).toBe(0);
     expect(existsSync(join(other, 'manifold.png'))).toBe(true);
     // Another --zdim than the checkpoint's is refused as a settings mismatch; forced, the shapes do not fit.
     expect(
-      run(
+      runCli([
         'vae',
         ...quick,
         '--epochs',
@@ -97,10 +103,10 @@ describe('the training CLI', () => {
         other,
         '--resume',
         join(full, 'checkpoint.safetensors'),
-      ).stderr,
+      ]).stderr,
     ).toMatch(/settings differ from the checkpoint's \(--zdim 20 in the checkpoint, 2 now\)/);
     expect(
-      run(
+      runCli([
         'vae',
         ...quick,
         '--epochs',
@@ -112,7 +118,7 @@ describe('the training CLI', () => {
         '--resume',
         join(full, 'checkpoint.safetensors'),
         '--allow-mismatch',
-      ).stderr,
+      ]).stderr,
     ).toMatch(
       /does not fit this model .*mu.weight has shape \[20, 400\] in the state dict but \[2, 400\] in the model/,
     );
@@ -122,12 +128,24 @@ describe('the training CLI', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-models-'));
     const clf = join(root, 'clf'),
       dc = join(root, 'dc');
-    const c = run('classifier', '--train-size', '640', '--epochs', '1', '--width', '8', '--lr', '5e-3', '--out', clf);
+    const c = runCli([
+      'classifier',
+      '--train-size',
+      '640',
+      '--epochs',
+      '1',
+      '--width',
+      '8',
+      '--lr',
+      '5e-3',
+      '--out',
+      clf,
+    ]);
     expect(c.status, c.stderr).toBe(0);
     const [mc] = metrics(clf);
     expect(mc.test_accuracy).toBeGreaterThan(0.3);
     const ckpt = join(clf, 'checkpoint.safetensors');
-    const d = run(
+    const d = runCli([
       'dcgan',
       '--train-size',
       '320',
@@ -143,7 +161,7 @@ describe('the training CLI', () => {
       ckpt,
       '--out',
       dc,
-    );
+    ]);
     expect(d.status, d.stderr).toBe(0);
     const [md] = metrics(dc);
     for (const k of ['fd', 'fd_untrained', 'fd_ratio', 'min_class_fraction', 'mean_top_prob'])
@@ -154,16 +172,31 @@ describe('the training CLI', () => {
     ).toBeCloseTo(1, 9);
     expect(existsSync(join(dc, 'samples.png'))).toBe(true);
     // eval rebuilds the DCGAN from the checkpoint's config and recomputes the same scores.
-    const e = run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', ckpt, '--out', dc);
+    const e = runCli([
+      'eval',
+      'dcgan',
+      '--ckpt',
+      join(dc, 'checkpoint.safetensors'),
+      '--classifier',
+      ckpt,
+      '--out',
+      dc,
+    ]);
     expect(e.status, e.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dc, 'eval.json'), 'utf8')).fd).toBeCloseTo(md.fd, 2);
     // Without the classifier, eval says how to get one; a checkpoint of another model is refused.
     expect(
-      run('eval', 'dcgan', '--ckpt', join(dc, 'checkpoint.safetensors'), '--classifier', join(root, 'none.safetensors'))
-        .stderr,
+      runCli([
+        'eval',
+        'dcgan',
+        '--ckpt',
+        join(dc, 'checkpoint.safetensors'),
+        '--classifier',
+        join(root, 'none.safetensors'),
+      ]).stderr,
     ).toMatch(/need the classifier checkpoint .*npm run train -- classifier/);
-    expect(run('eval', 'vae', '--ckpt', ckpt).stderr).toMatch(/holds a classifier, not a vae/);
-    expect(run('dcgan', '--dataset', 'ring').stderr).toMatch(
+    expect(runCli(['eval', 'vae', '--ckpt', ckpt]).stderr).toMatch(/holds a classifier, not a vae/);
+    expect(runCli(['dcgan', '--dataset', 'ring']).stderr).toMatch(
       /model 'dcgan' does not train on 'ring': choose one of mnist, fashion/,
     );
   }, 900_000);
@@ -172,7 +205,7 @@ describe('the training CLI', () => {
     const root = mkdtempSync(join(tmpdir(), 'cli-gans-'));
     const gan = join(root, 'gan'),
       cg = join(root, 'cg');
-    const g = run('gan', '--epochs', '1', '--steps', '30', '--out', gan);
+    const g = runCli(['gan', '--epochs', '1', '--steps', '30', '--out', gan]);
     expect(g.status, g.stderr).toBe(0);
     const [mg] = metrics(gan);
     expect(mg.step).toBe(30);
@@ -186,7 +219,7 @@ describe('the training CLI', () => {
     ] as const) {
       const out = join(root, `gan-${data}`);
       // The grid with a learning rate of D's own (--lr-d): D's optimizer runs at it, G's at --lr.
-      const r = run(
+      const r = runCli([
         'gan',
         '--dataset',
         data,
@@ -197,7 +230,7 @@ describe('the training CLI', () => {
         '--out',
         out,
         ...(data === 'grid' ? ['--lr-d', '0.004'] : []),
-      );
+      ]);
       expect(r.status, r.stderr).toBe(0);
       if (data === 'grid') {
         const row = JSON.parse(readFileSync(join(out, 'steps.jsonl'), 'utf8').split('\n')[0]);
@@ -206,7 +239,7 @@ describe('the training CLI', () => {
           JSON.parse(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.config),
         ).toMatchObject({ lr: 1e-3, lrD: 0.004 });
         // Resuming without --lr-d would put D back on --lr: refused, naming the option.
-        const res = run(
+        const res = runCli([
           'gan',
           '--dataset',
           data,
@@ -218,7 +251,7 @@ describe('the training CLI', () => {
           out,
           '--resume',
           join(out, 'checkpoint.safetensors'),
-        );
+        ]);
         expect(res.status).toBe(1);
         expect(res.stderr).toContain('--lr-d 0.004 in the checkpoint, none (D at --lr) now');
       }
@@ -230,17 +263,17 @@ describe('the training CLI', () => {
         `${data} GAN: 2,000 real and 2,000 generated points`,
       );
     }
-    expect(run('vae', '--lr-d', '0.01').stderr).toMatch(
+    expect(runCli(['vae', '--lr-d', '0.01']).stderr).toMatch(
       /--lr-d does not apply to the MLP VAE: it sets the discriminators' learning rate/,
     );
-    expect(run('gan', '--dataset', 'mnist').stderr).toMatch(
+    expect(runCli(['gan', '--dataset', 'mnist']).stderr).toMatch(
       /model 'gan' does not train on 'mnist': choose one of ring, grid, moons, spiral/,
     );
     // Two optimizers and the noise generator resume exactly too.
     const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];
-    expect(run('gan', '--epochs', '2', '--steps', '15', '--out', gFull).status).toBe(0);
-    expect(run('gan', '--epochs', '1', '--steps', '15', '--out', gPart).status).toBe(0);
-    const r = run(
+    expect(runCli(['gan', '--epochs', '2', '--steps', '15', '--out', gFull]).status).toBe(0);
+    expect(runCli(['gan', '--epochs', '1', '--steps', '15', '--out', gPart]).status).toBe(0);
+    const r = runCli([
       'gan',
       '--epochs',
       '2',
@@ -250,17 +283,17 @@ describe('the training CLI', () => {
       gPart,
       '--resume',
       join(gPart, 'checkpoint.safetensors'),
-    );
+    ]);
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gPart)[1][k], k).toBe(metrics(gFull)[1][k]);
     // Stopped by --max-seconds after its first step, mid-epoch, then resumed from that very step: the
     // same trajectory (the second epoch's numbers equal the uninterrupted run's).
     const gTime = join(root, 'gan-time');
-    const t = run('gan', '--epochs', '2', '--steps', '15', '--out', gTime, '--max-seconds', '1e-6');
+    const t = runCli(['gan', '--epochs', '2', '--steps', '15', '--out', gTime, '--max-seconds', '1e-6']);
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/--max-seconds 0\.000001: stopping after [\d.]+ s of training, at step 1 of epoch 1/);
     expect(metrics(gTime).map((m) => m.step)).toEqual([1]);
-    const tr = run(
+    const tr = runCli([
       'gan',
       '--epochs',
       '2',
@@ -270,7 +303,7 @@ describe('the training CLI', () => {
       gTime,
       '--resume',
       join(gTime, 'checkpoint.safetensors'),
-    );
+    ]);
     expect(tr.status, tr.stderr).toBe(0);
     expect(tr.stdout).toMatch(/resumed from .* at epoch 0, step 1/);
     expect(metrics(gTime).map((m) => m.step)).toEqual([1, 15, 30]);
@@ -294,7 +327,7 @@ describe('the training CLI', () => {
     expect(sf.every((x) => x.images_per_s > 0 && Math.abs(x.epoch - x.step / 15) < 1e-9)).toBe(true);
     expect(steps(gPart).map((x) => x.step)).toEqual(sf.map((x) => x.step));
 
-    const y = run('cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg);
+    const y = runCli(['cyclegan', '--train-size', '64', '--steps', '3', '--batch', '4', '--width', '4', '--out', cg]);
     expect(y.status, y.stderr).toBe(0);
     const [my] = metrics(cg);
     expect(my.l1_ratio).toBeCloseTo(my.l1 / my.baseline_l1, 9);
