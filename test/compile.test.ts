@@ -767,7 +767,7 @@ describe('compile(): elementwise fusion', () => {
       agree(twice.compiled, twice.eager);
     });
 
-    it(`${which}: a convolution + bias + activation is one kernel in the implicit-GEMM variants (forward, transposed, weight gradient), one more after im2col or Winograd`, async () => {
+    it(`${which}: a convolution + bias + activation is one kernel in the implicit-GEMM variants (forward, transposed, weight gradient) and im2col's weight gradient, one more after im2col's forward or Winograd`, async () => {
       const b = await backend();
       const x = tensor(randomData(2 * 3 * 9 * 7, 83), [2, 3, 9, 7], { backend: b });
       const w = tensor(randomData(5 * 3 * 3 * 3, 84), [5, 3, 3, 3], { backend: b });
@@ -814,8 +814,12 @@ describe('compile(): elementwise fusion', () => {
             // Where the forced variant is not eligible the tuner falls back to an implicit GEMM (split-K runs
             // weight gradients only; Winograd needs at most 2x2 taps per stride phase: the transposed
             // convolution's 4x4 kernel at stride 2, not the 3x3 at stride 1).
+            // im2col's forward and transposed convolutions end in a layout copy or col2im, which take no
+            // epilogue; its weight gradient ends in the GEMM, which does.
             const separate =
-              which === 'webgpu' && (variant === 'im2col' || (variant === 'winograd' && what === 'conv_transpose2d'));
+              which === 'webgpu' &&
+              ((variant === 'im2col' && what !== 'conv2d weight gradient') ||
+                (variant === 'winograd' && what === 'conv_transpose2d'));
             expect(r.dispatches, `${what} (${variant}): ${bare.dispatches} for the convolution alone`).toBe(
               bare.dispatches + (separate ? 1 : 0),
             );
@@ -933,67 +937,81 @@ describe('compile(): elementwise fusion', () => {
 
 describe("compile(): the optimizer step in the gradient's kernel", () => {
   forEachBackend((which, backend) => {
-    it(`${which}: each parameter's update runs in the store of the kernel computing its gradient (matmul, convolution, reduction, elementwise), as eager mode's`, async () => {
-      const b = await fixed(await backend());
-      await withBackend(b, async () => {
-        // A convolution (weight: its weight gradient; bias: a sum over the batch), a linear layer (a
-        // matmul; a sum), and a free parameter p used twice, whose gradient is the sum of two elementwise
-        // terms (an elementwise kernel). Adam for the layers, SGD with Nesterov momentum for p (both update formulas).
-        const make = () => {
-          const conv = new nn.Conv2d(2, 3, 3, { generator: new Generator(3), backend: b });
-          const lin = new nn.Linear(3 * 5 * 3, 4, { generator: new Generator(4), backend: b });
-          const p = tensor(randomData(7 * 4, 5), [7, 4], { backend: b, requiresGrad: true });
-          const opts = [
-            new nn.Adam([...conv.parameters(), ...lin.parameters()], { lr: 0.05 }),
-            new nn.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true }),
-          ];
-          return { conv, lin, p, opts };
-        };
-        const x = tensor(randomData(7 * 2 * 7 * 5, 91), [7, 2, 7, 5], { backend: b });
-        const fn =
-          ({ conv, lin, p, opts }: ReturnType<typeof make>) =>
-          (a: Tensor) =>
-            tidy(() => {
-              const y = lin.call(conv.call(a).leakyRelu(0.2).reshape([7, 45]));
-              const l = y.add(p).tanh().add(y.sub(p).relu()).square().mean();
-              for (const o of opts) o.zeroGrad();
-              l.backward();
-              for (const o of opts) o.step();
-              return l;
-            });
-        const [e, c] = [make(), make()];
-        const eager = fn(e),
-          step = compile(fn(c));
-        const params = (m: ReturnType<typeof make>) => [m.conv.weight, m.conv.bias!, m.lin.weight, m.lin.bias!, m.p];
-        for (let i = 0; i < 6; i++) {
-          eager(x).dispose();
-          step(x).dispose();
-          // Each step's parameters as eager mode's (bit for bit on the CPU twin).
-          for (const [k, pe] of params(e).entries()) {
-            const [we, wc] = [await pe.toArray(), await params(c)[k].toArray()];
-            if (which === 'cpu') expect(wc).toEqual(we);
-            else
-              we.forEach((v, j) =>
-                expect(Math.abs(wc[j] - v), `step ${i} param ${k} [${j}]`).toBeLessThanOrEqual(
-                  1e-6 * Math.max(1, Math.abs(v)),
-                ),
-              );
-          }
+    // The convolution's weight gradient by the tuner's choice and by im2col (whose GEMM takes the update).
+    for (const variant of which === 'webgpu' ? ([null, 'im2col'] as const) : ([null] as const))
+      it(`${which}: each parameter's update runs in the store of the kernel computing its gradient (matmul, convolution${variant ? ` by ${variant}` : ''}, reduction, elementwise), as eager mode's`, async () => {
+        const b = await fixed(await backend());
+        if (b instanceof WebGPUBackend) b.tuner.forced = variant;
+        try {
+          await withBackend(b, async () => {
+            // A convolution (weight: its weight gradient; bias: a sum over the batch), a linear layer (a
+            // matmul; a sum), and a free parameter p used twice, whose gradient is the sum of two elementwise
+            // terms (an elementwise kernel). Adam for the layers, SGD with Nesterov momentum for p (both update formulas).
+            const make = () => {
+              const conv = new nn.Conv2d(2, 3, 3, { generator: new Generator(3), backend: b });
+              const lin = new nn.Linear(3 * 5 * 3, 4, { generator: new Generator(4), backend: b });
+              const p = tensor(randomData(7 * 4, 5), [7, 4], { backend: b, requiresGrad: true });
+              const opts = [
+                new nn.Adam([...conv.parameters(), ...lin.parameters()], { lr: 0.05 }),
+                new nn.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true }),
+              ];
+              return { conv, lin, p, opts };
+            };
+            const x = tensor(randomData(7 * 2 * 7 * 5, 91), [7, 2, 7, 5], { backend: b });
+            const fn =
+              ({ conv, lin, p, opts }: ReturnType<typeof make>) =>
+              (a: Tensor) =>
+                tidy(() => {
+                  const y = lin.call(conv.call(a).leakyRelu(0.2).reshape([7, 45]));
+                  const l = y.add(p).tanh().add(y.sub(p).relu()).square().mean();
+                  for (const o of opts) o.zeroGrad();
+                  l.backward();
+                  for (const o of opts) o.step();
+                  return l;
+                });
+            const [e, c] = [make(), make()];
+            const eager = fn(e),
+              step = compile(fn(c));
+            const params = (m: ReturnType<typeof make>) => [
+              m.conv.weight,
+              m.conv.bias!,
+              m.lin.weight,
+              m.lin.bias!,
+              m.p,
+            ];
+            for (let i = 0; i < 6; i++) {
+              eager(x).dispose();
+              step(x).dispose();
+              // Each step's parameters as eager mode's (bit for bit on the CPU twin).
+              for (const [k, pe] of params(e).entries()) {
+                const [we, wc] = [await pe.toArray(), await params(c)[k].toArray()];
+                if (which === 'cpu') expect(wc).toEqual(we);
+                else
+                  we.forEach((v, j) =>
+                    expect(Math.abs(wc[j] - v), `step ${i} param ${k} [${j}]`).toBeLessThanOrEqual(
+                      1e-6 * Math.max(1, Math.abs(v)),
+                    ),
+                  );
+              }
+            }
+            if (b instanceof WebGPUBackend) {
+              // No update kernel of its own: each is in the store of the kernel named after what it fused.
+              const { kernels } = await profile(() => step(x).dispose(), b);
+              const count = (re: RegExp) => kernels.filter((k) => re.test(k.kernel)).reduce((n, k) => n + k.count, 0);
+              expect(count(/^optim:/)).toBe(0);
+              expect(count(/^fused:conv2d_grad_weight.*\+adam$/)).toBe(1);
+              if (variant === 'im2col') expect(count(/^fused:conv2d_grad_weight:im2col\+adam$/)).toBe(1);
+              expect(count(/^fused:matmul.*\+adam$/)).toBe(1);
+              expect(count(/^fused:.*sum.*\+adam$/)).toBe(2);
+              expect(count(/^fused:.*\+sgd$/)).toBe(1);
+              expect(count(/^fused:(?!.*sum)(?!matmul)(?!conv).*\+sgd$/)).toBe(1);
+            }
+            step.dispose();
+          });
+        } finally {
+          if (b instanceof WebGPUBackend) b.tuner.forced = null;
         }
-        if (b instanceof WebGPUBackend) {
-          // No update kernel of its own: each is in the store of the kernel named after what it fused.
-          const { kernels } = await profile(() => step(x).dispose(), b);
-          const count = (re: RegExp) => kernels.filter((k) => re.test(k.kernel)).reduce((n, k) => n + k.count, 0);
-          expect(count(/^optim:/)).toBe(0);
-          expect(count(/^fused:conv2d_grad_weight.*\+adam$/)).toBe(1);
-          expect(count(/^fused:matmul.*\+adam$/)).toBe(1);
-          expect(count(/^fused:.*sum.*\+adam$/)).toBe(2);
-          expect(count(/^fused:.*\+sgd$/)).toBe(1);
-          expect(count(/^fused:(?!.*sum)(?!matmul)(?!conv).*\+sgd$/)).toBe(1);
-        }
-        step.dispose();
       });
-    });
   });
 });
 

@@ -505,21 +505,41 @@ export class WebGPUBackend implements Backend {
       return g;
     }
     const out = this.alloc(spec.batch * spec.M * spec.N);
+    this.gemmInto(this.buf(a), this.buf(b), out.buffer, spec, epilogue, optim);
+    return out;
+  }
+
+  /**
+   * C = A B by the adapter's best matmul variant for `spec`, with `epilogue` (and `optim`) applied in
+   * its store when given: matmulFused's kernel, and the GEMM of the im2col convolution's weight gradient.
+   */
+  private gemmInto(
+    A: GPUBuffer,
+    B: GPUBuffer,
+    C: GPUBuffer,
+    spec: MatmulSpec,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+    what = 'matmul',
+  ): void {
     const v = chooseMatmul(this.tuner, this.ctx, spec);
-    const d = matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec);
+    const d = matmulDispatch(v, A, B, C, spec);
+    if (!epilogue) {
+      this.ctx.dispatch(d);
+      return;
+    }
     const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
     this.ctx.dispatch({
       ...d,
       kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`,
       source: epilogueIo(`matmul_${v}`, epilogue, !!optim),
-      label: `fused:matmul+${ops.join('+')}`,
+      label: `fused:${what}+${ops.join('+')}`,
       // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
       buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
       uniforms: withOptimUniforms(d.uniforms!, optim),
-      flops: d.flops! + out.length * (ops.length + (optim ? 10 : 0)),
+      flops: d.flops! + spec.batch * spec.M * spec.N * (ops.length + (optim ? 10 : 0)),
       constants: { ...d.constants, ...optimConstants(optim) },
     });
-    return out;
   }
 
   /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
@@ -622,8 +642,10 @@ export class WebGPUBackend implements Backend {
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    if (epilogue && (v === 'im2col' || v === 'winograd')) {
-      // These variants have no store to run an epilogue in: it runs after them, and so does the update.
+    if (epilogue && ((v === 'im2col' && mode !== 2) || v === 'winograd')) {
+      // These have no store to run an epilogue in (their last kernel is a layout copy, col2im or
+      // Winograd's output transform): it runs after them, and so does the update. The im2col weight
+      // gradient's last kernel is its GEMM, which takes both (convIm2col).
       this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
       const y = this.epilogueOf(out, epilogue);
       if (optim) this.optimStep(optim.param, y, optim.s1, optim.s2, optim.spec, optim.check);
@@ -643,7 +665,7 @@ export class WebGPUBackend implements Backend {
     epilogue?: FusedEpilogue,
     optim?: FusedOptim,
   ): void {
-    if (v === 'im2col') return this.convIm2col(mode, a, b, out, g);
+    if (v === 'im2col') return this.convIm2col(mode, a, b, out, g, epilogue, optim);
     if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
     const parts: ConvPart[] =
       mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
@@ -672,7 +694,15 @@ export class WebGPUBackend implements Backend {
   }
 
   /** The im2col variant: patches (or their transpose) as a matrix, one matmul, a layout copy. */
-  private convIm2col(mode: 0 | 1 | 2, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+  private convIm2col(
+    mode: 0 | 1 | 2,
+    a: GPUBuffer,
+    b: GPUBuffer,
+    out: GPUBuffer,
+    g: ConvGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): void {
     const K = g.C * g.KH * g.KW,
       hw = g.OH * g.OW,
       N = g.n * hw;
@@ -699,9 +729,10 @@ export class WebGPUBackend implements Backend {
     };
     const copy = (src: GPUBuffer, dst: GPUBuffer, shape: number[], si: number[], so: number[]) =>
       this.copyRaw(src, dst, shape, si, 0, so, 0);
-    const gemm = (A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, M: number, Nn: number, Kk: number) => {
+    const gemm = (A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, M: number, Nn: number, Kk: number, fused = false) => {
       const spec = { batch: 1, M, N: Nn, K: Kk, transA: false, transB: false, strideA: 0, strideB: 0 };
-      this.ctx.dispatch(matmulDispatch(chooseMatmul(this.tuner, this.ctx, spec), A, B, C, spec));
+      if (fused) this.gemmInto(A, B, C, spec, epilogue, optim, 'conv2d_grad_weight:im2col');
+      else this.gemmInto(A, B, C, spec);
     };
     /** dy [n, O, hw] -> [O, n*hw] */
     const dyRows = (dy: GPUBuffer) => {
@@ -716,8 +747,9 @@ export class WebGPUBackend implements Backend {
       gemm(a, col, yt, g.O, N, K);
       copy(yt, out, [g.n, g.O, hw], [hw, N, 1], [g.O * hw, hw, 1]);
     } else if (mode === 2) {
-      // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K]
-      gemm(dyRows(a), im2col(b, 1), out, g.O, K, N);
+      // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K], in the weight's layout: an epilogue and an optimizer
+      // update run in the GEMM's store.
+      gemm(dyRows(a), im2col(b, 1), out, g.O, K, N, true);
     } else {
       const wt = scratch(K * g.O);
       copy(a, wt, [K, g.O], [1, K], [g.O, 1]);
