@@ -5,7 +5,6 @@ import { getBackend } from './backend/registry.ts';
 import { liveTensorCount } from './tensor.ts';
 import type { Backend } from './backend/backend.ts';
 import type { KernelStats } from './device/profiler.ts';
-import type { WebGPUBackend } from './backend/webgpu/index.ts';
 import { MATMUL_VARIANTS, CONV_VARIANTS } from './backend/webgpu/tuner.ts';
 
 /**
@@ -33,7 +32,7 @@ export const sync = (backend: Backend = getBackend()) => backend.sync();
  * returns the bytes freed (0 on the CPU backend, which pools nothing).
  */
 export function emptyCache(backend: Backend = getBackend()): number {
-  return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.emptyCache() : 0;
+  return backend.gpu?.ctx.emptyCache() ?? 0;
 }
 
 /**
@@ -42,12 +41,12 @@ export function emptyCache(backend: Backend = getBackend()): number {
  * kernel times).
  */
 export function backendInfo(backend: Backend = getBackend()) {
-  const gpu = backend.name === 'webgpu' ? (backend as WebGPUBackend) : null;
+  const ctx = backend.gpu?.ctx;
   return {
     name: backend.name,
     description: backend.description,
-    software: gpu ? gpu.ctx.isSoftware : true,
-    timestampQuery: gpu ? gpu.ctx.hasTimestamps : false,
+    software: ctx ? ctx.isSoftware : true,
+    timestampQuery: ctx ? ctx.hasTimestamps : false,
   };
 }
 
@@ -62,8 +61,8 @@ export async function profile<T>(
   backend: Backend = getBackend(),
   opts: { cpuTiming?: boolean } = {},
 ): Promise<{ result: T; kernels: KernelStats[] }> {
-  if (backend.name !== 'webgpu') return { result: await fn(), kernels: [] };
-  const ctx = (backend as WebGPUBackend).ctx;
+  const ctx = backend.gpu?.ctx;
+  if (!ctx) return { result: await fn(), kernels: [] };
   ctx.flush();
   ctx.profiler.start(opts);
   try {
@@ -102,8 +101,8 @@ export async function aluPeak(
   backend: Backend = getBackend(),
   opts: { iters?: number; groups?: number } = {},
 ): Promise<number | null> {
-  if (backend.name !== 'webgpu') return null;
-  const ctx = (backend as WebGPUBackend).ctx;
+  const ctx = backend.gpu?.ctx;
+  if (!ctx) return null;
   const iters = opts.iters ?? 2048,
     groups = opts.groups ?? 1024,
     wg = 64;
@@ -128,8 +127,8 @@ export async function aluPeak(
 export function kernelChoices(
   backend: Backend = getBackend(),
 ): { key: string; timings: Record<string, number>; chosen: string }[] {
-  if (backend.name !== 'webgpu') return [];
-  const t = (backend as WebGPUBackend).tuner;
+  const t = backend.gpu?.tuner;
+  if (!t) return [];
   return [...t.timings].map(([key, timings]) => ({
     key,
     timings: timings as Record<string, number>,
@@ -139,7 +138,7 @@ export function kernelChoices(
 
 /** The navigator.gpu object (Dawn's instance in Node) the backend's device came from, to share with a peer runtime. */
 export function gpuInstance(backend: Backend = getBackend()): GPU | null {
-  return backend.name === 'webgpu' ? (backend as WebGPUBackend).ctx.gpu : null;
+  return backend.gpu?.ctx.gpu ?? null;
 }
 
 /** The names of the GEMM and convolution kernel variants the tuner chooses among (setKernelChoices takes them). */
@@ -157,7 +156,7 @@ export function setKernelChoices(choices: Record<string, string>, backend: Backe
     if (!variants.includes(v))
       throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
   }
-  if (backend.name !== 'webgpu') return;
-  const t = (backend as WebGPUBackend).tuner;
+  const t = backend.gpu?.tuner;
+  if (!t) return;
   for (const [k, v] of Object.entries(choices)) t.choices.set(k, v as never);
 }

@@ -21,12 +21,13 @@ import { randomInput } from './helpers.ts';
 
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
-// ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/program.ts, not primitives.)
+// ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/interpret.ts, not primitives.)
 type KernelMethod = Exclude<
   keyof Backend,
   | 'name'
   | 'description'
   | 'recorder'
+  | 'gpu'
   | 'elementwise'
   | 'elementwiseOptim'
   | 'reduceFused'

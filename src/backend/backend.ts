@@ -1,6 +1,8 @@
 // The one interface both backends implement, kernel for kernel. Storage is opaque to the layers above;
 // shapes and strides are plain arrays, and every tensor's storage is contiguous row-major float32.
 
+import type { GPUContext } from '../device/context.ts';
+import type { KernelTuner } from './webgpu/tuner.ts';
 import type {
   BinaryOp,
   ConvGeom,
@@ -182,6 +184,14 @@ export interface Backend {
    */
   readonly recorder?: Recorder;
 
+  /**
+   * A GPU backend's device context (buffer pool, profiler, adapter facts) and kernel tuner, for the
+   * process-level helpers of src/runtime.ts (profile, emptyCache, kernelChoices, ...); absent on the CPU
+   * reference, which has none of them. A typed capability, so that no caller downcasts to a backend class.
+   * @internal
+   */
+  readonly gpu?: GpuCapability;
+
   /** Waits for queued work (a no-op on the CPU). */
   sync(): Promise<void>;
   /** Releases the device (shutdown() calls it); tensors on it can no longer be used. */
@@ -223,4 +233,10 @@ export interface Recording {
   stale(): boolean;
   /** Frees the storages the recording owns. */
   dispose(): void;
+}
+
+/** What a GPU backend offers beyond its kernels (Backend.gpu). @internal */
+export interface GpuCapability {
+  readonly ctx: GPUContext;
+  readonly tuner: KernelTuner;
 }

@@ -4,7 +4,15 @@
 // grid() (folded over y and z), and the kernels with grids of tiles (GEMM cores, conv, Winograd's
 // transforms) dispatch with flatGroups, which the context refolds past maxComputeWorkgroupsPerDimension.
 
-import type { Backend, GatherDims, GatherMode, Recorder, Recording as BackendRecording, Storage } from '../backend.ts';
+import type {
+  Backend,
+  GatherDims,
+  GatherMode,
+  GpuCapability,
+  Recorder,
+  Recording as BackendRecording,
+  Storage,
+} from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
 import {
   MAX_RANK,
@@ -71,6 +79,10 @@ export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly description: string;
   readonly tuner: KernelTuner;
+  /** This backend's device context and tuner, as Backend's typed capability (runtime.ts reads it). */
+  get gpu(): GpuCapability {
+    return this;
+  }
 
   private constructor(readonly ctx: GPUContext) {
     this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '');
