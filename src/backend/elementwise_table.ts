@@ -62,7 +62,7 @@ const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / 
  * x^p as C's pow (C11 Annex F.10.4.4), which torch.pow follows. JavaScript's Math.pow agrees except that
  * it gives NaN for 1^NaN and (+-1)^+-Inf, where C gives 1.
  */
-export const powC = (x: number, p: number) =>
+const powC = (x: number, p: number) =>
   x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
 
 /**
@@ -77,7 +77,7 @@ const powScalar = (x: number, p: number) => (p === 0.5 ? Math.sqrt(x) : p === -0
  * by its continued fraction erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
  * (Abramowitz & Stegun 7.1.14), evaluated from depth 80 up, which converges for x >= 2.5.
  */
-export function erf(x: number): number {
+function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const a = Math.abs(x);
   if (a < 2.5) {

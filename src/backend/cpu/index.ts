@@ -1,6 +1,7 @@
 // The CPU reference backend: naive loops that read like the math. It is the specification the WGSL
 // kernels are tested against, so it favours obviousness over speed, and is never derived from the WGSL.
-// Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck.
+// Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
+// elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
 import type { Backend, GatherDims, GatherMode, Storage } from '../backend.ts';
 import type {
