@@ -29,6 +29,7 @@ export default defineConfig({
       'test/device.test.ts',
       'test/nn.test.ts',
       'test/special_values.test.ts',
+      'test/elementwise_table.test.ts',
       'test/finite_check.test.ts',
       'test/compile.test.ts',
       'test/compile_guards.test.ts',
