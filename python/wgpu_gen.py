@@ -5,6 +5,7 @@ trained here (on one machine, or under torchrun with several processes) loads ba
 
     python3 python/wgpu_gen.py eval  --ckpt run/ckpt.safetensors --inputs in.safetensors --out out.safetensors
     python3 python/wgpu_gen.py train --ckpt run/ckpt.safetensors --inputs in.safetensors --steps 5 --out trained.safetensors
+    python3 python/wgpu_gen.py fit   --ckpt init.safetensors --inputs train.safetensors --epochs 30 --batch 128 --out twin.safetensors
     torchrun --nproc_per_node=2 python/wgpu_gen.py train ...   (the batch sharded, gradients averaged)
 
 Checkpoints are safetensors files whose metadata holds `model` (vae, gan, dcgan, classifier, cyclegan)
@@ -15,7 +16,11 @@ wgpu-gen does not keep) is dropped on the way out and made 0 on the way in.
 `eval` runs the model in eval mode on the inputs (tensors named x, y, z, eps, labels; which ones a model
 reads is in `evaluate` below) and writes its outputs; `train` runs Adam steps on the model's training
 objective over those inputs, with PyTorch's own random numbers, and writes the new weights with the
-same metadata.
+same metadata. `fit` trains the model over a training set (the inputs' tensors, one row per example) for
+whole epochs as the CLI does (a fresh shuffle each epoch, full batches only, the remainder dropped, Adam
+with the model's betas), from the checkpoint's weights: the PyTorch twin of a CLI run started from the
+same initial weights (scripts/quality_twin.ts); its per-epoch mean training losses go into the output's
+metadata (`train_losses`).
 """
 import argparse
 import json
@@ -277,6 +282,45 @@ def objectives(model, m, t):
     raise ValueError(f'unknown model {model!r}')
 
 
+def adam_betas(model):
+    """The betas of the model's Adam in src/models (the GANs and the CycleGAN: 0.5, as in DCGAN's paper)."""
+    return (0.9, 0.999) if model in ('vae', 'classifier') else (0.5, 0.999)
+
+
+def fit(model, m, data, epochs, batch, lr, seed=0, log=print):
+    """Whole epochs of Adam steps on the model's objectives over `data` (a dict of tensors, one row per
+    example): each epoch a fresh permutation from a torch.Generator seeded `seed`, floor(n / batch) full
+    batches (the remainder dropped, as the CLI's Batches), one step of each objective per batch. Adam
+    with PyTorch's defaults otherwise (eps 1e-8, no weight decay), the noise from torch's global generator.
+    Returns the per-epoch means of the first objective's loss."""
+    n = next(iter(data.values())).shape[0]
+    if not 1 <= batch <= n:
+        raise ValueError(f'fit: batch {batch} must be in [1, {n}] for {n} examples')
+    per_epoch = n // batch
+    order = torch.Generator().manual_seed(seed)
+    m.train()
+    opts = None
+    losses = []
+    for epoch in range(epochs):
+        perm = torch.randperm(n, generator=order)
+        total = 0.0
+        for i in range(per_epoch):
+            idx = perm[i * batch:(i + 1) * batch]
+            objs = objectives(model, m, {k: v[idx] for k, v in data.items()})
+            if opts is None:
+                opts = [torch.optim.Adam(ps, lr=lr, betas=adam_betas(model)) for ps, _ in objs]
+            for j, (opt, (_, f)) in enumerate(zip(opts, objs)):
+                opt.zero_grad()
+                loss = f()
+                loss.backward()
+                opt.step()
+                if j == 0:
+                    total += loss.item()
+        losses.append(total / per_epoch)
+        log(f'epoch {epoch + 1}: train loss {losses[-1]:.4f}')
+    return losses
+
+
 def train(model, m, t, steps, lr):
     """Adam steps on the model's objectives. Under torchrun (or its environment: WORLD_SIZE, RANK,
     MASTER_ADDR, MASTER_PORT) each process takes its shard of the batch and the gradients are averaged
@@ -287,7 +331,7 @@ def train(model, m, t, steps, lr):
         rank = dist.get_rank()
         t = {k: v.chunk(world)[rank] for k, v in t.items()}
     m.train()
-    opts = [(torch.optim.Adam(ps, lr=lr, betas=(0.5, 0.999) if model != 'vae' and model != 'classifier' else (0.9, 0.999)), ps, f) for ps, f in objectives(model, m, t)]
+    opts = [(torch.optim.Adam(ps, lr=lr, betas=adam_betas(model)), ps, f) for ps, f in objectives(model, m, t)]
     for _ in range(steps):
         for opt, ps, f in opts:
             opt.zero_grad()
@@ -317,11 +361,13 @@ def load(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('command', choices=['eval', 'train'])
+    ap.add_argument('command', choices=['eval', 'train', 'fit'])
     ap.add_argument('--ckpt', required=True, help='a wgpu-gen checkpoint (safetensors)')
     ap.add_argument('--inputs', required=True, help='safetensors of the inputs (x, y, z, eps, labels)')
     ap.add_argument('--out', required=True, help='where to write the outputs (eval) or the trained weights (train)')
     ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--epochs', type=int, default=1, help='fit: passes over the inputs')
+    ap.add_argument('--batch', type=int, default=128, help='fit: examples per step')
     ap.add_argument('--lr', type=float, default=None, help="default: the checkpoint config's lr, else 1e-3")
     ap.add_argument('--seed', type=int, default=0)
     a = ap.parse_args()
@@ -331,7 +377,15 @@ def main():
     model, config, meta, m = load(a.ckpt)
     inputs, _ = load_safetensors(a.inputs)
     rank = dist.get_rank() if dist.is_initialized() else 0
-    if a.command == 'eval':
+    if a.command == 'fit':
+        if dist.is_initialized():
+            raise SystemExit('fit runs in one process (use train under torchrun)')
+        lr = a.lr if a.lr is not None else config.get('lr', 1e-3)
+        losses = fit(model, m, inputs, a.epochs, a.batch, lr, a.seed, log=lambda s: print(s, flush=True))
+        save_safetensors(a.out, state_dict_of(m), {
+            'model': model, 'config': json.dumps(config), 'trained_by': f'PyTorch {torch.__version__}',
+            **({'dataset': meta['dataset']} if 'dataset' in meta else {}), 'epoch': a.epochs, 'batch': a.batch, 'seed': a.seed, 'train_losses': json.dumps(losses)})
+    elif a.command == 'eval':
         if rank == 0:
             save_safetensors(a.out, {k: v.reshape(-1) if v.dim() == 0 else v for k, v in evaluate(model, m, inputs).items()}, {'model': model})
     else:

@@ -1,12 +1,16 @@
 // Checks the README's quality table against the runs that `npm run quality` leaves under runs/: for
 // each row, the run's metrics.jsonl (its last epoch, or every epoch where the row lists them) formatted
 // as the table prints it must stand in the row's result cell, and the settings the row names (epochs,
-// widths, z, steps) must be those of the package.json script that made the run. A run that is not there
-// is reported as missing (an error with --strict, as after a full `npm run quality`).
+// widths, z, steps) must be those of the package.json script that made the run. A row with a PyTorch
+// twin (scripts/quality_twin.ts) also has its twin's figures in the "PyTorch twin" cell and both wall
+// times, from the run's twin.json, which must be that of this run (its project figures those of
+// metrics.jsonl). A run that is not there is reported as missing (an error with --strict, as after a
+// full `npm run quality`).
 //   npx tsx scripts/quality_check.ts [--strict]
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RING_STEPS } from '../src/models/gan.ts';
+import type { TwinReport } from './quality_twin.ts';
 
 type Metrics = Record<string, number>;
 
@@ -21,6 +25,8 @@ interface QualityRow {
   settings(flags: Map<string, string>): string[];
   /** The figures the result cell must hold, from the run's metrics rows (one per epoch). */
   figures(rows: Metrics[]): string[];
+  /** A row with a PyTorch twin: what its result cell (the run's wall time) and its twin cell must hold. */
+  twin?(t: TwinReport): { result: string[]; twin: string[] };
 }
 
 const fixed = (d: number) => (v: number) => v.toFixed(d);
@@ -29,6 +35,7 @@ const thousands = (v: number, d: number) =>
   v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const last = (rows: Metrics[]) => rows[rows.length - 1];
 const epochs = (f: Map<string, string>) => [`${f.get('epochs')} epochs`];
+const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
 
 export const QUALITY_ROWS: QualityRow[] = [
   {
@@ -40,7 +47,18 @@ export const QUALITY_ROWS: QualityRow[] = [
       `test -ELBO ${fixed(2)(last(r).test_neg_elbo)} nats`,
       `rec ${fixed(2)(last(r).test_rec)}`,
       `KL ${fixed(2)(last(r).test_kl)}`,
+      `IWAE log p(x) ${fixed(2)(last(r).test_log_px)} nats (k = ${last(r).iwae_k})`,
     ],
+    twin: (t) => ({
+      result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
+      twin: [
+        `test -ELBO ${fixed(2)(t.twin.test_neg_elbo)} nats`,
+        `rec ${fixed(2)(t.twin.test_rec)}`,
+        `KL ${fixed(2)(t.twin.test_kl)}`,
+        `IWAE log p(x) ${fixed(2)(t.twin.test_log_px)} nats (k = ${t.settings.iwae_k})`,
+        `wall ${minutes(t.twin.wall_s)}`,
+      ],
+    }),
   },
   {
     script: 'quality:gan',
@@ -104,15 +122,17 @@ export function scriptFlags(command: string): Map<string, string> {
   return flags;
 }
 
-/** The README quality table's rows: first cell -> result cell. */
-export function qualityTable(readme: string): Map<string, string> {
-  const start = readme.indexOf('| model | result | target |');
-  if (start < 0) throw new Error('README: no quality table (a "| model | result | target |" header)');
-  const rows = new Map<string, string>();
+export const TABLE_HEADER = '| model | result | PyTorch twin | target |';
+
+/** The README quality table's rows: first cell -> its result and PyTorch twin cells. */
+export function qualityTable(readme: string): Map<string, { result: string; twin: string }> {
+  const start = readme.indexOf(TABLE_HEADER);
+  if (start < 0) throw new Error(`README: no quality table (a "${TABLE_HEADER}" header)`);
+  const rows = new Map<string, { result: string; twin: string }>();
   for (const line of readme.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
     const cells = line.split(' | ').map((c) => c.replace(/^\| ?| ?\|$/g, ''));
-    rows.set(cells[0], cells[1] ?? '');
+    rows.set(cells[0], { result: cells[1] ?? '', twin: cells[2] ?? '' });
   }
   return rows;
 }
@@ -134,7 +154,7 @@ export function checkQuality(readme: string, scripts: Record<string, string>, ro
         status: 'mismatch',
         detail: `the README's quality table has no row starting '${q.cell}'`,
       };
-    const [first, result] = found;
+    const [first, { result, twin }] = found;
     const command = scripts[q.script];
     if (!command) return { script: q.script, status: 'mismatch', detail: `package.json has no script ${q.script}` };
     const flags = scriptFlags(command);
@@ -167,7 +187,37 @@ export function checkQuality(readme: string, scripts: Record<string, string>, ro
         status: 'mismatch',
         detail: `the row '${first}' lacks ${absent.map((f) => `'${f}'`).join(', ')} (from ${path})`,
       };
-    return { script: q.script, status: 'ok', detail: `${first}: matches ${path}` };
+    if (!q.twin) return { script: q.script, status: 'ok', detail: `${first}: matches ${path}` };
+    const twinPath = join(root, q.out, 'twin.json');
+    if (!existsSync(twinPath))
+      return { script: q.script, status: 'missing', detail: `${twinPath} is missing: run npm run ${q.script}` };
+    const t = JSON.parse(readFileSync(twinPath, 'utf8')) as TwinReport;
+    const m = last(rows);
+    const stale = (['test_neg_elbo', 'test_log_px'] as const).filter((k) => t.project[k] !== m[k]);
+    if (stale.length)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `${twinPath} is not the twin of this run (its project ${stale.join(', ')} differ from ${path}'s last row): rerun npm run ${q.script}`,
+      };
+    if (t.project.wall_s === null)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `${twinPath} has no wall time for the run (made with --twin-only and no wall.json): rerun npm run ${q.script}`,
+      };
+    const want = q.twin(t);
+    const lacks = [
+      ...want.result.filter((f) => !result.includes(f)).map((f) => `'${f}' in its result`),
+      ...want.twin.filter((f) => !twin.includes(f)).map((f) => `'${f}' in its PyTorch twin cell`),
+    ];
+    if (lacks.length)
+      return {
+        script: q.script,
+        status: 'mismatch',
+        detail: `the row '${first}' lacks ${lacks.join(', ')} (from ${twinPath})`,
+      };
+    return { script: q.script, status: 'ok', detail: `${first}: matches ${path} and ${twinPath}` };
   });
 }
 

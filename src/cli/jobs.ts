@@ -274,7 +274,7 @@ export function checkFinite(tensors: Map<string, NamedArray>, path: string): voi
   }
 }
 
-function loadImages(name: DatasetName, trainSize?: number): Split {
+export function loadImages(name: DatasetName, trainSize?: number): Split {
   const data = name === 'fashion' ? loadFashionMnist() : loadMnist();
   // Checked before the first step: an empty split would train on nothing or report null metrics.
   for (const [part, set] of [
