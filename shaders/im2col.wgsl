@@ -5,6 +5,9 @@
 //         per (c, kh, kw, n, oh) writes the OW values of a row segment.
 // MODE 1: colT[(n, oh, ow), (c, kh, kw)] ([n*OH*OW, C*KH*KW], for the weight gradient); one invocation
 //         per (n, oh, ow, c) writes its KH*KW taps.
+// MODE 2: col[n, (c, kh, kw), (oh, ow)] ([n, C*KH*KW, OH*OW], MODE 0's rows image by image, for the
+//         forward pass as a batched matmul whose product is already y's [n, O, OH*OW] layout, so that the
+//         matmul's store takes the epilogue and no layout copy follows); work split as MODE 0's.
 // Two layouts of the work, chosen per adapter by the backend (im2colVariant):
 //   RUNS (CPU-like adapters) a run of outputs per invocation, with the indices stepped by addition: one
 //        output per invocation spent most of its time in the dozen integer divisions of the index
@@ -36,7 +39,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (idx >= K * N) { return; }
     var k: u32;
     var j: u32;
-    if (MODE == 0u) { k = idx / N; j = idx % N; } else { j = idx / K; k = idx % K; }
+    if (MODE == 0u) {
+      k = idx / N;
+      j = idx % N;
+    } else if (MODE == 2u) {
+      k = (idx / hw) % K;
+      j = (idx / (K * hw)) * hw + idx % hw;
+    } else {
+      j = idx / K;
+      k = idx % K;
+    }
     let s = k % kk;
     let q = j % hw;
     let ih = i32((q / p.OW) * p.sh + (s / p.KW) * p.dh) - i32(p.ph);
@@ -44,7 +56,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     col[idx] = read_x(((j / hw) * p.C + k / kk) * p.H * p.W, ih, iw);
     return;
   }
-  if (MODE == 0u) {
+  if (MODE != 1u) {
     if (idx >= K * p.n * p.OH) { return; }
     let oh = idx % p.OH;
     let n = (idx / p.OH) % p.n;
@@ -54,7 +66,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let ih = i32(oh * p.sh + (s / p.KW) * p.dh) - i32(p.ph);
     let plane = (n * p.C + c) * p.H * p.W;
     var iw = i32((s % p.KW) * p.dw) - i32(p.pw);
-    var o = k * N + n * hw + oh * p.OW;
+    var o = select(k * N + n * hw, (n * K + k) * hw, MODE == 2u) + oh * p.OW;
     for (var ow = 0u; ow < p.OW; ow = ow + 1u) {
       col[o] = read_x(plane, ih, iw);
       o = o + 1u;

@@ -569,7 +569,8 @@ export class WebGPUBackend implements Backend {
   /**
    * A convolution whose results pass through an epilogue: in the implicit-GEMM variants (reg, tiled,
    * splitk) in their store, every output element being written once (the input gradient's stride phases
-   * write disjoint elements); after im2col or Winograd, by a kernel of its own.
+   * write disjoint elements), and in im2col's GEMM for the forward pass and the weight gradient; after
+   * im2col's input gradient (col2im) or Winograd, by a kernel of its own.
    */
   convFused(
     kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
@@ -654,10 +655,10 @@ export class WebGPUBackend implements Backend {
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    if (epilogue && ((v === 'im2col' && mode !== 2) || v === 'winograd')) {
-      // These have no store to run an epilogue in (their last kernel is a layout copy, col2im or
-      // Winograd's output transform): it runs after them, and so does the update. The im2col weight
-      // gradient's last kernel is its GEMM, which takes both (convIm2col).
+    if (epilogue && ((v === 'im2col' && mode === 1) || v === 'winograd')) {
+      // These have no store to run an epilogue in (their last kernel is col2im, or Winograd's output
+      // transform): it runs after them, and so does the update. im2col's forward pass and weight
+      // gradient end in their GEMM, which takes both (convIm2col).
       this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
       const y = this.epilogueOf(out, epilogue);
       if (optim) this.optimStep(optim.param, y, optim.s1, optim.s2, optim.spec, optim.check);
@@ -726,15 +727,15 @@ export class WebGPUBackend implements Backend {
       tmp.push(t);
       return t;
     };
-    const im2col = (x: GPUBuffer, layout: 0 | 1) => {
+    const im2col = (x: GPUBuffer, layout: 0 | 1 | 2) => {
       const col = scratch(K * N);
       this.ctx.dispatch({
         kernel: 'im2col',
-        label: `im2col:${layout ? 'T' : 'N'}`,
+        label: `im2col:${['N', 'T', 'B'][layout]}`,
         constants: { MODE: layout, RUNS: runs, WG: RUN_WG },
         buffers: [x, col],
         uniforms: geomWords,
-        workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout ? N * g.C : K * g.n * g.OH) / RUN_WG)),
+        workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout === 1 ? N * g.C : K * g.n * g.OH) / RUN_WG)),
         bytes: 8 * K * N,
       });
       return col;
@@ -753,11 +754,13 @@ export class WebGPUBackend implements Backend {
       return t;
     };
     if (mode === 0) {
-      // y^T [O, n*hw] = w [O, K] @ col [K, n*hw], then back to [n, O, hw]
-      const col = im2col(b, 0);
-      const yt = scratch(g.O * N);
-      gemm(a, col, yt, g.O, N, K);
-      copy(yt, out, [g.n, g.O, hw], [hw, N, 1], [g.O * hw, hw, 1]);
+      // y[i] [O, hw] = w [O, K] @ col[i] [K, hw] for each image i: one batched matmul writing y's own
+      // layout, whose store takes the epilogue. (The one wide product w @ [K, n*hw] needed a layout copy
+      // after it, where an epilogue had no store to run in.)
+      const spec = { batch: g.n, M: g.O, N: hw, K, transA: false, transB: false, strideA: 0, strideB: K * hw };
+      const col = im2col(b, 2);
+      if (epilogue) this.gemmInto(a, col, out, spec, epilogue, optim, 'conv2d:im2col');
+      else this.gemmInto(a, col, out, spec);
     } else if (mode === 2) {
       // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K], in the weight's layout: an epilogue and an optimizer
       // update run in the GEMM's store.
