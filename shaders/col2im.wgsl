@@ -1,4 +1,4 @@
-// col2im for the 'im2col' conv variant's input gradient: dx[n, c, ih, iw] sums dcol[(c, kh, kw), (n, oh, ow)]
+// col2im for the 'im2col' conv variant's input gradient: dx[n, c, ih, iw] sums src_a[(c, kh, kw), (n, oh, ow)]
 // over the taps with ih = oh*sh - ph + kh*dh (and likewise for w): a gather, so no atomics are needed
 // (the adjoint of im2col.wgsl MODE 0). dcol is [K, n*hw].
 // Two layouts of the work, chosen per adapter by the backend (im2colVariant):
@@ -9,9 +9,9 @@
 //   else (GPUs) one output per invocation, so neighbouring invocations write neighbouring addresses.
 override RUNS: bool = true;
 override WG: u32 = 64u;
-@group(0) @binding(0) var<storage, read> dcol: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<uniform> p: ConvParams;
+// Its bindings (dcol as src_a, dx as dst) and store (mm_store) are col2im_io.wgsl, which a compiled
+// graph's input gradient with an epilogue replaces (src/backend/webgpu/fused.ts, epilogueIo), as the
+// conv cores' conv_io.wgsl.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -46,14 +46,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
           var k = kc + kh * p.KW + kw0;
           let q = base + u32(oh) * p.OW;
           for (var kw = kw0; kw < p.KW; kw = kw + p.sw) {
-            if (ow >= 0 && ow < i32(p.OW)) { acc = acc + dcol[k * kStride + q + u32(ow)]; }
+            if (ow >= 0 && ow < i32(p.OW)) { acc = acc + src_a[k * kStride + q + u32(ow)]; }
             ow = ow - 1;
             k = k + p.sw;
           }
         }
         oh = oh - 1;
       }
-      dx[out0 + iw] = acc;
+      mm_store(out0 + iw, acc);
       kw0 = kw0 + 1u;
       if (kw0 == p.sw) {
         kw0 = 0u;
@@ -72,9 +72,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let tw = i32(iw + p.pw) - i32(kw * p.dw);
         if (tw < 0 || u32(tw) % p.sw != 0u || u32(tw) / p.sw >= p.OW) { continue; }
         let ow = u32(tw) / p.sw;
-        acc = acc + dcol[(kc + kh * p.KW + kw) * kStride + base + oh * p.OW + ow];
+        acc = acc + src_a[(kc + kh * p.KW + kw) * kStride + base + oh * p.OW + ow];
       }
     }
-    dx[out0 + iw] = acc;
+    mm_store(out0 + iw, acc);
   }
 }

@@ -27,7 +27,7 @@ export const KERNEL_SOURCES = {
   conv_tiled: ['common', 'conv_params', 'conv', 'conv_io', 'gemm_tiled'],
   conv_splitk: ['common', 'conv_params', 'conv', 'conv_io', 'gemm_splitk'],
   im2col: ['common', 'conv_params', 'im2col'],
-  col2im: ['common', 'conv_params', 'col2im'],
+  col2im: ['common', 'conv_params', 'col2im_io', 'col2im'],
   winograd: ['common', 'conv_params', 'winograd'],
   optim: ['common', 'optim_ops', 'optim'],
   alu_probe: ['common', 'alu_probe'],
@@ -54,6 +54,9 @@ export const KERNEL_SOURCES = {
   epilogue_conv_reg: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_reg'],
   epilogue_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_tiled'],
   epilogue_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_splitk'],
+  // col2im (the im2col convolution's input gradient) without its io file, likewise.
+  epilogue_col2im: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'col2im'],
+  optim_col2im: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'col2im'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;

@@ -127,7 +127,8 @@ export type EpilogueCore =
   | 'matmul_vec4t'
   | 'conv_reg'
   | 'conv_tiled'
-  | 'conv_splitk';
+  | 'conv_splitk'
+  | 'col2im';
 
 /**
  * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
@@ -159,10 +160,12 @@ export const OPTIM_CONV_PARAMS =
  * output element (split-K included: one workgroup per element), so each element is updated once.
  */
 export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }, optim = false): string {
-  const conv = core.startsWith('conv_');
-  const [a, b, c, params, type] = conv
-    ? ['src_a', 'src_b', 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
-    : ['a', 'b', 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
+  // col2im reads one operand (the patch gradients) where the GEMM cores read two; its uniforms are a conv's.
+  const conv = core.startsWith('conv_') || core === 'col2im';
+  const [operands, c, params, type] = conv
+    ? [core === 'col2im' ? ['src_a'] : ['src_a', 'src_b'], 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
+    : [['a', 'b'], 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
+  const at = operands.length + 1;
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
   const m = epi.reads.length;
@@ -174,12 +177,11 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
   });
   return [
     `// ---- generated io with the epilogue ${fusedOps(epi.expr).join('+')} (src/backend/webgpu/fused.ts) ----`,
-    `@group(0) @binding(0) var<storage, read> ${a}: array<${operand}>;`,
-    `@group(0) @binding(1) var<storage, read> ${b}: array<${operand}>;`,
-    `@group(0) @binding(2) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
-    ...epi.reads.map((_, k) => `@group(0) @binding(${3 + k}) var<storage, read> e${k}: array<f32>;`),
-    ...(optim ? [conv ? OPTIM_CONV_PARAMS : OPTIM_MATMUL_PARAMS, ...optimBindings(3 + m)] : []),
-    `@group(0) @binding(${optim ? 7 + m : 3 + m}) var<uniform> ${params}: ${type};`,
+    ...operands.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<${operand}>;`),
+    `@group(0) @binding(${at - 1}) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
+    ...epi.reads.map((_, k) => `@group(0) @binding(${at + k}) var<storage, read> e${k}: array<f32>;`),
+    ...(optim ? [conv ? OPTIM_CONV_PARAMS : OPTIM_MATMUL_PARAMS, ...optimBindings(at + m)] : []),
+    `@group(0) @binding(${optim ? at + 4 + m : at + m}) var<uniform> ${params}: ${type};`,
     four ? 'fn mm_store4(i4: u32, acc: vec4<f32>) {' : 'fn mm_store(i: u32, acc: f32) {',
     ...loads,
     ...lines,

@@ -569,8 +569,8 @@ export class WebGPUBackend implements Backend {
   /**
    * A convolution whose results pass through an epilogue: in the implicit-GEMM variants (reg, tiled,
    * splitk) in their store, every output element being written once (the input gradient's stride phases
-   * write disjoint elements), and in im2col's GEMM for the forward pass and the weight gradient; after
-   * im2col's input gradient (col2im) or Winograd, by a kernel of its own.
+   * write disjoint elements), in im2col's last kernel (its GEMM for the forward pass and the weight
+   * gradient, col2im for the input gradient); after Winograd, by a kernel of its own.
    */
   convFused(
     kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
@@ -655,10 +655,10 @@ export class WebGPUBackend implements Backend {
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    if (epilogue && ((v === 'im2col' && mode === 1) || v === 'winograd')) {
-      // These have no store to run an epilogue in (their last kernel is col2im, or Winograd's output
-      // transform): it runs after them, and so does the update. im2col's forward pass and weight
-      // gradient end in their GEMM, which takes both (convIm2col).
+    if (epilogue && v === 'winograd') {
+      // Winograd's last kernel (its output transform) has no store to run an epilogue in: it runs after
+      // it, and so does the update. im2col's end in their GEMM (forward, weight gradient) or in col2im
+      // (input gradient), which take both (convIm2col).
       this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
       const y = this.epilogueOf(out, epilogue);
       if (optim) this.optimStep(optim.param, y, optim.s1, optim.s2, optim.spec, optim.check);
@@ -774,14 +774,28 @@ export class WebGPUBackend implements Backend {
       // bench's DCGAN layer.)
       gemm(wt, dyRows(b), dcol, K, N, g.O);
       const nx = g.n * g.C * g.H * g.W;
-      this.ctx.dispatch({
+      const d: DispatchSpec = {
         kernel: 'col2im',
         constants: { RUNS: runs, WG: RUN_WG },
         buffers: [dcol, out],
         uniforms: geomWords,
         workgroups: this.ctx.grid(Math.ceil((runs ? g.n * g.C * g.H : nx) / RUN_WG)),
         bytes: 4 * (K * N + nx),
-      });
+      };
+      if (!epilogue) this.ctx.dispatch(d);
+      else {
+        // col2im stores each element of dx once: its store takes the epilogue (and an update).
+        const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
+        this.ctx.dispatch({
+          ...d,
+          kernel: `${optim ? 'optim' : 'epilogue'}_col2im`,
+          source: epilogueIo('col2im', epilogue, !!optim),
+          label: `fused:${CONV_LABELS[mode]}:im2col+${ops.join('+')}`,
+          buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
+          uniforms: withOptimUniforms(d.uniforms!, optim),
+          constants: { ...d.constants, ...optimConstants(optim) },
+        });
+      }
     }
     for (const t of tmp) this.ctx.pool.release(t);
   }
