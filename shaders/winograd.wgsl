@@ -37,17 +37,13 @@
 //        spent most of its time on the index divisions on SwiftShader
 //   else (GPUs) one tile per invocation, so neighbouring invocations write neighbouring addresses.
 
-struct WinoParams {
-  g: ConvParams,
-  TH: u32, TW: u32, T: u32, Tp: u32,
-}
 override STAGE: u32 = 0u;
 override FORWARD: bool = false;
 override RUNS: bool = true;
 override WG: u32 = 64u;
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<uniform> p: WinoParams;
+// Its bindings (src, dst, p: WinoParams) and the output stage's store (mm_store: y's or dx's element i)
+// are winograd_io.wgsl, which a compiled graph's convolution with an epilogue replaces for stage 2
+// (src/backend/webgpu/fused.ts, epilogueIo), as the conv cores' conv_io.wgsl.
 
 // Workgroups per grid dimension: stage 0 (c or o in groups of WG, o or c, phase); stages 1 and 2 (tiles
 // or rows in groups of WG, channels, 1). A grid past the device's maxComputeWorkgroupsPerDimension is
@@ -230,11 +226,11 @@ fn y_tile(o: u32, n: u32, th: u32, tw: u32) {
   let ow = 2u * tw;
   let r = ((n * g.O + o) * g.OH + oh) * g.OW + ow;
   let right = ow + 1u < g.OW;
-  dst[r] = y.x;
-  if (right) { dst[r + 1u] = y.y; }
+  mm_store(r, y.x);
+  if (right) { mm_store(r + 1u, y.y); }
   if (oh + 1u < g.OH) {
-    dst[r + g.OW] = y.z;
-    if (right) { dst[r + g.OW + 1u] = y.w; }
+    mm_store(r + g.OW, y.z);
+    if (right) { mm_store(r + g.OW + 1u, y.w); }
   }
 }
 
@@ -325,13 +321,13 @@ fn dx_tile(c: u32, n: u32, th: u32, tw: u32) {
       let iw1 = iw0 + g.sw;
       if (ih0 < g.H) {
         let r = (plane + ih0) * g.W;
-        if (iw0 < g.W) { dst[r + iw0] = y.x; }
-        if (iw1 < g.W) { dst[r + iw1] = y.y; }
+        if (iw0 < g.W) { mm_store(r + iw0, y.x); }
+        if (iw1 < g.W) { mm_store(r + iw1, y.y); }
       }
       if (ih1 < g.H) {
         let r = (plane + ih1) * g.W;
-        if (iw0 < g.W) { dst[r + iw0] = y.z; }
-        if (iw1 < g.W) { dst[r + iw1] = y.w; }
+        if (iw0 < g.W) { mm_store(r + iw0, y.z); }
+        if (iw1 < g.W) { mm_store(r + iw1, y.w); }
       }
     }
   }

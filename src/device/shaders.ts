@@ -28,7 +28,7 @@ export const KERNEL_SOURCES = {
   conv_splitk: ['common', 'conv_params', 'conv', 'conv_io', 'gemm_splitk'],
   im2col: ['common', 'conv_params', 'im2col'],
   col2im: ['common', 'conv_params', 'col2im_io', 'col2im'],
-  winograd: ['common', 'conv_params', 'winograd'],
+  winograd: ['common', 'conv_params', 'winograd_io', 'winograd'],
   optim: ['common', 'optim_ops', 'optim'],
   alu_probe: ['common', 'alu_probe'],
   // Not a kernel: what the fused elementwise kernels (src/backend/webgpu/fused.ts) are written against.
@@ -57,6 +57,9 @@ export const KERNEL_SOURCES = {
   // col2im (the im2col convolution's input gradient) without its io file, likewise.
   epilogue_col2im: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'col2im'],
   optim_col2im: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'col2im'],
+  // Winograd's output stage, likewise (the generated file declares WinoParams too).
+  epilogue_winograd: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'winograd'],
+  optim_winograd: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'winograd'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;

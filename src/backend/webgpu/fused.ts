@@ -128,7 +128,8 @@ export type EpilogueCore =
   | 'conv_reg'
   | 'conv_tiled'
   | 'conv_splitk'
-  | 'col2im';
+  | 'col2im'
+  | 'winograd';
 
 /**
  * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
@@ -153,6 +154,12 @@ export const OPTIM_CONV_PARAMS =
   'OW: u32, sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, pad0: u32, rh: u32, rw: u32, kh0: u32, kw0: u32, ' +
   'nkh: u32, nkw: u32, HP: u32, WP: u32, opt: OptimParams }';
 
+/** winograd_io.wgsl's uniforms (a conv's, then the tile counts), which its generated replacement declares. */
+const WINO_PARAMS = 'struct WinoParams { g: ConvParams, TH: u32, TW: u32, T: u32, Tp: u32 }';
+/** The same followed by optim_ops.wgsl's OptimParams. */
+const OPTIM_WINO_PARAMS =
+  'struct OptimWinoParams { g: ConvParams, TH: u32, TW: u32, T: u32, Tp: u32, opt: OptimParams }';
+
 /**
  * `optim`: the result is a parameter's gradient, and the store also runs that parameter's optimizer
  * update on it (optim_ops.wgsl's optim_update, bindings opt_p, opt_s1, opt_s2, opt_flags after the
@@ -160,11 +167,15 @@ export const OPTIM_CONV_PARAMS =
  * output element (split-K included: one workgroup per element), so each element is updated once.
  */
 export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: FusedRead[] }, optim = false): string {
-  // col2im reads one operand (the patch gradients) where the GEMM cores read two; its uniforms are a conv's.
-  const conv = core.startsWith('conv_') || core === 'col2im';
-  const [operands, c, params, type] = conv
-    ? [core === 'col2im' ? ['src_a'] : ['src_a', 'src_b'], 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
-    : [['a', 'b'], 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
+  // col2im and Winograd's output stage read one operand (the patch gradients, the transformed product)
+  // where the GEMM cores read two; their uniforms are a conv's (Winograd's with its tile counts after).
+  const wino = core === 'winograd';
+  const conv = core.startsWith('conv_') || core === 'col2im' || wino;
+  const [operands, c, params, type] = wino
+    ? [['src'], 'dst', 'p', optim ? 'OptimWinoParams' : 'WinoParams']
+    : conv
+      ? [core === 'col2im' ? ['src_a'] : ['src_a', 'src_b'], 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
+      : [['a', 'b'], 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
   const at = operands.length + 1;
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
@@ -180,7 +191,10 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
     ...operands.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<${operand}>;`),
     `@group(0) @binding(${at - 1}) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
     ...epi.reads.map((_, k) => `@group(0) @binding(${at + k}) var<storage, read> e${k}: array<f32>;`),
-    ...(optim ? [conv ? OPTIM_CONV_PARAMS : OPTIM_MATMUL_PARAMS, ...optimBindings(at + m)] : []),
+    ...(wino ? [WINO_PARAMS] : []),
+    ...(optim
+      ? [wino ? OPTIM_WINO_PARAMS : conv ? OPTIM_CONV_PARAMS : OPTIM_MATMUL_PARAMS, ...optimBindings(at + m)]
+      : []),
     `@group(0) @binding(${optim ? at + 4 + m : at + m}) var<uniform> ${params}: ${type};`,
     four ? 'fn mm_store4(i4: u32, acc: vec4<f32>) {' : 'fn mm_store(i: u32, acc: f32) {',
     ...loads,

@@ -570,7 +570,7 @@ export class WebGPUBackend implements Backend {
    * A convolution whose results pass through an epilogue: in the implicit-GEMM variants (reg, tiled,
    * splitk) in their store, every output element being written once (the input gradient's stride phases
    * write disjoint elements), in im2col's last kernel (its GEMM for the forward pass and the weight
-   * gradient, col2im for the input gradient); after Winograd, by a kernel of its own.
+   * gradient, col2im for the input gradient), and in Winograd's output transform.
    */
   convFused(
     kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
@@ -655,15 +655,6 @@ export class WebGPUBackend implements Backend {
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    if (epilogue && v === 'winograd') {
-      // Winograd's last kernel (its output transform) has no store to run an epilogue in: it runs after
-      // it, and so does the update. im2col's end in their GEMM (forward, weight gradient) or in col2im
-      // (input gradient), which take both (convIm2col).
-      this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g);
-      const y = this.epilogueOf(out, epilogue);
-      if (optim) this.optimStep(optim.param, y, optim.s1, optim.s2, optim.spec, optim.check);
-      return y;
-    }
     this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g, epilogue, optim);
     return out;
   }
@@ -679,7 +670,7 @@ export class WebGPUBackend implements Backend {
     optim?: FusedOptim,
   ): void {
     if (v === 'im2col') return this.convIm2col(mode, a, b, out, g, epilogue, optim);
-    if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g);
+    if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g, epilogue, optim);
     const parts: ConvPart[] =
       mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
@@ -804,7 +795,15 @@ export class WebGPUBackend implements Backend {
    * The 'winograd' forward pass (mode 0, src = x, out = y) or input gradient (mode 1, src = dy, out = dx)
    * (see shaders/winograd.wgsl): U = G w G^T, V = B^T src B, M = U V (one batched matmul), out = A^T M A.
    */
-  private convWinograd(mode: 0 | 1, w: GPUBuffer, src: GPUBuffer, out: GPUBuffer, g: ConvGeom): void {
+  private convWinograd(
+    mode: 0 | 1,
+    w: GPUBuffer,
+    src: GPUBuffer,
+    out: GPUBuffer,
+    g: ConvGeom,
+    epilogue?: FusedEpilogue,
+    optim?: FusedOptim,
+  ): void {
     const d = winogradDims(mode, g);
     const FORWARD = mode === 0;
     const uniforms = new Uint32Array([...new Uint32Array(packConvGeom(g)), d.TH, d.TW, d.T, d.Tp]).buffer;
@@ -823,8 +822,8 @@ export class WebGPUBackend implements Backend {
       b: GPUBuffer,
       groups: [number, number, number],
       bytes: number,
-    ) =>
-      this.ctx.dispatch({
+    ) => {
+      const d: DispatchSpec = {
         kernel: 'winograd',
         label: `${label}:winograd_${name}`,
         constants: { STAGE, FORWARD, RUNS, WG: RUN_WG },
@@ -833,7 +832,21 @@ export class WebGPUBackend implements Backend {
         workgroups: groups,
         flatGroups: true,
         bytes,
+      };
+      if (STAGE !== 2 || !epilogue) return this.ctx.dispatch(d);
+      // The output transform stores each element of the result once: its store takes the epilogue (and
+      // an update), through a generated io file as the GEMM cores'.
+      const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
+      this.ctx.dispatch({
+        ...d,
+        kernel: `${optim ? 'optim' : 'epilogue'}_winograd`,
+        source: epilogueIo('winograd', epilogue, !!optim),
+        label: `fused:${label}:winograd+${ops.join('+')}`,
+        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
+        uniforms: withOptimUniforms(uniforms, optim),
+        constants: { ...d.constants, ...optimConstants(optim) },
       });
+    };
     const wFloats = g.O * g.C * g.KH * g.KW;
     stage(
       0,
