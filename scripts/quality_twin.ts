@@ -7,10 +7,15 @@
 // <out>/twin.json (both sides' test numbers and wall times), and prints them side by side.
 //   npx tsx scripts/quality_twin.ts [--twin-only] -- tsx src/cli/train.ts vae --epochs 30 ... --out runs/x
 // --twin-only: the run in --out is already there (its wall time from its wall.json, if any): only the twin.
+// --fit-only: only the twin's training, as soon as the run has written its first checkpoint (its config
+// and batch; the epochs are the command's): run beside a long run, the later twin step reuses it. The
+// twin's training is kept in <out>/twin/fit.json, keyed by the hashes of the initial weights, the split,
+// python/wgpu_gen.py and the settings; a later step with the same key reuses it (and its train_s).
 // The initial weights are rebuilt from the run's checkpoint config (jobs.ts buildModel: the seed's Philox
 // draws, the very weights the run started from) and written with the training split as safetensors
 // under <out>/twin/ for the Python side.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init, shutdown } from '../src/index.ts';
@@ -65,6 +70,13 @@ export interface TwinReport {
   gap: { neg_elbo: number; log_px: number };
 }
 
+/** A finished twin training (<out>/twin/fit.json). */
+interface FitRecord {
+  key: string;
+  train_s: number;
+  command: string;
+}
+
 /** The `--name value` flags of a command line (as scripts/quality_check.ts reads a script's). */
 function flagsOf(words: string[]): Map<string, string> {
   const f = new Map<string, string>();
@@ -92,7 +104,12 @@ function runProject(command: string[], out: string): number {
 }
 
 /** The twin of the run in `out` (made by `command`): trained in PyTorch, scored by the project's scorer. */
-export async function twinOf(command: string[], out: string, projectWall: number | null): Promise<TwinReport> {
+export async function twinOf(
+  command: string[],
+  out: string,
+  projectWall: number | null,
+  o: { fitOnly?: boolean } = {},
+): Promise<TwinReport | null> {
   const flags = flagsOf(command);
   for (const f of ['steps', 'max-seconds', 'resume'])
     if (flags.has(f))
@@ -100,26 +117,27 @@ export async function twinOf(command: string[], out: string, projectWall: number
   const ckptPath = join(out, 'checkpoint.safetensors');
   const metricsPath = join(out, 'metrics.jsonl');
   if (!existsSync(ckptPath) || !existsSync(metricsPath))
-    throw new Error(`quality: ${out} holds no finished run (checkpoint.safetensors, metrics.jsonl): run it first`);
+    throw new Error(`quality: ${out} holds no run (checkpoint.safetensors, metrics.jsonl): run it first`);
   const meta = loadSafetensors(ckptPath).metadata;
   const model = meta.model as ModelName;
   if (model !== 'vae') throw new Error(`quality: ${ckptPath} holds a ${model}: only the VAE has a twin here`);
   const config = parseConfig(model, meta.config, ckptPath);
   const dataset = (meta.dataset ?? 'mnist') as DatasetName;
   const batch = Number(meta.batch),
-    epochs = Number(meta.epoch);
-  if (meta.epoch_step) throw new Error(`quality: ${ckptPath} stopped mid-epoch (epoch_step ${meta.epoch_step})`);
+    epochs = Number(flags.get('epochs') ?? meta.epoch);
   const rows = readFileSync(metricsPath, 'utf8')
     .trim()
     .split('\n')
+    .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, number>);
   const last = rows[rows.length - 1];
-  // A run killed between its checkpoint and its metrics row: the row is of an earlier epoch.
-  if (last.epoch !== epochs)
+  // Scored against a finished run only (one killed between its checkpoint and its metrics row, or
+  // before its last epoch, is not the run of the command).
+  if (!o.fitOnly && (meta.epoch_step || Number(meta.epoch) !== epochs || last?.epoch !== epochs))
     throw new Error(
-      `quality: ${metricsPath} ends at epoch ${last.epoch}, ${ckptPath} at ${epochs}: resume the run first`,
+      `quality: the run in ${out} has not finished its ${epochs} epochs (checkpoint at epoch ${meta.epoch}` +
+        `${meta.epoch_step ? `, step ${meta.epoch_step}` : ''}, metrics.jsonl at ${last?.epoch ?? 0}): finish it first`,
     );
-  const k = last.iwae_k;
 
   const t0 = performance.now();
   await init({ backend: flags.get('backend') === 'cpu' ? 'cpu' : 'webgpu' });
@@ -139,12 +157,32 @@ export async function twinOf(command: string[], out: string, projectWall: number
   const python = process.env.PYTHON ?? '/usr/bin/python3';
   const args = ['python/wgpu_gen.py', 'fit', '--ckpt', initPath, '--inputs', trainPath];
   args.push('--epochs', String(epochs), '--batch', String(batch), '--seed', String(seed), '--out', twinPath);
-  console.log(`quality: the PyTorch twin: ${python} ${args.join(' ')}`);
-  const t1 = performance.now();
-  const r = spawnSync(python, args, { stdio: 'inherit' });
-  const trainS = (performance.now() - t1) / 1e3;
-  if (r.error || r.status !== 0)
-    throw new Error(`quality: the PyTorch twin failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+  const hash = createHash('sha256');
+  for (const f of [initPath, trainPath, 'python/wgpu_gen.py']) hash.update(readFileSync(f));
+  const key = hash.update(JSON.stringify({ epochs, batch, seed, lr: config.lr })).digest('hex');
+  const fitPath = join(dir, 'fit.json');
+  const cached =
+    existsSync(fitPath) && existsSync(twinPath) ? (JSON.parse(readFileSync(fitPath, 'utf8')) as FitRecord) : null;
+  let trainS: number;
+  if (cached?.key === key) {
+    trainS = cached.train_s;
+    console.log(`quality: the PyTorch twin was trained before (${fitPath}, ${trainS.toFixed(1)} s): reused`);
+  } else {
+    rmSync(fitPath, { force: true });
+    console.log(`quality: the PyTorch twin: ${python} ${args.join(' ')}`);
+    const t1 = performance.now();
+    const r = spawnSync(python, args, { stdio: 'inherit' });
+    trainS = (performance.now() - t1) / 1e3;
+    if (r.error || r.status !== 0)
+      throw new Error(`quality: the PyTorch twin failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    const record: FitRecord = { key, train_s: trainS, command: `${python} ${args.join(' ')}` };
+    writeFileSync(fitPath, JSON.stringify(record, null, 2) + '\n');
+  }
+  if (o.fitOnly) {
+    shutdown();
+    return null;
+  }
+  const k = last.iwae_k;
   // Scored as the run's last epoch was: its weights into the project's model, the same functions.
   const t2 = performance.now();
   const trained = loadSafetensors(twinPath);
@@ -152,7 +190,8 @@ export async function twinOf(command: string[], out: string, projectWall: number
   const elbo = await vaeTestElbo(vae, data.test);
   const logPx = await vaeTestLogPx(vae, data.test, k);
   const scoreS = (performance.now() - t2) / 1e3;
-  const wall = (performance.now() - t0) / 1e3;
+  // The twin's wall time: its preparation, its training (reused: as it was measured then), its scoring.
+  const wall = (performance.now() - t0) / 1e3 + (cached?.key === key ? trainS : 0);
   shutdown();
   const report: TwinReport = {
     settings: {
@@ -214,18 +253,24 @@ if (process.argv[1]?.endsWith('quality_twin.ts')) {
   const command = dash < 0 ? [] : argv.slice(dash + 1);
   const out = flagsOf(command).get('out');
   if (!out) {
-    console.error('usage: tsx scripts/quality_twin.ts [--twin-only] -- <the run command, with --out DIR>');
+    console.error('usage: tsx scripts/quality_twin.ts [--twin-only | --fit-only] -- <the run command, with --out DIR>');
     process.exit(2);
   }
   try {
     const t0 = performance.now();
     let wall: number | null;
-    const twinOnly = argv.slice(0, Math.max(0, dash)).includes('--twin-only');
+    const before = argv.slice(0, Math.max(0, dash));
+    if (before.includes('--fit-only')) {
+      await twinOf(command, out, null, { fitOnly: true });
+      console.log(`quality: the twin's training is in ${join(out, 'twin')}`);
+      process.exit(0);
+    }
+    const twinOnly = before.includes('--twin-only');
     if (twinOnly) {
       const w = join(out, 'wall.json');
       wall = existsSync(w) ? (JSON.parse(readFileSync(w, 'utf8')) as { wall_s: number }).wall_s : null;
     } else wall = runProject(command, out);
-    const report = await twinOf(command, out, wall);
+    const report = (await twinOf(command, out, wall))!;
     console.log(sideBySide(report));
     // The script's whole time: the run (timed here, or by its wall.json) and the twin.
     const total = (performance.now() - t0) / 1e3 + (twinOnly ? (wall ?? 0) : 0);
