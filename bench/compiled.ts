@@ -37,7 +37,7 @@ export interface CompiledRow {
 const noiseData = (n: number, seed: number) =>
   Float32Array.from({ length: n }, (_, i) => (((i + seed) * 2654435761) >>> 0) / 2 ** 32);
 
-/** The four models of the issue at their CLI defaults (src/cli/jobs.ts MODEL_DEFAULTS), on synthetic data. */
+/** The four models of the issue at their CLI defaults (src/models/registry.ts MODEL_SPECS), on synthetic data. */
 export const SETUPS: Record<string, (b: WebGPUBackend) => { model: Trainable; batch: TrainBatch; n: number }> = {
   'VAE (MLP, batch 128)': (b) => ({
     model: new MlpVAE({ zDim: 20, generator: new Generator(1), backend: b }),

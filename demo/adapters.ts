@@ -1,10 +1,12 @@
 // The demo's model table: one adapter per model of src/models, so that the page itself (controls,
-// training loop, loss curves, checkpoints, profile) knows nothing about any one model. An adapter says
-// what the model is called, its defaults and options, where its data comes from, and how to draw it;
-// create() builds a live instance: the Trainable model, its batch source (reused device tensors) and
-// its views, which it draws into the panel it is given.
+// training loop, loss curves, checkpoints, profile) knows nothing about any one model. The model's
+// title, options and build come from the registry (src/models/registry.ts), which the CLI reads too;
+// an adapter adds what is the page's: its smaller defaults and menus, its texts, where its data comes
+// from, and how to draw it. create() builds a live instance: the Trainable model, its batch source
+// (reused device tensors) and its views, which it draws into the panel it is given.
 
 import { Generator, concat, keep, nn, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/index.ts';
+import { MODEL_SPECS, buildModel, withDefaults, type ModelConfig as Options } from '../src/models/registry.ts';
 import {
   dilate3x3,
   dilationDomains,
@@ -15,8 +17,8 @@ import {
   type ToyDataset,
 } from '../src/data/browser.ts';
 import { loadMnistAsset, type ImageSet, type Split } from '../src/data/browser.ts';
-import { ConvVAE, MlpVAE } from '../src/models/index.ts';
-import { MlpGAN, RING_STEPS } from '../src/models/index.ts';
+import type { ConvVAE, MlpVAE } from '../src/models/index.ts';
+import { type MlpGAN, RING_STEPS } from '../src/models/index.ts';
 import {
   Classifier,
   DCGAN,
@@ -26,7 +28,7 @@ import {
   type GeneratorScores,
 } from '../src/models/index.ts';
 import { Batches } from '../src/data/browser.ts';
-import { CycleGAN, RBM, bernoulli } from '../src/models/index.ts';
+import { type CycleGAN, type RBM, bernoulli } from '../src/models/index.ts';
 import type { Trainable, TrainBatch } from '../src/models/index.ts';
 import type { Optimizer } from '../src/nn/index.ts';
 import { createElement, type ElementProps, type RemoteCanvas, type RemoteElement } from './remote.ts';
@@ -119,9 +121,6 @@ export interface ModelAdapter {
 }
 
 // ---- shared helpers ----
-
-/** The initial weights' generator: config.seed, as the CLI's buildModel draws them. */
-const weightGen = (config: ModelConfig) => new Generator(Number(config.seed ?? 0));
 
 /** Runs fn without gradients, frees its temporaries, and reads its result back to the host. */
 async function read(fn: () => Tensor): Promise<Float32Array> {
@@ -349,7 +348,7 @@ const LATENT_RANGE = 3;
 
 const vae: ModelAdapter = {
   id: 'vae',
-  title: 'VAE',
+  title: MODEL_SPECS.vae.title,
   about(config) {
     // The architectures of src/models/vae.ts (MlpVAE, ConvVAE), for the z and width picked.
     const z = Number(config.zDim ?? 20),
@@ -365,8 +364,9 @@ const vae: ModelAdapter = {
     'Good training shows sharp reconstructions, samples that read as digits and the classes in regions of their own, while the loss (the negative ELBO: rec + kl, in nats) falls from about 543 (784 log 2, an untrained decoder) quickly, then slowly.',
   hint: 'Training: the views redraw about once a second. Move the pointer over the latent plane to decode any z, draw z in the sampling panel to see the gradients through y = mu + sigma z, or Pause and Step one update at a time.',
   itemName: 'images',
-  dataset: 'mnist',
-  defaults: { lr: 1e-3, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },
+  dataset: MODEL_SPECS.vae.datasets[0],
+  // z = 2 by default: the latent plane is the page's main view.
+  defaults: { lr: MODEL_SPECS.vae.defaults.lr, batch: 32, config: { arch: 'mlp', zDim: 2, seed: 0 } },
   batchChoices: [8, 16, 32, 64, 128],
   fields: [
     { key: 'zDim', label: 'latent z', choices: [2, 10, 20] },
@@ -375,10 +375,7 @@ const vae: ModelAdapter = {
   load: mnistAdapterLoad,
   create(config, ctx) {
     const data = mnistSplit();
-    // As the CLI's buildModel: the MLP VAE, or the conv VAE with `width` channels.
-    const o = { zDim: Number(config.zDim ?? 20), generator: weightGen(config) };
-    const conv = config.arch === 'conv';
-    const model = conv ? new ConvVAE({ ...o, hidden: Number(config.width ?? 16) }) : new MlpVAE(o);
+    const model = buildModel('vae', config as Options) as MlpVAE | ConvVAE;
     const stream = new ImageStream(data.train, ctx.seed);
     const testX = tensor(firstImages(data.test, 8), [8, 784]);
     keep(testX);
@@ -469,12 +466,7 @@ const vae: ModelAdapter = {
 
     return {
       model,
-      config: {
-        ...config,
-        arch: conv ? 'conv' : 'mlp',
-        zDim: model.zDim,
-        ...(conv ? { width: Number(config.width ?? 16) } : {}),
-      },
+      config: withDefaults('vae', config),
       batch: (size) => ({ x: stream.next(size) }),
       itemsPerStep: (size) => size,
       epochsDone: () => stream.epochsDone,
@@ -641,7 +633,7 @@ const DATA_ABOUT: Record<ToyDataset, string> = {
 
 const gan: ModelAdapter = {
   id: 'gan',
-  title: 'GAN (2-D points)',
+  title: MODEL_SPECS.gan.title,
   about: (config) =>
     `MLP GAN (Goodfellow et al., ${config.loss === 'saturating' ? 'saturating minimax loss log(1 - D(G(z)))' : 'non-saturating loss -log D(G(z))'}) ` +
     `on ${DATA_ABOUT[toyKind(config)]}.`,
@@ -651,8 +643,12 @@ const gan: ModelAdapter = {
   hint: 'Training: watch the arrows follow the shading. Pause, then Step to see one update of D and G; slow it down with Speed, switch the generator loss to the saturating one, or give D a learning rate of its own.',
   hasDiscriminators: true,
   itemName: 'points',
-  dataset: 'ring',
-  defaults: { lr: 1e-3, batch: 128, config: { seed: 0, loss: 'nonsaturating', dSteps: 1, data: 'ring' } },
+  dataset: MODEL_SPECS.gan.datasets[0],
+  defaults: {
+    lr: MODEL_SPECS.gan.defaults.lr,
+    batch: 128,
+    config: { seed: 0, loss: 'nonsaturating', dSteps: 1, data: 'ring' },
+  },
   batchChoices: [32, 64, 128, 256, 512],
   fields: [
     { key: 'data', label: 'Data', choices: [...TOY_DATASETS], meta: 'dataset' },
@@ -661,10 +657,10 @@ const gan: ModelAdapter = {
   ],
   load: async () => {},
   create(config, ctx) {
-    const loss = config.loss === 'saturating' ? 'saturating' : 'nonsaturating';
     const kind = toyKind(config);
-    const { data: _data, ...modelConfig } = config;
-    const model = new MlpGAN({ generator: weightGen(modelConfig), loss, dSteps: Number(config.dSteps ?? 1) });
+    const { data: _data, ...options } = config;
+    const model = buildModel('gan', options as Options) as MlpGAN;
+    const loss = model.loss;
     let x: Tensor | null = null,
       offset = 0,
       steps = 0;
@@ -850,11 +846,7 @@ function scorePanel(model: DCGAN, config: ModelConfig, ctx: ViewContext): Remote
         caption.textContent = 'scoring…';
         if (!untrained) {
           // The baseline: the untrained generator of the same config and seed, as the CLI's fd_untrained.
-          const fresh = new DCGAN({
-            zDim: model.zDim,
-            width: Number(config.width ?? 32),
-            generator: weightGen(config),
-          });
+          const fresh = buildModel('dcgan', config as Options) as DCGAN;
           try {
             untrained = await scoreGenerator(fresh, j.clf, j.real, JUDGE.samples);
           } finally {
@@ -895,7 +887,7 @@ function scorePanel(model: DCGAN, config: ModelConfig, ctx: ViewContext): Remote
 
 const dcgan: ModelAdapter = {
   id: 'dcgan',
-  title: 'DCGAN',
+  title: MODEL_SPECS.dcgan.title,
   guide:
     "Sixty-four samples of the generator, from the same z at every redraw, so each cell shows one z's image as training moves it. " +
     'Good training turns grey noise into blobs, then strokes, then varied, legible digits over a few thousand steps; every cell looking alike is mode collapse, and a d loss near 0 with a rising g loss means D has won.',
@@ -904,8 +896,8 @@ const dcgan: ModelAdapter = {
   about:
     'DCGAN (Radford et al.): transposed-convolution generator and convolutional discriminator with batch norm, on MNIST.',
   itemName: 'images',
-  dataset: 'mnist',
-  defaults: { lr: 2e-4, batch: 16, config: { zDim: 64, width: 16, seed: 0 } },
+  dataset: MODEL_SPECS.dcgan.datasets[0],
+  defaults: { lr: MODEL_SPECS.dcgan.defaults.lr, batch: 16, config: { zDim: 64, width: 16, seed: 0 } },
   batchChoices: [4, 8, 16, 32, 64],
   fields: [
     { key: 'zDim', label: 'latent z', choices: [16, 64, 100] },
@@ -913,17 +905,13 @@ const dcgan: ModelAdapter = {
   ],
   load: mnistAdapterLoad,
   create(config, ctx) {
-    const model = new DCGAN({
-      zDim: Number(config.zDim ?? 64),
-      width: Number(config.width ?? 32),
-      generator: weightGen(config),
-    });
+    const model = buildModel('dcgan', config as Options) as DCGAN;
     const stream = new ImageStream(mnistSplit().train, ctx.seed);
     const samples = figure('Samples (the same z every refresh)', 'dcgan-samples');
     ctx.panel.append(samples.fig, scorePanel(model, config, ctx));
     return {
       model,
-      config: { ...config, zDim: model.zDim, width: Number(config.width ?? 32) },
+      config: withDefaults('dcgan', config),
       batch: (size) => ({ x: stream.next(size) }),
       discriminatorOptimizers: () => model.optimizers().slice(1),
       itemsPerStep: (size) => size,
@@ -948,7 +936,7 @@ const RBM_CHAINS = 16,
 
 const rbm: ModelAdapter = {
   id: 'rbm',
-  title: 'RBM (Boltzmann machine)',
+  title: MODEL_SPECS.rbm.title,
   guide:
     'Left, the weights of the first 64 hidden units as 28x28 filters; right, Gibbs chains running from noise under the current weights. ' +
     'Good training turns the filters from noise into strokes and blobs (pen-stroke detectors) and lets the chains settle into digit-like shapes; rec (the reconstruction error) falls as it learns.',
@@ -959,8 +947,8 @@ const rbm: ModelAdapter = {
     `(${config.chain === 'pcd' ? 'PCD' : 'CD'}-${Number(config.k ?? 1)}: Gibbs sampling from Philox Bernoulli draws; the update is the difference of the data's and the chain's ` +
     'correlations, not a back-propagated gradient). Left: what each hidden unit detects; right: Gibbs chains running from noise.',
   itemName: 'images',
-  dataset: 'mnist',
-  defaults: { lr: 0.05, batch: 32, config: { width: 128, k: 1, chain: 'cd', seed: 0 } },
+  dataset: MODEL_SPECS.rbm.datasets[0],
+  defaults: { lr: MODEL_SPECS.rbm.defaults.lr, batch: 32, config: { width: 128, k: 1, chain: 'cd', seed: 0 } },
   batchChoices: [16, 32, 64, 100],
   fields: [
     { key: 'width', label: 'hidden units', choices: [64, 128, 500] },
@@ -969,12 +957,7 @@ const rbm: ModelAdapter = {
   ],
   load: mnistAdapterLoad,
   create(config, ctx) {
-    const cfg = {
-      width: Number(config.width ?? 128),
-      k: Number(config.k ?? 1),
-      chain: config.chain === 'pcd' ? ('pcd' as const) : ('cd' as const),
-    };
-    const model = new RBM({ hidden: cfg.width, k: cfg.k, chain: cfg.chain, lr: 0.05, generator: weightGen(config) });
+    const model = buildModel('rbm', config as Options) as RBM;
     const stream = new ImageStream(mnistSplit().train, ctx.seed);
     const filters = figure("Filters: the first 64 hidden units' weights", 'rbm-filters');
     const chains = figure(
@@ -1015,12 +998,12 @@ const rbm: ModelAdapter = {
     );
     return {
       model,
-      config: { ...config, ...cfg },
+      config: withDefaults('rbm', config),
       batch: (size) => ({ x: stream.next(size) }),
       itemsPerStep: (size) => size,
       epochsDone: () => stream.epochsDone,
       async render() {
-        drawImageGrid(filters.canvas, await model.filters(64), { n: Math.min(64, cfg.width), cols: 8 });
+        drawImageGrid(filters.canvas, await model.filters(64), { n: Math.min(64, model.hidden), cols: 8 });
         await advance();
       },
       dispose() {
@@ -1038,7 +1021,7 @@ let domains: ReturnType<typeof dilationDomains> | null = null;
 
 const cyclegan: ModelAdapter = {
   id: 'cyclegan',
-  title: 'CycleGAN',
+  title: MODEL_SPECS.cyclegan.title,
   guide:
     'Rows of eight test digits: x, the translation G(x), the round trip F(G(x)), and the true translation, x dilated by 3x3. ' +
     "Good training makes G(x) match the last row (the caption's error falls below the identity's, G(x) = x) and F(G(x)) return x.",
@@ -1061,14 +1044,9 @@ const cyclegan: ModelAdapter = {
   create(config, ctx) {
     if (!domains) throw new Error('internal: CycleGAN domains are not loaded (load() first)');
     const d = domains;
-    const model = new CycleGAN({
-      width: Number(config.width ?? 16),
-      resBlocks: Number(config.resBlocks ?? 2),
-      lambda: Number(config.lambda ?? 10),
-      identity: Number(config.identity ?? 0),
-      ganLoss: config.ganLoss === 'bce' ? 'bce' : 'lsgan',
-      generator: weightGen(config),
-    });
+    // Without the identity loss (the constructor's 0 where the config has none, not the CLI's 0.1), so
+    // the config is recorded as given rather than completed from the CLI's defaults.
+    const model = buildModel('cyclegan', config as Options) as CycleGAN;
     const xs = new ImageStream(d.x, ctx.seed),
       ys = new ImageStream(d.y, ctx.seed + 1);
     const n = 8;

@@ -5,6 +5,7 @@
 
 import { checkpointTensors, restoreCheckpoint } from '../src/io/index.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/index.ts';
+import { checkConfig } from '../src/models/registry.ts';
 import { ADAPTERS, type LiveModel, type ModelAdapter, type ModelConfig, type ModelId } from './adapters.ts';
 import type { Trainer } from './trainer.ts';
 import type { LossHistory } from './draw.ts';
@@ -116,6 +117,8 @@ export function parseCheckpoint(bytes: Uint8Array, fileName: string, expected: M
         { cause: e },
       );
     }
+    // The registry's checks, as the CLI reads the file: options of this model, each of a valid value.
+    checkConfig(expected, config, fileName);
   }
   const { lr, lrD, ...rest } = config;
   // The option that is the run's dataset comes from the file's `dataset` metadata (see OptionField.meta).

@@ -21,15 +21,8 @@ import { join } from 'node:path';
 import { init, shutdown } from '../src/index.ts';
 import { checkpointTensors, loadSafetensors, restoreCheckpoint, saveSafetensors } from '../src/io/node.ts';
 import type { VAE } from '../src/models/index.ts';
-import {
-  buildModel,
-  loadImages,
-  parseConfig,
-  vaeTestElbo,
-  vaeTestLogPx,
-  type DatasetName,
-  type ModelName,
-} from '../src/cli/jobs.ts';
+import { loadImages, parseConfig, vaeTestElbo, vaeTestLogPx } from '../src/cli/jobs.ts';
+import { buildModel, type DatasetName, type ModelName } from '../src/models/registry.ts';
 
 /** Each quality script's time budget (issue 29: every quality script within 40 minutes). */
 export const BUDGET_S = 40 * 60;

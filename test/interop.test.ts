@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { F, Generator, tensor, tidy, withBackend, type Backend, type Tensor } from '../src/index.ts';
-import { buildModel, type ModelConfig, type ModelName } from '../src/cli/jobs.ts';
+import { buildModel, type ModelConfig, type ModelName } from '../src/models/registry.ts';
 import { checkpointTensors, restoreCheckpoint } from '../src/io/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../src/io/safetensors.ts';
 import type { MlpVAE } from '../src/models/vae.ts';

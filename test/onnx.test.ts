@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { F, Generator, nn, tensor, withBackend, type Tensor } from '../src/index.ts';
 import { exportOnnx } from '../src/io/onnx.ts';
-import { buildModel } from '../src/cli/jobs.ts';
+import { buildModel } from '../src/models/registry.ts';
 import { checkpointTensors } from '../src/io/checkpoint.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import type { Module } from '../src/nn/module.ts';

@@ -1,5 +1,5 @@
-// What the training CLI knows per model: how to build it from its config (the constructor options that
-// a checkpoint stores), where its batches come from, how it is evaluated (numbers computed, never
+// What the training CLI knows per model beyond the registry (src/models/registry.ts: defaults, options,
+// build, export, metrics): where its batches come from, how it is evaluated (numbers computed, never
 // stored) and which pictures a run leaves. The loop itself (src/cli/train.ts) is the same for all.
 
 import { join } from 'node:path';
@@ -8,8 +8,6 @@ import { tidy, noGrad, tensor, randn, zeros, keep, stack, Generator, type Tensor
 import { realStats, scoreGenerator, type FeatureStats, type GeneratorScores } from '../models/score.ts';
 // The library through its public entry points, as a user's script would use it.
 import {
-  MlpVAE,
-  ConvVAE,
   type VAE,
   MlpGAN,
   RING_STEPS,
@@ -23,6 +21,7 @@ import {
   type Trainable,
   type TrainBatch,
 } from '../models/index.ts';
+import { buildModel, checkConfig, type DatasetName, type ModelConfig, type ModelName } from '../models/registry.ts';
 import {
   loadMnist,
   loadFashionMnist,
@@ -46,30 +45,7 @@ import {
   type NamedArray,
 } from '../io/node.ts';
 
-export const MODELS = ['vae', 'gan', 'dcgan', 'cyclegan', 'classifier', 'rbm', 'dbn'] as const;
-export type ModelName = (typeof MODELS)[number];
-/** 'dilated': CycleGAN's known-correspondence pair, MNIST digits <-> dilated digits (src/data/domains.ts). */
-export const DATASETS = ['mnist', 'fashion', 'ring', 'grid', 'moons', 'spiral', 'dilated'] as const;
-export type DatasetName = (typeof DATASETS)[number];
-
-/** Per model: the datasets it trains on (first = default) and its default hyper-parameters. */
-export const MODEL_DEFAULTS: Record<ModelName, { datasets: DatasetName[]; epochs: number; batch: number; lr: number }> =
-  {
-    vae: { datasets: ['mnist', 'fashion'], epochs: 3, batch: 128, lr: 1e-3 },
-    // The 2-D sets (src/data/toy2d.ts) have no epochs of their own: one "epoch" is RING_STEPS steps of fresh points.
-    gan: { datasets: ['ring', 'grid', 'moons', 'spiral'], epochs: 5, batch: 256, lr: 1e-3 },
-    dcgan: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 2e-4 },
-    // X = MNIST and Y = dilated MNIST ('dilated') or Fashion-MNIST ('fashion'); an epoch is one pass over X.
-    // Batch 4, lr 5e-4 and a small identity loss: the settings of the quality run (npm run quality:cyclegan).
-    cyclegan: { datasets: ['dilated', 'fashion'], epochs: 1, batch: 4, lr: 5e-4 },
-    classifier: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 64, lr: 1e-3 },
-    // Hinton's guide (section 4): mini-batches of 10-100, a weight learning rate near 0.1 (of the batch mean).
-    rbm: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
-    // The top RBM of a greedy stack trains as an RBM does.
-    dbn: { datasets: ['mnist', 'fashion'], epochs: 5, batch: 100, lr: 0.05 },
-  };
 export { RING_STEPS };
-
 /** What a run was asked for (from the command line), used to build a model and its data. */
 export interface JobOptions {
   model: ModelName;
@@ -93,29 +69,6 @@ export interface JobOptions {
  */
 export const IWAE_K = { epoch: 10, eval: 5000 } as const;
 
-export interface ModelConfig {
-  arch?: 'mlp' | 'conv';
-  zDim?: number;
-  width?: number;
-  lr?: number;
-  /** gan, dcgan, cyclegan: the discriminators' learning rate, when not lr. */
-  lrD?: number;
-  seed?: number;
-  /** CycleGAN: residual blocks per generator, cycle-loss weight, identity-loss weight (times lambda). */
-  resBlocks?: number;
-  lambda?: number;
-  identity?: number;
-  /** RBM and DBN (its top RBM): Gibbs steps of the negative phase, and CD or persistent CD (an RBM's hidden units are `width`). */
-  k?: number;
-  chain?: 'cd' | 'pcd';
-  /** GAN: the generator's loss (the page offers both; the CLI trains the default non-saturating one). */
-  loss?: 'nonsaturating' | 'saturating';
-  /** GAN: discriminator steps per generator step. */
-  dSteps?: number;
-  /** DBN: hidden units of each layer, bottom first (the last is the top RBM's, `--width`). */
-  layers?: number[];
-}
-
 export interface Job {
   model: Trainable;
   perEpoch: number;
@@ -131,108 +84,9 @@ export interface Job {
   warmup?(): Promise<void>;
   /** Writes the run's pictures into `out`; returns their file names. */
   pictures(out: string): Promise<string[]>;
-  /** The test metric plotted with the training losses (in their unit), and its legend; none for most. */
-  testLoss?: { key: string; name: string };
-  /**
-   * The test metric drawn per epoch on a chart of its own (metrics.svg), its name and unit; by default
-   * the first metric that is not the test loss (modes covered, a Frechet ratio, accuracy, ...).
-   */
-  testMetric?: { key: string; name: string; unit: string };
   /** A short title for the loss-curve plot. */
   title: string;
 }
-
-/** Builds a model from its config; the init generator is seeded by config.seed. */
-export function buildModel(name: ModelName, c: ModelConfig): Trainable {
-  const generator = new Generator(c.seed ?? 0);
-  switch (name) {
-    case 'vae':
-      return c.arch === 'conv'
-        ? new ConvVAE({ zDim: c.zDim, hidden: c.width, lr: c.lr, generator })
-        : new MlpVAE({ zDim: c.zDim, lr: c.lr, generator });
-    case 'gan':
-      return new MlpGAN({ lr: c.lr, lrD: c.lrD, loss: c.loss, dSteps: c.dSteps, generator });
-    case 'dcgan':
-      return new DCGAN({ zDim: c.zDim, width: c.width, lr: c.lr, lrD: c.lrD, generator });
-    case 'classifier':
-      return new Classifier({ width: c.width, lr: c.lr, generator });
-    case 'cyclegan':
-      return new CycleGAN({
-        width: c.width,
-        resBlocks: c.resBlocks,
-        lambda: c.lambda,
-        identity: c.identity,
-        lr: c.lr,
-        lrD: c.lrD,
-        generator,
-      });
-    case 'rbm':
-      return new RBM({ hidden: c.width, k: c.k, chain: c.chain, lr: c.lr, generator });
-    case 'dbn':
-      return new DBN({ layers: c.layers, k: c.k, chain: c.chain, lr: c.lr, generator });
-  }
-}
-
-/** Chooses the config keys that matter for a model (so checkpoints say only what they use). */
-export function modelConfig(
-  name: ModelName,
-  o: {
-    arch: 'mlp' | 'conv';
-    zdim?: number;
-    width?: number;
-    lambda?: number;
-    k?: number;
-    chain?: 'cd' | 'pcd';
-    lr: number;
-    lrD?: number;
-    seed: number;
-    lowerLayers?: number[];
-  },
-): ModelConfig {
-  const c: ModelConfig = { lr: o.lr, ...(o.lrD !== undefined ? { lrD: o.lrD } : {}), seed: o.seed };
-  if (name === 'vae')
-    Object.assign(c, { arch: o.arch, zDim: o.zdim ?? 20 }, o.arch === 'conv' ? { width: o.width ?? 16 } : {});
-  if (name === 'dcgan') Object.assign(c, { zDim: o.zdim ?? 64, width: o.width ?? 32 });
-  if (name === 'classifier') Object.assign(c, { width: o.width ?? 32 });
-  if (name === 'cyclegan')
-    Object.assign(c, { width: o.width ?? 8, resBlocks: 2, lambda: o.lambda ?? 10, identity: 0.1 });
-  if (name === 'rbm') Object.assign(c, { width: o.width ?? 500, k: o.k ?? 1, chain: o.chain ?? 'cd' });
-  if (name === 'dbn')
-    Object.assign(c, { layers: [...(o.lowerLayers ?? [500]), o.width ?? 500], k: o.k ?? 1, chain: o.chain ?? 'cd' });
-  return c;
-}
-
-/** The options each model's constructor takes (a checkpoint's config holds only these). */
-const CONFIG_KEYS: Record<ModelName, (keyof ModelConfig)[]> = {
-  vae: ['arch', 'zDim', 'width', 'lr', 'seed'],
-  gan: ['loss', 'dSteps', 'lr', 'lrD', 'seed'],
-  dcgan: ['zDim', 'width', 'lr', 'lrD', 'seed'],
-  classifier: ['width', 'lr', 'seed'],
-  cyclegan: ['width', 'resBlocks', 'lambda', 'identity', 'lr', 'lrD', 'seed'],
-  rbm: ['width', 'k', 'chain', 'lr', 'seed'],
-  dbn: ['layers', 'k', 'chain', 'lr', 'seed'],
-};
-const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
-const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-const CONFIG_VALUES: Record<keyof ModelConfig, [(v: unknown) => boolean, string]> = {
-  arch: [(v) => v === 'mlp' || v === 'conv', "'mlp' or 'conv'"],
-  zDim: [positiveInt, 'a positive integer'],
-  width: [positiveInt, 'a positive integer'],
-  resBlocks: [positiveInt, 'a positive integer'],
-  lr: [(v) => nonNegative(v) && (v as number) > 0, 'a positive number'],
-  lrD: [(v) => nonNegative(v) && (v as number) > 0, 'a positive number'],
-  seed: [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer of 0 or more'],
-  lambda: [nonNegative, 'a number of 0 or more'],
-  identity: [nonNegative, 'a number of 0 or more'],
-  k: [positiveInt, 'a positive integer'],
-  chain: [(v) => v === 'cd' || v === 'pcd', "'cd' or 'pcd'"],
-  loss: [(v) => v === 'nonsaturating' || v === 'saturating', "'nonsaturating' or 'saturating'"],
-  dSteps: [positiveInt, 'a positive integer'],
-  layers: [
-    (v) => Array.isArray(v) && v.length >= 2 && v.every(positiveInt),
-    'a JSON array of at least 2 positive integers',
-  ],
-};
 
 /**
  * A checkpoint's `config` metadata (absent: the defaults), checked: a JSON object whose keys are options of
@@ -248,19 +102,12 @@ export function parseConfig(model: ModelName, text: string | undefined, path: st
       cause: e,
     });
   }
+  // The text itself in the message: the value of a config that is not an object is what went wrong.
   if (typeof c !== 'object' || c === null || Array.isArray(c))
     throw new Error(
       `${path}: metadata config must be a JSON object of the ${model}'s options, got '${text.slice(0, 80)}'`,
     );
-  for (const [k, v] of Object.entries(c)) {
-    if (!(CONFIG_KEYS[model] as string[]).includes(k))
-      throw new Error(
-        `${path}: metadata config has '${k}', which is not an option of the ${model} (${CONFIG_KEYS[model].join(', ')})`,
-      );
-    const [ok, want] = CONFIG_VALUES[k as keyof ModelConfig];
-    if (!ok(v)) throw new Error(`${path}: metadata config.${k} must be ${want}, got ${JSON.stringify(v)}`);
-  }
-  return c as ModelConfig;
+  return checkConfig(model, c, path);
 }
 
 /** Refuses a checkpoint holding NaN or Inf (written by a run that diverged), naming the tensor. */
@@ -421,8 +268,6 @@ function vaeJob(o: JobOptions, vae: VAE): Job {
     ...imageBatches(o, data),
     data: describeSplit(o.dataset, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
-    testLoss: { key: 'test_neg_elbo', name: 'test negative ELBO' },
-    testMetric: { key: 'test_log_px', name: `test log p(x), importance-weighted`, unit: 'nats per image' },
     evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
       const k = o.iwaeK ?? (strict ? IWAE_K.eval : IWAE_K.epoch);
@@ -538,7 +383,6 @@ function classifierJob(o: JobOptions, clf: Classifier): Job {
     ...imageBatches(o, data),
     data: describeSplit(o.dataset, data),
     title: `CNN classifier on ${o.dataset}: cross-entropy`,
-    testLoss: { key: 'test_loss', name: 'test cross-entropy' },
     evaluate: async () => {
       const r = await classifierAccuracy(clf, data.test);
       return { test_loss: r.loss, test_accuracy: r.accuracy };

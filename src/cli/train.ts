@@ -49,7 +49,6 @@ import {
   kernelChoices,
   setKernelChoices,
   KERNEL_VARIANTS,
-  zeros,
   type Tensor,
 } from '../index.ts';
 // The library through its public entry points only, as a user's script would use it.
@@ -67,25 +66,19 @@ import {
   curvesSvg,
   type Series,
 } from '../io/node.ts';
-import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
+import { DBN, type RBM, type TrainBatch } from '../models/index.ts';
 import type { AnyModule } from '../nn/module.ts';
 import {
   MODELS,
   DATASETS,
-  MODEL_DEFAULTS,
-  RING_STEPS,
-  RBM_AIS,
-  IWAE_K,
+  MODEL_SPECS,
   buildModel,
-  createJob,
-  modelConfig,
-  parseConfig,
-  checkFinite,
-  type JobOptions,
+  configOf,
   type ModelName,
   type ModelConfig,
   type DatasetName,
-} from './jobs.ts';
+} from '../models/registry.ts';
+import { RING_STEPS, RBM_AIS, IWAE_K, createJob, parseConfig, checkFinite, type JobOptions } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
@@ -289,7 +282,7 @@ function parse(argv: string[]) {
   if (!READY_MODELS.includes(model))
     throw new UsageError(`model '${model}' is not available yet: the trainable models are ${READY_MODELS.join(', ')}`);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
-  const d = MODEL_DEFAULTS[model];
+  const d = { ...MODEL_SPECS[model].defaults, datasets: MODEL_SPECS[model].datasets };
   const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
   if (!d.datasets.includes(dataset))
     throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
@@ -452,7 +445,7 @@ function readCheckpoint(path: string, model: ModelName) {
     if (!ok(x)) throw bad(field, want);
     return x;
   };
-  const datasets: readonly string[] = MODEL_DEFAULTS[model].datasets;
+  const datasets: readonly string[] = MODEL_SPECS[model].datasets;
   if (m.dataset !== undefined && !datasets.includes(m.dataset))
     throw bad('dataset', `a dataset of the ${model} (${datasets.join(', ')})`);
   const noise = json(
@@ -732,7 +725,12 @@ async function trainLocked(o: Opts): Promise<void> {
   const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
   const lowerLayers = lower?.layers ?? resume?.state.config.layers?.slice(0, -1);
-  const config = modelConfig(o.model, { ...o, lowerLayers });
+  const config = configOf(o.model, {
+    ...o,
+    zDim: o.zdim,
+    // A DBN's layers: those below (the checkpoint's, or [500] by default) and the top's --width.
+    ...(o.model === 'dbn' ? { layers: [...(lowerLayers ?? [500]), o.width ?? 500] } : {}),
+  });
   if (resume) {
     const s = resume.state;
     const diffs = differences(
@@ -1008,11 +1006,12 @@ async function trainLocked(o: Opts): Promise<void> {
     appendFileSync(metricsPath, JSON.stringify(record) + '\n');
     // The test loss on the training losses' axis, where the model has one in their unit (a mode count
     // or a Frechet distance is not a loss: it stays in metrics.jsonl).
-    const tl = job.testLoss;
+    const metrics = MODEL_SPECS[o.model].metrics;
+    const tl = metrics.find((m) => m.plot === 'loss');
     const perEpoch: Series[] = tl
       ? [
           {
-            name: `${tl.name} (per epoch)`,
+            name: `${tl.name ?? tl.key} (per epoch)`,
             points: rows.map((r) => [r.step, r[tl.key]] as [number, number]),
             markers: true,
           },
@@ -1020,15 +1019,15 @@ async function trainLocked(o: Opts): Promise<void> {
       : [];
     writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
     // The headline test metric that is not a loss, per epoch, on a chart of its own.
-    const mk = job.testMetric?.key ?? Object.keys(test).find((k) => k !== tl?.key && !/^(class|mode)_\d/.test(k));
+    const mk = metrics.find((m) => m.plot === 'chart' && m.key in test);
     if (mk) {
-      const name = job.testMetric?.name ?? mk.replace(/_/g, ' ');
+      const name = mk.name ?? mk.key.replace(/_/g, ' ');
       writeFileAtomic(
         join(o.out, 'metrics.svg'),
         curvesSvg(
           `${job.title.replace(/:.*$/, '')}: ${name} per epoch`,
-          [{ name, points: rows.map((r) => [r.step, r[mk]] as [number, number]), markers: true }],
-          { yLabel: job.testMetric?.unit ?? name },
+          [{ name, points: rows.map((r) => [r.step, r[mk.key]] as [number, number]), markers: true }],
+          { yLabel: mk.unit ?? name },
         ),
       );
     }
@@ -1060,54 +1059,9 @@ async function evalCmd(o: Opts): Promise<void> {
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(out, null, 2));
 }
 
-/** What `export` writes per model: the part of the model a user deploys, its inputs and outputs. */
-function exportedPart(
-  o: Opts,
-  model: Trainable,
-): { inputs: Tensor[]; fn: (...xs: Tensor[]) => Tensor; inputNames: string[]; outputNames: string[] } {
-  const n = o.exportBatch;
-  const m = model as unknown as {
-    zDim?: number;
-    decode?: (z: Tensor) => Tensor;
-    G?: { call(x: Tensor): Tensor };
-    forward(x: Tensor): Tensor;
-  };
-  switch (o.model) {
-    case 'vae':
-      return {
-        inputs: [zeros([n, m.zDim!])],
-        fn: (z) => m.decode!(z).sigmoid().reshape([n, 1, 28, 28]),
-        inputNames: ['z'],
-        outputNames: ['images'],
-      };
-    case 'gan':
-      return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.G!.call(z), inputNames: ['z'], outputNames: ['points'] };
-    case 'dcgan':
-      return { inputs: [zeros([n, m.zDim!])], fn: (z) => m.forward(z), inputNames: ['z'], outputNames: ['images'] };
-    case 'cyclegan':
-      return { inputs: [zeros([n, 1, 28, 28])], fn: (x) => m.forward(x), inputNames: ['x'], outputNames: ['gx'] };
-    case 'classifier':
-      return {
-        inputs: [zeros([n, 1, 28, 28])],
-        fn: (x) => m.forward(x),
-        inputNames: ['images'],
-        outputNames: ['logits'],
-      };
-    case 'rbm':
-      return { inputs: [zeros([n, 784])], fn: (x) => m.forward(x), inputNames: ['images'], outputNames: ['hidden'] };
-    case 'dbn':
-      return {
-        inputs: [zeros([n, 784])],
-        fn: (x) => m.forward(x),
-        inputNames: ['images'],
-        outputNames: ['top_hidden'],
-      };
-  }
-}
-
 async function exportCmd(o: Opts): Promise<void> {
   const { model } = await fromCheckpoint(o);
-  const part = exportedPart(o, model);
+  const part = MODEL_SPECS[o.model].exported(model, o.exportBatch);
   const bytes = await exportModuleOnnx(model as unknown as AnyModule, part.inputs, {
     fn: part.fn,
     inputNames: part.inputNames,
