@@ -351,8 +351,9 @@ const vae: ModelAdapter = {
   title: MODEL_SPECS.vae.title,
   about(config) {
     // The architectures of src/models/vae.ts (MlpVAE, ConvVAE), for the z and width picked.
-    const z = Number(config.zDim ?? 20),
-      c = Number(config.width ?? 16);
+    const d = MODEL_SPECS.vae.defaults.config;
+    const z = Number(config.zDim ?? d.zDim),
+      c = Number(config.width ?? d.width);
     const net =
       config.arch === 'conv'
         ? `Convolutional variational autoencoder (Kingma & Welling): encoder two 4x4 stride-2 convolutions (1-${c}-${2 * c} channels, 28x28 to 14x14 to 7x7) and linear layers to the mean and log-variance of z = ${z}; decoder a linear layer to ${2 * c}x7x7 and two 4x4 stride-2 transposed convolutions back to 28x28`

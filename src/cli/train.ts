@@ -23,7 +23,9 @@
 // continues from that very step, the epoch's
 // partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
 // epoch's checkpoint is written before its metrics row, so a run killed between the two and resumed
-// never repeats a row. Per-model parts (data, evaluation, pictures) are in jobs.ts.
+// never repeats a row. A run's stages (resume, warm-up, step, checkpoint, report) are the methods of
+// Training, called in order by trainLocked. Per-model parts: the registry (src/models/registry.ts:
+// defaults, options, build, exported part, metrics) and jobs.ts (data, evaluation, pictures).
 
 import { parseArgs } from 'node:util';
 import {
@@ -66,7 +68,8 @@ import {
   curvesSvg,
   type Series,
 } from '../io/node.ts';
-import { DBN, type RBM, type TrainBatch } from '../models/index.ts';
+import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.ts';
+import type { Optimizer } from '../nn/optim.ts';
 import type { AnyModule } from '../nn/module.ts';
 import {
   MODELS,
@@ -78,7 +81,7 @@ import {
   type ModelConfig,
   type DatasetName,
 } from '../models/registry.ts';
-import { RING_STEPS, RBM_AIS, IWAE_K, createJob, parseConfig, checkFinite, type JobOptions } from './jobs.ts';
+import { RING_STEPS, RBM_AIS, IWAE_K, createJob, parseConfig, checkFinite, type Job, type JobOptions } from './jobs.ts';
 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
@@ -698,9 +701,12 @@ async function readLower(o: Opts): Promise<{ model: RBM | DBN; layers: number[] 
   return { model, layers: model instanceof DBN ? [...model.sizes] : [model.hidden] };
 }
 
-async function trainLocked(o: Opts): Promise<void> {
-  // A finished (or interrupted) run in --out is never replaced unasked: its logs would be truncated now
-  // and its checkpoint replaced at the first epoch's end.
+/**
+ * A new run: refuses to replace a previous one unasked (its logs would be truncated now and its
+ * checkpoint replaced at the first epoch's end), checks the optional packages (all named at once, not
+ * found at the first step or the end), reads --lower and --resume, and builds the model.
+ */
+async function setUp(o: Opts): Promise<Training> {
   if (!o.resume && !o.overwrite) {
     const previous = ['checkpoint.safetensors', 'metrics.jsonl', 'steps.jsonl'].filter((f) => {
       const p = join(o.out, f);
@@ -713,26 +719,23 @@ async function trainLocked(o: Opts): Promise<void> {
       );
     }
   }
-  // The optional packages the run needs, all named at once, before anything trains (not found at the
-  // first step or the end).
   requireOptional('the training CLI', [
     { name: 'cli-progress', for: 'progress bar' },
     { name: 'pngjs', for: 'PNG pictures' },
     ...(o.model === 'cyclegan' || o.dataset === 'mnist' ? [{ name: 'mnist', for: 'MNIST digits' }] : []),
   ]);
-  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', "the training CLI's progress bar");
   const lower = o.lower ? await readLower(o) : undefined;
-  const resume = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
+  const resumed = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
-  const lowerLayers = lower?.layers ?? resume?.state.config.layers?.slice(0, -1);
+  const lowerLayers = lower?.layers ?? resumed?.state.config.layers?.slice(0, -1);
   const config = configOf(o.model, {
     ...o,
     zDim: o.zdim,
     // A DBN's layers: those below (the checkpoint's, or [500] by default) and the top's --width.
     ...(o.model === 'dbn' ? { layers: [...(lowerLayers ?? [500]), o.width ?? 500] } : {}),
   });
-  if (resume) {
-    const s = resume.state;
+  if (resumed) {
+    const s = resumed.state;
     const diffs = differences(
       { ...s.config, batch: s.batch, dataset: s.dataset },
       { ...config, batch: o.batch, dataset: o.dataset },
@@ -757,54 +760,90 @@ async function trainLocked(o: Opts): Promise<void> {
       `stacked a top RBM of ${(model as DBN).top.hidden} hidden units on ${o.lower} (784-${lower.layers.join('-')}): the DBN is 784-${(model as DBN).sizes.join('-')}, and only its top trains`,
     );
   }
-  const job = createJob(jobOptions(o, config), model);
-  if (o.steps !== undefined) job.perEpoch = Math.min(job.perEpoch, o.steps);
-  const optimizers = model.optimizers();
-  const paramNames = new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
-  const names = model.lossNames;
-  const noise = new Generator(o.seed + 1);
-  let startEpoch = 0,
-    startIndex = 0,
-    epochSums: number[] | undefined;
-  const ckptPath = join(o.out, 'checkpoint.safetensors');
-  const metricsPath = join(o.out, 'metrics.jsonl');
-  const stepsPath = join(o.out, 'steps.jsonl');
-  if (resume) {
-    const s = resume.state;
-    await restoreCheckpoint(resume.ckpt, model, optimizers, o.resume);
-    startEpoch = s.epoch;
-    // A run stopped by --max-seconds mid-epoch records the steps it took of the next epoch.
-    startIndex = s.epochStep;
-    if (startIndex >= job.perEpoch) {
+  return new Training(o, config, model, resumed);
+}
+
+/**
+ * A run's stages, in the order trainLocked calls them: resume, warm-up, the steps of each epoch (each
+ * step issued, then checked), its checkpoint and its report; the fields are what they share.
+ */
+class Training {
+  readonly job: Job;
+  readonly optimizers: Optimizer[];
+  /** Each parameter's name, for the messages of the finite checks. */
+  readonly paramNames: Map<Tensor, string>;
+  readonly names: readonly string[];
+  /** Draws every random number of the steps (restored by resume, so a resumed run continues exactly). */
+  readonly noise: Generator;
+  readonly ckptPath: string;
+  readonly metricsPath: string;
+  readonly stepsPath: string;
+  /** Where training starts: the epoch, its first step, the loss sums carried over from a mid-epoch stop. */
+  start: { epoch: number; index: number; sums?: number[] } = { epoch: 0, index: 0 };
+  trainStep: (b: TrainBatch, g: Generator) => Tensor;
+  bar!: cliProgressType.SingleBar;
+  /** The per-step curves of loss.svg; resumed, they begin with the log's rows, so the plot covers the whole run. */
+  curves: Series[] = [];
+  /** Rows of steps.jsonl since the last checkpoint, written just before the next one. */
+  pendingSteps: string[] = [];
+  /** The loss terms of this process's first step: the scale of the divergence check. */
+  firstValues?: number[];
+  trainSeconds = 0;
+  outOfTime = false;
+
+  constructor(
+    readonly o: Opts,
+    readonly config: ModelConfig,
+    readonly model: Trainable,
+    readonly resumed?: ReturnType<typeof readCheckpoint>,
+  ) {
+    this.job = createJob(jobOptions(o, config), model);
+    if (o.steps !== undefined) this.job.perEpoch = Math.min(this.job.perEpoch, o.steps);
+    this.optimizers = model.optimizers();
+    this.paramNames = new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
+    this.names = model.lossNames;
+    this.noise = new Generator(o.seed + 1);
+    [this.ckptPath, this.metricsPath, this.stepsPath] = ['checkpoint.safetensors', 'metrics.jsonl', 'steps.jsonl'].map(
+      (f) => join(o.out, f),
+    );
+    this.trainStep = (b, g) => model.trainStep(b, g);
+  }
+
+  /**
+   * Resume: the checkpoint's weights, optimizer state, noise offset and kernel choices restored, and
+   * where it stopped (a run stopped by --max-seconds mid-epoch records the steps it took of the next epoch).
+   */
+  async resume({ ckpt, state: s }: ReturnType<typeof readCheckpoint>): Promise<void> {
+    const { o, job, names } = this;
+    await restoreCheckpoint(ckpt, this.model, this.optimizers, o.resume);
+    const index = s.epochStep;
+    if (index >= job.perEpoch)
       throw new Error(
-        `${o.resume}: its epoch_step ${startIndex} is not a step of this run's epochs (0..${job.perEpoch - 1})`,
+        `${o.resume}: its epoch_step ${index} is not a step of this run's epochs (0..${job.perEpoch - 1})`,
       );
-    }
-    if (startIndex > 0 && s.epochSums && s.epochSums.length !== names.length) {
+    if (index > 0 && s.epochSums && s.epochSums.length !== names.length) {
       throw new Error(
         `${o.resume}: metadata epoch_sums has ${s.epochSums.length} sums, the ${o.model} has ${names.length} loss terms (${names.join(', ')})`,
       );
     }
-    if (startIndex > 0 && !s.epochSums)
+    if (index > 0 && !s.epochSums)
       console.log(
-        `(${o.resume} has no epoch_sums: epoch ${startEpoch + 1}'s train_* averages cover only the steps after the resume)`,
+        `(${o.resume} has no epoch_sums: epoch ${s.epoch + 1}'s train_* averages cover only the steps after the resume)`,
       );
-    epochSums = startIndex > 0 ? s.epochSums : undefined;
-    if (s.noise) noise.setState(s.noise);
+    if (s.noise) this.noise.setState(s.noise);
     setKernelChoices(s.kernelChoices);
-    console.log(`resumed from ${o.resume} at epoch ${startEpoch}${startIndex ? `, step ${startIndex}` : ''}`);
+    console.log(`resumed from ${o.resume} at epoch ${s.epoch}${index ? `, step ${index}` : ''}`);
+    this.start = { epoch: s.epoch, index, sums: index > 0 ? s.epochSums : undefined };
   }
-  // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically; the same
-  // for the per-step log.
-  const rows = resume ? rowsUpTo(metricsPath, startEpoch * job.perEpoch + startIndex) : [];
-  writeFileAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
-  const stepRows = resume ? rowsUpTo(stepsPath, startEpoch * job.perEpoch + startIndex) : [];
-  writeFileAtomic(stepsPath, stepRows.map((r) => JSON.stringify(r) + '\n').join(''));
-  // Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
-  // measured every shape before the first real step (kernel choices are then fixed for the run and saved
-  // with the checkpoints for --resume). Again while a step still makes new choices: once a convolution
-  // has chosen im2col, its matmuls are new shapes to measure (up to 3 steps).
-  {
+
+  /**
+   * Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
+   * measured every shape before the first real step (kernel choices are then fixed for the run and
+   * saved with the checkpoints for --resume). Again while a step still makes new choices: once a
+   * convolution has chosen im2col, its matmuls are new shapes to measure (up to 3 steps).
+   */
+  async warmUp(): Promise<void> {
+    const { model, optimizers, job } = this;
     const saved = await checkpointTensors(model, optimizers);
     for (let i = 0, known = -1; i < 3 && kernelChoices().length !== known; i++) {
       known = kernelChoices().length;
@@ -816,137 +855,112 @@ async function trainLocked(o: Opts): Promise<void> {
     await job.warmup?.();
     await sync();
   }
-  const info = backendInfo();
-  console.log(
-    `training ${o.model} ${JSON.stringify(config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
-      `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}${o.overlap ? '' : ', no overlap'}`,
-  );
-  // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way, up to
-  // the order in which fused reductions sum on WebGPU (bit for bit on the CPU).
-  const eagerStep = (b: TrainBatch, g: Generator) => model.trainStep(b, g);
-  const compiled = o.eager ? null : compile(eagerStep);
-  const trainStep = compiled ?? eagerStep;
-  // The per-step curves continue the log's (a resumed run's plot covers the whole run).
-  const curves: Series[] = names.map((n) => ({
-    name: `train ${n} (per step)`,
-    points: stepRows
-      .filter((r) => Number.isFinite(r[`train_${n}`]))
-      .map((r) => [r.step, r[`train_${n}`]] as [number, number]),
-  }));
-  /** Rows of steps.jsonl since the last checkpoint, written just before the next one. */
-  let pendingSteps: string[] = [];
-  const bar = new cliProgress.SingleBar(
-    {
-      format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
-      hideCursor: true,
-      noTTYOutput: true,
-      notTTYSchedule: 5000,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let trainSeconds = 0,
-    outOfTime = false,
-    firstValues: number[] | undefined;
-  for (let epoch = startEpoch; epoch < o.epochs && !outOfTime; epoch++) {
-    const first = epoch === startEpoch ? startIndex : 0;
-    bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
+
+  /** Step: issues training step `index` of `epoch` with its readbacks (loss terms, every optimizer's finite check) behind it. */
+  issue(epoch: number, index: number): Issued {
+    const started = performance.now();
+    const lrs = this.optimizers.map((opt) => opt.lr);
+    const terms = this.trainStep(this.job.batch(epoch, index), this.noise);
+    // Enqueued now, before the next step can overwrite what they read: the values are this step's
+    // whenever they are awaited. The update kernels flag every parameter whose gradient or new value
+    // is NaN or Inf (Optimizer.nonFinite, which takes the step's tag when called), so a divergence is
+    // caught in the weights even while the loss still looks finite.
+    const read = Promise.all([terms.toArray(), Promise.all(this.optimizers.map((o) => o.nonFinite(this.paramNames)))]);
+    read.catch(() => {}); // awaited by check(), or dropped after an earlier step's error: never unhandled
+    return { index, started, lrs, terms, read };
+  }
+
+  /** Step, its second half: a step's values, awaited and checked; the errors name the step. */
+  async check(epoch: number, s: Issued): Promise<Float32Array> {
+    const { names, ckptPath } = this;
+    let values: Float32Array, flagged: string[][];
+    try {
+      [values, flagged] = await s.read;
+    } finally {
+      s.terms.dispose();
+    }
+    const lastGood = `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`;
+    const hit = flagged.flat();
+    if (hit.length) {
+      this.bar.stop();
+      const list = hit.slice(0, 3).join('; ') + (hit.length > 3 ? ` (and ${hit.length - 3} more parameters)` : '');
+      throw new Error(`at epoch ${epoch + 1}, step ${s.index + 1} ${list}: stopping; ${lastGood}`);
+    }
+    const firstValues = (this.firstValues ??= [...values]);
+    const limits = firstValues.map((f) => Math.min(DIVERGED, GROWTH * Math.max(1, Math.abs(f))));
+    const bad = [...values].findIndex((x, i) => !Number.isFinite(x) || Math.abs(x) > limits[i]);
+    if (bad >= 0) {
+      this.bar.stop();
+      const what = !Number.isFinite(values[bad])
+        ? `became ${values[bad]}`
+        : `diverged to ${values[bad].toExponential(3)} ` +
+          `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
+      throw new Error(
+        `the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${s.index + 1} ` +
+          `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ${lastGood}`,
+      );
+    }
+    return values;
+  }
+
+  /**
+   * The steps of an epoch from `first`. Step i + 1 is issued before step i's values are awaited
+   * (--no-overlap: after), so the queue never drains between steps; each step's values are still
+   * checked, in order, and every step issued is checked before the epoch ends (at its last step or a
+   * --max-seconds stop): nothing is evaluated or saved before, so a checkpoint follows only steps that
+   * were found good. --max-seconds is checked before each issue: no step starts after that much
+   * training time. Returns the step after the last, the loss sums (over the steps from sumsFrom) and
+   * the seconds taken.
+   */
+  async epoch(epoch: number, first: number, carried?: number[]) {
+    const { o, job, names } = this;
+    this.bar.start(job.perEpoch, first, { epoch: epoch + 1, losses: '-', ips: '-' });
     const t0 = performance.now();
     // The resumed epoch continues the sums saved at its mid-epoch stop, so its averages cover every step.
-    const carried = epoch === startEpoch ? epochSums : undefined;
-    const sums = carried ? [...carried] : new Array(names.length).fill(0);
+    const sums = carried ? [...carried] : new Array<number>(names.length).fill(0);
     const sumsFrom = carried ? 0 : first;
     // Steps checked (their values read and found good) and steps issued: with the overlap, one ahead.
     let index = first,
       issued = first;
     /** Steps issued and not yet checked, oldest first. */
     const inFlight: Issued[] = [];
-    /** Issues step `issued` with its readbacks (loss terms, every optimizer's finite check) enqueued behind it. */
-    const issue = (): Issued => {
-      const started = performance.now();
-      const lrs = optimizers.map((opt) => opt.lr);
-      const terms = trainStep(job.batch(epoch, issued), noise);
-      // Enqueued now, before the next step can overwrite what they read: the values are this step's
-      // whenever they are awaited. The update kernels flag every parameter whose gradient or new value
-      // is NaN or Inf (Optimizer.nonFinite, which takes the step's tag when called), so a divergence is
-      // caught in the weights even while the loss still looks finite.
-      const read = Promise.all([terms.toArray(), Promise.all(optimizers.map((opt) => opt.nonFinite(paramNames)))]);
-      read.catch(() => {}); // awaited by check(), or dropped after an earlier step's error: never unhandled
-      return { index: issued++, started, lrs, terms, read };
-    };
-    /** Waits for a step's values and checks them; the errors name that step. */
-    const check = async (s: Issued) => {
-      let values: Float32Array, flagged: string[][];
-      try {
-        [values, flagged] = await s.read;
-      } finally {
-        s.terms.dispose();
-      }
-      const hit = flagged.flat();
-      if (hit.length) {
-        bar.stop();
-        const list = hit.slice(0, 3).join('; ') + (hit.length > 3 ? ` (and ${hit.length - 3} more parameters)` : '');
-        throw new Error(
-          `at epoch ${epoch + 1}, step ${s.index + 1} ${list}: stopping; ` +
-            `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
-        );
-      }
-      firstValues ??= [...values];
-      const limits = firstValues.map((f) => Math.min(DIVERGED, GROWTH * Math.max(1, Math.abs(f))));
-      const bad = [...values].findIndex((x, i) => !Number.isFinite(x) || Math.abs(x) > limits[i]);
-      if (bad >= 0) {
-        bar.stop();
-        const what = !Number.isFinite(values[bad])
-          ? `became ${values[bad]}`
-          : `diverged to ${values[bad].toExponential(3)} ` +
-            `(${limits[bad] === DIVERGED ? `beyond ${DIVERGED.toExponential(0)}` : `over 1e6 x max(1, |its first step's ${firstValues[bad].toPrecision(3)}|)`})`;
-        throw new Error(
-          `the ${names[bad]} loss ${what} at epoch ${epoch + 1}, step ${s.index + 1} ` +
-            `(${names.map((n, i) => `${n} ${values[i]}`).join(', ')}): stopping; ` +
-            `the last good checkpoint is ${existsSync(ckptPath) ? ckptPath : 'none yet (no epoch finished)'} (try a lower --lr)`,
-        );
-      }
-      const step = epoch * job.perEpoch + s.index + 1;
-      values.forEach((x, i) => {
-        sums[i] += x;
-        curves[i].points.push([step, x]);
-      });
-      // A step's time: from its issue to the next step's (overlapped: the loop's turn, which on the CPU
-      // backend, where a step computes as it is issued, is that step's work), or to its values when no
-      // step follows it yet.
-      const end = inFlight[0]?.started ?? performance.now();
-      pendingSteps.push(
-        JSON.stringify({
-          step,
-          epoch: epoch + (s.index + 1) / job.perEpoch,
-          ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
-          ...(s.lrs.length === 1 ? { lr: s.lrs[0] } : Object.fromEntries(s.lrs.map((lr, i) => [`lr_${i}`, lr]))),
-          images_per_s: o.batch / ((end - s.started) / 1e3),
-        }) + '\n',
-      );
-      index = s.index + 1;
-      const elapsed = (performance.now() - t0) / 1e3;
-      bar.update(index, {
-        losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '),
-        ips: (((index - first) * o.batch) / elapsed).toFixed(0),
-      });
-    };
-    // The loop: step i + 1 is issued before step i's values are awaited (--no-overlap: after), so the
-    // queue never drains between steps; each step's values are still checked, in order, and every step
-    // issued is checked before the epoch ends (at its last step or a --max-seconds stop): nothing is
-    // evaluated or saved before, so a checkpoint follows only steps that were found good. --max-seconds
-    // is checked before each issue: no step starts after that much training time.
     const ahead = o.overlap ? 1 : 0;
     try {
       for (;;) {
-        while (issued < job.perEpoch && inFlight.length <= ahead && !outOfTime) {
-          outOfTime = o.maxSeconds !== undefined && trainSeconds + (performance.now() - t0) / 1e3 >= o.maxSeconds;
+        while (issued < job.perEpoch && inFlight.length <= ahead && !this.outOfTime) {
+          this.outOfTime =
+            o.maxSeconds !== undefined && this.trainSeconds + (performance.now() - t0) / 1e3 >= o.maxSeconds;
           // An epoch's first step always trains (one is begun only with time left).
-          if (outOfTime && issued > first) break;
-          inFlight.push(issue());
+          if (this.outOfTime && issued > first) break;
+          inFlight.push(this.issue(epoch, issued++));
         }
         const s = inFlight.shift();
         if (!s) break;
-        await check(s);
+        const values = await this.check(epoch, s);
+        const step = epoch * job.perEpoch + s.index + 1;
+        values.forEach((x, i) => {
+          sums[i] += x;
+          this.curves[i].points.push([step, x]);
+        });
+        // A step's time: from its issue to the next step's (overlapped: the loop's turn, which on the CPU
+        // backend, where a step computes as it is issued, is that step's work), or to its values when no
+        // step follows it yet.
+        const end = inFlight[0]?.started ?? performance.now();
+        this.pendingSteps.push(
+          JSON.stringify({
+            step,
+            epoch: epoch + (s.index + 1) / job.perEpoch,
+            ...Object.fromEntries(names.map((n, i) => [`train_${n}`, values[i]])),
+            ...(s.lrs.length === 1 ? { lr: s.lrs[0] } : Object.fromEntries(s.lrs.map((lr, i) => [`lr_${i}`, lr]))),
+            images_per_s: o.batch / ((end - s.started) / 1e3),
+          }) + '\n',
+        );
+        index = s.index + 1;
+        const elapsed = (performance.now() - t0) / 1e3;
+        this.bar.update(index, {
+          losses: names.map((n, i) => `${n} ${fmt(values[i])}`).join(' '),
+          ips: (((index - first) * o.batch) / elapsed).toFixed(0),
+        });
         // A turn of the event loop, so that Ctrl-C and TERM are handled between steps: on the CPU backend
         // every await resolves at once and a signal would wait for the end of the run.
         await new Promise((r) => setImmediate(r));
@@ -959,41 +973,36 @@ async function trainLocked(o: Opts): Promise<void> {
       }
       throw e;
     }
-    bar.stop();
+    this.bar.stop();
     const seconds = (performance.now() - t0) / 1e3;
-    trainSeconds += seconds;
+    this.trainSeconds += seconds;
     // Out of time at the epoch's end: no next epoch is begun.
-    outOfTime ||= o.maxSeconds !== undefined && trainSeconds >= o.maxSeconds;
-    const steps = index - first;
-    const complete = index === job.perEpoch;
-    if (!complete)
-      console.log(
-        `--max-seconds ${o.maxSeconds}: stopping after ${trainSeconds.toFixed(1)} s of training, at step ${index} of epoch ${epoch + 1}`,
-      );
-    const test = await job.evaluate();
-    const record: Record<string, number> = {
-      epoch: epoch + index / job.perEpoch,
-      step: epoch * job.perEpoch + index,
-      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, sums[i] / (index - sumsFrom)])),
-      ...test,
-      images_per_s: (steps * o.batch) / seconds,
-    };
-    // The steps' rows, the checkpoint, then the epoch's row: killed in between, the resumed run drops
-    // the rows of steps after its checkpoint, so it never writes a row twice nor leaves a gap.
-    appendFileSync(stepsPath, pendingSteps.join(''));
-    pendingSteps = [];
-    const saved = await checkpointTensors(model, optimizers);
-    saveSafetensors(ckptPath, saved.tensors, {
+    this.outOfTime ||= o.maxSeconds !== undefined && this.trainSeconds >= o.maxSeconds;
+    return { index, sums, sumsFrom, seconds };
+  }
+
+  /**
+   * Checkpoint: the steps' rows, then the checkpoint, then (trainLocked) the epoch's metrics row: killed
+   * in between, the resumed run drops the rows of steps after its checkpoint, so it never writes a row
+   * twice nor leaves a gap. A mid-epoch stop records its step and loss sums: --resume continues there.
+   */
+  async checkpoint(epoch: number, { index, sums, sumsFrom }: { index: number; sums: number[]; sumsFrom: number }) {
+    const { o } = this;
+    const complete = index === this.job.perEpoch;
+    appendFileSync(this.stepsPath, this.pendingSteps.join(''));
+    this.pendingSteps = [];
+    const saved = await checkpointTensors(this.model, this.optimizers);
+    saveSafetensors(this.ckptPath, saved.tensors, {
       ...saved.metadata,
       model: o.model,
-      config: JSON.stringify(config),
+      config: JSON.stringify(this.config),
       dataset: o.dataset,
       batch: String(o.batch),
       epoch: String(complete ? epoch + 1 : epoch),
       ...(complete
         ? {}
         : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
-      noise_generator: JSON.stringify(noise.getState()),
+      noise_generator: JSON.stringify(this.noise.getState()),
       kernel_choices: JSON.stringify(
         Object.fromEntries(
           kernelChoices()
@@ -1002,10 +1011,17 @@ async function trainLocked(o: Opts): Promise<void> {
         ),
       ),
     });
-    rows.push(record);
-    appendFileSync(metricsPath, JSON.stringify(record) + '\n');
-    // The test loss on the training losses' axis, where the model has one in their unit (a mode count
-    // or a Frechet distance is not a loss: it stays in metrics.jsonl).
+  }
+
+  /**
+   * Report: the plots after an epoch, of the registry's metrics (src/models/registry.ts): loss.svg with
+   * the test loss on the training losses' axis where the model has one in their unit (a mode count or
+   * a Frechet distance is not a loss), and metrics.svg, the headline test metric per epoch on a chart
+   * of its own; then the epoch's line.
+   */
+  report(epoch: number, rows: Record<string, number>[]): void {
+    const { o, job } = this;
+    const record = rows[rows.length - 1];
     const metrics = MODEL_SPECS[o.model].metrics;
     const tl = metrics.find((m) => m.plot === 'loss');
     const perEpoch: Series[] = tl
@@ -1017,9 +1033,8 @@ async function trainLocked(o: Opts): Promise<void> {
           },
         ]
       : [];
-    writeLossCurves(join(o.out, 'loss.svg'), job.title, [...curves, ...perEpoch]);
-    // The headline test metric that is not a loss, per epoch, on a chart of its own.
-    const mk = metrics.find((m) => m.plot === 'chart' && m.key in test);
+    writeLossCurves(join(o.out, 'loss.svg'), job.title, [...this.curves, ...perEpoch]);
+    const mk = metrics.find((m) => m.plot === 'chart' && m.key in record);
     if (mk) {
       const name = mk.name ?? mk.key.replace(/_/g, ' ');
       writeFileAtomic(
@@ -1033,12 +1048,74 @@ async function trainLocked(o: Opts): Promise<void> {
     }
     console.log(`epoch ${epoch + 1}: ${summary(record)}`);
   }
+}
+
+/** A run: set up, resume, warm up, then per epoch its steps, evaluation, checkpoint, metrics row and plots. */
+async function trainLocked(o: Opts): Promise<void> {
+  const t = await setUp(o);
+  const { job, names, metricsPath, stepsPath, resumed } = t;
+  const cliProgress = optionalPackage<typeof cliProgressType>('cli-progress', "the training CLI's progress bar");
+  if (resumed) await t.resume(resumed);
+  // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically; the same
+  // for the per-step log, whose rows begin the curves.
+  const at = t.start.epoch * job.perEpoch + t.start.index;
+  const rows = resumed ? rowsUpTo(metricsPath, at) : [];
+  writeFileAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  const stepRows = resumed ? rowsUpTo(stepsPath, at) : [];
+  writeFileAtomic(stepsPath, stepRows.map((r) => JSON.stringify(r) + '\n').join(''));
+  t.curves = names.map((n) => ({
+    name: `train ${n} (per step)`,
+    points: stepRows
+      .filter((r) => Number.isFinite(r[`train_${n}`]))
+      .map((r) => [r.step, r[`train_${n}`]] as [number, number]),
+  }));
+  await t.warmUp();
+  const info = backendInfo();
+  console.log(
+    `training ${o.model} ${JSON.stringify(t.config)} on ${job.data}, batch ${o.batch}, ${o.epochs} epochs, ` +
+      `on ${info.name} (${info.description}), ${o.eager ? 'eager' : 'compiled'}${o.overlap ? '' : ', no overlap'}`,
+  );
+  // The training step, compiled unless --eager (src/graph/compile.ts): the same numbers either way, up to
+  // the order in which fused reductions sum on WebGPU (bit for bit on the CPU).
+  const compiled = o.eager ? null : compile(t.trainStep);
+  if (compiled) t.trainStep = compiled;
+  t.bar = new cliProgress.SingleBar(
+    {
+      format: `epoch {epoch} |{bar}| {value}/{total} steps | {losses} | {ips} img/s | ETA {eta_formatted}`,
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  for (let epoch = t.start.epoch; epoch < o.epochs && !t.outOfTime; epoch++) {
+    const first = epoch === t.start.epoch ? t.start.index : 0;
+    const r = await t.epoch(epoch, first, epoch === t.start.epoch ? t.start.sums : undefined);
+    if (r.index !== job.perEpoch)
+      console.log(
+        `--max-seconds ${o.maxSeconds}: stopping after ${t.trainSeconds.toFixed(1)} s of training, at step ${r.index} of epoch ${epoch + 1}`,
+      );
+    const test = await job.evaluate();
+    const record: Record<string, number> = {
+      epoch: epoch + r.index / job.perEpoch,
+      step: epoch * job.perEpoch + r.index,
+      ...Object.fromEntries(names.map((n, i) => [`train_${n}`, r.sums[i] / (r.index - r.sumsFrom)])),
+      ...test,
+      images_per_s: ((r.index - first) * o.batch) / r.seconds,
+    };
+    await t.checkpoint(epoch, r);
+    rows.push(record);
+    appendFileSync(metricsPath, JSON.stringify(record) + '\n');
+    t.report(epoch, rows);
+  }
   compiled?.dispose();
   const files = await job.pictures(o.out);
   const charts = ['loss.svg', ...(existsSync(join(o.out, 'metrics.svg')) ? ['metrics.svg'] : [])].map((f) =>
     join(o.out, f),
   );
-  console.log(`wrote ${[metricsPath, stepsPath, ...charts, ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`);
+  console.log(
+    `wrote ${[metricsPath, stepsPath, ...charts, t.ckptPath, ...files.map((f) => join(o.out, f))].join(', ')}`,
+  );
 }
 
 /** The model of a checkpoint, built from the config it stores, with its weights. */
