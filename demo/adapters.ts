@@ -1031,7 +1031,9 @@ const cyclegan: ModelAdapter = {
   about:
     'CycleGAN (Zhu et al.) between MNIST digits (X) and dilated digits (Y), unpaired: disjoint halves of the training set. The true translation of a test digit is its 3x3 dilation, so G can be checked.',
   itemName: 'images',
-  defaults: { lr: 2e-4, batch: 4, config: { width: 8, resBlocks: 1, lambda: 10, seed: 0 } },
+  // identity 0 written out, so that a checkpoint saved here says so: the CLI's --resume would otherwise
+  // complete a missing key with its own default (0.1) and train another objective without a word.
+  defaults: { lr: 2e-4, batch: 4, config: { width: 8, resBlocks: 1, lambda: 10, identity: 0, seed: 0 } },
   batchChoices: [1, 2, 4, 8, 16],
   fields: [
     { key: 'width', label: 'channels', choices: [8, 16, 32] },
@@ -1045,8 +1047,8 @@ const cyclegan: ModelAdapter = {
   create(config, ctx) {
     if (!domains) throw new Error('internal: CycleGAN domains are not loaded (load() first)');
     const d = domains;
-    // Without the identity loss (the constructor's 0 where the config has none, not the CLI's 0.1), so
-    // the config is recorded as given rather than completed from the CLI's defaults.
+    // Without the identity loss (the defaults' identity 0, not the CLI's 0.1); the config is recorded as
+    // given rather than completed from the CLI's defaults.
     const model = buildModel('cyclegan', config as Options) as CycleGAN;
     const xs = new ImageStream(d.x, ctx.seed),
       ys = new ImageStream(d.y, ctx.seed + 1);
