@@ -41,7 +41,7 @@ import {
 import { binaryCode, elementwiseWgsl, unaryCode } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
-import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource } from './fused.ts';
+import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource, type EpilogueCore } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -540,18 +540,10 @@ export class WebGPUBackend implements Backend {
       this.ctx.dispatch(d);
       return;
     }
-    const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-    this.ctx.dispatch({
-      ...d,
-      kernel: `${optim ? 'optim' : 'epilogue'}_matmul_${v}`,
-      source: epilogueIo(`matmul_${v}`, epilogue, !!optim),
-      label: `fused:${what}+${ops.join('+')}`,
-      // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
-      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
-      uniforms: withOptimUniforms(d.uniforms!, optim),
-      flops: d.flops! + spec.batch * spec.M * spec.N * (ops.length + (optim ? 10 : 0)),
-      constants: { ...d.constants, ...optimConstants(optim) },
-    });
+    // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
+    const f = this.withStore(d, `matmul_${v}`, what, epilogue, optim);
+    const ops = fusedOps(epilogue.expr).length;
+    this.ctx.dispatch({ ...f, flops: d.flops! + spec.batch * spec.M * spec.N * (ops + (optim ? 10 : 0)) });
   }
 
   /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
@@ -684,16 +676,7 @@ export class WebGPUBackend implements Backend {
       const core = d.kernel as 'conv_reg' | 'conv_tiled' | 'conv_splitk';
       // Each output element is stored once (the stride phases store disjoint elements), so an optimizer
       // update in the store updates each parameter element once.
-      const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-      this.ctx.dispatch({
-        ...d,
-        kernel: `${optim ? 'optim' : 'epilogue'}_${core}`,
-        source: epilogueIo(core, epilogue, !!optim),
-        label: `fused:${CONV_LABELS[mode]}+${ops.join('+')}`,
-        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
-        uniforms: withOptimUniforms(d.uniforms!, optim),
-        constants: { ...d.constants, ...optimConstants(optim) },
-      });
+      this.ctx.dispatch(this.withStore(d, core, CONV_LABELS[mode], epilogue, optim));
     }
   }
 
@@ -776,16 +759,7 @@ export class WebGPUBackend implements Backend {
       if (!epilogue) this.ctx.dispatch(d);
       else {
         // col2im stores each element of dx once: its store takes the epilogue (and an update).
-        const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-        this.ctx.dispatch({
-          ...d,
-          kernel: `${optim ? 'optim' : 'epilogue'}_col2im`,
-          source: epilogueIo('col2im', epilogue, !!optim),
-          label: `fused:${CONV_LABELS[mode]}:im2col+${ops.join('+')}`,
-          buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
-          uniforms: withOptimUniforms(d.uniforms!, optim),
-          constants: { ...d.constants, ...optimConstants(optim) },
-        });
+        this.ctx.dispatch(this.withStore(d, 'col2im', `${CONV_LABELS[mode]}:im2col`, epilogue, optim));
       }
     }
     for (const t of tmp) this.ctx.pool.release(t);
@@ -836,16 +810,7 @@ export class WebGPUBackend implements Backend {
       if (STAGE !== 2 || !epilogue) return this.ctx.dispatch(d);
       // The output transform stores each element of the result once: its store takes the epilogue (and
       // an update), through a generated io file as the GEMM cores'.
-      const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-      this.ctx.dispatch({
-        ...d,
-        kernel: `${optim ? 'optim' : 'epilogue'}_winograd`,
-        source: epilogueIo('winograd', epilogue, !!optim),
-        label: `fused:${label}:winograd+${ops.join('+')}`,
-        buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
-        uniforms: withOptimUniforms(uniforms, optim),
-        constants: { ...d.constants, ...optimConstants(optim) },
-      });
+      this.ctx.dispatch(this.withStore(d, 'winograd', `${label}:winograd`, epilogue, optim));
     };
     const wFloats = g.O * g.C * g.KH * g.KW;
     stage(
@@ -863,6 +828,31 @@ export class WebGPUBackend implements Backend {
     const outFloats = FORWARD ? g.n * g.O * g.OH * g.OW : g.n * g.C * g.H * g.W;
     stage(2, 'output', M, out, [Math.ceil(units / RUN_WG), outC, 1], 4 * (batch * outC * d.T + outFloats));
     for (const t of [U, V, M]) this.ctx.pool.release(t);
+  }
+
+  /**
+   * Dispatch `d` of a kernel with a store hook (`core`: a GEMM core, col2im, Winograd's output stage)
+   * with `epilogue` (and an optimizer update) in its store: the core's io file generated
+   * (epilogueIo), the epilogue's inputs and the update's buffers bound after the kernel's own, the
+   * update's params after its uniforms; labelled `fused:<what>+<ops>`.
+   */
+  private withStore(
+    d: DispatchSpec,
+    core: EpilogueCore,
+    what: string,
+    epilogue: FusedEpilogue,
+    optim?: FusedOptim,
+  ): DispatchSpec {
+    const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
+    return {
+      ...d,
+      kernel: `${optim ? 'optim' : 'epilogue'}_${core}`,
+      source: epilogueIo(core, epilogue, !!optim),
+      label: `fused:${what}+${ops.join('+')}`,
+      buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
+      uniforms: withOptimUniforms(d.uniforms!, optim),
+      constants: { ...d.constants, ...optimConstants(optim) },
+    };
   }
 
   /** Bound as the flags of unchecked optimizer steps (slot NONE: never written). */
