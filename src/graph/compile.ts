@@ -320,7 +320,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R, opts: Com
         if (!old.length) cache.delete(k);
       }
     }
-    if (!(entry.state === 'compiled' && key === lastKey)) stats.signatures = count();
+    stats.signatures = count();
     if (entry.state === 'new') {
       stats.eagerCalls++;
       const r = fn(...args);
