@@ -178,7 +178,7 @@ export interface Backend {
 
   /**
    * Backends that can replay a block of recorded kernel calls (WebGPU) offer a recorder; a compiled step
-   * (src/graph/program.ts) records its graph once and replays it. The CPU reference has none: it runs
+   * (src/graph/program.ts, src/graph/replay.ts) records its graph once and replays it. The CPU reference has none: it runs
    * the graph op by op on every call.
    * @internal
    */

@@ -120,7 +120,7 @@ export type OptimSpec =
 
 /**
  * A parameter's optimizer update run in the store of the kernel that computes its gradient (a compiled
- * graph's fused kernel, src/graph/program.ts fuseOptimizer): the update optimStep would run, on the values
+ * graph's fused kernel, src/graph/passes/fuse_optimizer.ts): the update optimStep would run, on the values
  * the kernel stores.
  */
 export interface FusedOptim {
@@ -143,7 +143,7 @@ export interface FusedRead {
 }
 
 /**
- * A fused elementwise kernel's expression (src/graph/program.ts's fusion pass makes them): a tree of
+ * A fused elementwise kernel's expression (src/graph/passes/fuse_elementwise.ts makes them): a tree of
  * unary and binary ops over the kernel's inputs, each read as its FusedRead says. The CPU backend evaluates it element by element with its op functions,
  * rounding each intermediate as a stored result would be; the WebGPU backend prints it as WGSL over the
  * same op functions (unary_op and binary_op, generated from ./elementwise_table.ts), so a fused kernel computes what the

@@ -14,7 +14,7 @@
 // draw's Philox counter, Adam's step count and learning rate) carries `perCall`, the function that
 // computed its params at trace time; a replay calls it again, in trace order, so each call gets its own
 // values (PyTorch's capturable Adam keeps such values on the device for the same reason; here they are
-// written into the recorded dispatches' uniform blocks before each replay, see src/graph/program.ts).
+// written into the recorded dispatches' uniform blocks before each replay, see src/graph/replay.ts).
 // Source of the design: TinyJit (tinygrad/engine/jit.py) records kernel calls over buffers and replays
 // them; jax-js (src/frontend/jaxpr.ts) traces to a program over abstract values.
 
