@@ -28,12 +28,14 @@ const nullBackend = {
     st(shape.reduce((p, s, i) => p * (s + b[i] + a[i]), 1)),
   random: (n: number) => st(n),
   matmul: (_a: unknown, _b: unknown, s: { batch: number; M: number; N: number }) => st(s.batch * s.M * s.N),
-  conv2d: (_x: unknown, _w: unknown, g: { n: number; O: number; OH: number; OW: number }) =>
-    st(g.n * g.O * g.OH * g.OW),
-  conv2dGradInput: (_x: unknown, _w: unknown, g: { n: number; C: number; H: number; W: number }) =>
-    st(g.n * g.C * g.H * g.W),
-  conv2dGradWeight: (_x: unknown, _w: unknown, g: { O: number; C: number; KH: number; KW: number }) =>
-    st(g.O * g.C * g.KH * g.KW),
+  conv: (kind: string, _a: unknown, _b: unknown, g: Record<string, number>) =>
+    st(
+      kind === 'conv2d'
+        ? g.n * g.O * g.OH * g.OW
+        : kind === 'conv2d_grad_input'
+          ? g.n * g.C * g.H * g.W
+          : g.O * g.C * g.KH * g.KW,
+    ),
   optimStep: () => {},
   sync: async () => {},
   dispose: () => {},

@@ -42,22 +42,22 @@ describe('conv kernels match the cpu reference', () => {
           const t = (b: Backend, s: Storage, shape: number[]) => new Tensor(b, s, shape);
           const K = g.C * g.KH * g.KW;
           await expectClose(
-            t(gpu, gpu.conv2d(gx.storage, gw.storage, g), [g.n, g.O, g.OH, g.OW]),
-            t(cpu, cpu.conv2d(cx.storage, cw.storage, g), [g.n, g.O, g.OH, g.OW]),
+            t(gpu, gpu.conv('conv2d', gx.storage, gw.storage, g), [g.n, g.O, g.OH, g.OW]),
+            t(cpu, cpu.conv('conv2d', cx.storage, cw.storage, g), [g.n, g.O, g.OH, g.OW]),
             1e-5 * Math.sqrt(K),
             1e-4,
             `fwd ${i}`,
           );
           await expectClose(
-            t(gpu, gpu.conv2dGradInput(gdy.storage, gw.storage, g), c.x),
-            t(cpu, cpu.conv2dGradInput(cdy.storage, cw.storage, g), c.x),
+            t(gpu, gpu.conv('conv2d_grad_input', gdy.storage, gw.storage, g), c.x),
+            t(cpu, cpu.conv('conv2d_grad_input', cdy.storage, cw.storage, g), c.x),
             1e-5 * Math.sqrt(K),
             1e-4,
             `dx ${i}`,
           );
           await expectClose(
-            t(gpu, gpu.conv2dGradWeight(gdy.storage, gx.storage, g), c.w),
-            t(cpu, cpu.conv2dGradWeight(cdy.storage, cx.storage, g), c.w),
+            t(gpu, gpu.conv('conv2d_grad_weight', gdy.storage, gx.storage, g), c.w),
+            t(cpu, cpu.conv('conv2d_grad_weight', cdy.storage, cx.storage, g), c.w),
             1e-5 * Math.sqrt(g.n * g.OH * g.OW),
             1e-4,
             `dw ${i}`,
@@ -111,15 +111,15 @@ describe('conv kernels match the cpu reference', () => {
           for (const [name, run, want, shape, terms] of [
             [
               'conv2d',
-              () => gpu.conv2d(gx.storage, gw.storage, g),
-              () => cpu.conv2d(cx.storage, cw.storage, g),
+              () => gpu.conv('conv2d', gx.storage, gw.storage, g),
+              () => cpu.conv('conv2d', cx.storage, cw.storage, g),
               y,
               g.C * g.KH * g.KW,
             ],
             [
               'conv2d_grad_input',
-              () => gpu.conv2dGradInput(gdy.storage, gw.storage, g),
-              () => cpu.conv2dGradInput(cdy.storage, cw.storage, g),
+              () => gpu.conv('conv2d_grad_input', gdy.storage, gw.storage, g),
+              () => cpu.conv('conv2d_grad_input', cdy.storage, cw.storage, g),
               c.x,
               g.O * Math.ceil(g.KH / g.sh) * Math.ceil(g.KW / g.sw),
             ],

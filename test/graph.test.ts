@@ -31,8 +31,6 @@ type KernelMethod = Exclude<
   | 'elementwise'
   | 'elementwiseOptim'
   | 'reduceFused'
-  | 'matmulFused'
-  | 'convFused'
   | 'empty'
   | 'read'
   | 'write'
@@ -59,16 +57,17 @@ const kernelOf = {
   fill: ['fill'],
   upload: ['upload'],
   matmul: ['matmul'],
-  conv2d: ['conv2d'],
-  conv2dGradInput: ['conv2d_grad_input'],
-  conv2dGradWeight: ['conv2d_grad_weight'],
+  conv: ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'],
 } satisfies Record<KernelMethod, Primitive[]>;
 
-/** Wraps each kernel method of `backend` so that `onCall` hears of every call, before it runs. */
-function spyKernels(backend: CpuBackend, onCall: (k: KernelMethod) => void): void {
+/**
+ * Wraps each kernel method of `backend` so that `onCall` hears of every call, before it runs (with its
+ * first argument: conv's kind).
+ */
+function spyKernels(backend: CpuBackend, onCall: (k: KernelMethod, first: unknown) => void): void {
   for (const k of Object.keys(kernelOf) as KernelMethod[]) {
     const orig = (backend[k] as (...a: unknown[]) => unknown).bind(backend);
-    (backend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => (onCall(k), orig(...a));
+    (backend as unknown as Record<string, unknown>)[k] = (...a: unknown[]) => (onCall(k, a[0]), orig(...a));
   }
 }
 
@@ -168,7 +167,7 @@ describe('every op dispatches through apply()', () => {
   it('backward runs no kernel for an input that needs no gradient (data, masks, targets)', () => {
     const backend = new CpuBackend();
     const calls: string[] = [];
-    spyKernels(backend, (k) => calls.push(k));
+    spyKernels(backend, (k, first) => calls.push(k === 'conv' ? `${k}:${String(first)}` : k));
     const x = tensor(
       Float32Array.from({ length: 2 * 1 * 5 * 5 }, (_, i) => i / 50),
       [2, 1, 5, 5],
@@ -202,8 +201,8 @@ describe('every op dispatches through apply()', () => {
     );
     calls.length = 0;
     y.backward();
-    expect(calls.filter((c) => c === 'conv2dGradInput')).toEqual([]);
-    expect(calls.filter((c) => c === 'conv2dGradWeight')).toHaveLength(1);
+    expect(calls.filter((c) => c === 'conv:conv2d_grad_input')).toEqual([]);
+    expect(calls.filter((c) => c === 'conv:conv2d_grad_weight')).toHaveLength(1);
     expect(calls.filter((c) => c === 'matmul')).toHaveLength(1);
     // Of the product's gradient only g * mask (for the matmul's output), not g * (m @ v) for the mask.
     expect(calls.filter((c) => c === 'binary')).toHaveLength(1);

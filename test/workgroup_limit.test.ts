@@ -309,9 +309,9 @@ describe('kernels whose grid exceeds maxComputeWorkgroupsPerDimension (lowered t
                 w = mk(c.w, 60 + i),
                 dy = mk([g.n, g.O, g.OH, g.OW], 70 + i);
               return [
-                new Tensor(be, be.conv2d(x.storage, w.storage, g), [g.n, g.O, g.OH, g.OW]),
-                new Tensor(be, be.conv2dGradInput(dy.storage, w.storage, g), c.x),
-                new Tensor(be, be.conv2dGradWeight(dy.storage, x.storage, g), c.w),
+                new Tensor(be, be.conv('conv2d', x.storage, w.storage, g), [g.n, g.O, g.OH, g.OW]),
+                new Tensor(be, be.conv('conv2d_grad_input', dy.storage, w.storage, g), c.x),
+                new Tensor(be, be.conv('conv2d_grad_weight', dy.storage, x.storage, g), c.w),
               ];
             },
             1e-5 * Math.sqrt(Math.max(K, g.O * g.KH * g.KW, g.n * g.OH * g.OW)),

@@ -34,6 +34,17 @@ export interface GatherDims {
   K: number;
 }
 
+/** What a GEMM or convolution core (and a reduction) applies in its store: an epilogue, an optimizer update. */
+export interface Fuse {
+  /** Applied to each result, read as `acc`. */
+  epilogue?: FusedEpilogue;
+  /** The results are a parameter's gradient: its optimizer update runs in the same store. */
+  optim?: FusedOptim;
+}
+
+/** The convolution cores: the forward pass and its two gradients. */
+export type ConvKind = 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';
+
 /**
  * A device that holds tensors' storage and runs their kernels: the WebGPU backend, or the CPU reference
  * ({@link CpuBackend}), kernel for kernel the same. Users meet it as `init()`'s result, as `t.backend`,
@@ -142,36 +153,23 @@ export interface Backend {
   cumsum(x: Storage, dims: [number, number, number], reverse: boolean): Storage;
   /** n Philox draws as `spec` says (bits, uniform, normal or a Bernoulli mask). @internal */
   random(n: number, spec: RandomSpec): Storage;
-  /** The batched product op(a) @ op(b) that `spec` describes. @internal */
-  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
   /**
-   * Optional (the WebGPU backend): matmul() with `epilogue` applied to each result in the same kernel
-   * (`acc` is the product's element); `optim`: the result is a parameter's gradient, whose optimizer
-   * update runs in the same store. Without it a fused matmul runs as matmul(), elementwise(), optimStep().
+   * The batched product op(a) @ op(b) that `spec` describes; with `fuse`, each result C[i] passes through
+   * fuse.epilogue (`acc` is C[i]), and fuse.optim makes the results a parameter's gradient, whose
+   * optimizer update runs in the same store (one kernel on WebGPU; on the CPU the same values, each
+   * intermediate rounded as a stored result would be).
    * @internal
    */
-  matmulFused?(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue, optim?: FusedOptim): Storage;
+  matmul(a: Storage, b: Storage, spec: MatmulSpec, fuse?: Fuse): Storage;
   /**
-   * Optional (the WebGPU backend): conv2d(), conv2dGradInput() or conv2dGradWeight() (`kind`, with their
-   * operands in the same order) with `epilogue` applied to each result, in the same kernel where the
-   * variant the tuner chooses allows it; `optim`: the result is a parameter's gradient (a weight's, from
-   * conv2d_grad_weight), whose optimizer update runs in the same store where the epilogue does.
+   * A convolution core (no bias), `kind` naming it and its operands (a, b), with `fuse` as matmul's:
+   *   'conv2d' (x, w):             y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]
+   *   'conv2d_grad_input' (dy, w): dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]
+   *   'conv2d_grad_weight' (dy, x): dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]
+   * (fuse.optim only with conv2d_grad_weight: a weight's gradient).
    * @internal
    */
-  convFused?(
-    kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
-    a: Storage,
-    b: Storage,
-    g: ConvGeom,
-    epilogue: FusedEpilogue,
-    optim?: FusedOptim,
-  ): Storage;
-  /** y[n,o,oh,ow] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw] (no bias). @internal */
-  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage;
-  /** dx[n,c,ih,iw] = sum over (o,kh,kw) with ih = oh*sh-ph+kh*dh of w[o,c,kh,kw] dy[n,o,oh,ow]. @internal */
-  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage;
-  /** dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n,c,oh*sh-ph+kh*dh, ow*sw-pw+kw*dw]. @internal */
-  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage;
+  conv(kind: ConvKind, a: Storage, b: Storage, geom: ConvGeom, fuse?: Fuse): Storage;
 
   /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. @internal */
   optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec, check?: FiniteCheck): void;

@@ -76,7 +76,8 @@ export function runOp(
 
 /**
  * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
- * operands or the prologue's inputs): one kernel where the backend has one for its core; otherwise
+ * operands or the prologue's inputs). A GEMM or convolution core takes its epilogue and update itself
+ * (matmul() and conv() with `fuse`). Otherwise one kernel where the backend has one for its core; else
  * (the CPU twin) the eager ops' own backend calls in order: the prologue by elementwise(), the core's
  * primitive, the epilogue by elementwise(), the update by the optimizer step's own call.
  */
@@ -100,19 +101,10 @@ function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: Kernel
     if (!bare) b.free(x);
   } else {
     const [x, w] = head;
-    if (numel(core.gemmShape) > 0) {
-      if (core.prim === 'matmul' && b.matmulFused)
-        return b.matmulFused(
-          x,
-          w,
-          matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes),
-          epi!,
-          optim,
-        );
-      if (core.prim !== 'matmul' && b.convFused)
-        return b.convFused(core.prim, x, w, (core.params as Params['conv2d']).geom, epi!, optim);
-    }
-    y = primValue(b, core.prim, [x, w], core.params, core.gemmShape, core.xShapes);
+    const fuse = { ...(epi ? { epilogue: epi } : {}), ...(optim ? { optim } : {}) };
+    if (core.prim === 'matmul')
+      return b.matmul(x, w, matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes), fuse);
+    return b.conv(core.prim, x, w, (core.params as Params['conv2d']).geom, fuse);
   }
   return optimAfter(b, op, epi ? epilogueAfter(b, y, epi) : y);
 }

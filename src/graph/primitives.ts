@@ -506,7 +506,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   // Each gradient kernel runs only for an input that requires grad (a first layer's images get none).
   conv2d: {
     shape: (_x, { geom: g }) => [g.n, g.O, g.OH, g.OW],
-    run: (b, [x, w], { geom }) => b.conv2d(x, w, geom),
+    run: (b, [x, w], { geom }) => b.conv('conv2d', x, w, geom),
     // y = conv(x, w):  dx = conv_grad_input(g, w),  dw = conv_grad_weight(g, x)
     backward: (g, [x, w], _y, p, apply) => [
       x.requiresGrad ? apply('conv2d_grad_input', [g, w], p) : null,
@@ -515,7 +515,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
   conv2d_grad_input: {
     shape: (_x, { geom: g }) => [g.n, g.C, g.H, g.W],
-    run: (b, [dy, w], { geom }) => b.conv2dGradInput(dy, w, geom),
+    run: (b, [dy, w], { geom }) => b.conv('conv2d_grad_input', dy, w, geom),
     // y = conv^T(a, w) (a shaped like conv's output):  da = conv(g, w),  dw = conv_grad_weight(a, g)
     backward: (g, [a, w], _y, p, apply) => [
       a.requiresGrad ? apply('conv2d', [g, w], p) : null,
@@ -524,7 +524,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   },
   conv2d_grad_weight: {
     shape: (_x, { geom: g }) => [g.O, g.C, g.KH, g.KW],
-    run: (b, [dy, x], { geom }) => b.conv2dGradWeight(dy, x, geom),
+    run: (b, [dy, x], { geom }) => b.conv('conv2d_grad_weight', dy, x, geom),
     // y = conv_grad_weight(dy, x), read g as a weight:  d dy = conv(x, g),  dx = conv_grad_input(dy, g)
     backward: (g, [dy, x], _y, p, apply) => [
       dy.requiresGrad ? apply('conv2d', [x, g], p) : null,

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
-import type { Backend, GatherDims, GatherMode, Storage } from '../backend.ts';
+import type { Backend, ConvKind, Fuse, GatherDims, GatherMode, Storage } from '../backend.ts';
 import type {
   BinaryOp,
   ConvGeom,
@@ -18,6 +18,7 @@ import type {
   TernaryOp,
   UnaryOp,
 } from '../kernels.ts';
+import { withAcc } from '../kernels.ts';
 import { binaryRow, unaryRow } from '../elementwise_table.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
@@ -336,8 +337,25 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /**
+   * The core's results y (stored, so rounded), then `fuse`: the epilogue by elementwise() with y as its
+   * `acc` (y freed), the update by optimStep() on those values, as the unfused ops would run them.
+   */
+  private fused(y: Storage, fuse?: Fuse): Storage {
+    const epi = fuse?.epilogue,
+      o = fuse?.optim;
+    let g = y;
+    if (epi) {
+      const reads = [...epi.reads, { div: 1, mod: y.length }];
+      g = this.elementwise(withAcc(epi.expr, epi.inputs.length), [...epi.inputs, y], reads, y.length);
+      this.free(y);
+    }
+    if (o) this.optimStep(o.param, g, o.s1, o.s2, o.spec, o.check);
+    return g;
+  }
+
   /** @internal */
-  matmul(a: Storage, b: Storage, s: MatmulSpec): Storage {
+  matmul(a: Storage, b: Storage, s: MatmulSpec, fuse?: Fuse): Storage {
     const A = this.d(a),
       B = this.d(b);
     const out = this.alloc(s.batch * s.M * s.N);
@@ -354,11 +372,21 @@ export class CpuBackend implements Backend {
         }
       }
     }
-    return out;
+    return this.fused(out, fuse);
   }
 
   /** @internal */
-  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
+  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse?: Fuse): Storage {
+    const y =
+      kind === 'conv2d'
+        ? this.conv2d(a, b, g)
+        : kind === 'conv2d_grad_input'
+          ? this.conv2dGradInput(a, b, g)
+          : this.conv2dGradWeight(a, b, g);
+    return this.fused(y, fuse);
+  }
+
+  private conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
     const X = this.d(x),
       Wt = this.d(w);
     const out = this.alloc(g.n * g.O * g.OH * g.OW);
@@ -380,8 +408,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
-  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
+  private conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
     const DY = this.d(dy),
       Wt = this.d(w);
     const out = this.alloc(g.n * g.C * g.H * g.W);
@@ -403,8 +430,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
-  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
+  private conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
     const DY = this.d(dy),
       X = this.d(x);
     const out = this.alloc(g.O * g.C * g.KH * g.KW);

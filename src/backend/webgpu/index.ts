@@ -6,6 +6,8 @@
 
 import type {
   Backend,
+  ConvKind,
+  Fuse,
   GatherDims,
   GatherMode,
   GpuCapability,
@@ -492,38 +494,30 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
+  /**
+   * A matmul, with `fuse` (an elementwise epilogue such as bias and activation, an optimizer update) in
+   * the store of the same kernel: the variant the tuner chooses for the plain matmul, with its io file
+   * generated (fused.ts, epilogueIo).
+   */
+  matmul(a: Storage, b: Storage, spec: MatmulSpec, fuse: Fuse = {}): Storage {
+    const { epilogue, optim } = fuse;
     const out = this.alloc(spec.batch * spec.M * spec.N);
+    if (out.length === 0) return out;
     if (spec.K === 0) {
       // An empty sum: C is zero.
-      const z = this.fill(out.length, 0);
       this.free(out);
-      return z;
-    }
-    const v = chooseMatmul(this.tuner, this.ctx, spec);
-    this.ctx.dispatch(matmulDispatch(v, this.buf(a), this.buf(b), out.buffer, spec));
-    return out;
-  }
-
-  /**
-   * A matmul whose result passes through an elementwise epilogue (bias, activation) in the store of the
-   * same kernel: the variant the tuner chooses for the plain matmul, with its io file generated
-   * (fused.ts, epilogueIo).
-   */
-  matmulFused(a: Storage, b: Storage, spec: MatmulSpec, epilogue: FusedEpilogue, optim?: FusedOptim): Storage {
-    if (spec.K === 0) {
-      const g = this.epilogueOf(this.matmul(a, b, spec), epilogue);
+      const z = this.fill(spec.batch * spec.M * spec.N, 0);
+      const g = epilogue ? this.epilogueOf(z, epilogue) : z;
       if (optim) this.optimStep(optim.param, g, optim.s1, optim.s2, optim.spec, optim.check);
       return g;
     }
-    const out = this.alloc(spec.batch * spec.M * spec.N);
     this.gemmInto(this.buf(a), this.buf(b), out.buffer, spec, epilogue, optim);
     return out;
   }
 
   /**
    * C = A B by the adapter's best matmul variant for `spec`, with `epilogue` (and `optim`) applied in
-   * its store when given: matmulFused's kernel, and the GEMM of the im2col convolution's weight gradient.
+   * its store when given: matmul()'s kernel, and the GEMM of the im2col convolution's weight gradient.
    */
   private gemmInto(
     A: GPUBuffer,
@@ -559,36 +553,19 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * A convolution whose results pass through an epilogue: in the implicit-GEMM variants (reg, tiled,
-   * splitk) in their store, every output element being written once (the input gradient's stride phases
-   * write disjoint elements), in im2col's last kernel (its GEMM for the forward pass and the weight
-   * gradient, col2im for the input gradient), and in Winograd's output transform.
+   * A convolution, with `fuse` applied to its results: in the implicit-GEMM variants (reg, tiled, splitk)
+   * in their store, every output element being written once (the input gradient's stride phases write
+   * disjoint elements), in im2col's last kernel (its GEMM for the forward pass and the weight gradient,
+   * col2im for the input gradient), and in Winograd's output transform.
    */
-  convFused(
-    kind: 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight',
-    a: Storage,
-    b: Storage,
-    g: ConvGeom,
-    epilogue: FusedEpilogue,
-    optim?: FusedOptim,
-  ): Storage {
+  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, { epilogue, optim }: Fuse = {}): Storage {
     const [mode, first, second] =
       kind === 'conv2d'
         ? ([0, b, a] as const)
         : kind === 'conv2d_grad_input'
           ? ([1, b, a] as const)
           : ([2, a, b] as const);
-    return this.conv(mode, first, second, g, epilogue, optim);
-  }
-
-  conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {
-    return this.conv(0, w, x, g);
-  }
-  conv2dGradInput(dy: Storage, w: Storage, g: ConvGeom): Storage {
-    return this.conv(1, w, dy, g);
-  }
-  conv2dGradWeight(dy: Storage, x: Storage, g: ConvGeom): Storage {
-    return this.conv(2, dy, x, g);
+    return this.convCore(mode, first, second, g, epilogue, optim);
   }
 
   /**
@@ -600,7 +577,7 @@ export class WebGPUBackend implements Backend {
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private conv(
+  private convCore(
     mode: 0 | 1 | 2,
     a: Storage,
     b: Storage,
