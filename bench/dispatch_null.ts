@@ -22,7 +22,7 @@ const nullBackend = {
   binary: (_op: string, _a: unknown, _b: unknown, shape: number[]) => st(shape.reduce((a, b) => a * b, 1)),
   ternary: (_op: string, _c: unknown, _a: unknown, _b: unknown, shape: number[]) =>
     st(shape.reduce((a, b) => a * b, 1)),
-  reduce: (_op: string, _x: unknown, rows: number) => st(rows),
+  reduce: (s: { rows?: number; geom?: { rows: number } }) => st(s.rows ?? s.geom!.rows),
   copyStrided: () => {},
   pad: (_x: unknown, shape: number[], b: number[], a: number[]) =>
     st(shape.reduce((p, s, i) => p * (s + b[i] + a[i]), 1)),

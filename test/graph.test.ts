@@ -21,7 +21,7 @@ import { randomInput } from './helpers.ts';
 
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
-// ('elementwise' and 'reduceFused' run the fused kernels of compiled graphs, src/graph/interpret.ts, not primitives.)
+// ('elementwise' runs the fused kernels of compiled graphs, src/graph/interpret.ts, not primitives.)
 type KernelMethod = Exclude<
   keyof Backend,
   | 'name'
@@ -30,7 +30,6 @@ type KernelMethod = Exclude<
   | 'gpu'
   | 'elementwise'
   | 'elementwiseOptim'
-  | 'reduceFused'
   | 'empty'
   | 'read'
   | 'write'

@@ -42,6 +42,16 @@ export interface Fuse {
   optim?: FusedOptim;
 }
 
+/**
+ * reduce()'s operand, in one of two forms: each contiguous row of a storage x viewed as [rows, R] (the
+ * reduce primitive's form: the reduce kernels, any op), or the fused form, a sum, max or min over `geom`
+ * of the tensor whose elements are `expr` over `inputs` (input k read as reads[k] says), with an
+ * epilogue and an update (Fuse) on its results.
+ */
+export type ReduceSpec =
+  | { op: ReduceOp; x: Storage; rows: number; R: number }
+  | (Fuse & { op: 'sum' | 'max' | 'min'; expr: FusedExpr; inputs: Storage[]; reads: FusedRead[]; geom: ReduceGeom });
+
 /** The convolution cores: the forward pass and its two gradients. */
 export type ConvKind = 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';
 
@@ -87,23 +97,6 @@ export interface Backend {
   /** out[i] = op(a[idx . sa], b[idx . sb]) over the output shape. @internal */
   binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage;
   /**
-   * Optional (the WebGPU backend): a sum, max or min over `geom` of the fused expression `expr` (its
-   * inputs read as reads[k] says, over the reduced tensor's elements), then `epilogue` on each result,
-   * in one kernel; `optim`: the results are a parameter's gradient, whose optimizer update runs in the
-   * same store. Without it a fused reduction runs as elementwise(), the reduce primitive, elementwise(),
-   * optimStep().
-   * @internal
-   */
-  reduceFused?(
-    op: 'sum' | 'max' | 'min',
-    expr: FusedExpr,
-    inputs: Storage[],
-    reads: FusedRead[],
-    geom: ReduceGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): Storage;
-  /**
    * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
    * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
    * must be read element for element (each element is read before it is written).
@@ -127,8 +120,15 @@ export interface Backend {
     sa: number[],
     sb: number[],
   ): Storage;
-  /** Reduces each contiguous row of x viewed as [rows, R]. @internal */
-  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage;
+  /**
+   * out[r] = op over row r's reduced elements (ReduceSpec: x's row r, or the elements of row r that
+   * spec.geom lays out of the tensor spec.expr computes), then in the fused form spec.epilogue on each
+   * result (`acc`) and spec.optim's update, in the same kernel on WebGPU. Sums in pairwise order; with
+   * two reduced runs, the inner one ending the tensor, the inner sums are stored (rounded) first, as the
+   * reduce primitive composes such a reduction.
+   * @internal
+   */
+  reduce(spec: ReduceSpec): Storage;
   /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. @internal */
   copyStrided(
     src: Storage,

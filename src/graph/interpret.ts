@@ -1,12 +1,11 @@
 // The graph's interpreter: one op's backend calls on this call's storages. A program runs every op
 // through it once while recording (WebGPU), and on every call on a backend without a recorder (the CPU
 // reference: the compiled step's twin); a replay runs it again for a per-call op whose data it cannot
-// patch in place. A fused kernel runs as one kernel where the backend has one for its core, otherwise
-// as the eager ops' own backend calls in order.
+// patch in place. A fused kernel is one backend call with its prologue, epilogue and update (fused.ts on
+// WebGPU; on the CPU the same values, each intermediate stored as the eager ops store it).
 
 import type { Backend, Storage } from '../backend/backend.ts';
-import { withAcc, type FusedEpilogue, type FusedOptim } from '../backend/kernels.ts';
-import { numel } from '../shape.ts';
+import type { FusedOptim } from '../backend/kernels.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Primitive } from './primitives.ts';
 import { headInputs } from './passes/graph.ts';
@@ -76,10 +75,10 @@ export function runOp(
 
 /**
  * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
- * operands or the prologue's inputs). A GEMM or convolution core takes its epilogue and update itself
- * (matmul() and conv() with `fuse`). Otherwise one kernel where the backend has one for its core; else
- * (the CPU twin) the eager ops' own backend calls in order: the prologue by elementwise(), the core's
- * primitive, the epilogue by elementwise(), the update by the optimizer step's own call.
+ * operands or the prologue's inputs): a reduction, GEMM or convolution core takes its prologue,
+ * epilogue and update itself (reduce(), matmul() and conv() with `fuse`); an elementwise kernel runs by
+ * elementwise(), with the update in its store where the backend has that kernel, else by the optimizer
+ * step's own call after it.
  */
 function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
   const { core } = op;
@@ -90,23 +89,12 @@ function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: Kernel
     if (b.elementwiseOptim) return b.elementwiseOptim(expr, inputs, reads, core.n, optim);
     return optimAfter(b, op, b.elementwise(expr, inputs, reads, core.n));
   }
-  let y: Storage;
-  if (core.kind === 'reduce') {
-    const { expr, inputs, reads } = pro!;
-    if (b.reduceFused) return b.reduceFused(core.op, expr, inputs, reads, core.geom, epi ?? undefined, optim);
-    const n = numel(core.xShape);
-    const bare = expr.kind === 'input' && reads[0].mod === n;
-    const x = bare ? inputs[0] : b.elementwise(expr, inputs, reads, n);
-    y = primValue(b, 'reduce', [x], { op: core.op, dims: core.dims, keepdim: true }, op.shape, [core.xShape]);
-    if (!bare) b.free(x);
-  } else {
-    const [x, w] = head;
-    const fuse = { ...(epi ? { epilogue: epi } : {}), ...(optim ? { optim } : {}) };
-    if (core.prim === 'matmul')
-      return b.matmul(x, w, matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes), fuse);
-    return b.conv(core.prim, x, w, (core.params as Params['conv2d']).geom, fuse);
-  }
-  return optimAfter(b, op, epi ? epilogueAfter(b, y, epi) : y);
+  const fuse = { ...(epi ? { epilogue: epi } : {}), ...(optim ? { optim } : {}) };
+  if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse });
+  const [x, w] = head;
+  if (core.prim === 'matmul')
+    return b.matmul(x, w, matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes), fuse);
+  return b.conv(core.prim, x, w, (core.params as Params['conv2d']).geom, fuse);
 }
 
 /** The optimizer update a fused kernel runs in its store, with this call's params (or the trace's, on the traced call). */
@@ -134,16 +122,4 @@ function optimAfter(b: Backend, op: KernelOp, g: Storage): Storage {
     );
   }
   return g;
-}
-
-/** The epilogue with the values y (freed) as one more input, read element for element. */
-function epilogueAfter(b: Backend, y: Storage, epi: FusedEpilogue): Storage {
-  const r = b.elementwise(
-    withAcc(epi.expr, epi.inputs.length),
-    [...epi.inputs, y],
-    [...epi.reads, { div: 1, mod: y.length }],
-    y.length,
-  );
-  b.free(y);
-  return r;
 }

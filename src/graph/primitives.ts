@@ -158,9 +158,22 @@ const keptShape = (shape: number[], dims: number[]) => shape.map((s, d) => (dims
  * contiguous rows, so the reduced dims are first moved last (a strided copy, skipped when they already
  * are). Reduced dims that end the shape are already contiguous rows: they are reduced first and the others
  * on the smaller result, so only that is permuted (batch norm's [n, c, h, w] over [0, 2, 3] copies [n, c],
- * not the whole input). sum, max and min compose this way; the arg-reductions take one dim.
+ * not the whole input). sum, max and min compose this way; the arg-reductions take one dim. Size-1 dims
+ * are dropped first (the layout is the same), so the composition depends only on the runs of reduced and
+ * kept dims, as a fused reduction's geometry does (ReduceGeom; the CPU reference's fused form sums in
+ * this order).
  */
 function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], dims: number[]): Storage {
+  if (shape.includes(1)) {
+    const at = shape.map((_, d) => shape.slice(0, d).filter((s) => s !== 1).length);
+    return reduceStorage(
+      b,
+      op,
+      x,
+      shape.filter((s) => s !== 1),
+      dims.filter((d) => shape[d] !== 1).map((d) => at[d]),
+    );
+  }
   const rank = shape.length;
   let tail = 0;
   while (tail < dims.length && dims[dims.length - 1 - tail] === rank - 1 - tail) tail++;
@@ -176,7 +189,7 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
   const rows = numel(keptDims.map((d) => shape[d]));
   if (R === 0) return b.fill(rows, 0);
   const order = [...keptDims, ...dims];
-  if (order.every((d, i) => d === i)) return b.reduce(op, x, rows, R);
+  if (order.every((d, i) => d === i)) return b.reduce({ op, x, rows, R });
   const st = contiguousStrides(shape);
   const src = gather(
     b,
@@ -184,7 +197,7 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
     order.map((d) => shape[d]),
     order.map((d) => st[d]),
   );
-  const out = b.reduce(op, src, rows, R);
+  const out = b.reduce({ op, x: src, rows, R });
   b.free(src);
   return out;
 }

@@ -3,7 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
-import type { Backend, ConvKind, Fuse, GatherDims, GatherMode, Storage } from '../backend.ts';
+import type { Backend, ConvKind, Fuse, GatherDims, GatherMode, ReduceSpec, Storage } from '../backend.ts';
 import type {
   BinaryOp,
   ConvGeom,
@@ -41,6 +41,38 @@ function offsetOf(i: number, shape: number[], strides: number[]): number {
     off += c * strides[d];
   }
   return off;
+}
+
+/** op over one row's values: pairwise sums, NaN-propagating max and min, the first extreme's index. */
+function reduceValues(op: ReduceOp, row: ArrayLike<number> & Iterable<number>): number {
+  const R = row.length;
+  if (op === 'sum') {
+    // Pairwise summation: error grows with log R, not R.
+    const pair = (lo: number, hi: number): number => {
+      if (hi - lo > 8) return pair(lo, (lo + hi) >> 1) + pair((lo + hi) >> 1, hi);
+      let acc = 0;
+      for (let k = lo; k < hi; k++) acc += row[k];
+      return acc;
+    };
+    return pair(0, R);
+  }
+  if (op === 'max' || op === 'min') {
+    let v = op === 'max' ? -Infinity : Infinity;
+    for (const t of row) {
+      if (Number.isNaN(t)) return NaN;
+      v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
+    }
+    return v;
+  }
+  // argmax/argmin: first index of the extreme value; a NaN counts as the extreme (as in PyTorch).
+  let best = 0;
+  for (let k = 1; k < R; k++) {
+    const t = row[k],
+      b = row[best];
+    if (Number.isNaN(b)) break;
+    if (Number.isNaN(t) || (op === 'argmax' ? t > b : t < b)) best = k;
+  }
+  return best;
 }
 
 /**
@@ -186,45 +218,57 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
-  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
+  /**
+   * Each row of x, or in the fused form row r's reduced elements gathered through geom (runs outermost
+   * first) from the expression's values, stored first (rounded) as elementwise() stores them; with two
+   * reduced runs, the inner one of stride 1 (the reduced dims ending the tensor), each inner run is
+   * reduced and stored first, then those results, as the reduce primitive composes such a reduction.
+   * @internal
+   */
+  reduce(spec: ReduceSpec): Storage {
+    if ('x' in spec) {
+      const { op, x, rows, R } = spec;
+      const X = this.d(x);
+      const out = this.alloc(rows);
+      for (let r = 0; r < rows; r++) out.data[r] = reduceValues(op, X.subarray(r * R, r * R + R));
+      return out;
+    }
+    const { op, expr, inputs, reads, geom, ...fuse } = spec;
+    const { rows, kept, red } = geom;
+    const n = [...kept, ...red].reduce((a, [size]) => a * size, 1);
+    const bare = expr.kind === 'input' && reads[expr.k].div === 1 && reads[expr.k].mod === n;
+    const x = bare ? inputs[expr.k] : this.elementwise(expr, inputs, reads, n);
     const X = this.d(x);
     const out = this.alloc(rows);
+    const twoStage = red.length === 2 && red[1][1] === 1;
+    const inner = this.alloc(twoStage ? red[0][0] : 0);
+    const values = (base: number, runs: [number, number][]): Arr | number[] => {
+      if (runs.length === 1 && runs[0][1] === 1) return X.subarray(base, base + runs[0][0]);
+      const vs: number[] = [];
+      const walk = (d: number, at: number): void => {
+        if (d === runs.length) vs.push(X[at]);
+        else for (let i = 0; i < runs[d][0]; i++) walk(d + 1, at + i * runs[d][1]);
+      };
+      walk(0, base);
+      return vs;
+    };
     for (let r = 0; r < rows; r++) {
-      const row = X.subarray(r * R, r * R + R);
-      let v: number;
-      if (op === 'sum') {
-        // Pairwise summation: error grows with log R, not R.
-        const pair = (lo: number, hi: number): number => {
-          if (hi - lo > 8) return pair(lo, (lo + hi) >> 1) + pair((lo + hi) >> 1, hi);
-          let acc = 0;
-          for (let k = lo; k < hi; k++) acc += row[k];
-          return acc;
-        };
-        v = pair(0, R);
-      } else if (op === 'max' || op === 'min') {
-        v = op === 'max' ? -Infinity : Infinity;
-        for (const t of row) {
-          if (Number.isNaN(t)) {
-            v = NaN;
-            break;
-          }
-          v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
-        }
-      } else {
-        // argmax/argmin: first index of the extreme value; a NaN counts as the extreme (as in PyTorch).
-        let best = 0;
-        for (let k = 1; k < R; k++) {
-          const t = row[k],
-            b = row[best];
-          if (Number.isNaN(b)) break;
-          if (Number.isNaN(t) || (op === 'argmax' ? t > b : t < b)) best = k;
-        }
-        v = best;
+      let base = 0;
+      for (let d = kept.length - 1, rest = r; d >= 0; d--) {
+        base += (rest % kept[d][0]) * kept[d][1];
+        rest = Math.floor(rest / kept[d][0]);
       }
-      out.data[r] = v;
+      if (twoStage) {
+        for (let i = 0; i < red[0][0]; i++) {
+          const at = base + i * red[0][1];
+          inner.data[i] = reduceValues(op, X.subarray(at, at + red[1][0]));
+        }
+        out.data[r] = reduceValues(op, inner.data);
+      } else out.data[r] = reduceValues(op, values(base, red));
     }
-    return out;
+    this.free(inner);
+    if (!bare) this.free(x);
+    return this.fused(out, fuse);
   }
 
   /** @internal */

@@ -13,6 +13,7 @@ import type {
   GpuCapability,
   Recorder,
   Recording as BackendRecording,
+  ReduceSpec,
   Storage,
 } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
@@ -216,7 +217,7 @@ export class WebGPUBackend implements Backend {
    * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
    * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
-  reduceFused(
+  private reduceFused(
     op: 'sum' | 'max' | 'min',
     expr: FusedExpr,
     inputs: Storage[],
@@ -349,14 +350,21 @@ export class WebGPUBackend implements Backend {
    * CPU-like adapters). Rows longer than one chunk are reduced to partial results per chunk and then
    * again over those. Arg-reductions take one pass (their partial results would need indices).
    */
-  reduce(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
+  /** A reduction: the reduce kernels on contiguous rows, or a fused reduction (reduceFused). */
+  reduce(spec: ReduceSpec): Storage {
+    if ('x' in spec) return this.reduceRows(spec.op, spec.x, spec.rows, spec.R);
+    const { op, expr, inputs, reads, geom, epilogue, optim } = spec;
+    return this.reduceFused(op, expr, inputs, reads, geom, epilogue, optim);
+  }
+
+  private reduceRows(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const chunk = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
     const isArg = op === 'argmax' || op === 'argmin';
     if (R > chunk && !isArg) {
       const chunks = Math.ceil(R / chunk);
       const partial = this.reducePass(op, x, rows, R, chunk, chunks);
-      const out = this.reduce(op, partial, rows, chunks);
+      const out = this.reduceRows(op, partial, rows, chunks);
       this.free(partial);
       return out;
     }
