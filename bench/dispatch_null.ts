@@ -10,11 +10,9 @@ const st = (n: number) => ({ length: n });
 const nullBackend = {
   name: 'cpu',
   description: 'null backend (kernels do nothing)',
-  upload: (d: ArrayLike<number>) => st(d.length),
-  empty: st,
+  alloc: (x: number | ArrayLike<number>) => st(typeof x === 'number' ? x : x.length),
   fill: (n: number) => st(n),
-  read: async (s: { length: number }) => new Float32Array(s.length),
-  readBits: async (s: { length: number }) => new Uint32Array(s.length),
+  read: async (s: { length: number }, o?: object) => (o ? new Uint32Array(s.length) : new Float32Array(s.length)),
   write: () => {},
   free: () => {},
   memory: () => ({ liveBytes: 0, pooledBytes: 0 }),

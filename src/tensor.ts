@@ -148,7 +148,7 @@ export class Tensor extends Scoped implements GraphTensor<Tensor> {
   }
 
   /**
-   * The backend storage holding the values (for backend calls such as `backend.readBits(t.storage)`).
+   * The backend storage holding the values (for backend calls such as `backend.read(t.storage, { as: 'u32' })`).
    * @throws Error when the tensor was disposed.
    */
   get storage(): Storage {

@@ -96,7 +96,7 @@ describe('the unary op table', () => {
       b.read(
         b.elementwise(
           expr,
-          [b.upload(data), b.upload(Float32Array.of(other))],
+          [b.alloc(data), b.alloc(Float32Array.of(other))],
           [
             { div: 1, mod: n },
             { div: 1, mod: 1 },

@@ -30,10 +30,8 @@ type KernelMethod = Exclude<
   | 'gpu'
   | 'elementwise'
   | 'elementwiseOptim'
-  | 'empty'
   | 'read'
   | 'write'
-  | 'readBits'
   | 'free'
   | 'memory'
   | 'optimStep'
@@ -54,7 +52,7 @@ const kernelOf = {
   cumsum: ['cumsum'],
   random: ['random'],
   fill: ['fill'],
-  upload: ['upload'],
+  alloc: ['upload'],
   matmul: ['matmul'],
   conv: ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'],
 } satisfies Record<KernelMethod, Primitive[]>;

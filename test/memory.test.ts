@@ -143,7 +143,7 @@ describe('the buffer pool on the device', () => {
     const before = memoryStats(gpu).liveBytes;
     const max = gpu.ctx.limits.maxBufferSize,
       n = Math.floor(max / 4) + 4;
-    expect(() => gpu.empty(n)).toThrow(
+    expect(() => gpu.alloc(n)).toThrow(
       new RegExp(`a tensor of ${n * 4} bytes exceeds the adapter's maxBufferSize=${max}`),
     );
     expect(memoryStats(gpu).liveBytes).toBe(before);
@@ -158,10 +158,10 @@ describe('the buffer pool on the device', () => {
       created0 = pool.buffersCreated;
     let a = 12345,
       worst = 0;
-    const held: ReturnType<WebGPUBackend['empty']>[] = [];
+    const held: ReturnType<WebGPUBackend['alloc']>[] = [];
     for (let i = 0; i < 200; i++) {
       a = (Math.imul(a, 1103515245) + 12345) >>> 0;
-      held.push(gpu.empty(Math.floor(2 ** ((a / 2 ** 32) * 24)))); // log-uniform in [1, 2^24) floats
+      held.push(gpu.alloc(Math.floor(2 ** ((a / 2 ** 32) * 24)))); // log-uniform in [1, 2^24) floats
       if (held.length > 2) gpu.free(held.shift()!); // at most 3 live at once
       worst = Math.max(worst, pool.pooledBytes / pool.capBytes);
       if (i % 50 === 49) await gpu.sync();
@@ -187,7 +187,7 @@ describe('the buffer pool on the device', () => {
     const before = gpu.ctx.pool.liveBytes;
     const bytes =
       Math.floor(Math.min(gpu.ctx.limits.maxBufferSize, gpu.ctx.limits.maxStorageBufferBindingSize) / 16) * 16;
-    const s = gpu.empty(bytes / 4);
+    const s = gpu.alloc(bytes / 4);
     // Reported by the next sync() (a buffer this large is watched: see src/device/pool.ts), once.
     let err: Error | null = null;
     try {

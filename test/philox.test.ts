@@ -31,7 +31,7 @@ async function bitsOn(b: Backend, counter: number[], key: number[], n = 4): Prom
     shift: 0,
     p: 0,
   });
-  const out = await b.readBits(s);
+  const out = await b.read(s, { as: 'u32' });
   b.free(s);
   return out;
 }
@@ -108,7 +108,7 @@ describe('Philox4x32-10', () => {
     expect(Math.abs(mz.var - 1)).toBeLessThan(7e-3);
     expect(Math.abs(mz.kurt - 3)).toBeLessThan(0.05);
     // Words are uniform over all 32 bits: each bit is set about half the time.
-    const bits = await gpu.readBits(randomBits([n], { backend: gpu, generator: new Generator(3) }).storage);
+    const bits = await gpu.read(randomBits([n], { backend: gpu, generator: new Generator(3) }).storage, { as: 'u32' });
     for (const bit of [0, 13, 31]) {
       let c = 0;
       for (const w of bits) c += (w >>> bit) & 1;

@@ -75,16 +75,14 @@ export interface Backend {
   /** One line naming the device. */
   readonly description: string;
 
-  /** A new storage holding a copy of `data`. @internal */
-  upload(data: Float32Array | Float64Array): Storage;
-  /** Storage of n elements with unspecified contents. @internal */
-  empty(n: number): Storage;
+  /** A new storage: n elements with unspecified contents, or a copy of `data`. @internal */
+  alloc(init: number | Float32Array | Float64Array): Storage;
   /** A copy of a storage's values, read back from the device (`t.toArray()` does this for a tensor). */
   read(s: Storage): Promise<Float32Array>;
+  /** A copy of a storage's raw 32-bit words (Philox bits). */
+  read(s: Storage, o: { as: 'u32' }): Promise<Uint32Array>;
   /** Overwrites a storage's values in place (same length): data batches without re-allocation. @internal */
   write(s: Storage, data: Float32Array): void;
-  /** Raw 32-bit words (for Philox bits). */
-  readBits(s: Storage): Promise<Uint32Array>;
   /** Frees a storage (a tensor's dispose() does this when its last view goes). @internal */
   free(s: Storage): void;
   /** Bytes held by live storages, and by pooled free ones. */

@@ -146,7 +146,7 @@ function alongDim(shape: number[], dim: number, K: number): { O: number; D: numb
 
 /** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
 function gather(b: Backend, x: Storage, outShape: number[], strides: number[], offset = 0): Storage {
-  const out = b.empty(numel(outShape));
+  const out = b.alloc(numel(outShape));
   if (numel(outShape) > 0) b.copyStrided(x, out, outShape, strides, offset, contiguousStrides(outShape), 0);
   return out;
 }
@@ -384,7 +384,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       return xs[0].map((s, i) => (i === dim ? xs.reduce((a, t) => a + t[dim], 0) : s));
     },
     run: (b, xs, { dim }, shape, shapes) => {
-      const out = b.empty(numel(shape));
+      const out = b.alloc(numel(shape));
       const ost = contiguousStrides(shape);
       let off = 0;
       xs.forEach((x, k) => {
@@ -557,7 +557,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   upload: {
     shape: (_x, p) => p.shape,
     dtype: (_x, p) => p.dtype ?? 'float32',
-    run: (b, _x, p) => b.upload(p.data),
+    run: (b, _x, p) => b.alloc(p.data),
     backward: null,
   },
 };

@@ -192,7 +192,7 @@ export class Program {
         given.add(v);
         return v;
       }
-      const copy = b.empty(v.length);
+      const copy = b.alloc(v.length);
       EFFECTS.assign.run(b, [copy, v], {}, [[v.length]]);
       return copy;
     });

@@ -76,7 +76,7 @@ export class Replay {
     const out: Storage[] = new Array(n);
     const copies: [Storage, Storage][] = new Array(n);
     for (let k = 0; k < n; k++) {
-      out[k] = this.backend.empty(this.graph.outputs[k].length);
+      out[k] = this.backend.alloc(this.graph.outputs[k].length);
       // An output that is an input is copied from this call's input, not the one recorded.
       const from = this.outputSources[k];
       copies[k] = [typeof from === 'number' ? inputs[from] : from, out[k]];

@@ -81,6 +81,6 @@ export function randint(low: number, high: number, shape: number[], opts: Random
   k.dispose();
   return out;
 }
-/** The raw 32-bit Philox words (for tests and hashing); read them with readBits. */
+/** The raw 32-bit Philox words (for tests and hashing); read them with `backend.read(t.storage, { as: 'u32' })`. */
 export const randomBits = (shape: number[], opts: RandomOptions = {}) =>
   draw('random_bits', shape, 'bits', 1, 0, 0, opts);

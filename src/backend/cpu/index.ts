@@ -96,40 +96,36 @@ export class CpuBackend implements Backend {
     this.description = `cpu reference (${float64 ? 'float64' : 'float32'})`;
   }
 
-  private alloc(n: number): CpuStorage {
+  /** @internal */
+  alloc(init: number | Float32Array | Float64Array): CpuStorage {
+    const n = typeof init === 'number' ? init : init.length;
     this.live += n * 4;
-    return new CpuStorage(this.float64 ? new Float64Array(n) : new Float32Array(n));
+    const s = new CpuStorage(this.float64 ? new Float64Array(n) : new Float32Array(n));
+    if (typeof init !== 'number') s.data.set(init);
+    return s;
   }
   private d(s: Storage): Arr {
     return (s as CpuStorage).data;
   }
 
   /** @internal */
-  upload(data: Float32Array | Float64Array): Storage {
-    const s = this.alloc(data.length);
-    s.data.set(data);
-    return s;
-  }
-  /** @internal */
-  empty(n: number): Storage {
-    return this.alloc(n);
-  }
-  /** @internal */
   write(s: Storage, data: Float32Array): void {
     if (data.length !== s.length) throw new Error(`write: ${data.length} values for a storage of ${s.length}`);
     this.d(s).set(data);
   }
-  async read(s: Storage): Promise<Float32Array> {
-    return Float32Array.from(this.d(s));
+  /** A copy of a storage's values. */
+  read(s: Storage): Promise<Float32Array>;
+  /** A copy of a storage's raw 32-bit words (Philox bits). */
+  read(s: Storage, o: { as: 'u32' }): Promise<Uint32Array>;
+  async read(s: Storage, o?: { as: 'u32' }): Promise<Float32Array | Uint32Array> {
+    const d = this.d(s);
+    if (!o) return Float32Array.from(d);
+    if (!(d instanceof Float32Array)) throw new Error("read as 'u32' needs float32 storage");
+    return new Uint32Array(d.buffer, d.byteOffset, d.length).slice();
   }
   /** Synchronous read, exact in float64 mode (for gradcheck). @internal */
   readSync(s: Storage): Arr {
     return this.d(s).slice();
-  }
-  async readBits(s: Storage): Promise<Uint32Array> {
-    const d = this.d(s);
-    if (!(d instanceof Float32Array)) throw new Error('readBits needs float32 storage');
-    return new Uint32Array(d.buffer, d.byteOffset, d.length).slice();
   }
   /** @internal */
   free(s: Storage): void {

@@ -108,33 +108,29 @@ export class WebGPUBackend implements Backend {
   private buf(s: Storage): GPUBuffer {
     return (s as GpuStorage).buffer;
   }
-  private alloc(n: number): GpuStorage {
-    return new GpuStorage(this.ctx.pool.acquire(Math.max(n, 1) * 4), n);
+  alloc(init: number | Float32Array | Float64Array): GpuStorage {
+    const n = typeof init === 'number' ? init : init.length;
+    const s = new GpuStorage(this.ctx.pool.acquire(Math.max(n, 1) * 4), n);
+    if (typeof init !== 'number' && n)
+      this.ctx.write(s.buffer, init instanceof Float32Array ? init : Float32Array.from(init));
+    return s;
   }
   private checkRank(op: string, shape: number[]): void {
     if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} exceeds the maximum rank ${MAX_RANK}`);
     if (numel(shape) >= 2 ** 32) throw new Error(`${op}: ${numel(shape)} elements exceed the 32-bit index range`);
   }
 
-  upload(data: Float32Array | Float64Array): Storage {
-    const s = this.alloc(data.length);
-    if (data.length) this.ctx.write(s.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
-    return s;
-  }
-  empty(n: number): Storage {
-    return this.alloc(n);
-  }
   write(s: Storage, data: Float32Array): void {
     if (data.length !== s.length) throw new Error(`write: ${data.length} values for a storage of ${s.length}`);
     if (data.length) this.ctx.write(this.buf(s), data);
   }
-  async read(s: Storage): Promise<Float32Array> {
-    if (s.length === 0) return new Float32Array(0);
-    return new Float32Array(await this.ctx.read(this.buf(s), s.length * 4));
-  }
-  async readBits(s: Storage): Promise<Uint32Array> {
-    if (s.length === 0) return new Uint32Array(0);
-    return new Uint32Array(await this.ctx.read(this.buf(s), s.length * 4));
+  /** A copy of a storage's values. */
+  read(s: Storage): Promise<Float32Array>;
+  /** A copy of a storage's raw 32-bit words (Philox bits). */
+  read(s: Storage, o: { as: 'u32' }): Promise<Uint32Array>;
+  async read(s: Storage, o?: { as: 'u32' }): Promise<Float32Array | Uint32Array> {
+    const bytes = s.length === 0 ? new ArrayBuffer(0) : await this.ctx.read(this.buf(s), s.length * 4);
+    return o ? new Uint32Array(bytes) : new Float32Array(bytes);
   }
   free(s: Storage): void {
     this.ctx.pool.release(this.buf(s));
