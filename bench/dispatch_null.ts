@@ -11,15 +11,11 @@ const nullBackend = {
   name: 'cpu',
   description: 'null backend (kernels do nothing)',
   alloc: (x: number | ArrayLike<number>) => st(typeof x === 'number' ? x : x.length),
-  fill: (n: number) => st(n),
   read: async (s: { length: number }, o?: object) => (o ? new Uint32Array(s.length) : new Float32Array(s.length)),
   write: () => {},
   free: () => {},
   memory: () => ({ liveBytes: 0, pooledBytes: 0 }),
-  unary: (_op: string, x: { length: number }) => st(x.length),
-  binary: (_op: string, _a: unknown, _b: unknown, shape: number[]) => st(shape.reduce((a, b) => a * b, 1)),
-  ternary: (_op: string, _c: unknown, _a: unknown, _b: unknown, shape: number[]) =>
-    st(shape.reduce((a, b) => a * b, 1)),
+  elementwise: (k: { n: number; out?: unknown }) => k.out ?? st(k.n),
   reduce: (s: { rows?: number; geom?: { rows: number } }) => st(s.rows ?? s.geom!.rows),
   copyStrided: () => {},
   pad: (_x: unknown, shape: number[], b: number[], a: number[]) =>
@@ -34,7 +30,6 @@ const nullBackend = {
           ? g.n * g.C * g.H * g.W
           : g.O * g.C * g.KH * g.KW,
     ),
-  optimStep: () => {},
   sync: async () => {},
   dispose: () => {},
 } as unknown as Backend;

@@ -24,9 +24,9 @@ describe('the WebGPU device layer', () => {
     const max = gpu.ctx.limits.maxComputeWorkgroupsPerDimension;
     const buf = gpu.ctx.pool.acquire(16);
     expect(() =>
-      gpu.ctx.dispatch({ kernel: 'fill', buffers: [buf], uniforms: new ArrayBuffer(16), workgroups: [max + 1] }),
+      gpu.ctx.dispatch({ kernel: 'cumsum', buffers: [buf], uniforms: new ArrayBuffer(16), workgroups: [max + 1] }),
     ).toThrow(
-      new RegExp(`kernel fill: ${max + 1} workgroups in dimension x exceed maxComputeWorkgroupsPerDimension=${max}`),
+      new RegExp(`kernel cumsum: ${max + 1} workgroups in dimension x exceed maxComputeWorkgroupsPerDimension=${max}`),
     );
     expect(() => gpu.ctx.pool.acquire(gpu.ctx.limits.maxBufferSize + 16)).toThrow(
       /exceeds the adapter's maxBufferSize/,

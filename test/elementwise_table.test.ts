@@ -7,14 +7,19 @@ import { tensor, type Tensor } from '../src/index.ts';
 import {
   BINARY,
   BINARY_OPS,
+  TERNARY,
+  TERNARY_OPS,
   UNARY,
   UNARY_OPS,
   binaryCode,
   binaryRow,
   elementwiseWgsl,
+  ternaryCode,
+  ternaryRow,
   unaryCode,
   unaryRow,
   type BinaryOp,
+  type TernaryOp,
   type UnaryOp,
   type UnaryRow,
 } from '../src/backend/elementwise_table.ts';
@@ -83,9 +88,15 @@ describe('the unary op table', () => {
     for (const [code, op] of BINARY_OPS.entries())
       expect(binary_ops).toContain(`case ${code}u: { return ${BINARY[op].wgsl}; } // ${op}`);
     expect(unary_ops.match(/case \d+u/g)).toHaveLength(UNARY_OPS.length);
-    expect(binary_ops.match(/case \d+u/g)).toHaveLength(BINARY_OPS.length);
+    for (const [code, op] of TERNARY_OPS.entries())
+      expect(binary_ops).toContain(`case ${code}u: { return ${TERNARY[op].wgsl}; } // ${op}`);
+    // The ternary switch is generated into the binary ops' file.
+    expect(binary_ops.match(/case \d+u/g)).toHaveLength(BINARY_OPS.length + TERNARY_OPS.length);
     expect(unary_ops).toContain('default: { return nan_of(v); }');
     expect(binary_ops).toContain('default: { return nan_of(a); }');
+    expect(binary_ops).toContain('default: { return nan_of(c); }');
+    expect(TERNARY_OPS.map(ternaryCode)).toEqual(TERNARY_OPS.map((_, i) => i));
+    expect(() => ternaryRow('lerp' as TernaryOp)).toThrow(/unknown ternary op 'lerp'/);
   });
 
   /** A fused expression on both backends, elementwise: x0 read element for element, x1 as one value. */
@@ -94,15 +105,15 @@ describe('the unary op table', () => {
     const n = data.length;
     const run = async (b: Backend) =>
       b.read(
-        b.elementwise(
+        b.elementwise({
           expr,
-          [b.alloc(data), b.alloc(Float32Array.of(other))],
-          [
+          inputs: [b.alloc(data), b.alloc(Float32Array.of(other))],
+          reads: [
             { div: 1, mod: n },
             { div: 1, mod: 1 },
           ],
           n,
-        ),
+        }),
       );
     const [g, c] = [await run(gpu), await run(cpu)];
     for (let i = 0; i < n; i++) {

@@ -15,43 +15,30 @@ import {
 } from '../src/index.ts';
 import { apply, dispatchStats } from '../src/tensor.ts';
 import { RULES, PRIMITIVES, type Primitive } from '../src/graph/primitives.ts';
-import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES } from '../src/backend/kernels.ts';
+import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES, type FusedExpr } from '../src/backend/kernels.ts';
+import type { ElementwiseKernel } from '../src/backend/backend.ts';
 import { MlpVAE } from '../src/models/vae.ts';
 import { randomInput } from './helpers.ts';
 
 // The Backend members that compute tensors (the rest move bytes, manage memory, or update optimizer state
 // in place): a kernel added to the Backend interface without an entry below fails to compile.
-// ('elementwise' runs the fused kernels of compiled graphs, src/graph/interpret.ts, not primitives.)
+// ('elementwise' with `optim` also runs compiled graphs' fused kernels, src/graph/interpret.ts.)
 type KernelMethod = Exclude<
   keyof Backend,
-  | 'name'
-  | 'description'
-  | 'recorder'
-  | 'gpu'
-  | 'elementwise'
-  | 'elementwiseOptim'
-  | 'read'
-  | 'write'
-  | 'free'
-  | 'memory'
-  | 'optimStep'
-  | 'sync'
-  | 'dispose'
+  'name' | 'description' | 'recorder' | 'gpu' | 'read' | 'write' | 'free' | 'memory' | 'sync' | 'dispose'
 >;
 
 // The backend's kernel methods and the primitive (or primitive family, whose `op` param picks the kernel
 // op) that calls each.
 const kernelOf = {
-  unary: ['unary'],
-  binary: ['binary'],
-  ternary: ['ternary'],
+  // Every elementwise op, and a fill, is a kernel from the IR (an optimizer step too: an effect).
+  elementwise: ['unary', 'binary', 'ternary', 'fill'],
   reduce: ['reduce'],
   copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'],
   pad: ['pad'],
   gather: ['gather', 'scatter_add'],
   cumsum: ['cumsum'],
   random: ['random'],
-  fill: ['fill'],
   alloc: ['upload'],
   matmul: ['matmul'],
   conv: ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight'],
@@ -59,7 +46,7 @@ const kernelOf = {
 
 /**
  * Wraps each kernel method of `backend` so that `onCall` hears of every call, before it runs (with its
- * first argument: conv's kind).
+ * first argument: conv's kind, an elementwise kernel).
  */
 function spyKernels(backend: CpuBackend, onCall: (k: KernelMethod, first: unknown) => void): void {
   for (const k of Object.keys(kernelOf) as KernelMethod[]) {
@@ -87,9 +74,9 @@ describe('the primitive table', () => {
     withBackend(cpu, () =>
       tidy(() => {
         const x = tensor([0.5, 1.5, 2.5, 3.5], [2, 2], { requiresGrad: true });
-        for (const op of UNARY_OPS) runs('unary', op, () => apply('unary', [x], { op, p0: 0.5, p1: 1 }), [2, 2]);
-        for (const op of BINARY_OPS) runs('binary', op, () => apply('binary', [x, x], { op }), [2, 2]);
-        for (const op of TERNARY_OPS) runs('ternary', op, () => apply('ternary', [x, x, x], { op }), [2, 2]);
+        for (const op of UNARY_OPS) runs('elementwise', op, () => apply('unary', [x], { op, p0: 0.5, p1: 1 }), [2, 2]);
+        for (const op of BINARY_OPS) runs('elementwise', op, () => apply('binary', [x, x], { op }), [2, 2]);
+        for (const op of TERNARY_OPS) runs('elementwise', op, () => apply('ternary', [x, x, x], { op }), [2, 2]);
         for (const op of REDUCE_OPS)
           runs('reduce', op, () => apply('reduce', [x], { op, dims: [1], keepdim: false }), [2]);
         for (const mode of PAD_MODES)
@@ -164,7 +151,12 @@ describe('every op dispatches through apply()', () => {
   it('backward runs no kernel for an input that needs no gradient (data, masks, targets)', () => {
     const backend = new CpuBackend();
     const calls: string[] = [];
-    spyKernels(backend, (k, first) => calls.push(k === 'conv' ? `${k}:${String(first)}` : k));
+    // An elementwise kernel by its expression's kind (a binary op, a fill's constant, ...), conv by its kind.
+    spyKernels(backend, (k, first) =>
+      calls.push(
+        k === 'conv' ? `${k}:${String(first)}` : k === 'elementwise' ? (first as ElementwiseKernel).expr.kind : k,
+      ),
+    );
     const x = tensor(
       Float32Array.from({ length: 2 * 1 * 5 * 5 }, (_, i) => i / 50),
       [2, 1, 5, 5],

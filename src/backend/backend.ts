@@ -4,9 +4,7 @@
 import type { GPUContext } from '../device/context.ts';
 import type { KernelTuner } from './webgpu/tuner.ts';
 import type {
-  BinaryOp,
   ConvGeom,
-  FiniteCheck,
   FusedEpilogue,
   FusedExpr,
   FusedOptim,
@@ -18,11 +16,30 @@ import type {
   RandomSpec,
   ReduceOp,
   Storage,
-  TernaryOp,
-  UnaryOp,
 } from './kernels.ts';
 
 export type { Storage };
+
+/**
+ * One elementwise kernel (Backend.elementwise): n values of `expr` over `inputs`, input k read as
+ * reads[k] says (a broadcast operand: kernels.ts broadcastRead).
+ */
+export interface ElementwiseKernel {
+  expr: FusedExpr;
+  inputs: Storage[];
+  reads: FusedRead[];
+  n: number;
+  /**
+   * Written into this storage (of n elements, returned) instead of a new one; an input that is `out`
+   * must be read element for element (each element is read before it is written).
+   */
+  out?: Storage;
+  /**
+   * The n values are a parameter's gradient: the parameter's optimizer update runs in the same store
+   * (its state updated in place; the finite check's flags raised as FiniteCheck says).
+   */
+  optim?: FusedOptim;
+}
 
 /** gather()'s two directions. */
 export type GatherMode = 'gather' | 'scatter_add';
@@ -88,36 +105,13 @@ export interface Backend {
   /** Bytes held by live storages, and by pooled free ones. */
   memory(): { liveBytes: number; pooledBytes: number };
 
-  /** A storage of n elements, all `value`. @internal */
-  fill(n: number, value: number): Storage;
-  /** out[i] = op(x[i]) with the op's parameters p0, p1. @internal */
-  unary(op: UnaryOp, x: Storage, p0?: number, p1?: number): Storage;
-  /** out[i] = op(a[idx . sa], b[idx . sb]) over the output shape. @internal */
-  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage;
   /**
-   * n values of a fused expression over `inputs`, input k read as reads[k] says; see FusedExpr. `out`:
-   * written into that storage (of n elements, returned) instead of a new one; an input that is `out`
-   * must be read element for element (each element is read before it is written).
+   * An elementwise kernel from the IR: every elementwise op, eager or compiled, one op or a fused chain,
+   * a fill (a constant), an optimizer step (an update of a gradient already computed: expr input 0, out
+   * the gradient) runs as one; see ElementwiseKernel.
    * @internal
    */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, out?: Storage): Storage;
-  /**
-   * Optional (the WebGPU backend): elementwise() whose n values are a parameter's gradient, with that
-   * parameter's optimizer update in the same kernel's store. Without it: elementwise(), optimStep().
-   * @internal
-   */
-  elementwiseOptim?(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage;
-  /** out[i] = op(c, a, b) over the output shape, each operand read through its strides. @internal */
-  ternary(
-    op: TernaryOp,
-    c: Storage,
-    a: Storage,
-    b: Storage,
-    shape: number[],
-    sc: number[],
-    sa: number[],
-    sb: number[],
-  ): Storage;
+  elementwise(k: ElementwiseKernel): Storage;
   /**
    * out[r] = op over row r's reduced elements (ReduceSpec: x's row r, or the elements of row r that
    * spec.geom lays out of the tensor spec.expr computes), then in the fused form spec.epilogue on each
@@ -168,9 +162,6 @@ export interface Backend {
    * @internal
    */
   conv(kind: ConvKind, a: Storage, b: Storage, geom: ConvGeom, fuse?: Fuse): Storage;
-
-  /** Updates param (and the optimizer state s1, s2) in place from grad: one fused kernel; see FiniteCheck. @internal */
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, spec: OptimSpec, check?: FiniteCheck): void;
 
   /**
    * Backends that can replay a block of recorded kernel calls (WebGPU) offer a recorder; a compiled step

@@ -34,6 +34,8 @@ export interface OnnxNodes {
   floatAttrNode(op: string, inputs: string[], attrs: Record<string, number>): string;
   scalar(v: number): string;
   toFloat(x: string): string;
+  /** x != 0 as a boolean (NaN != 0 holds). */
+  toBool(x: string): string;
 }
 
 /** One unary op; K is the names of all the ops (a derivative names the ops it applies). */
@@ -339,9 +341,59 @@ export type BinaryOp = keyof typeof BINARY;
 /** The ops in the table's order: an op's code in the WGSL is its position here. */
 export const BINARY_OPS: readonly BinaryOp[] = Object.keys(BINARY) as BinaryOp[];
 
+/**
+ * The inputs' gradients of a ternary op (before each is summed back to its input's shape); nc, na, nb
+ * as BinaryGradArgs' na, nb; `where` applies the where op (recorded like any other).
+ */
+export interface TernaryGradArgs<T> {
+  g: T;
+  c: T;
+  a: T;
+  b: T;
+  nc: boolean;
+  na: boolean;
+  nb: boolean;
+  where: (c: T, a: T, b: T) => T;
+}
+
+/** One ternary op (op(c, a, b), broadcasting over the three shapes); the columns as UnaryRow's. */
+export interface TernaryRow {
+  cpu: (c: number, a: number, b: number) => number;
+  /** WGSL on `c, a, b: vec4<f32>` (in scope: zero, one). */
+  wgsl: string;
+  grad: <T extends GradTensor<T>>(x: TernaryGradArgs<T>) => [T | null, T | null, T | null];
+  onnx: (n: OnnxNodes, c: string, a: string, b: string) => string;
+}
+
+export const TERNARY = {
+  // where(c, a, b) = c != 0 ? a : b, a NaN condition counting as true (torch.where(c.bool(), a, b); tested
+  // on the bits, see common.wgsl). d = (-, g [c], g [!c])
+  where: {
+    cpu: (c, a, b) => (c !== 0 ? a : b),
+    wgsl: 'select(b, a, (c != zero) | is_nan(c))',
+    grad: ({ g, c, na, nb, where }) => {
+      const z = g.mul(0);
+      return [null, na ? where(c, g, z) : null, nb ? where(c, z, g) : null];
+    },
+    onnx: (n, c, a, b) => n.node('Where', [n.toBool(c), a, b]),
+  },
+  // fma(c, a, b) = c a + b, rounded once. d = (g a, g c, g)
+  fma: {
+    cpu: (c, a, b) => c * a + b,
+    wgsl: 'fma(c, a, b)',
+    grad: ({ g, c, a, nc, na }) => [nc ? g.mul(a) : null, na ? g.mul(c) : null, g],
+    onnx: (n, c, a, b) => n.node('Add', [n.node('Mul', [c, a]), b]),
+  },
+} satisfies Record<string, TernaryRow>;
+
+export type TernaryOp = keyof typeof TERNARY;
+/** The ops in the table's order: an op's code in the WGSL is its position here. */
+export const TERNARY_OPS: readonly TernaryOp[] = Object.keys(TERNARY) as TernaryOp[];
+
 const codes = (ops: readonly string[]) => new Map(ops.map((op, i) => [op, i]));
 const UNARY_CODES = codes(UNARY_OPS),
-  BINARY_CODES = codes(BINARY_OPS);
+  BINARY_CODES = codes(BINARY_OPS),
+  TERNARY_CODES = codes(TERNARY_OPS);
 /** An op's code; an op without a row (a name from outside the type system) is an error naming it. */
 function codeOf(kind: string, codes: Map<string, number>, op: string): number {
   const code = codes.get(op);
@@ -351,15 +403,17 @@ function codeOf(kind: string, codes: Map<string, number>, op: string): number {
 /** The code of `op` in the WGSL (its row's position); an unknown op is an error. */
 export const unaryCode = (op: UnaryOp): number => codeOf('unary', UNARY_CODES, op);
 export const binaryCode = (op: BinaryOp): number => codeOf('binary', BINARY_CODES, op);
+export const ternaryCode = (op: TernaryOp): number => codeOf('ternary', TERNARY_CODES, op);
 /** The row of `op`; an unknown op is an error. */
 export const unaryRow = (op: UnaryOp): UnaryRow<UnaryOp> => UNARY[UNARY_OPS[unaryCode(op)]];
 export const binaryRow = (op: BinaryOp): BinaryRow => BINARY[BINARY_OPS[binaryCode(op)]];
+export const ternaryRow = (op: TernaryOp): TernaryRow => TERNARY[TERNARY_OPS[ternaryCode(op)]];
 
 /**
  * WGSL's `fn <name>_op(op: u32, <args>)`, which the kernels (OP, an override constant) and the fused
  * kernels (a constant code) call, so each call folds to its op's expression: one case per row, its code
- * its position. The default case is NaN, never an input: codes come from unaryCode and binaryCode,
- * which throw for an op without a row.
+ * its position. The default case is NaN, never an input: codes come from unaryCode, binaryCode and
+ * ternaryCode, which throw for an op without a row.
  */
 const opSwitch = (name: string, args: string, nan: string, rows: Record<string, { wgsl: string }>) =>
   [
@@ -379,5 +433,9 @@ const opSwitch = (name: string, args: string, nan: string, rows: Record<string, 
 /** The switches by the shader file that the loader appends each to (ContextOptions.generated). */
 export const elementwiseWgsl = () => ({
   unary_ops: opSwitch('unary', 'v: vec4<f32>, p0: f32, p1: f32', 'is_nan(v)', UNARY),
-  binary_ops: opSwitch('binary', 'a: vec4<f32>, b: vec4<f32>', 'is_nan(a) | is_nan(b)', BINARY),
+  // The ternary ops' switch goes with the binary ops' (every kernel that calls one includes both).
+  binary_ops: [
+    opSwitch('binary', 'a: vec4<f32>, b: vec4<f32>', 'is_nan(a) | is_nan(b)', BINARY),
+    opSwitch('ternary', 'c: vec4<f32>, a: vec4<f32>, b: vec4<f32>', 'is_nan(c)', TERNARY),
+  ].join('\n'),
 });

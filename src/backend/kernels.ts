@@ -1,7 +1,8 @@
 // The kernel vocabulary shared by both backends. The order of each list is the op code that the WGSL
-// kernels switch on (reduce.wgsl, random.wgsl, ternary.wgsl), so adding an op means adding it here, in the
-// shader's switch and in the CPU backend. The unary and binary ops are rows of ./elementwise_table.ts,
-// from which their codes, WGSL switches and CPU functions are generated.
+// kernels switch on (reduce.wgsl, random.wgsl), so adding an op means adding it here, in the shader's
+// switch and in the CPU backend. The elementwise ops (unary, binary, ternary) are rows of
+// ./elementwise_table.ts, from which their codes, WGSL switches and CPU functions are generated; every
+// elementwise kernel, eager or compiled, is a FusedExpr over its inputs.
 
 /** A backend's buffer: opaque to the layers above (declared here, not in backend.ts, so the two files
  * import in one direction only). */
@@ -10,11 +11,15 @@ export interface Storage {
   readonly length: number;
 }
 
-import type { BinaryOp, UnaryOp } from './elementwise_table.ts';
-export { UNARY_OPS, BINARY_OPS, type UnaryOp, type BinaryOp } from './elementwise_table.ts';
-
-export const TERNARY_OPS = ['where', 'fma'] as const;
-export type TernaryOp = (typeof TERNARY_OPS)[number];
+import type { BinaryOp, TernaryOp, UnaryOp } from './elementwise_table.ts';
+export {
+  UNARY_OPS,
+  BINARY_OPS,
+  TERNARY_OPS,
+  type UnaryOp,
+  type BinaryOp,
+  type TernaryOp,
+} from './elementwise_table.ts';
 
 export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
@@ -140,6 +145,53 @@ export interface FusedOptim {
 export interface FusedRead {
   div: number;
   mod: number;
+  /**
+   * More terms for a broadcast over several blocks of the output's dims (an operand of shape (N, 1, W)
+   * over (N, H, W)): the index is then floor(i / div) % mod + the sum of floor(i / t.div) % t.mod *
+   * t.stride over these (see broadcastRead).
+   */
+  outer?: readonly ReadTerm[];
+}
+
+/** One more block of a FusedRead's index: floor(i / div) % mod, times stride. */
+export interface ReadTerm {
+  div: number;
+  mod: number;
+  stride: number;
+}
+
+/** The element that `r` reads at output element i (the CPU's reading of what the WGSL computes). */
+export function readAt(r: FusedRead, i: number): number {
+  let at = Math.floor(i / r.div) % r.mod;
+  if (r.outer) for (const t of r.outer) at += (Math.floor(i / t.div) % t.mod) * t.stride;
+  return at;
+}
+
+/**
+ * How an operand of shape `shape`, broadcast (NumPy's rules) to `out`, is read at each output element:
+ * its dims that are not broadcast, merged where they are contiguous in both, one term each; the
+ * innermost is the read's own div and mod (its stride is 1: the operand is contiguous), the rest its
+ * `outer` terms. Every element: div 1, mod n; one value: mod 1.
+ */
+export function broadcastRead(shape: readonly number[], out: readonly number[]): FusedRead {
+  const terms: ReadTerm[] = [];
+  const pad = out.length - shape.length;
+  let div = 1,
+    stride = 1;
+  for (let d = out.length - 1; d >= 0; d--) {
+    const size = out[d];
+    if (d >= pad && shape[d - pad] !== 1 && size !== 1) {
+      const inner = terms.at(-1);
+      // Merges into the inner term when the two are contiguous in the output and in the operand.
+      if (inner && inner.div * inner.mod === div && inner.stride * inner.mod === stride) inner.mod *= size;
+      else terms.push({ div, mod: size, stride });
+      stride *= size;
+    }
+    div *= size;
+  }
+  if (terms.length === 0) return { div: 1, mod: 1 };
+  const [first, ...outer] = terms;
+  return outer.length ? { div: first.div, mod: first.mod, outer } : { div: first.div, mod: first.mod };
 }
 
 /**
@@ -153,8 +205,11 @@ export type FusedExpr =
   | { kind: 'input'; k: number }
   /** In a fused reduction's or matmul's epilogue: the reduced or accumulated value. */
   | { kind: 'acc' }
+  /** One value everywhere (a fill). */
+  | { kind: 'const'; value: number }
   | { kind: 'unary'; op: UnaryOp; p0: number; p1: number; x: FusedExpr }
-  | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr };
+  | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr }
+  | { kind: 'ternary'; op: TernaryOp; c: FusedExpr; a: FusedExpr; b: FusedExpr };
 
 /** The expression with the reduced or accumulated value (`acc`) read as input k instead. */
 export function withAcc(e: FusedExpr, k: number): FusedExpr {
@@ -162,11 +217,14 @@ export function withAcc(e: FusedExpr, k: number): FusedExpr {
     case 'acc':
       return { kind: 'input', k };
     case 'input':
+    case 'const':
       return e;
     case 'unary':
       return { ...e, x: withAcc(e.x, k) };
     case 'binary':
       return { ...e, a: withAcc(e.a, k), b: withAcc(e.b, k) };
+    case 'ternary':
+      return { ...e, c: withAcc(e.c, k), a: withAcc(e.a, k), b: withAcc(e.b, k) };
   }
 }
 
@@ -177,7 +235,12 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
     fusedOps(e.a, out);
     fusedOps(e.b, out);
   }
-  if (e.kind === 'unary' || e.kind === 'binary') out.push(e.op);
+  if (e.kind === 'ternary') {
+    fusedOps(e.c, out);
+    fusedOps(e.a, out);
+    fusedOps(e.b, out);
+  }
+  if (e.kind === 'unary' || e.kind === 'binary' || e.kind === 'ternary') out.push(e.op);
   return out;
 }
 

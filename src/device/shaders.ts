@@ -4,17 +4,12 @@
 
 /** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
 export const KERNEL_SOURCES = {
-  unary: ['common', 'unary_ops', 'unary'],
-  binary: ['common', 'binary_ops', 'binary'],
-  binary_strided: ['common', 'binary_ops', 'binary_strided'],
-  ternary: ['common', 'ternary'],
   reduce: ['common', 'reduce_common', 'reduce'],
   reduce_rows: ['common', 'reduce_common', 'reduce_rows'],
   copy_strided: ['common', 'copy_strided'],
   pad: ['common', 'pad'],
   gather: ['common', 'gather'],
   cumsum: ['common', 'cumsum'],
-  fill: ['common', 'fill'],
   random: ['common', 'philox', 'random'],
   // One GEMM core per design, many operand layouts through hooks (cf. tfjs's mm_readA/mm_readB).
   // Each core's bindings and store are an *_io file, which a fused matmul or conv replaces (EPILOGUE_LIBRARIES).

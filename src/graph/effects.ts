@@ -27,8 +27,20 @@ export interface Effect<E extends EffectName> {
 
 export const EFFECTS: { [E in EffectName]: Effect<E> } = {
   optim: {
-    run: (b, [param, grad, s1, s2, flags], { spec, check }) =>
-      b.optimStep(param, grad, s1, s2, spec, check ? { flags, ...check } : undefined),
+    // The update of a gradient already computed: the elementwise kernel of the gradient itself, written
+    // over it, with the update in its store (Backend.elementwise's optimizer step).
+    run: (b, [param, grad, s1, s2, flags], { spec, check }) => {
+      const optim = { param, s1, s2, spec, ...(check ? { check: { flags, ...check } } : {}) };
+      const n = grad.length;
+      b.elementwise({
+        expr: { kind: 'input', k: 0 },
+        inputs: [grad],
+        reads: [{ div: 1, mod: n }],
+        n,
+        out: grad,
+        optim,
+      });
+    },
   },
   assign: {
     run: (b, [dst, src], _p, [shape]) => {
@@ -39,7 +51,7 @@ export const EFFECTS: { [E in EffectName]: Effect<E> } = {
   },
   assign_fused: {
     run: (b, [dst, ...xs], { expr, reads, n }) => {
-      if (n > 0) b.elementwise(expr, xs, reads, n, dst);
+      if (n > 0) b.elementwise({ expr, inputs: xs, reads, n, out: dst });
     },
   },
 };

@@ -85,9 +85,7 @@ function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: Kernel
   const optim = optimOf(op);
   if (core.kind === 'none') {
     const { expr, inputs, reads } = pro!;
-    if (!optim) return b.elementwise(expr, inputs, reads, core.n);
-    if (b.elementwiseOptim) return b.elementwiseOptim(expr, inputs, reads, core.n, optim);
-    return optimAfter(b, op, b.elementwise(expr, inputs, reads, core.n));
+    return b.elementwise({ expr, inputs, reads, n: core.n, optim });
   }
   const fuse = { ...(epi ? { epilogue: epi } : {}), ...(optim ? { optim } : {}) };
   if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse });

@@ -9,17 +9,19 @@
 // be recorded by a tracer like any other op.
 
 import type { Backend, Storage } from '../backend/backend.ts';
-import type {
-  BinaryOp,
-  ConvGeom,
-  MatmulSpec,
-  PadMode,
-  RandomSpec,
-  ReduceOp,
-  TernaryOp,
-  UnaryOp,
+import {
+  broadcastRead,
+  type BinaryOp,
+  type ConvGeom,
+  type FusedExpr,
+  type MatmulSpec,
+  type PadMode,
+  type RandomSpec,
+  type ReduceOp,
+  type TernaryOp,
+  type UnaryOp,
 } from '../backend/kernels.ts';
-import { binaryRow, unaryRow } from '../backend/elementwise_table.ts';
+import { binaryRow, ternaryRow, unaryRow } from '../backend/elementwise_table.ts';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmtShape, numel, sameShape } from '../shape.ts';
 import type { DType, GraphTensor } from './types.ts';
 
@@ -187,7 +189,7 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
   const keptDims = [...Array(rank).keys()].filter((d) => !dims.includes(d));
   const R = numel(dims.map((d) => shape[d]));
   const rows = numel(keptDims.map((d) => shape[d]));
-  if (R === 0) return b.fill(rows, 0);
+  if (R === 0) return fill(b, rows, 0);
   const order = [...keptDims, ...dims];
   if (order.every((d, i) => d === i)) return b.reduce({ op, x, rows, R });
   const st = contiguousStrides(shape);
@@ -202,6 +204,19 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
   return out;
 }
 
+/** The expressions' inputs 0, 1, 2. */
+const IN: FusedExpr[] = [0, 1, 2].map((k) => ({ kind: 'input', k }));
+
+/** One elementwise op as the backend's kernel from the IR, each operand broadcast to `shape`. */
+function elementwiseOp(b: Backend, expr: FusedExpr, xs: Storage[], shapes: number[][], shape: number[]): Storage {
+  const reads = shapes.map((s) => broadcastRead(s, shape));
+  return b.elementwise({ expr, inputs: xs, reads, n: numel(shape) });
+}
+
+/** n elements, all `value`: the elementwise kernel of one constant. */
+const fill = (b: Backend, n: number, value: number): Storage =>
+  b.elementwise({ expr: { kind: 'const', value }, inputs: [], reads: [], n });
+
 // ---- the table ----
 
 /** The dtype rule of the rows that move values: input 0's. */
@@ -210,7 +225,8 @@ const keep = (x: readonly { dtype: DType }[]): DType => x[0].dtype;
 export const RULES: { [P in Primitive]: Rule<P> } = {
   unary: {
     shape: ([x]) => x,
-    run: (b, [x], p) => b.unary(p.op, x, p.p0, p.p1),
+    run: (b, [x], { op, p0, p1 }, shape) =>
+      elementwiseOp(b, { kind: 'unary', op, p0, p1, x: IN[0] }, [x], [shape], shape),
     // Each op's derivative is its row's (src/backend/elementwise_table.ts, the formula above it): null for
     // the piecewise-constant ops.
     backward: (g, [x], y, { op, p0, p1 }, apply) => [
@@ -220,8 +236,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
 
   binary: {
     shape: ([a, b], p) => broadcastShapes(p.op, a, b),
-    run: (b, [x0, x1], p, shape, [s0, s1]) =>
-      b.binary(p.op, x0, x1, shape, broadcastStrides(s0, shape), broadcastStrides(s1, shape)),
+    run: (b, xs, { op }, shape, shapes) =>
+      elementwiseOp(b, { kind: 'binary', op, a: IN[0], b: IN[1] }, xs, shapes, shape),
     // Each op's derivative is its row's (src/backend/elementwise_table.ts, the formula above it), each
     // input's gradient summed back to its shape; none for the comparisons.
     backward: (g, [a, b], y, { op }, apply) => {
@@ -233,33 +249,22 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
 
   ternary: {
     shape: ([c, a, b], p) => broadcastShapes(p.op, c, a, b),
-    run: (be, [c, a, b], p, shape, [sc, sa, sb]) =>
-      be.ternary(
-        p.op,
+    run: (b, xs, { op }, shape, shapes) =>
+      elementwiseOp(b, { kind: 'ternary', op, c: IN[0], a: IN[1], b: IN[2] }, xs, shapes, shape),
+    // Each op's derivative is its row's (src/backend/elementwise_table.ts, the formula above it), each
+    // input's gradient summed back to its shape.
+    backward: (g, [c, a, b], _y, { op }, apply) => {
+      const [gc, ga, gb] = ternaryRow(op).grad({
+        g,
         c,
         a,
         b,
-        shape,
-        broadcastStrides(sc, shape),
-        broadcastStrides(sa, shape),
-        broadcastStrides(sb, shape),
-      ),
-    backward: (g, [c, a, b], _y, { op }, apply) => {
-      if (op === 'where') {
-        // d where(c, a, b) = (-, g [c], g [!c])
-        const z = g.mul(0);
-        return [
-          null,
-          a.requiresGrad ? sumTo(apply('ternary', [c, g, z], { op: 'where' }), a.shape) : null,
-          b.requiresGrad ? sumTo(apply('ternary', [c, z, g], { op: 'where' }), b.shape) : null,
-        ];
-      }
-      // d (c a + b) = (g a, g c, g)
-      return [
-        c.requiresGrad ? sumTo(g.mul(a), c.shape) : null,
-        a.requiresGrad ? sumTo(g.mul(c), a.shape) : null,
-        sumTo(g, b.shape),
-      ];
+        nc: c.requiresGrad,
+        na: a.requiresGrad,
+        nb: b.requiresGrad,
+        where: (c, a, b) => apply('ternary', [c, a, b], { op: 'where' }),
+      });
+      return [gc && sumTo(gc, c.shape), ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
     },
   },
 
@@ -352,7 +357,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   unslice: {
     shape: (_x, { shape }) => shape,
     run: (b, [x], { dim, start, step }, out, [shape]) => {
-      const res = b.fill(numel(out), 0);
+      const res = fill(b, numel(out), 0);
       const st = contiguousStrides(out);
       if (numel(shape) > 0)
         b.copyStrided(
@@ -498,7 +503,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       return [batch, M, N];
     },
     run: (be, [a, b], params, shape, xShapes) => {
-      if (numel(shape) === 0) return be.fill(0, 0);
+      if (numel(shape) === 0) return fill(be, 0, 0);
       return be.matmul(a, b, matmulSpec(params, shape, xShapes));
     },
     // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g; an operand shared by the batch (batch 1)
@@ -551,7 +556,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   fill: {
     shape: (_x, p) => p.shape,
     dtype: (_x, p) => p.dtype ?? 'float32',
-    run: (b, _x, p) => b.fill(numel(p.shape), p.value),
+    run: (b, _x, p) => fill(b, numel(p.shape), p.value),
     backward: null,
   },
   upload: {

@@ -29,7 +29,7 @@ import { Tensor, setTracer } from '../tensor.ts';
 import { Tracer, isSymbolic, type PrimOp } from '../graph/trace.ts';
 import type { Params } from '../graph/primitives.ts';
 import type { Storage } from '../backend/backend.ts';
-import { binaryRow, unaryRow, type OnnxNodes } from '../backend/elementwise_table.ts';
+import { binaryRow, ternaryRow, unaryRow, type OnnxNodes } from '../backend/elementwise_table.ts';
 import type { AnyModule } from '../nn/module.ts';
 
 /** exportOnnx's and exportModuleOnnx's options. */
@@ -126,12 +126,8 @@ function lower(g: GraphBuilder, op: PrimOp, x: string[]): string {
       const onnx = binaryRow((p as Params['binary']).op).onnx;
       return typeof onnx === 'string' ? g.node(onnx, x) : onnx(g, x[0], x[1]);
     }
-    case 'ternary': {
-      const { op: t } = p as Params['ternary'];
-      return t === 'where'
-        ? g.node('Where', [g.toBool(x[0]), x[1], x[2]])
-        : g.node('Add', [g.node('Mul', [x[0], x[1]]), x[2]]);
-    }
+    case 'ternary':
+      return ternaryRow((p as Params['ternary']).op).onnx(g, x[0], x[1], x[2]);
     case 'reduce': {
       const { op: r, dims, keepdim } = p as Params['reduce'];
       const keepdims = keepdim ? 1 : 0;

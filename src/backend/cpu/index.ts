@@ -3,23 +3,29 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
-import type { Backend, ConvKind, Fuse, GatherDims, GatherMode, ReduceSpec, Storage } from '../backend.ts';
 import type {
-  BinaryOp,
-  ConvGeom,
-  FiniteCheck,
-  FusedExpr,
-  FusedRead,
-  MatmulSpec,
-  OptimSpec,
-  PadMode,
-  RandomSpec,
-  ReduceOp,
-  TernaryOp,
-  UnaryOp,
+  Backend,
+  ConvKind,
+  ElementwiseKernel,
+  Fuse,
+  GatherDims,
+  GatherMode,
+  ReduceSpec,
+  Storage,
+} from '../backend.ts';
+import {
+  readAt,
+  withAcc,
+  type ConvGeom,
+  type FiniteCheck,
+  type FusedExpr,
+  type MatmulSpec,
+  type OptimSpec,
+  type PadMode,
+  type RandomSpec,
+  type ReduceOp,
 } from '../kernels.ts';
-import { withAcc } from '../kernels.ts';
-import { binaryRow, unaryRow } from '../elementwise_table.ts';
+import { binaryRow, ternaryRow, unaryRow } from '../elementwise_table.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { boxMuller, philox4x32, uniformFromBits } from '../../random/philox.ts';
 
@@ -135,82 +141,58 @@ export class CpuBackend implements Backend {
     return { liveBytes: this.live, pooledBytes: 0 };
   }
 
-  /** @internal */
-  fill(n: number, value: number): Storage {
-    const s = this.alloc(n);
-    s.data.fill(value);
-    return s;
-  }
-
-  /** @internal */
-  unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
-    const f = unaryRow(op).cpu;
-    const xs = this.d(x);
-    const out = this.alloc(xs.length);
-    for (let i = 0; i < xs.length; i++) out.data[i] = f(xs[i], p0, p1);
-    return out;
-  }
-
-  /** @internal */
-  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
-    const f = binaryRow(op).cpu;
-    const A = this.d(a),
-      B = this.d(b);
-    const out = this.alloc(numel(shape));
-    for (let i = 0; i < out.length; i++) out.data[i] = f(A[offsetOf(i, shape, sa)], B[offsetOf(i, shape, sb)]);
-    return out;
-  }
-
   /**
-   * A fused expression, element by element with the same op functions as unary() and binary(); each
-   * intermediate rounded as a stored float32 result would be (not in float64 mode), so the result is
-   * the unfused ops' bit for bit.
+   * An elementwise kernel: the expression element by element with its rows' CPU functions
+   * (elementwise_table.ts), each intermediate rounded as a stored float32 result would be (not in
+   * float64 mode), so a fused chain gives the unfused ops' values bit for bit. With `optim`, the values
+   * then update the parameter as optimStep does.
    * @internal
    */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
+  elementwise({ expr, inputs, reads, n, out: into, optim }: ElementwiseKernel): Storage {
     const xs = inputs.map((s) => this.d(s));
     const round = this.float64 ? (v: number) => v : Math.fround;
-    // Element i is computed whole before it is stored, so `into` may be an input read element for element.
-    const out = into ? (into as CpuStorage) : this.alloc(n);
-    const at = (e: FusedExpr, i: number): number => {
+    // The expression as nested closures, made once per call (a switch per element and node is slower).
+    const compile = (e: FusedExpr): ((i: number) => number) => {
       switch (e.kind) {
         case 'input': {
-          const { div, mod } = reads[e.k];
-          return xs[e.k][Math.floor(i / div) % mod];
+          const x = xs[e.k],
+            r = reads[e.k];
+          if (r.outer?.length) return (i) => x[readAt(r, i)];
+          const { div, mod } = r;
+          return mod === 1 ? () => x[0] : div === 1 ? (i) => x[i % mod] : (i) => x[Math.floor(i / div) % mod];
         }
         case 'acc':
           throw new Error('internal: a reduction epilogue reached elementwise()');
-        case 'unary':
-          return round(unaryRow(e.op).cpu(at(e.x, i), e.p0, e.p1));
-        case 'binary':
-          return round(binaryRow(e.op).cpu(at(e.a, i), at(e.b, i)));
+        case 'const': {
+          const v = e.value;
+          return () => v;
+        }
+        case 'unary': {
+          const f = unaryRow(e.op).cpu,
+            x = compile(e.x),
+            { p0, p1 } = e;
+          return (i) => round(f(x(i), p0, p1));
+        }
+        case 'binary': {
+          const f = binaryRow(e.op).cpu,
+            a = compile(e.a),
+            b = compile(e.b);
+          return (i) => round(f(a(i), b(i)));
+        }
+        case 'ternary': {
+          const f = ternaryRow(e.op).cpu,
+            c = compile(e.c),
+            a = compile(e.a),
+            b = compile(e.b);
+          return (i) => round(f(c(i), a(i), b(i)));
+        }
       }
     };
-    for (let i = 0; i < n; i++) out.data[i] = at(expr, i);
-    return out;
-  }
-
-  /** @internal */
-  ternary(
-    op: TernaryOp,
-    c: Storage,
-    a: Storage,
-    b: Storage,
-    shape: number[],
-    sc: number[],
-    sa: number[],
-    sb: number[],
-  ): Storage {
-    const C = this.d(c),
-      A = this.d(a),
-      B = this.d(b);
-    const out = this.alloc(numel(shape));
-    for (let i = 0; i < out.length; i++) {
-      const cv = C[offsetOf(i, shape, sc)],
-        av = A[offsetOf(i, shape, sa)],
-        bv = B[offsetOf(i, shape, sb)];
-      out.data[i] = op === 'where' ? (cv !== 0 ? av : bv) : cv * av + bv;
-    }
+    const at = compile(expr);
+    // Element i is computed whole before it is stored, so `into` may be an input read element for element.
+    const out = into ? (into as CpuStorage) : this.alloc(n);
+    for (let i = 0; i < n; i++) out.data[i] = at(i);
+    if (optim) this.optimStep(optim.param, out, optim.s1, optim.s2, optim.spec, optim.check);
     return out;
   }
 
@@ -233,7 +215,7 @@ export class CpuBackend implements Backend {
     const { rows, kept, red } = geom;
     const n = [...kept, ...red].reduce((a, [size]) => a * size, 1);
     const bare = expr.kind === 'input' && reads[expr.k].div === 1 && reads[expr.k].mod === n;
-    const x = bare ? inputs[expr.k] : this.elementwise(expr, inputs, reads, n);
+    const x = bare ? inputs[expr.k] : this.elementwise({ expr, inputs, reads, n });
     const X = this.d(x);
     const out = this.alloc(rows);
     const twoStage = red.length === 2 && red[1][1] === 1;
@@ -387,7 +369,12 @@ export class CpuBackend implements Backend {
     let g = y;
     if (epi) {
       const reads = [...epi.reads, { div: 1, mod: y.length }];
-      g = this.elementwise(withAcc(epi.expr, epi.inputs.length), [...epi.inputs, y], reads, y.length);
+      g = this.elementwise({
+        expr: withAcc(epi.expr, epi.inputs.length),
+        inputs: [...epi.inputs, y],
+        reads,
+        n: y.length,
+      });
       this.free(y);
     }
     if (o) this.optimStep(o.param, g, o.s1, o.s2, o.spec, o.check);
@@ -493,7 +480,8 @@ export class CpuBackend implements Backend {
   }
 
   /** @internal */
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
+  /** An optimizer's update of param (and its state s1, s2) from grad (formulas in shaders/optim.wgsl). */
+  private optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const P = this.d(param),
       G = this.d(grad),
       S1 = this.d(s1),

@@ -7,15 +7,22 @@
 // uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
 
 import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
-import { binaryCode, unaryCode } from '../elementwise_table.ts';
+import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
 /**
  * The let-statements computing `expr` on vec4s named <v>k (the inputs; an epilogue's reduced value is
- * `acc`), temporaries <t>k, and the name of its result.
+ * `acc`), temporaries <t>k, and the name of its result. `value` writes an op parameter or a constant:
+ * by default its bits in the text; an elementwise kernel reads them from its uniforms instead (so one
+ * pipeline serves every value: an eager x * s with a new s each step compiles nothing new).
  */
-function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: string } {
+function body(
+  expr: FusedExpr,
+  v = 'v',
+  tn = 't',
+  value: (x: number) => string = f32,
+): { lines: string[]; result: string } {
   const lines: string[] = [];
   let t = 0;
   const emit = (e: FusedExpr): string => {
@@ -24,9 +31,11 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
         return `${v}${e.k}`;
       case 'acc':
         return 'vec4<f32>(acc)';
+      case 'const':
+        return `vec4<f32>(${value(e.value)})`;
       case 'unary': {
         const x = emit(e.x);
-        lines.push(`  let ${tn}${t} = unary_op(${unaryCode(e.op)}u, ${x}, ${f32(e.p0)}, ${f32(e.p1)});`);
+        lines.push(`  let ${tn}${t} = unary_op(${unaryCode(e.op)}u, ${x}, ${value(e.p0)}, ${value(e.p1)});`);
         return `${tn}${t++}`;
       }
       case 'binary': {
@@ -35,10 +44,55 @@ function body(expr: FusedExpr, v = 'v', tn = 't'): { lines: string[]; result: st
         lines.push(`  let ${tn}${t} = binary_op(${binaryCode(e.op)}u, ${a}, ${b});`);
         return `${tn}${t++}`;
       }
+      case 'ternary': {
+        const c = emit(e.c),
+          a = emit(e.a),
+          b = emit(e.b);
+        lines.push(`  let ${tn}${t} = ternary_op(${ternaryCode(e.op)}u, ${c}, ${a}, ${b});`);
+        return `${tn}${t++}`;
+      }
     }
   };
   return { lines, result: emit(expr) };
 }
+
+/** The values an elementwise kernel reads from its uniforms (body's `value`), in the order it reads them. */
+export function fusedValues(e: FusedExpr, out: number[] = []): number[] {
+  switch (e.kind) {
+    case 'const':
+      out.push(e.value);
+      break;
+    case 'unary':
+      fusedValues(e.x, out);
+      out.push(e.p0, e.p1);
+      break;
+    case 'binary':
+      fusedValues(e.a, out);
+      fusedValues(e.b, out);
+      break;
+    case 'ternary':
+      fusedValues(e.c, out);
+      fusedValues(e.a, out);
+      fusedValues(e.b, out);
+      break;
+  }
+  return out;
+}
+
+/**
+ * The WGSL u32 index that `r` reads at element `e` (a u32 expression): floor(e / div) % mod and its
+ * outer terms (kernels.ts readAt), the sizes written into the text.
+ */
+export function readIndex(r: FusedRead, e: string): string {
+  const term = (div: number, mod: number) => (div === 1 ? `(${e}) % ${mod}u` : `((${e}) / ${div}u) % ${mod}u`);
+  const parts = r.mod === 1 ? [] : [term(r.div, r.mod)];
+  for (const t of r.outer ?? []) if (t.mod !== 1) parts.push(`${term(t.div, t.mod)} * ${t.stride}u`);
+  return parts.join(' + ') || '0u';
+}
+
+/** How an elementwise kernel loads a read: a vec4 (every element), a splat (one value) or lane by lane. */
+const readKind = (r: FusedRead, n: number) =>
+  r.outer?.length ? 'block' : r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block';
 
 /**
  * `output`: the inputs that are the output storage itself (an in-place write, read element for element):
@@ -52,18 +106,18 @@ export function fusedSource(
   output: ReadonlySet<number> = new Set(),
   optim = false,
 ): string {
-  const { lines, result } = body(expr);
-  const kind = (r: FusedRead) => (r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block');
+  // The op parameters and constants come from the uniforms, after the header.
+  let q = 0;
+  const { lines, result } = body(expr, 'v', 't', () => `params.q[${q >> 2}][${q++ & 3}]`);
   const bound = reads.map((_, k) => k).filter((k) => !output.has(k));
   const bindings = bound.map(
     (k, slot) =>
-      `@group(0) @binding(${slot}) var<storage, read> x${k}: array<${kind(reads[k]) === 'all' ? 'vec4<f32>' : 'f32'}>;`,
+      `@group(0) @binding(${slot}) var<storage, read> x${k}: array<${readKind(reads[k], n) === 'all' ? 'vec4<f32>' : 'f32'}>;`,
   );
-  const at = (k: number, r: FusedRead, lane: number) => `x${k}[((i * 4u + ${lane}u) / ${r.div}u) % ${r.mod}u]`;
   const loads = reads.map((r, k) => {
-    const kd = kind(r);
+    const kd = readKind(r, n);
     // (With n = 1 an element-for-element read is also a read of one value: 'one' comes first above.)
-    if (output.has(k) && !(r.div === 1 && r.mod === n))
+    if (output.has(k) && !(r.div === 1 && r.mod === n && !r.outer?.length))
       throw new Error('internal: an in-place fused kernel reads its output other than element for element');
     const v = output.has(k)
       ? 'y[i]'
@@ -71,14 +125,20 @@ export function fusedSource(
         ? `x${k}[i]`
         : kd === 'one'
           ? `vec4<f32>(x${k}[0])`
-          : `vec4<f32>(${[0, 1, 2, 3].map((j) => at(k, r, j)).join(', ')})`;
+          : `vec4<f32>(${[0, 1, 2, 3].map((j) => `x${k}[${readIndex(r, `i * 4u + ${j}u`)}]`).join(', ')})`;
     return `  let v${k} = ${v};`;
   });
   const m = bound.length;
+  // The update's OptimParams end the block (the replay patches them there).
+  const fields = [
+    'n4: u32, p0: u32, p1: u32, p2: u32',
+    ...(q ? [`q: array<vec4<f32>, ${Math.ceil(q / 4)}>`] : []),
+    ...(optim ? ['opt: OptimParams'] : []),
+  ];
   return [
     '// ---- fused elementwise kernel (src/backend/webgpu/fused.ts) ----',
     'override WG: u32 = 256u;',
-    `struct Params { n4: u32, p0: u32, p1: u32, p2: u32${optim ? ', opt: OptimParams' : ''} }`,
+    `struct Params { ${fields.join(', ')} }`,
     ...bindings,
     `@group(0) @binding(${m}) var<storage, read_write> y: array<vec4<f32>>;`,
     ...(optim ? optimBindings(m + 1) : []),
@@ -115,8 +175,7 @@ const optimBindings = (at: number) => [
 ];
 
 /** Input k of an epilogue (e<k>, read as r says) at the output's element `e`, a WGSL u32 expression. */
-const epilogueRead = (k: number, r: FusedRead, e: string) =>
-  `e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `(${e}) % ${r.mod}u` : `((${e}) / ${r.div}u) % ${r.mod}u`}]`;
+const epilogueRead = (k: number, r: FusedRead, e: string) => `e${k}[${readIndex(r, e)}]`;
 
 /** A GEMM core with hooks whose *_io file a fused matmul or conv replaces (shaders/*_io.wgsl). */
 export type EpilogueCore =
@@ -293,17 +352,14 @@ export function fusedReduceSource(
   // read at (off / div) % mod.
   const loads = reads.map(
     (r, k) =>
-      `  let v${k} = vec4<f32>(x${k}[${r.mod === 1 ? '0u' : r.div === 1 && r.mod === geomSize(geom) ? 'off' : `(off / ${r.div}u) % ${r.mod}u`}]);`,
+      `  let v${k} = vec4<f32>(x${k}[${r.div === 1 && r.mod === geomSize(geom) && !r.outer?.length ? 'off' : readIndex(r, 'off')}]);`,
   );
   // The epilogue's inputs follow the prologue's, read at output o (or as their FusedRead says).
   const er = epilogue?.reads ?? [];
   const p = reads.length;
   bindings.push(...er.map((_, k) => `@group(0) @binding(${p + k}) var<storage, read> e${k}: array<f32>;`));
   const epi = epilogue ? body(epilogue.expr, 'w', 'u') : { lines: [], result: 'vec4<f32>(acc)' };
-  const eloads = er.map(
-    (r, k) =>
-      `  let w${k} = vec4<f32>(e${k}[${r.mod === 1 ? '0u' : r.div === 1 ? `o % ${r.mod}u` : `(o / ${r.div}u) % ${r.mod}u`}]);`,
-  );
+  const eloads = er.map((r, k) => `  let w${k} = vec4<f32>(e${k}[${readIndex(r, 'o')}]);`);
   const m = reads.length + er.length;
   const kept = [...geom.kept]
     .reverse()

@@ -7,6 +7,7 @@
 import type {
   Backend,
   ConvKind,
+  ElementwiseKernel,
   Fuse,
   GatherDims,
   GatherMode,
@@ -41,10 +42,18 @@ import {
   type TernaryOp,
   type UnaryOp,
 } from '../kernels.ts';
-import { binaryCode, elementwiseWgsl, unaryCode } from '../elementwise_table.ts';
+import { elementwiseWgsl } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
 import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
-import { ROWS_CHUNK, WORKGROUP_CHUNK, epilogueIo, fusedReduceSource, fusedSource, type EpilogueCore } from './fused.ts';
+import {
+  ROWS_CHUNK,
+  WORKGROUP_CHUNK,
+  epilogueIo,
+  fusedReduceSource,
+  fusedSource,
+  fusedValues,
+  type EpilogueCore,
+} from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
 export class GpuStorage implements Storage {
@@ -99,6 +108,8 @@ export class WebGPUBackend implements Backend {
   }
 
   readonly recorder: Recorder;
+  /** Elementwise kernels' WGSL, profile label and op count by fusedKey (see elementwise()). */
+  private readonly kernels = new Map<string, { source: string; label: string; ops: number }>();
 
   /** `opts.limits` lowers the device's limits (tests run the past-the-limit paths at small sizes). */
   static async create(opts: ContextOptions = {}): Promise<WebGPUBackend> {
@@ -137,73 +148,6 @@ export class WebGPUBackend implements Backend {
   }
   memory() {
     return { liveBytes: this.ctx.pool.liveBytes, pooledBytes: this.ctx.pool.pooledBytes };
-  }
-
-  fill(n: number, value: number): Storage {
-    const out = this.alloc(n);
-    const n4 = Math.ceil(n / 4);
-    this.ctx.dispatch({
-      kernel: 'fill',
-      buffers: [out.buffer],
-      uniforms: packUniforms([n4, { f: value }]),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
-      bytes: n * 4,
-    });
-    return out;
-  }
-
-  unary(op: UnaryOp, x: Storage, p0 = 0, p1 = 0): Storage {
-    const n = x.length;
-    const out = this.alloc(n);
-    const n4 = Math.ceil(n / 4);
-    this.ctx.dispatch({
-      kernel: 'unary',
-      label: `unary:${op}`,
-      constants: { OP: unaryCode(op) },
-      buffers: [this.buf(x), out.buffer],
-      uniforms: packUniforms([n4, { f: p0 }, { f: p1 }]),
-      workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
-      flops: n,
-      bytes: 8 * n,
-    });
-    return out;
-  }
-
-  binary(op: BinaryOp, a: Storage, b: Storage, shape: number[], sa: number[], sb: number[]): Storage {
-    this.checkRank(op, shape);
-    const n = numel(shape);
-    const out = this.alloc(n);
-    const contiguous = contiguousStrides(shape);
-    const OP = binaryCode(op);
-    if (sameShape(sa, contiguous) && sameShape(sb, contiguous)) {
-      const n4 = Math.ceil(n / 4);
-      this.ctx.dispatch({
-        kernel: 'binary',
-        label: `binary:${op}`,
-        constants: { OP },
-        buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms([n4]),
-        workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
-        flops: n,
-        bytes: 12 * n,
-      });
-    } else {
-      const c = collapseDims(shape, sa, sb, contiguous);
-      this.ctx.dispatch({
-        kernel: 'binary_strided',
-        label: `binary_strided:${op}`,
-        constants: { OP, RANK: c.shape.length },
-        buffers: [this.buf(a), this.buf(b), out.buffer],
-        uniforms: packUniforms(
-          [n, c.shape.at(-1)!, c.strides[0].at(-1)!, c.strides[1].at(-1)!],
-          [c.shape, c.strides[0], c.strides[1]],
-        ),
-        workgroups: this.ctx.grid(Math.ceil(n / 4 / WG)),
-        flops: n,
-        bytes: 12 * n,
-      });
-    }
-    return out;
   }
 
   /**
@@ -272,72 +216,69 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  /** A fused elementwise kernel (fused.ts), its pipeline cached by its WGSL. */
-  elementwise(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, into?: Storage): Storage {
-    return this.fusedElementwise(expr, inputs, reads, n, into);
-  }
-
-  /** elementwise() whose values are a parameter's gradient, with its optimizer update in the store. */
-  elementwiseOptim(expr: FusedExpr, inputs: Storage[], reads: FusedRead[], n: number, optim: FusedOptim): Storage {
-    return this.fusedElementwise(expr, inputs, reads, n, undefined, optim);
-  }
-
-  private fusedElementwise(
-    expr: FusedExpr,
-    inputs: Storage[],
-    reads: FusedRead[],
-    n: number,
-    into?: Storage,
-    optim?: FusedOptim,
-  ): Storage {
-    if (n >= 2 ** 32) throw new Error(`fused elementwise: ${n} elements exceed the 32-bit index range`);
+  /**
+   * An elementwise kernel from the IR (fused.ts fusedSource): one op of an eager call, or a compiled
+   * step's fused chain. Its op parameters and constants are uniforms, so the text depends only on the
+   * expression's ops and the reads; the text and label are cached by a short key (an eager op makes
+   * no string of its kernel after the first call) and the pipeline by the text.
+   */
+  elementwise({ expr, inputs, reads, n, out: into, optim }: ElementwiseKernel): Storage {
+    if (n >= 2 ** 32) throw new Error(`elementwise: ${n} elements exceed the 32-bit index range`);
+    // An optimizer step (the update of a gradient already computed) is optim.wgsl's kernel, which
+    // stores nothing back to the gradient.
+    if (optim && expr.kind === 'input' && into !== undefined && into === inputs[0]) {
+      this.optimStep(optim.param, into, optim.s1, optim.s2, optim.spec, optim.check);
+      return into;
+    }
     const out = (into as GpuStorage | undefined) ?? this.alloc(n);
     const n4 = Math.ceil(n / 4);
-    const ops = [...fusedOps(expr), ...(optim ? [optim.spec.kind] : [])];
     // Inputs that are the output itself (an in-place write) are read through its binding.
-    const output = new Set(inputs.flatMap((s, k) => (this.buf(s) === out.buffer ? [k] : [])));
+    const output = new Set<number>();
+    for (let k = 0; k < inputs.length; k++) if (this.buf(inputs[k]) === out.buffer) output.add(k);
+    const key = fusedKey(expr, reads, n, output, optim?.spec.kind, !!into);
+    let k = this.kernels.get(key);
+    if (k === undefined) {
+      const ops = fusedOps(expr);
+      // An eager op keeps its family's label in a profile (unary:exp, binary:add); a chain is fused:...
+      const label =
+        expr.kind === 'const'
+          ? 'fill'
+          : ops.length === 1 && !optim
+            ? `${expr.kind}:${ops[0]}`
+            : `fused:${[...ops, ...(optim ? [optim.spec.kind] : [])].join('+')}`;
+      k = {
+        source: fusedSource(expr, reads, n, output, !!optim),
+        label: into ? `${label}:in_place` : label,
+        ops: ops.length,
+      };
+      this.kernels.set(key, k);
+    }
+    const values = fusedValues(expr);
+    // The values before the update's block, which ends it (GpuRecording.patchOptim patches the tail).
+    const header = packUniforms([n4]);
+    const uniforms = withOptimUniforms(values.length ? withValues(header, values) : header, optim);
+    const ops = k.ops;
     this.ctx.dispatch({
       kernel: optim ? 'optim_fused_ops' : 'fused_ops',
-      source: fusedSource(expr, reads, n, output, !!optim),
-      label: `fused:${ops.join('+')}${into ? ':in_place' : ''}`,
+      source: k.source,
+      label: k.label,
       constants: optimConstants(optim),
       buffers: [
         ...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)),
         out.buffer,
         ...this.optimBuffers(optim),
       ],
-      uniforms: withOptimUniforms(packUniforms([n4]), optim),
+      uniforms,
       workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
-      flops: n * (ops.length + (optim ? 9 : 0)),
+      flops: n * (ops + (optim ? 9 : 0)),
       bytes: 4 * n * (inputs.length + 1) + (optim ? 24 * n : 0),
     });
     return out;
   }
 
-  ternary(
-    op: TernaryOp,
-    c: Storage,
-    a: Storage,
-    b: Storage,
-    shape: number[],
-    sc: number[],
-    sa: number[],
-    sb: number[],
-  ): Storage {
-    this.checkRank(op, shape);
-    const n = numel(shape);
-    const out = this.alloc(n);
-    this.ctx.dispatch({
-      kernel: 'ternary',
-      label: `ternary:${op}`,
-      constants: { OP: TERNARY_OPS.indexOf(op) },
-      buffers: [this.buf(c), this.buf(a), this.buf(b), out.buffer],
-      uniforms: packUniforms([n, shape.length], [shape, sc, sa, sb]),
-      workgroups: this.ctx.grid(Math.ceil(n / WG)),
-      flops: 2 * n,
-      bytes: 16 * n,
-    });
-    return out;
+  /** A storage of n elements, all `value` (an elementwise kernel of one constant). */
+  private fill(n: number, value: number): Storage {
+    return this.elementwise({ expr: { kind: 'const', value }, inputs: [], reads: [], n });
   }
 
   /**
@@ -546,12 +487,12 @@ export class WebGPUBackend implements Backend {
 
   /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
   private epilogueOf(y: Storage, epilogue: FusedEpilogue): Storage {
-    const r = this.elementwise(
-      withAcc(epilogue.expr, epilogue.inputs.length),
-      [...epilogue.inputs, y],
-      [...epilogue.reads, { div: 1, mod: y.length }],
-      y.length,
-    );
+    const r = this.elementwise({
+      expr: withAcc(epilogue.expr, epilogue.inputs.length),
+      inputs: [...epilogue.inputs, y],
+      reads: [...epilogue.reads, { div: 1, mod: y.length }],
+      n: y.length,
+    });
     this.free(y);
     return r;
   }
@@ -851,7 +792,8 @@ export class WebGPUBackend implements Backend {
       : [];
   }
 
-  optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
+  /** An optimizer's update of a parameter (and its state s1, s2) from its gradient: optim.wgsl. */
+  private optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const n = param.length;
     const u = optimUniforms(n, o, check);
     this.ctx.dispatch({
@@ -1132,6 +1074,57 @@ function withOptimUniforms(u: ArrayBuffer, optim?: FusedOptim): ArrayBuffer {
   both.set(new Uint8Array(u));
   both.set(new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)), u.byteLength);
   return both.buffer;
+}
+
+/**
+ * What an elementwise kernel's text depends on, short: the ops (codes, not their parameters), the
+ * inputs, each read's kind or sizes, the in-place inputs and whether an update runs in its store.
+ */
+function fusedKey(
+  e: FusedExpr,
+  reads: FusedRead[],
+  n: number,
+  output: Set<number>,
+  optim: string | undefined,
+  into: boolean,
+): string {
+  const ex = (e: FusedExpr): string => {
+    switch (e.kind) {
+      case 'input':
+        return `${e.k}`;
+      case 'acc':
+        return 'acc';
+      case 'const':
+        return 'c';
+      case 'unary':
+        return `u${e.op}(${ex(e.x)})`;
+      case 'binary':
+        return `b${e.op}(${ex(e.a)},${ex(e.b)})`;
+      case 'ternary':
+        return `t${e.op}(${ex(e.c)},${ex(e.a)},${ex(e.b)})`;
+    }
+  };
+  let key = ex(e);
+  for (let k = 0; k < reads.length; k++) {
+    const r = reads[k];
+    key +=
+      r.mod === 1 && !r.outer
+        ? ';1'
+        : r.div === 1 && r.mod === n && !r.outer
+          ? ';n'
+          : `;${r.div}/${r.mod}${r.outer ? r.outer.map((t) => `+${t.div}/${t.mod}*${t.stride}`).join('') : ''}`;
+  }
+  if (output.size) key += `;out${[...output].join(',')}`;
+  if (into) key += ';into';
+  return optim ? `${key};${optim}` : key;
+}
+
+/** A uniform block followed by `values` as f32, padded to 16 bytes (fused.ts: Params.q). */
+function withValues(u: ArrayBuffer, values: number[]): ArrayBuffer {
+  const out = new ArrayBuffer(u.byteLength + Math.ceil(values.length / 4) * 16);
+  new Uint8Array(out).set(new Uint8Array(u));
+  new Float32Array(out, u.byteLength, values.length).set(values);
+  return out;
 }
 
 /** optim_ops.wgsl's OP override for an update in a kernel's store. */

@@ -11,6 +11,7 @@ import {
   GEMM_PRIMITIVES,
   countUses,
   elementwiseKernel,
+  sameRead,
   elementwiseOperands,
   gemmOf,
   headInputs,
@@ -83,7 +84,7 @@ export function fuseElementwise(g: Graph): Graph {
       out.push(op);
       continue;
     }
-    const prim = op as PrimOp<'unary' | 'binary' | 'broadcast' | 'reduce'>;
+    const prim = op as PrimOp<'unary' | 'binary' | 'ternary' | 'broadcast' | 'reduce'>;
     // The shape the kernel's expression is evaluated over: the output's, or a reduction's input's.
     const exprShape = geom ? prim.xShapes[0] : prim.shape;
     const n = numel(exprShape);
@@ -93,7 +94,7 @@ export function fuseElementwise(g: Graph): Graph {
     /** A reduction or matmul this elementwise op takes in, becoming its epilogue (at most one). */
     let absorbed: KernelOp | null = null;
     const leaf = (s: Storage, r: FusedRead): FusedExpr => {
-      let k = inputs.findIndex((x, j) => x === s && reads[j].div === r.div && reads[j].mod === r.mod);
+      let k = inputs.findIndex((x, j) => x === s && sameRead(reads[j], r));
       if (k < 0) {
         k = inputs.push(s) - 1;
         reads.push(r);
@@ -105,7 +106,7 @@ export function fuseElementwise(g: Graph): Graph {
       const u = uses.get(s) ?? 0;
       // Element for element: both sides index the same flat elements, so a reshape between them (a
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
-      if (!p || read.div !== 1 || read.mod !== n || p.pos <= lastEffect || numel(p.op.shape) !== n)
+      if (!p || read.div !== 1 || read.mod !== n || read.outer || p.pos <= lastEffect || numel(p.op.shape) !== n)
         return leaf(s, read);
       // A kernel with a core (a reduction, a GEMM) is continued after its core: in its epilogue.
       const red = p.op.core.kind !== 'none' ? p.op : null;
@@ -127,14 +128,21 @@ export function fuseElementwise(g: Graph): Graph {
       }
       count += p.ops;
       if (red) absorbed = red;
-      const remap = (e: FusedExpr): FusedExpr =>
-        e.kind === 'input'
-          ? leaf(tail.inputs[e.k], tail.reads[e.k])
-          : e.kind === 'acc'
-            ? e
-            : e.kind === 'unary'
-              ? { ...e, x: remap(e.x) }
-              : { ...e, a: remap(e.a), b: remap(e.b) };
+      const remap = (e: FusedExpr): FusedExpr => {
+        switch (e.kind) {
+          case 'input':
+            return leaf(tail.inputs[e.k], tail.reads[e.k]);
+          case 'acc':
+          case 'const':
+            return e;
+          case 'unary':
+            return { ...e, x: remap(e.x) };
+          case 'binary':
+            return { ...e, a: remap(e.a), b: remap(e.b) };
+          case 'ternary':
+            return { ...e, c: remap(e.c), a: remap(e.a), b: remap(e.b) };
+        }
+      };
       return remap(tail.expr);
     };
     let expr: FusedExpr;
@@ -169,6 +177,9 @@ export function fuseElementwise(g: Graph): Graph {
       const a = operand(operands[0]),
         b = operand(operands[1]);
       expr = { kind: 'binary', op: prim.params.op, a, b };
+    } else if (prim.prim === 'ternary') {
+      const [c, a, b] = operands.map(operand);
+      expr = { kind: 'ternary', op: prim.params.op, c, a, b };
     } else {
       throw new Error(`internal: ${prim.prim} has elementwise operands`);
     }

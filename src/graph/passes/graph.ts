@@ -4,7 +4,7 @@
 // its own (this folder's index.ts lists them in the order they run).
 
 import type { Storage } from '../../backend/backend.ts';
-import type { FusedExpr, FusedRead } from '../../backend/kernels.ts';
+import { broadcastRead, type FusedExpr, type FusedRead } from '../../backend/kernels.ts';
 import { numel } from '../../shape.ts';
 import type { Params } from '../primitives.ts';
 import type { GemmPrimitive, KernelExpr, KernelOp, Op, PrimOp, SymbolicStorage } from '../trace.ts';
@@ -79,16 +79,17 @@ export function gemmOf(op: PrimOp): KernelOp {
   };
 }
 
-/** A lone unary or binary op as a fused kernel of one op, where the fused kernel can read its operands. */
+/** A lone unary, binary or ternary op as a fused kernel of one op. */
 export function asFused(op: PrimOp): KernelOp | null {
-  if (op.prim !== 'unary' && op.prim !== 'binary') return null;
   const operands = elementwiseOperands(op);
-  if (!operands) return null;
+  if (!operands || op.prim === 'broadcast') return null;
   const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
   const expr: FusedExpr =
     op.prim === 'unary'
       ? { kind: 'unary', op: op.params.op, p0: op.params.p0, p1: op.params.p1, x: x[0] }
-      : { kind: 'binary', op: op.params.op, a: x[0], b: x[1] };
+      : op.prim === 'binary'
+        ? { kind: 'binary', op: op.params.op, a: x[0], b: x[1] }
+        : { kind: 'ternary', op: (op as PrimOp<'ternary'>).params.op, c: x[0], a: x[1], b: x[2] };
   return elementwiseKernel(
     { expr, inputs: operands.map((o) => o.s), reads: operands.map((o) => o.read) },
     op.shape,
@@ -97,28 +98,20 @@ export function asFused(op: PrimOp): KernelOp | null {
 }
 
 /**
- * The operands of an op the fusion pass can take, each with how the kernel reads it (FusedRead), or
- * null: unary ops, binary ops whose operands each have the output's shape, one value, or their non-1
- * dims in one block of the output's dims (a bias [C] over [N, C], [1, C, 1, 1] over [N, C, H, W]), and
- * broadcasts of that kind (read through, no op of their own).
+ * The operands of an op the fusion pass can take, each with how the kernel reads it (FusedRead,
+ * broadcastRead's: NumPy's broadcasting), or null: unary, binary and ternary ops, and broadcasts (read
+ * through, no op of their own).
  */
 export function elementwiseOperands(op: PrimOp): Operand[] | null {
-  const n = numel(op.shape);
-  if (op.prim === 'unary') return [{ s: op.inputs[0], read: { div: 1, mod: n } }];
-  if (op.prim !== 'binary' && op.prim !== 'broadcast') return null;
-  const out: Operand[] = [];
-  for (let k = 0; k < op.inputs.length; k++) {
-    const S = op.shape;
-    const sh = [...Array(S.length - op.xShapes[k].length).fill(1), ...op.xShapes[k]];
-    const big = sh.map((v, d) => (v !== 1 ? d : -1)).filter((d) => d >= 0);
-    if (!big.length) {
-      out.push({ s: op.inputs[k], read: { div: 1, mod: 1 } });
-      continue;
-    }
-    const lo = big[0],
-      hi = big[big.length - 1];
-    for (let d = lo; d <= hi; d++) if (sh[d] !== S[d]) return null;
-    out.push({ s: op.inputs[k], read: { div: numel(S.slice(hi + 1)), mod: numel(sh) } });
-  }
-  return out;
+  if (op.prim !== 'unary' && op.prim !== 'binary' && op.prim !== 'ternary' && op.prim !== 'broadcast') return null;
+  return op.inputs.map((s, k) => ({ s, read: broadcastRead(op.xShapes[k], op.shape) }));
 }
+
+/** Whether two reads are the same (a fused kernel binds an input read one way once). */
+export const sameRead = (a: FusedRead, b: FusedRead): boolean =>
+  a.div === b.div &&
+  a.mod === b.mod &&
+  (a.outer?.length ?? 0) === (b.outer?.length ?? 0) &&
+  (a.outer ?? []).every(
+    (t, i) => t.div === b.outer![i].div && t.mod === b.outer![i].mod && t.stride === b.outer![i].stride,
+  );
