@@ -23,11 +23,9 @@ import {
   PAD_MODES,
   RANDOM_DISTS,
   REDUCE_OPS,
-  TERNARY_OPS,
   fusedOps,
   withAcc,
   type FusedOptim,
-  type BinaryOp,
   type ConvGeom,
   type FiniteCheck,
   type FusedEpilogue,
@@ -39,12 +37,10 @@ import {
   type PadMode,
   type RandomSpec,
   type ReduceOp,
-  type TernaryOp,
-  type UnaryOp,
 } from '../kernels.ts';
 import { elementwiseWgsl } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
-import { numel, sameShape, contiguousStrides, collapseDims } from '../../shape.ts';
+import { numel, collapseDims } from '../../shape.ts';
 import {
   ROWS_CHUNK,
   WORKGROUP_CHUNK,
