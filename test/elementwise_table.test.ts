@@ -23,7 +23,8 @@ import {
   type UnaryOp,
   type UnaryRow,
 } from '../src/backend/elementwise_table.ts';
-import type { FusedExpr } from '../src/backend/kernels.ts';
+import { broadcastRead, readAt, type FusedExpr } from '../src/backend/kernels.ts';
+import { broadcastStrides, numel } from '../src/shape.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import type { CpuBackend } from '../src/backend/cpu/index.ts';
 import { cpu, getGpu, randomData } from './helpers.ts';
@@ -165,6 +166,29 @@ describe('the unary op table', () => {
       }
     });
   }
+
+  it("a broadcast operand's read (broadcastRead) is NumPy's element at every output index", () => {
+    // Every pattern of kept and broadcast dims over a rank-4 output, the operand of lower rank too.
+    const out = [3, 1, 4, 5];
+    for (let mask = 0; mask < 16; mask++)
+      for (const rank of [4, 3, 2]) {
+        const shape = out.slice(4 - rank).map((v, d) => (mask & (1 << (d + 4 - rank)) ? v : 1));
+        const r = broadcastRead(shape, out),
+          st = broadcastStrides(shape, out);
+        for (let i = 0; i < numel(out); i++) {
+          let rem = i,
+            want = 0;
+          for (let d = out.length - 1; d >= 0; d--) {
+            want += (rem % out[d]) * st[d];
+            rem = Math.floor(rem / out[d]);
+          }
+          expect(readAt(r, i), `[${shape}] over [${out}] at ${i}`).toBe(want);
+        }
+      }
+    expect(broadcastRead([2, 3], [2, 3])).toEqual({ div: 1, mod: 6 });
+    expect(broadcastRead([1], [4, 4])).toEqual({ div: 1, mod: 1 });
+    expect(broadcastRead([3, 1], [0, 3, 2])).toEqual({ div: 1, mod: 1 });
+  });
 
   it('the reference is float64 in float64 mode (gradcheck reads it exactly)', () => {
     const b = new (cpu.constructor as typeof CpuBackend)(true);

@@ -174,6 +174,8 @@ export function readAt(r: FusedRead, i: number): number {
  * `outer` terms. Every element: div 1, mod n; one value: mod 1.
  */
 export function broadcastRead(shape: readonly number[], out: readonly number[]): FusedRead {
+  // An empty output reads nothing (and its sizes would divide by zero in the text).
+  if (out.includes(0)) return { div: 1, mod: 1 };
   const terms: ReadTerm[] = [];
   const pad = out.length - shape.length;
   let div = 1,

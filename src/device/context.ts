@@ -93,6 +93,11 @@ export class GPUContext {
   private readonly sources: Map<KernelName, string>;
   private readonly modules = new Map<KernelName, GPUShaderModule>();
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  /** Generated kernels' pipelines: by their WGSL, then by library and constants (generatedPipeline). */
+  private readonly generated = new Map<
+    string,
+    Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>
+  >();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   /** The pipeline last set on `pass`. */
@@ -254,10 +259,14 @@ export class GPUContext {
     label: string,
     constants: Record<string, number | boolean> = {},
   ) {
-    const key = `${library}|${Object.entries(constants)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}|${code}`;
-    let p = this.pipelines.get(key);
+    // Keyed first by the text itself: a backend hands the same string object for the same kernel, whose
+    // hash V8 keeps, so an eager call's lookup hashes no kilobytes of WGSL (a key made by concatenating
+    // the text would be hashed anew on every call).
+    let byCode = this.generated.get(code);
+    if (!byCode) this.generated.set(code, (byCode = new Map()));
+    let key: string = library;
+    for (const k in constants) key += `|${k}=${constants[k]}`;
+    let p = byCode.get(key);
     if (!p) {
       const full = `${this.sources.get(library)}\n${code}`;
       const module = this.device.createShaderModule({ label, code: full });
@@ -277,7 +286,7 @@ export class GPUContext {
         compute: { module, entryPoint: 'main', constants: consts },
       });
       p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-      this.pipelines.set(key, p);
+      byCode.set(key, p);
     }
     return p;
   }
