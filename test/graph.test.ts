@@ -15,7 +15,7 @@ import {
 } from '../src/index.ts';
 import { apply, dispatchStats } from '../src/tensor.ts';
 import { RULES, PRIMITIVES, type Primitive } from '../src/graph/primitives.ts';
-import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES, type FusedExpr } from '../src/backend/kernels.ts';
+import { UNARY_OPS, BINARY_OPS, TERNARY_OPS, REDUCE_OPS, PAD_MODES } from '../src/backend/kernels.ts';
 import type { ElementwiseKernel } from '../src/backend/backend.ts';
 import { MlpVAE } from '../src/models/vae.ts';
 import { randomInput } from './helpers.ts';
