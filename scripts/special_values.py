@@ -13,6 +13,7 @@
 import json
 import math
 import os
+import subprocess
 import torch
 import torch.nn.functional as F
 
@@ -67,40 +68,30 @@ def case(op, fn, args, params=None, shape=None):
     cases.append(c)
 
 
-# ---- unary ops (the rows of src/backend/elementwise_table.ts), with the torch function each one is -----
-def heaviside(x):
-    return torch.heaviside(x, torch.zeros_like(x))
+# ---- the elementwise ops: the rows of src/backend/elementwise_table.ts, each with its `torch` expression
+# (and a unary op's parameter sets, `special`), read through scripts/elementwise_rows.ts ----------------
+ROWS = json.loads(subprocess.run(['npx', 'tsx', 'scripts/elementwise_rows.ts'], check=True, capture_output=True,
+                                 text=True, cwd=os.path.join(os.path.dirname(__file__), '..')).stdout)
 
 
-UNARY = {
-    'neg': (torch.neg, None), 'exp': (torch.exp, None), 'log': (torch.log, None), 'sqrt': (torch.sqrt, None),
-    'rsqrt': (torch.rsqrt, None), 'abs': (torch.abs, None), 'relu': (torch.relu, None),
-    'leaky_relu': (lambda x: F.leaky_relu(x, 0.2), [0.2, 0]), 'sigmoid': (torch.sigmoid, None),
-    'tanh': (torch.tanh, None), 'softplus': (F.softplus, None),
-    'clamp': (lambda x: torch.clamp(x, -1.0, 2.0), [-1.0, 2.0]),
-    'pow_scalar': None,  # below, per exponent
-    'affine': (lambda x: x * 2.0 + 1.0, [2.0, 1.0]), 'reciprocal': (torch.reciprocal, None),
-    'square': (torch.square, None), 'sign': (torch.sign, None), 'step': (heaviside, None), 'trunc': (torch.trunc, None),
-    'erf': (torch.erf, None), 'log1p': (lambda x: torch.log1p(x.double()).float(), None),
-    'expm1': (torch.expm1, None),
-}
-# log1p in float64, rounded: PyTorch 1.13's float32 log1p overflows to Inf from about FLT_MAX / 2 on (its
-# float64 one, and C's, give log1p(3e38) = 88.597).
-for name, spec in UNARY.items():
-    if spec is None:
-        continue
-    fn, params = spec
-    case(f'unary:{name}', lambda a, fn=fn: fn(a), {'a': SPECIALS}, params or [0, 0])
-for p in [3.0, 0.5, -1.0, -2.0, 0.0, 2.5]:
-    case('unary:pow_scalar', lambda a, p=p: torch.pow(a, p), {'a': SPECIALS}, [p, 0])
+def torch_op(expr, **params):
+    """The row's PyTorch expression as a function of its tensors (x; a, b; c, a, b)."""
+    return lambda **ts: eval(expr, {'torch': torch, 'F': F, **params}, ts)
 
+
+for name, row in ROWS['unary'].items():
+    for p0, p1 in row['special']:
+        p0, p1 = float(p0), float(p1)
+        fn = torch_op(row['torch'], p0=p0, p1=p1)
+        case(f'unary:{name}', lambda a, fn=fn: fn(x=a), {'a': SPECIALS}, [p0, p1])
 # erf on a grid across both of its approximations' ranges (the series below 0.5, erfc above).
 GRID = [i / 8 for i in range(-40, 41)] + [1e-3, -1e-3, 0.4999, 0.5001, 9.0, -12.0]
-case('unary:erf', lambda a: torch.erf(a), {'a': GRID}, [0, 0])
+row_op = lambda name: (lambda a, fn=torch_op(ROWS['unary'][name]['torch'], p0=0.0, p1=0.0): fn(x=a))
+case('unary:erf', row_op('erf'), {'a': GRID}, [0, 0])
 # log1p and expm1 near 0 and where their kernels switch formulas (1 + x at sqrt(1/2) and sqrt(2); |x| = 0.5).
 NEAR0 = [1e-7, -1e-7, 1e-4, -3e-4, 0.2928, -0.2929, 0.4142, 0.4143, 0.4999, 0.5, -0.5, -0.5001, 2.0, -0.9999, 20.0, -20.0]
-case('unary:log1p', lambda a: torch.log1p(a.double()).float(), {'a': NEAR0}, [0, 0])
-case('unary:expm1', lambda a: torch.expm1(a), {'a': NEAR0}, [0, 0])
+case('unary:log1p', row_op('log1p'), {'a': NEAR0}, [0, 0])
+case('unary:expm1', row_op('expm1'), {'a': NEAR0}, [0, 0])
 
 # ---- activations composed from the ops (src/ops/functional.ts) ----------------------------------------
 ACT = SPECIALS + GRID
@@ -113,16 +104,9 @@ case('softplus', lambda a: F.softplus(a, beta=2.0, threshold=3.0), {'a': ACT}, [
 # ---- binary ops (the rows of BINARY in src/backend/elementwise_table.ts): every pair --------------------
 A = [a for a in PAIR_VALUES for _ in PAIR_VALUES]
 B = [b for _ in PAIR_VALUES for b in PAIR_VALUES]
-BINARY = {
-    'add': torch.add, 'sub': torch.sub, 'mul': torch.mul, 'div': torch.div, 'pow': torch.pow,
-    'maximum': torch.maximum, 'minimum': torch.minimum,
-    'eq': lambda a, b: torch.eq(a, b).float(), 'ne': lambda a, b: torch.ne(a, b).float(),
-    'lt': lambda a, b: torch.lt(a, b).float(), 'le': lambda a, b: torch.le(a, b).float(),
-    'gt': lambda a, b: torch.gt(a, b).float(), 'ge': lambda a, b: torch.ge(a, b).float(),
-}
-for name, fn in BINARY.items():
-    case(f'binary:{name}', lambda a, b, fn=fn: fn(a, b), {'a': A, 'b': B})
-
+for name, row in ROWS['binary'].items():
+    fn = torch_op(row['torch'])
+    case(f'binary:{name}', lambda a, b, fn=fn: fn(a=a, b=b), {'a': A, 'b': B})
 # ---- ternary: where (a condition is true where it is nonzero, NaN included, as torch's bool()) and fma ---
 C3 = [NAN, 0.0, -0.0, 1.0, INF, TINY]
 X3 = [NAN, INF, 1.0, -2.0, 0.0, -INF]
@@ -130,8 +114,9 @@ Y3 = [2.0, -INF, NAN, 0.5, -0.0, 3e38]
 C = [c for c in C3 for _ in X3]
 X = [x for _ in C3 for x in X3]
 Y = [Y3[(i + j) % len(Y3)] for i in range(len(C3)) for j in range(len(X3))]
-case('where', lambda c, a, b: torch.where(c.bool(), a, b), {'c': C, 'a': X, 'b': Y})
-case('fma', lambda c, a, b: torch.addcmul(b, c, a), {'c': C, 'a': X, 'b': Y})
+for name, row in ROWS['ternary'].items():
+    fn = torch_op(row['torch'])
+    case(name, lambda c, a, b, fn=fn: fn(c=c, a=a, b=b), {'c': C, 'a': X, 'b': Y})
 
 # ---- reductions over rows ----------------------------------------------------------------------------
 ROWS = [

@@ -40,6 +40,13 @@ export interface OnnxNodes {
 
 /** One unary op; K is the names of all the ops (a derivative names the ops it applies). */
 export interface UnaryRow<K extends string = string> {
+  /**
+   * PyTorch's op, a Python expression of the float32 tensor x and the parameters p0, p1: what
+   * scripts/special_values.py runs for the special-value fixture (test/fixtures/special_values.json).
+   */
+  torch: string;
+  /** The parameters [p0, p1] the special-value fixture runs the op with (default: one case, [0, 0]). */
+  special?: [number, number][];
   /** The reference in float64: plain math (Math.*, or a function above the table citing its source). */
   cpu: (v: number, p0: number, p1: number) => number;
   /**
@@ -102,39 +109,57 @@ function erf(x: number): number {
 
 export const UNARY = rows({
   // d(-x) = -g
-  neg: { cpu: (v) => -v, wgsl: '-v', grad: ({ g }) => g.neg(), onnx: 'Neg' },
+  neg: { torch: 'torch.neg(x)', cpu: (v) => -v, wgsl: '-v', grad: ({ g }) => g.neg(), onnx: 'Neg' },
   // d exp(x) = g * y. NaN stays NaN, Inf past ln(FLT_MAX), 0 at -Inf.
-  exp: { cpu: Math.exp, wgsl: 'exp_ieee(v)', grad: ({ g, y }) => g.mul(y), onnx: 'Exp' },
+  exp: { torch: 'torch.exp(x)', cpu: Math.exp, wgsl: 'exp_ieee(v)', grad: ({ g, y }) => g.mul(y), onnx: 'Exp' },
   // d (e^x - 1) = g * (y + 1). Its own op for x near 0, where exp(x) - 1 cancels to nothing.
   expm1: {
+    torch: 'torch.expm1(x)',
     cpu: Math.expm1,
     wgsl: 'expm1_ieee(v)',
     grad: ({ g, y, un }) => g.mul(un('affine', y, 1, 1)),
     onnx: (n, x) => n.node('Sub', [n.node('Exp', [x]), n.scalar(1)]),
   },
   // d log(x) = g / x. -Inf at +-0, NaN below 0 and at NaN, +Inf at +Inf.
-  log: { cpu: Math.log, wgsl: 'log_ieee(v)', grad: ({ g, x }) => g.div(x), onnx: 'Log' },
+  log: { torch: 'torch.log(x)', cpu: Math.log, wgsl: 'log_ieee(v)', grad: ({ g, x }) => g.div(x), onnx: 'Log' },
   // d log(1 + x) = g / (1 + x). Its own op for x near 0, where 1 + x rounds x away (ONNX has no Log1p).
+  // PyTorch's in float64, rounded: PyTorch 1.13's float32 log1p overflows to Inf from about FLT_MAX / 2
+  // on (its float64 one, and C's, give log1p(3e38) = 88.597).
   log1p: {
+    torch: 'torch.log1p(x.double()).float()',
     cpu: Math.log1p,
     wgsl: 'log1p_ieee(v)',
     grad: ({ g, x, un }) => g.div(un('affine', x, 1, 1)),
     onnx: (n, x) => n.node('Log', [n.node('Add', [x, n.scalar(1)])]),
   },
   // d sqrt(x) = g * 0.5 / y
-  sqrt: { cpu: Math.sqrt, wgsl: 'sqrt_ieee(v)', grad: ({ g, y }) => g.mul(0.5).div(y), onnx: 'Sqrt' },
+  sqrt: {
+    torch: 'torch.sqrt(x)',
+    cpu: Math.sqrt,
+    wgsl: 'sqrt_ieee(v)',
+    grad: ({ g, y }) => g.mul(0.5).div(y),
+    onnx: 'Sqrt',
+  },
   // d x^-1/2 = -0.5 g y^3
   rsqrt: {
+    torch: 'torch.rsqrt(x)',
     cpu: (v) => 1 / Math.sqrt(v),
     wgsl: 'rsqrt_ieee(v)',
     grad: ({ g, y }) => g.mul(y.pow(3)).mul(-0.5),
     onnx: (n, x) => n.node('Reciprocal', [n.node('Sqrt', [x])]),
   },
   // d |x| = g * sign(x)
-  abs: { cpu: Math.abs, wgsl: 'abs(v)', grad: ({ g, x, un }) => g.mul(un('sign', x)), onnx: 'Abs' },
+  abs: {
+    torch: 'torch.abs(x)',
+    cpu: Math.abs,
+    wgsl: 'abs(v)',
+    grad: ({ g, x, un }) => g.mul(un('sign', x)),
+    onnx: 'Abs',
+  },
   // d relu(x) = g * [x > 0] = g * [y > 0]: from the output, as PyTorch's threshold_backward, so the input
   // need not be kept (a compiled step then fuses matmul + bias + relu into one kernel). NaN kept.
   relu: {
+    torch: 'torch.relu(x)',
     cpu: (v) => (v > 0 || Number.isNaN(v) ? v : 0),
     wgsl: 'select(select(zero, v, v > zero), v, nan)',
     grad: ({ g, y, un }) => g.mul(un('step', y)),
@@ -142,6 +167,8 @@ export const UNARY = rows({
   },
   // d leaky_relu(x) = g * ([x > 0] (1 - a) + a), a = p0; [x > 0] = [y > 0] for a >= 0, as for relu
   leaky_relu: {
+    torch: 'F.leaky_relu(x, p0)',
+    special: [[0.2, 0]],
     cpu: (v, a) => (v > 0 ? v : v * a),
     wgsl: 'select(select(v * p0, v, v > zero), v, nan)',
     grad: ({ g, x, y, p0, un }) => g.mul(un('affine', un('step', p0 >= 0 ? y : x), 1 - p0, p0)),
@@ -150,6 +177,7 @@ export const UNARY = rows({
   },
   // d sigmoid(x) = g * y (1 - y)
   sigmoid: {
+    torch: 'torch.sigmoid(x)',
     cpu: sigmoid,
     wgsl: 'sigmoid4(v)',
     grad: ({ g, y, un }) => g.mul(y).mul(un('affine', y, -1, 1)),
@@ -157,6 +185,7 @@ export const UNARY = rows({
   },
   // d tanh(x) = g * (1 - y^2). sign(v) (1 - 2 / (exp(2|v|) + 1)): finite for every |v|.
   tanh: {
+    torch: 'torch.tanh(x)',
     cpu: Math.tanh,
     wgsl: 'select(sign(v) * (1.0 - 2.0 / (exp(2.0 * abs(v)) + 1.0)), v, nan)',
     grad: ({ g, y, un }) => g.mul(un('affine', un('square', y), -1, 1)),
@@ -164,6 +193,7 @@ export const UNARY = rows({
   },
   // d softplus(x) = g * sigmoid(x). max(v, 0) + log1p(exp(-|v|)): stable for large |v|, exact at +-Inf.
   softplus: {
+    torch: 'F.softplus(x)',
     cpu: (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
     wgsl: 'select(max(v, zero) + log(1.0 + exp(-abs(v))), v, nan)',
     grad: ({ g, x, un }) => g.mul(un('sigmoid', x)),
@@ -171,6 +201,8 @@ export const UNARY = rows({
   },
   // d clamp(x, lo, hi) = g * [lo <= x <= hi]
   clamp: {
+    torch: 'torch.clamp(x, p0, p1)',
+    special: [[-1, 2]],
     cpu: (v, lo, hi) => Math.min(Math.max(v, lo), hi),
     wgsl: 'select(clamp(v, vec4<f32>(p0), vec4<f32>(p1)), v, nan)',
     grad: ({ g, x, p0, p1 }) => g.mul(x.ge(p0)).mul(x.le(p1)),
@@ -179,6 +211,15 @@ export const UNARY = rows({
   },
   // d x^p = g * p x^(p-1), p = p0
   pow_scalar: {
+    torch: 'torch.pow(x, p0)',
+    special: [
+      [3, 0],
+      [0.5, 0],
+      [-1, 0],
+      [-2, 0],
+      [0, 0],
+      [2.5, 0],
+    ],
     cpu: powScalar,
     wgsl: 'pow_scalar(v, p0)',
     grad: ({ g, x, p0 }) => (p0 === 0 ? null : g.mul(x.pow(p0 - 1)).mul(p0)),
@@ -187,6 +228,8 @@ export const UNARY = rows({
   },
   // d (s x + t) = g * s, s = p0
   affine: {
+    torch: 'x * p0 + p1',
+    special: [[2, 1]],
     cpu: (v, s, t) => v * s + t,
     wgsl: 'v * p0 + p1',
     grad: ({ g, p0 }) => g.mul(p0),
@@ -195,6 +238,7 @@ export const UNARY = rows({
   },
   // d 1/x = -g y^2
   reciprocal: {
+    torch: 'torch.reciprocal(x)',
     cpu: (v) => 1 / v,
     wgsl: 'div_ieee(one, v)',
     grad: ({ g, y, un }) => g.mul(un('square', y)).neg(),
@@ -202,6 +246,7 @@ export const UNARY = rows({
   },
   // d x^2 = 2 g x
   square: {
+    torch: 'torch.square(x)',
     cpu: (v) => v * v,
     wgsl: 'v * v',
     grad: ({ g, x }) => g.mul(x).mul(2),
@@ -209,6 +254,7 @@ export const UNARY = rows({
   },
   // Piecewise constant: no gradient. 0 at NaN (torch.sign; in ONNX too: NaN compares false both ways).
   sign: {
+    torch: 'torch.sign(x)',
     cpu: (v) => (Number.isNaN(v) ? 0 : Math.sign(v)),
     wgsl: 'select(sign(v), zero, nan)',
     grad: null,
@@ -218,6 +264,7 @@ export const UNARY = rows({
   // heaviside(v, 0): 1 where v > 0, else 0 (NaN too, as torch.heaviside); no gradient. No method: it is
   // relu's and leaky_relu's derivative.
   step: {
+    torch: 'torch.heaviside(x, torch.zeros_like(x))',
     cpu: (v) => (v > 0 ? 1 : 0),
     wgsl: 'select(zero, one, (v > zero) & !nan)',
     grad: null,
@@ -226,6 +273,7 @@ export const UNARY = rows({
   },
   // d erf(x) = g * 2/sqrt(pi) exp(-x^2)
   erf: {
+    torch: 'torch.erf(x)',
     cpu: erf,
     wgsl: 'erf4(v)',
     grad: ({ g, x, un }) => g.mul(un('exp', un('affine', un('square', x), -1, 0))).mul(2 / Math.sqrt(Math.PI)),
@@ -233,6 +281,7 @@ export const UNARY = rows({
   },
   // Toward zero (the float -> int32 cast), keeping -0, +-Inf and NaN; no gradient. ONNX has no Trunc.
   trunc: {
+    torch: 'torch.trunc(x)',
     cpu: Math.trunc,
     wgsl: 'select(trunc(v), v, nan | inf)',
     grad: null,
@@ -261,6 +310,8 @@ export interface BinaryGradArgs<T> {
 
 /** One binary op (broadcasting over its inputs' shapes); the columns as UnaryRow's. */
 export interface BinaryRow {
+  /** PyTorch's op on the float32 tensors a and b (UnaryRow's torch). */
+  torch: string;
   cpu: (a: number, b: number) => number;
   /** WGSL on `a, b: vec4<f32>` (in scope: zero, one; nan = is_nan(a) | is_nan(b)). */
   wgsl: string;
@@ -269,10 +320,11 @@ export interface BinaryRow {
 }
 
 /**
- * A comparison's row: 1 where `holds`, else 0 (false with a NaN but ne, which is true: IEEE 754 and
+ * A comparison's row (`torch`: the torch function's name): 1 where `holds`, else 0 (false with a NaN but ne, which is true: IEEE 754 and
  * PyTorch); piecewise constant, so no gradient; `onnx` the boolean node, cast to float.
  */
-const compare = (holds: (a: number, b: number) => boolean, wgsl: string, onnx: string): BinaryRow => ({
+const compare = (holds: (a: number, b: number) => boolean, wgsl: string, onnx: string, torch: string): BinaryRow => ({
+  torch: `torch.${torch}(a, b).float()`,
   cpu: (a, b) => +holds(a, b),
   wgsl: `select(zero, one, ${wgsl})`,
   grad: null,
@@ -282,11 +334,18 @@ const compare = (holds: (a: number, b: number) => boolean, wgsl: string, onnx: s
 // maximum and minimum propagate NaN (WGSL's max and min need not).
 export const BINARY = {
   // d(a + b) = (g, g)
-  add: { cpu: (a, b) => a + b, wgsl: 'a + b', grad: ({ g }) => [g, g], onnx: 'Add' },
+  add: { torch: 'torch.add(a, b)', cpu: (a, b) => a + b, wgsl: 'a + b', grad: ({ g }) => [g, g], onnx: 'Add' },
   // d(a - b) = (g, -g)
-  sub: { cpu: (a, b) => a - b, wgsl: 'a - b', grad: ({ g, nb }) => [g, nb ? g.neg() : null], onnx: 'Sub' },
+  sub: {
+    torch: 'torch.sub(a, b)',
+    cpu: (a, b) => a - b,
+    wgsl: 'a - b',
+    grad: ({ g, nb }) => [g, nb ? g.neg() : null],
+    onnx: 'Sub',
+  },
   // d(a b) = (g b, g a)
   mul: {
+    torch: 'torch.mul(a, b)',
     cpu: (a, b) => a * b,
     wgsl: 'a * b',
     grad: ({ g, a, b, na, nb }) => [na ? g.mul(b) : null, nb ? g.mul(a) : null],
@@ -294,6 +353,7 @@ export const BINARY = {
   },
   // d(a / b) = (g / b, -g y / b)
   div: {
+    torch: 'torch.div(a, b)',
     cpu: (a, b) => a / b,
     wgsl: 'div_ieee(a, b)',
     grad: ({ g, b, y, na, nb }) => [na ? g.div(b) : null, nb ? g.mul(y).div(b).neg() : null],
@@ -301,6 +361,7 @@ export const BINARY = {
   },
   // d a^b = (g b a^(b-1), g y log a)
   pow: {
+    torch: 'torch.pow(a, b)',
     cpu: powC,
     wgsl: 'pow_torch(a, b)',
     grad: ({ g, a, b, y, na, nb }) => [na ? g.mul(b).mul(a.pow(b.sub(1))) : null, nb ? g.mul(y).mul(a.log()) : null],
@@ -308,6 +369,7 @@ export const BINARY = {
   },
   // d max(a, b): to the larger, split evenly on ties (as torch.maximum)
   maximum: {
+    torch: 'torch.maximum(a, b)',
     cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
     wgsl: 'select(max(a, b), select(b, a, is_nan(a)), nan)',
     grad: (x) => maxGrad(x.a.gt(x.b).add(x.a.eq(x.b).mul(0.5)), x),
@@ -315,21 +377,22 @@ export const BINARY = {
   },
   // d min(a, b): to the smaller, split evenly on ties
   minimum: {
+    torch: 'torch.minimum(a, b)',
     cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
     wgsl: 'select(min(a, b), select(b, a, is_nan(a)), nan)',
     grad: (x) => maxGrad(x.a.lt(x.b).add(x.a.eq(x.b).mul(0.5)), x),
     onnx: 'Min',
   },
-  eq: compare((a, b) => a === b, '(a == b) & !nan', 'Equal'),
+  eq: compare((a, b) => a === b, '(a == b) & !nan', 'Equal', 'eq'),
   // ONNX: Not(Equal)
   ne: {
-    ...compare((a, b) => a !== b, '(a != b) | nan', 'Equal'),
+    ...compare((a, b) => a !== b, '(a != b) | nan', 'Equal', 'ne'),
     onnx: (n, a, b) => n.toFloat(n.node('Not', [n.node('Equal', [a, b])])),
   },
-  lt: compare((a, b) => a < b, '(a < b) & !nan', 'Less'),
-  le: compare((a, b) => a <= b, '(a <= b) & !nan', 'LessOrEqual'),
-  gt: compare((a, b) => a > b, '(a > b) & !nan', 'Greater'),
-  ge: compare((a, b) => a >= b, '(a >= b) & !nan', 'GreaterOrEqual'),
+  lt: compare((a, b) => a < b, '(a < b) & !nan', 'Less', 'lt'),
+  le: compare((a, b) => a <= b, '(a <= b) & !nan', 'LessOrEqual', 'le'),
+  gt: compare((a, b) => a > b, '(a > b) & !nan', 'Greater', 'gt'),
+  ge: compare((a, b) => a >= b, '(a >= b) & !nan', 'GreaterOrEqual', 'ge'),
 } satisfies Record<string, BinaryRow>;
 
 /** maximum's and minimum's gradients from m, the share of a: (g m, g (1 - m)). */
@@ -358,6 +421,8 @@ export interface TernaryGradArgs<T> {
 
 /** One ternary op (op(c, a, b), broadcasting over the three shapes); the columns as UnaryRow's. */
 export interface TernaryRow {
+  /** PyTorch's op on the float32 tensors c, a and b (UnaryRow's torch). */
+  torch: string;
   cpu: (c: number, a: number, b: number) => number;
   /** WGSL on `c, a, b: vec4<f32>` (in scope: zero, one). */
   wgsl: string;
@@ -369,6 +434,7 @@ export const TERNARY = {
   // where(c, a, b) = c != 0 ? a : b, a NaN condition counting as true (torch.where(c.bool(), a, b); tested
   // on the bits, see common.wgsl). d = (-, g [c], g [!c])
   where: {
+    torch: 'torch.where(c.bool(), a, b)',
     cpu: (c, a, b) => (c !== 0 ? a : b),
     wgsl: 'select(b, a, (c != zero) | is_nan(c))',
     grad: ({ g, c, na, nb, where }) => {
@@ -379,6 +445,7 @@ export const TERNARY = {
   },
   // fma(c, a, b) = c a + b, rounded once. d = (g a, g c, g)
   fma: {
+    torch: 'torch.addcmul(b, c, a)',
     cpu: (c, a, b) => c * a + b,
     wgsl: 'fma(c, a, b)',
     grad: ({ g, c, a, nc, na }) => [nc ? g.mul(a) : null, na ? g.mul(c) : null, g],
