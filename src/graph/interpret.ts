@@ -76,9 +76,8 @@ export function runOp(
 /**
  * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
  * operands or the prologue's inputs): a reduction, GEMM or convolution core takes its prologue,
- * epilogue and update itself (reduce(), matmul() and conv() with `fuse`); an elementwise kernel runs by
- * elementwise(), with the update in its store where the backend has that kernel, else by the optimizer
- * step's own call after it.
+ * epilogue and update itself (reduce(), matmul() and conv() with `fuse`), and an elementwise kernel its
+ * update (elementwise() with `optim`).
  */
 function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
   const { core } = op;
@@ -102,22 +101,4 @@ function optimOf(op: KernelOp): FusedOptim | undefined {
   const p = o.cell?.value ?? o.params;
   const [param, , s1, s2, flags] = o.inputs;
   return { param, s1, s2, spec: p.spec, ...(p.check ? { check: { flags, ...p.check } } : {}) };
-}
-
-/**
- * Where the backend has no kernel with the update in its store (the CPU twin): the step's own backend
- * call, on the gradient `g` just computed (eager mode's numbers). Returns g.
- */
-function optimAfter(b: Backend, op: KernelOp, g: Storage): Storage {
-  const o = op.optim;
-  if (o) {
-    const [param, , s1, s2, flags] = o.inputs;
-    EFFECTS.optim.run(
-      b,
-      [param, g, s1, s2, flags],
-      o.cell?.value ?? o.params,
-      o.inputs.map((x) => [x.length]),
-    );
-  }
-  return g;
 }
