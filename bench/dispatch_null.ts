@@ -17,9 +17,19 @@ const nullBackend = {
   memory: () => ({ liveBytes: 0, pooledBytes: 0 }),
   elementwise: (k: { n: number; out?: unknown }) => k.out ?? st(k.n),
   reduce: (s: { rows?: number; geom?: { rows: number } }) => st(s.rows ?? s.geom!.rows),
-  copyStrided: () => {},
-  pad: (_x: unknown, shape: number[], b: number[], a: number[]) =>
-    st(shape.reduce((p, s, i) => p * (s + b[i] + a[i]), 1)),
+  move: (m: {
+    kind: string;
+    dst?: { storage: unknown };
+    shape: number[];
+    before: number[];
+    after: number[];
+    dims: { O: number; D: number; I: number; K: number };
+  }) =>
+    m.kind === 'copy'
+      ? m.dst!.storage
+      : m.kind === 'pad'
+        ? st(m.shape.reduce((p, s, i) => p * (s + m.before[i] + m.after[i]), 1))
+        : st(m.dims.O * (m.kind === 'gather' ? m.dims.K : m.dims.D) * m.dims.I),
   random: (n: number) => st(n),
   matmul: (_a: unknown, _b: unknown, s: { batch: number; M: number; N: number }) => st(s.batch * s.M * s.N),
   conv: (kind: string, _a: unknown, _b: unknown, g: Record<string, number>) =>

@@ -34,10 +34,7 @@ const kernelOf = {
   // Every elementwise op, and a fill, is a kernel from the IR (an optimizer step too: an effect).
   elementwise: ['unary', 'binary', 'ternary', 'fill'],
   reduce: ['reduce'],
-  copyStrided: ['permute', 'broadcast', 'slice', 'unslice', 'concat'],
-  pad: ['pad'],
-  gather: ['gather', 'scatter_add'],
-  cumsum: ['cumsum'],
+  move: ['permute', 'broadcast', 'slice', 'unslice', 'concat', 'pad', 'gather', 'scatter_add', 'cumsum'],
   random: ['random'],
   alloc: ['upload'],
   matmul: ['matmul'],
@@ -80,7 +77,7 @@ describe('the primitive table', () => {
         for (const op of REDUCE_OPS)
           runs('reduce', op, () => apply('reduce', [x], { op, dims: [1], keepdim: false }), [2]);
         for (const mode of PAD_MODES)
-          runs('pad', mode, () => apply('pad', [x], { before: [0, 1], after: [1, 1], mode, value: 0 }), [3, 4]);
+          runs('move', mode, () => apply('pad', [x], { before: [0, 1], after: [1, 1], mode, value: 0 }), [3, 4]);
       }),
     );
   });

@@ -41,15 +41,43 @@ export interface ElementwiseKernel {
   optim?: FusedOptim;
 }
 
-/** gather()'s two directions. */
-export type GatherMode = 'gather' | 'scatter_add';
-/** gather()'s view: [O, D, I] the indexed tensor (D the dim), K the index's extent along the dim. */
-export interface GatherDims {
+/** A tensor viewed around one dim as (O, D, I): the sizes before it, its own, after it. */
+export interface AlongDim {
   O: number;
   D: number;
   I: number;
+}
+/** A gather's view: [O, D, I] the indexed tensor (D the dim), K the index's extent along the dim. */
+export interface GatherDims extends AlongDim {
   K: number;
 }
+/** A strided view of a storage: element idx of a shape lies at offset + idx . strides. */
+export interface View {
+  storage: Storage;
+  strides: number[];
+  offset: number;
+}
+
+/**
+ * move()'s kinds, one options object each (see Backend.move).
+ *   copy         dst.storage[dst.offset + idx . dst.strides] = src.storage[src.offset + idx . src.strides]
+ *                for every idx of `shape`, in place (returns dst.storage)
+ *   pad          x of `shape` padded by before[d] and after[d] elements per dim, by `mode` (constant: `value`)
+ *   gather       along the middle dim of x viewed as [O, D, I], with an index of [O, K, I] (positions as
+ *                floats): y[o, k, i] = x[o, index[o, k, i], i] ([O, K, I]; NaN where the index is not an
+ *                integer in [0, D))
+ *   scatter_add  gather's adjoint: y[o, d, i] = sum in k order of x[o, k, i] where index[o, k, i] == d
+ *                ([O, D, I], x then of [O, K, I])
+ *   cumsum       cumulative sums along the middle dim of x viewed as [O, D, I], in order (`reverse`: from
+ *                the end)
+ */
+export type MoveSpec =
+  | { kind: 'copy'; shape: number[]; src: View; dst: View }
+  | { kind: 'pad'; x: Storage; shape: number[]; before: number[]; after: number[]; mode: PadMode; value: number }
+  | { kind: 'gather' | 'scatter_add'; x: Storage; index: Storage; dims: GatherDims }
+  | { kind: 'cumsum'; x: Storage; dims: AlongDim; reverse: boolean };
+/** One kind of MoveSpec. */
+export type MoveOf<K extends MoveSpec['kind']> = Extract<MoveSpec, { kind: K }>;
 
 /** What a GEMM or convolution core (and a reduction) applies in its store: an epilogue, an optimizer update. */
 export interface Fuse {
@@ -121,28 +149,8 @@ export interface Backend {
    * @internal
    */
   reduce(spec: ReduceSpec): Storage;
-  /** dst[outOff + idx . so] = src[inOff + idx . si] for every idx of shape. @internal */
-  copyStrided(
-    src: Storage,
-    dst: Storage,
-    shape: number[],
-    si: number[],
-    inOff: number,
-    so: number[],
-    outOff: number,
-  ): void;
-  /** x of `shape` padded by before[d] and after[d] elements per dim, by `mode` (constant: `value`). @internal */
-  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage;
-  /**
-   * Along the middle dim of x viewed as [O, D, I], with an index of [O, K, I] (positions as floats):
-   * 'gather' gives y[o, k, i] = x[o, index[o, k, i], i] ([O, K, I]; NaN where the index is not an
-   * integer in [0, D)); 'scatter_add' its adjoint, y[o, d, i] = sum in k order of x[o, k, i] where
-   * index[o, k, i] == d ([O, D, I], x then of [O, K, I]).
-   * @internal
-   */
-  gather(mode: GatherMode, x: Storage, index: Storage, dims: GatherDims): Storage;
-  /** Cumulative sums along the middle dim of x viewed as [O, D, I], in order ('reverse': from the end). @internal */
-  cumsum(x: Storage, dims: [number, number, number], reverse: boolean): Storage;
+  /** Values moved, not computed: a strided copy, a pad, a gather or scatter, a running sum (MoveSpec). @internal */
+  move(spec: MoveSpec): Storage;
   /** n Philox draws as `spec` says (bits, uniform, normal or a Bernoulli mask). @internal */
   random(n: number, spec: RandomSpec): Storage;
   /**

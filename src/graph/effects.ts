@@ -46,7 +46,8 @@ export const EFFECTS: { [E in EffectName]: Effect<E> } = {
     run: (b, [dst, src], _p, [shape]) => {
       const sh = shape.length ? shape : [1];
       const st = contiguousStrides(sh);
-      if (dst.length > 0) b.copyStrided(src, dst, sh, st, 0, st, 0);
+      const view = (storage: Storage) => ({ storage, strides: st, offset: 0 });
+      if (dst.length > 0) b.move({ kind: 'copy', shape: sh, src: view(src), dst: view(dst) });
     },
   },
   assign_fused: {

@@ -8,7 +8,7 @@
 // `apply` they are handed, against the GraphTensor interface, so they run on either backend and would
 // be recorded by a tracer like any other op.
 
-import type { Backend, Storage } from '../backend/backend.ts';
+import type { Backend, GatherDims, Storage } from '../backend/backend.ts';
 import {
   broadcastRead,
   type BinaryOp,
@@ -142,14 +142,20 @@ function reversed<T extends GraphTensor<T>>(apply: Apply<T>, x: T, dim: number):
 }
 
 /** A shape viewed as [O, D, I] around dim (the sizes before it, its own, after it), and K an index's extent there. */
-function alongDim(shape: number[], dim: number, K: number): { O: number; D: number; I: number; K: number } {
+function alongDim(shape: number[], dim: number, K: number): GatherDims {
   return { O: numel(shape.slice(0, dim)), D: shape[dim], I: numel(shape.slice(dim + 1)), K };
 }
 
 /** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
 function gather(b: Backend, x: Storage, outShape: number[], strides: number[], offset = 0): Storage {
   const out = b.alloc(numel(outShape));
-  if (numel(outShape) > 0) b.copyStrided(x, out, outShape, strides, offset, contiguousStrides(outShape), 0);
+  if (numel(outShape) > 0)
+    b.move({
+      kind: 'copy',
+      shape: outShape,
+      src: { storage: x, strides, offset },
+      dst: { storage: out, strides: contiguousStrides(outShape), offset: 0 },
+    });
   return out;
 }
 
@@ -360,15 +366,12 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       const res = fill(b, numel(out), 0);
       const st = contiguousStrides(out);
       if (numel(shape) > 0)
-        b.copyStrided(
-          x,
-          res,
+        b.move({
+          kind: 'copy',
           shape,
-          contiguousStrides(shape),
-          0,
-          st.map((v, i) => (i === dim ? v * step : v)),
-          start * st[dim],
-        );
+          src: { storage: x, strides: contiguousStrides(shape), offset: 0 },
+          dst: { storage: res, strides: st.map((v, i) => (i === dim ? v * step : v)), offset: start * st[dim] },
+        });
       return res;
     },
     // unslice is linear and slice is its adjoint: d unslice(x) = slice(g)
@@ -394,7 +397,12 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       let off = 0;
       xs.forEach((x, k) => {
         if (numel(shapes[k]) > 0)
-          b.copyStrided(x, out, shapes[k], contiguousStrides(shapes[k]), 0, ost, off * ost[dim]);
+          b.move({
+            kind: 'copy',
+            shape: shapes[k],
+            src: { storage: x, strides: contiguousStrides(shapes[k]), offset: 0 },
+            dst: { storage: out, strides: ost, offset: off * ost[dim] },
+          });
         off += shapes[k][dim];
       });
       return out;
@@ -413,7 +421,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
   pad: {
     dtype: ([x], { value }) => (x.dtype === 'int32' && Number.isInteger(value) ? 'int32' : 'float32'),
     shape: ([x], { before, after }) => x.map((s, d) => s + before[d] + after[d]),
-    run: (b, [x], { before, after, mode, value }, _out, [shape]) => b.pad(x, shape, before, after, mode, value),
+    run: (b, [x], { before, after, mode, value }, _out, [shape]) =>
+      b.move({ kind: 'pad', x, shape, before, after, mode, value }),
     // The adjoint of padding, dim by dim (padding is separable), written with slice, concat, pad and add:
     //  constant:  dx = g's interior g[b : b + S]
     //  replicate: dx = interior, plus sum(g[0 : b]) added at x[0] and sum(g[b + S :]) at x[S - 1]
@@ -454,7 +463,8 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
         throw new Error(`gather: cannot index dim ${dim} of size 0 of a tensor of shape ${fmtShape(x)}`);
       return index;
     },
-    run: (b, [x, index], { dim }, _out, [xs, is]) => b.gather('gather', x, index, alongDim(xs, dim, is[dim])),
+    run: (b, [x, index], { dim }, _out, [xs, is]) =>
+      b.move({ kind: 'gather', x, index, dims: alongDim(xs, dim, is[dim]) }),
     // d gather(x)[o, k, i] / d x[o, d, i] = [index[o, k, i] == d]: the gradient scattered back, summed.
     backward: (g, [x, index], _y, { dim }, apply) => [apply('scatter_add', [g, index], { dim, shape: x.shape }), null],
   },
@@ -469,17 +479,14 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       return shape;
     },
     run: (b, [src, index], { dim, shape }, _out, [ss]) =>
-      b.gather('scatter_add', src, index, alongDim(shape, dim, ss[dim])),
+      b.move({ kind: 'scatter_add', x: src, index, dims: alongDim(shape, dim, ss[dim]) }),
     // Linear in src, and gather is its adjoint.
     backward: (g, [, index], _y, { dim }, apply) => [apply('gather', [g, index], { dim }), null],
   },
 
   cumsum: {
     shape: ([x]) => x,
-    run: (b, [x], { dim, reverse }, _out, [xs]) => {
-      const { O, D, I } = alongDim(xs, dim, 0);
-      return b.cumsum(x, [O, D, I], reverse);
-    },
+    run: (b, [x], { dim, reverse }, _out, [xs]) => b.move({ kind: 'cumsum', x, dims: alongDim(xs, dim, 0), reverse }),
     // y_d = sum_{t <= d} x_t, so dx_t = sum_{d >= t} g_d: the reverse running sum of g.
     backward: (g, _x, _y, { dim, reverse }, apply) => [apply('cumsum', [g], { dim, reverse: !reverse })],
   },

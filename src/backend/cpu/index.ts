@@ -3,16 +3,7 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
-import type {
-  Backend,
-  ConvKind,
-  ElementwiseKernel,
-  Fuse,
-  GatherDims,
-  GatherMode,
-  ReduceSpec,
-  Storage,
-} from '../backend.ts';
+import type { Backend, ConvKind, ElementwiseKernel, Fuse, MoveOf, MoveSpec, ReduceSpec, Storage } from '../backend.ts';
 import {
   readAt,
   withAcc,
@@ -21,7 +12,6 @@ import {
   type FusedExpr,
   type MatmulSpec,
   type OptimSpec,
-  type PadMode,
   type RandomSpec,
   type ReduceOp,
 } from '../kernels.ts';
@@ -250,23 +240,23 @@ export class CpuBackend implements Backend {
   }
 
   /** @internal */
-  copyStrided(
-    src: Storage,
-    dst: Storage,
-    shape: number[],
-    si: number[],
-    inOff: number,
-    so: number[],
-    outOff: number,
-  ): void {
-    const S = this.d(src),
-      D = this.d(dst);
-    const n = numel(shape);
-    for (let i = 0; i < n; i++) D[outOff + offsetOf(i, shape, so)] = S[inOff + offsetOf(i, shape, si)];
+  move(spec: MoveSpec): Storage {
+    if (spec.kind === 'copy') return this.copy(spec);
+    if (spec.kind === 'pad') return this.pad(spec);
+    if (spec.kind === 'cumsum') return this.cumsum(spec);
+    return this.gather(spec);
   }
 
-  /** @internal */
-  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage {
+  private copy({ shape, src, dst }: MoveOf<'copy'>): Storage {
+    const S = this.d(src.storage),
+      D = this.d(dst.storage);
+    const n = numel(shape);
+    for (let i = 0; i < n; i++)
+      D[dst.offset + offsetOf(i, shape, dst.strides)] = S[src.offset + offsetOf(i, shape, src.strides)];
+    return dst.storage;
+  }
+
+  private pad({ x, shape, before, after, mode, value }: MoveOf<'pad'>): Storage {
     const X = this.d(x);
     const outShape = shape.map((s, d) => s + before[d] + after[d]);
     const out = this.alloc(numel(outShape));
@@ -290,12 +280,11 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
-  gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
+  private gather({ kind, x, index, dims: { O, D, I, K } }: MoveOf<'gather' | 'scatter_add'>): Storage {
     const X = this.d(x),
       P = this.d(index);
     const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < D;
-    if (mode === 'gather') {
+    if (kind === 'gather') {
       // y[o, k, i] = x[o, index[o, k, i], i]; NaN for an index that is no position.
       const out = this.alloc(O * K * I);
       for (let o = 0; o < O; o++)
@@ -319,8 +308,7 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
-  cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
+  private cumsum({ x, dims: { O, D, I }, reverse }: MoveOf<'cumsum'>): Storage {
     const X = this.d(x);
     const out = this.alloc(O * D * I);
     for (let o = 0; o < O; o++)

@@ -9,9 +9,9 @@ import type {
   ConvKind,
   ElementwiseKernel,
   Fuse,
-  GatherDims,
-  GatherMode,
   GpuCapability,
+  MoveOf,
+  MoveSpec,
   Recorder,
   Recording as BackendRecording,
   ReduceSpec,
@@ -34,7 +34,6 @@ import {
   type MatmulSpec,
   type ReduceGeom,
   type OptimSpec,
-  type PadMode,
   type RandomSpec,
   type ReduceOp,
 } from '../kernels.ts';
@@ -329,17 +328,24 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  copyStrided(
-    src: Storage,
-    dst: Storage,
-    shape: number[],
-    si: number[],
-    inOff: number,
-    so: number[],
-    outOff: number,
-  ): void {
-    this.checkRank('copy', shape);
-    this.copyRaw(this.buf(src), this.buf(dst), shape, si, inOff, so, outOff);
+  move(spec: MoveSpec): Storage {
+    if (spec.kind === 'copy') {
+      const { shape, src, dst } = spec;
+      this.checkRank('copy', shape);
+      this.copyRaw(
+        this.buf(src.storage),
+        this.buf(dst.storage),
+        shape,
+        src.strides,
+        src.offset,
+        dst.strides,
+        dst.offset,
+      );
+      return dst.storage;
+    }
+    if (spec.kind === 'pad') return this.pad(spec);
+    if (spec.kind === 'cumsum') return this.cumsum(spec);
+    return this.gather(spec);
   }
 
   /** shaders/copy_strided.wgsl: one invocation per run of 8 elements of the innermost dimension. */
@@ -369,7 +375,7 @@ export class WebGPUBackend implements Backend {
     });
   }
 
-  pad(x: Storage, shape: number[], before: number[], after: number[], mode: PadMode, value: number): Storage {
+  private pad({ x, shape, before, after, mode, value }: MoveOf<'pad'>): Storage {
     this.checkRank('pad', shape);
     const outShape = shape.map((s, d) => s + before[d] + after[d]);
     const n = numel(outShape);
@@ -386,7 +392,7 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  gather(mode: GatherMode, x: Storage, index: Storage, { O, D, I, K }: GatherDims): Storage {
+  private gather({ kind: mode, x, index, dims: { O, D, I, K } }: MoveOf<'gather' | 'scatter_add'>): Storage {
     const n = mode === 'gather' ? O * K * I : O * D * I;
     if (n >= 2 ** 32) throw new Error(`${mode}: ${n} elements exceed the 32-bit index range`);
     const out = this.alloc(n);
@@ -403,7 +409,7 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  cumsum(x: Storage, [O, D, I]: [number, number, number], reverse: boolean): Storage {
+  private cumsum({ x, dims: { O, D, I }, reverse }: MoveOf<'cumsum'>): Storage {
     const out = this.alloc(O * D * I);
     const lines = O * I;
     if (lines === 0 || D === 0) return out;
