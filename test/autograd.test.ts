@@ -19,12 +19,10 @@ import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../src/backend/kernels.ts';
 import { BINARY, UNARY } from '../src/backend/elementwise_table.ts';
 import { unary, binary } from '../src/ops/elementwise.ts';
 import { bmm } from '../src/ops/matmul.ts';
-import { rng } from './helpers.ts';
+import { randomInput } from './helpers.ts';
 
-const input = (shape: number[], seed: number, lo = -2, hi = 2) => {
-  const r = rng(seed);
-  return { shape, data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()) };
-};
+/** The shared random input (helpers.ts), on [-2, 2] unless told. */
+const input = (shape: number[], seed: number, lo = -2, hi = 2) => randomInput(shape, seed, lo, hi);
 
 function check(
   name: string,

@@ -27,7 +27,7 @@ import { broadcastRead, readAt, type FusedExpr } from '../src/backend/kernels.ts
 import { broadcastStrides, numel } from '../src/shape.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import type { CpuBackend } from '../src/backend/cpu/index.ts';
-import { cpu, getGpu, randomData } from './helpers.ts';
+import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
 
 /** Inputs inside each op's domain (the others take [-2, 2]). */
 const DOMAIN: Partial<Record<UnaryOp, [number, number]>> = {
@@ -146,10 +146,7 @@ describe('the unary op table', () => {
   });
 
   // Where 1 + x or e^x rounds most of x away: (1 + x).log() of 1e-7 is 1.19e-7 in float32, log1p 1e-7.
-  for (const [name, get] of [
-    ['cpu', async () => cpu as Backend],
-    ['webgpu', getGpu as () => Promise<Backend>],
-  ] as const) {
+  forEachBackend((name, get) => {
     it(`log1p and expm1 keep their relative accuracy near 0 (${name})`, async () => {
       const b = await get();
       const xs = [1e-30, 1e-12, 3e-8, 1e-7, 1e-5, 2e-4, 0.003, 0.05, 0.2, 0.29, 0.41, 0.45, 0.49];
@@ -165,7 +162,7 @@ describe('the unary op table', () => {
         });
       }
     });
-  }
+  });
 
   it("a broadcast operand's read (broadcastRead) is NumPy's element at every output index", () => {
     // Every pattern of kept and broadcast dims over a rank-4 output, the operand of lower rank too.

@@ -36,7 +36,7 @@ import { MATMUL_VARIANTS, CONV_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../src/backend/kernels.ts';
 import type { WebGPUBackend } from '../src/backend/webgpu/index.ts';
 import fixture from './fixtures/special_values.json' with { type: 'json' };
-import { cpu, getGpu } from './helpers.ts';
+import { forEachBackend, getGpu } from './helpers.ts';
 
 type Enc = number | string;
 interface Case {
@@ -225,11 +225,7 @@ describe('special values: every op as PyTorch has them', () => {
         : 'composite';
     byKind.set(k, [...(byKind.get(k) ?? []), c]);
   }
-  const backends: [string, () => Promise<Backend>][] = [
-    ['cpu', async () => cpu],
-    ['webgpu', getGpu],
-  ];
-  for (const [bname, get] of backends) {
+  forEachBackend((bname, get) => {
     for (const [kind, list] of byKind) {
       if (kind === 'composite') continue;
       it(`${kind} ops on ${bname}`, async () => {
@@ -248,7 +244,7 @@ describe('special values: every op as PyTorch has them', () => {
       }
       expect(bad, report(bad)).toEqual([]);
     });
-  }
+  });
 
   it('matmul on every GEMM core and conv2d on every conv variant (webgpu)', async () => {
     const gpu = (await getGpu()) as WebGPUBackend;
