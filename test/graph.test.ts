@@ -25,7 +25,7 @@ import { randomInput } from './helpers.ts';
 // ('elementwise' with `optim` also runs compiled graphs' fused kernels, src/graph/interpret.ts.)
 type KernelMethod = Exclude<
   keyof Backend,
-  'name' | 'description' | 'recorder' | 'gpu' | 'read' | 'write' | 'free' | 'memory' | 'sync' | 'dispose'
+  'name' | 'description' | 'gpu' | 'read' | 'write' | 'free' | 'memory' | 'sync' | 'dispose'
 >;
 
 // The backend's kernel methods and the primitive (or primitive family, whose `op` param picks the kernel

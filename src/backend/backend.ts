@@ -172,17 +172,10 @@ export interface Backend {
   conv(kind: ConvKind, a: Storage, b: Storage, geom: ConvGeom, fuse?: Fuse): Storage;
 
   /**
-   * Backends that can replay a block of recorded kernel calls (WebGPU) offer a recorder; a compiled step
-   * (src/graph/program.ts, src/graph/replay.ts) records its graph once and replays it. The CPU reference has none: it runs
-   * the graph op by op on every call.
-   * @internal
-   */
-  readonly recorder?: Recorder;
-
-  /**
-   * A GPU backend's device context (buffer pool, profiler, adapter facts) and kernel tuner, for the
-   * process-level helpers of src/runtime.ts (profile, emptyCache, kernelChoices, ...); absent on the CPU
-   * reference, which has none of them. A typed capability, so that no caller downcasts to a backend class.
+   * A GPU backend's device context (buffer pool, profiler, adapter facts), kernel tuner and recorder, for
+   * the process-level helpers of src/runtime.ts (profile, emptyCache, kernelChoices, ...) and compiled
+   * steps; absent on the CPU reference, which has none of them. A typed capability, so that no caller
+   * downcasts to a backend class.
    * @internal
    */
   readonly gpu?: GpuCapability;
@@ -234,4 +227,10 @@ export interface Recording {
 export interface GpuCapability {
   readonly ctx: GPUContext;
   readonly tuner: KernelTuner;
+  /**
+   * Records a block of kernel calls for replay: a compiled step (src/graph/program.ts,
+   * src/graph/replay.ts) records its graph once and replays it. The CPU reference has none: it runs the
+   * graph op by op on every call.
+   */
+  readonly recorder: Recorder;
 }

@@ -1,7 +1,8 @@
 // A traced graph (src/graph/trace.ts) made runnable on one backend: the passes that run on it, then
-// either a recording (WebGPU: the kernels are recorded once and replayed on every call, see
-// src/device/recording.ts) or, on a backend without a recorder (the CPU reference), an interpreter that
-// runs the graph op by op on every call with the primitives' own backend calls (the graph's CPU twin).
+// either a recording (WebGPU, by backend.gpu.recorder: the kernels are recorded once and replayed on
+// every call, see src/device/recording.ts) or, on a backend without a recorder (the CPU reference), an
+// interpreter that runs the graph op by op on every call with the primitives' own backend calls (the
+// graph's CPU twin).
 //
 // The passes are src/graph/passes/ (index.ts lists them in the order they run), the interpreter of one
 // op src/graph/interpret.ts, the replay of a recording src/graph/replay.ts; this file builds a program
@@ -88,7 +89,7 @@ export class Program {
     for (const s of [...this.graph.outputs, ...this.graph.pinned]) if (isSymbolic(s)) last.delete(s);
     this.freeAfter = ops.map(() => []);
     for (const [s, i] of last) this.freeAfter[i].push(s);
-    const recorder = backend.recorder;
+    const recorder = backend.gpu?.recorder;
     if (recorder) {
       recorder.begin();
       try {

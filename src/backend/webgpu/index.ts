@@ -86,7 +86,7 @@ export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly description: string;
   readonly tuner: KernelTuner;
-  /** This backend's device context and tuner, as Backend's typed capability (runtime.ts reads it). */
+  /** This backend's device context, tuner and recorder: Backend's typed capability (runtime.ts, program.ts). */
   get gpu(): GpuCapability {
     return this;
   }
