@@ -176,6 +176,16 @@ export function readAt(r: FusedRead, i: number): number {
 export function broadcastRead(shape: readonly number[], out: readonly number[]): FusedRead {
   // An empty output reads nothing (and its sizes would divide by zero in the text).
   if (out.includes(0)) return { div: 1, mod: 1 };
+  // The common cases first (this runs for every eager op): the output's shape, or one value.
+  let n = 1,
+    same = shape.length === out.length,
+    size = 1;
+  for (let d = 0; d < out.length; d++) n *= out[d];
+  for (let d = 0; d < shape.length; d++) {
+    size *= shape[d];
+    if (same && shape[d] !== out[d]) same = false;
+  }
+  if (same || size === 1) return { div: 1, mod: same ? n : 1 };
   const terms: ReadTerm[] = [];
   const pad = out.length - shape.length;
   let div = 1,

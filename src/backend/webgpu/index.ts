@@ -227,9 +227,11 @@ export class WebGPUBackend implements Backend {
     }
     const out = (into as GpuStorage | undefined) ?? this.alloc(n);
     const n4 = Math.ceil(n / 4);
-    // Inputs that are the output itself (an in-place write) are read through its binding.
-    const output = new Set<number>();
-    for (let k = 0; k < inputs.length; k++) if (this.buf(inputs[k]) === out.buffer) output.add(k);
+    // Inputs that are the output itself (an in-place write) are read through its binding. (Plain loops
+    // and one uniform buffer below: this runs for every eager op.)
+    let output: Set<number> | undefined;
+    if (into)
+      for (let k = 0; k < inputs.length; k++) if (this.buf(inputs[k]) === out.buffer) (output ??= new Set()).add(k);
     const key = fusedKey(expr, reads, n, output, optim?.spec.kind, !!into);
     let k = this.kernels.get(key);
     if (k === undefined) {
@@ -248,22 +250,18 @@ export class WebGPUBackend implements Backend {
       };
       this.kernels.set(key, k);
     }
-    const values = fusedValues(expr);
-    // The values before the update's block, which ends it (GpuRecording.patchOptim patches the tail).
-    const header = packUniforms([n4]);
-    const uniforms = withOptimUniforms(values.length ? withValues(header, values) : header, optim);
+    const buffers: GPUBuffer[] = [];
+    for (let k = 0; k < inputs.length; k++) if (!output?.has(k)) buffers.push(this.buf(inputs[k]));
+    buffers.push(out.buffer);
+    if (optim) buffers.push(...this.optimBuffers(optim));
     const ops = k.ops;
     this.ctx.dispatch({
       kernel: optim ? 'optim_fused_ops' : 'fused_ops',
       source: k.source,
       label: k.label,
-      constants: optimConstants(optim),
-      buffers: [
-        ...inputs.filter((_, k) => !output.has(k)).map((s) => this.buf(s)),
-        out.buffer,
-        ...this.optimBuffers(optim),
-      ],
-      uniforms,
+      constants: optim ? optimConstants(optim) : NO_CONSTANTS,
+      buffers,
+      uniforms: elementwiseUniforms(n4, fusedValues(expr), optim),
       workgroups: this.ctx.grid(Math.ceil(n4 / WG)),
       flops: n * (ops + (optim ? 9 : 0)),
       bytes: 4 * n * (inputs.length + 1) + (optim ? 24 * n : 0),
@@ -1078,6 +1076,24 @@ function withOptimUniforms(u: ArrayBuffer, optim?: FusedOptim): ArrayBuffer {
   return both.buffer;
 }
 
+/** An expression's ops and inputs, short (fusedKey's first part); at module level, as it runs per eager op. */
+function exprKey(e: FusedExpr): string {
+  switch (e.kind) {
+    case 'input':
+      return `${e.k}`;
+    case 'acc':
+      return 'acc';
+    case 'const':
+      return 'c';
+    case 'unary':
+      return `u${e.op}(${exprKey(e.x)})`;
+    case 'binary':
+      return `b${e.op}(${exprKey(e.a)},${exprKey(e.b)})`;
+    case 'ternary':
+      return `t${e.op}(${exprKey(e.c)},${exprKey(e.a)},${exprKey(e.b)})`;
+  }
+}
+
 /**
  * What an elementwise kernel's text depends on, short: the ops (codes, not their parameters), the
  * inputs, each read's kind or sizes, the in-place inputs and whether an update runs in its store.
@@ -1086,27 +1102,11 @@ function fusedKey(
   e: FusedExpr,
   reads: FusedRead[],
   n: number,
-  output: Set<number>,
+  output: Set<number> | undefined,
   optim: string | undefined,
   into: boolean,
 ): string {
-  const ex = (e: FusedExpr): string => {
-    switch (e.kind) {
-      case 'input':
-        return `${e.k}`;
-      case 'acc':
-        return 'acc';
-      case 'const':
-        return 'c';
-      case 'unary':
-        return `u${e.op}(${ex(e.x)})`;
-      case 'binary':
-        return `b${e.op}(${ex(e.a)},${ex(e.b)})`;
-      case 'ternary':
-        return `t${e.op}(${ex(e.c)},${ex(e.a)},${ex(e.b)})`;
-    }
-  };
-  let key = ex(e);
+  let key = exprKey(e);
   for (let k = 0; k < reads.length; k++) {
     const r = reads[k];
     key +=
@@ -1116,18 +1116,31 @@ function fusedKey(
           ? ';n'
           : `;${r.div}/${r.mod}${r.outer ? r.outer.map((t) => `+${t.div}/${t.mod}*${t.stride}`).join('') : ''}`;
   }
-  if (output.size) key += `;out${[...output].join(',')}`;
+  if (output) key += `;out${[...output].join(',')}`;
   if (into) key += ';into';
   return optim ? `${key};${optim}` : key;
 }
 
-/** A uniform block followed by `values` as f32, padded to 16 bytes (fused.ts: Params.q). */
-function withValues(u: ArrayBuffer, values: number[]): ArrayBuffer {
-  const out = new ArrayBuffer(u.byteLength + Math.ceil(values.length / 4) * 16);
-  new Uint8Array(out).set(new Uint8Array(u));
-  new Float32Array(out, u.byteLength, values.length).set(values);
-  return out;
+/**
+ * An elementwise kernel's uniform block (fused.ts's Params): n4 and 3 words of padding, the values as
+ * f32 padded to 16 bytes (Params.q), then the update's OptimParams, which end the block
+ * (GpuRecording.patchOptim patches the tail).
+ */
+function elementwiseUniforms(n4: number, values: number[], optim?: FusedOptim): ArrayBuffer {
+  const q = Math.ceil(values.length / 4) * 16;
+  const buf = new ArrayBuffer(16 + q + (optim ? OPTIM_UNIFORM_BYTES : 0));
+  new Uint32Array(buf, 0, 1)[0] = n4;
+  if (values.length) {
+    const f = new Float32Array(buf, 16, values.length);
+    for (let i = 0; i < values.length; i++) f[i] = values[i];
+  }
+  if (optim)
+    new Uint8Array(buf, 16 + q).set(new Uint8Array(optimUniforms(optim.param.length, optim.spec, optim.check)));
+  return buf;
 }
+
+/** No override constants (one object, not one per dispatch). */
+const NO_CONSTANTS: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /** optim_ops.wgsl's OP override for an update in a kernel's store. */
 const optimConstants = (optim?: FusedOptim): Record<string, number> =>
