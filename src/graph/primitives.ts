@@ -8,7 +8,7 @@
 // `apply` they are handed, against the GraphTensor interface, so they run on either backend and would
 // be recorded by a tracer like any other op.
 
-import type { Backend, GatherDims, Storage } from '../backend/backend.ts';
+import type { Backend, GatherDims, Storage, View } from '../backend/backend.ts';
 import {
   broadcastRead,
   type BinaryOp,
@@ -146,16 +146,18 @@ function alongDim(shape: number[], dim: number, K: number): GatherDims {
   return { O: numel(shape.slice(0, dim)), D: shape[dim], I: numel(shape.slice(dim + 1)), K };
 }
 
+/** A contiguous storage of `shape` as a strided view (from `offset`). */
+const dense = (storage: Storage, shape: number[], offset = 0): View => ({
+  storage,
+  strides: contiguousStrides(shape),
+  offset,
+});
+
 /** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
 function gather(b: Backend, x: Storage, outShape: number[], strides: number[], offset = 0): Storage {
   const out = b.alloc(numel(outShape));
   if (numel(outShape) > 0)
-    b.move({
-      kind: 'copy',
-      shape: outShape,
-      src: { storage: x, strides, offset },
-      dst: { storage: out, strides: contiguousStrides(outShape), offset: 0 },
-    });
+    b.move({ kind: 'copy', shape: outShape, src: { storage: x, strides, offset }, dst: dense(out, outShape) });
   return out;
 }
 
@@ -369,7 +371,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
         b.move({
           kind: 'copy',
           shape,
-          src: { storage: x, strides: contiguousStrides(shape), offset: 0 },
+          src: dense(x, shape),
           dst: { storage: res, strides: st.map((v, i) => (i === dim ? v * step : v)), offset: start * st[dim] },
         });
       return res;
@@ -397,12 +399,7 @@ export const RULES: { [P in Primitive]: Rule<P> } = {
       let off = 0;
       xs.forEach((x, k) => {
         if (numel(shapes[k]) > 0)
-          b.move({
-            kind: 'copy',
-            shape: shapes[k],
-            src: { storage: x, strides: contiguousStrides(shapes[k]), offset: 0 },
-            dst: { storage: out, strides: ost, offset: off * ost[dim] },
-          });
+          b.move({ kind: 'copy', shape: shapes[k], src: dense(x, shapes[k]), dst: dense(out, shape, off * ost[dim]) });
         off += shapes[k][dim];
       });
       return out;

@@ -13,6 +13,7 @@ import {
   type MatmulSpec,
   type OptimSpec,
   type RandomSpec,
+  type ReduceGeom,
   type ReduceOp,
 } from '../kernels.ts';
 import { binaryRow, ternaryRow, unaryRow } from '../elementwise_table.ts';
@@ -187,56 +188,42 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * Each row of x, or in the fused form row r's reduced elements gathered through geom (runs outermost
-   * first) from the expression's values, stored first (rounded) as elementwise() stores them; with two
-   * reduced runs, the inner one of stride 1 (the reduced dims ending the tensor), each inner run is
-   * reduced and stored first, then those results, as the reduce primitive composes such a reduction.
+   * Row r's reduced elements, gathered through geom (runs outermost first) from x or from the fused
+   * expression's values (stored first, rounded, by elementwise()); with two reduced runs, the inner one
+   * of stride 1 (the reduced dims ending the tensor), each inner run is reduced and stored first, then
+   * those results, as the reduce primitive composes such a reduction.
    * @internal
    */
   reduce(spec: ReduceSpec): Storage {
     if ('x' in spec) {
       const { op, x, rows, R } = spec;
-      const X = this.d(x);
-      const out = this.alloc(rows);
-      for (let r = 0; r < rows; r++) out.data[r] = reduceValues(op, X.subarray(r * R, r * R + R));
-      return out;
+      return this.reduceRuns(op, this.d(x), { rows, kept: [[rows, R]], red: [[R, 1]] });
     }
     const { op, expr, inputs, reads, geom, ...fuse } = spec;
-    const { rows, kept, red } = geom;
-    const n = [...kept, ...red].reduce((a, [size]) => a * size, 1);
-    const bare = expr.kind === 'input' && reads[expr.k].div === 1 && reads[expr.k].mod === n;
-    const x = bare ? inputs[expr.k] : this.elementwise({ expr, inputs, reads, n });
-    const X = this.d(x);
+    const x = this.elementwise({ expr, inputs, reads, n: geom.rows * geom.red.reduce((a, [n]) => a * n, 1) });
+    const out = this.reduceRuns(op, this.d(x), geom);
+    this.free(x);
+    return this.fused(out, fuse);
+  }
+
+  private reduceRuns(op: ReduceOp, X: Arr, { rows, kept, red }: ReduceGeom): Storage {
     const out = this.alloc(rows);
-    const twoStage = red.length === 2 && red[1][1] === 1;
-    const inner = this.alloc(twoStage ? red[0][0] : 0);
-    const values = (base: number, runs: [number, number][]): Arr | number[] => {
-      if (runs.length === 1 && runs[0][1] === 1) return X.subarray(base, base + runs[0][0]);
-      const vs: number[] = [];
-      const walk = (d: number, at: number): void => {
-        if (d === runs.length) vs.push(X[at]);
-        else for (let i = 0; i < runs[d][0]; i++) walk(d + 1, at + i * runs[d][1]);
-      };
-      walk(0, base);
-      return vs;
-    };
-    for (let r = 0; r < rows; r++) {
-      let base = 0;
-      for (let d = kept.length - 1, rest = r; d >= 0; d--) {
+    const [[n0, s0], [n1, s1] = [1, 0]] = red;
+    const inner = this.alloc(red.length === 2 && s1 === 1 ? n0 : 0);
+    for (let r = 0, base = 0; r < rows; r++, base = 0) {
+      for (let d = kept.length - 1, rest = r; d >= 0; rest = Math.floor(rest / kept[d][0]), d--)
         base += (rest % kept[d][0]) * kept[d][1];
-        rest = Math.floor(rest / kept[d][0]);
-      }
-      if (twoStage) {
-        for (let i = 0; i < red[0][0]; i++) {
-          const at = base + i * red[0][1];
-          inner.data[i] = reduceValues(op, X.subarray(at, at + red[1][0]));
-        }
-        out.data[r] = reduceValues(op, inner.data);
-      } else out.data[r] = reduceValues(op, values(base, red));
+      for (let i = 0; i < inner.length; i++)
+        inner.data[i] = reduceValues(op, X.subarray(base + i * s0, base + i * s0 + n1));
+      out.data[r] = inner.length
+        ? reduceValues(op, inner.data)
+        : reduceValues(
+            op,
+            Array.from({ length: n0 * n1 }, (_, j) => X[base + Math.floor(j / n1) * s0 + (j % n1) * s1]),
+          );
     }
     this.free(inner);
-    if (!bare) this.free(x);
-    return this.fused(out, fuse);
+    return out;
   }
 
   /** @internal */
