@@ -3,6 +3,7 @@
 
 import type { GPUContext } from '../device/context.ts';
 import type { KernelTuner } from './webgpu/tuner.ts';
+import { withAcc } from './kernels.ts';
 import type {
   ConvGeom,
   FusedEpilogue,
@@ -96,6 +97,17 @@ export interface Fuse {
 export type ReduceSpec =
   | { op: ReduceOp; x: Storage; rows: number; R: number }
   | (Fuse & { op: 'sum' | 'max' | 'min'; expr: FusedExpr; inputs: Storage[]; reads: FusedRead[]; geom: ReduceGeom });
+
+/**
+ * The elementwise kernel that applies `fuse` to a core's stored results y (its `acc`), where the core
+ * runs without it in its store: the epilogue into a new storage, or the update alone, in place on y.
+ */
+export function fuseAfter(y: Storage, { epilogue: e, optim }: Fuse): ElementwiseKernel {
+  const n = y.length,
+    all = { div: 1, mod: n };
+  if (!e) return { expr: { kind: 'input', k: 0 }, inputs: [y], reads: [all], n, out: y, optim };
+  return { expr: withAcc(e.expr, e.inputs.length), inputs: [...e.inputs, y], reads: [...e.reads, all], n, optim };
+}
 
 /** The convolution cores: the forward pass and its two gradients. */
 export type ConvKind = 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';

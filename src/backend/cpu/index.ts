@@ -3,10 +3,19 @@
 // Arithmetic is float32 (results stored in Float32Array); a Float64 mode is used by gradcheck. The
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
-import type { Backend, ConvKind, ElementwiseKernel, Fuse, MoveOf, MoveSpec, ReduceSpec, Storage } from '../backend.ts';
+import {
+  fuseAfter,
+  type Backend,
+  type ConvKind,
+  type ElementwiseKernel,
+  type Fuse,
+  type MoveOf,
+  type MoveSpec,
+  type ReduceSpec,
+  type Storage,
+} from '../backend.ts';
 import {
   readAt,
-  withAcc,
   type ConvGeom,
   type FiniteCheck,
   type FusedExpr,
@@ -335,29 +344,18 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * The core's results y (stored, so rounded), then `fuse`: the epilogue by elementwise() with y as its
-   * `acc` (y freed), the update by optimStep() on those values, as the unfused ops would run them.
+   * The core's results y (stored, so rounded), then `fuse` by elementwise(), with y as the epilogue's
+   * `acc` (y freed), as the unfused ops would run them.
    */
-  private fused(y: Storage, fuse?: Fuse): Storage {
-    const epi = fuse?.epilogue,
-      o = fuse?.optim;
-    let g = y;
-    if (epi) {
-      const reads = [...epi.reads, { div: 1, mod: y.length }];
-      g = this.elementwise({
-        expr: withAcc(epi.expr, epi.inputs.length),
-        inputs: [...epi.inputs, y],
-        reads,
-        n: y.length,
-      });
-      this.free(y);
-    }
-    if (o) this.optimStep(o.param, g, o.s1, o.s2, o.spec, o.check);
+  private fused(y: Storage, fuse: Fuse): Storage {
+    if (!fuse.epilogue && !fuse.optim) return y;
+    const g = this.elementwise(fuseAfter(y, fuse));
+    if (g !== y) this.free(y);
     return g;
   }
 
   /** @internal */
-  matmul(a: Storage, b: Storage, s: MatmulSpec, fuse?: Fuse): Storage {
+  matmul(a: Storage, b: Storage, s: MatmulSpec, fuse: Fuse = {}): Storage {
     const A = this.d(a),
       B = this.d(b);
     const out = this.alloc(s.batch * s.M * s.N);
@@ -378,7 +376,7 @@ export class CpuBackend implements Backend {
   }
 
   /** @internal */
-  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse?: Fuse): Storage {
+  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse = {}): Storage {
     const y =
       kind === 'conv2d'
         ? this.conv2d(a, b, g)

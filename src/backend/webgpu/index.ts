@@ -4,18 +4,19 @@
 // grid() (folded over y and z), and the kernels with grids of tiles (GEMM cores, conv, Winograd's
 // transforms) dispatch with flatGroups, which the context refolds past maxComputeWorkgroupsPerDimension.
 
-import type {
-  Backend,
-  ConvKind,
-  ElementwiseKernel,
-  Fuse,
-  GpuCapability,
-  MoveOf,
-  MoveSpec,
-  Recorder,
-  Recording as BackendRecording,
-  ReduceSpec,
-  Storage,
+import {
+  fuseAfter,
+  type Backend,
+  type ConvKind,
+  type ElementwiseKernel,
+  type Fuse,
+  type GpuCapability,
+  type MoveOf,
+  type MoveSpec,
+  type Recorder,
+  type Recording as BackendRecording,
+  type ReduceSpec,
+  type Storage,
 } from '../backend.ts';
 import type { Recording } from '../../device/recording.ts';
 import {
@@ -24,7 +25,6 @@ import {
   RANDOM_DISTS,
   REDUCE_OPS,
   fusedOps,
-  withAcc,
   type FusedOptim,
   type ConvGeom,
   type FiniteCheck,
@@ -274,12 +274,6 @@ export class WebGPUBackend implements Backend {
     return this.elementwise({ expr: { kind: 'const', value }, inputs: [], reads: [], n });
   }
 
-  /**
-   * Reduces rows of R elements. Two kernels: reduce.wgsl (a 64-invocation workgroup per row chunk, tree
-   * in workgroup memory: for GPUs) and reduce_rows.wgsl (one invocation per row chunk, no barriers: for
-   * CPU-like adapters). Rows longer than one chunk are reduced to partial results per chunk and then
-   * again over those. Arg-reductions take one pass (their partial results would need indices).
-   */
   /** A reduction: the reduce kernels on contiguous rows, or a fused reduction (reduceFused). */
   reduce(spec: ReduceSpec): Storage {
     if ('x' in spec) return this.reduceRows(spec.op, spec.x, spec.rows, spec.R);
@@ -287,6 +281,12 @@ export class WebGPUBackend implements Backend {
     return this.reduceFused(op, expr, inputs, reads, geom, epilogue, optim);
   }
 
+  /**
+   * Reduces rows of R elements. Two kernels: reduce.wgsl (a 64-invocation workgroup per row chunk, tree
+   * in workgroup memory: for GPUs) and reduce_rows.wgsl (one invocation per row chunk, no barriers: for
+   * CPU-like adapters). Rows longer than one chunk are reduced to partial results per chunk and then
+   * again over those. Arg-reductions take one pass (their partial results would need indices).
+   */
   private reduceRows(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const chunk = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
@@ -449,11 +449,11 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(spec.batch * spec.M * spec.N);
     if (out.length === 0) return out;
     if (spec.K === 0) {
-      // An empty sum: C is zero.
+      // An empty sum: C is zero, then the epilogue and the update by an elementwise kernel.
       this.free(out);
-      const z = this.fill(spec.batch * spec.M * spec.N, 0);
-      const g = epilogue ? this.epilogueOf(z, epilogue) : z;
-      if (optim) this.optimStep(optim.param, g, optim.s1, optim.s2, optim.spec, optim.check);
+      const z = this.fill(out.length, 0);
+      const g = epilogue || optim ? this.elementwise(fuseAfter(z, fuse)) : z;
+      if (g !== z) this.free(z);
       return g;
     }
     this.gemmInto(this.buf(a), this.buf(b), out.buffer, spec, epilogue, optim);
@@ -483,18 +483,6 @@ export class WebGPUBackend implements Backend {
     const f = this.withStore(d, `matmul_${v}`, what, epilogue, optim);
     const ops = fusedOps(epilogue.expr).length;
     this.ctx.dispatch({ ...f, flops: d.flops! + spec.batch * spec.M * spec.N * (ops + (optim ? 10 : 0)) });
-  }
-
-  /** An epilogue applied in a kernel of its own, to values already computed (y is freed). */
-  private epilogueOf(y: Storage, epilogue: FusedEpilogue): Storage {
-    const r = this.elementwise({
-      expr: withAcc(epilogue.expr, epilogue.inputs.length),
-      inputs: [...epilogue.inputs, y],
-      reads: [...epilogue.reads, { div: 1, mod: y.length }],
-      n: y.length,
-    });
-    this.free(y);
-    return r;
   }
 
   /**
