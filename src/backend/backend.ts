@@ -94,9 +94,15 @@ export interface Fuse {
  * of the tensor whose elements are `expr` over `inputs` (input k read as reads[k] says), with an
  * epilogue and an update (Fuse) on its results.
  */
-export type ReduceSpec =
-  | { op: ReduceOp; x: Storage; rows: number; R: number }
-  | (Fuse & { op: 'sum' | 'max' | 'min'; expr: FusedExpr; inputs: Storage[]; reads: FusedRead[]; geom: ReduceGeom });
+export type ReduceSpec = { op: ReduceOp; x: Storage; rows: number; R: number } | FusedReduce;
+/** reduce()'s fused form (see ReduceSpec). */
+export type FusedReduce = Fuse & {
+  op: 'sum' | 'max' | 'min';
+  expr: FusedExpr;
+  inputs: Storage[];
+  reads: FusedRead[];
+  geom: ReduceGeom;
+};
 
 /**
  * The elementwise kernel that applies `fuse` to a core's stored results y (its `acc`), where the core

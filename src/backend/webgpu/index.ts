@@ -10,6 +10,7 @@ import {
   type ConvKind,
   type ElementwiseKernel,
   type Fuse,
+  type FusedReduce,
   type GpuCapability,
   type MoveOf,
   type MoveSpec,
@@ -32,7 +33,6 @@ import {
   type FusedExpr,
   type FusedRead,
   type MatmulSpec,
-  type ReduceGeom,
   type OptimSpec,
   type RandomSpec,
   type ReduceOp,
@@ -152,15 +152,7 @@ export class WebGPUBackend implements Backend {
    * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
    * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
-  private reduceFused(
-    op: 'sum' | 'max' | 'min',
-    expr: FusedExpr,
-    inputs: Storage[],
-    reads: FusedRead[],
-    geom: ReduceGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): Storage {
+  private reduceFused({ op, expr, inputs, reads, geom, epilogue, optim }: FusedReduce): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
@@ -179,15 +171,15 @@ export class WebGPUBackend implements Backend {
         flops: geom.rows * R * (ops.length + 1),
         bytes: 4 * geom.rows * R * inputs.length,
       });
-      const out = this.reduceFused(
+      const out = this.reduceFused({
         op,
-        { kind: 'input', k: 0 },
-        [partial],
-        [{ div: 1, mod: geom.rows * chunks }],
-        { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] },
+        expr: { kind: 'input', k: 0 },
+        inputs: [partial],
+        reads: [{ div: 1, mod: geom.rows * chunks }],
+        geom: { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] },
         epilogue,
         optim,
-      );
+      });
       this.free(partial);
       return out;
     }
@@ -276,9 +268,7 @@ export class WebGPUBackend implements Backend {
 
   /** A reduction: the reduce kernels on contiguous rows, or a fused reduction (reduceFused). */
   reduce(spec: ReduceSpec): Storage {
-    if ('x' in spec) return this.reduceRows(spec.op, spec.x, spec.rows, spec.R);
-    const { op, expr, inputs, reads, geom, epilogue, optim } = spec;
-    return this.reduceFused(op, expr, inputs, reads, geom, epilogue, optim);
+    return 'x' in spec ? this.reduceRows(spec.op, spec.x, spec.rows, spec.R) : this.reduceFused(spec);
   }
 
   /**
