@@ -147,11 +147,9 @@ function alongDim(shape: number[], dim: number, K: number): GatherDims {
 }
 
 /** A contiguous storage of `shape` as a strided view (from `offset`). */
-const dense = (storage: Storage, shape: number[], offset = 0): View => ({
-  storage,
-  strides: contiguousStrides(shape),
-  offset,
-});
+function dense(storage: Storage, shape: number[], offset = 0): View {
+  return { storage, strides: contiguousStrides(shape), offset };
+}
 
 /** Copies x (of `shape`, read through strides from offset) into a new contiguous storage of outShape. */
 function gather(b: Backend, x: Storage, outShape: number[], strides: number[], offset = 0): Storage {
@@ -175,14 +173,9 @@ const keptShape = (shape: number[], dims: number[]) => shape.map((s, d) => (dims
  */
 function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], dims: number[]): Storage {
   if (shape.includes(1)) {
-    const at = shape.map((_, d) => shape.slice(0, d).filter((s) => s !== 1).length);
-    return reduceStorage(
-      b,
-      op,
-      x,
-      shape.filter((s) => s !== 1),
-      dims.filter((d) => shape[d] !== 1).map((d) => at[d]),
-    );
+    const at = (d: number) => shape.slice(0, d).filter((s) => s !== 1).length;
+    const [squeezedShape, squeezedDims] = [shape.filter((s) => s !== 1), dims.filter((d) => shape[d] !== 1).map(at)];
+    return reduceStorage(b, op, x, squeezedShape, squeezedDims);
   }
   const rank = shape.length;
   let tail = 0;

@@ -63,11 +63,9 @@ function reduceValues(op: ReduceOp, row: ArrayLike<number> & Iterable<number>): 
     return pair(0, R);
   }
   if (op === 'max' || op === 'min') {
+    // Math.max and Math.min propagate a NaN.
     let v = op === 'max' ? -Infinity : Infinity;
-    for (const t of row) {
-      if (Number.isNaN(t)) return NaN;
-      v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
-    }
+    for (const t of row) v = op === 'max' ? Math.max(v, t) : Math.min(v, t);
     return v;
   }
   // argmax/argmin: first index of the extreme value; a NaN counts as the extreme (as in PyTorch).

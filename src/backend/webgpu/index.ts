@@ -482,13 +482,10 @@ export class WebGPUBackend implements Backend {
    * col2im for the input gradient), and in Winograd's output transform.
    */
   conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, { epilogue, optim }: Fuse = {}): Storage {
-    const [mode, first, second] =
-      kind === 'conv2d'
-        ? ([0, b, a] as const)
-        : kind === 'conv2d_grad_input'
-          ? ([1, b, a] as const)
-          : ([2, a, b] as const);
-    return this.convCore(mode, first, second, g, epilogue, optim);
+    // convCore takes the weight first for the forward pass and the input gradient.
+    return kind === 'conv2d_grad_weight'
+      ? this.convCore(2, a, b, g, epilogue, optim)
+      : this.convCore(kind === 'conv2d' ? 0 : 1, b, a, g, epilogue, optim);
   }
 
   /**
