@@ -895,15 +895,29 @@ describe('compile(): elementwise fusion', () => {
       expect(reduced.dispatches).toBe(2);
       agree(reduced.compiled, reduced.eager);
       const state = tensor(randomData(10, 66), [10], { backend: b });
-      const f = (a: Tensor) => {
-        const y = a.exp().add(1);
-        F.assignInPlace(state, a.mul(2));
-        return y.mul(3).neg();
-      };
-      const step = compile(f);
-      for (let i = 0; i < 3; i++) step(x).dispose();
-      // exp+add before the update, mul writing the assigned value in place, then mul+neg after it.
-      expect(step.stats.dispatches).toBe(3);
+      // A value that reads the state an update then writes is computed before the update: exp+add, mul
+      // writing the assigned value in place, then mul+neg after it. One that reads nothing the update
+      // touches moves past it: exp+add+mul+neg after the update's kernel.
+      for (const [reads, kernels] of [
+        ['state', 3],
+        ['a', 2],
+      ] as const) {
+        const f = (a: Tensor) => {
+          const y = (reads === 'state' ? state : a).exp().add(1);
+          F.assignInPlace(state, a.mul(2));
+          return y.mul(3).neg();
+        };
+        const before = await state.toArray();
+        const step = compile(f);
+        const got = await step(x).toArray();
+        const wantState = await state.toArray();
+        F.assignInPlace(state, tensor(before, [10], { backend: b }));
+        const want = await f(x).toArray();
+        agree(got, want);
+        agree(wantState, await state.toArray());
+        for (let i = 0; i < 2; i++) step(x).dispose();
+        expect(step.stats.dispatches, `reads ${reads}`).toBe(kernels);
+      }
       // A running average (batch norm's update) reads the state it assigns: one kernel, in place, with
       // eager mode's values call after call; a value read between the kernel and the assign keeps the copy.
       const runs = [tensor(randomData(10, 67), [10], { backend: b }), tensor(randomData(10, 67), [10], { backend: b })];

@@ -40,10 +40,12 @@ interface Group {
 
 /**
  * Fusion. The rule of where a kernel ends, in one place:
- * - an elementwise op (unary, or binary with operands the kernel can read: see elementwiseOperands)
- *   joins the kernel that computes one of its operands when that operand is read element for element
- *   (the same number of elements: a reshape between them changes no index), no in-place update (effect) ran in between (it could have changed the kernel's
- *   inputs), and it is used by this op only (not by another op, an output or a kept gradient) or the
+ * - an elementwise op (unary, binary or ternary, its operands read as NumPy broadcasts them: see
+ *   elementwiseOperands) joins the kernel that computes one of its operands when that operand is read
+ *   element for element (the same number of elements: a reshape between them changes no index), no
+ *   in-place update (effect) in between read or wrote one of that kernel's inputs (the kernel would
+ *   read them updated: a parameter after its step, running statistics after their assign), and it is
+ *   used by this op only (not by another op, an output or a kept gradient) or the
  *   kernel is small enough to compute again in each user (MAX_DUPLICATED_OPS; it goes once every user
  *   has taken it in); all while the kernel stays within MAX_FUSED_INPUTS inputs and MAX_FUSED_OPS ops;
  * - a sum, max or min (reduceGeometry) takes its operand's kernel in as its prologue, read at each
@@ -52,7 +54,8 @@ interface Group {
  * - likewise an elementwise op that is a matmul's or convolution's only user takes it in as its
  *   epilogue, applied in the GEMM core's store (a matmul is never computed twice; a matmul no
  *   elementwise op took in stays the matmul primitive);
- * - everything else (matmul operands, copies, other broadcasts, random draws) is a boundary.
+ * - everything else (matmul operands, copies, a broadcast operand's producer, random draws) is a
+ *   boundary.
  * A kernel of one elementwise op stays that op's own kernel. (jax-js's splitGraphDataflow,
  * src/frontend/jit.ts, marks kernel boundaries the same way: outputs, reductions, values reaching two
  * consumers.)
@@ -62,9 +65,16 @@ export function fuseElementwise(g: Graph): Graph {
   const remaining = new Map(uses);
   const out: (Op | null)[] = [];
   const groups = new Map<Storage, Group>();
-  let lastEffect = -1;
+  // Per storage, the position in `out` of the last effect that reads or writes it: a producer is not
+  // inlined past an effect that touches one of its inputs (it would read them updated: a parameter
+  // after its optimizer step, running statistics after their assign).
+  const touched = new Map<Storage, number>();
+  const crossesEffect = (p: Group) =>
+    [...(p.op.core.kind !== 'none' ? headInputs(p.op) : []), ...tailOf(p.op).inputs].some(
+      (s) => (touched.get(s) ?? -1) > p.pos,
+    );
   for (const op of g.ops) {
-    if (op.kind === 'effect') lastEffect = out.length;
+    if (op.kind === 'effect') for (const s of op.inputs) touched.set(s, out.length);
     if (op.kind === 'prim' && GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive)) {
       // A matmul or convolution starts a kernel that the elementwise ops after it may join as its epilogue.
       const mm = gemmOf(op);
@@ -106,7 +116,7 @@ export function fuseElementwise(g: Graph): Graph {
       const u = uses.get(s) ?? 0;
       // Element for element: both sides index the same flat elements, so a reshape between them (a
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
-      if (!p || read.div !== 1 || read.mod !== n || read.outer || p.pos <= lastEffect || numel(p.op.shape) !== n)
+      if (!p || read.div !== 1 || read.mod !== n || read.outer || numel(p.op.shape) !== n || crossesEffect(p))
         return leaf(s, read);
       // A kernel with a core (a reduction, a GEMM) is continued after its core: in its epilogue.
       const red = p.op.core.kind !== 'none' ? p.op : null;
