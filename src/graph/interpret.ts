@@ -86,7 +86,7 @@ function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: Kernel
     const { expr, inputs, reads } = pro!;
     return b.elementwise({ expr, inputs, reads, n: core.n, optim });
   }
-  const fuse = { ...(epi ? { epilogue: epi } : {}), ...(optim ? { optim } : {}) };
+  const fuse = { epilogue: epi ?? undefined, optim };
   if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse });
   const [x, w] = head;
   if (core.prim === 'matmul')

@@ -146,9 +146,9 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduce() chooses, each sum
-   * in reduce()'s order. Past 4096 elements the first pass makes a partial result per chunk (256
-   * elements an invocation, 4096 a workgroup, as reduce() cuts rows, which bounds the serial sums'
+   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduceRows() chooses, each
+   * sum in reduceRows()'s order. Past 4096 elements the first pass makes a partial result per chunk (256
+   * elements an invocation, 4096 a workgroup, as reduceRows() cuts rows, which bounds the serial sums'
    * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
    * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
