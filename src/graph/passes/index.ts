@@ -5,9 +5,9 @@
 //                (dead_code.ts)
 //   constants    upload ops (tensor() inside the function), fills, and pure primitives over only such
 //                values run once, when the program is built (constants.ts)
-//   fusion       chains and trees of elementwise ops (unary, and binary ops whose operands have the
-//                output's shape, one value, or a block of its dims: biases, channel scales) become one
-//                generated kernel each (FusedExpr in src/backend/kernels.ts); sums, maxima and minima
+//   fusion       chains and trees of elementwise ops (unary, binary and ternary, each operand read as
+//                NumPy broadcasts it) become one generated kernel each (FusedExpr in
+//                src/backend/kernels.ts); sums, maxima and minima
 //                over at most two runs of dims take their elementwise prologue and epilogue into one
 //                strided reduction kernel (ReduceGeom), with no copies; matmuls and convolutions take
 //                the elementwise ops after them into the GEMM core's store (epilogues); see
