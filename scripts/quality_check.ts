@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RING_STEPS } from '../src/models/gan.ts';
-import type { TwinReport } from './quality_twin.ts';
+import { figure, projectWall, type TwinReport } from './quality_twin.ts';
 
 type Metrics = Record<string, number>;
 
@@ -27,6 +27,8 @@ interface QualityRow {
   figures(rows: Metrics[]): string[];
   /** A row with a PyTorch twin: what its result cell (the run's wall time) and its twin cell must hold. */
   twin?(t: TwinReport): { result: string[]; twin: string[] };
+  /** The figures of metrics.jsonl's last row that twin.json's project side must repeat (else it is another run's). */
+  same?: string[];
 }
 
 const fixed = (d: number) => (v: number) => v.toFixed(d);
@@ -52,13 +54,14 @@ export const QUALITY_ROWS: QualityRow[] = [
     twin: (t) => ({
       result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
       twin: [
-        `test -ELBO ${fixed(2)(t.twin.test_neg_elbo)} nats`,
-        `rec ${fixed(2)(t.twin.test_rec)}`,
-        `KL ${fixed(2)(t.twin.test_kl)}`,
-        `IWAE log p(x) ${fixed(2)(t.twin.test_log_px)} nats (k = ${t.settings.iwae_k})`,
+        `test -ELBO ${fixed(2)(figure(t.twin, 'test_neg_elbo'))} nats`,
+        `rec ${fixed(2)(figure(t.twin, 'test_rec'))}`,
+        `KL ${fixed(2)(figure(t.twin, 'test_kl'))}`,
+        `IWAE log p(x) ${fixed(2)(figure(t.twin, 'test_log_px'))} nats (k = ${t.settings.iwae_k})`,
         `wall ${minutes(t.twin.wall_s)}`,
       ],
     }),
+    same: ['test_neg_elbo', 'test_log_px'],
   },
   {
     script: 'quality:gan',
@@ -66,6 +69,15 @@ export const QUALITY_ROWS: QualityRow[] = [
     cell: 'ring GAN',
     settings: (f) => [`${thousands(Number(f.get('epochs')) * RING_STEPS, 0)} steps`],
     figures: (r) => [`${last(r).modes_covered} of 8 modes`, `${pct(last(r).high_quality)} of samples`],
+    twin: (t) => ({
+      result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
+      twin: [
+        `${figure(t.twin, 'modes_covered')} of 8 modes`,
+        `${pct(figure(t.twin, 'high_quality'))} of samples`,
+        `wall ${minutes(t.twin.wall_s)}`,
+      ],
+    }),
+    same: ['modes_covered', 'high_quality'],
   },
   {
     script: 'quality:classifier',
@@ -109,7 +121,24 @@ export const QUALITY_ROWS: QualityRow[] = [
     out: 'runs/quality-rbm-cd1',
     cell: 'RBM',
     settings: (f) => [`${f.get('width')} hidden`, `CD-${f.get('k')}`, ...epochs(f)],
-    figures: (r) => [`${r.map((m) => fixed(1)(m.test_log_likelihood)).join(', ')} nats after epochs 1-${r.length}`],
+    // Each epoch's row holds the run's own cheaper AIS (its --ais-betas); the row's figure is its last
+    // checkpoint's, scored by quality_twin with the full AIS as its twin's is.
+    figures: (r) => [
+      `${r.map((m) => fixed(1)(m.test_log_likelihood)).join(', ')} after epochs 1-${r.length}`,
+      `${thousands(last(r).ais_betas, 0)} betas`,
+    ],
+    twin: (t) => ({
+      result: [
+        `AIS test log-likelihood ${fixed(2)(figure(t.project, 'test_log_likelihood'))} nats`,
+        `${thousands(t.settings.ais?.betas ?? NaN, 0)} betas x ${t.settings.ais?.runs} runs`,
+        `wall ${minutes(projectWall(t) ?? NaN)}`,
+      ],
+      twin: [
+        `AIS test log-likelihood ${fixed(2)(figure(t.twin, 'test_log_likelihood'))} nats`,
+        `wall ${minutes(t.twin.wall_s)}`,
+      ],
+    }),
+    same: ['train_rec'],
   },
 ];
 
@@ -193,7 +222,7 @@ export function checkQuality(readme: string, scripts: Record<string, string>, ro
       return { script: q.script, status: 'missing', detail: `${twinPath} is missing: run npm run ${q.script}` };
     const t = JSON.parse(readFileSync(twinPath, 'utf8')) as TwinReport;
     const m = last(rows);
-    const stale = (['test_neg_elbo', 'test_log_px'] as const).filter((k) => t.project[k] !== m[k]);
+    const stale = (q.same ?? []).filter((k) => t.project[k] !== m[k]);
     if (stale.length)
       return {
         script: q.script,

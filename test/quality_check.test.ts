@@ -2,7 +2,7 @@
 // scripts, on a README and runs made here (a matching row passes; a changed figure, a setting the row
 // does not state, and a missing run are each reported, naming the row and what is wrong); the VAE row's
 // PyTorch twin cell and both wall times against the run's twin.json (a changed figure, a stale twin.json,
-// a missing one); and the repository's own README and package.json have a row for every quality script,
+// a missing one); the RBM row's figures rescored by quality_twin (the run's and the twin's); and the repository's own README and package.json have a row for every quality script,
 // in step with its flags.
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,41 +18,86 @@ const table = (rows: string[]) => `# x\n\n${TABLE_HEADER}\n|---|---|---|---|\n${
 describe('the quality table check', () => {
   it('passes a row whose figures and settings match its run, and names what differs otherwise', () => {
     const root = mkdtempSync(join(tmpdir(), 'quality-'));
-    mkdirSync(join(root, 'runs/quality-rbm-cd1'), { recursive: true });
+    mkdirSync(join(root, 'runs/classifier-mnist'), { recursive: true });
     const rows = [
-      { epoch: 1, test_log_likelihood: -160.209 },
-      { epoch: 2, test_log_likelihood: -145.43 },
+      { epoch: 1, test_accuracy: 0.9612 },
+      { epoch: 2, test_accuracy: 0.97239 },
     ];
     writeFileSync(
-      join(root, 'runs/quality-rbm-cd1/metrics.jsonl'),
+      join(root, 'runs/classifier-mnist/metrics.jsonl'),
       rows.map((r) => JSON.stringify(r)).join('\n') + '\n',
     );
     const scripts = {
-      'quality:rbm': 'tsx src/cli/train.ts rbm --epochs 2 --width 500 --k 1 --out runs/quality-rbm-cd1',
+      'quality:classifier': 'tsx src/cli/train.ts classifier --epochs 2 --out runs/classifier-mnist --overwrite',
     };
-    const rbm = (f: ReturnType<typeof checkQuality>) => f.find((x) => x.script === 'quality:rbm')!;
-    const good = table([
-      '| RBM, 500 hidden, CD-1, 2 epochs | AIS test log-likelihood -160.2, -145.4 nats after epochs 1-2 | none yet | -125.5 |',
-    ]);
-    expect(rbm(checkQuality(good, scripts, root)).status).toBe('ok');
+    const clf = (f: ReturnType<typeof checkQuality>) => f.find((x) => x.script === 'quality:classifier')!;
+    const good = table(['| classifier, 2 epochs | 97.2% test accuracy | none yet | >= 97% |']);
+    expect(clf(checkQuality(good, scripts, root)).status).toBe('ok');
     // Another figure, another setting, another run directory, no run: each named.
-    const figure = rbm(checkQuality(good.replace('-145.4', '-145.5'), scripts, root));
+    const figure = clf(checkQuality(good.replace('97.2%', '97.3%'), scripts, root));
     expect(figure).toMatchObject({ status: 'mismatch' });
-    expect(figure.detail).toContain("lacks '-160.2, -145.4 nats after epochs 1-2'");
-    const setting = rbm(
-      checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('--epochs 2', '--epochs 3') }, root),
+    expect(figure.detail).toContain("lacks '97.2% test accuracy'");
+    const setting = clf(
+      checkQuality(
+        good,
+        { 'quality:classifier': scripts['quality:classifier'].replace('--epochs 2', '--epochs 3') },
+        root,
+      ),
     );
-    expect(setting.detail).toContain("does not say '3 epochs', which quality:rbm runs");
+    expect(setting.detail).toContain("does not say '3 epochs', which quality:classifier runs");
     expect(
-      rbm(checkQuality(good, { 'quality:rbm': scripts['quality:rbm'].replace('quality-rbm-cd1', 'other') }, root))
-        .detail,
-    ).toContain('writes to runs/other, the check reads runs/quality-rbm-cd1');
-    expect(rbm(checkQuality(good, scripts, join(root, 'nowhere')))).toMatchObject({ status: 'missing' });
+      clf(
+        checkQuality(
+          good,
+          { 'quality:classifier': scripts['quality:classifier'].replace('classifier-mnist', 'other') },
+          root,
+        ),
+      ).detail,
+    ).toContain('writes to runs/other, the check reads runs/classifier-mnist');
+    expect(clf(checkQuality(good, scripts, join(root, 'nowhere')))).toMatchObject({ status: 'missing' });
     // The other rows of the check have no README row here: reported, not skipped.
     expect(checkQuality(good, scripts, root).find((x) => x.script === 'quality:vae')!.detail).toContain(
       "no row starting 'MLP VAE'",
     );
     expect(() => qualityTable('no table')).toThrow(/no quality table/);
+  });
+
+  it("checks the RBM row: the run's cheaper per-epoch AIS, and its checkpoint and its twin's rescored by the full AIS", () => {
+    const root = mkdtempSync(join(tmpdir(), 'quality-rbm-'));
+    const out = join(root, 'runs/quality-rbm-cd1');
+    mkdirSync(out, { recursive: true });
+    const rows = [
+      { epoch: 1, train_rec: 9.1, test_log_likelihood: -150.04, ais_betas: 100 },
+      { epoch: 2, train_rec: 8.2, test_log_likelihood: -140.46, ais_betas: 100 },
+    ];
+    writeFileSync(join(out, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const report: TwinReport = {
+      settings: { model: 'rbm', config: {}, dataset: 'mnist', train_images: 9000, batch: 100, epochs: 2 },
+      project: { wall_s: 600, score_s: 540, test_log_likelihood: -131.234, train_rec: 8.2 },
+      twin: { wall_s: 570, train_s: 30, score_s: 535, trained_by: 'PyTorch', seed: 0, test_log_likelihood: -130.5 },
+      gap: { log_likelihood: 0.734 },
+    } as unknown as TwinReport;
+    report.settings.ais = { betas: 2000, runs: 100 };
+    report.twin.train_losses = [9, 8];
+    writeFileSync(join(out, 'twin.json'), JSON.stringify(report));
+    const scripts = {
+      'quality:rbm':
+        'tsx scripts/quality_twin.ts -- tsx src/cli/train.ts rbm --epochs 2 --width 500 --k 1 --ais-betas 100 --out runs/quality-rbm-cd1',
+    };
+    const rbm = (readme: string) => checkQuality(readme, scripts, root).find((x) => x.script === 'quality:rbm')!;
+    const good = table([
+      '| RBM, 500 hidden, CD-1, 2 epochs | AIS test log-likelihood -131.23 nats (2,000 betas x 100 runs); wall 19.0 min ' +
+        '(per epoch, 100 betas: -150.0, -140.5 after epochs 1-2) | AIS test log-likelihood -130.50 nats; wall 9.5 min | within 3 nats |',
+    ]);
+    expect(rbm(good)).toMatchObject({ status: 'ok' });
+    // The run's wall time counts its rescoring (600 + 540 s).
+    expect(rbm(good.replace('wall 19.0 min', 'wall 10.0 min')).detail).toContain("'wall 19.0 min' in its result");
+    expect(rbm(good.replace('-131.23', '-131.24')).detail).toContain("'AIS test log-likelihood -131.23 nats'");
+    expect(rbm(good.replace('-130.50', '-130.40')).detail).toContain('in its PyTorch twin cell');
+    expect(rbm(good.replace('-140.5', '-140.4')).detail).toContain("lacks '-150.0, -140.5 after epochs 1-2'");
+    // A twin.json of another run (its project's last train_rec differs): stale.
+    writeFileSync(join(out, 'twin.json'), JSON.stringify({ ...report, project: { ...report.project, train_rec: 8 } }));
+    expect(rbm(good).detail).toContain('is not the twin of this run (its project train_rec differ');
   });
 
   it("checks the VAE row's PyTorch twin cell and both wall times against the run's twin.json", () => {
