@@ -10,6 +10,8 @@
 //   gan: the very points the run drew (the 2-D sets are a stream of fresh points, toyBatch's Philox
 //        counters (epoch * RING_STEPS + step) * batch onward), read once in the run's order; mode coverage
 //        of 10,000 samples of G (jobs.ts: modes within 0.06 of a centre, 100 samples each);
+//   dcgan: the run's training split; the Frechet distance of 1,000 samples in the scoring classifier's
+//        features, its ratio to the untrained generator's, the class fractions (jobs.ts dcganJob);
 //   rbm: the run's training split; the AIS test log-likelihood with RBM_AIS (2,000 betas x 100 runs),
 //        computed here for both sides (the run's own per-epoch rows may use a cheaper AIS, its
 //        --ais-betas, as quality:rbm does to fit the 40 minutes).
@@ -163,6 +165,21 @@ export const TWIN_SPECS: Partial<Record<ModelName, TwinSpec>> = {
     ],
     gap: (p, t) => ({ modes: t.modes_covered - p.modes_covered, high_quality: t.high_quality - p.high_quality }),
     target: "modes covered at least the twin's",
+  },
+  dcgan: {
+    trainingSet: imageSet,
+    // The run's scoring classifier (its --classifier, else the job's default path): the Frechet distance
+    // in its features against the test images, the untrained generator of the same seed as baseline.
+    scoring: () => ({}),
+    rescore: false,
+    lines: () => [
+      ['Frechet distance', 'fd', (v) => v.toFixed(1)],
+      ['  ratio to untrained', 'fd_ratio', (v) => v.toFixed(3)],
+      ['smallest class', 'min_class_fraction', pct],
+      ['mean top-class probability', 'mean_top_prob', (v) => v.toFixed(3)],
+    ],
+    gap: (p, t) => ({ fd_ratio_x: p.fd_ratio / t.fd_ratio, min_class: t.min_class_fraction - p.min_class_fraction }),
+    target: "Frechet ratio at most 1.15x the twin's (fd_ratio_x <= 1.15), every class >= 2%",
   },
   rbm: {
     trainingSet: imageSet,

@@ -62,6 +62,30 @@ describe('the PyTorch twins of the ring GAN and the RBM', () => {
     expect(Math.abs(t.twin.train_losses[0] - last.train_d)).toBeLessThan(0.3);
   }, 300_000);
 
+  it("DCGAN: the twin is scored by the run's classifier, as the run's last epoch was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twin-dcgan-'));
+    const clfRun = ['classifier', '--width', '4', '--train-size', '200', '--batch', '50', '--epochs', '1'];
+    const c = runTsx('src/cli/train.ts', [...clfRun, '--backend', 'cpu', '--out', join(dir, 'clf')], {
+      timeout: 120_000,
+    });
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    const out = join(dir, 'dcgan');
+    const run = ['src/cli/train.ts', 'dcgan', '--width', '4', '--zdim', '8', '--train-size', '256', '--batch', '64'];
+    run.push('--epochs', '1', '--classifier', join(dir, 'clf/checkpoint.safetensors'), '--backend', 'cpu');
+    run.push('--out', out);
+    const r = runTsx('scripts/quality_twin.ts', ['--', tsx, ...run], { timeout: 240_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('ratio to untrained');
+    const t = JSON.parse(readFileSync(join(out, 'twin.json'), 'utf8')) as TwinReport;
+    expect(t.settings).toMatchObject({ model: 'dcgan', train_images: 256, steps_per_epoch: 4, epochs: 1 });
+    const last = lastRow(out);
+    expect(figure(t.project, 'fd_ratio')).toBe(last.fd_ratio);
+    // The same untrained baseline on both sides (the config's seed), the twin's own distance.
+    expect(figure(t.twin, 'fd_untrained')).toBe(last.fd_untrained);
+    expect(figure(t.twin, 'fd')).not.toBe(last.fd);
+    expect(t.gap.fd_ratio_x).toBeCloseTo(last.fd_ratio / figure(t.twin, 'fd_ratio'), 10);
+  }, 300_000);
+
   it("RBM: the twin's CD-1 step with momentum is the project's, where every Gibbs draw is certain", async () => {
     // Weights in {-60, 0, 60} and biases of +-30 make every unit's input an odd multiple of 30 (at least
     // 30 away from 0 after a step of 0.05), so every probability is 0 or 1 in float32 (1e-13 at most) and
