@@ -1,11 +1,13 @@
-// WGSL for a fused elementwise kernel (FusedExpr, src/backend/kernels.ts): 4 outputs per invocation, each
-// input read as a vec4 (every element), splatted (one value) or gathered lane by lane (a broadcast block:
-// x[(i / div) % mod], the two sizes written into the text), the expression's ops called as the
-// unfused kernels call them (unary_op and binary_op, generated from src/backend/elementwise_table.ts, with
-// constant op codes, so each call folds to the op's straight-line code), one store. The op parameters
-// are written as the bits of their float32 values, which is what the unfused kernels read from their
-// uniforms. The text depends only on the expression and the reads, so pipelines are cached by it.
-
+// The one codegen of the WebGPU backend's generated kernels (FusedExpr, src/backend/kernels.ts): every
+// elementwise kernel, eager or compiled (one op, a fused chain, a fill, an optimizer step), fused
+// reductions, and the stores of the GEMM and convolution cores. An elementwise kernel makes 4 outputs
+// per invocation, each input read as a vec4 (every element), splatted (one value) or gathered lane by
+// lane (a broadcast: x[(i / div) % mod] plus its outer terms, the sizes written into the text), the
+// expression's ops called through unary_op, binary_op and ternary_op (generated from
+// src/backend/elementwise_table.ts, with constant op codes, so each call folds to the op's straight-line
+// code), one store. Its op parameters and constants are read from its uniforms, so its text depends
+// only on the expression's ops and the reads, and pipelines are cached by it; reductions and GEMM
+// stores, which only the compiler makes, write them into the text as the bits of their float32 values.
 import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
