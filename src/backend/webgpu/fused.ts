@@ -8,6 +8,7 @@
 // code), one store. Its op parameters and constants are read from its uniforms, so its text depends
 // only on the expression's ops and the reads, and pipelines are cached by it; reductions and GEMM
 // stores, which only the compiler makes, write them into the text as the bits of their float32 values.
+
 import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
