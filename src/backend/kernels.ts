@@ -160,6 +160,9 @@ export interface ReadTerm {
   stride: number;
 }
 
+/** Whether `r` reads element i at each output element i of n: element for element, no broadcast. */
+export const readsAll = (r: FusedRead, n: number): boolean => r.div === 1 && r.mod === n && !r.outer?.length;
+
 /** The element that `r` reads at output element i (the CPU's reading of what the WGSL computes). */
 export function readAt(r: FusedRead, i: number): number {
   let at = Math.floor(i / r.div) % r.mod;

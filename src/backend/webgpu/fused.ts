@@ -9,7 +9,7 @@
 // only on the expression's ops and the reads, and pipelines are cached by it; reductions and GEMM
 // stores, which only the compiler makes, write them into the text as the bits of their float32 values.
 
-import { fusedOps, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { fusedOps, readsAll, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
@@ -95,7 +95,7 @@ export function readIndex(r: FusedRead, e: string): string {
 
 /** How an elementwise kernel loads a read: a vec4 (every element), a splat (one value) or lane by lane. */
 const readKind = (r: FusedRead, n: number) =>
-  r.outer?.length ? 'block' : r.mod === 1 ? 'one' : r.div === 1 && r.mod === n ? 'all' : 'block';
+  r.outer?.length ? 'block' : r.mod === 1 ? 'one' : readsAll(r, n) ? 'all' : 'block';
 
 /**
  * `output`: the inputs that are the output storage itself (an in-place write, read element for element):
@@ -120,7 +120,7 @@ export function fusedSource(
   const loads = reads.map((r, k) => {
     const kd = readKind(r, n);
     // (With n = 1 an element-for-element read is also a read of one value: 'one' comes first above.)
-    if (output.has(k) && !(r.div === 1 && r.mod === n && !r.outer?.length))
+    if (output.has(k) && !readsAll(r, n))
       throw new Error('internal: an in-place fused kernel reads its output other than element for element');
     const v = output.has(k)
       ? 'y[i]'
@@ -354,8 +354,7 @@ export function fusedReduceSource(
   // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
   // read at (off / div) % mod.
   const loads = reads.map(
-    (r, k) =>
-      `  let v${k} = vec4<f32>(x${k}[${r.div === 1 && r.mod === geomSize(geom) && !r.outer?.length ? 'off' : readIndex(r, 'off')}]);`,
+    (r, k) => `  let v${k} = vec4<f32>(x${k}[${readsAll(r, geomSize(geom)) ? 'off' : readIndex(r, 'off')}]);`,
   );
   // The epilogue's inputs follow the prologue's, read at output o (or as their FusedRead says).
   const er = epilogue?.reads ?? [];

@@ -27,6 +27,7 @@ import {
   RANDOM_DISTS,
   REDUCE_OPS,
   fusedOps,
+  readsAll,
   type FusedOptim,
   type ConvGeom,
   type FiniteCheck,
@@ -1088,7 +1089,7 @@ function fusedKey(
     key +=
       r.mod === 1 && !r.outer
         ? ';1'
-        : r.div === 1 && r.mod === n && !r.outer
+        : readsAll(r, n)
           ? ';n'
           : `;${r.div}/${r.mod}${r.outer ? r.outer.map((t) => `+${t.div}/${t.mod}*${t.stride}`).join('') : ''}`;
   }

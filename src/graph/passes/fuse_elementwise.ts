@@ -4,7 +4,7 @@
 // the GEMM core's store (epilogues). fuseElementwise states the rule of where a kernel ends.
 
 import type { Storage } from '../../backend/backend.ts';
-import type { FusedExpr, FusedRead, ReduceGeom } from '../../backend/kernels.ts';
+import { readsAll, type FusedExpr, type FusedRead, type ReduceGeom } from '../../backend/kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import type { GemmPrimitive, KernelOp, Op, PrimOp } from '../trace.ts';
 import {
@@ -116,8 +116,7 @@ export function fuseElementwise(g: Graph): Graph {
       const u = uses.get(s) ?? 0;
       // Element for element: both sides index the same flat elements, so a reshape between them (a
       // linear layer's [1, rows, out] product read as [rows, out]) changes nothing.
-      if (!p || read.div !== 1 || read.mod !== n || read.outer || numel(p.op.shape) !== n || crossesEffect(p))
-        return leaf(s, read);
+      if (!p || !readsAll(read, n) || numel(p.op.shape) !== n || crossesEffect(p)) return leaf(s, read);
       // A kernel with a core (a reduction, a GEMM) is continued after its core: in its epilogue.
       const red = p.op.core.kind !== 'none' ? p.op : null;
       const tail = tailOf(p.op);

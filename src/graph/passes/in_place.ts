@@ -1,6 +1,7 @@
 // In place: an assign of a fused kernel's value becomes the kernel writing into the assigned storage.
 
 import type { Storage } from '../../backend/backend.ts';
+import { readsAll } from '../../backend/kernels.ts';
 import { numel } from '../../shape.ts';
 import type { KernelOp, Op } from '../trace.ts';
 import { asFused, countUses, readsOf, type Graph } from './graph.ts';
@@ -30,7 +31,7 @@ export function writeInPlace(g: Graph): Graph {
     const { i } = p;
     const { expr, inputs, reads } = p.f.prologue!;
     const n = numel(p.f.shape);
-    if (n !== dst.length || inputs.some((x, k) => x === dst && !(reads[k].div === 1 && reads[k].mod === n))) continue;
+    if (n !== dst.length || inputs.some((x, k) => x === dst && !readsAll(reads[k], n))) continue;
     let clear = true;
     for (let k = i + 1; k < j && clear; k++) {
       const o = ops[k];
