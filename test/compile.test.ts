@@ -942,6 +942,74 @@ describe('compile(): elementwise fusion', () => {
       // mul+add, the sum (which reads the state before the update), the assign's copy.
       expect(between.stats.dispatches).toBe(3);
     });
+
+    it(`${which}: batch norm's running statistics are updated in the store of the reduction computing each statistic, as eager mode's`, async () => {
+      const b = await backend();
+      // Bit for bit on the CPU twin. On WebGPU the fused mean sums in another order than the eager
+      // reduction over a leading dim, so a statistic (and x - mean) can differ by a few float32 ulps of
+      // the inputs' scale (3): an absolute bound of 1e-5, not a relative one.
+      const near = (got: Float32Array, want: Float32Array, what: string) => {
+        if (which === 'cpu') return expect(got, what).toEqual(want);
+        want.forEach((w, i) => expect(Math.abs(got[i] - w), `${what} [${i}]`).toBeLessThanOrEqual(1e-5));
+      };
+      // One pass ([37, 10] over dim 0), a strided one over two runs of dims, batch norm's own ([6, 5, 7, 3]
+      // over [0, 2, 3]), and a partial first pass (4,500 elements a channel: past 4,096 on WebGPU).
+      for (const shape of [
+        [37, 10],
+        [6, 5, 7, 3],
+        [4500, 2],
+      ]) {
+        const c = shape[1];
+        const x = tensor(
+          randomData(
+            shape.reduce((p, d) => p * d, 1),
+            71,
+            -3,
+            3,
+          ),
+          shape,
+          { backend: b },
+        );
+        const stats = () => [
+          tensor(randomData(c, 72), [c], { backend: b }),
+          tensor(randomData(c, 73, 0.5, 2), [c], { backend: b }),
+        ];
+        const [se, sc] = [stats(), stats()];
+        const bn =
+          ([m, v]: Tensor[]) =>
+          (a: Tensor) =>
+            F.batchNorm(a, m, v, null, null, true, 0.1);
+        const [eager, compiled] = [bn(se), compile(bn(sc))];
+        for (let i = 0; i < 4; i++) {
+          const [ye, yc] = [eager(x), compiled(x)];
+          near(await yc.toArray(), await ye.toArray(), `call ${i}: y of [${shape}]`);
+          ye.dispose();
+          yc.dispose();
+          for (const k of [0, 1])
+            near(await sc[k].toArray(), await se[k].toArray(), `call ${i}: statistic ${k} of [${shape}]`);
+        }
+        // The mean and the variance, each with its statistic's assign, the factor rsqrt(var + eps), the
+        // normalization: 4 kernels (6 with the assigns apart), 6 with the two partial first passes.
+        expect(compiled.stats.dispatches, `[${shape}]`).toBe(b instanceof WebGPUBackend && shape[0] === 4500 ? 6 : 4);
+      }
+      // An update the reduction cannot take (the state read between the reduction and the assign) stays a
+      // kernel of its own, with eager mode's values.
+      const r = [tensor(randomData(10, 74), [10], { backend: b }), tensor(randomData(10, 74), [10], { backend: b })];
+      const x = tensor(randomData(370, 75), [37, 10], { backend: b });
+      const read = (s: Tensor) => (a: Tensor) => {
+        const m = a.mean(0);
+        const seen = s.mul(2);
+        F.assignInPlace(s, s.mul(0.9).add(m.mul(0.1)));
+        return seen.add(m);
+      };
+      const [eager, compiled] = [read(r[0]), compile(read(r[1]))];
+      for (let i = 0; i < 3; i++) {
+        near(await compiled(x).toArray(), await eager(x).toArray(), `call ${i}`);
+        near(await r[1].toArray(), await r[0].toArray(), `call ${i}: the state`);
+      }
+      // The mean, the state's mul (read before the update), the assign, the add.
+      expect(compiled.stats.dispatches).toBe(4);
+    });
   });
 });
 

@@ -102,7 +102,19 @@ export type FusedReduce = Fuse & {
   inputs: Storage[];
   reads: FusedRead[];
   geom: ReduceGeom;
+  /** An assign in the store, after the result is stored (see StoreAssign). */
+  assign?: StoreAssign;
 };
+
+/**
+ * An update of another storage in a reduction's store (batch norm's running statistics, from the
+ * statistic the kernel computes): dst[o] = expr at each result o, where `acc` is result o as stored
+ * (after the epilogue) and input 0 is dst[o]'s old value; its constants are the expression's own.
+ */
+export interface StoreAssign {
+  dst: Storage;
+  expr: FusedExpr;
+}
 
 /**
  * The elementwise kernel that applies `fuse` to a core's stored results y (its `acc`), where the core

@@ -4,7 +4,7 @@
 // patch in place. A fused kernel is one backend call with its prologue, epilogue and update (fused.ts on
 // WebGPU; on the CPU the same values, each intermediate stored as the eager ops store it).
 
-import type { Backend, Storage } from '../backend/backend.ts';
+import type { Backend, Storage, StoreAssign } from '../backend/backend.ts';
 import type { FusedOptim } from '../backend/kernels.ts';
 import { EFFECTS, type EffectName, type EffectParams } from './effects.ts';
 import { RULES, matmulSpec, type Params, type Primitive } from './primitives.ts';
@@ -62,7 +62,8 @@ export function runOp(
   const value = (s: Storage) => (isSymbolic(s) ? env.get(s)! : s);
   if (op.kind === 'kernel') {
     const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
-    return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value));
+    const assign = op.assign && { dst: value(op.assign.dst), expr: op.assign.expr };
+    return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value), assign);
   }
   const xs = op.inputs.map(value);
   const perCall = op.perCall && params !== undefined;
@@ -79,7 +80,14 @@ export function runOp(
  * epilogue and update itself (reduce(), matmul() and conv() with `fuse`), and an elementwise kernel its
  * update (elementwise() with `optim`).
  */
-function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: KernelExpr | null, head: Storage[]): Storage {
+function runKernel(
+  b: Backend,
+  op: KernelOp,
+  pro: KernelExpr | null,
+  epi: KernelExpr | null,
+  head: Storage[],
+  assign: StoreAssign | undefined,
+): Storage {
   const { core } = op;
   const optim = optimOf(op);
   if (core.kind === 'none') {
@@ -87,7 +95,8 @@ function runKernel(b: Backend, op: KernelOp, pro: KernelExpr | null, epi: Kernel
     return b.elementwise({ expr, inputs, reads, n: core.n, optim });
   }
   const fuse = { epilogue: epi ?? undefined, optim };
-  if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse });
+  if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse, assign });
+  if (assign) throw new Error('internal: an assign in the store of a GEMM kernel');
   const [x, w] = head;
   if (core.prim === 'matmul')
     return b.matmul(x, w, matmulSpec(core.params as Params['matmul'], core.gemmShape, core.xShapes), fuse);

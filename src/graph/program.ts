@@ -132,6 +132,7 @@ export class Program {
           ...(core.kind === 'reduce' ? [core.op] : []),
           ...(epilogue ? fusedOps(epilogue.expr) : []),
           ...(optim ? [optim.params.spec.kind] : []),
+          ...(op.assign ? ['assign'] : []),
         ].join('+');
         if (core.kind === 'none') return `${at} fused:${ops} ${shape(op.shape)} (${prologue!.inputs.length} inputs)`;
         if (core.kind === 'reduce')

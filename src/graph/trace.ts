@@ -113,6 +113,11 @@ export interface KernelOp {
   prologue: KernelExpr | null;
   epilogue: KernelExpr | null;
   optim?: StoreOptim;
+  /**
+   * A reduction's store also assigns dst (Backend's StoreAssign: batch norm's running statistics from
+   * the mean or variance it computes; src/graph/passes/fuse_assign.ts).
+   */
+  assign?: { dst: Storage; expr: FusedExpr };
   shape: number[];
   out: SymbolicStorage;
 }

@@ -16,6 +16,7 @@ import {
 } from '../backend.ts';
 import {
   readAt,
+  withAcc,
   type ConvGeom,
   type FiniteCheck,
   type FusedExpr,
@@ -206,11 +207,18 @@ export class CpuBackend implements Backend {
       const { op, x, rows, R } = spec;
       return this.reduceRuns(op, this.d(x), { rows, kept: [[rows, R]], red: [[R, 1]] });
     }
-    const { op, expr, inputs, reads, geom, ...fuse } = spec;
+    const { op, expr, inputs, reads, geom, assign, ...fuse } = spec;
     const x = this.elementwise({ expr, inputs, reads, n: geom.rows * geom.red.reduce((a, [n]) => a * n, 1) });
     const out = this.reduceRuns(op, this.d(x), geom);
     this.free(x);
-    return this.fused(out, fuse);
+    const y = this.fused(out, fuse);
+    // The store's assign: dst[o] = expr(acc = y[o], input 0 = dst[o]), as the assign would run after it.
+    if (assign) {
+      const all = { div: 1, mod: geom.rows };
+      const e = withAcc(assign.expr, 1);
+      this.elementwise({ expr: e, inputs: [assign.dst, y], reads: [all, all], n: geom.rows, out: assign.dst });
+    }
+    return y;
   }
 
   private reduceRuns(op: ReduceOp, X: Arr, { rows, kept, red }: ReduceGeom): Storage {

@@ -317,6 +317,12 @@ const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
   (op === 'sum'
     ? 'acc = acc + v;'
     : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
+/** The lines of a store's assign (FusedReduceOptions.assign): z[o] from the stored result g and z[o]. */
+function storeAssign(expr: FusedExpr): string[] {
+  const { lines, result } = body(expr, 'z', 's');
+  return ['  let acc = g;', '  let z0 = vec4<f32>(z[o]);', ...lines, `  z[o] = ${result}.x;`];
+}
+
 /** The four partial results combined into one (the order the reduce_rows kernel uses). */
 const laneTotal = (op: 'sum' | 'max' | 'min') =>
   op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))';
@@ -331,6 +337,11 @@ export interface FusedReduceOptions {
   chunk?: number;
   /** Each result is a parameter's gradient: its optimizer update runs in the store (optim_ops.wgsl). */
   optim?: boolean;
+  /**
+   * The store also assigns z[o] = this expression (Backend's StoreAssign: `acc` the stored result, input
+   * 0 the old z[o]); z binds after y.
+   */
+  assign?: FusedExpr;
 }
 
 /**
@@ -347,8 +358,9 @@ export function fusedReduceSource(
   geom: ReduceGeom,
   opts: FusedReduceOptions,
 ): string {
-  const { perInvocation, epilogue, chunk, optim = false } = opts;
-  if (optim && chunk !== undefined) throw new Error('internal: an optimizer update in a partial reduction');
+  const { perInvocation, epilogue, chunk, optim = false, assign } = opts;
+  if ((optim || assign) && chunk !== undefined) throw new Error('internal: a store update in a partial reduction');
+  if (optim && assign) throw new Error('internal: an optimizer update and an assign in one store');
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
   // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
@@ -374,8 +386,9 @@ export function fusedReduceSource(
     ...bindings,
     `@group(0) @binding(${m}) var<storage, read_write> y: array<f32>;`,
     ...(optim ? optimBindings(m + 1) : []),
+    ...(assign ? [`@group(0) @binding(${m + 1}) var<storage, read_write> z: array<f32>;`] : []),
     `struct Params { rows: u32, p0: u32, p1: u32, p2: u32${optim ? ', opt: OptimParams' : ''} }`,
-    `@group(0) @binding(${optim ? m + 5 : m + 1}) var<uniform> params: Params;`,
+    `@group(0) @binding(${optim ? m + 5 : assign ? m + 2 : m + 1}) var<uniform> params: Params;`,
     'fn base_of(o: u32) -> u32 {',
     '  var rem = o;',
     '  var off = 0u;',
@@ -388,10 +401,11 @@ export function fusedReduceSource(
     `  return ${result}.x;`,
     '}',
     `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`,
-    // The result's store, with the optimizer update of parameter element o on it.
+    // The result's store, with the optimizer update of parameter element o on it, or the assign of z[o].
     'fn store_result(o: u32, g: f32) {',
     '  y[o] = g;',
     ...(optim ? ['  optim_update(o, g, params.opt);'] : []),
+    ...(assign ? storeAssign(assign) : []),
     '}',
     'fn finish(acc: f32, o: u32) -> f32 {',
     ...eloads,

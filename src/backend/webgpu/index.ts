@@ -154,7 +154,7 @@ export class WebGPUBackend implements Backend {
    * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
    * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
    */
-  private reduceFused({ op, expr, inputs, reads, geom, epilogue, optim }: FusedReduce): Storage {
+  private reduceFused({ op, expr, inputs, reads, geom, epilogue, optim, assign }: FusedReduce): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
@@ -181,6 +181,7 @@ export class WebGPUBackend implements Backend {
         geom: { rows: geom.rows, kept: [[geom.rows, chunks]], red: [[chunks, 1]] },
         epilogue,
         optim,
+        assign,
       });
       this.free(partial);
       return out;
@@ -188,14 +189,20 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(geom.rows);
     this.ctx.dispatch({
       kernel: optim ? 'optim_fused_ops' : 'fused_ops',
-      source: fusedReduceSource(op, expr, reads, geom, { perInvocation, epilogue, optim: !!optim }),
-      label: optim ? `${label}+${optim.spec.kind}` : label,
+      source: fusedReduceSource(op, expr, reads, geom, {
+        perInvocation,
+        epilogue,
+        optim: !!optim,
+        assign: assign?.expr,
+      }),
+      label: optim ? `${label}+${optim.spec.kind}` : assign ? `${label}+assign` : label,
       constants: optimConstants(optim),
       buffers: [
         ...inputs.map((s) => this.buf(s)),
         ...(epilogue?.inputs ?? []).map((s) => this.buf(s)),
         out.buffer,
         ...this.optimBuffers(optim),
+        ...(assign ? [this.buf(assign.dst)] : []),
       ],
       uniforms: withOptimUniforms(packUniforms([geom.rows]), optim),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows),

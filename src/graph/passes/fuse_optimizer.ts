@@ -4,10 +4,7 @@
 import type { Storage } from '../../backend/backend.ts';
 import type { EffectParams } from '../effects.ts';
 import type { GemmPrimitive, KernelOp, Op } from '../trace.ts';
-import { GEMM_PRIMITIVES, asFused, gemmOf, readsOf, type Graph } from './graph.ts';
-
-/** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
-const MAX_STORAGE_BINDINGS = 8;
+import { GEMM_PRIMITIVES, MAX_STORAGE_BINDINGS, asFused, gemmOf, readsOf, type Graph } from './graph.ts';
 
 /** Storage buffers a fused kernel binds (its inputs, its output), before an optimizer update's 4. */
 function storeBindings(op: KernelOp): number {

@@ -27,9 +27,17 @@ export interface Operand {
   read: FusedRead;
 }
 
-/** The storages every op reads (a kernel's: its GEMM operands, prologue and epilogue inputs). */
+/**
+ * The storages every op reads (a kernel's: its GEMM operands, prologue and epilogue inputs, and the
+ * storage its store assigns, whose old values it reads).
+ */
 export const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
-  op.kind === 'kernel' ? [...headInputs(op), ...(op.epilogue?.inputs ?? [])] : op.inputs;
+  op.kind === 'kernel'
+    ? [...headInputs(op), ...(op.epilogue?.inputs ?? []), ...(op.assign ? [op.assign.dst] : [])]
+    : op.inputs;
+
+/** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
+export const MAX_STORAGE_BINDINGS = 8;
 
 /** What a kernel reads before its epilogue: a GEMM's operands, or its prologue's inputs. */
 export const headInputs = (op: KernelOp): Storage[] =>

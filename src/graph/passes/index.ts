@@ -16,11 +16,14 @@
 //                storage (in_place.ts)
 //   optimizer    a parameter's optimizer step runs in the store of the kernel computing its gradient
 //                (a matmul, a convolution, a fused reduction or elementwise kernel: fuse_optimizer.ts)
+//   assign       an assign of an expression of the assigned storage and a reduction's result runs in
+//                that reduction's store (batch norm's running statistics: fuse_assign.ts)
 // Liveness (each value freed right after its last use) and the recording are the program's
 // (src/graph/program.ts). graph.ts holds the graph type and what the passes share.
 
 import type { Storage } from '../../backend/backend.ts';
 import type { PrimOp } from '../trace.ts';
+import { fuseAssign } from './fuse_assign.ts';
 import { foldConstants } from './constants.ts';
 import { eliminateDeadCode } from './dead_code.ts';
 import { fuseElementwise } from './fuse_elementwise.ts';
@@ -39,5 +42,5 @@ export function runPasses(
   fold: (op: PrimOp, inputs: Storage[]) => Storage | null,
 ): { graph: Graph; constants: Map<Storage, Storage> } {
   const folded = foldConstants(eliminateDeadCode(g), fold);
-  return { graph: fuseOptimizer(writeInPlace(fuseElementwise(folded.graph))), constants: folded.constants };
+  return { graph: fuseAssign(fuseOptimizer(writeInPlace(fuseElementwise(folded.graph)))), constants: folded.constants };
 }

@@ -1,0 +1,101 @@
+// Running statistics in the statistic's kernel: an assign whose value is an expression of the assigned
+// storage and of a fused reduction's result runs in that reduction's store.
+
+import type { Storage } from '../../backend/backend.ts';
+import { readsAll, type FusedExpr } from '../../backend/kernels.ts';
+import type { EffectParams } from '../effects.ts';
+import type { KernelOp, Op } from '../trace.ts';
+import { MAX_STORAGE_BINDINGS, readsOf, type Graph } from './graph.ts';
+
+/** What an op writes in place: an effect its destination (a step its parameter, state and flags), a kernel its store's updates. */
+function writes(o: Op): Storage[] {
+  if (o.kind === 'effect')
+    return o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]];
+  if (o.kind !== 'kernel') return [];
+  return [
+    ...(o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : []),
+    ...(o.assign ? [o.assign.dst] : []),
+  ];
+}
+
+/**
+ * The assign's expression over the store's names (`acc` the result, input 0 dst's old value), or null
+ * where it reads anything else, or reads dst or the result other than element for element.
+ */
+function storeExpr(
+  e: FusedExpr,
+  inputs: Storage[],
+  dst: Storage,
+  result: Storage,
+  read: (k: number) => boolean,
+): FusedExpr | null {
+  switch (e.kind) {
+    case 'input': {
+      const s = inputs[e.k];
+      if (!read(e.k)) return null;
+      return s === dst ? { kind: 'input', k: 0 } : s === result ? { kind: 'acc' } : null;
+    }
+    case 'acc':
+      return null;
+    case 'const':
+      return e;
+    case 'unary': {
+      const x = storeExpr(e.x, inputs, dst, result, read);
+      return x && { ...e, x };
+    }
+    case 'binary': {
+      const a = storeExpr(e.a, inputs, dst, result, read),
+        b = storeExpr(e.b, inputs, dst, result, read);
+      return a && b && { ...e, a, b };
+    }
+    case 'ternary': {
+      const c = storeExpr(e.c, inputs, dst, result, read),
+        a = storeExpr(e.a, inputs, dst, result, read),
+        b = storeExpr(e.b, inputs, dst, result, read);
+      return c && a && b && { ...e, c, a, b };
+    }
+  }
+}
+
+/**
+ * Running statistics in the statistic's kernel: an assign_fused effect (src/graph/passes/in_place.ts)
+ * whose expression reads only the assigned storage and one fused reduction's result, each element for
+ * element (batch norm's running mean, (1 - m) r + m mean, and variance), becomes part of that
+ * reduction's store (KernelOp.assign: one kernel fewer per statistic), where that is legal:
+ * - the reduction reads not the assigned storage, has no optimizer update, and stays within the
+ *   storage-buffer limit (the assign binds 1 more);
+ * - no op between the reduction and the assign reads or writes the assigned storage (the write moves
+ *   up to the reduction), and the assign has no per-call params.
+ * The values are the same: the store computes the expression from the result as stored.
+ */
+export function fuseAssign(g: Graph): Graph {
+  const ops: (Op | null)[] = [...g.ops];
+  for (let j = 0; j < ops.length; j++) {
+    const op = ops[j];
+    if (op?.kind !== 'effect' || op.effect !== 'assign_fused' || op.perCall) continue;
+    const [dst, ...inputs] = op.inputs;
+    const { expr, reads, n } = op.params as EffectParams['assign_fused'];
+    if (n !== dst.length) continue;
+    // The reduction computing one of the inputs (the latest before the assign).
+    let i = -1;
+    for (let k = j - 1; k >= 0 && i < 0; k--) {
+      const o = ops[k];
+      if (o?.kind === 'kernel' && o.core.kind === 'reduce' && inputs.includes(o.out)) i = k;
+    }
+    if (i < 0) continue;
+    const k0 = ops[i] as KernelOp;
+    if (k0.optim || k0.assign || k0.out.length !== n || readsOf(k0).includes(dst)) continue;
+    if (readsOf(k0).length + 2 > MAX_STORAGE_BINDINGS) continue;
+    const e = storeExpr(expr, inputs, dst, k0.out, (k) => readsAll(reads[k], n));
+    if (!e) continue;
+    let clear = true;
+    for (let k = i + 1; k < j && clear; k++) {
+      const o = ops[k];
+      if (o && o.kind !== 'host' && (readsOf(o).includes(dst) || writes(o).includes(dst))) clear = false;
+    }
+    if (!clear) continue;
+    ops[i] = { ...k0, assign: { dst, expr: e } };
+    ops[j] = null;
+  }
+  return { ...g, ops: ops.filter((op): op is Op => op !== null) };
+}
