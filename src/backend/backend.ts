@@ -94,7 +94,7 @@ export interface Fuse {
  * of the tensor whose elements are `expr` over `inputs` (input k read as reads[k] says), with an
  * epilogue and an update (Fuse) on its results.
  */
-export type ReduceSpec = { op: ReduceOp; x: Storage; rows: number; R: number } | FusedReduce;
+export type ReduceSpec = { op: ReduceOp; x: Storage; rows: number; R: number } | FusedReduce | RowsReduce;
 /** reduce()'s fused form (see ReduceSpec). */
 export type FusedReduce = Fuse & {
   op: 'sum' | 'max' | 'min';
@@ -105,6 +105,23 @@ export type FusedReduce = Fuse & {
   /** An assign in the store, after the result is stored (see StoreAssign). */
   assign?: StoreAssign;
 };
+
+/**
+ * reduce()'s row form: per output o of `geom` (a row of the reduced tensor, at most 4,096 elements), sums
+ * in stage order, each over the row's elements of its expression and then its epilogue, and the `final`
+ * expression at every element of the row; returns the reduced tensor's shape of final values (a norm's
+ * backward in one kernel: its two sums and the elementwise ops between and after them). Input indices of
+ * a stage's expression and of `final`: `inputs` 0..n-1 (read per element, as reads[k] says), then the
+ * earlier stages' values n + j; of a stage's epilogue: its own inputs (read at o), then the earlier
+ * stages' values, and `acc` the stage's sum. Each sum is the fused form's (its order and bits).
+ */
+export interface RowsReduce {
+  stages: { expr: FusedExpr; epilogue: FusedEpilogue | null }[];
+  final: FusedExpr;
+  inputs: Storage[];
+  reads: FusedRead[];
+  geom: ReduceGeom;
+}
 
 /**
  * An update of another storage in a reduction's store (batch norm's running statistics, from the

@@ -275,6 +275,22 @@ export interface FusedEpilogue {
   reads: FusedRead[];
 }
 
+/**
+ * The read of a reduction's results at each element of the tensor it reduces (contiguous): element e
+ * reads the output o of its row, o row-major over the kept runs, each run's index (e / stride) % size.
+ */
+export function rowRead({ kept }: ReduceGeom): FusedRead {
+  if (!kept.length) return { div: 1, mod: 1 };
+  const outer: ReadTerm[] = [];
+  let stride = kept[kept.length - 1][0];
+  for (let i = kept.length - 2; i >= 0; i--) {
+    outer.push({ div: kept[i][1], mod: kept[i][0], stride });
+    stride *= kept[i][0];
+  }
+  const [size, inner] = kept[kept.length - 1];
+  return outer.length ? { div: inner, mod: size, outer } : { div: inner, mod: size };
+}
+
 export interface ReduceGeom {
   rows: number;
   /** Kept dims, outermost first: [size, stride]. */

@@ -63,6 +63,11 @@ export function runOp(
   if (op.kind === 'kernel') {
     const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
     const assign = op.assign && { dst: value(op.assign.dst), expr: op.assign.expr };
+    if (op.core.kind === 'rows') {
+      const { expr: final, inputs, reads } = bind(op.prologue)!;
+      const stages = op.core.stages.map((st) => ({ expr: st.expr, epilogue: bind(st.epilogue) }));
+      return b.reduce({ stages, final, inputs, reads, geom: op.core.geom });
+    }
     return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value), assign);
   }
   const xs = op.inputs.map(value);
@@ -96,6 +101,7 @@ function runKernel(
   }
   const fuse = { epilogue: epi ?? undefined, optim };
   if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse, assign });
+  if (core.kind === 'rows') throw new Error('internal: a row kernel runs through runOp');
   if (assign) throw new Error('internal: an assign in the store of a GEMM kernel');
   const [x, w] = head;
   if (core.prim === 'matmul')

@@ -93,6 +93,19 @@ export type KernelCore =
       dims: number[];
     }
   | {
+      /**
+       * Sums in stages over each row of the geometry, then the prologue's expression at each element
+       * (Backend's RowsReduce: the prologue's inputs 0..n-1, then the stages' values n + j; a stage's
+       * epilogue reads its own inputs at the row, then the earlier stages' values, and `acc`; made by
+       * src/graph/passes/fuse_rows.ts).
+       */
+      kind: 'rows';
+      geom: ReduceGeom;
+      xShape: number[];
+      dims: number[];
+      stages: { expr: FusedExpr; epilogue: KernelExpr | null }[];
+    }
+  | {
       kind: 'gemm';
       prim: GemmPrimitive;
       operands: Storage[];

@@ -12,10 +12,12 @@ import {
   type MoveOf,
   type MoveSpec,
   type ReduceSpec,
+  type RowsReduce,
   type Storage,
 } from '../backend.ts';
 import {
   readAt,
+  rowRead,
   withAcc,
   type ConvGeom,
   type FiniteCheck,
@@ -207,6 +209,7 @@ export class CpuBackend implements Backend {
       const { op, x, rows, R } = spec;
       return this.reduceRuns(op, this.d(x), { rows, kept: [[rows, R]], red: [[R, 1]] });
     }
+    if ('stages' in spec) return this.reduceRowsChain(spec);
     const { op, expr, inputs, reads, geom, assign, ...fuse } = spec;
     const x = this.elementwise({ expr, inputs, reads, n: geom.rows * geom.red.reduce((a, [n]) => a * n, 1) });
     const out = this.reduceRuns(op, this.d(x), geom);
@@ -219,6 +222,52 @@ export class CpuBackend implements Backend {
       this.elementwise({ expr: e, inputs: [assign.dst, y], reads: [all, all], n: geom.rows, out: assign.dst });
     }
     return y;
+  }
+
+  /**
+   * The row form, stage by stage as the unfused kernels run: each stage's expression over the tensor
+   * (the earlier stages' values read at each element's row), its sum, its epilogue; then the final
+   * expression. Bit for bit the kernels the compiler merged.
+   */
+  private reduceRowsChain({ stages, final, inputs, reads, geom }: RowsReduce): Storage {
+    const n = geom.rows * geom.red.reduce((a, [k]) => a * k, 1);
+    const atElement = rowRead(geom),
+      atRow = { div: 1, mod: geom.rows };
+    const stats: Storage[] = [];
+    try {
+      for (const { expr, epilogue } of stages) {
+        const x = this.elementwise({
+          expr,
+          inputs: [...inputs, ...stats],
+          reads: [...reads, ...stats.map(() => atElement)],
+          n,
+        });
+        const sum = this.reduceRuns('sum', this.d(x), geom);
+        this.free(x);
+        if (!epilogue) {
+          stats.push(sum);
+          continue;
+        }
+        const m = epilogue.inputs.length;
+        stats.push(
+          this.elementwise({
+            expr: withAcc(epilogue.expr, m + stats.length),
+            inputs: [...epilogue.inputs, ...stats, sum],
+            reads: [...epilogue.reads, ...stats.map(() => atRow), atRow],
+            n: geom.rows,
+          }),
+        );
+        this.free(sum);
+      }
+      return this.elementwise({
+        expr: final,
+        inputs: [...inputs, ...stats],
+        reads: [...reads, ...stats.map(() => atElement)],
+        n,
+      });
+    } finally {
+      for (const st of stats) this.free(st);
+    }
   }
 
   private reduceRuns(op: ReduceOp, X: Arr, { rows, kept, red }: ReduceGeom): Storage {

@@ -317,6 +317,40 @@ const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
   (op === 'sum'
     ? 'acc = acc + v;'
     : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
+/**
+ * The per-invocation sum of one row of R elements, the eager reduce_rows order exactly (the elements in
+ * row-major order, 4 interleaved partial sums; past ROWS_CHUNK elements a partial sum per chunk, the
+ * chunks' sums in 4 lanes): lines at `indent`, then `total(sum)` where sum is the row's sum.
+ * `load(r)`: element r's value.
+ */
+function invocationSum(
+  R: number,
+  load: (r: string) => string,
+  total: (sum: string) => string,
+  indent: string,
+): string[] {
+  const chunks = Math.max(1, Math.ceil(R / ROWS_CHUNK));
+  const full = 4 * Math.floor(chunks / 4);
+  const chunkSum = (ind: string, start: string, end: string) => [
+    `${ind}var a = vec4<f32>(0.0);`,
+    `${ind}var r = ${start};`,
+    `${ind}for (; r + 4u <= ${end}; r = r + 4u) {`,
+    `${ind}  a = a + vec4<f32>(${['r', '(r + 1u)', '(r + 2u)', '(r + 3u)'].map(load).join(', ')});`,
+    `${ind}}`,
+    `${ind}for (; r < ${end}; r = r + 1u) { a.x = a.x + ${load('r')}; }`,
+  ];
+  if (chunks === 1) return [...chunkSum(indent, '0u', `${R}u`), `${indent}${total('(a.x + a.y) + (a.z + a.w)')}`];
+  return [
+    `${indent}var acc = vec4<f32>(0.0);`,
+    `${indent}for (var c = 0u; c < ${chunks}u; c = c + 1u) {`,
+    ...chunkSum(`${indent}  `, `c * ${ROWS_CHUNK}u`, `min(c * ${ROWS_CHUNK}u + ${ROWS_CHUNK}u, ${R}u)`),
+    `${indent}  let s = (a.x + a.y) + (a.z + a.w);`,
+    `${indent}  if (c < ${full}u) { acc[c % 4u] = acc[c % 4u] + s; } else { acc.x = acc.x + s; }`,
+    `${indent}}`,
+    `${indent}${total(laneTotal('sum'))}`,
+  ];
+}
+
 /** The lines of a store's assign (FusedReduceOptions.assign): z[o] from the stored result g and z[o]. */
 function storeAssign(expr: FusedExpr): string[] {
   const { lines, result } = body(expr, 'z', 's');
@@ -459,31 +493,16 @@ export function fusedReduceSource(
     // batch norm's [0, 2, 3], as the trailing run and then the other): summing 3,136 elements in one
     // pass instead moved DCGAN's compiled losses 3e-5 away from eager's within 12 steps, past the 1e-5
     // the compiled steps are held to.
-    const chunks = Math.max(1, Math.ceil(R / ROWS_CHUNK));
-    const full = 4 * Math.floor(chunks / 4);
-    const chunkSum = (indent: string, start: string, end: string) => [
-      `${indent}var a = vec4<f32>(0.0);`,
-      `${indent}var r = ${start};`,
-      `${indent}for (; r + 4u <= ${end}; r = r + 4u) {`,
-      `${indent}  a = a + vec4<f32>(load(${at}), load(${elem('(r + 1u)')}), load(${elem('(r + 2u)')}), load(${elem('(r + 3u)')}));`,
-      `${indent}}`,
-      `${indent}for (; r < ${end}; r = r + 1u) { a.x = a.x + load(${at}); }`,
-    ];
     return [
       ...head,
       ...invocationMain('o'),
       '  let b = base_of(o);',
-      ...(chunks === 1
-        ? [...chunkSum('  ', '0u', `${R}u`), '  store_result(o, finish((a.x + a.y) + (a.z + a.w), o));']
-        : [
-            '  var acc = vec4<f32>(0.0);',
-            `  for (var c = 0u; c < ${chunks}u; c = c + 1u) {`,
-            ...chunkSum('    ', `c * ${ROWS_CHUNK}u`, `min(c * ${ROWS_CHUNK}u + ${ROWS_CHUNK}u, ${R}u)`),
-            '    let s = (a.x + a.y) + (a.z + a.w);',
-            `    if (c < ${full}u) { acc[c % 4u] = acc[c % 4u] + s; } else { acc.x = acc.x + s; }`,
-            '  }',
-            `  store_result(o, finish(${laneTotal(op)}, o));`,
-          ]),
+      ...invocationSum(
+        R,
+        (r) => `load(${elem(r)})`,
+        (sum) => `store_result(o, finish(${sum}, o));`,
+        '  ',
+      ),
       '}',
     ].join('\n');
   }
@@ -515,5 +534,157 @@ export function fusedReduceSource(
     op === 'sum' ? '  var acc = 0.0;' : '  var acc = 0.0;\n  if (valid) { acc = load(b); }',
     `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = combine(acc, load(${at})); } }`,
     ...workgroupTree('store_result(o, finish(sv[0], o));'),
+  ].join('\n');
+}
+
+/**
+ * One stage of a row kernel (fusedRowsSource): a sum over the row's elements of `expr`, then its
+ * epilogue. Input indices: the kernel's inputs 0..n-1 (read per element), then the earlier stages'
+ * values n + j; the epilogue's: its own inputs 0..m-1 (read at the row, the output index o), then the
+ * earlier stages' values m + j, and `acc` the stage's sum.
+ */
+export interface RowStage {
+  expr: FusedExpr;
+  epilogue: { expr: FusedExpr; reads: FusedRead[] } | null;
+}
+
+/** The input indices an expression reads. */
+function inputsOf(e: FusedExpr, out = new Set<number>()): Set<number> {
+  if (e.kind === 'input') out.add(e.k);
+  else if (e.kind === 'unary') inputsOf(e.x, out);
+  else if (e.kind === 'binary') (inputsOf(e.a, out), inputsOf(e.b, out));
+  else if (e.kind === 'ternary') (inputsOf(e.c, out), inputsOf(e.a, out), inputsOf(e.b, out));
+  return out;
+}
+
+/**
+ * WGSL for a row kernel (Backend's RowsReduce): per output o of the geometry (a row of the reduced
+ * tensor), sums in stage order, each over the row's elements of an expression that may read the
+ * earlier sums, then the final expression written at each element of the row: a chain of reductions
+ * and the elementwise ops between and after them (a norm's backward) in one kernel. Each sum adds in
+ * the order of the fused reduction (fusedReduceSource) over at most WORKGROUP_CHUNK elements, so each
+ * stage gives that kernel's bits.
+ */
+export function fusedRowsSource(
+  stages: RowStage[],
+  final: FusedExpr,
+  reads: FusedRead[],
+  geom: ReduceGeom,
+  perInvocation: boolean,
+): string {
+  const n = reads.length;
+  const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
+  const R = r0[0] * r1[0];
+  if (R > WORKGROUP_CHUNK) throw new Error(`internal: a row kernel over ${R} elements (at most ${WORKGROUP_CHUNK})`);
+  const size = geomSize(geom);
+  const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
+  let at = n;
+  const epiNames = stages.map((st, k) =>
+    (st.epilogue?.reads ?? []).map((_, i) => {
+      bindings.push(`@group(0) @binding(${at++}) var<storage, read> e${k}_${i}: array<f32>;`);
+      return `e${k}_${i}`;
+    }),
+  );
+  // s0..s(k-1): the earlier stages' values, as parameters.
+  const statParams = (k: number) => Array.from({ length: k }, (_, j) => `, s${j}: f32`).join('');
+  const statArgs = (k: number) => Array.from({ length: k }, (_, j) => `, s${j}`).join('');
+  /** A function of an element's offset computing `expr` over the inputs and the first k stages' values. */
+  const elementFn = (name: string, expr: FusedExpr, k: number) => {
+    const used = inputsOf(expr);
+    const { lines, result } = body(expr);
+    return [
+      `fn ${name}(off: u32${statParams(k)}) -> f32 {`,
+      ...reads.flatMap((r, i) =>
+        used.has(i) ? [`  let v${i} = vec4<f32>(x${i}[${readsAll(r, size) ? 'off' : readIndex(r, 'off')}]);`] : [],
+      ),
+      ...Array.from({ length: k }, (_, j) => (used.has(n + j) ? [`  let v${n + j} = vec4<f32>(s${j});`] : [])).flat(),
+      ...lines,
+      `  return ${result}.x;`,
+      '}',
+    ];
+  };
+  const finishFn = (k: number) => {
+    const epi = stages[k].epilogue;
+    if (!epi) return [`fn finish${k}(acc: f32, o: u32${statParams(k)}) -> f32 { return acc; }`];
+    const m = epi.reads.length;
+    const { lines, result } = body(epi.expr, 'w', 'u');
+    return [
+      `fn finish${k}(acc: f32, o: u32${statParams(k)}) -> f32 {`,
+      ...epi.reads.map((r, i) => `  let w${i} = vec4<f32>(${epiNames[k][i]}[${readIndex(r, 'o')}]);`),
+      ...Array.from({ length: k }, (_, j) => `  let w${m + j} = vec4<f32>(s${j});`),
+      ...lines,
+      `  return ${result}.x;`,
+      '}',
+    ];
+  };
+  const kept = [...geom.kept]
+    .reverse()
+    .map(([sz, stride]) => `  { let c = rem % ${sz}u; rem = rem / ${sz}u; off = off + c * ${stride}u; }`);
+  const head = [
+    '// ---- fused row kernel (src/backend/webgpu/fused.ts): sums in stages, then the elements ----',
+    ...bindings,
+    `@group(0) @binding(${at}) var<storage, read_write> y: array<f32>;`,
+    'struct Params { rows: u32, p0: u32, p1: u32, p2: u32 }',
+    `@group(0) @binding(${at + 1}) var<uniform> params: Params;`,
+    'fn base_of(o: u32) -> u32 {',
+    '  var rem = o;',
+    '  var off = 0u;',
+    ...kept,
+    '  return off;',
+    '}',
+    ...stages.flatMap((st, k) => [...elementFn(`load${k}`, st.expr, k), ...finishFn(k)]),
+    ...elementFn('value', final, stages.length),
+  ];
+  const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
+  const K = stages.length;
+  if (perInvocation) {
+    // The per-invocation fused sum's order (invocationSum), one block a stage.
+    const stage = (k: number) => [
+      `  var s${k} = 0.0;`,
+      '  {',
+      ...invocationSum(
+        R,
+        (r) => `load${k}(${elem(r)}${statArgs(k)})`,
+        (sum) => `s${k} = finish${k}(${sum}, o${statArgs(k)});`,
+        '    ',
+      ),
+      '  }',
+    ];
+    return [
+      ...head,
+      ...invocationMain('o'),
+      '  let b = base_of(o);',
+      ...Array.from({ length: K }, (_, k) => stage(k)).flat(),
+      `  for (var r = 0u; r < ${R}u; r = r + 1u) {`,
+      `    let off = ${elem('r')};`,
+      `    y[off] = value(off${statArgs(K)});`,
+      '  }',
+      '}',
+    ].join('\n');
+  }
+  // One workgroup per row: each stage a strided sum and the tree of the workgroup fused reduction, whose
+  // total every invocation then reads (a barrier before the next stage reuses the tree's memory).
+  const stage = (k: number) => [
+    `  var s${k} = 0.0;`,
+    '  {',
+    '    var acc = 0.0;',
+    `    if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = acc + load${k}(${elem('r')}${statArgs(k)}); } }`,
+    '    sv[t] = acc;',
+    '    workgroupBarrier();',
+    '    for (var h = WG / 2u; h > 0u; h = h / 2u) {',
+    '      if (t < h) { sv[t] = sv[t] + sv[t + h]; }',
+    '      workgroupBarrier();',
+    '    }',
+    `    s${k} = finish${k}(sv[0], o${statArgs(k)});`,
+    '    workgroupBarrier();',
+    '  }',
+  ];
+  return [
+    ...head,
+    ...workgroupMain('o'),
+    '  let b = base_of(o);',
+    ...Array.from({ length: K }, (_, k) => stage(k)).flat(),
+    `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { let off = ${elem('r')}; y[off] = value(off${statArgs(K)}); } }`,
+    '}',
   ].join('\n');
 }

@@ -12,6 +12,7 @@ import {
   type ElementwiseKernel,
   type Fuse,
   type FusedReduce,
+  type RowsReduce,
   type GpuCapability,
   type MoveOf,
   type MoveSpec,
@@ -47,6 +48,7 @@ import {
   WORKGROUP_CHUNK,
   epilogueIo,
   fusedReduceSource,
+  fusedRowsSource,
   fusedSource,
   fusedValues,
   type EpilogueCore,
@@ -212,6 +214,39 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
+  /** The row form (fused.ts fusedRowsSource): the design reduceFused() would choose, in one kernel. */
+  private reduceRowsChain({ stages, final, inputs, reads, geom }: RowsReduce): Storage {
+    const perInvocation = this.reduceVariant === 'rows';
+    const R = geom.red.reduce((a, [n]) => a * n, 1);
+    const n = geom.rows * R;
+    const out = this.alloc(n);
+    const ops = [
+      ...stages.flatMap((st) => [...fusedOps(st.expr), 'sum', ...(st.epilogue ? fusedOps(st.epilogue.expr) : [])]),
+      ...fusedOps(final),
+    ];
+    const epilogueInputs = stages.flatMap((st) => st.epilogue?.inputs ?? []);
+    this.ctx.dispatch({
+      kernel: 'fused_ops',
+      source: fusedRowsSource(
+        stages.map((st) => ({
+          expr: st.expr,
+          epilogue: st.epilogue && { expr: st.epilogue.expr, reads: st.epilogue.reads },
+        })),
+        final,
+        reads,
+        geom,
+        perInvocation,
+      ),
+      label: `fused:rows:${[...new Set(ops)].join('+')}`,
+      buffers: [...inputs, ...epilogueInputs].map((s) => this.buf(s)).concat(out.buffer),
+      uniforms: packUniforms([geom.rows]),
+      workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows),
+      flops: n * (ops.length + 1),
+      bytes: 4 * n * (inputs.length + 1),
+    });
+    return out;
+  }
+
   /**
    * An elementwise kernel from the IR (fused.ts fusedSource): one op of an eager call, or a compiled
    * step's fused chain. Its op parameters and constants are uniforms, so the text depends only on the
@@ -277,7 +312,8 @@ export class WebGPUBackend implements Backend {
 
   /** A reduction: the reduce kernels on contiguous rows, or a fused reduction (reduceFused). */
   reduce(spec: ReduceSpec): Storage {
-    return 'x' in spec ? this.reduceRows(spec.op, spec.x, spec.rows, spec.R) : this.reduceFused(spec);
+    if ('x' in spec) return this.reduceRows(spec.op, spec.x, spec.rows, spec.R);
+    return 'stages' in spec ? this.reduceRowsChain(spec) : this.reduceFused(spec);
   }
 
   /**

@@ -13,7 +13,7 @@ function storeBindings(op: KernelOp): number {
 
 /** The op computing `grad` as a fused kernel that can take an optimizer update in its store, or null. */
 function asStore(op: Op): KernelOp | null {
-  if (op.kind === 'kernel') return op;
+  if (op.kind === 'kernel') return op.core.kind === 'rows' ? null : op;
   if (op.kind !== 'prim') return null;
   return GEMM_PRIMITIVES.includes(op.prim as GemmPrimitive) ? gemmOf(op) : asFused(op);
 }

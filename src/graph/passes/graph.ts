@@ -33,7 +33,12 @@ export interface Operand {
  */
 export const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
   op.kind === 'kernel'
-    ? [...headInputs(op), ...(op.epilogue?.inputs ?? []), ...(op.assign ? [op.assign.dst] : [])]
+    ? [
+        ...headInputs(op),
+        ...(op.epilogue?.inputs ?? []),
+        ...(op.core.kind === 'rows' ? op.core.stages.flatMap((st) => st.epilogue?.inputs ?? []) : []),
+        ...(op.assign ? [op.assign.dst] : []),
+      ]
     : op.inputs;
 
 /** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */

@@ -12,6 +12,9 @@
 //                strided reduction kernel (ReduceGeom), with no copies; matmuls and convolutions take
 //                the elementwise ops after them into the GEMM core's store (epilogues); see
 //                fuseElementwise for the rule of where a kernel ends (fuse_elementwise.ts)
+//   row kernels  a fused sum and the sums and elementwise ops right after it over the same rows (a
+//                norm's backward) become one kernel that sums each row in stages, then writes its
+//                elements (fuse_rows.ts)
 //   in place     an assign of a fused kernel's value becomes the kernel writing into the assigned
 //                storage (in_place.ts)
 //   optimizer    a parameter's optimizer step runs in the store of the kernel computing its gradient
@@ -24,6 +27,7 @@
 import type { Storage } from '../../backend/backend.ts';
 import type { PrimOp } from '../trace.ts';
 import { fuseAssign } from './fuse_assign.ts';
+import { fuseRows } from './fuse_rows.ts';
 import { foldConstants } from './constants.ts';
 import { eliminateDeadCode } from './dead_code.ts';
 import { fuseElementwise } from './fuse_elementwise.ts';
@@ -42,5 +46,8 @@ export function runPasses(
   fold: (op: PrimOp, inputs: Storage[]) => Storage | null,
 ): { graph: Graph; constants: Map<Storage, Storage> } {
   const folded = foldConstants(eliminateDeadCode(g), fold);
-  return { graph: fuseAssign(fuseOptimizer(writeInPlace(fuseElementwise(folded.graph)))), constants: folded.constants };
+  return {
+    graph: fuseAssign(fuseOptimizer(writeInPlace(fuseRows(fuseElementwise(folded.graph))))),
+    constants: folded.constants,
+  };
 }

@@ -1,0 +1,218 @@
+// Row kernels: a chain of reductions over the same rows and the elementwise ops between and after them
+// (a norm's backward) becomes one kernel that sums each row in stages, then writes its elements.
+
+import type { Storage } from '../../backend/backend.ts';
+import { readAt, readsAll, rowRead, type FusedExpr, type FusedRead } from '../../backend/kernels.ts';
+import { numel, sameShape } from '../../shape.ts';
+import type { KernelExpr, KernelOp, Op } from '../trace.ts';
+import { MAX_STORAGE_BINDINGS, countUses, readsOf, sameRead, type Graph } from './graph.ts';
+
+/** The most elements a row kernel sums per row (the fused reduction's one-pass limit, WORKGROUP_CHUNK). */
+const MAX_ROW = 4096;
+
+/** Whether `r` reads, at every element of an n-element tensor, the element's row as `row` does. */
+function readsRow(r: FusedRead, row: FusedRead, n: number): boolean {
+  if (sameRead(r, row)) return true;
+  for (let e = 0; e < n; e++) if (readAt(r, e) !== readAt(row, e)) return false;
+  return true;
+}
+
+/**
+ * The most ops one expression of a row kernel may have: an elementwise member's value is computed again
+ * in every later member that reads it, so a long chain of values each read twice would grow without
+ * bound (a norm's backward with its forward: about 20).
+ */
+const MAX_EXPR_OPS = 48;
+
+/** An expression's op count. */
+const opCount = (e: FusedExpr): number =>
+  e.kind === 'unary'
+    ? 1 + opCount(e.x)
+    : e.kind === 'binary'
+      ? 1 + opCount(e.a) + opCount(e.b)
+      : e.kind === 'ternary'
+        ? 1 + opCount(e.c) + opCount(e.a) + opCount(e.b)
+        : 0;
+
+/** A sum the chain can start with or take as its next stage: over at most MAX_ROW elements a row, no store update. */
+const isStage = (op: Op): op is KernelOp & { core: { kind: 'reduce' } } =>
+  op.kind === 'kernel' &&
+  op.core.kind === 'reduce' &&
+  op.core.op === 'sum' &&
+  !op.optim &&
+  !op.assign &&
+  op.core.geom.red.reduce((a, [k]) => a * k, 1) <= MAX_ROW;
+
+/** A chain's state: the kernel's inputs, its stages, the values its elementwise members compute. */
+interface Chain {
+  inputs: Storage[];
+  reads: FusedRead[];
+  /** The stages' results (stage j's value: input -1 - j until the end, then n + j). */
+  stats: Storage[];
+  stages: { expr: FusedExpr; epilogue: KernelExpr | null }[];
+  /** Each elementwise member's value at an element, over the chain's inputs and stages. */
+  values: Map<Storage, FusedExpr>;
+}
+
+/** The chain's copy (a candidate end keeps the state as it was there). */
+const copy = (c: Chain): Chain => ({
+  inputs: [...c.inputs],
+  reads: [...c.reads],
+  stats: [...c.stats],
+  stages: [...c.stages],
+  values: new Map(c.values),
+});
+
+/** An expression's leaves as `leaf` maps them (null: the expression cannot join). */
+function mapLeaves(
+  e: FusedExpr,
+  leaf: (e: FusedExpr & { kind: 'input' | 'acc' }) => FusedExpr | null,
+): FusedExpr | null {
+  switch (e.kind) {
+    case 'input':
+    case 'acc':
+      return leaf(e);
+    case 'const':
+      return e;
+    case 'unary': {
+      const x = mapLeaves(e.x, leaf);
+      return x && { ...e, x };
+    }
+    case 'binary': {
+      const a = mapLeaves(e.a, leaf),
+        b = mapLeaves(e.b, leaf);
+      return a && b && { ...e, a, b };
+    }
+    case 'ternary': {
+      const c = mapLeaves(e.c, leaf),
+        a = mapLeaves(e.a, leaf),
+        b = mapLeaves(e.b, leaf);
+      return c && a && b && { ...e, c, a, b };
+    }
+  }
+}
+
+/**
+ * Row kernels: a fused sum (over at most 4,096 elements a row, with no update in its store) and the ops
+ * right after it, while each is a fused sum over the same tensor and dims or an elementwise kernel of
+ * that tensor's shape, become one kernel (core `rows`, Backend's RowsReduce) where that is legal:
+ * - a member reads an earlier member's value only as that value is laid out: an elementwise value
+ *   element for element (its expression is computed again where it is read), a sum's result at each
+ *   element's row (or at the row, in a later sum's epilogue);
+ * - every value but the last member's (an elementwise one) is read only inside the chain;
+ * - the kernel binds at most 8 storage buffers.
+ * The members are consecutive ops, so nothing runs between them. A norm's backward (its two sums and
+ * the elementwise ops between and after them: 4 kernels) becomes 1.
+ */
+export function fuseRows(g: Graph): Graph {
+  const uses = countUses(g);
+  const out: Op[] = [];
+  for (let i = 0; i < g.ops.length;) {
+    const made = chainAt(g.ops, i, uses);
+    if (made) {
+      out.push(made.op);
+      i = made.end;
+    } else out.push(g.ops[i++]);
+  }
+  return { ...g, ops: out };
+}
+
+/** The row kernel of the longest legal chain starting at ops[i], and the index after it, or null. */
+function chainAt(ops: Op[], i: number, uses: Map<Storage, number>): { op: KernelOp; end: number } | null {
+  const first = ops[i];
+  if (!isStage(first)) return null;
+  const { xShape, dims, geom } = first.core;
+  const n = numel(xShape);
+  const row = rowRead(geom);
+  const c: Chain = { inputs: [], reads: [], stats: [], stages: [], values: new Map() };
+  const ends: { chain: Chain; final: FusedExpr; end: number; out: KernelOp['out'] }[] = [];
+  /** An element-level expression of a member over the chain (null: it reads a value another way). */
+  const atElement = ({ expr, inputs, reads }: KernelExpr): FusedExpr | null =>
+    mapLeaves(expr, (e) => {
+      if (e.kind === 'acc') return null;
+      const s = inputs[e.k],
+        r = reads[e.k];
+      const v = c.values.get(s);
+      if (v) return readsAll(r, n) ? v : null;
+      const j = c.stats.indexOf(s);
+      if (j >= 0) return readsRow(r, row, n) ? { kind: 'input', k: -1 - j } : null;
+      let k = c.inputs.findIndex((x, q) => x === s && sameRead(c.reads[q], r));
+      if (k < 0) {
+        k = c.inputs.length;
+        c.inputs.push(s);
+        c.reads.push(r);
+      }
+      return { kind: 'input', k };
+    });
+  /** A sum's epilogue over its own inputs and the earlier stages (read at the row). */
+  const atRow = (epi: KernelExpr): KernelExpr | null => {
+    const own: KernelExpr = { expr: { kind: 'acc' }, inputs: [], reads: [] };
+    const expr = mapLeaves(epi.expr, (e) => {
+      if (e.kind === 'acc') return e;
+      const s = epi.inputs[e.k],
+        r = epi.reads[e.k];
+      if (c.values.has(s)) return null;
+      const j = c.stats.indexOf(s);
+      if (j >= 0) return readsAll(r, geom.rows) ? { kind: 'input', k: -1 - j } : null;
+      own.inputs.push(s);
+      own.reads.push(r);
+      return { kind: 'input', k: own.inputs.length - 1 };
+    });
+    return expr && { ...own, expr };
+  };
+  for (let k = i; k < ops.length; k++) {
+    const op = ops[k];
+    if (op.kind !== 'kernel' || op.optim || op.assign) break;
+    if (isStage(op) && sameShape(op.core.xShape, xShape) && sameShape(op.core.dims, dims)) {
+      const expr = atElement(op.prologue!);
+      const epilogue = op.epilogue ? atRow(op.epilogue) : null;
+      if (!expr || (op.epilogue && !epilogue) || opCount(expr) > MAX_EXPR_OPS) break;
+      c.stages.push({ expr, epilogue });
+      c.stats.push(op.out);
+    } else if (op.core.kind === 'none' && sameShape(op.shape, xShape) && k > i) {
+      const expr = atElement(op.prologue!);
+      if (!expr || opCount(expr) > MAX_EXPR_OPS) break;
+      c.values.set(op.out, expr);
+      ends.push({ chain: copy(c), final: expr, end: k + 1, out: op.out });
+    } else break;
+    const bindings = c.inputs.length + c.stages.reduce((a, st) => a + (st.epilogue?.inputs.length ?? 0), 0) + 1;
+    if (bindings > MAX_STORAGE_BINDINGS) {
+      if (ends.at(-1)?.end === k + 1) ends.pop();
+      break;
+    }
+  }
+  // The longest chain whose inner values no op outside it reads.
+  const best = ends.reverse().find(({ end, out }) => {
+    const members = ops.slice(i, end);
+    const inner = new Map<Storage, number>();
+    for (const m of members) if (m.kind !== 'host') for (const s of readsOf(m)) inner.set(s, (inner.get(s) ?? 0) + 1);
+    const made = members.flatMap((m) => (m.kind === 'kernel' && m.out !== out ? [m.out] : []));
+    return made.every((s) => uses.get(s) === inner.get(s));
+  });
+  if (!best) return null;
+  const { chain, final, end, out } = best;
+  const n0 = chain.inputs.length;
+  const fix = (e: FusedExpr, at: number): FusedExpr =>
+    mapLeaves(e, (x) => (x.kind === 'input' && x.k < 0 ? { kind: 'input', k: at - 1 - x.k } : x))!;
+  const last = ops[end - 1] as KernelOp;
+  return {
+    op: {
+      kind: 'kernel',
+      core: {
+        kind: 'rows',
+        geom,
+        xShape,
+        dims,
+        stages: chain.stages.map((st) => ({
+          expr: fix(st.expr, n0),
+          epilogue: st.epilogue && { ...st.epilogue, expr: fix(st.epilogue.expr, st.epilogue.inputs.length) },
+        })),
+      },
+      prologue: { expr: fix(final, n0), inputs: chain.inputs, reads: chain.reads },
+      epilogue: null,
+      shape: last.shape,
+      out,
+    },
+    end,
+  };
+}
