@@ -100,6 +100,17 @@ export const QUALITY_ROWS: QualityRow[] = [
         `mean top-class probability ${fixed(3)(m.mean_top_prob)}`,
       ];
     },
+    twin: (t) => ({
+      result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
+      twin: [
+        `Frechet distance ${fixed(1)(figure(t.twin, 'fd'))}`,
+        `ratio ${fixed(3)(figure(t.twin, 'fd_ratio'))}`,
+        `every class >= ${pct(figure(t.twin, 'min_class_fraction'))}`,
+        `mean top-class probability ${fixed(3)(figure(t.twin, 'mean_top_prob'))}`,
+        `wall ${minutes(t.twin.wall_s)}`,
+      ],
+    }),
+    same: ['fd', 'fd_ratio'],
   },
   {
     script: 'quality:cyclegan',
