@@ -551,9 +551,9 @@ export interface RowStage {
 /** The input indices an expression reads. */
 function inputsOf(e: FusedExpr, out = new Set<number>()): Set<number> {
   if (e.kind === 'input') out.add(e.k);
-  else if (e.kind === 'unary') inputsOf(e.x, out);
-  else if (e.kind === 'binary') (inputsOf(e.a, out), inputsOf(e.b, out));
-  else if (e.kind === 'ternary') (inputsOf(e.c, out), inputsOf(e.a, out), inputsOf(e.b, out));
+  const kids =
+    e.kind === 'unary' ? [e.x] : e.kind === 'binary' ? [e.a, e.b] : e.kind === 'ternary' ? [e.c, e.a, e.b] : [];
+  for (const x of kids) inputsOf(x, out);
   return out;
 }
 
