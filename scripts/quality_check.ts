@@ -116,7 +116,7 @@ export const QUALITY_ROWS: QualityRow[] = [
     script: 'quality:cyclegan',
     out: 'runs/quality-cyclegan',
     cell: 'CycleGAN',
-    settings: (f) => [`--max-seconds ${f.get('max-seconds')}`],
+    settings: (f) => [f.get('epochs') === '1' ? '1 epoch' : `${f.get('epochs')} epochs`],
     figures: (r) => {
       const m = last(r);
       return [
@@ -126,6 +126,16 @@ export const QUALITY_ROWS: QualityRow[] = [
         `cycle L1 ${fixed(4)(m.cycle_l1)}`,
       ];
     },
+    twin: (t) => ({
+      result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
+      twin: [
+        `L1(G(x), dilate(x)) ${fixed(4)(figure(t.twin, 'l1'))}`,
+        `ratio ${fixed(3)(figure(t.twin, 'l1_ratio'))}`,
+        `cycle L1 ${fixed(4)(figure(t.twin, 'cycle_l1'))}`,
+        `wall ${minutes(t.twin.wall_s)}`,
+      ],
+    }),
+    same: ['l1', 'l1_ratio'],
   },
   {
     script: 'quality:rbm',

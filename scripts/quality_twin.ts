@@ -12,6 +12,9 @@
 //        of 10,000 samples of G (jobs.ts: modes within 0.06 of a centre, 100 samples each);
 //   dcgan: the run's training split; the Frechet distance of 1,000 samples in the scoring classifier's
 //        features, its ratio to the untrained generator's, the class fractions (jobs.ts dcganJob);
+//   cyclegan: the run's two domains (the dilation pair), its own unpaired batches; the translation error
+//        of G on the test digits against their dilations, its ratio to L1(x, dilate(x)), the cycle error
+//        (jobs.ts cycleganJob);
 //   rbm: the run's training split; the AIS test log-likelihood with RBM_AIS (2,000 betas x 100 runs),
 //        computed here for both sides (the run's own per-epoch rows may use a cheaper AIS, its
 //        --ais-betas, as quality:rbm does to fit the 40 minutes).
@@ -38,7 +41,7 @@ import {
   type NamedArray,
 } from '../src/io/node.ts';
 import { createJob, loadImages, parseConfig, RBM_AIS, RING_STEPS, type JobOptions } from '../src/cli/jobs.ts';
-import { toyBatch, type ToyDataset } from '../src/data/index.ts';
+import { dilationDomains, toyBatch, type ToyDataset } from '../src/data/index.ts';
 import { buildModel, type DatasetName, type ModelConfig, type ModelName } from '../src/models/registry.ts';
 
 /** Each quality script's time budget (issue 29: every quality script within 40 minutes). */
@@ -114,6 +117,11 @@ interface TwinSpec {
   gap(p: Figures, t: Figures): Record<string, number>;
   /** The issue's target, in words. */
   target: string;
+  /**
+   * The run's train_* key that the twin's first objective's loss matches (default: the run's first
+   * train_* key), or null where none does (the CycleGAN's twin runs the whole G loss first).
+   */
+  firstLoss?: string | null;
 }
 
 const f2 = (v: number) => v.toFixed(2);
@@ -180,6 +188,39 @@ export const TWIN_SPECS: Partial<Record<ModelName, TwinSpec>> = {
     ],
     gap: (p, t) => ({ fd_ratio_x: p.fd_ratio / t.fd_ratio, min_class: t.min_class_fraction - p.min_class_fraction }),
     target: "Frechet ratio at most 1.15x the twin's (fd_ratio_x <= 1.15), every class >= 2%",
+  },
+  cyclegan: {
+    // The run's two domains (the dilation pair: X the training split's first half, Y its second half
+    // dilated; jobs.ts cycleganJob), as fit's x and y of [n, 1, 28, 28]: the twin draws its own
+    // unpaired batches (one permutation of the rows pairs X image i with Y image i, both unrelated;
+    // the run shuffles each domain on its own), floor(n / batch) steps an epoch, as the run's.
+    trainingSet: (r) => {
+      if (r.dataset === 'fashion')
+        throw new Error('quality: a CycleGAN twin on the dilation pair only (not MNIST <-> Fashion)');
+      const dom = dilationDomains(
+        loadImages('mnist', r.flags.has('train-size') ? Number(r.flags.get('train-size')) : undefined),
+      );
+      const n = Math.min(dom.x.n, dom.y.n);
+      return {
+        tensors: new Map([
+          ['x', { shape: [n, 1, 28, 28], data: dom.x.images.subarray(0, n * 784) }],
+          ['y', { shape: [n, 1, 28, 28], data: dom.y.images.subarray(0, n * 784) }],
+        ]),
+        examples: n,
+        stepsPerEpoch: Math.floor(dom.x.n / r.batch),
+        fitArgs: [],
+      };
+    },
+    scoring: () => ({}),
+    rescore: false,
+    lines: () => [
+      ['L1(G(x), dilate(x))', 'l1', (v) => v.toFixed(4)],
+      ['  ratio to L1(x, dilate(x))', 'l1_ratio', (v) => v.toFixed(3)],
+      ['cycle L1', 'cycle_l1', (v) => v.toFixed(4)],
+    ],
+    gap: (p, t) => ({ l1_ratio_x: p.l1_ratio / t.l1_ratio }),
+    target: "translation ratio at most 1.15x the twin's (l1_ratio_x <= 1.15)",
+    firstLoss: null,
   },
   rbm: {
     trainingSet: imageSet,
@@ -394,7 +435,8 @@ export function sideBySide(t: TwinReport): string {
   const row = (name: string, p: string, w: string) => `${name.padEnd(30)} ${p.padStart(12)} ${w.padStart(12)}`;
   const wall = (s: number | null) => (s === null ? '?' : minutes(s));
   // The first loss of the run's last epoch (its first train_* mean) and of the twin's.
-  const trainKey = Object.keys(t.project).find((k) => k.startsWith('train_'));
+  const trainKey =
+    spec.firstLoss === undefined ? Object.keys(t.project).find((k) => k.startsWith('train_')) : spec.firstLoss;
   const lossLine = trainKey
     ? [
         row(
