@@ -974,11 +974,13 @@ describe('compile(): elementwise fusion', () => {
             const w = tensor(randomData(size, 77), shape, { backend: b });
             for (const [what, f, kernels] of [
               ['forward', norm(dims), 1],
-              ['backward', grad(dims, w), 2],
+              ['backward', grad(dims, w), 3],
             ] as const) {
               const r = await bothWays(f, [x]);
-              // The forward's two sums and the normalization; the backward's four sums (the forward's two,
-              // then the gradient's) and the elementwise ops, then the gradient's copy (mul(1)).
+              // The forward's two sums and the normalization: one row kernel. With the backward: two (a
+              // value read by two of a row kernel's passes is computed once and kept in its output, one
+              // such value a kernel: the forward's sums with the normalized values, then the gradient's
+              // two sums with the ops between and after them), then the gradient's copy (mul(1)).
               expect(r.dispatches, `${v} ${what} [${shape}] over [${dims}]`).toBe(kernels);
               if (which === 'cpu') expect(r.compiled, `${what} [${shape}]`).toEqual(r.eager);
               else

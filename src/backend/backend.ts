@@ -117,6 +117,12 @@ export type FusedReduce = Fuse & {
  */
 export interface RowsReduce {
   stages: { expr: FusedExpr; epilogue: FusedEpilogue | null }[];
+  /**
+   * A value (over the inputs and the stages before `stage`) computed once, at each element in stage
+   * `stage`'s pass, stored in the output there and read as input n + K (K the stages) by that stage's
+   * expression and everything after it: the final expression reads it before writing the element.
+   */
+  spill?: { expr: FusedExpr; stage: number };
   final: FusedExpr;
   inputs: Storage[];
   reads: FusedRead[];

@@ -66,7 +66,7 @@ export function runOp(
     if (op.core.kind === 'rows') {
       const { expr: final, inputs, reads } = bind(op.prologue)!;
       const stages = op.core.stages.map((st) => ({ expr: st.expr, epilogue: bind(st.epilogue) }));
-      return b.reduce({ stages, final, inputs, reads, geom: op.core.geom });
+      return b.reduce({ stages, final, inputs, reads, geom: op.core.geom, spill: op.core.spill });
     }
     return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value), assign);
   }

@@ -104,6 +104,8 @@ export type KernelCore =
       xShape: number[];
       dims: number[];
       stages: { expr: FusedExpr; epilogue: KernelExpr | null }[];
+      /** A value computed once, in stage `stage`, kept in the output and read back as input n + K. */
+      spill?: { expr: FusedExpr; stage: number };
     }
   | {
       kind: 'gemm';

@@ -229,19 +229,30 @@ export class CpuBackend implements Backend {
    * (the earlier stages' values read at each element's row), its sum, its epilogue; then the final
    * expression. Bit for bit the kernels the compiler merged.
    */
-  private reduceRowsChain({ stages, final, inputs, reads, geom }: RowsReduce): Storage {
+  private reduceRowsChain({ stages, spill, final, inputs, reads, geom }: RowsReduce): Storage {
     const n = geom.rows * geom.red.reduce((a, [k]) => a * k, 1);
+    const K = stages.length;
     const atElement = rowRead(geom),
-      atRow = { div: 1, mod: geom.rows };
+      atRow = { div: 1, mod: geom.rows },
+      one = { div: 1, mod: 1 };
+    // The element-level inputs: the kernel's, then the K stages' values (those not computed yet stand
+    // in as a value no expression reads), then the spilled value.
+    const blank = this.alloc(1);
     const stats: Storage[] = [];
+    let spilled: Storage | null = null;
+    const elementInputs = () => ({
+      inputs: [...inputs, ...stats, ...Array<Storage>(K - stats.length).fill(blank), spilled ?? blank],
+      reads: [
+        ...reads,
+        ...stats.map(() => atElement),
+        ...Array(K - stats.length).fill(one),
+        spilled ? { div: 1, mod: n } : one,
+      ],
+    });
     try {
-      for (const { expr, epilogue } of stages) {
-        const x = this.elementwise({
-          expr,
-          inputs: [...inputs, ...stats],
-          reads: [...reads, ...stats.map(() => atElement)],
-          n,
-        });
+      for (const [k, { expr, epilogue }] of stages.entries()) {
+        if (spill?.stage === k) spilled = this.elementwise({ expr: spill.expr, ...elementInputs(), n });
+        const x = this.elementwise({ expr, ...elementInputs(), n });
         const sum = this.reduceRuns('sum', this.d(x), geom);
         this.free(x);
         if (!epilogue) {
@@ -259,14 +270,9 @@ export class CpuBackend implements Backend {
         );
         this.free(sum);
       }
-      return this.elementwise({
-        expr: final,
-        inputs: [...inputs, ...stats],
-        reads: [...reads, ...stats.map(() => atElement)],
-        n,
-      });
+      return this.elementwise({ expr: final, ...elementInputs(), n });
     } finally {
-      for (const st of stats) this.free(st);
+      for (const st of [...stats, blank, ...(spilled ? [spilled] : [])]) this.free(st);
     }
   }
 

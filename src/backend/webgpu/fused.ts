@@ -571,8 +571,10 @@ export function fusedRowsSource(
   reads: FusedRead[],
   geom: ReduceGeom,
   perInvocation: boolean,
+  spill?: { expr: FusedExpr; stage: number },
 ): string {
   const n = reads.length;
+  const K = stages.length;
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
   if (R > WORKGROUP_CHUNK) throw new Error(`internal: a row kernel over ${R} elements (at most ${WORKGROUP_CHUNK})`);
@@ -588,9 +590,16 @@ export function fusedRowsSource(
   // s0..s(k-1): the earlier stages' values, as parameters.
   const statParams = (k: number) => Array.from({ length: k }, (_, j) => `, s${j}: f32`).join('');
   const statArgs = (k: number) => Array.from({ length: k }, (_, j) => `, s${j}`).join('');
-  /** A function of an element's offset computing `expr` over the inputs and the first k stages' values. */
+  /**
+   * A function of an element's offset computing `expr` over the inputs and the first k stages' values;
+   * the spilled value (input n + K) computed and stored at the element in its stage's function, read
+   * back from the output after it.
+   */
   const elementFn = (name: string, expr: FusedExpr, k: number) => {
+    const computes = spill?.stage === k;
     const used = inputsOf(expr);
+    if (computes) inputsOf(spill.expr, used);
+    const sp = computes ? body(spill.expr, 'v', 'q') : null;
     const { lines, result } = body(expr);
     return [
       `fn ${name}(off: u32${statParams(k)}) -> f32 {`,
@@ -598,6 +607,8 @@ export function fusedRowsSource(
         used.has(i) ? [`  let v${i} = vec4<f32>(x${i}[${readsAll(r, size) ? 'off' : readIndex(r, 'off')}]);`] : [],
       ),
       ...Array.from({ length: k }, (_, j) => (used.has(n + j) ? [`  let v${n + j} = vec4<f32>(s${j});`] : [])).flat(),
+      ...(sp ? [...sp.lines, `  y[off] = ${sp.result}.x;`, `  let v${n + K} = vec4<f32>(${sp.result}.x);`] : []),
+      ...(!computes && used.has(n + K) ? [`  let v${n + K} = vec4<f32>(y[off]);`] : []),
       ...lines,
       `  return ${result}.x;`,
       '}',
@@ -636,7 +647,6 @@ export function fusedRowsSource(
     ...elementFn('value', final, stages.length),
   ];
   const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
-  const K = stages.length;
   if (perInvocation) {
     // The per-invocation fused sum's order (invocationSum), one block a stage.
     const stage = (k: number) => [

@@ -215,12 +215,13 @@ export class WebGPUBackend implements Backend {
   }
 
   /** The row form (fused.ts fusedRowsSource): the design reduceFused() would choose, in one kernel. */
-  private reduceRowsChain({ stages, final, inputs, reads, geom }: RowsReduce): Storage {
+  private reduceRowsChain({ stages, spill, final, inputs, reads, geom }: RowsReduce): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const n = geom.rows * R;
     const out = this.alloc(n);
     const ops = [
+      ...(spill ? fusedOps(spill.expr) : []),
       ...stages.flatMap((st) => [...fusedOps(st.expr), 'sum', ...(st.epilogue ? fusedOps(st.epilogue.expr) : [])]),
       ...fusedOps(final),
     ];
@@ -236,6 +237,7 @@ export class WebGPUBackend implements Backend {
         reads,
         geom,
         perInvocation,
+        spill,
       ),
       label: `fused:rows:${[...new Set(ops)].join('+')}`,
       buffers: [...inputs, ...epilogueInputs].map((s) => this.buf(s)).concat(out.buffer),
