@@ -85,6 +85,11 @@ export const QUALITY_ROWS: QualityRow[] = [
     cell: 'classifier',
     settings: epochs,
     figures: (r) => [`${pct(last(r).test_accuracy)} test accuracy`],
+    twin: (t) => ({
+      result: [`wall ${minutes(t.project.wall_s ?? NaN)}`],
+      twin: [`${pct(figure(t.twin, 'test_accuracy'))} test accuracy`, `wall ${minutes(t.twin.wall_s)}`],
+    }),
+    same: ['test_accuracy'],
   },
   {
     script: 'quality:dcgan',

@@ -12,6 +12,7 @@
 //        of 10,000 samples of G (jobs.ts: modes within 0.06 of a centre, 100 samples each);
 //   dcgan: the run's training split; the Frechet distance of 1,000 samples in the scoring classifier's
 //        features, its ratio to the untrained generator's, the class fractions (jobs.ts dcganJob);
+//   classifier: the run's training split and labels; test loss and accuracy (jobs.ts classifierJob);
 //   cyclegan: the run's two domains (the dilation pair), its own unpaired batches; the translation error
 //        of G on the test digits against their dilations, its ratio to L1(x, dilate(x)), the cycle error
 //        (jobs.ts cycleganJob);
@@ -127,15 +128,15 @@ interface TwinSpec {
 const f2 = (v: number) => v.toFixed(2);
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
-/** The run's training split as fit's `x` ([n, 784] in [0, 1], its --train-size included). */
-function imageSet(r: Run) {
+/**
+ * The run's training split as fit's `x` ([n, 784] in [0, 1], its --train-size included), and with
+ * `labels` its class labels ([n], as floats).
+ */
+function imageSet(r: Run, labels = false) {
   const data = loadImages(r.dataset, r.flags.has('train-size') ? Number(r.flags.get('train-size')) : undefined);
-  return {
-    tensors: new Map([['x', { shape: [data.train.n, 784], data: data.train.images }]]),
-    examples: data.train.n,
-    stepsPerEpoch: Math.floor(data.train.n / r.batch),
-    fitArgs: [],
-  };
+  const tensors = new Map([['x', { shape: [data.train.n, 784], data: data.train.images }]]);
+  if (labels) tensors.set('labels', { shape: [data.train.n], data: Float32Array.from(data.train.labels) });
+  return { tensors, examples: data.train.n, stepsPerEpoch: Math.floor(data.train.n / r.batch), fitArgs: [] };
 }
 
 export const TWIN_SPECS: Partial<Record<ModelName, TwinSpec>> = {
@@ -188,6 +189,20 @@ export const TWIN_SPECS: Partial<Record<ModelName, TwinSpec>> = {
     ],
     gap: (p, t) => ({ fd_ratio_x: p.fd_ratio / t.fd_ratio, min_class: t.min_class_fraction - p.min_class_fraction }),
     target: "Frechet ratio at most 1.15x the twin's (fd_ratio_x <= 1.15), every class >= 2%",
+  },
+  classifier: {
+    // DCGAN's scorer: the run's training split with its labels, cross-entropy, Adam (its lr, betas
+    // (0.9, 0.999)); test loss and accuracy on the test split (jobs.ts classifierJob). The issue names
+    // no target for it: the twin's accuracy is the reference, within half a point.
+    trainingSet: (r) => imageSet(r, true),
+    scoring: () => ({}),
+    rescore: false,
+    lines: () => [
+      ['test accuracy', 'test_accuracy', pct],
+      ['test loss', 'test_loss', (v) => v.toFixed(4)],
+    ],
+    gap: (p, t) => ({ accuracy_points: 100 * (t.test_accuracy - p.test_accuracy) }),
+    target: "test accuracy within 0.5 points of the twin's (accuracy_points <= 0.5)",
   },
   cyclegan: {
     // The run's two domains (the dilation pair: X the training split's first half, Y its second half
