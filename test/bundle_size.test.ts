@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 
 const root = process.cwd();
 /** Minified bytes allowed per entry point (docs/performance.md gives the measured sizes and the why). */
-const BUDGET: Record<string, number> = { index: 245_000, models: 111_000, io: 62_000, onnx: 47_000, data: 78_000 };
+const BUDGET: Record<string, number> = { index: 264_000, models: 111_000, io: 62_000, onnx: 47_000, data: 78_000 };
 
 describe('bundle size per entry point', () => {
   beforeAll(() => {
