@@ -18,9 +18,9 @@ function readsRow(r: FusedRead, row: FusedRead, n: number): boolean {
 }
 
 /**
- * The most ops one expression of a row kernel may have: an elementwise member's value is computed again
- * in every later member that reads it, so a long chain of values each read twice would grow without
- * bound (a norm's backward with its forward: about 20).
+ * The most ops one expression of a row kernel may have: an elementwise member's value is inlined where
+ * it is read (plan()), so a long chain of values each inlined into the next would grow without bound
+ * (a norm's backward: about 20).
  */
 const MAX_EXPR_OPS = 48;
 
@@ -163,8 +163,8 @@ function mapLeaves(
  * right after it, while each is a fused sum over the same tensor and dims or an elementwise kernel of
  * that tensor's shape, become one kernel (core `rows`, Backend's RowsReduce) where that is legal:
  * - a member reads an earlier member's value only as that value is laid out: an elementwise value
- *   element for element (its expression is computed again where it is read), a sum's result at each
- *   element's row (or at the row, in a later sum's epilogue);
+ *   element for element (inlined where it is read, or computed once and kept: plan()), a sum's result
+ *   at each element's row (or at the row, in a later sum's epilogue);
  * - every value but the last member's (an elementwise one) is read only inside the chain;
  * - the kernel binds at most 8 storage buffers.
  * The members are consecutive ops, so nothing runs between them. A norm's backward (its two sums and
