@@ -280,6 +280,18 @@ export const ROWS_CHUNK = 256;
 /** The chunk of the workgroup reduction (reduce.wgsl). */
 export const WORKGROUP_CHUNK = 4096;
 
+/** WGSL `base_of(o)`: the offset in the reduced (contiguous) tensor of output o's first element. */
+const baseOf = (geom: ReduceGeom) => [
+  'fn base_of(o: u32) -> u32 {',
+  '  var rem = o;',
+  '  var off = 0u;',
+  ...[...geom.kept]
+    .reverse()
+    .map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`),
+  '  return off;',
+  '}',
+];
+
 /** Elements of the tensor a reduction reads (its kept and reduced sizes). */
 const geomSize = (g: ReduceGeom) => [...g.kept, ...g.red].reduce((a, [n]) => a * n, 1);
 
@@ -409,9 +421,6 @@ export function fusedReduceSource(
   const epi = epilogue ? body(epilogue.expr, 'w', 'u') : { lines: [], result: 'vec4<f32>(acc)' };
   const eloads = er.map((r, k) => `  let w${k} = vec4<f32>(e${k}[${readIndex(r, 'o')}]);`);
   const m = reads.length + er.length;
-  const kept = [...geom.kept]
-    .reverse()
-    .map(([size, stride]) => `  { let c = rem % ${size}u; rem = rem / ${size}u; off = off + c * ${stride}u; }`);
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
   const combine = op === 'sum' ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
@@ -423,12 +432,7 @@ export function fusedReduceSource(
     ...(assign ? [`@group(0) @binding(${m + 1}) var<storage, read_write> z: array<f32>;`] : []),
     `struct Params { rows: u32, p0: u32, p1: u32, p2: u32${optim ? ', opt: OptimParams' : ''} }`,
     `@group(0) @binding(${optim ? m + 5 : assign ? m + 2 : m + 1}) var<uniform> params: Params;`,
-    'fn base_of(o: u32) -> u32 {',
-    '  var rem = o;',
-    '  var off = 0u;',
-    ...kept,
-    '  return off;',
-    '}',
+    ...baseOf(geom),
     'fn load(off: u32) -> f32 {',
     ...loads,
     ...lines,
@@ -628,21 +632,13 @@ export function fusedRowsSource(
       '}',
     ];
   };
-  const kept = [...geom.kept]
-    .reverse()
-    .map(([sz, stride]) => `  { let c = rem % ${sz}u; rem = rem / ${sz}u; off = off + c * ${stride}u; }`);
   const head = [
     '// ---- fused row kernel (src/backend/webgpu/fused.ts): sums in stages, then the elements ----',
     ...bindings,
     `@group(0) @binding(${at}) var<storage, read_write> y: array<f32>;`,
     'struct Params { rows: u32, p0: u32, p1: u32, p2: u32 }',
     `@group(0) @binding(${at + 1}) var<uniform> params: Params;`,
-    'fn base_of(o: u32) -> u32 {',
-    '  var rem = o;',
-    '  var off = 0u;',
-    ...kept,
-    '  return off;',
-    '}',
+    ...baseOf(geom),
     ...stages.flatMap((st, k) => [...elementFn(`load${k}`, st.expr, k), ...finishFn(k)]),
     ...elementFn('value', final, stages.length),
   ];

@@ -5,18 +5,7 @@ import type { Storage } from '../../backend/backend.ts';
 import { readsAll, type FusedExpr } from '../../backend/kernels.ts';
 import type { EffectParams } from '../effects.ts';
 import type { KernelOp, Op } from '../trace.ts';
-import { MAX_STORAGE_BINDINGS, readsOf, type Graph } from './graph.ts';
-
-/** What an op writes in place: an effect its destination (a step its parameter, state and flags), a kernel its store's updates. */
-function writes(o: Op): Storage[] {
-  if (o.kind === 'effect')
-    return o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]];
-  if (o.kind !== 'kernel') return [];
-  return [
-    ...(o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : []),
-    ...(o.assign ? [o.assign.dst] : []),
-  ];
-}
+import { MAX_STORAGE_BINDINGS, readsOf, writesOf, type Graph } from './graph.ts';
 
 /**
  * The assign's expression over the store's names (`acc` the result, input 0 dst's old value), or null
@@ -91,7 +80,7 @@ export function fuseAssign(g: Graph): Graph {
     let clear = true;
     for (let k = i + 1; k < j && clear; k++) {
       const o = ops[k];
-      if (o && o.kind !== 'host' && (readsOf(o).includes(dst) || writes(o).includes(dst))) clear = false;
+      if (o && o.kind !== 'host' && (readsOf(o).includes(dst) || writesOf(o).includes(dst))) clear = false;
     }
     if (!clear) continue;
     ops[i] = { ...k0, assign: { dst, expr: e } };

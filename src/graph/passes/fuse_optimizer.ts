@@ -4,7 +4,7 @@
 import type { Storage } from '../../backend/backend.ts';
 import type { EffectParams } from '../effects.ts';
 import type { GemmPrimitive, KernelOp, Op } from '../trace.ts';
-import { GEMM_PRIMITIVES, MAX_STORAGE_BINDINGS, asFused, gemmOf, readsOf, type Graph } from './graph.ts';
+import { GEMM_PRIMITIVES, MAX_STORAGE_BINDINGS, asFused, gemmOf, readsOf, writesOf, type Graph } from './graph.ts';
 
 /** Storage buffers a fused kernel binds (its inputs, its output), before an optimizer update's 4. */
 function storeBindings(op: KernelOp): number {
@@ -36,15 +36,6 @@ function asStore(op: Op): KernelOp | null {
  */
 export function fuseOptimizer(g: Graph): Graph {
   let ops: Op[] = [...g.ops];
-  /** What an op writes: a step its parameter, state and flags; an assign its destination. */
-  const writes = (o: Op): Storage[] =>
-    o.kind === 'effect'
-      ? o.effect === 'optim'
-        ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]]
-        : [o.inputs[0]]
-      : o.kind === 'kernel' && o.optim
-        ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]]
-        : [];
   /** Whether an op reads or writes a step's state (a step reads its own state; it shares only the flags). */
   const touchesState = (o: Op, state: Storage[]): boolean => {
     if (o.kind === 'host') return false;
@@ -54,7 +45,7 @@ export function fuseOptimizer(g: Graph): Graph {
         : o.kind === 'kernel' && o.optim
           ? [...readsOf(o), o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3]]
           : readsOf(o);
-    return r.some((x) => state.includes(x)) || writes(o).some((x) => state.includes(x));
+    return r.some((x) => state.includes(x)) || writesOf(o).some((x) => state.includes(x));
   };
   for (let j = 0; j < ops.length; j++) {
     const op = ops[j];
@@ -67,7 +58,7 @@ export function fuseOptimizer(g: Graph): Graph {
     if ([param, s1, s2, flags].some((x) => reads.includes(x))) continue;
     // The gradient must reach the step as the kernel stores it: an op between them that rewrites it in
     // place (gradient clipping's assign) keeps the step a kernel of its own.
-    if (ops.slice(i + 1, j).some((o) => writes(o).includes(grad))) continue;
+    if (ops.slice(i + 1, j).some((o) => writesOf(o).includes(grad))) continue;
     // The last op between the two that reads or writes the parameter or its state: the kernel goes after it.
     const state = [param, s1, s2];
     let last = i;
@@ -75,7 +66,7 @@ export function fuseOptimizer(g: Graph): Graph {
     // Moving down is legal when nothing it passes writes what it reads or reads what it computes.
     const passed = ops.slice(i + 1, last + 1);
     if (
-      passed.some((o) => writes(o).some((x) => reads.includes(x)) || (o.kind !== 'host' && readsOf(o).includes(grad)))
+      passed.some((o) => writesOf(o).some((x) => reads.includes(x)) || (o.kind !== 'host' && readsOf(o).includes(grad)))
     )
       continue;
     const cell = op.perCall ? { value: undefined as EffectParams['optim'] | undefined } : null;

@@ -41,6 +41,20 @@ export const readsOf = (op: Exclude<Op, { kind: 'host' }>): Storage[] =>
       ]
     : op.inputs;
 
+/**
+ * The storages an op writes in place: an effect its destination (an optimizer step its parameter, two
+ * state buffers and the flags), a kernel what its store updates (an optimizer step's, an assign's).
+ */
+export function writesOf(o: Op): Storage[] {
+  if (o.kind === 'effect')
+    return o.effect === 'optim' ? [o.inputs[0], o.inputs[2], o.inputs[3], o.inputs[4]] : [o.inputs[0]];
+  if (o.kind !== 'kernel') return [];
+  return [
+    ...(o.optim ? [o.optim.inputs[0], o.optim.inputs[2], o.optim.inputs[3], o.optim.inputs[4]] : []),
+    ...(o.assign ? [o.assign.dst] : []),
+  ];
+}
+
 /** Storage buffers one kernel may bind (WebGPU's default maxStorageBuffersPerShaderStage). */
 export const MAX_STORAGE_BINDINGS = 8;
 
