@@ -276,6 +276,22 @@ export interface FusedEpilogue {
 }
 
 /**
+ * A row kernel's ops in the order it runs them (its spilled value's, each stage's expression, sum and
+ * epilogue, then the final expression's): its profile label and its line in a compiled program's listing.
+ */
+export function rowOps(
+  stages: readonly { expr: FusedExpr; epilogue: { expr: FusedExpr } | null }[],
+  final: FusedExpr,
+  spill?: { expr: FusedExpr },
+): string[] {
+  return [
+    ...(spill ? fusedOps(spill.expr) : []),
+    ...stages.flatMap((st) => [...fusedOps(st.expr), 'sum', ...(st.epilogue ? fusedOps(st.epilogue.expr) : [])]),
+    ...fusedOps(final),
+  ];
+}
+
+/**
  * The read of a reduction's results at each element of the tensor it reduces (contiguous): element e
  * reads the output o of its row, o row-major over the kept runs, each run's index (e / stride) % size.
  */

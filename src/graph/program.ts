@@ -13,7 +13,7 @@
 // count, a generator's counter), then the run: a replay with the patched uniforms, or the interpreter.
 
 import type { Backend, Recording, Storage } from '../backend/backend.ts';
-import { fusedOps } from '../backend/kernels.ts';
+import { fusedOps, rowOps } from '../backend/kernels.ts';
 import { phaseClock } from '../device/phases.ts';
 import { EFFECTS, type EffectParams } from './effects.ts';
 import { runOp, runPrimitive } from './interpret.ts';
@@ -126,18 +126,10 @@ export class Program {
       if (op.kind === 'kernel') {
         // The kernel's ops in the order they run: prologue, core, epilogue, update.
         const { core, prologue, epilogue, optim } = op;
-        // A row kernel: its stages' sums, then its expression at each element.
-        const stages =
-          core.kind === 'rows'
-            ? core.stages.flatMap((st) => [
-                ...fusedOps(st.expr),
-                'sum',
-                ...(st.epilogue ? fusedOps(st.epilogue.expr) : []),
-              ])
-            : [];
+        if (core.kind === 'rows')
+          return `${at} fused:rows:${[...new Set(rowOps(core.stages, prologue!.expr, core.spill))].join('+')} ${shape(core.xShape)}, ${core.stages.length} sums over [${core.dims.join(', ')}]`;
         const ops = [
           ...(core.kind === 'gemm' ? [core.prim] : []),
-          ...stages,
           ...(prologue ? fusedOps(prologue.expr) : []),
           ...(core.kind === 'reduce' ? [core.op] : []),
           ...(epilogue ? fusedOps(epilogue.expr) : []),
@@ -147,8 +139,6 @@ export class Program {
         if (core.kind === 'none') return `${at} fused:${ops} ${shape(op.shape)} (${prologue!.inputs.length} inputs)`;
         if (core.kind === 'reduce')
           return `${at} fused:${ops} ${shape(core.xShape)} over [${core.dims.join(', ')}] -> ${shape(op.shape)}`;
-        if (core.kind === 'rows')
-          return `${at} fused:rows:${[...new Set(ops.split('+'))].join('+')} ${shape(core.xShape)}, ${core.stages.length} sums over [${core.dims.join(', ')}]`;
         return `${at} fused:${ops} ${core.xShapes.map(shape).join(' ')} -> ${shape(op.shape)}`;
       }
       const p = op.params as { op?: string };

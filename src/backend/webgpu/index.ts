@@ -28,6 +28,7 @@ import {
   RANDOM_DISTS,
   REDUCE_OPS,
   fusedOps,
+  rowOps,
   readsAll,
   type FusedOptim,
   type ConvGeom,
@@ -220,11 +221,7 @@ export class WebGPUBackend implements Backend {
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const n = geom.rows * R;
     const out = this.alloc(n);
-    const ops = [
-      ...(spill ? fusedOps(spill.expr) : []),
-      ...stages.flatMap((st) => [...fusedOps(st.expr), 'sum', ...(st.epilogue ? fusedOps(st.epilogue.expr) : [])]),
-      ...fusedOps(final),
-    ];
+    const ops = rowOps(stages, final, spill);
     const epilogueInputs = stages.flatMap((st) => st.epilogue?.inputs ?? []);
     this.ctx.dispatch({
       kernel: 'fused_ops',
