@@ -89,15 +89,15 @@ export interface Fuse {
 }
 
 /**
- * reduce()'s operand, in one of two forms: each contiguous row of a storage x viewed as [rows, R] (the
- * reduce primitive's form: the reduce kernels, any op), or the fused form, a sum, max or min over `geom`
- * of the tensor whose elements are `expr` over `inputs` (input k read as reads[k] says), with an
- * epilogue and an update (Fuse) on its results.
+ * reduce()'s operand, in one of two forms: the fused form, op over `geom` of the tensor whose elements
+ * are `expr` over `inputs` (input k read as reads[k] says), with an epilogue and an update (Fuse) on its
+ * results (the reduce primitive's is its input alone, rowsOf(); argmax and argmin take one reduced run
+ * and nothing in the store); or the row form (RowsReduce).
  */
-export type ReduceSpec = { op: ReduceOp; x: Storage; rows: number; R: number } | FusedReduce | RowsReduce;
+export type ReduceSpec = FusedReduce | RowsReduce;
 /** reduce()'s fused form (see ReduceSpec). */
 export type FusedReduce = Fuse & {
-  op: 'sum' | 'max' | 'min';
+  op: ReduceOp;
   expr: FusedExpr;
   inputs: Storage[];
   reads: FusedRead[];
@@ -105,6 +105,15 @@ export type FusedReduce = Fuse & {
   /** An assign in the store, after the result is stored (see StoreAssign). */
   assign?: StoreAssign;
 };
+
+/** The reduce primitive's operand: op over each contiguous row of x viewed as [rows, R]. */
+export const rowsOf = (op: ReduceOp, x: Storage, rows: number, R: number): FusedReduce => ({
+  op,
+  expr: { kind: 'input', k: 0 },
+  inputs: [x],
+  reads: [{ div: 1, mod: rows * R }],
+  geom: { rows, kept: [[rows, R]], red: [[R, 1]] },
+});
 
 /**
  * reduce()'s row form: per output o of `geom` (a row of the reduced tensor, at most 4,096 elements), sums

@@ -1,8 +1,9 @@
-// The kernel vocabulary shared by both backends. The order of each list is the op code that the WGSL
-// kernels switch on (reduce.wgsl, random.wgsl), so adding an op means adding it here, in the shader's
-// switch and in the CPU backend. The elementwise ops (unary, binary, ternary) are rows of
-// ./elementwise_table.ts, from which their codes, WGSL switches and CPU functions are generated; every
-// elementwise kernel, eager or compiled, is a FusedExpr over its inputs.
+// The kernel vocabulary shared by both backends. The order of the pad modes and the random
+// distributions is the code that their WGSL kernels switch on (pad.wgsl, random.wgsl), so adding one
+// means adding it here, in the shader's switch and in the CPU backend. The elementwise ops (unary,
+// binary, ternary) are rows of ./elementwise_table.ts, from which their codes, WGSL switches and CPU
+// functions are generated; every elementwise kernel and every reduction, eager or compiled, is a
+// FusedExpr over its inputs (the reductions' WGSL written by webgpu/fused.ts for each op).
 
 /** A backend's buffer: opaque to the layers above (declared here, not in backend.ts, so the two files
  * import in one direction only). */

@@ -4,8 +4,6 @@
 
 /** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
 export const KERNEL_SOURCES = {
-  reduce: ['common', 'reduce_common', 'reduce'],
-  reduce_rows: ['common', 'reduce_common', 'reduce_rows'],
   copy_strided: ['common', 'copy_strided'],
   pad: ['common', 'pad'],
   gather: ['common', 'gather'],

@@ -8,7 +8,7 @@
 // `apply` they are handed, against the GraphTensor interface, so they run on either backend and would
 // be recorded by a tracer like any other op.
 
-import type { Backend, GatherDims, Storage, View } from '../backend/backend.ts';
+import { rowsOf, type Backend, type GatherDims, type Storage, type View } from '../backend/backend.ts';
 import {
   broadcastRead,
   type BinaryOp,
@@ -192,7 +192,7 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
   const rows = numel(keptDims.map((d) => shape[d]));
   if (R === 0) return fill(b, rows, 0);
   const order = [...keptDims, ...dims];
-  if (order.every((d, i) => d === i)) return b.reduce({ op, x, rows, R });
+  if (order.every((d, i) => d === i)) return b.reduce(rowsOf(op, x, rows, R));
   const st = contiguousStrides(shape);
   const src = gather(
     b,
@@ -200,7 +200,7 @@ function reduceStorage(b: Backend, op: ReduceOp, x: Storage, shape: number[], di
     order.map((d) => shape[d]),
     order.map((d) => st[d]),
   );
-  const out = b.reduce({ op, x: src, rows, R });
+  const out = b.reduce(rowsOf(op, src, rows, R));
   b.free(src);
   return out;
 }

@@ -17,6 +17,7 @@ import {
 } from '../backend.ts';
 import {
   readAt,
+  readsAll,
   rowRead,
   withAcc,
   type ConvGeom,
@@ -205,15 +206,14 @@ export class CpuBackend implements Backend {
    * @internal
    */
   reduce(spec: ReduceSpec): Storage {
-    if ('x' in spec) {
-      const { op, x, rows, R } = spec;
-      return this.reduceRuns(op, this.d(x), { rows, kept: [[rows, R]], red: [[R, 1]] });
-    }
     if ('stages' in spec) return this.reduceRowsChain(spec);
     const { op, expr, inputs, reads, geom, assign, ...fuse } = spec;
-    const x = this.elementwise({ expr, inputs, reads, n: geom.rows * geom.red.reduce((a, [n]) => a * n, 1) });
+    const n = geom.rows * geom.red.reduce((a, [n]) => a * n, 1);
+    // The reduce primitive's form (its input, read whole) reads the input itself.
+    const plain = expr.kind === 'input' && readsAll(reads[expr.k], n);
+    const x = plain ? inputs[expr.k] : this.elementwise({ expr, inputs, reads, n });
     const out = this.reduceRuns(op, this.d(x), geom);
-    this.free(x);
+    if (!plain) this.free(x);
     const y = this.fused(out, fuse);
     // The store's assign: dst[o] = expr(acc = y[o], input 0 = dst[o]), as the assign would run after it.
     if (assign) {

@@ -9,7 +9,7 @@
 // only on the expression's ops and the reads, and pipelines are cached by it; reductions and GEMM
 // stores, which only the compiler makes, write them into the text as the bits of their float32 values.
 
-import { fusedOps, readsAll, type FusedExpr, type FusedRead, type ReduceGeom } from '../kernels.ts';
+import { fusedOps, readsAll, type FusedExpr, type FusedRead, type ReduceGeom, type ReduceOp } from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
@@ -273,11 +273,13 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
 }
 
 /**
- * The chunk of reduce_rows (the reduction for CPU-like adapters): reduce() cuts longer rows into chunks
- * of this many elements and reduces the partial results again, which bounds the serial sums' rounding.
+ * The chunk of the per-invocation reduction (the design for CPU-like adapters): past WORKGROUP_CHUNK
+ * elements the backend cuts rows into chunks of this many elements and reduces the partial results
+ * again, and up to it a kernel sums chunks of this many and then their results (invocationSum), which
+ * bounds the serial sums' rounding.
  */
 export const ROWS_CHUNK = 256;
-/** The chunk of the workgroup reduction (reduce.wgsl). */
+/** The chunk of the workgroup reduction, and the longest row either design reduces in one pass. */
 export const WORKGROUP_CHUNK = 4096;
 
 /** WGSL `base_of(o)`: the offset in the reduced (contiguous) tensor of output o's first element. */
@@ -391,14 +393,17 @@ export interface FusedReduceOptions {
 }
 
 /**
- * WGSL for a fused reduction (ReduceGeom): the expression evaluated at each element it reads (its inputs
- * read as their FusedRead says, over the reduced tensor's elements), reduced by sum, max
- * or min without copies. `perInvocation`: one invocation per output, four interleaved partial sums (the
- * variant for CPU-like adapters, as reduce_rows.wgsl); otherwise one 64-invocation workgroup per output
- * and a tree in workgroup memory (as reduce.wgsl). max and min let NaN win, as the reduce kernels do.
+ * WGSL for a reduction (ReduceGeom), every reduction the backend runs, eager or compiled: the expression
+ * evaluated at each element it reads (its inputs read as their FusedRead says, over the reduced tensor's
+ * elements; an eager reduction's is its input), reduced by sum, max, min, argmax or argmin without
+ * copies. `perInvocation`: one invocation per output, four interleaved partial sums (the design for
+ * CPU-like adapters, where barriers are costly and an invocation runs long loops well); otherwise one
+ * 64-invocation workgroup per output and a tree in workgroup memory. max and min let NaN win; argmax and
+ * argmin give the first extreme's index within the row (as f32; a NaN counts as the extreme), as in
+ * PyTorch, over one reduced run, in one pass, with no epilogue.
  */
 export function fusedReduceSource(
-  op: 'sum' | 'max' | 'min',
+  op: ReduceOp,
   expr: FusedExpr,
   reads: FusedRead[],
   geom: ReduceGeom,
@@ -407,6 +412,9 @@ export function fusedReduceSource(
   const { perInvocation, epilogue, chunk, optim = false, assign } = opts;
   if ((optim || assign) && chunk !== undefined) throw new Error('internal: a store update in a partial reduction');
   if (optim && assign) throw new Error('internal: an optimizer update and an assign in one store');
+  const arg = op === 'argmax' || op === 'argmin';
+  if (arg && (epilogue || optim || assign || chunk !== undefined || geom.red.length !== 1))
+    throw new Error(`internal: ${op} over one reduced run in one pass, with nothing in its store`);
   const { lines, result } = body(expr);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);
   // The reduced tensor is contiguous, so an element's offset is its flat index: a broadcast block is
@@ -423,7 +431,7 @@ export function fusedReduceSource(
   const m = reads.length + er.length;
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
-  const combine = op === 'sum' ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
+  const combine = op === 'sum' || arg ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
   const head = [
     `// ---- fused reduction (src/backend/webgpu/fused.ts): ${op} ----`,
     ...bindings,
@@ -454,6 +462,7 @@ export function fusedReduceSource(
   // Element r (row-major over the reduced runs) of output o.
   const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
   const at = elem('r');
+  if (arg) return [...head, ...argMain(op, perInvocation, R, at)].join('\n');
   if (chunk !== undefined) {
     // The first pass of a long reduction: partial result g = o * chunks + c over elements [c * chunk,
     // (c + 1) * chunk) of output o (reduceFused reduces the partials again, with the epilogue).
@@ -539,6 +548,57 @@ export function fusedReduceSource(
     `  if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = combine(acc, load(${at})); } }`,
     ...workgroupTree('store_result(o, finish(sv[0], o));'),
   ].join('\n');
+}
+
+/**
+ * The entry of an argmax or argmin over R elements (`at`: element r's offset): each invocation scans
+ * its elements in order, and the workgroup design then takes its invocations' results in a tree. A
+ * (value, index) pair replaces another when its value is the extreme, or a NaN, or equal with a lower
+ * index, so the first extreme wins; the index NONE stands for no value yet (WGSL cannot spell an
+ * infinite constant).
+ */
+function argMain(op: 'argmax' | 'argmin', perInvocation: boolean, R: number, at: string): string[] {
+  const better = [
+    'const NONE: u32 = 0xffffffffu;',
+    'fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {',
+    '  if (ib == NONE) { return false; }',
+    '  if (ia == NONE) { return true; }',
+    '  if (is_nan1(a)) { return false; }',
+    '  if (is_nan1(b)) { return true; }',
+    `  return (b ${op === 'argmax' ? '>' : '<'} a) || (b == a && ib < ia);`,
+    '}',
+  ];
+  const scan = (start: string, step: string) =>
+    `for (var r = ${start}; r < ${R}u; r = r + ${step}) { let v = load(${at}); if (better(acc, ai, v, r)) { acc = v; ai = r; } }`;
+  if (perInvocation)
+    return [
+      ...better,
+      ...invocationMain('o'),
+      '  let b = base_of(o);',
+      '  var acc = 0.0;',
+      '  var ai = NONE;',
+      `  ${scan('0u', '1u')}`,
+      '  y[o] = f32(ai);',
+      '}',
+    ];
+  return [
+    ...better,
+    'var<workgroup> si: array<u32, 64>;',
+    ...workgroupMain('o'),
+    '  let b = base_of(o);',
+    '  var acc = 0.0;',
+    '  var ai = NONE;',
+    `  if (valid) { ${scan('t', 'WG')} }`,
+    '  sv[t] = acc;',
+    '  si[t] = ai;',
+    '  workgroupBarrier();',
+    '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
+    '    if (t < s && better(sv[t], si[t], sv[t + s], si[t + s])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }',
+    '    workgroupBarrier();',
+    '  }',
+    '  if (t == 0u && valid) { y[o] = f32(si[0]); }',
+    '}',
+  ];
 }
 
 /**

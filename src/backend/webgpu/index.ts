@@ -26,7 +26,6 @@ import {
   MAX_RANK,
   PAD_MODES,
   RANDOM_DISTS,
-  REDUCE_OPS,
   fusedOps,
   rowOps,
   readsAll,
@@ -39,7 +38,6 @@ import {
   type MatmulSpec,
   type OptimSpec,
   type RandomSpec,
-  type ReduceOp,
 } from '../kernels.ts';
 import { elementwiseWgsl } from '../elementwise_table.ts';
 import { GPUContext, type ContextOptions, type DispatchSpec } from '../../device/context.ts';
@@ -53,6 +51,7 @@ import {
   fusedSource,
   fusedValues,
   type EpilogueCore,
+  type FusedReduceOptions,
 } from './fused.ts';
 import { KernelTuner, chooseMatmul, matmulDispatch, bucket, type MatmulVariant, type Trial } from './tuner.ts';
 
@@ -151,29 +150,39 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * A fused reduction (fused.ts): the reduce kernels' two designs, chosen as reduceRows() chooses, each
-   * sum in reduceRows()'s order. Past 4096 elements the first pass makes a partial result per chunk (256
-   * elements an invocation, 4096 a workgroup, as reduceRows() cuts rows, which bounds the serial sums'
-   * rounding), and a second fused reduction over those applies the epilogue; from 257 to 4096 elements
-   * the per-invocation kernel sums its chunks of 256 and then their results itself, in one pass.
+   * A reduction (fused.ts fusedReduceSource), eager or compiled, in the design reduceVariant names. Past
+   * 4096 elements the first pass makes a partial result per chunk (256 elements an invocation, 4096 a
+   * workgroup, which bounds the serial sums' rounding), and a second reduction over those applies the
+   * epilogue; from 257 to 4096 elements the per-invocation kernel sums its chunks of 256 and then their
+   * results itself, in one pass. argmax and argmin take one pass (partial results would need indices).
+   * An eager reduction (its input alone) keeps the label reduce:<op>, and its text is cached by its
+   * geometry, as an eager elementwise kernel's is.
    */
   private reduceFused({ op, expr, inputs, reads, geom, epilogue, optim, assign }: FusedReduce): Storage {
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
-    const chunks = R > WORKGROUP_CHUNK ? Math.ceil(R / C) : 1;
+    const chunks = R > WORKGROUP_CHUNK && op !== 'argmax' && op !== 'argmin' ? Math.ceil(R / C) : 1;
     const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
-    const label = `fused:${ops.join('+')}`;
+    const plain = ops.length === 1 && !optim && !assign;
+    const label = plain ? `reduce:${op}` : `fused:${ops.join('+')}`;
+    const source = (o: FusedReduceOptions) => {
+      if (!plain) return fusedReduceSource(op, expr, reads, geom, o);
+      const key = `${op}:${JSON.stringify(reads)}:${JSON.stringify(geom)}:${perInvocation}:${o.chunk}`;
+      let text = this.reduceSources.get(key);
+      if (text === undefined) this.reduceSources.set(key, (text = fusedReduceSource(op, expr, reads, geom, o)));
+      return text;
+    };
     if (chunks > 1) {
       const partial = this.alloc(geom.rows * chunks);
       this.ctx.dispatch({
         kernel: 'fused_ops',
-        source: fusedReduceSource(op, expr, reads, geom, { perInvocation, chunk: C }),
+        source: source({ perInvocation, chunk: C }),
         label: `${label}:partial`,
         buffers: [...inputs.map((s) => this.buf(s)), partial.buffer],
         uniforms: packUniforms([geom.rows * chunks]),
         workgroups: this.ctx.grid(perInvocation ? Math.ceil((geom.rows * chunks) / 64) : geom.rows * chunks),
-        flops: geom.rows * R * (ops.length + 1),
+        flops: geom.rows * R * ops.length,
         bytes: 4 * geom.rows * R * inputs.length,
       });
       const out = this.reduceFused({
@@ -192,12 +201,7 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(geom.rows);
     this.ctx.dispatch({
       kernel: optim ? 'optim_fused_ops' : 'fused_ops',
-      source: fusedReduceSource(op, expr, reads, geom, {
-        perInvocation,
-        epilogue,
-        optim: !!optim,
-        assign: assign?.expr,
-      }),
+      source: source({ perInvocation, epilogue, optim: !!optim, assign: assign?.expr }),
       label: optim ? `${label}+${optim.spec.kind}` : assign ? `${label}+assign` : label,
       constants: optimConstants(optim),
       buffers: [
@@ -209,11 +213,13 @@ export class WebGPUBackend implements Backend {
       ],
       uniforms: withOptimUniforms(packUniforms([geom.rows]), optim),
       workgroups: this.ctx.grid(perInvocation ? Math.ceil(geom.rows / 64) : geom.rows),
-      flops: geom.rows * R * (ops.length + 1),
+      flops: geom.rows * R * ops.length,
       bytes: 4 * geom.rows * R * inputs.length,
     });
     return out;
   }
+  /** The text of the eager reductions' kernels, by geometry (reduceFused). */
+  private readonly reduceSources = new Map<string, string>();
 
   /** The row form (fused.ts fusedRowsSource): the design reduceFused() would choose, in one kernel. */
   private reduceRowsChain({ stages, spill, final, inputs, reads, geom }: RowsReduce): Storage {
@@ -309,30 +315,9 @@ export class WebGPUBackend implements Backend {
     return this.elementwise({ expr: { kind: 'const', value }, inputs: [], reads: [], n });
   }
 
-  /** A reduction: the reduce kernels on contiguous rows, or a fused reduction (reduceFused). */
+  /** A reduction: the fused form (reduceFused) or the row form (reduceRowsChain). */
   reduce(spec: ReduceSpec): Storage {
-    if ('x' in spec) return this.reduceRows(spec.op, spec.x, spec.rows, spec.R);
     return 'stages' in spec ? this.reduceRowsChain(spec) : this.reduceFused(spec);
-  }
-
-  /**
-   * Reduces rows of R elements. Two kernels: reduce.wgsl (a 64-invocation workgroup per row chunk, tree
-   * in workgroup memory: for GPUs) and reduce_rows.wgsl (one invocation per row chunk, no barriers: for
-   * CPU-like adapters). Rows longer than one chunk are reduced to partial results per chunk and then
-   * again over those. Arg-reductions take one pass (their partial results would need indices).
-   */
-  private reduceRows(op: ReduceOp, x: Storage, rows: number, R: number): Storage {
-    const perInvocation = this.reduceVariant === 'rows';
-    const chunk = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
-    const isArg = op === 'argmax' || op === 'argmin';
-    if (R > chunk && !isArg) {
-      const chunks = Math.ceil(R / chunk);
-      const partial = this.reducePass(op, x, rows, R, chunk, chunks);
-      const out = this.reduceRows(op, partial, rows, chunks);
-      this.free(partial);
-      return out;
-    }
-    return this.reducePass(op, x, rows, R, Math.max(R, 1), 1);
   }
 
   /** 'rows' on software adapters, 'workgroup' on GPUs (env WGPU_REDUCE overrides). */
@@ -343,22 +328,6 @@ export class WebGPUBackend implements Backend {
    * invocations write neighbouring addresses). Tests set it to check both.
    */
   im2colVariant: 'runs' | 'elements' = 'elements';
-
-  private reducePass(op: ReduceOp, x: Storage, rows: number, R: number, C: number, chunks: number): GpuStorage {
-    const out = this.alloc(rows * chunks);
-    const perInvocation = this.reduceVariant === 'rows';
-    this.ctx.dispatch({
-      kernel: perInvocation ? 'reduce_rows' : 'reduce',
-      label: `reduce:${op}`,
-      constants: { OP: REDUCE_OPS.indexOf(op) },
-      buffers: [this.buf(x), out.buffer],
-      uniforms: packUniforms([rows, R, C, chunks]),
-      workgroups: this.ctx.grid(perInvocation ? Math.ceil((rows * chunks) / 64) : rows * chunks),
-      flops: rows * R,
-      bytes: 4 * rows * R,
-    });
-    return out;
-  }
 
   move(spec: MoveSpec): Storage {
     if (spec.kind === 'copy') {
