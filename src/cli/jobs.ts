@@ -124,10 +124,7 @@ export function checkFinite(tensors: Map<string, NamedArray>, path: string): voi
 export function loadImages(name: DatasetName, trainSize?: number): Split {
   const data = name === 'fashion' ? loadFashionMnist() : loadMnist();
   // Checked before the first step: an empty split would train on nothing or report null metrics.
-  for (const [part, set] of [
-    ['training', data.train],
-    ['test', data.test],
-  ] as const) {
+  for (const [part, set] of Object.entries({ training: data.train, test: data.test })) {
     if (set.n === 0)
       throw new Error(
         `the ${name === 'fashion' ? 'Fashion-MNIST' : 'MNIST'} ${part} set holds no images: check the dataset's files (FASHION_MNIST_DIR for Fashion-MNIST)`,
@@ -178,23 +175,23 @@ async function chunks(
  */
 export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-export function createJob(o: JobOptions, model: Trainable): Job {
-  switch (o.model) {
-    case 'vae':
-      return vaeJob(o, model as VAE);
-    case 'gan':
-      return ganJob(o, model as MlpGAN);
-    case 'dcgan':
-      return dcganJob(o, model as DCGAN);
-    case 'classifier':
-      return classifierJob(o, model as Classifier);
-    case 'cyclegan':
-      return cycleganJob(o, model as CycleGAN);
-    case 'rbm':
-      return rbmJob(o, model as RBM);
-    case 'dbn':
-      return dbnJob(o, model as DBN);
-  }
+/** Each model's job (its model is the one buildModel makes for o.model). */
+const JOBS: Record<ModelName, (o: JobOptions, model: never) => Job> = {
+  vae: vaeJob,
+  gan: ganJob,
+  dcgan: dcganJob,
+  classifier: classifierJob,
+  cyclegan: cycleganJob,
+  rbm: rbmJob,
+  dbn: dbnJob,
+};
+
+export const createJob = (o: JobOptions, model: Trainable): Job => JOBS[o.model](o, model as never);
+
+/** Writes a grid of `count` 28 x 28 images, `cols` to a row, as out/file; returns file. */
+function grid(out: string, file: string, images: Float32Array, count = 64, cols = 8): string {
+  writeImageGrid(join(out, file), images, count, 28, 28, cols);
+  return file;
 }
 
 function imageBatches(o: JobOptions, data: Split) {
@@ -285,26 +282,21 @@ function vaeJob(o: JobOptions, vae: VAE): Job {
 }
 
 async function vaePictures(vae: VAE, test: ImageSet, out: string): Promise<string[]> {
-  const files: string[] = [];
-  {
-    const samples = await values(() => vae.decode(randn([64, vae.zDim], { generator: new Generator(777) })).sigmoid());
-    writeImageGrid(join(out, 'samples.png'), samples, 64, 28, 28, 8);
-    files.push('samples.png');
-    const r = await values(() => vae.forward(tensor(test.images.subarray(0, 32 * 784), [32, 784])));
-    // Rows alternate: 8 test digits, then their reconstructions.
-    const both = new Float32Array(64 * 784);
-    for (let i = 0; i < 4; i++) {
-      both.set(test.images.subarray(i * 8 * 784, (i + 1) * 8 * 784), i * 16 * 784);
-      both.set(r.subarray(i * 8 * 784, (i + 1) * 8 * 784), (i * 16 + 8) * 784);
-    }
-    writeImageGrid(join(out, 'reconstructions.png'), both, 64, 28, 28, 8);
-    files.push('reconstructions.png');
-    if (vae.zDim === 2) {
-      // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
-      const k = 20;
-      writeImageGrid(join(out, 'manifold.png'), await values(() => vae.manifold(k)), k * k, 28, 28, k, 1);
-      files.push('manifold.png');
-    }
+  const samples = await values(() => vae.decode(randn([64, vae.zDim], { generator: new Generator(777) })).sigmoid());
+  const files = [grid(out, 'samples.png', samples)];
+  const r = await values(() => vae.forward(tensor(test.images.subarray(0, 32 * 784), [32, 784])));
+  // Rows alternate: 8 test digits, then their reconstructions.
+  const both = new Float32Array(64 * 784);
+  for (let i = 0; i < 4; i++) {
+    both.set(test.images.subarray(i * 8 * 784, (i + 1) * 8 * 784), i * 16 * 784);
+    both.set(r.subarray(i * 8 * 784, (i + 1) * 8 * 784), (i * 16 + 8) * 784);
+  }
+  files.push(grid(out, 'reconstructions.png', both));
+  if (vae.zDim === 2) {
+    // Kingma-Welling's manifold figure: decoder means on a 20x20 grid of Gaussian quantiles.
+    const k = 20;
+    writeImageGrid(join(out, 'manifold.png'), await values(() => vae.manifold(k)), k * k, 28, 28, k, 1);
+    files.push('manifold.png');
   }
   return files;
 }
@@ -397,6 +389,22 @@ function classifierJob(o: JobOptions, clf: Classifier): Job {
 export const RBM_AIS = { betas: 2000, runs: 100, sampleSteps: 1000 };
 
 /**
+ * log Z of an RBM (or a DBN's top RBM) by AIS from the base-rate model of visible means `mean`: its
+ * visible biases are their smoothed log-odds (a fixed seed).
+ */
+async function aisLogZ(model: RBM | DBN, mean: Float32Array, ais: { betas: number; runs: number }) {
+  const baseBias = tensor(
+    mean.map((p) => Math.log((p + 0.05) / (1.05 - p))),
+    [mean.length],
+  );
+  try {
+    return await model.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
+  } finally {
+    baseBias.dispose();
+  }
+}
+
+/**
  * Test log-likelihood of an RBM on the test images binarized by sampling (a fixed seed), with log Z by
  * AIS from a base-rate model whose visible biases are the training images' smoothed log-odds (the
  * paper's choice: the base model is then close to the data's marginals, which lowers AIS's variance).
@@ -410,12 +418,7 @@ export async function rbmTestLogLikelihood(
     n = data.train.n,
     mean = new Float32Array(V);
   for (let r = 0; r < n; r++) for (let i = 0; i < V; i++) mean[i] += data.train.images[r * V + i] / n;
-  const baseBias = tensor(
-    mean.map((p) => Math.log((p + 0.05) / (1.05 - p))),
-    [V],
-  );
-  const z = await rbm.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
-  baseBias.dispose();
+  const z = await aisLogZ(rbm, mean, ais);
   const gen = new Generator(1234);
   let sum = 0;
   await chunks(data.test, 100, async (x, _, m) => {
@@ -443,16 +446,10 @@ function rbmJob(o: JobOptions, rbm: RBM): Job {
     pictures: async (out) => {
       // The first 64 hidden units' weights as 28 x 28 filters (each scaled to [0, 1]), and 64 Gibbs chains from noise.
       const count = Math.min(64, rbm.hidden);
-      writeImageGrid(join(out, 'filters.png'), await rbm.filters(count), count, 28, 28, 8);
-      writeImageGrid(
-        join(out, 'samples.png'),
-        await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))),
-        64,
-        28,
-        28,
-        8,
-      );
-      return ['filters.png', 'samples.png'];
+      return [
+        grid(out, 'filters.png', await rbm.filters(count), count),
+        grid(out, 'samples.png', await values(() => rbm.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99)))),
+      ];
     },
   };
 }
@@ -482,12 +479,7 @@ export async function dbnTestLowerBound(
     });
     for (let i = 0; i < V; i++) mean[i] += (q[i] * m) / data.train.n;
   });
-  const baseBias = tensor(
-    mean.map((p) => Math.log((p + 0.05) / (1.05 - p))),
-    [V],
-  );
-  const z = await dbn.aisLogZ({ betas: ais.betas, runs: ais.runs, baseBias, generator: new Generator(4321) });
-  baseBias.dispose();
+  const z = await aisLogZ(dbn, mean, ais);
   const binarize = new Generator(1234),
     draws = new Generator(5678);
   let sum = 0;
@@ -518,15 +510,9 @@ function dbnJob(o: JobOptions, dbn: DBN): Job {
     evaluate: () => dbnTestLowerBound(dbn, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
       // Top-down samples: Gibbs chains in the top RBM from noise, then one pass down the directed layers.
-      writeImageGrid(
-        join(out, 'samples.png'),
-        await values(() => dbn.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99))),
-        64,
-        28,
-        28,
-        8,
-      );
-      return ['samples.png'];
+      return [
+        grid(out, 'samples.png', await values(() => dbn.sample(64, (o.rbm ?? RBM_AIS).sampleSteps, new Generator(99)))),
+      ];
     },
   };
 }
@@ -610,8 +596,7 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
       g.eval();
       const x = await values(() => g.sample(64, new Generator(777)));
       g.train(wasTraining);
-      writeImageGrid(join(out, 'samples.png'), x, 64, 28, 28, 8);
-      return ['samples.png'];
+      return [grid(out, 'samples.png', x)];
     },
   };
 }

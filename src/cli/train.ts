@@ -86,7 +86,6 @@ import { RING_STEPS, RBM_AIS, IWAE_K, createJob, parseConfig, checkFinite, type 
 const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const FORMATS = ['onnx'] as const;
 const CHAINS = ['cd', 'pcd'] as const;
-const READY_MODELS: ModelName[] = [...MODELS];
 const BACKENDS = ['webgpu', 'cpu'] as const;
 const ARCHS = ['mlp', 'conv'] as const;
 
@@ -282,8 +281,6 @@ function parse(argv: string[]) {
   const command = choice('command', cmdRaw, COMMANDS);
   if (!modelRaw) throw new UsageError(`missing model: choose one of ${MODELS.join(', ')}`);
   const model = choice('model', modelRaw, MODELS);
-  if (!READY_MODELS.includes(model))
-    throw new UsageError(`model '${model}' is not available yet: the trainable models are ${READY_MODELS.join(', ')}`);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   const d = { ...MODEL_SPECS[model].defaults, datasets: MODEL_SPECS[model].datasets };
   const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
@@ -413,7 +410,6 @@ function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   };
 }
 
-const VARIANTS = KERNEL_VARIANTS;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -468,9 +464,9 @@ function readCheckpoint(path: string, model: ModelName) {
     'a JSON object of shape class -> kernel variant',
   ) as Record<string, string> | undefined;
   for (const [k, v] of Object.entries(choices ?? {})) {
-    if (!VARIANTS.includes(v))
+    if (!KERNEL_VARIANTS.includes(v))
       throw new Error(
-        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${VARIANTS.join(', ')})`,
+        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${KERNEL_VARIANTS.join(', ')})`,
       );
   }
   const state = {

@@ -194,15 +194,7 @@ export class GPUContext {
     if (!m) {
       const code = this.sources.get(kernel);
       if (!code) throw new Error(`unknown kernel '${kernel}'`);
-      m = this.device.createShaderModule({ label: kernel, code });
-      if (this.debug) {
-        m.getCompilationInfo().then((info) => {
-          if (info.messages.some((x) => x.type === 'error')) {
-            console.error(`[wgpu-gen] WGSL of failing kernel ${kernel}:\n${code}`);
-            for (const x of info.messages) console.error(`${x.type} ${x.lineNum}:${x.linePos} ${x.message}`);
-          }
-        });
-      }
+      m = this.shaderModule(kernel, code);
       this.modules.set(kernel, m);
     }
     return m;
@@ -238,18 +230,34 @@ export class GPUContext {
       sep = ',';
     }
     let p = this.pipelines.get(key);
-    if (!p) {
-      const consts: Record<string, number> = {};
-      for (const [k, v] of Object.entries(constants)) consts[k] = typeof v === 'boolean' ? Number(v) : v;
-      const pipeline = this.device.createComputePipeline({
-        label: key,
-        layout: 'auto',
-        compute: { module: this.module(kernel), entryPoint: 'main', constants: consts },
-      });
-      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-      this.pipelines.set(key, p);
-    }
+    if (!p) this.pipelines.set(key, (p = this.makePipeline(key, this.module(kernel), constants)));
     return p;
+  }
+
+  /** A shader module; with WGPU_DEBUG its compile errors are printed with `shown` (its WGSL, less a library). */
+  private shaderModule(label: string, code: string, shown = code): GPUShaderModule {
+    const m = this.device.createShaderModule({ label, code });
+    if (this.debug) {
+      m.getCompilationInfo().then((info) => {
+        if (info.messages.some((x) => x.type === 'error')) {
+          console.error(`[wgpu-gen] WGSL of failing kernel ${label}:\n${shown}`);
+          for (const x of info.messages) console.error(`${x.type} ${x.lineNum}:${x.linePos} ${x.message}`);
+        }
+      });
+    }
+    return m;
+  }
+
+  /** A compute pipeline of `module`'s main with its override constants (booleans as 0 or 1). */
+  private makePipeline(label: string, module: GPUShaderModule, constants: Record<string, number | boolean>) {
+    const consts: Record<string, number> = {};
+    for (const [k, v] of Object.entries(constants)) consts[k] = typeof v === 'boolean' ? Number(v) : v;
+    const pipeline = this.device.createComputePipeline({
+      label,
+      layout: 'auto',
+      compute: { module, entryPoint: 'main', constants: consts },
+    });
+    return { pipeline, layout: pipeline.getBindGroupLayout(0) };
   }
 
   /** The pipeline of a generated kernel: `library`'s source then `code`, cached by the text and constants. */
@@ -268,25 +276,8 @@ export class GPUContext {
     for (const k in constants) key += `|${k}=${constants[k]}`;
     let p = byCode.get(key);
     if (!p) {
-      const full = `${this.sources.get(library)}\n${code}`;
-      const module = this.device.createShaderModule({ label, code: full });
-      if (this.debug) {
-        module.getCompilationInfo().then((info) => {
-          if (info.messages.some((x) => x.type === 'error')) {
-            console.error(`[wgpu-gen] WGSL of failing generated kernel ${label}:\n${code}`);
-            for (const x of info.messages) console.error(`${x.type} ${x.lineNum}:${x.linePos} ${x.message}`);
-          }
-        });
-      }
-      const consts: Record<string, number> = {};
-      for (const [k, v] of Object.entries(constants)) consts[k] = typeof v === 'boolean' ? Number(v) : v;
-      const pipeline = this.device.createComputePipeline({
-        label,
-        layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: consts },
-      });
-      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-      byCode.set(key, p);
+      const module = this.shaderModule(label, `${this.sources.get(library)}\n${code}`, code);
+      byCode.set(key, (p = this.makePipeline(label, module, constants)));
     }
     return p;
   }

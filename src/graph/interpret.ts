@@ -23,20 +23,6 @@ export function runPrimitive<P extends Primitive>(
   return RULES[prim].run(b, xs, params, shape, xShapes);
 }
 
-/** A primitive's value in a compiled graph, where a view (a reshape's) cannot occur: the passes saw none. */
-export function primValue<P extends Primitive>(
-  b: Backend,
-  prim: P,
-  xs: Storage[],
-  params: Params[P],
-  shape: number[],
-  xShapes: number[][],
-): Storage {
-  const out = runPrimitive(b, prim, xs, params, shape, xShapes);
-  if (out === 'view') throw new Error(`internal: ${prim} made a view in a compiled graph`);
-  return out;
-}
-
 /** An effect's backend call, typed by the effect. */
 function runEffect<E extends EffectName>(
   b: Backend,
@@ -76,7 +62,10 @@ export function runOp(
     runEffect(b, op.effect, xs, perCall ? (params as typeof op.params) : op.params, op.shapes);
     return null;
   }
-  return primValue(b, op.prim, xs, perCall ? (params as typeof op.params) : op.params, op.shape, op.xShapes);
+  const out = runPrimitive(b, op.prim, xs, perCall ? (params as typeof op.params) : op.params, op.shape, op.xShapes);
+  // A view (a reshape's) cannot occur in a compiled graph: the passes saw none.
+  if (out === 'view') throw new Error(`internal: ${op.prim} made a view in a compiled graph`);
+  return out;
 }
 
 /**

@@ -66,24 +66,24 @@ class GraphBuilder implements OnnxNodes {
     return `${hint}_${this.n++}`;
   }
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, out = this.fresh(op.toLowerCase())): string {
-    this.nodes.push({
-      opType: op,
-      input: inputs,
-      output: [out],
-      name: out,
-      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
-    });
-    return out;
+    return this.push(
+      op,
+      inputs,
+      out,
+      Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    );
   }
   floatAttrNode(op: string, inputs: string[], attrs: Record<string, number>): string {
     const out = this.fresh(op.toLowerCase());
-    this.nodes.push({
-      opType: op,
-      input: inputs,
-      output: [out],
-      name: out,
-      attribute: Object.entries(attrs).map(([k, v]) => floatAttr(k, v)),
-    });
+    return this.push(
+      op,
+      inputs,
+      out,
+      Object.entries(attrs).map(([k, v]) => floatAttr(k, v)),
+    );
+  }
+  private push(opType: string, input: string[], out: string, attribute: P.IAttributeProto[]): string {
+    this.nodes.push({ opType, input, output: [out], name: out, attribute });
     return out;
   }
   floats(data: Float32Array, dims: number[], name = this.fresh('const')): string {

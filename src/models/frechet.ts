@@ -54,24 +54,16 @@ export function symmetricEigen(
         const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
         const c = 1 / Math.sqrt(1 + t * t),
           s = t * c;
-        for (let k = 0; k < d; k++) {
-          const akp = a[k * d + p],
-            akq = a[k * d + q];
-          a[k * d + p] = c * akp - s * akq;
-          a[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = a[p * d + k],
-            aqk = a[q * d + k];
-          a[p * d + k] = c * apk - s * aqk;
-          a[q * d + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < d; k++) {
-          const vkp = v[k * d + p],
-            vkq = v[k * d + q];
-          v[k * d + p] = c * vkp - s * vkq;
-          v[k * d + q] = s * vkp + c * vkq;
-        }
+        // (m[i], m[j]) rotated: the columns p and q of a, then its rows (after all of the columns), then v's columns.
+        const rot = (m: Float64Array, i: number, j: number) => {
+          const x = m[i],
+            y = m[j];
+          m[i] = c * x - s * y;
+          m[j] = s * x + c * y;
+        };
+        for (let k = 0; k < d; k++) rot(a, k * d + p, k * d + q);
+        for (let k = 0; k < d; k++) rot(a, p * d + k, q * d + k);
+        for (let k = 0; k < d; k++) rot(v, k * d + p, k * d + q);
       }
     }
   }

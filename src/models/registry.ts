@@ -135,7 +135,8 @@ const forward = (shape: (n: number, model: Trainable) => number[], input: string
     return { inputs: [zeros(shape(n, model))], fn: (x) => m.forward(x), inputNames: [input], outputNames: [output] };
   };
 const images = (n: number) => [n, 1, 28, 28],
-  pixels = (n: number) => [n, 784];
+  pixels = (n: number) => [n, 784],
+  latent = (n: number, m: Trainable) => [n, (m as MlpGAN | DCGAN).zDim];
 
 // Per model; the defaults' comments say where the numbers come from.
 export const MODEL_SPECS: { readonly [M in ModelName]: ModelSpec & { id: M } } = {
@@ -177,15 +178,7 @@ export const MODEL_SPECS: { readonly [M in ModelName]: ModelSpec & { id: M } } =
     options: ['loss', 'dSteps', 'lr', 'lrD', 'seed'],
     build: built(MlpGAN),
     // The generator: z -> points.
-    exported: (model, n) => {
-      const G = (model as MlpGAN).G;
-      return {
-        inputs: [zeros([n, (model as MlpGAN).zDim])],
-        fn: (z) => G.call(z),
-        inputNames: ['z'],
-        outputNames: ['points'],
-      };
-    },
+    exported: forward(latent, 'z', 'points'),
     // Mode coverage on the sets of Gaussians, precision and recall on the curves (src/data/toy2d.ts).
     metrics: [
       { key: 'modes_covered', better: 'higher', plot: 'chart' },
@@ -200,7 +193,7 @@ export const MODEL_SPECS: { readonly [M in ModelName]: ModelSpec & { id: M } } =
     defaults: { epochs: 5, batch: 64, lr: 2e-4, config: { zDim: 64, width: 32 } },
     options: ['zDim', 'width', 'lr', 'lrD', 'seed'],
     build: built(DCGAN),
-    exported: forward((n, m) => [n, (m as DCGAN).zDim], 'z', 'images'),
+    exported: forward(latent, 'z', 'images'),
     // The scoring classifier's Frechet distance, and against the untrained generator's (src/models/score.ts).
     metrics: [
       { key: 'fd', better: 'lower', plot: 'chart' },

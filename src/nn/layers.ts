@@ -35,7 +35,7 @@ import {
   type GeluApproximation,
   type SoftplusOptions,
 } from '../ops/functional.ts';
-import { conv2d, convTranspose2d, type ConvPadding, type Pair } from '../ops/conv.ts';
+import { conv2d, convTranspose2d, type Conv2dOptions, type Pair } from '../ops/conv.ts';
 import { ones, tensor, zeros } from '../ops/creation.ts';
 import { randn } from '../ops/random.ts';
 import { noGrad } from '../autograd/engine.ts';
@@ -121,17 +121,11 @@ export class Linear extends Module {
   }
 }
 
-/** Conv2d's options (ConvTranspose2d's too, with its own padding and outputPadding): torch's keyword arguments. */
-export interface ConvLayerOptions extends LayerOptions {
-  /** Step of the kernel over the input (default 1). */
-  stride?: Pair;
-  /** Zero padding: pixels per side, 'valid' (0) or 'same' (default 0). */
-  padding?: ConvPadding;
-  /** Spacing between kernel taps (default 1). */
-  dilation?: Pair;
-  /** Channel groups (inChannels for depthwise); the weight holds inChannels / groups input channels. */
-  groups?: number;
-}
+/**
+ * Conv2d's options (ConvTranspose2d's too, with its own padding and outputPadding): torch's keyword
+ * arguments, F.conv2d's and the layer's.
+ */
+export interface ConvLayerOptions extends LayerOptions, Conv2dOptions {}
 
 /**
  * A 2-D convolution layer (torch.nn.Conv2d) over NCHW input: [N, inChannels, H, W] to [N, outChannels,
@@ -596,18 +590,11 @@ export class ModuleDict extends Module {
   }
 }
 
-/** torch.nn.Dropout2d: each (sample, channel) plane of NCHW zeroed with probability p, the rest scaled by 1/(1-p). */
-export class Dropout2d extends Module {
-  /**
-   * @param p - Probability of zeroing each channel plane (default 0.5).
-   * @param generator - The generator the masks are drawn from (default: the global one).
-   */
-  constructor(
-    readonly p = 0.5,
-    readonly generator?: Generator,
-  ) {
-    super();
-  }
+/**
+ * torch.nn.Dropout2d: each (sample, channel) plane of NCHW zeroed with probability p (default 0.5), the
+ * rest scaled by 1/(1-p); the constructor is Dropout's.
+ */
+export class Dropout2d extends Dropout {
   forward(x: Tensor): Tensor {
     return dropout2d(x, this.p, this.training, this.generator);
   }

@@ -147,12 +147,22 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dO
     } else padding = [top, left];
   } else padding = opts.padding === 'valid' ? 0 : opts.padding;
   const o: ConvTranspose2dOptions = { stride: opts.stride, padding, dilation: opts.dilation };
-  if (G === 1) return addBias(apply('conv2d', [xp, w], { geom: convGeom(xp.shape, w.shape, o) }), bias);
-  const xs = xp.chunk(G, 1),
-    ws = w.chunk(G, 0);
+  return grouped(G, xp, w, bias, (xg, wg) => apply('conv2d', [xg, wg], { geom: convGeom(xg.shape, wg.shape, o) }));
+}
+
+/** `one` per group (the input's channels and the weight's dim 0 cut into G), concatenated, plus the bias. */
+function grouped(
+  G: number,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null | undefined,
+  one: (x: Tensor, w: Tensor) => Tensor,
+) {
+  if (G === 1) return addBias(one(x, w), bias);
+  const ws = w.chunk(G, 0);
   return addBias(
     concat(
-      xs.map((xg, k) => apply('conv2d', [xg, ws[k]], { geom: convGeom(xg.shape, ws[k].shape, o) })),
+      x.chunk(G, 1).map((xg, k) => one(xg, ws[k])),
       1,
     ),
     bias,
@@ -199,16 +209,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
     );
     return apply('conv2d_grad_input', [xg, wg], { geom: g });
   };
-  if (G === 1) return addBias(one(x, w), bias);
-  const xs = x.chunk(G, 1),
-    ws = w.chunk(G, 0);
-  return addBias(
-    concat(
-      xs.map((xg, k) => one(xg, ws[k])),
-      1,
-    ),
-    bias,
-  );
+  return grouped(G, x, w, bias, one);
 }
 
 function checkGradOutput(op: string, gradOutput: Tensor, g: ConvGeom): void {

@@ -103,12 +103,7 @@ export function batchNorm(
 ): Tensor {
   const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
   if (x.ndim < 2) throw new Error(`batch_norm: input ${fmtShape(x.shape)} has no channel dim (dim 1)`);
-  for (const [name, t] of [
-    ['running_mean', runningMean],
-    ['running_var', runningVar],
-    ['weight', weight],
-    ['bias', bias],
-  ] as const) {
+  for (const [name, t] of Object.entries({ running_mean: runningMean, running_var: runningVar, weight, bias })) {
     if (t && !sameShape(t.shape, [x.shape[1]]))
       throw new Error(
         `batch_norm: input ${fmtShape(x.shape)} has ${x.shape[1]} channels (dim 1) but ${name} is ${fmtShape(t.shape)}`,
@@ -173,10 +168,7 @@ export function layerNorm(
       `layer_norm: input ${fmtShape(x.shape)} does not end with the normalized shape ${fmtShape(normalizedShape)}`,
     );
   }
-  for (const [name, t] of [
-    ['weight', weight],
-    ['bias', bias],
-  ] as const) {
+  for (const [name, t] of Object.entries({ weight, bias })) {
     if (t && !sameShape(t.shape, normalizedShape))
       throw new Error(
         `layer_norm: ${name} ${fmtShape(t.shape)} is not the normalized shape ${fmtShape(normalizedShape)}`,
@@ -207,10 +199,7 @@ export function groupNorm(
       `group_norm: ${x.ndim < 2 ? `input ${fmtShape(x.shape)} has no channel dim` : `${C} channels do not split into ${numGroups} groups`}`,
     );
   }
-  for (const [name, t] of [
-    ['weight', weight],
-    ['bias', bias],
-  ] as const) {
+  for (const [name, t] of Object.entries({ weight, bias })) {
     if (t && !sameShape(t.shape, [C])) throw new Error(`group_norm: ${name} ${fmtShape(t.shape)} is not [${C}]`);
   }
   const g = x.reshape([N, numGroups, x.size / (N * numGroups)]);
@@ -372,14 +361,31 @@ function poolSize(len: number, k: number, s: number, p: number, d: number, ceil:
   if (ceil && (out - 1) * s >= len + p) out--;
   return out;
 }
-/** The kh kw strided slices whose sum or maximum pools x padded with `value` (around, and past the right edge where ceil-mode windows reach). */
+type Pair = [number, number];
 interface PoolGeom {
-  kernel: number[];
-  stride: number[];
-  padding: number[];
-  dilation: number[];
-  out: number[];
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+  out: Pair;
 }
+/** A pooling's checked sizes (NCHW input; padding at most half the kernel; a window that fits), as PyTorch checks them. */
+function poolGeom(op: string, x: Tensor, kernel: number | Pair, o: MaxPool2dOptions): PoolGeom {
+  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
+  const k = pairOfPool(op, 'kernel', kernel, 1),
+    stride = pairOfPool(op, 'stride', o.stride ?? k, 1),
+    padding = pairOfPool(op, 'padding', o.padding ?? 0, 0),
+    dilation = pairOfPool(op, 'dilation', o.dilation ?? 1, 1);
+  if (padding[0] > k[0] / 2 || padding[1] > k[1] / 2)
+    throw new Error(`${op}: padding ${padding.join('x')} is more than half the kernel ${k.join('x')}`);
+  const out = [0, 1].map((d) => poolSize(x.shape[2 + d], k[d], stride[d], padding[d], dilation[d], o.ceilMode)) as Pair;
+  if (out[0] < 1 || out[1] < 1)
+    throw new Error(
+      `${op}: a ${k.join('x')} window does not fit input ${fmtShape(x.shape)} with padding ${padding.join('x')}`,
+    );
+  return { kernel: k, stride, padding, dilation, out };
+}
+/** The kh kw strided slices whose sum or maximum pools x padded with `value` (around, and past the right edge where ceil-mode windows reach). */
 function poolWindows(
   x: Tensor,
   { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] }: PoolGeom,
@@ -405,20 +411,9 @@ function poolWindows(
  * past the right padding is cut there), or with countIncludePad false by the real values it covers.
  */
 export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPool2dOptions = {}): Tensor {
-  const op = 'avg_pool2d';
-  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
-  const k = pairOfPool(op, 'kernel', kernel, 1),
-    st = pairOfPool(op, 'stride', o.stride ?? k, 1),
-    pd = pairOfPool(op, 'padding', o.padding ?? 0, 0);
-  if (pd[0] > k[0] / 2 || pd[1] > k[1] / 2)
-    throw new Error(`${op}: padding ${pd.join('x')} is more than half the kernel ${k.join('x')}`);
+  const { kernel: k, stride: st, padding: pd, out } = poolGeom('avg_pool2d', x, kernel, { ...o, dilation: 1 });
   const [n, c, h, w] = x.shape;
-  const oh = poolSize(h, k[0], st[0], pd[0], 1, o.ceilMode),
-    ow = poolSize(w, k[1], st[1], pd[1], 1, o.ceilMode);
-  if (oh < 1 || ow < 1)
-    throw new Error(
-      `${op}: a ${k.join('x')} window does not fit input ${fmtShape(x.shape)} with padding ${pd.join('x')}`,
-    );
+  const [oh, ow] = out;
   if (st[0] === k[0] && st[1] === k[1] && !pd[0] && !pd[1] && h % k[0] === 0 && w % k[1] === 0) {
     return x.reshape([n, c, h / k[0], k[0], w / k[1], k[1]]).mean([3, 5]);
   }
@@ -461,25 +456,11 @@ export interface MaxPool2dOptions {
  * PyTorch's max_pool2d backward sends it to its index.
  */
 export function maxPool2d(x: Tensor, kernel: number | [number, number], o: MaxPool2dOptions = {}): Tensor {
-  const op = 'max_pool2d';
-  if (x.ndim !== 4) throw new Error(`${op}: expected NCHW input, got ${fmtShape(x.shape)}`);
-  const [kh, kw] = pairOfPool(op, 'kernel', kernel, 1);
-  const [sh, sw] = pairOfPool(op, 'stride', o.stride ?? [kh, kw], 1);
-  const [ph, pw] = pairOfPool(op, 'padding', o.padding ?? 0, 0);
-  const [dh, dw] = pairOfPool(op, 'dilation', o.dilation ?? 1, 1);
-  if (ph > kh / 2 || pw > kw / 2)
-    throw new Error(`${op}: padding ${ph}x${pw} is more than half the kernel ${kh}x${kw}`);
-  const [n, c, h, w] = x.shape;
-  const oh = poolSize(h, kh, sh, ph, dh, o.ceilMode),
-    ow = poolSize(w, kw, sw, pw, dw, o.ceilMode);
-  if (oh < 1 || ow < 1)
-    throw new Error(`${op}: a ${kh}x${kw} window does not fit input ${fmtShape(x.shape)} with padding ${ph}x${pw}`);
+  const g = poolGeom('max_pool2d', x, kernel, o);
+  const [n, c] = x.shape;
+  const [oh, ow] = g.out;
   // -Inf around the input, and on the right as far as the last (ceil mode) window reaches.
-  const parts = poolWindows(
-    x,
-    { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], out: [oh, ow] },
-    -Infinity,
-  );
+  const parts = poolWindows(x, g, -Infinity);
   if (parts.length === 1) return parts[0];
   const s = stack(parts, 0);
   const pick = noGrad(() =>
@@ -500,10 +481,6 @@ const optionsOf = <O extends { reduction?: Reduction }>(o: Reduction | O | undef
 function checkTarget(op: string, x: Tensor, t: Tensor): void {
   if (!sameShape(x.shape, t.shape))
     throw new Error(`${op}: input ${fmtShape(x.shape)} and target ${fmtShape(t.shape)} differ in shape`);
-}
-/** mse and l1 broadcast input and target, as torch does (where it warns). */
-function checkBroadcast(op: string, x: Tensor, t: Tensor): void {
-  broadcastShapes(op, x.shape, t.shape);
 }
 /** An element weight (rescaling each element's loss, broadcast to it), checked against the loss's shape. */
 function weighted(op: string, loss: Tensor, weight: Tensor | null | undefined, what = 'weight'): Tensor {
@@ -564,13 +541,13 @@ export function bce(prob: Tensor, target: Tensor, options: Reduction | BCEOption
 
 /** Mean squared error; input and target broadcast (torch warns; here it is allowed). */
 export function mse(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkBroadcast('mse_loss', x, target);
+  broadcastShapes('mse_loss', x.shape, target.shape); // the op's name in the error, not sub's
   return reduce(x.sub(target).square(), reduction);
 }
 
 /** Mean absolute error; input and target broadcast. */
 export function l1(x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
-  checkBroadcast('l1_loss', x, target);
+  broadcastShapes('l1_loss', x.shape, target.shape);
   return reduce(x.sub(target).abs(), reduction);
 }
 

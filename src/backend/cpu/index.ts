@@ -513,7 +513,6 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /** @internal */
   /** An optimizer's update of param (and its state s1, s2) from grad (formulas in shaders/optim.wgsl). */
   private optimStep(param: Storage, grad: Storage, s1: Storage, s2: Storage, o: OptimSpec, check?: FiniteCheck): void {
     const P = this.d(param),

@@ -478,14 +478,11 @@ export class WebGPUBackend implements Backend {
   ): void {
     const v = chooseMatmul(this.tuner, this.ctx, spec);
     const d = matmulDispatch(v, A, B, C, spec);
-    if (!epilogue) {
-      this.ctx.dispatch(d);
-      return;
-    }
+    if (!epilogue) return this.ctx.dispatch(d);
     // The matmul's 8 words, then the update's 16 (OptimMatmulParams in fused.ts).
-    const f = this.withStore(d, `matmul_${v}`, what, epilogue, optim);
     const ops = fusedOps(epilogue.expr).length;
-    this.ctx.dispatch({ ...f, flops: d.flops! + spec.batch * spec.M * spec.N * (ops + (optim ? 10 : 0)) });
+    const flops = d.flops! + spec.batch * spec.M * spec.N * (ops + (optim ? 10 : 0));
+    this.dispatchStore({ ...d, flops }, `matmul_${v}`, what, epilogue, optim);
   }
 
   /**
@@ -494,11 +491,11 @@ export class WebGPUBackend implements Backend {
    * disjoint elements), in im2col's last kernel (its GEMM for the forward pass and the weight gradient,
    * col2im for the input gradient), and in Winograd's output transform.
    */
-  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, { epilogue, optim }: Fuse = {}): Storage {
+  conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse = {}): Storage {
     // convCore takes the weight first for the forward pass and the input gradient.
     return kind === 'conv2d_grad_weight'
-      ? this.convCore(2, a, b, g, epilogue, optim)
-      : this.convCore(kind === 'conv2d' ? 0 : 1, b, a, g, epilogue, optim);
+      ? this.convCore(2, a, b, g, fuse)
+      : this.convCore(kind === 'conv2d' ? 0 : 1, b, a, g, fuse);
   }
 
   /**
@@ -510,14 +507,7 @@ export class WebGPUBackend implements Backend {
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private convCore(
-    mode: 0 | 1 | 2,
-    a: Storage,
-    b: Storage,
-    g: ConvGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): Storage {
+  private convCore(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse): Storage {
     const out = this.alloc(convSizes(mode, g)[2]);
     if (out.length === 0) return out;
     const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
@@ -527,20 +517,9 @@ export class WebGPUBackend implements Backend {
     const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
     if (colFloats <= maxFloats) eligible.push('im2col');
     if (mode !== 2 && winogradFits(mode, g, maxFloats)) eligible.push('winograd');
-    const key = [
-      'conv',
-      mode,
-      g.KH,
-      g.KW,
-      g.sh,
-      g.dh,
-      bucket(g.n),
-      bucket(g.C),
-      bucket(g.O),
-      bucket(g.H),
-      bucket(g.W),
-      eligible.join('+'),
-    ].join(':');
+    // (Stored in checkpoints' kernel_choices: the text must not change.)
+    const sizes = [g.n, g.C, g.O, g.H, g.W].map(bucket);
+    const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, ...sizes, eligible.join('+')].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
     // slower than 'reg' (measured on SwiftShader for CycleGAN's layers).
@@ -553,53 +532,33 @@ export class WebGPUBackend implements Backend {
       const pg = { ...g, n: Math.min(g.n, 8) };
       const bufs = this.tuner.scratch(...convSizes(mode, pg));
       return {
-        run: (vv) => this.convRun(vv, mode, bufs[0], bufs[1], bufs[2], pg),
+        run: (vv) => this.convRun(vv, { mode, a: bufs[0], b: bufs[1], out: bufs[2], g: pg }),
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    this.convRun(v, mode, this.buf(a), this.buf(b), out.buffer, g, epilogue, optim);
+    this.convRun(v, { mode, a: this.buf(a), b: this.buf(b), out: out.buffer, g, ...fuse });
     return out;
   }
 
-  private convRun(
-    v: MatmulVariant,
-    mode: 0 | 1 | 2,
-    a: GPUBuffer,
-    b: GPUBuffer,
-    out: GPUBuffer,
-    g: ConvGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): void {
-    if (v === 'im2col') return this.convIm2col(mode, a, b, out, g, epilogue, optim);
-    if (v === 'winograd') return this.convWinograd(mode as 0 | 1, a, b, out, g, epilogue, optim);
+  private convRun(v: MatmulVariant, r: ConvRun): void {
+    if (v === 'im2col') return this.convIm2col(r);
+    if (v === 'winograd') return this.convWinograd(r);
+    const { mode, a, b, out, g, epilogue, optim } = r;
     const parts: ConvPart[] =
       mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
       if (M * N === 0) continue;
       const d = convDispatch(v, part, a, b, out, g);
-      if (!epilogue) {
-        this.ctx.dispatch(d);
-        continue;
-      }
       const core = d.kernel as 'conv_reg' | 'conv_tiled' | 'conv_splitk';
       // Each output element is stored once (the stride phases store disjoint elements), so an optimizer
       // update in the store updates each parameter element once.
-      this.ctx.dispatch(this.withStore(d, core, CONV_LABELS[mode], epilogue, optim));
+      this.dispatchStore(d, core, CONV_LABELS[mode], epilogue, optim);
     }
   }
 
   /** The im2col variant: patches (or their transpose) as a matrix, one matmul, a layout copy. */
-  private convIm2col(
-    mode: 0 | 1 | 2,
-    a: GPUBuffer,
-    b: GPUBuffer,
-    out: GPUBuffer,
-    g: ConvGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): void {
+  private convIm2col({ mode, a, b, out, g, epilogue, optim }: ConvRun): void {
     const K = g.C * g.KH * g.KW,
       hw = g.OH * g.OW,
       N = g.n * hw;
@@ -666,11 +625,8 @@ export class WebGPUBackend implements Backend {
         workgroups: this.ctx.grid(Math.ceil((runs ? g.n * g.C * g.H : nx) / RUN_WG)),
         bytes: 4 * (K * N + nx),
       };
-      if (!epilogue) this.ctx.dispatch(d);
-      else {
-        // col2im stores each element of dx once: its store takes the epilogue (and an update).
-        this.ctx.dispatch(this.withStore(d, 'col2im', `${CONV_LABELS[mode]}:im2col`, epilogue, optim));
-      }
+      // col2im stores each element of dx once: its store takes the epilogue (and an update).
+      this.dispatchStore(d, 'col2im', `${CONV_LABELS[mode]}:im2col`, epilogue, optim);
     }
     for (const t of tmp) this.ctx.pool.release(t);
   }
@@ -679,15 +635,8 @@ export class WebGPUBackend implements Backend {
    * The 'winograd' forward pass (mode 0, src = x, out = y) or input gradient (mode 1, src = dy, out = dx)
    * (see shaders/winograd.wgsl): U = G w G^T, V = B^T src B, M = U V (one batched matmul), out = A^T M A.
    */
-  private convWinograd(
-    mode: 0 | 1,
-    w: GPUBuffer,
-    src: GPUBuffer,
-    out: GPUBuffer,
-    g: ConvGeom,
-    epilogue?: FusedEpilogue,
-    optim?: FusedOptim,
-  ): void {
+  private convWinograd({ mode, a: w, b: src, out, g, epilogue, optim }: ConvRun): void {
+    if (mode === 2) throw new Error('internal: winograd has no weight gradient');
     const d = winogradDims(mode, g);
     const FORWARD = mode === 0;
     const uniforms = new Uint32Array([...new Uint32Array(packConvGeom(g)), d.TH, d.TW, d.T, d.Tp]).buffer;
@@ -717,10 +666,10 @@ export class WebGPUBackend implements Backend {
         flatGroups: true,
         bytes,
       };
-      if (STAGE !== 2 || !epilogue) return this.ctx.dispatch(d);
+      if (STAGE !== 2) return this.ctx.dispatch(d);
       // The output transform stores each element of the result once: its store takes the epilogue (and
       // an update), through a generated io file as the GEMM cores'.
-      this.ctx.dispatch(this.withStore(d, 'winograd', `${label}:winograd`, epilogue, optim));
+      this.dispatchStore(d, 'winograd', `${label}:winograd`, epilogue, optim);
     };
     const wFloats = g.O * g.C * g.KH * g.KW;
     stage(
@@ -741,20 +690,21 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Dispatch `d` of a kernel with a store hook (`core`: a GEMM core, col2im, Winograd's output stage)
-   * with `epilogue` (and an optimizer update) in its store: the core's io file generated
+   * Dispatches `d` of a kernel with a store hook (`core`: a GEMM core, col2im, Winograd's output stage);
+   * with an `epilogue` (and an optimizer update) in its store: the core's io file generated
    * (epilogueIo), the epilogue's inputs and the update's buffers bound after the kernel's own, the
    * update's params after its uniforms; labelled `fused:<what>+<ops>`.
    */
-  private withStore(
+  private dispatchStore(
     d: DispatchSpec,
     core: EpilogueCore,
     what: string,
-    epilogue: FusedEpilogue,
+    epilogue?: FusedEpilogue,
     optim?: FusedOptim,
-  ): DispatchSpec {
+  ): void {
+    if (!epilogue) return this.ctx.dispatch(d);
     const ops = [...fusedOps(epilogue.expr), ...(optim ? [optim.spec.kind] : [])];
-    return {
+    this.ctx.dispatch({
       ...d,
       kernel: `${optim ? 'optim' : 'epilogue'}_${core}`,
       source: epilogueIo(core, epilogue, !!optim),
@@ -762,7 +712,7 @@ export class WebGPUBackend implements Backend {
       buffers: [...d.buffers, ...epilogue.inputs.map((s) => this.buf(s)), ...this.optimBuffers(optim)],
       uniforms: withOptimUniforms(d.uniforms!, optim),
       constants: { ...d.constants, ...optimConstants(optim) },
-    };
+    });
   }
 
   /** Bound as the flags of unchecked optimizer steps (slot NONE: never written). */
@@ -894,6 +844,15 @@ interface ConvPart {
 }
 
 /** The stride phases of the input gradient (dilation 1): input rows ih = rh + i*sh meet taps kh = kh0 + j*sh. */
+/** One convolution on buffers (convRun): mode 0 forward, 1 input gradient, 2 weight gradient; a and b as convCore orders them. */
+interface ConvRun extends Fuse {
+  mode: 0 | 1 | 2;
+  a: GPUBuffer;
+  b: GPUBuffer;
+  out: GPUBuffer;
+  g: ConvGeom;
+}
+
 function convPhases(g: ConvGeom): ConvPart[] {
   const parts: ConvPart[] = [];
   for (let rh = 0; rh < g.sh; rh++) {
@@ -985,13 +944,8 @@ const RANDOM_UNIFORM_BYTES = 48;
 
 /** randomUniforms' words, written at word `at` of `w` and `f` (two views of one buffer), every word. */
 function writeRandomWords(w: Uint32Array, f: Float32Array, at: number, n: number, spec: RandomSpec): void {
-  const c = spec.counter;
-  w[at] = c[0];
-  w[at + 1] = c[1];
-  w[at + 2] = c[2];
-  w[at + 3] = c[3];
-  w[at + 4] = spec.key[0];
-  w[at + 5] = spec.key[1];
+  w.set(spec.counter, at);
+  w.set(spec.key, at + 4);
   w[at + 6] = Math.ceil(n / 4);
   f[at + 7] = spec.scale;
   f[at + 8] = spec.shift;
@@ -1138,26 +1092,10 @@ const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2
 
 /** shaders/conv_params.wgsl's ConvParams (24 words; the phase words only matter to conv.wgsl MODE 3). */
 function packConvGeom(g: ConvGeom, phase: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): ArrayBuffer {
-  return new Uint32Array([
-    g.n,
-    g.C,
-    g.H,
-    g.W,
-    g.O,
-    g.KH,
-    g.KW,
-    g.OH,
-    g.OW,
-    g.sh,
-    g.sw,
-    g.ph,
-    g.pw,
-    g.dh,
-    g.dw,
-    0,
-    ...phase,
-  ]).buffer;
+  return new Uint32Array([...CONV_PARAMS.map((k) => g[k]), 0, ...phase]).buffer;
 }
+/** ConvParams' fields before its padding word and its phase row, in order. */
+const CONV_PARAMS = ['n', 'C', 'H', 'W', 'O', 'KH', 'KW', 'OH', 'OW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw'] as const;
 
 function convDispatch(
   v: Exclude<MatmulVariant, 'im2col'>,
