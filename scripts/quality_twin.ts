@@ -518,7 +518,7 @@ if (process.argv[1]?.endsWith('quality_twin.ts')) {
     if (wall !== null && total > BUDGET_S)
       console.log(`quality: over the budget of ${minutes(BUDGET_S)} (${minutes(total)} in all)`);
   } catch (e) {
-    console.error((e as Error).message);
+    console.error((e as Error).stack ?? String(e));
     process.exit(1);
   }
 }
