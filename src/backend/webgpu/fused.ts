@@ -294,6 +294,17 @@ const baseOf = (geom: ReduceGeom) => [
   '}',
 ];
 
+/**
+ * WGSL of the offset of element r (row-major over the reduced runs) of the output whose first element is
+ * at `b`. With one reduced run it is b + r * stride: no division (which SwiftShader's Subzero JIT does
+ * not strength-reduce: dividing cost eager sums a quarter of their speed).
+ */
+function elementOf({ red }: ReduceGeom): (r: string) => string {
+  if (red.length === 1) return (r) => (red[0][1] === 1 ? `b + ${r}` : `b + ${r} * ${red[0][1]}u`);
+  const [[, s0], [n1, s1]] = red;
+  return (r) => `b + (${r} / ${n1}u) * ${s0}u + (${r} % ${n1}u) * ${s1}u`;
+}
+
 /** Elements of the tensor a reduction reads (its kept and reduced sizes). */
 const geomSize = (g: ReduceGeom) => [...g.kept, ...g.red].reduce((a, [n]) => a * n, 1);
 
@@ -460,7 +471,7 @@ export function fusedReduceSource(
     '}',
   ];
   // Element r (row-major over the reduced runs) of output o.
-  const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
+  const elem = elementOf(geom);
   const at = elem('r');
   if (arg) return [...head, ...argMain(op, perInvocation, R, at)].join('\n');
   if (chunk !== undefined) {
@@ -702,7 +713,7 @@ export function fusedRowsSource(
     ...stages.flatMap((st, k) => [...elementFn(`load${k}`, st.expr, k), ...finishFn(k)]),
     ...elementFn('value', final, stages.length),
   ];
-  const elem = (r: string) => `b + (${r} / ${r1[0]}u) * ${r0[1]}u + (${r} % ${r1[0]}u) * ${r1[1]}u`;
+  const elem = elementOf(geom);
   if (perInvocation) {
     // The per-invocation fused sum's order (invocationSum), one block a stage.
     const stage = (k: number) => [
