@@ -356,13 +356,20 @@ function parse(argv: string[]) {
 }
 type Opts = ReturnType<typeof parse>;
 
+/** Each model's default (from the registry), as `vae 3, gan 5, ...` (null: the model has none). */
+const perModel = (f: (d: (typeof MODEL_SPECS)[ModelName]['defaults'], m: ModelName) => string | number | null) =>
+  MODELS.flatMap((m) => {
+    const v = f(MODEL_SPECS[m].defaults, m);
+    return v === null ? [] : [`${m} ${v}`];
+  }).join(', ');
+
 const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
   --dataset D      vae, dcgan, classifier, rbm, dbn: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring);
                    cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
-  --epochs N       (vae 3, gan 5 x ${RING_STEPS} steps, dcgan 5, classifier 5, cyclegan 1, rbm 5, dbn 5)
-  --batch N        (vae 128, gan 256, dcgan 64, classifier 64, cyclegan 4, rbm 100, dbn 100)
-  --lr X           Adam learning rate (vae 1e-3, gan 1e-3, dcgan 2e-4, classifier 1e-3, cyclegan 5e-4);
-                   the RBM's (and DBN top's) SGD rate (0.05, momentum 0.5)
+  --epochs N       (${perModel((d, m) => (m === 'gan' ? `${d.epochs} x ${RING_STEPS} steps` : d.epochs))})
+  --batch N        (${perModel((d) => d.batch)})
+  --lr X           Adam learning rate (${perModel((d, m) => (m === 'rbm' || m === 'dbn' ? null : d.lr.toExponential()))});
+                   the RBM's (and DBN top's) SGD rate (${MODEL_SPECS.rbm.defaults.lr}, momentum 0.5)
   --lr-d X         gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)
   --lower CKPT     dbn: the trained RBM (or DBN) checkpoint to stack a new top RBM of --width hidden units on
   --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
