@@ -317,14 +317,18 @@ const workgroupMain = (id: string) => [
   `  let ${id} = flat_group(wid, nwg);`,
   `  let valid = ${id} < params.rows;`,
 ];
+/** The halving loop of a tree in workgroup memory, at `indent`: `step` merges slot t + s into slot t. */
+const treeLoop = (step: string, indent = '  ') => [
+  `${indent}for (var s = WG / 2u; s > 0u; s = s / 2u) {`,
+  `${indent}  if (t < s) { ${step} }`,
+  `${indent}  workgroupBarrier();`,
+  `${indent}}`,
+];
 /** The tree over the invocations' values in workgroup memory; invocation 0 then runs `store` on sv[0]. */
 const workgroupTree = (store: string) => [
   '  sv[t] = acc;',
   '  workgroupBarrier();',
-  '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
-  '    if (t < s) { sv[t] = combine(sv[t], sv[t + s]); }',
-  '    workgroupBarrier();',
-  '  }',
+  ...treeLoop('sv[t] = combine(sv[t], sv[t + s]);'),
   `  if (t == 0u && valid) { ${store} }`,
   '}',
 ];
@@ -603,10 +607,7 @@ function argMain(op: 'argmax' | 'argmin', perInvocation: boolean, R: number, at:
     '  sv[t] = acc;',
     '  si[t] = ai;',
     '  workgroupBarrier();',
-    '  for (var s = WG / 2u; s > 0u; s = s / 2u) {',
-    '    if (t < s && better(sv[t], si[t], sv[t + s], si[t + s])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }',
-    '    workgroupBarrier();',
-    '  }',
+    ...treeLoop('if (better(sv[t], si[t], sv[t + s], si[t + s])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }'),
     '  if (t == 0u && valid) { y[o] = f32(si[0]); }',
     '}',
   ];
@@ -748,10 +749,7 @@ export function fusedRowsSource(
     `    if (valid) { for (var r = t; r < ${R}u; r = r + WG) { acc = acc + load${k}(${elem('r')}${statArgs(k)}); } }`,
     '    sv[t] = acc;',
     '    workgroupBarrier();',
-    '    for (var h = WG / 2u; h > 0u; h = h / 2u) {',
-    '      if (t < h) { sv[t] = sv[t] + sv[t + h]; }',
-    '      workgroupBarrier();',
-    '    }',
+    ...treeLoop('sv[t] = sv[t] + sv[t + s];', '    '),
     `    s${k} = finish${k}(sv[0], o${statArgs(k)});`,
     '    workgroupBarrier();',
     '  }',
