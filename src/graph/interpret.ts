@@ -49,12 +49,7 @@ export function runOp(
   if (op.kind === 'kernel') {
     const bind = (e: KernelExpr | null): KernelExpr | null => e && { ...e, inputs: e.inputs.map(value) };
     const assign = op.assign && { dst: value(op.assign.dst), expr: op.assign.expr };
-    if (op.core.kind === 'rows') {
-      const { expr: final, inputs, reads } = bind(op.prologue)!;
-      const stages = op.core.stages.map((st) => ({ expr: st.expr, epilogue: bind(st.epilogue) }));
-      return b.reduce({ stages, final, inputs, reads, geom: op.core.geom, spill: op.core.spill });
-    }
-    return runKernel(b, op, bind(op.prologue), bind(op.epilogue), headInputs(op).map(value), assign);
+    return runKernel(b, op, bind, headInputs(op).map(value), assign);
   }
   const xs = op.inputs.map(value);
   const perCall = op.perCall && params !== undefined;
@@ -69,28 +64,32 @@ export function runOp(
 }
 
 /**
- * A fused kernel on this call's storages (`pro` and `epi` with their inputs bound, `head` the core's
+ * A fused kernel on this call's storages (`bind` binds an expression's inputs, `head` the core's
  * operands or the prologue's inputs): a reduction, GEMM or convolution core takes its prologue,
- * epilogue and update itself (reduce(), matmul() and conv() with `fuse`), and an elementwise kernel its
- * update (elementwise() with `optim`).
+ * epilogue and update itself (reduce(), matmul() and conv() with `fuse`), a row kernel its stages'
+ * epilogues (reduce()'s row form), and an elementwise kernel its update (elementwise() with `optim`).
  */
 function runKernel(
   b: Backend,
   op: KernelOp,
-  pro: KernelExpr | null,
-  epi: KernelExpr | null,
+  bind: (e: KernelExpr | null) => KernelExpr | null,
   head: Storage[],
   assign: StoreAssign | undefined,
 ): Storage {
   const { core } = op;
   const optim = optimOf(op);
+  const pro = bind(op.prologue);
   if (core.kind === 'none') {
     const { expr, inputs, reads } = pro!;
     return b.elementwise({ expr, inputs, reads, n: core.n, optim });
   }
-  const fuse = { epilogue: epi ?? undefined, optim };
+  if (core.kind === 'rows') {
+    const { expr: final, inputs, reads } = pro!;
+    const stages = core.stages.map((st) => ({ expr: st.expr, epilogue: bind(st.epilogue) }));
+    return b.reduce({ stages, final, inputs, reads, geom: core.geom, spill: core.spill });
+  }
+  const fuse = { epilogue: bind(op.epilogue) ?? undefined, optim };
   if (core.kind === 'reduce') return b.reduce({ op: core.op, ...pro!, geom: core.geom, ...fuse, assign });
-  if (core.kind === 'rows') throw new Error('internal: a row kernel runs through runOp');
   if (assign) throw new Error('internal: an assign in the store of a GEMM kernel');
   const [x, w] = head;
   if (core.prim === 'matmul')
