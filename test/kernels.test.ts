@@ -190,6 +190,21 @@ describe('reductions match the cpu reference', () => {
       expect(await ties.argmin(1).tolist()).toEqual([3, 0]);
     });
 
+  for (const variant of ['rows', 'workgroup'] as const)
+    it(`reductions with no outputs, or none but one of nothing (${variant} kernel), as torch gives them`, async () => {
+      const gpu = await getGpu();
+      gpu.reduceVariant = variant;
+      // [0, 3] over dim 1: no rows (a kept size of 0 once made a kernel dividing by zero); [3, 0]: sums of nothing.
+      const none = tensor(new Float32Array(0), [0, 3], { backend: gpu });
+      for (const y of [none.sum(1), none.amax(1), none.argmax(1), none.logsumexp(1)]) {
+        expect(y.shape).toEqual([0]);
+        expect((await y.toArray()).length).toBe(0);
+      }
+      expect([...(await tensor(new Float32Array(0), [3, 0], { backend: gpu }).sum(1).toArray())]).toEqual([0, 0, 0]);
+      // The device took no error from it: a later reduction runs.
+      expect([...(await tensor([1, 5, 2], undefined, { backend: gpu }).amax().toArray())]).toEqual([5]);
+    });
+
   it('reducing dims that end the shape first, then the others, gives the naive sums and extrema', async () => {
     // [n, c, h, w] over [0, 2, 3] (batch norm's reduction) and [1, 3]: checked against plain loops.
     const gpu = await getGpu();

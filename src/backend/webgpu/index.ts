@@ -159,6 +159,8 @@ export class WebGPUBackend implements Backend {
    * geometry, as an eager elementwise kernel's is.
    */
   private reduceFused({ op, expr, inputs, reads, geom, epilogue, optim, assign }: FusedReduce): Storage {
+    // No outputs (a [0, 3] reduced over dim 1): nothing to run, and a kept size of 0 would divide by 0 in base_of.
+    if (geom.rows === 0) return this.alloc(0);
     const perInvocation = this.reduceVariant === 'rows';
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
@@ -227,6 +229,7 @@ export class WebGPUBackend implements Backend {
     const R = geom.red.reduce((a, [n]) => a * n, 1);
     const n = geom.rows * R;
     const out = this.alloc(n);
+    if (n === 0) return out;
     const ops = rowOps(stages, final, spill);
     const epilogueInputs = stages.flatMap((st) => st.epilogue?.inputs ?? []);
     this.ctx.dispatch({
