@@ -166,7 +166,8 @@ export class WebGPUBackend implements Backend {
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
     const chunks = R > WORKGROUP_CHUNK && op !== 'argmax' && op !== 'argmin' ? Math.ceil(R / C) : 1;
     const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
-    const plain = ops.length === 1 && !optim && !assign;
+    // The reduce primitive's form: its one input as it is (rowsOf), nothing in the store.
+    const plain = expr.kind === 'input' && inputs.length === 1 && !epilogue && !optim && !assign;
     const label = plain ? `reduce:${op}` : `fused:${ops.join('+')}`;
     const source = (o: FusedReduceOptions) => {
       if (!plain) return fusedReduceSource(op, expr, reads, geom, o);
