@@ -308,6 +308,9 @@ export function rowRead({ kept }: ReduceGeom): FusedRead {
   return outer.length ? { div: inner, mod: size, outer } : { div: inner, mod: size };
 }
 
+/** The elements each output of a reduction reduces: the product of its reduced runs' sizes. */
+export const reducedSize = (g: ReduceGeom): number => g.red.reduce((a, [n]) => a * n, 1);
+
 export interface ReduceGeom {
   rows: number;
   /** Kept dims, outermost first: [size, stride]. */

@@ -18,6 +18,7 @@ import {
 import {
   readAt,
   readsAll,
+  reducedSize,
   rowRead,
   withAcc,
   type ConvGeom,
@@ -208,7 +209,7 @@ export class CpuBackend implements Backend {
   reduce(spec: ReduceSpec): Storage {
     if ('stages' in spec) return this.reduceRowsChain(spec);
     const { op, expr, inputs, reads, geom, assign, ...fuse } = spec;
-    const n = geom.rows * geom.red.reduce((a, [n]) => a * n, 1);
+    const n = geom.rows * reducedSize(geom);
     // The reduce primitive's form (its input, read whole) reads the input itself.
     const plain = expr.kind === 'input' && readsAll(reads[expr.k], n);
     const x = plain ? inputs[expr.k] : this.elementwise({ expr, inputs, reads, n });
@@ -230,7 +231,7 @@ export class CpuBackend implements Backend {
    * expression. Bit for bit the kernels the compiler merged.
    */
   private reduceRowsChain({ stages, spill, final, inputs, reads, geom }: RowsReduce): Storage {
-    const n = geom.rows * geom.red.reduce((a, [k]) => a * k, 1);
+    const n = geom.rows * reducedSize(geom);
     const K = stages.length;
     const atElement = rowRead(geom),
       atRow = { div: 1, mod: geom.rows },

@@ -9,7 +9,15 @@
 // only on the expression's ops and the reads, and pipelines are cached by it; reductions and GEMM
 // stores, which only the compiler makes, write them into the text as the bits of their float32 values.
 
-import { fusedOps, readsAll, type FusedExpr, type FusedRead, type ReduceGeom, type ReduceOp } from '../kernels.ts';
+import {
+  fusedOps,
+  readsAll,
+  reducedSize,
+  type FusedExpr,
+  type FusedRead,
+  type ReduceGeom,
+  type ReduceOp,
+} from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
@@ -651,8 +659,7 @@ export function fusedRowsSource(
 ): string {
   const n = reads.length;
   const K = stages.length;
-  const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
-  const R = r0[0] * r1[0];
+  const R = reducedSize(geom);
   if (R > WORKGROUP_CHUNK) throw new Error(`internal: a row kernel over ${R} elements (at most ${WORKGROUP_CHUNK})`);
   const size = geomSize(geom);
   const bindings = reads.map((_, k) => `@group(0) @binding(${k}) var<storage, read> x${k}: array<f32>;`);

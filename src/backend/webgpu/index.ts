@@ -29,6 +29,7 @@ import {
   fusedOps,
   rowOps,
   readsAll,
+  reducedSize,
   type FusedOptim,
   type ConvGeom,
   type FiniteCheck,
@@ -162,7 +163,7 @@ export class WebGPUBackend implements Backend {
     // No outputs (a [0, 3] reduced over dim 1): nothing to run, and a kept size of 0 would divide by 0 in base_of.
     if (geom.rows === 0) return this.alloc(0);
     const perInvocation = this.reduceVariant === 'rows';
-    const R = geom.red.reduce((a, [n]) => a * n, 1);
+    const R = reducedSize(geom);
     const C = perInvocation ? ROWS_CHUNK : WORKGROUP_CHUNK;
     const chunks = R > WORKGROUP_CHUNK && op !== 'argmax' && op !== 'argmin' ? Math.ceil(R / C) : 1;
     const ops = [...fusedOps(expr), op, ...(epilogue ? fusedOps(epilogue.expr) : [])];
@@ -227,7 +228,7 @@ export class WebGPUBackend implements Backend {
   /** The row form (fused.ts fusedRowsSource): the design reduceFused() would choose, in one kernel. */
   private reduceRowsChain({ stages, spill, final, inputs, reads, geom }: RowsReduce): Storage {
     const perInvocation = this.reduceVariant === 'rows';
-    const R = geom.red.reduce((a, [n]) => a * n, 1);
+    const R = reducedSize(geom);
     const n = geom.rows * R;
     const out = this.alloc(n);
     if (n === 0) return out;

@@ -2,7 +2,7 @@
 // (a norm's backward) becomes one kernel that sums each row in stages, then writes its elements.
 
 import type { Storage } from '../../backend/backend.ts';
-import { readAt, readsAll, rowRead, type FusedExpr, type FusedRead } from '../../backend/kernels.ts';
+import { readAt, readsAll, reducedSize, rowRead, type FusedExpr, type FusedRead } from '../../backend/kernels.ts';
 import { numel, sameShape } from '../../shape.ts';
 import type { KernelExpr, KernelOp, Op } from '../trace.ts';
 import { MAX_STORAGE_BINDINGS, countUses, readsOf, sameRead, type Graph } from './graph.ts';
@@ -41,7 +41,7 @@ const isStage = (op: Op): op is KernelOp & { core: { kind: 'reduce' } } =>
   op.core.op === 'sum' &&
   !op.optim &&
   !op.assign &&
-  op.core.geom.red.reduce((a, [k]) => a * k, 1) <= MAX_ROW;
+  reducedSize(op.core.geom) <= MAX_ROW;
 
 /**
  * A chain's state: the kernel's inputs, its stages, the values its elementwise members compute. While a
