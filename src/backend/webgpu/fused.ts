@@ -355,7 +355,7 @@ const foldLanes = (op: 'sum' | 'max' | 'min', indent: string) =>
     ? 'acc = acc + v;'
     : 'acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));');
 /**
- * The per-invocation sum of one row of R elements, the eager reduce_rows order exactly (the elements in
+ * The per-invocation sum of one row of R elements, in the order of the two passes a longer row takes (the elements in
  * row-major order, 4 interleaved partial sums; past ROWS_CHUNK elements a partial sum per chunk, the
  * chunks' sums in 4 lanes): lines at `indent`, then `total(sum)` where sum is the row's sum.
  * `load(r)`: element r's value.
@@ -394,7 +394,7 @@ function storeAssign(expr: FusedExpr): string[] {
   return ['  let acc = g;', '  let z0 = vec4<f32>(z[o]);', ...lines, `  z[o] = ${result}.x;`];
 }
 
-/** The four partial results combined into one (the order the reduce_rows kernel uses). */
+/** The four partial results combined into one (the same order in every pass). */
 const laneTotal = (op: 'sum' | 'max' | 'min') =>
   op === 'sum' ? '(acc.x + acc.y) + (acc.z + acc.w)' : 'combine(combine(acc.x, acc.y), combine(acc.z, acc.w))';
 
@@ -523,9 +523,9 @@ export function fusedReduceSource(
     ].join('\n');
   }
   if (perInvocation && op === 'sum') {
-    // The eager reduce_rows order exactly (the reduced elements in row-major order, 4 interleaved
-    // partial sums; past ROWS_CHUNK elements a partial result per chunk, which reduce() reduces again
-    // the same way), so a fused sum over one run of dims gives the eager sum's bits (eager sums two runs,
+    // The order of the passes a longer row takes (the reduced elements in row-major order, 4 interleaved
+    // partial sums; past ROWS_CHUNK elements a partial result per chunk, reduced again the same way), so
+    // a fused sum over one run of dims gives the eager sum's bits (eager sums two runs,
     // batch norm's [0, 2, 3], as the trailing run and then the other): summing 3,136 elements in one
     // pass instead moved DCGAN's compiled losses 3e-5 away from eager's within 12 steps, past the 1e-5
     // the compiled steps are held to.

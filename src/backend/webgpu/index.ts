@@ -1,5 +1,5 @@
 // The WebGPU backend: the same kernels as the CPU reference, dispatched as the WGSL in shaders/ or, for
-// every elementwise kernel, fused reduction and GEMM store, as the text ./fused.ts generates from the
+// every elementwise kernel, every reduction (eager or fused) and GEMM store, as the text ./fused.ts generates from the
 // expression IR. Shapes and op codes travel in uniform blocks; op selection, tile shapes and transposes are override
 // constants fixed at pipeline creation. No size is refused for its grid: 1-D kernels take the context's
 // grid() (folded over y and z), and the kernels with grids of tiles (GEMM cores, conv, Winograd's
