@@ -13,6 +13,8 @@ import { Classifier } from '../src/models/classifier.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Generator } from '../src/index.ts';
 import { ganArgs, runCli, tsx } from './cli_helpers.ts';
+import { parse, USAGE } from '../src/cli/options.ts';
+import { MODEL_SPECS } from '../src/models/registry.ts';
 
 const run = runCli,
   gan = ganArgs;
@@ -43,6 +45,51 @@ function edited(
   saveSafetensors(path, c.tensors, c.metadata);
   return path;
 }
+
+// The option table (src/cli/options.ts) read in-process: where a flag applies follows the registry's
+// options, every flag has its line of --help, and bounds and commands are checked.
+describe('the CLI option table', () => {
+  it('a flag that sets a constructor option applies to the models whose registry entry takes it', () => {
+    for (const [flag, option] of [
+      ['k', 'k'],
+      ['lambda', 'lambda'],
+      ['zdim', 'zDim'],
+      ['lr-d', 'lrD'],
+    ] as const) {
+      for (const [model, spec] of Object.entries(MODEL_SPECS)) {
+        const args = ['train', model, `--${flag}`, '2', ...(model === 'dbn' ? ['--lower', 'x'] : [])];
+        if ((spec.options as readonly string[]).includes(option))
+          expect(() => parse(args), `${flag} ${model}`).not.toThrow();
+        else expect(() => parse(args), `${flag} ${model}`).toThrow(`--${flag} does not apply to`);
+      }
+    }
+    // The DBN's top width is its config's layers; the MLP VAE has no width.
+    expect(parse(['dbn', '--lower', 'x', '--width', '8']).width).toBe(8);
+    expect(() => parse(['vae', '--width', '8'])).toThrow(/does not apply to the MLP VAE/);
+    expect(parse(['vae', '--arch', 'conv', '--width', '8']).width).toBe(8);
+  });
+
+  it('bounds, choices and commands: each error names the flag and the value', () => {
+    expect(() => parse(['vae', '--epochs', '2000000'])).toThrow(
+      "--epochs must be at most 1000000, got '2000000': more epochs than any run here could train",
+    );
+    expect(() => parse(['rbm', '--chain', 'gibbs'])).toThrow("unknown chain 'gibbs': choose one of cd, pcd");
+    expect(() => parse(['vae', '--seed', '1.5'])).toThrow("--seed must be an integer of 0 or more, got '1.5'");
+    expect(parse(['cyclegan', '--lambda', '0']).lambda).toBe(0);
+    expect(() => parse(['eval', 'gan', '--ckpt', 'c', '--seed', '1'])).toThrow('--seed does not apply to eval');
+    expect(parse(['export', 'gan', '--ckpt', 'c', '--batch', '4']).exportBatch).toBe(4);
+    expect(() => parse(['vae', '--epoch', '2'])).toThrow('unknown option --epoch: did you mean --epochs?');
+    const o = parse(['gan']);
+    expect([o.epochs, o.batch, o.lr, o.seed, o.out]).toEqual([5, 256, 1e-3, 0, 'runs/gan-ring']);
+  });
+
+  it('--help lists every flag the parser takes', () => {
+    const flags = [...USAGE.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+    expect(flags).toContain('iwae-k');
+    for (const f of flags) expect(() => parse(['vae', `--${f}`, 'x'])).not.toThrow(/unknown option/);
+    expect(() => parse(['vae', '--no-such-flag'])).toThrow('unknown option --no-such-flag');
+  });
+});
 
 describe('the training CLI under faults', () => {
   const base = join(root, 'base');

