@@ -454,7 +454,8 @@ export function fusedReduceSource(
   const m = reads.length + er.length;
   const [r0, r1] = geom.red.length === 2 ? geom.red : [[1, 0] as [number, number], geom.red[0]];
   const R = r0[0] * r1[0];
-  const combine = op === 'sum' || arg ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
+  // argmax and argmin compare in argMain and combine nothing.
+  const combine = op === 'sum' ? 'a + b' : `select(select(${op}(a, b), b, is_nan1(b)), a, is_nan1(a))`;
   const head = [
     `// ---- fused reduction (src/backend/webgpu/fused.ts): ${op} ----`,
     ...bindings,
@@ -469,7 +470,7 @@ export function fusedReduceSource(
     ...lines,
     `  return ${result}.x;`,
     '}',
-    `fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`,
+    ...(arg ? [] : [`fn combine(a: f32, b: f32) -> f32 { return ${combine}; }`]),
     // The result's store, with the optimizer update of parameter element o on it, or the assign of z[o].
     'fn store_result(o: u32, g: f32) {',
     '  y[o] = g;',

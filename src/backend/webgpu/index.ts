@@ -172,7 +172,7 @@ export class WebGPUBackend implements Backend {
     const label = plain ? `reduce:${op}` : `fused:${ops.join('+')}`;
     const source = (o: FusedReduceOptions) => {
       if (!plain) return fusedReduceSource(op, expr, reads, geom, o);
-      const key = `${op}:${JSON.stringify(reads)}:${JSON.stringify(geom)}:${perInvocation}:${o.chunk}`;
+      const key = `${op}:${readKey(reads[0])}:${geom.rows}:${geom.kept.join(';')}:${geom.red.join(';')}:${perInvocation}:${o.chunk}`;
       let text = this.reduceSources.get(key);
       if (text === undefined) this.reduceSources.set(key, (text = fusedReduceSource(op, expr, reads, geom, o)));
       return text;
@@ -1041,6 +1041,10 @@ function exprKey(e: FusedExpr): string {
   }
 }
 
+/** A read's blocks, short (a part of the kernel caches' keys). */
+const readKey = (r: FusedRead) =>
+  `${r.div}/${r.mod}${r.outer ? r.outer.map((t) => `+${t.div}/${t.mod}*${t.stride}`).join('') : ''}`;
+
 /**
  * What an elementwise kernel's text depends on, short: the ops (codes, not their parameters), the
  * inputs, each read's kind or sizes, the in-place inputs and whether an update runs in its store.
@@ -1056,12 +1060,7 @@ function fusedKey(
   let key = exprKey(e);
   for (let k = 0; k < reads.length; k++) {
     const r = reads[k];
-    key +=
-      r.mod === 1 && !r.outer
-        ? ';1'
-        : readsAll(r, n)
-          ? ';n'
-          : `;${r.div}/${r.mod}${r.outer ? r.outer.map((t) => `+${t.div}/${t.mod}*${t.stride}`).join('') : ''}`;
+    key += r.mod === 1 && !r.outer ? ';1' : readsAll(r, n) ? ';n' : `;${readKey(r)}`;
   }
   if (output) key += `;out${[...output].join(',')}`;
   if (into) key += ';into';
