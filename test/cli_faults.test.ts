@@ -88,6 +88,18 @@ describe('the CLI option table', () => {
     expect(flags).toContain('iwae-k');
     for (const f of flags) expect(() => parse(['vae', `--${f}`, 'x'])).not.toThrow(/unknown option/);
     expect(() => parse(['vae', '--no-such-flag'])).toThrow('unknown option --no-such-flag');
+    expect(() => parse(['vae', '--o', 'x'])).toThrow('unknown option --o: did you mean --out?');
+    // Where a flag does not apply, the error says what it sets (each such flag has its `for`).
+    for (const f of flags)
+      for (const model of Object.keys(MODEL_SPECS)) {
+        let message = '';
+        try {
+          parse(['train', model, `--${f}`, '1']);
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        expect(message, `--${f} ${model}`).not.toMatch(/undefined/);
+      }
   });
 });
 

