@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { MODELS, DATASETS, MODEL_SPECS, type ModelName, type OptionName } from '../models/registry.ts';
 import { RING_STEPS, RBM_AIS, IWAE_K } from './jobs.ts';
 
-export const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
+const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const BACKENDS = ['webgpu', 'cpu'] as const;
 
 export class UsageError extends Error {}
@@ -268,7 +268,8 @@ function value(name: FlagName, v: string | boolean): string | number | boolean {
 
 /**
  * The option nearest to a mistyped one, or null: the first (in the table's order) that it begins, else
- * the nearest within edit distance 2 and shorter than the word (`--c` suggests none of the one-letter ones).
+ * the nearest within edit distance 2 that takes fewer edits than the word has letters (so `--c` is not
+ * read as a typo of `--k`).
  */
 function closest(word: string, names: string[]): string | null {
   const dist = (a: string, b: string) => {
