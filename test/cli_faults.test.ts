@@ -13,7 +13,7 @@ import { Classifier } from '../src/models/classifier.ts';
 import { DCGAN } from '../src/models/dcgan.ts';
 import { Generator } from '../src/index.ts';
 import { ganArgs, runCli, tsx } from './cli_helpers.ts';
-import { parse, USAGE } from '../src/cli/options.ts';
+import { HelpRequest, parse, usage, USAGE } from '../src/cli/options.ts';
 import { MODEL_SPECS } from '../src/models/registry.ts';
 
 const run = runCli,
@@ -81,6 +81,31 @@ describe('the CLI option table', () => {
     expect(() => parse(['vae', '--epoch', '2'])).toThrow('unknown option --epoch: did you mean --epochs?');
     const o = parse(['gan']);
     expect([o.epochs, o.batch, o.lr, o.seed, o.out]).toEqual([5, 256, 1e-3, 0, 'runs/gan-ring']);
+  });
+
+  it('<model> --help lists the flags that apply to that model, with its defaults', () => {
+    const listed = (text: string) => [...text.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+    const rbm = usage('rbm');
+    expect(listed(rbm)).toEqual(expect.arrayContaining(['k', 'chain', 'width', 'ais-betas', 'epochs']));
+    expect(listed(rbm)).not.toContain('zdim');
+    expect(rbm).toMatch(/--lr X +SGD learning rate \(0\.05, momentum 0\.5\)/);
+    expect(rbm).toMatch(/--epochs N +\(rbm 5\)\n/);
+    expect(listed(usage('gan'))).not.toContain('train-size');
+    // The MLP VAE has no --width, the conv VAE has: the VAE's help lists it.
+    expect(listed(usage('vae'))).toContain('width');
+    for (const args of [
+      ['rbm', '--help'],
+      ['train', 'rbm', '-h'],
+    ]) {
+      let thrown: unknown;
+      try {
+        parse(args);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(HelpRequest);
+      expect((thrown as HelpRequest).model).toBe('rbm');
+    }
   });
 
   it('--help lists every flag the parser takes', () => {

