@@ -49,6 +49,16 @@ function edited(
 // The option table (src/cli/options.ts) read in-process: where a flag applies follows the registry's
 // options, every flag has its line of --help, and bounds and commands are checked.
 describe('the CLI option table', () => {
+  /** The flags a usage text lists. */
+  const listed = (text: string) => [...text.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+  /** What parse() throws for these arguments (undefined if it returns). */
+  const thrownBy = (args: string[]): unknown => {
+    try {
+      parse(args);
+    } catch (e) {
+      return e;
+    }
+  };
   it('a flag that sets a constructor option applies to the models whose registry entry takes it', () => {
     for (const [flag, option] of [
       ['k', 'k'],
@@ -84,7 +94,6 @@ describe('the CLI option table', () => {
   });
 
   it('<model> --help lists the flags that apply to that model, with its defaults', () => {
-    const listed = (text: string) => [...text.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
     const rbm = usage('rbm');
     expect(listed(rbm)).toEqual(expect.arrayContaining(['k', 'chain', 'width', 'ais-betas', 'epochs']));
     expect(listed(rbm)).not.toContain('zdim');
@@ -97,19 +106,14 @@ describe('the CLI option table', () => {
       ['rbm', '--help'],
       ['train', 'rbm', '-h'],
     ]) {
-      let thrown: unknown;
-      try {
-        parse(args);
-      } catch (e) {
-        thrown = e;
-      }
+      const thrown = thrownBy(args);
       expect(thrown).toBeInstanceOf(HelpRequest);
       expect((thrown as HelpRequest).model).toBe('rbm');
     }
   });
 
   it('--help lists every flag the parser takes', () => {
-    const flags = [...USAGE.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+    const flags = listed(USAGE);
     expect(flags).toContain('iwae-k');
     for (const f of flags) expect(() => parse(['vae', `--${f}`, 'x'])).not.toThrow(/unknown option/);
     expect(() => parse(['vae', '--no-such-flag'])).toThrow('unknown option --no-such-flag');
@@ -117,12 +121,7 @@ describe('the CLI option table', () => {
     // Where a flag does not apply, the error says what it sets (each such flag has its `for`).
     for (const f of flags)
       for (const model of Object.keys(MODEL_SPECS)) {
-        let message = '';
-        try {
-          parse(['train', model, `--${f}`, '1']);
-        } catch (e) {
-          message = (e as Error).message;
-        }
+        const message = (thrownBy(['train', model, `--${f}`, '1']) as Error | undefined)?.message ?? '';
         expect(message, `--${f} ${model}`).not.toMatch(/undefined/);
       }
   });
