@@ -4,14 +4,16 @@
 // both builds are loaded here side by side, each with its own Dawn device, and timed in turns: per
 // kernel, rounds of 10 calls alternate A, B, A, B, ... and each build keeps its minimum round.
 //   git worktree add /tmp/old <commit> && ln -s "$PWD/node_modules" /tmp/old/node_modules
-//   npx tsx bench/eager_ab.ts /tmp/old . [--rounds=40]
+//   npx tsx bench/eager_ab.ts /tmp/old . [--rounds=40] [--only=<substring>]
 import { resolve } from 'node:path';
 
 type Lib = typeof import('../src/index.ts');
 const args = process.argv.slice(2);
 const roots = args.filter((a) => !a.startsWith('--')).map((r) => resolve(r));
-if (roots.length !== 2) throw new Error('usage: npx tsx bench/eager_ab.ts <rootA> <rootB> [--rounds=N]');
+if (roots.length !== 2)
+  throw new Error('usage: npx tsx bench/eager_ab.ts <rootA> <rootB> [--rounds=N] [--only=<substring>]');
 const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 40);
+const only = args.find((a) => a.startsWith('--only='))?.slice(7) ?? '';
 
 const n = 1 << 22;
 async function load(root: string) {
@@ -43,7 +45,7 @@ async function round(build: (typeof builds)[number], name: string): Promise<numb
   return (performance.now() - t0) / 10;
 }
 
-for (const name of Object.keys(builds[0].cases)) {
+for (const name of Object.keys(builds[0].cases).filter((c) => c.includes(only))) {
   for (const b of builds) for (let i = 0; i < 3; i++) await round(b, name);
   const best = [Infinity, Infinity];
   for (let r = 0; r < rounds; r++) {
@@ -52,7 +54,9 @@ for (const name of Object.keys(builds[0].cases)) {
     for (const k of order) best[k] = Math.min(best[k], await round(builds[k], name));
   }
   const ratio = best[0] / best[1];
-  console.log(`${name.padEnd(9)} A ${best[0].toFixed(2)} ms  B ${best[1].toFixed(2)} ms  B/A time ${(1 / ratio).toFixed(3)}`);
+  console.log(
+    `${name.padEnd(9)} A ${best[0].toPrecision(3)} ms  B ${best[1].toPrecision(3)} ms  B/A time ${(1 / ratio).toFixed(3)}`,
+  );
 }
 console.log(`A = ${roots[0]}\nB = ${roots[1]}`);
 for (const b of builds) b.lib.shutdown();
