@@ -227,36 +227,52 @@ export type FusedExpr =
   | { kind: 'binary'; op: BinaryOp; a: FusedExpr; b: FusedExpr }
   | { kind: 'ternary'; op: TernaryOp; c: FusedExpr; a: FusedExpr; b: FusedExpr };
 
-/** The expression with the reduced or accumulated value (`acc`) read as input k instead. */
-export function withAcc(e: FusedExpr, k: number): FusedExpr {
+/** A fused expression's leaves: what it reads. */
+export type FusedLeaf = FusedExpr & { kind: 'input' | 'acc' };
+
+/** An op's operands in evaluation order (c, a, b for a ternary); none for a leaf or a constant. */
+export const operands = (e: FusedExpr): FusedExpr[] =>
+  e.kind === 'unary' ? [e.x] : e.kind === 'binary' ? [e.a, e.b] : e.kind === 'ternary' ? [e.c, e.a, e.b] : [];
+
+/**
+ * The expression with each leaf replaced by what `leaf` makes of it, constants kept; null where `leaf`
+ * gives null for any leaf (the expression cannot be rewritten so). Every rewrite of the IR is this walk.
+ */
+export function mapLeaves(e: FusedExpr, leaf: (l: FusedLeaf) => FusedExpr): FusedExpr;
+export function mapLeaves(e: FusedExpr, leaf: (l: FusedLeaf) => FusedExpr | null): FusedExpr | null;
+export function mapLeaves(e: FusedExpr, leaf: (l: FusedLeaf) => FusedExpr | null): FusedExpr | null {
   switch (e.kind) {
-    case 'acc':
-      return { kind: 'input', k };
     case 'input':
+    case 'acc':
+      return leaf(e);
     case 'const':
       return e;
-    case 'unary':
-      return { ...e, x: withAcc(e.x, k) };
-    case 'binary':
-      return { ...e, a: withAcc(e.a, k), b: withAcc(e.b, k) };
-    case 'ternary':
-      return { ...e, c: withAcc(e.c, k), a: withAcc(e.a, k), b: withAcc(e.b, k) };
+    case 'unary': {
+      const x = mapLeaves(e.x, leaf);
+      return x && { ...e, x };
+    }
+    case 'binary': {
+      const a = mapLeaves(e.a, leaf),
+        b = mapLeaves(e.b, leaf);
+      return a && b && { ...e, a, b };
+    }
+    case 'ternary': {
+      const c = mapLeaves(e.c, leaf),
+        a = mapLeaves(e.a, leaf),
+        b = mapLeaves(e.b, leaf);
+      return c && a && b && { ...e, c, a, b };
+    }
   }
 }
 
+/** The expression with the reduced or accumulated value (`acc`) read as input k instead. */
+export const withAcc = (e: FusedExpr, k: number): FusedExpr =>
+  mapLeaves(e, (l) => (l.kind === 'acc' ? { kind: 'input', k } : l));
+
 /** The ops of a fused expression in evaluation order (its label: fused:exp+mul+add). */
 export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
-  if (e.kind === 'unary') fusedOps(e.x, out);
-  if (e.kind === 'binary') {
-    fusedOps(e.a, out);
-    fusedOps(e.b, out);
-  }
-  if (e.kind === 'ternary') {
-    fusedOps(e.c, out);
-    fusedOps(e.a, out);
-    fusedOps(e.b, out);
-  }
-  if (e.kind === 'unary' || e.kind === 'binary' || e.kind === 'ternary') out.push(e.op);
+  for (const x of operands(e)) fusedOps(x, out);
+  if ('op' in e) out.push(e.op);
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 import {
   fusedOps,
+  operands,
   readsAll,
   reducedSize,
   type FusedExpr,
@@ -636,9 +637,7 @@ export interface RowStage {
 /** The input indices an expression reads. */
 function inputsOf(e: FusedExpr, out = new Set<number>()): Set<number> {
   if (e.kind === 'input') out.add(e.k);
-  const kids =
-    e.kind === 'unary' ? [e.x] : e.kind === 'binary' ? [e.a, e.b] : e.kind === 'ternary' ? [e.c, e.a, e.b] : [];
-  for (const x of kids) inputsOf(x, out);
+  for (const x of operands(e)) inputsOf(x, out);
   return out;
 }
 

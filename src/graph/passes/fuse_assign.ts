@@ -2,7 +2,7 @@
 // storage and of a fused reduction's result runs in that reduction's store.
 
 import type { Storage } from '../../backend/backend.ts';
-import { readsAll, type FusedExpr } from '../../backend/kernels.ts';
+import { mapLeaves, readsAll, type FusedExpr } from '../../backend/kernels.ts';
 import type { EffectParams } from '../effects.ts';
 import type { KernelOp, Op } from '../trace.ts';
 import { MAX_STORAGE_BINDINGS, readsOf, writesOf, type Graph } from './graph.ts';
@@ -11,40 +11,18 @@ import { MAX_STORAGE_BINDINGS, readsOf, writesOf, type Graph } from './graph.ts'
  * The assign's expression over the store's names (`acc` the result, input 0 dst's old value), or null
  * where it reads anything else, or reads dst or the result other than element for element.
  */
-function storeExpr(
+const storeExpr = (
   e: FusedExpr,
   inputs: Storage[],
   dst: Storage,
   result: Storage,
   read: (k: number) => boolean,
-): FusedExpr | null {
-  switch (e.kind) {
-    case 'input': {
-      const s = inputs[e.k];
-      if (!read(e.k)) return null;
-      return s === dst ? { kind: 'input', k: 0 } : s === result ? { kind: 'acc' } : null;
-    }
-    case 'acc':
-      return null;
-    case 'const':
-      return e;
-    case 'unary': {
-      const x = storeExpr(e.x, inputs, dst, result, read);
-      return x && { ...e, x };
-    }
-    case 'binary': {
-      const a = storeExpr(e.a, inputs, dst, result, read),
-        b = storeExpr(e.b, inputs, dst, result, read);
-      return a && b && { ...e, a, b };
-    }
-    case 'ternary': {
-      const c = storeExpr(e.c, inputs, dst, result, read),
-        a = storeExpr(e.a, inputs, dst, result, read),
-        b = storeExpr(e.b, inputs, dst, result, read);
-      return c && a && b && { ...e, c, a, b };
-    }
-  }
-}
+): FusedExpr | null =>
+  mapLeaves(e, (l) => {
+    if (l.kind === 'acc' || !read(l.k)) return null;
+    const s = inputs[l.k];
+    return s === dst ? { kind: 'input', k: 0 } : s === result ? { kind: 'acc' } : null;
+  });
 
 /**
  * Running statistics in the statistic's kernel: an assign_fused effect (src/graph/passes/in_place.ts)

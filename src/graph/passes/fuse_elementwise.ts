@@ -4,7 +4,7 @@
 // the GEMM core's store (epilogues). fuseElementwise states the rule of where a kernel ends.
 
 import type { Storage } from '../../backend/backend.ts';
-import { readsAll, type FusedExpr, type FusedRead, type ReduceGeom } from '../../backend/kernels.ts';
+import { mapLeaves, readsAll, type FusedExpr, type FusedRead, type ReduceGeom } from '../../backend/kernels.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import type { GemmPrimitive, KernelOp, Op, PrimOp } from '../trace.ts';
 import {
@@ -137,22 +137,7 @@ export function fuseElementwise(g: Graph): Graph {
       }
       count += p.ops;
       if (red) absorbed = red;
-      const remap = (e: FusedExpr): FusedExpr => {
-        switch (e.kind) {
-          case 'input':
-            return leaf(tail.inputs[e.k], tail.reads[e.k]);
-          case 'acc':
-          case 'const':
-            return e;
-          case 'unary':
-            return { ...e, x: remap(e.x) };
-          case 'binary':
-            return { ...e, a: remap(e.a), b: remap(e.b) };
-          case 'ternary':
-            return { ...e, c: remap(e.c), a: remap(e.a), b: remap(e.b) };
-        }
-      };
-      return remap(tail.expr);
+      return mapLeaves(tail.expr, (l) => (l.kind === 'input' ? leaf(tail.inputs[l.k], tail.reads[l.k]) : l));
     };
     let expr: FusedExpr;
     if (geom && prim.prim === 'reduce') {

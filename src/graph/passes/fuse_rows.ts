@@ -2,7 +2,16 @@
 // (a norm's backward) becomes one kernel that sums each row in stages, then writes its elements.
 
 import type { Storage } from '../../backend/backend.ts';
-import { readAt, readsAll, reducedSize, rowRead, type FusedExpr, type FusedRead } from '../../backend/kernels.ts';
+import {
+  fusedOps,
+  mapLeaves,
+  readAt,
+  readsAll,
+  reducedSize,
+  rowRead,
+  type FusedExpr,
+  type FusedRead,
+} from '../../backend/kernels.ts';
 import { numel, sameShape } from '../../shape.ts';
 import type { KernelExpr, KernelOp, Op } from '../trace.ts';
 import { MAX_STORAGE_BINDINGS, countUses, readsOf, sameRead, type Graph } from './graph.ts';
@@ -23,16 +32,6 @@ function readsRow(r: FusedRead, row: FusedRead, n: number): boolean {
  * (a norm's backward: about 20).
  */
 const MAX_EXPR_OPS = 48;
-
-/** An expression's op count. */
-const opCount = (e: FusedExpr): number =>
-  e.kind === 'unary'
-    ? 1 + opCount(e.x)
-    : e.kind === 'binary'
-      ? 1 + opCount(e.a) + opCount(e.b)
-      : e.kind === 'ternary'
-        ? 1 + opCount(e.c) + opCount(e.a) + opCount(e.b)
-        : 0;
 
 /** A sum the chain can start with or take as its next stage: over at most MAX_ROW elements a row, no store update. */
 const isStage = (op: Op): op is KernelOp & { core: { kind: 'reduce' } } =>
@@ -123,39 +122,10 @@ function plan(
   const final = resolve(c.exprs[last]);
   const [sp] = [...spilled];
   const spill = sp && { expr: resolve(c.exprs[sp[0]]), stage: sp[1] };
-  if ([...stages, final, ...(spill ? [spill.expr] : [])].some((e) => opCount(e) > MAX_EXPR_OPS)) return null;
+  if ([...stages, final, ...(spill ? [spill.expr] : [])].some((e) => fusedOps(e).length > MAX_EXPR_OPS)) return null;
   // A spill stage's function computes the value before it reads it; stages before it never read it.
   if (spill && spill.stage >= K) return null;
   return { stages, final, ...(spill ? { spill } : {}) };
-}
-
-/** An expression's leaves as `leaf` maps them (null: the expression cannot join). */
-function mapLeaves(
-  e: FusedExpr,
-  leaf: (e: FusedExpr & { kind: 'input' | 'acc' }) => FusedExpr | null,
-): FusedExpr | null {
-  switch (e.kind) {
-    case 'input':
-    case 'acc':
-      return leaf(e);
-    case 'const':
-      return e;
-    case 'unary': {
-      const x = mapLeaves(e.x, leaf);
-      return x && { ...e, x };
-    }
-    case 'binary': {
-      const a = mapLeaves(e.a, leaf),
-        b = mapLeaves(e.b, leaf);
-      return a && b && { ...e, a, b };
-    }
-    case 'ternary': {
-      const c = mapLeaves(e.c, leaf),
-        a = mapLeaves(e.a, leaf),
-        b = mapLeaves(e.b, leaf);
-      return c && a && b && { ...e, c, a, b };
-    }
-  }
 }
 
 /**
