@@ -159,6 +159,17 @@ export function fuseAfter(y: Storage, { epilogue: e, optim }: Fuse): Elementwise
   return { expr: withAcc(e.expr, e.inputs.length), inputs: [...e.inputs, y], reads: [...e.reads, all], n, optim };
 }
 
+/**
+ * A core's stored (so rounded) results y, then `fuse` by an elementwise kernel with y as the epilogue's
+ * `acc` (y freed), as the unfused ops would run them: the CPU backend's cores, and an empty matmul.
+ */
+export function applyFuse(b: Backend, y: Storage, fuse: Fuse): Storage {
+  if (!fuse.epilogue && !fuse.optim) return y;
+  const g = b.elementwise(fuseAfter(y, fuse));
+  if (g !== y) b.free(y);
+  return g;
+}
+
 /** The convolution cores: the forward pass and its two gradients. */
 export type ConvKind = 'conv2d' | 'conv2d_grad_input' | 'conv2d_grad_weight';
 

@@ -4,7 +4,7 @@
 // elementwise ops' functions are the `cpu` column of src/backend/elementwise_table.ts (one row per op).
 
 import {
-  fuseAfter,
+  applyFuse,
   type Backend,
   type ConvKind,
   type ElementwiseKernel,
@@ -215,7 +215,7 @@ export class CpuBackend implements Backend {
     const x = plain ? inputs[expr.k] : this.elementwise({ expr, inputs, reads, n });
     const out = this.reduceRuns(op, this.d(x), geom);
     if (!plain) this.free(x);
-    const y = this.fused(out, fuse);
+    const y = applyFuse(this, out, fuse);
     // The store's assign: dst[o] = expr(acc = y[o], input 0 = dst[o]), as the assign would run after it.
     if (assign) {
       const all = { div: 1, mod: geom.rows };
@@ -405,17 +405,6 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  /**
-   * The core's results y (stored, so rounded), then `fuse` by elementwise(), with y as the epilogue's
-   * `acc` (y freed), as the unfused ops would run them.
-   */
-  private fused(y: Storage, fuse: Fuse): Storage {
-    if (!fuse.epilogue && !fuse.optim) return y;
-    const g = this.elementwise(fuseAfter(y, fuse));
-    if (g !== y) this.free(y);
-    return g;
-  }
-
   /** @internal */
   matmul(a: Storage, b: Storage, s: MatmulSpec, fuse: Fuse = {}): Storage {
     const A = this.d(a),
@@ -434,7 +423,7 @@ export class CpuBackend implements Backend {
         }
       }
     }
-    return this.fused(out, fuse);
+    return applyFuse(this, out, fuse);
   }
 
   /** @internal */
@@ -445,7 +434,7 @@ export class CpuBackend implements Backend {
         : kind === 'conv2d_grad_input'
           ? this.conv2dGradInput(a, b, g)
           : this.conv2dGradWeight(a, b, g);
-    return this.fused(y, fuse);
+    return applyFuse(this, y, fuse);
   }
 
   private conv2d(x: Storage, w: Storage, g: ConvGeom): Storage {

@@ -6,7 +6,7 @@
 // transforms) dispatch with flatGroups, which the context refolds past maxComputeWorkgroupsPerDimension.
 
 import {
-  fuseAfter,
+  applyFuse,
   type Backend,
   type ConvKind,
   type ElementwiseKernel,
@@ -459,10 +459,7 @@ export class WebGPUBackend implements Backend {
     if (spec.K === 0) {
       // An empty sum: C is zero, then the epilogue and the update by an elementwise kernel.
       this.free(out);
-      const z = this.fill(out.length, 0);
-      const g = epilogue || optim ? this.elementwise(fuseAfter(z, fuse)) : z;
-      if (g !== z) this.free(z);
-      return g;
+      return applyFuse(this, this.fill(out.length, 0), fuse);
     }
     this.gemmInto(this.buf(a), this.buf(b), out.buffer, spec, epilogue, optim);
     return out;
@@ -607,8 +604,7 @@ export class WebGPUBackend implements Backend {
       // after it, where an epilogue had no store to run in.)
       const spec = { batch: g.n, M: g.O, N: hw, K, transA: false, transB: false, strideA: 0, strideB: K * hw };
       const col = im2col(b, 2);
-      if (epilogue) this.gemmInto(a, col, out, spec, epilogue, optim, 'conv2d:im2col');
-      else this.gemmInto(a, col, out, spec);
+      this.gemmInto(a, col, out, spec, epilogue, optim, 'conv2d:im2col');
     } else if (mode === 2) {
       // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K], in the weight's layout: an epilogue and an optimizer
       // update run in the GEMM's store.
