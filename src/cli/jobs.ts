@@ -194,9 +194,12 @@ function grid(out: string, file: string, images: Float32Array, count = 64, cols 
   return file;
 }
 
-function imageBatches(o: JobOptions, data: Split) {
+/** The parts of an image model's job that say what it trains on: the model, its batches, the data's line. */
+function imageJob(o: JobOptions, model: Job['model'], data: Split, note = '') {
   const b = new Batches(data.train, o.batch, o.seed);
   return {
+    model,
+    data: describeSplit(o.dataset, data) + note,
     perEpoch: b.perEpoch,
     batch: (e: number, i: number) => {
       const { images, labels } = b.load(e, i);
@@ -261,9 +264,7 @@ export async function vaeTestLogPx(vae: VAE, set: ImageSet, k: number): Promise<
 function vaeJob(o: JobOptions, vae: VAE): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: vae,
-    ...imageBatches(o, data),
-    data: describeSplit(o.dataset, data),
+    ...imageJob(o, vae, data),
     title: `VAE (${o.config.arch}, z=${vae.zDim}) on ${o.dataset}: negative ELBO (nats per image)`,
     evaluate: async (strict) => {
       const r = await vaeTestElbo(vae, data.test);
@@ -371,9 +372,7 @@ export async function classifierAccuracy(clf: Classifier, set: ImageSet): Promis
 function classifierJob(o: JobOptions, clf: Classifier): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: clf,
-    ...imageBatches(o, data),
-    data: describeSplit(o.dataset, data),
+    ...imageJob(o, clf, data),
     title: `CNN classifier on ${o.dataset}: cross-entropy`,
     evaluate: async () => {
       const r = await classifierAccuracy(clf, data.test);
@@ -438,9 +437,7 @@ export async function rbmTestLogLikelihood(
 function rbmJob(o: JobOptions, rbm: RBM): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: rbm,
-    ...imageBatches(o, data),
-    data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    ...imageJob(o, rbm, data, ' (binarized by sampling each step)'),
     title: `RBM (${rbm.hidden} hidden, ${rbm.chain === 'pcd' ? 'PCD' : 'CD'}-${rbm.k}) on ${o.dataset}: reconstruction error`,
     evaluate: () => rbmTestLogLikelihood(rbm, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
@@ -503,9 +500,7 @@ export async function dbnTestLowerBound(
 function dbnJob(o: JobOptions, dbn: DBN): Job {
   const data = loadImages(o.dataset, o.trainSize);
   return {
-    model: dbn,
-    ...imageBatches(o, data),
-    data: `${describeSplit(o.dataset, data)} (binarized by sampling each step)`,
+    ...imageJob(o, dbn, data, ' (binarized by sampling each step)'),
     title: `DBN (784-${dbn.sizes.join('-')}, top ${dbn.top.chain === 'pcd' ? 'PCD' : 'CD'}-${dbn.top.k}) on ${o.dataset}: the top RBM's reconstruction error`,
     evaluate: () => dbnTestLowerBound(dbn, data, o.rbm ?? RBM_AIS),
     pictures: async (out) => {
@@ -560,9 +555,7 @@ function dcganJob(o: JobOptions, g: DCGAN): Job {
   if (o.classifier !== undefined || existsSync(clfPath)) checkClassifierFile(clfPath, o.dataset);
   let scoring: Promise<{ clf: Classifier; real: FeatureStats; untrained: GeneratorScores }> | null = null;
   return {
-    model: g,
-    ...imageBatches(o, data),
-    data: describeSplit(o.dataset, data),
+    ...imageJob(o, g, data),
     title: `DCGAN on ${o.dataset}: losses`,
     evaluate: async (strict) => {
       if (!existsSync(clfPath) && !strict) {

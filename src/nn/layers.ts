@@ -35,7 +35,7 @@ import {
   type GeluApproximation,
   type SoftplusOptions,
 } from '../ops/functional.ts';
-import { conv2d, convTranspose2d, type Conv2dOptions, type Pair } from '../ops/conv.ts';
+import { conv2d, convTranspose2d, groupsOf, type Conv2dOptions, type Pair } from '../ops/conv.ts';
 import { ones, tensor, zeros } from '../ops/creation.ts';
 import { randn } from '../ops/random.ts';
 import { noGrad } from '../autograd/engine.ts';
@@ -160,8 +160,7 @@ export class Conv2d extends Module {
     const [kh, kw] = pairOf(kernelSize),
       g = o.groups ?? 1;
     checkSizes('Conv2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
-    if (inChannels % g || outChannels % g)
-      throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`);
+    groupsOf('Conv2d', g, inChannels, outChannels);
     this.weight = this.param('weight', defaultWeight([outChannels, inChannels / g, kh, kw], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (inChannels / g) * kh * kw, o));
   }
@@ -201,10 +200,7 @@ export class ConvTranspose2d extends Module {
     const [kh, kw] = pairOf(kernelSize),
       g = o.groups ?? 1;
     checkSizes('ConvTranspose2d', { inChannels, outChannels, kernelSize: [kh, kw], groups: g });
-    if (inChannels % g || outChannels % g)
-      throw new Error(
-        `ConvTranspose2d: ${inChannels} input and ${outChannels} output channels do not split into ${g} groups`,
-      );
+    groupsOf('ConvTranspose2d', g, inChannels, outChannels);
     // PyTorch's weight is [in, out / groups, kh, kw] and its fan_in is computed from dim 1: out / groups * kh * kw.
     this.weight = this.param('weight', defaultWeight([inChannels, outChannels / g, kh, kw], o));
     this.bias = o.bias === false ? null : this.param('bias', defaultBias(outChannels, (outChannels / g) * kh * kw, o));

@@ -48,7 +48,7 @@ export interface ConvTranspose2dOptions {
 }
 
 /** groups checked against the channel counts (cIn the input's, cOut the output's). */
-function groupsOf(op: string, groups: number | undefined, cIn: number, cOut: number): number {
+export function groupsOf(op: string, groups: number | undefined, cIn: number, cOut: number): number {
   const g = groups ?? 1;
   if (!Number.isInteger(g) || g < 1) throw new Error(`${op}: groups must be a positive integer, got ${g}`);
   if (cIn % g || cOut % g)
