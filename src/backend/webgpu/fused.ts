@@ -242,12 +242,12 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
   // where the GEMM cores read two; their uniforms are a conv's (Winograd's with its tile counts after).
   const wino = core === 'winograd';
   const conv = core.startsWith('conv_') || core === 'col2im' || wino;
-  const [operands, c, params, type] = wino
+  const [coreInputs, c, params, type] = wino
     ? [['src'], 'dst', 'p', optim ? 'OptimWinoParams' : 'WinoParams']
     : conv
       ? [core === 'col2im' ? ['src_a'] : ['src_a', 'src_b'], 'dst', 'p', optim ? 'OptimConvParams' : 'ConvParams']
       : [['a', 'b'], 'c', 'params', optim ? 'OptimMatmulParams' : 'Params'];
-  const at = operands.length + 1;
+  const at = coreInputs.length + 1;
   const operand = core === 'matmul_vec4' || core === 'matmul_vec4t' ? 'vec4<f32>' : 'f32';
   const four = core === 'matmul_vec4';
   const m = epi.reads.length;
@@ -259,7 +259,7 @@ export function epilogueIo(core: EpilogueCore, epi: { expr: FusedExpr; reads: Fu
   });
   return [
     `// ---- generated io with the epilogue ${fusedOps(epi.expr).join('+')} (src/backend/webgpu/fused.ts) ----`,
-    ...operands.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<${operand}>;`),
+    ...coreInputs.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<${operand}>;`),
     `@group(0) @binding(${at - 1}) var<storage, read_write> ${c}: array<${four ? 'vec4<f32>' : 'f32'}>;`,
     ...epi.reads.map((_, k) => `@group(0) @binding(${at + k}) var<storage, read> e${k}: array<f32>;`),
     ...(wino ? [WINO_PARAMS] : []),
