@@ -162,4 +162,21 @@ describe('the browser device', () => {
     await expect(acquireBrowser(two.gpu)).rejects.toThrow(/A valid external Instance reference no longer exists/);
     expect(two.asked()).toBe(2);
   });
+
+  it('asks again once, after a moment, when no adapter was returned', async () => {
+    const { acquireBrowser } = await import('../src/device/gpu.ts');
+    const nullThen = (nulls: number) => {
+      let asked = 0;
+      const gpu = {
+        requestAdapter: async () => (++asked <= nulls ? null : fakeGpu(0).gpu.requestAdapter()),
+      } as unknown as GPU;
+      return { gpu, asked: () => asked };
+    };
+    const once = nullThen(1);
+    expect((await acquireBrowser(once.gpu)).description).toBe('fake / adapter 1');
+    expect(once.asked()).toBe(2);
+    const twice = nullThen(2);
+    await expect(acquireBrowser(twice.gpu)).rejects.toThrow(/no adapter was returned \(asked twice/);
+    expect(twice.asked()).toBe(2);
+  });
 });

@@ -170,7 +170,9 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
  * The page's device. An adapter can expire before requestDevice succeeds (WebGPU spec, "adapter ... may
  * become invalid"; Chromium rejects with "A valid external Instance reference no longer exists" when its
  * GPU process restarted, as it did once under load in the browser tests): then a fresh adapter is asked
- * for, once, as the spec advises.
+ * for, once, as the spec advises. No adapter at all is asked for again too, once, after a moment:
+ * Chromium answered null to the first page opened after its launch in a CI run (SwiftShader, 2 cores),
+ * and gave adapters to every page after it.
  */
 export async function acquireBrowser(
   gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu,
@@ -183,7 +185,12 @@ export async function acquireBrowser(
   }
   for (let attempt = 0; ; attempt++) {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('WebGPU is present but no adapter was returned (GPU blocklisted or disabled?)');
+    if (!adapter) {
+      if (attempt > 0)
+        throw new Error('WebGPU is present but no adapter was returned (asked twice: GPU blocklisted or disabled?)');
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
     try {
       return await openDevice(gpu, adapter, () => {});
     } catch (e) {
