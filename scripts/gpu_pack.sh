@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs what one run on a lent GPU machine needs into .gpu/ (git-ignored), for scripts/gpu_run.sh:
+# Packs what one run on a lent GPU machine needs into .gpu/ (in .gitignore), for scripts/gpu_run.sh:
 # this machine's node binary, the node_modules the Node tests and the bench use, and the Vulkan loader's
 # Debian packages. The GPU machine has no node, no npm and no registry, so all of it travels with the
 # call, inside the device tool's 64 MiB for the whole working tree.
@@ -12,7 +12,6 @@
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/debs /tmp/gpu-apt/partial
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/gpu-apt'
 apt-get $o update -qq >/dev/null
@@ -26,6 +25,9 @@ for p in .cache .vite typescript playwright playwright-core 'onnxruntime-*' 'lig
 done
 tar -C "$root" -cf - "${ex[@]}" node_modules | xz -T0 >.gpu/node_modules.tar.xz
 du -sh .gpu/* | sort -h
-total=$(du -sm . --exclude=node_modules --exclude=.git | cut -f1)
-echo "working tree that will travel: ~${total} MiB (the limit is 64: move runs/ and other large untracked files aside if over)"
+# What travels: the files git tracks or would add (not what it ignores), and .gpu/.
+tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -1 | cut -f1)
+gpu=$(du -sb .gpu | cut -f1)
+total=$(((tree + gpu) / 1048576))
+echo "what will travel: ${total} MiB (the limit is 64; untracked files that git does not ignore count)"
 [ "$total" -le 64 ] || exit 1
