@@ -170,9 +170,9 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
  * The page's device. An adapter can expire before requestDevice succeeds (WebGPU spec, "adapter ... may
  * become invalid"; Chromium rejects with "A valid external Instance reference no longer exists" when its
  * GPU process restarted, as it did once under load in the browser tests): then a fresh adapter is asked
- * for, once, as the spec advises. No adapter at all is asked for again too, once, after a moment:
- * Chromium answered null to the first page opened after its launch in a CI run (SwiftShader, 2 cores),
- * and gave adapters to every page after it.
+ * for, once, as the spec advises. A null adapter is asked for again too, once, after a moment: Chromium
+ * answered null to the first page opened after its launch in a CI run (SwiftShader, 2 cores), and gave
+ * adapters to every page after it.
  */
 export async function acquireBrowser(
   gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu,
