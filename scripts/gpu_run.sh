@@ -45,9 +45,8 @@ grep -q '^backend: webgpu' "$OUT/adapter.txt" || {
 
 # Left out: what needs PyTorch (interop, quality_twin*), Chromium and playwright (browser, package,
 # vite_example, and the browser-only io_browser and onnx_browser), the ONNX runtimes (onnx),
-# Fashion-MNIST's files (data), and the docs and build
-# checks, which run the type checker and typedoc (api_docs, docs, examples, bundle_size); none of
-# those is in the pack or on the machine.
+# Fashion-MNIST's files (data), and the docs and build checks, which run the type checker and typedoc
+# (api_docs, docs, examples, bundle_size): none of those is in the pack or on the machine.
 skip=' interop quality_twin quality_twin_models browser package vite_example onnx onnx_browser io_browser data api_docs docs examples bundle_size '
 files=()
 for f in test/*.test.ts; do

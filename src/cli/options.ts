@@ -1,8 +1,8 @@
 // The CLI's options, each declared once in FLAGS: what its value must be (an integer, a number, a path,
 // a choice or a switch, with bounds), which models and commands it applies to, and its line of --help.
-// parse() reads argv against the table; usage() prints it (`<model> --help`: that model's flags only). An option that sets a constructor
-// option of the models (`config`) applies exactly where the registry (src/models/registry.ts) lists
-// that option, so a model that gains one gains the flag's check with it.
+// parse() reads argv against the table; usage() prints it (`<model> --help`: that model's flags only).
+// An option that sets a constructor option of the models (`config`) applies exactly where the registry
+// (src/models/registry.ts) lists that option, so a model that gains one gains the flag's check with it.
 
 import { parseArgs } from 'node:util';
 import { dirname } from 'node:path';
