@@ -34,6 +34,42 @@ describe('the WebGPU device layer', () => {
     gpu.ctx.pool.release(buf);
   });
 
+  it('times only the work it is given, not what the program queues while the timing is awaited', async () => {
+    // The tuner measures while the program runs, so a step issued between its awaits must not count.
+    // Both ways: timestamp queries (SwiftShader has them), and the wall-clock path of adapters without
+    // them, which timed from one queue drain to the next and so counted the step too.
+    const ctx = (await getGpu()).ctx;
+    const adapterHas = ctx.hasTimestamps;
+    const out = ctx.pool.acquire(1024 * 64 * 16, 'timeGpu test');
+    const probe = (iters: number, groups: number) => () =>
+      ctx.dispatch({
+        kernel: 'alu_probe',
+        buffers: [out],
+        uniforms: new Uint32Array([iters, 0, 0, 0]).buffer,
+        workgroups: [groups],
+      });
+    // 16 rounds of the probe's multiply-adds in one workgroup against 2048 in 1,024: 131,072x the work.
+    const small = probe(16, 1),
+      large = probe(2048, 1024);
+    try {
+      for (const timestamps of [adapterHas, false]) {
+        (ctx as { hasTimestamps: boolean }).hasTimestamps = timestamps;
+        await ctx.timeGpu(small); // the pipeline
+        const measuring = ctx.timeGpu(small);
+        large(); // the program's work, issued while the measurement is awaited
+        ctx.flush();
+        const smallMs = await measuring;
+        const largeMs = await ctx.timeGpu(large);
+        // Counted alone, the small dispatch is a ten-thousandth of the large one; with it, more than all of it.
+        expect(largeMs, `timestamps: ${timestamps}`).toBeGreaterThan(0);
+        expect(smallMs, `timestamps: ${timestamps}`).toBeLessThan(largeMs / 4);
+      }
+    } finally {
+      (ctx as { hasTimestamps: boolean }).hasTimestamps = adapterHas;
+      ctx.pool.release(out);
+    }
+  });
+
   it('folds large 1-D dispatches into two grid dimensions', async () => {
     const gpu = await getGpu();
     const max = gpu.ctx.limits.maxComputeWorkgroupsPerDimension;

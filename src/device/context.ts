@@ -625,15 +625,22 @@ export class GPUContext {
   /**
    * GPU time in ms of the dispatches that fn (synchronous) issues, from timestamp queries: other work
    * on the queue does not count, so the tuner can measure while the program runs. Without the
-   * 'timestamp-query' feature it is the wall time until the queue drains (other work included).
+   * 'timestamp-query' feature (SwiftShader has it; not every browser does) it is the wall time between
+   * two queue markers set in the same synchronous run as fn: the queue runs in order, so the first
+   * resolves when the work submitted before fn's is done and the second when fn's is, and work the
+   * program queues while the measurement is awaited lands after both. (Timing from a drain before fn
+   * to a drain after it counted that work too: test/device.test.ts.)
    */
   async timeGpu(fn: () => void): Promise<number> {
     if (!this.hasTimestamps || (this.profiler.enabled && !this.profiler.usesTimestamps)) {
-      await this.sync();
-      const t0 = performance.now();
+      this.flush();
+      const start = this.device.queue.onSubmittedWorkDone().then(() => performance.now());
       fn();
-      await this.sync();
-      return performance.now() - t0;
+      this.flush();
+      const end = this.device.queue.onSubmittedWorkDone().then(() => performance.now());
+      const [t0, t1] = await Promise.all([start, end]);
+      this.checkHealthy();
+      return t1 - t0;
     }
     this.flush();
     const querySet = this.device.createQuerySet({ label: 'timeGpu', type: 'timestamp', count: CAPTURE_QUERIES });
