@@ -2,7 +2,18 @@
 // against the CPU reference on odd sizes, stride 2, padding, dilation and batch 1; gradcheck in
 // float64; and conv_transpose2d as the adjoint of conv2d: <conv(x), y> = <x, convT(y)>.
 import { describe, expect, it } from 'vitest';
-import { conv2d, convTranspose2d, gradcheck, tensor, Tensor, type Backend, type Storage } from '../src/index.ts';
+import {
+  conv2d,
+  conv2dInput,
+  conv2dWeight,
+  convTranspose2d,
+  gradcheck,
+  kernelChoices,
+  tensor,
+  Tensor,
+  type Backend,
+  type Storage,
+} from '../src/index.ts';
 import { convGeom } from '../src/ops/conv.ts';
 import { CONV_VARIANTS } from '../src/backend/webgpu/tuner.ts';
 import { cpu, expectClose, getGpu, pair, randomInput } from './helpers.ts';
@@ -169,6 +180,33 @@ describe('conv kernels match the cpu reference', () => {
       1e-4,
       'conv bias',
     );
+  });
+
+  it("names the tuner's convolution shape classes as the checkpoints store them (conv:<conv.wgsl MODE>:...)", async () => {
+    // A checkpoint saves the tuner's choices under these keys (kernel_choices, since v0.2.0) and a resumed
+    // run sets them back, so the text must not change: the kind as conv.wgsl's MODE number, then KH, KW,
+    // stride, dilation, and the sizes n, C, O, H, W rounded up to powers of 2.
+    const gpu = await getGpu();
+    const forced = gpu.tuner.forced;
+    gpu.tuner.forced = null;
+    try {
+      const [, x] = pair([4, 8, 16, 16], 50, gpu);
+      const [, w] = pair([16, 8, 4, 4], 51, gpu);
+      const [, dy] = pair([4, 16, 8, 8], 52, gpu);
+      const o = { stride: 2, padding: 1 };
+      // Each is over 2^18 multiply-adds, so each starts a measurement; sync waits for them.
+      for (const t of [conv2d(x, w, null, o), conv2dInput(x.shape, w, dy, o), conv2dWeight(x, w.shape, dy, o)])
+        t.dispose();
+      await gpu.sync();
+      const keys = kernelChoices(gpu).map((c) => c.key);
+      for (const mode of [0, 1, 2])
+        expect(
+          keys.filter((k) => k.startsWith(`conv:${mode}:4:4:2:1:4:8:16:16:16:`)),
+          keys.join(' '),
+        ).toHaveLength(1);
+    } finally {
+      gpu.tuner.forced = forced;
+    }
   });
 
   it('gives clear errors on channel and size mismatches', () => {

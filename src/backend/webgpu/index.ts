@@ -495,59 +495,56 @@ export class WebGPUBackend implements Backend {
    */
   conv(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse = {}): Storage {
     // convCore takes the weight first for the forward pass and the input gradient.
-    return kind === 'conv2d_grad_weight'
-      ? this.convCore(2, a, b, g, fuse)
-      : this.convCore(kind === 'conv2d' ? 0 : 1, b, a, g, fuse);
+    return kind === 'conv2d_grad_weight' ? this.convCore(kind, a, b, g, fuse) : this.convCore(kind, b, a, g, fuse);
   }
 
   /**
    * A convolution by one of the variants, chosen per adapter and shape by measurement:
    *   reg / tiled / splitk  implicit GEMM (shaders/conv.wgsl) on that GEMM core; the input gradient
-   *                         without dilation runs per stride phase (MODE 3), skipping the zeros
+   *                         without dilation runs per stride phase (ConvPart.phase), skipping the zeros
    *   im2col                explicit patch matrix, then the adapter's best matmul (vec4 on SwiftShader)
    *   winograd              forward and input gradient, when every stride phase has at most 2x2 taps:
    *                         F(2x2, 2x2) transforms (shaders/winograd.wgsl) around one batched matmul,
    *                         9 multiplies per 2x2 output tile instead of 16
    */
-  private convCore(mode: 0 | 1 | 2, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse): Storage {
-    const out = this.alloc(convSizes(mode, g)[2]);
+  private convCore(kind: ConvKind, a: Storage, b: Storage, g: ConvGeom, fuse: Fuse): Storage {
+    const out = this.alloc(convSizes(kind, g)[2]);
     if (out.length === 0) return out;
-    const [M, N, K] = convGemmDims({ mode, phase: [] }, g);
+    const [M, N, K] = convGemmDims({ kind }, g);
     const eligible: MatmulVariant[] = ['reg', 'tiled'];
-    if (mode === 2 && M * N <= 16384) eligible.push('splitk');
+    if (kind === 'conv2d_grad_weight' && M * N <= 16384) eligible.push('splitk');
     const colFloats = g.C * g.KH * g.KW * g.n * g.OH * g.OW;
     const maxFloats = Math.min(1 << 26, this.ctx.limits.maxStorageBufferBindingSize / 4);
     if (colFloats <= maxFloats) eligible.push('im2col');
-    if (mode !== 2 && winogradFits(mode, g, maxFloats)) eligible.push('winograd');
-    // (Stored in checkpoints' kernel_choices: the text must not change.)
+    if (kind !== 'conv2d_grad_weight' && winogradFits(kind, g, maxFloats)) eligible.push('winograd');
+    // (Stored in checkpoints' kernel_choices: the text must not change, so the kind is conv.wgsl's MODE.)
     const sizes = [g.n, g.C, g.O, g.H, g.W].map(bucket);
-    const key = ['conv', mode, g.KH, g.KW, g.sh, g.dh, ...sizes, eligible.join('+')].join(':');
+    const key = ['conv', CONV_MODE[kind], g.KH, g.KW, g.sh, g.dh, ...sizes, eligible.join('+')].join(':');
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
     // slower than 'reg' (measured on SwiftShader for CycleGAN's layers).
     const guess: MatmulVariant = this.ctx.isSoftware
       ? 'reg'
-      : mode === 2 && M * N <= 4096 && eligible.includes('splitk')
+      : kind === 'conv2d_grad_weight' && M * N <= 4096 && eligible.includes('splitk')
         ? 'splitk'
         : 'tiled';
     const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
       const pg = { ...g, n: Math.min(g.n, 8) };
-      const bufs = this.tuner.scratch(...convSizes(mode, pg));
+      const bufs = this.tuner.scratch(...convSizes(kind, pg));
       return {
-        run: (vv) => this.convRun(vv, { mode, a: bufs[0], b: bufs[1], out: bufs[2], g: pg }),
+        run: (vv) => this.convRun(vv, { kind, a: bufs[0], b: bufs[1], out: bufs[2], g: pg }),
         release: () => this.tuner.releaseScratch(bufs),
       };
     });
-    this.convRun(v, { mode, a: this.buf(a), b: this.buf(b), out: out.buffer, g, ...fuse });
+    this.convRun(v, { kind, a: this.buf(a), b: this.buf(b), out: out.buffer, g, ...fuse });
     return out;
   }
 
   private convRun(v: MatmulVariant, r: ConvRun): void {
     if (v === 'im2col') return this.convIm2col(r);
     if (v === 'winograd') return this.convWinograd(r);
-    const { mode, a, b, out, g, epilogue, optim } = r;
-    const parts: ConvPart[] =
-      mode === 1 && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ mode, phase: [0, 0, 0, 0, 0, 0, 0, 0] }];
+    const { kind, a, b, out, g, epilogue, optim } = r;
+    const parts: ConvPart[] = kind === 'conv2d_grad_input' && g.dh === 1 && g.dw === 1 ? convPhases(g) : [{ kind }];
     for (const part of parts) {
       const [M, N] = convGemmDims(part, g);
       if (M * N === 0) continue;
@@ -555,12 +552,12 @@ export class WebGPUBackend implements Backend {
       const core = d.kernel as 'conv_reg' | 'conv_tiled' | 'conv_splitk';
       // Each output element is stored once (the stride phases store disjoint elements), so an optimizer
       // update in the store updates each parameter element once.
-      this.dispatchStore(d, core, CONV_LABELS[mode], epilogue, optim);
+      this.dispatchStore(d, core, kind, epilogue, optim);
     }
   }
 
   /** The im2col variant: patches (or their transpose) as a matrix, one matmul, a layout copy. */
-  private convIm2col({ mode, a, b, out, g, epilogue, optim }: ConvRun): void {
+  private convIm2col({ kind, a, b, out, g, epilogue, optim }: ConvRun): void {
     const K = g.C * g.KH * g.KW,
       hw = g.OH * g.OW,
       N = g.n * hw;
@@ -572,15 +569,16 @@ export class WebGPUBackend implements Backend {
       tmp.push(t);
       return t;
     };
-    const im2col = (x: GPUBuffer, layout: 0 | 1 | 2) => {
+    // shaders/im2col.wgsl's layouts (MODE 0, 1, 2): col [K, n*hw], its transpose, or per image [n, K, hw].
+    const im2col = (x: GPUBuffer, layout: 'N' | 'T' | 'B') => {
       const col = scratch(K * N);
       this.ctx.dispatch({
         kernel: 'im2col',
-        label: `im2col:${['N', 'T', 'B'][layout]}`,
-        constants: { MODE: layout, RUNS: runs, WG: RUN_WG },
+        label: `im2col:${layout}`,
+        constants: { MODE: 'NTB'.indexOf(layout), RUNS: runs, WG: RUN_WG },
         buffers: [x, col],
         uniforms: geomWords,
-        workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout === 1 ? N * g.C : K * g.n * g.OH) / RUN_WG)),
+        workgroups: this.ctx.grid(Math.ceil((!runs ? K * N : layout === 'T' ? N * g.C : K * g.n * g.OH) / RUN_WG)),
         bytes: 8 * K * N,
       });
       return col;
@@ -598,17 +596,17 @@ export class WebGPUBackend implements Backend {
       copy(dy, t, [g.O, g.n, hw], [hw, g.O * hw, 1], [N, hw, 1]);
       return t;
     };
-    if (mode === 0) {
+    if (kind === 'conv2d') {
       // y[i] [O, hw] = w [O, K] @ col[i] [K, hw] for each image i: one batched matmul writing y's own
       // layout, whose store takes the epilogue. (The one wide product w @ [K, n*hw] needed a layout copy
       // after it, where an epilogue had no store to run in.)
       const spec = { batch: g.n, M: g.O, N: hw, K, transA: false, transB: false, strideA: 0, strideB: K * hw };
-      const col = im2col(b, 2);
+      const col = im2col(b, 'B');
       this.gemmInto(a, col, out, spec, epilogue, optim, 'conv2d:im2col');
-    } else if (mode === 2) {
+    } else if (kind === 'conv2d_grad_weight') {
       // dw [O, K] = dy [O, n*hw] @ colT [n*hw, K], in the weight's layout: an epilogue and an optimizer
       // update run in the GEMM's store.
-      gemm(dyRows(a), im2col(b, 1), out, g.O, K, N, true);
+      gemm(dyRows(a), im2col(b, 'T'), out, g.O, K, N, true);
     } else {
       const wt = scratch(K * g.O);
       copy(a, wt, [K, g.O], [1, K], [g.O, 1]);
@@ -627,19 +625,19 @@ export class WebGPUBackend implements Backend {
         bytes: 4 * (K * N + nx),
       };
       // col2im stores each element of dx once: its store takes the epilogue (and an update).
-      this.dispatchStore(d, 'col2im', `${CONV_LABELS[mode]}:im2col`, epilogue, optim);
+      this.dispatchStore(d, 'col2im', `${kind}:im2col`, epilogue, optim);
     }
     for (const t of tmp) this.ctx.pool.release(t);
   }
 
   /**
-   * The 'winograd' forward pass (mode 0, src = x, out = y) or input gradient (mode 1, src = dy, out = dx)
+   * The 'winograd' forward pass (src = x, out = y) or input gradient (src = dy, out = dx)
    * (see shaders/winograd.wgsl): U = G w G^T, V = B^T src B, M = U V (one batched matmul), out = A^T M A.
    */
-  private convWinograd({ mode, a: w, b: src, out, g, epilogue, optim }: ConvRun): void {
-    if (mode === 2) throw new Error('internal: winograd has no weight gradient');
-    const d = winogradDims(mode, g);
-    const FORWARD = mode === 0;
+  private convWinograd({ kind, a: w, b: src, out, g, epilogue, optim }: ConvRun): void {
+    if (kind === 'conv2d_grad_weight') throw new Error('internal: winograd has no weight gradient');
+    const d = winogradDims(kind, g);
+    const FORWARD = kind === 'conv2d';
     const uniforms = new Uint32Array([...new Uint32Array(packConvGeom(g)), d.TH, d.TW, d.T, d.Tp]).buffer;
     const { srcC, outC, K, batch } = d;
     const U = this.ctx.pool.acquire(batch * outC * K * 4, 'winograd U');
@@ -648,7 +646,7 @@ export class WebGPUBackend implements Backend {
     const RUNS = this.im2colVariant === 'runs';
     // Stages 1 and 2 run per channel and tile, or row of tiles (RUNS).
     const units = RUNS ? g.n * d.TH : d.Tp;
-    const label = FORWARD ? 'conv2d' : 'conv2d_grad_input';
+    const label = kind;
     const stage = (
       STAGE: number,
       name: string,
@@ -838,16 +836,22 @@ class GpuRecording implements BackendRecording {
   }
 }
 
-/** One GEMM of a convolution: its conv.wgsl MODE, and for MODE 3 the phase words (rh, rw, kh0, kw0, nkh, nkw, HP, WP). */
+/**
+ * One GEMM of a convolution: its kind, and for one stride phase of an input gradient the phase words
+ * (rh, rw, kh0, kw0, nkh, nkw, HP, WP; conv.wgsl's MODE 3).
+ */
 interface ConvPart {
-  mode: 0 | 1 | 2 | 3;
-  phase: number[];
+  kind: ConvKind;
+  phase?: number[];
 }
 
+/** conv.wgsl's MODE of each kind (3 is an input gradient's stride phase); also in the tuner's stored keys. */
+const CONV_MODE = { conv2d: 0, conv2d_grad_input: 1, conv2d_grad_weight: 2 } as const;
+
 /** The stride phases of the input gradient (dilation 1): input rows ih = rh + i*sh meet taps kh = kh0 + j*sh. */
-/** One convolution on buffers (convRun): mode 0 forward, 1 input gradient, 2 weight gradient; a and b as convCore orders them. */
+/** One convolution on buffers (convRun); a and b as convCore orders them. */
 interface ConvRun extends Fuse {
-  mode: 0 | 1 | 2;
+  kind: ConvKind;
   a: GPUBuffer;
   b: GPUBuffer;
   out: GPUBuffer;
@@ -864,7 +868,7 @@ function convPhases(g: ConvGeom): ConvPart[] {
       const nkw = kw0 < g.KW ? Math.ceil((g.KW - kw0) / g.sw) : 0;
       const HP = rh < g.H ? Math.ceil((g.H - rh) / g.sh) : 0;
       const WP = rw < g.W ? Math.ceil((g.W - rw) / g.sw) : 0;
-      parts.push({ mode: 3, phase: [rh, rw, kh0, kw0, nkh, nkw, HP, WP] });
+      parts.push({ kind: 'conv2d_grad_input', phase: [rh, rw, kh0, kw0, nkh, nkw, HP, WP] });
     }
   }
   return parts;
@@ -875,15 +879,15 @@ function convPhases(g: ConvGeom): ConvPart[] {
  * or over the largest phase of dx (input gradient: phase 0's); T tiles over the batch, padded to Tp (a
  * multiple of 4, for vec4 GEMMs).
  */
-function winogradDims(mode: 0 | 1, g: ConvGeom) {
+function winogradDims(kind: Exclude<ConvKind, 'conv2d_grad_weight'>, g: ConvGeom) {
   const P = g.sh * g.sw;
-  const [eh, ew] = mode === 0 ? [g.OH, g.OW] : [Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw)];
+  const [eh, ew] = kind === 'conv2d' ? [g.OH, g.OW] : [Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw)];
   const TH = Math.ceil(eh / 2),
     TW = Math.ceil(ew / 2);
   const T = g.n * TH * TW;
   // Per transform point a GEMM [outC x K] @ [K x Tp]: forward, K runs over (phase, c) and one GEMM a
   // point; input gradient, K = O and one GEMM a point and phase.
-  const fwd = mode === 0;
+  const fwd = kind === 'conv2d';
   return {
     P,
     TH,
@@ -901,9 +905,9 @@ function winogradDims(mode: 0 | 1, g: ConvGeom) {
  * Whether the Winograd variant applies (no dilation, at most 2x2 taps per stride phase) and its scratch
  * fits the binding limit (its transforms decode their cell from a flat workgroup index: flatGroups).
  */
-function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number): boolean {
+function winogradFits(kind: Exclude<ConvKind, 'conv2d_grad_weight'>, g: ConvGeom, maxFloats: number): boolean {
   if (g.dh !== 1 || g.dw !== 1 || Math.ceil(g.KH / g.sh) > 2 || Math.ceil(g.KW / g.sw) > 2) return false;
-  const d = winogradDims(mode, g);
+  const d = winogradDims(kind, g);
   // The scratch matrices U, V and M (per point: [outC x K], [K x Tp], [outC x Tp]) within the limits.
   const floats = d.batch * Math.max(d.outC * d.K, d.K * d.Tp, d.outC * d.Tp);
   return floats <= maxFloats;
@@ -912,26 +916,27 @@ function winogradFits(mode: 0 | 1, g: ConvGeom, maxFloats: number): boolean {
 /** GEMM dimensions (M, N, K) of a conv part (see shaders/conv.wgsl). */
 function convGemmDims(part: ConvPart, g: ConvGeom): [number, number, number] {
   const kk = g.KH * g.KW;
-  const [, , , , nkh, nkw, HP, WP] = part.phase;
-  switch (part.mode) {
-    case 0:
+  if (part.phase) {
+    const [, , , , nkh, nkw, HP, WP] = part.phase;
+    return [g.C, g.n * HP * WP, g.O * nkh * nkw];
+  }
+  switch (part.kind) {
+    case 'conv2d':
       return [g.O, g.n * g.OH * g.OW, g.C * kk];
-    case 1:
+    case 'conv2d_grad_input':
       return [g.C, g.n * g.H * g.W, g.O * kk];
-    case 2:
+    case 'conv2d_grad_weight':
       return [g.O, g.C * kk, g.n * g.OH * g.OW];
-    default:
-      return [g.C, g.n * HP * WP, g.O * nkh * nkw];
   }
 }
 
-/** Element counts of the A source, the B source and the output of a conv mode. */
-function convSizes(mode: 0 | 1 | 2, g: ConvGeom): [number, number, number] {
+/** Element counts of the A source, the B source and the output of a convolution. */
+function convSizes(kind: ConvKind, g: ConvGeom): [number, number, number] {
   const x = g.n * g.C * g.H * g.W,
     w = g.O * g.C * g.KH * g.KW,
     y = g.n * g.O * g.OH * g.OW;
-  if (mode === 0) return [w, x, y];
-  if (mode === 1) return [w, y, x];
+  if (kind === 'conv2d') return [w, x, y];
+  if (kind === 'conv2d_grad_input') return [w, y, x];
   return [y, x, w];
 }
 
@@ -1088,8 +1093,6 @@ const NO_CONSTANTS: Record<string, number> = Object.freeze({}) as Record<string,
 const optimConstants = (optim?: FusedOptim): Record<string, number> =>
   optim ? { OP: optim.spec.kind === 'sgd' ? 0 : 1 } : {};
 
-const CONV_LABELS = ['conv2d', 'conv2d_grad_input', 'conv2d_grad_weight', 'conv2d_grad_input'];
-
 /** shaders/conv_params.wgsl's ConvParams (24 words; the phase words only matter to conv.wgsl MODE 3). */
 function packConvGeom(g: ConvGeom, phase: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): ArrayBuffer {
   return new Uint32Array([...CONV_PARAMS.map((k) => g[k]), 0, ...phase]).buffer;
@@ -1111,8 +1114,8 @@ function convDispatch(
   const kernel = v === 'splitk' ? 'conv_splitk' : v === 'tiled' ? 'conv_tiled' : 'conv_reg';
   return {
     kernel,
-    label: `${CONV_LABELS[part.mode]}:${kernel.slice(5)}`,
-    constants: { MODE: part.mode },
+    label: `${part.kind}:${kernel.slice(5)}`,
+    constants: { MODE: part.phase ? 3 : CONV_MODE[part.kind] },
     buffers: [a, b, out],
     uniforms: u,
     workgroups: groups,
