@@ -12,28 +12,41 @@
 // A run with the same commit on both sides (A/A) is the control: its intervals should hold 1.
 //   git worktree add /tmp/old <commit> && ln -s "$PWD/node_modules" /tmp/old/node_modules
 //   npx tsx bench/eager_ab.ts /tmp/old . [--rounds=60] [--seconds=40] [--only=<substring>] [--json=<file>]
-//   npx tsx bench/eager_ab.ts --pool <file>...    (several runs' --json files together)
+//   npx tsx bench/eager_ab.ts --pool <file>...    (several runs' --json files together: below)
 import { resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 type Lib = typeof import('../src/index.ts');
 const args = process.argv.slice(2);
 if (args[0] === '--pool') {
-  // npx tsx bench/eager_ab.ts --pool <run.json>...: the ratios of several runs' --json files together
-  // (each run's rounds as further rounds; the per-run medians are printed beside, for the spread between
-  // processes that pooling does not see).
+  // npx tsx bench/eager_ab.ts --pool <run.json>...: several runs' --json files together. One run's
+  // interval sees only the noise between its rounds; each process also places its buffers and threads
+  // anew, which moves a run's median by a few percent (the A/A runs show it). So the runs' medians are
+  // the samples: their geometric mean with a t interval (Student, n - 1 degrees of freedom) on the logs.
+  // The median of all the rounds together is printed beside.
   const runs = args
     .slice(1)
     .map(
-      (f) => JSON.parse(readFileSync(f, 'utf8')) as { results: Record<string, { ratios: number[]; median: number }> },
+      (f) => JSON.parse(readFileSync(f, 'utf8')) as { results: Record<string, { ratios?: number[]; median: number }> },
     );
+  // The 0.975 quantiles of Student's t for 1 to 19 degrees of freedom.
+  const T975 = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+    2.101, 2.093,
+  ];
+  const t = T975[runs.length - 2];
+  if (!t) throw new Error(`eager_ab --pool takes 2 to 20 runs, got ${runs.length}`);
   for (const name of Object.keys(runs[0].results)) {
-    const ratios = runs.flatMap((r) => r.results[name]?.ratios ?? []).sort((p, q) => p - q);
+    const logs = runs.map((r) => Math.log(r.results[name].median));
+    const mean = logs.reduce((x, y) => x + y) / logs.length;
+    const sd = Math.sqrt(logs.reduce((x, y) => x + (y - mean) ** 2, 0) / (logs.length - 1));
+    const half = (t * sd) / Math.sqrt(logs.length);
+    const ratios = runs.flatMap((r) => r.results[name].ratios ?? []).sort((p, q) => p - q);
     const n = ratios.length;
-    const [low, high] = medianInterval(ratios);
-    const medians = runs.map((r) => r.results[name].median.toFixed(3)).join(' ');
+    const f = (x: number) => x.toFixed(3);
     console.log(
-      `${name.padEnd(26)} B/A median ${((ratios[(n - 1) >> 1] + ratios[n >> 1]) / 2).toFixed(3)} [${low.toFixed(3)}, ${high.toFixed(3)}]  of ${n} rounds; per run ${medians}`,
+      `${name.padEnd(26)} B/A ${f(Math.exp(mean))} [${f(Math.exp(mean - half))}, ${f(Math.exp(mean + half))}] over ${logs.length} runs (${logs.map((l) => f(Math.exp(l))).join(' ')}); all ${n} rounds: median ${f((ratios[(n - 1) >> 1] + ratios[n >> 1]) / 2)}`,
     );
   }
   process.exit(0);
@@ -50,6 +63,56 @@ const jsonPath = opt('json');
 const seconds = Number(opt('seconds') ?? 40);
 if (!Number.isInteger(rounds) || rounds < 10)
   throw new Error(`--rounds must be an integer of 10 or more, got ${rounds}`);
+
+/**
+ * What a call puts on the device, to compare the builds exactly: per dispatch, a hash of its kernel (the
+ * WGSL text, entry point and override constants) and its grid, taken by wrapping Dawn's own methods (both
+ * builds load the one `webgpu` module, so the wrap sees both). Where the lists are equal the device work
+ * is the same and only the host's part can differ, which the 1,000-float rows time.
+ */
+const kernelTrace = await (async () => {
+  const { globals } = await import('webgpu');
+  const code = new WeakMap<object, string>(),
+    kernel = new WeakMap<object, string>(),
+    bound = new WeakMap<object, string>();
+  let trace: string[] | null = null;
+  const wrap = <A extends unknown[]>(
+    proto: object,
+    name: string,
+    after: (self: object, args: A, out: unknown) => void,
+  ) => {
+    const p = proto as Record<string, (...a: A) => unknown>;
+    const orig = p[name];
+    p[name] = function (this: object, ...args: A) {
+      const out = orig.apply(this, args);
+      after(this, args, out);
+      return out;
+    };
+  };
+  const g = globals as unknown as Record<string, { prototype: object }>;
+  wrap<[{ code: string }]>(g.GPUDevice.prototype, 'createShaderModule', (_, [d], m) => code.set(m as object, d.code));
+  wrap<[GPUComputePipelineDescriptor]>(g.GPUDevice.prototype, 'createComputePipeline', (_, [d], p) => {
+    const c = d.compute;
+    const constants = Object.entries(c.constants ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+    const text = `${code.get(c.module) ?? '?'}\n${c.entryPoint ?? ''}\n${JSON.stringify(constants)}`;
+    kernel.set(p as object, createHash('sha1').update(text).digest('hex').slice(0, 10));
+  });
+  wrap<[object]>(g.GPUComputePassEncoder.prototype, 'setPipeline', (pass, [p]) =>
+    bound.set(pass, kernel.get(p) ?? '?'),
+  );
+  wrap<number[]>(g.GPUComputePassEncoder.prototype, 'dispatchWorkgroups', (pass, xyz) =>
+    trace?.push(`${bound.get(pass)} ${xyz.join('x')}`),
+  );
+  /** The dispatches of one call of a case (after its warm-up: pipelines made, the tuner settled). */
+  return async (build: { lib: Lib; cases: Record<string, () => { dispose(): void }> }, name: string) => {
+    trace = [];
+    build.cases[name]().dispose();
+    await build.lib.sync();
+    const out = trace;
+    trace = null;
+    return out;
+  };
+})();
 
 /** The bench's eager cases (bench/run.ts, same shapes), built on one build's library. */
 async function load(root: string) {
@@ -174,6 +237,14 @@ for (const name of Object.keys(builds[0].cases).filter((c) => c.includes(only)))
   for (const b of builds) await round(b, name, calls);
   const differed = pinChoices();
   if (differed.length) await round(builds[1], name, calls); // B's first calls of A's variant build its pipeline
+  const [ta, tb] = [await kernelTrace(builds[0], name), await kernelTrace(builds[1], name)];
+  const sameKernels = ta.join() === tb.join();
+  const grids = (t: string[]) => t.map((d) => d.split(' ')[1]).join();
+  const kernels = sameKernels
+    ? `same ${ta.length} dispatches`
+    : grids(ta) === grids(tb)
+      ? `${ta.length} dispatches on the same grids, ${tb.filter((d) => !ta.includes(d)).length} of other kernel text`
+      : `dispatches differ: A ${ta.length}, B ${tb.length}`;
   const ratios: number[] = [];
   const best = [Infinity, Infinity];
   const start = performance.now();
@@ -189,9 +260,21 @@ for (const name of Object.keys(builds[0].cases).filter((c) => c.includes(only)))
   const n = ratios.length;
   const median = (ratios[(n - 1) >> 1] + ratios[n >> 1]) / 2;
   const [low, high] = medianInterval(ratios);
-  results[name] = { median, low, high, minRatio: best[1] / best[0], msA: best[0], calls, rounds: n, differed, ratios };
+  results[name] = {
+    median,
+    low,
+    high,
+    minRatio: best[1] / best[0],
+    msA: best[0],
+    calls,
+    rounds: n,
+    differed,
+    sameKernels,
+    dispatches: [ta.length, tb.length],
+    ratios,
+  };
   console.log(
-    `${name.padEnd(26)} A ${best[0].toPrecision(3).padStart(6)} ms  B/A median ${median.toFixed(3)} [${low.toFixed(3)}, ${high.toFixed(3)}]  of minima ${(best[1] / best[0]).toFixed(3)}  (${n} rounds)${differed.length ? `  B's tuner chose ${differed.join(', ')}: pinned to A's` : ''}`,
+    `${name.padEnd(26)} A ${best[0].toPrecision(3).padStart(6)} ms  B/A median ${median.toFixed(3)} [${low.toFixed(3)}, ${high.toFixed(3)}]  of minima ${(best[1] / best[0]).toFixed(3)}  (${n} rounds; ${kernels})${differed.length ? `  B's tuner chose ${differed.join(', ')}: pinned to A's` : ''}`,
   );
 }
 console.log(`A = ${roots[0]}\nB = ${roots[1]}\n${rounds} rounds per case`);
