@@ -646,7 +646,6 @@ export class WebGPUBackend implements Backend {
     const RUNS = this.im2colVariant === 'runs';
     // Stages 1 and 2 run per channel and tile, or row of tiles (RUNS).
     const units = RUNS ? g.n * d.TH : d.Tp;
-    const label = kind;
     const stage = (
       STAGE: number,
       name: string,
@@ -657,7 +656,7 @@ export class WebGPUBackend implements Backend {
     ) => {
       const d: DispatchSpec = {
         kernel: 'winograd',
-        label: `${label}:winograd_${name}`,
+        label: `${kind}:winograd_${name}`,
         constants: { STAGE, FORWARD, RUNS, WG: RUN_WG },
         buffers: [a, b],
         uniforms,
@@ -668,7 +667,7 @@ export class WebGPUBackend implements Backend {
       if (STAGE !== 2) return this.ctx.dispatch(d);
       // The output transform stores each element of the result once: its store takes the epilogue (and
       // an update), through a generated io file as the GEMM cores'.
-      this.dispatchStore(d, 'winograd', `${label}:winograd`, epilogue, optim);
+      this.dispatchStore(d, 'winograd', `${kind}:winograd`, epilogue, optim);
     };
     const wFloats = g.O * g.C * g.KH * g.KW;
     stage(
@@ -848,7 +847,6 @@ interface ConvPart {
 /** conv.wgsl's MODE of each kind (3 is an input gradient's stride phase); also in the tuner's stored keys. */
 const CONV_MODE = { conv2d: 0, conv2d_grad_input: 1, conv2d_grad_weight: 2 } as const;
 
-/** The stride phases of the input gradient (dilation 1): input rows ih = rh + i*sh meet taps kh = kh0 + j*sh. */
 /** One convolution on buffers (convRun); a and b as convCore orders them. */
 interface ConvRun extends Fuse {
   kind: ConvKind;
@@ -858,6 +856,7 @@ interface ConvRun extends Fuse {
   g: ConvGeom;
 }
 
+/** The stride phases of the input gradient (dilation 1): input rows ih = rh + i*sh meet taps kh = kh0 + j*sh. */
 function convPhases(g: ConvGeom): ConvPart[] {
   const parts: ConvPart[] = [];
   for (let rh = 0; rh < g.sh; rh++) {
