@@ -90,11 +90,11 @@ export function fuseElementwise(g: Graph): Graph {
           ? [{ s: op.inputs[0], read: { div: 1, mod: numel(op.xShapes[0]) } }]
           : elementwiseOperands(op)
         : null;
-    if (!operands) {
+    if (!operands || op.kind !== 'prim') {
       out.push(op);
       continue;
     }
-    const prim = op as PrimOp<'unary' | 'binary' | 'ternary' | 'broadcast' | 'reduce'>;
+    const prim = op;
     // The shape the kernel's expression is evaluated over: the output's, or a reduction's input's.
     const exprShape = geom ? prim.xShapes[0] : prim.shape;
     const n = numel(exprShape);

@@ -109,14 +109,13 @@ export function gemmOf(op: PrimOp): KernelOp {
 /** A lone unary, binary or ternary op as a fused kernel of one op. */
 export function asFused(op: PrimOp): KernelOp | null {
   const operands = elementwiseOperands(op);
-  if (!operands || op.prim === 'broadcast') return null;
+  if (!operands) return null;
   const x = operands.map((o, k): FusedExpr => ({ kind: 'input', k }));
-  const expr: FusedExpr =
-    op.prim === 'unary'
-      ? { kind: 'unary', op: op.params.op, p0: op.params.p0, p1: op.params.p1, x: x[0] }
-      : op.prim === 'binary'
-        ? { kind: 'binary', op: op.params.op, a: x[0], b: x[1] }
-        : { kind: 'ternary', op: (op as PrimOp<'ternary'>).params.op, c: x[0], a: x[1], b: x[2] };
+  let expr: FusedExpr;
+  if (op.prim === 'unary') expr = { kind: 'unary', op: op.params.op, p0: op.params.p0, p1: op.params.p1, x: x[0] };
+  else if (op.prim === 'binary') expr = { kind: 'binary', op: op.params.op, a: x[0], b: x[1] };
+  else if (op.prim === 'ternary') expr = { kind: 'ternary', op: op.params.op, c: x[0], a: x[1], b: x[2] };
+  else return null; // a lone broadcast stays as it is
   return elementwiseKernel(
     { expr, inputs: operands.map((o) => o.s), reads: operands.map((o) => o.read) },
     op.shape,
