@@ -35,14 +35,16 @@ if (args[0] === '--pool') {
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
     2.101, 2.093,
   ];
-  const t = T975[runs.length - 2];
-  if (!t) throw new Error(`eager_ab --pool takes 2 to 20 runs, got ${runs.length}`);
-  for (const name of Object.keys(runs[0].results)) {
-    const logs = runs.map((r) => Math.log(r.results[name].median));
+  for (const name of [...new Set(runs.flatMap((r) => Object.keys(r.results)))]) {
+    // The runs that timed this case (an --only run times some).
+    const has = runs.filter((r) => r.results[name]);
+    const t = T975[has.length - 2];
+    if (!t) throw new Error(`eager_ab --pool: ${name} was timed in ${has.length} runs; it takes 2 to 20`);
+    const logs = has.map((r) => Math.log(r.results[name].median));
     const mean = logs.reduce((x, y) => x + y) / logs.length;
     const sd = Math.sqrt(logs.reduce((x, y) => x + (y - mean) ** 2, 0) / (logs.length - 1));
     const half = (t * sd) / Math.sqrt(logs.length);
-    const ratios = runs.flatMap((r) => r.results[name].ratios ?? []).sort((p, q) => p - q);
+    const ratios = has.flatMap((r) => r.results[name].ratios ?? []).sort((p, q) => p - q);
     const n = ratios.length;
     const f = (x: number) => x.toFixed(3);
     console.log(
