@@ -184,37 +184,33 @@ describe('PyTorch interop (python/wgpu_gen.py with python3-torch)', () => {
       first = join(dir, 'ddp.first.safetensors'),
       two = join(dir, 'ddp.two.safetensors');
     const lr = 1e-3;
-    python('train', '--ckpt', ckpt, '--inputs', ins, '--steps', '2', '--lr', String(lr), '--out', one);
-    python('train', '--ckpt', ckpt, '--inputs', ins, '--steps', '1', '--lr', String(lr), '--out', first);
+    const trainArgs = (steps: number, out: string) => [
+      'train',
+      '--ckpt',
+      ckpt,
+      '--inputs',
+      ins,
+      '--steps',
+      String(steps),
+      '--lr',
+      String(lr),
+      '--out',
+      out,
+    ];
+    python(...trainArgs(2, one));
+    python(...trainArgs(1, first));
     const workers = [0, 1].map((rank) =>
-      spawn(
-        PYTHON,
-        [
-          'python/wgpu_gen.py',
-          'train',
-          '--ckpt',
-          ckpt,
-          '--inputs',
-          ins,
-          '--steps',
-          '2',
-          '--lr',
-          String(lr),
-          '--out',
-          two,
-        ],
-        {
-          env: {
-            ...process.env,
-            WORLD_SIZE: '2',
-            RANK: String(rank),
-            LOCAL_RANK: String(rank),
-            MASTER_ADDR: '127.0.0.1',
-            MASTER_PORT: String(29500 + (process.pid % 400)),
-          },
-          stdio: ['ignore', 'ignore', 'pipe'],
+      spawn(PYTHON, ['python/wgpu_gen.py', ...trainArgs(2, two)], {
+        env: {
+          ...process.env,
+          WORLD_SIZE: '2',
+          RANK: String(rank),
+          LOCAL_RANK: String(rank),
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(29500 + (process.pid % 400)),
         },
-      ),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
     );
     const codes = await Promise.all(
       workers.map(
@@ -234,8 +230,9 @@ describe('PyTorch interop (python/wgpu_gen.py with python3-torch)', () => {
     // Adam's first update is lr g / (|g| + eps) (eps 1e-8), so where a gradient is within a thousand eps
     // of 0 but not 0 (0 < |update| < lr 1000/1001) the float32 rounding of g, which differs between the
     // whole batch and the two shards' averaged halves, moves the update by up to lr |dg| / eps (a CI run
-    // saw 1.07e-5 of the tensor's largest weight): such an element is held only to what Adam can move it by, 2 lr (1 + 1.0014) over the two steps (|m^/sqrt(v^)| <= 1 at
-    // step 1 and <= 1.0014 at step 2 for betas 0.9, 0.999, by Cauchy-Schwarz). Elsewhere the update is
+    // saw 1.07e-5 of the tensor's largest weight): such an element is held only to what Adam can move
+    // it by, 2 lr (1 + 1.0014) over the two steps (|m^/sqrt(v^)| <= 1 at step 1 and <= 1.0014 at step 2
+    // for betas 0.9, 0.999, by Cauchy-Schwarz). Elsewhere the update is
     // insensitive to that rounding (or g is 0 in both: a unit no example reaches), and the two runs agree
     // to 1e-5 of the tensor's largest weight.
     let tight = 0,
