@@ -277,12 +277,6 @@ export function fusedOps(e: FusedExpr, out: string[] = []): string[] {
 }
 
 /**
- * A strided reduction's geometry (a fused reduction, src/graph/program.ts): output o's elements start at
- * base(o) = sum over the kept dims of (o's index along the dim) * stride, and are the elements
- * base(o) + i * red[0].stride + j * red[1].stride over the reduced runs (at most 2: reducing
- * [N, C, H, W] over [0, 2, 3] is the runs N and H*W), so no copy brings the reduced dims last.
- */
-/**
  * The elementwise ops applied to a fused reduction's or matmul's results, over its own inputs (read per
  * output element, as FusedRead says).
  */
@@ -327,6 +321,12 @@ export function rowRead({ kept }: ReduceGeom): FusedRead {
 /** The elements each output of a reduction reduces: the product of its reduced runs' sizes. */
 export const reducedSize = (g: ReduceGeom): number => g.red.reduce((a, [n]) => a * n, 1);
 
+/**
+ * A strided reduction's geometry (a fused reduction; src/graph/passes/fuse_elementwise.ts makes it):
+ * output o's elements start at base(o) = sum over the kept dims of (o's index along the dim) * stride,
+ * and are the elements base(o) + i * red[0].stride + j * red[1].stride over the reduced runs (at most 2:
+ * reducing [N, C, H, W] over [0, 2, 3] is the runs N and H*W), so no copy brings the reduced dims last.
+ */
 export interface ReduceGeom {
   rows: number;
   /** Kept dims, outermost first: [size, stride]. */

@@ -2,15 +2,15 @@
 // is its own .wgsl file, and shared helpers (common, philox, matmul_common) are prepended here, by this
 // one loader, so no shader text lives inside TypeScript.
 
-/** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
-export const KERNEL_SOURCES = {
+/** The hand-written kernels: name -> the .wgsl files that make up its module, in order (helpers first). */
+const KERNELS = {
   copy_strided: ['common', 'copy_strided'],
   pad: ['common', 'pad'],
   gather: ['common', 'gather'],
   cumsum: ['common', 'cumsum'],
   random: ['common', 'philox', 'random'],
   // One GEMM core per design, many operand layouts through hooks (cf. tfjs's mm_readA/mm_readB).
-  // Each core's bindings and store are an *_io file, which a fused matmul or conv replaces (EPILOGUE_LIBRARIES).
+  // Each core's bindings and store are an *_io file, which a fused matmul or conv replaces (STORE_CORES).
   matmul_reg: ['common', 'matmul_common', 'matmul_io', 'gemm_reg'],
   matmul_tiled: ['common', 'matmul_common', 'matmul_io', 'gemm_tiled'],
   matmul_splitk: ['common', 'matmul_common', 'matmul_io', 'gemm_splitk'],
@@ -28,32 +28,36 @@ export const KERNEL_SOURCES = {
   fused_ops: ['common', 'unary_ops', 'binary_ops'],
   // The same, for a fused kernel whose store also runs an optimizer update (optim_ops.wgsl).
   optim_fused_ops: ['common', 'unary_ops', 'binary_ops', 'optim_ops'],
-  // Not kernels either: the GEMM cores without their *_io file, with the op functions, to which a fused
-  // matmul or conv appends its generated bindings and store (src/backend/webgpu/fused.ts, epilogueIo).
-  epilogue_matmul_reg: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_reg'],
-  epilogue_matmul_tiled: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_tiled'],
-  epilogue_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'matmul_common', 'gemm_splitk'],
-  epilogue_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4'],
-  epilogue_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'matmul_vec4t'],
-  // The same, for a matmul whose store also runs the optimizer update of the parameter it is the gradient of.
-  optim_matmul_reg: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_reg'],
-  optim_matmul_tiled: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_tiled'],
-  optim_matmul_splitk: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_common', 'gemm_splitk'],
-  optim_matmul_vec4: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4'],
-  optim_matmul_vec4t: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'matmul_vec4t'],
-  optim_conv_reg: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_reg'],
-  optim_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_tiled'],
-  optim_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'conv', 'gemm_splitk'],
-  epilogue_conv_reg: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_reg'],
-  epilogue_conv_tiled: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_tiled'],
-  epilogue_conv_splitk: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'conv', 'gemm_splitk'],
-  // col2im (the im2col convolution's input gradient) without its io file, likewise.
-  epilogue_col2im: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'col2im'],
-  optim_col2im: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'col2im'],
-  // Winograd's output stage, likewise (the generated file declares WinoParams too).
-  epilogue_winograd: ['common', 'unary_ops', 'binary_ops', 'conv_params', 'winograd'],
-  optim_winograd: ['common', 'unary_ops', 'binary_ops', 'optim_ops', 'conv_params', 'winograd'],
 } as const satisfies Record<string, readonly string[]>;
+
+type Kernel = keyof typeof KERNELS;
+/**
+ * The kernels with an *_io file, its bindings and store, which a fused matmul or conv replaces with a
+ * generated one (src/backend/webgpu/fused.ts, epilogueIo): the GEMM cores, col2im, Winograd's output.
+ */
+export type StoreCore = {
+  [K in Kernel]: `${string}_io` & (typeof KERNELS)[K][number] extends never ? never : K;
+}[Kernel];
+const STORE_CORES = (Object.keys(KERNELS) as Kernel[]).filter((k) =>
+  KERNELS[k].some((f) => f.endsWith('_io')),
+) as StoreCore[];
+
+/**
+ * Not kernels: each store core without its io file, after `ops` (the op functions, and the optimizer
+ * update for `optim_`), to which a fused kernel appends its generated io.
+ */
+function libraries(prefix: 'epilogue' | 'optim', ops: readonly string[]) {
+  const own = (core: StoreCore) => KERNELS[core].filter((f) => f !== 'common' && !f.endsWith('_io'));
+  const entries = STORE_CORES.map((c) => [`${prefix}_${c}`, [...ops, ...own(c)]]);
+  return Object.fromEntries(entries) as Record<`${typeof prefix}_${StoreCore}`, readonly string[]>;
+}
+
+/** Kernel name -> the .wgsl files that make up its module, in order (helpers first). */
+export const KERNEL_SOURCES = {
+  ...KERNELS,
+  ...libraries('epilogue', KERNELS.fused_ops),
+  ...libraries('optim', KERNELS.optim_fused_ops),
+};
 
 export type KernelName = keyof typeof KERNEL_SOURCES;
 

@@ -6,6 +6,7 @@
 
 import type { Backend, Storage } from '../backend/backend.ts';
 import type { PadMode } from '../backend/kernels.ts';
+import type { GradTensor } from '../backend/elementwise_table.ts';
 
 /**
  * A tensor's element type. Storage is float32 for both: an int32 tensor holds integers, exact up to
@@ -34,7 +35,7 @@ export interface StorageHold {
   release(): void;
 }
 
-export interface GraphTensor<T extends GraphTensor<T>> {
+export interface GraphTensor<T extends GraphTensor<T>> extends GradTensor<T> {
   readonly id: number;
   readonly shape: number[];
   readonly dtype: DType;
@@ -52,18 +53,7 @@ export interface GraphTensor<T extends GraphTensor<T>> {
   hold(): StorageHold;
   toString(): string;
 
-  add(b: T | number): T;
-  sub(b: T | number): T;
-  mul(b: T | number): T;
-  div(b: T | number): T;
-  pow(b: T | number): T;
-  neg(): T;
-  log(): T;
-  eq(b: T | number): T;
-  gt(b: T | number): T;
-  lt(b: T | number): T;
-  ge(b: T | number): T;
-  le(b: T | number): T;
+  // add, sub, mul, div, pow, neg, log and the comparisons: GradTensor's (what a derivative is written with)
   where(cond: T, other: T | number): T;
   sum(dim?: number | number[], keepdim?: boolean): T;
   reshape(shape: number[]): T;

@@ -20,6 +20,7 @@ import {
   type ReduceOp,
 } from '../kernels.ts';
 import { binaryCode, ternaryCode, unaryCode } from '../elementwise_table.ts';
+import type { StoreCore } from '../../device/shaders.ts';
 
 const f32 = (v: number) => `bitcast<f32>(${new Uint32Array(Float32Array.of(v).buffer)[0]}u)`;
 
@@ -190,25 +191,8 @@ const optimBindings = (at: number) => [
 const epilogueRead = (k: number, r: FusedRead, e: string) => `e${k}[${readIndex(r, e)}]`;
 
 /** A GEMM core with hooks whose *_io file a fused matmul or conv replaces (shaders/*_io.wgsl). */
-export type EpilogueCore =
-  | 'matmul_reg'
-  | 'matmul_tiled'
-  | 'matmul_splitk'
-  | 'matmul_vec4'
-  | 'matmul_vec4t'
-  | 'conv_reg'
-  | 'conv_tiled'
-  | 'conv_splitk'
-  | 'col2im'
-  | 'winograd';
+export type EpilogueCore = StoreCore;
 
-/**
- * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
- * operand and output bindings, the epilogue's inputs after the output (bindings 3..), the uniform block
- * after them, and a store that applies the epilogue to the accumulated value (`acc`) at the output's
- * flat element, so a matmul + bias + activation is one kernel. Stores are per element (mm_store) or, for
- * matmul_vec4, per 4 consecutive elements (mm_store4).
- */
 /**
  * The matmul cores' Params (matmul_common.wgsl, matmul_vec4*.wgsl) followed by optim_ops.wgsl's
  * OptimParams: the one uniform block of a matmul that also runs an optimizer update (its bytes are the
@@ -232,6 +216,12 @@ const OPTIM_WINO_PARAMS =
   'struct OptimWinoParams { g: ConvParams, TH: u32, TW: u32, T: u32, Tp: u32, opt: OptimParams }';
 
 /**
+ * The generated replacement of a GEMM core's io file (shaders/matmul_io.wgsl and its kin): the same
+ * operand and output bindings, the epilogue's inputs after the output (bindings 3..), the uniform block
+ * after them, and a store that applies the epilogue to the accumulated value (`acc`) at the output's
+ * flat element, so a matmul + bias + activation is one kernel. Stores are per element (mm_store) or, for
+ * matmul_vec4, per 4 consecutive elements (mm_store4).
+ *
  * `optim`: the result is a parameter's gradient, and the store also runs that parameter's optimizer
  * update on it (optim_ops.wgsl's optim_update, bindings opt_p, opt_s1, opt_s2, opt_flags after the
  * epilogue's inputs), so the update needs no kernel of its own. Every core calls the store once per

@@ -188,16 +188,9 @@ export function matmulDispatch(
 
 export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec): (typeof MATMUL_VARIANTS)[number] {
   const eligible = matmulVariants(s);
-  const key = [
-    'mm',
-    s.transA ? 'T' : 'N',
-    s.transB ? 'T' : 'N',
-    bucket(s.batch),
-    bucket(s.M),
-    bucket(s.N),
-    bucket(s.K),
-    eligible.join('+'),
-  ].join(':');
+  // (Stored in checkpoints' kernel_choices: the text must not change.)
+  const sizes = [s.batch, s.M, s.N, s.K].map(bucket);
+  const key = ['mm', s.transA ? 'T' : 'N', s.transB ? 'T' : 'N', ...sizes, eligible.join('+')].join(':');
   // Split-K only as a GPU guess: on CPU-like adapters its barriers make it the slowest variant by far
   // (measured 0.01 GFLOP/s on SwiftShader for a [1, 128] x 256 weight gradient).
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;

@@ -55,12 +55,8 @@ export function fuseAssign(g: Graph): Graph {
     if (readsOf(k0).length + 2 > MAX_STORAGE_BINDINGS) continue;
     const e = storeExpr(expr, inputs, dst, k0.out, (k) => readsAll(reads[k], n));
     if (!e) continue;
-    let clear = true;
-    for (let k = i + 1; k < j && clear; k++) {
-      const o = ops[k];
-      if (o && o.kind !== 'host' && (readsOf(o).includes(dst) || writesOf(o).includes(dst))) clear = false;
-    }
-    if (!clear) continue;
+    const touches = (o: Op | null) => o && o.kind !== 'host' && (readsOf(o).includes(dst) || writesOf(o).includes(dst));
+    if (ops.slice(i + 1, j).some(touches)) continue;
     ops[i] = { ...k0, assign: { dst, expr: e } };
     ops[j] = null;
   }

@@ -32,12 +32,8 @@ export function writeInPlace(g: Graph): Graph {
     const { expr, inputs, reads } = p.f.prologue!;
     const n = numel(p.f.shape);
     if (n !== dst.length || inputs.some((x, k) => x === dst && !readsAll(reads[k], n))) continue;
-    let clear = true;
-    for (let k = i + 1; k < j && clear; k++) {
-      const o = ops[k];
-      if (o && o.kind !== 'host' && (o.kind === 'effect' || readsOf(o).includes(dst))) clear = false;
-    }
-    if (!clear) continue;
+    const touches = (o: Op | null) => o && o.kind !== 'host' && (o.kind === 'effect' || readsOf(o).includes(dst));
+    if (ops.slice(i + 1, j).some(touches)) continue;
     ops[i] = {
       kind: 'effect',
       effect: 'assign_fused',
