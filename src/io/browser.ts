@@ -3,7 +3,7 @@
 // store of named checkpoints that survives reloads. Bytes are safetensors (src/io/safetensors.ts), so a
 // file saved here loads in the CLI and in PyTorch's `safetensors`, and back.
 
-import { decodeSafetensors, type NamedArray } from './safetensors.ts';
+import { decodeSafetensors, type SafetensorsContents } from './safetensors.ts';
 
 /** Offers `bytes` as a file download named `fileName` (an object URL on a clicked link, revoked after). */
 export function downloadBytes(bytes: Uint8Array, fileName: string, type = 'application/octet-stream'): void {
@@ -21,7 +21,7 @@ export function downloadBytes(bytes: Uint8Array, fileName: string, type = 'appli
 export async function readSafetensorsFile(
   file: Blob,
   name = (file as File).name ?? 'file',
-): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+): Promise<SafetensorsContents> {
   return decodeSafetensors(new Uint8Array(await file.arrayBuffer()), name);
 }
 
@@ -77,9 +77,7 @@ export function saveToIndexedDB(key: string, bytes: Uint8Array): Promise<void> {
 }
 
 /** The bytes stored under `key`, decoded; an error naming the key when there are none. */
-export async function loadFromIndexedDB(
-  key: string,
-): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+export async function loadFromIndexedDB(key: string): Promise<SafetensorsContents> {
   const v = await inStore<unknown>('readonly', `loading '${key}'`, (s) => s.get(key));
   if (!(v instanceof Uint8Array))
     throw new Error(

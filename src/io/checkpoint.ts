@@ -8,17 +8,14 @@
 import type { Tensor } from '../tensor.ts';
 import type { AnyModule } from '../nn/module.ts';
 import type { Optimizer } from '../nn/optim.ts';
-import type { NamedArray } from './safetensors.ts';
+import type { NamedArray, SafetensorsContents } from './safetensors.ts';
 
 function paramNames(model: AnyModule): Map<Tensor, string> {
   return new Map([...model.namedParameters()].map(([k, t]) => [t, k]));
 }
 
 /** The model's state and its optimizers' slots, read back from the device. */
-export async function checkpointTensors(
-  model: AnyModule,
-  optimizers: Optimizer[] = [],
-): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+export async function checkpointTensors(model: AnyModule, optimizers: Optimizer[] = []): Promise<SafetensorsContents> {
   const tensors = new Map<string, NamedArray>();
   for (const [k, t] of model.stateDict()) tensors.set(k, { shape: t.shape, data: await t.toArray() });
   const names = paramNames(model);
@@ -96,7 +93,7 @@ function paramSteps(raw: string | undefined, optimizers: Optimizer[], source: st
  * `source` names the file in errors; a different architecture is reported as such.
  */
 export async function restoreCheckpoint(
-  ckpt: { tensors: Map<string, NamedArray>; metadata: Record<string, string> },
+  ckpt: SafetensorsContents,
   model: AnyModule,
   optimizers: Optimizer[] = [],
   source = 'checkpoint',

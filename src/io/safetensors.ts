@@ -21,6 +21,12 @@ export interface NamedArray {
   dtype?: 'int32';
 }
 
+/** A safetensors file's contents: its tensors by name, and its metadata strings. */
+export interface SafetensorsContents {
+  tensors: Map<string, NamedArray>;
+  metadata: Record<string, string>;
+}
+
 /**
  * The metadata key of the tensors' checksums: a JSON object of tensor name -> CRC-32 of its data bytes
  * (8 hex digits). Files without it (PyTorch's, older ones) are read unchecked.
@@ -146,10 +152,7 @@ const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v).sl
  * overlap, hole or trailing byte. F16 and BF16 tensors (common in PyTorch checkpoints) become float32.
  * Every error names the file (`name`) and the offending field.
  */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  name = 'checkpoint',
-): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, name = 'checkpoint'): SafetensorsContents {
   const fail = (msg: string): never => {
     throw new Error(`${name}: ${msg}`);
   };

@@ -4,7 +4,7 @@
 
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedArray, type SafetensorsContents } from './safetensors.ts';
 import { lossCurveSvg, type Series } from './plot.ts';
 
 /**
@@ -133,7 +133,7 @@ export function fsErrorMessage(e: unknown, path: string, action: 'write' | 'crea
  * await restoreCheckpoint(ckpt, model, [opt]);   // strict: every key and shape
  * ```
  */
-export function loadSafetensors(path: string): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
+export function loadSafetensors(path: string): SafetensorsContents {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);

@@ -2,11 +2,9 @@
 // compositions (mean, logsumexp, softmax) are written; the reduce primitive's rules are in
 // src/graph/primitives.ts.
 
-import { normDims, type Dims, type Tensor } from '../tensor.ts';
-import { sumTo as sumToRule } from '../graph/primitives.ts';
+import type { Dims, Tensor } from '../tensor.ts';
 
 export type { Dims };
-export { normDims };
 
 /**
  * The sum of x over `dim` (all dims by default), those dims removed unless keepdim (torch.sum).
@@ -57,6 +55,3 @@ export const logsumexp = (x: Tensor, dim?: Dims, keepdim = false) => x.logsumexp
 export const softmax = (x: Tensor, dim = -1) => x.softmax(dim);
 /** log(softmax(x)) along `dim` (the last by default), computed stably (torch.log_softmax). */
 export const logSoftmax = (x: Tensor, dim = -1) => x.logSoftmax(dim);
-
-/** Sums a broadcast gradient back to `shape` (leading dims, and dims where shape has 1). */
-export const sumTo = (g: Tensor, shape: number[]): Tensor => sumToRule(g, shape);
