@@ -266,6 +266,24 @@ function userStep(b: Backend, seed = 1) {
   return { net, opt, fn };
 }
 
+/**
+ * A compiled run's losses as the eager (or uninterrupted) run's: bit for bit on the CPU, whose fused
+ * twins round each op as eager mode does. On WebGPU within 1e-5 of max(1, |loss|): a GPU compiler may
+ * contract a multiply and an add that eager mode ran as two kernels (WGSL allows it; a fused epilogue's
+ * constants are literals, so tanh's 1 - y^2 can become fma(-y, y, 1)), about 1e-7 of a value per step,
+ * which Adam's steps carry on. What these tests check moves a loss far more (asserted where it is
+ * small: the learning rate's change).
+ */
+function sameLosses(which: string, got: number[], want: number[]) {
+  if (which === 'cpu') return expect(got).toEqual(want);
+  expect(got.length).toBe(want.length);
+  got.forEach((v, i) =>
+    expect(Math.abs(v - want[i]), `loss ${i}: ${v} for ${want[i]}`).toBeLessThanOrEqual(
+      1e-5 * Math.max(1, Math.abs(want[i])),
+    ),
+  );
+}
+
 const data = (b: Backend, n: number, seed: number) => ({
   x: tensor(randomData(3 * n, seed), [n, 3], { backend: b }),
   y: tensor(randomData(n, seed + 1), [n, 1], { backend: b }),
@@ -318,9 +336,10 @@ describe('compile(): calls, signatures and per-call data', () => {
       const eager = await run(false, true),
         compiled = await run(true, true),
         unchanged = await run(true, false);
-      expect(compiled).toEqual(eager);
+      sameLosses(which, compiled, eager);
       expect(compiled.slice(0, 5)).toEqual(unchanged.slice(0, 5));
-      expect(compiled[5]).not.toEqual(unchanged[5]);
+      // The new rate's effect, far past sameLosses' tolerance on WebGPU.
+      expect(Math.abs(compiled[5] - unchanged[5])).toBeGreaterThan(100 * 1e-5 * Math.max(1, Math.abs(unchanged[5])));
     });
 
     it(`${which}: resuming a compiled run from saved state equals the uninterrupted run`, async () => {
@@ -352,7 +371,7 @@ describe('compile(): calls, signatures and per-call data', () => {
       g3.setState(saved.gen);
       const secondStep = compile(noiseStep(second));
       for (const d of batches.slice(6)) got.push(await secondStep(d.x, d.y, g3).item());
-      expect(got).toEqual(ref);
+      sameLosses(which, got, ref);
     });
 
     it(`${which}: the non-finite check still fires in a replayed step, naming the parameters`, async () => {
@@ -395,7 +414,7 @@ describe('compile(): calls, signatures and per-call data', () => {
       };
       const e = await run(false),
         c = await run(true);
-      expect(c.out).toEqual(e.out);
+      sameLosses(which, c.out, e.out);
       expect(c.stats).toMatchObject({ eagerCalls: 2, traces: 2 });
     });
 

@@ -48,9 +48,13 @@ describe('the WebGPU device layer', () => {
         uniforms: new Uint32Array([iters, 0, 0, 0]).buffer,
         workgroups: [groups],
       });
-    // 16 rounds of the probe's multiply-adds in one workgroup against 2048 in 1,024: 131,072x the work.
-    const small = probe(16, 1),
-      large = probe(2048, 1024);
+    // 16 rounds of the probe's multiply-adds in one workgroup against 2048 (or more) in 1,024: 131,072x
+    // the work. A GPU runs 2048 rounds in well under a millisecond, as short as the wall-clock path's
+    // queue latencies, so the rounds grow until the large dispatch takes 20 ms (SwiftShader: ~1.7 s).
+    const small = probe(16, 1);
+    let rounds = 2048;
+    while ((await ctx.timeGpu(probe(rounds, 1024))) < 20 && rounds < 2 ** 22) rounds *= 4;
+    const large = probe(rounds, 1024);
     try {
       for (const timestamps of [adapterHas, false]) {
         (ctx as { hasTimestamps: boolean }).hasTimestamps = timestamps;

@@ -8,7 +8,10 @@ export type AdapterChoice = 'auto' | 'gpu' | 'swiftshader';
 export interface AcquireOptions {
   /** 'auto' (default): a real GPU if there is one, else SwiftShader. Env: WGPU_ADAPTER. */
   adapter?: AdapterChoice;
-  /** Extra Dawn options for create(), e.g. 'enable-dawn-features=disable_robustness'. Env: WGPU_DAWN_FLAGS. */
+  /**
+   * Extra Dawn options for create(), e.g. 'enable-dawn-features=disable_robustness'. Env: WGPU_DAWN_FLAGS.
+   * Timestamp quantization is turned off unless they name `timestamp_quantization` (exactTimestamps).
+   */
   dawnFlags?: string[];
   /** Print the adapter line (default true in Node). */
   quiet?: boolean;
@@ -97,6 +100,19 @@ function hasVulkanDriver(env: NodeJS.ProcessEnv, fs: typeof import('node:fs')): 
   });
 }
 
+/**
+ * Dawn's flags with its timestamp_quantization toggle off, unless they name it. Dawn rounds timestamp
+ * queries down to 65.536 us (a browser's defence against timing attacks; measured: every SwiftShader
+ * timing a multiple of 0.065536 ms), so a GPU kernel of a few microseconds would time as 0 in
+ * profile() and in the tuner's trials. A Node process is no page to defend.
+ */
+export function exactTimestamps(flags: readonly string[]): string[] {
+  if (flags.some((f) => f.includes('timestamp_quantization'))) return [...flags];
+  const i = flags.findIndex((f) => f.startsWith('disable-dawn-features='));
+  if (i < 0) return [...flags, 'disable-dawn-features=timestamp_quantization'];
+  return flags.map((f, k) => (k === i ? `${f},timestamp_quantization` : f));
+}
+
 async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
   const env = process.env;
   const choice = (opts.adapter ?? (env.WGPU_ADAPTER as AdapterChoice | undefined) ?? 'auto') as AdapterChoice;
@@ -104,7 +120,9 @@ async function acquireNode(opts: AcquireOptions): Promise<Acquired> {
     throw new Error(`unknown adapter choice '${choice}' (WGPU_ADAPTER): use auto, gpu or swiftshader`);
   }
   env.XDG_RUNTIME_DIR ??= '/tmp';
-  const flags = opts.dawnFlags ?? (env.WGPU_DAWN_FLAGS ? env.WGPU_DAWN_FLAGS.split(/\s+/).filter(Boolean) : []);
+  const flags = exactTimestamps(
+    opts.dawnFlags ?? (env.WGPU_DAWN_FLAGS ? env.WGPU_DAWN_FLAGS.split(/\s+/).filter(Boolean) : []),
+  );
   let webgpu: typeof import('webgpu');
   try {
     webgpu = await import(/* @vite-ignore */ 'webgpu');
