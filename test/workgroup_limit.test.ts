@@ -36,6 +36,10 @@ function getLow(): Promise<WebGPUBackend> {
   if (!lowB) {
     lowB = WebGPUBackend.create({ quiet: true, limits: { maxComputeWorkgroupsPerDimension: LIMIT } }).then((b) => {
       b.tuner.autotune = false;
+      // The reductions' design of CPU-like adapters, one invocation per row, on any adapter: a GPU's default,
+      // a workgroup per row, has no folding past 16^3 = 4,096 rows at this limit (at a real one, 65,535^3),
+      // which the compiled cases below pass. The workgroup design past the limit has its own case.
+      b.reduceVariant = 'rows';
       // Without the lowered limit no case below would reach a path past it.
       const got = b.ctx.limits.maxComputeWorkgroupsPerDimension;
       if (got !== LIMIT) throw new Error(`the context's limit is ${got}, not the ${LIMIT} asked for`);
