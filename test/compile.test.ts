@@ -1237,7 +1237,7 @@ describe('compile() on WebGPU: recording and replay', () => {
         await sync(b);
         // Whatever they chose, pick a variant no guess on this adapter is for every measured class: the
         // guesses are vec4 or reg on CPU-like adapters, tiled or split-K on GPUs (both always eligible).
-        const never = b.ctx.isSoftware ? 'tiled' : 'reg';
+        const never = b.ctx.kernelDefaults === 'software' ? 'tiled' : 'reg';
         for (const k of b.tuner.choices.keys()) b.tuner.choices.set(k, never);
         const l = step({ x }, g);
         expect(step.stats.rerecords).toBe(1);

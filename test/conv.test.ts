@@ -151,7 +151,7 @@ describe('conv kernels match the cpu reference', () => {
         }
         // The batched GEMM is the adapter's usual choice (forcing 'winograd' does not force it): on a
         // CPU-like adapter the vec4 core where K is a multiple of 4, else 'reg'.
-        if (gpu.ctx.isSoftware) expect([...gemms].sort()).toEqual(['matmul_reg', 'matmul_vec4']);
+        if (gpu.ctx.kernelDefaults === 'software') expect([...gemms].sort()).toEqual(['matmul_reg', 'matmul_vec4']);
       } finally {
         gpu.tuner.forced = null;
         gpu.im2colVariant = before;

@@ -471,3 +471,36 @@ describe("Dawn's timestamps in Node are exact, not rounded to 65.536 us", () => 
     }
   });
 });
+
+describe("WGPU_DEFAULTS: a GPU's kernel defaults on any adapter, or a CPU-like adapter's", () => {
+  it("webgpu: the reductions' design, im2col's split and the tuner's guesses follow it; the description says so; a bad value is refused", async () => {
+    const before = process.env.WGPU_DEFAULTS;
+    const made: WebGPUBackend[] = [];
+    try {
+      for (const kind of ['gpu', 'software'] as const) {
+        process.env.WGPU_DEFAULTS = kind;
+        const b = await WebGPUBackend.create({ quiet: true });
+        made.push(b);
+        expect(b.ctx.kernelDefaults).toBe(kind);
+        expect([b.reduceVariant, b.im2colVariant]).toEqual(
+          kind === 'gpu' ? ['workgroup', 'elements'] : ['rows', 'runs'],
+        );
+        // Named where they are not the adapter's own.
+        expect(b.description.includes(`[${kind} defaults]`)).toBe((kind === 'software') !== b.ctx.isSoftware);
+        // The guess of a shape too small to measure: split-K (a GPU's, for a long sum into few outputs) or vec4.
+        b.tuner.autotune = false;
+        const x = randn([2, 512], { backend: b }),
+          w = randn([512, 4], { backend: b });
+        const { kernels } = await profile(() => x.matmul(w).dispose(), b);
+        expect(kernels.map((k) => k.kernel)).toEqual([kind === 'gpu' ? 'matmul_splitk' : 'matmul_vec4']);
+        for (const t of [x, w]) t.dispose();
+      }
+      process.env.WGPU_DEFAULTS = 'fast';
+      await expect(WebGPUBackend.create({ quiet: true })).rejects.toThrow('WGPU_DEFAULTS=fast: use software or gpu');
+    } finally {
+      if (before === undefined) delete process.env.WGPU_DEFAULTS;
+      else process.env.WGPU_DEFAULTS = before;
+      for (const b of made) b.dispose();
+    }
+  });
+});

@@ -80,6 +80,12 @@ export class GPUContext {
   readonly device: GPUDevice;
   readonly description: string;
   readonly isSoftware: boolean;
+  /**
+   * Whose kernel defaults the backend takes (the reductions' design, im2col's split, the tuner's
+   * guesses): a CPU-like adapter's or a GPU's. The adapter's own kind, unless env WGPU_DEFAULTS says
+   * (`gpu` on SwiftShader runs a GPU's code paths on a machine without one, as CI does).
+   */
+  readonly kernelDefaults: 'software' | 'gpu';
   readonly limits: GPUSupportedLimits;
   readonly hasTimestamps: boolean;
   readonly pool: BufferPool;
@@ -141,6 +147,10 @@ export class GPUContext {
     this.device = acq.device;
     this.description = acq.description;
     this.isSoftware = acq.isSoftware;
+    const defaults = typeof process !== 'undefined' ? process.env?.WGPU_DEFAULTS : undefined;
+    if (defaults && defaults !== 'software' && defaults !== 'gpu')
+      throw new Error(`WGPU_DEFAULTS=${defaults}: use software or gpu`);
+    this.kernelDefaults = (defaults as 'software' | 'gpu' | undefined) ?? (acq.isSoftware ? 'software' : 'gpu');
     this.limits = lowerLimits(acq.device.limits, lower);
     this.hasTimestamps = acq.device.features.has('timestamp-query');
     this.sources = sources;

@@ -97,12 +97,14 @@ export class WebGPUBackend implements Backend {
   }
 
   private constructor(readonly ctx: GPUContext) {
-    this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '');
+    const others = (ctx.kernelDefaults === 'software') !== ctx.isSoftware ? ` [${ctx.kernelDefaults} defaults]` : '';
+    this.description = ctx.description + (ctx.isSoftware ? ' [software]' : '') + others;
     this.tuner = new KernelTuner(ctx);
     const env = typeof process !== 'undefined' ? process.env?.WGPU_REDUCE : undefined;
     if (env && env !== 'rows' && env !== 'workgroup') throw new Error(`WGPU_REDUCE=${env}: use rows or workgroup`);
-    this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (ctx.isSoftware ? 'rows' : 'workgroup');
-    this.im2colVariant = ctx.isSoftware ? 'runs' : 'elements';
+    const software = ctx.kernelDefaults === 'software';
+    this.reduceVariant = (env as 'rows' | 'workgroup' | undefined) ?? (software ? 'rows' : 'workgroup');
+    this.im2colVariant = software ? 'runs' : 'elements';
     this.noFlags = ctx.pool.acquire(16, 'no flags');
     this.recorder = new GpuRecorder(this);
   }
@@ -325,7 +327,7 @@ export class WebGPUBackend implements Backend {
     return 'stages' in spec ? this.reduceRowsChain(spec) : this.reduceFused(spec);
   }
 
-  /** 'rows' on software adapters, 'workgroup' on GPUs (env WGPU_REDUCE overrides). */
+  /** 'rows' by a software adapter's defaults, 'workgroup' by a GPU's (ctx.kernelDefaults; env WGPU_REDUCE overrides). */
   reduceVariant: 'rows' | 'workgroup' = 'workgroup';
   /**
    * How im2col and col2im split their work: a run of outputs per invocation (CPU-like adapters, where
@@ -523,11 +525,12 @@ export class WebGPUBackend implements Backend {
     // Problems too small to measure keep the guess: split-K for a small weight gradient on a GPU (few
     // outputs, a long sum); never on a CPU-like adapter, where its extra passes made such calls 10-100x
     // slower than 'reg' (measured on SwiftShader for CycleGAN's layers).
-    const guess: MatmulVariant = this.ctx.isSoftware
-      ? 'reg'
-      : kind === 'conv2d_grad_weight' && M * N <= 4096 && eligible.includes('splitk')
-        ? 'splitk'
-        : 'tiled';
+    const guess: MatmulVariant =
+      this.ctx.kernelDefaults === 'software'
+        ? 'reg'
+        : kind === 'conv2d_grad_weight' && M * N <= 4096 && eligible.includes('splitk')
+          ? 'splitk'
+          : 'tiled';
     const v = this.tuner.choose(key, eligible, guess, M * N * K, (): Trial => {
       const pg = { ...g, n: Math.min(g.n, 8) };
       const bufs = this.tuner.scratch(...convSizes(kind, pg));

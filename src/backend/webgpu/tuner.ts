@@ -194,11 +194,12 @@ export function chooseMatmul(tuner: KernelTuner, ctx: GPUContext, s: MatmulSpec)
   // Split-K only as a GPU guess: on CPU-like adapters its barriers make it the slowest variant by far
   // (measured 0.01 GFLOP/s on SwiftShader for a [1, 128] x 256 weight gradient).
   const small = s.M * s.N * s.batch <= 1024 && s.K >= 256;
-  const guess: (typeof MATMUL_VARIANTS)[number] = ctx.isSoftware
-    ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg')
-    : small && eligible.includes('splitk')
-      ? 'splitk'
-      : 'tiled';
+  const guess: (typeof MATMUL_VARIANTS)[number] =
+    ctx.kernelDefaults === 'software'
+      ? (eligible.find((v) => v.startsWith('vec4')) ?? 'reg')
+      : small && eligible.includes('splitk')
+        ? 'splitk'
+        : 'tiled';
   const v = tuner.choose(key, eligible, guess, s.batch * s.M * s.N * s.K, () => {
     const cap = (n: number) => Math.min(n, 512);
     const p: MatmulSpec = { ...s, batch: Math.min(s.batch, 4), M: cap(s.M), N: cap(s.N), K: cap(s.K) };
