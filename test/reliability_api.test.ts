@@ -7,6 +7,8 @@
 //      loadStateDict of a plain object; a tensor from before a re-init; logsumexp over an empty dim;
 //      BatchNorm2d's channel count; layer sizes; profile() then shutdown(); OneCycleLR's last step and
 //      its momentum cycling (checked against PyTorch's formulas)
+//   C. Dawn's timestamps unrounded in Node (exactTimestamps); WGPU_DEFAULTS, a GPU's or a CPU-like
+//      adapter's kernel defaults on any adapter
 import { describe, expect, it } from 'vitest';
 import {
   conv2d,
