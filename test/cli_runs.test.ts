@@ -161,8 +161,11 @@ describe('runs that never lose what they had', () => {
       const t0 = performance.now();
       process.kill(Number(readFileSync(join(dir, 'run.lock'), 'utf8')), 'SIGTERM');
       expect(await exited, output).toBe(143);
-      // within a part of the samples (10,000 decoded images), not the whole estimate
-      expect(performance.now() - t0).toBeLessThan(30_000);
+      // within a part of the samples (10,000 decoded images: 4-10 s here), not the whole estimate (many
+      // minutes): the bound leaves a slower, busier machine room
+      const stopMs = performance.now() - t0;
+      console.log(`[cli] stopped ${(stopMs / 1000).toFixed(1)} s after SIGTERM during the evaluation`);
+      expect(stopMs).toBeLessThan(60_000);
     } finally {
       child.kill('SIGKILL');
     }

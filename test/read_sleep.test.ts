@@ -28,9 +28,11 @@ describe('read(): sleeping through a long replay instead of polling', () => {
     expect(rec).not.toBeNull();
     const want = await f(x).toArray();
     const sleeps: number[] = [];
+    let askedAt = 0;
     const timeout = globalThis.setTimeout;
     vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
       sleeps.push(ms ?? 0);
+      askedAt = performance.now();
       return timeout(fn, ms);
     }) as typeof setTimeout);
 
@@ -43,15 +45,23 @@ describe('read(): sleeping through a long replay instead of polling', () => {
     expect(sleeps).toEqual([]);
     expect(r.latencyMs).toBeGreaterThan(0);
 
-    // Known to take 300 ms: the read sleeps about 0.8 of it, then reads the same values.
+    // Known to take 300 ms: the read sleeps 0.8 of it less the time since the replay was submitted, then
+    // reads the same values. The bounds come from the clock around the step, not from a guess at how
+    // fast this machine is: a stall between the step and the read shortens the sleep by as much.
     r.latencyMs = 300;
+    const t0 = performance.now();
     y = step(x);
     expect(await y.toArray()).toEqual(want);
+    const t1 = performance.now();
     expect(sleeps).toHaveLength(1);
-    expect(sleeps[0]).toBeGreaterThan(200);
     expect(sleeps[0]).toBeLessThanOrEqual(240);
-    // The measurement pulls the estimate toward what it took (at least the sleep, far less than 300).
-    expect(r.latencyMs).toBeLessThan(300);
+    expect(sleeps[0], `asked ${(askedAt - t0).toFixed(1)} ms after the step`).toBeGreaterThanOrEqual(
+      240 - (askedAt - t0) - 0.01,
+    );
+    // The measurement pulls the estimate toward what it took: 0.7 of 300 plus 0.3 of a time at least
+    // the sleep and at most the whole step and read.
+    expect(r.latencyMs).toBeGreaterThanOrEqual(210 + 0.3 * sleeps[0]);
+    expect(r.latencyMs).toBeLessThanOrEqual(210 + 0.3 * (t1 - t0));
     const z = y.add(1);
     y.dispose();
     sleeps.length = 0;
