@@ -123,15 +123,20 @@ export async function aluPeak(
   return (groups * wg * iters * 64) / (best / 1e3) / 1e9;
 }
 
-/** The kernel variants the tuner measured: shape class -> ms per variant, and the one chosen. */
+/**
+ * The tuner's shape classes: those it measured (ms per variant, and the one chosen) and those fixed by
+ * setKernelChoices (no timings), so that a resumed run's checkpoint saves the choices it resumed with
+ * as well as the ones it made (before, it saved only the latter, and a second resume measured again).
+ */
 export function kernelChoices(
   backend: Backend = getBackend(),
 ): { key: string; timings: Record<string, number>; chosen: string }[] {
   const t = backend.gpu?.tuner;
   if (!t) return [];
-  return [...t.timings].map(([key, timings]) => ({
+  const keys = new Set([...t.timings.keys(), ...t.choices.keys()]);
+  return [...keys].map((key) => ({
     key,
-    timings: timings as Record<string, number>,
+    timings: (t.timings.get(key) ?? {}) as Record<string, number>,
     chosen: t.choices.get(key) ?? '',
   }));
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSafetensors } from '../src/io/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.ts';
 import { runCli } from './cli_helpers.ts';
 
 const quick = ['--train-size', '512', '--batch', '64', '--seed', '3', '--iwae-k', '3'];
@@ -183,6 +183,9 @@ describe('the training CLI', () => {
       dc,
     ]);
     expect(e.status, e.stderr).toBe(0);
+    console.log(
+      `[cli] dcgan fd: the run's ${md.fd}, eval's ${JSON.parse(readFileSync(join(dc, 'eval.json'), 'utf8')).fd}`,
+    );
     expect(JSON.parse(readFileSync(join(dc, 'eval.json'), 'utf8')).fd).toBeCloseTo(md.fd, 2);
     // Without the classifier, eval says how to get one; a checkpoint of another model is refused.
     expect(
@@ -273,6 +276,9 @@ describe('the training CLI', () => {
     const [gFull, gPart] = [join(root, 'gan-full'), join(root, 'gan-part')];
     expect(runCli(['gan', '--epochs', '2', '--steps', '15', '--out', gFull]).status).toBe(0);
     expect(runCli(['gan', '--epochs', '1', '--steps', '15', '--out', gPart]).status).toBe(0);
+    const choices = (file: string): Record<string, string> =>
+      JSON.parse(decodeSafetensors(readFileSync(file)).metadata.kernel_choices);
+    const before = choices(join(gPart, 'checkpoint.safetensors'));
     const r = runCli([
       'gan',
       '--epochs',
@@ -286,6 +292,29 @@ describe('the training CLI', () => {
     ]);
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['train_d', 'train_g', 'high_quality']) expect(metrics(gPart)[1][k], k).toBe(metrics(gFull)[1][k]);
+    // The tuner's choices (WebGPU's matmuls: shape class -> variant) outlive the resume: the resumed run's
+    // checkpoint keeps those it resumed with (it once saved only what it measured itself, none, so a
+    // second resume measured again), and eval runs with a checkpoint's, here each set to another variant
+    // the class allows (the last part of its key), as eval.json says.
+    expect(Object.keys(before).length, 'matmuls measured by the tuner').toBeGreaterThan(0);
+    expect(choices(join(gPart, 'checkpoint.safetensors'))).toMatchObject(before);
+    const other = Object.fromEntries(
+      Object.entries(before).map(([k, v]) => [
+        k,
+        k
+          .split(':')
+          .at(-1)!
+          .split('+')
+          .find((x) => x !== v)!,
+      ]),
+    );
+    expect(Object.values(other).every(Boolean), JSON.stringify(before)).toBe(true);
+    const c = decodeSafetensors(readFileSync(join(gPart, 'checkpoint.safetensors')));
+    const forcedCkpt = join(root, 'gan-forced.safetensors');
+    writeFileSync(forcedCkpt, encodeSafetensors(c.tensors, { ...c.metadata, kernel_choices: JSON.stringify(other) }));
+    const ev = runCli(['eval', 'gan', '--ckpt', forcedCkpt, '--out', join(root, 'gan-eval')]);
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'gan-eval', 'eval.json'), 'utf8')).kernel_choices).toMatchObject(other);
     // Stopped by --max-seconds after its first step, mid-epoch, then resumed from that very step: the
     // same trajectory (the second epoch's numbers equal the uninterrupted run's).
     const gTime = join(root, 'gan-time');

@@ -671,13 +671,7 @@ class Training {
         ? {}
         : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
       noise_generator: JSON.stringify(this.noise.getState()),
-      kernel_choices: JSON.stringify(
-        Object.fromEntries(
-          kernelChoices()
-            .filter((c) => c.chosen)
-            .map((c) => [c.key, c.chosen]),
-        ),
-      ),
+      kernel_choices: JSON.stringify(chosenKernels()),
     });
   }
 
@@ -786,11 +780,24 @@ async function trainLocked(o: Opts): Promise<void> {
   );
 }
 
-/** The model of a checkpoint, built from the config it stores, with its weights. */
+/** The tuner's choices as checkpoints and eval.json store them: shape class -> variant. */
+const chosenKernels = (): Record<string, string> =>
+  Object.fromEntries(
+    kernelChoices()
+      .filter((c) => c.chosen)
+      .map((c) => [c.key, c.chosen]),
+  );
+
+/**
+ * The model of a checkpoint, built from the config it stores, with its weights, and the kernel variants
+ * the run chose (its last evaluation's included: the checkpoint is written after it), so that eval
+ * recomputes the run's scores with the same kernels rather than with what a new timing picks.
+ */
 async function fromCheckpoint(o: Opts) {
   const { ckpt, state } = readCheckpoint(o.ckpt!, o.model);
   const model = buildModel(o.model, state.config);
   await restoreCheckpoint(ckpt, model, [], o.ckpt);
+  setKernelChoices(state.kernelChoices);
   const dataset = state.dataset ?? o.dataset;
   return { model, job: createJob(jobOptions({ ...o, dataset }, state.config), model), dataset };
 }
@@ -798,7 +805,7 @@ async function fromCheckpoint(o: Opts) {
 async function evalCmd(o: Opts): Promise<void> {
   const { job, dataset } = await fromCheckpoint(o);
   const r = await job.evaluate(true);
-  const out = { model: o.model, dataset, checkpoint: o.ckpt, ...r };
+  const out = { model: o.model, dataset, checkpoint: o.ckpt, ...r, kernel_choices: chosenKernels() };
   console.log(JSON.stringify(out, null, 2));
   makeDirs(o.out);
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(out, null, 2));
