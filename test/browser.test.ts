@@ -211,7 +211,7 @@ async function responsiveness(
  * window.
  */
 async function expectResponsive(page: Page, what: string): Promise<void> {
-  const windows = [];
+  const windows: Awaited<ReturnType<typeof responsiveness>>[] = [];
   for (let w = 0; w < 3; w++) windows.push(await responsiveness(page, 1000));
   // Up to two more windows where none of the three was free of a 50 ms frame gap (seen: 50.0, 49.9 and
   // 16.8 ms on the CPU backend, whose steps share the 2 cores with the compositor); the long-task count

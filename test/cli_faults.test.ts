@@ -322,6 +322,79 @@ describe('the training CLI under faults', () => {
     expect(metrics(dir).length).toBe(2);
   }, 60_000);
 
+  it('--resume with other steps per epoch or --train-size says so and refuses; with --allow-mismatch no row is lost and the step count goes on', () => {
+    const dir = join(root, 'per-epoch');
+    expect(run(gan(dir, '--steps', '4')).status).toBe(0);
+    const c = join(dir, 'checkpoint.safetensors');
+    expect(loadSafetensors(c).metadata).toMatchObject({ step: '4', steps_per_epoch: '4', train_size: 'all' });
+    const r = run(gan(dir, '--steps', '2', '--epochs', '2', '--resume', c));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /settings differ from the checkpoint's \(4 steps per epoch in the checkpoint, 2 now \(--steps, --batch and --train-size set them\)\).*add --allow-mismatch/,
+    );
+    expect(metrics(dir).map((m) => m.step)).toEqual([4]);
+    // Before, the rows were cut at epoch x (the new steps per epoch): the row of step 4 went, unsaid.
+    const ok = run(gan(dir, '--steps', '2', '--epochs', '2', '--resume', c, '--allow-mismatch'));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/--allow-mismatch: continuing .* \(4 steps per epoch in the checkpoint, 2 now/);
+    expect(metrics(dir).map((m) => m.step)).toEqual([4, 6]);
+    expect(loadSafetensors(c).metadata).toMatchObject({ step: '6', steps_per_epoch: '2', epoch: '2' });
+    // --train-size is a setting of the run too (a VAE's: the ring GAN draws its points).
+    const vae = (out: string, ...more: string[]) =>
+      run([
+        'vae',
+        '--backend',
+        'cpu',
+        '--steps',
+        '1',
+        '--iwae-k',
+        '2',
+        '--train-size',
+        '64',
+        '--batch',
+        '32',
+        '--out',
+        out,
+        ...more,
+      ]);
+    const v = join(root, 'train-size');
+    const v0 = vae(v);
+    expect(v0.status, v0.stderr).toBe(0);
+    const vr = run([
+      'vae',
+      '--backend',
+      'cpu',
+      '--batch',
+      '32',
+      '--steps',
+      '1',
+      '--iwae-k',
+      '2',
+      '--epochs',
+      '2',
+      '--out',
+      v,
+      '--resume',
+      join(v, 'checkpoint.safetensors'),
+    ]);
+    expect(vr.status).toBe(1);
+    expect(vr.stderr).toMatch(/settings differ from the checkpoint's \(--train-size 64 in the checkpoint, all now\)/);
+  }, 120_000);
+
+  it("a resumed GAN keeps the options no flag sets (the demo's loss and D steps) as its checkpoint has them", () => {
+    const file = edited(ckpt, 'saturating.safetensors', {
+      config: JSON.stringify({ ...JSON.parse(loadSafetensors(ckpt).metadata.config), loss: 'saturating', dSteps: 2 }),
+    });
+    const dir = join(root, 'saturating');
+    const r = run(gan(dir, '--epochs', '2', '--resume', file));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"loss":"saturating","dSteps":2/);
+    expect(JSON.parse(loadSafetensors(join(dir, 'checkpoint.safetensors')).metadata.config)).toMatchObject({
+      loss: 'saturating',
+      dSteps: 2,
+    });
+  }, 60_000);
+
   it("--max-seconds: the resumed epoch's train_* averages cover the whole epoch", () => {
     const [full, part] = [join(root, 'avg-full'), join(root, 'avg-part')];
     const six = (out: string, ...more: string[]) => [

@@ -223,6 +223,7 @@ const entries = Object.entries(FLAGS) as [FlagName, Flag][];
 export const FLAG_OF: Record<string, string> = {
   layers: '--lower and --width',
   batch: '--batch',
+  trainSize: '--train-size',
   dataset: '--dataset',
   ...Object.fromEntries(entries.flatMap(([name, f]) => (f.config ? [[f.config, `--${name}`]] : []))),
 };

@@ -170,6 +170,11 @@ function readCheckpoint(path: string, model: ModelName) {
     ) as number[] | undefined,
     noise,
     kernelChoices: choices ?? {},
+    // Since 0.4: the run's step count, its steps per epoch (after --steps) and --train-size ('all' where
+    // none was given). Older files and the demo's have none: the step is then counted from the epoch.
+    step: count('step'),
+    stepsPerEpoch: count('steps_per_epoch', 1),
+    trainSize: m.train_size === 'all' ? 'all' : count('train_size', 1),
   };
   return { ckpt, state };
 }
@@ -396,17 +401,24 @@ async function setUp(o: Opts): Promise<Training> {
   const resumed = o.resume ? readCheckpoint(o.resume, o.model) : undefined;
   // A resumed DBN keeps its checkpoint's layers below the top (the top is --width, checked as any option).
   const lowerLayers = lower?.layers ?? resumed?.state.config.layers?.slice(0, -1);
-  const config = configOf(o.model, {
-    ...o,
-    zDim: o.zdim,
-    // A DBN's layers: those below (the checkpoint's, or [500] by default) and the top's --width.
-    ...(o.model === 'dbn' ? { layers: [...(lowerLayers ?? [500]), o.width ?? 500] } : {}),
-  });
+  // The options no flag sets (the GAN's loss and D steps, CycleGAN's residual blocks and identity
+  // weight: the demo's menus set them) continue as the checkpoint has them; before, a resumed demo GAN
+  // went back to the defaults without a word.
+  const unflagged = Object.entries(resumed?.state.config ?? {}).filter(([k]) => !(k in FLAG_OF));
+  const config = {
+    ...configOf(o.model, {
+      ...o,
+      zDim: o.zdim,
+      // A DBN's layers: those below (the checkpoint's, or [500] by default) and the top's --width.
+      ...(o.model === 'dbn' ? { layers: [...(lowerLayers ?? [500]), o.width ?? 500] } : {}),
+    }),
+    ...Object.fromEntries(unflagged),
+  };
   if (resumed) {
     const s = resumed.state;
     const diffs = differences(
-      { ...s.config, batch: s.batch, dataset: s.dataset },
-      { ...config, batch: o.batch, dataset: o.dataset },
+      { ...s.config, batch: s.batch, dataset: s.dataset, trainSize: s.trainSize },
+      { ...config, batch: o.batch, dataset: o.dataset, trainSize: o.trainSize ?? 'all' },
     );
     if (diffs.length && !o.allowMismatch) {
       throw new Error(
@@ -448,6 +460,11 @@ class Training {
   readonly stepsPath: string;
   /** Where training starts: the epoch, its first step, the loss sums carried over from a mid-epoch stop. */
   start: { epoch: number; index: number; sums?: number[] } = { epoch: 0, index: 0 };
+  /**
+   * The run's step count at the start of epoch 0 as this process counts epochs: 0, unless a resume
+   * with --allow-mismatch changed the steps per epoch (the count then goes on from the checkpoint's).
+   */
+  stepBase = 0;
   trainStep: (b: TrainBatch, g: Generator) => Tensor;
   bar!: cliProgressType.SingleBar;
   /** The per-step curves of loss.svg; resumed, they begin with the log's rows, so the plot covers the whole run. */
@@ -477,12 +494,28 @@ class Training {
     this.trainStep = (b, g) => model.trainStep(b, g);
   }
 
+  /** The run's step count after `index` steps of `epoch`. */
+  globalStep(epoch: number, index: number): number {
+    return this.stepBase + epoch * this.job.perEpoch + index;
+  }
+
   /**
    * Resume: the checkpoint's weights, optimizer state, noise offset and kernel choices restored, and
    * where it stopped (a run stopped by --max-seconds mid-epoch records the steps it took of the next epoch).
    */
   async resume({ ckpt, state: s }: ReturnType<typeof readCheckpoint>): Promise<void> {
     const { o, job, names } = this;
+    // Steps per epoch (--steps, --batch and --train-size set them) decide where the epoch's steps are and
+    // which log rows the checkpoint has seen: a change is a difference of settings like the others.
+    if (s.stepsPerEpoch !== undefined && s.stepsPerEpoch !== job.perEpoch) {
+      const diff = `${s.stepsPerEpoch} steps per epoch in the checkpoint, ${job.perEpoch} now (--steps, --batch and --train-size set them)`;
+      if (!o.allowMismatch)
+        throw new Error(
+          `--resume ${o.resume}: this run's settings differ from the checkpoint's (${diff}): ` +
+            "rerun with the checkpoint's settings, or add --allow-mismatch to continue with the new ones",
+        );
+      console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diff})`);
+    }
     await restoreCheckpoint(ckpt, this.model, this.optimizers, o.resume);
     const index = s.epochStep;
     if (index >= job.perEpoch)
@@ -500,6 +533,7 @@ class Training {
       );
     if (s.noise) this.noise.setState(s.noise);
     setKernelChoices(s.kernelChoices);
+    if (s.step !== undefined) this.stepBase = s.step - (s.epoch * job.perEpoch + index);
     console.log(`resumed from ${o.resume} at epoch ${s.epoch}${index ? `, step ${index}` : ''}`);
     this.start = { epoch: s.epoch, index, sums: index > 0 ? s.epochSums : undefined };
   }
@@ -605,7 +639,7 @@ class Training {
         const s = inFlight.shift();
         if (!s) break;
         const values = await this.check(epoch, s);
-        const step = epoch * job.perEpoch + s.index + 1;
+        const step = this.globalStep(epoch, s.index + 1);
         values.forEach((x, i) => {
           sums[i] += x;
           this.curves[i].points.push([step, x]);
@@ -672,6 +706,9 @@ class Training {
         : { epoch_step: String(index), ...(sumsFrom === 0 ? { epoch_sums: JSON.stringify(sums) } : {}) }),
       noise_generator: JSON.stringify(this.noise.getState()),
       kernel_choices: JSON.stringify(chosenKernels()),
+      step: String(this.globalStep(epoch, index)),
+      steps_per_epoch: String(this.job.perEpoch),
+      train_size: o.trainSize === undefined ? 'all' : String(o.trainSize),
     });
   }
 
@@ -720,7 +757,7 @@ async function trainLocked(o: Opts): Promise<void> {
   if (resumed) await t.resume(resumed);
   // Resumed: the rows the checkpoint has seen (none of a step after it), rewritten atomically; the same
   // for the per-step log, whose rows begin the curves.
-  const at = t.start.epoch * job.perEpoch + t.start.index;
+  const at = t.globalStep(t.start.epoch, t.start.index);
   const rows = resumed ? rowsUpTo(metricsPath, at) : [];
   writeFileAtomic(metricsPath, rows.map((r) => JSON.stringify(r) + '\n').join(''));
   const stepRows = resumed ? rowsUpTo(stepsPath, at) : [];
@@ -760,7 +797,7 @@ async function trainLocked(o: Opts): Promise<void> {
     const test = await job.evaluate();
     const record: Record<string, number> = {
       epoch: epoch + r.index / job.perEpoch,
-      step: epoch * job.perEpoch + r.index,
+      step: t.globalStep(epoch, r.index),
       ...Object.fromEntries(names.map((n, i) => [`train_${n}`, r.sums[i] / (r.index - r.sumsFrom)])),
       ...test,
       images_per_s: ((r.index - first) * o.batch) / r.seconds,
