@@ -320,7 +320,7 @@ describe('DBN', () => {
       '--epochs',
       '2',
       '--steps',
-      '2',
+      '4',
       '--train-size',
       '400',
       ...ais,

@@ -11,6 +11,7 @@ import { compile, Generator, tensor, withBackend, type Backend, type Tensor } fr
 import { RBM, bernoulli } from '../src/models/rbm.ts';
 import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
 import { runCli } from './cli_helpers.ts';
+import { decodeSafetensors } from '../src/io/safetensors.ts';
 
 const sigmoid = (a: number) => 1 / (1 + Math.exp(-a));
 
@@ -154,6 +155,55 @@ describe('RBM', () => {
     }
   });
 
+  it("PCD's chains are state: saved in the state dict once made, loaded into a new RBM, which then goes on as the first does", async () => {
+    const data = randomData(6 * 12, 60).map((v) => (v > 0 ? 1 : 0));
+    const x = tensor(data, [6, 12], { backend: cpu });
+    const make = (seed: number) =>
+      withBackend(
+        cpu,
+        () => new RBM({ visible: 12, hidden: 5, chain: 'pcd', lr: 0.1, momentum: 0, generator: new Generator(seed) }),
+      );
+    const steps = async (m: RBM, noise: Generator, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const l = withBackend(cpu, () => m.trainStep({ x }, noise));
+        out.push(...(await l.toArray()));
+        l.dispose();
+      }
+      return out;
+    };
+    const a = make(1);
+    expect([...a.stateDict().keys()], 'not made before the first step').toEqual(['W', 'vbias', 'hbias']);
+    const noise = new Generator(9);
+    await steps(a, noise, 3);
+    const state = a.stateDict();
+    expect([...state.keys()]).toEqual(['W', 'vbias', 'hbias', 'chains']);
+    expect(state.get('chains')!.shape, "the first batch's size").toEqual([6, 12]);
+    // Another RBM (other weights, no chains yet) loads it all, and from there both take the same steps
+    // (without momentum, SGD has no state of its own to carry over).
+    const b = make(2);
+    await b.loadStateDict(state);
+    expect(await b.stateDict().get('chains')!.toArray()).toEqual(await state.get('chains')!.toArray());
+    const offset = noise.getState();
+    const noiseB = new Generator(0);
+    noiseB.setState(offset);
+    expect(await steps(b, noiseB, 3)).toEqual(await steps(a, noise, 3));
+    // A state dict from before the chains were saved loads and leaves them as they are; a CD RBM has none;
+    // chains of another width are refused, naming them.
+    const c = make(3);
+    await c.loadStateDict(new Map([...state].filter(([k]) => k !== 'chains')));
+    expect([...c.stateDict().keys()]).toEqual(['W', 'vbias', 'hbias']);
+    expect([
+      ...withBackend(cpu, () => new RBM({ visible: 12, hidden: 5 }))
+        .stateDict()
+        .keys(),
+    ]).toEqual(['W', 'vbias', 'hbias']);
+    const wrong = new Map([...state, ['chains', tensor(new Float32Array(6 * 11), [6, 11], { backend: cpu })]]);
+    await expect(make(4).loadStateDict(wrong)).rejects.toThrow(
+      /^loadStateDict: chains has shape \[6, 11\] in the state dict: PCD's chains are \[n, 12\]/,
+    );
+  });
+
   it('a compiled CD-1 step equals the eager one, on both backends', async () => {
     for (const b of [cpu, await getGpu()] as Backend[]) {
       const run = async (compiled: boolean) => {
@@ -224,6 +274,47 @@ describe('RBM', () => {
     expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(
       Math.max(0.05, (3 * last.ais_log_w_std) / Math.sqrt(20)),
     );
+    console.log(
+      `[rbm] AIS test log-likelihood: the run's ${last.test_log_likelihood}, eval's ${ev.test_log_likelihood}`,
+    );
+    // PCD's chains are checkpoint state: a run stopped after its first epoch and resumed goes on from the
+    // chains it had reached, as the uninterrupted run does (before, the resumed run began new ones).
+    const args = (out: string, epochs: number) => [
+      'train',
+      'rbm',
+      '--width',
+      '16',
+      '--chain',
+      'pcd',
+      '--epochs',
+      String(epochs),
+      '--steps',
+      '2',
+      '--train-size',
+      '400',
+      ...ais,
+      '--out',
+      out,
+    ];
+    const [full, part] = [join(dir, 'full'), join(dir, 'part')];
+    for (const [out, epochs] of [
+      [full, 2],
+      [part, 1],
+    ] as const) {
+      const r = runCli(args(out, epochs));
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const saved = decodeSafetensors(readFileSync(join(part, 'checkpoint.safetensors')));
+    expect(saved.tensors.get('chains')?.shape, 'the chains, [batch, 784]').toEqual([100, 784]);
+    const resumed = runCli([...args(part, 2), '--resume', join(part, 'checkpoint.safetensors')]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const rowsOf = (d: string) =>
+      readFileSync(join(d, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    for (const k of ['train_rec', 'train_free_energy_gap', 'test_log_likelihood'])
+      expect(rowsOf(part)[1][k], k).toBe(rowsOf(full)[1][k]);
     expect(runCli(['train', 'rbm', '--chain', 'gibbs', '--out', dir]).stderr).toContain(
       "unknown chain 'gibbs': choose one of cd, pcd",
     );

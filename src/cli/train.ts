@@ -542,7 +542,9 @@ class Training {
    * Warm-up: training steps on a snapshot of the state, restored afterwards, so the kernel tuner has
    * measured every shape before the first real step (kernel choices are then fixed for the run and
    * saved with the checkpoints for --resume). Again while a step still makes new choices: once a
-   * convolution has chosen im2col, its matmuls are new shapes to measure (up to 3 steps).
+   * convolution has chosen im2col, its matmuls are new shapes to measure (up to 3 steps). State made
+   * by the first step (PCD's chains) is not in a fresh run's snapshot and stays as the warm-up left it:
+   * a fresh run's chains begin from the warm-up's (a resumed run's are the checkpoint's, restored).
    */
   async warmUp(): Promise<void> {
     const { model, optimizers, job } = this;

@@ -132,7 +132,8 @@ export class DBN extends Module implements Trainable {
         );
       }
     }
-    for (const [l, rbm] of parts.entries()) await this.layer(l).loadStateDict(rbm.stateDict());
+    // The weights only: a layer below never trains, so PCD chains the RBM had reached stay behind.
+    for (const [l, rbm] of parts.entries()) await this.layer(l).loadStateDict(new Map(rbm.namedParameters()));
   }
 
   /** p(h_L | v) of images v [n, visible]: the recognition pass (probabilities, mean-field), the features. */

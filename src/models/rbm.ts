@@ -105,8 +105,6 @@ export class RBM extends Module implements Trainable {
   readonly opt: SGD;
   readonly visible: number;
   readonly hidden: number;
-  /** PCD's persistent visible states (made at the first step). */
-  private persistent: Tensor | null = null;
   private readonly chains?: number;
 
   constructor(o: RBMOptions = {}) {
@@ -119,6 +117,15 @@ export class RBM extends Module implements Trainable {
     if (this.chain !== 'cd' && this.chain !== 'pcd')
       throw new Error(`RBM: chain must be 'cd' or 'pcd', got ${JSON.stringify(o.chain)}`);
     this.chains = o.chains;
+    // PCD's persistent visible states, the buffer `chains` [chains, visible]: made at the first step (its
+    // size is the first batch's unless `chains` says), saved in checkpoints, so that a resumed run goes on
+    // from the chains the run had reached instead of new noise.
+    if (this.chain === 'pcd')
+      this.lazyBuffer('chains', ([n, v, ...rest]) =>
+        rest.length === 0 && v === this.visible && Number.isInteger(n) && n >= 1 && (o.chains ?? n) === n
+          ? null
+          : `PCD's chains are [${o.chains ?? 'n'}, ${this.visible}]`,
+      );
     const b = { backend: o.backend };
     // The guide's section 8: W from N(0, 0.01), biases 0.
     this.W = this.param('W', normal([this.visible, this.hidden], 0, 0.01, { generator: o.generator, ...b }));
@@ -180,12 +187,15 @@ export class RBM extends Module implements Trainable {
       const n = v0.shape[0];
       const ph0 = this.hiddenProb(v0);
       let start = v0;
-      if (this.chain === 'pcd') {
-        this.persistent ??= keep(
-          bernoulli(full([this.chains ?? n, this.visible], 0.5, { backend: v0.backend }), noise),
-        );
-        start = this.persistent;
-      }
+      const persistent =
+        this.chain === 'pcd'
+          ? (this.bufferOf('chains') ??
+            this.buffer(
+              'chains',
+              bernoulli(full([this.chains ?? n, this.visible], 0.5, { backend: v0.backend }), noise),
+            ))
+          : null;
+      if (persistent) start = persistent;
       const { v: vk, ph: phk } = this.gibbs(start, this.k, noise);
       const m = vk.shape[0];
       // Kept past the step's scope, as backward()'s gradients are (zeroGrad frees them).
@@ -204,10 +214,10 @@ export class RBM extends Module implements Trainable {
       this.vbias.grad = keep(v0.mean(0).sub(vk.mean(0)).neg());
       this.hbias.grad = keep(ph0.mean(0).sub(phk.mean(0)).neg());
       const rec = this.visibleProb(ph0).sub(v0).square().sum(1).mean();
-      if (!this.persistent) return { vk, rec };
+      if (!persistent) return { vk, rec };
       // The chains continue from here next step (the assign may take vk's storage: read the state).
-      assignInPlace(this.persistent, vk);
-      return { vk: this.persistent, rec };
+      assignInPlace(persistent, vk);
+      return { vk: persistent, rec };
     });
   }
 

@@ -10,7 +10,7 @@
 import { Tensor, guardState, isTracing, keep, setStateOwner, wroteState } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { assignInPlace } from '../ops/functional.ts';
-import { tensor } from '../ops/creation.ts';
+import { tensor, zeros } from '../ops/creation.ts';
 
 /** A state dict's value: a tensor, or its shape and values. */
 export type StateValue = Tensor | { shape: number[]; data: Float32Array };
@@ -61,6 +61,8 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, AnyModule>();
+  /** Buffers declared by lazyBuffer() and not made yet: what a loaded shape must be (null if it fits). */
+  private readonly lazy = new Map<string, (shape: readonly number[]) => string | null>();
 
   /** The module's computation: what call() runs. Every layer and model defines it; call it through call(). */
   abstract forward(...xs: In): Out;
@@ -110,6 +112,20 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
     keep(t).name = name;
     this.buffers.set(name, t);
     return t;
+  }
+  /**
+   * Declares a buffer whose shape is known only when the module first needs it (persistent CD's chains:
+   * the first batch's size), as PyTorch's UninitializedBuffer (torch/nn/parameter.py) does: absent from
+   * stateDict() until buffer() registers it under `name`; a state dict that holds it makes it with the
+   * loaded shape (`fits` says what the shape must be, or null where it fits), so a checkpoint carries it;
+   * one that lacks it (a file from before it was saved) leaves it as it is.
+   */
+  protected lazyBuffer(name: string, fits: (shape: readonly number[]) => string | null): void {
+    this.lazy.set(name, fits);
+  }
+  /** A buffer by name, or null where it is not registered (a lazy buffer not made yet). */
+  protected bufferOf(name: string): Tensor | null {
+    return this.buffers.get(name) ?? null;
   }
   /** Registers `m` as a child module named `name` (its parameters become `name.<param>`); returns it. */
   protected module<M extends AnyModule>(name: string, m: M): M {
@@ -232,16 +248,48 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
    * value read, before any is written.
    */
   async loadStateDict(state: StateDict, strict = true): Promise<void> {
-    for (const [t, data] of await this.checkStateDict(state, strict))
-      assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+    let values = await this.checkStateDict(state, strict);
+    // The lazy buffers it makes, registered once everything has been checked, then filled as the rest.
+    const made = this.lazyMade(asStateMap(state));
+    if (made.length) {
+      for (const { module, name, shape } of made)
+        module.buffer(name, zeros(shape, { backend: module.parameters()[0]?.backend }));
+      values = await this.checkStateDict(state, strict);
+    }
+    for (const [t, data] of values) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
+  }
+
+  /** The lazy buffers (lazyBuffer()) not made yet that `state` holds, each checked against its shape rule. */
+  private lazyMade(state: Map<string, { shape: readonly number[] }>) {
+    const made: { module: AnyModule; key: string; name: string; shape: number[] }[] = [];
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [name, fits] of (m as Module<unknown[], unknown>).lazy) {
+        const key = prefix ? `${prefix}.${name}` : name;
+        const src = state.get(key);
+        if (!src || m.buffers.has(name)) continue;
+        const wrong = fits(src.shape);
+        if (wrong)
+          throw new Error(`loadStateDict: ${key} has shape ${fmtShape(src.shape)} in the state dict: ${wrong}`);
+        made.push({ module: m, key, name, shape: [...src.shape] });
+      }
+    }
+    return made;
   }
 
   /** loadStateDict's checks without the writes (throws as it would); returns the values it would write. */
   async checkStateDict(input: StateDict, strict = true): Promise<[Tensor, Float32Array][]> {
     const state = asStateMap(input);
     const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !state.has(k));
-    const extra = [...state.keys()].filter((k) => !own.has(k));
+    // A lazy buffer not made yet is expected where the state dict holds it (made by the load), and a made
+    // one it lacks is left as it is.
+    const made = new Set(this.lazyMade(state).map((l) => l.key));
+    const lazyKeys = new Set(
+      [...this.namedModules()].flatMap(([prefix, m]) =>
+        [...(m as Module<unknown[], unknown>).lazy.keys()].map((n) => (prefix ? `${prefix}.${n}` : n)),
+      ),
+    );
+    const missing = [...own.keys()].filter((k) => !state.has(k) && !lazyKeys.has(k));
+    const extra = [...state.keys()].filter((k) => !own.has(k) && !made.has(k));
     if (strict && (missing.length || extra.length)) {
       throw new Error(
         `loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`,
