@@ -301,9 +301,8 @@ describe('DBN', () => {
     const e = runCli(['eval', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), ...ais, '--out', d1]);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(d1, 'eval.json'), 'utf8'));
-    expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(
-      Math.max(0.1, (3 * last.ais_log_w_std) / Math.sqrt(10)),
-    );
+    // The run's training set (the AIS base model's), kernel variants and seeds: the run's number.
+    expect(ev.test_lower_bound).toBe(last.test_lower_bound);
     // export: the recognition pass (the top layer's p(h | v)) as ONNX.
     const x = runCli(['export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx')]);
     expect(x.status, x.stderr).toBe(0);

@@ -269,14 +269,10 @@ describe('RBM', () => {
     const e = runCli(['eval', 'rbm', '--ckpt', join(dir, 'checkpoint.safetensors'), ...ais, '--out', dir]);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
-    // The same seeds and weights; the tuner may pick other kernel variants in another process, whose
-    // rounding can flip a draw near its probability: within AIS's own spread (log w std / sqrt(runs)).
-    expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(
-      Math.max(0.05, (3 * last.ais_log_w_std) / Math.sqrt(20)),
-    );
-    console.log(
-      `[rbm] AIS test log-likelihood: the run's ${last.test_log_likelihood}, eval's ${ev.test_log_likelihood}`,
-    );
+    // The same seeds, weights, kernel variants (the checkpoint's) and training set (--train-size, which
+    // the AIS base model is fitted to): the same number. (Before, eval fitted the base model to all
+    // 60,000 images: -460.58 for the run's -460.62.)
+    expect(ev.test_log_likelihood).toBe(last.test_log_likelihood);
     // PCD's chains are checkpoint state: a run stopped after its first epoch and resumed goes on from the
     // chains it had reached, as the uninterrupted run does (before, the resumed run began new ones).
     const args = (out: string, epochs: number) => [

@@ -174,7 +174,7 @@ function readCheckpoint(path: string, model: ModelName) {
     // none was given). Older files and the demo's have none: the step is then counted from the epoch.
     step: count('step'),
     stepsPerEpoch: count('steps_per_epoch', 1),
-    trainSize: m.train_size === 'all' ? 'all' : count('train_size', 1),
+    trainSize: m.train_size === 'all' ? ('all' as const) : count('train_size', 1),
   };
   return { ckpt, state };
 }
@@ -830,7 +830,8 @@ const chosenKernels = (): Record<string, string> =>
 /**
  * The model of a checkpoint, built from the config it stores, with its weights, and the kernel variants
  * the run chose (its last evaluation's included: the checkpoint is written after it), so that eval
- * recomputes the run's scores with the same kernels rather than with what a new timing picks.
+ * recomputes the run's scores with the same kernels rather than with what a new timing picks, on the
+ * run's dataset and training set.
  */
 async function fromCheckpoint(o: Opts) {
   const { ckpt, state } = readCheckpoint(o.ckpt!, o.model);
@@ -838,7 +839,10 @@ async function fromCheckpoint(o: Opts) {
   await restoreCheckpoint(ckpt, model, [], o.ckpt);
   setKernelChoices(state.kernelChoices);
   const dataset = state.dataset ?? o.dataset;
-  return { model, job: createJob(jobOptions({ ...o, dataset }, state.config), model), dataset };
+  // The run's training set too, unless --train-size says: the RBM's and DBN's AIS start from a base
+  // model fitted to it, so eval recomputes the run's own estimate.
+  const trainSize = o.trainSize ?? (state.trainSize === 'all' ? undefined : state.trainSize);
+  return { model, job: createJob(jobOptions({ ...o, dataset, trainSize }, state.config), model), dataset };
 }
 
 async function evalCmd(o: Opts): Promise<void> {
