@@ -149,6 +149,12 @@ export function gpuInstance(backend: Backend = getBackend()): GPU | null {
 /** The names of the GEMM and convolution kernel variants the tuner chooses among (setKernelChoices takes them). */
 export const KERNEL_VARIANTS: readonly string[] = [...new Set<string>([...MATMUL_VARIANTS, ...CONV_VARIANTS])];
 
+/** The variants a tuner shape class allows, as its key ends (`mm:...:vec4+reg+tiled`), or null for another key. */
+export function allowedVariants(key: string): string[] | null {
+  const last = key.split(':').at(-1)!.split('+');
+  return key.includes(':') && last.every((v) => KERNEL_VARIANTS.includes(v)) ? last : null;
+}
+
 /**
  * Fixes the tuner's choices (shape class -> variant), e.g. those saved with a checkpoint, so that a
  * resumed run uses the same kernels as the run it continues (split-K sums in another order than the
@@ -160,6 +166,11 @@ export function setKernelChoices(choices: Record<string, string>, backend: Backe
   for (const [k, v] of Object.entries(choices)) {
     if (!variants.includes(v))
       throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
+    // A class's key ends with the variants its shapes allow (vec4 needs sizes of multiples of 4): a
+    // choice outside them would run a kernel on shapes it does not handle.
+    const allowed = allowedVariants(k);
+    if (allowed && !allowed.includes(v))
+      throw new Error(`kernel choice '${v}' for ${k} is not one its shape class allows (${allowed.join(', ')})`);
   }
   const t = backend.gpu?.tuner;
   if (!t) return;

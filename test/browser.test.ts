@@ -341,7 +341,8 @@ describe('the training demo on WebGPU', () => {
   // Every test ends paused; one that fails half-way may leave the loop running, and the next tests
   // (which count steps) would fail for it too: stop it, so that each failure is reported once.
   afterEach(async () => {
-    if (!page || !(await state(page)).running) return;
+    // (A page that crashed has no state to read: its test has failed already.)
+    if (!page || !(await state(page).catch(() => null))?.running) return;
     await page.click('#pause');
     await page.waitForFunction(() => document.body.dataset.running === 'false', undefined, { timeout: 60_000 });
   });

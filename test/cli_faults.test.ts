@@ -339,6 +339,18 @@ describe('the training CLI under faults', () => {
     expect(ok.stdout).toMatch(/--allow-mismatch: continuing .* \(4 steps per epoch in the checkpoint, 2 now/);
     expect(metrics(dir).map((m) => m.step)).toEqual([4, 6]);
     expect(loadSafetensors(c).metadata).toMatchObject({ step: '6', steps_per_epoch: '2', epoch: '2' });
+    // A mid-epoch stop past the new epoch length: that epoch is over, the next begins.
+    const mid = join(root, 'per-epoch-mid');
+    expect(run(gan(mid, '--steps', '4', '--epochs', '2', '--max-seconds', '1e-6')).status).toBe(0);
+    expect(metrics(mid).map((m) => m.step)).toEqual([1]);
+    const m2 = run(
+      gan(mid, '--steps', '1', '--epochs', '2', '--resume', join(mid, 'checkpoint.safetensors'), '--allow-mismatch'),
+    );
+    expect(m2.status, m2.stderr).toBe(0);
+    expect(m2.stdout).toMatch(
+      /stopped at step 1 of epoch 1, past this run's 1 steps per epoch: continuing at epoch 2\n/,
+    );
+    expect(metrics(mid).map((m) => m.step)).toEqual([1, 2]);
     // --train-size is a setting of the run too (a VAE's: the ring GAN draws its points).
     const vae = (out: string, ...more: string[]) =>
       run([
@@ -450,6 +462,10 @@ describe('the training CLI under faults', () => {
       [
         { kernel_choices: '{"mm:N:N:1:64:64:64:reg+vec4":"fast"}' },
         /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+vec4' the variant 'fast', which is not a kernel variant \(reg, vec4/,
+      ],
+      [
+        { kernel_choices: '{"mm:N:N:1:64:64:64:reg+tiled":"vec4"}' },
+        /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+tiled' the variant 'vec4', which its shape class does not allow \(reg, tiled\)/,
       ],
       [
         { kernel_choices: '[1' },

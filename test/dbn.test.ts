@@ -263,7 +263,8 @@ describe('DBN', () => {
     });
   });
 
-  it('the CLI stacks a DBN on a trained RBM (train dbn --lower), evaluates its bound, resumes it, and refuses what does not fit', () => {
+  it('the CLI stacks a DBN on a trained RBM (train dbn --lower), evaluates its bound, resumes it, and refuses what does not fit', async () => {
+    const exactEval = (await getGpu()).ctx.kernelDefaults === 'software';
     const root = mkdtempSync(join(tmpdir(), 'wgpu-gen-dbn-'));
     const ais = ['--ais-betas', '100', '--ais-runs', '10'];
     const small = ['--epochs', '1', '--steps', '4', '--train-size', '400', ...ais];
@@ -301,8 +302,13 @@ describe('DBN', () => {
     const e = runCli(['eval', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), ...ais, '--out', d1]);
     expect(e.status, e.stderr).toBe(0);
     const ev = JSON.parse(readFileSync(join(d1, 'eval.json'), 'utf8'));
-    // The run's training set (the AIS base model's), kernel variants and seeds: the run's number.
-    expect(ev.test_lower_bound).toBe(last.test_lower_bound);
+    // The run's training set (the AIS base model's), kernel variants and seeds: the run's number (within
+    // AIS's spread where the adapter takes a GPU's defaults: see rbm.test).
+    if (exactEval) expect(ev.test_lower_bound).toBe(last.test_lower_bound);
+    else
+      expect(Math.abs(ev.test_lower_bound - last.test_lower_bound)).toBeLessThanOrEqual(
+        Math.max(0.1, (3 * last.ais_log_w_std) / Math.sqrt(10)),
+      );
     // export: the recognition pass (the top layer's p(h | v)) as ONNX.
     const x = runCli(['export', 'dbn', '--ckpt', join(d1, 'checkpoint.safetensors'), '--out', join(d1, 'dbn.onnx')]);
     expect(x.status, x.stderr).toBe(0);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, Generator, tensor, withBackend, type Backend, type Tensor } from '../src/index.ts';
 import { RBM, bernoulli } from '../src/models/rbm.ts';
+import type { StateValue } from '../src/nn/module.ts';
 import { cpu, forEachBackend, getGpu, randomData } from './helpers.ts';
 import { runCli } from './cli_helpers.ts';
 import { decodeSafetensors } from '../src/io/safetensors.ts';
@@ -188,20 +189,30 @@ describe('RBM', () => {
     const noiseB = new Generator(0);
     noiseB.setState(offset);
     expect(await steps(b, noiseB, 3)).toEqual(await steps(a, noise, 3));
-    // A state dict from before the chains were saved loads and leaves them as they are; a CD RBM has none;
-    // chains of another width are refused, naming them.
+    // A state dict from before the chains were saved loads and leaves them as they are. A CD RBM makes
+    // none, and loads a PCD one (--chain cd --allow-mismatch), its chains unused.
     const c = make(3);
     await c.loadStateDict(new Map([...state].filter(([k]) => k !== 'chains')));
     expect([...c.stateDict().keys()]).toEqual(['W', 'vbias', 'hbias']);
-    expect([
-      ...withBackend(cpu, () => new RBM({ visible: 12, hidden: 5 }))
-        .stateDict()
-        .keys(),
-    ]).toEqual(['W', 'vbias', 'hbias']);
+    const cd = withBackend(cpu, () => new RBM({ visible: 12, hidden: 5 }));
+    await steps(cd, new Generator(3), 1);
+    expect([...cd.stateDict().keys()]).toEqual(['W', 'vbias', 'hbias']);
+    await cd.loadStateDict(state);
+    expect([...cd.stateDict().keys()]).toEqual(['W', 'vbias', 'hbias', 'chains']);
+    // Chains of another width are refused, naming them; values too few for their shape too, and then
+    // nothing is written: no chains made, the weights as they were (all or nothing).
     const wrong = new Map([...state, ['chains', tensor(new Float32Array(6 * 11), [6, 11], { backend: cpu })]]);
     await expect(make(4).loadStateDict(wrong)).rejects.toThrow(
       /^loadStateDict: chains has shape \[6, 11\] in the state dict: PCD's chains are \[n, 12\]/,
     );
+    const d = make(5);
+    const w = await d.W.toArray();
+    const short = new Map<string, StateValue>([...state, ['chains', { shape: [6, 12], data: new Float32Array(10) }]]);
+    await expect(d.loadStateDict(short)).rejects.toThrow(
+      /^loadStateDict: chains has 10 values in the state dict for shape \[6, 12\] \(72 values\)/,
+    );
+    expect([...d.stateDict().keys()]).toEqual(['W', 'vbias', 'hbias']);
+    expect(await d.W.toArray()).toEqual(w);
   });
 
   it('a compiled CD-1 step equals the eager one, on both backends', async () => {
@@ -232,7 +243,8 @@ describe('RBM', () => {
     }
   });
 
-  it('the CLI trains it (train rbm), writes filters and Gibbs samples, and eval recomputes its AIS test log-likelihood', () => {
+  it('the CLI trains it (train rbm), writes filters and Gibbs samples, and eval recomputes its AIS test log-likelihood', async () => {
+    const exactEval = (await getGpu()).ctx.kernelDefaults === 'software';
     const dir = mkdtempSync(join(tmpdir(), 'wgpu-gen-rbm-'));
     const ais = ['--ais-betas', '200', '--ais-runs', '20'];
     const t = runCli([
@@ -271,8 +283,14 @@ describe('RBM', () => {
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     // The same seeds, weights, kernel variants (the checkpoint's) and training set (--train-size, which
     // the AIS base model is fitted to): the same number. (Before, eval fitted the base model to all
-    // 60,000 images: -460.58 for the run's -460.62.)
-    expect(ev.test_log_likelihood).toBe(last.test_log_likelihood);
+    // 60,000 images: -460.58 for the run's -460.62.) Where the adapter takes a GPU's defaults, the run's
+    // only evaluation may use a class's guess while the tuner measures it (split-K, which sums in
+    // another order), and eval the measured choice: within AIS's spread there.
+    if (exactEval) expect(ev.test_log_likelihood).toBe(last.test_log_likelihood);
+    else
+      expect(Math.abs(ev.test_log_likelihood - last.test_log_likelihood)).toBeLessThanOrEqual(
+        Math.max(0.05, (3 * last.ais_log_w_std) / Math.sqrt(20)),
+      );
     // PCD's chains are checkpoint state: a run stopped after its first epoch and resumed goes on from the
     // chains it had reached, as the uninterrupted run does (before, the resumed run began new ones).
     const args = (out: string, epochs: number) => [

@@ -18,6 +18,8 @@ import {
   matmul,
   profile,
   randn,
+  setKernelChoices,
+  kernelChoices,
   shutdown,
   sync,
   init,
@@ -140,6 +142,21 @@ describe('loadStateDict takes a plain object as well as a Map', () => {
       );
       expect([...(await lin.weight.toArray())], 'nothing written by a failed load').toEqual([1, 2, 3, 4]);
     });
+  });
+});
+
+describe('setKernelChoices refuses a variant its shape class does not allow', () => {
+  it('webgpu: vec4 for a class of reg and tiled is refused, naming both; an allowed choice is fixed and listed', async () => {
+    const gpu = await getGpu();
+    const key = 'mm:N:N:1:64:64:64:reg+tiled';
+    expect(() => setKernelChoices({ [key]: 'vec4' }, gpu)).toThrow(
+      "kernel choice 'vec4' for mm:N:N:1:64:64:64:reg+tiled is not one its shape class allows (reg, tiled)",
+    );
+    expect(() => setKernelChoices({ [key]: 'fast' }, gpu)).toThrow(/'fast' .* is not a kernel variant/);
+    expect(kernelChoices(gpu).find((c) => c.key === key)).toBeUndefined();
+    setKernelChoices({ [key]: 'tiled' }, gpu);
+    expect(kernelChoices(gpu).find((c) => c.key === key)).toEqual({ key, timings: {}, chosen: 'tiled' });
+    gpu.tuner.choices.delete(key);
   });
 });
 

@@ -53,6 +53,7 @@ import {
   KERNEL_VARIANTS,
   type Tensor,
 } from '../index.ts';
+import { allowedVariants } from '../runtime.ts';
 // The library through its public entry points only, as a user's script would use it.
 import {
   saveSafetensors,
@@ -153,6 +154,11 @@ function readCheckpoint(path: string, model: ModelName) {
     if (!KERNEL_VARIANTS.includes(v))
       throw new Error(
         `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${KERNEL_VARIANTS.join(', ')})`,
+      );
+    const allowed = allowedVariants(k);
+    if (allowed && !allowed.includes(v))
+      throw new Error(
+        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which its shape class does not allow (${allowed.join(', ')})`,
       );
   }
   const state = {
@@ -435,7 +441,7 @@ async function setUp(o: Opts): Promise<Training> {
   const model = buildModel(o.model, config);
   if (lower) {
     await (model as DBN).stackOn(lower.model);
-    for (const [, p] of lower.model.namedParameters()) p.dispose();
+    for (const [, t] of lower.model.stateDict()) t.dispose(); // its PCD chains too
     console.log(
       `stacked a top RBM of ${(model as DBN).top.hidden} hidden units on ${o.lower} (784-${lower.layers.join('-')}): the DBN is 784-${(model as DBN).sizes.join('-')}, and only its top trains`,
     );
@@ -517,11 +523,22 @@ class Training {
       console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diff})`);
     }
     await restoreCheckpoint(ckpt, this.model, this.optimizers, o.resume);
-    const index = s.epochStep;
-    if (index >= job.perEpoch)
-      throw new Error(
-        `${o.resume}: its epoch_step ${index} is not a step of this run's epochs (0..${job.perEpoch - 1})`,
+    let [epoch, index] = [s.epoch, s.epochStep];
+    if (index >= job.perEpoch) {
+      if (!o.allowMismatch)
+        throw new Error(
+          `${o.resume}: its epoch_step ${index} is not a step of this run's epochs (0..${job.perEpoch - 1})`,
+        );
+      // Fewer steps per epoch than the checkpoint's epoch had taken already: that epoch is over.
+      [epoch, index] = [epoch + 1, 0];
+      if (epoch >= o.epochs)
+        throw new Error(
+          `${o.resume} stopped at step ${s.epochStep} of epoch ${s.epoch + 1}, past this run's ${job.perEpoch} steps per epoch, so it continues at epoch ${epoch + 1}, which --epochs ${o.epochs} does not reach: pass a larger --epochs`,
+        );
+      console.log(
+        `--allow-mismatch: ${o.resume} stopped at step ${s.epochStep} of epoch ${s.epoch + 1}, past this run's ${job.perEpoch} steps per epoch: continuing at epoch ${epoch + 1}`,
       );
+    }
     if (index > 0 && s.epochSums && s.epochSums.length !== names.length) {
       throw new Error(
         `${o.resume}: metadata epoch_sums has ${s.epochSums.length} sums, the ${o.model} has ${names.length} loss terms (${names.join(', ')})`,
@@ -533,9 +550,9 @@ class Training {
       );
     if (s.noise) this.noise.setState(s.noise);
     setKernelChoices(s.kernelChoices);
-    if (s.step !== undefined) this.stepBase = s.step - (s.epoch * job.perEpoch + index);
-    console.log(`resumed from ${o.resume} at epoch ${s.epoch}${index ? `, step ${index}` : ''}`);
-    this.start = { epoch: s.epoch, index, sums: index > 0 ? s.epochSums : undefined };
+    if (s.step !== undefined) this.stepBase = s.step - (epoch * job.perEpoch + index);
+    console.log(`resumed from ${o.resume} at epoch ${epoch}${index ? `, step ${index}` : ''}`);
+    this.start = { epoch, index, sums: index > 0 ? s.epochSums : undefined };
   }
 
   /**
@@ -839,9 +856,9 @@ async function fromCheckpoint(o: Opts) {
   await restoreCheckpoint(ckpt, model, [], o.ckpt);
   setKernelChoices(state.kernelChoices);
   const dataset = state.dataset ?? o.dataset;
-  // The run's training set too, unless --train-size says: the RBM's and DBN's AIS start from a base
-  // model fitted to it, so eval recomputes the run's own estimate.
-  const trainSize = o.trainSize ?? (state.trainSize === 'all' ? undefined : state.trainSize);
+  // The run's training set too (--train-size is a training option): the RBM's and DBN's AIS start
+  // from a base model fitted to it, so eval recomputes the run's own estimate.
+  const trainSize = state.trainSize === 'all' ? undefined : state.trainSize;
   return { model, job: createJob(jobOptions({ ...o, dataset, trainSize }, state.config), model), dataset };
 }
 

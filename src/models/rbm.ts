@@ -119,13 +119,13 @@ export class RBM extends Module implements Trainable {
     this.chains = o.chains;
     // PCD's persistent visible states, the buffer `chains` [chains, visible]: made at the first step (its
     // size is the first batch's unless `chains` says), saved in checkpoints, so that a resumed run goes on
-    // from the chains the run had reached instead of new noise.
-    if (this.chain === 'pcd')
-      this.lazyBuffer('chains', ([n, v, ...rest]) =>
-        rest.length === 0 && v === this.visible && Number.isInteger(n) && n >= 1 && (o.chains ?? n) === n
-          ? null
-          : `PCD's chains are [${o.chains ?? 'n'}, ${this.visible}]`,
-      );
+    // from the chains the run had reached instead of new noise. Declared for CD too, which never makes
+    // it, so that a PCD checkpoint loads into a CD RBM (--chain cd --allow-mismatch), its chains unused.
+    this.lazyBuffer('chains', ([n, v, ...rest]) =>
+      rest.length === 0 && v === this.visible && Number.isInteger(n) && n >= 1 && (o.chains ?? n) === n
+        ? null
+        : `PCD's chains are [${o.chains ?? 'n'}, ${this.visible}]`,
+    );
     const b = { backend: o.backend };
     // The guide's section 8: W from N(0, 0.01), biases 0.
     this.W = this.param('W', normal([this.visible, this.hidden], 0, 0.01, { generator: o.generator, ...b }));

@@ -10,7 +10,7 @@
 import { Tensor, guardState, isTracing, keep, setStateOwner, wroteState } from '../tensor.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { assignInPlace } from '../ops/functional.ts';
-import { tensor, zeros } from '../ops/creation.ts';
+import { tensor } from '../ops/creation.ts';
 
 /** A state dict's value: a tensor, or its shape and values. */
 export type StateValue = Tensor | { shape: number[]; data: Float32Array };
@@ -61,7 +61,7 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, AnyModule>();
-  /** Buffers declared by lazyBuffer() and not made yet: what a loaded shape must be (null if it fits). */
+  /** The buffers declared by lazyBuffer(), made or not: what a loaded shape must be (null if it fits). */
   private readonly lazy = new Map<string, (shape: readonly number[]) => string | null>();
 
   /** The module's computation: what call() runs. Every layer and model defines it; call it through call(). */
@@ -248,48 +248,38 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
    * value read, before any is written.
    */
   async loadStateDict(state: StateDict, strict = true): Promise<void> {
-    let values = await this.checkStateDict(state, strict);
-    // The lazy buffers it makes, registered once everything has been checked, then filled as the rest.
-    const made = this.lazyMade(asStateMap(state));
-    if (made.length) {
-      for (const { module, name, shape } of made)
-        module.buffer(name, zeros(shape, { backend: module.parameters()[0]?.backend }));
-      values = await this.checkStateDict(state, strict);
-    }
+    const { values, made } = await this.checked(asStateMap(state), strict);
     for (const [t, data] of values) assignInPlace(t, tensor(data, t.shape, { backend: t.backend }));
-  }
-
-  /** The lazy buffers (lazyBuffer()) not made yet that `state` holds, each checked against its shape rule. */
-  private lazyMade(state: Map<string, { shape: readonly number[] }>) {
-    const made: { module: AnyModule; key: string; name: string; shape: number[] }[] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [name, fits] of (m as Module<unknown[], unknown>).lazy) {
-        const key = prefix ? `${prefix}.${name}` : name;
-        const src = state.get(key);
-        if (!src || m.buffers.has(name)) continue;
-        const wrong = fits(src.shape);
-        if (wrong)
-          throw new Error(`loadStateDict: ${key} has shape ${fmtShape(src.shape)} in the state dict: ${wrong}`);
-        made.push({ module: m, key, name, shape: [...src.shape] });
-      }
-    }
-    return made;
+    // The lazy buffers it makes, registered once everything has been checked and read.
+    for (const { module, name, shape, data } of made)
+      module.buffer(name, tensor(data, shape, { backend: module.parameters()[0]?.backend }));
   }
 
   /** loadStateDict's checks without the writes (throws as it would); returns the values it would write. */
   async checkStateDict(input: StateDict, strict = true): Promise<[Tensor, Float32Array][]> {
-    const state = asStateMap(input);
+    return (await this.checked(asStateMap(input), strict)).values;
+  }
+
+  /**
+   * Every check of a load, and every value read: the values of the registered tensors, and the lazy
+   * buffers (lazyBuffer()) not made yet that the state dict holds, each checked against its shape rule.
+   * A lazy buffer not made yet is expected where the state dict holds it, and a made one it lacks is left
+   * as it is.
+   */
+  private async checked(state: Map<string, StateValue>, strict: boolean) {
     const own = this.stateDict();
-    // A lazy buffer not made yet is expected where the state dict holds it (made by the load), and a made
-    // one it lacks is left as it is.
-    const made = new Set(this.lazyMade(state).map((l) => l.key));
-    const lazyKeys = new Set(
-      [...this.namedModules()].flatMap(([prefix, m]) =>
-        [...(m as Module<unknown[], unknown>).lazy.keys()].map((n) => (prefix ? `${prefix}.${n}` : n)),
-      ),
+    const lazy = [...this.namedModules()].flatMap(([prefix, m]) =>
+      [...(m as Module<unknown[], unknown>).lazy].map(([name, fits]) => ({
+        module: m as Module<unknown[], unknown>,
+        name,
+        fits,
+        key: prefix ? `${prefix}.${name}` : name,
+      })),
     );
+    const toMake = lazy.filter((l) => state.has(l.key) && !l.module.buffers.has(l.name));
+    const lazyKeys = new Set(lazy.map((l) => l.key));
     const missing = [...own.keys()].filter((k) => !state.has(k) && !lazyKeys.has(k));
-    const extra = [...state.keys()].filter((k) => !own.has(k) && !made.has(k));
+    const extra = [...state.keys()].filter((k) => !own.has(k) && !toMake.some((l) => l.key === k));
     if (strict && (missing.length || extra.length)) {
       throw new Error(
         `loadStateDict: ${missing.length ? `missing keys: ${missing.join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected keys: ${extra.join(', ')}` : ''}`,
@@ -304,23 +294,36 @@ export abstract class Module<In extends unknown[] = Tensor[], Out = Tensor> {
           `loadStateDict: ${k} has shape ${fmtShape(src.shape)} in the state dict but ${fmtShape(t.shape)} in the model`,
         );
       }
-      if (src instanceof Tensor && src.isDisposed)
-        throw new Error(`loadStateDict: ${k} in the state dict is a disposed tensor`);
-      // Read now (a tensor's readback may fail), so that nothing is written unless everything can be.
-      const data: unknown = src instanceof Tensor ? await src.toArray() : src.data;
-      if (!(data instanceof Float32Array) || data.length !== t.size) {
-        const got =
-          data instanceof Float32Array
-            ? `${data.length} values`
-            : `data ${Object.prototype.toString.call(data)}, not a Float32Array,`;
-        throw new Error(
-          `loadStateDict: ${k} has ${got} in the state dict for shape ${fmtShape(t.shape)} (${t.size} values)`,
-        );
-      }
-      values.push([t, data]);
+      values.push([t, await readValue(k, src, t.shape)]);
     }
-    return values;
+    const made: { module: AnyModule; name: string; shape: number[]; data: Float32Array }[] = [];
+    for (const { module, name, fits, key } of toMake) {
+      const src = state.get(key)!;
+      const wrong = fits(src.shape);
+      if (wrong) throw new Error(`loadStateDict: ${key} has shape ${fmtShape(src.shape)} in the state dict: ${wrong}`);
+      made.push({ module, name, shape: [...src.shape], data: await readValue(key, src, src.shape) });
+    }
+    return { values, made };
   }
+}
+
+/**
+ * A state dict's value for `k` as the values of a tensor of `shape`, read now (a tensor's readback may
+ * fail), so that nothing is written unless everything can be.
+ */
+async function readValue(k: string, src: StateValue, shape: readonly number[]): Promise<Float32Array> {
+  if (src instanceof Tensor && src.isDisposed)
+    throw new Error(`loadStateDict: ${k} in the state dict is a disposed tensor`);
+  const data: unknown = src instanceof Tensor ? await src.toArray() : src.data;
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!(data instanceof Float32Array) || data.length !== size) {
+    const got =
+      data instanceof Float32Array
+        ? `${data.length} values`
+        : `data ${Object.prototype.toString.call(data)}, not a Float32Array,`;
+    throw new Error(`loadStateDict: ${k} has ${got} in the state dict for shape ${fmtShape(shape)} (${size} values)`);
+  }
+  return data;
 }
 
 /** Any module, whatever its forward takes and returns (what checkpoints, summaries and exports accept). */
