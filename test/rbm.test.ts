@@ -247,25 +247,25 @@ describe('RBM', () => {
     const exactEval = (await getGpu()).ctx.kernelDefaults === 'software';
     const dir = mkdtempSync(join(tmpdir(), 'wgpu-gen-rbm-'));
     const ais = ['--ais-betas', '200', '--ais-runs', '20'];
-    const t = runCli([
+    const args = (out: string, epochs: number, steps: number, ...more: string[]) => [
       'train',
       'rbm',
       '--width',
       '16',
       '--chain',
       'pcd',
-      '--k',
-      '2',
       '--epochs',
-      '1',
+      String(epochs),
       '--steps',
-      '4',
+      String(steps),
       '--train-size',
       '400',
       ...ais,
       '--out',
-      dir,
-    ]);
+      out,
+      ...more,
+    ];
+    const t = runCli(args(dir, 1, 4, '--k', '2'));
     expect(t.status, t.stderr).toBe(0);
     const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
       .trim()
@@ -293,34 +293,17 @@ describe('RBM', () => {
       );
     // PCD's chains are checkpoint state: a run stopped after its first epoch and resumed goes on from the
     // chains it had reached, as the uninterrupted run does (before, the resumed run began new ones).
-    const args = (out: string, epochs: number) => [
-      'train',
-      'rbm',
-      '--width',
-      '16',
-      '--chain',
-      'pcd',
-      '--epochs',
-      String(epochs),
-      '--steps',
-      '2',
-      '--train-size',
-      '400',
-      ...ais,
-      '--out',
-      out,
-    ];
     const [full, part] = [join(dir, 'full'), join(dir, 'part')];
     for (const [out, epochs] of [
       [full, 2],
       [part, 1],
     ] as const) {
-      const r = runCli(args(out, epochs));
+      const r = runCli(args(out, epochs, 2));
       expect(r.status, r.stderr).toBe(0);
     }
     const saved = decodeSafetensors(readFileSync(join(part, 'checkpoint.safetensors')));
     expect(saved.tensors.get('chains')?.shape, 'the chains, [batch, 784]').toEqual([100, 784]);
-    const resumed = runCli([...args(part, 2), '--resume', join(part, 'checkpoint.safetensors')]);
+    const resumed = runCli(args(part, 2, 2, '--resume', join(part, 'checkpoint.safetensors')));
     expect(resumed.status, resumed.stderr).toBe(0);
     const rowsOf = (d: string) =>
       readFileSync(join(d, 'metrics.jsonl'), 'utf8')
