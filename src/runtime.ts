@@ -149,10 +149,17 @@ export function gpuInstance(backend: Backend = getBackend()): GPU | null {
 /** The names of the GEMM and convolution kernel variants the tuner chooses among (setKernelChoices takes them). */
 export const KERNEL_VARIANTS: readonly string[] = [...new Set<string>([...MATMUL_VARIANTS, ...CONV_VARIANTS])];
 
-/** The variants a tuner shape class allows, as its key ends (`mm:...:vec4+reg+tiled`), or null for another key. */
-export function allowedVariants(key: string): string[] | null {
-  const last = key.split(':').at(-1)!.split('+');
-  return key.includes(':') && last.every((v) => KERNEL_VARIANTS.includes(v)) ? last : null;
+/**
+ * What is wrong with choosing `variant` for the tuner's shape class `key`, as the end of a sentence
+ * about the choice ("is not a kernel variant (...)"), or null where it may be chosen. A class's key ends
+ * with the variants its shapes allow (`mm:...:vec4+reg+tiled`; vec4 needs sizes of multiples of 4): a
+ * choice outside them would run a kernel on shapes it does not handle.
+ */
+export function kernelChoiceProblem(key: string, variant: string): string | null {
+  if (!KERNEL_VARIANTS.includes(variant)) return `is not a kernel variant (${KERNEL_VARIANTS.join(', ')})`;
+  const allowed = key.split(':').at(-1)!.split('+');
+  const listed = key.includes(':') && allowed.every((v) => KERNEL_VARIANTS.includes(v));
+  return listed && !allowed.includes(variant) ? `is not one its shape class allows (${allowed.join(', ')})` : null;
 }
 
 /**
@@ -162,15 +169,9 @@ export function allowedVariants(key: string): string[] | null {
  */
 export function setKernelChoices(choices: Record<string, string>, backend: Backend = getBackend()): void {
   // Checked on every backend: an unknown name would otherwise reach the dispatch as a silent fallback.
-  const variants: string[] = [...MATMUL_VARIANTS, ...CONV_VARIANTS];
   for (const [k, v] of Object.entries(choices)) {
-    if (!variants.includes(v))
-      throw new Error(`kernel choice '${v}' for ${k} is not a kernel variant (${[...new Set(variants)].join(', ')})`);
-    // A class's key ends with the variants its shapes allow (vec4 needs sizes of multiples of 4): a
-    // choice outside them would run a kernel on shapes it does not handle.
-    const allowed = allowedVariants(k);
-    if (allowed && !allowed.includes(v))
-      throw new Error(`kernel choice '${v}' for ${k} is not one its shape class allows (${allowed.join(', ')})`);
+    const problem = kernelChoiceProblem(k, v);
+    if (problem) throw new Error(`kernel choice '${v}' for ${k} ${problem}`);
   }
   const t = backend.gpu?.tuner;
   if (!t) return;

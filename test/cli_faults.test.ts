@@ -465,7 +465,7 @@ describe('the training CLI under faults', () => {
       ],
       [
         { kernel_choices: '{"mm:N:N:1:64:64:64:reg+tiled":"vec4"}' },
-        /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+tiled' the variant 'vec4', which its shape class does not allow \(reg, tiled\)/,
+        /metadata kernel_choices gives 'mm:N:N:1:64:64:64:reg\+tiled' the variant 'vec4', which is not one its shape class allows \(reg, tiled\)/,
       ],
       [
         { kernel_choices: '[1' },

@@ -267,11 +267,12 @@ describe('RBM', () => {
     ];
     const t = runCli(args(dir, 1, 4, '--k', '2'));
     expect(t.status, t.stderr).toBe(0);
-    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const last = rows.at(-1);
+    const rowsOf = (d: string) =>
+      readFileSync(join(d, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const last = rowsOf(dir).at(-1);
     expect(last).toMatchObject({ ais_betas: 200, ais_runs: 20 });
     // 784 binary pixels: below 0 nats, above the uniform distribution's -784 log 2 = -543.4 after a few steps.
     expect(last.test_log_likelihood).toBeLessThan(0);
@@ -305,11 +306,6 @@ describe('RBM', () => {
     expect(saved.tensors.get('chains')?.shape, 'the chains, [batch, 784]').toEqual([100, 784]);
     const resumed = runCli(args(part, 2, 2, '--resume', join(part, 'checkpoint.safetensors')));
     expect(resumed.status, resumed.stderr).toBe(0);
-    const rowsOf = (d: string) =>
-      readFileSync(join(d, 'metrics.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
     for (const k of ['train_rec', 'train_free_energy_gap', 'test_log_likelihood'])
       expect(rowsOf(part)[1][k], k).toBe(rowsOf(full)[1][k]);
     expect(runCli(['train', 'rbm', '--chain', 'gibbs', '--out', dir]).stderr).toContain(

@@ -50,10 +50,9 @@ import {
   backendInfo,
   kernelChoices,
   setKernelChoices,
-  KERNEL_VARIANTS,
   type Tensor,
 } from '../index.ts';
-import { allowedVariants } from '../runtime.ts';
+import { kernelChoiceProblem } from '../runtime.ts';
 // The library through its public entry points only, as a user's script would use it.
 import {
   saveSafetensors,
@@ -151,15 +150,8 @@ function readCheckpoint(path: string, model: ModelName) {
     'a JSON object of shape class -> kernel variant',
   ) as Record<string, string> | undefined;
   for (const [k, v] of Object.entries(choices ?? {})) {
-    if (!KERNEL_VARIANTS.includes(v))
-      throw new Error(
-        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which is not a kernel variant (${KERNEL_VARIANTS.join(', ')})`,
-      );
-    const allowed = allowedVariants(k);
-    if (allowed && !allowed.includes(v))
-      throw new Error(
-        `${path}: metadata kernel_choices gives '${k}' the variant '${v}', which its shape class does not allow (${allowed.join(', ')})`,
-      );
+    const problem = kernelChoiceProblem(k, v);
+    if (problem) throw new Error(`${path}: metadata kernel_choices gives '${k}' the variant '${v}', which ${problem}`);
   }
   const state = {
     config: parseConfig(model, m.config, path),
@@ -195,6 +187,17 @@ function differences(saved: Record<string, unknown>, now: Record<string, unknown
   return keys
     .filter((k) => saved[k] !== undefined && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
     .map((k) => `${FLAG_OF[k] ?? `config ${k}`} ${show(saved[k])} in the checkpoint, ${show(now[k])} now`);
+}
+
+/** A resume's differences of settings: refused, naming each, unless --allow-mismatch (then said). */
+function settingsDiffer(o: Opts, diffs: string[]): void {
+  if (!diffs.length) return;
+  if (!o.allowMismatch)
+    throw new Error(
+      `--resume ${o.resume}: this run's settings differ from the checkpoint's (${diffs.join('; ')}): ` +
+        "rerun with the checkpoint's settings, or add --allow-mismatch to continue with the new ones",
+    );
+  console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diffs.join('; ')})`);
 }
 
 /** Locks the out directory for this process (run.lock holds its PID); returns the release function. */
@@ -426,13 +429,7 @@ async function setUp(o: Opts): Promise<Training> {
       { ...s.config, batch: s.batch, dataset: s.dataset, trainSize: s.trainSize },
       { ...config, batch: o.batch, dataset: o.dataset, trainSize: o.trainSize ?? 'all' },
     );
-    if (diffs.length && !o.allowMismatch) {
-      throw new Error(
-        `--resume ${o.resume}: this run's settings differ from the checkpoint's (${diffs.join('; ')}): ` +
-          "rerun with the checkpoint's settings, or add --allow-mismatch to continue with the new ones",
-      );
-    }
-    if (diffs.length) console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diffs.join('; ')})`);
+    settingsDiffer(o, diffs);
     if (s.epoch >= o.epochs)
       throw new Error(
         `${o.resume} has finished ${s.epoch} epochs, as many as --epochs ${o.epochs} asks: nothing to train (pass a larger --epochs)`,
@@ -513,15 +510,10 @@ class Training {
     const { o, job, names } = this;
     // Steps per epoch (--steps, --batch and --train-size set them) decide where the epoch's steps are and
     // which log rows the checkpoint has seen: a change is a difference of settings like the others.
-    if (s.stepsPerEpoch !== undefined && s.stepsPerEpoch !== job.perEpoch) {
-      const diff = `${s.stepsPerEpoch} steps per epoch in the checkpoint, ${job.perEpoch} now (--steps, --batch and --train-size set them)`;
-      if (!o.allowMismatch)
-        throw new Error(
-          `--resume ${o.resume}: this run's settings differ from the checkpoint's (${diff}): ` +
-            "rerun with the checkpoint's settings, or add --allow-mismatch to continue with the new ones",
-        );
-      console.log(`--allow-mismatch: continuing ${o.resume} with other settings (${diff})`);
-    }
+    if (s.stepsPerEpoch !== undefined && s.stepsPerEpoch !== job.perEpoch)
+      settingsDiffer(o, [
+        `${s.stepsPerEpoch} steps per epoch in the checkpoint, ${job.perEpoch} now (--steps, --batch and --train-size set them)`,
+      ]);
     await restoreCheckpoint(ckpt, this.model, this.optimizers, o.resume);
     let [epoch, index] = [s.epoch, s.epochStep];
     if (index >= job.perEpoch) {
